@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs the Debian packages irbis needs (when run as root and something is missing),
+# then configures and builds. Idempotent: fast when everything is already in place.
+#   scripts/setup.sh [build-dir] [extra cmake args...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+shift || true
+
+packages=(
+  build-essential cmake pkg-config clang
+  libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev
+  libopenmpi-dev openmpi-bin libonnx-testdata
+  python3-numpy python3-pil python3-sklearn python3-onnx python3-torch python3-torchvision
+  chromium
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages (run as root to install): ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >/dev/null
+  apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake --build "$build" -j"$(nproc)" >/dev/null
+echo "setup: built $build/irbis"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs the whole test suite with ctest. With --sanitize, the
+# same suite runs on an ASan+UBSan build in build-asan/.
+#   scripts/test.sh [--sanitize] [ctest args...]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "--sanitize" ]; then
+  shift
+  "$here/scripts/setup.sh" "$here/build-asan" -DIRBIS_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cd "$here/build-asan"
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1
+else
+  "$here/scripts/setup.sh" "$here/build"
+  cd "$here/build"
+fi
+exec ctest --output-on-failure -j"$(nproc)" "$@"

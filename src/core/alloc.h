@@ -1,0 +1,24 @@
+/* The allocator wrapper every library allocation goes through, so tests can inject
+ * allocation failures (irb_alloc_fail_after) and sizes are overflow-checked in one place. */
+#ifndef IRB_CORE_ALLOC_H
+#define IRB_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *irb_malloc(size_t n);
+void *irb_calloc(size_t count, size_t size);
+void *irb_realloc(void *p, size_t n);
+/* count * size, or NULL if it overflows or the allocation fails. */
+void *irb_malloc_array(size_t count, size_t size);
+void *irb_realloc_array(void *p, size_t count, size_t size);
+void irb_free(void *p);
+char *irb_strdup(const char *s);
+
+/* a*b into *out; returns 0 on overflow. */
+int irb_mul_size(size_t a, size_t b, size_t *out);
+
+/* Test hook (per thread): the n-th allocation from now on (n >= 1) and every later one fail,
+ * until called again with n = 0 (which disables injection). */
+void irb_alloc_fail_after(long n);
+
+#endif

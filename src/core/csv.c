@@ -1,0 +1,170 @@
+#include "core/csv.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+
+void irb_csv_init(irb_csv_reader *r, FILE *f, const char *path)
+{
+    memset(r, 0, sizeof *r);
+    r->f = f;
+    r->path = path ? path : "(csv)";
+}
+
+void irb_csv_release(irb_csv_reader *r)
+{
+    irb_free(r->buf);
+    irb_free(r->fields);
+    for (int i = 0; i < r->nheader; i++)
+        irb_free(r->header[i]);
+    irb_free(r->header);
+    memset(r, 0, sizeof *r);
+}
+
+static int push_char(irb_csv_reader *r, size_t *len, char c)
+{
+    if (*len + 1 >= r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 256;
+        char *b = irb_realloc(r->buf, cap);
+        if (!b)
+            return 0;
+        r->buf = b;
+        r->cap = cap;
+    }
+    r->buf[(*len)++] = c;
+    return 1;
+}
+
+/* Reads one record into r->buf as NUL-separated fields; returns field count, 0 at EOF, -1 on
+ * unterminated quote, -2 on no memory. */
+static int read_record(irb_csv_reader *r, size_t *len)
+{
+    int c, quoted = 0, nf = 0, any = 0;
+    *len = 0;
+    while ((c = fgetc(r->f)) != EOF) {
+        any = 1;
+        if (quoted) {
+            if (c == '"') {
+                int d = fgetc(r->f);
+                if (d == '"') {
+                    if (!push_char(r, len, '"'))
+                        return -2;
+                    continue;
+                }
+                quoted = 0;
+                if (d == EOF)
+                    break;
+                c = d;
+            } else {
+                if (c == '\n')
+                    r->line++;
+                if (!push_char(r, len, (char)c))
+                    return -2;
+                continue;
+            }
+        }
+        if (c == '"') {
+            quoted = 1;
+        } else if (c == ',') {
+            if (!push_char(r, len, '\0'))
+                return -2;
+            nf++;
+        } else if (c == '\n') {
+            break;
+        } else if (c != '\r') {
+            if (!push_char(r, len, (char)c))
+                return -2;
+        }
+    }
+    if (quoted)
+        return -1;
+    if (!any)
+        return 0;
+    if (!push_char(r, len, '\0'))
+        return -2;
+    return nf + 1;
+}
+
+irb_status irb_csv_next(irb_csv_reader *r, irb_error *err)
+{
+    size_t len;
+    r->nfields = 0;
+    for (;;) {
+        r->line++;
+        int nf = read_record(r, &len);
+        if (nf == 0)
+            return IRB_NOT_FOUND;
+        if (nf == -1)
+            return irb_fail(err, IRB_CORRUPT, "%s:%ld: unterminated quoted field", r->path, r->line);
+        if (nf == -2)
+            return irb_fail(err, IRB_NOMEM, "%s:%ld: out of memory reading CSV", r->path, r->line);
+        if (nf == 1 && r->buf[0] == '\0')
+            continue; /* blank line */
+        if (nf > r->fields_cap) {
+            char **f = irb_realloc_array(r->fields, (size_t)nf, sizeof *f);
+            if (!f)
+                return irb_fail(err, IRB_NOMEM, "%s:%ld: out of memory reading CSV", r->path, r->line);
+            r->fields = f;
+            r->fields_cap = nf;
+        }
+        char *p = r->buf;
+        for (int i = 0; i < nf; i++) {
+            r->fields[i] = p;
+            p += strlen(p) + 1;
+        }
+        r->nfields = nf;
+        return IRB_OK;
+    }
+}
+
+irb_status irb_csv_read_header(irb_csv_reader *r, irb_error *err)
+{
+    irb_status s = irb_csv_next(r, err);
+    if (s == IRB_NOT_FOUND)
+        return irb_fail(err, IRB_CORRUPT, "%s: empty file, expected a CSV header", r->path);
+    if (s != IRB_OK)
+        return s;
+    r->header = irb_calloc((size_t)r->nfields, sizeof *r->header);
+    if (!r->header)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", r->path);
+    r->nheader = r->nfields;
+    for (int i = 0; i < r->nfields; i++) {
+        const char *h = r->fields[i];
+        if (i == 0 && (unsigned char)h[0] == 0xEF && (unsigned char)h[1] == 0xBB && (unsigned char)h[2] == 0xBF)
+            h += 3; /* UTF-8 byte-order mark */
+        if (!(r->header[i] = irb_strdup(h)))
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", r->path);
+    }
+    return IRB_OK;
+}
+
+int irb_csv_column(const irb_csv_reader *r, const char *name)
+{
+    for (int i = 0; i < r->nheader; i++)
+        if (strcmp(r->header[i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *irb_csv_field(const irb_csv_reader *r, int i)
+{
+    return (i >= 0 && i < r->nfields) ? r->fields[i] : "";
+}
+
+void irb_csv_put(FILE *f, const char *s)
+{
+    if (!s)
+        s = "";
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,36 @@
+/* CSV (RFC 4180) reading and writing, shared by every file format irbis reads or writes. */
+#ifndef IRB_CORE_CSV_H
+#define IRB_CORE_CSV_H
+
+#include <stdio.h>
+
+#include "irbis/core.h"
+
+typedef struct irb_csv_reader {
+    FILE *f;             /* borrowed */
+    const char *path;    /* borrowed, for messages */
+    long line;           /* 1-based line number of the record last read */
+    char *buf;           /* the record's text, fields point into it */
+    size_t cap;
+    char **fields;
+    int nfields, fields_cap;
+    char **header;       /* owned copy of the first record, when read with irb_csv_read_header */
+    int nheader;
+} irb_csv_reader;
+
+void irb_csv_init(irb_csv_reader *r, FILE *f, const char *path);
+void irb_csv_release(irb_csv_reader *r);
+/* Reads the next record. Returns IRB_OK with r->nfields > 0, IRB_NOT_FOUND at end of file, or
+ * IRB_CORRUPT (unterminated quote) / IRB_NOMEM with a message in err. */
+irb_status irb_csv_next(irb_csv_reader *r, irb_error *err);
+/* Reads the first record as the header (kept in r->header). */
+irb_status irb_csv_read_header(irb_csv_reader *r, irb_error *err);
+/* Index of a header column by exact name, or -1. */
+int irb_csv_column(const irb_csv_reader *r, const char *name);
+/* Field i of the current record, or "" when the record is shorter. */
+const char *irb_csv_field(const irb_csv_reader *r, int i);
+
+/* Writes one field, quoted when it contains a comma, quote, CR or LF. */
+void irb_csv_put(FILE *f, const char *s);
+
+#endif

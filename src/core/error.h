@@ -1,0 +1,18 @@
+/* Internal error helpers: the function that detects an error writes the message once with
+ * irb_fail(); callers forward the status unchanged. */
+#ifndef IRB_CORE_ERROR_H
+#define IRB_CORE_ERROR_H
+
+#include "irbis/core.h"
+
+/* Set err (may be NULL) to status s with a printf-style message; returns s. */
+irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...) IRB_PRINTF(3, 4);
+/* Record a warning (status stays IRB_OK); an earlier warning's text is kept if one is set. */
+void irb_warn(irb_error *err, const char *fmt, ...) IRB_PRINTF(2, 3);
+/* Copy src into dst (both may be NULL). */
+void irb_error_copy(irb_error *dst, const irb_error *src);
+
+/* Propagate a non-OK status: `IRB_TRY(call);` inside a function returning irb_status. */
+#define IRB_TRY(expr) do { irb_status irb__s = (expr); if (irb__s != IRB_OK) return irb__s; } while (0)
+
+#endif

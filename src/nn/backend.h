@@ -1,0 +1,36 @@
+/* The engine interface: a compiled, runnable form of an irb_graph. The plain-C reference
+ * engine (src/nn/reference/) supports every op and is the test oracle; oneDNN
+ * (src/backends/onednn/) is the fast path. The graph handed to compile() has already been
+ * through the passes in src/nn/passes/: constants folded (no Shape/Gather/... chains left),
+ * Identity/Dropout removed, BatchNorm folded into the Conv before it where possible, cut at the
+ * requested value (g->output), and every value's shape inferred with batch 1. */
+#ifndef IRB_NN_BACKEND_H
+#define IRB_NN_BACKEND_H
+
+#include "nn/ir.h"
+
+typedef enum irb_precision_internal { IRB_EXEC_FP32 = 0, IRB_EXEC_BF16 = 1 } irb_exec_precision;
+
+typedef struct irb_exec_opts {
+    irb_exec_precision precision;
+    int threads;     /* worker threads (>= 1) */
+    int max_batch;   /* largest batch run() will be given */
+} irb_exec_opts;
+
+typedef struct irb_backend {
+    const char *name;
+    /* 1 if this engine can run node `node` of g as compiled. */
+    int (*supports)(const irb_graph *g, int node);
+    /* Plans everything (kernels, packed weights, activation memory) so that run() neither
+     * allocates nor parses. The graph is borrowed only for the call. */
+    irb_status (*compile)(const irb_graph *g, const irb_exec_opts *o, void **plan, irb_error *err);
+    /* input: batch x C x H x W float32 (NCHW, the graph input's C/H/W); output: batch x K float32
+     * where K is the product of g->output's dims after the batch. batch <= max_batch. */
+    irb_status (*run)(void *plan, const float *input, int batch, float *output, irb_error *err);
+    void (*destroy)(void *plan);
+} irb_backend;
+
+extern const irb_backend irb_backend_reference;
+extern const irb_backend irb_backend_onednn;
+
+#endif

@@ -1,0 +1,100 @@
+/* Core utilities: error records, allocation-failure injection, CSV round trip, thread pool. */
+#include "check.h"
+#include "core/alloc.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "core/pool.h"
+
+static void test_error(void)
+{
+    irb_error e = {0};
+    CHECK(irb_fail(&e, IRB_CORRUPT, "bad %s at %d", "x.jpg", 7) == IRB_CORRUPT, "fail returns status");
+    CHECK(e.status == IRB_CORRUPT && !strcmp(e.message, "bad x.jpg at 7"), "message '%s'", e.message);
+    irb_error_clear(&e);
+    irb_warn(&e, "first");
+    irb_warn(&e, "second");
+    CHECK(e.status == IRB_OK && e.warning && !strcmp(e.message, "first"), "first warning kept: '%s'", e.message);
+    CHECK(irb_fail(NULL, IRB_IO, "x") == IRB_IO, "NULL err allowed");
+    CHECK(!strcmp(irb_status_name((irb_status)999), "unknown status"), "unknown status name");
+}
+
+static void test_alloc(void)
+{
+    size_t n;
+    CHECK(!irb_mul_size((size_t)1 << 40, (size_t)1 << 40, &n), "overflow detected");
+    CHECK(irb_malloc_array((size_t)1 << 40, (size_t)1 << 40) == NULL, "overflowing array refused");
+    irb_alloc_fail_after(2);
+    void *a = irb_malloc(8), *b = irb_malloc(8), *c = irb_malloc(8);
+    irb_alloc_fail_after(0);
+    CHECK(a && !b && !c, "second and later allocations fail");
+    irb_free(a);
+}
+
+static void test_csv(void)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/t.csv", test_tmpdir("core"));
+    FILE *f = fopen(path, "w+");
+    fputs("\xEF\xBB\xBFpath,label\r\n", f);
+    irb_csv_put(f, "a,b.jpg");
+    fputc(',', f);
+    irb_csv_put(f, "say \"hi\"\nthere");
+    fputs("\n\nlast,\n", f);
+    rewind(f);
+    irb_csv_reader r;
+    irb_error e = {0};
+    irb_csv_init(&r, f, path);
+    CHECK(irb_csv_read_header(&r, &e) == IRB_OK, "%s", e.message);
+    CHECK(irb_csv_column(&r, "path") == 0 && irb_csv_column(&r, "label") == 1, "BOM stripped from header");
+    CHECK(irb_csv_next(&r, &e) == IRB_OK && r.nfields == 2, "record 1");
+    CHECK(!strcmp(irb_csv_field(&r, 0), "a,b.jpg") && !strcmp(irb_csv_field(&r, 1), "say \"hi\"\nthere"),
+          "quoted fields round trip: '%s' '%s'", irb_csv_field(&r, 0), irb_csv_field(&r, 1));
+    CHECK(irb_csv_next(&r, &e) == IRB_OK && r.nfields == 2 && !strcmp(irb_csv_field(&r, 1), ""), "blank line skipped, empty last field");
+    CHECK(!strcmp(irb_csv_field(&r, 7), ""), "out-of-range field is empty");
+    CHECK(irb_csv_next(&r, &e) == IRB_NOT_FOUND, "EOF");
+    irb_csv_release(&r);
+    fclose(f);
+
+    f = fopen(path, "w+");
+    fputs("a,\"unterminated\n", f);
+    rewind(f);
+    irb_csv_init(&r, f, path);
+    CHECK(irb_csv_next(&r, &e) == IRB_CORRUPT && strstr(e.message, "t.csv"), "unterminated quote: %s", e.message);
+    irb_csv_release(&r);
+    fclose(f);
+}
+
+typedef struct { long sum[8]; } pool_ctx;
+static void add_part(void *ctx, int ith, int nth)
+{
+    pool_ctx *c = ctx;
+    for (int i = ith; i < 1000; i += nth)
+        c->sum[ith] += i;
+}
+
+static void test_pool(void)
+{
+    irb_pool *p = irb_pool_new(3);
+    CHECK(p && irb_pool_size(p) == 3, "pool of 3");
+    for (int round = 0; round < 50; round++) {
+        pool_ctx c = {{0}};
+        irb_pool_run(p, add_part, &c);
+        long s = c.sum[0] + c.sum[1] + c.sum[2];
+        if (s != 499500) {
+            CHECK(0, "round %d sum %ld", round, s);
+            break;
+        }
+    }
+    CHECK(1, "pool rounds");
+    irb_pool_free(p);
+    irb_pool_free(NULL);
+}
+
+int main(void)
+{
+    test_error();
+    test_alloc();
+    test_csv();
+    test_pool();
+    return CHECK_DONE();
+}

@@ -1,0 +1,47 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "irbis %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_fail(const char *cmd, const irb_error *err)
+{
+    cli_error(cmd, "%s", err->message[0] ? err->message : irb_status_name(err->status));
+    return CLI_FATAL;
+}
+
+int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi) {
+        cli_error(cmd, "%s expects a whole number from %ld to %ld, got '%s'", opt, lo, hi, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_double(const char *cmd, const char *opt, const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end) {
+        cli_error(cmd, "%s expects a number, got '%s'", opt, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}

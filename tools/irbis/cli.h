@@ -1,0 +1,32 @@
+/* Shared bits of the irbis CLI. The CLI sees only the public header <irbis.h>.
+ *
+ * Every subcommand lives in cmd_<name>.c and defines
+ *     int irb_cmd_<name>(int argc, char **argv);      argv[0] is the subcommand name
+ *     const char irb_cmd_<name>_summary[];            one line for `irbis help`
+ * The build generates the command table from the file names. Options are parsed with
+ * getopt_long; --help prints the subcommand's usage to stdout and returns 0.
+ */
+#ifndef IRBIS_CLI_H
+#define IRBIS_CLI_H
+
+#include <stdio.h>
+
+#include <irbis.h>
+
+/* Exit statuses, the same for every subcommand (documented in README). */
+enum {
+    CLI_OK = 0,        /* everything done, no input failed */
+    CLI_PARTIAL = 1,   /* the run completed but some inputs failed (listed in the output) */
+    CLI_USAGE = 2,     /* bad command line */
+    CLI_FATAL = 3,     /* could not run: missing model, unwritable output, ... */
+};
+
+/* "irbis <cmd>: message\n" on stderr. */
+void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+/* Prints err's message (or its status name) and returns CLI_FATAL. */
+int cli_fail(const char *cmd, const irb_error *err);
+/* Parses a positive int / double option value; prints an error and returns 0 on failure. */
+int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
+int cli_double(const char *cmd, const char *opt, const char *text, double *out);
+
+#endif
