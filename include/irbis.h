@@ -7,7 +7,8 @@
  *   irbis/image.h    decoding JPEG/PNG, EXIF metadata, resize/crop/flip, network input tensors
  *   irbis/nn.h       ONNX models: load, cut at a layer, compile, run in batches (featurize)
  *   irbis/learn.h    logistic regression (L-BFGS), standardisation, classifier files
- *   irbis/survey.h   scanning a survey folder, cameras, burst sequences, ensembling
+ *   irbis/scan.h     walking a survey folder: one metadata row per file, streamed
+ *   irbis/survey.h   burst sequences, ensembling, folds, the results store
  *   irbis/eval.h     accuracy, confusion matrix, ROC/AUC, reports
  *
  * Conventions (all of them hold for every function in every irbis header):
@@ -49,6 +50,9 @@
 #endif
 #if __has_include("irbis/learn.h")
 #include "irbis/learn.h"
+#endif
+#if __has_include("irbis/scan.h")
+#include "irbis/scan.h"
 #endif
 #if __has_include("irbis/survey.h")
 #include "irbis/survey.h"

@@ -21,13 +21,34 @@ static const command commands[] = {
 #undef IRB_CMD
 };
 
+/* Command names are file names (cmd_model_info.c) shown with hyphens (model-info). */
+static int name_is(const char *table_name, const char *arg)
+{
+    for (; *table_name && *arg; table_name++, arg++)
+        if (*arg != (*table_name == '_' ? '-' : *table_name))
+            return 0;
+    return *table_name == *arg;
+}
+
+static void print_name(FILE *out, const char *name)
+{
+    int n = 0;
+    for (; *name; name++, n++)
+        fputc(*name == '_' ? '-' : *name, out);
+    fprintf(out, "%*s", 13 - n, "");
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "irbis %s: camera-trap images to labelled data by transfer learning\n\n"
                  "usage: irbis <command> [options]   (irbis <command> --help for details)\n\ncommands:\n",
             irb_version());
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    {
+        fputs("  ", out);
+        print_name(out, commands[i].name);
+        fprintf(out, "%s\n", commands[i].summary);
+    }
 }
 
 int main(int argc, char **argv)
@@ -45,7 +66,7 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
+        if (name_is(commands[i].name, argv[1]))
             return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "irbis: unknown command '%s'\n", argv[1]);
     usage(stderr);
