@@ -1,0 +1,184 @@
+/* irbis/survey.h: camera times, burst sequences, per-sequence ensembling, cross-validation folds,
+ * and (in the last section) the results store. Included by irbis.h.
+ *
+ * Overview
+ *   - irb_time_parse reads local camera times ("2012-11-24T16:59:05", "2012-11-24T16:59:05.25",
+ *     EXIF "2012:11:24 16:59:05") as seconds since 1970-01-01T00:00:00 of the same local clock.
+ *     No time zone or DST arithmetic is done: camera clocks are local and naive.
+ *   - irb_sequences_assign groups images into bursts ("sequences", "events"): per camera, sorted
+ *     by (time, path), a new sequence starts when the gap to the previous image exceeds `gap`
+ *     seconds (default 60 s). A gap exactly equal to `gap` stays in the same sequence. An explicit
+ *     sequence value overrides the time grouping; images without a time are sequences of one.
+ *   - irb_ensemble_sequences combines per-image class probabilities over each sequence (mean,
+ *     max, geometric mean) and gives every image its sequence's probabilities and label.
+ *   - irb_folds_assign splits images into k cross-validation folds without splitting a unit
+ *     (sequence, camera, or a contiguous block of the sorted path order).
+ *   Design and rationale: docs/sequences.md.
+ *
+ * Example (sequences and 5 folds for a list of images):
+ *
+ *   irb_seq_item items[n];            // path, camera, has_time/time, optional sequence
+ *   irb_sequences seq = {0};
+ *   irb_error err = {0};
+ *   if (irb_sequences_assign(items, n, NULL, &seq, &err) != IRB_OK)
+ *       fprintf(stderr, "%s\n", err.message);
+ *   // seq.image_seq[i] is image i's sequence, seq.ids[seq.image_seq[i]] its id
+ *   irb_fold_item f[n];               // path, camera, unit = seq.ids[seq.image_seq[i]], label
+ *   int fold[n];
+ *   irb_fold_opts fo = irb_fold_opts_default();   // k = 5, by sequence, stratified
+ *   irb_folds_assign(f, n, &fo, fold, &err);
+ *   irb_sequences_release(&seq);
+ */
+#ifndef IRBIS_SURVEY_H
+#define IRBIS_SURVEY_H
+
+#include "irbis/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- camera times ------------------------------------------------------------------------ */
+
+/* A local camera time: whole seconds since 1970-01-01T00:00:00 on the camera's own clock
+ * (proleptic Gregorian, no time zone), plus a fraction in [0, 1). */
+typedef struct irb_time {
+    int64_t seconds;
+    double frac;
+} irb_time;
+
+/* Parses "YYYY-MM-DDTHH:MM:SS[.fff]" (the 'T' may also be a space) or EXIF's
+ * "YYYY:MM:DD HH:MM:SS[.fff]". Leading/trailing spaces are ignored; a trailing "Z" or a UTC
+ * offset is refused (IRB_UNSUPPORTED), since camera times are local. Fields are range-checked
+ * (month 1-12, day within the month incl. leap years, hour 0-23, minute 0-59, second 0-60;
+ * a leap second 60 is taken as 59 + 1 s). EXIF's "unknown" pattern ("0000:00:00 00:00:00" or
+ * blanks) gives IRB_NOT_FOUND. Other bad text gives IRB_CORRUPT with the text in err. */
+IRB_API irb_status irb_time_parse(const char *text, irb_time *out, irb_error *err);
+
+/* Seconds from a to b (b - a), as a double. */
+IRB_API double irb_time_diff(irb_time a, irb_time b);
+
+/* Formats t as "YYYY-MM-DDTHH:MM:SS" (plus ".ffffff" when frac is not zero) into buf, which
+ * must hold at least 32 bytes. Returns buf. */
+IRB_API char *irb_time_format(irb_time t, char *buf, size_t size);
+
+/* ---- burst sequences ------------------------------------------------------------------- */
+
+#define IRB_SEQ_GAP_DEFAULT 60.0
+
+/* One image as input to sequence grouping. All strings are borrowed for the call. */
+typedef struct irb_seq_item {
+    const char *path;     /* required; the tie-breaker within equal times */
+    const char *camera;   /* NULL or "" = unknown camera (all such images are one camera) */
+    int has_time;         /* 0 = no time known: the image is a sequence of its own */
+    irb_time time;
+    const char *sequence; /* explicit sequence/event id, NULL or "" = none */
+} irb_seq_item;
+
+typedef struct irb_seq_opts {
+    double gap; /* seconds; > gap starts a new sequence, == gap does not. Must be >= 0. */
+} irb_seq_opts;
+
+/* The result of grouping. All arrays are owned; release with irb_sequences_release.
+ * Sequences are ordered by (camera, first time, first path); untimed singletons of a camera
+ * come after its timed sequences, in path order; explicit sequences are ordered the same way
+ * by their first member. */
+typedef struct irb_sequences {
+    size_t n_images, n_sequences;
+    size_t *image_seq; /* [n_images]: the sequence index of input image i */
+    char **ids;        /* [n_sequences]: "<camera>#<k>" (k = 1, 2, ... in time order within the
+                        * camera; "#<k>" for an unknown camera) for grouped sequences; the
+                        * explicit value for explicit ones ("<camera>:<value>" when the same
+                        * value occurs on more than one camera) */
+    size_t *start;     /* [n_sequences + 1]: members of sequence s are member[start[s]..start[s+1]) */
+    size_t *member;    /* [n_images]: input image indices, grouped by sequence, (time, path) order */
+} irb_sequences;
+
+/* Default options: gap = IRB_SEQ_GAP_DEFAULT. */
+IRB_API irb_seq_opts irb_seq_opts_default(void);
+
+/* Groups n images into sequences. opts may be NULL (defaults). The result does not depend on
+ * the input order. Errors: IRB_INVALID_ARG (NULL path, negative/NaN gap), IRB_NOMEM. *out is
+ * zeroed on failure. */
+IRB_API irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, const irb_seq_opts *opts,
+                                        irb_sequences *out, irb_error *err);
+
+/* Frees the arrays of s and zeroes it. s may be NULL. */
+IRB_API void irb_sequences_release(irb_sequences *s);
+
+/* ---- ensembling over sequences ------------------------------------------------------- */
+
+typedef enum irb_ensemble {
+    IRB_ENSEMBLE_MEAN = 0, /* arithmetic mean of the members' probabilities (default) */
+    IRB_ENSEMBLE_MAX,      /* per-class maximum over members, renormalised to sum 1 */
+    IRB_ENSEMBLE_GEOMEAN,  /* per-class geometric mean (probabilities floored at 1e-12),
+                            * renormalised to sum 1 */
+} irb_ensemble;
+
+/* Parses "mean", "max", "geomean" (also "geometric"); returns -1 for anything else. */
+IRB_API int irb_ensemble_parse(const char *name);
+IRB_API const char *irb_ensemble_name(irb_ensemble e);
+
+/* Combines per-image probabilities over sequences.
+ *   probs       [seq->n_images * n_classes], row-major, borrowed
+ *   seq_probs   [seq->n_sequences * n_classes] out, caller-allocated, or NULL
+ *   seq_label   [seq->n_sequences] out: argmax of seq_probs (lowest index on ties), or NULL
+ *   image_probs [seq->n_images * n_classes] out: each image's sequence probabilities, or NULL
+ *   image_label [seq->n_images] out: each image's sequence label, or NULL
+ * Errors: IRB_INVALID_ARG (n_classes 0, unknown method, a negative or NaN probability). */
+IRB_API irb_status irb_ensemble_sequences(const irb_sequences *seq, const double *probs, size_t n_classes,
+                                          irb_ensemble method, double *seq_probs, int *seq_label,
+                                          double *image_probs, int *image_label, irb_error *err);
+
+/* Index of the largest of v[0..n) (the first on ties); -1 when n is 0. */
+IRB_API int irb_argmax(const double *v, size_t n);
+
+/* ---- cross-validation folds ------------------------------------------------------------- */
+
+typedef enum irb_fold_unit {
+    IRB_FOLD_SEQUENCE = 0, /* units are sequences (irb_fold_item.unit); default */
+    IRB_FOLD_CAMERA,       /* units are cameras: test folds hold unseen sites */
+    IRB_FOLD_BLOCK,        /* k contiguous blocks of the images sorted by path */
+} irb_fold_unit;
+
+/* Parses "sequence", "camera", "block"; returns -1 for anything else. */
+IRB_API int irb_fold_unit_parse(const char *name);
+IRB_API const char *irb_fold_unit_name(irb_fold_unit u);
+
+/* One image as input to fold assignment. Strings are borrowed for the call. */
+typedef struct irb_fold_item {
+    const char *path;   /* required (the order for IRB_FOLD_BLOCK and for tie-breaks) */
+    const char *camera; /* for IRB_FOLD_CAMERA; NULL/"" = one unknown camera */
+    const char *unit;   /* the sequence id for IRB_FOLD_SEQUENCE; NULL/"" = the image alone */
+    int label;          /* class index for stratification, or -1 when unknown */
+} irb_fold_item;
+
+typedef struct irb_fold_opts {
+    int k;              /* number of folds, >= 2 */
+    irb_fold_unit unit;
+    int stratify;       /* 1 = balance each unit's majority label across folds (units are never
+                         * split); ignored for IRB_FOLD_BLOCK */
+} irb_fold_opts;
+
+/* k = 5, IRB_FOLD_SEQUENCE, stratify = 1. */
+IRB_API irb_fold_opts irb_fold_opts_default(void);
+
+/* Writes fold[i] in [0, k) for every image. Units are never split. Assignment is deterministic
+ * and independent of the input order:
+ *   BLOCK: images sorted by path, fold f gets positions [f*n/k, (f+1)*n/k).
+ *   SEQUENCE / CAMERA, not stratified: units by image count, largest first (ties by name), each
+ *     to the fold with the fewest images so far (ties: lowest fold). Then
+ *     max - min fold size <= the largest unit's size.
+ *   stratified: units grouped by majority label (ties: lowest label; -1 last), labels with
+ *     fewer images first, within a label largest unit first; each to the fold with the fewest
+ *     images of that label (ties: fewest images, then lowest fold).
+ * Errors: IRB_INVALID_ARG (k < 2, fewer units than k, NULL path), IRB_NOMEM. */
+IRB_API irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold_opts *opts,
+                                    int *fold, irb_error *err);
+
+/* ---- results store and survey classification (classify) ---- */
+
+#ifdef __cplusplus
+}
+#endif
+#endif
