@@ -1,0 +1,267 @@
+/* Streaming feature-set writer: base.npy (rows streamed, N patched at close), base.csv,
+ * base.json; all three go to temporary names and are renamed into place at close. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "irbis/learn.h"
+#include "learn/json.h"
+#include "learn/npy.h"
+
+enum { F_NPY, F_CSV, F_JSON, F_COUNT };
+static const char *const suffix[F_COUNT] = {".npy", ".csv", ".json"};
+
+struct irb_featwriter {
+    irb_error err;
+    int dim;
+    size_t rows;
+    int n_extra;
+    char **extra;
+    int n_meta;
+    char **meta_key, **meta_val;
+    FILE *f[F_COUNT];
+    char *final[F_COUNT], *tmp[F_COUNT];
+};
+
+static char *path_with(const char *base, const char *suf, const char *tmp)
+{
+    char pid[32] = "";
+    if (tmp)
+        snprintf(pid, sizeof pid, ".tmp%ld", (long)getpid());
+    size_t n = strlen(base) + strlen(suf) + strlen(pid) + 1;
+    char *p = irb_malloc(n);
+    if (p)
+        snprintf(p, n, "%s%s%s", base, suf, pid);
+    return p;
+}
+
+void irb_featwriter_free(irb_featwriter_t *w)
+{
+    if (!w)
+        return;
+    for (int i = 0; i < F_COUNT; i++) {
+        if (w->f[i])
+            fclose(w->f[i]);
+        if (w->tmp[i])
+            remove(w->tmp[i]);
+        irb_free(w->tmp[i]);
+        irb_free(w->final[i]);
+    }
+    for (int i = 0; i < w->n_extra; i++)
+        irb_free(w->extra[i]);
+    irb_free(w->extra);
+    for (int i = 0; i < w->n_meta; i++) {
+        irb_free(w->meta_key[i]);
+        irb_free(w->meta_val[i]);
+    }
+    irb_free(w->meta_key);
+    irb_free(w->meta_val);
+    irb_free(w);
+}
+
+static irb_status open_files(irb_featwriter_t *w, const char *base, irb_error *err)
+{
+    for (int i = 0; i < F_COUNT; i++) {
+        w->final[i] = path_with(base, suffix[i], NULL);
+        w->tmp[i] = path_with(base, suffix[i], "tmp");
+        if (!w->final[i] || !w->tmp[i])
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
+        if (i == F_JSON)
+            continue; /* written in one go at close */
+        if (!(w->f[i] = fopen(w->tmp[i], "wb"))) {
+            irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", w->tmp[i], strerror(errno));
+            irb_free(w->tmp[i]); /* nothing to remove */
+            w->tmp[i] = NULL;
+            return s;
+        }
+    }
+    return IRB_OK;
+}
+
+irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra,
+                               irb_featwriter_t **out, irb_error *err)
+{
+    *out = NULL;
+    if (!base || !*base || dim <= 0)
+        return irb_fail(err, IRB_INVALID_ARG, "featwriter: need a base path and dim > 0 (got %d)", dim);
+    irb_featwriter_t *w = irb_calloc(1, sizeof *w);
+    if (!w)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
+    w->dim = dim;
+    irb_status s = IRB_OK;
+    int n = 0;
+    while (extra && extra[n])
+        n++;
+    if (n && !(w->extra = irb_calloc((size_t)n, sizeof *w->extra))) {
+        s = irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
+        goto cleanup;
+    }
+    for (; w->n_extra < n; w->n_extra++) {
+        const char *name = extra[w->n_extra];
+        if (!strcmp(name, "row") || !strcmp(name, "path") || !strcmp(name, "flipped") || !*name) {
+            s = irb_fail(err, IRB_INVALID_ARG, "%s: extra column name '%s' is empty or reserved", base, name);
+            goto cleanup;
+        }
+        if (!(w->extra[w->n_extra] = irb_strdup(name))) {
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
+            goto cleanup;
+        }
+    }
+    if ((s = open_files(w, base, err)) != IRB_OK)
+        goto cleanup;
+    if ((s = irb_npy_write_header(w->f[F_NPY], 0, dim, w->tmp[F_NPY], err)) != IRB_OK)
+        goto cleanup;
+    fputs("row,path,flipped", w->f[F_CSV]);
+    for (int i = 0; i < w->n_extra; i++) {
+        fputc(',', w->f[F_CSV]);
+        irb_csv_put(w->f[F_CSV], w->extra[i]);
+    }
+    fputc('\n', w->f[F_CSV]);
+    *out = w;
+    return IRB_OK;
+cleanup:
+    irb_featwriter_free(w);
+    return s;
+}
+
+irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped,
+                              const char *const *extra_values, const float *row, irb_error *err)
+{
+    if (!w || !path || !row)
+        return irb_fail(err, IRB_INVALID_ARG, "featwriter_add: NULL writer, path or row");
+    if (w->n_extra && !extra_values)
+        return irb_fail(err, IRB_INVALID_ARG, "%s: row %zu needs %d extra values", w->final[F_CSV], w->rows, w->n_extra);
+    IRB_TRY(irb_npy_write_rows(w->f[F_NPY], row, 1, w->dim, w->tmp[F_NPY], err));
+    FILE *f = w->f[F_CSV];
+    fprintf(f, "%zu,", w->rows);
+    irb_csv_put(f, path);
+    fprintf(f, ",%d", flipped ? 1 : 0);
+    for (int i = 0; i < w->n_extra; i++) {
+        fputc(',', f);
+        irb_csv_put(f, extra_values[i]);
+    }
+    fputc('\n', f);
+    if (ferror(f))
+        return irb_fail(err, IRB_IO, "%s: write failed: %s", w->tmp[F_CSV], strerror(errno));
+    w->rows++;
+    return IRB_OK;
+}
+
+size_t irb_featwriter_rows(const irb_featwriter_t *w) { return w ? w->rows : 0; }
+
+const irb_error *irb_featwriter_error(const irb_featwriter_t *w) { return &w->err; }
+
+irb_status irb_featwriter_set_meta(irb_featwriter_t *w, const char *key, const char *json)
+{
+    if (!w || !key || !json)
+        return w ? irb_fail(&w->err, IRB_INVALID_ARG, "featwriter_set_meta: NULL key or value") : IRB_INVALID_ARG;
+    static const char *const reserved[] = {"format", "version", "dim", "rows"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(key, reserved[i]))
+            return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata key '%s' is written by irbis", w->final[F_JSON], key);
+    const char *end = json + strlen(json);
+    const char *after = irb_json_skip(json, end);
+    if (!after || irb_json_ws(after, end) != end)
+        return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata '%s': not one JSON value: %.80s", w->final[F_JSON], key, json);
+    char *v = irb_strdup(json);
+    if (!v)
+        return irb_fail(&w->err, IRB_NOMEM, "%s: out of memory", w->final[F_JSON]);
+    for (int i = 0; i < w->n_meta; i++)
+        if (!strcmp(w->meta_key[i], key)) {
+            irb_free(w->meta_val[i]);
+            w->meta_val[i] = v;
+            return IRB_OK;
+        }
+    char *k = irb_strdup(key);
+    char **nk = irb_realloc_array(w->meta_key, (size_t)w->n_meta + 1, sizeof *nk);
+    if (nk)
+        w->meta_key = nk;
+    char **nv = nk ? irb_realloc_array(w->meta_val, (size_t)w->n_meta + 1, sizeof *nv) : NULL;
+    if (nv)
+        w->meta_val = nv;
+    if (!k || !nk || !nv) {
+        irb_free(k);
+        irb_free(v);
+        return irb_fail(&w->err, IRB_NOMEM, "%s: out of memory", w->final[F_JSON]);
+    }
+    w->meta_key[w->n_meta] = k;
+    w->meta_val[w->n_meta++] = v;
+    return IRB_OK;
+}
+
+irb_status irb_featwriter_set_meta_str(irb_featwriter_t *w, const char *key, const char *value)
+{
+    if (!w || !value)
+        return w ? irb_fail(&w->err, IRB_INVALID_ARG, "featwriter_set_meta_str: NULL value") : IRB_INVALID_ARG;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return irb_fail(&w->err, IRB_NOMEM, "%s: out of memory", w->final[F_JSON]);
+    irb_json_put_string(m, value);
+    fclose(m);
+    irb_status s = irb_featwriter_set_meta(w, key, buf);
+    free(buf); /* open_memstream's buffer comes from libc malloc */
+    return s;
+}
+
+static irb_status write_json(irb_featwriter_t *w, irb_error *err)
+{
+    FILE *f = fopen(w->tmp[F_JSON], "wb");
+    if (!f)
+        return irb_fail(err, IRB_IO, "%s: cannot create: %s", w->tmp[F_JSON], strerror(errno));
+    w->f[F_JSON] = f;
+    fprintf(f, "{\n  \"format\": \"irbis-features\",\n  \"version\": 1,\n  \"dim\": %d,\n  \"rows\": %zu",
+            w->dim, w->rows);
+    for (int i = 0; i < w->n_meta; i++) {
+        fputs(",\n  ", f);
+        irb_json_put_string(f, w->meta_key[i]);
+        fprintf(f, ": %s", w->meta_val[i]);
+    }
+    fputs("\n}\n", f);
+    return IRB_OK;
+}
+
+static irb_status sync_close(FILE **fp, const char *path, irb_error *err)
+{
+    FILE *f = *fp;
+    *fp = NULL;
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (bad)
+        return irb_fail(err, IRB_IO, "%s: write/fsync failed: %s", path, strerror(e ? e : errno));
+    return IRB_OK;
+}
+
+irb_status irb_featwriter_close(irb_featwriter_t *w, irb_error *err)
+{
+    if (!w)
+        return irb_fail(err, IRB_INVALID_ARG, "featwriter_close: NULL writer");
+    irb_status s;
+    if ((s = irb_npy_patch_rows(w->f[F_NPY], w->rows, w->dim, w->tmp[F_NPY], err)) != IRB_OK)
+        goto cleanup;
+    if ((s = write_json(w, err)) != IRB_OK)
+        goto cleanup;
+    for (int i = 0; i < F_COUNT; i++)
+        if ((s = sync_close(&w->f[i], w->tmp[i], err)) != IRB_OK)
+            goto cleanup;
+    /* The .json goes last: a reader that sees it sees a complete set. */
+    for (int i = 0; i < F_COUNT; i++) {
+        if (rename(w->tmp[i], w->final[i]) != 0) {
+            s = irb_fail(err, IRB_IO, "%s: cannot rename into place: %s", w->final[i], strerror(errno));
+            goto cleanup;
+        }
+        irb_free(w->tmp[i]);
+        w->tmp[i] = NULL;
+    }
+    s = IRB_OK;
+cleanup:
+    irb_featwriter_free(w);
+    return s;
+}

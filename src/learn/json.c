@@ -1,0 +1,202 @@
+#include "learn/json.h"
+
+#include <string.h>
+
+#include "core/alloc.h"
+
+#define JSON_MAX_DEPTH 64
+
+const char *irb_json_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static int hex4(const char *p, const char *end, unsigned *out)
+{
+    if (end - p < 4)
+        return 0;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(p[i]);
+        if (h < 0)
+            return 0;
+        v = v * 16 + (unsigned)h;
+    }
+    *out = v;
+    return 1;
+}
+
+/* Walks the string at p; if out is non-NULL writes the decoded bytes. Returns decoded length or
+ * -1 when malformed; *next is set after the closing quote. */
+static long string_walk(const char *p, const char *end, char *out, const char **next)
+{
+    long n = 0;
+    if (p >= end || *p != '"')
+        return -1;
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"') {
+            *next = p + 1;
+            return n;
+        }
+        if (c < 0x20)
+            return -1;
+        if (c != '\\') {
+            if (out) out[n] = (char)c;
+            n++;
+            continue;
+        }
+        if (++p >= end)
+            return -1;
+        char e = *p, ch;
+        switch (e) {
+        case '"': ch = '"'; break;
+        case '\\': ch = '\\'; break;
+        case '/': ch = '/'; break;
+        case 'b': ch = '\b'; break;
+        case 'f': ch = '\f'; break;
+        case 'n': ch = '\n'; break;
+        case 'r': ch = '\r'; break;
+        case 't': ch = '\t'; break;
+        case 'u': {
+            unsigned u;
+            if (!hex4(p + 1, end, &u))
+                return -1;
+            p += 4;
+            if (u >= 0xD800 && u <= 0xDBFF) {
+                unsigned lo;
+                if (end - p < 7 || p[1] != '\\' || p[2] != 'u' || !hex4(p + 3, end, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+                    return -1;
+                p += 6;
+                u = 0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00);
+            } else if (u >= 0xDC00 && u <= 0xDFFF) {
+                return -1;
+            }
+            unsigned char b[4];
+            int k;
+            if (u < 0x80) { b[0] = (unsigned char)u; k = 1; }
+            else if (u < 0x800) { b[0] = (unsigned char)(0xC0 | u >> 6); b[1] = (unsigned char)(0x80 | (u & 63)); k = 2; }
+            else if (u < 0x10000) { b[0] = (unsigned char)(0xE0 | u >> 12); b[1] = (unsigned char)(0x80 | ((u >> 6) & 63)); b[2] = (unsigned char)(0x80 | (u & 63)); k = 3; }
+            else { b[0] = (unsigned char)(0xF0 | u >> 18); b[1] = (unsigned char)(0x80 | ((u >> 12) & 63)); b[2] = (unsigned char)(0x80 | ((u >> 6) & 63)); b[3] = (unsigned char)(0x80 | (u & 63)); k = 4; }
+            if (u == 0)
+                return -1; /* an embedded NUL would silently truncate the C string */
+            for (int i = 0; i < k; i++) {
+                if (out) out[n] = (char)b[i];
+                n++;
+            }
+            continue;
+        }
+        default: return -1;
+        }
+        if (out) out[n] = ch;
+        n++;
+    }
+    return -1;
+}
+
+char *irb_json_string(const char *p, const char *end, const char **next, int *nomem)
+{
+    *nomem = 0;
+    long n = string_walk(p, end, NULL, next);
+    if (n < 0)
+        return NULL;
+    char *s = irb_malloc((size_t)n + 1);
+    if (!s) {
+        *nomem = 1;
+        return NULL;
+    }
+    string_walk(p, end, s, next);
+    s[n] = '\0';
+    return s;
+}
+
+static const char *skip_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-') p++;
+    if (p >= end || *p < '0' || *p > '9') return NULL;
+    if (*p == '0') p++;
+    else while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        if (p >= end || *p < '0' || *p > '9') return NULL;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    }
+    return p;
+}
+
+static const char *skip_value(const char *p, const char *end, int depth)
+{
+    const char *next;
+    p = irb_json_ws(p, end);
+    if (p >= end || depth > JSON_MAX_DEPTH)
+        return NULL;
+    if (*p == '"')
+        return string_walk(p, end, NULL, &next) < 0 ? NULL : next;
+    if (*p == '{' || *p == '[') {
+        char close = *p == '{' ? '}' : ']';
+        int obj = *p == '{';
+        p = irb_json_ws(p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                p = irb_json_ws(p, end);
+                if (string_walk(p, end, NULL, &next) < 0) return NULL;
+                p = irb_json_ws(next, end);
+                if (p >= end || *p != ':') return NULL;
+                p++;
+            }
+            if (!(p = skip_value(p, end, depth + 1))) return NULL;
+            p = irb_json_ws(p, end);
+            if (p >= end) return NULL;
+            if (*p == close) return p + 1;
+            if (*p != ',') return NULL;
+            p++;
+        }
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(end - p) >= n && memcmp(p, words[i], n) == 0)
+            return p + n;
+    }
+    return skip_number(p, end);
+}
+
+const char *irb_json_skip(const char *p, const char *end) { return skip_value(p, end, 0); }
+
+void irb_json_put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p == '\r')
+            fputs("\\r", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}

@@ -1,0 +1,223 @@
+/* Feature sets: writer/reader round trip, corrupt-file errors, sha256 known answers.
+ * Also a helper for tests/py/test_features.py:
+ *   test_learn_features --write BASE RAW N D   stream RAW (N*D float32) into feature set BASE
+ *   test_learn_features --read BASE RAW        load BASE, write its matrix to RAW, print rows */
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "irbis/learn.h"
+
+static void put_file(const char *path, const char *text, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(text, 1, n, f);
+    fclose(f);
+}
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    char *b = malloc(*n + 1);
+    *n = fread(b, 1, *n, f);
+    b[*n] = 0;
+    fclose(f);
+    return b;
+}
+
+static int write_set(const char *base, size_t n, int d, const float *x)
+{
+    irb_error err = {0};
+    irb_featwriter_t *w = NULL;
+    const char *extra[] = {"camera", "timestamp", NULL};
+    if (irb_featwriter_open(base, d, extra, &w, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    irb_featwriter_set_meta_str(w, "model", "models/m \"v2\".onnx");
+    irb_featwriter_set_meta(w, "cut", "7");
+    irb_featwriter_set_meta(w, "preprocessing", "{\"resize\": 256, \"crop\": 224}");
+    for (size_t i = 0; i < n; i++) {
+        char p[64], cam[16];
+        snprintf(p, sizeof p, i % 5 == 0 ? "dir, with comma/img%zu.jpg" : "dir/img%zu.jpg", i);
+        snprintf(cam, sizeof cam, "cam%zu", i % 3);
+        const char *ev[] = {cam, "2020-01-01T00:00:00"};
+        if (irb_featwriter_add(w, p, (int)(i % 2), ev, x + i * (size_t)d, &err) != IRB_OK) {
+            fprintf(stderr, "%s\n", err.message);
+            irb_featwriter_free(w);
+            return 1;
+        }
+    }
+    if (irb_featwriter_close(w, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
+static int helper(int argc, char **argv)
+{
+    irb_error err = {0};
+    if (!strcmp(argv[1], "--write") && argc == 6) {
+        size_t n = strtoul(argv[4], NULL, 10), len;
+        int d = atoi(argv[5]);
+        float *x = (float *)slurp(argv[3], &len);
+        if (!x || len != n * d * sizeof(float))
+            return 2;
+        int rc = write_set(argv[2], n, d, x);
+        free(x);
+        return rc;
+    }
+    if (!strcmp(argv[1], "--read") && argc == 4) {
+        irb_features *fs = NULL;
+        if (irb_features_load(argv[2], &fs, &err) != IRB_OK) {
+            fprintf(stderr, "%s\n", err.message);
+            return 1;
+        }
+        FILE *f = fopen(argv[3], "wb");
+        fwrite(fs->x, sizeof(float), fs->n * fs->dim, f);
+        fclose(f);
+        for (size_t i = 0; i < fs->n; i++)
+            printf("%s\t%d\n", fs->path[i], fs->flipped[i]);
+        irb_features_free(fs);
+        return 0;
+    }
+    return 2;
+}
+
+static void test_roundtrip(const char *dir)
+{
+    char base[4200];
+    snprintf(base, sizeof base, "%s/rt", dir);
+    enum { N = 23, D = 5 };
+    float x[N * D];
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)i * 0.25f - 3.0f;
+    CHECK(write_set(base, N, D, x) == 0, "write");
+    irb_error err = {0};
+    irb_features *fs = NULL;
+    CHECK(irb_features_load(base, &fs, &err) == IRB_OK, "load: %s", err.message);
+    if (!fs)
+        return;
+    CHECK(fs->n == N && fs->dim == D, "shape %zu x %d", fs->n, fs->dim);
+    CHECK(memcmp(fs->x, x, sizeof x) == 0, "matrix differs");
+    CHECK(!strcmp(fs->path[5], "dir, with comma/img5.jpg"), "path 5 '%s'", fs->path[5]);
+    CHECK(fs->flipped[3] == 1 && fs->flipped[4] == 0, "flipped");
+    char *const *cam = irb_features_column(fs, "camera");
+    CHECK(cam && !strcmp(cam[4], "cam1"), "camera column");
+    CHECK(irb_features_column(fs, "nope") == NULL, "missing column");
+    const char *m = irb_features_meta(fs, "model");
+    CHECK(m && !strcmp(m, "models/m \"v2\".onnx"), "model meta '%s'", m ? m : "(null)");
+    m = irb_features_meta(fs, "cut");
+    CHECK(m && !strcmp(m, "7"), "cut meta");
+    m = irb_features_meta(fs, "preprocessing");
+    CHECK(m && strstr(m, "\"crop\": 224"), "preprocessing meta");
+    m = irb_features_meta(fs, "rows");
+    CHECK(m && !strcmp(m, "23"), "rows meta");
+    irb_features_free(fs);
+}
+
+static irb_status load_status(const char *base, irb_error *err)
+{
+    irb_features *fs = NULL;
+    irb_error_clear(err);
+    irb_status s = irb_features_load(base, &fs, err);
+    irb_features_free(fs);
+    return s;
+}
+
+static void test_errors(const char *dir)
+{
+    char base[4200], p[4300];
+    snprintf(base, sizeof base, "%s/bad", dir);
+    float x[12] = {0};
+    write_set(base, 3, 4, x);
+    irb_error err = {0};
+    CHECK(load_status(base, &err) == IRB_OK, "baseline: %s", err.message);
+    snprintf(p, sizeof p, "%s.npy", base);
+    size_t n;
+    char *npy = slurp(p, &n);
+    /* wrong dtype */
+    char *bad = malloc(n);
+    memcpy(bad, npy, n);
+    char *d = strstr(bad + 10, "<f4");
+    d[1] = 'f', d[2] = '8';
+    put_file(p, bad, n);
+    CHECK(load_status(base, &err) == IRB_CORRUPT && strstr(err.message, ".npy") && strstr(err.message, "dtype"),
+          "dtype: %s", err.message);
+    /* short data */
+    put_file(p, npy, n - 4);
+    CHECK(load_status(base, &err) == IRB_CORRUPT && strstr(err.message, "bad.npy"), "short: %s", err.message);
+    /* not npy */
+    put_file(p, "hello", 5);
+    CHECK(load_status(base, &err) == IRB_CORRUPT && strstr(err.message, "magic"), "magic: %s", err.message);
+    put_file(p, npy, n);
+    /* csv with a row missing */
+    snprintf(p, sizeof p, "%s.csv", base);
+    size_t cn;
+    char *csv = slurp(p, &cn);
+    char *last = csv + cn - 2;
+    while (*last != '\n') last--;
+    put_file(p, csv, (size_t)(last - csv + 1));
+    CHECK(load_status(base, &err) == IRB_MISMATCH && strstr(err.message, "bad.csv") && strstr(err.message, "bad.npy"),
+          "csv short: %s", err.message);
+    put_file(p, "row,path\n0,a\n", 13);
+    CHECK(load_status(base, &err) == IRB_CORRUPT && strstr(err.message, "flipped"), "csv header: %s", err.message);
+    put_file(p, csv, cn);
+    free(csv);
+    /* json */
+    snprintf(p, sizeof p, "%s.json", base);
+    const char *j1 = "{\"format\": \"irbis-features\", \"version\": 1, \"dim\": 4";
+    put_file(p, j1, strlen(j1));
+    CHECK(load_status(base, &err) == IRB_CORRUPT && strstr(err.message, "bad.json"), "json trunc: %s", err.message);
+    const char *j2 = "{\"format\": \"irbis-features\", \"version\": 2}";
+    put_file(p, j2, strlen(j2));
+    CHECK(load_status(base, &err) == IRB_UNSUPPORTED, "json version: %s", err.message);
+    const char *j3 = "{\"format\": \"irbis-features\", \"version\": 1, \"dim\": 5}";
+    put_file(p, j3, strlen(j3));
+    CHECK(load_status(base, &err) == IRB_MISMATCH && strstr(err.message, "dim"), "json dim: %s", err.message);
+    remove(p);
+    CHECK(load_status(base, &err) == IRB_NOT_FOUND && strstr(err.message, "bad.json"), "missing: %s", err.message);
+    free(bad);
+    free(npy);
+    /* the writer refuses reserved metadata and non-JSON */
+    irb_featwriter_t *w = NULL;
+    CHECK(irb_featwriter_open(base, 2, NULL, &w, &err) == IRB_OK, "open");
+    CHECK(irb_featwriter_set_meta(w, "dim", "3") == IRB_INVALID_ARG, "reserved key");
+    CHECK(irb_featwriter_set_meta(w, "x", "{\"a\":") == IRB_INVALID_ARG, "bad json");
+    CHECK(irb_featwriter_set_meta(w, "x", "[1, 2.5e3, null]") == IRB_OK, "good json");
+    irb_featwriter_free(w);
+}
+
+static void test_sha256(const char *dir)
+{
+    char hex[65], p[4200];
+    irb_sha256_buffer("abc", 3, hex);
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "abc: %s", hex);
+    irb_sha256_buffer("", 0, hex);
+    CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "empty: %s", hex);
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    snprintf(p, sizeof p, "%s/sha.txt", dir);
+    put_file(p, m, strlen(m));
+    irb_error err = {0};
+    CHECK(irb_sha256_file(p, hex, &err) == IRB_OK, "file");
+    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "448 bits: %s", hex);
+    snprintf(p, sizeof p, "%s/missing.bin", dir);
+    CHECK(irb_sha256_file(p, hex, &err) == IRB_NOT_FOUND && strstr(err.message, "missing.bin"), "missing");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return helper(argc, argv);
+    const char *dir = test_tmpdir("learn_features");
+    test_roundtrip(dir);
+    test_errors(dir);
+    test_sha256(dir);
+    return CHECK_DONE();
+}
