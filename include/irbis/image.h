@@ -1,0 +1,192 @@
+/* irbis/image.h: decoding camera-trap images and turning them into network input.
+ *
+ * Overview
+ *   - A decoder (irb_decoder_t) holds a TurboJPEG handle and scratch buffers; make one per worker
+ *     thread and reuse it for every image that thread decodes. It is not thread-safe.
+ *   - irb_decode_file / irb_decode_memory decode JPEG (baseline, progressive, grayscale,
+ *     CMYK/YCCK) and PNG (gray, palette, 16-bit, alpha dropped) into 8-bit RGB, with the EXIF
+ *     orientation applied. Given a target size, JPEGs are decoded in the DCT domain at the smallest
+ *     scale 1/8..8/8 whose result still covers the target, which is much faster than a full decode.
+ *   - irb_read_header reads only the header and the metadata (no pixel decode): for scanning.
+ *   - irb_resize resamples like PIL (separable, antialiased: BILINEAR = triangle, BOX), and
+ *     irb_preprocess_file goes file -> cropped/resized/normalised NCHW float32 in one call.
+ *   - Camera traps burn a text bar into the top/bottom rows; irb_detect_info_strips finds it.
+ *
+ * Example (the MobileNetV2 input for one file):
+ *
+ *   irb_preproc pp = irb_preproc_default(224);          // crop 87.5 %, bilinear, (x-128)/128
+ *   float *x = malloc(sizeof(float) * 3 * 224 * 224);
+ *   irb_image_info info;
+ *   if (irb_preprocess_file(dec, "cam1/IMG_0001.JPG", &pp, x, &info) != IRB_OK)
+ *       fprintf(stderr, "%s\n", irb_decoder_error(dec)->message);
+ *   else if (irb_decoder_error(dec)->warning)
+ *       fprintf(stderr, "warning: %s\n", irb_decoder_error(dec)->message);
+ *
+ * Errors: every failing call sets the decoder's error (irb_decoder_error) with a message that
+ * names the file and the cause: IRB_IO (with errno text), IRB_CORRUPT (not decodable),
+ * IRB_UNSUPPORTED (not a JPEG/PNG, or an unhandled variant), IRB_TOO_LARGE (more pixels than the
+ * limit, refused from the header before allocating), IRB_NOMEM. A corrupt but decodable image
+ * (e.g. truncated JPEG, broken EXIF) succeeds with IRB_OK and irb_decoder_error(dec)->warning set.
+ */
+#ifndef IRBIS_IMAGE_H
+#define IRBIS_IMAGE_H
+
+#include "irbis/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- images ---------------------------------------------------------------------------- */
+
+/* An 8-bit interleaved image; `data` holds height rows of width*channels bytes, no padding.
+ * Images returned by irbis own their buffer: release it with irb_image_release. */
+typedef struct irb_image {
+    int width, height, channels; /* channels is 3 (RGB) for decoded images */
+    uint8_t *data;
+} irb_image;
+
+/* Frees img->data and zeroes *img. img may be NULL; releasing a zeroed image is a no-op. */
+IRB_API void irb_image_release(irb_image *img);
+
+/* Default pixel limit (width * height as stored) above which decoding is refused. */
+#define IRB_DEFAULT_MAX_PIXELS 100000000LL
+
+typedef enum irb_format { IRB_FORMAT_UNKNOWN = 0, IRB_FORMAT_JPEG, IRB_FORMAT_PNG } irb_format;
+
+/* What is known about an image: filled by every decode, header read and preprocess call. */
+typedef struct irb_image_info {
+    irb_format format;
+    int stored_width, stored_height; /* as stored in the file, before orientation */
+    int width, height;               /* full-scale size after EXIF orientation */
+    int components;                  /* colour components in the file (1 gray, 3, 4 CMYK) */
+    int orientation;                 /* EXIF orientation 1..8 (1 when absent or invalid) */
+    int scale_num, scale_denom;      /* DCT scale used by the last decode (1/1 for PNG) */
+    int crop_top, crop_bottom;       /* info-strip rows cropped (full-scale, oriented rows) */
+    char datetime[40];               /* DateTimeOriginal (+ .SubSec) as ISO 8601, or "" */
+    char make[64], model[64], serial[64]; /* EXIF Make, Model, body serial number, or "" */
+} irb_image_info;
+
+/* ---- the decoder ------------------------------------------------------------------------ */
+
+typedef struct irb_decoder irb_decoder_t;
+
+/* Options for a decode. A zeroed struct (or NULL) means: full scale, default pixel limit,
+ * apply orientation. */
+typedef struct irb_decode_opts {
+    /* DCT-scaled decoding (JPEG only). With target > 0 the smallest scale whose result has
+     * min(width, height) >= target is used. With target_width/target_height > 0 the smallest
+     * scale whose (oriented) result is at least that wide and that tall. 0 everywhere: 1/1. */
+    int target;
+    int target_width, target_height;
+    long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; refused with IRB_TOO_LARGE above it */
+    int keep_orientation; /* 1: do not apply the EXIF orientation */
+} irb_decode_opts;
+
+/* Creates a decoder into *out. Returns IRB_NOMEM (or IRB_INTERNAL if TurboJPEG fails to start). */
+IRB_API irb_status irb_decoder_new(irb_decoder_t **out);
+/* Frees the decoder and its scratch buffers; dec may be NULL. */
+IRB_API void irb_decoder_free(irb_decoder_t *dec);
+/* The error record of the last call made with dec; owned by dec, valid until the next call.
+ * Returns a static "no decoder" record when dec is NULL. */
+IRB_API const irb_error *irb_decoder_error(const irb_decoder_t *dec);
+/* The info of the image last decoded/read with dec (owned by dec; valid until the next call). */
+IRB_API const irb_image_info *irb_decoder_info(const irb_decoder_t *dec);
+
+/* Decodes the file at `path` into *img (which must be zeroed or released; on success the caller
+ * owns img->data). opts may be NULL. On failure *img stays empty. */
+IRB_API irb_status irb_decode_file(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts,
+                                   irb_image *img);
+/* The same from memory: `data` (size bytes) is borrowed for the call; `name` is used in
+ * messages (may be NULL). */
+IRB_API irb_status irb_decode_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
+                                     const irb_decode_opts *opts, irb_image *img);
+/* Reads only the header and metadata of `path` (no pixel decode) into *info (and the decoder's
+ * info). Checks the pixel limit of opts (may be NULL). */
+IRB_API irb_status irb_read_header(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts,
+                                   irb_image_info *info);
+/* The same for an image in memory. */
+IRB_API irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
+                                          const irb_decode_opts *opts, irb_image_info *info);
+
+/* ---- pixel operations (no decoder needed) ------------------------------------------------ */
+
+typedef enum irb_filter {
+    IRB_FILTER_BILINEAR = 0, /* PIL's BILINEAR: triangle, support 1 scaled by the downscale factor */
+    IRB_FILTER_BOX,          /* PIL's BOX: support 1/2 scaled by the downscale factor */
+} irb_filter;
+
+/* Resamples the region (x0, y0)-(x1, y1) of src (in pixel units, fractional allowed; pass all 0
+ * for the whole image) to out_w x out_h into *dst (zeroed or released; caller owns the result).
+ * Same arithmetic as PIL's Image.resize(size, filter, box) on 8-bit images (fixed point, 22
+ * fractional bits, horizontal pass then vertical). src->channels may be 1..4.
+ * Returns IRB_INVALID_ARG for an empty or out-of-range box, IRB_NOMEM. err may be NULL. */
+IRB_API irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, double y1, int out_w,
+                              int out_h, irb_filter filter, irb_image *dst, irb_error *err);
+/* Copies the w x h rectangle at (x, y) of src into *dst (caller owns). IRB_INVALID_ARG if it
+ * does not lie inside src. */
+IRB_API irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_image *dst, irb_error *err);
+/* Mirrors img left-right in place. */
+IRB_API void irb_image_flip(irb_image *img);
+/* Applies EXIF orientation 1..8 (the transform that makes the stored image upright) into *dst;
+ * src is left as is. Orientation 1 (or an invalid value) copies. */
+IRB_API irb_status irb_image_orient(const irb_image *src, int orientation, irb_image *dst, irb_error *err);
+/* Writes img (3 channels) as planar float32 CHW to out (3 * width * height floats, borrowed):
+ * out[c][y][x] = (pixel - mean[c]) / scale[c]. */
+IRB_API void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out);
+
+/* ---- info strips ------------------------------------------------------------------------ */
+
+/* Finds the text bars camera traps burn into the top and bottom rows: a band of rows at an
+ * edge that are nearly uniform (a solid bar) or dark/light with high-contrast text, clearly
+ * different from the picture next to them. Writes the number of rows to crop at the top and at
+ * the bottom (0 when there is no bar) in img's own rows. Never more than 20 % of the height
+ * per side. */
+IRB_API void irb_detect_info_strips(const irb_image *img, int *top, int *bottom);
+
+/* ---- preprocessing: file -> network input ------------------------------------------------ */
+
+typedef enum irb_resize_mode {
+    IRB_RESIZE_CROP_FRACTION = 0, /* centre crop `crop_fraction` of each side, then resize to N x N */
+    IRB_RESIZE_SHORT_CROP,        /* short side to `short_side`, then centre crop N x N (the peer) */
+    IRB_RESIZE_SQUASH,            /* the whole image to N x N, aspect ratio not kept */
+} irb_resize_mode;
+
+typedef enum irb_strip_mode {
+    IRB_STRIPS_NONE = 0, /* keep every row */
+    IRB_STRIPS_FIXED,    /* crop strip_top / strip_bottom (fractions of the height) */
+    IRB_STRIPS_AUTO,     /* irb_detect_info_strips on a small decode */
+} irb_strip_mode;
+
+typedef struct irb_preproc {
+    int size;                 /* N: the output is 3 x N x N */
+    irb_resize_mode mode;
+    int short_side;           /* IRB_RESIZE_SHORT_CROP: S (e.g. 256); 0 means N */
+    double crop_fraction;     /* IRB_RESIZE_CROP_FRACTION: f in (0, 1] (e.g. 0.875); 0 means 1 */
+    irb_filter filter;
+    float mean[3], scale[3];  /* out = (pixel - mean[c]) / scale[c]; scale 0 is treated as 1 */
+    int flip;                 /* 1: mirror left-right */
+    irb_strip_mode strips;
+    double strip_top, strip_bottom; /* IRB_STRIPS_FIXED: fractions of the height in [0, 0.5) */
+    int full_decode;          /* 1: never use DCT scaling (slow; for comparisons) */
+    long long max_pixels;     /* 0: IRB_DEFAULT_MAX_PIXELS */
+} irb_preproc;
+
+/* The MobileNetV2 reference preprocessing at size n: centre crop 0.875, bilinear to n x n,
+ * (x - 128) / 128, no flip, no strip crop. */
+IRB_API irb_preproc irb_preproc_default(int n);
+
+/* Decodes `path` at the DCT scale the final size allows, crops info strips, applies the resize
+ * mode, flip, and normalisation, and writes 3 * size * size floats (CHW) to out (borrowed).
+ * info (may be NULL) receives the image info including crop_top/crop_bottom and the DCT scale.
+ * The status and message are also on the decoder (irb_decoder_error). */
+IRB_API irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, const irb_preproc *pp, float *out,
+                                       irb_image_info *info);
+/* The same, stopping before normalisation: *img (caller owns) is the size x size RGB image. */
+IRB_API irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_preproc *pp,
+                                        irb_image *img, irb_image_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

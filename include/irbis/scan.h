@@ -1,0 +1,75 @@
+/* irbis/scan.h: walking a survey folder, one metadata row per file, streamed.
+ *
+ * The walk is depth-first with each folder's entries sorted by byte value (strcmp), so the
+ * order is the same on every machine. Hidden entries (names starting with '.') are skipped;
+ * symbolic links to folders are not followed. Only the headers of images are read (size and
+ * EXIF, no pixel decode). Memory is bounded by the open folder stack, not the survey size.
+ *
+ *   irb_scan_t *scan;
+ *   irb_scan_row row;
+ *   irb_error err = {0};
+ *   if (irb_scan_open("survey/", NULL, &scan, &err) != IRB_OK) { ... err.message ... }
+ *   while (irb_scan_next(scan, &row) == IRB_OK)
+ *       printf("%s %s %s\n", row.path, row.camera, row.timestamp);
+ *   irb_scan_close(scan);
+ */
+#ifndef IRBIS_SCAN_H
+#define IRBIS_SCAN_H
+
+#include <stdio.h>
+
+#include "irbis/core.h"
+#include "irbis/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct irb_scan irb_scan_t;
+
+typedef struct irb_scan_opts {
+    /* 0: a file's camera is its parent folder relative to the root ("" for files in the root).
+     * k > 0: the first k folder components of its relative path (camtrapR's Station/Species/
+     * layout needs k = 1). */
+    int camera_depth;
+    long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; larger images become error rows */
+} irb_scan_opts;
+
+typedef enum irb_scan_status { IRB_ROW_OK = 0, IRB_ROW_WARNING, IRB_ROW_ERROR } irb_scan_status;
+
+/* One file. All strings are owned by the scan and valid until the next irb_scan_next/close. */
+typedef struct irb_scan_row {
+    const char *path;       /* relative to the root, '/'-separated */
+    const char *camera;
+    const char *timestamp;  /* ISO 8601 from EXIF DateTimeOriginal, or "" */
+    int width, height;      /* upright size (EXIF orientation applied); 0 when unknown */
+    irb_scan_status status;
+    const char *message;    /* "" for ok rows; the warning or error otherwise */
+    irb_status error;       /* the decoder status for error rows (IRB_OK otherwise) */
+    const irb_image_info *info; /* everything read from the header (owned by the scan) */
+} irb_scan_row;
+
+/* The short name of a row status: "ok", "warning", "error". */
+IRB_API const char *irb_scan_status_name(irb_scan_status s);
+
+/* Starts a walk of `root` (copied). opts may be NULL. Fails with IRB_NOT_FOUND / IRB_IO when
+ * root is not a readable folder (message in err, which may be NULL). */
+IRB_API irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err);
+/* The next file into *row: IRB_OK, or IRB_NOT_FOUND when the walk is over. Problems with single
+ * files or folders (unreadable, not an image) are rows with status IRB_ROW_ERROR, not failures;
+ * only running out of memory fails (IRB_NOMEM, message in irb_scan_error). */
+IRB_API irb_status irb_scan_next(irb_scan_t *scan, irb_scan_row *row);
+/* The error record of the scan (owned by it). */
+IRB_API const irb_error *irb_scan_error(const irb_scan_t *scan);
+/* The CSV form of the rows (RFC 4180): the header line
+ * "path,camera,timestamp,width,height,status,message" and one line per row. f is borrowed. */
+IRB_API void irb_scan_write_csv_header(FILE *f);
+IRB_API void irb_scan_write_csv_row(FILE *f, const irb_scan_row *row);
+
+/* Ends the walk and frees everything; scan may be NULL. */
+IRB_API void irb_scan_close(irb_scan_t *scan);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,58 @@
+/* Internals of src/image shared between its files: the decoder object, the JPEG marker walk,
+ * EXIF parsing and the per-format decoders. */
+#ifndef IRB_IMAGE_INTERNAL_H
+#define IRB_IMAGE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "irbis/image.h"
+
+struct irb_decoder {
+    irb_error err;
+    irb_image_info info;
+    void *tj;                   /* tjhandle, created lazily */
+    uint8_t *file;              /* the whole file of the current image (reused) */
+    size_t file_cap, file_len;
+    uint8_t *scratch;           /* CMYK pixels / pre-orientation pixels (reused) */
+    size_t scratch_cap;
+};
+
+/* Reads the whole file at path into dec->file / dec->file_len (message set on failure). */
+irb_status irb__load_file(irb_decoder_t *dec, const char *path);
+
+/* Grows dec->scratch to at least n bytes; 0 on allocation failure (message set). */
+int irb__scratch(irb_decoder_t *dec, size_t n, const char *name);
+
+/* ---- JPEG marker walk (jpeg_markers.c) */
+typedef struct irb_jpeg_header {
+    int width, height, components, precision, sof;  /* sof: marker (0xC0..0xCF) or 0 if none */
+    const uint8_t *exif;        /* APP1 payload starting with "Exif\0\0", or NULL */
+    size_t exif_len;
+    int adobe, adobe_transform; /* an APP14 "Adobe" segment (CMYK stored inverted) */
+    int complete;               /* 1 if SOS was reached inside the buffer */
+} irb_jpeg_header;
+
+/* Walks the markers from SOI to SOS. Returns IRB_OK (h->complete says whether SOS was seen;
+ * 0 means the buffer ended inside the header), IRB_UNSUPPORTED when the data is not a JPEG,
+ * IRB_CORRUPT for a malformed segment (message names `name` and the offset). */
+irb_status irb__jpeg_markers(const uint8_t *p, size_t n, const char *name, irb_jpeg_header *h, irb_error *err);
+
+/* ---- EXIF (exif.c): fills info->orientation, datetime, make, model, serial from an APP1
+ * payload ("Exif\0\0" + TIFF). Problems become warnings on err, never failures. */
+void irb__exif_parse(const uint8_t *tiff, size_t n, const char *name, irb_image_info *info, irb_error *err);
+
+/* ---- format decoders; `opts` is never NULL, img is empty on entry. info has the header
+ * fields filled by the caller's header pass. */
+irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
+                            const irb_jpeg_header *h, const irb_decode_opts *opts, irb_image *img);
+irb_status irb__png_header(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err);
+irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, irb_image *img);
+
+/* Format sniffing on the first bytes. */
+irb_format irb__sniff(const uint8_t *p, size_t n);
+
+/* Allocates a w x h x c image (zeroed buffer not guaranteed). */
+irb_status irb__image_alloc(irb_image *img, int w, int h, int c, const char *name, irb_error *err);
+
+#endif

@@ -1,0 +1,79 @@
+/* Geometry and tensor conversion on decoded images: crop, flip, EXIF orientation, CHW floats. */
+#include <string.h>
+
+#include "core/error.h"
+#include "image/internal.h"
+
+irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_image *dst, irb_error *err)
+{
+    if (!src || !dst || !src->data || x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->width - w ||
+        y > src->height - h)
+        return irb_fail(err, IRB_INVALID_ARG, "crop %dx%d at (%d,%d) does not fit a %dx%d image", w, h, x, y,
+                        src ? src->width : 0, src ? src->height : 0);
+    IRB_TRY(irb__image_alloc(dst, w, h, src->channels, "crop", err));
+    size_t c = (size_t)src->channels, row = (size_t)w * c;
+    for (int r = 0; r < h; r++)
+        memcpy(dst->data + (size_t)r * row, src->data + ((size_t)(y + r) * (size_t)src->width + (size_t)x) * c, row);
+    return IRB_OK;
+}
+
+void irb_image_flip(irb_image *img)
+{
+    if (!img || !img->data)
+        return;
+    int c = img->channels;
+    for (int y = 0; y < img->height; y++) {
+        uint8_t *a = img->data + (size_t)y * (size_t)img->width * (size_t)c;
+        uint8_t *b = a + (size_t)(img->width - 1) * (size_t)c;
+        for (; a < b; a += c, b -= c)
+            for (int k = 0; k < c; k++) {
+                uint8_t t = a[k];
+                a[k] = b[k];
+                b[k] = t;
+            }
+    }
+}
+
+/* For orientation o, the source pixel of destination (x, y) is origin + x * dx + y * dy (in
+ * source pixels), with the stored image W x H. */
+irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_error *err)
+{
+    if (!src || !src->data || !dst)
+        return irb_fail(err, IRB_INVALID_ARG, "orient: no image");
+    if (o < 1 || o > 8)
+        o = 1;
+    long W = src->width, H = src->height;
+    int swap = o >= 5;
+    IRB_TRY(irb__image_alloc(dst, swap ? (int)H : (int)W, swap ? (int)W : (int)H, src->channels, "orient", err));
+    long x0 = 0, y0 = 0, xdx = 1, ydx = 0, xdy = 0, ydy = 1; /* src(x0 + x*xdx + y*xdy, y0 + x*ydx + y*ydy) */
+    switch (o) {
+    case 2: x0 = W - 1; xdx = -1; break;                                     /* mirror */
+    case 3: x0 = W - 1; y0 = H - 1; xdx = -1; ydy = -1; break;               /* 180 */
+    case 4: y0 = H - 1; ydy = -1; break;                                     /* flip */
+    case 5: xdx = 0; ydx = 1; xdy = 1; ydy = 0; break;                       /* transpose */
+    case 6: y0 = H - 1; xdx = 0; ydx = -1; xdy = 1; ydy = 0; break;          /* rotate 90 cw */
+    case 7: x0 = W - 1; y0 = H - 1; xdx = 0; ydx = -1; xdy = -1; ydy = 0; break; /* transverse */
+    case 8: x0 = W - 1; xdx = 0; ydx = 1; xdy = -1; ydy = 0; break;          /* rotate 90 ccw */
+    default: break;
+    }
+    long c = src->channels, step = (ydx * W + xdx) * c;
+    uint8_t *out = dst->data;
+    for (long y = 0; y < dst->height; y++) {
+        long i = ((y0 + y * ydy) * W + (x0 + y * xdy)) * c;
+        for (long x = 0; x < dst->width; x++, i += step, out += c)
+            memcpy(out, src->data + i, (size_t)c);
+    }
+    return IRB_OK;
+}
+
+void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
+{
+    size_t plane = (size_t)img->width * (size_t)img->height;
+    for (int c = 0; c < 3; c++) {
+        float m = mean ? mean[c] : 0.0f, inv = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
+        const uint8_t *p = img->data + (img->channels > c ? c : 0);
+        float *o = out + (size_t)c * plane;
+        for (size_t i = 0; i < plane; i++, p += img->channels)
+            o[i] = ((float)*p - m) * inv;
+    }
+}

@@ -1,0 +1,288 @@
+/* Walking a survey: depth-first, each folder's entries sorted, one row per file from a
+ * header-only read. State is the stack of open folders (their sorted names) and a few path
+ * buffers; nothing grows with the number of files already seen. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "irbis/scan.h"
+
+typedef struct {
+    char **names;
+    int n, next;
+    size_t rel_len; /* length of scan->rel when this folder is on top ("a/b/") */
+} level;
+
+struct irb_scan {
+    char *root;
+    irb_scan_opts opts;
+    level *stack;
+    int depth, cap;
+    char *rel, *full, *camera; /* path buffers, all of capacity buf_cap */
+    size_t buf_cap;
+    irb_decoder_t *dec;
+    irb_image_info info;
+    irb_error err;
+};
+
+const char *irb_scan_status_name(irb_scan_status s)
+{
+    return s == IRB_ROW_OK ? "ok" : s == IRB_ROW_WARNING ? "warning" : "error";
+}
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void level_free(level *l)
+{
+    for (int i = 0; i < l->n; i++)
+        irb_free(l->names[i]);
+    irb_free(l->names);
+    memset(l, 0, sizeof *l);
+}
+
+/* Reads and sorts the visible entries of dir. Returns 0 and sets errno on failure. */
+static int read_names(const char *dir, level *l)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int cap = 0, ok = 1;
+    struct dirent *e;
+    errno = 0;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        if (l->n == cap) {
+            char **p = irb_realloc_array(l->names, cap ? (size_t)cap * 2 : 32, sizeof *p);
+            ok = p != NULL;
+            if (ok) {
+                l->names = p;
+                cap = cap ? cap * 2 : 32;
+            }
+        }
+        if (ok && !(l->names[l->n] = irb_strdup(e->d_name)))
+            ok = 0;
+        if (ok)
+            l->n++;
+    }
+    closedir(d);
+    if (!ok) {
+        level_free(l);
+        errno = ENOMEM;
+        return 0;
+    }
+    if (l->n > 1)
+        qsort(l->names, (size_t)l->n, sizeof *l->names, cmp_names);
+    return 1;
+}
+
+static int fit(irb_scan_t *s, size_t need)
+{
+    if (need <= s->buf_cap)
+        return 1;
+    size_t cap = need * 2;
+    char *a = irb_realloc(s->rel, cap), *b = a ? irb_realloc(s->full, cap) : NULL;
+    if (a)
+        s->rel = a;
+    if (b)
+        s->full = b;
+    char *c = b ? irb_realloc(s->camera, cap) : NULL;
+    if (c)
+        s->camera = c;
+    if (!a || !b || !c)
+        return 0;
+    s->buf_cap = cap;
+    return 1;
+}
+
+static irb_status push(irb_scan_t *s, level *l)
+{
+    if (s->depth == s->cap) {
+        level *p = irb_realloc_array(s->stack, s->cap ? (size_t)s->cap * 2 : 8, sizeof *p);
+        if (!p) {
+            level_free(l);
+            return irb_fail(&s->err, IRB_NOMEM, "scan %s: out of memory", s->root);
+        }
+        s->stack = p;
+        s->cap = s->cap ? s->cap * 2 : 8;
+    }
+    s->stack[s->depth++] = *l;
+    return IRB_OK;
+}
+
+irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err)
+{
+    if (!root || !out)
+        return irb_fail(err, IRB_INVALID_ARG, "scan: NULL root or result");
+    *out = NULL;
+    irb_scan_t *s = irb_calloc(1, sizeof *s);
+    if (!s || !(s->root = irb_strdup(root)) || !fit(s, strlen(root) + 256) || irb_decoder_new(&s->dec) != IRB_OK) {
+        irb_scan_close(s);
+        return irb_fail(err, IRB_NOMEM, "scan %s: out of memory", root);
+    }
+    size_t n = strlen(s->root);
+    while (n > 1 && s->root[n - 1] == '/')
+        s->root[--n] = '\0';
+    if (opts)
+        s->opts = *opts;
+    s->rel[0] = '\0';
+    level l = {0};
+    if (!read_names(s->root, &l)) {
+        int e = errno;
+        irb_scan_close(s);
+        return irb_fail(err, e == ENOENT ? IRB_NOT_FOUND : e == ENOMEM ? IRB_NOMEM : IRB_IO,
+                        "scan %s: cannot open the folder: %s", root, strerror(e));
+    }
+    irb_status st = push(s, &l);
+    if (st != IRB_OK) {
+        irb_error_copy(err, &s->err);
+        irb_scan_close(s);
+        return st;
+    }
+    *out = s;
+    return IRB_OK;
+}
+
+/* The camera of a file whose folder (relative, ending in '/', or "") is dir. */
+static void camera_of(irb_scan_t *s, const char *dir, size_t len)
+{
+    size_t end = len ? len - 1 : 0; /* drop the trailing '/' */
+    if (s->opts.camera_depth > 0) {
+        int k = 0;
+        for (size_t i = 0; i < end; i++)
+            if (dir[i] == '/' && ++k == s->opts.camera_depth) {
+                end = i;
+                break;
+            }
+    }
+    memcpy(s->camera, dir, end);
+    s->camera[end] = '\0';
+}
+
+static void row_error(irb_scan_t *s, irb_scan_row *row, irb_status st, const char *fmt, const char *a, const char *b)
+{
+    snprintf(s->err.message, sizeof s->err.message, fmt, a, b);
+    s->err.status = IRB_OK;
+    row->status = IRB_ROW_ERROR;
+    row->error = st;
+    row->message = s->err.message;
+}
+
+static void file_row(irb_scan_t *s, irb_scan_row *row)
+{
+    irb_decode_opts o = {.max_pixels = s->opts.max_pixels};
+    irb_status st = irb_read_header(s->dec, s->full, &o, &s->info);
+    const irb_error *e = irb_decoder_error(s->dec);
+    if (st != IRB_OK) {
+        row_error(s, row, st, "%s%s", e->message, "");
+        return;
+    }
+    row->timestamp = s->info.datetime;
+    row->width = s->info.width;
+    row->height = s->info.height;
+    if (e->warning) {
+        row->status = IRB_ROW_WARNING;
+        snprintf(s->err.message, sizeof s->err.message, "%s", e->message);
+        row->message = s->err.message;
+    }
+}
+
+irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
+{
+    if (!s || !row)
+        return IRB_INVALID_ARG;
+    while (s->depth > 0) {
+        level *top = &s->stack[s->depth - 1];
+        if (top->next >= top->n) {
+            level_free(top);
+            s->depth--;
+            if (s->depth > 0)
+                s->rel[s->stack[s->depth - 1].rel_len] = '\0';
+            continue;
+        }
+        const char *name = top->names[top->next++];
+        size_t rl = top->rel_len, nl = strlen(name);
+        if (!fit(s, strlen(s->root) + rl + nl + 4))
+            return irb_fail(&s->err, IRB_NOMEM, "scan %s: out of memory", s->root);
+        memcpy(s->rel + rl, name, nl + 1);
+        snprintf(s->full, s->buf_cap, "%s/%s", s->root, s->rel);
+        memset(row, 0, sizeof *row);
+        row->path = s->rel;
+        row->camera = s->camera;
+        row->timestamp = "";
+        row->message = "";
+        row->info = &s->info;
+        memset(&s->info, 0, sizeof s->info);
+        camera_of(s, s->rel, rl);
+        struct stat st;
+        if (lstat(s->full, &st) != 0) {
+            row_error(s, row, IRB_IO, "%s: %s", s->full, strerror(errno));
+            return IRB_OK;
+        }
+        if (S_ISLNK(st.st_mode) && stat(s->full, &st) == 0 && S_ISDIR(st.st_mode))
+            continue; /* links to folders are not followed (no cycles) */
+        if (S_ISDIR(st.st_mode)) {
+            level l = {.rel_len = rl + nl + 1};
+            if (!read_names(s->full, &l)) {
+                if (errno == ENOMEM)
+                    return irb_fail(&s->err, IRB_NOMEM, "scan %s: out of memory", s->root);
+                row_error(s, row, IRB_IO, "%s: cannot open the folder: %s", s->full, strerror(errno));
+                s->rel[rl + nl] = '/'; /* the row names the folder; its parent stays on top */
+                s->rel[rl + nl + 1] = '\0';
+                return IRB_OK;
+            }
+            s->rel[rl + nl] = '/';
+            s->rel[rl + nl + 1] = '\0';
+            IRB_TRY(push(s, &l));
+            continue;
+        }
+        file_row(s, row);
+        return IRB_OK;
+    }
+    return IRB_NOT_FOUND;
+}
+
+const irb_error *irb_scan_error(const irb_scan_t *s)
+{
+    static const irb_error none = {IRB_INVALID_ARG, 0, "no scan (NULL)"};
+    return s ? &s->err : &none;
+}
+
+void irb_scan_close(irb_scan_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->depth; i++)
+        level_free(&s->stack[i]);
+    irb_free(s->stack);
+    irb_free(s->root);
+    irb_free(s->rel);
+    irb_free(s->full);
+    irb_free(s->camera);
+    irb_decoder_free(s->dec);
+    irb_free(s);
+}
+
+void irb_scan_write_csv_header(FILE *f) { fputs("path,camera,timestamp,width,height,status,message\n", f); }
+
+void irb_scan_write_csv_row(FILE *f, const irb_scan_row *r)
+{
+    irb_csv_put(f, r->path);
+    fputc(',', f);
+    irb_csv_put(f, r->camera);
+    fputc(',', f);
+    irb_csv_put(f, r->timestamp);
+    if (r->width > 0 && r->height > 0)
+        fprintf(f, ",%d,%d,", r->width, r->height);
+    else
+        fputs(",,,", f);
+    fputs(irb_scan_status_name(r->status), f);
+    fputc(',', f);
+    irb_csv_put(f, r->message);
+    fputc('\n', f);
+}
