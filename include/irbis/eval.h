@@ -1,0 +1,180 @@
+/* irbis/eval.h: accuracy, balanced accuracy, per-class precision/recall/F1, confusion matrix,
+ * ROC curve and AUC, the prediction/label files `irbis evaluate` reads, and the metric writers
+ * (JSON, CSV, SVG figure). Included by irbis.h. Definitions and file formats: docs/evaluation.md.
+ *
+ * Semantics follow scikit-learn 1.2 so results can be checked against it:
+ *   - precision/recall/F1 are 0 when undefined (zero_division=0); balanced accuracy is the mean
+ *     recall over the classes that occur in the truth.
+ *   - ROC: one point per distinct score (ties move together), a first point (0, 0) with
+ *     threshold +inf (scikit-learn >= 1.3; 1.2 writes max score + 1 there); "positive" means
+ *     score >= threshold. With drop_intermediate, points collinear with their neighbours on a
+ *     horizontal or vertical run are dropped (same rule as sklearn.metrics.roc_curve); the AUC
+ *     (trapezoid rule) does not change.
+ *   - When the truth holds only one class the ROC/AUC is undefined: irb_roc_compute succeeds with
+ *     auc = NaN, the undefined rate NaN, and a warning in err (sklearn raises instead).
+ *
+ * Example:
+ *   irb_metrics m = {0};
+ *   irb_roc roc = {0};
+ *   irb_metrics_compute(truth, pred, n, n_classes, &m, &err);
+ *   irb_roc_compute(score, is_pos, n, 1, &roc, &err);
+ *   printf("accuracy %.3f  AUC %.3f\n", m.accuracy, roc.auc);
+ *   irb_metrics_release(&m);
+ *   irb_roc_release(&roc);
+ */
+#ifndef IRBIS_EVAL_H
+#define IRBIS_EVAL_H
+
+#include <stdio.h>
+
+#include "irbis/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- classification metrics --------------------------------------------------------- */
+
+/* Owned arrays; release with irb_metrics_release. */
+typedef struct irb_metrics {
+    size_t n_samples, n_classes;
+    double accuracy;
+    double balanced_accuracy; /* mean recall over classes with support > 0 (NaN when n = 0) */
+    double macro_f1;          /* mean F1 over all n_classes */
+    double *precision;        /* [n_classes] */
+    double *recall;           /* [n_classes] */
+    double *f1;               /* [n_classes] */
+    size_t *support;          /* [n_classes]: true count */
+    size_t *confusion;        /* [n_classes * n_classes]: row = true class, column = predicted */
+} irb_metrics;
+
+/* truth[i], pred[i] in [0, n_classes). Errors: IRB_INVALID_ARG (a value out of range), NOMEM. */
+IRB_API irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size_t n_classes,
+                                       irb_metrics *out, irb_error *err);
+IRB_API void irb_metrics_release(irb_metrics *m);
+
+/* Precision and recall of the positive class when "score >= threshold" is predicted positive
+ * (0 when undefined). */
+IRB_API void irb_precision_recall_at(const double *score, const int *is_pos, size_t n, double threshold,
+                                     double *precision, double *recall);
+
+/* ---- ROC ------------------------------------------------------------------------------- */
+
+typedef struct irb_roc {
+    size_t n;           /* points */
+    double *fpr, *tpr;  /* [n], non-decreasing */
+    double *threshold;  /* [n], decreasing; threshold[0] = +inf */
+    double auc;         /* trapezoid area; NaN when undefined */
+    size_t n_pos, n_neg;
+} irb_roc;
+
+/* score[i] (NaN refused), is_pos[i] nonzero for positives. drop_intermediate as in sklearn.
+ * Errors: IRB_INVALID_ARG (n = 0 or a NaN score), IRB_NOMEM. One-class truth: see above. */
+IRB_API irb_status irb_roc_compute(const double *score, const int *is_pos, size_t n, int drop_intermediate,
+                                   irb_roc *out, irb_error *err);
+IRB_API void irb_roc_release(irb_roc *r);
+
+/* ---- predictions and labels files ---------------------------------------------------- */
+
+/* A predictions CSV: `path`, one `p_<class>` column per class, optionally `sequence` and
+ * `seq_p_<class>` (same classes). Other columns are ignored. Owned; irb_predictions_release. */
+typedef struct irb_predictions {
+    size_t n, n_classes;
+    char **path;        /* [n] */
+    char **classes;     /* [n_classes], the <class> part of the p_<class> columns, in file order */
+    double *probs;      /* [n * n_classes] */
+    char **sequence;    /* [n] or NULL when there is no `sequence` column */
+    double *seq_probs;  /* [n * n_classes] or NULL when there are no seq_p_ columns */
+} irb_predictions;
+
+/* Errors: IRB_IO, IRB_CORRUPT (bad number, missing columns: names the file, line and column),
+ * IRB_NOT_FOUND (no `path` or no p_ column), IRB_NOMEM. */
+IRB_API irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_error *err);
+IRB_API void irb_predictions_release(irb_predictions *p);
+
+/* A labels CSV: `path` and `label` columns. Owned; irb_labels_release. */
+typedef struct irb_labels {
+    size_t n;
+    char **path, **label;
+} irb_labels;
+
+IRB_API irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err);
+IRB_API void irb_labels_release(irb_labels *l);
+
+/* For each query path q[i] writes into match[i] the index of the labels row with the same path,
+ * or -1. Two paths match when equal (after dropping leading "./"), or when one is a suffix of
+ * the other that starts right after a '/' (e.g. "/data/x/cam1/a.jpg" and "cam1/a.jpg").
+ * An exact match wins; otherwise the longest common suffix wins; two labels rows matching
+ * equally well are an error (IRB_MISMATCH naming both) unless they carry the same label. */
+IRB_API irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size_t n, long *match,
+                                    irb_error *err);
+
+/* Predictions joined with labels, ready for irb_evaluate. Owned; irb_joined_release.
+ * Classes are the prediction classes in file order, then any label not among them (such images
+ * can never be predicted right; n_extra_classes counts them, their probability columns are 0).
+ * Image level: one sample per prediction row whose path matched a label (irb_labels_match).
+ * Sequence level (only when the predictions have a `sequence` column): one sample per sequence
+ * value with at least one labelled image (an empty value is a sequence of its own); its
+ * probabilities are the seq_p_ columns of its first row when present, otherwise the mean of
+ * p_ over all its rows; its true label is the majority label of its labelled images, ties going
+ * to the class that comes first. */
+typedef struct irb_joined {
+    size_t n_classes, n_extra_classes;
+    char **classes;     /* [n_classes] */
+    size_t n;           /* labelled images */
+    long *row;          /* [n]: the predictions row of each sample */
+    double *probs;      /* [n * n_classes] */
+    int *truth;         /* [n] */
+    size_t n_unlabelled;/* prediction rows without a matching label (skipped) */
+    size_t n_seq;       /* 0 when there is no sequence column */
+    char **seq_ids;     /* [n_seq] */
+    double *seq_probs;  /* [n_seq * n_classes] */
+    int *seq_truth;     /* [n_seq] */
+} irb_joined;
+
+IRB_API irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_joined *out, irb_error *err);
+IRB_API void irb_joined_release(irb_joined *j);
+
+/* ---- one evaluation (image or sequence level) ------------------------------------------- */
+
+typedef struct irb_evaluation {
+    size_t n;            /* samples (images, or sequences) */
+    size_t n_classes;
+    char **classes;      /* [n_classes], owned copies */
+    int positive;        /* the ROC's positive class */
+    double threshold;
+    irb_metrics metrics; /* argmax prediction vs truth */
+    irb_roc roc;         /* positive vs rest on probs[:, positive] */
+    double precision_at, recall_at; /* positive class at threshold */
+} irb_evaluation;
+
+/* probs [n * n_classes] (borrowed), truth [n] in [0, n_classes), classes borrowed (copied).
+ * The prediction is the argmax (first on ties). Warnings (one-class ROC) go to err. */
+IRB_API irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t n_classes,
+                                const char *const *classes, int positive, double threshold,
+                                irb_evaluation *out, irb_error *err);
+IRB_API void irb_evaluation_release(irb_evaluation *e);
+
+/* ---- writers --------------------------------------------------------------------------- */
+
+/* metrics.json: {"image": {...}, "sequence": {...}} (seq may be NULL: key omitted). NaN and
+ * infinities are written as null. */
+IRB_API irb_status irb_write_metrics_json(const char *path, const irb_evaluation *image,
+                                          const irb_evaluation *seq, irb_error *err);
+/* Per-class CSV: class,precision,recall,f1,support; then rows "accuracy", "balanced_accuracy",
+ * "macro_f1" with the value in the precision column. */
+IRB_API irb_status irb_write_metrics_csv(const char *path, const irb_evaluation *e, irb_error *err);
+/* Confusion matrix CSV: header "true\predicted,<class>...", one row per true class. */
+IRB_API irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, irb_error *err);
+/* ROC points of several curves: curve,threshold,fpr,tpr (threshold "inf" for the first point). */
+IRB_API irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names,
+                                     size_t n_curves, irb_error *err);
+/* An SVG figure: one polyline path per curve (class "roc-curve"), a dashed chance diagonal,
+ * axes with ticks at 0, 0.2, ..., 1 and labels, a legend "<name> (AUC 0.xxx)". title may be NULL. */
+IRB_API irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, const char *const *names,
+                                     size_t n_curves, const char *title, irb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,173 @@
+/* Joining predictions with labels: image-level and sequence-level samples for irb_evaluate. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "irbis/eval.h"
+
+void irb_joined_release(irb_joined *j)
+{
+    if (!j)
+        return;
+    if (j->classes)
+        for (size_t c = 0; c < j->n_classes; c++)
+            irb_free(j->classes[c]);
+    if (j->seq_ids)
+        for (size_t s = 0; s < j->n_seq; s++)
+            irb_free(j->seq_ids[s]);
+    irb_free(j->classes);
+    irb_free(j->seq_ids);
+    irb_free(j->row);
+    irb_free(j->probs);
+    irb_free(j->truth);
+    irb_free(j->seq_probs);
+    irb_free(j->seq_truth);
+    memset(j, 0, sizeof *j);
+}
+
+static long class_index(const irb_joined *j, const char *name)
+{
+    for (size_t c = 0; c < j->n_classes; c++)
+        if (strcmp(j->classes[c], name) == 0)
+            return (long)c;
+    return -1;
+}
+
+/* The class list: prediction classes, then labels not among them. */
+static irb_status build_classes(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
+{
+    j->classes = irb_calloc(p->n_classes + l->n + 1, sizeof *j->classes);
+    if (!j->classes)
+        return IRB_NOMEM;
+    for (size_t c = 0; c < p->n_classes; c++) {
+        if (!(j->classes[c] = irb_strdup(p->classes[c])))
+            return IRB_NOMEM;
+        j->n_classes++;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        if (match[i] >= 0 && class_index(j, l->label[match[i]]) < 0) {
+            if (!(j->classes[j->n_classes] = irb_strdup(l->label[match[i]])))
+                return IRB_NOMEM;
+            j->n_classes++;
+            j->n_extra_classes++;
+        }
+    return IRB_OK;
+}
+
+static irb_status image_level(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
+{
+    size_t k = j->n_classes;
+    j->row = irb_malloc_array(p->n, sizeof *j->row);
+    j->truth = irb_malloc_array(p->n, sizeof *j->truth);
+    j->probs = irb_calloc(p->n, k * sizeof *j->probs);
+    if (!j->row || !j->truth || !j->probs)
+        return IRB_NOMEM;
+    for (size_t i = 0; i < p->n; i++) {
+        if (match[i] < 0) {
+            j->n_unlabelled++;
+            continue;
+        }
+        j->row[j->n] = (long)i;
+        j->truth[j->n] = (int)class_index(j, l->label[match[i]]);
+        memcpy(j->probs + j->n * k, p->probs + i * p->n_classes, p->n_classes * sizeof *p->probs);
+        j->n++;
+    }
+    return IRB_OK;
+}
+
+typedef struct srow {
+    const char *key;
+    size_t row;
+} srow;
+
+static int cmp_srow(const void *pa, const void *pb)
+{
+    const srow *a = pa, *b = pb;
+    int c = strcmp(a->key, b->key);
+    return c ? c : (a->row > b->row) - (a->row < b->row);
+}
+
+/* One sequence = the run [a, b) of key-sorted rows. */
+static irb_status one_sequence(const irb_predictions *p, const irb_labels *l, const long *match, const srow *r,
+                               size_t a, size_t b, size_t *votes, irb_joined *j)
+{
+    size_t k = j->n_classes, pk = p->n_classes;
+    memset(votes, 0, k * sizeof *votes);
+    size_t labelled = 0;
+    for (size_t t = a; t < b; t++)
+        if (match[r[t].row] >= 0) {
+            votes[class_index(j, l->label[match[r[t].row]])]++;
+            labelled++;
+        }
+    if (!labelled)
+        return IRB_OK;
+    size_t best = 0;
+    for (size_t c = 1; c < k; c++)
+        if (votes[c] > votes[best])
+            best = c;
+    double *sp = j->seq_probs + j->n_seq * k;
+    memset(sp, 0, k * sizeof *sp);
+    if (p->seq_probs) {
+        memcpy(sp, p->seq_probs + r[a].row * pk, pk * sizeof *sp);
+    } else {
+        for (size_t t = a; t < b; t++)
+            for (size_t c = 0; c < pk; c++)
+                sp[c] += p->probs[r[t].row * pk + c] / (double)(b - a);
+    }
+    j->seq_truth[j->n_seq] = (int)best;
+    if (!(j->seq_ids[j->n_seq] = irb_strdup(r[a].key[0] ? r[a].key : p->path[r[a].row])))
+        return IRB_NOMEM;
+    j->n_seq++;
+    return IRB_OK;
+}
+
+static irb_status sequence_level(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
+{
+    size_t k = j->n_classes;
+    srow *r = irb_malloc_array(p->n, sizeof *r);
+    size_t *votes = irb_malloc_array(k, sizeof *votes);
+    j->seq_ids = irb_calloc(p->n, sizeof *j->seq_ids);
+    j->seq_probs = irb_malloc_array(p->n, k * sizeof *j->seq_probs);
+    j->seq_truth = irb_malloc_array(p->n, sizeof *j->seq_truth);
+    irb_status st = IRB_NOMEM;
+    if (!r || !votes || !j->seq_ids || !j->seq_probs || !j->seq_truth)
+        goto done;
+    for (size_t i = 0; i < p->n; i++)
+        r[i] = (srow){p->sequence[i], i};
+    /* rows in file order within a sequence, so "its first row" is the first in the file */
+    qsort(r, p->n, sizeof *r, cmp_srow);
+    st = IRB_OK;
+    for (size_t a = 0; a < p->n && st == IRB_OK;) {
+        size_t b = a + 1;
+        if (r[a].key[0])
+            while (b < p->n && strcmp(r[b].key, r[a].key) == 0)
+                b++;
+        st = one_sequence(p, l, match, r, a, b, votes, j);
+        a = b;
+    }
+done:
+    irb_free(r);
+    irb_free(votes);
+    return st;
+}
+
+irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_joined *out, irb_error *err)
+{
+    if (!p || !l || !out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_join_labels: NULL argument");
+    memset(out, 0, sizeof *out);
+    long *match = irb_malloc_array(p->n ? p->n : 1, sizeof *match);
+    if (!match)
+        return irb_fail(err, IRB_NOMEM, "join: out of memory");
+    irb_status st = irb_labels_match(l, (const char *const *)p->path, p->n, match, err);
+    if (st == IRB_OK && (st = build_classes(p, l, match, out)) == IRB_OK && (st = image_level(p, l, match, out)) == IRB_OK &&
+        p->sequence)
+        st = sequence_level(p, l, match, out);
+    irb_free(match);
+    if (st == IRB_NOMEM)
+        irb_fail(err, st, "join: out of memory joining %zu predictions with %zu labels", p->n, l->n);
+    if (st != IRB_OK)
+        irb_joined_release(out);
+    return st;
+}
