@@ -111,9 +111,13 @@ static irb_status one_sequence(const irb_predictions *p, const irb_labels *l, co
     if (p->seq_probs) {
         memcpy(sp, p->seq_probs + r[a].row * pk, pk * sizeof *sp);
     } else {
+        /* sum, then divide once: equal members give exactly their own value, and equal
+         * sequences tie exactly (dividing each term first broke ROC ties) */
         for (size_t t = a; t < b; t++)
             for (size_t c = 0; c < pk; c++)
-                sp[c] += p->probs[r[t].row * pk + c] / (double)(b - a);
+                sp[c] += p->probs[r[t].row * pk + c];
+        for (size_t c = 0; c < pk; c++)
+            sp[c] /= (double)(b - a);
     }
     j->seq_truth[j->n_seq] = (int)best;
     if (!(j->seq_ids[j->n_seq] = irb_strdup(r[a].key[0] ? r[a].key : p->path[r[a].row])))
