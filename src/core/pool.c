@@ -67,13 +67,15 @@ irb_pool *irb_pool_new(int nthreads)
     pthread_cond_init(&p->done, NULL);
     for (int i = 1; i < p->n; i++) {
         worker_arg *wa = irb_malloc(sizeof *wa);
+        if (wa) { /* filled before the thread starts: it reads *wa at once */
+            wa->p = p;
+            wa->ith = i;
+        }
         if (!wa || pthread_create(&p->threads[i], NULL, worker, wa) != 0) {
             irb_free(wa);
             p->n = i; /* run with the threads we have */
             break;
         }
-        wa->p = p;
-        wa->ith = i;
     }
     return p;
 }
