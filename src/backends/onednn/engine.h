@@ -1,0 +1,125 @@
+/* Internals of the oneDNN engine (docs/engine.md). compile() lowers an irb_graph into a
+ * "variant": a list of steps (one oneDNN primitive each, with its arguments), for one batch size
+ * and one OpenMP thread count. A "context" binds a variant to its own stream, activation arena,
+ * scratchpad and memory objects, so several contexts run the same variant concurrently.
+ *
+ *   ops.c     one builder per IR op (conv with fused post-ops, pooling, inner product, ...)
+ *   plan.c    the builder's bookkeeping: activations, buffers, liveness, memory planning
+ *   engine.c  the irb_backend vtable, contexts, threads, run()
+ */
+#ifndef IRB_ONEDNN_ENGINE_H
+#define IRB_ONEDNN_ENGINE_H
+
+#include <oneapi/dnnl/dnnl.h>
+
+#include "core/error.h"
+#include "nn/backend.h"
+
+#define ODN_MAX_ARGS 10
+#define ODN_ALIGN 64
+
+/* Where an argument's memory lives. */
+enum { ODN_ARG_BUF, ODN_ARG_CONST, ODN_ARG_SCRATCH };
+/* Buffers that are not in the arena: the run's input and output, bound per run. */
+enum { ODN_BUF_ARENA, ODN_BUF_INPUT, ODN_BUF_OUTPUT };
+
+typedef struct odn_buf {
+    size_t size;
+    int first, last; /* steps that write it first and read it last */
+    int where;       /* ODN_BUF_* */
+    int nvals;       /* IR values living in it (views share a buffer) */
+    int io;          /* ODN_BUF_INPUT/OUTPUT: which input/output of the run */
+    size_t offset;   /* in the arena, after planning */
+} odn_buf;
+
+/* An activation: an IR value's buffer and layout in this variant. */
+typedef struct odn_act {
+    int buf; /* -1: not computed (fused away or not needed) */
+    dnnl_memory_desc_t md;
+} odn_act;
+
+typedef struct odn_arg {
+    int arg;  /* DNNL_ARG_* */
+    int kind; /* ODN_ARG_* */
+    int buf;  /* ODN_ARG_BUF */
+    dnnl_memory_desc_t md;
+    dnnl_memory_t mem; /* ODN_ARG_CONST: shared, read-only; owned by the variant */
+} odn_arg;
+
+typedef struct odn_step {
+    dnnl_primitive_t prim;
+    int node; /* IR node for messages, -1 for inserted reorders */
+    int nargs;
+    odn_arg args[ODN_MAX_ARGS];
+} odn_step;
+
+typedef struct odn_const {
+    dnnl_memory_t mem;
+    void *raw; /* irb_malloc'd storage behind mem */
+    size_t size;
+} odn_const;
+
+typedef struct odn_variant {
+    int batch;    /* images per run; 0: the IR's dims are used as they are (general evaluation) */
+    int nthreads; /* OpenMP threads the primitives were created for */
+    dnnl_data_type_t dt; /* activation type: f32 or bf16 */
+    odn_step *steps;
+    int n_steps, cap_steps;
+    odn_buf *bufs;
+    int n_bufs, cap_bufs;
+    odn_const *consts;
+    int n_consts, cap_consts;
+    size_t arena_size, scratch_size;
+} odn_variant;
+
+/* Compile-time state, freed when the variant is built. */
+typedef struct odn_builder {
+    const irb_graph *g;
+    odn_variant *v;
+    dnnl_engine_t eng;
+    dnnl_stream_t stream; /* for packing weights at compile time */
+    irb_error *err;
+    odn_act *acts;  /* per IR value */
+    int *n_cons;    /* consumers per IR value (+1 for the graph output) */
+    char *needed;   /* per node: contributes to g->output */
+    char *done;     /* per node: already lowered (fused into an earlier node) */
+} odn_builder;
+
+/* ---- plan.c */
+const char *odn_node_label(const irb_graph *g, int node);
+irb_status odn_check(odn_builder *b, dnnl_status_t s, int node, const char *what);
+int odn_new_buf(odn_builder *b, size_t size, int where);
+/* Appends a step running pd's primitive; args are filled by the caller through odn_arg_*. */
+irb_status odn_add_step(odn_builder *b, const_dnnl_primitive_desc_t pd, int node, odn_step **out);
+void odn_arg_buf(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memory_desc_t *md, int write);
+void odn_arg_const(odn_step *s, int arg, dnnl_memory_t mem, const dnnl_memory_desc_t *md);
+/* Adds the scratchpad argument when pd needs one and grows the variant's scratchpad size. */
+void odn_arg_scratch(odn_builder *b, odn_step *s, const_dnnl_primitive_desc_t pd);
+/* A constant in layout `md` made from row-major float data of layout `src_md` (reordered, and
+ * converted to md's data type, once at compile time). */
+irb_status odn_const_from(odn_builder *b, const float *data, const dnnl_memory_desc_t *src_md,
+                          const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out);
+/* v's activation in layout md: itself if it already is, else a reorder into a new buffer. */
+irb_status odn_act_as(odn_builder *b, int v, const dnnl_memory_desc_t *md, int node, odn_act *out);
+/* The same, but with force = 1 always a copy into a new buffer (for in-place accumulation). */
+irb_status odn_act_copy(odn_builder *b, int v, const dnnl_memory_desc_t *md, int node, int force, odn_act *out);
+/* Appends a reorder of src into buffer buf with layout md. */
+irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md, int node);
+/* Plain (row-major) layout of the given dims and type. */
+void odn_plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt);
+/* IR value v's dims; for activations (not constants) dims[0] is set to the variant's batch. */
+void odn_value_dims(const odn_builder *b, int v, int64_t *dims);
+int odn_is_const(const irb_graph *g, int v);
+/* Assigns arena offsets by liveness; call once all steps are built. */
+irb_status odn_plan_memory(odn_variant *v, irb_error *err);
+void odn_variant_free(odn_variant *v);
+
+/* ---- ops.c */
+int odn_supports(const irb_graph *g, int node);
+irb_status odn_lower_node(odn_builder *b, int node);
+
+/* ---- engine.c: OpenMP thread count of the calling thread (no-op without an OpenMP runtime). */
+int odn_omp_get(void);
+void odn_omp_set(int n);
+
+#endif

@@ -1,0 +1,36 @@
+/* The oneDNN engine's own entry points beyond the irb_backend vtable (src/nn/backend.h): the
+ * threading choice (for benchmarks and experiments) and a description of a compiled plan.
+ * docs/engine.md explains both threading schemes and the measurements behind the default. */
+#ifndef IRB_ONEDNN_H
+#define IRB_ONEDNN_H
+
+#include <stddef.h>
+
+#include "nn/backend.h"
+
+typedef enum irb_onednn_threading {
+    IRB_ONEDNN_AUTO = 0,   /* per-image workers when max_batch > 1, else intra-op */
+    IRB_ONEDNN_INTRA_OP,   /* one stream; every primitive runs on `threads` OpenMP threads */
+    IRB_ONEDNN_PER_IMAGE,  /* `threads` workers, one image each, single-threaded primitives */
+} irb_onednn_threading;
+
+/* compile() with an explicit threading scheme. Same contract as irb_backend.compile. */
+irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_onednn_threading t, void **plan,
+                              irb_error *err);
+
+/* 1 if this CPU runs bf16 natively (AVX512-BF16 or newer, as oneDNN reports it). */
+int irb_onednn_has_bf16(void);
+
+typedef struct irb_onednn_info {
+    irb_onednn_threading threading;
+    int threads, max_batch;
+    int steps;           /* primitives per image (batch-1 variant) */
+    int reorders;        /* of which layout reorders (input/output included) */
+    size_t arena_bytes;  /* activation memory per context (batch-1 variant) */
+    size_t naive_bytes;  /* the same without buffer reuse */
+    size_t weight_bytes; /* packed constants (all variants) */
+} irb_onednn_info;
+
+void irb_onednn_plan_info(const void *plan, irb_onednn_info *info);
+
+#endif

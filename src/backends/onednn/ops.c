@@ -1,0 +1,814 @@
+/* The oneDNN engine's op builders: one lowering per IR op. Convolutions absorb the element-wise
+ * ops and the residual Add that follow them as post-ops; everything else maps to one primitive
+ * (pooling, inner product, softmax, eltwise, binary, batch norm, concat) or to a view. */
+#include <float.h>
+#include <string.h>
+
+#include "backends/onednn/engine.h"
+#include "core/alloc.h"
+
+/* ==== shared helpers */
+
+static int64_t numel(const irb_value *v)
+{
+    int64_t n = 1;
+    for (int i = 0; i < v->rank; i++)
+        n *= v->dims[i];
+    return n;
+}
+
+static int same_dims(const irb_value *a, const irb_value *b)
+{
+    if (a->rank != b->rank)
+        return 0;
+    for (int i = 0; i < a->rank; i++)
+        if (a->dims[i] != b->dims[i])
+            return 0;
+    return 1;
+}
+
+/* The element-wise ops that can also be conv post-ops: up to two (alg, alpha, beta) triples. */
+static int eltwise_of(const irb_node *n, dnnl_alg_kind_t alg[2], float al[2], float be[2])
+{
+    switch (n->op) {
+    case IRB_OP_RELU:
+        alg[0] = dnnl_eltwise_relu, al[0] = 0, be[0] = 0;
+        return 1;
+    case IRB_OP_CLIP:
+        alg[0] = dnnl_eltwise_clip;
+        al[0] = n->a.has_clip_min ? n->a.clip_min : -FLT_MAX;
+        be[0] = n->a.has_clip_max ? n->a.clip_max : FLT_MAX;
+        return 1;
+    case IRB_OP_SIGMOID:
+        alg[0] = dnnl_eltwise_logistic, al[0] = 0, be[0] = 0;
+        return 1;
+    case IRB_OP_HARDSWISH: /* oneDNN 2.6: x * relu6(x + 3) / 6, the ONNX definition */
+        alg[0] = dnnl_eltwise_hardswish, al[0] = 0, be[0] = 0;
+        return 1;
+    case IRB_OP_HARDSIGMOID: /* max(0, min(1, alpha x + beta)) */
+        alg[0] = dnnl_eltwise_linear, al[0] = n->a.alpha, be[0] = n->a.beta;
+        alg[1] = dnnl_eltwise_clip, al[1] = 0, be[1] = 1;
+        return 2;
+    default:
+        return 0;
+    }
+}
+
+/* The one node consuming v, if v has exactly one consumer and is not the graph output. */
+static int sole_consumer(const odn_builder *b, int v)
+{
+    if (b->n_cons[v] != 1 || v == b->g->output)
+        return -1;
+    for (int j = b->g->values[v].producer + 1; j < b->g->n_nodes; j++) {
+        if (!b->needed[j])
+            continue;
+        const irb_node *n = &b->g->nodes[j];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == v)
+                return j;
+    }
+    return -1;
+}
+
+/* Explicit pads [top, left, bottom, right] for a window op, resolving auto_pad, and with the
+ * bottom/right pads grown so that the output size matches (ceil_mode). */
+static void window_pads(const irb_node *n, const int64_t *in, const int64_t *out, const int64_t *k,
+                        const int64_t *s, const int64_t *d, dnnl_dims_t pl, dnnl_dims_t pr)
+{
+    for (int i = 0; i < 2; i++) {
+        int64_t keff = (k[i] - 1) * d[i] + 1;
+        int64_t total = (out[i] - 1) * s[i] + keff - in[i];
+        if (total < 0)
+            total = 0;
+        if (n->a.auto_pad == 1 || n->a.auto_pad == 2) {
+            int64_t small = total / 2;
+            pl[i] = n->a.auto_pad == 1 ? small : total - small;
+            pr[i] = total - pl[i];
+        } else if (n->a.auto_pad == 3) {
+            pl[i] = pr[i] = 0;
+        } else {
+            pl[i] = n->a.pads[i];
+            pr[i] = n->a.pads[i + 2];
+        }
+        if (pl[i] + pr[i] < total)
+            pr[i] = total - pl[i];
+    }
+}
+
+static irb_status attr_new(odn_builder *b, int node, dnnl_primitive_attr_t *attr)
+{
+    IRB_TRY(odn_check(b, dnnl_primitive_attr_create(attr), node, "attributes"));
+    return odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), node,
+                     "attributes");
+}
+
+/* Gives IR value `out` a new arena buffer of layout md. */
+static irb_status new_act(odn_builder *b, int out, const dnnl_memory_desc_t *md)
+{
+    int buf = odn_new_buf(b, dnnl_memory_desc_get_size(md), ODN_BUF_ARENA);
+    if (buf < 0)
+        return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning buffers");
+    b->v->bufs[buf].nvals = 1;
+    b->acts[out].buf = buf;
+    b->acts[out].md = *md;
+    return IRB_OK;
+}
+
+/* Creates the primitive for op descriptor d and appends it as a step. */
+static irb_status make_step(odn_builder *b, const void *d, dnnl_primitive_attr_t attr, int node,
+                            dnnl_primitive_desc_t *pd, odn_step **s)
+{
+    IRB_TRY(odn_check(b, dnnl_primitive_desc_create(pd, d, attr, b->eng, NULL), node, "no oneDNN implementation"));
+    return odn_add_step(b, *pd, node, s);
+}
+
+/* ==== Conv (+ eltwise / residual-sum post-ops) */
+
+typedef struct conv_fusion {
+    dnnl_post_ops_t po;
+    int out;       /* the IR value the fused chain produces */
+    int sum_other; /* the residual summed into the output, or -1 */
+} conv_fusion;
+
+static irb_status fuse_chain(odn_builder *b, int node, conv_fusion *f)
+{
+    const irb_graph *g = b->g;
+    int cur = g->nodes[node].out[0];
+    f->out = cur;
+    f->sum_other = -1;
+    IRB_TRY(odn_check(b, dnnl_post_ops_create(&f->po), node, "post-ops"));
+    for (int len = 0; len < 6;) {
+        int c = sole_consumer(b, cur);
+        if (c < 0)
+            break;
+        const irb_node *cn = &g->nodes[c];
+        dnnl_alg_kind_t alg[2];
+        float al[2], be[2];
+        int k = eltwise_of(cn, alg, al, be);
+        if (k > 0) {
+            for (int i = 0; i < k; i++)
+                IRB_TRY(odn_check(b, dnnl_post_ops_append_eltwise(f->po, 1.0f, alg[i], al[i], be[i]), c, "post-op"));
+            len += k;
+        } else if (cn->op == IRB_OP_ADD && f->sum_other < 0 && cn->n_in == 2) {
+            int other = cn->in[0] == cur ? cn->in[1] : cn->in[0];
+            /* the residual must be an activation of the same shape computed before this conv */
+            if (odn_is_const(g, other) || !same_dims(&g->values[other], &g->values[cur]) ||
+                (g->values[other].producer >= node) || b->acts[other].buf < 0)
+                break;
+            IRB_TRY(odn_check(b, dnnl_post_ops_append_sum(f->po, 1.0f), c, "post-op"));
+            f->sum_other = other;
+            len++;
+        } else {
+            break;
+        }
+        b->done[c] = 1;
+        cur = cn->out[0];
+        f->out = cur;
+    }
+    return IRB_OK;
+}
+
+/* 1 if no value stored in buffer `buf` other than `except` is read by a node after `node` that
+ * is still to be lowered, so the buffer may be overwritten at `node`. */
+static int buf_unread_after(const odn_builder *b, int buf, int node, int except)
+{
+    const irb_graph *g = b->g;
+    for (int v = 0; v < g->n_values; v++) {
+        if (v == except || b->acts[v].buf != buf)
+            continue;
+        if (v == g->output)
+            return 0;
+        for (int j = node + 1; j < g->n_nodes; j++) {
+            if (!b->needed[j] || b->done[j])
+                continue;
+            for (int k = 0; k < g->nodes[j].n_in; k++)
+                if (g->nodes[j].in[k] == v)
+                    return 0;
+        }
+    }
+    return 1;
+}
+
+static irb_status lower_conv(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    const irb_value *wv = &g->values[n->in[1]];
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    int64_t G = n->a.group > 0 ? n->a.group : 1, OC = wv->dims[0];
+    int64_t xd[4], yd[4];
+    odn_value_dims(b, n->in[0], xd);
+    odn_value_dims(b, n->out[0], yd);
+    dnnl_dims_t st = {n->a.strides[0], n->a.strides[1]}, dil = {n->a.dilations[0] - 1, n->a.dilations[1] - 1};
+    dnnl_dims_t pl, pr;
+    window_pads(n, xd + 2, yd + 2, wv->dims + 2, n->a.strides, n->a.dilations, pl, pr);
+
+    dnnl_memory_desc_t src_any, wei_any, wei_plain, bias_md, dst_any;
+    dnnl_dims_t d;
+    memcpy(d, xd, sizeof xd);
+    dnnl_memory_desc_init_by_tag(&src_any, 4, d, b->v->dt, dnnl_format_tag_any);
+    memcpy(d, yd, sizeof yd);
+    dnnl_memory_desc_init_by_tag(&dst_any, 4, d, b->v->dt, dnnl_format_tag_any);
+    if (G > 1) {
+        dnnl_dims_t wd = {G, OC / G, wv->dims[1], wv->dims[2], wv->dims[3]};
+        dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, b->v->dt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&wei_plain, 5, wd, dnnl_f32, dnnl_goihw);
+    } else {
+        dnnl_dims_t wd = {OC, wv->dims[1], wv->dims[2], wv->dims[3]};
+        dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, b->v->dt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&wei_plain, 4, wd, dnnl_f32, dnnl_oihw);
+    }
+    dnnl_dims_t bd = {OC};
+    dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a);
+
+    conv_fusion f = {0};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_convolution_desc_t cd;
+    irb_status s = fuse_chain(b, node, &f);
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_primitive_attr_set_post_ops(attr, f.po), node, "post-ops");
+    if (s == IRB_OK)
+        s = odn_check(b,
+                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                                 dnnl_convolution_direct, &src_any, &wei_any,
+                                                                 bias >= 0 ? &bias_md : NULL, &dst_any, st,
+                                                                 dil, pl, pr),
+                      node, "convolution descriptor");
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_primitive_desc_create(&pd, &cd, attr, b->eng, NULL), node,
+                      "no oneDNN convolution for these shapes/post-ops");
+    odn_act src = {0}, dst = {0};
+    dnnl_memory_t wmem = NULL, bmem = NULL;
+    const dnnl_memory_desc_t *q;
+    if (s == IRB_OK) {
+        q = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+        s = odn_act_as(b, n->in[0], q, node, &src);
+    }
+    if (s == IRB_OK) {
+        q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+        s = odn_const_from(b, wv->data, &wei_plain, q, node, &wmem);
+    }
+    if (s == IRB_OK && bias >= 0)
+        s = odn_const_from(b, g->values[bias].data, &bias_md, &bias_md, node, &bmem);
+    if (s == IRB_OK) {
+        q = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+        if (f.sum_other >= 0) {
+            /* The conv accumulates into the residual's buffer: reuse it when nothing else reads
+             * it later and its layout is the conv's, else accumulate into a copy. */
+            const odn_act *r = &b->acts[f.sum_other];
+            const odn_buf *rb = &b->v->bufs[r->buf];
+            if (b->n_cons[f.sum_other] == 1 && rb->where == ODN_BUF_ARENA &&
+                buf_unread_after(b, r->buf, node, f.sum_other) && dnnl_memory_desc_equal(&r->md, q))
+                dst = *r;
+            else
+                s = odn_act_copy(b, f.sum_other, q, node, 1, &dst);
+            if (s == IRB_OK) {
+                b->v->bufs[dst.buf].nvals++;
+                b->acts[f.out] = dst;
+            }
+        } else {
+            s = new_act(b, f.out, q);
+            dst = b->acts[f.out];
+        }
+    }
+    odn_step *step;
+    if (s == IRB_OK)
+        s = odn_add_step(b, pd, node, &step);
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC, src.buf, &src.md, 0);
+        odn_arg_const(step, DNNL_ARG_WEIGHTS, wmem, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+        if (bmem)
+            odn_arg_const(step, DNNL_ARG_BIAS, bmem, &bias_md);
+        odn_arg_buf(b, step, DNNL_ARG_DST, dst.buf, &dst.md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(f.po);
+    return s;
+}
+
+/* ==== Pooling */
+
+static irb_status lower_pool(odn_builder *b, int node)
+{
+    const irb_node *n = &b->g->nodes[node];
+    int64_t xd[4], yd[4];
+    odn_value_dims(b, n->in[0], xd);
+    odn_value_dims(b, n->out[0], yd);
+    int64_t k[2], str[2], dl[2] = {1, 1};
+    dnnl_dims_t pl = {0, 0}, pr = {0, 0};
+    dnnl_alg_kind_t alg = dnnl_pooling_avg_exclude_padding;
+    if (n->op == IRB_OP_GLOBALAVGPOOL) {
+        k[0] = xd[2], k[1] = xd[3], str[0] = str[1] = 1;
+    } else {
+        k[0] = n->a.kernel[0], k[1] = n->a.kernel[1], str[0] = n->a.strides[0], str[1] = n->a.strides[1];
+        dl[0] = n->a.dilations[0] > 0 ? n->a.dilations[0] : 1;
+        dl[1] = n->a.dilations[1] > 0 ? n->a.dilations[1] : 1;
+        window_pads(n, xd + 2, yd + 2, k, str, dl, pl, pr);
+        if (n->op == IRB_OP_MAXPOOL)
+            alg = dnnl_pooling_max;
+        else if (n->a.count_include_pad)
+            alg = dnnl_pooling_avg_include_padding;
+    }
+    const odn_act *x = &b->acts[n->in[0]];
+    dnnl_memory_desc_t dst_any;
+    dnnl_dims_t d, kd = {k[0], k[1]}, sd = {str[0], str[1]}, dd = {dl[0] - 1, dl[1] - 1};
+    memcpy(d, yd, sizeof yd);
+    dnnl_memory_desc_init_by_tag(&dst_any, 4, d, b->v->dt, dnnl_format_tag_any);
+    dnnl_pooling_v2_desc_t pdsc;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    odn_step *step;
+    irb_status s = odn_check(b,
+                             dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &x->md,
+                                                               &dst_any, sd, kd, dd, pl, pr),
+                             node, "pooling descriptor");
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = make_step(b, &pdsc, attr, node, &pd, &step);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC, x->buf, &x->md, 0);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &b->acts[n->out[0]].md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* ==== Element-wise (not fused into a conv) */
+
+static irb_status lower_eltwise(odn_builder *b, int node)
+{
+    const irb_node *n = &b->g->nodes[node];
+    dnnl_alg_kind_t alg[2];
+    float al[2], be[2];
+    int k = eltwise_of(n, alg, al, be);
+    odn_act x = b->acts[n->in[0]];
+    irb_status s = new_act(b, n->out[0], &x.md);
+    for (int i = 0; i < k && s == IRB_OK; i++) {
+        dnnl_eltwise_desc_t ed;
+        dnnl_primitive_attr_t attr = NULL;
+        dnnl_primitive_desc_t pd = NULL;
+        odn_step *step;
+        s = odn_check(b, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg[i], &x.md, al[i], be[i]),
+                      node, "eltwise descriptor");
+        if (s == IRB_OK)
+            s = attr_new(b, node, &attr);
+        if (s == IRB_OK)
+            s = make_step(b, &ed, attr, node, &pd, &step);
+        if (s == IRB_OK) {
+            odn_arg_buf(b, step, DNNL_ARG_SRC, x.buf, &x.md, 0);
+            odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &x.md, 1);
+            odn_arg_scratch(b, step, pd);
+        }
+        x = b->acts[n->out[0]]; /* a second op (HardSigmoid's clip) runs in place */
+        dnnl_primitive_desc_destroy(pd);
+        dnnl_primitive_attr_destroy(attr);
+    }
+    return s;
+}
+
+/* ==== Add / Mul (not fused): binary with numpy broadcasting of the second operand */
+
+static irb_status lower_binary(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    int a = n->in[0], c = n->in[1];
+    const irb_value *out = &g->values[n->out[0]];
+    if (odn_is_const(g, a) || !same_dims(&g->values[a], out)) {
+        int t = a;
+        a = c;
+        c = t;
+    }
+    const irb_value *cv = &g->values[c];
+    odn_act x = b->acts[a], y = {0};
+    int64_t od[IRB_MAX_RANK], cd[IRB_MAX_RANK];
+    odn_value_dims(b, n->out[0], od);
+    int r = out->rank, lead = r - cv->rank;
+    for (int i = 0; i < r; i++)
+        cd[i] = i < lead ? 1 : cv->dims[i - lead];
+    if (!odn_is_const(g, c) && cv->rank > 0 && lead == 0)
+        odn_value_dims(b, c, cd);
+    dnnl_memory_desc_t c_md;
+    dnnl_memory_t cmem = NULL;
+    irb_status s = IRB_OK;
+    if (odn_is_const(g, c)) {
+        odn_plain_md(&c_md, r, cd, dnnl_f32);
+        s = odn_const_from(b, cv->data, &c_md, &c_md, node, &cmem);
+    } else if (same_dims(cv, out)) {
+        s = odn_act_as(b, c, &x.md, node, &y);
+        c_md = x.md;
+    } else {
+        odn_plain_md(&c_md, r, cd, b->v->dt);
+        s = odn_act_as(b, c, &c_md, node, &y);
+    }
+    dnnl_binary_desc_t bd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    odn_step *step;
+    dnnl_alg_kind_t alg = n->op == IRB_OP_ADD ? dnnl_binary_add : dnnl_binary_mul;
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_binary_desc_init(&bd, alg, &x.md, &c_md, &x.md), node, "binary descriptor");
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = make_step(b, &bd, attr, node, &pd, &step);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], &x.md);
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC_0, x.buf, &x.md, 0);
+        if (cmem)
+            odn_arg_const(step, DNNL_ARG_SRC_1, cmem, &c_md);
+        else
+            odn_arg_buf(b, step, DNNL_ARG_SRC_1, y.buf, &c_md, 0);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &x.md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* ==== Views: Flatten, Reshape, Squeeze, Unsqueeze (and Identity/Dropout if still present) */
+
+static irb_status lower_view(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    int x = n->in[0];
+    if (n->op == IRB_OP_IDENTITY || n->op == IRB_OP_DROPOUT) {
+        b->acts[n->out[0]] = b->acts[x];
+        b->v->bufs[b->acts[x].buf].nvals++;
+        return IRB_OK;
+    }
+    int64_t xd[IRB_MAX_RANK], yd[IRB_MAX_RANK];
+    odn_value_dims(b, x, xd);
+    odn_value_dims(b, n->out[0], yd);
+    dnnl_memory_desc_t plain, view;
+    odn_plain_md(&plain, g->values[x].rank, xd, b->v->dt);
+    odn_plain_md(&view, g->values[n->out[0]].rank, yd, b->v->dt);
+    odn_act p;
+    IRB_TRY(odn_act_as(b, x, &plain, node, &p)); /* a blocked layout is made plain first */
+    b->acts[n->out[0]].buf = p.buf;
+    b->acts[n->out[0]].md = view;
+    b->v->bufs[p.buf].nvals++;
+    return IRB_OK;
+}
+
+/* ==== Gemm / MatMul with constant weights: inner product */
+
+static irb_status lower_gemm(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    const irb_value *B = &g->values[n->in[1]];
+    int is_gemm = n->op == IRB_OP_GEMM;
+    int tb = is_gemm && n->a.trans_b;
+    int64_t K = tb ? B->dims[1] : B->dims[0], M = tb ? B->dims[0] : B->dims[1];
+    float alpha = is_gemm ? n->a.alpha : 1.0f, beta = is_gemm ? n->a.beta : 1.0f;
+    int cidx = is_gemm && n->n_in > 2 ? n->in[2] : -1;
+    int has_bias = cidx >= 0 && beta != 0.0f;
+
+    float *wtmp = NULL, *btmp = NULL;
+    const float *wdata = B->data;
+    if (alpha != 1.0f) {
+        if (!(wtmp = irb_malloc_array((size_t)(M * K), sizeof *wtmp)))
+            return irb_fail(b->err, IRB_NOMEM, "onednn: node '%s': out of memory scaling weights",
+                            odn_node_label(g, node));
+        for (int64_t i = 0; i < M * K; i++)
+            wtmp[i] = alpha * ((const float *)B->data)[i];
+        wdata = wtmp;
+    }
+    dnnl_memory_desc_t src_md, wei_plain, wei_any, bias_md, dst_any;
+    int64_t sd[2], yd[2];
+    odn_value_dims(b, n->in[0], sd);
+    odn_value_dims(b, n->out[0], yd);
+    odn_plain_md(&src_md, 2, sd, b->v->dt);
+    dnnl_dims_t wd = {M, K}, bd = {M}, dd = {yd[0], M};
+    dnnl_memory_desc_init_by_tag(&wei_plain, 2, wd, dnnl_f32, tb ? dnnl_ab : dnnl_ba);
+    dnnl_memory_desc_init_by_tag(&wei_any, 2, wd, b->v->dt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a);
+    dnnl_memory_desc_init_by_tag(&dst_any, 2, dd, b->v->dt, dnnl_format_tag_any);
+
+    irb_status s = IRB_OK;
+    if (has_bias) {
+        if (!(btmp = irb_malloc_array((size_t)M, sizeof *btmp)))
+            s = irb_fail(b->err, IRB_NOMEM, "onednn: out of memory");
+        for (int64_t i = 0; s == IRB_OK && i < M; i++)
+            btmp[i] = beta * ((const float *)g->values[cidx].data)[i];
+    }
+    odn_act x;
+    dnnl_inner_product_desc_t ipd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_memory_t wmem = NULL, bmem = NULL;
+    odn_step *step;
+    if (s == IRB_OK)
+        s = odn_act_as(b, n->in[0], &src_md, node, &x);
+    if (s == IRB_OK)
+        s = odn_check(b,
+                      dnnl_inner_product_forward_desc_init(&ipd, dnnl_forward_inference, &src_md, &wei_any,
+                                                           has_bias ? &bias_md : NULL, &dst_any),
+                      node, "inner product descriptor");
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_primitive_desc_create(&pd, &ipd, attr, b->eng, NULL), node,
+                      "no oneDNN inner product");
+    const dnnl_memory_desc_t *wq = pd ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
+    if (s == IRB_OK)
+        s = odn_const_from(b, wdata, &wei_plain, wq, node, &wmem);
+    if (s == IRB_OK && has_bias)
+        s = odn_const_from(b, btmp, &bias_md, &bias_md, node, &bmem);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    if (s == IRB_OK)
+        s = odn_add_step(b, pd, node, &step);
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC, x.buf, &x.md, 0);
+        odn_arg_const(step, DNNL_ARG_WEIGHTS, wmem, wq);
+        if (bmem)
+            odn_arg_const(step, DNNL_ARG_BIAS, bmem, &bias_md);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &b->acts[n->out[0]].md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    irb_free(wtmp);
+    irb_free(btmp);
+    return s;
+}
+
+/* ==== Softmax over the last axis of a 2-D tensor */
+
+static irb_status lower_softmax(odn_builder *b, int node)
+{
+    const irb_node *n = &b->g->nodes[node];
+    int64_t xd[2];
+    odn_value_dims(b, n->in[0], xd);
+    dnnl_memory_desc_t md;
+    odn_plain_md(&md, 2, xd, b->v->dt);
+    odn_act x;
+    dnnl_softmax_desc_t sd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    odn_step *step;
+    irb_status s = odn_act_as(b, n->in[0], &md, node, &x);
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, &md, 1), node,
+                      "softmax descriptor");
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = make_step(b, &sd, attr, node, &pd, &step);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], &md);
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC, x.buf, &md, 0);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* ==== BatchNormalization left unfolded (inference, global statistics) */
+
+static irb_status lower_batchnorm(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    const odn_act *x = &b->acts[n->in[0]];
+    dnnl_memory_desc_t cmd;
+    dnnl_dims_t cd = {g->values[n->in[1]].dims[0]};
+    dnnl_memory_desc_init_by_tag(&cmd, 1, cd, dnnl_f32, dnnl_a);
+    static const int args[4] = {DNNL_ARG_SCALE, DNNL_ARG_SHIFT, DNNL_ARG_MEAN, DNNL_ARG_VARIANCE};
+    dnnl_memory_t mem[4] = {0};
+    irb_status s = IRB_OK;
+    for (int i = 0; i < 4 && s == IRB_OK; i++)
+        s = odn_const_from(b, g->values[n->in[1 + i]].data, &cmd, &cmd, node, &mem[i]);
+    dnnl_batch_normalization_desc_t bd;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    odn_step *step;
+    if (s == IRB_OK)
+        s = odn_check(b,
+                      dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &x->md,
+                                                                 n->a.epsilon,
+                                                                 dnnl_use_global_stats | dnnl_use_scale |
+                                                                     dnnl_use_shift),
+                      node, "batch norm descriptor");
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = make_step(b, &bd, attr, node, &pd, &step);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], &x->md);
+    if (s == IRB_OK) {
+        odn_arg_buf(b, step, DNNL_ARG_SRC, x->buf, &x->md, 0);
+        for (int i = 0; i < 4; i++)
+            odn_arg_const(step, args[i], mem[i], &cmd);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &x->md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* ==== Concat of activations along an axis */
+
+static irb_status lower_concat(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    int r = g->values[n->out[0]].rank;
+    int axis = (int)(n->a.axis < 0 ? n->a.axis + r : n->a.axis);
+    dnnl_memory_desc_t mds[IRB_MAX_NODE_INPUTS], dst_any;
+    for (int i = 0; i < n->n_in; i++)
+        mds[i] = b->acts[n->in[i]].md;
+    int64_t yd[IRB_MAX_RANK];
+    odn_value_dims(b, n->out[0], yd);
+    dnnl_dims_t d;
+    memcpy(d, yd, sizeof(int64_t) * (size_t)r);
+    dnnl_memory_desc_init_by_tag(&dst_any, r, d, b->v->dt, dnnl_format_tag_any);
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    odn_step *step;
+    irb_status s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_concat_primitive_desc_create(&pd, &dst_any, n->n_in, axis, mds, attr, b->eng), node,
+                      "no oneDNN concat");
+    if (s == IRB_OK)
+        s = odn_add_step(b, pd, node, &step);
+    if (s == IRB_OK)
+        s = new_act(b, n->out[0], dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
+    if (s == IRB_OK) {
+        for (int i = 0; i < n->n_in; i++)
+            odn_arg_buf(b, step, DNNL_ARG_MULTIPLE_SRC + i, b->acts[n->in[i]].buf, &mds[i], 0);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &b->acts[n->out[0]].md, 1);
+        odn_arg_scratch(b, step, pd);
+    }
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+/* ==== dispatch */
+
+static int is_float(const irb_graph *g, int v) { return v < 0 || g->values[v].dtype == IRB_DT_FLOAT; }
+
+int odn_supports(const irb_graph *g, int node)
+{
+    const irb_node *n = &g->nodes[node];
+    for (int i = 0; i < n->n_in; i++)
+        if (!is_float(g, n->in[i]))
+            return 0;
+    if (n->n_in < 1 || n->in[0] < 0)
+        return 0;
+    const irb_value *x = &g->values[n->in[0]];
+    const irb_value *y = &g->values[n->out[0]];
+    int x_act = !odn_is_const(g, n->in[0]);
+    switch (n->op) {
+    case IRB_OP_CONV: {
+        if (!x_act || x->rank != 4 || n->n_in < 2 || !odn_is_const(g, n->in[1]))
+            return 0;
+        const irb_value *w = &g->values[n->in[1]];
+        int64_t G = n->a.group > 0 ? n->a.group : 1;
+        if (w->rank != 4 || w->dims[0] % G || w->dims[1] * G != x->dims[1])
+            return 0;
+        if (n->n_in > 2 && n->in[2] >= 0 && (!odn_is_const(g, n->in[2]) || numel(&g->values[n->in[2]]) != w->dims[0]))
+            return 0;
+        return 1;
+    }
+    case IRB_OP_RELU:
+    case IRB_OP_CLIP:
+    case IRB_OP_SIGMOID:
+    case IRB_OP_HARDSIGMOID:
+    case IRB_OP_HARDSWISH:
+        return x_act && x->rank >= 1;
+    case IRB_OP_ADD:
+    case IRB_OP_MUL: {
+        if (n->n_in != 2 || n->in[1] < 0)
+            return 0;
+        const irb_value *a = x, *c = &g->values[n->in[1]];
+        int ac = !x_act, cc = odn_is_const(g, n->in[1]);
+        if (ac && cc)
+            return 0;
+        if (ac || !same_dims(a, y)) { /* the full-shape activation goes first */
+            const irb_value *t = a;
+            a = c, c = t;
+            int tc = ac;
+            ac = cc, cc = tc;
+        }
+        if (ac || !same_dims(a, y) || c->rank > y->rank)
+            return 0;
+        if (!cc && c->rank != y->rank)
+            return 0;
+        for (int i = 0; i < c->rank; i++) {
+            int64_t cd = c->dims[i], yd = y->dims[y->rank - c->rank + i];
+            if (cd != yd && cd != 1)
+                return 0;
+        }
+        return 1;
+    }
+    case IRB_OP_MAXPOOL:
+    case IRB_OP_AVGPOOL:
+        if (n->op == IRB_OP_AVGPOOL && n->a.count_include_pad && n->a.ceil_mode)
+            return 0;
+        return x_act && x->rank == 4;
+    case IRB_OP_GLOBALAVGPOOL:
+        return x_act && x->rank == 4;
+    case IRB_OP_BATCHNORM:
+        if (!x_act || x->rank < 2 || x->rank > 5 || n->n_in < 5)
+            return 0;
+        for (int i = 1; i < 5; i++)
+            if (!odn_is_const(g, n->in[i]) || numel(&g->values[n->in[i]]) != x->dims[1])
+                return 0;
+        return 1;
+    case IRB_OP_GEMM:
+    case IRB_OP_MATMUL: {
+        if (!x_act || x->rank != 2 || n->n_in < 2 || !odn_is_const(g, n->in[1]))
+            return 0;
+        const irb_value *B = &g->values[n->in[1]];
+        if (B->rank != 2)
+            return 0;
+        if (n->op == IRB_OP_MATMUL)
+            return B->dims[0] == x->dims[1];
+        int64_t K = n->a.trans_b ? B->dims[1] : B->dims[0], M = n->a.trans_b ? B->dims[0] : B->dims[1];
+        if (n->a.trans_a || K != x->dims[1])
+            return 0;
+        if (n->n_in > 2 && n->in[2] >= 0) {
+            const irb_value *C = &g->values[n->in[2]];
+            if (!odn_is_const(g, n->in[2]) || numel(C) != M || (C->rank == 2 && C->dims[0] != 1))
+                return 0;
+        }
+        return 1;
+    }
+    case IRB_OP_SOFTMAX:
+        return x_act && x->rank == 2 && (n->a.axis == 1 || n->a.axis == -1);
+    case IRB_OP_FLATTEN:
+    case IRB_OP_RESHAPE:
+    case IRB_OP_SQUEEZE:
+    case IRB_OP_UNSQUEEZE:
+        /* the batch stays the leading dimension */
+        return x_act && x->rank >= 1 && y->rank >= 1 && numel(x) == numel(y) && x->dims[0] == 1 && y->dims[0] == 1;
+    case IRB_OP_IDENTITY:
+    case IRB_OP_DROPOUT:
+        return x_act;
+    case IRB_OP_CONCAT:
+        for (int i = 0; i < n->n_in; i++)
+            if (n->in[i] < 0 || odn_is_const(g, n->in[i]) || g->values[n->in[i]].rank != y->rank)
+                return 0;
+        return y->rank >= 1 && y->rank <= 6;
+    default:
+        return 0;
+    }
+}
+
+irb_status odn_lower_node(odn_builder *b, int node)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    if (!odn_supports(g, node))
+        return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: node %d '%s': op %s with these inputs is not supported",
+                        node, odn_node_label(g, node), irb_op_name(n->op));
+    switch (n->op) {
+    case IRB_OP_CONV:
+        return lower_conv(b, node);
+    case IRB_OP_MAXPOOL:
+    case IRB_OP_AVGPOOL:
+    case IRB_OP_GLOBALAVGPOOL:
+        return lower_pool(b, node);
+    case IRB_OP_RELU:
+    case IRB_OP_CLIP:
+    case IRB_OP_SIGMOID:
+    case IRB_OP_HARDSIGMOID:
+    case IRB_OP_HARDSWISH:
+        return lower_eltwise(b, node);
+    case IRB_OP_ADD:
+    case IRB_OP_MUL:
+        return lower_binary(b, node);
+    case IRB_OP_GEMM:
+    case IRB_OP_MATMUL:
+        return lower_gemm(b, node);
+    case IRB_OP_SOFTMAX:
+        return lower_softmax(b, node);
+    case IRB_OP_BATCHNORM:
+        return lower_batchnorm(b, node);
+    case IRB_OP_CONCAT:
+        return lower_concat(b, node);
+    default:
+        return lower_view(b, node);
+    }
+}
