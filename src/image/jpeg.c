@@ -20,6 +20,8 @@ static int covers(int w, int h, tjscalingfactor f, int tw, int th, int tshort)
 static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort)
 {
     tjscalingfactor best = {1, 1};
+    if (tw <= 0 && th <= 0 && tshort <= 0)
+        return best; /* no target: full scale */
     int n = 0;
     tjscalingfactor *f = tjGetScalingFactors(&n);
     for (int i = 0; f && i < n; i++) {

@@ -1,12 +1,14 @@
 /* Detecting the info bars camera traps burn into the picture (time, temperature, brand).
  *
- * A bar starts at the very edge with a solid dark (<= 48) or light (>= 208) background. Walking
- * inwards, each row is a "background" row (>= 97 % of its pixels within 24 levels of the edge's
- * background), a "text" row (>= 50 % background and >= 2 % far from it: the characters), or a
- * picture row, which ends the bar. The bar reaches to its last text row plus the background
- * padding after it, at most as many padding rows as text rows (a dark night picture can look
- * like padding for a long way). A bar without any text row, or reaching 20 % of the height, is
- * taken for picture. */
+ * A bar starts at the very edge with a solid dark (<= 48) or light (>= 230) background (the
+ * median of the edge row). Walking inwards, each row's pixels are split by luma distance d to
+ * that background into near (d <= 24), far (d >= 96: glyphs) and mid tones. A row is
+ * "background" (>= 97 % near), "text" (>= 50 % near, <= 20 % mid and >= 2 % far: glyphs are
+ * high-contrast, pictures are full of mid tones; or >= 90 % near with <= 10 % mid: the thin edge
+ * of a line of glyphs), or "picture", which ends the bar. The bar reaches to its last text row
+ * plus the background padding after it, at most as many padding rows as text rows (a dark night
+ * picture can look like padding for a long way). Without any text row there is no bar; at most
+ * 20 % of the height is examined per side. */
 #include <stdlib.h>
 
 #include "image/internal.h"
@@ -33,17 +35,22 @@ static int row_median(const irb_image *img, int y)
 
 static int classify(const irb_image *img, int y, int bg)
 {
-    int c = img->channels, near = 0, far = 0;
+    int c = img->channels;
+    long near = 0, mid = 0, far = 0, w = img->width;
     const uint8_t *p = img->data + (size_t)y * (size_t)img->width * (size_t)c;
     for (int x = 0; x < img->width; x++, p += c) {
         int d = abs(luma(p, c) - bg);
         near += d <= 24;
         far += d >= 96;
     }
-    long w = img->width;
-    if (near * 100L >= w * 97)
+    mid = w - near - far;
+    if (near * 100 >= w * 97)
         return ROW_BACKGROUND;
-    if (near * 100L >= w * 50 && far * 100L >= w * 2)
+    /* text: mostly background, the rest mostly high-contrast glyphs (few mid tones) */
+    if (near * 100 >= w * 50 && mid * 100 <= w * 20 && far * 100 >= w * 2)
+        return ROW_TEXT;
+    /* the thin top/bottom edge of a line of glyphs */
+    if (near * 100 >= w * 90 && mid * 100 <= w * 10)
         return ROW_TEXT;
     return ROW_PICTURE;
 }
@@ -52,7 +59,7 @@ static int classify(const irb_image *img, int y, int bg)
 static int bar_rows(const irb_image *img, int edge, int dir)
 {
     int bg = row_median(img, edge), limit = img->height / 5;
-    if (bg > 48 && bg < 208)
+    if (bg > 48 && bg < 230)
         return 0;
     int text = 0, last_text = -1, n = 0;
     for (; n < limit; n++) {
@@ -62,13 +69,13 @@ static int bar_rows(const irb_image *img, int edge, int dir)
         if (k == ROW_TEXT) {
             text++;
             last_text = n;
-        } else if (last_text >= 0 && n - last_text > text) {
-            break; /* more padding than text: probably a dark/light picture from here on */
         }
     }
-    if (!text || n >= limit)
+    if (!text)
         return 0;
-    return n;
+    /* padding after the last text row: at most as many rows as there were text rows */
+    int pad = n - last_text - 1;
+    return last_text + 1 + (pad < text ? pad : text);
 }
 
 void irb_detect_info_strips(const irb_image *img, int *top, int *bottom)

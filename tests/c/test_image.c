@@ -1,0 +1,270 @@
+/* Image subsystem: hand-computed resize/orient/crop/flip/tensor cases, info-strip detection on
+ * real frames with hand-checked bars, pixel limit, allocation-failure injection.
+ *
+ * With arguments it is also the helper tests/py/test_image.py drives (so Python can compare
+ * our pixels with PIL's):
+ *   test_image decode IN OUT.raw [target]          -> prints "status w h num/denom warning|-" + message
+ *   test_image prep IN OUT.raw MODE N ARG FILTER FULL  MODE squash|short|fraction, FILTER bilinear|box
+ *   test_image strips IN                           -> prints "top bottom" (full decode)
+ */
+#include <math.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "irbis.h"
+
+/* ---- helper mode ------------------------------------------------------------------------- */
+
+static int write_raw(const char *path, const irb_image *img)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 1;
+    fwrite(img->data, 1, (size_t)img->width * (size_t)img->height * (size_t)img->channels, f);
+    return fclose(f) != 0;
+}
+
+static void print_result(irb_decoder_t *dec, irb_status s, const irb_image *img)
+{
+    const irb_error *e = irb_decoder_error(dec);
+    const irb_image_info *in = irb_decoder_info(dec);
+    printf("%s %d %d %d/%d %s %d %d\n%s\n", irb_status_name(s), img->width, img->height, in->scale_num,
+           in->scale_denom, e->warning ? "warning" : "-", in->crop_top, in->crop_bottom, e->message);
+}
+
+static int helper(int argc, char **argv)
+{
+    irb_decoder_t *dec = NULL;
+    if (irb_decoder_new(&dec) != IRB_OK)
+        return 3;
+    irb_image img = {0};
+    int rc = 0;
+    if (!strcmp(argv[1], "decode") && argc >= 4) {
+        irb_decode_opts o = {.target = argc > 4 ? atoi(argv[4]) : 0};
+        irb_status s = irb_decode_file(dec, argv[2], &o, &img);
+        print_result(dec, s, &img);
+        if (s == IRB_OK)
+            rc = write_raw(argv[3], &img);
+    } else if (!strcmp(argv[1], "prep") && argc >= 9) {
+        irb_preproc pp = irb_preproc_default(atoi(argv[5]));
+        pp.mode = !strcmp(argv[4], "squash") ? IRB_RESIZE_SQUASH
+                  : !strcmp(argv[4], "short") ? IRB_RESIZE_SHORT_CROP : IRB_RESIZE_CROP_FRACTION;
+        pp.short_side = atoi(argv[6]);
+        pp.crop_fraction = atof(argv[6]);
+        pp.filter = !strcmp(argv[7], "box") ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
+        pp.full_decode = atoi(argv[8]);
+        if (argc > 9 && !strcmp(argv[9], "auto"))
+            pp.strips = IRB_STRIPS_AUTO;
+        irb_status s = irb_preprocess_image(dec, argv[2], &pp, &img, NULL);
+        print_result(dec, s, &img);
+        if (s == IRB_OK)
+            rc = write_raw(argv[3], &img);
+    } else if (!strcmp(argv[1], "strips") && argc >= 3) {
+        irb_status s = irb_decode_file(dec, argv[2], NULL, &img);
+        int t = -1, b = -1;
+        if (s == IRB_OK)
+            irb_detect_info_strips(&img, &t, &b);
+        printf("%d %d\n", t, b);
+    } else {
+        fprintf(stderr, "usage: see the comment at the top of test_image.c\n");
+        rc = 2;
+    }
+    irb_image_release(&img);
+    irb_decoder_free(dec);
+    return rc;
+}
+
+/* ---- hand-computed pixel operations ----------------------------------------------------------- */
+
+static irb_image make(int w, int h, int c, const uint8_t *px)
+{
+    irb_image im = {w, h, c, irb_malloc((size_t)w * h * c)};
+    memcpy(im.data, px, (size_t)w * h * c);
+    return im;
+}
+
+static void test_resize(void)
+{
+    /* BOX 4 -> 2 on one row: each output is the mean of two inputs, rounded half up:
+     * (10 + 21) / 2 = 15.5 -> 16, (30 + 40) / 2 = 35 */
+    uint8_t row[4] = {10, 21, 30, 40};
+    irb_image a = make(4, 1, 1, row), b = {0};
+    CHECK(irb_resize(&a, 0, 0, 0, 0, 2, 1, IRB_FILTER_BOX, &b, NULL) == IRB_OK, "box resize");
+    CHECK(b.data && b.data[0] == 16 && b.data[1] == 35, "box 4->2: %d %d", b.data ? b.data[0] : -1,
+          b.data ? b.data[1] : -1);
+    irb_image_release(&b);
+    /* BILINEAR 4 -> 2: scale 2, support 2; output 0 centre 1.0: taps x=0..2 at distances
+     * 0.5, 0.5, 1.5 (/2): weights 0.75, 0.75, 0.25 -> (7.5 + 15.75 + 7.5) / 1.75 = 17.57 -> 18;
+     * output 1 centre 3.0: taps 1..3: 0.25, 0.75, 0.75 -> (5.25 + 22.5 + 30) / 1.75 = 33 */
+    CHECK(irb_resize(&a, 0, 0, 0, 0, 2, 1, IRB_FILTER_BILINEAR, &b, NULL) == IRB_OK, "bilinear resize");
+    CHECK(b.data && b.data[0] == 18 && b.data[1] == 33, "bilinear 4->2: %d %d", b.data ? b.data[0] : -1,
+          b.data ? b.data[1] : -1);
+    irb_image_release(&b);
+    /* upscale 2 -> 4 bilinear (support 1): centres 0.25, 0.75, 1.25, 1.75 over pixels {0, 100}:
+     * 0.25 -> only pixel 0 within reach on the left edge... PIL: x0: taps 0,1 with weights
+     * 1-0.25=0.75? (distance from centre 0.5 is 0.25 -> 0.75, centre 1.5 is 1.25 -> 0) -> 0;
+     * x1 (0.75): pixel 0 at 0.25 -> 0.75, pixel 1 at 0.75 -> 0.25 -> 25; x2 -> 75; x3 -> 100 */
+    uint8_t two[2] = {0, 100};
+    irb_image u = make(2, 1, 1, two);
+    CHECK(irb_resize(&u, 0, 0, 0, 0, 4, 1, IRB_FILTER_BILINEAR, &b, NULL) == IRB_OK, "upscale");
+    CHECK(b.data && b.data[0] == 0 && b.data[1] == 25 && b.data[2] == 75 && b.data[3] == 100,
+          "bilinear 2->4: %d %d %d %d", b.data[0], b.data[1], b.data[2], b.data[3]);
+    irb_image_release(&b);
+    irb_error e = {0};
+    CHECK(irb_resize(&a, 0, 0, 5, 1, 2, 1, IRB_FILTER_BOX, &b, &e) == IRB_INVALID_ARG && !b.data, "box outside");
+    CHECK(strstr(e.message, "outside") != NULL, "message: %s", e.message);
+    irb_image_release(&a);
+    irb_image_release(&u);
+}
+
+static void test_orient(void)
+{
+    /* stored 3x2 (values = index):  0 1 2 / 3 4 5 ; expected upright images by orientation */
+    uint8_t px[6] = {0, 1, 2, 3, 4, 5};
+    static const uint8_t want[9][6] = {
+        {0}, {0, 1, 2, 3, 4, 5}, {2, 1, 0, 5, 4, 3}, {5, 4, 3, 2, 1, 0}, {3, 4, 5, 0, 1, 2},
+        {0, 3, 1, 4, 2, 5},  /* 5 transpose: 2 wide, 3 tall */
+        {3, 0, 4, 1, 5, 2},  /* 6 rotate 90 clockwise */
+        {5, 2, 4, 1, 3, 0},  /* 7 transverse */
+        {2, 5, 1, 4, 0, 3},  /* 8 rotate 90 counter-clockwise */
+    };
+    irb_image a = make(3, 2, 1, px);
+    for (int o = 1; o <= 8; o++) {
+        irb_image b = {0};
+        CHECK(irb_image_orient(&a, o, &b, NULL) == IRB_OK, "orient %d", o);
+        CHECK(b.width == (o >= 5 ? 2 : 3) && b.height == (o >= 5 ? 3 : 2), "orient %d size %dx%d", o, b.width,
+              b.height);
+        CHECK(b.data && !memcmp(b.data, want[o], 6), "orient %d pixels %d %d %d %d %d %d", o, b.data[0], b.data[1],
+              b.data[2], b.data[3], b.data[4], b.data[5]);
+        irb_image_release(&b);
+    }
+    irb_image_release(&a);
+}
+
+static void test_crop_flip_chw(void)
+{
+    uint8_t px[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+    irb_image a = make(2, 2, 3, px), b = {0};
+    CHECK(irb_image_crop(&a, 1, 1, 1, 1, &b, NULL) == IRB_OK && b.data[0] == 10 && b.data[2] == 12, "crop");
+    irb_image_release(&b);
+    CHECK(irb_image_crop(&a, 1, 1, 2, 1, &b, NULL) == IRB_INVALID_ARG, "crop outside refused");
+    irb_image_flip(&a);
+    CHECK(a.data[0] == 4 && a.data[3] == 1 && a.data[6] == 10, "flip");
+    float out[12], mean[3] = {1, 2, 3}, scale[3] = {2, 2, 0.5f};
+    irb_image_to_chw(&a, mean, scale, out);
+    /* flipped pixels: (4,5,6) (1,2,3) / (10,11,12) (7,8,9); plane R = (4-1)/2, (1-1)/2, ... */
+    CHECK(out[0] == 1.5f && out[1] == 0.0f && out[2] == 4.5f && out[3] == 3.0f, "chw R %g %g %g %g", out[0],
+          out[1], out[2], out[3]);
+    CHECK(out[8] == 6.0f && out[11] == 12.0f, "chw B %g %g", out[8], out[11]);
+    irb_image_release(&a);
+}
+
+/* A synthetic frame: noise-like picture with a black bar of 12 rows holding white "text". */
+static void test_strips_synthetic(void)
+{
+    irb_image im = {0};
+    im.width = 200, im.height = 100, im.channels = 3;
+    im.data = irb_malloc(200 * 100 * 3);
+    for (int y = 0; y < 100; y++)
+        for (int x = 0; x < 200; x++)
+            for (int c = 0; c < 3; c++)
+                im.data[(y * 200 + x) * 3 + c] = (uint8_t)(90 + (x * 7 + y * 13 + c * 5) % 60);
+    for (int y = 0; y < 12; y++)
+        for (int x = 0; x < 200; x++) {
+            int text = y >= 3 && y < 9 && (x / 3) % 4 == 0 && x < 150;
+            memset(im.data + (y * 200 + x) * 3, text ? 250 : 5, 3);
+        }
+    int t, b;
+    irb_detect_info_strips(&im, &t, &b);
+    CHECK(t == 12 && b == 0, "synthetic bar: top %d bottom %d (want 12 0)", t, b);
+    /* a uniformly black top without text is picture (night sky), not a bar */
+    for (int y = 0; y < 12; y++)
+        memset(im.data + y * 200 * 3, 5, 200 * 3);
+    irb_detect_info_strips(&im, &t, &b);
+    CHECK(t == 0 && b == 0, "no text, no bar: %d %d", t, b);
+    irb_image_release(&im);
+}
+
+/* Bars hand-checked by looking at the frames and at per-row statistics (docs/images.md). */
+static void test_strips_real(irb_decoder_t *dec)
+{
+    static const struct {
+        const char *path;
+        int top_lo, top_hi, bot_lo, bot_hi;
+    } cases[] = {
+        /* Reconyx: black bars, 32 rows top (text 2..27) and 32 bottom */
+        {"data/camera-traps/wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG", 32, 32, 32, 32},
+        /* Bushnell: no top bar; white bar at the bottom, rows 921..959 */
+        {"data/camera-traps/uruguay_curso_camtrapR/edita/camara1/e152.JPG", 0, 0, 39, 39},
+        /* Reconyx tunnel camera: black bars, top 16 rows, bottom 16 rows */
+        {"data/camera-traps/hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG", 16, 16, 16, 16},
+        /* MLWIC 256x256 (day): top bar rows 0..4, bottom rows 251..255 */
+        {"data/camera-traps/mlwic_examples/images/CA-01_0006501.jpg", 5, 5, 5, 5},
+        /* White bottom bar with black text (Snapshot Serengeti), rows 1436..1535; no top bar */
+        {"data/camera-traps/speciesnet_testdata/african_elephants.jpg", 0, 0, 99, 101},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        irb_image im = {0};
+        irb_status s = irb_decode_file(dec, test_shared(cases[i].path), NULL, &im);
+        CHECK(s == IRB_OK, "%s", irb_decoder_error(dec)->message);
+        int t = -1, b = -1;
+        irb_detect_info_strips(&im, &t, &b);
+        CHECK(t >= cases[i].top_lo && t <= cases[i].top_hi && b >= cases[i].bot_lo && b <= cases[i].bot_hi,
+              "%s: strips %d/%d, expected top %d..%d bottom %d..%d", cases[i].path, t, b, cases[i].top_lo,
+              cases[i].top_hi, cases[i].bot_lo, cases[i].bot_hi);
+        irb_image_release(&im);
+    }
+}
+
+static void test_limits_and_errors(irb_decoder_t *dec)
+{
+    const char *wak = test_shared("data/camera-traps/wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG");
+    irb_image im = {0};
+    irb_decode_opts small = {.max_pixels = 1000000};
+    CHECK(irb_decode_file(dec, wak, &small, &im) == IRB_TOO_LARGE && !im.data, "pixel limit");
+    const char *m = irb_decoder_error(dec)->message;
+    CHECK(strstr(m, "IMG_0021.JPG") && strstr(m, "2048x1536"), "limit message: %s", m);
+    CHECK(irb_decode_file(dec, "/nonexistent/x.jpg", NULL, &im) == IRB_NOT_FOUND, "missing file");
+    CHECK(strstr(irb_decoder_error(dec)->message, "/nonexistent/x.jpg"), "missing message");
+    CHECK(irb_decode_file(dec, test_shared("data"), NULL, &im) == IRB_IO, "folder is not a file");
+    CHECK(irb_decode_memory(dec, "", 0, "empty", NULL, &im) == IRB_CORRUPT, "zero bytes");
+    CHECK(irb_decode_file(NULL, wak, NULL, &im) == IRB_INVALID_ARG, "NULL decoder");
+    /* regression: no target (NULL options) must decode at full scale, not at 1/8 */
+    CHECK(irb_decode_file(dec, wak, NULL, &im) == IRB_OK && im.width == 2048 && im.height == 1536,
+          "full decode %dx%d", im.width, im.height);
+    irb_image_release(&im);
+    /* DCT scale: 2048x1536 with target 224 -> 2/8 (512x384 has short side >= 224, 1/8 has 192) */
+    irb_decode_opts t = {.target = 224};
+    CHECK(irb_decode_file(dec, wak, &t, &im) == IRB_OK && im.width == 512 && im.height == 384,
+          "scaled decode %dx%d", im.width, im.height);
+    irb_image_release(&im);
+    /* allocation failure injection: every point fails cleanly */
+    int ok_at = 0;
+    for (long n = 1; n < 2000 && !ok_at; n++) {
+        irb_alloc_fail_after(n);
+        irb_status s = irb_decode_file(dec, wak, &t, &im);
+        irb_alloc_fail_after(0);
+        if (s == IRB_OK)
+            ok_at = (int)n;
+        else
+            CHECK(s == IRB_NOMEM && !im.data, "alloc failure %ld -> %s", n, irb_status_name(s));
+        irb_image_release(&im);
+    }
+    CHECK(ok_at > 0, "decode succeeds once allocations stop failing");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        return helper(argc, argv);
+    irb_decoder_t *dec = NULL;
+    CHECK(irb_decoder_new(&dec) == IRB_OK, "decoder");
+    test_resize();
+    test_orient();
+    test_crop_flip_chw();
+    test_strips_synthetic();
+    test_strips_real(dec);
+    test_limits_and_errors(dec);
+    irb_decoder_free(dec);
+    return CHECK_DONE();
+}
