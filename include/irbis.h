@@ -10,6 +10,7 @@
  *   irbis/scan.h     walking a survey folder: one metadata row per file, streamed
  *   irbis/survey.h   burst sequences, ensembling, folds, the results store
  *   irbis/eval.h     accuracy, confusion matrix, ROC/AUC, reports
+ *   irbis/classify.h the production run: results store, resumable classify, outputs
  *
  * Conventions (all of them hold for every function in every irbis header):
  *  - Every export is prefixed irb_, macros and enum values IRB_, opaque types irb_*_t.
@@ -59,6 +60,9 @@
 #endif
 #if __has_include("irbis/eval.h")
 #include "irbis/eval.h"
+#endif
+#if __has_include("irbis/classify.h")
+#include "irbis/classify.h"
 #endif
 
 #endif

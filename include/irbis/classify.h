@@ -1,0 +1,125 @@
+/* irbis/classify.h: the production run. A survey folder goes in; a results store, per-image
+ * and per-sequence predictions, a Camtrap DP package, sorted folders and an HTML report come
+ * out. Included by irbis.h. Formats, exit statuses and resume semantics: docs/classify.md.
+ *
+ * Overview
+ *   - irb_classify_run scans the survey, decodes images on worker threads while the previous
+ *     batch runs through the CNN, applies the classifier, groups images into sequences and
+ *     averages their probabilities, and writes the outputs into opts->out_dir.
+ *   - Every per-image record lives in OUT/irbis.sqlite (SQLite, WAL mode), committed one
+ *     transaction per batch: memory does not grow with the survey. A run that is killed at any
+ *     moment and started again with the same options skips what is done.
+ *   - The run holds an exclusive lock on OUT/.lock; a second run on the same folder gets
+ *     IRB_BUSY. The run's parameters (model and classifier sha256, sequence gap, threshold,
+ *     positive class, survey folder) are recorded in the store; resuming with different ones
+ *     gives IRB_MISMATCH unless opts->restart is set (which discards the old results).
+ *   - Progress is reported through a callback (the library never prints).
+ *
+ * Example:
+ *
+ *   irb_classify_opts o;
+ *   irb_classify_opts_default(&o);
+ *   o.model_path = "mobilenet_v2.onnx";  o.classifier_path = "c.irbis";
+ *   o.survey_dir = "survey/";            o.out_dir = "out/";
+ *   irb_classify_summary sum;
+ *   irb_error err = {0};
+ *   if (irb_classify_run(&o, &sum, &err) != IRB_OK)
+ *       fprintf(stderr, "%s\n", err.message);
+ *   else
+ *       printf("%lld images, %lld failed\n", sum.images, sum.failed);
+ */
+#ifndef IRBIS_CLASSIFY_H
+#define IRBIS_CLASSIFY_H
+
+#include "irbis/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- progress --------------------------------------------------------------------------- */
+
+typedef enum irb_phase {
+    IRB_PHASE_SCAN = 0,  /* walking the survey folder; total is not known yet */
+    IRB_PHASE_CLASSIFY,  /* decode + CNN + classifier; done/total are images */
+    IRB_PHASE_SEQUENCES, /* grouping and ensembling (from the store) */
+    IRB_PHASE_OUTPUTS,   /* writing CSV, Camtrap DP, report, sorted folders */
+} irb_phase;
+
+/* A progress snapshot, passed to the callback (borrowed for the call). */
+typedef struct irb_progress {
+    irb_phase phase;
+    const char *phase_name; /* "scan", "classify", "sequences", "outputs" */
+    long long done;         /* items finished in this phase, including earlier runs */
+    long long total;        /* items in this phase (scan: found so far) */
+    long long failed;       /* images that could not be classified so far */
+    long long resumed;      /* images already done by an earlier run */
+    double elapsed;         /* seconds since the run started */
+    double rate;            /* items/s in this phase, this run only (recent average) */
+    double eta;             /* seconds to the end of the phase, or -1 when unknown */
+    int final;              /* 1 on the last report of a phase */
+} irb_progress;
+
+typedef void (*irb_progress_fn)(void *user, const irb_progress *p);
+
+/* ---- options and summary ------------------------------------------------------------------ */
+
+typedef enum irb_sort_mode {
+    IRB_SORT_NONE = 0,
+    IRB_SORT_COPY,     /* copy each image to OUT/sorted/<label>/<relative path> */
+    IRB_SORT_HARDLINK, /* hard link there (same file system only) */
+    IRB_SORT_SYMLINK,  /* symbolic link to the absolute source path */
+} irb_sort_mode;
+
+/* Parses "none", "copy", "hardlink", "symlink"; -1 otherwise. */
+IRB_API int irb_sort_mode_parse(const char *name);
+
+typedef struct irb_classify_opts {
+    const char *model_path;      /* ONNX model (required) */
+    const char *classifier_path; /* classifier file from `irbis train` (required) */
+    const char *survey_dir;      /* survey root (required) */
+    const char *out_dir;         /* output folder, created if missing (required) */
+    double sequence_gap;         /* seconds; a larger gap starts a new sequence (default 60) */
+    const char *positive;        /* class the threshold applies to, or NULL (plain argmax) */
+    double threshold;            /* positive label iff p(positive) >= threshold (default 0.5) */
+    int threads;                 /* decode and CNN threads (0: all CPUs) */
+    int batch;                   /* images per CNN batch and per store transaction (0: 16) */
+    int restart;                 /* 1: discard earlier results in out_dir and start over */
+    irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
+    const char *taxa;            /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
+    const char *deployments;     /* CSV camera,latitude,longitude[,locationName] or NULL */
+    const char *utc_offset;      /* camera clocks' zone for Camtrap DP: "Z" (default), "+05:00" */
+    int report_sequences;        /* sequences shown with thumbnails in report.html (default 50) */
+    int max_sequence_images;     /* images shown per sequence in the report (default 6) */
+    long long limit;             /* stop classifying after this many images this run (0: no
+                                  * limit; for tests of resumption) */
+    irb_progress_fn progress;    /* called from the calling thread, or NULL */
+    void *progress_user;
+    double progress_interval;    /* seconds between reports (default 0.5) */
+} irb_classify_opts;
+
+/* Fills *o with the defaults above (all paths NULL). */
+IRB_API void irb_classify_opts_default(irb_classify_opts *o);
+
+typedef struct irb_classify_summary {
+    long long images;     /* images in the survey (every file scanned) */
+    long long classified; /* images with probabilities */
+    long long failed;     /* images that could not be read/decoded (listed with their cause) */
+    long long resumed;    /* images done by an earlier run and skipped by this one */
+    long long sequences;  /* sequences of classified images */
+    long long pending;    /* images left unclassified (only with opts.limit) */
+    double seconds;       /* wall time of this run */
+    double classify_seconds; /* of which decode + CNN + classifier */
+} irb_classify_summary;
+
+/* Runs the whole job described by opts (borrowed for the call); sum (may be NULL) receives the
+ * counts. Returns IRB_OK when the run completed, even if some images failed (sum->failed);
+ * IRB_BUSY when another run holds the output folder; IRB_MISMATCH when the folder holds a run
+ * with different parameters (or the classifier does not fit the model); IRB_INVALID_ARG,
+ * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file. */
+IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,375 @@
+/* The run driver of `irbis classify`: scan into the store, classify pending images batch by
+ * batch (decoding batch k+1 on worker threads while batch k runs through the CNN, committing
+ * each batch in one transaction), build sequences, write the outputs. Resume semantics and
+ * formats: docs/classify.md. The real scanner and engine are built in classify_engine.c. */
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/pool.h"
+#include "survey/classify_internal.h"
+
+void irb_classify_opts_default(irb_classify_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->sequence_gap = 60.0;
+    o->threshold = 0.5;
+    o->batch = 16;
+    o->utc_offset = "Z";
+    o->report_sequences = 50;
+    o->max_sequence_images = 6;
+    o->progress_interval = 0.5;
+}
+
+int irb_sort_mode_parse(const char *name)
+{
+    static const char *const names[] = {"none", "copy", "hardlink", "symlink"};
+    for (int i = 0; i < 4; i++)
+        if (name && !strcmp(name, names[i]))
+            return i;
+    return -1;
+}
+
+/* ---- one batch ---------------------------------------------------------------------------- */
+
+typedef struct batch {
+    int n;
+    int64_t ids[256];
+    char *paths[256];   /* absolute paths, owned */
+    irb_status st[256];
+    irb_error *errs;    /* [cap] */
+    float *inputs;      /* cap x input_floats */
+    irb_cls_engine *eng;
+} batch;
+
+typedef struct decode_job {
+    batch *b;
+    irb_pool *pool;
+    pthread_t thread;
+    int running;
+} decode_job;
+
+static void batch_clear(batch *b)
+{
+    for (int i = 0; i < b->n; i++)
+        irb_free(b->paths[i]), b->paths[i] = NULL;
+    b->n = 0;
+}
+
+static void decode_part(void *ctx, int ith, int nth)
+{
+    batch *b = ctx;
+    for (int i = ith; i < b->n; i += nth) {
+        irb_error_clear(&b->errs[i]);
+        b->st[i] = b->eng->prepare(b->eng->ctx, ith, b->paths[i], b->inputs + (size_t)i * b->eng->input_floats,
+                                   &b->errs[i]);
+    }
+}
+
+static void *decode_thread(void *arg)
+{
+    decode_job *j = arg;
+    irb_pool_run(j->pool, decode_part, j->b);
+    return NULL;
+}
+
+/* Fills b with the next pending images after *after (their ids and absolute paths). */
+static irb_status fetch(irb_store *st, const char *root, int max, int64_t *after, batch *b, irb_error *err)
+{
+    batch_clear(b);
+    int64_t *ids;
+    char **paths;
+    int n;
+    IRB_TRY(irb_store_pending(st, *after, max, &ids, &paths, &n, err));
+    for (int i = 0; i < n; i++) {
+        b->ids[i] = ids[i];
+        if (!(b->paths[i] = irb_path_join(root, paths[i]))) {
+            b->n = i;
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+        }
+    }
+    b->n = n;
+    if (n)
+        *after = ids[n - 1];
+    return IRB_OK;
+}
+
+/* Scores the prepared images of b and commits the batch in one transaction. */
+static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, int pos, double thr, long long *failed,
+                               irb_error *err)
+{
+    irb_cls_engine *e = b->eng;
+    int good = 0;
+    for (int i = 0; i < b->n; i++) {
+        if (b->st[i] != IRB_OK)
+            continue;
+        if (good != i)
+            memmove(b->inputs + (size_t)good * e->input_floats, b->inputs + (size_t)i * e->input_floats,
+                    sizeof(float) * e->input_floats);
+        good++;
+    }
+    if (good)
+        IRB_TRY(e->score(e->ctx, b->inputs, good, probs, err));
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s = IRB_OK;
+    for (int i = 0, g = 0; i < b->n && s == IRB_OK; i++) {
+        if (b->st[i] == IRB_OK) {
+            const double *p = probs + (size_t)g++ * (size_t)nc;
+            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr), err);
+        } else {
+            (*failed)++;
+            s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
+        }
+    }
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    return s;
+}
+
+/* ---- phases ------------------------------------------------------------------------------- */
+
+static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *user, irb_progress_tracker *pt,
+                             irb_error *err)
+{
+    char *done = NULL;
+    IRB_TRY(irb_store_get_state(st, "scan_complete", &done, err));
+    int complete = done && !strcmp(done, "1");
+    irb_free(done);
+    if (complete)
+        return IRB_OK;
+    irb_cls_scanner sc = {0};
+    IRB_TRY(make(user, &sc, err));
+    irb_progress_phase(pt, IRB_PHASE_SCAN, 0, 0);
+    irb_status s = irb_store_begin(st, err);
+    long long n = 0;
+    irb_cls_row row;
+    while (s == IRB_OK && (s = sc.next(sc.ctx, &row, err)) == IRB_OK) {
+        if ((s = irb_store_add_image(st, &row, err)) != IRB_OK)
+            break;
+        if (++n % 256 == 0) {
+            if ((s = irb_store_commit(st, err)) != IRB_OK || (s = irb_store_begin(st, err)) != IRB_OK)
+                break;
+            irb_progress_update(pt, n, n, 0, 0);
+        }
+    }
+    if (s == IRB_NOT_FOUND) {
+        irb_error_clear(err);
+        s = irb_store_set_state(st, "scan_complete", "1", err);
+        if (s == IRB_OK)
+            s = irb_store_commit(st, err);
+    }
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    sc.close(sc.ctx);
+    if (s == IRB_OK) {
+        irb_progress_update(pt, n, n, 0, 1);
+        irb_progress_end_phase(pt);
+    }
+    return s;
+}
+
+typedef struct run_ctx {
+    const irb_classify_opts *o;
+    irb_store *st;
+    int nc, pos;
+    irb_progress_tracker *pt;
+    irb_store_counts c;
+    long long processed, failed;
+} run_ctx;
+
+static irb_status classify_loop(run_ctx *r, batch *b0, batch *b1, double *probs,
+                                irb_pool *pool, irb_error *err)
+{
+    const irb_classify_opts *o = r->o;
+    int64_t after = 0;
+    int bs = o->batch;
+    batch *cur = b0, *next = b1;
+    IRB_TRY(fetch(r->st, o->survey_dir, o->limit > 0 && o->limit < bs ? (int)o->limit : bs, &after, cur, err));
+    irb_pool_run(pool, decode_part, cur);
+    long long done = r->c.ok + r->c.failed;
+    while (cur->n > 0) {
+        int take = bs;
+        if (o->limit > 0 && r->processed + cur->n + take > o->limit)
+            take = (int)(o->limit - r->processed - cur->n > 0 ? o->limit - r->processed - cur->n : 0);
+        decode_job job = {.b = next, .pool = pool};
+        irb_status s = take > 0 ? fetch(r->st, o->survey_dir, take, &after, next, err) : IRB_OK;
+        if (take <= 0)
+            batch_clear(next);
+        if (s == IRB_OK && next->n > 0)
+            job.running = pthread_create(&job.thread, NULL, decode_thread, &job) == 0;
+        if (s == IRB_OK && next->n > 0 && !job.running)
+            irb_pool_run(pool, decode_part, next); /* no thread: decode in line */
+        if (s == IRB_OK)
+            s = commit_batch(r->st, cur, probs, r->nc, r->pos, o->threshold, &r->failed, err);
+        if (job.running)
+            pthread_join(job.thread, NULL);
+        IRB_TRY(s);
+        r->processed += cur->n;
+        done += cur->n;
+        irb_progress_update(r->pt, done, r->c.total, r->c.failed + r->failed, 0);
+        batch *t = cur;
+        cur = next, next = t;
+    }
+    return IRB_OK;
+}
+
+static irb_status classify_phase(run_ctx *r, irb_cls_make_engine make, void *user, irb_error *err)
+{
+    if (r->c.pending == 0)
+        return IRB_OK;
+    const irb_classify_opts *o = r->o;
+    irb_cls_engine e = {0};
+    IRB_TRY(make(user, &e, err));
+    irb_status s = IRB_OK;
+    batch b0 = {0}, b1 = {0};
+    double *probs = NULL;
+    irb_pool *pool = NULL;
+    if (e.n_classes != r->nc) {
+        s = irb_fail(err, IRB_MISMATCH, "the engine gives %d classes, the classifier %d", e.n_classes, r->nc);
+        goto done;
+    }
+    b0.eng = b1.eng = &e;
+    b0.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * e.input_floats);
+    b1.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * e.input_floats);
+    b0.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
+    b1.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
+    probs = irb_malloc_array((size_t)o->batch, sizeof(double) * (size_t)r->nc);
+    pool = irb_pool_new(e.workers > 0 ? e.workers : 1);
+    if (!b0.inputs || !b1.inputs || !b0.errs || !b1.errs || !probs || !pool) {
+        s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
+        goto done;
+    }
+    irb_progress_phase(r->pt, IRB_PHASE_CLASSIFY, r->c.ok + r->c.failed, r->c.total);
+    r->pt->p.resumed = r->c.ok + r->c.failed;
+    s = classify_loop(r, &b0, &b1, probs, pool, err);
+    if (s == IRB_OK)
+        irb_progress_end_phase(r->pt);
+done:
+    batch_clear(&b0);
+    batch_clear(&b1);
+    irb_free(b0.inputs), irb_free(b1.inputs), irb_free(b0.errs), irb_free(b1.errs), irb_free(probs);
+    irb_pool_free(pool);
+    if (e.free)
+        e.free(e.ctx);
+    return s;
+}
+
+static irb_status outputs_phase(run_ctx *r, const char *classified_by, const char *const *classes, irb_error *err)
+{
+    const irb_classify_opts *o = r->o;
+    irb_outputs_opts oo = {
+        .survey_dir = o->survey_dir, .n_classes = r->nc, .classes = classes, .pos = r->pos,
+        .threshold = o->threshold, .gap = o->sequence_gap, .classified_by = classified_by,
+        .taxa = o->taxa, .deployments = o->deployments, .utc_offset = o->utc_offset ? o->utc_offset : "Z",
+        .sort = o->sort, .report_sequences = o->report_sequences, .max_sequence_images = o->max_sequence_images,
+    };
+    irb_progress_phase(r->pt, IRB_PHASE_SEQUENCES, 0, 1);
+    IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, err));
+    irb_progress_update(r->pt, 1, 1, r->pt->p.failed, 1);
+    irb_progress_end_phase(r->pt);
+    irb_progress_phase(r->pt, IRB_PHASE_OUTPUTS, 0, 4);
+    IRB_TRY(irb_write_predictions(r->st, &oo, err));
+    irb_progress_update(r->pt, 1, 4, r->pt->p.failed, 1);
+    IRB_TRY(irb_write_camtrapdp(r->st, &oo, err));
+    irb_progress_update(r->pt, 2, 4, r->pt->p.failed, 1);
+    irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
+    IRB_TRY(irb_write_sorted(r->st, &oo, err));
+    irb_progress_update(r->pt, 3, 4, r->pt->p.failed, 1);
+    IRB_TRY(irb_write_report(r->st, &oo, err));
+    irb_progress_update(r->pt, 4, 4, r->pt->p.failed, 1);
+    irb_progress_end_phase(r->pt);
+    if (keep.warning && !err->warning)
+        *err = keep;
+    return IRB_OK;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static irb_status check_opts(const irb_classify_opts *o, int nc, const char *const *classes, int *pos,
+                             irb_error *err)
+{
+    if (!o->survey_dir || !o->out_dir)
+        return irb_fail(err, IRB_INVALID_ARG, "classify needs a survey folder and an output folder");
+    if (!(o->sequence_gap >= 0) || !isfinite(o->sequence_gap))
+        return irb_fail(err, IRB_INVALID_ARG, "sequence gap must be a number of seconds >= 0, got %g", o->sequence_gap);
+    if (!(o->threshold >= 0 && o->threshold <= 1))
+        return irb_fail(err, IRB_INVALID_ARG, "threshold must be in [0, 1], got %g", o->threshold);
+    if (o->batch < 1 || o->batch > 256)
+        return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
+    if (nc < 1)
+        return irb_fail(err, IRB_INVALID_ARG, "the classifier has no classes");
+    *pos = -1;
+    if (o->positive) {
+        for (int k = 0; k < nc; k++)
+            if (!strcmp(classes[k], o->positive))
+                *pos = k;
+        if (*pos < 0)
+            return irb_fail(err, IRB_NOT_FOUND, "positive class '%s' is not one of the classifier's classes",
+                            o->positive);
+    }
+    return IRB_OK;
+}
+
+static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *model_id,
+                                const char *classifier_id, int nc, const char *const *classes, irb_error *err)
+{
+    char gap[64], thr[64], cls[4096] = "";
+    snprintf(gap, sizeof gap, "%.17g", o->sequence_gap);
+    snprintf(thr, sizeof thr, "%.17g", o->positive ? o->threshold : -1.0);
+    for (int k = 0; k < nc; k++) {
+        size_t l = strlen(cls);
+        snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
+    }
+    const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap", "positive", "threshold", "classes",
+                          "survey"};
+    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, o->survey_dir};
+    return irb_store_check_params(st, keys, vals, 7, o->restart, err);
+}
+
+irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_id, const char *classifier_id,
+                                 int n_classes, const char *const *classes, const char *classified_by,
+                                 irb_cls_make_scanner make_scanner, irb_cls_make_engine make_engine, void *user,
+                                 irb_classify_summary *sum, irb_error *err)
+{
+    irb_classify_summary dummy;
+    if (!sum)
+        sum = &dummy;
+    memset(sum, 0, sizeof *sum);
+    irb_progress_tracker pt;
+    irb_progress_init(&pt, o->progress, o->progress_user, o->progress_interval);
+    run_ctx r = {.o = o, .nc = n_classes, .pt = &pt};
+    IRB_TRY(check_opts(o, n_classes, classes, &r.pos, err));
+    IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
+    irb_status s = record_params(r.st, o, model_id, classifier_id, n_classes, classes, err);
+    irb_store_counts before = {0};
+    if (s == IRB_OK)
+        s = irb_store_counts_get(r.st, &before, err);
+    if (s == IRB_OK)
+        s = scan_phase(r.st, make_scanner, user, &pt, err);
+    if (s == IRB_OK)
+        s = irb_store_counts_get(r.st, &r.c, err);
+    pt.p.failed = r.c.failed;
+    double t_cls = irb_now();
+    if (s == IRB_OK)
+        s = classify_phase(&r, make_engine, user, err);
+    sum->classify_seconds = irb_now() - t_cls;
+    if (s == IRB_OK)
+        s = outputs_phase(&r, classified_by, classes, err);
+    irb_store_counts c = {0};
+    if (s == IRB_OK)
+        s = irb_store_counts_get(r.st, &c, err);
+    irb_store_close(r.st);
+    sum->images = c.total;
+    sum->classified = c.ok;
+    sum->failed = c.failed;
+    sum->resumed = before.ok + before.failed;
+    sum->sequences = c.sequences;
+    sum->pending = c.pending;
+    sum->seconds = irb_now() - pt.t0;
+    return s;
+}

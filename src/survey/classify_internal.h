@@ -1,0 +1,197 @@
+/* Internals of `irbis classify`: the results store (store.c), the output writers (outputs*.c),
+ * the progress model (progress.c) and the run driver (classify.c). The driver talks to the
+ * scanner and to the decode + CNN + classifier engine through the two small interfaces below,
+ * so tests can drive the whole run (store, resume, outputs) with fakes. */
+#ifndef IRB_SURVEY_CLASSIFY_INTERNAL_H
+#define IRB_SURVEY_CLASSIFY_INTERNAL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "irbis/classify.h"
+#include "irbis/core.h"
+
+/* ---- sources the driver consumes ---------------------------------------------------------- */
+
+/* One scanned file. Strings are borrowed until the next call to next(). */
+typedef struct irb_cls_row {
+    const char *path;      /* relative to the survey root, '/'-separated */
+    const char *camera;    /* "" when unknown */
+    const char *timestamp; /* local camera time "YYYY-MM-DDTHH:MM:SS[.fff]" or "" */
+    int width, height;     /* 0 when unknown */
+    irb_status status;     /* not IRB_OK: the file is already known to be bad */
+    const char *message;   /* the cause when status != IRB_OK */
+} irb_cls_row;
+
+typedef struct irb_cls_scanner {
+    void *ctx;
+    /* IRB_OK with *row filled, IRB_NOT_FOUND at the end, another status on a fatal error. */
+    irb_status (*next)(void *ctx, irb_cls_row *row, irb_error *err);
+    void (*close)(void *ctx);
+} irb_cls_scanner;
+
+/* Decode + CNN + classifier. prepare() runs on worker threads (worker in [0, workers)), one
+ * image each; score() runs on the calling thread with n prepared inputs. */
+typedef struct irb_cls_engine {
+    void *ctx;
+    int workers;          /* prepare() may run concurrently with distinct worker indices */
+    int n_classes;
+    const char *const *classes; /* n_classes names, owned by ctx */
+    size_t input_floats;  /* floats per prepared image */
+    const char *classified_by;  /* "irbis 0.1.0 (mobilenet_v2_1.0_224.onnx + c.irbis)" */
+    /* Prepares the image at abs_path into input. On failure fills err (the message names the
+     * file and the cause); the image is then recorded as failed, the run goes on. */
+    irb_status (*prepare)(void *ctx, int worker, const char *abs_path, float *input, irb_error *err);
+    /* Class probabilities (n x n_classes) for n prepared inputs; a failure is fatal. */
+    irb_status (*score)(void *ctx, const float *inputs, int n, double *probs, irb_error *err);
+    void (*free)(void *ctx);
+} irb_cls_engine;
+
+/* The run with explicit sources (irb_classify_run builds the real ones). The driver takes
+ * ownership of neither; `make_engine` is called only when there is work for it, so a finished
+ * run can be re-emitted without loading the model. Parameters recorded in the store come from
+ * opts plus `model_id` and `classifier_id` (e.g. sha256 hex strings). */
+typedef irb_status (*irb_cls_make_engine)(void *user, irb_cls_engine *engine, irb_error *err);
+typedef irb_status (*irb_cls_make_scanner)(void *user, irb_cls_scanner *scanner, irb_error *err);
+irb_status irb_classify_run_with(const irb_classify_opts *opts, const char *model_id, const char *classifier_id,
+                                 int n_classes, const char *const *classes, const char *classified_by,
+                                 irb_cls_make_scanner make_scanner, irb_cls_make_engine make_engine, void *user,
+                                 irb_classify_summary *sum, irb_error *err);
+
+/* ---- labels ------------------------------------------------------------------------------- */
+
+/* The label rule for images and sequences: with a positive class (pos >= 0) the label is pos
+ * iff p[pos] >= threshold, else the most probable other class; without, the argmax (lowest
+ * index on ties). */
+int irb_cls_label(const double *p, int n, int pos, double threshold);
+/* The status column's token for a failed image: "io", "corrupt", "unsupported", "too_large",
+ * "not_found", "nomem", ... */
+const char *irb_cls_status_token(irb_status s);
+
+/* ---- the results store (store.c) -------------------------------------------------------- */
+
+typedef struct irb_store irb_store;
+
+enum { IRB_IMG_PENDING = 0, IRB_IMG_OK = 1, IRB_IMG_FAILED = 2 };
+
+/* Creates dir if needed, takes the exclusive lock dir/.lock (IRB_BUSY when another process or
+ * handle holds it) and opens dir/irbis.sqlite in WAL mode. */
+irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err);
+/* Closes the database and releases the lock. st may be NULL. */
+void irb_store_close(irb_store *st);
+/* The sqlite3 handle (for the output writers' queries). */
+void *irb_store_db(irb_store *st);
+const char *irb_store_dir(const irb_store *st);
+
+/* Compares the recorded parameters with keys/values (n pairs). No recorded run: records them.
+ * Different: IRB_MISMATCH naming the first difference, unless restart, which wipes the store
+ * (and OUT/sorted, OUT/thumbs) and records the new ones. */
+irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
+                                  int restart, irb_error *err);
+/* A free-form state value (e.g. "scan_complete"); *value is a copy the caller frees with
+ * irb_free, NULL when unset. */
+irb_status irb_store_get_state(irb_store *st, const char *key, char **value, irb_error *err);
+irb_status irb_store_set_state(irb_store *st, const char *key, const char *value, irb_error *err);
+
+irb_status irb_store_begin(irb_store *st, irb_error *err);
+irb_status irb_store_commit(irb_store *st, irb_error *err);
+void irb_store_rollback(irb_store *st);
+
+/* Adds a scanned file unless its path is already there (then nothing changes). A row with
+ * status != IRB_OK is recorded as failed with its message. */
+irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err);
+
+/* Up to max pending images with id > after, in id order: ids[i], paths[i] (owned by st, valid
+ * until the next call). *n receives the count (0: none left). */
+irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                             irb_error *err);
+irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
+                                irb_error *err);
+irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err);
+
+typedef struct irb_store_counts {
+    long long total, pending, ok, failed, sequences;
+} irb_store_counts;
+irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err);
+
+/* Recomputes sequences from the store in one transaction: per camera, by (time, path), a gap
+ * above `gap` seconds starts a new sequence, untimed images are sequences of one; sequence
+ * probabilities are the mean of the members', labelled with irb_cls_label. Streams the rows
+ * (SQLite sorts on disk when needed): memory is O(classes). */
+irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
+                                     irb_error *err);
+
+/* Parses a local camera time into seconds (and fraction); 0 when the text is empty/invalid. */
+int irb_cls_parse_time(const char *text, int64_t *sec, double *frac);
+
+/* ---- outputs (outputs*.c) ---------------------------------------------------------------- */
+
+typedef struct irb_outputs_opts {
+    const char *survey_dir;
+    int n_classes;
+    const char *const *classes;
+    int pos;                  /* positive class index or -1 */
+    double threshold;
+    double gap;
+    const char *classified_by;
+    const char *model_name;
+    const char *taxa;         /* "class=Name;..." or NULL */
+    const char *deployments;  /* CSV camera,latitude,longitude[,locationName] or NULL */
+    const char *utc_offset;   /* "Z" or "+hh:mm" */
+    irb_sort_mode sort;
+    int report_sequences, max_sequence_images;
+} irb_outputs_opts;
+
+/* OUT/predictions.csv, one row per image in path order (docs/classify.md). */
+irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/camtrap-dp/{datapackage.json,deployments.csv,media.csv,observations.csv}. */
+irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/sorted/<sequence label>/<relative path>. */
+irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/report.html + OUT/thumbs/. */
+irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+
+/* Helpers shared by the writers. */
+irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
+void irb_json_str(FILE *f, const char *s);      /* a JSON string literal */
+const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
+const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */
+
+/* Writes a file atomically: open `path`.tmp, the caller writes, close fsyncs and renames. */
+typedef struct irb_atomic_file {
+    void *f; /* FILE * */
+    char *path, *tmp;
+} irb_atomic_file;
+irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
+irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err); /* always releases */
+void irb_atomic_abort(irb_atomic_file *af);
+
+/* mkdir -p (mode 0777 & umask); the message names the path. */
+irb_status irb_mkdirs(const char *path, irb_error *err);
+/* Removes a folder tree (no error when it does not exist). */
+irb_status irb_rmtree(const char *path, irb_error *err);
+/* "a" + "/" + "b" into a new string (irb_free), NULL when out of memory. */
+char *irb_path_join(const char *a, const char *b);
+
+/* ---- progress (progress.c) ---------------------------------------------------------------- */
+
+typedef struct irb_progress_tracker {
+    irb_progress_fn fn;
+    void *user;
+    double interval, t0, phase_t0, last_report;
+    long long phase_done0;     /* done at the start of this run's phase */
+    double win_t[8];           /* recent (time, done) samples for the rate */
+    long long win_done[8];
+    int win_n;
+    irb_progress p;
+} irb_progress_tracker;
+
+double irb_now(void); /* monotonic seconds */
+void irb_progress_init(irb_progress_tracker *t, irb_progress_fn fn, void *user, double interval);
+void irb_progress_phase(irb_progress_tracker *t, irb_phase phase, long long done, long long total);
+/* Updates counts; calls the callback when the interval has passed (or force). */
+void irb_progress_update(irb_progress_tracker *t, long long done, long long total, long long failed, int force);
+void irb_progress_end_phase(irb_progress_tracker *t);
+
+#endif

@@ -1,0 +1,355 @@
+/* OUT/report.html: one self-contained page (inline CSS, no scripts, no external resources) with
+ * counts per class and camera, the sequences ranked by the target class's probability with
+ * thumbnails (OUT/thumbs/<image id>.jpg, small JPEGs written with TurboJPEG), and the images
+ * that failed with their cause. */
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <turbojpeg.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "survey/classify_internal.h"
+
+#define THUMB_MIN 120       /* the thumbnail's width is the smallest DCT scale >= this */
+#define FAILED_SHOWN 2000   /* failed images listed in the page (all are in predictions.csv) */
+
+static void html(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* ---- thumbnails --------------------------------------------------------------------------- */
+
+static int read_all(const char *path, unsigned char **buf, unsigned long *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size <= 0 || sb.st_size > (1L << 30)) {
+        fclose(f);
+        return 0;
+    }
+    *buf = irb_malloc((size_t)sb.st_size);
+    int ok = *buf && fread(*buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
+    fclose(f);
+    *size = (unsigned long)sb.st_size;
+    return ok;
+}
+
+/* Writes a thumbnail of a JPEG (decoded at a reduced DCT scale) to dst; 0 when it cannot (not a
+ * JPEG, broken): the report then shows the file name instead. */
+static int make_thumb(tjhandle dec, tjhandle enc, const char *src, const char *dst)
+{
+    unsigned char *jpg = NULL, *pix = NULL, *out = NULL;
+    unsigned long size = 0, out_size = 0;
+    int ok = 0, w, h, sub, cs, nsf;
+    if (!read_all(src, &jpg, &size) || tjDecompressHeader3(dec, jpg, size, &w, &h, &sub, &cs) != 0)
+        goto done;
+    tjscalingfactor *sf = tjGetScalingFactors(&nsf);
+    int tw = w, th = h;
+    for (int i = 0; sf && i < nsf; i++) {
+        int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
+        if (sw >= THUMB_MIN && sw < tw)
+            tw = sw, th = sh;
+    }
+    if ((long long)tw * th > 4000000LL || !(pix = irb_malloc((size_t)tw * (size_t)th * 3)))
+        goto done;
+    if (tjDecompress2(dec, jpg, size, pix, tw, 0, th, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
+        tjGetErrorCode(dec) == TJERR_FATAL)
+        goto done;
+    if (tjCompress2(enc, pix, tw, 0, th, TJPF_RGB, &out, &out_size, TJSAMP_420, 75, 0) != 0)
+        goto done;
+    irb_atomic_file af;
+    irb_error e = {0};
+    if (irb_atomic_open(&af, dst, &e) != IRB_OK)
+        goto done;
+    fwrite(out, 1, out_size, af.f);
+    ok = irb_atomic_close(&af, &e) == IRB_OK;
+done:
+    irb_free(jpg);
+    irb_free(pix);
+    if (out)
+        tjFree(out);
+    return ok;
+}
+
+/* ---- report sections ---------------------------------------------------------------------- */
+
+static const char CSS[] =
+    "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+    "th,td{border:1px solid #bbb;padding:3px 8px;text-align:left;vertical-align:top}th{background:#eee}"
+    "td.n{text-align:right}img{height:90px;margin:1px}.miss{display:inline-block;height:90px;width:120px;"
+    "background:#ddd;font-size:10px;overflow:hidden}";
+
+typedef struct ranked {
+    int64_t id;
+    double p;
+} ranked;
+
+static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE *f, irb_error *err)
+{
+    sqlite3 *db = irb_store_db(st);
+    sqlite3_stmt *q = NULL;
+    fputs("<h2>Counts per class</h2>\n<table id=\"classes\"><tr><th>class</th><th>images (image label)</th>"
+          "<th>sequences (sequence label)</th></tr>\n",
+          f);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT ?1, (SELECT count(*) FROM images WHERE state = 1 AND label = ?1),"
+                           " (SELECT count(*) FROM sequences WHERE label = ?1)",
+                           -1, &q, NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare report counts");
+    for (int k = 0; k < o->n_classes; k++) {
+        sqlite3_reset(q);
+        sqlite3_bind_int(q, 1, k);
+        if (sqlite3_step(q) != SQLITE_ROW) {
+            sqlite3_finalize(q);
+            return irb_db_fail(st, err, "report counts");
+        }
+        fputs("<tr><td>", f);
+        html(f, o->classes[k]);
+        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
+                (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2));
+    }
+    sqlite3_finalize(q);
+    fputs("</table>\n<h2>Counts per camera</h2>\n<table id=\"cameras\"><tr><th>camera</th><th>images</th>"
+          "<th>failed</th><th>sequences</th>",
+          f);
+    for (int k = 0; k < o->n_classes; k++) {
+        fputs("<th>seq: ", f);
+        html(f, o->classes[k]);
+        fputs("</th>", f);
+    }
+    fputs("</tr>\n", f);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT camera, count(*), sum(state = 2) FROM images GROUP BY camera ORDER BY camera",
+                           -1, &q, NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare report cameras");
+    sqlite3_stmt *qs = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT label, count(*) FROM sequences WHERE camera = ? GROUP BY label", -1, &qs,
+                           NULL) != SQLITE_OK) {
+        sqlite3_finalize(q);
+        return irb_db_fail(st, err, "prepare report cameras");
+    }
+    long long *per = irb_calloc((size_t)o->n_classes, sizeof *per);
+    while (per && sqlite3_step(q) == SQLITE_ROW) {
+        const char *cam = (const char *)sqlite3_column_text(q, 0);
+        memset(per, 0, sizeof *per * (size_t)o->n_classes);
+        long long total = 0;
+        sqlite3_reset(qs);
+        sqlite3_bind_text(qs, 1, cam, -1, SQLITE_STATIC);
+        while (sqlite3_step(qs) == SQLITE_ROW) {
+            int k = sqlite3_column_int(qs, 0);
+            if (k >= 0 && k < o->n_classes)
+                per[k] = sqlite3_column_int64(qs, 1), total += per[k];
+        }
+        fputs("<tr><td>", f);
+        html(f, cam[0] ? cam : "(unknown)");
+        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
+                (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), total);
+        for (int k = 0; k < o->n_classes; k++)
+            fprintf(f, "<td class=\"n\">%lld</td>", per[k]);
+        fputs("</tr>\n", f);
+    }
+    sqlite3_finalize(q);
+    sqlite3_finalize(qs);
+    fputs("</table>\n", f);
+    if (!per)
+        return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
+    irb_free(per);
+    return IRB_OK;
+}
+
+/* The report_sequences sequences with the highest p(target), streamed with a small sorted array. */
+static irb_status top_sequences(irb_store *st, int target, int nc, ranked *top, int cap, int *n, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    *n = 0;
+    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT id, probs FROM sequences ORDER BY id", -1, &q, NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare report ranking");
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const double *p = sqlite3_column_blob(q, 1);
+        if (!p || sqlite3_column_bytes(q, 1) != (int)(sizeof(double) * (size_t)nc))
+            continue;
+        ranked r = {sqlite3_column_int64(q, 0), p[target]};
+        if (*n == cap && r.p <= top[cap - 1].p)
+            continue;
+        int i = *n < cap ? (*n)++ : cap - 1;
+        while (i > 0 && top[i - 1].p < r.p)
+            top[i] = top[i - 1], i--;
+        top[i] = r;
+    }
+    sqlite3_finalize(q);
+    return IRB_OK;
+}
+
+static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, int target, FILE *f, irb_error *err)
+{
+    int cap = o->report_sequences > 0 ? o->report_sequences : 50, n = 0;
+    ranked *top = irb_calloc((size_t)cap, sizeof *top);
+    if (!top)
+        return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
+    irb_status s = top_sequences(st, target, o->n_classes, top, cap, &n, err);
+    char *thumbs = irb_path_join(irb_store_dir(st), "thumbs");
+    sqlite3_stmt *qs = NULL, *qm = NULL;
+    tjhandle dec = tjInitDecompress(), enc = tjInitCompress();
+    if (s == IRB_OK && (!thumbs || !dec || !enc))
+        s = irb_fail(err, IRB_NOMEM, "out of memory writing the report");
+    if (s == IRB_OK)
+        s = irb_mkdirs(thumbs, err);
+    if (s == IRB_OK &&
+        (sqlite3_prepare_v2(irb_store_db(st), "SELECT name, camera, start, end, n, probs, label FROM sequences WHERE id = ?",
+                            -1, &qs, NULL) != SQLITE_OK ||
+         sqlite3_prepare_v2(irb_store_db(st),
+                            "SELECT i.id, i.path FROM image_seq m JOIN images i ON i.id = m.image_id"
+                            " WHERE m.seq_id = ? ORDER BY i.tsec, i.tfrac, i.path LIMIT ?",
+                            -1, &qm, NULL) != SQLITE_OK))
+        s = irb_db_fail(st, err, "prepare report sequences");
+    fputs("<h2>Sequences ranked by p(", f);
+    html(f, o->classes[target]);
+    fputs(")</h2>\n<table id=\"sequences\"><tr><th>#</th><th>sequence</th><th>camera</th><th>start</th><th>end</th>"
+          "<th>images</th><th>p</th><th>label</th><th>images</th></tr>\n",
+          f);
+    for (int r = 0; s == IRB_OK && r < n; r++) {
+        sqlite3_reset(qs);
+        sqlite3_bind_int64(qs, 1, top[r].id);
+        if (sqlite3_step(qs) != SQLITE_ROW)
+            continue;
+        int label = sqlite3_column_int(qs, 6);
+        fprintf(f, "<tr><td class=\"n\">%d</td><td>", r + 1);
+        html(f, (const char *)sqlite3_column_text(qs, 0));
+        for (int c = 1; c <= 3; c++) {
+            fputs("</td><td>", f);
+            html(f, (const char *)sqlite3_column_text(qs, c));
+        }
+        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%.3f</td><td>", (long long)sqlite3_column_int64(qs, 4),
+                top[r].p);
+        html(f, label >= 0 && label < o->n_classes ? o->classes[label] : "");
+        fputs("</td><td>", f);
+        sqlite3_reset(qm);
+        sqlite3_bind_int64(qm, 1, top[r].id);
+        sqlite3_bind_int(qm, 2, o->max_sequence_images > 0 ? o->max_sequence_images : 6);
+        while (sqlite3_step(qm) == SQLITE_ROW) {
+            long long id = sqlite3_column_int64(qm, 0);
+            const char *rel = (const char *)sqlite3_column_text(qm, 1);
+            char name[64], *dst = NULL, *src = irb_path_join(o->survey_dir, rel);
+            snprintf(name, sizeof name, "%lld.jpg", id);
+            dst = irb_path_join(thumbs, name);
+            struct stat sb;
+            int have = dst && src && (stat(dst, &sb) == 0 || make_thumb(dec, enc, src, dst));
+            if (have) {
+                fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
+                html(f, rel);
+                fputs("\" title=\"", f);
+                html(f, rel);
+                fputs("\">", f);
+            } else {
+                fputs("<span class=\"miss\">", f);
+                html(f, rel);
+                fputs("</span>", f);
+            }
+            irb_free(src);
+            irb_free(dst);
+        }
+        fputs("</td></tr>\n", f);
+    }
+    fputs("</table>\n", f);
+    sqlite3_finalize(qs);
+    sqlite3_finalize(qm);
+    if (dec)
+        tjDestroy(dec);
+    if (enc)
+        tjDestroy(enc);
+    irb_free(thumbs);
+    irb_free(top);
+    return s;
+}
+
+static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT path, status, message FROM images WHERE state = 2 ORDER BY path LIMIT ?", -1, &q,
+                           NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare report failures");
+    sqlite3_bind_int(q, 1, FAILED_SHOWN);
+    fputs("<h2>Images that failed</h2>\n<table id=\"failed\"><tr><th>path</th><th>status</th><th>cause</th></tr>\n", f);
+    int n = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        for (int c = 0; c < 3; c++) {
+            fputs(c ? "</td><td>" : "<tr><td>", f);
+            html(f, (const char *)sqlite3_column_text(q, c));
+        }
+        fputs("</td></tr>\n", f);
+        n++;
+    }
+    sqlite3_finalize(q);
+    fputs("</table>\n", f);
+    if (n == FAILED_SHOWN)
+        fprintf(f, "<p>Only the first %d are listed; predictions.csv has them all.</p>\n", FAILED_SHOWN);
+    return IRB_OK;
+}
+
+irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    char *path = irb_path_join(irb_store_dir(st), "report.html");
+    if (!path)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_atomic_file af;
+    irb_status s = irb_atomic_open(&af, path, err);
+    irb_free(path);
+    IRB_TRY(s);
+    FILE *f = af.f;
+    irb_store_counts c;
+    if ((s = irb_store_counts_get(st, &c, err)) != IRB_OK) {
+        irb_atomic_abort(&af);
+        return s;
+    }
+    int target = o->pos;
+    for (int k = 0; target < 0 && k < o->n_classes; k++)
+        if (!strcmp(irb_obs_type(o->classes[k]), "animal"))
+            target = k;
+    if (target < 0)
+        target = 0;
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>irbis classify report</title>"
+               "<style>%s</style></head><body>\n<h1>Survey classification</h1>\n",
+            CSS);
+    fputs("<table id=\"summary\"><tr><th>classified by</th><td>", f);
+    html(f, o->classified_by);
+    fputs("</td></tr><tr><th>survey</th><td>", f);
+    html(f, o->survey_dir);
+    fprintf(f, "</td></tr><tr><th>sequence gap</th><td>%g s</td></tr>", o->gap);
+    if (o->pos >= 0) {
+        fputs("<tr><th>positive class</th><td>", f);
+        html(f, o->classes[o->pos]);
+        fprintf(f, " (threshold %g)</td></tr>", o->threshold);
+    }
+    fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
+               "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
+               "<tr><th>sequences</th><td>%lld</td></tr></table>\n",
+            c.total, c.ok, c.failed, c.pending, c.sequences);
+    s = counts_section(st, o, f, err);
+    if (s == IRB_OK)
+        s = sequences_section(st, o, target, f, err);
+    if (s == IRB_OK)
+        s = failed_section(st, f, err);
+    fputs("</body></html>\n", f);
+    if (s != IRB_OK) {
+        irb_atomic_abort(&af);
+        return s;
+    }
+    return irb_atomic_close(&af, err);
+}

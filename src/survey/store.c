@@ -1,0 +1,619 @@
+/* The results store of `irbis classify`: OUT/irbis.sqlite in WAL mode plus the run lock
+ * OUT/.lock. Every image is one row keyed by its relative path, so a rescan after a crash adds
+ * nothing twice, and results are committed one transaction per batch, so a killed run loses
+ * at most the batch in flight. Schema and semantics: docs/classify.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "survey/classify_internal.h"
+
+struct irb_store {
+    sqlite3 *db;
+    char *dir, *dbpath;
+    int lock_fd;
+    sqlite3_stmt *add, *pending, *result, *failed;
+    int64_t *ids;
+    char **paths;
+    int cap, n;
+};
+
+static const char SCHEMA[] =
+    "CREATE TABLE IF NOT EXISTS params(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS images("
+    " id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, camera TEXT NOT NULL,"
+    " timestamp TEXT NOT NULL, tsec INTEGER, tfrac REAL, width INTEGER, height INTEGER,"
+    " state INTEGER NOT NULL, status TEXT NOT NULL DEFAULT '', message TEXT NOT NULL DEFAULT '',"
+    " probs BLOB, label INTEGER);"
+    "CREATE TABLE IF NOT EXISTS sequences("
+    " id INTEGER PRIMARY KEY, name TEXT NOT NULL, camera TEXT NOT NULL, start TEXT NOT NULL,"
+    " end TEXT NOT NULL, n INTEGER NOT NULL, probs BLOB NOT NULL, label INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS image_seq(image_id INTEGER PRIMARY KEY, seq_id INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS image_seq_seq ON image_seq(seq_id);";
+
+/* ---- small helpers -------------------------------------------------------------------- */
+
+static irb_status db_fail(irb_store *st, irb_error *err, const char *what)
+{
+    int code = sqlite3_errcode(st->db);
+    irb_status s = (code == SQLITE_NOMEM) ? IRB_NOMEM
+                   : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? IRB_CORRUPT
+                   : (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? IRB_BUSY
+                                                                    : IRB_IO;
+    return irb_fail(err, s, "%s: %s: %s", st->dbpath, what, sqlite3_errmsg(st->db));
+}
+
+static irb_status exec(irb_store *st, const char *sql, irb_error *err)
+{
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(st, err, sql);
+    return IRB_OK;
+}
+
+static irb_status prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, irb_error *err)
+{
+    if (*stmt) {
+        sqlite3_reset(*stmt);
+        sqlite3_clear_bindings(*stmt);
+        return IRB_OK;
+    }
+    if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
+        return db_fail(st, err, "prepare");
+    return IRB_OK;
+}
+
+char *irb_path_join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    while (la > 1 && a[la - 1] == '/')
+        la--;
+    char *p = irb_malloc(la + lb + 2);
+    if (!p)
+        return NULL;
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+irb_status irb_mkdirs(const char *path, irb_error *err)
+{
+    char *p = irb_strdup(path);
+    if (!p)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+    for (char *s = p + 1;; s++) {
+        char c = *s;
+        if (c == '/' || c == '\0') {
+            *s = '\0';
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                irb_status st = irb_fail(err, IRB_IO, "%s: cannot create folder: %s", p, strerror(errno));
+                irb_free(p);
+                return st;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    irb_free(p);
+    struct stat sb;
+    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return irb_fail(err, IRB_IO, "%s: not a folder", path);
+    return IRB_OK;
+}
+
+/* ---- open / lock ---------------------------------------------------------------------- */
+
+static irb_status take_lock(irb_store *st, irb_error *err)
+{
+    char *lp = irb_path_join(st->dir, ".lock");
+    if (!lp)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
+    st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (st->lock_fd < 0) {
+        irb_status s = irb_fail(err, IRB_IO, "%s: cannot open lock file: %s", lp, strerror(errno));
+        irb_free(lp);
+        return s;
+    }
+    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        char pid[32] = "";
+        ssize_t k = pread(st->lock_fd, pid, sizeof pid - 1, 0);
+        pid[k > 0 ? k : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        irb_status s = (e == EWOULDBLOCK)
+                           ? irb_fail(err, IRB_BUSY,
+                                      "%s: another irbis classify run (pid %s) is using this output folder "
+                                      "(lock %s); wait for it to finish or choose another output folder",
+                                      st->dir, pid[0] ? pid : "?", lp)
+                           : irb_fail(err, IRB_IO, "%s: cannot lock: %s", lp, strerror(e));
+        irb_free(lp);
+        return s;
+    }
+    irb_free(lp);
+    char pid[32];
+    int k = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(st->lock_fd, 0) == 0 && pwrite(st->lock_fd, pid, (size_t)k, 0) < 0) {
+        /* the pid is only informational */
+    }
+    return IRB_OK;
+}
+
+irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
+{
+    *out = NULL;
+    if (!dir || !*dir)
+        return irb_fail(err, IRB_INVALID_ARG, "no output folder given");
+    IRB_TRY(irb_mkdirs(dir, err));
+    irb_store *st = irb_calloc(1, sizeof *st);
+    if (!st)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", dir);
+    st->lock_fd = -1;
+    irb_status s = IRB_NOMEM;
+    if (!(st->dir = irb_strdup(dir)) || !(st->dbpath = irb_path_join(dir, "irbis.sqlite"))) {
+        irb_fail(err, s, "%s: out of memory", dir);
+        goto fail;
+    }
+    if ((s = take_lock(st, err)) != IRB_OK)
+        goto fail;
+    if (sqlite3_open_v2(st->dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        s = irb_fail(err, IRB_IO, "%s: cannot open the results store: %s", st->dbpath,
+                     st->db ? sqlite3_errmsg(st->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL + synchronous=FULL: each commit is on disk when it returns, and a reader never sees
+     * a half-written batch. */
+    if ((s = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;", err)) != IRB_OK)
+        goto fail;
+    if ((s = exec(st, SCHEMA, err)) != IRB_OK)
+        goto fail;
+    *out = st;
+    return IRB_OK;
+fail:
+    irb_store_close(st);
+    return s;
+}
+
+void irb_store_close(irb_store *st)
+{
+    if (!st)
+        return;
+    sqlite3_finalize(st->add);
+    sqlite3_finalize(st->pending);
+    sqlite3_finalize(st->result);
+    sqlite3_finalize(st->failed);
+    if (st->db)
+        sqlite3_close(st->db);
+    for (int i = 0; i < st->n; i++)
+        irb_free(st->paths[i]);
+    irb_free(st->paths);
+    irb_free(st->ids);
+    if (st->lock_fd >= 0)
+        close(st->lock_fd); /* releases the flock */
+    irb_free(st->dir);
+    irb_free(st->dbpath);
+    irb_free(st);
+}
+
+void *irb_store_db(irb_store *st) { return st->db; }
+const char *irb_store_dir(const irb_store *st) { return st->dir; }
+
+irb_status irb_store_begin(irb_store *st, irb_error *err) { return exec(st, "BEGIN IMMEDIATE", err); }
+irb_status irb_store_commit(irb_store *st, irb_error *err) { return exec(st, "COMMIT", err); }
+void irb_store_rollback(irb_store *st)
+{
+    if (!sqlite3_get_autocommit(st->db))
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- parameters and state ------------------------------------------------------------- */
+
+static irb_status get_kv(irb_store *st, const char *table, const char *key, char **value, irb_error *err)
+{
+    *value = NULL;
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT value FROM %s WHERE key = ?", table);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_fail(st, err, "prepare");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    irb_status s = IRB_OK;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        if (!(*value = irb_strdup((const char *)sqlite3_column_text(q, 0))))
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+    } else if (rc != SQLITE_DONE) {
+        s = db_fail(st, err, "read");
+    }
+    sqlite3_finalize(q);
+    return s;
+}
+
+static irb_status set_kv(irb_store *st, const char *table, const char *key, const char *value, irb_error *err)
+{
+    char sql[96];
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s(key, value) VALUES(?, ?)", table);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_fail(st, err, "prepare");
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
+    irb_status s = sqlite3_step(q) == SQLITE_DONE ? IRB_OK : db_fail(st, err, "write");
+    sqlite3_finalize(q);
+    return s;
+}
+
+irb_status irb_store_get_state(irb_store *st, const char *key, char **value, irb_error *err)
+{
+    return get_kv(st, "state", key, value, err);
+}
+
+irb_status irb_store_set_state(irb_store *st, const char *key, const char *value, irb_error *err)
+{
+    return set_kv(st, "state", key, value, err);
+}
+
+static irb_status wipe(irb_store *st, irb_error *err)
+{
+    IRB_TRY(exec(st, "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
+                     "DELETE FROM sequences; DELETE FROM image_seq; COMMIT;", err));
+    static const char *const dirs[] = {"sorted", "thumbs", "camtrap-dp"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *p = irb_path_join(st->dir, dirs[i]);
+        if (!p)
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
+        irb_status s = irb_rmtree(p, err);
+        irb_free(p);
+        IRB_TRY(s);
+    }
+    return IRB_OK;
+}
+
+irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
+                                  int restart, irb_error *err)
+{
+    char *have = NULL;
+    IRB_TRY(get_kv(st, "params", keys[0], &have, err));
+    int recorded = have != NULL;
+    irb_free(have);
+    if (recorded && !restart) {
+        for (int i = 0; i < n; i++) {
+            IRB_TRY(get_kv(st, "params", keys[i], &have, err));
+            if (!have || strcmp(have, values[i]) != 0) {
+                irb_status s = irb_fail(err, IRB_MISMATCH,
+                                        "%s: the output folder holds a run with %s = '%s', this run has '%s'; "
+                                        "use the same options to resume, or --restart to discard it",
+                                        st->dir, keys[i], have ? have : "(none)", values[i]);
+                irb_free(have);
+                return s;
+            }
+            irb_free(have);
+        }
+        return IRB_OK;
+    }
+    if (recorded || restart)
+        IRB_TRY(wipe(st, err));
+    IRB_TRY(irb_store_begin(st, err));
+    for (int i = 0; i < n; i++) {
+        irb_status s = set_kv(st, "params", keys[i], values[i], err);
+        if (s != IRB_OK) {
+            irb_store_rollback(st);
+            return s;
+        }
+    }
+    return irb_store_commit(st, err);
+}
+
+/* ---- images --------------------------------------------------------------------------- */
+
+int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
+{
+    int y, mo, d, h, mi, s, n = 0;
+    char sep1, sep2, sep3;
+    if (!t || sscanf(t, "%4d%c%2d%c%2d%c%2d:%2d:%2d%n", &y, &sep1, &mo, &sep2, &d, &sep3, &h, &mi, &s, &n) != 9)
+        return 0;
+    if (!((sep1 == '-' && sep2 == '-') || (sep1 == ':' && sep2 == ':')) || (sep3 != 'T' && sep3 != ' '))
+        return 0;
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || h < 0 || mi < 0 || s < 0)
+        return 0;
+    double f = 0;
+    if (t[n] == '.') {
+        double scale = 0.1;
+        for (const char *p = t + n + 1; *p >= '0' && *p <= '9'; p++, scale /= 10)
+            f += (*p - '0') * scale;
+    }
+    /* days from civil (proleptic Gregorian), 1970-01-01 = 0 */
+    int64_t yy = y - (mo <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    int64_t yoe = yy - era * 400;
+    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    *sec = days * 86400 + h * 3600 + mi * 60 + s;
+    *frac = f;
+    return 1;
+}
+
+irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err)
+{
+    IRB_TRY(prepare(st,
+                    "INSERT OR IGNORE INTO images(path, camera, timestamp, tsec, tfrac, width, height, state,"
+                    " status, message) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                    &st->add, err));
+    sqlite3_stmt *q = st->add;
+    sqlite3_bind_text(q, 1, row->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, row->camera ? row->camera : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 3, row->timestamp ? row->timestamp : "", -1, SQLITE_STATIC);
+    int64_t sec;
+    double frac;
+    if (irb_cls_parse_time(row->timestamp, &sec, &frac)) {
+        sqlite3_bind_int64(q, 4, sec);
+        sqlite3_bind_double(q, 5, frac);
+    }
+    sqlite3_bind_int(q, 6, row->width);
+    sqlite3_bind_int(q, 7, row->height);
+    int bad = row->status != IRB_OK;
+    sqlite3_bind_int(q, 8, bad ? IRB_IMG_FAILED : IRB_IMG_PENDING);
+    sqlite3_bind_text(q, 9, bad ? irb_cls_status_token(row->status) : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 10, bad && row->message ? row->message : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        return db_fail(st, err, "add image");
+    return IRB_OK;
+}
+
+irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                             irb_error *err)
+{
+    *n = 0;
+    for (int i = 0; i < st->n; i++)
+        irb_free(st->paths[i]);
+    st->n = 0;
+    if (max > st->cap) {
+        int64_t *ni = irb_realloc_array(st->ids, (size_t)max, sizeof *ni);
+        if (ni)
+            st->ids = ni;
+        char **np = irb_realloc_array(st->paths, (size_t)max, sizeof *np);
+        if (np)
+            st->paths = np;
+        if (!ni || !np)
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+        st->cap = max;
+    }
+    IRB_TRY(prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?", &st->pending,
+                    err));
+    sqlite3_bind_int64(st->pending, 1, after);
+    sqlite3_bind_int(st->pending, 2, max);
+    int rc;
+    while ((rc = sqlite3_step(st->pending)) == SQLITE_ROW) {
+        st->ids[st->n] = sqlite3_column_int64(st->pending, 0);
+        if (!(st->paths[st->n] = irb_strdup((const char *)sqlite3_column_text(st->pending, 1)))) {
+            sqlite3_reset(st->pending);
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+        }
+        st->n++;
+    }
+    sqlite3_reset(st->pending);
+    if (rc != SQLITE_DONE)
+        return db_fail(st, err, "read pending images");
+    *ids = st->ids;
+    *paths = st->paths;
+    *n = st->n;
+    return IRB_OK;
+}
+
+irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
+                                irb_error *err)
+{
+    IRB_TRY(prepare(st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?",
+                    &st->result, err));
+    sqlite3_bind_blob(st->result, 1, probs, (int)(sizeof *probs * (size_t)n_classes), SQLITE_STATIC);
+    sqlite3_bind_int(st->result, 2, label);
+    sqlite3_bind_int64(st->result, 3, id);
+    if (sqlite3_step(st->result) != SQLITE_DONE)
+        return db_fail(st, err, "store result");
+    return IRB_OK;
+}
+
+irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err)
+{
+    IRB_TRY(prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
+    sqlite3_bind_text(st->failed, 1, irb_cls_status_token(status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->failed, 2, message ? message : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->failed, 3, id);
+    if (sqlite3_step(st->failed) != SQLITE_DONE)
+        return db_fail(st, err, "store failure");
+    return IRB_OK;
+}
+
+static irb_status count(irb_store *st, const char *sql, long long *out, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return db_fail(st, err, "prepare");
+    irb_status s = IRB_OK;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *out = sqlite3_column_int64(q, 0);
+    else
+        s = db_fail(st, err, "count");
+    sqlite3_finalize(q);
+    return s;
+}
+
+irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err)
+{
+    memset(c, 0, sizeof *c);
+    IRB_TRY(count(st, "SELECT count(*) FROM images", &c->total, err));
+    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 0", &c->pending, err));
+    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
+    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
+    return count(st, "SELECT count(*) FROM sequences", &c->sequences, err);
+}
+
+/* ---- sequences -------------------------------------------------------------------------- */
+
+const char *irb_cls_status_token(irb_status s)
+{
+    static const char *const t[IRB_STATUS_COUNT] = {
+        [IRB_OK] = "ok", [IRB_INVALID_ARG] = "invalid", [IRB_IO] = "io", [IRB_CORRUPT] = "corrupt",
+        [IRB_UNSUPPORTED] = "unsupported", [IRB_NOMEM] = "nomem", [IRB_TOO_LARGE] = "too_large",
+        [IRB_NOT_FOUND] = "not_found", [IRB_MISMATCH] = "mismatch", [IRB_BUSY] = "busy", [IRB_INTERNAL] = "internal",
+    };
+    return (unsigned)s < IRB_STATUS_COUNT && t[s] ? t[s] : "error";
+}
+
+int irb_cls_label(const double *p, int n, int pos, double threshold)
+{
+    if (pos >= 0 && pos < n && p[pos] >= threshold)
+        return pos;
+    int best = -1;
+    for (int k = 0; k < n; k++)
+        if (k != pos || pos < 0 || pos >= n)
+            if (best < 0 || p[k] > p[best])
+                best = k;
+    return best < 0 ? 0 : best;
+}
+
+typedef struct seq_acc {
+    int64_t id;
+    char *camera, *start, *end;
+    long long n, k; /* members; k-th sequence of the camera */
+    double *sum, *mean;
+} seq_acc;
+
+static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr,
+                            irb_error *err)
+{
+    if (a->n == 0)
+        return IRB_OK;
+    for (int k = 0; k < nc; k++)
+        a->mean[k] = a->sum[k] / (double)a->n;
+    char name[600];
+    snprintf(name, sizeof name, "%s#%lld", a->camera, a->k);
+    sqlite3_reset(ins);
+    sqlite3_bind_int64(ins, 1, a->id);
+    sqlite3_bind_text(ins, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 3, a->camera, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 4, a->start, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 5, a->end, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 6, a->n);
+    sqlite3_bind_blob(ins, 7, a->mean, (int)(sizeof(double) * (size_t)nc), SQLITE_STATIC);
+    sqlite3_bind_int(ins, 8, irb_cls_label(a->mean, nc, pos, thr));
+    if (sqlite3_step(ins) != SQLITE_DONE)
+        return db_fail(st, err, "store sequence");
+    a->n = 0;
+    return IRB_OK;
+}
+
+static int set_str(char **dst, const char *src)
+{
+    char *c = irb_strdup(src ? src : "");
+    if (!c)
+        return 0;
+    irb_free(*dst);
+    *dst = c;
+    return 1;
+}
+
+static irb_status build_sequences(irb_store *st, double gap, int nc, int pos, double thr, seq_acc *a,
+                                  sqlite3_stmt *sel, sqlite3_stmt *ins, sqlite3_stmt *map, irb_error *err)
+{
+    int64_t prev_sec = 0, next_id = 1;
+    double prev_frac = 0;
+    int prev_timed = 0, rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        int64_t img = sqlite3_column_int64(sel, 0);
+        const char *cam = (const char *)sqlite3_column_text(sel, 1);
+        int timed = sqlite3_column_type(sel, 2) != SQLITE_NULL;
+        int64_t sec = sqlite3_column_int64(sel, 2);
+        double frac = sqlite3_column_double(sel, 3);
+        const char *ts = (const char *)sqlite3_column_text(sel, 4);
+        const double *p = sqlite3_column_blob(sel, 5);
+        if (!p || sqlite3_column_bytes(sel, 5) != (int)(sizeof(double) * (size_t)nc))
+            return irb_fail(err, IRB_CORRUPT, "%s: image %lld has no probabilities of %d classes", st->dbpath,
+                            (long long)img, nc);
+        int same_cam = a->camera && strcmp(a->camera, cam) == 0;
+        int joins = a->n > 0 && same_cam && timed && prev_timed &&
+                    (double)(sec - prev_sec) + (frac - prev_frac) <= gap;
+        if (!joins) {
+            IRB_TRY(seq_flush(st, ins, a, nc, pos, thr, err));
+            a->k = same_cam ? a->k + 1 : 1;
+            if (!set_str(&a->camera, cam) || !set_str(&a->start, ts))
+                return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+            a->id = next_id++;
+            memset(a->sum, 0, sizeof(double) * (size_t)nc);
+        }
+        for (int k = 0; k < nc; k++)
+            a->sum[k] += p[k];
+        a->n++;
+        if (!set_str(&a->end, ts))
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+        prev_sec = sec, prev_frac = frac, prev_timed = timed;
+        sqlite3_reset(map);
+        sqlite3_bind_int64(map, 1, img);
+        sqlite3_bind_int64(map, 2, a->id);
+        if (sqlite3_step(map) != SQLITE_DONE)
+            return db_fail(st, err, "store sequence member");
+    }
+    if (rc != SQLITE_DONE)
+        return db_fail(st, err, "read images for sequences");
+    return seq_flush(st, ins, a, nc, pos, thr, err);
+}
+
+irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
+                                     irb_error *err)
+{
+    seq_acc a = {0};
+    sqlite3_stmt *sel = NULL, *ins = NULL, *map = NULL;
+    irb_status s = IRB_OK;
+    a.sum = irb_calloc((size_t)n_classes, sizeof(double));
+    a.mean = irb_calloc((size_t)n_classes, sizeof(double));
+    if (!a.sum || !a.mean) {
+        s = irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+        goto done;
+    }
+    if ((s = irb_store_begin(st, err)) != IRB_OK)
+        goto done;
+    if ((s = exec(st, "DELETE FROM sequences; DELETE FROM image_seq;", err)) != IRB_OK)
+        goto done;
+    /* Untimed images sort after the timed ones of their camera, by path. */
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id, camera, tsec, tfrac, timestamp, probs FROM images WHERE state = 1"
+                           " ORDER BY camera, tsec IS NULL, tsec, tfrac, path",
+                           -1, &sel, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db,
+                           "INSERT INTO sequences(id, name, camera, start, end, n, probs, label)"
+                           " VALUES(?,?,?,?,?,?,?,?)",
+                           -1, &ins, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(st->db, "INSERT INTO image_seq(image_id, seq_id) VALUES(?,?)", -1, &map, NULL) !=
+            SQLITE_OK) {
+        s = db_fail(st, err, "prepare");
+        goto done;
+    }
+    if ((s = build_sequences(st, gap, n_classes, pos, threshold, &a, sel, ins, map, err)) != IRB_OK)
+        goto done;
+    sqlite3_finalize(sel), sel = NULL;
+    s = irb_store_commit(st, err);
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(map);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    irb_free(a.camera);
+    irb_free(a.start);
+    irb_free(a.end);
+    irb_free(a.sum);
+    irb_free(a.mean);
+    return s;
+}

@@ -1,0 +1,421 @@
+/* The results store and the classify driver, driven by a fake scanner and a fake engine
+ * (deterministic probabilities from the path): label rule, time parsing against timegm(),
+ * hand-computed sequences and their mean probabilities, the run lock, parameter checks and
+ * --restart, failures listed with their cause, and resumption after SIGKILL at random moments
+ * giving byte-identical predictions.csv to an uninterrupted run. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "core/error.h"
+#include "survey/classify_internal.h"
+
+/* ---- the fakes ---------------------------------------------------------------------------- */
+
+#define NC 3
+static const char *const CLASSES[NC] = {"empty", "snow_leopard", "ibex"};
+
+typedef struct fake {
+    int n;            /* images to scan */
+    int scan_sleep_us;   /* per scanned row */
+    int score_sleep_us;  /* per batch */
+    int i;
+    char path[64], cam[16], ts[32];
+} fake;
+
+/* Image i: camera "cam<i % 3>", time base + 20 s * (i / 3) with a 2-minute break every 7th
+ * step; every 13th image is unreadable (fails in prepare), every 29th is rejected by the scan,
+ * every 31st has no timestamp. */
+static void fake_row(int i, char *path, char *cam, char *ts, int *has_time, int *scan_bad, int *prep_bad)
+{
+    int c = i % 3, k = i / 3;
+    sprintf(path, "cam%d/IMG_%04d.JPG", c, i);
+    sprintf(cam, "cam%d", c);
+    long t = 20L * k + 120L * (k / 7);
+    *has_time = i % 31 != 5;
+    if (*has_time)
+        sprintf(ts, "2021-06-%02ldT%02ld:%02ld:%02ld", 1 + t / 86400, t / 3600 % 24, t / 60 % 60, t % 60);
+    else
+        ts[0] = '\0';
+    *scan_bad = i % 29 == 7;
+    *prep_bad = !*scan_bad && i % 13 == 4;
+}
+
+static irb_status fake_next(void *ctx, irb_cls_row *row, irb_error *err)
+{
+    (void)err;
+    fake *f = ctx;
+    if (f->i >= f->n)
+        return IRB_NOT_FOUND;
+    if (f->scan_sleep_us)
+        usleep((useconds_t)f->scan_sleep_us);
+    int has_time, scan_bad, prep_bad;
+    fake_row(f->i++, f->path, f->cam, f->ts, &has_time, &scan_bad, &prep_bad);
+    memset(row, 0, sizeof *row);
+    row->path = f->path;
+    row->camera = f->cam;
+    row->timestamp = f->ts;
+    row->width = 640, row->height = 480;
+    row->status = scan_bad ? IRB_TOO_LARGE : IRB_OK;
+    row->message = scan_bad ? "header says 100000 x 100000 pixels, above the limit" : NULL;
+    return IRB_OK;
+}
+
+static void fake_close(void *ctx) { (void)ctx; }
+
+static irb_status make_scanner(void *user, irb_cls_scanner *s, irb_error *err)
+{
+    (void)err;
+    fake *f = user;
+    f->i = 0;
+    s->ctx = f, s->next = fake_next, s->close = fake_close;
+    return IRB_OK;
+}
+
+static int path_index(const char *abs)
+{
+    const char *p = strstr(abs, "IMG_");
+    return p ? atoi(p + 4) : -1;
+}
+
+/* Fake class probabilities of image i (softmax of three numbers from i). */
+static void fake_probs(int i, double *p)
+{
+    double z[NC] = {sin(i * 0.7) * 2, cos(i * 0.3) * 2, sin(i * 1.3 + 1)}, s = 0;
+    for (int k = 0; k < NC; k++)
+        s += (p[k] = exp(z[k]));
+    for (int k = 0; k < NC; k++)
+        p[k] /= s;
+}
+
+static irb_status fake_prepare(void *ctx, int worker, const char *abs, float *input, irb_error *err)
+{
+    (void)ctx, (void)worker;
+    int i = path_index(abs), has_time, scan_bad, prep_bad;
+    char path[64], cam[16], ts[32];
+    fake_row(i, path, cam, ts, &has_time, &scan_bad, &prep_bad);
+    if (prep_bad)
+        return irb_fail(err, IRB_CORRUPT, "%s: not a JPEG file (starts with 0x00 0x00)", abs);
+    input[0] = (float)i;
+    return IRB_OK;
+}
+
+static irb_status fake_score(void *ctx, const float *in, int n, double *probs, irb_error *err)
+{
+    (void)err;
+    fake *f = ctx;
+    if (f->score_sleep_us)
+        usleep((useconds_t)f->score_sleep_us);
+    for (int j = 0; j < n; j++)
+        fake_probs((int)in[j], probs + (size_t)j * NC);
+    return IRB_OK;
+}
+
+static void fake_free(void *ctx) { (void)ctx; }
+
+static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
+{
+    (void)err;
+    e->ctx = user;
+    e->workers = 2;
+    e->n_classes = NC;
+    e->classes = CLASSES;
+    e->input_floats = 1;
+    e->classified_by = "irbis test";
+    e->prepare = fake_prepare, e->score = fake_score, e->free = fake_free;
+    return IRB_OK;
+}
+
+static irb_status run(fake *f, const char *out, double gap, int restart, irb_classify_summary *sum, irb_error *err)
+{
+    irb_classify_opts o;
+    irb_classify_opts_default(&o);
+    o.survey_dir = "/nonexistent-survey";
+    o.out_dir = out;
+    o.sequence_gap = gap;
+    o.positive = "snow_leopard";
+    o.threshold = 0.4;
+    o.batch = 8;
+    o.restart = restart;
+    o.taxa = "snow_leopard=Panthera uncia;ibex=Capra sibirica";
+    return irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", make_scanner, make_engine, f,
+                                 sum, err);
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    if (fread(b, 1, (size_t)n, f) != (size_t)n)
+        n = 0;
+    b[n] = '\0';
+    fclose(f);
+    return b;
+}
+
+/* The predictions.csv line of a path (a copy), or NULL. */
+static char *line_of(const char *csv, const char *path)
+{
+    char key[80];
+    snprintf(key, sizeof key, "\n%s,", path);
+    const char *p = strstr(csv, key);
+    if (!p)
+        return NULL;
+    p++;
+    const char *e = strchr(p, '\n');
+    return strndup(p, (size_t)(e - p));
+}
+
+/* Field k (0-based) of a simple CSV line (no quoted commas in our fake data). */
+static void field(const char *line, int k, char *buf, size_t size)
+{
+    const char *p = line;
+    for (int i = 0; i < k && p; i++)
+        p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL;
+    size_t n = p ? strcspn(p, ",") : 0;
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, p ? p : "", n);
+    buf[n] = '\0';
+}
+
+/* dir/name in one of a few rotating buffers. */
+static const char *pj(const char *dir, const char *name)
+{
+    static char buf[4][8192];
+    static int k;
+    char *b = buf[k++ & 3];
+    if (snprintf(b, sizeof buf[0], "%s/%s", dir, name) >= (int)sizeof buf[0])
+        abort();
+    return b;
+}
+
+static void rm_rf(const char *dir)
+{
+    irb_rmtree(dir, NULL);
+}
+
+/* ---- tests -------------------------------------------------------------------------------- */
+
+static void test_label_rule(void)
+{
+    double a[3] = {0.5, 0.3, 0.2};
+    CHECK(irb_cls_label(a, 3, -1, 0.5) == 0, "argmax");
+    CHECK(irb_cls_label(a, 3, 1, 0.3) == 1, "p(pos) == threshold is positive");
+    CHECK(irb_cls_label(a, 3, 1, 0.31) == 0, "below threshold: best other");
+    CHECK(irb_cls_label(a, 3, 0, 0.9) == 1, "best of the others when pos is argmax but below threshold");
+    double t[2] = {0.5, 0.5};
+    CHECK(irb_cls_label(t, 2, -1, 0.5) == 0, "tie: lowest index");
+}
+
+static void test_time(void)
+{
+    static const char *const cases[] = {"2012-11-24T16:59:05", "1970-01-01T00:00:00", "2000-02-29 23:59:59",
+                                        "2012:11:24 16:59:05", "1969-12-31T23:59:59", "2100-03-01T12:00:00"};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct tm tm = {0};
+        sscanf(cases[i], "%d%*c%d%*c%d%*c%d:%d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+               &tm.tm_sec);
+        tm.tm_year -= 1900, tm.tm_mon -= 1;
+        int64_t sec;
+        double frac;
+        CHECK(irb_cls_parse_time(cases[i], &sec, &frac) && sec == (int64_t)timegm(&tm), "time %s", cases[i]);
+    }
+    int64_t sec;
+    double frac;
+    CHECK(irb_cls_parse_time("2012-11-24T16:59:05.25", &sec, &frac) && fabs(frac - 0.25) < 1e-12, "fraction");
+    CHECK(!irb_cls_parse_time("", &sec, &frac) && !irb_cls_parse_time("2012-13-01T00:00:00", &sec, &frac) &&
+              !irb_cls_parse_time("yesterday", &sec, &frac),
+          "invalid times refused");
+}
+
+static void test_lock(const char *dir)
+{
+    irb_store *a = NULL, *b = NULL;
+    irb_error err = {0};
+    CHECK(irb_store_open(dir, &a, &err) == IRB_OK, "open: %s", err.message);
+    irb_status s = irb_store_open(dir, &b, &err);
+    CHECK(s == IRB_BUSY && strstr(err.message, ".lock") && strstr(err.message, "another"),
+          "second open refused: %s %s", irb_status_name(s), err.message);
+    irb_store_close(a);
+    CHECK(irb_store_open(dir, &b, &err) == IRB_OK, "open after release: %s", err.message);
+    irb_store_close(b);
+}
+
+/* Expected sequences computed here from the fake's definition (not from the store). */
+static void test_full_run(const char *out)
+{
+    fake f = {.n = 120};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    irb_status s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_OK, "run: %s", err.message);
+    int n_scan_bad = 0, n_prep_bad = 0;
+    for (int i = 0; i < f.n; i++) {
+        int ht, sb, pb;
+        char p[64], c[16], t[32];
+        fake_row(i, p, c, t, &ht, &sb, &pb);
+        n_scan_bad += sb, n_prep_bad += pb;
+    }
+    CHECK(sum.images == f.n && sum.failed == n_scan_bad + n_prep_bad && sum.classified == f.n - sum.failed,
+          "summary %lld/%lld/%lld", sum.images, sum.classified, sum.failed);
+    const char *path = pj(out, "predictions.csv");
+    char *csv = slurp(path);
+    CHECK(csv != NULL, "predictions.csv written");
+    if (!csv)
+        return;
+    CHECK(!strncmp(csv, "path,camera,timestamp,sequence,p_empty,p_snow_leopard,p_ibex,label,seq_p_empty,"
+                        "seq_p_snow_leopard,seq_p_ibex,seq_label,status,message\n",
+                   134),
+          "header");
+    /* cam0 holds images 0,3,6,...: k = i/3, t = 20k + 120*(k/7): steps 20 s, every 7th step a
+     * 140 s gap. Sequences of cam0 (gap 60): k 0..6, 7..13, ... minus failed/untimed ones. */
+    for (int i = 0; i < f.n; i++) {
+        int ht, sb, pb;
+        char p[64], c[16], t[32];
+        fake_row(i, p, c, t, &ht, &sb, &pb);
+        char *line = line_of(csv, p), buf[256];
+        CHECK(line != NULL, "row for %s", p);
+        if (!line)
+            continue;
+        field(line, 12, buf, sizeof buf);
+        if (sb || pb) {
+            CHECK(!strcmp(buf, sb ? "too_large" : "corrupt"), "%s status %s", p, buf);
+            field(line, 13, buf, sizeof buf);
+            CHECK(strlen(buf) > 10, "%s has a cause", p);
+            free(line);
+            continue;
+        }
+        CHECK(!strcmp(buf, "ok"), "%s ok", p);
+        double pr[NC];
+        fake_probs(i, pr);
+        field(line, 4, buf, sizeof buf);
+        CHECK(fabs(atof(buf) - pr[0]) < 1e-6, "%s p_empty %s vs %f", p, buf, pr[0]);
+        /* expected sequence mean: members = same camera, timed, ok, same 7-step block */
+        double m[NC] = {0};
+        int cnt = 0;
+        for (int j = i % 3; j < f.n; j += 3) {
+            int ht2, sb2, pb2;
+            char p2[64], c2[16], t2[32];
+            fake_row(j, p2, c2, t2, &ht2, &sb2, &pb2);
+            int same = ht ? (ht2 && (j / 3) / 7 == (i / 3) / 7) : j == i;
+            if (!same || sb2 || pb2)
+                continue;
+            double q[NC];
+            fake_probs(j, q);
+            for (int k = 0; k < NC; k++)
+                m[k] += q[k];
+            cnt++;
+        }
+        for (int k = 0; k < NC; k++) {
+            field(line, 8 + k, buf, sizeof buf);
+            CHECK(fabs(atof(buf) - m[k] / cnt) < 2e-6, "%s seq_p[%d] %s vs %f (n %d)", p, k, buf, m[k] / cnt, cnt);
+        }
+        int want = m[1] / cnt >= 0.4 ? 1 : (m[0] >= m[2] ? 0 : 2);
+        field(line, 11, buf, sizeof buf);
+        CHECK(!strcmp(buf, CLASSES[want]), "%s seq_label %s vs %s", p, buf, CLASSES[want]);
+        free(line);
+    }
+    /* the sequence ids of two images 20 s apart match; across a 140 s gap they differ */
+    char *l0 = line_of(csv, "cam0/IMG_0000.JPG"), *l1 = line_of(csv, "cam0/IMG_0003.JPG"),
+         *l7 = line_of(csv, "cam0/IMG_0021.JPG");
+    char s0[64], s1[64], s7[64];
+    field(l0, 3, s0, sizeof s0), field(l1, 3, s1, sizeof s1), field(l7, 3, s7, sizeof s7);
+    CHECK(!strcmp(s0, s1) && strcmp(s0, s7) && !strcmp(s0, "cam0#1") && !strcmp(s7, "cam0#2"), "seq ids %s %s %s", s0,
+          s1, s7);
+    free(l0), free(l1), free(l7);
+    free(csv);
+
+    /* a rerun is a no-op that changes nothing */
+    char *before = slurp(path);
+    s = run(&f, out, 60, 0, &sum, &err);
+    char *after = slurp(path);
+    CHECK(s == IRB_OK && sum.resumed == f.n && before && after && !strcmp(before, after), "rerun identical");
+    free(before), free(after);
+
+    /* different parameters are refused, --restart accepts them */
+    s = run(&f, out, 30, 0, &sum, &err);
+    CHECK(s == IRB_MISMATCH && strstr(err.message, "sequence_gap") && strstr(err.message, "--restart"),
+          "gap change refused: %s", err.message);
+    s = run(&f, out, 30, 1, &sum, &err);
+    CHECK(s == IRB_OK && sum.resumed == 0 && sum.images == f.n, "restart: %s", err.message);
+}
+
+/* Kills runs with SIGKILL at random moments, resumes, and compares with an uninterrupted run. */
+static void test_kill_resume(const char *ref, const char *out)
+{
+    fake f = {.n = 300, .scan_sleep_us = 30, .score_sleep_us = 2500};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    rm_rf(ref);
+    double t0 = irb_now();
+    CHECK(run(&f, ref, 60, 0, &sum, &err) == IRB_OK, "reference run: %s", err.message);
+    double t_run = irb_now() - t0;
+    printf("uninterrupted run: %.3f s\n", t_run);
+    rm_rf(out);
+    srand((unsigned)time(NULL));
+    int kills = 0, partial = 0;
+    for (int round = 0; round < 8; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            irb_error e = {0};
+            _exit(run(&f, out, 60, 0, NULL, &e) == IRB_OK ? 0 : 1);
+        }
+        /* anywhere in the first 40 % of a run: each round leaves work for the next */
+        usleep((useconds_t)(1000 + (double)rand() / RAND_MAX * t_run * 0.4e6));
+        if (kill(pid, SIGKILL) == 0)
+            kills++;
+        int st;
+        waitpid(pid, &st, 0);
+        irb_store *store = NULL;
+        irb_store_counts c = {0};
+        if (irb_store_open(out, &store, &err) == IRB_OK && irb_store_counts_get(store, &c, &err) == IRB_OK &&
+            c.pending > 0 && c.pending < c.total)
+            partial++;
+        irb_store_close(store);
+    }
+    CHECK(kills >= 4, "killed %d runs", kills);
+    CHECK(partial >= 2, "only %d kills hit the classification phase", partial);
+    irb_status s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_OK && sum.images == f.n, "final resume: %s (%lld images, %lld resumed)", err.message, sum.images,
+          sum.resumed);
+    printf("kill/resume: %d kills (%d mid-classification), final run resumed %lld of %lld images\n", kills, partial, sum.resumed, sum.images);
+    char *x = slurp(pj(ref, "predictions.csv")), *y = slurp(pj(out, "predictions.csv"));
+    CHECK(x && y && !strcmp(x, y), "predictions identical to the uninterrupted run");
+    int lines = 0;
+    for (char *p = y; p && *p; p++)
+        lines += *p == '\n';
+    CHECK(lines == f.n + 1, "%d lines for %d images", lines, f.n);
+    free(x), free(y);
+}
+
+int main(void)
+{
+    const char *tmp = test_tmpdir("store");
+    rm_rf(pj(tmp, "lock")), rm_rf(pj(tmp, "full"));
+    test_label_rule();
+    test_time();
+    test_lock(pj(tmp, "lock"));
+    test_full_run(pj(tmp, "full"));
+    char ref[8192], killed[8192];
+    snprintf(ref, sizeof ref, "%s", pj(tmp, "ref"));
+    snprintf(killed, sizeof killed, "%s", pj(tmp, "killed"));
+    test_kill_resume(ref, killed);
+    return CHECK_DONE();
+}
