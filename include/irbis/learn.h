@@ -104,6 +104,22 @@ IRB_API char *const *irb_features_column(const irb_features *fs, const char *nam
 /* Metadata value of `key` (decoded string, or JSON text for non-strings), or NULL. Owned by fs. */
 IRB_API const char *irb_features_meta(const irb_features *fs, const char *key);
 
+/* ---- CSV tables --------------------------------------------------------------------------- */
+
+/* A whole CSV file (RFC 4180, first record = header) in memory, e.g. a labels file. */
+typedef struct irb_table {
+    int ncol;
+    char **name;      /* ncol header names (a UTF-8 BOM is dropped) */
+    size_t nrow;
+    char ***cell;     /* cell[i][j]: row i, column j ("" when the row is short) */
+} irb_table;
+
+/* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file. */
+IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *err);
+/* Index of column `name`, or -1. */
+IRB_API int irb_table_column(const irb_table *t, const char *name);
+IRB_API void irb_table_free(irb_table *t);
+
 /* ---- cross-validation folds ----------------------------------------------------------------- */
 
 /* Grouped k-fold: assigns each of n rows a fold in [0, k) so that rows with the same group id

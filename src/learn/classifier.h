@@ -1,0 +1,28 @@
+/* The classifier object shared by training (logreg.c) and the file format (classifier.c). */
+#ifndef IRB_LEARN_CLASSIFIER_H
+#define IRB_LEARN_CLASSIFIER_H
+
+#include "irbis/learn.h"
+
+#define IRB_CLF_VERSION 1
+#define IRB_CLF_MAX_CLASSES 65536
+#define IRB_CLF_MAX_DIM (1 << 24)
+
+struct irb_classifier {
+    int K;              /* classes */
+    int D;              /* feature dim */
+    int M;              /* outputs: 1 when K == 2 (logit of class 1), else K */
+    double C;
+    char **class_name;  /* K */
+    double *class_weight; /* K */
+    double *mean, *std; /* D each */
+    double *W;          /* M x D, on standardised features */
+    double *b;          /* M */
+    int n_meta;
+    char **meta_key, **meta_val;
+};
+
+/* A zeroed classifier with all arrays allocated (names NULL), std set to 1. NULL on no memory. */
+irb_classifier_t *irb_classifier_alloc(int K, int D);
+
+#endif
