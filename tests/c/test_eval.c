@@ -1,0 +1,121 @@
+/* Metrics, ROC and path matching on hand-computed cases (the sklearn comparison is in
+ * tests/py/test_eval_sklearn.py), plus writer failures and a three-curve SVG. */
+#include <math.h>
+
+#include "check.h"
+#include "irbis.h"
+
+#define NEAR(a, b) (fabs((a) - (b)) < 1e-12)
+
+static void test_metrics(void)
+{
+    /* truth 0 0 0 1 1 2, pred 0 1 0 1 1 1: class 2 never predicted */
+    int t[] = {0, 0, 0, 1, 1, 2}, p[] = {0, 1, 0, 1, 1, 1};
+    irb_metrics m = {0};
+    irb_error err = {0};
+    CHECK(irb_metrics_compute(t, p, 6, 4, &m, &err) == IRB_OK, "%s", err.message);
+    CHECK(NEAR(m.accuracy, 4.0 / 6), "accuracy %g", m.accuracy);
+    /* recall: 2/3, 1, 0 (class 3 absent from the truth: not averaged) */
+    CHECK(NEAR(m.balanced_accuracy, (2.0 / 3 + 1 + 0) / 3), "balanced %g", m.balanced_accuracy);
+    CHECK(NEAR(m.precision[0], 1) && NEAR(m.precision[1], 0.5) && m.precision[2] == 0 && m.precision[3] == 0, "precision");
+    CHECK(NEAR(m.f1[0], 0.8) && NEAR(m.f1[1], 2 * 0.5 / 1.5), "f1 %g %g", m.f1[0], m.f1[1]);
+    CHECK(m.support[0] == 3 && m.support[2] == 1 && m.support[3] == 0, "support");
+    CHECK(m.confusion[0 * 4 + 1] == 1 && m.confusion[2 * 4 + 1] == 1 && m.confusion[1 * 4 + 1] == 2, "confusion");
+    irb_metrics_release(&m);
+    int bad[] = {0, 5};
+    CHECK(irb_metrics_compute(bad, bad, 2, 4, &m, &err) == IRB_INVALID_ARG && strstr(err.message, "sample 1"), "range");
+    double pr, rc;
+    double s[] = {0.9, 0.5, 0.5, 0.1};
+    int pos[] = {1, 0, 1, 0};
+    irb_precision_recall_at(s, pos, 4, 0.5, &pr, &rc); /* >= 0.5: 3 predicted, 2 right */
+    CHECK(NEAR(pr, 2.0 / 3) && NEAR(rc, 1), "p/r at 0.5: %g %g", pr, rc);
+}
+
+static void test_roc(void)
+{
+    /* scores 0.9(+) 0.8(-) 0.8(+) 0.4(-) 0.3(+) 0.1(-): ties at 0.8 move together.
+     * Points: (0,0) inf; (0,1/3) .9; (1/3,2/3) .8; (2/3,2/3) .4; (2/3,1) .3; (1,1) .1
+     * AUC = 1/3*(1/3+2/3)/2 + 1/3*2/3 + 1/3*1 = 1/6 + 2/9 + 1/3 = 13/18 */
+    double s[] = {0.3, 0.8, 0.1, 0.9, 0.4, 0.8};
+    int pos[] = {1, 1, 0, 1, 0, 0};
+    irb_roc r = {0};
+    irb_error err = {0};
+    CHECK(irb_roc_compute(s, pos, 6, 0, &r, &err) == IRB_OK, "%s", err.message);
+    double fpr[] = {0, 0, 1.0 / 3, 2.0 / 3, 2.0 / 3, 1}, tpr[] = {0, 1.0 / 3, 2.0 / 3, 2.0 / 3, 1, 1},
+           thr[] = {INFINITY, 0.9, 0.8, 0.4, 0.3, 0.1};
+    CHECK(r.n == 6, "points %zu", r.n);
+    for (size_t i = 0; i < r.n && i < 6; i++)
+        CHECK(NEAR(r.fpr[i], fpr[i]) && NEAR(r.tpr[i], tpr[i]) && (i == 0 ? isinf(r.threshold[0]) : r.threshold[i] == thr[i]),
+              "point %zu: %g %g %g", i, r.fpr[i], r.tpr[i], r.threshold[i]);
+    CHECK(NEAR(r.auc, 13.0 / 18), "auc %g", r.auc);
+    irb_roc_release(&r);
+    /* drop_intermediate: a vertical run (0,1/3),(0,2/3),(0,1) keeps only its ends */
+    double s2[] = {0.9, 0.8, 0.7, 0.2};
+    int p2[] = {1, 1, 1, 0};
+    CHECK(irb_roc_compute(s2, p2, 4, 1, &r, &err) == IRB_OK, "%s", err.message);
+    CHECK(r.n == 4 && NEAR(r.tpr[1], 1.0 / 3) && NEAR(r.tpr[2], 1) && r.threshold[2] == 0.7 && NEAR(r.auc, 1),
+          "dropped: n %zu", r.n);
+    irb_roc_release(&r);
+    /* one class: OK with a warning, AUC NaN */
+    irb_error_clear(&err);
+    CHECK(irb_roc_compute(s2, p2, 3, 1, &r, &err) == IRB_OK && isnan(r.auc) && err.warning &&
+              strstr(err.message, "undefined"), "one class");
+    irb_roc_release(&r);
+    double nanv[] = {NAN};
+    CHECK(irb_roc_compute(nanv, p2, 1, 1, &r, &err) == IRB_INVALID_ARG, "NaN refused");
+}
+
+static void test_match(void)
+{
+    char *lp[] = {"cam1/a.jpg", "./cam2/a.jpg", "/abs/root/cam3/b.jpg", "x/dup.jpg", "y/dup.jpg"};
+    char *ll[] = {"deer", "empty", "fox", "same", "same"};
+    irb_labels l = {5, lp, ll};
+    const char *q[] = {"cam1/a.jpg", "/data/s/cam2/a.jpg", "cam3/b.jpg", "a.jpg", "dup.jpg", "cam4/a.jpg",
+                       "xcam1/a.jpg"};
+    long m[7];
+    irb_error err = {0};
+    /* "a.jpg" matches cam1/a.jpg and cam2/a.jpg with different labels: ambiguous */
+    CHECK(irb_labels_match(&l, q, 3, m, &err) == IRB_OK && m[0] == 0 && m[1] == 1 && m[2] == 2, "match %ld %ld %ld",
+          m[0], m[1], m[2]);
+    CHECK(irb_labels_match(&l, q + 3, 1, m, &err) == IRB_MISMATCH && strstr(err.message, "a.jpg"), "ambiguous");
+    CHECK(irb_labels_match(&l, q + 4, 3, m, &err) == IRB_OK && m[0] == 3 && m[1] == -1 && m[2] == -1,
+          "same label is fine; no match across a partial name: %ld %ld %ld", m[0], m[1], m[2]);
+}
+
+static void test_svg(void)
+{
+    double s[] = {0.9, 0.7, 0.4, 0.2, 0.1};
+    int p[] = {1, 0, 1, 0, 1};
+    irb_roc r[3];
+    for (int i = 0; i < 3; i++)
+        irb_roc_compute(s, p, 5 - (size_t)i, 1, &r[i], NULL);
+    const irb_roc *c[] = {&r[0], &r[1], &r[2]};
+    const char *names[] = {"resnet50 <fc>", "mobilenet & co", "one"};
+    char path[4200];
+    snprintf(path, sizeof path, "%s/three.svg", test_tmpdir("eval"));
+    irb_error err = {0};
+    CHECK(irb_write_roc_svg(path, c, names, 3, "three models", &err) == IRB_OK, "%s", err.message);
+    FILE *f = fopen(path, "rb");
+    char buf[20000] = {0};
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    int curves = 0;
+    for (const char *q = buf; (q = strstr(q, "class=\"roc-curve\"")); q++)
+        curves++;
+    CHECK(n > 0 && curves == 3, "curves %d", curves);
+    CHECK(strstr(buf, "resnet50 &lt;fc&gt;") && strstr(buf, "mobilenet &amp; co"), "names escaped");
+    for (int i = 0; i < 3; i++)
+        irb_roc_release(&r[i]);
+    CHECK(irb_write_roc_svg("/nonexistent-dir/x.svg", c, names, 0, NULL, &err) == IRB_IO &&
+              strstr(err.message, "/nonexistent-dir/x.svg"), "unwritable path named");
+}
+
+int main(void)
+{
+    test_metrics();
+    test_roc();
+    test_match();
+    test_svg();
+    return CHECK_DONE();
+}
