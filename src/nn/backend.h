@@ -28,9 +28,19 @@ typedef struct irb_backend {
      * where K is the product of g->output's dims after the batch. batch <= max_batch. */
     irb_status (*run)(void *plan, const float *input, int batch, float *output, irb_error *err);
     void (*destroy)(void *plan);
+    /* ---- appended (docs/nn.md) */
+    /* General evaluation, for conformance tests: evaluates the whole graph g (as loaded, not cut;
+     * inputs of any rank and dtype) for in[i] = the value g->inputs[i], and writes out[i] for
+     * g->outputs[i]; out[i].data is irb_malloc'd, the caller frees it with irb_tensor_release.
+     * May be NULL for an engine that offers no general evaluation. */
+    irb_status (*eval)(const irb_graph *g, const irb_tensor *in, irb_tensor *out, irb_error *err);
 } irb_backend;
 
 extern const irb_backend irb_backend_reference;
 extern const irb_backend irb_backend_onednn;
+
+/* The engine registry (src/nn/registry.c): "reference", "onednn" (when it was built into the
+ * library) or "auto" (the fastest available). Returns NULL for a name that is not available. */
+const irb_backend *irb_backend_find(const char *name);
 
 #endif

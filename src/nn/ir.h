@@ -74,6 +74,12 @@ typedef struct irb_attrs {
     int64_t axis;             /* Flatten, Softmax, Concat, Gather */
     int n_axes;               /* Squeeze/Unsqueeze axes (attribute or constant input) */
     int64_t axes[IRB_MAX_RANK];
+    /* ---- appended (docs/nn.md) */
+    int allowzero;            /* Reshape (opset 14): a 0 in the shape means 0, not "copy" */
+    int softmax_legacy;       /* Softmax opset < 13: coerce to 2-D at `axis`, normalise the rest */
+    int64_t shape_start, shape_end; /* Shape (opset 15) start/end; has_shape_end = 0: to the end */
+    int has_shape_end;
+    int has_axes;             /* n_axes came from an attribute or a folded constant input */
 } irb_attrs;
 
 typedef struct irb_node {
@@ -93,8 +99,47 @@ typedef struct irb_graph {
     int input;                /* the image input value (rank 4, NCHW) */
     int output;               /* the value the graph is evaluated to (after a cut) */
     char *metadata;           /* owned; ONNX metadata_props as "key=value\n" lines, may be NULL */
+    /* ---- appended (docs/nn.md) */
+    int *inputs, n_inputs;    /* owned; all graph inputs that are not initializers, file order */
+    int *outputs, n_outputs;  /* owned; all graph outputs, file order */
+    int opset;                /* opset of the default ONNX domain */
+    char *producer;           /* owned; producer_name, may be NULL */
 } irb_graph;
 
+/* The ONNX op_type of op ("Conv", "Relu", ...). */
 const char *irb_op_name(irb_op op);
+/* The op named by an ONNX op_type, or IRB_OP_COUNT when there is none. */
+irb_op irb_op_from_name(const char *onnx_op_type);
+
+/* A free-standing tensor: what general evaluation (irb_backend.eval, irb_reference_eval) takes
+ * and returns. Row-major, dtype as in irb_value. */
+typedef struct irb_tensor {
+    irb_dtype dtype;
+    int rank;
+    int64_t dims[IRB_MAX_RANK];
+    void *data;               /* owned by whoever made the tensor, see the function */
+    size_t nbytes;
+} irb_tensor;
+
+/* Bytes per element of dtype (4 or 8), or 0 for an unknown dtype. */
+size_t irb_dtype_size(irb_dtype dt);
+/* Product of dims (1 for rank 0). */
+int64_t irb_numel(int rank, const int64_t *dims);
+/* Frees t->data (irb_free) and zeroes t. NULL is fine. */
+void irb_tensor_release(irb_tensor *t);
+
+/* ---- graph building and copying (src/nn/ir.c) */
+/* Frees everything the graph owns and zeroes it. NULL is fine. */
+void irb_graph_release(irb_graph *g);
+/* A deep copy of src into *dst (constants' data included). */
+irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err);
+/* Appends a value named `name` (copied); returns its index or -1 when out of memory. */
+int irb_graph_add_value(irb_graph *g, const char *name);
+/* Appends a node (name copied, attrs zeroed); returns its index or -1 when out of memory. */
+int irb_graph_add_node(irb_graph *g, irb_op op, const char *name);
+/* Index of the value with this name, or -1. */
+int irb_graph_find_value(const irb_graph *g, const char *name);
+/* The value of metadata key `key`, copied into buf (size n); returns 1 if present. */
+int irb_graph_metadata(const irb_graph *g, const char *key, char *buf, size_t n);
 
 #endif

@@ -1,0 +1,135 @@
+/* irbis/nn.h: ONNX models, loaded into irbis' IR, cut at a layer, compiled for an engine, run
+ * in batches. Included by irbis.h. Design and file formats: docs/nn.md.
+ *
+ *   irb_error err = {0};
+ *   irb_model_t *m = NULL;
+ *   irb_net_t *net = NULL;
+ *   if (irb_model_load("mobilenet_v2.onnx", NULL, &m, &err) != IRB_OK) { ... err.message ... }
+ *   irb_net_opts o = {.cut = 2, .pool = IRB_POOL_AVG};          // 1280-d features
+ *   if (irb_net_new(m, &o, &net, &err) != IRB_OK) { ... }
+ *   int c, h, w;  irb_net_input_shape(net, &c, &h, &w);
+ *   float *in = ... batch x c x h x w, preprocessed as irb_model_preprocess(m) says ...;
+ *   float *out = ... batch x irb_net_output_size(net) ...;
+ *   if (irb_net_run(net, in, batch, out) != IRB_OK) { ... irb_net_error(net)->message ... }
+ *   irb_net_free(net);            // a net does not need its model after irb_net_new
+ *   irb_model_free(m);
+ */
+#ifndef IRBIS_NN_H
+#define IRBIS_NN_H
+
+#include "irbis/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IRB_NN_MAX_RANK 8
+
+typedef struct irb_model_t irb_model_t;
+typedef struct irb_net_t irb_net_t;
+
+/* ------------------------------------------------------------------ models */
+
+typedef struct irb_model_opts {
+    /* Any tensor (initializer, constant) declaring more bytes than this is refused with
+     * IRB_TOO_LARGE before it is allocated. 0: 1 GiB. */
+    size_t max_tensor_bytes;
+} irb_model_opts;
+
+/* Loads an ONNX file. opts may be NULL (defaults). The model has exactly one float graph input
+ * of rank 4 (N x C x H x W; a symbolic N is fine); the last graph output is the default
+ * output. On success *out owns everything (free with irb_model_free); on failure *out is NULL
+ * and err says which file, node or tensor and why: IRB_CORRUPT (truncated, dangling input,
+ * cycle, size mismatch), IRB_UNSUPPORTED (op type and node named, external data, dtype),
+ * IRB_TOO_LARGE, IRB_MISMATCH (wrong input rank), IRB_IO/IRB_NOT_FOUND. */
+IRB_API irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_model_t **out, irb_error *err);
+/* The same from bytes in memory (borrowed for the call); `name` is used in messages. */
+IRB_API irb_status irb_model_load_buffer(const void *data, size_t size, const char *name,
+                                         const irb_model_opts *opts, irb_model_t **out, irb_error *err);
+IRB_API void irb_model_free(irb_model_t *m);
+
+typedef struct irb_tensor_info {
+    const char *name;  /* owned by the model */
+    int rank;
+    int64_t dims[IRB_NN_MAX_RANK]; /* batch (dims[0]) shown as 1 */
+} irb_tensor_info;
+
+typedef struct irb_cut_info {
+    int cut;              /* 1, 2, ...: the value irb_net_opts.cut = this number selects */
+    const char *op;       /* ONNX op type of the node producing it ("Conv", "Relu", ...) */
+    irb_tensor_info tensor;
+} irb_cut_info;
+
+typedef struct irb_op_count {
+    const char *op;       /* ONNX op type */
+    int count;
+} irb_op_count;
+
+typedef struct irb_model_info {
+    int n_inputs, n_outputs, n_cuts, n_ops;
+    const irb_tensor_info *inputs;   /* the network input (n_inputs = 1) */
+    const irb_tensor_info *outputs;  /* the graph outputs, file order; the last is the default */
+    const irb_cut_info *cuts;        /* cut points 1..n_cuts, walking back from the output */
+    const irb_op_count *ops;         /* nodes per op type in the file (Constant nodes included) */
+    int opset;
+    const char *producer;            /* producer_name, "" if none */
+} irb_model_info;
+
+/* Facts about the model; owned by the model, valid until irb_model_free. */
+IRB_API const irb_model_info *irb_model_info_get(const irb_model_t *m);
+
+/* The input preprocessing the model expects: x[c] = (pixel[c] - mean[c]) / std[c], pixels
+ * 0..255 RGB, image resized to input_size x input_size, NCHW. Read from metadata_props
+ * irbis.mean / irbis.std / irbis.input_size when present (source = "metadata"), else by the
+ * rule in docs/nn.md: producer "pytorch" -> ImageNet mean/std ("torchvision"), otherwise
+ * mean = std = 128 ("tflite"). */
+typedef struct irb_preprocess {
+    float mean[3], std[3];
+    int input_size;
+    const char *source;   /* "metadata", "torchvision" or "tflite"; static string */
+} irb_preprocess;
+
+IRB_API const irb_preprocess *irb_model_preprocess(const irb_model_t *m);
+
+/* The value of metadata_props key `key` (owned by the model), or NULL. */
+IRB_API const char *irb_model_metadata(const irb_model_t *m, const char *key);
+
+/* ------------------------------------------------------------------ compiled nets */
+
+typedef enum irb_engine { IRB_ENGINE_AUTO = 0, IRB_ENGINE_REFERENCE, IRB_ENGINE_ONEDNN } irb_engine;
+typedef enum irb_precision { IRB_PRECISION_FP32 = 0, IRB_PRECISION_BF16 } irb_precision;
+typedef enum irb_pool_mode { IRB_POOL_NONE = 0, IRB_POOL_AVG } irb_pool_mode;
+
+typedef struct irb_net_opts {
+    const char *layer;     /* a tensor name to cut at (borrowed for the call), or NULL/"" */
+    int cut;               /* with no layer: cut point number (0 = the model's output) */
+    irb_pool_mode pool;    /* IRB_POOL_AVG: global average pooling of an N x C x H x W cut */
+    irb_engine engine;     /* AUTO: oneDNN when built in (falling back to reference if it
+                              cannot run every node), else reference */
+    irb_precision precision; /* BF16: oneDNN only */
+    int threads;           /* 0: all CPUs */
+    int max_batch;         /* 0: 32 */
+} irb_net_opts;
+
+/* Cuts, optimises and compiles a copy of the model's graph. opts may be NULL (the model's
+ * output, auto engine, fp32). The model is borrowed for the call only. Free with irb_net_free. */
+IRB_API irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t **out, irb_error *err);
+/* C, H, W of one input image. */
+IRB_API void irb_net_input_shape(const irb_net_t *net, int *c, int *h, int *w);
+/* Floats per image in the output (product of the output's dims after the batch). */
+IRB_API size_t irb_net_output_size(const irb_net_t *net);
+/* The name of the output tensor (after the cut, before pooling); owned by the net. */
+IRB_API const char *irb_net_output_name(const irb_net_t *net);
+/* The engine that runs the net: "reference" or "onednn". */
+IRB_API const char *irb_net_engine(const irb_net_t *net);
+/* input: batch x C x H x W floats (borrowed); output: batch x irb_net_output_size floats
+ * (written). batch in 1..max_batch. Not reentrant on one net: one run at a time. */
+IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output);
+/* The last run's error record (owned by the net). */
+IRB_API const irb_error *irb_net_error(const irb_net_t *net);
+IRB_API void irb_net_free(irb_net_t *net);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

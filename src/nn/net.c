@@ -1,0 +1,151 @@
+/* Public net API: passes on a copy of the model's graph, engine choice, compile, run. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/pool.h"
+#include "nn/backend.h"
+#include "nn/model_internal.h"
+#include "nn/passes/passes.h"
+
+struct irb_net_t {
+    const irb_backend *be;
+    void *plan;
+    int c, h, w, max_batch;
+    size_t out_size;
+    char *out_name;
+    irb_error err;
+};
+
+/* The pass pipeline (docs/nn.md). */
+static irb_status optimise(irb_graph *g, const irb_net_opts *o, irb_error *err)
+{
+    IRB_TRY(irb_pass_cut(g, o->layer, o->cut, err));
+    IRB_TRY(irb_pass_prune(g, err));
+    IRB_TRY(irb_pass_infer_fold(g, err));
+    IRB_TRY(irb_pass_simplify(g, err));
+    IRB_TRY(irb_pass_fold_batchnorm(g, err));
+    if (o->pool == IRB_POOL_AVG)
+        IRB_TRY(irb_pass_pool_avg(g, err));
+    return irb_pass_prune(g, err);
+}
+
+static int unsupported_node(const irb_backend *be, const irb_graph *g)
+{
+    for (int k = 0; k < g->n_nodes; k++)
+        if (!be->supports(g, k))
+            return k;
+    return -1;
+}
+
+static irb_status choose_engine(irb_engine e, const irb_graph *g, const irb_backend **out, irb_error *err)
+{
+    const char *name = e == IRB_ENGINE_REFERENCE ? "reference" : e == IRB_ENGINE_ONEDNN ? "onednn" : "auto";
+    const irb_backend *be = irb_backend_find(name);
+    if (!be)
+        return irb_fail(err, IRB_UNSUPPORTED, "the %s engine is not built into this irbis", name);
+    int bad = unsupported_node(be, g);
+    if (bad >= 0 && e == IRB_ENGINE_AUTO) {
+        be = &irb_backend_reference; /* fallback: the reference runs every op */
+        bad = unsupported_node(be, g);
+    }
+    if (bad >= 0)
+        return irb_fail(err, IRB_UNSUPPORTED, "the %s engine cannot run %s node '%s'", be->name,
+                        irb_op_name(g->nodes[bad].op), g->nodes[bad].name);
+    *out = be;
+    return IRB_OK;
+}
+
+static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts *o, irb_error *err)
+{
+    irb_graph g;
+    IRB_TRY(irb_graph_copy(&m->g, &g, err));
+    irb_status s = optimise(&g, o, err);
+    if (s == IRB_OK && !(net->out_name = irb_strdup(g.values[g.output].name)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    if (s == IRB_OK && o->layer && o->layer[0]) {
+        irb_free(net->out_name);
+        net->out_name = irb_strdup(o->layer);
+    }
+    if (s == IRB_OK)
+        s = choose_engine(o->engine, &g, &net->be, err);
+    if (s == IRB_OK) {
+        const irb_value *x = &g.values[g.input], *y = &g.values[g.output];
+        net->c = (int)x->dims[1], net->h = (int)x->dims[2], net->w = (int)x->dims[3];
+        net->out_size = (size_t)irb_numel(y->rank - 1, y->dims + 1);
+        net->max_batch = o->max_batch > 0 ? o->max_batch : 32;
+        irb_exec_opts eo = {o->precision == IRB_PRECISION_BF16 ? IRB_EXEC_BF16 : IRB_EXEC_FP32,
+                            o->threads > 0 ? o->threads : irb_cpu_count(), net->max_batch};
+        s = net->be->compile(&g, &eo, &net->plan, err);
+    }
+    irb_graph_release(&g);
+    return s;
+}
+
+irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t **out, irb_error *err)
+{
+    if (!m || !out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_net_new: model or out is NULL");
+    *out = NULL;
+    irb_net_opts o = {0};
+    if (opts)
+        o = *opts;
+    irb_net_t *net = irb_calloc(1, sizeof *net);
+    if (!net)
+        return irb_fail(err, IRB_NOMEM, "out of memory creating a net");
+    irb_status s = build(net, m, &o, err);
+    if (s != IRB_OK) {
+        irb_net_free(net);
+        return s;
+    }
+    *out = net;
+    return IRB_OK;
+}
+
+void irb_net_input_shape(const irb_net_t *net, int *c, int *h, int *w)
+{
+    if (c) *c = net ? net->c : 0;
+    if (h) *h = net ? net->h : 0;
+    if (w) *w = net ? net->w : 0;
+}
+
+size_t irb_net_output_size(const irb_net_t *net)
+{
+    return net ? net->out_size : 0;
+}
+
+const char *irb_net_output_name(const irb_net_t *net)
+{
+    return net ? net->out_name : NULL;
+}
+
+const char *irb_net_engine(const irb_net_t *net)
+{
+    return net ? net->be->name : NULL;
+}
+
+irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output)
+{
+    if (!net)
+        return IRB_INVALID_ARG;
+    irb_error_clear(&net->err);
+    if (!input || !output || batch < 1 || batch > net->max_batch)
+        return irb_fail(&net->err, IRB_INVALID_ARG, "irb_net_run: batch %d outside 1..%d or NULL buffers", batch,
+                        net->max_batch);
+    return net->be->run(net->plan, input, batch, output, &net->err);
+}
+
+const irb_error *irb_net_error(const irb_net_t *net)
+{
+    return net ? &net->err : NULL;
+}
+
+void irb_net_free(irb_net_t *net)
+{
+    if (!net)
+        return;
+    if (net->plan)
+        net->be->destroy(net->plan);
+    irb_free(net->out_name);
+    irb_free(net);
+}

@@ -1,0 +1,123 @@
+/* Shape inference + constant folding (see passes.h). */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "nn/ops/ops.h"
+#include "nn/passes/passes.h"
+
+static void view(const irb_value *v, irb_tensor *t)
+{
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, sizeof t->dims);
+    t->data = v->data;
+    t->nbytes = v->nbytes;
+}
+
+static int known(const irb_value *v)
+{
+    if (v->rank < 0)
+        return 0;
+    for (int i = 0; i < v->rank; i++)
+        if (v->dims[i] < 0)
+            return 0;
+    return 1;
+}
+
+/* Constant scalar inputs that engines should see as attributes. */
+static void lift_attrs(irb_graph *g, irb_node *n)
+{
+    if (n->op == IRB_OP_CLIP) {
+        for (int i = 1; i < n->n_in && i < 3; i++) {
+            const irb_value *v = n->in[i] >= 0 ? &g->values[n->in[i]] : NULL;
+            if (!v || !v->data || v->dtype != IRB_DT_FLOAT || v->nbytes != 4)
+                continue;
+            if (i == 1)
+                n->a.clip_min = *(const float *)v->data, n->a.has_clip_min = 1;
+            else
+                n->a.clip_max = *(const float *)v->data, n->a.has_clip_max = 1;
+            n->in[i] = -1;
+        }
+        while (n->n_in > 1 && n->in[n->n_in - 1] < 0)
+            n->n_in--;
+    }
+    if ((n->op == IRB_OP_SQUEEZE || n->op == IRB_OP_UNSQUEEZE) && n->n_in > 1 && n->in[1] >= 0) {
+        const irb_value *v = &g->values[n->in[1]];
+        int64_t c = v->nbytes / 8;
+        if (v->data && v->dtype == IRB_DT_INT64 && c <= IRB_MAX_RANK) {
+            memcpy(n->a.axes, v->data, v->nbytes);
+            n->a.n_axes = (int)c;
+            n->a.has_axes = 1;
+            n->n_in = 1;
+        }
+    }
+}
+
+static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in,
+                       irb_tensor *out, irb_error *err)
+{
+    irb_node *n = &g->nodes[k];
+    void *scratch = NULL;
+    size_t ss = impl->scratch ? impl->scratch(n, in, out) : 0;
+    irb_status s = IRB_OK;
+    for (int o = 0; o < n->n_out; o++) {
+        out[o].nbytes = (size_t)irb_numel(out[o].rank, out[o].dims) * irb_dtype_size(out[o].dtype);
+        if (!(out[o].data = irb_malloc(out[o].nbytes ? out[o].nbytes : 1)))
+            s = irb_fail(err, IRB_NOMEM, "out of memory folding constants");
+    }
+    if (s == IRB_OK && ss && !(scratch = irb_malloc(ss)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory folding constants");
+    if (s == IRB_OK)
+        s = impl->exec(n, in, out, scratch, err);
+    irb_free(scratch);
+    for (int o = 0; o < n->n_out; o++) {
+        if (s != IRB_OK) {
+            irb_tensor_release(&out[o]);
+            continue;
+        }
+        irb_value *v = &g->values[n->out[o]];
+        irb_free(v->data);
+        v->data = out[o].data;
+        v->nbytes = out[o].nbytes;
+        v->producer = -1;
+    }
+    if (s == IRB_OK)
+        n->n_out = 0; /* folded: prune drops it */
+    return s;
+}
+
+irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
+{
+    for (int k = 0; k < g->n_nodes; k++) {
+        irb_node *n = &g->nodes[k];
+        if (!n->n_out)
+            continue;
+        lift_attrs(g, n);
+        const irb_op_impl *impl = irb_op_impl_get(n->op);
+        irb_tensor tin[IRB_MAX_NODE_INPUTS], out[2];
+        const irb_tensor *in[IRB_MAX_NODE_INPUTS];
+        int all_const = 1;
+        memset(out, 0, sizeof out);
+        for (int i = 0; i < n->n_in; i++) {
+            in[i] = NULL;
+            if (n->in[i] < 0)
+                continue;
+            const irb_value *v = &g->values[n->in[i]];
+            if (!known(v))
+                return irb_op_fail(err, n, IRB_MISMATCH, "the shape of input '%s' is not known", v->name);
+            view(v, &tin[i]);
+            in[i] = &tin[i];
+            all_const &= v->data != NULL;
+        }
+        IRB_TRY(impl->infer(n, in, out, err));
+        for (int o = 0; o < n->n_out; o++) {
+            irb_value *v = &g->values[n->out[o]];
+            v->dtype = out[o].dtype;
+            v->rank = out[o].rank;
+            memcpy(v->dims, out[o].dims, sizeof v->dims);
+        }
+        if (impl->exec && (all_const || n->op == IRB_OP_SHAPE))
+            IRB_TRY(fold(g, k, impl, in, out, err));
+    }
+    return IRB_OK;
+}

@@ -1,0 +1,115 @@
+/* The shared MobileNetV2 on the reference engine against the independent reference vectors
+ * ($IRBIS_SHARED/models/mobilenet_v2/reference, SOURCE.md): `probs` (the output, cut 0) and
+ * `features` (layer by name) within 1e-4 max abs error; cut 1 = the 1001 logits (softmax of
+ * them equals probs), cut 2 = 1280 values equal to `features`. Also the model facts. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "irbis/nn.h"
+
+static float *read_floats(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    float *b = malloc(n * sizeof(float));
+    if (!f || !b || fread(b, sizeof(float), n, f) != n) {
+        fprintf(stderr, "cannot read %s\n", path);
+        exit(1);
+    }
+    fclose(f);
+    return b;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static irb_net_t *net(const irb_model_t *m, const char *layer, int cut, irb_pool_mode pool)
+{
+    irb_error err = {0};
+    irb_net_t *n = NULL;
+    irb_net_opts o = {.layer = layer, .cut = cut, .pool = pool, .engine = IRB_ENGINE_REFERENCE, .max_batch = 2};
+    irb_status s = irb_net_new(m, &o, &n, &err);
+    CHECK(s == IRB_OK, "irb_net_new(layer %s, cut %d): %s", layer ? layer : "-", cut, err.message);
+    return n;
+}
+
+int main(void)
+{
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    const char *path = test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx");
+    if (irb_model_load(path, NULL, &m, &err) != IRB_OK) {
+        fprintf(stderr, "load: %s\n", err.message);
+        return 1;
+    }
+    const irb_model_info *info = irb_model_info_get(m);
+    CHECK(info->n_outputs == 3 && strcmp(info->outputs[2].name, "probs") == 0, "outputs");
+    CHECK(info->inputs[0].dims[1] == 3 && info->inputs[0].dims[2] == 224, "input shape");
+    CHECK(info->n_cuts >= 2 && info->cuts[0].tensor.dims[1] == 1001 && strcmp(info->cuts[0].tensor.name, "logits") == 0,
+          "cut 1 is logits, got %s", info->n_cuts ? info->cuts[0].tensor.name : "none");
+    CHECK(info->n_cuts >= 2 && info->cuts[1].tensor.dims[1] == 1280, "cut 2 has 1280 channels");
+    const irb_preprocess *pp = irb_model_preprocess(m);
+    CHECK(pp->mean[0] == 128.0f && pp->std[2] == 128.0f && pp->input_size == 224, "MobileNetV2 preprocessing");
+
+    irb_net_t *probs = net(m, NULL, 0, IRB_POOL_NONE), *feat = net(m, "features", 0, IRB_POOL_NONE);
+    irb_net_t *cut1 = net(m, NULL, 1, IRB_POOL_NONE), *cut2 = net(m, NULL, 2, IRB_POOL_AVG);
+    if (!probs || !feat || !cut1 || !cut2)
+        return CHECK_DONE();
+    CHECK(irb_net_output_size(probs) == 1001 && irb_net_output_size(feat) == 1280, "output sizes");
+    CHECK(irb_net_output_size(cut1) == 1001 && irb_net_output_size(cut2) == 1280, "cut sizes %zu %zu",
+          irb_net_output_size(cut1), irb_net_output_size(cut2));
+    static const char *const names[] = {"dog", "eagle", "giraffe", "horses"};
+    float *in = malloc(2 * 3 * 224 * 224 * sizeof(float)), *out = malloc(2 * 1280 * sizeof(float));
+    for (int i = 0; i < 4; i += 2) {
+        char p[256];
+        for (int j = 0; j < 2; j++) {
+            snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i + j]);
+            float *x = read_floats(test_shared(p), 3 * 224 * 224);
+            memcpy(in + j * 3 * 224 * 224, x, 3 * 224 * 224 * sizeof(float));
+            free(x);
+        }
+        for (int j = 0; j < 2; j++) { /* batch of 2: image j of the batch */
+            snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_probs_f32.bin", names[i + j]);
+            float *rp = read_floats(test_shared(p), 1001);
+            snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i + j]);
+            float *rf = read_floats(test_shared(p), 1280);
+            CHECK(irb_net_run(probs, in, 2, out) == IRB_OK, "run: %s", irb_net_error(probs)->message);
+            double dp = max_abs_diff(out + j * 1001, rp, 1001);
+            CHECK(irb_net_run(feat, in, 2, out) == IRB_OK, "run: %s", irb_net_error(feat)->message);
+            double df = max_abs_diff(out + j * 1280, rf, 1280);
+            CHECK(irb_net_run(cut2, in, 2, out) == IRB_OK, "run: %s", irb_net_error(cut2)->message);
+            double dc2 = max_abs_diff(out + j * 1280, rf, 1280);
+            CHECK(irb_net_run(cut1, in, 2, out) == IRB_OK, "run: %s", irb_net_error(cut1)->message);
+            double mx = -1e30, sum = 0;
+            for (int k = 0; k < 1001; k++)
+                mx = fmax(mx, out[j * 1001 + k]);
+            for (int k = 0; k < 1001; k++)
+                sum += exp(out[j * 1001 + k] - mx);
+            double dl = 0;
+            for (int k = 0; k < 1001; k++)
+                dl = fmax(dl, fabs(exp(out[j * 1001 + k] - mx) / sum - rp[k]));
+            printf("%-8s probs %.2e features %.2e cut2 %.2e softmax(cut1) %.2e\n", names[i + j], dp, df, dc2, dl);
+            CHECK(dp <= 1e-4, "%s probs max abs error %g", names[i + j], dp);
+            CHECK(df <= 1e-4, "%s features max abs error %g", names[i + j], df);
+            CHECK(dc2 <= 1e-4, "%s cut 2 max abs error %g", names[i + j], dc2);
+            CHECK(dl <= 1e-4, "%s softmax(cut 1) max abs error %g", names[i + j], dl);
+            free(rp);
+            free(rf);
+        }
+    }
+    free(in);
+    free(out);
+    irb_net_free(probs);
+    irb_net_free(feat);
+    irb_net_free(cut1);
+    irb_net_free(cut2);
+    irb_model_free(m);
+    return CHECK_DONE();
+}
