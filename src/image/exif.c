@@ -88,6 +88,22 @@ static int get_orientation(ExifData *d)
     return o >= 1 && o <= 8 ? o : 1;
 }
 
+/* Reconyx HyperFire cameras keep the capture time only in their maker note (version 0xF101):
+ * six little-endian uint16 at byte 22: seconds, minutes, hours, month, day, year. */
+static void reconyx_time(ExifData *d, char *out, size_t cap)
+{
+    ExifEntry *e = exif_content_get_entry(d->ifd[EXIF_IFD_EXIF], EXIF_TAG_MAKER_NOTE);
+    if (!e || !e->data || e->size < 34 || e->data[0] != 0x01 || e->data[1] != 0xF1)
+        return;
+    int v[6];
+    for (int i = 0; i < 6; i++)
+        v[i] = e->data[22 + 2 * i] | e->data[23 + 2 * i] << 8;
+    if (v[5] < 1900 || v[5] > 2200 || v[3] < 1 || v[3] > 12 || v[4] < 1 || v[4] > 31 || v[2] > 23 || v[1] > 59 ||
+        v[0] > 60)
+        return;
+    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", v[5], v[3], v[4], v[2], v[1], v[0]);
+}
+
 static void read_tags(ExifData *d, irb_image_info *info)
 {
     char when[64], sub[32];
@@ -95,6 +111,8 @@ static void read_tags(ExifData *d, irb_image_info *info)
     get_ascii(d, EXIF_IFD_EXIF, EXIF_TAG_DATE_TIME_ORIGINAL, when, sizeof when);
     get_ascii(d, EXIF_IFD_EXIF, EXIF_TAG_SUB_SEC_TIME_ORIGINAL, sub, sizeof sub);
     iso_time(when, sub, info->datetime, sizeof info->datetime);
+    if (!info->datetime[0])
+        reconyx_time(d, info->datetime, sizeof info->datetime);
     get_ascii(d, EXIF_IFD_0, EXIF_TAG_MAKE, info->make, sizeof info->make);
     get_ascii(d, EXIF_IFD_0, EXIF_TAG_MODEL, info->model, sizeof info->model);
     get_ascii(d, EXIF_IFD_EXIF, EXIF_TAG_BODY_SERIAL_NUMBER, info->serial, sizeof info->serial);

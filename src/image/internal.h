@@ -49,6 +49,11 @@ irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, cons
 irb_status irb__png_header(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err);
 irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, irb_image *img);
 
+/* irb_resize with clamp = 1: kernels limited to [floor(x0), ceil(x1)) x [floor(y0), ceil(y1)),
+ * i.e. PIL's crop(box).resize() for a whole-pixel box. */
+irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp,
+                               int out_w, int out_h, irb_filter filter, irb_image *dst, irb_error *err);
+
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);
 

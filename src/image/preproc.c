@@ -104,7 +104,9 @@ static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *p
     double sx = (double)img.width / W, sy = (double)img.height / H;
     box s = {r.x0 * sx, r.y0 * sy, fmin(r.x1 * sx, img.width), fmin(r.y1 * sy, img.height)};
     irb_error keep = dec->err; /* a decode warning survives the resize */
-    irb_status st = irb_resize(&img, s.x0, s.y0, s.x1, s.y1, pp->size, pp->size, pp->filter, out, &dec->err);
+    /* crop-fraction: kernels clamped to the crop, like PIL's crop().resize() */
+    irb_status st = irb__resize_clamped(&img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION,
+                                        pp->size, pp->size, pp->filter, out, &dec->err);
     irb_image_release(&img);
     if (st != IRB_OK)
         return st;

@@ -32,7 +32,7 @@ static void kernel_free(kernel *kn)
     irb_free(kn->k);
 }
 
-static int kernel_make(int in_size, double in0, double in1, int out_size, irb_filter f, kernel *kn)
+static int kernel_make(int lo, int in_size, double in0, double in1, int out_size, irb_filter f, kernel *kn)
 {
     double (*fn)(double) = f == IRB_FILTER_BOX ? box : triangle;
     double support = f == IRB_FILTER_BOX ? 0.5 : 1.0;
@@ -50,8 +50,8 @@ static int kernel_make(int in_size, double in0, double in1, int out_size, irb_fi
     for (int xx = 0; xx < out_size; xx++) {
         double center = in0 + (xx + 0.5) * scale, total = 0.0, ss = 1.0 / filterscale;
         int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
-        if (xmin < 0)
-            xmin = 0;
+        if (xmin < lo)
+            xmin = lo;
         if (xmax > in_size)
             xmax = in_size;
         xmax -= xmin;
@@ -119,6 +119,12 @@ static void pass_v(const uint8_t *in, int w, int c, const kernel *kn, int out_h,
 irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, double y1, int out_w, int out_h,
                       irb_filter filter, irb_image *dst, irb_error *err)
 {
+    return irb__resize_clamped(src, x0, y0, x1, y1, 0, out_w, out_h, filter, dst, err);
+}
+
+irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp,
+                               int out_w, int out_h, irb_filter filter, irb_image *dst, irb_error *err)
+{
     if (!src || !src->data || !dst || src->channels < 1 || src->channels > 4 || out_w <= 0 || out_h <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "resize: bad arguments (output %dx%d)", out_w, out_h);
     if (x0 == 0 && y0 == 0 && x1 == 0 && y1 == 0) {
@@ -133,7 +139,10 @@ irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, dou
     kernel kh = {0}, kv = {0};
     irb_image tmp = {0};
     irb_status s = IRB_OK;
-    if (!kernel_make(src->width, x0, x1, out_w, filter, &kh) || !kernel_make(src->height, y0, y1, out_h, filter, &kv)) {
+    /* clamp: kernels stay inside the box's whole pixels, as if the box had been cropped first */
+    int lx = clamp ? (int)floor(x0) : 0, hx = clamp ? (int)ceil(x1) : src->width;
+    int ly = clamp ? (int)floor(y0) : 0, hy = clamp ? (int)ceil(y1) : src->height;
+    if (!kernel_make(lx, hx, x0, x1, out_w, filter, &kh) || !kernel_make(ly, hy, y0, y1, out_h, filter, &kv)) {
         s = irb_fail(err, IRB_NOMEM, "resize: cannot allocate kernels");
         goto cleanup;
     }

@@ -28,7 +28,11 @@ static void print_result(irb_decoder_t *dec, irb_status s, const irb_image *img)
 {
     const irb_error *e = irb_decoder_error(dec);
     const irb_image_info *in = irb_decoder_info(dec);
-    printf("%s %d %d %d/%d %s %d %d\n%s\n", irb_status_name(s), img->width, img->height, in->scale_num,
+    char name[64];
+    snprintf(name, sizeof name, "%s", irb_status_name(s));
+    for (char *c = name; *c; c++)
+        *c = *c == ' ' ? '_' : *c;
+    printf("%s %d %d %d/%d %s %d %d\n%s\n", name, img->width, img->height, in->scale_num,
            in->scale_denom, e->warning ? "warning" : "-", in->crop_top, in->crop_bottom, e->message);
 }
 

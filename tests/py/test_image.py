@@ -1,0 +1,290 @@
+#!/usr/bin/python3
+"""Image decoding and preprocessing against PIL (the independent reference), bad inputs, EXIF.
+
+Drives the helper mode of tests/c/test_image (see the top of that file) and `irbis scan`.
+Tolerances:
+  full-scale decode vs PIL: mean |diff| <= 1 level (same libjpeg-turbo IDCT and upsampling:
+    in practice 0).
+  full decode + our resize vs PIL resize: max |diff| <= 1 (same fixed-point arithmetic).
+  DCT-scaled decode + resize vs PIL full decode + resize: BILINEAR mean |diff| <= 3 levels,
+    99th percentile <= 16; BOX mean <= 8, p99 <= 40. The scaled IDCT is a different (smoother)
+    low-pass filter than decoding fully and averaging, so fine texture and edges differ by a few
+    levels; BOX keeps more aliasing than either, hence its wider bound. Measured (see the
+    printout): bilinear means 0.3-2.8, box 1-7. A wrong crop box or filter gives means > 10.
+"""
+import csv
+import os
+import struct
+import subprocess
+import sys
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+SHARED = os.environ.get('IRBIS_SHARED', '../shared')
+BUILD = os.environ['IRBIS_BUILD']
+TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp/irbis-test'), 'image_py')
+HELPER = os.path.join(BUILD, 'tests', 'test_image')
+CT = os.path.join(SHARED, 'data', 'camera-traps')
+ODD = os.path.join(SHARED, 'data', 'odd-images')
+os.makedirs(TMP, exist_ok=True)
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+        print('FAIL:', msg)
+
+
+def run(*args):
+    out = os.path.join(TMP, 'out.raw')
+    p = subprocess.run([HELPER] + [str(a) for a in args[:1]] + [str(args[1]), out] + [str(a) for a in args[2:]],
+                       capture_output=True, text=True, timeout=60)
+    head, _, msg = p.stdout.partition('\n')
+    f = head.split()
+    st = {'status': f[0], 'w': int(f[1]), 'h': int(f[2]), 'scale': f[3], 'warning': f[4] == 'warning',
+          'msg': msg.strip()}
+    if f[0] == 'ok':
+        st['px'] = np.fromfile(out, np.uint8).reshape(st['h'], st['w'], 3)
+    return st
+
+
+def pil_rgb(path, transpose=False):
+    im = Image.open(path)
+    if transpose:
+        im = ImageOps.exif_transpose(im)
+    return np.asarray(im.convert('RGB'))
+
+
+def mad(a, b):
+    return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
+
+def test_full_decode():
+    paths = [os.path.join(CT, p) for p in (
+        'wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG',
+        'uruguay_curso_camtrapR/edita/camara1/e152.JPG',
+        'hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG',
+        'mlwic_examples/images/CA-01_0006501.jpg',
+        'speciesnet_testdata/african_elephants.jpg',
+        'camtrapR/StationA/PBE/StationA__2009-04-21__00-40-00(1).JPG')]
+    paths += [os.path.join(ODD, p) for p in ('african_elephants_bw.jpg', 'african_elephants_cmyk.jpg')]
+    for p in paths:
+        r = run('decode', p)
+        ref = pil_rgb(p)
+        check(r['status'] == 'ok' and r['px'].shape == ref.shape, '%s: %s %s' % (p, r['status'], r['msg']))
+        if r['status'] == 'ok' and r['px'].shape == ref.shape:
+            m = mad(r['px'], ref)
+            print('full decode %-45s %dx%d mean|diff| %.3f' % (os.path.basename(p), r['w'], r['h'], m))
+            check(m <= 1.0, '%s: mean |diff| %.3f > 1' % (p, m))
+    # EXIF orientation 6: must come out upright like PIL's exif_transpose (and the original)
+    p = os.path.join(ODD, 'african_elephants_with_exif_orientation.jpg')
+    r = run('decode', p)
+    ref = pil_rgb(p, transpose=True)
+    check(r['status'] == 'ok' and (r['w'], r['h']) == (2048, 1536), 'orientation size %s' % r)
+    if r['status'] == 'ok':
+        m = mad(r['px'], ref)
+        print('orientation 6 mean|diff| %.3f' % m)
+        check(m <= 1.0, 'orientation: mean |diff| %.3f' % m)
+    # truncated: a warning, and the readable part equals PIL's (LOAD_TRUNCATED_IMAGES)
+    p = os.path.join(ODD, 'african_elephants_truncated_file.jpg')
+    r = run('decode', p)
+    check(r['status'] == 'ok' and r['warning'] and 'truncated_file' in r['msg'], 'truncated: %s' % r)
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    ref = pil_rgb(p)
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    if r['status'] == 'ok':
+        top = ref.shape[0] // 3
+        m = mad(r['px'][:top], ref[:top])
+        print('truncated: warning "%s"; top third mean|diff| %.3f' % (r['msg'], m))
+        check(m <= 1.0, 'truncated top part differs: %.3f' % m)
+
+
+def test_orientations_and_png():
+    """Synthetic JPEGs with every EXIF orientation, and PNG variants, against PIL."""
+    base = Image.open(os.path.join(CT, 'mlwic_examples/images/CA-01_0006501.jpg')).convert('RGB').crop((0, 0, 96, 64))
+    for o in range(1, 9):
+        p = os.path.join(TMP, 'orient%d.jpg' % o)
+        ex = Image.Exif()
+        ex[0x0112] = o
+        base.save(p, quality=95, exif=ex.tobytes())
+        r = run('decode', p)
+        ref = pil_rgb(p, transpose=True)
+        ok = r['status'] == 'ok' and r['px'].shape == ref.shape
+        check(ok, 'orientation %d: %s %s' % (o, r['status'], r.get('px', np.zeros(0)).shape))
+        if ok:
+            check(mad(r['px'], ref) <= 1.0, 'orientation %d: mean |diff| %.3f' % (o, mad(r['px'], ref)))
+    variants = {'rgb': base, 'rgba': base.convert('RGBA'), 'gray': base.convert('L'), 'la': base.convert('LA'),
+                'pal': base.convert('P'), 'bw': base.convert('1')}
+    for name, im in variants.items():
+        p = os.path.join(TMP, 'v_%s.png' % name)
+        im.save(p)
+        r = run('decode', p)
+        ref = pil_rgb(p)
+        check(r['status'] == 'ok' and np.array_equal(r['px'], ref), 'png %s: %s %s' % (name, r['status'], r['msg']))
+    # 16-bit gray and RGB: PIL keeps the high byte when converting to 8 bits
+    g16 = (np.arange(64 * 96, dtype=np.uint16).reshape(64, 96) * 10)
+    p = os.path.join(TMP, 'v_gray16.png')
+    Image.fromarray(g16).save(p)
+    r = run('decode', p)
+    want = np.repeat((g16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2)
+    check(r['status'] == 'ok' and np.array_equal(r['px'], want), 'png gray16: %s %s' % (r['status'], r['msg']))
+
+
+def pil_short_crop(path, size=224, short=256, filt=Image.BILINEAR):
+    im = Image.open(path).convert('RGB')
+    w, h = im.size
+    s = short / min(w, h)
+    im = im.resize((max(size, round(w * s)), max(size, round(h * s))), filt, reducing_gap=None)
+    w, h = im.size
+    left, top = (w - size) // 2, (h - size) // 2
+    return np.asarray(im.crop((left, top, left + size, top + size)))
+
+
+def pil_fraction(path, size=224, f=0.875, filt=Image.BILINEAR):
+    im = Image.open(path).convert('RGB')
+    w, h = im.size
+    cw, ch = round(w * f), round(h * f)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return np.asarray(im.crop((left, top, left + cw, top + ch)).resize((size, size), filt, reducing_gap=None))
+
+
+def test_resize_vs_pil():
+    paths = [os.path.join(CT, p) for p in ('wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG',
+                                           'uruguay_curso_camtrapR/edita/camara1/e152.JPG',
+                                           'speciesnet_testdata/african_elephants.jpg',
+                                           'mlwic_examples/images/CA-01_0006501.jpg')]
+    for p in paths:
+        for mode, arg, filt, ref in (('short', 256, 'bilinear', pil_short_crop(p)),
+                                     ('short', 256, 'box', pil_short_crop(p, filt=Image.BOX)),
+                                     ('fraction', 0.875, 'bilinear', pil_fraction(p)),
+                                     ('squash', 0, 'bilinear', np.asarray(Image.open(p).convert('RGB').resize(
+                                         (224, 224), Image.BILINEAR, reducing_gap=None)))):
+            full = run('prep', p, mode, 224, arg, filt, 1)
+            fast = run('prep', p, mode, 224, arg, filt, 0)
+            if full['status'] != 'ok' or fast['status'] != 'ok':
+                check(False, '%s %s: %s %s' % (p, mode, full['msg'], fast['msg']))
+                continue
+            dfull = np.abs(full['px'].astype(int) - ref.astype(int))
+            dfast = np.abs(fast['px'].astype(int) - ref.astype(int))
+            print('%-22s %-8s %-8s full: max %d mean %.3f | DCT %s: mean %.2f p99 %d' % (
+                os.path.basename(p), mode, filt, dfull.max(), dfull.mean(), fast['scale'], dfast.mean(),
+                np.percentile(dfast, 99)))
+            check(dfull.max() <= 1, '%s %s %s: full decode+resize max diff %d' % (p, mode, filt, dfull.max()))
+            lim = (3.0, 16) if filt == 'bilinear' else (8.0, 40)
+            check(dfast.mean() <= lim[0] and np.percentile(dfast, 99) <= lim[1],
+                  '%s %s %s: DCT-scaled mean %.2f p99 %d' % (p, mode, filt, dfast.mean(), np.percentile(dfast, 99)))
+
+
+def jpeg_segments(data):
+    """(offset, marker, length) of each segment before SOS."""
+    i, out = 2, []
+    while i < len(data):
+        m = data[i + 1]
+        ln = struct.unpack('>H', data[i + 2:i + 4])[0]
+        out.append((i, m, ln))
+        if m == 0xDA:
+            break
+        i += 2 + ln
+    return out
+
+
+def test_bad_inputs():
+    src = os.path.join(CT, 'uruguay_curso_camtrapR/edita/camara1/e152.JPG')
+    data = open(src, 'rb').read()
+    cases = {}
+
+    def write(name, b):
+        p = os.path.join(TMP, name)
+        with open(p, 'wb') as f:
+            f.write(b)
+        return p
+
+    cases['zero.jpg'] = (write('zero.jpg', b''), 'corrupt_input', 'empty')
+    cases['text.jpg'] = (write('text.jpg', b'just some text\n' * 20), 'unsupported', 'not an image')
+    cases['gif.gif'] = (write('gif.gif', b'GIF89a' + b'\0' * 40), 'unsupported', 'GIF')
+    segs = jpeg_segments(data)
+    sos = [s for s in segs if s[1] == 0xDA][0][0]
+    cases['cut_header.jpg'] = (write('cut_header.jpg', data[:300]), 'corrupt_input', 'cut_header.jpg')
+    cases['cut_sos.jpg'] = (write('cut_sos.jpg', data[:sos + 20]), 'ok-warning', 'cut_sos.jpg')
+    for frac in (0.3, 0.6, 0.95):
+        n = 'cut_%d.jpg' % int(frac * 100)
+        cases[n] = (write(n, data[:int(len(data) * frac)]), 'ok-warning', n)
+    # huge dimensions declared in the SOF (65000 x 65000)
+    sof = [s for s in segs if s[1] in (0xC0, 0xC1, 0xC2)][0][0]
+    big = bytearray(data)
+    big[sof + 5:sof + 9] = struct.pack('>HH', 65000, 65000)
+    cases['huge.jpg'] = (write('huge.jpg', bytes(big)), 'too_large', '65000x65000')
+    png = bytearray(open(os.path.join(TMP, 'v_rgb.png'), 'rb').read())
+    png[16:24] = struct.pack('>II', 100000, 100000)
+    cases['huge.png'] = (write('huge.png', bytes(png)), 'too_large', '100000x100000')
+    # garbage EXIF: bad IFD offset, an IFD that points at itself (loop), random bytes
+    app1 = [s for s in segs if s[1] == 0xE1][0]
+    t0 = app1[0] + 10  # TIFF header start
+    le = data[t0:t0 + 2] == b'II'
+    fmt = '<I' if le else '>I'
+    bad = bytearray(data)
+    bad[t0 + 4:t0 + 8] = struct.pack(fmt, 0x7FFFFFF0)
+    cases['exif_offset.jpg'] = (write('exif_offset.jpg', bytes(bad)), 'ok', None)
+    loop = bytearray(data)
+    ifd0 = struct.unpack(fmt, data[t0 + 4:t0 + 8])[0]
+    n0 = struct.unpack('<H' if le else '>H', data[t0 + ifd0:t0 + ifd0 + 2])[0]
+    loop[t0 + ifd0 + 2 + 12 * n0:t0 + ifd0 + 6 + 12 * n0] = struct.pack(fmt, ifd0)  # next IFD = itself
+    cases['exif_loop.jpg'] = (write('exif_loop.jpg', bytes(loop)), 'ok', None)
+    rnd = bytearray(data)
+    rng = np.random.default_rng(1)
+    rnd[t0 + 8:app1[0] + 2 + app1[2]] = rng.integers(0, 256, app1[2] - 8 - 8, dtype=np.uint8).tobytes()
+    cases['exif_random.jpg'] = (write('exif_random.jpg', bytes(rnd)), 'ok', None)
+    cases['missing.jpg'] = (os.path.join(TMP, 'does_not_exist.jpg'), 'not_found', 'No such file')
+    for name, (p, want, text) in cases.items():
+        r = run('decode', p, 224)
+        got = r['status'] + ('-warning' if r['warning'] and want == 'ok-warning' else '')
+        print('%-18s %-12s %s' % (name, got, r['msg'][:110]))
+        check(got == want, '%s: got %s, want %s (%s)' % (name, got, want, r['msg']))
+        if text:
+            check(text in r['msg'], '%s: message "%s" lacks "%s"' % (name, r['msg'], text))
+        if r['status'] != 'ok' or r['warning']:
+            check(os.path.basename(p) in r['msg'], '%s: message does not name the file: %s' % (name, r['msg']))
+        if name.startswith('exif_') and r['status'] == 'ok':
+            ref = pil_rgb(src)
+            check(r['w'] > 0, 'garbage EXIF still decodes')
+    # unreadable file: tests run as root, where chmod 000 is not enforced
+    p = write('noread.jpg', data)
+    os.chmod(p, 0)
+    enforced = not os.access(p, os.R_OK)
+    r = run('decode', p)
+    if enforced:
+        check(r['status'] == 'i/o_error' and 'Permission denied' in r['msg'], 'unreadable: %s' % r)
+    else:
+        print('unreadable file: permissions not enforced (running as root); checked that it decodes')
+        check(r['status'] == 'ok', 'root can read a chmod 000 file: %s' % r)
+    os.chmod(p, 0o644)
+
+
+def test_exif_timestamps():
+    out = os.path.join(TMP, 'scan.csv')
+    subprocess.run([os.environ['IRBIS_BIN'], 'scan', CT, '-o', out], capture_output=True, timeout=120)
+    ours = {r['path']: r for r in csv.DictReader(open(out, newline=''))}
+    n = bad = 0
+    for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv'), newline='')):
+        o = ours.get(r['path'])
+        check(o is not None, 'scan lacks %s' % r['path'])
+        if o is None:
+            continue
+        check((o['width'], o['height']) == (r['width'], r['height']), '%s: size %sx%s vs manifest %sx%s' % (
+            r['path'], o['width'], o['height'], r['width'], r['height']))
+        if r['timestamp']:
+            n += 1
+            if o['timestamp'][:19] != r['timestamp']:
+                bad += 1
+                check(False, '%s: timestamp %s, manifest %s' % (r['path'], o['timestamp'], r['timestamp']))
+    print('EXIF timestamps: %d of %d equal to the manifest' % (n - bad, n))
+    check(n >= 390, 'only %d manifest timestamps' % n)
+
+
+for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_bad_inputs, test_exif_timestamps):
+    print('==', t.__name__)
+    t()
+print('%d failures' % len(failures))
+sys.exit(1 if failures else 0)
