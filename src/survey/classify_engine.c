@@ -1,9 +1,209 @@
-/* The real scanner and engine of `irbis classify` (scan.h, image.h, nn.h, learn.h). */
+/* The real scanner (irb_scan_*) and engine (one decoder per worker -> irb_preprocess_file,
+ * irb_net_run, irb_classifier_predict) behind irb_classify_run. The net is configured from the
+ * classifier's provenance (layer/cut/pool), and a classifier trained on another model's
+ * features is refused (model_sha256, feature size). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
 #include "core/error.h"
+#include "core/pool.h"
+#include "irbis/image.h"
+#include "irbis/learn.h"
+#include "irbis/nn.h"
+#include "irbis/scan.h"
 #include "survey/classify_internal.h"
+
+typedef struct engine_ctx {
+    const irb_classify_opts *o;
+    irb_classifier_t *clf;
+    char model_sha[65], clf_sha[65];
+    char classified_by[512];
+    const char **classes;
+    int nc;
+    /* built by make_engine */
+    irb_model_t *model;
+    irb_net_t *net;
+    irb_decoder_t **dec;
+    int workers;
+    irb_preproc pp;
+    float *feats;
+    size_t feat_dim;
+    /* scanner */
+    irb_scan_t *scan;
+} engine_ctx;
+
+/* ---- scanner ------------------------------------------------------------------------------ */
+
+static irb_status scan_next(void *ctx, irb_cls_row *row, irb_error *err)
+{
+    engine_ctx *c = ctx;
+    irb_scan_row r;
+    irb_status s = irb_scan_next(c->scan, &r);
+    if (s == IRB_NOT_FOUND)
+        return s;
+    if (s != IRB_OK) {
+        irb_error_copy(err, irb_scan_error(c->scan));
+        return s;
+    }
+    memset(row, 0, sizeof *row);
+    row->path = r.path;
+    row->camera = r.camera;
+    row->timestamp = r.timestamp;
+    row->width = r.width, row->height = r.height;
+    if (r.status == IRB_ROW_ERROR) {
+        row->status = r.error != IRB_OK ? r.error : IRB_CORRUPT;
+        row->message = r.message;
+    }
+    return IRB_OK;
+}
+
+static void scan_close(void *ctx)
+{
+    engine_ctx *c = ctx;
+    irb_scan_close(c->scan);
+    c->scan = NULL;
+}
+
+static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
+{
+    engine_ctx *c = user;
+    IRB_TRY(irb_scan_open(c->o->survey_dir, NULL, &c->scan, err));
+    sc->ctx = c, sc->next = scan_next, sc->close = scan_close;
+    return IRB_OK;
+}
+
+/* ---- engine ------------------------------------------------------------------------------- */
+
+static irb_status prepare(void *ctx, int worker, const char *path, float *input, irb_error *err)
+{
+    engine_ctx *c = ctx;
+    irb_status s = irb_preprocess_file(c->dec[worker], path, &c->pp, input, NULL);
+    if (s != IRB_OK)
+        irb_error_copy(err, irb_decoder_error(c->dec[worker]));
+    return s;
+}
+
+static irb_status score(void *ctx, const float *inputs, int n, double *probs, irb_error *err)
+{
+    engine_ctx *c = ctx;
+    if (irb_net_run(c->net, inputs, n, c->feats) != IRB_OK) {
+        irb_error_copy(err, irb_net_error(c->net));
+        return err ? err->status : IRB_INTERNAL;
+    }
+    return irb_classifier_predict(c->clf, c->feats, (size_t)n, (int)c->feat_dim, probs, err);
+}
+
+static void engine_release(void *ctx)
+{
+    engine_ctx *c = ctx;
+    for (int i = 0; c->dec && i < c->workers; i++)
+        irb_decoder_free(c->dec[i]);
+    irb_free(c->dec);
+    c->dec = NULL;
+    irb_net_free(c->net);
+    c->net = NULL;
+    irb_model_free(c->model);
+    c->model = NULL;
+    irb_free(c->feats);
+    c->feats = NULL;
+}
+
+static irb_status configure_net(engine_ctx *c, irb_error *err)
+{
+    const irb_classify_opts *o = c->o;
+    irb_net_opts no = {.threads = o->threads, .max_batch = o->batch};
+    const char *layer = irb_classifier_meta(c->clf, "layer"), *cut = irb_classifier_meta(c->clf, "cut");
+    const char *pool = irb_classifier_meta(c->clf, "pool");
+    if (layer && *layer)
+        no.layer = layer;
+    else if (cut && *cut)
+        no.cut = atoi(cut);
+    else {
+        /* no provenance: the model's "features" output when it has one */
+        const irb_model_info *mi = irb_model_info_get(c->model);
+        for (int i = 0; i < mi->n_outputs; i++)
+            if (!strcmp(mi->outputs[i].name, "features"))
+                no.layer = "features";
+    }
+    no.pool = pool && (!strcmp(pool, "avg") || !strcmp(pool, "1") || !strcmp(pool, "yes")) ? IRB_POOL_AVG
+                                                                                          : IRB_POOL_NONE;
+    IRB_TRY(irb_net_new(c->model, &no, &c->net, err));
+    c->feat_dim = irb_net_output_size(c->net);
+    if ((int)c->feat_dim != irb_classifier_dim(c->clf))
+        return irb_fail(err, IRB_MISMATCH, "%s: the classifier expects %d features, %s gives %zu at '%s'",
+                        o->classifier_path, irb_classifier_dim(c->clf), o->model_path, c->feat_dim,
+                        irb_net_output_name(c->net));
+    return IRB_OK;
+}
+
+static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
+{
+    engine_ctx *c = user;
+    const irb_classify_opts *o = c->o;
+    irb_status s = irb_model_load(o->model_path, NULL, &c->model, err);
+    if (s == IRB_OK)
+        s = configure_net(c, err);
+    c->workers = o->threads > 0 ? o->threads : irb_cpu_count();
+    if (s == IRB_OK && (!(c->dec = irb_calloc((size_t)c->workers, sizeof *c->dec)) ||
+                        !(c->feats = irb_malloc_array((size_t)o->batch, sizeof(float) * c->feat_dim))))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int i = 0; s == IRB_OK && i < c->workers; i++)
+        s = irb_decoder_new(&c->dec[i]) == IRB_OK ? IRB_OK : irb_fail(err, IRB_NOMEM, "cannot create a decoder");
+    if (s != IRB_OK) {
+        engine_release(c);
+        return s;
+    }
+    int ch, h, w;
+    irb_net_input_shape(c->net, &ch, &h, &w);
+    const irb_preprocess *mp = irb_model_preprocess(c->model);
+    c->pp = irb_preproc_default(h);
+    for (int k = 0; k < 3; k++)
+        c->pp.mean[k] = mp->mean[k], c->pp.scale[k] = mp->std[k];
+    e->ctx = c;
+    e->workers = c->workers;
+    e->n_classes = c->nc;
+    e->classes = c->classes;
+    e->input_floats = (size_t)ch * (size_t)h * (size_t)w;
+    e->classified_by = c->classified_by;
+    e->prepare = prepare, e->score = score, e->free = engine_release;
+    return IRB_OK;
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
 
 irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
 {
-    (void)o, (void)sum;
-    return irb_fail(err, IRB_UNSUPPORTED, "classify: the CNN engine is not available in this build yet");
+    if (!o || !o->model_path || !o->classifier_path)
+        return irb_fail(err, IRB_INVALID_ARG, "classify needs a model and a classifier");
+    engine_ctx c = {.o = o};
+    IRB_TRY(irb_classifier_load(o->classifier_path, &c.clf, err));
+    irb_status s = irb_sha256_file(o->model_path, c.model_sha, err);
+    if (s == IRB_OK)
+        s = irb_sha256_file(o->classifier_path, c.clf_sha, err);
+    const char *want = irb_classifier_meta(c.clf, "model_sha256");
+    if (s == IRB_OK && want && *want && strcmp(want, c.model_sha) != 0)
+        s = irb_fail(err, IRB_MISMATCH,
+                     "%s was trained on features of a model with sha256 %s, but %s has sha256 %s",
+                     o->classifier_path, want, o->model_path, c.model_sha);
+    c.nc = irb_classifier_classes(c.clf);
+    if (s == IRB_OK && !(c.classes = irb_calloc((size_t)(c.nc > 0 ? c.nc : 1), sizeof *c.classes)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int k = 0; s == IRB_OK && k < c.nc; k++)
+        c.classes[k] = irb_classifier_class_name(c.clf, k);
+    snprintf(c.classified_by, sizeof c.classified_by, "irbis %s (%s + %s)", irb_version(), base_name(o->model_path),
+             base_name(o->classifier_path));
+    if (s == IRB_OK)
+        s = irb_classify_run_with(o, c.model_sha, c.clf_sha, c.nc, c.classes, c.classified_by, make_scanner,
+                                  make_engine, &c, sum, err);
+    irb_free(c.classes);
+    irb_classifier_free(c.clf);
+    return s;
 }

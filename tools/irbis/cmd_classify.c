@@ -1,0 +1,173 @@
+/* irbis classify: the production run over a survey folder (a thin layer over irb_classify_run).
+ * Draws the progress the library reports: a live \r line on a terminal, plain lines otherwise. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char irb_cmd_classify_summary[] = "classify a survey: resumable, writes CSV, Camtrap DP, report, sorted folders";
+
+static const char USAGE[] =
+    "usage: irbis classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
+    "\n"
+    "Scans SURVEY_DIR, classifies every image (decode on worker threads overlapped with batched\n"
+    "CNN inference), averages over burst sequences and writes into OUT/: predictions.csv,\n"
+    "camtrap-dp/ (Camtrap DP 1.0), report.html (+ thumbs/), sorted/ (with --sort), irbis.sqlite.\n"
+    "A killed run resumes where it stopped when started again with the same command.\n"
+    "\n"
+    "options:\n"
+    "  -m, --model FILE        ONNX model (required)\n"
+    "  -c, --classifier FILE   classifier from `irbis train` (required)\n"
+    "  -o, --out DIR           output folder (required)\n"
+    "  -g, --gap SECONDS       sequence gap: a longer pause starts a new sequence (default 60)\n"
+    "  -p, --positive CLASS    the class --threshold applies to (default: plain argmax)\n"
+    "  -t, --threshold P       label CLASS when p(CLASS) >= P, for images and sequences (default 0.5)\n"
+    "  -j, --threads N         decode and CNN threads (default: all CPUs)\n"
+    "  -b, --batch N           images per CNN batch and per committed transaction (default 16)\n"
+    "      --sort MODE         none|copy|hardlink|symlink: OUT/sorted/<label>/<relative path>\n"
+    "      --taxa MAP          class-to-taxon mapping for Camtrap DP, e.g.\n"
+    "                          'snow_leopard=Panthera uncia;ibex=Capra sibirica'\n"
+    "      --deployments FILE  CSV camera,latitude,longitude[,locationName] for Camtrap DP\n"
+    "      --utc-offset OFF    camera clock zone for Camtrap DP times: Z (default), +05:00, ...\n"
+    "      --report-sequences N  sequences with thumbnails in report.html (default 50)\n"
+    "      --restart           discard the results already in OUT/ and start over\n"
+    "      --limit N           stop after classifying N images in this run (resume later)\n"
+    "  -q, --quiet             no progress, no summary\n"
+    "  -h, --help              this text\n"
+    "\n"
+    "exit status: 0 all images classified; 1 completed, some images failed (listed in\n"
+    "predictions.csv and report.html); 2 bad command line; 3 could not run (missing model,\n"
+    "another run on OUT/, OUT/ holds a run with other parameters, ...).\n";
+
+typedef struct draw {
+    int tty, quiet, last_len;
+} draw;
+
+static void fmt_time(double s, char *buf, size_t n)
+{
+    if (s < 0)
+        snprintf(buf, n, "?");
+    else if (s < 60)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, n, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, n, "%dh%02dm", (int)s / 3600, (int)s / 60 % 60);
+}
+
+static void on_progress(void *user, const irb_progress *p)
+{
+    draw *d = user;
+    if (d->quiet)
+        return;
+    char line[256], eta[32], el[32];
+    fmt_time(p->eta, eta, sizeof eta);
+    fmt_time(p->elapsed, el, sizeof el);
+    if (p->phase == IRB_PHASE_CLASSIFY)
+        snprintf(line, sizeof line, "classify %lld/%lld images  %.1f img/s  failed %lld  elapsed %s  ETA %s", p->done,
+                 p->total, p->rate, p->failed, el, eta);
+    else if (p->phase == IRB_PHASE_SCAN)
+        snprintf(line, sizeof line, "scan %lld files  elapsed %s", p->done, el);
+    else
+        snprintf(line, sizeof line, "%s %lld/%lld  elapsed %s", p->phase_name, p->done, p->total, el);
+    if (d->tty) {
+        int len = (int)strlen(line);
+        fprintf(stderr, "\r%s%*s", line, d->last_len > len ? d->last_len - len : 0, "");
+        d->last_len = len;
+        if (p->final)
+            fputc('\n', stderr), d->last_len = 0;
+    } else if (p->final || p->phase == IRB_PHASE_CLASSIFY) {
+        fprintf(stderr, "%s\n", line);
+    }
+    fflush(stderr);
+}
+
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT };
+
+static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
+{
+    static const struct option longs[] = {
+        {"model", required_argument, 0, 'm'},       {"classifier", required_argument, 0, 'c'},
+        {"out", required_argument, 0, 'o'},         {"gap", required_argument, 0, 'g'},
+        {"positive", required_argument, 0, 'p'},    {"threshold", required_argument, 0, 't'},
+        {"threads", required_argument, 0, 'j'},     {"batch", required_argument, 0, 'b'},
+        {"sort", required_argument, 0, OPT_SORT},   {"taxa", required_argument, 0, OPT_TAXA},
+        {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
+        {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
+        {"report-sequences", required_argument, 0, OPT_REPORT},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    const char *cmd = "classify";
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:c:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model_path = optarg; break;
+        case 'c': o->classifier_path = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case 'g': if (!cli_double(cmd, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
+        case 'p': o->positive = optarg; break;
+        case 't': if (!cli_double(cmd, "--threshold", optarg, &o->threshold)) return CLI_USAGE; break;
+        case 'j': if (!cli_int(cmd, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
+        case 'b': if (!cli_int(cmd, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
+        case OPT_SORT:
+            if ((v = irb_sort_mode_parse(optarg)) < 0) {
+                cli_error(cmd, "--sort expects none, copy, hardlink or symlink, got '%s'", optarg);
+                return CLI_USAGE;
+            }
+            o->sort = (irb_sort_mode)v;
+            break;
+        case OPT_TAXA: o->taxa = optarg; break;
+        case OPT_DEPLOY: o->deployments = optarg; break;
+        case OPT_UTC: o->utc_offset = optarg; break;
+        case OPT_RESTART: o->restart = 1; break;
+        case OPT_LIMIT: if (!cli_int(cmd, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
+        case OPT_REPORT:
+            if (!cli_int(cmd, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
+            o->report_sequences = (int)v;
+            break;
+        case 'q': d->quiet = 1; break;
+        case 'h': fputs(USAGE, stdout); return -1;
+        default: fputs(USAGE, stderr); return CLI_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !o->model_path || !o->classifier_path || !o->out_dir) {
+        cli_error(cmd, "needs --model, --classifier, -o OUT and one SURVEY_DIR (see --help)");
+        return CLI_USAGE;
+    }
+    o->survey_dir = argv[optind];
+    return CLI_OK;
+}
+
+int irb_cmd_classify(int argc, char **argv)
+{
+    irb_classify_opts o;
+    irb_classify_opts_default(&o);
+    draw d = {.tty = isatty(2)};
+    int rc = parse(argc, argv, &o, &d);
+    if (rc != CLI_OK)
+        return rc < 0 ? CLI_OK : rc;
+    o.progress = on_progress;
+    o.progress_user = &d;
+    o.progress_interval = d.tty ? 0.25 : 5.0;
+    irb_classify_summary sum;
+    irb_error err = {0};
+    irb_status s = irb_classify_run(&o, &sum, &err);
+    if (d.tty && d.last_len)
+        fputc('\n', stderr);
+    if (s != IRB_OK)
+        return cli_fail("classify", &err);
+    if (err.warning)
+        fprintf(stderr, "irbis classify: warning: %s\n", err.message);
+    if (!d.quiet)
+        fprintf(stderr,
+                "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "
+                "run; %lld left; %.1f s (%.1f s classifying)\n"
+                "irbis classify: results in %s (predictions.csv, camtrap-dp/, report.html)\n",
+                sum.images, sum.classified, sum.failed, sum.sequences, sum.resumed, sum.pending, sum.seconds,
+                sum.classify_seconds, o.out_dir);
+    return sum.failed ? CLI_PARTIAL : CLI_OK;
+}
