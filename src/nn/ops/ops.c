@@ -49,10 +49,12 @@ irb_status irb_op_fail(irb_error *err, const irb_node *n, irb_status s, const ch
 
 int irb_axis(int64_t axis, int rank, int inclusive, int *out)
 {
-    int64_t r = rank + (inclusive ? 1 : 0);
-    if (axis < -r || axis >= r)
+    /* negative axes count from the end of the input's dims, also when rank itself is allowed */
+    if (axis < 0)
+        axis += rank;
+    if (axis < 0 || axis >= rank + (inclusive ? 1 : 0))
         return 0;
-    *out = (int)(axis < 0 ? axis + r : axis);
+    *out = (int)axis;
     return 1;
 }
 

@@ -9,7 +9,7 @@ static irb_status infer(const irb_node *n, const irb_tensor *const *in, irb_tens
 {
     IRB_TRY(irb_op_need(n, in, 0, IRB_DT_FLOAT, err));
     int ax;
-    if (!irb_axis(n->a.axis, in[0]->rank, n->a.softmax_legacy, &ax))
+    if (!irb_axis(n->a.axis, in[0]->rank, 0, &ax))
         return irb_op_fail(err, n, IRB_CORRUPT, "axis %lld out of range for rank %d", (long long)n->a.axis,
                            in[0]->rank);
     irb_same_shape(in[0], out);
@@ -21,7 +21,7 @@ static irb_status exec(const irb_node *n, const irb_tensor *const *in, irb_tenso
     (void)s, (void)err;
     const irb_tensor *x = in[0];
     int ax = 0;
-    irb_axis(n->a.axis, x->rank, n->a.softmax_legacy, &ax);
+    irb_axis(n->a.axis, x->rank, 0, &ax);
     int64_t outer = irb_numel(ax, x->dims), len, inner;
     if (n->a.softmax_legacy) {
         len = irb_numel(x->rank - ax, x->dims + ax);
