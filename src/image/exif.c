@@ -101,7 +101,9 @@ static void reconyx_time(ExifData *d, char *out, size_t cap)
     if (v[5] < 1900 || v[5] > 2200 || v[3] < 1 || v[3] > 12 || v[4] < 1 || v[4] > 31 || v[2] > 23 || v[1] > 59 ||
         v[0] > 60)
         return;
-    snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d", v[5], v[3], v[4], v[2], v[1], v[0]);
+    char t[80];
+    snprintf(t, sizeof t, "%04d-%02d-%02dT%02d:%02d:%02d", v[5], v[3], v[4], v[2], v[1], v[0]);
+    snprintf(out, cap, "%.*s", (int)(cap - 1), t);
 }
 
 static void read_tags(ExifData *d, irb_image_info *info)

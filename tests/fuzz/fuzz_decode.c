@@ -1,0 +1,26 @@
+/* Fuzz target: decoding from memory (JPEG/PNG, scaled and full, EXIF parsing, orientation) and
+ * the header-only read. Any crash, leak or sanitizer report is a bug; statuses are not checked. */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "irbis.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static irb_decoder_t *dec;
+    if (!dec && irb_decoder_new(&dec) != IRB_OK)
+        return 0;
+    irb_decode_opts o = {.max_pixels = 4000000, .target = size & 1 ? 32 : 0};
+    irb_image_info info;
+    irb_read_header_memory(dec, data, size, "fuzz", &o, &info);
+    irb_image img = {0};
+    if (irb_decode_memory(dec, data, size, "fuzz", &o, &img) == IRB_OK) {
+        int t, b;
+        irb_detect_info_strips(&img, &t, &b);
+        irb_image small = {0};
+        irb_resize(&img, 0, 0, 0, 0, 7, 5, IRB_FILTER_BILINEAR, &small, NULL);
+        irb_image_release(&small);
+    }
+    irb_image_release(&img);
+    return 0;
+}
