@@ -525,28 +525,28 @@ static irb_status write_observations(irb_store *st, const irb_outputs_opts *o, c
     return irb_atomic_close(&af, err);
 }
 
+/* package.taxonomic: the mapped scientific names of the animal classes (omitted when none). */
 static void write_taxonomic(FILE *f, const irb_outputs_opts *o)
 {
-    char taxon[256];
+    char taxon[256], other[256];
     int first = 1;
-    fputs("  \"taxonomic\": [", f);
     for (int k = 0; k < o->n_classes; k++) {
         if (strcmp(irb_obs_type(o->classes[k]), "animal") || !irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon)[0])
             continue;
         int dup = 0;
-        char other[256];
         for (int j = 0; j < k; j++)
             dup |= !strcmp(irb_taxon(o->taxa, o->classes[j], other, sizeof other), taxon);
         if (dup)
             continue;
-        fputs(first ? "\n    {\"scientificName\": " : ",\n    {\"scientificName\": ", f);
+        fputs(first ? "  \"taxonomic\": [\n    {\"scientificName\": " : ",\n    {\"scientificName\": ", f);
         irb_json_str(f, taxon);
         fputs(", \"vernacularNames\": {\"eng\": ", f);
         irb_json_str(f, o->classes[k]);
         fputs("}}", f);
         first = 0;
     }
-    fputs(first ? "],\n" : "\n  ],\n", f);
+    if (!first)
+        fputs("\n  ],\n", f);
 }
 
 static irb_status write_package(irb_store *st, const irb_outputs_opts *o, const char *dir, const ctdp_bounds *b,
