@@ -1,0 +1,176 @@
+/* Real models on the oneDNN engine.
+ *
+ * With no arguments (ctest): the shared MobileNetV2 against its independent reference vectors
+ * ($IRBIS_SHARED/models/mobilenet_v2/reference, SOURCE.md): `features` (cut 2, pooled) and
+ * `probs` (the output) within 1e-4 max abs error in fp32, as one batch of 4 (per-image workers)
+ * and one image at a time (intra-op); bf16 cosine >= 0.999 to the fp32 reference.
+ *
+ * As a helper for tests/py/test_resnet*.py:
+ *   test_onednn_models run MODEL LAYER fp32|bf16 BATCH THREADS IN.bin OUT.bin
+ * runs BATCH images of raw float32 NCHW from IN.bin through the oneDNN engine cut at LAYER ("-":
+ * the model's output) and writes the raw float32 output to OUT.bin. */
+#include <math.h>
+
+#include <irbis.h>
+
+#include "backends/onednn/onednn.h"
+#include "check.h"
+
+static float *read_floats(const char *path, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    float *d = malloc(n * sizeof *d);
+    size_t got = f && d ? fread(d, sizeof *d, n, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != n) {
+        fprintf(stderr, "%s: expected %zu floats, read %zu\n", path, n, got);
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static double cosine(const float *a, const float *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb + 1e-30);
+}
+
+static irb_net_t *onednn_net(const irb_model_t *m, const char *layer, int cut, irb_precision prec, int max_batch,
+                             int threads)
+{
+    irb_error err = {0};
+    irb_net_t *net = NULL;
+    irb_net_opts o = {.layer = layer, .cut = cut, .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE,
+                      .engine = IRB_ENGINE_ONEDNN, .precision = prec, .threads = threads, .max_batch = max_batch};
+    irb_status s = irb_net_new(m, &o, &net, &err);
+    CHECK(s == IRB_OK, "irb_net_new(cut %d, %s): %s", cut, prec ? "bf16" : "fp32", err.message);
+    CHECK(!net || strcmp(irb_net_engine(net), "onednn") == 0, "engine %s", net ? irb_net_engine(net) : "-");
+    return net;
+}
+
+static void test_mobilenet(void)
+{
+    static const char *names[4] = {"dog", "eagle", "giraffe", "horses"};
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
+          "load: %s", err.message);
+    if (!m)
+        return;
+    enum { IN = 3 * 224 * 224, F = 1280, P = 1001 };
+    float *in = malloc(4 * IN * sizeof *in), *feat = malloc(4 * F * sizeof *feat), *prob = malloc(4 * P * sizeof *prob);
+    for (int i = 0; i < 4; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i]);
+        float *x = read_floats(test_shared(p), IN);
+        snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i]);
+        float *f = read_floats(test_shared(p), F);
+        snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_probs_f32.bin", names[i]);
+        float *q = read_floats(test_shared(p), P);
+        CHECK(x && f && q, "reference files for %s", names[i]);
+        if (!x || !f || !q)
+            return;
+        memcpy(in + (size_t)i * IN, x, IN * sizeof *x);
+        memcpy(feat + (size_t)i * F, f, F * sizeof *f);
+        memcpy(prob + (size_t)i * P, q, P * sizeof *q);
+        free(x), free(f), free(q);
+    }
+    float *out = malloc(4 * F * sizeof *out);
+    for (int prec = 0; prec < 2; prec++) {
+        if (prec == IRB_PRECISION_BF16 && !irb_onednn_has_bf16()) {
+            irb_net_t *n = NULL;
+            irb_net_opts o = {.cut = 2, .engine = IRB_ENGINE_ONEDNN, .precision = IRB_PRECISION_BF16};
+            CHECK(irb_net_new(m, &o, &n, &err) == IRB_UNSUPPORTED, "bf16 refused without AVX512-BF16");
+            continue;
+        }
+        for (int cut = 0; cut <= 2; cut += 2) {
+            size_t d = cut ? F : P;
+            const float *ref = cut ? feat : prob;
+            /* a batch of 4 on two per-image workers, then one image at a time on 2 OpenMP threads */
+            for (int mode = 0; mode < 2; mode++) {
+                irb_net_t *net = onednn_net(m, NULL, cut, prec, mode ? 1 : 4, 2);
+                if (!net)
+                    continue;
+                CHECK(irb_net_output_size(net) == d, "output size %zu", irb_net_output_size(net));
+                for (int i = 0; i < 4; i += mode ? 1 : 4)
+                    CHECK(irb_net_run(net, in + (size_t)i * IN, mode ? 1 : 4, out + (size_t)i * d) == IRB_OK, "run: %s",
+                          irb_net_error(net)->message);
+                for (int i = 0; i < 4; i++) {
+                    const float *o = out + (size_t)i * d, *r = ref + (size_t)i * d;
+                    if (prec == IRB_PRECISION_FP32) {
+                        double e = max_abs_diff(o, r, d);
+                        printf("fp32 %-8s %-8s batch %d: max abs error %.2e\n", names[i], cut ? "features" : "probs",
+                               mode ? 1 : 4, e);
+                        CHECK(e <= 1e-4, "fp32 %s cut %d: max abs error %g", names[i], cut, e);
+                    } else {
+                        double c = cosine(o, r, d);
+                        printf("bf16 %-8s %-8s batch %d: cosine %.6f\n", names[i], cut ? "features" : "probs",
+                               mode ? 1 : 4, c);
+                        CHECK(c >= 0.999, "bf16 %s cut %d: cosine %f", names[i], cut, c);
+                    }
+                }
+                irb_net_free(net);
+            }
+        }
+    }
+    free(in), free(feat), free(prob), free(out);
+    irb_model_free(m);
+}
+
+static int helper_run(char **argv)
+{
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    if (irb_model_load(argv[0], NULL, &m, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 3;
+    }
+    int batch = atoi(argv[3]), threads = atoi(argv[4]);
+    irb_net_opts o = {.layer = strcmp(argv[1], "-") ? argv[1] : NULL, .engine = IRB_ENGINE_ONEDNN,
+                      .precision = strcmp(argv[2], "bf16") ? IRB_PRECISION_FP32 : IRB_PRECISION_BF16,
+                      .threads = threads, .max_batch = batch};
+    irb_net_t *net = NULL;
+    if (irb_net_new(m, &o, &net, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        irb_model_free(m);
+        return 3;
+    }
+    int c, h, w;
+    irb_net_input_shape(net, &c, &h, &w);
+    size_t k = irb_net_output_size(net), n = (size_t)batch * c * h * w;
+    float *in = read_floats(argv[5], n), *out = malloc((size_t)batch * k * sizeof *out);
+    int rc = 3;
+    if (in && out && irb_net_run(net, in, batch, out) == IRB_OK) {
+        FILE *f = fopen(argv[6], "wb");
+        if (f && fwrite(out, sizeof *out, (size_t)batch * k, f) == (size_t)batch * k)
+            rc = 0;
+        if (f)
+            fclose(f);
+    } else if (in && out) {
+        fprintf(stderr, "%s\n", irb_net_error(net)->message);
+    }
+    free(in), free(out);
+    irb_net_free(net);
+    irb_model_free(m);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 9 && strcmp(argv[1], "run") == 0)
+        return helper_run(argv + 2);
+    test_mobilenet();
+    return CHECK_DONE();
+}
