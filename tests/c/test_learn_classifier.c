@@ -1,0 +1,350 @@
+/* Classifier files (round trip, checksum, truncation, version, provenance), prediction on a
+ * hand-computed model, CRC-32 check value, grouped k-fold, choosing C, determinism. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "check.h"
+#include "core/alloc.h"
+#include "irbis/learn.h"
+
+static uint64_t rng_state = 42;
+static double urand(void) /* xorshift64*, uniform in [0, 1) */
+{
+    rng_state ^= rng_state >> 12, rng_state ^= rng_state << 25, rng_state ^= rng_state >> 27;
+    return (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+static double nrand(void) { return sqrt(-2 * log(1 - urand())) * cos(6.283185307179586 * urand()); }
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n ? *n : 1);
+    *n = fread(b, 1, *n, f);
+    fclose(f);
+    return b;
+}
+
+static void put_file(const char *path, const void *d, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(d, 1, n, f);
+    fclose(f);
+}
+
+/* A small trained 3-class model on random data with provenance set. */
+static irb_classifier_t *small_model(int K, int D)
+{
+    enum { N = 60 };
+    float x[N * 8];
+    int y[N];
+    for (int i = 0; i < N; i++) {
+        y[i] = i % K;
+        for (int j = 0; j < D; j++)
+            x[i * D + j] = (float)(nrand() + (j == y[i] ? 1.5 : 0));
+    }
+    const char *names[] = {"empty", "snow leopard", "ibex, \"wild\""};
+    irb_classifier_t *c = NULL;
+    irb_error err = {0};
+    irb_train_opts o = {.C = 0.5};
+    if (irb_logreg_train(x, N, D, y, K, names, &o, &c, NULL, &err) != IRB_OK) {
+        fprintf(stderr, "train: %s\n", err.message);
+        return NULL;
+    }
+    irb_classifier_set_meta(c, "model_sha256", "aa11");
+    irb_classifier_set_meta(c, "layer", "pool");
+    irb_classifier_set_meta(c, "preprocessing", "resize 256, crop 224");
+    return c;
+}
+
+static int load_status(const char *path, irb_error *err)
+{
+    irb_classifier_t *c = NULL;
+    irb_error_clear(err);
+    irb_status s = irb_classifier_load(path, &c, err);
+    irb_classifier_free(c);
+    return s;
+}
+
+static void test_crc(void)
+{
+    CHECK(irb_crc32(0, "123456789", 9) == 0xCBF43926u, "crc32 check value %08x", irb_crc32(0, "123456789", 9));
+    CHECK(irb_crc32(irb_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u, "crc32 continued");
+}
+
+static void test_file(const char *dir)
+{
+    char path[4200], p2[4200];
+    snprintf(path, sizeof path, "%s/m.irbis", dir);
+    snprintf(p2, sizeof p2, "%s/bad.irbis", dir);
+    irb_classifier_t *c = small_model(3, 4), *d = NULL;
+    irb_error err = {0};
+    CHECK(c && irb_classifier_save(c, path, &err) == IRB_OK, "save: %s", err.message);
+    CHECK(irb_classifier_load(path, &d, &err) == IRB_OK, "load: %s", err.message);
+    if (!c || !d)
+        return;
+    const double *w1, *w2, *b1, *b2, *m1, *m2, *s1, *s2;
+    int M = irb_classifier_params(c, &w1, &b1, &m1, &s1, NULL);
+    CHECK(M == 3 && irb_classifier_params(d, &w2, &b2, &m2, &s2, NULL) == 3, "outputs");
+    CHECK(!memcmp(w1, w2, 12 * sizeof(double)) && !memcmp(b1, b2, 3 * sizeof(double)) &&
+              !memcmp(m1, m2, 4 * sizeof(double)) && !memcmp(s1, s2, 4 * sizeof(double)), "parameters differ");
+    CHECK(!strcmp(irb_classifier_class_name(d, 2), "ibex, \"wild\""), "class name");
+    CHECK(irb_classifier_C(d) == 0.5 && irb_classifier_dim(d) == 4, "C/dim");
+    CHECK(irb_classifier_meta(d, "layer") && !strcmp(irb_classifier_meta(d, "layer"), "pool"), "meta");
+    irb_classifier_free(d);
+
+    size_t n;
+    unsigned char *buf = slurp(path, &n);
+    /* every single flipped byte is detected */
+    int undetected = 0;
+    for (size_t i = 0; i < n; i++) {
+        buf[i] ^= 0x10;
+        irb_status s = irb_classifier_parse(buf, n, "flip", &d, &err);
+        irb_classifier_free(d);
+        undetected += s != IRB_CORRUPT;
+        buf[i] ^= 0x10;
+    }
+    CHECK(undetected == 0, "%d of %zu byte flips not reported as corrupt", undetected, n);
+    buf[n / 2] ^= 1;
+    put_file(p2, buf, n);
+    CHECK(load_status(p2, &err) == IRB_CORRUPT && strstr(err.message, "bad.irbis") && strstr(err.message, "checksum"),
+          "flip message: %s", err.message);
+    buf[n / 2] ^= 1;
+    for (size_t cut = 0; cut < n; cut += (cut < 64 ? 1 : 37)) {
+        put_file(p2, buf, cut);
+        if (load_status(p2, &err) != IRB_CORRUPT) {
+            CHECK(0, "truncated to %zu: status %d %s", cut, err.status, err.message);
+            break;
+        }
+    }
+    /* a newer version with a valid checksum: unsupported, not corrupt */
+    buf[8] = 2;
+    uint32_t crc = irb_crc32(0, buf, n - 4);
+    for (int i = 0; i < 4; i++)
+        buf[n - 4 + i] = (unsigned char)(crc >> (8 * i));
+    put_file(p2, buf, n);
+    CHECK(load_status(p2, &err) == IRB_UNSUPPORTED && strstr(err.message, "version 2"), "version: %s", err.message);
+    snprintf(p2, sizeof p2, "%s/none.irbis", dir);
+    CHECK(load_status(p2, &err) == IRB_NOT_FOUND && strstr(err.message, "none.irbis"), "missing: %s", err.message);
+    free(buf);
+    irb_classifier_free(c);
+}
+
+static void test_provenance(const char *dir)
+{
+    char base[4200];
+    snprintf(base, sizeof base, "%s/prov", dir);
+    irb_classifier_t *c = small_model(3, 4);
+    irb_error err = {0};
+    irb_featwriter_t *w = NULL;
+    float row[4] = {1, 2, 3, 4};
+    irb_featwriter_open(base, 4, NULL, &w, &err);
+    irb_featwriter_set_meta_str(w, "model_sha256", "aa11");
+    irb_featwriter_set_meta_str(w, "layer", "conv_last");
+    irb_featwriter_add(w, "a.jpg", 0, NULL, row, &err);
+    CHECK(irb_featwriter_close(w, &err) == IRB_OK, "write: %s", err.message);
+    irb_features *fs = NULL;
+    CHECK(irb_features_load(base, &fs, &err) == IRB_OK, "load: %s", err.message);
+    if (!c || !fs)
+        return;
+    irb_error_clear(&err);
+    CHECK(irb_classifier_check_features(c, fs, &err) == IRB_MISMATCH && strstr(err.message, "layer") &&
+              strstr(err.message, "pool") && strstr(err.message, "conv_last"), "layer mismatch: %s", err.message);
+    irb_classifier_set_meta(c, "layer", "conv_last");
+    irb_error_clear(&err);
+    CHECK(irb_classifier_check_features(c, fs, &err) == IRB_OK && err.warning && strstr(err.message, "preprocessing"),
+          "match with warning: %s", err.message);
+    irb_classifier_set_meta(c, "model_sha256", "bb22");
+    CHECK(irb_classifier_check_features(c, fs, &err) == IRB_MISMATCH && strstr(err.message, "model_sha256"), "sha");
+    irb_classifier_t *c5 = small_model(2, 5);
+    CHECK(c5 && irb_classifier_check_features(c5, fs, &err) == IRB_MISMATCH && strstr(err.message, "dim"), "dim");
+    /* provenance copied from features */
+    CHECK(irb_classifier_set_provenance(c5, fs) == IRB_OK && !strcmp(irb_classifier_meta(c5, "layer"), "conv_last"),
+          "set_provenance");
+    irb_classifier_free(c5);
+    irb_classifier_free(c);
+    irb_features_free(fs);
+}
+
+/* Prediction against hand-computed values: the trained parameters are replaced through a file
+ * whose fields are written here from the documented layout. */
+static void test_predict_hand(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/hand.irbis", dir);
+    unsigned char b[512];
+    size_t n = 0;
+#define PUT(p, k) (memcpy(b + n, (p), (k)), n += (k))
+    uint32_t u;
+    uint64_t q = 0;
+    double v;
+    PUT("IRBISCLF", 8);
+    u = 1, PUT(&u, 4);
+    u = 0, PUT(&u, 4);
+    PUT(&q, 8); /* body length, set below */
+    uint32_t hdr[4] = {2, 2, 1, 0}; /* K=2, D=2, M=1, no metadata */
+    PUT(hdr, 16);
+    v = 1.0, PUT(&v, 8);
+    u = 1, PUT(&u, 4), PUT("a", 1);
+    u = 1, PUT(&u, 4), PUT("b", 1);
+    double cw[2] = {1, 1}, mean[2] = {1, -1}, sd[2] = {2, 0.5}, W[2] = {0.5, -1}, bias = 0.25;
+    PUT(cw, 16), PUT(mean, 16), PUT(sd, 16), PUT(W, 16), PUT(&bias, 8);
+    q = n - 24;
+    memcpy(b + 16, &q, 8);
+    u = irb_crc32(0, b, n);
+    PUT(&u, 4);
+    put_file(path, b, n);
+    irb_classifier_t *c = NULL;
+    irb_error err = {0};
+    CHECK(irb_classifier_load(path, &c, &err) == IRB_OK, "hand model: %s", err.message);
+    if (!c)
+        return;
+    float x[4] = {3, -1, 1, 0}; /* z = 0.5*(3-1)/2 - 1*(-1+1)/0.5 + 0.25 = 0.75; z2 = 0 - 2 + 0.25 = -1.75 */
+    double p[4];
+    CHECK(irb_classifier_predict(c, x, 2, 2, p, &err) == IRB_OK, "predict");
+    double s1 = 1 / (1 + exp(-0.75)), s2 = 1 / (1 + exp(1.75));
+    CHECK(fabs(p[1] - s1) < 1e-12 && fabs(p[0] - (1 - s1)) < 1e-12, "row 0: %g vs %g", p[1], s1);
+    CHECK(fabs(p[3] - s2) < 1e-12, "row 1: %g vs %g", p[3], s2);
+    CHECK(irb_classifier_predict(c, x, 1, 3, p, &err) == IRB_MISMATCH, "dim refused");
+    irb_classifier_free(c);
+}
+
+static void test_group_kfold(void)
+{
+    /* groups of sizes 5,4,3,3,2,1,1,1 over 20 rows, interleaved */
+    int groups[20] = {7, 3, 3, 9, 7, 1, 3, 7, 9, 2, 7, 3, 9, 1, 7, 2, 5, 6, 8, 1};
+    int fold[20];
+    irb_error err = {0};
+    CHECK(irb_group_kfold(groups, 20, 3, fold, &err) == IRB_OK, "kfold: %s", err.message);
+    int split = 0, size[3] = {0};
+    for (int i = 0; i < 20; i++) {
+        size[fold[i]]++;
+        for (int j = 0; j < 20; j++)
+            split += groups[i] == groups[j] && fold[i] != fold[j];
+    }
+    CHECK(split == 0, "a group was split across folds");
+    /* by hand, largest group first into the lightest fold (ties: lowest fold; equal sizes: first
+     * seen): 7(5)->f0 [5,0,0]; 3(4)->f1 [5,4,0]; 9(3)->f2 [5,4,3]; 1(3)->f2 [5,4,6]; 2(2)->f1 [5,6,6];
+     * 5(1)->f0 [6,6,6]; 6(1)->f0 [7,6,6]; 8(1)->f1 [7,7,6]. */
+    CHECK(size[0] == 7 && size[1] == 7 && size[2] == 6, "sizes %d %d %d", size[0], size[1], size[2]);
+    CHECK(fold[0] == 0 && fold[1] == 1 && fold[3] == 2 && fold[5] == 2 && fold[9] == 1 && fold[16] == 0 &&
+              fold[17] == 0 && fold[18] == 1, "assignment");
+    int two[4] = {1, 1, 2, 2};
+    CHECK(irb_group_kfold(two, 4, 3, fold, &err) == IRB_INVALID_ARG, "fewer groups than folds");
+}
+
+/* Choosing C: a nearly separable low-dimensional problem wants a large C, pure-noise labels on
+ * many features want the smallest C (predicting the prior). */
+static void test_choose_C(void)
+{
+    enum { N = 400, D1 = 2, N2 = 80, D2 = 100 };
+    static float x1[N * D1], x2[N2 * D2];
+    static int y1[N], y2[N2], g2[N2];
+    for (int i = 0; i < N; i++) {
+        x1[i * D1] = (float)nrand(), x1[i * D1 + 1] = (float)nrand();
+        y1[i] = x1[i * D1] + 0.05 * nrand() > 0;
+    }
+    for (int i = 0; i < N2; i++) {
+        for (int j = 0; j < D2; j++)
+            x2[i * D2 + j] = (float)nrand();
+        y2[i] = urand() < 0.5;
+        g2[i] = i / 2; /* pairs as groups */
+    }
+    const char *names[] = {"no", "yes"};
+    irb_classifier_t *c = NULL;
+    irb_train_report r;
+    irb_error err = {0};
+    irb_train_opts o = {.C = 0, .cv_folds = 5};
+    CHECK(irb_logreg_train(x1, N, D1, y1, 2, names, &o, &c, &r, &err) == IRB_OK, "cv 1: %s", err.message);
+    CHECK(r.C >= 10, "separable problem chose C = %g", r.C);
+    CHECK(r.grid_n == 13 && fabs(r.grid[0] - 1e-4) < 1e-12 && fabs(r.grid[12] - 100) < 1e-9, "default grid");
+    int best = 0;
+    for (int k = 0; k < r.grid_n; k++)
+        best = r.cv_logloss[k] < r.cv_logloss[best] ? k : best;
+    CHECK(r.grid[best] == r.C, "chosen C is the argmin");
+    irb_classifier_free(c);
+    o.groups = g2;
+    CHECK(irb_logreg_train(x2, N2, D2, y2, 2, names, &o, &c, &r, &err) == IRB_OK, "cv 2: %s", err.message);
+    CHECK(r.C <= 1e-3, "noise problem chose C = %g", r.C);
+    irb_classifier_free(c);
+}
+
+static void test_deterministic(const char *dir)
+{
+    char p1[4200], p2[4200];
+    snprintf(p1, sizeof p1, "%s/det1.irbis", dir);
+    snprintf(p2, sizeof p2, "%s/det2.irbis", dir);
+    uint64_t seed = rng_state;
+    irb_classifier_t *a = small_model(3, 6);
+    rng_state = seed;
+    irb_classifier_t *b = small_model(3, 6);
+    irb_error err = {0};
+    irb_classifier_save(a, p1, &err);
+    irb_classifier_save(b, p2, &err);
+    size_t n1, n2;
+    unsigned char *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+    CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "same input, different bytes");
+    free(b1), free(b2);
+    irb_classifier_free(a);
+    irb_classifier_free(b);
+}
+
+static void test_bad_args(void)
+{
+    float x[4] = {1, 2, 3, 4};
+    int y[2] = {0, 0}, y3[2] = {0, 5};
+    const char *names[] = {"a", "b"};
+    irb_classifier_t *c = NULL;
+    irb_error err = {0};
+    CHECK(irb_logreg_train(x, 2, 2, y, 2, names, NULL, &c, NULL, &err) == IRB_INVALID_ARG &&
+              strstr(err.message, "class 1"), "empty class: %s", err.message);
+    CHECK(irb_logreg_train(x, 2, 2, y3, 2, names, NULL, &c, NULL, &err) == IRB_INVALID_ARG, "label range");
+    x[1] = NAN;
+    int y2[2] = {0, 1};
+    CHECK(irb_logreg_train(x, 2, 2, y2, 2, names, NULL, &c, NULL, &err) == IRB_INVALID_ARG, "NaN refused");
+    CHECK(c == NULL, "no object on failure");
+}
+
+/* Every allocation failure while loading a classifier reports IRB_NOMEM and leaks nothing. */
+static void test_alloc_failures(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.irbis", dir);
+    int nomem = 0;
+    for (long k = 1; k < 200; k++) {
+        irb_classifier_t *c = NULL;
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status s = irb_classifier_load(path, &c, &err);
+        irb_alloc_fail_after(0);
+        irb_classifier_free(c);
+        if (s == IRB_OK)
+            break;
+        nomem += s == IRB_NOMEM;
+        if (s != IRB_NOMEM) {
+            CHECK(0, "allocation %ld failing gave %d: %s", k, s, err.message);
+            break;
+        }
+    }
+    CHECK(nomem > 3, "allocation failures exercised: %d", nomem);
+}
+
+int main(void)
+{
+    const char *dir = test_tmpdir("learn_classifier");
+    test_crc();
+    test_file(dir);
+    test_provenance(dir);
+    test_predict_hand(dir);
+    test_group_kfold();
+    test_choose_C();
+    test_deterministic(dir);
+    test_bad_args();
+    test_alloc_failures(dir);
+    return CHECK_DONE();
+}
