@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "check.h"
+#include "core/alloc.h"
 #include "core/csv.h"
 #include "irbis.h"
 
@@ -322,8 +323,41 @@ static void test_ensemble(void)
     irb_sequences_release(&s);
 }
 
+/* Every allocation failing in turn: NOMEM with a message, nothing leaked (ASan build). */
+static void test_alloc_failures(void)
+{
+    irb_seq_item it[4] = {{"b", "A", 1, {10, 0}, NULL}, {"a", "A", 1, {0, 0}, NULL}, {"c", "B", 0, {0, 0}, "e1"},
+                          {"d", "C", 0, {0, 0}, "e1"}};
+    int ok_seen = 0;
+    for (long k = 1; k < 40 && !ok_seen; k++) {
+        irb_sequences s = {0};
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status st = irb_sequences_assign(it, 4, NULL, &s, &err);
+        irb_alloc_fail_after(0);
+        CHECK(st == IRB_OK || (st == IRB_NOMEM && strstr(err.message, "memory") && s.ids == NULL),
+              "alloc %ld: %s", k, err.message);
+        ok_seen = st == IRB_OK;
+        irb_sequences_release(&s);
+    }
+    CHECK(ok_seen, "sequences never succeeded under injection");
+    irb_fold_item f[4] = {{"a", "A", "u1", 0}, {"b", "A", "u1", 0}, {"c", "B", "u2", 1}, {"d", "C", "u3", 1}};
+    int fold[4];
+    ok_seen = 0;
+    for (long k = 1; k < 20 && !ok_seen; k++) {
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status st = irb_folds_assign(f, 4, &(irb_fold_opts){.k = 2, .stratify = 1}, fold, &err);
+        irb_alloc_fail_after(0);
+        CHECK(st == IRB_OK || st == IRB_NOMEM, "folds alloc %ld: %s", k, err.message);
+        ok_seen = st == IRB_OK;
+    }
+    CHECK(ok_seen, "folds never succeeded under injection");
+}
+
 int main(void)
 {
+    test_alloc_failures();
     test_time();
     test_gap_boundary();
     test_mixed();
