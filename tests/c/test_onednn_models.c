@@ -6,9 +6,9 @@
  * and one image at a time (intra-op); bf16 cosine >= 0.999 to the fp32 reference.
  *
  * As a helper for tests/py/test_resnet*.py:
- *   test_onednn_models run MODEL LAYER fp32|bf16 BATCH THREADS IN.bin OUT.bin
- * runs BATCH images of raw float32 NCHW from IN.bin through the oneDNN engine cut at LAYER ("-":
- * the model's output) and writes the raw float32 output to OUT.bin. */
+ *   test_onednn_models run MODEL LAYER BATCH THREADS IN.bin OUT
+ * runs BATCH images of raw float32 NCHW from IN.bin through the oneDNN engine cut at LAYER and
+ * writes raw float32 outputs to OUT.fp32, OUT.fp32b1, OUT.logits, OUT.bf16 (see helper_run). */
 #include <math.h>
 
 #include <irbis.h>
@@ -129,6 +129,42 @@ static void test_mobilenet(void)
     irb_model_free(m);
 }
 
+/* Runs `batch` inputs through a net made with these options; writes the output to path. */
+static int helper_net(const irb_model_t *m, const char *layer, irb_precision prec, int max_batch, int threads,
+                      const float *in, int batch, const char *path)
+{
+    irb_error err = {0};
+    irb_net_opts o = {.layer = layer, .engine = IRB_ENGINE_ONEDNN, .precision = prec, .threads = threads,
+                      .max_batch = max_batch};
+    irb_net_t *net = NULL;
+    if (irb_net_new(m, &o, &net, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        return 3;
+    }
+    int c, h, w;
+    irb_net_input_shape(net, &c, &h, &w);
+    size_t k = irb_net_output_size(net), n = (size_t)c * h * w;
+    float *out = malloc((size_t)batch * k * sizeof *out);
+    int rc = out ? 0 : 3;
+    for (int i = 0; rc == 0 && i < batch; i += max_batch) {
+        int b = batch - i < max_batch ? batch - i : max_batch;
+        if (irb_net_run(net, in + (size_t)i * n, b, out + (size_t)i * k) != IRB_OK) {
+            fprintf(stderr, "%s\n", irb_net_error(net)->message);
+            rc = 3;
+        }
+    }
+    FILE *f = rc == 0 ? fopen(path, "wb") : NULL;
+    if (rc == 0 && (!f || fwrite(out, sizeof *out, (size_t)batch * k, f) != (size_t)batch * k))
+        rc = 3;
+    if (f)
+        fclose(f);
+    free(out);
+    irb_net_free(net);
+    return rc;
+}
+
+/* run MODEL LAYER BATCH THREADS IN.bin OUT: writes OUT.fp32 (one batch), OUT.fp32b1 (one image
+ * per run), OUT.logits (the model's output, fp32) and, with AVX512-BF16, OUT.bf16. */
 static int helper_run(char **argv)
 {
     irb_error err = {0};
@@ -137,39 +173,30 @@ static int helper_run(char **argv)
         fprintf(stderr, "%s\n", err.message);
         return 3;
     }
-    int batch = atoi(argv[3]), threads = atoi(argv[4]);
-    irb_net_opts o = {.layer = strcmp(argv[1], "-") ? argv[1] : NULL, .engine = IRB_ENGINE_ONEDNN,
-                      .precision = strcmp(argv[2], "bf16") ? IRB_PRECISION_FP32 : IRB_PRECISION_BF16,
-                      .threads = threads, .max_batch = batch};
-    irb_net_t *net = NULL;
-    if (irb_net_new(m, &o, &net, &err) != IRB_OK) {
-        fprintf(stderr, "%s\n", err.message);
-        irb_model_free(m);
-        return 3;
+    int batch = atoi(argv[2]), threads = atoi(argv[3]), rc = 3;
+    const irb_tensor_info *x = irb_model_info_get(m)->inputs;
+    size_t n = (size_t)batch * x->dims[1] * x->dims[2] * x->dims[3];
+    float *in = read_floats(argv[4], n);
+    char path[4096];
+    if (in) {
+        snprintf(path, sizeof path, "%s.fp32", argv[5]);
+        rc = helper_net(m, argv[1], IRB_PRECISION_FP32, batch, threads, in, batch, path);
+        snprintf(path, sizeof path, "%s.fp32b1", argv[5]);
+        rc = rc ? rc : helper_net(m, argv[1], IRB_PRECISION_FP32, 1, threads, in, batch, path);
+        snprintf(path, sizeof path, "%s.logits", argv[5]);
+        rc = rc ? rc : helper_net(m, NULL, IRB_PRECISION_FP32, batch, threads, in, batch, path);
+        snprintf(path, sizeof path, "%s.bf16", argv[5]);
+        if (!rc && irb_onednn_has_bf16())
+            rc = helper_net(m, argv[1], IRB_PRECISION_BF16, batch, threads, in, batch, path);
     }
-    int c, h, w;
-    irb_net_input_shape(net, &c, &h, &w);
-    size_t k = irb_net_output_size(net), n = (size_t)batch * c * h * w;
-    float *in = read_floats(argv[5], n), *out = malloc((size_t)batch * k * sizeof *out);
-    int rc = 3;
-    if (in && out && irb_net_run(net, in, batch, out) == IRB_OK) {
-        FILE *f = fopen(argv[6], "wb");
-        if (f && fwrite(out, sizeof *out, (size_t)batch * k, f) == (size_t)batch * k)
-            rc = 0;
-        if (f)
-            fclose(f);
-    } else if (in && out) {
-        fprintf(stderr, "%s\n", irb_net_error(net)->message);
-    }
-    free(in), free(out);
-    irb_net_free(net);
+    free(in);
     irb_model_free(m);
     return rc;
 }
 
 int main(int argc, char **argv)
 {
-    if (argc == 9 && strcmp(argv[1], "run") == 0)
+    if (argc == 8 && strcmp(argv[1], "run") == 0)
         return helper_run(argv + 2);
     test_mobilenet();
     return CHECK_DONE();
