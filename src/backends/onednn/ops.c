@@ -168,8 +168,9 @@ static irb_status fuse_chain(odn_builder *b, int node, conv_fusion *f)
     return IRB_OK;
 }
 
-/* 1 if no value stored in buffer `buf` other than `except` is read by a node after `node` that
- * is still to be lowered, so the buffer may be overwritten at `node`. */
+/* 1 if no value stored in buffer `buf` (other than `except`, -1 for none) is read by a node
+ * after `node` that is still to be lowered (fused nodes are done), nor is the graph output, so
+ * the buffer may be overwritten at `node`. */
 static int buf_unread_after(const odn_builder *b, int buf, int node, int except)
 {
     const irb_graph *g = b->g;
@@ -257,11 +258,12 @@ static irb_status lower_conv(odn_builder *b, int node)
         q = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
         if (f.sum_other >= 0) {
             /* The conv accumulates into the residual's buffer: reuse it when nothing else reads
-             * it later and its layout is the conv's, else accumulate into a copy. */
+             * it later, it is not the conv's own input, and its layout is the conv's; else
+             * accumulate into a copy. */
             const odn_act *r = &b->acts[f.sum_other];
             const odn_buf *rb = &b->v->bufs[r->buf];
-            if (b->n_cons[f.sum_other] == 1 && rb->where == ODN_BUF_ARENA &&
-                buf_unread_after(b, r->buf, node, f.sum_other) && dnnl_memory_desc_equal(&r->md, q))
+            if (rb->where == ODN_BUF_ARENA && r->buf != src.buf && buf_unread_after(b, r->buf, node, -1) &&
+                dnnl_memory_desc_equal(&r->md, q))
                 dst = *r;
             else
                 s = odn_act_copy(b, f.sum_other, q, node, 1, &dst);
