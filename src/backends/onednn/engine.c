@@ -14,6 +14,7 @@
 #include "backends/onednn/onednn.h"
 #include "core/alloc.h"
 #include "core/pool.h"
+#include "nn/passes/passes.h"
 
 /* ==== OpenMP thread control
  * oneDNN here is an OpenMP build, so a primitive uses omp_get_max_threads() of the thread that
@@ -62,8 +63,8 @@ static void mark_needed(const irb_graph *g, const odn_io *io, char *live, char *
         live[io->outs[j]] = 1;
     for (int i = g->n_nodes - 1; i >= 0; i--) {
         const irb_node *n = &g->nodes[i];
-        for (int k = 0; k < n->n_out; k++)
-            if (n->out[k] >= 0 && live[n->out[k]])
+        for (int k = 0; k < n->n_out; k++) /* nodes folded into constants are not needed */
+            if (n->out[k] >= 0 && live[n->out[k]] && !odn_is_const(g, n->out[k]))
                 needed[i] = 1;
         if (needed[i])
             for (int k = 0; k < n->n_in; k++)
@@ -498,10 +499,132 @@ void irb_onednn_plan_info(const void *plan, irb_onednn_info *info)
     }
 }
 
+/* ==== general evaluation (conformance tests): the graph as loaded, inputs of any shape */
+
+/* 1 if every use of value v is a parameter slot (weights, bias, statistics, clip bounds, shapes,
+ * axes). */
+static int parameter_only(const irb_graph *g, int v)
+{
+    int uses = 0;
+    for (int k = 0; k < g->n_nodes; k++) {
+        const irb_node *n = &g->nodes[k];
+        for (int i = 0; i < n->n_in; i++) {
+            if (n->in[i] != v)
+                continue;
+            uses++;
+            int param = (n->op == IRB_OP_CONV && i >= 1) || ((n->op == IRB_OP_GEMM || n->op == IRB_OP_MATMUL) && i >= 1) ||
+                        (n->op == IRB_OP_BATCHNORM && i >= 1) || (n->op == IRB_OP_CLIP && i >= 1) ||
+                        ((n->op == IRB_OP_RESHAPE || n->op == IRB_OP_SQUEEZE || n->op == IRB_OP_UNSQUEEZE) && i == 1);
+            if (!param)
+                return 0;
+        }
+    }
+    return uses > 0;
+}
+
+/* The conformance graphs pass weights as graph inputs; the engine packs constants, so such
+ * inputs become constants of the copy, then shapes are inferred and constants folded. */
+static irb_status eval_prepare(irb_graph *c, const irb_tensor *in, irb_error *err)
+{
+    for (int i = 0; i < c->n_inputs; i++) {
+        irb_value *v = &c->values[c->inputs[i]];
+        v->dtype = in[i].dtype;
+        v->rank = in[i].rank;
+        memcpy(v->dims, in[i].dims, sizeof v->dims);
+        if (parameter_only(c, c->inputs[i])) {
+            if (!(v->data = irb_malloc(in[i].nbytes ? in[i].nbytes : 1)))
+                return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
+            memcpy(v->data, in[i].data, in[i].nbytes);
+            v->nbytes = in[i].nbytes;
+        }
+    }
+    IRB_TRY(irb_pass_infer_fold(c, err));
+    for (int k = 0; k < c->n_nodes; k++) {
+        const irb_node *n = &c->nodes[k];
+        int folded = 1;
+        for (int o = 0; o < n->n_out; o++)
+            folded &= n->out[o] < 0 || odn_is_const(c, n->out[o]);
+        if (folded)
+            continue;
+        if (!odn_supports_general(c, k, 1))
+            return irb_fail(err, IRB_UNSUPPORTED, "onednn: node '%s': no oneDNN lowering for %s with these inputs",
+                            odn_node_label(c, k), irb_op_name(n->op));
+        for (int i = 0; i < n->n_in + n->n_out; i++) {
+            int v = i < n->n_in ? n->in[i] : n->out[i - n->n_in];
+            if (v >= 0 && (c->values[v].rank < 1 || c->values[v].rank > 6))
+                return irb_fail(err, IRB_UNSUPPORTED, "onednn: node '%s': tensor '%s' of rank %d",
+                                odn_node_label(c, k), c->values[v].name, c->values[v].rank);
+        }
+    }
+    return IRB_OK;
+}
+
+static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, irb_error *err)
+{
+    int *ins = irb_calloc((size_t)c->n_inputs + 1, sizeof *ins), *outs = irb_calloc((size_t)c->n_outputs + 1, sizeof *outs);
+    const float **inp = irb_calloc((size_t)c->n_inputs + 1, sizeof *inp);
+    float **outp = irb_calloc((size_t)c->n_outputs + 1, sizeof *outp);
+    odn_variant *v = NULL;
+    odn_ctx ctx = {0};
+    dnnl_engine_t eng = NULL;
+    irb_status s = ins && outs && inp && outp ? IRB_OK : irb_fail(err, IRB_NOMEM, "onednn: out of memory");
+    int n_in = 0, n_out = 0;
+    for (int i = 0; s == IRB_OK && i < c->n_inputs; i++)
+        if (!odn_is_const(c, c->inputs[i])) {
+            inp[n_in] = in[i].data;
+            ins[n_in++] = c->inputs[i];
+        }
+    for (int j = 0; s == IRB_OK && j < c->n_outputs; j++) {
+        const irb_value *val = &c->values[c->outputs[j]];
+        out[j] = (irb_tensor){.dtype = val->dtype, .rank = val->rank};
+        memcpy(out[j].dims, val->dims, sizeof out[j].dims);
+        out[j].nbytes = (size_t)irb_numel(val->rank, val->dims) * irb_dtype_size(val->dtype);
+        if (!(out[j].data = irb_malloc(out[j].nbytes ? out[j].nbytes : 1)))
+            s = irb_fail(err, IRB_NOMEM, "onednn: out of memory for outputs");
+        else if (val->data)
+            memcpy(out[j].data, val->data, out[j].nbytes);
+        else {
+            outp[n_out] = out[j].data;
+            outs[n_out++] = c->outputs[j];
+        }
+    }
+    odn_io io = {.ins = ins, .outs = outs, .n_in = n_in, .n_out = n_out};
+    if (s == IRB_OK && n_out > 0) {
+        dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
+        s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
+        if (s == IRB_OK)
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, eng, err, &v);
+        if (s == IRB_OK)
+            s = ctx_init(&ctx, v, eng, err);
+        if (s == IRB_OK)
+            s = ctx_run(&ctx, inp, outp, err);
+        ctx_release(&ctx);
+    }
+    for (int j = 0; s != IRB_OK && j < c->n_outputs; j++)
+        irb_tensor_release(&out[j]);
+    odn_variant_free(v);
+    if (eng)
+        dnnl_engine_destroy(eng);
+    irb_free(ins), irb_free(outs), irb_free(inp), irb_free(outp);
+    return s;
+}
+
+static irb_status onednn_eval(const irb_graph *g, const irb_tensor *in, irb_tensor *out, irb_error *err)
+{
+    irb_graph c;
+    IRB_TRY(irb_graph_copy(g, &c, err));
+    irb_status s = eval_prepare(&c, in, err);
+    if (s == IRB_OK)
+        s = eval_run(&c, in, out, err);
+    irb_graph_release(&c);
+    return s;
+}
+
 const irb_backend irb_backend_onednn = {
     .name = "onednn",
     .supports = odn_supports,
     .compile = onednn_compile,
     .run = onednn_run,
     .destroy = plan_free,
+    .eval = onednn_eval,
 };

@@ -116,6 +116,8 @@ void odn_variant_free(odn_variant *v);
 
 /* ---- ops.c */
 int odn_supports(const irb_graph *g, int node);
+/* general = 1: for general evaluation (no batch dimension to keep leading). */
+int odn_supports_general(const irb_graph *g, int node, int general);
 irb_status odn_lower_node(odn_builder *b, int node);
 
 /* ---- engine.c: OpenMP thread count of the calling thread (no-op without an OpenMP runtime). */

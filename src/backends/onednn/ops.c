@@ -550,15 +550,25 @@ static irb_status lower_gemm(odn_builder *b, int node)
     return s;
 }
 
-/* ==== Softmax over the last axis of a 2-D tensor */
+/* ==== Softmax along one axis (opset >= 13), or over everything from `axis` on (opset < 13:
+ * the input seen as 2-D); computed on a plain layout */
 
 static irb_status lower_softmax(odn_builder *b, int node)
 {
     const irb_node *n = &b->g->nodes[node];
-    int64_t xd[2];
+    int r = b->g->values[n->in[0]].rank;
+    int axis = (int)(n->a.axis < 0 ? n->a.axis + r : n->a.axis);
+    int64_t xd[IRB_MAX_RANK], d2[2] = {1, 1};
     odn_value_dims(b, n->in[0], xd);
-    dnnl_memory_desc_t md;
-    odn_plain_md(&md, 2, xd, b->v->dt);
+    dnnl_memory_desc_t md, smd;
+    odn_plain_md(&md, r, xd, b->v->dt);
+    smd = md;
+    if (n->a.softmax_legacy) { /* same bytes, seen as rows x (everything from axis on) */
+        for (int i = 0; i < r; i++)
+            d2[i >= axis] *= xd[i];
+        odn_plain_md(&smd, 2, d2, b->v->dt);
+        axis = 1;
+    }
     odn_act x;
     dnnl_softmax_desc_t sd;
     dnnl_primitive_attr_t attr = NULL;
@@ -566,7 +576,7 @@ static irb_status lower_softmax(odn_builder *b, int node)
     odn_step *step;
     irb_status s = odn_act_as(b, n->in[0], &md, node, &x);
     if (s == IRB_OK)
-        s = odn_check(b, dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, &md, 1), node,
+        s = odn_check(b, dnnl_softmax_forward_desc_init(&sd, dnnl_forward_inference, &smd, axis), node,
                       "softmax descriptor");
     if (s == IRB_OK)
         s = attr_new(b, node, &attr);
@@ -575,8 +585,8 @@ static irb_status lower_softmax(odn_builder *b, int node)
     if (s == IRB_OK)
         s = new_act(b, n->out[0], &md);
     if (s == IRB_OK) {
-        odn_arg_buf(b, step, DNNL_ARG_SRC, x.buf, &md, 0);
-        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &md, 1);
+        odn_arg_buf(b, step, DNNL_ARG_SRC, x.buf, &smd, 0);
+        odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &smd, 1);
         odn_arg_scratch(b, step, pd);
     }
     dnnl_primitive_desc_destroy(pd);
@@ -670,11 +680,14 @@ static irb_status lower_concat(odn_builder *b, int node)
 
 static int is_float(const irb_graph *g, int v) { return v < 0 || g->values[v].dtype == IRB_DT_FLOAT; }
 
-int odn_supports(const irb_graph *g, int node)
+int odn_supports(const irb_graph *g, int node) { return odn_supports_general(g, node, 0); }
+
+int odn_supports_general(const irb_graph *g, int node, int general)
 {
     const irb_node *n = &g->nodes[node];
-    for (int i = 0; i < n->n_in; i++)
-        if (!is_float(g, n->in[i]))
+    int view = n->op == IRB_OP_RESHAPE || n->op == IRB_OP_SQUEEZE || n->op == IRB_OP_UNSQUEEZE;
+    for (int i = 0; i < n->n_in; i++) /* int64 only as a view's constant shape/axes */
+        if (!is_float(g, n->in[i]) && !(view && i == 1 && odn_is_const(g, n->in[i])))
             return 0;
     if (n->n_in < 1 || n->in[0] < 0)
         return 0;
@@ -757,14 +770,18 @@ int odn_supports(const irb_graph *g, int node)
         }
         return 1;
     }
-    case IRB_OP_SOFTMAX:
-        return x_act && x->rank == 2 && (n->a.axis == 1 || n->a.axis == -1);
+    case IRB_OP_SOFTMAX: {
+        int64_t ax = n->a.axis < 0 ? n->a.axis + x->rank : n->a.axis;
+        /* compiled nets: the batch must stay outside the softmax */
+        return x_act && x->rank >= 1 && x->rank <= 6 && ax >= 0 && ax < x->rank && (general || ax >= 1);
+    }
     case IRB_OP_FLATTEN:
     case IRB_OP_RESHAPE:
     case IRB_OP_SQUEEZE:
     case IRB_OP_UNSQUEEZE:
-        /* the batch stays the leading dimension */
-        return x_act && x->rank >= 1 && y->rank >= 1 && numel(x) == numel(y) && x->dims[0] == 1 && y->dims[0] == 1;
+        /* compiled nets: the batch stays the leading dimension */
+        return x_act && x->rank >= 1 && y->rank >= 1 && x->rank <= 6 && y->rank <= 6 && numel(x) == numel(y) &&
+               (general || (x->dims[0] == 1 && y->dims[0] == 1));
     case IRB_OP_IDENTITY:
     case IRB_OP_DROPOUT:
         return x_act;
@@ -782,7 +799,7 @@ irb_status odn_lower_node(odn_builder *b, int node)
 {
     const irb_graph *g = b->g;
     const irb_node *n = &g->nodes[node];
-    if (!odn_supports(g, node))
+    if (!odn_supports_general(g, node, b->v->batch == 0))
         return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: node %d '%s': op %s with these inputs is not supported",
                         node, odn_node_label(g, node), irb_op_name(n->op));
     switch (n->op) {
