@@ -153,21 +153,36 @@ def main():
     cmd = [F.BIN, 'classify', '--model', fx['model'], '--classifier', fx['clf'], fx['survey'], '-o', out,
            '--threads', '2', '--deployments', fx['deployments'], '--positive', 'animal', '--threshold', '0.5',
            '--gap', '60', '--batch', '4', '--quiet']
-    t0 = time.time()
     subprocess.run(cmd + ['--limit', '1'], check=False, capture_output=True)  # creates the store
-    t_start = time.time() - t0
+    import sqlite3
+
+    def done_total():
+        try:
+            db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'), timeout=5)
+            d, t = db.execute('SELECT sum(state != 0), count(*) FROM images').fetchone()
+            db.close()
+            return d or 0, t or 0
+        except sqlite3.Error:
+            return 0, 0
+
+    # Each round kills the run once it has committed past a random target (polling the store),
+    # or at a random moment for the last rounds (anywhere: model load, mid-batch, outputs).
     rnd = random.Random(int(time.time()))
     partial = 0
-    for _ in range(4):
+    for round_ in range(4):
+        d0, total = done_total()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(t_start + rnd.uniform(0.1, 1.5))
+        if round_ < 3 and d0 < total - 1:
+            target = rnd.randint(d0 + 1, total - 1)
+            while p.poll() is None and done_total()[0] < target:
+                time.sleep(0.02)
+            time.sleep(rnd.uniform(0, 0.05))
+        else:
+            time.sleep(rnd.uniform(0.05, 1.0))
         p.send_signal(signal.SIGKILL)
         p.wait()
-        import sqlite3
-        db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
-        pending, total = db.execute('SELECT sum(state = 0), count(*) FROM images').fetchone()
-        db.close()
-        if total and pending and pending < total:
+        d, t = done_total()
+        if 0 < d < t:
             partial += 1
     r = subprocess.run(cmd, capture_output=True, text=True)
     check(r.returncode == 1, 'resumed run exit %d: %s' % (r.returncode, r.stderr))
