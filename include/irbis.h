@@ -10,6 +10,7 @@
  *   irbis/scan.h     walking a survey folder: one metadata row per file, streamed
  *   irbis/survey.h   burst sequences, ensembling, folds, the results store
  *   irbis/eval.h     accuracy, confusion matrix, ROC/AUC, reports
+ *   irbis/experiment.h  batched feature extraction; the reference experiment
  *   irbis/classify.h the production run: results store, resumable classify, outputs
  *
  * Conventions (all of them hold for every function in every irbis header):
@@ -63,6 +64,9 @@
 #endif
 #if __has_include("irbis/classify.h")
 #include "irbis/classify.h"
+#endif
+#if __has_include("irbis/experiment.h")
+#include "irbis/experiment.h"
 #endif
 
 #endif

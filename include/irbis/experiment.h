@@ -1,0 +1,123 @@
+/* irbis/experiment.h: batched feature extraction over image files, and the reference
+ * transfer-learning experiment (L120, RN1, RN2, RN2+A, RN2+A+E). Included by irbis.h. */
+#ifndef IRBIS_EXPERIMENT_H
+#define IRBIS_EXPERIMENT_H
+
+#include "irbis/core.h"
+#include "irbis/image.h"
+#include "irbis/nn.h"
+#include "irbis/survey.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- feature extraction ------------------------------------------------------------------ */
+
+typedef struct irb_extract_opts {
+    irb_preproc pp;  /* preprocessing of each image (pp.flip is ignored: see flip) */
+    int flip;        /* 1: also emit the horizontally mirrored image's row (flipped = 1) */
+    int threads;     /* decoding workers (0: all CPUs) */
+    int batch;       /* images per net run (0: 16); with flip the net sees 2 x batch rows */
+} irb_extract_opts;
+
+/* Called once per output row, in input order (original before flipped). On a failed image it
+ * is called once with row = NULL and e describing the failure (file and cause); a decoded image
+ * with a warning (e.g. truncated JPEG) gets rows and e->warning set. Pointers are valid for the
+ * call only. */
+typedef void (*irb_extract_fn)(void *ctx, size_t index, int flipped, const float *row, size_t dim,
+                               const irb_error *e);
+
+/* The length of one row: irb_net_output_size(net), or with net = NULL the preprocessed pixels
+ * themselves (3 * pp.size^2, "raw pixel" features such as L120). */
+IRB_API size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o);
+
+/* Decodes paths[0..n) on worker threads (one decoder each), runs them through net in batches
+ * (net may be NULL: raw pixels), and hands every row to fn. Bad images never stop the run.
+ * net must have been created with max_batch >= batch (x2 with flip). Returns IRB_OK unless the
+ * run itself failed (no memory, the net failed): then err says why. */
+IRB_API irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o,
+                               irb_extract_fn fn, void *ctx, irb_error *err);
+
+
+/* ---- the reference experiment ------------------------------------------------------------ */
+
+typedef enum irb_task {
+    IRB_TASK_EMPTY = 0, /* empty vs animal: label == empty_label vs anything else */
+    IRB_TASK_SPECIES,   /* every label its own class */
+    IRB_TASK_POSITIVE,  /* `positive` vs everything else */
+} irb_task;
+
+typedef enum irb_crop_choice {
+    IRB_CROP_NONE = 0,  /* keep the info strips */
+    IRB_CROP_AUTO,      /* crop detected info strips before resizing */
+    IRB_CROP_CHOOSE,    /* per training fold, keep whichever of NONE/AUTO has the lower
+                         * inner cross-validated log-loss (the choice never sees test data) */
+} irb_crop_choice;
+
+typedef struct irb_experiment_opts {
+    const char *images;       /* root folder the labels' paths are relative to (borrowed) */
+    const char *labels;       /* CSV with path,label and optionally camera,timestamp,sequence */
+    const char *model;        /* ONNX model (the backbone) */
+    const char *out_dir;      /* created if missing */
+    const char *cache_dir;    /* feature cache; NULL: <out_dir>/cache */
+    irb_task task;
+    const char *positive;     /* IRB_TASK_POSITIVE: the class; IRB_TASK_EMPTY: the empty label
+                               * (NULL: "empty") */
+    int folds;                /* outer folds (0: 5) */
+    int unit;                 /* fold unit: -1 auto (sequences when times or sequence ids are
+                               * known, else contiguous blocks of path order), or irb_fold_unit */
+    double gap;               /* sequence gap in seconds (<= 0: 60) */
+    double C;                 /* > 0: fixed; 0: chosen by inner grouped CV in each training fold */
+    irb_crop_choice crop;
+    irb_resize_mode resize;   /* how images become the CNN input (default CROP_FRACTION 0.875) */
+    double crop_fraction;     /* for IRB_RESIZE_CROP_FRACTION (0: 0.875) */
+    int raw_size;             /* L120's side (0: 120) */
+    int threads, batch;       /* 0: all CPUs; 0: 16 */
+    irb_engine engine;
+    irb_precision precision;
+    size_t limit;             /* use the first `limit` labelled images in path order (0: all) */
+    const char *rows;         /* comma-separated subset of L120,RN1,RN2,RN2+A,RN2+A+E (NULL: all) */
+    void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *progress_ctx;
+} irb_experiment_opts;
+
+#define IRB_EXPERIMENT_MAX_ROWS 5
+
+typedef struct irb_experiment_row {
+    char name[16];            /* "L120", "RN1", "RN2", "RN2+A", "RN2+A+E" */
+    char what[128];           /* one-line description */
+    int features;             /* feature vector length */
+    double accuracy;          /* pooled over every image's out-of-fold prediction */
+    double balanced_accuracy;
+    double auc;               /* ROC AUC of the positive class (NaN for species without one) */
+    double fold_acc_min, fold_acc_max;
+    double seq_accuracy;      /* one sample per sequence (ensembled rows only; else NaN) */
+    double mean_log10_C;      /* mean over folds of the chosen log10 C */
+    int crop_auto_folds;      /* folds whose training chose to crop info strips */
+    double train_seconds;     /* fitting, including inner CV */
+    double feature_seconds;   /* computing features not found in the cache */
+} irb_experiment_row;
+
+typedef struct irb_experiment_result {
+    size_t n_images;          /* labelled images used */
+    size_t n_failed;          /* labelled images that could not be decoded (excluded) */
+    size_t n_sequences;
+    int n_classes;
+    int folds;
+    char unit[16];            /* "sequence", "camera" or "block" */
+    char positive[64];        /* the ROC's positive class */
+    int n_rows;
+    irb_experiment_row rows[IRB_EXPERIMENT_MAX_ROWS];
+} irb_experiment_result;
+
+/* Runs the experiment and writes into out_dir: table.csv, table.md, results.json,
+ * predictions_<row>.csv (out-of-fold), roc.csv, roc.svg, failed.csv and report.html
+ * (docs/experiment.md). Images that fail to decode are excluded and listed. */
+IRB_API irb_status irb_experiment_run(const irb_experiment_opts *opts, irb_experiment_result *out,
+                                      irb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

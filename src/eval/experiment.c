@@ -1,0 +1,792 @@
+/* The reference experiment (docs/experiment.md): L120, RN1, RN2, RN2+A, RN2+A+E evaluated by
+ * k-fold cross-validation whose folds never split a sequence (or camera, or block of
+ * neighbouring files). Every choice (C, info-strip crop) is made inside the training folds. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "eval/experiment_internal.h"
+#include "irbis/eval.h"
+#include "irbis/learn.h"
+
+enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE };
+static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1", "RN2", "RN2+A", "RN2+A+E"};
+
+/* ---- the labelled images ------------------------------------------------------------------- */
+
+typedef struct exp_data {
+    size_t n;
+    char **rel, **abs, **camera, **stamp, **seqid;
+    int *label;               /* class index per image */
+    char **classes;
+    int n_classes, positive;
+    int has_time, has_seq;
+    irb_sequences seq;
+    int *fold;
+    int unit;
+} exp_data;
+
+static void data_release(exp_data *d)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        irb_free(d->rel[i]);
+        irb_free(d->abs[i]);
+        irb_free(d->camera[i]);
+        irb_free(d->stamp[i]);
+        irb_free(d->seqid[i]);
+    }
+    irb_free(d->rel);
+    irb_free(d->abs);
+    irb_free(d->camera);
+    irb_free(d->stamp);
+    irb_free(d->seqid);
+    irb_free(d->label);
+    for (int k = 0; k < d->n_classes; k++)
+        irb_free(d->classes[k]);
+    irb_free(d->classes);
+    irb_sequences_release(&d->seq);
+    irb_free(d->fold);
+    memset(d, 0, sizeof *d);
+}
+
+static const irb_table *sort_table;
+static int sort_col;
+static int cmp_rows(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    return strcmp(sort_table->cell[i][sort_col], sort_table->cell[j][sort_col]);
+}
+
+static int class_index(exp_data *d, const char *name)
+{
+    for (int k = 0; k < d->n_classes; k++)
+        if (!strcmp(d->classes[k], name))
+            return k;
+    return -1;
+}
+
+static irb_status add_class(exp_data *d, const char *name, irb_error *err)
+{
+    char **c = irb_realloc_array(d->classes, (size_t)d->n_classes + 1, sizeof *c);
+    if (!c || !(c[d->n_classes] = irb_strdup(name))) {
+        if (c)
+            d->classes = c;
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    d->classes = c;
+    d->n_classes++;
+    return IRB_OK;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Classes by task; the positive class is the ROC's. */
+static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const char **labels, irb_error *err)
+{
+    const char *empty = o->task == IRB_TASK_EMPTY && o->positive ? o->positive : "empty";
+    if (o->task == IRB_TASK_EMPTY) {
+        IRB_TRY(add_class(d, empty, err));
+        IRB_TRY(add_class(d, "animal", err));
+        d->positive = 1;
+        for (size_t i = 0; i < d->n; i++)
+            d->label[i] = strcmp(labels[i], empty) ? 1 : 0;
+    } else if (o->task == IRB_TASK_POSITIVE) {
+        if (!o->positive || !*o->positive)
+            return irb_fail(err, IRB_INVALID_ARG, "the positive task needs a positive class");
+        IRB_TRY(add_class(d, "other", err));
+        IRB_TRY(add_class(d, o->positive, err));
+        d->positive = 1;
+        for (size_t i = 0; i < d->n; i++)
+            d->label[i] = strcmp(labels[i], o->positive) ? 0 : 1;
+    } else {
+        for (size_t i = 0; i < d->n; i++)
+            if (class_index(d, labels[i]) < 0)
+                IRB_TRY(add_class(d, labels[i], err));
+        qsort(d->classes, (size_t)d->n_classes, sizeof *d->classes, cmp_str);
+        for (size_t i = 0; i < d->n; i++)
+            d->label[i] = class_index(d, labels[i]);
+        d->positive = o->positive ? class_index(d, o->positive) : -1;
+    }
+    int seen[2] = {0, 0};
+    for (size_t i = 0; i < d->n; i++)
+        seen[d->label[i] != 0] = 1;
+    if (!seen[0] || !seen[1] || d->n_classes < 2)
+        return irb_fail(err, IRB_INVALID_ARG, "%s: the task needs at least two classes present in the labels",
+                        o->labels);
+    return IRB_OK;
+}
+
+static char *join_path(const char *root, const char *rel)
+{
+    if (rel[0] == '/' || !root || !*root)
+        return irb_strdup(rel);
+    size_t n = strlen(root) + strlen(rel) + 2;
+    char *p = irb_malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s", root, rel);
+    return p;
+}
+
+static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_error *err)
+{
+    irb_table *t = NULL;
+    IRB_TRY(irb_table_load(o->labels, &t, err));
+    int cp = irb_table_column(t, "path"), cl = irb_table_column(t, "label");
+    int cc = irb_table_column(t, "camera"), ct = irb_table_column(t, "timestamp");
+    int cs = irb_table_column(t, "sequence");
+    irb_status s = IRB_OK;
+    size_t *order = NULL;
+    const char **labels = NULL;
+    if (cp < 0 || cl < 0) {
+        s = irb_fail(err, IRB_CORRUPT, "%s: needs the columns path and label", o->labels);
+        goto cleanup;
+    }
+    order = irb_malloc_array(t->nrow ? t->nrow : 1, sizeof *order);
+    size_t m = 0;
+    for (size_t i = 0; order && i < t->nrow; i++)
+        if (t->cell[i][cp][0] && t->cell[i][cl][0])
+            order[m++] = i;
+    sort_table = t;
+    sort_col = cp;
+    if (order)
+        qsort(order, m, sizeof *order, cmp_rows);
+    if (o->limit && m > o->limit)
+        m = o->limit;
+    d->n = m;
+    d->rel = irb_calloc(m + 1, sizeof *d->rel);
+    d->abs = irb_calloc(m + 1, sizeof *d->abs);
+    d->camera = irb_calloc(m + 1, sizeof *d->camera);
+    d->stamp = irb_calloc(m + 1, sizeof *d->stamp);
+    d->seqid = irb_calloc(m + 1, sizeof *d->seqid);
+    d->label = irb_calloc(m + 1, sizeof *d->label);
+    labels = irb_calloc(m + 1, sizeof *labels);
+    if (!order || !d->rel || !d->abs || !d->camera || !d->stamp || !d->seqid || !d->label || !labels) {
+        d->n = 0;
+        s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+        goto cleanup;
+    }
+    for (size_t i = 0; i < m; i++) {
+        char **row = t->cell[order[i]];
+        d->rel[i] = irb_strdup(row[cp]);
+        d->abs[i] = join_path(o->images, row[cp]);
+        d->camera[i] = irb_strdup(cc >= 0 ? row[cc] : "");
+        d->stamp[i] = irb_strdup(ct >= 0 ? row[ct] : "");
+        d->seqid[i] = irb_strdup(cs >= 0 ? row[cs] : "");
+        labels[i] = row[cl];
+        if (!d->rel[i] || !d->abs[i] || !d->camera[i] || !d->stamp[i] || !d->seqid[i]) {
+            s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+            goto cleanup;
+        }
+        d->has_time |= d->stamp[i][0] != 0;
+        d->has_seq |= d->seqid[i][0] != 0;
+    }
+    if (m < 10)
+        s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images; the experiment needs at least 10", o->labels, m);
+    if (s == IRB_OK)
+        s = make_classes(o, d, labels, err);
+cleanup:
+    irb_free(labels);
+    irb_free(order);
+    irb_table_free(t);
+    return s;
+}
+
+/* Keeps only the images for which ok[i] is set (decoded in every feature set). */
+static void keep_ok(exp_data *d, const uint8_t *ok, featmat *mats, int n_mats)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (!ok[i]) {
+            irb_free(d->rel[i]);
+            irb_free(d->abs[i]);
+            irb_free(d->camera[i]);
+            irb_free(d->stamp[i]);
+            irb_free(d->seqid[i]);
+            continue;
+        }
+        d->rel[w] = d->rel[i];
+        d->abs[w] = d->abs[i];
+        d->camera[w] = d->camera[i];
+        d->stamp[w] = d->stamp[i];
+        d->seqid[w] = d->seqid[i];
+        d->label[w] = d->label[i];
+        for (int m = 0; m < n_mats; m++) {
+            featmat *f = &mats[m];
+            if (!f->x)
+                continue;
+            memmove(f->x + w * f->dim, f->x + i * f->dim, f->dim * sizeof(float));
+            if (f->xf)
+                memmove(f->xf + w * f->dim, f->xf + i * f->dim, f->dim * sizeof(float));
+        }
+        w++;
+    }
+    d->n = w; /* the matrices keep their n (it sizes their failure list); rows past w are unused */
+}
+
+static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_error *err)
+{
+    irb_seq_item *items = irb_calloc(d->n, sizeof *items);
+    irb_fold_item *fi = irb_calloc(d->n, sizeof *fi);
+    d->fold = irb_calloc(d->n, sizeof *d->fold);
+    irb_status s = IRB_OK;
+    if (!items || !fi || !d->fold) {
+        s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        items[i].path = d->rel[i];
+        items[i].camera = d->camera[i];
+        items[i].sequence = d->seqid[i];
+        items[i].has_time = d->stamp[i][0] && irb_time_parse(d->stamp[i], &items[i].time, NULL) == IRB_OK;
+    }
+    irb_seq_opts so = irb_seq_opts_default();
+    if (o->gap > 0)
+        so.gap = o->gap;
+    if ((s = irb_sequences_assign(items, d->n, &so, &d->seq, err)) != IRB_OK)
+        goto cleanup;
+    irb_fold_opts fo = irb_fold_opts_default();
+    fo.k = o->folds > 0 ? o->folds : 5;
+    fo.unit = o->unit >= 0 ? (irb_fold_unit)o->unit
+                           : (d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK);
+    d->unit = (int)fo.unit;
+    for (size_t i = 0; i < d->n; i++) {
+        fi[i].path = d->rel[i];
+        fi[i].camera = d->camera[i];
+        fi[i].unit = d->seq.ids[d->seq.image_seq[i]];
+        fi[i].label = d->label[i];
+    }
+    s = irb_folds_assign(fi, d->n, &fo, d->fold, err);
+cleanup:
+    irb_free(items);
+    irb_free(fi);
+    return s;
+}
+
+/* ---- features ------------------------------------------------------------------------------- */
+
+typedef struct exp_ctx {
+    const irb_experiment_opts *o;
+    exp_data d;
+    irb_model_t *model;
+    char model_sha[65];
+    char cache_dir[4096];
+    featmat raw[2], cut1[2], cut2[2];   /* [crop variant]: 0 none, 1 auto strips */
+    int variants[2];                    /* which crop variants are used */
+    int want[IRB_EXPERIMENT_MAX_ROWS];
+} exp_ctx;
+
+static irb_preproc cnn_preproc(const exp_ctx *c, int strips)
+{
+    const irb_preprocess *mp = irb_model_preprocess(c->model);
+    irb_preproc pp = irb_preproc_default(mp->input_size > 0 ? mp->input_size : 224);
+    pp.mode = c->o->resize;
+    if (c->o->crop_fraction > 0)
+        pp.crop_fraction = c->o->crop_fraction;
+    pp.short_side = pp.size * 8 / 7;
+    for (int k = 0; k < 3; k++) {
+        pp.mean[k] = mp->mean[k];
+        pp.scale[k] = mp->std[k];
+    }
+    pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
+    return pp;
+}
+
+static void describe_pp(const irb_preproc *pp, char *buf, size_t size)
+{
+    snprintf(buf, size, "size=%d mode=%d short=%d frac=%.4f filter=%d mean=%g,%g,%g scale=%g,%g,%g strips=%d",
+             pp->size, (int)pp->mode, pp->short_side, pp->crop_fraction, (int)pp->filter, pp->mean[0],
+             pp->mean[1], pp->mean[2], pp->scale[0], pp->scale[1], pp->scale[2], (int)pp->strips);
+}
+
+static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featmat *out, irb_error *err)
+{
+    const irb_experiment_opts *o = c->o;
+    featcache_req rq = {0};
+    rq.cache_dir = c->cache_dir;
+    rq.eo.threads = o->threads;
+    rq.eo.batch = o->batch > 0 ? o->batch : 16;
+    rq.eo.flip = flip;
+    rq.progress = o->progress;
+    rq.progress_ctx = o->progress_ctx;
+    char key[1024], ppd[512], stage[64];
+    irb_net_t *net = NULL;
+    if (cut == 0) {
+        int n = o->raw_size > 0 ? o->raw_size : 120;
+        rq.eo.pp = irb_preproc_default(n);
+        rq.eo.pp.mode = IRB_RESIZE_SQUASH;
+        for (int k = 0; k < 3; k++) {
+            rq.eo.pp.mean[k] = 0;
+            rq.eo.pp.scale[k] = 255;
+        }
+        rq.eo.pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
+        describe_pp(&rq.eo.pp, ppd, sizeof ppd);
+        snprintf(key, sizeof key, "v1 raw %s flip=%d", ppd, flip);
+        snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
+    } else {
+        rq.eo.pp = cnn_preproc(c, strips);
+        const irb_model_info *mi = irb_model_info_get(c->model);
+        if (cut > mi->n_cuts)
+            return irb_fail(err, IRB_INVALID_ARG, "%s has only %d cut points", o->model, mi->n_cuts);
+        irb_net_opts no = {0};
+        no.cut = cut;
+        no.pool = mi->cuts[cut - 1].tensor.rank == 4 ? IRB_POOL_AVG : IRB_POOL_NONE;
+        no.engine = o->engine;
+        no.precision = o->precision;
+        no.threads = o->threads;
+        no.max_batch = rq.eo.batch * (flip ? 2 : 1);
+        IRB_TRY(irb_net_new(c->model, &no, &net, err));
+        describe_pp(&rq.eo.pp, ppd, sizeof ppd);
+        snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d", c->model_sha, cut,
+                 (int)no.pool, (int)o->precision, ppd, flip);
+        snprintf(stage, sizeof stage, "CNN cut %d%s%s", cut, flip ? " + flips" : "",
+                 strips ? ", strips cropped" : "");
+    }
+    rq.key = key;
+    rq.net = net;
+    rq.stage = stage;
+    irb_status s = featcache_get(&rq, (const char *const *)c->d.abs, c->d.n, out, err);
+    irb_net_free(net);
+    return s;
+}
+
+/* ---- cross-validation ------------------------------------------------------------------------ */
+
+typedef struct row_spec {
+    int id;
+    featmat *mats[2];   /* crop variants to choose between (mats[1] NULL: no choice) */
+    int augment;        /* train on originals + mirrors, predict as the mean over both */
+    int ensemble;       /* average the out-of-fold predictions over each sequence */
+} row_spec;
+
+static const double c_grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0};
+
+typedef struct fold_fit {
+    irb_classifier_t *clf;
+    int variant;
+    double C;
+} fold_fit;
+
+/* Gathers the training rows of fold f (and their mirrors) with inner CV groups. */
+static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int augment, float **x, int **y,
+                               int **groups, size_t *n_out, irb_error *err)
+{
+    const exp_data *d = &c->d;
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++)
+        n += d->fold[i] != f;
+    size_t rows = n * (augment ? 2 : 1);
+    *x = irb_malloc_array(rows, m->dim * sizeof(float));
+    *y = irb_malloc_array(rows, sizeof **y);
+    *groups = irb_malloc_array(rows, sizeof **groups);
+    if (!*x || !*y || !*groups)
+        return irb_fail(err, IRB_NOMEM, "out of memory for %zu training rows", rows);
+    size_t r = 0, k = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->fold[i] == f)
+            continue;
+        /* inner folds: contiguous chunks for block folds, else whole sequences */
+        int g = d->unit == IRB_FOLD_BLOCK ? (int)(k * 5 / n) : (int)d->seq.image_seq[i];
+        k++;
+        for (int a = 0; a <= augment; a++, r++) {
+            memcpy(*x + r * m->dim, (a ? m->xf : m->x) + i * m->dim, m->dim * sizeof(float));
+            (*y)[r] = d->label[i];
+            (*groups)[r] = g;
+        }
+    }
+    *n_out = rows;
+    return IRB_OK;
+}
+
+static double min_cv_loss(const irb_train_report *rep)
+{
+    double best = INFINITY;
+    for (int g = 0; g < rep->grid_n; g++)
+        if (rep->cv_logloss[g] < best)
+            best = rep->cv_logloss[g];
+    return best;
+}
+
+static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit, double *seconds, irb_error *err)
+{
+    const irb_experiment_opts *o = c->o;
+    int nv = rs->mats[1] ? 2 : 0;
+    double best = INFINITY;
+    irb_status s = IRB_OK;
+    for (int v = 0; v < (nv ? nv : 1) && s == IRB_OK; v++) {
+        float *x = NULL;
+        int *y = NULL, *groups = NULL;
+        size_t n = 0;
+        s = gather_train(c, rs->mats[v], f, rs->augment, &x, &y, &groups, &n, err);
+        irb_train_opts to = {0};
+        to.C = o->C > 0 && !nv ? o->C : 0;
+        to.grid = o->C > 0 ? &o->C : c_grid;
+        to.grid_n = o->C > 0 ? 1 : (int)(sizeof c_grid / sizeof c_grid[0]);
+        to.cv_folds = 5;
+        to.groups = groups;
+        irb_train_report rep;
+        irb_classifier_t *clf = NULL;
+        if (s == IRB_OK)
+            s = irb_logreg_train(x, n, (int)rs->mats[v]->dim, y, c->d.n_classes, (const char *const *)c->d.classes,
+                                 &to, &clf, &rep, err);
+        irb_free(x);
+        irb_free(y);
+        irb_free(groups);
+        if (s != IRB_OK)
+            break;
+        *seconds += rep.seconds;
+        double loss = nv ? min_cv_loss(&rep) : 0;
+        if (!fit->clf || loss < best) {
+            irb_classifier_free(fit->clf);
+            fit->clf = clf;
+            fit->variant = v;
+            fit->C = rep.C;
+            best = loss;
+        } else {
+            irb_classifier_free(clf);
+        }
+    }
+    return s;
+}
+
+/* Out-of-fold probabilities of one row into probs (n x K). */
+static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, irb_experiment_row *row,
+                                 irb_error *err)
+{
+    const exp_data *d = &c->d;
+    int k = c->o->folds > 0 ? c->o->folds : 5, K = d->n_classes;
+    size_t dim = rs->mats[0]->dim;
+    double *tmp = irb_malloc_array(d->n, (size_t)K * sizeof(double));
+    float *xt = irb_malloc_array(d->n, dim * sizeof(float));
+    size_t *idx = irb_malloc_array(d->n, sizeof *idx);
+    irb_status s = (!tmp || !xt || !idx) ? irb_fail(err, IRB_NOMEM, "out of memory for the test folds") : IRB_OK;
+    row->fold_acc_min = INFINITY;
+    row->fold_acc_max = -INFINITY;
+    double logc = 0;
+    for (int f = 0; f < k && s == IRB_OK; f++) {
+        if (c->o->progress)
+            c->o->progress(c->o->progress_ctx, row->name, (size_t)f, (size_t)k);
+        fold_fit fit = {0};
+        s = fit_fold(c, rs, f, &fit, &row->train_seconds, err);
+        if (s != IRB_OK)
+            break;
+        const featmat *m = rs->mats[fit.variant];
+        row->crop_auto_folds += rs->mats[1] && fit.variant == 1;
+        logc += log10(fit.C);
+        size_t nt = 0;
+        for (size_t i = 0; i < d->n; i++)
+            if (d->fold[i] == f)
+                idx[nt++] = i;
+        for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
+            for (size_t j = 0; j < nt; j++)
+                memcpy(xt + j * dim, (a ? m->xf : m->x) + idx[j] * dim, dim * sizeof(float));
+            s = irb_classifier_predict(fit.clf, xt, nt, (int)dim, tmp, err);
+            for (size_t j = 0; s == IRB_OK && j < nt; j++)
+                for (int q = 0; q < K; q++) {
+                    double p = tmp[j * K + q] / (rs->augment ? 2.0 : 1.0);
+                    probs[idx[j] * K + q] = a ? probs[idx[j] * K + q] + p : p;
+                }
+        }
+        size_t right = 0;
+        for (size_t j = 0; j < nt; j++) {
+            const double *p = probs + idx[j] * K;
+            int best = 0;
+            for (int q = 1; q < K; q++)
+                if (p[q] > p[best])
+                    best = q;
+            right += best == d->label[idx[j]];
+        }
+        double acc = nt ? (double)right / (double)nt : 0;
+        row->fold_acc_min = fmin(row->fold_acc_min, acc);
+        row->fold_acc_max = fmax(row->fold_acc_max, acc);
+        irb_classifier_free(fit.clf);
+    }
+    row->mean_log10_C = logc / k;
+    irb_free(tmp);
+    irb_free(xt);
+    irb_free(idx);
+    return s;
+}
+
+/* ---- evaluation and outputs ------------------------------------------------------------------ */
+
+static double seq_accuracy(const exp_data *d, const double *seq_probs)
+{
+    int K = d->n_classes;
+    size_t right = 0;
+    int *count = irb_calloc((size_t)K, sizeof *count);
+    if (!count)
+        return NAN;
+    for (size_t s = 0; s < d->seq.n_sequences; s++) {
+        memset(count, 0, (size_t)K * sizeof *count);
+        for (size_t m = d->seq.start[s]; m < d->seq.start[s + 1]; m++)
+            count[d->label[d->seq.member[m]]]++;
+        int truth = 0, pred = 0;
+        for (int q = 1; q < K; q++) {
+            if (count[q] > count[truth])
+                truth = q;
+            if (seq_probs[s * K + q] > seq_probs[s * K + pred])
+                pred = q;
+        }
+        right += truth == pred;
+    }
+    irb_free(count);
+    return d->seq.n_sequences ? (double)right / (double)d->seq.n_sequences : NAN;
+}
+
+static irb_status write_predictions(const exp_ctx *c, const char *name, const double *probs, irb_error *err)
+{
+    const exp_data *d = &c->d;
+    char path[4300], fname[64];
+    snprintf(fname, sizeof fname, "%s", name);
+    for (char *p = fname; *p; p++)
+        if (*p == '+')
+            *p = '_';
+    snprintf(path, sizeof path, "%s/predictions_%s.csv", c->o->out_dir, fname);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    fprintf(f, "path,label,fold,sequence");
+    for (int q = 0; q < d->n_classes; q++)
+        fprintf(f, ",p_%s", d->classes[q]);
+    fputc('\n', f);
+    for (size_t i = 0; i < d->n; i++) {
+        fprintf(f, "\"%s\",%s,%d,\"%s\"", d->rel[i], d->classes[d->label[i]], d->fold[i],
+                d->seq.ids[d->seq.image_seq[i]]);
+        for (int q = 0; q < d->n_classes; q++)
+            fprintf(f, ",%.6f", probs[i * d->n_classes + q]);
+        fputc('\n', f);
+    }
+    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+}
+
+static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double *probs, irb_roc *roc,
+                               irb_error *err)
+{
+    const exp_data *d = &c->d;
+    irb_evaluation ev;
+    int pos = d->positive >= 0 ? d->positive : 0;
+    IRB_TRY(irb_evaluate(probs, d->label, d->n, (size_t)d->n_classes, (const char *const *)d->classes, pos, 0.5,
+                         &ev, NULL));
+    row->accuracy = ev.metrics.accuracy;
+    row->balanced_accuracy = ev.metrics.balanced_accuracy;
+    row->auc = d->positive >= 0 ? ev.roc.auc : NAN;
+    *roc = ev.roc; /* keep the curve: take ownership before release */
+    memset(&ev.roc, 0, sizeof ev.roc);
+    irb_evaluation_release(&ev);
+    return write_predictions(c, row->name, probs, err);
+}
+
+/* ---- the driver ------------------------------------------------------------------------------ */
+
+static int want_row(const char *rows, const char *name)
+{
+    if (!rows || !*rows)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = rows; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && !strncmp(p, name, n))
+            return 1;
+        p += len + (e ? 1 : 0);
+    }
+    return 0;
+}
+
+static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
+{
+    int need_raw = c->want[ROW_L120], need1 = c->want[ROW_RN1];
+    int need2 = c->want[ROW_RN2] || c->want[ROW_RN2A] || c->want[ROW_RN2AE];
+    int flip2 = c->want[ROW_RN2A] || c->want[ROW_RN2AE];
+    for (int v = 0; v < 2; v++) {
+        if (!c->variants[v])
+            continue;
+        if (need_raw)
+            IRB_TRY(features_for(c, 0, v, 0, &c->raw[v], err));
+        if (need1)
+            IRB_TRY(features_for(c, 1, v, 0, &c->cut1[v], err));
+        if (need2)
+            IRB_TRY(features_for(c, 2, v, flip2, &c->cut2[v], err));
+    }
+    for (size_t i = 0; i < c->d.n; i++) {
+        ok[i] = 1;
+        for (int v = 0; v < 2; v++) {
+            featmat *ms[3] = {&c->raw[v], &c->cut1[v], &c->cut2[v]};
+            for (int m = 0; m < 3; m++)
+                if (ms[m]->ok && !ms[m]->ok[i])
+                    ok[i] = 0;
+        }
+    }
+    return IRB_OK;
+}
+
+static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all, char **rel, irb_error *err)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/failed.csv", c->o->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    fprintf(f, "path,message\n");
+    for (size_t i = 0; i < n_all; i++) {
+        if (ok[i])
+            continue;
+        const char *why = "could not be decoded";
+        for (int v = 0; v < 2; v++) {
+            const featmat *ms[3] = {&c->raw[v], &c->cut1[v], &c->cut2[v]};
+            for (int m = 0; m < 3; m++)
+                if (ms[m]->why && ms[m]->why[i])
+                    why = ms[m]->why[i];
+        }
+        fprintf(f, "\"%s\",\"", rel[i]);
+        for (const char *p = why; *p; p++)
+            fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
+        fputs("\"\n", f);
+    }
+    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+}
+
+
+static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
+{
+    exp_data *d = &c->d;
+    int K = d->n_classes;
+    double *probs[IRB_EXPERIMENT_MAX_ROWS] = {0};
+    irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
+    memset(rocs, 0, sizeof rocs);
+    irb_status s = IRB_OK;
+    int v0 = c->variants[0] ? 0 : 1, choose = c->variants[0] && c->variants[1];
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
+        if (!c->want[r])
+            continue;
+        irb_experiment_row *row = &res->rows[res->n_rows];
+        memset(row, 0, sizeof *row);
+        snprintf(row->name, sizeof row->name, "%s", row_names[r]);
+        row->seq_accuracy = NAN;
+        probs[r] = irb_malloc_array(d->n, (size_t)K * sizeof(double));
+        if (!probs[r]) {
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+            break;
+        }
+        featmat *mats = r == ROW_L120 ? c->raw : r == ROW_RN1 ? c->cut1 : c->cut2;
+        row_spec rs = {r, {&mats[v0], choose ? &mats[1] : NULL}, r >= ROW_RN2A, r == ROW_RN2AE};
+        row->features = (int)mats[v0].dim;
+        row->feature_seconds = mats[0].seconds + mats[1].seconds;
+        if (r == ROW_RN2AE && probs[ROW_RN2A]) {
+            /* the same classifiers as RN2+A: only the averaging over sequences is added */
+            *row = res->rows[res->n_rows - 1];
+            snprintf(row->name, sizeof row->name, "%s", row_names[r]);
+            row->train_seconds = 0;
+            memcpy(probs[r], probs[ROW_RN2A], d->n * (size_t)K * sizeof(double));
+        } else {
+            s = cross_validate(c, &rs, probs[r], row, err);
+        }
+        snprintf(row->what, sizeof row->what, "%s", r == ROW_L120   ? "logistic regression on raw pixels"
+                                                   : r == ROW_RN1   ? "CNN cut 1 (one layer before the output)"
+                                                   : r == ROW_RN2   ? "CNN cut 2 (two layers before the output)"
+                                                   : r == ROW_RN2A  ? "cut 2 + horizontal-flip augmentation"
+                                                                    : "cut 2 + flips + mean over each sequence");
+        if (s == IRB_OK && rs.ensemble) {
+            double *seqp = irb_malloc_array(d->seq.n_sequences, (size_t)K * sizeof(double));
+            double *img = irb_malloc_array(d->n, (size_t)K * sizeof(double));
+            s = (!seqp || !img) ? irb_fail(err, IRB_NOMEM, "out of memory")
+                                : irb_ensemble_sequences(&d->seq, probs[r], (size_t)K, IRB_ENSEMBLE_MEAN, seqp,
+                                                         NULL, img, NULL, err);
+            if (s == IRB_OK) {
+                memcpy(probs[r], img, d->n * (size_t)K * sizeof(double));
+                row->seq_accuracy = seq_accuracy(d, seqp);
+            }
+            irb_free(seqp);
+            irb_free(img);
+        }
+        if (s == IRB_OK)
+            s = evaluate_row(c, row, probs[r], &rocs[res->n_rows], err);
+        res->n_rows++;
+    }
+    if (s == IRB_OK)
+        s = irb_experiment_write_outputs(c->o, res, rocs, err);
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++) {
+        irb_free(probs[r]);
+        irb_roc_release(&rocs[r]);
+    }
+    return s;
+}
+
+irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_result *res, irb_error *err)
+{
+    if (!o || !res || !o->labels || !o->model || !o->out_dir)
+        return irb_fail(err, IRB_INVALID_ARG, "experiment: labels, model and output folder are required");
+    memset(res, 0, sizeof *res);
+    exp_ctx c;
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    uint8_t *ok = NULL;
+    char **rel_all = NULL;
+    size_t n_all = 0;
+    if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
+        return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
+    snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
+    if (!o->cache_dir)
+        snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
+        c.want[r] = want_row(o->rows, row_names[r]);
+    c.variants[0] = o->crop != IRB_CROP_AUTO;
+    c.variants[1] = o->crop != IRB_CROP_NONE;
+
+    irb_status s = load_labels(o, &c.d, err);
+    if (s == IRB_OK)
+        s = irb_sha256_file(o->model, c.model_sha, err);
+    if (s == IRB_OK)
+        s = irb_model_load(o->model, NULL, &c.model, err);
+    if (s == IRB_OK) {
+        ok = irb_calloc(c.d.n, 1);
+        rel_all = irb_calloc(c.d.n, sizeof *rel_all);
+        if (!ok || !rel_all)
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    if (s == IRB_OK)
+        s = load_features(&c, ok, err);
+    if (s == IRB_OK) {
+        n_all = c.d.n;
+        for (size_t i = 0; i < n_all; i++)
+            if (!(rel_all[i] = irb_strdup(c.d.rel[i])))
+                s = irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    if (s == IRB_OK)
+        s = write_failed(&c, ok, n_all, rel_all, err);
+    if (s == IRB_OK) {
+        featmat all[6] = {c.raw[0], c.raw[1], c.cut1[0], c.cut1[1], c.cut2[0], c.cut2[1]};
+        keep_ok(&c.d, ok, all, 6);
+        c.raw[0] = all[0], c.raw[1] = all[1], c.cut1[0] = all[2], c.cut1[1] = all[3];
+        c.cut2[0] = all[4], c.cut2[1] = all[5];
+        res->n_failed = n_all - c.d.n;
+        s = group_images(o, &c.d, err);
+    }
+    if (s == IRB_OK) {
+        res->n_images = c.d.n;
+        res->n_sequences = c.d.seq.n_sequences;
+        res->n_classes = c.d.n_classes;
+        res->folds = o->folds > 0 ? o->folds : 5;
+        snprintf(res->unit, sizeof res->unit, "%s", irb_fold_unit_name((irb_fold_unit)c.d.unit));
+        snprintf(res->positive, sizeof res->positive, "%s", c.d.positive >= 0 ? c.d.classes[c.d.positive] : "");
+        s = run_rows(&c, res, err);
+    }
+    for (size_t i = 0; rel_all && i < n_all; i++)
+        irb_free(rel_all[i]);
+    irb_free(rel_all);
+    irb_free(ok);
+    for (int v = 0; v < 2; v++) {
+        featmat_release(&c.raw[v]);
+        featmat_release(&c.cut1[v]);
+        featmat_release(&c.cut2[v]);
+    }
+    irb_model_free(c.model);
+    data_release(&c.d);
+    return s;
+}

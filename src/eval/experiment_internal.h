@@ -1,0 +1,38 @@
+/* Internals of the experiment: the on-disk feature cache and the report writers. */
+#ifndef IRB_EVAL_EXPERIMENT_INTERNAL_H
+#define IRB_EVAL_EXPERIMENT_INTERNAL_H
+
+#include "irbis/eval.h"
+#include "irbis/experiment.h"
+
+/* Features of n images for one (model, cut, preprocessing, flip) description. */
+typedef struct featmat {
+    size_t n, dim;
+    float *x;          /* n x dim, the images as they are */
+    float *xf;         /* n x dim, the mirrored images (NULL without flip) */
+    uint8_t *ok;       /* n: 1 when image i decoded */
+    char **why;        /* n: the failure message of image i (NULL when ok) */
+    size_t computed;   /* images that were not in the cache */
+    double seconds;    /* time spent computing them */
+} featmat;
+
+typedef struct featcache_req {
+    const char *cache_dir;
+    const char *key;            /* the full description; the cache file is named by its hash */
+    irb_net_t *net;             /* NULL: raw pixels */
+    irb_extract_opts eo;
+    void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
+    void *progress_ctx;
+    const char *stage;          /* progress label */
+} featcache_req;
+
+irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,
+                         irb_error *err);
+void featmat_release(featmat *m);
+
+/* Writes table.csv, table.md, results.json, roc.csv, roc.svg and report.html (report.c).
+ * rocs[r] is row r's ROC curve (empty when AUC is undefined). */
+irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_experiment_result *res,
+                                        const irb_roc *rocs, irb_error *err);
+
+#endif

@@ -1,0 +1,270 @@
+/* The experiment's feature cache: one feature set (docs/features.md) per description of the
+ * features (model sha256, cut, pooling, preprocessing, flip, precision), named by the hash of
+ * that description, keyed inside by image path + a stamp (size and mtime). A re-run, another
+ * task or another labels file over the same images costs no CNN time; changed images are
+ * recomputed. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "eval/experiment_internal.h"
+#include "irbis/learn.h"
+
+void featmat_release(featmat *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; m->why && i < m->n; i++)
+        irb_free(m->why[i]);
+    irb_free(m->why);
+    irb_free(m->x);
+    irb_free(m->xf);
+    irb_free(m->ok);
+    memset(m, 0, sizeof *m);
+}
+
+static void file_stamp(const char *path, char *buf, size_t size)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        snprintf(buf, size, "missing");
+    else
+        snprintf(buf, size, "%lld:%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+                 st.st_mtim.tv_nsec);
+}
+
+/* ---- a small string -> row hash map ---------------------------------------------------- */
+
+typedef struct {
+    size_t cap;
+    const char **key; /* borrowed path */
+    int *flip;
+    size_t *row;
+} rowmap;
+
+static uint64_t hash_str(const char *s, int flip)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)flip;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static int rowmap_init(rowmap *m, size_t n)
+{
+    m->cap = 16;
+    while (m->cap < 2 * n + 16)
+        m->cap *= 2;
+    m->key = irb_calloc(m->cap, sizeof *m->key);
+    m->flip = irb_calloc(m->cap, sizeof *m->flip);
+    m->row = irb_calloc(m->cap, sizeof *m->row);
+    return m->key && m->flip && m->row;
+}
+
+static void rowmap_free(rowmap *m)
+{
+    irb_free(m->key);
+    irb_free(m->flip);
+    irb_free(m->row);
+}
+
+static void rowmap_put(rowmap *m, const char *key, int flip, size_t row)
+{
+    size_t i = hash_str(key, flip) & (m->cap - 1);
+    while (m->key[i] && !(m->flip[i] == flip && !strcmp(m->key[i], key)))
+        i = (i + 1) & (m->cap - 1);
+    m->key[i] = key;
+    m->flip[i] = flip;
+    m->row[i] = row;
+}
+
+static long rowmap_get(const rowmap *m, const char *key, int flip)
+{
+    size_t i = hash_str(key, flip) & (m->cap - 1);
+    for (; m->key[i]; i = (i + 1) & (m->cap - 1))
+        if (m->flip[i] == flip && !strcmp(m->key[i], key))
+            return (long)m->row[i];
+    return -1;
+}
+
+/* ---- computing the missing rows --------------------------------------------------------- */
+
+typedef struct {
+    featmat *m;
+    const size_t *index;   /* extract index -> image index */
+    const featcache_req *rq;
+    size_t done, total;
+} fill_ctx;
+
+static void fill_row(void *ctx, size_t k, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    fill_ctx *c = ctx;
+    size_t i = c->index[k];
+    if (!row) {
+        c->m->ok[i] = 0;
+        irb_free(c->m->why[i]);
+        c->m->why[i] = irb_strdup(e && e->message[0] ? e->message : "could not be decoded");
+    } else {
+        memcpy((flipped ? c->m->xf : c->m->x) + i * dim, row, dim * sizeof(float));
+        c->m->ok[i] = 1;
+    }
+    if (!flipped && ++c->done % 64 == 0 && c->rq->progress)
+        c->rq->progress(c->rq->progress_ctx, c->rq->stage, c->done, c->total);
+}
+
+static irb_status compute_missing(const featcache_req *rq, const char *const *paths, featmat *m,
+                                  const uint8_t *have, irb_error *err)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < m->n; i++)
+        missing += !have[i];
+    m->computed = missing;
+    if (!missing)
+        return IRB_OK;
+    const char **sub = irb_malloc_array(missing, sizeof *sub);
+    size_t *index = irb_malloc_array(missing, sizeof *index);
+    if (!sub || !index) {
+        irb_free(sub);
+        irb_free(index);
+        return irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    }
+    for (size_t i = 0, k = 0; i < m->n; i++)
+        if (!have[i]) {
+            sub[k] = paths[i];
+            index[k++] = i;
+        }
+    fill_ctx c = {m, index, rq, 0, missing};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    irb_status s = irb_extract(rq->net, sub, missing, &rq->eo, fill_row, &c, err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    m->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (rq->progress)
+        rq->progress(rq->progress_ctx, rq->stage, missing, missing);
+    irb_free(sub);
+    irb_free(index);
+    return s;
+}
+
+/* ---- writing the cache back -------------------------------------------------------------- */
+
+static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths,
+                              char **stamps, const featmat *m, const irb_features *old, irb_error *err)
+{
+    const char *extra[] = {"stamp", NULL};
+    irb_featwriter_t *w = NULL;
+    IRB_TRY(irb_featwriter_open(base, (int)m->dim, extra, &w, err));
+    irb_featwriter_set_meta_str(w, "irbis_cache_key", rq->key);
+    irb_status s = IRB_OK;
+    rowmap cur = {0};
+    if (!rowmap_init(&cur, m->n))
+        s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    for (size_t i = 0; s == IRB_OK && i < m->n; i++) {
+        rowmap_put(&cur, paths[i], 0, i);
+        if (!m->ok[i])
+            continue;
+        const char *ev[] = {stamps[i]};
+        s = irb_featwriter_add(w, paths[i], 0, ev, m->x + i * m->dim, err);
+        if (s == IRB_OK && m->xf)
+            s = irb_featwriter_add(w, paths[i], 1, ev, m->xf + i * m->dim, err);
+    }
+    /* keep the rows of images this run did not ask for */
+    char *const *old_stamp = old ? irb_features_column(old, "stamp") : NULL;
+    for (size_t r = 0; s == IRB_OK && old && old_stamp && r < old->n; r++)
+        if (rowmap_get(&cur, old->path[r], 0) < 0) {
+            const char *ev[] = {old_stamp[r]};
+            s = irb_featwriter_add(w, old->path[r], old->flipped[r], ev, old->x + r * (size_t)old->dim, err);
+        }
+    rowmap_free(&cur);
+    if (s != IRB_OK) {
+        irb_featwriter_free(w);
+        return s;
+    }
+    return irb_featwriter_close(w, err);
+}
+
+/* ---- the entry point ---------------------------------------------------------------------- */
+
+static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->n = n;
+    m->dim = dim;
+    m->x = irb_malloc_array(n, dim * sizeof(float));
+    m->xf = flip ? irb_malloc_array(n, dim * sizeof(float)) : NULL;
+    m->ok = irb_calloc(n, 1);
+    m->why = irb_calloc(n, sizeof *m->why);
+    if (!m->x || (flip && !m->xf) || !m->ok || !m->why)
+        return irb_fail(err, IRB_NOMEM, "feature cache: out of memory for %zu x %zu features", n, dim);
+    return IRB_OK;
+}
+
+/* Copies the cached rows of the requested images into m; have[i] = 1 for each found. */
+static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m,
+                        uint8_t *have)
+{
+    char *const *old_stamp = irb_features_column(old, "stamp");
+    rowmap map = {0};
+    if (!old_stamp || (size_t)old->dim != m->dim || !rowmap_init(&map, old->n)) {
+        rowmap_free(&map);
+        return;
+    }
+    for (size_t r = 0; r < old->n; r++)
+        rowmap_put(&map, old->path[r], old->flipped[r], r);
+    for (size_t i = 0; i < m->n; i++) {
+        long a = rowmap_get(&map, paths[i], 0), b = m->xf ? rowmap_get(&map, paths[i], 1) : 0;
+        if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0)
+            continue;
+        memcpy(m->x + i * m->dim, old->x + (size_t)a * m->dim, m->dim * sizeof(float));
+        if (m->xf)
+            memcpy(m->xf + i * m->dim, old->x + (size_t)b * m->dim, m->dim * sizeof(float));
+        m->ok[i] = have[i] = 1;
+    }
+    rowmap_free(&map);
+}
+
+irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,
+                         irb_error *err)
+{
+    char hex[65], base[4096];
+    irb_sha256_buffer(rq->key, strlen(rq->key), hex);
+    hex[16] = '\0';
+    snprintf(base, sizeof base, "%s/%s", rq->cache_dir, hex);
+    mkdir(rq->cache_dir, 0777);
+
+    irb_status s = alloc_mat(out, n, irb_extract_dim(rq->net, &rq->eo), rq->eo.flip, err);
+    uint8_t *have = irb_calloc(n ? n : 1, 1);
+    char **stamps = irb_calloc(n ? n : 1, sizeof *stamps);
+    if (s == IRB_OK && (!have || !stamps))
+        s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    for (size_t i = 0; s == IRB_OK && i < n; i++) {
+        char st[96];
+        file_stamp(paths[i], st, sizeof st);
+        if (!(stamps[i] = irb_strdup(st)))
+            s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    }
+    irb_features *old = NULL;
+    if (s == IRB_OK && irb_features_load(base, &old, NULL) == IRB_OK) {
+        const char *k = irb_features_meta(old, "irbis_cache_key");
+        if (k && !strcmp(k, rq->key))
+            take_cached(old, paths, stamps, out, have);
+    }
+    if (s == IRB_OK)
+        s = compute_missing(rq, paths, out, have, err);
+    if (s == IRB_OK && out->computed > 0) {
+        irb_error werr = {0};
+        /* a cache that cannot be written costs time later, not results now */
+        write_cache(rq, base, paths, stamps, out, old, &werr);
+    }
+    irb_features_free(old);
+    for (size_t i = 0; stamps && i < n; i++)
+        irb_free(stamps[i]);
+    irb_free(stamps);
+    irb_free(have);
+    if (s != IRB_OK)
+        featmat_release(out);
+    return s;
+}

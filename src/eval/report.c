@@ -1,0 +1,215 @@
+/* The experiment's outputs: the table (CSV, Markdown), results.json, the ROC curves (CSV, SVG)
+ * and an HTML report that opens offline in a browser. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/error.h"
+#include "eval/experiment_internal.h"
+
+static const char *task_name(irb_task t)
+{
+    return t == IRB_TASK_EMPTY ? "empty vs animal" : t == IRB_TASK_SPECIES ? "species" : "positive class vs rest";
+}
+
+/* A number as JSON (NaN as null) into buf. */
+static const char *jnum(double v, char *buf, size_t n)
+{
+    if (isnan(v) || isinf(v))
+        snprintf(buf, n, "null");
+    else
+        snprintf(buf, n, "%.6g", v);
+    return buf;
+}
+
+static const char *pct(double v, char *buf, size_t n)
+{
+    if (isnan(v))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.1f", 100 * v);
+    return buf;
+}
+
+static FILE *open_out(const irb_experiment_opts *o, const char *name, char *path, size_t size, irb_error *err)
+{
+    snprintf(path, size, "%s/%s", o->out_dir, name);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        irb_fail(err, IRB_IO, "%s: cannot write", path);
+    return f;
+}
+
+static irb_status close_out(FILE *f, const char *path, irb_error *err)
+{
+    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed (disk full?)", path);
+}
+
+static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
+{
+    char path[4300], a[32], b[32], c[32], d[32], e[32], f2[32];
+    FILE *f = open_out(o, "table.csv", path, sizeof path, err);
+    if (!f)
+        return err ? err->status : IRB_IO;
+    fprintf(f, "row,features,accuracy,balanced_accuracy,auc,fold_accuracy_min,fold_accuracy_max,"
+               "sequence_accuracy,mean_log10_C,crop_auto_folds,train_seconds,feature_seconds\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const irb_experiment_row *w = &r->rows[i];
+        fprintf(f, "%s,%d,%s,%s,%s,%s,%s,%s,%.3f,%d,%.2f,%.2f\n", w->name, w->features, jnum(w->accuracy, a, 32),
+                jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32), jnum(w->fold_acc_min, d, 32),
+                jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32), w->mean_log10_C, w->crop_auto_folds,
+                w->train_seconds, w->feature_seconds);
+    }
+    return close_out(f, path, err);
+}
+
+static irb_status write_table_md(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
+{
+    char path[4300], a[16], b[16], c[16], d[16], e[16];
+    FILE *f = open_out(o, "table.md", path, sizeof path, err);
+    if (!f)
+        return err ? err->status : IRB_IO;
+    fprintf(f, "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped | train s |\n");
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < r->n_rows; i++) {
+        const irb_experiment_row *w = &r->rows[i];
+        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %.1f |\n", w->name, w->features,
+                pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc, pct(w->fold_acc_min, c, 16),
+                pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C, w->crop_auto_folds,
+                r->folds, w->train_seconds);
+    }
+    return close_out(f, path, err);
+}
+
+static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
+{
+    char path[4300], a[32], b[32], c[32], d[32];
+    FILE *f = open_out(o, "results.json", path, sizeof path, err);
+    if (!f)
+        return err ? err->status : IRB_IO;
+    fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": \"%s\",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
+               "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
+               "  \"C\": %s,\n  \"rows\": [\n",
+            task_name(o->task), r->positive, r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds,
+            r->unit, o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"");
+    for (int i = 0; i < r->n_rows; i++) {
+        const irb_experiment_row *w = &r->rows[i];
+        fprintf(f, "    {\"row\": \"%s\", \"features\": %d, \"accuracy\": %s, \"balanced_accuracy\": %s, "
+                   "\"auc\": %s, \"sequence_accuracy\": %s, \"mean_log10_C\": %.3f, \"crop_auto_folds\": %d, "
+                   "\"train_seconds\": %.2f, \"feature_seconds\": %.2f}%s\n",
+                w->name, w->features, jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32),
+                jnum(w->auc, c, 32), jnum(w->seq_accuracy, d, 32), w->mean_log10_C, w->crop_auto_folds,
+                w->train_seconds, w->feature_seconds, i + 1 < r->n_rows ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    return close_out(f, path, err);
+}
+
+static void html_escape(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<': fputs("&lt;", f); break;
+        case '>': fputs("&gt;", f); break;
+        case '&': fputs("&amp;", f); break;
+        case '"': fputs("&quot;", f); break;
+        default: fputc(*s, f);
+        }
+    }
+}
+
+/* Copies the SVG file into the page so the report is one self-contained file. */
+static void inline_svg(FILE *f, const char *dir)
+{
+    char path[4300], buf[4096];
+    snprintf(path, sizeof path, "%s/roc.svg", dir);
+    FILE *in = fopen(path, "r");
+    if (!in)
+        return;
+    size_t n;
+    int skipped_decl = 0;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0) {
+        const char *p = buf;
+        if (!skipped_decl && n > 5 && !strncmp(buf, "<?xml", 5)) {
+            const char *e = memchr(buf, '>', n);
+            if (e) {
+                n -= (size_t)(e + 1 - buf);
+                p = e + 1;
+            }
+        }
+        skipped_decl = 1;
+        fwrite(p, 1, n, f);
+    }
+    fclose(in);
+}
+
+static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
+{
+    char path[4300], a[16], b[16], c[16], d[16], e[16];
+    FILE *f = open_out(o, "report.html", path, sizeof path, err);
+    if (!f)
+        return err ? err->status : IRB_IO;
+    fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>irbis experiment</title>\n"
+          "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
+          "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}"
+          "th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:bold;margin:.5em 0}"
+          "</style></head><body>\n<h1>irbis: transfer-learning experiment</h1>\n<p>", f);
+    fprintf(f, "Task: <b>%s</b>", task_name(o->task));
+    if (r->positive[0]) {
+        fputs(" (positive class <b>", f);
+        html_escape(f, r->positive);
+        fputs("</b>)", f);
+    }
+    fprintf(f, ". Images: %zu (%zu could not be decoded and are listed in failed.csv), sequences: %zu, "
+               "classes: %d. Backbone: ",
+            r->n_images, r->n_failed, r->n_sequences, r->n_classes);
+    html_escape(f, o->model);
+    fprintf(f, ".</p>\n<p>Evaluation: %d-fold cross-validation over <b>%s</b> units, so no %s is split between "
+               "training and test. Every image is predicted by the model of the fold that did not see it; the "
+               "figures pool those out-of-fold predictions. C%s is chosen inside each training fold.</p>\n",
+            r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop" : "");
+    fputs("<table id=\"results\"><caption>Results</caption>\n<tr><th>row</th><th>what</th><th>features</th>"
+          "<th>accuracy %</th><th>balanced %</th><th>AUC</th><th>fold range %</th><th>sequences %</th>"
+          "<th>log10 C</th><th>strips cropped</th></tr>\n", f);
+    for (int i = 0; i < r->n_rows; i++) {
+        const irb_experiment_row *w = &r->rows[i];
+        fprintf(f, "<tr><td>%s</td><td style=\"text-align:left\">%s</td><td>%d</td><td>%s</td><td>%s</td>"
+                   "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td></tr>\n",
+                w->name, w->what, w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
+                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
+                w->mean_log10_C, w->crop_auto_folds, r->folds);
+    }
+    fputs("</table>\n<p>Reference system (ResNet-50 on snow-leopard surveys): L120 63.4 %, RN1 83 %, RN2 and "
+          "RN2+A 89.5 %, RN2+A+E 90 %.</p>\n<h2>ROC curves</h2>\n",
+          f);
+    inline_svg(f, o->out_dir);
+    fputs("\n<p>Files: table.csv, results.json, predictions_*.csv (out-of-fold probabilities), roc.csv, "
+          "failed.csv.</p>\n</body></html>\n",
+          f);
+    return close_out(f, path, err);
+}
+
+irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_experiment_result *r,
+                                        const irb_roc *rocs, irb_error *err)
+{
+    const irb_roc *curves[IRB_EXPERIMENT_MAX_ROWS];
+    const char *names[IRB_EXPERIMENT_MAX_ROWS];
+    size_t nc = 0;
+    for (int i = 0; i < r->n_rows; i++)
+        if (rocs[i].n > 0 && !isnan(rocs[i].auc)) {
+            curves[nc] = &rocs[i];
+            names[nc++] = r->rows[i].name;
+        }
+    char path[4300];
+    IRB_TRY(write_table_csv(o, r, err));
+    IRB_TRY(write_table_md(o, r, err));
+    IRB_TRY(write_json(o, r, err));
+    if (nc > 0) {
+        snprintf(path, sizeof path, "%s/roc.csv", o->out_dir);
+        IRB_TRY(irb_write_roc_csv(path, curves, names, nc, err));
+        snprintf(path, sizeof path, "%s/roc.svg", o->out_dir);
+        IRB_TRY(irb_write_roc_svg(path, curves, names, nc, "ROC, out-of-fold predictions", err));
+    }
+    return write_html(o, r, err);
+}

@@ -1,0 +1,203 @@
+/* irbis experiment: the reference transfer-learning experiment (docs/experiment.md). */
+#include <getopt.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char irb_cmd_experiment_summary[] = "run L120 / RN1 / RN2 / RN2+A / RN2+A+E with cross-validation";
+
+static void usage(FILE *f)
+{
+    fputs("usage: irbis experiment --images ROOT --labels CSV --model M.onnx -o DIR [options]\n"
+          "  --task empty|species    empty vs animal (default) or one class per label\n"
+          "  --positive CLASS        CLASS vs everything else (with --task empty: the empty label)\n"
+          "  --folds K               outer cross-validation folds (default 5)\n"
+          "  --group sequence|camera|block\n"
+          "                          units folds never split (default: sequence when the labels have\n"
+          "                          timestamps or sequence ids, else contiguous blocks of path order)\n"
+          "  --gap SECONDS           sequence gap (default 60)\n"
+          "  --C X                   fixed regularisation (default: chosen inside each training fold)\n"
+          "  --crop none|auto|choose info-strip crop (default choose: decided inside each training fold)\n"
+          "  --resize crop|short|squash  CNN input: centre 87.5% crop (default), short side + centre\n"
+          "                          crop (the peer), or the whole frame squashed\n"
+          "  --raw-size N            side of the raw-pixel row (default 120)\n"
+          "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E\n"
+          "  --limit N               only the first N labelled images in path order\n"
+          "  --threads N --batch B --precision fp32|bf16 --engine auto|onednn|reference\n"
+          "  --cache DIR             feature cache (default DIR/cache)\n"
+          "  --quiet                 no progress on stderr\n",
+          f);
+}
+
+typedef struct {
+    int tty, quiet;
+    char last[64];
+} progress_state;
+
+static void progress(void *ctx, const char *stage, size_t done, size_t total)
+{
+    progress_state *p = ctx;
+    if (p->quiet)
+        return;
+    if (p->tty) {
+        fprintf(stderr, "\r  %-40s %6zu / %-6zu", stage, done, total);
+        if (done == total)
+            fputc('\n', stderr);
+    } else if (strcmp(p->last, stage) != 0 || done == total) {
+        fprintf(stderr, "  %s: %zu / %zu\n", stage, done, total);
+    }
+    snprintf(p->last, sizeof p->last, "%s", stage);
+}
+
+static int parse_choice(const char *cmd, const char *opt, const char *v, const char *const *names, int n, int *out)
+{
+    for (int i = 0; i < n; i++)
+        if (!strcmp(v, names[i])) {
+            *out = i;
+            return 1;
+        }
+    cli_error(cmd, "unknown %s '%s'", opt, v);
+    return 0;
+}
+
+static void print_table(const irb_experiment_result *r)
+{
+    printf("\n%zu images (%zu failed), %zu sequences, %d classes, %d folds over %s units%s%s\n\n", r->n_images,
+           r->n_failed, r->n_sequences, r->n_classes, r->folds, r->unit, r->positive[0] ? ", positive: " : "",
+           r->positive);
+    printf("%-8s %8s %9s %9s %7s %13s %7s %7s %8s\n", "row", "features", "accuracy", "balanced", "AUC",
+           "folds min-max", "seq acc", "log10C", "train s");
+    for (int i = 0; i < r->n_rows; i++) {
+        const irb_experiment_row *w = &r->rows[i];
+        char seq[16] = "-";
+        if (!isnan(w->seq_accuracy))
+            snprintf(seq, sizeof seq, "%.1f%%", 100 * w->seq_accuracy);
+        printf("%-8s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f\n", w->name, w->features,
+               100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max,
+               seq, w->mean_log10_C, w->train_seconds);
+    }
+}
+
+int irb_cmd_experiment(int argc, char **argv)
+{
+    const char *cmd = "experiment";
+    irb_experiment_opts o = {0};
+    o.unit = -1;
+    o.crop = IRB_CROP_CHOOSE;
+    o.resize = IRB_RESIZE_CROP_FRACTION;
+    progress_state ps = {isatty(2), 0, ""};
+    static const struct option opts[] = {
+        {"images", 1, 0, 'i'}, {"labels", 1, 0, 'l'}, {"model", 1, 0, 'm'},   {"task", 1, 0, 't'},
+        {"positive", 1, 0, 'p'}, {"folds", 1, 0, 'k'}, {"group", 1, 0, 'g'},  {"gap", 1, 0, 'G'},
+        {"C", 1, 0, 'C'},        {"crop", 1, 0, 'c'},  {"resize", 1, 0, 'r'}, {"raw-size", 1, 0, 'R'},
+        {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
+        {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
+        {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    static const char *const tasks[] = {"empty", "species", "positive"};
+    static const char *const crops[] = {"none", "auto", "choose"};
+    static const char *const resizes[] = {"crop", "short", "squash"};
+    static const char *const precisions[] = {"fp32", "bf16"};
+    static const char *const engines[] = {"auto", "reference", "onednn"};
+    int c, v, task_set = 0;
+    long l;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i': o.images = optarg; break;
+        case 'l': o.labels = optarg; break;
+        case 'm': o.model = optarg; break;
+        case 'o': o.out_dir = optarg; break;
+        case 'x': o.cache_dir = optarg; break;
+        case 'w': o.rows = optarg; break;
+        case 'p': o.positive = optarg; break;
+        case 'q': ps.quiet = 1; break;
+        case 'h': usage(stdout); return CLI_OK;
+        case 't':
+            if (!parse_choice(cmd, "--task", optarg, tasks, 3, &v))
+                return CLI_USAGE;
+            o.task = (irb_task)v;
+            task_set = 1;
+            break;
+        case 'g':
+            if ((o.unit = irb_fold_unit_parse(optarg)) < 0) {
+                cli_error(cmd, "unknown --group '%s' (sequence, camera or block)", optarg);
+                return CLI_USAGE;
+            }
+            break;
+        case 'c':
+            if (!parse_choice(cmd, "--crop", optarg, crops, 3, &v))
+                return CLI_USAGE;
+            o.crop = (irb_crop_choice)v;
+            break;
+        case 'r':
+            if (!parse_choice(cmd, "--resize", optarg, resizes, 3, &v))
+                return CLI_USAGE;
+            o.resize = v == 0 ? IRB_RESIZE_CROP_FRACTION : v == 1 ? IRB_RESIZE_SHORT_CROP : IRB_RESIZE_SQUASH;
+            break;
+        case 'P':
+            if (!parse_choice(cmd, "--precision", optarg, precisions, 2, &v))
+                return CLI_USAGE;
+            o.precision = (irb_precision)v;
+            break;
+        case 'e':
+            if (!parse_choice(cmd, "--engine", optarg, engines, 3, &v))
+                return CLI_USAGE;
+            o.engine = (irb_engine)v;
+            break;
+        case 'G':
+            if (!cli_double(cmd, "--gap", optarg, &o.gap))
+                return CLI_USAGE;
+            break;
+        case 'C':
+            if (!cli_double(cmd, "--C", optarg, &o.C) || o.C <= 0) {
+                cli_error(cmd, "--C must be a positive number");
+                return CLI_USAGE;
+            }
+            break;
+        case 'k':
+            if (!cli_int(cmd, "--folds", optarg, 2, 100, &l))
+                return CLI_USAGE;
+            o.folds = (int)l;
+            break;
+        case 'R':
+            if (!cli_int(cmd, "--raw-size", optarg, 8, 1024, &l))
+                return CLI_USAGE;
+            o.raw_size = (int)l;
+            break;
+        case 'L':
+            if (!cli_int(cmd, "--limit", optarg, 10, 1L << 40, &l))
+                return CLI_USAGE;
+            o.limit = (size_t)l;
+            break;
+        case 'T':
+            if (!cli_int(cmd, "--threads", optarg, 1, 1024, &l))
+                return CLI_USAGE;
+            o.threads = (int)l;
+            break;
+        case 'b':
+            if (!cli_int(cmd, "--batch", optarg, 1, 1024, &l))
+                return CLI_USAGE;
+            o.batch = (int)l;
+            break;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (!task_set && o.positive && o.task == IRB_TASK_EMPTY && strcmp(o.positive, "empty") != 0)
+        o.task = IRB_TASK_POSITIVE; /* --positive CLASS alone means CLASS vs rest */
+    if (!o.labels || !o.model || !o.out_dir || optind != argc) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    o.progress = progress;
+    o.progress_ctx = &ps;
+    irb_experiment_result r;
+    irb_error err = {0};
+    if (irb_experiment_run(&o, &r, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    print_table(&r);
+    printf("\nwritten: %s/{table.csv,table.md,results.json,roc.svg,report.html,predictions_*.csv,failed.csv}\n",
+           o.out_dir);
+    return r.n_failed ? CLI_PARTIAL : CLI_OK;
+}
