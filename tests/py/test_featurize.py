@@ -88,6 +88,22 @@ def main():
         cos = (xb * x).sum(1) / np.linalg.norm(xb, axis=1) / np.linalg.norm(x, axis=1)
         check(cos.min() >= 0.999, "bf16 cosine to fp32 rows: min %.5f" % cos.min())
 
+    # awkward real files: EXIF-rotated and CMYK copies featurize like the original; the truncated
+    # one is kept with a warning naming it (exit 0)
+    odd = os.path.join(SHARED, "data", "odd-images")
+    orig = os.path.join(SHARED, "data", "camera-traps", "speciesnet_testdata", "african_elephants.jpg")
+    names = ["african_elephants_with_exif_orientation.jpg", "african_elephants_cmyk.jpg",
+             "african_elephants_truncated_file.jpg"]
+    r = subprocess.run([BIN, "featurize", "--model", MODEL, "--cut", "2", "-o", out + "_odd", orig] +
+                       [os.path.join(odd, n) for n in names], capture_output=True, text=True, timeout=120)
+    check(r.returncode == 0, "odd images: exit 0 (got %d)" % r.returncode)
+    check("truncated_file.jpg: warning" in r.stderr, "truncated file: warning on stderr")
+    xo = np.load(out + "_odd.npy")
+    check(xo.shape == (4, 1280), "odd images: 4 rows")
+    xo = xo / np.linalg.norm(xo, axis=1, keepdims=True)
+    cs = xo[1:] @ xo[0]
+    check(cs[0] >= 0.99 and cs[1] >= 0.99, "EXIF-rotated / CMYK vs original: cosine %.4f %.4f" % (cs[0], cs[1]))
+
     # usage errors
     r = subprocess.run([BIN, "featurize", "--model", MODEL, "-o", out, "--cut", "2", "--layer", "x", files[0]],
                        capture_output=True, text=True)

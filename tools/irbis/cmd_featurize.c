@@ -236,7 +236,10 @@ static void decode_one(job *j, irb_decoder_t *dec, int i)
         irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out + j->in_elems);
     }
     irb_image_release(&img);
-    j->ok[i] = 1;
+    const irb_error *e = irb_decoder_error(dec);
+    j->ok[i] = e && e->warning ? 2 : 1; /* decoded, but e.g. truncated: reported, kept */
+    if (j->ok[i] == 2)
+        snprintf(j->msg[i], sizeof j->msg[i], "%s", e->message);
 }
 
 static void *decode_worker(void *arg)
@@ -399,6 +402,8 @@ static int do_batch(run *r, size_t i0, int n)
             r->failed++;
             continue;
         }
+        if (j->ok[i] == 2)
+            fprintf(stderr, "irbis %s: %s: warning: %s\n", CMD, j->paths[i], j->msg[i]);
         if (m != i)
             memmove(j->input + (size_t)m * k * j->in_elems, j->input + (size_t)i * k * j->in_elems,
                     (size_t)k * j->in_elems * sizeof *j->input);
