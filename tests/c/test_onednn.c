@@ -448,6 +448,15 @@ static void test_net2(void)
     irb_exec_opts o = {.precision = IRB_EXEC_FP32, .threads = 1, .max_batch = 1};
     CHECK(irb_backend_onednn.compile(&b->g, &o, &plan, &err) == IRB_UNSUPPORTED && strstr(err.message, "Gather"),
           "unsupported: %s", err.message);
+    /* regression: a Concat of more inputs than a step has argument slots is refused, not overrun */
+    irb_node *last = &b->nodes[b->g.n_nodes - 1];
+    last->op = IRB_OP_CONCAT;
+    last->n_in = 12;
+    for (int k = 0; k < 12; k++)
+        last->in[k] = y;
+    CHECK(!irb_backend_onednn.supports(&b->g, b->g.n_nodes - 1), "Concat of 12 refused");
+    last->n_in = 2;
+    CHECK(irb_backend_onednn.supports(&b->g, b->g.n_nodes - 1), "Concat of 2 supported");
     gb_free(b);
 }
 

@@ -786,6 +786,8 @@ int odn_supports_general(const irb_graph *g, int node, int general)
     case IRB_OP_DROPOUT:
         return x_act;
     case IRB_OP_CONCAT:
+        if (n->n_in > ODN_MAX_ARGS - 2) /* sources + destination + scratchpad per step */
+            return 0;
         for (int i = 0; i < n->n_in; i++)
             if (n->in[i] < 0 || odn_is_const(g, n->in[i]) || g->values[n->in[i]].rank != y->rank)
                 return 0;
