@@ -10,6 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "learn/durable.h"
 
 static const char clf_magic[8] = {'I', 'R', 'B', 'I', 'S', 'C', 'L', 'F'};
 enum { ENVELOPE = 24 }; /* magic, version, flags, body length */
@@ -334,6 +335,9 @@ irb_status irb_classifier_save(const irb_classifier_t *c, const char *path, irb_
     if (bad || rename(tmp, path) != 0) {
         s = irb_fail(err, IRB_IO, "%s: write failed: %s", path, strerror(errno));
         remove(tmp);
+    } else if (irb_sync_parent_dir(path) != 0) {
+        s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s", path,
+                     strerror(errno));
     }
 cleanup:
     irb_free(tmp);

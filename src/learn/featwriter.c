@@ -10,6 +10,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "irbis/learn.h"
+#include "learn/durable.h"
 #include "learn/json.h"
 #include "learn/npy.h"
 
@@ -261,6 +262,9 @@ irb_status irb_featwriter_close(irb_featwriter_t *w, irb_error *err)
         w->tmp[i] = NULL;
     }
     s = IRB_OK;
+    if (irb_sync_parent_dir(w->final[F_JSON]) != 0)
+        s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s", w->final[F_JSON],
+                     strerror(errno));
 cleanup:
     irb_featwriter_free(w);
     return s;

@@ -332,6 +332,52 @@ static void test_alloc_failures(const char *dir)
         }
     }
     CHECK(nomem > 3, "allocation failures exercised: %d", nomem);
+    /* saving (regression: a failed allocation in the directory sync was reported as an i/o error) */
+    irb_classifier_t *m = NULL;
+    irb_error e0 = {0};
+    irb_classifier_load(path, &m, &e0);
+    snprintf(path, sizeof path, "%s/inj.irbis", dir);
+    int save_nomem = 0, save_other = 0;
+    for (long k = 1; m && k < 50; k++) {
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status s = irb_classifier_save(m, path, &err);
+        irb_alloc_fail_after(0);
+        if (s == IRB_OK)
+            break;
+        save_nomem += s == IRB_NOMEM;
+        save_other += s != IRB_NOMEM;
+    }
+    CHECK(save_nomem >= 2 && save_other == 0, "save: %d NOMEM, %d other", save_nomem, save_other);
+    irb_classifier_free(m);
+    /* training with cross-validation */
+    enum { N = 40, D = 3 };
+    float x[N * D];
+    int y[N];
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)nrand();
+    for (int i = 0; i < N; i++)
+        y[i] = i % 3;
+    const char *names[] = {"a", "b", "c"};
+    double grid[2] = {0.1, 1};
+    irb_train_opts o = {.C = 0, .cv_folds = 2, .grid = grid, .grid_n = 2, .balanced = 1};
+    nomem = 0;
+    for (long k = 1; k < 200; k++) {
+        irb_classifier_t *c = NULL;
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status s = irb_logreg_train(x, N, D, y, 3, names, &o, &c, NULL, &err);
+        irb_alloc_fail_after(0);
+        irb_classifier_free(c);
+        if (s == IRB_OK)
+            break;
+        nomem += s == IRB_NOMEM;
+        if (s != IRB_NOMEM) {
+            CHECK(0, "train: allocation %ld failing gave %d: %s", k, s, err.message);
+            break;
+        }
+    }
+    CHECK(nomem > 10, "train allocation failures exercised: %d", nomem);
 }
 
 int main(void)

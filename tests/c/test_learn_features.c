@@ -4,8 +4,10 @@
  *   test_learn_features --read BASE RAW        load BASE, write its matrix to RAW, print rows */
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
+#include "core/alloc.h"
 #include "irbis/learn.h"
 
 static void put_file(const char *path, const char *text, size_t n)
@@ -211,6 +213,58 @@ static void test_sha256(const char *dir)
     CHECK(irb_sha256_file(p, hex, &err) == IRB_NOT_FOUND && strstr(err.message, "missing.bin"), "missing");
 }
 
+/* Every allocation failure while writing or loading reports IRB_NOMEM, leaves no temporary
+ * files and leaks nothing (the sanitizer build checks the leaks). */
+static void test_alloc_failures(const char *dir)
+{
+    char base[4200];
+    snprintf(base, sizeof base, "%s/rt", dir);
+    int nomem = 0, other = 0;
+    for (long k = 1; k < 400; k++) {
+        irb_features *fs = NULL;
+        irb_error err = {0};
+        irb_alloc_fail_after(k);
+        irb_status s = irb_features_load(base, &fs, &err);
+        irb_alloc_fail_after(0);
+        irb_features_free(fs);
+        if (s == IRB_OK)
+            break;
+        nomem += s == IRB_NOMEM;
+        other += s != IRB_NOMEM;
+    }
+    CHECK(nomem > 10 && other == 0, "load: %d NOMEM, %d other", nomem, other);
+    snprintf(base, sizeof base, "%s/inj", dir);
+    float row[3] = {1, 2, 3};
+    nomem = other = 0;
+    for (long k = 1; k < 200; k++) {
+        irb_featwriter_t *w = NULL;
+        irb_error err = {0};
+        const char *extra[] = {"camera", NULL}, *ev[] = {"c1"};
+        irb_alloc_fail_after(k);
+        irb_status s = irb_featwriter_open(base, 3, extra, &w, &err);
+        if (s == IRB_OK)
+            s = irb_featwriter_set_meta(w, "layer", "\"pool\"");
+        for (int i = 0; s == IRB_OK && i < 3; i++)
+            s = irb_featwriter_add(w, "a.jpg", i & 1, ev, row, &err);
+        if (s == IRB_OK)
+            s = irb_featwriter_close(w, &err);
+        else
+            irb_featwriter_free(w);
+        irb_alloc_fail_after(0);
+        if (s == IRB_OK)
+            break;
+        nomem += s == IRB_NOMEM;
+        other += s != IRB_NOMEM;
+        if (s != IRB_NOMEM)
+            fprintf(stderr, "allocation %ld: status %d: %s\n", k, s, err.message);
+    }
+    CHECK(nomem > 5 && other == 0, "write: %d NOMEM, %d other", nomem, other);
+    char tmpname[4300];
+    snprintf(tmpname, sizeof tmpname, "%s.npy.tmp%ld", base, (long)getpid());
+    struct stat st;
+    CHECK(stat(tmpname, &st) != 0, "temporary file left behind");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -219,5 +273,6 @@ int main(int argc, char **argv)
     test_roundtrip(dir);
     test_errors(dir);
     test_sha256(dir);
+    test_alloc_failures(dir);
     return CHECK_DONE();
 }
