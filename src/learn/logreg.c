@@ -184,7 +184,8 @@ static void standardise(const float *x, int D, const size_t *idx, size_t n, cons
     }
 }
 
-static irb_status class_weights(const int *y, size_t n, int K, const irb_train_opts *o, double *cw, irb_error *err)
+static irb_status class_weights(const int *y, size_t n, int K, const char *const *names, const irb_train_opts *o,
+                                double *cw, irb_error *err)
 {
     size_t *count = irb_calloc((size_t)K, sizeof *count);
     if (!count)
@@ -194,7 +195,7 @@ static irb_status class_weights(const int *y, size_t n, int K, const irb_train_o
     irb_status s = IRB_OK;
     for (int k = 0; k < K && s == IRB_OK; k++) {
         if (!count[k])
-            s = irb_fail(err, IRB_INVALID_ARG, "logistic regression: class %d has no training rows", k);
+            s = irb_fail(err, IRB_INVALID_ARG, "logistic regression: class %d (%s) has no training rows", k, names[k]);
         else if (o->balanced)
             cw[k] = (double)n / ((double)K * (double)count[k]);
         else
@@ -511,7 +512,7 @@ irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int
         if (!(c->class_name[k] = irb_strdup(names[k])))
             s = irb_fail(err, IRB_NOMEM, "logistic regression: out of memory");
     if (s == IRB_OK)
-        s = class_weights(y, n, K, &o, c->class_weight, err);
+        s = class_weights(y, n, K, names, &o, c->class_weight, err);
     data d = {x, y, n, dim, K, c->M, c->class_weight, o.max_iter > 0 ? o.max_iter : 5000, o.tol > 0 ? o.tol : 1e-7};
     double C = o.C;
     if (s == IRB_OK && C == 0)

@@ -265,6 +265,60 @@ static void test_alloc_failures(const char *dir)
     CHECK(stat(tmpname, &st) != 0, "temporary file left behind");
 }
 
+/* Random byte damage to each of the three files: loading returns a status (never crashes; the
+ * sanitizer build checks memory), and damage that changes the matrix bytes is never silent. */
+static void test_mutations(const char *dir)
+{
+    static const char *const suf[] = {".npy", ".csv", ".json"};
+    char base[4200], p[4300];
+    snprintf(base, sizeof base, "%s/mut", dir);
+    float x[6 * 3];
+    for (int i = 0; i < 18; i++)
+        x[i] = (float)i;
+    write_set(base, 6, 3, x);
+    uint32_t r = 12345;
+    int crashes_avoided = 0, silent_npy = 0;
+    for (int f = 0; f < 3; f++) {
+        snprintf(p, sizeof p, "%s%s", base, suf[f]);
+        size_t n = 0;
+        char *orig = slurp(p, &n);
+        if (!orig || n == 0) {
+            CHECK(0, "cannot read %s", p);
+            return;
+        }
+        char *m = malloc(n);
+        for (int t = 0; t < 300; t++) {
+            memcpy(m, orig, n);
+            size_t len = n;
+            for (int k = 0; k < 1 + t % 4; k++) {
+                r = r * 1103515245u + 12345u;
+                size_t at = (r >> 8) % n;
+                r = r * 1103515245u + 12345u;
+                if ((r >> 16) % 5 == 0)
+                    len = at; /* truncate */
+                else
+                    m[at] = (char)(r >> 20);
+            }
+            put_file(p, m, len);
+            irb_features *fs = NULL;
+            irb_error err = {0};
+            irb_status s = irb_features_load(base, &fs, &err);
+            crashes_avoided++;
+            CHECK(s == IRB_OK || err.message[0], "status %d without a message", s);
+            /* the npy payload carries no checksum: a flipped data byte loads; a header change must not
+             * silently change the shape */
+            if (s == IRB_OK && f == 0 && (fs->n != 6 || fs->dim != 3))
+                silent_npy++;
+            irb_features_free(fs);
+        }
+        put_file(p, orig, n);
+        free(m);
+        free(orig);
+    }
+    CHECK(silent_npy == 0, "%d header mutations changed the shape silently", silent_npy);
+    CHECK(crashes_avoided == 900, "mutations run");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -274,5 +328,6 @@ int main(int argc, char **argv)
     test_errors(dir);
     test_sha256(dir);
     test_alloc_failures(dir);
+    test_mutations(dir);
     return CHECK_DONE();
 }
