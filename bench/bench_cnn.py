@@ -57,8 +57,7 @@ def run_irbis(build, model, layer, prec, batch, threads, images, threading="auto
 
 
 def run_peer(net, mode, batch, threads, images):
-    pics = sorted(glob.glob(os.path.join(SHARED, "data", "camera-traps", "wakhan_snowleopard", "**", "*.*"),
-                            recursive=True))
+    pics = sorted(glob.glob(os.path.join(SHARED, "data", "camera-traps", "**", "*.*"), recursive=True))
     pics = [p for p in pics if p.lower().endswith((".jpg", ".jpeg", ".png"))][:images]
     cmd = ["/usr/bin/python3", PEER, "featurize", "--net", net, "--mode", mode, "--batch", str(batch),
            "--threads", str(threads)] + pics
