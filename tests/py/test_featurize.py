@@ -104,6 +104,19 @@ def main():
     cs = xo[1:] @ xo[0]
     check(cs[0] >= 0.99 and cs[1] >= 0.99, "EXIF-rotated / CMYK vs original: cosine %.4f %.4f" % (cs[0], cs[1]))
 
+    # --list (blank lines ignored), no --flip: one row per image, in list order
+    lst = os.path.join(TMP, "list.txt")
+    with open(lst, "w") as f:
+        f.write(files[2] + "\n\n" + files[0] + "\n")
+    r = subprocess.run([BIN, "featurize", "--model", MODEL, "--cut", "2", "--resize", "squash", "--list", lst,
+                        "-o", out + "_list"], capture_output=True, text=True, timeout=120)
+    xl = np.load(out + "_list.npy")
+    ll = open(out + "_list.csv").read().splitlines()[1:]
+    check(r.returncode == 0 and xl.shape == (2, 1280), "--list: 2 rows (exit %d)" % r.returncode)
+    check([l.split(",")[1] for l in ll] == [files[2], files[0]] and all(l.endswith(",0") for l in ll),
+          "--list: rows in list order, flipped 0")
+    check(np.abs(xl[1] - ref[files[0]]).max() <= 1e-4, "--list: row matches the reference")
+
     # usage errors
     r = subprocess.run([BIN, "featurize", "--model", MODEL, "-o", out, "--cut", "2", "--layer", "x", files[0]],
                        capture_output=True, text=True)
