@@ -1,0 +1,142 @@
+"""irbis-mpi featurize against the single-process irbis featurize (the independent reference).
+
+A small survey of symlinked shared images over 5 cameras (folders), one of them holding a file
+that is not an image and a truncated JPEG. `mpirun -np 2` and `-np 3` must give the same
+OUT.npy / OUT.csv / OUT.json bytes, the same exit status (1: a file failed) and the same
+per-file messages as `irbis featurize`, also with --flip and a small batch. A run whose rank
+dies after committing its first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
+started again it skips them and still gives identical outputs. Skips (exit 0) when mpirun or
+irbis-mpi is absent.
+"""
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+SHARED = os.environ["IRBIS_SHARED"]
+BIN = os.environ["IRBIS_BIN"]
+BUILD = os.environ["IRBIS_BUILD"]
+TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_featurize")
+MODEL = os.path.join(SHARED, "models/mobilenet_v2/mobilenet_v2_1.0_224.onnx")
+MPI_BIN = os.path.join(BUILD, "tools/mpi/irbis-mpi")
+CAMERAS = ["camtrapR/StationA/PBE", "camtrapR/StationB/MNE", "camtrapR/StationC/TRA",
+           "wakhan_snowleopard/C1_Avgarch_SL", "uruguay_curso_camtrapR/edita/camara1"]
+
+failures = []
+
+
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg)
+    if not cond:
+        failures.append(msg)
+
+
+def mpirun_or_skip():
+    mpirun = shutil.which("mpirun")
+    if not mpirun or not os.path.exists(MPI_BIN):
+        print("SKIPPED: %s" % ("mpirun not found" if not mpirun else "irbis-mpi not built (IRBIS_MPI=OFF or no MPI)"))
+        sys.exit(0)
+    return mpirun
+
+
+def make_survey(root, per_camera=8, broken=True):
+    """Symlinks to the first `per_camera` images of each camera; broken files in the 2nd camera."""
+    shutil.rmtree(root, ignore_errors=True)
+    cams = os.path.join(SHARED, "data/camera-traps")
+    for cam in CAMERAS:
+        d = os.path.join(root, cam)
+        os.makedirs(d)
+        names = sorted(n for n in os.listdir(os.path.join(cams, cam)) if n.lower().endswith((".jpg", ".jpeg")))
+        for n in names[:per_camera]:
+            os.symlink(os.path.join(cams, cam, n), os.path.join(d, n))
+    if broken:
+        d = os.path.join(root, CAMERAS[1])
+        with open(os.path.join(d, "broken.jpg"), "wb") as f:
+            f.write(b"not a JPEG, only text " * 20)
+        src = sorted(glob.glob(os.path.join(cams, CAMERAS[1], "*.JPG")))[0]
+        data = open(src, "rb").read()
+        with open(os.path.join(d, "truncated.jpg"), "wb") as f:
+            f.write(data[: len(data) // 3])
+    return root
+
+
+def run(cmd, env=None, timeout=120):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def mpi(mpirun, np, *args, env=None):
+    return run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(np), MPI_BIN, *args], env=env)
+
+
+def messages(stderr, cmd):
+    """Per-file lines (the summary names the output, which differs between runs)."""
+    return [l for l in stderr.splitlines() if l.startswith("irbis %s: " % cmd) and " -> " not in l]
+
+
+def same_files(a, b, exts):
+    return all(open(a + e, "rb").read() == open(b + e, "rb").read() for e in exts)
+
+
+def main():
+    mpirun = mpirun_or_skip()
+    os.makedirs(TMP, exist_ok=True)
+    survey = make_survey(os.path.join(TMP, "survey"))
+    exts = (".npy", ".csv", ".json")
+
+    for opts in (["--cut", "2", "--threads", "2"], ["--cut", "2", "--flip", "--batch", "3", "--threads", "1"]):
+        tag = "flip" if "--flip" in opts else "plain"
+        single = os.path.join(TMP, "single_" + tag)
+        r1 = run([BIN, "featurize", "--model", MODEL, *opts, "-o", single, survey])
+        check(r1.returncode == 1, "%s: single run exits 1 with failed files (got %d) %s" % (tag, r1.returncode,
+                                                                                             r1.stderr[-300:]))
+        check("broken.jpg" in r1.stderr, "%s: single run names broken.jpg" % tag)
+        for np in (2, 3):
+            if tag == "flip" and np == 2:
+                continue
+            out = os.path.join(TMP, "mpi%d_%s" % (np, tag))
+            mopts = [o for o in opts]
+            if "--threads" in mopts:  # one thread per rank on this 2-core machine
+                mopts[mopts.index("--threads") + 1] = "1"
+            r = mpi(mpirun, np, "featurize", "--model", MODEL, *mopts, "-o", out, survey)
+            check(r.returncode == 1, "%s np %d: exit status 1 like the single run (got %d) %s"
+                  % (tag, np, r.returncode, r.stderr[-500:]))
+            check(all(os.path.exists(out + e) for e in exts) and same_files(single, out, exts),
+                  "%s np %d: .npy/.csv/.json byte-identical to the single run" % (tag, np))
+            check(messages(r.stderr, "featurize") == messages(r1.stderr, "featurize") != [],
+                  "%s np %d: the same per-file messages in the same order (%d lines)"
+                  % (tag, np, len(messages(r1.stderr, "featurize"))))
+            check(not os.path.exists(out + ".parts"), "%s np %d: parts removed after the merge" % (tag, np))
+
+    # resume: rank dies right after its first camera; the rerun skips the committed cameras
+    single = os.path.join(TMP, "single_plain")
+    out = os.path.join(TMP, "mpi_resume")
+    for e in exts:
+        if os.path.exists(out + e):
+            os.remove(out + e)
+    shutil.rmtree(out + ".parts", ignore_errors=True)
+    args = ["featurize", "--model", MODEL, "--cut", "2", "--threads", "1", "-o", out, survey]
+    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1"})
+    parts = glob.glob(os.path.join(out + ".parts", "*.part"))
+    check(r.returncode != 0, "killed run fails (got %d)" % r.returncode)
+    check(not os.path.exists(out + ".npy"), "killed run leaves no merged output")
+    check(1 <= len(parts) < len(CAMERAS), "killed run committed %d of %d camera parts" % (len(parts), len(CAMERAS)))
+    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_TIMING": "1"})
+    m = re.search(r"(\d+) images featurized this run", r.stderr)
+    done = int(m.group(1)) if m else -1
+    total = sum(len(files) for _, _, files in os.walk(survey))
+    check(r.returncode == 1, "resumed run completes (exit 1: broken files) (got %d) %s" % (r.returncode, r.stderr[-400:]))
+    check(0 <= done < total, "resumed run featurized %d of %d images (the committed cameras skipped)" % (done, total))
+    check(os.path.exists(out + ".npy") and same_files(single, out, exts), "resumed output byte-identical to single run")
+
+    if failures:
+        print("%d FAILED" % len(failures))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,602 @@
+/* irbis-mpi featurize: `irbis featurize` sharded by camera over MPI ranks.
+ *
+ * Rank 0 lists the inputs (as `irbis featurize` does) and broadcasts them; inputs are grouped
+ * by camera (their folder), largest camera first; every rank takes the next camera from a shared
+ * counter, decodes and runs its images with its own threads and commits the rows to a part file
+ * (OUT_BASE.parts/). Rank 0 then merges the parts in input order into OUT_BASE.npy/.csv/.json:
+ * the same rows, order, bytes and messages as a single `irbis featurize` run. A killed run
+ * started again skips the cameras whose part is complete. */
+#include <dirent.h>
+#include <signal.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "comm.h"
+#include "parts.h"
+#include "work.h"
+
+static const char *const CMD = "featurize";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mpirun -np N irbis-mpi featurize --model M.onnx [options] -o OUT_BASE IMAGES...|DIR...|--list FILE\n"
+            "Options as `irbis featurize`; the work is split by camera (the images' folder) over the ranks,\n"
+            "and the merged OUT_BASE.npy/.csv/.json equal a single-process run's. Partial results are kept\n"
+            "in OUT_BASE.parts/ until the merge, so a killed run resumes where it stopped.\n"
+            "  --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
+}
+
+/* ==== inputs (the same listing as irbis featurize) */
+
+typedef struct paths {
+    char **v;
+    size_t n, cap;
+} paths;
+
+static int paths_add(paths *p, const char *s)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? 2 * p->cap : 256;
+        char **nv = realloc(p->v, cap * sizeof *nv);
+        if (!nv)
+            return 0;
+        p->v = nv, p->cap = cap;
+    }
+    return (p->v[p->n++] = strdup(s)) != NULL;
+}
+
+static void paths_free(paths *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+    memset(p, 0, sizeof *p);
+}
+
+static int is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int add_dir(paths *p, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) {
+        cli_error(CMD, "%s: cannot open folder", dir);
+        return 0;
+    }
+    paths here = {0};
+    struct dirent *e;
+    int ok = 1;
+    char full[4096];
+    while (ok && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (stat(full, &st) == 0 && (S_ISDIR(st.st_mode) || is_image_name(e->d_name)))
+            ok = paths_add(&here, full);
+    }
+    closedir(d);
+    if (here.n)
+        qsort(here.v, here.n, sizeof *here.v, cmp_str);
+    for (size_t i = 0; ok && i < here.n; i++) {
+        struct stat st;
+        ok = stat(here.v[i], &st) == 0 && S_ISDIR(st.st_mode) ? add_dir(p, here.v[i]) : paths_add(p, here.v[i]);
+    }
+    paths_free(&here);
+    return ok;
+}
+
+static int add_list(paths *p, const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        cli_error(CMD, "%s: cannot open list", file);
+        return 0;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int ok = 1;
+    while (ok && (n = getline(&line, &cap, f)) >= 0) {
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = 0;
+        if (n > 0)
+            ok = paths_add(p, line);
+    }
+    free(line);
+    fclose(f);
+    return ok;
+}
+
+/* ==== options (as irbis featurize) */
+
+typedef struct fopts {
+    const char *model, *layer, *out, *list, *engine;
+    long cut, threads, batch, size, short_side;
+    int flip, pool, pool_set, bf16;
+    double crop_fraction;
+    irb_resize_mode resize;
+} fopts;
+
+static int parse(int argc, char **argv, fopts *o)
+{
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'},      {"layer", 1, 0, 'l'},  {"cut", 1, 0, 'c'},        {"pool", 1, 0, 'p'},
+        {"flip", 0, 0, 'f'},       {"precision", 1, 0, 'P'}, {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},
+        {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
+        {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+    *o = (fopts){.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION, .engine = "auto"};
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'l': o->layer = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'L': o->list = optarg; break;
+        case 'e': o->engine = optarg; break;
+        case 'f': o->flip = 1; break;
+        case 'c': if (!cli_int(CMD, "--cut", optarg, 0, 100000, &o->cut)) return -1; break;
+        case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
+        case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 4096, &o->batch)) return -1; break;
+        case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
+        case 'S': if (!cli_int(CMD, "--short-side", optarg, 8, 8192, &o->short_side)) return -1; break;
+        case 'F':
+            if (!cli_double(CMD, "--crop-fraction", optarg, &o->crop_fraction) || o->crop_fraction <= 0 ||
+                o->crop_fraction > 1)
+                return cli_error(CMD, "--crop-fraction expects a number in (0, 1]"), -1;
+            break;
+        case 'p':
+            o->pool_set = 1;
+            if (!strcmp(optarg, "avg")) o->pool = 1;
+            else if (!strcmp(optarg, "none")) o->pool = 0;
+            else return cli_error(CMD, "--pool expects avg or none, got '%s'", optarg), -1;
+            break;
+        case 'P':
+            if (!strcmp(optarg, "bf16")) o->bf16 = 1;
+            else if (strcmp(optarg, "fp32")) return cli_error(CMD, "--precision expects fp32 or bf16"), -1;
+            break;
+        case 'r':
+            if (!strcmp(optarg, "squash")) o->resize = IRB_RESIZE_SQUASH;
+            else if (!strcmp(optarg, "crop")) o->resize = IRB_RESIZE_SHORT_CROP;
+            else if (!strcmp(optarg, "center-fraction")) o->resize = IRB_RESIZE_CROP_FRACTION;
+            else return cli_error(CMD, "--resize expects squash, crop or center-fraction, got '%s'", optarg), -1;
+            break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return -1;
+        }
+    }
+    if (!o->model || !o->out)
+        return cli_error(CMD, "--model and -o are required"), -1;
+    if (o->layer && o->cut)
+        return cli_error(CMD, "give --layer or --cut, not both"), -1;
+    if (!o->pool_set)
+        o->pool = o->layer || o->cut;
+    return 1;
+}
+
+/* ==== the run */
+
+typedef struct run {
+    fopts o;
+    paths in;
+    camera_set cs;
+    char *key;          /* parts fingerprint */
+    char parts[4096];   /* OUT_BASE.parts */
+    irb_model_t *model;
+    irb_net_t *net;
+    irb_preproc pp;
+    decode_job j;
+    float *output;
+    size_t dim;         /* floats per feature row */
+    char model_sha[65];
+} run;
+
+static int setup_net(run *r)
+{
+    irb_error err = {0};
+    fopts *o = &r->o;
+    if (irb_model_load(o->model, NULL, &r->model, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    if (!o->threads)
+        o->threads = default_threads();
+    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
+                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
+                                                       : IRB_ENGINE_AUTO;
+    int k = o->flip ? 2 : 1;
+    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
+                       .engine = eng, .precision = o->bf16 ? IRB_PRECISION_BF16 : IRB_PRECISION_FP32,
+                       .threads = (int)o->threads, .max_batch = (int)o->batch * k};
+    if (irb_net_new(r->model, &no, &r->net, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    int c, h, w;
+    irb_net_input_shape(r->net, &c, &h, &w);
+    if (o->size && (o->size != h || h != w))
+        return cli_error(CMD, "--size %ld does not match the model's input %dx%d", o->size, h, w), CLI_USAGE;
+    const irb_preprocess *mp = irb_model_preprocess(r->model);
+    r->pp = irb_preproc_default(o->size ? (int)o->size : h);
+    r->pp.mode = o->resize;
+    r->pp.crop_fraction = o->crop_fraction;
+    r->pp.short_side = (int)o->short_side;
+    for (int i = 0; i < 3; i++)
+        r->pp.mean[i] = mp->mean[i], r->pp.scale[i] = mp->std[i];
+    r->dim = irb_net_output_size(r->net);
+    decode_job *j = &r->j;
+    j->pp = &r->pp;
+    j->flip = o->flip;
+    j->threads = (int)o->threads;
+    j->in_elems = (size_t)c * h * w;
+    size_t b = (size_t)o->batch;
+    j->input = malloc(b * k * j->in_elems * sizeof *j->input);
+    j->msg = malloc(b * sizeof *j->msg);
+    j->st = malloc(b * sizeof *j->st);
+    j->kind = malloc(b * sizeof *j->kind);
+    j->dec = calloc((size_t)j->threads, sizeof *j->dec);
+    r->output = malloc(b * k * r->dim * sizeof *r->output);
+    if (!j->input || !j->msg || !j->st || !j->kind || !j->dec || !r->output)
+        return cli_error(CMD, "out of memory"), CLI_FATAL;
+    for (int t = 0; t < j->threads; t++)
+        if (irb_decoder_new(&j->dec[t]) != IRB_OK)
+            return cli_error(CMD, "cannot create a decoder"), CLI_FATAL;
+    return CLI_OK;
+}
+
+/* The options that shape the rows, so a part from a run with other options is never reused. */
+static int make_key(run *r)
+{
+    const fopts *o = &r->o;
+    irb_error err = {0};
+    if (irb_sha256_file(o->model, r->model_sha, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    char buf[8192];
+    snprintf(buf, sizeof buf,
+             "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|size=%d|resize=%d|crop=%.17g|short=%d|"
+             "flip=%d",
+             r->model_sha, irb_net_output_name(r->net), o->cut, o->pool, o->bf16, irb_net_engine(r->net), r->pp.size,
+             (int)r->pp.mode, r->pp.crop_fraction, r->pp.short_side, o->flip);
+    return (r->key = strdup(buf)) ? CLI_OK : CLI_FATAL;
+}
+
+static const char *camera_of(void *user, size_t i, char *buf, size_t cap)
+{
+    const char *p = ((paths *)user)->v[i], *s = strrchr(p, '/');
+    size_t n = s ? (size_t)(s - p) : 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    return buf;
+}
+
+/* Rank 0 lists the inputs; everyone receives them (NUL-separated) and groups them by camera. */
+static int share_inputs(run *r, int argc, char **argv)
+{
+    int ok = 1;
+    char *packed = NULL;
+    size_t len = 0;
+    if (comm_rank() == 0) {
+        if (r->o.list)
+            ok = add_list(&r->in, r->o.list);
+        for (int i = optind; ok && i < argc; i++) {
+            struct stat st;
+            ok = stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode) ? add_dir(&r->in, argv[i]) : paths_add(&r->in, argv[i]);
+        }
+        if (ok && r->in.n == 0) {
+            cli_error(CMD, "no images given");
+            ok = -1;
+        }
+        for (size_t i = 0; ok == 1 && i < r->in.n; i++)
+            len += strlen(r->in.v[i]) + 1;
+        if (ok == 1 && (packed = malloc(len ? len : 1))) {
+            char *w = packed;
+            for (size_t i = 0; i < r->in.n; i++)
+                w = stpcpy(w, r->in.v[i]) + 1;
+        } else if (ok == 1) {
+            ok = 0;
+        }
+    }
+    int bad = comm_max_int(ok == 1 ? 0 : ok == -1 ? 1 : 2);
+    if (bad)
+        return free(packed), bad == 1 ? CLI_USAGE : CLI_FATAL;
+    if (comm_bcast_bytes((void **)&packed, &len, 0) != 0)
+        return free(packed), CLI_FATAL;
+    if (comm_rank() != 0)
+        for (size_t off = 0; off < len; off += strlen(packed + off) + 1)
+            if (!paths_add(&r->in, packed + off))
+                return free(packed), CLI_FATAL;
+    free(packed);
+    return cameras_group(&r->cs, r->in.n, camera_of, &r->in) == 0 ? CLI_OK : CLI_FATAL;
+}
+
+/* Rank 0 marks the cameras whose part is complete; everyone learns which. */
+static int share_done(run *r)
+{
+    size_t n = r->cs.n;
+    unsigned char *done = calloc(n ? n : 1, 1);
+    if (!done)
+        return CLI_FATAL;
+    int k = r->o.flip ? 2 : 1;
+    if (comm_rank() == 0) {
+        if (part_mkdirs(r->parts) != 0)
+            cli_error(CMD, "%s: cannot create the parts folder", r->parts);
+        for (size_t c = 0; c < n; c++) {
+            char path[8192];
+            part_path(r->parts, r->cs.v[c].name, path, sizeof path);
+            done[c] = (unsigned char)part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * k,
+                                                   (long long)r->cs.v[c].n);
+        }
+    }
+    int rc = comm_bcast_bytes((void **)&done, &n, 0);
+    for (size_t c = 0; rc == 0 && c < n; c++)
+        r->cs.v[c].done = done[c];
+    free(done);
+    return rc == 0 ? CLI_OK : CLI_FATAL;
+}
+
+/* Decodes, runs and commits one camera. */
+static int do_camera(run *r, const camera *cam)
+{
+    char path[8192];
+    part_path(r->parts, cam->name, path, sizeof path);
+    int k = r->o.flip ? 2 : 1;
+    part_writer w;
+    irb_error err = {0};
+    if (part_create(&w, path, r->key, cam->name, (int)r->dim * k, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    decode_job *j = &r->j;
+    const char *batch_paths[4096];
+    for (size_t i0 = 0; i0 < cam->n; i0 += (size_t)r->o.batch) {
+        int n = cam->n - i0 < (size_t)r->o.batch ? (int)(cam->n - i0) : (int)r->o.batch;
+        for (int i = 0; i < n; i++)
+            batch_paths[i] = r->in.v[cam->idx[i0 + (size_t)i]];
+        j->paths = batch_paths;
+        j->n = n;
+        decode_batch(j);
+        int m = 0;
+        for (int i = 0; i < n; i++) {
+            if (j->kind[i] == PART_FAIL)
+                continue;
+            if (m != i)
+                memmove(j->input + (size_t)m * k * j->in_elems, j->input + (size_t)i * k * j->in_elems,
+                        (size_t)k * j->in_elems * sizeof *j->input);
+            m++;
+        }
+        if (m && irb_net_run(r->net, j->input, m * k, r->output) != IRB_OK) {
+            part_abort(&w);
+            return cli_fail(CMD, irb_net_error(r->net));
+        }
+        for (int i = 0, g = 0; i < n; i++) {
+            const float *row = j->kind[i] == PART_FAIL ? NULL : r->output + (size_t)(g++) * k * r->dim;
+            if (part_add(&w, j->kind[i], j->st[i], batch_paths[i], j->msg[i], row, &err) != IRB_OK)
+                return part_abort(&w), cli_fail(CMD, &err);
+        }
+        comm_poke();
+    }
+    return part_commit(&w, &err) == IRB_OK ? CLI_OK : cli_fail(CMD, &err);
+}
+
+static int work(run *r, long long *images)
+{
+    comm_counter *ctr = NULL;
+    if (comm_counter_new(&ctr) != 0)
+        return cli_error(CMD, "cannot create the MPI work counter"), CLI_FATAL;
+    int rc = CLI_OK;
+    long committed = 0, kill_after = kill_after_parts();
+    for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)r->cs.n;) {
+        const camera *cam = &r->cs.v[r->cs.order[t]];
+        if (cam->done)
+            continue;
+        rc = do_camera(r, cam);
+        *images += (long long)cam->n;
+        if (rc == CLI_OK && ++committed == kill_after)
+            raise(SIGKILL);
+    }
+    comm_counter_free(ctr);
+    return rc;
+}
+
+/* ==== merge (rank 0) */
+
+static void json_escape(char *dst, size_t cap, const char *s)
+{
+    size_t k = 0;
+    for (; *s && k + 7 < cap; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            dst[k++] = '\\', dst[k++] = (char)ch;
+        else if (ch < 0x20)
+            k += (size_t)snprintf(dst + k, cap - k, "\\u%04x", ch);
+        else
+            dst[k++] = (char)ch;
+    }
+    dst[k] = 0;
+}
+
+#define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
+
+/* The metadata irbis featurize writes, in its order. */
+static irb_status write_meta(irb_featwriter_t *w, const run *r)
+{
+    const fopts *o = &r->o;
+    const irb_preproc *pp = &r->pp;
+    char buf[2048], esc[1024];
+    static const char *modes[] = {"center-fraction", "crop", "squash"};
+    TRY(irb_featwriter_set_meta_str(w, "model", o->model));
+    TRY(irb_featwriter_set_meta_str(w, "model_sha256", r->model_sha));
+    TRY(irb_featwriter_set_meta_str(w, "layer", irb_net_output_name(r->net)));
+    snprintf(buf, sizeof buf, "%ld", o->cut);
+    TRY(irb_featwriter_set_meta(w, "cut", buf));
+    TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
+    TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : "fp32"));
+    TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(r->net)));
+    json_escape(esc, sizeof esc, modes[pp->mode]);
+    snprintf(buf, sizeof buf,
+             "{\"size\":%d,\"resize\":\"%s\",\"crop_fraction\":%.6g,\"short_side\":%d,\"filter\":\"%s\","
+             "\"mean\":[%.6g,%.6g,%.6g],\"std\":[%.6g,%.6g,%.6g]}",
+             pp->size, esc, pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0, pp->short_side,
+             pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1], pp->mean[2],
+             pp->scale[0], pp->scale[1], pp->scale[2]);
+    return irb_featwriter_set_meta(w, "preprocessing", buf);
+}
+
+/* Reads input i's row from its camera's part; cursors remember where each camera stopped. */
+typedef struct merger {
+    part_reader rd;
+    size_t open_cam;
+    long *offset;   /* per camera: byte offset of its next row, 0 = not opened yet */
+    uint64_t *next; /* per camera: rows consumed */
+} merger;
+
+static irb_status merge_row(run *r, merger *m, size_t i, irb_error *err)
+{
+    size_t c = r->cs.of[i];
+    if (!m->rd.f || m->open_cam != c) {
+        if (m->rd.f) {
+            m->offset[m->open_cam] = ftell(m->rd.f);
+            m->next[m->open_cam] = m->rd.next;
+            part_close(&m->rd);
+        }
+        char path[8192];
+        part_path(r->parts, r->cs.v[c].name, path, sizeof path);
+        TRY(part_open(&m->rd, path, err));
+        m->open_cam = c;
+        if (m->offset[c]) {
+            fseek(m->rd.f, m->offset[c], SEEK_SET);
+            m->rd.next = m->next[c];
+        }
+    }
+    TRY(part_next(&m->rd, err));
+    if (strcmp(m->rd.path, r->in.v[i])) {
+        err->status = IRB_CORRUPT;
+        snprintf(err->message, sizeof err->message, "part of camera '%s' has '%s' where '%s' was expected",
+                 r->cs.v[c].name, m->rd.path, r->in.v[i]);
+        return IRB_CORRUPT;
+    }
+    return IRB_OK;
+}
+
+static int merge(run *r)
+{
+    irb_error err = {0};
+    irb_featwriter_t *w = NULL;
+    int k = r->o.flip ? 2 : 1, failed = 0;
+    for (size_t c = 0; c < r->cs.n; c++) {
+        char path[8192];
+        part_path(r->parts, r->cs.v[c].name, path, sizeof path);
+        if (!part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * k, (long long)r->cs.v[c].n))
+            return cli_error(CMD, "%s: the part of camera '%s' is missing or incomplete", path, r->cs.v[c].name),
+                   CLI_FATAL;
+    }
+    merger m = {.offset = calloc(r->cs.n, sizeof(long)), .next = calloc(r->cs.n, sizeof(uint64_t))};
+    if (!m.offset || !m.next)
+        return free(m.offset), free(m.next), cli_error(CMD, "out of memory"), CLI_FATAL;
+    int rc = CLI_OK;
+    if (irb_featwriter_open(r->o.out, (int)r->dim, NULL, &w, &err) != IRB_OK)
+        rc = cli_fail(CMD, &err);
+    else if (write_meta(w, r) != IRB_OK)
+        rc = (cli_error(CMD, "%s", irb_featwriter_error(w)->message), CLI_FATAL);
+    for (size_t i = 0; rc == CLI_OK && i < r->in.n; i++) {
+        if (merge_row(r, &m, i, &err) != IRB_OK) {
+            rc = cli_fail(CMD, &err);
+            break;
+        }
+        if (m.rd.kind == PART_FAIL) {
+            fprintf(stderr, "irbis %s: %s: %s\n", CMD, r->in.v[i], m.rd.message);
+            failed++;
+            continue;
+        }
+        if (m.rd.kind == PART_WARN)
+            fprintf(stderr, "irbis %s: %s: warning: %s\n", CMD, r->in.v[i], m.rd.message);
+        for (int f = 0; f < k && rc == CLI_OK; f++)
+            if (irb_featwriter_add(w, r->in.v[i], f, NULL, m.rd.row + (size_t)f * r->dim, &err) != IRB_OK)
+                rc = cli_fail(CMD, &err);
+    }
+    part_close(&m.rd);
+    free(m.offset), free(m.next);
+    if (rc == CLI_OK) {
+        irb_featwriter_t *ww = w;
+        w = NULL;
+        if (irb_featwriter_close(ww, &err) != IRB_OK)
+            rc = cli_fail(CMD, &err);
+    }
+    irb_featwriter_free(w);
+    if (rc == CLI_OK) {
+        fprintf(stderr, "irbis %s: %zu images, %d failed, %zu rows of %zu floats -> %s.npy\n", CMD, r->in.n, failed,
+                (r->in.n - (size_t)failed) * (size_t)k, r->dim, r->o.out);
+        part_remove_all(r->parts);
+    }
+    return rc == CLI_OK && failed ? CLI_PARTIAL : rc;
+}
+
+static void cleanup(run *r)
+{
+    for (long t = 0; r->j.dec && t < r->j.threads; t++)
+        irb_decoder_free(r->j.dec[t]);
+    free(r->j.dec), free(r->j.input), free(r->j.msg), free(r->j.st), free(r->j.kind);
+    free(r->output);
+    free(r->key);
+    irb_net_free(r->net);
+    irb_model_free(r->model);
+    cameras_free(&r->cs);
+    paths_free(&r->in);
+}
+
+int mpi_featurize(int argc, char **argv)
+{
+    run r = {0};
+    int rc = parse(argc, argv, &r.o);
+    if (rc <= 0)
+        return rc == 0 ? CLI_OK : CLI_USAGE;
+    snprintf(r.parts, sizeof r.parts, "%s.parts", r.o.out);
+    double t0 = comm_wtime();
+    rc = share_inputs(&r, argc, argv);
+    if (rc == CLI_OK)
+        rc = comm_max_int(setup_net(&r));
+    if (rc == CLI_OK && comm_rank() == 0)
+        rc = make_key(&r);
+    char *key = r.key;
+    size_t klen = key ? strlen(key) + 1 : 0;
+    if (comm_max_int(rc) == CLI_OK && comm_bcast_bytes((void **)&key, &klen, 0) == 0)
+        r.key = key;
+    else
+        rc = rc == CLI_OK ? CLI_FATAL : rc;
+    if (rc == CLI_OK)
+        rc = share_done(&r);
+    long long images = 0;
+    double t1 = comm_wtime();
+    if (rc == CLI_OK)
+        rc = work(&r, &images);
+    double t2 = comm_wtime();
+    rc = comm_max_int(rc);
+    long long total = comm_sum_ll(images);
+    if (getenv("IRBIS_MPI_TIMING"))
+        fprintf(stderr, "irbis-mpi featurize: rank %d: %lld images in %.3f s (%.2f img/s)\n", comm_rank(), images,
+                t2 - t1, images / (t2 - t1 > 0 ? t2 - t1 : 1));
+    if (rc == CLI_OK && comm_rank() == 0) {
+        double t3 = comm_wtime();
+        rc = merge(&r);
+        if (getenv("IRBIS_MPI_TIMING"))
+            fprintf(stderr, "irbis-mpi featurize: %lld images featurized this run by %d ranks; setup %.3f s, "
+                    "work %.3f s, merge %.3f s\n", total, comm_size(), t1 - t0, t2 - t1, comm_wtime() - t3);
+    }
+    cleanup(&r);
+    int out = rc;
+    size_t n = sizeof out;
+    void *p = &out;
+    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
+    if (comm_rank() != 0) {
+        out = *(int *)p;
+        free(p);
+    }
+    return out;
+}

@@ -1,0 +1,72 @@
+/* Per-camera partial results ("parts") of a distributed run, one file per camera under a parts
+ * folder, committed durably (temporary name, fsync, rename, fsync of the folder) so that a
+ * killed run restarted with the same options skips every camera whose part is complete.
+ *
+ * Format (host byte order; all ranks of a run share one architecture):
+ *   "IRBPART1"  u32 len + key (a fingerprint of the options that shape the rows)
+ *   u32 len + camera   u32 dim (floats per good row)   u64 rows
+ *   rows: i32 kind (PART_OK, PART_WARN, PART_FAIL)  i32 status  u32 len + path  u32 len + message
+ *         [dim floats unless PART_FAIL]
+ *   u32 CRC-32 of everything before   "IRBPEND\n"
+ * A part without the trailer, with a bad CRC, or with another key or camera is not complete. */
+#ifndef IRBIS_MPI_PARTS_H
+#define IRBIS_MPI_PARTS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <irbis.h>
+
+enum { PART_OK = 0, PART_WARN = 1, PART_FAIL = 2 };
+
+/* OUT_DIR/<sha256 of camera>.part into buf (>= strlen(dir) + 80). */
+void part_path(const char *dir, const char *camera, char *buf, size_t cap);
+
+typedef struct part_writer {
+    FILE *f;
+    char *path, *tmp;
+    uint64_t rows;
+    long rows_at;
+    int dim;
+    int failed;
+} part_writer;
+
+/* Opens `path`.tmp.<pid> for writing. Returns IRB_OK or IRB_IO (message in err). */
+irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim,
+                       irb_error *err);
+irb_status part_add(part_writer *w, int kind, irb_status status, const char *path, const char *message,
+                    const float *row, irb_error *err);
+/* Writes the trailer, fsyncs and renames into place. Always releases w. */
+irb_status part_commit(part_writer *w, irb_error *err);
+void part_abort(part_writer *w);
+
+/* 1 when `path` is a complete part with this key, camera, dim and row count (rows < 0: any). */
+int part_complete(const char *path, const char *key, const char *camera, int dim, long long rows);
+
+typedef struct part_reader {
+    FILE *f;
+    int dim;
+    uint64_t rows, next;
+    char *camera;
+    /* the current row, valid until the next part_next */
+    int kind;
+    irb_status status;
+    char *path, *message;
+    float *row;
+    size_t path_cap, msg_cap;
+} part_reader;
+
+/* Opens a part (already checked with part_complete) for reading rows in order. */
+irb_status part_open(part_reader *r, const char *path, irb_error *err);
+/* The next row into r->kind/status/path/message/row; IRB_NOT_FOUND after the last. */
+irb_status part_next(part_reader *r, irb_error *err);
+void part_close(part_reader *r);
+
+/* fsync of a folder (after renames in it). */
+void part_sync_dir(const char *dir);
+/* mkdir -p. 0 on success. */
+int part_mkdirs(const char *dir);
+/* Removes every *.part / *.tmp.* file in dir and dir itself (best effort). */
+void part_remove_all(const char *dir);
+
+#endif

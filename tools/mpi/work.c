@@ -1,0 +1,174 @@
+#include "work.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm.h"
+#include "parts.h"
+
+/* ---- cameras ------------------------------------------------------------------------------- */
+
+static size_t str_hash(const char *s)
+{
+    size_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static const camera_set *sort_cs;
+
+static int by_size(const void *a, const void *b)
+{
+    const camera *x = &sort_cs->v[*(const size_t *)a], *y = &sort_cs->v[*(const size_t *)b];
+    if (x->n != y->n)
+        return x->n < y->n ? 1 : -1;
+    return (x->idx[0] > y->idx[0]) - (x->idx[0] < y->idx[0]);
+}
+
+int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user)
+{
+    memset(cs, 0, sizeof *cs);
+    size_t tcap = 64;
+    while (tcap < 2 * n)
+        tcap *= 2;
+    size_t *table = malloc(tcap * sizeof *table); /* camera index + 1, 0 = empty */
+    cs->of = malloc((n ? n : 1) * sizeof *cs->of);
+    cs->v = calloc(n ? n : 1, sizeof *cs->v);
+    if (!table || !cs->of || !cs->v)
+        return free(table), -1;
+    memset(table, 0, tcap * sizeof *table);
+    char buf[4096];
+    for (size_t i = 0; i < n; i++) {
+        const char *name = cam(user, i, buf, sizeof buf);
+        size_t h = str_hash(name) & (tcap - 1);
+        while (table[h] && strcmp(cs->v[table[h] - 1].name, name))
+            h = (h + 1) & (tcap - 1);
+        if (!table[h]) {
+            if (!(cs->v[cs->n].name = strdup(name)))
+                return free(table), -1;
+            table[h] = ++cs->n;
+        }
+        camera *c = &cs->v[table[h] - 1];
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? 2 * c->cap : 16;
+            size_t *v = realloc(c->idx, cap * sizeof *v);
+            if (!v)
+                return free(table), -1;
+            c->idx = v, c->cap = cap;
+        }
+        c->idx[c->n++] = i;
+        cs->of[i] = table[h] - 1;
+    }
+    free(table);
+    if (!(cs->order = malloc((cs->n ? cs->n : 1) * sizeof *cs->order)))
+        return -1;
+    for (size_t k = 0; k < cs->n; k++)
+        cs->order[k] = k;
+    sort_cs = cs;
+    qsort(cs->order, cs->n, sizeof *cs->order, by_size);
+    return 0;
+}
+
+void cameras_free(camera_set *cs)
+{
+    for (size_t k = 0; cs->v && k < cs->n; k++)
+        free(cs->v[k].name), free(cs->v[k].idx);
+    free(cs->v), free(cs->order), free(cs->of);
+    memset(cs, 0, sizeof *cs);
+}
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+typedef struct worker_arg {
+    decode_job *j;
+    int ith;
+} worker_arg;
+
+static void decode_one(decode_job *j, irb_decoder_t *dec, int i)
+{
+    int k = j->flip ? 2 : 1;
+    float *out = j->input + (size_t)i * k * j->in_elems;
+    irb_status s;
+    if (j->classify) {
+        s = irb_preprocess_file(dec, j->paths[i], j->pp, out, NULL);
+    } else {
+        irb_image img = {0};
+        s = irb_preprocess_image(dec, j->paths[i], j->pp, &img, NULL);
+        if (s == IRB_OK) {
+            irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out);
+            if (j->flip) {
+                irb_image_flip(&img);
+                irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out + j->in_elems);
+            }
+        }
+        irb_image_release(&img);
+    }
+    const irb_error *e = irb_decoder_error(dec);
+    j->st[i] = s;
+    j->msg[i][0] = 0;
+    if (s != IRB_OK) {
+        j->kind[i] = PART_FAIL;
+        snprintf(j->msg[i], sizeof j->msg[i], "%s", e && e->message[0] ? e->message : irb_status_name(s));
+    } else if (e && e->warning && !j->classify) {
+        j->kind[i] = PART_WARN; /* decoded, but e.g. truncated: reported, kept */
+        snprintf(j->msg[i], sizeof j->msg[i], "%s", e->message);
+    } else {
+        j->kind[i] = PART_OK;
+    }
+}
+
+static void *decode_worker(void *arg)
+{
+    worker_arg *w = arg;
+    for (int i; (i = __atomic_fetch_add(&w->j->next, 1, __ATOMIC_RELAXED)) < w->j->n;)
+        decode_one(w->j, w->j->dec[w->ith], i);
+    return NULL;
+}
+
+void decode_batch(decode_job *j)
+{
+    __atomic_store_n(&j->next, 0, __ATOMIC_RELAXED);
+    pthread_t tid[64];
+    worker_arg wa[64];
+    int threads = j->threads > 64 ? 64 : j->threads, started = 0;
+    for (int t = 1; t < threads && t < j->n; t++) {
+        wa[t] = (worker_arg){j, t};
+        if (pthread_create(&tid[t], NULL, decode_worker, &wa[t]) != 0)
+            break;
+        started = t;
+    }
+    wa[0] = (worker_arg){j, 0};
+    decode_worker(&wa[0]);
+    for (int t = 1; t <= started; t++)
+        pthread_join(tid[t], NULL);
+}
+
+int default_threads(void)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long t = (cpus > 0 ? cpus : 1) / (comm_local_size() > 0 ? comm_local_size() : 1);
+    return t < 1 ? 1 : (int)t;
+}
+
+void root_error(const char *cmd, const char *fmt, ...)
+{
+    if (comm_rank() != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "irbis %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+long kill_after_parts(void)
+{
+    const char *v = getenv("IRBIS_MPI_KILL_AFTER_PARTS");
+    return v ? atol(v) : 0;
+}

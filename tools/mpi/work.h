@@ -1,0 +1,63 @@
+/* Shared pieces of the irbis-mpi subcommands: cameras as units of work, decoding batches on
+ * threads, messages. */
+#ifndef IRBIS_MPI_WORK_H
+#define IRBIS_MPI_WORK_H
+
+#include <stddef.h>
+
+#include <irbis.h>
+
+#include "cli.h"
+
+/* A camera: the inputs it holds (indices into the run's input list, in input order). */
+typedef struct camera {
+    char *name;
+    size_t *idx;
+    size_t n, cap;
+    int done;        /* its part is complete (from an earlier run) */
+} camera;
+
+typedef struct camera_set {
+    camera *v;
+    size_t n;
+    size_t *order;   /* work order: most images first (ties: first input first) */
+    size_t *of;      /* [inputs]: camera of each input */
+} camera_set;
+
+/* Groups n inputs by camera name (cam(i) returns a name, borrowed). Returns 0 on success. */
+int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user);
+void cameras_free(camera_set *cs);
+
+/* Decoding a batch on worker threads, one decoder each. */
+typedef struct decode_job {
+    const irb_preproc *pp;
+    const char *const *paths; /* n absolute/openable paths */
+    int n, flip;
+    int classify;            /* 1: irb_preprocess_file (the classify path), 0: featurize path */
+    size_t in_elems;         /* floats per network input */
+    float *input;            /* (flip ? 2 : 1) * n inputs */
+    char (*msg)[IRB_MESSAGE_MAX];
+    irb_status *st;
+    int *kind;               /* PART_OK / PART_WARN / PART_FAIL */
+    irb_decoder_t **dec;     /* one per thread */
+    int threads;
+    int next;                /* atomic */
+} decode_job;
+
+void decode_batch(decode_job *j);
+
+/* Threads per rank when --threads is not given: the CPUs of the node shared by its ranks. */
+int default_threads(void);
+
+/* "<prefix>: message" on stderr, from rank 0 only (errors every rank would print alike). */
+void root_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+
+/* Test hook: IRBIS_MPI_KILL_AFTER_PARTS=k makes a rank SIGKILL itself right after committing its
+ * k-th part (a deterministic stand-in for a node dying mid-run); 0 when unset. */
+long kill_after_parts(void);
+
+int mpi_featurize(int argc, char **argv);
+int mpi_classify(int argc, char **argv);
+int mpi_train(int argc, char **argv);
+
+#endif
