@@ -217,3 +217,32 @@ IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
 }
 #endif
 #endif
+
+/* ==== distributed training (for tools/mpi; added by the MPI driver, MPI-free) ================ */
+#ifndef IRBIS_LEARN_DIST_H
+#define IRBIS_LEARN_DIST_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Sums n doubles element-wise over all participants, in place; every participant must receive
+ * bitwise the same result (e.g. MPI_Reduce to one rank + MPI_Bcast). user is the caller's. On
+ * failure returns a status with the message in err. */
+typedef irb_status (*irb_allreduce_fn)(void *user, double *buf, size_t n, irb_error *err);
+
+/* irb_logreg_train over rows spread across participants: each calls this with its own n rows
+ * (n may be 0) and the same dim, n_classes, class_names and opts; class counts, standardisation
+ * and each L-BFGS evaluation's loss and gradient are summed through allreduce. opts->C must be
+ * given (> 0); cross-validation is not done here. All participants return the same classifier
+ * (*out, owned by the caller), equal to irb_logreg_train's on the union of the rows up to the
+ * rounding of the sums. Arguments are checked before the first allreduce; a participant that
+ * fails later (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
+IRB_API irb_status irb_logreg_train_dist(const float *x, size_t n, int dim, const int *y, int n_classes,
+                                         const char *const *class_names, const irb_train_opts *opts,
+                                         irb_allreduce_fn allreduce, void *user, irb_classifier_t **out,
+                                         irb_train_report *rep, irb_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

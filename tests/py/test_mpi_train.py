@@ -1,0 +1,102 @@
+"""irbis-mpi train (data-parallel L-BFGS, one allreduce per evaluation) against irbis train.
+
+Synthetic features (overlapping Gaussian classes, 20 dims, 157 rows, some unlabelled rows) are
+trained with `irbis train --C X` (the single-process model, itself checked against scikit-learn
+in test_learn_sklearn) and with `mpirun -np 2|3 irbis-mpi train`; the probabilities both
+classifiers give for every row (`irbis predict`) must agree within 1e-5, for a multinomial
+model, a balanced binary one (--classes) and a different C; train accuracy lines must match.
+Without --C the driver refuses with a usage error.
+Skips (exit 0) when mpirun or irbis-mpi is absent.
+"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+from test_mpi_featurize import BIN, mpirun_or_skip, mpi, run, check, failures
+
+TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_train")
+
+
+def write_features(base, x, paths):
+    np.save(base + ".npy", x.astype("<f4"))
+    with open(base + ".csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["row", "path", "flipped"])
+        for i, p in enumerate(paths):
+            w.writerow([i, p, 0])
+    json.dump({"format": "irbis-features", "version": 1, "dim": x.shape[1]}, open(base + ".json", "w"))
+
+
+def predict(model, feats, out):
+    r = run([BIN, "predict", model, feats, "-o", out])
+    if r.returncode != 0:
+        print(r.stderr)
+        return None
+    rows = list(csv.reader(open(out)))
+    cols = [i for i, h in enumerate(rows[0]) if h.startswith("p_")]
+    return np.array([[float(rw[i]) for i in cols] for rw in rows[1:]])
+
+
+def accuracy(stdout):
+    m = re.search(r"train accuracy ([0-9.]+)", stdout)
+    return m.group(1) if m else None
+
+
+def main():
+    mpirun = mpirun_or_skip()
+    os.makedirs(TMP, exist_ok=True)
+    rng = np.random.default_rng(7)
+    species = ["empty", "fox", "ibex", "snow_leopard"]
+    n, d = 157, 20
+    y = np.array([i % 4 if i % 5 else 0 for i in range(n)])
+    centres = rng.normal(0, 1.0, (4, d))
+    x = centres[y] + rng.normal(0, 1.5, (n, d)) + 3.0
+    paths = ["survey/cam%d/IMG_%04d.JPG" % (i % 6, i) for i in range(n)]
+    feats = os.path.join(TMP, "feats")
+    write_features(feats, x, paths)
+    labels = os.path.join(TMP, "labels.csv")
+    with open(labels, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label"])
+        for i in range(n):
+            if i % 11 != 3:  # some rows unlabelled
+                w.writerow(["cam%d/IMG_%04d.JPG" % (i % 6, i), species[y[i]]])
+
+    cases = [("multinomial C=1", ["--C", "1"]),
+             ("multinomial C=0.01", ["--C", "0.01"]),
+             ("binary balanced", ["--C", "0.3", "--classes", "empty,snow_leopard", "--class-weight", "balanced"])]
+    for name, opts in cases:
+        single = os.path.join(TMP, "single.irbis")
+        r1 = run([BIN, "train", feats, "--labels", labels, "-o", single, *opts])
+        check(r1.returncode == 0, "%s: irbis train ok %s" % (name, r1.stderr[-300:]))
+        p1 = predict(single, feats, os.path.join(TMP, "p1.csv"))
+        for np_ in (2, 3):
+            model = os.path.join(TMP, "mpi%d.irbis" % np_)
+            if os.path.exists(model):
+                os.remove(model)
+            r = mpi(mpirun, np_, "train", feats, "--labels", labels, "-o", model, *opts)
+            check(r.returncode == 0, "%s np %d: irbis-mpi train ok %s" % (name, np_, r.stderr[-300:]))
+            p = predict(model, feats, os.path.join(TMP, "p%d.csv" % np_))
+            ok = p is not None and p1 is not None and p.shape == p1.shape
+            err = float(np.abs(p - p1).max()) if ok else float("inf")
+            check(ok and err <= 1e-5, "%s np %d: probabilities equal the single-process model's (max abs diff %.2e)"
+                  % (name, np_, err))
+            check(accuracy(r.stdout) == accuracy(r1.stdout) is not None,
+                  "%s np %d: train accuracy %s == %s" % (name, np_, accuracy(r.stdout), accuracy(r1.stdout)))
+
+    r = mpi(mpirun, 2, "train", feats, "--labels", labels, "-o", os.path.join(TMP, "x.irbis"))
+    check(r.returncode == 2 and "--C" in r.stderr, "without --C: usage error naming --C (got %d)" % r.returncode)
+
+    if failures:
+        print("%d FAILED" % len(failures))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
