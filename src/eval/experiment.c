@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "eval/experiment_internal.h"
+#include "eval/reduce.h"
 #include "irbis/eval.h"
 #include "irbis/learn.h"
 
@@ -370,7 +371,16 @@ typedef struct fold_fit {
     irb_classifier_t *clf;
     int variant;
     double C;
+    int reduced;       /* more features than rows: trained on the exact reduction red */
+    irb_reduce red;
 } fold_fit;
+
+static void fold_fit_release(fold_fit *f)
+{
+    irb_classifier_free(f->clf);
+    irb_reduce_release(&f->red);
+    memset(f, 0, sizeof *f);
+}
 
 /* Gathers the training rows of fold f (and their mirrors) with inner CV groups. */
 static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int augment, float **x, int **y,
@@ -419,39 +429,66 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
     double best = INFINITY;
     irb_status s = IRB_OK;
     for (int v = 0; v < (nv ? nv : 1) && s == IRB_OK; v++) {
-        float *x = NULL;
+        float *x = NULL, *z = NULL;
         int *y = NULL, *groups = NULL;
-        size_t n = 0;
+        size_t n = 0, dim = rs->mats[v]->dim;
+        fold_fit cand = {0};
+        cand.variant = v;
         s = gather_train(c, rs->mats[v], f, rs->augment, &x, &y, &groups, &n, err);
+        if (s == IRB_OK && dim > n) {
+            cand.reduced = 1;
+            s = irb_reduce_fit(x, n, dim, &cand.red, &z, err);
+            x = NULL; /* taken over by the reduction */
+            dim = cand.red.r;
+        }
         irb_train_opts to = {0};
         to.C = o->C > 0 && !nv ? o->C : 0;
         to.grid = o->C > 0 ? &o->C : c_grid;
         to.grid_n = o->C > 0 ? 1 : (int)(sizeof c_grid / sizeof c_grid[0]);
         to.cv_folds = 5;
+        /* a looser stop than a single fit's default: the grid search needs the held-out loss to
+         * a few digits, not the weights to seven */
+        to.tol = 1e-5;
+        to.max_iter = 2000;
         to.groups = groups;
+        to.no_standardize = cand.reduced;
         irb_train_report rep;
-        irb_classifier_t *clf = NULL;
         if (s == IRB_OK)
-            s = irb_logreg_train(x, n, (int)rs->mats[v]->dim, y, c->d.n_classes, (const char *const *)c->d.classes,
-                                 &to, &clf, &rep, err);
+            s = irb_logreg_train(cand.reduced ? z : x, n, (int)dim, y, c->d.n_classes,
+                                 (const char *const *)c->d.classes, &to, &cand.clf, &rep, err);
         irb_free(x);
+        irb_free(z);
         irb_free(y);
         irb_free(groups);
-        if (s != IRB_OK)
+        if (s != IRB_OK) {
+            fold_fit_release(&cand);
             break;
+        }
         *seconds += rep.seconds;
+        cand.C = rep.C;
         double loss = nv ? min_cv_loss(&rep) : 0;
         if (!fit->clf || loss < best) {
-            irb_classifier_free(fit->clf);
-            fit->clf = clf;
-            fit->variant = v;
-            fit->C = rep.C;
+            fold_fit_release(fit);
+            *fit = cand;
             best = loss;
         } else {
-            irb_classifier_free(clf);
+            fold_fit_release(&cand);
         }
     }
     return s;
+}
+
+/* Probabilities of the test rows idx[0..nt) of m (mirrored when a = 1) under fit. */
+static irb_status predict_rows(const fold_fit *fit, const featmat *m, const size_t *idx, size_t nt, int a,
+                               float *xt, float *zt, double *out, irb_error *err)
+{
+    size_t dim = m->dim;
+    for (size_t j = 0; j < nt; j++)
+        memcpy(xt + j * dim, (a ? m->xf : m->x) + idx[j] * dim, dim * sizeof(float));
+    if (!fit->reduced)
+        return irb_classifier_predict(fit->clf, xt, nt, (int)dim, out, err);
+    IRB_TRY(irb_reduce_apply(&fit->red, xt, nt, zt, err));
+    return irb_classifier_predict(fit->clf, zt, nt, (int)fit->red.r, out, err);
 }
 
 /* Out-of-fold probabilities of one row into probs (n x K). */
@@ -463,8 +500,9 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
     size_t dim = rs->mats[0]->dim;
     double *tmp = irb_malloc_array(d->n, (size_t)K * sizeof(double));
     float *xt = irb_malloc_array(d->n, dim * sizeof(float));
+    float *zt = irb_malloc_array(d->n, d->n * 2 * sizeof(float)); /* reduced rows: r <= training rows */
     size_t *idx = irb_malloc_array(d->n, sizeof *idx);
-    irb_status s = (!tmp || !xt || !idx) ? irb_fail(err, IRB_NOMEM, "out of memory for the test folds") : IRB_OK;
+    irb_status s = (!tmp || !xt || !zt || !idx) ? irb_fail(err, IRB_NOMEM, "out of memory for the test folds") : IRB_OK;
     row->fold_acc_min = INFINITY;
     row->fold_acc_max = -INFINITY;
     double logc = 0;
@@ -473,8 +511,10 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             c->o->progress(c->o->progress_ctx, row->name, (size_t)f, (size_t)k);
         fold_fit fit = {0};
         s = fit_fold(c, rs, f, &fit, &row->train_seconds, err);
-        if (s != IRB_OK)
+        if (s != IRB_OK) {
+            fold_fit_release(&fit);
             break;
+        }
         const featmat *m = rs->mats[fit.variant];
         row->crop_auto_folds += rs->mats[1] && fit.variant == 1;
         logc += log10(fit.C);
@@ -483,9 +523,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             if (d->fold[i] == f)
                 idx[nt++] = i;
         for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
-            for (size_t j = 0; j < nt; j++)
-                memcpy(xt + j * dim, (a ? m->xf : m->x) + idx[j] * dim, dim * sizeof(float));
-            s = irb_classifier_predict(fit.clf, xt, nt, (int)dim, tmp, err);
+            s = predict_rows(&fit, m, idx, nt, a, xt, zt, tmp, err);
             for (size_t j = 0; s == IRB_OK && j < nt; j++)
                 for (int q = 0; q < K; q++) {
                     double p = tmp[j * K + q] / (rs->augment ? 2.0 : 1.0);
@@ -504,11 +542,12 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
         double acc = nt ? (double)right / (double)nt : 0;
         row->fold_acc_min = fmin(row->fold_acc_min, acc);
         row->fold_acc_max = fmax(row->fold_acc_max, acc);
-        irb_classifier_free(fit.clf);
+        fold_fit_release(&fit);
     }
     row->mean_log10_C = logc / k;
     irb_free(tmp);
     irb_free(xt);
+    irb_free(zt);
     irb_free(idx);
     return s;
 }

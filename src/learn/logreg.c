@@ -158,6 +158,11 @@ static void fit_scaler(const float *x, int D, const size_t *idx, size_t n, doubl
         for (int j = 0; j < D; j++)
             mean[j] += r[j];
     }
+    if (n == 0) { /* identity scaler */
+        for (int j = 0; j < D; j++)
+            std[j] = 1.0;
+        return;
+    }
     for (int j = 0; j < D; j++)
         mean[j] /= (double)n;
     for (size_t i = 0; i < n; i++) {
@@ -310,6 +315,7 @@ typedef struct data {
     const double *cw;
     int max_iter;
     double tol;
+    int no_std;       /* identity scaler (irb_train_opts.no_standardize) */
 } data;
 
 /* Held-out weighted log-loss sum of the rows val (standardised in Zv) under parameters w. */
@@ -349,7 +355,7 @@ static irb_status run_fold(const data *d, const int *fold, int f, const double *
             b->tr[ntr] = i, b->ytr[ntr] = d->y[i], b->swtr[ntr++] = d->cw[d->y[i]];
         }
     }
-    fit_scaler(d->x, d->D, b->tr, ntr, b->mean, b->std);
+    fit_scaler(d->x, d->D, b->tr, d->no_std ? 0 : ntr, b->mean, b->std);
     standardise(d->x, d->D, b->tr, ntr, b->mean, b->std, b->Ztr);
     standardise(d->x, d->D, b->va, nva, b->mean, b->std, b->Zva);
     memset(b->w, 0, (size_t)d->M * (D + 1) * sizeof *b->w);
@@ -464,7 +470,7 @@ static irb_status final_fit(const data *d, double C, irb_classifier_t *c, irb_tr
     }
     for (size_t i = 0; i < n; i++)
         all[i] = i, sw[i] = d->cw[d->y[i]];
-    fit_scaler(d->x, d->D, all, n, c->mean, c->std);
+    fit_scaler(d->x, d->D, all, d->no_std ? 0 : n, c->mean, c->std);
     standardise(d->x, d->D, all, n, c->mean, c->std, Z);
     problem p = {Z, d->y, sw, n, d->D, d->K, d->M, C, 1.0, L, 0, 0};
     fit_out fo;
@@ -513,7 +519,8 @@ irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int
             s = irb_fail(err, IRB_NOMEM, "logistic regression: out of memory");
     if (s == IRB_OK)
         s = class_weights(y, n, K, names, &o, c->class_weight, err);
-    data d = {x, y, n, dim, K, c->M, c->class_weight, o.max_iter > 0 ? o.max_iter : 5000, o.tol > 0 ? o.tol : 1e-7};
+    data d = {x, y, n, dim, K, c->M, c->class_weight, o.max_iter > 0 ? o.max_iter : 5000, o.tol > 0 ? o.tol : 1e-7,
+              o.no_standardize};
     double C = o.C;
     if (s == IRB_OK && C == 0)
         s = choose_C(&d, &o, &rep, &C, err);
