@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job on the shared sample data: sets up (scripts/setup.sh), then runs the reference
+# experiment (L120, RN1, RN2, RN2+A, RN2+A+E) on the MLWIC camera-trap images, task empty vs
+# animal, with the shared ImageNet MobileNetV2 as backbone, and prints the table.
+# Outputs in out/experiment/ (report.html, table.md, roc.svg, ...). A re-run reuses the
+# feature cache in out/cache/ and costs no CNN time.
+#   scripts/demo.sh [extra irbis experiment options]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=${IRBIS_SHARED:-$here/../shared}
+"$here/scripts/setup.sh" "$here/build"
+mkdir -p "$here/out"
+# the MLWIC rows of the shared manifest (path,source,label,camera,timestamp,sequence,...)
+awk -F, 'NR == 1 || index($1, "mlwic_examples/") == 1' "$shared/data/camera-traps/manifest.csv" \
+  > "$here/out/labels_mlwic.csv"
+exec "$here/build/irbis" experiment \
+  --images "$shared/data/camera-traps" \
+  --labels "$here/out/labels_mlwic.csv" \
+  --model "$shared/models/mobilenet_v2/mobilenet_v2_1.0_224.onnx" \
+  --task empty --cache "$here/out/cache" -o "$here/out/experiment" "$@"
