@@ -119,6 +119,54 @@ typedef struct irb_classify_summary {
  * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file. */
 IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
 
+
+/* ==== distributed runs (irbis-mpi classify; src/survey/classify_parts.c) ====================
+ * A worker computes per-image results exactly as irb_classify_run does (same decoder, net cut,
+ * classifier, batches on its own threads) for images it is handed, without a store, so several
+ * processes can each compute a share of a survey. irb_classify_run_dist then runs the normal
+ * store, sequence and output path of irb_classify_run with those results in place of its own
+ * engine, so its outputs equal irb_classify_run's. */
+
+typedef struct irb_classify_worker_t irb_classify_worker_t;
+
+/* Loads the classifier and the model (checked against each other as irb_classify_run does) and
+ * builds the engine for opts (borrowed; must outlive the worker): model_path, classifier_path,
+ * survey_dir, threads, batch are used. Free with irb_classify_worker_free. */
+IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *opts, irb_classify_worker_t **out,
+                                           irb_error *err);
+IRB_API void irb_classify_worker_free(irb_classify_worker_t *w); /* w may be NULL */
+IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w);
+/* A fingerprint of what shapes the results (model and classifier sha256, class count, survey),
+ * owned by w: results computed under another key must not be reused. */
+IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
+/* Classifies n (1..opts->batch) images, paths relative to opts->survey_dir (borrowed for the
+ * call). For each image i: status[i] = IRB_OK and probs[i * classes ...] filled, or the image's
+ * failure status with errs[i].message naming the file and the cause (as the store records it).
+ * Returns IRB_OK unless the engine itself failed (then err says why). */
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, int n,
+                                           double *probs, irb_status *status, irb_error *errs, irb_error *err);
+
+/* Hooks of irb_classify_run_dist, called on the calling thread. */
+typedef struct irb_classify_dist {
+    void *user;
+    /* After the scan, only when images are pending: the n pending images (paths relative to the
+     * survey and their cameras, borrowed for the call) in the order `result` will be asked for
+     * them. Compute their results (e.g. on other processes) and return; not IRB_OK (message in
+     * err) ends the run with that status. */
+    irb_status (*plan)(void *user, long long n, const char *const *paths, const char *const *cameras,
+                       irb_error *err);
+    /* The result of the next pending image `path`: IRB_OK with probs (classes doubles) filled,
+     * or the image's failure status with image_err->message. May be called from another thread
+     * than plan, never concurrently. */
+    irb_status (*result)(void *user, const char *path, double *probs, irb_error *image_err);
+} irb_classify_dist;
+
+/* irb_classify_run with results from dist (borrowed for the call) instead of its own engine:
+ * same options, lock, parameters, scan, resume, sequences, outputs, summary and statuses. */
+IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *opts, const irb_classify_dist *dist,
+                                         irb_classify_summary *sum, irb_error *err);
+/* ==== end of distributed runs ============================================================== */
+
 #ifdef __cplusplus
 }
 #endif

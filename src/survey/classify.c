@@ -218,13 +218,15 @@ static irb_status classify_loop(run_ctx *r, batch *b0, batch *b1, double *probs,
     return IRB_OK;
 }
 
-static irb_status classify_phase(run_ctx *r, irb_cls_make_engine make, void *user, irb_error *err)
+static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_error *err)
 {
     if (r->c.pending == 0)
         return IRB_OK;
     const irb_classify_opts *o = r->o;
+    if (src->plan)
+        IRB_TRY(src->plan(src->user, r->st, err));
     irb_cls_engine e = {0};
-    IRB_TRY(make(user, &e, err));
+    IRB_TRY(src->make_engine(src->user, &e, err));
     irb_status s = IRB_OK;
     batch b0 = {0}, b1 = {0};
     double *probs = NULL;
@@ -336,6 +338,17 @@ irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_i
                                  irb_cls_make_scanner make_scanner, irb_cls_make_engine make_engine, void *user,
                                  irb_classify_summary *sum, irb_error *err)
 {
+    irb_cls_sources src = {.model_id = model_id, .classifier_id = classifier_id, .n_classes = n_classes,
+                           .classes = classes, .classified_by = classified_by, .make_scanner = make_scanner,
+                           .make_engine = make_engine, .user = user};
+    return irb_classify_run_sources(o, &src, sum, err);
+}
+
+irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_sources *src,
+                                    irb_classify_summary *sum, irb_error *err)
+{
+    int n_classes = src->n_classes;
+    const char *const *classes = src->classes;
     irb_classify_summary dummy;
     if (!sum)
         sum = &dummy;
@@ -345,21 +358,21 @@ irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_i
     run_ctx r = {.o = o, .nc = n_classes, .pt = &pt};
     IRB_TRY(check_opts(o, n_classes, classes, &r.pos, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
-    irb_status s = record_params(r.st, o, model_id, classifier_id, n_classes, classes, err);
+    irb_status s = record_params(r.st, o, src->model_id, src->classifier_id, n_classes, classes, err);
     irb_store_counts before = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &before, err);
     if (s == IRB_OK)
-        s = scan_phase(r.st, make_scanner, user, &pt, err);
+        s = scan_phase(r.st, src->make_scanner, src->user, &pt, err);
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
     pt.p.failed = r.c.failed;
     double t_cls = irb_now();
     if (s == IRB_OK)
-        s = classify_phase(&r, make_engine, user, err);
+        s = classify_phase(&r, src, err);
     sum->classify_seconds = irb_now() - t_cls;
     if (s == IRB_OK)
-        s = outputs_phase(&r, classified_by, classes, err);
+        s = outputs_phase(&r, src->classified_by, classes, err);
     irb_store_counts c = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &c, err);

@@ -15,7 +15,7 @@
 #include "irbis/scan.h"
 #include "survey/classify_internal.h"
 
-typedef struct engine_ctx {
+typedef struct irb_cls_real {
     const irb_classify_opts *o;
     irb_classifier_t *clf;
     char model_sha[65], clf_sha[65];
@@ -179,31 +179,77 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
+irb_status irb_cls_real_new(const irb_classify_opts *o, irb_cls_real **out, irb_error *err)
 {
+    *out = NULL;
     if (!o || !o->model_path || !o->classifier_path)
         return irb_fail(err, IRB_INVALID_ARG, "classify needs a model and a classifier");
-    engine_ctx c = {.o = o};
-    IRB_TRY(irb_classifier_load(o->classifier_path, &c.clf, err));
-    irb_status s = irb_sha256_file(o->model_path, c.model_sha, err);
+    engine_ctx *c = irb_calloc(1, sizeof *c);
+    if (!c)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    c->o = o;
+    irb_status s = irb_classifier_load(o->classifier_path, &c->clf, err);
     if (s == IRB_OK)
-        s = irb_sha256_file(o->classifier_path, c.clf_sha, err);
-    const char *want = irb_classifier_meta(c.clf, "model_sha256");
-    if (s == IRB_OK && want && *want && strcmp(want, c.model_sha) != 0)
+        s = irb_sha256_file(o->model_path, c->model_sha, err);
+    if (s == IRB_OK)
+        s = irb_sha256_file(o->classifier_path, c->clf_sha, err);
+    const char *want = s == IRB_OK ? irb_classifier_meta(c->clf, "model_sha256") : NULL;
+    if (s == IRB_OK && want && *want && strcmp(want, c->model_sha) != 0)
         s = irb_fail(err, IRB_MISMATCH,
                      "%s was trained on features of a model with sha256 %s, but %s has sha256 %s",
-                     o->classifier_path, want, o->model_path, c.model_sha);
-    c.nc = irb_classifier_classes(c.clf);
-    if (s == IRB_OK && !(c.classes = irb_calloc((size_t)(c.nc > 0 ? c.nc : 1), sizeof *c.classes)))
-        s = irb_fail(err, IRB_NOMEM, "out of memory");
-    for (int k = 0; s == IRB_OK && k < c.nc; k++)
-        c.classes[k] = irb_classifier_class_name(c.clf, k);
-    snprintf(c.classified_by, sizeof c.classified_by, "irbis %s (%s + %s)", irb_version(), base_name(o->model_path),
-             base_name(o->classifier_path));
+                     o->classifier_path, want, o->model_path, c->model_sha);
     if (s == IRB_OK)
-        s = irb_classify_run_with(o, c.model_sha, c.clf_sha, c.nc, c.classes, c.classified_by, make_scanner,
-                                  make_engine, &c, sum, err);
-    irb_free(c.classes);
-    irb_classifier_free(c.clf);
+        c->nc = irb_classifier_classes(c->clf);
+    if (s == IRB_OK && !(c->classes = irb_calloc((size_t)(c->nc > 0 ? c->nc : 1), sizeof *c->classes)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int k = 0; s == IRB_OK && k < c->nc; k++)
+        c->classes[k] = irb_classifier_class_name(c->clf, k);
+    snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%s + %s)", irb_version(),
+             base_name(o->model_path), base_name(o->classifier_path));
+    if (s != IRB_OK) {
+        irb_cls_real_free(c);
+        return s;
+    }
+    *out = c;
+    return IRB_OK;
+}
+
+void irb_cls_real_free(irb_cls_real *c)
+{
+    if (!c)
+        return;
+    engine_release(c);
+    irb_free(c->classes);
+    irb_classifier_free(c->clf);
+    irb_free(c);
+}
+
+void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src)
+{
+    src->model_id = c->model_sha;
+    src->classifier_id = c->clf_sha;
+    src->n_classes = c->nc;
+    src->classes = c->classes;
+    src->classified_by = c->classified_by;
+}
+
+irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err)
+{
+    return make_scanner(user, scanner, err);
+}
+
+irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err)
+{
+    return make_engine(user, engine, err);
+}
+
+irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
+{
+    irb_cls_real *c = NULL;
+    IRB_TRY(irb_cls_real_new(o, &c, err));
+    irb_cls_sources src = {.make_scanner = make_scanner, .make_engine = make_engine, .user = c};
+    irb_cls_real_ids(c, &src);
+    irb_status s = irb_classify_run_sources(o, &src, sum, err);
+    irb_cls_real_free(c);
     return s;
 }

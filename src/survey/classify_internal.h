@@ -59,6 +59,35 @@ irb_status irb_classify_run_with(const irb_classify_opts *opts, const char *mode
                                  irb_cls_make_scanner make_scanner, irb_cls_make_engine make_engine, void *user,
                                  irb_classify_summary *sum, irb_error *err);
 
+/* The same run described by a struct, with an optional hook: plan(user, store) is called after
+ * the scan, only when images are pending, before make_engine (a distributed driver computes the
+ * pending images' results elsewhere there, and its engine then replays them). */
+typedef struct irb_store irb_store;
+typedef struct irb_cls_sources {
+    const char *model_id, *classifier_id;
+    int n_classes;
+    const char *const *classes;
+    const char *classified_by;
+    irb_cls_make_scanner make_scanner;
+    irb_cls_make_engine make_engine;
+    irb_status (*plan)(void *user, irb_store *st, irb_error *err); /* or NULL */
+    void *user;
+} irb_cls_sources;
+irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
+                                    irb_classify_summary *sum, irb_error *err);
+
+/* The real sources of irb_classify_run (classify_engine.c): the classifier loaded and checked
+ * against the model, the scanner of opts->survey_dir, and the decode + CNN + classifier engine.
+ * opts is borrowed and must outlive the handle. */
+typedef struct irb_cls_real irb_cls_real;
+irb_status irb_cls_real_new(const irb_classify_opts *opts, irb_cls_real **out, irb_error *err);
+void irb_cls_real_free(irb_cls_real *c); /* c may be NULL */
+/* model_id/classifier_id/n_classes/classes/classified_by of c (owned by c), sources unset. */
+void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src);
+/* Signatures of irb_cls_make_scanner / irb_cls_make_engine, with user = the irb_cls_real. */
+irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err);
+irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err);
+
 /* ---- labels ------------------------------------------------------------------------------- */
 
 /* The label rule for images and sequences: with a positive class (pos >= 0) the label is pos
@@ -71,7 +100,6 @@ const char *irb_cls_status_token(irb_status s);
 
 /* ---- the results store (store.c) -------------------------------------------------------- */
 
-typedef struct irb_store irb_store;
 
 enum { IRB_IMG_PENDING = 0, IRB_IMG_OK = 1, IRB_IMG_FAILED = 2 };
 

@@ -1,2 +1,454 @@
+/* irbis-mpi classify: `irbis classify` sharded by camera over MPI ranks.
+ *
+ * Rank 0 runs the library's classify run (irb_classify_run_dist): lock, parameters, scan into
+ * the store, exactly as `irbis classify`. When images are pending, its plan hook broadcasts them
+ * (paths and cameras, in store order); every rank, rank 0 included, takes cameras from the shared
+ * counter, classifies them with its own threads (irb_classify_worker_*, the engine of `irbis
+ * classify`) and commits each camera's results to OUT/mpi-parts/<sha256(camera)>.part. Rank 0
+ * then feeds the parts, in store order, through the normal store, sequence and output path, so
+ * the outputs equal a single-process run's. A killed run started again skips every camera whose
+ * part is complete. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "comm.h"
+#include "parts.h"
 #include "work.h"
-int mpi_classify(int argc, char **argv) { (void)argc, (void)argv; return CLI_USAGE; }
+
+static const char *const CMD = "classify";
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: mpirun -np N irbis-mpi classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
+            "Options as `irbis classify` (see `irbis classify --help`); the images are classified by camera\n"
+            "(their folder) over the ranks and the outputs in OUT/ equal a single-process run's. Per-camera\n"
+            "results are kept in OUT/mpi-parts/ until the outputs are written, so a killed run resumes.\n"
+            "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
+}
+
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT };
+
+/* The options of `irbis classify`. Returns CLI_OK, CLI_USAGE, or -1 after --help. */
+static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
+{
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'},       {"classifier", 1, 0, 'c'},  {"out", 1, 0, 'o'},
+        {"gap", 1, 0, 'g'},         {"positive", 1, 0, 'p'},    {"threshold", 1, 0, 't'},
+        {"threads", 1, 0, 'j'},     {"batch", 1, 0, 'b'},       {"sort", 1, 0, OPT_SORT},
+        {"taxa", 1, 0, OPT_TAXA},   {"deployments", 1, 0, OPT_DEPLOY}, {"utc-offset", 1, 0, OPT_UTC},
+        {"restart", 0, 0, OPT_RESTART}, {"limit", 1, 0, OPT_LIMIT}, {"report-sequences", 1, 0, OPT_REPORT},
+        {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
+    long v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:c:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model_path = optarg; break;
+        case 'c': o->classifier_path = optarg; break;
+        case 'o': o->out_dir = optarg; break;
+        case 'g': if (!cli_double(CMD, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
+        case 'p': o->positive = optarg; break;
+        case 't': if (!cli_double(CMD, "--threshold", optarg, &o->threshold)) return CLI_USAGE; break;
+        case 'j': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
+        case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
+        case OPT_SORT:
+            if ((v = irb_sort_mode_parse(optarg)) < 0)
+                return cli_error(CMD, "--sort expects none, copy, hardlink or symlink, got '%s'", optarg), CLI_USAGE;
+            o->sort = (irb_sort_mode)v;
+            break;
+        case OPT_TAXA: o->taxa = optarg; break;
+        case OPT_DEPLOY: o->deployments = optarg; break;
+        case OPT_UTC: o->utc_offset = optarg; break;
+        case OPT_RESTART: o->restart = 1; break;
+        case OPT_LIMIT: if (!cli_int(CMD, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
+        case OPT_REPORT:
+            if (!cli_int(CMD, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
+            o->report_sequences = (int)v;
+            break;
+        case 'q': *quiet = 1; break;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return CLI_USAGE;
+        }
+    }
+    if (optind + 1 != argc || !o->model_path || !o->classifier_path || !o->out_dir)
+        return cli_error(CMD, "needs --model, --classifier, -o OUT and one SURVEY_DIR (see --help)"), CLI_USAGE;
+    o->survey_dir = argv[optind];
+    return CLI_OK;
+}
+
+/* ==== state of a run */
+
+typedef struct run {
+    irb_classify_opts o;
+    int quiet;
+    char parts[4096];          /* OUT/mpi-parts */
+    /* the pending images, as rank 0's store listed them */
+    char *packed;              /* "G" then path\0camera\0 per image */
+    size_t packed_len;
+    const char **path, **cam;
+    size_t n;
+    camera_set cs;
+    irb_classify_worker_t *w;
+    const char *key;
+    int nc;
+    int planned;               /* rank 0: the plan hook ran (the other ranks were told to work) */
+    long long computed;        /* images classified this run, all ranks (rank 0) */
+    double t_work;
+    /* rank 0 replaying the parts in store order */
+    part_reader rd;
+    size_t open_cam, cursor;
+    long *offset;
+    uint64_t *next;
+} run;
+
+static int rank_fail(const irb_error *err)
+{
+    if (comm_rank() == 0)
+        return cli_fail(CMD, err);
+    fprintf(stderr, "irbis %s: rank %d: %s\n", CMD, comm_rank(), err->message[0] ? err->message : "failed");
+    return CLI_FATAL;
+}
+
+static const char *camera_of(void *user, size_t i, char *buf, size_t cap)
+{
+    (void)buf, (void)cap;
+    return ((run *)user)->cam[i];
+}
+
+/* Splits the broadcast list (after its 'G') into path/cam and groups the images by camera. */
+static int unpack(run *r)
+{
+    size_t n = 0;
+    for (size_t off = 1; off < r->packed_len; off += strlen(r->packed + off) + 1)
+        n++;
+    r->n = n / 2;
+    r->path = malloc((r->n ? r->n : 1) * sizeof *r->path);
+    r->cam = malloc((r->n ? r->n : 1) * sizeof *r->cam);
+    if (!r->path || !r->cam)
+        return CLI_FATAL;
+    size_t off = 1;
+    for (size_t i = 0; i < r->n; i++) {
+        r->path[i] = r->packed + off;
+        off += strlen(r->packed + off) + 1;
+        r->cam[i] = r->packed + off;
+        off += strlen(r->packed + off) + 1;
+    }
+    return cameras_group(&r->cs, r->n, camera_of, r) == 0 ? CLI_OK : CLI_FATAL;
+}
+
+/* ==== parts */
+
+static int part_dim(const run *r) { return (int)(sizeof(double) / sizeof(float)) * r->nc; }
+
+/* 1 when the camera's part is complete under this key and holds its pending images in order
+ * (a superset is fine: images done by an earlier finish of rank 0 are no longer pending). */
+static int camera_done(run *r, const camera *c)
+{
+    char path[8192];
+    part_path(r->parts, c->name, path, sizeof path);
+    if (!part_complete(path, r->key, c->name, part_dim(r), -1))
+        return 0;
+    part_reader rd;
+    irb_error err = {0};
+    if (part_open(&rd, path, &err) != IRB_OK)
+        return 0;
+    size_t k = 0;
+    while (k < c->n && part_next(&rd, &err) == IRB_OK)
+        if (!strcmp(rd.path, r->path[c->idx[k]]))
+            k++;
+    part_close(&rd);
+    return k == c->n;
+}
+
+/* Rank 0 checks which cameras are done; everyone learns it. */
+static int share_done(run *r)
+{
+    size_t n = r->cs.n;
+    unsigned char *done = calloc(n ? n : 1, 1);
+    if (!done)
+        return CLI_FATAL;
+    if (comm_rank() == 0) {
+        if (part_mkdirs(r->parts) != 0)
+            cli_error(CMD, "%s: cannot create the parts folder", r->parts);
+        for (size_t c = 0; c < n; c++)
+            done[c] = (unsigned char)camera_done(r, &r->cs.v[c]);
+    }
+    int rc = comm_bcast_bytes((void **)&done, &n, 0);
+    for (size_t c = 0; rc == 0 && c < n; c++)
+        r->cs.v[c].done = done[c];
+    free(done);
+    return rc == 0 ? CLI_OK : CLI_FATAL;
+}
+
+/* Classifies one camera batch by batch and commits its part. */
+static int do_camera(run *r, const camera *cam)
+{
+    char path[8192];
+    part_path(r->parts, cam->name, path, sizeof path);
+    int b = r->o.batch, nc = r->nc, rc = CLI_OK;
+    part_writer pw;
+    irb_error err = {0};
+    if (part_create(&pw, path, r->key, cam->name, part_dim(r), &err) != IRB_OK)
+        return rank_fail(&err);
+    const char **paths = malloc((size_t)b * sizeof *paths);
+    double *probs = malloc((size_t)b * (size_t)nc * sizeof *probs);
+    irb_status *st = malloc((size_t)b * sizeof *st);
+    irb_error *errs = calloc((size_t)b, sizeof *errs);
+    if (!paths || !probs || !st || !errs)
+        rc = (cli_error(CMD, "out of memory"), CLI_FATAL);
+    for (size_t i0 = 0; rc == CLI_OK && i0 < cam->n; i0 += (size_t)b) {
+        int n = cam->n - i0 < (size_t)b ? (int)(cam->n - i0) : b;
+        for (int i = 0; i < n; i++)
+            paths[i] = r->path[cam->idx[i0 + (size_t)i]];
+        if (irb_classify_worker_run(r->w, paths, n, probs, st, errs, &err) != IRB_OK) {
+            rc = rank_fail(&err);
+            break;
+        }
+        for (int i = 0; i < n && rc == CLI_OK; i++) {
+            int ok = st[i] == IRB_OK;
+            if (part_add(&pw, ok ? PART_OK : PART_FAIL, st[i], paths[i], ok ? "" : errs[i].message,
+                         ok ? (const float *)(const void *)(probs + (size_t)i * (size_t)nc) : NULL, &err) != IRB_OK)
+                rc = rank_fail(&err);
+        }
+        comm_poke();
+    }
+    free(paths), free(probs), free(st), free(errs);
+    if (rc != CLI_OK)
+        return part_abort(&pw), rc;
+    return part_commit(&pw, &err) == IRB_OK ? CLI_OK : rank_fail(&err);
+}
+
+static int work(run *r, long long *images)
+{
+    comm_counter *ctr = NULL;
+    if (comm_counter_new(&ctr) != 0)
+        return cli_error(CMD, "cannot create the MPI work counter"), CLI_FATAL;
+    int rc = CLI_OK;
+    long committed = 0, kill_after = kill_after_parts();
+    for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)r->cs.n;) {
+        const camera *cam = &r->cs.v[r->cs.order[t]];
+        if (cam->done)
+            continue;
+        rc = do_camera(r, cam);
+        *images += (long long)cam->n;
+        if (rc == CLI_OK && ++committed == kill_after)
+            raise(SIGKILL);
+    }
+    comm_counter_free(ctr);
+    return rc;
+}
+
+/* Every rank: build the worker, agree it works, classify cameras until none is left. */
+static int compute(run *r, irb_error *err0)
+{
+    int rc = unpack(r);
+    irb_error err = {0};
+    if (rc == CLI_OK) {
+        if (!r->o.threads)
+            r->o.threads = default_threads();
+        if (irb_classify_worker_new(&r->o, &r->w, &err) != IRB_OK) {
+            rc = CLI_FATAL;
+            if (comm_rank() != 0)
+                rank_fail(&err);
+            else if (err0)
+                *err0 = err;
+        } else {
+            r->key = irb_classify_worker_key(r->w);
+            r->nc = irb_classify_worker_classes(r->w);
+        }
+    }
+    if (comm_max_int(rc) != CLI_OK)
+        return CLI_FATAL;
+    if ((rc = share_done(r)) != CLI_OK)
+        return rc;
+    long long images = 0;
+    double t0 = comm_wtime();
+    rc = work(r, &images);
+    r->t_work = comm_wtime() - t0;
+    if (getenv("IRBIS_MPI_TIMING"))
+        fprintf(stderr, "irbis-mpi classify: rank %d: %lld images in %.3f s (%.2f img/s)\n", comm_rank(), images,
+                r->t_work, images / (r->t_work > 0 ? r->t_work : 1));
+    rc = comm_max_int(rc);
+    r->computed = comm_sum_ll(images);
+    return rc;
+}
+
+/* ==== rank 0: hooks of irb_classify_run_dist */
+
+static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams, irb_error *err)
+{
+    run *r = user;
+    size_t len = 1;
+    for (long long i = 0; i < n; i++)
+        len += strlen(paths[i]) + strlen(cams[i]) + 2;
+    char *buf = malloc(len);
+    if (buf) {
+        char *w = buf;
+        *w++ = 'G';
+        for (long long i = 0; i < n; i++)
+            w = stpcpy(stpcpy(w, paths[i]) + 1, cams[i]) + 1;
+    }
+    /* the others wait for this broadcast whatever happens: send "S" (stop) when out of memory */
+    char stop = 'S';
+    void *p = buf ? (void *)buf : (void *)&stop;
+    size_t plen = buf ? len : 1;
+    comm_bcast_bytes(&p, &plen, 0);
+    r->planned = 1;
+    if (!buf) {
+        err->status = IRB_NOMEM;
+        snprintf(err->message, sizeof err->message, "out of memory for the list of %lld pending images", n);
+        return IRB_NOMEM;
+    }
+    r->packed = buf, r->packed_len = len;
+    irb_error_clear(err);
+    int rc = compute(r, err);
+    if (rc == CLI_OK && (!(r->offset = calloc(r->cs.n, sizeof *r->offset)) ||
+                         !(r->next = calloc(r->cs.n, sizeof *r->next)))) {
+        err->status = IRB_NOMEM;
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return IRB_NOMEM;
+    }
+    if (rc == CLI_OK)
+        return IRB_OK;
+    if (err->status == IRB_OK) {
+        err->status = IRB_INTERNAL;
+        snprintf(err->message, sizeof err->message, "a rank could not classify its cameras (see its message)");
+    }
+    return err->status;
+}
+
+static irb_status replay_fail(irb_error *err, irb_status s, const char *msg, const char *arg)
+{
+    err->status = s;
+    err->warning = 0;
+    snprintf(err->message, sizeof err->message, msg, arg);
+    return s;
+}
+
+/* The next pending image's row from its camera's part (parts are read in order, one cursor per
+ * camera, as the featurize merge does). Returns IRB_INTERNAL for a broken part (fatal below). */
+static irb_status result(void *user, const char *path, double *probs, irb_error *img_err)
+{
+    run *r = user;
+    if (r->cursor >= r->n || strcmp(r->path[r->cursor], path))
+        return replay_fail(img_err, IRB_INTERNAL, "%s: not the next image of the distributed plan", path);
+    size_t c = r->cs.of[r->cursor++];
+    if (!r->rd.f || r->open_cam != c) {
+        if (r->rd.f) {
+            r->offset[r->open_cam] = ftell(r->rd.f);
+            r->next[r->open_cam] = r->rd.next;
+            part_close(&r->rd);
+        }
+        char pp[8192];
+        part_path(r->parts, r->cs.v[c].name, pp, sizeof pp);
+        if (part_open(&r->rd, pp, img_err) != IRB_OK)
+            return IRB_INTERNAL;
+        r->open_cam = c;
+        if (r->offset[c]) {
+            fseek(r->rd.f, r->offset[c], SEEK_SET);
+            r->rd.next = r->next[c];
+        }
+    }
+    irb_status s;
+    while ((s = part_next(&r->rd, img_err)) == IRB_OK && strcmp(r->rd.path, path))
+        ; /* rows of images an earlier run already stored */
+    if (s != IRB_OK)
+        return replay_fail(img_err, IRB_INTERNAL, "%s: missing from its camera's part", path);
+    if (r->rd.kind == PART_FAIL) {
+        img_err->status = r->rd.status;
+        img_err->warning = 0;
+        snprintf(img_err->message, sizeof img_err->message, "%s", r->rd.message);
+        return r->rd.status;
+    }
+    memcpy(probs, r->rd.row, sizeof(double) * (size_t)r->nc);
+    return IRB_OK;
+}
+
+/* Same progress lines as `irbis classify` without a terminal. */
+static void on_progress(void *user, const irb_progress *p)
+{
+    if (((run *)user)->quiet || !(p->final || p->phase == IRB_PHASE_CLASSIFY))
+        return;
+    if (p->phase == IRB_PHASE_CLASSIFY)
+        fprintf(stderr, "classify %lld/%lld images (from the ranks' parts)  failed %lld  elapsed %.0fs\n", p->done,
+                p->total, p->failed, p->elapsed);
+    else
+        fprintf(stderr, "%s %lld/%lld  elapsed %.0fs\n", p->phase_name, p->done, p->total, p->elapsed);
+}
+
+static int root_run(run *r)
+{
+    if (r->o.restart)
+        part_remove_all(r->parts);
+    r->o.progress = on_progress;
+    r->o.progress_user = r;
+    r->o.progress_interval = 5.0;
+    irb_classify_dist d = {.user = r, .plan = plan, .result = result};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    double t0 = comm_wtime();
+    irb_status s = irb_classify_run_dist(&r->o, &d, &sum, &err);
+    if (!r->planned) { /* the others still wait for the list */
+        char stop = 'S';
+        void *p = &stop;
+        size_t n = 1;
+        comm_bcast_bytes(&p, &n, 0);
+    }
+    part_close(&r->rd);
+    if (s != IRB_OK)
+        return cli_fail(CMD, &err);
+    part_remove_all(r->parts);
+    if (err.warning)
+        fprintf(stderr, "irbis %s: warning: %s\n", CMD, err.message);
+    if (getenv("IRBIS_MPI_TIMING"))
+        fprintf(stderr, "irbis-mpi classify: %lld images classified this run by %d ranks; work %.3f s, "
+                "total %.3f s\n", r->computed, comm_size(), r->t_work, comm_wtime() - t0);
+    if (!r->quiet)
+        fprintf(stderr,
+                "irbis %s: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "
+                "run; %lld left; %.1f s (%.1f s classifying on %d ranks)\n"
+                "irbis %s: results in %s (predictions.csv, camtrap-dp/, report.html)\n",
+                CMD, sum.images, sum.classified, sum.failed, sum.sequences, sum.resumed, sum.pending, sum.seconds,
+                sum.classify_seconds, comm_size(), CMD, r->o.out_dir);
+    return sum.failed ? CLI_PARTIAL : CLI_OK;
+}
+
+/* Ranks > 0: wait for rank 0's list, then work (or stop). */
+static int other_run(run *r)
+{
+    void *p = NULL;
+    size_t n = 0;
+    if (comm_bcast_bytes(&p, &n, 0) != 0)
+        return CLI_FATAL;
+    r->packed = p, r->packed_len = n;
+    if (n == 0 || r->packed[0] != 'G')
+        return CLI_OK; /* nothing to do: rank 0's status decides */
+    return compute(r, NULL);
+}
+
+int mpi_classify(int argc, char **argv)
+{
+    run r = {0};
+    irb_classify_opts_default(&r.o);
+    int rc = parse(argc, argv, &r.o, &r.quiet);
+    if (rc != CLI_OK)
+        return rc < 0 ? CLI_OK : rc;
+    snprintf(r.parts, sizeof r.parts, "%s/mpi-parts", r.o.out_dir);
+    rc = comm_rank() == 0 ? root_run(&r) : other_run(&r);
+    irb_classify_worker_free(r.w);
+    cameras_free(&r.cs);
+    free(r.path), free(r.cam), free(r.packed), free(r.offset), free(r.next);
+    int out = rc;
+    size_t n = sizeof out;
+    void *p = &out;
+    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
+    if (comm_rank() != 0) {
+        out = *(int *)p;
+        free(p);
+    }
+    return out;
+}

@@ -1,0 +1,252 @@
+/* Library hooks of distributed classify runs (irbis-mpi classify, docs/scaling.md): a worker
+ * that computes per-image results with the real engine of irb_classify_run, and a run whose
+ * engine replays results computed elsewhere. The library stays MPI-free: the driver moves the
+ * results between processes. */
+#include <stdio.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/pool.h"
+#include "survey/classify_internal.h"
+
+/* ==== the worker ============================================================================ */
+
+struct irb_classify_worker_t {
+    const irb_classify_opts *o;
+    irb_cls_real *real;
+    irb_cls_engine e;
+    irb_pool *pool;
+    int batch;
+    float *inputs;
+    char **abs;          /* [batch] absolute paths of the batch in flight */
+    irb_status *st;      /* borrowed from the caller during a run */
+    irb_error *errs;
+    char key[512];
+};
+
+IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
+{
+    if (!w)
+        return;
+    if (w->e.free)
+        w->e.free(w->e.ctx);
+    irb_cls_real_free(w->real);
+    irb_pool_free(w->pool);
+    for (int i = 0; w->abs && i < w->batch; i++)
+        irb_free(w->abs[i]);
+    irb_free(w->abs);
+    irb_free(w->inputs);
+    irb_free(w);
+}
+
+IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out, irb_error *err)
+{
+    *out = NULL;
+    if (!o || !o->survey_dir)
+        return irb_fail(err, IRB_INVALID_ARG, "classify needs a survey folder");
+    if (o->batch < 1 || o->batch > 256)
+        return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
+    irb_classify_worker_t *w = irb_calloc(1, sizeof *w);
+    if (!w)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    w->o = o;
+    w->batch = o->batch;
+    irb_status s = irb_cls_real_new(o, &w->real, err);
+    if (s == IRB_OK)
+        s = irb_cls_real_engine(w->real, &w->e, err);
+    if (s == IRB_OK) {
+        w->pool = irb_pool_new(w->e.workers > 0 ? w->e.workers : 1);
+        w->inputs = irb_malloc_array((size_t)w->batch, sizeof(float) * w->e.input_floats);
+        w->abs = irb_calloc((size_t)w->batch, sizeof *w->abs);
+        if (!w->pool || !w->inputs || !w->abs)
+            s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", w->batch);
+    }
+    if (s != IRB_OK) {
+        irb_classify_worker_free(w);
+        return s;
+    }
+    irb_cls_sources ids = {0};
+    irb_cls_real_ids(w->real, &ids);
+    snprintf(w->key, sizeof w->key, "classify|model=%s|classifier=%s|classes=%d|survey=%s", ids.model_id,
+             ids.classifier_id, ids.n_classes, o->survey_dir);
+    *out = w;
+    return IRB_OK;
+}
+
+IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return w->e.n_classes; }
+IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w->key; }
+
+/* Worker ith of nth prepares images ith, ith + nth, ... (the split of classify.c). */
+static void worker_prepare(void *ctx, int ith, int nth)
+{
+    irb_classify_worker_t *w = ctx;
+    for (int i = ith; i < w->batch && w->abs[i]; i += nth) {
+        irb_error_clear(&w->errs[i]);
+        w->st[i] = w->e.prepare(w->e.ctx, ith, w->abs[i], w->inputs + (size_t)i * w->e.input_floats, &w->errs[i]);
+    }
+}
+
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, int n,
+                                           double *probs, irb_status *status, irb_error *errs, irb_error *err)
+{
+    if (n < 1 || n > w->batch)
+        return irb_fail(err, IRB_INVALID_ARG, "a worker batch holds 1..%d images, got %d", w->batch, n);
+    for (int i = 0; i < w->batch; i++) {
+        irb_free(w->abs[i]);
+        w->abs[i] = NULL;
+    }
+    for (int i = 0; i < n; i++)
+        if (!(w->abs[i] = irb_path_join(w->o->survey_dir, paths[i])))
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+    w->st = status, w->errs = errs;
+    irb_pool_run(w->pool, worker_prepare, w);
+    int good = 0;
+    size_t nf = w->e.input_floats;
+    for (int i = 0; i < n; i++) {
+        if (status[i] != IRB_OK)
+            continue;
+        if (good != i)
+            memmove(w->inputs + (size_t)good * nf, w->inputs + (size_t)i * nf, sizeof(float) * nf);
+        good++;
+    }
+    if (good)
+        IRB_TRY(w->e.score(w->e.ctx, w->inputs, good, probs, err));
+    /* spread the good rows back to their images' places, last first (rows only move up) */
+    size_t nc = (size_t)w->e.n_classes;
+    for (int i = n - 1, g = good - 1; i >= 0; i--)
+        if (status[i] == IRB_OK) {
+            if (g != i)
+                memmove(probs + (size_t)i * nc, probs + (size_t)g * nc, sizeof(double) * nc);
+            g--;
+        }
+    return IRB_OK;
+}
+
+/* ==== the run with results computed elsewhere =============================================== */
+
+typedef struct dist_ctx {
+    const irb_classify_opts *o;
+    const irb_classify_dist *d;
+    irb_cls_real *real;
+    int nc;
+    size_t prefix; /* length of "survey_dir/" as irb_path_join writes it */
+} dist_ctx;
+
+/* The pending images with their cameras, in the order classify.c fetches them (by id). */
+static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
+{
+    dist_ctx *c = user;
+    sqlite3 *db = irb_store_db(st);
+    sqlite3_stmt *q = NULL;
+    char **paths = NULL, **cams = NULL;
+    long long n = 0, cap = 0;
+    irb_status s = IRB_OK;
+    if (sqlite3_prepare_v2(db, "SELECT path, camera FROM images WHERE state = 0 ORDER BY id", -1, &q, NULL) !=
+        SQLITE_OK)
+        return irb_db_fail(st, err, "prepare pending images");
+    int rc;
+    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            char **np = irb_realloc_array(paths, (size_t)cap, sizeof *np);
+            if (np)
+                paths = np;
+            char **nc = irb_realloc_array(cams, (size_t)cap, sizeof *nc);
+            if (nc)
+                cams = nc;
+            if (!np || !nc) {
+                s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
+                break;
+            }
+        }
+        paths[n] = irb_strdup((const char *)sqlite3_column_text(q, 0));
+        cams[n] = irb_strdup((const char *)sqlite3_column_text(q, 1));
+        n++;
+        if (!paths[n - 1] || !cams[n - 1])
+            s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
+    }
+    if (s == IRB_OK && rc != SQLITE_DONE)
+        s = irb_db_fail(st, err, "read pending images");
+    sqlite3_finalize(q);
+    if (s == IRB_OK)
+        s = c->d->plan(c->d->user, n, (const char *const *)paths, (const char *const *)cams, err);
+    for (long long i = 0; i < n; i++)
+        irb_free(paths[i]), irb_free(cams[i]);
+    irb_free(paths), irb_free(cams);
+    return s;
+}
+
+/* The replaying engine: "prepare" fetches an image's result and carries its probabilities in the
+ * input slot (n_classes doubles copied bit for bit into 2 x n_classes floats), "score" copies them
+ * back. One worker, so results are asked for in order. */
+static irb_status replay_prepare(void *ctx, int worker, const char *abs_path, float *input, irb_error *err)
+{
+    (void)worker;
+    dist_ctx *c = ctx;
+    size_t l = strlen(abs_path);
+    const char *rel = l > c->prefix ? abs_path + c->prefix : abs_path;
+    double probs[64];
+    double *p = c->nc <= 64 ? probs : irb_malloc_array((size_t)c->nc, sizeof(double));
+    if (!p)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_status s = c->d->result(c->d->user, rel, p, err);
+    if (s == IRB_OK)
+        memcpy(input, p, sizeof(double) * (size_t)c->nc);
+    if (p != probs)
+        irb_free(p);
+    return s;
+}
+
+static irb_status replay_score(void *ctx, const float *inputs, int n, double *probs, irb_error *err)
+{
+    (void)err;
+    dist_ctx *c = ctx;
+    memcpy(probs, inputs, sizeof(double) * (size_t)c->nc * (size_t)n);
+    return IRB_OK;
+}
+
+static void replay_free(void *ctx) { (void)ctx; }
+
+static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
+{
+    (void)err;
+    dist_ctx *c = user;
+    irb_cls_sources ids = {0};
+    irb_cls_real_ids(c->real, &ids);
+    e->ctx = c;
+    e->workers = 1;
+    e->n_classes = c->nc;
+    e->classes = ids.classes;
+    e->input_floats = sizeof(double) / sizeof(float) * (size_t)c->nc;
+    e->classified_by = ids.classified_by;
+    e->prepare = replay_prepare, e->score = replay_score, e->free = replay_free;
+    return IRB_OK;
+}
+
+static irb_status dist_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
+{
+    return irb_cls_real_scanner(((dist_ctx *)user)->real, sc, err);
+}
+
+IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_classify_dist *d,
+                                         irb_classify_summary *sum, irb_error *err)
+{
+    if (!d || !d->plan || !d->result)
+        return irb_fail(err, IRB_INVALID_ARG, "a distributed run needs plan and result hooks");
+    dist_ctx c = {.o = o, .d = d};
+    IRB_TRY(irb_cls_real_new(o, &c.real, err));
+    irb_cls_sources src = {.make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan,
+                           .user = &c};
+    irb_cls_real_ids(c.real, &src);
+    c.nc = src.n_classes;
+    size_t la = o->survey_dir ? strlen(o->survey_dir) : 0;
+    while (la > 1 && o->survey_dir[la - 1] == '/')
+        la--;
+    c.prefix = la + 1;
+    irb_status s = irb_classify_run_sources(o, &src, sum, err);
+    irb_cls_real_free(c.real);
+    return s;
+}

@@ -1,0 +1,183 @@
+"""irbis-mpi classify against the single-process irbis classify (the independent reference).
+
+A small survey of symlinked shared images (8 each from 6 cameras of camtrapR,
+wakhan_snowleopard and uruguay_curso_camtrapR, real bursts with EXIF times) plus a zero-byte and
+a truncated JPEG in one camera, and the empty-vs-animal classifier that the classify tests train
+with `irbis featurize` + `irbis train` (test_classify_fixture.py). `mpirun -np 2` and `-np 3`
+must give the same exit status (1: files failed), the same predictions.csv bytes, the same
+Camtrap DP files (the two wall-clock fields, `created` and `classificationTimestamp`, masked:
+they differ between any two runs), the same report.html and thumbnails, and the same sorted/
+links as `irbis classify`; the broken files are reported with their causes. A run whose ranks
+die after committing their first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
+started again it classifies only the other cameras and still gives identical outputs. Skips
+(exit 0) when mpirun or irbis-mpi is absent.
+"""
+import csv
+import glob
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_classify_fixture as F  # noqa: E402
+
+SHARED = os.environ["IRBIS_SHARED"]
+BIN = os.environ["IRBIS_BIN"]
+BUILD = os.environ["IRBIS_BUILD"]
+TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_classify")
+MPI_BIN = os.path.join(BUILD, "tools/mpi/irbis-mpi")
+DATA = os.path.join(SHARED, "data/camera-traps")
+CAMERAS = ["camtrapR/StationA/PBE", "camtrapR/StationB/MNE", "wakhan_snowleopard/C1_Avgarch_SL",
+           "uruguay_curso_camtrapR/edita/camara1", "uruguay_curso_camtrapR/edita/camara2",
+           "uruguay_curso_camtrapR/henry/camara1"]
+BROKEN_CAM = CAMERAS[1]
+
+failures = []
+
+
+def check(cond, msg):
+    print(("ok   " if cond else "FAIL ") + msg)
+    if not cond:
+        failures.append(msg)
+
+
+def mpirun_or_skip():
+    mpirun = shutil.which("mpirun")
+    if not mpirun or not os.path.exists(MPI_BIN):
+        print("SKIPPED: %s" % ("mpirun not found" if not mpirun else "irbis-mpi not built (IRBIS_MPI=OFF or no MPI)"))
+        sys.exit(0)
+    return mpirun
+
+
+def make_survey(root, per_camera=8):
+    shutil.rmtree(root, ignore_errors=True)
+    for cam in CAMERAS:
+        d = os.path.join(root, cam)
+        os.makedirs(d)
+        names = sorted(n for n in os.listdir(os.path.join(DATA, cam)) if n.lower().endswith((".jpg", ".jpeg")))
+        for n in names[:per_camera]:
+            os.symlink(os.path.join(DATA, cam, n), os.path.join(d, n))
+    d = os.path.join(root, BROKEN_CAM)
+    open(os.path.join(d, "zero_bytes.jpg"), "wb").close()
+    src = sorted(glob.glob(os.path.join(DATA, BROKEN_CAM, "*.JPG")))[0]
+    with open(os.path.join(d, "truncated.jpg"), "wb") as f:
+        f.write(open(src, "rb").read()[:300])  # cut inside its headers
+    return root
+
+
+def run(cmd, env=None, timeout=240):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def masked_camtrapdp(out):
+    """The Camtrap DP files with the wall-clock fields blanked."""
+    d = os.path.join(out, "camtrap-dp")
+    res = {}
+    for name in sorted(os.listdir(d)):
+        text = read(os.path.join(d, name)).decode()
+        if name == "datapackage.json":
+            text = re.sub(r'"created": "[^"]*"', '"created": ""', text)
+        elif name == "observations.csv":
+            rows = list(csv.reader(io.StringIO(text)))
+            k = rows[0].index("classificationTimestamp")
+            for r in rows[1:]:
+                r[k] = ""
+            text = "\n".join(",".join(r) for r in rows)
+        res[name] = text
+    return res
+
+
+def tree(root):
+    """Relative file names under root with their bytes (links: their targets)."""
+    res = {}
+    for dp, _, fs in os.walk(root):
+        for f in fs:
+            p = os.path.join(dp, f)
+            res[os.path.relpath(p, root)] = os.readlink(p) if os.path.islink(p) else read(p)
+    return res
+
+
+def compare(ref, out, tag):
+    check(read(os.path.join(ref, "predictions.csv")) == read(os.path.join(out, "predictions.csv")),
+          "%s: predictions.csv byte-identical to irbis classify" % tag)
+    a, b = masked_camtrapdp(ref), masked_camtrapdp(out)
+    check(a == b, "%s: Camtrap DP files identical (%s; wall-clock fields masked)" % (tag, ", ".join(sorted(a))))
+    check(read(os.path.join(ref, "report.html")) == read(os.path.join(out, "report.html")),
+          "%s: report.html byte-identical" % tag)
+    check(tree(os.path.join(ref, "thumbs")) == tree(os.path.join(out, "thumbs")), "%s: same thumbnails" % tag)
+    check(tree(os.path.join(ref, "sorted")) == tree(os.path.join(out, "sorted")) != {},
+          "%s: same sorted/ links" % tag)
+    check(not os.path.exists(os.path.join(out, "mpi-parts")), "%s: parts removed after the outputs" % tag)
+
+
+def main():
+    mpirun = mpirun_or_skip()
+    fx = F.fixture()  # the classifier (irbis featurize + irbis train), model and nothing else
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP)
+    survey = make_survey(os.path.join(TMP, "survey"))
+    n_files = sum(len(fs) for _, _, fs in os.walk(survey))
+    opts = ["--model", fx["model"], "--classifier", fx["clf"], "--positive", "animal", "--threshold", "0.5",
+            "--gap", "60", "--batch", "4", "--sort", "symlink"]
+
+    ref = os.path.join(TMP, "single")
+    r = run([BIN, "classify", *opts, "--threads", "2", survey, "-o", ref])
+    check(r.returncode == 1, "single run exits 1 with failed files (got %d) %s" % (r.returncode, r.stderr[-300:]))
+    with open(os.path.join(ref, "predictions.csv"), newline="") as f:
+        rows = {row["path"]: row for row in csv.DictReader(f)}
+    check(len(rows) == n_files, "single run: %d rows for %d files" % (len(rows), n_files))
+    for name in ("zero_bytes.jpg", "truncated.jpg"):
+        row = rows.get(BROKEN_CAM + "/" + name, {})
+        check(row.get("status") not in (None, "ok", "pending") and name in row.get("message", ""),
+              "single run reports %s: %s %r" % (name, row.get("status"), row.get("message")))
+    seqs = {row["sequence"] for row in rows.values() if row["status"] == "ok"}
+    check(len(seqs) < n_files - 2, "single run: %d sequences of %d images (bursts grouped)" % (len(seqs), n_files - 2))
+
+    mpi = [mpirun, "--allow-run-as-root", "--oversubscribe"]
+    for np in (2, 3):
+        out = os.path.join(TMP, "mpi%d" % np)
+        r = run(mpi + ["-np", str(np), MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out])
+        check(r.returncode == 1, "np %d: exit status 1 like the single run (got %d) %s"
+              % (np, r.returncode, r.stderr[-500:]))
+        check("2 failed" in r.stderr, "np %d: summary counts the 2 broken files" % np)
+        if os.path.exists(os.path.join(out, "predictions.csv")):
+            compare(ref, out, "np %d" % np)
+        else:
+            check(False, "np %d: no predictions.csv" % np)
+
+    # resume: each rank dies right after committing its first camera; the rerun skips them
+    out = os.path.join(TMP, "mpi_resume")
+    args = mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out]
+    r = run(args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1"})
+    parts = glob.glob(os.path.join(out, "mpi-parts", "*.part"))
+    check(r.returncode != 0, "killed run fails (got %d)" % r.returncode)
+    check(not os.path.exists(os.path.join(out, "predictions.csv")), "killed run wrote no predictions.csv")
+    check(1 <= len(parts) < len(CAMERAS), "killed run committed %d of %d camera parts" % (len(parts), len(CAMERAS)))
+    r = run(args, env={"IRBIS_MPI_TIMING": "1"})
+    m = re.search(r"(\d+) images classified this run", r.stderr)
+    done = int(m.group(1)) if m else -1
+    check(r.returncode == 1, "resumed run completes (exit 1: broken files) (got %d) %s"
+          % (r.returncode, r.stderr[-400:]))
+    check(0 <= done <= n_files - 8 * len(parts),
+          "resumed run classified %d of %d images (%d finished cameras skipped)" % (done, n_files, len(parts)))
+    if os.path.exists(os.path.join(out, "predictions.csv")):
+        compare(ref, out, "resumed")
+
+    if failures:
+        print("%d FAILED" % len(failures))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
