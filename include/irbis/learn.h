@@ -145,6 +145,8 @@ typedef struct irb_train_opts {
     const double *class_weight; /* or K explicit class weights (NULL: all 1); not with balanced */
     int max_iter;               /* L-BFGS iteration cap (0: 5000) */
     double tol;                 /* gradient tolerance relative to max(1, ||w||) (0: 1e-7) */
+    double cv_tol;              /* the same for the fits inside cross-validation (0: 1e-4; CV scores
+                                 * need ~1e-3, and large-C fits are slow to converge) */
     int no_standardize;         /* 1: use the features as given (mean 0, std 1 stored); for callers
                                  * that standardise or transform the rows themselves */
 } irb_train_opts;

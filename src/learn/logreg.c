@@ -314,7 +314,7 @@ typedef struct data {
     int D, K, M;
     const double *cw;
     int max_iter;
-    double tol;
+    double tol, cv_tol;
     int no_std;       /* identity scaler (irb_train_opts.no_standardize) */
 } data;
 
@@ -364,7 +364,7 @@ static irb_status run_fold(const data *d, const int *fold, int f, const double *
     for (int c = 0; c < ng; c++) { /* ascending C, each fit warm-started from the previous */
         problem p = {b->Ztr, b->ytr, b->swtr, ntr, d->D, d->K, d->M, grid[c], 1.0, b->L, 0, 0};
         fit_out fo;
-        IRB_TRY(fit(&p, b->w, d->max_iter, d->tol, &fo, err));
+        IRB_TRY(fit(&p, b->w, d->max_iter, d->cv_tol, &fo, err));
         loss[c] += heldout_loss(d, b->Zva, b->va, nva, b->w, b->L, b->yva, b->swva);
     }
     return IRB_OK;
@@ -520,7 +520,7 @@ irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int
     if (s == IRB_OK)
         s = class_weights(y, n, K, names, &o, c->class_weight, err);
     data d = {x, y, n, dim, K, c->M, c->class_weight, o.max_iter > 0 ? o.max_iter : 5000, o.tol > 0 ? o.tol : 1e-7,
-              o.no_standardize};
+              o.cv_tol > 0 ? o.cv_tol : 1e-4, o.no_standardize};
     double C = o.C;
     if (s == IRB_OK && C == 0)
         s = choose_C(&d, &o, &rep, &C, err);
