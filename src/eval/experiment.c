@@ -450,6 +450,18 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
          * a few digits, not the weights to seven */
         to.tol = 1e-5;
         to.max_iter = 2000;
+        if (cand.reduced) {
+            /* raw pixels: d >> n makes the data separable and large-C fits ill-conditioned, so
+             * L120 gets a coarser search (decades, 3 inner folds) and capped L-BFGS runs */
+            static const double raw_grid[] = {1e-4, 1e-3, 1e-2, 1e-1};
+            if (o->C <= 0) {
+                to.grid = raw_grid;
+                to.grid_n = (int)(sizeof raw_grid / sizeof raw_grid[0]);
+            }
+            to.cv_folds = 3;
+            to.tol = 1e-4;
+            to.max_iter = 200;
+        }
         to.groups = groups;
         to.no_standardize = cand.reduced;
         irb_train_report rep;
