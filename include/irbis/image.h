@@ -176,6 +176,14 @@ typedef struct irb_preproc {
  * (x - 128) / 128, no flip, no strip crop. */
 IRB_API irb_preproc irb_preproc_default(int n);
 
+/* The preprocessing as one JSON object (size, resize, crop_fraction, short_side, filter, mean, std,
+ * strips, strip_top, strip_bottom), as feature sets and classifiers record it (docs/features.md).
+ * Written into buf (truncated to size). */
+IRB_API void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size);
+/* Parses such a description (fields missing from older files keep irb_preproc_default's values).
+ * IRB_CORRUPT / IRB_UNSUPPORTED with the text in the message when it cannot be used. */
+IRB_API irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *err);
+
 /* Decodes `path` at the DCT scale the final size allows, crops info strips, applies the resize
  * mode, flip, and normalisation, and writes 3 * size * size floats (CHW) to out (borrowed).
  * info (may be NULL) receives the image info including crop_top/crop_bottom and the DCT scale.

@@ -18,9 +18,13 @@ struct irb_net_t {
 };
 
 /* The pass pipeline (docs/nn.md). */
-static irb_status optimise(irb_graph *g, const irb_net_opts *o, irb_error *err)
+/* *cut_name gets the name of the tensor the net was cut at (before pooling and simplification
+ * rename the output), the name a user can pass back as a layer. */
+static irb_status optimise(irb_graph *g, const irb_net_opts *o, char **cut_name, irb_error *err)
 {
     IRB_TRY(irb_pass_cut(g, o->layer, o->cut, err));
+    if (!(*cut_name = irb_strdup(g->values[g->output].name)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
     IRB_TRY(irb_pass_prune(g, err));
     IRB_TRY(irb_pass_infer_fold(g, err));
     IRB_TRY(irb_pass_simplify(g, err));
@@ -60,13 +64,7 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
 {
     irb_graph g;
     IRB_TRY(irb_graph_copy(&m->g, &g, err));
-    irb_status s = optimise(&g, o, err);
-    if (s == IRB_OK && !(net->out_name = irb_strdup(g.values[g.output].name)))
-        s = irb_fail(err, IRB_NOMEM, "out of memory");
-    if (s == IRB_OK && o->layer && o->layer[0]) {
-        irb_free(net->out_name);
-        net->out_name = irb_strdup(o->layer);
-    }
+    irb_status s = optimise(&g, o, &net->out_name, err);
     if (s == IRB_OK)
         s = choose_engine(o->engine, &g, &net->be, err);
     if (s == IRB_OK) {

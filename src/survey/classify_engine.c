@@ -157,10 +157,24 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     }
     int ch, h, w;
     irb_net_input_shape(c->net, &ch, &h, &w);
-    const irb_preprocess *mp = irb_model_preprocess(c->model);
-    c->pp = irb_preproc_default(h);
-    for (int k = 0; k < 3; k++)
-        c->pp.mean[k] = mp->mean[k], c->pp.scale[k] = mp->std[k];
+    /* prepare images exactly as the classifier's training images were (featurize records it);
+     * a classifier without the record gets the model's default preprocessing */
+    const char *ppj = irb_classifier_meta(c->clf, "preprocessing");
+    if (ppj && *ppj) {
+        s = irb_preproc_from_json(ppj, &c->pp, err);
+        if (s == IRB_OK && c->pp.size != h)
+            s = irb_fail(err, IRB_MISMATCH, "%s: the classifier was trained on %dx%d inputs, the model takes %dx%d",
+                         o->classifier_path, c->pp.size, c->pp.size, h, w);
+        if (s != IRB_OK) {
+            engine_release(c);
+            return s;
+        }
+    } else {
+        const irb_preprocess *mp = irb_model_preprocess(c->model);
+        c->pp = irb_preproc_default(h);
+        for (int k = 0; k < 3; k++)
+            c->pp.mean[k] = mp->mean[k], c->pp.scale[k] = mp->std[k];
+    }
     e->ctx = c;
     e->workers = c->workers;
     e->n_classes = c->nc;

@@ -275,26 +275,11 @@ static void decode_batch(job *j, int threads)
 
 #define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
 
-static void json_escape(char *dst, size_t cap, const char *s)
-{
-    size_t k = 0;
-    for (; *s && k + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            dst[k++] = '\\', dst[k++] = (char)ch;
-        else if (ch < 0x20)
-            k += (size_t)snprintf(dst + k, cap - k, "\\u%04x", ch);
-        else
-            dst[k++] = (char)ch;
-    }
-    dst[k] = 0;
-}
 
 static irb_status write_meta(irb_featwriter_t *w, const fopts *o, const irb_net_t *net, const irb_preproc *pp)
 {
-    char sha[65], buf[2048], esc[1024];
+    char sha[65], buf[2048];
     irb_error err = {0};
-    static const char *modes[] = {"center-fraction", "crop", "squash"};
     TRY(irb_sha256_file(o->model, sha, &err));
     TRY(irb_featwriter_set_meta_str(w, "model", o->model));
     TRY(irb_featwriter_set_meta_str(w, "model_sha256", sha));
@@ -304,13 +289,7 @@ static irb_status write_meta(irb_featwriter_t *w, const fopts *o, const irb_net_
     TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
     TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : "fp32"));
     TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(net)));
-    json_escape(esc, sizeof esc, modes[pp->mode]);
-    snprintf(buf, sizeof buf,
-             "{\"size\":%d,\"resize\":\"%s\",\"crop_fraction\":%.6g,\"short_side\":%d,\"filter\":\"%s\","
-             "\"mean\":[%.6g,%.6g,%.6g],\"std\":[%.6g,%.6g,%.6g]}",
-             pp->size, esc, pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0, pp->short_side,
-             pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1], pp->mean[2],
-             pp->scale[0], pp->scale[1], pp->scale[2]);
+    irb_preproc_to_json(pp, buf, sizeof buf);
     return irb_featwriter_set_meta(w, "preprocessing", buf);
 }
 

@@ -1,0 +1,44 @@
+/* The preprocessing record (irb_preproc_to_json / irb_preproc_from_json) round-trips every
+ * field, and bad records are refused with a message. */
+#include "check.h"
+#include "irbis/image.h"
+
+int main(void)
+{
+    irb_preproc a = irb_preproc_default(160), b;
+    a.mode = IRB_RESIZE_SHORT_CROP;
+    a.short_side = 183;
+    a.filter = IRB_FILTER_BOX;
+    a.mean[0] = 123.675f, a.mean[1] = 116.28f, a.mean[2] = 103.53f;
+    a.scale[0] = 58.395f, a.scale[1] = 57.12f, a.scale[2] = 57.375f;
+    a.strips = IRB_STRIPS_FIXED;
+    a.strip_top = 0.05, a.strip_bottom = 0.0625;
+    char buf[1024];
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    irb_error err = {0};
+    CHECK(irb_preproc_from_json(buf, &b, &err) == IRB_OK, "%s", err.message);
+    CHECK(b.size == 160 && b.mode == IRB_RESIZE_SHORT_CROP && b.short_side == 183 && b.filter == IRB_FILTER_BOX,
+          "geometry: %s", buf);
+    CHECK(b.strips == IRB_STRIPS_FIXED && b.strip_top == 0.05 && b.strip_bottom == 0.0625, "strips: %s", buf);
+    for (int k = 0; k < 3; k++)
+        CHECK(b.mean[k] == a.mean[k] && b.scale[k] == a.scale[k], "mean/std %d: %s", k, buf);
+
+    a = irb_preproc_default(224);
+    a.mode = IRB_RESIZE_CROP_FRACTION;
+    a.crop_fraction = 0.8;
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    CHECK(irb_preproc_from_json(buf, &b, &err) == IRB_OK && b.crop_fraction == 0.8 && b.strips == IRB_STRIPS_NONE,
+          "crop fraction: %s", buf);
+    /* a record from before strips were written still reads (strips none) */
+    CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
+                  IRB_OK && b.mode == IRB_RESIZE_SQUASH && b.mean[2] == 3 && b.scale[0] == 4,
+          "older record: %s", err.message);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"zoom\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
+                  IRB_UNSUPPORTED && strstr(err.message, "zoom"),
+          "unknown mode: %s", err.message);
+    CHECK(irb_preproc_from_json("{\"resize\":\"squash\"}", &b, &err) == IRB_CORRUPT, "no size");
+    CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2],\"std\":[4,5,6]}", &b, &err) ==
+              IRB_CORRUPT,
+          "short mean");
+    return CHECK_DONE();
+}
