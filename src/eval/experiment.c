@@ -298,12 +298,6 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips)
     return pp;
 }
 
-static void describe_pp(const irb_preproc *pp, char *buf, size_t size)
-{
-    snprintf(buf, size, "size=%d mode=%d short=%d frac=%.4f filter=%d mean=%g,%g,%g scale=%g,%g,%g strips=%d",
-             pp->size, (int)pp->mode, pp->short_side, pp->crop_fraction, (int)pp->filter, pp->mean[0],
-             pp->mean[1], pp->mean[2], pp->scale[0], pp->scale[1], pp->scale[2], (int)pp->strips);
-}
 
 static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featmat *out, irb_error *err)
 {
@@ -326,7 +320,7 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
             rq.eo.pp.scale[k] = 255;
         }
         rq.eo.pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
-        describe_pp(&rq.eo.pp, ppd, sizeof ppd);
+        irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(key, sizeof key, "v1 raw %s flip=%d", ppd, flip);
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
@@ -342,7 +336,7 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
         no.threads = o->threads;
         no.max_batch = rq.eo.batch * (flip ? 2 : 1);
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
-        describe_pp(&rq.eo.pp, ppd, sizeof ppd);
+        irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d", c->model_sha, cut,
                  (int)no.pool, (int)o->precision, ppd, flip);
         snprintf(stage, sizeof stage, "CNN cut %d%s%s", cut, flip ? " + flips" : "",
