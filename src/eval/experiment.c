@@ -359,7 +359,7 @@ typedef struct row_spec {
     int ensemble;       /* average the out-of-fold predictions over each sequence */
 } row_spec;
 
-static const double c_grid[] = {1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1.0};
+static const double c_grid[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
 
 typedef struct fold_fit {
     irb_classifier_t *clf;
@@ -439,7 +439,7 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         to.C = o->C > 0 && !nv ? o->C : 0;
         to.grid = o->C > 0 ? &o->C : c_grid;
         to.grid_n = o->C > 0 ? 1 : (int)(sizeof c_grid / sizeof c_grid[0]);
-        to.cv_folds = 5;
+        to.cv_folds = 3;
         /* a looser stop than a single fit's default: the grid search needs the held-out loss to
          * a few digits, not the weights to seven */
         to.tol = 1e-5;
@@ -452,7 +452,6 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
                 to.grid = raw_grid;
                 to.grid_n = (int)(sizeof raw_grid / sizeof raw_grid[0]);
             }
-            to.cv_folds = 3;
             to.tol = 1e-4;
             to.max_iter = 200;
         }
