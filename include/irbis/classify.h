@@ -155,10 +155,12 @@ typedef struct irb_classify_dist {
      * err) ends the run with that status. */
     irb_status (*plan)(void *user, long long n, const char *const *paths, const char *const *cameras,
                        irb_error *err);
-    /* The result of the next pending image `path`: IRB_OK with probs (classes doubles) filled,
-     * or the image's failure status with image_err->message. May be called from another thread
+    /* The result of the next pending image `path`: returns 1 with probs (classes doubles)
+     * filled; 0 when the image failed (err->status and err->message are the image's, as the
+     * store records them); -1 when the result cannot be had (err says why: the run stops with
+     * err->status and stores nothing of the batch in flight). May be called from another thread
      * than plan, never concurrently. */
-    irb_status (*result)(void *user, const char *path, double *probs, irb_error *image_err);
+    int (*result)(void *user, const char *path, double *probs, irb_error *err);
 } irb_classify_dist;
 
 /* irb_classify_run with results from dist (borrowed for the call) instead of its own engine:

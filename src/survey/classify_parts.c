@@ -133,6 +133,7 @@ typedef struct dist_ctx {
     irb_cls_real *real;
     int nc;
     size_t prefix; /* length of "survey_dir/" as irb_path_join writes it */
+    irb_error fatal; /* why a result could not be had (set by prepare, read by score) */
 } dist_ctx;
 
 /* The pending images with their cameras, in the order classify.c fetches them (by id). */
@@ -179,32 +180,56 @@ static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
     return s;
 }
 
-/* The replaying engine: "prepare" fetches an image's result and carries its probabilities in the
- * input slot (n_classes doubles copied bit for bit into 2 x n_classes floats), "score" copies them
- * back. One worker, so results are asked for in order. */
+/* The replaying engine: "prepare" fetches an image's result into its input slot, one double
+ * (1: the result could not be had) then n_classes doubles, copied bit for bit into floats;
+ * "score" copies them back, or stops the run before the batch is stored. One worker, so results
+ * are asked for in order. */
+static size_t slot_doubles(const dist_ctx *c) { return 1 + (size_t)c->nc; }
+
 static irb_status replay_prepare(void *ctx, int worker, const char *abs_path, float *input, irb_error *err)
 {
     (void)worker;
     dist_ctx *c = ctx;
     size_t l = strlen(abs_path);
     const char *rel = l > c->prefix ? abs_path + c->prefix : abs_path;
-    double probs[64];
-    double *p = c->nc <= 64 ? probs : irb_malloc_array((size_t)c->nc, sizeof(double));
+    double *p = irb_malloc_array(slot_doubles(c), sizeof(double));
     if (!p)
         return irb_fail(err, IRB_NOMEM, "out of memory");
-    irb_status s = c->d->result(c->d->user, rel, p, err);
+    irb_error_clear(err);
+    int got = c->d->result(c->d->user, rel, p + 1, err);
+    irb_status s = IRB_OK;
+    if (got == 0) {
+        s = err->status != IRB_OK ? err->status : IRB_INTERNAL;
+    } else if (got < 0) {
+        /* not an image failure: remembered for score(), which runs after this batch's decode */
+        irb_error_copy(&c->fatal, err);
+        if (c->fatal.status == IRB_OK)
+            c->fatal.status = IRB_INTERNAL;
+        memset(p, 0, sizeof(double) * slot_doubles(c));
+        p[0] = 1;
+    } else {
+        p[0] = 0;
+    }
     if (s == IRB_OK)
-        memcpy(input, p, sizeof(double) * (size_t)c->nc);
-    if (p != probs)
-        irb_free(p);
+        memcpy(input, p, sizeof(double) * slot_doubles(c));
+    irb_free(p);
     return s;
 }
 
 static irb_status replay_score(void *ctx, const float *inputs, int n, double *probs, irb_error *err)
 {
-    (void)err;
     dist_ctx *c = ctx;
-    memcpy(probs, inputs, sizeof(double) * (size_t)c->nc * (size_t)n);
+    size_t nc = (size_t)c->nc, slot = slot_doubles(c);
+    for (int i = 0; i < n; i++) {
+        double flag;
+        const char *in = (const char *)inputs + sizeof(double) * slot * (size_t)i;
+        memcpy(&flag, in, sizeof flag);
+        if (flag != 0) {
+            irb_error_copy(err, &c->fatal);
+            return c->fatal.status;
+        }
+        memcpy(probs + nc * (size_t)i, in + sizeof(double), sizeof(double) * nc);
+    }
     return IRB_OK;
 }
 
@@ -220,7 +245,7 @@ static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
     e->workers = 1;
     e->n_classes = c->nc;
     e->classes = ids.classes;
-    e->input_floats = sizeof(double) / sizeof(float) * (size_t)c->nc;
+    e->input_floats = sizeof(double) / sizeof(float) * slot_doubles(c);
     e->classified_by = ids.classified_by;
     e->prepare = replay_prepare, e->score = replay_score, e->free = replay_free;
     return IRB_OK;

@@ -168,13 +168,13 @@ static int camera_done(run *r, const camera *c)
 static int share_done(run *r)
 {
     size_t n = r->cs.n;
-    unsigned char *done = calloc(n ? n : 1, 1);
-    if (!done)
-        return CLI_FATAL;
+    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
+     * this one could not be allocated) */
+    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
     if (comm_rank() == 0) {
         if (part_mkdirs(r->parts) != 0)
             cli_error(CMD, "%s: cannot create the parts folder", r->parts);
-        for (size_t c = 0; c < n; c++)
+        for (size_t c = 0; done && c < n; c++)
             done[c] = (unsigned char)camera_done(r, &r->cs.v[c]);
     }
     int rc = comm_bcast_bytes((void **)&done, &n, 0);
@@ -312,6 +312,13 @@ static irb_status plan(void *user, long long n, const char *const *paths, const 
         snprintf(err->message, sizeof err->message, "out of memory");
         return IRB_NOMEM;
     }
+    for (size_t c = 0; rc == CLI_OK && c < r->cs.n; c++)
+        if (!camera_done(r, &r->cs.v[c])) {
+            err->status = IRB_CORRUPT;
+            snprintf(err->message, sizeof err->message, "%.400s: the part of camera '%.400s' is missing or incomplete",
+                     r->parts, r->cs.v[c].name);
+            return IRB_CORRUPT;
+        }
     if (rc == CLI_OK)
         return IRB_OK;
     if (err->status == IRB_OK) {
@@ -321,21 +328,21 @@ static irb_status plan(void *user, long long n, const char *const *paths, const 
     return err->status;
 }
 
-static irb_status replay_fail(irb_error *err, irb_status s, const char *msg, const char *arg)
+static int replay_fail(irb_error *err, const char *msg, const char *arg)
 {
-    err->status = s;
+    err->status = IRB_CORRUPT;
     err->warning = 0;
     snprintf(err->message, sizeof err->message, msg, arg);
-    return s;
+    return -1;
 }
 
 /* The next pending image's row from its camera's part (parts are read in order, one cursor per
- * camera, as the featurize merge does). Returns IRB_INTERNAL for a broken part (fatal below). */
-static irb_status result(void *user, const char *path, double *probs, irb_error *img_err)
+ * camera, as the featurize merge does). */
+static int result(void *user, const char *path, double *probs, irb_error *err)
 {
     run *r = user;
     if (r->cursor >= r->n || strcmp(r->path[r->cursor], path))
-        return replay_fail(img_err, IRB_INTERNAL, "%s: not the next image of the distributed plan", path);
+        return replay_fail(err, "%s: not the next image of the distributed plan", path);
     size_t c = r->cs.of[r->cursor++];
     if (!r->rd.f || r->open_cam != c) {
         if (r->rd.f) {
@@ -345,8 +352,8 @@ static irb_status result(void *user, const char *path, double *probs, irb_error 
         }
         char pp[8192];
         part_path(r->parts, r->cs.v[c].name, pp, sizeof pp);
-        if (part_open(&r->rd, pp, img_err) != IRB_OK)
-            return IRB_INTERNAL;
+        if (part_open(&r->rd, pp, err) != IRB_OK)
+            return -1;
         r->open_cam = c;
         if (r->offset[c]) {
             fseek(r->rd.f, r->offset[c], SEEK_SET);
@@ -354,18 +361,18 @@ static irb_status result(void *user, const char *path, double *probs, irb_error 
         }
     }
     irb_status s;
-    while ((s = part_next(&r->rd, img_err)) == IRB_OK && strcmp(r->rd.path, path))
+    while ((s = part_next(&r->rd, err)) == IRB_OK && strcmp(r->rd.path, path))
         ; /* rows of images an earlier run already stored */
     if (s != IRB_OK)
-        return replay_fail(img_err, IRB_INTERNAL, "%s: missing from its camera's part", path);
+        return replay_fail(err, "%s: missing from its camera's part", path);
     if (r->rd.kind == PART_FAIL) {
-        img_err->status = r->rd.status;
-        img_err->warning = 0;
-        snprintf(img_err->message, sizeof img_err->message, "%s", r->rd.message);
-        return r->rd.status;
+        err->status = r->rd.status;
+        err->warning = 0;
+        snprintf(err->message, sizeof err->message, "%s", r->rd.message);
+        return 0;
     }
     memcpy(probs, r->rd.row, sizeof(double) * (size_t)r->nc);
-    return IRB_OK;
+    return 1;
 }
 
 /* Same progress lines as `irbis classify` without a terminal. */
@@ -401,7 +408,8 @@ static int root_run(run *r)
     part_close(&r->rd);
     if (s != IRB_OK)
         return cli_fail(CMD, &err);
-    part_remove_all(r->parts);
+    if (sum.pending == 0) /* with --limit, the next run still needs them */
+        part_remove_all(r->parts);
     if (err.warning)
         fprintf(stderr, "irbis %s: warning: %s\n", CMD, err.message);
     if (getenv("IRBIS_MPI_TIMING"))

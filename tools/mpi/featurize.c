@@ -258,12 +258,11 @@ static int make_key(run *r)
     irb_error err = {0};
     if (irb_sha256_file(o->model, r->model_sha, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    char buf[8192];
-    snprintf(buf, sizeof buf,
-             "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|size=%d|resize=%d|crop=%.17g|short=%d|"
-             "flip=%d",
-             r->model_sha, irb_net_output_name(r->net), o->cut, o->pool, o->bf16, irb_net_engine(r->net), r->pp.size,
-             (int)r->pp.mode, r->pp.crop_fraction, r->pp.short_side, o->flip);
+    char buf[8192], pp[2048];
+    irb_preproc_to_json(&r->pp, pp, sizeof pp);
+    snprintf(buf, sizeof buf, "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|pp=%s|crop=%.17g|flip=%d",
+             r->model_sha, irb_net_output_name(r->net), o->cut, o->pool, o->bf16, irb_net_engine(r->net), pp,
+             r->pp.crop_fraction, o->flip);
     return (r->key = strdup(buf)) ? CLI_OK : CLI_FATAL;
 }
 
@@ -322,14 +321,14 @@ static int share_inputs(run *r, int argc, char **argv)
 static int share_done(run *r)
 {
     size_t n = r->cs.n;
-    unsigned char *done = calloc(n ? n : 1, 1);
-    if (!done)
-        return CLI_FATAL;
+    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
+     * this one could not be allocated) */
+    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
     int k = r->o.flip ? 2 : 1;
     if (comm_rank() == 0) {
         if (part_mkdirs(r->parts) != 0)
             cli_error(CMD, "%s: cannot create the parts folder", r->parts);
-        for (size_t c = 0; c < n; c++) {
+        for (size_t c = 0; done && c < n; c++) {
             char path[8192];
             part_path(r->parts, r->cs.v[c].name, path, sizeof path);
             done[c] = (unsigned char)part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * k,
@@ -407,21 +406,6 @@ static int work(run *r, long long *images)
 
 /* ==== merge (rank 0) */
 
-static void json_escape(char *dst, size_t cap, const char *s)
-{
-    size_t k = 0;
-    for (; *s && k + 7 < cap; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\')
-            dst[k++] = '\\', dst[k++] = (char)ch;
-        else if (ch < 0x20)
-            k += (size_t)snprintf(dst + k, cap - k, "\\u%04x", ch);
-        else
-            dst[k++] = (char)ch;
-    }
-    dst[k] = 0;
-}
-
 #define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
 
 /* The metadata irbis featurize writes, in its order. */
@@ -429,8 +413,7 @@ static irb_status write_meta(irb_featwriter_t *w, const run *r)
 {
     const fopts *o = &r->o;
     const irb_preproc *pp = &r->pp;
-    char buf[2048], esc[1024];
-    static const char *modes[] = {"center-fraction", "crop", "squash"};
+    char buf[2048];
     TRY(irb_featwriter_set_meta_str(w, "model", o->model));
     TRY(irb_featwriter_set_meta_str(w, "model_sha256", r->model_sha));
     TRY(irb_featwriter_set_meta_str(w, "layer", irb_net_output_name(r->net)));
@@ -439,13 +422,7 @@ static irb_status write_meta(irb_featwriter_t *w, const run *r)
     TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
     TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : "fp32"));
     TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(r->net)));
-    json_escape(esc, sizeof esc, modes[pp->mode]);
-    snprintf(buf, sizeof buf,
-             "{\"size\":%d,\"resize\":\"%s\",\"crop_fraction\":%.6g,\"short_side\":%d,\"filter\":\"%s\","
-             "\"mean\":[%.6g,%.6g,%.6g],\"std\":[%.6g,%.6g,%.6g]}",
-             pp->size, esc, pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0, pp->short_side,
-             pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1], pp->mean[2],
-             pp->scale[0], pp->scale[1], pp->scale[2]);
+    irb_preproc_to_json(pp, buf, sizeof buf); /* the record irbis featurize writes */
     return irb_featwriter_set_meta(w, "preprocessing", buf);
 }
 
