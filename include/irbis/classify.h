@@ -139,12 +139,18 @@ IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w);
 /* A fingerprint of what shapes the results (model and classifier sha256, class count, survey),
  * owned by w: results computed under another key must not be reused. */
 IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
-/* Classifies n (1..opts->batch) images, paths relative to opts->survey_dir (borrowed for the
- * call). For each image i: status[i] = IRB_OK and probs[i * classes ...] filled, or the image's
- * failure status with errs[i].message naming the file and the cause (as the store records it).
- * Returns IRB_OK unless the engine itself failed (then err says why). */
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, int n,
-                                           double *probs, irb_status *status, irb_error *errs, irb_error *err);
+/* One image's result, passed to the callback of irb_classify_worker_run (borrowed for the call):
+ * index i into the paths given, status IRB_OK with probs (classes doubles), or the image's failure
+ * status with image_err->message naming the file and the cause (as the store records it). */
+typedef void (*irb_classify_result_fn)(void *user, size_t i, irb_status status, const double *probs,
+                                       const irb_error *image_err);
+
+/* Classifies n images (paths relative to opts->survey_dir, borrowed for the call) in batches of
+ * opts->batch, decoding the next batch on the worker threads while the current one runs through
+ * the CNN, as irb_classify_run does. fn is called on the calling thread for every image, in
+ * order, a batch at a time. Returns IRB_OK unless the engine itself failed (err says why). */
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, size_t n,
+                                           irb_classify_result_fn fn, void *user, irb_error *err);
 
 /* Hooks of irb_classify_run_dist, called on the calling thread. */
 typedef struct irb_classify_dist {

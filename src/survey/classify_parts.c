@@ -2,6 +2,7 @@
  * that computes per-image results with the real engine of irb_classify_run, and a run whose
  * engine replays results computed elsewhere. The library stays MPI-free: the driver moves the
  * results between processes. */
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -14,18 +15,36 @@
 
 /* ==== the worker ============================================================================ */
 
+/* One batch in flight: its images' absolute paths, prepared inputs and decode outcomes. */
+typedef struct wbatch {
+    int n;
+    size_t first;        /* index of its first image in the caller's list */
+    char **abs;          /* [batch] */
+    float *inputs;       /* batch x input_floats */
+    irb_status *st;      /* [batch] */
+    irb_error *errs;     /* [batch] */
+    struct irb_classify_worker_t *w;
+} wbatch;
+
 struct irb_classify_worker_t {
     const irb_classify_opts *o;
     irb_cls_real *real;
     irb_cls_engine e;
     irb_pool *pool;
     int batch;
-    float *inputs;
-    char **abs;          /* [batch] absolute paths of the batch in flight */
-    irb_status *st;      /* borrowed from the caller during a run */
-    irb_error *errs;
+    wbatch b[2];
+    double *probs;       /* batch x classes */
     char key[512];
 };
+
+static void wbatch_clear(wbatch *b, int cap)
+{
+    for (int i = 0; b->abs && i < cap; i++) {
+        irb_free(b->abs[i]);
+        b->abs[i] = NULL;
+    }
+    b->n = 0;
+}
 
 IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
 {
@@ -35,11 +54,22 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
         w->e.free(w->e.ctx);
     irb_cls_real_free(w->real);
     irb_pool_free(w->pool);
-    for (int i = 0; w->abs && i < w->batch; i++)
-        irb_free(w->abs[i]);
-    irb_free(w->abs);
-    irb_free(w->inputs);
+    for (int k = 0; k < 2; k++) {
+        wbatch_clear(&w->b[k], w->batch);
+        irb_free(w->b[k].abs), irb_free(w->b[k].inputs), irb_free(w->b[k].st), irb_free(w->b[k].errs);
+    }
+    irb_free(w->probs);
     irb_free(w);
+}
+
+static int wbatch_alloc(wbatch *b, irb_classify_worker_t *w)
+{
+    b->w = w;
+    b->abs = irb_calloc((size_t)w->batch, sizeof *b->abs);
+    b->inputs = irb_malloc_array((size_t)w->batch, sizeof(float) * w->e.input_floats);
+    b->st = irb_calloc((size_t)w->batch, sizeof *b->st);
+    b->errs = irb_calloc((size_t)w->batch, sizeof *b->errs);
+    return b->abs && b->inputs && b->st && b->errs;
 }
 
 IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out, irb_error *err)
@@ -59,9 +89,8 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
         s = irb_cls_real_engine(w->real, &w->e, err);
     if (s == IRB_OK) {
         w->pool = irb_pool_new(w->e.workers > 0 ? w->e.workers : 1);
-        w->inputs = irb_malloc_array((size_t)w->batch, sizeof(float) * w->e.input_floats);
-        w->abs = irb_calloc((size_t)w->batch, sizeof *w->abs);
-        if (!w->pool || !w->inputs || !w->abs)
+        w->probs = irb_malloc_array((size_t)w->batch, sizeof(double) * (size_t)w->e.n_classes);
+        if (!w->pool || !w->probs || !wbatch_alloc(&w->b[0], w) || !wbatch_alloc(&w->b[1], w))
             s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", w->batch);
     }
     if (s != IRB_OK) {
@@ -80,48 +109,86 @@ IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return
 IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w->key; }
 
 /* Worker ith of nth prepares images ith, ith + nth, ... (the split of classify.c). */
-static void worker_prepare(void *ctx, int ith, int nth)
+static void wbatch_prepare(void *ctx, int ith, int nth)
 {
-    irb_classify_worker_t *w = ctx;
-    for (int i = ith; i < w->batch && w->abs[i]; i += nth) {
-        irb_error_clear(&w->errs[i]);
-        w->st[i] = w->e.prepare(w->e.ctx, ith, w->abs[i], w->inputs + (size_t)i * w->e.input_floats, &w->errs[i]);
+    wbatch *b = ctx;
+    irb_cls_engine *e = &b->w->e;
+    for (int i = ith; i < b->n; i += nth) {
+        irb_error_clear(&b->errs[i]);
+        b->st[i] = e->prepare(e->ctx, ith, b->abs[i], b->inputs + (size_t)i * e->input_floats, &b->errs[i]);
     }
 }
 
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, int n,
-                                           double *probs, irb_status *status, irb_error *errs, irb_error *err)
+static void *wbatch_thread(void *arg)
 {
-    if (n < 1 || n > w->batch)
-        return irb_fail(err, IRB_INVALID_ARG, "a worker batch holds 1..%d images, got %d", w->batch, n);
-    for (int i = 0; i < w->batch; i++) {
-        irb_free(w->abs[i]);
-        w->abs[i] = NULL;
-    }
-    for (int i = 0; i < n; i++)
-        if (!(w->abs[i] = irb_path_join(w->o->survey_dir, paths[i])))
+    wbatch *b = arg;
+    irb_pool_run(b->w->pool, wbatch_prepare, b);
+    return NULL;
+}
+
+/* Fills b with images first.. of paths (up to a batch). */
+static irb_status wbatch_fill(wbatch *b, const char *const *paths, size_t n, size_t first, irb_error *err)
+{
+    irb_classify_worker_t *w = b->w;
+    wbatch_clear(b, w->batch);
+    b->first = first;
+    int k = n - first < (size_t)w->batch ? (int)(n - first) : w->batch;
+    for (int i = 0; i < k; i++)
+        if (!(b->abs[i] = irb_path_join(w->o->survey_dir, paths[first + (size_t)i])))
             return irb_fail(err, IRB_NOMEM, "out of memory");
-    w->st = status, w->errs = errs;
-    irb_pool_run(w->pool, worker_prepare, w);
+    b->n = k;
+    return IRB_OK;
+}
+
+/* Scores b's decoded images and hands every result to fn, in order. */
+static irb_status wbatch_deliver(wbatch *b, irb_classify_result_fn fn, void *user, irb_error *err)
+{
+    irb_classify_worker_t *w = b->w;
+    size_t nf = w->e.input_floats, nc = (size_t)w->e.n_classes;
     int good = 0;
-    size_t nf = w->e.input_floats;
-    for (int i = 0; i < n; i++) {
-        if (status[i] != IRB_OK)
+    for (int i = 0; i < b->n; i++) {
+        if (b->st[i] != IRB_OK)
             continue;
         if (good != i)
-            memmove(w->inputs + (size_t)good * nf, w->inputs + (size_t)i * nf, sizeof(float) * nf);
+            memmove(b->inputs + (size_t)good * nf, b->inputs + (size_t)i * nf, sizeof(float) * nf);
         good++;
     }
     if (good)
-        IRB_TRY(w->e.score(w->e.ctx, w->inputs, good, probs, err));
-    /* spread the good rows back to their images' places, last first (rows only move up) */
-    size_t nc = (size_t)w->e.n_classes;
-    for (int i = n - 1, g = good - 1; i >= 0; i--)
-        if (status[i] == IRB_OK) {
-            if (g != i)
-                memmove(probs + (size_t)i * nc, probs + (size_t)g * nc, sizeof(double) * nc);
-            g--;
+        IRB_TRY(w->e.score(w->e.ctx, b->inputs, good, w->probs, err));
+    for (int i = 0, g = 0; i < b->n; i++)
+        fn(user, b->first + (size_t)i, b->st[i], b->st[i] == IRB_OK ? w->probs + nc * (size_t)g++ : NULL,
+           &b->errs[i]);
+    return IRB_OK;
+}
+
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, size_t n,
+                                           irb_classify_result_fn fn, void *user, irb_error *err)
+{
+    wbatch *cur = &w->b[0], *next = &w->b[1];
+    if (n == 0)
+        return IRB_OK;
+    IRB_TRY(wbatch_fill(cur, paths, n, 0, err));
+    irb_pool_run(w->pool, wbatch_prepare, cur);
+    while (cur->n > 0) {
+        size_t after = cur->first + (size_t)cur->n;
+        irb_status s = IRB_OK;
+        pthread_t tid;
+        int running = 0;
+        if (after < n) {
+            s = wbatch_fill(next, paths, n, after, err);
+            if (s == IRB_OK && !(running = pthread_create(&tid, NULL, wbatch_thread, next) == 0))
+                irb_pool_run(w->pool, wbatch_prepare, next); /* no thread: decode in line */
+        } else {
+            wbatch_clear(next, w->batch);
         }
+        if (s == IRB_OK)
+            s = wbatch_deliver(cur, fn, user, err);
+        if (running)
+            pthread_join(tid, NULL);
+        IRB_TRY(s);
+        wbatch *t = cur;
+        cur = next, next = t;
+    }
     return IRB_OK;
 }
 

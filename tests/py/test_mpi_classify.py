@@ -9,7 +9,9 @@ Camtrap DP files (the two wall-clock fields, `created` and `classificationTimest
 they differ between any two runs), the same report.html and thumbnails, and the same sorted/
 links as `irbis classify`; the broken files are reported with their causes. A run whose ranks
 die after committing their first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
-started again it classifies only the other cameras and still gives identical outputs. Skips
+started again (with a damaged part, and --limit so that rank 0 stores only some images) it
+classifies only the cameras without an intact part; a last run stores the rest from the kept
+parts without classifying anything, and the outputs are identical. Skips
 (exit 0) when mpirun or irbis-mpi is absent.
 """
 import csv
@@ -189,14 +191,25 @@ def main():
             f.seek(60)
             f.write(bytes([b[0] ^ 0xFF]))
         kept.remove(named[os.path.basename(parts[0])])
-    r = run(args, env={"IRBIS_MPI_TIMING": "1"})
+    # resumed with --limit 7: the missing cameras are classified, rank 0 stores only the first 7
+    # images (as a rank 0 killed while storing would leave it) and keeps the parts
+    r = run(args + ["--limit", "7"], env={"IRBIS_MPI_TIMING": "1"})
     m = re.search(r"(\d+) images classified this run", r.stderr)
     done = int(m.group(1)) if m else -1
-    check(r.returncode == 1, "resumed run completes (exit 1: broken files) (got %d) %s"
-          % (r.returncode, r.stderr[-400:]))
     want = n_files - 2 - sum(size[c] for c in kept)
     check(done == want, "resumed run classified %d of %d images, want %d (%d intact camera parts skipped, "
           "%d damaged one redone)" % (done, n_files, want, len(kept), len(parts) - len(kept)))
+    with open(os.path.join(out, "predictions.csv"), newline="") as f:
+        pending = sum(1 for row in csv.DictReader(f) if row["status"] == "pending")
+    check(r.returncode == 1 and pending == n_files - 2 - 7,
+          "--limit 7: %d images left pending, want %d (exit %d) %s" % (pending, n_files - 9, r.returncode,
+                                                                      r.stderr[-300:]))
+    check(len(glob.glob(os.path.join(out, "mpi-parts", "*.part"))) == len(CAMERAS), "--limit keeps every part")
+    # the last run stores the rest from the parts without classifying anything again
+    r = run(args, env={"IRBIS_MPI_TIMING": "1"})
+    m = re.search(r"(\d+) images classified this run", r.stderr)
+    check(r.returncode == 1 and m and int(m.group(1)) == 0,
+          "the run after --limit classified %s images again (want 0), exit %d" % (m and m.group(1), r.returncode))
     if os.path.exists(os.path.join(out, "predictions.csv")):
         compare(ref, out, "resumed")
 

@@ -97,7 +97,7 @@ typedef struct run {
     int nc;
     int planned;               /* rank 0: the plan hook ran (the other ranks were told to work) */
     long long computed;        /* images classified this run, all ranks (rank 0) */
-    double t_work;
+    double t_work, t_plan;     /* this rank's work; rank 0's whole plan hook (list, work, checks) */
     /* rank 0 replaying the parts in store order */
     part_reader rd;
     size_t open_cam, cursor;
@@ -184,42 +184,48 @@ static int share_done(run *r)
     return rc == 0 ? CLI_OK : CLI_FATAL;
 }
 
-/* Classifies one camera batch by batch and commits its part. */
+/* Writes each image's result into the camera's part as the worker delivers it. */
+typedef struct camera_job {
+    run *r;
+    const camera *cam;
+    const char **paths;
+    part_writer pw;
+    irb_error err;
+    int failed;
+} camera_job;
+
+static void on_result(void *user, size_t i, irb_status st, const double *probs, const irb_error *image_err)
+{
+    camera_job *j = user;
+    if (j->failed)
+        return;
+    int ok = st == IRB_OK;
+    if (part_add(&j->pw, ok ? PART_OK : PART_FAIL, st, j->paths[i], ok ? "" : image_err->message,
+                 ok ? (const float *)(const void *)probs : NULL, &j->err) != IRB_OK)
+        j->failed = 1;
+    if (i % (size_t)j->r->o.batch == 0)
+        comm_poke(); /* let the shared counter's requests progress */
+}
+
+/* Classifies one camera and commits its part. */
 static int do_camera(run *r, const camera *cam)
 {
     char path[8192];
     part_path(r->parts, cam->name, path, sizeof path);
-    int b = r->o.batch, nc = r->nc, rc = CLI_OK;
-    part_writer pw;
-    irb_error err = {0};
-    if (part_create(&pw, path, r->key, cam->name, part_dim(r), &err) != IRB_OK)
-        return rank_fail(&err);
-    const char **paths = malloc((size_t)b * sizeof *paths);
-    double *probs = malloc((size_t)b * (size_t)nc * sizeof *probs);
-    irb_status *st = malloc((size_t)b * sizeof *st);
-    irb_error *errs = calloc((size_t)b, sizeof *errs);
-    if (!paths || !probs || !st || !errs)
-        rc = (cli_error(CMD, "out of memory"), CLI_FATAL);
-    for (size_t i0 = 0; rc == CLI_OK && i0 < cam->n; i0 += (size_t)b) {
-        int n = cam->n - i0 < (size_t)b ? (int)(cam->n - i0) : b;
-        for (int i = 0; i < n; i++)
-            paths[i] = r->path[cam->idx[i0 + (size_t)i]];
-        if (irb_classify_worker_run(r->w, paths, n, probs, st, errs, &err) != IRB_OK) {
-            rc = rank_fail(&err);
-            break;
-        }
-        for (int i = 0; i < n && rc == CLI_OK; i++) {
-            int ok = st[i] == IRB_OK;
-            if (part_add(&pw, ok ? PART_OK : PART_FAIL, st[i], paths[i], ok ? "" : errs[i].message,
-                         ok ? (const float *)(const void *)(probs + (size_t)i * (size_t)nc) : NULL, &err) != IRB_OK)
-                rc = rank_fail(&err);
-        }
-        comm_poke();
-    }
-    free(paths), free(probs), free(st), free(errs);
+    camera_job j = {.r = r, .cam = cam};
+    if (part_create(&j.pw, path, r->key, cam->name, part_dim(r), &j.err) != IRB_OK)
+        return rank_fail(&j.err);
+    if (!(j.paths = malloc(cam->n * sizeof *j.paths)))
+        return part_abort(&j.pw), cli_error(CMD, "out of memory"), CLI_FATAL;
+    for (size_t i = 0; i < cam->n; i++)
+        j.paths[i] = r->path[cam->idx[i]];
+    int rc = CLI_OK;
+    if (irb_classify_worker_run(r->w, j.paths, cam->n, on_result, &j, &j.err) != IRB_OK || j.failed)
+        rc = rank_fail(&j.err);
+    free(j.paths);
     if (rc != CLI_OK)
-        return part_abort(&pw), rc;
-    return part_commit(&pw, &err) == IRB_OK ? CLI_OK : rank_fail(&err);
+        return part_abort(&j.pw), rc;
+    return part_commit(&j.pw, &j.err) == IRB_OK ? CLI_OK : rank_fail(&j.err);
 }
 
 static int work(run *r, long long *images)
@@ -282,6 +288,7 @@ static int compute(run *r, irb_error *err0)
 static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams, irb_error *err)
 {
     run *r = user;
+    double t0 = comm_wtime();
     size_t len = 1;
     for (long long i = 0; i < n; i++)
         len += strlen(paths[i]) + strlen(cams[i]) + 2;
@@ -319,6 +326,7 @@ static irb_status plan(void *user, long long n, const char *const *paths, const 
                      r->parts, r->cs.v[c].name);
             return IRB_CORRUPT;
         }
+    r->t_plan = comm_wtime() - t0;
     if (rc == CLI_OK)
         return IRB_OK;
     if (err->status == IRB_OK) {
@@ -413,8 +421,9 @@ static int root_run(run *r)
     if (err.warning)
         fprintf(stderr, "irbis %s: warning: %s\n", CMD, err.message);
     if (getenv("IRBIS_MPI_TIMING"))
-        fprintf(stderr, "irbis-mpi classify: %lld images classified this run by %d ranks; work %.3f s, "
-                "total %.3f s\n", r->computed, comm_size(), r->t_work, comm_wtime() - t0);
+        fprintf(stderr, "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "
+                "replay into the store %.3f s, total %.3f s\n", r->computed, comm_size(), r->t_plan,
+                sum.classify_seconds - r->t_plan, comm_wtime() - t0);
     if (!r->quiet)
         fprintf(stderr,
                 "irbis %s: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "
