@@ -18,11 +18,11 @@
 /* One batch in flight: its images' absolute paths, prepared inputs and decode outcomes. */
 typedef struct wbatch {
     int n;
-    size_t first;        /* index of its first image in the caller's list */
-    char **abs;          /* [batch] */
-    float *inputs;       /* batch x input_floats */
-    irb_status *st;      /* [batch] */
-    irb_error *errs;     /* [batch] */
+    size_t first;    /* index of its first image in the caller's list */
+    char **abs;      /* [batch] */
+    float *inputs;   /* batch x input_floats */
+    irb_status *st;  /* [batch] */
+    irb_error *errs; /* [batch] */
     struct irb_classify_worker_t *w;
 } wbatch;
 
@@ -33,7 +33,7 @@ struct irb_classify_worker_t {
     irb_pool *pool;
     int batch;
     wbatch b[2];
-    double *probs;       /* batch x classes */
+    double *probs; /* batch x classes */
     char key[512];
 };
 
@@ -72,7 +72,8 @@ static int wbatch_alloc(wbatch *b, irb_classify_worker_t *w)
     return b->abs && b->inputs && b->st && b->errs;
 }
 
-IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out, irb_error *err)
+IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out,
+                                           irb_error *err)
 {
     *out = NULL;
     if (!o || !o->survey_dir)
@@ -105,8 +106,14 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
     return IRB_OK;
 }
 
-IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return w->e.n_classes; }
-IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w->key; }
+IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w)
+{
+    return w->e.n_classes;
+}
+IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w)
+{
+    return w->key;
+}
 
 /* Worker ith of nth prepares images ith, ith + nth, ... (the split of classify.c). */
 static void wbatch_prepare(void *ctx, int ith, int nth)
@@ -199,7 +206,7 @@ typedef struct dist_ctx {
     const irb_classify_dist *d;
     irb_cls_real *real;
     int nc;
-    size_t prefix; /* length of "survey_dir/" as irb_path_join writes it */
+    size_t prefix;   /* length of "survey_dir/" as irb_path_join writes it */
     irb_error fatal; /* why a result could not be had (set by prepare, read by score) */
 } dist_ctx;
 
@@ -251,7 +258,10 @@ static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
  * (1: the result could not be had) then n_classes doubles, copied bit for bit into floats;
  * "score" copies them back, or stops the run before the batch is stored. One worker, so results
  * are asked for in order. */
-static size_t slot_doubles(const dist_ctx *c) { return 1 + (size_t)c->nc; }
+static size_t slot_doubles(const dist_ctx *c)
+{
+    return 1 + (size_t)c->nc;
+}
 
 static irb_status replay_prepare(void *ctx, int worker, const char *abs_path, float *input, irb_error *err)
 {
@@ -300,7 +310,10 @@ static irb_status replay_score(void *ctx, const float *inputs, int n, double *pr
     return IRB_OK;
 }
 
-static void replay_free(void *ctx) { (void)ctx; }
+static void replay_free(void *ctx)
+{
+    (void)ctx;
+}
 
 static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
 {
@@ -330,8 +343,8 @@ IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_c
         return irb_fail(err, IRB_INVALID_ARG, "a distributed run needs plan and result hooks");
     dist_ctx c = {.o = o, .d = d};
     IRB_TRY(irb_cls_real_new(o, &c.real, err));
-    irb_cls_sources src = {.make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan,
-                           .user = &c};
+    irb_cls_sources src = {
+        .make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
     irb_cls_real_ids(c.real, &src);
     c.nc = src.n_classes;
     size_t la = o->survey_dir ? strlen(o->survey_dir) : 0;

@@ -171,6 +171,18 @@ def main():
         else:
             check(False, "np %d: no predictions.csv" % np)
 
+    # could not run: the same exit status 3 and cause as irbis classify, from every rank at once
+    for tag, extra in (("other parameters", ["--gap", "30"]),
+                       ("missing classifier", ["--classifier", "/nonexistent.irbis"])):
+        out = os.path.join(TMP, "mpi2")
+        args = [*opts, *extra]
+        r1 = run([BIN, "classify", *args, "--threads", "1", survey, "-o", os.path.join(TMP, "single")])
+        r = run(mpi + ["-np", "2", MPI_BIN, "classify", *args, "--threads", "1", survey, "-o", out])
+        cause = [l for l in r1.stderr.splitlines() if l.startswith("irbis classify: ")]
+        same = cause and cause[-1].replace(os.path.join(TMP, "single"), out) in r.stderr
+        check(r1.returncode == 3 and r.returncode == 3 and same,
+              "%s: exit %d like irbis classify (%d), same message %r" % (tag, r.returncode, r1.returncode, cause[-1:]))
+
     # resume: each rank dies right after committing its first camera; the rerun skips them
     out = os.path.join(TMP, "mpi_resume")
     args = mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out]

@@ -235,6 +235,7 @@ static int work(run *r, long long *images)
         return cli_error(CMD, "cannot create the MPI work counter"), CLI_FATAL;
     int rc = CLI_OK;
     long committed = 0, kill_after = kill_after_parts();
+    double t0 = comm_wtime(), shown = t0;
     for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)r->cs.n;) {
         const camera *cam = &r->cs.v[r->cs.order[t]];
         if (cam->done)
@@ -243,6 +244,12 @@ static int work(run *r, long long *images)
         *images += (long long)cam->n;
         if (rc == CLI_OK && ++committed == kill_after)
             raise(SIGKILL);
+        if (comm_rank() == 0 && !r->quiet && comm_wtime() - shown >= 5) {
+            shown = comm_wtime();
+            fprintf(stderr, "classify: %ld of %zu cameras handed out to %d ranks; rank 0 did %lld images "
+                    "(%.1f img/s)  elapsed %.0fs\n", t + 1, r->cs.n, comm_size(), *images,
+                    *images / (shown - t0 > 0 ? shown - t0 : 1), shown - t0);
+        }
     }
     comm_counter_free(ctr);
     return rc;
