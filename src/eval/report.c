@@ -167,8 +167,8 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
     html_escape(f, o->model);
     fprintf(f, ".</p>\n<p>Evaluation: %d-fold cross-validation over <b>%s</b> units, so no %s is split between "
                "training and test. Every image is predicted by the model of the fold that did not see it; the "
-               "figures pool those out-of-fold predictions. C%s is chosen inside each training fold.</p>\n",
-            r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop" : "");
+               "figures pool those out-of-fold predictions. C%s chosen inside each training fold.</p>\n",
+            r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop are" : " is");
     fputs("<table id=\"results\"><caption>Results</caption>\n<tr><th>row</th><th>what</th><th>features</th>"
           "<th>accuracy %</th><th>balanced %</th><th>AUC</th><th>fold range %</th><th>sequences %</th>"
           "<th>log10 C</th><th>strips cropped</th></tr>\n", f);
