@@ -83,7 +83,7 @@ def check_run(fx, out):
     man = fx['manifest']
     for r in ok:
         src = os.path.realpath(os.path.join(fx['survey'], r['path']))
-        rel = os.path.relpath(src, os.path.join(F.SHARED, 'data', 'camera-traps'))
+        rel = os.path.relpath(src, os.path.realpath(os.path.join(F.SHARED, 'data', 'camera-traps')))
         mt = man.get(rel, {}).get('timestamp', '')
         check(r['timestamp'][:19] == mt[:19], '%s: time %r, manifest %r' % (r['path'], r['timestamp'], mt))
     exp = expected_sequences(ok, 60)
