@@ -169,10 +169,19 @@ def main():
     # or at a random moment for the last rounds (anywhere: model load, mid-batch, outputs).
     rnd = random.Random(int(time.time()))
     partial = 0
-    for round_ in range(4):
+    # At least 4 rounds, and more (up to 16) until a kill has landed mid-classification: on a quiet
+    # machine the whole survey can finish between two polls. A run that finished with no kill
+    # landing in time starts again from a fresh store.
+    for round_ in range(16):
+        if round_ >= 4 and partial >= 1:
+            break
         d0, total = done_total()
+        if partial == 0 and total > 0 and d0 == total:
+            shutil.rmtree(out, ignore_errors=True)
+            subprocess.run(cmd + ['--limit', '1'], check=False, capture_output=True)
+            d0, total = done_total()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if round_ < 3 and d0 < total - 1:
+        if round_ % 4 < 3 and d0 < total - 1:
             target = rnd.randint(d0 + 1, total - 1)
             while p.poll() is None and done_total()[0] < target:
                 time.sleep(0.02)
