@@ -83,6 +83,7 @@ typedef struct irb_experiment_opts {
 } irb_experiment_opts;
 
 #define IRB_EXPERIMENT_MAX_ROWS 5
+#define IRB_EXPERIMENT_MAX_CLASSES 256
 
 typedef struct irb_experiment_row {
     char name[16];            /* "L120", "RN1", "RN2", "RN2+A", "RN2+A+E" */

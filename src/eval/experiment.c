@@ -114,6 +114,9 @@ static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const 
             d->label[i] = class_index(d, labels[i]);
         d->positive = o->positive ? class_index(d, o->positive) : -1;
     }
+    if (d->n_classes > IRB_EXPERIMENT_MAX_CLASSES)
+        return irb_fail(err, IRB_UNSUPPORTED, "%s: %d classes; the experiment handles at most %d", o->labels,
+                        d->n_classes, IRB_EXPERIMENT_MAX_CLASSES);
     int seen[2] = {0, 0};
     for (size_t i = 0; i < d->n; i++)
         seen[d->label[i] != 0] = 1;
@@ -367,7 +370,31 @@ typedef struct fold_fit {
     double C;
     int reduced;       /* more features than rows: trained on the exact reduction red */
     irb_reduce red;
+    int n_local;       /* classes present in the training fold (rare classes may be absent) */
+    int local_to_global[IRB_EXPERIMENT_MAX_CLASSES];
 } fold_fit;
+
+/* Renumbers the training labels y[0..n) to the classes present, filling the map; returns the
+ * number of classes present. */
+static int localise_classes(int *y, size_t n, int K, int *local_to_global, const char **names,
+                            char *const *classes)
+{
+    int g2l[IRB_EXPERIMENT_MAX_CLASSES];
+    for (int k = 0; k < K; k++)
+        g2l[k] = -1;
+    for (size_t i = 0; i < n; i++)
+        g2l[y[i]] = 0;
+    int nl = 0;
+    for (int k = 0; k < K; k++)
+        if (g2l[k] == 0) {
+            local_to_global[nl] = k;
+            names[nl] = classes[k];
+            g2l[k] = nl++;
+        }
+    for (size_t i = 0; i < n; i++)
+        y[i] = g2l[y[i]];
+    return nl;
+}
 
 static void fold_fit_release(fold_fit *f)
 {
@@ -458,9 +485,16 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         to.groups = groups;
         to.no_standardize = cand.reduced;
         irb_train_report rep;
+        const char *names[IRB_EXPERIMENT_MAX_CLASSES];
+        if (s == IRB_OK) {
+            cand.n_local = localise_classes(y, n, c->d.n_classes, cand.local_to_global, names, c->d.classes);
+            if (cand.n_local < 2)
+                s = irb_fail(err, IRB_INVALID_ARG, "training fold %d holds a single class (%s): use fewer folds",
+                             f + 1, names[0]);
+        }
         if (s == IRB_OK)
-            s = irb_logreg_train(cand.reduced ? z : x, n, (int)dim, y, c->d.n_classes,
-                                 (const char *const *)c->d.classes, &to, &cand.clf, &rep, err);
+            s = irb_logreg_train(cand.reduced ? z : x, n, (int)dim, y, cand.n_local, names, &to, &cand.clf, &rep,
+                                 err);
         irb_free(x);
         irb_free(z);
         irb_free(y);
@@ -531,7 +565,10 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             s = predict_rows(&fit, m, idx, nt, a, xt, zt, tmp, err);
             for (size_t j = 0; s == IRB_OK && j < nt; j++)
                 for (int q = 0; q < K; q++) {
-                    double p = tmp[j * K + q] / (rs->augment ? 2.0 : 1.0);
+                    double p = 0; /* a class absent from the training fold gets probability 0 */
+                    for (int l = 0; l < fit.n_local; l++)
+                        if (fit.local_to_global[l] == q)
+                            p = tmp[j * fit.n_local + l] / (rs->augment ? 2.0 : 1.0);
                     probs[idx[j] * K + q] = a ? probs[idx[j] * K + q] + p : p;
                 }
         }
