@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "featurize_opts.h"
 
 const char irb_cmd_featurize_summary[] = "compute CNN features of images into a feature set (.npy/.csv/.json)";
 
@@ -38,166 +38,6 @@ static void usage(FILE *out)
             "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n");
 }
 
-/* ==== inputs */
-
-typedef struct paths {
-    char **v;
-    size_t n, cap;
-} paths;
-
-static int paths_add(paths *p, const char *s)
-{
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? 2 * p->cap : 256;
-        char **nv = realloc(p->v, cap * sizeof *nv);
-        if (!nv)
-            return 0;
-        p->v = nv;
-        p->cap = cap;
-    }
-    return (p->v[p->n++] = strdup(s)) != NULL;
-}
-
-static int is_image_name(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Image files under dir, recursively, in sorted order. */
-static int add_dir(paths *p, const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) {
-        cli_error(CMD, "%s: cannot open folder", dir);
-        return 0;
-    }
-    paths here = {0};
-    struct dirent *e;
-    int ok = 1;
-    while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
-        char *full = malloc(n);
-        if (!full)
-            break;
-        snprintf(full, n, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(full, &st) == 0 && (S_ISDIR(st.st_mode) || is_image_name(e->d_name)))
-            ok = paths_add(&here, full);
-        free(full);
-    }
-    closedir(d);
-    qsort(here.v, here.n, sizeof *here.v, cmp_str);
-    for (size_t i = 0; i < here.n; i++) {
-        struct stat st;
-        if (ok && stat(here.v[i], &st) == 0 && S_ISDIR(st.st_mode))
-            ok = add_dir(p, here.v[i]);
-        else if (ok)
-            ok = paths_add(p, here.v[i]);
-        free(here.v[i]);
-    }
-    free(here.v);
-    return ok;
-}
-
-static int add_list(paths *p, const char *file)
-{
-    FILE *f = fopen(file, "r");
-    if (!f) {
-        cli_error(CMD, "%s: cannot open list", file);
-        return 0;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    int ok = 1;
-    while (ok && (n = getline(&line, &cap, f)) >= 0) {
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = 0;
-        if (n > 0)
-            ok = paths_add(p, line);
-    }
-    free(line);
-    fclose(f);
-    return ok;
-}
-
-/* ==== options */
-
-typedef struct fopts {
-    const char *model, *layer, *out, *list, *engine;
-    long cut, threads, batch, size, short_side;
-    int flip, pool, pool_set, bf16;
-    double crop_fraction;
-    irb_resize_mode resize;
-} fopts;
-
-static int parse(int argc, char **argv, fopts *o)
-{
-    static const struct option longs[] = {
-        {"model", 1, 0, 'm'},      {"layer", 1, 0, 'l'},  {"cut", 1, 0, 'c'},        {"pool", 1, 0, 'p'},
-        {"flip", 0, 0, 'f'},       {"precision", 1, 0, 'P'}, {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},
-        {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
-        {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
-    *o = (fopts){.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION, .engine = "auto"};
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'l': o->layer = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'L': o->list = optarg; break;
-        case 'e': o->engine = optarg; break;
-        case 'f': o->flip = 1; break;
-        case 'c': if (!cli_int(CMD, "--cut", optarg, 0, 100000, &o->cut)) return -1; break;
-        case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
-        case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 4096, &o->batch)) return -1; break;
-        case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
-        case 'S': if (!cli_int(CMD, "--short-side", optarg, 8, 8192, &o->short_side)) return -1; break;
-        case 'F':
-            if (!cli_double(CMD, "--crop-fraction", optarg, &o->crop_fraction) || o->crop_fraction <= 0 ||
-                o->crop_fraction > 1) {
-                cli_error(CMD, "--crop-fraction expects a number in (0, 1]");
-                return -1;
-            }
-            break;
-        case 'p':
-            o->pool_set = 1;
-            if (!strcmp(optarg, "avg")) o->pool = 1;
-            else if (!strcmp(optarg, "none")) o->pool = 0;
-            else { cli_error(CMD, "--pool expects avg or none, got '%s'", optarg); return -1; }
-            break;
-        case 'P':
-            if (!strcmp(optarg, "bf16")) o->bf16 = 1;
-            else if (strcmp(optarg, "fp32")) { cli_error(CMD, "--precision expects fp32 or bf16"); return -1; }
-            break;
-        case 'r':
-            if (!strcmp(optarg, "squash")) o->resize = IRB_RESIZE_SQUASH;
-            else if (!strcmp(optarg, "crop")) o->resize = IRB_RESIZE_SHORT_CROP;
-            else if (!strcmp(optarg, "center-fraction")) o->resize = IRB_RESIZE_CROP_FRACTION;
-            else { cli_error(CMD, "--resize expects squash, crop or center-fraction, got '%s'", optarg); return -1; }
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return -1;
-        }
-    }
-    if (!o->model || !o->out) {
-        cli_error(CMD, "--model and -o are required");
-        return -1;
-    }
-    if (o->layer && o->cut) {
-        cli_error(CMD, "give --layer or --cut, not both");
-        return -1;
-    }
-    if (!o->pool_set)
-        o->pool = o->layer || o->cut;
-    return 1;
-}
 
 /* ==== decoding a batch on worker threads */
 
@@ -273,24 +113,14 @@ static void decode_batch(job *j, int threads)
 
 /* ==== metadata */
 
-#define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
 
 
 static irb_status write_meta(irb_featwriter_t *w, const fopts *o, const irb_net_t *net, const irb_preproc *pp)
 {
-    char sha[65], buf[2048];
+    char sha[65];
     irb_error err = {0};
-    TRY(irb_sha256_file(o->model, sha, &err));
-    TRY(irb_featwriter_set_meta_str(w, "model", o->model));
-    TRY(irb_featwriter_set_meta_str(w, "model_sha256", sha));
-    TRY(irb_featwriter_set_meta_str(w, "layer", irb_net_output_name(net)));
-    snprintf(buf, sizeof buf, "%ld", o->cut);
-    TRY(irb_featwriter_set_meta(w, "cut", buf));
-    TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
-    TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : "fp32"));
-    TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(net)));
-    irb_preproc_to_json(pp, buf, sizeof buf);
-    return irb_featwriter_set_meta(w, "preprocessing", buf);
+    irb_status s = irb_sha256_file(o->model, sha, &err);
+    return s != IRB_OK ? s : featurize_write_meta(w, o, sha, net, pp);
 }
 
 /* ==== the run */
@@ -416,32 +246,19 @@ static void cleanup(run *r)
     free(r->output);
     irb_net_free(r->net);
     irb_model_free(r->model);
-    for (size_t i = 0; i < r->in.n; i++)
-        free(r->in.v[i]);
-    free(r->in.v);
+    paths_free(&r->in);
 }
 
 int irb_cmd_featurize(int argc, char **argv)
 {
     run r = {0};
-    int rc = parse(argc, argv, &r.o);
+    int rc = featurize_parse(argc, argv, CMD, usage, &r.o);
     if (rc <= 0)
         return rc == 0 ? CLI_OK : CLI_USAGE;
-    int ok = 1;
-    if (r.o.list)
-        ok = add_list(&r.in, r.o.list);
-    for (int i = optind; ok && i < argc; i++) {
-        struct stat st;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
-            ok = add_dir(&r.in, argv[i]);
-        else
-            ok = paths_add(&r.in, argv[i]);
-    }
-    if (!ok || r.in.n == 0) {
-        if (ok)
-            cli_error(CMD, "no images given");
+    int ok = collect_inputs(&r.in, CMD, r.o.list, argc - optind, argv + optind);
+    if (ok != 1) {
         cleanup(&r);
-        return ok ? CLI_USAGE : CLI_FATAL;
+        return ok < 0 ? CLI_USAGE : CLI_FATAL;
     }
     rc = setup(&r);
     for (size_t i = 0; rc == CLI_OK && i < r.in.n; i += (size_t)r.o.batch) {

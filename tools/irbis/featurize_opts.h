@@ -1,0 +1,39 @@
+/* What `irbis featurize` and `irbis-mpi featurize` share: the options, the input listing (files,
+ * folders in sorted order, --list files) and the metadata written into the feature set, so the
+ * two cannot drift apart (the MPI run must produce the single run's bytes). */
+#ifndef IRBIS_FEATURIZE_OPTS_H
+#define IRBIS_FEATURIZE_OPTS_H
+
+#include <stdio.h>
+
+#include "cli.h"
+
+typedef struct paths {
+    char **v;
+    size_t n, cap;
+} paths;
+
+int paths_add(paths *p, const char *s);
+void paths_free(paths *p);
+/* The inputs: the --list file's lines (list may be NULL), then each operand (a folder expands
+ * to its image files, recursively, sorted). Returns 1, 0 on an unreadable list or no memory
+ * (message printed), or -1 when nothing was given (message printed). */
+int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **operands);
+
+typedef struct fopts {
+    const char *model, *layer, *out, *list, *engine;
+    long cut, threads, batch, size, short_side;
+    int flip, pool, pool_set, bf16;
+    double crop_fraction;
+    irb_resize_mode resize;
+} fopts;
+
+/* Parses featurize's options (optind is left at the first operand). Returns 1 to run, 0 after
+ * --help (usage printed to stdout), -1 on a bad command line (message printed). */
+int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), fopts *o);
+
+/* The metadata of a feature set (docs/features.md), in featurize's order. */
+irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
+                                const irb_preproc *pp);
+
+#endif
