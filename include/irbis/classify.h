@@ -156,11 +156,12 @@ IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char 
 typedef struct irb_classify_dist {
     void *user;
     /* After the scan, only when images are pending: the n pending images (paths relative to the
-     * survey and their cameras, borrowed for the call) in the order `result` will be asked for
-     * them. Compute their results (e.g. on other processes) and return; not IRB_OK (message in
-     * err) ends the run with that status. */
+     * survey, their cameras and their times in seconds on the camera's clock, NaN when unknown;
+     * borrowed for the call) in the order `result` will be asked for them. Compute their results
+     * (e.g. on other processes) and return; not IRB_OK (message in err) ends the run with that
+     * status. */
     irb_status (*plan)(void *user, long long n, const char *const *paths, const char *const *cameras,
-                       irb_error *err);
+                       const double *times, irb_error *err);
     /* The result of the next pending image `path`: returns 1 with probs (classes doubles)
      * filled; 0 when the image failed (err->status and err->message are the image's, as the
      * store records them); -1 when the result cannot be had (err says why: the run stops with

@@ -149,6 +149,8 @@ typedef struct irb_train_opts {
                                  * need ~1e-3, and large-C fits are slow to converge) */
     int no_standardize;         /* 1: use the features as given (mean 0, std 1 stored); for callers
                                  * that standardise or transform the rows themselves */
+    const int *folds;           /* irb_logreg_train_dist with C = 0: the participant's n rows' CV
+                                 * folds in [0, cv_folds), assigned over all rows (irb_group_kfold) */
 } irb_train_opts;
 
 typedef struct irb_train_report {
@@ -236,10 +238,13 @@ typedef irb_status (*irb_allreduce_fn)(void *user, double *buf, size_t n, irb_er
 
 /* irb_logreg_train over rows spread across participants: each calls this with its own n rows
  * (n may be 0) and the same dim, n_classes, class_names and opts; class counts, standardisation
- * and each L-BFGS evaluation's loss and gradient are summed through allreduce. opts->C must be
- * given (> 0); cross-validation is not done here. All participants return the same classifier
- * (*out, owned by the caller), equal to irb_logreg_train's on the union of the rows up to the
- * rounding of the sums. Arguments are checked before the first allreduce; a participant that
+ * and each L-BFGS evaluation's loss and gradient are summed through allreduce. With opts->C = 0,
+ * C is chosen as irb_logreg_train does (same grid, ascending C with warm starts, a scaler per
+ * training fold, the global class weights, the mean held-out weighted log-loss), over the folds
+ * given in opts->folds (every participant passes its rows' folds; the assignment must have been
+ * made over all rows, e.g. irb_group_kfold on every participant). All participants return the
+ * same classifier (*out, owned by the caller), equal to irb_logreg_train's on the union of the
+ * rows up to the rounding of the sums. Arguments are checked before the first allreduce; a participant that
  * fails later (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
 IRB_API irb_status irb_logreg_train_dist(const float *x, size_t n, int dim, const int *y, int n_classes,
                                          const char *const *class_names, const irb_train_opts *opts,

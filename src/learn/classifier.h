@@ -8,6 +8,15 @@
 #define IRB_CLF_MAX_CLASSES 65536
 #define IRB_CLF_MAX_DIM (1 << 24)
 
+/* The C grid of cross-validation when none is given: 10^-4 .. 10^2 in half-decades. */
+#define IRB_LOGREG_DEFAULT_GRID_N 13
+extern const double irb_logreg_default_grid[IRB_LOGREG_DEFAULT_GRID_N];
+
+/* The L-BFGS settings of every fit (single and distributed): 10 corrections, gradient tolerance
+ * tol relative to max(1, ||w||), at most max_iter iterations, 40 line-search steps. */
+#include <lbfgs.h>
+void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter);
+
 struct irb_classifier {
     int K;              /* classes */
     int D;              /* feature dim */

@@ -121,6 +121,16 @@ static int progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t 
 }
 
 /* Minimises from the starting point in w (warm start); w gets the solution. */
+void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter)
+{
+    lbfgs_parameter_init(prm);
+    prm->m = 10;
+    prm->epsilon = tol;
+    prm->past = 0;
+    prm->max_iterations = max_iter;
+    prm->max_linesearch = 40;
+}
+
 static irb_status fit(problem *p, double *w, int max_iter, double tol, fit_out *out, irb_error *err)
 {
     double wsum = 0;
@@ -128,12 +138,7 @@ static irb_status fit(problem *p, double *w, int max_iter, double tol, fit_out *
         wsum += p->sw[i];
     p->scale = 1.0 / (p->C * (wsum > 0 ? wsum : 1.0));
     lbfgs_parameter_t prm;
-    lbfgs_parameter_init(&prm);
-    prm.m = 10;
-    prm.epsilon = tol;
-    prm.past = 0;
-    prm.max_iterations = max_iter;
-    prm.max_linesearch = 40;
+    irb_logreg_lbfgs_params(&prm, tol, max_iter);
     int nvar = p->M * (p->D + 1);
     lbfgsfloatval_t fx;
     p->evals = p->iters = 0;
@@ -303,7 +308,7 @@ cleanup:
 
 /* ---- cross-validation over C ---------------------------------------------------------------- */
 
-static const double default_grid[] = {1e-4, 3.1622776601683795e-4, 1e-3, 3.1622776601683795e-3, 1e-2,
+const double irb_logreg_default_grid[IRB_LOGREG_DEFAULT_GRID_N] = {1e-4, 3.1622776601683795e-4, 1e-3, 3.1622776601683795e-3, 1e-2,
                                       3.1622776601683795e-2, 1e-1, 3.1622776601683795e-1, 1.0, 3.1622776601683795,
                                       10.0, 31.622776601683795, 100.0};
 
@@ -373,8 +378,8 @@ static irb_status run_fold(const data *d, const int *fold, int f, const double *
 static irb_status choose_C(const data *d, const irb_train_opts *o, irb_train_report *rep, double *bestC,
                            irb_error *err)
 {
-    const double *grid = o->grid ? o->grid : default_grid;
-    int ng = o->grid ? o->grid_n : (int)(sizeof default_grid / sizeof *default_grid);
+    const double *grid = o->grid ? o->grid : irb_logreg_default_grid;
+    int ng = o->grid ? o->grid_n : IRB_LOGREG_DEFAULT_GRID_N;
     int k = o->cv_folds > 0 ? o->cv_folds : 5;
     if (ng < 1 || ng > IRB_CV_GRID_MAX)
         return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid of %d values (1..%d)", ng, IRB_CV_GRID_MAX);

@@ -2,6 +2,7 @@
  * that computes per-image results with the real engine of irb_classify_run, and a run whose
  * engine replays results computed elsewhere. The library stays MPI-free: the driver moves the
  * results between processes. */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -217,10 +218,11 @@ static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
     sqlite3 *db = irb_store_db(st);
     sqlite3_stmt *q = NULL;
     char **paths = NULL, **cams = NULL;
+    double *times = NULL;
     long long n = 0, cap = 0;
     irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(db, "SELECT path, camera FROM images WHERE state = 0 ORDER BY id", -1, &q, NULL) !=
-        SQLITE_OK)
+    if (sqlite3_prepare_v2(db, "SELECT path, camera, tsec, tfrac FROM images WHERE state = 0 ORDER BY id", -1, &q,
+                           NULL) != SQLITE_OK)
         return irb_db_fail(st, err, "prepare pending images");
     int rc;
     while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
@@ -232,13 +234,19 @@ static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
             char **nc = irb_realloc_array(cams, (size_t)cap, sizeof *nc);
             if (nc)
                 cams = nc;
-            if (!np || !nc) {
+            double *nt = irb_realloc_array(times, (size_t)cap, sizeof *nt);
+            if (nt)
+                times = nt;
+            if (!np || !nc || !nt) {
                 s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
                 break;
             }
         }
         paths[n] = irb_strdup((const char *)sqlite3_column_text(q, 0));
         cams[n] = irb_strdup((const char *)sqlite3_column_text(q, 1));
+        times[n] = sqlite3_column_type(q, 2) == SQLITE_NULL
+                       ? NAN
+                       : (double)sqlite3_column_int64(q, 2) + sqlite3_column_double(q, 3);
         n++;
         if (!paths[n - 1] || !cams[n - 1])
             s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
@@ -247,10 +255,10 @@ static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
         s = irb_db_fail(st, err, "read pending images");
     sqlite3_finalize(q);
     if (s == IRB_OK)
-        s = c->d->plan(c->d->user, n, (const char *const *)paths, (const char *const *)cams, err);
+        s = c->d->plan(c->d->user, n, (const char *const *)paths, (const char *const *)cams, times, err);
     for (long long i = 0; i < n; i++)
         irb_free(paths[i]), irb_free(cams[i]);
-    irb_free(paths), irb_free(cams);
+    irb_free(paths), irb_free(cams), irb_free(times);
     return s;
 }
 

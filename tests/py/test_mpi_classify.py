@@ -11,7 +11,9 @@ links as `irbis classify`; the broken files are reported with their causes. A ru
 die after committing their first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
 started again (with a damaged part, and --limit so that rank 0 stores only some images) it
 classifies only the cameras without an intact part; a last run stores the rest from the kept
-parts without classifying anything, and the outputs are identical. Skips
+parts without classifying anything, and the outputs are identical. With small units of work
+(IRBIS_MPI_UNIT_IMAGES=2) cameras are split, never inside a sequence, with the same outputs, and
+after --limit the next run recomputes at most one unit. Skips
 (exit 0) when mpirun or irbis-mpi is absent.
 """
 import csv
@@ -171,6 +173,54 @@ def main():
         else:
             check(False, "np %d: no predictions.csv" % np)
 
+    # large cameras split into units of work (IRBIS_MPI_UNIT_IMAGES=2: a piece may start at an
+    # image whose path hash is even), never inside a sequence: more units than cameras, every
+    # sequence of the single run inside one unit, the same outputs
+    units_file = os.path.join(TMP, "units.tsv")
+    out = os.path.join(TMP, "mpi_units")
+    uenv = {"IRBIS_MPI_UNIT_IMAGES": "2", "IRBIS_MPI_UNITS_FILE": units_file, "IRBIS_MPI_TIMING": "1"}
+    r = run(mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out], env=uenv)
+    check(r.returncode == 1, "units: exit 1 (got %d) %s" % (r.returncode, r.stderr[-300:]))
+    unit_of = {}
+    if os.path.exists(units_file):
+        for line in open(units_file):
+            u, p = line.rstrip("\n").split("\t")
+            unit_of[p] = u
+    units = set(unit_of.values())
+    check(len(unit_of) == n_files - 2 and len(units) > len(CAMERAS),
+          "units: %d images in %d units for %d cameras" % (len(unit_of), len(units), len(CAMERAS)))
+    by_seq = {}
+    for row in rows.values():
+        if row["status"] == "ok":
+            by_seq.setdefault(row["sequence"], []).append(row["path"])
+    split = [q for q, ps in by_seq.items() if len({unit_of.get(p) for p in ps}) != 1]
+    check(not split, "units: no sequence split across units (split: %s)" % split[:3])
+
+    def fnv(text):
+        h = 1469598103934665603
+        for b in text.encode():
+            h = ((h ^ b) * 1099511628211) & (2 ** 64 - 1)
+        return h
+    # the rule was exercised: some image inside a burst hashes even, so only the sequence rule
+    # kept its burst whole
+    inside = [p for ps in by_seq.values() for p in sorted(ps)[1:] if fnv(p) % 2 == 0]
+    check(len(inside) > 0, "units: %d images inside bursts are hash cut points" % len(inside))
+    if os.path.exists(os.path.join(out, "predictions.csv")):
+        compare(ref, out, "units")
+    # --limit stores only some images and keeps the parts; the next run's pending images are a
+    # subset, yet the content-defined units still match all but the one rank 0 stopped inside
+    out = os.path.join(TMP, "mpi_units_limit")
+    uargs = mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out]
+    run(uargs + ["--limit", "5"], env=uenv)
+    r = run(uargs, env=uenv)
+    m = re.search(r"(\d+) images classified this run", r.stderr)
+    biggest = max(list(unit_of.values()).count(u) for u in units) if units else 0
+    check(r.returncode == 1 and m and int(m.group(1)) <= biggest,
+          "units after --limit 5: %s images classified again (at most one unit, %d), exit %d"
+          % (m and m.group(1), biggest, r.returncode))
+    if os.path.exists(os.path.join(out, "predictions.csv")):
+        compare(ref, out, "units after --limit")
+
     # could not run: the same exit status 3 and cause as irbis classify, from every rank at once
     for tag, extra in (("other parameters", ["--gap", "30"]),
                        ("missing classifier", ["--classifier", "/nonexistent.irbis"])):
@@ -186,7 +236,8 @@ def main():
     # resume: each rank dies right after committing its first camera; the rerun skips them
     out = os.path.join(TMP, "mpi_resume")
     args = mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out]
-    r = run(args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1"})
+    whole = {"IRBIS_MPI_UNIT_IMAGES": "0"}  # parts named by camera below
+    r = run(args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1", **whole})
     parts = glob.glob(os.path.join(out, "mpi-parts", "*.part"))
     check(r.returncode != 0, "killed run fails (got %d)" % r.returncode)
     check(not os.path.exists(os.path.join(out, "predictions.csv")), "killed run wrote no predictions.csv")
@@ -205,7 +256,7 @@ def main():
         kept.remove(named[os.path.basename(parts[0])])
     # resumed with --limit 7: the missing cameras are classified, rank 0 stores only the first 7
     # images (as a rank 0 killed while storing would leave it) and keeps the parts
-    r = run(args + ["--limit", "7"], env={"IRBIS_MPI_TIMING": "1"})
+    r = run(args + ["--limit", "7"], env={"IRBIS_MPI_TIMING": "1", **whole})
     m = re.search(r"(\d+) images classified this run", r.stderr)
     done = int(m.group(1)) if m else -1
     want = n_files - 2 - sum(size[c] for c in kept)
@@ -218,7 +269,7 @@ def main():
                                                                       r.stderr[-300:]))
     check(len(glob.glob(os.path.join(out, "mpi-parts", "*.part"))) == len(CAMERAS), "--limit keeps every part")
     # the last run stores the rest from the parts without classifying anything again
-    r = run(args, env={"IRBIS_MPI_TIMING": "1"})
+    r = run(args, env={"IRBIS_MPI_TIMING": "1", **whole})
     m = re.search(r"(\d+) images classified this run", r.stderr)
     check(r.returncode == 1 and m and int(m.group(1)) == 0,
           "the run after --limit classified %s images again (want 0), exit %d" % (m and m.group(1), r.returncode))

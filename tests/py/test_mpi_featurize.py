@@ -111,6 +111,35 @@ def main():
                   % (tag, np, len(messages(r1.stderr, "featurize"))))
             check(not os.path.exists(out + ".parts"), "%s np %d: parts removed after the merge" % (tag, np))
 
+    # cameras split into units of work (IRBIS_MPI_UNIT_IMAGES=2, a piece may start at any image
+    # whose path hash is even): more units than cameras, the same bytes; a kill after the first
+    # unit and a resume give the same bytes again
+    units_file = os.path.join(TMP, "units.tsv")
+    single = os.path.join(TMP, "single_plain")
+    out = os.path.join(TMP, "mpi_units")
+    uenv = {"IRBIS_MPI_UNIT_IMAGES": "2", "IRBIS_MPI_UNITS_FILE": units_file, "IRBIS_MPI_TIMING": "1"}
+    uargs = ["featurize", "--model", MODEL, "--cut", "2", "--threads", "1", "-o", out, survey]
+    r = mpi(mpirun, 2, *uargs, env=uenv)
+    units = {}
+    if os.path.exists(units_file):
+        for line in open(units_file):
+            u, p = line.rstrip("\n").split("\t")
+            units.setdefault(u, []).append(p)
+    total = sum(len(files) for _, _, files in os.walk(survey))
+    check(sum(map(len, units.values())) == total and len(units) > len(CAMERAS),
+          "units: %d inputs in %d units for %d cameras" % (sum(map(len, units.values())), len(units), len(CAMERAS)))
+    check(r.returncode == 1 and same_files(single, out, exts), "units: output byte-identical to the single run")
+    for e in exts:
+        if os.path.exists(out + e):
+            os.remove(out + e)
+    r = mpi(mpirun, 2, *uargs, env={**uenv, "IRBIS_MPI_KILL_AFTER_PARTS": "1"})
+    kept = len(glob.glob(os.path.join(out + ".parts", "*.part")))
+    r = mpi(mpirun, 2, *uargs, env=uenv)
+    m = re.search(r"(\d+) images featurized this run", r.stderr)
+    done = int(m.group(1)) if m else -1
+    check(kept >= 1 and 0 <= done < total and same_files(single, out, exts),
+          "units: killed after %d parts, the resume featurized %d of %d images, same bytes" % (kept, done, total))
+
     # resume: rank dies right after its first camera; the rerun skips the committed cameras
     single = os.path.join(TMP, "single_plain")
     out = os.path.join(TMP, "mpi_resume")
@@ -119,12 +148,13 @@ def main():
             os.remove(out + e)
     shutil.rmtree(out + ".parts", ignore_errors=True)
     args = ["featurize", "--model", MODEL, "--cut", "2", "--threads", "1", "-o", out, survey]
-    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1"})
+    whole = {"IRBIS_MPI_UNIT_IMAGES": "0"}  # one part per camera, as counted below
+    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_KILL_AFTER_PARTS": "1", **whole})
     parts = glob.glob(os.path.join(out + ".parts", "*.part"))
     check(r.returncode != 0, "killed run fails (got %d)" % r.returncode)
     check(not os.path.exists(out + ".npy"), "killed run leaves no merged output")
     check(1 <= len(parts) < len(CAMERAS), "killed run committed %d of %d camera parts" % (len(parts), len(CAMERAS)))
-    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_TIMING": "1"})
+    r = mpi(mpirun, 2, *args, env={"IRBIS_MPI_TIMING": "1", **whole})
     m = re.search(r"(\d+) images featurized this run", r.stderr)
     done = int(m.group(1)) if m else -1
     total = sum(len(files) for _, _, files in os.walk(survey))

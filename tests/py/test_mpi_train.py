@@ -5,7 +5,9 @@ trained with `irbis train --C X` (the single-process model, itself checked again
 in test_learn_sklearn) and with `mpirun -np 2|3 irbis-mpi train`; the probabilities both
 classifiers give for every row (`irbis predict`) must agree within 1e-5, for a multinomial
 model, a balanced binary one (--classes) and a different C; train accuracy lines must match.
-Without --C the driver refuses with a usage error.
+Without --C both choose C by grouped cross-validation (--cv, --group-column, --negative as
+irbis train): the same C, the same held-out log-loss per candidate (within 1e-4 relative), the
+same probabilities. Fewer groups than folds is the same error as irbis train's.
 Skips (exit 0) when mpirun or irbis-mpi is absent.
 """
 import csv
@@ -47,6 +49,16 @@ def accuracy(stdout):
     return m.group(1) if m else None
 
 
+def cv_table(stdout):
+    return [(m.group(1), float(m.group(2))) for m in re.finditer(r"cv C=(\S+)\s+mean held-out log-loss ([0-9.]+)",
+                                                                 stdout)]
+
+
+def chosen(stdout):
+    m = re.search(r"cv C=(\S+)\s+mean held-out log-loss [0-9.]+\s+<- chosen", stdout)
+    return m.group(1) if m else None
+
+
 def main():
     mpirun = mpirun_or_skip()
     os.makedirs(TMP, exist_ok=True)
@@ -62,14 +74,17 @@ def main():
     labels = os.path.join(TMP, "labels.csv")
     with open(labels, "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["path", "label"])
+        w.writerow(["path", "label", "camera"])
         for i in range(n):
             if i % 11 != 3:  # some rows unlabelled
-                w.writerow(["cam%d/IMG_%04d.JPG" % (i % 6, i), species[y[i]]])
+                w.writerow(["cam%d/IMG_%04d.JPG" % (i % 6, i), species[y[i]], "cam%d" % (i % 6)])
 
     cases = [("multinomial C=1", ["--C", "1"]),
              ("multinomial C=0.01", ["--C", "0.01"]),
-             ("binary balanced", ["--C", "0.3", "--classes", "empty,snow_leopard", "--class-weight", "balanced"])]
+             ("binary balanced", ["--C", "0.3", "--classes", "empty,snow_leopard", "--class-weight", "balanced"]),
+             ("CV multinomial", []),
+             ("CV empty vs animal, 3 folds by camera, balanced",
+              ["--negative", "empty", "--cv", "3", "--group-column", "camera", "--class-weight", "balanced"])]
     for name, opts in cases:
         single = os.path.join(TMP, "single.irbis")
         r1 = run([BIN, "train", feats, "--labels", labels, "-o", single, *opts])
@@ -88,9 +103,22 @@ def main():
                   % (name, np_, err))
             check(accuracy(r.stdout) == accuracy(r1.stdout) is not None,
                   "%s np %d: train accuracy %s == %s" % (name, np_, accuracy(r.stdout), accuracy(r1.stdout)))
+            if "--C" not in opts:
+                a, b = cv_table(r1.stdout), cv_table(r.stdout)
+                same = len(a) == len(b) == 13 and all(
+                    x[0] == z[0] and abs(x[1] - z[1]) <= 1e-4 * abs(x[1]) for x, z in zip(a, b))
+                check(same and chosen(r.stdout) == chosen(r1.stdout) is not None,
+                      "%s np %d: C %s chosen as by irbis train (%s); held-out log-losses agree %s"
+                      % (name, np_, chosen(r.stdout), chosen(r1.stdout), [(x[1], z[1]) for x, z in zip(a, b)][:3]))
 
-    r = mpi(mpirun, 2, "train", feats, "--labels", labels, "-o", os.path.join(TMP, "x.irbis"))
-    check(r.returncode == 2 and "--C" in r.stderr, "without --C: usage error naming --C (got %d)" % r.returncode)
+    # the same refusal as irbis train: 6 cameras cannot make 7 folds
+    bad = ["--cv", "7", "--group-column", "camera"]
+    r1 = run([BIN, "train", feats, "--labels", labels, "-o", os.path.join(TMP, "x.irbis"), *bad])
+    r = mpi(mpirun, 2, "train", feats, "--labels", labels, "-o", os.path.join(TMP, "x.irbis"), *bad)
+    msg = [l for l in r1.stderr.splitlines() if "fold" in l]
+    check(r1.returncode == 3 and r.returncode == 3 and msg and r.stderr.count(msg[0]) == 1,
+          "fewer groups than folds: exit %d like irbis train (%d), its message once: %r %r"
+          % (r.returncode, r1.returncode, msg[:1], r.stderr[-300:]))
 
     if failures:
         print("%d FAILED" % len(failures))

@@ -4,8 +4,12 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
+int cli_quiet;
+
 void cli_error(const char *cmd, const char *fmt, ...)
 {
+    if (cli_quiet)
+        return;
     va_list ap;
     va_start(ap, fmt);
     fprintf(stderr, "irbis %s: ", cmd);

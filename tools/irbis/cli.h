@@ -22,6 +22,10 @@ enum {
 };
 
 /* "irbis <cmd>: message\n" on stderr. */
+/* 1: cli_error and cli_fail print nothing (the MPI driver's ranks other than 0, whose messages
+ * would repeat rank 0's). */
+extern int cli_quiet;
+
 void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* Prints err's message (or its status name) and returns CLI_FATAL. */
 int cli_fail(const char *cmd, const irb_error *err);

@@ -8,6 +8,7 @@
  * then feeds the parts, in store order, through the normal store, sequence and output path, so
  * the outputs equal a single-process run's. A killed run started again skips every camera whose
  * part is complete. */
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -87,9 +88,10 @@ typedef struct run {
     int quiet;
     char parts[4096];          /* OUT/mpi-parts */
     /* the pending images, as rank 0's store listed them */
-    char *packed;              /* "G" then path\0camera\0 per image */
+    char *packed;              /* "G" then path\0camera\0time\0 per image (time: %.17g or empty) */
     size_t packed_len;
     const char **path, **cam;
+    double *time;              /* per image, seconds, NaN: unknown */
     size_t n;
     camera_set cs;
     irb_classify_worker_t *w;
@@ -119,16 +121,20 @@ static const char *camera_of(void *user, size_t i, char *buf, size_t cap)
     return ((run *)user)->cam[i];
 }
 
-/* Splits the broadcast list (after its 'G') into path/cam and groups the images by camera. */
+static const char *path_of(void *user, size_t i) { return ((run *)user)->path[i]; }
+
+/* Splits the broadcast list (after its 'G') into path/cam/time and groups the images into units
+ * (cameras, large ones split where no sequence spans the cut). */
 static int unpack(run *r)
 {
     size_t n = 0;
     for (size_t off = 1; off < r->packed_len; off += strlen(r->packed + off) + 1)
         n++;
-    r->n = n / 2;
+    r->n = n / 3;
     r->path = malloc((r->n ? r->n : 1) * sizeof *r->path);
     r->cam = malloc((r->n ? r->n : 1) * sizeof *r->cam);
-    if (!r->path || !r->cam)
+    r->time = malloc((r->n ? r->n : 1) * sizeof *r->time);
+    if (!r->path || !r->cam || !r->time)
         return CLI_FATAL;
     size_t off = 1;
     for (size_t i = 0; i < r->n; i++) {
@@ -136,8 +142,14 @@ static int unpack(run *r)
         off += strlen(r->packed + off) + 1;
         r->cam[i] = r->packed + off;
         off += strlen(r->packed + off) + 1;
+        r->time[i] = r->packed[off] ? strtod(r->packed + off, NULL) : NAN;
+        off += strlen(r->packed + off) + 1;
     }
-    return cameras_group(&r->cs, r->n, camera_of, r) == 0 ? CLI_OK : CLI_FATAL;
+    unit_rule rule = {.target = unit_target(), .path = path_of, .times = r->time, .gap = r->o.sequence_gap};
+    if (cameras_group(&r->cs, r->n, camera_of, r, &rule) != 0)
+        return CLI_FATAL;
+    units_dump(&r->cs, r->path);
+    return CLI_OK;
 }
 
 /* ==== parts */
@@ -292,19 +304,25 @@ static int compute(run *r, irb_error *err0)
 
 /* ==== rank 0: hooks of irb_classify_run_dist */
 
-static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams, irb_error *err)
+static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams,
+                       const double *times, irb_error *err)
 {
     run *r = user;
     double t0 = comm_wtime();
     size_t len = 1;
     for (long long i = 0; i < n; i++)
-        len += strlen(paths[i]) + strlen(cams[i]) + 2;
+        len += strlen(paths[i]) + strlen(cams[i]) + 3 + 32;
     char *buf = malloc(len);
     if (buf) {
         char *w = buf;
         *w++ = 'G';
-        for (long long i = 0; i < n; i++)
+        for (long long i = 0; i < n; i++) {
             w = stpcpy(stpcpy(w, paths[i]) + 1, cams[i]) + 1;
+            if (!isnan(times[i]))
+                w += snprintf(w, 32, "%.17g", times[i]);
+            *w++ = 0;
+        }
+        len = (size_t)(w - buf);
     }
     /* the others wait for this broadcast whatever happens: send "S" (stop) when out of memory */
     char stop = 'S';
@@ -465,7 +483,7 @@ int mpi_classify(int argc, char **argv)
     rc = comm_rank() == 0 ? root_run(&r) : other_run(&r);
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
-    free(r.path), free(r.cam), free(r.packed), free(r.offset), free(r.next);
+    free(r.path), free(r.cam), free(r.time), free(r.packed), free(r.offset), free(r.next);
     int out = rc;
     size_t n = sizeof out;
     void *p = &out;

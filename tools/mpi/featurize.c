@@ -125,6 +125,8 @@ static const char *camera_of(void *user, size_t i, char *buf, size_t cap)
     return buf;
 }
 
+static const char *path_of(void *user, size_t i) { return ((paths *)user)->v[i]; }
+
 /* Rank 0 lists the inputs; everyone receives them (NUL-separated) and groups them by camera. */
 static int share_inputs(run *r, int argc, char **argv)
 {
@@ -153,7 +155,12 @@ static int share_inputs(run *r, int argc, char **argv)
             if (!paths_add(&r->in, packed + off))
                 return free(packed), CLI_FATAL;
     free(packed);
-    return cameras_group(&r->cs, r->in.n, camera_of, &r->in) == 0 ? CLI_OK : CLI_FATAL;
+    /* featurize reads no times: every image's row is its own, so a piece may start anywhere */
+    unit_rule rule = {.target = unit_target(), .path = path_of};
+    if (cameras_group(&r->cs, r->in.n, camera_of, &r->in, &rule) != 0)
+        return CLI_FATAL;
+    units_dump(&r->cs, (const char *const *)r->in.v);
+    return CLI_OK;
 }
 
 /* Rank 0 marks the cameras whose part is complete; everyone learns which. */

@@ -1,5 +1,6 @@
 #include "work.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,7 +31,103 @@ static int by_size(const void *a, const void *b)
     return (x->idx[0] > y->idx[0]) - (x->idx[0] < y->idx[0]);
 }
 
-int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user)
+size_t unit_target(void)
+{
+    const char *v = getenv("IRBIS_MPI_UNIT_IMAGES");
+    if (!v || !*v)
+        return 256;
+    char *end;
+    long long t = strtoll(v, &end, 10);
+    return *end || t < 0 ? 256 : (size_t)t;
+}
+
+/* 1 when a piece of camera c may start at its p-th input (see unit_rule). pre[p - 1] is the
+ * latest time before p, suf[p] the earliest from p on (NaN: none). */
+static int may_cut(const camera *c, size_t p, const unit_rule *u, void *user, const double *pre, const double *suf)
+{
+    if (str_hash(u->path(user, c->idx[p])) % u->target != 0)
+        return 0;
+    return isnan(pre[p - 1]) || isnan(suf[p]) || suf[p] - pre[p - 1] > u->gap;
+}
+
+/* Appends unit {name, idx[0..n)} to v (of capacity *cap). Returns 0 on success. */
+static int add_unit(camera **v, size_t *nv, size_t *cap, char *name, const size_t *idx, size_t n)
+{
+    if (*nv == *cap) {
+        size_t nc = *cap ? 2 * *cap : 16;
+        camera *nvp = realloc(*v, nc * sizeof *nvp);
+        if (!nvp)
+            return -1;
+        *v = nvp, *cap = nc;
+    }
+    camera *c = &(*v)[*nv];
+    memset(c, 0, sizeof *c);
+    c->name = name;
+    if (!name || !(c->idx = malloc((n ? n : 1) * sizeof *c->idx)))
+        return free(name), -1;
+    memcpy(c->idx, idx, n * sizeof *idx);
+    c->n = c->cap = n;
+    (*nv)++;
+    return 0;
+}
+
+/* Replaces cs->v by its units under rule u. */
+static int split_units(camera_set *cs, size_t n_inputs, const unit_rule *u, void *user)
+{
+    camera *v = NULL;
+    size_t nv = 0, cap = 0;
+    int rc = 0;
+    for (size_t k = 0; rc == 0 && k < cs->n; k++) {
+        camera *c = &cs->v[k];
+        double *pre = malloc(c->n * sizeof *pre), *suf = malloc(c->n * sizeof *suf);
+        if (!pre || !suf) {
+            free(pre), free(suf);
+            rc = -1;
+            break;
+        }
+        for (size_t p = 0; p < c->n; p++) {
+            double t = u->times ? u->times[c->idx[p]] : NAN;
+            double before = p ? pre[p - 1] : NAN;
+            pre[p] = isnan(t) ? before : isnan(before) || t > before ? t : before;
+        }
+        for (size_t p = c->n; p-- > 0;) {
+            double t = u->times ? u->times[c->idx[p]] : NAN;
+            double after = p + 1 < c->n ? suf[p + 1] : NAN;
+            suf[p] = isnan(t) ? after : isnan(after) || t < after ? t : after;
+        }
+        size_t start = 0;
+        for (size_t p = 1; rc == 0 && p <= c->n; p++) {
+            if (p < c->n && !may_cut(c, p, u, user, pre, suf))
+                continue;
+            char *name;
+            if (start == 0) {
+                name = strdup(c->name);
+            } else {
+                const char *first = u->path(user, c->idx[start]);
+                size_t len = strlen(c->name) + strlen(first) + 4;
+                if ((name = malloc(len)))
+                    snprintf(name, len, "%s @ %s", c->name, first);
+            }
+            rc = add_unit(&v, &nv, &cap, name, c->idx + start, p - start);
+            start = p;
+        }
+        free(pre), free(suf);
+    }
+    for (size_t k = 0; k < cs->n; k++)
+        free(cs->v[k].name), free(cs->v[k].idx);
+    free(cs->v);
+    cs->v = v, cs->n = nv;
+    if (rc != 0)
+        return -1;
+    for (size_t k = 0; k < nv; k++)
+        for (size_t p = 0; p < v[k].n; p++)
+            if (v[k].idx[p] < n_inputs)
+                cs->of[v[k].idx[p]] = k;
+    return 0;
+}
+
+int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user,
+                  const unit_rule *rule)
 {
     memset(cs, 0, sizeof *cs);
     size_t tcap = 64;
@@ -65,6 +162,8 @@ int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, c
         cs->of[i] = table[h] - 1;
     }
     free(table);
+    if (rule && rule->target > 0 && split_units(cs, n, rule, user) != 0)
+        return -1;
     if (!(cs->order = malloc((cs->n ? cs->n : 1) * sizeof *cs->order)))
         return -1;
     for (size_t k = 0; k < cs->n; k++)
@@ -80,6 +179,18 @@ void cameras_free(camera_set *cs)
         free(cs->v[k].name), free(cs->v[k].idx);
     free(cs->v), free(cs->order), free(cs->of);
     memset(cs, 0, sizeof *cs);
+}
+
+void units_dump(const camera_set *cs, const char *const *paths)
+{
+    const char *file = getenv("IRBIS_MPI_UNITS_FILE");
+    FILE *f = file && comm_rank() == 0 ? fopen(file, "w") : NULL;
+    if (!f)
+        return;
+    for (size_t k = 0; k < cs->n; k++)
+        for (size_t p = 0; p < cs->v[k].n; p++)
+            fprintf(f, "%s\t%s\n", cs->v[k].name, paths[cs->v[k].idx[p]]);
+    fclose(f);
 }
 
 /* ---- decoding ------------------------------------------------------------------------------ */

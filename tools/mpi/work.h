@@ -9,9 +9,10 @@
 
 #include "cli.h"
 
-/* A camera: the inputs it holds (indices into the run's input list, in input order). */
+/* A unit of work: a camera, or a piece of a large one (indices into the run's input list, in
+ * input order). Ranks take units from the shared counter; each unit is one part file. */
 typedef struct camera {
-    char *name;
+    char *name;      /* the camera, or "<camera> @ <first path>" for a later piece */
     size_t *idx;
     size_t n, cap;
     int done;        /* its part is complete (from an earlier run) */
@@ -24,9 +25,31 @@ typedef struct camera_set {
     size_t *of;      /* [inputs]: camera of each input */
 } camera_set;
 
-/* Groups n inputs by camera name (cam(i) returns a name, borrowed). Returns 0 on success. */
-int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user);
+/* How large cameras are split into units, so one camera holding most of a survey does not leave
+ * the other ranks idle. A piece may start at input p of a camera when the FNV-1a hash of p's path
+ * is 0 modulo `target` (content-defined: the cut points do not move when other images are added
+ * or removed, so parts of an earlier run with a subset of the images still match) and no sequence
+ * spans the cut: every timed image before it is more than `gap` seconds before every timed image
+ * after it (the sequence rule of docs/sequences.md; untimed images are sequences of one). */
+typedef struct unit_rule {
+    size_t target;                              /* mean images per piece; 0: whole cameras */
+    const char *(*path)(void *user, size_t i);  /* input i's path (borrowed) */
+    const double *times;                        /* per input, seconds, NaN: unknown; NULL: none */
+    double gap;
+} unit_rule;
+
+/* Units of work from IRBIS_MPI_UNIT_IMAGES (default 256; 0: whole cameras). */
+size_t unit_target(void);
+
+/* Groups n inputs by camera name (cam(i) returns a name, borrowed), then splits large cameras by
+ * rule (NULL: whole cameras). Returns 0 on success. */
+int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user,
+                  const unit_rule *rule);
 void cameras_free(camera_set *cs);
+
+/* Test hook: IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
+ * so a test can check that no sequence is split across units. */
+void units_dump(const camera_set *cs, const char *const *paths);
 
 /* Decoding a batch on worker threads, one decoder each. */
 typedef struct decode_job {

@@ -1,0 +1,54 @@
+/* What `irbis train` and `irbis-mpi train` share: the options, the join of labels to feature rows
+ * (classes, --positive/--negative, CV groups), the provenance recorded in the classifier and the
+ * summary, so the two cannot drift apart. */
+#ifndef IRBIS_TRAIN_JOB_H
+#define IRBIS_TRAIN_JOB_H
+
+#include <stdio.h>
+
+#include "cli.h"
+
+typedef struct strmap {
+    char **key;
+    int *val;
+    size_t cap, n;
+} strmap;
+
+typedef struct train_opts {
+    const char *features, *labels, *label_col, *path_col, *root, *group_col, *classes, *positive, *negative, *out;
+    double C;
+    long cv, max_iter;
+    int balanced;
+} train_opts;
+
+typedef struct train_job {
+    irb_features *fs;
+    irb_table *t;
+    strmap label_of;   /* normalised label path -> table row */
+    strmap class_ix;   /* class name -> index */
+    char **class_name; /* nclass */
+    int nclass;
+    float *x;          /* selected rows */
+    int *y, *group;
+    size_t n, skipped_unlabelled, skipped_class;
+} train_job;
+
+extern const char train_usage[];
+
+/* Parses train's options (cmd names the command in messages). Returns CLI_OK to run, -1 after
+ * --help (usage printed to stdout), CLI_USAGE on a bad command line (message printed). */
+int train_parse(int argc, char **argv, const char *cmd, train_opts *o);
+
+/* Loads the feature set and labels and selects the labelled rows (x, y, group). Returns CLI_OK
+ * or CLI_FATAL (message printed). */
+int train_prepare(train_job *j, const train_opts *o, const char *cmd);
+void train_job_free(train_job *j);
+
+/* Records the features' provenance, flips, row count, inputs and weighting in the classifier.
+ * Returns 0, or -1 when out of memory. */
+int train_provenance(irb_classifier_t *c, const train_job *j, const train_opts *o);
+
+/* The summary on stdout: rows, classes, the CV table, the fit, the output. */
+void train_summary(const train_job *j, const irb_train_report *r, const char *out);
+
+#endif
