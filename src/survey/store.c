@@ -49,13 +49,21 @@ static irb_status db_fail(irb_store *st, irb_error *err, const char *what)
                    : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? IRB_CORRUPT
                    : (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? IRB_BUSY
                                                                     : IRB_IO;
+    if (code == SQLITE_FULL) /* say what to do: a run started again carries on */
+        return irb_fail(err, s, "%s: %s: %s (free space on its file system and run the same command again: "
+                        "what was stored is kept)", st->dbpath, what, sqlite3_errmsg(st->db));
     return irb_fail(err, s, "%s: %s: %s", st->dbpath, what, sqlite3_errmsg(st->db));
 }
 
+/* Runs sql; a failure names the statement by its first words (not the whole schema). */
 static irb_status exec(irb_store *st, const char *sql, irb_error *err)
 {
-    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(st, err, sql);
+    if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        char what[48];
+        size_t n = strcspn(sql, "(;");
+        snprintf(what, sizeof what, "%.*s%s", (int)(n < 40 ? n : 40), sql, sql[n] || n >= 40 ? " ..." : "");
+        return db_fail(st, err, what);
+    }
     return IRB_OK;
 }
 
