@@ -201,6 +201,7 @@ static irb_status header_pass(irb_decoder_t *dec, const uint8_t *p, size_t n, co
     dec->info.format = irb__sniff(p, n);
     if (dec->info.format == IRB_FORMAT_PNG) {
         IRB_TRY(irb__png_header(p, n, name, &dec->info, &dec->err));
+        irb__png_exif(p, n, name, &dec->info, &dec->err);
         return check_size(dec, name, opts);
     }
     if (dec->info.format != IRB_FORMAT_JPEG)

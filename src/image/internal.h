@@ -41,6 +41,8 @@ irb_status irb__jpeg_markers(const uint8_t *p, size_t n, const char *name, irb_j
 /* ---- EXIF (exif.c): fills info->orientation, datetime, make, model, serial from an APP1
  * payload ("Exif\0\0" + TIFF). Problems become warnings on err, never failures. */
 void irb__exif_parse(const uint8_t *tiff, size_t n, const char *name, irb_image_info *info, irb_error *err);
+/* The same for a PNG's eXIf chunk, if one comes before the image data in p[0..n) (png.c). */
+void irb__png_exif(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err);
 
 /* ---- format decoders; `opts` is never NULL, img is empty on entry. info has the header
  * fields filled by the caller's header pass. */

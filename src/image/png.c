@@ -27,6 +27,33 @@ irb_status irb__png_header(const uint8_t *p, size_t n, const char *name, irb_ima
     return IRB_OK;
 }
 
+/* The eXIf chunk (a TIFF EXIF block, PNG 1.5 extension), found among the chunks before the image
+ * data in p[0..n); its tags go to info as a JPEG's APP1 would. A chunk that runs past n ends the
+ * walk (the header pass may hold only a prefix of the file). */
+void irb__png_exif(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err)
+{
+    for (size_t off = 8; off + 12 <= n;) {
+        size_t len = be32(p + off);
+        const uint8_t *type = p + off + 4;
+        if (!memcmp(type, "IDAT", 4) || !memcmp(type, "IEND", 4) || len > n - off - 12)
+            return;
+        if (!memcmp(type, "eXIf", 4)) {
+            /* libexif expects the JPEG APP1 form: "Exif\0\0" then the TIFF block */
+            uint8_t *app1 = irb_malloc(len + 6);
+            if (!app1) {
+                irb_warn(err, "%s: out of memory while reading EXIF; metadata ignored", name);
+                return;
+            }
+            memcpy(app1, "Exif\0\0", 6);
+            memcpy(app1 + 6, p + off + 8, len);
+            irb__exif_parse(app1, len + 6, name, info, err);
+            irb_free(app1);
+            return;
+        }
+        off += 12 + len;
+    }
+}
+
 typedef struct {
     const uint8_t *p;
     size_t n, pos;

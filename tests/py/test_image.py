@@ -123,6 +123,37 @@ def test_orientations_and_png():
         r = run('decode', p)
         ref = pil_rgb(p)
         check(r['status'] == 'ok' and np.array_equal(r['px'], ref), 'png %s: %s %s' % (name, r['status'], r['msg']))
+    # EXIF in a PNG (eXIf chunk, written by PIL): every orientation applied as for a JPEG
+    for o in range(1, 9):
+        p = os.path.join(TMP, 'orient%d.png' % o)
+        ex = Image.Exif()
+        ex[0x0112] = o
+        base.save(p, exif=ex.tobytes())
+        check(b'eXIf' in open(p, 'rb').read(), 'PIL wrote an eXIf chunk into %s' % p)
+        r = run('decode', p)
+        ref = pil_rgb(p, transpose=True)
+        ok = r['status'] == 'ok' and r['px'].shape == ref.shape and np.array_equal(r['px'], ref)
+        check(ok, 'png orientation %d: %s %s vs %s' % (o, r['status'], r.get('px', np.zeros(0)).shape, ref.shape))
+    # and its times: a real frame's EXIF block (DateTimeOriginal 2012-11-24 16:59:05) moved into a PNG
+    src = os.path.join(CT, 'wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG')
+    im = Image.open(src)
+    d = os.path.join(TMP, 'png_survey', 'cam1')
+    os.makedirs(d, exist_ok=True)
+    im.convert('RGB').resize((256, 192)).save(os.path.join(d, 'frame.png'), exif=im.info['exif'])
+    # a damaged eXIf (its TIFF block cut to 10 bytes): still decodes, no time, never a failure
+    bad = Image.Exif()
+    bad[0x0112] = 3
+    im.convert('RGB').resize((64, 48)).save(os.path.join(d, 'bad_exif.png'), exif=b'Exif\x00\x00' + bad.tobytes()[6:16])
+    out = os.path.join(TMP, 'png_scan.csv')
+    subprocess.run([os.environ['IRBIS_BIN'], 'scan', os.path.dirname(d), '-o', out], capture_output=True,
+                   timeout=60)
+    rows = {r['path']: r for r in csv.DictReader(open(out, newline=''))}
+    r = rows.get('cam1/frame.png', {})
+    check(r.get('timestamp', '')[:19] == '2012-11-24T16:59:05' and r.get('status') == 'ok',
+          'png EXIF time read by scan: %s' % r)
+    r = rows.get('cam1/bad_exif.png', {})
+    check(r.get('status') in ('ok', 'warning') and r.get('timestamp') == '' and r.get('width') == '64',
+          'png with a damaged eXIf: %s' % r)
     # 16-bit gray and RGB: PIL keeps the high byte when converting to 8 bits
     g16 = (np.arange(64 * 96, dtype=np.uint16).reshape(64, 96) * 10)
     p = os.path.join(TMP, 'v_gray16.png')
