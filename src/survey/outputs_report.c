@@ -13,9 +13,10 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "irbis/image.h"
 #include "survey/classify_internal.h"
 
-#define THUMB_MIN 120       /* the thumbnail's width is the smallest DCT scale >= this */
+#define THUMB_W 160         /* thumbnail width (smaller images keep theirs) */
 #define FAILED_SHOWN 2000   /* failed images listed in the page (all are in predictions.csv) */
 
 static void html(FILE *f, const char *s)
@@ -33,45 +34,25 @@ static void html(FILE *f, const char *s)
 
 /* ---- thumbnails --------------------------------------------------------------------------- */
 
-static int read_all(const char *path, unsigned char **buf, unsigned long *size)
+/* Writes a thumbnail of any image the decoder reads (JPEG at a reduced DCT scale, PNG, EXIF
+ * orientation applied, CMYK converted) to dst: THUMB_W pixels wide, box-filtered, a JPEG of
+ * quality 75. 0 when it cannot (unreadable, broken): the report then shows the file name. */
+static int make_thumb(irb_decoder_t *dec, tjhandle enc, const char *src, const char *dst)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) != 0 || sb.st_size <= 0 || sb.st_size > (1L << 30)) {
-        fclose(f);
-        return 0;
-    }
-    *buf = irb_malloc((size_t)sb.st_size);
-    int ok = *buf && fread(*buf, 1, (size_t)sb.st_size, f) == (size_t)sb.st_size;
-    fclose(f);
-    *size = (unsigned long)sb.st_size;
-    return ok;
-}
-
-/* Writes a thumbnail of a JPEG (decoded at a reduced DCT scale) to dst; 0 when it cannot (not a
- * JPEG, broken): the report then shows the file name instead. */
-static int make_thumb(tjhandle dec, tjhandle enc, const char *src, const char *dst)
-{
-    unsigned char *jpg = NULL, *pix = NULL, *out = NULL;
-    unsigned long size = 0, out_size = 0;
-    int ok = 0, w, h, sub, cs, nsf;
-    if (!read_all(src, &jpg, &size) || tjDecompressHeader3(dec, jpg, size, &w, &h, &sub, &cs) != 0)
+    irb_image img = {0}, small = {0};
+    unsigned char *out = NULL;
+    unsigned long out_size = 0;
+    int ok = 0;
+    irb_decode_opts o = {.target_width = THUMB_W, .max_pixels = 0};
+    if (irb_decode_file(dec, src, &o, &img) != IRB_OK || img.width < 1 || img.height < 1)
         goto done;
-    tjscalingfactor *sf = tjGetScalingFactors(&nsf);
-    int tw = w, th = h;
-    for (int i = 0; sf && i < nsf; i++) {
-        int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
-        if (sw >= THUMB_MIN && sw < tw)
-            tw = sw, th = sh;
-    }
-    if ((long long)tw * th > 4000000LL || !(pix = irb_malloc((size_t)tw * (size_t)th * 3)))
+    int tw = img.width < THUMB_W ? img.width : THUMB_W;
+    int th = (int)((long long)img.height * tw / img.width);
+    if (th < 1)
+        th = 1;
+    if (irb_resize(&img, 0, 0, 0, 0, tw, th, IRB_FILTER_BOX, &small, NULL) != IRB_OK)
         goto done;
-    if (tjDecompress2(dec, jpg, size, pix, tw, 0, th, TJPF_RGB, TJFLAG_FASTDCT) != 0 &&
-        tjGetErrorCode(dec) == TJERR_FATAL)
-        goto done;
-    if (tjCompress2(enc, pix, tw, 0, th, TJPF_RGB, &out, &out_size, TJSAMP_420, 75, 0) != 0)
+    if (tjCompress2(enc, small.data, tw, 0, th, TJPF_RGB, &out, &out_size, TJSAMP_420, 75, 0) != 0)
         goto done;
     irb_atomic_file af;
     irb_error e = {0};
@@ -80,8 +61,8 @@ static int make_thumb(tjhandle dec, tjhandle enc, const char *src, const char *d
     fwrite(out, 1, out_size, af.f);
     ok = irb_atomic_close(&af, &e) == IRB_OK;
 done:
-    irb_free(jpg);
-    irb_free(pix);
+    irb_image_release(&img);
+    irb_image_release(&small);
     if (out)
         tjFree(out);
     return ok;
@@ -205,7 +186,10 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
     irb_status s = top_sequences(st, target, o->n_classes, top, cap, &n, err);
     char *thumbs = irb_path_join(irb_store_dir(st), "thumbs");
     sqlite3_stmt *qs = NULL, *qm = NULL;
-    tjhandle dec = tjInitDecompress(), enc = tjInitCompress();
+    tjhandle enc = tjInitCompress();
+    irb_decoder_t *dec = NULL;
+    if (irb_decoder_new(&dec) != IRB_OK)
+        dec = NULL;
     if (s == IRB_OK && (!thumbs || !dec || !enc))
         s = irb_fail(err, IRB_NOMEM, "out of memory writing the report");
     if (s == IRB_OK)
@@ -269,8 +253,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
     fputs("</table>\n", f);
     sqlite3_finalize(qs);
     sqlite3_finalize(qm);
-    if (dec)
-        tjDestroy(dec);
+    irb_decoder_free(dec);
     if (enc)
         tjDestroy(enc);
     irb_free(thumbs);
