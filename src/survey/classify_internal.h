@@ -150,7 +150,8 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
 irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
                                      irb_error *err);
 
-/* Parses a local camera time into seconds (and fraction); 0 when the text is empty/invalid. */
+/* A local camera time in seconds (and fraction) by irb_time_parse; 0 when the text is empty or
+ * invalid (the image is then untimed, a sequence of one). */
 int irb_cls_parse_time(const char *text, int64_t *sec, double *frac);
 
 /* ---- outputs (outputs*.c) ---------------------------------------------------------------- */

@@ -14,6 +14,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "irbis/survey.h"
 #include "survey/classify_internal.h"
 
 struct irb_store {
@@ -327,29 +328,11 @@ irb_status irb_store_check_params(irb_store *st, const char *const *keys, const 
 
 int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
 {
-    int y, mo, d, h, mi, s, n = 0;
-    char sep1, sep2, sep3;
-    if (!t || sscanf(t, "%4d%c%2d%c%2d%c%2d:%2d:%2d%n", &y, &sep1, &mo, &sep2, &d, &sep3, &h, &mi, &s, &n) != 9)
+    irb_time tm;
+    if (!t || irb_time_parse(t, &tm, NULL) != IRB_OK)
         return 0;
-    if (!((sep1 == '-' && sep2 == '-') || (sep1 == ':' && sep2 == ':')) || (sep3 != 'T' && sep3 != ' '))
-        return 0;
-    if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 || h < 0 || mi < 0 || s < 0)
-        return 0;
-    double f = 0;
-    if (t[n] == '.') {
-        double scale = 0.1;
-        for (const char *p = t + n + 1; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            f += (*p - '0') * scale;
-    }
-    /* days from civil (proleptic Gregorian), 1970-01-01 = 0 */
-    int64_t yy = y - (mo <= 2);
-    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
-    int64_t yoe = yy - era * 400;
-    int64_t doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    int64_t days = era * 146097 + doe - 719468;
-    *sec = days * 86400 + h * 3600 + mi * 60 + s;
-    *frac = f;
+    *sec = tm.seconds;
+    *frac = tm.frac;
     return 1;
 }
 
