@@ -60,7 +60,8 @@ int64_t irb_numel(int rank, const int64_t *dims)
 {
     int64_t n = 1;
     for (int i = 0; i < rank; i++)
-        n *= dims[i];
+        if (dims[i] < 0 || __builtin_mul_overflow(n, dims[i], &n))
+            return -1;
     return n;
 }
 

@@ -123,7 +123,8 @@ typedef struct irb_tensor {
 
 /* Bytes per element of dtype (4 or 8), or 0 for an unknown dtype. */
 size_t irb_dtype_size(irb_dtype dt);
-/* Product of dims (1 for rank 0). */
+/* Product of dims (1 for rank 0); -1 when a dim is negative or the product overflows int64
+ * (shapes computed from a malformed model's data can be anything). */
 int64_t irb_numel(int rank, const int64_t *dims);
 /* Frees t->data (irb_free) and zeroes t. NULL is fine. */
 void irb_tensor_release(irb_tensor *t);

@@ -34,7 +34,9 @@ static irb_status infer(const irb_node *n, const irb_tensor *const *in, irb_tens
         if (d < 0)
             return irb_op_fail(err, n, IRB_CORRUPT, "shape[%d] = %lld", i, (long long)d);
         out->dims[i] = d;
-        known *= d;
+        if (__builtin_mul_overflow(known, d, &known))
+            return irb_op_fail(err, n, IRB_TOO_LARGE, "shape [..., %lld, ...] has more elements than int64 holds",
+                               (long long)d);
     }
     int64_t total = irb_numel(x->rank, x->dims);
     if (neg >= 0) {

@@ -53,6 +53,10 @@ static void lift_attrs(irb_graph *g, irb_node *n)
     }
 }
 
+/* Limits of shape inference: any value (for the IR's batch) and a folded constant. */
+#define IRB_MAX_VALUE_BYTES ((size_t)1 << 34)
+#define IRB_MAX_FOLD_BYTES ((size_t)256 << 20)
+
 static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in,
                        irb_tensor *out, irb_error *err)
 {
@@ -110,13 +114,26 @@ irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
             all_const &= v->data != NULL;
         }
         IRB_TRY(impl->infer(n, in, out, err));
+        size_t biggest = 0;
+        for (int o = 0; o < n->n_out; o++) { /* shapes from a malformed model's data can be anything */
+            int64_t count = irb_numel(out[o].rank, out[o].dims);
+            size_t bytes;
+            if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(out[o].dtype), &bytes) ||
+                bytes > IRB_MAX_VALUE_BYTES)
+                return irb_op_fail(err, n, IRB_TOO_LARGE, "output %d would hold %s%lld elements (at most %llu bytes "
+                                   "per tensor)", o, count < 0 ? "more than " : "",
+                                   count < 0 ? (long long)INT64_MAX : (long long)count,
+                                   (unsigned long long)IRB_MAX_VALUE_BYTES);
+            biggest = bytes > biggest ? bytes : biggest;
+        }
         for (int o = 0; o < n->n_out; o++) {
             irb_value *v = &g->values[n->out[o]];
             v->dtype = out[o].dtype;
             v->rank = out[o].rank;
             memcpy(v->dims, out[o].dims, sizeof v->dims);
         }
-        if (impl->exec && (all_const || n->op == IRB_OP_SHAPE))
+        /* constant subgraphs are folded unless their result is huge (left to run, like any node) */
+        if (impl->exec && (all_const || n->op == IRB_OP_SHAPE) && biggest <= IRB_MAX_FOLD_BYTES)
             IRB_TRY(fold(g, k, impl, in, out, err));
     }
     return IRB_OK;

@@ -42,7 +42,7 @@ static irb_status eval_node(const irb_graph *g, int k, irb_tensor *vals, char *o
     IRB_TRY(impl->infer(n, in, out, err));
     irb_status s = IRB_OK;
     for (int o = 0; o < n->n_out && s == IRB_OK; o++) {
-        size_t bytes;
+        size_t bytes = 0;
         int64_t count = irb_numel(out[o].rank, out[o].dims);
         if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(out[o].dtype), &bytes) ||
             !(out[o].data = irb_malloc(bytes ? bytes : 1)))
