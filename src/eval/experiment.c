@@ -530,6 +530,29 @@ static irb_status predict_rows(const fold_fit *fit, const featmat *m, const size
     return irb_classifier_predict(fit->clf, zt, nt, (int)fit->red.r, out, err);
 }
 
+/* The lowest and highest per-fold accuracy of the out-of-fold probabilities (n x K). */
+static void fold_range(const exp_data *d, int k, const double *probs, double *lo, double *hi)
+{
+    int K = d->n_classes;
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int f = 0; f < k; f++) {
+        size_t nt = 0, right = 0;
+        for (size_t i = 0; i < d->n; i++) {
+            if (d->fold[i] != f)
+                continue;
+            const double *p = probs + i * K;
+            int best = 0;
+            for (int q = 1; q < K; q++)
+                if (p[q] > p[best])
+                    best = q;
+            right += best == d->label[i];
+            nt++;
+        }
+        double acc = nt ? (double)right / (double)nt : 0;
+        *lo = fmin(*lo, acc), *hi = fmax(*hi, acc);
+    }
+}
+
 /* Out-of-fold probabilities of one row into probs (n x K). */
 static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, irb_experiment_row *row,
                                  irb_error *err)
@@ -572,20 +595,10 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
                     probs[idx[j] * K + q] = a ? probs[idx[j] * K + q] + p : p;
                 }
         }
-        size_t right = 0;
-        for (size_t j = 0; j < nt; j++) {
-            const double *p = probs + idx[j] * K;
-            int best = 0;
-            for (int q = 1; q < K; q++)
-                if (p[q] > p[best])
-                    best = q;
-            right += best == d->label[idx[j]];
-        }
-        double acc = nt ? (double)right / (double)nt : 0;
-        row->fold_acc_min = fmin(row->fold_acc_min, acc);
-        row->fold_acc_max = fmax(row->fold_acc_max, acc);
         fold_fit_release(&fit);
     }
+    if (s == IRB_OK)
+        fold_range(d, k, probs, &row->fold_acc_min, &row->fold_acc_max);
     row->mean_log10_C = logc / k;
     irb_free(tmp);
     irb_free(xt);
@@ -782,6 +795,8 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             if (s == IRB_OK) {
                 memcpy(probs[r], img, d->n * (size_t)K * sizeof(double));
                 row->seq_accuracy = seq_accuracy(d, seqp);
+                /* the per-fold range of the averaged predictions (was RN2+A's, copied) */
+                fold_range(d, c->o->folds > 0 ? c->o->folds : 5, probs[r], &row->fold_acc_min, &row->fold_acc_max);
             }
             irb_free(seqp);
             irb_free(img);

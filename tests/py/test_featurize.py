@@ -8,6 +8,7 @@ file is named on stderr, skipped, and the exit status is 1. Also bf16 (cosine >=
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -116,6 +117,21 @@ def main():
     check([l.split(",")[1] for l in ll] == [files[2], files[0]] and all(l.endswith(",0") for l in ll),
           "--list: rows in list order, flipped 0")
     check(np.abs(xl[1] - ref[files[0]]).max() <= 1e-4, "--list: row matches the reference")
+
+    # a folder walk through sub-folders without images (one empty, one with a text file only):
+    # regression, the walk sorted a NULL list (undefined behaviour, reported by the sanitizer build)
+    tree = os.path.join(TMP, "tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    for sub in ("a/empty", "a/notes", "b"):
+        os.makedirs(os.path.join(tree, sub))
+    open(os.path.join(tree, "a/notes/readme.txt"), "w").write("field notes\n")
+    shutil.copy(files[0], os.path.join(tree, "b/x.jpg"))
+    r = subprocess.run([BIN, "featurize", "--model", MODEL, "--cut", "2", "-o", out + "_tree", tree],
+                       capture_output=True, text=True, timeout=120)
+    rows = open(out + "_tree.csv").read().splitlines()[1:] if r.returncode == 0 else []
+    check(r.returncode == 0 and len(rows) == 1 and rows[0].split(",")[1].endswith("b/x.jpg")
+          and "runtime error" not in r.stderr,
+          "folders without images are walked cleanly (exit %d, %d rows) %s" % (r.returncode, len(rows), r.stderr[-200:]))
 
     # usage errors
     r = subprocess.run([BIN, "featurize", "--model", MODEL, "-o", out, "--cut", "2", "--layer", "x", files[0]],

@@ -55,7 +55,8 @@ static int add_dir(paths *p, const char *cmd, const char *dir)
         free(full);
     }
     closedir(d);
-    qsort(here.v, here.n, sizeof *here.v, cmp_str);
+    if (here.n > 1) /* here.v is NULL for a folder without images: qsort(NULL, 0) is undefined */
+        qsort(here.v, here.n, sizeof *here.v, cmp_str);
     for (size_t i = 0; i < here.n; i++) {
         struct stat st;
         if (ok && stat(here.v[i], &st) == 0 && S_ISDIR(st.st_mode))
