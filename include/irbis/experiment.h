@@ -61,6 +61,8 @@ typedef struct irb_experiment_opts {
     const char *model;        /* ONNX model (the backbone) */
     const char *out_dir;      /* created if missing */
     const char *cache_dir;    /* feature cache; NULL: <out_dir>/cache */
+    double cache_every;       /* seconds between checkpoints of the cache while features are
+                               * computed, so a killed run keeps them (0: 300; < 0: only at the end) */
     irb_task task;
     const char *positive;     /* IRB_TASK_POSITIVE: the class; IRB_TASK_EMPTY: the empty label
                                * (NULL: "empty") */

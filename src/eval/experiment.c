@@ -307,6 +307,7 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
     const irb_experiment_opts *o = c->o;
     featcache_req rq = {0};
     rq.cache_dir = c->cache_dir;
+    rq.checkpoint_seconds = o->cache_every == 0 ? 300 : o->cache_every;
     rq.eo.threads = o->threads;
     rq.eo.batch = o->batch > 0 ? o->batch : 16;
     rq.eo.flip = flip;

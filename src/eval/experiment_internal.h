@@ -24,6 +24,7 @@ typedef struct featcache_req {
     void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
     void *progress_ctx;
     const char *stage;          /* progress label */
+    double checkpoint_seconds;  /* write the cache this often while computing (<= 0: at the end) */
 } featcache_req;
 
 irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,

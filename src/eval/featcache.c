@@ -115,8 +115,24 @@ static void fill_row(void *ctx, size_t k, int flipped, const float *row, size_t 
         c->rq->progress(c->rq->progress_ctx, c->rq->stage, c->done, c->total);
 }
 
-static irb_status compute_missing(const featcache_req *rq, const char *const *paths, featmat *m,
-                                  const uint8_t *have, irb_error *err)
+static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths,
+                              char **stamps, const featmat *m, const irb_features *old, irb_error *err);
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Images per irb_extract call while computing, so the cache can be checkpointed between them. */
+#define CHUNK 1024
+
+/* Computes the rows not in the cache, in chunks; every rq->checkpoint_seconds the rows so far
+ * are written to the cache (base), so a run killed later keeps them. */
+static irb_status compute_missing(const featcache_req *rq, const char *base, const char *const *paths,
+                                  char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
+                                  irb_error *err)
 {
     size_t missing = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -137,11 +153,19 @@ static irb_status compute_missing(const featcache_req *rq, const char *const *pa
             index[k++] = i;
         }
     fill_ctx c = {m, index, rq, 0, missing};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    irb_status s = irb_extract(rq->net, sub, missing, &rq->eo, fill_row, &c, err);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    m->seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    double t0 = now_s(), saved = t0;
+    irb_status s = IRB_OK;
+    for (size_t k0 = 0; s == IRB_OK && k0 < missing; k0 += CHUNK) {
+        size_t k = missing - k0 < CHUNK ? missing - k0 : CHUNK;
+        c.index = index + k0;
+        s = irb_extract(rq->net, sub + k0, k, &rq->eo, fill_row, &c, err);
+        if (s == IRB_OK && k0 + k < missing && rq->checkpoint_seconds > 0 && now_s() - saved >= rq->checkpoint_seconds) {
+            irb_error werr = {0}; /* a checkpoint that cannot be written costs time later, not results now */
+            write_cache(rq, base, paths, stamps, m, old, &werr);
+            saved = now_s();
+        }
+    }
+    m->seconds = now_s() - t0;
     if (rq->progress)
         rq->progress(rq->progress_ctx, rq->stage, missing, missing);
     irb_free(sub);
@@ -253,7 +277,7 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
             take_cached(old, paths, stamps, out, have);
     }
     if (s == IRB_OK)
-        s = compute_missing(rq, paths, out, have, err);
+        s = compute_missing(rq, base, paths, stamps, old, out, have, err);
     if (s == IRB_OK && out->computed > 0) {
         irb_error werr = {0};
         /* a cache that cannot be written costs time later, not results now */

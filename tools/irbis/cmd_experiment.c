@@ -27,6 +27,8 @@ static void usage(FILE *f)
           "  --limit N               only the first N labelled images in path order\n"
           "  --threads N --batch B --precision fp32|bf16 --engine auto|onednn|reference\n"
           "  --cache DIR             feature cache (default DIR/cache)\n"
+          "  --cache-every SECONDS   checkpoint the cache this often while computing features, so a\n"
+          "                          killed run keeps them (default 300; 0: only at the end)\n"
           "  --quiet                 no progress on stderr\n",
           f);
 }
@@ -94,6 +96,7 @@ int irb_cmd_experiment(int argc, char **argv)
         {"C", 1, 0, 'C'},        {"crop", 1, 0, 'c'},  {"resize", 1, 0, 'r'}, {"raw-size", 1, 0, 'R'},
         {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
+        {"cache-every", 1, 0, 'E'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
@@ -110,6 +113,13 @@ int irb_cmd_experiment(int argc, char **argv)
         case 'm': o.model = optarg; break;
         case 'o': o.out_dir = optarg; break;
         case 'x': o.cache_dir = optarg; break;
+        case 'E': {
+            double sec;
+            if (!cli_double(cmd, "--cache-every", optarg, &sec) || sec < 0)
+                return cli_error(cmd, "--cache-every takes seconds >= 0"), CLI_USAGE;
+            o.cache_every = sec > 0 ? sec : -1;
+            break;
+        }
         case 'w': o.rows = optarg; break;
         case 'p': o.positive = optarg; break;
         case 'q': ps.quiet = 1; break;
