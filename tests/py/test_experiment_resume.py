@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from testlib import check, finish  # noqa: E402
 
 SHARED = os.environ.get('IRBIS_SHARED', '../shared')
 BIN = os.environ['IRBIS_BIN']
@@ -21,13 +22,7 @@ TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'experiment_resume')
 ROOT = os.path.join(SHARED, 'data/camera-traps')
 MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
 N = 1100
-failures = []
 
-
-def check(cond, msg):
-    print(('ok   ' if cond else 'FAIL ') + msg)
-    if not cond:
-        failures.append(msg)
 
 
 def args(out, cache, every):
@@ -78,10 +73,7 @@ def main():
             a = [l.split(',')[:10] for l in a.splitlines()]
             b = [l.split(',')[:10] for l in b.splitlines()]
         check(a is not None and a == b, '%s identical to the uninterrupted run' % name)
-    if failures:
-        print('%d FAILED' % len(failures))
-        sys.exit(1)
-    print('all passed')
+    finish()
 
 
 if __name__ == '__main__':

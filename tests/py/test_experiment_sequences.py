@@ -13,19 +13,14 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
+from testlib import check, finish  # noqa: E402
 
 SHARED = os.environ.get('IRBIS_SHARED', '../shared')
 BIN = os.environ['IRBIS_BIN']
 TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'experiment_sequences')
 ROOT = os.path.join(SHARED, 'data/camera-traps')
 MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
-failures = []
 
-
-def check(cond, msg):
-    print(('ok   ' if cond else 'FAIL ') + msg)
-    if not cond:
-        failures.append(msg)
 
 
 def read_pred(out, row):
@@ -89,10 +84,7 @@ def main():
         right += truth == pred
     check(abs(float(table['RN2+A+E']['sequence_accuracy']) - right / len(by_seq)) < 1e-9,
           'sequence accuracy %.4f as in the table (%s)' % (right / len(by_seq), table['RN2+A+E']['sequence_accuracy']))
-    if failures:
-        print('%d FAILED' % len(failures))
-        sys.exit(1)
-    print('all passed')
+    finish()
 
 
 if __name__ == '__main__':

@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from testlib import check, finish  # noqa: E402
 
 BIN = os.environ["IRBIS_BIN"]
 SHARED = os.environ["IRBIS_SHARED"]
@@ -24,13 +25,7 @@ TMP = os.path.join(os.environ["IRBIS_TMP"], "full_disk")
 MNT = os.path.join(TMP, "mnt")
 SURVEY_SRC = os.path.join(SHARED, "data/camera-traps/hannaboe_smallmammal")
 
-failures = []
 
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
 
 
 def sh(*cmd):
@@ -57,10 +52,7 @@ def main():
         body()
     finally:
         sh("umount", MNT)
-    if failures:
-        print("%d FAILED" % len(failures))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 def body():

@@ -18,19 +18,14 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from testlib import check, finish  # noqa: E402
 
 SHARED = os.environ["IRBIS_SHARED"]
 BIN = os.environ["IRBIS_BIN"]
 TMP = os.path.join(os.environ["IRBIS_TMP"], "report_thumbs")
 ODD = os.path.join(SHARED, "data/odd-images")
 CT = os.path.join(SHARED, "data/camera-traps")
-failures = []
 
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
 
 
 class Imgs(HTMLParser):
@@ -89,10 +84,7 @@ def main():
             check(m <= 10.0, "%s: looks like PIL's upright thumbnail (mean |diff| %.2f)" % (rel, m))
     html = open(os.path.join(out, "report.html")).read()
     check("broken/b.jpg" not in p.imgs and "broken/b.jpg" in html, "the broken file has no thumbnail, its name is shown")
-    if failures:
-        print("%d FAILED" % len(failures))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 if __name__ == "__main__":

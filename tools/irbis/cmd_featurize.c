@@ -1,7 +1,10 @@
 /* irbis featurize: images -> CNN feature set (OUT.npy / OUT.csv / OUT.json, docs/features.md).
  * Images are decoded and preprocessed on `threads` worker threads (one decoder each), a batch
  * at a time, then run through the net in one call. A file that fails to decode is reported on
- * stderr and skipped; the exit status is then CLI_PARTIAL. */
+ * stderr and skipped; the exit status is then CLI_PARTIAL. Rows are also committed durably in
+ * segments of SEGMENT inputs to OUT.parts/ (tools/irbis/parts.h), so a killed run started again
+ * with the same command and inputs replays the committed segments instead of computing them;
+ * the folder is removed once the feature set is complete. */
 #include <dirent.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -13,6 +16,7 @@
 #include <unistd.h>
 
 #include "featurize_opts.h"
+#include "parts.h"
 
 const char irb_cmd_featurize_summary[] = "compute CNN features of images into a feature set (.npy/.csv/.json)";
 
@@ -35,7 +39,9 @@ static void usage(FILE *out)
             "  --crop-fraction F   for center-fraction (default 0.875)\n"
             "  --short-side S      for crop: resize the short side to S, then centre crop\n"
             "  --list FILE         read image paths from FILE, one per line\n"
-            "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n");
+            "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n"
+            "A killed run started again with the same command carries on: rows are committed in\n"
+            "segments of 1024 images to OUT_BASE.parts/, removed when the feature set is complete.\n");
 }
 
 
@@ -135,7 +141,22 @@ typedef struct run {
     job j;
     float *output;
     int failed;
+    /* segments: committed parts of SEGMENT inputs each */
+    char *parts, *key;
+    size_t segment;      /* inputs per segment */
+    part_writer pw;      /* the segment being written (pw.f != NULL) */
+    size_t resumed;      /* inputs replayed from an earlier run's segments */
 } run;
+
+/* Inputs per segment (IRBIS_FEATURIZE_SEGMENT overrides, for tests). */
+static size_t segment_size(void)
+{
+    const char *v = getenv("IRBIS_FEATURIZE_SEGMENT");
+    long n = v ? atol(v) : 0;
+    return n > 0 ? (size_t)n : 1024;
+}
+
+static void segment_name(size_t first, char *buf, size_t cap) { snprintf(buf, cap, "segment from input %zu", first); }
 
 static int setup(run *r)
 {
@@ -187,6 +208,16 @@ static int setup(run *r)
             cli_error(CMD, "cannot create a decoder");
             return CLI_FATAL;
         }
+    char sha[65];
+    if (irb_sha256_file(o->model, sha, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    size_t plen = strlen(o->out) + 8;
+    if (!(r->key = featurize_key(o, sha, r->net, &r->pp)) || !(r->parts = malloc(plen))) {
+        cli_error(CMD, "out of memory");
+        return CLI_FATAL;
+    }
+    snprintf(r->parts, plen, "%s.parts", o->out);
+    r->segment = segment_size();
     if (irb_featwriter_open(o->out, (int)irb_net_output_size(r->net), NULL, &r->w, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     if (write_meta(r->w, o, r->net, &r->pp) != IRB_OK) {
@@ -218,13 +249,16 @@ static int do_batch(run *r, size_t i0, int n)
                     (size_t)k * j->in_elems * sizeof *j->input);
         m++;
     }
-    if (m == 0)
-        return CLI_OK;
-    if (irb_net_run(r->net, j->input, m * k, r->output) != IRB_OK)
+    if (m > 0 && irb_net_run(r->net, j->input, m * k, r->output) != IRB_OK)
         return cli_fail(CMD, irb_net_error(r->net));
     size_t d = irb_net_output_size(r->net);
     irb_error err = {0};
     for (int i = 0, row = 0; i < n; i++) {
+        const float *out = j->ok[i] ? r->output + (size_t)row * d : NULL;
+        if (r->pw.f && part_add(&r->pw, !j->ok[i] ? PART_FAIL : j->ok[i] == 2 ? PART_WARN : PART_OK,
+                                j->ok[i] ? IRB_OK : IRB_CORRUPT, j->paths[i], j->ok[i] == 1 ? "" : j->msg[i], out,
+                                &err) != IRB_OK)
+            return cli_fail(CMD, &err);
         if (!j->ok[i])
             continue;
         for (int f = 0; f < k; f++, row++)
@@ -234,8 +268,90 @@ static int do_batch(run *r, size_t i0, int n)
     return CLI_OK;
 }
 
+/* Replays the committed segment of inputs [first, first + n) from an earlier run: its rows into
+ * the feature set and its per-file messages, as computing it would. Returns 1 when replayed, 0
+ * when there is no usable segment (missing, damaged, other options or other inputs), -1 when
+ * the feature set cannot be written. */
+static int replay_segment(run *r, size_t first, size_t n)
+{
+    char name[64], path[8192];
+    segment_name(first, name, sizeof name);
+    part_path(r->parts, name, path, sizeof path);
+    int k = r->o.flip ? 2 : 1;
+    size_t d = irb_net_output_size(r->net);
+    if (!part_complete(path, r->key, name, (int)d * k, (long long)n))
+        return 0;
+    part_reader rd;
+    irb_error err = {0};
+    if (part_open(&rd, path, &err) != IRB_OK)
+        return 0;
+    int same = 1;
+    for (size_t i = 0; same && i < n; i++) /* first pass: the same inputs, in order */
+        same = part_next(&rd, &err) == IRB_OK && !strcmp(rd.path, r->in.v[first + i]);
+    part_close(&rd);
+    if (!same || part_open(&rd, path, &err) != IRB_OK)
+        return 0;
+    int rc = 1;
+    for (size_t i = 0; rc == 1 && i < n && part_next(&rd, &err) == IRB_OK; i++) {
+        if (rd.kind == PART_FAIL) {
+            fprintf(stderr, "irbis %s: %s: %s\n", CMD, rd.path, rd.message);
+            r->failed++;
+            continue;
+        }
+        if (rd.kind == PART_WARN)
+            fprintf(stderr, "irbis %s: %s: warning: %s\n", CMD, rd.path, rd.message);
+        for (int f = 0; rc == 1 && f < k; f++)
+            if (irb_featwriter_add(r->w, rd.path, f, NULL, rd.row + (size_t)f * d, &err) != IRB_OK)
+                rc = (cli_fail(CMD, &err), -1);
+    }
+    part_close(&rd);
+    return rc;
+}
+
+/* All inputs, a segment at a time: replayed while earlier segments are usable, then computed
+ * and committed. */
+static int run_all(run *r)
+{
+    int rc = CLI_OK, replaying = 1, k = r->o.flip ? 2 : 1;
+    irb_error err = {0};
+    if (part_mkdirs(r->parts) != 0)
+        return cli_error(CMD, "%s: cannot create the folder of partial results", r->parts), CLI_FATAL;
+    for (size_t s0 = 0; rc == CLI_OK && s0 < r->in.n; s0 += r->segment) {
+        size_t n = r->in.n - s0 < r->segment ? r->in.n - s0 : r->segment;
+        if (replaying) {
+            int got = replay_segment(r, s0, n);
+            if (got < 0)
+                return CLI_FATAL;
+            if (got) {
+                r->resumed += n;
+                continue;
+            }
+            replaying = 0; /* computed from here on: later segments of an earlier run are redone */
+        }
+        char name[64], path[8192];
+        segment_name(s0, name, sizeof name);
+        part_path(r->parts, name, path, sizeof path);
+        if (part_create(&r->pw, path, r->key, name, (int)irb_net_output_size(r->net) * k, &err) != IRB_OK)
+            return cli_fail(CMD, &err);
+        for (size_t i = s0; rc == CLI_OK && i < s0 + n; i += (size_t)r->o.batch) {
+            size_t left = s0 + n - i;
+            rc = do_batch(r, i, left < (size_t)r->o.batch ? (int)left : (int)r->o.batch);
+        }
+        if (rc != CLI_OK)
+            part_abort(&r->pw);
+        else if (part_commit(&r->pw, &err) != IRB_OK)
+            rc = cli_fail(CMD, &err);
+        memset(&r->pw, 0, sizeof r->pw);
+    }
+    return rc;
+}
+
 static void cleanup(run *r)
 {
+    if (r->pw.f)
+        part_abort(&r->pw);
+    free(r->parts);
+    free(r->key);
     irb_featwriter_free(r->w);
     for (long t = 0; r->j.dec && t < r->o.threads; t++)
         irb_decoder_free(r->j.dec[t]);
@@ -261,17 +377,22 @@ int irb_cmd_featurize(int argc, char **argv)
         return ok < 0 ? CLI_USAGE : CLI_FATAL;
     }
     rc = setup(&r);
-    for (size_t i = 0; rc == CLI_OK && i < r.in.n; i += (size_t)r.o.batch) {
-        size_t left = r.in.n - i;
-        rc = do_batch(&r, i, left < (size_t)r.o.batch ? (int)left : (int)r.o.batch);
-    }
+    if (rc == CLI_OK)
+        rc = run_all(&r);
     if (rc == CLI_OK) {
         irb_error err = {0};
         irb_featwriter_t *w = r.w;
         r.w = NULL;
         if (irb_featwriter_close(w, &err) != IRB_OK)
             rc = cli_fail(CMD, &err);
+        else
+            part_remove_all(r.parts); /* the feature set is complete: the segments are not needed */
     }
+    if (rc != CLI_OK && r.parts)
+        rmdir(r.parts); /* only when no segment was committed: committed ones are kept for a rerun */
+    if (rc == CLI_OK && r.resumed)
+        fprintf(stderr, "irbis %s: %zu images taken from the committed segments of an earlier run\n", CMD,
+                r.resumed);
     if (rc == CLI_OK)
         fprintf(stderr, "irbis %s: %zu images, %d failed, %zu rows of %zu floats -> %s.npy\n", CMD, r.in.n,
                 r.failed, (r.in.n - (size_t)r.failed) * (r.o.flip ? 2 : 1), irb_net_output_size(r.net), r.o.out);

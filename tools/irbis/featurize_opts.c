@@ -197,3 +197,13 @@ irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char 
     irb_preproc_to_json(pp, buf, sizeof buf);
     return irb_featwriter_set_meta(w, "preprocessing", buf);
 }
+
+char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net, const irb_preproc *pp)
+{
+    char buf[8192], ppj[2048];
+    irb_preproc_to_json(pp, ppj, sizeof ppj);
+    snprintf(buf, sizeof buf, "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|pp=%s|crop=%.17g|flip=%d",
+             model_sha, irb_net_output_name(net), o->cut, o->pool, o->bf16, irb_net_engine(net), ppj,
+             pp->crop_fraction, o->flip);
+    return strdup(buf);
+}

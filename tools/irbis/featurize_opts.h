@@ -36,4 +36,9 @@ int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
                                 const irb_preproc *pp);
 
+/* The fingerprint of every option that shapes the rows (model sha256, layer, cut, pool,
+ * precision, engine, preprocessing, flip), so that partial results of a run with other options
+ * are never reused. Returns a malloc'ed string, NULL when out of memory. */
+char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net, const irb_preproc *pp);
+
 #endif

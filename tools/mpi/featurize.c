@@ -102,16 +102,10 @@ static int setup_net(run *r)
 /* The options that shape the rows, so a part from a run with other options is never reused. */
 static int make_key(run *r)
 {
-    const fopts *o = &r->o;
     irb_error err = {0};
-    if (irb_sha256_file(o->model, r->model_sha, &err) != IRB_OK)
+    if (irb_sha256_file(r->o.model, r->model_sha, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    char buf[8192], pp[2048];
-    irb_preproc_to_json(&r->pp, pp, sizeof pp);
-    snprintf(buf, sizeof buf, "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|pp=%s|crop=%.17g|flip=%d",
-             r->model_sha, irb_net_output_name(r->net), o->cut, o->pool, o->bf16, irb_net_engine(r->net), pp,
-             r->pp.crop_fraction, o->flip);
-    return (r->key = strdup(buf)) ? CLI_OK : CLI_FATAL;
+    return (r->key = featurize_key(&r->o, r->model_sha, r->net, &r->pp)) ? CLI_OK : CLI_FATAL;
 }
 
 static const char *camera_of(void *user, size_t i, char *buf, size_t cap)

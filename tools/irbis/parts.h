@@ -1,4 +1,5 @@
-/* Per-camera partial results ("parts") of a distributed run, one file per camera under a parts
+/* Partial results ("parts"): per unit of work of a distributed run (tools/mpi), per segment of
+ * a single `irbis featurize` run; one file per unit under a parts
  * folder, committed durably (temporary name, fsync, rename, fsync of the folder) so that a
  * killed run restarted with the same options skips every camera whose part is complete.
  *

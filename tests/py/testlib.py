@@ -1,0 +1,28 @@
+"""Shared bits of the Python tests: the environment ctest passes, and check/finish reporting
+(each check prints ok/FAIL with its message; finish exits 1 if any failed)."""
+import os
+import sys
+
+SHARED = os.environ.get('IRBIS_SHARED', '../shared')
+BIN = os.environ.get('IRBIS_BIN', '')
+MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
+CT = os.path.join(SHARED, 'data/camera-traps')
+failures = []
+
+
+def tmpdir(name):
+    return os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), name)
+
+
+def check(cond, msg):
+    print(('ok   ' if cond else 'FAIL ') + msg)
+    if not cond:
+        failures.append(msg)
+    return cond
+
+
+def finish():
+    if failures:
+        print('%d FAILED' % len(failures))
+        sys.exit(1)
+    print('all passed')
