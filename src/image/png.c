@@ -59,6 +59,7 @@ typedef struct {
     size_t n, pos;
     const char *name;
     volatile int pixels_done;
+    volatile int rows_done;  /* rows of a non-interlaced image fully decoded so far */
     char msg[200];
     jmp_buf jmp;
 } png_src;
@@ -124,6 +125,13 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
             irb_warn(&dec->err, "%s: damaged PNG after the image data (%s)", name, src.msg);
             goto cleanup;
         }
+        if (src.rows_done > 0 && img->data) { /* truncated or damaged inside the pixels: keep the top */
+            size_t row = (size_t)img->width * 3;
+            memset(img->data + (size_t)src.rows_done * row, 0, (size_t)(img->height - src.rows_done) * row);
+            irb_warn(&dec->err, "%s: truncated or damaged PNG: %d of %d rows decoded, the rest left black (%s)", name,
+                     src.rows_done, img->height, src.msg);
+            goto cleanup;
+        }
         s = irb_fail(&dec->err, IRB_CORRUPT, "%s: cannot decode the PNG: %s", name, src.msg);
         goto cleanup;
     }
@@ -144,7 +152,14 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
     }
     for (int y = 0; y < h; y++)
         rows[y] = img->data + (size_t)y * (size_t)w * 3;
-    png_read_image(png, rows);
+    if (png_get_interlace_type(png, info) != PNG_INTERLACE_NONE) {
+        png_read_image(png, rows); /* passes over the whole image: no usable prefix if it breaks */
+    } else {
+        for (int y = 0; y < h; y++) {
+            png_read_row(png, rows[y], NULL);
+            src.rows_done = y + 1;
+        }
+    }
     src.pixels_done = 1;
     png_read_end(png, NULL);
 cleanup:

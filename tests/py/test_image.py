@@ -14,6 +14,7 @@ Tolerances:
 """
 import csv
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -154,6 +155,30 @@ def test_orientations_and_png():
     r = rows.get('cam1/bad_exif.png', {})
     check(r.get('status') in ('ok', 'warning') and r.get('timestamp') == '' and r.get('width') == '64',
           'png with a damaged eXIf: %s' % r)
+    # a PNG cut inside its pixels: a warning, the rows decoded kept (equal to PIL's with
+    # LOAD_TRUNCATED_IMAGES), the rest black; cut before any row: an error (PIL writes no
+    # interlaced PNG, so the interlaced case, an error too, is not exercised here)
+    frame = Image.open(os.path.join(CT, 'mlwic_examples/images/CA-01_0006501.jpg')).convert('RGB')
+    full = os.path.join(TMP, 'frame.png')
+    frame.save(full, compress_level=1)
+    data = open(full, 'rb').read()
+    cut = os.path.join(TMP, 'frame_cut.png')
+    open(cut, 'wb').write(data[:len(data) * 6 // 10])
+    r = run('decode', cut)
+    m = re.search(r'(\d+) of 256 rows decoded', r['msg'])
+    rows = int(m.group(1)) if m else 0
+    check(r['status'] == 'ok' and r['warning'] and 'frame_cut.png' in r['msg'] and 0 < rows < 256,
+          'truncated png: %s %s' % (r['status'], r['msg']))
+    if rows:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        ref = np.asarray(Image.open(cut).convert('RGB'))
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        check(np.array_equal(r['px'][:rows - 1], ref[:rows - 1]) and not r['px'][rows:].any(),
+              'truncated png: the %d rows equal PIL\'s, the rest black' % rows)
+    early = os.path.join(TMP, 'frame_early.png')
+    open(early, 'wb').write(data[:120])
+    r = run('decode', early)
+    check(r['status'] == 'corrupt_input' and 'frame_early.png' in r['msg'], 'png cut before any row: %s' % r)
     # 16-bit gray and RGB: PIL keeps the high byte when converting to 8 bits
     g16 = (np.arange(64 * 96, dtype=np.uint16).reshape(64, 96) * 10)
     p = os.path.join(TMP, 'v_gray16.png')
