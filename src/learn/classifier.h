@@ -2,6 +2,8 @@
 #ifndef IRB_LEARN_CLASSIFIER_H
 #define IRB_LEARN_CLASSIFIER_H
 
+#include <lbfgs.h>
+
 #include "irbis/learn.h"
 
 #define IRB_CLF_VERSION 1
@@ -11,10 +13,12 @@
 /* The C grid of cross-validation when none is given: 10^-4 .. 10^2 in half-decades. */
 #define IRB_LOGREG_DEFAULT_GRID_N 13
 extern const double irb_logreg_default_grid[IRB_LOGREG_DEFAULT_GRID_N];
+/* The grid of o (or the default) into *grid, *n; IRB_INVALID_ARG unless 1..IRB_CV_GRID_MAX
+ * positive ascending values. */
+irb_status irb_logreg_grid(const irb_train_opts *o, const double **grid, int *n, irb_error *err);
 
 /* The L-BFGS settings of every fit (single and distributed): 10 corrections, gradient tolerance
  * tol relative to max(1, ||w||), at most max_iter iterations, 40 line-search steps. */
-#include <lbfgs.h>
 void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter);
 
 struct irb_classifier {

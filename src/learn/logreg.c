@@ -120,7 +120,6 @@ static int progress(void *inst, const lbfgsfloatval_t *x, const lbfgsfloatval_t 
     return 0;
 }
 
-/* Minimises from the starting point in w (warm start); w gets the solution. */
 void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter)
 {
     lbfgs_parameter_init(prm);
@@ -131,6 +130,7 @@ void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter)
     prm->max_linesearch = 40;
 }
 
+/* Minimises from the starting point in w (warm start); w gets the solution. */
 static irb_status fit(problem *p, double *w, int max_iter, double tol, fit_out *out, irb_error *err)
 {
     double wsum = 0;
@@ -375,17 +375,24 @@ static irb_status run_fold(const data *d, const int *fold, int f, const double *
     return IRB_OK;
 }
 
+irb_status irb_logreg_grid(const irb_train_opts *o, const double **grid, int *n, irb_error *err)
+{
+    *grid = o->grid ? o->grid : irb_logreg_default_grid;
+    *n = o->grid ? o->grid_n : IRB_LOGREG_DEFAULT_GRID_N;
+    if (*n < 1 || *n > IRB_CV_GRID_MAX)
+        return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid of %d values (1..%d)", *n, IRB_CV_GRID_MAX);
+    for (int c = 0; c < *n; c++)
+        if (!((*grid)[c] > 0) || (c && (*grid)[c] <= (*grid)[c - 1]))
+            return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid must be positive and ascending");
+    return IRB_OK;
+}
+
 static irb_status choose_C(const data *d, const irb_train_opts *o, irb_train_report *rep, double *bestC,
                            irb_error *err)
 {
-    const double *grid = o->grid ? o->grid : irb_logreg_default_grid;
-    int ng = o->grid ? o->grid_n : IRB_LOGREG_DEFAULT_GRID_N;
-    int k = o->cv_folds > 0 ? o->cv_folds : 5;
-    if (ng < 1 || ng > IRB_CV_GRID_MAX)
-        return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid of %d values (1..%d)", ng, IRB_CV_GRID_MAX);
-    for (int c = 0; c < ng; c++)
-        if (!(grid[c] > 0) || (c && grid[c] <= grid[c - 1]))
-            return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid must be positive and ascending");
+    const double *grid;
+    int ng, k = o->cv_folds > 0 ? o->cv_folds : 5;
+    IRB_TRY(irb_logreg_grid(o, &grid, &ng, err));
     size_t n = d->n, D = (size_t)d->D, M = (size_t)d->M;
     int *fold = irb_malloc_array(n, sizeof *fold), *own = NULL;
     fold_buf b = {0};

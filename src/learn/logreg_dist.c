@@ -234,8 +234,9 @@ static irb_status choose_C_dist(const float *x, size_t n, int D, const int *y, c
                                 const irb_train_opts *o, irb_allreduce_fn ar, void *user, irb_train_report *rep,
                                 double *bestC, irb_error *err)
 {
-    const double *grid = o->grid ? o->grid : irb_logreg_default_grid;
-    int ng = o->grid ? o->grid_n : IRB_LOGREG_DEFAULT_GRID_N, k = o->cv_folds > 0 ? o->cv_folds : 5;
+    const double *grid;
+    int ng, k = o->cv_folds > 0 ? o->cv_folds : 5;
+    IRB_TRY(irb_logreg_grid(o, &grid, &ng, err)); /* checked before any collective already */
     int M = c->M, max_iter = o->max_iter > 0 ? o->max_iter : 5000;
     double cv_tol = o->cv_tol > 0 ? o->cv_tol : 1e-4;
     size_t N1 = n ? n : 1, nvar = (size_t)M * ((size_t)D + 1);
@@ -322,12 +323,9 @@ static irb_status check_dist_args(const float *x, size_t n, int dim, const int *
             if (o->folds[i] < 0 || o->folds[i] >= k)
                 return irb_fail(err, IRB_INVALID_ARG, "distributed cross-validation: fold %d of row %zu outside "
                                 "0..%d", o->folds[i], i, k - 1);
-        int ng = o->grid ? o->grid_n : IRB_LOGREG_DEFAULT_GRID_N;
-        if (ng < 1 || ng > IRB_CV_GRID_MAX)
-            return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid of %d values (1..%d)", ng, IRB_CV_GRID_MAX);
-        for (int g = 0; o->grid && g < ng; g++)
-            if (!(o->grid[g] > 0) || (g && o->grid[g] <= o->grid[g - 1]))
-                return irb_fail(err, IRB_INVALID_ARG, "cross-validation: grid must be positive and ascending");
+        const double *grid;
+        int ng;
+        IRB_TRY(irb_logreg_grid(o, &grid, &ng, err));
     }
     for (size_t i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= K)

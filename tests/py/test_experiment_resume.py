@@ -4,7 +4,7 @@ the RN2 row with checkpoints after every chunk; the run is SIGKILLed as soon as 
 checkpoint is on disk. Started again with the same command, it computes only the 76 images
 the checkpoint lacked (read from its progress line "CNN cut 2: done / total"), and its table and
 out-of-fold predictions are identical to those of an uninterrupted run with its own cache.
-With --cache-every 0 nothing is written before the end (the old behaviour, still available)."""
+The uninterrupted reference runs with --cache-every 0 (write only at the end) and computes all."""
 import csv
 import glob
 import os
@@ -12,21 +12,16 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from testlib import check, finish  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
 
-SHARED = os.environ.get('IRBIS_SHARED', '../shared')
-BIN = os.environ['IRBIS_BIN']
-TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'experiment_resume')
-ROOT = os.path.join(SHARED, 'data/camera-traps')
-MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
+TMP = tmpdir('experiment_resume')
 N = 1100
 
 
 
 def args(out, cache, every):
-    return [BIN, 'experiment', '--images', ROOT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
+    return [BIN, 'experiment', '--images', CT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
             '--rows', 'RN2', '--crop', 'none', '--C', '1', '--threads', '2', '--cache-every', every,
             '--cache', cache, '-o', out]
 
@@ -39,7 +34,7 @@ def computed(stderr):
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(ROOT, 'manifest.csv')))
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
                    if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
     with open(os.path.join(TMP, 'labels.csv'), 'w', newline='') as f:
         w = csv.writer(f)

@@ -13,13 +13,9 @@ import os
 import subprocess
 import sys
 from collections import defaultdict
-from testlib import check, finish  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
 
-SHARED = os.environ.get('IRBIS_SHARED', '../shared')
-BIN = os.environ['IRBIS_BIN']
-TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'experiment_sequences')
-ROOT = os.path.join(SHARED, 'data/camera-traps')
-MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
+TMP = tmpdir('experiment_sequences')
 
 
 
@@ -30,7 +26,7 @@ def read_pred(out, row):
 def main():
     os.makedirs(TMP, exist_ok=True)
     labels = os.path.join(TMP, 'labels.csv')
-    with open(os.path.join(ROOT, 'manifest.csv'), newline='') as f, open(labels, 'w', newline='') as g:
+    with open(os.path.join(CT, 'manifest.csv'), newline='') as f, open(labels, 'w', newline='') as g:
         rd = csv.DictReader(f)
         w = csv.DictWriter(g, fieldnames=rd.fieldnames)
         w.writeheader()
@@ -38,7 +34,7 @@ def main():
             if r['path'].startswith('hannaboe_smallmammal/'):
                 w.writerow(r)
     out = os.path.join(TMP, 'out')
-    p = subprocess.run([BIN, 'experiment', '--images', ROOT, '--labels', labels, '--model', MODEL, '--task', 'empty',
+    p = subprocess.run([BIN, 'experiment', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty',
                         '--rows', 'RN2,RN2+A,RN2+A+E', '--crop', 'none', '-o', out, '--quiet',
                         '--cache', os.path.join(TMP, 'cache')], capture_output=True, text=True, timeout=600)
     print(p.stdout[-1500:], p.stderr[-500:])

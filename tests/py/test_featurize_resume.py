@@ -11,15 +11,11 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from testlib import check, finish  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
 
-SHARED = os.environ.get('IRBIS_SHARED', '../shared')
-BIN = os.environ['IRBIS_BIN']
-TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'featurize_resume')
-MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
-IMAGES = os.path.join(SHARED, 'data/camera-traps/mlwic_examples/images')
+TMP = tmpdir('featurize_resume')
+IMAGES = os.path.join(CT, 'mlwic_examples/images')
 
 
 

@@ -17,13 +17,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import check, finish  # noqa: E402
+from testlib import BIN, CT, check, finish, tmpdir  # noqa: E402
 
-BIN = os.environ["IRBIS_BIN"]
-SHARED = os.environ["IRBIS_SHARED"]
-TMP = os.path.join(os.environ["IRBIS_TMP"], "full_disk")
+TMP = tmpdir('full_disk')
 MNT = os.path.join(TMP, "mnt")
-SURVEY_SRC = os.path.join(SHARED, "data/camera-traps/hannaboe_smallmammal")
+SURVEY_SRC = os.path.join(CT, "hannaboe_smallmammal")
 
 
 

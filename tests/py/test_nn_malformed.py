@@ -73,5 +73,15 @@ check("unknown_op", conv_model(nodes=[helper.make_node("Conv", ["x", "w"], ["c"]
       3, "LeakyRelu", "leaky7")
 check("bad_weights", conv_model(inits=[numpy_helper.from_array(np.ones((4, 5, 3, 3), np.float32), "w")]),
       3, "conv1", "do not agree")
+# shapes from the model's own data that no tensor can have (regression: the Reshape product was
+# a signed overflow, found by fuzz_onnx; a declared input of 2^48 floats was let through)
+big = numpy_helper.from_array(np.array([4294967297, 216172782113783807], np.int64), "shape")
+check("reshape_overflow", conv_model(inits=[big], nodes=[helper.make_node("Reshape", ["x", "shape"], ["y"],
+                                                                        name="reshape1")]),
+      3, "reshape1", "more elements than int64 holds")
+xhuge = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1 << 16, 1 << 16, 1 << 16])
+check("value_too_large", conv_model(inputs=[xhuge], inits=[],
+                                    nodes=[helper.make_node("Relu", ["x"], ["y"], name="relu1")]),
+      3, "relu1", "bytes per tensor")
 print("%d failures" % failures)
 sys.exit(1 if failures else 0)

@@ -7,7 +7,6 @@ plain camera-trap JPEG. Each thumbnail must exist, be 160 px wide (the image's u
 wrongly converted thumbnail differs by far more). A file irbis cannot read keeps the file name
 in the report instead of a thumbnail (it is listed as failed)."""
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,13 +17,10 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import check, finish  # noqa: E402
+from testlib import BIN, CT, SHARED, check, finish, tmpdir  # noqa: E402
 
-SHARED = os.environ["IRBIS_SHARED"]
-BIN = os.environ["IRBIS_BIN"]
-TMP = os.path.join(os.environ["IRBIS_TMP"], "report_thumbs")
+TMP = tmpdir('report_thumbs')
 ODD = os.path.join(SHARED, "data/odd-images")
-CT = os.path.join(SHARED, "data/camera-traps")
 
 
 

@@ -21,11 +21,11 @@ enum {
     CLI_FATAL = 3,     /* could not run: missing model, unwritable output, ... */
 };
 
-/* "irbis <cmd>: message\n" on stderr. */
 /* 1: cli_error and cli_fail print nothing (the MPI driver's ranks other than 0, whose messages
  * would repeat rank 0's). */
 extern int cli_quiet;
 
+/* "irbis <cmd>: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* Prints err's message (or its status name) and returns CLI_FATAL. */
 int cli_fail(const char *cmd, const irb_error *err);

@@ -117,18 +117,6 @@ static void decode_batch(job *j, int threads)
         pthread_join(tid[t], NULL);
 }
 
-/* ==== metadata */
-
-
-
-static irb_status write_meta(irb_featwriter_t *w, const fopts *o, const irb_net_t *net, const irb_preproc *pp)
-{
-    char sha[65];
-    irb_error err = {0};
-    irb_status s = irb_sha256_file(o->model, sha, &err);
-    return s != IRB_OK ? s : featurize_write_meta(w, o, sha, net, pp);
-}
-
 /* ==== the run */
 
 typedef struct run {
@@ -220,7 +208,7 @@ static int setup(run *r)
     r->segment = segment_size();
     if (irb_featwriter_open(o->out, (int)irb_net_output_size(r->net), NULL, &r->w, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    if (write_meta(r->w, o, r->net, &r->pp) != IRB_OK) {
+    if (featurize_write_meta(r->w, o, sha, r->net, &r->pp) != IRB_OK) {
         cli_error(CMD, "%s", irb_featwriter_error(r->w)->message);
         return CLI_FATAL;
     }
