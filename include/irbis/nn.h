@@ -100,6 +100,9 @@ typedef enum irb_engine { IRB_ENGINE_AUTO = 0, IRB_ENGINE_REFERENCE, IRB_ENGINE_
 typedef enum irb_precision { IRB_PRECISION_FP32 = 0, IRB_PRECISION_BF16 } irb_precision;
 typedef enum irb_pool_mode { IRB_POOL_NONE = 0, IRB_POOL_AVG } irb_pool_mode;
 
+/* The largest irb_net_opts.input_size. */
+#define IRB_NET_MAX_INPUT_SIZE 4096
+
 typedef struct irb_net_opts {
     const char *layer;     /* a tensor name to cut at (borrowed for the call), or NULL/"" */
     int cut;               /* with no layer: cut point number (0 = the model's output) */
@@ -109,6 +112,10 @@ typedef struct irb_net_opts {
     irb_precision precision; /* BF16: oneDNN only */
     int threads;           /* 0: all CPUs */
     int max_batch;         /* 0: 32 */
+    int input_size;        /* > 0: run at input_size x input_size instead of the model's input
+                              size (shapes are inferred again: fully convolutional nets, such as
+                              those ending in global pooling, take any size; a net whose shapes
+                              do not fit fails with IRB_MISMATCH). 0: the model's size */
 } irb_net_opts;
 
 /* Cuts, optimises and compiles a copy of the model's graph. opts may be NULL (the model's

@@ -1,4 +1,5 @@
 /* Public net API: passes on a copy of the model's graph, engine choice, compile, run. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -26,7 +27,17 @@ static irb_status optimise(irb_graph *g, const irb_net_opts *o, char **cut_name,
     if (!(*cut_name = irb_strdup(g->values[g->output].name)))
         return irb_fail(err, IRB_NOMEM, "out of memory");
     IRB_TRY(irb_pass_prune(g, err));
-    IRB_TRY(irb_pass_infer_fold(g, err));
+    irb_value *x = &g->values[g->input];
+    int native = x->dims[2] == o->input_size && x->dims[3] == o->input_size;
+    if (o->input_size > 0 && !native)
+        x->dims[2] = x->dims[3] = o->input_size; /* every other shape follows from the input's */
+    irb_status s = irb_pass_infer_fold(g, err);
+    if (s != IRB_OK && o->input_size > 0 && !native) {
+        char msg[IRB_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return irb_fail(err, s, "the net cannot run at %dx%d inputs: %s", o->input_size, o->input_size, msg);
+    }
+    IRB_TRY(s);
     IRB_TRY(irb_pass_simplify(g, err));
     IRB_TRY(irb_pass_fold_batchnorm(g, err));
     if (o->pool == IRB_POOL_AVG)
@@ -88,6 +99,8 @@ irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t
     irb_net_opts o = {0};
     if (opts)
         o = *opts;
+    if (o.input_size < 0 || o.input_size > IRB_NET_MAX_INPUT_SIZE)
+        return irb_fail(err, IRB_INVALID_ARG, "input size %d is outside 1..%d", o.input_size, IRB_NET_MAX_INPUT_SIZE);
     irb_net_t *net = irb_calloc(1, sizeof *net);
     if (!net)
         return irb_fail(err, IRB_NOMEM, "out of memory creating a net");

@@ -129,7 +129,17 @@ static irb_status configure_net(engine_ctx *c, irb_error *err)
     }
     no.pool = pool && (!strcmp(pool, "avg") || !strcmp(pool, "1") || !strcmp(pool, "yes")) ? IRB_POOL_AVG
                                                                                           : IRB_POOL_NONE;
-    IRB_TRY(irb_net_new(c->model, &no, &c->net, err));
+    /* the input size the classifier's features were computed at (irbis featurize --size) */
+    const char *ppj = irb_classifier_meta(c->clf, "preprocessing");
+    irb_preproc pp;
+    if (ppj && *ppj && irb_preproc_from_json(ppj, &pp, NULL) == IRB_OK)
+        no.input_size = pp.size;
+    irb_status s = irb_net_new(c->model, &no, &c->net, err);
+    if (s != IRB_OK) {
+        char msg[IRB_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return irb_fail(err, s, "%s with %s: %s", o->model_path, o->classifier_path, msg);
+    }
     c->feat_dim = irb_net_output_size(c->net);
     if ((int)c->feat_dim != irb_classifier_dim(c->clf))
         return irb_fail(err, IRB_MISMATCH, "%s: the classifier expects %d features, %s gives %zu at '%s'",

@@ -143,13 +143,17 @@ static void test_mobilenet(void)
     irb_model_free(m);
 }
 
+/* helper runs: IRBIS_TEST_INPUT_SIZE (irb_net_opts.input_size) and IRBIS_TEST_ENGINE=reference */
+static int helper_size;
+static irb_engine helper_engine = IRB_ENGINE_ONEDNN;
+
 /* Runs `batch` inputs through a net made with these options; writes the output to path. */
 static int helper_net(const irb_model_t *m, const char *layer, irb_precision prec, int max_batch, int threads,
                       const float *in, int batch, const char *path)
 {
     irb_error err = {0};
-    irb_net_opts o = {.layer = layer, .engine = IRB_ENGINE_ONEDNN, .precision = prec, .threads = threads,
-                      .max_batch = max_batch};
+    irb_net_opts o = {.layer = layer, .engine = helper_engine, .precision = prec, .threads = threads,
+                      .max_batch = max_batch, .input_size = helper_size};
     irb_net_t *net = NULL;
     if (irb_net_new(m, &o, &net, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);
@@ -178,7 +182,7 @@ static int helper_net(const irb_model_t *m, const char *layer, irb_precision pre
 }
 
 /* run MODEL LAYER BATCH THREADS IN.bin OUT: writes OUT.fp32 (one batch), OUT.fp32b1 (one image
- * per run), OUT.logits (the model's output, fp32) and, with AVX512-BF16, OUT.bf16. */
+ * per run), OUT.logits (the model's output, fp32) and, with AVX512-BF16 on oneDNN, OUT.bf16. */
 static int helper_run(char **argv)
 {
     irb_error err = {0};
@@ -188,8 +192,13 @@ static int helper_run(char **argv)
         return 3;
     }
     int batch = atoi(argv[2]), threads = atoi(argv[3]), rc = 3;
+    const char *size = getenv("IRBIS_TEST_INPUT_SIZE"), *engine = getenv("IRBIS_TEST_ENGINE");
+    helper_size = size ? atoi(size) : 0;
+    if (engine && !strcmp(engine, "reference"))
+        helper_engine = IRB_ENGINE_REFERENCE;
     const irb_tensor_info *x = irb_model_info_get(m)->inputs;
-    size_t n = (size_t)batch * x->dims[1] * x->dims[2] * x->dims[3];
+    int64_t h = helper_size ? helper_size : x->dims[2], w = helper_size ? helper_size : x->dims[3];
+    size_t n = (size_t)batch * x->dims[1] * h * w;
     float *in = read_floats(argv[4], n);
     char path[4096];
     if (in) {
@@ -200,7 +209,7 @@ static int helper_run(char **argv)
         snprintf(path, sizeof path, "%s.logits", argv[5]);
         rc = rc ? rc : helper_net(m, NULL, IRB_PRECISION_FP32, batch, threads, in, batch, path);
         snprintf(path, sizeof path, "%s.bf16", argv[5]);
-        if (!rc && irb_onednn_has_bf16())
+        if (!rc && helper_engine == IRB_ENGINE_ONEDNN && irb_onednn_has_bf16())
             rc = helper_net(m, argv[1], IRB_PRECISION_BF16, batch, threads, in, batch, path);
     }
     free(in);

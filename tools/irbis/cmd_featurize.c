@@ -34,7 +34,8 @@ static void usage(FILE *out)
             "  --engine auto|onednn|reference\n"
             "  --threads N         decode workers and CNN workers (default: all CPUs)\n"
             "  --batch B           images per CNN run (default 16)\n"
-            "  --size S            network input size (default: the model's)\n"
+            "  --size S            run the network at SxS inputs (default: the model's size; a net\n"
+            "                      ending in global pooling takes any size)\n"
             "  --resize squash|crop|center-fraction   (default center-fraction)\n"
             "  --crop-fraction F   for center-fraction (default 0.875)\n"
             "  --short-side S      for crop: resize the short side to S, then centre crop\n"
@@ -162,17 +163,14 @@ static int setup(run *r)
     int rows_per_image = o->flip ? 2 : 1;
     irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
                        .engine = eng, .precision = o->bf16 ? IRB_PRECISION_BF16 : IRB_PRECISION_FP32,
-                       .threads = threads, .max_batch = (int)o->batch * rows_per_image};
+                       .threads = threads, .max_batch = (int)o->batch * rows_per_image,
+                       .input_size = (int)o->size};
     if (irb_net_new(r->model, &no, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     int c, h, w;
     irb_net_input_shape(r->net, &c, &h, &w);
     const irb_preprocess *mp = irb_model_preprocess(r->model);
     r->pp = irb_preproc_default(o->size ? (int)o->size : h);
-    if (o->size && (o->size != h || h != w)) {
-        cli_error(CMD, "--size %ld does not match the model's input %dx%d", o->size, h, w);
-        return CLI_USAGE;
-    }
     r->pp.mode = o->resize;
     r->pp.crop_fraction = o->crop_fraction;
     r->pp.short_side = (int)o->short_side;

@@ -64,13 +64,11 @@ static int setup_net(run *r)
     int k = o->flip ? 2 : 1;
     irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
                        .engine = eng, .precision = o->bf16 ? IRB_PRECISION_BF16 : IRB_PRECISION_FP32,
-                       .threads = (int)o->threads, .max_batch = (int)o->batch * k};
+                       .threads = (int)o->threads, .max_batch = (int)o->batch * k, .input_size = (int)o->size};
     if (irb_net_new(r->model, &no, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     int c, h, w;
     irb_net_input_shape(r->net, &c, &h, &w);
-    if (o->size && (o->size != h || h != w))
-        return cli_error(CMD, "--size %ld does not match the model's input %dx%d", o->size, h, w), CLI_USAGE;
     const irb_preprocess *mp = irb_model_preprocess(r->model);
     r->pp = irb_preproc_default(o->size ? (int)o->size : h);
     r->pp.mode = o->resize;
