@@ -55,6 +55,8 @@ typedef enum irb_crop_choice {
                          * inner cross-validated log-loss (the choice never sees test data) */
 } irb_crop_choice;
 
+#define IRB_EXPERIMENT_MAX_SIZES 4
+
 typedef struct irb_experiment_opts {
     const char *images;       /* root folder the labels' paths are relative to (borrowed) */
     const char *labels;       /* CSV with path,label and optionally camera,timestamp,sequence */
@@ -73,6 +75,10 @@ typedef struct irb_experiment_opts {
     double C;                 /* > 0: fixed; 0: chosen by inner grouped CV in each training fold */
     irb_crop_choice crop;
     irb_resize_mode resize;   /* how images become the CNN input (default CROP_FRACTION 0.875) */
+    int sizes[IRB_EXPERIMENT_MAX_SIZES]; /* CNN input sizes (irb_net_opts.input_size), ended by 0 or
+                               * the array's end; with more than one, each training fold chooses
+                               * (with the crop) by inner cross-validated log-loss. All 0: the
+                               * model's size */
     double crop_fraction;     /* for IRB_RESIZE_CROP_FRACTION (0: 0.875) */
     int raw_size;             /* L120's side (0: 120) */
     int threads, batch;       /* 0: all CPUs; 0: 16 */
@@ -98,6 +104,8 @@ typedef struct irb_experiment_row {
     double seq_accuracy;      /* one sample per sequence (ensembled rows only; else NaN) */
     double mean_log10_C;      /* mean over folds of the chosen log10 C */
     int crop_auto_folds;      /* folds whose training chose to crop info strips */
+    int size_folds[IRB_EXPERIMENT_MAX_SIZES]; /* folds whose training chose opts.sizes[k] (CNN rows) */
+    char sizes[64];           /* the CNN input sizes chosen, e.g. "576" or "224:2 576:3"; "" for L120 */
     double train_seconds;     /* fitting, including inner CV */
     double feature_seconds;   /* computing features not found in the cache */
 } irb_experiment_row;

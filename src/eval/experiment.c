@@ -274,21 +274,26 @@ cleanup:
 
 /* ---- features ------------------------------------------------------------------------------- */
 
+#define N_VARIANTS (2 * IRB_EXPERIMENT_MAX_SIZES)
+
 typedef struct exp_ctx {
     const irb_experiment_opts *o;
     exp_data d;
     irb_model_t *model;
     char model_sha[65];
     char cache_dir[4096];
-    featmat raw[2], cut1[2], cut2[2];   /* [crop variant]: 0 none, 1 auto strips */
+    /* features [kind: 0 raw pixels, 1 cut 1, 2 cut 2][variant]: variant = 2 * size index + crop
+     * (0 none, 1 auto strips); raw pixels have no size (index 0 only) */
+    featmat mats[3][N_VARIANTS];
     int variants[2];                    /* which crop variants are used */
+    int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
     int want[IRB_EXPERIMENT_MAX_ROWS];
 } exp_ctx;
 
-static irb_preproc cnn_preproc(const exp_ctx *c, int strips)
+static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
 {
     const irb_preprocess *mp = irb_model_preprocess(c->model);
-    irb_preproc pp = irb_preproc_default(mp->input_size > 0 ? mp->input_size : 224);
+    irb_preproc pp = irb_preproc_default(size);
     pp.mode = c->o->resize;
     if (c->o->crop_fraction > 0)
         pp.crop_fraction = c->o->crop_fraction;
@@ -302,8 +307,9 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips)
 }
 
 
-static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featmat *out, irb_error *err)
+static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featmat *out, irb_error *err)
 {
+    int strips = variant & 1, size = c->sizes[variant / 2];
     const irb_experiment_opts *o = c->o;
     featcache_req rq = {0};
     rq.cache_dir = c->cache_dir;
@@ -328,7 +334,7 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
         snprintf(key, sizeof key, "v1 raw %s flip=%d", ppd, flip);
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
-        rq.eo.pp = cnn_preproc(c, strips);
+        rq.eo.pp = cnn_preproc(c, strips, size);
         const irb_model_info *mi = irb_model_info_get(c->model);
         if (cut > mi->n_cuts)
             return irb_fail(err, IRB_INVALID_ARG, "%s has only %d cut points", o->model, mi->n_cuts);
@@ -339,11 +345,12 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
         no.precision = o->precision;
         no.threads = o->threads;
         no.max_batch = rq.eo.batch * (flip ? 2 : 1);
+        no.input_size = size;
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d", c->model_sha, cut,
                  (int)no.pool, (int)o->precision, ppd, flip);
-        snprintf(stage, sizeof stage, "CNN cut %d%s%s", cut, flip ? " + flips" : "",
+        snprintf(stage, sizeof stage, "CNN cut %d at %d%s%s", cut, size, flip ? " + flips" : "",
                  strips ? ", strips cropped" : "");
     }
     rq.key = key;
@@ -358,7 +365,9 @@ static irb_status features_for(exp_ctx *c, int cut, int strips, int flip, featma
 
 typedef struct row_spec {
     int id;
-    featmat *mats[2];   /* crop variants to choose between (mats[1] NULL: no choice) */
+    featmat *mats[N_VARIANTS]; /* the variants (crop x size) to choose between */
+    int vid[N_VARIANTS];       /* their variant numbers (2 * size index + crop) */
+    int n_mats;
     int augment;        /* train on originals + mirrors, predict as the mean over both */
     int ensemble;       /* average the out-of-fold predictions over each sequence */
 } row_spec;
@@ -447,7 +456,7 @@ static double min_cv_loss(const irb_train_report *rep)
 static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit, double *seconds, irb_error *err)
 {
     const irb_experiment_opts *o = c->o;
-    int nv = rs->mats[1] ? 2 : 0;
+    int nv = rs->n_mats > 1 ? rs->n_mats : 0;
     double best = INFINITY;
     irb_status s = IRB_OK;
     for (int v = 0; v < (nv ? nv : 1) && s == IRB_OK; v++) {
@@ -579,7 +588,10 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             break;
         }
         const featmat *m = rs->mats[fit.variant];
-        row->crop_auto_folds += rs->mats[1] && fit.variant == 1;
+        int vid = rs->vid[fit.variant];
+        row->crop_auto_folds += vid & 1;
+        if (rs->id != ROW_L120)
+            row->size_folds[vid / 2]++;
         logc += log10(fit.C);
         size_t nt = 0;
         for (size_t i = 0; i < d->n; i++)
@@ -699,24 +711,22 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
     int need_raw = c->want[ROW_L120], need1 = c->want[ROW_RN1];
     int need2 = c->want[ROW_RN2] || c->want[ROW_RN2A] || c->want[ROW_RN2AE];
     int flip2 = c->want[ROW_RN2A] || c->want[ROW_RN2AE];
-    for (int v = 0; v < 2; v++) {
-        if (!c->variants[v])
+    for (int v = 0; v < 2 * c->n_sizes; v++) {
+        if (!c->variants[v & 1])
             continue;
-        if (need_raw)
-            IRB_TRY(features_for(c, 0, v, 0, &c->raw[v], err));
+        if (need_raw && v < 2)
+            IRB_TRY(features_for(c, 0, v, 0, &c->mats[0][v], err));
         if (need1)
-            IRB_TRY(features_for(c, 1, v, 0, &c->cut1[v], err));
+            IRB_TRY(features_for(c, 1, v, 0, &c->mats[1][v], err));
         if (need2)
-            IRB_TRY(features_for(c, 2, v, flip2, &c->cut2[v], err));
+            IRB_TRY(features_for(c, 2, v, flip2, &c->mats[2][v], err));
     }
+    const featmat *all = &c->mats[0][0];
     for (size_t i = 0; i < c->d.n; i++) {
         ok[i] = 1;
-        for (int v = 0; v < 2; v++) {
-            featmat *ms[3] = {&c->raw[v], &c->cut1[v], &c->cut2[v]};
-            for (int m = 0; m < 3; m++)
-                if (ms[m]->ok && !ms[m]->ok[i])
-                    ok[i] = 0;
-        }
+        for (int m = 0; m < 3 * N_VARIANTS; m++)
+            if (all[m].ok && !all[m].ok[i])
+                ok[i] = 0;
     }
     return IRB_OK;
 }
@@ -733,12 +743,10 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
         if (ok[i])
             continue;
         const char *why = "could not be decoded";
-        for (int v = 0; v < 2; v++) {
-            const featmat *ms[3] = {&c->raw[v], &c->cut1[v], &c->cut2[v]};
-            for (int m = 0; m < 3; m++)
-                if (ms[m]->why && ms[m]->why[i])
-                    why = ms[m]->why[i];
-        }
+        const featmat *all = &c->mats[0][0];
+        for (int m = 0; m < 3 * N_VARIANTS; m++)
+            if (all[m].why && all[m].why[i])
+                why = all[m].why[i];
         fprintf(f, "\"%s\",\"", rel[i]);
         for (const char *p = why; *p; p++)
             fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
@@ -748,6 +756,24 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
 }
 
 
+/* row->sizes: "576" when every fold chose one size, else "224:2 576:3" */
+static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row)
+{
+    size_t len = 0;
+    int used = 0;
+    for (int k = 0; k < c->n_sizes; k++)
+        used += row->size_folds[k] > 0;
+    row->sizes[0] = 0;
+    for (int k = 0; k < c->n_sizes && len < sizeof row->sizes; k++) {
+        if (!row->size_folds[k])
+            continue;
+        int w = used > 1 ? snprintf(row->sizes + len, sizeof row->sizes - len, "%s%d:%d", len ? " " : "",
+                                    c->sizes[k], row->size_folds[k])
+                         : snprintf(row->sizes + len, sizeof row->sizes - len, "%d", c->sizes[k]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
 {
     exp_data *d = &c->d;
@@ -756,7 +782,6 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
     irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
     memset(rocs, 0, sizeof rocs);
     irb_status s = IRB_OK;
-    int v0 = c->variants[0] ? 0 : 1, choose = c->variants[0] && c->variants[1];
     for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
         if (!c->want[r])
             continue;
@@ -769,10 +794,15 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             s = irb_fail(err, IRB_NOMEM, "out of memory");
             break;
         }
-        featmat *mats = r == ROW_L120 ? c->raw : r == ROW_RN1 ? c->cut1 : c->cut2;
-        row_spec rs = {r, {&mats[v0], choose ? &mats[1] : NULL}, r >= ROW_RN2A, r == ROW_RN2AE};
-        row->features = (int)mats[v0].dim;
-        row->feature_seconds = mats[0].seconds + mats[1].seconds;
+        featmat *mats = c->mats[r == ROW_L120 ? 0 : r == ROW_RN1 ? 1 : 2];
+        row_spec rs = {.id = r, .augment = r >= ROW_RN2A, .ensemble = r == ROW_RN2AE};
+        for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
+            if (c->variants[v & 1]) {
+                rs.vid[rs.n_mats] = v;
+                rs.mats[rs.n_mats++] = &mats[v];
+                row->feature_seconds += mats[v].seconds;
+            }
+        row->features = (int)rs.mats[0]->dim;
         if (r == ROW_RN2AE && probs[ROW_RN2A]) {
             /* the same classifiers as RN2+A: only the averaging over sequences is added */
             *row = res->rows[res->n_rows - 1];
@@ -802,6 +832,8 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             irb_free(seqp);
             irb_free(img);
         }
+        if (s == IRB_OK && r != ROW_L120)
+            sizes_chosen(c, row);
         if (s == IRB_OK)
             s = evaluate_row(c, row, probs[r], &rocs[res->n_rows], err);
         res->n_rows++;
@@ -835,12 +867,18 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         c.want[r] = want_row(o->rows, row_names[r]);
     c.variants[0] = o->crop != IRB_CROP_AUTO;
     c.variants[1] = o->crop != IRB_CROP_NONE;
+    for (int k = 0; k < IRB_EXPERIMENT_MAX_SIZES && o->sizes[k] > 0; k++)
+        c.sizes[c.n_sizes++] = o->sizes[k];
 
     irb_status s = load_labels(o, &c.d, err);
     if (s == IRB_OK)
         s = irb_sha256_file(o->model, c.model_sha, err);
     if (s == IRB_OK)
         s = irb_model_load(o->model, NULL, &c.model, err);
+    if (s == IRB_OK && !c.n_sizes) {
+        const irb_preprocess *mp = irb_model_preprocess(c.model);
+        c.sizes[c.n_sizes++] = mp->input_size > 0 ? mp->input_size : 224;
+    }
     if (s == IRB_OK) {
         ok = irb_calloc(c.d.n, 1);
         rel_all = irb_calloc(c.d.n, sizeof *rel_all);
@@ -858,10 +896,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK)
         s = write_failed(&c, ok, n_all, rel_all, err);
     if (s == IRB_OK) {
-        featmat all[6] = {c.raw[0], c.raw[1], c.cut1[0], c.cut1[1], c.cut2[0], c.cut2[1]};
-        keep_ok(&c.d, ok, all, 6);
-        c.raw[0] = all[0], c.raw[1] = all[1], c.cut1[0] = all[2], c.cut1[1] = all[3];
-        c.cut2[0] = all[4], c.cut2[1] = all[5];
+        keep_ok(&c.d, ok, &c.mats[0][0], 3 * N_VARIANTS);
         res->n_failed = n_all - c.d.n;
         s = group_images(o, &c.d, err);
     }
@@ -878,11 +913,8 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         irb_free(rel_all[i]);
     irb_free(rel_all);
     irb_free(ok);
-    for (int v = 0; v < 2; v++) {
-        featmat_release(&c.raw[v]);
-        featmat_release(&c.cut1[v]);
-        featmat_release(&c.cut2[v]);
-    }
+    for (int m = 0; m < 3 * N_VARIANTS; m++)
+        featmat_release(&c.mats[0][0] + m);
     irb_model_free(c.model);
     data_release(&c.d);
     return s;

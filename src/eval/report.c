@@ -53,13 +53,13 @@ static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experi
     if (!f)
         return err ? err->status : IRB_IO;
     fprintf(f, "row,features,accuracy,balanced_accuracy,auc,fold_accuracy_min,fold_accuracy_max,"
-               "sequence_accuracy,mean_log10_C,crop_auto_folds,train_seconds,feature_seconds\n");
+               "sequence_accuracy,mean_log10_C,crop_auto_folds,input_sizes,train_seconds,feature_seconds\n");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "%s,%d,%s,%s,%s,%s,%s,%s,%.3f,%d,%.2f,%.2f\n", w->name, w->features, jnum(w->accuracy, a, 32),
-                jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32), jnum(w->fold_acc_min, d, 32),
-                jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32), w->mean_log10_C, w->crop_auto_folds,
-                w->train_seconds, w->feature_seconds);
+        fprintf(f, "%s,%d,%s,%s,%s,%s,%s,%s,%.3f,%d,%s,%.2f,%.2f\n", w->name, w->features,
+                jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32),
+                jnum(w->fold_acc_min, d, 32), jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32),
+                w->mean_log10_C, w->crop_auto_folds, w->sizes, w->train_seconds, w->feature_seconds);
     }
     return close_out(f, path, err);
 }
@@ -70,14 +70,15 @@ static irb_status write_table_md(const irb_experiment_opts *o, const irb_experim
     FILE *f = open_out(o, "table.md", path, sizeof path, err);
     if (!f)
         return err ? err->status : IRB_IO;
-    fprintf(f, "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped | train s |\n");
-    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    fprintf(f, "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped "
+               "| input size | train s |\n");
+    fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %.1f |\n", w->name, w->features,
-                pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc, pct(w->fold_acc_min, c, 16),
-                pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C, w->crop_auto_folds,
-                r->folds, w->train_seconds);
+        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %s | %.1f |\n", w->name,
+                w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
+                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
+                w->mean_log10_C, w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-", w->train_seconds);
     }
     return close_out(f, path, err);
 }
@@ -97,10 +98,10 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
         const irb_experiment_row *w = &r->rows[i];
         fprintf(f, "    {\"row\": \"%s\", \"features\": %d, \"accuracy\": %s, \"balanced_accuracy\": %s, "
                    "\"auc\": %s, \"sequence_accuracy\": %s, \"mean_log10_C\": %.3f, \"crop_auto_folds\": %d, "
-                   "\"train_seconds\": %.2f, \"feature_seconds\": %.2f}%s\n",
+                   "\"input_sizes\": \"%s\", \"train_seconds\": %.2f, \"feature_seconds\": %.2f}%s\n",
                 w->name, w->features, jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32),
                 jnum(w->auc, c, 32), jnum(w->seq_accuracy, d, 32), w->mean_log10_C, w->crop_auto_folds,
-                w->train_seconds, w->feature_seconds, i + 1 < r->n_rows ? "," : "");
+                w->sizes, w->train_seconds, w->feature_seconds, i + 1 < r->n_rows ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     return close_out(f, path, err);
@@ -171,14 +172,14 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
             r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop are" : " is");
     fputs("<table id=\"results\"><caption>Results</caption>\n<tr><th>row</th><th>what</th><th>features</th>"
           "<th>accuracy %</th><th>balanced %</th><th>AUC</th><th>fold range %</th><th>sequences %</th>"
-          "<th>log10 C</th><th>strips cropped</th></tr>\n", f);
+          "<th>log10 C</th><th>strips cropped</th><th>input size</th></tr>\n", f);
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
         fprintf(f, "<tr><td>%s</td><td style=\"text-align:left\">%s</td><td>%d</td><td>%s</td><td>%s</td>"
-                   "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td></tr>\n",
+                   "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%s</td></tr>\n",
                 w->name, w->what, w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
                 pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
-                w->mean_log10_C, w->crop_auto_folds, r->folds);
+                w->mean_log10_C, w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-");
     }
     fputs("</table>\n<p>Reference system (ResNet-50 on snow-leopard surveys): L120 63.4 %, RN1 83 %, RN2 and "
           "RN2+A 89.5 %, RN2+A+E 90 %.</p>\n<h2>ROC curves</h2>\n",

@@ -2,7 +2,7 @@
 feature cache between chunks of 1,024 images. The first 1,100 MLWIC images are featurized for
 the RN2 row with checkpoints after every chunk; the run is SIGKILLed as soon as the first
 checkpoint is on disk. Started again with the same command, it computes only the 76 images
-the checkpoint lacked (read from its progress line "CNN cut 2: done / total"), and its table and
+the checkpoint lacked (read from its progress line "CNN cut 2 at 224: done / total"), and its table and
 out-of-fold predictions are identical to those of an uninterrupted run with its own cache.
 The uninterrupted reference runs with --cache-every 0 (write only at the end) and computes all."""
 import csv
@@ -27,7 +27,7 @@ def args(out, cache, every):
 
 
 def computed(stderr):
-    m = re.findall(r'CNN cut 2: \d+ / (\d+)', stderr)
+    m = re.findall(r'CNN cut 2 at \d+: \d+ / (\d+)', stderr)
     return int(m[-1]) if m else 0
 
 

@@ -22,6 +22,8 @@ static void usage(FILE *f)
           "  --crop none|auto|choose info-strip crop (default choose: decided inside each training fold)\n"
           "  --resize crop|short|squash  CNN input: centre 87.5% crop (default), short side + centre\n"
           "                          crop (the peer), or the whole frame squashed\n"
+          "  --size S[,S...]         CNN input size(s) (default: the model's); several: each training\n"
+          "                          fold chooses one (with the crop) by inner cross-validation\n"
           "  --raw-size N            side of the raw-pixel row (default 120)\n"
           "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E\n"
           "  --limit N               only the first N labelled images in path order\n"
@@ -64,21 +66,47 @@ static int parse_choice(const char *cmd, const char *opt, const char *v, const c
     return 0;
 }
 
+/* "224,576" -> sizes[] (at most IRB_EXPERIMENT_MAX_SIZES, distinct) */
+static int parse_sizes(const char *cmd, const char *arg, int *sizes)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    int n = 0;
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        long v;
+        if (n == IRB_EXPERIMENT_MAX_SIZES) {
+            cli_error(cmd, "--size takes at most %d sizes", IRB_EXPERIMENT_MAX_SIZES);
+            return 0;
+        }
+        if (!cli_int(cmd, "--size", t, 32, IRB_NET_MAX_INPUT_SIZE, &v))
+            return 0;
+        for (int k = 0; k < n; k++)
+            if (sizes[k] == v) {
+                cli_error(cmd, "--size lists %ld twice", v);
+                return 0;
+            }
+        sizes[n++] = (int)v;
+    }
+    if (!n)
+        cli_error(cmd, "--size expects sizes such as 224 or 224,576");
+    return n > 0;
+}
+
 static void print_table(const irb_experiment_result *r)
 {
     printf("\n%zu images (%zu failed), %zu sequences, %d classes, %d folds over %s units%s%s\n\n", r->n_images,
            r->n_failed, r->n_sequences, r->n_classes, r->folds, r->unit, r->positive[0] ? ", positive: " : "",
            r->positive);
-    printf("%-8s %8s %9s %9s %7s %13s %7s %7s %8s\n", "row", "features", "accuracy", "balanced", "AUC",
-           "folds min-max", "seq acc", "log10C", "train s");
+    printf("%-8s %8s %9s %9s %7s %13s %7s %7s %8s  %s\n", "row", "features", "accuracy", "balanced", "AUC",
+           "folds min-max", "seq acc", "log10C", "train s", "input size");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
         char seq[16] = "-";
         if (!isnan(w->seq_accuracy))
             snprintf(seq, sizeof seq, "%.1f%%", 100 * w->seq_accuracy);
-        printf("%-8s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f\n", w->name, w->features,
+        printf("%-8s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
                100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max,
-               seq, w->mean_log10_C, w->train_seconds);
+               seq, w->mean_log10_C, w->train_seconds, w->sizes[0] ? w->sizes : "-");
     }
 }
 
@@ -96,7 +124,7 @@ int irb_cmd_experiment(int argc, char **argv)
         {"C", 1, 0, 'C'},        {"crop", 1, 0, 'c'},  {"resize", 1, 0, 'r'}, {"raw-size", 1, 0, 'R'},
         {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
-        {"cache-every", 1, 0, 'E'},
+        {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
@@ -175,6 +203,10 @@ int irb_cmd_experiment(int argc, char **argv)
             if (!cli_int(cmd, "--raw-size", optarg, 8, 1024, &l))
                 return CLI_USAGE;
             o.raw_size = (int)l;
+            break;
+        case 'z':
+            if (!parse_sizes(cmd, optarg, o.sizes))
+                return CLI_USAGE;
             break;
         case 'L':
             if (!cli_int(cmd, "--limit", optarg, 10, 1L << 40, &l))

@@ -1,0 +1,107 @@
+"""irbis experiment --size: the CNN rows at another input size, and a size chosen per fold.
+
+On the first 200 MLWIC frames (empty vs animal, 5 contiguous blocks, C fixed to 0.1, no strip
+crop, RN2 only):
+- `--size 160`: the out-of-fold probabilities equal scikit-learn's logistic regression (same C,
+  standardised, same blocks) on features from `irbis featurize --size 160 --cut 2` (independent
+  of the experiment's own cache and training): at least 99.5 % of the predicted labels agree and
+  the mean |dp| is small; the table says 160.
+- `--size 160,224`: every fold's predictions are those of the single-size run at the size that
+  fold chose, and the input_sizes column counts exactly those choices (5 in all).
+- The cache keeps one feature set per size: a re-run of `--size 160,224` computes nothing.
+"""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+
+TMP = tmpdir('experiment_sizes')
+N = 200
+
+
+def experiment(out, sizes):
+    cmd = [BIN, 'experiment', '--images', CT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
+           '--task', 'empty', '--C', '0.1', '--crop', 'none', '--rows', 'RN2', '--size', sizes,
+           '--cache', os.path.join(TMP, 'cache'), '-o', os.path.join(TMP, out), '--quiet']
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    check(r.returncode == 0, 'experiment --size %s exits 0 (%s)' % (sizes, r.stderr.strip()[-300:]))
+    table = {t['row']: t for t in csv.DictReader(open(os.path.join(TMP, out, 'table.csv')))}
+    pred = list(csv.DictReader(open(os.path.join(TMP, out, 'predictions_RN2.csv'))))
+    return table['RN2'], pred
+
+
+def sklearn_oof(X, y, C):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    p = np.zeros(len(y))
+    for te in np.array_split(np.arange(len(y)), 5):
+        tr = np.setdiff1d(np.arange(len(y)), te)
+        sc = StandardScaler().fit(X[tr])
+        m = LogisticRegression(C=C, max_iter=5000, tol=1e-8).fit(sc.transform(X[tr]), y[tr])
+        p[te] = m.predict_proba(sc.transform(X[te]))[:, 1]
+    return p
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP)
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
+    with open(os.path.join(TMP, 'labels.csv'), 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'label'])
+        for r in rows:
+            w.writerow([r['path'], r['label']])
+    y = np.array([0 if r['label'] == 'empty' else 1 for r in rows])
+
+    lst = os.path.join(TMP, 'list.txt')
+    with open(lst, 'w') as f:
+        f.write(''.join(os.path.join(CT, r['path']) + '\n' for r in rows))
+    base = os.path.join(TMP, 'f160')
+    r = subprocess.run([BIN, 'featurize', '--model', MODEL, '--cut', '2', '--size', '160', '--list', lst,
+                        '-o', base], capture_output=True, text=True, timeout=600)
+    check(r.returncode == 0, 'featurize --size 160 (%s)' % r.stderr.strip()[-200:])
+    X = np.load(base + '.npy').astype(np.float64)
+    ref = sklearn_oof(X, y, 0.1)
+
+    t160, p160 = experiment('s160', '160')
+    check(t160['input_sizes'] == '160', 'table records input size 160 (%r)' % t160['input_sizes'])
+    got = np.array([float(p['p_animal']) for p in p160])
+    agree = np.mean((got > 0.5) == (ref > 0.5))
+    check(len(got) == N and agree >= 0.995, 'RN2 at 160: labels agree with scikit-learn on %.1f %%' % (100 * agree))
+    d = np.abs(got - ref).mean()
+    check(d <= 2e-3, 'RN2 at 160: mean |p - p_sklearn| = %.1e' % d)
+    acc = np.mean((got > 0.5) == y)
+    check(abs(acc - float(t160['accuracy'])) < 1e-9, 'the table accuracy is the predictions\' (%.4f)' % acc)
+
+    t224, p224 = experiment('s224', '224')
+    check(t224['input_sizes'] == '224', 'table records input size 224 (%r)' % t224['input_sizes'])
+    both, pb = experiment('both', '160,224')
+    fold = np.array([int(p['fold']) for p in pb])
+    pb_ = np.array([float(p['p_animal']) for p in pb])
+    a160 = got
+    a224 = np.array([float(p['p_animal']) for p in p224])
+    chosen = {}
+    for f in range(5):
+        m = fold == f
+        if np.array_equal(pb_[m], a160[m]):
+            chosen[f] = 160
+        elif np.array_equal(pb_[m], a224[m]):
+            chosen[f] = 224
+    check(len(chosen) == 5, 'each fold\'s predictions are those of one size\'s run (%s)' % chosen)
+    counts = {s: sum(1 for v in chosen.values() if v == s) for s in (160, 224)}
+    want = ' '.join('%d:%d' % (s, n) for s, n in counts.items() if n) if all(counts.values()) else \
+        str(max(counts, key=counts.get))
+    check(both['input_sizes'] == want, 'input_sizes %r counts the folds\' choices (%r)' % (both['input_sizes'], want))
+    check(float(both['feature_seconds']) == 0, 'both sizes came from the cache (%s s)' % both['feature_seconds'])
+    finish()
+
+
+if __name__ == '__main__':
+    main()
