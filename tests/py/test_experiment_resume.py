@@ -5,7 +5,6 @@ checkpoint is on disk. Started again with the same command, it computes only the
 the checkpoint lacked (read from its progress line "CNN cut 2 at 224: done / total"), and its table and
 out-of-fold predictions are identical to those of an uninterrupted run with its own cache.
 The uninterrupted reference runs with --cache-every 0 (write only at the end) and computes all."""
-import csv
 import glob
 import os
 import re
@@ -13,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, mlwic_labels, tmpdir  # noqa: E402
 
 TMP = tmpdir('experiment_resume')
 N = 1100
@@ -34,13 +33,7 @@ def computed(stderr):
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
-                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
-    with open(os.path.join(TMP, 'labels.csv'), 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['path', 'label'])
-        for r in rows:
-            w.writerow([r['path'], r['label']])
+    mlwic_labels(os.path.join(TMP, 'labels.csv'), N)
     cache = os.path.join(TMP, 'cache')
     out = os.path.join(TMP, 'killed')
     p = subprocess.Popen(args(out, cache, '0.001'), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

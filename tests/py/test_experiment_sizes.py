@@ -19,7 +19,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, mlwic_labels, tmpdir  # noqa: E402
 
 TMP = tmpdir('experiment_sizes')
 N = 200
@@ -51,13 +51,7 @@ def sklearn_oof(X, y, C):
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
-                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
-    with open(os.path.join(TMP, 'labels.csv'), 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['path', 'label'])
-        for r in rows:
-            w.writerow([r['path'], r['label']])
+    rows = mlwic_labels(os.path.join(TMP, 'labels.csv'), N)
     y = np.array([0 if r['label'] == 'empty' else 1 for r in rows])
 
     lst = os.path.join(TMP, 'list.txt')

@@ -1,5 +1,6 @@
 """Shared bits of the Python tests: the environment ctest passes, and check/finish reporting
 (each check prints ok/FAIL with its message; finish exits 1 if any failed)."""
+import csv
 import os
 import sys
 
@@ -26,3 +27,15 @@ def finish():
         print('%d FAILED' % len(failures))
         sys.exit(1)
     print('all passed')
+
+
+def mlwic_labels(path, n):
+    """Writes path,label for the first n MLWIC frames in path order; returns their manifest rows."""
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:n]
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'label'])
+        for r in rows:
+            w.writerow([r['path'], r['label']])
+    return rows
