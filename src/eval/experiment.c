@@ -307,6 +307,10 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
 }
 
 
+/* cached features made with detected strips name the detector's revision: features cached by
+ * an older detector are not reused (2: rows off the bar's solid background end it) */
+#define STRIPS_KEY " strips-detector=2"
+
 static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featmat *out, irb_error *err)
 {
     int strips = variant & 1, size = c->sizes[variant / 2];
@@ -331,7 +335,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         }
         rq.eo.pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(key, sizeof key, "v1 raw %s flip=%d", ppd, flip);
+        snprintf(key, sizeof key, "v1 raw %s flip=%d%s", ppd, flip, strips ? STRIPS_KEY : "");
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
         rq.eo.pp = cnn_preproc(c, strips, size);
@@ -348,8 +352,8 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         no.input_size = size;
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d", c->model_sha, cut,
-                 (int)no.pool, (int)o->precision, ppd, flip);
+        snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d%s", c->model_sha, cut,
+                 (int)no.pool, (int)o->precision, ppd, flip, strips ? STRIPS_KEY : "");
         snprintf(stage, sizeof stage, "CNN cut %d at %d%s%s", cut, size, flip ? " + flips" : "",
                  strips ? ", strips cropped" : "");
     }

@@ -5,7 +5,9 @@
  * that background into near (d <= 24), far (d >= 96: glyphs) and mid tones. A row is
  * "background" (>= 97 % near), "text" (>= 50 % near, <= 20 % mid and >= 2 % far: glyphs are
  * high-contrast, pictures are full of mid tones; or >= 90 % near with <= 10 % mid: the thin edge
- * of a line of glyphs), or "picture", which ends the bar. The bar reaches to its last text row
+ * of a line of glyphs), or "picture", which ends the bar; so is any row whose median is more than 6
+ * levels off the edge row's (a bar keeps its solid background; a dark night picture next to a
+ * black bar is near it but not on it). The bar reaches to its last text row
  * plus the background padding after it, at most as many padding rows as text rows (a dark night
  * picture can look like padding for a long way). Without any text row there is no bar; at most
  * 20 % of the height is examined per side. */
@@ -35,6 +37,10 @@ static int row_median(const irb_image *img, int y)
 
 static int classify(const irb_image *img, int y, int bg)
 {
+    /* a bar's rows keep its solid background: a dark night picture is near the bar's black but
+     * a few levels off it (median 10-15 against 0-3), and is picture, not padding */
+    if (abs(row_median(img, y) - bg) > 6)
+        return ROW_PICTURE;
     int c = img->channels;
     long near = 0, mid = 0, far = 0, w = img->width;
     const uint8_t *p = img->data + (size_t)y * (size_t)img->width * (size_t)c;

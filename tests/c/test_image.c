@@ -181,6 +181,13 @@ static void test_strips_synthetic(void)
     int t, b;
     irb_detect_info_strips(&im, &t, &b);
     CHECK(t == 12 && b == 0, "synthetic bar: top %d bottom %d (want 12 0)", t, b);
+    /* a dark picture after the bar (median 14, low noise: near the bar's black, not on it) is
+     * not the bar's padding */
+    for (int y = 12; y < 100; y++)
+        for (int x = 0; x < 200; x++)
+            memset(im.data + (y * 200 + x) * 3, 12 + (x * 7 + y * 3) % 5, 3);
+    irb_detect_info_strips(&im, &t, &b);
+    CHECK(t == 12, "bar over a dark picture: top %d (want 12)", t);
     /* a uniformly black top without text is picture (night sky), not a bar */
     for (int y = 0; y < 12; y++)
         memset(im.data + y * 200 * 3, 5, 200 * 3);
@@ -204,6 +211,10 @@ static void test_strips_real(irb_decoder_t *dec)
         {"data/camera-traps/hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG", 16, 16, 16, 16},
         /* MLWIC 256x256 (day): top bar rows 0..4, bottom rows 251..255 */
         {"data/camera-traps/mlwic_examples/images/CA-01_0006501.jpg", 5, 5, 5, 5},
+        /* MLWIC night frames: the same 5-row bars over a dark picture (median 10-15 against the
+         * bar's 1); the detector used to take the dark rows for padding (10 and 51 rows) */
+        {"data/camera-traps/mlwic_examples/images/CA-01_0006540.jpg", 5, 5, 5, 5},
+        {"data/camera-traps/mlwic_examples/images/CA-01_0006770.jpg", 5, 5, 5, 5},
         /* White bottom bar with black text (Snapshot Serengeti), rows 1436..1535; no top bar */
         {"data/camera-traps/speciesnet_testdata/african_elephants.jpg", 0, 0, 99, 101},
     };
