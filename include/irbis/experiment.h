@@ -57,6 +57,13 @@ typedef enum irb_crop_choice {
 
 #define IRB_EXPERIMENT_MAX_SIZES 4
 
+/* With several feature variants (info-strip crop choose x several input sizes): */
+typedef enum irb_combine {
+    IRB_COMBINE_CHOOSE = 0, /* each training fold picks the variant with the lowest inner-CV log-loss */
+    IRB_COMBINE_MEAN,       /* each training fold fits one classifier per variant (its own inner-CV
+                             * C) and predicts the mean of their probabilities */
+} irb_combine;
+
 typedef struct irb_experiment_opts {
     const char *images;       /* root folder the labels' paths are relative to (borrowed) */
     const char *labels;       /* CSV with path,label and optionally camera,timestamp,sequence */
@@ -74,6 +81,8 @@ typedef struct irb_experiment_opts {
     double gap;               /* sequence gap in seconds (<= 0: 60) */
     double C;                 /* > 0: fixed; 0: chosen by inner grouped CV in each training fold */
     irb_crop_choice crop;
+    irb_combine combine;      /* several variants (crops x sizes): CHOOSE one per training fold
+                               * (default) or average a classifier per variant (MEAN) */
     irb_resize_mode resize;   /* how images become the CNN input (default CROP_FRACTION 0.875) */
     int sizes[IRB_EXPERIMENT_MAX_SIZES]; /* CNN input sizes (irb_net_opts.input_size), ended by 0 or
                                * the array's end; with more than one, each training fold chooses
@@ -105,7 +114,8 @@ typedef struct irb_experiment_row {
     double mean_log10_C;      /* mean over folds of the chosen log10 C */
     int crop_auto_folds;      /* folds whose training chose to crop info strips */
     int size_folds[IRB_EXPERIMENT_MAX_SIZES]; /* folds whose training chose opts.sizes[k] (CNN rows) */
-    char sizes[64];           /* the CNN input sizes chosen, e.g. "576" or "224:2 576:3"; "" for L120 */
+    char sizes[64];           /* the CNN input sizes: "576", "224:2 576:3" (folds choosing each),
+                               * "mean 224/576" (averaged); "" for L120 */
     double train_seconds;     /* fitting, including inner CV */
     double feature_seconds;   /* computing features not found in the cache */
 } irb_experiment_row;

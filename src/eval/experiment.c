@@ -372,6 +372,7 @@ typedef struct row_spec {
     featmat *mats[N_VARIANTS]; /* the variants (crop x size) to choose between */
     int vid[N_VARIANTS];       /* their variant numbers (2 * size index + crop) */
     int n_mats;
+    int mean;                  /* average one classifier per variant instead of choosing one */
     int augment;        /* train on originals + mirrors, predict as the mean over both */
     int ensemble;       /* average the out-of-fold predictions over each sequence */
 } row_spec;
@@ -585,34 +586,48 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
     for (int f = 0; f < k && s == IRB_OK; f++) {
         if (c->o->progress)
             c->o->progress(c->o->progress_ctx, row->name, (size_t)f, (size_t)k);
-        fold_fit fit = {0};
-        s = fit_fold(c, rs, f, &fit, &row->train_seconds, err);
-        if (s != IRB_OK) {
-            fold_fit_release(&fit);
-            break;
-        }
-        const featmat *m = rs->mats[fit.variant];
-        int vid = rs->vid[fit.variant];
-        row->crop_auto_folds += vid & 1;
-        if (rs->id != ROW_L120)
-            row->size_folds[vid / 2]++;
-        logc += log10(fit.C);
         size_t nt = 0;
         for (size_t i = 0; i < d->n; i++)
             if (d->fold[i] == f)
                 idx[nt++] = i;
-        for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
-            s = predict_rows(&fit, m, idx, nt, a, xt, zt, tmp, err);
-            for (size_t j = 0; s == IRB_OK && j < nt; j++)
-                for (int q = 0; q < K; q++) {
-                    double p = 0; /* a class absent from the training fold gets probability 0 */
-                    for (int l = 0; l < fit.n_local; l++)
-                        if (fit.local_to_global[l] == q)
-                            p = tmp[j * fit.n_local + l] / (rs->augment ? 2.0 : 1.0);
-                    probs[idx[j] * K + q] = a ? probs[idx[j] * K + q] + p : p;
-                }
+        /* choose: one classifier on the variant the inner CV prefers; mean: one per variant,
+         * each with its own inner-CV C, their probabilities averaged */
+        int members = rs->mean ? rs->n_mats : 1;
+        double share = (rs->augment ? 2.0 : 1.0) * members;
+        for (int mb = 0; mb < members && s == IRB_OK; mb++) {
+            row_spec one = *rs;
+            if (rs->mean) {
+                one.mats[0] = rs->mats[mb];
+                one.vid[0] = rs->vid[mb];
+                one.n_mats = 1;
+            }
+            fold_fit fit = {0};
+            s = fit_fold(c, &one, f, &fit, &row->train_seconds, err);
+            if (s != IRB_OK) {
+                fold_fit_release(&fit);
+                break;
+            }
+            const featmat *m = one.mats[fit.variant];
+            int vid = one.vid[fit.variant];
+            if (!rs->mean) {
+                row->crop_auto_folds += vid & 1;
+                if (rs->id != ROW_L120)
+                    row->size_folds[vid / 2]++;
+            }
+            logc += log10(fit.C) / members;
+            for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
+                s = predict_rows(&fit, m, idx, nt, a, xt, zt, tmp, err);
+                for (size_t j = 0; s == IRB_OK && j < nt; j++)
+                    for (int q = 0; q < K; q++) {
+                        double p = 0; /* a class absent from the training fold gets probability 0 */
+                        for (int l = 0; l < fit.n_local; l++)
+                            if (fit.local_to_global[l] == q)
+                                p = tmp[j * fit.n_local + l] / share;
+                        probs[idx[j] * K + q] = a || mb ? probs[idx[j] * K + q] + p : p;
+                    }
+            }
+            fold_fit_release(&fit);
         }
-        fold_fit_release(&fit);
     }
     if (s == IRB_OK)
         fold_range(d, k, probs, &row->fold_acc_min, &row->fold_acc_max);
@@ -760,11 +775,20 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
 }
 
 
-/* row->sizes: "576" when every fold chose one size, else "224:2 576:3" */
-static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row)
+/* row->sizes: "576" when every fold chose one size, else "224:2 576:3"; "mean 224/576" when
+ * the classifiers of every size are averaged */
+static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
 {
     size_t len = 0;
     int used = 0;
+    if (mean) {
+        len = (size_t)snprintf(row->sizes, sizeof row->sizes, "%s", c->n_sizes > 1 ? "mean " : "");
+        for (int k = 0; k < c->n_sizes && len < sizeof row->sizes; k++) {
+            int w = snprintf(row->sizes + len, sizeof row->sizes - len, "%s%d", k ? "/" : "", c->sizes[k]);
+            len += w > 0 ? (size_t)w : 0;
+        }
+        return;
+    }
     for (int k = 0; k < c->n_sizes; k++)
         used += row->size_folds[k] > 0;
     row->sizes[0] = 0;
@@ -799,7 +823,8 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             break;
         }
         featmat *mats = c->mats[r == ROW_L120 ? 0 : r == ROW_RN1 ? 1 : 2];
-        row_spec rs = {.id = r, .augment = r >= ROW_RN2A, .ensemble = r == ROW_RN2AE};
+        row_spec rs = {.id = r, .augment = r >= ROW_RN2A, .ensemble = r == ROW_RN2AE,
+                       .mean = c->o->combine == IRB_COMBINE_MEAN};
         for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
             if (c->variants[v & 1]) {
                 rs.vid[rs.n_mats] = v;
@@ -837,7 +862,7 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             irb_free(img);
         }
         if (s == IRB_OK && r != ROW_L120)
-            sizes_chosen(c, row);
+            sizes_chosen(c, row, rs.mean);
         if (s == IRB_OK)
             s = evaluate_row(c, row, probs[r], &rocs[res->n_rows], err);
         res->n_rows++;

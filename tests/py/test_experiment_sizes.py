@@ -9,6 +9,7 @@ crop, RN2 only):
 - `--size 160,224`: every fold's predictions are those of the single-size run at the size that
   fold chose, and the input_sizes column counts exactly those choices (5 in all).
 - The cache keeps one feature set per size: a re-run of `--size 160,224` computes nothing.
+- `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs'.
 """
 import csv
 import os
@@ -25,10 +26,10 @@ TMP = tmpdir('experiment_sizes')
 N = 200
 
 
-def experiment(out, sizes):
+def experiment(out, sizes, *extra):
     cmd = [BIN, 'experiment', '--images', CT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
            '--task', 'empty', '--C', '0.1', '--crop', 'none', '--rows', 'RN2', '--size', sizes,
-           '--cache', os.path.join(TMP, 'cache'), '-o', os.path.join(TMP, out), '--quiet']
+           '--cache', os.path.join(TMP, 'cache'), '-o', os.path.join(TMP, out), '--quiet'] + list(extra)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     check(r.returncode == 0, 'experiment --size %s exits 0 (%s)' % (sizes, r.stderr.strip()[-300:]))
     table = {t['row']: t for t in csv.DictReader(open(os.path.join(TMP, out, 'table.csv')))}
@@ -94,6 +95,12 @@ def main():
         str(max(counts, key=counts.get))
     check(both['input_sizes'] == want, 'input_sizes %r counts the folds\' choices (%r)' % (both['input_sizes'], want))
     check(float(both['feature_seconds']) == 0, 'both sizes came from the cache (%s s)' % both['feature_seconds'])
+
+    mean, pm = experiment('mean', '160,224', '--combine', 'mean')
+    check(mean['input_sizes'] == 'mean 160/224', 'table says the sizes are averaged (%r)' % mean['input_sizes'])
+    pm_ = np.array([float(p['p_animal']) for p in pm])
+    d = np.abs(pm_ - (a160 + a224) / 2).max()
+    check(d <= 2e-6, '--combine mean: p = the mean of the 160 and 224 runs\' p (max diff %.1e)' % d)
     finish()
 
 

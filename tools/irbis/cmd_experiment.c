@@ -24,6 +24,8 @@ static void usage(FILE *f)
           "                          crop (the peer), or the whole frame squashed\n"
           "  --size S[,S...]         CNN input size(s) (default: the model's); several: each training\n"
           "                          fold chooses one (with the crop) by inner cross-validation\n"
+          "  --combine choose|mean   with several variants (--crop choose, several sizes): pick one\n"
+          "                          per training fold (default), or average one classifier per variant\n"
           "  --raw-size N            side of the raw-pixel row (default 120)\n"
           "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E\n"
           "  --limit N               only the first N labelled images in path order\n"
@@ -124,11 +126,12 @@ int irb_cmd_experiment(int argc, char **argv)
         {"C", 1, 0, 'C'},        {"crop", 1, 0, 'c'},  {"resize", 1, 0, 'r'}, {"raw-size", 1, 0, 'R'},
         {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
-        {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'},
+        {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'}, {"combine", 1, 0, 'M'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const resizes[] = {"crop", "short", "squash"};
+    static const char *const combines[] = {"choose", "mean"};
     static const char *const precisions[] = {"fp32", "bf16"};
     static const char *const engines[] = {"auto", "reference", "onednn"};
     int c, v, task_set = 0;
@@ -203,6 +206,11 @@ int irb_cmd_experiment(int argc, char **argv)
             if (!cli_int(cmd, "--raw-size", optarg, 8, 1024, &l))
                 return CLI_USAGE;
             o.raw_size = (int)l;
+            break;
+        case 'M':
+            if (!parse_choice(cmd, "--combine", optarg, combines, 2, &v))
+                return CLI_USAGE;
+            o.combine = (irb_combine)v;
             break;
         case 'z':
             if (!parse_sizes(cmd, optarg, o.sizes))
