@@ -17,5 +17,5 @@ exec "$here/build/irbis" experiment \
   --images "$shared/data/camera-traps" \
   --labels "$here/out/labels_mlwic.csv" \
   --model "$shared/models/mobilenet_v2/mobilenet_v2_1.0_224.onnx" \
-  --task empty --size 224,448,576 --combine mean --resize squash \
+  --task empty --size 224,448,576 --resize squash --crop auto \
   --cache "$here/out/cache" -o "$here/out/experiment" "$@"

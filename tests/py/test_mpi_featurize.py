@@ -3,7 +3,8 @@
 A small survey of symlinked shared images over 5 cameras (folders), one of them holding a file
 that is not an image and a truncated JPEG. `mpirun -np 2` and `-np 3` must give the same
 OUT.npy / OUT.csv / OUT.json bytes, the same exit status (1: a file failed) and the same
-per-file messages as `irbis featurize`, also with --flip and a small batch. A run whose rank
+per-file messages as `irbis featurize`, also with --flip and a small batch, and at --size 288
+(the net run at another input size than the model file declares). A run whose rank
 dies after committing its first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
 started again it skips them and still gives identical outputs. Skips (exit 0) when mpirun or
 irbis-mpi is absent.
@@ -87,15 +88,16 @@ def main():
     survey = make_survey(os.path.join(TMP, "survey"))
     exts = (".npy", ".csv", ".json")
 
-    for opts in (["--cut", "2", "--threads", "2"], ["--cut", "2", "--flip", "--batch", "3", "--threads", "1"]):
-        tag = "flip" if "--flip" in opts else "plain"
+    for opts in (["--cut", "2", "--threads", "2"], ["--cut", "2", "--flip", "--batch", "3", "--threads", "1"],
+                 ["--cut", "2", "--size", "288", "--threads", "1"]):
+        tag = "flip" if "--flip" in opts else "size" if "--size" in opts else "plain"
         single = os.path.join(TMP, "single_" + tag)
         r1 = run([BIN, "featurize", "--model", MODEL, *opts, "-o", single, survey])
         check(r1.returncode == 1, "%s: single run exits 1 with failed files (got %d) %s" % (tag, r1.returncode,
                                                                                              r1.stderr[-300:]))
         check("broken.jpg" in r1.stderr, "%s: single run names broken.jpg" % tag)
         for np in (2, 3):
-            if tag == "flip" and np == 2:
+            if tag != "plain" and np == 2:
                 continue
             out = os.path.join(TMP, "mpi%d_%s" % (np, tag))
             mopts = [o for o in opts]
