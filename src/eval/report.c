@@ -91,9 +91,10 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
         return err ? err->status : IRB_IO;
     fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": \"%s\",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
                "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
-               "  \"C\": %s,\n  \"rows\": [\n",
+               "  \"C\": %s,\n  \"combine\": \"%s\",\n  \"rows\": [\n",
             task_name(o->task), r->positive, r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds,
-            r->unit, o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"");
+            r->unit, o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"",
+            o->combine == IRB_COMBINE_MEAN ? "mean" : "choose");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
         fprintf(f, "    {\"row\": \"%s\", \"features\": %d, \"accuracy\": %s, \"balanced_accuracy\": %s, "
@@ -170,6 +171,10 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
                "training and test. Every image is predicted by the model of the fold that did not see it; the "
                "figures pool those out-of-fold predictions. C%s chosen inside each training fold.</p>\n",
             r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop are" : " is");
+    if (o->sizes[0] > 0 && o->sizes[1] > 0)
+        fprintf(f, "<p>The CNN rows ran at several input sizes (see the table's last column): %s.</p>\n",
+                o->combine == IRB_COMBINE_MEAN ? "one classifier per size, their probabilities averaged"
+                                               : "each training fold chose one by inner cross-validation");
     fputs("<table id=\"results\"><caption>Results</caption>\n<tr><th>row</th><th>what</th><th>features</th>"
           "<th>accuracy %</th><th>balanced %</th><th>AUC</th><th>fold range %</th><th>sequences %</th>"
           "<th>log10 C</th><th>strips cropped</th><th>input size</th></tr>\n", f);

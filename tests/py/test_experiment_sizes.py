@@ -12,6 +12,7 @@ crop, RN2 only):
 - `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs'.
 """
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,11 @@ def main():
     pm_ = np.array([float(p['p_animal']) for p in pm])
     d = np.abs(pm_ - (a160 + a224) / 2).max()
     check(d <= 2e-6, '--combine mean: p = the mean of the 160 and 224 runs\' p (max diff %.1e)' % d)
+    res = json.load(open(os.path.join(TMP, 'mean', 'results.json')))
+    check(res['combine'] == 'mean' and res['rows'][0]['input_sizes'] == 'mean 160/224',
+          'results.json records the combination (%s, %s)' % (res['combine'], res['rows'][0]['input_sizes']))
+    html = open(os.path.join(TMP, 'mean', 'report.html')).read()
+    check('their probabilities averaged' in html and 'mean 160/224' in html, 'report.html says the sizes are averaged')
     finish()
 
 
