@@ -11,7 +11,6 @@ shared MobileNetV2 and a classifier trained by `irbis train` (test_classify_fixt
 - --sort symlink puts every classified image under sorted/<sequence label>/<relative path>
 - SIGKILL at random moments, then resume: same rows as an uninterrupted run, none lost or twice
 """
-import csv
 import fcntl
 import os
 import random

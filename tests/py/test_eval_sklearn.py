@@ -4,7 +4,6 @@ documented rules (mean over the sequence's rows, majority label, first class on 
 truth (AUC undefined); the SVG parsed as XML."""
 import csv
 import json
-import math
 import os
 import subprocess
 import sys

@@ -4,7 +4,6 @@ with the peer's settings (C = 1, no strip crop, the same 224 crop) irbis's RN2 r
 within one point of the peer's accuracy; the rows must come in the expected order (L120 clearly
 worst, flips not worse); a re-run must reuse the feature cache; the outputs must be there."""
 import csv
-import json
 import os
 import subprocess
 import sys

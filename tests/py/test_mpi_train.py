@@ -14,7 +14,6 @@ import csv
 import json
 import os
 import re
-import subprocess
 import sys
 
 import numpy as np
