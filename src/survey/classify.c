@@ -274,16 +274,18 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
     IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, err));
     irb_progress_update(r->pt, 1, 1, r->pt->p.failed, 1);
     irb_progress_end_phase(r->pt);
-    irb_progress_phase(r->pt, IRB_PHASE_OUTPUTS, 0, 4);
+    irb_progress_phase(r->pt, IRB_PHASE_OUTPUTS, 0, 5);
     IRB_TRY(irb_write_predictions(r->st, &oo, err));
-    irb_progress_update(r->pt, 1, 4, r->pt->p.failed, 1);
+    irb_progress_update(r->pt, 1, 5, r->pt->p.failed, 1);
     IRB_TRY(irb_write_camtrapdp(r->st, &oo, err));
-    irb_progress_update(r->pt, 2, 4, r->pt->p.failed, 1);
+    irb_progress_update(r->pt, 2, 5, r->pt->p.failed, 1);
     irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
+    IRB_TRY(irb_write_cct(r->st, &oo, err));
+    irb_progress_update(r->pt, 3, 5, r->pt->p.failed, 1);
     IRB_TRY(irb_write_sorted(r->st, &oo, err));
-    irb_progress_update(r->pt, 3, 4, r->pt->p.failed, 1);
+    irb_progress_update(r->pt, 4, 5, r->pt->p.failed, 1);
     IRB_TRY(irb_write_report(r->st, &oo, err));
-    irb_progress_update(r->pt, 4, 4, r->pt->p.failed, 1);
+    irb_progress_update(r->pt, 5, 5, r->pt->p.failed, 1);
     irb_progress_end_phase(r->pt);
     if (keep.warning && !err->warning)
         *err = keep;

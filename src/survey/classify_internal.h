@@ -176,6 +176,10 @@ typedef struct irb_outputs_opts {
 irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 /* OUT/camtrap-dp/{datapackage.json,deployments.csv,media.csv,observations.csv}. */
 irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/coco-camera-traps.json (outputs_cct.c) */
+irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/name (malloc'd), or NULL with err set */
+char *irb_out_path(irb_store *st, const char *name, irb_error *err);
 /* OUT/sorted/<sequence label>/<relative path>. */
 irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 /* OUT/report.html + OUT/thumbs/. */
@@ -192,6 +196,8 @@ typedef struct irb_atomic_file {
     void *f; /* FILE * */
     char *path, *tmp;
 } irb_atomic_file;
+/* irb_atomic_open of OUT/name */
+irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err);
 irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
 irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err); /* always releases */
 void irb_atomic_abort(irb_atomic_file *af);

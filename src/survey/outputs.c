@@ -88,7 +88,7 @@ irb_status irb_rmtree(const char *path, irb_error *err)
     return IRB_OK;
 }
 
-static char *out_path(irb_store *st, const char *name, irb_error *err)
+char *irb_out_path(irb_store *st, const char *name, irb_error *err)
 {
     char *p = irb_path_join(irb_store_dir(st), name);
     if (!p)
@@ -193,15 +193,20 @@ static void put_label(FILE *f, const irb_outputs_opts *o, sqlite3_stmt *q, int c
     }
 }
 
-irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err)
 {
-    char *path = out_path(st, "predictions.csv", err);
+    char *path = irb_out_path(st, name, err);
     if (!path)
         return IRB_NOMEM;
-    irb_atomic_file af;
-    irb_status s = irb_atomic_open(&af, path, err);
+    irb_status s = irb_atomic_open(af, path, err);
     irb_free(path);
-    IRB_TRY(s);
+    return s;
+}
+
+irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(irb_out_open(st, "predictions.csv", &af, err));
     FILE *f = af.f;
     fputs("path,camera,timestamp,sequence", f);
     for (int k = 0; k < o->n_classes; k++)
@@ -608,7 +613,7 @@ irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_err
 {
     deployment_info d;
     IRB_TRY(deployments_load(o->deployments, &d, err));
-    char *dir = out_path(st, "camtrap-dp", err);
+    char *dir = irb_out_path(st, "camtrap-dp", err);
     irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
     ctdp_bounds b = {0};
     if (s == IRB_OK)
@@ -679,7 +684,7 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
     char root[PATH_MAX];
     if (!realpath(o->survey_dir, root))
         return irb_fail(err, IRB_IO, "%s: %s", o->survey_dir, strerror(errno));
-    char *sorted = out_path(st, "sorted", err);
+    char *sorted = irb_out_path(st, "sorted", err);
     if (!sorted)
         return IRB_NOMEM;
     sqlite3_stmt *q = NULL;

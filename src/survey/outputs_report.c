@@ -288,13 +288,9 @@ static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
 
 irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
-    char *path = irb_path_join(irb_store_dir(st), "report.html");
-    if (!path)
-        return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_atomic_file af;
-    irb_status s = irb_atomic_open(&af, path, err);
-    irb_free(path);
-    IRB_TRY(s);
+    IRB_TRY(irb_out_open(st, "report.html", &af, err));
+    irb_status s;
     FILE *f = af.f;
     irb_store_counts c;
     if ((s = irb_store_counts_get(st, &c, err)) != IRB_OK) {

@@ -126,6 +126,8 @@ def compare(ref, out, tag):
     check(a == b, "%s: Camtrap DP files identical (%s; wall-clock fields masked)" % (tag, ", ".join(sorted(a))))
     check(read(os.path.join(ref, "report.html")) == read(os.path.join(out, "report.html")),
           "%s: report.html byte-identical" % tag)
+    check(read(os.path.join(ref, "coco-camera-traps.json")) == read(os.path.join(out, "coco-camera-traps.json")),
+          "%s: coco-camera-traps.json byte-identical" % tag)
     check(tree(os.path.join(ref, "thumbs")) == tree(os.path.join(out, "thumbs")), "%s: same thumbnails" % tag)
     check(tree(os.path.join(ref, "sorted")) == tree(os.path.join(out, "sorted")) != {},
           "%s: same sorted/ links" % tag)
