@@ -323,7 +323,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
     rq.eo.flip = flip;
     rq.progress = o->progress;
     rq.progress_ctx = o->progress_ctx;
-    char key[1024], ppd[512], stage[64];
+    char key[1024], key_flips[1024], ppd[512], stage[64];
     irb_net_t *net = NULL;
     if (cut == 0) {
         int n = o->raw_size > 0 ? o->raw_size : 120;
@@ -336,6 +336,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         rq.eo.pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(key, sizeof key, "v1 raw %s flip=%d%s", ppd, flip, strips ? STRIPS_KEY : "");
+        snprintf(key_flips, sizeof key_flips, "v1 raw %s flip=1%s", ppd, strips ? STRIPS_KEY : "");
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
         rq.eo.pp = cnn_preproc(c, strips, size);
@@ -354,10 +355,13 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d%s", c->model_sha, cut,
                  (int)no.pool, (int)o->precision, ppd, flip, strips ? STRIPS_KEY : "");
+        snprintf(key_flips, sizeof key_flips, "v1 model=%s cut=%d pool=%d precision=%d %s flip=1%s", c->model_sha,
+                 cut, (int)no.pool, (int)o->precision, ppd, strips ? STRIPS_KEY : "");
         snprintf(stage, sizeof stage, "CNN cut %d at %d%s%s", cut, size, flip ? " + flips" : "",
                  strips ? ", strips cropped" : "");
     }
     rq.key = key;
+    rq.with_flips_key = flip ? NULL : key_flips;
     rq.net = net;
     rq.stage = stage;
     irb_status s = featcache_get(&rq, (const char *const *)c->d.abs, c->d.n, out, err);

@@ -226,7 +226,7 @@ static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_erro
     return IRB_OK;
 }
 
-/* Copies the cached rows of the requested images into m; have[i] = 1 for each found. */
+/* Copies the cached rows of the requested images not had yet into m; have[i] = 1 for each found. */
 static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m,
                         uint8_t *have)
 {
@@ -239,6 +239,8 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
     for (size_t r = 0; r < old->n; r++)
         rowmap_put(&map, old->path[r], old->flipped[r], r);
     for (size_t i = 0; i < m->n; i++) {
+        if (have[i])
+            continue;
         long a = rowmap_get(&map, paths[i], 0), b = m->xf ? rowmap_get(&map, paths[i], 1) : 0;
         if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0)
             continue;
@@ -250,13 +252,39 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
     rowmap_free(&map);
 }
 
+static void cache_base(const featcache_req *rq, const char *key, char *base, size_t size)
+{
+    char hex[65];
+    irb_sha256_buffer(key, strlen(key), hex);
+    hex[16] = '\0';
+    snprintf(base, size, "%s/%s", rq->cache_dir, hex);
+}
+
+/* The unflipped rows of the same features cached with flips (an RN2+A run before an RN2 one). */
+static void take_from_flipped(const featcache_req *rq, const char *const *paths, char **stamps, featmat *m,
+                              uint8_t *have)
+{
+    size_t missing = 0;
+    for (size_t i = 0; i < m->n; i++)
+        missing += !have[i];
+    char base[4096];
+    irb_features *f = NULL;
+    if (!missing || !rq->with_flips_key || m->xf)
+        return;
+    cache_base(rq, rq->with_flips_key, base, sizeof base);
+    if (irb_features_load(base, &f, NULL) == IRB_OK) {
+        const char *k = irb_features_meta(f, "irbis_cache_key");
+        if (k && !strcmp(k, rq->with_flips_key))
+            take_cached(f, paths, stamps, m, have);
+    }
+    irb_features_free(f);
+}
+
 irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,
                          irb_error *err)
 {
-    char hex[65], base[4096];
-    irb_sha256_buffer(rq->key, strlen(rq->key), hex);
-    hex[16] = '\0';
-    snprintf(base, sizeof base, "%s/%s", rq->cache_dir, hex);
+    char base[4096];
+    cache_base(rq, rq->key, base, sizeof base);
     mkdir(rq->cache_dir, 0777);
 
     irb_status s = alloc_mat(out, n, irb_extract_dim(rq->net, &rq->eo), rq->eo.flip, err);
@@ -276,6 +304,8 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
         if (k && !strcmp(k, rq->key))
             take_cached(old, paths, stamps, out, have);
     }
+    if (s == IRB_OK)
+        take_from_flipped(rq, paths, stamps, out, have);
     if (s == IRB_OK)
         s = compute_missing(rq, base, paths, stamps, old, out, have, err);
     if (s == IRB_OK && out->computed > 0) {

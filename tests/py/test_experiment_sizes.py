@@ -10,6 +10,8 @@ crop, RN2 only):
   fold chose, and the input_sizes column counts exactly those choices (5 in all).
 - The cache keeps one feature set per size: a re-run of `--size 160,224` computes nothing.
 - `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs'.
+- RN2 after an RN2+A run (a fresh cache) takes its features from the flipped set: nothing
+  computed, the same predictions.
 """
 import csv
 import json
@@ -27,15 +29,15 @@ TMP = tmpdir('experiment_sizes')
 N = 200
 
 
-def experiment(out, sizes, *extra):
+def experiment(out, sizes, *extra, rows='RN2', cache='cache'):
     cmd = [BIN, 'experiment', '--images', CT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
-           '--task', 'empty', '--C', '0.1', '--crop', 'none', '--rows', 'RN2', '--size', sizes,
-           '--cache', os.path.join(TMP, 'cache'), '-o', os.path.join(TMP, out), '--quiet'] + list(extra)
+           '--task', 'empty', '--C', '0.1', '--crop', 'none', '--rows', rows, '--size', sizes,
+           '--cache', os.path.join(TMP, cache), '-o', os.path.join(TMP, out), '--quiet'] + list(extra)
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     check(r.returncode == 0, 'experiment --size %s exits 0 (%s)' % (sizes, r.stderr.strip()[-300:]))
     table = {t['row']: t for t in csv.DictReader(open(os.path.join(TMP, out, 'table.csv')))}
     pred = list(csv.DictReader(open(os.path.join(TMP, out, 'predictions_RN2.csv'))))
-    return table['RN2'], pred
+    return table['RN2'], pred, table
 
 
 def sklearn_oof(X, y, C):
@@ -66,7 +68,7 @@ def main():
     X = np.load(base + '.npy').astype(np.float64)
     ref = sklearn_oof(X, y, 0.1)
 
-    t160, p160 = experiment('s160', '160')
+    t160, p160, _ = experiment('s160', '160')
     check(t160['input_sizes'] == '160', 'table records input size 160 (%r)' % t160['input_sizes'])
     got = np.array([float(p['p_animal']) for p in p160])
     agree = np.mean((got > 0.5) == (ref > 0.5))
@@ -76,9 +78,9 @@ def main():
     acc = np.mean((got > 0.5) == y)
     check(abs(acc - float(t160['accuracy'])) < 1e-9, 'the table accuracy is the predictions\' (%.4f)' % acc)
 
-    t224, p224 = experiment('s224', '224')
+    t224, p224, _ = experiment('s224', '224')
     check(t224['input_sizes'] == '224', 'table records input size 224 (%r)' % t224['input_sizes'])
-    both, pb = experiment('both', '160,224')
+    both, pb, _ = experiment('both', '160,224')
     fold = np.array([int(p['fold']) for p in pb])
     pb_ = np.array([float(p['p_animal']) for p in pb])
     a160 = got
@@ -97,7 +99,7 @@ def main():
     check(both['input_sizes'] == want, 'input_sizes %r counts the folds\' choices (%r)' % (both['input_sizes'], want))
     check(float(both['feature_seconds']) == 0, 'both sizes came from the cache (%s s)' % both['feature_seconds'])
 
-    mean, pm = experiment('mean', '160,224', '--combine', 'mean')
+    mean, pm, _ = experiment('mean', '160,224', '--combine', 'mean')
     check(mean['input_sizes'] == 'mean 160/224', 'table says the sizes are averaged (%r)' % mean['input_sizes'])
     pm_ = np.array([float(p['p_animal']) for p in pm])
     d = np.abs(pm_ - (a160 + a224) / 2).max()
@@ -105,6 +107,14 @@ def main():
     res = json.load(open(os.path.join(TMP, 'mean', 'results.json')))
     check(res['combine'] == 'mean' and res['rows'][0]['input_sizes'] == 'mean 160/224',
           'results.json records the combination (%s, %s)' % (res['combine'], res['rows'][0]['input_sizes']))
+    # a run with flips first (a new cache), then RN2 alone: its unflipped features come from the
+    # flipped set, nothing is computed, and the predictions are the 160 run's
+    _, _, tf = experiment('flips', '160', rows='RN2,RN2+A', cache='cache2')
+    check(float(tf['RN2+A']['feature_seconds']) > 0, 'the flips run computed its features')
+    t2, p2, _ = experiment('after_flips', '160', cache='cache2')
+    check(float(t2['feature_seconds']) == 0, 'RN2 after RN2+A computes nothing (%s s)' % t2['feature_seconds'])
+    got2 = np.array([float(p['p_animal']) for p in p2])
+    check(np.array_equal(got2, a160), 'and gives the same predictions as computing them')
     html = open(os.path.join(TMP, 'mean', 'report.html')).read()
     check('their probabilities averaged' in html and 'mean 160/224' in html, 'report.html says the sizes are averaged')
     finish()
