@@ -86,8 +86,8 @@ typedef struct irb_experiment_opts {
     irb_resize_mode resize;   /* how images become the CNN input (default CROP_FRACTION 0.875) */
     int sizes[IRB_EXPERIMENT_MAX_SIZES]; /* CNN input sizes (irb_net_opts.input_size), ended by 0 or
                                * the array's end; with more than one, each training fold chooses
-                               * (with the crop) by inner cross-validated log-loss. All 0: the
-                               * model's size */
+                               * one (with the crop) or averages them, as `combine` says. All 0:
+                               * the model's size */
     double crop_fraction;     /* for IRB_RESIZE_CROP_FRACTION (0: 0.875) */
     int raw_size;             /* L120's side (0: 120) */
     int threads, batch;       /* 0: all CPUs; 0: 16 */
