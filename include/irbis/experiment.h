@@ -112,7 +112,8 @@ typedef struct irb_experiment_row {
     double fold_acc_min, fold_acc_max;
     double seq_accuracy;      /* one sample per sequence (ensembled rows only; else NaN) */
     double mean_log10_C;      /* mean over folds of the chosen log10 C */
-    int crop_auto_folds;      /* folds whose training chose to crop info strips */
+    int crop_auto_folds;      /* folds whose training chose to crop info strips (--combine mean:
+                               * folds where a classifier averaged in was trained on cropped strips) */
     int size_folds[IRB_EXPERIMENT_MAX_SIZES]; /* folds whose training chose opts.sizes[k] (CNN rows) */
     char sizes[64];           /* the CNN input sizes: "576", "224:2 576:3" (folds choosing each),
                                * "mean 224/576" (averaged); "" for L120 */

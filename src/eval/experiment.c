@@ -282,9 +282,9 @@ typedef struct exp_ctx {
     irb_model_t *model;
     char model_sha[65];
     char cache_dir[4096];
-    /* features [kind: 0 raw pixels, 1 cut 1, 2 cut 2][variant]: variant = 2 * size index + crop
-     * (0 none, 1 auto strips); raw pixels have no size (index 0 only) */
-    featmat mats[3][N_VARIANTS];
+    /* features: mats[kind * N_VARIANTS + variant], kind 0 raw pixels, 1 cut 1, 2 cut 2; variant =
+     * 2 * size index + crop (0 none, 1 auto strips); raw pixels have no size (index 0 only) */
+    featmat mats[3 * N_VARIANTS];
     int variants[2];                    /* which crop variants are used */
     int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
     int want[IRB_EXPERIMENT_MAX_ROWS];
@@ -323,7 +323,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
     rq.eo.flip = flip;
     rq.progress = o->progress;
     rq.progress_ctx = o->progress_ctx;
-    char key[1024], key_flips[1024], ppd[512], stage[64];
+    char head[900], key[1024], key_flips[1024], ppd[512], stage[64];
     irb_net_t *net = NULL;
     if (cut == 0) {
         int n = o->raw_size > 0 ? o->raw_size : 120;
@@ -335,8 +335,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         }
         rq.eo.pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(key, sizeof key, "v1 raw %s flip=%d%s", ppd, flip, strips ? STRIPS_KEY : "");
-        snprintf(key_flips, sizeof key_flips, "v1 raw %s flip=1%s", ppd, strips ? STRIPS_KEY : "");
+        snprintf(head, sizeof head, "v1 raw %s", ppd);
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
         rq.eo.pp = cnn_preproc(c, strips, size);
@@ -353,13 +352,13 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         no.input_size = size;
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(key, sizeof key, "v1 model=%s cut=%d pool=%d precision=%d %s flip=%d%s", c->model_sha, cut,
-                 (int)no.pool, (int)o->precision, ppd, flip, strips ? STRIPS_KEY : "");
-        snprintf(key_flips, sizeof key_flips, "v1 model=%s cut=%d pool=%d precision=%d %s flip=1%s", c->model_sha,
-                 cut, (int)no.pool, (int)o->precision, ppd, strips ? STRIPS_KEY : "");
+        snprintf(head, sizeof head, "v1 model=%s cut=%d pool=%d precision=%d %s", c->model_sha, cut, (int)no.pool,
+                 (int)o->precision, ppd);
         snprintf(stage, sizeof stage, "CNN cut %d at %d%s%s", cut, size, flip ? " + flips" : "",
                  strips ? ", strips cropped" : "");
     }
+    snprintf(key, sizeof key, "%s flip=%d%s", head, flip, strips ? STRIPS_KEY : "");
+    snprintf(key_flips, sizeof key_flips, "%s flip=1%s", head, strips ? STRIPS_KEY : "");
     rq.key = key;
     rq.with_flips_key = flip ? NULL : key_flips;
     rq.net = net;
@@ -596,7 +595,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
                 idx[nt++] = i;
         /* choose: one classifier on the variant the inner CV prefers; mean: one per variant,
          * each with its own inner-CV C, their probabilities averaged */
-        int members = rs->mean ? rs->n_mats : 1;
+        int members = rs->mean ? rs->n_mats : 1, cropped = 0;
         double share = (rs->augment ? 2.0 : 1.0) * members;
         for (int mb = 0; mb < members && s == IRB_OK; mb++) {
             row_spec one = *rs;
@@ -613,11 +612,9 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             }
             const featmat *m = one.mats[fit.variant];
             int vid = one.vid[fit.variant];
-            if (!rs->mean) {
-                row->crop_auto_folds += vid & 1;
-                if (rs->id != ROW_L120)
-                    row->size_folds[vid / 2]++;
-            }
+            cropped |= vid & 1;
+            if (!rs->mean && rs->id != ROW_L120)
+                row->size_folds[vid / 2]++;
             logc += log10(fit.C) / members;
             for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
                 s = predict_rows(&fit, m, idx, nt, a, xt, zt, tmp, err);
@@ -632,6 +629,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             }
             fold_fit_release(&fit);
         }
+        row->crop_auto_folds += cropped; /* mean: any of the averaged classifiers cropped */
     }
     if (s == IRB_OK)
         fold_range(d, k, probs, &row->fold_acc_min, &row->fold_acc_max);
@@ -738,13 +736,13 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
         if (!c->variants[v & 1])
             continue;
         if (need_raw && v < 2)
-            IRB_TRY(features_for(c, 0, v, 0, &c->mats[0][v], err));
+            IRB_TRY(features_for(c, 0, v, 0, &c->mats[v], err));
         if (need1)
-            IRB_TRY(features_for(c, 1, v, 0, &c->mats[1][v], err));
+            IRB_TRY(features_for(c, 1, v, 0, &c->mats[N_VARIANTS + v], err));
         if (need2)
-            IRB_TRY(features_for(c, 2, v, flip2, &c->mats[2][v], err));
+            IRB_TRY(features_for(c, 2, v, flip2, &c->mats[2 * N_VARIANTS + v], err));
     }
-    const featmat *all = &c->mats[0][0];
+    const featmat *all = c->mats;
     for (size_t i = 0; i < c->d.n; i++) {
         ok[i] = 1;
         for (int m = 0; m < 3 * N_VARIANTS; m++)
@@ -766,7 +764,7 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
         if (ok[i])
             continue;
         const char *why = "could not be decoded";
-        const featmat *all = &c->mats[0][0];
+        const featmat *all = c->mats;
         for (int m = 0; m < 3 * N_VARIANTS; m++)
             if (all[m].why && all[m].why[i])
                 why = all[m].why[i];
@@ -826,7 +824,7 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
             s = irb_fail(err, IRB_NOMEM, "out of memory");
             break;
         }
-        featmat *mats = c->mats[r == ROW_L120 ? 0 : r == ROW_RN1 ? 1 : 2];
+        featmat *mats = c->mats + (r == ROW_L120 ? 0 : r == ROW_RN1 ? 1 : 2) * N_VARIANTS;
         row_spec rs = {.id = r, .augment = r >= ROW_RN2A, .ensemble = r == ROW_RN2AE,
                        .mean = c->o->combine == IRB_COMBINE_MEAN};
         for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
@@ -929,7 +927,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK)
         s = write_failed(&c, ok, n_all, rel_all, err);
     if (s == IRB_OK) {
-        keep_ok(&c.d, ok, &c.mats[0][0], 3 * N_VARIANTS);
+        keep_ok(&c.d, ok, c.mats, 3 * N_VARIANTS);
         res->n_failed = n_all - c.d.n;
         s = group_images(o, &c.d, err);
     }
@@ -947,7 +945,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     irb_free(rel_all);
     irb_free(ok);
     for (int m = 0; m < 3 * N_VARIANTS; m++)
-        featmat_release(&c.mats[0][0] + m);
+        featmat_release(&c.mats[m]);
     irb_model_free(c.model);
     data_release(&c.d);
     return s;

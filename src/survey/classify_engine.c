@@ -110,10 +110,11 @@ static void engine_release(void *ctx)
     c->feats = NULL;
 }
 
-static irb_status configure_net(engine_ctx *c, irb_error *err)
+/* input_size: the size the classifier's features were computed at (irbis featurize --size), or 0 */
+static irb_status configure_net(engine_ctx *c, int input_size, irb_error *err)
 {
     const irb_classify_opts *o = c->o;
-    irb_net_opts no = {.threads = o->threads, .max_batch = o->batch};
+    irb_net_opts no = {.threads = o->threads, .max_batch = o->batch, .input_size = input_size};
     const char *layer = irb_classifier_meta(c->clf, "layer"), *cut = irb_classifier_meta(c->clf, "cut");
     const char *pool = irb_classifier_meta(c->clf, "pool");
     if (layer && *layer)
@@ -129,11 +130,6 @@ static irb_status configure_net(engine_ctx *c, irb_error *err)
     }
     no.pool = pool && (!strcmp(pool, "avg") || !strcmp(pool, "1") || !strcmp(pool, "yes")) ? IRB_POOL_AVG
                                                                                           : IRB_POOL_NONE;
-    /* the input size the classifier's features were computed at (irbis featurize --size) */
-    const char *ppj = irb_classifier_meta(c->clf, "preprocessing");
-    irb_preproc pp;
-    if (ppj && *ppj && irb_preproc_from_json(ppj, &pp, NULL) == IRB_OK)
-        no.input_size = pp.size;
     irb_status s = irb_net_new(c->model, &no, &c->net, err);
     if (s != IRB_OK) {
         char msg[IRB_MESSAGE_MAX];
@@ -152,9 +148,15 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
 {
     engine_ctx *c = user;
     const irb_classify_opts *o = c->o;
-    irb_status s = irb_model_load(o->model_path, NULL, &c->model, err);
+    /* prepare images exactly as the classifier's training images were (featurize records it, and
+     * the net runs at its size); a classifier without the record gets the model's default */
+    const char *ppj = irb_classifier_meta(c->clf, "preprocessing");
+    int recorded = ppj && *ppj;
+    irb_status s = recorded ? irb_preproc_from_json(ppj, &c->pp, err) : IRB_OK;
     if (s == IRB_OK)
-        s = configure_net(c, err);
+        s = irb_model_load(o->model_path, NULL, &c->model, err);
+    if (s == IRB_OK)
+        s = configure_net(c, recorded ? c->pp.size : 0, err);
     c->workers = o->threads > 0 ? o->threads : irb_cpu_count();
     if (s == IRB_OK && (!(c->dec = irb_calloc((size_t)c->workers, sizeof *c->dec)) ||
                         !(c->feats = irb_malloc_array((size_t)o->batch, sizeof(float) * c->feat_dim))))
@@ -167,19 +169,7 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     }
     int ch, h, w;
     irb_net_input_shape(c->net, &ch, &h, &w);
-    /* prepare images exactly as the classifier's training images were (featurize records it);
-     * a classifier without the record gets the model's default preprocessing */
-    const char *ppj = irb_classifier_meta(c->clf, "preprocessing");
-    if (ppj && *ppj) {
-        s = irb_preproc_from_json(ppj, &c->pp, err);
-        if (s == IRB_OK && c->pp.size != h)
-            s = irb_fail(err, IRB_MISMATCH, "%s: the classifier was trained on %dx%d inputs, the model takes %dx%d",
-                         o->classifier_path, c->pp.size, c->pp.size, h, w);
-        if (s != IRB_OK) {
-            engine_release(c);
-            return s;
-        }
-    } else {
+    if (!recorded) {
         const irb_preprocess *mp = irb_model_preprocess(c->model);
         c->pp = irb_preproc_default(h);
         for (int k = 0; k < 3; k++)

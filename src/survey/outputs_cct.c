@@ -10,27 +10,30 @@
 
 /* Category ids: the class named "empty" is 0 (the format's convention), the others follow in
  * class order from 1 (or from 0 when there is no empty class). */
-static int category_id(const irb_outputs_opts *o, int k)
+static int empty_class(const irb_outputs_opts *o)
 {
-    int empty = -1;
-    for (int c = 0; c < o->n_classes; c++)
-        if (!strcmp(o->classes[c], "empty"))
-            empty = c;
-    if (empty < 0)
-        return k;
-    return k == empty ? 0 : k < empty ? k + 1 : k;
+    for (int k = 0; k < o->n_classes; k++)
+        if (!strcmp(o->classes[k], "empty"))
+            return k;
+    return -1;
 }
 
-static void put_categories(FILE *f, const irb_outputs_opts *o)
+static int category_id(int empty, int k)
+{
+    return empty < 0 ? k : k == empty ? 0 : k < empty ? k + 1 : k;
+}
+
+static void put_categories(FILE *f, const irb_outputs_opts *o, int empty)
 {
     fputs("  \"categories\": [", f);
-    for (int id = 0; id < o->n_classes; id++)
-        for (int k = 0; k < o->n_classes; k++)
-            if (category_id(o, k) == id) {
-                fprintf(f, "%s\n    {\"id\": %d, \"name\": ", id ? "," : "", id);
-                irb_json_str(f, o->classes[k]);
-                fputc('}', f);
-            }
+    for (int i = -1; i < o->n_classes; i++) { /* i = -1: the empty class first */
+        int k = i < 0 ? empty : i;
+        if (k < 0 || (i >= 0 && k == empty))
+            continue;
+        fprintf(f, "%s\n    {\"id\": %d, \"name\": ", category_id(empty, k) ? "," : "", category_id(empty, k));
+        irb_json_str(f, o->classes[k]);
+        fputc('}', f);
+    }
     fputs("\n  ],\n", f);
 }
 
@@ -53,7 +56,8 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
     fputs("{\n  \"info\": {\"version\": \"1.0\", \"description\": \"irbis classify: one label per classified "
           "image (the image's own label; the sequence's is in predictions.csv)\", \"contributor\": \"irbis\"},\n",
           f);
-    put_categories(f, o);
+    int empty = empty_class(o);
+    put_categories(f, o, empty);
     /* frame_num: the image's place in its sequence in (time, path) order, as the sequences were built */
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(irb_store_db(st),
@@ -105,7 +109,7 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
                 fputs(", \"image_id\": ", f);
                 irb_json_str(f, p);
                 fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
-                        category_id(o, k), conf);
+                        category_id(empty, k), conf);
             }
             fputc('}', f);
         }

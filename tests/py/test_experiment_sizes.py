@@ -9,7 +9,8 @@ crop, RN2 only):
 - `--size 160,224`: every fold's predictions are those of the single-size run at the size that
   fold chose, and the input_sizes column counts exactly those choices (5 in all).
 - The cache keeps one feature set per size: a re-run of `--size 160,224` computes nothing.
-- `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs'.
+- `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs';
+  with `--crop auto` the table counts all 5 folds as cropped.
 - RN2 after an RN2+A run (a fresh cache) takes its features from the flipped set: nothing
   computed, the same predictions.
 """
@@ -107,6 +108,11 @@ def main():
     res = json.load(open(os.path.join(TMP, 'mean', 'results.json')))
     check(res['combine'] == 'mean' and res['rows'][0]['input_sizes'] == 'mean 160/224',
           'results.json records the combination (%s, %s)' % (res['combine'], res['rows'][0]['input_sizes']))
+    # --combine mean with the strips always cropped: every fold's classifiers cropped
+    ma, _, _ = experiment('mean_auto', '160,224', '--combine', 'mean', '--crop', 'auto')
+    check(ma['crop_auto_folds'] == '5', 'mean with --crop auto: 5 of 5 folds cropped (%s)' % ma['crop_auto_folds'])
+    check(mean['crop_auto_folds'] == '0', 'mean with --crop none: 0 folds cropped (%s)' % mean['crop_auto_folds'])
+
     # a run with flips first (a new cache), then RN2 alone: its unflipped features come from the
     # flipped set, nothing is computed, and the predictions are the 160 run's
     _, _, tf = experiment('flips', '160', rows='RN2,RN2+A', cache='cache2')
