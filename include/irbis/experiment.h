@@ -16,12 +16,14 @@ extern "C" {
 
 typedef struct irb_extract_opts {
     irb_preproc pp;  /* preprocessing of each image (pp.flip is ignored: see flip) */
-    int flip;        /* 1: also emit the horizontally mirrored image's row (flipped = 1) */
+    int flip;        /* 1: also emit the horizontally mirrored image's row (flipped = 1);
+                      * 2: emit only the mirrored image's row (its original is known already) */
     int threads;     /* decoding workers (0: all CPUs) */
     int batch;       /* images per net run (0: 16); with flip the net sees 2 x batch rows */
 } irb_extract_opts;
 
-/* Called once per output row, in input order (original before flipped). On a failed image it
+/* Called once per output row, in input order (original before flipped; with flip = 2 only the
+ * flipped). On a failed image it
  * is called once with row = NULL and e describing the failure (file and cause); a decoded image
  * with a warning (e.g. truncated JPEG) gets rows and e->warning set. Pointers are valid for the
  * call only. */

@@ -323,7 +323,7 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
     rq.eo.flip = flip;
     rq.progress = o->progress;
     rq.progress_ctx = o->progress_ctx;
-    char head[900], key[1024], key_flips[1024], ppd[512], stage[64];
+    char head[900], key[1024], key_other[1024], ppd[512], stage[64];
     irb_net_t *net = NULL;
     if (cut == 0) {
         int n = o->raw_size > 0 ? o->raw_size : 120;
@@ -358,9 +358,9 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
                  strips ? ", strips cropped" : "");
     }
     snprintf(key, sizeof key, "%s flip=%d%s", head, flip, strips ? STRIPS_KEY : "");
-    snprintf(key_flips, sizeof key_flips, "%s flip=1%s", head, strips ? STRIPS_KEY : "");
+    snprintf(key_other, sizeof key_other, "%s flip=%d%s", head, !flip, strips ? STRIPS_KEY : "");
     rq.key = key;
-    rq.with_flips_key = flip ? NULL : key_flips;
+    rq.other_key = key_other;
     rq.net = net;
     rq.stage = stage;
     irb_status s = featcache_get(&rq, (const char *const *)c->d.abs, c->d.n, out, err);

@@ -25,8 +25,9 @@ typedef struct featcache_req {
     void *progress_ctx;
     const char *stage;          /* progress label */
     double checkpoint_seconds;  /* write the cache this often while computing (<= 0: at the end) */
-    const char *with_flips_key; /* unflipped requests: the key of the same features with flips,
-                                 * whose unflipped rows are taken too (NULL: none) */
+    const char *other_key;      /* the key of the same features with the other flip setting: an
+                                 * unflipped request takes that set's unflipped rows, one with
+                                 * flips takes its rows and computes only the mirrors (NULL: none) */
 } featcache_req;
 
 irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,

@@ -99,8 +99,10 @@ static irb_status run_batch(extract_state *st, irb_net_t *net, const char *const
     for (size_t i = 0; i < count; i++) {
         if (st->status[i].status != IRB_OK)
             continue;
-        memcpy(st->packed + rows * in_dim, st->input + i * in_dim, in_dim * sizeof(float));
-        st->slot[rows++] = i;
+        if (o->flip != 2) {
+            memcpy(st->packed + rows * in_dim, st->input + i * in_dim, in_dim * sizeof(float));
+            st->slot[rows++] = i;
+        }
         if (o->flip) {
             flip_chw(st->input + i * in_dim, st->packed + rows * in_dim, o->pp.size);
             st->slot[rows++] = i;
@@ -122,7 +124,7 @@ static irb_status run_batch(extract_state *st, irb_net_t *net, const char *const
             fn(ctx, first + i, 0, NULL, dim, &st->status[i]);
             continue;
         }
-        for (int f = 0; f <= (o->flip ? 1 : 0); f++, r++)
+        for (int f = o->flip == 2; f <= (o->flip ? 1 : 0); f++, r++)
             fn(ctx, first + i, f, result + r * dim, dim, &st->status[i]);
     }
     return IRB_OK;
@@ -133,6 +135,8 @@ irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const
 {
     if (!paths || !o || !fn || o->pp.size <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "irb_extract: missing paths, options, callback or size");
+    if (o->flip < 0 || o->flip > 2)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_extract: flip must be 0, 1 or 2 (got %d)", o->flip);
     size_t in_dim = (size_t)3 * o->pp.size * o->pp.size;
     if (net) {
         int c, h, w;

@@ -96,6 +96,8 @@ typedef struct {
     featmat *m;
     const size_t *index;   /* extract index -> image index */
     const featcache_req *rq;
+    const char *stage;
+    int only_mirrors;      /* extract with flip = 2: the rows are the mirrors */
     size_t done, total;
 } fill_ctx;
 
@@ -111,8 +113,8 @@ static void fill_row(void *ctx, size_t k, int flipped, const float *row, size_t 
         memcpy((flipped ? c->m->xf : c->m->x) + i * dim, row, dim * sizeof(float));
         c->m->ok[i] = 1;
     }
-    if (!flipped && ++c->done % 64 == 0 && c->rq->progress)
-        c->rq->progress(c->rq->progress_ctx, c->rq->stage, c->done, c->total);
+    if ((!row || flipped == c->only_mirrors) && ++c->done % 64 == 0 && c->rq->progress)
+        c->rq->progress(c->rq->progress_ctx, c->stage, c->done, c->total);
 }
 
 static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths,
@@ -127,17 +129,19 @@ static double now_s(void)
 
 /* Images per irb_extract call while computing, so the cache can be checkpointed between them. */
 #define CHUNK 1024
+/* have[i]: 0 nothing, 1 every row, HAVE_ORIGINAL the original only (the mirror is to compute) */
+#define HAVE_ORIGINAL 2
 
-/* Computes the rows not in the cache, in chunks; every rq->checkpoint_seconds the rows so far
- * are written to the cache (base), so a run killed later keeps them. */
-static irb_status compute_missing(const featcache_req *rq, const char *base, const char *const *paths,
-                                  char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
-                                  irb_error *err)
+/* Computes the rows of the images whose have[i] == want, in chunks: want 0 all their rows,
+ * want HAVE_ORIGINAL only their mirrors (extract flip = 2). Every rq->checkpoint_seconds the rows
+ * so far are written to the cache (base), so a run killed later keeps them. */
+static irb_status compute_group(const featcache_req *rq, const char *base, const char *const *paths,
+                                char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
+                                uint8_t want, double *saved, irb_error *err)
 {
     size_t missing = 0;
     for (size_t i = 0; i < m->n; i++)
-        missing += !have[i];
-    m->computed = missing;
+        missing += have[i] == want;
     if (!missing)
         return IRB_OK;
     const char **sub = irb_malloc_array(missing, sizeof *sub);
@@ -148,28 +152,46 @@ static irb_status compute_missing(const featcache_req *rq, const char *base, con
         return irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
     }
     for (size_t i = 0, k = 0; i < m->n; i++)
-        if (!have[i]) {
+        if (have[i] == want) {
             sub[k] = paths[i];
             index[k++] = i;
         }
-    fill_ctx c = {m, index, rq, 0, missing};
-    double t0 = now_s(), saved = t0;
+    char stage[160];
+    snprintf(stage, sizeof stage, "%s%s", rq->stage, want ? " (mirrors of cached images)" : "");
+    irb_extract_opts eo = rq->eo;
+    if (want)
+        eo.flip = 2;
+    fill_ctx c = {m, index, rq, stage, want != 0, 0, missing};
     irb_status s = IRB_OK;
     for (size_t k0 = 0; s == IRB_OK && k0 < missing; k0 += CHUNK) {
         size_t k = missing - k0 < CHUNK ? missing - k0 : CHUNK;
         c.index = index + k0;
-        s = irb_extract(rq->net, sub + k0, k, &rq->eo, fill_row, &c, err);
-        if (s == IRB_OK && k0 + k < missing && rq->checkpoint_seconds > 0 && now_s() - saved >= rq->checkpoint_seconds) {
+        s = irb_extract(rq->net, sub + k0, k, &eo, fill_row, &c, err);
+        if (s == IRB_OK && k0 + k < missing && rq->checkpoint_seconds > 0 &&
+            now_s() - *saved >= rq->checkpoint_seconds) {
             irb_error werr = {0}; /* a checkpoint that cannot be written costs time later, not results now */
             write_cache(rq, base, paths, stamps, m, old, &werr);
-            saved = now_s();
+            *saved = now_s();
         }
     }
-    m->seconds = now_s() - t0;
+    m->computed += missing;
     if (rq->progress)
-        rq->progress(rq->progress_ctx, rq->stage, missing, missing);
+        rq->progress(rq->progress_ctx, stage, missing, missing);
     irb_free(sub);
     irb_free(index);
+    return s;
+}
+
+static irb_status compute_missing(const featcache_req *rq, const char *base, const char *const *paths,
+                                  char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
+                                  irb_error *err)
+{
+    double t0 = now_s(), saved = t0;
+    m->computed = 0;
+    irb_status s = compute_group(rq, base, paths, stamps, old, m, have, 0, &saved, err);
+    if (s == IRB_OK && m->xf)
+        s = compute_group(rq, base, paths, stamps, old, m, have, HAVE_ORIGINAL, &saved, err);
+    m->seconds = m->computed ? now_s() - t0 : 0;
     return s;
 }
 
@@ -226,9 +248,11 @@ static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_erro
     return IRB_OK;
 }
 
-/* Copies the cached rows of the requested images not had yet into m; have[i] = 1 for each found. */
+/* Copies the cached rows of the requested images not had yet into m; have[i] = 1 for each found.
+ * originals_only (old holds unflipped features, m wants flips too): only the originals are
+ * copied and have[i] = HAVE_ORIGINAL, so that only the mirrors are computed. */
 static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m,
-                        uint8_t *have)
+                        uint8_t *have, int originals_only)
 {
     char *const *old_stamp = irb_features_column(old, "stamp");
     rowmap map = {0};
@@ -241,10 +265,14 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
     for (size_t i = 0; i < m->n; i++) {
         if (have[i])
             continue;
-        long a = rowmap_get(&map, paths[i], 0), b = m->xf ? rowmap_get(&map, paths[i], 1) : 0;
+        long a = rowmap_get(&map, paths[i], 0), b = m->xf && !originals_only ? rowmap_get(&map, paths[i], 1) : 0;
         if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0)
             continue;
         memcpy(m->x + i * m->dim, old->x + (size_t)a * m->dim, m->dim * sizeof(float));
+        if (originals_only) {
+            have[i] = HAVE_ORIGINAL;
+            continue;
+        }
         if (m->xf)
             memcpy(m->xf + i * m->dim, old->x + (size_t)b * m->dim, m->dim * sizeof(float));
         m->ok[i] = have[i] = 1;
@@ -260,22 +288,24 @@ static void cache_base(const featcache_req *rq, const char *key, char *base, siz
     snprintf(base, size, "%s/%s", rq->cache_dir, hex);
 }
 
-/* The unflipped rows of the same features cached with flips (an RN2+A run before an RN2 one). */
-static void take_from_flipped(const featcache_req *rq, const char *const *paths, char **stamps, featmat *m,
-                              uint8_t *have)
+/* Rows of the same features cached with the other flip setting: an unflipped request takes the
+ * unflipped rows of the set with flips (RN2 after RN2+A); a request with flips takes the rows
+ * of the set without as its originals, and only the mirrors are computed (RN2+A after RN2). */
+static void take_from_other(const featcache_req *rq, const char *const *paths, char **stamps, featmat *m,
+                            uint8_t *have)
 {
     size_t missing = 0;
     for (size_t i = 0; i < m->n; i++)
         missing += !have[i];
     char base[4096];
     irb_features *f = NULL;
-    if (!missing || !rq->with_flips_key || m->xf)
+    if (!missing || !rq->other_key)
         return;
-    cache_base(rq, rq->with_flips_key, base, sizeof base);
+    cache_base(rq, rq->other_key, base, sizeof base);
     if (irb_features_load(base, &f, NULL) == IRB_OK) {
         const char *k = irb_features_meta(f, "irbis_cache_key");
-        if (k && !strcmp(k, rq->with_flips_key))
-            take_cached(f, paths, stamps, m, have);
+        if (k && !strcmp(k, rq->other_key))
+            take_cached(f, paths, stamps, m, have, m->xf != NULL);
     }
     irb_features_free(f);
 }
@@ -302,10 +332,10 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
     if (s == IRB_OK && irb_features_load(base, &old, NULL) == IRB_OK) {
         const char *k = irb_features_meta(old, "irbis_cache_key");
         if (k && !strcmp(k, rq->key))
-            take_cached(old, paths, stamps, out, have);
+            take_cached(old, paths, stamps, out, have, 0);
     }
     if (s == IRB_OK)
-        take_from_flipped(rq, paths, stamps, out, have);
+        take_from_other(rq, paths, stamps, out, have);
     if (s == IRB_OK)
         s = compute_missing(rq, base, paths, stamps, old, out, have, err);
     if (s == IRB_OK && out->computed > 0) {

@@ -111,8 +111,67 @@ static void test_svg(void)
               strstr(err.message, "/nonexistent-dir/x.svg"), "unwritable path named");
 }
 
+/* irb_extract on raw pixels (no net): flip = 1 gives each image's row then its mirror's, which
+ * is the row reversed along x; flip = 2 gives only the mirror's, the same values; a missing file
+ * gets one call with no row and its name; a bad flip value is refused. */
+typedef struct {
+    int calls, bad;
+    size_t index[8];
+    int flipped[8];
+    float line[8][32];    /* channel 0, row 16 (size 32) */
+    char why[1100];
+} extract_log;
+
+static void log_row(void *ctx, size_t index, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    extract_log *l = ctx;
+    if (l->calls >= 8)
+        return;
+    l->index[l->calls] = index;
+    l->flipped[l->calls] = flipped;
+    if (row) {
+        memcpy(l->line[l->calls], row + 16 * 32, sizeof l->line[0]);
+        (void)dim;
+    } else {
+        l->bad++;
+        snprintf(l->why, sizeof l->why, "%s", e ? e->message : "");
+    }
+    l->calls++;
+}
+
+static void test_extract_flip(void)
+{
+    const char *paths[] = {test_shared("data/odd-images/african_elephants_bw.jpg"), "/nonexistent/missing.jpg"};
+    irb_extract_opts o = {0};
+    o.pp = irb_preproc_default(32);
+    o.pp.mode = IRB_RESIZE_SQUASH;
+    o.threads = 1;
+    CHECK(irb_extract_dim(NULL, &o) == 3 * 32 * 32, "raw dim");
+    extract_log both = {0}, mirror = {0};
+    irb_error err = {0};
+    o.flip = 1;
+    CHECK(irb_extract(NULL, paths, 2, &o, log_row, &both, &err) == IRB_OK, "flip 1: %s", err.message);
+    o.flip = 2;
+    CHECK(irb_extract(NULL, paths, 2, &o, log_row, &mirror, &err) == IRB_OK, "flip 2: %s", err.message);
+    CHECK(both.calls == 3 && both.flipped[0] == 0 && both.flipped[1] == 1 && both.index[2] == 1, "flip 1 rows");
+    int reversed = 1, differs = 0;
+    for (int x = 0; x < 32; x++) {
+        reversed &= both.line[1][x] == both.line[0][31 - x];
+        differs |= both.line[0][x] != both.line[0][31 - x];
+    }
+    CHECK(reversed && differs, "the mirror is the row reversed (and the row is not symmetric)");
+    CHECK(mirror.calls == 2 && mirror.flipped[0] == 1 && mirror.index[0] == 0 && mirror.index[1] == 1,
+          "flip 2: only the mirror's row, then the failure (%d calls)", mirror.calls);
+    CHECK(!memcmp(mirror.line[0], both.line[1], sizeof both.line[0]), "flip 2 mirror = flip 1 mirror");
+    CHECK(mirror.bad == 1 && strstr(mirror.why, "missing.jpg"), "the missing file is named (%s)", mirror.why);
+    o.flip = 3;
+    CHECK(irb_extract(NULL, paths, 2, &o, log_row, &mirror, &err) == IRB_INVALID_ARG && strstr(err.message, "flip"),
+          "flip 3 refused (%s)", err.message);
+}
+
 int main(void)
 {
+    test_extract_flip();
     test_metrics();
     test_roc();
     test_match();

@@ -13,10 +13,14 @@ crop, RN2 only):
   with `--crop auto` the table counts all 5 folds as cropped.
 - RN2 after an RN2+A run (a fresh cache) takes its features from the flipped set: nothing
   computed, the same predictions.
+- RN2+A after an RN2 run (another fresh cache) takes the originals from the unflipped set and
+  computes only the mirrors (the progress names that stage, 200 images, and no other CNN stage
+  runs); its predictions equal those of the run that computed both.
 """
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,15 +34,22 @@ TMP = tmpdir('experiment_sizes')
 N = 200
 
 
-def experiment(out, sizes, *extra, rows='RN2', cache='cache'):
+def experiment(out, sizes, *extra, rows='RN2', cache='cache', log=None):
     cmd = [BIN, 'experiment', '--images', CT, '--labels', os.path.join(TMP, 'labels.csv'), '--model', MODEL,
            '--task', 'empty', '--C', '0.1', '--crop', 'none', '--rows', rows, '--size', sizes,
-           '--cache', os.path.join(TMP, cache), '-o', os.path.join(TMP, out), '--quiet'] + list(extra)
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+           '--cache', os.path.join(TMP, cache), '-o', os.path.join(TMP, out)] + list(extra)
+    r = subprocess.run(cmd + ([] if log is not None else ['--quiet']), capture_output=True, text=True, timeout=900)
     check(r.returncode == 0, 'experiment --size %s exits 0 (%s)' % (sizes, r.stderr.strip()[-300:]))
+    if log is not None:
+        log.append(r.stderr)
     table = {t['row']: t for t in csv.DictReader(open(os.path.join(TMP, out, 'table.csv')))}
     pred = list(csv.DictReader(open(os.path.join(TMP, out, 'predictions_RN2.csv'))))
     return table['RN2'], pred, table
+
+
+def preds(out, row):
+    return np.array([float(p['p_animal']) for p in csv.DictReader(open(os.path.join(TMP, out, 'predictions_%s.csv'
+                                                                                     % row)))])
 
 
 def sklearn_oof(X, y, C):
@@ -121,6 +132,18 @@ def main():
     check(float(t2['feature_seconds']) == 0, 'RN2 after RN2+A computes nothing (%s s)' % t2['feature_seconds'])
     got2 = np.array([float(p['p_animal']) for p in p2])
     check(np.array_equal(got2, a160), 'and gives the same predictions as computing them')
+    # the other order: RN2 first (a new cache), then RN2+A computes only the mirrors
+    experiment('rn2_first', '160', cache='cache3')
+    log = []
+    experiment('flips_after', '160', rows='RN2,RN2+A', cache='cache3', log=log)
+    stages = re.findall(r'^  (CNN[^:]*): (\d+) / (\d+)$', log[0], re.M)
+    check(stages and all('mirrors of cached images' in st for st, _, _ in stages),
+          'RN2+A after RN2 runs the CNN on the mirrors only (%s)' % sorted(set(st for st, _, _ in stages)))
+    check(stages and stages[-1][1] == stages[-1][2] == str(N), 'the mirrors of all %d images (%s)'
+          % (N, stages[-1:] if stages else None))
+    pa, pa_ref = preds('flips_after', 'RN2_A'), preds('flips', 'RN2_A')
+    check(len(pa) == N and np.abs(pa - pa_ref).max() <= 2e-6, 'RN2+A after RN2 = RN2+A computed from scratch (max diff %.1e)'
+          % np.abs(pa - pa_ref).max())
     html = open(os.path.join(TMP, 'mean', 'report.html')).read()
     check('their probabilities averaged' in html and 'mean 160/224' in html, 'report.html says the sizes are averaged')
     finish()

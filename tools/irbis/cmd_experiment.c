@@ -39,7 +39,7 @@ static void usage(FILE *f)
 
 typedef struct {
     int tty, quiet;
-    char last[64];
+    char last[192];
 } progress_state;
 
 static void progress(void *ctx, const char *stage, size_t done, size_t total)
