@@ -59,7 +59,9 @@ typedef struct {
     size_t n, pos;
     const char *name;
     volatile int pixels_done;
-    volatile int rows_done;  /* rows of a non-interlaced image fully decoded so far */
+    volatile int rows_done;  /* rows fully decoded so far (of an interlaced image: in its first pass) */
+    volatile int passes_done; /* interlace passes complete (each a whole, coarser image) */
+    int passes;
     char msg[200];
     jmp_buf jmp;
 } png_src;
@@ -91,7 +93,8 @@ static void on_warning(png_structp png, png_const_charp msg)
 static png_voidp on_malloc(png_structp png, png_alloc_size_t n) { (void)png; return irb_malloc(n); }
 static void on_free(png_structp png, png_voidp p) { (void)png; irb_free(p); }
 
-static void set_transforms(png_structp png, png_infop info)
+/* Sets PIL's convert("RGB") conversions; returns the number of interlace passes (1 if none). */
+static int set_transforms(png_structp png, png_infop info)
 {
     int ct = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
     if (ct == PNG_COLOR_TYPE_PALETTE)
@@ -104,8 +107,9 @@ static void set_transforms(png_structp png, png_infop info)
         png_set_strip_alpha(png);
     if (!(ct & PNG_COLOR_MASK_COLOR))
         png_set_gray_to_rgb(png);
-    png_set_interlace_handling(png);
+    int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
+    return passes;
 }
 
 irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, irb_image *img)
@@ -125,11 +129,18 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
             irb_warn(&dec->err, "%s: damaged PNG after the image data (%s)", name, src.msg);
             goto cleanup;
         }
+        if (src.passes_done > 0 && img->data) { /* an interlaced image cut after a pass: keep it */
+            irb_warn(&dec->err,
+                     "%s: truncated or damaged interlaced PNG: %d of %d passes decoded, the finer detail "
+                     "filled in from them (%s)", name, src.passes_done, src.passes, src.msg);
+            goto cleanup;
+        }
         if (src.rows_done > 0 && img->data) { /* truncated or damaged inside the pixels: keep the top */
             size_t row = (size_t)img->width * 3;
             memset(img->data + (size_t)src.rows_done * row, 0, (size_t)(img->height - src.rows_done) * row);
-            irb_warn(&dec->err, "%s: truncated or damaged PNG: %d of %d rows decoded, the rest left black (%s)", name,
-                     src.rows_done, img->height, src.msg);
+            irb_warn(&dec->err, "%s: truncated or damaged PNG: %d of %d rows decoded%s, the rest left black (%s)", name,
+                     src.rows_done, img->height, src.passes > 1 ? " (coarsely: the first interlace pass)" : "",
+                     src.msg);
             goto cleanup;
         }
         s = irb_fail(&dec->err, IRB_CORRUPT, "%s: cannot decode the PNG: %s", name, src.msg);
@@ -138,7 +149,7 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
     png_set_read_fn(png, &src, on_read);
     png_set_user_limits(png, 0x7FFFFFFF, 0x7FFFFFFF);
     png_read_info(png, info);
-    set_transforms(png, info);
+    src.passes = set_transforms(png, info);
     int w = (int)png_get_image_width(png, info), h = (int)png_get_image_height(png, info);
     if (png_get_rowbytes(png, info) != (size_t)w * 3) {
         s = irb_fail(&dec->err, IRB_UNSUPPORTED, "%s: unexpected PNG layout after conversion", name);
@@ -152,8 +163,19 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
     }
     for (int y = 0; y < h; y++)
         rows[y] = img->data + (size_t)y * (size_t)w * 3;
-    if (png_get_interlace_type(png, info) != PNG_INTERLACE_NONE) {
-        png_read_image(png, rows); /* passes over the whole image: no usable prefix if it breaks */
+    if (src.passes > 1) {
+        /* Adam7: each pass refines the whole image. Rows given as display rows get libpng's
+         * "rectangle" fill (each decoded pixel repeated over the block it stands for), so every
+         * complete pass leaves a whole, coarser image: a file cut later keeps it. */
+        memset(img->data, 0, (size_t)w * (size_t)h * 3);
+        for (int pass = 0; pass < src.passes; pass++) {
+            for (int y = 0; y < h; y++) {
+                png_read_row(png, NULL, rows[y]);
+                if (pass == 0)
+                    src.rows_done = y + 1;
+            }
+            src.passes_done = pass + 1;
+        }
     } else {
         for (int y = 0; y < h; y++) {
             png_read_row(png, rows[y], NULL);

@@ -18,6 +18,7 @@ import re
 import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -156,8 +157,7 @@ def test_orientations_and_png():
     check(r.get('status') in ('ok', 'warning') and r.get('timestamp') == '' and r.get('width') == '64',
           'png with a damaged eXIf: %s' % r)
     # a PNG cut inside its pixels: a warning, the rows decoded kept (equal to PIL's with
-    # LOAD_TRUNCATED_IMAGES), the rest black; cut before any row: an error (PIL writes no
-    # interlaced PNG, so the interlaced case, an error too, is not exercised here)
+    # LOAD_TRUNCATED_IMAGES), the rest black; cut before any row: an error (interlaced: below)
     frame = Image.open(os.path.join(CT, 'mlwic_examples/images/CA-01_0006501.jpg')).convert('RGB')
     full = os.path.join(TMP, 'frame.png')
     frame.save(full, compress_level=1)
@@ -175,6 +175,7 @@ def test_orientations_and_png():
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         check(np.array_equal(r['px'][:rows - 1], ref[:rows - 1]) and not r['px'][rows:].any(),
               'truncated png: the %d rows equal PIL\'s, the rest black' % rows)
+    interlaced_png(frame)
     early = os.path.join(TMP, 'frame_early.png')
     open(early, 'wb').write(data[:120])
     r = run('decode', early)
@@ -186,6 +187,65 @@ def test_orientations_and_png():
     r = run('decode', p)
     want = np.repeat((g16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2)
     check(r['status'] == 'ok' and np.array_equal(r['px'], want), 'png gray16: %s %s' % (r['status'], r['msg']))
+
+
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def write_interlaced_png(path, px):
+    """An Adam7-interlaced RGB PNG written here (PIL writes none): stored (level 0) zlib, so the
+    file's bytes follow the passes' raw bytes; IDAT in 1 KiB chunks. Returns the byte offset in
+    the file at which each pass's data ends."""
+    h, w, _ = px.shape
+    raw, ends = b'', []
+    for xs, ys, dx, dy in ADAM7:
+        sub = px[ys::dy, xs::dx]
+        for row in sub:
+            raw += b'\x00' + row.tobytes()
+        ends.append(len(raw))
+
+    def chunk(t, d):
+        return struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    z = zlib.compress(raw, 0)
+    head = b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', w, h, 8, 2, 0, 0, 1))
+    idat = b''.join(chunk(b'IDAT', z[i:i + 1024]) for i in range(0, len(z), 1024))
+    open(path, 'wb').write(head + idat + chunk(b'IEND', b''))
+    # stored deflate: 2 bytes of zlib header, 5 per 64 KiB block, 12 per IDAT chunk (about:
+    # libpng reads a chunk's data whole, so a cut keeps the chunks before it)
+    return [len(head) + 2 + 5 * (e // 65535 + 1) + 12 * (e // 1024 + 1) + e for e in ends]
+
+
+def interlaced_png(frame):
+    """A complete interlaced PNG decodes as PIL decodes it; one cut inside pass 6 keeps passes
+    1-5 (a warning naming them): every pixel those passes carry is exact, the others are filled
+    in from them (close to the image); one cut inside the first pass keeps its rows, the rest black."""
+    px = np.asarray(frame)
+    full = os.path.join(TMP, 'interlaced.png')
+    ends = write_interlaced_png(full, px)
+    r = run('decode', full)
+    check(r['status'] == 'ok' and not r['warning'] and np.array_equal(r['px'], np.asarray(Image.open(full).convert('RGB')))
+          and np.array_equal(r['px'], px), 'interlaced png = PIL = the pixels written (%s)' % r['msg'])
+    data = open(full, 'rb').read()
+    cut = os.path.join(TMP, 'interlaced_cut.png')
+    open(cut, 'wb').write(data[:(ends[4] + ends[5]) // 2])
+    r = run('decode', cut)
+    check(r['status'] == 'ok' and r['warning'] and 'interlaced_cut.png' in r['msg'] and '5 of 7 passes' in r['msg'],
+          'interlaced png cut in pass 6: a warning naming 5 of 7 passes (%s %s)' % (r['status'], r['msg']))
+    got = r['px'].astype(int) if 'px' in r else np.zeros(px.shape, int)
+    exact = np.zeros(px.shape[:2], bool)
+    for xs, ys, dx, dy in ADAM7[:5]:
+        exact[ys::dy, xs::dx] = True
+    check(np.array_equal(got[exact], px[exact]), 'the pixels of the 5 passes are exact')
+    err = np.abs(got[~exact] - px[~exact]).mean()
+    spread = np.abs(px[~exact].astype(int) - px.mean()).mean()
+    check(err < spread / 3, 'the others are filled in close to the image (mean |d| %.1f, spread %.1f)' % (err, spread))
+    early = os.path.join(TMP, 'interlaced_early.png')
+    open(early, 'wb').write(data[:ends[0] // 2])
+    r = run('decode', early)
+    m = re.search(r'(\d+) of 256 rows decoded \(coarsely', r['msg'])
+    check(r['status'] == 'ok' and m and 0 < int(m.group(1)) < 256 and 'px' in r
+          and not r['px'][int(m.group(1)):].any() and r['px'][:int(m.group(1))].any(),
+          'interlaced png cut in pass 1: its rows kept, the rest black (%s %s)' % (r['status'], r['msg']))
 
 
 def pil_short_crop(path, size=224, short=256, filt=Image.BILINEAR):
