@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The main job on the shared sample data: sets up (scripts/setup.sh), then runs the reference
-# experiment (L120, RN1, RN2, RN2+A, RN2+A+E) on the MLWIC camera-trap images, task empty vs
-# animal, with the shared ImageNet MobileNetV2 as backbone, and prints the table. The CNN rows
-# run the whole frame (squashed, info bars cropped) at 224, 448 and 576 and average the three
-# classifiers (docs/experiment.md: why; 7.5 minutes from scratch on 2 cores).
+# experiment (L120, RN1, RN2, RN2+A, RN2+A+E, and the motion rows M, RN2+A+M, RN2+A+M+E) on
+# the MLWIC camera-trap images, task empty vs animal, with the shared ImageNet MobileNetV2 as
+# backbone, and prints the table. The CNN rows run the whole frame (squashed, info bars
+# cropped) at 224, 448 and 576 and average the three classifiers (docs/experiment.md: why;
+# about 10 minutes from scratch on 2 cores).
 # Outputs in out/experiment/ (report.html, table.md, roc.svg, ...). A re-run reuses the
 # feature cache in out/cache/ and costs no CNN time.
 #   scripts/demo.sh [extra irbis experiment options]

@@ -96,16 +96,17 @@ typedef struct irb_experiment_opts {
     irb_engine engine;
     irb_precision precision;
     size_t limit;             /* use the first `limit` labelled images in path order (0: all) */
-    const char *rows;         /* comma-separated subset of L120,RN1,RN2,RN2+A,RN2+A+E (NULL: all) */
+    const char *rows;         /* comma-separated subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,
+                               * RN2+A+M+E (NULL: all) */
     void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
     void *progress_ctx;
 } irb_experiment_opts;
 
-#define IRB_EXPERIMENT_MAX_ROWS 5
+#define IRB_EXPERIMENT_MAX_ROWS 8
 #define IRB_EXPERIMENT_MAX_CLASSES 256
 
 typedef struct irb_experiment_row {
-    char name[16];            /* "L120", "RN1", "RN2", "RN2+A", "RN2+A+E" */
+    char name[16];            /* "L120", "RN1", "RN2", "RN2+A", "RN2+A+E", "M", "RN2+A+M", "RN2+A+M+E" */
     char what[128];           /* one-line description */
     int features;             /* feature vector length */
     double accuracy;          /* pooled over every image's out-of-fold prediction */

@@ -1,6 +1,7 @@
-/* The reference experiment (docs/experiment.md): L120, RN1, RN2, RN2+A, RN2+A+E evaluated by
- * k-fold cross-validation whose folds never split a sequence (or camera, or block of
- * neighbouring files). Every choice (C, info-strip crop) is made inside the training folds. */
+/* The reference experiment (docs/experiment.md): L120, RN1, RN2, RN2+A, RN2+A+E, and the
+ * motion rows M, RN2+A+M, RN2+A+M+E, evaluated by k-fold cross-validation whose folds never
+ * split a sequence (or camera, or block of neighbouring files). Every choice (C, info-strip
+ * crop, input size) is made inside the training folds. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,13 +12,15 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/pool.h"
 #include "eval/experiment_internal.h"
 #include "eval/reduce.h"
 #include "irbis/eval.h"
 #include "irbis/learn.h"
 
-enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE };
-static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1", "RN2", "RN2+A", "RN2+A+E"};
+enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE, ROW_M, ROW_RN2AM, ROW_RN2AME };
+static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1",     "RN2",      "RN2+A",
+                                                               "RN2+A+E", "M", "RN2+A+M", "RN2+A+M+E"};
 
 /* ---- the labelled images ------------------------------------------------------------------- */
 
@@ -275,6 +278,7 @@ cleanup:
 /* ---- features ------------------------------------------------------------------------------- */
 
 #define N_VARIANTS (2 * IRB_EXPERIMENT_MAX_SIZES)
+enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS };
 
 typedef struct exp_ctx {
     const irb_experiment_opts *o;
@@ -282,12 +286,18 @@ typedef struct exp_ctx {
     irb_model_t *model;
     char model_sha[65];
     char cache_dir[4096];
-    /* features: mats[kind * N_VARIANTS + variant], kind 0 raw pixels, 1 cut 1, 2 cut 2; variant =
-     * 2 * size index + crop (0 none, 1 auto strips); raw pixels have no size (index 0 only) */
-    featmat mats[3 * N_VARIANTS];
+    /* features: mats[kind * N_VARIANTS + variant], kind 0 raw pixels, 1 cut 1, 2 cut 2, 3 motion;
+     * variant = 2 * size index + crop (0 none, 1 auto strips); raw pixels have no size (index 0
+     * only) */
+    featmat mats[N_KINDS * N_VARIANTS];
+    featmat motion;                     /* the motion variants' features side by side (row M) */
+    int motion_variants[N_VARIANTS], n_motion;
+    motion_plan plan;                   /* neighbours in shooting order */
+    double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
     int variants[2];                    /* which crop variants are used */
     int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
-    int want[IRB_EXPERIMENT_MAX_ROWS];
+    int want[IRB_EXPERIMENT_MAX_ROWS];  /* rows asked for */
+    int need[IRB_EXPERIMENT_MAX_ROWS];  /* rows computed: those, and the ones they are made of */
 } exp_ctx;
 
 static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
@@ -311,9 +321,22 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
  * an older detector are not reused (2: rows off the bar's solid background end it) */
 #define STRIPS_KEY " strips-detector=2"
 
-static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featmat *out, irb_error *err)
+/* The cut whose spatial map the motion features compare: cut 2 if it is a map (ResNet-50's last
+ * block), else the map it pools (MobileNetV2's cut 3); 0 if there is none. */
+static int motion_cut(const irb_model_info *mi)
+{
+    for (int k = 2; k <= mi->n_cuts && k <= 3; k++) {
+        const irb_tensor_info *t = &mi->cuts[k - 1].tensor;
+        if (t->rank == 4 && t->dims[2] * t->dims[3] > 1)
+            return k;
+    }
+    return 0;
+}
+
+static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, featmat *out, irb_error *err)
 {
     int strips = variant & 1, size = c->sizes[variant / 2];
+    int motion = kind == KIND_MOTION, cut = kind;
     const irb_experiment_opts *o = c->o;
     featcache_req rq = {0};
     rq.cache_dir = c->cache_dir;
@@ -339,12 +362,20 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
         rq.eo.pp = cnn_preproc(c, strips, size);
+        if (motion && strips) {
+            /* one crop for every frame: a frame and its neighbours must line up */
+            rq.eo.pp.strips = IRB_STRIPS_FIXED;
+            rq.eo.pp.strip_top = c->motion_top;
+            rq.eo.pp.strip_bottom = c->motion_bottom;
+        }
         const irb_model_info *mi = irb_model_info_get(c->model);
+        if (motion && !(cut = motion_cut(mi)))
+            return irb_fail(err, IRB_UNSUPPORTED, "%s: the motion rows need a spatial map at cut 2 or 3", o->model);
         if (cut > mi->n_cuts)
             return irb_fail(err, IRB_INVALID_ARG, "%s has only %d cut points", o->model, mi->n_cuts);
         irb_net_opts no = {0};
         no.cut = cut;
-        no.pool = mi->cuts[cut - 1].tensor.rank == 4 ? IRB_POOL_AVG : IRB_POOL_NONE;
+        no.pool = mi->cuts[cut - 1].tensor.rank == 4 && !motion ? IRB_POOL_AVG : IRB_POOL_NONE;
         no.engine = o->engine;
         no.precision = o->precision;
         no.threads = o->threads;
@@ -352,15 +383,19 @@ static irb_status features_for(exp_ctx *c, int cut, int variant, int flip, featm
         no.input_size = size;
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(head, sizeof head, "v1 model=%s cut=%d pool=%d precision=%d %s", c->model_sha, cut, (int)no.pool,
-                 (int)o->precision, ppd);
-        snprintf(stage, sizeof stage, "CNN cut %d at %d%s%s", cut, size, flip ? " + flips" : "",
-                 strips ? ", strips cropped" : "");
+        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d %s", motion ? "motion=1 " : "",
+                 c->model_sha, cut, (int)no.pool, (int)o->precision, ppd);
+        snprintf(stage, sizeof stage, "%s %d at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", cut, size,
+                 flip ? " + flips" : "", strips ? ", strips cropped" : "");
+        if (motion) {
+            c->plan.channels = (int)mi->cuts[cut - 1].tensor.dims[1];
+            rq.motion = &c->plan;
+        }
     }
     snprintf(key, sizeof key, "%s flip=%d%s", head, flip, strips ? STRIPS_KEY : "");
     snprintf(key_other, sizeof key_other, "%s flip=%d%s", head, !flip, strips ? STRIPS_KEY : "");
     rq.key = key;
-    rq.other_key = key_other;
+    rq.other_key = motion ? NULL : key_other;
     rq.net = net;
     rq.stage = stage;
     irb_status s = featcache_get(&rq, (const char *const *)c->d.abs, c->d.n, out, err);
@@ -377,7 +412,6 @@ typedef struct row_spec {
     int n_mats;
     int mean;                  /* average one classifier per variant instead of choosing one */
     int augment;        /* train on originals + mirrors, predict as the mean over both */
-    int ensemble;       /* average the out-of-fold predictions over each sequence */
 } row_spec;
 
 static const double c_grid[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
@@ -727,25 +761,186 @@ static int want_row(const char *rows, const char *name)
     return 0;
 }
 
+/* ---- motion: neighbours in shooting order ----------------------------------------------------- */
+
+static const exp_data *nb_data;
+static const irb_time *nb_time;
+static const uint8_t *nb_has;
+
+/* camera, then the images with a time by time, then path (the path order of one camera's
+ * numbered files is its shooting order) */
+static int cmp_shots(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    int k = strcmp(nb_data->camera[i], nb_data->camera[j]);
+    if (k)
+        return k;
+    if (nb_has[i] != nb_has[j])
+        return nb_has[i] ? -1 : 1;
+    if (nb_has[i]) {
+        double dt = irb_time_diff(nb_time[j], nb_time[i]);
+        if (dt != 0)
+            return dt > 0 ? -1 : 1;
+    }
+    return strcmp(nb_data->rel[i], nb_data->rel[j]);
+}
+
+/* c->plan: each image's previous and next image of the same camera in shooting order. */
+static irb_status neighbour_plan(exp_ctx *c, irb_error *err)
+{
+    const exp_data *d = &c->d;
+    size_t n = d->n;
+    long *prev = irb_malloc_array(n ? n : 1, sizeof *prev), *next = irb_malloc_array(n ? n : 1, sizeof *next);
+    size_t *order = irb_malloc_array(n ? n : 1, sizeof *order);
+    irb_time *t = irb_calloc(n ? n : 1, sizeof *t);
+    uint8_t *has = irb_calloc(n ? n : 1, 1);
+    irb_status s = IRB_OK;
+    if (!prev || !next || !order || !t || !has) {
+        s = irb_fail(err, IRB_NOMEM, "out of memory ordering the images by time");
+        irb_free(prev);
+        irb_free(next);
+        irb_free(order);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            order[i] = i;
+            has[i] = d->stamp[i][0] && irb_time_parse(d->stamp[i], &t[i], NULL) == IRB_OK;
+        }
+        nb_data = d, nb_time = t, nb_has = has;
+        qsort(order, n, sizeof *order, cmp_shots);
+        for (size_t k = 0; k < n; k++) {
+            size_t i = order[k];
+            prev[i] = k > 0 && !strcmp(d->camera[order[k - 1]], d->camera[i]) ? (long)order[k - 1] : -1;
+            next[i] = k + 1 < n && !strcmp(d->camera[order[k + 1]], d->camera[i]) ? (long)order[k + 1] : -1;
+        }
+        c->plan.prev = prev;
+        c->plan.next = next;
+        c->plan.order = order;
+    }
+    irb_free(t);
+    irb_free(has);
+    return s;
+}
+
+typedef struct {
+    const exp_data *d;
+    irb_decoder_t **dec;
+    float *top, *bottom;  /* per image: detected strip rows / height (-1: not decoded) */
+} strip_job;
+
+static void detect_part(void *ctx, int ith, int nth)
+{
+    strip_job *j = ctx;
+    irb_preproc pp = irb_preproc_default(8);
+    pp.mode = IRB_RESIZE_SQUASH;
+    pp.strips = IRB_STRIPS_AUTO;
+    for (size_t i = (size_t)ith; i < j->d->n; i += (size_t)nth) {
+        irb_image img = {0};
+        irb_image_info info;
+        j->top[i] = j->bottom[i] = -1;
+        if (irb_preprocess_image(j->dec[ith], j->d->abs[i], &pp, &img, &info) == IRB_OK && info.height > 0) {
+            j->top[i] = (float)info.crop_top / (float)info.height;
+            j->bottom[i] = (float)info.crop_bottom / (float)info.height;
+        }
+        irb_image_release(&img);
+    }
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The 95th percentile of the decoded images' values (-1: not decoded), 0 if none decoded. */
+static double p95(float *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_float);
+    size_t first = 0;
+    while (first < n && v[first] < 0)
+        first++;
+    return first < n ? v[first + (size_t)(0.95 * (double)(n - 1 - first))] : 0;
+}
+
+/* The motion rows compare a frame with its neighbours, so all must be cropped alike: the info
+ * strips detected image by image (irb_detect_info_strips), then one crop for all, the 95th
+ * percentile of each side's detected height. */
+static irb_status motion_strips(exp_ctx *c, irb_error *err)
+{
+    const exp_data *d = &c->d;
+    int workers = c->o->threads > 0 ? c->o->threads : irb_cpu_count();
+    irb_pool *pool = irb_pool_new(workers);
+    strip_job j = {d, NULL, irb_malloc_array(d->n + 1, sizeof(float)), irb_malloc_array(d->n + 1, sizeof(float))};
+    workers = pool ? irb_pool_size(pool) : 0;
+    j.dec = irb_calloc((size_t)workers + 1, sizeof *j.dec);
+    irb_status s = pool && j.dec && j.top && j.bottom ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int k = 0; s == IRB_OK && k < workers; k++)
+        s = irb_decoder_new(&j.dec[k]) == IRB_OK ? IRB_OK : irb_fail(err, IRB_NOMEM, "cannot create a decoder");
+    if (s == IRB_OK) {
+        if (c->o->progress)
+            c->o->progress(c->o->progress_ctx, "motion: info strips", 0, d->n);
+        irb_pool_run(pool, detect_part, &j);
+        c->motion_top = p95(j.top, d->n);
+        c->motion_bottom = p95(j.bottom, d->n);
+        if (c->o->progress)
+            c->o->progress(c->o->progress_ctx, "motion: info strips", d->n, d->n);
+    }
+    for (int k = 0; j.dec && k < workers; k++)
+        irb_decoder_free(j.dec[k]);
+    irb_free(j.dec);
+    irb_free(j.top);
+    irb_free(j.bottom);
+    irb_pool_free(pool);
+    return s;
+}
+
+/* Every name in rows (comma-separated) must be a row's. */
+static irb_status check_rows(const char *rows, irb_error *err)
+{
+    for (const char *p = rows; p && *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        int known = 0;
+        for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
+            known |= strlen(row_names[r]) == len && !strncmp(p, row_names[r], len);
+        if (!known)
+            return irb_fail(err, IRB_INVALID_ARG,
+                            "unknown row '%.*s' (the rows: L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E)", (int)len,
+                            p);
+        p += len + (e ? 1 : 0);
+    }
+    return IRB_OK;
+}
+
 static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
 {
-    int need_raw = c->want[ROW_L120], need1 = c->want[ROW_RN1];
-    int need2 = c->want[ROW_RN2] || c->want[ROW_RN2A] || c->want[ROW_RN2AE];
-    int flip2 = c->want[ROW_RN2A] || c->want[ROW_RN2AE];
+    int need_raw = c->need[ROW_L120], need1 = c->need[ROW_RN1];
+    int need2 = c->need[ROW_RN2] || c->need[ROW_RN2A] || c->need[ROW_RN2AE];
+    int flip2 = c->need[ROW_RN2A] || c->need[ROW_RN2AE];
+    /* motion: the strips cropped unless they are kept (--crop none): the burned-in clock and
+     * burst counter change from frame to frame, and that is not motion */
+    int motion_crop = c->o->crop != IRB_CROP_NONE;
+    if (c->need[ROW_M])
+        IRB_TRY(neighbour_plan(c, err));
+    if (c->need[ROW_M] && motion_crop)
+        IRB_TRY(motion_strips(c, err));
     for (int v = 0; v < 2 * c->n_sizes; v++) {
         if (!c->variants[v & 1])
             continue;
         if (need_raw && v < 2)
-            IRB_TRY(features_for(c, 0, v, 0, &c->mats[v], err));
+            IRB_TRY(features_for(c, KIND_RAW, v, 0, &c->mats[v], err));
         if (need1)
-            IRB_TRY(features_for(c, 1, v, 0, &c->mats[N_VARIANTS + v], err));
+            IRB_TRY(features_for(c, KIND_CUT1, v, 0, &c->mats[N_VARIANTS + v], err));
         if (need2)
-            IRB_TRY(features_for(c, 2, v, flip2, &c->mats[2 * N_VARIANTS + v], err));
+            IRB_TRY(features_for(c, KIND_CUT2, v, flip2, &c->mats[2 * N_VARIANTS + v], err));
+        if (c->need[ROW_M] && (v & 1) == motion_crop) {
+            IRB_TRY(features_for(c, KIND_MOTION, v, 0, &c->mats[KIND_MOTION * N_VARIANTS + v], err));
+            c->motion_variants[c->n_motion++] = v;
+        }
     }
     const featmat *all = c->mats;
     for (size_t i = 0; i < c->d.n; i++) {
         ok[i] = 1;
-        for (int m = 0; m < 3 * N_VARIANTS; m++)
+        for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
             if (all[m].ok && !all[m].ok[i])
                 ok[i] = 0;
     }
@@ -765,7 +960,7 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
             continue;
         const char *why = "could not be decoded";
         const featmat *all = c->mats;
-        for (int m = 0; m < 3 * N_VARIANTS; m++)
+        for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
             if (all[m].why && all[m].why[i])
                 why = all[m].why[i];
         fprintf(f, "\"%s\",\"", rel[i]);
@@ -804,70 +999,153 @@ static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
     }
 }
 
-static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
+/* c->motion: the motion variants' features side by side (MOTION_DIM per variant). */
+static irb_status motion_matrix(exp_ctx *c, irb_error *err)
+{
+    featmat *m = &c->motion;
+    memset(m, 0, sizeof *m);
+    m->n = c->d.n;
+    m->dim = (size_t)MOTION_DIM * (size_t)c->n_motion;
+    m->x = irb_malloc_array(m->n ? m->n : 1, m->dim * sizeof(float));
+    if (!m->x)
+        return irb_fail(err, IRB_NOMEM, "out of memory for the motion features");
+    for (int k = 0; k < c->n_motion; k++) {
+        const featmat *src = &c->mats[KIND_MOTION * N_VARIANTS + c->motion_variants[k]];
+        for (size_t i = 0; i < m->n; i++)
+            memcpy(m->x + i * m->dim + (size_t)k * MOTION_DIM, src->x + i * MOTION_DIM, MOTION_DIM * sizeof(float));
+        m->seconds += src->seconds;
+        m->computed += src->computed;
+    }
+    return IRB_OK;
+}
+
+static const char *row_what(int r)
+{
+    switch (r) {
+    case ROW_L120: return "logistic regression on raw pixels";
+    case ROW_RN1: return "CNN cut 1 (one layer before the output)";
+    case ROW_RN2: return "CNN cut 2 (two layers before the output)";
+    case ROW_RN2A: return "cut 2 + horizontal-flip augmentation";
+    case ROW_RN2AE: return "cut 2 + flips + mean over each sequence";
+    case ROW_M: return "motion: change from the camera's previous and next frames";
+    case ROW_RN2AM: return "mean of RN2+A's and M's probabilities";
+    default: return "RN2+A+M + mean over each sequence";
+    }
+}
+
+/* Averages row r's probabilities over each sequence (the E rows). */
+static irb_status ensemble_row(exp_ctx *c, double *probs, irb_experiment_row *row, irb_error *err)
 {
     exp_data *d = &c->d;
     int K = d->n_classes;
-    double *probs[IRB_EXPERIMENT_MAX_ROWS] = {0};
-    irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
-    memset(rocs, 0, sizeof rocs);
+    double *seqp = irb_malloc_array(d->seq.n_sequences, (size_t)K * sizeof(double));
+    double *img = irb_malloc_array(d->n, (size_t)K * sizeof(double));
+    irb_status s = (!seqp || !img) ? irb_fail(err, IRB_NOMEM, "out of memory")
+                                   : irb_ensemble_sequences(&d->seq, probs, (size_t)K, IRB_ENSEMBLE_MEAN, seqp, NULL,
+                                                            img, NULL, err);
+    if (s == IRB_OK) {
+        memcpy(probs, img, d->n * (size_t)K * sizeof(double));
+        row->seq_accuracy = seq_accuracy(d, seqp);
+    }
+    irb_free(seqp);
+    irb_free(img);
+    return s;
+}
+
+/* row->sizes of the M row: the sizes whose maps it compares, "224/576" */
+static void motion_sizes(const exp_ctx *c, irb_experiment_row *row)
+{
+    size_t len = 0;
+    row->sizes[0] = 0;
+    memset(row->size_folds, 0, sizeof row->size_folds);
+    for (int k = 0; k < c->n_motion && len < sizeof row->sizes; k++) {
+        int w = snprintf(row->sizes + len, sizeof row->sizes - len, "%s%d", k ? "/" : "",
+                         c->sizes[c->motion_variants[k] / 2]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
+/* One row's out-of-fold probabilities (n x K): trained by cross-validation, or made of rows
+ * computed before it (E: averaged over sequences; RN2+A+M: the mean of RN2+A's and M's). */
+static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, double *const *probs, irb_error *err)
+{
+    const exp_data *d = &c->d;
+    size_t nk = d->n * (size_t)d->n_classes;
+    int k = c->o->folds > 0 ? c->o->folds : 5;
+    irb_experiment_row *row = &info[r];
     irb_status s = IRB_OK;
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
-        if (!c->want[r])
-            continue;
-        irb_experiment_row *row = &res->rows[res->n_rows];
-        memset(row, 0, sizeof *row);
-        snprintf(row->name, sizeof row->name, "%s", row_names[r]);
-        row->seq_accuracy = NAN;
-        probs[r] = irb_malloc_array(d->n, (size_t)K * sizeof(double));
-        if (!probs[r]) {
-            s = irb_fail(err, IRB_NOMEM, "out of memory");
-            break;
+    if (r == ROW_RN2AE || r == ROW_RN2AME) {
+        /* the same classifiers as RN2+A (RN2+A+M): only the averaging over sequences is added */
+        int base = r == ROW_RN2AE ? ROW_RN2A : ROW_RN2AM;
+        *row = info[base];
+        row->train_seconds = 0;
+        memcpy(probs[r], probs[base], nk * sizeof(double));
+        s = ensemble_row(c, probs[r], row, err);
+    } else if (r == ROW_RN2AM) {
+        *row = info[ROW_RN2A];
+        row->features += info[ROW_M].features;
+        row->feature_seconds += info[ROW_M].feature_seconds;
+        row->train_seconds = 0;
+        for (size_t j = 0; j < nk; j++)
+            probs[r][j] = (probs[ROW_RN2A][j] + probs[ROW_M][j]) / 2;
+    } else {
+        snprintf(row->name, sizeof row->name, "%s", row_names[r]); /* the progress names it */
+        int kind = r == ROW_L120 ? KIND_RAW : r == ROW_RN1 ? KIND_CUT1 : KIND_CUT2;
+        featmat *mats = c->mats + kind * N_VARIANTS;
+        row_spec rs = {.id = r, .augment = r == ROW_RN2A, .mean = c->o->combine == IRB_COMBINE_MEAN};
+        if (r == ROW_M) {
+            rs.mats[0] = &c->motion;
+            rs.vid[0] = c->motion_variants[0];
+            rs.n_mats = 1;
+            rs.mean = 0;
+            row->feature_seconds = c->motion.seconds;
         }
-        featmat *mats = c->mats + (r == ROW_L120 ? 0 : r == ROW_RN1 ? 1 : 2) * N_VARIANTS;
-        row_spec rs = {.id = r, .augment = r >= ROW_RN2A, .ensemble = r == ROW_RN2AE,
-                       .mean = c->o->combine == IRB_COMBINE_MEAN};
-        for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
+        for (int v = 0; r != ROW_M && v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
             if (c->variants[v & 1]) {
                 rs.vid[rs.n_mats] = v;
                 rs.mats[rs.n_mats++] = &mats[v];
                 row->feature_seconds += mats[v].seconds;
             }
         row->features = (int)rs.mats[0]->dim;
-        if (r == ROW_RN2AE && probs[ROW_RN2A]) {
-            /* the same classifiers as RN2+A: only the averaging over sequences is added */
-            *row = res->rows[res->n_rows - 1];
-            snprintf(row->name, sizeof row->name, "%s", row_names[r]);
-            row->train_seconds = 0;
-            memcpy(probs[r], probs[ROW_RN2A], d->n * (size_t)K * sizeof(double));
-        } else {
-            s = cross_validate(c, &rs, probs[r], row, err);
-        }
-        snprintf(row->what, sizeof row->what, "%s", r == ROW_L120   ? "logistic regression on raw pixels"
-                                                   : r == ROW_RN1   ? "CNN cut 1 (one layer before the output)"
-                                                   : r == ROW_RN2   ? "CNN cut 2 (two layers before the output)"
-                                                   : r == ROW_RN2A  ? "cut 2 + horizontal-flip augmentation"
-                                                                    : "cut 2 + flips + mean over each sequence");
-        if (s == IRB_OK && rs.ensemble) {
-            double *seqp = irb_malloc_array(d->seq.n_sequences, (size_t)K * sizeof(double));
-            double *img = irb_malloc_array(d->n, (size_t)K * sizeof(double));
-            s = (!seqp || !img) ? irb_fail(err, IRB_NOMEM, "out of memory")
-                                : irb_ensemble_sequences(&d->seq, probs[r], (size_t)K, IRB_ENSEMBLE_MEAN, seqp,
-                                                         NULL, img, NULL, err);
-            if (s == IRB_OK) {
-                memcpy(probs[r], img, d->n * (size_t)K * sizeof(double));
-                row->seq_accuracy = seq_accuracy(d, seqp);
-                /* the per-fold range of the averaged predictions (was RN2+A's, copied) */
-                fold_range(d, c->o->folds > 0 ? c->o->folds : 5, probs[r], &row->fold_acc_min, &row->fold_acc_max);
-            }
-            irb_free(seqp);
-            irb_free(img);
-        }
-        if (s == IRB_OK && r != ROW_L120)
+        s = cross_validate(c, &rs, probs[r], row, err);
+        if (s == IRB_OK && r == ROW_M)
+            motion_sizes(c, row);
+        else if (s == IRB_OK && r != ROW_L120)
             sizes_chosen(c, row, rs.mean);
-        if (s == IRB_OK)
-            s = evaluate_row(c, row, probs[r], &rocs[res->n_rows], err);
-        res->n_rows++;
+    }
+    snprintf(row->name, sizeof row->name, "%s", row_names[r]);
+    snprintf(row->what, sizeof row->what, "%s", row_what(r));
+    if (s == IRB_OK && (r == ROW_RN2AE || r == ROW_RN2AME || r == ROW_RN2AM)) {
+        /* the per-fold range of these predictions (the copied one was the base row's) */
+        fold_range(d, k, probs[r], &row->fold_acc_min, &row->fold_acc_max);
+    }
+    return s;
+}
+
+static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
+{
+    exp_data *d = &c->d;
+    int K = d->n_classes;
+    double *probs[IRB_EXPERIMENT_MAX_ROWS] = {0};
+    irb_experiment_row info[IRB_EXPERIMENT_MAX_ROWS];
+    irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
+    memset(rocs, 0, sizeof rocs);
+    memset(info, 0, sizeof info);
+    irb_status s = c->need[ROW_M] ? motion_matrix(c, err) : IRB_OK;
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
+        if (!c->need[r])
+            continue;
+        info[r].seq_accuracy = NAN;
+        if (!(probs[r] = irb_malloc_array(d->n, (size_t)K * sizeof(double)))) {
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+            break;
+        }
+        s = compute_row(c, r, info, probs, err);
+        if (s == IRB_OK && c->want[r]) {
+            res->rows[res->n_rows] = info[r];
+            s = evaluate_row(c, &res->rows[res->n_rows], probs[r], &rocs[res->n_rows], err);
+            res->n_rows++;
+        }
     }
     if (s == IRB_OK)
         s = irb_experiment_write_outputs(c->o, res, rocs, err);
@@ -889,13 +1167,18 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     uint8_t *ok = NULL;
     char **rel_all = NULL;
     size_t n_all = 0;
+    IRB_TRY(check_rows(o->rows, err));
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
     if (!o->cache_dir)
         snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);
     for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
-        c.want[r] = want_row(o->rows, row_names[r]);
+        c.want[r] = c.need[r] = want_row(o->rows, row_names[r]);
+    /* rows made of other rows' predictions */
+    c.need[ROW_RN2AM] |= c.need[ROW_RN2AME];
+    c.need[ROW_RN2A] |= c.need[ROW_RN2AE] || c.need[ROW_RN2AM];
+    c.need[ROW_M] |= c.need[ROW_RN2AM];
     c.variants[0] = o->crop != IRB_CROP_AUTO;
     c.variants[1] = o->crop != IRB_CROP_NONE;
     for (int k = 0; k < IRB_EXPERIMENT_MAX_SIZES && o->sizes[k] > 0; k++)
@@ -927,7 +1210,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK)
         s = write_failed(&c, ok, n_all, rel_all, err);
     if (s == IRB_OK) {
-        keep_ok(&c.d, ok, c.mats, 3 * N_VARIANTS);
+        keep_ok(&c.d, ok, c.mats, N_KINDS * N_VARIANTS);
         res->n_failed = n_all - c.d.n;
         s = group_images(o, &c.d, err);
     }
@@ -944,8 +1227,12 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         irb_free(rel_all[i]);
     irb_free(rel_all);
     irb_free(ok);
-    for (int m = 0; m < 3 * N_VARIANTS; m++)
+    for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
         featmat_release(&c.mats[m]);
+    featmat_release(&c.motion);
+    irb_free((void *)c.plan.prev);
+    irb_free((void *)c.plan.next);
+    irb_free((void *)c.plan.order);
     irb_model_free(c.model);
     data_release(&c.d);
     return s;

@@ -151,11 +151,13 @@ static irb_status compute_group(const featcache_req *rq, const char *base, const
         irb_free(index);
         return irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
     }
-    for (size_t i = 0, k = 0; i < m->n; i++)
+    for (size_t t = 0, k = 0; t < m->n; t++) {
+        size_t i = rq->motion ? rq->motion->order[t] : t; /* motion: in neighbour order */
         if (have[i] == want) {
             sub[k] = paths[i];
             index[k++] = i;
         }
+    }
     char stage[160];
     snprintf(stage, sizeof stage, "%s%s", rq->stage, want ? " (mirrors of cached images)" : "");
     irb_extract_opts eo = rq->eo;
@@ -166,7 +168,9 @@ static irb_status compute_group(const featcache_req *rq, const char *base, const
     for (size_t k0 = 0; s == IRB_OK && k0 < missing; k0 += CHUNK) {
         size_t k = missing - k0 < CHUNK ? missing - k0 : CHUNK;
         c.index = index + k0;
-        s = irb_extract(rq->net, sub + k0, k, &eo, fill_row, &c, err);
+        s = rq->motion ? motion_extract(rq->net, &eo, paths, m->n, rq->motion->prev, rq->motion->next,
+                                        rq->motion->channels, index + k0, k, fill_row, &c, err)
+                       : irb_extract(rq->net, sub + k0, k, &eo, fill_row, &c, err);
         if (s == IRB_OK && k0 + k < missing && rq->checkpoint_seconds > 0 &&
             now_s() - *saved >= rq->checkpoint_seconds) {
             irb_error werr = {0}; /* a checkpoint that cannot be written costs time later, not results now */
@@ -310,6 +314,47 @@ static void take_from_other(const featcache_req *rq, const char *const *paths, c
     irb_features_free(f);
 }
 
+/* A motion row depends on the image and its neighbours: its stamp names them (path and file
+ * stamp, hashed), so a row is reused only while they are the same files. */
+static irb_status add_neighbours(const motion_plan *mp, const char *const *paths, char **stamps, size_t n,
+                                 irb_error *err)
+{
+    char **ext = irb_calloc(n ? n : 1, sizeof *ext);
+    irb_status s = ext ? IRB_OK : irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    for (size_t i = 0; s == IRB_OK && i < n; i++) {
+        const long nb[2] = {mp->prev[i], mp->next[i]};
+        const char *part[4];
+        size_t len = 4;
+        for (int j = 0; j < 2; j++) {
+            part[2 * j] = nb[j] >= 0 ? paths[nb[j]] : "-";
+            part[2 * j + 1] = nb[j] >= 0 ? stamps[nb[j]] : "-";
+            len += strlen(part[2 * j]) + strlen(part[2 * j + 1]);
+        }
+        char *all = irb_malloc(len + 1), hex[65], buf[200];
+        if (!all) {
+            s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+            break;
+        }
+        snprintf(all, len + 1, "%s\n%s\n%s\n%s\n", part[0], part[1], part[2], part[3]);
+        irb_sha256_buffer(all, strlen(all), hex);
+        irb_free(all);
+        hex[16] = '\0';
+        snprintf(buf, sizeof buf, "%s n=%s", stamps[i], hex);
+        if (!(ext[i] = irb_strdup(buf)))
+            s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    }
+    for (size_t i = 0; ext && i < n; i++) {
+        if (s == IRB_OK) {
+            irb_free(stamps[i]);
+            stamps[i] = ext[i];
+        } else {
+            irb_free(ext[i]);
+        }
+    }
+    irb_free(ext);
+    return s;
+}
+
 irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,
                          irb_error *err)
 {
@@ -317,7 +362,7 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
     cache_base(rq, rq->key, base, sizeof base);
     mkdir(rq->cache_dir, 0777);
 
-    irb_status s = alloc_mat(out, n, irb_extract_dim(rq->net, &rq->eo), rq->eo.flip, err);
+    irb_status s = alloc_mat(out, n, rq->motion ? MOTION_DIM : irb_extract_dim(rq->net, &rq->eo), rq->eo.flip, err);
     uint8_t *have = irb_calloc(n ? n : 1, 1);
     char **stamps = irb_calloc(n ? n : 1, sizeof *stamps);
     if (s == IRB_OK && (!have || !stamps))
@@ -328,6 +373,8 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
         if (!(stamps[i] = irb_strdup(st)))
             s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
     }
+    if (s == IRB_OK && rq->motion)
+        s = add_neighbours(rq->motion, paths, stamps, n, err);
     irb_features *old = NULL;
     if (s == IRB_OK && irb_features_load(base, &old, NULL) == IRB_OK) {
         const char *k = irb_features_meta(old, "irbis_cache_key");

@@ -2,7 +2,8 @@
 shared peer pipeline (PIL + PyTorch + scikit-learn) on the same images and the same folds:
 with the peer's settings (C = 1, no strip crop, the same 224 crop) irbis's RN2 row must be
 within one point of the peer's accuracy; the rows must come in the expected order (L120 clearly
-worst, flips not worse); a re-run must reuse the feature cache; the outputs must be there."""
+worst, flips not worse); a re-run must reuse the feature cache (the motion rows' too); the
+outputs must be there."""
 import csv
 import os
 import subprocess
@@ -74,7 +75,8 @@ def main():
 
     out = os.path.join(TMP, 'run1')
     t = run_irbis(out)
-    check(list(t) == ['L120', 'RN1', 'RN2', 'RN2+A', 'RN2+A+E'], 'five rows in order: %s' % list(t))
+    check(list(t) == ['L120', 'RN1', 'RN2', 'RN2+A', 'RN2+A+E', 'M', 'RN2+A+M', 'RN2+A+M+E'],
+          'the eight rows in order: %s' % list(t))
     acc = {k: float(v['accuracy']) for k, v in t.items()}
     check(acc['L120'] + 0.05 < min(acc['RN1'], acc['RN2']), 'L120 clearly worst: %s' % acc)
     check(acc['RN2+A'] >= acc['RN2'] - 0.01, 'flips not worse than without: %s' % acc)
@@ -94,7 +96,7 @@ def main():
 
     svg = ET.parse(os.path.join(out, 'roc.svg')).getroot()
     curves = [e for e in svg.iter() if e.get('class') == 'roc-curve']
-    check(len(curves) == 5, 'roc.svg has 5 curves (%d)' % len(curves))
+    check(len(curves) == 8, 'roc.svg has 8 curves (%d)' % len(curves))
     html = open(os.path.join(out, 'report.html')).read()
     check('<table id="results">' in html and 'RN2+A+E' in html, 'report.html has the table')
 

@@ -6,7 +6,7 @@
 
 #include "cli.h"
 
-const char irb_cmd_experiment_summary[] = "run L120 / RN1 / RN2 / RN2+A / RN2+A+E with cross-validation";
+const char irb_cmd_experiment_summary[] = "run L120 / RN1 / RN2 / RN2+A / RN2+A+E (+ motion rows) with cross-validation";
 
 static void usage(FILE *f)
 {
@@ -27,7 +27,8 @@ static void usage(FILE *f)
           "  --combine choose|mean   with several variants (--crop choose, several sizes): pick one\n"
           "                          per training fold (default), or average one classifier per variant\n"
           "  --raw-size N            side of the raw-pixel row (default 120)\n"
-          "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E\n"
+          "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E (default\n"
+          "                          all; M: the change from the camera's previous and next frames)\n"
           "  --limit N               only the first N labelled images in path order\n"
           "  --threads N --batch B --precision fp32|bf16 --engine auto|onednn|reference\n"
           "  --cache DIR             feature cache (default DIR/cache)\n"
@@ -99,14 +100,14 @@ static void print_table(const irb_experiment_result *r)
     printf("\n%zu images (%zu failed), %zu sequences, %d classes, %d folds over %s units%s%s\n\n", r->n_images,
            r->n_failed, r->n_sequences, r->n_classes, r->folds, r->unit, r->positive[0] ? ", positive: " : "",
            r->positive);
-    printf("%-8s %8s %9s %9s %7s %13s %7s %7s %8s  %s\n", "row", "features", "accuracy", "balanced", "AUC",
+    printf("%-9s %8s %9s %9s %7s %13s %7s %7s %8s  %s\n", "row", "features", "accuracy", "balanced", "AUC",
            "folds min-max", "seq acc", "log10C", "train s", "input size");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
         char seq[16] = "-";
         if (!isnan(w->seq_accuracy))
             snprintf(seq, sizeof seq, "%.1f%%", 100 * w->seq_accuracy);
-        printf("%-8s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
+        printf("%-9s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
                100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max,
                seq, w->mean_log10_C, w->train_seconds, w->sizes[0] ? w->sizes : "-");
     }

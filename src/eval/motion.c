@@ -1,0 +1,185 @@
+/* Temporal-context ("motion") features (docs/experiment.md, row M): what in a frame is not in
+ * the frames shot just before and after it by the same camera. For image i and each position p
+ * of the CNN's last spatial map (C x H x W), d_j(p) is the Euclidean distance over the C channels
+ * between i's map and neighbour j's at p; m(p) is the smaller over the neighbours (a change both
+ * neighbours show: something in this frame that is in neither). The features are the maximum,
+ * the 99th, 95th, 90th, 75th and 50th percentiles and the mean of m over the H x W positions. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "eval/experiment_internal.h"
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* numpy's default (linear) percentile of the sorted v[0..n), q in [0, 1] */
+static float percentile(const float *v, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t lo = (size_t)pos;
+    double frac = pos - (double)lo;
+    return lo + 1 < n ? (float)(v[lo] + (v[lo + 1] - v[lo]) * frac) : v[lo];
+}
+
+void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions,
+                  double *acc, float *m, float out[MOTION_DIM])
+{
+    const float *nb[2] = {prev, next};
+    int have = 0;
+    for (size_t p = 0; p < positions; p++)
+        m[p] = INFINITY;
+    for (int j = 0; j < 2; j++) {
+        if (!nb[j])
+            continue;
+        have = 1;
+        memset(acc, 0, positions * sizeof *acc);
+        for (int c = 0; c < channels; c++) {
+            const float *a = map + (size_t)c * positions, *b = nb[j] + (size_t)c * positions;
+            for (size_t p = 0; p < positions; p++) {
+                double d = (double)a[p] - (double)b[p];
+                acc[p] += d * d;
+            }
+        }
+        for (size_t p = 0; p < positions; p++)
+            m[p] = fminf(m[p], (float)sqrt(acc[p]));
+    }
+    double sum = 0;
+    for (size_t p = 0; p < positions; p++) {
+        if (!have)
+            m[p] = 0; /* no neighbour: no change seen */
+        sum += m[p];
+    }
+    qsort(m, positions, sizeof *m, cmp_float);
+    static const double q[MOTION_DIM - 1] = {1.0, 0.99, 0.95, 0.90, 0.75, 0.50};
+    for (int k = 0; k < MOTION_DIM - 1; k++)
+        out[k] = percentile(m, positions, q[k]);
+    out[MOTION_DIM - 1] = (float)(sum / (double)positions);
+}
+
+/* ---- streaming the maps in neighbour order ------------------------------------------------- */
+
+/* The last three maps received (a ring): the middle one is finished when the next arrives. */
+typedef struct {
+    size_t dim, positions;
+    int channels;
+    float *buf[3];
+    long who[3];        /* image index held, -1 none */
+    int valid[3];
+    irb_error why[3];
+    size_t seen;        /* maps received */
+    const long *prev, *next;
+    const long *want_k; /* image index -> its index in the want list, -1 when not wanted */
+    const size_t *list; /* the images run through the net, in neighbour order */
+    irb_extract_fn fn;
+    void *ctx;
+    double *acc;
+    float *m;
+} motion_run;
+
+static void finish(motion_run *r, int s)
+{
+    long w = r->who[s];
+    if (w < 0 || r->want_k[w] < 0)
+        return;
+    if (!r->valid[s]) {
+        r->fn(r->ctx, (size_t)r->want_k[w], 0, NULL, MOTION_DIM, &r->why[s]);
+        return;
+    }
+    const float *nb[2] = {NULL, NULL};
+    const long want_nb[2] = {r->prev[w], r->next[w]};
+    for (int j = 0; j < 2; j++)
+        for (int t = 0; t < 3; t++)
+            if (want_nb[j] >= 0 && r->who[t] == want_nb[j] && r->valid[t])
+                nb[j] = r->buf[t];
+    float out[MOTION_DIM];
+    motion_stats(r->buf[s], nb[0], nb[1], r->channels, r->positions, r->acc, r->m, out);
+    r->fn(r->ctx, (size_t)r->want_k[w], 0, out, MOTION_DIM, &r->why[s]);
+}
+
+static void on_map(void *ctx, size_t k, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    motion_run *r = ctx;
+    (void)flipped;
+    int s = (int)(r->seen % 3);
+    r->who[s] = (long)r->list[k];
+    r->valid[s] = row != NULL && dim == r->dim;
+    if (r->valid[s])
+        memcpy(r->buf[s], row, dim * sizeof(float));
+    if (e)
+        irb_error_copy(&r->why[s], e);
+    else
+        memset(&r->why[s], 0, sizeof r->why[s]);
+    r->seen++;
+    if (r->seen >= 2) /* the one before this is complete: its neighbours are this and the one before it */
+        finish(r, (int)((r->seen - 2) % 3));
+}
+
+irb_status motion_extract(irb_net_t *net, const irb_extract_opts *eo, const char *const *paths, size_t n_all,
+                          const long *prev, const long *next, int channels, const size_t *want, size_t n_want,
+                          irb_extract_fn fn, void *ctx, irb_error *err)
+{
+    size_t dim = irb_net_output_size(net);
+    if (channels <= 0 || dim % (size_t)channels)
+        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim, channels);
+    motion_run r = {0};
+    r.dim = dim;
+    r.channels = channels;
+    r.positions = dim / (size_t)channels;
+    r.prev = prev;
+    r.next = next;
+    r.fn = fn;
+    r.ctx = ctx;
+    long *want_k = irb_malloc_array(n_all ? n_all : 1, sizeof *want_k);
+    size_t *list = irb_malloc_array(3 * n_want + 1, sizeof *list);
+    uint8_t *listed = irb_calloc(n_all ? n_all : 1, 1);
+    const char **sub = irb_malloc_array(3 * n_want + 1, sizeof *sub);
+    r.acc = irb_malloc_array(r.positions, sizeof *r.acc);
+    r.m = irb_malloc_array(r.positions, sizeof *r.m);
+    for (int t = 0; t < 3; t++) {
+        r.buf[t] = irb_malloc_array(dim, sizeof(float));
+        r.who[t] = -1;
+    }
+    irb_status s = IRB_OK;
+    if (!want_k || !list || !listed || !sub || !r.acc || !r.m || !r.buf[0] || !r.buf[1] || !r.buf[2])
+        s = irb_fail(err, IRB_NOMEM, "motion features: out of memory");
+    size_t n_list = 0;
+    if (s == IRB_OK) {
+        for (size_t i = 0; i < n_all; i++)
+            want_k[i] = -1;
+        /* each wanted image with its neighbours, in neighbour order (neighbours are adjacent in
+         * that order, so the list stays sorted) */
+        for (size_t k = 0; k < n_want; k++) {
+            size_t w = want[k];
+            want_k[w] = (long)k;
+            long three[3] = {prev[w], (long)w, next[w]};
+            for (int j = 0; j < 3; j++)
+                if (three[j] >= 0 && !listed[three[j]]) {
+                    listed[three[j]] = 1;
+                    list[n_list] = (size_t)three[j];
+                    sub[n_list++] = paths[three[j]];
+                }
+        }
+        r.list = list;
+        r.want_k = want_k;
+        irb_extract_opts o = *eo;
+        o.flip = 0;
+        s = irb_extract(net, sub, n_list, &o, on_map, &r, err);
+        if (s == IRB_OK && r.seen >= 1)
+            finish(&r, (int)((r.seen - 1) % 3));
+    }
+    irb_free(want_k);
+    irb_free(list);
+    irb_free(listed);
+    irb_free(sub);
+    irb_free(r.acc);
+    irb_free(r.m);
+    for (int t = 0; t < 3; t++)
+        irb_free(r.buf[t]);
+    return s;
+}
