@@ -322,10 +322,10 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
 #define STRIPS_KEY " strips-detector=2"
 
 /* The cut whose spatial map the motion features compare: cut 2 if it is a map (ResNet-50's last
- * block), else the map it pools (MobileNetV2's cut 3); 0 if there is none. */
+ * block), else the first map below it (MobileNetV2's cut 3, which cut 2 pools); 0 if none. */
 static int motion_cut(const irb_model_info *mi)
 {
-    for (int k = 2; k <= mi->n_cuts && k <= 3; k++) {
+    for (int k = 2; k <= mi->n_cuts; k++) {
         const irb_tensor_info *t = &mi->cuts[k - 1].tensor;
         if (t->rank == 4 && t->dims[2] * t->dims[3] > 1)
             return k;
@@ -370,7 +370,7 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
         }
         const irb_model_info *mi = irb_model_info_get(c->model);
         if (motion && !(cut = motion_cut(mi)))
-            return irb_fail(err, IRB_UNSUPPORTED, "%s: the motion rows need a spatial map at cut 2 or 3", o->model);
+            return irb_fail(err, IRB_UNSUPPORTED, "%s: the motion rows need a spatial map at cut 2 or below", o->model);
         if (cut > mi->n_cuts)
             return irb_fail(err, IRB_INVALID_ARG, "%s has only %d cut points", o->model, mi->n_cuts);
         irb_net_opts no = {0};
