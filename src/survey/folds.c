@@ -115,8 +115,9 @@ static void assign_units(const fref *r, unit *u, size_t nu, const irb_fold_opts 
                          size_t *fold_label, int *fold)
 {
     if (o->stratify) {
-        memset(fold_label, 0, sizeof *fold_label * (size_t)o->k * (size_t)(nl + 1));
-        size_t *tot = fold_label + (size_t)o->k * (size_t)nl; /* scratch row: label totals */
+        /* k rows of nl per-fold label counts, then a scratch row of nl label totals */
+        memset(fold_label, 0, sizeof *fold_label * ((size_t)o->k + 1) * (size_t)nl);
+        size_t *tot = fold_label + (size_t)o->k * (size_t)nl;
         for (size_t i = 0; i < nu; i++)
             if (u[i].label >= 0)
                 tot[u[i].label] += u[i].count;
@@ -173,7 +174,7 @@ irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold
     unit *u = irb_malloc_array(n ? n : 1, sizeof *u);
     size_t *counts = irb_malloc_array((size_t)nl + 1, sizeof *counts);
     size_t *fold_n = irb_malloc_array((size_t)o.k, sizeof *fold_n);
-    size_t *fold_label = irb_malloc_array((size_t)o.k * ((size_t)nl + 1) + 1, sizeof *fold_label);
+    size_t *fold_label = irb_malloc_array(((size_t)o.k + 1) * (size_t)nl + 1, sizeof *fold_label);
     irb_status st = IRB_OK;
     if (!r || !u || !counts || !fold_n || !fold_label) {
         st = irb_fail(err, IRB_NOMEM, "folds: out of memory for %zu images", n);

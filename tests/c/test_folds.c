@@ -142,10 +142,37 @@ static void test_hand(void)
     CHECK(irb_fold_unit_parse("camera") == IRB_FOLD_CAMERA && irb_fold_unit_parse("x") == -1, "parse");
 }
 
+/* More classes than folds (12 species, 3 folds; a bug once sized the label counts by the folds
+ * and overran them, seen by ASan): stratified, each fold gets one of each class's 3 units. */
+static void test_many_classes(void)
+{
+    enum { CLASSES = 12, PER = 3, M = CLASSES * PER * 2 };
+    static char p[M][16], u[M][16];
+    irb_fold_item it[M];
+    for (int i = 0; i < M; i++) {
+        int unit = i / 2; /* units of 2 images, PER units per class */
+        snprintf(p[i], sizeof p[i], "img%03d", i);
+        snprintf(u[i], sizeof u[i], "u%02d", unit);
+        it[i] = (irb_fold_item){p[i], NULL, u[i], unit / PER};
+    }
+    int fold[M];
+    irb_fold_opts o = {.k = 3, .unit = IRB_FOLD_SEQUENCE, .stratify = 1};
+    CHECK(irb_folds_assign(it, M, &o, fold, NULL) == IRB_OK, "many classes");
+    int per[CLASSES][3] = {{0}};
+    for (int i = 0; i < M; i++)
+        per[it[i].label][fold[i]]++;
+    int even = 1;
+    for (int c = 0; c < CLASSES; c++)
+        for (int f = 0; f < 3; f++)
+            even &= per[c][f] == 2;
+    CHECK(even, "each fold holds one unit (2 images) of each of the 12 classes");
+}
+
 int main(void)
 {
     make_items();
     test_hand();
+    test_many_classes();
     run_case(IRB_FOLD_SEQUENCE, 0, 5);
     run_case(IRB_FOLD_SEQUENCE, 1, 5);
     run_case(IRB_FOLD_CAMERA, 0, 3);
