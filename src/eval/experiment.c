@@ -1212,7 +1212,12 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK) {
         keep_ok(&c.d, ok, c.mats, N_KINDS * N_VARIANTS);
         res->n_failed = n_all - c.d.n;
-        s = group_images(o, &c.d, err);
+        if (c.d.n < 10)
+            s = irb_fail(err, IRB_INVALID_ARG,
+                         "only %zu of the %zu labelled images could be decoded (%s/failed.csv says why); the "
+                         "experiment needs at least 10", c.d.n, n_all, o->out_dir);
+        if (s == IRB_OK)
+            s = group_images(o, &c.d, err);
     }
     if (s == IRB_OK) {
         res->n_images = c.d.n;

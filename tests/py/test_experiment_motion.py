@@ -12,7 +12,8 @@ so the shooting order is not the path order; plus one file that is not an image.
 - M's out-of-fold probabilities equal scikit-learn's logistic regression on those features,
   standardised, same C, the run's own folds;
 - RN2+A+M is the mean of RN2+A's and M's probabilities, and RN2+A+M+E that averaged over each
-  sequence; the broken file is in failed.csv and nowhere else; an unknown row name is refused.
+  sequence; the broken file is in failed.csv and nowhere else; an unknown row name is refused, and
+so is a labels file none of whose images decodes.
 With --crop auto the motion rows use one fixed strip crop for all frames (a frame and its
 neighbours must line up): the cache records IRB_STRIPS_FIXED with the bars' height (5-6 rows
 of 256), and the features differ from the uncropped ones.
@@ -176,6 +177,14 @@ def main():
                        capture_output=True, text=True, timeout=60)
     check(r.returncode != 0 and "unknown row 'RN2+A+F'" in r.stderr, 'an unknown row is refused (%d, %s)'
           % (r.returncode, r.stderr.strip()))
+    # labelled images that all fail to decode: a clear refusal, not a folds error
+    with open(os.path.join(TMP, 'allbad.csv'), 'w') as f:
+        f.write('path,label\n' + ''.join('%s,%s\n' % (bad, 'empty' if k % 2 else 'animal') for k in range(12)))
+    r = subprocess.run([BIN, 'experiment', '--images', root, '--labels', os.path.join(TMP, 'allbad.csv'), '--model',
+                        MODEL, '-o', os.path.join(TMP, 'allbad'), '--quiet'], capture_output=True, text=True,
+                       timeout=60)
+    check(r.returncode == 3 and 'only 0 of the 12 labelled images could be decoded' in r.stderr,
+          'no decodable image: exit 3 and why (%d, %s)' % (r.returncode, r.stderr.strip()))
     run('auto', 'auto', 'M')
     meta, got_auto = motion_cache('auto')
     key = (meta or {}).get('irbis_cache_key', '')
