@@ -98,6 +98,15 @@ typedef struct irb_features {
  * IRB_CORRUPT (bad .npy header, wrong dtype/order/shape, short data, bad CSV/JSON),
  * IRB_MISMATCH (row counts or dims disagree between the three files). */
 IRB_API irb_status irb_features_load(const char *base, irb_features **out, irb_error *err);
+/* The same without the values (x = NULL): paths, flags, extra columns and metadata, the .npy's
+ * header and size checked. Rows are then read with irb_features_read_rows, so a caller holds
+ * only the rows it needs (irbis-mpi train: each rank its own block). */
+IRB_API irb_status irb_features_load_index(const char *base, irb_features **out, irb_error *err);
+/* Rows rows[0..n) (indices into fs, < fs->n) of base.npy into out (n x fs->dim). The file
+ * must still have fs's shape (IRB_MISMATCH otherwise); an index out of range is
+ * IRB_INVALID_ARG. */
+IRB_API irb_status irb_features_read_rows(const char *base, const irb_features *fs, const size_t *rows, size_t n,
+                                          float *out, irb_error *err);
 IRB_API void irb_features_free(irb_features *fs);
 /* The N values of extra column `name`, or NULL when there is no such column. Owned by fs. */
 IRB_API char *const *irb_features_column(const irb_features *fs, const char *name);

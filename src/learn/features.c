@@ -269,7 +269,7 @@ cleanup:
     return s;
 }
 
-irb_status irb_features_load(const char *base, irb_features **out, irb_error *err)
+static irb_status load(const char *base, int with_x, irb_features **out, irb_error *err)
 {
     *out = NULL;
     if (!base)
@@ -281,7 +281,8 @@ irb_status irb_features_load(const char *base, irb_features **out, irb_error *er
         s = irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
         goto cleanup;
     }
-    if ((s = irb_npy_read(npy, &fs->n, &fs->dim, &fs->x, err)) != IRB_OK)
+    s = with_x ? irb_npy_read(npy, &fs->n, &fs->dim, &fs->x, err) : irb_npy_read_header(npy, &fs->n, &fs->dim, err);
+    if (s != IRB_OK)
         goto cleanup;
     if ((s = load_json(json, npy, fs, err)) != IRB_OK)
         goto cleanup;
@@ -294,5 +295,28 @@ cleanup:
     irb_free(npy);
     irb_free(csv);
     irb_free(json);
+    return s;
+}
+
+irb_status irb_features_load(const char *base, irb_features **out, irb_error *err)
+{
+    return load(base, 1, out, err);
+}
+
+irb_status irb_features_load_index(const char *base, irb_features **out, irb_error *err)
+{
+    return load(base, 0, out, err);
+}
+
+irb_status irb_features_read_rows(const char *base, const irb_features *fs, const size_t *rows, size_t n, float *out,
+                                  irb_error *err)
+{
+    if (!base || !fs || (n && (!rows || !out)))
+        return irb_fail(err, IRB_INVALID_ARG, "features_read_rows: NULL argument");
+    char *npy = path_with(base, ".npy");
+    if (!npy)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
+    irb_status s = irb_npy_read_rows(npy, fs->n, fs->dim, rows, n, out, err);
+    irb_free(npy);
     return s;
 }

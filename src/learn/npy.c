@@ -152,27 +152,91 @@ static irb_status read_header(FILE *f, const char *path, size_t *rows, int *dim,
     return s;
 }
 
+static void fix_endian(float *x, size_t n)
+{
+    if (little_endian())
+        return;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t b[4];
+        memcpy(b, &x[i], 4);
+        uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        memcpy(&x[i], &u, 4);
+    }
+}
+
+/* Opens path and checks its header and that the data is exactly rows x dim floats. */
+static irb_status open_checked(const char *path, FILE **fp, size_t *rows, int *dim, long *off, irb_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    *fp = NULL;
+    if (!f)
+        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    irb_status s = read_header(f, path, rows, dim, off, err);
+    if (s == IRB_OK && fseek(f, 0, SEEK_END) != 0)
+        s = irb_fail(err, IRB_IO, "%s: seek failed", path);
+    if (s == IRB_OK) {
+        size_t n = *rows * (size_t)*dim;
+        long size = ftell(f);
+        if (size < *off || (size_t)(size - *off) != n * 4)
+            s = irb_fail(err, IRB_CORRUPT, "%s: header says (%zu, %d) = %zu bytes of data, file has %ld", path, *rows,
+                         *dim, n * 4, size - *off);
+    }
+    if (s != IRB_OK) {
+        fclose(f);
+        return s;
+    }
+    *fp = f;
+    return IRB_OK;
+}
+
+irb_status irb_npy_read_header(const char *path, size_t *rows, int *dim, irb_error *err)
+{
+    FILE *f;
+    long off;
+    IRB_TRY(open_checked(path, &f, rows, dim, &off, err));
+    fclose(f);
+    return IRB_OK;
+}
+
+irb_status irb_npy_read_rows(const char *path, size_t rows, int dim, const size_t *idx, size_t n, float *out,
+                             irb_error *err)
+{
+    FILE *f;
+    long off;
+    size_t file_rows;
+    int file_dim;
+    IRB_TRY(open_checked(path, &f, &file_rows, &file_dim, &off, err));
+    irb_status s = IRB_OK;
+    if (file_rows != rows || file_dim != dim)
+        s = irb_fail(err, IRB_MISMATCH, "%s is now (%zu, %d), was (%zu, %d)", path, file_rows, file_dim, rows, dim);
+    size_t row_bytes = (size_t)dim * 4;
+    for (size_t k = 0; s == IRB_OK && k < n;) {
+        if (idx[k] >= rows) {
+            s = irb_fail(err, IRB_INVALID_ARG, "%s: row %zu of %zu", path, idx[k], rows);
+            break;
+        }
+        size_t run = 1; /* consecutive rows are read in one go */
+        while (k + run < n && idx[k + run] == idx[k] + run && idx[k + run] < rows)
+            run++;
+        if (fseek(f, off + (long)(idx[k] * row_bytes), SEEK_SET) != 0 ||
+            fread(out + k * (size_t)dim, row_bytes, run, f) != run)
+            s = irb_fail(err, IRB_IO, "%s: read failed", path);
+        k += run;
+    }
+    fclose(f);
+    if (s == IRB_OK)
+        fix_endian(out, n * (size_t)dim);
+    return s;
+}
+
 irb_status irb_npy_read(const char *path, size_t *rows, int *dim, float **x, irb_error *err)
 {
     *x = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
     long off = 0;
-    irb_status s = read_header(f, path, rows, dim, &off, err);
-    if (s != IRB_OK)
-        goto cleanup;
+    IRB_TRY(open_checked(path, &f, rows, dim, &off, err));
+    irb_status s = IRB_OK;
     size_t n = *rows * (size_t)*dim;
-    if (fseek(f, 0, SEEK_END) != 0) {
-        s = irb_fail(err, IRB_IO, "%s: seek failed", path);
-        goto cleanup;
-    }
-    long size = ftell(f);
-    if (size < off || (size_t)(size - off) != n * 4) {
-        s = irb_fail(err, IRB_CORRUPT, "%s: header says (%zu, %d) = %zu bytes of data, file has %ld", path, *rows,
-                     *dim, n * 4, size - off);
-        goto cleanup;
-    }
     if (n == 0)
         goto cleanup;
     if (!(*x = irb_malloc_array(n, sizeof(float)))) {
@@ -183,13 +247,7 @@ irb_status irb_npy_read(const char *path, size_t *rows, int *dim, float **x, irb
         s = irb_fail(err, IRB_IO, "%s: read failed", path);
         goto cleanup;
     }
-    if (!little_endian())
-        for (size_t i = 0; i < n; i++) {
-            uint8_t b[4];
-            memcpy(b, &(*x)[i], 4);
-            uint32_t u = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-            memcpy(&(*x)[i], &u, 4);
-        }
+    fix_endian(*x, n);
 cleanup:
     fclose(f);
     if (s != IRB_OK) {

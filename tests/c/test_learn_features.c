@@ -124,6 +124,46 @@ static void test_roundtrip(const char *dir)
     irb_features_free(fs);
 }
 
+/* The index without the values, then chosen rows read from the .npy: equal to the full load's;
+ * an index out of range, and a file replaced by one of another shape, are refused. */
+static void test_index_rows(const char *dir)
+{
+    char base[4200], npy[4300];
+    snprintf(base, sizeof base, "%s/ix", dir);
+    snprintf(npy, sizeof npy, "%s.npy", base);
+    enum { N = 23, D = 5 };
+    float x[N * D], got[4 * D];
+    for (int i = 0; i < N * D; i++)
+        x[i] = (float)i * 0.5f - 7.0f;
+    CHECK(write_set(base, N, D, x) == 0, "write");
+    irb_error err = {0};
+    irb_features *fs = NULL;
+    CHECK(irb_features_load_index(base, &fs, &err) == IRB_OK, "load index: %s", err.message);
+    if (!fs)
+        return;
+    CHECK(fs->x == NULL && fs->n == N && fs->dim == D && !strcmp(fs->path[5], "dir, with comma/img5.jpg"),
+          "the index: shape and paths, no values");
+    const size_t rows[4] = {22, 3, 4, 0}; /* 3, 4 consecutive: read in one go */
+    CHECK(irb_features_read_rows(base, fs, rows, 4, got, &err) == IRB_OK, "read rows: %s", err.message);
+    int same = 1;
+    for (int k = 0; k < 4; k++)
+        same &= !memcmp(got + k * D, x + rows[k] * D, D * sizeof(float));
+    CHECK(same, "rows 22, 3, 4, 0 equal the written ones");
+    const size_t bad[1] = {N};
+    CHECK(irb_features_read_rows(base, fs, bad, 1, got, &err) == IRB_INVALID_ARG && strstr(err.message, "row 23"),
+          "row out of range: %s", err.message);
+    CHECK(write_set(base, N - 1, D, x) == 0, "rewrite smaller");
+    CHECK(irb_features_read_rows(base, fs, rows, 1, got, &err) == IRB_MISMATCH && strstr(err.message, "ix.npy"),
+          "the file changed shape: %s", err.message);
+    irb_features_free(fs);
+    FILE *f = fopen(npy, "r+b"); /* data cut short: the index refuses it as the full load does */
+    if (f) {
+        CHECK(ftruncate(fileno(f), 128 + 3 * D * 4) == 0, "truncate");
+        fclose(f);
+    }
+    CHECK(irb_features_load_index(base, &fs, &err) == IRB_CORRUPT && !fs, "short data: %s", err.message);
+}
+
 static irb_status load_status(const char *base, irb_error *err)
 {
     irb_features *fs = NULL;
@@ -324,6 +364,7 @@ int main(int argc, char **argv)
     if (argc > 1)
         return helper(argc, argv);
     const char *dir = test_tmpdir("learn_features");
+    test_index_rows(dir);
     test_roundtrip(dir);
     test_errors(dir);
     test_sha256(dir);

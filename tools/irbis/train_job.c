@@ -193,7 +193,7 @@ void train_job_free(train_job *j)
     for (int k = 0; k < j->nclass; k++)
         free(j->class_name[k]);
     free(j->class_name);
-    free(j->x), free(j->y), free(j->group);
+    free(j->row), free(j->x), free(j->y), free(j->group);
 }
 
 static int add_class(train_job *j, const char *name)
@@ -285,12 +285,12 @@ static int group_of(train_job *j, strmap *gids, const char *gname, int trow, siz
 
 static int select_rows(train_job *j, const train_opts *o, int lcol)
 {
-    size_t N = j->fs->n, D = (size_t)j->fs->dim;
-    j->x = malloc((N ? N : 1) * D * sizeof *j->x);
+    size_t N = j->fs->n;
+    j->row = malloc((N ? N : 1) * sizeof *j->row);
     j->y = malloc((N ? N : 1) * sizeof *j->y);
     j->group = malloc((N ? N : 1) * sizeof *j->group);
     strmap gids = {0};
-    if (!j->x || !j->y || !j->group)
+    if (!j->row || !j->y || !j->group)
         return -1;
     char buf[512];
     for (size_t i = 0; i < N; i++) {
@@ -307,7 +307,7 @@ static int select_rows(train_job *j, const train_opts *o, int lcol)
         int g = group_of(j, &gids, o->group_col, r, i);
         if (g == -2)
             return map_free(&gids), -1;
-        memcpy(j->x + j->n * D, j->fs->x + i * D, D * sizeof *j->x);
+        j->row[j->n] = i;
         j->y[j->n] = k;
         j->group[j->n++] = g;
     }
@@ -318,7 +318,8 @@ static int select_rows(train_job *j, const train_opts *o, int lcol)
 int train_prepare(train_job *j, const train_opts *o, const char *cmd)
 {
     irb_error err = {0};
-    if (irb_features_load(o->features, &j->fs, &err) != IRB_OK || irb_table_load(o->labels, &j->t, &err) != IRB_OK)
+    if (irb_features_load_index(o->features, &j->fs, &err) != IRB_OK ||
+        irb_table_load(o->labels, &j->t, &err) != IRB_OK)
         return cli_fail(cmd, &err);
     int pcol = irb_table_column(j->t, o->path_col), lcol = irb_table_column(j->t, o->label_col);
     if (pcol < 0 || lcol < 0) {
@@ -337,6 +338,27 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
         cli_error(cmd, "no feature row of %s matched a label in %s (check --root)", o->features, o->labels);
         return CLI_FATAL;
     }
+    return CLI_OK;
+}
+
+int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, const char *cmd)
+{
+    irb_error err = {0};
+    size_t D = (size_t)j->fs->dim;
+    free(j->x);
+    j->x_first = first;
+    j->x_n = 0;
+    if (first > j->n || n > j->n - first) {
+        cli_error(cmd, "rows %zu..%zu of %zu", first, first + n, j->n);
+        return CLI_FATAL;
+    }
+    if (!(j->x = malloc((n ? n : 1) * D * sizeof *j->x))) {
+        cli_error(cmd, "out of memory for %zu rows of %zu features", n, D);
+        return CLI_FATAL;
+    }
+    if (irb_features_read_rows(o->features, j->fs, j->row + first, n, j->x, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    j->x_n = n;
     return CLI_OK;
 }
 

@@ -28,7 +28,9 @@ typedef struct train_job {
     strmap class_ix;   /* class name -> index */
     char **class_name; /* nclass */
     int nclass;
-    float *x;          /* selected rows */
+    size_t *row;       /* n: the feature row of each selected row */
+    float *x;          /* selected rows [x_first, x_first + x_n), read by train_load_rows */
+    size_t x_first, x_n;
     int *y, *group;
     size_t n, skipped_unlabelled, skipped_class;
 } train_job;
@@ -39,9 +41,12 @@ extern const char train_usage[];
  * --help (usage printed to stdout), CLI_USAGE on a bad command line (message printed). */
 int train_parse(int argc, char **argv, const char *cmd, train_opts *o);
 
-/* Loads the feature set and labels and selects the labelled rows (x, y, group). Returns CLI_OK
- * or CLI_FATAL (message printed). */
+/* Loads the feature set's index (not its values) and the labels and selects the labelled rows
+ * (row, y, group). Returns CLI_OK or CLI_FATAL (message printed). */
 int train_prepare(train_job *j, const train_opts *o, const char *cmd);
+/* Reads the values of selected rows [first, first + n) into x, and only those. Returns CLI_OK
+ * or CLI_FATAL (message printed). */
+int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, const char *cmd);
 void train_job_free(train_job *j);
 
 /* Records the features' provenance, flips, row count, inputs and weighting in the classifier.

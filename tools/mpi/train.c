@@ -1,9 +1,10 @@
 /* irbis-mpi train: data-parallel logistic regression with the options of `irbis train`. Every
- * rank reads the feature set and the labels (shared file system) and joins them with irbis
- * train's own code (tools/irbis/train_job.c), so every rank holds the same selected rows, groups
- * and, without --C, the same cross-validation folds (irb_group_kfold); it then keeps its
- * contiguous block of the rows and trains with irb_logreg_train_dist: per L-BFGS evaluation one
- * allreduce of the loss and gradient. Rank 0 writes the classifier. */
+ * rank reads the feature set's index (paths, no values) and the labels (shared file system) and
+ * joins them with irbis train's own code (tools/irbis/train_job.c), so every rank selects the
+ * same rows, groups and, without --C, the same cross-validation folds (irb_group_kfold); it then
+ * reads the values of its contiguous block of the rows only, and trains with
+ * irb_logreg_train_dist: per L-BFGS evaluation one allreduce of the loss and gradient. Rank 0
+ * writes the classifier. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,14 +33,16 @@ int mpi_train(int argc, char **argv)
             rc = cli_fail(CMD, &err);
         rc = comm_max_int(rc);
     }
+    size_t rank = (size_t)comm_rank(), size = (size_t)comm_size();
+    size_t lo = j.n * rank / size, hi = j.n * (rank + 1) / size;
+    if (rc == CLI_OK) /* this rank's rows only */
+        rc = comm_max_int(train_load_rows(&j, &o, lo, hi - lo, CMD));
     if (rc == CLI_OK) {
-        size_t D = (size_t)j.fs->dim, rank = (size_t)comm_rank(), size = (size_t)comm_size();
-        size_t lo = j.n * rank / size, hi = j.n * (rank + 1) / size;
         irb_train_opts to = {.C = o.C, .cv_folds = (int)o.cv, .balanced = o.balanced, .max_iter = (int)o.max_iter,
                              .folds = fold ? fold + lo : NULL};
         irb_train_report rep;
         double t0 = comm_wtime();
-        irb_status s = irb_logreg_train_dist(j.x + lo * D, hi - lo, j.fs->dim, j.y + lo, j.nclass,
+        irb_status s = irb_logreg_train_dist(j.x, hi - lo, j.fs->dim, j.y + lo, j.nclass,
                                              (const char *const *)j.class_name, &to, comm_allreduce_sum, NULL, &clf,
                                              &rep, &err);
         if (s != IRB_OK) {
