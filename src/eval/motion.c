@@ -69,10 +69,10 @@ typedef struct {
     size_t dim, positions;
     int channels;
     float *buf[3];
-    long who[3];        /* image index held, -1 none */
+    long who[3]; /* image index held, -1 none */
     int valid[3];
     irb_error why[3];
-    size_t seen;        /* maps received */
+    size_t seen; /* maps received */
     const long *prev, *next;
     const long *want_k; /* image index -> its index in the want list, -1 when not wanted */
     const size_t *list; /* the images run through the net, in neighbour order */
@@ -126,7 +126,8 @@ irb_status motion_extract(irb_net_t *net, const irb_extract_opts *eo, const char
 {
     size_t dim = irb_net_output_size(net);
     if (channels <= 0 || dim % (size_t)channels)
-        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim, channels);
+        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim,
+                        channels);
     motion_run r = {0};
     r.dim = dim;
     r.channels = channels;
