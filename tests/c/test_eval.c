@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "check.h"
+#include "eval/experiment_internal.h"
 #include "irbis.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-12)
@@ -169,8 +170,37 @@ static void test_extract_flip(void)
           "flip 3 refused (%s)", err.message);
 }
 
+/* motion_stats on hand-computed maps: C = 2 channels, 5 positions (a C x P map). */
+static void test_motion_stats(void)
+{
+    const float map[10] = {0, 0, 0, 0, 3, /* channel 0 */ 0, 0, 0, 0, 4}; /* position 4 differs */
+    const float prev[10] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0};              /* position 3: 1 off */
+    const float next[10] = {0, 0, 0, 0, 0, 0, 6, 0, 0, 0};              /* position 1: 6 off */
+    double acc[5];
+    float m[5], out[MOTION_DIM];
+    /* distances to prev: 0 0 0 1 5; to next: 0 6 0 0 5; the smaller: 0 0 0 0 5 */
+    motion_stats(map, prev, next, 2, 5, acc, m, out);
+    /* numpy percentiles of {0,0,0,0,5}: 100 -> 5, 99 -> 4.8, 95 -> 4, 90 -> 3, 75 -> 0, 50 -> 0 */
+    const float want[MOTION_DIM] = {5, 4.8f, 4, 3, 0, 0, 1};
+    int same = 1;
+    for (int k = 0; k < MOTION_DIM; k++)
+        same &= fabsf(out[k] - want[k]) < 1e-5f;
+    CHECK(same, "two neighbours: %g %g %g %g %g %g %g", out[0], out[1], out[2], out[3], out[4], out[5], out[6]);
+    /* one neighbour: its distances (0 0 0 1 5) */
+    motion_stats(map, prev, NULL, 2, 5, acc, m, out);
+    CHECK(fabsf(out[0] - 5) < 1e-5f && fabsf(out[3] - 3.4f) < 1e-5f && fabsf(out[6] - 1.2f) < 1e-5f,
+          "one neighbour: max %g, p90 %g, mean %g", out[0], out[3], out[6]);
+    /* none: no change seen */
+    motion_stats(map, NULL, NULL, 2, 5, acc, m, out);
+    int zero = 1;
+    for (int k = 0; k < MOTION_DIM; k++)
+        zero &= out[k] == 0;
+    CHECK(zero, "no neighbour: zeros");
+}
+
 int main(void)
 {
+    test_motion_stats();
     test_extract_flip();
     test_metrics();
     test_roc();
