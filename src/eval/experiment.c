@@ -746,19 +746,26 @@ static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double
 
 /* ---- the driver ------------------------------------------------------------------------------ */
 
-static int want_row(const char *rows, const char *name)
+/* want[r] = 1 for each row named in rows (comma-separated; NULL or "": every row); an unknown
+ * name is refused. */
+static irb_status parse_rows(const char *rows, int *want, irb_error *err)
 {
-    if (!rows || !*rows)
-        return 1;
-    size_t n = strlen(name);
-    for (const char *p = rows; *p;) {
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
+        want[r] = !rows || !*rows;
+    for (const char *p = rows; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == n && !strncmp(p, name, n))
-            return 1;
+        int r = 0;
+        while (r < IRB_EXPERIMENT_MAX_ROWS && !(strlen(row_names[r]) == len && !strncmp(p, row_names[r], len)))
+            r++;
+        if (r == IRB_EXPERIMENT_MAX_ROWS)
+            return irb_fail(err, IRB_INVALID_ARG,
+                            "unknown row '%.*s' (the rows: L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E)", (int)len,
+                            p);
+        want[r] = 1;
         p += len + (e ? 1 : 0);
     }
-    return 0;
+    return IRB_OK;
 }
 
 /* ---- motion: neighbours in shooting order ----------------------------------------------------- */
@@ -845,19 +852,14 @@ static void detect_part(void *ctx, int ith, int nth)
     }
 }
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* The 95th percentile of the decoded images' values (-1: not decoded), 0 if none decoded. */
 static double p95(float *v, size_t n)
 {
-    qsort(v, n, sizeof *v, cmp_float);
+    irb_sort_floats(v, n);
     size_t first = 0;
     while (first < n && v[first] < 0)
         first++;
+    /* the lower of the two values around the 95th percentile: a whole number of rows */
     return first < n ? v[first + (size_t)(0.95 * (double)(n - 1 - first))] : 0;
 }
 
@@ -891,24 +893,6 @@ static irb_status motion_strips(exp_ctx *c, irb_error *err)
     irb_free(j.bottom);
     irb_pool_free(pool);
     return s;
-}
-
-/* Every name in rows (comma-separated) must be a row's. */
-static irb_status check_rows(const char *rows, irb_error *err)
-{
-    for (const char *p = rows; p && *p;) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        int known = 0;
-        for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
-            known |= strlen(row_names[r]) == len && !strncmp(p, row_names[r], len);
-        if (!known)
-            return irb_fail(err, IRB_INVALID_ARG,
-                            "unknown row '%.*s' (the rows: L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E)", (int)len,
-                            p);
-        p += len + (e ? 1 : 0);
-    }
-    return IRB_OK;
 }
 
 static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
@@ -1167,14 +1151,13 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     uint8_t *ok = NULL;
     char **rel_all = NULL;
     size_t n_all = 0;
-    IRB_TRY(check_rows(o->rows, err));
+    IRB_TRY(parse_rows(o->rows, c.want, err));
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
     if (!o->cache_dir)
         snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
-        c.want[r] = c.need[r] = want_row(o->rows, row_names[r]);
+    memcpy(c.need, c.want, sizeof c.need);
     /* rows made of other rows' predictions */
     c.need[ROW_RN2AM] |= c.need[ROW_RN2AME];
     c.need[ROW_RN2A] |= c.need[ROW_RN2AE] || c.need[ROW_RN2AM];

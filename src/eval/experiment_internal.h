@@ -24,6 +24,10 @@ typedef struct motion_plan {
     int channels;              /* of the net's output map (C of C x H x W) */
 } motion_plan;
 
+/* Ascending sort, and numpy's default (linear) percentile q in [0, 1] of sorted v[0..n), n > 0. */
+void irb_sort_floats(float *v, size_t n);
+float irb_percentile_sorted(const float *v, size_t n, double q);
+
 /* out = the MOTION_DIM statistics of image map's change from prev / next (either may be NULL).
  * Maps are C x H x W (positions = H * W); acc (positions doubles) and m (positions floats) are
  * scratch. */

@@ -12,14 +12,18 @@
 #include "core/error.h"
 #include "eval/experiment_internal.h"
 
-static int cmp_float(const void *a, const void *b)
+static int cmp_float_asc(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
 
-/* numpy's default (linear) percentile of the sorted v[0..n), q in [0, 1] */
-static float percentile(const float *v, size_t n, double q)
+void irb_sort_floats(float *v, size_t n)
+{
+    qsort(v, n, sizeof *v, cmp_float_asc);
+}
+
+float irb_percentile_sorted(const float *v, size_t n, double q)
 {
     double pos = q * (double)(n - 1);
     size_t lo = (size_t)pos;
@@ -55,10 +59,10 @@ void motion_stats(const float *map, const float *prev, const float *next, int ch
             m[p] = 0; /* no neighbour: no change seen */
         sum += m[p];
     }
-    qsort(m, positions, sizeof *m, cmp_float);
+    irb_sort_floats(m, positions);
     static const double q[MOTION_DIM - 1] = {1.0, 0.99, 0.95, 0.90, 0.75, 0.50};
     for (int k = 0; k < MOTION_DIM - 1; k++)
-        out[k] = percentile(m, positions, q[k]);
+        out[k] = irb_percentile_sorted(m, positions, q[k]);
     out[MOTION_DIM - 1] = (float)(sum / (double)positions);
 }
 
