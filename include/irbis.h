@@ -12,6 +12,7 @@
  *   irbis/eval.h     accuracy, confusion matrix, ROC/AUC, reports
  *   irbis/experiment.h  batched feature extraction; the reference experiment
  *   irbis/classify.h the production run: results store, resumable classify, outputs
+ *   irbis/pipeline.h a trained recipe (classifiers, preprocessing, backbone) saved and deployed
  *
  * Conventions (all of them hold for every function in every irbis header):
  *  - Every export is prefixed irb_, macros and enum values IRB_, opaque types irb_*_t.
@@ -64,6 +65,9 @@
 #endif
 #if __has_include("irbis/classify.h")
 #include "irbis/classify.h"
+#endif
+#if __has_include("irbis/pipeline.h")
+#include "irbis/pipeline.h"
 #endif
 #if __has_include("irbis/experiment.h")
 #include "irbis/experiment.h"

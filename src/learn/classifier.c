@@ -2,18 +2,15 @@
 #include "learn/classifier.h"
 
 #include <cblas.h>
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "learn/durable.h"
+#include "core/file.h"
+#include "learn/binio.h"
 
-static const char clf_magic[8] = {'I', 'R', 'B', 'I', 'S', 'C', 'L', 'F'};
-enum { ENVELOPE = 24 }; /* magic, version, flags, body length */
 
 static const char *const provenance_keys[] = {"model", "model_sha256", "layer", "cut", "pool", "precision",
                                               "preprocessing"};
@@ -223,221 +220,48 @@ uint32_t irb_crc32(uint32_t crc, const void *data, size_t n)
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
-typedef struct buf {
-    uint8_t *p;
-    size_t len, cap;
-    int nomem;
-} buf;
-
-static void put(buf *b, const void *data, size_t n)
+void irb_classifier_serialise(const irb_classifier_t *c, irb_wbuf *b)
 {
-    if (b->nomem)
-        return;
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n)
-            cap *= 2;
-        uint8_t *q = irb_realloc(b->p, cap);
-        if (!q) {
-            b->nomem = 1;
-            return;
-        }
-        b->p = q;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-}
-
-static void put_u32(buf *b, uint32_t v)
-{
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
-    put(b, x, 4);
-}
-
-static void put_u64(buf *b, uint64_t v)
-{
-    put_u32(b, (uint32_t)v);
-    put_u32(b, (uint32_t)(v >> 32));
-}
-
-static void put_f64s(buf *b, const double *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        uint64_t u;
-        memcpy(&u, &v[i], 8);
-        put_u64(b, u);
-    }
-}
-
-static void put_str(buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    put_u32(b, (uint32_t)n);
-    put(b, s, n);
-}
-
-static void serialise(const irb_classifier_t *c, buf *b)
-{
-    put(b, clf_magic, 8);
-    put_u32(b, IRB_CLF_VERSION);
-    put_u32(b, 0);
-    put_u64(b, 0); /* body length, patched below */
-    put_u32(b, (uint32_t)c->K);
-    put_u32(b, (uint32_t)c->D);
-    put_u32(b, (uint32_t)c->M);
-    put_u32(b, (uint32_t)c->n_meta);
-    put_f64s(b, &c->C, 1);
+    irb_envelope_begin(b, IRB_CLF_VERSION);
+    irb_wbuf_u32(b, (uint32_t)c->K);
+    irb_wbuf_u32(b, (uint32_t)c->D);
+    irb_wbuf_u32(b, (uint32_t)c->M);
+    irb_wbuf_u32(b, (uint32_t)c->n_meta);
+    irb_wbuf_f64s(b, &c->C, 1);
     for (int k = 0; k < c->K; k++)
-        put_str(b, c->class_name[k]);
-    put_f64s(b, c->class_weight, (size_t)c->K);
-    put_f64s(b, c->mean, (size_t)c->D);
-    put_f64s(b, c->std, (size_t)c->D);
-    put_f64s(b, c->W, (size_t)c->M * (size_t)c->D);
-    put_f64s(b, c->b, (size_t)c->M);
+        irb_wbuf_str(b, c->class_name[k]);
+    irb_wbuf_f64s(b, c->class_weight, (size_t)c->K);
+    irb_wbuf_f64s(b, c->mean, (size_t)c->D);
+    irb_wbuf_f64s(b, c->std, (size_t)c->D);
+    irb_wbuf_f64s(b, c->W, (size_t)c->M * (size_t)c->D);
+    irb_wbuf_f64s(b, c->b, (size_t)c->M);
     for (int i = 0; i < c->n_meta; i++) {
-        put_str(b, c->meta_key[i]);
-        put_str(b, c->meta_val[i]);
+        irb_wbuf_str(b, c->meta_key[i]);
+        irb_wbuf_str(b, c->meta_val[i]);
     }
-    if (b->nomem)
-        return;
-    uint64_t body = b->len - ENVELOPE;
-    for (int i = 0; i < 8; i++)
-        b->p[16 + i] = (uint8_t)(body >> (8 * i));
-    put_u32(b, irb_crc32(0, b->p, b->len));
+    irb_envelope_end(b);
 }
 
 irb_status irb_classifier_save(const irb_classifier_t *c, const char *path, irb_error *err)
 {
     if (!c || !path)
         return irb_fail(err, IRB_INVALID_ARG, "classifier_save: NULL argument");
-    buf b = {0};
-    serialise(c, &b);
-    if (b.nomem) {
-        irb_free(b.p);
-        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-    }
-    size_t n = strlen(path) + 32;
-    char *tmp = irb_malloc(n);
-    irb_status s = IRB_OK;
-    if (!tmp) {
-        irb_free(b.p);
-        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-    }
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = irb_fail(err, IRB_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        goto cleanup;
-    }
-    int bad = fwrite(b.p, 1, b.len, f) != b.len || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        s = irb_fail(err, IRB_IO, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-    } else if (irb_sync_parent_dir(path) != 0) {
-        s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s", path,
-                     strerror(errno));
-    }
-cleanup:
-    irb_free(tmp);
+    irb_wbuf b = {0};
+    irb_classifier_serialise(c, &b);
+    irb_status s = irb_wbuf_save(&b, path, err);
     irb_free(b.p);
     return s;
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */
 
-typedef struct rd {
-    const uint8_t *p;
-    size_t len, off;
-    const char *name;
-    irb_error *err;
-} rd;
-
-static irb_status need(rd *r, size_t n, const char *what)
-{
-    if (r->len - r->off < n)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: truncated %s", r->name, r->off, what);
-    return IRB_OK;
-}
-
-static irb_status get_u32(rd *r, uint32_t *v, const char *what)
-{
-    IRB_TRY(need(r, 4, what));
-    const uint8_t *p = r->p + r->off;
-    *v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    r->off += 4;
-    return IRB_OK;
-}
-
-static irb_status get_f64s(rd *r, double *v, size_t n, const char *what)
-{
-    if (n > (r->len - r->off) / 8)
-        return need(r, SIZE_MAX, what);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t lo = 0, hi = 0;
-        get_u32(r, &lo, what);
-        get_u32(r, &hi, what);
-        uint64_t u = (uint64_t)hi << 32 | lo;
-        memcpy(&v[i], &u, 8);
-        if (!isfinite(v[i]))
-            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %s is not finite", r->name, r->off - 8, what);
-    }
-    return IRB_OK;
-}
-
-static irb_status get_str(rd *r, char **s, const char *what)
-{
-    uint32_t n;
-    IRB_TRY(get_u32(r, &n, what));
-    IRB_TRY(need(r, n, what));
-    if (memchr(r->p + r->off, 0, n))
-        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: NUL byte inside %s", r->name, r->off, what);
-    if (!(*s = irb_malloc((size_t)n + 1)))
-        return irb_fail(r->err, IRB_NOMEM, "%s: out of memory", r->name);
-    memcpy(*s, r->p + r->off, n);
-    (*s)[n] = '\0';
-    r->off += n;
-    return IRB_OK;
-}
-
-static irb_status check_envelope(rd *r)
-{
-    if (r->len < 8 || memcmp(r->p, clf_magic, 8) != 0)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: not an irbis classifier (bad magic)", r->name);
-    if (r->len < ENVELOPE + 4)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: truncated (%zu bytes)", r->name, r->len);
-    uint64_t body = 0;
-    for (int i = 0; i < 8; i++)
-        body |= (uint64_t)r->p[16 + i] << (8 * i);
-    if (body != r->len - ENVELOPE - 4)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: body length %llu but file holds %zu (truncated or padded)", r->name,
-                        (unsigned long long)body, r->len - ENVELOPE - 4);
-    const uint8_t *t = r->p + r->len - 4;
-    uint32_t want = (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | (uint32_t)t[3] << 24;
-    uint32_t got = irb_crc32(0, r->p, r->len - 4);
-    if (want != got)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: checksum mismatch (stored %08x, computed %08x)", r->name, want, got);
-    uint32_t version;
-    r->off = 8;
-    get_u32(r, &version, "version");
-    if (version == 0)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: format version 0", r->name);
-    if (version > IRB_CLF_VERSION)
-        return irb_fail(r->err, IRB_UNSUPPORTED, "%s: format version %u, this irbis reads up to %d", r->name, version,
-                        IRB_CLF_VERSION);
-    r->off = ENVELOPE;
-    r->len -= 4; /* the body ends before the checksum */
-    return IRB_OK;
-}
-
-static irb_status parse_body(rd *r, irb_classifier_t **out)
+irb_status irb_classifier_parse_body(irb_rbuf *r, irb_classifier_t **out)
 {
     uint32_t K, D, M, nm;
-    IRB_TRY(get_u32(r, &K, "class count"));
-    IRB_TRY(get_u32(r, &D, "dim"));
-    IRB_TRY(get_u32(r, &M, "output count"));
-    IRB_TRY(get_u32(r, &nm, "metadata count"));
+    IRB_TRY(irb_rbuf_u32(r, &K, "class count"));
+    IRB_TRY(irb_rbuf_u32(r, &D, "dim"));
+    IRB_TRY(irb_rbuf_u32(r, &M, "output count"));
+    IRB_TRY(irb_rbuf_u32(r, &nm, "metadata count"));
     if (K < 2 || K > IRB_CLF_MAX_CLASSES || D < 1 || D > IRB_CLF_MAX_DIM || M != (K == 2 ? 1u : K) ||
         nm > (1u << 16))
         return irb_fail(r->err, IRB_CORRUPT, "%s: bad sizes: classes %u, dim %u, outputs %u, metadata %u", r->name, K,
@@ -449,15 +273,15 @@ static irb_status parse_body(rd *r, irb_classifier_t **out)
     if (!c)
         return irb_fail(r->err, IRB_NOMEM, "%s: out of memory", r->name);
     irb_status s;
-    if ((s = get_f64s(r, &c->C, 1, "C")) != IRB_OK)
+    if ((s = irb_rbuf_f64s(r, &c->C, 1, "C")) != IRB_OK)
         goto fail;
     for (uint32_t k = 0; k < K; k++)
-        if ((s = get_str(r, &c->class_name[k], "class name")) != IRB_OK)
+        if ((s = irb_rbuf_str(r, &c->class_name[k], "class name")) != IRB_OK)
             goto fail;
-    if ((s = get_f64s(r, c->class_weight, K, "class weight")) != IRB_OK ||
-        (s = get_f64s(r, c->mean, D, "mean")) != IRB_OK || (s = get_f64s(r, c->std, D, "std")) != IRB_OK ||
-        (s = get_f64s(r, c->W, (size_t)M * D, "weights")) != IRB_OK ||
-        (s = get_f64s(r, c->b, M, "intercepts")) != IRB_OK)
+    if ((s = irb_rbuf_f64s(r, c->class_weight, K, "class weight")) != IRB_OK ||
+        (s = irb_rbuf_f64s(r, c->mean, D, "mean")) != IRB_OK || (s = irb_rbuf_f64s(r, c->std, D, "std")) != IRB_OK ||
+        (s = irb_rbuf_f64s(r, c->W, (size_t)M * D, "weights")) != IRB_OK ||
+        (s = irb_rbuf_f64s(r, c->b, M, "intercepts")) != IRB_OK)
         goto fail;
     for (uint32_t j = 0; j < D; j++)
         if (!(c->std[j] > 0)) {
@@ -466,7 +290,7 @@ static irb_status parse_body(rd *r, irb_classifier_t **out)
         }
     for (uint32_t i = 0; i < nm; i++) {
         char *k = NULL, *v = NULL;
-        if ((s = get_str(r, &k, "metadata key")) == IRB_OK && (s = get_str(r, &v, "metadata value")) == IRB_OK &&
+        if ((s = irb_rbuf_str(r, &k, "metadata key")) == IRB_OK && (s = irb_rbuf_str(r, &v, "metadata value")) == IRB_OK &&
             (s = irb_classifier_set_meta(c, k, v)) != IRB_OK)
             s = irb_fail(r->err, s, "%s: out of memory", r->name);
         irb_free(k);
@@ -489,40 +313,24 @@ irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
                                 irb_error *err)
 {
     *out = NULL;
-    rd r = {data, size, 0, name ? name : "(classifier)", err};
+    irb_rbuf r = {data, size, 0, name ? name : "(classifier)", err};
     if (!data && size)
         return irb_fail(err, IRB_INVALID_ARG, "classifier_parse: NULL data");
-    IRB_TRY(check_envelope(&r));
-    return parse_body(&r, out);
+    uint32_t version;
+    IRB_TRY(irb_envelope_check(&r, IRB_PIPELINE_VERSION, &version));
+    if (version != IRB_CLF_VERSION)
+        return irb_fail(err, IRB_UNSUPPORTED, "%s: a pipeline (format version %u), not a single classifier: use it "
+                        "with irb_pipeline_load (irbis classify --pipeline)", r.name, version);
+    return irb_classifier_parse_body(&r, out);
 }
 
 irb_status irb_classifier_load(const char *path, irb_classifier_t **out, irb_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
-    irb_status s = IRB_OK;
-    uint8_t *data = NULL;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
-    if (size < 0 || size > (1L << 34)) {
-        s = irb_fail(err, size < 0 ? IRB_IO : IRB_TOO_LARGE, "%s: unreadable or too large", path);
-        goto cleanup;
-    }
-    if (!(data = irb_malloc(size ? (size_t)size : 1))) {
-        s = irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-        goto cleanup;
-    }
-    rewind(f);
-    if (fread(data, 1, (size_t)size, f) != (size_t)size) {
-        s = irb_fail(err, IRB_IO, "%s: read failed", path);
-        goto cleanup;
-    }
-    s = irb_classifier_parse(data, (size_t)size, path, out, err);
-cleanup:
+    void *data = NULL;
+    size_t size = 0;
+    IRB_TRY(irb_read_file(path, IRB_IRBIS_MAX_BYTES, &data, &size, err));
+    irb_status s = irb_classifier_parse(data, size, path, out, err);
     irb_free(data);
-    fclose(f);
     return s;
 }

@@ -5,8 +5,10 @@
 #include <lbfgs.h>
 
 #include "irbis/learn.h"
+#include "learn/binio.h"
 
 #define IRB_CLF_VERSION 1
+#define IRB_PIPELINE_VERSION 2 /* the newest envelope version (pipeline.c) */
 #define IRB_CLF_MAX_CLASSES 65536
 #define IRB_CLF_MAX_DIM (1 << 24)
 
@@ -34,6 +36,11 @@ struct irb_classifier {
     int n_meta;
     char **meta_key, **meta_val;
 };
+
+/* A whole version-1 classifier file (envelope included) appended to b. */
+void irb_classifier_serialise(const irb_classifier_t *c, irb_wbuf *b);
+/* Parses a version-1 body at r->off .. r->len (the envelope checked by the caller). */
+irb_status irb_classifier_parse_body(irb_rbuf *r, irb_classifier_t **out);
 
 /* A zeroed classifier with all arrays allocated (names NULL), std set to 1. NULL on no memory. */
 irb_classifier_t *irb_classifier_alloc(int K, int D);

@@ -1,19 +1,20 @@
-/* Fuzz target: the classifier-file parser. Whatever the bytes, parsing returns a status and a
- * message (never crashes, reads out of bounds or leaks); a parsed classifier must predict. */
+/* Fuzz target: the .irbis parsers (classifier files, version 1, and pipelines, version 2).
+ * Whatever the bytes, parsing returns a status and a message (never crashes, reads out of bounds
+ * or leaks); a parsed classifier must predict, a parsed pipeline's parts too. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "irbis/learn.h"
+#include "irbis/pipeline.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void parse_one(const uint8_t *data, size_t size)
+static void predict_one(irb_classifier_t *c)
 {
-    irb_classifier_t *c = NULL;
     irb_error err = {0};
-    if (irb_classifier_parse(data, size, "fuzz", &c, &err) == IRB_OK) {
+    {
         int D = irb_classifier_dim(c), K = irb_classifier_classes(c);
         float *x = calloc((size_t)D, sizeof *x);
         double *p = calloc((size_t)K, sizeof *p);
@@ -25,7 +26,20 @@ static void parse_one(const uint8_t *data, size_t size)
             (void)irb_classifier_class_name(c, k);
         (void)irb_classifier_meta(c, "model_sha256");
     }
+}
+
+static void parse_one(const uint8_t *data, size_t size)
+{
+    irb_classifier_t *c = NULL;
+    irb_error err = {0};
+    if (irb_classifier_parse(data, size, "fuzz", &c, &err) == IRB_OK)
+        predict_one(c);
     irb_classifier_free(c);
+    irb_pipeline *p = NULL;
+    if (irb_pipeline_parse(data, size, "fuzz", &p, &err) == IRB_OK)
+        for (int k = 0; k < p->n_parts; k++)
+            predict_one(p->parts[k].clf);
+    irb_pipeline_free(p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -2,6 +2,7 @@
 #ifndef IRB_NN_ONNX_H
 #define IRB_NN_ONNX_H
 
+#include "core/file.h"
 #include "nn/ir.h"
 
 #define IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES ((size_t)1 << 30)
@@ -18,7 +19,5 @@ irb_status irb_onnx_load(const char *path, size_t max_tensor_bytes, irb_graph *g
 /* Reads a serialized TensorProto file (the ONNX test data format) into *t (t->data is
  * irb_malloc'd; release with irb_tensor_release). */
 irb_status irb_onnx_read_tensor(const char *path, size_t max_tensor_bytes, irb_tensor *t, irb_error *err);
-/* Reads a whole file into an irb_malloc'd buffer. */
-irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err);
 
 #endif

@@ -1,0 +1,296 @@
+/* Pipeline files (include/irbis/pipeline.h, docs/pipeline.md): format version 2 of the .irbis
+ * envelope, holding the parts' classifiers as embedded version-1 classifier files. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/file.h"
+#include "irbis/pipeline.h"
+#include "learn/binio.h"
+#include "learn/classifier.h"
+
+static const char kind_tag[] = "irbis-pipeline";
+
+irb_pipeline *irb_pipeline_new(void)
+{
+    irb_pipeline *p = irb_calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->positive = -1;
+    p->threshold = 0.5;
+    p->gap = 60;
+    p->cv_accuracy = -1;
+    p->version = IRB_PIPELINE_VERSION;
+    return p;
+}
+
+void irb_pipeline_free(irb_pipeline *p)
+{
+    if (!p)
+        return;
+    irb_free(p->model_name);
+    irb_free(p->row);
+    for (int k = 0; p->classes && k < p->n_classes; k++)
+        irb_free(p->classes[k]);
+    irb_free(p->classes);
+    for (int i = 0; i < p->n_parts; i++) {
+        irb_pipeline_part *q = &p->parts[i];
+        irb_free(q->layer);
+        for (int j = 0; j < IRB_PIPELINE_MAX_INPUTS; j++)
+            irb_free(q->preprocessing[j]);
+        irb_classifier_free(q->clf);
+    }
+    irb_free(p);
+}
+
+void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out)
+{
+    size_t nk = n * (size_t)p->n_classes;
+    memset(out, 0, nk * sizeof *out);
+    for (int k = 0; k < p->n_parts; k++)
+        for (size_t j = 0; j < nk; j++)
+            out[j] += p->parts[k].weight * part_probs[k][j];
+}
+
+/* ---- checks shared by save and load ----------------------------------------------------------- */
+
+static irb_status check(const irb_pipeline *p, const char *name, irb_error *err)
+{
+    if (p->n_classes < 2 || !p->classes)
+        return irb_fail(err, IRB_CORRUPT, "%s: a pipeline needs at least 2 classes (has %d)", name, p->n_classes);
+    if (p->n_parts < 1 || p->n_parts > IRB_PIPELINE_MAX_PARTS)
+        return irb_fail(err, IRB_CORRUPT, "%s: %d parts (1 to %d)", name, p->n_parts, IRB_PIPELINE_MAX_PARTS);
+    if (p->positive < -1 || p->positive >= p->n_classes)
+        return irb_fail(err, IRB_CORRUPT, "%s: positive class %d of %d", name, p->positive, p->n_classes);
+    if (!(p->threshold >= 0 && p->threshold <= 1) || !(p->gap >= 0))
+        return irb_fail(err, IRB_CORRUPT, "%s: threshold %g or sequence gap %g out of range", name, p->threshold,
+                        p->gap);
+    double wsum = 0;
+    for (int i = 0; i < p->n_parts; i++) {
+        const irb_pipeline_part *q = &p->parts[i];
+        if ((q->kind != IRB_PART_APPEARANCE && q->kind != IRB_PART_MOTION) || !(q->weight > 0 && q->weight <= 1) ||
+            q->n_inputs < 1 || q->n_inputs > IRB_PIPELINE_MAX_INPUTS ||
+            (q->kind == IRB_PART_APPEARANCE && q->n_inputs != 1) || !q->clf)
+            return irb_fail(err, IRB_CORRUPT, "%s: part %d: bad kind, weight, inputs or classifier", name, i + 1);
+        if (irb_classifier_classes(q->clf) != p->n_classes)
+            return irb_fail(err, IRB_CORRUPT, "%s: part %d's classifier has %d classes, the pipeline %d", name, i + 1,
+                            irb_classifier_classes(q->clf), p->n_classes);
+        for (int k = 0; k < p->n_classes; k++)
+            if (strcmp(irb_classifier_class_name(q->clf, k), p->classes[k]) != 0)
+                return irb_fail(err, IRB_CORRUPT, "%s: part %d's class %d is '%s', the pipeline's '%s'", name, i + 1,
+                                k + 1, irb_classifier_class_name(q->clf, k), p->classes[k]);
+        wsum += q->weight;
+    }
+    if (fabs(wsum - 1) > 1e-9)
+        return irb_fail(err, IRB_CORRUPT, "%s: the parts' weights sum to %.12g, not 1", name, wsum);
+    return IRB_OK;
+}
+
+/* ---- writing ---------------------------------------------------------------------------------- */
+
+static void put_part(irb_wbuf *b, const irb_pipeline_part *q)
+{
+    irb_wbuf_u32(b, (uint32_t)q->kind);
+    irb_wbuf_f64s(b, &q->weight, 1);
+    irb_wbuf_u32(b, (uint32_t)q->cut);
+    irb_wbuf_str(b, q->layer);
+    irb_wbuf_u32(b, (uint32_t)q->pool);
+    irb_wbuf_u32(b, (uint32_t)q->mirror);
+    irb_wbuf_u32(b, (uint32_t)q->n_inputs);
+    for (int j = 0; j < q->n_inputs; j++) {
+        irb_wbuf_u32(b, (uint32_t)q->sizes[j]);
+        irb_wbuf_str(b, q->preprocessing[j]);
+    }
+    irb_wbuf c = {0};
+    irb_classifier_serialise(q->clf, &c);
+    if (c.nomem)
+        b->nomem = 1;
+    irb_wbuf_u64(b, c.len);
+    irb_wbuf_put(b, c.p, c.len);
+    irb_free(c.p);
+}
+
+irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err)
+{
+    if (!p || !path)
+        return irb_fail(err, IRB_INVALID_ARG, "pipeline_save: NULL argument");
+    IRB_TRY(check(p, path, err));
+    irb_wbuf b = {0};
+    irb_envelope_begin(&b, IRB_PIPELINE_VERSION);
+    irb_wbuf_str(&b, kind_tag);
+    irb_wbuf_str(&b, p->model_name);
+    irb_wbuf_str(&b, p->model_sha256);
+    irb_wbuf_str(&b, p->row);
+    irb_wbuf_u32(&b, (uint32_t)p->n_classes);
+    for (int k = 0; k < p->n_classes; k++)
+        irb_wbuf_str(&b, p->classes[k]);
+    irb_wbuf_u32(&b, (uint32_t)(p->positive + 1));
+    double nums[4] = {p->threshold, p->gap, (double)p->ensemble, isfinite(p->cv_accuracy) ? p->cv_accuracy : -1};
+    irb_wbuf_f64s(&b, nums, 4);
+    irb_wbuf_u32(&b, (uint32_t)p->n_parts);
+    for (int i = 0; i < p->n_parts; i++)
+        put_part(&b, &p->parts[i]);
+    irb_envelope_end(&b);
+    irb_status s = irb_wbuf_save(&b, path, err);
+    irb_free(b.p);
+    return s;
+}
+
+/* ---- reading ---------------------------------------------------------------------------------- */
+
+static irb_status get_part(irb_rbuf *r, irb_pipeline_part *q)
+{
+    uint32_t kind, cut, pool, mirror, n_in;
+    IRB_TRY(irb_rbuf_u32(r, &kind, "part kind"));
+    IRB_TRY(irb_rbuf_f64s(r, &q->weight, 1, "part weight"));
+    IRB_TRY(irb_rbuf_u32(r, &cut, "cut"));
+    IRB_TRY(irb_rbuf_str(r, &q->layer, "layer"));
+    IRB_TRY(irb_rbuf_u32(r, &pool, "pool"));
+    IRB_TRY(irb_rbuf_u32(r, &mirror, "mirror"));
+    IRB_TRY(irb_rbuf_u32(r, &n_in, "input count"));
+    if (kind > IRB_PART_MOTION || cut > 1024 || pool > 1 || mirror > 1 || n_in < 1 || n_in > IRB_PIPELINE_MAX_INPUTS)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: bad part (kind %u, cut %u, pool %u, mirror %u, %u inputs)",
+                        r->name, r->off, kind, cut, pool, mirror, n_in);
+    q->kind = (irb_part_kind)kind, q->cut = (int)cut, q->pool = (int)pool, q->mirror = (int)mirror;
+    q->n_inputs = (int)n_in;
+    for (uint32_t j = 0; j < n_in; j++) {
+        uint32_t size;
+        IRB_TRY(irb_rbuf_u32(r, &size, "input size"));
+        if (size > 16384)
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: input size %u", r->name, r->off - 4, size);
+        q->sizes[j] = (int)size;
+        IRB_TRY(irb_rbuf_str(r, &q->preprocessing[j], "preprocessing"));
+    }
+    uint64_t len;
+    IRB_TRY(irb_rbuf_u64(r, &len, "classifier length"));
+    IRB_TRY(irb_rbuf_need(r, len, "classifier"));
+    irb_rbuf c = {r->p + r->off, (size_t)len, 0, r->name, r->err};
+    uint32_t version;
+    IRB_TRY(irb_envelope_check(&c, IRB_CLF_VERSION, &version));
+    IRB_TRY(irb_classifier_parse_body(&c, &q->clf));
+    r->off += (size_t)len;
+    return IRB_OK;
+}
+
+static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
+{
+    char *tag = NULL, *sha = NULL;
+    irb_status s = irb_rbuf_str(r, &tag, "kind");
+    if (s == IRB_OK && strcmp(tag, kind_tag) != 0)
+        s = irb_fail(r->err, IRB_CORRUPT, "%s: not a pipeline (kind '%s')", r->name, tag);
+    irb_free(tag);
+    IRB_TRY(s);
+    IRB_TRY(irb_rbuf_str(r, &p->model_name, "model name"));
+    IRB_TRY(irb_rbuf_str(r, &sha, "model sha256"));
+    s = strlen(sha) == 0 || strlen(sha) == 64 ? IRB_OK
+                                             : irb_fail(r->err, IRB_CORRUPT, "%s: model sha256 '%.80s'", r->name, sha);
+    snprintf(p->model_sha256, sizeof p->model_sha256, "%s", sha);
+    irb_free(sha);
+    IRB_TRY(s);
+    IRB_TRY(irb_rbuf_str(r, &p->row, "row"));
+    uint32_t K, pos, np;
+    IRB_TRY(irb_rbuf_u32(r, &K, "class count"));
+    if (K < 2 || K > IRB_CLF_MAX_CLASSES || K > (r->len - r->off) / 4)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: %u classes", r->name, K);
+    if (!(p->classes = irb_calloc(K, sizeof *p->classes)))
+        return irb_fail(r->err, IRB_NOMEM, "%s: out of memory", r->name);
+    p->n_classes = (int)K;
+    for (uint32_t k = 0; k < K; k++)
+        IRB_TRY(irb_rbuf_str(r, &p->classes[k], "class name"));
+    IRB_TRY(irb_rbuf_u32(r, &pos, "positive class"));
+    double nums[4];
+    IRB_TRY(irb_rbuf_f64s(r, nums, 4, "decision rule"));
+    p->positive = (int)pos - 1;
+    p->threshold = nums[0], p->gap = nums[1], p->ensemble = nums[2] != 0, p->cv_accuracy = nums[3];
+    IRB_TRY(irb_rbuf_u32(r, &np, "part count"));
+    if (np < 1 || np > IRB_PIPELINE_MAX_PARTS)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: %u parts (1 to %d)", r->name, np, IRB_PIPELINE_MAX_PARTS);
+    for (uint32_t i = 0; i < np; i++) {
+        p->n_parts = (int)i + 1;
+        IRB_TRY(get_part(r, &p->parts[i]));
+    }
+    if (r->off != r->len)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: %zu unexpected bytes after the parts", r->name, r->len - r->off);
+    if (pos > K)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
+    return check(p, r->name, r->err);
+}
+
+static char *dup_or_empty(const char *s)
+{
+    return irb_strdup(s ? s : "");
+}
+
+/* A version-1 classifier as a one-part pipeline, from its provenance. */
+static irb_status from_classifier(irb_pipeline *p, irb_classifier_t *clf, irb_error *err)
+{
+    irb_pipeline_part *q = &p->parts[0];
+    q->clf = clf;
+    p->n_parts = 1;
+    p->version = 1;
+    q->kind = IRB_PART_APPEARANCE;
+    q->weight = 1;
+    q->n_inputs = 1;
+    const char *cut = irb_classifier_meta(clf, "cut"), *pool = irb_classifier_meta(clf, "pool");
+    q->cut = cut ? atoi(cut) : 0;
+    q->pool = pool && (!strcmp(pool, "avg") || !strcmp(pool, "1") || !strcmp(pool, "yes"));
+    const char *sha = irb_classifier_meta(clf, "model_sha256");
+    snprintf(p->model_sha256, sizeof p->model_sha256, "%s", sha && strlen(sha) == 64 ? sha : "");
+    const char *flip = irb_classifier_meta(clf, "flip_augmentation");
+    (void)flip; /* a version-1 classifier predicts the image as it is */
+    p->n_classes = irb_classifier_classes(clf);
+    q->layer = dup_or_empty(irb_classifier_meta(clf, "layer"));
+    q->preprocessing[0] = dup_or_empty(irb_classifier_meta(clf, "preprocessing"));
+    p->model_name = dup_or_empty(irb_classifier_meta(clf, "model"));
+    p->row = irb_strdup("classifier");
+    p->classes = irb_calloc((size_t)p->n_classes, sizeof *p->classes);
+    if (!q->layer || !q->preprocessing[0] || !p->model_name || !p->row || !p->classes)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int k = 0; k < p->n_classes; k++)
+        if (!(p->classes[k] = irb_strdup(irb_classifier_class_name(clf, k))))
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+    return IRB_OK;
+}
+
+irb_status irb_pipeline_parse(const void *data, size_t size, const char *name, irb_pipeline **out, irb_error *err)
+{
+    *out = NULL;
+    name = name ? name : "(pipeline)";
+    if (!data && size)
+        return irb_fail(err, IRB_INVALID_ARG, "pipeline_parse: NULL data");
+    irb_rbuf r = {data, size, 0, name, err};
+    uint32_t version;
+    IRB_TRY(irb_envelope_check(&r, IRB_PIPELINE_VERSION, &version));
+    irb_pipeline *p = irb_pipeline_new();
+    if (!p)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", name);
+    irb_status s;
+    if (version == IRB_CLF_VERSION) {
+        irb_classifier_t *clf = NULL;
+        s = irb_classifier_parse_body(&r, &clf);
+        if (s == IRB_OK)
+            s = from_classifier(p, clf, err);
+    } else {
+        s = parse_v2(&r, p);
+    }
+    if (s != IRB_OK) {
+        irb_pipeline_free(p);
+        return s;
+    }
+    *out = p;
+    return IRB_OK;
+}
+
+irb_status irb_pipeline_load(const char *path, irb_pipeline **out, irb_error *err)
+{
+    *out = NULL;
+    void *data = NULL;
+    size_t size = 0;
+    IRB_TRY(irb_read_file(path, IRB_IRBIS_MAX_BYTES, &data, &size, err));
+    irb_status s = irb_pipeline_parse(data, size, path, out, err);
+    irb_free(data);
+    return s;
+}
