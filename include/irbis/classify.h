@@ -76,7 +76,10 @@ IRB_API int irb_sort_mode_parse(const char *name);
 
 typedef struct irb_classify_opts {
     const char *model_path;      /* ONNX model (required) */
-    const char *classifier_path; /* classifier file from `irbis train` (required) */
+    const char *classifier_path; /* classifier file from `irbis train FEATURES` (or a pipeline) */
+    const char *pipeline_path;   /* or a pipeline file (`irbis train --images`, `irbis experiment
+                                  * --save`): every part of the recipe is applied; model_path may
+                                  * then be NULL (the pipeline's model is found from its record) */
     const char *survey_dir;      /* survey root (required) */
     const char *out_dir;         /* output folder, created if missing (required) */
     double sequence_gap;         /* seconds; a larger gap starts a new sequence (default 60) */

@@ -98,6 +98,12 @@ typedef struct irb_experiment_opts {
     size_t limit;             /* use the first `limit` labelled images in path order (0: all) */
     const char *rows;         /* comma-separated subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,
                                * RN2+A+M+E (NULL: all) */
+    const char *save;         /* a row name, or "best" (the most accurate row that can be deployed:
+                               * every row but L120): after the cross-validation, that row's
+                               * classifiers are trained on all the labelled images, with C and the
+                               * crop chosen by the same inner cross-validation, and saved as a
+                               * pipeline (irbis/pipeline.h) to save_path. NULL: nothing saved */
+    const char *save_path;    /* NULL: <out_dir>/pipeline.irbis */
     void (*progress)(void *ctx, const char *stage, size_t done, size_t total);
     void *progress_ctx;
 } irb_experiment_opts;
@@ -134,6 +140,8 @@ typedef struct irb_experiment_result {
     char positive[64];        /* the ROC's positive class */
     int n_rows;
     irb_experiment_row rows[IRB_EXPERIMENT_MAX_ROWS];
+    char saved_row[16];       /* the row saved as a pipeline ("" when none) */
+    char saved_path[4096];
 } irb_experiment_result;
 
 /* Runs the experiment and writes into out_dir: table.csv, table.md, results.json,

@@ -17,6 +17,7 @@
 #include "eval/reduce.h"
 #include "irbis/eval.h"
 #include "irbis/learn.h"
+#include "irbis/pipeline.h"
 
 enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE, ROW_M, ROW_RN2AM, ROW_RN2AME };
 static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1",     "RN2",      "RN2+A",
@@ -1049,6 +1050,29 @@ static void motion_sizes(const exp_ctx *c, irb_experiment_row *row)
     }
 }
 
+/* The features a trained row (not E, not RN2+A+M) chooses between or averages. */
+static void row_spec_of(exp_ctx *c, int r, row_spec *rs)
+{
+    memset(rs, 0, sizeof *rs);
+    rs->id = r;
+    rs->augment = r == ROW_RN2A;
+    rs->mean = c->o->combine == IRB_COMBINE_MEAN;
+    if (r == ROW_M) {
+        rs->mats[0] = &c->motion;
+        rs->vid[0] = c->motion_variants[0];
+        rs->n_mats = 1;
+        rs->mean = 0;
+        return;
+    }
+    int kind = r == ROW_L120 ? KIND_RAW : r == ROW_RN1 ? KIND_CUT1 : KIND_CUT2;
+    featmat *mats = c->mats + kind * N_VARIANTS;
+    for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
+        if (c->variants[v & 1]) {
+            rs->vid[rs->n_mats] = v;
+            rs->mats[rs->n_mats++] = &mats[v];
+        }
+}
+
 /* One row's out-of-fold probabilities (n x K): trained by cross-validation, or made of rows
  * computed before it (E: averaged over sequences; RN2+A+M: the mean of RN2+A's and M's). */
 static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, double *const *probs, irb_error *err)
@@ -1074,22 +1098,11 @@ static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, doubl
             probs[r][j] = (probs[ROW_RN2A][j] + probs[ROW_M][j]) / 2;
     } else {
         snprintf(row->name, sizeof row->name, "%s", row_names[r]); /* the progress names it */
-        int kind = r == ROW_L120 ? KIND_RAW : r == ROW_RN1 ? KIND_CUT1 : KIND_CUT2;
-        featmat *mats = c->mats + kind * N_VARIANTS;
-        row_spec rs = {.id = r, .augment = r == ROW_RN2A, .mean = c->o->combine == IRB_COMBINE_MEAN};
-        if (r == ROW_M) {
-            rs.mats[0] = &c->motion;
-            rs.vid[0] = c->motion_variants[0];
-            rs.n_mats = 1;
-            rs.mean = 0;
-            row->feature_seconds = c->motion.seconds;
-        }
-        for (int v = 0; r != ROW_M && v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
-            if (c->variants[v & 1]) {
-                rs.vid[rs.n_mats] = v;
-                rs.mats[rs.n_mats++] = &mats[v];
-                row->feature_seconds += mats[v].seconds;
-            }
+        row_spec rs;
+        row_spec_of(c, r, &rs);
+        row->feature_seconds = r == ROW_M ? c->motion.seconds : 0;
+        for (int v = 0; r != ROW_M && v < rs.n_mats; v++)
+            row->feature_seconds += rs.mats[v]->seconds;
         row->features = (int)rs.mats[0]->dim;
         s = cross_validate(c, &rs, probs[r], row, err);
         if (s == IRB_OK && r == ROW_M)
@@ -1105,6 +1118,8 @@ static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, doubl
     }
     return s;
 }
+
+static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_error *err);
 
 static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
 {
@@ -1133,10 +1148,172 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
     }
     if (s == IRB_OK)
         s = irb_experiment_write_outputs(c->o, res, rocs, err);
+    if (s == IRB_OK && c->o->save)
+        s = save_pipeline(c, res, err);
     for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++) {
         irb_free(probs[r]);
         irb_roc_release(&rocs[r]);
     }
+    return s;
+}
+
+/* ---- saving a row as a pipeline ------------------------------------------------------------- */
+
+static int row_index(const char *name)
+{
+    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
+        if (!strcmp(name, row_names[r]))
+            return r;
+    return -1;
+}
+
+/* The row to save: o->save by name, or "best": the most accurate deployable row (not L120),
+ * the first on ties. -1 when none. */
+static int save_row(const irb_experiment_opts *o, const irb_experiment_result *res)
+{
+    if (strcmp(o->save, "best") != 0)
+        return row_index(o->save);
+    int best = -1;
+    double acc = -1;
+    for (int i = 0; i < res->n_rows; i++) {
+        int r = row_index(res->rows[i].name);
+        if (r > ROW_L120 && res->rows[i].accuracy > acc)
+            best = r, acc = res->rows[i].accuracy;
+    }
+    return best;
+}
+
+static irb_status part_meta(irb_classifier_t *clf, const char *sha, int cut, int pool, const char *ppj)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%d", cut);
+    irb_status s = irb_classifier_set_meta(clf, "model_sha256", sha);
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(clf, "cut", num);
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(clf, "pool", pool ? "avg" : "none");
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(clf, "preprocessing", ppj);
+    return s;
+}
+
+/* The part's inputs: one per appearance classifier (its variant), one per motion size. */
+static irb_status part_inputs(exp_ctx *c, irb_pipeline_part *q, int vid, irb_error *err)
+{
+    const irb_model_info *mi = irb_model_info_get(c->model);
+    int motion = q->kind == IRB_PART_MOTION;
+    q->cut = motion ? motion_cut(mi) : q->cut;
+    q->pool = !motion && mi->cuts[q->cut - 1].tensor.rank == 4;
+    q->n_inputs = motion ? c->n_motion : 1;
+    char ppj[512];
+    for (int k = 0; k < q->n_inputs; k++) {
+        int v = motion ? c->motion_variants[k] : vid;
+        irb_preproc pp = cnn_preproc(c, v & 1, c->sizes[v / 2]);
+        if (motion && (v & 1)) {
+            pp.strips = IRB_STRIPS_FIXED;
+            pp.strip_top = c->motion_top;
+            pp.strip_bottom = c->motion_bottom;
+        }
+        irb_preproc_to_json(&pp, ppj, sizeof ppj);
+        q->sizes[k] = c->sizes[v / 2];
+        if (!(q->preprocessing[k] = irb_strdup(ppj)))
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    if (!(q->layer = irb_strdup("")))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    if (part_meta(q->clf, c->model_sha, q->cut, q->pool, q->preprocessing[0]) != IRB_OK)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    return IRB_OK;
+}
+
+/* Trains row spec rs on every labelled image (fold -1: no image held out) and appends its
+ * classifiers to p as parts sharing `weight`. */
+static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_pipeline *p, irb_error *err)
+{
+    int members = rs->mean ? rs->n_mats : 1;
+    irb_status s = IRB_OK;
+    for (int mb = 0; mb < members && s == IRB_OK; mb++) {
+        row_spec one = *rs;
+        if (rs->mean) {
+            one.mats[0] = rs->mats[mb];
+            one.vid[0] = rs->vid[mb];
+            one.n_mats = 1;
+        }
+        fold_fit fit = {0};
+        double seconds = 0;
+        s = fit_fold(c, &one, -1, &fit, &seconds, err);
+        if (s == IRB_OK && fit.n_local != c->d.n_classes)
+            s = irb_fail(err, IRB_INTERNAL, "the final fit saw %d of %d classes", fit.n_local, c->d.n_classes);
+        if (s == IRB_OK && p->n_parts == IRB_PIPELINE_MAX_PARTS)
+            s = irb_fail(err, IRB_UNSUPPORTED, "more than %d parts", IRB_PIPELINE_MAX_PARTS);
+        irb_pipeline_part *q = &p->parts[p->n_parts];
+        if (s == IRB_OK && fit.reduced)
+            s = irb_reduce_unfold(&fit.red, fit.clf, &q->clf, err);
+        else if (s == IRB_OK)
+            q->clf = fit.clf, fit.clf = NULL;
+        if (s == IRB_OK) {
+            p->n_parts++;
+            q->kind = rs->id == ROW_M ? IRB_PART_MOTION : IRB_PART_APPEARANCE;
+            q->weight = weight / members;
+            q->mirror = rs->augment;
+            q->cut = rs->id == ROW_RN1 ? 1 : 2;
+            s = part_inputs(c, q, one.vid[fit.variant], err);
+        }
+        fold_fit_release(&fit);
+    }
+    return s;
+}
+
+static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_error *err)
+{
+    const irb_experiment_opts *o = c->o;
+    int r = save_row(o, res);
+    if (r < 0)
+        return irb_fail(err, IRB_INVALID_ARG, "--save %s: no such deployable row was computed", o->save);
+    const exp_data *d = &c->d;
+    irb_pipeline *p = irb_pipeline_new();
+    char path[4096], model[4096];
+    if (!p || !(p->row = irb_strdup(row_names[r])) || !(p->classes = irb_calloc((size_t)d->n_classes, sizeof(char *))))
+        return irb_pipeline_free(p), irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_status s = IRB_OK;
+    p->n_classes = d->n_classes;
+    for (int k = 0; k < d->n_classes && s == IRB_OK; k++)
+        if (!(p->classes[k] = irb_strdup(d->classes[k])))
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+    snprintf(model, sizeof model, "%s", o->model);
+    if (realpath(o->model, path))
+        snprintf(model, sizeof model, "%s", path);
+    if (s == IRB_OK && !(p->model_name = irb_strdup(model)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    snprintf(p->model_sha256, sizeof p->model_sha256, "%s", c->model_sha);
+    p->positive = o->task == IRB_TASK_SPECIES ? -1 : d->positive;
+    p->gap = o->gap > 0 ? o->gap : 60;
+    p->ensemble = r == ROW_RN2AE || r == ROW_RN2AME;
+    for (int i = 0; i < res->n_rows; i++)
+        if (!strcmp(res->rows[i].name, row_names[r]))
+            p->cv_accuracy = res->rows[i].accuracy;
+    int appearance = r == ROW_RN2AE ? ROW_RN2A : r == ROW_RN2AM || r == ROW_RN2AME ? ROW_RN2A : r;
+    int motion = r == ROW_M || r == ROW_RN2AM || r == ROW_RN2AME;
+    row_spec rs;
+    if (s == IRB_OK && appearance != ROW_M) {
+        row_spec_of(c, appearance, &rs);
+        s = save_parts(c, &rs, motion ? 0.5 : 1.0, p, err);
+    }
+    if (s == IRB_OK && motion) {
+        row_spec_of(c, ROW_M, &rs);
+        s = save_parts(c, &rs, r == ROW_M ? 1.0 : 0.5, p, err);
+    }
+    if (o->save_path)
+        snprintf(path, sizeof path, "%s", o->save_path);
+    else
+        snprintf(path, sizeof path, "%s/pipeline.irbis", o->out_dir);
+    if (s == IRB_OK)
+        s = irb_pipeline_save(p, path, err);
+    if (s == IRB_OK) {
+        snprintf(res->saved_row, sizeof res->saved_row, "%s", row_names[r]);
+        snprintf(res->saved_path, sizeof res->saved_path, "%s", path);
+    }
+    irb_pipeline_free(p);
     return s;
 }
 
@@ -1152,6 +1329,13 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     char **rel_all = NULL;
     size_t n_all = 0;
     IRB_TRY(parse_rows(o->rows, c.want, err));
+    if (o->save && strcmp(o->save, "best") != 0) {
+        int r = row_index(o->save);
+        if (r <= ROW_L120)
+            return irb_fail(err, IRB_INVALID_ARG, "--save %s: not a row that can be deployed (RN1, RN2, RN2+A, "
+                            "RN2+A+E, M, RN2+A+M, RN2+A+M+E or best)", o->save);
+        c.want[r] = 1;
+    }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");

@@ -142,3 +142,51 @@ irb_status irb_reduce_apply(const irb_reduce *r, float *x, size_t m, float *z, i
     irb_free(k);
     return IRB_OK;
 }
+
+/* w . z with z = xs Xs^T proj is (w proj^T Xs) . xs: the classifier on reduced rows as one on
+ * the standardised features, A = Xs^T proj (d x r) computed in double precision. */
+irb_status irb_reduce_unfold(const irb_reduce *r, const irb_classifier_t *clf, irb_classifier_t **out, irb_error *err)
+{
+    *out = NULL;
+    if (clf->D != (int)r->r)
+        return irb_fail(err, IRB_INTERNAL, "reduction: the classifier has %d features, the reduction %zu", clf->D,
+                        r->r);
+    double *a = irb_calloc(r->d * r->r, sizeof *a);
+    irb_classifier_t *c = irb_classifier_alloc(clf->K, (int)r->d);
+    irb_status s = IRB_OK;
+    if (!a || !c) {
+        s = irb_fail(err, IRB_NOMEM, "reduction: out of memory unfolding %zu x %zu", r->d, r->r);
+        goto done;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        for (size_t j = 0; j < r->d; j++) {
+            double x = r->xs[i * r->d + j];
+            for (size_t k = 0; k < r->r; k++)
+                a[j * r->r + k] += x * r->proj[i * r->r + k];
+        }
+    c->C = clf->C;
+    for (int k = 0; k < clf->K && s == IRB_OK; k++) {
+        c->class_weight[k] = clf->class_weight[k];
+        if (!(c->class_name[k] = irb_strdup(clf->class_name[k])))
+            s = irb_fail(err, IRB_NOMEM, "reduction: out of memory");
+    }
+    memcpy(c->mean, r->mean, r->d * sizeof *c->mean);
+    memcpy(c->std, r->std, r->d * sizeof *c->std);
+    for (int m = 0; m < c->M; m++) {
+        c->b[m] = clf->b[m];
+        for (size_t j = 0; j < r->d; j++) {
+            double w = 0;
+            for (size_t k = 0; k < r->r; k++)
+                w += clf->W[(size_t)m * r->r + k] * a[j * r->r + k];
+            c->W[(size_t)m * r->d + j] = w;
+        }
+    }
+done:
+    irb_free(a);
+    if (s != IRB_OK) {
+        irb_classifier_free(c);
+        return s;
+    }
+    *out = c;
+    return IRB_OK;
+}

@@ -97,6 +97,29 @@ static irb_status fetch(irb_store *st, const char *root, int max, int64_t *after
     return IRB_OK;
 }
 
+/* Stores the batch's results in one transaction: the images with st[i] == IRB_OK take the
+ * rows of probs in order, the others their failure. */
+static irb_status store_batch(irb_store *st, batch *b, const double *probs, int nc, int pos, double thr,
+                              long long *failed, irb_error *err)
+{
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s = IRB_OK;
+    for (int i = 0, g = 0; i < b->n && s == IRB_OK; i++) {
+        if (b->st[i] == IRB_OK) {
+            const double *p = probs + (size_t)g++ * (size_t)nc;
+            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr), err);
+        } else {
+            (*failed)++;
+            s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
+        }
+    }
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    return s;
+}
+
 /* Scores the prepared images of b and commits the batch in one transaction. */
 static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, int pos, double thr, long long *failed,
                                irb_error *err)
@@ -113,21 +136,40 @@ static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, i
     }
     if (good)
         IRB_TRY(e->score(e->ctx, b->inputs, good, probs, err));
-    IRB_TRY(irb_store_begin(st, err));
-    irb_status s = IRB_OK;
-    for (int i = 0, g = 0; i < b->n && s == IRB_OK; i++) {
-        if (b->st[i] == IRB_OK) {
-            const double *p = probs + (size_t)g++ * (size_t)nc;
-            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr), err);
-        } else {
-            (*failed)++;
-            s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
-        }
+    return store_batch(st, b, probs, nc, pos, thr, failed, err);
+}
+
+/* The next batch for an engine with run(): pending images in id order, or in shooting order
+ * with their neighbours; items[i] point into b and the owned neighbour paths nb. */
+static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char *root, int max, int64_t *after,
+                              batch *b, irb_cls_item *items, char **nb, irb_error *err)
+{
+    for (int i = 0; i < 2 * max; i++)
+        irb_free(nb[i]), nb[i] = NULL;
+    if (!e->neighbours) {
+        IRB_TRY(fetch(st, root, max, after, b, err));
+        for (int i = 0; i < b->n; i++)
+            items[i] = (irb_cls_item){b->paths[i], NULL, NULL};
+        return IRB_OK;
     }
-    if (s == IRB_OK)
-        s = irb_store_commit(st, err);
-    if (s != IRB_OK)
-        irb_store_rollback(st);
+    batch_clear(b);
+    irb_shot shots[256];
+    int n = 0;
+    irb_status s = irb_store_pending_shots(st, *after, max, shots, &n, err);
+    for (int i = 0; i < n; i++) {
+        if (s == IRB_OK) {
+            b->ids[i] = shots[i].id;
+            b->paths[i] = irb_path_join(root, shots[i].path);
+            nb[2 * i] = shots[i].prev ? irb_path_join(root, shots[i].prev) : NULL;
+            nb[2 * i + 1] = shots[i].next ? irb_path_join(root, shots[i].next) : NULL;
+            b->n = i + 1;
+            if (!b->paths[i] || (shots[i].prev && !nb[2 * i]) || (shots[i].next && !nb[2 * i + 1]))
+                s = irb_fail(err, IRB_NOMEM, "out of memory");
+            items[i] = (irb_cls_item){b->paths[i], nb[2 * i], nb[2 * i + 1]};
+            *after = shots[i].k;
+        }
+        irb_shot_release(&shots[i]);
+    }
     return s;
 }
 
@@ -218,6 +260,46 @@ static irb_status classify_loop(run_ctx *r, batch *b0, batch *b1, double *probs,
     return IRB_OK;
 }
 
+/* The loop for engines that decode and score by themselves (run()): one batch at a time. */
+static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_error *err)
+{
+    const irb_classify_opts *o = r->o;
+    if (e->neighbours)
+        IRB_TRY(irb_store_rank_shots(r->st, err));
+    int64_t after = 0;
+    irb_cls_item items[256];
+    char *nb[512] = {0};
+    long long done = r->c.ok + r->c.failed;
+    irb_status s = IRB_OK;
+    for (;;) {
+        int take = o->batch;
+        if (o->limit > 0 && r->processed + take > o->limit)
+            take = (int)(o->limit - r->processed);
+        if (take <= 0)
+            break;
+        if ((s = fetch_items(r->st, e, o->survey_dir, take, &after, b, items, nb, err)) != IRB_OK || b->n == 0)
+            break;
+        if ((s = e->run(e->ctx, items, b->n, probs, b->st, b->errs, err)) != IRB_OK)
+            break;
+        int good = 0;
+        for (int i = 0; i < b->n; i++)
+            if (b->st[i] == IRB_OK) {
+                if (good != i)
+                    memmove(probs + (size_t)good * (size_t)r->nc, probs + (size_t)i * (size_t)r->nc,
+                            sizeof(double) * (size_t)r->nc);
+                good++;
+            }
+        if ((s = store_batch(r->st, b, probs, r->nc, r->pos, o->threshold, &r->failed, err)) != IRB_OK)
+            break;
+        r->processed += b->n;
+        done += b->n;
+        irb_progress_update(r->pt, done, r->c.total, r->c.failed + r->failed, 0);
+    }
+    for (int i = 0; i < 512; i++)
+        irb_free(nb[i]);
+    return s;
+}
+
 static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_error *err)
 {
     if (r->c.pending == 0)
@@ -236,8 +318,8 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
         goto done;
     }
     b0.eng = b1.eng = &e;
-    b0.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * e.input_floats);
-    b1.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * e.input_floats);
+    b0.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * (e.input_floats ? e.input_floats : 1));
+    b1.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * (e.input_floats ? e.input_floats : 1));
     b0.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
     b1.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
     probs = irb_malloc_array((size_t)o->batch, sizeof(double) * (size_t)r->nc);
@@ -248,7 +330,7 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     }
     irb_progress_phase(r->pt, IRB_PHASE_CLASSIFY, r->c.ok + r->c.failed, r->c.total);
     r->pt->p.resumed = r->c.ok + r->c.failed;
-    s = classify_loop(r, &b0, &b1, probs, pool, err);
+    s = e.run ? run_loop(r, &e, &b0, probs, err) : classify_loop(r, &b0, &b1, probs, pool, err);
     if (s == IRB_OK)
         irb_progress_end_phase(r->pt);
 done:

@@ -30,21 +30,19 @@ typedef struct irb_cls_real {
     irb_preproc pp;
     float *feats;
     size_t feat_dim;
-    /* scanner */
-    irb_scan_t *scan;
 } engine_ctx;
 
 /* ---- scanner ------------------------------------------------------------------------------ */
 
 static irb_status scan_next(void *ctx, irb_cls_row *row, irb_error *err)
 {
-    engine_ctx *c = ctx;
+    irb_scan_t *scan = ctx;
     irb_scan_row r;
-    irb_status s = irb_scan_next(c->scan, &r);
+    irb_status s = irb_scan_next(scan, &r);
     if (s == IRB_NOT_FOUND)
         return s;
     if (s != IRB_OK) {
-        irb_error_copy(err, irb_scan_error(c->scan));
+        irb_error_copy(err, irb_scan_error(scan));
         return s;
     }
     memset(row, 0, sizeof *row);
@@ -61,17 +59,21 @@ static irb_status scan_next(void *ctx, irb_cls_row *row, irb_error *err)
 
 static void scan_close(void *ctx)
 {
-    engine_ctx *c = ctx;
-    irb_scan_close(c->scan);
-    c->scan = NULL;
+    irb_scan_close(ctx);
+}
+
+irb_status irb_cls_scanner_open(const char *survey_dir, irb_cls_scanner *sc, irb_error *err)
+{
+    irb_scan_t *scan = NULL;
+    IRB_TRY(irb_scan_open(survey_dir, NULL, &scan, err));
+    sc->ctx = scan, sc->next = scan_next, sc->close = scan_close;
+    return IRB_OK;
 }
 
 static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
 {
     engine_ctx *c = user;
-    IRB_TRY(irb_scan_open(c->o->survey_dir, NULL, &c->scan, err));
-    sc->ctx = c, sc->next = scan_next, sc->close = scan_close;
-    return IRB_OK;
+    return irb_cls_scanner_open(c->o->survey_dir, sc, err);
 }
 
 /* ---- engine ------------------------------------------------------------------------------- */
@@ -259,6 +261,8 @@ irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *er
 
 irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
 {
+    if (o && o->pipeline_path)
+        return irb_classify_pipeline_run(o, sum, err);
     irb_cls_real *c = NULL;
     IRB_TRY(irb_cls_real_new(o, &c, err));
     irb_cls_sources src = {.make_scanner = make_scanner, .make_engine = make_engine, .user = c};

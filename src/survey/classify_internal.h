@@ -31,6 +31,12 @@ typedef struct irb_cls_scanner {
     void (*close)(void *ctx);
 } irb_cls_scanner;
 
+/* One image handed to an engine's run(): absolute paths, borrowed for the call. */
+typedef struct irb_cls_item {
+    const char *path;
+    const char *prev, *next; /* the same camera's previous / next image in shooting order, or NULL */
+} irb_cls_item;
+
 /* Decode + CNN + classifier. prepare() runs on worker threads (worker in [0, workers)), one
  * image each; score() runs on the calling thread with n prepared inputs. */
 typedef struct irb_cls_engine {
@@ -45,6 +51,13 @@ typedef struct irb_cls_engine {
     irb_status (*prepare)(void *ctx, int worker, const char *abs_path, float *input, irb_error *err);
     /* Class probabilities (n x n_classes) for n prepared inputs; a failure is fatal. */
     irb_status (*score)(void *ctx, const float *inputs, int n, double *probs, irb_error *err);
+    /* Or, instead of prepare and score (then NULL): the engine decodes and scores n images
+     * itself, on its own threads. Per image st[i]: IRB_OK with probs row i (n_classes doubles),
+     * or the image's failure with errs[i] naming the file and the cause. A returned failure is
+     * fatal (the batch is not stored). */
+    irb_status (*run)(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
+                      irb_error *err);
+    int neighbours;       /* run() needs each image's neighbours: images come in shooting order */
     void (*free)(void *ctx);
 } irb_cls_engine;
 
@@ -87,6 +100,12 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src);
 /* Signatures of irb_cls_make_scanner / irb_cls_make_engine, with user = the irb_cls_real. */
 irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err);
 irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err);
+
+/* The scanner of a survey folder (irb_scan_*), as irb_classify_run uses it. */
+irb_status irb_cls_scanner_open(const char *survey_dir, irb_cls_scanner *sc, irb_error *err);
+
+/* irb_classify_run with opts->pipeline_path (classify_pipeline.c). */
+irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err);
 
 /* ---- labels ------------------------------------------------------------------------------- */
 
@@ -137,6 +156,20 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
                                 irb_error *err);
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err);
+
+/* Shooting order, for engines that compare an image with its neighbours: ranks every image by
+ * (camera, timed before untimed, time, path), as the experiment orders a camera's frames. Run
+ * after the scan; recomputed on every run, so images added since are placed. */
+irb_status irb_store_rank_shots(irb_store *st, irb_error *err);
+/* A pending image in shooting order with the previous and next readable image (width > 0) of
+ * its camera, whatever their state (NULL at a camera's ends). Strings are owned: irb_shot_release. */
+typedef struct irb_shot {
+    int64_t id, k;      /* store id, shooting rank */
+    char *path, *camera, *prev, *next;
+} irb_shot;
+/* Up to max pending images with rank > after, in rank order, into out[0..*n). */
+irb_status irb_store_pending_shots(irb_store *st, int64_t after, int max, irb_shot *out, int *n, irb_error *err);
+void irb_shot_release(irb_shot *s);
 
 typedef struct irb_store_counts {
     long long total, pending, ok, failed, sequences;

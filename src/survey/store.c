@@ -22,6 +22,7 @@ struct irb_store {
     char *dir, *dbpath;
     int lock_fd;
     sqlite3_stmt *add, *pending, *result, *failed;
+    sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
     int64_t *ids;
     char **paths;
     int cap, n;
@@ -202,6 +203,9 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->pending);
     sqlite3_finalize(st->result);
     sqlite3_finalize(st->failed);
+    sqlite3_finalize(st->shot_pending);
+    sqlite3_finalize(st->shot_prev);
+    sqlite3_finalize(st->shot_next);
     if (st->db)
         sqlite3_close(st->db);
     for (int i = 0; i < st->n; i++)
@@ -607,4 +611,86 @@ done:
     irb_free(a.sum);
     irb_free(a.mean);
     return s;
+}
+
+/* ---- shooting order (pipelines with motion parts) ----------------------------------------- */
+
+irb_status irb_store_rank_shots(irb_store *st, irb_error *err)
+{
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s = exec(st,
+                        "CREATE TABLE IF NOT EXISTS shots(image_id INTEGER PRIMARY KEY, camera TEXT NOT NULL,"
+                        " k INTEGER NOT NULL UNIQUE);"
+                        "CREATE INDEX IF NOT EXISTS shots_camera ON shots(camera, k);"
+                        "DELETE FROM shots;"
+                        "INSERT INTO shots(image_id, camera, k) SELECT id, camera, row_number() OVER"
+                        " (ORDER BY camera, tsec IS NULL, tsec, tfrac, path) FROM images;",
+                        err);
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    return s;
+}
+
+/* The readable image (width > 0: not refused by the scan) of `camera` just before (dir < 0) or
+ * after shot k, or NULL. */
+static irb_status shot_neighbour(irb_store *st, const char *camera, int64_t k, int dir, char **path, irb_error *err)
+{
+    static const char *const sql[2] = {
+        "SELECT i.path FROM shots s JOIN images i ON i.id = s.image_id WHERE s.camera = ? AND s.k < ?"
+        " AND i.width > 0 ORDER BY s.k DESC LIMIT 1",
+        "SELECT i.path FROM shots s JOIN images i ON i.id = s.image_id WHERE s.camera = ? AND s.k > ?"
+        " AND i.width > 0 ORDER BY s.k LIMIT 1"};
+    sqlite3_stmt **q = dir < 0 ? &st->shot_prev : &st->shot_next;
+    *path = NULL;
+    IRB_TRY(prepare(st, sql[dir > 0], q, err));
+    sqlite3_bind_text(*q, 1, camera, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(*q, 2, k);
+    int rc = sqlite3_step(*q);
+    if (rc == SQLITE_ROW && !(*path = irb_strdup((const char *)sqlite3_column_text(*q, 0)))) {
+        sqlite3_reset(*q);
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+    }
+    sqlite3_reset(*q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? IRB_OK : db_fail(st, err, "read neighbours");
+}
+
+irb_status irb_store_pending_shots(irb_store *st, int64_t after, int max, irb_shot *out, int *n, irb_error *err)
+{
+    *n = 0;
+    IRB_TRY(prepare(st,
+                    "SELECT i.id, i.path, s.camera, s.k FROM shots s JOIN images i ON i.id = s.image_id"
+                    " WHERE s.k > ? AND i.state = 0 ORDER BY s.k LIMIT ?",
+                    &st->shot_pending, err));
+    sqlite3_bind_int64(st->shot_pending, 1, after);
+    sqlite3_bind_int(st->shot_pending, 2, max);
+    int rc;
+    irb_status s = IRB_OK;
+    while (s == IRB_OK && (rc = sqlite3_step(st->shot_pending)) == SQLITE_ROW) {
+        irb_shot *o = &out[*n];
+        memset(o, 0, sizeof *o);
+        o->id = sqlite3_column_int64(st->shot_pending, 0);
+        o->k = sqlite3_column_int64(st->shot_pending, 3);
+        if (!(o->path = irb_strdup((const char *)sqlite3_column_text(st->shot_pending, 1))) ||
+            !(o->camera = irb_strdup((const char *)sqlite3_column_text(st->shot_pending, 2))))
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
+        (*n)++;
+    }
+    sqlite3_reset(st->shot_pending);
+    if (s == IRB_OK && rc != SQLITE_DONE)
+        s = db_fail(st, err, "read pending images");
+    for (int i = 0; s == IRB_OK && i < *n; i++)
+        if ((s = shot_neighbour(st, out[i].camera, out[i].k, -1, &out[i].prev, err)) == IRB_OK)
+            s = shot_neighbour(st, out[i].camera, out[i].k, 1, &out[i].next, err);
+    return s;
+}
+
+void irb_shot_release(irb_shot *s)
+{
+    irb_free(s->path);
+    irb_free(s->camera);
+    irb_free(s->prev);
+    irb_free(s->next);
+    memset(s, 0, sizeof *s);
 }

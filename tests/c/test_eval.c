@@ -3,7 +3,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "eval/experiment_internal.h"
+#include "features/features.h"
 #include "irbis.h"
 
 #define NEAR(a, b) (fabs((a) - (b)) < 1e-12)

@@ -10,7 +10,8 @@
 const char irb_cmd_classify_summary[] = "classify a survey: resumable, writes CSV, Camtrap DP, report, sorted folders";
 
 static const char USAGE[] =
-    "usage: irbis classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
+    "usage: irbis classify --pipeline P.irbis SURVEY_DIR -o OUT/ [options]\n"
+    "       irbis classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
     "\n"
     "Scans SURVEY_DIR, classifies every image (decode on worker threads overlapped with batched\n"
     "CNN inference), averages over burst sequences and writes into OUT/: predictions.csv,\n"
@@ -19,8 +20,11 @@ static const char USAGE[] =
     "A killed run resumes where it stopped when started again with the same command.\n"
     "\n"
     "options:\n"
-    "  -m, --model FILE        ONNX model (required)\n"
-    "  -c, --classifier FILE   classifier from `irbis train` (required)\n"
+    "  -P, --pipeline FILE     pipeline from `irbis train --images` or `irbis experiment --save`:\n"
+    "                          every part of its recipe (sizes, mirrors, motion) is applied\n"
+    "  -m, --model FILE        ONNX model (with --pipeline: default the one it records; a model\n"
+    "                          with another sha256 is refused)\n"
+    "  -c, --classifier FILE   or a classifier from `irbis train FEATURES` (needs --model)\n"
     "  -o, --out DIR           output folder (required)\n"
     "  -g, --gap SECONDS       sequence gap: a longer pause starts a new sequence (default 60)\n"
     "  -p, --positive CLASS    the class --threshold applies to (default: plain argmax)\n"
@@ -91,6 +95,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
 {
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'},       {"classifier", required_argument, 0, 'c'},
+        {"pipeline", required_argument, 0, 'P'},
         {"out", required_argument, 0, 'o'},         {"gap", required_argument, 0, 'g'},
         {"positive", required_argument, 0, 'p'},    {"threshold", required_argument, 0, 't'},
         {"threads", required_argument, 0, 'j'},     {"batch", required_argument, 0, 'b'},
@@ -104,10 +109,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
     long v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "m:c:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:c:P:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
         switch (c) {
         case 'm': o->model_path = optarg; break;
         case 'c': o->classifier_path = optarg; break;
+        case 'P': o->pipeline_path = optarg; break;
         case 'o': o->out_dir = optarg; break;
         case 'g': if (!cli_double(cmd, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
         case 'p': o->positive = optarg; break;
@@ -135,8 +141,9 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         default: fputs(USAGE, stderr); return CLI_USAGE;
         }
     }
-    if (optind + 1 != argc || !o->model_path || !o->classifier_path || !o->out_dir) {
-        cli_error(cmd, "needs --model, --classifier, -o OUT and one SURVEY_DIR (see --help)");
+    int engine_ok = o->pipeline_path ? !o->classifier_path : o->model_path && o->classifier_path;
+    if (optind + 1 != argc || !engine_ok || !o->out_dir) {
+        cli_error(cmd, "needs --pipeline (or --model and --classifier), -o OUT and one SURVEY_DIR (see --help)");
         return CLI_USAGE;
     }
     o->survey_dir = argv[optind];

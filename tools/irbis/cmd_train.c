@@ -1,12 +1,42 @@
 /* irbis train: labels joined to a feature set by path -> logistic regression -> classifier file.
  * The options and the join are train_job.c's (shared with irbis-mpi train). */
+#include <string.h>
+
 #include "cli.h"
+#include "experiment_opts.h"
 #include "train_job.h"
 
-const char irb_cmd_train_summary[] = "train a logistic-regression classifier on a feature set and a labels CSV";
+const char irb_cmd_train_summary[] = "train a pipeline on labelled images (--images), or a classifier on a feature set";
+
+/* irbis train --images: the experiment's cross-validation of one recipe, then the recipe
+ * trained on every labelled image and saved as a pipeline. */
+static int train_images(int argc, char **argv)
+{
+    exp_cli x;
+    int rc = experiment_parse(argc, argv, "train", 1, &x);
+    if (rc)
+        return rc < 0 ? CLI_OK : rc;
+    irb_experiment_result r;
+    irb_error err = {0};
+    if (irb_experiment_run(&x.o, &r, &err) != IRB_OK)
+        return cli_fail("train", &err);
+    experiment_print_table(&r);
+    const irb_experiment_row *w = NULL;
+    for (int i = 0; i < r.n_rows; i++)
+        if (!strcmp(r.rows[i].name, r.saved_row))
+            w = &r.rows[i];
+    printf("\n%s: %d-fold cross-validated accuracy %.1f%% (balanced %.1f%%) on %zu images\n", r.saved_row, r.folds,
+           w ? 100 * w->accuracy : 0.0, w ? 100 * w->balanced_accuracy : 0.0, r.n_images);
+    printf("pipeline: %s (trained on all %zu images); cross-validation outputs: %s/\n", r.saved_path, r.n_images,
+           x.o.out_dir);
+    return r.n_failed ? CLI_PARTIAL : CLI_OK;
+}
 
 int irb_cmd_train(int argc, char **argv)
 {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9))
+            return train_images(argc, argv);
     train_opts o;
     int rc = train_parse(argc, argv, "train", &o);
     if (rc)

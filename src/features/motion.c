@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "eval/experiment_internal.h"
+#include "features/features.h"
 
 static int cmp_float_asc(const void *a, const void *b)
 {

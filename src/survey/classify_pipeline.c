@@ -1,0 +1,328 @@
+/* The engine of `irbis classify --pipeline` (docs/pipeline.md): a pipeline's parts run on a
+ * batch through the one featurizer (irb_extract for appearance parts, with mirrors; the motion
+ * statistics of features/motion.c for motion parts, with each image's neighbours in shooting
+ * order), their classifiers applied and the parts' probabilities combined. */
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "features/features.h"
+#include "irbis/image.h"
+#include "irbis/learn.h"
+#include "irbis/nn.h"
+#include "irbis/pipeline.h"
+#include "survey/classify_internal.h"
+
+typedef struct pipe_input {
+    irb_net_t *net;
+    irb_extract_opts eo;
+    int channels; /* motion: channels of the net's map */
+} pipe_input;
+
+typedef struct pipe_engine {
+    const irb_classify_opts *o;
+    irb_pipeline *p;
+    char model_path[4096];
+    char model_sha[65], pipe_sha[65];
+    char classified_by[512];
+    pipe_input in[IRB_PIPELINE_MAX_PARTS][IRB_PIPELINE_MAX_INPUTS];
+    int batch;
+    /* per-batch scratch */
+    float *feat;                          /* batch x 2 x the widest row */
+    size_t feat_cap;
+    double *part_probs[IRB_PIPELINE_MAX_PARTS];
+    double *tmp;                          /* batch x classes */
+    irb_status *st;
+    irb_error *errs;
+    /* the part being computed (callbacks) */
+    size_t dim;
+    int rows_per_image, col;
+} pipe_engine;
+
+/* ---- building ------------------------------------------------------------------------------ */
+
+static int file_exists(const char *p)
+{
+    return p && *p && access(p, R_OK) == 0;
+}
+
+/* The backbone: --model, else the path the pipeline recorded, else its file name beside the
+ * pipeline file. Its sha256 must be the pipeline's. */
+static irb_status find_model(pipe_engine *c, irb_error *err)
+{
+    const irb_classify_opts *o = c->o;
+    const irb_pipeline *p = c->p;
+    if (o->model_path) {
+        snprintf(c->model_path, sizeof c->model_path, "%s", o->model_path);
+    } else if (file_exists(p->model_name)) {
+        snprintf(c->model_path, sizeof c->model_path, "%s", p->model_name);
+    } else {
+        char *a = irb_strdup(o->pipeline_path), *b = irb_strdup(p->model_name);
+        if (!a || !b) {
+            irb_free(a), irb_free(b);
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+        }
+        snprintf(c->model_path, sizeof c->model_path, "%s/%s", dirname(a), basename(b));
+        irb_free(a), irb_free(b);
+        if (!file_exists(c->model_path))
+            return irb_fail(err, IRB_NOT_FOUND,
+                            "%s: its model %s is not there (nor %s): give the ONNX file with --model",
+                            o->pipeline_path, p->model_name, c->model_path);
+    }
+    IRB_TRY(irb_sha256_file(c->model_path, c->model_sha, err));
+    if (p->model_sha256[0] && strcmp(p->model_sha256, c->model_sha) != 0)
+        return irb_fail(err, IRB_MISMATCH, "%s was trained on the model with sha256 %s, but %s has sha256 %s",
+                        o->pipeline_path, p->model_sha256, c->model_path, c->model_sha);
+    return IRB_OK;
+}
+
+static irb_status build_input(pipe_engine *c, const irb_model_t *model, const irb_pipeline_part *q, int j,
+                              pipe_input *in, irb_error *err)
+{
+    const irb_classify_opts *o = c->o;
+    const irb_preprocess *mp = irb_model_preprocess(model);
+    const char *ppj = q->preprocessing[j];
+    if (ppj && *ppj) {
+        IRB_TRY(irb_preproc_from_json(ppj, &in->eo.pp, err));
+    } else {
+        in->eo.pp = irb_preproc_default(q->sizes[j] > 0 ? q->sizes[j] : mp->input_size > 0 ? mp->input_size : 224);
+        for (int k = 0; k < 3; k++)
+            in->eo.pp.mean[k] = mp->mean[k], in->eo.pp.scale[k] = mp->std[k];
+    }
+    in->eo.threads = o->threads;
+    in->eo.batch = c->batch;
+    in->eo.flip = q->kind == IRB_PART_APPEARANCE && q->mirror;
+    irb_net_opts no = {.threads = o->threads, .max_batch = c->batch * 2, .input_size = in->eo.pp.size,
+                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE};
+    if (q->layer && *q->layer)
+        no.layer = q->layer;
+    else
+        no.cut = q->cut;
+    irb_status s = irb_net_new(model, &no, &in->net, err);
+    if (s != IRB_OK) {
+        char msg[IRB_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return irb_fail(err, s, "%s with %s: %s", c->model_path, o->pipeline_path, msg);
+    }
+    size_t dim = irb_net_output_size(in->net);
+    if (q->kind == IRB_PART_MOTION) {
+        const irb_model_info *mi = irb_model_info_get(model);
+        if (q->cut < 1 || q->cut > mi->n_cuts || mi->cuts[q->cut - 1].tensor.rank != 4)
+            return irb_fail(err, IRB_MISMATCH, "%s: the motion part's cut %d of %s is not a spatial map",
+                            o->pipeline_path, q->cut, c->model_path);
+        in->channels = (int)mi->cuts[q->cut - 1].tensor.dims[1];
+        dim = MOTION_DIM;
+    }
+    size_t need = (size_t)c->batch * 2 * (q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * q->n_inputs : dim);
+    if (need > c->feat_cap)
+        c->feat_cap = need;
+    if (q->kind == IRB_PART_APPEARANCE && (int)dim != irb_classifier_dim(q->clf))
+        return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d",
+                        o->pipeline_path, irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
+    if (q->kind == IRB_PART_MOTION && MOTION_DIM * q->n_inputs != irb_classifier_dim(q->clf))
+        return irb_fail(err, IRB_MISMATCH, "%s: the motion classifier expects %d features, not %d",
+                        o->pipeline_path, irb_classifier_dim(q->clf), MOTION_DIM * q->n_inputs);
+    return IRB_OK;
+}
+
+static void pipe_release(void *ctx)
+{
+    pipe_engine *c = ctx;
+    for (int k = 0; k < IRB_PIPELINE_MAX_PARTS; k++) {
+        for (int j = 0; j < IRB_PIPELINE_MAX_INPUTS; j++)
+            irb_net_free(c->in[k][j].net), c->in[k][j].net = NULL;
+        irb_free(c->part_probs[k]), c->part_probs[k] = NULL;
+    }
+    irb_free(c->feat), c->feat = NULL;
+    irb_free(c->tmp), c->tmp = NULL;
+}
+
+/* ---- running a batch ----------------------------------------------------------------------- */
+
+static void image_failed(pipe_engine *c, size_t i, const irb_error *e)
+{
+    if (c->st[i] != IRB_OK)
+        return; /* the first cause is kept */
+    c->st[i] = e && e->status != IRB_OK ? e->status : IRB_CORRUPT;
+    if (e)
+        irb_error_copy(&c->errs[i], e);
+}
+
+static void on_row(void *ctx, size_t i, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    pipe_engine *c = ctx;
+    if (!row || dim != c->dim) {
+        image_failed(c, i, e);
+        return;
+    }
+    size_t width = c->dim * (size_t)c->rows_per_image;
+    memcpy(c->feat + i * width + (size_t)c->col * c->dim + (size_t)flipped * c->dim, row, dim * sizeof(float));
+}
+
+/* Appearance part k: the classifier on each image's row, and on its mirror's (mean of both). */
+static irb_status run_appearance(pipe_engine *c, int k, const char *const *paths, int n, irb_error *err)
+{
+    const irb_pipeline_part *q = &c->p->parts[k];
+    pipe_input *in = &c->in[k][0];
+    int K = c->p->n_classes, mirror = in->eo.flip;
+    c->dim = irb_net_output_size(in->net);
+    c->rows_per_image = 1 + mirror;
+    c->col = 0;
+    memset(c->feat, 0, (size_t)n * c->dim * (size_t)c->rows_per_image * sizeof(float));
+    IRB_TRY(irb_extract(in->net, paths, (size_t)n, &in->eo, on_row, c, err));
+    /* rows are [image, mirror] per image: predict all, then average the pairs */
+    IRB_TRY(irb_classifier_predict(q->clf, c->feat, (size_t)n * (size_t)c->rows_per_image, (int)c->dim, c->tmp, err));
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < K; m++) {
+            double v = c->tmp[((size_t)i * c->rows_per_image) * K + m];
+            if (mirror)
+                v = (v + c->tmp[((size_t)i * 2 + 1) * K + m]) / 2;
+            c->part_probs[k][(size_t)i * K + m] = v;
+        }
+    return IRB_OK;
+}
+
+/* The batch with its neighbours as one list in shooting order (each path once), and each
+ * entry's previous / next entry of the same camera. */
+typedef struct motion_list {
+    const char *path[3 * 256];
+    long prev[3 * 256], next[3 * 256];
+    size_t want[256], n;
+} motion_list;
+
+static long list_add(motion_list *l, const char *path)
+{
+    for (size_t i = l->n; i-- > 0;)
+        if (!strcmp(l->path[i], path))
+            return (long)i;
+    l->path[l->n] = path;
+    l->prev[l->n] = l->next[l->n] = -1;
+    return (long)l->n++;
+}
+
+static void build_list(motion_list *l, const irb_cls_item *items, int n)
+{
+    l->n = 0;
+    for (int i = 0; i < n; i++) {
+        long p = items[i].prev ? list_add(l, items[i].prev) : -1;
+        long s = list_add(l, items[i].path);
+        long x = items[i].next ? list_add(l, items[i].next) : -1;
+        l->want[i] = (size_t)s;
+        l->prev[s] = p;
+        l->next[s] = x;
+    }
+}
+
+/* Motion part k: the statistics of each input size side by side, then the classifier. */
+static irb_status run_motion(pipe_engine *c, int k, const irb_cls_item *items, int n, irb_error *err)
+{
+    const irb_pipeline_part *q = &c->p->parts[k];
+    motion_list *l = irb_malloc(sizeof *l);
+    if (!l)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    build_list(l, items, n);
+    c->dim = MOTION_DIM;
+    c->rows_per_image = q->n_inputs; /* on_row: column j of each image's row */
+    memset(c->feat, 0, (size_t)n * MOTION_DIM * (size_t)q->n_inputs * sizeof(float));
+    irb_status s = IRB_OK;
+    for (int j = 0; j < q->n_inputs && s == IRB_OK; j++) {
+        pipe_input *in = &c->in[k][j];
+        c->col = j;
+        s = motion_extract(in->net, &in->eo, l->path, l->n, l->prev, l->next, in->channels, l->want, (size_t)n,
+                           on_row, c, err);
+    }
+    irb_free(l);
+    IRB_TRY(s);
+    return irb_classifier_predict(q->clf, c->feat, (size_t)n, MOTION_DIM * q->n_inputs, c->part_probs[k], err);
+}
+
+static irb_status pipe_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
+                           irb_error *err)
+{
+    pipe_engine *c = ctx;
+    const char *paths[256];
+    c->st = st, c->errs = errs;
+    for (int i = 0; i < n; i++) {
+        paths[i] = items[i].path;
+        st[i] = IRB_OK;
+        irb_error_clear(&errs[i]);
+    }
+    for (int k = 0; k < c->p->n_parts; k++)
+        IRB_TRY(c->p->parts[k].kind == IRB_PART_MOTION ? run_motion(c, k, items, n, err)
+                                                       : run_appearance(c, k, paths, n, err));
+    irb_pipeline_combine(c->p, (const double *const *)c->part_probs, (size_t)n, probs);
+    return IRB_OK;
+}
+
+static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
+{
+    pipe_engine *c = user;
+    irb_model_t *model = NULL;
+    irb_status s = irb_model_load(c->model_path, NULL, &model, err);
+    int K = c->p->n_classes, motion = 0;
+    for (int k = 0; s == IRB_OK && k < c->p->n_parts; k++) {
+        const irb_pipeline_part *q = &c->p->parts[k];
+        motion |= q->kind == IRB_PART_MOTION;
+        for (int j = 0; s == IRB_OK && j < q->n_inputs; j++)
+            s = build_input(c, model, q, j, &c->in[k][j], err);
+        if (s == IRB_OK && !(c->part_probs[k] = irb_malloc_array((size_t)c->batch, (size_t)K * sizeof(double))))
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    irb_model_free(model);
+    if (s == IRB_OK && (!(c->feat = irb_malloc_array(c->feat_cap, sizeof(float))) ||
+                        !(c->tmp = irb_malloc_array((size_t)c->batch * 2, (size_t)K * sizeof(double)))))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    if (s != IRB_OK) {
+        pipe_release(c);
+        return s;
+    }
+    memset(e, 0, sizeof *e);
+    e->ctx = c;
+    e->workers = 1;
+    e->n_classes = K;
+    e->classes = (const char *const *)c->p->classes;
+    e->classified_by = c->classified_by;
+    e->run = pipe_run;
+    e->neighbours = motion;
+    e->free = pipe_release;
+    return IRB_OK;
+}
+
+/* ---- the run ----------------------------------------------------------------------------- */
+
+static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
+{
+    pipe_engine *c = user;
+    return irb_cls_scanner_open(c->o->survey_dir, sc, err);
+}
+
+irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
+{
+    pipe_engine *c = irb_calloc(1, sizeof *c);
+    if (!c)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    c->o = o;
+    c->batch = o->batch > 0 ? o->batch : 16;
+    irb_status s = irb_pipeline_load(o->pipeline_path, &c->p, err);
+    if (s == IRB_OK)
+        s = irb_sha256_file(o->pipeline_path, c->pipe_sha, err);
+    if (s == IRB_OK)
+        s = find_model(c, err);
+    if (s == IRB_OK) {
+        const char *m = strrchr(c->model_path, '/'), *f = strrchr(o->pipeline_path, '/');
+        snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s, %.40s)", irb_version(),
+                 m ? m + 1 : c->model_path, f ? f + 1 : o->pipeline_path, c->p->row);
+        irb_cls_sources src = {.model_id = c->model_sha, .classifier_id = c->pipe_sha, .n_classes = c->p->n_classes,
+                               .classes = (const char *const *)c->p->classes, .classified_by = c->classified_by,
+                               .make_scanner = make_scanner, .make_engine = make_engine, .user = c};
+        s = irb_classify_run_sources(o, &src, sum, err);
+    }
+    pipe_release(c);
+    irb_pipeline_free(c->p);
+    irb_free(c);
+    return s;
+}

@@ -1,0 +1,26 @@
+/* The options of `irbis experiment`, shared with `irbis train --images` (which runs the same
+ * cross-validation on one recipe and saves it as a pipeline). */
+#ifndef IRBIS_EXPERIMENT_OPTS_H
+#define IRBIS_EXPERIMENT_OPTS_H
+
+#include "cli.h"
+
+typedef struct {
+    int tty, quiet;
+    char last[192];
+} exp_progress;
+
+typedef struct exp_cli {
+    irb_experiment_opts o;
+    exp_progress ps;
+    char out_dir[4096];   /* train: the folder of the cross-validation's outputs */
+} exp_cli;
+
+/* Parses argv into x. train = 1: `irbis train --images` (-o names the pipeline file, --recipe
+ * the row; the defaults are the best recipe measured on the shared data). Returns CLI_OK to
+ * run, -1 after --help, or CLI_USAGE (the error printed). */
+int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli *x);
+/* The table of rows, as `irbis experiment` prints it. */
+void experiment_print_table(const irb_experiment_result *r);
+
+#endif
