@@ -35,6 +35,7 @@ typedef struct exp_data {
     irb_sequences seq;
     int *fold;
     int unit;
+    int *cam_id;              /* camera index per image (group_images) */
 } exp_data;
 
 static void data_release(exp_data *d)
@@ -57,6 +58,7 @@ static void data_release(exp_data *d)
     irb_free(d->classes);
     irb_sequences_release(&d->seq);
     irb_free(d->fold);
+    irb_free(d->cam_id);
     memset(d, 0, sizeof *d);
 }
 
@@ -262,6 +264,31 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
     fo.k = o->folds > 0 ? o->folds : 5;
     fo.unit = o->unit >= 0 ? (irb_fold_unit)o->unit
                            : (d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK);
+    int n_cameras = 0;
+    if (!(d->cam_id = irb_calloc(d->n ? d->n : 1, sizeof *d->cam_id))) {
+        s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
+        goto cleanup;
+    }
+    /* first[q]: the first image of camera q (the distinct cameras are few) */
+    size_t *first = irb_malloc_array(d->n ? d->n : 1, sizeof *first);
+    if (!first) {
+        s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
+        goto cleanup;
+    }
+    for (size_t i = 0; i < d->n; i++) {
+        int q = i > 0 && !strcmp(d->camera[i - 1], d->camera[i]) ? d->cam_id[i - 1] : -1;
+        for (int j = 0; q < 0 && j < n_cameras; j++)
+            if (!strcmp(d->camera[first[j]], d->camera[i]))
+                q = j;
+        if (q < 0)
+            first[q = n_cameras++] = i;
+        d->cam_id[i] = q;
+    }
+    irb_free(first);
+    /* training a pipeline (--save) on fewer cameras than folds: the estimate's folds fall back
+     * to sequences (the inner folds that make the choices group by camera where they can) */
+    if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save)
+        fo.unit = IRB_FOLD_SEQUENCE;
     d->unit = (int)fo.unit;
     for (size_t i = 0; i < d->n; i++) {
         fi[i].path = d->rel[i];
@@ -456,14 +483,29 @@ static void fold_fit_release(fold_fit *f)
     memset(f, 0, sizeof *f);
 }
 
-/* Gathers the training rows of fold f (and their mirrors) with inner CV groups. */
+/* Gathers the training rows of fold f (and their mirrors) with inner CV groups: contiguous
+ * chunks for block folds; whole cameras for camera folds when the training fold holds two
+ * cameras or more (*inner_folds: 3, or 2 with two cameras), else whole sequences. */
 static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int augment, float **x, int **y,
-                               int **groups, size_t *n_out, irb_error *err)
+                               int **groups, size_t *n_out, int *inner_folds, irb_error *err)
 {
     const exp_data *d = &c->d;
     size_t n = 0;
-    for (size_t i = 0; i < d->n; i++)
-        n += d->fold[i] != f;
+    int cam0 = -1, cam1 = -1, cam2 = -1;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->fold[i] == f)
+            continue;
+        n++;
+        int q = d->cam_id[i];
+        if (cam0 < 0 || q == cam0)
+            cam0 = q;
+        else if (cam1 < 0 || q == cam1)
+            cam1 = q;
+        else
+            cam2 = q;
+    }
+    int by_camera = d->unit == IRB_FOLD_CAMERA && cam1 >= 0;
+    *inner_folds = by_camera && cam2 < 0 ? 2 : 3;
     size_t rows = n * (augment ? 2 : 1);
     *x = irb_malloc_array(rows, m->dim * sizeof(float));
     *y = irb_malloc_array(rows, sizeof **y);
@@ -474,8 +516,7 @@ static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int au
     for (size_t i = 0; i < d->n; i++) {
         if (d->fold[i] == f)
             continue;
-        /* inner folds: contiguous chunks for block folds, else whole sequences */
-        int g = d->unit == IRB_FOLD_BLOCK ? (int)(k * 5 / n) : (int)d->seq.image_seq[i];
+        int g = d->unit == IRB_FOLD_BLOCK ? (int)(k * 5 / n) : by_camera ? d->cam_id[i] : (int)d->seq.image_seq[i];
         k++;
         for (int a = 0; a <= augment; a++, r++) {
             memcpy(*x + r * m->dim, (a ? m->xf : m->x) + i * m->dim, m->dim * sizeof(float));
@@ -508,7 +549,8 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         size_t n = 0, dim = rs->mats[v]->dim;
         fold_fit cand = {0};
         cand.variant = v;
-        s = gather_train(c, rs->mats[v], f, rs->augment, &x, &y, &groups, &n, err);
+        int inner_folds = 3;
+        s = gather_train(c, rs->mats[v], f, rs->augment, &x, &y, &groups, &n, &inner_folds, err);
         if (s == IRB_OK && dim > n) {
             cand.reduced = 1;
             s = irb_reduce_fit(x, n, dim, &cand.red, &z, err);
@@ -519,7 +561,7 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         to.C = o->C > 0 && !nv ? o->C : 0;
         to.grid = o->C > 0 ? &o->C : c_grid;
         to.grid_n = o->C > 0 ? 1 : (int)(sizeof c_grid / sizeof c_grid[0]);
-        to.cv_folds = 3;
+        to.cv_folds = inner_folds;
         /* a looser stop than a single fit's default: the grid search needs the held-out loss to
          * a few digits, not the weights to seven */
         to.tol = 1e-5;
@@ -606,6 +648,19 @@ static void fold_range(const exp_data *d, int k, const double *probs, double *lo
     }
 }
 
+/* Member mb of a row: with --combine mean one classifier per variant, else the whole spec (its
+ * fit chooses the variant). */
+static row_spec member_spec(const row_spec *rs, int mb)
+{
+    row_spec one = *rs;
+    if (rs->mean) {
+        one.mats[0] = rs->mats[mb];
+        one.vid[0] = rs->vid[mb];
+        one.n_mats = 1;
+    }
+    return one;
+}
+
 /* Out-of-fold probabilities of one row into probs (n x K). */
 static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, irb_experiment_row *row,
                                  irb_error *err)
@@ -633,12 +688,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
         int members = rs->mean ? rs->n_mats : 1, cropped = 0;
         double share = (rs->augment ? 2.0 : 1.0) * members;
         for (int mb = 0; mb < members && s == IRB_OK; mb++) {
-            row_spec one = *rs;
-            if (rs->mean) {
-                one.mats[0] = rs->mats[mb];
-                one.vid[0] = rs->vid[mb];
-                one.n_mats = 1;
-            }
+            row_spec one = member_spec(rs, mb);
             fold_fit fit = {0};
             s = fit_fold(c, &one, f, &fit, &row->train_seconds, err);
             if (s != IRB_OK) {
@@ -786,9 +836,10 @@ static int cmp_shots(const void *a, const void *b)
     if (nb_has[i] != nb_has[j])
         return nb_has[i] ? -1 : 1;
     if (nb_has[i]) {
-        double dt = irb_time_diff(nb_time[j], nb_time[i]);
+        double dt = irb_time_diff(nb_time[j], nb_time[i]); /* time[i] - time[j] */
         if (dt != 0)
-            return dt > 0 ? -1 : 1;
+            return dt > 0 ? 1 : -1; /* earlier first (this was reversed: frames shot in the same
+                                      * second then took a wrong neighbour) */
     }
     return strcmp(nb_data->rel[i], nb_data->rel[j]);
 }
@@ -1233,12 +1284,7 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
     int members = rs->mean ? rs->n_mats : 1;
     irb_status s = IRB_OK;
     for (int mb = 0; mb < members && s == IRB_OK; mb++) {
-        row_spec one = *rs;
-        if (rs->mean) {
-            one.mats[0] = rs->mats[mb];
-            one.vid[0] = rs->vid[mb];
-            one.n_mats = 1;
-        }
+        row_spec one = member_spec(rs, mb);
         fold_fit fit = {0};
         double seconds = 0;
         s = fit_fold(c, &one, -1, &fit, &seconds, err);
