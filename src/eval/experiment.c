@@ -208,10 +208,14 @@ cleanup:
 }
 
 /* Keeps only the images for which ok[i] is set (decoded in every feature set). */
-static void keep_ok(exp_data *d, const uint8_t *ok, featmat *mats, int n_mats)
+static void keep_ok(exp_data *d, const uint8_t *ok, featmat *mats, int n_mats, float *strip_top, float *strip_bottom)
 {
     size_t w = 0;
     for (size_t i = 0; i < d->n; i++) {
+        if (ok[i] && strip_top && strip_bottom) {
+            strip_top[w] = strip_top[i];
+            strip_bottom[w] = strip_bottom[i];
+        }
         if (!ok[i]) {
             irb_free(d->rel[i]);
             irb_free(d->abs[i]);
@@ -318,7 +322,12 @@ typedef struct exp_ctx {
      * variant = 2 * size index + crop (0 none, 1 auto strips); raw pixels have no size (index 0
      * only) */
     featmat mats[N_KINDS * N_VARIANTS];
-    featmat motion;                     /* the motion variants' features side by side (row M) */
+    featmat motion;                     /* the motion variants' features side by side (row M),
+                                         * every labelled image a neighbour (the final fit) */
+    featmat *motion_fold;               /* [k]: the same for outer fold f, where a training
+                                         * image's neighbours are training images and a test
+                                         * image's test images (as in a deployment) */
+    float *strip_top, *strip_bottom;    /* per image: detected info strips (motion crop) */
     int motion_variants[N_VARIANTS], n_motion;
     motion_plan plan;                   /* neighbours in shooting order */
     double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
@@ -689,6 +698,8 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
         double share = (rs->augment ? 2.0 : 1.0) * members;
         for (int mb = 0; mb < members && s == IRB_OK; mb++) {
             row_spec one = member_spec(rs, mb);
+            if (rs->id == ROW_M)
+                one.mats[0] = &c->motion_fold[f];
             fold_fit fit = {0};
             s = fit_fold(c, &one, f, &fit, &row->train_seconds, err);
             if (s != IRB_OK) {
@@ -844,11 +855,17 @@ static int cmp_shots(const void *a, const void *b)
     return strcmp(nb_data->rel[i], nb_data->rel[j]);
 }
 
-/* c->plan: each image's previous and next image of the same camera in shooting order. */
-static irb_status neighbour_plan(exp_ctx *c, irb_error *err)
+/* c->plan for outer fold f: each image's previous and next image of the same camera in shooting
+ * order among the images on its side of the fold (training images link to training images, test
+ * images to test images, skipping the other side's); f < 0: among all the images. */
+static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
 {
     const exp_data *d = &c->d;
     size_t n = d->n;
+    irb_free((void *)c->plan.prev);
+    irb_free((void *)c->plan.next);
+    irb_free((void *)c->plan.order);
+    memset(&c->plan, 0, sizeof c->plan);
     long *prev = irb_malloc_array(n ? n : 1, sizeof *prev), *next = irb_malloc_array(n ? n : 1, sizeof *next);
     size_t *order = irb_malloc_array(n ? n : 1, sizeof *order);
     irb_time *t = irb_calloc(n ? n : 1, sizeof *t);
@@ -862,15 +879,35 @@ static irb_status neighbour_plan(exp_ctx *c, irb_error *err)
     } else {
         for (size_t i = 0; i < n; i++) {
             order[i] = i;
+            prev[i] = next[i] = -1;
             has[i] = d->stamp[i][0] && irb_time_parse(d->stamp[i], &t[i], NULL) == IRB_OK;
         }
         nb_data = d, nb_time = t, nb_has = has;
         qsort(order, n, sizeof *order, cmp_shots);
+        long last[2] = {-1, -1}; /* the last image seen on each side, in the current camera */
         for (size_t k = 0; k < n; k++) {
             size_t i = order[k];
-            prev[i] = k > 0 && !strcmp(d->camera[order[k - 1]], d->camera[i]) ? (long)order[k - 1] : -1;
-            next[i] = k + 1 < n && !strcmp(d->camera[order[k + 1]], d->camera[i]) ? (long)order[k + 1] : -1;
+            if (k > 0 && strcmp(d->camera[order[k - 1]], d->camera[i]) != 0)
+                last[0] = last[1] = -1;
+            int side = f >= 0 && d->fold[i] == f;
+            if (last[side] >= 0) {
+                prev[i] = last[side];
+                next[last[side]] = (long)i;
+            }
+            last[side] = (long)i;
         }
+        /* the order the maps are streamed in must keep neighbours adjacent (motion_extract):
+         * the training side first, then the test side, each in shooting order */
+        size_t w = 0, *tmp = irb_malloc_array(n ? n : 1, sizeof *tmp);
+        for (int side = 0; tmp && side < 2; side++)
+            for (size_t k = 0; k < n; k++)
+                if ((f >= 0 && d->fold[order[k]] == f) == side)
+                    tmp[w++] = order[k];
+        if (tmp)
+            memcpy(order, tmp, n * sizeof *order);
+        else
+            s = irb_fail(err, IRB_NOMEM, "out of memory ordering the images by time");
+        irb_free(tmp);
         c->plan.prev = prev;
         c->plan.next = next;
         c->plan.order = order;
@@ -915,6 +952,22 @@ static double p95(float *v, size_t n)
     return first < n ? v[first + (size_t)(0.95 * (double)(n - 1 - first))] : 0;
 }
 
+/* The p95 of v over the images on the training side of outer fold f (f < 0: all). */
+static double crop_p95(const exp_ctx *c, const float *v, int f)
+{
+    const exp_data *d = &c->d;
+    float *tmp = irb_malloc_array(d->n + 1, sizeof *tmp);
+    if (!tmp)
+        return 0;
+    size_t m = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (f < 0 || d->fold[i] != f)
+            tmp[m++] = v[i];
+    double r = p95(tmp, m);
+    irb_free(tmp);
+    return r;
+}
+
 /* The motion rows compare a frame with its neighbours, so all must be cropped alike: the info
  * strips detected image by image (irb_detect_info_strips), then one crop for all, the 95th
  * percentile of each side's detected height. */
@@ -933,8 +986,8 @@ static irb_status motion_strips(exp_ctx *c, irb_error *err)
         if (c->o->progress)
             c->o->progress(c->o->progress_ctx, "motion: info strips", 0, d->n);
         irb_pool_run(pool, detect_part, &j);
-        c->motion_top = p95(j.top, d->n);
-        c->motion_bottom = p95(j.bottom, d->n);
+        c->strip_top = j.top, c->strip_bottom = j.bottom;
+        j.top = j.bottom = NULL;
         if (c->o->progress)
             c->o->progress(c->o->progress_ctx, "motion: info strips", d->n, d->n);
     }
@@ -956,9 +1009,12 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
      * burst counter change from frame to frame, and that is not motion */
     int motion_crop = c->o->crop != IRB_CROP_NONE;
     if (c->need[ROW_M])
-        IRB_TRY(neighbour_plan(c, err));
-    if (c->need[ROW_M] && motion_crop)
+        IRB_TRY(neighbour_plan(c, -1, err));
+    if (c->need[ROW_M] && motion_crop) {
         IRB_TRY(motion_strips(c, err));
+        c->motion_top = crop_p95(c, c->strip_top, -1);
+        c->motion_bottom = crop_p95(c, c->strip_bottom, -1);
+    }
     for (int v = 0; v < 2 * c->n_sizes; v++) {
         if (!c->variants[v & 1])
             continue;
@@ -1035,23 +1091,53 @@ static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
     }
 }
 
-/* c->motion: the motion variants' features side by side (MOTION_DIM per variant). */
-static irb_status motion_matrix(exp_ctx *c, irb_error *err)
+/* dst: the motion variants' features side by side (MOTION_DIM per variant), computed with the
+ * neighbours and the strip crop of c->plan and c->motion_top/bottom. An image whose motion row
+ * failed (its other features did not) gets zeros. */
+static irb_status motion_matrix(exp_ctx *c, featmat *dst, double *seconds, size_t *computed, irb_error *err)
 {
-    featmat *m = &c->motion;
-    memset(m, 0, sizeof *m);
-    m->n = c->d.n;
-    m->dim = (size_t)MOTION_DIM * (size_t)c->n_motion;
-    m->x = irb_malloc_array(m->n ? m->n : 1, m->dim * sizeof(float));
-    if (!m->x)
+    memset(dst, 0, sizeof *dst);
+    dst->n = c->d.n;
+    dst->dim = (size_t)MOTION_DIM * (size_t)c->n_motion;
+    dst->x = irb_calloc(dst->n ? dst->n : 1, dst->dim * sizeof(float));
+    if (!dst->x)
         return irb_fail(err, IRB_NOMEM, "out of memory for the motion features");
     for (int k = 0; k < c->n_motion; k++) {
-        const featmat *src = &c->mats[KIND_MOTION * N_VARIANTS + c->motion_variants[k]];
-        for (size_t i = 0; i < m->n; i++)
-            memcpy(m->x + i * m->dim + (size_t)k * MOTION_DIM, src->x + i * MOTION_DIM, MOTION_DIM * sizeof(float));
-        m->seconds += src->seconds;
-        m->computed += src->computed;
+        featmat src;
+        IRB_TRY(features_for(c, KIND_MOTION, c->motion_variants[k], 0, &src, err));
+        for (size_t i = 0; i < dst->n; i++)
+            if (src.ok[i])
+                memcpy(dst->x + i * dst->dim + (size_t)k * MOTION_DIM, src.x + i * MOTION_DIM,
+                       MOTION_DIM * sizeof(float));
+        *seconds += src.seconds;
+        *computed += src.computed;
+        featmat_release(&src);
     }
+    return IRB_OK;
+}
+
+/* The motion features of every outer fold (c->motion_fold), then of all the images (c->motion,
+ * for the final fit): a fold's training images see training neighbours only, its test images
+ * test neighbours only, and the strip crop is the training images' (what a pipeline trained on
+ * them and deployed on a survey of the test images computes). Images whose neighbours do not
+ * change come from the cache. */
+static irb_status motion_features(exp_ctx *c, irb_error *err)
+{
+    int k = c->o->folds > 0 ? c->o->folds : 5, crop = c->o->crop != IRB_CROP_NONE;
+    if (!(c->motion_fold = irb_calloc((size_t)k, sizeof *c->motion_fold)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    double seconds = 0;
+    size_t computed = 0;
+    for (int f = 0; f <= k; f++) {
+        int fold = f < k ? f : -1; /* all the images last: the pipeline's crop stays set */
+        IRB_TRY(neighbour_plan(c, fold, err));
+        if (crop) {
+            c->motion_top = crop_p95(c, c->strip_top, fold);
+            c->motion_bottom = crop_p95(c, c->strip_bottom, fold);
+        }
+        IRB_TRY(motion_matrix(c, fold >= 0 ? &c->motion_fold[fold] : &c->motion, &seconds, &computed, err));
+    }
+    c->motion.seconds = seconds, c->motion.computed = computed;
     return IRB_OK;
 }
 
@@ -1181,7 +1267,7 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
     irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
     memset(rocs, 0, sizeof rocs);
     memset(info, 0, sizeof info);
-    irb_status s = c->need[ROW_M] ? motion_matrix(c, err) : IRB_OK;
+    irb_status s = c->need[ROW_M] ? motion_features(c, err) : IRB_OK;
     for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
         if (!c->need[r])
             continue;
@@ -1423,7 +1509,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK)
         s = write_failed(&c, ok, n_all, rel_all, err);
     if (s == IRB_OK) {
-        keep_ok(&c.d, ok, c.mats, N_KINDS * N_VARIANTS);
+        keep_ok(&c.d, ok, c.mats, N_KINDS * N_VARIANTS, c.strip_top, c.strip_bottom);
         res->n_failed = n_all - c.d.n;
         if (c.d.n < 10)
             s = irb_fail(err, IRB_INVALID_ARG,
@@ -1448,6 +1534,11 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
         featmat_release(&c.mats[m]);
     featmat_release(&c.motion);
+    for (int f = 0; c.motion_fold && f < (o->folds > 0 ? o->folds : 5); f++)
+        featmat_release(&c.motion_fold[f]);
+    irb_free(c.motion_fold);
+    irb_free(c.strip_top);
+    irb_free(c.strip_bottom);
     irb_free((void *)c.plan.prev);
     irb_free((void *)c.plan.next);
     irb_free((void *)c.plan.order);

@@ -71,6 +71,14 @@ static void rowmap_free(rowmap *m)
     irb_free(m->row);
 }
 
+/* The second half of a row's key: its flip, or for motion rows (whose value depends on the
+ * neighbours named in the stamp) a tag of the stamp, so that rows of one image with different
+ * neighbours (the experiment's outer folds) are kept side by side. */
+static int row_tag(int by_stamp, int flipped, const char *stamp)
+{
+    return by_stamp ? 2 + (int)(hash_str(stamp, 0) & 0x3fffffff) : flipped;
+}
+
 static void rowmap_put(rowmap *m, const char *key, int flip, size_t row)
 {
     size_t i = hash_str(key, flip) & (m->cap - 1);
@@ -212,8 +220,9 @@ static irb_status write_cache(const featcache_req *rq, const char *base, const c
     rowmap cur = {0};
     if (!rowmap_init(&cur, m->n))
         s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+    int by_stamp = rq->motion != NULL;
     for (size_t i = 0; s == IRB_OK && i < m->n; i++) {
-        rowmap_put(&cur, paths[i], 0, i);
+        rowmap_put(&cur, paths[i], row_tag(by_stamp, 0, stamps[i]), i);
         if (!m->ok[i])
             continue;
         const char *ev[] = {stamps[i]};
@@ -221,10 +230,10 @@ static irb_status write_cache(const featcache_req *rq, const char *base, const c
         if (s == IRB_OK && m->xf)
             s = irb_featwriter_add(w, paths[i], 1, ev, m->xf + i * m->dim, err);
     }
-    /* keep the rows of images this run did not ask for */
+    /* keep the rows of images this run did not ask for (motion: with other neighbours) */
     char *const *old_stamp = old ? irb_features_column(old, "stamp") : NULL;
     for (size_t r = 0; s == IRB_OK && old && old_stamp && r < old->n; r++)
-        if (rowmap_get(&cur, old->path[r], 0) < 0) {
+        if (rowmap_get(&cur, old->path[r], row_tag(by_stamp, 0, old_stamp[r])) < 0) {
             const char *ev[] = {old_stamp[r]};
             s = irb_featwriter_add(w, old->path[r], old->flipped[r], ev, old->x + r * (size_t)old->dim, err);
         }
@@ -256,7 +265,7 @@ static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_erro
  * originals_only (old holds unflipped features, m wants flips too): only the originals are
  * copied and have[i] = HAVE_ORIGINAL, so that only the mirrors are computed. */
 static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m,
-                        uint8_t *have, int originals_only)
+                        uint8_t *have, int originals_only, int by_stamp)
 {
     char *const *old_stamp = irb_features_column(old, "stamp");
     rowmap map = {0};
@@ -265,11 +274,12 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
         return;
     }
     for (size_t r = 0; r < old->n; r++)
-        rowmap_put(&map, old->path[r], old->flipped[r], r);
+        rowmap_put(&map, old->path[r], row_tag(by_stamp, old->flipped[r], old_stamp[r]), r);
     for (size_t i = 0; i < m->n; i++) {
         if (have[i])
             continue;
-        long a = rowmap_get(&map, paths[i], 0), b = m->xf && !originals_only ? rowmap_get(&map, paths[i], 1) : 0;
+        long a = rowmap_get(&map, paths[i], row_tag(by_stamp, 0, stamps[i]));
+        long b = m->xf && !originals_only ? rowmap_get(&map, paths[i], 1) : 0;
         if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0)
             continue;
         memcpy(m->x + i * m->dim, old->x + (size_t)a * m->dim, m->dim * sizeof(float));
@@ -309,7 +319,7 @@ static void take_from_other(const featcache_req *rq, const char *const *paths, c
     if (irb_features_load(base, &f, NULL) == IRB_OK) {
         const char *k = irb_features_meta(f, "irbis_cache_key");
         if (k && !strcmp(k, rq->other_key))
-            take_cached(f, paths, stamps, m, have, m->xf != NULL);
+            take_cached(f, paths, stamps, m, have, m->xf != NULL, 0);
     }
     irb_features_free(f);
 }
@@ -379,7 +389,7 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
     if (s == IRB_OK && irb_features_load(base, &old, NULL) == IRB_OK) {
         const char *k = irb_features_meta(old, "irbis_cache_key");
         if (k && !strcmp(k, rq->key))
-            take_cached(old, paths, stamps, out, have, 0);
+            take_cached(old, paths, stamps, out, have, 0, rq->motion != NULL);
     }
     if (s == IRB_OK)
         take_from_other(rq, paths, stamps, out, have);

@@ -7,10 +7,13 @@ so the shooting order is not the path order; plus one file that is not an image.
 - the motion features irbis caches equal numpy's, computed here from `irbis featurize --cut 3
   --pool none` maps (the 1280 x 5 x 5 map MobileNetV2 pools) with the documented rule: per map
   position the Euclidean distance to the previous and the next frame of the same camera in time
-  order, the smaller of the two (the one there is at a camera's ends; a neighbour that failed
-  to decode is left out), then the max, the 99/95/90/75/50th percentiles and the mean;
-- M's out-of-fold probabilities equal scikit-learn's logistic regression on those features,
-  standardised, same C, the run's own folds;
+  order, the smaller of the two (the one there is at a camera's ends; a frame that failed to
+  decode is no one's neighbour), then the max, the 99/95/90/75/50th percentiles and the mean;
+  and for each outer fold the same with a training frame's neighbours among the training frames
+  and a test frame's among the test frames (as a pipeline trained on the training frames and
+  deployed on a survey of the test frames computes them);
+- M's out-of-fold probabilities equal scikit-learn's logistic regression on each fold's
+  features, standardised, same C, the run's own folds;
 - RN2+A+M is the mean of RN2+A's and M's probabilities, and RN2+A+M+E that averaged over each
   sequence; the broken file is in failed.csv and nowhere else; an unknown row name is refused, and
 so is a labels file none of whose images decodes.
@@ -41,16 +44,18 @@ def stats(m):
     return list(np.percentile(m, [100, 99, 95, 90, 75, 50])) + [m.mean()]
 
 
-def motion_ref(maps, order, camera, ok):
-    """maps: path -> C x P array; order: paths in shooting order."""
+def motion_ref(maps, order, camera, ok, side=None):
+    """maps: path -> C x P array; order: paths in shooting order. Images that failed are not
+    anyone's neighbour; with side (path -> 0/1: an outer fold's training / test images), an
+    image's neighbours are the previous and next image of its camera on its own side."""
     feats = {}
-    for k, p in enumerate(order):
+    side = side or {}
+    for p in order:
         if not ok[p]:
             continue
-        nbs = []
-        for j in (k - 1, k + 1):
-            if 0 <= j < len(order) and camera[order[j]] == camera[p] and ok[order[j]]:
-                nbs.append(maps[order[j]])
+        same = [q for q in order if ok[q] and camera[q] == camera[p] and side.get(q, 0) == side.get(p, 0)]
+        k = same.index(p)
+        nbs = [maps[same[j]] for j in (k - 1, k + 1) if 0 <= j < len(same)]
         x = maps[p].astype(np.float64)
         if nbs:
             d = np.min([np.sqrt(((x - q.astype(np.float64)) ** 2).sum(0)) for q in nbs], axis=0)
@@ -77,13 +82,15 @@ def preds(out, row):
 
 
 def motion_cache(crop):
+    """The cached motion rows: path -> the rows (one per neighbour context)."""
     for j in glob.glob(os.path.join(TMP, 'cache_' + crop, '*.json')):
         meta = json.load(open(j))
         if 'motion=1' in meta.get('irbis_cache_key', ''):
             base = j[:-5]
-            rows = list(csv.DictReader(open(base + '.csv')))
-            return meta, {os.path.relpath(r['path'], os.path.join(TMP, 'root')): v
-                          for r, v in zip(rows, np.load(base + '.npy'))}
+            rows = {}
+            for r, v in zip(csv.DictReader(open(base + '.csv')), np.load(base + '.npy')):
+                rows.setdefault(os.path.relpath(r['path'], os.path.join(TMP, 'root')), []).append(v)
+            return meta, rows
     return None, {}
 
 
@@ -133,12 +140,24 @@ def main():
 
     run('none', 'none', 'RN2+A,M,RN2+A+M,RN2+A+M+E')
     meta, got = motion_cache('none')
-    check(meta is not None and meta.get('dim') == 7 and len(got) == N, 'the cache holds %d motion rows of 7 (%s)'
-          % (N, meta and meta.get('dim')))
-    worst = max((np.abs(got[p] - ref[p]) / (np.abs(ref[p]) + 1e-6)).max() for p in ref if p in got) if got else 1
-    check(worst <= 1e-4, 'motion features = numpy\'s from featurize maps (max relative diff %.1e)' % worst)
+    check(meta is not None and meta.get('dim') == 7 and len(got) == N, 'the cache holds motion rows of 7 for '
+          'the %d images (%s)' % (N, meta and meta.get('dim')))
+
+    def rel(a, b):
+        return (np.abs(a - b) / (np.abs(b) + 1e-6)).max()
+
+    worst = max(min(rel(v, ref[p]) for v in got[p]) for p in ref if p in got) if got else 1
+    check(worst <= 1e-4, 'motion features (every image a neighbour) = numpy\'s from featurize maps (max '
+          'relative diff %.1e)' % worst)
 
     pm, pa, pam, pame = (preds('none', k) for k in ('M', 'RN2+A', 'RN2+A+M', 'RN2+A+M+E'))
+    # each outer fold: training frames' neighbours among training frames, test frames' among test
+    fold_of = {p: int(pm[p]['fold']) for p in pm}
+    refs = {f: motion_ref(maps, order, camera, ok, {p: fold_of.get(p) == f for p in order})
+            for f in sorted(set(fold_of.values()))}
+    worst = max(min(rel(v, refs[f][p]) for v in got[p]) for f in refs for p in refs[f] if p in got)
+    check(worst <= 1e-4, 'the cache holds each fold\'s features too: training frames linked to training frames '
+          'only (max relative diff %.1e)' % worst)
     check(sorted(pm) == sorted(ref), 'M predicts the %d decoded images, not the broken one' % N)
     failed = list(csv.DictReader(open(os.path.join(TMP, 'none', 'failed.csv'))))
     check([f['path'] for f in failed] == [bad] and bad in failed[0]['message'],
@@ -146,11 +165,11 @@ def main():
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     ps = sorted(pm)
-    F = np.array([ref[p] for p in ps])
     y = np.array([label[p] != 'empty' for p in ps], int)
     fold = np.array([int(pm[p]['fold']) for p in ps])
     sk = np.zeros(len(ps))
     for f in sorted(set(fold)):
+        F = np.array([refs[f][p] for p in ps])
         tr, te = fold != f, fold == f
         sc = StandardScaler().fit(F[tr])
         m = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(sc.transform(F[tr]), y[tr])
@@ -193,7 +212,7 @@ def main():
     bottom = float(key.split('"strip_bottom":')[1].split('}')[0]) if '"strip_bottom":' in key else 0
     check(4 / 256 <= top <= 8 / 256 and 4 / 256 <= bottom <= 8 / 256,
           'the fixed crop is the bars\' height: top %.1f, bottom %.1f rows of 256' % (top * 256, bottom * 256))
-    diff = np.mean([np.abs(got_auto[p] - got[p]).max() > 1e-3 for p in got if p in got_auto]) if got_auto else 0
+    diff = np.mean([np.abs(got_auto[p][0] - got[p][0]).max() > 1e-3 for p in got if p in got_auto]) if got_auto else 0
     check(diff > 0.9, 'and the cropped features differ from the uncropped (%.0f %% of images)' % (100 * diff))
     finish()
 
