@@ -5,8 +5,9 @@
 # backbone, and prints the table. The CNN rows run the whole frame (squashed, info bars
 # cropped) at 224, 448 and 576 and average the three classifiers (docs/experiment.md: why;
 # about 10 minutes from scratch on 2 cores).
-# Outputs in out/experiment/ (report.html, table.md, roc.svg, ...). A re-run reuses the
-# feature cache in out/cache/ and costs no CNN time.
+# Outputs in out/experiment/ (report.html, table.md, roc.svg, ...), and the best row trained on
+# all the images as a pipeline, out/pipeline.irbis, ready for `irbis classify --pipeline`.
+# A re-run reuses the feature cache in out/cache/ and costs no CNN time.
 #   scripts/demo.sh [extra irbis experiment options]
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,4 +22,5 @@ exec "$here/build/irbis" experiment \
   --labels "$here/out/labels_mlwic.csv" \
   --model "$shared/models/mobilenet_v2/mobilenet_v2_1.0_224.onnx" \
   --task empty --size 224,448,576 --combine mean --resize squash --crop auto \
+  --save best --save-to "$here/out/pipeline.irbis" \
   --cache "$here/out/cache" -o "$here/out/experiment" "$@"

@@ -83,6 +83,8 @@ typedef struct irb_classify_opts {
     const char *survey_dir;      /* survey root (required) */
     const char *out_dir;         /* output folder, created if missing (required) */
     double sequence_gap;         /* seconds; a larger gap starts a new sequence (default 60) */
+    int camera_depth;            /* a file's camera: its folder (0), or the first k folder
+                                  * components of its path (irb_scan_opts.camera_depth) */
     const char *positive;        /* class the threshold applies to, or NULL (plain argmax) */
     double threshold;            /* positive label iff p(positive) >= threshold (default 0.5) */
     int threads;                 /* decode and CNN threads (0: all CPUs) */

@@ -68,7 +68,11 @@ typedef enum irb_combine {
 
 typedef struct irb_experiment_opts {
     const char *images;       /* root folder the labels' paths are relative to (borrowed) */
-    const char *labels;       /* CSV with path,label and optionally camera,timestamp,sequence */
+    const char *labels;       /* CSV with path,label and optionally camera,timestamp,sequence;
+                               * a missing camera or timestamp (column or cell) is taken as
+                               * irbis classify's scan takes it: the image's folder (see
+                               * camera_depth) and its EXIF DateTimeOriginal */
+    int camera_depth;         /* cameras from folders: irb_scan_opts.camera_depth (0: the folder) */
     const char *model;        /* ONNX model (the backbone) */
     const char *out_dir;      /* created if missing */
     const char *cache_dir;    /* feature cache; NULL: <out_dir>/cache */

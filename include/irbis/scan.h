@@ -55,6 +55,11 @@ IRB_API const char *irb_scan_status_name(irb_scan_status s);
 /* Starts a walk of `root` (copied). opts may be NULL. Fails with IRB_NOT_FOUND / IRB_IO when
  * root is not a readable folder (message in err, which may be NULL). */
 IRB_API irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err);
+/* The camera irb_scan gives a file at rel_path (relative to the survey root, '/'-separated) with
+ * irb_scan_opts.camera_depth = depth, into buf (truncated to size): its folder, or the first
+ * depth folder components ("" for a file in the root). */
+IRB_API void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size);
+
 /* The next file into *row: IRB_OK, or IRB_NOT_FOUND when the walk is over. Problems with single
  * files or folders (unreadable, not an image) are rows with status IRB_ROW_ERROR, not failures;
  * only running out of memory fails (IRB_NOMEM, message in irb_scan_error). */

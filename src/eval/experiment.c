@@ -18,6 +18,7 @@
 #include "irbis/eval.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
+#include "irbis/scan.h"
 
 enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE, ROW_M, ROW_RN2AM, ROW_RN2AME };
 static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1",     "RN2",      "RN2+A",
@@ -143,6 +144,37 @@ static char *join_path(const char *root, const char *rel)
     return p;
 }
 
+/* Cameras and times the labels lack, as classify's scan takes them: the folder of the image
+ * (camera_depth) and its EXIF DateTimeOriginal (read from the header; "" when it has none or
+ * cannot be read, and the decode later says why). */
+static irb_status scan_missing(const irb_experiment_opts *o, exp_data *d, irb_error *err)
+{
+    irb_decoder_t *dec = NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        char buf[1024];
+        if (!d->camera[i][0]) {
+            irb_scan_camera(d->rel[i], o->camera_depth, buf, sizeof buf);
+            char *c = irb_strdup(buf);
+            if (!c)
+                return irb_decoder_free(dec), irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+            irb_free(d->camera[i]);
+            d->camera[i] = c;
+        }
+        if (d->stamp[i][0] || (!dec && irb_decoder_new(&dec) != IRB_OK))
+            continue;
+        irb_image_info info;
+        if (irb_read_header(dec, d->abs[i], NULL, &info) == IRB_OK && info.datetime[0]) {
+            char *t = irb_strdup(info.datetime);
+            if (!t)
+                return irb_decoder_free(dec), irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+            irb_free(d->stamp[i]);
+            d->stamp[i] = t;
+        }
+    }
+    irb_decoder_free(dec);
+    return IRB_OK;
+}
+
 static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_error *err)
 {
     irb_table *t = NULL;
@@ -193,10 +225,13 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
             s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
             goto cleanup;
         }
+    }
+    s = scan_missing(o, d, err);
+    for (size_t i = 0; s == IRB_OK && i < m; i++) {
         d->has_time |= d->stamp[i][0] != 0;
         d->has_seq |= d->seqid[i][0] != 0;
     }
-    if (m < 10)
+    if (s == IRB_OK && m < 10)
         s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images; the experiment needs at least 10", o->labels, m);
     if (s == IRB_OK)
         s = make_classes(o, d, labels, err);

@@ -62,10 +62,11 @@ static void scan_close(void *ctx)
     irb_scan_close(ctx);
 }
 
-irb_status irb_cls_scanner_open(const char *survey_dir, irb_cls_scanner *sc, irb_error *err)
+irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err)
 {
     irb_scan_t *scan = NULL;
-    IRB_TRY(irb_scan_open(survey_dir, NULL, &scan, err));
+    irb_scan_opts so = {.camera_depth = o->camera_depth};
+    IRB_TRY(irb_scan_open(o->survey_dir, &so, &scan, err));
     sc->ctx = scan, sc->next = scan_next, sc->close = scan_close;
     return IRB_OK;
 }
@@ -73,7 +74,7 @@ irb_status irb_cls_scanner_open(const char *survey_dir, irb_cls_scanner *sc, irb
 static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
 {
     engine_ctx *c = user;
-    return irb_cls_scanner_open(c->o->survey_dir, sc, err);
+    return irb_cls_scanner_open(c->o, sc, err);
 }
 
 /* ---- engine ------------------------------------------------------------------------------- */

@@ -101,8 +101,8 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src);
 irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err);
 irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err);
 
-/* The scanner of a survey folder (irb_scan_*), as irb_classify_run uses it. */
-irb_status irb_cls_scanner_open(const char *survey_dir, irb_cls_scanner *sc, irb_error *err);
+/* The scanner of o->survey_dir (irb_scan_*, o->camera_depth), as irb_classify_run uses it. */
+irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err);
 
 /* irb_classify_run with opts->pipeline_path (classify_pipeline.c). */
 irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err);

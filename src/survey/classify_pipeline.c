@@ -297,7 +297,7 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
 static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
 {
     pipe_engine *c = user;
-    return irb_cls_scanner_open(c->o->survey_dir, sc, err);
+    return irb_cls_scanner_open(c->o, sc, err);
 }
 
 irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)

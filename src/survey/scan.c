@@ -148,20 +148,30 @@ irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t
     return IRB_OK;
 }
 
+/* The length of the camera part of a folder path dir[0..end) (relative, no trailing '/'): all
+ * of it, or its first depth components. */
+static size_t camera_len(const char *dir, size_t end, int depth)
+{
+    int k = 0;
+    for (size_t i = 0; depth > 0 && i < end; i++)
+        if (dir[i] == '/' && ++k == depth)
+            return i;
+    return end;
+}
+
 /* The camera of a file whose folder (relative, ending in '/', or "") is dir. */
 static void camera_of(irb_scan_t *s, const char *dir, size_t len)
 {
-    size_t end = len ? len - 1 : 0; /* drop the trailing '/' */
-    if (s->opts.camera_depth > 0) {
-        int k = 0;
-        for (size_t i = 0; i < end; i++)
-            if (dir[i] == '/' && ++k == s->opts.camera_depth) {
-                end = i;
-                break;
-            }
-    }
+    size_t end = camera_len(dir, len ? len - 1 : 0, s->opts.camera_depth); /* drop the trailing '/' */
     memcpy(s->camera, dir, end);
     s->camera[end] = '\0';
+}
+
+void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size)
+{
+    const char *slash = strrchr(rel_path, '/');
+    size_t end = camera_len(rel_path, slash ? (size_t)(slash - rel_path) : 0, depth);
+    snprintf(buf, size, "%.*s", (int)end, rel_path);
 }
 
 static void row_error(irb_scan_t *s, irb_scan_row *row, irb_status st, const char *fmt, const char *a, const char *b)

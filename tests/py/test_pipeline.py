@@ -8,9 +8,8 @@ own. Each image's probability must equal the experiment's out-of-fold prediction
 RN2+A+M to 1e-5, the blocks' edge frames included (the experiment's motion features of a fold
 link training frames to training frames and test frames to test frames, as a deployment
 does). The same with leave-one-camera-out on the two
-hannaboe tunnel cameras (`--group camera`; neighbours and times from the folders and EXIF in
-classify, from the labels' columns in the experiment: they must agree), where every image of
-the held-out camera must match.
+hannaboe tunnel cameras (`--group camera`), where the labels are plain path,label: the
+experiment takes cameras from the folders and times from EXIF as classify's scan does.
 
 Also: a pipeline file round trip (classes, parts, weights, the model's sha256); a model with
 another sha256 is refused naming both files; a version-1 classifier still loads (classify
@@ -18,6 +17,7 @@ another sha256 is refused naming both files; a version-1 classifier still loads 
 --pipeline with motion parts, then resume: the same predictions as an uninterrupted run.
 """
 import csv
+import json
 import os
 import random
 import shutil
@@ -212,9 +212,15 @@ def main():
     # deployed on this one does: every image matches, the blocks' edges too
     exp = equivalence('mlwic', mlwic, RECIPE + ['--folds', '3'], ['RN2+A', 'RN2+A+M'])
     hanna = sorted((r for r in manifest if r['path'].startswith('hannaboe_smallmammal/')), key=lambda r: r['path'])
+    for r in hanna:
+        r['camera'], r['timestamp'] = '', ''  # plain path,label: cameras and times as classify's scan takes them
     # leave-one-camera-out: a camera's frames are each other's only neighbours, in both
-    equivalence('hannaboe', hanna, ['--size', '224', '--resize', 'squash', '--crop', 'auto', '--group', 'camera',
-                                    '--folds', '2'], ['RN2+A', 'RN2+A+M'])
+    hexp = equivalence('hannaboe', hanna, ['--size', '224', '--resize', 'squash', '--crop', 'auto', '--group',
+                                           'camera', '--folds', '2'], ['RN2+A', 'RN2+A+M'])
+    res = json.load(open(os.path.join(hexp, 'results.json')))
+    check(res['fold_unit'] == 'camera' and res['folds'] == 2 and 100 < res['sequences'] < len(hanna),
+          'labels without camera or time columns: cameras from the folders, times from EXIF (%d sequences of %d '
+          'images, folds over %s)' % (res['sequences'], len(hanna), res['fold_unit']))
     file_checks(exp)
     kill_resume()
     finish()

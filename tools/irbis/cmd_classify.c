@@ -27,6 +27,8 @@ static const char USAGE[] =
     "  -c, --classifier FILE   or a classifier from `irbis train FEATURES` (needs --model)\n"
     "  -o, --out DIR           output folder (required)\n"
     "  -g, --gap SECONDS       sequence gap: a longer pause starts a new sequence (default 60)\n"
+    "      --camera-depth K    a file's camera is its folder (default), or its first K folder\n"
+    "                          components (card layouts CAM/DCIM/100RECNX: 1)\n"
     "  -p, --positive CLASS    the class --threshold applies to (default: plain argmax)\n"
     "  -t, --threshold P       label CLASS when p(CLASS) >= P, for images and sequences (default 0.5)\n"
     "  -j, --threads N         decode and CNN threads (default: all CPUs)\n"
@@ -89,13 +91,14 @@ static void on_progress(void *user, const irb_progress *p)
     fflush(stderr);
 }
 
+enum { OPT_DEPTH = 300 };
 enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT };
 
 static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
 {
     static const struct option longs[] = {
         {"model", required_argument, 0, 'm'},       {"classifier", required_argument, 0, 'c'},
-        {"pipeline", required_argument, 0, 'P'},
+        {"pipeline", required_argument, 0, 'P'},   {"camera-depth", required_argument, 0, OPT_DEPTH},
         {"out", required_argument, 0, 'o'},         {"gap", required_argument, 0, 'g'},
         {"positive", required_argument, 0, 'p'},    {"threshold", required_argument, 0, 't'},
         {"threads", required_argument, 0, 'j'},     {"batch", required_argument, 0, 'b'},
@@ -114,6 +117,13 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         case 'm': o->model_path = optarg; break;
         case 'c': o->classifier_path = optarg; break;
         case 'P': o->pipeline_path = optarg; break;
+        case OPT_DEPTH: {
+            long k;
+            if (!cli_int(cmd, "--camera-depth", optarg, 0, 64, &k))
+                return CLI_USAGE;
+            o->camera_depth = (int)k;
+            break;
+        }
         case 'o': o->out_dir = optarg; break;
         case 'g': if (!cli_double(cmd, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
         case 'p': o->positive = optarg; break;

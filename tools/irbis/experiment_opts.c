@@ -16,6 +16,9 @@ static void usage(FILE *f)
           "                          units folds never split (default: sequence when the labels have\n"
           "                          timestamps or sequence ids, else contiguous blocks of path order)\n"
           "  --gap SECONDS           sequence gap (default 60)\n"
+          "  --camera-depth K        labels without a camera column: the camera is the image's folder\n"
+          "                          (default), or its first K folder components (CAM/DCIM/100RECNX: 1);\n"
+          "                          without timestamps, the EXIF time (as irbis classify's scan)\n"
           "  --C X                   fixed regularisation (default: chosen inside each training fold)\n"
           "  --crop none|auto|choose info-strip crop (default choose: decided inside each training fold)\n"
           "  --resize crop|short|squash  CNN input: centre 87.5% crop (default), short side + centre\n"
@@ -149,7 +152,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'}, {"combine", 1, 0, 'M'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {"save", 1, 0, 'S'},   {"save-to", 1, 0, 'O'},
-        {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {0, 0, 0, 0}};
+        {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'}, {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const resizes[] = {"crop", "short", "squash"};
@@ -169,6 +172,11 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         case 'O': o->save_path = optarg; break;
         case 'y': o->rows = o->save = optarg; break;
         case 'Y': report = optarg; break;
+        case 'D':
+            if (!cli_int(cmd, "--camera-depth", optarg, 0, 64, &l))
+                return CLI_USAGE;
+            o->camera_depth = (int)l;
+            break;
         case 'x': o->cache_dir = optarg; break;
         case 'E': {
             double sec;
