@@ -12,7 +12,7 @@ packages=(
   libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev
   libopenmpi-dev openmpi-bin libonnx-testdata
-  python3-numpy python3-pil python3-sklearn python3-onnx python3-torch python3-torchvision
+  python3-numpy python3-pil python3-jsonschema python3-sklearn python3-onnx python3-torch python3-torchvision
   chromium
 )
 missing=()

@@ -363,6 +363,7 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
     irb_progress_update(r->pt, 2, 5, r->pt->p.failed, 1);
     irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
     IRB_TRY(irb_write_cct(r->st, &oo, err));
+    IRB_TRY(irb_write_md(r->st, &oo, err));
     irb_progress_update(r->pt, 3, 5, r->pt->p.failed, 1);
     IRB_TRY(irb_write_sorted(r->st, &oo, err));
     irb_progress_update(r->pt, 4, 5, r->pt->p.failed, 1);

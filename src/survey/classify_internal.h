@@ -211,6 +211,8 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
 irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 /* OUT/coco-camera-traps.json (outputs_cct.c) */
 irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+/* OUT/megadetector.json, MegaDetector batch output 1.6 (outputs_md.c) */
+irb_status irb_write_md(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 /* OUT/name (malloc'd), or NULL with err set */
 char *irb_out_path(irb_store *st, const char *name, irb_error *err);
 /* OUT/sorted/<sequence label>/<relative path>. */

@@ -15,8 +15,8 @@ static const char USAGE[] =
     "\n"
     "Scans SURVEY_DIR, classifies every image (decode on worker threads overlapped with batched\n"
     "CNN inference), averages over burst sequences and writes into OUT/: predictions.csv,\n"
-    "camtrap-dp/ (Camtrap DP 1.0), coco-camera-traps.json, report.html (+ thumbs/), sorted/ (with\n"
-    "--sort), irbis.sqlite.\n"
+    "camtrap-dp/ (Camtrap DP 1.0.2), coco-camera-traps.json, megadetector.json (MegaDetector batch\n"
+    "output 1.6), report.html (+ thumbs/), sorted/ (with --sort), irbis.sqlite.\n"
     "A killed run resumes where it stopped when started again with the same command.\n"
     "\n"
     "options:\n"
@@ -184,7 +184,7 @@ int irb_cmd_classify(int argc, char **argv)
         fprintf(stderr,
                 "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "
                 "run; %lld left; %.1f s (%.1f s classifying)\n"
-                "irbis classify: results in %s (predictions.csv, camtrap-dp/, report.html)\n",
+                "irbis classify: results in %s (predictions.csv, camtrap-dp/, megadetector.json, report.html)\n",
                 sum.images, sum.classified, sum.failed, sum.sequences, sum.resumed, sum.pending, sum.seconds,
                 sum.classify_seconds, o.out_dir);
     return sum.failed ? CLI_PARTIAL : CLI_OK;

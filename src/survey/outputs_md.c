@@ -1,0 +1,156 @@
+/* OUT/megadetector.json: the run's labels in the MegaDetector batch output format 1.6, the
+ * interchange format Timelapse and AddaxAI import. irbis classifies whole images, so it follows
+ * the convention of SpeciesNet's converter: a non-empty image gets one detection covering the
+ * whole image (bbox [0, 0, 1, 1]) with the classifier's probabilities as its classifications.
+ * Details: docs/classify.md. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "survey/classify_internal.h"
+
+/* The detection category of a class in MegaDetector's own numbering ("0" is informally reserved
+ * for empty): 0 for a blank class (no detection), 1 animal, 2 person, 3 vehicle. */
+static int md_category(const char *cls)
+{
+    const char *t = irb_obs_type(cls);
+    return !strcmp(t, "blank") ? 0 : !strcmp(t, "human") ? 2 : !strcmp(t, "vehicle") ? 3 : 1;
+}
+
+/* The detection threshold the labels amount to: a detection exists iff the label is not blank. */
+static double md_threshold(const irb_outputs_opts *o)
+{
+    if (o->pos < 0)
+        return 0.5;
+    return md_category(o->classes[o->pos]) ? o->threshold : 1.0 - o->threshold;
+}
+
+static void put_info(FILE *f, const irb_outputs_opts *o)
+{
+    char now[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, sizeof now, "%Y-%m-%d %H:%M:%S", &tm);
+    fputs("{\n  \"info\": {\"format_version\": \"1.6\", \"detector\": \"none (whole-image classification)\", "
+          "\"classifier\": ",
+          f);
+    irb_json_str(f, o->classified_by);
+    fprintf(f, ", \"classification_completion_time\": \"%s\",\n    \"detector_metadata\": "
+               "{\"typical_detection_threshold\": %.6f, \"conservative_detection_threshold\": %.6f},\n",
+            now, md_threshold(o), md_threshold(o));
+    fprintf(f, "    \"classifier_metadata\": {\"typical_classification_threshold\": %.6f, \"classes\": [",
+            o->pos >= 0 ? o->threshold : 0.5);
+    for (int k = 0; k < o->n_classes; k++)
+        fputs(k ? ", " : "", f), irb_json_str(f, o->classes[k]);
+    fputs("], \"positive_class\": ", f);
+    if (o->pos >= 0)
+        irb_json_str(f, o->classes[o->pos]);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
+               "predictions.csv)\"}},\n",
+            o->gap);
+    fputs("  \"detection_categories\": {\"1\": \"animal\", \"2\": \"person\", \"3\": \"vehicle\"},\n", f);
+    fputs("  \"classification_categories\": {", f);
+    for (int k = 0; k < o->n_classes; k++)
+        fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, o->classes[k]);
+    fputs("},\n", f);
+    if (o->taxa && *o->taxa) {
+        char taxon[256];
+        fputs("  \"classification_category_descriptions\": {", f);
+        for (int k = 0; k < o->n_classes; k++) {
+            irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon);
+            fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, taxon[0] ? taxon : o->classes[k]);
+        }
+        fputs("},\n", f);
+    }
+}
+
+/* One detection over the whole image: conf is the probability of the label's category (the sum
+ * over the classes mapping to it); the classifications list the non-blank classes by p. */
+static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, int label, int *order)
+{
+    int cat = md_category(o->classes[label]), n = 0;
+    double conf = 0;
+    for (int k = 0; k < o->n_classes; k++) {
+        int c = md_category(o->classes[k]);
+        conf += c == cat ? p[k] : 0;
+        if (c) {
+            int j = n++;
+            for (; j > 0 && p[order[j - 1]] < p[k]; j--) /* stable: lower index first on ties */
+                order[j] = order[j - 1];
+            order[j] = k;
+        }
+    }
+    conf = conf > 1 ? 1 : conf;
+    fprintf(f, "[{\"category\": \"%d\", \"conf\": %.6f, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": [",
+            cat, conf);
+    for (int j = 0; j < n; j++)
+        fprintf(f, "%s[\"%d\", %.6f]", j ? ", " : "", order[j], p[order[j]]);
+    fputs("]}]", f);
+}
+
+static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, int *order, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT path, state, status, message, label, probs FROM images WHERE state != 0"
+                           " ORDER BY path",
+                           -1, &q, NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare megadetector");
+    fputs("  \"images\": [", f);
+    int rc, first = 1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        fputs(first ? "\n    {\"file\": " : ",\n    {\"file\": ", f);
+        first = 0;
+        irb_json_str(f, (const char *)sqlite3_column_text(q, 0));
+        const double *p = sqlite3_column_blob(q, 5);
+        int label = sqlite3_column_int(q, 4);
+        int ok = sqlite3_column_int(q, 1) == IRB_IMG_OK && p && label >= 0 && label < o->n_classes &&
+                 sqlite3_column_bytes(q, 5) == (int)(sizeof(double) * (size_t)o->n_classes);
+        if (!ok) {
+            const char *tok = (const char *)sqlite3_column_text(q, 2), *msg = (const char *)sqlite3_column_text(q, 3);
+            size_t n = strlen(tok ? tok : "") + strlen(msg ? msg : "") + 3;
+            char *text = irb_malloc(n);
+            if (text)
+                snprintf(text, n, "%s: %s", tok ? tok : "error", msg ? msg : "");
+            fputs(", \"failure\": ", f);
+            irb_json_str(f, text ? text : "error");
+            fputs(", \"detections\": null}", f);
+            irb_free(text);
+            continue;
+        }
+        fputs(", \"detections\": ", f);
+        if (md_category(o->classes[label]))
+            put_detection(f, o, p, label, order);
+        else
+            fputs("[]", f);
+        fputc('}', f);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE)
+        return irb_db_fail(st, err, "read megadetector");
+    fputs("\n  ]\n}\n", f);
+    return IRB_OK;
+}
+
+irb_status irb_write_md(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    int *order = irb_malloc_array((size_t)o->n_classes, sizeof *order);
+    if (!order)
+        return irb_fail(err, IRB_NOMEM, "%s/megadetector.json: out of memory", irb_store_dir(st));
+    irb_atomic_file af;
+    irb_status s = irb_out_open(st, "megadetector.json", &af, err);
+    if (s == IRB_OK) {
+        put_info(af.f, o);
+        s = put_images(st, o, af.f, order, err);
+        s = s == IRB_OK ? irb_atomic_close(&af, err) : (irb_atomic_abort(&af), s);
+    }
+    irb_free(order);
+    return s;
+}
