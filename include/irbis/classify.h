@@ -1,6 +1,6 @@
 /* irbis/classify.h: the production run. A survey folder goes in; a results store, per-image
- * and per-sequence predictions, a Camtrap DP package, sorted folders and an HTML report come
- * out. Included by irbis.h. Formats, exit statuses and resume semantics: docs/classify.md.
+ * and per-sequence predictions, a Camtrap DP package, MegaDetector and COCO Camera Traps JSON,
+ * sorted folders and an HTML report come out. Included by irbis.h. Formats, exit statuses and resume semantics: docs/classify.md.
  *
  * Overview
  *   - irb_classify_run scans the survey, decodes images on worker threads while the previous
@@ -92,7 +92,8 @@ typedef struct irb_classify_opts {
     int restart;                 /* 1: discard earlier results in out_dir and start over */
     irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
     const char *taxa;            /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
-    const char *deployments;     /* CSV camera,latitude,longitude[,locationName] or NULL */
+    const char *deployments;     /* CSV camera,latitude,longitude[,locationName][,deploymentStart,
+                                  * deploymentEnd] or NULL (irb_camtrapdp_check) */
     const char *utc_offset;      /* camera clocks' zone for Camtrap DP: "Z" (default), "+05:00" */
     int report_sequences;        /* sequences shown with thumbnails in report.html (default 50) */
     int max_sequence_images;     /* images shown per sequence in the report (default 6) */
@@ -113,9 +114,17 @@ typedef struct irb_classify_summary {
     long long resumed;    /* images done by an earlier run and skipped by this one */
     long long sequences;  /* sequences of classified images */
     long long pending;    /* images left unclassified (only with opts.limit) */
+    long long untimed;    /* classified images without a time: not in the Camtrap DP package */
     double seconds;       /* wall time of this run */
     double classify_seconds; /* of which decode + CNN + classifier */
 } irb_classify_summary;
+
+/* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or
+ * "+HH:MM"/"-HH:MM"; the deployments CSV (NULL: none; borrowed for the call) must have the columns
+ * camera,latitude,longitude (optional locationName, deploymentStart/start, deploymentEnd/end),
+ * decimal coordinates in range, local start/end times, each camera once. IRB_INVALID_ARG with
+ * the file, line and cause in err; IRB_NOT_FOUND/IRB_IO when the file cannot be read. */
+IRB_API irb_status irb_camtrapdp_check(const char *deployments, const char *utc_offset, irb_error *err);
 
 /* Runs the whole job described by opts (borrowed for the call); sum (may be NULL) receives the
  * counts. Returns IRB_OK when the run completed, even if some images failed (sum->failed);
@@ -124,6 +133,24 @@ typedef struct irb_classify_summary {
  * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file. */
 IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
 
+
+/* ==== outputs again, without classifying (irbis export; src/survey/export.c) ================= */
+
+typedef struct irb_export_opts {
+    const char *out_dir;     /* the output folder of an irb_classify_run (required) */
+    const char *deployments; /* new deployments CSV (as irb_classify_opts), or NULL: the run's */
+    const char *utc_offset;  /* new zone of the camera clocks, or NULL: the run's */
+    const char *taxa;        /* new class-to-taxon mapping, or NULL: the run's */
+} irb_export_opts;
+
+/* Rewrites the survey outputs of out_dir (predictions.csv, camtrap-dp/, coco-camera-traps.json,
+ * megadetector.json, report.html; not sorted/) from its results store, with the options the run
+ * recorded except those given in e (borrowed for the call; checked as irb_camtrapdp_check does,
+ * IRB_INVALID_ARG when bad); the new ones are recorded for later exports. Takes the folder's lock
+ * (IRB_BUSY while a run uses it). IRB_NOT_FOUND when out_dir holds no finished run. sum (may be
+ * NULL) receives the store's counts. As with irb_classify_run, an incomplete Camtrap DP package
+ * (cameras without coordinates) is a warning in err, not a failure. */
+IRB_API irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_error *err);
 
 /* ==== distributed runs (irbis-mpi classify; src/survey/classify_parts.c) ====================
  * A worker computes per-image results exactly as irb_classify_run does (same decoder, net cut,

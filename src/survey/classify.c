@@ -356,23 +356,7 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
     IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, err));
     irb_progress_update(r->pt, 1, 1, r->pt->p.failed, 1);
     irb_progress_end_phase(r->pt);
-    irb_progress_phase(r->pt, IRB_PHASE_OUTPUTS, 0, 5);
-    IRB_TRY(irb_write_predictions(r->st, &oo, err));
-    irb_progress_update(r->pt, 1, 5, r->pt->p.failed, 1);
-    IRB_TRY(irb_write_camtrapdp(r->st, &oo, err));
-    irb_progress_update(r->pt, 2, 5, r->pt->p.failed, 1);
-    irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
-    IRB_TRY(irb_write_cct(r->st, &oo, err));
-    IRB_TRY(irb_write_md(r->st, &oo, err));
-    irb_progress_update(r->pt, 3, 5, r->pt->p.failed, 1);
-    IRB_TRY(irb_write_sorted(r->st, &oo, err));
-    irb_progress_update(r->pt, 4, 5, r->pt->p.failed, 1);
-    IRB_TRY(irb_write_report(r->st, &oo, err));
-    irb_progress_update(r->pt, 5, 5, r->pt->p.failed, 1);
-    irb_progress_end_phase(r->pt);
-    if (keep.warning && !err->warning)
-        *err = keep;
-    return IRB_OK;
+    return irb_write_outputs(r->st, &oo, r->pt, err);
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -390,6 +374,7 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
         return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
     if (nc < 1)
         return irb_fail(err, IRB_INVALID_ARG, "the classifier has no classes");
+    IRB_TRY(irb_camtrapdp_check(o->deployments, o->utc_offset, err));
     *pos = -1;
     if (o->positive) {
         for (int k = 0; k < nc; k++)
@@ -468,6 +453,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     sum->resumed = before.ok + before.failed;
     sum->sequences = c.sequences;
     sum->pending = c.pending;
+    sum->untimed = c.untimed;
     sum->seconds = irb_now() - pt.t0;
     return s;
 }

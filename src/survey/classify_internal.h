@@ -173,6 +173,7 @@ void irb_shot_release(irb_shot *s);
 
 typedef struct irb_store_counts {
     long long total, pending, ok, failed, sequences;
+    long long untimed; /* classified images without a time (not in the Camtrap DP package) */
 } irb_store_counts;
 irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err);
 
@@ -219,6 +220,11 @@ char *irb_out_path(irb_store *st, const char *name, irb_error *err);
 irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 /* OUT/report.html + OUT/thumbs/. */
 irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+
+/* The outputs above in order (export.c), after recording o in the store's state for irb_export;
+ * progress through pt when not NULL. A Camtrap DP warning is kept in err. */
+typedef struct irb_progress_tracker irb_progress_tracker;
+irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progress_tracker *pt, irb_error *err);
 
 /* Helpers shared by the writers. */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);

@@ -318,8 +318,9 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     }
     fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
                "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
-               "<tr><th>sequences</th><td>%lld</td></tr></table>\n",
-            c.total, c.ok, c.failed, c.pending, c.sequences);
+               "<tr><th>sequences</th><td>%lld</td></tr>"
+               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr></table>\n",
+            c.total, c.ok, c.failed, c.pending, c.sequences, c.untimed);
     s = counts_section(st, o, f, err);
     if (s == IRB_OK)
         s = sequences_section(st, o, target, f, err);

@@ -452,6 +452,7 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
     IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 0", &c->pending, err));
     IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
     IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
+    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 1 AND tsec IS NULL", &c->untimed, err));
     return count(st, "SELECT count(*) FROM sequences", &c->sequences, err);
 }
 

@@ -24,6 +24,18 @@ int cli_fail(const char *cmd, const irb_error *err)
     return CLI_FATAL;
 }
 
+void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
+{
+    if (cli_quiet)
+        return;
+    if (err->warning)
+        fprintf(stderr, "irbis %s: warning: %s\n", cmd, err->message);
+    if (untimed)
+        fprintf(stderr, "irbis %s: %lld classified image(s) have no time: they are in predictions.csv but not in "
+                        "camtrap-dp/ (Camtrap DP needs a timestamp)\n",
+                cmd, untimed);
+}
+
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)
 {
     char *end;

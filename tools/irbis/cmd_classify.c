@@ -36,8 +36,9 @@ static const char USAGE[] =
     "      --sort MODE         none|copy|hardlink|symlink: OUT/sorted/<label>/<relative path>\n"
     "      --taxa MAP          class-to-taxon mapping for Camtrap DP, e.g.\n"
     "                          'snow_leopard=Panthera uncia;ibex=Capra sibirica'\n"
-    "      --deployments FILE  CSV camera,latitude,longitude[,locationName] for Camtrap DP\n"
-    "      --utc-offset OFF    camera clock zone for Camtrap DP times: Z (default), +05:00, ...\n"
+    "      --deployments FILE  CSV camera,latitude,longitude[,locationName][,deploymentStart,\n"
+    "                          deploymentEnd] for Camtrap DP (start/end: local camera times or dates)\n"
+    "      --utc-offset OFF    camera clock zone for Camtrap DP times: Z (default), +05:00, -03:30\n"
     "      --report-sequences N  sequences with thumbnails in report.html (default 50)\n"
     "      --restart           discard the results already in OUT/ and start over\n"
     "      --limit N           stop after classifying N images in this run (resume later)\n"
@@ -45,8 +46,9 @@ static const char USAGE[] =
     "  -h, --help              this text\n"
     "\n"
     "exit status: 0 all images classified; 1 completed, some images failed (listed in\n"
-    "predictions.csv and report.html); 2 bad command line; 3 could not run (missing model,\n"
-    "another run on OUT/, OUT/ holds a run with other parameters, ...).\n";
+    "predictions.csv and report.html); 2 bad command line (also a bad --utc-offset or deployments\n"
+    "file); 3 could not run (missing model, another run on OUT/, OUT/ holds a run with other\n"
+    "parameters, ...).\n";
 
 typedef struct draw {
     int tty, quiet, last_len;
@@ -157,6 +159,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         return CLI_USAGE;
     }
     o->survey_dir = argv[optind];
+    irb_error err = {0};
+    if (irb_camtrapdp_check(o->deployments, o->utc_offset, &err) != IRB_OK) {
+        cli_error(cmd, "%s", err.message);
+        return CLI_USAGE;
+    }
     return CLI_OK;
 }
 
@@ -178,8 +185,7 @@ int irb_cmd_classify(int argc, char **argv)
         fputc('\n', stderr);
     if (s != IRB_OK)
         return cli_fail("classify", &err);
-    if (err.warning)
-        fprintf(stderr, "irbis classify: warning: %s\n", err.message);
+    cli_outputs_notes("classify", &err, sum.untimed);
     if (!d.quiet)
         fprintf(stderr,
                 "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "

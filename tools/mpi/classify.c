@@ -78,6 +78,9 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
     if (optind + 1 != argc || !o->model_path || !o->classifier_path || !o->out_dir)
         return cli_error(CMD, "needs --model, --classifier, -o OUT and one SURVEY_DIR (see --help)"), CLI_USAGE;
     o->survey_dir = argv[optind];
+    irb_error err = {0};
+    if (irb_camtrapdp_check(o->deployments, o->utc_offset, &err) != IRB_OK)
+        return cli_error(CMD, "%s", err.message), CLI_USAGE;
     return CLI_OK;
 }
 
@@ -443,8 +446,7 @@ static int root_run(run *r)
         return cli_fail(CMD, &err);
     if (sum.pending == 0) /* with --limit, the next run still needs them */
         part_remove_all(r->parts);
-    if (err.warning)
-        fprintf(stderr, "irbis %s: warning: %s\n", CMD, err.message);
+    cli_outputs_notes(CMD, &err, sum.untimed);
     if (getenv("IRBIS_MPI_TIMING"))
         fprintf(stderr, "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "
                 "replay into the store %.3f s, total %.3f s\n", r->computed, comm_size(), r->t_plan,

@@ -1,0 +1,180 @@
+/* The survey outputs written from the results store: by `irbis classify` at the end of a run,
+ * and by `irbis export` (irb_export) later, without classifying again, e.g. to complete the
+ * Camtrap DP package with the cameras' coordinates. The run records the output options it used
+ * in the store's state (keys "out.*"), so an export needs only what changes. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "survey/classify_internal.h"
+
+/* ---- the recorded output options ---------------------------------------------------------- */
+
+static const char *const KEYS[] = {"out.survey", "out.classes", "out.classified_by", "out.positive", "out.threshold",
+                                   "out.gap", "out.taxa", "out.deployments", "out.utc_offset", "out.report_sequences",
+                                   "out.max_sequence_images"};
+enum { K_SURVEY, K_CLASSES, K_BY, K_POS, K_THR, K_GAP, K_TAXA, K_DEPLOY, K_UTC, K_REPORT, K_MAXIMG, K_N };
+
+/* An absolute path when it resolves (so a later export works from any folder), else a copy. */
+static char *absolute(const char *path)
+{
+    char buf[PATH_MAX];
+    return irb_strdup(path && realpath(path, buf) ? buf : path ? path : "");
+}
+
+static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    char pos[32], thr[64], gap[64], rep[32], maxi[32];
+    snprintf(pos, sizeof pos, "%d", o->pos);
+    snprintf(thr, sizeof thr, "%.17g", o->threshold);
+    snprintf(gap, sizeof gap, "%.17g", o->gap);
+    snprintf(rep, sizeof rep, "%d", o->report_sequences);
+    snprintf(maxi, sizeof maxi, "%d", o->max_sequence_images);
+    size_t n = 1;
+    for (int k = 0; k < o->n_classes; k++)
+        n += strlen(o->classes[k]) + 1;
+    char *classes = irb_malloc(n), *survey = absolute(o->survey_dir), *deploy = absolute(o->deployments);
+    irb_status s = classes && survey && deploy ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
+    if (s == IRB_OK) {
+        classes[0] = '\0';
+        for (int k = 0; k < o->n_classes; k++) /* '\n'-separated: class names may hold commas */
+            strcat(strcat(classes, k ? "\n" : ""), o->classes[k]);
+        const char *vals[K_N] = {survey, classes, o->classified_by, pos, thr, gap, o->taxa ? o->taxa : "",
+                                 deploy, o->utc_offset, rep, maxi};
+        s = irb_store_begin(st, err);
+        for (int i = 0; i < K_N && s == IRB_OK; i++)
+            s = irb_store_set_state(st, KEYS[i], vals[i], err);
+        if (s == IRB_OK)
+            s = irb_store_commit(st, err);
+        else
+            irb_store_rollback(st);
+    }
+    irb_free(classes), irb_free(survey), irb_free(deploy);
+    return s;
+}
+
+/* The options a run recorded, in strings owned here. */
+typedef struct recalled {
+    char *v[K_N];
+    char **classes;
+    int n;
+} recalled;
+
+static void recalled_free(recalled *r)
+{
+    for (int i = 0; i < K_N; i++)
+        irb_free(r->v[i]);
+    irb_free(r->classes);
+}
+
+static irb_status recall(irb_store *st, recalled *r, irb_outputs_opts *o, irb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    for (int i = 0; i < K_N; i++)
+        IRB_TRY(irb_store_get_state(st, KEYS[i], &r->v[i], err));
+    for (int i = 0; i < K_N; i++)
+        if (!r->v[i])
+            return irb_fail(err, IRB_NOT_FOUND,
+                            "%s: no outputs recorded in irbis.sqlite (run irbis classify to the end first)",
+                            irb_store_dir(st));
+    r->n = 1;
+    for (const char *p = r->v[K_CLASSES]; *p; p++)
+        r->n += *p == '\n';
+    if (!(r->classes = irb_malloc_array((size_t)r->n, sizeof *r->classes)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    char *p = r->v[K_CLASSES];
+    for (int k = 0; k < r->n; k++) {
+        r->classes[k] = p;
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0', p = nl + 1;
+    }
+    *o = (irb_outputs_opts){
+        .survey_dir = r->v[K_SURVEY], .n_classes = r->n, .classes = (const char *const *)r->classes,
+        .pos = atoi(r->v[K_POS]), .threshold = strtod(r->v[K_THR], NULL), .gap = strtod(r->v[K_GAP], NULL),
+        .classified_by = r->v[K_BY], .taxa = r->v[K_TAXA][0] ? r->v[K_TAXA] : NULL,
+        .deployments = r->v[K_DEPLOY][0] ? r->v[K_DEPLOY] : NULL, .utc_offset = r->v[K_UTC],
+        .sort = IRB_SORT_NONE, .report_sequences = atoi(r->v[K_REPORT]), .max_sequence_images = atoi(r->v[K_MAXIMG]),
+    };
+    if (o->pos >= o->n_classes)
+        return irb_fail(err, IRB_CORRUPT, "%s/irbis.sqlite: recorded positive class %d of %d classes",
+                        irb_store_dir(st), o->pos, o->n_classes);
+    return IRB_OK;
+}
+
+/* ---- writing ------------------------------------------------------------------------------ */
+
+static void step(irb_progress_tracker *pt, int done, int total)
+{
+    if (pt)
+        irb_progress_update(pt, done, total, pt->p.failed, 1);
+}
+
+irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progress_tracker *pt, irb_error *err)
+{
+    enum { STEPS = 6 };
+    IRB_TRY(record(st, o, err));
+    if (pt)
+        irb_progress_phase(pt, IRB_PHASE_OUTPUTS, 0, STEPS);
+    IRB_TRY(irb_write_predictions(st, o, err));
+    step(pt, 1, STEPS);
+    IRB_TRY(irb_write_camtrapdp(st, o, err));
+    step(pt, 2, STEPS);
+    irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
+    IRB_TRY(irb_write_cct(st, o, err));
+    step(pt, 3, STEPS);
+    IRB_TRY(irb_write_md(st, o, err));
+    step(pt, 4, STEPS);
+    IRB_TRY(irb_write_sorted(st, o, err));
+    step(pt, 5, STEPS);
+    IRB_TRY(irb_write_report(st, o, err));
+    step(pt, 6, STEPS);
+    if (pt)
+        irb_progress_end_phase(pt);
+    if (keep.warning && !err->warning)
+        *err = keep;
+    return IRB_OK;
+}
+
+irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_error *err)
+{
+    irb_classify_summary dummy;
+    sum = sum ? sum : &dummy;
+    memset(sum, 0, sizeof *sum);
+    if (!e || !e->out_dir)
+        return irb_fail(err, IRB_INVALID_ARG, "export needs the output folder of an irbis classify run");
+    IRB_TRY(irb_camtrapdp_check(e->deployments, e->utc_offset, err));
+    char *db = irb_path_join(e->out_dir, "irbis.sqlite");
+    struct stat sb;
+    int there = db && stat(db, &sb) == 0;
+    irb_free(db);
+    if (!there)
+        return irb_fail(err, IRB_NOT_FOUND, "%s: no irbis.sqlite here: not the output folder of irbis classify",
+                        e->out_dir);
+    double t0 = irb_now();
+    irb_store *st = NULL;
+    IRB_TRY(irb_store_open(e->out_dir, &st, err));
+    recalled r;
+    irb_outputs_opts o;
+    irb_status s = recall(st, &r, &o, err);
+    if (s == IRB_OK) {
+        o.deployments = e->deployments ? e->deployments : o.deployments;
+        o.utc_offset = e->utc_offset ? e->utc_offset : o.utc_offset;
+        o.taxa = e->taxa ? e->taxa : o.taxa;
+        s = irb_write_outputs(st, &o, NULL, err);
+    }
+    irb_store_counts c = {0};
+    if (s == IRB_OK)
+        s = irb_store_counts_get(st, &c, err);
+    irb_store_close(st);
+    recalled_free(&r);
+    *sum = (irb_classify_summary){.images = c.total, .classified = c.ok, .failed = c.failed, .sequences = c.sequences,
+                                  .pending = c.pending, .untimed = c.untimed, .seconds = irb_now() - t0};
+    return s;
+}

@@ -1,0 +1,579 @@
+/* OUT/camtrap-dp/: the run's results as a TDWG Camtrap DP 1.0.2 package (datapackage.json,
+ * deployments.csv, media.csv, observations.csv), every table with all its schema's columns in
+ * the schema's order (frictionless-py and the R camtrapdp package read columns by position).
+ * Format and the meaning of every field: docs/classify.md. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/alloc.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "irbis/survey.h"
+#include "survey/classify_internal.h"
+
+#define CTDP "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/"
+#define ROOT_ID "." /* deploymentID of images at the survey root: no folder can be named "." */
+#define NAMES_SHOWN 10
+
+/* ---- table columns (the 1.0.2 table schemas, in order) ---------------------------------- */
+
+static const char *const DEP_COLS[] = {
+    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
+    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight",
+    "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType",
+    "habitat", "deploymentGroups", "deploymentTags", "deploymentComments"};
+enum { D_ID, D_LOCID, D_LOCNAME, D_LAT, D_LON, D_START = 6, D_END, D_CAMERA = 9, D_TSISSUES = 17, D_COMMENTS = 23,
+       D_N };
+
+static const char *const MEDIA_COLS[] = {"mediaID", "deploymentID", "captureMethod", "timestamp", "filePath",
+                                         "filePublic", "fileName", "fileMediatype", "exifData", "favorite",
+                                         "mediaComments"};
+enum { M_ID, M_DEP, M_CAPTURE, M_TIME, M_PATH, M_PUBLIC, M_NAME, M_TYPE, M_COMMENTS = 10, M_N };
+
+static const char *const OBS_COLS[] = {
+    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
+    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
+    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
+    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
+    "observationTags", "observationComments"};
+enum { O_ID, O_DEP, O_EVENT = 3, O_START, O_END, O_LEVEL, O_TYPE, O_SCI = 9, O_METHOD = 22, O_BY, O_WHEN, O_PROB,
+       O_COMMENTS = 27, O_N };
+
+_Static_assert(sizeof DEP_COLS / sizeof *DEP_COLS == D_N, "deployments columns");
+_Static_assert(sizeof MEDIA_COLS / sizeof *MEDIA_COLS == M_N, "media columns");
+_Static_assert(sizeof OBS_COLS / sizeof *OBS_COLS == O_N, "observations columns");
+
+static void put_header(FILE *f, const char *const *cols, int n)
+{
+    for (int i = 0; i < n; i++)
+        fputs(i ? "," : "", f), fputs(cols[i], f);
+    fputc('\n', f);
+}
+
+/* One row: vals[i] (NULL = empty) under column i. */
+static void put_row(FILE *f, const char *const *vals, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        if (vals[i])
+            irb_csv_put(f, vals[i]);
+    }
+    fputc('\n', f);
+}
+
+/* ---- options: the zone and the deployments file ----------------------------------------- */
+
+static int is_utc_offset(const char *s)
+{
+    if (!strcmp(s, "Z"))
+        return 1;
+    int h, m;
+    char sign, tail;
+    return strlen(s) == 6 && sscanf(s, "%c%2d:%2d%c", &sign, &h, &m, &tail) == 3 && (sign == '+' || sign == '-') &&
+           s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[4] >= '0' && s[4] <= '9' && s[5] >= '0' &&
+           s[5] <= '9' && h <= 14 && m <= 59;
+}
+
+/* A camera's row of the deployments file; start/end are local "YYYY-MM-DDTHH:MM:SS" or "". */
+typedef struct dep_row {
+    char *camera, *lat, *lon, *name, *start, *end;
+    int used;
+} dep_row;
+
+typedef struct dep_file {
+    dep_row *rows;
+    int n;
+} dep_file;
+
+static void dep_file_free(dep_file *d)
+{
+    for (int i = 0; i < d->n; i++) {
+        dep_row *r = &d->rows[i];
+        irb_free(r->camera), irb_free(r->lat), irb_free(r->lon), irb_free(r->name), irb_free(r->start);
+        irb_free(r->end);
+    }
+    irb_free(d->rows);
+    memset(d, 0, sizeof *d);
+}
+
+/* A decimal coordinate ([+-]digits[.digits]) in [-lim, lim], copied without a '+' into *out. */
+static irb_status coord(const char *path, long line, const char *col, const char *v, double lim, char **out,
+                        irb_error *err)
+{
+    const char *p = v + (*v == '+' || *v == '-');
+    size_t d = strspn(p, "0123456789");
+    int ok = d > 0 && (!p[d] || (p[d] == '.' && strspn(p + d + 1, "0123456789") == strlen(p + d + 1)));
+    double x = ok ? strtod(v, NULL) : NAN;
+    if (!ok || !isfinite(x) || x < -lim || x > lim)
+        return irb_fail(err, IRB_INVALID_ARG, "%s:%ld: %s '%s' is not a decimal number in [-%g, %g]", path, line, col,
+                        v, lim, lim);
+    if (!(*out = irb_strdup(v + (*v == '+'))))
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+    return IRB_OK;
+}
+
+/* A deployment start/end: "" (from the images), a local time, or a date (the whole day). */
+static irb_status period(const char *path, long line, const char *col, const char *v, int end, char **out,
+                         irb_error *err)
+{
+    char buf[40] = "";
+    irb_time t;
+    if (*v && strlen(v) == 10) {
+        snprintf(buf, sizeof buf, "%sT%s", v, end ? "23:59:59" : "00:00:00");
+        v = buf;
+    }
+    if (*v && irb_time_parse(v, &t, NULL) != IRB_OK)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "%s:%ld: %s '%s' is not a local date or time (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS; "
+                        "the zone is --utc-offset)",
+                        path, line, col, v);
+    t.frac = 0;
+    if (*v)
+        irb_time_format(t, buf, sizeof buf);
+    if (!(*out = irb_strdup(*v ? buf : "")))
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+    return IRB_OK;
+}
+
+static const char *camera_key(const char *camera) { return !camera[0] ? ROOT_ID : camera; }
+
+static int dep_find(const dep_file *d, const char *camera)
+{
+    for (int i = 0; i < d->n; i++)
+        if (!strcmp(camera_key(d->rows[i].camera), camera_key(camera)))
+            return i;
+    return -1;
+}
+
+static int col_of(const irb_csv_reader *r, const char *a, const char *b)
+{
+    int c = irb_csv_column(r, a);
+    return c >= 0 ? c : irb_csv_column(r, b);
+}
+
+static irb_status dep_row_read(const char *path, irb_csv_reader *r, const int *c, dep_file *d, irb_error *err)
+{
+    long line = r->line;
+    dep_row *x = &d->rows[d->n];
+    memset(x, 0, sizeof *x);
+    d->n++;
+    IRB_TRY(coord(path, line, "latitude", irb_csv_field(r, c[1]), 90, &x->lat, err));
+    IRB_TRY(coord(path, line, "longitude", irb_csv_field(r, c[2]), 180, &x->lon, err));
+    IRB_TRY(period(path, line, "deploymentStart", c[4] >= 0 ? irb_csv_field(r, c[4]) : "", 0, &x->start, err));
+    IRB_TRY(period(path, line, "deploymentEnd", c[5] >= 0 ? irb_csv_field(r, c[5]) : "", 1, &x->end, err));
+    x->camera = irb_strdup(irb_csv_field(r, c[0]));
+    x->name = irb_strdup(c[3] >= 0 ? irb_csv_field(r, c[3]) : "");
+    if (!x->camera || !x->name)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+    if (x->start[0] && x->end[0] && strcmp(x->start, x->end) > 0)
+        return irb_fail(err, IRB_INVALID_ARG, "%s:%ld: deploymentStart %s is after deploymentEnd %s", path, line,
+                        x->start, x->end);
+    if (dep_find(d, x->camera) != d->n - 1)
+        return irb_fail(err, IRB_INVALID_ARG, "%s:%ld: camera '%s' is listed twice", path, line, x->camera);
+    return IRB_OK;
+}
+
+/* Reads the --deployments CSV: camera,latitude,longitude[,locationName][,deploymentStart,
+ * deploymentEnd] (start/end also as start,end). */
+static irb_status dep_file_load(const char *path, dep_file *d, irb_error *err)
+{
+    memset(d, 0, sizeof *d);
+    if (!path)
+        return IRB_OK;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    irb_csv_reader r;
+    irb_csv_init(&r, f, path);
+    irb_status s = irb_csv_read_header(&r, err);
+    int c[6] = {irb_csv_column(&r, "camera"), irb_csv_column(&r, "latitude"), irb_csv_column(&r, "longitude"),
+                irb_csv_column(&r, "locationName"), col_of(&r, "deploymentStart", "start"),
+                col_of(&r, "deploymentEnd", "end")};
+    if (s == IRB_OK && (c[0] < 0 || c[1] < 0 || c[2] < 0))
+        s = irb_fail(err, IRB_INVALID_ARG, "%s: expected the columns camera,latitude,longitude", path);
+    int cap = 0;
+    while (s == IRB_OK && (s = irb_csv_next(&r, err)) == IRB_OK) {
+        if (d->n == cap) {
+            dep_row *a = irb_realloc_array(d->rows, (size_t)(cap = cap ? cap * 2 : 16), sizeof *a);
+            if (!a) {
+                s = irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            d->rows = a;
+        }
+        s = dep_row_read(path, &r, c, d, err);
+    }
+    if (s == IRB_NOT_FOUND)
+        s = IRB_OK;
+    irb_csv_release(&r);
+    fclose(f);
+    if (s != IRB_OK)
+        dep_file_free(d);
+    return s;
+}
+
+irb_status irb_camtrapdp_check(const char *deployments, const char *utc_offset, irb_error *err)
+{
+    if (utc_offset && !is_utc_offset(utc_offset))
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "--utc-offset '%s' is not a UTC offset: give Z or +HH:MM / -HH:MM (e.g. +05:00)", utc_offset);
+    dep_file d;
+    IRB_TRY(dep_file_load(deployments, &d, err));
+    dep_file_free(&d);
+    return IRB_OK;
+}
+
+/* ---- helpers ------------------------------------------------------------------------------ */
+
+/* Local camera time (store text) + offset: Camtrap DP wants a zone designator; fractions are
+ * dropped. */
+static void ctdp_time(const char *ts, const char *off, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.19s%s", ts ? ts : "", off);
+    if (strlen(buf) >= 11 && buf[10] == ' ')
+        buf[10] = 'T';
+}
+
+static const char *media_type(const char *path)
+{
+    const char *dot = strrchr(path, '.');
+    return dot && !strcasecmp(dot, ".png") ? "image/png" : "image/jpeg";
+}
+
+static irb_status open_in(const char *dir, const char *name, irb_atomic_file *af, irb_error *err)
+{
+    char *p = irb_path_join(dir, name);
+    if (!p)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", dir);
+    irb_status s = irb_atomic_open(af, p, err);
+    irb_free(p);
+    return s;
+}
+
+static void utc_now(char *buf, size_t size)
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* What the package's metadata needs from the tables, and what makes it incomplete. */
+typedef struct ctdp_state {
+    const irb_outputs_opts *o;
+    const char *dir;
+    dep_file file;
+    char first[40], last[40]; /* earliest start, latest end of the deployments */
+    double lat0, lat1, lon0, lon1;
+    int n_deployments, n_coords, n_missing;
+    char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
+} ctdp_state;
+
+/* ---- deployments.csv ---------------------------------------------------------------------- */
+
+static void put_deployment(FILE *f, ctdp_state *c, const char *camera, const char *t0, const char *t1,
+                           const char *comment)
+{
+    const char *id = camera_key(camera);
+    int k = dep_find(&c->file, camera);
+    const dep_row *r = k >= 0 ? &c->file.rows[k] : NULL;
+    if (r)
+        c->file.rows[k].used = 1;
+    char start[48], end[48];
+    ctdp_time(r && r->start[0] ? r->start : t0, c->o->utc_offset, start, sizeof start);
+    ctdp_time(r && r->end[0] ? r->end : t1, c->o->utc_offset, end, sizeof end);
+    const char *v[D_N] = {[D_ID] = id, [D_LOCID] = id, [D_LOCNAME] = r && r->name[0] ? r->name : id,
+                          [D_LAT] = r ? r->lat : NULL, [D_LON] = r ? r->lon : NULL, [D_START] = start,
+                          [D_END] = end, [D_CAMERA] = id, [D_TSISSUES] = "false", [D_COMMENTS] = comment};
+    put_row(f, v, D_N);
+    if (!c->first[0] || strcmp(start, c->first) < 0)
+        snprintf(c->first, sizeof c->first, "%s", start);
+    if (!c->last[0] || strcmp(end, c->last) > 0)
+        snprintf(c->last, sizeof c->last, "%s", end);
+    c->n_deployments++;
+    if (!r) {
+        if (c->n_missing < NAMES_SHOWN)
+            snprintf(c->missing[c->n_missing], sizeof c->missing[0], "%s", id);
+        c->n_missing++;
+        return;
+    }
+    double la = atof(r->lat), lo = atof(r->lon);
+    if (!c->n_coords++)
+        c->lat0 = c->lat1 = la, c->lon0 = c->lon1 = lo;
+    c->lat0 = fmin(c->lat0, la), c->lat1 = fmax(c->lat1, la), c->lon0 = fmin(c->lon0, lo), c->lon1 = fmax(c->lon1, lo);
+}
+
+/* Deployments: one per camera with classified timed images (period from the deployments file
+ * when it gives one, else the first and last image), plus the file's cameras that give a full
+ * period even without images. */
+static irb_status write_deployments(irb_store *st, ctdp_state *c, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(open_in(c->dir, "deployments.csv", &af, err));
+    FILE *f = af.f;
+    put_header(f, DEP_COLS, D_N);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT camera, min(tsec), max(tsec), count(tsec) FROM images WHERE state = 1"
+                           " GROUP BY camera ORDER BY camera",
+                           -1, &q, NULL) != SQLITE_OK) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "prepare deployments");
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *cam = (const char *)sqlite3_column_text(q, 0);
+        long long timed = sqlite3_column_int64(q, 3);
+        int k = dep_find(&c->file, cam);
+        int full = k >= 0 && c->file.rows[k].start[0] && c->file.rows[k].end[0];
+        if (!timed && !full)
+            continue; /* no time to give the deployment a period: its images are untimed */
+        char t0[40] = "", t1[40] = "", comment[160];
+        irb_time a = {sqlite3_column_int64(q, 1), 0}, z = {sqlite3_column_int64(q, 2), 0};
+        if (timed)
+            irb_time_format(a, t0, sizeof t0), irb_time_format(z, t1, sizeof t1);
+        snprintf(comment, sizeof comment, "%s; %lld timed classified images",
+                 full ? "period from the deployments file" : "period: first and last classified image", timed);
+        put_deployment(f, c, cam, t0, t1, comment);
+    }
+    sqlite3_finalize(q);
+    for (int k = 0; rc == SQLITE_DONE && k < c->file.n; k++)
+        if (!c->file.rows[k].used && c->file.rows[k].start[0] && c->file.rows[k].end[0])
+            put_deployment(f, c, c->file.rows[k].camera, "", "", "period from the deployments file; no images");
+    if (rc != SQLITE_DONE) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "read deployments");
+    }
+    return irb_atomic_close(&af, err);
+}
+
+/* ---- media.csv ---------------------------------------------------------------------------- */
+
+static irb_status write_media(irb_store *st, const ctdp_state *c, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(open_in(c->dir, "media.csv", &af, err));
+    FILE *f = af.f;
+    put_header(f, MEDIA_COLS, M_N);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT i.id, i.camera, i.timestamp, i.path, s.name FROM images i"
+                           " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
+                           " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
+                           -1, &q, NULL) != SQLITE_OK) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "prepare media");
+    }
+    int rc;
+    char t[48], id[32], comment[600];
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        const char *path = (const char *)sqlite3_column_text(q, 3);
+        const char *seq = (const char *)sqlite3_column_text(q, 4);
+        const char *base = strrchr(path, '/');
+        ctdp_time((const char *)sqlite3_column_text(q, 2), c->o->utc_offset, t, sizeof t);
+        snprintf(id, sizeof id, "m%lld", (long long)sqlite3_column_int64(q, 0));
+        snprintf(comment, sizeof comment, "eventID %s", seq ? seq : "");
+        const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key((const char *)sqlite3_column_text(q, 1)),
+                              [M_TIME] = t, [M_PATH] = path, [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : path,
+                              [M_TYPE] = media_type(path), [M_COMMENTS] = seq ? comment : NULL};
+        put_row(f, v, M_N);
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "read media");
+    }
+    return irb_atomic_close(&af, err);
+}
+
+/* ---- observations.csv --------------------------------------------------------------------- */
+
+static void put_observation(FILE *f, const ctdp_state *c, sqlite3_stmt *q, const char *now)
+{
+    const irb_outputs_opts *o = c->o;
+    const double *p = sqlite3_column_blob(q, 6);
+    int label = sqlite3_column_int(q, 7);
+    if (!p || label < 0 || label >= o->n_classes)
+        return;
+    const char *cls = o->classes[label], *type = irb_obs_type(cls);
+    char id[32], t0[48], t1[48], prob[32], taxon[256], comment[600];
+    irb_taxon(o->taxa, cls, taxon, sizeof taxon);
+    ctdp_time((const char *)sqlite3_column_text(q, 3), o->utc_offset, t0, sizeof t0);
+    ctdp_time((const char *)sqlite3_column_text(q, 4), o->utc_offset, t1, sizeof t1);
+    snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
+    snprintf(prob, sizeof prob, "%.4f", p[label]);
+    snprintf(comment, sizeof comment, "class %s; %lld images", cls, (long long)sqlite3_column_int64(q, 5));
+    const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key((const char *)sqlite3_column_text(q, 2)),
+                          [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
+                          [O_LEVEL] = "event", [O_TYPE] = type,
+                          [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL, [O_METHOD] = "machine",
+                          [O_BY] = o->classified_by, [O_WHEN] = now, [O_PROB] = prob, [O_COMMENTS] = comment};
+    put_row(f, v, O_N);
+}
+
+/* One event-level observation per sequence of timed images. */
+static irb_status write_observations(irb_store *st, const ctdp_state *c, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(open_in(c->dir, "observations.csv", &af, err));
+    FILE *f = af.f;
+    put_header(f, OBS_COLS, O_N);
+    char now[32];
+    utc_now(now, sizeof now);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label FROM sequences s"
+                           " WHERE s.start != '' ORDER BY s.id",
+                           -1, &q, NULL) != SQLITE_OK) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "prepare observations");
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        put_observation(f, c, q, now);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, "read observations");
+    }
+    return irb_atomic_close(&af, err);
+}
+
+/* ---- datapackage.json --------------------------------------------------------------------- */
+
+/* package.taxonomic: the mapped scientific names of the animal classes ([] when none). */
+static void write_taxonomic(FILE *f, const irb_outputs_opts *o)
+{
+    char taxon[256], other[256];
+    int first = 1;
+    fputs("  \"taxonomic\": [", f);
+    for (int k = 0; k < o->n_classes; k++) {
+        if (strcmp(irb_obs_type(o->classes[k]), "animal") || !irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon)[0])
+            continue;
+        int dup = 0;
+        for (int j = 0; j < k; j++)
+            dup |= !strcmp(irb_taxon(o->taxa, o->classes[j], other, sizeof other), taxon);
+        if (dup)
+            continue;
+        fputs(first ? "\n    {\"scientificName\": " : ",\n    {\"scientificName\": ", f);
+        irb_json_str(f, taxon);
+        fputs(", \"vernacularNames\": {\"eng\": ", f);
+        irb_json_str(f, o->classes[k]);
+        fputs("}}", f);
+        first = 0;
+    }
+    fputs(first ? "],\n" : "\n  ],\n", f);
+}
+
+static void write_coverage(FILE *f, const ctdp_state *c)
+{
+    if (c->n_coords)
+        fprintf(f, "  \"spatial\": {\"type\": \"Polygon\", \"bbox\": [%.6f, %.6f, %.6f, %.6f], \"coordinates\": "
+                   "[[[%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f]]]},\n",
+                c->lon0, c->lat0, c->lon1, c->lat1, c->lon0, c->lat0, c->lon1, c->lat0, c->lon1, c->lat1, c->lon0,
+                c->lat1, c->lon0, c->lat0);
+    if (c->n_deployments)
+        fprintf(f, "  \"temporal\": {\"start\": \"%.10s\", \"end\": \"%.10s\"},\n", c->first, c->last);
+}
+
+static void write_irbis(FILE *f, const irb_outputs_opts *o)
+{
+    fprintf(f, "  \"irbis\": {\"sequenceGap\": %g, \"sequenceGapUnit\": \"s\", \"utcOffset\": ", o->gap);
+    irb_json_str(f, o->utc_offset);
+    fputs(", \"classifiedBy\": ", f);
+    irb_json_str(f, o->classified_by);
+    fputs(", \"classes\": [", f);
+    for (int k = 0; k < o->n_classes; k++)
+        fputs(k ? ", " : "", f), irb_json_str(f, o->classes[k]);
+    fputs("], \"positive\": ", f);
+    if (o->pos >= 0)
+        irb_json_str(f, o->classes[o->pos]), fprintf(f, ", \"threshold\": %g", o->threshold);
+    else
+        fputs("null", f);
+    fputs("},\n", f);
+}
+
+static irb_status write_package(const ctdp_state *c, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(open_in(c->dir, "datapackage.json", &af, err));
+    FILE *f = af.f;
+    char now[32];
+    utc_now(now, sizeof now);
+    fprintf(f, "{\n  \"profile\": \"" CTDP "camtrap-dp-profile.json\",\n  \"name\": \"irbis-classify\",\n");
+    fprintf(f, "  \"created\": \"%s\",\n  \"title\": \"Machine classification of a camera-trap survey\",\n", now);
+    fprintf(f, "  \"description\": \"Labels by irbis (transfer learning: ImageNet CNN features + logistic regression),"
+               " averaged over sequences. A sequence (event) is a run of images from one camera with no gap longer"
+               " than %g s between consecutive images.\",\n",
+            c->o->gap);
+    fputs("  \"contributors\": [{\"title\": \"irbis\", \"role\": \"contributor\"}],\n", f);
+    fputs("  \"project\": {\"title\": \"Camera-trap survey\", \"samplingDesign\": \"opportunistic\","
+          " \"captureMethod\": [\"activityDetection\"], \"individualAnimals\": false,"
+          " \"observationLevel\": [\"event\"]},\n",
+          f);
+    write_coverage(f, c);
+    write_taxonomic(f, c->o);
+    write_irbis(f, c->o);
+    fputs("  \"resources\": [", f);
+    static const char *const names[] = {"deployments", "media", "observations"};
+    for (int i = 0; i < 3; i++)
+        fprintf(f,
+                "%s\n    {\"name\": \"%s\", \"path\": \"%s.csv\", \"profile\": \"tabular-data-resource\","
+                " \"format\": \"csv\", \"mediatype\": \"text/csv\", \"encoding\": \"utf-8\","
+                " \"schema\": \"" CTDP "%s-table-schema.json\"}",
+                i ? "," : "", names[i], names[i], names[i]);
+    fputs("\n  ]\n}\n", f);
+    return irb_atomic_close(&af, err);
+}
+
+/* The warning of an incomplete package: what is missing and how to complete it. */
+static void warn_incomplete(const ctdp_state *c, irb_error *err)
+{
+    if (!c->n_missing && c->n_deployments)
+        return;
+    char names[NAMES_SHOWN * 130] = "";
+    for (int i = 0; i < c->n_missing && i < NAMES_SHOWN; i++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", c->missing[i]);
+    }
+    if (!c->n_deployments)
+        irb_warn(err, "%s is not a valid Camtrap DP package: no classified image has a time, so there are no "
+                      "deployments, media or observations (give the deployment periods in a deployments file)",
+                 c->dir);
+    else
+        irb_warn(err, "%s is not a valid Camtrap DP package yet: %d camera(s) have no coordinates: %s%s (give "
+                      "camera,latitude,longitude in a deployments file; `irbis export OUT --deployments FILE` "
+                      "completes the package without classifying again)",
+                 c->dir, c->n_missing, names, c->n_missing > NAMES_SHOWN ? ", ..." : "");
+}
+
+irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    IRB_TRY(irb_camtrapdp_check(NULL, o->utc_offset, err));
+    ctdp_state c = {.o = o};
+    IRB_TRY(dep_file_load(o->deployments, &c.file, err));
+    char *dir = irb_out_path(st, "camtrap-dp", err);
+    irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
+    c.dir = dir;
+    if (s == IRB_OK)
+        s = write_deployments(st, &c, err);
+    if (s == IRB_OK)
+        s = write_media(st, &c, err);
+    if (s == IRB_OK)
+        s = write_observations(st, &c, err);
+    if (s == IRB_OK)
+        s = write_package(&c, err);
+    if (s == IRB_OK)
+        warn_incomplete(&c, err);
+    irb_free(dir);
+    dep_file_free(&c.file);
+    return s;
+}
