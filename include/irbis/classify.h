@@ -87,6 +87,8 @@ typedef struct irb_classify_opts {
                                   * components of its path (irb_scan_opts.camera_depth) */
     const char *positive;        /* class the threshold applies to, or NULL (plain argmax) */
     double threshold;            /* positive label iff p(positive) >= threshold (default 0.5) */
+    double min_confidence;       /* images and sequences whose top probability is below it are
+                                  * labelled "uncertain" (Camtrap DP: unknown); 0 (default): off */
     int threads;                 /* decode and CNN threads (0: all CPUs) */
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */

@@ -100,14 +100,14 @@ static irb_status fetch(irb_store *st, const char *root, int max, int64_t *after
 /* Stores the batch's results in one transaction: the images with st[i] == IRB_OK take the
  * rows of probs in order, the others their failure. */
 static irb_status store_batch(irb_store *st, batch *b, const double *probs, int nc, int pos, double thr,
-                              long long *failed, irb_error *err)
+                              double min_conf, long long *failed, irb_error *err)
 {
     IRB_TRY(irb_store_begin(st, err));
     irb_status s = IRB_OK;
     for (int i = 0, g = 0; i < b->n && s == IRB_OK; i++) {
         if (b->st[i] == IRB_OK) {
             const double *p = probs + (size_t)g++ * (size_t)nc;
-            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr), err);
+            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr, min_conf), err);
         } else {
             (*failed)++;
             s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
@@ -121,8 +121,8 @@ static irb_status store_batch(irb_store *st, batch *b, const double *probs, int 
 }
 
 /* Scores the prepared images of b and commits the batch in one transaction. */
-static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, int pos, double thr, long long *failed,
-                               irb_error *err)
+static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, int pos, double thr,
+                               double min_conf, long long *failed, irb_error *err)
 {
     irb_cls_engine *e = b->eng;
     int good = 0;
@@ -136,7 +136,7 @@ static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, i
     }
     if (good)
         IRB_TRY(e->score(e->ctx, b->inputs, good, probs, err));
-    return store_batch(st, b, probs, nc, pos, thr, failed, err);
+    return store_batch(st, b, probs, nc, pos, thr, min_conf, failed, err);
 }
 
 /* The next batch for an engine with run(): pending images in id order, or in shooting order
@@ -247,7 +247,7 @@ static irb_status classify_loop(run_ctx *r, batch *b0, batch *b1, double *probs,
         if (s == IRB_OK && next->n > 0 && !job.running)
             irb_pool_run(pool, decode_part, next); /* no thread: decode in line */
         if (s == IRB_OK)
-            s = commit_batch(r->st, cur, probs, r->nc, r->pos, o->threshold, &r->failed, err);
+            s = commit_batch(r->st, cur, probs, r->nc, r->pos, o->threshold, o->min_confidence, &r->failed, err);
         if (job.running)
             pthread_join(job.thread, NULL);
         IRB_TRY(s);
@@ -289,7 +289,7 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
                             sizeof(double) * (size_t)r->nc);
                 good++;
             }
-        if ((s = store_batch(r->st, b, probs, r->nc, r->pos, o->threshold, &r->failed, err)) != IRB_OK)
+        if ((s = store_batch(r->st, b, probs, r->nc, r->pos, o->threshold, o->min_confidence, &r->failed, err)) != IRB_OK)
             break;
         r->processed += b->n;
         done += b->n;
@@ -348,12 +348,12 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
     const irb_classify_opts *o = r->o;
     irb_outputs_opts oo = {
         .survey_dir = o->survey_dir, .n_classes = r->nc, .classes = classes, .pos = r->pos,
-        .threshold = o->threshold, .gap = o->sequence_gap, .classified_by = classified_by,
+        .threshold = o->threshold, .min_confidence = o->min_confidence, .gap = o->sequence_gap, .classified_by = classified_by,
         .taxa = o->taxa, .deployments = o->deployments, .utc_offset = o->utc_offset ? o->utc_offset : "Z",
         .sort = o->sort, .report_sequences = o->report_sequences, .max_sequence_images = o->max_sequence_images,
     };
     irb_progress_phase(r->pt, IRB_PHASE_SEQUENCES, 0, 1);
-    IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, err));
+    IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, o->min_confidence, err));
     irb_progress_update(r->pt, 1, 1, r->pt->p.failed, 1);
     irb_progress_end_phase(r->pt);
     return irb_write_outputs(r->st, &oo, r->pt, err);
@@ -370,6 +370,8 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
         return irb_fail(err, IRB_INVALID_ARG, "sequence gap must be a number of seconds >= 0, got %g", o->sequence_gap);
     if (!(o->threshold >= 0 && o->threshold <= 1))
         return irb_fail(err, IRB_INVALID_ARG, "threshold must be in [0, 1], got %g", o->threshold);
+    if (!(o->min_confidence >= 0 && o->min_confidence <= 1))
+        return irb_fail(err, IRB_INVALID_ARG, "min-confidence must be in [0, 1], got %g", o->min_confidence);
     if (o->batch < 1 || o->batch > 256)
         return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
     if (nc < 1)
@@ -390,7 +392,9 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
 static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *model_id,
                                 const char *classifier_id, int nc, const char *const *classes, irb_error *err)
 {
-    char gap[64], thr[64], cls[4096] = "";
+    char gap[64], thr[64], minc[64] = "", cls[4096] = "";
+    if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
+        snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
     snprintf(gap, sizeof gap, "%.17g", o->sequence_gap);
     snprintf(thr, sizeof thr, "%.17g", o->positive ? o->threshold : -1.0);
     for (int k = 0; k < nc; k++) {
@@ -398,9 +402,9 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
         snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
     }
     const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap", "positive", "threshold", "classes",
-                          "survey"};
-    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, o->survey_dir};
-    return irb_store_check_params(st, keys, vals, 7, o->restart, err);
+                          "survey", "min_confidence"};
+    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, o->survey_dir, minc};
+    return irb_store_check_params(st, keys, vals, 8, o->restart, err);
 }
 
 irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_id, const char *classifier_id,

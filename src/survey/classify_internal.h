@@ -111,8 +111,10 @@ irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_su
 
 /* The label rule for images and sequences: with a positive class (pos >= 0) the label is pos
  * iff p[pos] >= threshold, else the most probable other class; without, the argmax (lowest
- * index on ties). */
-int irb_cls_label(const double *p, int n, int pos, double threshold);
+ * index on ties). With min_conf > 0, IRB_LABEL_UNCERTAIN when the top probability is below
+ * min_conf. */
+enum { IRB_LABEL_UNCERTAIN = -2 };
+int irb_cls_label(const double *p, int n, int pos, double threshold, double min_conf);
 /* The status column's token for a failed image: "io", "corrupt", "unsupported", "too_large",
  * "not_found", "nomem", ... */
 const char *irb_cls_status_token(irb_status s);
@@ -182,7 +184,7 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
  * probabilities are the mean of the members', labelled with irb_cls_label. Streams the rows
  * (SQLite sorts on disk when needed): memory is O(classes). */
 irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
-                                     irb_error *err);
+                                     double min_conf, irb_error *err);
 
 /* A local camera time in seconds (and fraction) by irb_time_parse; 0 when the text is empty or
  * invalid (the image is then untimed, a sequence of one). */
@@ -196,6 +198,7 @@ typedef struct irb_outputs_opts {
     const char *const *classes;
     int pos;                  /* positive class index or -1 */
     double threshold;
+    double min_confidence;    /* labels below it are IRB_LABEL_UNCERTAIN (0: off) */
     double gap;
     const char *classified_by;
     const char *model_name;
@@ -227,6 +230,7 @@ typedef struct irb_progress_tracker irb_progress_tracker;
 irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progress_tracker *pt, irb_error *err);
 
 /* Helpers shared by the writers. */
+const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
 void irb_json_str(FILE *f, const char *s);      /* a JSON string literal */
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */

@@ -18,8 +18,8 @@
 
 static const char *const KEYS[] = {"out.survey", "out.classes", "out.classified_by", "out.positive", "out.threshold",
                                    "out.gap", "out.taxa", "out.deployments", "out.utc_offset", "out.report_sequences",
-                                   "out.max_sequence_images"};
-enum { K_SURVEY, K_CLASSES, K_BY, K_POS, K_THR, K_GAP, K_TAXA, K_DEPLOY, K_UTC, K_REPORT, K_MAXIMG, K_N };
+                                   "out.max_sequence_images", "out.min_confidence"};
+enum { K_SURVEY, K_CLASSES, K_BY, K_POS, K_THR, K_GAP, K_TAXA, K_DEPLOY, K_UTC, K_REPORT, K_MAXIMG, K_MINC, K_N };
 
 /* An absolute path when it resolves (so a later export works from any folder), else a copy. */
 static char *absolute(const char *path)
@@ -30,7 +30,8 @@ static char *absolute(const char *path)
 
 static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
-    char pos[32], thr[64], gap[64], rep[32], maxi[32];
+    char pos[32], thr[64], gap[64], rep[32], maxi[32], minc[64];
+    snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
     snprintf(pos, sizeof pos, "%d", o->pos);
     snprintf(thr, sizeof thr, "%.17g", o->threshold);
     snprintf(gap, sizeof gap, "%.17g", o->gap);
@@ -46,7 +47,7 @@ static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *er
         for (int k = 0; k < o->n_classes; k++) /* '\n'-separated: class names may hold commas */
             strcat(strcat(classes, k ? "\n" : ""), o->classes[k]);
         const char *vals[K_N] = {survey, classes, o->classified_by, pos, thr, gap, o->taxa ? o->taxa : "",
-                                 deploy, o->utc_offset, rep, maxi};
+                                 deploy, o->utc_offset, rep, maxi, minc};
         s = irb_store_begin(st, err);
         for (int i = 0; i < K_N && s == IRB_OK; i++)
             s = irb_store_set_state(st, KEYS[i], vals[i], err);
@@ -101,6 +102,7 @@ static irb_status recall(irb_store *st, recalled *r, irb_outputs_opts *o, irb_er
         .classified_by = r->v[K_BY], .taxa = r->v[K_TAXA][0] ? r->v[K_TAXA] : NULL,
         .deployments = r->v[K_DEPLOY][0] ? r->v[K_DEPLOY] : NULL, .utc_offset = r->v[K_UTC],
         .sort = IRB_SORT_NONE, .report_sequences = atoi(r->v[K_REPORT]), .max_sequence_images = atoi(r->v[K_MAXIMG]),
+        .min_confidence = strtod(r->v[K_MINC], NULL),
     };
     if (o->pos >= o->n_classes)
         return irb_fail(err, IRB_CORRUPT, "%s/irbis.sqlite: recorded positive class %d of %d classes",

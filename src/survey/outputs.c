@@ -119,6 +119,11 @@ void irb_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+const char *irb_label_name(const irb_outputs_opts *o, int label)
+{
+    return label >= 0 && label < o->n_classes ? o->classes[label] : label == IRB_LABEL_UNCERTAIN ? "uncertain" : NULL;
+}
+
 const char *irb_obs_type(const char *cls)
 {
     static const char *const blank[] = {"empty", "blank", "none", "background", "nothing"};
@@ -186,11 +191,9 @@ static void put_probs(FILE *f, const void *blob, int bytes, int nc)
 static void put_label(FILE *f, const irb_outputs_opts *o, sqlite3_stmt *q, int col)
 {
     fputc(',', f);
-    if (sqlite3_column_type(q, col) != SQLITE_NULL) {
-        int k = sqlite3_column_int(q, col);
-        if (k >= 0 && k < o->n_classes)
-            irb_csv_put(f, o->classes[k]);
-    }
+    const char *name = irb_label_name(o, sqlite3_column_int(q, col));
+    if (sqlite3_column_type(q, col) != SQLITE_NULL && name)
+        irb_csv_put(f, name);
 }
 
 irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err)
@@ -321,7 +324,8 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
     while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         const char *rel = (const char *)sqlite3_column_text(q, 0);
         int label = sqlite3_column_int(q, 1);
-        safe_name(label >= 0 && label < o->n_classes ? o->classes[label] : "unknown", name, sizeof name);
+        const char *lname = irb_label_name(o, label);
+        safe_name(lname ? lname : "unknown", name, sizeof name);
         size_t need = strlen(sorted) + strlen(name) + strlen(rel) + 3;
         char *dst = irb_malloc(need), *src = irb_path_join(root, rel);
         if (!dst || !src) {

@@ -18,8 +18,10 @@ static int empty_class(const irb_outputs_opts *o)
     return -1;
 }
 
-static int category_id(int empty, int k)
+static int category_id(const irb_outputs_opts *o, int empty, int k)
 {
+    if (k == IRB_LABEL_UNCERTAIN)
+        return o->n_classes; /* after the classes' ids 0 .. n_classes - 1 */
     return empty < 0 ? k : k == empty ? 0 : k < empty ? k + 1 : k;
 }
 
@@ -30,10 +32,12 @@ static void put_categories(FILE *f, const irb_outputs_opts *o, int empty)
         int k = i < 0 ? empty : i;
         if (k < 0 || (i >= 0 && k == empty))
             continue;
-        fprintf(f, "%s\n    {\"id\": %d, \"name\": ", category_id(empty, k) ? "," : "", category_id(empty, k));
+        fprintf(f, "%s\n    {\"id\": %d, \"name\": ", category_id(o, empty, k) ? "," : "", category_id(o, empty, k));
         irb_json_str(f, o->classes[k]);
         fputc('}', f);
     }
+    if (o->min_confidence > 0)
+        fprintf(f, ",\n    {\"id\": %d, \"name\": \"uncertain\"}", category_id(o, empty, IRB_LABEL_UNCERTAIN));
     fputs("\n  ],\n", f);
 }
 
@@ -99,17 +103,19 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
                 }
             } else {
                 int k = sqlite3_column_int(q, 8);
-                double conf = 0;
-                const void *blob = sqlite3_column_blob(q, 9);
-                if (blob && k >= 0 && k < o->n_classes &&
-                    sqlite3_column_bytes(q, 9) == (int)(sizeof(double) * (size_t)o->n_classes))
-                    memcpy(&conf, (const char *)blob + (size_t)k * sizeof conf, sizeof conf);
+                double conf = 0, pk;
+                const char *blob = sqlite3_column_blob(q, 9);
+                int ok = blob && sqlite3_column_bytes(q, 9) == (int)(sizeof(double) * (size_t)o->n_classes);
+                for (int j = 0; ok && j < o->n_classes; j++) { /* p(label); uncertain: the top p */
+                    memcpy(&pk, blob + (size_t)j * sizeof pk, sizeof pk);
+                    conf = j == k || (k == IRB_LABEL_UNCERTAIN && pk > conf) ? pk : conf;
+                }
                 fputs("\"id\": ", f);
                 irb_json_str(f, p);
                 fputs(", \"image_id\": ", f);
                 irb_json_str(f, p);
                 fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
-                        category_id(empty, k), conf);
+                        category_id(o, empty, k), conf);
             }
             fputc('}', f);
         }

@@ -400,17 +400,25 @@ static void put_observation(FILE *f, const ctdp_state *c, sqlite3_stmt *q, const
 {
     const irb_outputs_opts *o = c->o;
     const double *p = sqlite3_column_blob(q, 6);
-    int label = sqlite3_column_int(q, 7);
-    if (!p || label < 0 || label >= o->n_classes)
+    int label = sqlite3_column_int(q, 7), top = 0;
+    const char *cls = irb_label_name(o, label);
+    if (!p || !cls)
         return;
-    const char *cls = o->classes[label], *type = irb_obs_type(cls);
+    for (int k = 1; k < o->n_classes; k++)
+        top = p[k] > p[top] ? k : top;
+    int uncertain = label == IRB_LABEL_UNCERTAIN; /* "unknown", with its top class's probability */
+    const char *type = uncertain ? "unknown" : irb_obs_type(cls);
     char id[32], t0[48], t1[48], prob[32], taxon[256], comment[600];
     irb_taxon(o->taxa, cls, taxon, sizeof taxon);
     ctdp_time((const char *)sqlite3_column_text(q, 3), o->utc_offset, t0, sizeof t0);
     ctdp_time((const char *)sqlite3_column_text(q, 4), o->utc_offset, t1, sizeof t1);
     snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
-    snprintf(prob, sizeof prob, "%.4f", p[label]);
-    snprintf(comment, sizeof comment, "class %s; %lld images", cls, (long long)sqlite3_column_int64(q, 5));
+    snprintf(prob, sizeof prob, "%.4f", p[uncertain ? top : label]);
+    if (uncertain)
+        snprintf(comment, sizeof comment, "uncertain: top class %s below %g; %lld images", o->classes[top],
+                 o->min_confidence, (long long)sqlite3_column_int64(q, 5));
+    else
+        snprintf(comment, sizeof comment, "class %s; %lld images", cls, (long long)sqlite3_column_int64(q, 5));
     const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key((const char *)sqlite3_column_text(q, 2)),
                           [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
                           [O_LEVEL] = "event", [O_TYPE] = type,
@@ -498,6 +506,8 @@ static void write_irbis(FILE *f, const irb_outputs_opts *o)
         irb_json_str(f, o->classes[o->pos]), fprintf(f, ", \"threshold\": %g", o->threshold);
     else
         fputs("null", f);
+    if (o->min_confidence > 0)
+        fprintf(f, ", \"uncertainBelow\": %g", o->min_confidence);
     fputs("},\n", f);
 }
 

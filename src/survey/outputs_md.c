@@ -52,6 +52,8 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
         irb_json_str(f, o->classes[o->pos]);
     else
         fputs("null", f);
+    if (o->min_confidence > 0)
+        fprintf(f, ", \"uncertain_below\": %g", o->min_confidence);
     fprintf(f, ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
                "predictions.csv)\"}},\n",
             o->gap);
@@ -59,6 +61,8 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
     fputs("  \"classification_categories\": {", f);
     for (int k = 0; k < o->n_classes; k++)
         fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, o->classes[k]);
+    if (o->min_confidence > 0)
+        fprintf(f, ", \"%d\": \"uncertain\"", o->n_classes);
     fputs("},\n", f);
     if (o->taxa && *o->taxa) {
         char taxon[256];
@@ -67,19 +71,35 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
             irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon);
             fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, taxon[0] ? taxon : o->classes[k]);
         }
+        if (o->min_confidence > 0)
+            fprintf(f, ", \"%d\": \"uncertain: top probability below %g\"", o->n_classes, o->min_confidence);
         fputs("},\n", f);
     }
 }
 
+/* The most probable non-blank class, -1 when there is none. */
+static int top_nonblank(const irb_outputs_opts *o, const double *p)
+{
+    int best = -1;
+    for (int k = 0; k < o->n_classes; k++)
+        if (md_category(o->classes[k]) && (best < 0 || p[k] > p[best]))
+            best = k;
+    return best;
+}
+
 /* One detection over the whole image: conf is the probability of the label's category (the sum
- * over the classes mapping to it); the classifications list the non-blank classes by p. */
+ * over the classes mapping to it); the classifications list the non-blank classes by p. An
+ * uncertain image gets the category of its most probable non-blank class and "uncertain" (with
+ * the top probability) first among its classifications. */
 static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, int label, int *order)
 {
-    int cat = md_category(o->classes[label]), n = 0;
-    double conf = 0;
+    int uncertain = label == IRB_LABEL_UNCERTAIN;
+    int cat = md_category(o->classes[uncertain ? top_nonblank(o, p) : label]), n = 0;
+    double conf = 0, top = 0;
     for (int k = 0; k < o->n_classes; k++) {
         int c = md_category(o->classes[k]);
         conf += c == cat ? p[k] : 0;
+        top = p[k] > top ? p[k] : top;
         if (c) {
             int j = n++;
             for (; j > 0 && p[order[j - 1]] < p[k]; j--) /* stable: lower index first on ties */
@@ -90,6 +110,8 @@ static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, i
     conf = conf > 1 ? 1 : conf;
     fprintf(f, "[{\"category\": \"%d\", \"conf\": %.6f, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": [",
             cat, conf);
+    if (uncertain)
+        fprintf(f, "[\"%d\", %.6f]%s", o->n_classes, top, n ? ", " : "");
     for (int j = 0; j < n; j++)
         fprintf(f, "%s[\"%d\", %.6f]", j ? ", " : "", order[j], p[order[j]]);
     fputs("]}]", f);
@@ -111,7 +133,7 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
         irb_json_str(f, (const char *)sqlite3_column_text(q, 0));
         const double *p = sqlite3_column_blob(q, 5);
         int label = sqlite3_column_int(q, 4);
-        int ok = sqlite3_column_int(q, 1) == IRB_IMG_OK && p && label >= 0 && label < o->n_classes &&
+        int ok = sqlite3_column_int(q, 1) == IRB_IMG_OK && p && irb_label_name(o, label) &&
                  sqlite3_column_bytes(q, 5) == (int)(sizeof(double) * (size_t)o->n_classes);
         if (!ok) {
             const char *tok = (const char *)sqlite3_column_text(q, 2), *msg = (const char *)sqlite3_column_text(q, 3);
@@ -126,7 +148,7 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
             continue;
         }
         fputs(", \"detections\": ", f);
-        if (md_category(o->classes[label]))
+        if (label == IRB_LABEL_UNCERTAIN ? top_nonblank(o, p) >= 0 : md_category(o->classes[label]) != 0)
             put_detection(f, o, p, label, order);
         else
             fputs("[]", f);

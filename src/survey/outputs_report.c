@@ -81,6 +81,10 @@ typedef struct ranked {
     double p;
 } ranked;
 
+/* Columns of the counts: the classes, then "uncertain" when the run has a min-confidence. */
+static int n_labels(const irb_outputs_opts *o) { return o->n_classes + (o->min_confidence > 0); }
+static int label_of(const irb_outputs_opts *o, int k) { return k < o->n_classes ? k : IRB_LABEL_UNCERTAIN; }
+
 static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE *f, irb_error *err)
 {
     sqlite3 *db = irb_store_db(st);
@@ -93,15 +97,15 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
                            " (SELECT count(*) FROM sequences WHERE label = ?1)",
                            -1, &q, NULL) != SQLITE_OK)
         return irb_db_fail(st, err, "prepare report counts");
-    for (int k = 0; k < o->n_classes; k++) {
+    for (int k = 0; k < n_labels(o); k++) {
         sqlite3_reset(q);
-        sqlite3_bind_int(q, 1, k);
+        sqlite3_bind_int(q, 1, label_of(o, k));
         if (sqlite3_step(q) != SQLITE_ROW) {
             sqlite3_finalize(q);
             return irb_db_fail(st, err, "report counts");
         }
         fputs("<tr><td>", f);
-        html(f, o->classes[k]);
+        html(f, irb_label_name(o, label_of(o, k)));
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
                 (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2));
     }
@@ -109,9 +113,9 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
     fputs("</table>\n<h2>Counts per camera</h2>\n<table id=\"cameras\"><tr><th>camera</th><th>images</th>"
           "<th>failed</th><th>sequences</th>",
           f);
-    for (int k = 0; k < o->n_classes; k++) {
+    for (int k = 0; k < n_labels(o); k++) {
         fputs("<th>seq: ", f);
-        html(f, o->classes[k]);
+        html(f, irb_label_name(o, label_of(o, k)));
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
@@ -125,23 +129,24 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
         sqlite3_finalize(q);
         return irb_db_fail(st, err, "prepare report cameras");
     }
-    long long *per = irb_calloc((size_t)o->n_classes, sizeof *per);
+    long long *per = irb_calloc((size_t)n_labels(o), sizeof *per);
     while (per && sqlite3_step(q) == SQLITE_ROW) {
         const char *cam = (const char *)sqlite3_column_text(q, 0);
-        memset(per, 0, sizeof *per * (size_t)o->n_classes);
+        memset(per, 0, sizeof *per * (size_t)n_labels(o));
         long long total = 0;
         sqlite3_reset(qs);
         sqlite3_bind_text(qs, 1, cam, -1, SQLITE_STATIC);
         while (sqlite3_step(qs) == SQLITE_ROW) {
             int k = sqlite3_column_int(qs, 0);
-            if (k >= 0 && k < o->n_classes)
+            k = k == IRB_LABEL_UNCERTAIN ? o->n_classes : k;
+            if (k >= 0 && k < n_labels(o))
                 per[k] = sqlite3_column_int64(qs, 1), total += per[k];
         }
         fputs("<tr><td>", f);
         html(f, cam[0] ? cam : "(unknown)");
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
                 (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), total);
-        for (int k = 0; k < o->n_classes; k++)
+        for (int k = 0; k < n_labels(o); k++)
             fprintf(f, "<td class=\"n\">%lld</td>", per[k]);
         fputs("</tr>\n", f);
     }
@@ -221,7 +226,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
         }
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%.3f</td><td>", (long long)sqlite3_column_int64(qs, 4),
                 top[r].p);
-        html(f, label >= 0 && label < o->n_classes ? o->classes[label] : "");
+        html(f, irb_label_name(o, label) ? irb_label_name(o, label) : "");
         fputs("</td><td>", f);
         sqlite3_reset(qm);
         sqlite3_bind_int64(qm, 1, top[r].id);
@@ -316,6 +321,8 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
         html(f, o->classes[o->pos]);
         fprintf(f, " (threshold %g)</td></tr>", o->threshold);
     }
+    if (o->min_confidence > 0)
+        fprintf(f, "<tr><th>uncertain below</th><td>%g (top probability)</td></tr>", o->min_confidence);
     fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
                "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
                "<tr><th>sequences</th><td>%lld</td></tr>"

@@ -303,7 +303,7 @@ irb_status irb_store_check_params(irb_store *st, const char *const *keys, const 
     if (recorded && !restart) {
         for (int i = 0; i < n; i++) {
             IRB_TRY(get_kv(st, "params", keys[i], &have, err));
-            if (!have || strcmp(have, values[i]) != 0) {
+            if (have ? strcmp(have, values[i]) != 0 : values[i][0] != '\0') { /* unset = older store */
                 irb_status s = irb_fail(err, IRB_MISMATCH,
                                         "%s: the output folder holds a run with %s = '%s', this run has '%s'; "
                                         "use the same options to resume, or --restart to discard it",
@@ -468,8 +468,13 @@ const char *irb_cls_status_token(irb_status s)
     return (unsigned)s < IRB_STATUS_COUNT && t[s] ? t[s] : "error";
 }
 
-int irb_cls_label(const double *p, int n, int pos, double threshold)
+int irb_cls_label(const double *p, int n, int pos, double threshold, double min_conf)
 {
+    double top = 0;
+    for (int k = 0; k < n; k++)
+        top = p[k] > top ? p[k] : top;
+    if (min_conf > 0 && top < min_conf)
+        return IRB_LABEL_UNCERTAIN;
     if (pos >= 0 && pos < n && p[pos] >= threshold)
         return pos;
     int best = -1;
@@ -485,6 +490,7 @@ typedef struct seq_acc {
     char *camera, *start, *end;
     long long n, k; /* members; k-th sequence of the camera */
     double *sum, *mean;
+    double min_conf; /* of the label rule */
 } seq_acc;
 
 static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr,
@@ -504,7 +510,7 @@ static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc
     sqlite3_bind_text(ins, 5, a->end, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ins, 6, a->n);
     sqlite3_bind_blob(ins, 7, a->mean, (int)(sizeof(double) * (size_t)nc), SQLITE_STATIC);
-    sqlite3_bind_int(ins, 8, irb_cls_label(a->mean, nc, pos, thr));
+    sqlite3_bind_int(ins, 8, irb_cls_label(a->mean, nc, pos, thr, a->min_conf));
     if (sqlite3_step(ins) != SQLITE_DONE)
         return db_fail(st, err, "store sequence");
     a->n = 0;
@@ -567,9 +573,9 @@ static irb_status build_sequences(irb_store *st, double gap, int nc, int pos, do
 }
 
 irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
-                                     irb_error *err)
+                                     double min_conf, irb_error *err)
 {
-    seq_acc a = {0};
+    seq_acc a = {.min_conf = min_conf};
     sqlite3_stmt *sel = NULL, *ins = NULL, *map = NULL;
     irb_status s = IRB_OK;
     a.sum = irb_calloc((size_t)n_classes, sizeof(double));

@@ -216,12 +216,15 @@ static void rm_rf(const char *dir)
 static void test_label_rule(void)
 {
     double a[3] = {0.5, 0.3, 0.2};
-    CHECK(irb_cls_label(a, 3, -1, 0.5) == 0, "argmax");
-    CHECK(irb_cls_label(a, 3, 1, 0.3) == 1, "p(pos) == threshold is positive");
-    CHECK(irb_cls_label(a, 3, 1, 0.31) == 0, "below threshold: best other");
-    CHECK(irb_cls_label(a, 3, 0, 0.9) == 1, "best of the others when pos is argmax but below threshold");
+    CHECK(irb_cls_label(a, 3, -1, 0.5, 0) == 0, "argmax");
+    CHECK(irb_cls_label(a, 3, 1, 0.3, 0) == 1, "p(pos) == threshold is positive");
+    CHECK(irb_cls_label(a, 3, 1, 0.31, 0) == 0, "below threshold: best other");
+    CHECK(irb_cls_label(a, 3, 0, 0.9, 0) == 1, "best of the others when pos is argmax but below threshold");
     double t[2] = {0.5, 0.5};
-    CHECK(irb_cls_label(t, 2, -1, 0.5) == 0, "tie: lowest index");
+    CHECK(irb_cls_label(t, 2, -1, 0.5, 0) == 0, "tie: lowest index");
+    CHECK(irb_cls_label(a, 3, -1, 0.5, 0.6) == IRB_LABEL_UNCERTAIN, "top probability below min_conf: uncertain");
+    CHECK(irb_cls_label(a, 3, 1, 0.3, 0.5) == 1, "top probability at min_conf: the label rule");
+    CHECK(irb_cls_label(a, 3, 1, 0.3, 0.51) == IRB_LABEL_UNCERTAIN, "uncertain also with a positive class");
 }
 
 static void test_time(void)

@@ -31,6 +31,8 @@ static const char USAGE[] =
     "                          components (card layouts CAM/DCIM/100RECNX: 1)\n"
     "  -p, --positive CLASS    the class --threshold applies to (default: plain argmax)\n"
     "  -t, --threshold P       label CLASS when p(CLASS) >= P, for images and sequences (default 0.5)\n"
+    "      --min-confidence P  label images and sequences whose top probability is below P\n"
+    "                          'uncertain' in every output (Camtrap DP: unknown; default 0: off)\n"
     "  -j, --threads N         decode and CNN threads (default: all CPUs)\n"
     "  -b, --batch N           images per CNN batch and per committed transaction (default 16)\n"
     "      --sort MODE         none|copy|hardlink|symlink: OUT/sorted/<label>/<relative path>\n"
@@ -93,8 +95,8 @@ static void on_progress(void *user, const irb_progress *p)
     fflush(stderr);
 }
 
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF };
 enum { OPT_DEPTH = 300 };
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT };
 
 static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
 {
@@ -107,7 +109,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         {"sort", required_argument, 0, OPT_SORT},   {"taxa", required_argument, 0, OPT_TAXA},
         {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
         {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
-        {"report-sequences", required_argument, 0, OPT_REPORT},
+        {"report-sequences", required_argument, 0, OPT_REPORT}, {"min-confidence", required_argument, 0, OPT_MINCONF},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "classify";
@@ -143,6 +145,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         case OPT_DEPLOY: o->deployments = optarg; break;
         case OPT_UTC: o->utc_offset = optarg; break;
         case OPT_RESTART: o->restart = 1; break;
+        case OPT_MINCONF:
+            if (!cli_double(cmd, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
+                o->min_confidence > 1)
+                return cli_error(cmd, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
+            break;
         case OPT_LIMIT: if (!cli_int(cmd, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
         case OPT_REPORT:
             if (!cli_int(cmd, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;

@@ -31,7 +31,7 @@ static void usage(FILE *out)
             "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT };
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF };
 
 /* The options of `irbis classify`. Returns CLI_OK, CLI_USAGE, or -1 after --help. */
 static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
@@ -42,6 +42,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         {"threads", 1, 0, 'j'},     {"batch", 1, 0, 'b'},       {"sort", 1, 0, OPT_SORT},
         {"taxa", 1, 0, OPT_TAXA},   {"deployments", 1, 0, OPT_DEPLOY}, {"utc-offset", 1, 0, OPT_UTC},
         {"restart", 0, 0, OPT_RESTART}, {"limit", 1, 0, OPT_LIMIT}, {"report-sequences", 1, 0, OPT_REPORT},
+        {"min-confidence", 1, 0, OPT_MINCONF},
         {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     long v;
     int c;
@@ -65,6 +66,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         case OPT_DEPLOY: o->deployments = optarg; break;
         case OPT_UTC: o->utc_offset = optarg; break;
         case OPT_RESTART: o->restart = 1; break;
+        case OPT_MINCONF:
+            if (!cli_double(CMD, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
+                o->min_confidence > 1)
+                return cli_error(CMD, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
+            break;
         case OPT_LIMIT: if (!cli_int(CMD, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
         case OPT_REPORT:
             if (!cli_int(CMD, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
