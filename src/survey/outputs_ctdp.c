@@ -104,13 +104,15 @@ static void dep_file_free(dep_file *d)
     memset(d, 0, sizeof *d);
 }
 
-/* A decimal coordinate ([+-]digits[.digits]) in [-lim, lim], copied without a '+' into *out. */
+/* A decimal coordinate ([+-]digits[.digits]) in [-lim, lim], copied without a '+' into *out;
+ * strtod alone would take "nan", "inf" and "0x1A". */
 static irb_status coord(const char *path, long line, const char *col, const char *v, double lim, char **out,
                         irb_error *err)
 {
     const char *p = v + (*v == '+' || *v == '-');
     size_t d = strspn(p, "0123456789");
-    int ok = d > 0 && (!p[d] || (p[d] == '.' && strspn(p + d + 1, "0123456789") == strlen(p + d + 1)));
+    size_t f = p[d] == '.' ? strspn(p + d + 1, "0123456789") : 0;
+    int ok = d > 0 && (!p[d] || (p[d] == '.' && f > 0 && !p[d + 1 + f]));
     double x = ok ? strtod(v, NULL) : NAN;
     if (!ok || !isfinite(x) || x < -lim || x > lim)
         return irb_fail(err, IRB_INVALID_ARG, "%s:%ld: %s '%s' is not a decimal number in [-%g, %g]", path, line, col,

@@ -162,7 +162,8 @@ def main():
               % (off, r.returncode, r.stderr.strip()))
         r = run('export', out2, '--utc-offset', off)
         check(r.returncode == 2, 'export --utc-offset %s: exit %d' % (off, r.returncode))
-    for lat, lon in (('nan', '72.5'), ('0x1A', '72.5'), ('91', '72.5'), ('37.1', '-180.5'), ('inf', '1'), ('', '1')):
+    for lat, lon in (('nan', '72.5'), ('0x1A', '72.5'), ('91', '72.5'), ('37.1', '-180.5'), ('inf', '1'), ('', '1'),
+                     ('1.', '2'), ('1e1', '2')):
         write_deployments(bad, [[first, lat, lon, 'x', '', '']])
         r = F.classify(fx, os.path.join(root, 'camtrapdp_badcoord'), '--deployments', bad)
         check(r.returncode == 2 and 'ctdp_bad.csv:2' in r.stderr, 'coordinates %r,%r: exit %d %s'
