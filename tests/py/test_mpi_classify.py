@@ -128,6 +128,12 @@ def compare(ref, out, tag):
           "%s: report.html byte-identical" % tag)
     check(read(os.path.join(ref, "coco-camera-traps.json")) == read(os.path.join(out, "coco-camera-traps.json")),
           "%s: coco-camera-traps.json byte-identical" % tag)
+    md = [re.sub(r'"classification_completion_time": "[^"]*"', '', read(os.path.join(d, "megadetector.json")).decode())
+          for d in (ref, out)]
+    check(md[0] == md[1], "%s: megadetector.json identical (completion time masked)" % tag)
+    r = subprocess.run(["/usr/bin/python3", os.path.join(SHARED, "standards", "validators", "md_validate.py"),
+                        os.path.join(out, "megadetector.json")], capture_output=True, text=True)
+    check(r.returncode == 0 and "(0 violations" in r.stdout, "%s: md_validate.py: %s" % (tag, (r.stdout.strip().splitlines() or [""])[-1]))
     check(tree(os.path.join(ref, "thumbs")) == tree(os.path.join(out, "thumbs")), "%s: same thumbnails" % tag)
     check(tree(os.path.join(ref, "sorted")) == tree(os.path.join(out, "sorted")) != {},
           "%s: same sorted/ links" % tag)
