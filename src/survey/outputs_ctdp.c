@@ -273,11 +273,44 @@ typedef struct ctdp_state {
     const irb_outputs_opts *o;
     const char *dir;
     dep_file file;
+    char now[32];             /* created, classificationTimestamp */
     char first[40], last[40]; /* earliest start, latest end of the deployments */
     double lat0, lat1, lon0, lon1;
     int n_deployments, n_coords, n_missing;
     char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
 } ctdp_state;
+
+/* One table: its schema's columns, the query whose rows become its rows, and the function
+ * writing a row (called once more with q = NULL after the last). */
+typedef struct ctdp_table {
+    const char *file;
+    const char *const *cols;
+    int n_cols;
+    const char *sql;
+    void (*row)(FILE *f, ctdp_state *c, sqlite3_stmt *q);
+} ctdp_table;
+
+static irb_status write_table(irb_store *st, ctdp_state *c, const ctdp_table *t, irb_error *err)
+{
+    irb_atomic_file af;
+    IRB_TRY(open_in(c->dir, t->file, &af, err));
+    put_header(af.f, t->cols, t->n_cols);
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st), t->sql, -1, &q, NULL) != SQLITE_OK) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, t->file);
+    }
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+        t->row(af.f, c, q);
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(st, err, t->file);
+    }
+    t->row(af.f, c, NULL);
+    return irb_atomic_close(&af, err);
+}
 
 /* ---- deployments.csv ---------------------------------------------------------------------- */
 
@@ -314,95 +347,58 @@ static void put_deployment(FILE *f, ctdp_state *c, const char *camera, const cha
 }
 
 /* Deployments: one per camera with classified timed images (period from the deployments file
- * when it gives one, else the first and last image), plus the file's cameras that give a full
- * period even without images. */
-static irb_status write_deployments(irb_store *st, ctdp_state *c, irb_error *err)
+ * when it gives one, else the first and last image), then (q = NULL) the file's cameras that
+ * give a full period even without images. */
+static void deployment_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
 {
-    irb_atomic_file af;
-    IRB_TRY(open_in(c->dir, "deployments.csv", &af, err));
-    FILE *f = af.f;
-    put_header(f, DEP_COLS, D_N);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT camera, min(tsec), max(tsec), count(tsec) FROM images WHERE state = 1"
-                           " GROUP BY camera ORDER BY camera",
-                           -1, &q, NULL) != SQLITE_OK) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "prepare deployments");
+    if (!q) {
+        for (int k = 0; k < c->file.n; k++)
+            if (!c->file.rows[k].used && c->file.rows[k].start[0] && c->file.rows[k].end[0])
+                put_deployment(f, c, c->file.rows[k].camera, "", "", "period from the deployments file; no images");
+        return;
     }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *cam = (const char *)sqlite3_column_text(q, 0);
-        long long timed = sqlite3_column_int64(q, 3);
-        int k = dep_find(&c->file, cam);
-        int full = k >= 0 && c->file.rows[k].start[0] && c->file.rows[k].end[0];
-        if (!timed && !full)
-            continue; /* no time to give the deployment a period: its images are untimed */
-        char t0[40] = "", t1[40] = "", comment[160];
-        irb_time a = {sqlite3_column_int64(q, 1), 0}, z = {sqlite3_column_int64(q, 2), 0};
-        if (timed)
-            irb_time_format(a, t0, sizeof t0), irb_time_format(z, t1, sizeof t1);
-        snprintf(comment, sizeof comment, "%s; %lld timed classified images",
-                 full ? "period from the deployments file" : "period: first and last classified image", timed);
-        put_deployment(f, c, cam, t0, t1, comment);
-    }
-    sqlite3_finalize(q);
-    for (int k = 0; rc == SQLITE_DONE && k < c->file.n; k++)
-        if (!c->file.rows[k].used && c->file.rows[k].start[0] && c->file.rows[k].end[0])
-            put_deployment(f, c, c->file.rows[k].camera, "", "", "period from the deployments file; no images");
-    if (rc != SQLITE_DONE) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "read deployments");
-    }
-    return irb_atomic_close(&af, err);
+    const char *cam = (const char *)sqlite3_column_text(q, 0);
+    long long timed = sqlite3_column_int64(q, 3);
+    int k = dep_find(&c->file, cam);
+    int full = k >= 0 && c->file.rows[k].start[0] && c->file.rows[k].end[0];
+    if (!timed && !full)
+        return; /* no time to give the deployment a period: its images are untimed */
+    char t0[40] = "", t1[40] = "", comment[160];
+    irb_time a = {sqlite3_column_int64(q, 1), 0}, z = {sqlite3_column_int64(q, 2), 0};
+    if (timed)
+        irb_time_format(a, t0, sizeof t0), irb_time_format(z, t1, sizeof t1);
+    snprintf(comment, sizeof comment, "%s; %lld timed classified images",
+             full ? "period from the deployments file" : "period: first and last classified image", timed);
+    put_deployment(f, c, cam, t0, t1, comment);
 }
 
 /* ---- media.csv ---------------------------------------------------------------------------- */
 
-static irb_status write_media(irb_store *st, const ctdp_state *c, irb_error *err)
+static void media_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
 {
-    irb_atomic_file af;
-    IRB_TRY(open_in(c->dir, "media.csv", &af, err));
-    FILE *f = af.f;
-    put_header(f, MEDIA_COLS, M_N);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.id, i.camera, i.timestamp, i.path, s.name FROM images i"
-                           " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
-                           " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
-                           -1, &q, NULL) != SQLITE_OK) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "prepare media");
-    }
-    int rc;
+    if (!q)
+        return;
     char t[48], id[32], comment[600];
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *path = (const char *)sqlite3_column_text(q, 3);
-        const char *seq = (const char *)sqlite3_column_text(q, 4);
-        const char *base = strrchr(path, '/');
-        ctdp_time((const char *)sqlite3_column_text(q, 2), c->o->utc_offset, t, sizeof t);
-        snprintf(id, sizeof id, "m%lld", (long long)sqlite3_column_int64(q, 0));
-        snprintf(comment, sizeof comment, "eventID %s", seq ? seq : "");
-        const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key((const char *)sqlite3_column_text(q, 1)),
-                              [M_TIME] = t, [M_PATH] = path, [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : path,
-                              [M_TYPE] = media_type(path), [M_COMMENTS] = seq ? comment : NULL};
-        put_row(f, v, M_N);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "read media");
-    }
-    return irb_atomic_close(&af, err);
+    const char *path = (const char *)sqlite3_column_text(q, 3);
+    const char *seq = (const char *)sqlite3_column_text(q, 4);
+    const char *base = strrchr(path, '/');
+    ctdp_time((const char *)sqlite3_column_text(q, 2), c->o->utc_offset, t, sizeof t);
+    snprintf(id, sizeof id, "m%lld", (long long)sqlite3_column_int64(q, 0));
+    snprintf(comment, sizeof comment, "eventID %s", seq ? seq : "");
+    const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key((const char *)sqlite3_column_text(q, 1)),
+                          [M_TIME] = t, [M_PATH] = path, [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : path,
+                          [M_TYPE] = media_type(path), [M_COMMENTS] = seq ? comment : NULL};
+    put_row(f, v, M_N);
 }
 
 /* ---- observations.csv --------------------------------------------------------------------- */
 
-static void put_observation(FILE *f, const ctdp_state *c, sqlite3_stmt *q, const char *now)
+/* One event-level observation per sequence of timed images. */
+static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
 {
     const irb_outputs_opts *o = c->o;
-    const double *p = sqlite3_column_blob(q, 6);
-    int label = sqlite3_column_int(q, 7), top = 0;
+    const double *p = q ? sqlite3_column_blob(q, 6) : NULL;
+    int label = q ? sqlite3_column_int(q, 7) : 0, top = 0;
     const char *cls = irb_label_name(o, label);
     if (!p || !cls)
         return;
@@ -425,37 +421,24 @@ static void put_observation(FILE *f, const ctdp_state *c, sqlite3_stmt *q, const
                           [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
                           [O_LEVEL] = "event", [O_TYPE] = type,
                           [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL, [O_METHOD] = "machine",
-                          [O_BY] = o->classified_by, [O_WHEN] = now, [O_PROB] = prob, [O_COMMENTS] = comment};
+                          [O_BY] = o->classified_by, [O_WHEN] = c->now, [O_PROB] = prob, [O_COMMENTS] = comment};
     put_row(f, v, O_N);
 }
 
-/* One event-level observation per sequence of timed images. */
-static irb_status write_observations(irb_store *st, const ctdp_state *c, irb_error *err)
-{
-    irb_atomic_file af;
-    IRB_TRY(open_in(c->dir, "observations.csv", &af, err));
-    FILE *f = af.f;
-    put_header(f, OBS_COLS, O_N);
-    char now[32];
-    utc_now(now, sizeof now);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label FROM sequences s"
-                           " WHERE s.start != '' ORDER BY s.id",
-                           -1, &q, NULL) != SQLITE_OK) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "prepare observations");
-    }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        put_observation(f, c, q, now);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "read observations");
-    }
-    return irb_atomic_close(&af, err);
-}
+static const ctdp_table TABLES[] = {
+    {"deployments.csv", DEP_COLS, D_N,
+     "SELECT camera, min(tsec), max(tsec), count(tsec) FROM images WHERE state = 1 GROUP BY camera ORDER BY camera",
+     deployment_row},
+    {"media.csv", MEDIA_COLS, M_N,
+     "SELECT i.id, i.camera, i.timestamp, i.path, s.name FROM images i"
+     " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
+     " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
+     media_row},
+    {"observations.csv", OBS_COLS, O_N,
+     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label FROM sequences s"
+     " WHERE s.start != '' ORDER BY s.id",
+     observation_row},
+};
 
 /* ---- datapackage.json --------------------------------------------------------------------- */
 
@@ -518,10 +501,8 @@ static irb_status write_package(const ctdp_state *c, irb_error *err)
     irb_atomic_file af;
     IRB_TRY(open_in(c->dir, "datapackage.json", &af, err));
     FILE *f = af.f;
-    char now[32];
-    utc_now(now, sizeof now);
     fprintf(f, "{\n  \"profile\": \"" CTDP "camtrap-dp-profile.json\",\n  \"name\": \"irbis-classify\",\n");
-    fprintf(f, "  \"created\": \"%s\",\n  \"title\": \"Machine classification of a camera-trap survey\",\n", now);
+    fprintf(f, "  \"created\": \"%s\",\n  \"title\": \"Machine classification of a camera-trap survey\",\n", c->now);
     fprintf(f, "  \"description\": \"Labels by irbis (transfer learning: ImageNet CNN features + logistic regression),"
                " averaged over sequences. A sequence (event) is a run of images from one camera with no gap longer"
                " than %g s between consecutive images.\",\n",
@@ -575,12 +556,9 @@ irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_err
     char *dir = irb_out_path(st, "camtrap-dp", err);
     irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
     c.dir = dir;
-    if (s == IRB_OK)
-        s = write_deployments(st, &c, err);
-    if (s == IRB_OK)
-        s = write_media(st, &c, err);
-    if (s == IRB_OK)
-        s = write_observations(st, &c, err);
+    utc_now(c.now, sizeof c.now);
+    for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES && s == IRB_OK; i++)
+        s = write_table(st, &c, &TABLES[i], err);
     if (s == IRB_OK)
         s = write_package(&c, err);
     if (s == IRB_OK)
