@@ -48,13 +48,19 @@ static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, size_t npix, int invert
     }
 }
 
+/* Reports TurboJPEG's error, then drops the handle: after libjpeg bails out of a header or a
+ * decode, the handle keeps that failed state, and reusing it failed every later file with the
+ * old message or a garbage size. The next file starts a fresh handle. */
 static irb_status tj_error(irb_decoder_t *dec, const char *name, const char *what)
 {
     const char *msg = tjGetErrorStr2(dec->tj);
     irb_status s = IRB_CORRUPT;
     if (msg && (strstr(msg, "nsupported") || strstr(msg, "not supported")))
         s = IRB_UNSUPPORTED;
-    return irb_fail(&dec->err, s, "%s: %s: %s", name, what, msg ? msg : "unknown TurboJPEG error");
+    s = irb_fail(&dec->err, s, "%s: %s: %s", name, what, msg ? msg : "unknown TurboJPEG error");
+    tjDestroy(dec->tj);
+    dec->tj = NULL;
+    return s;
 }
 
 irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
@@ -63,9 +69,12 @@ irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, cons
     (void)h;
     if (!dec->tj && !(dec->tj = tjInitDecompress()))
         return irb_fail(&dec->err, IRB_INTERNAL, "%s: cannot start TurboJPEG: %s", name, tjGetErrorStr2(NULL));
-    int w, hgt, subsamp, cs;
+    int w = 0, hgt = 0, subsamp = 0, cs = 0;
     if (tjDecompressHeader3(dec->tj, p, (unsigned long)n, &w, &hgt, &subsamp, &cs) != 0)
         return tj_error(dec, name, "cannot read the JPEG header");
+    if (w != dec->info.stored_width || hgt != dec->info.stored_height)
+        return irb_fail(&dec->err, IRB_CORRUPT, "%s: the JPEG header says %dx%d, the decoder read %dx%d", name,
+                        dec->info.stored_width, dec->info.stored_height, w, hgt);
     int swap = dec->info.orientation >= 5 && !opts->keep_orientation;
     int tw = swap ? opts->target_height : opts->target_width, th = swap ? opts->target_width : opts->target_height;
     tjscalingfactor f = choose_scale(w, hgt, tw, th, opts->target);

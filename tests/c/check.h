@@ -51,4 +51,21 @@ static inline const char *test_tmpdir(const char *name)
     return buf;
 }
 
+/* The whole file at path, NUL-terminated (malloc'ed, caller frees); *n is its size. NULL if it
+ * cannot be read. */
+static inline void *test_slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    char *b = NULL;
+    *n = 0;
+    if (!f)
+        return NULL;
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    rewind(f);
+    if (len >= 0 && (b = malloc((size_t)len + 1)))
+        b[*n = fread(b, 1, (size_t)len, f)] = 0;
+    fclose(f);
+    return b;
+}
+
 #endif

@@ -268,6 +268,69 @@ static void test_limits_and_errors(irb_decoder_t *dec)
     CHECK(ok_at > 0, "decode succeeds once allocations stop failing");
 }
 
+/* ---- one decoder, a sequence of files ------------------------------------------------------ */
+
+static size_t find_marker(const uint8_t *p, size_t n, int m)
+{
+    for (size_t i = 2; i + 1 < n; i++)
+        if (p[i] == 0xFF && p[i + 1] == m)
+            return i;
+    return 0;
+}
+
+/* Regression (issue 15, item 1): a header TurboJPEG rejects left the reused handle in a state
+ * where every later good file failed with the earlier message or a garbage size. Each bad
+ * variant of a real frame is decoded between two decodes of the frame itself. */
+static void test_decoder_state(irb_decoder_t *dec)
+{
+    size_t n = 0;
+    uint8_t *good = test_slurp(test_shared("data/camera-traps/wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG"), &n);
+    size_t sof = good ? find_marker(good, n, 0xC0) : 0, sos = good ? find_marker(good, n, 0xDA) : 0;
+    CHECK(good && sof && sos > sof, "test frame with SOF0 and SOS");
+    if (!good || !sof || sos <= sof) {
+        free(good);
+        return;
+    }
+    uint8_t *bad = malloc(2 * n);
+    enum { LOSSLESS, TWELVE_BIT, BAD_LENGTH, TWO_SOF, CUT_BEFORE_SOS, NCASES };
+    static const char *names[] = {"lossless SOF3", "12-bit", "bogus DQT length", "two SOFs", "cut before SOS"};
+    irb_decode_opts opts[] = {{0}, {.target = 224}};
+    for (int c = 0; c < NCASES; c++) {
+        for (int o = 0; o < 2; o++) {
+            size_t bn = n;
+            memcpy(bad, good, n);
+            if (c == LOSSLESS)
+                bad[sof + 1] = 0xC3;
+            else if (c == TWELVE_BIT)
+                bad[sof + 4] = 12;
+            else if (c == BAD_LENGTH) {
+                size_t dqt = find_marker(bad, n, 0xDB);
+                bad[dqt + 2] = 0x00, bad[dqt + 3] = 0x05;
+            } else if (c == TWO_SOF) {
+                size_t len = (size_t)good[sof + 2] << 8 | good[sof + 3];
+                memcpy(bad + sof + 2 + len, good + sof, n - sof); /* the SOF segment twice */
+                bn = n + 2 + len;
+            } else
+                bn = sos;
+            irb_image im = {0};
+            irb_status s = irb_decode_memory(dec, bad, bn, "bad.jpg", &opts[o], &im);
+            irb_image_release(&im);
+            CHECK(s != IRB_OK || c == TWO_SOF, "%s: decoded, expected an error", names[c]);
+            s = irb_decode_memory(dec, good, n, "good.jpg", &opts[o], &im);
+            int want_w = o ? 512 : 2048, want_h = o ? 384 : 1536;
+            CHECK(s == IRB_OK && im.width == want_w && im.height == want_h,
+                  "good frame after %s (target %d): %s %dx%d: %s", names[c], opts[o].target,
+                  irb_status_name(s), im.width, im.height, irb_decoder_error(dec)->message);
+            irb_image_release(&im);
+            irb_image_info info;
+            s = irb_read_header_memory(dec, good, n, "good.jpg", NULL, &info);
+            CHECK(s == IRB_OK && info.width == 2048, "header after %s", names[c]);
+        }
+    }
+    free(bad);
+    free(good);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -280,6 +343,7 @@ int main(int argc, char **argv)
     test_strips_synthetic();
     test_strips_real(dec);
     test_limits_and_errors(dec);
+    test_decoder_state(dec);
     irb_decoder_free(dec);
     return CHECK_DONE();
 }

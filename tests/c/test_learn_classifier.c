@@ -16,20 +16,6 @@ static double urand(void) /* xorshift64*, uniform in [0, 1) */
 }
 static double nrand(void) { return sqrt(-2 * log(1 - urand())) * cos(6.283185307179586 * urand()); }
 
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *b = malloc(*n ? *n : 1);
-    *n = fread(b, 1, *n, f);
-    fclose(f);
-    return b;
-}
-
 static void put_file(const char *path, const void *d, size_t n)
 {
     FILE *f = fopen(path, "wb");
@@ -99,7 +85,7 @@ static void test_file(const char *dir)
     irb_classifier_free(d);
 
     size_t n;
-    unsigned char *buf = slurp(path, &n);
+    unsigned char *buf = test_slurp(path, &n);
     /* every single flipped byte is detected */
     int undetected = 0;
     for (size_t i = 0; i < n; i++) {
@@ -287,7 +273,7 @@ static void test_deterministic(const char *dir)
     irb_classifier_save(a, p1, &err);
     irb_classifier_save(b, p2, &err);
     size_t n1, n2;
-    unsigned char *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+    unsigned char *b1 = test_slurp(p1, &n1), *b2 = test_slurp(p2, &n2);
     CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "same input, different bytes");
     free(b1), free(b2);
     irb_classifier_free(a);

@@ -17,21 +17,6 @@ static void put_file(const char *path, const char *text, size_t n)
     fclose(f);
 }
 
-static char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    rewind(f);
-    char *b = malloc(*n + 1);
-    *n = fread(b, 1, *n, f);
-    b[*n] = 0;
-    fclose(f);
-    return b;
-}
-
 static int write_set(const char *base, size_t n, int d, const float *x)
 {
     irb_error err = {0};
@@ -68,7 +53,7 @@ static int helper(int argc, char **argv)
     if (!strcmp(argv[1], "--write") && argc == 6) {
         size_t n = strtoul(argv[4], NULL, 10), len;
         int d = atoi(argv[5]);
-        float *x = (float *)slurp(argv[3], &len);
+        float *x = test_slurp(argv[3], &len);
         if (!x || len != n * d * sizeof(float))
             return 2;
         int rc = write_set(argv[2], n, d, x);
@@ -183,7 +168,7 @@ static void test_errors(const char *dir)
     CHECK(load_status(base, &err) == IRB_OK, "baseline: %s", err.message);
     snprintf(p, sizeof p, "%s.npy", base);
     size_t n;
-    char *npy = slurp(p, &n);
+    char *npy = test_slurp(p, &n);
     /* wrong dtype */
     char *bad = malloc(n);
     memcpy(bad, npy, n);
@@ -202,7 +187,7 @@ static void test_errors(const char *dir)
     /* csv with a row missing */
     snprintf(p, sizeof p, "%s.csv", base);
     size_t cn;
-    char *csv = slurp(p, &cn);
+    char *csv = test_slurp(p, &cn);
     char *last = csv + cn - 2;
     while (*last != '\n') last--;
     put_file(p, csv, (size_t)(last - csv + 1));
@@ -321,7 +306,7 @@ static void test_mutations(const char *dir)
     for (int f = 0; f < 3; f++) {
         snprintf(p, sizeof p, "%s%s", base, suf[f]);
         size_t n = 0;
-        char *orig = slurp(p, &n);
+        char *orig = test_slurp(p, &n);
         if (!orig || n == 0) {
             CHECK(0, "cannot read %s", p);
             return;
