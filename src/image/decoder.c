@@ -100,19 +100,34 @@ static int grow_file(irb_decoder_t *dec, size_t n, const char *path)
     return 1;
 }
 
+static const char *not_regular(mode_t m)
+{
+    return S_ISDIR(m) ? "is a directory" : S_ISFIFO(m) ? "is a FIFO, not a regular file" :
+           S_ISSOCK(m) ? "is a socket, not a regular file" :
+           S_ISCHR(m) || S_ISBLK(m) ? "is a device, not a regular file" : "not a regular file";
+}
+
+/* Only regular files are opened: the type is checked before open() (opening a FIFO waits for a
+ * writer forever; opening a device may act on it), and again on the descriptor, opened
+ * non-blocking, in case the path changed in between. */
 static irb_status open_file(irb_decoder_t *dec, const char *path, int *fd, size_t *size)
 {
-    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    *fd = -1;
+    if (stat(path, &st) != 0)
+        return irb_fail(&dec->err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path,
+                        strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return irb_fail(&dec->err, IRB_IO, "%s: %s", path, not_regular(st.st_mode));
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (*fd < 0)
         return irb_fail(&dec->err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path,
                         strerror(errno));
-    struct stat st;
     if (fstat(*fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         int e = errno;
         close(*fd);
         *fd = -1;
-        return irb_fail(&dec->err, IRB_IO, "%s: %s", path, S_ISDIR(st.st_mode) ? "is a directory" :
-                        !S_ISREG(st.st_mode) ? "not a regular file" : strerror(e));
+        return irb_fail(&dec->err, IRB_IO, "%s: %s", path, !S_ISREG(st.st_mode) ? not_regular(st.st_mode) : strerror(e));
     }
     *size = (size_t)st.st_size;
     return IRB_OK;

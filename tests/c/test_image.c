@@ -8,6 +8,7 @@
  *   test_image strips IN                           -> prints "top bottom" (full decode)
  */
 #include <math.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "core/alloc.h"
@@ -331,6 +332,29 @@ static void test_decoder_state(irb_decoder_t *dec)
     free(good);
 }
 
+/* Regression (issue 15, item 2): a FIFO named *.jpg hung every reader forever (opened before its
+ * type was checked). The alarm turns that hang into a failure of this test. */
+static void test_special_files(irb_decoder_t *dec)
+{
+    char fifo[4200], dev[4200];
+    snprintf(fifo, sizeof fifo, "%s/fifo.jpg", test_tmpdir("image_special"));
+    snprintf(dev, sizeof dev, "%s/null.jpg", test_tmpdir("image_special"));
+    unlink(fifo);
+    unlink(dev);
+    CHECK(mkfifo(fifo, 0600) == 0 && symlink("/dev/null", dev) == 0, "make a FIFO and a device link");
+    alarm(20);
+    irb_image im = {0};
+    irb_image_info info;
+    CHECK(irb_decode_file(dec, fifo, NULL, &im) == IRB_IO, "decode a FIFO");
+    CHECK(strstr(irb_decoder_error(dec)->message, "FIFO"), "FIFO message: %s", irb_decoder_error(dec)->message);
+    CHECK(irb_read_header(dec, fifo, NULL, &info) == IRB_IO, "header of a FIFO");
+    CHECK(irb_decode_file(dec, dev, NULL, &im) == IRB_IO, "decode a device");
+    CHECK(strstr(irb_decoder_error(dec)->message, "device"), "device message: %s", irb_decoder_error(dec)->message);
+    alarm(0);
+    unlink(fifo);
+    unlink(dev);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -344,6 +368,7 @@ int main(int argc, char **argv)
     test_strips_real(dec);
     test_limits_and_errors(dec);
     test_decoder_state(dec);
+    test_special_files(dec);
     irb_decoder_free(dec);
     return CHECK_DONE();
 }
