@@ -175,15 +175,11 @@ static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char
 
 /* ---- phases ------------------------------------------------------------------------------- */
 
+/* Every run scans the whole survey (header reads only): files added since the last run become
+ * pending rows, the ones already stored are kept as they are (INSERT OR IGNORE by path). */
 static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *user, irb_progress_tracker *pt,
                              irb_error *err)
 {
-    char *done = NULL;
-    IRB_TRY(irb_store_get_state(st, "scan_complete", &done, err));
-    int complete = done && !strcmp(done, "1");
-    irb_free(done);
-    if (complete)
-        return IRB_OK;
     irb_cls_scanner sc = {0};
     IRB_TRY(make(user, &sc, err));
     irb_progress_phase(pt, IRB_PHASE_SCAN, 0, 0);
@@ -201,9 +197,7 @@ static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *use
     }
     if (s == IRB_NOT_FOUND) {
         irb_error_clear(err);
-        s = irb_store_set_state(st, "scan_complete", "1", err);
-        if (s == IRB_OK)
-            s = irb_store_commit(st, err);
+        s = irb_store_commit(st, err);
     }
     if (s != IRB_OK)
         irb_store_rollback(st);

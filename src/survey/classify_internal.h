@@ -138,7 +138,7 @@ const char *irb_store_dir(const irb_store *st);
  * (and OUT/sorted, OUT/thumbs) and records the new ones. */
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
                                   int restart, irb_error *err);
-/* A free-form state value (e.g. "scan_complete"); *value is a copy the caller frees with
+/* A free-form state value; *value is a copy the caller frees with
  * irb_free, NULL when unset. */
 irb_status irb_store_get_state(irb_store *st, const char *key, char **value, irb_error *err);
 irb_status irb_store_set_state(irb_store *st, const char *key, const char *value, irb_error *err);

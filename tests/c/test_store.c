@@ -414,6 +414,28 @@ static void test_kill_resume(const char *ref, const char *out)
     free(x), free(y);
 }
 
+/* Regression (issue 15, item 3): a re-run after more images were copied into the survey skipped
+ * the scan ("0 left") and never classified the new ones. It must end as a straight run over
+ * the grown survey does. */
+static void test_new_images(const char *ref, const char *out)
+{
+    rm_rf(ref), rm_rf(out);
+    fake f = {.n = 40};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    CHECK(run(&f, out, 60, 0, &sum, &err) == IRB_OK && sum.images == 40, "first run: %s", err.message);
+    f.n = 60;
+    irb_status s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_OK && sum.images == 60 && sum.pending == 0 && sum.resumed == 40,
+          "re-run with 20 new images: %s, %lld images, %lld pending, %lld resumed", err.message, sum.images,
+          sum.pending, sum.resumed);
+    fake g = {.n = 60};
+    CHECK(run(&g, ref, 60, 0, &sum, &err) == IRB_OK, "straight run: %s", err.message);
+    char *x = slurp(pj(ref, "predictions.csv")), *y = slurp(pj(out, "predictions.csv"));
+    CHECK(x && y && !strcmp(x, y), "predictions after the re-run equal a straight run's");
+    free(x), free(y);
+}
+
 int main(void)
 {
     const char *tmp = test_tmpdir("store");
@@ -426,5 +448,6 @@ int main(void)
     snprintf(ref, sizeof ref, "%s", pj(tmp, "ref"));
     snprintf(killed, sizeof killed, "%s", pj(tmp, "killed"));
     test_kill_resume(ref, killed);
+    test_new_images(pj(tmp, "grow_ref"), pj(tmp, "grow"));
     return CHECK_DONE();
 }
