@@ -152,19 +152,23 @@ const char *irb_csv_field(const irb_csv_reader *r, int i)
     return (i >= 0 && i < r->nfields) ? r->fields[i] : "";
 }
 
-void irb_csv_put(FILE *f, const char *s)
+void irb_csv_put_prefixed(FILE *f, const char *prefix, const char *s)
 {
     if (!s)
         s = "";
-    if (!strpbrk(s, ",\"\r\n")) {
+    if (!strpbrk(prefix, ",\"\r\n") && !strpbrk(s, ",\"\r\n")) {
+        fputs(prefix, f);
         fputs(s, f);
         return;
     }
     fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
+    for (int part = 0; part < 2; part++)
+        for (const char *c = part ? s : prefix; *c; c++) {
+            if (*c == '"')
+                fputc('"', f);
+            fputc(*c, f);
+        }
     fputc('"', f);
 }
+
+void irb_csv_put(FILE *f, const char *s) { irb_csv_put_prefixed(f, "", s); }

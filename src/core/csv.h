@@ -32,5 +32,7 @@ const char *irb_csv_field(const irb_csv_reader *r, int i);
 
 /* Writes one field, quoted when it contains a comma, quote, CR or LF. */
 void irb_csv_put(FILE *f, const char *s);
+/* Writes prefix followed by s as one field (a header "p_<class>"), quoted as irb_csv_put does. */
+void irb_csv_put_prefixed(FILE *f, const char *prefix, const char *s);
 
 #endif

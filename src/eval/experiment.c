@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/csv.h"
 #include "core/error.h"
 #include "core/pool.h"
 #include "eval/experiment_internal.h"
@@ -812,11 +813,13 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
         return irb_fail(err, IRB_IO, "%s: cannot write", path);
     fprintf(f, "path,label,fold,sequence");
     for (int q = 0; q < d->n_classes; q++)
-        fprintf(f, ",p_%s", d->classes[q]);
+        fputc(',', f), irb_csv_put_prefixed(f, "p_", d->classes[q]);
     fputc('\n', f);
     for (size_t i = 0; i < d->n; i++) {
-        fprintf(f, "\"%s\",%s,%d,\"%s\"", d->rel[i], d->classes[d->label[i]], d->fold[i],
-                d->seq.ids[d->seq.image_seq[i]]);
+        irb_csv_put(f, d->rel[i]);
+        fputc(',', f), irb_csv_put(f, d->classes[d->label[i]]);
+        fprintf(f, ",%d,", d->fold[i]);
+        irb_csv_put(f, d->seq.ids[d->seq.image_seq[i]]);
         for (int q = 0; q < d->n_classes; q++)
             fprintf(f, ",%.6f", probs[i * d->n_classes + q]);
         fputc('\n', f);

@@ -213,10 +213,10 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
     FILE *f = af.f;
     fputs("path,camera,timestamp,sequence", f);
     for (int k = 0; k < o->n_classes; k++)
-        fputc(',', f), fputs("p_", f), fputs(o->classes[k], f);
+        fputc(',', f), irb_csv_put_prefixed(f, "p_", o->classes[k]);
     fputs(",label", f);
     for (int k = 0; k < o->n_classes; k++)
-        fputc(',', f), fputs("seq_p_", f), fputs(o->classes[k], f);
+        fputc(',', f), irb_csv_put_prefixed(f, "seq_p_", o->classes[k]);
     fputs(",seq_label,status,message\n", f);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(irb_store_db(st),
