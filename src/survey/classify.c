@@ -2,10 +2,14 @@
  * batch (decoding batch k+1 on worker threads while batch k runs through the CNN, committing
  * each batch in one transaction), build sequences, write the outputs. Resume semantics and
  * formats: docs/classify.md. The real scanner and engine are built in classify_engine.c. */
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -383,9 +387,37 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
     return IRB_OK;
 }
 
-static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *model_id,
+/* The survey folder as the store records it: its canonical absolute path, so `s`, `./s/` and
+ * /abs/s are one survey and the same relative name typed elsewhere is another. A folder that
+ * does not exist is refused here, before the output folder is touched. */
+static irb_status canonical_survey(const char *dir, char canon[PATH_MAX], irb_error *err)
+{
+    struct stat st;
+    if (!realpath(dir, canon) || stat(canon, &st) != 0)
+        return irb_fail(err, errno == ENOENT || errno == ENOTDIR ? IRB_NOT_FOUND : IRB_IO,
+                        "survey folder %s: %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return irb_fail(err, IRB_INVALID_ARG, "survey folder %s: not a folder", dir);
+    return IRB_OK;
+}
+
+/* Stores written before the survey was canonicalised hold it as typed: when that spelling is
+ * the same folder (seen from here), the record is updated instead of refusing the run. */
+static irb_status upgrade_survey_param(irb_store *st, const char *canon, irb_error *err)
+{
+    char *have = NULL, again[PATH_MAX];
+    IRB_TRY(irb_store_get_param(st, "survey", &have, err));
+    irb_status s = IRB_OK;
+    if (have && strcmp(have, canon) != 0 && realpath(have, again) && !strcmp(again, canon))
+        s = irb_store_set_param(st, "survey", canon, err);
+    irb_free(have);
+    return s;
+}
+
+static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *survey, const char *model_id,
                                 const char *classifier_id, int nc, const char *const *classes, irb_error *err)
 {
+    IRB_TRY(upgrade_survey_param(st, survey, err));
     char gap[64], thr[64], minc[64] = "", cls[4096] = "";
     if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
         snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
@@ -397,7 +429,7 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
     }
     const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap", "positive", "threshold", "classes",
                           "survey", "min_confidence"};
-    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, o->survey_dir, minc};
+    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc};
     return irb_store_check_params(st, keys, vals, 8, o->restart, err);
 }
 
@@ -424,9 +456,11 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_progress_tracker pt;
     irb_progress_init(&pt, o->progress, o->progress_user, o->progress_interval);
     run_ctx r = {.o = o, .nc = n_classes, .pt = &pt};
+    char survey[PATH_MAX];
     IRB_TRY(check_opts(o, n_classes, classes, &r.pos, err));
+    IRB_TRY(canonical_survey(o->survey_dir, survey, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
-    irb_status s = record_params(r.st, o, src->model_id, src->classifier_id, n_classes, classes, err);
+    irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
     irb_store_counts before = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &before, err);

@@ -138,6 +138,10 @@ const char *irb_store_dir(const irb_store *st);
  * (and OUT/sorted, OUT/thumbs) and records the new ones. */
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
                                   int restart, irb_error *err);
+/* One recorded parameter (*value a copy the caller frees with irb_free, NULL when unset), and
+ * overwriting one (e.g. a legacy spelling of the same value). */
+irb_status irb_store_get_param(irb_store *st, const char *key, char **value, irb_error *err);
+irb_status irb_store_set_param(irb_store *st, const char *key, const char *value, irb_error *err);
 /* A free-form state value; *value is a copy the caller frees with
  * irb_free, NULL when unset. */
 irb_status irb_store_get_state(irb_store *st, const char *key, char **value, irb_error *err);

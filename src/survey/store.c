@@ -267,6 +267,16 @@ static irb_status set_kv(irb_store *st, const char *table, const char *key, cons
     return s;
 }
 
+irb_status irb_store_get_param(irb_store *st, const char *key, char **value, irb_error *err)
+{
+    return get_kv(st, "params", key, value, err);
+}
+
+irb_status irb_store_set_param(irb_store *st, const char *key, const char *value, irb_error *err)
+{
+    return set_kv(st, "params", key, value, err);
+}
+
 irb_status irb_store_get_state(irb_store *st, const char *key, char **value, irb_error *err)
 {
     return get_kv(st, "state", key, value, err);

@@ -135,11 +135,14 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     return IRB_OK;
 }
 
+/* The survey folder the runs name (the fake scanner does not read it, but it must exist). */
+static const char *survey_dir;
+
 static irb_status run(fake *f, const char *out, double gap, int restart, irb_classify_summary *sum, irb_error *err)
 {
     irb_classify_opts o;
     irb_classify_opts_default(&o);
-    o.survey_dir = "/nonexistent-survey";
+    o.survey_dir = survey_dir;
     o.out_dir = out;
     o.sequence_gap = gap;
     o.positive = "snow_leopard";
@@ -436,10 +439,65 @@ static void test_new_images(const char *ref, const char *out)
     free(x), free(y);
 }
 
+/* Regression (issue 15, item 5): the survey was recorded as typed. `s`, `./s/` and the absolute
+ * path must resume one run; the same relative name typed in another folder names another
+ * survey and is refused; a mistyped survey is refused before the output folder is created,
+ * so the corrected command still runs; a store recording an older spelling of the same folder
+ * is accepted. */
+static void test_survey_spelling(const char *tmp)
+{
+    char here[4096], abs[8192], out[8192], other[8192], typo[8192];
+    if (!getcwd(here, sizeof here))
+        return;
+    snprintf(abs, sizeof abs, "%s/%s", tmp, "spell");
+    snprintf(out, sizeof out, "%s/%s", tmp, "spell_out");
+    snprintf(other, sizeof other, "%s/%s", tmp, "spell_other");
+    snprintf(typo, sizeof typo, "%s/%s", tmp, "spell_typo");
+    rm_rf(abs), rm_rf(out), rm_rf(other), rm_rf(typo);
+    mkdir(abs, 0777), mkdir(other, 0777), mkdir(pj(other, "spell"), 0777);
+    const char *keep = survey_dir;
+    fake f = {.n = 20};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    survey_dir = abs;
+    CHECK(run(&f, out, 60, 0, &sum, &err) == IRB_OK, "first run: %s", err.message);
+    static const char *const spellings[] = {"spell", "./spell/", "spell//", "../store/spell"};
+    CHECK(chdir(tmp) == 0, "cd %s", tmp);
+    for (size_t i = 0; i < sizeof spellings / sizeof *spellings; i++) {
+        survey_dir = spellings[i];
+        irb_status s = run(&f, out, 60, 0, &sum, &err);
+        CHECK(s == IRB_OK && sum.resumed == 20, "'%s' resumes the run: %s", spellings[i], err.message);
+    }
+    CHECK(chdir(other) == 0, "cd %s", other);
+    survey_dir = "spell"; /* another folder of that name */
+    irb_status s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_MISMATCH && strstr(err.message, "survey"), "another 'spell' refused: %s", err.message);
+    survey_dir = "/nonexistent-survey-typo";
+    s = run(&f, typo, 60, 0, &sum, &err);
+    struct stat stt;
+    CHECK(s == IRB_NOT_FOUND && stat(typo, &stt) != 0, "a missing survey is refused before OUT is made: %s %s",
+          irb_status_name(s), err.message);
+    survey_dir = abs;
+    CHECK(run(&f, typo, 60, 0, &sum, &err) == IRB_OK, "the corrected command runs: %s", err.message);
+    irb_store *st = NULL; /* a store as written before: the survey as typed ("./spell/" from tmp) */
+    CHECK(chdir(tmp) == 0 && irb_store_open(out, &st, &err) == IRB_OK &&
+              irb_store_set_param(st, "survey", "./spell/", &err) == IRB_OK,
+          "legacy spelling recorded: %s", err.message);
+    irb_store_close(st);
+    s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_OK && sum.resumed == 20, "legacy spelling of the same folder accepted: %s", err.message);
+    CHECK(chdir(here) == 0, "cd back");
+    survey_dir = keep;
+}
+
 int main(void)
 {
     const char *tmp = test_tmpdir("store");
     rm_rf(pj(tmp, "lock")), rm_rf(pj(tmp, "full"));
+    static char survey[8192];
+    snprintf(survey, sizeof survey, "%s", pj(tmp, "survey"));
+    mkdir(survey, 0777);
+    survey_dir = survey;
     test_label_rule();
     test_time();
     test_lock(pj(tmp, "lock"));
@@ -449,5 +507,6 @@ int main(void)
     snprintf(killed, sizeof killed, "%s", pj(tmp, "killed"));
     test_kill_resume(ref, killed);
     test_new_images(pj(tmp, "grow_ref"), pj(tmp, "grow"));
+    test_survey_spelling(tmp);
     return CHECK_DONE();
 }
