@@ -23,10 +23,17 @@
 
 /* ---- files ------------------------------------------------------------------------------ */
 
+/* The file is written as NAME.tmp beside NAME, then renamed. A legal name of 252..255 bytes has
+ * no room for the suffix: its tmp name is the name cut so that it fits (one run writes at a
+ * time, so two long names sharing a prefix never collide). */
 irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err)
 {
     memset(af, 0, sizeof *af);
     size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    size_t base = n - (slash ? (size_t)(slash + 1 - path) : 0);
+    if (base + 4 > NAME_MAX)
+        n -= base + 4 - NAME_MAX;
     af->path = irb_strdup(path);
     af->tmp = irb_malloc(n + 5);
     if (!af->path || !af->tmp) {
@@ -292,7 +299,8 @@ static irb_status place(irb_sort_mode mode, const char *src, const char *dst, ir
     IRB_TRY(s);
     if (mode == IRB_SORT_COPY)
         return copy_file(src, dst, err);
-    int rc = mode == IRB_SORT_HARDLINK ? link(src, dst) : symlink(src, dst);
+    /* a survey file that is a symlink is linked by its target (link() would link the symlink) */
+    int rc = mode == IRB_SORT_HARDLINK ? linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) : symlink(src, dst);
     if (rc != 0)
         return irb_fail(err, IRB_IO, "%s: cannot %s to %s: %s", dst, mode == IRB_SORT_HARDLINK ? "hard-link" : "symlink",
                         src, strerror(errno));
