@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "eval/experiment_internal.h"
 
 static const char *task_name(irb_task t)
@@ -108,19 +109,6 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
     return close_out(f, path, err);
 }
 
-static void html_escape(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
-
 /* Copies the SVG file into the page so the report is one self-contained file. */
 static void inline_svg(FILE *f, const char *dir)
 {
@@ -160,13 +148,13 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
     fprintf(f, "Task: <b>%s</b>", task_name(o->task));
     if (r->positive[0]) {
         fputs(" (positive class <b>", f);
-        html_escape(f, r->positive);
+        irb_html_put(f, r->positive);
         fputs("</b>)", f);
     }
     fprintf(f, ". Images: %zu (%zu could not be decoded and are listed in failed.csv), sequences: %zu, "
                "classes: %d. Backbone: ",
             r->n_images, r->n_failed, r->n_sequences, r->n_classes);
-    html_escape(f, o->model);
+    irb_html_put(f, o->model);
     fprintf(f, ".</p>\n<p>Evaluation: %d-fold cross-validation over <b>%s</b> units, so no %s is split between "
                "training and test. Every image is predicted by the model of the fold that did not see it; the "
                "figures pool those out-of-fold predictions. C%s chosen inside each training fold.</p>\n",

@@ -6,6 +6,7 @@
 
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "irbis/eval.h"
 
 static irb_status open_out(const char *path, FILE **f, irb_error *err)
@@ -28,21 +29,6 @@ static irb_status close_out(const char *path, FILE *f, irb_error *err)
 
 /* ---- JSON --------------------------------------------------------------------------------- */
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static void json_num(FILE *f, double v)
 {
     if (isfinite(v))
@@ -57,10 +43,10 @@ static void json_eval(FILE *f, const irb_evaluation *e)
     fprintf(f, "{\n    \"n\": %zu,\n    \"classes\": [", e->n);
     for (size_t c = 0; c < e->n_classes; c++) {
         fputs(c ? ", " : "", f);
-        json_str(f, e->classes[c]);
+        irb_json_put(f, e->classes[c]);
     }
     fputs("],\n    \"positive\": ", f);
-    json_str(f, e->classes[e->positive]);
+    irb_json_put(f, e->classes[e->positive]);
     fputs(",\n    \"threshold\": ", f);
     json_num(f, e->threshold);
     const char *names[] = {"accuracy", "balanced_accuracy", "macro_f1", "auc", "precision_at_threshold",
@@ -74,7 +60,7 @@ static void json_eval(FILE *f, const irb_evaluation *e)
             e->roc.n_neg);
     for (size_t c = 0; c < e->n_classes; c++) {
         fputs(c ? ",\n      " : "\n      ", f);
-        json_str(f, e->classes[c]);
+        irb_json_put(f, e->classes[c]);
         fputs(": {\"precision\": ", f);
         json_num(f, m->precision[c]);
         fputs(", \"recall\": ", f);
@@ -195,21 +181,6 @@ irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, con
 
 enum { SVG_W = 640, SVG_H = 520, PLOT_X = 80, PLOT_Y = 50, PLOT_S = 400 };
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default:
-            if ((unsigned char)*s >= 0x20 || *s == '\t')
-                fputc(*s, f);
-        }
-    }
-}
-
 static double px(double fpr)
 {
     return PLOT_X + (isfinite(fpr) ? fpr : 0) * PLOT_S;
@@ -259,7 +230,7 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
                "font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
             SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"16\">", PLOT_X + PLOT_S / 2, PLOT_Y - 18);
-    xml_text(f, title ? title : "ROC");
+    irb_html_put(f, title ? title : "ROC");
     fputs("</text>\n", f);
     svg_axes(f);
     for (size_t k = 0; k < n_curves; k++) {
@@ -268,7 +239,7 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
         for (size_t i = 0; i < curves[k]->n; i++)
             fprintf(f, "%s%.2f %.2f", i ? " L" : "M", px(curves[k]->fpr[i]), py(curves[k]->tpr[i]));
         fputs("\"><title>", f);
-        xml_text(f, names[k]);
+        irb_html_put(f, names[k]);
         fputs("</title></path>\n", f);
     }
     /* legend: lower right inside the plot, where ROC curves rarely are */
@@ -281,7 +252,7 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>\n", lx, y, lx + 24,
                 y, colors[k % (sizeof colors / sizeof colors[0])]);
         fprintf(f, "<text class=\"legend-entry\" x=\"%d\" y=\"%d\">", lx + 32, y + 5);
-        xml_text(f, names[k]);
+        irb_html_put(f, names[k]);
         if (isfinite(curves[k]->auc))
             fprintf(f, " (AUC %.3f)</text>\n", curves[k]->auc);
         else

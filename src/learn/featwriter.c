@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "irbis/learn.h"
 #include "learn/durable.h"
 #include "learn/json.h"
@@ -204,7 +205,7 @@ irb_status irb_featwriter_set_meta_str(irb_featwriter_t *w, const char *key, con
     FILE *m = open_memstream(&buf, &len);
     if (!m)
         return irb_fail(&w->err, IRB_NOMEM, "%s: out of memory", w->final[F_JSON]);
-    irb_json_put_string(m, value);
+    irb_json_put(m, value);
     fclose(m);
     irb_status s = irb_featwriter_set_meta(w, key, buf);
     free(buf); /* open_memstream's buffer comes from libc malloc */
@@ -221,7 +222,7 @@ static irb_status write_json(irb_featwriter_t *w, irb_error *err)
             w->dim, w->rows);
     for (int i = 0; i < w->n_meta; i++) {
         fputs(",\n  ", f);
-        irb_json_put_string(f, w->meta_key[i]);
+        irb_json_put(f, w->meta_key[i]);
         fprintf(f, ": %s", w->meta_val[i]);
     }
     fputs("\n}\n", f);

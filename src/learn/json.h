@@ -11,7 +11,5 @@ const char *irb_json_skip(const char *p, const char *end);
 /* Decodes the JSON string starting at p ('"'); returns an irb_malloc'd UTF-8 string or NULL
  * (malformed or out of memory; *nomem tells which). *next gets the position after it. */
 char *irb_json_string(const char *p, const char *end, const char **next, int *nomem);
-/* Writes s as a JSON string literal. */
-void irb_json_put_string(FILE *f, const char *s);
 
 #endif

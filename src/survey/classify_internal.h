@@ -236,7 +236,6 @@ irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progr
 /* Helpers shared by the writers. */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
-void irb_json_str(FILE *f, const char *s);      /* a JSON string literal */
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */
 

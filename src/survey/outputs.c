@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "survey/classify_internal.h"
 
 /* ---- files ------------------------------------------------------------------------------ */
@@ -111,20 +112,6 @@ irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what)
 }
 
 /* ---- text helpers ------------------------------------------------------------------------- */
-
-void irb_json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(f, "\\%c", *p);
-        else if (*p < 0x20)
-            fprintf(f, "\\u%04x", *p);
-        else
-            fputc(*p, f);
-    }
-    fputc('"', f);
-}
 
 const char *irb_label_name(const irb_outputs_opts *o, int label)
 {

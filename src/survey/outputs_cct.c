@@ -6,6 +6,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "survey/classify_internal.h"
 
 /* Category ids: the class named "empty" is 0 (the format's convention), the others follow in
@@ -33,7 +34,7 @@ static void put_categories(FILE *f, const irb_outputs_opts *o, int empty)
         if (k < 0 || (i >= 0 && k == empty))
             continue;
         fprintf(f, "%s\n    {\"id\": %d, \"name\": ", category_id(o, empty, k) ? "," : "", category_id(o, empty, k));
-        irb_json_str(f, o->classes[k]);
+        irb_json_put(f, o->classes[k]);
         fputc('}', f);
     }
     if (o->min_confidence > 0)
@@ -49,7 +50,7 @@ static void put_datetime(FILE *f, const char *ts)
     char *t = strchr(buf, 'T');
     if (t)
         *t = ' ';
-    irb_json_str(f, buf);
+    irb_json_put(f, buf);
 }
 
 irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err)
@@ -85,11 +86,11 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
             first = 0;
             if (!pass) {
                 fputs("\"id\": ", f);
-                irb_json_str(f, p);
+                irb_json_put(f, p);
                 fputs(", \"file_name\": ", f);
-                irb_json_str(f, p);
+                irb_json_put(f, p);
                 fputs(", \"location\": ", f);
-                irb_json_str(f, (const char *)sqlite3_column_text(q, 1));
+                irb_json_put(f, (const char *)sqlite3_column_text(q, 1));
                 const char *ts = (const char *)sqlite3_column_text(q, 2);
                 if (ts && *ts)
                     fputs(", \"datetime\": ", f), put_datetime(f, ts);
@@ -97,7 +98,7 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
                     fprintf(f, ", \"width\": %d, \"height\": %d", sqlite3_column_int(q, 3), sqlite3_column_int(q, 4));
                 if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
                     fputs(", \"seq_id\": ", f);
-                    irb_json_str(f, (const char *)sqlite3_column_text(q, 5));
+                    irb_json_put(f, (const char *)sqlite3_column_text(q, 5));
                     fprintf(f, ", \"seq_num_frames\": %d, \"frame_num\": %d", sqlite3_column_int(q, 6),
                             sqlite3_column_int(q, 7));
                 }
@@ -111,9 +112,9 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
                     conf = j == k || (k == IRB_LABEL_UNCERTAIN && pk > conf) ? pk : conf;
                 }
                 fputs("\"id\": ", f);
-                irb_json_str(f, p);
+                irb_json_put(f, p);
                 fputs(", \"image_id\": ", f);
-                irb_json_str(f, p);
+                irb_json_put(f, p);
                 fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
                         category_id(o, empty, k), conf);
             }

@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "irbis/survey.h"
 #include "survey/classify_internal.h"
 
@@ -64,7 +65,7 @@ static void put_row(FILE *f, const char *const *vals, int n)
         if (i)
             fputc(',', f);
         if (vals[i])
-            irb_csv_put(f, vals[i]);
+            irb_csv_put_utf8(f, vals[i]);
     }
     fputc('\n', f);
 }
@@ -457,9 +458,9 @@ static void write_taxonomic(FILE *f, const irb_outputs_opts *o)
         if (dup)
             continue;
         fputs(first ? "\n    {\"scientificName\": " : ",\n    {\"scientificName\": ", f);
-        irb_json_str(f, taxon);
+        irb_json_put(f, taxon);
         fputs(", \"vernacularNames\": {\"eng\": ", f);
-        irb_json_str(f, o->classes[k]);
+        irb_json_put(f, o->classes[k]);
         fputs("}}", f);
         first = 0;
     }
@@ -480,15 +481,15 @@ static void write_coverage(FILE *f, const ctdp_state *c)
 static void write_irbis(FILE *f, const irb_outputs_opts *o)
 {
     fprintf(f, "  \"irbis\": {\"sequenceGap\": %g, \"sequenceGapUnit\": \"s\", \"utcOffset\": ", o->gap);
-    irb_json_str(f, o->utc_offset);
+    irb_json_put(f, o->utc_offset);
     fputs(", \"classifiedBy\": ", f);
-    irb_json_str(f, o->classified_by);
+    irb_json_put(f, o->classified_by);
     fputs(", \"classes\": [", f);
     for (int k = 0; k < o->n_classes; k++)
-        fputs(k ? ", " : "", f), irb_json_str(f, o->classes[k]);
+        fputs(k ? ", " : "", f), irb_json_put(f, o->classes[k]);
     fputs("], \"positive\": ", f);
     if (o->pos >= 0)
-        irb_json_str(f, o->classes[o->pos]), fprintf(f, ", \"threshold\": %g", o->threshold);
+        irb_json_put(f, o->classes[o->pos]), fprintf(f, ", \"threshold\": %g", o->threshold);
     else
         fputs("null", f);
     if (o->min_confidence > 0)

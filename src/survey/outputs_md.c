@@ -11,6 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "survey/classify_internal.h"
 
 /* The detection category of a class in MegaDetector's own numbering ("0" is informally reserved
@@ -39,17 +40,17 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
     fputs("{\n  \"info\": {\"format_version\": \"1.6\", \"detector\": \"none (whole-image classification)\", "
           "\"classifier\": ",
           f);
-    irb_json_str(f, o->classified_by);
+    irb_json_put(f, o->classified_by);
     fprintf(f, ", \"classification_completion_time\": \"%s\",\n    \"detector_metadata\": "
                "{\"typical_detection_threshold\": %.6f, \"conservative_detection_threshold\": %.6f},\n",
             now, md_threshold(o), md_threshold(o));
     fprintf(f, "    \"classifier_metadata\": {\"typical_classification_threshold\": %.6f, \"classes\": [",
             o->pos >= 0 ? o->threshold : 0.5);
     for (int k = 0; k < o->n_classes; k++)
-        fputs(k ? ", " : "", f), irb_json_str(f, o->classes[k]);
+        fputs(k ? ", " : "", f), irb_json_put(f, o->classes[k]);
     fputs("], \"positive_class\": ", f);
     if (o->pos >= 0)
-        irb_json_str(f, o->classes[o->pos]);
+        irb_json_put(f, o->classes[o->pos]);
     else
         fputs("null", f);
     if (o->min_confidence > 0)
@@ -60,7 +61,7 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
     fputs("  \"detection_categories\": {\"1\": \"animal\", \"2\": \"person\", \"3\": \"vehicle\"},\n", f);
     fputs("  \"classification_categories\": {", f);
     for (int k = 0; k < o->n_classes; k++)
-        fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, o->classes[k]);
+        fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, o->classes[k]);
     if (o->min_confidence > 0)
         fprintf(f, ", \"%d\": \"uncertain\"", o->n_classes);
     fputs("},\n", f);
@@ -69,7 +70,7 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
         fputs("  \"classification_category_descriptions\": {", f);
         for (int k = 0; k < o->n_classes; k++) {
             irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon);
-            fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_str(f, taxon[0] ? taxon : o->classes[k]);
+            fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, taxon[0] ? taxon : o->classes[k]);
         }
         if (o->min_confidence > 0)
             fprintf(f, ", \"%d\": \"uncertain: top probability below %g\"", o->n_classes, o->min_confidence);
@@ -130,7 +131,7 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         fputs(first ? "\n    {\"file\": " : ",\n    {\"file\": ", f);
         first = 0;
-        irb_json_str(f, (const char *)sqlite3_column_text(q, 0));
+        irb_json_put(f, (const char *)sqlite3_column_text(q, 0));
         const double *p = sqlite3_column_blob(q, 5);
         int label = sqlite3_column_int(q, 4);
         int ok = sqlite3_column_int(q, 1) == IRB_IMG_OK && p && irb_label_name(o, label) &&
@@ -142,7 +143,7 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
             if (text)
                 snprintf(text, n, "%s: %s", tok ? tok : "error", msg ? msg : "");
             fputs(", \"failure\": ", f);
-            irb_json_str(f, text ? text : "error");
+            irb_json_put(f, text ? text : "error");
             fputs(", \"detections\": null}", f);
             irb_free(text);
             continue;

@@ -13,24 +13,12 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/text.h"
 #include "irbis/image.h"
 #include "survey/classify_internal.h"
 
 #define THUMB_W 160         /* thumbnail width (smaller images keep theirs) */
 #define FAILED_SHOWN 2000   /* failed images listed in the page (all are in predictions.csv) */
-
-static void html(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        switch (*s) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
-        }
-    }
-}
 
 /* ---- thumbnails --------------------------------------------------------------------------- */
 
@@ -105,7 +93,7 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
             return irb_db_fail(st, err, "report counts");
         }
         fputs("<tr><td>", f);
-        html(f, irb_label_name(o, label_of(o, k)));
+        irb_html_put(f, irb_label_name(o, label_of(o, k)));
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
                 (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2));
     }
@@ -115,7 +103,7 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
           f);
     for (int k = 0; k < n_labels(o); k++) {
         fputs("<th>seq: ", f);
-        html(f, irb_label_name(o, label_of(o, k)));
+        irb_html_put(f, irb_label_name(o, label_of(o, k)));
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
@@ -143,7 +131,7 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
                 per[k] = sqlite3_column_int64(qs, 1), total += per[k];
         }
         fputs("<tr><td>", f);
-        html(f, cam[0] ? cam : "(unknown)");
+        irb_html_put(f, cam[0] ? cam : "(unknown)");
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
                 (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), total);
         for (int k = 0; k < n_labels(o); k++)
@@ -208,7 +196,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
                             -1, &qm, NULL) != SQLITE_OK))
         s = irb_db_fail(st, err, "prepare report sequences");
     fputs("<h2>Sequences ranked by p(", f);
-    html(f, o->classes[target]);
+    irb_html_put(f, o->classes[target]);
     fputs(")</h2>\n<table id=\"sequences\"><tr><th>#</th><th>sequence</th><th>camera</th><th>start</th><th>end</th>"
           "<th>images</th><th>p</th><th>label</th><th>images</th></tr>\n",
           f);
@@ -219,14 +207,14 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
             continue;
         int label = sqlite3_column_int(qs, 6);
         fprintf(f, "<tr><td class=\"n\">%d</td><td>", r + 1);
-        html(f, (const char *)sqlite3_column_text(qs, 0));
+        irb_html_put(f, (const char *)sqlite3_column_text(qs, 0));
         for (int c = 1; c <= 3; c++) {
             fputs("</td><td>", f);
-            html(f, (const char *)sqlite3_column_text(qs, c));
+            irb_html_put(f, (const char *)sqlite3_column_text(qs, c));
         }
         fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%.3f</td><td>", (long long)sqlite3_column_int64(qs, 4),
                 top[r].p);
-        html(f, irb_label_name(o, label) ? irb_label_name(o, label) : "");
+        irb_html_put(f, irb_label_name(o, label) ? irb_label_name(o, label) : "");
         fputs("</td><td>", f);
         sqlite3_reset(qm);
         sqlite3_bind_int64(qm, 1, top[r].id);
@@ -241,13 +229,13 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
             int have = dst && src && (stat(dst, &sb) == 0 || make_thumb(dec, enc, src, dst));
             if (have) {
                 fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
-                html(f, rel);
+                irb_html_put(f, rel);
                 fputs("\" title=\"", f);
-                html(f, rel);
+                irb_html_put(f, rel);
                 fputs("\">", f);
             } else {
                 fputs("<span class=\"miss\">", f);
-                html(f, rel);
+                irb_html_put(f, rel);
                 fputs("</span>", f);
             }
             irb_free(src);
@@ -279,7 +267,7 @@ static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
     while (sqlite3_step(q) == SQLITE_ROW) {
         for (int c = 0; c < 3; c++) {
             fputs(c ? "</td><td>" : "<tr><td>", f);
-            html(f, (const char *)sqlite3_column_text(q, c));
+            irb_html_put(f, (const char *)sqlite3_column_text(q, c));
         }
         fputs("</td></tr>\n", f);
         n++;
@@ -312,13 +300,13 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
                "<style>%s</style></head><body>\n<h1>Survey classification</h1>\n",
             CSS);
     fputs("<table id=\"summary\"><tr><th>classified by</th><td>", f);
-    html(f, o->classified_by);
+    irb_html_put(f, o->classified_by);
     fputs("</td></tr><tr><th>survey</th><td>", f);
-    html(f, o->survey_dir);
+    irb_html_put(f, o->survey_dir);
     fprintf(f, "</td></tr><tr><th>sequence gap</th><td>%g s</td></tr>", o->gap);
     if (o->pos >= 0) {
         fputs("<tr><th>positive class</th><td>", f);
-        html(f, o->classes[o->pos]);
+        irb_html_put(f, o->classes[o->pos]);
         fprintf(f, " (threshold %g)</td></tr>", o->threshold);
     }
     if (o->min_confidence > 0)

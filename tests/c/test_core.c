@@ -1,9 +1,11 @@
-/* Core utilities: error records, allocation-failure injection, CSV round trip, thread pool. */
+/* Core utilities: error records, allocation-failure injection, CSV round trip, thread pool,
+ * UTF-8 repair in JSON/HTML/CSV text (hand-written expected bytes). */
 #include "check.h"
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/pool.h"
+#include "core/text.h"
 
 static void test_error(void)
 {
@@ -90,11 +92,46 @@ static void test_pool(void)
     irb_pool_free(NULL);
 }
 
+/* What writer(s) writes, as a string (static buffer). */
+static const char *written(void (*writer)(FILE *, const char *), const char *s)
+{
+    static char buf[256];
+    FILE *f = tmpfile();
+    writer(f, s);
+    size_t n = (size_t)ftell(f);
+    rewind(f);
+    buf[fread(buf, 1, n < sizeof buf - 1 ? n : sizeof buf - 1, f)] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void test_text(void)
+{
+    static const struct {
+        const char *s;
+        int len;
+    } seqs[] = {{"a", 1}, {"\xC3\xA9", 2}, {"\xE2\x82\xAC", 3}, {"\xF0\x9F\x98\x80", 4}, {"\x80", 0},
+                {"\xC0\xAF", 0}, {"\xE0\x80\xAF", 0}, {"\xED\xA0\x80", 0}, {"\xF4\x90\x80\x80", 0},
+                {"\xE2\x82", 0}, {"\xFF", 0}, {"\xC3(", 0}};
+    for (size_t i = 0; i < sizeof seqs / sizeof *seqs; i++)
+        CHECK(irb_utf8_len(seqs[i].s) == seqs[i].len, "utf8 len case %zu: %d", i, irb_utf8_len(seqs[i].s));
+    CHECK(!strcmp(written(irb_json_put, "caf\xE9 \"x\"\\\n\x01\xC3\xA9"),
+                  "\"caf\xEF\xBF\xBD \\\"x\\\"\\\\\\n\\u0001\xC3\xA9\""),
+          "json: %s", written(irb_json_put, "caf\xE9 \"x\"\\\n\x01\xC3\xA9"));
+    CHECK(!strcmp(written(irb_html_put, "<a href=\"x\">&\x1B[31m\xFF</a>"),
+                  "&lt;a href=&quot;x&quot;&gt;&amp;[31m\xEF\xBF\xBD&lt;/a&gt;"),
+          "html: %s", written(irb_html_put, "<a href=\"x\">&\x1B[31m\xFF</a>"));
+    CHECK(!strcmp(written(irb_csv_put_utf8, "cam\xFF,\"1\""), "\"cam\xEF\xBF\xBD,\"\"1\"\"\""), "csv quoted: %s",
+          written(irb_csv_put_utf8, "cam\xFF,\"1\""));
+    CHECK(!strcmp(written(irb_csv_put_utf8, "caf\xC3\xA9"), "caf\xC3\xA9"), "csv valid kept");
+}
+
 int main(void)
 {
     test_error();
     test_alloc();
     test_csv();
     test_pool();
+    test_text();
     return CHECK_DONE();
 }

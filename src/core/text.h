@@ -1,0 +1,19 @@
+/* Writing text into formats that must be valid UTF-8 (JSON, HTML/XML, Camtrap DP CSV) from
+ * strings that need not be: file names are bytes. An invalid UTF-8 byte is written as U+FFFD. */
+#ifndef IRB_CORE_TEXT_H
+#define IRB_CORE_TEXT_H
+
+#include <stdio.h>
+
+/* Length (1..4) of the valid UTF-8 sequence at p (not at its NUL), or 0 if p starts an invalid
+ * one (bad lead byte, bad continuation, overlong, surrogate, above U+10FFFF). */
+int irb_utf8_len(const char *p);
+/* A JSON string literal of s (NULL: ""), with its quotes. */
+void irb_json_put(FILE *f, const char *s);
+/* s as HTML/XML text or attribute value (<>&" escaped; C0 controls other than tab and newline,
+ * which XML forbids, dropped). NULL writes nothing. */
+void irb_html_put(FILE *f, const char *s);
+/* One CSV field as irb_csv_put writes it, invalid UTF-8 bytes written as U+FFFD. */
+void irb_csv_put_utf8(FILE *f, const char *s);
+
+#endif
