@@ -103,7 +103,8 @@ static int set_transforms(png_structp png, png_infop info)
         png_set_expand_gray_1_2_4_to_8(png);
     if (depth == 16)
         png_set_strip_16(png);
-    if (ct & PNG_COLOR_MASK_ALPHA)
+    /* expanding a palette turns its tRNS chunk into an alpha channel: dropped like a real one */
+    if ((ct & PNG_COLOR_MASK_ALPHA) || (ct == PNG_COLOR_TYPE_PALETTE && png_get_valid(png, info, PNG_INFO_tRNS)))
         png_set_strip_alpha(png);
     if (!(ct & PNG_COLOR_MASK_COLOR))
         png_set_gray_to_rgb(png);

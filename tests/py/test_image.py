@@ -125,6 +125,16 @@ def test_orientations_and_png():
         r = run('decode', p)
         ref = pil_rgb(p)
         check(r['status'] == 'ok' and np.array_equal(r['px'], ref), 'png %s: %s %s' % (name, r['status'], r['msg']))
+    # regression (issue 15, item 9): a tRNS chunk (palette, gray, RGB) is ignored as PIL's
+    # convert('RGB') does; a palette PNG with tRNS was refused ("unexpected PNG layout")
+    for name, im, t in (('pal_trns', base.convert('P'), 0), ('gray_trns', base.convert('L'), 40),
+                        ('rgb_trns', base, tuple(base.getpixel((0, 0)))),
+                        ('pal4_trns', base.convert('P', palette=Image.ADAPTIVE, colors=16), 3)):
+        p = os.path.join(TMP, 'v_%s.png' % name)
+        im.save(p, transparency=t, bits=4) if name == 'pal4_trns' else im.save(p, transparency=t)
+        r = run('decode', p)
+        ref = pil_rgb(p)
+        check(r['status'] == 'ok' and np.array_equal(r['px'], ref), 'png %s: %s %s' % (name, r['status'], r['msg']))
     # EXIF in a PNG (eXIf chunk, written by PIL): every orientation applied as for a JPEG
     for o in range(1, 9):
         p = os.path.join(TMP, 'orient%d.png' % o)
