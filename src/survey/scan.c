@@ -202,6 +202,21 @@ static void file_row(irb_scan_t *s, irb_scan_row *row)
     }
 }
 
+/* An irbis classify output folder (it holds irbis.sqlite) inside the survey is not part of it:
+ * scanning it would list the store as failed rows and, on the next run, the sorted copies and
+ * thumbnails of the last run as camera images. s->full is the folder. */
+static int is_output_folder(irb_scan_t *s)
+{
+    size_t n = strlen(s->full);
+    if (!fit(s, n + sizeof "/irbis.sqlite"))
+        return 0;
+    memcpy(s->full + n, "/irbis.sqlite", sizeof "/irbis.sqlite");
+    struct stat st;
+    int yes = lstat(s->full, &st) == 0 && S_ISREG(st.st_mode);
+    s->full[n] = '\0';
+    return yes;
+}
+
 irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
 {
     if (!s || !row)
@@ -236,6 +251,8 @@ irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
         }
         if (S_ISLNK(st.st_mode) && stat(s->full, &st) == 0 && S_ISDIR(st.st_mode))
             continue; /* links to folders are not followed (no cycles) */
+        if (S_ISDIR(st.st_mode) && is_output_folder(s))
+            continue;
         if (S_ISDIR(st.st_mode)) {
             level l = {.rel_len = rl + nl + 1};
             if (!read_names(s->full, &l)) {

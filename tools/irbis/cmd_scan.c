@@ -11,7 +11,8 @@ const char irb_cmd_scan_summary[] = "list a survey's images with camera, EXIF ti
 static void usage(FILE *f)
 {
     fputs("usage: irbis scan SURVEY_DIR [--camera-depth K] [-o out.csv]\n\n"
-          "Walks SURVEY_DIR (sorted, depth-first, hidden files skipped) and writes one CSV row per file:\n"
+          "Walks SURVEY_DIR (sorted, depth-first, hidden files and irbis classify output folders\n"
+          "skipped) and writes one CSV row per file:\n"
           "  path,camera,timestamp,width,height,status,message\n"
           "Only image headers are read. camera is the file's folder relative to SURVEY_DIR, or with\n"
           "--camera-depth K its first K folder components (camtrapR's Station/Species/ layout: K = 1).\n"
