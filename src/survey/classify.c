@@ -381,7 +381,7 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
             if (!strcmp(classes[k], o->positive))
                 *pos = k;
         if (*pos < 0)
-            return irb_fail(err, IRB_NOT_FOUND, "positive class '%s' is not one of the classifier's classes",
+            return irb_fail(err, IRB_INVALID_ARG, "positive class '%s' is not one of the classifier's classes",
                             o->positive);
     }
     return IRB_OK;

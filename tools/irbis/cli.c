@@ -1,6 +1,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 
@@ -21,7 +22,7 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const irb_error *err)
 {
     cli_error(cmd, "%s", err->message[0] ? err->message : irb_status_name(err->status));
-    return CLI_FATAL;
+    return err->status == IRB_INVALID_ARG ? CLI_USAGE : CLI_FATAL; /* an option value refused */
 }
 
 void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
@@ -56,6 +57,22 @@ int cli_double(const char *cmd, const char *opt, const char *text, double *out)
     double v = strtod(text, &end);
     if (errno || end == text || *end) {
         cli_error(cmd, "%s expects a number, got '%s'", opt, text);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_double_in(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out)
+{
+    double v;
+    if (!cli_double(cmd, opt, text, &v))
+        return 0;
+    if (!(v >= lo && v <= hi) || isinf(v)) {
+        if (isinf(hi))
+            cli_error(cmd, "%s expects a number >= %g, got '%s'", opt, lo, text);
+        else
+            cli_error(cmd, "%s expects a number from %g to %g, got '%s'", opt, lo, hi, text);
         return 0;
     }
     *out = v;

@@ -27,7 +27,8 @@ extern int cli_quiet;
 
 /* "irbis <cmd>: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
-/* Prints err's message (or its status name) and returns CLI_FATAL. */
+/* Prints err's message (or its status name) and returns CLI_FATAL, or CLI_USAGE when the
+ * library refused an argument (IRB_INVALID_ARG: an option value, e.g. an unknown --positive). */
 int cli_fail(const char *cmd, const irb_error *err);
 /* After a run that wrote the survey outputs: err's warning (e.g. an incomplete Camtrap DP
  * package) and, when some classified images have no time, how many were left out of
@@ -36,5 +37,7 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
 /* Parses a positive int / double option value; prints an error and returns 0 on failure. */
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *text, double *out);
+/* The same for a finite number in [lo, hi] (hi may be INFINITY: any finite number >= lo). */
+int cli_double_in(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out);
 
 #endif

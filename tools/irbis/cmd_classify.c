@@ -1,6 +1,7 @@
 /* irbis classify: the production run over a survey folder (a thin layer over irb_classify_run).
  * Draws the progress the library reports: a live \r line on a terminal, plain lines otherwise. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -47,10 +48,10 @@ static const char USAGE[] =
     "  -q, --quiet             no progress, no summary\n"
     "  -h, --help              this text\n"
     "\n"
-    "exit status: 0 all images classified; 1 completed, some images failed (listed in\n"
-    "predictions.csv and report.html); 2 bad command line (also a bad --utc-offset or deployments\n"
-    "file); 3 could not run (missing model, another run on OUT/, OUT/ holds a run with other\n"
-    "parameters, ...).\n";
+    "exit status: 0 all images classified; 1 some images failed (listed in predictions.csv and\n"
+    "report.html) or, after --limit, are still pending; 2 bad command line (also a bad option\n"
+    "value, an unknown --positive class, a bad --utc-offset or deployments file); 3 could not run (missing model, another run on OUT/,\n"
+    "OUT/ holds a run with other parameters, ...).\n";
 
 typedef struct draw {
     int tty, quiet, last_len;
@@ -129,9 +130,9 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
             break;
         }
         case 'o': o->out_dir = optarg; break;
-        case 'g': if (!cli_double(cmd, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
+        case 'g': if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->sequence_gap)) return CLI_USAGE; break;
         case 'p': o->positive = optarg; break;
-        case 't': if (!cli_double(cmd, "--threshold", optarg, &o->threshold)) return CLI_USAGE; break;
+        case 't': if (!cli_double_in(cmd, "--threshold", optarg, 0, 1, &o->threshold)) return CLI_USAGE; break;
         case 'j': if (!cli_int(cmd, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
         case 'b': if (!cli_int(cmd, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
         case OPT_SORT:
@@ -200,5 +201,5 @@ int irb_cmd_classify(int argc, char **argv)
                 "irbis classify: results in %s (predictions.csv, camtrap-dp/, megadetector.json, report.html)\n",
                 sum.images, sum.classified, sum.failed, sum.sequences, sum.resumed, sum.pending, sum.seconds,
                 sum.classify_seconds, o.out_dir);
-    return sum.failed ? CLI_PARTIAL : CLI_OK;
+    return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }

@@ -40,7 +40,7 @@ static int parse(int argc, char **argv, opts *o)
         case 'p': o->positive = optarg; break;
         case 'o': o->out = optarg; break;
         case 't':
-            if (!cli_double("evaluate", "--threshold", optarg, &o->threshold))
+            if (!cli_double_in("evaluate", "--threshold", optarg, 0, 1, &o->threshold))
                 return CLI_USAGE;
             break;
         case 'h': usage(stdout); return -1;

@@ -222,7 +222,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
             o->engine = (irb_engine)v;
             break;
         case 'G':
-            if (!cli_double(cmd, "--gap", optarg, &o->gap))
+            if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->gap))
                 return CLI_USAGE;
             break;
         case 'C':

@@ -52,9 +52,9 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         case 'm': o->model_path = optarg; break;
         case 'c': o->classifier_path = optarg; break;
         case 'o': o->out_dir = optarg; break;
-        case 'g': if (!cli_double(CMD, "--gap", optarg, &o->sequence_gap)) return CLI_USAGE; break;
+        case 'g': if (!cli_double_in(CMD, "--gap", optarg, 0, INFINITY, &o->sequence_gap)) return CLI_USAGE; break;
         case 'p': o->positive = optarg; break;
-        case 't': if (!cli_double(CMD, "--threshold", optarg, &o->threshold)) return CLI_USAGE; break;
+        case 't': if (!cli_double_in(CMD, "--threshold", optarg, 0, 1, &o->threshold)) return CLI_USAGE; break;
         case 'j': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
         case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
         case OPT_SORT:
@@ -464,7 +464,7 @@ static int root_run(run *r)
                 "irbis %s: results in %s (predictions.csv, camtrap-dp/, report.html)\n",
                 CMD, sum.images, sum.classified, sum.failed, sum.sequences, sum.resumed, sum.pending, sum.seconds,
                 sum.classify_seconds, comm_size(), CMD, r->o.out_dir);
-    return sum.failed ? CLI_PARTIAL : CLI_OK;
+    return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }
 
 /* Ranks > 0: wait for rank 0's list, then work (or stop). */

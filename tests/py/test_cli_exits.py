@@ -1,0 +1,55 @@
+#!/usr/bin/python3
+"""Regression (issue 15, item 14): exit statuses of bad option values and of --limit.
+A value out of range (--gap -1 / nan, --threshold 2) or a --positive class the classifier does
+not have is a bad command line: exit 2 (it was 3, "could not run"), nothing written to OUT.
+A run that --limit stops with images still pending exits 1, not 0 (0 says all done); the run
+that finishes them exits 0."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_classify_fixture as F  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+
+TMP = tmpdir('cli_exits')
+SRC = os.path.join(CT, 'wakhan_snowleopard', 'C1_Avgarch_SL')
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    s = os.path.join(TMP, 'survey', 'cam1')
+    os.makedirs(s)
+    for n in sorted(os.listdir(SRC))[:4]:
+        shutil.copy(os.path.join(SRC, n), os.path.join(s, n))
+    fx = dict(F.fixture())
+    fx['survey'] = os.path.dirname(s)
+    out = os.path.join(TMP, 'out')
+    for bad in (['--gap', '-1'], ['--gap', 'nan'], ['--threshold', '2'], ['--threshold', '-0.1']):
+        r = F.classify(fx, out, *bad)
+        check(r.returncode == 2 and not os.path.exists(out), 'classify %s: exit %d (want 2), OUT %s: %s'
+              % (' '.join(bad), r.returncode, 'made' if os.path.exists(out) else 'not made', r.stderr.strip()))
+    r = subprocess.run([BIN, 'classify', '--model', MODEL, '--classifier', fx['clf'], fx['survey'], '-o', out,
+                        '--positive', 'unicorn', '--quiet'], capture_output=True, text=True)
+    check(r.returncode == 2 and 'unicorn' in r.stderr, 'unknown --positive: exit %d (want 2): %s'
+          % (r.returncode, r.stderr.strip()))
+    r = subprocess.run([BIN, 'experiment', '--images', CT, '--labels', 'x.csv', '--model', MODEL, '-o', out,
+                        '--gap', '-5'], capture_output=True, text=True)
+    check(r.returncode == 2, 'experiment --gap -5: exit %d (want 2)' % r.returncode)
+    r = subprocess.run([BIN, 'evaluate', 'p.csv', '--labels', 'x.csv', '--threshold', '1.5'],
+                       capture_output=True, text=True)
+    check(r.returncode == 2, 'evaluate --threshold 1.5: exit %d (want 2)' % r.returncode)
+    r = F.classify(fx, out, '--limit', '2')
+    rows = list(csv.DictReader(open(os.path.join(out, 'predictions.csv'), newline='')))
+    pending = sum(x['status'] == 'pending' for x in rows)
+    check(r.returncode == 1 and pending == 2, '--limit 2 of 4: exit %d (want 1), %d pending' % (r.returncode, pending))
+    r = F.classify(fx, out)
+    rows = list(csv.DictReader(open(os.path.join(out, 'predictions.csv'), newline='')))
+    check(r.returncode == 0 and all(x['status'] == 'ok' for x in rows), 'the next run finishes: exit %d'
+          % r.returncode)
+    finish()
+
+
+main()
