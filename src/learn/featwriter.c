@@ -1,6 +1,8 @@
 /* Streaming feature-set writer: base.npy (rows streamed, N patched at close), base.csv,
  * base.json; all three go to temporary names and are renamed into place at close. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,8 +68,45 @@ void irb_featwriter_free(irb_featwriter_t *w)
     irb_free(w);
 }
 
+/* Removes BASE<suffix>.tmp<PID> files left by a writer that was killed (its process is gone);
+ * a live writer's files (another run on the same base) are left alone. */
+static void remove_stale_tmp(const char *base)
+{
+    const char *slash = strrchr(base, '/');
+    const char *name = slash ? slash + 1 : base;
+    size_t dl = slash ? (size_t)(slash - base) + 1 : 0, nl = strlen(name);
+    char *path = irb_malloc(dl + 2 + 256 + 2); /* dir/ + a d_name (at most 255 bytes) */
+    if (!path)
+        return;
+    memcpy(path, dl ? base : "./", dl ? dl : 2);
+    dl = dl ? dl : 2;
+    path[dl] = '\0';
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        for (int i = 0; i < F_COUNT; i++) {
+            size_t sl = strlen(suffix[i]);
+            if (strncmp(e->d_name, name, nl) || strncmp(e->d_name + nl, suffix[i], sl) ||
+                strncmp(e->d_name + nl + sl, ".tmp", 4))
+                continue;
+            const char *digits = e->d_name + nl + sl + 4;
+            long pid = atol(digits);
+            if (*digits && strspn(digits, "0123456789") == strlen(digits) && pid > 0 && kill((pid_t)pid, 0) != 0 &&
+                errno == ESRCH) {
+                snprintf(path + dl, 258, "%s", e->d_name);
+                remove(path);
+                path[dl] = '\0';
+            }
+        }
+    }
+    if (d)
+        closedir(d);
+    irb_free(path);
+}
+
 static irb_status open_files(irb_featwriter_t *w, const char *base, irb_error *err)
 {
+    remove_stale_tmp(base);
     for (int i = 0; i < F_COUNT; i++) {
         w->final[i] = path_with(base, suffix[i], NULL);
         w->tmp[i] = path_with(base, suffix[i], "tmp");
