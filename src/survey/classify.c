@@ -468,6 +468,11 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, err);
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
+    if (s == IRB_OK && r.c.total == 0) /* a wrong folder, not a survey without pictures */
+        s = irb_fail(err, IRB_NOT_FOUND,
+                     "%s: no files in the survey folder (hidden files are skipped and links to folders are "
+                     "not followed: give the camera folders themselves)",
+                     o->survey_dir);
     pt.p.failed = r.c.failed;
     double t_cls = irb_now();
     if (s == IRB_OK)

@@ -490,6 +490,19 @@ static void test_survey_spelling(const char *tmp)
     survey_dir = keep;
 }
 
+/* Regression (issue 15, item 15): an empty survey (or one made only of links to camera
+ * folders, which are not followed) gave exit 0 and empty outputs with no word said. */
+static void test_empty_survey(const char *out)
+{
+    rm_rf(out);
+    fake f = {.n = 0};
+    irb_classify_summary sum;
+    irb_error err = {0};
+    irb_status s = run(&f, out, 60, 0, &sum, &err);
+    CHECK(s == IRB_NOT_FOUND && strstr(err.message, "no files") && strstr(err.message, survey_dir),
+          "empty survey refused: %s %s", irb_status_name(s), err.message);
+}
+
 int main(void)
 {
     const char *tmp = test_tmpdir("store");
@@ -508,5 +521,6 @@ int main(void)
     test_kill_resume(ref, killed);
     test_new_images(pj(tmp, "grow_ref"), pj(tmp, "grow"));
     test_survey_spelling(tmp);
+    test_empty_survey(pj(tmp, "empty"));
     return CHECK_DONE();
 }

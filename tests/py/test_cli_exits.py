@@ -3,7 +3,7 @@
 A value out of range (--gap -1 / nan, --threshold 2) or a --positive class the classifier does
 not have is a bad command line: exit 2 (it was 3, "could not run"), nothing written to OUT.
 A run that --limit stops with images still pending exits 1, not 0 (0 says all done); the run
-that finishes them exits 0."""
+that finishes them exits 0. A survey with no files (item 15) is said and exits 3."""
 import csv
 import os
 import shutil
@@ -49,6 +49,15 @@ def main():
     rows = list(csv.DictReader(open(os.path.join(out, 'predictions.csv'), newline='')))
     check(r.returncode == 0 and all(x['status'] == 'ok' for x in rows), 'the next run finishes: exit %d'
           % r.returncode)
+    # item 15: a survey made only of a link to a camera folder (links to folders are not
+    # followed) has no files: said, exit 3, instead of exit 0 and empty outputs
+    links = os.path.join(TMP, 'links')
+    os.makedirs(links)
+    os.symlink(s, os.path.join(links, 'cam1'))
+    fx['survey'] = links
+    r = F.classify(fx, os.path.join(TMP, 'out_links'))
+    check(r.returncode == 3 and 'no files' in r.stderr, 'survey of folder links: exit %d (want 3): %s'
+          % (r.returncode, r.stderr.strip()))
     finish()
 
 
