@@ -1,5 +1,6 @@
 /* irbis predict: class probabilities for every row of a feature set. */
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,8 @@ const char irb_cmd_predict_summary[] = "class probabilities for a feature set fr
 static const char usage[] =
     "usage: irbis predict MODEL.irbis FEATURES_BASE -o predictions.csv\n"
     "Writes path,flipped,p_<class>...,label per feature row (label = the most probable class).\n"
+    "A row whose features are not finite (NaN, infinity) is left out and named on stderr\n"
+    "(exit 1).\n"
     "Refuses features whose dim or backbone provenance (model_sha256, layer, cut, pool,\n"
     "preprocessing) differs from the classifier's.\n";
 
@@ -44,9 +47,17 @@ static int write_csv(const char *out, const irb_classifier_t *clf, const irb_fea
         put_field(f, name);
     }
     fputs(",label\n", f);
+    size_t skipped = 0;
     for (size_t i = 0; i < fs->n; i++) {
         const double *p = prob + i * (size_t)K;
-        int arg = 0;
+        int arg = 0, finite = 1;
+        for (int k = 0; k < K; k++)
+            finite &= isfinite(p[k]) != 0;
+        if (!finite) { /* NaN or infinite features: no prediction, said, left out of the CSV */
+            cli_error("predict", "%s (row %zu): features not finite (NaN or infinity); left out", fs->path[i], i);
+            skipped++;
+            continue;
+        }
         put_field(f, fs->path[i]);
         fprintf(f, ",%d", fs->flipped[i]);
         for (int k = 0; k < K; k++) {
@@ -64,7 +75,7 @@ static int write_csv(const char *out, const irb_classifier_t *clf, const irb_fea
         cli_error("predict", "%s: write failed", out);
         return CLI_FATAL;
     }
-    return CLI_OK;
+    return skipped ? CLI_PARTIAL : CLI_OK;
 }
 
 int irb_cmd_predict(int argc, char **argv)

@@ -1,0 +1,62 @@
+#!/usr/bin/python3
+"""Regression (issue 15, item 12): a feature row of NaN went into predict's CSV as
+`nan,nan,animal` with exit 0, and `irbis evaluate` could not read the file. The row must be
+left out and named on stderr (exit 1); every written probability is a finite number summing
+to 1 per row, and evaluate reads the file."""
+import csv
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+
+TMP = tmpdir('predict_nan')
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP)
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    empty = [r for r in rows if r['label'] == 'empty'][:4]
+    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:4]
+    paths = [os.path.join(CT, r['path']) for r in empty + animal]
+    labels = os.path.join(TMP, 'labels.csv')
+    with open(labels, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'label'])
+        for p, r in zip(paths, empty + animal):
+            w.writerow([p, 'empty' if r['label'] == 'empty' else 'animal'])
+    base = os.path.join(TMP, 'feat')
+    subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', base, '--threads', '2'] + paths, check=True,
+                   capture_output=True)
+    clf = os.path.join(TMP, 'clf.irbis')
+    subprocess.run([BIN, 'train', base, '--labels', labels, '--C', '1', '-o', clf], check=True, capture_output=True)
+    nan = os.path.join(TMP, 'nan')
+    x = np.load(base + '.npy')
+    x[2, :] = np.nan
+    np.save(nan + '.npy', x)
+    shutil.copy(base + '.csv', nan + '.csv')
+    shutil.copy(base + '.json', nan + '.json')
+    out = os.path.join(TMP, 'pred.csv')
+    r = subprocess.run([BIN, 'predict', clf, nan, '-o', out], capture_output=True, text=True)
+    check(r.returncode == 1 and os.path.basename(paths[2]) in r.stderr,
+          'predict: exit %d (want 1), the NaN row named: %s' % (r.returncode, r.stderr.strip()))
+    got = list(csv.DictReader(open(out, newline='')))
+    pcols = [c for c in got[0] if c.startswith('p_')] if got else []
+    ok = len(got) == len(paths) - 1 and all(
+        all(math.isfinite(float(g[c])) for c in pcols) and abs(sum(float(g[c]) for c in pcols) - 1) < 1e-6
+        for g in got)
+    check(ok and paths[2] not in [g['path'] for g in got], '%d rows, all finite, the NaN row left out' % len(got))
+    r = subprocess.run([BIN, 'evaluate', out, '--labels', labels, '-o', os.path.join(TMP, 'ev')],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, 'evaluate reads it: exit %d %s' % (r.returncode, r.stderr.strip()[-300:]))
+    finish()
+
+
+main()
