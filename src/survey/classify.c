@@ -401,6 +401,19 @@ static irb_status canonical_survey(const char *dir, char canon[PATH_MAX], irb_er
     return IRB_OK;
 }
 
+/* --sort hardlink needs the survey and OUT on one file system: said before classifying, not
+ * after the whole run. */
+static irb_status check_hardlink(const char *survey, const char *out, irb_error *err)
+{
+    struct stat a, b;
+    if (stat(survey, &a) == 0 && stat(out, &b) == 0 && a.st_dev != b.st_dev)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "--sort hardlink: the survey (%s) and the output folder (%s) are on different file "
+                        "systems; use --sort copy or symlink",
+                        survey, out);
+    return IRB_OK;
+}
+
 /* Stores written before the survey was canonicalised hold it as typed: when that spelling is
  * the same folder (seen from here), the record is updated instead of refusing the run. */
 static irb_status upgrade_survey_param(irb_store *st, const char *canon, irb_error *err)
@@ -461,6 +474,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     IRB_TRY(canonical_survey(o->survey_dir, survey, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
+    if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
+        s = check_hardlink(survey, o->out_dir, err);
     irb_store_counts before = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &before, err);

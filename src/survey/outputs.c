@@ -158,14 +158,20 @@ const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size)
 }
 
 /* A class name as a folder name: '/', NUL-ish and leading dots replaced. */
+/* A class name as one folder name, injectively ('x/y' and 'x_y' stay apart): '/', '\\' and '%',
+ * and a leading '.', are written %XX; the empty name is "%". */
 static void safe_name(const char *s, char *buf, size_t size)
 {
-    size_t i = 0;
-    for (; s[i] && i + 1 < size; i++)
-        buf[i] = (s[i] == '/' || s[i] == '\\' || (i == 0 && s[i] == '.')) ? '_' : s[i];
-    buf[i] = '\0';
-    if (!i)
-        snprintf(buf, size, "_");
+    size_t o = 0;
+    for (size_t i = 0; s[i] && o + 4 < size; i++) {
+        if (s[i] == '/' || s[i] == '\\' || s[i] == '%' || (i == 0 && s[i] == '.'))
+            o += (size_t)snprintf(buf + o, size - o, "%%%02X", (unsigned char)s[i]);
+        else
+            buf[o++] = s[i];
+    }
+    buf[o] = '\0';
+    if (!o)
+        snprintf(buf, size, "%%");
 }
 
 /* ---- predictions.csv -------------------------------------------------------------------- */

@@ -3,19 +3,42 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int cli_quiet;
+
+/* Writes s with the bytes a terminal would act on (C0 controls but tab, DEL, and the UTF-8 form
+ * of the C1 controls) shown as '?': a file named "\033[2J.jpg" must not clear the screen. */
+static void put_safe(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
+            fputc('?', f), p++;
+        else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
+            fputc('?', f);
+        else
+            fputc(*p, f);
+    }
+}
 
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     if (cli_quiet)
         return;
-    va_list ap;
+    va_list ap, again;
     va_start(ap, fmt);
+    va_copy(again, ap);
+    char small[2048], *msg = small;
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
+        vsnprintf(msg, (size_t)n + 1, fmt, again);
     fprintf(stderr, "irbis %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
+    put_safe(stderr, msg ? msg : small);
     fputc('\n', stderr);
+    if (msg != small)
+        free(msg);
+    va_end(again);
     va_end(ap);
 }
 

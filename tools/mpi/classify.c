@@ -120,7 +120,10 @@ static int rank_fail(const irb_error *err)
 {
     if (comm_rank() == 0)
         return cli_fail(CMD, err);
-    fprintf(stderr, "irbis %s: rank %d: %s\n", CMD, comm_rank(), err->message[0] ? err->message : "failed");
+    int quiet = cli_quiet; /* other ranks are quiet, but their own failure is theirs to say */
+    cli_quiet = 0;
+    cli_error(CMD, "rank %d: %s", comm_rank(), err->message[0] ? err->message : "failed");
+    cli_quiet = quiet;
     return CLI_FATAL;
 }
 
