@@ -13,8 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_classify_fixture as F  # noqa: E402
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, MODEL, check, finish, small_classifier, tmpdir  # noqa: E402
 
 TMP = tmpdir('hostile_names')
 SHM = '/dev/shm/irbis-hostile-names-%d' % os.getpid()
@@ -26,26 +25,6 @@ def folder(label):
     return out or '%'
 
 
-def classifier():
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
-                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
-    empty = [r for r in rows if r['label'] == 'empty'][:4]
-    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:4]
-    paths = [os.path.join(CT, r['path']) for r in empty + animal]
-    labels = os.path.join(TMP, 'labels.csv')
-    with open(labels, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['path', 'label'])
-        for p, r in zip(paths, empty + animal):
-            w.writerow([p, 'x_y' if r['label'] == 'empty' else 'x/y'])
-    base = os.path.join(TMP, 'feat')
-    subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', base, '--threads', '2'] + paths, check=True,
-                   capture_output=True)
-    clf = os.path.join(TMP, 'clf.irbis')
-    subprocess.run([BIN, 'train', base, '--labels', labels, '--C', '1', '-o', clf], check=True, capture_output=True)
-    return clf, paths
-
-
 def classify(clf, survey, out, *extra):
     return subprocess.run([BIN, 'classify', '--model', MODEL, '--classifier', clf, survey, '-o', out,
                            '--threads', '2', '--quiet'] + list(extra), capture_output=True, text=True)
@@ -54,7 +33,7 @@ def classify(clf, survey, out, *extra):
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
-    clf, paths = classifier()
+    clf, _, paths, _ = small_classifier(TMP, 'x_y', 'x/y')
     survey = os.path.join(TMP, 'survey', 'cam1')
     os.makedirs(survey)
     for p in paths[:4]:

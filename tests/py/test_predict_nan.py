@@ -13,7 +13,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, check, finish, small_classifier, tmpdir  # noqa: E402
 
 TMP = tmpdir('predict_nan')
 
@@ -21,22 +21,7 @@ TMP = tmpdir('predict_nan')
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
-                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
-    empty = [r for r in rows if r['label'] == 'empty'][:4]
-    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:4]
-    paths = [os.path.join(CT, r['path']) for r in empty + animal]
-    labels = os.path.join(TMP, 'labels.csv')
-    with open(labels, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['path', 'label'])
-        for p, r in zip(paths, empty + animal):
-            w.writerow([p, 'empty' if r['label'] == 'empty' else 'animal'])
-    base = os.path.join(TMP, 'feat')
-    subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', base, '--threads', '2'] + paths, check=True,
-                   capture_output=True)
-    clf = os.path.join(TMP, 'clf.irbis')
-    subprocess.run([BIN, 'train', base, '--labels', labels, '--C', '1', '-o', clf], check=True, capture_output=True)
+    clf, base, paths, labels = small_classifier(TMP)
     nan = os.path.join(TMP, 'nan')
     x = np.load(base + '.npy')
     x[2, :] = np.nan

@@ -39,3 +39,27 @@ def mlwic_labels(path, n):
         for r in rows:
             w.writerow([r['path'], r['label']])
     return rows
+
+
+def small_classifier(tmp, empty_name='empty', animal_name='animal'):
+    """Featurizes 4 empty and 4 animal MLWIC frames (shared MobileNetV2) and trains a two-class
+    classifier on them with the given class names. Returns (clf path, feature base, the 8
+    image paths, labels.csv)."""
+    import subprocess
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    empty = [r for r in rows if r['label'] == 'empty'][:4]
+    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:4]
+    paths = [os.path.join(CT, r['path']) for r in empty + animal]
+    labels = os.path.join(tmp, 'labels.csv')
+    with open(labels, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'label'])
+        for p, r in zip(paths, empty + animal):
+            w.writerow([p, empty_name if r['label'] == 'empty' else animal_name])
+    base = os.path.join(tmp, 'feat')
+    subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', base, '--threads', '2'] + paths, check=True,
+                   capture_output=True)
+    clf = os.path.join(tmp, 'clf.irbis')
+    subprocess.run([BIN, 'train', base, '--labels', labels, '--C', '1', '-o', clf], check=True, capture_output=True)
+    return clf, base, paths, labels
