@@ -130,13 +130,43 @@ irb_status irb_classifier_set_provenance(irb_classifier_t *c, const irb_features
     return IRB_OK;
 }
 
+/* Two recorded values are the same: equal strings, or JSON objects/arrays (preprocessing) equal
+ * but for the whitespace between tokens (a feature .json re-saved by another tool). */
+static int same_value(const char *a, const char *b)
+{
+    if (!strcmp(a, b))
+        return 1;
+    if ((*a != '{' && *a != '[') || *a != *b)
+        return 0;
+    int in_a = 0, in_b = 0; /* inside a string literal */
+    for (;;) {
+        while (!in_a && (*a == ' ' || *a == '\n' || *a == '\t' || *a == '\r'))
+            a++;
+        while (!in_b && (*b == ' ' || *b == '\n' || *b == '\t' || *b == '\r'))
+            b++;
+        if (*a != *b)
+            return 0;
+        if (!*a)
+            return 1;
+        if (*a == '\\' && in_a) { /* an escaped character: compare it as is */
+            if (*++a != *++b)
+                return 0;
+            if (!*a)
+                return 1;
+        } else if (*a == '"') {
+            in_a = !in_a, in_b = !in_b;
+        }
+        a++, b++;
+    }
+}
+
 irb_status irb_classifier_check_features(const irb_classifier_t *c, const irb_features *fs, irb_error *err)
 {
     if (fs->dim != c->D)
         return irb_fail(err, IRB_MISMATCH, "feature dim: classifier expects %d, features have %d", c->D, fs->dim);
     for (size_t i = 0; i < sizeof checked_keys / sizeof *checked_keys; i++) {
         const char *a = irb_classifier_meta(c, checked_keys[i]), *b = irb_features_meta(fs, checked_keys[i]);
-        if (a && b && strcmp(a, b))
+        if (a && b && !same_value(a, b))
             return irb_fail(err, IRB_MISMATCH, "%s: classifier was trained on '%s', features have '%s'",
                             checked_keys[i], a, b);
         if (!a != !b)

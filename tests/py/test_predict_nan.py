@@ -2,7 +2,8 @@
 """Regression (issue 15, item 12): a feature row of NaN went into predict's CSV as
 `nan,nan,animal` with exit 0, and `irbis evaluate` could not read the file. The row must be
 left out and named on stderr (exit 1); every written probability is a finite number summing
-to 1 per row, and evaluate reads the file."""
+to 1 per row, and evaluate reads the file. Item 17: a feature .json re-saved with other
+spacing is the same provenance; a different preprocessing is still refused."""
 import csv
 import math
 import os
@@ -41,6 +42,19 @@ def main():
     r = subprocess.run([BIN, 'evaluate', out, '--labels', labels, '-o', os.path.join(TMP, 'ev')],
                        capture_output=True, text=True)
     check(r.returncode == 0, 'evaluate reads it: exit %d %s' % (r.returncode, r.stderr.strip()[-300:]))
+    # item 17: the feature .json re-saved by Python (other spacing in the preprocessing object)
+    # is the same provenance; it was refused showing two identical-looking values
+    import json
+    json.dump(json.load(open(base + '.json')), open(nan + '.json', 'w'), indent=1)
+    r = subprocess.run([BIN, 'predict', clf, nan, '-o', out], capture_output=True, text=True)
+    check(r.returncode == 1 and 'preprocessing' not in r.stderr, 're-saved feature .json accepted: exit %d %s'
+          % (r.returncode, r.stderr.strip()[-300:]))
+    meta = json.load(open(base + '.json'))
+    meta['preprocessing']['size'] = 225
+    json.dump(meta, open(nan + '.json', 'w'))
+    r = subprocess.run([BIN, 'predict', clf, nan, '-o', out], capture_output=True, text=True)
+    check(r.returncode == 3 and 'preprocessing' in r.stderr, 'another preprocessing still refused: exit %d'
+          % r.returncode)
     finish()
 
 
