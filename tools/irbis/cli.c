@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_quiet;
 
@@ -100,4 +101,15 @@ int cli_double_in(const char *cmd, const char *opt, const char *text, double lo,
     }
     *out = v;
     return 1;
+}
+
+void cli_file_message(const char *cmd, const char *path, const char *msg, int warning)
+{
+    size_t n = strlen(path);
+    if (!strncmp(msg, path, n) && !strncmp(msg + n, ": ", 2))
+        msg += n + 2; /* "PATH: cause": the path is printed once, below */
+    if (strstr(msg, path))
+        cli_error(cmd, "%s%s", warning ? "warning: " : "", msg);
+    else
+        cli_error(cmd, "%s: %s%s", path, warning ? "warning: " : "", msg);
 }

@@ -27,6 +27,9 @@ extern int cli_quiet;
 
 /* "irbis <cmd>: message\n" on stderr. */
 void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+/* A per-file failure (or warning) line naming the file once: "path: [warning: ]cause" when msg
+ * is "path: cause" or does not name the file, else msg as it is. */
+void cli_file_message(const char *cmd, const char *path, const char *msg, int warning);
 /* Prints err's message (or its status name) and returns CLI_FATAL, or CLI_USAGE when the
  * library refused an argument (IRB_INVALID_ARG: an option value, e.g. an unknown --positive). */
 int cli_fail(const char *cmd, const irb_error *err);

@@ -224,12 +224,12 @@ static int do_batch(run *r, size_t i0, int n)
     /* pack the good images together */
     for (int i = 0; i < n; i++) {
         if (!j->ok[i]) {
-            cli_error(CMD, "%s: %s", j->paths[i], j->msg[i]);
+            cli_file_message(CMD, j->paths[i], j->msg[i], 0);
             r->failed++;
             continue;
         }
         if (j->ok[i] == 2)
-            cli_error(CMD, "%s: warning: %s", j->paths[i], j->msg[i]);
+            cli_file_message(CMD, j->paths[i], j->msg[i], 1);
         if (m != i)
             memmove(j->input + (size_t)m * k * j->in_elems, j->input + (size_t)i * k * j->in_elems,
                     (size_t)k * j->in_elems * sizeof *j->input);
@@ -280,12 +280,12 @@ static int replay_segment(run *r, size_t first, size_t n)
     int rc = 1;
     for (size_t i = 0; rc == 1 && i < n && part_next(&rd, &err) == IRB_OK; i++) {
         if (rd.kind == PART_FAIL) {
-            cli_error(CMD, "%s: %s", rd.path, rd.message);
+            cli_file_message(CMD, rd.path, rd.message, 0);
             r->failed++;
             continue;
         }
         if (rd.kind == PART_WARN)
-            cli_error(CMD, "%s: warning: %s", rd.path, rd.message);
+            cli_file_message(CMD, rd.path, rd.message, 1);
         for (int f = 0; rc == 1 && f < k; f++)
             if (irb_featwriter_add(r->w, rd.path, f, NULL, rd.row + (size_t)f * d, &err) != IRB_OK)
                 rc = (cli_fail(CMD, &err), -1);

@@ -313,12 +313,12 @@ static int merge(run *r)
             break;
         }
         if (m.rd.kind == PART_FAIL) {
-            cli_error(CMD, "%s: %s", r->in.v[i], m.rd.message);
+            cli_file_message(CMD, r->in.v[i], m.rd.message, 0);
             failed++;
             continue;
         }
         if (m.rd.kind == PART_WARN)
-            cli_error(CMD, "%s: warning: %s", r->in.v[i], m.rd.message);
+            cli_file_message(CMD, r->in.v[i], m.rd.message, 1);
         for (int f = 0; f < k && rc == CLI_OK; f++)
             if (irb_featwriter_add(w, r->in.v[i], f, NULL, m.rd.row + (size_t)f * r->dim, &err) != IRB_OK)
                 rc = cli_fail(CMD, &err);
