@@ -331,7 +331,9 @@ irb_status irb_read_header(irb_decoder_t *dec, const char *path, const irb_decod
         if ((s = read_more(dec, fd, path, got, want, &got)) != IRB_OK)
             break;
         s = header_pass(dec, dec->file, got, path, opts, &jh);
-        if (dec->info.format != IRB_FORMAT_JPEG || jh.complete || got >= size || got >= (64u << 20))
+        /* no cap below the file size: a header behind 128 MB of APP segments is still a header
+         * (decoding reads the whole file anyway), not a truncated file */
+        if (dec->info.format != IRB_FORMAT_JPEG || jh.complete || got >= size)
             break;
         irb_error_clear(&dec->err); /* the header runs past what we read: read more and redo */
         s = IRB_OK;

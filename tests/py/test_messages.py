@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Messages (issue 15, item 17):
 - featurize names a failed file once per failure line (it printed the path, then the
-  decoder's message, which names it again)."""
+  decoder's message, which names it again);
+- a JPEG whose frame header comes after 128 MB of APP segments is read by scan (it was called
+  "truncated" while featurize decoded it): size as PIL reads it, status ok."""
 import os
 import shutil
 import subprocess
@@ -25,10 +27,33 @@ def featurize_names_once():
           'featurize: one line naming notes.jpg once: %s' % lines)
 
 
+def big_app_segments():
+    from PIL import Image
+    src = os.path.join(CT, 'mlwic_examples', 'images', sorted(os.listdir(os.path.join(CT, 'mlwic_examples',
+                                                                                     'images')))[0])
+    data = open(src, 'rb').read()
+    d = os.path.join(TMP, 'big')
+    os.makedirs(d)
+    p = os.path.join(d, 'big_app.jpg')
+    seg = b'\xff\xe9' + (65535).to_bytes(2, 'big') + b'\0' * 65533  # APP9, ignored by decoders
+    with open(p, 'wb') as f:
+        f.write(data[:2])
+        for _ in range(2050):  # 2050 x 64 KiB = 128.1 MiB before the rest of the file
+            f.write(seg)
+        f.write(data[2:])
+    w, h = Image.open(p).size
+    r = subprocess.run([BIN, 'scan', d], capture_output=True, text=True)
+    row = r.stdout.splitlines()[1].split(',') if len(r.stdout.splitlines()) > 1 else []
+    check(len(row) == 7 and row[3:6] == [str(w), str(h), 'ok'], 'scan reads the header after 128 MB: %s (PIL %dx%d)'
+          % (row, w, h))
+    os.remove(p)
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     featurize_names_once()
+    big_app_segments()
     finish()
 
 
