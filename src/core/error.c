@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/alloc.h"
+
 static const char *const status_names[IRB_STATUS_COUNT] = {
     [IRB_OK] = "ok",
     [IRB_INVALID_ARG] = "invalid argument",
@@ -36,6 +38,36 @@ void irb_error_clear(irb_error *err)
     err->message[0] = '\0';
 }
 
+/* A message longer than dst keeps its start and its end (the cause comes last: "PATH: cannot
+ * open: Permission denied"), joined by " ... ", cut on UTF-8 character boundaries. */
+static void vformat(char *dst, size_t cap, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(dst, cap, fmt, ap);
+    char *full = n >= (int)cap && cap > 64 ? irb_malloc((size_t)n + 1) : NULL;
+    if (full) {
+        vsnprintf(full, (size_t)n + 1, fmt, again);
+        size_t head = cap / 3, tail = cap - head - 6; /* 5 for " ... ", 1 for the NUL */
+        while (head > 0 && (full[head] & 0xC0) == 0x80)
+            head--;
+        const char *end = full + n - tail;
+        while (*end && (*end & 0xC0) == 0x80)
+            end++;
+        snprintf(dst, cap, "%.*s ... %s", (int)head, full, end);
+        irb_free(full);
+    }
+    va_end(again);
+}
+
+void irb_message_format(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(dst, cap, fmt, ap);
+    va_end(ap);
+}
+
 irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...)
 {
     if (!err)
@@ -44,7 +76,7 @@ irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...)
     err->warning = 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    vformat(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     return s;
 }
@@ -56,7 +88,7 @@ void irb_warn(irb_error *err, const char *fmt, ...)
     err->warning = 1;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    vformat(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
 }
 

@@ -11,6 +11,9 @@ irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...) IRB_PRIN
 void irb_warn(irb_error *err, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* Copy src into dst (both may be NULL). */
 void irb_error_copy(irb_error *dst, const irb_error *src);
+/* snprintf into dst[cap], except that a longer message keeps its start and its end (where the
+ * cause is) around " ... " instead of losing the end. irb_fail and irb_warn format this way. */
+void irb_message_format(char *dst, size_t cap, const char *fmt, ...) IRB_PRINTF(3, 4);
 
 /* Propagate a non-OK status: `IRB_TRY(call);` inside a function returning irb_status. */
 #define IRB_TRY(expr) do { irb_status irb__s = (expr); if (irb__s != IRB_OK) return irb__s; } while (0)

@@ -176,7 +176,7 @@ void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size)
 
 static void row_error(irb_scan_t *s, irb_scan_row *row, irb_status st, const char *fmt, const char *a, const char *b)
 {
-    snprintf(s->err.message, sizeof s->err.message, fmt, a, b);
+    irb_message_format(s->err.message, sizeof s->err.message, fmt, a, b);
     s->err.status = IRB_OK;
     row->status = IRB_ROW_ERROR;
     row->error = st;

@@ -105,6 +105,22 @@ static const char *written(void (*writer)(FILE *, const char *), const char *s)
     return buf;
 }
 
+/* Regression (issue 15, item 17): a message longer than the buffer lost its end, the cause. */
+static void test_long_message(void)
+{
+    char path[3001];
+    memset(path, 'a', 3000);
+    path[0] = '/', path[3000] = '\0';
+    irb_error e = {0};
+    irb_fail(&e, IRB_IO, "%s: cannot open: %s", path, "Permission denied");
+    size_t n = strlen(e.message);
+    CHECK(n < sizeof e.message && !strncmp(e.message, "/aaa", 4) && strstr(e.message, " ... ") &&
+              n > 17 && !strcmp(e.message + n - 17, "Permission denied"),
+          "long message keeps start and cause: %zu bytes, ends '%s'", n, n > 40 ? e.message + n - 40 : e.message);
+    irb_fail(&e, IRB_IO, "%s", "short");
+    CHECK(!strcmp(e.message, "short"), "short message as is");
+}
+
 static void test_text(void)
 {
     static const struct {
@@ -133,5 +149,6 @@ int main(void)
     test_csv();
     test_pool();
     test_text();
+    test_long_message();
     return CHECK_DONE();
 }

@@ -3,7 +3,9 @@
 - featurize names a failed file once per failure line (it printed the path, then the
   decoder's message, which names it again);
 - a JPEG whose frame header comes after 128 MB of APP segments is read by scan (it was called
-  "truncated" while featurize decoded it): size as PIL reads it, status ok."""
+  "truncated" while featurize decoded it): size as PIL reads it, status ok;
+- a scan error on a path beyond PATH_MAX keeps its cause (the message was cut at 1,023 bytes,
+  inside the path)."""
 import os
 import shutil
 import subprocess
@@ -49,11 +51,29 @@ def big_app_segments():
     os.remove(p)
 
 
+def deep_path():
+    d = os.path.join(TMP, 'deep')
+    os.makedirs(d)
+    fd = os.open(d, os.O_RDONLY)
+    for i in range(20):  # 20 x 250 bytes: the full path is beyond PATH_MAX (4096)
+        name = '%02d' % i + 'd' * 248
+        os.mkdir(name, dir_fd=fd)
+        nfd = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = nfd
+    os.close(fd)
+    r = subprocess.run([BIN, 'scan', d], capture_output=True, text=True)
+    rows = [ln for ln in r.stdout.splitlines()[1:] if ',error,' in ln]
+    check(rows and all(ln.rstrip('"').endswith(os.strerror(36)) for ln in rows),
+          'deep folder error ends with its cause (%s): %s' % (os.strerror(36), [ln[-60:] for ln in rows]))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     featurize_names_once()
     big_app_segments()
+    deep_path()
     finish()
 
 
