@@ -4,6 +4,8 @@
   decoder's message, which names it again);
 - a JPEG whose frame header comes after 128 MB of APP segments is read by scan (it was called
   "truncated" while featurize decoded it): size as PIL reads it, status ok;
+- featurize shows a live progress line when stderr is a terminal (run here on a pty), and a
+  per-file failure line is not glued to it;
 - a scan error on a path beyond PATH_MAX keeps its cause (the message was cut at 1,023 bytes,
   inside the path)."""
 import os
@@ -68,12 +70,40 @@ def deep_path():
           'deep folder error ends with its cause (%s): %s' % (os.strerror(36), [ln[-60:] for ln in rows]))
 
 
+def featurize_progress_on_tty():
+    import pty
+    img = os.path.join(CT, 'mlwic_examples', 'images')
+    imgs = [os.path.join(img, n) for n in sorted(os.listdir(img))[:5]]
+    bad = os.path.join(TMP, 'notes.jpg')
+    master, slave = pty.openpty()
+    p = subprocess.Popen([BIN, 'featurize', '--model', MODEL, '-o', os.path.join(TMP, 'tty'), '--batch', '2', bad]
+                         + imgs, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    out = b''
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    p.wait()
+    os.close(master)
+    text = out.decode('utf-8', 'replace')
+    check('featurize 6/6 images, 1 failed' in text, 'progress on a terminal: %r' % text[-300:])
+    fail = [ln for ln in text.replace('\r', '\n').split('\n') if 'notes.jpg' in ln]
+    check(fail and all(ln.lstrip('\x1b[K').startswith('irbis featurize:') for ln in fail),
+          'the failure line starts a line of its own: %r' % fail)
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     featurize_names_once()
     big_app_segments()
     deep_path()
+    featurize_progress_on_tty()
     finish()
 
 

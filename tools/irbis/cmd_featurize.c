@@ -135,7 +135,22 @@ typedef struct run {
     size_t segment;      /* inputs per segment */
     part_writer pw;      /* the segment being written (pw.f != NULL) */
     size_t resumed;      /* inputs replayed from an earlier run's segments */
+    int tty;             /* stderr is a terminal: a live progress line */
+    size_t done;         /* inputs handled so far */
 } run;
+
+/* The live "\r" progress line on a terminal; erase_progress clears it before other output. */
+static void show_progress(const run *r)
+{
+    if (r->tty)
+        fprintf(stderr, "\r\033[Kfeaturize %zu/%zu images, %d failed", r->done, r->in.n, r->failed), fflush(stderr);
+}
+
+static void erase_progress(const run *r)
+{
+    if (r->tty && r->done)
+        fputs("\r\033[K", stderr);
+}
 
 /* Inputs per segment (IRBIS_FEATURIZE_SEGMENT overrides, for tests). */
 static size_t segment_size(void)
@@ -220,6 +235,7 @@ static int do_batch(run *r, size_t i0, int n)
     j->paths = r->in.v + i0;
     j->n = n;
     decode_batch(j, (int)r->o.threads);
+    erase_progress(r);
     int k = j->flip ? 2 : 1, m = 0;
     /* pack the good images together */
     for (int i = 0; i < n; i++) {
@@ -267,6 +283,7 @@ static int replay_segment(run *r, size_t first, size_t n)
     size_t d = irb_net_output_size(r->net);
     if (!part_complete(path, r->key, name, (int)d * k, (long long)n))
         return 0;
+    erase_progress(r);
     part_reader rd;
     irb_error err = {0};
     if (part_open(&rd, path, &err) != IRB_OK)
@@ -310,6 +327,8 @@ static int run_all(run *r)
                 return CLI_FATAL;
             if (got) {
                 r->resumed += n;
+                r->done += n;
+                show_progress(r);
                 continue;
             }
             replaying = 0; /* computed from here on: later segments of an earlier run are redone */
@@ -322,6 +341,8 @@ static int run_all(run *r)
         for (size_t i = s0; rc == CLI_OK && i < s0 + n; i += (size_t)r->o.batch) {
             size_t left = s0 + n - i;
             rc = do_batch(r, i, left < (size_t)r->o.batch ? (int)left : (int)r->o.batch);
+            r->done += left < (size_t)r->o.batch ? left : (size_t)r->o.batch;
+            show_progress(r);
         }
         if (rc != CLI_OK)
             part_abort(&r->pw);
@@ -363,8 +384,10 @@ int irb_cmd_featurize(int argc, char **argv)
         return ok < 0 ? CLI_USAGE : CLI_FATAL;
     }
     rc = setup(&r);
+    r.tty = isatty(2);
     if (rc == CLI_OK)
         rc = run_all(&r);
+    erase_progress(&r);
     if (rc == CLI_OK) {
         irb_error err = {0};
         irb_featwriter_t *w = r.w;
