@@ -83,5 +83,8 @@ xhuge = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1 << 16, 1 << 
 check("value_too_large", conv_model(inputs=[xhuge], inits=[],
                                     nodes=[helper.make_node("Relu", ["x"], ["y"], name="relu1")]),
       3, "relu1", "bytes per tensor")
+# regression (issue 15, item 17): a zero-size weight passed model-info, then failed in oneDNN
+check("zero_weight", conv_model(inits=[numpy_helper.from_array(np.ones((0, 3, 3, 3), np.float32), "w")]),
+      3, "conv1", "input 1 has no elements")
 print("%d failures" % failures)
 sys.exit(1 if failures else 0)

@@ -57,6 +57,19 @@ static void lift_attrs(irb_graph *g, irb_node *n)
 #define IRB_MAX_VALUE_BYTES ((size_t)1 << 34)
 #define IRB_MAX_FOLD_BYTES ((size_t)256 << 20)
 
+/* A compute op whose weight has a zero dimension (a model that cannot be run: it passed shape
+ * inference and failed later inside the engine with the engine's message). Zero-size values
+ * elsewhere are legal ONNX (Reshape allowzero) and left alone. */
+static irb_status check_weights(const irb_node *n, const irb_tensor *const *in, irb_error *err)
+{
+    if (n->op != IRB_OP_CONV && n->op != IRB_OP_GEMM && n->op != IRB_OP_MATMUL && n->op != IRB_OP_BATCHNORM)
+        return IRB_OK;
+    for (int i = 0; i < n->n_in; i++)
+        if (in[i] && irb_numel(in[i]->rank, in[i]->dims) == 0)
+            return irb_op_fail(err, n, IRB_CORRUPT, "input %d has no elements (a zero-size dimension)", i);
+    return IRB_OK;
+}
+
 static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in,
                        irb_tensor *out, irb_error *err)
 {
@@ -114,6 +127,7 @@ irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
             all_const &= v->data != NULL;
         }
         IRB_TRY(impl->infer(n, in, out, err));
+        IRB_TRY(check_weights(n, in, err));
         size_t biggest = 0;
         for (int o = 0; o < n->n_out; o++) { /* shapes from a malformed model's data can be anything */
             int64_t count = irb_numel(out[o].rank, out[o].dims);
