@@ -92,7 +92,8 @@ typedef struct irb_predictions {
 IRB_API irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_error *err);
 IRB_API void irb_predictions_release(irb_predictions *p);
 
-/* A labels CSV: `path` and `label` columns. Owned; irb_labels_release. */
+/* A labels CSV: `path` and `label` columns (a row with an empty label is no label: skipped).
+ * Owned; irb_labels_release. */
 typedef struct irb_labels {
     size_t n;
     char **path, **label;

@@ -225,6 +225,8 @@ irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err)
             st = irb_fail(err, IRB_CORRUPT, "%s:%ld: empty path", path, r.line);
             goto cleanup;
         }
+        if (!l[0])
+            continue; /* an empty label is no label (not a class named ""), as train takes it */
         out->path[out->n] = irb_strdup(p);
         out->label[out->n] = irb_strdup(l);
         out->n++;
