@@ -199,6 +199,21 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     sort_col = cp;
     if (order)
         qsort(order, m, sizeof *order, cmp_rows);
+    /* a path listed twice is one image (it was counted twice); with two labels it is refused */
+    size_t kept = 0;
+    for (size_t i = 0; order && i < m; i++) {
+        char **a = kept ? t->cell[order[kept - 1]] : NULL, **b = t->cell[order[i]];
+        if (a && !strcmp(a[cp], b[cp])) {
+            if (strcmp(a[cl], b[cl]) != 0) {
+                s = irb_fail(err, IRB_CORRUPT, "%s: '%s' has two labels: '%s' and '%s'", o->labels, b[cp], a[cl],
+                             b[cl]);
+                goto cleanup;
+            }
+            continue;
+        }
+        order[kept++] = order[i];
+    }
+    m = order ? kept : m;
     if (o->limit && m > o->limit)
         m = o->limit;
     d->n = m;

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """Labels files (issue 15, item 11):
 - evaluate: a row with an empty label is no label (it was counted as a class named ''): the
-  metrics list only the real classes and count only the labelled images."""
+  metrics list only the real classes and count only the labelled images;
+- train: a path given twice with two different labels is refused naming both (it silently
+  kept the first); the same label twice is fine;
+- experiment: a path listed twice is one image (it was counted twice), and with two labels it is
+  refused."""
 import csv
 import os
 import shutil
@@ -9,7 +13,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import BIN, check, finish, small_classifier, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, small_classifier, tmpdir  # noqa: E402
 
 TMP = tmpdir('labels')
 
@@ -38,11 +42,54 @@ def evaluate_empty_label(clf, base, labels):
           % (classes, support, len(rows) - 1, r.returncode, r.stderr.strip()[-200:]))
 
 
+def train_conflict(base, labels):
+    rows = list(csv.reader(open(labels, newline='')))[1:]
+    lab = os.path.join(TMP, 'labels_twice.csv')
+    write_labels(lab, rows + [rows[0]])
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--C', '1', '-o', os.path.join(TMP, 'c1.irbis')],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, 'train: the same label twice is fine (exit %d %s)' % (r.returncode, r.stderr.strip()))
+    other = 'animal' if rows[0][1] == 'empty' else 'empty'
+    write_labels(lab, rows + [[rows[0][0], other]])
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--C', '1', '-o', os.path.join(TMP, 'c2.irbis')],
+                       capture_output=True, text=True)
+    check(r.returncode == 3 and 'two labels' in r.stderr and other in r.stderr
+          and not os.path.exists(os.path.join(TMP, 'c2.irbis')),
+          'train: two labels for one path refused: exit %d %s' % (r.returncode, r.stderr.strip()))
+
+
+def experiment_twice():
+    every = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                    if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    rows = []
+    for r in every:  # alternating classes in path order, so both folds hold both
+        lab = 'empty' if r['label'] == 'empty' else 'animal'
+        if len(rows) < 30 and lab == ('empty', 'animal')[len(rows) % 2]:
+            rows.append([r['path'], lab])
+    lab = os.path.join(TMP, 'exp_labels.csv')
+    cmd = [BIN, 'experiment', '--images', CT, '--labels', lab, '--model', MODEL, '--rows', 'RN2', '--C', '1',
+           '--crop', 'none', '--folds', '2', '--quiet', '--cache', os.path.join(TMP, 'cache')]
+    write_labels(lab, rows + rows[:3])
+    out = os.path.join(TMP, 'exp1')
+    r = subprocess.run(cmd + ['-o', out], capture_output=True, text=True)
+    got = [x['path'] for x in csv.DictReader(open(os.path.join(out, 'predictions_RN2.csv'), newline=''))] \
+        if r.returncode == 0 else []
+    check(r.returncode == 0 and sorted(got) == sorted(x[0] for x in rows),
+          'experiment: a path listed twice is one image (%d rows for %d images, exit %d %s)'
+          % (len(got), len(rows), r.returncode, r.stderr.strip()[-200:]))
+    write_labels(lab, rows + [[rows[0][0], 'animal' if rows[0][1] == 'empty' else 'empty']])
+    r = subprocess.run(cmd + ['-o', os.path.join(TMP, 'exp2')], capture_output=True, text=True)
+    check(r.returncode == 3 and 'two labels' in r.stderr, 'experiment: two labels refused: exit %d %s'
+          % (r.returncode, r.stderr.strip()[-200:]))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     clf, base, paths, labels = small_classifier(TMP)
     evaluate_empty_label(clf, base, labels)
+    train_conflict(base, labels)
+    experiment_twice()
     finish()
 
 

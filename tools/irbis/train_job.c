@@ -258,11 +258,19 @@ static int set_classes(train_job *j, const train_opts *o, int lcol)
     return rc;
 }
 
-static int index_labels(train_job *j, const train_opts *o, int pcol)
+/* Path -> labels row. A path given twice with two different labels is refused (-3, said here):
+ * keeping the first silently trained on whichever came first. */
+static int index_labels(train_job *j, const train_opts *o, int pcol, int lcol, const char *cmd)
 {
     for (size_t i = 0; i < j->t->nrow; i++) {
         char *p = joined(o->root, j->t->cell[i][pcol]);
         int r = p ? map_put(&j->label_of, p, (int)i) : -2;
+        if (r >= 0 && (size_t)r != i && strcmp(j->t->cell[r][lcol], j->t->cell[i][lcol]) != 0) {
+            cli_error(cmd, "%s: '%s' has two labels: '%s' and '%s' (rows %d and %zu)", o->labels, p,
+                      j->t->cell[r][lcol], j->t->cell[i][lcol], r + 1, i + 1);
+            free(p);
+            return -3;
+        }
         free(p);
         if (r == -2)
             return -1;
@@ -330,7 +338,10 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
         cli_error(cmd, "--group-column %s: neither %s nor %s.csv has it", o->group_col, o->labels, o->features);
         return CLI_FATAL;
     }
-    if (index_labels(j, o, pcol) || set_classes(j, o, lcol) || select_rows(j, o, lcol)) {
+    int ix = index_labels(j, o, pcol, lcol, cmd);
+    if (ix == -3)
+        return CLI_FATAL;
+    if (ix || set_classes(j, o, lcol) || select_rows(j, o, lcol)) {
         cli_error(cmd, "out of memory");
         return CLI_FATAL;
     }
