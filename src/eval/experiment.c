@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -104,7 +105,7 @@ static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const 
         IRB_TRY(add_class(d, "animal", err));
         d->positive = 1;
         for (size_t i = 0; i < d->n; i++)
-            d->label[i] = strcmp(labels[i], empty) ? 1 : 0;
+            d->label[i] = strcasecmp(labels[i], empty) ? 1 : 0; /* 'Empty' is empty too */
     } else if (o->task == IRB_TASK_POSITIVE) {
         if (!o->positive || !*o->positive)
             return irb_fail(err, IRB_INVALID_ARG, "the positive task needs a positive class");
@@ -112,7 +113,7 @@ static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const 
         IRB_TRY(add_class(d, o->positive, err));
         d->positive = 1;
         for (size_t i = 0; i < d->n; i++)
-            d->label[i] = strcmp(labels[i], o->positive) ? 0 : 1;
+            d->label[i] = strcasecmp(labels[i], o->positive) ? 0 : 1;
     } else {
         for (size_t i = 0; i < d->n; i++)
             if (class_index(d, labels[i]) < 0)

@@ -4,6 +4,8 @@
   metrics list only the real classes and count only the labelled images;
 - train: a path given twice with two different labels is refused naming both (it silently
   kept the first); the same label twice is fine;
+- train --negative empty and experiment --task empty: a label 'Empty' is empty (it silently
+  counted as an animal);
 - experiment: a path listed twice is one image (it was counted twice), and with two labels it is
   refused."""
 import csv
@@ -81,6 +83,28 @@ def experiment_twice():
     r = subprocess.run(cmd + ['-o', os.path.join(TMP, 'exp2')], capture_output=True, text=True)
     check(r.returncode == 3 and 'two labels' in r.stderr, 'experiment: two labels refused: exit %d %s'
           % (r.returncode, r.stderr.strip()[-200:]))
+    write_labels(lab, [[rows[0][0], 'Empty']] + rows[1:])  # rows[0] is an empty frame
+    out = os.path.join(TMP, 'exp3')
+    r = subprocess.run(cmd + ['-o', out], capture_output=True, text=True)
+    got = {x['path']: x['label'] for x in csv.DictReader(open(os.path.join(out, 'predictions_RN2.csv'), newline=''))} \
+        if r.returncode == 0 else {}
+    check(got.get(rows[0][0]) == 'empty', "experiment --task empty: 'Empty' is empty: %s" % got.get(rows[0][0]))
+
+
+def train_negative_case(base, labels):
+    rows = list(csv.reader(open(labels, newline='')))[1:]
+    n_empty = sum(r[1] == 'empty' for r in rows)
+    for r in rows:
+        if r[1] == 'empty':
+            r[1] = 'Empty'
+            break
+    lab = os.path.join(TMP, 'labels_case.csv')
+    write_labels(lab, rows)
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--negative', 'empty', '--C', '1', '-o',
+                        os.path.join(TMP, 'c3.irbis')], capture_output=True, text=True)
+    counts = {ln.split()[1]: int(ln.split()[2]) for ln in r.stdout.splitlines() if ln.startswith('class ')}
+    check(r.returncode == 0 and counts.get('empty') == n_empty, "train --negative empty: 'Empty' counts as empty: %s"
+          % counts)
 
 
 def main():
@@ -89,6 +113,7 @@ def main():
     clf, base, paths, labels = small_classifier(TMP)
     evaluate_empty_label(clf, base, labels)
     train_conflict(base, labels)
+    train_negative_case(base, labels)
     experiment_twice()
     finish()
 

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 const char train_usage[] =
     "usage: irbis train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
@@ -18,6 +19,7 @@ const char train_usage[] =
     "  --classes a,b,...     only these classes, in this order (other rows dropped)\n"
     "  --positive CLASS      binary: CLASS vs other\n"
     "  --negative CLASS      binary: CLASS vs the rest ('empty' -> empty vs animal)\n"
+    "                        (--positive/--negative match labels in any case: Empty is empty)\n"
     "  --max-iter N          L-BFGS iteration cap (default 5000)\n"
     "  -o FILE               the classifier file to write\n"
     "A feature row matches a label when its path, or a trailing part of it that starts after a '/',\n"
@@ -207,13 +209,14 @@ static int add_class(train_job *j, const char *name)
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* The class of a raw label under --positive/--negative, or the label itself. */
+/* The class of a raw label under --positive/--negative, or the label itself. The class named
+ * there matches labels whatever their case ('Empty' is empty, not an animal). */
 static const char *mapped(const train_opts *o, const char *label, char *buf, size_t cap)
 {
     if (o->positive)
-        return strcmp(label, o->positive) ? "other" : o->positive;
+        return strcasecmp(label, o->positive) ? "other" : o->positive;
     if (o->negative) {
-        if (!strcmp(label, o->negative))
+        if (!strcasecmp(label, o->negative))
             return o->negative;
         if (!strcmp(o->negative, "empty"))
             return "animal";
