@@ -320,6 +320,36 @@ static int match_one(const irb_labels *l, const suffix *t, size_t nt, const char
     return 0;
 }
 
+/* One label row matched by images of different paths: a bare file name ("IMG_0001.JPG") takes
+ * that name in every camera folder. Allowed (the same label for all), but said. */
+static void warn_shared_labels(const irb_labels *l, const char *const *q, size_t n, const long *match,
+                               irb_error *err)
+{
+    long *first = irb_malloc_array(l->n ? l->n : 1, sizeof *first);
+    size_t rows = 0;
+    long ex_row = -1, ex_a = -1, ex_b = -1;
+    for (size_t r = 0; first && r < l->n; r++)
+        first[r] = -1;
+    for (size_t i = 0; first && i < n; i++) {
+        long r = match[i];
+        if (r < 0)
+            continue;
+        if (first[r] < 0)
+            first[r] = (long)i;
+        else if (first[r] != -2 && strcmp(norm(q[first[r]]), norm(q[i])) != 0) {
+            if (ex_row < 0)
+                ex_row = r, ex_a = first[r], ex_b = (long)i;
+            first[r] = -2; /* counted */
+            rows++;
+        }
+    }
+    if (rows)
+        irb_warn(err, "labels: %zu label path(s) match images in several folders, e.g. '%s' matches '%s' and '%s' "
+                      "(each gets that label; give the folder in the labels file if they differ)",
+                 rows, l->path[ex_row], q[ex_a], q[ex_b]);
+    irb_free(first);
+}
+
 irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size_t n, long *match, irb_error *err)
 {
     if (!labels || (n && (!q || !match)))
@@ -349,5 +379,7 @@ irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size
             break;
         }
     irb_free(t);
+    if (st == IRB_OK)
+        warn_shared_labels(labels, q, n, match, err);
     return st;
 }

@@ -6,6 +6,8 @@
   kept the first); the same label twice is fine;
 - train --negative empty and experiment --task empty: a label 'Empty' is empty (it silently
   counted as an animal);
+- train and evaluate: a bare file name in the labels that matches same-named images in several
+  camera folders is said (a warning naming an example), not silently applied to all;
 - experiment: a path listed twice is one image (it was counted twice), and with two labels it is
   refused."""
 import csv
@@ -107,6 +109,28 @@ def train_negative_case(base, labels):
           % counts)
 
 
+def bare_names(paths):
+    for cam, src in (('cam1', paths[0]), ('cam2', paths[4]), ('cam1', paths[1]), ('cam2', paths[5])):
+        os.makedirs(os.path.join(TMP, 'bare', cam), exist_ok=True)
+        shutil.copy(src, os.path.join(TMP, 'bare', cam, 'a.jpg' if src in paths[0::4] else 'b.jpg'))
+    imgs = [os.path.join(TMP, 'bare', c, n) for c in ('cam1', 'cam2') for n in ('a.jpg', 'b.jpg')]
+    base = os.path.join(TMP, 'bare_feat')
+    subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', base] + imgs, check=True, capture_output=True)
+    lab = os.path.join(TMP, 'bare_labels.csv')
+    write_labels(lab, [['a.jpg', 'empty'], ['cam1/b.jpg', 'animal'], ['cam2/b.jpg', 'animal']])
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--C', '1', '-o', os.path.join(TMP, 'bare.irbis')],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and 'several folders' in r.stderr and "'a.jpg'" in r.stderr,
+          'train: a bare name matching two cameras is said: %s' % r.stderr.strip()[-300:])
+    pred = os.path.join(TMP, 'bare_pred.csv')
+    subprocess.run([BIN, 'predict', os.path.join(TMP, 'bare.irbis'), base, '-o', pred], check=True,
+                   capture_output=True)
+    r = subprocess.run([BIN, 'evaluate', pred, '--labels', lab, '-o', os.path.join(TMP, 'bare_ev')],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and 'several folders' in r.stderr, 'evaluate: the same said: %s'
+          % r.stderr.strip()[-300:])
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -114,6 +138,7 @@ def main():
     evaluate_empty_label(clf, base, labels)
     train_conflict(base, labels)
     train_negative_case(base, labels)
+    bare_names(paths)
     experiment_twice()
     finish()
 

@@ -169,6 +169,8 @@ int irb_cmd_evaluate(int argc, char **argv)
         rc = CLI_FATAL;
         goto done;
     }
+    if (err.warning)
+        cli_error("evaluate", "warning: %s", err.message);
     if (j.n_unlabelled)
         fprintf(stderr, "irbis evaluate: warning: %zu of %zu predictions have no label and were skipped\n",
                 j.n_unlabelled, p.n);

@@ -294,7 +294,7 @@ static int group_of(train_job *j, strmap *gids, const char *gname, int trow, siz
     return map_put(gids, g, (int)gids->n);
 }
 
-static int select_rows(train_job *j, const train_opts *o, int lcol)
+static int select_rows(train_job *j, const train_opts *o, int pcol, int lcol, const char *cmd)
 {
     size_t N = j->fs->n;
     j->row = malloc((N ? N : 1) * sizeof *j->row);
@@ -304,11 +304,24 @@ static int select_rows(train_job *j, const train_opts *o, int lcol)
     if (!j->row || !j->y || !j->group)
         return -1;
     char buf[512];
+    long *first = malloc((j->t->nrow ? j->t->nrow : 1) * sizeof *first); /* feature row that matched */
+    size_t shared = 0, ex_a = 0, ex_b = 0;
+    int ex_r = -1;
+    for (size_t r = 0; first && r < j->t->nrow; r++)
+        first[r] = -1;
     for (size_t i = 0; i < N; i++) {
         int r = match(&j->label_of, j->fs->path[i]);
         if (r < 0 || !j->t->cell[r][lcol][0]) {
             j->skipped_unlabelled++;
             continue;
+        }
+        if (first && first[r] < 0)
+            first[r] = (long)i;
+        else if (first && first[r] >= 0 && strcmp(j->fs->path[first[r]], j->fs->path[i]) != 0) {
+            if (ex_r < 0)
+                ex_r = r, ex_a = (size_t)first[r], ex_b = i;
+            first[r] = -2; /* counted */
+            shared++;
         }
         int k = map_get(&j->class_ix, mapped(o, j->t->cell[r][lcol], buf, sizeof buf));
         if (k < 0) {
@@ -317,11 +330,16 @@ static int select_rows(train_job *j, const train_opts *o, int lcol)
         }
         int g = group_of(j, &gids, o->group_col, r, i);
         if (g == -2)
-            return map_free(&gids), -1;
+            return map_free(&gids), free(first), -1;
         j->row[j->n] = i;
         j->y[j->n] = k;
         j->group[j->n++] = g;
     }
+    if (shared) /* a bare file name takes that name in every camera folder: allowed, but said */
+        cli_error(cmd, "warning: %zu label path(s) match images in several folders, e.g. '%s' matches '%s' and "
+                          "'%s' (each gets that label; give the folder in the labels file if they differ)",
+                  shared, j->t->cell[ex_r][pcol], j->fs->path[ex_a], j->fs->path[ex_b]);
+    free(first);
     map_free(&gids);
     return 0;
 }
@@ -344,7 +362,7 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
     int ix = index_labels(j, o, pcol, lcol, cmd);
     if (ix == -3)
         return CLI_FATAL;
-    if (ix || set_classes(j, o, lcol) || select_rows(j, o, lcol)) {
+    if (ix || set_classes(j, o, lcol) || select_rows(j, o, pcol, lcol, cmd)) {
         cli_error(cmd, "out of memory");
         return CLI_FATAL;
     }
