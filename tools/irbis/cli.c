@@ -46,7 +46,13 @@ void cli_error(const char *cmd, const char *fmt, ...)
 int cli_fail(const char *cmd, const irb_error *err)
 {
     cli_error(cmd, "%s", err->message[0] ? err->message : irb_status_name(err->status));
-    return err->status == IRB_INVALID_ARG ? CLI_USAGE : CLI_FATAL; /* an option value refused */
+    return CLI_FATAL;
+}
+
+int cli_fail_options(const char *cmd, const irb_error *err)
+{
+    int rc = cli_fail(cmd, err);
+    return err->status == IRB_INVALID_ARG ? CLI_USAGE : rc;
 }
 
 void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)

@@ -30,13 +30,15 @@ void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* A per-file failure (or warning) line naming the file once: "path: [warning: ]cause" when msg
  * is "path: cause" or does not name the file, else msg as it is. */
 void cli_file_message(const char *cmd, const char *path, const char *msg, int warning);
-/* Prints err's message (or its status name) and returns CLI_FATAL, or CLI_USAGE when the
- * library refused an argument (IRB_INVALID_ARG: an option value, e.g. an unknown --positive). */
+/* Prints err's message (or its status name) and returns CLI_FATAL. */
 int cli_fail(const char *cmd, const irb_error *err);
 /* After a run that wrote the survey outputs: err's warning (e.g. an incomplete Camtrap DP
  * package) and, when some classified images have no time, how many were left out of
  * camtrap-dp/. */
 void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed);
+/* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
+ * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
+int cli_fail_options(const char *cmd, const irb_error *err);
 /* Parses a positive int / double option value; prints an error and returns 0 on failure. */
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *text, double *out);

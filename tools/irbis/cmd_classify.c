@@ -192,7 +192,7 @@ int irb_cmd_classify(int argc, char **argv)
     if (d.tty && d.last_len)
         fputc('\n', stderr);
     if (s != IRB_OK)
-        return cli_fail("classify", &err);
+        return cli_fail_options("classify", &err);
     cli_outputs_notes("classify", &err, sum.untimed);
     if (!d.quiet)
         fprintf(stderr,

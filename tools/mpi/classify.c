@@ -452,7 +452,7 @@ static int root_run(run *r)
     }
     part_close(&r->rd);
     if (s != IRB_OK)
-        return cli_fail(CMD, &err);
+        return cli_fail_options(CMD, &err);
     if (sum.pending == 0) /* with --limit, the next run still needs them */
         part_remove_all(r->parts);
     cli_outputs_notes(CMD, &err, sum.untimed);
