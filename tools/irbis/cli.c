@@ -9,13 +9,33 @@
 
 int cli_quiet;
 
+/* The length of the UTF-8 sequence at p (2..4), or 0 when it is not one (a file name's bytes
+ * need not be UTF-8; a terminal and a UTF-8 reader of stderr must not get them raw). */
+static int utf8_seq(const unsigned char *p)
+{
+    int n = p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 && p[0] < 0xE0 ? 2 : 0;
+    for (int k = 1; k < n; k++)
+        if ((p[k] & 0xC0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (n == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
+        (n == 4 && p[0] == 0xF0 && p[1] < 0x90) || (n == 4 && p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 /* Writes s with the bytes a terminal would act on (C0 controls but tab, DEL, and the UTF-8 form
- * of the C1 controls) shown as '?': a file named "\033[2J.jpg" must not clear the screen. */
+ * of the C1 controls) and bytes that are not UTF-8 shown as '?': a file named "\033[2J.jpg"
+ * must not clear the screen. */
 static void put_safe(FILE *f, const char *s)
 {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        int n = *p >= 0x80 ? utf8_seq(p) : 1;
         if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
             fputc('?', f), p++;
+        else if (n == 0)
+            fputc('?', f);
+        else if (n > 1)
+            fwrite(p, 1, (size_t)n, f), p += n - 1;
         else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
             fputc('?', f);
         else
@@ -60,11 +80,10 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
     if (cli_quiet)
         return;
     if (err->warning)
-        fprintf(stderr, "irbis %s: warning: %s\n", cmd, err->message);
+        cli_error(cmd, "warning: %s", err->message); /* file names in it: escapes made safe */
     if (untimed)
-        fprintf(stderr, "irbis %s: %lld classified image(s) have no time: they are in predictions.csv but not in "
-                        "camtrap-dp/ (Camtrap DP needs a timestamp)\n",
-                cmd, untimed);
+        cli_error(cmd, "%lld classified image(s) have no time: they are in predictions.csv but not in camtrap-dp/ "
+                       "(Camtrap DP needs a timestamp)", untimed);
 }
 
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)
