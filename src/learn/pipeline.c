@@ -239,8 +239,6 @@ static irb_status from_classifier(irb_pipeline *p, irb_classifier_t *clf, irb_er
     q->pool = pool && (!strcmp(pool, "avg") || !strcmp(pool, "1") || !strcmp(pool, "yes"));
     const char *sha = irb_classifier_meta(clf, "model_sha256");
     snprintf(p->model_sha256, sizeof p->model_sha256, "%s", sha && strlen(sha) == 64 ? sha : "");
-    const char *flip = irb_classifier_meta(clf, "flip_augmentation");
-    (void)flip; /* a version-1 classifier predicts the image as it is */
     p->n_classes = irb_classifier_classes(clf);
     q->layer = dup_or_empty(irb_classifier_meta(clf, "layer"));
     q->preprocessing[0] = dup_or_empty(irb_classifier_meta(clf, "preprocessing"));

@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from testlib import store_progress  # noqa: E402
 
 failures = []
 
@@ -153,16 +154,9 @@ def main():
            '--threads', '2', '--deployments', fx['deployments'], '--positive', 'animal', '--threshold', '0.5',
            '--gap', '60', '--batch', '4', '--quiet']
     subprocess.run(cmd + ['--limit', '1'], check=False, capture_output=True)  # creates the store
-    import sqlite3
 
     def done_total():
-        try:
-            db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'), timeout=5)
-            d, t = db.execute('SELECT sum(state != 0), count(*) FROM images').fetchone()
-            db.close()
-            return d or 0, t or 0
-        except sqlite3.Error:
-            return 0, 0
+        return store_progress(out)
 
     # Each round kills the run once it has committed past a random target (polling the store),
     # or at a random moment for the last rounds (anywhere: model load, mid-batch, outputs).

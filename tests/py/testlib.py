@@ -63,3 +63,16 @@ def small_classifier(tmp, empty_name='empty', animal_name='animal'):
     clf = os.path.join(tmp, 'clf.irbis')
     subprocess.run([BIN, 'train', base, '--labels', labels, '--C', '1', '-o', clf], check=True, capture_output=True)
     return clf, base, paths, labels
+
+
+def store_progress(out):
+    """(images done, images) in the results store of classify output folder out; (0, 0) while
+    there is none."""
+    import sqlite3
+    try:
+        db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'), timeout=5)
+        d, t = db.execute('SELECT sum(state != 0), count(*) FROM images').fetchone()
+        db.close()
+        return d or 0, t or 0
+    except sqlite3.Error:
+        return 0, 0
