@@ -190,6 +190,12 @@ IRB_API irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_
  * The status and message are also on the decoder (irb_decoder_error). */
 IRB_API irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, const irb_preproc *pp, float *out,
                                        irb_image_info *info);
+/* The file read and decoded once for several preprocessings (e.g. the input sizes of a
+ * pipeline): outs[j] receives 3 * pps[j].size^2 floats, exactly what irb_preprocess_file with
+ * pps[j] writes (a decode is shared where both would pick the same DCT scale). The pixel limit
+ * must be the same in all. A warning of any of them is on the decoder. */
+IRB_API irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n,
+                                        float *const *outs, irb_image_info *info);
 /* The same, stopping before normalisation: *img (caller owns) is the size x size RGB image. */
 IRB_API irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_preproc *pp,
                                         irb_image *img, irb_image_info *info);

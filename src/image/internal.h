@@ -48,6 +48,9 @@ void irb__png_exif(const uint8_t *p, size_t n, const char *name, irb_image_info 
  * fields filled by the caller's header pass. */
 irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
                             const irb_jpeg_header *h, const irb_decode_opts *opts, irb_image *img);
+/* The DCT scale num/denom a decode of a w x h JPEG (stored orientation; EXIF orientation
+ * `orientation`) with opts picks: the rule of irb__jpeg_decode. */
+void irb__jpeg_scale(int w, int h, int orientation, const irb_decode_opts *opts, int *num, int *denom);
 irb_status irb__png_header(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err);
 irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, irb_image *img);
 

@@ -34,6 +34,15 @@ static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort)
     return best;
 }
 
+void irb__jpeg_scale(int w, int h, int orientation, const irb_decode_opts *opts, int *num, int *denom)
+{
+    int swap = orientation >= 5 && !opts->keep_orientation;
+    int tw = swap ? opts->target_height : opts->target_width, th = swap ? opts->target_width : opts->target_height;
+    tjscalingfactor f = choose_scale(w, h, tw, th, opts->target);
+    *num = f.num;
+    *denom = f.denom;
+}
+
 /* PIL's CMYK -> RGB: r = (255 - k) - (c * (255 - k)) / 255, rounded like MULDIV255. */
 static void cmyk_to_rgb(const uint8_t *in, uint8_t *out, size_t npix, int inverted)
 {
@@ -75,9 +84,8 @@ irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, cons
     if (w != dec->info.stored_width || hgt != dec->info.stored_height)
         return irb_fail(&dec->err, IRB_CORRUPT, "%s: the JPEG header says %dx%d, the decoder read %dx%d", name,
                         dec->info.stored_width, dec->info.stored_height, w, hgt);
-    int swap = dec->info.orientation >= 5 && !opts->keep_orientation;
-    int tw = swap ? opts->target_height : opts->target_width, th = swap ? opts->target_width : opts->target_height;
-    tjscalingfactor f = choose_scale(w, hgt, tw, th, opts->target);
+    tjscalingfactor f;
+    irb__jpeg_scale(w, hgt, dec->info.orientation, opts, &f.num, &f.denom);
     int sw = scaled(w, f), sh = scaled(hgt, f);
     dec->info.scale_num = f.num;
     dec->info.scale_denom = f.denom;

@@ -77,44 +77,128 @@ static irb_status strips_auto(irb_decoder_t *dec, const char *path, const irb_de
 
 static int covers(const irb_image *img, int tw, int th) { return img->width >= tw && img->height >= th; }
 
-static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *pp, irb_image *out,
-                      irb_image_info *info)
+/* The decodes one image's preprocessings share: the small strip-detection decode, and one
+ * decode per DCT scale (two preprocessings whose targets pick the same scale get the same
+ * pixels, so each gets exactly what a call of its own would have). */
+#define MAX_DECODES 8
+typedef struct {
+    irb_image small;        /* IRB_STRIPS_AUTO's decode of about 256 rows, when made */
+    irb_error small_err;    /* its decode's warning */
+    int small_top, small_bottom, small_num, small_den;
+    irb_image img[MAX_DECODES];
+    int num[MAX_DECODES], den[MAX_DECODES];
+    irb_error err[MAX_DECODES];
+    int n;
+} decodes;
+
+static void decodes_release(decodes *d)
+{
+    irb_image_release(&d->small);
+    for (int i = 0; i < d->n; i++)
+        irb_image_release(&d->img[i]);
+}
+
+/* The DCT scale a decode with o picks for the loaded file (PNG: 1/1). */
+static void decode_scale(const irb_decoder_t *dec, const irb_decode_opts *o, int *num, int *den)
+{
+    *num = *den = 1;
+    if (dec->info.format == IRB_FORMAT_JPEG)
+        irb__jpeg_scale(dec->info.stored_width, dec->info.stored_height, dec->info.orientation, o, num, den);
+}
+
+/* The decoded image pp resizes from: the strip-detection decode when it covers the target (as
+ * a call of its own would reuse it), else the decode at the target's DCT scale (made once). */
+static irb_status source(irb_decoder_t *dec, const char *path, const irb_preproc *pp, irb_decode_opts o, int tw,
+                         int th, decodes *d, const irb_image **src)
+{
+    if (pp->strips == IRB_STRIPS_AUTO && d->small.data && !pp->full_decode && covers(&d->small, tw, th)) {
+        dec->err = d->small_err;
+        dec->info.scale_num = d->small_num, dec->info.scale_denom = d->small_den;
+        *src = &d->small;
+        return IRB_OK;
+    }
+    o.target_width = pp->full_decode ? 0 : tw;
+    o.target_height = pp->full_decode ? 0 : th;
+    int num, den;
+    decode_scale(dec, &o, &num, &den);
+    for (int i = 0; i < d->n; i++)
+        if (d->num[i] == num && d->den[i] == den) {
+            dec->err = d->err[i];
+            dec->info.scale_num = num, dec->info.scale_denom = den;
+            *src = &d->img[i];
+            return IRB_OK;
+        }
+    if (d->n == MAX_DECODES)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: more than %d decodes of one image", path, MAX_DECODES);
+    IRB_TRY(irb_decode_memory(dec, dec->file, dec->file_len, path, &o, &d->img[d->n]));
+    d->num[d->n] = num, d->den[d->n] = den, d->err[d->n] = dec->err;
+    *src = &d->img[d->n++];
+    return IRB_OK;
+}
+
+/* One preprocessing of the loaded file (W x H, oriented) into out. */
+static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_preproc *pp, const irb_decode_opts *o,
+                          decodes *d, irb_image *out)
 {
     if (pp->size <= 0 || pp->size > 16384)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: output size %d out of range", path, pp->size);
-    irb_decode_opts o = {.max_pixels = pp->max_pixels};
-    IRB_TRY(irb__load_file(dec, path));
-    IRB_TRY(irb_read_header_memory(dec, dec->file, dec->file_len, path, &o, NULL));
     int W = dec->info.width, H = dec->info.height, t = 0, b = 0;
-    irb_image img = {0};
-    if (pp->strips == IRB_STRIPS_FIXED)
+    if (pp->strips == IRB_STRIPS_FIXED) {
         IRB_TRY(strips_fixed(dec, path, pp, H, &t, &b));
-    else if (pp->strips == IRB_STRIPS_AUTO)
-        IRB_TRY(strips_auto(dec, path, &o, H, &img, &t, &b));
+    } else if (pp->strips == IRB_STRIPS_AUTO) {
+        if (!d->small.data) {
+            IRB_TRY(strips_auto(dec, path, o, H, &d->small, &d->small_top, &d->small_bottom));
+            d->small_err = dec->err;
+            d->small_num = dec->info.scale_num, d->small_den = dec->info.scale_denom;
+        }
+        t = d->small_top, b = d->small_bottom;
+    }
     if (t + b > H - 2)
         t = b = 0;
     box r = region(W, H, t, b, pp);
     int tw = (int)ceil(pp->size * W / (r.x1 - r.x0)), th = (int)ceil(pp->size * H / (r.y1 - r.y0));
-    if (!img.data || pp->full_decode || !covers(&img, tw, th)) {
-        irb_image_release(&img);
-        o.target_width = pp->full_decode ? 0 : tw;
-        o.target_height = pp->full_decode ? 0 : th;
-        IRB_TRY(irb_decode_memory(dec, dec->file, dec->file_len, path, &o, &img));
-    }
-    double sx = (double)img.width / W, sy = (double)img.height / H;
-    box s = {r.x0 * sx, r.y0 * sy, fmin(r.x1 * sx, img.width), fmin(r.y1 * sy, img.height)};
+    const irb_image *img = NULL;
+    IRB_TRY(source(dec, path, pp, *o, tw, th, d, &img));
+    double sx = (double)img->width / W, sy = (double)img->height / H;
+    box s = {r.x0 * sx, r.y0 * sy, fmin(r.x1 * sx, img->width), fmin(r.y1 * sy, img->height)};
     irb_error keep = dec->err; /* a decode warning survives the resize */
     /* crop-fraction: kernels clamped to the crop, like PIL's crop().resize() */
-    irb_status st = irb__resize_clamped(&img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION,
-                                        pp->size, pp->size, pp->filter, out, &dec->err);
-    irb_image_release(&img);
-    if (st != IRB_OK)
-        return st;
+    IRB_TRY(irb__resize_clamped(img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION, pp->size,
+                                pp->size, pp->filter, out, &dec->err));
     dec->err = keep;
     if (pp->flip)
         irb_image_flip(out);
     dec->info.crop_top = t;
     dec->info.crop_bottom = b;
+    return IRB_OK;
+}
+
+/* Loads path once and runs each preprocessing on it: outs[j] (images) or chw[j] (tensors). */
+static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n, irb_image *outs,
+                      float *const *chw, irb_image_info *info)
+{
+    irb_decode_opts o = {.max_pixels = pps[0].max_pixels};
+    for (int j = 1; j < n; j++)
+        if (pps[j].max_pixels != pps[0].max_pixels)
+            return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: preprocessings with different pixel limits", path);
+    IRB_TRY(irb__load_file(dec, path));
+    IRB_TRY(irb_read_header_memory(dec, dec->file, dec->file_len, path, &o, NULL));
+    decodes d = {0};
+    irb_status s = IRB_OK;
+    irb_error warning = {0};
+    for (int j = 0; j < n && s == IRB_OK; j++) {
+        irb_image one = {0}, *img = outs ? &outs[j] : &one;
+        if ((s = run_one(dec, path, &pps[j], &o, &d, img)) == IRB_OK && chw)
+            irb_image_to_chw(img, pps[j].mean, pps[j].scale, chw[j]);
+        irb_image_release(&one);
+        if (s == IRB_OK && dec->err.warning && !warning.warning)
+            warning = dec->err;
+    }
+    decodes_release(&d);
+    if (s != IRB_OK)
+        return s;
+    if (warning.warning)
+        dec->err = warning;
     if (info)
         *info = dec->info;
     return IRB_OK;
@@ -129,7 +213,7 @@ irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_
     if (!path || !pp || !img)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "preprocess: NULL argument");
     memset(img, 0, sizeof *img);
-    irb_status s = run(dec, path, pp, img, info);
+    irb_status s = run(dec, path, pp, 1, img, NULL, info);
     if (s != IRB_OK)
         irb_image_release(img);
     return s;
@@ -138,11 +222,19 @@ irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_
 irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, const irb_preproc *pp, float *out,
                                irb_image_info *info)
 {
-    if (dec && !out)
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "preprocess: NULL output");
-    irb_image img = {0};
-    IRB_TRY(irb_preprocess_image(dec, path, pp, &img, info));
-    irb_image_to_chw(&img, pp->mean, pp->scale, out);
-    irb_image_release(&img);
-    return IRB_OK;
+    return irb_preprocess_multi(dec, path, pp, 1, &out, info);
+}
+
+irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n,
+                                float *const *outs, irb_image_info *info)
+{
+    if (!dec)
+        return IRB_INVALID_ARG;
+    irb_error_clear(&dec->err);
+    if (!path || !pps || n < 1 || !outs)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "preprocess: NULL argument");
+    for (int j = 0; j < n; j++)
+        if (!outs[j])
+            return irb_fail(&dec->err, IRB_INVALID_ARG, "preprocess: NULL output");
+    return run(dec, path, pps, n, NULL, outs, info);
 }

@@ -355,6 +355,59 @@ static void test_special_files(irb_decoder_t *dec)
     unlink(dev);
 }
 
+/* irb_preprocess_multi gives each preprocessing exactly what irb_preprocess_file gives it
+ * alone: sizes, resize modes, auto and fixed strips, mirrored, on real frames (large JPEGs,
+ * EXIF orientation, CMYK, a truncated file's warning). */
+static void test_preprocess_multi(irb_decoder_t *dec)
+{
+    static const char *files[] = {
+        "data/camera-traps/wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG",
+        "data/camera-traps/uruguay_curso_camtrapR/henry/camara1/e69.JPG",
+        "data/camera-traps/mlwic_examples/images/CA-01_0006613.jpg",
+        "data/odd-images/african_elephants_with_exif_orientation.jpg",
+        "data/odd-images/african_elephants_cmyk.jpg",
+        "data/odd-images/african_elephants_truncated_file.jpg",
+    };
+    irb_preproc pps[6];
+    pps[0] = irb_preproc_default(224);
+    pps[1] = irb_preproc_default(448);
+    pps[1].mode = IRB_RESIZE_SQUASH, pps[1].strips = IRB_STRIPS_AUTO;
+    pps[2] = pps[1], pps[2].size = 96;
+    pps[3] = pps[1], pps[3].strips = IRB_STRIPS_FIXED, pps[3].strip_top = 0.03, pps[3].strip_bottom = 0.02;
+    pps[4] = irb_preproc_default(160), pps[4].mode = IRB_RESIZE_SHORT_CROP, pps[4].flip = 1;
+    pps[5] = pps[1], pps[5].size = 576;
+    float *multi[6], *one = NULL;
+    size_t most = (size_t)3 * 576 * 576;
+    for (int j = 0; j < 6; j++)
+        multi[j] = calloc(most, sizeof(float));
+    one = calloc(most, sizeof(float));
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        const char *path = test_shared(files[f]);
+        irb_status s = irb_preprocess_multi(dec, path, pps, 6, multi, NULL);
+        int warned = irb_decoder_error(dec)->warning;
+        CHECK(s == IRB_OK, "multi %s: %s", files[f], irb_decoder_error(dec)->message);
+        int any_warning = 0;
+        for (int j = 0; s == IRB_OK && j < 6; j++) {
+            CHECK(irb_preprocess_file(dec, path, &pps[j], one, NULL) == IRB_OK, "one %s", files[f]);
+            any_warning |= irb_decoder_error(dec)->warning;
+            size_t n = (size_t)3 * pps[j].size * pps[j].size, diff = 0;
+            for (size_t i = 0; i < n; i++)
+                diff += multi[j][i] != one[i];
+            CHECK(diff == 0, "%s, preprocessing %d: %zu of %zu values differ from a call of its own", files[f], j,
+                  diff, n);
+        }
+        CHECK(warned == any_warning, "%s: warning %d (alone: %d)", files[f], warned, any_warning);
+    }
+    float *outs1[1] = {NULL};
+    CHECK(irb_preprocess_multi(dec, test_shared(files[0]), pps, 1, outs1, NULL) == IRB_INVALID_ARG, "NULL output");
+    CHECK(irb_preprocess_multi(dec, test_shared("data/nope.jpg"), pps, 6, multi, NULL) != IRB_OK &&
+              strstr(irb_decoder_error(dec)->message, "nope.jpg"),
+          "a missing file is named");
+    for (int j = 0; j < 6; j++)
+        free(multi[j]);
+    free(one);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -369,6 +422,7 @@ int main(int argc, char **argv)
     test_limits_and_errors(dec);
     test_decoder_state(dec);
     test_special_files(dec);
+    test_preprocess_multi(dec);
     irb_decoder_free(dec);
     return CHECK_DONE();
 }
