@@ -1,5 +1,9 @@
-/* Batched feature extraction: decode + preprocess on worker threads (one decoder each), then
- * one net run per batch. Used by the experiment; the same rows featurize would write. */
+/* The one featurizer (docs/design.md): decode -> preprocess -> CNN -> rows, for one or several
+ * inputs at once (a pipeline's sizes, cuts and mirrors). Each image file is read and decoded
+ * once for all its inputs (irb_preprocess_multi); mirrors are the preprocessed tensor flipped;
+ * decoding of the next chunk of images runs on the worker threads while the nets run on this
+ * one. Buffers live as long as the featurizer, so a long run allocates nothing per batch. */
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -7,38 +11,338 @@
 #include "core/pool.h"
 #include "irbis/experiment.h"
 
-typedef struct {
-    const char *const *paths;
-    size_t first, count;          /* the images of this batch */
-    const irb_preproc *pp;
-    size_t in_dim;
-    float *input;                 /* count x in_dim */
-    irb_decoder_t **dec;
-    irb_error *status;            /* count */
-} decode_job;
+/* Preprocessed floats held per buffer set: bounds a chunk of large multi-input images. */
+#define CHUNK_FLOATS ((size_t)32 << 20)
 
-static void decode_part(void *ctx, int ith, int nth)
+typedef struct in_state {
+    irb_feat_input in;
+    size_t in_dim, out_dim;
+    int per_image;        /* rows per image: 2 with flip = 1, else 1 */
+} in_state;
+
+/* One chunk of images: their inputs decoded into rows, ready for the nets. */
+typedef struct chunk {
+    size_t first, count;
+    float **rows;         /* per input: count x per_image x in_dim */
+    long **slot;          /* per input: image -> its first row, -1 when the input skips it */
+    int *n_rows;          /* per input */
+    irb_error *status;    /* per image */
+} chunk;
+
+struct irb_featurizer {
+    in_state *in;
+    int n_in;
+    int chunk_max;
+    irb_pool *pool;
+    irb_decoder_t **dec;
+    int workers;
+    chunk set[2];
+    float **output;       /* per input: chunk_max x per_image x out_dim */
+    irb_preproc *pps;     /* per worker: n_in preprocessings of one image */
+    float ***outs;        /* per worker: n_in output pointers */
+    int *which;           /* per worker: input index of each preprocessing */
+    /* the run */
+    const char *const *paths;
+    const unsigned char *mark;
+};
+
+static int wants(const irb_featurizer *f, int j, size_t image)
 {
-    decode_job *j = ctx;
-    for (size_t i = (size_t)ith; i < j->count; i += (size_t)nth) {
-        irb_decoder_t *d = j->dec[ith];
-        irb_status s = irb_preprocess_file(d, j->paths[j->first + i], j->pp, j->input + i * j->in_dim, NULL);
-        irb_error_copy(&j->status[i], irb_decoder_error(d));
-        j->status[i].status = s;
-    }
+    return f->in[j].in.all || !f->mark || f->mark[image];
 }
 
-/* Mirrors a CHW tensor left-right. */
+/* Mirrors a 3 x size x size tensor left-right into dst (dst != src), or in place (dst == src). */
 static void flip_chw(const float *src, float *dst, int size)
 {
     for (int c = 0; c < 3; c++)
         for (int y = 0; y < size; y++) {
             const float *s = src + ((size_t)c * size + y) * size;
             float *d = dst + ((size_t)c * size + y) * size;
-            for (int x = 0; x < size; x++)
-                d[x] = s[size - 1 - x];
+            if (s == d) {
+                for (int x = 0; x < size / 2; x++) {
+                    float t = d[x];
+                    d[x] = d[size - 1 - x];
+                    d[size - 1 - x] = t;
+                }
+            } else {
+                for (int x = 0; x < size; x++)
+                    d[x] = s[size - 1 - x];
+            }
         }
 }
+
+typedef struct decode_job {
+    irb_featurizer *f;
+    chunk *c;
+    pthread_t thread;
+    int running;
+} decode_job;
+
+/* Worker ith decodes images ith, ith + nth, ... of the chunk, every input that wants it at once. */
+static void decode_part(void *ctx, int ith, int nth)
+{
+    decode_job *job = ctx;
+    irb_featurizer *f = job->f;
+    chunk *c = job->c;
+    irb_preproc *pps = f->pps + (size_t)ith * f->n_in;
+    float **outs = f->outs[ith];
+    int *which = f->which + (size_t)ith * f->n_in;
+    for (size_t i = (size_t)ith; i < c->count; i += (size_t)nth) {
+        size_t image = c->first + i;
+        int n = 0;
+        for (int j = 0; j < f->n_in; j++) {
+            if (c->slot[j][i] < 0)
+                continue;
+            pps[n] = f->in[j].in.pp;
+            pps[n].flip = 0;
+            outs[n] = c->rows[j] + (size_t)c->slot[j][i] * f->in[j].in_dim;
+            which[n++] = j;
+        }
+        if (n == 0) {
+            irb_error_clear(&c->status[i]);
+            continue;
+        }
+        irb_decoder_t *d = f->dec[ith];
+        irb_status s = irb_preprocess_multi(d, f->paths[image], pps, n, outs, NULL);
+        irb_error_copy(&c->status[i], irb_decoder_error(d));
+        c->status[i].status = s;
+        for (int k = 0; k < n; k++) {
+            const in_state *is = &f->in[which[k]];
+            if (s != IRB_OK) { /* the nets still run on the slot: give them zeros */
+                memset(outs[k], 0, is->in_dim * (size_t)is->per_image * sizeof(float));
+            } else if (is->in.flip == 1) {
+                flip_chw(outs[k], outs[k] + is->in_dim, is->in.pp.size);
+            } else if (is->in.flip == 2) {
+                flip_chw(outs[k], outs[k], is->in.pp.size);
+            }
+        }
+    }
+}
+
+static void *decode_thread(void *arg)
+{
+    decode_job *job = arg;
+    irb_pool_run(job->f->pool, decode_part, job);
+    return NULL;
+}
+
+/* Lays out the chunk of images [first, first + count): each input's rows for the images it wants. */
+static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
+{
+    c->first = first, c->count = count;
+    for (int j = 0; j < f->n_in; j++) {
+        int r = 0;
+        for (size_t i = 0; i < count; i++) {
+            c->slot[j][i] = wants(f, j, first + i) ? r : -1;
+            r += c->slot[j][i] >= 0 ? f->in[j].per_image : 0;
+        }
+        c->n_rows[j] = r;
+    }
+}
+
+static void decode_start(irb_featurizer *f, chunk *c, decode_job *job)
+{
+    job->f = f, job->c = c;
+    job->running = pthread_create(&job->thread, NULL, decode_thread, job) == 0;
+    if (!job->running)
+        irb_pool_run(f->pool, decode_part, job); /* no thread: decode in line */
+}
+
+static void decode_wait(decode_job *job)
+{
+    if (job->running)
+        pthread_join(job->thread, NULL);
+    job->running = 0;
+}
+
+/* Runs each input's net on the chunk and hands the rows out, input by input, in image order. */
+static irb_status emit(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *ctx, irb_error *err)
+{
+    for (int j = 0; j < f->n_in; j++) {
+        const in_state *is = &f->in[j];
+        const float *result = c->rows[j];
+        size_t dim = is->in_dim;
+        if (is->in.net && c->n_rows[j] > 0) {
+            if (irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
+                irb_error_copy(err, irb_net_error(is->in.net));
+                return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
+            }
+            result = f->output[j];
+            dim = is->out_dim;
+        }
+        for (size_t i = 0; i < c->count; i++) {
+            if (c->slot[j][i] < 0)
+                continue;
+            if (c->status[i].status != IRB_OK) {
+                fn(ctx, c->first + i, j, 0, NULL, dim, &c->status[i]);
+                continue;
+            }
+            const float *row = result + (size_t)c->slot[j][i] * dim;
+            if (is->in.flip != 2)
+                fn(ctx, c->first + i, j, 0, row, dim, &c->status[i]);
+            if (is->in.flip)
+                fn(ctx, c->first + i, j, 1, row + (is->in.flip == 1 ? dim : 0), dim, &c->status[i]);
+        }
+    }
+    return IRB_OK;
+}
+
+irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
+                              irb_feat_fn fn, void *ctx, irb_error *err)
+{
+    if (!f || (!paths && n) || !fn)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_featurizer_run: missing featurizer, paths or callback");
+    f->paths = paths, f->mark = mark;
+    size_t step = (size_t)f->chunk_max;
+    if (n == 0)
+        return IRB_OK;
+    decode_job job = {0};
+    chunk *cur = &f->set[0], *next = &f->set[1];
+    chunk_plan(f, cur, 0, n < step ? n : step);
+    job.f = f, job.c = cur;
+    irb_pool_run(f->pool, decode_part, &job);
+    irb_status s = IRB_OK;
+    while (cur->count > 0) {
+        size_t after = cur->first + cur->count;
+        next->count = 0;
+        if (after < n) {
+            chunk_plan(f, next, after, n - after < step ? n - after : step);
+            decode_start(f, next, &job);
+        }
+        s = emit(f, cur, fn, ctx, err);
+        decode_wait(&job);
+        if (s != IRB_OK)
+            break;
+        chunk *t = cur;
+        cur = next, next = t;
+    }
+    return s;
+}
+
+static void chunk_free(chunk *c, int n_in)
+{
+    for (int j = 0; j < n_in; j++) {
+        irb_free(c->rows ? c->rows[j] : NULL);
+        irb_free(c->slot ? c->slot[j] : NULL);
+    }
+    irb_free(c->rows), irb_free(c->slot), irb_free(c->n_rows), irb_free(c->status);
+}
+
+void irb_featurizer_free(irb_featurizer *f)
+{
+    if (!f)
+        return;
+    for (int i = 0; f->dec && i < f->workers; i++)
+        irb_decoder_free(f->dec[i]);
+    for (int i = 0; f->outs && i < f->workers; i++)
+        irb_free(f->outs[i]);
+    irb_free(f->dec), irb_free(f->outs), irb_free(f->pps), irb_free(f->which);
+    irb_pool_free(f->pool);
+    for (int k = 0; k < 2; k++)
+        chunk_free(&f->set[k], f->n_in);
+    for (int j = 0; f->output && j < f->n_in; j++)
+        irb_free(f->output[j]);
+    irb_free(f->output);
+    irb_free(f->in);
+    irb_free(f);
+}
+
+static irb_status check_input(const irb_feat_input *in, int j, size_t *in_dim, size_t *out_dim, irb_error *err)
+{
+    if (in->pp.size <= 0 || in->pp.size > 16384)
+        return irb_fail(err, IRB_INVALID_ARG, "featurizer input %d: size %d out of range", j, in->pp.size);
+    if (in->flip < 0 || in->flip > 2)
+        return irb_fail(err, IRB_INVALID_ARG, "featurizer input %d: flip must be 0, 1 or 2 (got %d)", j, in->flip);
+    *in_dim = (size_t)3 * in->pp.size * in->pp.size;
+    *out_dim = *in_dim;
+    if (in->net) {
+        int c, h, w;
+        irb_net_input_shape(in->net, &c, &h, &w);
+        if ((size_t)c * h * w != *in_dim)
+            return irb_fail(err, IRB_MISMATCH, "the net takes %dx%dx%d inputs but preprocessing makes 3x%dx%d", c, h,
+                            w, in->pp.size, in->pp.size);
+        *out_dim = irb_net_output_size(in->net);
+    }
+    return IRB_OK;
+}
+
+static irb_status chunk_alloc(irb_featurizer *f, chunk *c, irb_error *err)
+{
+    size_t m = (size_t)f->chunk_max;
+    c->rows = irb_calloc((size_t)f->n_in, sizeof *c->rows);
+    c->slot = irb_calloc((size_t)f->n_in, sizeof *c->slot);
+    c->n_rows = irb_calloc((size_t)f->n_in, sizeof *c->n_rows);
+    c->status = irb_calloc(m, sizeof *c->status);
+    if (!c->rows || !c->slot || !c->n_rows || !c->status)
+        return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
+    for (int j = 0; j < f->n_in; j++) {
+        c->rows[j] = irb_malloc_array(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
+        c->slot[j] = irb_malloc_array(m, sizeof(long));
+        if (!c->rows[j] || !c->slot[j])
+            return irb_fail(err, IRB_NOMEM, "featurizer: out of memory for %zu images of input %d", m, j);
+    }
+    return IRB_OK;
+}
+
+irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_featurizer_opts *o, irb_featurizer **out,
+                              irb_error *err)
+{
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_featurizer_new: NULL output");
+    *out = NULL;
+    if (!inputs || n < 1 || !o)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_featurizer_new: no inputs or options");
+    irb_featurizer *f = irb_calloc(1, sizeof *f);
+    if (!f || !(f->in = irb_calloc((size_t)n, sizeof *f->in))) {
+        irb_free(f);
+        return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
+    }
+    f->n_in = n;
+    irb_status s = IRB_OK;
+    size_t per_image = 0;
+    for (int j = 0; j < n && s == IRB_OK; j++) {
+        in_state *is = &f->in[j];
+        is->in = inputs[j];
+        is->per_image = inputs[j].flip == 1 ? 2 : 1;
+        s = check_input(&inputs[j], j, &is->in_dim, &is->out_dim, err);
+        per_image += is->in_dim * (size_t)is->per_image;
+    }
+    int batch = o->batch > 0 ? o->batch : 16;
+    size_t fit = per_image ? CHUNK_FLOATS / per_image : (size_t)batch;
+    f->chunk_max = fit < 1 ? 1 : fit < (size_t)batch ? (int)fit : batch;
+    f->workers = o->threads > 0 ? o->threads : irb_cpu_count();
+    if (s == IRB_OK) {
+        f->pool = irb_pool_new(f->workers);
+        f->workers = f->pool ? irb_pool_size(f->pool) : f->workers;
+        f->dec = irb_calloc((size_t)f->workers, sizeof *f->dec);
+        f->outs = irb_calloc((size_t)f->workers, sizeof *f->outs);
+        f->pps = irb_malloc_array((size_t)f->workers * (size_t)n, sizeof *f->pps);
+        f->which = irb_malloc_array((size_t)f->workers * (size_t)n, sizeof *f->which);
+        f->output = irb_calloc((size_t)n, sizeof *f->output);
+        if (!f->pool || !f->dec || !f->outs || !f->pps || !f->which || !f->output)
+            s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
+    }
+    for (int i = 0; s == IRB_OK && i < f->workers; i++) {
+        if (irb_decoder_new(&f->dec[i]) != IRB_OK || !(f->outs[i] = irb_calloc((size_t)n, sizeof(float *))))
+            s = irb_fail(err, IRB_NOMEM, "featurizer: cannot create a decoder");
+    }
+    for (int k = 0; s == IRB_OK && k < 2; k++)
+        s = chunk_alloc(f, &f->set[k], err);
+    for (int j = 0; s == IRB_OK && j < n; j++) {
+        const in_state *is = &f->in[j];
+        if (is->in.net &&
+            !(f->output[j] = irb_malloc_array((size_t)f->chunk_max * (size_t)is->per_image, is->out_dim * sizeof(float))))
+            s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory for the outputs of input %d", j);
+    }
+    if (s != IRB_OK) {
+        irb_featurizer_free(f);
+        return s;
+    }
+    *out = f;
+    return IRB_OK;
+}
+
+/* ---- one input: irb_extract ------------------------------------------------------------------ */
 
 size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o)
 {
@@ -46,88 +350,16 @@ size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o)
 }
 
 typedef struct {
-    irb_pool *pool;
-    irb_decoder_t **dec;
-    int workers;
-    float *input, *packed, *output;
-    irb_error *status;
-    size_t *slot;                 /* packed row -> batch index */
-} extract_state;
+    irb_extract_fn fn;
+    void *ctx;
+} extract_ctx;
 
-static void state_free(extract_state *st)
+static void extract_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim,
+                        const irb_error *e)
 {
-    for (int i = 0; i < st->workers; i++)
-        irb_decoder_free(st->dec ? st->dec[i] : NULL);
-    irb_free(st->dec);
-    irb_pool_free(st->pool);
-    irb_free(st->input);
-    irb_free(st->packed);
-    irb_free(st->output);
-    irb_free(st->status);
-    irb_free(st->slot);
-}
-
-static irb_status state_init(extract_state *st, const irb_net_t *net, const irb_extract_opts *o, size_t batch,
-                             size_t in_dim, size_t out_dim, irb_error *err)
-{
-    memset(st, 0, sizeof *st);
-    st->workers = o->threads > 0 ? o->threads : irb_cpu_count();
-    st->pool = irb_pool_new(st->workers);
-    st->dec = irb_calloc((size_t)st->workers, sizeof *st->dec);
-    st->input = irb_malloc_array(batch, in_dim * sizeof(float));
-    st->packed = irb_malloc_array(2 * batch, in_dim * sizeof(float));
-    st->output = net ? irb_malloc_array(2 * batch, out_dim * sizeof(float)) : NULL;
-    st->status = irb_calloc(batch, sizeof *st->status);
-    st->slot = irb_calloc(2 * batch, sizeof *st->slot);
-    if (!st->pool || !st->dec || !st->input || !st->packed || (net && !st->output) || !st->status || !st->slot)
-        return irb_fail(err, IRB_NOMEM, "feature extraction: out of memory for a batch of %zu", batch);
-    st->workers = irb_pool_size(st->pool);
-    for (int i = 0; i < st->workers; i++)
-        if (irb_decoder_new(&st->dec[i]) != IRB_OK)
-            return irb_fail(err, IRB_NOMEM, "feature extraction: cannot create a decoder");
-    return IRB_OK;
-}
-
-/* Runs one batch: decode, pack the good images (and their mirrors), run the net, emit rows. */
-static irb_status run_batch(extract_state *st, irb_net_t *net, const char *const *paths, size_t first,
-                            size_t count, const irb_extract_opts *o, size_t in_dim, size_t out_dim,
-                            irb_extract_fn fn, void *ctx, irb_error *err)
-{
-    decode_job job = {paths, first, count, &o->pp, in_dim, st->input, st->dec, st->status};
-    irb_pool_run(st->pool, decode_part, &job);
-    size_t rows = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (st->status[i].status != IRB_OK)
-            continue;
-        if (o->flip != 2) {
-            memcpy(st->packed + rows * in_dim, st->input + i * in_dim, in_dim * sizeof(float));
-            st->slot[rows++] = i;
-        }
-        if (o->flip) {
-            flip_chw(st->input + i * in_dim, st->packed + rows * in_dim, o->pp.size);
-            st->slot[rows++] = i;
-        }
-    }
-    const float *result = st->packed;
-    size_t dim = in_dim;
-    if (net && rows > 0) {
-        if (irb_net_run(net, st->packed, (int)rows, st->output) != IRB_OK) {
-            irb_error_copy(err, irb_net_error(net));
-            return err ? err->status : IRB_INTERNAL;
-        }
-        result = st->output;
-        dim = out_dim;
-    }
-    size_t r = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (st->status[i].status != IRB_OK) {
-            fn(ctx, first + i, 0, NULL, dim, &st->status[i]);
-            continue;
-        }
-        for (int f = o->flip == 2; f <= (o->flip ? 1 : 0); f++, r++)
-            fn(ctx, first + i, f, result + r * dim, dim, &st->status[i]);
-    }
-    return IRB_OK;
+    extract_ctx *x = ctx;
+    (void)input;
+    x->fn(x->ctx, index, flipped, row, dim, e);
 }
 
 irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o,
@@ -135,24 +367,12 @@ irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const
 {
     if (!paths || !o || !fn || o->pp.size <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "irb_extract: missing paths, options, callback or size");
-    if (o->flip < 0 || o->flip > 2)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_extract: flip must be 0, 1 or 2 (got %d)", o->flip);
-    size_t in_dim = (size_t)3 * o->pp.size * o->pp.size;
-    if (net) {
-        int c, h, w;
-        irb_net_input_shape(net, &c, &h, &w);
-        if ((size_t)c * h * w != in_dim)
-            return irb_fail(err, IRB_MISMATCH, "the net takes %dx%dx%d inputs but preprocessing makes 3x%dx%d", c,
-                            h, w, o->pp.size, o->pp.size);
-    }
-    size_t out_dim = irb_extract_dim(net, o);
-    size_t batch = o->batch > 0 ? (size_t)o->batch : 16;
-    extract_state st;
-    irb_status s = state_init(&st, net, o, batch, in_dim, out_dim, err);
-    for (size_t first = 0; s == IRB_OK && first < n; first += batch) {
-        size_t count = n - first < batch ? n - first : batch;
-        s = run_batch(&st, net, paths, first, count, o, in_dim, out_dim, fn, ctx, err);
-    }
-    state_free(&st);
+    irb_feat_input in = {.net = net, .pp = o->pp, .flip = o->flip, .all = 1};
+    irb_featurizer_opts fo = {.threads = o->threads, .batch = o->batch};
+    irb_featurizer *f = NULL;
+    IRB_TRY(irb_featurizer_new(&in, 1, &fo, &f, err));
+    extract_ctx x = {fn, ctx};
+    irb_status s = irb_featurizer_run(f, paths, n, NULL, extract_row, &x, err);
+    irb_featurizer_free(f);
     return s;
 }

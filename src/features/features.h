@@ -33,4 +33,16 @@ irb_status motion_extract(irb_net_t *net, const irb_extract_opts *eo, const char
                           const long *prev, const long *next, int channels, const size_t *want, size_t n_want,
                           irb_extract_fn fn, void *ctx, irb_error *err);
 
+/* The motion statistics streamed: maps fed in neighbour order (list[k] is the image index of
+ * the k-th map fed; an image's neighbours are adjacent to it in that order), and for each image
+ * with want_k[image] >= 0, fn(ctx, want_k[image], 0, row, MOTION_DIM, e) once its next map has
+ * come (row NULL when its map is missing). begin resets for a new list; end finishes the last. */
+typedef struct motion_stream motion_stream;
+irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_error *err);
+void motion_stream_begin(motion_stream *r, const long *prev, const long *next, const long *want_k, const size_t *list,
+                         irb_extract_fn fn, void *ctx);
+void motion_stream_feed(motion_stream *r, size_t k, const float *row, size_t dim, const irb_error *e);
+void motion_stream_end(motion_stream *r);
+void motion_stream_free(motion_stream *r);
+
 #endif

@@ -69,7 +69,7 @@ void motion_stats(const float *map, const float *prev, const float *next, int ch
 /* ---- streaming the maps in neighbour order ------------------------------------------------- */
 
 /* The last three maps received (a ring): the middle one is finished when the next arrives. */
-typedef struct {
+struct motion_stream {
     size_t dim, positions;
     int channels;
     float *buf[3];
@@ -79,14 +79,14 @@ typedef struct {
     size_t seen; /* maps received */
     const long *prev, *next;
     const long *want_k; /* image index -> its index in the want list, -1 when not wanted */
-    const size_t *list; /* the images run through the net, in neighbour order */
+    const size_t *list; /* the images fed, in neighbour order */
     irb_extract_fn fn;
     void *ctx;
     double *acc;
     float *m;
-} motion_run;
+};
 
-static void finish(motion_run *r, int s)
+static void finish(motion_stream *r, int s)
 {
     long w = r->who[s];
     if (w < 0 || r->want_k[w] < 0)
@@ -106,10 +106,53 @@ static void finish(motion_run *r, int s)
     r->fn(r->ctx, (size_t)r->want_k[w], 0, out, MOTION_DIM, &r->why[s]);
 }
 
-static void on_map(void *ctx, size_t k, int flipped, const float *row, size_t dim, const irb_error *e)
+void motion_stream_free(motion_stream *r)
 {
-    motion_run *r = ctx;
-    (void)flipped;
+    if (!r)
+        return;
+    irb_free(r->acc);
+    irb_free(r->m);
+    for (int t = 0; t < 3; t++)
+        irb_free(r->buf[t]);
+    irb_free(r);
+}
+
+irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_error *err)
+{
+    *out = NULL;
+    if (channels <= 0 || dim % (size_t)channels)
+        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim,
+                        channels);
+    motion_stream *r = irb_calloc(1, sizeof *r);
+    if (!r)
+        return irb_fail(err, IRB_NOMEM, "motion features: out of memory");
+    r->dim = dim;
+    r->channels = channels;
+    r->positions = dim / (size_t)channels;
+    r->acc = irb_malloc_array(r->positions, sizeof *r->acc);
+    r->m = irb_malloc_array(r->positions, sizeof *r->m);
+    for (int t = 0; t < 3; t++)
+        r->buf[t] = irb_malloc_array(dim, sizeof(float));
+    if (!r->acc || !r->m || !r->buf[0] || !r->buf[1] || !r->buf[2]) {
+        motion_stream_free(r);
+        return irb_fail(err, IRB_NOMEM, "motion features: out of memory");
+    }
+    *out = r;
+    return IRB_OK;
+}
+
+void motion_stream_begin(motion_stream *r, const long *prev, const long *next, const long *want_k, const size_t *list,
+                         irb_extract_fn fn, void *ctx)
+{
+    r->prev = prev, r->next = next, r->want_k = want_k, r->list = list;
+    r->fn = fn, r->ctx = ctx;
+    r->seen = 0;
+    for (int t = 0; t < 3; t++)
+        r->who[t] = -1, r->valid[t] = 0;
+}
+
+void motion_stream_feed(motion_stream *r, size_t k, const float *row, size_t dim, const irb_error *e)
+{
     int s = (int)(r->seen % 3);
     r->who[s] = (long)r->list[k];
     r->valid[s] = row != NULL && dim == r->dim;
@@ -124,67 +167,67 @@ static void on_map(void *ctx, size_t k, int flipped, const float *row, size_t di
         finish(r, (int)((r->seen - 2) % 3));
 }
 
+void motion_stream_end(motion_stream *r)
+{
+    if (r->seen >= 1)
+        finish(r, (int)((r->seen - 1) % 3));
+}
+
+static void on_map(void *ctx, size_t k, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    (void)flipped;
+    motion_stream_feed(ctx, k, row, dim, e);
+}
+
+/* Each wanted image with its neighbours, in neighbour order (neighbours are adjacent in that
+ * order, so the list stays sorted): list[0..*n_list), want_k[image] = its index in want or -1. */
+static void motion_list(const long *prev, const long *next, size_t n_all, const size_t *want, size_t n_want,
+                        long *want_k, uint8_t *listed, size_t *list, size_t *n_list)
+{
+    *n_list = 0;
+    for (size_t i = 0; i < n_all; i++)
+        want_k[i] = -1;
+    for (size_t k = 0; k < n_want; k++) {
+        size_t w = want[k];
+        want_k[w] = (long)k;
+        long three[3] = {prev[w], (long)w, next[w]};
+        for (int j = 0; j < 3; j++)
+            if (three[j] >= 0 && !listed[three[j]]) {
+                listed[three[j]] = 1;
+                list[(*n_list)++] = (size_t)three[j];
+            }
+    }
+}
+
 irb_status motion_extract(irb_net_t *net, const irb_extract_opts *eo, const char *const *paths, size_t n_all,
                           const long *prev, const long *next, int channels, const size_t *want, size_t n_want,
                           irb_extract_fn fn, void *ctx, irb_error *err)
 {
-    size_t dim = irb_net_output_size(net);
-    if (channels <= 0 || dim % (size_t)channels)
-        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim,
-                        channels);
-    motion_run r = {0};
-    r.dim = dim;
-    r.channels = channels;
-    r.positions = dim / (size_t)channels;
-    r.prev = prev;
-    r.next = next;
-    r.fn = fn;
-    r.ctx = ctx;
+    motion_stream *r = NULL;
+    IRB_TRY(motion_stream_new(irb_net_output_size(net), channels, &r, err));
     long *want_k = irb_malloc_array(n_all ? n_all : 1, sizeof *want_k);
     size_t *list = irb_malloc_array(3 * n_want + 1, sizeof *list);
     uint8_t *listed = irb_calloc(n_all ? n_all : 1, 1);
     const char **sub = irb_malloc_array(3 * n_want + 1, sizeof *sub);
-    r.acc = irb_malloc_array(r.positions, sizeof *r.acc);
-    r.m = irb_malloc_array(r.positions, sizeof *r.m);
-    for (int t = 0; t < 3; t++) {
-        r.buf[t] = irb_malloc_array(dim, sizeof(float));
-        r.who[t] = -1;
-    }
     irb_status s = IRB_OK;
-    if (!want_k || !list || !listed || !sub || !r.acc || !r.m || !r.buf[0] || !r.buf[1] || !r.buf[2])
+    if (!want_k || !list || !listed || !sub)
         s = irb_fail(err, IRB_NOMEM, "motion features: out of memory");
-    size_t n_list = 0;
     if (s == IRB_OK) {
-        for (size_t i = 0; i < n_all; i++)
-            want_k[i] = -1;
-        /* each wanted image with its neighbours, in neighbour order (neighbours are adjacent in
-         * that order, so the list stays sorted) */
-        for (size_t k = 0; k < n_want; k++) {
-            size_t w = want[k];
-            want_k[w] = (long)k;
-            long three[3] = {prev[w], (long)w, next[w]};
-            for (int j = 0; j < 3; j++)
-                if (three[j] >= 0 && !listed[three[j]]) {
-                    listed[three[j]] = 1;
-                    list[n_list] = (size_t)three[j];
-                    sub[n_list++] = paths[three[j]];
-                }
-        }
-        r.list = list;
-        r.want_k = want_k;
+        size_t n_list = 0;
+        motion_list(prev, next, n_all, want, n_want, want_k, listed, list, &n_list);
+        for (size_t k = 0; k < n_list; k++)
+            sub[k] = paths[list[k]];
+        motion_stream_begin(r, prev, next, want_k, list, fn, ctx);
         irb_extract_opts o = *eo;
         o.flip = 0;
-        s = irb_extract(net, sub, n_list, &o, on_map, &r, err);
-        if (s == IRB_OK && r.seen >= 1)
-            finish(&r, (int)((r.seen - 1) % 3));
+        s = irb_extract(net, sub, n_list, &o, on_map, r, err);
+        if (s == IRB_OK)
+            motion_stream_end(r);
     }
     irb_free(want_k);
     irb_free(list);
     irb_free(listed);
     irb_free(sub);
-    irb_free(r.acc);
-    irb_free(r.m);
-    for (int t = 0; t < 3; t++)
-        irb_free(r.buf[t]);
+    motion_stream_free(r);
     return s;
 }

@@ -20,8 +20,20 @@
 typedef struct pipe_input {
     irb_net_t *net;
     irb_extract_opts eo;
-    int channels; /* motion: channels of the net's map */
+    int channels;            /* motion: channels of the net's map */
+    motion_stream *motion;   /* motion: the statistics of the maps streamed in neighbour order */
 } pipe_input;
+
+/* The batch with its neighbours as one list in shooting order (each path once), and each
+ * entry's previous / next entry of the same camera. */
+typedef struct motion_list {
+    const char *path[3 * 256];
+    long prev[3 * 256], next[3 * 256];
+    long want_k[3 * 256];    /* entry -> the batch image it is, or -1 (a neighbour only) */
+    size_t list[3 * 256];    /* 0, 1, 2, ...: the featurizer's order is the list's */
+    unsigned char mark[3 * 256];
+    size_t n;
+} motion_list;
 
 typedef struct pipe_engine {
     const irb_classify_opts *o;
@@ -31,16 +43,18 @@ typedef struct pipe_engine {
     char classified_by[512];
     pipe_input in[IRB_PIPELINE_MAX_PARTS][IRB_PIPELINE_MAX_INPUTS];
     int batch;
+    irb_featurizer *fz;      /* every input of every part, one pass per batch */
+    int n_fin;
+    int fin_part[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS], fin_input[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    motion_list *l;
     /* per-batch scratch */
-    float *feat;                          /* batch x 2 x the widest row */
-    size_t feat_cap;
+    float *feat[IRB_PIPELINE_MAX_PARTS]; /* part k's rows: batch x its width */
+    size_t width[IRB_PIPELINE_MAX_PARTS];
     double *part_probs[IRB_PIPELINE_MAX_PARTS];
-    double *tmp;                          /* batch x classes */
+    double *tmp;                          /* batch x 2 x classes */
     irb_status *st;
     irb_error *errs;
-    /* the part being computed (callbacks) */
-    size_t dim;
-    int rows_per_image, col;
+    int motion_part, motion_input;        /* the motion stream being fed (its callback) */
 } pipe_engine;
 
 /* ---- building ------------------------------------------------------------------------------ */
@@ -117,9 +131,8 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
         in->channels = (int)mi->cuts[q->cut - 1].tensor.dims[1];
         dim = MOTION_DIM;
     }
-    size_t need = (size_t)c->batch * 2 * (q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * q->n_inputs : dim);
-    if (need > c->feat_cap)
-        c->feat_cap = need;
+    if (q->kind == IRB_PART_MOTION)
+        IRB_TRY(motion_stream_new(irb_net_output_size(in->net), in->channels, &in->motion, err));
     if (q->kind == IRB_PART_APPEARANCE && (int)dim != irb_classifier_dim(q->clf))
         return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d",
                         o->pipeline_path, irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
@@ -132,12 +145,16 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
 static void pipe_release(void *ctx)
 {
     pipe_engine *c = ctx;
+    irb_featurizer_free(c->fz), c->fz = NULL;
     for (int k = 0; k < IRB_PIPELINE_MAX_PARTS; k++) {
-        for (int j = 0; j < IRB_PIPELINE_MAX_INPUTS; j++)
+        for (int j = 0; j < IRB_PIPELINE_MAX_INPUTS; j++) {
             irb_net_free(c->in[k][j].net), c->in[k][j].net = NULL;
+            motion_stream_free(c->in[k][j].motion), c->in[k][j].motion = NULL;
+        }
         irb_free(c->part_probs[k]), c->part_probs[k] = NULL;
+        irb_free(c->feat[k]), c->feat[k] = NULL;
     }
-    irb_free(c->feat), c->feat = NULL;
+    irb_free(c->l), c->l = NULL;
     irb_free(c->tmp), c->tmp = NULL;
 }
 
@@ -152,47 +169,40 @@ static void image_failed(pipe_engine *c, size_t i, const irb_error *e)
         irb_error_copy(&c->errs[i], e);
 }
 
-static void on_row(void *ctx, size_t i, int flipped, const float *row, size_t dim, const irb_error *e)
+/* Motion part rows: column j of the image's row of the part. */
+static void on_motion(void *ctx, size_t i, int flipped, const float *row, size_t dim, const irb_error *e)
 {
     pipe_engine *c = ctx;
-    if (!row || dim != c->dim) {
+    (void)flipped;
+    if (!row || dim != MOTION_DIM) {
         image_failed(c, i, e);
         return;
     }
-    size_t width = c->dim * (size_t)c->rows_per_image;
-    memcpy(c->feat + i * width + (size_t)c->col * c->dim + (size_t)flipped * c->dim, row, dim * sizeof(float));
+    memcpy(c->feat[c->motion_part] + i * c->width[c->motion_part] + (size_t)c->motion_input * MOTION_DIM, row,
+           MOTION_DIM * sizeof(float));
 }
 
-/* Appearance part k: the classifier on each image's row, and on its mirror's (mean of both). */
-static irb_status run_appearance(pipe_engine *c, int k, const char *const *paths, int n, irb_error *err)
+/* Every row of the featurizer: an appearance part's row (and mirror) into its features, a motion
+ * input's map into its stream. */
+static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
 {
-    const irb_pipeline_part *q = &c->p->parts[k];
-    pipe_input *in = &c->in[k][0];
-    int K = c->p->n_classes, mirror = in->eo.flip;
-    c->dim = irb_net_output_size(in->net);
-    c->rows_per_image = 1 + mirror;
-    c->col = 0;
-    memset(c->feat, 0, (size_t)n * c->dim * (size_t)c->rows_per_image * sizeof(float));
-    IRB_TRY(irb_extract(in->net, paths, (size_t)n, &in->eo, on_row, c, err));
-    /* rows are [image, mirror] per image: predict all, then average the pairs */
-    IRB_TRY(irb_classifier_predict(q->clf, c->feat, (size_t)n * (size_t)c->rows_per_image, (int)c->dim, c->tmp, err));
-    for (int i = 0; i < n; i++)
-        for (int m = 0; m < K; m++) {
-            double v = c->tmp[((size_t)i * c->rows_per_image) * K + m];
-            if (mirror)
-                v = (v + c->tmp[((size_t)i * 2 + 1) * K + m]) / 2;
-            c->part_probs[k][(size_t)i * K + m] = v;
-        }
-    return IRB_OK;
+    pipe_engine *c = ctx;
+    int k = c->fin_part[input], j = c->fin_input[input];
+    pipe_input *in = &c->in[k][j];
+    if (in->motion) {
+        c->motion_part = k, c->motion_input = j;
+        motion_stream_feed(in->motion, index, row, dim, e);
+        return;
+    }
+    long i = c->l->want_k[index];
+    if (i < 0)
+        return;
+    if (!row) {
+        image_failed(c, (size_t)i, e);
+        return;
+    }
+    memcpy(c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * dim, row, dim * sizeof(float));
 }
-
-/* The batch with its neighbours as one list in shooting order (each path once), and each
- * entry's previous / next entry of the same camera. */
-typedef struct motion_list {
-    const char *path[3 * 256];
-    long prev[3 * 256], next[3 * 256];
-    size_t want[256], n;
-} motion_list;
 
 static long list_add(motion_list *l, const char *path)
 {
@@ -201,6 +211,9 @@ static long list_add(motion_list *l, const char *path)
             return (long)i;
     l->path[l->n] = path;
     l->prev[l->n] = l->next[l->n] = -1;
+    l->want_k[l->n] = -1;
+    l->list[l->n] = l->n;
+    l->mark[l->n] = 0;
     return (long)l->n++;
 }
 
@@ -211,51 +224,87 @@ static void build_list(motion_list *l, const irb_cls_item *items, int n)
         long p = items[i].prev ? list_add(l, items[i].prev) : -1;
         long s = list_add(l, items[i].path);
         long x = items[i].next ? list_add(l, items[i].next) : -1;
-        l->want[i] = (size_t)s;
+        l->want_k[s] = i;
+        l->mark[s] = 1;
         l->prev[s] = p;
         l->next[s] = x;
     }
 }
 
-/* Motion part k: the statistics of each input size side by side, then the classifier. */
-static irb_status run_motion(pipe_engine *c, int k, const irb_cls_item *items, int n, irb_error *err)
+/* Part k's probabilities from its rows: an appearance part's mean over image and mirror. */
+static irb_status predict_part(pipe_engine *c, int k, int n, irb_error *err)
 {
     const irb_pipeline_part *q = &c->p->parts[k];
-    motion_list *l = irb_malloc(sizeof *l);
-    if (!l)
-        return irb_fail(err, IRB_NOMEM, "out of memory");
-    build_list(l, items, n);
-    c->dim = MOTION_DIM;
-    c->rows_per_image = q->n_inputs; /* on_row: column j of each image's row */
-    memset(c->feat, 0, (size_t)n * MOTION_DIM * (size_t)q->n_inputs * sizeof(float));
-    irb_status s = IRB_OK;
-    for (int j = 0; j < q->n_inputs && s == IRB_OK; j++) {
-        pipe_input *in = &c->in[k][j];
-        c->col = j;
-        s = motion_extract(in->net, &in->eo, l->path, l->n, l->prev, l->next, in->channels, l->want, (size_t)n,
-                           on_row, c, err);
-    }
-    irb_free(l);
-    IRB_TRY(s);
-    return irb_classifier_predict(q->clf, c->feat, (size_t)n, MOTION_DIM * q->n_inputs, c->part_probs[k], err);
+    int K = c->p->n_classes;
+    if (q->kind == IRB_PART_MOTION)
+        return irb_classifier_predict(q->clf, c->feat[k], (size_t)n, (int)c->width[k], c->part_probs[k], err);
+    int rows = 1 + c->in[k][0].eo.flip;
+    size_t dim = c->width[k] / (size_t)rows;
+    IRB_TRY(irb_classifier_predict(q->clf, c->feat[k], (size_t)n * (size_t)rows, (int)dim, c->tmp, err));
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < K; m++) {
+            double v = c->tmp[((size_t)i * rows) * K + m];
+            if (rows == 2)
+                v = (v + c->tmp[((size_t)i * 2 + 1) * K + m]) / 2;
+            c->part_probs[k][(size_t)i * K + m] = v;
+        }
+    return IRB_OK;
 }
 
 static irb_status pipe_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
                            irb_error *err)
 {
     pipe_engine *c = ctx;
-    const char *paths[256];
+    motion_list *l = c->l;
     c->st = st, c->errs = errs;
     for (int i = 0; i < n; i++) {
-        paths[i] = items[i].path;
         st[i] = IRB_OK;
         irb_error_clear(&errs[i]);
     }
+    build_list(l, items, n);
+    for (int k = 0; k < c->p->n_parts; k++) {
+        memset(c->feat[k], 0, (size_t)n * c->width[k] * sizeof(float));
+        for (int j = 0; j < c->p->parts[k].n_inputs; j++)
+            if (c->in[k][j].motion)
+                motion_stream_begin(c->in[k][j].motion, l->prev, l->next, l->want_k, l->list, on_motion, c);
+    }
+    IRB_TRY(irb_featurizer_run(c->fz, l->path, l->n, l->mark, on_row, c, err));
     for (int k = 0; k < c->p->n_parts; k++)
-        IRB_TRY(c->p->parts[k].kind == IRB_PART_MOTION ? run_motion(c, k, items, n, err)
-                                                       : run_appearance(c, k, paths, n, err));
+        for (int j = 0; j < c->p->parts[k].n_inputs; j++)
+            if (c->in[k][j].motion) {
+                c->motion_part = k, c->motion_input = j;
+                motion_stream_end(c->in[k][j].motion);
+            }
+    for (int k = 0; k < c->p->n_parts; k++)
+        IRB_TRY(predict_part(c, k, n, err));
     irb_pipeline_combine(c->p, (const double *const *)c->part_probs, (size_t)n, probs);
     return IRB_OK;
+}
+
+/* One featurizer over every input of every part, and each part's row buffer. */
+static irb_status make_featurizer(pipe_engine *c, irb_error *err)
+{
+    irb_feat_input fin[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    int K = c->p->n_classes;
+    c->n_fin = 0;
+    for (int k = 0; k < c->p->n_parts; k++) {
+        const irb_pipeline_part *q = &c->p->parts[k];
+        c->width[k] = q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs
+                                                 : irb_net_output_size(c->in[k][0].net) * (size_t)(1 + q->mirror);
+        if (!(c->feat[k] = irb_malloc_array((size_t)c->batch, c->width[k] * sizeof(float))) ||
+            !(c->part_probs[k] = irb_malloc_array((size_t)c->batch, (size_t)K * sizeof(double))))
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+        for (int j = 0; j < q->n_inputs; j++, c->n_fin++) {
+            const pipe_input *in = &c->in[k][j];
+            fin[c->n_fin] = (irb_feat_input){.net = in->net, .pp = in->eo.pp, .flip = in->eo.flip,
+                                             .all = q->kind == IRB_PART_MOTION};
+            c->fin_part[c->n_fin] = k, c->fin_input[c->n_fin] = j;
+        }
+    }
+    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array((size_t)c->batch * 2, (size_t)K * sizeof(double))))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
+    return irb_featurizer_new(fin, c->n_fin, &fo, &c->fz, err);
 }
 
 static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
@@ -263,19 +312,16 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     pipe_engine *c = user;
     irb_model_t *model = NULL;
     irb_status s = irb_model_load(c->model_path, NULL, &model, err);
-    int K = c->p->n_classes, motion = 0;
+    int motion = 0;
     for (int k = 0; s == IRB_OK && k < c->p->n_parts; k++) {
         const irb_pipeline_part *q = &c->p->parts[k];
         motion |= q->kind == IRB_PART_MOTION;
         for (int j = 0; s == IRB_OK && j < q->n_inputs; j++)
             s = build_input(c, model, q, j, &c->in[k][j], err);
-        if (s == IRB_OK && !(c->part_probs[k] = irb_malloc_array((size_t)c->batch, (size_t)K * sizeof(double))))
-            s = irb_fail(err, IRB_NOMEM, "out of memory");
     }
     irb_model_free(model);
-    if (s == IRB_OK && (!(c->feat = irb_malloc_array(c->feat_cap, sizeof(float))) ||
-                        !(c->tmp = irb_malloc_array((size_t)c->batch * 2, (size_t)K * sizeof(double)))))
-        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    if (s == IRB_OK)
+        s = make_featurizer(c, err);
     if (s != IRB_OK) {
         pipe_release(c);
         return s;
@@ -283,7 +329,7 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     memset(e, 0, sizeof *e);
     e->ctx = c;
     e->workers = 1;
-    e->n_classes = K;
+    e->n_classes = c->p->n_classes;
     e->classes = (const char *const *)c->p->classes;
     e->classified_by = c->classified_by;
     e->run = pipe_run;
