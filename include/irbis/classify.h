@@ -179,11 +179,16 @@ IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
 typedef void (*irb_classify_result_fn)(void *user, size_t i, irb_status status, const double *probs,
                                        const irb_error *image_err);
 
-/* Classifies n images (paths relative to opts->survey_dir, borrowed for the call) in batches of
- * opts->batch, decoding the next batch on the worker threads while the current one runs through
- * the CNN, as irb_classify_run does. fn is called on the calling thread for every image, in
- * order, a batch at a time. Returns IRB_OK unless the engine itself failed (err says why). */
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, size_t n,
+/* 1 when the worker's pipeline has a motion part: then every image needs its neighbours (the
+ * previous and next image of its camera in shooting order, as irb_classify_dist's plan gives them). */
+IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w);
+/* Classifies n images (paths relative to opts->survey_dir, borrowed for the call), with their
+ * neighbours prev[i] / next[i] (relative paths or NULL; the arrays may be NULL when the worker
+ * needs none), in runs of a few batches, decoding the next images on the worker threads while
+ * the CNN runs, as irb_classify_run does. fn is called on the calling thread for every image,
+ * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why). */
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths,
+                                           const char *const *prev, const char *const *next, size_t n,
                                            irb_classify_result_fn fn, void *user, irb_error *err);
 
 /* Hooks of irb_classify_run_dist, called on the calling thread. */
@@ -191,11 +196,13 @@ typedef struct irb_classify_dist {
     void *user;
     /* After the scan, only when images are pending: the n pending images (paths relative to the
      * survey, their cameras and their times in seconds on the camera's clock, NaN when unknown;
-     * borrowed for the call) in the order `result` will be asked for them. Compute their results
-     * (e.g. on other processes) and return; not IRB_OK (message in err) ends the run with that
-     * status. */
+     * borrowed for the call) in the order `result` will be asked for them. With a motion part in
+     * the pipeline, they come in shooting order with each image's neighbours prev[i] / next[i]
+     * (relative paths, NULL at a camera's ends; classified images included); else prev and next
+     * are NULL. Compute their results (e.g. on other processes) and return; not IRB_OK (message
+     * in err) ends the run with that status. */
     irb_status (*plan)(void *user, long long n, const char *const *paths, const char *const *cameras,
-                       const double *times, irb_error *err);
+                       const double *times, const char *const *prev, const char *const *next, irb_error *err);
     /* The result of the next pending image `path`: returns 1 with probs (classes doubles)
      * filled; 0 when the image failed (err->status and err->message are the image's, as the
      * store records them); -1 when the result cannot be had (err says why: the run stops with

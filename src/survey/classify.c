@@ -1,7 +1,7 @@
 /* The run driver of `irbis classify`: scan into the store, classify pending images batch by
- * batch (decoding batch k+1 on worker threads while batch k runs through the CNN, committing
- * each batch in one transaction), build sequences, write the outputs. Resume semantics and
- * formats: docs/classify.md. The real scanner and engine are built in classify_engine.c. */
+ * run of images through the engine (classify_pipeline.c: it decodes the next images while the
+ * CNN runs), committing each run in one transaction, build sequences, write the outputs. Resume
+ * semantics and formats: docs/classify.md. The real scanner is classify_scan.c's. */
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -41,43 +41,17 @@ int irb_sort_mode_parse(const char *name)
 
 typedef struct batch {
     int n;
-    int64_t ids[256];
-    char *paths[256];   /* absolute paths, owned */
-    irb_status st[256];
-    irb_error *errs;    /* [cap] */
-    float *inputs;      /* cap x input_floats */
-    irb_cls_engine *eng;
+    int64_t ids[IRB_CLS_RUN_MAX];
+    char *paths[IRB_CLS_RUN_MAX];   /* absolute paths, owned */
+    irb_status st[IRB_CLS_RUN_MAX];
+    irb_error *errs;                /* [IRB_CLS_RUN_MAX] */
 } batch;
-
-typedef struct decode_job {
-    batch *b;
-    irb_pool *pool;
-    pthread_t thread;
-    int running;
-} decode_job;
 
 static void batch_clear(batch *b)
 {
     for (int i = 0; i < b->n; i++)
         irb_free(b->paths[i]), b->paths[i] = NULL;
     b->n = 0;
-}
-
-static void decode_part(void *ctx, int ith, int nth)
-{
-    batch *b = ctx;
-    for (int i = ith; i < b->n; i += nth) {
-        irb_error_clear(&b->errs[i]);
-        b->st[i] = b->eng->prepare(b->eng->ctx, ith, b->paths[i], b->inputs + (size_t)i * b->eng->input_floats,
-                                   &b->errs[i]);
-    }
-}
-
-static void *decode_thread(void *arg)
-{
-    decode_job *j = arg;
-    irb_pool_run(j->pool, decode_part, j->b);
-    return NULL;
 }
 
 /* Fills b with the next pending images after *after (their ids and absolute paths). */
@@ -124,25 +98,6 @@ static irb_status store_batch(irb_store *st, batch *b, const double *probs, int 
     return s;
 }
 
-/* Scores the prepared images of b and commits the batch in one transaction. */
-static irb_status commit_batch(irb_store *st, batch *b, double *probs, int nc, int pos, double thr,
-                               double min_conf, long long *failed, irb_error *err)
-{
-    irb_cls_engine *e = b->eng;
-    int good = 0;
-    for (int i = 0; i < b->n; i++) {
-        if (b->st[i] != IRB_OK)
-            continue;
-        if (good != i)
-            memmove(b->inputs + (size_t)good * e->input_floats, b->inputs + (size_t)i * e->input_floats,
-                    sizeof(float) * e->input_floats);
-        good++;
-    }
-    if (good)
-        IRB_TRY(e->score(e->ctx, b->inputs, good, probs, err));
-    return store_batch(st, b, probs, nc, pos, thr, min_conf, failed, err);
-}
-
 /* The next batch for an engine with run(): pending images in id order, or in shooting order
  * with their neighbours; items[i] point into b and the owned neighbour paths nb. */
 static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char *root, int max, int64_t *after,
@@ -157,7 +112,7 @@ static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char
         return IRB_OK;
     }
     batch_clear(b);
-    irb_shot shots[256];
+    irb_shot shots[IRB_CLS_RUN_MAX];
     int n = 0;
     irb_status s = irb_store_pending_shots(st, *after, max, shots, &n, err);
     for (int i = 0; i < n; i++) {
@@ -222,55 +177,21 @@ typedef struct run_ctx {
     long long processed, failed;
 } run_ctx;
 
-static irb_status classify_loop(run_ctx *r, batch *b0, batch *b1, double *probs,
-                                irb_pool *pool, irb_error *err)
-{
-    const irb_classify_opts *o = r->o;
-    int64_t after = 0;
-    int bs = o->batch;
-    batch *cur = b0, *next = b1;
-    IRB_TRY(fetch(r->st, o->survey_dir, o->limit > 0 && o->limit < bs ? (int)o->limit : bs, &after, cur, err));
-    irb_pool_run(pool, decode_part, cur);
-    long long done = r->c.ok + r->c.failed;
-    while (cur->n > 0) {
-        int take = bs;
-        if (o->limit > 0 && r->processed + cur->n + take > o->limit)
-            take = (int)(o->limit - r->processed - cur->n > 0 ? o->limit - r->processed - cur->n : 0);
-        decode_job job = {.b = next, .pool = pool};
-        irb_status s = take > 0 ? fetch(r->st, o->survey_dir, take, &after, next, err) : IRB_OK;
-        if (take <= 0)
-            batch_clear(next);
-        if (s == IRB_OK && next->n > 0)
-            job.running = pthread_create(&job.thread, NULL, decode_thread, &job) == 0;
-        if (s == IRB_OK && next->n > 0 && !job.running)
-            irb_pool_run(pool, decode_part, next); /* no thread: decode in line */
-        if (s == IRB_OK)
-            s = commit_batch(r->st, cur, probs, r->nc, r->pos, o->threshold, o->min_confidence, &r->failed, err);
-        if (job.running)
-            pthread_join(job.thread, NULL);
-        IRB_TRY(s);
-        r->processed += cur->n;
-        done += cur->n;
-        irb_progress_update(r->pt, done, r->c.total, r->c.failed + r->failed, 0);
-        batch *t = cur;
-        cur = next, next = t;
-    }
-    return IRB_OK;
-}
-
-/* The loop for engines that decode and score by themselves (run()): one batch at a time. */
+/* The engine's run() on the pending images, a run of images at a time (the engine overlaps its
+ * own decoding with its CNN inside a run), each run's results committed in one transaction. */
 static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_error *err)
 {
     const irb_classify_opts *o = r->o;
     if (e->neighbours)
         IRB_TRY(irb_store_rank_shots(r->st, err));
     int64_t after = 0;
-    irb_cls_item items[256];
-    char *nb[512] = {0};
+    irb_cls_item items[IRB_CLS_RUN_MAX];
+    char *nb[2 * IRB_CLS_RUN_MAX] = {0};
     long long done = r->c.ok + r->c.failed;
     irb_status s = IRB_OK;
+    int per_run = 4 * o->batch < IRB_CLS_RUN_MAX ? 4 * o->batch : IRB_CLS_RUN_MAX;
     for (;;) {
-        int take = o->batch;
+        int take = per_run;
         if (o->limit > 0 && r->processed + take > o->limit)
             take = (int)(o->limit - r->processed);
         if (take <= 0)
@@ -293,7 +214,7 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
         done += b->n;
         irb_progress_update(r->pt, done, r->c.total, r->c.failed + r->failed, 0);
     }
-    for (int i = 0; i < 512; i++)
+    for (int i = 0; i < 2 * IRB_CLS_RUN_MAX; i++)
         irb_free(nb[i]);
     return s;
 }
@@ -308,34 +229,26 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     irb_cls_engine e = {0};
     IRB_TRY(src->make_engine(src->user, &e, err));
     irb_status s = IRB_OK;
-    batch b0 = {0}, b1 = {0};
+    batch b = {0};
     double *probs = NULL;
-    irb_pool *pool = NULL;
-    if (e.n_classes != r->nc) {
+    if (e.n_classes != r->nc || !e.run) {
         s = irb_fail(err, IRB_MISMATCH, "the engine gives %d classes, the classifier %d", e.n_classes, r->nc);
         goto done;
     }
-    b0.eng = b1.eng = &e;
-    b0.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * (e.input_floats ? e.input_floats : 1));
-    b1.inputs = irb_malloc_array((size_t)o->batch, sizeof(float) * (e.input_floats ? e.input_floats : 1));
-    b0.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
-    b1.errs = irb_calloc((size_t)o->batch, sizeof(irb_error));
-    probs = irb_malloc_array((size_t)o->batch, sizeof(double) * (size_t)r->nc);
-    pool = irb_pool_new(e.workers > 0 ? e.workers : 1);
-    if (!b0.inputs || !b1.inputs || !b0.errs || !b1.errs || !probs || !pool) {
+    b.errs = irb_calloc(IRB_CLS_RUN_MAX, sizeof(irb_error));
+    probs = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double) * (size_t)r->nc);
+    if (!b.errs || !probs) {
         s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
         goto done;
     }
     irb_progress_phase(r->pt, IRB_PHASE_CLASSIFY, r->c.ok + r->c.failed, r->c.total);
     r->pt->p.resumed = r->c.ok + r->c.failed;
-    s = e.run ? run_loop(r, &e, &b0, probs, err) : classify_loop(r, &b0, &b1, probs, pool, err);
+    s = run_loop(r, &e, &b, probs, err);
     if (s == IRB_OK)
         irb_progress_end_phase(r->pt);
 done:
-    batch_clear(&b0);
-    batch_clear(&b1);
-    irb_free(b0.inputs), irb_free(b1.inputs), irb_free(b0.errs), irb_free(b1.errs), irb_free(probs);
-    irb_pool_free(pool);
+    batch_clear(&b);
+    irb_free(b.errs), irb_free(probs);
     if (e.free)
         e.free(e.ctx);
     return s;

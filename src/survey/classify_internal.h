@@ -37,24 +37,17 @@ typedef struct irb_cls_item {
     const char *prev, *next; /* the same camera's previous / next image in shooting order, or NULL */
 } irb_cls_item;
 
-/* Decode + CNN + classifier. prepare() runs on worker threads (worker in [0, workers)), one
- * image each; score() runs on the calling thread with n prepared inputs. */
+/* Decode + CNN + classifier, at most IRB_CLS_RUN_MAX images per run(). */
+#define IRB_CLS_RUN_MAX 256
 typedef struct irb_cls_engine {
     void *ctx;
-    int workers;          /* prepare() may run concurrently with distinct worker indices */
+    int workers;          /* unused (the engine has its own threads) */
     int n_classes;
     const char *const *classes; /* n_classes names, owned by ctx */
-    size_t input_floats;  /* floats per prepared image */
     const char *classified_by;  /* "irbis 0.1.0 (mobilenet_v2_1.0_224.onnx + c.irbis)" */
-    /* Prepares the image at abs_path into input. On failure fills err (the message names the
-     * file and the cause); the image is then recorded as failed, the run goes on. */
-    irb_status (*prepare)(void *ctx, int worker, const char *abs_path, float *input, irb_error *err);
-    /* Class probabilities (n x n_classes) for n prepared inputs; a failure is fatal. */
-    irb_status (*score)(void *ctx, const float *inputs, int n, double *probs, irb_error *err);
-    /* Or, instead of prepare and score (then NULL): the engine decodes and scores n images
-     * itself, on its own threads. Per image st[i]: IRB_OK with probs row i (n_classes doubles),
-     * or the image's failure with errs[i] naming the file and the cause. A returned failure is
-     * fatal (the batch is not stored). */
+    /* Decodes and scores n images on its own threads. Per image st[i]: IRB_OK with probs row i
+     * (n_classes doubles), or the image's failure with errs[i] naming the file and the cause. A
+     * returned failure is fatal (the batch is not stored). */
     irb_status (*run)(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
                       irb_error *err);
     int neighbours;       /* run() needs each image's neighbours: images come in shooting order */
@@ -89,9 +82,9 @@ typedef struct irb_cls_sources {
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
 
-/* The real sources of irb_classify_run (classify_engine.c): the classifier loaded and checked
- * against the model, the scanner of opts->survey_dir, and the decode + CNN + classifier engine.
- * opts is borrowed and must outlive the handle. */
+/* The real sources of irb_classify_run (classify_pipeline.c): the pipeline (or version-1
+ * classifier) loaded and checked against the model, the scanner of opts->survey_dir, and the
+ * pipeline's engine. opts is borrowed and must outlive the handle. */
 typedef struct irb_cls_real irb_cls_real;
 irb_status irb_cls_real_new(const irb_classify_opts *opts, irb_cls_real **out, irb_error *err);
 void irb_cls_real_free(irb_cls_real *c); /* c may be NULL */
@@ -100,12 +93,12 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src);
 /* Signatures of irb_cls_make_scanner / irb_cls_make_engine, with user = the irb_cls_real. */
 irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err);
 irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err);
+/* 1 when the engine needs each image's neighbours (a motion part). */
+int irb_cls_real_neighbours(const irb_cls_real *c);
 
 /* The scanner of o->survey_dir (irb_scan_*, o->camera_depth), as irb_classify_run uses it. */
 irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err);
 
-/* irb_classify_run with opts->pipeline_path (classify_pipeline.c). */
-irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err);
 
 /* ---- labels ------------------------------------------------------------------------------- */
 

@@ -3,7 +3,6 @@
  * engine replays results computed elsewhere. The library stays MPI-free: the driver moves the
  * results between processes. */
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,40 +10,27 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/pool.h"
 #include "survey/classify_internal.h"
 
 /* ==== the worker ============================================================================ */
-
-/* One batch in flight: its images' absolute paths, prepared inputs and decode outcomes. */
-typedef struct wbatch {
-    int n;
-    size_t first;    /* index of its first image in the caller's list */
-    char **abs;      /* [batch] */
-    float *inputs;   /* batch x input_floats */
-    irb_status *st;  /* [batch] */
-    irb_error *errs; /* [batch] */
-    struct irb_classify_worker_t *w;
-} wbatch;
 
 struct irb_classify_worker_t {
     const irb_classify_opts *o;
     irb_cls_real *real;
     irb_cls_engine e;
-    irb_pool *pool;
-    int batch;
-    wbatch b[2];
-    double *probs; /* batch x classes */
+    int per_run;
+    irb_cls_item items[IRB_CLS_RUN_MAX];
+    char *abs[3 * IRB_CLS_RUN_MAX];  /* the run's absolute paths (image, prev, next) */
+    double *probs;                   /* per_run x classes */
+    irb_status st[IRB_CLS_RUN_MAX];
+    irb_error *errs;                 /* [per_run] */
     char key[512];
 };
 
-static void wbatch_clear(wbatch *b, int cap)
+static void worker_clear(irb_classify_worker_t *w)
 {
-    for (int i = 0; b->abs && i < cap; i++) {
-        irb_free(b->abs[i]);
-        b->abs[i] = NULL;
-    }
-    b->n = 0;
+    for (int i = 0; i < 3 * IRB_CLS_RUN_MAX; i++)
+        irb_free(w->abs[i]), w->abs[i] = NULL;
 }
 
 IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
@@ -54,23 +40,9 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
     if (w->e.free)
         w->e.free(w->e.ctx);
     irb_cls_real_free(w->real);
-    irb_pool_free(w->pool);
-    for (int k = 0; k < 2; k++) {
-        wbatch_clear(&w->b[k], w->batch);
-        irb_free(w->b[k].abs), irb_free(w->b[k].inputs), irb_free(w->b[k].st), irb_free(w->b[k].errs);
-    }
-    irb_free(w->probs);
+    worker_clear(w);
+    irb_free(w->probs), irb_free(w->errs);
     irb_free(w);
-}
-
-static int wbatch_alloc(wbatch *b, irb_classify_worker_t *w)
-{
-    b->w = w;
-    b->abs = irb_calloc((size_t)w->batch, sizeof *b->abs);
-    b->inputs = irb_malloc_array((size_t)w->batch, sizeof(float) * w->e.input_floats);
-    b->st = irb_calloc((size_t)w->batch, sizeof *b->st);
-    b->errs = irb_calloc((size_t)w->batch, sizeof *b->errs);
-    return b->abs && b->inputs && b->st && b->errs;
 }
 
 IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out,
@@ -85,15 +57,15 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
     if (!w)
         return irb_fail(err, IRB_NOMEM, "out of memory");
     w->o = o;
-    w->batch = o->batch;
+    w->per_run = 4 * o->batch < IRB_CLS_RUN_MAX ? 4 * o->batch : IRB_CLS_RUN_MAX;
     irb_status s = irb_cls_real_new(o, &w->real, err);
     if (s == IRB_OK)
         s = irb_cls_real_engine(w->real, &w->e, err);
     if (s == IRB_OK) {
-        w->pool = irb_pool_new(w->e.workers > 0 ? w->e.workers : 1);
-        w->probs = irb_malloc_array((size_t)w->batch, sizeof(double) * (size_t)w->e.n_classes);
-        if (!w->pool || !w->probs || !wbatch_alloc(&w->b[0], w) || !wbatch_alloc(&w->b[1], w))
-            s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", w->batch);
+        w->probs = irb_malloc_array((size_t)w->per_run, sizeof(double) * (size_t)w->e.n_classes);
+        w->errs = irb_calloc((size_t)w->per_run, sizeof *w->errs);
+        if (!w->probs || !w->errs)
+            s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
     }
     if (s != IRB_OK) {
         irb_classify_worker_free(w);
@@ -115,87 +87,42 @@ IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w)
 {
     return w->key;
 }
-
-/* Worker ith of nth prepares images ith, ith + nth, ... (the split of classify.c). */
-static void wbatch_prepare(void *ctx, int ith, int nth)
+IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w)
 {
-    wbatch *b = ctx;
-    irb_cls_engine *e = &b->w->e;
-    for (int i = ith; i < b->n; i += nth) {
-        irb_error_clear(&b->errs[i]);
-        b->st[i] = e->prepare(e->ctx, ith, b->abs[i], b->inputs + (size_t)i * e->input_floats, &b->errs[i]);
-    }
+    return w->e.neighbours;
 }
 
-static void *wbatch_thread(void *arg)
+/* One run of images first.. of paths: absolute paths, the engine, every result to fn. */
+static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
+                              const char *const *next, size_t first, int k, irb_classify_result_fn fn, void *user,
+                              irb_error *err)
 {
-    wbatch *b = arg;
-    irb_pool_run(b->w->pool, wbatch_prepare, b);
-    return NULL;
-}
-
-/* Fills b with images first.. of paths (up to a batch). */
-static irb_status wbatch_fill(wbatch *b, const char *const *paths, size_t n, size_t first, irb_error *err)
-{
-    irb_classify_worker_t *w = b->w;
-    wbatch_clear(b, w->batch);
-    b->first = first;
-    int k = n - first < (size_t)w->batch ? (int)(n - first) : w->batch;
-    for (int i = 0; i < k; i++)
-        if (!(b->abs[i] = irb_path_join(w->o->survey_dir, paths[first + (size_t)i])))
+    const char *root = w->o->survey_dir;
+    worker_clear(w);
+    for (int i = 0; i < k; i++) {
+        size_t g = first + (size_t)i;
+        const char *pv = prev ? prev[g] : NULL, *nx = next ? next[g] : NULL;
+        w->abs[3 * i] = irb_path_join(root, paths[g]);
+        w->abs[3 * i + 1] = pv ? irb_path_join(root, pv) : NULL;
+        w->abs[3 * i + 2] = nx ? irb_path_join(root, nx) : NULL;
+        if (!w->abs[3 * i] || (pv && !w->abs[3 * i + 1]) || (nx && !w->abs[3 * i + 2]))
             return irb_fail(err, IRB_NOMEM, "out of memory");
-    b->n = k;
-    return IRB_OK;
-}
-
-/* Scores b's decoded images and hands every result to fn, in order. */
-static irb_status wbatch_deliver(wbatch *b, irb_classify_result_fn fn, void *user, irb_error *err)
-{
-    irb_classify_worker_t *w = b->w;
-    size_t nf = w->e.input_floats, nc = (size_t)w->e.n_classes;
-    int good = 0;
-    for (int i = 0; i < b->n; i++) {
-        if (b->st[i] != IRB_OK)
-            continue;
-        if (good != i)
-            memmove(b->inputs + (size_t)good * nf, b->inputs + (size_t)i * nf, sizeof(float) * nf);
-        good++;
+        w->items[i] = (irb_cls_item){w->abs[3 * i], w->abs[3 * i + 1], w->abs[3 * i + 2]};
     }
-    if (good)
-        IRB_TRY(w->e.score(w->e.ctx, b->inputs, good, w->probs, err));
-    for (int i = 0, g = 0; i < b->n; i++)
-        fn(user, b->first + (size_t)i, b->st[i], b->st[i] == IRB_OK ? w->probs + nc * (size_t)g++ : NULL,
-           &b->errs[i]);
+    IRB_TRY(w->e.run(w->e.ctx, w->items, k, w->probs, w->st, w->errs, err));
+    size_t nc = (size_t)w->e.n_classes;
+    for (int i = 0; i < k; i++)
+        fn(user, first + (size_t)i, w->st[i], w->st[i] == IRB_OK ? w->probs + nc * (size_t)i : NULL, &w->errs[i]);
     return IRB_OK;
 }
 
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, size_t n,
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths,
+                                           const char *const *prev, const char *const *next, size_t n,
                                            irb_classify_result_fn fn, void *user, irb_error *err)
 {
-    wbatch *cur = &w->b[0], *next = &w->b[1];
-    if (n == 0)
-        return IRB_OK;
-    IRB_TRY(wbatch_fill(cur, paths, n, 0, err));
-    irb_pool_run(w->pool, wbatch_prepare, cur);
-    while (cur->n > 0) {
-        size_t after = cur->first + (size_t)cur->n;
-        irb_status s = IRB_OK;
-        pthread_t tid;
-        int running = 0;
-        if (after < n) {
-            s = wbatch_fill(next, paths, n, after, err);
-            if (s == IRB_OK && !(running = pthread_create(&tid, NULL, wbatch_thread, next) == 0))
-                irb_pool_run(w->pool, wbatch_prepare, next); /* no thread: decode in line */
-        } else {
-            wbatch_clear(next, w->batch);
-        }
-        if (s == IRB_OK)
-            s = wbatch_deliver(cur, fn, user, err);
-        if (running)
-            pthread_join(tid, NULL);
-        IRB_TRY(s);
-        wbatch *t = cur;
-        cur = next, next = t;
+    for (size_t first = 0; first < n; first += (size_t)w->per_run) {
+        int k = n - first < (size_t)w->per_run ? (int)(n - first) : w->per_run;
+        IRB_TRY(worker_step(w, paths, prev, next, first, k, fn, user, err));
     }
     return IRB_OK;
 }
@@ -207,120 +134,145 @@ typedef struct dist_ctx {
     const irb_classify_dist *d;
     irb_cls_real *real;
     int nc;
+    int neighbours;  /* the pipeline has a motion part: images go in shooting order */
     size_t prefix;   /* length of "survey_dir/" as irb_path_join writes it */
-    irb_error fatal; /* why a result could not be had (set by prepare, read by score) */
 } dist_ctx;
 
-/* The pending images with their cameras, in the order classify.c fetches them (by id). */
-static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
+/* The pending images as the run will ask for them: paths, cameras, times, and with neighbours
+ * their previous / next image in shooting order. */
+typedef struct pending_list {
+    char **paths, **cams, **prev, **next;
+    double *times;
+    long long n, cap;
+} pending_list;
+
+static void pending_free(pending_list *l)
 {
-    dist_ctx *c = user;
+    for (long long i = 0; i < l->n; i++) {
+        irb_free(l->paths[i]), irb_free(l->cams[i]);
+        irb_free(l->prev ? l->prev[i] : NULL), irb_free(l->next ? l->next[i] : NULL);
+    }
+    irb_free(l->paths), irb_free(l->cams), irb_free(l->prev), irb_free(l->next), irb_free(l->times);
+}
+
+static int pending_grow(pending_list *l)
+{
+    if (l->n < l->cap)
+        return 1;
+    long long cap = l->cap ? 2 * l->cap : 1024;
+    char ***arrays[4] = {&l->paths, &l->cams, &l->prev, &l->next};
+    for (int k = 0; k < 4; k++) {
+        char **v = irb_realloc_array(*arrays[k], (size_t)cap, sizeof *v);
+        if (!v)
+            return 0;
+        memset(v + l->cap, 0, (size_t)(cap - l->cap) * sizeof *v);
+        *arrays[k] = v;
+    }
+    double *t = irb_realloc_array(l->times, (size_t)cap, sizeof *t);
+    if (!t)
+        return 0;
+    l->times = t;
+    l->cap = cap;
+    return 1;
+}
+
+/* The pending images with their cameras and times, in id order, or in shooting order. */
+static irb_status list_pending(irb_store *st, int shots, pending_list *l, irb_error *err)
+{
     sqlite3 *db = irb_store_db(st);
     sqlite3_stmt *q = NULL;
-    char **paths = NULL, **cams = NULL;
-    double *times = NULL;
-    long long n = 0, cap = 0;
-    irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(db, "SELECT path, camera, tsec, tfrac FROM images WHERE state = 0 ORDER BY id", -1, &q,
-                           NULL) != SQLITE_OK)
+    const char *sql = shots ? "SELECT i.path, i.camera, i.tsec, i.tfrac FROM shots s JOIN images i ON i.id = s.image_id"
+                              " WHERE i.state = 0 ORDER BY s.k"
+                            : "SELECT path, camera, tsec, tfrac FROM images WHERE state = 0 ORDER BY id";
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
         return irb_db_fail(st, err, "prepare pending images");
+    irb_status s = IRB_OK;
     int rc;
     while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 1024;
-            char **np = irb_realloc_array(paths, (size_t)cap, sizeof *np);
-            if (np)
-                paths = np;
-            char **nc = irb_realloc_array(cams, (size_t)cap, sizeof *nc);
-            if (nc)
-                cams = nc;
-            double *nt = irb_realloc_array(times, (size_t)cap, sizeof *nt);
-            if (nt)
-                times = nt;
-            if (!np || !nc || !nt) {
-                s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
-                break;
-            }
+        if (!pending_grow(l)) {
+            s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
+            break;
         }
-        paths[n] = irb_strdup((const char *)sqlite3_column_text(q, 0));
-        cams[n] = irb_strdup((const char *)sqlite3_column_text(q, 1));
-        times[n] = sqlite3_column_type(q, 2) == SQLITE_NULL
-                       ? NAN
-                       : (double)sqlite3_column_int64(q, 2) + sqlite3_column_double(q, 3);
-        n++;
-        if (!paths[n - 1] || !cams[n - 1])
+        long long n = l->n++;
+        l->paths[n] = irb_strdup((const char *)sqlite3_column_text(q, 0));
+        l->cams[n] = irb_strdup((const char *)sqlite3_column_text(q, 1));
+        l->times[n] = sqlite3_column_type(q, 2) == SQLITE_NULL
+                          ? NAN
+                          : (double)sqlite3_column_int64(q, 2) + sqlite3_column_double(q, 3);
+        if (!l->paths[n] || !l->cams[n])
             s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
     }
     if (s == IRB_OK && rc != SQLITE_DONE)
         s = irb_db_fail(st, err, "read pending images");
     sqlite3_finalize(q);
-    if (s == IRB_OK)
-        s = c->d->plan(c->d->user, n, (const char *const *)paths, (const char *const *)cams, times, err);
-    for (long long i = 0; i < n; i++)
-        irb_free(paths[i]), irb_free(cams[i]);
-    irb_free(paths), irb_free(cams), irb_free(times);
     return s;
 }
 
-/* The replaying engine: "prepare" fetches an image's result into its input slot, one double
- * (1: the result could not be had) then n_classes doubles, copied bit for bit into floats;
- * "score" copies them back, or stops the run before the batch is stored. One worker, so results
- * are asked for in order. */
-static size_t slot_doubles(const dist_ctx *c)
+/* Each pending image's neighbours, from the store's shooting order (the same pages the run
+ * takes them in). */
+static irb_status list_neighbours(irb_store *st, pending_list *l, irb_error *err)
 {
-    return 1 + (size_t)c->nc;
-}
-
-static irb_status replay_prepare(void *ctx, int worker, const char *abs_path, float *input, irb_error *err)
-{
-    (void)worker;
-    dist_ctx *c = ctx;
-    size_t l = strlen(abs_path);
-    const char *rel = l > c->prefix ? abs_path + c->prefix : abs_path;
-    double *p = irb_malloc_array(slot_doubles(c), sizeof(double));
-    if (!p)
-        return irb_fail(err, IRB_NOMEM, "out of memory");
-    irb_error_clear(err);
-    int got = c->d->result(c->d->user, rel, p + 1, err);
+    irb_shot shots[IRB_CLS_RUN_MAX];
+    int64_t after = 0;
+    long long i = 0;
     irb_status s = IRB_OK;
-    if (got == 0) {
-        s = err->status != IRB_OK ? err->status : IRB_INTERNAL;
-    } else if (got < 0) {
-        /* not an image failure: remembered for score(), which runs after this batch's decode */
-        irb_error_copy(&c->fatal, err);
-        if (c->fatal.status == IRB_OK)
-            c->fatal.status = IRB_INTERNAL;
-        memset(p, 0, sizeof(double) * slot_doubles(c));
-        p[0] = 1;
-    } else {
-        p[0] = 0;
+    for (int n = 1; s == IRB_OK && n > 0;) {
+        if ((s = irb_store_pending_shots(st, after, IRB_CLS_RUN_MAX, shots, &n, err)) != IRB_OK)
+            n = 0;
+        for (int k = 0; k < n; k++, i++) {
+            if (s == IRB_OK && (i >= l->n || strcmp(shots[k].path, l->paths[i]) != 0))
+                s = irb_fail(err, IRB_INTERNAL, "the pending images changed while they were listed");
+            if (s == IRB_OK) {
+                l->prev[i] = shots[k].prev, shots[k].prev = NULL;
+                l->next[i] = shots[k].next, shots[k].next = NULL;
+                after = shots[k].k;
+            }
+            irb_shot_release(&shots[k]);
+        }
     }
-    if (s == IRB_OK)
-        memcpy(input, p, sizeof(double) * slot_doubles(c));
-    irb_free(p);
+    if (s == IRB_OK && i != l->n)
+        s = irb_fail(err, IRB_INTERNAL, "the pending images changed while they were listed");
     return s;
 }
 
-static irb_status replay_score(void *ctx, const float *inputs, int n, double *probs, irb_error *err)
+static irb_status dist_plan(void *user, irb_store *st, irb_error *err)
+{
+    dist_ctx *c = user;
+    pending_list l = {0};
+    irb_status s = IRB_OK;
+    if (c->neighbours)
+        s = irb_store_rank_shots(st, err);
+    if (s == IRB_OK)
+        s = list_pending(st, c->neighbours, &l, err);
+    if (s == IRB_OK && c->neighbours)
+        s = list_neighbours(st, &l, err);
+    if (s == IRB_OK)
+        s = c->d->plan(c->d->user, l.n, (const char *const *)l.paths, (const char *const *)l.cams, l.times,
+                       c->neighbours ? (const char *const *)l.prev : NULL,
+                       c->neighbours ? (const char *const *)l.next : NULL, err);
+    pending_free(&l);
+    return s;
+}
+
+/* The replaying engine: each image's result asked for in the run's order (the plan's). */
+static irb_status replay_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st,
+                             irb_error *errs, irb_error *err)
 {
     dist_ctx *c = ctx;
-    size_t nc = (size_t)c->nc, slot = slot_doubles(c);
     for (int i = 0; i < n; i++) {
-        double flag;
-        const char *in = (const char *)inputs + sizeof(double) * slot * (size_t)i;
-        memcpy(&flag, in, sizeof flag);
-        if (flag != 0) {
-            irb_error_copy(err, &c->fatal);
-            return c->fatal.status;
+        size_t l = strlen(items[i].path);
+        const char *rel = l > c->prefix ? items[i].path + c->prefix : items[i].path;
+        irb_error_clear(&errs[i]);
+        int got = c->d->result(c->d->user, rel, probs + (size_t)i * (size_t)c->nc, &errs[i]);
+        st[i] = IRB_OK;
+        if (got == 0) {
+            st[i] = errs[i].status != IRB_OK ? errs[i].status : IRB_INTERNAL;
+        } else if (got < 0) {
+            irb_error_copy(err, &errs[i]);
+            return errs[i].status != IRB_OK ? errs[i].status : IRB_INTERNAL;
         }
-        memcpy(probs + nc * (size_t)i, in + sizeof(double), sizeof(double) * nc);
     }
     return IRB_OK;
-}
-
-static void replay_free(void *ctx)
-{
-    (void)ctx;
 }
 
 static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
@@ -329,19 +281,19 @@ static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
     dist_ctx *c = user;
     irb_cls_sources ids = {0};
     irb_cls_real_ids(c->real, &ids);
+    memset(e, 0, sizeof *e);
     e->ctx = c;
-    e->workers = 1;
     e->n_classes = c->nc;
     e->classes = ids.classes;
-    e->input_floats = sizeof(double) / sizeof(float) * slot_doubles(c);
     e->classified_by = ids.classified_by;
-    e->prepare = replay_prepare, e->score = replay_score, e->free = replay_free;
+    e->run = replay_run;
+    e->neighbours = c->neighbours;
     return IRB_OK;
 }
 
 static irb_status dist_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
 {
-    return irb_cls_real_scanner(((dist_ctx *)user)->real, sc, err);
+    return irb_cls_scanner_open(((dist_ctx *)user)->o, sc, err);
 }
 
 IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_classify_dist *d,
@@ -355,6 +307,7 @@ IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_c
         .make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
     irb_cls_real_ids(c.real, &src);
     c.nc = src.n_classes;
+    c.neighbours = irb_cls_real_neighbours(c.real);
     size_t la = o->survey_dir ? strlen(o->survey_dir) : 0;
     while (la > 1 && o->survey_dir[la - 1] == '/')
         la--;

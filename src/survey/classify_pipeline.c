@@ -27,16 +27,17 @@ typedef struct pipe_input {
 /* The batch with its neighbours as one list in shooting order (each path once), and each
  * entry's previous / next entry of the same camera. */
 typedef struct motion_list {
-    const char *path[3 * 256];
-    long prev[3 * 256], next[3 * 256];
-    long want_k[3 * 256];    /* entry -> the batch image it is, or -1 (a neighbour only) */
-    size_t list[3 * 256];    /* 0, 1, 2, ...: the featurizer's order is the list's */
-    unsigned char mark[3 * 256];
+    const char *path[3 * IRB_CLS_RUN_MAX];
+    long prev[3 * IRB_CLS_RUN_MAX], next[3 * IRB_CLS_RUN_MAX];
+    long want_k[3 * IRB_CLS_RUN_MAX]; /* entry -> the batch image it is, or -1 (a neighbour only) */
+    size_t list[3 * IRB_CLS_RUN_MAX]; /* 0, 1, 2, ...: the featurizer's order is the list's */
+    unsigned char mark[3 * IRB_CLS_RUN_MAX];
     size_t n;
 } motion_list;
 
-typedef struct pipe_engine {
+struct irb_cls_real {
     const irb_classify_opts *o;
+    const char *file;        /* the pipeline (or version-1 classifier) file */
     irb_pipeline *p;
     char model_path[4096];
     char model_sha[65], pipe_sha[65];
@@ -55,7 +56,8 @@ typedef struct pipe_engine {
     irb_status *st;
     irb_error *errs;
     int motion_part, motion_input;        /* the motion stream being fed (its callback) */
-} pipe_engine;
+};
+typedef struct irb_cls_real pipe_engine;
 
 /* ---- building ------------------------------------------------------------------------------ */
 
@@ -75,7 +77,7 @@ static irb_status find_model(pipe_engine *c, irb_error *err)
     } else if (file_exists(p->model_name)) {
         snprintf(c->model_path, sizeof c->model_path, "%s", p->model_name);
     } else {
-        char *a = irb_strdup(o->pipeline_path), *b = irb_strdup(p->model_name);
+        char *a = irb_strdup(c->file), *b = irb_strdup(p->model_name);
         if (!a || !b) {
             irb_free(a), irb_free(b);
             return irb_fail(err, IRB_NOMEM, "out of memory");
@@ -85,12 +87,12 @@ static irb_status find_model(pipe_engine *c, irb_error *err)
         if (!file_exists(c->model_path))
             return irb_fail(err, IRB_NOT_FOUND,
                             "%s: its model %s is not there (nor %s): give the ONNX file with --model",
-                            o->pipeline_path, p->model_name, c->model_path);
+                            c->file, p->model_name, c->model_path);
     }
     IRB_TRY(irb_sha256_file(c->model_path, c->model_sha, err));
     if (p->model_sha256[0] && strcmp(p->model_sha256, c->model_sha) != 0)
         return irb_fail(err, IRB_MISMATCH, "%s was trained on the model with sha256 %s, but %s has sha256 %s",
-                        o->pipeline_path, p->model_sha256, c->model_path, c->model_sha);
+                        c->file, p->model_sha256, c->model_path, c->model_sha);
     return IRB_OK;
 }
 
@@ -116,18 +118,24 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
         no.layer = q->layer;
     else
         no.cut = q->cut;
+    if (!no.layer && !no.cut) { /* a classifier without provenance: the model's "features" output if any */
+        const irb_model_info *mi = irb_model_info_get(model);
+        for (int i = 0; i < mi->n_outputs; i++)
+            if (!strcmp(mi->outputs[i].name, "features"))
+                no.layer = "features";
+    }
     irb_status s = irb_net_new(model, &no, &in->net, err);
     if (s != IRB_OK) {
         char msg[IRB_MESSAGE_MAX];
         snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-        return irb_fail(err, s, "%s with %s: %s", c->model_path, o->pipeline_path, msg);
+        return irb_fail(err, s, "%s with %s: %s", c->model_path, c->file, msg);
     }
     size_t dim = irb_net_output_size(in->net);
     if (q->kind == IRB_PART_MOTION) {
         const irb_model_info *mi = irb_model_info_get(model);
         if (q->cut < 1 || q->cut > mi->n_cuts || mi->cuts[q->cut - 1].tensor.rank != 4)
             return irb_fail(err, IRB_MISMATCH, "%s: the motion part's cut %d of %s is not a spatial map",
-                            o->pipeline_path, q->cut, c->model_path);
+                            c->file, q->cut, c->model_path);
         in->channels = (int)mi->cuts[q->cut - 1].tensor.dims[1];
         dim = MOTION_DIM;
     }
@@ -135,10 +143,10 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
         IRB_TRY(motion_stream_new(irb_net_output_size(in->net), in->channels, &in->motion, err));
     if (q->kind == IRB_PART_APPEARANCE && (int)dim != irb_classifier_dim(q->clf))
         return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d",
-                        o->pipeline_path, irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
+                        c->file, irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
     if (q->kind == IRB_PART_MOTION && MOTION_DIM * q->n_inputs != irb_classifier_dim(q->clf))
         return irb_fail(err, IRB_MISMATCH, "%s: the motion classifier expects %d features, not %d",
-                        o->pipeline_path, irb_classifier_dim(q->clf), MOTION_DIM * q->n_inputs);
+                        c->file, irb_classifier_dim(q->clf), MOTION_DIM * q->n_inputs);
     return IRB_OK;
 }
 
@@ -291,8 +299,8 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
         const irb_pipeline_part *q = &c->p->parts[k];
         c->width[k] = q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs
                                                  : irb_net_output_size(c->in[k][0].net) * (size_t)(1 + q->mirror);
-        if (!(c->feat[k] = irb_malloc_array((size_t)c->batch, c->width[k] * sizeof(float))) ||
-            !(c->part_probs[k] = irb_malloc_array((size_t)c->batch, (size_t)K * sizeof(double))))
+        if (!(c->feat[k] = irb_malloc_array(IRB_CLS_RUN_MAX, c->width[k] * sizeof(float))) ||
+            !(c->part_probs[k] = irb_malloc_array(IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
         for (int j = 0; j < q->n_inputs; j++, c->n_fin++) {
             const pipe_input *in = &c->in[k][j];
@@ -301,7 +309,7 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
             c->fin_part[c->n_fin] = k, c->fin_input[c->n_fin] = j;
         }
     }
-    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array((size_t)c->batch * 2, (size_t)K * sizeof(double))))
+    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
         return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
     return irb_featurizer_new(fin, c->n_fin, &fo, &c->fz, err);
@@ -328,7 +336,6 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     }
     memset(e, 0, sizeof *e);
     e->ctx = c;
-    e->workers = 1;
     e->n_classes = c->p->n_classes;
     e->classes = (const char *const *)c->p->classes;
     e->classified_by = c->classified_by;
@@ -338,37 +345,91 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     return IRB_OK;
 }
 
-/* ---- the run ----------------------------------------------------------------------------- */
+/* ---- the sources of a run ------------------------------------------------------------------ */
 
-static irb_status make_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
+irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *sc, irb_error *err)
 {
     pipe_engine *c = user;
     return irb_cls_scanner_open(c->o, sc, err);
 }
 
-irb_status irb_classify_pipeline_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
+irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err)
 {
+    return make_engine(user, engine, err);
+}
+
+static const char *base_name(const char *p)
+{
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+irb_status irb_cls_real_new(const irb_classify_opts *o, irb_cls_real **out, irb_error *err)
+{
+    *out = NULL;
+    const char *file = o ? (o->pipeline_path ? o->pipeline_path : o->classifier_path) : NULL;
+    if (!file)
+        return irb_fail(err, IRB_INVALID_ARG, "classify needs a pipeline or a classifier");
+    if (!o->pipeline_path && !o->model_path)
+        return irb_fail(err, IRB_INVALID_ARG, "classify needs a model and a classifier");
     pipe_engine *c = irb_calloc(1, sizeof *c);
     if (!c)
         return irb_fail(err, IRB_NOMEM, "out of memory");
     c->o = o;
+    c->file = file;
     c->batch = o->batch > 0 ? o->batch : 16;
-    irb_status s = irb_pipeline_load(o->pipeline_path, &c->p, err);
+    irb_status s = irb_pipeline_load(file, &c->p, err);
     if (s == IRB_OK)
-        s = irb_sha256_file(o->pipeline_path, c->pipe_sha, err);
+        s = irb_sha256_file(file, c->pipe_sha, err);
     if (s == IRB_OK)
         s = find_model(c, err);
-    if (s == IRB_OK) {
-        const char *m = strrchr(c->model_path, '/'), *f = strrchr(o->pipeline_path, '/');
+    if (s == IRB_OK && c->p->version == 1) /* a classifier file: named as before pipelines */
+        snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s)", irb_version(),
+                 base_name(c->model_path), base_name(file));
+    else if (s == IRB_OK)
         snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s, %.40s)", irb_version(),
-                 m ? m + 1 : c->model_path, f ? f + 1 : o->pipeline_path, c->p->row);
-        irb_cls_sources src = {.model_id = c->model_sha, .classifier_id = c->pipe_sha, .n_classes = c->p->n_classes,
-                               .classes = (const char *const *)c->p->classes, .classified_by = c->classified_by,
-                               .make_scanner = make_scanner, .make_engine = make_engine, .user = c};
-        s = irb_classify_run_sources(o, &src, sum, err);
+                 base_name(c->model_path), base_name(file), c->p->row);
+    if (s != IRB_OK) {
+        irb_cls_real_free(c);
+        return s;
     }
+    *out = c;
+    return IRB_OK;
+}
+
+void irb_cls_real_free(irb_cls_real *c)
+{
+    if (!c)
+        return;
     pipe_release(c);
     irb_pipeline_free(c->p);
     irb_free(c);
+}
+
+void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src)
+{
+    src->model_id = c->model_sha;
+    src->classifier_id = c->pipe_sha;
+    src->n_classes = c->p->n_classes;
+    src->classes = (const char *const *)c->p->classes;
+    src->classified_by = c->classified_by;
+}
+
+int irb_cls_real_neighbours(const irb_cls_real *c)
+{
+    for (int k = 0; k < c->p->n_parts; k++)
+        if (c->p->parts[k].kind == IRB_PART_MOTION)
+            return 1;
+    return 0;
+}
+
+irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *sum, irb_error *err)
+{
+    irb_cls_real *c = NULL;
+    IRB_TRY(irb_cls_real_new(o, &c, err));
+    irb_cls_sources src = {.make_scanner = irb_cls_real_scanner, .make_engine = irb_cls_real_engine, .user = c};
+    irb_cls_real_ids(c, &src);
+    irb_status s = irb_classify_run_sources(o, &src, sum, err);
+    irb_cls_real_free(c);
     return s;
 }

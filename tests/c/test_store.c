@@ -97,26 +97,24 @@ static void fake_probs(int i, double *p)
         p[k] /= s;
 }
 
-static irb_status fake_prepare(void *ctx, int worker, const char *abs, float *input, irb_error *err)
-{
-    (void)ctx, (void)worker;
-    int i = path_index(abs), has_time, scan_bad, prep_bad;
-    char path[64], cam[16], ts[32];
-    fake_row(i, path, cam, ts, &has_time, &scan_bad, &prep_bad);
-    if (prep_bad)
-        return irb_fail(err, IRB_CORRUPT, "%s: not a JPEG file (starts with 0x00 0x00)", abs);
-    input[0] = (float)i;
-    return IRB_OK;
-}
-
-static irb_status fake_score(void *ctx, const float *in, int n, double *probs, irb_error *err)
+/* The fake engine: image i's probabilities, or its failure when the fake says it is unreadable. */
+static irb_status fake_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
+                           irb_error *err)
 {
     (void)err;
     fake *f = ctx;
     if (f->score_sleep_us)
         usleep((useconds_t)f->score_sleep_us);
-    for (int j = 0; j < n; j++)
-        fake_probs((int)in[j], probs + (size_t)j * NC);
+    for (int j = 0; j < n; j++) {
+        int i = path_index(items[j].path), has_time, scan_bad, prep_bad;
+        char path[64], cam[16], ts[32];
+        fake_row(i, path, cam, ts, &has_time, &scan_bad, &prep_bad);
+        irb_error_clear(&errs[j]);
+        st[j] = prep_bad ? irb_fail(&errs[j], IRB_CORRUPT, "%s: not a JPEG file (starts with 0x00 0x00)", items[j].path)
+                         : IRB_OK;
+        if (!prep_bad)
+            fake_probs(i, probs + (size_t)j * NC);
+    }
     return IRB_OK;
 }
 
@@ -125,13 +123,12 @@ static void fake_free(void *ctx) { (void)ctx; }
 static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
 {
     (void)err;
+    memset(e, 0, sizeof *e);
     e->ctx = user;
-    e->workers = 2;
     e->n_classes = NC;
     e->classes = CLASSES;
-    e->input_floats = 1;
     e->classified_by = "irbis test";
-    e->prepare = fake_prepare, e->score = fake_score, e->free = fake_free;
+    e->run = fake_run, e->free = fake_free;
     return IRB_OK;
 }
 

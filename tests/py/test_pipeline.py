@@ -14,12 +14,15 @@ experiment takes cameras from the folders and times from EXIF as classify's scan
 Also: a pipeline file round trip (classes, parts, weights, the model's sha256); a model with
 another sha256 is refused naming both files; a version-1 classifier still loads (classify
 --pipeline with it equals classify --classifier); kill -9 at random moments of a classify
---pipeline with motion parts, then resume: the same predictions as an uninterrupted run.
+--pipeline with motion parts, then resume: the same predictions as an uninterrupted run; and
+irbis-mpi classify --pipeline on 2 and 3 ranks, and with the camera cut into units of work (each
+image sent with its neighbours), gives that run's predictions.
 """
 import csv
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -189,6 +192,44 @@ def kill_resume():
     check(same_rows and dp < 1e-5, 'killed %d times mid-run and resumed: the same predictions (max |dp| %.2g)'
           % (partial, dp))
     check(partial >= 1, 'a kill landed during classification')
+    return pipe, survey, ref
+
+
+def same_predictions(ref, out):
+    """(rows and labels equal, max |dp|) of two classify outputs."""
+    a = list(csv.DictReader(open(os.path.join(ref, 'predictions.csv'))))
+    b = list(csv.DictReader(open(os.path.join(out, 'predictions.csv')))) if os.path.exists(
+        os.path.join(out, 'predictions.csv')) else []
+    same = [x['path'] for x in a] == [x['path'] for x in b] and all(
+        x['label'] == y['label'] and x['seq_label'] == y['seq_label'] for x, y in zip(a, b))
+    return same, max(abs(float(x['p_animal']) - float(y['p_animal'])) for x, y in zip(a, b)) if same else 1
+
+
+def mpi_pipeline(pipe, survey, ref):
+    """irbis-mpi classify --pipeline with motion parts: np 2 and 3, and units of work that cut the
+    camera (each image sent with its neighbours), equal the single-process run."""
+    mpirun = shutil.which('mpirun')
+    mpi_bin = os.path.join(os.path.dirname(BIN), 'tools', 'mpi', 'irbis-mpi')
+    if not mpirun or not os.path.exists(mpi_bin):
+        print('SKIPPED irbis-mpi: %s' % ('no mpirun' if not mpirun else 'irbis-mpi not built'))
+        return
+    for np_, units in ((2, None), (3, None), (2, '2')):
+        out = os.path.join(TMP, 'mpi_%d_%s' % (np_, units))
+        shutil.rmtree(out, ignore_errors=True)
+        env = dict(os.environ, IRBIS_MPI_TIMING='1')
+        if units:
+            env['IRBIS_MPI_UNIT_IMAGES'] = units
+        r = subprocess.run([mpirun, '--allow-run-as-root', '--oversubscribe', '-np', str(np_), mpi_bin, 'classify',
+                            '--pipeline', pipe, survey, '-o', out, '--batch', '4', '--threads', '1', '--quiet'],
+                           capture_output=True, text=True, env=env)
+        worked = [int(x) for x in re.findall(r'rank \d+: (\d+) images in', r.stderr)]
+        same, dp = same_predictions(ref, out)
+        check(r.returncode == 0 and same and dp < 1e-5,
+              'irbis-mpi -np %d%s classify --pipeline (motion): the single run\'s predictions (max |dp| %.2g; '
+              'images per rank %s) %s' % (np_, ' in units of ~%s images' % units if units else '', dp, worked,
+                                          r.stderr.strip()[-300:] if r.returncode else ''))
+        if units:
+            check(sum(1 for x in worked if x) >= 2, 'units of work cut the camera: both ranks worked (%s)' % worked)
 
 
 def main():
@@ -213,7 +254,7 @@ def main():
           'labels without camera or time columns: cameras from the folders, times from EXIF (%d sequences of %d '
           'images, folds over %s)' % (res['sequences'], len(hanna), res['fold_unit']))
     file_checks(exp)
-    kill_resume()
+    mpi_pipeline(*kill_resume())
     finish()
 
 

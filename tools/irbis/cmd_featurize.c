@@ -1,14 +1,12 @@
 /* irbis featurize: images -> CNN feature set (OUT.npy / OUT.csv / OUT.json, docs/features.md).
- * Images are decoded and preprocessed on `threads` worker threads (one decoder each), a batch
- * at a time, then run through the net in one call. A file that fails to decode is reported on
+ * Images go through the library's featurizer (irb_featurizer: decoding on `threads` worker
+ * threads while the net runs the previous batch, mirrors from the preprocessed tensor). A file that fails to decode is reported on
  * stderr and skipped; the exit status is then CLI_PARTIAL. Rows are also committed durably in
  * segments of SEGMENT inputs to OUT.parts/ (tools/irbis/parts.h), so a killed run started again
  * with the same command and inputs replays the committed segments instead of computing them;
  * the folder is removed once the feature set is complete. */
 #include <dirent.h>
 #include <getopt.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -46,78 +44,6 @@ static void usage(FILE *out)
 }
 
 
-/* ==== decoding a batch on worker threads */
-
-typedef struct job {
-    const irb_preproc *pp;
-    char **paths;
-    int n, flip;
-    size_t in_elems;       /* floats per network input */
-    float *input;          /* (flip ? 2 : 1) * n inputs */
-    char (*msg)[IRB_MESSAGE_MAX];
-    int *ok;
-    atomic_int next;
-    irb_decoder_t **dec;   /* one per worker */
-} job;
-
-typedef struct worker_arg {
-    job *j;
-    int ith;
-} worker_arg;
-
-static void decode_one(job *j, irb_decoder_t *dec, int i)
-{
-    int k = j->flip ? 2 : 1;
-    float *out = j->input + (size_t)i * k * j->in_elems;
-    irb_image img = {0};
-    irb_status s = irb_preprocess_image(dec, j->paths[i], j->pp, &img, NULL);
-    if (s != IRB_OK) {
-        const irb_error *e = irb_decoder_error(dec);
-        snprintf(j->msg[i], sizeof j->msg[i], "%s", e && e->message[0] ? e->message : irb_status_name(s));
-        j->ok[i] = 0;
-        return;
-    }
-    irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out);
-    if (j->flip) {
-        irb_image_flip(&img);
-        irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out + j->in_elems);
-    }
-    irb_image_release(&img);
-    const irb_error *e = irb_decoder_error(dec);
-    j->ok[i] = e && e->warning ? 2 : 1; /* decoded, but e.g. truncated: reported, kept */
-    if (j->ok[i] == 2)
-        snprintf(j->msg[i], sizeof j->msg[i], "%s", e->message);
-}
-
-static void *decode_worker(void *arg)
-{
-    worker_arg *w = arg;
-    for (int i; (i = atomic_fetch_add(&w->j->next, 1)) < w->j->n;)
-        decode_one(w->j, w->j->dec[w->ith], i);
-    return NULL;
-}
-
-static void decode_batch(job *j, int threads)
-{
-    atomic_store(&j->next, 0);
-    pthread_t tid[64];
-    worker_arg wa[64];
-    int started = 0;
-    if (threads > 64)
-        threads = 64;
-    for (int t = 1; t < threads && t < j->n; t++) {
-        wa[t] = (worker_arg){j, t};
-        if (pthread_create(&tid[t], NULL, decode_worker, &wa[t]) == 0)
-            started = t;
-        else
-            break;
-    }
-    wa[0] = (worker_arg){j, 0};
-    decode_worker(&wa[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
-}
-
 /* ==== the run */
 
 typedef struct run {
@@ -127,8 +53,9 @@ typedef struct run {
     irb_net_t *net;
     irb_featwriter_t *w;
     irb_preproc pp;
-    job j;
-    float *output;
+    irb_featurizer *fz;
+    float *rows;         /* one image's rows (flip: image and mirror), as a part holds them */
+    int cb_rc;           /* a failure inside the featurizer's callback */
     int failed;
     /* segments: committed parts of SEGMENT inputs each */
     char *parts, *key;
@@ -191,24 +118,14 @@ static int setup(run *r)
     r->pp.short_side = (int)o->short_side;
     for (int k = 0; k < 3; k++)
         r->pp.mean[k] = mp->mean[k], r->pp.scale[k] = mp->std[k];
-    job *j = &r->j;
-    j->pp = &r->pp;
-    j->flip = o->flip;
-    j->in_elems = (size_t)c * h * w;
-    j->input = malloc((size_t)o->batch * rows_per_image * j->in_elems * sizeof *j->input);
-    j->msg = malloc((size_t)o->batch * sizeof *j->msg);
-    j->ok = malloc((size_t)o->batch * sizeof *j->ok);
-    j->dec = calloc((size_t)threads, sizeof *j->dec);
-    r->output = malloc((size_t)o->batch * rows_per_image * irb_net_output_size(r->net) * sizeof *r->output);
-    if (!j->input || !j->msg || !j->ok || !j->dec || !r->output) {
+    irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
+    irb_featurizer_opts fo = {.threads = threads, .batch = (int)o->batch};
+    if (irb_featurizer_new(&in, 1, &fo, &r->fz, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    if (!(r->rows = malloc((size_t)rows_per_image * irb_net_output_size(r->net) * sizeof *r->rows))) {
         cli_error(CMD, "out of memory");
         return CLI_FATAL;
     }
-    for (int t = 0; t < threads; t++)
-        if (irb_decoder_new(&j->dec[t]) != IRB_OK) {
-            cli_error(CMD, "cannot create a decoder");
-            return CLI_FATAL;
-        }
     char sha[65];
     if (irb_sha256_file(o->model, sha, &err) != IRB_OK)
         return cli_fail(CMD, &err);
@@ -228,46 +145,64 @@ static int setup(run *r)
     return CLI_OK;
 }
 
-/* Decodes, runs and writes images [i0, i0 + n). */
-static int do_batch(run *r, size_t i0, int n)
+/* One image's rows (or its failure) into the segment's part and the feature set. */
+static void image_done(run *r, size_t i, const irb_error *e, int ok)
 {
-    job *j = &r->j;
-    j->paths = r->in.v + i0;
-    j->n = n;
-    decode_batch(j, (int)r->o.threads);
-    erase_progress(r);
-    int k = j->flip ? 2 : 1, m = 0;
-    /* pack the good images together */
-    for (int i = 0; i < n; i++) {
-        if (!j->ok[i]) {
-            cli_file_message(CMD, j->paths[i], j->msg[i], 0);
-            r->failed++;
-            continue;
-        }
-        if (j->ok[i] == 2)
-            cli_file_message(CMD, j->paths[i], j->msg[i], 1);
-        if (m != i)
-            memmove(j->input + (size_t)m * k * j->in_elems, j->input + (size_t)i * k * j->in_elems,
-                    (size_t)k * j->in_elems * sizeof *j->input);
-        m++;
-    }
-    if (m > 0 && irb_net_run(r->net, j->input, m * k, r->output) != IRB_OK)
-        return cli_fail(CMD, irb_net_error(r->net));
+    const char *path = r->in.v[i];
+    int warn = ok && e && e->warning;
+    int k = r->o.flip ? 2 : 1;
     size_t d = irb_net_output_size(r->net);
     irb_error err = {0};
-    for (int i = 0, row = 0; i < n; i++) {
-        const float *out = j->ok[i] ? r->output + (size_t)row * d : NULL;
-        if (r->pw.f && part_add(&r->pw, !j->ok[i] ? PART_FAIL : j->ok[i] == 2 ? PART_WARN : PART_OK,
-                                j->ok[i] ? IRB_OK : IRB_CORRUPT, j->paths[i], j->ok[i] == 1 ? "" : j->msg[i], out,
-                                &err) != IRB_OK)
-            return cli_fail(CMD, &err);
-        if (!j->ok[i])
-            continue;
-        for (int f = 0; f < k; f++, row++)
-            if (irb_featwriter_add(r->w, j->paths[i], f, NULL, r->output + (size_t)row * d, &err) != IRB_OK)
-                return cli_fail(CMD, &err);
+    erase_progress(r);
+    if (!ok) {
+        cli_file_message(CMD, path, e && e->message[0] ? e->message : "cannot be decoded", 0);
+        r->failed++;
+    } else if (warn) {
+        cli_file_message(CMD, path, e->message, 1);
     }
-    return CLI_OK;
+    if (r->pw.f && part_add(&r->pw, !ok ? PART_FAIL : warn ? PART_WARN : PART_OK, ok ? IRB_OK : IRB_CORRUPT, path,
+                            !ok || warn ? e->message : "", ok ? r->rows : NULL, &err) != IRB_OK) {
+        r->cb_rc = cli_fail(CMD, &err);
+        return;
+    }
+    for (int f = 0; ok && f < k; f++)
+        if (irb_featwriter_add(r->w, path, f, NULL, r->rows + (size_t)f * d, &err) != IRB_OK) {
+            r->cb_rc = cli_fail(CMD, &err);
+            return;
+        }
+    r->done++;
+    show_progress(r);
+}
+
+typedef struct segment_ctx {
+    run *r;
+    size_t first;
+} segment_ctx;
+
+static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    segment_ctx *sc = ctx;
+    run *r = sc->r;
+    (void)input;
+    if (r->cb_rc != CLI_OK)
+        return;
+    if (!row) {
+        image_done(r, sc->first + index, e, 0);
+        return;
+    }
+    memcpy(r->rows + (size_t)flipped * dim, row, dim * sizeof *row);
+    if (!r->o.flip || flipped)
+        image_done(r, sc->first + index, e, 1);
+}
+
+/* Decodes, runs and writes images [i0, i0 + n). */
+static int do_images(run *r, size_t i0, size_t n)
+{
+    irb_error err = {0};
+    segment_ctx sc = {r, i0};
+    if (irb_featurizer_run(r->fz, (const char *const *)r->in.v + i0, n, NULL, on_row, &sc, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    return r->cb_rc;
 }
 
 /* Replays the committed segment of inputs [first, first + n) from an earlier run: its rows into
@@ -338,12 +273,7 @@ static int run_all(run *r)
         part_path(r->parts, name, path, sizeof path);
         if (part_create(&r->pw, path, r->key, name, (int)irb_net_output_size(r->net) * k, &err) != IRB_OK)
             return cli_fail(CMD, &err);
-        for (size_t i = s0; rc == CLI_OK && i < s0 + n; i += (size_t)r->o.batch) {
-            size_t left = s0 + n - i;
-            rc = do_batch(r, i, left < (size_t)r->o.batch ? (int)left : (int)r->o.batch);
-            r->done += left < (size_t)r->o.batch ? left : (size_t)r->o.batch;
-            show_progress(r);
-        }
+        rc = do_images(r, s0, n);
         if (rc != CLI_OK)
             part_abort(&r->pw);
         else if (part_commit(&r->pw, &err) != IRB_OK)
@@ -360,13 +290,8 @@ static void cleanup(run *r)
     free(r->parts);
     free(r->key);
     irb_featwriter_free(r->w);
-    for (long t = 0; r->j.dec && t < r->o.threads; t++)
-        irb_decoder_free(r->j.dec[t]);
-    free(r->j.dec);
-    free(r->j.input);
-    free(r->j.msg);
-    free(r->j.ok);
-    free(r->output);
+    irb_featurizer_free(r->fz);
+    free(r->rows);
     irb_net_free(r->net);
     irb_model_free(r->model);
     paths_free(&r->in);

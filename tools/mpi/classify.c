@@ -24,14 +24,18 @@ static const char *const CMD = "classify";
 static void usage(FILE *out)
 {
     fprintf(out,
-            "usage: mpirun -np N irbis-mpi classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
+            "usage: mpirun -np N irbis-mpi classify --pipeline P.irbis SURVEY_DIR -o OUT/ [options]\n"
+            "       mpirun -np N irbis-mpi classify --model M.onnx --classifier C.irbis SURVEY_DIR -o OUT/ [options]\n"
             "Options as `irbis classify` (see `irbis classify --help`); the images are classified by camera\n"
             "(their folder) over the ranks and the outputs in OUT/ equal a single-process run's. Per-camera\n"
             "results are kept in OUT/mpi-parts/ until the outputs are written, so a killed run resumes.\n"
+            "A pipeline with motion features sends each image with its neighbours (the previous and next\n"
+            "image of its camera in shooting order), so the results equal one process's.\n"
             "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF };
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_PIPE,
+       OPT_DEPTH };
 
 /* The options of `irbis classify`. Returns CLI_OK, CLI_USAGE, or -1 after --help. */
 static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
@@ -42,7 +46,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         {"threads", 1, 0, 'j'},     {"batch", 1, 0, 'b'},       {"sort", 1, 0, OPT_SORT},
         {"taxa", 1, 0, OPT_TAXA},   {"deployments", 1, 0, OPT_DEPLOY}, {"utc-offset", 1, 0, OPT_UTC},
         {"restart", 0, 0, OPT_RESTART}, {"limit", 1, 0, OPT_LIMIT}, {"report-sequences", 1, 0, OPT_REPORT},
-        {"min-confidence", 1, 0, OPT_MINCONF},
+        {"min-confidence", 1, 0, OPT_MINCONF}, {"pipeline", 1, 0, OPT_PIPE}, {"camera-depth", 1, 0, OPT_DEPTH},
         {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     long v;
     int c;
@@ -66,6 +70,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         case OPT_DEPLOY: o->deployments = optarg; break;
         case OPT_UTC: o->utc_offset = optarg; break;
         case OPT_RESTART: o->restart = 1; break;
+        case OPT_PIPE: o->pipeline_path = optarg; break;
+        case OPT_DEPTH:
+            if (!cli_int(CMD, "--camera-depth", optarg, 1, 64, &v)) return CLI_USAGE;
+            o->camera_depth = (int)v;
+            break;
         case OPT_MINCONF:
             if (!cli_double(CMD, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
                 o->min_confidence > 1)
@@ -81,8 +90,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         default: usage(stderr); return CLI_USAGE;
         }
     }
-    if (optind + 1 != argc || !o->model_path || !o->classifier_path || !o->out_dir)
-        return cli_error(CMD, "needs --model, --classifier, -o OUT and one SURVEY_DIR (see --help)"), CLI_USAGE;
+    if (optind + 1 != argc || !o->out_dir || (!o->pipeline_path && (!o->model_path || !o->classifier_path)))
+        return cli_error(CMD, "needs --pipeline (or --model and --classifier), -o OUT and one SURVEY_DIR (see --help)"),
+               CLI_USAGE;
+    if (o->pipeline_path && o->classifier_path)
+        return cli_error(CMD, "give --pipeline or --classifier, not both"), CLI_USAGE;
     o->survey_dir = argv[optind];
     irb_error err = {0};
     if (irb_camtrapdp_check(o->deployments, o->utc_offset, &err) != IRB_OK)
@@ -97,9 +109,10 @@ typedef struct run {
     int quiet;
     char parts[4096];          /* OUT/mpi-parts */
     /* the pending images, as rank 0's store listed them */
-    char *packed;              /* "G" then path\0camera\0time\0 per image (time: %.17g or empty) */
+    char *packed;              /* "G" then path\0camera\0time\0prev\0next\0 per image (time: %.17g or
+                                * empty; prev/next empty when none) */
     size_t packed_len;
-    const char **path, **cam;
+    const char **path, **cam, **nb_prev, **nb_next; /* neighbours of image i: NULL when none */
     double *time;              /* per image, seconds, NaN: unknown */
     size_t n;
     camera_set cs;
@@ -142,11 +155,13 @@ static int unpack(run *r)
     size_t n = 0;
     for (size_t off = 1; off < r->packed_len; off += strlen(r->packed + off) + 1)
         n++;
-    r->n = n / 3;
+    r->n = n / 5;
     r->path = malloc((r->n ? r->n : 1) * sizeof *r->path);
     r->cam = malloc((r->n ? r->n : 1) * sizeof *r->cam);
+    r->nb_prev = malloc((r->n ? r->n : 1) * sizeof *r->nb_prev);
+    r->nb_next = malloc((r->n ? r->n : 1) * sizeof *r->nb_next);
     r->time = malloc((r->n ? r->n : 1) * sizeof *r->time);
-    if (!r->path || !r->cam || !r->time)
+    if (!r->path || !r->cam || !r->nb_prev || !r->nb_next || !r->time)
         return CLI_FATAL;
     size_t off = 1;
     for (size_t i = 0; i < r->n; i++) {
@@ -155,6 +170,10 @@ static int unpack(run *r)
         r->cam[i] = r->packed + off;
         off += strlen(r->packed + off) + 1;
         r->time[i] = r->packed[off] ? strtod(r->packed + off, NULL) : NAN;
+        off += strlen(r->packed + off) + 1;
+        r->nb_prev[i] = r->packed[off] ? r->packed + off : NULL;
+        off += strlen(r->packed + off) + 1;
+        r->nb_next[i] = r->packed[off] ? r->packed + off : NULL;
         off += strlen(r->packed + off) + 1;
     }
     unit_rule rule = {.target = unit_target(), .path = path_of, .times = r->time, .gap = r->o.sequence_gap};
@@ -239,14 +258,19 @@ static int do_camera(run *r, const camera *cam)
     camera_job j = {.r = r, .cam = cam};
     if (part_create(&j.pw, path, r->key, cam->name, part_dim(r), &j.err) != IRB_OK)
         return rank_fail(&j.err);
-    if (!(j.paths = malloc(cam->n * sizeof *j.paths)))
+    const char **prev = malloc(cam->n * sizeof *prev), **next = malloc(cam->n * sizeof *next);
+    if (!(j.paths = malloc(cam->n * sizeof *j.paths)) || !prev || !next) {
+        free(j.paths), free(prev), free(next);
         return part_abort(&j.pw), cli_error(CMD, "out of memory"), CLI_FATAL;
-    for (size_t i = 0; i < cam->n; i++)
+    }
+    for (size_t i = 0; i < cam->n; i++) {
         j.paths[i] = r->path[cam->idx[i]];
+        prev[i] = r->nb_prev[cam->idx[i]], next[i] = r->nb_next[cam->idx[i]];
+    }
     int rc = CLI_OK;
-    if (irb_classify_worker_run(r->w, j.paths, cam->n, on_result, &j, &j.err) != IRB_OK || j.failed)
+    if (irb_classify_worker_run(r->w, j.paths, prev, next, cam->n, on_result, &j, &j.err) != IRB_OK || j.failed)
         rc = rank_fail(&j.err);
-    free(j.paths);
+    free(j.paths), free(prev), free(next);
     if (rc != CLI_OK)
         return part_abort(&j.pw), rc;
     return part_commit(&j.pw, &j.err) == IRB_OK ? CLI_OK : rank_fail(&j.err);
@@ -317,13 +341,14 @@ static int compute(run *r, irb_error *err0)
 /* ==== rank 0: hooks of irb_classify_run_dist */
 
 static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams,
-                       const double *times, irb_error *err)
+                       const double *times, const char *const *prev, const char *const *next, irb_error *err)
 {
     run *r = user;
     double t0 = comm_wtime();
     size_t len = 1;
     for (long long i = 0; i < n; i++)
-        len += strlen(paths[i]) + strlen(cams[i]) + 3 + 32;
+        len += strlen(paths[i]) + strlen(cams[i]) + 5 + 32 + (prev && prev[i] ? strlen(prev[i]) : 0) +
+               (next && next[i] ? strlen(next[i]) : 0);
     char *buf = malloc(len);
     if (buf) {
         char *w = buf;
@@ -333,6 +358,8 @@ static irb_status plan(void *user, long long n, const char *const *paths, const 
             if (!isnan(times[i]))
                 w += snprintf(w, 32, "%.17g", times[i]);
             *w++ = 0;
+            w = stpcpy(w, prev && prev[i] ? prev[i] : "") + 1;
+            w = stpcpy(w, next && next[i] ? next[i] : "") + 1;
         }
         len = (size_t)(w - buf);
     }
@@ -494,7 +521,7 @@ int mpi_classify(int argc, char **argv)
     rc = comm_rank() == 0 ? root_run(&r) : other_run(&r);
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
-    free(r.path), free(r.cam), free(r.time), free(r.packed), free(r.offset), free(r.next);
+    free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed), free(r.offset), free(r.next);
     int out = rc;
     size_t n = sizeof out;
     void *p = &out;
