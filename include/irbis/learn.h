@@ -144,6 +144,11 @@ typedef struct irb_classifier irb_classifier_t;
 
 #define IRB_CV_GRID_MAX 32
 
+/* Sums n doubles element-wise over all participants of a distributed training, in place; every
+ * participant must receive bitwise the same result (e.g. MPI_Reduce to one rank + MPI_Bcast).
+ * user is the caller's. On failure returns a status with the message in err. */
+typedef irb_status (*irb_allreduce_fn)(void *user, double *buf, size_t n, irb_error *err);
+
 typedef struct irb_train_opts {
     double C;                   /* > 0: use this C; 0: choose C by grouped cross-validation */
     int cv_folds;               /* folds for choosing C (0: 5) */
@@ -153,13 +158,18 @@ typedef struct irb_train_opts {
     int balanced;               /* class weights n / (K * count_k), as sklearn's 'balanced' */
     const double *class_weight; /* or K explicit class weights (NULL: all 1); not with balanced */
     int max_iter;               /* L-BFGS iteration cap (0: 5000) */
-    double tol;                 /* gradient tolerance relative to max(1, ||w||) (0: 1e-7) */
-    double cv_tol;              /* the same for the fits inside cross-validation (0: 1e-4; CV scores
-                                 * need ~1e-3, and large-C fits are slow to converge) */
+    double tol;                 /* L-BFGS stop: gradient norm <= tol * max(1, norm of the variables),
+                                 * both in the fit's preconditioned variables (0: 1e-7) */
+    double cv_tol;              /* the same for the fits inside cross-validation (0: 1e-4: the CV
+                                 * losses near the optimum to ~1e-5, docs/classifier.md) */
     int no_standardize;         /* 1: use the features as given (mean 0, std 1 stored); for callers
                                  * that standardise or transform the rows themselves */
-    const int *folds;           /* irb_logreg_train_dist with C = 0: the participant's n rows' CV
-                                 * folds in [0, cv_folds), assigned over all rows (irb_group_kfold) */
+    const int *folds;           /* n rows' CV folds in [0, cv_folds) (NULL: irb_group_kfold of groups);
+                                 * required with allreduce, assigned over all participants' rows */
+    int threads;                /* worker threads for the CV folds (0: every CPU; 1 with allreduce) */
+    irb_allreduce_fn allreduce; /* NULL: this process holds every row. Else rows are spread over
+                                 * participants and every sum over rows goes through it (below) */
+    void *allreduce_user;       /* passed to allreduce */
 } irb_train_opts;
 
 typedef struct irb_train_report {
@@ -176,9 +186,19 @@ typedef struct irb_train_report {
 
 /* Trains a classifier on n rows x of length dim (row-major floats, borrowed) with labels
  * y[i] in [0, n_classes) (borrowed), n_classes >= 2 with names class_names (copied).
- * Standardises with the rows' mean and population std (std 0 -> 1), fits with L-BFGS.
- * opts may be NULL (C = 1). rep may be NULL. On success *out owns a new classifier with no
- * provenance set (add it with irb_classifier_set_meta). Deterministic: same input, same bytes. */
+ * Standardises with the rows' mean and population std (std 0 -> 1), fits with L-BFGS (in the
+ * eigenbasis of the rows' Gram matrix, preconditioned; docs/classifier.md). With opts->C = 0, C
+ * is chosen by grouped cross-validation over the grid (folds on worker threads). opts may be
+ * NULL (C = 1). rep may be NULL. On success *out owns a new classifier with no provenance set
+ * (add it with irb_classifier_set_meta). Deterministic: same input and threads, same bytes.
+ *
+ * Distributed (opts->allreduce set): every participant calls this with its own n rows (n may
+ * be 0) and the same dim, n_classes, class_names and opts (with opts->folds for its rows when
+ * C = 0); class counts, the scaler, the Gram matrix, each L-BFGS evaluation's loss and gradient
+ * and the held-out losses are summed through allreduce, so all participants return the same
+ * classifier, equal to the one-process result on the union of the rows up to the rounding of
+ * the sums. Arguments are checked before the first allreduce; a participant that fails later
+ * (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
 IRB_API irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int n_classes,
                                     const char *const *class_names, const irb_train_opts *opts,
                                     irb_classifier_t **out, irb_train_report *rep, irb_error *err);
@@ -227,38 +247,6 @@ IRB_API irb_status irb_classifier_parse(const void *data, size_t size, const cha
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of a buffer, continuing from crc (start with 0). */
 IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
-
-#ifdef __cplusplus
-}
-#endif
-#endif
-
-/* ==== distributed training (for tools/mpi; added by the MPI driver, MPI-free) ================ */
-#ifndef IRBIS_LEARN_DIST_H
-#define IRBIS_LEARN_DIST_H
-#ifdef __cplusplus
-extern "C" {
-#endif
-
-/* Sums n doubles element-wise over all participants, in place; every participant must receive
- * bitwise the same result (e.g. MPI_Reduce to one rank + MPI_Bcast). user is the caller's. On
- * failure returns a status with the message in err. */
-typedef irb_status (*irb_allreduce_fn)(void *user, double *buf, size_t n, irb_error *err);
-
-/* irb_logreg_train over rows spread across participants: each calls this with its own n rows
- * (n may be 0) and the same dim, n_classes, class_names and opts; class counts, standardisation
- * and each L-BFGS evaluation's loss and gradient are summed through allreduce. With opts->C = 0,
- * C is chosen as irb_logreg_train does (same grid, ascending C with warm starts, a scaler per
- * training fold, the global class weights, the mean held-out weighted log-loss), over the folds
- * given in opts->folds (every participant passes its rows' folds; the assignment must have been
- * made over all rows, e.g. irb_group_kfold on every participant). All participants return the
- * same classifier (*out, owned by the caller), equal to irb_logreg_train's on the union of the
- * rows up to the rounding of the sums. Arguments are checked before the first allreduce; a participant that
- * fails later (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
-IRB_API irb_status irb_logreg_train_dist(const float *x, size_t n, int dim, const int *y, int n_classes,
-                                         const char *const *class_names, const irb_train_opts *opts,
-                                         irb_allreduce_fn allreduce, void *user, irb_classifier_t **out,
-                                         irb_train_report *rep, irb_error *err);
 
 #ifdef __cplusplus
 }

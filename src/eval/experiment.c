@@ -640,6 +640,7 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         }
         to.groups = groups;
         to.no_standardize = cand.reduced;
+        to.threads = o->threads; /* the inner folds' fits run on these */
         irb_train_report rep;
         const char *names[IRB_EXPERIMENT_MAX_CLASSES];
         if (s == IRB_OK) {

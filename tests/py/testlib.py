@@ -29,6 +29,21 @@ def finish():
     print('all passed')
 
 
+def write_features(base, x, paths, meta=None):
+    """A feature set (base.npy/.csv/.json, docs/features.md) of rows x, unflipped, at paths."""
+    import json
+    import numpy as np
+    np.save(base + '.npy', np.asarray(x).astype('<f4'))
+    with open(base + '.csv', 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['row', 'path', 'flipped'])
+        for i, p in enumerate(paths):
+            w.writerow([i, p, 0])
+    m = {'format': 'irbis-features', 'version': 1, 'dim': int(np.asarray(x).shape[1])}
+    m.update(meta or {})
+    json.dump(m, open(base + '.json', 'w'))
+
+
 def mlwic_labels(path, n):
     """Writes path,label for the first n MLWIC frames in path order; returns their manifest rows."""
     rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))

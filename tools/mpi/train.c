@@ -2,8 +2,8 @@
  * rank reads the feature set's index (paths, no values) and the labels (shared file system) and
  * joins them with irbis train's own code (tools/irbis/train_job.c), so every rank selects the
  * same rows, groups and, without --C, the same cross-validation folds (irb_group_kfold); it then
- * reads the values of its contiguous block of the rows only, and trains with
- * irb_logreg_train_dist: per L-BFGS evaluation one allreduce of the loss and gradient. Rank 0
+ * reads the values of its contiguous block of the rows only, and trains with irb_logreg_train
+ * given an MPI allreduce: per L-BFGS evaluation one allreduce of the loss and gradient. Rank 0
  * writes the classifier. */
 #include <stdlib.h>
 #include <string.h>
@@ -39,12 +39,11 @@ int mpi_train(int argc, char **argv)
         rc = comm_max_int(train_load_rows(&j, &o, lo, hi - lo, CMD));
     if (rc == CLI_OK) {
         irb_train_opts to = {.C = o.C, .cv_folds = (int)o.cv, .balanced = o.balanced, .max_iter = (int)o.max_iter,
-                             .folds = fold ? fold + lo : NULL};
+                             .folds = fold ? fold + lo : NULL, .allreduce = comm_allreduce_sum};
         irb_train_report rep;
         double t0 = comm_wtime();
-        irb_status s = irb_logreg_train_dist(j.x, hi - lo, j.fs->dim, j.y + lo, j.nclass,
-                                             (const char *const *)j.class_name, &to, comm_allreduce_sum, NULL, &clf,
-                                             &rep, &err);
+        irb_status s = irb_logreg_train(j.x, hi - lo, j.fs->dim, j.y + lo, j.nclass,
+                                        (const char *const *)j.class_name, &to, &clf, &rep, &err);
         if (s != IRB_OK) {
             fprintf(stderr, "irbis %s (rank %d): %s\n", CMD, comm_rank(), err.message);
             rc = CLI_FATAL;
