@@ -37,7 +37,9 @@ typedef struct exp_data {
     int has_time, has_seq;
     irb_sequences seq;
     int *fold;
-    int unit;
+    int unit;                 /* the outer folds' unit */
+    int inner_camera;         /* inner folds by camera where a training fold holds two or more
+                               * (--group camera, even when the outer folds fell back) */
     int *cam_id;              /* camera index per image (group_images) */
 } exp_data;
 
@@ -374,6 +376,7 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
     irb_free(first);
     /* training a pipeline (--save) on fewer cameras than folds: the estimate's folds fall back
      * to sequences (the inner folds that make the choices group by camera where they can) */
+    d->inner_camera = fo.unit == IRB_FOLD_CAMERA;
     if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save)
         fo.unit = IRB_FOLD_SEQUENCE;
     d->unit = (int)fo.unit;
@@ -596,7 +599,7 @@ static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int au
         else
             cam2 = q;
     }
-    int by_camera = d->unit == IRB_FOLD_CAMERA && cam1 >= 0;
+    int by_camera = d->inner_camera && cam1 >= 0;
     *inner_folds = by_camera && cam2 < 0 ? 2 : 3;
     size_t rows = n * (augment ? 2 : 1);
     *x = irb_malloc_array(rows, m->dim * sizeof(float));
