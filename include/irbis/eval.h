@@ -92,23 +92,48 @@ typedef struct irb_predictions {
 IRB_API irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_error *err);
 IRB_API void irb_predictions_release(irb_predictions *p);
 
-/* A labels CSV: `path` and `label` columns (a row with an empty label is no label: skipped).
- * Owned; irb_labels_release. */
+/* Labels: one path and one label per row. Owned; irb_labels_release. Paths are normalised
+ * ("./" parts and repeated '/' removed; irb_labels_from_table joins them to its root first).
+ * A row with an empty label is no label (skipped). One path listed twice is one label (with two
+ * different labels it is refused: IRB_CORRUPT naming the path, both labels and both rows). */
 typedef struct irb_labels {
     size_t n;
     char **path, **label;
+    size_t *row;      /* [n]: the row of each label in its file (0 = the first after the header);
+                       * may be NULL in hand-made label sets */
+    char *source;     /* the file's name for messages; may be NULL */
 } irb_labels;
 
+/* A labels CSV with `path` and `label` columns. Errors: IRB_NOT_FOUND (no file, no column),
+ * IRB_IO, IRB_CORRUPT (an empty path with a label, one path with two labels), IRB_NOMEM; the
+ * message names the file. */
 IRB_API irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err);
+/* The same from a loaded table (irb_table_load, include/irbis/learn.h; borrowed): path_col and
+ * label_col name the columns (NULL: "path", "label"); root (may be NULL) is joined in front of
+ * every relative path; source names the file in messages. */
+struct irb_table;
+IRB_API irb_status irb_labels_from_table(const struct irb_table *t, const char *path_col, const char *label_col,
+                                         const char *root, const char *source, irb_labels *out, irb_error *err);
 IRB_API void irb_labels_release(irb_labels *l);
 
-/* For each query path q[i] writes into match[i] the index of the labels row with the same path,
- * or -1. Two paths match when equal (after dropping leading "./"), or when one is a suffix of
- * the other that starts right after a '/' (e.g. "/data/x/cam1/a.jpg" and "cam1/a.jpg").
- * An exact match wins; otherwise the longest common suffix wins; two labels rows matching
- * equally well are an error (IRB_MISMATCH naming both) unless they carry the same label. */
+/* The one rule that joins labels to images, in train (feature rows), evaluate (prediction rows)
+ * and the experiment (the files under --images): docs/evaluation.md. For each image path q[i]
+ * writes into match[i] the index of its labels row, or -1. Both sides are normalised ("./"
+ * parts and repeated '/' removed); bytes are compared exactly (case and extension count).
+ * In order:
+ *   1. the same path;
+ *   2. else q[i] is a tail of label paths that starts right after a '/' ("cam1/a.jpg" is a tail
+ *      of "/data/s/cam1/a.jpg");
+ *   3. else the longest label path that is such a tail of q[i].
+ * Two label rows that match equally well with different labels are an error: IRB_MISMATCH
+ * naming the image and both rows (with the same label, the first row is taken). One label row
+ * matched by images of different paths (a bare "IMG_1.JPG" in every camera folder) labels them
+ * all and sets a warning in err naming one example. */
 IRB_API irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size_t n, long *match,
                                     irb_error *err);
+/* How many label rows no image matched (match[0..n) as irb_labels_match wrote it); *example
+ * (may be NULL) is the first such row, or -1. */
+IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t n, long *example);
 
 /* Predictions joined with labels, ready for irb_evaluate. Owned; irb_joined_release.
  * Classes are the prediction classes in file order, then any label not among them (such images

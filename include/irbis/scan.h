@@ -33,6 +33,8 @@ typedef struct irb_scan_opts {
      * layout needs k = 1). */
     int camera_depth;
     long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; larger images become error rows */
+    int names_only;       /* 1: list files without reading them (rows have path and camera only,
+                           * status ok; unreadable folders are still error rows) */
 } irb_scan_opts;
 
 typedef enum irb_scan_status { IRB_ROW_OK = 0, IRB_ROW_WARNING, IRB_ROW_ERROR } irb_scan_status;

@@ -106,6 +106,42 @@ IRB_API irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, con
 /* Frees the arrays of s and zeroes it. s may be NULL. */
 IRB_API void irb_sequences_release(irb_sequences *s);
 
+/* The burst rule, streamed: the one definition of a sequence, used by irb_sequences_assign (the
+ * experiment, train), the results store (classify, irbis-mpi classify) and irbis-mpi's units.
+ * Feed the images of no explicit sequence in burst order (irb_seq_order: camera, timed before
+ * untimed, time, path); each either starts a new sequence or joins the current one. An image
+ * joins when it has a time, the previous image fed is of the same camera and has a time, and
+ * the gap between them is <= gap seconds. Memory: the current camera's name.
+ *
+ *   irb_seq_stream bs;
+ *   irb_seq_stream_init(&bs, 60, &err);
+ *   for each image in burst order:
+ *       irb_seq_stream_next(&bs, camera, has_time, time, &starts, &err);
+ *       if (starts) ... a new sequence, named irb_seq_stream_name(&bs) ("<camera>#<k>")
+ *   irb_seq_stream_release(&bs);
+ */
+typedef struct irb_seq_stream {
+    double gap;
+    char *camera;   /* the camera of the image fed last (owned), NULL before the first */
+    int prev_timed; /* the image fed last had a time */
+    irb_time prev;  /* and this was it */
+    size_t k;       /* the current sequence is the k-th of its camera (1, 2, ...) */
+    char name[600]; /* "<camera>#<k>" of the current sequence (a longer camera is cut) */
+} irb_seq_stream;
+
+/* Errors: IRB_INVALID_ARG (gap negative or NaN). */
+IRB_API irb_status irb_seq_stream_init(irb_seq_stream *s, double gap, irb_error *err);
+/* One image (camera NULL = ""; t is read when has_time). *starts: 1 when it starts a sequence.
+ * Errors: IRB_NOMEM. */
+IRB_API irb_status irb_seq_stream_next(irb_seq_stream *s, const char *camera, int has_time, irb_time t, int *starts,
+                                       irb_error *err);
+/* The current sequence's name (owned by s, valid until the next call). */
+IRB_API const char *irb_seq_stream_name(const irb_seq_stream *s);
+IRB_API void irb_seq_stream_release(irb_seq_stream *s);
+/* Burst order: camera (bytes), timed before untimed, time, path (bytes); <0, 0, >0. The store's
+ * SQL ORDER BY (camera, tsec IS NULL, tsec, tfrac, path) is the same order. */
+IRB_API int irb_seq_order(const irb_seq_item *a, const irb_seq_item *b);
+
 /* ---- ensembling over sequences ------------------------------------------------------- */
 
 typedef enum irb_ensemble {

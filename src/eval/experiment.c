@@ -37,7 +37,9 @@ typedef struct exp_data {
     int has_time, has_seq;
     irb_sequences seq;
     int *fold;
-    int unit;
+    int unit;                 /* the outer folds' unit */
+    int inner_camera;         /* inner folds by camera where a training fold holds two or more
+                               * (--group camera, even when the outer folds fell back) */
     int *cam_id;              /* camera index per image (group_images) */
 } exp_data;
 
@@ -63,14 +65,6 @@ static void data_release(exp_data *d)
     irb_free(d->fold);
     irb_free(d->cam_id);
     memset(d, 0, sizeof *d);
-}
-
-static const irb_table *sort_table;
-static int sort_col;
-static int cmp_rows(const void *a, const void *b)
-{
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    return strcmp(sort_table->cell[i][sort_col], sort_table->cell[j][sort_col]);
 }
 
 static int class_index(exp_data *d, const char *name)
@@ -177,47 +171,78 @@ static irb_status scan_missing(const irb_experiment_opts *o, exp_data *d, irb_er
     return IRB_OK;
 }
 
+/* The files under the images folder (relative paths, sorted byte-wise), listed without being
+ * read: the candidates the labels are matched to. */
+static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t *n, irb_error *err)
+{
+    irb_scan_opts so = {.names_only = 1};
+    irb_scan_t *scan = NULL;
+    irb_scan_row row;
+    irb_status s = irb_scan_open(o->images && *o->images ? o->images : ".", &so, &scan, err);
+    size_t cap = 0;
+    *out = NULL, *n = 0;
+    while (s == IRB_OK && (s = irb_scan_next(scan, &row)) == IRB_OK) {
+        if (row.status == IRB_ROW_ERROR)
+            continue; /* an unreadable folder: its labelled images are reported as unmatched */
+        if (*n == cap) {
+            char **p = irb_realloc_array(*out, cap ? 2 * cap : 256, sizeof *p);
+            if (!p)
+                break;
+            *out = p, cap = cap ? 2 * cap : 256;
+        }
+        if (!((*out)[*n] = irb_strdup(row.path)))
+            break;
+        (*n)++;
+    }
+    if (s == IRB_OK)
+        s = irb_fail(err, IRB_NOMEM, "out of memory listing %s", o->images);
+    else if (s == IRB_NOT_FOUND)
+        s = IRB_OK;
+    else if (scan)
+        irb_error_copy(err, irb_scan_error(scan));
+    irb_scan_close(scan);
+    if (s == IRB_OK && *n > 1)
+        qsort(*out, *n, sizeof **out, cmp_str);
+    return s;
+}
+
+/* The labelled images: the files under --images that the labels match (irb_labels_match, the
+ * rule train and evaluate use), in path order, with the labels' camera, timestamp and sequence
+ * columns. Label rows that match no file are counted and said in a warning. */
 static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_error *err)
 {
     irb_table *t = NULL;
+    irb_labels lab = {0};
+    char **files = NULL;
+    size_t nf = 0, m = 0;
+    long *match = NULL;
+    const char **labels = NULL;
     IRB_TRY(irb_table_load(o->labels, &t, err));
-    int cp = irb_table_column(t, "path"), cl = irb_table_column(t, "label");
     int cc = irb_table_column(t, "camera"), ct = irb_table_column(t, "timestamp");
     int cs = irb_table_column(t, "sequence");
-    irb_status s = IRB_OK;
-    size_t *order = NULL;
-    const char **labels = NULL;
-    if (cp < 0 || cl < 0) {
-        s = irb_fail(err, IRB_CORRUPT, "%s: needs the columns path and label", o->labels);
+    irb_status s = irb_labels_from_table(t, "path", "label", NULL, o->labels, &lab, err);
+    if (s == IRB_OK)
+        s = list_images(o, &files, &nf, err);
+    if (s == IRB_OK && !(match = irb_malloc_array(nf ? nf : 1, sizeof *match)))
+        s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+    if (s == IRB_OK)
+        s = irb_labels_match(&lab, (const char *const *)files, nf, match, err);
+    if (s != IRB_OK)
         goto cleanup;
+    long ex;
+    size_t unmatched = irb_labels_unmatched(&lab, match, nf, &ex);
+    if (unmatched) {
+        char prior[IRB_MESSAGE_MAX + 4] = "";
+        if (err && err->warning)
+            snprintf(prior, sizeof prior, "%s; ", err->message);
+        irb_error_clear(err);
+        irb_warn(err, "%s%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", prior, o->labels,
+                 unmatched, o->images, lab.path[ex], lab.row[ex] + 1);
     }
-    order = irb_malloc_array(t->nrow ? t->nrow : 1, sizeof *order);
-    size_t m = 0;
-    for (size_t i = 0; order && i < t->nrow; i++)
-        if (t->cell[i][cp][0] && t->cell[i][cl][0])
-            order[m++] = i;
-    sort_table = t;
-    sort_col = cp;
-    if (order)
-        qsort(order, m, sizeof *order, cmp_rows);
-    /* a path listed twice is one image (it was counted twice); with two labels it is refused */
-    size_t kept = 0;
-    for (size_t i = 0; order && i < m; i++) {
-        char **a = kept ? t->cell[order[kept - 1]] : NULL, **b = t->cell[order[i]];
-        if (a && !strcmp(a[cp], b[cp])) {
-            if (strcmp(a[cl], b[cl]) != 0) {
-                s = irb_fail(err, IRB_CORRUPT, "%s: '%s' has two labels: '%s' and '%s'", o->labels, b[cp], a[cl],
-                             b[cl]);
-                goto cleanup;
-            }
-            continue;
-        }
-        order[kept++] = order[i];
-    }
-    m = order ? kept : m;
+    for (size_t i = 0; i < nf; i++)
+        m += match[i] >= 0;
     if (o->limit && m > o->limit)
         m = o->limit;
-    d->n = m;
     d->rel = irb_calloc(m + 1, sizeof *d->rel);
     d->abs = irb_calloc(m + 1, sizeof *d->abs);
     d->camera = irb_calloc(m + 1, sizeof *d->camera);
@@ -225,20 +250,23 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     d->seqid = irb_calloc(m + 1, sizeof *d->seqid);
     d->label = irb_calloc(m + 1, sizeof *d->label);
     labels = irb_calloc(m + 1, sizeof *labels);
-    if (!order || !d->rel || !d->abs || !d->camera || !d->stamp || !d->seqid || !d->label || !labels) {
-        d->n = 0;
+    if (!d->rel || !d->abs || !d->camera || !d->stamp || !d->seqid || !d->label || !labels) {
         s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
         goto cleanup;
     }
-    for (size_t i = 0; i < m; i++) {
-        char **row = t->cell[order[i]];
-        d->rel[i] = irb_strdup(row[cp]);
-        d->abs[i] = join_path(o->images, row[cp]);
+    for (size_t f = 0; f < nf && d->n < m; f++) {
+        if (match[f] < 0)
+            continue;
+        size_t i = d->n++;
+        char **row = t->cell[lab.row[match[f]]];
+        d->rel[i] = files[f];
+        files[f] = NULL;
+        d->abs[i] = join_path(o->images, d->rel[i]);
         d->camera[i] = irb_strdup(cc >= 0 ? row[cc] : "");
         d->stamp[i] = irb_strdup(ct >= 0 ? row[ct] : "");
         d->seqid[i] = irb_strdup(cs >= 0 ? row[cs] : "");
-        labels[i] = row[cl];
-        if (!d->rel[i] || !d->abs[i] || !d->camera[i] || !d->stamp[i] || !d->seqid[i]) {
+        labels[i] = lab.label[match[f]];
+        if (!d->abs[i] || !d->camera[i] || !d->stamp[i] || !d->seqid[i]) {
             s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
             goto cleanup;
         }
@@ -249,12 +277,17 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         d->has_seq |= d->seqid[i][0] != 0;
     }
     if (s == IRB_OK && m < 10)
-        s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images; the experiment needs at least 10", o->labels, m);
+        s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images under %s; the experiment needs at least 10",
+                     o->labels, m, o->images);
     if (s == IRB_OK)
         s = make_classes(o, d, labels, err);
 cleanup:
+    for (size_t f = 0; f < nf; f++)
+        irb_free(files[f]);
+    irb_free(files);
+    irb_free(match);
     irb_free(labels);
-    irb_free(order);
+    irb_labels_release(&lab);
     irb_table_free(t);
     return s;
 }
@@ -343,6 +376,7 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
     irb_free(first);
     /* training a pipeline (--save) on fewer cameras than folds: the estimate's folds fall back
      * to sequences (the inner folds that make the choices group by camera where they can) */
+    d->inner_camera = fo.unit == IRB_FOLD_CAMERA;
     if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save)
         fo.unit = IRB_FOLD_SEQUENCE;
     d->unit = (int)fo.unit;
@@ -565,7 +599,7 @@ static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int au
         else
             cam2 = q;
     }
-    int by_camera = d->unit == IRB_FOLD_CAMERA && cam1 >= 0;
+    int by_camera = d->inner_camera && cam1 >= 0;
     *inner_folds = by_camera && cam2 < 0 ? 2 : 3;
     size_t rows = n * (augment ? 2 : 1);
     *x = irb_malloc_array(rows, m->dim * sizeof(float));

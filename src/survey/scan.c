@@ -268,7 +268,8 @@ irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
             IRB_TRY(push(s, &l));
             continue;
         }
-        file_row(s, row);
+        if (!s->opts.names_only)
+            file_row(s, row);
         return IRB_OK;
     }
     return IRB_NOT_FOUND;

@@ -31,20 +31,68 @@ static int cmp_time(irb_time a, irb_time b)
     return (a.frac > b.frac) - (a.frac < b.frac);
 }
 
-/* camera, timed before untimed, time, path (then input index, so equal rows stay ordered). */
+int irb_seq_order(const irb_seq_item *a, const irb_seq_item *b)
+{
+    int c = strcmp(str_or_empty(a->camera), str_or_empty(b->camera));
+    if (c)
+        return c;
+    if (a->has_time != b->has_time)
+        return a->has_time ? -1 : 1;
+    if (a->has_time && (c = cmp_time(a->time, b->time)))
+        return c;
+    return strcmp(a->path, b->path);
+}
+
+/* burst order, then input index (equal rows stay ordered) */
 static int cmp_camera_time(const void *pa, const void *pb)
 {
     const ref *a = pa, *b = pb;
-    int c = strcmp(str_or_empty(a->it->camera), str_or_empty(b->it->camera));
-    if (c)
-        return c;
-    if (a->it->has_time != b->it->has_time)
-        return a->it->has_time ? -1 : 1;
-    if (a->it->has_time && (c = cmp_time(a->it->time, b->it->time)))
-        return c;
-    if ((c = strcmp(a->it->path, b->it->path)))
-        return c;
-    return (a->idx > b->idx) - (a->idx < b->idx);
+    int c = irb_seq_order(a->it, b->it);
+    return c ? c : (a->idx > b->idx) - (a->idx < b->idx);
+}
+
+/* ---- the burst rule, streamed ----------------------------------------------------------------- */
+
+irb_status irb_seq_stream_init(irb_seq_stream *s, double gap, irb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    if (!(gap >= 0))
+        return irb_fail(err, IRB_INVALID_ARG, "sequences: the gap must be a number >= 0 seconds, got %g", gap);
+    s->gap = gap;
+    return IRB_OK;
+}
+
+irb_status irb_seq_stream_next(irb_seq_stream *s, const char *camera, int has_time, irb_time t, int *starts,
+                               irb_error *err)
+{
+    camera = str_or_empty(camera);
+    int same_cam = s->camera && strcmp(s->camera, camera) == 0;
+    *starts = !(same_cam && has_time && s->prev_timed && irb_time_diff(s->prev, t) <= s->gap);
+    if (!same_cam) {
+        char *c = irb_strdup(camera);
+        if (!c)
+            return irb_fail(err, IRB_NOMEM, "sequences: out of memory");
+        irb_free(s->camera);
+        s->camera = c;
+        s->k = 0;
+    }
+    if (*starts) {
+        s->k++;
+        snprintf(s->name, sizeof s->name, "%s#%zu", camera, s->k);
+    }
+    s->prev_timed = has_time;
+    s->prev = t;
+    return IRB_OK;
+}
+
+const char *irb_seq_stream_name(const irb_seq_stream *s) { return s->name; }
+
+void irb_seq_stream_release(irb_seq_stream *s)
+{
+    if (!s)
+        return;
+    irb_free(s->camera);
+    memset(s, 0, sizeof *s);
 }
 
 static int cmp_value_camera(const void *pa, const void *pb)
@@ -103,19 +151,15 @@ static size_t explicit_classes(ref *byval, size_t ne, size_t *cls_of, unsigned c
     return ncls;
 }
 
-static char *make_id(const irb_seq_item *it, int shared, size_t k)
+/* The id of an explicit sequence: its value, qualified by the camera when the value occurs on
+ * several cameras. */
+static char *make_id(const irb_seq_item *it, int shared)
 {
     const char *cam = str_or_empty(it->camera);
-    size_t len = strlen(cam) + (has_seq(it) ? strlen(it->sequence) : 24) + 4;
+    size_t len = strlen(cam) + strlen(it->sequence) + 4;
     char *id = irb_malloc(len);
-    if (!id)
-        return NULL;
-    if (!has_seq(it))
-        snprintf(id, len, "%s#%zu", cam, k);
-    else if (shared)
-        snprintf(id, len, "%s:%s", cam, it->sequence);
-    else
-        snprintf(id, len, "%s", it->sequence);
+    if (id)
+        snprintf(id, len, shared ? "%s:%s" : "%s%s", shared ? cam : "", it->sequence);
     return id;
 }
 
@@ -157,54 +201,47 @@ irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, const irb_s
     for (size_t c = 0; c < ncls; c++)
         cls_group[c] = SIZE_MAX;
 
-    /* Walk in (camera, time, path) order; groups are numbered at their first member, which
-     * orders them by (camera, first time, first path) with untimed singletons last. */
-    size_t ng = 0;
-    const irb_seq_item *prev = NULL; /* previous grouped-by-time image of this camera */
-    for (size_t r = 0; r < n; r++) {
+    /* Walk in burst order; groups are numbered at their first member, which orders them by
+     * (camera, first time, first path) with untimed singletons last. The images of no explicit
+     * sequence go through the burst rule (irb_seq_stream); explicit ones do not break it. */
+    size_t ng = 0, cur = 0, r = 0;
+    irb_seq_stream bs;
+    out->ids = irb_calloc(n ? n : 1, sizeof *out->ids);
+    if (!out->ids || irb_seq_stream_init(&bs, gap, NULL) != IRB_OK)
+        goto cleanup;
+    for (; r < n; r++) {
         const irb_seq_item *it = ord[r].it;
         size_t i = ord[r].idx;
-        if (prev && strcmp(str_or_empty(prev->camera), str_or_empty(it->camera)) != 0)
-            prev = NULL;
+        int starts = 0;
         if (has_seq(it)) {
+            if (cls_group[cls_of[i]] == SIZE_MAX && !(out->ids[ng] = make_id(it, shared[i])))
+                break;
             if (cls_group[cls_of[i]] == SIZE_MAX)
                 cls_group[cls_of[i]] = ng++;
             out->image_seq[i] = cls_group[cls_of[i]];
-        } else if (it->has_time && prev && irb_time_diff(prev->time, it->time) <= gap) {
-            out->image_seq[i] = out->image_seq[prev - items];
-            prev = it;
-        } else {
-            out->image_seq[i] = ng++;
-            prev = it->has_time ? it : NULL;
+            continue;
         }
+        if (irb_seq_stream_next(&bs, it->camera, it->has_time, it->time, &starts, NULL) != IRB_OK ||
+            (starts && !(out->ids[ng] = irb_strdup(irb_seq_stream_name(&bs)))))
+            break;
+        if (starts)
+            cur = ng++;
+        out->image_seq[i] = cur;
     }
+    irb_seq_stream_release(&bs);
     out->n_images = n;
     out->n_sequences = ng;
     out->start = irb_calloc(ng + 1, sizeof *out->start);
-    out->ids = irb_calloc(ng ? ng : 1, sizeof *out->ids);
     count = irb_calloc(ng ? ng : 1, sizeof *count);
-    if (!out->start || !out->ids || !count)
+    if (r < n || !out->start || !count) /* the walk stopped: out of memory */
         goto cleanup;
     for (size_t i = 0; i < n; i++)
         out->start[out->image_seq[i] + 1]++;
     for (size_t g = 0; g < ng; g++)
         out->start[g + 1] += out->start[g];
-    /* members in walk order; ids from each group's first member */
-    const char *cam = NULL;
-    size_t k = 0;
-    for (size_t r = 0; r < n; r++) {
+    for (r = 0; r < n; r++) { /* members in walk order */
         size_t i = ord[r].idx, g = out->image_seq[i];
         out->member[out->start[g] + count[g]++] = i;
-        if (count[g] > 1)
-            continue;
-        if (!cam || strcmp(cam, str_or_empty(items[i].camera)) != 0) {
-            cam = str_or_empty(items[i].camera);
-            k = 0;
-        }
-        if (!has_seq(&items[i]))
-            k++;
-        if (!(out->ids[g] = make_id(&items[i], shared[i], k)))
-            goto cleanup;
     }
     st = IRB_OK;
 cleanup:

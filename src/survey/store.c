@@ -497,10 +497,11 @@ int irb_cls_label(const double *p, int n, int pos, double threshold, double min_
 
 typedef struct seq_acc {
     int64_t id;
-    char *camera, *start, *end;
-    long long n, k; /* members; k-th sequence of the camera */
+    char *camera, *name, *start, *end; /* of the sequence being summed */
+    long long n;    /* members */
     double *sum, *mean;
     double min_conf; /* of the label rule */
+    irb_seq_stream bs; /* the burst rule (survey.h) */
 } seq_acc;
 
 static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr,
@@ -510,11 +511,9 @@ static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc
         return IRB_OK;
     for (int k = 0; k < nc; k++)
         a->mean[k] = a->sum[k] / (double)a->n;
-    char name[600];
-    snprintf(name, sizeof name, "%s#%lld", a->camera, a->k);
     sqlite3_reset(ins);
     sqlite3_bind_int64(ins, 1, a->id);
-    sqlite3_bind_text(ins, 2, name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins, 2, a->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 3, a->camera, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 4, a->start, -1, SQLITE_STATIC);
     sqlite3_bind_text(ins, 5, a->end, -1, SQLITE_STATIC);
@@ -537,30 +536,28 @@ static int set_str(char **dst, const char *src)
     return 1;
 }
 
-static irb_status build_sequences(irb_store *st, double gap, int nc, int pos, double thr, seq_acc *a,
-                                  sqlite3_stmt *sel, sqlite3_stmt *ins, sqlite3_stmt *map, irb_error *err)
+/* Streams the classified images in burst order (the SELECT's ORDER BY is irb_seq_order) through
+ * the library's burst rule: memory is one sequence's sums, whatever the survey's size. */
+static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, seq_acc *a, sqlite3_stmt *sel,
+                                  sqlite3_stmt *ins, sqlite3_stmt *map, irb_error *err)
 {
-    int64_t prev_sec = 0, next_id = 1;
-    double prev_frac = 0;
-    int prev_timed = 0, rc;
+    int64_t next_id = 1;
+    int rc;
     while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
         int64_t img = sqlite3_column_int64(sel, 0);
         const char *cam = (const char *)sqlite3_column_text(sel, 1);
-        int timed = sqlite3_column_type(sel, 2) != SQLITE_NULL;
-        int64_t sec = sqlite3_column_int64(sel, 2);
-        double frac = sqlite3_column_double(sel, 3);
+        int timed = sqlite3_column_type(sel, 2) != SQLITE_NULL, starts;
+        irb_time t = {sqlite3_column_int64(sel, 2), sqlite3_column_double(sel, 3)};
         const char *ts = (const char *)sqlite3_column_text(sel, 4);
         const double *p = sqlite3_column_blob(sel, 5);
         if (!p || sqlite3_column_bytes(sel, 5) != (int)(sizeof(double) * (size_t)nc))
             return irb_fail(err, IRB_CORRUPT, "%s: image %lld has no probabilities of %d classes", st->dbpath,
                             (long long)img, nc);
-        int same_cam = a->camera && strcmp(a->camera, cam) == 0;
-        int joins = a->n > 0 && same_cam && timed && prev_timed &&
-                    (double)(sec - prev_sec) + (frac - prev_frac) <= gap;
-        if (!joins) {
-            IRB_TRY(seq_flush(st, ins, a, nc, pos, thr, err));
-            a->k = same_cam ? a->k + 1 : 1;
-            if (!set_str(&a->camera, cam) || !set_str(&a->start, ts))
+        IRB_TRY(irb_seq_stream_next(&a->bs, cam, timed, t, &starts, err));
+        if (starts) {
+            IRB_TRY(seq_flush(st, ins, a, nc, pos, thr, err)); /* the sequence before */
+            if (!set_str(&a->camera, cam) || !set_str(&a->name, irb_seq_stream_name(&a->bs)) ||
+                !set_str(&a->start, ts))
                 return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
             a->id = next_id++;
             memset(a->sum, 0, sizeof(double) * (size_t)nc);
@@ -570,7 +567,6 @@ static irb_status build_sequences(irb_store *st, double gap, int nc, int pos, do
         a->n++;
         if (!set_str(&a->end, ts))
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
-        prev_sec = sec, prev_frac = frac, prev_timed = timed;
         sqlite3_reset(map);
         sqlite3_bind_int64(map, 1, img);
         sqlite3_bind_int64(map, 2, a->id);
@@ -594,11 +590,12 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
         s = irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
         goto done;
     }
-    if ((s = irb_store_begin(st, err)) != IRB_OK)
+    if ((s = irb_seq_stream_init(&a.bs, gap, err)) != IRB_OK || (s = irb_store_begin(st, err)) != IRB_OK)
         goto done;
     if ((s = exec(st, "DELETE FROM sequences; DELETE FROM image_seq;", err)) != IRB_OK)
         goto done;
-    /* Untimed images sort after the timed ones of their camera, by path. */
+    /* burst order (irb_seq_order): untimed images after the timed ones of their camera, by path;
+     * SQLite compares text byte-wise (BINARY), as strcmp */
     if (sqlite3_prepare_v2(st->db,
                            "SELECT id, camera, tsec, tfrac, timestamp, probs FROM images WHERE state = 1"
                            " ORDER BY camera, tsec IS NULL, tsec, tfrac, path",
@@ -612,7 +609,7 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
         s = db_fail(st, err, "prepare");
         goto done;
     }
-    if ((s = build_sequences(st, gap, n_classes, pos, threshold, &a, sel, ins, map, err)) != IRB_OK)
+    if ((s = build_sequences(st, n_classes, pos, threshold, &a, sel, ins, map, err)) != IRB_OK)
         goto done;
     sqlite3_finalize(sel), sel = NULL;
     s = irb_store_commit(st, err);
@@ -623,6 +620,8 @@ done:
     if (s != IRB_OK)
         irb_store_rollback(st);
     irb_free(a.camera);
+    irb_free(a.name);
+    irb_seq_stream_release(&a.bs);
     irb_free(a.start);
     irb_free(a.end);
     irb_free(a.sum);

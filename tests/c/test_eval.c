@@ -70,7 +70,7 @@ static void test_match(void)
 {
     char *lp[] = {"cam1/a.jpg", "./cam2/a.jpg", "/abs/root/cam3/b.jpg", "x/dup.jpg", "y/dup.jpg"};
     char *ll[] = {"deer", "empty", "fox", "same", "same"};
-    irb_labels l = {5, lp, ll};
+    irb_labels l = {.n = 5, .path = lp, .label = ll};
     const char *q[] = {"cam1/a.jpg", "/data/s/cam2/a.jpg", "cam3/b.jpg", "a.jpg", "dup.jpg", "cam4/a.jpg",
                        "xcam1/a.jpg"};
     long m[7];

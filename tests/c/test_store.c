@@ -17,6 +17,7 @@
 #include "check.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "irbis/survey.h"
 #include "survey/classify_internal.h"
 
 /* ---- the fakes ---------------------------------------------------------------------------- */
@@ -489,6 +490,114 @@ static void test_survey_spelling(const char *tmp)
 
 /* Regression (issue 15, item 15): an empty survey (or one made only of links to camera
  * folders, which are not followed) gave exit 0 and empty outputs with no word said. */
+/* ---- the store's sequences equal irb_sequences_assign's ---------------------------------- */
+
+/* Two cameras interleaved in scan order, a camera of root-level files (""), ties in time, a gap
+ * of exactly 60 s (with and without fractions), 60.5 s, untimed images between timed ones. */
+static const char *const SEQ_ROWS[][2] = {
+    {"camA", "2021-06-01T00:00:00"},   {"camB", "2021-06-01T00:00:30"}, {"camA", "2021-06-01T00:00:00"},
+    {"camB", ""},                      {"camA", "2021-06-01T00:01:00"}, {"camB", "2021-06-01T00:01:31"},
+    {"camA", "2021-06-01T00:02:00.5"}, {"camA", ""},                    {"camB", "2021-06-01T00:00:30"},
+    {"camA", ""},                      {"camA", "2021-06-01T00:03:00.5"}, {"", "2021-06-01T00:00:00"},
+    {"", "2021-06-01T00:00:59"},       {"camB", "2021-06-01T00:02:31"}, {"camA", "2021-06-01T00:04:01"},
+};
+#define SEQ_N (int)(sizeof SEQ_ROWS / sizeof SEQ_ROWS[0])
+
+static void seq_path(int i, char *buf, size_t size)
+{
+    if (SEQ_ROWS[i][0][0])
+        snprintf(buf, size, "%s/IMG_%04d.JPG", SEQ_ROWS[i][0], i);
+    else
+        snprintf(buf, size, "IMG_%04d.JPG", i);
+}
+
+static irb_status table_next(void *ctx, irb_cls_row *row, irb_error *err)
+{
+    (void)err;
+    fake *f = ctx;
+    if (f->i >= SEQ_N)
+        return IRB_NOT_FOUND;
+    seq_path(f->i, f->path, sizeof f->path);
+    memset(row, 0, sizeof *row);
+    row->path = f->path;
+    row->camera = SEQ_ROWS[f->i][0];
+    row->timestamp = SEQ_ROWS[f->i++][1];
+    return IRB_OK;
+}
+
+static irb_status table_scanner(void *user, irb_cls_scanner *s, irb_error *err)
+{
+    (void)err;
+    fake *f = user;
+    f->i = 0;
+    s->ctx = f, s->next = table_next, s->close = fake_close;
+    return IRB_OK;
+}
+
+/* The table's images all classify (the fake's every-13th failure would drop image 13). */
+static irb_status table_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st,
+                            irb_error *errs, irb_error *err)
+{
+    (void)ctx, (void)err;
+    for (int j = 0; j < n; j++) {
+        irb_error_clear(&errs[j]);
+        st[j] = IRB_OK;
+        fake_probs(path_index(items[j].path), probs + (size_t)j * NC);
+    }
+    return IRB_OK;
+}
+
+static irb_status table_engine(void *user, irb_cls_engine *e, irb_error *err)
+{
+    irb_status s = make_engine(user, e, err);
+    e->run = table_run;
+    return s;
+}
+
+static void test_store_sequences(const char *out)
+{
+    fake f = {0};
+    irb_classify_opts o;
+    irb_classify_opts_default(&o);
+    o.survey_dir = survey_dir;
+    o.out_dir = out;
+    o.sequence_gap = 60;
+    irb_classify_summary sum;
+    irb_error err = {0};
+    irb_status s = irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", table_scanner,
+                                         table_engine, &f, &sum, &err);
+    CHECK(s == IRB_OK && sum.classified == SEQ_N, "table run: %s (%lld classified)", err.message, sum.classified);
+    irb_seq_item items[SEQ_N];
+    char paths[SEQ_N][64];
+    for (int i = 0; i < SEQ_N; i++) {
+        seq_path(i, paths[i], sizeof paths[i]);
+        items[i] = (irb_seq_item){.path = paths[i], .camera = SEQ_ROWS[i][0]};
+        items[i].has_time = SEQ_ROWS[i][1][0] && irb_time_parse(SEQ_ROWS[i][1], &items[i].time, NULL) == IRB_OK;
+    }
+    irb_seq_opts so = {.gap = 60};
+    irb_sequences seq = {0};
+    CHECK(irb_sequences_assign(items, SEQ_N, &so, &seq, &err) == IRB_OK, "assign: %s", err.message);
+    char *csv = slurp(pj(out, "predictions.csv"));
+    CHECK(csv != NULL, "predictions.csv of the table run");
+    for (int i = 0; csv && seq.ids && i < SEQ_N; i++) {
+        char *line = line_of(csv, paths[i]), got[128];
+        field(line ? line : "", 3, got, sizeof got);
+        CHECK(line && strcmp(got, seq.ids[seq.image_seq[i]]) == 0, "%s: store sequence '%s', sequences.c '%s'",
+              paths[i], got, seq.ids[seq.image_seq[i]]);
+        free(line);
+    }
+    /* the hand-made expectation, so that both cannot be wrong alike: camA 0,2 (tie),4 (== 60 s)
+     * | 6,10 (60 s with fractions) | 14 (60.5 s) | 7 | 9; camB 1,8 (tie) | 5 (61 s),13 (60 s) | 3;
+     * "" 11,12 (59 s) */
+    static const char *const want[SEQ_N] = {"camA#1", "camB#1", "camA#1", "camB#3", "camA#1", "camB#2", "camA#2",
+                                            "camA#4", "camB#1", "camA#5", "camA#2", "#1", "#1", "camB#2", "camA#3"};
+    for (int i = 0; seq.ids && i < SEQ_N; i++)
+        CHECK(strcmp(seq.ids[seq.image_seq[i]], want[i]) == 0, "%s: sequence %s, want %s", paths[i],
+              seq.ids[seq.image_seq[i]], want[i]);
+    irb_sequences_release(&seq);
+    free(csv);
+}
+
 static void test_empty_survey(const char *out)
 {
     rm_rf(out);
@@ -519,5 +628,7 @@ int main(void)
     test_new_images(pj(tmp, "grow_ref"), pj(tmp, "grow"));
     test_survey_spelling(tmp);
     test_empty_survey(pj(tmp, "empty"));
+    rm_rf(pj(tmp, "seqtable"));
+    test_store_sequences(pj(tmp, "seqtable"));
     return CHECK_DONE();
 }

@@ -14,6 +14,8 @@ int irb_cmd_experiment(int argc, char **argv)
     irb_error err = {0};
     if (irb_experiment_run(&x.o, &r, &err) != IRB_OK)
         return cli_fail(cmd, &err);
+    if (err.warning) /* the labels' (irb_labels_match): shared names, rows that match no file */
+        cli_error(cmd, "warning: %s", err.message);
     experiment_print_table(&r);
     printf("\nwritten: %s/{table.csv,table.md,results.json,roc.svg,report.html,predictions_*.csv,failed.csv}\n",
            x.o.out_dir);

@@ -20,6 +20,8 @@ static int train_images(int argc, char **argv)
     irb_error err = {0};
     if (irb_experiment_run(&x.o, &r, &err) != IRB_OK)
         return cli_fail("train", &err);
+    if (err.warning) /* the labels' (irb_labels_match): shared names, rows that match no file */
+        cli_error("train", "warning: %s", err.message);
     experiment_print_table(&r);
     const irb_experiment_row *w = NULL;
     for (int i = 0; i < r.n_rows; i++)
@@ -46,7 +48,7 @@ int irb_cmd_train(int argc, char **argv)
     irb_error err = {0};
     if ((rc = train_prepare(&j, &o, "train")) != CLI_OK || (rc = train_load_rows(&j, &o, 0, j.n, "train")) != CLI_OK)
         goto done;
-    irb_train_opts to = {.C = o.C, .cv_folds = (int)o.cv, .groups = j.group, .balanced = o.balanced,
+    irb_train_opts to = {.C = o.C, .cv_folds = j.cv, .groups = j.group, .balanced = o.balanced,
                          .max_iter = (int)o.max_iter};
     irb_train_report rep;
     if (irb_logreg_train(j.x, j.n, j.fs->dim, j.y, j.nclass, (const char *const *)j.class_name, &to, &clf, &rep,

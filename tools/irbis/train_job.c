@@ -2,6 +2,7 @@
 #include "train_job.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,7 +15,13 @@ const char train_usage[] =
     "  --root DIR            labels' paths are relative to DIR (joined as DIR/path before matching)\n"
     "  --C X                 regularisation (objective C*sum(logloss) + 0.5*||W||^2); default: choose by CV\n"
     "  --cv K                folds for choosing C (default 5); groups never split across folds\n"
-    "  --group-column COL    CV groups: a labels or feature column (default: the image path)\n"
+    "  --group UNIT          CV groups: sequence (camera + time gap), camera, or block (contiguous\n"
+    "                        runs of path order); default: sequence when any image has a time or a\n"
+    "                        sequence id (labels columns camera/timestamp/sequence, else the image's\n"
+    "                        folder and EXIF time), else block. An image and its flip share a group.\n"
+    "  --gap S               sequence gap in seconds (default 60; a gap of exactly S stays)\n"
+    "  --camera-depth K      the camera is the first K folders of the path (default: the folder)\n"
+    "  --group-column COL    CV groups: the values of a labels or feature column instead\n"
     "  --class-weight balanced   weight classes by n / (classes * count)\n"
     "  --classes a,b,...     only these classes, in this order (other rows dropped)\n"
     "  --positive CLASS      binary: CLASS vs other\n"
@@ -22,9 +29,9 @@ const char train_usage[] =
     "                        (--positive/--negative match labels in any case: Empty is empty)\n"
     "  --max-iter N          L-BFGS iteration cap (default 5000)\n"
     "  -o FILE               the classifier file to write\n"
-    "A feature row matches a label when its path, or a trailing part of it that starts after a '/',\n"
-    "equals the label's (root-joined) path after removing './' parts and repeated '/'; the longest\n"
-    "match wins. Flipped rows take their image's label. Unlabelled feature rows are skipped.\n";
+    "Labels match feature rows as in evaluate and experiment (docs/evaluation.md): the same path, else\n"
+    "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored; two labels\n"
+    "matching one image equally well are an error). Flipped rows take their image's label.\n";
 
 /* ---- a string -> int table ------------------------------------------------------------------ */
 
@@ -84,54 +91,6 @@ static void map_free(strmap *m)
     free(m->key), free(m->val);
 }
 
-/* ---- paths ---------------------------------------------------------------------------------- */
-
-/* Removes "./" components and repeated slashes, in place. */
-static void normalise(char *p)
-{
-    char *w = p;
-    const char *r = p;
-    while (*r) {
-        if ((r == p || r[-1] == '/') && r[0] == '.' && (r[1] == '/' || !r[1])) {
-            r += r[1] ? 2 : 1;
-            continue;
-        }
-        if (*r == '/' && w > p && w[-1] == '/') {
-            r++;
-            continue;
-        }
-        *w++ = *r++;
-    }
-    *w = '\0';
-}
-
-static char *joined(const char *root, const char *path)
-{
-    size_t n = (root ? strlen(root) + 1 : 0) + strlen(path) + 1;
-    char *s = malloc(n);
-    if (!s)
-        return NULL;
-    if (root && path[0] != '/')
-        snprintf(s, n, "%s/%s", root, path);
-    else
-        snprintf(s, n, "%s", path);
-    normalise(s);
-    return s;
-}
-
-/* The label index of feature path f: the whole path, then each suffix after a '/'. */
-static int match(const strmap *labels, const char *f)
-{
-    char *p = joined(NULL, f);
-    int v = -1;
-    if (!p)
-        return -1;
-    for (const char *s = p; s && v < 0; s = strchr(s, '/') ? strchr(s, '/') + 1 : NULL)
-        v = map_get(labels, s);
-    free(p);
-    return v;
-}
-
 /* ---- options -------------------------------------------------------------------------------- */
 
 
@@ -139,10 +98,11 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
 {
     static const struct option lo[] = {
         {"labels", 1, 0, 'l'}, {"label-column", 1, 0, 'L'}, {"path-column", 1, 0, 'P'}, {"root", 1, 0, 'r'},
-        {"C", 1, 0, 'C'}, {"cv", 1, 0, 'k'}, {"group-column", 1, 0, 'g'}, {"class-weight", 1, 0, 'w'},
+        {"C", 1, 0, 'C'}, {"cv", 1, 0, 'k'}, {"group-column", 1, 0, 'g'},
+        {"group", 1, 0, 'G'}, {"gap", 1, 0, 'a'}, {"camera-depth", 1, 0, 'd'}, {"class-weight", 1, 0, 'w'},
         {"classes", 1, 0, 'c'}, {"positive", 1, 0, 'p'}, {"negative", 1, 0, 'n'}, {"max-iter", 1, 0, 'm'},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    *o = (train_opts){.label_col = "label", .path_col = "path"};
+    *o = (train_opts){.label_col = "label", .path_col = "path", .group = -1, .gap = -1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
@@ -158,6 +118,12 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
         case 'k': if (!cli_int(cmd, "--cv", optarg, 2, 100, &o->cv)) return CLI_USAGE; break;
         case 'm': if (!cli_int(cmd, "--max-iter", optarg, 1, 1000000, &o->max_iter)) return CLI_USAGE; break;
         case 'g': o->group_col = optarg; break;
+        case 'G':
+            if ((o->group = irb_fold_unit_parse(optarg)) < 0)
+                return cli_error(cmd, "--group takes sequence, camera or block, got '%s'", optarg), CLI_USAGE;
+            break;
+        case 'a': if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->gap)) return CLI_USAGE; break;
+        case 'd': if (!cli_int(cmd, "--camera-depth", optarg, 0, 100, &o->camera_depth)) return CLI_USAGE; break;
         case 'w':
             if (strcmp(optarg, "balanced")) return cli_error(cmd, "--class-weight takes 'balanced'"), CLI_USAGE;
             o->balanced = 1;
@@ -175,6 +141,10 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
         fputs(train_usage, stderr);
         return CLI_USAGE;
     }
+    if (o->group_col && o->group >= 0) {
+        cli_error(cmd, "--group and --group-column exclude each other");
+        return CLI_USAGE;
+    }
     if ((o->C > 0 && o->cv) || (o->positive && o->negative) || ((o->positive || o->negative) && o->classes)) {
         cli_error(cmd, "--C excludes --cv; --positive, --negative and --classes exclude each other");
         return CLI_USAGE;
@@ -190,7 +160,8 @@ void train_job_free(train_job *j)
 {
     irb_features_free(j->fs);
     irb_table_free(j->t);
-    map_free(&j->label_of);
+    irb_labels_release(&j->lab);
+    free(j->match);
     map_free(&j->class_ix);
     for (int k = 0; k < j->nclass; k++)
         free(j->class_name[k]);
@@ -227,7 +198,7 @@ static const char *mapped(const train_opts *o, const char *label, char *buf, siz
 }
 
 /* Classes in order: --classes as given, binary [negative, positive], else sorted distinct labels. */
-static int set_classes(train_job *j, const train_opts *o, int lcol)
+static int set_classes(train_job *j, const train_opts *o)
 {
     char buf[512];
     if (o->classes) {
@@ -243,8 +214,8 @@ static int set_classes(train_job *j, const train_opts *o, int lcol)
     if (o->negative)
         return add_class(j, o->negative) < 0 || add_class(j, mapped(o, "", buf, sizeof buf)) < 0 ? -1 : 0;
     strmap seen = {0};
-    for (size_t i = 0; i < j->t->nrow; i++)
-        if (j->t->cell[i][lcol][0] && map_put(&seen, j->t->cell[i][lcol], 0) == -2)
+    for (size_t i = 0; i < j->lab.n; i++)
+        if (map_put(&seen, j->lab.label[i], 0) == -2)
             return map_free(&seen), -1;
     char **names = calloc(seen.n ? seen.n : 1, sizeof *names);
     size_t n = 0;
@@ -261,87 +232,173 @@ static int set_classes(train_job *j, const train_opts *o, int lcol)
     return rc;
 }
 
-/* Path -> labels row. A path given twice with two different labels is refused (-3, said here):
- * keeping the first silently trained on whichever came first. */
-static int index_labels(train_job *j, const train_opts *o, int pcol, int lcol, const char *cmd)
+/* Labels joined to feature rows by the library's one rule (irb_labels_match). */
+static int match_labels(train_job *j, const train_opts *o, irb_error *err)
 {
-    for (size_t i = 0; i < j->t->nrow; i++) {
-        char *p = joined(o->root, j->t->cell[i][pcol]);
-        int r = p ? map_put(&j->label_of, p, (int)i) : -2;
-        if (r >= 0 && (size_t)r != i && strcmp(j->t->cell[r][lcol], j->t->cell[i][lcol]) != 0) {
-            cli_error(cmd, "%s: '%s' has two labels: '%s' and '%s' (rows %d and %zu)", o->labels, p,
-                      j->t->cell[r][lcol], j->t->cell[i][lcol], r + 1, i + 1);
-            free(p);
-            return -3;
+    if (irb_labels_from_table(j->t, o->path_col, o->label_col, o->root, o->labels, &j->lab, err) != IRB_OK)
+        return -1;
+    if (!(j->match = malloc((j->fs->n ? j->fs->n : 1) * sizeof *j->match)))
+        return irb_error_clear(err), -2;
+    return irb_labels_match(&j->lab, (const char *const *)j->fs->path, j->fs->n, j->match, err) == IRB_OK ? 0 : -1;
+}
+
+/* ---- cross-validation groups ------------------------------------------------------------- */
+
+/* A labels column's value for label row r, else the feature set's column for feature row i,
+ * else "". */
+static const char *column_of(const train_job *j, const char *name, long r, size_t i)
+{
+    int c = irb_table_column(j->t, name);
+    if (c >= 0 && j->t->cell[j->lab.row[r]][c][0])
+        return j->t->cell[j->lab.row[r]][c];
+    char *const *fc = irb_features_column(j->fs, name);
+    return fc ? fc[i] : "";
+}
+
+/* The experiment's units over the selected images (one item per distinct path: an image and
+ * its flip are one): camera (labels or feature column, else the image's folder), time (column,
+ * else its EXIF time), explicit sequence ids; sequences by the library's burst rule, or
+ * contiguous blocks of path order when no image has a time or a sequence id. *unit_out gets
+ * each image's unit; returns the number of units, or -1 (out of memory). */
+static long image_units(train_job *j, const train_opts *o, const size_t *first_row, size_t n_img, int *unit_out,
+                        const char **what)
+{
+    irb_seq_item *it = calloc(n_img ? n_img : 1, sizeof *it);
+    char (*cam)[512] = malloc((n_img ? n_img : 1) * sizeof *cam);
+    char (*stamp)[64] = malloc((n_img ? n_img : 1) * sizeof *stamp);
+    irb_decoder_t *dec = NULL;
+    long n_units = -1;
+    int timed = 0;
+    if (!it || !cam || !stamp)
+        goto done;
+    for (size_t m = 0; m < n_img; m++) {
+        size_t s = first_row[m], i = j->row[s];
+        long r = j->match[i];
+        const char *c = column_of(j, "camera", r, i), *t = column_of(j, "timestamp", r, i);
+        if (c[0])
+            snprintf(cam[m], sizeof cam[m], "%s", c);
+        else
+            irb_scan_camera(j->fs->path[i], o->camera_depth, cam[m], sizeof cam[m]);
+        irb_image_info info;
+        snprintf(stamp[m], sizeof stamp[m], "%s", t);
+        if (!t[0] && (dec || irb_decoder_new(&dec) == IRB_OK) &&
+            irb_read_header(dec, j->fs->path[i], NULL, &info) == IRB_OK)
+            snprintf(stamp[m], sizeof stamp[m], "%s", info.datetime);
+        it[m] = (irb_seq_item){.path = j->fs->path[i], .camera = cam[m], .sequence = column_of(j, "sequence", r, i)};
+        it[m].has_time = stamp[m][0] && irb_time_parse(stamp[m], &it[m].time, NULL) == IRB_OK;
+        timed |= it[m].has_time || it[m].sequence[0];
+    }
+    int unit = o->group >= 0 ? o->group : timed ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK;
+    if (unit == IRB_FOLD_CAMERA) {
+        strmap ids = {0};
+        for (size_t m = 0; m < n_img && (unit_out[m] = map_put(&ids, cam[m], (int)ids.n)) >= 0; m++)
+            ;
+        n_units = n_img && unit_out[n_img - 1] < 0 ? -1 : (long)ids.n;
+        map_free(&ids);
+        *what = "cameras";
+        if (n_units >= 0 && n_units < 2) {
+            j->group_note = "one camera only: grouped by sequences instead";
+            unit = timed ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK;
+        } else if (n_units >= 0 && n_units < j->cv) {
+            j->group_note = "fewer cameras than --cv folds: one fold per camera";
+            j->cv = (int)n_units;
         }
-        free(p);
-        if (r == -2)
-            return -1;
     }
-    return 0;
+    if (unit == IRB_FOLD_SEQUENCE) {
+        irb_sequences seq = {0};
+        irb_seq_opts so = irb_seq_opts_default();
+        if (o->gap >= 0)
+            so.gap = o->gap;
+        if (irb_sequences_assign(it, n_img, &so, &seq, NULL) == IRB_OK) {
+            for (size_t m = 0; m < n_img; m++)
+                unit_out[m] = (int)seq.image_seq[m];
+            n_units = (long)seq.n_sequences;
+        }
+        irb_sequences_release(&seq);
+        *what = "sequences (camera and time)";
+    } else if (unit == IRB_FOLD_BLOCK) { /* blocks of path order, one per fold: the experiment's block folds */
+        irb_fold_item *fi = calloc(n_img ? n_img : 1, sizeof *fi);
+        irb_fold_opts fo = irb_fold_opts_default();
+        fo.k = j->cv;
+        fo.unit = IRB_FOLD_BLOCK;
+        for (size_t m = 0; fi && m < n_img; m++)
+            fi[m] = (irb_fold_item){.path = it[m].path, .label = -1};
+        if (fi && irb_folds_assign(fi, n_img, &fo, unit_out, NULL) == IRB_OK)
+            n_units = fo.k;
+        else if (fi && n_img < (size_t)fo.k) /* too few images: said by the training's CV */
+            for (size_t m = 0; m < n_img; m++)
+                unit_out[m] = (int)m, n_units = (long)n_img;
+        free(fi);
+        *what = "blocks of path order (no times or sequence ids)";
+    }
+done:
+    irb_decoder_free(dec);
+    free(it), free(cam), free(stamp);
+    return n_units;
 }
 
-/* Group id of selected feature row i: the --group-column value (labels, then features), or
- * the image path (an image and its flip share a group). */
-static int group_of(train_job *j, strmap *gids, const char *gname, int trow, size_t frow)
+/* CV groups of the selected rows: the --group-column value (labels, then features), else the
+ * units of image_units. Returns 0, -1 (out of memory). */
+static int set_groups(train_job *j, const train_opts *o)
 {
-    const char *g = j->fs->path[frow];
-    if (gname) {
-        int gc = irb_table_column(j->t, gname);
-        char *const *fc = irb_features_column(j->fs, gname);
-        g = gc >= 0 ? j->t->cell[trow][gc] : fc[frow];
+    strmap ids = {0};
+    if (o->group_col || o->C > 0) {
+        int gc = o->group_col ? irb_table_column(j->t, o->group_col) : -1;
+        char *const *fc = o->group_col ? irb_features_column(j->fs, o->group_col) : NULL;
+        for (size_t s = 0; s < j->n; s++) {
+            const char *g = !o->group_col ? "" : gc >= 0 ? j->t->cell[j->lab.row[j->match[j->row[s]]]][gc] : fc[j->row[s]];
+            if ((j->group[s] = map_put(&ids, g, (int)ids.n)) < 0)
+                return map_free(&ids), -1;
+        }
+        j->n_groups = ids.n;
+        j->group_what = o->group_col ? "values of --group-column" : "none (--C given)";
+        map_free(&ids);
+        return 0;
     }
-    return map_put(gids, g, (int)gids->n);
+    size_t *first_row = malloc((j->n ? j->n : 1) * sizeof *first_row), n_img = 0;
+    int *img = malloc((j->n ? j->n : 1) * sizeof *img), *unit = malloc((j->n ? j->n : 1) * sizeof *unit);
+    int rc = first_row && img && unit ? 0 : -1;
+    for (size_t s = 0; rc == 0 && s < j->n; s++) {
+        int m = map_put(&ids, j->fs->path[j->row[s]], (int)n_img);
+        if (m < 0)
+            rc = -1;
+        else if ((size_t)m == n_img)
+            first_row[n_img++] = s;
+        img[s] = m;
+    }
+    long nu = rc == 0 ? image_units(j, o, first_row, n_img, unit, &j->group_what) : -1;
+    for (size_t s = 0; nu >= 0 && s < j->n; s++)
+        j->group[s] = unit[img[s]];
+    j->n_groups = nu >= 0 ? (size_t)nu : 0;
+    map_free(&ids);
+    free(first_row), free(img), free(unit);
+    return nu >= 0 ? 0 : -1;
 }
 
-static int select_rows(train_job *j, const train_opts *o, int pcol, int lcol, const char *cmd)
+static int select_rows(train_job *j, const train_opts *o)
 {
     size_t N = j->fs->n;
     j->row = malloc((N ? N : 1) * sizeof *j->row);
     j->y = malloc((N ? N : 1) * sizeof *j->y);
     j->group = malloc((N ? N : 1) * sizeof *j->group);
-    strmap gids = {0};
     if (!j->row || !j->y || !j->group)
         return -1;
     char buf[512];
-    long *first = malloc((j->t->nrow ? j->t->nrow : 1) * sizeof *first); /* feature row that matched */
-    size_t shared = 0, ex_a = 0, ex_b = 0;
-    int ex_r = -1;
-    for (size_t r = 0; first && r < j->t->nrow; r++)
-        first[r] = -1;
     for (size_t i = 0; i < N; i++) {
-        int r = match(&j->label_of, j->fs->path[i]);
-        if (r < 0 || !j->t->cell[r][lcol][0]) {
+        long r = j->match[i];
+        if (r < 0) {
             j->skipped_unlabelled++;
             continue;
         }
-        if (first && first[r] < 0)
-            first[r] = (long)i;
-        else if (first && first[r] >= 0 && strcmp(j->fs->path[first[r]], j->fs->path[i]) != 0) {
-            if (ex_r < 0)
-                ex_r = r, ex_a = (size_t)first[r], ex_b = i;
-            first[r] = -2; /* counted */
-            shared++;
-        }
-        int k = map_get(&j->class_ix, mapped(o, j->t->cell[r][lcol], buf, sizeof buf));
+        int k = map_get(&j->class_ix, mapped(o, j->lab.label[r], buf, sizeof buf));
         if (k < 0) {
             j->skipped_class++;
             continue;
         }
-        int g = group_of(j, &gids, o->group_col, r, i);
-        if (g == -2)
-            return map_free(&gids), free(first), -1;
         j->row[j->n] = i;
-        j->y[j->n] = k;
-        j->group[j->n++] = g;
+        j->y[j->n++] = k;
     }
-    if (shared) /* a bare file name takes that name in every camera folder: allowed, but said */
-        cli_error(cmd, "warning: %zu label path(s) match images in several folders, e.g. '%s' matches '%s' and "
-                          "'%s' (each gets that label; give the folder in the labels file if they differ)",
-                  shared, j->t->cell[ex_r][pcol], j->fs->path[ex_a], j->fs->path[ex_b]);
-    free(first);
-    map_free(&gids);
-    return 0;
+    return set_groups(j, o);
 }
 
 int train_prepare(train_job *j, const train_opts *o, const char *cmd)
@@ -350,22 +407,23 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
     if (irb_features_load_index(o->features, &j->fs, &err) != IRB_OK ||
         irb_table_load(o->labels, &j->t, &err) != IRB_OK)
         return cli_fail(cmd, &err);
-    int pcol = irb_table_column(j->t, o->path_col), lcol = irb_table_column(j->t, o->label_col);
-    if (pcol < 0 || lcol < 0) {
-        cli_error(cmd, "%s: no column '%s'", o->labels, pcol < 0 ? o->path_col : o->label_col);
-        return CLI_FATAL;
-    }
     if (o->group_col && irb_table_column(j->t, o->group_col) < 0 && !irb_features_column(j->fs, o->group_col)) {
         cli_error(cmd, "--group-column %s: neither %s nor %s.csv has it", o->group_col, o->labels, o->features);
         return CLI_FATAL;
     }
-    int ix = index_labels(j, o, pcol, lcol, cmd);
-    if (ix == -3)
-        return CLI_FATAL;
-    if (ix || set_classes(j, o, lcol) || select_rows(j, o, pcol, lcol, cmd)) {
+    int ix = match_labels(j, o, &err);
+    if (ix == -1)
+        return cli_fail(cmd, &err);
+    if (err.warning)
+        cli_error(cmd, "warning: %s", err.message);
+    j->cv = o->cv > 0 ? (int)o->cv : 5;
+    if (ix || set_classes(j, o) || select_rows(j, o)) {
         cli_error(cmd, "out of memory");
         return CLI_FATAL;
     }
+    long ex;
+    if ((j->labels_unmatched = irb_labels_unmatched(&j->lab, j->match, j->fs->n, &ex)) > 0)
+        j->unmatched_example = j->lab.path[ex];
     if (j->n == 0) {
         cli_error(cmd, "no feature row of %s matched a label in %s (check --root)", o->features, o->labels);
         return CLI_FATAL;
@@ -405,6 +463,11 @@ void train_summary(const train_job *j, const irb_train_report *r, const char *ou
            j->skipped_class);
     for (int k = 0; count && k < j->nclass; k++)
         printf("class %-24s %zu\n", j->class_name[k], count[k]);
+    if (j->labels_unmatched)
+        printf("labels: %zu row(s) match no feature row, e.g. '%s'\n", j->labels_unmatched, j->unmatched_example);
+    if (r->grid_n > 1)
+        printf("cv groups: %zu %s, %d folds%s%s\n", j->n_groups, j->group_what, j->cv, j->group_note ? "; " : "",
+               j->group_note ? j->group_note : "");
     for (int c = 0; c < r->grid_n; c++)
         printf("cv C=%-10.4g mean held-out log-loss %.5f%s\n", r->grid[c], r->cv_logloss[c],
                r->grid[c] == r->C ? "  <- chosen" : "");

@@ -16,15 +16,17 @@ typedef struct strmap {
 
 typedef struct train_opts {
     const char *features, *labels, *label_col, *path_col, *root, *group_col, *classes, *positive, *negative, *out;
-    double C;
-    long cv, max_iter;
+    double C, gap;     /* gap < 0: the default */
+    long cv, max_iter, camera_depth;
+    int group;         /* irb_fold_unit, or -1: sequence when timed, else block */
     int balanced;
 } train_opts;
 
 typedef struct train_job {
     irb_features *fs;
     irb_table *t;
-    strmap label_of;   /* normalised label path -> table row */
+    irb_labels lab;    /* the labels (irb_labels_from_table) */
+    long *match;       /* [fs->n]: the label of each feature row (irb_labels_match), or -1 */
     strmap class_ix;   /* class name -> index */
     char **class_name; /* nclass */
     int nclass;
@@ -33,6 +35,12 @@ typedef struct train_job {
     size_t x_first, x_n;
     int *y, *group;
     size_t n, skipped_unlabelled, skipped_class;
+    size_t n_groups;          /* distinct CV groups */
+    const char *group_what;   /* what the groups are, for the summary */
+    const char *group_note;   /* a fallback taken, or NULL */
+    int cv;                   /* CV folds to use */
+    size_t labels_unmatched;  /* label rows that match no feature row */
+    const char *unmatched_example;
 } train_job;
 
 extern const char train_usage[];

@@ -29,7 +29,7 @@ int mpi_train(int argc, char **argv)
     if (rc == CLI_OK && o.C == 0) { /* the folds of irbis train, computed alike on every rank */
         if (!(fold = malloc((j.n ? j.n : 1) * sizeof *fold)))
             rc = (cli_error(CMD, "out of memory"), CLI_FATAL);
-        else if (irb_group_kfold(j.group, j.n, o.cv > 0 ? (int)o.cv : 5, fold, &err) != IRB_OK)
+        else if (irb_group_kfold(j.group, j.n, j.cv, fold, &err) != IRB_OK)
             rc = cli_fail(CMD, &err);
         rc = comm_max_int(rc);
     }
@@ -38,7 +38,7 @@ int mpi_train(int argc, char **argv)
     if (rc == CLI_OK) /* this rank's rows only */
         rc = comm_max_int(train_load_rows(&j, &o, lo, hi - lo, CMD));
     if (rc == CLI_OK) {
-        irb_train_opts to = {.C = o.C, .cv_folds = (int)o.cv, .balanced = o.balanced, .max_iter = (int)o.max_iter,
+        irb_train_opts to = {.C = o.C, .cv_folds = j.cv, .balanced = o.balanced, .max_iter = (int)o.max_iter,
                              .folds = fold ? fold + lo : NULL, .allreduce = comm_allreduce_sum};
         irb_train_report rep;
         double t0 = comm_wtime();

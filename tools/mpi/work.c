@@ -41,13 +41,41 @@ size_t unit_target(void)
     return *end || t < 0 ? 256 : (size_t)t;
 }
 
-/* 1 when a piece of camera c may start at its p-th input (see unit_rule). pre[p - 1] is the
- * latest time before p, suf[p] the earliest from p on (NaN: none). */
-static int may_cut(const camera *c, size_t p, const unit_rule *u, void *user, const double *pre, const double *suf)
+/* reach[p]: the last position (in camera c's input order) of a sequence with a member at p or
+ * before, the sequences being the library's burst rule (irb_sequences_assign) over c's inputs.
+ * A piece may start at p when reach[p - 1] < p: no sequence spans the cut. NULL: no memory. */
+static size_t *sequence_reach(const camera *c, const unit_rule *u, void *user)
 {
-    if (str_hash(u->path(user, c->idx[p])) % u->target != 0)
-        return 0;
-    return isnan(pre[p - 1]) || isnan(suf[p]) || suf[p] - pre[p - 1] > u->gap;
+    irb_seq_item *it = calloc(c->n ? c->n : 1, sizeof *it);
+    size_t *reach = malloc((c->n ? c->n : 1) * sizeof *reach), *last = NULL;
+    irb_sequences seq = {0};
+    irb_seq_opts so = {.gap = u->gap};
+    int ok = it && reach;
+    for (size_t p = 0; ok && p < c->n; p++) {
+        double t = u->times ? u->times[c->idx[p]] : NAN;
+        it[p] = (irb_seq_item){.path = u->path(user, c->idx[p]), .has_time = !isnan(t)};
+        if (it[p].has_time)
+            it[p].time = (irb_time){(int64_t)floor(t), t - floor(t)};
+    }
+    ok = ok && irb_sequences_assign(it, c->n, &so, &seq, NULL) == IRB_OK &&
+         (last = malloc((seq.n_sequences ? seq.n_sequences : 1) * sizeof *last));
+    for (size_t p = 0; ok && p < c->n; p++)
+        last[seq.image_seq[p]] = p;
+    for (size_t p = 0; ok && p < c->n; p++) {
+        size_t l = last[seq.image_seq[p]];
+        reach[p] = p && reach[p - 1] > l ? reach[p - 1] : l;
+    }
+    irb_sequences_release(&seq);
+    free(it), free(last);
+    if (!ok)
+        free(reach);
+    return ok ? reach : NULL;
+}
+
+/* 1 when a piece of camera c may start at its p-th input (see unit_rule and sequence_reach). */
+static int may_cut(const camera *c, size_t p, const unit_rule *u, void *user, const size_t *reach)
+{
+    return str_hash(u->path(user, c->idx[p])) % u->target == 0 && reach[p - 1] < p;
 }
 
 /* Appends unit {name, idx[0..n)} to v (of capacity *cap). Returns 0 on success. */
@@ -79,25 +107,14 @@ static int split_units(camera_set *cs, size_t n_inputs, const unit_rule *u, void
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < cs->n; k++) {
         camera *c = &cs->v[k];
-        double *pre = malloc(c->n * sizeof *pre), *suf = malloc(c->n * sizeof *suf);
-        if (!pre || !suf) {
-            free(pre), free(suf);
+        size_t *reach = sequence_reach(c, u, user);
+        if (!reach) {
             rc = -1;
             break;
         }
-        for (size_t p = 0; p < c->n; p++) {
-            double t = u->times ? u->times[c->idx[p]] : NAN;
-            double before = p ? pre[p - 1] : NAN;
-            pre[p] = isnan(t) ? before : isnan(before) || t > before ? t : before;
-        }
-        for (size_t p = c->n; p-- > 0;) {
-            double t = u->times ? u->times[c->idx[p]] : NAN;
-            double after = p + 1 < c->n ? suf[p + 1] : NAN;
-            suf[p] = isnan(t) ? after : isnan(after) || t < after ? t : after;
-        }
         size_t start = 0;
         for (size_t p = 1; rc == 0 && p <= c->n; p++) {
-            if (p < c->n && !may_cut(c, p, u, user, pre, suf))
+            if (p < c->n && !may_cut(c, p, u, user, reach))
                 continue;
             char *name;
             if (start == 0) {
@@ -111,7 +128,7 @@ static int split_units(camera_set *cs, size_t n_inputs, const unit_rule *u, void
             rc = add_unit(&v, &nv, &cap, name, c->idx + start, p - start);
             start = p;
         }
-        free(pre), free(suf);
+        free(reach);
     }
     for (size_t k = 0; k < cs->n; k++)
         free(cs->v[k].name), free(cs->v[k].idx);

@@ -29,8 +29,8 @@ typedef struct camera_set {
  * the other ranks idle. A piece may start at input p of a camera when the FNV-1a hash of p's path
  * is 0 modulo `target` (content-defined: the cut points do not move when other images are added
  * or removed, so parts of an earlier run with a subset of the images still match) and no sequence
- * spans the cut: every timed image before it is more than `gap` seconds before every timed image
- * after it (the sequence rule of docs/sequences.md; untimed images are sequences of one). */
+ * spans the cut (sequences by the library's burst rule, irb_sequences_assign with `gap`, over the
+ * camera's inputs; untimed images are sequences of one). */
 typedef struct unit_rule {
     size_t target;                              /* mean images per piece; 0: whole cameras */
     const char *(*path)(void *user, size_t i);  /* input i's path (borrowed) */
