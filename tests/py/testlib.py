@@ -22,6 +22,21 @@ def check(cond, msg):
     return cond
 
 
+def require_test_hooks(what):
+    """Returns when the build has the test hooks (cmake -DIRBIS_TEST_HOOKS=ON, as scripts/test.sh
+    builds; ctest passes IRBIS_TEST_HOOKS=1). Otherwise the test is skipped (exit 77, which
+    ctest reports as skipped), except under CI=true, where a build without them fails: CI must
+    run these tests."""
+    if os.environ.get('IRBIS_TEST_HOOKS') == '1':
+        return
+    msg = '%s needs a build with the test hooks (cmake -DIRBIS_TEST_HOOKS=ON; scripts/test.sh builds so)' % what
+    if os.environ.get('CI'):
+        print('FAIL ' + msg)
+        sys.exit(1)
+    print('SKIP ' + msg)
+    sys.exit(77)
+
+
 def finish():
     if failures:
         print('%d FAILED' % len(failures))
