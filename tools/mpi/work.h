@@ -73,7 +73,7 @@ void decode_batch(decode_job *j);
 int default_threads(void);
 
 /* "<prefix>: message" on stderr, from rank 0 only (errors every rank would print alike). */
-void root_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+void root_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Test hook (builds with IRBIS_TEST_HOOKS only; always 0 otherwise): IRBIS_MPI_KILL_AFTER_PARTS=k
  * makes a rank SIGKILL itself right after committing its k-th part (a deterministic stand-in for
