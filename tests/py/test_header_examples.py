@@ -25,7 +25,7 @@ import numpy as np
 import onnx
 from PIL import Image
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, roc_auc_score
-from testlib import BIN, CT, MODEL, check, finish, small_classifier, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, cc_flags, check, finish, small_classifier, tmpdir  # noqa: E402
 
 SRC = os.environ['IRBIS_SRC']
 BUILD = os.environ['IRBIS_BUILD']
@@ -86,7 +86,7 @@ def build(name, header, first, code):
         f.write('#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <irbis.h>\n\n'
                 'int main(void)\n{\n#line %d "%s"\n%s\n}\n' % (first, header, code))
     exe = os.path.join(TMP, name)
-    r = subprocess.run(['cc', '-std=c17', '-Wall', '-Wextra', '-Werror', '-pedantic', '-I', os.path.join(SRC, 'include'),
+    r = subprocess.run(['cc', '-std=c17', '-Wall', '-Wextra', '-Werror', '-pedantic', *cc_flags(), '-I', os.path.join(SRC, 'include'),
                         src, '-o', exe, '-L', BUILD, '-lirbis', '-Wl,-rpath,' + BUILD],
                        capture_output=True, text=True)
     check(r.returncode == 0, '%s: compiles against <irbis.h> and libirbis.so %s' % (name, r.stderr[-1500:]))

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 from PIL import Image
-from testlib import BIN, CT, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, cc_flags, check, finish, tmpdir  # noqa: E402
 
 BUILD = os.environ['IRBIS_BUILD']
 SRC = os.environ['IRBIS_SRC']
@@ -110,7 +110,7 @@ def main():
     for tag, link in (('shared', libs + ['-Wl,-rpath,' + libdir]),
                       ('static', [os.path.join(libdir, 'libirbis.a') if a == '-lirbis' else a for a in static_libs])):
         exe = os.path.join(TMP, 'prog_' + tag)
-        r = run(['cc', '-std=c17', '-Wall', '-Wextra', '-Werror', *cflags, src, '-o', exe, *link])
+        r = run(['cc', '-std=c17', '-Wall', '-Wextra', '-Werror', *cc_flags(), *cflags, src, '-o', exe, *link])
         if not check(r.returncode == 0, '%s: cc $(pkg-config ...) prog.c: exit %d %s' % (tag, r.returncode, r.stderr[-800:])):
             continue
         needed = re.findall(r'\(NEEDED\).*\[(.*)\]', run(['readelf', '-d', exe]).stdout)

@@ -37,6 +37,26 @@ def require_test_hooks(what):
     sys.exit(77)
 
 
+def build_option(name):
+    """The value of a cache entry (e.g. IRBIS_SANITIZE) of the build under test, or ''."""
+    try:
+        for line in open(os.path.join(os.environ.get('IRBIS_BUILD', '.'), 'CMakeCache.txt')):
+            if line.startswith(name + ':'):
+                return line.split('=', 1)[1].strip()
+    except OSError:
+        pass
+    return ''
+
+
+def cc_flags():
+    """Extra cc flags for a program built against this build's libirbis (its sanitizers). A
+    libFuzzer build's library cannot be linked by a plain program: the test is skipped."""
+    if build_option('IRBIS_FUZZ') == 'ON':
+        print('SKIP: a libFuzzer build (IRBIS_FUZZ=ON): programs cannot link its instrumented library')
+        sys.exit(77)
+    return ['-fsanitize=address,undefined', '-fno-omit-frame-pointer'] if build_option('IRBIS_SANITIZE') == 'ON' else []
+
+
 def finish():
     if failures:
         print('%d FAILED' % len(failures))
