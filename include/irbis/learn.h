@@ -1,4 +1,5 @@
-/* irbis/learn.h: feature files, logistic regression, classifier files. Included by irbis.h.
+/* irbis/learn.h: feature files, grouped k-fold, logistic regression (also spread over several
+ * processes), classifier files. Included by irbis.h.
  *
  * Feature sets on disk (docs/features.md). A base path P names three files:
  *   P.npy   NumPy .npy v1.0, dtype '<f4', C order, shape (N, D): one feature row per image

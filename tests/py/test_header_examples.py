@@ -10,7 +10,8 @@ independent reference: features against `irbis featurize`'s row, sizes against P
 shape against the ONNX graph, probabilities against `irbis predict`, checksums against hashlib
 and zlib, the scan against the folder listing and manifest times, metrics against sklearn (on the
 example's own arrays), sequences and folds against hand-worked values, the written feature set
-through numpy. Also: the public headers define no function-like macro."""
+through numpy. Also: the public headers define no function-like macro, each has one include
+guard around all of it, and each compiles on its own (it includes what it uses)."""
 import csv
 import glob
 import hashlib
@@ -185,6 +186,20 @@ def main():
     for h in headers():
         macros += [(os.path.basename(h), m) for m in re.findall(r'^\s*#\s*define\s+(\w+)\(', open(h).read(), re.M)]
     check(not macros, 'the public headers define no function-like macro: %s' % macros)
+    os.makedirs(TMP, exist_ok=True)
+    for h in headers():
+        text = re.sub(r'/\*.*?\*/', '', open(h).read(), flags=re.S)
+        directives = re.findall(r'^\s*#\s*(\w+)[ \t]*(\w*)', text, re.M)
+        guards = [d for d in directives if d[0] == 'ifndef' and d[1].startswith('IRBIS_')]
+        check(len(guards) == 1 and directives[0] == guards[0] and directives[1] == ('define', guards[0][1])
+              and directives[-1][0] == 'endif' and text.rstrip().endswith('#endif'),
+              '%s: one include guard (%s) around the whole header' % (os.path.basename(h), [g[1] for g in guards]))
+        src = os.path.join(TMP, 'alone.c')
+        inc = 'irbis.h' if h.endswith('/irbis.h') else 'irbis/' + os.path.basename(h)
+        open(src, 'w').write('#include <%s>\n#include <%s>\nint main(void) { return 0; }\n' % (inc, inc))
+        r = subprocess.run(['cc', '-std=c17', '-Wall', '-Wextra', '-Werror', '-pedantic', '-fsyntax-only',
+                            '-I', os.path.join(SRC, 'include'), src], capture_output=True, text=True)
+        check(r.returncode == 0, '<%s> compiles alone, included twice %s' % (inc, r.stderr[-600:]))
     run, base, clf = fixture()
     found = []
     for h in headers():
