@@ -48,12 +48,17 @@ def build_option(name):
     return ''
 
 
+def skip_fuzz_build(why):
+    """Skips the test (exit 77) in a libFuzzer build (IRBIS_FUZZ=ON), saying why."""
+    if build_option('IRBIS_FUZZ') == 'ON':
+        print('SKIP: a libFuzzer build (IRBIS_FUZZ=ON): %s' % why)
+        sys.exit(77)
+
+
 def cc_flags():
     """Extra cc flags for a program built against this build's libirbis (its sanitizers). A
     libFuzzer build's library cannot be linked by a plain program: the test is skipped."""
-    if build_option('IRBIS_FUZZ') == 'ON':
-        print('SKIP: a libFuzzer build (IRBIS_FUZZ=ON): programs cannot link its instrumented library')
-        sys.exit(77)
+    skip_fuzz_build('programs cannot link its instrumented library')
     return ['-fsanitize=address,undefined', '-fno-omit-frame-pointer'] if build_option('IRBIS_SANITIZE') == 'ON' else []
 
 
