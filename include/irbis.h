@@ -4,6 +4,7 @@
  * This is the one header users include. It pulls in the subsystem headers under irbis/:
  *
  *   irbis/core.h     status codes, error records, version
+ *   irbis/files.h    SHA-256 and CRC-32 checksums, CSV tables
  *   irbis/image.h    decoding JPEG/PNG, EXIF metadata, resize/crop/flip, network input tensors
  *   irbis/nn.h       ONNX models: load, cut at a layer, compile, run in batches (featurize)
  *   irbis/learn.h    logistic regression (L-BFGS), standardisation, classifier files
@@ -26,25 +27,55 @@
  *    that still decoded) are reported through irb_error.warning with status IRB_OK.
  *  - Pointer parameters are borrowed for the duration of the call unless the function says
  *    otherwise. Returned pointers are owned by the object they came from unless stated.
+ *  - Every "Example" block in these headers is the body of a main() that
+ *    tests/py/test_header_examples.py compiles against the library (with <stdio.h>, <stdlib.h>,
+ *    <string.h> and <irbis.h> included) and runs in a folder holding the files it names.
  *
- * A complete short example (featurize one image with the default model):
+ * Example (featurize one image: the 1280 MobileNetV2 features `irbis featurize --cut 2` gives it):
  *
  *   irb_error err = {0};
- *   irb_image img = {0};
- *   irb_decoder_t *dec = NULL;
- *   if (irb_decoder_new(&dec) == IRB_OK &&
- *       irb_decode_file(dec, "cam1/IMG_0001.JPG", &(irb_decode_opts){.target = 224}, &img) == IRB_OK) {
- *       ... use img.data (img.width x img.height x img.channels, uint8, RGB) ...
- *   } else {
- *       fprintf(stderr, "%s\n", irb_decoder_error(dec)->message);
+ *   irb_model_t *model = NULL;
+ *   irb_net_t *net = NULL;
+ *   if (irb_model_load("mobilenet_v2.onnx", NULL, &model, &err) != IRB_OK ||
+ *       irb_net_new(model, &(irb_net_opts){.cut = 2, .pool = IRB_POOL_AVG}, &net, &err) != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       irb_model_free(model);
+ *       return 1;
  *   }
- *   irb_image_release(&img);
+ *   int c, h, w;
+ *   irb_net_input_shape(net, &c, &h, &w);              // 3 x 224 x 224
+ *   irb_preproc pp = irb_preproc_default(h);           // centre crop 87.5 %, bilinear
+ *   const irb_preprocess *norm = irb_model_preprocess(model);
+ *   for (int k = 0; k < 3; k++)                        // the model's own normalisation
+ *       pp.mean[k] = norm->mean[k], pp.scale[k] = norm->std[k];
+ *   size_t dim = irb_net_output_size(net);
+ *   float *x = malloc(sizeof(float) * c * h * w), *f = malloc(sizeof(float) * dim);
+ *   irb_decoder_t *dec = NULL;
+ *   int rc = 1;
+ *   if (!x || !f || irb_decoder_new(&dec) != IRB_OK)
+ *       fprintf(stderr, "out of memory\n");
+ *   else if (irb_preprocess_file(dec, "cam1/IMG_0001.JPG", &pp, x, NULL) != IRB_OK)
+ *       fprintf(stderr, "%s\n", irb_decoder_error(dec)->message);
+ *   else if (irb_net_run(net, x, 1, f) != IRB_OK)
+ *       fprintf(stderr, "%s\n", irb_net_error(net)->message);
+ *   else {
+ *       printf("%zu features:", dim);
+ *       for (size_t i = 0; i < dim; i++)
+ *           printf(" %.6g", f[i]);
+ *       printf("\n");
+ *       rc = 0;
+ *   }
+ *   free(x), free(f);
  *   irb_decoder_free(dec);
+ *   irb_net_free(net);
+ *   irb_model_free(model);
+ *   return rc;
  */
 #ifndef IRBIS_H
 #define IRBIS_H
 
 #include "irbis/core.h"
+#include "irbis/files.h"
 #if __has_include("irbis/image.h")
 #include "irbis/image.h"
 #endif

@@ -2,13 +2,15 @@
 # Installs the Debian packages irbis needs (when run as root and something is missing),
 # then configures and builds. Idempotent: fast when everything is already in place.
 #   scripts/setup.sh [build-dir] [extra cmake args...]
+# The build is a release build without test hooks (IRBIS_TEST_HOOKS=OFF) unless the extra
+# arguments say otherwise; scripts/test.sh turns them on. Install it with `cmake --install`.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 shift || true
 
 packages=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang binutils python3 man-db
   libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev
   libopenmpi-dev openmpi-bin libonnx-testdata
@@ -30,6 +32,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DIRBIS_TEST_HOOKS=OFF "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 echo "setup: built $build/irbis"

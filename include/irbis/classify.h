@@ -15,18 +15,21 @@
  *     gives IRB_MISMATCH unless opts->restart is set (which discards the old results).
  *   - Progress is reported through a callback (the library never prints).
  *
- * Example:
+ * Example (classify a survey folder into out/):
  *
  *   irb_classify_opts o;
  *   irb_classify_opts_default(&o);
- *   o.model_path = "mobilenet_v2.onnx";  o.classifier_path = "c.irbis";
- *   o.survey_dir = "survey/";            o.out_dir = "out/";
+ *   o.model_path = "mobilenet_v2.onnx";
+ *   o.classifier_path = "classifier.irbis";
+ *   o.survey_dir = "survey";
+ *   o.out_dir = "out";
  *   irb_classify_summary sum;
  *   irb_error err = {0};
- *   if (irb_classify_run(&o, &sum, &err) != IRB_OK)
+ *   if (irb_classify_run(&o, &sum, &err) != IRB_OK) {
  *       fprintf(stderr, "%s\n", err.message);
- *   else
- *       printf("%lld images, %lld failed\n", sum.images, sum.failed);
+ *       return 1;
+ *   }
+ *   printf("%lld images, %lld classified, %lld failed\n", sum.images, sum.classified, sum.failed);
  */
 #ifndef IRBIS_CLASSIFY_H
 #define IRBIS_CLASSIFY_H

@@ -13,14 +13,22 @@
  *   - When the truth holds only one class the ROC/AUC is undefined: irb_roc_compute succeeds with
  *     auc = NaN, the undefined rate NaN, and a warning in err (sklearn raises instead).
  *
- * Example:
+ * Example (accuracy of labels and AUC of scores for six images):
+ *
+ *   int truth[6] = {0, 0, 1, 1, 1, 0}, pred[6] = {0, 1, 1, 1, 0, 0};
+ *   double score[6] = {0.1, 0.6, 0.8, 0.7, 0.4, 0.2};   // p(class 1)
+ *   irb_error err = {0};
  *   irb_metrics m = {0};
  *   irb_roc roc = {0};
- *   irb_metrics_compute(truth, pred, n, n_classes, &m, &err);
- *   irb_roc_compute(score, is_pos, n, 1, &roc, &err);
- *   printf("accuracy %.3f  AUC %.3f\n", m.accuracy, roc.auc);
+ *   int rc = irb_metrics_compute(truth, pred, 6, 2, &m, &err) == IRB_OK &&
+ *            irb_roc_compute(score, truth, 6, 1, &roc, &err) == IRB_OK ? 0 : 1;
+ *   if (rc)
+ *       fprintf(stderr, "%s\n", err.message);
+ *   else
+ *       printf("accuracy %.6f balanced %.6f AUC %.6f\n", m.accuracy, m.balanced_accuracy, roc.auc);
  *   irb_metrics_release(&m);
  *   irb_roc_release(&roc);
+ *   return rc;
  */
 #ifndef IRBIS_EVAL_H
 #define IRBIS_EVAL_H

@@ -12,21 +12,27 @@
  *     irb_preprocess_file goes file -> cropped/resized/normalised NCHW float32 in one call.
  *   - Camera traps burn a text bar into the top/bottom rows; irb_detect_info_strips finds it.
  *
- * Example (the MobileNetV2 input for one file):
+ * Example (the MobileNetV2 input for one file; see irbis.h for running the CNN on it):
  *
- *   irb_preproc pp = irb_preproc_default(224);          // crop 87.5 %, bilinear, (x-128)/128
+ *   irb_decoder_t *dec = NULL;
+ *   if (irb_decoder_new(&dec) != IRB_OK)             // one per thread, reused for every image
+ *       return 1;
+ *   irb_preproc pp = irb_preproc_default(224);       // crop 87.5 %, bilinear, (x-128)/128
  *   float *x = malloc(sizeof(float) * 3 * 224 * 224);
  *   irb_image_info info;
- *   if (irb_preprocess_file(dec, "cam1/IMG_0001.JPG", &pp, x, &info) != IRB_OK)
- *       fprintf(stderr, "%s\n", irb_decoder_error(dec)->message);
- *   else if (irb_decoder_error(dec)->warning)
- *       fprintf(stderr, "warning: %s\n", irb_decoder_error(dec)->message);
- *
- * Errors: every failing call sets the decoder's error (irb_decoder_error) with a message that
- * names the file and the cause: IRB_IO (with errno text), IRB_CORRUPT (not decodable),
- * IRB_UNSUPPORTED (not a JPEG/PNG, or an unhandled variant), IRB_TOO_LARGE (more pixels than the
- * limit, refused from the header before allocating), IRB_NOMEM. A corrupt but decodable image
- * (e.g. truncated JPEG, broken EXIF) succeeds with IRB_OK and irb_decoder_error(dec)->warning set.
+ *   int rc = 1;
+ *   if (!x || irb_preprocess_file(dec, "cam1/IMG_0001.JPG", &pp, x, &info) != IRB_OK) {
+ *       fprintf(stderr, "%s\n", x ? irb_decoder_error(dec)->message : "out of memory");
+ *   } else {
+ *       if (irb_decoder_error(dec)->warning)
+ *           fprintf(stderr, "warning: %s\n", irb_decoder_error(dec)->message);
+ *       printf("%dx%d image decoded at scale %d/%d\n", info.width, info.height, info.scale_num,
+ *              info.scale_denom);
+ *       rc = 0;
+ *   }
+ *   free(x);
+ *   irb_decoder_free(dec);
+ *   return rc;
  */
 #ifndef IRBIS_IMAGE_H
 #define IRBIS_IMAGE_H

@@ -1,4 +1,5 @@
-/* irbis/learn.h: feature files, logistic regression, classifier files. Included by irbis.h.
+/* irbis/learn.h: feature files, grouped k-fold, logistic regression (also spread over several
+ * processes), classifier files. Included by irbis.h.
  *
  * Feature sets on disk (docs/features.md). A base path P names three files:
  *   P.npy   NumPy .npy v1.0, dtype '<f4', C order, shape (N, D): one feature row per image
@@ -7,22 +8,65 @@
  * The writer streams rows (N need not be known up front) into temporary files and renames them
  * into place at close, so a crash never leaves a half-written set under the final names.
  *
+ * Example (a feature set of three 4-float rows with a camera column):
+ *
+ *   irb_error err = {0};
  *   irb_featwriter_t *w = NULL;
- *   const char *extra[] = {"camera", "timestamp", NULL};
- *   IRB_TRY(irb_featwriter_open("out/feat", 1280, extra, &w, &err));
+ *   const char *extra[] = {"camera", NULL};
+ *   if (irb_featwriter_open("written", 4, extra, &w, &err) != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       return 1;
+ *   }
  *   irb_featwriter_set_meta_str(w, "model", "mobilenet_v2.onnx");
- *   for (...) irb_featwriter_add(w, path, 0, (const char *[]){cam, ts}, row, &err);
- *   irb_featwriter_close(w, &err);          // always frees w
+ *   irb_status s = IRB_OK;
+ *   for (int i = 0; i < 3 && s == IRB_OK; i++) {
+ *       float row[4] = {i, i + 0.5f, -i, 1};
+ *       char path[32];
+ *       snprintf(path, sizeof path, "cam1/IMG_%04d.JPG", i + 1);
+ *       s = irb_featwriter_add(w, path, 0, (const char *[]){"cam1"}, row, &err);
+ *   }
+ *   if (s != IRB_OK)
+ *       irb_featwriter_free(w);              // abandons the set: no file is left behind
+ *   else
+ *       s = irb_featwriter_close(w, &err);   // written.npy/.csv/.json in place; always frees w
+ *   if (s != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       return 1;
+ *   }
  *
  * Classifiers (docs/classifier.md): multinomial (3+ classes) or binary (one logit) L2 logistic
  * regression on standardised features, objective C * sum_i s_i * logloss_i + 0.5 * ||W||^2
  * (intercepts not penalised), as scikit-learn 1.2's LogisticRegression(solver='lbfgs').
  *
+ * Example (a classifier's probabilities for a feature set of the same backbone):
+ *
+ *   irb_error err = {0};
  *   irb_classifier_t *clf = NULL;
- *   IRB_TRY(irb_classifier_load("m.irbis", &clf, &err));
- *   IRB_TRY(irb_classifier_check_features(clf, fs, &err));   // refuse a mismatched backbone
- *   irb_classifier_predict(clf, fs->x, fs->n, fs->dim, probs, &err);   // probs: n x classes
+ *   irb_features *fs = NULL;
+ *   if (irb_classifier_load("classifier.irbis", &clf, &err) != IRB_OK ||
+ *       irb_features_load("feat", &fs, &err) != IRB_OK ||
+ *       irb_classifier_check_features(clf, fs, &err) != IRB_OK) {   // refuse a mismatched backbone
+ *       fprintf(stderr, "%s\n", err.message);
+ *       irb_features_free(fs);
+ *       irb_classifier_free(clf);
+ *       return 1;
+ *   }
+ *   int k = irb_classifier_classes(clf);
+ *   double *prob = malloc(sizeof(double) * fs->n * k);                // n x classes
+ *   int rc = 1;
+ *   if (!prob)
+ *       fprintf(stderr, "out of memory\n");
+ *   else if (irb_classifier_predict(clf, fs->x, fs->n, fs->dim, prob, &err) != IRB_OK)
+ *       fprintf(stderr, "%s\n", err.message);
+ *   else {
+ *       for (size_t i = 0; i < fs->n; i++)
+ *           printf("%s p(%s) = %.6f\n", fs->path[i], irb_classifier_class_name(clf, 0), prob[i * k]);
+ *       rc = 0;
+ *   }
+ *   free(prob);
+ *   irb_features_free(fs);
  *   irb_classifier_free(clf);
+ *   return rc;
  */
 #ifndef IRBIS_LEARN_H
 #define IRBIS_LEARN_H
@@ -31,18 +75,11 @@
 #include <stdint.h>
 
 #include "irbis/core.h"
+#include "irbis/files.h" /* SHA-256 provenance, CRC-32 checksums of the files below */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- sha256 ------------------------------------------------------------------------------- */
-
-/* SHA-256 of a file's bytes as 64 lowercase hex digits + NUL into hex[65]. path borrowed.
- * Returns IRB_OK, IRB_NOT_FOUND / IRB_IO (message names the file). */
-IRB_API irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err);
-/* SHA-256 of a memory buffer, same output format. */
-IRB_API void irb_sha256_buffer(const void *data, size_t n, char hex[65]);
 
 /* ---- feature writer ----------------------------------------------------------------------- */
 
@@ -112,22 +149,6 @@ IRB_API void irb_features_free(irb_features *fs);
 IRB_API char *const *irb_features_column(const irb_features *fs, const char *name);
 /* Metadata value of `key` (decoded string, or JSON text for non-strings), or NULL. Owned by fs. */
 IRB_API const char *irb_features_meta(const irb_features *fs, const char *key);
-
-/* ---- CSV tables --------------------------------------------------------------------------- */
-
-/* A whole CSV file (RFC 4180, first record = header) in memory, e.g. a labels file. */
-typedef struct irb_table {
-    int ncol;
-    char **name;      /* ncol header names (a UTF-8 BOM is dropped) */
-    size_t nrow;
-    char ***cell;     /* cell[i][j]: row i, column j ("" when the row is short) */
-} irb_table;
-
-/* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file. */
-IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *err);
-/* Index of column `name`, or -1. */
-IRB_API int irb_table_column(const irb_table *t, const char *name);
-IRB_API void irb_table_free(irb_table *t);
 
 /* ---- cross-validation folds ----------------------------------------------------------------- */
 
@@ -244,9 +265,6 @@ IRB_API irb_status irb_classifier_load(const char *path, irb_classifier_t **out,
 /* Parses a classifier from memory (what load does after reading the file); name is for messages. */
 IRB_API irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
                                         irb_classifier_t **out, irb_error *err);
-
-/* CRC-32 (IEEE 802.3, as zlib's crc32) of a buffer, continuing from crc (start with 0). */
-IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
 
 #ifdef __cplusplus
 }

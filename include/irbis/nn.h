@@ -1,18 +1,41 @@
 /* irbis/nn.h: ONNX models, loaded into irbis' IR, cut at a layer, compiled for an engine, run
  * in batches. Included by irbis.h. Design and file formats: docs/nn.md.
  *
+ * Example (a batch of two images through the net cut before its classifier):
+ *
  *   irb_error err = {0};
  *   irb_model_t *m = NULL;
  *   irb_net_t *net = NULL;
- *   if (irb_model_load("mobilenet_v2.onnx", NULL, &m, &err) != IRB_OK) { ... err.message ... }
- *   irb_net_opts o = {.cut = 2, .pool = IRB_POOL_AVG};          // 1280-d features
- *   if (irb_net_new(m, &o, &net, &err) != IRB_OK) { ... }
- *   int c, h, w;  irb_net_input_shape(net, &c, &h, &w);
- *   float *in = ... batch x c x h x w, preprocessed as irb_model_preprocess(m) says ...;
- *   float *out = ... batch x irb_net_output_size(net) ...;
- *   if (irb_net_run(net, in, batch, out) != IRB_OK) { ... irb_net_error(net)->message ... }
- *   irb_net_free(net);            // a net does not need its model after irb_net_new
- *   irb_model_free(m);
+ *   if (irb_model_load("mobilenet_v2.onnx", NULL, &m, &err) != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       return 1;
+ *   }
+ *   irb_net_opts o = {.cut = 2, .pool = IRB_POOL_AVG, .max_batch = 2};   // 1280-d features
+ *   irb_status s = irb_net_new(m, &o, &net, &err);
+ *   irb_model_free(m);                       // a net does not need its model after irb_net_new
+ *   if (s != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       return 1;
+ *   }
+ *   int c, h, w;
+ *   irb_net_input_shape(net, &c, &h, &w);
+ *   size_t dim = irb_net_output_size(net);
+ *   // the input: batch x c x h x w floats, preprocessed as irb_model_preprocess(m) says (image.h);
+ *   // zeros are two images of the mean colour
+ *   float *in = calloc((size_t)2 * c * h * w, sizeof(float)), *out = calloc(2 * dim, sizeof(float));
+ *   int rc = 1;
+ *   if (!in || !out)
+ *       fprintf(stderr, "out of memory\n");
+ *   else if (irb_net_run(net, in, 2, out) != IRB_OK)
+ *       fprintf(stderr, "%s\n", irb_net_error(net)->message);
+ *   else {
+ *       printf("input %dx%dx%d, %zu features (%s, %s engine), rows equal: %d\n", c, h, w, dim,
+ *              irb_net_output_name(net), irb_net_engine(net), !memcmp(out, out + dim, dim * sizeof(float)));
+ *       rc = 0;
+ *   }
+ *   free(in), free(out);
+ *   irb_net_free(net);
+ *   return rc;
  */
 #ifndef IRBIS_NN_H
 #define IRBIS_NN_H

@@ -14,12 +14,15 @@
  * class names, the decision rule (positive class and threshold), the sequence gap and whether
  * sequences are averaged complete it.
  *
+ * Example (what a pipeline file holds):
+ *
  *   irb_pipeline *p = NULL;
  *   irb_error err = {0};
- *   if (irb_pipeline_load("empty.irbis", &p, &err) != IRB_OK)
+ *   if (irb_pipeline_load("classifier.irbis", &p, &err) != IRB_OK) {
  *       fprintf(stderr, "%s\n", err.message);
- *   else
- *       printf("%s: %d parts, %d classes\n", p->row, p->n_parts, p->n_classes);
+ *       return 1;
+ *   }
+ *   printf("%s: %d parts, %d classes\n", p->row, p->n_parts, p->n_classes);
  *   irb_pipeline_free(p);
  *
  * Version-1 files (a single classifier from `irbis train FEATURES`) load as one-part pipelines.

@@ -5,13 +5,20 @@
  * symbolic links to folders are not followed. Only the headers of images are read (size and
  * EXIF, no pixel decode). Memory is bounded by the open folder stack, not the survey size.
  *
- *   irb_scan_t *scan;
+ * Example (one line per file of a survey folder):
+ *
+ *   irb_scan_t *scan = NULL;
  *   irb_scan_row row;
  *   irb_error err = {0};
- *   if (irb_scan_open("survey/", NULL, &scan, &err) != IRB_OK) { ... err.message ... }
+ *   if (irb_scan_open("survey", NULL, &scan, &err) != IRB_OK) {
+ *       fprintf(stderr, "%s\n", err.message);
+ *       return 1;
+ *   }
  *   while (irb_scan_next(scan, &row) == IRB_OK)
- *       printf("%s %s %s\n", row.path, row.camera, row.timestamp);
+ *       printf("%s,%s,%s,%s\n", row.path, row.camera, row.timestamp, irb_scan_status_name(row.status));
+ *   int rc = irb_scan_error(scan)->status == IRB_OK ? 0 : 1;   // IRB_NOT_FOUND ended the walk
  *   irb_scan_close(scan);
+ *   return rc;
  */
 #ifndef IRBIS_SCAN_H
 #define IRBIS_SCAN_H

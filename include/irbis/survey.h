@@ -15,19 +15,40 @@
  *     (sequence, camera, or a contiguous block of the sorted path order).
  *   Design and rationale: docs/sequences.md.
  *
- * Example (sequences and 5 folds for a list of images):
+ * Example (sequences and two cross-validation folds for four images of two cameras):
  *
- *   irb_seq_item items[n];            // path, camera, has_time/time, optional sequence
- *   irb_sequences seq = {0};
+ *   const char *path[4] = {"cam1/a.jpg", "cam1/b.jpg", "cam1/c.jpg", "cam2/d.jpg"};
+ *   const char *camera[4] = {"cam1", "cam1", "cam1", "cam2"};
+ *   const char *when[4] = {"2012-11-24T16:59:05", "2012:11:24 16:59:50", "2012-11-24T17:30:00",
+ *                          "2012-11-24T16:59:10"};
+ *   irb_seq_item items[4];
  *   irb_error err = {0};
- *   if (irb_sequences_assign(items, n, NULL, &seq, &err) != IRB_OK)
+ *   for (int i = 0; i < 4; i++) {
+ *       items[i] = (irb_seq_item){.path = path[i], .camera = camera[i], .has_time = 1};
+ *       if (irb_time_parse(when[i], &items[i].time, &err) != IRB_OK) {
+ *           fprintf(stderr, "%s\n", err.message);
+ *           return 1;
+ *       }
+ *   }
+ *   irb_sequences seq = {0};
+ *   if (irb_sequences_assign(items, 4, NULL, &seq, &err) != IRB_OK) {   // gap: 60 s
  *       fprintf(stderr, "%s\n", err.message);
- *   // seq.image_seq[i] is image i's sequence, seq.ids[seq.image_seq[i]] its id
- *   irb_fold_item f[n];               // path, camera, unit = seq.ids[seq.image_seq[i]], label
- *   int fold[n];
- *   irb_fold_opts fo = irb_fold_opts_default();   // k = 5, by sequence, stratified
- *   irb_folds_assign(f, n, &fo, fold, &err);
+ *       return 1;
+ *   }
+ *   irb_fold_item f[4];
+ *   for (int i = 0; i < 4; i++)   // folds never split a sequence
+ *       f[i] = (irb_fold_item){.path = path[i], .camera = camera[i], .unit = seq.ids[seq.image_seq[i]],
+ *                              .label = -1};
+ *   irb_fold_opts fo = irb_fold_opts_default();   // by sequence, stratified
+ *   fo.k = 2;
+ *   int fold[4];
+ *   int rc = irb_folds_assign(f, 4, &fo, fold, &err) == IRB_OK ? 0 : 1;
+ *   for (int i = 0; rc == 0 && i < 4; i++)
+ *       printf("%s sequence %s fold %d\n", path[i], seq.ids[seq.image_seq[i]], fold[i]);
+ *   if (rc)
+ *       fprintf(stderr, "%s\n", err.message);
  *   irb_sequences_release(&seq);
+ *   return rc;
  */
 #ifndef IRBIS_SURVEY_H
 #define IRBIS_SURVEY_H

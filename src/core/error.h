@@ -5,6 +5,13 @@
 
 #include "irbis/core.h"
 
+/* printf-style checking of a function's format argument f and its first variadic argument a. */
+#if defined(__GNUC__)
+#define IRB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define IRB_PRINTF(f, a)
+#endif
+
 /* Set err (may be NULL) to status s with a printf-style message; returns s. */
 irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...) IRB_PRINTF(3, 4);
 /* Record a warning (status stays IRB_OK); an earlier warning's text is kept if one is set. */

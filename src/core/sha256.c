@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "irbis/learn.h"
+#include "irbis/files.h"
 
 typedef struct sha256_ctx {
     uint32_t h[8];

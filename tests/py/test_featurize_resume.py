@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 import time
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, require_test_hooks, tmpdir  # noqa: E402
 
 TMP = tmpdir('featurize_resume')
 IMAGES = os.path.join(CT, 'mlwic_examples/images')
@@ -25,6 +25,7 @@ def messages(stderr):
 
 
 def main():
+    require_test_hooks('test_featurize_resume (IRBIS_FEATURIZE_SEGMENT)')
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     files = [os.path.join(IMAGES, f) for f in sorted(os.listdir(IMAGES))[:298]]

@@ -28,6 +28,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from testlib import require_test_hooks  # noqa: E402
 
 SHARED = os.environ["IRBIS_SHARED"]
 BIN = os.environ["IRBIS_BIN"]
@@ -142,6 +143,7 @@ def compare(ref, out, tag):
 
 def main():
     mpirun = mpirun_or_skip()
+    require_test_hooks("test_mpi_classify (IRBIS_MPI_KILL_AFTER_PARTS, IRBIS_MPI_UNITS_FILE)")
     fx = F.fixture()  # the classifier (irbis featurize + irbis train), model and nothing else
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)

@@ -16,6 +16,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import require_test_hooks  # noqa: E402
+
 SHARED = os.environ["IRBIS_SHARED"]
 BIN = os.environ["IRBIS_BIN"]
 BUILD = os.environ["IRBIS_BUILD"]
@@ -84,6 +87,7 @@ def same_files(a, b, exts):
 
 def main():
     mpirun = mpirun_or_skip()
+    require_test_hooks("test_mpi_featurize (IRBIS_MPI_KILL_AFTER_PARTS, IRBIS_MPI_UNITS_FILE)")
     os.makedirs(TMP, exist_ok=True)
     survey = make_survey(os.path.join(TMP, "survey"))
     exts = (".npy", ".csv", ".json")

@@ -22,6 +22,46 @@ def check(cond, msg):
     return cond
 
 
+def require_test_hooks(what):
+    """Returns when the build has the test hooks (cmake -DIRBIS_TEST_HOOKS=ON, as scripts/test.sh
+    builds; ctest passes IRBIS_TEST_HOOKS=1). Otherwise the test is skipped (exit 77, which
+    ctest reports as skipped), except under CI=true, where a build without them fails: CI must
+    run these tests."""
+    if os.environ.get('IRBIS_TEST_HOOKS') == '1':
+        return
+    msg = '%s needs a build with the test hooks (cmake -DIRBIS_TEST_HOOKS=ON; scripts/test.sh builds so)' % what
+    if os.environ.get('CI'):
+        print('FAIL ' + msg)
+        sys.exit(1)
+    print('SKIP ' + msg)
+    sys.exit(77)
+
+
+def build_option(name):
+    """The value of a cache entry (e.g. IRBIS_SANITIZE) of the build under test, or ''."""
+    try:
+        for line in open(os.path.join(os.environ.get('IRBIS_BUILD', '.'), 'CMakeCache.txt')):
+            if line.startswith(name + ':'):
+                return line.split('=', 1)[1].strip()
+    except OSError:
+        pass
+    return ''
+
+
+def skip_fuzz_build(why):
+    """Skips the test (exit 77) in a libFuzzer build (IRBIS_FUZZ=ON), saying why."""
+    if build_option('IRBIS_FUZZ') == 'ON':
+        print('SKIP: a libFuzzer build (IRBIS_FUZZ=ON): %s' % why)
+        sys.exit(77)
+
+
+def cc_flags():
+    """Extra cc flags for a program built against this build's libirbis (its sanitizers). A
+    libFuzzer build's library cannot be linked by a plain program: the test is skipped."""
+    skip_fuzz_build('programs cannot link its instrumented library')
+    return ['-fsanitize=address,undefined', '-fno-omit-frame-pointer'] if build_option('IRBIS_SANITIZE') == 'ON' else []
+
+
 def finish():
     if failures:
         print('%d FAILED' % len(failures))

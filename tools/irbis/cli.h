@@ -26,7 +26,7 @@ enum {
 extern int cli_quiet;
 
 /* "irbis <cmd>: message\n" on stderr. */
-void cli_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A per-file failure (or warning) line naming the file once: "path: [warning: ]cause" when msg
  * is "path: cause" or does not name the file, else msg as it is. */
 void cli_file_message(const char *cmd, const char *path, const char *msg, int warning);

@@ -79,12 +79,17 @@ static void erase_progress(const run *r)
         fputs("\r\033[K", stderr);
 }
 
-/* Inputs per segment (IRBIS_FEATURIZE_SEGMENT overrides, for tests). */
+/* Inputs per segment. Test hook (builds with IRBIS_TEST_HOOKS only, docs/contributing.md):
+ * IRBIS_FEATURIZE_SEGMENT overrides it. */
 static size_t segment_size(void)
 {
+#ifdef IRBIS_TEST_HOOKS
     const char *v = getenv("IRBIS_FEATURIZE_SEGMENT");
     long n = v ? atol(v) : 0;
-    return n > 0 ? (size_t)n : 1024;
+    if (n > 0)
+        return (size_t)n;
+#endif
+    return 1024;
 }
 
 static void segment_name(size_t first, char *buf, size_t cap) { snprintf(buf, cap, "segment from input %zu", first); }

@@ -200,6 +200,9 @@ void cameras_free(camera_set *cs)
 
 void units_dump(const camera_set *cs, const char *const *paths)
 {
+#ifndef IRBIS_TEST_HOOKS
+    (void)cs, (void)paths;
+#else
     const char *file = getenv("IRBIS_MPI_UNITS_FILE");
     FILE *f = file && comm_rank() == 0 ? fopen(file, "w") : NULL;
     if (!f)
@@ -208,6 +211,7 @@ void units_dump(const camera_set *cs, const char *const *paths)
         for (size_t p = 0; p < cs->v[k].n; p++)
             fprintf(f, "%s\t%s\n", cs->v[k].name, paths[cs->v[k].idx[p]]);
     fclose(f);
+#endif
 }
 
 /* ---- decoding ------------------------------------------------------------------------------ */
@@ -297,6 +301,10 @@ void root_error(const char *cmd, const char *fmt, ...)
 
 long kill_after_parts(void)
 {
+#ifdef IRBIS_TEST_HOOKS
     const char *v = getenv("IRBIS_MPI_KILL_AFTER_PARTS");
     return v ? atol(v) : 0;
+#else
+    return 0;
+#endif
 }

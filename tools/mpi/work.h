@@ -47,7 +47,7 @@ int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, c
                   const unit_rule *rule);
 void cameras_free(camera_set *cs);
 
-/* Test hook: IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
+/* Test hook (builds with IRBIS_TEST_HOOKS only; a no-op otherwise): IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
  * so a test can check that no sequence is split across units. */
 void units_dump(const camera_set *cs, const char *const *paths);
 
@@ -73,10 +73,11 @@ void decode_batch(decode_job *j);
 int default_threads(void);
 
 /* "<prefix>: message" on stderr, from rank 0 only (errors every rank would print alike). */
-void root_error(const char *cmd, const char *fmt, ...) IRB_PRINTF(2, 3);
+void root_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Test hook: IRBIS_MPI_KILL_AFTER_PARTS=k makes a rank SIGKILL itself right after committing its
- * k-th part (a deterministic stand-in for a node dying mid-run); 0 when unset. */
+/* Test hook (builds with IRBIS_TEST_HOOKS only; always 0 otherwise): IRBIS_MPI_KILL_AFTER_PARTS=k
+ * makes a rank SIGKILL itself right after committing its k-th part (a deterministic stand-in for
+ * a node dying mid-run); 0 when unset. */
 long kill_after_parts(void);
 
 int mpi_featurize(int argc, char **argv);
