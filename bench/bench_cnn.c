@@ -66,7 +66,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.message);
         goto done;
     }
-    irb_exec_opts o = {bf16 ? IRB_EXEC_BF16 : IRB_EXEC_FP32, threads, batch};
+    irb_exec_opts o = {.precision = bf16 ? IRB_EXEC_BF16 : IRB_EXEC_FP32, .threads = threads, .max_batch = batch};
     double t0 = now();
     if (irb_onednn_compile(&g, &o, th, &plan, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);

@@ -26,6 +26,7 @@ typedef struct irb_onednn_info {
     int threads, max_batch;
     int steps;           /* primitives per image (batch-1 variant) */
     int reorders;        /* of which layout reorders (input/output included) */
+    int int8_steps;      /* of which int8 convolutions (int8 plans) */
     size_t arena_bytes;  /* activation memory per context (batch-1 variant) */
     size_t naive_bytes;  /* the same without buffer reuse */
     size_t weight_bytes; /* packed constants (all variants) */
