@@ -111,6 +111,18 @@ void irb_calib_observe(irb_calib_t *c, int entry, const float *x, size_t n)
 
 void irb_calib_add_images(irb_calib_t *c, long n) { c->images += n; }
 
+irb_status irb_calib_value_ranges(const irb_graph *g, const irb_calib_t *c, float **out, irb_error *err)
+{
+    float *r = irb_malloc_array(2 * (size_t)g->n_values + 2, sizeof *r);
+    if (!r)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int v = 0; v < g->n_values; v++)
+        if (!irb_calib_range(c, g->values[v].name, &r[2 * v], &r[2 * v + 1]))
+            r[2 * v] = r[2 * v + 1] = NAN;
+    *out = r;
+    return IRB_OK;
+}
+
 /* ---- text form */
 
 irb_status irb_calib_to_text(const irb_calib_t *c, char **text, size_t *len, irb_error *err)

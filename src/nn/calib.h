@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
+#include "core/error.h"
 #include "irbis/nn.h"
+#include "nn/ir.h"
 
 /* Index of tensor `name` in c, or -1. */
 int irb_calib_find(const irb_calib_t *c, const char *name);
@@ -14,5 +16,8 @@ int irb_calib_entry(irb_calib_t *c, const char *name);
 /* Widens entry's range with n values (NaN left out). */
 void irb_calib_observe(irb_calib_t *c, int entry, const float *x, size_t n);
 void irb_calib_add_images(irb_calib_t *c, long n);
+/* Per value v of g, (*out)[2v] = min and [2v+1] = max from c by name, NaN for values c lacks
+ * (irb_exec_opts.range); *out is irb_malloc'd. */
+irb_status irb_calib_value_ranges(const irb_graph *g, const irb_calib_t *c, float **out, irb_error *err);
 
 #endif

@@ -100,19 +100,6 @@ static irb_status setup_record(irb_net_t *net, const irb_graph *g, irb_exec_opts
     return IRB_OK;
 }
 
-/* Per value, its calibrated [min, max] or NaNs; *out is irb_malloc'd. */
-static irb_status int8_ranges(const irb_graph *g, const irb_calib_t *c, float **out, irb_error *err)
-{
-    float *r = irb_malloc_array(2 * (size_t)g->n_values + 2, sizeof *r);
-    if (!r)
-        return irb_fail(err, IRB_NOMEM, "out of memory");
-    for (int v = 0; v < g->n_values; v++)
-        if (!irb_calib_range(c, g->values[v].name, &r[2 * v], &r[2 * v + 1]))
-            r[2 * v] = r[2 * v + 1] = NAN;
-    *out = r;
-    return IRB_OK;
-}
-
 static irb_status check_precision(const irb_net_opts *o, irb_error *err)
 {
     if (o->record && (o->precision != IRB_PRECISION_FP32 || o->engine == IRB_ENGINE_ONEDNN))
@@ -137,7 +124,7 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
     if (s == IRB_OK)
         s = choose_engine(eng, &g, &net->be, err);
     if (s == IRB_OK && o->precision == IRB_PRECISION_INT8)
-        s = int8_ranges(&g, o->calib, &range, err);
+        s = irb_calib_value_ranges(&g, o->calib, &range, err);
     if (s == IRB_OK) {
         const irb_value *x = &g.values[g.input], *y = &g.values[g.output];
         net->c = (int)x->dims[1], net->h = (int)x->dims[2], net->w = (int)x->dims[3];
