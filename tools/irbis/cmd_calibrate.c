@@ -1,5 +1,4 @@
 #include <getopt.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -59,43 +58,26 @@ static int parse(int argc, char **argv, copts *o)
     return 1;
 }
 
+static void on_bad(void *ctx, size_t index, const irb_error *e)
+{
+    const paths *in = ctx;
+    cli_file_message(CMD, in->v[index], e->message, e->warning);
+}
+
 /* Records the table over the chosen images; a bad image is named and skipped. */
 static int record(const copts *o, irb_model_t *m, const paths *in, irb_calib_t *cal)
 {
     irb_error err = {0};
-    irb_net_t *net = NULL;
-    irb_net_opts no = {.record = cal, .threads = (int)o->threads, .max_batch = 1, .input_size = (int)o->size};
-    if (irb_net_new(m, &no, &net, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    int c, h, w;
-    irb_net_input_shape(net, &c, &h, &w);
+    irb_net_opts no = {.threads = (int)o->threads, .input_size = (int)o->size};
     const irb_preprocess *mp = irb_model_preprocess(m);
-    irb_preproc pp = irb_preproc_default(h);
+    irb_preproc pp = irb_preproc_default(o->size ? (int)o->size : mp->input_size);
     pp.mode = o->resize;
     for (int k = 0; k < 3; k++)
         pp.mean[k] = mp->mean[k], pp.scale[k] = mp->std[k];
-    float *x = malloc((size_t)c * h * w * sizeof *x), *y = malloc(irb_net_output_size(net) * sizeof *y);
-    irb_decoder_t *dec = NULL;
-    int rc = x && y && irb_decoder_new(&dec) == IRB_OK ? CLI_OK : CLI_FATAL;
-    size_t n = in->n < (size_t)o->count ? in->n : (size_t)o->count;
-    for (size_t i = 0; rc == CLI_OK && i < n; i++) {
-        const char *p = in->v[i * in->n / n];
-        if (irb_preprocess_file(dec, p, &pp, x, NULL) != IRB_OK) {
-            cli_file_message(CMD, p, irb_decoder_error(dec)->message, 1);
-            continue;
-        }
-        if (irb_net_run(net, x, 1, y) != IRB_OK)
-            rc = cli_fail(CMD, irb_net_error(net));
-    }
-    if (rc == CLI_OK && irb_calib_images(cal) == 0) {
-        cli_error(CMD, "no image could be read");
-        rc = CLI_FATAL;
-    }
-    irb_decoder_free(dec);
-    irb_net_free(net);
-    free(x);
-    free(y);
-    return rc;
+    if (irb_calibrate_files(m, &no, &pp, (const char *const *)in->v, in->n, (size_t)o->count, cal, on_bad, (void *)in,
+                            &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    return CLI_OK;
 }
 
 int irb_cmd_calibrate(int argc, char **argv)
