@@ -43,13 +43,11 @@ static int pick_images(void)
 
 static float *read_floats(const char *path, size_t n)
 {
-    FILE *f = fopen(path, "rb");
-    float *b = malloc(n * sizeof(float));
-    if (!f || !b || fread(b, sizeof(float), n, f) != n) {
-        fprintf(stderr, "cannot read %s\n", path);
+    size_t len = 0;
+    float *b = test_slurp(path, &len); /* the size check keeps the cast honest */
+    CHECK(b && len == n * sizeof(float), "%s: %zu bytes, expected %zu floats", path, len, n);
+    if (!b || len != n * sizeof(float))
         exit(1);
-    }
-    fclose(f);
     return b;
 }
 

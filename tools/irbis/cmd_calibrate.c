@@ -41,12 +41,7 @@ static int parse(int argc, char **argv, copts *o)
         case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
         case 'n': if (!cli_int(CMD, "--count", optarg, 1, 1000000, &o->count)) return -1; break;
         case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
-        case 'r':
-            if (!strcmp(optarg, "squash")) o->resize = IRB_RESIZE_SQUASH;
-            else if (!strcmp(optarg, "crop")) o->resize = IRB_RESIZE_SHORT_CROP;
-            else if (!strcmp(optarg, "center-fraction")) o->resize = IRB_RESIZE_CROP_FRACTION;
-            else { cli_error(CMD, "--resize expects squash, crop or center-fraction, got '%s'", optarg); return -1; }
-            break;
+        case 'r': if (!parse_resize(CMD, optarg, &o->resize)) return -1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return -1;
         }

@@ -117,6 +117,15 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
     return ok;
 }
 
+int parse_resize(const char *cmd, const char *text, irb_resize_mode *out)
+{
+    if (!strcmp(text, "squash")) *out = IRB_RESIZE_SQUASH;
+    else if (!strcmp(text, "crop")) *out = IRB_RESIZE_SHORT_CROP;
+    else if (!strcmp(text, "center-fraction")) *out = IRB_RESIZE_CROP_FRACTION;
+    else { cli_error(cmd, "--resize expects squash, crop or center-fraction, got '%s'", text); return 0; }
+    return 1;
+}
+
 int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *), fopts *o)
 {
     static const struct option longs[] = {
@@ -163,12 +172,7 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
                 return -1;
             }
             break;
-        case 'r':
-            if (!strcmp(optarg, "squash")) o->resize = IRB_RESIZE_SQUASH;
-            else if (!strcmp(optarg, "crop")) o->resize = IRB_RESIZE_SHORT_CROP;
-            else if (!strcmp(optarg, "center-fraction")) o->resize = IRB_RESIZE_CROP_FRACTION;
-            else { cli_error(CMD, "--resize expects squash, crop or center-fraction, got '%s'", optarg); return -1; }
-            break;
+        case 'r': if (!parse_resize(CMD, optarg, &o->resize)) return -1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return -1;
         }

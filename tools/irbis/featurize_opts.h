@@ -29,6 +29,9 @@ typedef struct fopts {
     irb_resize_mode resize;
 } fopts;
 
+/* --resize squash|crop|center-fraction into *out; 0 (message printed) for anything else. */
+int parse_resize(const char *cmd, const char *text, irb_resize_mode *out);
+
 /* Parses featurize's options (optind is left at the first operand). Returns 1 to run, 0 after
  * --help (usage printed to stdout), -1 on a bad command line (message printed). */
 int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), fopts *o);
