@@ -173,21 +173,8 @@ static int setup(run *r)
     if (threads < 1)
         threads = 1;
     r->o.threads = threads;
-    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
-                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
-                                                       : IRB_ENGINE_AUTO;
     int rows_per_image = o->flip ? 2 : 1;
-    irb_calib_t *cal = NULL;
-    if (o->int8 && irb_calib_load(o->calib, &cal, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
-                       .engine = eng,
-                       .precision = o->bf16 ? IRB_PRECISION_BF16 : o->int8 ? IRB_PRECISION_INT8 : IRB_PRECISION_FP32,
-                       .threads = threads, .max_batch = (int)o->batch * rows_per_image,
-                       .input_size = (int)o->size, .calib = cal};
-    irb_status ns = irb_net_new(r->model, &no, &r->net, &err);
-    irb_calib_free(cal);
-    if (ns != IRB_OK)
+    if (featurize_net(o, r->model, threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     int c, h, w;
     irb_net_input_shape(r->net, &c, &h, &w);

@@ -194,6 +194,27 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
     return 1;
 }
 
+irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err)
+{
+    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
+                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
+                                                       : IRB_ENGINE_AUTO;
+    irb_calib_t *cal = NULL;
+    if (o->int8) {
+        irb_status s = irb_calib_load(o->calib, &cal, err);
+        if (s != IRB_OK)
+            return s;
+    }
+    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
+                       .engine = eng,
+                       .precision = o->bf16 ? IRB_PRECISION_BF16 : o->int8 ? IRB_PRECISION_INT8 : IRB_PRECISION_FP32,
+                       .threads = threads, .max_batch = (int)o->batch * (o->flip ? 2 : 1),
+                       .input_size = (int)o->size, .calib = cal};
+    irb_status s = irb_net_new(m, &no, net, err);
+    irb_calib_free(cal);
+    return s;
+}
+
 #define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
 
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,

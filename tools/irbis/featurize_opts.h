@@ -36,6 +36,10 @@ int parse_resize(const char *cmd, const char *text, irb_resize_mode *out);
  * --help (usage printed to stdout), -1 on a bad command line (message printed). */
 int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), fopts *o);
 
+/* The net featurize's options describe (engine, precision with its --calib table, cut, pool,
+ * size), batch x2 with --flip. */
+irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err);
+
 /* The metadata of a feature set (docs/features.md), in featurize's order. */
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
                                 const irb_preproc *pp);
