@@ -565,7 +565,8 @@ static irb_status eval_prepare(irb_graph *c, const irb_tensor *in, irb_error *er
     return IRB_OK;
 }
 
-static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, irb_error *err)
+static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, const float *range,
+                           int *int8_steps, irb_error *err)
 {
     int *ins = irb_calloc((size_t)c->n_inputs + 1, sizeof *ins), *outs = irb_calloc((size_t)c->n_outputs + 1, sizeof *outs);
     const float **inp = irb_calloc((size_t)c->n_inputs + 1, sizeof *inp);
@@ -599,7 +600,9 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
         dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
         s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
         if (s == IRB_OK)
-            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, NULL, eng, err, &v);
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, eng, err, &v);
+        if (s == IRB_OK && int8_steps)
+            *int8_steps = v->int8_steps;
         if (s == IRB_OK)
             s = ctx_init(&ctx, v, eng, err);
         if (s == IRB_OK)
@@ -621,7 +624,19 @@ static irb_status onednn_eval(const irb_graph *g, const irb_tensor *in, irb_tens
     IRB_TRY(irb_graph_copy(g, &c, err));
     irb_status s = eval_prepare(&c, in, err);
     if (s == IRB_OK)
-        s = eval_run(&c, in, out, err);
+        s = eval_run(&c, in, out, NULL, NULL, err);
+    irb_graph_release(&c);
+    return s;
+}
+
+irb_status irb_onednn_eval_int8(const irb_graph *g, const irb_tensor *in, irb_tensor *out, const float *range,
+                                int *int8_steps, irb_error *err)
+{
+    irb_graph c;
+    IRB_TRY(irb_graph_copy(g, &c, err));
+    irb_status s = eval_prepare(&c, in, err);
+    if (s == IRB_OK)
+        s = eval_run(&c, in, out, range, int8_steps, err);
     irb_graph_release(&c);
     return s;
 }

@@ -34,4 +34,10 @@ typedef struct irb_onednn_info {
 
 void irb_onednn_plan_info(const void *plan, irb_onednn_info *info);
 
+/* irb_backend.eval with int8 convolutions (conformance tests, docs/int8.md): range as
+ * irb_exec_opts.range for g's values; every conv whose input and output have a range runs int8,
+ * the one reading a graph input too. *int8_steps (may be NULL) gets how many did. */
+irb_status irb_onednn_eval_int8(const irb_graph *g, const irb_tensor *in, irb_tensor *out, const float *range,
+                                int *int8_steps, irb_error *err);
+
 #endif

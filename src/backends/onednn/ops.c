@@ -216,12 +216,13 @@ static irb_status make_post_ops(odn_builder *b, int node, const conv_fusion *f, 
 }
 
 /* 1 if conv `node` may run int8: not the first conv (on the image: 3 channels, little to gain,
- * and the image's own 8 bits would be requantized) and not a grouped (depthwise) conv, whose few
- * taps per channel lose too much at s8 (docs/int8.md: measured). */
+ * and the image's own 8 bits would be requantized; general evaluation, for conformance tests,
+ * quantizes it too) and not a grouped (depthwise) conv, whose few taps per channel lose too much
+ * at s8 (docs/int8.md: measured). */
 static int conv_int8_able(const odn_builder *b, int node)
 {
     const irb_node *n = &b->g->nodes[node];
-    return n->op == IRB_OP_CONV && b->v->int8 && n->in[0] != b->g->input && n->a.group <= 1;
+    return n->op == IRB_OP_CONV && b->v->int8 && (n->in[0] != b->g->input || b->v->batch == 0) && n->a.group <= 1;
 }
 
 /* 1 if every node reading v keeps it int8: an int8 conv, a MaxPool, or the residual Add a conv
