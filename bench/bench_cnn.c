@@ -3,8 +3,10 @@
  * explicit threading scheme, and times `images` images (random input) in batches after one
  * warm-up batch. Prints one line: "... cnn X img/s".
  *
- *   bench_cnn --model M.onnx [--layer NAME | --cut N] [--pool] [--precision fp32|bf16]
- *             [--batch B] [--threads T] [--threading auto|intra|per-image] [--images N]
+ *   bench_cnn --model M.onnx [--layer NAME | --cut N] [--pool] [--precision fp32|bf16|int8]
+ *             [--calib TABLE] [--batch B] [--threads T] [--threading auto|intra|per-image] [--images N]
+ * int8 needs --calib (a table from `irbis calibrate`); the input is then random too, which does
+ * not change the speed of a dense CNN.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -15,6 +17,8 @@
 #include <irbis.h>
 
 #include "backends/onednn/onednn.h"
+#include "core/alloc.h"
+#include "nn/calib.h"
 #include "nn/model_internal.h"
 #include "nn/passes/passes.h"
 
@@ -27,19 +31,20 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-    const char *model = NULL, *layer = NULL, *threading = "auto";
-    int cut = 0, pool = 0, bf16 = 0, batch = 16, threads = 2, images = 64;
+    const char *model = NULL, *layer = NULL, *threading = "auto", *calib = NULL, *prec = "fp32";
+    int cut = 0, pool = 0, batch = 16, threads = 2, images = 64;
     static const struct option longs[] = {{"model", 1, 0, 'm'},     {"layer", 1, 0, 'l'},   {"cut", 1, 0, 'c'},
                                           {"pool", 0, 0, 'p'},      {"precision", 1, 0, 'P'}, {"batch", 1, 0, 'b'},
                                           {"threads", 1, 0, 't'},   {"threading", 1, 0, 'T'}, {"images", 1, 0, 'n'},
-                                          {0, 0, 0, 0}};
+                                          {"calib", 1, 0, 'C'},     {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
         case 'l': layer = optarg; break;
         case 'c': cut = atoi(optarg); break;
         case 'p': pool = 1; break;
-        case 'P': bf16 = !strcmp(optarg, "bf16"); break;
+        case 'P': prec = optarg; break;
+        case 'C': calib = optarg; break;
         case 'b': batch = atoi(optarg); break;
         case 't': threads = atoi(optarg); break;
         case 'T': threading = optarg; break;
@@ -47,7 +52,8 @@ int main(int argc, char **argv)
         default: return 2;
         }
     }
-    if (!model || batch < 1 || threads < 1 || images < 1) {
+    int bf16 = !strcmp(prec, "bf16"), int8 = !strcmp(prec, "int8");
+    if (!model || batch < 1 || threads < 1 || images < 1 || (int8 && !calib)) {
         fprintf(stderr, "usage: bench_cnn --model M.onnx [options]\n");
         return 2;
     }
@@ -58,6 +64,8 @@ int main(int argc, char **argv)
     irb_model_t *m = NULL;
     irb_graph g = {0};
     void *plan = NULL;
+    irb_calib_t *cal = NULL;
+    float *range = NULL;
     int rc = 1;
     if (irb_model_load(model, NULL, &m, &err) != IRB_OK || irb_graph_copy(&m->g, &g, &err) != IRB_OK ||
         irb_pass_cut(&g, layer, cut, &err) || irb_pass_prune(&g, &err) || irb_pass_infer_fold(&g, &err) ||
@@ -66,7 +74,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err.message);
         goto done;
     }
-    irb_exec_opts o = {bf16 ? IRB_EXEC_BF16 : IRB_EXEC_FP32, threads, batch};
+    if (int8 && (irb_calib_load(calib, &cal, &err) != IRB_OK || irb_calib_value_ranges(&g, cal, &range, &err) != IRB_OK)) {
+        fprintf(stderr, "%s\n", err.message);
+        goto done;
+    }
+    irb_exec_opts o = {.precision = bf16 ? IRB_EXEC_BF16 : int8 ? IRB_EXEC_INT8 : IRB_EXEC_FP32, .threads = threads,
+                       .max_batch = batch, .range = range};
     double t0 = now();
     if (irb_onednn_compile(&g, &o, th, &plan, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);
@@ -100,16 +113,18 @@ int main(int argc, char **argv)
         done_n += b;
     }
     double t = now() - t0;
-    printf("irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders), arena %.1f MB (%.1f MB "
+    printf("irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs), arena %.1f MB (%.1f MB "
            "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
-           model, bf16 ? "bf16" : "fp32", batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra",
-           info.steps, info.reorders, info.arena_bytes / 1e6, info.naive_bytes / 1e6, info.weight_bytes / 1e6,
+           model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra",
+           info.steps, info.reorders, info.int8_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6, info.weight_bytes / 1e6,
            t_compile, images, t, images / t);
     free(in);
     free(out);
     rc = 0;
 done:
     irb_backend_onednn.destroy(plan);
+    irb_calib_free(cal);
+    irb_free(range);
     irb_graph_release(&g);
     irb_model_free(m);
     return rc;

@@ -32,6 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Benchmark peers (bench/bench_int8.py): ONNX Runtime for node. --ignore-scripts skips its
+# post-install step, which tries to download GPU files; the CPU library ships in the package.
+if [ -f "$here/package.json" ] && [ ! -d "$here/node_modules/onnxruntime-node" ] && command -v npm >/dev/null; then
+  (cd "$here" && npm install --ignore-scripts --no-audit --no-fund >/dev/null) ||
+    echo "setup: npm install failed (only the ONNX Runtime benchmark peers need it)" >&2
+fi
+
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DIRBIS_TEST_HOOKS=OFF "$@" >/dev/null
 cmake --build "$build" -j"$(nproc)" >/dev/null
 echo "setup: built $build/irbis"

@@ -42,6 +42,19 @@ IRB_API size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o);
 IRB_API irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o,
                                irb_extract_fn fn, void *ctx, irb_error *err);
 
+/* ---- int8 calibration from images (docs/int8.md) ------------------------------------------ */
+
+/* Called for each image that fails (row-less) or decodes with a warning: index into paths. */
+typedef void (*irb_calib_fn)(void *ctx, size_t index, const irb_error *e);
+
+/* Records into cal the activation ranges of the fp32 net that `no` describes (cut, pool,
+ * input_size; precision and engine are ignored) over min(n, count) of paths, evenly spread,
+ * preprocessed as pp (no flip). Bad images are handed to fn (may be NULL) and skipped; none
+ * readable is IRB_CORRUPT. The model and paths are borrowed for the call. */
+IRB_API irb_status irb_calibrate_files(const irb_model_t *m, const irb_net_opts *no, const irb_preproc *pp,
+                                       const char *const *paths, size_t n, size_t count, irb_calib_t *cal,
+                                       irb_calib_fn fn, void *ctx, irb_error *err);
+
 /* ---- the featurizer: several inputs of each image at once ----------------------------------- */
 
 /* One input of a featurizer: a preprocessing and the net that turns it into rows. */

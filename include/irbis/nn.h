@@ -50,6 +50,7 @@ extern "C" {
 
 typedef struct irb_model_t irb_model_t;
 typedef struct irb_net_t irb_net_t;
+typedef struct irb_calib_t irb_calib_t;
 
 /* ------------------------------------------------------------------ models */
 
@@ -120,7 +121,7 @@ IRB_API const char *irb_model_metadata(const irb_model_t *m, const char *key);
 /* ------------------------------------------------------------------ compiled nets */
 
 typedef enum irb_engine { IRB_ENGINE_AUTO = 0, IRB_ENGINE_REFERENCE, IRB_ENGINE_ONEDNN } irb_engine;
-typedef enum irb_precision { IRB_PRECISION_FP32 = 0, IRB_PRECISION_BF16 } irb_precision;
+typedef enum irb_precision { IRB_PRECISION_FP32 = 0, IRB_PRECISION_BF16, IRB_PRECISION_INT8 } irb_precision;
 typedef enum irb_pool_mode { IRB_POOL_NONE = 0, IRB_POOL_AVG } irb_pool_mode;
 
 /* The largest irb_net_opts.input_size. */
@@ -132,13 +133,20 @@ typedef struct irb_net_opts {
     irb_pool_mode pool;    /* IRB_POOL_AVG: global average pooling of an N x C x H x W cut */
     irb_engine engine;     /* AUTO: oneDNN when built in (falling back to reference if it
                               cannot run every node), else reference */
-    irb_precision precision; /* BF16: oneDNN only */
+    irb_precision precision; /* BF16, INT8: oneDNN only (docs/int8.md) */
     int threads;           /* 0: all CPUs */
     int max_batch;         /* 0: 32 */
     int input_size;        /* > 0: run at input_size x input_size instead of the model's input
                               size (shapes are inferred again: fully convolutional nets, such as
                               those ending in global pooling, take any size; a net whose shapes
                               do not fit fails with IRB_MISMATCH). 0: the model's size */
+    /* INT8: the activation ranges to quantize with (required; borrowed for irb_net_new). A
+     * layer whose tensors the table does not name runs in fp32. */
+    const irb_calib_t *calib;
+    /* Non-NULL: the net runs fp32 on the reference engine and every irb_net_run widens these
+     * ranges with every activation it computes (calibration; see irb_calib_new). Must outlive
+     * the net. */
+    irb_calib_t *record;
 } irb_net_opts;
 
 /* Cuts, optimises and compiles a copy of the model's graph. opts may be NULL (the model's
@@ -158,6 +166,37 @@ IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, fl
 /* The last run's error record (owned by the net). */
 IRB_API const irb_error *irb_net_error(const irb_net_t *net);
 IRB_API void irb_net_free(irb_net_t *net);
+
+/* ------------------------------------------------------------------ int8 calibration tables
+ *
+ * A table maps tensor names (of the graph after irb_net_new's passes) to the range [min, max] of
+ * the values seen there on sample images; an int8 net derives each activation's scale from it
+ * (docs/int8.md). A table made for a model serves every cut, pooling and input size of that
+ * model.
+ *
+ *   irb_calib_t *cal = NULL;  irb_calib_new(&cal, &err);
+ *   irb_net_opts ro = {.cut = 2, .pool = IRB_POOL_AVG, .record = cal};
+ *   irb_net_new(m, &ro, &rec, &err);  irb_net_run(rec, images, n, out);  ... irb_net_free(rec);
+ *   irb_net_opts qo = {.cut = 2, .pool = IRB_POOL_AVG, .precision = IRB_PRECISION_INT8, .calib = cal};
+ */
+
+/* An empty table. Free with irb_calib_free. */
+IRB_API irb_status irb_calib_new(irb_calib_t **out, irb_error *err);
+IRB_API void irb_calib_free(irb_calib_t *c);
+/* Tensors in the table, and images recorded into it. */
+IRB_API int irb_calib_tensors(const irb_calib_t *c);
+IRB_API long irb_calib_images(const irb_calib_t *c);
+/* The range recorded for tensor `name`: 1 and *min, *max set, or 0 if the table lacks it. */
+IRB_API int irb_calib_range(const irb_calib_t *c, const char *name, float *min, float *max);
+/* The table as text (docs/int8.md: "irbis-calib 1" then one "min max name" line per tensor);
+ * *text (NUL-terminated, *len bytes before the NUL) is the caller's: free with irb_calib_text_free. */
+IRB_API irb_status irb_calib_to_text(const irb_calib_t *c, char **text, size_t *len, irb_error *err);
+IRB_API void irb_calib_text_free(char *text);
+/* Parses that text (borrowed for the call; `name` is used in messages). IRB_CORRUPT says the
+ * line and why. */
+IRB_API irb_status irb_calib_parse(const char *text, size_t len, const char *name, irb_calib_t **out, irb_error *err);
+IRB_API irb_status irb_calib_save(const irb_calib_t *c, const char *path, irb_error *err);
+IRB_API irb_status irb_calib_load(const char *path, irb_calib_t **out, irb_error *err);
 
 #ifdef __cplusplus
 }

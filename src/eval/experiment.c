@@ -456,6 +456,21 @@ static int motion_cut(const irb_model_info *mi)
     return 0;
 }
 
+
+/* int8: a calibration table from up to 64 of the experiment's images (spread over them; labels
+ * are not used), preprocessed as this variant's features. */
+static irb_status calibrate(const exp_ctx *c, const irb_net_opts *no, const irb_preproc *pp, irb_calib_t **cal,
+                            irb_error *err)
+{
+    IRB_TRY(irb_calib_new(cal, err));
+    irb_status s = irb_calibrate_files(c->model, no, pp, (const char *const *)c->d.abs, c->d.n, 64, *cal, NULL, NULL, err);
+    if (s != IRB_OK) {
+        irb_calib_free(*cal);
+        *cal = NULL;
+    }
+    return s;
+}
+
 static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, featmat *out, irb_error *err)
 {
     int strips = variant & 1, size = c->sizes[variant / 2];
@@ -504,7 +519,13 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
         no.threads = o->threads;
         no.max_batch = rq.eo.batch * (flip ? 2 : 1);
         no.input_size = size;
-        IRB_TRY(irb_net_new(c->model, &no, &net, err));
+        irb_calib_t *cal = NULL;
+        if (o->precision == IRB_PRECISION_INT8) /* docs/int8.md: a table per size, from the images */
+            IRB_TRY(calibrate(c, &no, &rq.eo.pp, &cal, err));
+        no.calib = cal;
+        irb_status ns = irb_net_new(c->model, &no, &net, err);
+        irb_calib_free(cal);
+        IRB_TRY(ns);
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
         snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d %s", motion ? "motion=1 " : "",
                  c->model_sha, cut, (int)no.pool, (int)o->precision, ppd);

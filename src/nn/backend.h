@@ -9,12 +9,19 @@
 
 #include "nn/ir.h"
 
-typedef enum irb_precision_internal { IRB_EXEC_FP32 = 0, IRB_EXEC_BF16 = 1 } irb_exec_precision;
+typedef enum irb_precision_internal { IRB_EXEC_FP32 = 0, IRB_EXEC_BF16 = 1, IRB_EXEC_INT8 = 2 } irb_exec_precision;
 
 typedef struct irb_exec_opts {
     irb_exec_precision precision;
     int threads;     /* worker threads (>= 1) */
     int max_batch;   /* largest batch run() will be given */
+    /* INT8: per value v of the graph, range[2v] = min and range[2v+1] = max seen in calibration;
+     * NaN for a value without one (its producer runs in fp32). Borrowed for compile(). */
+    const float *range;
+    /* Reference engine: when set, run() calls observe(observe_ctx, v, data, n) for every node
+     * output v of every image, after computing it (calibration). */
+    void (*observe)(void *ctx, int value, const float *data, size_t n);
+    void *observe_ctx;
 } irb_exec_opts;
 
 typedef struct irb_backend {

@@ -1,4 +1,5 @@
 /* Public net API: passes on a copy of the model's graph, engine choice, compile, run. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -6,6 +7,7 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "nn/backend.h"
+#include "nn/calib.h"
 #include "nn/model_internal.h"
 #include "nn/passes/passes.h"
 
@@ -16,6 +18,8 @@ struct irb_net_t {
     size_t out_size;
     char *out_name;
     irb_error err;
+    irb_calib_t *record; /* irb_net_opts.record, borrowed */
+    int *entry;          /* recording: per graph value, its table entry or -1 */
 };
 
 /* The pass pipeline (docs/nn.md). */
@@ -71,22 +75,72 @@ static irb_status choose_engine(irb_engine e, const irb_graph *g, const irb_back
     return IRB_OK;
 }
 
+/* ---- int8: calibration ranges in, recording out (docs/int8.md) */
+
+static void observe(void *ctx, int value, const float *data, size_t n)
+{
+    irb_net_t *net = ctx;
+    if (net->entry[value] >= 0)
+        irb_calib_observe(net->record, net->entry[value], data, n);
+}
+
+static irb_status setup_record(irb_net_t *net, const irb_graph *g, irb_exec_opts *eo, irb_error *err)
+{
+    if (!(net->entry = irb_malloc_array((size_t)g->n_values + 1, sizeof *net->entry)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    for (int v = 0; v < g->n_values; v++) {
+        net->entry[v] = -1;
+        if (g->values[v].data || g->values[v].dtype != IRB_DT_FLOAT || g->values[v].producer < 0)
+            continue;
+        if ((net->entry[v] = irb_calib_entry(net->record, g->values[v].name)) == -2)
+            return irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    eo->observe = observe;
+    eo->observe_ctx = net;
+    return IRB_OK;
+}
+
+static irb_status check_precision(const irb_net_opts *o, irb_error *err)
+{
+    if (o->record && (o->precision != IRB_PRECISION_FP32 || o->engine == IRB_ENGINE_ONEDNN))
+        return irb_fail(err, IRB_INVALID_ARG, "a recording (calibration) net runs fp32 on the reference engine");
+    if (o->precision != IRB_PRECISION_INT8)
+        return IRB_OK;
+    if (!o->calib)
+        return irb_fail(err, IRB_INVALID_ARG, "int8 needs a calibration table (irb_net_opts.calib)");
+    if (o->engine == IRB_ENGINE_REFERENCE)
+        return irb_fail(err, IRB_UNSUPPORTED, "int8 runs on the oneDNN engine only");
+    return IRB_OK;
+}
+
 static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts *o, irb_error *err)
 {
+    IRB_TRY(check_precision(o, err));
     irb_graph g;
     IRB_TRY(irb_graph_copy(&m->g, &g, err));
+    float *range = NULL;
     irb_status s = optimise(&g, o, &net->out_name, err);
+    irb_engine eng = o->record ? IRB_ENGINE_REFERENCE : o->precision == IRB_PRECISION_INT8 ? IRB_ENGINE_ONEDNN : o->engine;
     if (s == IRB_OK)
-        s = choose_engine(o->engine, &g, &net->be, err);
+        s = choose_engine(eng, &g, &net->be, err);
+    if (s == IRB_OK && o->precision == IRB_PRECISION_INT8)
+        s = irb_calib_value_ranges(&g, o->calib, &range, err);
     if (s == IRB_OK) {
         const irb_value *x = &g.values[g.input], *y = &g.values[g.output];
         net->c = (int)x->dims[1], net->h = (int)x->dims[2], net->w = (int)x->dims[3];
         net->out_size = (size_t)irb_numel(y->rank - 1, y->dims + 1);
         net->max_batch = o->max_batch > 0 ? o->max_batch : 32;
-        irb_exec_opts eo = {o->precision == IRB_PRECISION_BF16 ? IRB_EXEC_BF16 : IRB_EXEC_FP32,
-                            o->threads > 0 ? o->threads : irb_cpu_count(), net->max_batch};
-        s = net->be->compile(&g, &eo, &net->plan, err);
+        irb_exec_opts eo = {o->precision == IRB_PRECISION_BF16   ? IRB_EXEC_BF16
+                            : o->precision == IRB_PRECISION_INT8 ? IRB_EXEC_INT8
+                                                                 : IRB_EXEC_FP32,
+                            o->threads > 0 ? o->threads : irb_cpu_count(), net->max_batch, range, NULL, NULL};
+        net->record = o->record;
+        if (o->record)
+            s = setup_record(net, &g, &eo, err);
+        if (s == IRB_OK)
+            s = net->be->compile(&g, &eo, &net->plan, err);
     }
+    irb_free(range);
     irb_graph_release(&g);
     return s;
 }
@@ -143,7 +197,10 @@ irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *out
     if (!input || !output || batch < 1 || batch > net->max_batch)
         return irb_fail(&net->err, IRB_INVALID_ARG, "irb_net_run: batch %d outside 1..%d or NULL buffers", batch,
                         net->max_batch);
-    return net->be->run(net->plan, input, batch, output, &net->err);
+    irb_status s = net->be->run(net->plan, input, batch, output, &net->err);
+    if (s == IRB_OK && net->record)
+        irb_calib_add_images(net->record, batch);
+    return s;
 }
 
 const irb_error *irb_net_error(const irb_net_t *net)
@@ -158,5 +215,6 @@ void irb_net_free(irb_net_t *net)
     if (net->plan)
         net->be->destroy(net->plan);
     irb_free(net->out_name);
+    irb_free(net->entry);
     irb_free(net);
 }

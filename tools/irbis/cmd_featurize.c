@@ -28,7 +28,8 @@ static void usage(FILE *out)
             "  --cut N             or at cut point N (1, 2, ... back from the output; 0 = output)\n"
             "  --pool avg|none     global average pooling of a 4-D cut (default avg with a cut)\n"
             "  --flip              also a row for the horizontally flipped image (flipped=1)\n"
-            "  --precision fp32|bf16   (bf16 needs AVX512-BF16)\n"
+            "  --precision fp32|bf16|int8   (bf16 needs AVX512-BF16; int8 needs --calib)\n"
+            "  --calib TABLE       int8 activation ranges (irbis calibrate; docs/int8.md)\n"
             "  --engine auto|onednn|reference\n"
             "  --threads N         decode workers and CNN workers (default: all CPUs)\n"
             "  --batch B           images per CNN run (default 16)\n"
@@ -104,15 +105,8 @@ static int setup(run *r)
     if (threads < 1)
         threads = 1;
     r->o.threads = threads;
-    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
-                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
-                                                       : IRB_ENGINE_AUTO;
     int rows_per_image = o->flip ? 2 : 1;
-    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
-                       .engine = eng, .precision = o->bf16 ? IRB_PRECISION_BF16 : IRB_PRECISION_FP32,
-                       .threads = threads, .max_batch = (int)o->batch * rows_per_image,
-                       .input_size = (int)o->size};
-    if (irb_net_new(r->model, &no, &r->net, &err) != IRB_OK)
+    if (featurize_net(o, r->model, threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     int c, h, w;
     irb_net_input_shape(r->net, &c, &h, &w);

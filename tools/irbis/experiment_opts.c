@@ -31,7 +31,8 @@ static void usage(FILE *f)
           "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E (default\n"
           "                          all; M: the change from the camera's previous and next frames)\n"
           "  --limit N               only the first N labelled images in path order\n"
-          "  --threads N --batch B --precision fp32|bf16 --engine auto|onednn|reference\n"
+          "  --threads N --batch B --precision fp32|bf16|int8 --engine auto|onednn|reference\n"
+          "                    (int8: calibrated on 64 of the images first, docs/int8.md)\n"
           "  --cache DIR             feature cache (default DIR/cache)\n"
           "  --cache-every SECONDS   checkpoint the cache this often while computing features, so a\n"
           "                          killed run keeps them (default 300; 0: only at the end)\n"
@@ -157,7 +158,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const resizes[] = {"crop", "short", "squash"};
     static const char *const combines[] = {"choose", "mean"};
-    static const char *const precisions[] = {"fp32", "bf16"};
+    static const char *const precisions[] = {"fp32", "bf16", "int8"};
     static const char *const engines[] = {"auto", "reference", "onednn"};
     int c, v, task_set = 0;
     long l;
@@ -212,7 +213,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
             o->resize = v == 0 ? IRB_RESIZE_CROP_FRACTION : v == 1 ? IRB_RESIZE_SHORT_CROP : IRB_RESIZE_SQUASH;
             break;
         case 'P':
-            if (!parse_choice(cmd, "--precision", optarg, precisions, 2, &v))
+            if (!parse_choice(cmd, "--precision", optarg, precisions, 3, &v))
                 return CLI_USAGE;
             o->precision = (irb_precision)v;
             break;

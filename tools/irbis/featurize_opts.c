@@ -117,13 +117,23 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
     return ok;
 }
 
+int parse_resize(const char *cmd, const char *text, irb_resize_mode *out)
+{
+    if (!strcmp(text, "squash")) *out = IRB_RESIZE_SQUASH;
+    else if (!strcmp(text, "crop")) *out = IRB_RESIZE_SHORT_CROP;
+    else if (!strcmp(text, "center-fraction")) *out = IRB_RESIZE_CROP_FRACTION;
+    else { cli_error(cmd, "--resize expects squash, crop or center-fraction, got '%s'", text); return 0; }
+    return 1;
+}
+
 int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *), fopts *o)
 {
     static const struct option longs[] = {
         {"model", 1, 0, 'm'},      {"layer", 1, 0, 'l'},  {"cut", 1, 0, 'c'},        {"pool", 1, 0, 'p'},
         {"flip", 0, 0, 'f'},       {"precision", 1, 0, 'P'}, {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},
         {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
-        {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {0, 0, 0, 0}};
+        {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {"calib", 1, 0, 'C'},
+        {0, 0, 0, 0}};
     *o = (fopts){.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION, .engine = "auto"};
     int c;
     optind = 1;
@@ -133,6 +143,7 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
         case 'l': o->layer = optarg; break;
         case 'o': o->out = optarg; break;
         case 'L': o->list = optarg; break;
+        case 'C': o->calib = optarg; break;
         case 'e': o->engine = optarg; break;
         case 'f': o->flip = 1; break;
         case 'c': if (!cli_int(CMD, "--cut", optarg, 0, 100000, &o->cut)) return -1; break;
@@ -154,21 +165,24 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
             else { cli_error(CMD, "--pool expects avg or none, got '%s'", optarg); return -1; }
             break;
         case 'P':
-            if (!strcmp(optarg, "bf16")) o->bf16 = 1;
-            else if (strcmp(optarg, "fp32")) { cli_error(CMD, "--precision expects fp32 or bf16"); return -1; }
+            o->bf16 = !strcmp(optarg, "bf16");
+            o->int8 = !strcmp(optarg, "int8");
+            if (!o->bf16 && !o->int8 && strcmp(optarg, "fp32")) {
+                cli_error(CMD, "--precision expects fp32, bf16 or int8");
+                return -1;
+            }
             break;
-        case 'r':
-            if (!strcmp(optarg, "squash")) o->resize = IRB_RESIZE_SQUASH;
-            else if (!strcmp(optarg, "crop")) o->resize = IRB_RESIZE_SHORT_CROP;
-            else if (!strcmp(optarg, "center-fraction")) o->resize = IRB_RESIZE_CROP_FRACTION;
-            else { cli_error(CMD, "--resize expects squash, crop or center-fraction, got '%s'", optarg); return -1; }
-            break;
+        case 'r': if (!parse_resize(CMD, optarg, &o->resize)) return -1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return -1;
         }
     }
     if (!o->model || !o->out) {
         cli_error(CMD, "--model and -o are required");
+        return -1;
+    }
+    if (o->int8 != (o->calib != NULL)) {
+        cli_error(CMD, "--precision int8 needs --calib TABLE (irbis calibrate), and --calib needs int8");
         return -1;
     }
     if (o->layer && o->cut) {
@@ -178,6 +192,27 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
     if (!o->pool_set)
         o->pool = o->layer || o->cut;
     return 1;
+}
+
+irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err)
+{
+    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
+                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
+                                                       : IRB_ENGINE_AUTO;
+    irb_calib_t *cal = NULL;
+    if (o->int8) {
+        irb_status s = irb_calib_load(o->calib, &cal, err);
+        if (s != IRB_OK)
+            return s;
+    }
+    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
+                       .engine = eng,
+                       .precision = o->bf16 ? IRB_PRECISION_BF16 : o->int8 ? IRB_PRECISION_INT8 : IRB_PRECISION_FP32,
+                       .threads = threads, .max_batch = (int)o->batch * (o->flip ? 2 : 1),
+                       .input_size = (int)o->size, .calib = cal};
+    irb_status s = irb_net_new(m, &no, net, err);
+    irb_calib_free(cal);
+    return s;
 }
 
 #define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
@@ -192,7 +227,7 @@ irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char 
     snprintf(buf, sizeof buf, "%ld", o->cut);
     TRY(irb_featwriter_set_meta(w, "cut", buf));
     TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
-    TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : "fp32"));
+    TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : o->int8 ? "int8" : "fp32"));
     TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(net)));
     irb_preproc_to_json(pp, buf, sizeof buf);
     return irb_featwriter_set_meta(w, "preprocessing", buf);
@@ -205,5 +240,7 @@ char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net,
     snprintf(buf, sizeof buf, "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|pp=%s|crop=%.17g|flip=%d",
              model_sha, irb_net_output_name(net), o->cut, o->pool, o->bf16, irb_net_engine(net), ppj,
              pp->crop_fraction, o->flip);
+    if (o->int8) /* appended, so fp32/bf16 keys stay as they were */
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "|int8=%s", o->calib);
     return strdup(buf);
 }

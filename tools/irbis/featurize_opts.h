@@ -22,15 +22,23 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
 
 typedef struct fopts {
     const char *model, *layer, *out, *list, *engine;
+    const char *calib; /* --calib TABLE: with --precision int8 */
     long cut, threads, batch, size, short_side;
-    int flip, pool, pool_set, bf16;
+    int flip, pool, pool_set, bf16, int8;
     double crop_fraction;
     irb_resize_mode resize;
 } fopts;
 
+/* --resize squash|crop|center-fraction into *out; 0 (message printed) for anything else. */
+int parse_resize(const char *cmd, const char *text, irb_resize_mode *out);
+
 /* Parses featurize's options (optind is left at the first operand). Returns 1 to run, 0 after
  * --help (usage printed to stdout), -1 on a bad command line (message printed). */
 int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), fopts *o);
+
+/* The net featurize's options describe (engine, precision with its --calib table, cut, pool,
+ * size), batch x2 with --flip. */
+irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err);
 
 /* The metadata of a feature set (docs/features.md), in featurize's order. */
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,

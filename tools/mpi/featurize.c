@@ -58,14 +58,8 @@ static int setup_net(run *r)
         return cli_fail(CMD, &err);
     if (!o->threads)
         o->threads = default_threads();
-    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
-                     : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
-                                                       : IRB_ENGINE_AUTO;
     int k = o->flip ? 2 : 1;
-    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
-                       .engine = eng, .precision = o->bf16 ? IRB_PRECISION_BF16 : IRB_PRECISION_FP32,
-                       .threads = (int)o->threads, .max_batch = (int)o->batch * k, .input_size = (int)o->size};
-    if (irb_net_new(r->model, &no, &r->net, &err) != IRB_OK)
+    if (featurize_net(o, r->model, (int)o->threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     int c, h, w;
     irb_net_input_shape(r->net, &c, &h, &w);

@@ -109,7 +109,7 @@ static irb_status bind_outputs(odn_builder *b, const odn_io *io)
         if (buf < 0)
             return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory");
         b->v->bufs[buf].io = j;
-        IRB_TRY(odn_reorder_step(b, &b->acts[v], buf, &md, -1));
+        IRB_TRY(odn_reorder_step(b, &b->acts[v], buf, &md, 1.0f, -1));
     }
     return IRB_OK;
 }
@@ -128,7 +128,7 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
         s = irb_fail(b->err, IRB_NOMEM, "onednn: out of memory compiling a graph of %d nodes", g->n_nodes);
     if (s == IRB_OK) {
         for (size_t v = 0; v < nv; v++)
-            b->acts[v].buf = -1;
+            b->acts[v] = (odn_act){.buf = -1, .scale = 1.0f};
         mark_needed(g, io, live, b->needed);
         for (int i = 0; i < g->n_nodes; i++)
             for (int k = 0; b->needed[i] && k < g->nodes[i].n_in; k++)
@@ -152,7 +152,8 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
 /* Lowers g for `batch` images (0: dims as in the IR) with primitives created for `nthreads`
  * OpenMP threads (the creating thread's setting is what oneDNN bakes into a primitive). */
 static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads,
-                              dnnl_data_type_t dt, dnnl_engine_t eng, irb_error *err, odn_variant **out)
+                              dnnl_data_type_t dt, const float *range, dnnl_engine_t eng, irb_error *err,
+                              odn_variant **out)
 {
     odn_variant *v = irb_calloc(1, sizeof *v);
     if (!v)
@@ -160,7 +161,8 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
     v->batch = batch;
     v->nthreads = nthreads;
     v->dt = dt;
-    odn_builder b = {.g = g, .v = v, .eng = eng, .err = err};
+    v->int8 = range != NULL;
+    odn_builder b = {.g = g, .v = v, .eng = eng, .err = err, .range = range};
     int saved = odn_omp_get();
     odn_omp_set(nthreads);
     irb_status s = odn_check(&b, dnnl_stream_create(&b.stream, eng, dnnl_stream_default_flags), -1, "stream");
@@ -340,6 +342,8 @@ static irb_status check_graph(const irb_graph *g, const irb_exec_opts *o, irb_er
     if (o->threads < 1 || o->max_batch < 1)
         return irb_fail(err, IRB_INVALID_ARG, "onednn: threads (%d) and max_batch (%d) must be >= 1", o->threads,
                         o->max_batch);
+    if (o->precision == IRB_EXEC_INT8 && !o->range)
+        return irb_fail(err, IRB_INVALID_ARG, "onednn: int8 without calibration ranges");
     if (o->precision == IRB_EXEC_BF16 && !irb_onednn_has_bf16())
         return irb_fail(err, IRB_UNSUPPORTED,
                         "onednn: bf16 needs a CPU with AVX512-BF16; oneDNN reports ISA 0x%x here (use fp32)",
@@ -366,6 +370,7 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_on
     for (int i = 1; i < g->values[g->output].rank; i++)
         p->out_elems *= (size_t)g->values[g->output].dims[i];
     dnnl_data_type_t dt = o->precision == IRB_EXEC_BF16 ? dnnl_bf16 : dnnl_f32;
+    const float *range = o->precision == IRB_EXEC_INT8 ? o->range : NULL;
     odn_io io = {.ins = &g->input, .outs = &g->output, .n_in = 1, .n_out = 1};
     int per_image = t == IRB_ONEDNN_PER_IMAGE;
     int kernel_threads = per_image ? 1 : o->threads;
@@ -374,9 +379,9 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_on
     if (ds != dnnl_success)
         s = irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine: %s", dnnl_status2str(ds));
     if (s == IRB_OK)
-        s = variant_new(g, &io, 1, kernel_threads, dt, p->eng, err, &p->one);
+        s = variant_new(g, &io, 1, kernel_threads, dt, range, p->eng, err, &p->one);
     if (s == IRB_OK && !per_image && o->max_batch > 1)
-        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, p->eng, err, &p->many);
+        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, p->eng, err, &p->many);
     int n_ctx = per_image ? o->threads : (p->many ? 2 : 1);
     if (s == IRB_OK) {
         p->ctx = irb_calloc((size_t)n_ctx, sizeof *p->ctx);
@@ -486,6 +491,7 @@ void irb_onednn_plan_info(const void *plan, irb_onednn_info *info)
     info->max_batch = p->max_batch;
     const odn_variant *v = p->one;
     info->steps = v->n_steps;
+    info->int8_steps = v->int8_steps;
     for (int i = 0; i < v->n_steps; i++)
         info->reorders += v->steps[i].node < 0;
     info->arena_bytes = v->arena_size;
@@ -559,7 +565,8 @@ static irb_status eval_prepare(irb_graph *c, const irb_tensor *in, irb_error *er
     return IRB_OK;
 }
 
-static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, irb_error *err)
+static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, const float *range,
+                           int *int8_steps, irb_error *err)
 {
     int *ins = irb_calloc((size_t)c->n_inputs + 1, sizeof *ins), *outs = irb_calloc((size_t)c->n_outputs + 1, sizeof *outs);
     const float **inp = irb_calloc((size_t)c->n_inputs + 1, sizeof *inp);
@@ -593,7 +600,9 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
         dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
         s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
         if (s == IRB_OK)
-            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, eng, err, &v);
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, eng, err, &v);
+        if (s == IRB_OK && int8_steps)
+            *int8_steps = v->int8_steps;
         if (s == IRB_OK)
             s = ctx_init(&ctx, v, eng, err);
         if (s == IRB_OK)
@@ -615,7 +624,19 @@ static irb_status onednn_eval(const irb_graph *g, const irb_tensor *in, irb_tens
     IRB_TRY(irb_graph_copy(g, &c, err));
     irb_status s = eval_prepare(&c, in, err);
     if (s == IRB_OK)
-        s = eval_run(&c, in, out, err);
+        s = eval_run(&c, in, out, NULL, NULL, err);
+    irb_graph_release(&c);
+    return s;
+}
+
+irb_status irb_onednn_eval_int8(const irb_graph *g, const irb_tensor *in, irb_tensor *out, const float *range,
+                                int *int8_steps, irb_error *err)
+{
+    irb_graph c;
+    IRB_TRY(irb_graph_copy(g, &c, err));
+    irb_status s = eval_prepare(&c, in, err);
+    if (s == IRB_OK)
+        s = eval_run(&c, in, out, range, int8_steps, err);
     irb_graph_release(&c);
     return s;
 }

@@ -36,6 +36,7 @@ typedef struct odn_buf {
 typedef struct odn_act {
     int buf; /* -1: not computed (fused away or not needed) */
     dnnl_memory_desc_t md;
+    float scale; /* s8/u8: stored = real * scale (docs/int8.md); else unused (1) */
 } odn_act;
 
 typedef struct odn_arg {
@@ -62,7 +63,9 @@ typedef struct odn_const {
 typedef struct odn_variant {
     int batch;    /* images per run; 0: the IR's dims are used as they are (general evaluation) */
     int nthreads; /* OpenMP threads the primitives were created for */
-    dnnl_data_type_t dt; /* activation type: f32 or bf16 */
+    dnnl_data_type_t dt; /* activation type: f32 or bf16 (int8 variants: of the layers that fall back) */
+    int int8;            /* convolutions run s8/u8 where the calibration covers them */
+    int int8_steps;      /* of the steps, int8 convolutions */
     odn_step *steps;
     int n_steps, cap_steps;
     odn_buf *bufs;
@@ -83,6 +86,7 @@ typedef struct odn_builder {
     int *n_cons;    /* consumers per IR value (+1 for the graph output) */
     char *needed;   /* per node: contributes to g->output */
     char *done;     /* per node: already lowered (fused into an earlier node) */
+    const float *range; /* int8: per value [min, max] or NaN (irb_exec_opts.range) */
 } odn_builder;
 
 /* ---- plan.c */
@@ -103,8 +107,21 @@ irb_status odn_const_from(odn_builder *b, const float *data, const dnnl_memory_d
 irb_status odn_act_as(odn_builder *b, int v, const dnnl_memory_desc_t *md, int node, odn_act *out);
 /* The same, but with force = 1 always a copy into a new buffer (for in-place accumulation). */
 irb_status odn_act_copy(odn_builder *b, int v, const dnnl_memory_desc_t *md, int node, int force, odn_act *out);
-/* Appends a reorder of src into buffer buf with layout md. */
-irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md, int node);
+/* Appends a reorder of src into buffer buf with layout md, whose values are real * dst_scale
+ * (1 for f32/bf16): src's scale is divided out, dst_scale applied. */
+irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md,
+                            float dst_scale, int node);
+/* int8 variants: 1 and the s8/u8 type and scale for IR value v when it is calibrated (u8 when
+ * its minimum is >= 0), else 0. */
+int odn_quant(const odn_builder *b, int v, dnnl_data_type_t *dt, float *scale);
+int odn_is_int8(dnnl_data_type_t dt);
+/* The scale of value v stored as type dt: odn_quant's for s8/u8, else 1. */
+float odn_scale_for(const odn_builder *b, int v, dnnl_data_type_t dt);
+/* A constant like odn_const_from, quantized on the way: per-output-channel scales (count values,
+ * mask over md's dims, as dnnl_primitive_attr_set_output_scales takes them). */
+irb_status odn_const_scaled(odn_builder *b, const float *data, const dnnl_memory_desc_t *src_md,
+                            const dnnl_memory_desc_t *md, int count, int mask, const float *scales, int node,
+                            dnnl_memory_t *out);
 /* Plain (row-major) layout of the given dims and type. */
 void odn_plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt);
 /* IR value v's dims; for activations (not constants) dims[0] is set to the variant's batch. */

@@ -26,11 +26,18 @@ typedef struct irb_onednn_info {
     int threads, max_batch;
     int steps;           /* primitives per image (batch-1 variant) */
     int reorders;        /* of which layout reorders (input/output included) */
+    int int8_steps;      /* of which int8 convolutions (int8 plans) */
     size_t arena_bytes;  /* activation memory per context (batch-1 variant) */
     size_t naive_bytes;  /* the same without buffer reuse */
     size_t weight_bytes; /* packed constants (all variants) */
 } irb_onednn_info;
 
 void irb_onednn_plan_info(const void *plan, irb_onednn_info *info);
+
+/* irb_backend.eval with int8 convolutions (conformance tests, docs/int8.md): range as
+ * irb_exec_opts.range for g's values; every conv whose input and output have a range runs int8,
+ * the one reading a graph input too. *int8_steps (may be NULL) gets how many did. */
+irb_status irb_onednn_eval_int8(const irb_graph *g, const irb_tensor *in, irb_tensor *out, const float *range,
+                                int *int8_steps, irb_error *err);
 
 #endif

@@ -2,6 +2,7 @@
  * ops and the residual Add that follow them as post-ops; everything else maps to one primitive
  * (pooling, inner product, softmax, eltwise, binary, batch norm, concat) or to a view. */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "backends/onednn/engine.h"
@@ -122,10 +123,19 @@ static irb_status make_step(odn_builder *b, const void *d, dnnl_primitive_attr_t
     return odn_add_step(b, *pd, node, s);
 }
 
-/* ==== Conv (+ eltwise / residual-sum post-ops) */
+/* ==== Conv (+ eltwise / residual-sum post-ops); int8 where calibrated (docs/int8.md) */
+
+#define ODN_MAX_FUSED 8
+
+typedef struct fused_op {
+    int sum; /* 1: the residual sum, else an eltwise op */
+    dnnl_alg_kind_t alg;
+    float alpha, beta;
+} fused_op;
 
 typedef struct conv_fusion {
-    dnnl_post_ops_t po;
+    fused_op ops[ODN_MAX_FUSED];
+    int n;
     int out;       /* the IR value the fused chain produces */
     int sum_other; /* the residual summed into the output, or -1 */
 } conv_fusion;
@@ -136,8 +146,8 @@ static irb_status fuse_chain(odn_builder *b, int node, conv_fusion *f)
     int cur = g->nodes[node].out[0];
     f->out = cur;
     f->sum_other = -1;
-    IRB_TRY(odn_check(b, dnnl_post_ops_create(&f->po), node, "post-ops"));
-    for (int len = 0; len < 6;) {
+    f->n = 0;
+    while (f->n < 6) {
         int c = sole_consumer(b, cur);
         if (c < 0)
             break;
@@ -147,23 +157,146 @@ static irb_status fuse_chain(odn_builder *b, int node, conv_fusion *f)
         int k = eltwise_of(cn, alg, al, be);
         if (k > 0) {
             for (int i = 0; i < k; i++)
-                IRB_TRY(odn_check(b, dnnl_post_ops_append_eltwise(f->po, 1.0f, alg[i], al[i], be[i]), c, "post-op"));
-            len += k;
+                f->ops[f->n++] = (fused_op){0, alg[i], al[i], be[i]};
         } else if (cn->op == IRB_OP_ADD && f->sum_other < 0 && cn->n_in == 2) {
             int other = cn->in[0] == cur ? cn->in[1] : cn->in[0];
             /* the residual must be an activation of the same shape computed before this conv */
             if (odn_is_const(g, other) || !same_dims(&g->values[other], &g->values[cur]) ||
                 (g->values[other].producer >= node) || b->acts[other].buf < 0)
                 break;
-            IRB_TRY(odn_check(b, dnnl_post_ops_append_sum(f->po, 1.0f), c, "post-op"));
+            f->ops[f->n++] = (fused_op){.sum = 1};
             f->sum_other = other;
-            len++;
         } else {
             break;
         }
         b->done[c] = 1;
         cur = cn->out[0];
         f->out = cur;
+    }
+    return IRB_OK;
+}
+
+/* The quantization of one int8 convolution: real = stored / scale for src, dst and residual;
+ * weights per output channel. */
+typedef struct conv_quant {
+    int on;
+    dnnl_data_type_t src_dt, dst_dt, res_dt;
+    float src_s, dst_s, res_s;
+} conv_quant;
+
+/* The post-ops for f. fp32: all scales 1. int8: the accumulator leaves the output scales in
+ * real units when an eltwise op follows (ReLU6's 6 is a real 6), and the last eltwise op scales
+ * into dst's units; with no eltwise op the output scales go straight to dst's units. The
+ * residual sum reads its int8 values (type res_dt) and brings them to the units of that point. */
+static irb_status make_post_ops(odn_builder *b, int node, const conv_fusion *f, const conv_quant *q,
+                                dnnl_post_ops_t *po)
+{
+    IRB_TRY(odn_check(b, dnnl_post_ops_create(po), node, "post-ops"));
+    int last = -1;
+    for (int i = 0; i < f->n; i++)
+        if (!f->ops[i].sum)
+            last = i;
+    float m = q->on && last < 0 ? q->dst_s : 1.0f; /* units of the value at this point */
+    for (int i = 0; i < f->n; i++) {
+        const fused_op *o = &f->ops[i];
+        if (o->sum) {
+            float sc = q->on ? m / q->res_s : 1.0f;
+            if (q->on && q->res_dt != q->dst_dt)
+                IRB_TRY(odn_check(b, dnnl_post_ops_append_sum_v2(*po, sc, q->res_dt), node, "post-op"));
+            else
+                IRB_TRY(odn_check(b, dnnl_post_ops_append_sum(*po, sc), node, "post-op"));
+        } else {
+            float sc = q->on && i == last ? q->dst_s : 1.0f;
+            IRB_TRY(odn_check(b, dnnl_post_ops_append_eltwise(*po, sc, o->alg, o->alpha, o->beta), node, "post-op"));
+            if (i == last)
+                m = sc;
+        }
+    }
+    return IRB_OK;
+}
+
+/* 1 if conv `node` may run int8: not the first conv (on the image: 3 channels, little to gain,
+ * and the image's own 8 bits would be requantized; general evaluation, for conformance tests,
+ * quantizes it too) and not a grouped (depthwise) conv, whose few taps per channel lose too much
+ * at s8 (docs/int8.md: measured). */
+static int conv_int8_able(const odn_builder *b, int node)
+{
+    const irb_node *n = &b->g->nodes[node];
+    return n->op == IRB_OP_CONV && b->v->int8 && (n->in[0] != b->g->input || b->v->batch == 0) && n->a.group <= 1;
+}
+
+/* 1 if every node reading v keeps it int8: an int8 conv, a MaxPool, or the residual Add a conv
+ * absorbs; else v is best written in f32 (no rounding, no boundary reorder). */
+static int int8_readers_only(const odn_builder *b, int v)
+{
+    const irb_graph *g = b->g;
+    if (v == g->output)
+        return 0;
+    for (int j = 0; j < g->n_nodes; j++) {
+        const irb_node *n = &g->nodes[j];
+        int reads = 0;
+        for (int k = 0; k < n->n_in; k++)
+            reads |= n->in[k] == v;
+        if (!b->needed[j] || !reads)
+            continue;
+        if (!(n->op == IRB_OP_CONV && n->in[0] == v && conv_int8_able(b, j)) && n->op != IRB_OP_MAXPOOL &&
+            n->op != IRB_OP_ADD)
+            return 0;
+    }
+    return 1;
+}
+
+/* int8 for this conv when it is able and its input, fused output and residual are calibrated.
+ * Its output is int8 too when only int8 layers read it, else f32. */
+static void conv_quant_choose(const odn_builder *b, int node, const conv_fusion *f, conv_quant *q)
+{
+    const irb_node *n = &b->g->nodes[node];
+    memset(q, 0, sizeof *q);
+    if (!conv_int8_able(b, node))
+        return;
+    const odn_act *x = &b->acts[n->in[0]];
+    if (odn_is_int8(x->md.data_type))
+        q->src_dt = x->md.data_type, q->src_s = x->scale;
+    else if (!odn_quant(b, n->in[0], &q->src_dt, &q->src_s))
+        return;
+    if (!odn_quant(b, f->out, &q->dst_dt, &q->dst_s))
+        return;
+    if (!int8_readers_only(b, f->out))
+        q->dst_dt = dnnl_f32, q->dst_s = 1.0f;
+    if (f->sum_other >= 0 && q->dst_dt == dnnl_f32) {
+        q->res_dt = dnnl_f32, q->res_s = 1.0f;
+    } else if (f->sum_other >= 0) {
+        const odn_act *r = &b->acts[f->sum_other];
+        if (odn_is_int8(r->md.data_type))
+            q->res_dt = r->md.data_type, q->res_s = r->scale;
+        else if (!odn_quant(b, f->sum_other, &q->res_dt, &q->res_s))
+            return;
+    }
+    q->on = 1;
+}
+
+/* Per output channel: symmetric s8 weight scales (127 / max |w|) and, with them, the output
+ * scales and the bias in accumulator units. */
+static irb_status conv_scales(odn_builder *b, int node, const conv_quant *q, const irb_value *wv, const float *bias,
+                              float **wscale, float **oscale, float **qbias)
+{
+    int64_t OC = wv->dims[0], per = irb_numel(wv->rank - 1, wv->dims + 1);
+    *wscale = irb_malloc_array((size_t)OC, sizeof **wscale);
+    *oscale = irb_malloc_array((size_t)OC, sizeof **oscale);
+    *qbias = bias ? irb_malloc_array((size_t)OC, sizeof **qbias) : NULL;
+    if (!*wscale || !*oscale || (bias && !*qbias))
+        return irb_fail(b->err, IRB_NOMEM, "onednn: node '%s': out of memory for scales", odn_node_label(b->g, node));
+    const float *w = wv->data;
+    for (int64_t o = 0; o < OC; o++) {
+        float amax = 0;
+        for (int64_t i = 0; i < per; i++) {
+            float a = fabsf(w[o * per + i]);
+            amax = a > amax ? a : amax;
+        }
+        (*wscale)[o] = amax > 0 ? 127.0f / amax : 1.0f;
+        (*oscale)[o] = 1.0f / (q->src_s * (*wscale)[o]);
+        if (bias)
+            (*qbias)[o] = bias[o] * q->src_s * (*wscale)[o];
     }
     return IRB_OK;
 }
@@ -190,106 +323,153 @@ static int buf_unread_after(const odn_builder *b, int buf, int node, int except)
     return 1;
 }
 
+typedef struct conv_mds {
+    dnnl_memory_desc_t src, wei, wei_plain, bias, dst;
+} conv_mds;
+
+static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const conv_quant *q, const float *oscale,
+                          conv_mds *m, dnnl_primitive_desc_t *pd)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    const irb_value *wv = &g->values[n->in[1]];
+    int64_t G = n->a.group > 0 ? n->a.group : 1, OC = wv->dims[0];
+    int64_t xd[4], yd[4];
+    odn_value_dims(b, n->in[0], xd);
+    odn_value_dims(b, n->out[0], yd);
+    dnnl_dims_t st = {n->a.strides[0], n->a.strides[1]}, dil = {n->a.dilations[0] - 1, n->a.dilations[1] - 1};
+    dnnl_dims_t pl, pr, d;
+    window_pads(n, xd + 2, yd + 2, wv->dims + 2, n->a.strides, n->a.dilations, pl, pr);
+    dnnl_data_type_t sdt = q->on ? q->src_dt : b->v->dt, wdt = q->on ? dnnl_s8 : b->v->dt;
+    dnnl_data_type_t ddt = q->on ? q->dst_dt : b->v->dt;
+    memcpy(d, xd, sizeof xd);
+    dnnl_memory_desc_init_by_tag(&m->src, 4, d, sdt, dnnl_format_tag_any);
+    memcpy(d, yd, sizeof yd);
+    dnnl_memory_desc_init_by_tag(&m->dst, 4, d, ddt, dnnl_format_tag_any);
+    if (G > 1) {
+        dnnl_dims_t wd = {G, OC / G, wv->dims[1], wv->dims[2], wv->dims[3]};
+        dnnl_memory_desc_init_by_tag(&m->wei, 5, wd, wdt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&m->wei_plain, 5, wd, dnnl_f32, dnnl_goihw);
+    } else {
+        dnnl_dims_t wd = {OC, wv->dims[1], wv->dims[2], wv->dims[3]};
+        dnnl_memory_desc_init_by_tag(&m->wei, 4, wd, wdt, dnnl_format_tag_any);
+        dnnl_memory_desc_init_by_tag(&m->wei_plain, 4, wd, dnnl_f32, dnnl_oihw);
+    }
+    dnnl_dims_t bd = {OC};
+    dnnl_memory_desc_init_by_tag(&m->bias, 1, bd, dnnl_f32, dnnl_a);
+    int bias = n->n_in > 2 ? n->in[2] : -1;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_convolution_desc_t cd;
+    irb_status s = make_post_ops(b, node, f, q, &po);
+    if (s == IRB_OK)
+        s = attr_new(b, node, &attr);
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_primitive_attr_set_post_ops(attr, po), node, "post-ops");
+    if (s == IRB_OK && q->on)
+        s = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, OC, 1 << 1, oscale), node, "output scales");
+    if (s == IRB_OK)
+        s = odn_check(b,
+                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                                 dnnl_convolution_direct, &m->src, &m->wei,
+                                                                 bias >= 0 ? &m->bias : NULL, &m->dst, st, dil, pl,
+                                                                 pr),
+                      node, "convolution descriptor");
+    if (s == IRB_OK)
+        s = odn_check(b, dnnl_primitive_desc_create(pd, &cd, attr, b->eng, NULL), node,
+                      "no oneDNN convolution for these shapes/post-ops");
+    dnnl_primitive_attr_destroy(attr);
+    dnnl_post_ops_destroy(po);
+    return s;
+}
+
+/* The conv's destination: a new buffer, or (residual sum) the residual's buffer when nothing
+ * else reads it later, it is not the conv's own input and its layout is the conv's, else a copy
+ * of the residual to accumulate into. int8: the residual keeps its own type (s8 under a u8
+ * output: the sum reads it as s8). */
+static irb_status conv_dst(odn_builder *b, int node, const conv_fusion *f, const conv_quant *q, const odn_act *src,
+                           const dnnl_memory_desc_t *dmd, odn_act *dst)
+{
+    if (f->sum_other < 0) {
+        IRB_TRY(new_act(b, f->out, dmd));
+        *dst = b->acts[f->out];
+    } else {
+        dnnl_memory_desc_t rmd = *dmd;
+        if (q->on)
+            rmd.data_type = q->res_dt;
+        const odn_act *r = &b->acts[f->sum_other];
+        const odn_buf *rb = &b->v->bufs[r->buf];
+        if (rb->where == ODN_BUF_ARENA && r->buf != src->buf && buf_unread_after(b, r->buf, node, -1) &&
+            dnnl_memory_desc_equal(&r->md, &rmd))
+            *dst = *r;
+        else
+            IRB_TRY(odn_act_copy(b, f->sum_other, &rmd, node, 1, dst));
+        b->v->bufs[dst->buf].nvals++;
+    }
+    dst->md = *dmd;
+    dst->scale = q->on ? q->dst_s : 1.0f;
+    b->acts[f->out] = *dst;
+    return IRB_OK;
+}
+
 static irb_status lower_conv(odn_builder *b, int node)
 {
     const irb_graph *g = b->g;
     const irb_node *n = &g->nodes[node];
     const irb_value *wv = &g->values[n->in[1]];
     int bias = n->n_in > 2 ? n->in[2] : -1;
-    int64_t G = n->a.group > 0 ? n->a.group : 1, OC = wv->dims[0];
-    int64_t xd[4], yd[4];
-    odn_value_dims(b, n->in[0], xd);
-    odn_value_dims(b, n->out[0], yd);
-    dnnl_dims_t st = {n->a.strides[0], n->a.strides[1]}, dil = {n->a.dilations[0] - 1, n->a.dilations[1] - 1};
-    dnnl_dims_t pl, pr;
-    window_pads(n, xd + 2, yd + 2, wv->dims + 2, n->a.strides, n->a.dilations, pl, pr);
-
-    dnnl_memory_desc_t src_any, wei_any, wei_plain, bias_md, dst_any;
-    dnnl_dims_t d;
-    memcpy(d, xd, sizeof xd);
-    dnnl_memory_desc_init_by_tag(&src_any, 4, d, b->v->dt, dnnl_format_tag_any);
-    memcpy(d, yd, sizeof yd);
-    dnnl_memory_desc_init_by_tag(&dst_any, 4, d, b->v->dt, dnnl_format_tag_any);
-    if (G > 1) {
-        dnnl_dims_t wd = {G, OC / G, wv->dims[1], wv->dims[2], wv->dims[3]};
-        dnnl_memory_desc_init_by_tag(&wei_any, 5, wd, b->v->dt, dnnl_format_tag_any);
-        dnnl_memory_desc_init_by_tag(&wei_plain, 5, wd, dnnl_f32, dnnl_goihw);
-    } else {
-        dnnl_dims_t wd = {OC, wv->dims[1], wv->dims[2], wv->dims[3]};
-        dnnl_memory_desc_init_by_tag(&wei_any, 4, wd, b->v->dt, dnnl_format_tag_any);
-        dnnl_memory_desc_init_by_tag(&wei_plain, 4, wd, dnnl_f32, dnnl_oihw);
-    }
-    dnnl_dims_t bd = {OC};
-    dnnl_memory_desc_init_by_tag(&bias_md, 1, bd, dnnl_f32, dnnl_a);
-
+    const float *bdata = bias >= 0 ? g->values[bias].data : NULL;
     conv_fusion f = {0};
-    dnnl_primitive_attr_t attr = NULL;
+    conv_quant q;
+    conv_mds m;
+    float *wscale = NULL, *oscale = NULL, *qbias = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_convolution_desc_t cd;
     irb_status s = fuse_chain(b, node, &f);
+    conv_quant_choose(b, node, &f, &q);
+    if (s == IRB_OK && q.on) {
+        s = conv_scales(b, node, &q, wv, bdata, &wscale, &oscale, &qbias);
+        int eltwise = 0;
+        for (int i = 0; i < f.n; i++)
+            eltwise |= !f.ops[i].sum;
+        for (int64_t o = 0; s == IRB_OK && !eltwise && o < wv->dims[0]; o++)
+            oscale[o] *= q.dst_s;
+    }
     if (s == IRB_OK)
-        s = attr_new(b, node, &attr);
-    if (s == IRB_OK)
-        s = odn_check(b, dnnl_primitive_attr_set_post_ops(attr, f.po), node, "post-ops");
-    if (s == IRB_OK)
-        s = odn_check(b,
-                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                                 dnnl_convolution_direct, &src_any, &wei_any,
-                                                                 bias >= 0 ? &bias_md : NULL, &dst_any, st,
-                                                                 dil, pl, pr),
-                      node, "convolution descriptor");
-    if (s == IRB_OK)
-        s = odn_check(b, dnnl_primitive_desc_create(&pd, &cd, attr, b->eng, NULL), node,
-                      "no oneDNN convolution for these shapes/post-ops");
+        s = conv_pd(b, node, &f, &q, oscale, &m, &pd);
+    if (s == IRB_UNSUPPORTED && q.on) { /* no int8 kernel for this one: it falls back to fp32 */
+        q.on = 0;
+        s = conv_pd(b, node, &f, &q, oscale, &m, &pd);
+    }
     odn_act src = {0}, dst = {0};
     dnnl_memory_t wmem = NULL, bmem = NULL;
-    const dnnl_memory_desc_t *q;
+    const dnnl_memory_desc_t *wq = pd ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
+    if (s == IRB_OK)
+        s = odn_act_as(b, n->in[0], dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0), node, &src);
     if (s == IRB_OK) {
-        q = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-        s = odn_act_as(b, n->in[0], q, node, &src);
-    }
-    if (s == IRB_OK) {
-        q = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-        s = odn_const_from(b, wv->data, &wei_plain, q, node, &wmem);
+        int G = n->a.group > 1;
+        s = q.on ? odn_const_scaled(b, wv->data, &m.wei_plain, wq, (int)wv->dims[0], G ? 3 : 1, wscale, node, &wmem)
+                 : odn_const_from(b, wv->data, &m.wei_plain, wq, node, &wmem);
     }
     if (s == IRB_OK && bias >= 0)
-        s = odn_const_from(b, g->values[bias].data, &bias_md, &bias_md, node, &bmem);
-    if (s == IRB_OK) {
-        q = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
-        if (f.sum_other >= 0) {
-            /* The conv accumulates into the residual's buffer: reuse it when nothing else reads
-             * it later, it is not the conv's own input, and its layout is the conv's; else
-             * accumulate into a copy. */
-            const odn_act *r = &b->acts[f.sum_other];
-            const odn_buf *rb = &b->v->bufs[r->buf];
-            if (rb->where == ODN_BUF_ARENA && r->buf != src.buf && buf_unread_after(b, r->buf, node, -1) &&
-                dnnl_memory_desc_equal(&r->md, q))
-                dst = *r;
-            else
-                s = odn_act_copy(b, f.sum_other, q, node, 1, &dst);
-            if (s == IRB_OK) {
-                b->v->bufs[dst.buf].nvals++;
-                b->acts[f.out] = dst;
-            }
-        } else {
-            s = new_act(b, f.out, q);
-            dst = b->acts[f.out];
-        }
-    }
+        s = odn_const_from(b, q.on ? qbias : bdata, &m.bias, &m.bias, node, &bmem);
+    if (s == IRB_OK)
+        s = conv_dst(b, node, &f, &q, &src, dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0), &dst);
     odn_step *step;
     if (s == IRB_OK)
         s = odn_add_step(b, pd, node, &step);
     if (s == IRB_OK) {
         odn_arg_buf(b, step, DNNL_ARG_SRC, src.buf, &src.md, 0);
-        odn_arg_const(step, DNNL_ARG_WEIGHTS, wmem, dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0));
+        odn_arg_const(step, DNNL_ARG_WEIGHTS, wmem, wq);
         if (bmem)
-            odn_arg_const(step, DNNL_ARG_BIAS, bmem, &bias_md);
+            odn_arg_const(step, DNNL_ARG_BIAS, bmem, &m.bias);
         odn_arg_buf(b, step, DNNL_ARG_DST, dst.buf, &dst.md, 1);
         odn_arg_scratch(b, step, pd);
+        b->v->int8_steps += q.on;
     }
     dnnl_primitive_desc_destroy(pd);
-    dnnl_primitive_attr_destroy(attr);
-    dnnl_post_ops_destroy(f.po);
+    irb_free(wscale);
+    irb_free(oscale);
+    irb_free(qbias);
     return s;
 }
 
@@ -320,7 +500,9 @@ static irb_status lower_pool(odn_builder *b, int node)
     dnnl_memory_desc_t dst_any;
     dnnl_dims_t d, kd = {k[0], k[1]}, sd = {str[0], str[1]}, dd = {dl[0] - 1, dl[1] - 1};
     memcpy(d, yd, sizeof yd);
-    dnnl_memory_desc_init_by_tag(&dst_any, 4, d, b->v->dt, dnnl_format_tag_any);
+    /* an int8 input is only here for MaxPool, which keeps its type and scale */
+    dnnl_memory_desc_init_by_tag(&dst_any, 4, d, odn_is_int8(x->md.data_type) ? x->md.data_type : b->v->dt,
+                                 dnnl_format_tag_any);
     dnnl_pooling_v2_desc_t pdsc;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -336,6 +518,7 @@ static irb_status lower_pool(odn_builder *b, int node)
     if (s == IRB_OK)
         s = new_act(b, n->out[0], dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0));
     if (s == IRB_OK) {
+        b->acts[n->out[0]].scale = x->scale;
         odn_arg_buf(b, step, DNNL_ARG_SRC, x->buf, &x->md, 0);
         odn_arg_buf(b, step, DNNL_ARG_DST, b->acts[n->out[0]].buf, &b->acts[n->out[0]].md, 1);
         odn_arg_scratch(b, step, pd);
@@ -797,6 +980,39 @@ int odn_supports_general(const irb_graph *g, int node, int general)
     }
 }
 
+/* int8 variants: the layers that run in fp32 read their int8 inputs dequantized, in the same
+ * layout (a reorder at the precision boundary); *saved keeps the int8 activations to put back. */
+static irb_status dequant_inputs(odn_builder *b, int node, odn_act *saved)
+{
+    const irb_node *n = &b->g->nodes[node];
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i] >= 0 && !odn_is_const(b->g, n->in[i]))
+            saved[i] = b->acts[n->in[i]];
+    for (int i = 0; i < n->n_in; i++) {
+        int v = n->in[i];
+        if (v < 0 || odn_is_const(b->g, v))
+            continue;
+        if (b->acts[v].buf < 0 || !odn_is_int8(b->acts[v].md.data_type))
+            continue;
+        dnnl_memory_desc_t md = b->acts[v].md;
+        md.data_type = b->v->dt;
+        odn_act f;
+        IRB_TRY(odn_act_as(b, v, &md, node, &f));
+        b->acts[v] = f;
+    }
+    return IRB_OK;
+}
+
+static void restore_inputs(odn_builder *b, int node, const odn_act *saved)
+{
+    const irb_node *n = &b->g->nodes[node];
+    for (int i = n->n_in - 1; i >= 0; i--)
+        if (n->in[i] >= 0 && !odn_is_const(b->g, n->in[i]))
+            b->acts[n->in[i]] = saved[i];
+}
+
+static irb_status lower_any(odn_builder *b, int node);
+
 irb_status odn_lower_node(odn_builder *b, int node)
 {
     const irb_graph *g = b->g;
@@ -804,6 +1020,21 @@ irb_status odn_lower_node(odn_builder *b, int node)
     if (!odn_supports_general(g, node, b->v->batch == 0))
         return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: node %d '%s': op %s with these inputs is not supported",
                         node, odn_node_label(g, node), irb_op_name(n->op));
+    /* int8 layers: Conv (lower_conv decides) and MaxPool; identity views pass an act through */
+    if (!b->v->int8 || n->op == IRB_OP_CONV || n->op == IRB_OP_MAXPOOL || n->op == IRB_OP_IDENTITY ||
+        n->op == IRB_OP_DROPOUT)
+        return lower_any(b, node);
+    odn_act saved[IRB_MAX_NODE_INPUTS];
+    irb_status s = dequant_inputs(b, node, saved);
+    if (s == IRB_OK)
+        s = lower_any(b, node);
+    restore_inputs(b, node, saved);
+    return s;
+}
+
+static irb_status lower_any(odn_builder *b, int node)
+{
+    const irb_node *n = &b->g->nodes[node];
     switch (n->op) {
     case IRB_OP_CONV:
         return lower_conv(b, node);

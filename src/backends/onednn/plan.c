@@ -122,15 +122,29 @@ static irb_status new_const(odn_builder *b, const dnnl_memory_desc_t *md, int no
 irb_status odn_const_from(odn_builder *b, const float *data, const dnnl_memory_desc_t *src_md,
                           const dnnl_memory_desc_t *md, int node, dnnl_memory_t *out)
 {
+    return odn_const_scaled(b, data, src_md, md, 0, 0, NULL, node, out);
+}
+
+irb_status odn_const_scaled(odn_builder *b, const float *data, const dnnl_memory_desc_t *src_md,
+                            const dnnl_memory_desc_t *md, int count, int mask, const float *scales, int node,
+                            dnnl_memory_t *out)
+{
     odn_const *c = NULL;
     IRB_TRY(new_const(b, md, node, &c));
     *out = c->mem;
     dnnl_memory_t src = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t r = NULL;
+    dnnl_primitive_attr_t attr = NULL;
     irb_status st = odn_check(b, dnnl_memory_create(&src, src_md, b->eng, (void *)data), node, "wrapping weights");
+    if (st == IRB_OK && scales) {
+        st = odn_check(b, dnnl_primitive_attr_create(&attr), node, "attributes");
+        if (st == IRB_OK)
+            st = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, count, mask, scales), node,
+                           "weight scales");
+    }
     if (st == IRB_OK)
-        st = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, src_md, b->eng, md, b->eng, NULL), node,
+        st = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, src_md, b->eng, md, b->eng, attr), node,
                        "planning the weights reorder");
     if (st == IRB_OK)
         st = odn_check(b, dnnl_primitive_create(&r, pd), node, "creating the weights reorder");
@@ -142,6 +156,7 @@ irb_status odn_const_from(odn_builder *b, const float *data, const dnnl_memory_d
     }
     dnnl_primitive_destroy(r);
     dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
     dnnl_memory_destroy(src);
     return st;
 }
@@ -186,13 +201,40 @@ irb_status odn_act_copy(odn_builder *b, int v, const dnnl_memory_desc_t *md, int
     if (buf < 0)
         return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning buffers");
     b->v->bufs[buf].nvals = 1;
-    IRB_TRY(odn_reorder_step(b, a, buf, md, node));
+    /* a layout change of an int8 activation keeps its scale (lossless); else the value's own */
+    float scale = odn_is_int8(md->data_type) && md->data_type == a->md.data_type ? a->scale
+                                                                                 : odn_scale_for(b, v, md->data_type);
+    IRB_TRY(odn_reorder_step(b, a, buf, md, scale, node));
     out->buf = buf;
     out->md = *md;
+    out->scale = scale;
     return IRB_OK;
 }
 
-irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md, int node)
+int odn_is_int8(dnnl_data_type_t dt) { return dt == dnnl_s8 || dt == dnnl_u8; }
+
+int odn_quant(const odn_builder *b, int v, dnnl_data_type_t *dt, float *scale)
+{
+    if (!b->v->int8 || !b->range || v < 0)
+        return 0;
+    float lo = b->range[2 * v], hi = b->range[2 * v + 1];
+    if (!(lo <= hi)) /* NaN: not calibrated */
+        return 0;
+    float amax = lo >= 0 ? hi : (hi > -lo ? hi : -lo);
+    *dt = lo >= 0 ? dnnl_u8 : dnnl_s8;
+    *scale = amax > 0 ? (lo >= 0 ? 255.0f : 127.0f) / amax : 1.0f;
+    return 1;
+}
+
+float odn_scale_for(const odn_builder *b, int v, dnnl_data_type_t dt)
+{
+    dnnl_data_type_t q;
+    float s;
+    return odn_is_int8(dt) && odn_quant(b, v, &q, &s) ? s : 1.0f;
+}
+
+irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md,
+                            float dst_scale, int node)
 {
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
@@ -201,6 +243,9 @@ irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const d
     if (st == IRB_OK)
         st = odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), node,
                        "attributes");
+    float ratio = dst_scale / (odn_is_int8(a.md.data_type) ? a.scale : 1.0f);
+    if (st == IRB_OK && ratio != 1.0f) /* a precision boundary: quantize, dequantize or rescale */
+        st = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, 1, 0, &ratio), node, "reorder scale");
     if (st == IRB_OK)
         st = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, &a.md, b->eng, md, b->eng, attr), node,
                        "planning a layout reorder");

@@ -112,6 +112,8 @@ typedef struct ref_plan {
     char *owned;
     void *scratch;
     size_t in_count, out_count;
+    void (*observe)(void *ctx, int value, const float *data, size_t n);
+    void *observe_ctx;
 } ref_plan;
 
 static void destroy(void *p)
@@ -184,6 +186,8 @@ static irb_status compile_plan(ref_plan *r, const irb_exec_opts *o, irb_error *e
         return irb_fail(err, IRB_INVALID_ARG, "the output '%s' is not computed", g->values[g->output].name);
     if (scratch && !(r->scratch = irb_malloc(scratch)))
         return irb_fail(err, IRB_NOMEM, "out of memory for %zu bytes of scratch", scratch);
+    r->observe = o ? o->observe : NULL;
+    r->observe_ctx = o ? o->observe_ctx : NULL;
     r->in_count = r->vals[g->input].nbytes / sizeof(float);
     r->out_count = r->vals[g->output].nbytes / sizeof(float);
     if (g->values[g->input].dtype != IRB_DT_FLOAT || g->values[g->output].dtype != IRB_DT_FLOAT)
@@ -220,6 +224,9 @@ static irb_status run(void *plan, const float *input, int batch, float *output, 
             for (int i = 0; i < n->n_in; i++)
                 in[i] = n->in[i] >= 0 ? &r->vals[n->in[i]] : NULL;
             IRB_TRY(irb_op_impl_get(n->op)->exec(n, in, &r->vals[n->out[0]], r->scratch, err));
+            const irb_tensor *y = &r->vals[n->out[0]];
+            if (r->observe && y->dtype == IRB_DT_FLOAT)
+                r->observe(r->observe_ctx, n->out[0], y->data, y->nbytes / sizeof(float));
         }
         memcpy(output + (size_t)b * r->out_count, r->vals[g->output].data, r->out_count * sizeof(float));
     }

@@ -1,0 +1,285 @@
+/* int8 inference (docs/int8.md) against fp32 on the same engine: a calibration table recorded
+ * on 16 shared camera-trap images, then the features of 24 other shared images and of the four
+ * reference inputs ($IRBIS_SHARED/models/mobilenet_v2/reference) must keep cosine >= 0.99 to
+ * fp32: MobileNetV2 at the cuts the recipes use (cut 1 = logits, cut 2 = pooled 1280-d, at 224;
+ * cut 2 at 448 with a table recorded at 448: mean >= 0.99, min >= 0.985, a known gap) and the seeded ResNet-50 from tools/export_resnet50.py (cut 1, pooled 2048-d). Also:
+ * int8 differs from fp32 (it really ran), the table's text form round-trips, a net without a
+ * table is refused, and a table missing every tensor runs (all layers fall back to fp32). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "irbis.h"
+
+#define N_CAL 16
+#define N_EVAL 24
+
+static char *paths[N_CAL + N_EVAL];
+
+/* Every 50th row of the shared manifest: images of every source, none chosen by hand. */
+static int pick_images(void)
+{
+    size_t n;
+    char *csv = test_slurp(test_shared("data/camera-traps/manifest.csv"), &n);
+    if (!csv)
+        return 0;
+    int k = 0, row = 0;
+    for (char *line = strtok(csv, "\n"); line && k < N_CAL + N_EVAL; line = strtok(NULL, "\n"), row++) {
+        if (row == 0 || row % 50)
+            continue;
+        char *comma = strchr(line, ',');
+        if (comma)
+            *comma = 0;
+        const char *root = getenv("IRBIS_SHARED");
+        size_t len = strlen(root ? root : "../shared") + strlen(line) + 32;
+        paths[k] = malloc(len);
+        snprintf(paths[k++], len, "%s/data/camera-traps/%s", root ? root : "../shared", line);
+    }
+    free(csv);
+    return k == N_CAL + N_EVAL;
+}
+
+static float *read_floats(const char *path, size_t n)
+{
+    size_t len = 0;
+    float *b = test_slurp(path, &len); /* the size check keeps the cast honest */
+    CHECK(b && len == n * sizeof(float), "%s: %zu bytes, expected %zu floats", path, len, n);
+    if (!b || len != n * sizeof(float))
+        exit(1);
+    return b;
+}
+
+/* n preprocessed images (squashed whole frame at `size`, the model's normalisation) */
+static float *load_inputs(const irb_model_t *m, char **list, int n, int size)
+{
+    const irb_preprocess *mp = irb_model_preprocess(m);
+    irb_preproc pp = irb_preproc_default(size);
+    pp.mode = IRB_RESIZE_SQUASH;
+    memcpy(pp.mean, mp->mean, sizeof pp.mean);
+    memcpy(pp.scale, mp->std, sizeof pp.scale);
+    size_t per = 3 * (size_t)size * size;
+    float *x = malloc(per * n * sizeof *x);
+    irb_decoder_t *dec = NULL;
+    irb_decoder_new(&dec);
+    for (int i = 0; i < n; i++) {
+        irb_status s = irb_preprocess_file(dec, list[i], &pp, x + per * i, NULL);
+        CHECK(s == IRB_OK, "%s: %s", list[i], irb_decoder_error(dec)->message);
+    }
+    irb_decoder_free(dec);
+    return x;
+}
+
+static double cosine(const float *a, const float *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1 : 0);
+}
+
+static irb_net_t *make_net(const irb_model_t *m, int cut, int size, irb_precision p, const irb_calib_t *cal,
+                           irb_calib_t *rec)
+{
+    irb_net_opts o = {.cut = cut, .pool = IRB_POOL_AVG, .precision = p, .calib = cal, .record = rec,
+                      .threads = 2, .max_batch = 8, .input_size = size};
+    irb_error err = {0};
+    irb_net_t *net = NULL;
+    irb_status s = irb_net_new(m, &o, &net, &err);
+    CHECK(s == IRB_OK, "net cut %d size %d precision %d: %s", cut, size, (int)p, err.message);
+    return net;
+}
+
+static void run(irb_net_t *net, const float *x, int n, size_t per, float *y)
+{
+    size_t out = irb_net_output_size(net);
+    for (int i = 0; i < n; i += 8) {
+        int b = n - i < 8 ? n - i : 8;
+        irb_status s = irb_net_run(net, x + per * i, b, y + out * i);
+        CHECK(s == IRB_OK, "run: %s", irb_net_error(net)->message);
+    }
+}
+
+/* A table recorded on the calibration images at `size`. */
+static irb_calib_t *calibrate(const irb_model_t *m, int size)
+{
+    irb_calib_t *cal = NULL;
+    irb_error err = {0};
+    CHECK(irb_calib_new(&cal, &err) == IRB_OK, "calib_new");
+    irb_net_t *rec = make_net(m, 0, size, IRB_PRECISION_FP32, NULL, cal);
+    if (!rec)
+        return cal;
+    float *x = load_inputs(m, paths, N_CAL, size);
+    float *y = malloc(irb_net_output_size(rec) * N_CAL * sizeof *y);
+    run(rec, x, N_CAL, 3 * (size_t)size * size, y);
+    CHECK(irb_calib_images(cal) == N_CAL, "%ld images recorded", irb_calib_images(cal));
+    CHECK(irb_calib_tensors(cal) > 50, "%d tensors recorded", irb_calib_tensors(cal));
+    irb_net_free(rec);
+    free(x);
+    free(y);
+    return cal;
+}
+
+/* int8 vs fp32 features on inputs x (n images): min cosine must be >= min_cos, the mean >= 0.99. */
+static void compare(const irb_model_t *m, const irb_calib_t *cal, int cut, int size, const float *x, int n,
+                    const char *what, double min_cos)
+{
+    irb_net_t *f = make_net(m, cut, size, IRB_PRECISION_FP32, NULL, NULL);
+    irb_net_t *q = make_net(m, cut, size, IRB_PRECISION_INT8, cal, NULL);
+    if (!f || !q)
+        goto done;
+    size_t k = irb_net_output_size(f);
+    float *yf = malloc(k * n * sizeof *yf), *yq = malloc(k * n * sizeof *yq);
+    run(f, x, n, 3 * (size_t)size * size, yf);
+    run(q, x, n, 3 * (size_t)size * size, yq);
+    double lo = 1, sum = 0;
+    int differ = 0;
+    for (int i = 0; i < n; i++) {
+        double c = cosine(yf + k * i, yq + k * i, k);
+        lo = c < lo ? c : lo;
+        sum += c;
+        differ |= memcmp(yf + k * i, yq + k * i, k * sizeof(float)) != 0;
+    }
+    printf("%s cut %d size %d: cosine int8 vs fp32 min %.5f mean %.5f over %d images\n", what, cut, size, lo,
+           sum / n, n);
+    CHECK(lo >= min_cos, "%s cut %d size %d: min cosine %.5f < %.3f", what, cut, size, lo, min_cos);
+    CHECK(sum / n >= 0.99, "%s cut %d size %d: mean cosine %.5f < 0.99", what, cut, size, sum / n);
+    CHECK(differ, "%s cut %d: int8 output identical to fp32 (int8 did not run)", what, cut);
+    free(yf);
+    free(yq);
+done:
+    irb_net_free(f);
+    irb_net_free(q);
+}
+
+static void text_round_trip(const irb_calib_t *cal)
+{
+    irb_error err = {0};
+    char *t = NULL;
+    size_t len = 0;
+    CHECK(irb_calib_to_text(cal, &t, &len, &err) == IRB_OK, "to_text: %s", err.message);
+    irb_calib_t *back = NULL;
+    CHECK(irb_calib_parse(t, len, "t", &back, &err) == IRB_OK, "parse: %s", err.message);
+    CHECK(irb_calib_tensors(back) == irb_calib_tensors(cal) && irb_calib_images(back) == irb_calib_images(cal),
+          "round trip: %d tensors, %ld images", irb_calib_tensors(back), irb_calib_images(back));
+    char *t2 = NULL;
+    size_t len2 = 0;
+    CHECK(back && irb_calib_to_text(back, &t2, &len2, &err) == IRB_OK && len2 == len && !memcmp(t, t2, len),
+          "text form not kept byte for byte");
+    irb_calib_text_free(t2);
+    irb_calib_free(back);
+    /* damaged forms are refused with a line number */
+    static const char *const bad[] = {"irbis-calib 2\nimages 1\n", "irbis-calib 1\nimages x\n",
+                                      "irbis-calib 1\nimages 1\n1 0 a\n", "irbis-calib 1\nimages 1\n0 1 a\n0 1 a\n",
+                                      "irbis-calib 1\nimages 1\nnan 1 a\n", "irbis-calib 1\nimages 1\n0 1\n",
+                                      "irbis-calib 1\nimages 1\n0 1 a"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        back = NULL;
+        CHECK(irb_calib_parse(bad[i], strlen(bad[i]), "bad", &back, &err) == IRB_CORRUPT && !back,
+              "bad table %zu accepted", i);
+    }
+    irb_calib_text_free(t);
+}
+
+static void mobilenet(void)
+{
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
+          "load: %s", err.message);
+    if (!m)
+        return;
+    irb_calib_t *cal = calibrate(m, 224);
+    text_round_trip(cal);
+    float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
+    compare(m, cal, 2, 224, x, N_EVAL, "mobilenet_v2", 0.99);
+    compare(m, cal, 1, 224, x, N_EVAL, "mobilenet_v2", 0.99);
+    free(x);
+    irb_calib_t *cal448 = calibrate(m, 448); /* each input size its own table (docs/int8.md) */
+    x = load_inputs(m, paths + N_CAL, 8, 448);
+    /* a known gap (docs/int8.md): at 448 the worst image reaches 0.988, under the 0.99 target */
+    compare(m, cal448, 2, 448, x, 8, "mobilenet_v2", 0.985);
+    irb_calib_free(cal448);
+    free(x);
+    static const char *const names[] = {"dog", "eagle", "giraffe", "horses"};
+    x = malloc(4 * 3 * 224 * 224 * sizeof *x);
+    for (int i = 0; i < 4; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i]);
+        float *r = read_floats(test_shared(p), 3 * 224 * 224);
+        memcpy(x + i * 3 * 224 * 224, r, 3 * 224 * 224 * sizeof *x);
+        free(r);
+    }
+    compare(m, cal, 2, 224, x, 4, "mobilenet_v2 reference inputs", 0.99);
+    /* the reference features themselves: int8 against the independent fp32 vectors */
+    irb_net_t *q = make_net(m, 2, 224, IRB_PRECISION_INT8, cal, NULL);
+    float y[4 * 1280];
+    if (q)
+        run(q, x, 4, 3 * 224 * 224, y);
+    for (int i = 0; q && i < 4; i++) {
+        char p[256];
+        snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i]);
+        float *r = read_floats(test_shared(p), 1280);
+        double c = cosine(r, y + 1280 * i, 1280);
+        printf("mobilenet_v2 int8 vs reference features %s: cosine %.5f\n", names[i], c);
+        CHECK(c >= 0.99, "%s: cosine to the reference features %.5f", names[i], c);
+        free(r);
+    }
+    irb_net_free(q);
+    free(x);
+
+    /* refusals and fallbacks */
+    irb_net_t *n = NULL;
+    irb_net_opts o = {.cut = 2, .pool = IRB_POOL_AVG, .precision = IRB_PRECISION_INT8};
+    CHECK(irb_net_new(m, &o, &n, &err) == IRB_INVALID_ARG && !n, "int8 without a table accepted");
+    o.calib = cal;
+    o.engine = IRB_ENGINE_REFERENCE;
+    CHECK(irb_net_new(m, &o, &n, &err) == IRB_UNSUPPORTED && !n, "int8 on the reference engine accepted");
+    irb_calib_t *empty = NULL;
+    irb_calib_new(&empty, &err);
+    o.calib = empty;
+    o.engine = IRB_ENGINE_AUTO;
+    CHECK(irb_net_new(m, &o, &n, &err) == IRB_OK, "int8 with an empty table (all fp32): %s", err.message);
+    irb_net_free(n);
+    irb_calib_free(empty);
+    irb_calib_free(cal);
+    irb_model_free(m);
+}
+
+static void resnet50(void)
+{
+    const char *tmp = test_tmpdir("int8");
+    char cmd[9000], onnx[4200];
+    snprintf(onnx, sizeof onnx, "%s/r50.onnx", tmp);
+    const char *src = getenv("IRBIS_SRC");
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py --seed 3 -o %s", src ? src : "..", onnx);
+    if (system(cmd) != 0) {
+        CHECK(0, "export failed: %s", cmd);
+        return;
+    }
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    CHECK(irb_model_load(onnx, NULL, &m, &err) == IRB_OK, "load %s: %s", onnx, err.message);
+    if (!m)
+        return;
+    irb_calib_t *cal = calibrate(m, 224);
+    float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
+    compare(m, cal, 1, 224, x, N_EVAL, "resnet50 (seeded)", 0.99);
+    free(x);
+    irb_calib_free(cal);
+    irb_model_free(m);
+}
+
+int main(void)
+{
+    if (!pick_images()) {
+        CHECK(0, "cannot read %d images from the shared manifest", N_CAL + N_EVAL);
+        return CHECK_DONE();
+    }
+    mobilenet();
+    resnet50();
+    for (int i = 0; i < N_CAL + N_EVAL; i++)
+        free(paths[i]);
+    return CHECK_DONE();
+}
