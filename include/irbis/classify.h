@@ -88,7 +88,12 @@ typedef struct irb_classify_opts {
     const char *positive;        /* class the threshold applies to, or NULL (plain argmax) */
     double threshold;            /* positive label iff p(positive) >= threshold (default 0.5) */
     double min_confidence;       /* images and sequences whose top probability is below it are
-                                  * labelled "uncertain" (Camtrap DP: unknown); 0 (default): off */
+                                  * labelled "uncertain" (Camtrap DP: unknown); 0: off; negative
+                                  * (irb_classify_opts_default): the pipeline's default, else off */
+    double novelty_threshold;    /* with a pipeline that has a novelty model: images and sequences
+                                  * whose novelty score is above it are labelled "uncertain" (novel,
+                                  * unlike the training images); 0: off; negative (default): the
+                                  * pipeline's threshold. Must be 0 or negative without one */
     int threads;                 /* decode and CNN threads (0: all CPUs) */
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */
