@@ -74,9 +74,13 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
             irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon);
             fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, taxon[0] ? taxon : o->classes[k]);
         }
-        if (irb_uncertain_on(o))
-            fprintf(f, ", \"%d\": \"uncertain: top probability below %g or novelty above %g\"", o->n_classes,
-                    o->min_confidence, o->novelty_threshold);
+        if (o->min_confidence > 0 && o->novelty_threshold > 0)
+            fprintf(f, ", \"%d\": \"uncertain: top probability below %g, or novel (novelty above %g)\"",
+                    o->n_classes, o->min_confidence, o->novelty_threshold);
+        else if (o->min_confidence > 0)
+            fprintf(f, ", \"%d\": \"uncertain: top probability below %g\"", o->n_classes, o->min_confidence);
+        else if (o->novelty_threshold > 0)
+            fprintf(f, ", \"%d\": \"uncertain: novel (novelty above %g)\"", o->n_classes, o->novelty_threshold);
         fputs("},\n", f);
     }
 }
