@@ -15,9 +15,15 @@ novel images"), checked on real images against independent computations:
 - overrides: --min-confidence 0 --novelty-threshold 0 gives plain labels and no novelty columns;
   --novelty-threshold with a version-1 classifier exits 2;
 - the same file without its 'uncertain' section (an earlier pipeline) still classifies, with
-  neither.
+  neither;
+- on the classify fixture (real bursts with EXIF times, broken files; its snow leopards and
+  Uruguayan species are unseen): a sequence's novelty is its images' mean; megadetector.json,
+  coco-camera-traps.json and the Camtrap DP package (plain and --positional) pass their official
+  checkers; exactly the uncertain sequences are `unknown` observations, the novel ones saying so;
+  `irbis export` rewrites the same predictions.csv from the store.
 """
 import csv
+import json
 import os
 import random
 import shutil
@@ -26,6 +32,7 @@ import subprocess
 import sys
 
 import numpy as np
+import test_classify_fixture as F
 from sklearn.neighbors import NearestNeighbors
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -252,7 +259,57 @@ def main():
             ok=(2,))
     check(r.returncode == 2 and 'novelty' in r.stderr, '--novelty-threshold without a novelty model: exit 2 (%s)'
           % r.stderr.strip()[-200:])
+    fixture_checks(pipe)
     finish()
+
+
+def checker(*args):
+    r = subprocess.run(['/usr/bin/python3'] + list(args), capture_output=True, text=True)
+    last = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.stderr.strip()
+    check(r.returncode == 0 and '(0 violations' in last, '%s: %s' % (' '.join(os.path.basename(a) for a in args[:2]),
+                                                                    last))
+
+
+def fixture_checks(pipe):
+    fx = F.fixture()
+    out = os.path.join(TMP, 'fixture_out')
+    shutil.rmtree(out, ignore_errors=True)
+    r = run(['classify', '--pipeline', pipe, fx['survey'], '-o', out, '--quiet', '--deployments', fx['deployments']],
+            ok=(1,))
+    check(r.returncode == 1, 'classify --pipeline on the fixture: exit 1 for its broken files (%s)'
+          % r.stderr.strip()[-200:])
+    rows = [x for x in F.read_predictions(out) if x['status'] == 'ok']
+    seqs = {}
+    for x in rows:
+        seqs.setdefault(x['sequence'], []).append(float(x['novelty']))
+    worst = max(abs(float(x['seq_novelty']) - np.mean(seqs[x['sequence']])) for x in rows)
+    check(worst < 2e-6 and any(len(v) > 1 for v in seqs.values()),
+          'a sequence\'s novelty is its images\' mean (max |d| %.2g; %d sequences of several images)'
+          % (worst, sum(len(v) > 1 for v in seqs.values())))
+    thr = float(json.load(open(os.path.join(out, 'megadetector.json')))['info']['classifier_metadata']['novel_above'])
+    check(all((x['seq_novel'] == '1') == (float(x['seq_novelty']) > thr) for x in rows)
+          and all(x['seq_label'] == 'uncertain' for x in rows if x['seq_novel'] == '1'),
+          'novel sequences are flagged and uncertain')
+    n_novel = len({x['sequence'] for x in rows if x['seq_novel'] == '1'})
+    check(0 < n_novel < len(seqs), '%d of %d sequences novel' % (n_novel, len(seqs)))
+    std = os.path.join(F.SHARED, 'standards')
+    checker(os.path.join(std, 'validators', 'md_validate.py'), os.path.join(out, 'megadetector.json'))
+    checker(os.path.join(std, 'validators', 'cct_validate.py'), os.path.join(out, 'coco-camera-traps.json'))
+    pkg = os.path.join(out, 'camtrap-dp')
+    for extra in ([], ['--positional']):
+        checker(os.path.join(std, 'validators', 'camtrapdp_validate.py'), pkg, os.path.join(std, 'camtrap-dp-1.0.2'),
+                *extra)
+    obs = list(csv.DictReader(open(os.path.join(pkg, 'observations.csv'), newline='')))
+    by_seq = {x['sequence']: x for x in rows if x['timestamp']}
+    bad = [o['eventID'] for o in obs
+           if (o['observationType'] == 'unknown') != (by_seq[o['eventID']]['seq_label'] == 'uncertain')
+           or (by_seq[o['eventID']]['seq_novel'] == '1') != o['observationComments'].startswith('novel:')]
+    check(obs and not bad, 'observations.csv: uncertain sequences are unknown, novel ones say so (%d of %d novel): %s'
+          % (sum(o['observationComments'].startswith('novel:') for o in obs), len(obs), bad[:3]))
+    before = open(os.path.join(out, 'predictions.csv'), 'rb').read()
+    r = run(['export', out, '-q'], ok=(0, 1))
+    check(r.returncode in (0, 1) and open(os.path.join(out, 'predictions.csv'), 'rb').read() == before,
+          'irbis export rewrites the same predictions.csv (%s)' % r.stderr.strip()[-200:])
 
 
 if __name__ == '__main__':
