@@ -29,10 +29,7 @@ static int train_images(int argc, char **argv)
            w ? 100 * w->accuracy : 0.0, w ? 100 * w->balanced_accuracy : 0.0, r.n_images);
     printf("pipeline: %s (trained on all %zu images); cross-validation outputs: %s/\n", r.saved_path, r.n_images,
            x.o.out_dir);
-    printf("uncertain: top probability below %.4g (default --min-confidence)", r.saved_min_confidence);
-    if (r.saved_novelty >= 0)
-        printf(", or novel: distance to the nearest training image above %.4g", r.saved_novelty);
-    printf("\n");
+    experiment_print_uncertain(&r);
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }
 
