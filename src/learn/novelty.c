@@ -29,7 +29,8 @@ static void normalise(const float *src, int dim, float *dst)
 }
 
 /* 1 - the largest cosine between x (any norm) and the rows t[i] for which use(i) (all when
- * fold is NULL, else fold[i] != skip). 1 when there is no such row or x is zero. */
+ * fold is NULL, else fold[i] != skip), kept in [0, 2] against rounding. 1 when there is no such
+ * row or x is zero. */
 static double nearest(const float *x, int dim, const float *t, size_t n, const int *fold, int skip)
 {
     double ss = 0;
@@ -47,7 +48,8 @@ static double nearest(const float *x, int dim, const float *t, size_t n, const i
             dot += (double)x[j] * r[j];
         best = dot > best ? dot : best;
     }
-    return best == -INFINITY ? 1 : 1 - best / sqrt(ss);
+    double d = best == -INFINITY ? 1 : 1 - best / sqrt(ss);
+    return d < 0 ? 0 : d > 2 ? 2 : d;
 }
 
 static int cmp_double(const void *a, const void *b)
