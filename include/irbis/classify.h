@@ -91,7 +91,12 @@ typedef struct irb_classify_opts {
     const char *positive;        /* class the threshold applies to, or NULL (plain argmax) */
     double threshold;            /* positive label iff p(positive) >= threshold (default 0.5) */
     double min_confidence;       /* images and sequences whose top probability is below it are
-                                  * labelled "uncertain" (Camtrap DP: unknown); 0 (default): off */
+                                  * labelled "uncertain" (Camtrap DP: unknown); 0: off; negative
+                                  * (irb_classify_opts_default): the pipeline's default, else off */
+    double novelty_threshold;    /* with a pipeline that has a novelty model: images and sequences
+                                  * whose novelty score is above it are labelled "uncertain" (novel,
+                                  * unlike the training images); 0: off; negative (default): the
+                                  * pipeline's threshold. Must be 0 or negative without one */
     int threads;                 /* decode and CNN threads (0: all CPUs) */
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */
@@ -176,8 +181,11 @@ IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w);
 /* A fingerprint of what shapes the results (model and classifier sha256, class count, survey),
  * owned by w: results computed under another key must not be reused. */
 IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
+/* The values of one image's result: the classes' probabilities, then, when the pipeline has a
+ * novelty model, the image's novelty score (classes + 1). */
+IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w);
 /* One image's result, passed to the callback of irb_classify_worker_run (borrowed for the call):
- * index i into the paths given, status IRB_OK with probs (classes doubles), or the image's failure
+ * index i into the paths given, status IRB_OK with probs (irb_classify_worker_values doubles), or the image's failure
  * status with image_err->message naming the file and the cause (as the store records it). */
 typedef void (*irb_classify_result_fn)(void *user, size_t i, irb_status status, const double *probs,
                                        const irb_error *image_err);
@@ -206,8 +214,9 @@ typedef struct irb_classify_dist {
      * in err) ends the run with that status. */
     irb_status (*plan)(void *user, long long n, const char *const *paths, const char *const *cameras,
                        const double *times, const char *const *prev, const char *const *next, irb_error *err);
-    /* The result of the next pending image `path`: returns 1 with probs (classes doubles)
-     * filled; 0 when the image failed (err->status and err->message are the image's, as the
+    /* The result of the next pending image `path`: returns 1 with probs filled (the values
+     * irb_classify_worker_values gives: the classes' probabilities, then the novelty score when
+     * the pipeline has a novelty model); 0 when the image failed (err->status and err->message are the image's, as the
      * store records them); -1 when the result cannot be had (err says why: the run stops with
      * err->status and stores nothing of the batch in flight). May be called from another thread
      * than plan, never concurrently. */

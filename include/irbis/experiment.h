@@ -194,6 +194,8 @@ typedef struct irb_experiment_result {
     irb_experiment_row rows[IRB_EXPERIMENT_MAX_ROWS];
     char saved_row[16];       /* the row saved as a pipeline ("" when none) */
     char saved_path[4096];
+    double saved_min_confidence;  /* the saved pipeline's default --min-confidence (0: off) */
+    double saved_novelty;         /* its novelty threshold, or -1 without a novelty model */
 } irb_experiment_result;
 
 /* Runs the experiment and writes into out_dir: table.csv, table.md, results.json,

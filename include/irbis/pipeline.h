@@ -26,6 +26,10 @@
  *   irb_pipeline_free(p);
  *
  * Version-1 files (a single classifier from `irbis train FEATURES`) load as one-part pipelines.
+ *
+ * A pipeline may also carry what makes an image `uncertain` rather than confidently classified:
+ * a default minimum top probability, and a novelty model (irb_novelty below) that scores how
+ * unlike the training images an image's features are. Files without them load with neither.
  */
 #ifndef IRBIS_PIPELINE_H
 #define IRBIS_PIPELINE_H
@@ -58,6 +62,34 @@ typedef struct irb_pipeline_part {
     irb_classifier_t *clf;                        /* owned */
 } irb_pipeline_part;
 
+/* Novelty: the cosine distance from an image's features to the nearest training image's,
+ *   score(x) = 1 - max_j <x / |x|, t_j>   (t_j the L2-normalised training rows; 0 .. 2),
+ * on the features of one appearance part (the image's, not its mirror's). An image scoring
+ * above `threshold` is novel: unlike anything trained. The threshold is the `quantile` of the
+ * training images' held-out scores (each scored against the other inner cross-validation
+ * folds' images, so a burst's frames do not vouch for each other). docs/pipeline.md says why
+ * the nearest neighbour and what it separates. */
+typedef struct irb_novelty {
+    int part;          /* the pipeline part whose features are scored (an appearance part) */
+    int dim;           /* features per row */
+    size_t n;          /* training rows */
+    float *rows;       /* n x dim, each of norm 1 (or all zero for a zero row); owned */
+    double quantile;   /* of the held-out scores the threshold was set at, in (0, 1] */
+    double threshold;  /* score > threshold: novel */
+} irb_novelty;
+
+/* Fits a novelty model on n rows of x (n x dim, borrowed): stores the rows normalised, scores
+ * each row against the rows of the other folds of a grouped k-fold (irb_group_kfold of groups,
+ * n ids, borrowed; NULL: every row its own group) and sets the threshold at `quantile` of those
+ * scores (linear interpolation, as numpy.quantile). held_out, when not NULL, receives the n
+ * held-out scores. part is recorded as given. *out is owned: irb_novelty_free. */
+IRB_API irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups, int folds, double quantile,
+                                   int part, double *held_out, irb_novelty **out, irb_error *err);
+/* Scores n rows of x (n x dim) into score[0..n): distance to the nearest training row. */
+IRB_API irb_status irb_novelty_score(const irb_novelty *nv, const float *x, size_t n, int dim, double *score,
+                                     irb_error *err);
+IRB_API void irb_novelty_free(irb_novelty *nv); /* nv may be NULL */
+
 typedef struct irb_pipeline {
     char *model_name;        /* the backbone's file name at training (a path relative to the
                               * pipeline file's folder, or absolute) */
@@ -74,13 +106,18 @@ typedef struct irb_pipeline {
     int n_parts;
     irb_pipeline_part parts[IRB_PIPELINE_MAX_PARTS];
     int version;             /* the file's format version (1: a single classifier) */
+    double min_confidence;   /* classify's default --min-confidence: a top probability below it is
+                              * `uncertain` (0: off; set at training, docs/pipeline.md) */
+    irb_novelty *novelty;    /* or NULL; owned */
 } irb_pipeline;
 
 /* A new empty pipeline (threshold 0.5, gap 60, positive -1, cv_accuracy -1), or NULL. */
 IRB_API irb_pipeline *irb_pipeline_new(void);
-IRB_API void irb_pipeline_free(irb_pipeline *p); /* p may be NULL; frees the parts' classifiers */
+IRB_API void irb_pipeline_free(irb_pipeline *p); /* p may be NULL; frees the parts' classifiers and
+                                                  * the novelty model */
 
-/* Checks p (classes, parts, weights, each classifier's classes equal to p's), then writes it
+/* Checks p (classes, parts, weights, each classifier's classes equal to p's, the novelty model's
+ * part and width), then writes it
  * durably (temporary name, fsync, rename). */
 IRB_API irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err);
 /* Loads a pipeline (version 2) or a classifier (version 1: one appearance part from its

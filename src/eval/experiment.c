@@ -1366,7 +1366,7 @@ static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, doubl
     return s;
 }
 
-static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_error *err);
+static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *const *probs, irb_error *err);
 
 static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *err)
 {
@@ -1396,7 +1396,7 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
     if (s == IRB_OK)
         s = irb_experiment_write_outputs(c->o, res, rocs, err);
     if (s == IRB_OK && c->o->save)
-        s = save_pipeline(c, res, err);
+        s = save_pipeline(c, res, probs, err);
     for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++) {
         irb_free(probs[r]);
         irb_roc_release(&rocs[r]);
@@ -1473,6 +1473,48 @@ static irb_status part_inputs(exp_ctx *c, irb_pipeline_part *q, int vid, irb_err
     return IRB_OK;
 }
 
+/* The novelty model of part `part` (docs/pipeline.md): every labelled image's features (not the
+ * mirrors), scored held out over the inner cross-validation's units, thresholded at the 95th
+ * percentile: 5 % of images like the training ones are flagged novel. */
+#define NOVELTY_QUANTILE 0.95
+static irb_status fit_novelty(exp_ctx *c, const featmat *m, int part, irb_pipeline *p, irb_error *err)
+{
+    float *x = NULL;
+    int *y = NULL, *groups = NULL, folds = 3;
+    size_t n = 0;
+    irb_status s = gather_train(c, m, -1, 0, &x, &y, &groups, &n, &folds, err);
+    if (s == IRB_OK)
+        s = irb_novelty_fit(x, n, (int)m->dim, groups, folds, NOVELTY_QUANTILE, part, NULL, &p->novelty, err);
+    irb_free(x), irb_free(y), irb_free(groups);
+    return s;
+}
+
+/* The default --min-confidence from a row's out-of-fold probabilities (n x K): the 5th
+ * percentile of the top probability of the images the row got right, so that 95 % of the
+ * predictions like its right ones stay confident; below it, wrong predictions dominate. 0 when
+ * no image was right. */
+static double choose_min_confidence(const exp_data *d, const double *probs)
+{
+    int K = d->n_classes;
+    float *top = irb_malloc_array(d->n, sizeof *top);
+    size_t m = 0;
+    for (size_t i = 0; top && i < d->n; i++) {
+        const double *q = probs + i * (size_t)K;
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            best = q[k] > q[best] ? k : best;
+        if (best == d->label[i])
+            top[m++] = (float)q[best];
+    }
+    double v = 0;
+    if (m) {
+        irb_sort_floats(top, m);
+        v = top[(size_t)floor(0.05 * (double)(m - 1))];
+    }
+    irb_free(top);
+    return v;
+}
+
 /* Trains row spec rs on every labelled image (fold -1: no image held out) and appends its
  * classifiers to p as parts sharing `weight`. */
 static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_pipeline *p, irb_error *err)
@@ -1501,12 +1543,14 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
             q->cut = rs->id == ROW_RN1 ? 1 : 2;
             s = part_inputs(c, q, one.vid[fit.variant], err);
         }
+        if (s == IRB_OK && !p->novelty && q->kind == IRB_PART_APPEARANCE)
+            s = fit_novelty(c, one.mats[fit.variant], p->n_parts - 1, p, err);
         fold_fit_release(&fit);
     }
     return s;
 }
 
-static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_error *err)
+static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *const *probs, irb_error *err)
 {
     const irb_experiment_opts *o = c->o;
     int r = save_row(o, res);
@@ -1531,6 +1575,7 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_erro
     p->positive = o->task == IRB_TASK_SPECIES ? -1 : d->positive;
     p->gap = o->gap > 0 ? o->gap : 60;
     p->ensemble = r == ROW_RN2AE || r == ROW_RN2AME;
+    p->min_confidence = probs[r] ? choose_min_confidence(d, probs[r]) : 0;
     for (int i = 0; i < res->n_rows; i++)
         if (!strcmp(res->rows[i].name, row_names[r]))
             p->cv_accuracy = res->rows[i].accuracy;
@@ -1554,6 +1599,8 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, irb_erro
     if (s == IRB_OK) {
         snprintf(res->saved_row, sizeof res->saved_row, "%s", row_names[r]);
         snprintf(res->saved_path, sizeof res->saved_path, "%s", path);
+        res->saved_min_confidence = p->min_confidence;
+        res->saved_novelty = p->novelty ? p->novelty->threshold : -1;
     }
     irb_pipeline_free(p);
     return s;

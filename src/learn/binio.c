@@ -58,6 +58,15 @@ void irb_wbuf_f64s(irb_wbuf *b, const double *v, size_t n)
     }
 }
 
+void irb_wbuf_f32s(irb_wbuf *b, const float *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        irb_wbuf_u32(b, u);
+    }
+}
+
 void irb_wbuf_str(irb_wbuf *b, const char *s)
 {
     size_t n = s ? strlen(s) : 0;
@@ -149,6 +158,20 @@ irb_status irb_rbuf_f64s(irb_rbuf *r, double *v, size_t n, const char *what)
         memcpy(&v[i], &u, 8);
         if (!isfinite(v[i]))
             return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %s is not finite", r->name, r->off - 8, what);
+    }
+    return IRB_OK;
+}
+
+irb_status irb_rbuf_f32s(irb_rbuf *r, float *v, size_t n, const char *what)
+{
+    if (n > (r->len - r->off) / 4)
+        return irb_rbuf_need(r, SIZE_MAX, what);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = 0;
+        irb_rbuf_u32(r, &u, what);
+        memcpy(&v[i], &u, 4);
+        if (!isfinite(v[i]))
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %s is not finite", r->name, r->off - 4, what);
     }
     return IRB_OK;
 }

@@ -19,6 +19,7 @@ void irb_wbuf_put(irb_wbuf *b, const void *data, size_t n);
 void irb_wbuf_u32(irb_wbuf *b, uint32_t v);
 void irb_wbuf_u64(irb_wbuf *b, uint64_t v);
 void irb_wbuf_f64s(irb_wbuf *b, const double *v, size_t n);
+void irb_wbuf_f32s(irb_wbuf *b, const float *v, size_t n);
 void irb_wbuf_str(irb_wbuf *b, const char *s); /* u32 length + bytes (no NUL); NULL writes "" */
 
 /* The envelope: magic "IRBISCLF", u32 version, u32 flags 0, u64 body length (patched by
@@ -40,6 +41,7 @@ irb_status irb_rbuf_need(irb_rbuf *r, size_t n, const char *what);
 irb_status irb_rbuf_u32(irb_rbuf *r, uint32_t *v, const char *what);
 irb_status irb_rbuf_u64(irb_rbuf *r, uint64_t *v, const char *what);
 irb_status irb_rbuf_f64s(irb_rbuf *r, double *v, size_t n, const char *what); /* finite values only */
+irb_status irb_rbuf_f32s(irb_rbuf *r, float *v, size_t n, const char *what); /* finite values only */
 irb_status irb_rbuf_str(irb_rbuf *r, char **s, const char *what); /* irb_malloc'd; no NUL inside */
 
 /* Checks magic, length, checksum and version (1 .. max_version) of r's whole buffer; on

@@ -43,6 +43,7 @@ void irb_pipeline_free(irb_pipeline *p)
             irb_free(q->preprocessing[j]);
         irb_classifier_free(q->clf);
     }
+    irb_novelty_free(p->novelty);
     irb_free(p);
 }
 
@@ -86,6 +87,14 @@ static irb_status check(const irb_pipeline *p, const char *name, irb_error *err)
     }
     if (fabs(wsum - 1) > 1e-9)
         return irb_fail(err, IRB_CORRUPT, "%s: the parts' weights sum to %.12g, not 1", name, wsum);
+    if (!(p->min_confidence >= 0 && p->min_confidence <= 1))
+        return irb_fail(err, IRB_CORRUPT, "%s: min-confidence %g not in [0, 1]", name, p->min_confidence);
+    const irb_novelty *nv = p->novelty;
+    if (nv && (nv->part < 0 || nv->part >= p->n_parts || p->parts[nv->part].kind != IRB_PART_APPEARANCE ||
+               nv->dim != irb_classifier_dim(p->parts[nv->part].clf) || nv->n < 1 || !nv->rows ||
+               !(nv->quantile > 0 && nv->quantile <= 1) || !(nv->threshold >= 0 && nv->threshold <= 2)))
+        return irb_fail(err, IRB_CORRUPT, "%s: the novelty model (part %d, %d features, %zu rows, threshold %g) does "
+                        "not fit the pipeline's parts", name, nv->part + 1, nv->dim, nv->n, nv->threshold);
     return IRB_OK;
 }
 
@@ -113,6 +122,38 @@ static void put_part(irb_wbuf *b, const irb_pipeline_part *q)
     irb_free(c.p);
 }
 
+/* Optional sections after the parts: str name, u64 length L, L bytes. A reader skips the names it
+ * does not know, so a section can be added without a new version. */
+static void put_section(irb_wbuf *b, const char *name, const irb_wbuf *body)
+{
+    if (body->nomem)
+        b->nomem = 1;
+    irb_wbuf_str(b, name);
+    irb_wbuf_u64(b, body->len);
+    irb_wbuf_put(b, body->p, body->len);
+}
+
+/* Section "uncertain": the default min-confidence and the novelty model (docs/pipeline.md). */
+static void put_uncertain(irb_wbuf *b, const irb_pipeline *p)
+{
+    if (p->min_confidence <= 0 && !p->novelty)
+        return;
+    irb_wbuf c = {0};
+    const irb_novelty *nv = p->novelty;
+    irb_wbuf_f64s(&c, &p->min_confidence, 1);
+    irb_wbuf_u32(&c, nv ? 1 : 0);
+    if (nv) {
+        double qt[2] = {nv->quantile, nv->threshold};
+        irb_wbuf_u32(&c, (uint32_t)nv->part);
+        irb_wbuf_f64s(&c, qt, 2);
+        irb_wbuf_u32(&c, (uint32_t)nv->dim);
+        irb_wbuf_u64(&c, nv->n);
+        irb_wbuf_f32s(&c, nv->rows, nv->n * (size_t)nv->dim);
+    }
+    put_section(b, "uncertain", &c);
+    irb_free(c.p);
+}
+
 irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err)
 {
     if (!p || !path)
@@ -133,6 +174,7 @@ irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error 
     irb_wbuf_u32(&b, (uint32_t)p->n_parts);
     for (int i = 0; i < p->n_parts; i++)
         put_part(&b, &p->parts[i]);
+    put_uncertain(&b, p);
     irb_envelope_end(&b);
     irb_status s = irb_wbuf_save(&b, path, err);
     irb_free(b.p);
@@ -175,6 +217,76 @@ static irb_status get_part(irb_rbuf *r, irb_pipeline_part *q)
     return IRB_OK;
 }
 
+static irb_status get_novelty(irb_rbuf *r, irb_pipeline *p)
+{
+    uint32_t part, dim;
+    uint64_t n;
+    double qt[2];
+    IRB_TRY(irb_rbuf_u32(r, &part, "novelty part"));
+    IRB_TRY(irb_rbuf_f64s(r, qt, 2, "novelty quantile and threshold"));
+    IRB_TRY(irb_rbuf_u32(r, &dim, "novelty features"));
+    IRB_TRY(irb_rbuf_u64(r, &n, "novelty rows"));
+    if (part >= (uint32_t)p->n_parts || dim < 1 || n < 1 || n > (r->len - r->off) / 4 / dim)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: novelty model of part %u, %llu rows of %u features",
+                        r->name, r->off, part + 1, (unsigned long long)n, dim);
+    irb_novelty *nv = irb_calloc(1, sizeof *nv);
+    if (!nv || !(nv->rows = irb_malloc_array((size_t)n, (size_t)dim * sizeof(float)))) {
+        irb_free(nv);
+        return irb_fail(r->err, IRB_NOMEM, "%s: out of memory", r->name);
+    }
+    p->novelty = nv;
+    nv->part = (int)part, nv->dim = (int)dim, nv->n = (size_t)n, nv->quantile = qt[0], nv->threshold = qt[1];
+    size_t off = r->off;
+    IRB_TRY(irb_rbuf_f32s(r, nv->rows, (size_t)n * dim, "novelty rows"));
+    for (size_t i = 0; i < (size_t)n; i++) { /* normalised rows keep every score in [0, 2] */
+        double ss = 0;
+        for (uint32_t j = 0; j < dim; j++)
+            ss += (double)nv->rows[i * dim + j] * nv->rows[i * dim + j];
+        if (ss != 0 && fabs(ss - 1) > 1e-4)
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: novelty row %zu has norm %g, not 1", r->name,
+                            off + i * dim * 4, i + 1, sqrt(ss));
+    }
+    return IRB_OK;
+}
+
+static irb_status get_uncertain(irb_rbuf *r, irb_pipeline *p)
+{
+    uint32_t has;
+    IRB_TRY(irb_rbuf_f64s(r, &p->min_confidence, 1, "min-confidence"));
+    IRB_TRY(irb_rbuf_u32(r, &has, "novelty present"));
+    if (has > 1)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: novelty present %u", r->name, r->off - 4, has);
+    return has ? get_novelty(r, p) : IRB_OK;
+}
+
+/* The optional sections up to the body's end; each known one is read in full, others skipped. */
+static irb_status get_sections(irb_rbuf *r, irb_pipeline *p)
+{
+    int seen = 0;
+    while (r->off < r->len) {
+        char *name = NULL;
+        uint64_t len;
+        IRB_TRY(irb_rbuf_str(r, &name, "section name"));
+        irb_status s = irb_rbuf_u64(r, &len, "section length");
+        if (s == IRB_OK)
+            s = irb_rbuf_need(r, len, "section");
+        if (s == IRB_OK && !strcmp(name, "uncertain")) {
+            irb_rbuf c = {r->p, r->off + (size_t)len, r->off, r->name, r->err}; /* offsets stay the file's */
+            if (seen++)
+                s = irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: a second 'uncertain' section", r->name, r->off);
+            if (s == IRB_OK)
+                s = get_uncertain(&c, p);
+            if (s == IRB_OK && c.off != c.len)
+                s = irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %zu unexpected bytes in the 'uncertain' section",
+                             r->name, c.off, c.len - c.off);
+        }
+        irb_free(name);
+        IRB_TRY(s);
+        r->off += (size_t)len;
+    }
+    return IRB_OK;
+}
+
 static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
 {
     char *tag = NULL, *sha = NULL;
@@ -212,8 +324,7 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
         p->n_parts = (int)i + 1;
         IRB_TRY(get_part(r, &p->parts[i]));
     }
-    if (r->off != r->len)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: %zu unexpected bytes after the parts", r->name, r->len - r->off);
+    IRB_TRY(get_sections(r, p));
     if (pos > K)
         return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
     return check(p, r->name, r->err);

@@ -26,6 +26,8 @@ void irb_classify_opts_default(irb_classify_opts *o)
     o->report_sequences = 50;
     o->max_sequence_images = 6;
     o->progress_interval = 0.5;
+    o->min_confidence = -1;     /* the pipeline's default, else off */
+    o->novelty_threshold = -1;  /* the pipeline's, else off */
 }
 
 int irb_sort_mode_parse(const char *name)
@@ -76,16 +78,21 @@ static irb_status fetch(irb_store *st, const char *root, int max, int64_t *after
 }
 
 /* Stores the batch's results in one transaction: the images with st[i] == IRB_OK take the
- * rows of probs in order, the others their failure. */
-static irb_status store_batch(irb_store *st, batch *b, const double *probs, int nc, int pos, double thr,
-                              double min_conf, long long *failed, irb_error *err)
+ * rows of probs in order (and their novelty score nov[i] when nov is not NULL), the others
+ * their failure. */
+static irb_status store_batch_novel(irb_store *st, batch *b, const double *probs, const double *nov, double nov_thr,
+                                    int nc, int pos, double thr, double min_conf, long long *failed, irb_error *err)
 {
     IRB_TRY(irb_store_begin(st, err));
     irb_status s = IRB_OK;
     for (int i = 0, g = 0; i < b->n && s == IRB_OK; i++) {
         if (b->st[i] == IRB_OK) {
             const double *p = probs + (size_t)g++ * (size_t)nc;
-            s = irb_store_set_result(st, b->ids[i], p, nc, irb_cls_label(p, nc, pos, thr, min_conf), err);
+            double score = nov ? nov[i] : NAN;
+            s = irb_store_set_result(st, b->ids[i], p, nc,
+                                     irb_cls_label_novel(p, nc, pos, thr, min_conf, score, nov_thr), err);
+            if (s == IRB_OK && nov)
+                s = irb_store_set_novelty(st, b->ids[i], score, err);
         } else {
             (*failed)++;
             s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
@@ -208,7 +215,8 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
                             sizeof(double) * (size_t)r->nc);
                 good++;
             }
-        if ((s = store_batch(r->st, b, probs, r->nc, r->pos, o->threshold, o->min_confidence, &r->failed, err)) != IRB_OK)
+        if ((s = store_batch_novel(r->st, b, probs, e->novelty, o->novelty_threshold, r->nc, r->pos, o->threshold,
+                                   o->min_confidence, &r->failed, err)) != IRB_OK)
             break;
         r->processed += b->n;
         done += b->n;
@@ -259,12 +267,14 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
     const irb_classify_opts *o = r->o;
     irb_outputs_opts oo = {
         .survey_dir = o->survey_dir, .n_classes = r->nc, .classes = classes, .pos = r->pos,
-        .threshold = o->threshold, .min_confidence = o->min_confidence, .gap = o->sequence_gap, .classified_by = classified_by,
+        .threshold = o->threshold, .min_confidence = o->min_confidence, .novelty_threshold = o->novelty_threshold,
+        .gap = o->sequence_gap, .classified_by = classified_by,
         .taxa = o->taxa, .deployments = o->deployments, .utc_offset = o->utc_offset ? o->utc_offset : "Z",
         .sort = o->sort, .report_sequences = o->report_sequences, .max_sequence_images = o->max_sequence_images,
     };
     irb_progress_phase(r->pt, IRB_PHASE_SEQUENCES, 0, 1);
-    IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, o->min_confidence, err));
+    IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, o->min_confidence,
+                                      o->novelty_threshold, err));
     irb_progress_update(r->pt, 1, 1, r->pt->p.failed, 1);
     irb_progress_end_phase(r->pt);
     return irb_write_outputs(r->st, &oo, r->pt, err);
@@ -272,9 +282,10 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
 
 /* ---- the run ------------------------------------------------------------------------------ */
 
-static irb_status check_opts(const irb_classify_opts *o, int nc, const char *const *classes, int *pos,
-                             irb_error *err)
+static irb_status check_opts(const irb_classify_opts *o, const irb_cls_sources *src, int *pos, irb_error *err)
 {
+    int nc = src->n_classes;
+    const char *const *classes = src->classes;
     if (!o->survey_dir || !o->out_dir)
         return irb_fail(err, IRB_INVALID_ARG, "classify needs a survey folder and an output folder");
     if (!(o->sequence_gap >= 0) || !isfinite(o->sequence_gap))
@@ -283,6 +294,11 @@ static irb_status check_opts(const irb_classify_opts *o, int nc, const char *con
         return irb_fail(err, IRB_INVALID_ARG, "threshold must be in [0, 1], got %g", o->threshold);
     if (!(o->min_confidence >= 0 && o->min_confidence <= 1))
         return irb_fail(err, IRB_INVALID_ARG, "min-confidence must be in [0, 1], got %g", o->min_confidence);
+    if (!(o->novelty_threshold >= 0 && o->novelty_threshold <= 2))
+        return irb_fail(err, IRB_INVALID_ARG, "novelty threshold must be in [0, 2], got %g", o->novelty_threshold);
+    if (o->novelty_threshold > 0 && !src->has_novelty)
+        return irb_fail(err, IRB_INVALID_ARG, "a novelty threshold needs a pipeline with a novelty model "
+                        "(irbis train --images)");
     if (o->batch < 1 || o->batch > 256)
         return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
     if (nc < 1)
@@ -344,9 +360,11 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
                                 const char *classifier_id, int nc, const char *const *classes, irb_error *err)
 {
     IRB_TRY(upgrade_survey_param(st, survey, err));
-    char gap[64], thr[64], minc[64] = "", cls[4096] = "";
+    char gap[64], thr[64], minc[64] = "", nov[64] = "", cls[4096] = "";
     if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
         snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
+    if (o->novelty_threshold > 0)
+        snprintf(nov, sizeof nov, "%.17g", o->novelty_threshold);
     snprintf(gap, sizeof gap, "%.17g", o->sequence_gap);
     snprintf(thr, sizeof thr, "%.17g", o->positive ? o->threshold : -1.0);
     for (int k = 0; k < nc; k++) {
@@ -354,9 +372,9 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
         snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
     }
     const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap", "positive", "threshold", "classes",
-                          "survey", "min_confidence"};
-    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc};
-    return irb_store_check_params(st, keys, vals, 8, o->restart, err);
+                          "survey", "min_confidence", "novelty_threshold"};
+    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
+    return irb_store_check_params(st, keys, vals, 9, o->restart, err);
 }
 
 irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_id, const char *classifier_id,
@@ -375,6 +393,10 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
 {
     int n_classes = src->n_classes;
     const char *const *classes = src->classes;
+    irb_classify_opts resolved = *o; /* negative: the pipeline's default, resolved by its caller; else off */
+    resolved.min_confidence = o->min_confidence < 0 ? 0 : o->min_confidence;
+    resolved.novelty_threshold = o->novelty_threshold < 0 ? 0 : o->novelty_threshold;
+    o = &resolved;
     irb_classify_summary dummy;
     if (!sum)
         sum = &dummy;
@@ -383,7 +405,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_progress_init(&pt, o->progress, o->progress_user, o->progress_interval);
     run_ctx r = {.o = o, .nc = n_classes, .pt = &pt};
     char survey[PATH_MAX];
-    IRB_TRY(check_opts(o, n_classes, classes, &r.pos, err));
+    IRB_TRY(check_opts(o, src, &r.pos, err));
     IRB_TRY(canonical_survey(o->survey_dir, survey, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);

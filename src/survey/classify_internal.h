@@ -51,6 +51,8 @@ typedef struct irb_cls_engine {
     irb_status (*run)(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
                       irb_error *err);
     int neighbours;       /* run() needs each image's neighbours: images come in shooting order */
+    const double *novelty; /* or NULL: after run(), novelty[i] is image i's novelty score (NaN: none;
+                            * docs/pipeline.md), owned by ctx */
     void (*free)(void *ctx);
 } irb_cls_engine;
 
@@ -78,6 +80,7 @@ typedef struct irb_cls_sources {
     irb_cls_make_engine make_engine;
     irb_status (*plan)(void *user, irb_store *st, irb_error *err); /* or NULL */
     void *user;
+    int has_novelty;      /* the engine scores novelty (a pipeline with a novelty model) */
 } irb_cls_sources;
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
@@ -93,6 +96,8 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src);
 /* Signatures of irb_cls_make_scanner / irb_cls_make_engine, with user = the irb_cls_real. */
 irb_status irb_cls_real_scanner(void *user, irb_cls_scanner *scanner, irb_error *err);
 irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *err);
+/* opts' min_confidence and novelty_threshold where negative: the pipeline's defaults. */
+void irb_cls_real_resolve(const irb_cls_real *c, irb_classify_opts *opts);
 /* 1 when the engine needs each image's neighbours (a motion part). */
 int irb_cls_real_neighbours(const irb_cls_real *c);
 
@@ -108,6 +113,10 @@ irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc,
  * min_conf. */
 enum { IRB_LABEL_UNCERTAIN = -2 };
 int irb_cls_label(const double *p, int n, int pos, double threshold, double min_conf);
+/* The same, and IRB_LABEL_UNCERTAIN when novelty_threshold > 0 and the novelty score is above it
+ * (a NaN score, i.e. none, never is): the image is unlike the training images. */
+int irb_cls_label_novel(const double *p, int n, int pos, double threshold, double min_conf, double novelty,
+                        double novelty_threshold);
 /* The status column's token for a failed image: "io", "corrupt", "unsupported", "too_large",
  * "not_found", "nomem", ... */
 const char *irb_cls_status_token(irb_status s);
@@ -155,6 +164,8 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
                                 irb_error *err);
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err);
+/* An image's novelty score (docs/pipeline.md); a NaN stores none. */
+irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_error *err);
 
 /* Shooting order, for engines that compare an image with its neighbours: ranks every image by
  * (camera, timed before untimed, time, path), as the experiment orders a camera's frames. Run
@@ -178,10 +189,11 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
 
 /* Recomputes sequences from the store in one transaction: per camera, by (time, path), a gap
  * above `gap` seconds starts a new sequence, untimed images are sequences of one; sequence
- * probabilities are the mean of the members', labelled with irb_cls_label. Streams the rows
- * (SQLite sorts on disk when needed): memory is O(classes). */
+ * probabilities are the mean of the members', and so is its novelty (of the members that have a
+ * score), labelled with irb_cls_label_novel. Streams the rows (SQLite sorts on disk when
+ * needed): memory is O(classes). */
 irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
-                                     double min_conf, irb_error *err);
+                                     double min_conf, double novelty_threshold, irb_error *err);
 
 /* A local camera time in seconds (and fraction) by irb_time_parse; 0 when the text is empty or
  * invalid (the image is then untimed, a sequence of one). */
@@ -196,6 +208,8 @@ typedef struct irb_outputs_opts {
     int pos;                  /* positive class index or -1 */
     double threshold;
     double min_confidence;    /* labels below it are IRB_LABEL_UNCERTAIN (0: off) */
+    double novelty_threshold; /* images and sequences whose novelty is above it are IRB_LABEL_UNCERTAIN
+                               * (0: off; then no novelty columns) */
     double gap;
     const char *classified_by;
     const char *model_name;
@@ -228,6 +242,7 @@ irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progr
 
 /* Helpers shared by the writers. */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
+int irb_uncertain_on(const irb_outputs_opts *o); /* the run can label uncertain (min-confidence or novelty) */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */

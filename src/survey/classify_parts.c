@@ -22,6 +22,7 @@ struct irb_classify_worker_t {
     irb_cls_item items[IRB_CLS_RUN_MAX];
     char *abs[3 * IRB_CLS_RUN_MAX];  /* the run's absolute paths (image, prev, next) */
     double *probs;                   /* per_run x classes */
+    double *row;                     /* one result's values: classes probabilities (+ novelty) */
     irb_status st[IRB_CLS_RUN_MAX];
     irb_error *errs;                 /* [per_run] */
     char key[512];
@@ -41,7 +42,7 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
         w->e.free(w->e.ctx);
     irb_cls_real_free(w->real);
     worker_clear(w);
-    irb_free(w->probs), irb_free(w->errs);
+    irb_free(w->probs), irb_free(w->errs), irb_free(w->row);
     irb_free(w);
 }
 
@@ -64,7 +65,8 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
     if (s == IRB_OK) {
         w->probs = irb_malloc_array((size_t)w->per_run, sizeof(double) * (size_t)w->e.n_classes);
         w->errs = irb_calloc((size_t)w->per_run, sizeof *w->errs);
-        if (!w->probs || !w->errs)
+        w->row = irb_malloc_array((size_t)w->e.n_classes + 1, sizeof(double));
+        if (!w->probs || !w->errs || !w->row)
             s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
     }
     if (s != IRB_OK) {
@@ -86,6 +88,10 @@ IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w)
 IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w)
 {
     return w->key;
+}
+IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w)
+{
+    return w->e.n_classes + (w->e.novelty != NULL);
 }
 IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w)
 {
@@ -111,8 +117,15 @@ static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths
     }
     IRB_TRY(w->e.run(w->e.ctx, w->items, k, w->probs, w->st, w->errs, err));
     size_t nc = (size_t)w->e.n_classes;
-    for (int i = 0; i < k; i++)
-        fn(user, first + (size_t)i, w->st[i], w->st[i] == IRB_OK ? w->probs + nc * (size_t)i : NULL, &w->errs[i]);
+    for (int i = 0; i < k; i++) {
+        const double *row = w->probs + nc * (size_t)i;
+        if (w->st[i] == IRB_OK && w->e.novelty) { /* the values: probabilities, then the novelty */
+            memcpy(w->row, row, nc * sizeof(double));
+            w->row[nc] = w->e.novelty[i];
+            row = w->row;
+        }
+        fn(user, first + (size_t)i, w->st[i], w->st[i] == IRB_OK ? row : NULL, &w->errs[i]);
+    }
     return IRB_OK;
 }
 
@@ -134,6 +147,9 @@ typedef struct dist_ctx {
     const irb_classify_dist *d;
     irb_cls_real *real;
     int nc;
+    int has_novelty; /* results carry a novelty score after the probabilities */
+    double *row;     /* one result: nc probabilities (+ the novelty) */
+    double novelty[IRB_CLS_RUN_MAX];
     int neighbours;  /* the pipeline has a motion part: images go in shooting order */
     size_t prefix;   /* length of "survey_dir/" as irb_path_join writes it */
 } dist_ctx;
@@ -263,7 +279,9 @@ static irb_status replay_run(void *ctx, const irb_cls_item *items, int n, double
         size_t l = strlen(items[i].path);
         const char *rel = l > c->prefix ? items[i].path + c->prefix : items[i].path;
         irb_error_clear(&errs[i]);
-        int got = c->d->result(c->d->user, rel, probs + (size_t)i * (size_t)c->nc, &errs[i]);
+        int got = c->d->result(c->d->user, rel, c->row, &errs[i]);
+        memcpy(probs + (size_t)i * (size_t)c->nc, c->row, sizeof(double) * (size_t)c->nc);
+        c->novelty[i] = c->has_novelty && got == 1 ? c->row[c->nc] : NAN;
         st[i] = IRB_OK;
         if (got == 0) {
             st[i] = errs[i].status != IRB_OK ? errs[i].status : IRB_INTERNAL;
@@ -287,6 +305,7 @@ static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
     e->classes = ids.classes;
     e->classified_by = ids.classified_by;
     e->run = replay_run;
+    e->novelty = c->has_novelty ? c->novelty : NULL;
     e->neighbours = c->neighbours;
     return IRB_OK;
 }
@@ -307,12 +326,20 @@ IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_c
         .make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
     irb_cls_real_ids(c.real, &src);
     c.nc = src.n_classes;
+    c.has_novelty = src.has_novelty;
     c.neighbours = irb_cls_real_neighbours(c.real);
+    if (!(c.row = irb_malloc_array((size_t)c.nc + 1, sizeof(double)))) {
+        irb_cls_real_free(c.real);
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    irb_classify_opts resolved = *o; /* the pipeline's defaults where o leaves them (negative) */
+    irb_cls_real_resolve(c.real, &resolved);
     size_t la = o->survey_dir ? strlen(o->survey_dir) : 0;
     while (la > 1 && o->survey_dir[la - 1] == '/')
         la--;
     c.prefix = la + 1;
-    irb_status s = irb_classify_run_sources(o, &src, sum, err);
+    irb_status s = irb_classify_run_sources(&resolved, &src, sum, err);
     irb_cls_real_free(c.real);
+    irb_free(c.row);
     return s;
 }

@@ -3,6 +3,7 @@
  * statistics of features/motion.c for motion parts, with each image's neighbours in shooting
  * order), their classifiers applied and the parts' probabilities combined. */
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@ struct irb_cls_real {
     size_t width[IRB_PIPELINE_MAX_PARTS];
     double *part_probs[IRB_PIPELINE_MAX_PARTS];
     double *tmp;                          /* batch x 2 x classes */
+    double *novelty;                      /* batch: each image's novelty score (NaN: none) */
     irb_status *st;
     irb_error *errs;
     int motion_part, motion_input;        /* the motion stream being fed (its callback) */
@@ -164,6 +166,7 @@ static void pipe_release(void *ctx)
     }
     irb_free(c->l), c->l = NULL;
     irb_free(c->tmp), c->tmp = NULL;
+    irb_free(c->novelty), c->novelty = NULL;
 }
 
 /* ---- running a batch ----------------------------------------------------------------------- */
@@ -239,6 +242,19 @@ static void build_list(motion_list *l, const irb_cls_item *items, int n)
     }
 }
 
+/* The novelty score of each image of the batch from its own row (not its mirror's) of part k,
+ * the novelty model's; NaN for an image that failed. */
+static irb_status score_novelty(pipe_engine *c, int k, int n, size_t dim, irb_error *err)
+{
+    for (int i = 0; i < n; i++) {
+        c->novelty[i] = NAN;
+        if (c->st[i] == IRB_OK)
+            IRB_TRY(irb_novelty_score(c->p->novelty, c->feat[k] + (size_t)i * c->width[k], 1, (int)dim, &c->novelty[i],
+                                      err));
+    }
+    return IRB_OK;
+}
+
 /* Part k's probabilities from its rows: an appearance part's mean over image and mirror. */
 static irb_status predict_part(pipe_engine *c, int k, int n, irb_error *err)
 {
@@ -249,6 +265,8 @@ static irb_status predict_part(pipe_engine *c, int k, int n, irb_error *err)
     int rows = 1 + c->in[k][0].eo.flip;
     size_t dim = c->width[k] / (size_t)rows;
     IRB_TRY(irb_classifier_predict(q->clf, c->feat[k], (size_t)n * (size_t)rows, (int)dim, c->tmp, err));
+    if (c->p->novelty && c->p->novelty->part == k)
+        IRB_TRY(score_novelty(c, k, n, dim, err));
     for (int i = 0; i < n; i++)
         for (int m = 0; m < K; m++) {
             double v = c->tmp[((size_t)i * rows) * K + m];
@@ -309,7 +327,8 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
             c->fin_part[c->n_fin] = k, c->fin_input[c->n_fin] = j;
         }
     }
-    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
+    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
+        !(c->novelty = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double))))
         return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
     return irb_featurizer_new(fin, c->n_fin, &fo, &c->fz, err);
@@ -341,6 +360,7 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     e->classified_by = c->classified_by;
     e->run = pipe_run;
     e->neighbours = motion;
+    e->novelty = c->p->novelty ? c->novelty : NULL;
     e->free = pipe_release;
     return IRB_OK;
 }
@@ -413,6 +433,15 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src)
     src->n_classes = c->p->n_classes;
     src->classes = (const char *const *)c->p->classes;
     src->classified_by = c->classified_by;
+    src->has_novelty = c->p->novelty != NULL;
+}
+
+void irb_cls_real_resolve(const irb_cls_real *c, irb_classify_opts *o)
+{
+    if (o->min_confidence < 0)
+        o->min_confidence = c->p->min_confidence;
+    if (o->novelty_threshold < 0)
+        o->novelty_threshold = c->p->novelty ? c->p->novelty->threshold : 0;
 }
 
 int irb_cls_real_neighbours(const irb_cls_real *c)
@@ -429,7 +458,9 @@ irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *su
     IRB_TRY(irb_cls_real_new(o, &c, err));
     irb_cls_sources src = {.make_scanner = irb_cls_real_scanner, .make_engine = irb_cls_real_engine, .user = c};
     irb_cls_real_ids(c, &src);
-    irb_status s = irb_classify_run_sources(o, &src, sum, err);
+    irb_classify_opts resolved = *o; /* the pipeline's defaults where o leaves them (negative) */
+    irb_cls_real_resolve(c, &resolved);
+    irb_status s = irb_classify_run_sources(&resolved, &src, sum, err);
     irb_cls_real_free(c);
     return s;
 }

@@ -56,6 +56,10 @@ static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *er
         else
             irb_store_rollback(st);
     }
+    char nov[64]; /* a key of its own, not in KEYS: stores of earlier versions lack it */
+    snprintf(nov, sizeof nov, "%.17g", o->novelty_threshold);
+    if (s == IRB_OK)
+        s = irb_store_set_state(st, "out.novelty_threshold", nov, err);
     irb_free(classes), irb_free(survey), irb_free(deploy);
     return s;
 }
@@ -104,6 +108,10 @@ static irb_status recall(irb_store *st, recalled *r, irb_outputs_opts *o, irb_er
         .sort = IRB_SORT_NONE, .report_sequences = atoi(r->v[K_REPORT]), .max_sequence_images = atoi(r->v[K_MAXIMG]),
         .min_confidence = strtod(r->v[K_MINC], NULL),
     };
+    char *nov = NULL;
+    IRB_TRY(irb_store_get_state(st, "out.novelty_threshold", &nov, err));
+    o->novelty_threshold = nov ? strtod(nov, NULL) : 0;
+    irb_free(nov);
     if (o->pos >= o->n_classes)
         return irb_fail(err, IRB_CORRUPT, "%s/irbis.sqlite: recorded positive class %d of %d classes",
                         irb_store_dir(st), o->pos, o->n_classes);

@@ -118,6 +118,8 @@ const char *irb_label_name(const irb_outputs_opts *o, int label)
     return label >= 0 && label < o->n_classes ? o->classes[label] : label == IRB_LABEL_UNCERTAIN ? "uncertain" : NULL;
 }
 
+int irb_uncertain_on(const irb_outputs_opts *o) { return o->min_confidence > 0 || o->novelty_threshold > 0; }
+
 const char *irb_obs_type(const char *cls)
 {
     static const char *const blank[] = {"empty", "blank", "none", "background", "nothing"};
@@ -217,11 +219,15 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
     fputs(",label", f);
     for (int k = 0; k < o->n_classes; k++)
         fputc(',', f), irb_csv_put_prefixed(f, "seq_p_", o->classes[k]);
-    fputs(",seq_label,status,message\n", f);
+    fputs(",seq_label", f);
+    int nov = o->novelty_threshold > 0;
+    if (nov)
+        fputs(",novelty,novel,seq_novelty,seq_novel", f);
+    fputs(",status,message\n", f);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(irb_store_db(st),
                            "SELECT i.path, i.camera, i.timestamp, s.name, i.probs, i.label, s.probs, s.label,"
-                           " i.state, i.status, i.message FROM images i"
+                           " i.state, i.status, i.message, i.novelty, s.novelty FROM images i"
                            " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
                            " ORDER BY i.path",
                            -1, &q, NULL) != SQLITE_OK) {
@@ -239,6 +245,11 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
         put_label(f, o, q, 5);
         put_probs(f, sqlite3_column_blob(q, 6), sqlite3_column_bytes(q, 6), o->n_classes);
         put_label(f, o, q, 7);
+        for (int c = 11; nov && c <= 12; c++) /* score (6 decimals) and flag; empty without a score */
+            if (sqlite3_column_type(q, c) == SQLITE_NULL)
+                fputs(",,", f);
+            else
+                fprintf(f, ",%.6f,%d", sqlite3_column_double(q, c), sqlite3_column_double(q, c) > o->novelty_threshold);
         int state = sqlite3_column_int(q, 8);
         fputc(',', f);
         fputs(state == IRB_IMG_OK ? "ok" : state == IRB_IMG_PENDING ? "pending" : (const char *)sqlite3_column_text(q, 9),

@@ -37,7 +37,7 @@ static void put_categories(FILE *f, const irb_outputs_opts *o, int empty)
         irb_json_put(f, o->classes[k]);
         fputc('}', f);
     }
-    if (o->min_confidence > 0)
+    if (irb_uncertain_on(o))
         fprintf(f, ",\n    {\"id\": %d, \"name\": \"uncertain\"}", category_id(o, empty, IRB_LABEL_UNCERTAIN));
     fputs("\n  ],\n", f);
 }

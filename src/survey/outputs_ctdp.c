@@ -413,7 +413,11 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     ctdp_time((const char *)sqlite3_column_text(q, 4), o->utc_offset, t1, sizeof t1);
     snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
     snprintf(prob, sizeof prob, "%.4f", p[uncertain ? top : label]);
-    if (uncertain)
+    double nov = sqlite3_column_type(q, 8) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 8);
+    if (uncertain && o->novelty_threshold > 0 && nov > o->novelty_threshold)
+        snprintf(comment, sizeof comment, "novel: unlike the training images (novelty %.4f above %g); top class %s; "
+                 "%lld images", nov, o->novelty_threshold, o->classes[top], (long long)sqlite3_column_int64(q, 5));
+    else if (uncertain)
         snprintf(comment, sizeof comment, "uncertain: top class %s below %g; %lld images", o->classes[top],
                  o->min_confidence, (long long)sqlite3_column_int64(q, 5));
     else
@@ -436,7 +440,7 @@ static const ctdp_table TABLES[] = {
      " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
      media_row},
     {"observations.csv", OBS_COLS, O_N,
-     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label FROM sequences s"
+     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, s.novelty FROM sequences s"
      " WHERE s.start != '' ORDER BY s.id",
      observation_row},
 };
@@ -494,6 +498,8 @@ static void write_irbis(FILE *f, const irb_outputs_opts *o)
         fputs("null", f);
     if (o->min_confidence > 0)
         fprintf(f, ", \"uncertainBelow\": %g", o->min_confidence);
+    if (o->novelty_threshold > 0)
+        fprintf(f, ", \"novelAbove\": %g", o->novelty_threshold);
     fputs("},\n", f);
 }
 

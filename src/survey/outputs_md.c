@@ -55,6 +55,8 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
         fputs("null", f);
     if (o->min_confidence > 0)
         fprintf(f, ", \"uncertain_below\": %g", o->min_confidence);
+    if (o->novelty_threshold > 0)
+        fprintf(f, ", \"novel_above\": %g", o->novelty_threshold);
     fprintf(f, ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
                "predictions.csv)\"}},\n",
             o->gap);
@@ -62,7 +64,7 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
     fputs("  \"classification_categories\": {", f);
     for (int k = 0; k < o->n_classes; k++)
         fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, o->classes[k]);
-    if (o->min_confidence > 0)
+    if (irb_uncertain_on(o))
         fprintf(f, ", \"%d\": \"uncertain\"", o->n_classes);
     fputs("},\n", f);
     if (o->taxa && *o->taxa) {
@@ -72,8 +74,13 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
             irb_taxon(o->taxa, o->classes[k], taxon, sizeof taxon);
             fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, taxon[0] ? taxon : o->classes[k]);
         }
-        if (o->min_confidence > 0)
+        if (o->min_confidence > 0 && o->novelty_threshold > 0)
+            fprintf(f, ", \"%d\": \"uncertain: top probability below %g, or novel (novelty above %g)\"",
+                    o->n_classes, o->min_confidence, o->novelty_threshold);
+        else if (o->min_confidence > 0)
             fprintf(f, ", \"%d\": \"uncertain: top probability below %g\"", o->n_classes, o->min_confidence);
+        else if (o->novelty_threshold > 0)
+            fprintf(f, ", \"%d\": \"uncertain: novel (novelty above %g)\"", o->n_classes, o->novelty_threshold);
         fputs("},\n", f);
     }
 }

@@ -70,7 +70,7 @@ typedef struct ranked {
 } ranked;
 
 /* Columns of the counts: the classes, then "uncertain" when the run has a min-confidence. */
-static int n_labels(const irb_outputs_opts *o) { return o->n_classes + (o->min_confidence > 0); }
+static int n_labels(const irb_outputs_opts *o) { return o->n_classes + irb_uncertain_on(o); }
 static int label_of(const irb_outputs_opts *o, int k) { return k < o->n_classes ? k : IRB_LABEL_UNCERTAIN; }
 
 static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE *f, irb_error *err)
@@ -311,6 +311,9 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     }
     if (o->min_confidence > 0)
         fprintf(f, "<tr><th>uncertain below</th><td>%g (top probability)</td></tr>", o->min_confidence);
+    if (o->novelty_threshold > 0)
+        fprintf(f, "<tr><th>uncertain (novel) above</th><td>%g (novelty: distance to the nearest training image)"
+                   "</td></tr>", o->novelty_threshold);
     fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
                "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
                "<tr><th>sequences</th><td>%lld</td></tr>"

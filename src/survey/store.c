@@ -23,6 +23,7 @@ struct irb_store {
     int lock_fd;
     sqlite3_stmt *add, *pending, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
+    sqlite3_stmt *novelty;
     int64_t *ids;
     char **paths;
     int cap, n;
@@ -158,6 +159,23 @@ static irb_status take_lock(irb_store *st, irb_error *err)
     return IRB_OK;
 }
 
+/* The novelty score of images and sequences (NULL: none), added to stores of earlier versions. */
+static irb_status add_novelty_columns(irb_store *st, irb_error *err)
+{
+    static const char *const table[2] = {"images", "sequences"};
+    for (int t = 0; t < 2; t++) {
+        char sql[96];
+        sqlite3_stmt *q = NULL;
+        snprintf(sql, sizeof sql, "SELECT novelty FROM %s LIMIT 0", table[t]);
+        int have = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
+        sqlite3_finalize(q);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN novelty REAL", table[t]);
+        if (!have)
+            IRB_TRY(exec(st, sql, err));
+    }
+    return IRB_OK;
+}
+
 irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
 {
     *out = NULL;
@@ -186,7 +204,7 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
      * a half-written batch. */
     if ((s = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;", err)) != IRB_OK)
         goto fail;
-    if ((s = exec(st, SCHEMA, err)) != IRB_OK)
+    if ((s = exec(st, SCHEMA, err)) != IRB_OK || (s = add_novelty_columns(st, err)) != IRB_OK)
         goto fail;
     *out = st;
     return IRB_OK;
@@ -206,6 +224,7 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->shot_pending);
     sqlite3_finalize(st->shot_prev);
     sqlite3_finalize(st->shot_next);
+    sqlite3_finalize(st->novelty);
     if (st->db)
         sqlite3_close(st->db);
     for (int i = 0; i < st->n; i++)
@@ -430,6 +449,19 @@ irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, 
     return IRB_OK;
 }
 
+irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_error *err)
+{
+    IRB_TRY(prepare(st, "UPDATE images SET novelty = ? WHERE id = ?", &st->novelty, err));
+    if (isfinite(score))
+        sqlite3_bind_double(st->novelty, 1, score);
+    else
+        sqlite3_bind_null(st->novelty, 1);
+    sqlite3_bind_int64(st->novelty, 2, id);
+    if (sqlite3_step(st->novelty) != SQLITE_DONE)
+        return db_fail(st, err, "store novelty");
+    return IRB_OK;
+}
+
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err)
 {
     IRB_TRY(prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
@@ -495,6 +527,14 @@ int irb_cls_label(const double *p, int n, int pos, double threshold, double min_
     return best < 0 ? 0 : best;
 }
 
+int irb_cls_label_novel(const double *p, int n, int pos, double threshold, double min_conf, double novelty,
+                        double novelty_threshold)
+{
+    if (novelty_threshold > 0 && novelty > novelty_threshold)
+        return IRB_LABEL_UNCERTAIN;
+    return irb_cls_label(p, n, pos, threshold, min_conf);
+}
+
 typedef struct seq_acc {
     int64_t id;
     char *camera, *name, *start, *end; /* of the sequence being summed */
@@ -502,6 +542,9 @@ typedef struct seq_acc {
     double *sum, *mean;
     double min_conf; /* of the label rule */
     irb_seq_stream bs; /* the burst rule (survey.h) */
+    double nov_thr;  /* a mean novelty above it: uncertain (0: off) */
+    double nov_sum;  /* of the members with a novelty score */
+    long long nov_n;
 } seq_acc;
 
 static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr,
@@ -519,7 +562,12 @@ static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc
     sqlite3_bind_text(ins, 5, a->end, -1, SQLITE_STATIC);
     sqlite3_bind_int64(ins, 6, a->n);
     sqlite3_bind_blob(ins, 7, a->mean, (int)(sizeof(double) * (size_t)nc), SQLITE_STATIC);
-    sqlite3_bind_int(ins, 8, irb_cls_label(a->mean, nc, pos, thr, a->min_conf));
+    double nov = a->nov_n ? a->nov_sum / (double)a->nov_n : NAN;
+    sqlite3_bind_int(ins, 8, irb_cls_label_novel(a->mean, nc, pos, thr, a->min_conf, nov, a->nov_thr));
+    if (a->nov_n)
+        sqlite3_bind_double(ins, 9, nov);
+    else
+        sqlite3_bind_null(ins, 9);
     if (sqlite3_step(ins) != SQLITE_DONE)
         return db_fail(st, err, "store sequence");
     a->n = 0;
@@ -561,9 +609,12 @@ static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, se
                 return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
             a->id = next_id++;
             memset(a->sum, 0, sizeof(double) * (size_t)nc);
+            a->nov_sum = 0, a->nov_n = 0;
         }
         for (int k = 0; k < nc; k++)
             a->sum[k] += p[k];
+        if (sqlite3_column_type(sel, 6) != SQLITE_NULL)
+            a->nov_sum += sqlite3_column_double(sel, 6), a->nov_n++;
         a->n++;
         if (!set_str(&a->end, ts))
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
@@ -579,9 +630,9 @@ static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, se
 }
 
 irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, int pos, double threshold,
-                                     double min_conf, irb_error *err)
+                                     double min_conf, double novelty_threshold, irb_error *err)
 {
-    seq_acc a = {.min_conf = min_conf};
+    seq_acc a = {.min_conf = min_conf, .nov_thr = novelty_threshold};
     sqlite3_stmt *sel = NULL, *ins = NULL, *map = NULL;
     irb_status s = IRB_OK;
     a.sum = irb_calloc((size_t)n_classes, sizeof(double));
@@ -597,12 +648,12 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
     /* burst order (irb_seq_order): untimed images after the timed ones of their camera, by path;
      * SQLite compares text byte-wise (BINARY), as strcmp */
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, camera, tsec, tfrac, timestamp, probs FROM images WHERE state = 1"
+                           "SELECT id, camera, tsec, tfrac, timestamp, probs, novelty FROM images WHERE state = 1"
                            " ORDER BY camera, tsec IS NULL, tsec, tfrac, path",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,
-                           "INSERT INTO sequences(id, name, camera, start, end, n, probs, label)"
-                           " VALUES(?,?,?,?,?,?,?,?)",
+                           "INSERT INTO sequences(id, name, camera, start, end, n, probs, label, novelty)"
+                           " VALUES(?,?,?,?,?,?,?,?,?)",
                            -1, &ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "INSERT INTO image_seq(image_id, seq_id) VALUES(?,?)", -1, &map, NULL) !=
             SQLITE_OK) {

@@ -1,5 +1,6 @@
 /* Classifier files (round trip, checksum, truncation, version, provenance), prediction on a
- * hand-computed model, CRC-32 check value, grouped k-fold, choosing C, determinism. */
+ * hand-computed model, CRC-32 check value, grouped k-fold, choosing C, determinism; the novelty
+ * model on synthetic clusters and the pipeline file's optional 'uncertain' section. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "check.h"
 #include "core/alloc.h"
 #include "irbis/learn.h"
+#include "irbis/pipeline.h"
 
 static uint64_t rng_state = 42;
 static double urand(void) /* xorshift64*, uniform in [0, 1) */
@@ -366,6 +368,179 @@ static void test_alloc_failures(const char *dir)
     CHECK(nomem > 10, "train allocation failures exercised: %d", nomem);
 }
 
+/* A point of cluster c: 4 along axis c plus unit noise in every one of D axes. */
+static void cluster_point(float *x, int D, int c)
+{
+    for (int j = 0; j < D; j++)
+        x[j] = (float)(nrand() + (j == c ? 4 : 0));
+}
+
+/* Trained on clusters 0..2, the novelty model flags most points of an unseen cluster (axis 5)
+ * and few new points of the seen ones; its threshold is the quantile of its held-out scores,
+ * and a score is 1 - the largest cosine to a training point (checked by brute force here). */
+static void test_novelty_synthetic(void)
+{
+    enum { N = 90, D = 8, Q = 100 };
+    float x[N * D], seen[Q * D], unseen[Q * D];
+    double held[N], sc[Q], su[Q];
+    for (int i = 0; i < N; i++) /* clusters in blocks: the round-robin folds hold each of them */
+        cluster_point(x + i * D, D, i / (N / 3));
+    for (int i = 0; i < Q; i++)
+        cluster_point(seen + i * D, D, i % 3), cluster_point(unseen + i * D, D, 5);
+    irb_novelty *nv = NULL;
+    irb_error err = {0};
+    CHECK(irb_novelty_fit(x, N, D, NULL, 3, 0.95, 0, held, &nv, &err) == IRB_OK, "fit: %s", err.message);
+    if (!nv)
+        return;
+    double sorted[N];
+    memcpy(sorted, held, sizeof held);
+    for (int i = 1; i < N; i++) /* insertion sort, then numpy's linear interpolation */
+        for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double t = sorted[j];
+            sorted[j] = sorted[j - 1], sorted[j - 1] = t;
+        }
+    double h = 0.95 * (N - 1), want = sorted[(int)h] + (h - floor(h)) * (sorted[(int)h + 1] - sorted[(int)h]);
+    CHECK(fabs(nv->threshold - want) < 1e-12, "threshold %g = the 0.95 quantile of the held-out scores %g",
+          nv->threshold, want);
+    CHECK(irb_novelty_score(nv, seen, Q, D, sc, &err) == IRB_OK && irb_novelty_score(nv, unseen, Q, D, su, &err) ==
+          IRB_OK, "score: %s", err.message);
+    double worst = 0;
+    for (int i = 0; i < Q; i++) {
+        double best = -2, nx = 0;
+        for (int j = 0; j < D; j++)
+            nx += (double)unseen[i * D + j] * unseen[i * D + j];
+        for (int t = 0; t < N; t++) {
+            double dot = 0, nt = 0;
+            for (int j = 0; j < D; j++)
+                dot += (double)unseen[i * D + j] * x[t * D + j], nt += (double)x[t * D + j] * x[t * D + j];
+            best = fmax(best, dot / sqrt(nx * nt));
+        }
+        worst = fmax(worst, fabs(su[i] - (1 - best)));
+    }
+    CHECK(worst < 1e-6, "scores = 1 - the largest cosine to a training point (max error %g)", worst);
+    int fs = 0, fu = 0;
+    for (int i = 0; i < Q; i++)
+        fs += sc[i] > nv->threshold, fu += su[i] > nv->threshold;
+    printf("novelty: %d of %d unseen, %d of %d seen flagged (threshold %g)\n", fu, Q, fs, Q, nv->threshold);
+    CHECK(fu >= 90 && fs <= 15, "flagged novel: %d of %d unseen, %d of %d seen (threshold %g)", fu, Q, fs, Q,
+          nv->threshold);
+    float zero[D] = {0};
+    CHECK(irb_novelty_score(nv, zero, 1, D, sc, &err) == IRB_OK && sc[0] == 1, "a zero row scores 1");
+    CHECK(irb_novelty_score(nv, zero, 1, D - 1, sc, &err) == IRB_MISMATCH, "a row of another width is refused");
+    irb_novelty_free(nv);
+}
+
+/* The file's bytes with the body length and CRC made consistent after an edit. */
+static void reseal(uint8_t *b, size_t n)
+{
+    uint64_t body = n - 28;
+    for (int i = 0; i < 8; i++)
+        b[16 + i] = (uint8_t)(body >> (8 * i));
+    uint32_t crc = irb_crc32(0, b, n - 4);
+    for (int i = 0; i < 4; i++)
+        b[n - 4 + i] = (uint8_t)(crc >> (8 * i));
+}
+
+static uint8_t *slurp_file(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *b = malloc(1 << 20);
+    *n = f ? fread(b, 1, 1 << 20, f) : 0;
+    if (f)
+        fclose(f);
+    return b;
+}
+
+/* A one-part pipeline over small_model(3, D), with or without the 'uncertain' section. */
+static irb_pipeline *small_pipeline(int D, int with)
+{
+    irb_pipeline *p = irb_pipeline_new();
+    irb_pipeline_part *q = &p->parts[0];
+    q->clf = small_model(3, D);
+    p->n_parts = 1, p->n_classes = 3;
+    p->classes = irb_calloc(3, sizeof *p->classes);
+    for (int k = 0; k < 3; k++)
+        p->classes[k] = irb_strdup(irb_classifier_class_name(q->clf, k));
+    p->model_name = irb_strdup("m.onnx"), p->row = irb_strdup("RN2");
+    q->weight = 1, q->n_inputs = 1, q->cut = 2, q->pool = 1, q->layer = irb_strdup("");
+    q->preprocessing[0] = irb_strdup("");
+    if (with) {
+        float x[30 * 8];
+        for (int i = 0; i < 30; i++)
+            cluster_point(x + i * D, D, i % 3);
+        irb_error err = {0};
+        p->min_confidence = 0.625;
+        irb_novelty_fit(x, 30, D, NULL, 3, 0.9, 0, NULL, &p->novelty, &err);
+    }
+    return p;
+}
+
+static irb_status parse_bytes(const uint8_t *b, size_t n, irb_pipeline **p, irb_error *err)
+{
+    irb_error_clear(err);
+    return irb_pipeline_parse(b, n, "edited.irbis", p, err);
+}
+
+/* Round trip of the 'uncertain' section; a pipeline without it writes none (the format of
+ * earlier files) and loads with neither; an unknown section is skipped; damage is refused. */
+static void test_pipeline_sections(const char *dir)
+{
+    enum { D = 6 };
+    char path[4096], old[4096];
+    snprintf(path, sizeof path, "%s/novelty.irbis", dir);
+    snprintf(old, sizeof old, "%s/plain.irbis", dir);
+    irb_pipeline *p = small_pipeline(D, 1), *plain = small_pipeline(D, 0), *r = NULL;
+    irb_error err = {0};
+    CHECK(p->novelty && irb_pipeline_save(p, path, &err) == IRB_OK, "save with a novelty model: %s", err.message);
+    CHECK(irb_pipeline_save(plain, old, &err) == IRB_OK, "save without: %s", err.message);
+    CHECK(irb_pipeline_load(path, &r, &err) == IRB_OK, "load: %s", err.message);
+    if (r && p->novelty) {
+        const irb_novelty *a = p->novelty, *b = r->novelty;
+        CHECK(b && b->part == 0 && b->dim == D && b->n == 30 && b->quantile == 0.9 && b->threshold == a->threshold &&
+              !memcmp(a->rows, b->rows, 30 * D * sizeof(float)) && r->min_confidence == 0.625,
+              "the section reads back as written");
+    }
+    irb_pipeline_free(r), r = NULL;
+    size_t n_new, n_old;
+    uint8_t *b = slurp_file(path, &n_new), *o = slurp_file(old, &n_old);
+    CHECK(n_new == n_old + 13 + 8 + 8 + 4 + 4 + 16 + 4 + 8 + 30 * D * 4, "the section's bytes: %zu - %zu", n_new,
+          n_old);
+    CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && !r->novelty && r->min_confidence == 0,
+          "a pipeline without the section loads with neither: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* an unknown section after it: skipped */
+    static const uint8_t extra[] = {6, 0, 0, 0, 'f', 'u', 't', 'u', 'r', 'e', 3, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3};
+    memmove(b + n_new - 4 + sizeof extra, b + n_new - 4, 4);
+    memcpy(b + n_new - 4, extra, sizeof extra);
+    reseal(b, n_new + sizeof extra);
+    CHECK(parse_bytes(b, n_new + sizeof extra, &r, &err) == IRB_OK && r->novelty && r->novelty->n == 30,
+          "an unknown section is skipped: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* the section cut short (its length says more than is there) */
+    size_t cut = n_new - 4 - 40;
+    memmove(b + cut, b + n_new + sizeof extra - 4, 4);
+    reseal(b, cut + 4);
+    CHECK(parse_bytes(b, cut + 4, &r, &err) == IRB_CORRUPT && strstr(err.message, "edited.irbis"),
+          "a truncated section: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* a stored row that is not of norm 1 */
+    free(b);
+    b = slurp_file(path, &n_new);
+    float two = 2;
+    memcpy(b + n_new - 4 - 4 * D, &two, 4);
+    reseal(b, n_new);
+    CHECK(parse_bytes(b, n_new, &r, &err) == IRB_CORRUPT && strstr(err.message, "norm"), "a row not of norm 1: %s",
+          err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* a novelty model of a part that is not there is not saved */
+    p->novelty->part = 1;
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT, "a novelty model of part 2 of 1 is refused: %s",
+          err.message);
+    free(b), free(o);
+    irb_pipeline_free(p);
+    irb_pipeline_free(plain);
+}
+
 int main(void)
 {
     const char *dir = test_tmpdir("learn_classifier");
@@ -378,5 +553,7 @@ int main(void)
     test_deterministic(dir);
     test_bad_args();
     test_alloc_failures(dir);
+    test_novelty_synthetic();
+    test_pipeline_sections(dir);
     return CHECK_DONE();
 }

@@ -1,6 +1,7 @@
-/* Fuzz target: the .irbis parsers (classifier files, version 1, and pipelines, version 2).
- * Whatever the bytes, parsing returns a status and a message (never crashes, reads out of bounds
- * or leaks); a parsed classifier must predict, a parsed pipeline's parts too. */
+/* Fuzz target: the .irbis parsers (classifier files, version 1, and pipelines, version 2 with
+ * their optional sections). Whatever the bytes, parsing returns a status and a message (never
+ * crashes, reads out of bounds or leaks); a parsed classifier must predict, a parsed pipeline's
+ * parts too, and its novelty model must score rows of its part's width. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,22 @@ static void predict_one(irb_classifier_t *c)
     }
 }
 
+/* A zero row and a row of ones through the novelty model; scores must be in [0, 2]. */
+static void score_one(const irb_novelty *nv, int dim)
+{
+    irb_error err = {0};
+    float *x = calloc(2 * (size_t)dim, sizeof *x);
+    double sc[2];
+    if (!x)
+        return;
+    for (int j = 0; j < dim; j++)
+        x[dim + j] = 1;
+    if (irb_novelty_score(nv, x, 2, dim, sc, &err) != IRB_OK || !(sc[0] >= 0 && sc[0] <= 2) ||
+        !(sc[1] >= 0 && sc[1] <= 2))
+        abort();
+    free(x);
+}
+
 static void parse_one(const uint8_t *data, size_t size)
 {
     irb_classifier_t *c = NULL;
@@ -36,9 +53,12 @@ static void parse_one(const uint8_t *data, size_t size)
         predict_one(c);
     irb_classifier_free(c);
     irb_pipeline *p = NULL;
-    if (irb_pipeline_parse(data, size, "fuzz", &p, &err) == IRB_OK)
+    if (irb_pipeline_parse(data, size, "fuzz", &p, &err) == IRB_OK) {
         for (int k = 0; k < p->n_parts; k++)
             predict_one(p->parts[k].clf);
+        if (p->novelty)
+            score_one(p->novelty, irb_classifier_dim(p->parts[p->novelty->part].clf));
+    }
     irb_pipeline_free(p);
 }
 

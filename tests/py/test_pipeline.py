@@ -202,6 +202,10 @@ def same_predictions(ref, out):
         os.path.join(out, 'predictions.csv')) else []
     same = [x['path'] for x in a] == [x['path'] for x in b] and all(
         x['label'] == y['label'] and x['seq_label'] == y['seq_label'] for x, y in zip(a, b))
+    # the novelty columns (a pipeline with a novelty model) travel with the probabilities
+    nov = [k for k in (a[0].keys() if a else []) if 'novel' in k]
+    same = same and bool(b) and set(a[0].keys()) == set(b[0].keys()) and all(
+        (x[k] == y[k]) or abs(float(x[k]) - float(y[k])) <= 1e-6 for x, y in zip(a, b) for k in nov)
     return same, max(abs(float(x['p_animal']) - float(y['p_animal'])) for x, y in zip(a, b)) if same else 1
 
 

@@ -33,7 +33,11 @@ static const char USAGE[] =
     "  -p, --positive CLASS    the class --threshold applies to (default: plain argmax)\n"
     "  -t, --threshold P       label CLASS when p(CLASS) >= P, for images and sequences (default 0.5)\n"
     "      --min-confidence P  label images and sequences whose top probability is below P\n"
-    "                          'uncertain' in every output (Camtrap DP: unknown; default 0: off)\n"
+    "                          'uncertain' in every output (Camtrap DP: unknown; default: the\n"
+    "                          pipeline's, set at training; 0: off)\n"
+    "      --novelty-threshold D  with a pipeline: label images and sequences whose novelty (cosine\n"
+    "                          distance to the nearest training image) is above D 'uncertain' too\n"
+    "                          (novel; default: the pipeline's, set at training; 0: off)\n"
     "  -j, --threads N         decode and CNN threads (default: all CPUs)\n"
     "  -b, --batch N           images per CNN batch and per committed transaction (default 16)\n"
     "      --sort MODE         none|copy|hardlink|symlink: OUT/sorted/<label>/<relative path>\n"
@@ -96,7 +100,7 @@ static void on_progress(void *user, const irb_progress *p)
     fflush(stderr);
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF };
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_NOVELTY };
 enum { OPT_DEPTH = 300 };
 
 static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
@@ -111,6 +115,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
         {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
         {"report-sequences", required_argument, 0, OPT_REPORT}, {"min-confidence", required_argument, 0, OPT_MINCONF},
+        {"novelty-threshold", required_argument, 0, OPT_NOVELTY},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "classify";
@@ -150,6 +155,11 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
             if (!cli_double(cmd, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
                 o->min_confidence > 1)
                 return cli_error(cmd, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
+            break;
+        case OPT_NOVELTY:
+            if (!cli_double(cmd, "--novelty-threshold", optarg, &o->novelty_threshold) ||
+                !(o->novelty_threshold >= 0 && o->novelty_threshold <= 2))
+                return cli_error(cmd, "--novelty-threshold expects a distance in [0, 2], got '%s'", optarg), CLI_USAGE;
             break;
         case OPT_LIMIT: if (!cli_int(cmd, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
         case OPT_REPORT:

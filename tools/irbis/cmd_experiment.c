@@ -20,6 +20,9 @@ int irb_cmd_experiment(int argc, char **argv)
     printf("\nwritten: %s/{table.csv,table.md,results.json,roc.svg,report.html,predictions_*.csv,failed.csv}\n",
            x.o.out_dir);
     if (r.saved_row[0])
+    {
         printf("pipeline: %s (row %s, trained on all %zu images)\n", r.saved_path, r.saved_row, r.n_images);
+        experiment_print_uncertain(&r);
+    }
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }

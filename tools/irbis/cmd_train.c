@@ -31,6 +31,7 @@ static int train_images(int argc, char **argv)
            w ? 100 * w->accuracy : 0.0, w ? 100 * w->balanced_accuracy : 0.0, r.n_images);
     printf("pipeline: %s (trained on all %zu images); cross-validation outputs: %s/\n", r.saved_path, r.n_images,
            x.o.out_dir);
+    experiment_print_uncertain(&r);
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }
 

@@ -110,6 +110,14 @@ static int parse_sizes(const char *cmd, const char *arg, int *sizes)
     return n > 0;
 }
 
+void experiment_print_uncertain(const irb_experiment_result *r)
+{
+    printf("uncertain: top probability below %.4g (default --min-confidence)", r->saved_min_confidence);
+    if (r->saved_novelty >= 0)
+        printf(", or novel: distance to the nearest training image above %.4g", r->saved_novelty);
+    printf("\n");
+}
+
 void experiment_print_table(const irb_experiment_result *r)
 {
     printf("\n%zu images (%zu failed), %zu sequences, %d classes, %d folds over %s units%s%s\n\n", r->n_images,

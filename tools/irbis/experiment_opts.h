@@ -22,5 +22,7 @@ typedef struct exp_cli {
 int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli *x);
 /* The table of rows, as `irbis experiment` prints it. */
 void experiment_print_table(const irb_experiment_result *r);
+/* The saved pipeline's uncertain rule: its default min-confidence and novelty threshold. */
+void experiment_print_uncertain(const irb_experiment_result *r);
 
 #endif

@@ -319,7 +319,7 @@ static int compute(run *r, irb_error *err0)
                 *err0 = err;
         } else {
             r->key = irb_classify_worker_key(r->w);
-            r->nc = irb_classify_worker_classes(r->w);
+            r->nc = irb_classify_worker_values(r->w); /* probabilities (+ novelty) */
         }
     }
     if (comm_max_int(rc) != CLI_OK)
