@@ -10,7 +10,7 @@ shift || true
 packages=(
   build-essential cmake pkg-config clang
   libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
-  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev libmicrohttpd-dev
   libopenmpi-dev openmpi-bin libonnx-testdata
   python3-numpy python3-pil python3-jsonschema python3-sklearn python3-onnx python3-torch python3-torchvision
   chromium

@@ -413,7 +413,12 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     ctdp_time((const char *)sqlite3_column_text(q, 4), o->utc_offset, t1, sizeof t1);
     snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
     snprintf(prob, sizeof prob, "%.4f", p[uncertain ? top : label]);
-    if (uncertain)
+    const char *human = (const char *)sqlite3_column_text(q, 8); /* the sequence's human label */
+    int by_human = human && !strcmp(human, cls);
+    if (by_human)
+        snprintf(comment, sizeof comment, "class %s (human review; the machine's top class %s, p %.4f); %lld images",
+                 cls, o->classes[top], p[top], (long long)sqlite3_column_int64(q, 5));
+    else if (uncertain)
         snprintf(comment, sizeof comment, "uncertain: top class %s below %g; %lld images", o->classes[top],
                  o->min_confidence, (long long)sqlite3_column_int64(q, 5));
     else
@@ -421,8 +426,11 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key((const char *)sqlite3_column_text(q, 2)),
                           [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
                           [O_LEVEL] = "event", [O_TYPE] = type,
-                          [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL, [O_METHOD] = "machine",
-                          [O_BY] = o->classified_by, [O_WHEN] = c->now, [O_PROB] = prob, [O_COMMENTS] = comment};
+                          [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL,
+                          [O_METHOD] = by_human ? "human" : "machine",
+                          [O_BY] = by_human ? "irbis review (person)" : o->classified_by,
+                          [O_WHEN] = by_human ? (const char *)sqlite3_column_text(q, 9) : c->now,
+                          [O_PROB] = by_human ? NULL : prob, [O_COMMENTS] = comment};
     put_row(f, v, O_N);
 }
 
@@ -436,8 +444,8 @@ static const ctdp_table TABLES[] = {
      " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
      media_row},
     {"observations.csv", OBS_COLS, O_N,
-     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label FROM sequences s"
-     " WHERE s.start != '' ORDER BY s.id",
+     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, " IRB_SQL_SEQ_HUMAN ", "
+     IRB_SQL_SEQ_HUMAN_TIME " FROM sequences s WHERE s.start != '' ORDER BY s.id",
      observation_row},
 };
 

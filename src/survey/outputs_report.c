@@ -25,7 +25,7 @@
 /* Writes a thumbnail of any image the decoder reads (JPEG at a reduced DCT scale, PNG, EXIF
  * orientation applied, CMYK converted) to dst: THUMB_W pixels wide, box-filtered, a JPEG of
  * quality 75. 0 when it cannot (unreadable, broken): the report then shows the file name. */
-static int make_thumb(irb_decoder_t *dec, tjhandle enc, const char *src, const char *dst)
+int irb_thumb_write(irb_decoder_t *dec, void *enc, const char *src, const char *dst)
 {
     irb_image img = {0}, small = {0};
     unsigned char *out = NULL;
@@ -226,7 +226,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
             snprintf(name, sizeof name, "%lld.jpg", id);
             dst = irb_path_join(thumbs, name);
             struct stat sb;
-            int have = dst && src && (stat(dst, &sb) == 0 || make_thumb(dec, enc, src, dst));
+            int have = dst && src && (stat(dst, &sb) == 0 || irb_thumb_write(dec, enc, src, dst));
             if (have) {
                 fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
                 irb_html_put(f, rel);
