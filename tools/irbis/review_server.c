@@ -273,6 +273,8 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
             return api_export(s, c);
         return send_text(c, MHD_HTTP_NOT_FOUND, "no such page");
     }
+    if (!strcmp(url, "/favicon.ico")) /* asked by every browser: nothing, and no error */
+        return send_buf(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, NULL);
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
         char cookie[256];
         snprintf(cookie, sizeof cookie, "irbis_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
