@@ -286,6 +286,19 @@ def main():
     rows = list(csv.DictReader(open(lab_csv))) if r.returncode == 0 else []
     check(len(rows) == sum(len(mem[s]) for s in last) and all(x['method'] == 'human' and x['time'] for x in rows),
           'review --write-labels: %d rows path,label,time,method' % len(rows))
+    # the loop: a pipeline trained on the human labels alone (--labels OUT/, the survey by default)
+    pipe = os.path.join(F.TMP, 'review_http', 'retrained.irbis')
+    r = subprocess.run([F.BIN, 'train', '--labels', out, '--model', fx['model'], '-o', pipe, '--recipe', 'RN2',
+                        '--size', '224', '--resize', 'crop', '--crop', 'none', '--folds', '2', '--threads', '2',
+                        '--quiet'], capture_output=True, text=True)
+    check(r.returncode == 0 and ('on %d images' % len(rows)) in r.stdout,
+          'train --labels OUT/: a pipeline from the %d human labels (%s)' % (len(rows), (r.stdout + r.stderr)[-300:]))
+    r = subprocess.run([F.BIN, 'classify', '--pipeline', pipe, sv, '-o', out, '--threads', '2', '--restart'],
+                       capture_output=True, text=True)
+    pred = {x['path']: x for x in F.read_predictions(out)}
+    check(r.returncode == 1 and all(pred[p]['label'] == lab and pred[p]['method'] == 'human'
+                                    for s, lab in last.items() for p in mem[s]),
+          'classify --pipeline (retrained) --restart: human labels kept (%s)' % r.stderr[-200:])
     print('%.1f s' % (time.time() - t0))
     finish()
 
