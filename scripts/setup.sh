@@ -13,7 +13,7 @@ packages=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev libmicrohttpd-dev
   libopenmpi-dev openmpi-bin libonnx-testdata
   python3-numpy python3-pil python3-jsonschema python3-sklearn python3-onnx python3-torch python3-torchvision
-  chromium
+  chromium nodejs
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -28,6 +28,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q >/dev/null
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# puppeteer-core (package.json) drives chromium in tests/py/test_review_browser.py
+# (npm comes with nodejs from nodesource; Debian's own nodejs needs its npm package)
+if [ ! -d "$here/node_modules/puppeteer-core" ]; then
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm not found (Debian: apt-get install npm), needed for puppeteer-core" >&2
+    exit 1
+  fi
+  (cd "$here" && npm install --no-audit --no-fund >/dev/null)
 fi
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null

@@ -491,7 +491,7 @@ static int wanted(const irb_review_t *rv, const rseq *r, const irb_review_query 
 }
 
 /* The queue's order key of r (ascending; ties by sequence order). */
-static double queue_key(const irb_review_t *rv, const rseq *r, int queue, int cls, size_t i)
+static double queue_key(const rseq *r, int queue, int cls, size_t i)
 {
     switch (queue) {
     case 1:
@@ -505,7 +505,6 @@ static double queue_key(const irb_review_t *rv, const rseq *r, int queue, int cl
     default:
         return r->top;
     }
-    (void)rv;
 }
 
 static irb_status parse_query(const irb_review_t *rv, const irb_review_query *q, int *queue, int *cls, irb_error *err)
@@ -538,7 +537,7 @@ irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, cha
     size_t n = 0;
     for (size_t i = 0; i < rv->n_seq; i++)
         if (wanted(rv, &rv->seq[i], q))
-            idx[n++] = (keyed){queue_key(rv, &rv->seq[i], queue, cls, i), i};
+            idx[n++] = (keyed){queue_key(&rv->seq[i], queue, cls, i), i};
     qsort(idx, n, sizeof *idx, keyed_cmp);
     size_t off = q->offset > 0 ? (size_t)q->offset : 0;
     size_t lim = q->limit > 0 ? (size_t)(q->limit < PAGE_MAX ? q->limit : PAGE_MAX) : PAGE_DEFAULT;
@@ -611,14 +610,15 @@ static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *
 #define MEMBERS "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?3"
     if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO reviews(path, label, time, method) SELECT path, ?1, ?2, 'human'"
                                " FROM (" MEMBERS ")", -1, &put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM reviews WHERE path IN (" MEMBERS ") AND ?1 IS NULL AND ?2 IS NOT NULL",
-                           -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM reviews WHERE path IN (" MEMBERS ")", -1, &del, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(db, "INSERT INTO review_log(path, label, time, method) SELECT path, ?1, ?2, 'human'"
                                " FROM (" MEMBERS ")", -1, &log, NULL) != SQLITE_OK) {
         s = irb_db_fail(rv->st, err, "prepare review");
         goto done;
     }
 #undef MEMBERS
+    /* ?1 label (NULL in the log: removed), ?2 time, ?3 sequence; a statement binds the numbers it
+     * does not use harmlessly (its parameter count is the highest number) */
     for (int i = 0; s == IRB_OK && i < n; i++) {
         sqlite3_stmt *w = labels[i][0] ? put : del;
         sqlite3_stmt *both[2] = {w, log};
