@@ -270,6 +270,7 @@ irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int labe
 int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, const char *dst);
 
 /* Helpers shared by the writers. */
+void irb_utc_now(char *buf, size_t size); /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */

@@ -261,7 +261,7 @@ static irb_status open_in(const char *dir, const char *name, irb_atomic_file *af
     return s;
 }
 
-static void utc_now(char *buf, size_t size)
+void irb_utc_now(char *buf, size_t size)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -565,7 +565,7 @@ irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_err
     char *dir = irb_out_path(st, "camtrap-dp", err);
     irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
     c.dir = dir;
-    utc_now(c.now, sizeof c.now);
+    irb_utc_now(c.now, sizeof c.now);
     for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES && s == IRB_OK; i++)
         s = write_table(st, &c, &TABLES[i], err);
     if (s == IRB_OK)

@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <turbojpeg.h>
 #include <unistd.h>
 
@@ -62,14 +61,6 @@ static int class_index(const irb_outputs_opts *o, const char *name)
         if (!strcmp(o->classes[k], name))
             return k;
     return -1;
-}
-
-static void utc_now(char *buf, size_t size)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 static const char HUMAN_OF_SEQ[] =
@@ -657,7 +648,7 @@ irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char 
                          labels[i] ? labels[i] : "(null)");
     }
     char now[32];
-    utc_now(now, sizeof now);
+    irb_utc_now(now, sizeof now);
     if (s == IRB_OK && (s = irb_store_begin(rv->st, err)) == IRB_OK) {
         s = store_labels(rv, found, labels, n, now, err);
         s = s == IRB_OK ? irb_store_commit(rv->st, err) : s;
