@@ -314,8 +314,16 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
                "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
                "<tr><th>sequences</th><td>%lld</td></tr>"
-               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr></table>\n",
+               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr>",
             c.total, c.ok, c.failed, c.pending, c.sequences, c.untimed);
+    sqlite3_stmt *qr = NULL; /* human labels (irbis review, docs/review.md) */
+    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT count(*) FROM images i JOIN reviews r ON r.path = i.path"
+                           " WHERE i.state = 1", -1, &qr, NULL) == SQLITE_OK && sqlite3_step(qr) == SQLITE_ROW &&
+        sqlite3_column_int64(qr, 0) > 0)
+        fprintf(f, "<tr><th>labelled by a person (irbis review)</th><td id=\"reviewed\">%lld images</td></tr>",
+                (long long)sqlite3_column_int64(qr, 0));
+    sqlite3_finalize(qr);
+    fputs("</table>\n", f);
     s = counts_section(st, o, f, err);
     if (s == IRB_OK)
         s = sequences_section(st, o, target, f, err);

@@ -228,6 +228,9 @@ def outputs(out, want, members):
                  not os.path.lexists(os.path.join(out, 'sorted', 'empty' if lab == 'animal' else 'animal', p))
                  for p, lab in imgs.items())
     check(placed, 'sorted/: reviewed images under their human label only')
+    report = open(os.path.join(out, 'report.html'), encoding='utf-8').read()
+    check('<td id="reviewed">%d images</td>' % len(imgs) in report, 'report.html: %d images labelled by a person'
+          % len(imgs))
     import subprocess
     for args in ([os.path.join(STD, 'validators', 'md_validate.py'), os.path.join(out, 'megadetector.json')],
                  [os.path.join(STD, 'validators', 'camtrapdp_validate.py'), os.path.join(out, 'camtrap-dp'),
