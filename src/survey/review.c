@@ -264,7 +264,7 @@ static irb_status load_sequences(irb_review_t *rv, irb_error *err)
         s = irb_db_fail(st, err, "prepare sequences");
         goto done;
     }
-    int rc;
+    int rc = SQLITE_DONE;
     while (s == IRB_OK && rv->n_seq < (size_t)n && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         rseq *r = &rv->seq[rv->n_seq];
         double *p = rv->probs + rv->n_seq * nc;

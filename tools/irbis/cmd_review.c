@@ -1,6 +1,7 @@
 /* irbis review: a local web app to check and correct a classify run (review_server.c serves it;
  * the labels are stored by the library's irb_review_*). */
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,9 +77,6 @@ static int parse(int argc, char **argv, review_cli *o)
     return CLI_OK;
 }
 
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) { stop_requested = sig; }
-
 /* 32 random hex digits, as Jupyter's token. */
 static int make_token(char *buf, size_t size)
 {
@@ -97,16 +95,19 @@ static int serve(irb_review_t *rv, const review_cli *o)
         cli_error("review", "cannot read random bytes for the token");
         return CLI_FATAL;
     }
+    /* SIGINT/SIGTERM blocked before the server's threads start (they inherit the mask), so the
+     * signal waits for sigwait below instead of landing on one of them */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     irb_error err = {0};
     review_server_opts so = {.bind = o->bind, .port = (unsigned)o->port, .token = token};
     review_server *s = review_server_start(rv, &so, &err);
     if (!s)
         return err.status == IRB_INVALID_ARG ? (cli_error("review", "%s", err.message), CLI_USAGE)
                                              : cli_fail("review", &err);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     const char *host = o->bind && *o->bind ? o->bind : "127.0.0.1";
     int v6 = strchr(host, ':') != NULL;
     printf("irbis review: %s (survey %s)\n", o->out, irb_review_survey(rv));
@@ -114,8 +115,9 @@ static int serve(irb_review_t *rv, const review_cli *o)
     printf("Open the URL above in a browser; Ctrl-C stops%s.\n",
            o->no_export ? "" : " and rewrites the outputs with the corrections");
     fflush(stdout);
-    while (!stop_requested)
-        pause();
+    int sig = 0;
+    while (sigwait(&stop, &sig) != 0)
+        ;
     long long served, refused;
     review_server_counts(s, &served, &refused);
     review_server_stop(s);
