@@ -1,7 +1,9 @@
 /* irbis review: a local web app to check and correct a classify run (review_server.c serves it;
  * the labels are stored by the library's irb_review_*). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -77,6 +79,18 @@ static int parse(int argc, char **argv, review_cli *o)
     return CLI_OK;
 }
 
+static int stop_pipe[2] = {-1, -1};
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    int e = errno;
+    if (write(stop_pipe[1], "", 1) < 0) {
+        /* the pipe holds a byte already: the main thread wakes anyway */
+    }
+    errno = e;
+}
+
 /* 32 random hex digits, as Jupyter's token. */
 static int make_token(char *buf, size_t size)
 {
@@ -95,13 +109,16 @@ static int serve(irb_review_t *rv, const review_cli *o)
         cli_error("review", "cannot read random bytes for the token");
         return CLI_FATAL;
     }
-    /* SIGINT/SIGTERM blocked before the server's threads start (they inherit the mask), so the
-     * signal waits for sigwait below instead of landing on one of them */
-    sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    /* SIGINT/SIGTERM may land on any thread (the server's, or those BLAS starts before main):
+     * the handler only writes to a pipe, which the main thread reads */
+    if (pipe2(stop_pipe, O_CLOEXEC) != 0) {
+        cli_error("review", "cannot create a pipe: %s", strerror(errno));
+        return CLI_FATAL;
+    }
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     irb_error err = {0};
     review_server_opts so = {.bind = o->bind, .port = (unsigned)o->port, .token = token};
     review_server *s = review_server_start(rv, &so, &err);
@@ -115,8 +132,8 @@ static int serve(irb_review_t *rv, const review_cli *o)
     printf("Open the URL above in a browser; Ctrl-C stops%s.\n",
            o->no_export ? "" : " and rewrites the outputs with the corrections");
     fflush(stdout);
-    int sig = 0;
-    while (sigwait(&stop, &sig) != 0)
+    char byte;
+    while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR)
         ;
     long long served, refused;
     review_server_counts(s, &served, &refused);
