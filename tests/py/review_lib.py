@@ -1,5 +1,6 @@
 """Shared bits of the irbis review tests: a survey of the classify fixture's images plus a
 symlink to /etc/passwd, classified into an OUT/ folder, and the server started on a free port."""
+import atexit
 import http.client
 import os
 import re
@@ -42,6 +43,7 @@ class Server:
     def __init__(self, out, *extra):
         self.p = subprocess.Popen([F.BIN, 'review', out, '--port', '0'] + list(extra), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
+        atexit.register(lambda p=self.p: p.poll() is None and p.kill())  # a failed test leaves no server
         self.url = None
         for line in self.p.stdout:
             m = re.search(r'http://([^/\s]+)/\?token=(\w+)', line)
