@@ -14,6 +14,7 @@
  *   irbis/experiment.h  batched feature extraction; the reference experiment
  *   irbis/classify.h the production run: results store, resumable classify, outputs
  *   irbis/pipeline.h a trained recipe (classifiers, preprocessing, backbone) saved and deployed
+ *   irbis/review.h   human labels over a classify run (irbis review): queues, corrections, outputs
  *
  * Conventions (all of them hold for every function in every irbis header):
  *  - Every export is prefixed irb_, macros and enum values IRB_, opaque types irb_*_t.
@@ -99,6 +100,9 @@
 #endif
 #if __has_include("irbis/pipeline.h")
 #include "irbis/pipeline.h"
+#endif
+#if __has_include("irbis/review.h")
+#include "irbis/review.h"
 #endif
 #if __has_include("irbis/experiment.h")
 #include "irbis/experiment.h"

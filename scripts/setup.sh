@@ -12,10 +12,10 @@ shift || true
 packages=(
   build-essential cmake pkg-config clang binutils python3 man-db
   libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
-  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev libmicrohttpd-dev
   libopenmpi-dev openmpi-bin libonnx-testdata
   python3-numpy python3-pil python3-jsonschema python3-sklearn python3-onnx python3-torch python3-torchvision
-  chromium
+  chromium nodejs
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -32,11 +32,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Benchmark peers (bench/bench_int8.py): ONNX Runtime for node. --ignore-scripts skips its
-# post-install step, which tries to download GPU files; the CPU library ships in the package.
-if [ -f "$here/package.json" ] && [ ! -d "$here/node_modules/onnxruntime-node" ] && command -v npm >/dev/null; then
-  (cd "$here" && npm install --ignore-scripts --no-audit --no-fund >/dev/null) ||
-    echo "setup: npm install failed (only the ONNX Runtime benchmark peers need it)" >&2
+# npm packages (package.json): puppeteer-core drives chromium in tests/py/test_review_browser.py;
+# onnxruntime-node is the benchmark peer (bench/bench_int8.py). --ignore-scripts skips ONNX
+# Runtime's post-install step, which tries to download GPU files (the CPU library ships in the
+# package). Debian's nodejs needs its npm package.
+if [ ! -d "$here/node_modules/puppeteer-core" ] || [ ! -d "$here/node_modules/onnxruntime-node" ]; then
+  if ! command -v npm >/dev/null && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q --no-install-recommends npm >/dev/null || true
+  fi
+  if ! command -v npm >/dev/null; then
+    echo "setup: npm not found (Debian: apt-get install npm), needed for puppeteer-core" >&2
+    exit 1
+  fi
+  (cd "$here" && npm install --ignore-scripts --no-audit --no-fund >/dev/null)
 fi
 
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DIRBIS_TEST_HOOKS=OFF "$@" >/dev/null

@@ -154,7 +154,8 @@ typedef struct irb_export_opts {
 } irb_export_opts;
 
 /* Rewrites the survey outputs of out_dir (predictions.csv, camtrap-dp/, coco-camera-traps.json,
- * megadetector.json, report.html; not sorted/) from its results store, with the options the run
+ * megadetector.json, report.html; sorted/ when the run made it) from its results store, with the
+ * human labels of irbis/review.h, with the options the run
  * recorded except those given in e (borrowed for the call; checked as irb_camtrapdp_check does,
  * IRB_INVALID_ARG when bad); the new ones are recorded for later exports. Takes the folder's lock
  * (IRB_BUSY while a run uses it). IRB_NOT_FOUND when out_dir holds no finished run. sum (may be

@@ -11,6 +11,7 @@
 
 #include "irbis/classify.h"
 #include "irbis/core.h"
+#include "irbis/image.h"
 
 /* ---- sources the driver consumes ---------------------------------------------------------- */
 
@@ -240,7 +241,43 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
 typedef struct irb_progress_tracker irb_progress_tracker;
 irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progress_tracker *pt, irb_error *err);
 
+/* The output options a run recorded (export.c), in strings owned by r: o's strings point into
+ * r. IRB_NOT_FOUND when the store holds no finished run. */
+typedef struct irb_outputs_recalled {
+    char *v[16];
+    char **classes;
+    char *sort;
+    int n;
+} irb_outputs_recalled;
+irb_status irb_outputs_recall(irb_store *st, irb_outputs_recalled *r, irb_outputs_opts *o, irb_error *err);
+void irb_outputs_recalled_free(irb_outputs_recalled *r);
+
+/* Human labels (review.c): every image with a review gets its human label (when it is one of
+ * o's classes), every sequence holding reviewed images the most common of their labels; images
+ * and sequences whose review was removed get the machine label again (irb_cls_label of their
+ * probabilities). Entries of OUT/sorted/ under a label that changed are removed, so
+ * irb_write_sorted places them anew. One transaction. */
+irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error *err);
+
+/* SQL expressions of the writers' queries: the human label of the sequence aliased `s` (the most
+ * common among its reviewed images, as irb_reviews_apply gives it) and its latest review time,
+ * NULL when none of its images was reviewed. The label is the sequence's label only when it is
+ * one of the run's classes: compare it with irb_label_name of s.label. */
+#define IRB_SQL_SEQ_HUMAN                                                                                   \
+    "(SELECT r.label FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path" \
+    " WHERE hm.seq_id = s.id GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1)"
+#define IRB_SQL_SEQ_HUMAN_TIME                                                                                 \
+    "(SELECT max(r.time) FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path" \
+    " WHERE hm.seq_id = s.id)"
+
+/* Removes OUT/sorted/<label's folder>/<rel> if it is there (outputs.c). */
+irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int label, const char *rel, irb_error *err);
+
+/* Writes a small JPEG thumbnail of src to dst (outputs_report.c); 0 when src cannot be read. */
+int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, const char *dst);
+
 /* Helpers shared by the writers. */
+void irb_utc_now(char *buf, size_t size); /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 int irb_uncertain_on(const irb_outputs_opts *o); /* the run can label uncertain (min-confidence or novelty) */
 irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);

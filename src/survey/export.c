@@ -28,6 +28,8 @@ static char *absolute(const char *path)
     return irb_strdup(path && realpath(path, buf) ? buf : path ? path : "");
 }
 
+static const char *const SORT_NAMES[] = {"none", "copy", "hardlink", "symlink"};
+
 static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     char pos[32], thr[64], gap[64], rep[32], maxi[32], minc[64];
@@ -51,6 +53,8 @@ static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *er
         s = irb_store_begin(st, err);
         for (int i = 0; i < K_N && s == IRB_OK; i++)
             s = irb_store_set_state(st, KEYS[i], vals[i], err);
+        if (s == IRB_OK) /* optional (older stores lack it): an export keeps sorted/ in step with reviews */
+            s = irb_store_set_state(st, "out.sort", SORT_NAMES[o->sort], err);
         if (s == IRB_OK)
             s = irb_store_commit(st, err);
         else
@@ -64,22 +68,18 @@ static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *er
     return s;
 }
 
-/* The options a run recorded, in strings owned here. */
-typedef struct recalled {
-    char *v[K_N];
-    char **classes;
-    int n;
-} recalled;
-
-static void recalled_free(recalled *r)
+void irb_outputs_recalled_free(irb_outputs_recalled *r)
 {
     for (int i = 0; i < K_N; i++)
         irb_free(r->v[i]);
     irb_free(r->classes);
+    irb_free(r->sort);
+    memset(r, 0, sizeof *r);
 }
 
-static irb_status recall(irb_store *st, recalled *r, irb_outputs_opts *o, irb_error *err)
+irb_status irb_outputs_recall(irb_store *st, irb_outputs_recalled *r, irb_outputs_opts *o, irb_error *err)
 {
+    _Static_assert(sizeof r->v / sizeof r->v[0] >= K_N, "irb_outputs_recalled holds every recorded option");
     memset(r, 0, sizeof *r);
     for (int i = 0; i < K_N; i++)
         IRB_TRY(irb_store_get_state(st, KEYS[i], &r->v[i], err));
@@ -112,6 +112,10 @@ static irb_status recall(irb_store *st, recalled *r, irb_outputs_opts *o, irb_er
     IRB_TRY(irb_store_get_state(st, "out.novelty_threshold", &nov, err));
     o->novelty_threshold = nov ? strtod(nov, NULL) : 0;
     irb_free(nov);
+    IRB_TRY(irb_store_get_state(st, "out.sort", &r->sort, err));
+    for (int m = 0; r->sort && m < (int)(sizeof SORT_NAMES / sizeof *SORT_NAMES); m++)
+        if (!strcmp(r->sort, SORT_NAMES[m]))
+            o->sort = (irb_sort_mode)m;
     if (o->pos >= o->n_classes)
         return irb_fail(err, IRB_CORRUPT, "%s/irbis.sqlite: recorded positive class %d of %d classes",
                         irb_store_dir(st), o->pos, o->n_classes);
@@ -130,6 +134,7 @@ irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progr
 {
     enum { STEPS = 6 };
     IRB_TRY(record(st, o, err));
+    IRB_TRY(irb_reviews_apply(st, o, err));
     if (pt)
         irb_progress_phase(pt, IRB_PHASE_OUTPUTS, 0, STEPS);
     IRB_TRY(irb_write_predictions(st, o, err));
@@ -170,9 +175,9 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
     double t0 = irb_now();
     irb_store *st = NULL;
     IRB_TRY(irb_store_open(e->out_dir, &st, err));
-    recalled r;
+    irb_outputs_recalled r;
     irb_outputs_opts o;
-    irb_status s = recall(st, &r, &o, err);
+    irb_status s = irb_outputs_recall(st, &r, &o, err);
     if (s == IRB_OK) {
         o.deployments = e->deployments ? e->deployments : o.deployments;
         o.utc_offset = e->utc_offset ? e->utc_offset : o.utc_offset;
@@ -183,7 +188,7 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
     if (s == IRB_OK)
         s = irb_store_counts_get(st, &c, err);
     irb_store_close(st);
-    recalled_free(&r);
+    irb_outputs_recalled_free(&r);
     *sum = (irb_classify_summary){.images = c.total, .classified = c.ok, .failed = c.failed, .sequences = c.sequences,
                                   .pending = c.pending, .untimed = c.untimed, .seconds = irb_now() - t0};
     return s;

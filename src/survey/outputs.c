@@ -223,11 +223,12 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
     int nov = o->novelty_threshold > 0;
     if (nov)
         fputs(",novelty,novel,seq_novelty,seq_novel", f);
-    fputs(",status,message\n", f);
+    fputs(",status,message,method\n", f);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(irb_store_db(st),
                            "SELECT i.path, i.camera, i.timestamp, s.name, i.probs, i.label, s.probs, s.label,"
-                           " i.state, i.status, i.message, i.novelty, s.novelty FROM images i"
+                           " i.state, i.status, i.message, i.novelty, s.novelty, r.label FROM images i"
+                           " LEFT JOIN reviews r ON r.path = i.path"
                            " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
                            " ORDER BY i.path",
                            -1, &q, NULL) != SQLITE_OK) {
@@ -256,7 +257,8 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
               f);
         fputc(',', f);
         irb_csv_put(f, (const char *)sqlite3_column_text(q, 10));
-        fputc('\n', f);
+        const char *human = (const char *)sqlite3_column_text(q, 13), *lname = irb_label_name(o, sqlite3_column_int(q, 5));
+        fputs(state != IRB_IMG_OK ? ",\n" : human && lname && !strcmp(human, lname) ? ",human\n" : ",machine\n", f);
     }
     sqlite3_finalize(q);
     if (rc != SQLITE_DONE) {
@@ -309,6 +311,25 @@ static irb_status place(irb_sort_mode mode, const char *src, const char *dst, ir
         return irb_fail(err, IRB_IO, "%s: cannot %s to %s: %s", dst, mode == IRB_SORT_HARDLINK ? "hard-link" : "symlink",
                         src, strerror(errno));
     return IRB_OK;
+}
+
+irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int label, const char *rel, irb_error *err)
+{
+    if (o->sort == IRB_SORT_NONE)
+        return IRB_OK;
+    char name[256];
+    const char *lname = irb_label_name(o, label);
+    safe_name(lname ? lname : "unknown", name, sizeof name);
+    size_t need = strlen(irb_store_dir(st)) + strlen(name) + strlen(rel) + 10;
+    char *dst = irb_malloc(need);
+    if (!dst)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
+    snprintf(dst, need, "%s/sorted/%s/%s", irb_store_dir(st), name, rel);
+    irb_status s = unlink(dst) == 0 || errno == ENOENT || errno == ENOTDIR
+                       ? IRB_OK
+                       : irb_fail(err, IRB_IO, "%s: cannot remove: %s", dst, strerror(errno));
+    irb_free(dst);
+    return s;
 }
 
 irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error *err)

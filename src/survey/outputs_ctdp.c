@@ -261,7 +261,7 @@ static irb_status open_in(const char *dir, const char *name, irb_atomic_file *af
     return s;
 }
 
-static void utc_now(char *buf, size_t size)
+void irb_utc_now(char *buf, size_t size)
 {
     time_t t = time(NULL);
     struct tm tm;
@@ -414,7 +414,12 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
     snprintf(prob, sizeof prob, "%.4f", p[uncertain ? top : label]);
     double nov = sqlite3_column_type(q, 8) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 8);
-    if (uncertain && o->novelty_threshold > 0 && nov > o->novelty_threshold)
+    const char *human = (const char *)sqlite3_column_text(q, 9); /* the sequence's human label */
+    int by_human = human && !strcmp(human, cls);
+    if (by_human)
+        snprintf(comment, sizeof comment, "class %s (human review; the machine's top class %s, p %.4f); %lld images",
+                 cls, o->classes[top], p[top], (long long)sqlite3_column_int64(q, 5));
+    else if (uncertain && o->novelty_threshold > 0 && nov > o->novelty_threshold)
         snprintf(comment, sizeof comment, "novel: unlike the training images (novelty %.4f above %g); top class %s; "
                  "%lld images", nov, o->novelty_threshold, o->classes[top], (long long)sqlite3_column_int64(q, 5));
     else if (uncertain)
@@ -425,8 +430,11 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key((const char *)sqlite3_column_text(q, 2)),
                           [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
                           [O_LEVEL] = "event", [O_TYPE] = type,
-                          [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL, [O_METHOD] = "machine",
-                          [O_BY] = o->classified_by, [O_WHEN] = c->now, [O_PROB] = prob, [O_COMMENTS] = comment};
+                          [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL,
+                          [O_METHOD] = by_human ? "human" : "machine",
+                          [O_BY] = by_human ? "irbis review (person)" : o->classified_by,
+                          [O_WHEN] = by_human ? (const char *)sqlite3_column_text(q, 10) : c->now,
+                          [O_PROB] = by_human ? NULL : prob, [O_COMMENTS] = comment};
     put_row(f, v, O_N);
 }
 
@@ -440,8 +448,8 @@ static const ctdp_table TABLES[] = {
      " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
      media_row},
     {"observations.csv", OBS_COLS, O_N,
-     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, s.novelty FROM sequences s"
-     " WHERE s.start != '' ORDER BY s.id",
+     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, s.novelty, " IRB_SQL_SEQ_HUMAN ", "
+     IRB_SQL_SEQ_HUMAN_TIME " FROM sequences s WHERE s.start != '' ORDER BY s.id",
      observation_row},
 };
 
@@ -563,7 +571,7 @@ irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_err
     char *dir = irb_out_path(st, "camtrap-dp", err);
     irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
     c.dir = dir;
-    utc_now(c.now, sizeof c.now);
+    irb_utc_now(c.now, sizeof c.now);
     for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES && s == IRB_OK; i++)
         s = write_table(st, &c, &TABLES[i], err);
     if (s == IRB_OK)

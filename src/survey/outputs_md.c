@@ -58,7 +58,7 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
     if (o->novelty_threshold > 0)
         fprintf(f, ", \"novel_above\": %g", o->novelty_threshold);
     fprintf(f, ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
-               "predictions.csv)\"}},\n",
+               "predictions.csv); a label a person gave (irbis review) has conf 1 and its class alone\"}},\n",
             o->gap);
     fputs("  \"detection_categories\": {\"1\": \"animal\", \"2\": \"person\", \"3\": \"vehicle\"},\n", f);
     fputs("  \"classification_categories\": {", f);
@@ -101,6 +101,12 @@ static int top_nonblank(const irb_outputs_opts *o, const double *p)
  * the top probability) first among its classifications. */
 static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, int label, int *order)
 {
+    if (!p) { /* a human label: certain, its class alone */
+        fprintf(f, "[{\"category\": \"%d\", \"conf\": 1.0, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": "
+                   "[[\"%d\", 1.0]]}]",
+                md_category(o->classes[label]), label);
+        return;
+    }
     int uncertain = label == IRB_LABEL_UNCERTAIN;
     int cat = md_category(o->classes[uncertain ? top_nonblank(o, p) : label]), n = 0;
     double conf = 0, top = 0;
@@ -129,8 +135,8 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT path, state, status, message, label, probs FROM images WHERE state != 0"
-                           " ORDER BY path",
+                           "SELECT i.path, i.state, i.status, i.message, i.label, i.probs, r.label FROM images i"
+                           " LEFT JOIN reviews r ON r.path = i.path WHERE i.state != 0 ORDER BY i.path",
                            -1, &q, NULL) != SQLITE_OK)
         return irb_db_fail(st, err, "prepare megadetector");
     fputs("  \"images\": [", f);
@@ -156,7 +162,12 @@ static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, 
             continue;
         }
         fputs(", \"detections\": ", f);
-        if (label == IRB_LABEL_UNCERTAIN ? top_nonblank(o, p) >= 0 : md_category(o->classes[label]) != 0)
+        const char *human = (const char *)sqlite3_column_text(q, 6);
+        if (human && !strcmp(human, o->classes[label])) /* a person's label (irbis review) */
+            p = NULL;
+        if (!p)
+            md_category(o->classes[label]) ? put_detection(f, o, NULL, label, order) : (void)fputs("[]", f);
+        else if (label == IRB_LABEL_UNCERTAIN ? top_nonblank(o, p) >= 0 : md_category(o->classes[label]) != 0)
             put_detection(f, o, p, label, order);
         else
             fputs("[]", f);

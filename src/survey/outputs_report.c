@@ -25,7 +25,7 @@
 /* Writes a thumbnail of any image the decoder reads (JPEG at a reduced DCT scale, PNG, EXIF
  * orientation applied, CMYK converted) to dst: THUMB_W pixels wide, box-filtered, a JPEG of
  * quality 75. 0 when it cannot (unreadable, broken): the report then shows the file name. */
-static int make_thumb(irb_decoder_t *dec, tjhandle enc, const char *src, const char *dst)
+int irb_thumb_write(irb_decoder_t *dec, void *enc, const char *src, const char *dst)
 {
     irb_image img = {0}, small = {0};
     unsigned char *out = NULL;
@@ -226,7 +226,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
             snprintf(name, sizeof name, "%lld.jpg", id);
             dst = irb_path_join(thumbs, name);
             struct stat sb;
-            int have = dst && src && (stat(dst, &sb) == 0 || make_thumb(dec, enc, src, dst));
+            int have = dst && src && (stat(dst, &sb) == 0 || irb_thumb_write(dec, enc, src, dst));
             if (have) {
                 fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
                 irb_html_put(f, rel);
@@ -317,8 +317,16 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
                "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
                "<tr><th>sequences</th><td>%lld</td></tr>"
-               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr></table>\n",
+               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr>",
             c.total, c.ok, c.failed, c.pending, c.sequences, c.untimed);
+    sqlite3_stmt *qr = NULL; /* human labels (irbis review, docs/review.md) */
+    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT count(*) FROM images i JOIN reviews r ON r.path = i.path"
+                           " WHERE i.state = 1", -1, &qr, NULL) == SQLITE_OK && sqlite3_step(qr) == SQLITE_ROW &&
+        sqlite3_column_int64(qr, 0) > 0)
+        fprintf(f, "<tr><th>labelled by a person (irbis review)</th><td id=\"reviewed\">%lld images</td></tr>",
+                (long long)sqlite3_column_int64(qr, 0));
+    sqlite3_finalize(qr);
+    fputs("</table>\n", f);
     s = counts_section(st, o, f, err);
     if (s == IRB_OK)
         s = sequences_section(st, o, target, f, err);

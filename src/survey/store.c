@@ -41,7 +41,13 @@ static const char SCHEMA[] =
     " id INTEGER PRIMARY KEY, name TEXT NOT NULL, camera TEXT NOT NULL, start TEXT NOT NULL,"
     " end TEXT NOT NULL, n INTEGER NOT NULL, probs BLOB NOT NULL, label INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS image_seq(image_id INTEGER PRIMARY KEY, seq_id INTEGER NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS image_seq_seq ON image_seq(seq_id);";
+    "CREATE INDEX IF NOT EXISTS image_seq_seq ON image_seq(seq_id);"
+    /* human labels (review.c): kept by a --restart, keyed by the path as images are */
+    "CREATE TABLE IF NOT EXISTS reviews(path TEXT PRIMARY KEY, label TEXT NOT NULL, time TEXT NOT NULL,"
+    " method TEXT NOT NULL DEFAULT 'human');"
+    "CREATE TABLE IF NOT EXISTS review_log(id INTEGER PRIMARY KEY, path TEXT NOT NULL, label TEXT,"
+    " time TEXT NOT NULL, method TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS review_log_path ON review_log(path);";
 
 /* ---- small helpers -------------------------------------------------------------------- */
 

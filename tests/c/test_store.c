@@ -19,6 +19,8 @@
 #include "core/error.h"
 #include "irbis/survey.h"
 #include "survey/classify_internal.h"
+#include "irbis/review.h"
+#include <sqlite3.h>
 
 /* ---- the fakes ---------------------------------------------------------------------------- */
 
@@ -28,7 +30,7 @@ static const char *const CLASSES[NC] = {"empty", "snow_leopard", "ibex"};
 typedef struct fake {
     int n;            /* images to scan */
     int scan_sleep_us;   /* per scanned row */
-    int score_sleep_us;  /* per batch */
+    int score_sleep_us;  /* per image (engines take runs of several batches) */
     int i;
     char path[64], cam[16], ts[32];
 } fake;
@@ -105,7 +107,7 @@ static irb_status fake_run(void *ctx, const irb_cls_item *items, int n, double *
     (void)err;
     fake *f = ctx;
     if (f->score_sleep_us)
-        usleep((useconds_t)f->score_sleep_us);
+        usleep((useconds_t)f->score_sleep_us * (useconds_t)n);
     for (int j = 0; j < n; j++) {
         int i = path_index(items[j].path), has_time, scan_bad, prep_bad;
         char path[64], cam[16], ts[32];
@@ -285,8 +287,8 @@ static void test_full_run(const char *out)
     if (!csv)
         return;
     CHECK(!strncmp(csv, "path,camera,timestamp,sequence,p_empty,p_snow_leopard,p_ibex,label,seq_p_empty,"
-                        "seq_p_snow_leopard,seq_p_ibex,seq_label,status,message\n",
-                   134),
+                        "seq_p_snow_leopard,seq_p_ibex,seq_label,status,message,method\n",
+                   141),
           "header");
     /* cam0 holds images 0,3,6,...: k = i/3, t = 20k + 120*(k/7): steps 20 s, every 7th step a
      * 140 s gap. Sequences of cam0 (gap 60): k 0..6, 7..13, ... minus failed/untimed ones. */
@@ -364,7 +366,7 @@ static void test_full_run(const char *out)
 /* Kills runs with SIGKILL at random moments, resumes, and compares with an uninterrupted run. */
 static void test_kill_resume(const char *ref, const char *out)
 {
-    fake f = {.n = 300, .scan_sleep_us = 30, .score_sleep_us = 2500};
+    fake f = {.n = 300, .scan_sleep_us = 30, .score_sleep_us = 300};
     irb_classify_summary sum;
     irb_error err = {0};
     rm_rf(ref);
@@ -609,6 +611,87 @@ static void test_empty_survey(const char *out)
           "empty survey refused: %s %s", irb_status_name(s), err.message);
 }
 
+/* Human labels (irbis/review.h) over a fake run: the uncertain queue starts at the sequence with
+ * the lowest top probability (computed here from the store's sequence probabilities), a label
+ * reaches predictions.csv (label, seq_label, method human) for every member, bad labels and
+ * names store nothing, removing a label gives the machine label back (the label rule on the
+ * printed probabilities), and a run with --restart keeps the human label. */
+static void member_labels(const char *out, const char *seq, const char *want, const char *method, int *n)
+{
+    char *csv = slurp(pj(out, "predictions.csv"));
+    *n = 0;
+    for (const char *l = csv ? strchr(csv, '\n') : NULL; l && l[1]; l = strchr(l + 1, '\n')) {
+        char *line = strndup(l + 1, strcspn(l + 1, "\n")), f[64], lab[64], slab[64], m[16], pr[3][32];
+        field(line, 3, f, sizeof f);
+        if (!strcmp(f, seq)) {
+            field(line, 7, lab, sizeof lab), field(line, 11, slab, sizeof slab), field(line, 14, m, sizeof m);
+            double p[NC];
+            for (int k = 0; k < NC; k++)
+                field(line, 4 + k, pr[k], sizeof pr[k]), p[k] = atof(pr[k]);
+            const char *w = want ? want : CLASSES[irb_cls_label(p, NC, 1, 0.4, 0)];
+            CHECK(!strcmp(lab, w) && (!want || !strcmp(slab, w)) && !strcmp(m, method), "%s: label %s seq %s %s, want %s %s",
+                  line, lab, slab, m, w, method);
+            (*n)++;
+        }
+        free(line);
+    }
+    free(csv);
+}
+
+static void test_reviews(const char *dir)
+{
+    char out[8192]; /* dir is one of pj's rotating buffers */
+    snprintf(out, sizeof out, "%s", dir);
+    rm_rf(out);
+    fake f = {.n = 60};
+    irb_error err = {0};
+    CHECK(run(&f, out, 60, 0, NULL, &err) == IRB_OK, "run: %s", err.message);
+    sqlite3 *db = NULL;
+    sqlite3_open(pj(out, "irbis.sqlite"), &db);
+    sqlite3_stmt *q = NULL;
+    sqlite3_prepare_v2(db, "SELECT name, probs FROM sequences ORDER BY id", -1, &q, NULL);
+    double low = 2;
+    char lowest[64] = "";
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        const double *p = sqlite3_column_blob(q, 1);
+        double top = fmax(p[0], fmax(p[1], p[2]));
+        if (top < low)
+            low = top, snprintf(lowest, sizeof lowest, "%s", (const char *)sqlite3_column_text(q, 0));
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    irb_review_t *rv = NULL;
+    CHECK(irb_review_open(out, &rv, &err) == IRB_OK, "review open: %s", err.message);
+    if (!rv)
+        return;
+    char *json = NULL, want[128];
+    CHECK(irb_review_list_json(rv, &(irb_review_query){.queue = "uncertain", .limit = 1}, &json, &err) == IRB_OK,
+          "list: %s", err.message);
+    snprintf(want, sizeof want, "{\"name\": \"%s\"", lowest);
+    CHECK(json && strstr(json, want), "the uncertain queue starts with %s (top %.4f): %.200s", lowest, low, json);
+    irb_free_string(json);
+    const char *seq = lowest, *lab = "ibex", *bad_seq[2] = {lowest, "cam9#1"}, *bad_lab[2] = {"ibex", "ibex"},
+               *cat = "cat";
+    CHECK(irb_review_set(rv, bad_seq, bad_lab, 2, &err) == IRB_INVALID_ARG && strstr(err.message, "cam9#1"),
+          "an unknown sequence refused: %s", err.message);
+    CHECK(irb_review_set(rv, &seq, &cat, 1, &err) == IRB_INVALID_ARG && strstr(err.message, "'cat'"),
+          "an unknown class refused: %s", err.message);
+    CHECK(irb_review_set(rv, &seq, &lab, 1, &err) == IRB_OK && irb_review_export(rv, &err) == IRB_OK, "set: %s",
+          err.message);
+    int n = 0;
+    member_labels(out, seq, "ibex", "human", &n);
+    CHECK(n > 0, "%d members of %s labelled ibex by a person", n, seq);
+    const char *none = "";
+    CHECK(irb_review_set(rv, &seq, &none, 1, &err) == IRB_OK && irb_review_export(rv, &err) == IRB_OK, "clear: %s",
+          err.message);
+    member_labels(out, seq, NULL, "machine", &n);
+    CHECK(irb_review_set(rv, &seq, &lab, 1, &err) == IRB_OK, "set again: %s", err.message);
+    irb_review_close(rv);
+    CHECK(run(&f, out, 60, 1, NULL, &err) == IRB_OK, "run --restart: %s", err.message);
+    member_labels(out, seq, "ibex", "human", &n);
+    CHECK(n > 0, "after --restart: %d members still ibex by a person", n);
+}
+
 int main(void)
 {
     const char *tmp = test_tmpdir("store");
@@ -630,5 +713,6 @@ int main(void)
     test_empty_survey(pj(tmp, "empty"));
     rm_rf(pj(tmp, "seqtable"));
     test_store_sequences(pj(tmp, "seqtable"));
+    test_reviews(pj(tmp, "reviews"));
     return CHECK_DONE();
 }

@@ -109,6 +109,15 @@ def verify(name, code, out, run, base, clf):
         check(got.shape == want.shape and np.allclose(got, want, rtol=1e-4, atol=1e-5),
               '%s: %d features equal to irbis featurize --cut 2 (max diff %.3g)'
               % (name, got.size, np.abs(got - want).max() if got.shape == want.shape else -1))
+    elif name == 'review_1':
+        seq = out.split(':', 1)[0]
+        rows = list(csv.DictReader(open(os.path.join(run, 'out', 'predictions.csv'))))
+        mine = [r for r in rows if r['sequence'] == seq]
+        others = [r for r in rows if r['sequence'] != seq]
+        check(mine and all(r['label'] == 'animal' and r['method'] == 'human' for r in mine)
+              and all(r['method'] == 'machine' for r in others if r['status'] == 'ok'),
+              '%s: %r: predictions.csv gives the images of %s the human label, the others the machine\'s'
+              % (name, out.strip(), seq))
     elif name == 'image_1':
         w, h = Image.open(IMAGE).size
         check(out.startswith('%dx%d image decoded at scale ' % (w, h)) and '1/1' not in out,

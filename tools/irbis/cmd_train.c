@@ -1,6 +1,8 @@
 /* irbis train: labels joined to a feature set by path -> logistic regression -> classifier file.
  * The options and the join are train_job.c's (shared with irbis-mpi train). */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "experiment_opts.h"
@@ -35,8 +37,70 @@ static int train_images(int argc, char **argv)
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }
 
+/* ---- --labels OUT/: the human labels of `irbis review` ------------------------------------- */
+
+/* When --labels names the output folder of a classify run (it holds irbis.sqlite), its human
+ * labels are written to OUT/review-labels.csv and argv (copied to *av) names that file instead;
+ * --images defaults to the run's survey. 0: not such a folder; 1: done; -1: failed (said). */
+static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, size_t size, char *survey,
+                         size_t ssize)
+{
+    int at = -1, eq = 0, images = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--labels") && i + 1 < argc)
+            at = i + 1, eq = 0;
+        else if (!strncmp(argv[i], "--labels=", 9))
+            at = i, eq = 9;
+        images |= !strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9);
+    }
+    const char *dir = at < 0 ? NULL : argv[at] + eq;
+    char db[4096];
+    snprintf(db, sizeof db, "%s/irbis.sqlite", dir ? dir : "");
+    if (!dir || access(db, F_OK) != 0)
+        return 0;
+    irb_review_t *rv = NULL;
+    irb_error err = {0};
+    long long n = 0;
+    snprintf(csv, size, "%s/review-labels.csv", dir);
+    if (irb_review_open(dir, &rv, &err) != IRB_OK || irb_review_write_labels(rv, csv, &n, &err) != IRB_OK) {
+        cli_fail("train", &err);
+        irb_review_close(rv);
+        return -1;
+    }
+    snprintf(survey, ssize, "%s", irb_review_survey(rv));
+    irb_review_close(rv);
+    fprintf(stderr, "irbis train: %lld human labels of %s (irbis review) in %s\n", n, dir, csv);
+    if (!(*av = calloc((size_t)argc + 3, sizeof **av))) {
+        cli_error("train", "out of memory");
+        return -1;
+    }
+    memcpy(*av, argv, sizeof *argv * (size_t)argc);
+    *ac = argc;
+    if (eq) { /* --labels=DIR -> --labels=CSV */
+        memmove(csv + 9, csv, strlen(csv) + 1 < size - 9 ? strlen(csv) + 1 : size - 9);
+        memcpy(csv, "--labels=", 9);
+        csv[size - 1] = '\0';
+    }
+    (*av)[at] = csv;
+    if (!images) {
+        (*av)[(*ac)++] = "--images";
+        (*av)[(*ac)++] = survey;
+    }
+    return 1;
+}
+
 int irb_cmd_train(int argc, char **argv)
 {
+    char csv[4200], survey[4096];
+    char **av = NULL;
+    int ac = 0, r = review_labels(argc, argv, &av, &ac, csv, sizeof csv, survey, sizeof survey);
+    if (r < 0)
+        return CLI_FATAL;
+    if (r > 0) {
+        int rc = train_images(ac, av);
+        free(av);
+        return rc;
+    }
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9))
             return train_images(argc, argv);

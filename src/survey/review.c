@@ -1,0 +1,803 @@
+/* Human labels over a finished classify run (irbis/review.h): the review handle behind
+ * `irbis review OUT/`, and irb_reviews_apply, which every output writer run goes through.
+ *
+ * A person labels sequences; the store keeps the label per image (table reviews, keyed by the
+ * path relative to the survey, so it outlives `classify --restart`, which renumbers images and
+ * sequences) and an append-only history (review_log). Outputs never read the reviews directly:
+ * irb_reviews_apply writes the human label into images.label and sequences.label before the
+ * writers run, and puts the machine label back where a review was removed. Design:
+ * docs/review.md. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <turbojpeg.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/csv.h"
+#include "core/error.h"
+#include "core/text.h"
+#include "irbis/review.h"
+#include "survey/classify_internal.h"
+
+enum { PAGE_DEFAULT = 24, PAGE_MAX = 500 };
+
+typedef struct rseq {
+    int64_t id;
+    char *name, *camera, *start, *end;
+    long long n;
+    const double *probs; /* into irb_review_t.probs */
+    double top;          /* the largest probability */
+    int machine;         /* irb_cls_label of probs */
+    int human;           /* class index, or -1 when not reviewed */
+    char time[32];       /* of the latest review of a member */
+} rseq;
+
+struct irb_review_t {
+    irb_store *st;
+    irb_outputs_recalled rec;
+    irb_outputs_opts o;
+    char *out_dir;
+    rseq *seq;
+    size_t n_seq;
+    rseq **by_name; /* the sequences sorted by name */
+    double *probs;
+    irb_decoder_t *dec;
+    tjhandle enc;
+    char survey[PATH_MAX]; /* canonical */
+};
+
+/* ---- labels ------------------------------------------------------------------------------- */
+
+static int class_index(const irb_outputs_opts *o, const char *name)
+{
+    for (int k = 0; name && k < o->n_classes; k++)
+        if (!strcmp(o->classes[k], name))
+            return k;
+    return -1;
+}
+
+static const char HUMAN_OF_SEQ[] =
+    "SELECT r.label, count(*) AS c, max(r.time) FROM image_seq m JOIN images i ON i.id = m.image_id"
+    " JOIN reviews r ON r.path = i.path WHERE m.seq_id = ? GROUP BY r.label ORDER BY c DESC, r.label LIMIT 1";
+
+/* The human label of a sequence: the most common among its reviewed members (ties: the first
+ * name), -1 when none is one of o's classes. time (may be NULL) receives the latest review. */
+static irb_status human_of_seq(irb_store *st, sqlite3_stmt *q, const irb_outputs_opts *o, int64_t seq, int *label,
+                               char *time, size_t tsize, irb_error *err)
+{
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, seq);
+    *label = -1;
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+        *label = class_index(o, (const char *)sqlite3_column_text(q, 0));
+        if (time)
+            snprintf(time, tsize, "%s", (const char *)sqlite3_column_text(q, 2));
+    }
+    sqlite3_reset(q);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? IRB_OK : irb_db_fail(st, err, "read human labels");
+}
+
+static int machine_label(const irb_outputs_opts *o, const void *blob, int bytes)
+{
+    if (!blob || bytes != (int)(sizeof(double) * (size_t)o->n_classes))
+        return -1;
+    return irb_cls_label(blob, o->n_classes, o->pos, o->threshold, o->min_confidence);
+}
+
+/* ---- applying reviews to the outputs' labels -------------------------------------------- */
+
+typedef struct relabel {
+    int64_t id;
+    int from, to;
+} relabel;
+
+typedef struct relabels {
+    relabel *v;
+    size_t n, cap;
+} relabels;
+
+static int relabels_push(relabels *r, int64_t id, int from, int to)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 64;
+        relabel *v = irb_realloc_array(r->v, cap, sizeof *v);
+        if (!v)
+            return 0;
+        r->v = v, r->cap = cap;
+    }
+    r->v[r->n++] = (relabel){id, from, to};
+    return 1;
+}
+
+/* Images with a review, or that had one: their label is the human one, else the machine's. */
+static irb_status image_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT i.id, i.probs, i.label, r.label FROM images i LEFT JOIN reviews r ON r.path = i.path"
+                           " WHERE i.state = 1 AND (r.path IS NOT NULL OR i.path IN (SELECT path FROM review_log))",
+                           -1, &q, NULL) != SQLITE_OK)
+        return irb_db_fail(st, err, "prepare human labels");
+    irb_status s = IRB_OK;
+    int rc;
+    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int human = class_index(o, (const char *)sqlite3_column_text(q, 3));
+        int want = human >= 0 ? human : machine_label(o, sqlite3_column_blob(q, 1), sqlite3_column_bytes(q, 1));
+        int have = sqlite3_column_int(q, 2);
+        if (want != -1 && want != have && !relabels_push(out, sqlite3_column_int64(q, 0), have, want))
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
+    }
+    if (s == IRB_OK && rc != SQLITE_DONE)
+        s = irb_db_fail(st, err, "read human labels");
+    sqlite3_finalize(q);
+    return s;
+}
+
+/* Sequences holding an image that has or had a review. */
+static irb_status seq_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+{
+    sqlite3_stmt *q = NULL, *h = NULL;
+    irb_status s = IRB_OK;
+    if (sqlite3_prepare_v2(irb_store_db(st),
+                           "SELECT s.id, s.probs, s.label FROM sequences s WHERE s.id IN (SELECT m.seq_id FROM"
+                           " image_seq m JOIN images i ON i.id = m.image_id JOIN review_log l ON l.path = i.path)",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(irb_store_db(st), HUMAN_OF_SEQ, -1, &h, NULL) != SQLITE_OK) {
+        s = irb_db_fail(st, err, "prepare human labels");
+        goto done;
+    }
+    int rc;
+    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(q, 0);
+        int human;
+        if ((s = human_of_seq(st, h, o, id, &human, NULL, 0, err)) != IRB_OK)
+            break;
+        int want = human >= 0 ? human : machine_label(o, sqlite3_column_blob(q, 1), sqlite3_column_bytes(q, 1));
+        int have = sqlite3_column_int(q, 2);
+        if (want != -1 && want != have && !relabels_push(out, id, have, want))
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
+    }
+    if (s == IRB_OK && rc != SQLITE_DONE)
+        s = irb_db_fail(st, err, "read human labels");
+done:
+    sqlite3_finalize(q);
+    sqlite3_finalize(h);
+    return s;
+}
+
+/* Writes the new labels; a sequence's images leave their old sorted/ folder. */
+static irb_status write_relabels(irb_store *st, const irb_outputs_opts *o, const relabels *img, const relabels *seq,
+                                 irb_error *err)
+{
+    sqlite3 *db = irb_store_db(st);
+    sqlite3_stmt *ui = NULL, *us = NULL, *mem = NULL;
+    irb_status s = IRB_OK;
+    if (sqlite3_prepare_v2(db, "UPDATE images SET label = ? WHERE id = ?", -1, &ui, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "UPDATE sequences SET label = ? WHERE id = ?", -1, &us, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?",
+                           -1, &mem, NULL) != SQLITE_OK) {
+        s = irb_db_fail(st, err, "prepare human labels");
+        goto done;
+    }
+    for (size_t i = 0; s == IRB_OK && i < img->n; i++) {
+        sqlite3_reset(ui);
+        sqlite3_bind_int(ui, 1, img->v[i].to);
+        sqlite3_bind_int64(ui, 2, img->v[i].id);
+        if (sqlite3_step(ui) != SQLITE_DONE)
+            s = irb_db_fail(st, err, "store human label");
+    }
+    for (size_t i = 0; s == IRB_OK && i < seq->n; i++) {
+        sqlite3_reset(us);
+        sqlite3_bind_int(us, 1, seq->v[i].to);
+        sqlite3_bind_int64(us, 2, seq->v[i].id);
+        if (sqlite3_step(us) != SQLITE_DONE) {
+            s = irb_db_fail(st, err, "store human label");
+            break;
+        }
+        sqlite3_reset(mem);
+        sqlite3_bind_int64(mem, 1, seq->v[i].id);
+        while (s == IRB_OK && sqlite3_step(mem) == SQLITE_ROW)
+            s = irb_sorted_unplace(st, o, seq->v[i].from, (const char *)sqlite3_column_text(mem, 0), err);
+    }
+done:
+    sqlite3_finalize(ui);
+    sqlite3_finalize(us);
+    sqlite3_finalize(mem);
+    return s;
+}
+
+irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error *err)
+{
+    relabels img = {0}, seq = {0};
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s = image_relabels(st, o, &img, err);
+    if (s == IRB_OK)
+        s = seq_relabels(st, o, &seq, err);
+    if (s == IRB_OK)
+        s = write_relabels(st, o, &img, &seq, err);
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    irb_free(img.v);
+    irb_free(seq.v);
+    return s;
+}
+
+/* ---- the handle --------------------------------------------------------------------------- */
+
+static int by_name_cmp(const void *a, const void *b)
+{
+    return strcmp((*(rseq *const *)a)->name, (*(rseq *const *)b)->name);
+}
+
+static irb_status load_sequences(irb_review_t *rv, irb_error *err)
+{
+    irb_store *st = rv->st;
+    long long n = 0;
+    sqlite3_stmt *q = NULL, *h = NULL;
+    irb_status s = IRB_OK;
+    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT count(*) FROM sequences", -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW)
+        s = irb_db_fail(st, err, "count sequences");
+    else
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q), q = NULL;
+    IRB_TRY(s);
+    size_t nc = (size_t)rv->o.n_classes;
+    rv->seq = irb_calloc(n ? (size_t)n : 1, sizeof *rv->seq);
+    rv->by_name = irb_calloc(n ? (size_t)n : 1, sizeof *rv->by_name);
+    rv->probs = irb_calloc(n ? (size_t)n * nc : 1, sizeof *rv->probs);
+    if (!rv->seq || !rv->by_name || !rv->probs)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory for %lld sequences", rv->out_dir, n);
+    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT id, name, camera, start, end, n, probs FROM sequences ORDER BY id",
+                           -1, &q, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(irb_store_db(st), HUMAN_OF_SEQ, -1, &h, NULL) != SQLITE_OK) {
+        s = irb_db_fail(st, err, "prepare sequences");
+        goto done;
+    }
+    int rc = SQLITE_DONE;
+    while (s == IRB_OK && rv->n_seq < (size_t)n && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        rseq *r = &rv->seq[rv->n_seq];
+        double *p = rv->probs + rv->n_seq * nc;
+        const void *blob = sqlite3_column_blob(q, 6);
+        if (blob && sqlite3_column_bytes(q, 6) == (int)(sizeof(double) * nc))
+            memcpy(p, blob, sizeof(double) * nc);
+        r->id = sqlite3_column_int64(q, 0);
+        r->n = sqlite3_column_int64(q, 5);
+        r->probs = p;
+        for (size_t k = 0; k < nc; k++)
+            r->top = p[k] > r->top ? p[k] : r->top;
+        r->machine = irb_cls_label(p, (int)nc, rv->o.pos, rv->o.threshold, rv->o.min_confidence);
+        if (!(r->name = irb_strdup((const char *)sqlite3_column_text(q, 1))) ||
+            !(r->camera = irb_strdup((const char *)sqlite3_column_text(q, 2))) ||
+            !(r->start = irb_strdup((const char *)sqlite3_column_text(q, 3))) ||
+            !(r->end = irb_strdup((const char *)sqlite3_column_text(q, 4))))
+            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", rv->out_dir);
+        rv->by_name[rv->n_seq] = r;
+        rv->n_seq++;
+        if (s == IRB_OK)
+            s = human_of_seq(st, h, &rv->o, r->id, &r->human, r->time, sizeof r->time, err);
+    }
+    if (s == IRB_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+        s = irb_db_fail(st, err, "read sequences");
+    for (size_t i = 0; i < rv->n_seq; i++) /* a name failed to copy: not searchable */
+        if (!rv->seq[i].name)
+            rv->n_seq = i;
+    qsort(rv->by_name, rv->n_seq, sizeof *rv->by_name, by_name_cmp);
+done:
+    sqlite3_finalize(q);
+    sqlite3_finalize(h);
+    return s;
+}
+
+irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_error *err)
+{
+    *out = NULL;
+    if (!out_dir || !*out_dir)
+        return irb_fail(err, IRB_INVALID_ARG, "review needs the output folder of an irbis classify run");
+    char *db = irb_path_join(out_dir, "irbis.sqlite");
+    struct stat sb;
+    int there = db && stat(db, &sb) == 0;
+    irb_free(db);
+    if (!there)
+        return irb_fail(err, IRB_NOT_FOUND, "%s: no irbis.sqlite here: not the output folder of irbis classify",
+                        out_dir);
+    irb_review_t *rv = irb_calloc(1, sizeof *rv);
+    if (!rv || !(rv->out_dir = irb_strdup(out_dir))) {
+        irb_free(rv);
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", out_dir);
+    }
+    irb_status s = irb_store_open(out_dir, &rv->st, err);
+    if (s == IRB_OK)
+        s = irb_outputs_recall(rv->st, &rv->rec, &rv->o, err);
+    if (s == IRB_OK && !realpath(rv->o.survey_dir, rv->survey))
+        s = irb_fail(err, IRB_NOT_FOUND, "survey folder %s (of the run in %s): %s", rv->o.survey_dir, out_dir,
+                     strerror(errno));
+    if (s == IRB_OK)
+        s = load_sequences(rv, err);
+    if (s != IRB_OK) {
+        irb_review_close(rv);
+        return s;
+    }
+    *out = rv;
+    return IRB_OK;
+}
+
+void irb_review_close(irb_review_t *rv)
+{
+    if (!rv)
+        return;
+    for (size_t i = 0; i < rv->n_seq; i++) {
+        irb_free(rv->seq[i].name);
+        irb_free(rv->seq[i].camera);
+        irb_free(rv->seq[i].start);
+        irb_free(rv->seq[i].end);
+    }
+    irb_free(rv->seq);
+    irb_free(rv->by_name);
+    irb_free(rv->probs);
+    irb_outputs_recalled_free(&rv->rec);
+    irb_store_close(rv->st);
+    irb_decoder_free(rv->dec);
+    if (rv->enc)
+        tjDestroy(rv->enc);
+    irb_free(rv->out_dir);
+    irb_free(rv);
+}
+
+void irb_free_string(char *s) { irb_free(s); }
+
+int irb_review_classes(const irb_review_t *rv, const char *const **names)
+{
+    *names = rv->o.classes;
+    return rv->o.n_classes;
+}
+
+const char *irb_review_survey(const irb_review_t *rv) { return rv->survey; }
+
+static rseq *find_seq(irb_review_t *rv, const char *name)
+{
+    size_t lo = 0, hi = rv->n_seq;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(rv->by_name[mid]->name, name);
+        if (!c)
+            return rv->by_name[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+typedef struct membuf {
+    char *buf;
+    size_t len;
+    FILE *f;
+} membuf;
+
+static irb_status mem_open(membuf *m, irb_error *err)
+{
+    memset(m, 0, sizeof *m);
+    if (!(m->f = open_memstream(&m->buf, &m->len)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    return IRB_OK;
+}
+
+/* Hands the text over as an irb_malloc'd string (the stream's buffer is malloc's). */
+static irb_status mem_close(membuf *m, irb_status s, char **out, irb_error *err)
+{
+    int bad = ferror(m->f);
+    fclose(m->f);
+    *out = NULL;
+    if (s == IRB_OK && (bad || !(*out = irb_malloc(m->len + 1))))
+        s = irb_fail(err, IRB_NOMEM, "out of memory");
+    if (s == IRB_OK)
+        memcpy(*out, m->buf, m->len + 1);
+    free(m->buf);
+    return s;
+}
+
+static const char *effective_name(const irb_review_t *rv, const rseq *r)
+{
+    const char *n = irb_label_name(&rv->o, r->human >= 0 ? r->human : r->machine);
+    return n ? n : "";
+}
+
+static irb_status put_members(irb_review_t *rv, sqlite3_stmt *q, const rseq *r, FILE *f, irb_error *err)
+{
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, r->id);
+    fputs("[", f);
+    int rc, first = 1;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        fputs(first ? "" : ", ", f);
+        first = 0;
+        irb_json_put(f, (const char *)sqlite3_column_text(q, 0));
+    }
+    fputs("]", f);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE ? IRB_OK : irb_db_fail(rv->st, err, "read sequence members");
+}
+
+static irb_status put_seq(irb_review_t *rv, sqlite3_stmt *q, const rseq *r, FILE *f, irb_error *err)
+{
+    fputs("{\"name\": ", f);
+    irb_json_put(f, r->name);
+    fputs(", \"camera\": ", f);
+    irb_json_put(f, r->camera);
+    fputs(", \"start\": ", f);
+    irb_json_put(f, r->start);
+    fputs(", \"end\": ", f);
+    irb_json_put(f, r->end);
+    fprintf(f, ", \"n\": %lld, \"probs\": [", r->n);
+    for (int k = 0; k < rv->o.n_classes; k++)
+        fprintf(f, "%s%.6f", k ? ", " : "", r->probs[k]);
+    fprintf(f, "], \"top\": %.6f, \"machine\": ", r->top);
+    irb_json_put(f, irb_label_name(&rv->o, r->machine));
+    fputs(", \"human\": ", f);
+    if (r->human >= 0) {
+        irb_json_put(f, rv->o.classes[r->human]);
+        fputs(", \"time\": ", f);
+        irb_json_put(f, r->time);
+    } else {
+        fputs("null, \"time\": null", f);
+    }
+    fputs(", \"images\": ", f);
+    IRB_TRY(put_members(rv, q, r, f, err));
+    fputs("}", f);
+    return IRB_OK;
+}
+
+typedef struct keyed {
+    double key;
+    size_t i;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+    const keyed *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key ? 1 : x->i < y->i ? -1 : x->i > y->i;
+}
+
+static int wanted(const irb_review_t *rv, const rseq *r, const irb_review_query *q)
+{
+    if (q->camera && *q->camera && strcmp(q->camera, r->camera))
+        return 0;
+    if (q->reviewed && (q->reviewed > 0) != (r->human >= 0))
+        return 0;
+    return !(q->label && *q->label && strcmp(q->label, effective_name(rv, r)));
+}
+
+/* The queue's order key of r (ascending; ties by sequence order). */
+static double queue_key(const rseq *r, int queue, int cls, size_t i)
+{
+    switch (queue) {
+    case 1:
+        return -r->probs[cls];
+    case 2:
+        return (double)i;
+    case 3: {
+        int l = r->human >= 0 ? r->human : r->machine;
+        return (double)(l + 2) * 2.0 + r->top;
+    }
+    default:
+        return r->top;
+    }
+}
+
+static irb_status parse_query(const irb_review_t *rv, const irb_review_query *q, int *queue, int *cls, irb_error *err)
+{
+    static const char *const names[] = {"uncertain", "class", "camera", "label"};
+    *queue = -1;
+    for (int i = 0; i < 4; i++)
+        if (!q->queue || !*q->queue ? i == 0 : !strcmp(q->queue, names[i]))
+            *queue = i;
+    if (*queue < 0)
+        return irb_fail(err, IRB_INVALID_ARG, "unknown queue '%s' (uncertain, class, camera, label)", q->queue);
+    *cls = rv->o.pos;
+    for (int k = 0; *cls < 0 && k < rv->o.n_classes; k++)
+        if (strcmp(irb_obs_type(rv->o.classes[k]), "blank"))
+            *cls = k;
+    *cls = *cls < 0 ? 0 : *cls;
+    if (q->cls && *q->cls && (*cls = class_index(&rv->o, q->cls)) < 0)
+        return irb_fail(err, IRB_INVALID_ARG, "unknown class '%s'", q->cls);
+    return IRB_OK;
+}
+
+irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, char **json, irb_error *err)
+{
+    *json = NULL;
+    int queue, cls;
+    IRB_TRY(parse_query(rv, q, &queue, &cls, err));
+    keyed *idx = irb_malloc_array(rv->n_seq ? rv->n_seq : 1, sizeof *idx);
+    if (!idx)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < rv->n_seq; i++)
+        if (wanted(rv, &rv->seq[i], q))
+            idx[n++] = (keyed){queue_key(&rv->seq[i], queue, cls, i), i};
+    qsort(idx, n, sizeof *idx, keyed_cmp);
+    size_t off = q->offset > 0 ? (size_t)q->offset : 0;
+    size_t lim = q->limit > 0 ? (size_t)(q->limit < PAGE_MAX ? q->limit : PAGE_MAX) : PAGE_DEFAULT;
+    membuf m;
+    sqlite3_stmt *mem = NULL;
+    irb_status s = mem_open(&m, err);
+    if (s != IRB_OK) {
+        irb_free(idx);
+        return s;
+    }
+    if (sqlite3_prepare_v2(irb_store_db(rv->st),
+                           "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?"
+                           " ORDER BY i.tsec IS NULL, i.tsec, i.tfrac, i.path",
+                           -1, &mem, NULL) != SQLITE_OK)
+        s = irb_db_fail(rv->st, err, "prepare sequence members");
+    fprintf(m.f, "{\"total\": %zu, \"offset\": %zu, \"sequences\": [", n, off);
+    for (size_t j = off; s == IRB_OK && j < n && j < off + lim; j++) {
+        fputs(j > off ? ",\n" : "\n", m.f);
+        s = put_seq(rv, mem, &rv->seq[idx[j].i], m.f, err);
+    }
+    fputs("]}\n", m.f);
+    sqlite3_finalize(mem);
+    irb_free(idx);
+    return mem_close(&m, s, json, err);
+}
+
+irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
+{
+    membuf m;
+    IRB_TRY(mem_open(&m, err));
+    FILE *f = m.f;
+    fputs("{\"survey\": ", f);
+    irb_json_put(f, rv->survey);
+    fputs(", \"out\": ", f);
+    irb_json_put(f, rv->out_dir);
+    fputs(", \"classes\": [", f);
+    const char *blank = NULL;
+    for (int k = 0; k < rv->o.n_classes; k++) {
+        fputs(k ? ", " : "", f);
+        irb_json_put(f, rv->o.classes[k]);
+        if (!blank && !strcmp(irb_obs_type(rv->o.classes[k]), "blank"))
+            blank = rv->o.classes[k];
+    }
+    fputs("], \"blank\": ", f);
+    blank ? irb_json_put(f, blank) : (void)fputs("null", f);
+    fputs(", \"positive\": ", f);
+    rv->o.pos >= 0 ? irb_json_put(f, rv->o.classes[rv->o.pos]) : (void)fputs("null", f);
+    fputs(", \"cameras\": [", f);
+    size_t reviewed = 0;
+    for (size_t i = 0, first = 1; i < rv->n_seq; i++) {
+        reviewed += rv->seq[i].human >= 0;
+        if (i && !strcmp(rv->seq[i].camera, rv->seq[i - 1].camera))
+            continue; /* sequences are in camera order */
+        fputs(first ? "" : ", ", f);
+        first = 0;
+        irb_json_put(f, rv->seq[i].camera);
+    }
+    fprintf(f, "], \"sequences\": %zu, \"reviewed\": %zu}\n", rv->n_seq, reviewed);
+    return mem_close(&m, IRB_OK, json, err);
+}
+
+/* ---- corrections -------------------------------------------------------------------------- */
+
+static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *const *labels, int n,
+                               const char *now, irb_error *err)
+{
+    sqlite3 *db = irb_store_db(rv->st);
+    sqlite3_stmt *put = NULL, *del = NULL, *log = NULL;
+    irb_status s = IRB_OK;
+#define MEMBERS "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?3"
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO reviews(path, label, time, method) SELECT path, ?1, ?2, 'human'"
+                               " FROM (" MEMBERS ")", -1, &put, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM reviews WHERE path IN (" MEMBERS ")", -1, &del, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO review_log(path, label, time, method) SELECT path, ?1, ?2, 'human'"
+                               " FROM (" MEMBERS ")", -1, &log, NULL) != SQLITE_OK) {
+        s = irb_db_fail(rv->st, err, "prepare review");
+        goto done;
+    }
+#undef MEMBERS
+    /* ?1 label (NULL in the log: removed), ?2 time, ?3 sequence; a statement binds the numbers it
+     * does not use harmlessly (its parameter count is the highest number) */
+    for (int i = 0; s == IRB_OK && i < n; i++) {
+        sqlite3_stmt *w = labels[i][0] ? put : del;
+        sqlite3_stmt *both[2] = {w, log};
+        for (int j = 0; j < 2 && s == IRB_OK; j++) {
+            sqlite3_reset(both[j]);
+            if (labels[i][0])
+                sqlite3_bind_text(both[j], 1, labels[i], -1, SQLITE_STATIC);
+            sqlite3_bind_text(both[j], 2, now, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(both[j], 3, seqs[i]->id);
+            if (sqlite3_step(both[j]) != SQLITE_DONE)
+                s = irb_db_fail(rv->st, err, "store review");
+        }
+    }
+done:
+    sqlite3_finalize(put);
+    sqlite3_finalize(del);
+    sqlite3_finalize(log);
+    return s;
+}
+
+irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n,
+                          irb_error *err)
+{
+    if (n < 0 || (n > 0 && (!seqs || !labels)))
+        return irb_fail(err, IRB_INVALID_ARG, "review: no sequences given");
+    rseq **found = irb_malloc_array(n ? (size_t)n : 1, sizeof *found);
+    if (!found)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_status s = IRB_OK;
+    for (int i = 0; s == IRB_OK && i < n; i++) {
+        if (!seqs[i] || !(found[i] = find_seq(rv, seqs[i])))
+            s = irb_fail(err, IRB_INVALID_ARG, "%s: no sequence '%s' in this run", rv->out_dir,
+                         seqs[i] ? seqs[i] : "(null)");
+        else if (!labels[i] || (labels[i][0] && class_index(&rv->o, labels[i]) < 0))
+            s = irb_fail(err, IRB_INVALID_ARG, "%s: '%s' is not one of the run's classes", rv->out_dir,
+                         labels[i] ? labels[i] : "(null)");
+    }
+    char now[32];
+    irb_utc_now(now, sizeof now);
+    if (s == IRB_OK && (s = irb_store_begin(rv->st, err)) == IRB_OK) {
+        s = store_labels(rv, found, labels, n, now, err);
+        s = s == IRB_OK ? irb_store_commit(rv->st, err) : s;
+        if (s != IRB_OK)
+            irb_store_rollback(rv->st);
+    }
+    for (int i = 0; s == IRB_OK && i < n; i++) {
+        found[i]->human = labels[i][0] ? class_index(&rv->o, labels[i]) : -1;
+        snprintf(found[i]->time, sizeof found[i]->time, "%s", labels[i][0] ? now : "");
+    }
+    irb_free(found);
+    return s;
+}
+
+/* ---- images -------------------------------------------------------------------------------- */
+
+/* A relative path of plain components: not empty, not absolute, no "", "." or ".." part. */
+static int plain_relative(const char *rel)
+{
+    if (!rel || !*rel || *rel == '/')
+        return 0;
+    for (const char *p = rel;;) {
+        size_t n = strcspn(p, "/");
+        if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+        if (!p[n])
+            return 1;
+        p += n + 1;
+    }
+}
+
+/* The store id of the classified image rel and its path under the survey. */
+static irb_status find_image(irb_review_t *rv, const char *rel, int64_t *id, char **path, irb_error *err)
+{
+    *path = NULL;
+    if (!plain_relative(rel))
+        return irb_fail(err, IRB_NOT_FOUND, "not an image of the survey");
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(rv->st), "SELECT id FROM images WHERE path = ? AND state = 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return irb_db_fail(rv->st, err, "prepare image");
+    sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
+    sqlite3_finalize(q);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return irb_db_fail(rv->st, err, "read image");
+    if (*id < 0)
+        return irb_fail(err, IRB_NOT_FOUND, "not an image of the survey");
+    if (!(*path = irb_path_join(rv->survey, rel)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    return IRB_OK;
+}
+
+/* Opens path read-only if it is a regular file that starts as a JPEG or PNG does: a survey file
+ * swapped for a link to something else since classify read it is not served. */
+static irb_status open_picture(const char *path, int *fd, irb_error *err)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    unsigned char m[8] = {0};
+    struct stat sb;
+    int ok = *fd >= 0 && fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode) && pread(*fd, m, sizeof m, 0) == (ssize_t)sizeof m &&
+             ((m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) || !memcmp(m, "\x89PNG\r\n\x1a\n", 8));
+    if (ok)
+        return IRB_OK;
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+    return irb_fail(err, IRB_NOT_FOUND, "not an image of the survey");
+}
+
+irb_status irb_review_image(irb_review_t *rv, const char *rel, int *fd, irb_error *err)
+{
+    int64_t id;
+    char *path = NULL;
+    *fd = -1;
+    IRB_TRY(find_image(rv, rel, &id, &path, err));
+    irb_status s = open_picture(path, fd, err);
+    irb_free(path);
+    return s;
+}
+
+irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_error *err)
+{
+    int64_t id;
+    char *src = NULL;
+    *fd = -1;
+    IRB_TRY(find_image(rv, rel, &id, &src, err));
+    char name[48];
+    snprintf(name, sizeof name, "thumbs/%lld.jpg", (long long)id);
+    char *dst = irb_out_path(rv->st, name, err), *dir = irb_out_path(rv->st, "thumbs", err);
+    irb_status s = dst && dir ? IRB_OK : IRB_NOMEM;
+    struct stat sb;
+    if (s == IRB_OK && stat(dst, &sb) != 0) {
+        int sfd = -1; /* the source must pass the same check as a full-size image */
+        if ((s = open_picture(src, &sfd, err)) == IRB_OK)
+            close(sfd);
+        if (s == IRB_OK && !rv->dec && irb_decoder_new(&rv->dec) != IRB_OK)
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+        if (s == IRB_OK && !rv->enc && !(rv->enc = tjInitCompress()))
+            s = irb_fail(err, IRB_NOMEM, "out of memory");
+        if (s == IRB_OK)
+            s = irb_mkdirs(dir, err);
+        if (s == IRB_OK && !irb_thumb_write(rv->dec, rv->enc, src, dst))
+            s = irb_fail(err, IRB_CORRUPT, "%s: cannot make a thumbnail", rel);
+    }
+    if (s == IRB_OK)
+        s = open_picture(dst, fd, err);
+    irb_free(src);
+    irb_free(dir);
+    irb_free(dst);
+    return s;
+}
+
+/* ---- outputs -------------------------------------------------------------------------------- */
+
+irb_status irb_review_export(irb_review_t *rv, irb_error *err)
+{
+    return irb_write_outputs(rv->st, &rv->o, NULL, err);
+}
+
+irb_status irb_review_write_labels(irb_review_t *rv, const char *csv_path, long long *n, irb_error *err)
+{
+    long long dummy;
+    n = n ? n : &dummy;
+    *n = 0;
+    irb_atomic_file af;
+    IRB_TRY(irb_atomic_open(&af, csv_path, err));
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(irb_store_db(rv->st), "SELECT path, label, time, method FROM reviews ORDER BY path", -1, &q,
+                           NULL) != SQLITE_OK) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(rv->st, err, "prepare labels");
+    }
+    FILE *f = af.f;
+    fputs("path,label,time,method\n", f);
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        for (int c = 0; c < 4; c++) {
+            fputs(c ? "," : "", f);
+            irb_csv_put(f, (const char *)sqlite3_column_text(q, c));
+        }
+        fputc('\n', f);
+        (*n)++;
+    }
+    sqlite3_finalize(q);
+    if (rc != SQLITE_DONE) {
+        irb_atomic_abort(&af);
+        return irb_db_fail(rv->st, err, "read labels");
+    }
+    return irb_atomic_close(&af, err);
+}
