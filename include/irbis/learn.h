@@ -183,6 +183,9 @@ typedef struct irb_train_opts {
                                  * both in the fit's preconditioned variables (0: 1e-7) */
     double cv_tol;              /* the same for the fits inside cross-validation (0: 1e-4: the CV
                                  * losses near the optimum to ~1e-5, docs/classifier.md) */
+    int cv_patience;            /* CV: the ascending path of C stops once the held-out loss (pooled
+                                 * over the folds) has not improved on its best for this many
+                                 * values; the rest get NaN (0: 2; < 0: every C is fitted) */
     int no_standardize;         /* 1: use the features as given (mean 0, std 1 stored); for callers
                                  * that standardise or transform the rows themselves */
     const int *folds;           /* n rows' CV folds in [0, cv_folds) (NULL: irb_group_kfold of groups);
@@ -201,7 +204,8 @@ typedef struct irb_train_report {
     double train_accuracy;      /* fraction of training rows whose argmax is the label */
     int grid_n;                 /* CV: candidates tried (0 when C was given) */
     double grid[IRB_CV_GRID_MAX];
-    double cv_logloss[IRB_CV_GRID_MAX]; /* CV: mean held-out log-loss per candidate */
+    double cv_logloss[IRB_CV_GRID_MAX]; /* CV: mean held-out log-loss per candidate; NaN: not
+                                         * fitted (past the minimum, cv_patience) */
     double seconds;             /* wall time of the whole call */
 } irb_train_report;
 

@@ -228,6 +228,7 @@ typedef struct ws {
     float *s1, *s2;          /* float products' scratch (mat) */
     double *L;               /* rows x M */
     double *w, *sq, *x, *buf; /* M * (D + 1) (+ 1 for buf) */
+    size_t ntr, nva;          /* a fold's training and held-out rows */
 } ws;
 
 static void ws_free(ws *b)
@@ -615,28 +616,30 @@ typedef struct cv_job {
     const int *fold;    /* n local rows' folds */
     int k, ng;
     const double *grid;
-    ws *bufs;           /* one per worker */
+    int c;              /* the grid index every fold fits next; -1: prepare the folds */
+    ws *bufs;           /* one per fold: its rows and its solution, kept along the path of C */
     double *loss;       /* k x ng local held-out weighted log-loss sums */
     double *vaw;        /* k local held-out weight sums */
     irb_status *status; /* k */
     irb_error *errs;    /* k */
 } cv_job;
 
-/* Fold f: a scaler and basis on its training rows, ascending C each warm-started from the
- * previous solution, the held-out loss of each. */
-static irb_status run_fold(const cv_job *j, int f, ws *b, irb_error *err)
+/* Fold f: a scaler and basis on its training rows, its training and held-out rows in that
+ * basis in b, the starting point zero. */
+static irb_status prepare_fold(const cv_job *j, int f, ws *b, irb_error *err)
 {
     const data *d = j->d;
-    size_t ntr = 0, nva = 0, MD = (size_t)d->M * d->D, nvar = MD + (size_t)d->M;
+    size_t ntr = 0, nva = 0, nvar = (size_t)d->M * d->D + (size_t)d->M;
     for (size_t i = 0; i < d->n; i++) {
         if (j->fold[i] == f)
             b->va[nva] = i, b->yva[nva] = d->y[i], b->swva[nva++] = d->cw[d->y[i]];
         else
             b->tr[ntr] = i, b->ytr[ntr] = d->y[i], b->swtr[ntr++] = d->cw[d->y[i]];
     }
+    b->ntr = ntr, b->nva = nva;
     IRB_TRY(fit_scaler(d->x, d->D, b->tr, ntr, d->no_std, &d->red, &b->sp, b->buf, err));
     b->sp.E = d->E;
-    mat Ztr = {b->Ztr, b->Ftr, b->s1, b->s2}, Zva = {b->Zva, b->Fva, b->s1, b->s2};
+    mat Ztr = {b->Ztr, b->Ftr, b->s1, b->s2};
     if (b->Ztr) { /* double */
         standardise(d->x, d->D, b->tr, ntr, &b->sp, b->tmp, NULL);
         rotate(b->tmp, ntr, d->D, d->E, b->Ztr);
@@ -652,15 +655,21 @@ static irb_status run_fold(const cv_job *j, int f, ws *b, irb_error *err)
     j->vaw[f] = 0;
     for (size_t i = 0; i < nva; i++)
         j->vaw[f] += b->swva[i];
-    double *w = b->x;
-    memset(w, 0, nvar * sizeof *w);
-    for (int c = 0; c < j->ng; c++) {
-        problem p = {Ztr, b->ytr, b->swtr, ntr, d->D, d->K, d->M, j->grid[c], b->sq, b->L, b->w, b->buf,
-                     &d->red, err, IRB_OK, 0};
-        fit_out fo;
-        IRB_TRY(fit(&p, &b->sp, w, d->max_iter, d->cv_tol, &fo, err));
-        j->loss[f * j->ng + c] = local_loss(&Zva, b->yva, b->swva, nva, d->D, d->K, d->M, w, b->L);
-    }
+    memset(b->x, 0, nvar * sizeof *b->x);
+    return IRB_OK;
+}
+
+/* Fold f at grid value c, warm-started from its solution at the previous value; its held-out
+ * loss. */
+static irb_status fit_fold(const cv_job *j, int f, ws *b, int c, irb_error *err)
+{
+    const data *d = j->d;
+    mat Ztr = {b->Ztr, b->Ftr, b->s1, b->s2}, Zva = {b->Zva, b->Fva, b->s1, b->s2};
+    problem p = {Ztr, b->ytr, b->swtr, b->ntr, d->D, d->K, d->M, j->grid[c], b->sq, b->L, b->w, b->buf,
+                 &d->red, err, IRB_OK, 0};
+    fit_out fo;
+    IRB_TRY(fit(&p, &b->sp, b->x, d->max_iter, d->cv_tol, &fo, err));
+    j->loss[f * j->ng + c] = local_loss(&Zva, b->yva, b->swva, b->nva, d->D, d->K, d->M, b->x, b->L);
     return IRB_OK;
 }
 
@@ -668,7 +677,26 @@ static void fold_worker(void *ctx, int ith, int nth)
 {
     const cv_job *j = ctx;
     for (int f = ith; f < j->k; f += nth)
-        j->status[f] = run_fold(j, f, &j->bufs[ith], &j->errs[f]);
+        if (j->status[f] == IRB_OK)
+            j->status[f] = j->c < 0 ? prepare_fold(j, f, &j->bufs[f], &j->errs[f])
+                                    : fit_fold(j, f, &j->bufs[f], j->c, &j->errs[f]);
+}
+
+/* One step (j->c) of every fold, on the pool's threads or in order (the first failure stops:
+ * with an allreduce every participant fails alike). The first failure's message into err. */
+static irb_status run_folds(cv_job *j, irb_pool *pool, irb_error *err)
+{
+    if (pool)
+        irb_pool_run(pool, fold_worker, j);
+    else
+        for (int f = 0; f < j->k && (f == 0 || j->status[f - 1] == IRB_OK); f++)
+            fold_worker(j, f, j->k); /* fold f alone */
+    for (int f = 0; f < j->k; f++)
+        if (j->status[f] != IRB_OK) {
+            *err = j->errs[f];
+            return j->status[f];
+        }
+    return IRB_OK;
 }
 
 /* Threads for the folds: none with an allreduce (the participants' collectives must run in one
@@ -681,89 +709,105 @@ static int fold_threads(const data *d, const irb_train_opts *o, int k)
     return t < k ? t : k;
 }
 
+/* The folds of the n local rows (o->folds, else irb_group_kfold of the groups) into fold. */
+static irb_status assign_folds(const irb_train_opts *o, size_t n, int k, int *fold, irb_error *err)
+{
+    if (o->folds) {
+        memcpy(fold, o->folds, n * sizeof *fold);
+        return IRB_OK;
+    }
+    int *own = NULL;
+    const int *groups = o->groups;
+    if (!groups && !(groups = own = irb_malloc_array(n ? n : 1, sizeof *own)))
+        return irb_fail(err, IRB_NOMEM, "cross-validation: out of memory");
+    for (size_t i = 0; own && i < n; i++)
+        own[i] = (int)i;
+    /* fails alike everywhere: without an allreduce only (with one, o->folds is required) */
+    irb_status s = irb_group_kfold(groups, n, k, fold, err);
+    irb_free(own);
+    return s;
+}
+
+/* The folds run in lock step along the ascending grid (each fold keeps its rows and warm start),
+ * so the pooled held-out loss is known after each C: the path stops once it has not improved on
+ * its best for o->cv_patience values (the held-out loss rises past its minimum; the larger Cs are
+ * the slowest fits); those Cs get NaN. */
 static irb_status choose_C(const data *d, const irb_train_opts *o, irb_train_report *rep, double *bestC,
                            irb_error *err)
 {
     const double *grid;
-    int ng, k = o->cv_folds > 0 ? o->cv_folds : 5;
+    int ng, k = o->cv_folds > 0 ? o->cv_folds : 5, patience = o->cv_patience ? o->cv_patience : 2;
     IRB_TRY(irb_logreg_grid(o, &grid, &ng, err));
     size_t n = d->n;
-    int nt = fold_threads(d, o, k);
-    cv_job j = {d, NULL, k, ng, grid, irb_calloc((size_t)nt, sizeof(ws)),
+    int nt = fold_threads(d, o, k), blas = -1;
+    cv_job j = {d, NULL, k, ng, grid, -1, irb_calloc((size_t)k, sizeof(ws)),
                 irb_calloc((size_t)k * ng + ng + 1, sizeof(double)), irb_calloc((size_t)k, sizeof(double)),
-                irb_calloc((size_t)k, sizeof(irb_status)),
-                irb_calloc((size_t)k, sizeof(irb_error))};
-    int *fold = irb_malloc_array(n ? n : 1, sizeof *fold), *own = NULL;
-    size_t *cnt = irb_calloc((size_t)k, sizeof *cnt), most = 0, least = n;
+                irb_calloc((size_t)k, sizeof(irb_status)), irb_calloc((size_t)k, sizeof(irb_error))};
+    int *fold = irb_malloc_array(n ? n : 1, sizeof *fold);
+    size_t *cnt = irb_calloc((size_t)k, sizeof *cnt);
     irb_pool *pool = NULL;
     int ok = j.bufs && j.loss && j.vaw && j.status && j.errs && fold && cnt;
     irb_status s = IRB_OK;
-    if (ok && o->folds) {
-        memcpy(fold, o->folds, n * sizeof *fold);
-    } else if (ok) {
-        const int *groups = o->groups;
-        if (!groups && !(groups = own = irb_malloc_array(n, sizeof *own)))
-            ok = 0;
-        for (size_t i = 0; own && i < n; i++)
-            own[i] = (int)i;
-        /* fails alike everywhere: without an allreduce only (with one, o->folds is required) */
-        if (ok && (s = irb_group_kfold(groups, n, k, fold, err)) != IRB_OK)
-            goto cleanup;
-    }
+    if (ok && (s = assign_folds(o, n, k, fold, err)) != IRB_OK)
+        goto cleanup;
     for (size_t i = 0; ok && i < n; i++)
         cnt[fold[i]]++;
     for (int f = 0; ok && f < k; f++)
-        most = cnt[f] > most ? cnt[f] : most, least = cnt[f] < least ? cnt[f] : least;
-    for (int t = 0; ok && t < nt; t++)
-        ok = ws_alloc(&j.bufs[t], n - least, most, d->D, d->M, !d->red.fn);
+        ok = ws_alloc(&j.bufs[f], n - cnt[f], cnt[f], d->D, d->M, !d->red.fn);
     double bad = ok ? 0 : 1; /* every participant learns whether all could allocate */
     if ((s = allsum(&d->red, &bad, 1, err)) != IRB_OK)
         goto cleanup;
     if (bad > 0) {
-        s = irb_fail(err, IRB_NOMEM, "cross-validation: out of memory (%zu rows x %d)", n, d->D);
+        s = irb_fail(err, IRB_NOMEM, "cross-validation: out of memory (%d folds x %zu rows x %d)", k, n, d->D);
         goto cleanup;
     }
     j.fold = fold;
-    if (nt > 1 && (pool = irb_pool_new(nt)) && irb_pool_size(pool) == nt) {
+    if (nt > 1 && (pool = irb_pool_new(nt)) && irb_pool_size(pool) != nt)
+        irb_pool_free(pool), pool = NULL;
+    if (pool) {
         /* one BLAS thread per fold worker while they run: each BLAS call splitting over every
          * core again oversubscribes them (about twice the time on 2 cores). OpenBLAS's count is
-         * process-wide; it is restored at once. */
-        int blas = openblas_get_num_threads();
+         * process-wide; it is restored when the search ends. */
+        blas = openblas_get_num_threads();
         openblas_set_num_threads(1);
-        irb_pool_run(pool, fold_worker, &j);
-        openblas_set_num_threads(blas);
-    } else {
-        for (int f = 0; f < k && (f == 0 || j.status[f - 1] == IRB_OK); f++)
-            j.status[f] = run_fold(&j, f, &j.bufs[0], &j.errs[f]);
     }
-    for (int f = 0; f < k && s == IRB_OK; f++)
-        if ((s = j.status[f]) != IRB_OK)
-            *err = j.errs[f];
-    if (s != IRB_OK)
-        goto cleanup;
     double *tot = j.loss + (size_t)k * ng; /* ng pooled losses, then the held-out weight */
-    for (int f = 0; f < k; f++) {
-        for (int c = 0; c < ng; c++)
-            tot[c] += j.loss[f * ng + c];
-        tot[ng] += j.vaw[f];
-    }
-    if ((s = allsum(&d->red, tot, (size_t)ng + 1, err)) != IRB_OK)
+    if ((s = run_folds(&j, pool, err)) != IRB_OK)
         goto cleanup;
-    int best = 0;
+    for (int f = 0; f < k; f++)
+        tot[ng] += j.vaw[f];
+    if ((s = allsum(&d->red, tot + ng, 1, err)) != IRB_OK)
+        goto cleanup;
+    int best = 0, last = ng - 1;
+    for (int c = 0; c < ng; c++) {
+        j.c = c;
+        if ((s = run_folds(&j, pool, err)) != IRB_OK)
+            goto cleanup;
+        for (int f = 0; f < k; f++)
+            tot[c] += j.loss[f * ng + c];
+        if ((s = allsum(&d->red, tot + c, 1, err)) != IRB_OK)
+            goto cleanup;
+        if (tot[c] < tot[best])
+            best = c; /* strict: ties keep the smaller C */
+        if (patience > 0 && c - best >= patience) {
+            last = c;
+            break;
+        }
+    }
     rep->grid_n = ng;
     for (int c = 0; c < ng; c++) {
         rep->grid[c] = grid[c];
-        rep->cv_logloss[c] = tot[c] / (tot[ng] > 0 ? tot[ng] : 1.0);
-        if (rep->cv_logloss[c] < rep->cv_logloss[best])
-            best = c; /* strict: ties keep the smaller C */
+        rep->cv_logloss[c] = c > last ? NAN : tot[c] / (tot[ng] > 0 ? tot[ng] : 1.0);
     }
     *bestC = grid[best];
 cleanup:
+    if (blas > 0)
+        openblas_set_num_threads(blas);
     irb_pool_free(pool);
-    for (int t = 0; j.bufs && t < nt; t++)
-        ws_free(&j.bufs[t]);
+    for (int f = 0; j.bufs && f < k; f++)
+        ws_free(&j.bufs[f]);
     irb_free(j.bufs), irb_free(j.loss), irb_free(j.vaw), irb_free(j.status), irb_free(j.errs);
-    irb_free(fold), irb_free(own), irb_free(cnt);
+    irb_free(fold), irb_free(cnt);
     return s;
 }
 

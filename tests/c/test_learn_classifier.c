@@ -260,6 +260,22 @@ static void test_choose_C(void)
     CHECK(irb_logreg_train(x2, N2, D2, y2, 2, names, &o, &c, &r, &err) == IRB_OK, "cv 2: %s", err.message);
     CHECK(r.C <= 1e-3, "noise problem chose C = %g", r.C);
     irb_classifier_free(c);
+    /* the path stops 2 values past the pooled minimum (cv_patience); fitting every C chooses
+     * the same and gives bitwise the same losses where both fitted (folds in lock step) */
+    irb_train_report all;
+    o.cv_patience = -1;
+    CHECK(irb_logreg_train(x2, N2, D2, y2, 2, names, &o, &c, &all, &err) == IRB_OK, "cv all: %s", err.message);
+    irb_classifier_free(c);
+    int nan_from = r.grid_n, fitted_same = 1;
+    for (int k = 0; k < r.grid_n; k++) {
+        if (isnan(r.cv_logloss[k]) && nan_from == r.grid_n)
+            nan_from = k;
+        fitted_same &= isnan(r.cv_logloss[k]) ? k >= nan_from : k < nan_from && r.cv_logloss[k] == all.cv_logloss[k];
+        CHECK(!isnan(all.cv_logloss[k]), "cv_patience -1: C %g fitted", all.grid[k]);
+    }
+    CHECK(fitted_same && all.C == r.C, "early stop: same losses and C (%g, every C: %g)", r.C, all.C);
+    CHECK(nan_from < r.grid_n && r.grid[nan_from - 3] == r.C, "stopped 2 past the minimum (first NaN at %d)",
+          nan_from);
 }
 
 static void test_deterministic(const char *dir)

@@ -30,7 +30,7 @@ D = tmpdir('py_train_cv_sklearn')
 os.makedirs(D, exist_ok=True)
 
 
-def case(name, K, sizes, d, balanced, seed, signal):
+def case(name, K, sizes, d, balanced, seed, signal, expect_stop=False):
     rng = np.random.default_rng(seed)
     n = sum(sizes)
     cam = np.repeat(np.arange(len(sizes)), sizes)
@@ -60,7 +60,8 @@ def case(name, K, sizes, d, balanced, seed, signal):
     check(r.returncode == 0, '%s: irbis train ran (%s)' % (name, r.stderr.strip()[-200:]))
     if r.returncode:
         return
-    table = re.findall(r'cv C=(\S+)\s+mean held-out log-loss ([0-9.]+)', r.stdout)
+    # "not fitted": the search stopped 2 values past the pooled minimum (cv_patience)
+    table = re.findall(r'cv C=(\S+)\s+(?:mean held-out log-loss ([0-9.]+)|not fitted)', r.stdout)
     chosen = re.search(r'cv C=(\S+)\s+mean held-out log-loss [0-9.]+\s+<- chosen', r.stdout)
     pred = base + '_pred.csv'
     subprocess.run([BIN, 'predict', model, base, '-o', pred], check=True, capture_output=True)
@@ -85,13 +86,20 @@ def case(name, K, sizes, d, balanced, seed, signal):
                              class_weight=cw).fit(x, y)
     ref = LogisticRegression(C=m.C_[0], solver='newton-cg', tol=1e-10, max_iter=1000, class_weight=cw).fit(x, y)
     loss_sk = -next(iter(m.scores_.values())).sum(0) / sw.sum()
-    loss_irb = np.array([float(v) for _, v in table])
-    check(len(table) == 13 and chosen is not None, '%s: 13 CV losses and a choice printed' % name)
+    loss_irb = np.array([float(v) if v else np.nan for _, v in table])
+    check(len(table) == 13 and chosen is not None, '%s: 13 CV lines and a choice printed' % name)
     if len(table) != 13 or chosen is None:
         return
-    diff = np.abs(loss_irb - loss_sk)
-    print('     CV loss differences: ' + ' '.join('%.1e' % v for v in diff))
+    fitted = ~np.isnan(loss_irb)
+    diff = np.abs(loss_irb - loss_sk)[fitted]
+    print('     CV loss differences: ' + ' '.join('%.1e' % v for v in diff) + ' (then %d not fitted)' % (~fitted).sum())
     best = int(np.argmin(loss_sk))
+    last = int(fitted.sum()) - 1
+    check(fitted[:last + 1].all() and (last == 12 or (last == best + 2 and (loss_sk[last + 1:] > loss_sk[best]).all())),
+          '%s: Cs fitted up to 2 past the optimum (%d of 13), LogisticRegressionCV\'s losses above its minimum beyond'
+          % (name, last + 1))
+    if expect_stop:
+        check(last < 12, '%s: the search stopped before the end of the grid' % name)
     check(0 < best < 12, '%s: the optimum (C %g) is inside the grid' % (name, grid[best]))
     check(np.isclose(float(chosen.group(1)), m.C_[0], rtol=1e-3),
           '%s: C %s chosen, LogisticRegressionCV chose %g (losses %s)' % (name, chosen.group(1), m.C_[0],
@@ -110,6 +118,7 @@ def main():
     warnings.simplefilter('ignore')  # newton-cg's ConvergenceWarning at tol 1e-10; checked by |dp|
     case('binary_balanced', 2, [150, 130, 110, 95, 80], 40, True, 3, 0.12)
     case('four_classes', 4, [170, 140, 120, 100, 90], 30, False, 5, 0.25)
+    case('binary_weak', 2, [150, 130, 110, 95, 80], 60, False, 7, 0.06, expect_stop=True)
     finish()
 
 

@@ -469,8 +469,11 @@ void train_summary(const train_job *j, const irb_train_report *r, const char *ou
         printf("cv groups: %zu %s, %d folds%s%s\n", j->n_groups, j->group_what, j->cv, j->group_note ? "; " : "",
                j->group_note ? j->group_note : "");
     for (int c = 0; c < r->grid_n; c++)
-        printf("cv C=%-10.4g mean held-out log-loss %.5f%s\n", r->grid[c], r->cv_logloss[c],
-               r->grid[c] == r->C ? "  <- chosen" : "");
+        if (isnan(r->cv_logloss[c])) /* the search stopped past the minimum (irb_train_opts.cv_patience) */
+            printf("cv C=%-10.4g not fitted (held-out loss past its minimum)\n", r->grid[c]);
+        else
+            printf("cv C=%-10.4g mean held-out log-loss %.5f%s\n", r->grid[c], r->cv_logloss[c],
+                   r->grid[c] == r->C ? "  <- chosen" : "");
     printf("C %.6g, train accuracy %.4f, objective %.6g, %d iterations (L-BFGS status %d), %.2f s\n", r->C,
            r->train_accuracy, r->objective, r->iterations, r->lbfgs_status, r->seconds);
     printf("wrote %s\n", out);
