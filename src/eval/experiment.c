@@ -14,6 +14,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/pool.h"
 #include "eval/experiment_internal.h"
 #include "eval/reduce.h"
@@ -880,9 +881,9 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
         if (*p == '+')
             *p = '_';
     snprintf(path, sizeof path, "%s/predictions_%s.csv", c->o->out_dir, fname);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    irb_atomic_file af;
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    FILE *f = af.f;
     fprintf(f, "path,label,fold,sequence");
     for (int q = 0; q < d->n_classes; q++)
         fputc(',', f), irb_csv_put_prefixed(f, "p_", d->classes[q]);
@@ -896,7 +897,7 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
             fprintf(f, ",%.6f", probs[i * d->n_classes + q]);
         fputc('\n', f);
     }
-    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+    return irb_atomic_close(&af, err);
 }
 
 static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double *probs, irb_roc *roc,
@@ -1153,9 +1154,9 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
 {
     char path[4300];
     snprintf(path, sizeof path, "%s/failed.csv", c->o->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    irb_atomic_file af;
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    FILE *f = af.f;
     fprintf(f, "path,message\n");
     for (size_t i = 0; i < n_all; i++) {
         if (ok[i])
@@ -1165,12 +1166,12 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
         for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
             if (all[m].why && all[m].why[i])
                 why = all[m].why[i];
-        fprintf(f, "\"%s\",\"", rel[i]);
-        for (const char *p = why; *p; p++)
-            fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
-        fputs("\"\n", f);
+        irb_csv_put(f, rel[i]);
+        fputc(',', f);
+        irb_csv_put(f, why);
+        fputc('\n', f);
     }
-    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+    return irb_atomic_close(&af, err);
 }
 
 

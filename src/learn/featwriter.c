@@ -13,7 +13,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/learn.h"
-#include "learn/durable.h"
+#include "core/file.h"
 #include "learn/json.h"
 #include "learn/npy.h"
 
