@@ -14,7 +14,7 @@
 #include "core/text.h"
 #include "irbis/learn.h"
 #include "core/file.h"
-#include "learn/json.h"
+#include "core/json.h"
 #include "learn/npy.h"
 
 enum { F_NPY, F_CSV, F_JSON, F_COUNT };
