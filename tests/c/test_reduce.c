@@ -4,7 +4,7 @@
 #include <math.h>
 
 #include "check.h"
-#include "eval/reduce.h"
+#include "experiment/reduce.h"
 #include "irbis/learn.h"
 
 static unsigned long long rng = 12345;

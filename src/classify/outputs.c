@@ -20,7 +20,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/text.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* ---- files ------------------------------------------------------------------------------ */
 

@@ -8,7 +8,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/text.h"
-#include "eval/experiment_internal.h"
+#include "experiment/experiment_internal.h"
 
 static const char *task_name(irb_task t)
 {
