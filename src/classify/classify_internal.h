@@ -2,8 +2,8 @@
  * the progress model (progress.c) and the run driver (classify.c). The driver talks to the
  * scanner and to the decode + CNN + classifier engine through the two small interfaces below,
  * so tests can drive the whole run (store, resume, outputs) with fakes. */
-#ifndef IRB_SURVEY_CLASSIFY_INTERNAL_H
-#define IRB_SURVEY_CLASSIFY_INTERNAL_H
+#ifndef IRB_CLASSIFY_CLASSIFY_INTERNAL_H
+#define IRB_CLASSIFY_CLASSIFY_INTERNAL_H
 
 #include <stddef.h>
 #include <stdio.h>

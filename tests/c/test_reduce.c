@@ -1,4 +1,4 @@
-/* The exact reduction used for raw-pixel rows (src/eval/reduce.c): logistic regression trained
+/* The exact reduction used for raw-pixel rows (src/experiment/reduce.c): logistic regression trained
  * on the reduced rows must give the same probabilities as the direct fit on standardised rows,
  * for the same C, when features outnumber rows. */
 #include <math.h>
