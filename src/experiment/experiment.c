@@ -943,27 +943,32 @@ static irb_status parse_rows(const char *rows, int *want, irb_error *err)
 
 /* ---- motion: neighbours in shooting order ----------------------------------------------------- */
 
-static const exp_data *nb_data;
-static const irb_time *nb_time;
-static const uint8_t *nb_has;
+/* An image to put in shooting order: its keys with its index, so the comparator needs no
+ * state (the sort is thread-safe). */
+typedef struct {
+    const char *camera, *rel;
+    irb_time t;
+    int has; /* a time */
+    size_t i;
+} shot;
 
 /* camera, then the images with a time by time, then path (the path order of one camera's
  * numbered files is its shooting order) */
 static int cmp_shots(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int k = strcmp(nb_data->camera[i], nb_data->camera[j]);
+    const shot *x = a, *y = b;
+    int k = strcmp(x->camera, y->camera);
     if (k)
         return k;
-    if (nb_has[i] != nb_has[j])
-        return nb_has[i] ? -1 : 1;
-    if (nb_has[i]) {
-        double dt = irb_time_diff(nb_time[j], nb_time[i]); /* time[i] - time[j] */
+    if (x->has != y->has)
+        return x->has ? -1 : 1;
+    if (x->has) {
+        double dt = irb_time_diff(y->t, x->t); /* x's time - y's time */
         if (dt != 0)
             return dt > 0 ? 1 : -1; /* earlier first (this was reversed: frames shot in the same
                                       * second then took a wrong neighbour) */
     }
-    return strcmp(nb_data->rel[i], nb_data->rel[j]);
+    return strcmp(x->rel, y->rel);
 }
 
 /* c->plan for outer fold f: each image's previous and next image of the same camera in shooting
@@ -979,22 +984,23 @@ static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
     memset(&c->plan, 0, sizeof c->plan);
     long *prev = irb_malloc_array(n ? n : 1, sizeof *prev), *next = irb_malloc_array(n ? n : 1, sizeof *next);
     size_t *order = irb_malloc_array(n ? n : 1, sizeof *order);
-    irb_time *t = irb_calloc(n ? n : 1, sizeof *t);
-    uint8_t *has = irb_calloc(n ? n : 1, 1);
+    shot *shots = irb_calloc(n ? n : 1, sizeof *shots);
     irb_status s = IRB_OK;
-    if (!prev || !next || !order || !t || !has) {
+    if (!prev || !next || !order || !shots) {
         s = irb_fail(err, IRB_NOMEM, "out of memory ordering the images by time");
         irb_free(prev);
         irb_free(next);
         irb_free(order);
     } else {
         for (size_t i = 0; i < n; i++) {
-            order[i] = i;
             prev[i] = next[i] = -1;
-            has[i] = d->stamp[i][0] && irb_time_parse(d->stamp[i], &t[i], NULL) == IRB_OK;
+            shot *h = &shots[i];
+            *h = (shot){.camera = d->camera[i], .rel = d->rel[i], .i = i};
+            h->has = d->stamp[i][0] && irb_time_parse(d->stamp[i], &h->t, NULL) == IRB_OK;
         }
-        nb_data = d, nb_time = t, nb_has = has;
-        qsort(order, n, sizeof *order, cmp_shots);
+        qsort(shots, n, sizeof *shots, cmp_shots);
+        for (size_t k = 0; k < n; k++)
+            order[k] = shots[k].i;
         long last[2] = {-1, -1}; /* the last image seen on each side, in the current camera */
         for (size_t k = 0; k < n; k++) {
             size_t i = order[k];
@@ -1023,8 +1029,7 @@ static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
         c->plan.next = next;
         c->plan.order = order;
     }
-    irb_free(t);
-    irb_free(has);
+    irb_free(shots);
     return s;
 }
 
