@@ -494,7 +494,6 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
     pp.mode = c->o->resize;
     if (c->o->crop_fraction > 0)
         pp.crop_fraction = c->o->crop_fraction;
-    pp.short_side = pp.size * 8 / 7;
     for (int k = 0; k < 3; k++) {
         pp.mean[k] = mp->mean[k];
         pp.scale[k] = mp->std[k];

@@ -85,8 +85,7 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
     p.mode = (irb_resize_mode)mode;
     if (number(&d, "crop_fraction", &v))
         p.crop_fraction = v;
-    if (number(&d, "short_side", &v))
-        p.short_side = (int)v;
+    p.short_side = number(&d, "short_side", &v) ? (int)v : 0; /* older records: 0, meaning N */
     p.filter = name_of(&d, "filter", (const char *const[]){"box"}, 1) == 0 ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
     if (!read_triple(&d, "mean", p.mean) || !read_triple(&d, "std", p.scale))
         return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad mean/std in %.200s", json);
