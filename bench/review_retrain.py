@@ -50,7 +50,7 @@ def write_labels(path, rows):
 
 def train(a, labels, pipeline):
     return run([a.irbis, 'train', '--images', a.survey, '--labels', labels, '--model', a.model, '-o', pipeline,
-                '--task', 'species', '--recipe', 'RN2', '--size', '224', '--resize', 'crop', '--crop', 'none',
+                '--task', 'species', '--recipe', 'RN2', '--size', '224', '--resize', 'center', '--crop', 'none',
                 '--threads', '2', '--quiet'])
 
 

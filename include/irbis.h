@@ -11,7 +11,8 @@
  *   irbis/scan.h     walking a survey folder: one metadata row per file, streamed
  *   irbis/survey.h   burst sequences, ensembling, folds, the results store
  *   irbis/eval.h     accuracy, confusion matrix, ROC/AUC, reports
- *   irbis/experiment.h  batched feature extraction; the reference experiment
+ *   irbis/features.h batched feature extraction over image files, int8 calibration
+ *   irbis/experiment.h  the reference experiment
  *   irbis/classify.h the production run: results store, resumable classify, outputs
  *   irbis/pipeline.h a trained recipe (classifiers, preprocessing, backbone) saved and deployed
  *   irbis/review.h   human labels over a classify run (irbis review): queues, corrections, outputs
@@ -85,6 +86,9 @@
 #endif
 #if __has_include("irbis/learn.h")
 #include "irbis/learn.h"
+#endif
+#if __has_include("irbis/features.h")
+#include "irbis/features.h"
 #endif
 #if __has_include("irbis/scan.h")
 #include "irbis/scan.h"

@@ -144,7 +144,7 @@ IRB_API irb_status irb_camtrapdp_check(const char *deployments, const char *utc_
 IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
 
 
-/* ==== outputs again, without classifying (irbis export; src/survey/export.c) ================= */
+/* ==== outputs again, without classifying (irbis export; src/classify/export.c) ================= */
 
 typedef struct irb_export_opts {
     const char *out_dir;     /* the output folder of an irb_classify_run (required) */
@@ -163,7 +163,7 @@ typedef struct irb_export_opts {
  * (cameras without coordinates) is a warning in err, not a failure. */
 IRB_API irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_error *err);
 
-/* ==== distributed runs (irbis-mpi classify; src/survey/classify_parts.c) ====================
+/* ==== distributed runs (irbis-mpi classify; src/classify/classify_parts.c) ====================
  * A worker computes per-image results exactly as irb_classify_run does (same decoder, net cut,
  * classifier, batches on its own threads) for images it is handed, without a store, so several
  * processes can each compute a share of a survey. irb_classify_run_dist then runs the normal

@@ -152,10 +152,14 @@ IRB_API void irb_detect_info_strips(const irb_image *img, int *top, int *bottom)
 
 /* ---- preprocessing: file -> network input ------------------------------------------------ */
 
+/* The resize modes, named alike in every command (--resize center|short|squash) and document
+ * (docs/images.md: the preprocessing vocabulary). */
 typedef enum irb_resize_mode {
-    IRB_RESIZE_CROP_FRACTION = 0, /* centre crop `crop_fraction` of each side, then resize to N x N */
-    IRB_RESIZE_SHORT_CROP,        /* short side to `short_side`, then centre crop N x N (the peer) */
-    IRB_RESIZE_SQUASH,            /* the whole image to N x N, aspect ratio not kept */
+    IRB_RESIZE_CROP_FRACTION = 0, /* "center": centre crop `crop_fraction` of each side, then resize
+                                   * to N x N */
+    IRB_RESIZE_SHORT_CROP,        /* "short": short side to `short_side`, then centre crop N x N
+                                   * (the peer) */
+    IRB_RESIZE_SQUASH,            /* "squash": the whole image to N x N, aspect ratio not kept */
 } irb_resize_mode;
 
 typedef enum irb_strip_mode {
@@ -167,7 +171,7 @@ typedef enum irb_strip_mode {
 typedef struct irb_preproc {
     int size;                 /* N: the output is 3 x N x N */
     irb_resize_mode mode;
-    int short_side;           /* IRB_RESIZE_SHORT_CROP: S (e.g. 256); 0 means N */
+    int short_side;           /* IRB_RESIZE_SHORT_CROP: S (default N * 8 / 7: 256 for 224); 0 means N */
     double crop_fraction;     /* IRB_RESIZE_CROP_FRACTION: f in (0, 1] (e.g. 0.875); 0 means 1 */
     irb_filter filter;
     float mean[3], scale[3];  /* out = (pixel - mean[c]) / scale[c]; scale 0 is treated as 1 */
@@ -179,7 +183,7 @@ typedef struct irb_preproc {
 } irb_preproc;
 
 /* The MobileNetV2 reference preprocessing at size n: centre crop 0.875, bilinear to n x n,
- * (x - 128) / 128, no flip, no strip crop. */
+ * (x - 128) / 128, no flip, no strip crop; for the short mode, short side n * 8 / 7. */
 IRB_API irb_preproc irb_preproc_default(int n);
 
 /* The preprocessing as one JSON object (size, resize, crop_fraction, short_side, filter, mean, std,

@@ -1,9 +1,12 @@
-/* Whole-file reading (file.h). */
+/* Whole files (file.h): reading, atomic durable replacement. */
 #include "core/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -36,4 +39,104 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
     }
     *n = (size_t)len;
     return IRB_OK;
+}
+
+/* ---- atomic replacement ------------------------------------------------------------------ */
+
+/* The file is written as NAME.tmp beside NAME, then renamed. A legal name of 252..255 bytes has
+ * no room for the suffix: its tmp name is the name cut so that it fits (one run writes at a
+ * time, so two long names sharing a prefix never collide). */
+irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err)
+{
+    memset(af, 0, sizeof *af);
+    size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    size_t base = n - (slash ? (size_t)(slash + 1 - path) : 0);
+    if (base + 4 > NAME_MAX)
+        n -= base + 4 - NAME_MAX;
+    af->path = irb_strdup(path);
+    af->tmp = irb_malloc(n + 5);
+    if (!af->path || !af->tmp) {
+        irb_atomic_abort(af);
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(af->tmp, path, n);
+    memcpy(af->tmp + n, ".tmp", 5);
+    if (!(af->f = fopen(af->tmp, "w"))) {
+        irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
+        irb_atomic_abort(af);
+        return s;
+    }
+    return IRB_OK;
+}
+
+irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
+{
+    FILE *f = af->f;
+    af->f = NULL;
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (bad || rename(af->tmp, af->path) != 0) {
+        irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(bad ? e : errno));
+        irb_atomic_abort(af);
+        return s;
+    }
+    if (irb_sync_parent_dir(af->path) != 0) {
+        irb_status s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s",
+                                af->path, strerror(errno));
+        irb_atomic_abort(af);
+        return s;
+    }
+    irb_free(af->path);
+    irb_free(af->tmp);
+    memset(af, 0, sizeof *af);
+    return IRB_OK;
+}
+
+void irb_atomic_abort(irb_atomic_file *af)
+{
+    if (af->f)
+        fclose(af->f);
+    if (af->tmp)
+        unlink(af->tmp);
+    irb_free(af->path);
+    irb_free(af->tmp);
+    memset(af, 0, sizeof *af);
+}
+
+irb_status irb_atomic_write(const char *path, const void *data, size_t n, irb_error *err)
+{
+    irb_atomic_file af;
+    irb_status s = irb_atomic_open(&af, path, err);
+    if (s != IRB_OK)
+        return s;
+    if (fwrite(data, 1, n, af.f) != n) {
+        s = irb_fail(err, IRB_IO, "%s: cannot write: %s", path, strerror(errno));
+        irb_atomic_abort(&af);
+        return s;
+    }
+    return irb_atomic_close(&af, err);
+}
+
+int irb_sync_parent_dir(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *dir = irb_strdup(slash ? path : ".");
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    if (slash)
+        dir[slash == path ? 1 : slash - path] = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    irb_free(dir);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    /* some file systems cannot fsync a directory; the data files themselves were synced */
+    if (rc != 0 && (errno == EINVAL || errno == EBADF))
+        rc = 0;
+    close(fd);
+    return rc;
 }

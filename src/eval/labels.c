@@ -66,39 +66,42 @@ void irb_labels_release(irb_labels *l)
     memset(l, 0, sizeof *l);
 }
 
-static const irb_labels *sort_labels;
+/* A row to sort: its path with its index, so the comparator needs no state. */
+typedef struct {
+    const char *path;
+    size_t i;
+} path_row;
 
 static int cmp_by_path(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int c = strcmp(sort_labels->path[i], sort_labels->path[j]);
-    return c ? c : (i > j) - (i < j);
+    const path_row *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
 }
 
 /* One path listed twice: with two labels it is refused naming both rows; with the same label
  * the later row is dropped (it is the same image, listed twice). */
 static irb_status drop_repeats(irb_labels *l, irb_error *err)
 {
-    size_t *ord = irb_malloc_array(l->n ? l->n : 1, sizeof *ord);
+    path_row *ord = irb_malloc_array(l->n ? l->n : 1, sizeof *ord);
     unsigned char *drop = irb_calloc(l->n ? l->n : 1, 1);
     if (!ord || !drop) {
         irb_free(ord), irb_free(drop);
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", l->source);
     }
     for (size_t i = 0; i < l->n; i++)
-        ord[i] = i;
-    sort_labels = l;
+        ord[i] = (path_row){l->path[i], i};
     qsort(ord, l->n, sizeof *ord, cmp_by_path);
     irb_status st = IRB_OK;
     for (size_t k = 1; k < l->n && st == IRB_OK; k++) {
-        size_t a = ord[k - 1], b = ord[k];
+        size_t a = ord[k - 1].i, b = ord[k].i;
         if (strcmp(l->path[a], l->path[b]) != 0)
             continue;
         if (strcmp(l->label[a], l->label[b]) != 0)
             st = irb_fail(err, IRB_CORRUPT, "%s: '%s' has two labels: '%s' and '%s' (rows %zu and %zu)", l->source,
                           l->path[a], l->label[a], l->label[b], l->row[a] + 1, l->row[b] + 1);
         drop[b] = 1;
-        ord[k] = a; /* compare later repeats with the first */
+        ord[k] = ord[k - 1]; /* compare later repeats with the first */
     }
     size_t w = 0;
     for (size_t i = 0; st == IRB_OK && i < l->n; i++) {

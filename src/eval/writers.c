@@ -1,30 +1,20 @@
 /* Metric files: metrics JSON and CSV, confusion matrix CSV, ROC points CSV, ROC figure SVG. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/csv.h"
+#include "core/file.h"
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/eval.h"
 
-static irb_status open_out(const char *path, FILE **f, irb_error *err)
+/* Every file is replaced atomically (core/file.h): a failed or killed write leaves the old one. */
+static irb_status open_out(const char *path, irb_atomic_file *af, irb_error *err)
 {
     if (!path)
         return irb_fail(err, IRB_INVALID_ARG, "NULL output file name");
-    *f = fopen(path, "wb");
-    if (!*f)
-        return irb_fail(err, IRB_IO, "%s: cannot create: %s", path, strerror(errno));
-    return IRB_OK;
-}
-
-static irb_status close_out(const char *path, FILE *f, irb_error *err)
-{
-    int bad = ferror(f);
-    if (fclose(f) != 0 || bad)
-        return irb_fail(err, IRB_IO, "%s: write failed: %s", path, strerror(errno));
-    return IRB_OK;
+    return irb_atomic_open(af, path, err);
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -84,8 +74,9 @@ irb_status irb_write_metrics_json(const char *path, const irb_evaluation *image,
 {
     if (!image)
         return irb_fail(err, IRB_INVALID_ARG, "%s: no evaluation to write", path ? path : "metrics.json");
-    FILE *f;
-    IRB_TRY(open_out(path, &f, err));
+    irb_atomic_file af;
+    IRB_TRY(open_out(path, &af, err));
+    FILE *f = af.f;
     fputs("{\n  \"image\": ", f);
     json_eval(f, image);
     if (seq) {
@@ -93,7 +84,7 @@ irb_status irb_write_metrics_json(const char *path, const irb_evaluation *image,
         json_eval(f, seq);
     }
     fputs("\n}\n", f);
-    return close_out(path, f, err);
+    return irb_atomic_close(&af, err);
 }
 
 /* ---- CSV ---------------------------------------------------------------------------------- */
@@ -112,8 +103,9 @@ irb_status irb_write_metrics_csv(const char *path, const irb_evaluation *e, irb_
 {
     if (!e)
         return irb_fail(err, IRB_INVALID_ARG, "NULL evaluation");
-    FILE *f;
-    IRB_TRY(open_out(path, &f, err));
+    irb_atomic_file af;
+    IRB_TRY(open_out(path, &af, err));
+    FILE *f = af.f;
     const irb_metrics *m = &e->metrics;
     fputs("class,precision,recall,f1,support\n", f);
     for (size_t c = 0; c < e->n_classes; c++) {
@@ -132,15 +124,16 @@ irb_status irb_write_metrics_csv(const char *path, const irb_evaluation *e, irb_
         csv_num(f, vals[j]);
         fprintf(f, ",,,%zu\n", e->n);
     }
-    return close_out(path, f, err);
+    return irb_atomic_close(&af, err);
 }
 
 irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, irb_error *err)
 {
     if (!e)
         return irb_fail(err, IRB_INVALID_ARG, "NULL evaluation");
-    FILE *f;
-    IRB_TRY(open_out(path, &f, err));
+    irb_atomic_file af;
+    IRB_TRY(open_out(path, &af, err));
+    FILE *f = af.f;
     fputs("true\\predicted", f);
     for (size_t c = 0; c < e->n_classes; c++) {
         fputc(',', f);
@@ -153,7 +146,7 @@ irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, ir
             fprintf(f, ",%zu", e->metrics.confusion[r * e->n_classes + c]);
         fputc('\n', f);
     }
-    return close_out(path, f, err);
+    return irb_atomic_close(&af, err);
 }
 
 irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names,
@@ -161,8 +154,9 @@ irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, con
 {
     if (n_curves && (!curves || !names))
         return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
-    FILE *f;
-    IRB_TRY(open_out(path, &f, err));
+    irb_atomic_file af;
+    IRB_TRY(open_out(path, &af, err));
+    FILE *f = af.f;
     fputs("curve,threshold,fpr,tpr\n", f);
     for (size_t k = 0; k < n_curves; k++)
         for (size_t i = 0; i < curves[k]->n; i++) {
@@ -174,7 +168,7 @@ irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, con
             }
             fputc('\n', f);
         }
-    return close_out(path, f, err);
+    return irb_atomic_close(&af, err);
 }
 
 /* ---- SVG ---------------------------------------------------------------------------------- */
@@ -223,8 +217,9 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
     static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     if (n_curves && (!curves || !names))
         return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
-    FILE *f;
-    IRB_TRY(open_out(path, &f, err));
+    irb_atomic_file af;
+    IRB_TRY(open_out(path, &af, err));
+    FILE *f = af.f;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
                "font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
@@ -259,5 +254,5 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
             fputs(" (AUC undefined)</text>\n", f);
     }
     fputs("</svg>\n", f);
-    return close_out(path, f, err);
+    return irb_atomic_close(&af, err);
 }

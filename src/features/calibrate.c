@@ -4,7 +4,7 @@
  * recorded). */
 #include "core/alloc.h"
 #include "core/error.h"
-#include "irbis/experiment.h"
+#include "irbis/features.h"
 
 static irb_status record(irb_net_t *net, irb_decoder_t *dec, const irb_preproc *pp, const char *const *paths, size_t n,
                          size_t k, irb_calib_fn fn, void *ctx, irb_error *err)

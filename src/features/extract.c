@@ -9,7 +9,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
-#include "irbis/experiment.h"
+#include "irbis/features.h"
 
 /* Preprocessed floats held per buffer set: bounds a chunk of large multi-input images. */
 #define CHUNK_FLOATS ((size_t)32 << 20)

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "irbis/experiment.h"
+#include "irbis/features.h"
 
 /* Motion features (features/motion.c): the images' neighbours in shooting order. */
 #define MOTION_DIM 7

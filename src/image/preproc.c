@@ -15,7 +15,7 @@ typedef struct {
 irb_preproc irb_preproc_default(int n)
 {
     irb_preproc pp = {.size = n, .mode = IRB_RESIZE_CROP_FRACTION, .crop_fraction = 0.875,
-                      .filter = IRB_FILTER_BILINEAR};
+                      .short_side = n * 8 / 7, .filter = IRB_FILTER_BILINEAR};
     for (int c = 0; c < 3; c++) {
         pp.mean[c] = 128.0f;
         pp.scale[c] = 128.0f;

@@ -2,10 +2,10 @@
  * one JSON object, written by featurize and read back by classify so a classifier is always
  * applied to images prepared exactly as its training images were. */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/json.h"
 #include "irbis/image.h"
 
 static const char *const mode_names[] = {"center-fraction", "crop", "squash"};
@@ -23,40 +23,46 @@ void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size)
              pp->strip_bottom);
 }
 
-/* The text right after "key": in json, or NULL. */
-static const char *value_of(const char *json, const char *key)
+/* The members of one description object (a well-formed JSON object, checked first). */
+typedef struct {
+    const char *json, *end;
+} ppdesc;
+
+static const char *member(const ppdesc *d, const char *key) { return irb_json_member(d->json, d->end, key); }
+
+/* Member key as a number into *v; 1 if present and a number, 0 (v untouched) otherwise. */
+static int number(const ppdesc *d, const char *key, double *v)
 {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\"", key);
-    const char *p = strstr(json, pat);
-    if (!p)
-        return NULL;
-    p += strlen(pat);
-    while (*p == ' ' || *p == ':')
-        p++;
-    return p;
+    const char *m = member(d, key);
+    return m && irb_json_number(m, d->end, v);
 }
 
-static int string_is(const char *v, const char *name)
+/* Index of member key's string value in names[n], or -1. */
+static int name_of(const ppdesc *d, const char *key, const char *const *names, int n)
 {
-    size_t n = strlen(name);
-    return v && v[0] == '"' && !strncmp(v + 1, name, n) && v[n + 1] == '"';
+    const char *m = member(d, key);
+    for (int i = 0; m && i < n; i++)
+        if (irb_json_string_is(m, d->end, names[i]))
+            return i;
+    return -1;
 }
 
-static int read_triple(const char *v, float out[3])
+/* Member key as an array of exactly three numbers. */
+static int read_triple(const ppdesc *d, const char *key, float out[3])
 {
+    const char *v = member(d, key);
     if (!v || *v != '[')
         return 0;
-    char *end;
+    v++;
     for (int k = 0; k < 3; k++) {
-        out[k] = strtof(v + 1, &end);
-        if (end == v + 1)
+        double x;
+        if (!(v = irb_json_number(v, d->end, &x)))
             return 0;
-        v = end;
-        while (*v == ' ')
-            v++;
-        if (*v != (k < 2 ? ',' : ']'))
+        out[k] = (float)x;
+        v = irb_json_ws(v, d->end);
+        if (v >= d->end || *v != (k < 2 ? ',' : ']'))
             return 0;
+        v++;
     }
     return 1;
 }
@@ -65,35 +71,31 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
 {
     if (!json || !pp)
         return irb_fail(err, IRB_INVALID_ARG, "no preprocessing description");
-    const char *v = value_of(json, "size");
-    long size = v ? strtol(v, NULL, 10) : 0;
-    if (size <= 0 || size > 4096)
+    ppdesc d = {json, json + strlen(json)};
+    const char *after = irb_json_skip(json, d.end);
+    if (*irb_json_ws(json, d.end) != '{' || !after || irb_json_ws(after, d.end) != d.end)
+        return irb_fail(err, IRB_CORRUPT, "preprocessing description is not one JSON object: %.200s", json);
+    double size = 0, v;
+    if (!number(&d, "size", &size) || !(size >= 1 && size <= 4096) || size != (int)size)
         return irb_fail(err, IRB_CORRUPT, "preprocessing description without a valid size: %.200s", json);
     irb_preproc p = irb_preproc_default((int)size);
-    int mode = -1;
-    v = value_of(json, "resize");
-    for (int m = 0; m < 3; m++)
-        if (string_is(v, mode_names[m]))
-            mode = m;
+    int mode = name_of(&d, "resize", mode_names, 3);
     if (mode < 0)
         return irb_fail(err, IRB_UNSUPPORTED, "preprocessing description: unknown resize mode in %.200s", json);
     p.mode = (irb_resize_mode)mode;
-    if ((v = value_of(json, "crop_fraction")))
-        p.crop_fraction = strtod(v, NULL);
-    if ((v = value_of(json, "short_side")))
-        p.short_side = (int)strtol(v, NULL, 10);
-    v = value_of(json, "filter");
-    p.filter = string_is(v, "box") ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
-    if (!read_triple(value_of(json, "mean"), p.mean) || !read_triple(value_of(json, "std"), p.scale))
+    if (number(&d, "crop_fraction", &v))
+        p.crop_fraction = v;
+    p.short_side = number(&d, "short_side", &v) ? (int)v : 0; /* older records: 0, meaning N */
+    p.filter = name_of(&d, "filter", (const char *const[]){"box"}, 1) == 0 ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
+    if (!read_triple(&d, "mean", p.mean) || !read_triple(&d, "std", p.scale))
         return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad mean/std in %.200s", json);
-    v = value_of(json, "strips");
-    for (int s = 0; s < 3; s++)
-        if (string_is(v, strip_names[s]))
-            p.strips = (irb_strip_mode)s;
-    if ((v = value_of(json, "strip_top")))
-        p.strip_top = strtod(v, NULL);
-    if ((v = value_of(json, "strip_bottom")))
-        p.strip_bottom = strtod(v, NULL);
+    int strips = name_of(&d, "strips", strip_names, 3);
+    if (strips >= 0)
+        p.strips = (irb_strip_mode)strips;
+    if (number(&d, "strip_top", &v))
+        p.strip_top = v;
+    if (number(&d, "strip_bottom", &v))
+        p.strip_bottom = v;
     *pp = p;
     return IRB_OK;
 }

@@ -1,16 +1,14 @@
 /* Binary writing/reading helpers and the .irbis envelope (binio.h). */
 #include "learn/binio.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/learn.h"
-#include "learn/durable.h"
+#include "core/file.h"
 
 static const char magic[8] = {'I', 'R', 'B', 'I', 'S', 'C', 'L', 'F'};
 enum { ENVELOPE = 24 }; /* magic, version, flags, body length */
@@ -96,29 +94,7 @@ irb_status irb_wbuf_save(const irb_wbuf *b, const char *path, irb_error *err)
 {
     if (b->nomem)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-    size_t n = strlen(path) + 32;
-    char *tmp = irb_malloc(n);
-    if (!tmp)
-        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-    irb_status s = IRB_OK;
-    snprintf(tmp, n, "%s.tmp%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        s = irb_fail(err, IRB_IO, "%s: cannot create: %s", tmp, strerror(errno));
-        irb_free(tmp);
-        return s;
-    }
-    int bad = fwrite(b->p, 1, b->len, f) != b->len || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        s = irb_fail(err, IRB_IO, "%s: write failed: %s", path, strerror(errno));
-        remove(tmp);
-    } else if (irb_sync_parent_dir(path) != 0) {
-        s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s", path,
-                     strerror(errno));
-    }
-    irb_free(tmp);
-    return s;
+    return irb_atomic_write(path, b->p, b->len, err);
 }
 
 /* ---- reading -------------------------------------------------------------------------------- */

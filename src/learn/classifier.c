@@ -234,20 +234,6 @@ irb_status irb_classifier_predict(const irb_classifier_t *c, const float *x, siz
     return IRB_OK;
 }
 
-/* ---- CRC-32 --------------------------------------------------------------------------------- */
-
-uint32_t irb_crc32(uint32_t crc, const void *data, size_t n)
-{
-    const uint8_t *p = data;
-    crc = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
-    }
-    return ~crc;
-}
-
 /* ---- writing -------------------------------------------------------------------------------- */
 
 void irb_classifier_serialise(const irb_classifier_t *c, irb_wbuf *b)

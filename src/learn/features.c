@@ -7,7 +7,7 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "irbis/learn.h"
-#include "learn/json.h"
+#include "core/json.h"
 #include "learn/npy.h"
 
 void irb_features_free(irb_features *fs)

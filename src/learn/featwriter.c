@@ -13,8 +13,8 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/learn.h"
-#include "learn/durable.h"
-#include "learn/json.h"
+#include "core/file.h"
+#include "core/json.h"
 #include "learn/npy.h"
 
 enum { F_NPY, F_CSV, F_JSON, F_COUNT };

@@ -1,9 +1,10 @@
 /* Core utilities: error records, allocation-failure injection, CSV round trip, thread pool,
- * UTF-8 repair in JSON/HTML/CSV text (hand-written expected bytes). */
+ * UTF-8 repair in JSON/HTML/CSV text (hand-written expected bytes), atomic file replacement. */
 #include "check.h"
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/pool.h"
 #include "core/text.h"
 
@@ -142,8 +143,40 @@ static void test_text(void)
     CHECK(!strcmp(written(irb_csv_put_utf8, "caf\xC3\xA9"), "caf\xC3\xA9"), "csv valid kept");
 }
 
+static void test_atomic_file(void)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/out.txt", test_tmpdir("core_atomic"));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    irb_error e = {0};
+    CHECK(irb_atomic_write(path, "old\n", 4, &e) == IRB_OK, "%s", e.message);
+    irb_atomic_file af;
+    CHECK(irb_atomic_open(&af, path, &e) == IRB_OK, "%s", e.message);
+    fputs("half-written", af.f);
+    fflush(af.f);
+    size_t n;
+    char *b = test_slurp(path, &n);
+    CHECK(b && !strcmp(b, "old\n"), "the old file stays while the new one is written: '%s'", b ? b : "?");
+    free(b);
+    irb_atomic_abort(&af);
+    struct stat st;
+    CHECK(stat(tmp, &st) != 0, "abort removes %s", tmp);
+    b = test_slurp(path, &n);
+    CHECK(b && !strcmp(b, "old\n"), "abort keeps the old file");
+    free(b);
+    CHECK(irb_atomic_write(path, "new\n", 4, &e) == IRB_OK, "%s", e.message);
+    b = test_slurp(path, &n);
+    CHECK(b && !strcmp(b, "new\n") && stat(tmp, &st) != 0, "replaced, no temporary left");
+    free(b);
+    char bad[4300];
+    snprintf(bad, sizeof bad, "%s/no/such/dir/x.txt", test_tmpdir("core_atomic"));
+    CHECK(irb_atomic_write(bad, "x", 1, &e) == IRB_IO && strstr(e.message, "no/such/dir"), "missing folder: %s",
+          e.message);
+}
+
 int main(void)
 {
+    test_atomic_file();
     test_error();
     test_alloc();
     test_csv();

@@ -40,5 +40,23 @@ int main(void)
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2],\"std\":[4,5,6]}", &b, &err) ==
               IRB_CORRUPT,
           "short mean");
+    /* Regression (issue 16): keys were found with strstr, so a key's name inside a string value
+     * (or a nested object's key) was taken for the member. */
+    CHECK(irb_preproc_from_json("{\"note\":[\"size\",\"resize\"],\"size\":224,\"resize\":\"squash\","
+                                "\"mean\":[1,2,3],\"std\":[4,5,6]}",
+                                &b, &err) == IRB_OK &&
+              b.size == 224 && b.mode == IRB_RESIZE_SQUASH,
+          "a key's name inside a value: size %d mode %d (%s)", b.size, (int)b.mode, err.message);
+    CHECK(irb_preproc_from_json("{\"extra\":{\"strips\":\"auto\",\"size\":7},\"size\":224,\"resize\":\"squash\","
+                                "\"mean\":[1,2,3],\"std\":[4,5,6]}",
+                                &b, &err) == IRB_OK &&
+              b.size == 224 && b.strips == IRB_STRIPS_NONE,
+          "a nested object's keys are not members: size %d strips %d", b.size, (int)b.strips);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]", &b, &err) ==
+              IRB_CORRUPT && strstr(err.message, "not one JSON object"),
+          "unterminated object refused: %s", err.message);
+    CHECK(irb_preproc_from_json("{\"size\":\"224\",\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b,
+                                &err) == IRB_CORRUPT,
+          "a size that is a string is not a size");
     return CHECK_DONE();
 }

@@ -1,10 +1,10 @@
-/* The exact reduction used for raw-pixel rows (src/eval/reduce.c): logistic regression trained
+/* The exact reduction used for raw-pixel rows (src/experiment/reduce.c): logistic regression trained
  * on the reduced rows must give the same probabilities as the direct fit on standardised rows,
  * for the same C, when features outnumber rows. */
 #include <math.h>
 
 #include "check.h"
-#include "eval/reduce.h"
+#include "experiment/reduce.h"
 #include "irbis/learn.h"
 
 static unsigned long long rng = 12345;

@@ -18,7 +18,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/survey.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 #include "irbis/review.h"
 #include <sqlite3.h>
 

@@ -168,7 +168,7 @@ def main():
     pipe = os.path.join(TMP, 'p.irbis')
     report = os.path.join(TMP, 'report')
     r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'species', '--recipe', 'RN2',
-             '--size', '224', '--resize', 'crop', '--crop', 'none', '--C', '1', '--folds', '3', '--report', report,
+             '--size', '224', '--resize', 'center', '--crop', 'none', '--C', '1', '--folds', '3', '--report', report,
              '-o', pipe, '--quiet'])
     check(r.returncode == 0 and 'novel: distance to the nearest training image above' in r.stdout,
           'train --images prints the uncertain rule (%s)' % r.stdout.strip().splitlines()[-1:])

@@ -295,7 +295,7 @@ def main():
     # the loop: a pipeline trained on the human labels alone (--labels OUT/, the survey by default)
     pipe = os.path.join(F.TMP, 'review_http', 'retrained.irbis')
     r = subprocess.run([F.BIN, 'train', '--labels', out, '--model', fx['model'], '-o', pipe, '--recipe', 'RN2',
-                        '--size', '224', '--resize', 'crop', '--crop', 'none', '--folds', '2', '--threads', '2',
+                        '--size', '224', '--resize', 'center', '--crop', 'none', '--folds', '2', '--threads', '2',
                         '--quiet'], capture_output=True, text=True)
     check(r.returncode == 0 and ('on %d images' % len(rows)) in r.stdout,
           'train --labels OUT/: a pipeline from the %d human labels (%s)' % (len(rows), (r.stdout + r.stderr)[-300:]))

@@ -15,7 +15,7 @@ static void usage(FILE *f)
                "--precision int8 quantizes with (docs/int8.md). One table serves every cut of the model;\n"
                "record it at the input size the int8 runs use.\n\n"
                "  --size N            input size (default: the model's)\n"
-               "  --resize squash|crop|center-fraction   as featurize (default center-fraction)\n"
+               "  --resize center|short|squash   as featurize (default center)\n"
                "  --count N           at most N images, evenly spread over the inputs (default 64)\n"
                "  --threads T\n"
                "  --list FILE         read image paths from FILE, one per line\n");
@@ -41,7 +41,7 @@ static int parse(int argc, char **argv, copts *o)
         case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
         case 'n': if (!cli_int(CMD, "--count", optarg, 1, 1000000, &o->count)) return -1; break;
         case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
-        case 'r': if (!parse_resize(CMD, optarg, &o->resize)) return -1; break;
+        case 'r': if (!parse_resize(CMD, optarg, IRB_RESIZE_SHORT_CROP, &o->resize)) return -1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return -1;
         }

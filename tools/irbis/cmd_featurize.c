@@ -35,9 +35,10 @@ static void usage(FILE *out)
             "  --batch B           images per CNN run (default 16)\n"
             "  --size S            run the network at SxS inputs (default: the model's size; a net\n"
             "                      ending in global pooling takes any size)\n"
-            "  --resize squash|crop|center-fraction   (default center-fraction)\n"
-            "  --crop-fraction F   for center-fraction (default 0.875)\n"
-            "  --short-side S      for crop: resize the short side to S, then centre crop\n"
+            "  --resize center|short|squash   center: centre crop F of each side (default);\n"
+            "                      short: short side to S, then centre crop; squash: whole frame\n"
+            "  --crop-fraction F   for center (default 0.875)\n"
+            "  --short-side S      for short (default size * 8 / 7: 256 for 224)\n"
             "  --list FILE         read image paths from FILE, one per line\n"
             "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n"
             "A killed run started again with the same command carries on: rows are committed in\n"
@@ -114,7 +115,8 @@ static int setup(run *r)
     r->pp = irb_preproc_default(o->size ? (int)o->size : h);
     r->pp.mode = o->resize;
     r->pp.crop_fraction = o->crop_fraction;
-    r->pp.short_side = (int)o->short_side;
+    if (o->short_side > 0)
+        r->pp.short_side = (int)o->short_side;
     for (int k = 0; k < 3; k++)
         r->pp.mean[k] = mp->mean[k], r->pp.scale[k] = mp->std[k];
     irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "experiment_opts.h"
+#include "featurize_opts.h"
 
 static void usage(FILE *f)
 {
@@ -21,8 +22,8 @@ static void usage(FILE *f)
           "                          without timestamps, the EXIF time (as irbis classify's scan)\n"
           "  --C X                   fixed regularisation (default: chosen inside each training fold)\n"
           "  --crop none|auto|choose info-strip crop (default choose: decided inside each training fold)\n"
-          "  --resize crop|short|squash  CNN input: centre 87.5% crop (default), short side + centre\n"
-          "                          crop (the peer), or the whole frame squashed\n"
+          "  --resize center|short|squash  CNN input: centre 87.5% crop (default), short side\n"
+          "                          (size * 8 / 7) + centre crop (the peer), or the whole frame squashed\n"
           "  --size S[,S...]         CNN input size(s) (default: the model's); several: each training\n"
           "                          fold chooses one (with the crop) by inner cross-validation\n"
           "  --combine choose|mean   with several variants (--crop choose, several sizes): pick one\n"
@@ -164,7 +165,6 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'}, {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
-    static const char *const resizes[] = {"crop", "short", "squash"};
     static const char *const combines[] = {"choose", "mean"};
     static const char *const precisions[] = {"fp32", "bf16", "int8"};
     static const char *const engines[] = {"auto", "reference", "onednn"};
@@ -216,9 +216,8 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
             o->crop = (irb_crop_choice)v;
             break;
         case 'r':
-            if (!parse_choice(cmd, "--resize", optarg, resizes, 3, &v))
+            if (!parse_resize(cmd, optarg, IRB_RESIZE_CROP_FRACTION, &o->resize))
                 return CLI_USAGE;
-            o->resize = v == 0 ? IRB_RESIZE_CROP_FRACTION : v == 1 ? IRB_RESIZE_SHORT_CROP : IRB_RESIZE_SQUASH;
             break;
         case 'P':
             if (!parse_choice(cmd, "--precision", optarg, precisions, 3, &v))

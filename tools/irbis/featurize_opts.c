@@ -117,13 +117,26 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
     return ok;
 }
 
-int parse_resize(const char *cmd, const char *text, irb_resize_mode *out)
+int parse_resize(const char *cmd, const char *text, irb_resize_mode old_crop, irb_resize_mode *out)
 {
-    if (!strcmp(text, "squash")) *out = IRB_RESIZE_SQUASH;
-    else if (!strcmp(text, "crop")) *out = IRB_RESIZE_SHORT_CROP;
-    else if (!strcmp(text, "center-fraction")) *out = IRB_RESIZE_CROP_FRACTION;
-    else { cli_error(cmd, "--resize expects squash, crop or center-fraction, got '%s'", text); return 0; }
-    return 1;
+    static const char *const names[] = {"center", "short", "squash"}; /* irb_resize_mode order */
+    for (int m = 0; m < 3; m++)
+        if (!strcmp(text, names[m])) {
+            *out = (irb_resize_mode)m;
+            return 1;
+        }
+    if (!strcmp(text, "center-fraction")) { /* featurize's old name, unambiguous */
+        *out = IRB_RESIZE_CROP_FRACTION;
+        return 1;
+    }
+    if (!strcmp(text, "crop")) { /* an old name that meant short in featurize, center in experiment */
+        *out = old_crop;
+        fprintf(stderr, "irbis %s: note: --resize crop is an old name; here it means --resize %s\n", cmd,
+                names[old_crop]);
+        return 1;
+    }
+    cli_error(cmd, "--resize expects center, short or squash, got '%s'", text);
+    return 0;
 }
 
 int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *), fopts *o)
@@ -172,7 +185,7 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
                 return -1;
             }
             break;
-        case 'r': if (!parse_resize(CMD, optarg, &o->resize)) return -1; break;
+        case 'r': if (!parse_resize(CMD, optarg, IRB_RESIZE_SHORT_CROP, &o->resize)) return -1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return -1;
         }

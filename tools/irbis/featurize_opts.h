@@ -29,8 +29,10 @@ typedef struct fopts {
     irb_resize_mode resize;
 } fopts;
 
-/* --resize squash|crop|center-fraction into *out; 0 (message printed) for anything else. */
-int parse_resize(const char *cmd, const char *text, irb_resize_mode *out);
+/* --resize center|short|squash into *out. The old spellings are accepted: center-fraction
+ * (center), and crop, which meant short in featurize/calibrate and center in experiment: it is
+ * taken as old_crop, with a note on stderr. 0 (with a message) for anything else. */
+int parse_resize(const char *cmd, const char *text, irb_resize_mode old_crop, irb_resize_mode *out);
 
 /* Parses featurize's options (optind is left at the first operand). Returns 1 to run, 0 after
  * --help (usage printed to stdout), -1 on a bad command line (message printed). */

@@ -67,7 +67,8 @@ static int setup_net(run *r)
     r->pp = irb_preproc_default(o->size ? (int)o->size : h);
     r->pp.mode = o->resize;
     r->pp.crop_fraction = o->crop_fraction;
-    r->pp.short_side = (int)o->short_side;
+    if (o->short_side > 0)
+        r->pp.short_side = (int)o->short_side;
     for (int i = 0; i < 3; i++)
         r->pp.mean[i] = mp->mean[i], r->pp.scale[i] = mp->std[i];
     r->dim = irb_net_output_size(r->net);

@@ -15,7 +15,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/survey.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 struct irb_store {
     sqlite3 *db;

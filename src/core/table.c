@@ -5,7 +5,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
-#include "irbis/learn.h"
+#include "irbis/files.h"
 
 void irb_table_free(irb_table *t)
 {

@@ -12,7 +12,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* ---- the recorded output options ---------------------------------------------------------- */
 

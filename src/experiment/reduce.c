@@ -11,7 +11,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "eval/reduce.h"
+#include "experiment/reduce.h"
 
 /* LAPACK (in OpenBLAS) symmetric eigen-decomposition. */
 extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,

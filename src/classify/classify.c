@@ -14,7 +14,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 void irb_classify_opts_default(irb_classify_opts *o)
 {

@@ -14,17 +14,14 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "core/file.h"
 #include "core/pool.h"
-#include "eval/experiment_internal.h"
-#include "eval/reduce.h"
+#include "experiment/experiment_internal.h"
+#include "experiment/reduce.h"
 #include "irbis/eval.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
 #include "irbis/scan.h"
-
-enum { ROW_L120, ROW_RN1, ROW_RN2, ROW_RN2A, ROW_RN2AE, ROW_M, ROW_RN2AM, ROW_RN2AME };
-static const char *const row_names[IRB_EXPERIMENT_MAX_ROWS] = {"L120", "RN1",     "RN2",      "RN2+A",
-                                                               "RN2+A+E", "M", "RN2+A+M", "RN2+A+M+E"};
 
 /* ---- the labelled images ------------------------------------------------------------------- */
 
@@ -396,7 +393,72 @@ cleanup:
 /* ---- features ------------------------------------------------------------------------------- */
 
 #define N_VARIANTS (2 * IRB_EXPERIMENT_MAX_SIZES)
-enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS };
+enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS, KIND_NONE = -1 };
+
+/* ---- the rows -------------------------------------------------------------------------------- */
+
+/* One row of the experiment (docs/experiment.md). A row is trained by cross-validation on one
+ * kind of features, or made of rows above it: the mean of their out-of-fold probabilities. E
+ * (ensemble) rows then average the probabilities over each sequence. Saved as a pipeline
+ * (--save), a row is its trained rows as parts, weighted as the means weigh them. A new row is
+ * one entry of this table. */
+typedef struct exp_row_def {
+    const char *name, *what;
+    int kind;             /* KIND_*: the features it is trained on; KIND_NONE: made of rows */
+    int augment;          /* trained on originals + mirrors, predicts the mean over both */
+    const char *from[2];  /* the rows it is the mean of (NULL: unused) */
+    int ensemble;         /* averaged over each sequence */
+    int deployable;       /* may be saved as a pipeline */
+} exp_row_def;
+
+static const exp_row_def row_defs[] = {
+    {"L120", "logistic regression on raw pixels", KIND_RAW, 0, {NULL}, 0, 0},
+    {"RN1", "CNN cut 1 (one layer before the output)", KIND_CUT1, 0, {NULL}, 0, 1},
+    {"RN2", "CNN cut 2 (two layers before the output)", KIND_CUT2, 0, {NULL}, 0, 1},
+    {"RN2+A", "cut 2 + horizontal-flip augmentation", KIND_CUT2, 1, {NULL}, 0, 1},
+    {"RN2+A+E", "cut 2 + flips + mean over each sequence", KIND_NONE, 0, {"RN2+A"}, 1, 1},
+    {"M", "motion: change from the camera's previous and next frames", KIND_MOTION, 0, {NULL}, 0, 1},
+    {"RN2+A+M", "mean of RN2+A's and M's probabilities", KIND_NONE, 0, {"RN2+A", "M"}, 0, 1},
+    {"RN2+A+M+E", "RN2+A+M + mean over each sequence", KIND_NONE, 0, {"RN2+A+M"}, 1, 1},
+};
+#define N_ROWS ((int)(sizeof row_defs / sizeof row_defs[0]))
+_Static_assert(N_ROWS <= IRB_EXPERIMENT_MAX_ROWS, "more rows than irb_experiment_result holds");
+
+/* The index of the row called name (len bytes; (size_t)-1: NUL-terminated), or -1. */
+static int row_index_n(const char *name, size_t len)
+{
+    if (len == (size_t)-1)
+        len = strlen(name);
+    for (int r = 0; r < N_ROWS; r++)
+        if (strlen(row_defs[r].name) == len && !strncmp(name, row_defs[r].name, len))
+            return r;
+    return -1;
+}
+
+static int row_index(const char *name) { return row_index_n(name, (size_t)-1); }
+
+/* The rows row r is the mean of: *n of them into from[]. */
+static int row_from(int r, int from[2])
+{
+    int n = 0;
+    for (int k = 0; k < 2; k++)
+        if (row_defs[r].from[k])
+            from[n++] = row_index(row_defs[r].from[k]);
+    return n;
+}
+
+/* "L120,RN1,..." (every row, or the deployable ones) into buf. */
+static const char *row_list(int deployable, char *buf, size_t size)
+{
+    size_t len = 0;
+    buf[0] = 0;
+    for (int r = 0; r < N_ROWS && len < size; r++)
+        if (!deployable || row_defs[r].deployable) {
+            int w = snprintf(buf + len, size - len, "%s%s", len ? "," : "", row_defs[r].name);
+            len += w > 0 ? (size_t)w : 0;
+        }
+    return buf;
+}
 
 typedef struct exp_ctx {
     const irb_experiment_opts *o;
@@ -419,8 +481,10 @@ typedef struct exp_ctx {
     double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
     int variants[2];                    /* which crop variants are used */
     int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
-    int want[IRB_EXPERIMENT_MAX_ROWS];  /* rows asked for */
-    int need[IRB_EXPERIMENT_MAX_ROWS];  /* rows computed: those, and the ones they are made of */
+    int want[N_ROWS];                   /* rows asked for */
+    int need[N_ROWS];                   /* rows computed: those, and the ones they are made of */
+    int need_kind[N_KINDS];             /* features needed by a computed row */
+    int flip_kind[N_KINDS];             /* ... with their mirrors (an augmented row) */
 } exp_ctx;
 
 static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
@@ -430,7 +494,6 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
     pp.mode = c->o->resize;
     if (c->o->crop_fraction > 0)
         pp.crop_fraction = c->o->crop_fraction;
-    pp.short_side = pp.size * 8 / 7;
     for (int k = 0; k < 3; k++) {
         pp.mean[k] = mp->mean[k];
         pp.scale[k] = mp->std[k];
@@ -550,7 +613,7 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
 /* ---- cross-validation ------------------------------------------------------------------------ */
 
 typedef struct row_spec {
-    int id;
+    int kind;                  /* KIND_* */
     featmat *mats[N_VARIANTS]; /* the variants (crop x size) to choose between */
     int vid[N_VARIANTS];       /* their variant numbers (2 * size index + crop) */
     int n_mats;
@@ -806,7 +869,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
         double share = (rs->augment ? 2.0 : 1.0) * members;
         for (int mb = 0; mb < members && s == IRB_OK; mb++) {
             row_spec one = member_spec(rs, mb);
-            if (rs->id == ROW_M)
+            if (rs->kind == KIND_MOTION)
                 one.mats[0] = &c->motion_fold[f];
             fold_fit fit = {0};
             s = fit_fold(c, &one, f, &fit, &row->train_seconds, err);
@@ -817,7 +880,7 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             const featmat *m = one.mats[fit.variant];
             int vid = one.vid[fit.variant];
             cropped |= vid & 1;
-            if (!rs->mean && rs->id != ROW_L120)
+            if (!rs->mean && rs->kind != KIND_RAW)
                 row->size_folds[vid / 2]++;
             logc += log10(fit.C) / members;
             for (int a = 0; a <= rs->augment && s == IRB_OK; a++) {
@@ -880,9 +943,9 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
         if (*p == '+')
             *p = '_';
     snprintf(path, sizeof path, "%s/predictions_%s.csv", c->o->out_dir, fname);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    irb_atomic_file af;
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    FILE *f = af.f;
     fprintf(f, "path,label,fold,sequence");
     for (int q = 0; q < d->n_classes; q++)
         fputc(',', f), irb_csv_put_prefixed(f, "p_", d->classes[q]);
@@ -896,7 +959,7 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
             fprintf(f, ",%.6f", probs[i * d->n_classes + q]);
         fputc('\n', f);
     }
-    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+    return irb_atomic_close(&af, err);
 }
 
 static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double *probs, irb_roc *roc,
@@ -922,18 +985,16 @@ static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double
  * name is refused. */
 static irb_status parse_rows(const char *rows, int *want, irb_error *err)
 {
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
+    for (int r = 0; r < N_ROWS; r++)
         want[r] = !rows || !*rows;
     for (const char *p = rows; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
-        int r = 0;
-        while (r < IRB_EXPERIMENT_MAX_ROWS && !(strlen(row_names[r]) == len && !strncmp(p, row_names[r], len)))
-            r++;
-        if (r == IRB_EXPERIMENT_MAX_ROWS)
-            return irb_fail(err, IRB_INVALID_ARG,
-                            "unknown row '%.*s' (the rows: L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E)", (int)len,
-                            p);
+        int r = row_index_n(p, len);
+        char names[256];
+        if (r < 0)
+            return irb_fail(err, IRB_INVALID_ARG, "unknown row '%.*s' (the rows: %s)", (int)len, p,
+                            row_list(0, names, sizeof names));
         want[r] = 1;
         p += len + (e ? 1 : 0);
     }
@@ -942,27 +1003,32 @@ static irb_status parse_rows(const char *rows, int *want, irb_error *err)
 
 /* ---- motion: neighbours in shooting order ----------------------------------------------------- */
 
-static const exp_data *nb_data;
-static const irb_time *nb_time;
-static const uint8_t *nb_has;
+/* An image to put in shooting order: its keys with its index, so the comparator needs no
+ * state (the sort is thread-safe). */
+typedef struct {
+    const char *camera, *rel;
+    irb_time t;
+    int has; /* a time */
+    size_t i;
+} shot;
 
 /* camera, then the images with a time by time, then path (the path order of one camera's
  * numbered files is its shooting order) */
 static int cmp_shots(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    int k = strcmp(nb_data->camera[i], nb_data->camera[j]);
+    const shot *x = a, *y = b;
+    int k = strcmp(x->camera, y->camera);
     if (k)
         return k;
-    if (nb_has[i] != nb_has[j])
-        return nb_has[i] ? -1 : 1;
-    if (nb_has[i]) {
-        double dt = irb_time_diff(nb_time[j], nb_time[i]); /* time[i] - time[j] */
+    if (x->has != y->has)
+        return x->has ? -1 : 1;
+    if (x->has) {
+        double dt = irb_time_diff(y->t, x->t); /* x's time - y's time */
         if (dt != 0)
             return dt > 0 ? 1 : -1; /* earlier first (this was reversed: frames shot in the same
                                       * second then took a wrong neighbour) */
     }
-    return strcmp(nb_data->rel[i], nb_data->rel[j]);
+    return strcmp(x->rel, y->rel);
 }
 
 /* c->plan for outer fold f: each image's previous and next image of the same camera in shooting
@@ -978,22 +1044,23 @@ static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
     memset(&c->plan, 0, sizeof c->plan);
     long *prev = irb_malloc_array(n ? n : 1, sizeof *prev), *next = irb_malloc_array(n ? n : 1, sizeof *next);
     size_t *order = irb_malloc_array(n ? n : 1, sizeof *order);
-    irb_time *t = irb_calloc(n ? n : 1, sizeof *t);
-    uint8_t *has = irb_calloc(n ? n : 1, 1);
+    shot *shots = irb_calloc(n ? n : 1, sizeof *shots);
     irb_status s = IRB_OK;
-    if (!prev || !next || !order || !t || !has) {
+    if (!prev || !next || !order || !shots) {
         s = irb_fail(err, IRB_NOMEM, "out of memory ordering the images by time");
         irb_free(prev);
         irb_free(next);
         irb_free(order);
     } else {
         for (size_t i = 0; i < n; i++) {
-            order[i] = i;
             prev[i] = next[i] = -1;
-            has[i] = d->stamp[i][0] && irb_time_parse(d->stamp[i], &t[i], NULL) == IRB_OK;
+            shot *h = &shots[i];
+            *h = (shot){.camera = d->camera[i], .rel = d->rel[i], .i = i};
+            h->has = d->stamp[i][0] && irb_time_parse(d->stamp[i], &h->t, NULL) == IRB_OK;
         }
-        nb_data = d, nb_time = t, nb_has = has;
-        qsort(order, n, sizeof *order, cmp_shots);
+        qsort(shots, n, sizeof *shots, cmp_shots);
+        for (size_t k = 0; k < n; k++)
+            order[k] = shots[k].i;
         long last[2] = {-1, -1}; /* the last image seen on each side, in the current camera */
         for (size_t k = 0; k < n; k++) {
             size_t i = order[k];
@@ -1022,8 +1089,7 @@ static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
         c->plan.next = next;
         c->plan.order = order;
     }
-    irb_free(t);
-    irb_free(has);
+    irb_free(shots);
     return s;
 }
 
@@ -1112,15 +1178,13 @@ static irb_status motion_strips(exp_ctx *c, irb_error *err)
 
 static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
 {
-    int need_raw = c->need[ROW_L120], need1 = c->need[ROW_RN1];
-    int need2 = c->need[ROW_RN2] || c->need[ROW_RN2A] || c->need[ROW_RN2AE];
-    int flip2 = c->need[ROW_RN2A] || c->need[ROW_RN2AE];
+    const int *need = c->need_kind, *flip = c->flip_kind;
     /* motion: the strips cropped unless they are kept (--crop none): the burned-in clock and
      * burst counter change from frame to frame, and that is not motion */
     int motion_crop = c->o->crop != IRB_CROP_NONE;
-    if (c->need[ROW_M])
+    if (need[KIND_MOTION])
         IRB_TRY(neighbour_plan(c, -1, err));
-    if (c->need[ROW_M] && motion_crop) {
+    if (need[KIND_MOTION] && motion_crop) {
         IRB_TRY(motion_strips(c, err));
         c->motion_top = crop_p95(c, c->strip_top, -1);
         c->motion_bottom = crop_p95(c, c->strip_bottom, -1);
@@ -1128,13 +1192,10 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
     for (int v = 0; v < 2 * c->n_sizes; v++) {
         if (!c->variants[v & 1])
             continue;
-        if (need_raw && v < 2)
-            IRB_TRY(features_for(c, KIND_RAW, v, 0, &c->mats[v], err));
-        if (need1)
-            IRB_TRY(features_for(c, KIND_CUT1, v, 0, &c->mats[N_VARIANTS + v], err));
-        if (need2)
-            IRB_TRY(features_for(c, KIND_CUT2, v, flip2, &c->mats[2 * N_VARIANTS + v], err));
-        if (c->need[ROW_M] && (v & 1) == motion_crop) {
+        for (int k = KIND_RAW; k <= KIND_CUT2; k++)
+            if (need[k] && (k != KIND_RAW || v < 2)) /* raw pixels: one size */
+                IRB_TRY(features_for(c, k, v, flip[k], &c->mats[k * N_VARIANTS + v], err));
+        if (need[KIND_MOTION] && (v & 1) == motion_crop) {
             IRB_TRY(features_for(c, KIND_MOTION, v, 0, &c->mats[KIND_MOTION * N_VARIANTS + v], err));
             c->motion_variants[c->n_motion++] = v;
         }
@@ -1153,9 +1214,9 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
 {
     char path[4300];
     snprintf(path, sizeof path, "%s/failed.csv", c->o->out_dir);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return irb_fail(err, IRB_IO, "%s: cannot write", path);
+    irb_atomic_file af;
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    FILE *f = af.f;
     fprintf(f, "path,message\n");
     for (size_t i = 0; i < n_all; i++) {
         if (ok[i])
@@ -1165,12 +1226,12 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
         for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
             if (all[m].why && all[m].why[i])
                 why = all[m].why[i];
-        fprintf(f, "\"%s\",\"", rel[i]);
-        for (const char *p = why; *p; p++)
-            fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
-        fputs("\"\n", f);
+        irb_csv_put(f, rel[i]);
+        fputc(',', f);
+        irb_csv_put(f, why);
+        fputc('\n', f);
     }
-    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed", path);
+    return irb_atomic_close(&af, err);
 }
 
 
@@ -1251,20 +1312,6 @@ static irb_status motion_features(exp_ctx *c, irb_error *err)
     return IRB_OK;
 }
 
-static const char *row_what(int r)
-{
-    switch (r) {
-    case ROW_L120: return "logistic regression on raw pixels";
-    case ROW_RN1: return "CNN cut 1 (one layer before the output)";
-    case ROW_RN2: return "CNN cut 2 (two layers before the output)";
-    case ROW_RN2A: return "cut 2 + horizontal-flip augmentation";
-    case ROW_RN2AE: return "cut 2 + flips + mean over each sequence";
-    case ROW_M: return "motion: change from the camera's previous and next frames";
-    case ROW_RN2AM: return "mean of RN2+A's and M's probabilities";
-    default: return "RN2+A+M + mean over each sequence";
-    }
-}
-
 /* Averages row r's probabilities over each sequence (the E rows). */
 static irb_status ensemble_row(exp_ctx *c, double *probs, irb_experiment_row *row, irb_error *err)
 {
@@ -1297,71 +1344,84 @@ static void motion_sizes(const exp_ctx *c, irb_experiment_row *row)
     }
 }
 
-/* The features a trained row (not E, not RN2+A+M) chooses between or averages. */
+/* The features a trained row chooses between or averages. */
 static void row_spec_of(exp_ctx *c, int r, row_spec *rs)
 {
     memset(rs, 0, sizeof *rs);
-    rs->id = r;
-    rs->augment = r == ROW_RN2A;
+    rs->kind = row_defs[r].kind;
+    rs->augment = row_defs[r].augment;
     rs->mean = c->o->combine == IRB_COMBINE_MEAN;
-    if (r == ROW_M) {
+    if (rs->kind == KIND_MOTION) {
         rs->mats[0] = &c->motion;
         rs->vid[0] = c->motion_variants[0];
         rs->n_mats = 1;
         rs->mean = 0;
         return;
     }
-    int kind = r == ROW_L120 ? KIND_RAW : r == ROW_RN1 ? KIND_CUT1 : KIND_CUT2;
-    featmat *mats = c->mats + kind * N_VARIANTS;
-    for (int v = 0; v < (r == ROW_L120 ? 2 : 2 * c->n_sizes); v++)
+    featmat *mats = c->mats + rs->kind * N_VARIANTS;
+    for (int v = 0; v < (rs->kind == KIND_RAW ? 2 : 2 * c->n_sizes); v++)
         if (c->variants[v & 1]) {
             rs->vid[rs->n_mats] = v;
             rs->mats[rs->n_mats++] = &mats[v];
         }
 }
 
-/* One row's out-of-fold probabilities (n x K): trained by cross-validation, or made of rows
- * computed before it (E: averaged over sequences; RN2+A+M: the mean of RN2+A's and M's). */
+/* Row r made of rows above it: the mean of their probabilities, its counts theirs. */
+static void mean_row(exp_ctx *c, int r, irb_experiment_row *info, double *const *probs)
+{
+    size_t nk = c->d.n * (size_t)c->d.n_classes;
+    int from[2], n = row_from(r, from);
+    irb_experiment_row *row = &info[r];
+    *row = info[from[0]];
+    row->train_seconds = 0;
+    for (int k = 1; k < n; k++) {
+        row->features += info[from[k]].features;
+        row->feature_seconds += info[from[k]].feature_seconds;
+    }
+    for (size_t j = 0; j < nk; j++) {
+        double sum = 0;
+        for (int k = 0; k < n; k++)
+            sum += probs[from[k]][j];
+        probs[r][j] = sum / n;
+    }
+}
+
+/* Row r trained by cross-validation on its features. */
+static irb_status trained_row(exp_ctx *c, int r, irb_experiment_row *row, double *probs, irb_error *err)
+{
+    row_spec rs;
+    row_spec_of(c, r, &rs);
+    int motion = rs.kind == KIND_MOTION;
+    row->feature_seconds = motion ? c->motion.seconds : 0;
+    for (int v = 0; !motion && v < rs.n_mats; v++)
+        row->feature_seconds += rs.mats[v]->seconds;
+    row->features = (int)rs.mats[0]->dim;
+    irb_status s = cross_validate(c, &rs, probs, row, err);
+    if (s == IRB_OK && motion)
+        motion_sizes(c, row);
+    else if (s == IRB_OK && rs.kind != KIND_RAW)
+        sizes_chosen(c, row, rs.mean);
+    return s;
+}
+
+/* One row's out-of-fold probabilities (n x K), as its entry of row_defs says. */
 static irb_status compute_row(exp_ctx *c, int r, irb_experiment_row *info, double *const *probs, irb_error *err)
 {
-    const exp_data *d = &c->d;
-    size_t nk = d->n * (size_t)d->n_classes;
-    int k = c->o->folds > 0 ? c->o->folds : 5;
+    const exp_row_def *def = &row_defs[r];
     irb_experiment_row *row = &info[r];
     irb_status s = IRB_OK;
-    if (r == ROW_RN2AE || r == ROW_RN2AME) {
-        /* the same classifiers as RN2+A (RN2+A+M): only the averaging over sequences is added */
-        int base = r == ROW_RN2AE ? ROW_RN2A : ROW_RN2AM;
-        *row = info[base];
-        row->train_seconds = 0;
-        memcpy(probs[r], probs[base], nk * sizeof(double));
+    snprintf(row->name, sizeof row->name, "%s", def->name); /* the progress names it */
+    if (def->kind == KIND_NONE)
+        mean_row(c, r, info, probs);
+    else
+        s = trained_row(c, r, row, probs[r], err);
+    if (s == IRB_OK && def->ensemble)
         s = ensemble_row(c, probs[r], row, err);
-    } else if (r == ROW_RN2AM) {
-        *row = info[ROW_RN2A];
-        row->features += info[ROW_M].features;
-        row->feature_seconds += info[ROW_M].feature_seconds;
-        row->train_seconds = 0;
-        for (size_t j = 0; j < nk; j++)
-            probs[r][j] = (probs[ROW_RN2A][j] + probs[ROW_M][j]) / 2;
-    } else {
-        snprintf(row->name, sizeof row->name, "%s", row_names[r]); /* the progress names it */
-        row_spec rs;
-        row_spec_of(c, r, &rs);
-        row->feature_seconds = r == ROW_M ? c->motion.seconds : 0;
-        for (int v = 0; r != ROW_M && v < rs.n_mats; v++)
-            row->feature_seconds += rs.mats[v]->seconds;
-        row->features = (int)rs.mats[0]->dim;
-        s = cross_validate(c, &rs, probs[r], row, err);
-        if (s == IRB_OK && r == ROW_M)
-            motion_sizes(c, row);
-        else if (s == IRB_OK && r != ROW_L120)
-            sizes_chosen(c, row, rs.mean);
-    }
-    snprintf(row->name, sizeof row->name, "%s", row_names[r]);
-    snprintf(row->what, sizeof row->what, "%s", row_what(r));
-    if (s == IRB_OK && (r == ROW_RN2AE || r == ROW_RN2AME || r == ROW_RN2AM)) {
-        /* the per-fold range of these predictions (the copied one was the base row's) */
-        fold_range(d, k, probs[r], &row->fold_acc_min, &row->fold_acc_max);
+    snprintf(row->name, sizeof row->name, "%s", def->name);
+    snprintf(row->what, sizeof row->what, "%s", def->what);
+    if (s == IRB_OK && (def->kind == KIND_NONE || def->ensemble)) {
+        /* the per-fold range of these predictions (a copied one was its first row's) */
+        fold_range(&c->d, c->o->folds > 0 ? c->o->folds : 5, probs[r], &row->fold_acc_min, &row->fold_acc_max);
     }
     return s;
 }
@@ -1372,13 +1432,13 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
 {
     exp_data *d = &c->d;
     int K = d->n_classes;
-    double *probs[IRB_EXPERIMENT_MAX_ROWS] = {0};
-    irb_experiment_row info[IRB_EXPERIMENT_MAX_ROWS];
-    irb_roc rocs[IRB_EXPERIMENT_MAX_ROWS];
+    double *probs[N_ROWS] = {0};
+    irb_experiment_row info[N_ROWS];
+    irb_roc rocs[N_ROWS];
     memset(rocs, 0, sizeof rocs);
     memset(info, 0, sizeof info);
-    irb_status s = c->need[ROW_M] ? motion_features(c, err) : IRB_OK;
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS && s == IRB_OK; r++) {
+    irb_status s = c->need_kind[KIND_MOTION] ? motion_features(c, err) : IRB_OK;
+    for (int r = 0; r < N_ROWS && s == IRB_OK; r++) {
         if (!c->need[r])
             continue;
         info[r].seq_accuracy = NAN;
@@ -1397,7 +1457,7 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
         s = irb_experiment_write_outputs(c->o, res, rocs, err);
     if (s == IRB_OK && c->o->save)
         s = save_pipeline(c, res, probs, err);
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++) {
+    for (int r = 0; r < N_ROWS; r++) {
         irb_free(probs[r]);
         irb_roc_release(&rocs[r]);
     }
@@ -1406,16 +1466,8 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
 
 /* ---- saving a row as a pipeline ------------------------------------------------------------- */
 
-static int row_index(const char *name)
-{
-    for (int r = 0; r < IRB_EXPERIMENT_MAX_ROWS; r++)
-        if (!strcmp(name, row_names[r]))
-            return r;
-    return -1;
-}
-
-/* The row to save: o->save by name, or "best": the most accurate deployable row (not L120),
- * the first on ties. -1 when none. */
+/* The row to save: o->save by name, or "best": the most accurate deployable row, the first on
+ * ties. -1 when none. */
 static int save_row(const irb_experiment_opts *o, const irb_experiment_result *res)
 {
     if (strcmp(o->save, "best") != 0)
@@ -1424,7 +1476,7 @@ static int save_row(const irb_experiment_opts *o, const irb_experiment_result *r
     double acc = -1;
     for (int i = 0; i < res->n_rows; i++) {
         int r = row_index(res->rows[i].name);
-        if (r > ROW_L120 && res->rows[i].accuracy > acc)
+        if (r >= 0 && row_defs[r].deployable && res->rows[i].accuracy > acc)
             best = r, acc = res->rows[i].accuracy;
     }
     return best;
@@ -1537,10 +1589,10 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
             q->clf = fit.clf, fit.clf = NULL;
         if (s == IRB_OK) {
             p->n_parts++;
-            q->kind = rs->id == ROW_M ? IRB_PART_MOTION : IRB_PART_APPEARANCE;
+            q->kind = rs->kind == KIND_MOTION ? IRB_PART_MOTION : IRB_PART_APPEARANCE;
             q->weight = weight / members;
             q->mirror = rs->augment;
-            q->cut = rs->id == ROW_RN1 ? 1 : 2;
+            q->cut = rs->kind == KIND_CUT1 ? 1 : 2;
             s = part_inputs(c, q, one.vid[fit.variant], err);
         }
         if (s == IRB_OK && !p->novelty && q->kind == IRB_PART_APPEARANCE)
@@ -1548,6 +1600,22 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
         fold_fit_release(&fit);
     }
     return s;
+}
+
+/* Row r's trained rows as parts of p, each weighted as the means above it weigh it; p averages
+ * over sequences if r or a row it is made of does. */
+static irb_status save_row_parts(exp_ctx *c, int r, double weight, irb_pipeline *p, irb_error *err)
+{
+    p->ensemble |= row_defs[r].ensemble;
+    if (row_defs[r].kind != KIND_NONE) {
+        row_spec rs;
+        row_spec_of(c, r, &rs);
+        return save_parts(c, &rs, weight, p, err);
+    }
+    int from[2], n = row_from(r, from);
+    for (int k = 0; k < n; k++)
+        IRB_TRY(save_row_parts(c, from[k], weight / n, p, err));
+    return IRB_OK;
 }
 
 static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *const *probs, irb_error *err)
@@ -1559,7 +1627,7 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
     const exp_data *d = &c->d;
     irb_pipeline *p = irb_pipeline_new();
     char path[4096], model[4096];
-    if (!p || !(p->row = irb_strdup(row_names[r])) || !(p->classes = irb_calloc((size_t)d->n_classes, sizeof(char *))))
+    if (!p || !(p->row = irb_strdup(row_defs[r].name)) || !(p->classes = irb_calloc((size_t)d->n_classes, sizeof(char *))))
         return irb_pipeline_free(p), irb_fail(err, IRB_NOMEM, "out of memory");
     irb_status s = IRB_OK;
     p->n_classes = d->n_classes;
@@ -1574,22 +1642,12 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
     snprintf(p->model_sha256, sizeof p->model_sha256, "%s", c->model_sha);
     p->positive = o->task == IRB_TASK_SPECIES ? -1 : d->positive;
     p->gap = o->gap > 0 ? o->gap : 60;
-    p->ensemble = r == ROW_RN2AE || r == ROW_RN2AME;
     p->min_confidence = probs[r] ? choose_min_confidence(d, probs[r]) : 0;
     for (int i = 0; i < res->n_rows; i++)
-        if (!strcmp(res->rows[i].name, row_names[r]))
+        if (!strcmp(res->rows[i].name, row_defs[r].name))
             p->cv_accuracy = res->rows[i].accuracy;
-    int appearance = r == ROW_RN2AE ? ROW_RN2A : r == ROW_RN2AM || r == ROW_RN2AME ? ROW_RN2A : r;
-    int motion = r == ROW_M || r == ROW_RN2AM || r == ROW_RN2AME;
-    row_spec rs;
-    if (s == IRB_OK && appearance != ROW_M) {
-        row_spec_of(c, appearance, &rs);
-        s = save_parts(c, &rs, motion ? 0.5 : 1.0, p, err);
-    }
-    if (s == IRB_OK && motion) {
-        row_spec_of(c, ROW_M, &rs);
-        s = save_parts(c, &rs, r == ROW_M ? 1.0 : 0.5, p, err);
-    }
+    if (s == IRB_OK)
+        s = save_row_parts(c, r, 1.0, p, err);
     if (o->save_path)
         snprintf(path, sizeof path, "%s", o->save_path);
     else
@@ -1597,7 +1655,7 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
     if (s == IRB_OK)
         s = irb_pipeline_save(p, path, err);
     if (s == IRB_OK) {
-        snprintf(res->saved_row, sizeof res->saved_row, "%s", row_names[r]);
+        snprintf(res->saved_row, sizeof res->saved_row, "%s", row_defs[r].name);
         snprintf(res->saved_path, sizeof res->saved_path, "%s", path);
         res->saved_min_confidence = p->min_confidence;
         res->saved_novelty = p->novelty ? p->novelty->threshold : -1;
@@ -1620,9 +1678,10 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     IRB_TRY(parse_rows(o->rows, c.want, err));
     if (o->save && strcmp(o->save, "best") != 0) {
         int r = row_index(o->save);
-        if (r <= ROW_L120)
-            return irb_fail(err, IRB_INVALID_ARG, "--save %s: not a row that can be deployed (RN1, RN2, RN2+A, "
-                            "RN2+A+E, M, RN2+A+M, RN2+A+M+E or best)", o->save);
+        char names[256];
+        if (r < 0 || !row_defs[r].deployable)
+            return irb_fail(err, IRB_INVALID_ARG, "--save %s: not a row that can be deployed (%s or best)", o->save,
+                            row_list(1, names, sizeof names));
         c.want[r] = 1;
     }
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
@@ -1631,10 +1690,17 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (!o->cache_dir)
         snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);
     memcpy(c.need, c.want, sizeof c.need);
-    /* rows made of other rows' predictions */
-    c.need[ROW_RN2AM] |= c.need[ROW_RN2AME];
-    c.need[ROW_RN2A] |= c.need[ROW_RN2AE] || c.need[ROW_RN2AM];
-    c.need[ROW_M] |= c.need[ROW_RN2AM];
+    /* rows made of other rows' predictions (always rows above them: one pass upwards) */
+    for (int r = N_ROWS - 1; r >= 0; r--) {
+        int from[2], n = row_from(r, from);
+        for (int k = 0; c.need[r] && k < n; k++)
+            c.need[from[k]] = 1;
+        int kind = row_defs[r].kind;
+        if (c.need[r] && kind != KIND_NONE) {
+            c.need_kind[kind] = 1;
+            c.flip_kind[kind] |= row_defs[r].augment;
+        }
+    }
     c.variants[0] = o->crop != IRB_CROP_AUTO;
     c.variants[1] = o->crop != IRB_CROP_NONE;
     for (int k = 0; k < IRB_EXPERIMENT_MAX_SIZES && o->sizes[k] > 0; k++)

@@ -1,6 +1,6 @@
 /* Internals of the experiment: the on-disk feature cache and the report writers. */
-#ifndef IRB_EVAL_EXPERIMENT_INTERNAL_H
-#define IRB_EVAL_EXPERIMENT_INTERNAL_H
+#ifndef IRB_EXPERIMENT_EXPERIMENT_INTERNAL_H
+#define IRB_EXPERIMENT_EXPERIMENT_INTERNAL_H
 
 #include "irbis/eval.h"
 #include "irbis/experiment.h"

@@ -7,7 +7,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/text.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* Category ids: the class named "empty" is 0 (the format's convention), the others follow in
  * class order from 1 (or from 0 when there is no empty class). */

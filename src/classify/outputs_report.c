@@ -15,7 +15,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/image.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 #define THUMB_W 160         /* thumbnail width (smaller images keep theirs) */
 #define FAILED_SHOWN 2000   /* failed images listed in the page (all are in predictions.csv) */

@@ -1,6 +1,6 @@
 /* Exact dimension reduction for L2 logistic regression when features outnumber rows (reduce.c). */
-#ifndef IRB_EVAL_REDUCE_H
-#define IRB_EVAL_REDUCE_H
+#ifndef IRB_EXPERIMENT_REDUCE_H
+#define IRB_EXPERIMENT_REDUCE_H
 
 #include <stddef.h>
 

@@ -12,7 +12,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/text.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* The detection category of a class in MegaDetector's own numbering ("0" is informally reserved
  * for empty): 0 for a blank class (no detection), 1 animal, 2 person, 3 vehicle. */

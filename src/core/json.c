@@ -1,5 +1,7 @@
-#include "learn/json.h"
+/* The JSON tokenizer (json.h). */
+#include "core/json.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -181,3 +183,58 @@ static const char *skip_value(const char *p, const char *end, int depth)
 
 const char *irb_json_skip(const char *p, const char *end) { return skip_value(p, end, 0); }
 
+
+/* ---- lookups ------------------------------------------------------------------------------ */
+
+int irb_json_string_is(const char *p, const char *end, const char *s)
+{
+    const char *next;
+    char buf[256];
+    p = irb_json_ws(p, end);
+    long n = string_walk(p, end, NULL, &next);
+    if (n < 0 || (size_t)n != strlen(s) || (size_t)n >= sizeof buf)
+        return 0;
+    string_walk(p, end, buf, &next);
+    return memcmp(buf, s, (size_t)n) == 0;
+}
+
+const char *irb_json_member(const char *p, const char *end, const char *key)
+{
+    const char *next;
+    p = irb_json_ws(p, end);
+    if (p >= end || *p != '{')
+        return NULL;
+    p = irb_json_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return NULL;
+    for (;;) {
+        int hit = irb_json_string_is(p, end, key);
+        if (string_walk(p, end, NULL, &next) < 0)
+            return NULL;
+        p = irb_json_ws(next, end);
+        if (p >= end || *p != ':')
+            return NULL;
+        const char *v = irb_json_ws(p + 1, end);
+        if (!(p = skip_value(v, end, 1)))
+            return NULL;
+        if (hit)
+            return v;
+        p = irb_json_ws(p, end);
+        if (p >= end || *p != ',')
+            return NULL;
+        p = irb_json_ws(p + 1, end);
+    }
+}
+
+const char *irb_json_number(const char *p, const char *end, double *v)
+{
+    char buf[64];
+    p = irb_json_ws(p, end);
+    const char *q = skip_number(p, end);
+    if (!q || (size_t)(q - p) >= sizeof buf)
+        return NULL;
+    memcpy(buf, p, (size_t)(q - p));
+    buf[q - p] = '\0';
+    *v = strtod(buf, NULL);
+    return q;
+}

@@ -2,13 +2,14 @@
  * the progress model (progress.c) and the run driver (classify.c). The driver talks to the
  * scanner and to the decode + CNN + classifier engine through the two small interfaces below,
  * so tests can drive the whole run (store, resume, outputs) with fakes. */
-#ifndef IRB_SURVEY_CLASSIFY_INTERNAL_H
-#define IRB_SURVEY_CLASSIFY_INTERNAL_H
+#ifndef IRB_CLASSIFY_CLASSIFY_INTERNAL_H
+#define IRB_CLASSIFY_CLASSIFY_INTERNAL_H
 
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
 
+#include "core/file.h"
 #include "irbis/classify.h"
 #include "irbis/core.h"
 #include "irbis/image.h"
@@ -284,16 +285,8 @@ irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */
 
-/* Writes a file atomically: open `path`.tmp, the caller writes, close fsyncs and renames. */
-typedef struct irb_atomic_file {
-    void *f; /* FILE * */
-    char *path, *tmp;
-} irb_atomic_file;
-/* irb_atomic_open of OUT/name */
+/* irb_atomic_open (core/file.h) of OUT/name */
 irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err);
-irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
-irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err); /* always releases */
-void irb_atomic_abort(irb_atomic_file *af);
 
 /* mkdir -p (mode 0777 & umask); the message names the path. */
 irb_status irb_mkdirs(const char *path, irb_error *err);

@@ -20,65 +20,9 @@
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/text.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* ---- files ------------------------------------------------------------------------------ */
-
-/* The file is written as NAME.tmp beside NAME, then renamed. A legal name of 252..255 bytes has
- * no room for the suffix: its tmp name is the name cut so that it fits (one run writes at a
- * time, so two long names sharing a prefix never collide). */
-irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err)
-{
-    memset(af, 0, sizeof *af);
-    size_t n = strlen(path);
-    const char *slash = strrchr(path, '/');
-    size_t base = n - (slash ? (size_t)(slash + 1 - path) : 0);
-    if (base + 4 > NAME_MAX)
-        n -= base + 4 - NAME_MAX;
-    af->path = irb_strdup(path);
-    af->tmp = irb_malloc(n + 5);
-    if (!af->path || !af->tmp) {
-        irb_atomic_abort(af);
-        return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(af->tmp, path, n);
-    memcpy(af->tmp + n, ".tmp", 5);
-    if (!(af->f = fopen(af->tmp, "w"))) {
-        irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
-        irb_atomic_abort(af);
-        return s;
-    }
-    return IRB_OK;
-}
-
-irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
-{
-    FILE *f = af->f;
-    af->f = NULL;
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(af->tmp, af->path) != 0) {
-        irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(bad ? e : errno));
-        irb_atomic_abort(af);
-        return s;
-    }
-    irb_free(af->path);
-    irb_free(af->tmp);
-    memset(af, 0, sizeof *af);
-    return IRB_OK;
-}
-
-void irb_atomic_abort(irb_atomic_file *af)
-{
-    if (af->f)
-        fclose(af->f);
-    if (af->tmp)
-        unlink(af->tmp);
-    irb_free(af->path);
-    irb_free(af->tmp);
-    memset(af, 0, sizeof *af);
-}
 
 static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {

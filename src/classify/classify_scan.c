@@ -4,7 +4,7 @@
 
 #include "core/error.h"
 #include "irbis/scan.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 /* ---- scanner ------------------------------------------------------------------------------ */
 

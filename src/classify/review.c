@@ -24,7 +24,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/review.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 enum { PAGE_DEFAULT = 24, PAGE_MAX = 500 };
 

@@ -16,7 +16,7 @@
 #include "irbis/learn.h"
 #include "irbis/nn.h"
 #include "irbis/pipeline.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 typedef struct pipe_input {
     irb_net_t *net;

@@ -6,8 +6,9 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "core/text.h"
-#include "eval/experiment_internal.h"
+#include "experiment/experiment_internal.h"
 
 static const char *task_name(irb_task t)
 {
@@ -33,26 +34,20 @@ static const char *pct(double v, char *buf, size_t n)
     return buf;
 }
 
-static FILE *open_out(const irb_experiment_opts *o, const char *name, char *path, size_t size, irb_error *err)
+/* OUT/name, replaced atomically (core/file.h). */
+static irb_status open_out(const irb_experiment_opts *o, const char *name, irb_atomic_file *af, irb_error *err)
 {
-    snprintf(path, size, "%s/%s", o->out_dir, name);
-    FILE *f = fopen(path, "w");
-    if (!f)
-        irb_fail(err, IRB_IO, "%s: cannot write", path);
-    return f;
-}
-
-static irb_status close_out(FILE *f, const char *path, irb_error *err)
-{
-    return fclose(f) == 0 ? IRB_OK : irb_fail(err, IRB_IO, "%s: write failed (disk full?)", path);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", o->out_dir, name);
+    return irb_atomic_open(af, path, err);
 }
 
 static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char path[4300], a[32], b[32], c[32], d[32], e[32], f2[32];
-    FILE *f = open_out(o, "table.csv", path, sizeof path, err);
-    if (!f)
-        return err ? err->status : IRB_IO;
+    char a[32], b[32], c[32], d[32], e[32], f2[32];
+    irb_atomic_file af;
+    IRB_TRY(open_out(o, "table.csv", &af, err));
+    FILE *f = af.f;
     fprintf(f, "row,features,accuracy,balanced_accuracy,auc,fold_accuracy_min,fold_accuracy_max,"
                "sequence_accuracy,mean_log10_C,crop_auto_folds,input_sizes,train_seconds,feature_seconds\n");
     for (int i = 0; i < r->n_rows; i++) {
@@ -62,15 +57,15 @@ static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experi
                 jnum(w->fold_acc_min, d, 32), jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32),
                 w->mean_log10_C, w->crop_auto_folds, w->sizes, w->train_seconds, w->feature_seconds);
     }
-    return close_out(f, path, err);
+    return irb_atomic_close(&af, err);
 }
 
 static irb_status write_table_md(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char path[4300], a[16], b[16], c[16], d[16], e[16];
-    FILE *f = open_out(o, "table.md", path, sizeof path, err);
-    if (!f)
-        return err ? err->status : IRB_IO;
+    char a[16], b[16], c[16], d[16], e[16];
+    irb_atomic_file af;
+    IRB_TRY(open_out(o, "table.md", &af, err));
+    FILE *f = af.f;
     fprintf(f, "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped "
                "| input size | train s |\n");
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -81,15 +76,15 @@ static irb_status write_table_md(const irb_experiment_opts *o, const irb_experim
                 pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
                 w->mean_log10_C, w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-", w->train_seconds);
     }
-    return close_out(f, path, err);
+    return irb_atomic_close(&af, err);
 }
 
 static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char path[4300], a[32], b[32], c[32], d[32];
-    FILE *f = open_out(o, "results.json", path, sizeof path, err);
-    if (!f)
-        return err ? err->status : IRB_IO;
+    char a[32], b[32], c[32], d[32];
+    irb_atomic_file af;
+    IRB_TRY(open_out(o, "results.json", &af, err));
+    FILE *f = af.f;
     fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": \"%s\",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
                "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
                "  \"C\": %s,\n  \"combine\": \"%s\",\n  \"rows\": [\n",
@@ -106,7 +101,7 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
                 w->sizes, w->train_seconds, w->feature_seconds, i + 1 < r->n_rows ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
-    return close_out(f, path, err);
+    return irb_atomic_close(&af, err);
 }
 
 /* Copies the SVG file into the page so the report is one self-contained file. */
@@ -136,10 +131,10 @@ static void inline_svg(FILE *f, const char *dir)
 
 static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char path[4300], a[16], b[16], c[16], d[16], e[16];
-    FILE *f = open_out(o, "report.html", path, sizeof path, err);
-    if (!f)
-        return err ? err->status : IRB_IO;
+    char a[16], b[16], c[16], d[16], e[16];
+    irb_atomic_file af;
+    IRB_TRY(open_out(o, "report.html", &af, err));
+    FILE *f = af.f;
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>irbis experiment</title>\n"
           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
           "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}"
@@ -181,7 +176,7 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
     fputs("\n<p>Files: table.csv, results.json, predictions_*.csv (out-of-fold probabilities), roc.csv, "
           "failed.csv.</p>\n</body></html>\n",
           f);
-    return close_out(f, path, err);
+    return irb_atomic_close(&af, err);
 }
 
 irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_experiment_result *r,

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 static const char *const PHASE_NAMES[] = {"scan", "classify", "sequences", "outputs"};
 

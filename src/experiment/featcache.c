@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "eval/experiment_internal.h"
+#include "experiment/experiment_internal.h"
 #include "irbis/learn.h"
 
 void featmat_release(featmat *m)

@@ -17,7 +17,7 @@
 #include "core/error.h"
 #include "core/text.h"
 #include "irbis/survey.h"
-#include "survey/classify_internal.h"
+#include "classify/classify_internal.h"
 
 #define CTDP "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/"
 #define ROOT_ID "." /* deploymentID of images at the survey root: no folder can be named "." */
