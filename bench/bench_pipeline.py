@@ -10,8 +10,8 @@ another), each stage alone beside the whole, measured in the same run, interleav
   whole       `irbis classify --pipeline SURVEY -o OUT` (scan, EXIF, store, decode, CNN,
               classifiers, outputs), --threads 2
 
-Rates are images/s of wall time; "cpu ms" is CPU time per image over every thread (steadier
-than wall time on a shared host). whole/slowest is the whole run's rate over its slowest stage
+Rates are images/s of wall time (CPU clocks are no steadier here: on this paravirtualised host a
+live process's CPU time counts the time its vCPUs were stolen). whole/slowest is the whole run's rate over its slowest stage
 alone. Peak RSS of the whole run is measured on N and on 2N images (memory flat in survey size:
 the two should be about equal).
 
@@ -37,7 +37,7 @@ STAGES = os.environ.get('IRBIS_BENCH_STAGES', os.path.join(ROOT, 'build', 'bench
 
 
 def timed(args):
-    """Wall seconds, CPU seconds and peak RSS (MiB) of one irbis run."""
+    """Wall seconds and peak RSS (MiB) of one irbis run."""
     t = time.time()
     with tempfile.TemporaryFile() as err:
         p = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL, stderr=err)
@@ -45,13 +45,13 @@ def timed(args):
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
             raise SystemExit('irbis %s failed: %s' % (' '.join(args[:3]), err.read().decode()[-500:]))
-    return time.time() - t, ru.ru_utime + ru.ru_stime, ru.ru_maxrss / 1024.0
+    return time.time() - t, ru.ru_maxrss / 1024.0
 
 
 def stages(pipe, lst, threads):
-    """{stage: (images/s, cpu ms per image)} of bench_stages on the images of list file lst."""
+    """{stage: images/s} of bench_stages on the images of list file lst."""
     r = subprocess.run([STAGES, pipe, MODEL, threads, lst, '4', '1'], check=True, capture_output=True, text=True)
-    return {w[0]: (float(w[1]), float(w[2])) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 3}
+    return {w[0]: float(w[1]) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 2}
 
 
 def survey_dir(tmp, name, rows):
@@ -100,23 +100,23 @@ def main():
             for k, m in (('n', n), ('2n', 2 * n)):
                 out = os.path.join(tmp, 'out')
                 shutil.rmtree(out, ignore_errors=True)
-                wall, cpu, peak = timed(['classify', '--pipeline', pipe, os.path.join(tmp, '%s_%s' % (k, id(pipe))),
+                wall, peak = timed(['classify', '--pipeline', pipe, os.path.join(tmp, '%s_%s' % (k, id(pipe))),
                                          '-o', out, '--threads', a.threads, '--quiet'])
                 if k == 'n':
-                    res.setdefault((name, 'whole'), []).append((m / wall, 1e3 * cpu / m))
+                    res.setdefault((name, 'whole'), []).append(m / wall)
                 rss.setdefault((name, m), []).append(peak)
-    print('MLWIC frames, --threads %s, %d interleaved rounds: images/s (cpu ms per image), each round'
+    print('MLWIC frames, --threads %s, %d interleaved rounds: images/s, each round'
           % (a.threads, a.rounds))
     for name, pipe, n in pipes:
         print('%s, %d images:' % (name, n))
         for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole'):
             v = res.get((name, stage), [])
-            print('  %-11s %s' % (stage, '  '.join('%8.1f (%6.1f)' % x for x in v)))
+            print('  %-11s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
         for r in range(a.rounds):
-            slowest = min(res[(name, s)][r][0] for s in ('decode', 'cnn', 'classifier'))
+            slowest = min(res[(name, s)][r] for s in ('decode', 'cnn', 'classifier'))
             print('  round %d: whole / slowest stage alone %.0f %%, whole / featurizer %.0f %%'
-                  % (r + 1, 100 * res[(name, 'whole')][r][0] / slowest,
-                     100 * res[(name, 'whole')][r][0] / res[(name, 'featurizer')][r][0]))
+                  % (r + 1, 100 * res[(name, 'whole')][r] / slowest,
+                     100 * res[(name, 'whole')][r] / res[(name, 'featurizer')][r]))
         print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
               % (n, '/'.join('%.0f' % x for x in rss[(name, n)]), 2 * n,
                  '/'.join('%.0f' % x for x in rss[(name, 2 * n)])))

@@ -8,7 +8,7 @@
  *   featurizer  decode and CNN together, as classify runs them (decode of the next chunk
  *               overlapped with the nets)
  *   bench_stages PIPELINE MODEL THREADS LIST_FILE [REPEATS [ROUNDS [STAGES]]]
- * prints "stage images/s cpu-ms-per-image" lines, the four stages per round (REPEATS: CNN
+ * prints "stage images/s" lines, the four stages per round (REPEATS: CNN
  * batches per input, default 4; ROUNDS default 1; STAGES: letters of the stages to run, d n c f,
  * default all). The survey run itself (scan, store, outputs) is timed by
  * bench/bench_pipeline.py, which drives this. */
@@ -24,28 +24,26 @@
 #define MAX_IN (IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS)
 #define BATCH 16
 
-static double clock_s(clockid_t id)
+static double now(void)
 {
     struct timespec t;
-    clock_gettime(id, &t);
+    clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
-static double now(void) { return clock_s(CLOCK_MONOTONIC); }
-static double cpu(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
-
-/* Wall and CPU seconds (every thread's) of the timed parts of a stage, and its images. */
+/* Wall seconds of the timed parts of a stage, and its images. (No CPU time: on this host's
+ * paravirtualised kernel a live process's CPU clocks count the time its vCPUs were stolen.) */
 typedef struct span {
-    double wall, cpu, w0, c0;
+    double wall, w0;
     double images;
 } span;
 
-static void span_start(span *t) { t->w0 = now(), t->c0 = cpu(); }
-static void span_stop(span *t) { t->wall += now() - t->w0, t->cpu += cpu() - t->c0; }
+static void span_start(span *t) { t->w0 = now(); }
+static void span_stop(span *t) { t->wall += now() - t->w0; }
 
 static void report(const char *stage, const span *t)
 {
-    printf("%s %.3f %.3f\n", stage, t->wall > 0 ? t->images / t->wall : 0, t->images > 0 ? 1e3 * t->cpu / t->images : 0);
+    printf("%s %.3f\n", stage, t->wall > 0 ? t->images / t->wall : 0);
     fflush(stdout);
 }
 
