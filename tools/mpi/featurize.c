@@ -61,15 +61,7 @@ static int setup_net(run *r)
     int k = o->flip ? 2 : 1;
     if (featurize_net(o, r->model, (int)o->threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    int c, h, w;
-    irb_net_input_shape(r->net, &c, &h, &w);
-    const irb_preprocess *mp = irb_model_preprocess(r->model);
-    r->pp = irb_preproc_default(o->size ? (int)o->size : h);
-    r->pp.mode = o->resize;
-    r->pp.crop_fraction = o->crop_fraction;
-    r->pp.short_side = (int)o->short_side;
-    for (int i = 0; i < 3; i++)
-        r->pp.mean[i] = mp->mean[i], r->pp.scale[i] = mp->std[i];
+    r->pp = featurize_preproc(o, r->model, r->net);
     r->dim = irb_net_output_size(r->net);
     irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
     irb_featurizer_opts fo = {.threads = (int)o->threads, .batch = (int)o->batch};
