@@ -10,10 +10,12 @@ another), each stage alone beside the whole, measured in the same run, interleav
   whole       `irbis classify --pipeline SURVEY -o OUT` (scan, EXIF, store, decode, CNN,
               classifiers, outputs), --threads 2
 
-Rates are images/s of wall time (CPU clocks are no steadier here: on this paravirtualised host a
-live process's CPU time counts the time its vCPUs were stolen). whole/slowest is the whole run's rate over its slowest stage
-alone. Peak RSS of the whole run is measured on N and on 2N images (memory flat in survey size:
-the two should be about equal).
+Rates are images/s of wall time (CPU clocks are no steadier here: on this paravirtualised host
+a live process's CPU time counts the time its vCPUs were stolen). whole/slowest is the whole
+run's rate over its slowest stage alone; "whole, marginal" is the rate of the N images the 2N
+run adds (N / (t(2N) - t(N))), so the run's fixed costs (loading the model, compiling the nets,
+the outputs' setup) are left out. Peak RSS of the whole run is measured on N and on 2N images
+(memory flat in survey size: the two should be about equal).
 
   /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE]
 """
@@ -104,19 +106,23 @@ def main():
                                          '-o', out, '--threads', a.threads, '--quiet'])
                 if k == 'n':
                     res.setdefault((name, 'whole'), []).append(m / wall)
+                    t_n = wall
+                else:  # the N more images' rate: the run's fixed costs (model, nets, outputs' setup) left out
+                    res.setdefault((name, 'whole, marginal'), []).append((m - n) / max(wall - t_n, 1e-9))
                 rss.setdefault((name, m), []).append(peak)
     print('MLWIC frames, --threads %s, %d interleaved rounds: images/s, each round'
           % (a.threads, a.rounds))
     for name, pipe, n in pipes:
         print('%s, %d images:' % (name, n))
-        for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole'):
+        for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole', 'whole, marginal'):
             v = res.get((name, stage), [])
-            print('  %-11s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
+            print('  %-16s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
         for r in range(a.rounds):
             slowest = min(res[(name, s)][r] for s in ('decode', 'cnn', 'classifier'))
-            print('  round %d: whole / slowest stage alone %.0f %%, whole / featurizer %.0f %%'
-                  % (r + 1, 100 * res[(name, 'whole')][r] / slowest,
-                     100 * res[(name, 'whole')][r] / res[(name, 'featurizer')][r]))
+            w, wm = res[(name, 'whole')][r], res[(name, 'whole, marginal')][r]
+            print('  round %d: whole / slowest stage alone %.0f %% (marginal %.0f %%), whole / featurizer %.0f %% '
+                  '(marginal %.0f %%)' % (r + 1, 100 * w / slowest, 100 * wm / slowest,
+                                          100 * w / res[(name, 'featurizer')][r], 100 * wm / res[(name, 'featurizer')][r]))
         print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
               % (n, '/'.join('%.0f' % x for x in rss[(name, n)]), 2 * n,
                  '/'.join('%.0f' % x for x in rss[(name, 2 * n)])))
