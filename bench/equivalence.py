@@ -14,9 +14,10 @@ It prints one line per data set and row: the largest |dp| over every fold. A row
 
   /usr/bin/python3 bench/equivalence.py [--rows RN2+A+M] [--cache DIR] [--tmp DIR]
 
---cache DIR is copied first (e.g. the demo's out/cache: the experiment then costs no CNN time
-for the frames it already holds; the copy is written to, the original is not). About 40 minutes
-on the loaded 2-core box with RN2+A+M (the classify runs dominate).
+--cache DIR is copied first (e.g. the demo's out/cache; the copy is written to, the original is
+not). The cache keys rows by the image's path as given, so it saves CNN time only when the demo
+ran from this checkout (the same --images path). From scratch on the 2-core box under a load of
+17: hannaboe 5 minutes, the MLWIC experiment 50 minutes, then a classify run per block.
 """
 import argparse
 import csv
