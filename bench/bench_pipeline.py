@@ -1,12 +1,23 @@
-"""irbis classify --pipeline end to end on the shared camera-trap frames: images/s of the whole
-run (scan, decode, CNN, classifiers, store, outputs) for a 224 RN2 pipeline and for the demo's
-best pipeline (out/pipeline.irbis, RN2+A+M at 224/448/576), beside the featurizer alone (decode
-+ CNN, `irbis featurize`) at each size, measured in the same run, interleaved.
+"""irbis classify --pipeline end to end on the shared camera-trap frames, for a 224 RN2 pipeline
+and for the demo's best pipeline (out/pipeline.irbis, RN2+A+M at 224/448/576; --best FILE for
+another), each stage alone beside the whole, measured in the same run, interleaved by round:
 
-  /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2]
+  decode      the featurizer with no nets: read + decode + preprocess for every input of the
+              pipeline (build/bench_stages, bench/bench_stages.c)
+  cnn         every input's net (mirrors included) on tensors already in memory
+  classifier  every part's classifier on rows in memory
+  featurizer  decode and CNN together as classify runs them (the library's irb_featurizer)
+  whole       `irbis classify --pipeline SURVEY -o OUT` (scan, EXIF, store, decode, CNN,
+              classifiers, outputs), --threads 2
 
-Not done yet: decode alone and the classifiers alone as separate stages (the classifiers are a
-few dot products per image; the CNN dominates), and a comparison with a peer.
+Rates are images/s of wall time (CPU clocks are no steadier here: on this paravirtualised host
+a live process's CPU time counts the time its vCPUs were stolen). whole/slowest is the whole
+run's rate over its slowest stage alone; "whole, marginal" is the rate of the N images the 2N
+run adds (N / (t(2N) - t(N))), so the run's fixed costs (loading the model, compiling the nets,
+the outputs' setup) are left out. Peak RSS of the whole run is measured on N and on 2N images
+(memory flat in survey size: the two should be about equal).
+
+  /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE]
 """
 import argparse
 import csv
@@ -24,10 +35,33 @@ CT = os.path.join(SHARED, 'data/camera-traps')
 MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
 
 
+STAGES = os.environ.get('IRBIS_BENCH_STAGES', os.path.join(ROOT, 'build', 'bench_stages'))
+
+
 def timed(args):
+    """Wall seconds and peak RSS (MiB) of one irbis run."""
     t = time.time()
-    subprocess.run([BIN] + args, check=True, capture_output=True)
-    return time.time() - t
+    with tempfile.TemporaryFile() as err:
+        p = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, ru = os.wait4(p.pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit('irbis %s failed: %s' % (' '.join(args[:3]), err.read().decode()[-500:]))
+    return time.time() - t, ru.ru_maxrss / 1024.0
+
+
+def stages(pipe, lst, threads):
+    """{stage: images/s} of bench_stages on the images of list file lst."""
+    r = subprocess.run([STAGES, pipe, MODEL, threads, lst, '4', '1'], check=True, capture_output=True, text=True)
+    return {w[0]: float(w[1]) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 2}
+
+
+def survey_dir(tmp, name, rows):
+    d = os.path.join(tmp, name, 'cam')
+    os.makedirs(d)
+    for r in rows:
+        os.symlink(os.path.join(CT, r['path']), os.path.join(d, os.path.basename(r['path'])))
+    return os.path.dirname(d)
 
 
 def main():
@@ -35,44 +69,63 @@ def main():
     ap.add_argument('--n', type=int, default=300)
     ap.add_argument('--threads', default='2')
     ap.add_argument('--rounds', type=int, default=2)
+    ap.add_argument('--best', default=os.path.join(ROOT, 'out', 'pipeline.irbis'))
+    ap.add_argument('--best-n', type=int, default=0, help='images for the best pipeline (default --n / 4)')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='bench_pipeline')
     rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
                    if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
-    train, survey_rows = rows[:200], rows[200:200 + a.n]
+    train = rows[:200]
     labels = os.path.join(tmp, 'labels.csv')
     with open(labels, 'w') as f:
         f.write('path,label\n' + ''.join('%s,%s\n' % (r['path'], r['label']) for r in train))
-    survey = os.path.join(tmp, 'survey', 'cam')
-    os.makedirs(survey)
-    for r in survey_rows:
-        os.symlink(os.path.join(CT, r['path']), os.path.join(survey, os.path.basename(r['path'])))
     rn2 = os.path.join(tmp, 'rn2.irbis')
     subprocess.run([BIN, 'train', '--images', CT, '--labels', labels, '--model', MODEL, '--recipe', 'RN2',
                     '--size', '224', '--crop', 'none', '--resize', 'squash', '--folds', '3', '-o', rn2, '--quiet'],
                    check=True, capture_output=True)
-    pipes = [('RN2 at 224', rn2)]
-    best = os.path.join(ROOT, 'out', 'pipeline.irbis')
-    if os.path.exists(best):
-        pipes.append(('demo best (out/pipeline.irbis)', best))
-    lst = os.path.join(tmp, 'list.txt')
-    open(lst, 'w').write(''.join(os.path.join(survey, f) + '\n' for f in sorted(os.listdir(survey))))
-    res = {}
+    pipes = [('RN2 at 224', rn2, a.n)]
+    if os.path.exists(a.best):
+        pipes.append(('demo best (%s)' % os.path.basename(a.best), a.best, a.best_n or max(a.n // 4, 16)))
+    res, rss = {}, {}
+    for name, pipe, n in pipes:
+        # N survey images and 2N (for the peak RSS), from the frames the pipeline did not train on
+        for k, m in (('n', n), ('2n', 2 * n)):
+            survey_dir(tmp, '%s_%s' % (k, id(pipe)), rows[200:200 + m])
     for rnd in range(a.rounds):
-        for size in (224, 448, 576):
-            dt = timed(['featurize', '--model', MODEL, '--cut', '2', '--size', str(size), '--resize', 'squash',
-                        '--threads', a.threads, '--list', lst, '-o', os.path.join(tmp, 'f%d' % size)])
-            res.setdefault('featurize (decode + CNN) at %d' % size, []).append(a.n / dt)
-        for name, p in pipes:
-            out = os.path.join(tmp, 'out')
-            shutil.rmtree(out, ignore_errors=True)
-            dt = timed(['classify', '--pipeline', p, os.path.dirname(survey), '-o', out, '--threads', a.threads,
-                        '--quiet'])
-            res.setdefault('classify --pipeline, %s' % name, []).append(a.n / dt)
-    print('%d MLWIC frames, --threads %s, %d interleaved rounds (images/s, each round)' % (a.n, a.threads,
-                                                                                          a.rounds))
-    for k, v in res.items():
-        print('  %-48s %s' % (k, '  '.join('%7.1f' % x for x in v)))
+        for name, pipe, n in pipes:
+            survey = os.path.join(tmp, 'n_%s' % id(pipe))
+            lst = os.path.join(tmp, 'list_%s.txt' % id(pipe))
+            cam = os.path.join(survey, 'cam')
+            open(lst, 'w').write(''.join(os.path.join(cam, f) + '\n' for f in sorted(os.listdir(cam))))
+            for stage, v in stages(pipe, lst, a.threads).items():
+                res.setdefault((name, stage), []).append(v)
+            for k, m in (('n', n), ('2n', 2 * n)):
+                out = os.path.join(tmp, 'out')
+                shutil.rmtree(out, ignore_errors=True)
+                wall, peak = timed(['classify', '--pipeline', pipe, os.path.join(tmp, '%s_%s' % (k, id(pipe))),
+                                         '-o', out, '--threads', a.threads, '--quiet'])
+                if k == 'n':
+                    res.setdefault((name, 'whole'), []).append(m / wall)
+                    t_n = wall
+                else:  # the N more images' rate: the run's fixed costs (model, nets, outputs' setup) left out
+                    res.setdefault((name, 'whole, marginal'), []).append((m - n) / max(wall - t_n, 1e-9))
+                rss.setdefault((name, m), []).append(peak)
+    print('MLWIC frames, --threads %s, %d interleaved rounds: images/s, each round'
+          % (a.threads, a.rounds))
+    for name, pipe, n in pipes:
+        print('%s, %d images:' % (name, n))
+        for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole', 'whole, marginal'):
+            v = res.get((name, stage), [])
+            print('  %-16s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
+        for r in range(a.rounds):
+            slowest = min(res[(name, s)][r] for s in ('decode', 'cnn', 'classifier'))
+            w, wm = res[(name, 'whole')][r], res[(name, 'whole, marginal')][r]
+            print('  round %d: whole / slowest stage alone %.0f %% (marginal %.0f %%), whole / featurizer %.0f %% '
+                  '(marginal %.0f %%)' % (r + 1, 100 * w / slowest, 100 * wm / slowest,
+                                          100 * w / res[(name, 'featurizer')][r], 100 * wm / res[(name, 'featurizer')][r]))
+        print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
+              % (n, '/'.join('%.0f' % x for x in rss[(name, n)]), 2 * n,
+                 '/'.join('%.0f' % x for x in rss[(name, 2 * n)])))
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -1,32 +1,59 @@
 /* Calibration from image files (docs/int8.md): the fp32 net, recording, over a spread sample of
- * the images, decoded and preprocessed as the int8 runs will be. One image per run: a file that
- * fails must not reach the net (irb_extract would run its slot as zeros, and zeros would be
- * recorded). */
+ * the images, decoded and preprocessed as the int8 runs will be. The images go through the one
+ * featurizer without a net (its rows are the preprocessed tensors, decoded on its threads), and
+ * each decoded image is run here, one per run: a file that fails must not reach the net (the
+ * featurizer's nets would run its slot as zeros, and zeros would be recorded). */
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/features.h"
 
-static irb_status record(irb_net_t *net, irb_decoder_t *dec, const irb_preproc *pp, const char *const *paths, size_t n,
-                         size_t k, irb_calib_fn fn, void *ctx, irb_error *err)
+typedef struct record_ctx {
+    irb_net_t *net;
+    const size_t *at;     /* sample -> index into the caller's paths */
+    float *y;
+    irb_calib_fn fn;
+    void *ctx;
+    irb_status s;
+    irb_error *err;
+} record_ctx;
+
+static void on_image(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
 {
-    int c, h, w;
-    irb_net_input_shape(net, &c, &h, &w);
-    float *x = irb_malloc_array((size_t)c * h * w, sizeof *x);
-    float *y = irb_malloc_array(irb_net_output_size(net), sizeof *y);
-    irb_status s = x && y ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
-    for (size_t i = 0; s == IRB_OK && i < k; i++) {
-        size_t at = i * n / k; /* evenly spread: every camera and time of day, not the first folder */
-        irb_status d = irb_preprocess_file(dec, paths[at], pp, x, NULL);
-        const irb_error *e = irb_decoder_error(dec);
-        if (fn && (d != IRB_OK || e->warning))
-            fn(ctx, at, e);
-        if (d == IRB_OK && irb_net_run(net, x, 1, y) != IRB_OK) {
-            irb_error_copy(err, irb_net_error(net));
-            s = irb_net_error(net)->status;
-        }
+    record_ctx *r = ctx;
+    (void)input, (void)flipped, (void)dim;
+    if (r->s != IRB_OK)
+        return;
+    if (r->fn && (!row || (e && e->warning)))
+        r->fn(r->ctx, r->at[index], e);
+    if (row && irb_net_run(r->net, row, 1, r->y) != IRB_OK) {
+        irb_error_copy(r->err, irb_net_error(r->net));
+        r->s = irb_net_error(r->net)->status;
     }
-    irb_free(x);
-    irb_free(y);
+}
+
+/* Runs k images evenly spread over paths[0..n) (every camera and time of day, not the first
+ * folder) through net, in order. */
+static irb_status record(irb_net_t *net, const irb_preproc *pp, const char *const *paths, size_t n, size_t k,
+                         irb_calib_fn fn, void *ctx, irb_error *err)
+{
+    size_t *at = irb_malloc_array(k, sizeof *at);
+    const char **sample = irb_malloc_array(k, sizeof *sample);
+    float *y = irb_malloc_array(irb_net_output_size(net), sizeof *y);
+    irb_featurizer *f = NULL;
+    irb_feat_input in = {.net = NULL, .pp = *pp, .flip = 0, .all = 1};
+    irb_featurizer_opts fo = {.threads = 0, .batch = 16};
+    irb_status s = at && sample && y ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
+    for (size_t i = 0; s == IRB_OK && i < k; i++)
+        sample[i] = paths[at[i] = i * n / k];
+    if (s == IRB_OK)
+        s = irb_featurizer_new(&in, 1, &fo, &f, err);
+    record_ctx r = {net, at, y, fn, ctx, IRB_OK, err};
+    if (s == IRB_OK)
+        s = irb_featurizer_run(f, sample, k, NULL, on_image, &r, err);
+    if (s == IRB_OK)
+        s = r.s;
+    irb_featurizer_free(f);
+    irb_free(at), irb_free(sample), irb_free(y);
     return s;
 }
 
@@ -46,17 +73,13 @@ irb_status irb_calibrate_files(const irb_model_t *m, const irb_net_opts *no, con
     ro.calib = NULL;
     ro.max_batch = 1;
     irb_net_t *net = NULL;
-    irb_decoder_t *dec = NULL;
     IRB_TRY(irb_net_new(m, &ro, &net, err));
     long before = irb_calib_images(cal);
     irb_preproc p = *pp;
     p.flip = 0;
-    irb_status s = irb_decoder_new(&dec) == IRB_OK ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
-    if (s == IRB_OK)
-        s = record(net, dec, &p, paths, n, k, fn, ctx, err);
+    irb_status s = record(net, &p, paths, n, k, fn, ctx, err);
     if (s == IRB_OK && irb_calib_images(cal) == before)
         s = irb_fail(err, IRB_CORRUPT, "calibration: none of the %zu images could be read", k);
-    irb_decoder_free(dec);
     irb_net_free(net);
     return s;
 }

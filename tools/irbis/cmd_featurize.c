@@ -109,16 +109,7 @@ static int setup(run *r)
     int rows_per_image = o->flip ? 2 : 1;
     if (featurize_net(o, r->model, threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    int c, h, w;
-    irb_net_input_shape(r->net, &c, &h, &w);
-    const irb_preprocess *mp = irb_model_preprocess(r->model);
-    r->pp = irb_preproc_default(o->size ? (int)o->size : h);
-    r->pp.mode = o->resize;
-    r->pp.crop_fraction = o->crop_fraction;
-    if (o->short_side > 0)
-        r->pp.short_side = (int)o->short_side;
-    for (int k = 0; k < 3; k++)
-        r->pp.mean[k] = mp->mean[k], r->pp.scale[k] = mp->std[k];
+    r->pp = featurize_preproc(o, r->model, r->net);
     irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
     irb_featurizer_opts fo = {.threads = threads, .batch = (int)o->batch};
     if (irb_featurizer_new(&in, 1, &fo, &r->fz, &err) != IRB_OK)

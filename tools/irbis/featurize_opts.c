@@ -207,6 +207,21 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
     return 1;
 }
 
+irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, const irb_net_t *net)
+{
+    int c, h, w;
+    irb_net_input_shape(net, &c, &h, &w);
+    const irb_preprocess *mp = irb_model_preprocess(m);
+    irb_preproc pp = irb_preproc_default(o->size ? (int)o->size : h);
+    pp.mode = o->resize;
+    pp.crop_fraction = o->crop_fraction;
+    if (o->short_side > 0)
+        pp.short_side = (int)o->short_side;
+    for (int k = 0; k < 3; k++)
+        pp.mean[k] = mp->mean[k], pp.scale[k] = mp->std[k];
+    return pp;
+}
+
 irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err)
 {
     irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN

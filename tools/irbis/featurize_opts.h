@@ -42,6 +42,10 @@ int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *
  * size), batch x2 with --flip. */
 irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err);
 
+/* The preprocessing featurize's options describe for net (its input size unless --size), with
+ * the model's normalisation. */
+irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, const irb_net_t *net);
+
 /* The metadata of a feature set (docs/features.md), in featurize's order. */
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
                                 const irb_preproc *pp);

@@ -44,8 +44,8 @@ typedef struct run {
     irb_model_t *model;
     irb_net_t *net;
     irb_preproc pp;
-    decode_job j;
-    float *output;
+    irb_featurizer *fz;
+    float *rows;        /* one image's rows (flip: image and mirror), as a part holds them */
     size_t dim;         /* floats per feature row */
     char model_sha[65];
 } run;
@@ -61,34 +61,14 @@ static int setup_net(run *r)
     int k = o->flip ? 2 : 1;
     if (featurize_net(o, r->model, (int)o->threads, &r->net, &err) != IRB_OK)
         return cli_fail(CMD, &err);
-    int c, h, w;
-    irb_net_input_shape(r->net, &c, &h, &w);
-    const irb_preprocess *mp = irb_model_preprocess(r->model);
-    r->pp = irb_preproc_default(o->size ? (int)o->size : h);
-    r->pp.mode = o->resize;
-    r->pp.crop_fraction = o->crop_fraction;
-    if (o->short_side > 0)
-        r->pp.short_side = (int)o->short_side;
-    for (int i = 0; i < 3; i++)
-        r->pp.mean[i] = mp->mean[i], r->pp.scale[i] = mp->std[i];
+    r->pp = featurize_preproc(o, r->model, r->net);
     r->dim = irb_net_output_size(r->net);
-    decode_job *j = &r->j;
-    j->pp = &r->pp;
-    j->flip = o->flip;
-    j->threads = (int)o->threads;
-    j->in_elems = (size_t)c * h * w;
-    size_t b = (size_t)o->batch;
-    j->input = malloc(b * k * j->in_elems * sizeof *j->input);
-    j->msg = malloc(b * sizeof *j->msg);
-    j->st = malloc(b * sizeof *j->st);
-    j->kind = malloc(b * sizeof *j->kind);
-    j->dec = calloc((size_t)j->threads, sizeof *j->dec);
-    r->output = malloc(b * k * r->dim * sizeof *r->output);
-    if (!j->input || !j->msg || !j->st || !j->kind || !j->dec || !r->output)
+    irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
+    irb_featurizer_opts fo = {.threads = (int)o->threads, .batch = (int)o->batch};
+    if (irb_featurizer_new(&in, 1, &fo, &r->fz, &err) != IRB_OK)
+        return cli_fail(CMD, &err);
+    if (!(r->rows = malloc((size_t)k * r->dim * sizeof *r->rows)))
         return cli_error(CMD, "out of memory"), CLI_FATAL;
-    for (int t = 0; t < j->threads; t++)
-        if (irb_decoder_new(&j->dec[t]) != IRB_OK)
-            return cli_error(CMD, "cannot create a decoder"), CLI_FATAL;
     return CLI_OK;
 }
 
@@ -175,6 +155,36 @@ static int share_done(run *r)
     return rc == 0 ? CLI_OK : CLI_FATAL;
 }
 
+/* The featurizer's rows of one unit into its part: an image's rows are added once its last row
+ * (its mirror's with --flip) arrives; a failed image is added as such. */
+typedef struct unit_ctx {
+    run *r;
+    part_writer *w;
+    const char *const *paths;
+    int rc;
+} unit_ctx;
+
+static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    unit_ctx *u = ctx;
+    run *r = u->r;
+    (void)input;
+    if (u->rc != CLI_OK)
+        return;
+    if (row) {
+        memcpy(r->rows + (size_t)flipped * dim, row, dim * sizeof *row);
+        if (r->o.flip && !flipped)
+            return;
+    }
+    int kind = !row ? PART_FAIL : e && e->warning ? PART_WARN : PART_OK;
+    const char *msg = kind == PART_OK ? "" : e && e->message[0] ? e->message : "cannot be decoded";
+    irb_status st = row ? IRB_OK : e && e->status != IRB_OK ? e->status : IRB_CORRUPT;
+    irb_error err = {0};
+    if (part_add(u->w, kind, st, u->paths[index], msg, row ? r->rows : NULL, &err) != IRB_OK)
+        u->rc = cli_fail(CMD, &err);
+    comm_poke();
+}
+
 /* Decodes, runs and commits one camera. */
 static int do_camera(run *r, const camera *cam)
 {
@@ -183,37 +193,19 @@ static int do_camera(run *r, const camera *cam)
     int k = r->o.flip ? 2 : 1;
     part_writer w;
     irb_error err = {0};
+    const char **unit_paths = malloc((cam->n ? cam->n : 1) * sizeof *unit_paths);
+    if (!unit_paths)
+        return cli_error(CMD, "out of memory"), CLI_FATAL;
+    for (size_t i = 0; i < cam->n; i++)
+        unit_paths[i] = r->in.v[cam->idx[i]];
     if (part_create(&w, path, r->key, cam->name, (int)r->dim * k, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    decode_job *j = &r->j;
-    const char *batch_paths[4096];
-    for (size_t i0 = 0; i0 < cam->n; i0 += (size_t)r->o.batch) {
-        int n = cam->n - i0 < (size_t)r->o.batch ? (int)(cam->n - i0) : (int)r->o.batch;
-        for (int i = 0; i < n; i++)
-            batch_paths[i] = r->in.v[cam->idx[i0 + (size_t)i]];
-        j->paths = batch_paths;
-        j->n = n;
-        decode_batch(j);
-        int m = 0;
-        for (int i = 0; i < n; i++) {
-            if (j->kind[i] == PART_FAIL)
-                continue;
-            if (m != i)
-                memmove(j->input + (size_t)m * k * j->in_elems, j->input + (size_t)i * k * j->in_elems,
-                        (size_t)k * j->in_elems * sizeof *j->input);
-            m++;
-        }
-        if (m && irb_net_run(r->net, j->input, m * k, r->output) != IRB_OK) {
-            part_abort(&w);
-            return cli_fail(CMD, irb_net_error(r->net));
-        }
-        for (int i = 0, g = 0; i < n; i++) {
-            const float *row = j->kind[i] == PART_FAIL ? NULL : r->output + (size_t)(g++) * k * r->dim;
-            if (part_add(&w, j->kind[i], j->st[i], batch_paths[i], j->msg[i], row, &err) != IRB_OK)
-                return part_abort(&w), cli_fail(CMD, &err);
-        }
-        comm_poke();
-    }
+        return free(unit_paths), cli_fail(CMD, &err);
+    unit_ctx u = {r, &w, unit_paths, CLI_OK};
+    if (irb_featurizer_run(r->fz, unit_paths, cam->n, NULL, on_row, &u, &err) != IRB_OK)
+        u.rc = cli_fail(CMD, &err);
+    free(unit_paths);
+    if (u.rc != CLI_OK)
+        return part_abort(&w), u.rc;
     return part_commit(&w, &err) == IRB_OK ? CLI_OK : cli_fail(CMD, &err);
 }
 
@@ -337,10 +329,8 @@ static int merge(run *r)
 
 static void cleanup(run *r)
 {
-    for (long t = 0; r->j.dec && t < r->j.threads; t++)
-        irb_decoder_free(r->j.dec[t]);
-    free(r->j.dec), free(r->j.input), free(r->j.msg), free(r->j.st), free(r->j.kind);
-    free(r->output);
+    irb_featurizer_free(r->fz);
+    free(r->rows);
     free(r->key);
     irb_net_free(r->net);
     irb_model_free(r->model);

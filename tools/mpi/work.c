@@ -1,7 +1,6 @@
 #include "work.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +8,6 @@
 #include <unistd.h>
 
 #include "comm.h"
-#include "parts.h"
 
 /* ---- cameras ------------------------------------------------------------------------------- */
 
@@ -212,72 +210,6 @@ void units_dump(const camera_set *cs, const char *const *paths)
             fprintf(f, "%s\t%s\n", cs->v[k].name, paths[cs->v[k].idx[p]]);
     fclose(f);
 #endif
-}
-
-/* ---- decoding ------------------------------------------------------------------------------ */
-
-typedef struct worker_arg {
-    decode_job *j;
-    int ith;
-} worker_arg;
-
-static void decode_one(decode_job *j, irb_decoder_t *dec, int i)
-{
-    int k = j->flip ? 2 : 1;
-    float *out = j->input + (size_t)i * k * j->in_elems;
-    irb_status s;
-    if (j->classify) {
-        s = irb_preprocess_file(dec, j->paths[i], j->pp, out, NULL);
-    } else {
-        irb_image img = {0};
-        s = irb_preprocess_image(dec, j->paths[i], j->pp, &img, NULL);
-        if (s == IRB_OK) {
-            irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out);
-            if (j->flip) {
-                irb_image_flip(&img);
-                irb_image_to_chw(&img, j->pp->mean, j->pp->scale, out + j->in_elems);
-            }
-        }
-        irb_image_release(&img);
-    }
-    const irb_error *e = irb_decoder_error(dec);
-    j->st[i] = s;
-    j->msg[i][0] = 0;
-    if (s != IRB_OK) {
-        j->kind[i] = PART_FAIL;
-        snprintf(j->msg[i], sizeof j->msg[i], "%s", e && e->message[0] ? e->message : irb_status_name(s));
-    } else if (e && e->warning && !j->classify) {
-        j->kind[i] = PART_WARN; /* decoded, but e.g. truncated: reported, kept */
-        snprintf(j->msg[i], sizeof j->msg[i], "%s", e->message);
-    } else {
-        j->kind[i] = PART_OK;
-    }
-}
-
-static void *decode_worker(void *arg)
-{
-    worker_arg *w = arg;
-    for (int i; (i = __atomic_fetch_add(&w->j->next, 1, __ATOMIC_RELAXED)) < w->j->n;)
-        decode_one(w->j, w->j->dec[w->ith], i);
-    return NULL;
-}
-
-void decode_batch(decode_job *j)
-{
-    __atomic_store_n(&j->next, 0, __ATOMIC_RELAXED);
-    pthread_t tid[64];
-    worker_arg wa[64];
-    int threads = j->threads > 64 ? 64 : j->threads, started = 0;
-    for (int t = 1; t < threads && t < j->n; t++) {
-        wa[t] = (worker_arg){j, t};
-        if (pthread_create(&tid[t], NULL, decode_worker, &wa[t]) != 0)
-            break;
-        started = t;
-    }
-    wa[0] = (worker_arg){j, 0};
-    decode_worker(&wa[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tid[t], NULL);
 }
 
 int default_threads(void)

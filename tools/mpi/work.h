@@ -1,5 +1,5 @@
-/* Shared pieces of the irbis-mpi subcommands: cameras as units of work, decoding batches on
- * threads, messages. */
+/* Shared pieces of the irbis-mpi subcommands: cameras as units of work, threads,
+ * messages. */
 #ifndef IRBIS_MPI_WORK_H
 #define IRBIS_MPI_WORK_H
 
@@ -50,24 +50,6 @@ void cameras_free(camera_set *cs);
 /* Test hook (builds with IRBIS_TEST_HOOKS only; a no-op otherwise): IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
  * so a test can check that no sequence is split across units. */
 void units_dump(const camera_set *cs, const char *const *paths);
-
-/* Decoding a batch on worker threads, one decoder each. */
-typedef struct decode_job {
-    const irb_preproc *pp;
-    const char *const *paths; /* n absolute/openable paths */
-    int n, flip;
-    int classify;            /* 1: irb_preprocess_file (the classify path), 0: featurize path */
-    size_t in_elems;         /* floats per network input */
-    float *input;            /* (flip ? 2 : 1) * n inputs */
-    char (*msg)[IRB_MESSAGE_MAX];
-    irb_status *st;
-    int *kind;               /* PART_OK / PART_WARN / PART_FAIL */
-    irb_decoder_t **dec;     /* one per thread */
-    int threads;
-    int next;                /* atomic */
-} decode_job;
-
-void decode_batch(decode_job *j);
 
 /* Threads per rank when --threads is not given: the CPUs of the node shared by its ranks. */
 int default_threads(void);
