@@ -434,6 +434,8 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
     IRB_TRY(irb_rbuf_u32(r, &pos, "positive class"));
     double nums[4];
     IRB_TRY(irb_rbuf_f64s(r, nums, 4, "decision rule"));
+    if (pos > K) /* before the subtraction: (int)0x80000000 - 1 overflows (fuzz_classifier) */
+        return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
     p->positive = (int)pos - 1;
     p->threshold = nums[0], p->gap = nums[1], p->ensemble = nums[2] != 0, p->cv_accuracy = nums[3];
     IRB_TRY(irb_rbuf_u32(r, &np, "part count"));
@@ -444,8 +446,6 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
         IRB_TRY(get_part(r, &p->parts[i]));
     }
     IRB_TRY(get_sections(r, p));
-    if (pos > K)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
     return check(p, r->name, r->err);
 }
 
