@@ -117,11 +117,7 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
     in->eo.flip = q->kind == IRB_PART_APPEARANCE && q->mirror;
     irb_net_opts no = {.threads = o->threads, .max_batch = c->batch * 2, .input_size = in->eo.pp.size,
                        .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE, .precision = c->precision,
-                       .calib = irb_pipeline_calib(c->p, q->sizes[j])};
-    if (c->precision == IRB_PRECISION_INT8 && !no.calib) /* docs/int8.md: tables are made at training */
-        return irb_fail(err, IRB_INVALID_ARG, "%s has no int8 calibration table for input size %d: train it with "
-                        "--precision int8 (it was trained at %s)", c->file, q->sizes[j],
-                        irb_precision_name(c->p->precision));
+                       .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL};
     if (q->layer && *q->layer)
         no.layer = q->layer;
     else
@@ -386,13 +382,21 @@ irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *er
 
 /* The run's precision; a run at another one than the pipeline's is another classifier for the
  * store (its results are not mixed with the pipeline's own on resume). */
-static void run_precision(pipe_engine *c)
+static irb_status run_precision(pipe_engine *c, irb_error *err)
 {
-    c->precision = c->o->precision >= 0 ? (irb_precision)c->o->precision : c->p->precision;
-    if (c->precision != c->p->precision) {
+    const irb_pipeline *p = c->p;
+    c->precision = c->o->precision >= 0 ? (irb_precision)c->o->precision : p->precision;
+    if (c->precision != p->precision) {
         size_t l = strlen(c->pipe_sha);
         snprintf(c->pipe_sha + l, sizeof c->pipe_sha - l, "+%s", irb_precision_name(c->precision));
     }
+    for (int k = 0; c->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
+        for (int j = 0; j < p->parts[k].n_inputs; j++)
+            if (!irb_pipeline_calib(p, p->parts[k].sizes[j])) /* docs/int8.md: tables are made at training */
+                return irb_fail(err, IRB_INVALID_ARG, "%s has no int8 calibration table for input size %d: train it "
+                                "with --precision int8 (it was trained at %s)", c->file, p->parts[k].sizes[j],
+                                irb_precision_name(p->precision));
+    return IRB_OK;
 }
 
 static const char *base_name(const char *p)
@@ -421,7 +425,7 @@ irb_status irb_cls_real_new(const irb_classify_opts *o, irb_cls_real **out, irb_
     if (s == IRB_OK)
         s = find_model(c, err);
     if (s == IRB_OK)
-        run_precision(c);
+        s = run_precision(c, err);
     if (s == IRB_OK && c->p->version == 1) /* a classifier file: named as before pipelines */
         snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s)", irb_version(),
                  base_name(c->model_path), base_name(file));
