@@ -18,44 +18,17 @@ import csv
 import os
 import shutil
 import struct
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import CT, MODEL, check, finish, tmpdir  # noqa: E402
+from test_pipeline import predictions, run, survey_of, write_labels  # noqa: E402  (fp32's helpers)
 
 TMP = tmpdir('pipeline_int8')
 N = 120
 SIZES = [160, 224]
 RECIPE = ['--size', ','.join(map(str, SIZES)), '--combine', 'mean', '--resize', 'squash', '--crop', 'auto',
           '--precision', 'int8']
-
-
-def run(args, ok=(0,)):
-    r = subprocess.run([BIN] + args, capture_output=True, text=True)
-    if r.returncode not in ok:
-        print(r.stdout[-3000:], r.stderr[-3000:])
-    return r
-
-
-def write_labels(path, rows):
-    with open(path, 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['path', 'label'])
-        for r in rows:
-            w.writerow([r['path'], r['label']])
-
-
-def survey_of(root, rows):
-    shutil.rmtree(root, ignore_errors=True)
-    os.makedirs(root)
-    for r in rows:
-        os.symlink(os.path.join(CT, r['path']), os.path.join(root, os.path.basename(r['path'])))
-    return root
-
-
-def predictions(path, key='p_animal'):
-    return {os.path.basename(r['path']): float(r[key]) for r in csv.DictReader(open(path))}
 
 
 def calib_section(path):
@@ -175,6 +148,8 @@ def main():
     os.makedirs(TMP, exist_ok=True)
     manifest = list(csv.DictReader(open(os.path.join(CT, 'manifest.csv'))))
     mlwic = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
+    for r in mlwic:
+        r['camera'], r['timestamp'] = '', ''  # plain path,label: blocks of path order, one camera
     calib = {}
     for s in SIZES:  # tables from other MLWIC frames than the ones classified
         calib[s] = os.path.join(TMP, 'mlwic_%d.calib' % s)
