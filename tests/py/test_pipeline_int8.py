@@ -104,7 +104,8 @@ def train_time_calibration(rows):
     r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--recipe', 'RN2+A',
              '--size', '224', '--resize', 'squash', '--crop', 'none', '--precision', 'int8', '--folds', '3',
              '-o', pipe, '--quiet'])
-    check(r.returncode == 0, 'train --images --precision int8, tables recorded (%s)' % r.stderr.strip()[-300:])
+    check(r.returncode == 0 and 'precision: int8' in r.stdout and 'from 64 of the images' in r.stdout,
+          'train --images --precision int8, tables recorded and said so (%s)' % r.stderr.strip()[-300:])
     prec, tables = calib_section(pipe)
     table = os.path.join(tmp, 'ref.calib')
     paths = sorted(os.path.join(CT, r['path']) for r in rows)

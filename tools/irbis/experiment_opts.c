@@ -329,3 +329,12 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
     o->progress_ctx = &x->ps;
     return CLI_OK;
 }
+
+void experiment_print_precision(const irb_experiment_opts *o)
+{
+    if (o->precision == IRB_PRECISION_INT8)
+        printf("precision: int8, a calibration table per input size stored in the pipeline (%s); classify runs "
+               "int8\n", o->calib[0] ? "given with --calib" : "from 64 of the images");
+    else if (o->precision != IRB_PRECISION_FP32)
+        printf("precision: %s; classify runs it\n", irb_precision_name(o->precision));
+}
