@@ -99,11 +99,14 @@ static irb_status check_precision(const irb_pipeline *p, const char *name, irb_e
         (p->precision != IRB_PRECISION_INT8 && p->n_calib))
         return irb_fail(err, IRB_CORRUPT, "%s: %d calibration tables with precision %d", name, p->n_calib,
                         (int)p->precision);
-    for (int i = 0; i < p->n_calib; i++)
+    for (int i = 0; i < p->n_calib; i++) {
+        if (!p->calib[i] || p->calib_size[i] < 0)
+            return irb_fail(err, IRB_CORRUPT, "%s: calibration table %d missing", name, i + 1);
         for (int j = 0; j < i; j++)
-            if (p->calib_size[i] == p->calib_size[j] || !p->calib[i])
+            if (p->calib_size[i] == p->calib_size[j])
                 return irb_fail(err, IRB_CORRUPT, "%s: two calibration tables for input size %d", name,
                                 p->calib_size[i]);
+    }
     for (int k = 0; p->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
         for (int j = 0; j < p->parts[k].n_inputs; j++)
             if (!irb_pipeline_calib(p, p->parts[k].sizes[j]))

@@ -603,6 +603,9 @@ static void test_pipeline_precision(const char *dir)
     CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && r->version == 1 && r->precision == IRB_PRECISION_FP32,
           "a version-1 classifier loads as an fp32 pipeline: %s", err.message);
     irb_pipeline_free(r), r = NULL;
+    p->calib_size[0] = 448; /* two tables for one size */
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT && strstr(err.message, "two calibration tables"),
+          "two tables for one input size are refused: %s", err.message);
     free(b), free(o);
     irb_calib_free(cal);
     irb_pipeline_free(p);
