@@ -97,6 +97,10 @@ typedef struct irb_classify_opts {
                                   * whose novelty score is above it are labelled "uncertain" (novel,
                                   * unlike the training images); 0: off; negative (default): the
                                   * pipeline's threshold. Must be 0 or negative without one */
+    int precision;               /* the CNN's irb_precision; negative (default): the pipeline's
+                                  * (INT8 needs the pipeline's calibration tables). Another
+                                  * precision than the pipeline's runs its classifiers on features
+                                  * they were not trained on (docs/int8.md says how close) */
     int threads;                 /* decode and CNN threads (0: all CPUs) */
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */

@@ -68,6 +68,9 @@ typedef struct irb_experiment_opts {
     int threads, batch;       /* 0: all CPUs; 0: 16 */
     irb_engine engine;
     irb_precision precision;
+    const char *calib[IRB_EXPERIMENT_MAX_SIZES]; /* INT8: calibration table files (irb_calib_save),
+                               * one per sizes[k] (borrowed); NULL: recorded from up to 64 of the
+                               * images at that size (docs/int8.md). Saved in the pipeline */
     size_t limit;             /* use the first `limit` labelled images in path order (0: all) */
     const char *rows;         /* comma-separated subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,
                                * RN2+A+M+E (NULL: all) */

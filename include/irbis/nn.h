@@ -122,6 +122,8 @@ IRB_API const char *irb_model_metadata(const irb_model_t *m, const char *key);
 
 typedef enum irb_engine { IRB_ENGINE_AUTO = 0, IRB_ENGINE_REFERENCE, IRB_ENGINE_ONEDNN } irb_engine;
 typedef enum irb_precision { IRB_PRECISION_FP32 = 0, IRB_PRECISION_BF16, IRB_PRECISION_INT8 } irb_precision;
+/* "fp32", "bf16", "int8" (a static string), or "?" for another value. */
+IRB_API const char *irb_precision_name(irb_precision p);
 typedef enum irb_pool_mode { IRB_POOL_NONE = 0, IRB_POOL_AVG } irb_pool_mode;
 
 /* The largest irb_net_opts.input_size. */

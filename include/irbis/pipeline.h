@@ -36,6 +36,7 @@
 
 #include "irbis/core.h"
 #include "irbis/learn.h"
+#include "irbis/nn.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,6 +44,7 @@ extern "C" {
 
 #define IRB_PIPELINE_MAX_PARTS 16
 #define IRB_PIPELINE_MAX_INPUTS 4
+#define IRB_PIPELINE_MAX_CALIB 16 /* calibration tables: one per input size */
 
 typedef enum irb_part_kind {
     IRB_PART_APPEARANCE = 0, /* a classifier on the CNN's features of the image (and its mirror) */
@@ -109,6 +111,11 @@ typedef struct irb_pipeline {
     double min_confidence;   /* classify's default --min-confidence: a top probability below it is
                               * `uncertain` (0: off; set at training, docs/pipeline.md) */
     irb_novelty *novelty;    /* or NULL; owned */
+    irb_precision precision; /* of the features the parts were trained on (FP32 in files without
+                              * the 'precision' section); classify runs it unless told otherwise */
+    int n_calib;             /* INT8: a calibration table per CNN input size (docs/int8.md) */
+    int calib_size[IRB_PIPELINE_MAX_CALIB];
+    irb_calib_t *calib[IRB_PIPELINE_MAX_CALIB]; /* owned */
 } irb_pipeline;
 
 /* A new empty pipeline (threshold 0.5, gap 60, positive -1, cv_accuracy -1), or NULL. */
@@ -116,8 +123,13 @@ IRB_API irb_pipeline *irb_pipeline_new(void);
 IRB_API void irb_pipeline_free(irb_pipeline *p); /* p may be NULL; frees the parts' classifiers and
                                                   * the novelty model */
 
+/* The calibration table for CNN input side `size`, or NULL (borrowed: valid while p lives). */
+IRB_API const irb_calib_t *irb_pipeline_calib(const irb_pipeline *p, int size);
+/* Adds a copy of cal (borrowed for the call) as the table for `size`, replacing one there. */
+IRB_API irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *cal, irb_error *err);
+
 /* Checks p (classes, parts, weights, each classifier's classes equal to p's, the novelty model's
- * part and width), then writes it
+ * part and width; an INT8 pipeline's table for every input size of every part), then writes it
  * durably (temporary name, fsync, rename). */
 IRB_API irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err);
 /* Loads a pipeline (version 2) or a classifier (version 1: one appearance part from its

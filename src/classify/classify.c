@@ -28,6 +28,7 @@ void irb_classify_opts_default(irb_classify_opts *o)
     o->progress_interval = 0.5;
     o->min_confidence = -1;     /* the pipeline's default, else off */
     o->novelty_threshold = -1;  /* the pipeline's, else off */
+    o->precision = -1;          /* the pipeline's */
 }
 
 int irb_sort_mode_parse(const char *name)

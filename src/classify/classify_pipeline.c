@@ -41,7 +41,8 @@ struct irb_cls_real {
     const char *file;        /* the pipeline (or version-1 classifier) file */
     irb_pipeline *p;
     char model_path[4096];
-    char model_sha[65], pipe_sha[65];
+    char model_sha[65], pipe_sha[80]; /* pipe_sha: "+fp32"... appended when run at another precision */
+    irb_precision precision;  /* the run's: o->precision, else the pipeline's */
     char classified_by[512];
     pipe_input in[IRB_PIPELINE_MAX_PARTS][IRB_PIPELINE_MAX_INPUTS];
     int batch;
@@ -115,7 +116,8 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
     in->eo.batch = c->batch;
     in->eo.flip = q->kind == IRB_PART_APPEARANCE && q->mirror;
     irb_net_opts no = {.threads = o->threads, .max_batch = c->batch * 2, .input_size = in->eo.pp.size,
-                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE};
+                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE, .precision = c->precision,
+                       .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL};
     if (q->layer && *q->layer)
         no.layer = q->layer;
     else
@@ -378,6 +380,25 @@ irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *er
     return make_engine(user, engine, err);
 }
 
+/* The run's precision; a run at another one than the pipeline's is another classifier for the
+ * store (its results are not mixed with the pipeline's own on resume). */
+static irb_status run_precision(pipe_engine *c, irb_error *err)
+{
+    const irb_pipeline *p = c->p;
+    c->precision = c->o->precision >= 0 ? (irb_precision)c->o->precision : p->precision;
+    if (c->precision != p->precision) {
+        size_t l = strlen(c->pipe_sha);
+        snprintf(c->pipe_sha + l, sizeof c->pipe_sha - l, "+%s", irb_precision_name(c->precision));
+    }
+    for (int k = 0; c->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
+        for (int j = 0; j < p->parts[k].n_inputs; j++)
+            if (!irb_pipeline_calib(p, p->parts[k].sizes[j])) /* docs/int8.md: tables are made at training */
+                return irb_fail(err, IRB_INVALID_ARG, "%s has no int8 calibration table for input size %d: train it "
+                                "with --precision int8 (it was trained at %s)", c->file, p->parts[k].sizes[j],
+                                irb_precision_name(p->precision));
+    return IRB_OK;
+}
+
 static const char *base_name(const char *p)
 {
     const char *s = strrchr(p, '/');
@@ -403,12 +424,15 @@ irb_status irb_cls_real_new(const irb_classify_opts *o, irb_cls_real **out, irb_
         s = irb_sha256_file(file, c->pipe_sha, err);
     if (s == IRB_OK)
         s = find_model(c, err);
+    if (s == IRB_OK)
+        s = run_precision(c, err);
     if (s == IRB_OK && c->p->version == 1) /* a classifier file: named as before pipelines */
         snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s)", irb_version(),
                  base_name(c->model_path), base_name(file));
     else if (s == IRB_OK)
-        snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s, %.40s)", irb_version(),
-                 base_name(c->model_path), base_name(file), c->p->row);
+        snprintf(c->classified_by, sizeof c->classified_by, "irbis %s (%.160s + %.160s, %.40s%s%s)", irb_version(),
+                 base_name(c->model_path), base_name(file), c->p->row, c->precision ? ", " : "",
+                 c->precision ? irb_precision_name(c->precision) : "");
     if (s != IRB_OK) {
         irb_cls_real_free(c);
         return s;

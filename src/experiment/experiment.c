@@ -481,6 +481,8 @@ typedef struct exp_ctx {
     double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
     int variants[2];                    /* which crop variants are used */
     int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
+    irb_calib_t *calib[IRB_EXPERIMENT_MAX_SIZES]; /* INT8: the table of each input size */
+    unsigned long long calib_hash[IRB_EXPERIMENT_MAX_SIZES]; /* of its text: in the cache keys */
     int want[N_ROWS];                   /* rows asked for */
     int need[N_ROWS];                   /* rows computed: those, and the ones they are made of */
     int need_kind[N_KINDS];             /* features needed by a computed row */
@@ -520,17 +522,37 @@ static int motion_cut(const irb_model_info *mi)
 }
 
 
-/* int8: a calibration table from up to 64 of the experiment's images (spread over them; labels
- * are not used), preprocessed as this variant's features. */
-static irb_status calibrate(const exp_ctx *c, const irb_net_opts *no, const irb_preproc *pp, irb_calib_t **cal,
-                            irb_error *err)
+/* int8 (docs/int8.md): one calibration table per input size, shared by every feature kind, crop
+ * and mirror at that size and saved in the pipeline, so a pipeline runs the tables its features
+ * were made with. The file given for the size, else recorded from up to 64 of the experiment's
+ * images (spread over them; labels are not used) preprocessed as that size's features (info
+ * strips cropped when the experiment crops them), through the whole net. */
+static irb_status size_calib(exp_ctx *c, int k, irb_error *err)
 {
-    IRB_TRY(irb_calib_new(cal, err));
-    irb_status s = irb_calibrate_files(c->model, no, pp, (const char *const *)c->d.abs, c->d.n, 64, *cal, NULL, NULL, err);
-    if (s != IRB_OK) {
-        irb_calib_free(*cal);
-        *cal = NULL;
+    const irb_experiment_opts *o = c->o;
+    if (c->calib[k])
+        return IRB_OK;
+    irb_status s;
+    if (o->calib[k]) {
+        s = irb_calib_load(o->calib[k], &c->calib[k], err);
+    } else {
+        irb_net_opts no = {.threads = o->threads, .input_size = c->sizes[k]};
+        irb_preproc pp = cnn_preproc(c, c->variants[1], c->sizes[k]);
+        IRB_TRY(irb_calib_new(&c->calib[k], err));
+        s = irb_calibrate_files(c->model, &no, &pp, (const char *const *)c->d.abs, c->d.n, 64, c->calib[k], NULL,
+                                NULL, err);
     }
+    char *text = NULL;
+    size_t len = 0;
+    if (s == IRB_OK)
+        s = irb_calib_to_text(c->calib[k], &text, &len, err);
+    unsigned long long h = 14695981039346656037ull; /* FNV-1a: cached features name their table */
+    for (size_t i = 0; s == IRB_OK && i < len; i++)
+        h = (h ^ (unsigned char)text[i]) * 1099511628211ull;
+    irb_calib_text_free(text);
+    c->calib_hash[k] = h;
+    if (s != IRB_OK)
+        irb_calib_free(c->calib[k]), c->calib[k] = NULL;
     return s;
 }
 
@@ -582,16 +604,16 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
         no.threads = o->threads;
         no.max_batch = rq.eo.batch * (flip ? 2 : 1);
         no.input_size = size;
-        irb_calib_t *cal = NULL;
-        if (o->precision == IRB_PRECISION_INT8) /* docs/int8.md: a table per size, from the images */
-            IRB_TRY(calibrate(c, &no, &rq.eo.pp, &cal, err));
-        no.calib = cal;
-        irb_status ns = irb_net_new(c->model, &no, &net, err);
-        irb_calib_free(cal);
-        IRB_TRY(ns);
+        char calib_key[32] = "";
+        if (o->precision == IRB_PRECISION_INT8) {
+            IRB_TRY(size_calib(c, variant / 2, err));
+            no.calib = c->calib[variant / 2];
+            snprintf(calib_key, sizeof calib_key, " calib=%016llx", c->calib_hash[variant / 2]);
+        }
+        IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d %s", motion ? "motion=1 " : "",
-                 c->model_sha, cut, (int)no.pool, (int)o->precision, ppd);
+        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d%s %s", motion ? "motion=1 " : "",
+                 c->model_sha, cut, (int)no.pool, (int)o->precision, calib_key, ppd);
         snprintf(stage, sizeof stage, "%s %d at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", cut, size,
                  flip ? " + flips" : "", strips ? ", strips cropped" : "");
         if (motion) {
@@ -1642,6 +1664,10 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
     snprintf(p->model_sha256, sizeof p->model_sha256, "%s", c->model_sha);
     p->positive = o->task == IRB_TASK_SPECIES ? -1 : d->positive;
     p->gap = o->gap > 0 ? o->gap : 60;
+    p->precision = o->precision;
+    for (int k = 0; k < c->n_sizes && s == IRB_OK; k++)
+        if (o->precision == IRB_PRECISION_INT8 && c->calib[k])
+            s = irb_pipeline_set_calib(p, c->sizes[k], c->calib[k], err);
     p->min_confidence = probs[r] ? choose_min_confidence(d, probs[r]) : 0;
     for (int i = 0; i < res->n_rows; i++)
         if (!strcmp(res->rows[i].name, row_defs[r].name))
@@ -1765,6 +1791,8 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     irb_free((void *)c.plan.prev);
     irb_free((void *)c.plan.next);
     irb_free((void *)c.plan.order);
+    for (int k = 0; k < IRB_EXPERIMENT_MAX_SIZES; k++)
+        irb_calib_free(c.calib[k]);
     irb_model_free(c.model);
     data_release(&c.d);
     return s;

@@ -44,7 +44,41 @@ void irb_pipeline_free(irb_pipeline *p)
         irb_classifier_free(q->clf);
     }
     irb_novelty_free(p->novelty);
+    for (int i = 0; i < p->n_calib; i++)
+        irb_calib_free(p->calib[i]);
     irb_free(p);
+}
+
+const irb_calib_t *irb_pipeline_calib(const irb_pipeline *p, int size)
+{
+    for (int i = 0; p && i < p->n_calib; i++)
+        if (p->calib_size[i] == size)
+            return p->calib[i];
+    return NULL;
+}
+
+irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *cal, irb_error *err)
+{
+    if (!p || !cal || size < 0)
+        return irb_fail(err, IRB_INVALID_ARG, "pipeline_set_calib: NULL argument or negative size");
+    int i = 0;
+    while (i < p->n_calib && p->calib_size[i] != size)
+        i++;
+    if (i == IRB_PIPELINE_MAX_CALIB)
+        return irb_fail(err, IRB_INVALID_ARG, "a pipeline holds at most %d calibration tables", IRB_PIPELINE_MAX_CALIB);
+    char *text = NULL;
+    size_t len = 0;
+    irb_calib_t *copy = NULL;
+    IRB_TRY(irb_calib_to_text(cal, &text, &len, err));
+    irb_status s = irb_calib_parse(text, len, "calibration table", &copy, err);
+    irb_calib_text_free(text);
+    IRB_TRY(s);
+    if (i < p->n_calib)
+        irb_calib_free(p->calib[i]);
+    else
+        p->n_calib++;
+    p->calib[i] = copy, p->calib_size[i] = size;
+    return IRB_OK;
 }
 
 void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out)
@@ -54,6 +88,31 @@ void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs
     for (int k = 0; k < p->n_parts; k++)
         for (size_t j = 0; j < nk; j++)
             out[j] += p->parts[k].weight * part_probs[k][j];
+}
+
+/* An INT8 pipeline has a table for every input size its parts run (docs/int8.md). */
+static irb_status check_precision(const irb_pipeline *p, const char *name, irb_error *err)
+{
+    if (p->precision != IRB_PRECISION_FP32 && p->precision != IRB_PRECISION_BF16 && p->precision != IRB_PRECISION_INT8)
+        return irb_fail(err, IRB_CORRUPT, "%s: precision %d", name, (int)p->precision);
+    if (p->n_calib < 0 || p->n_calib > IRB_PIPELINE_MAX_CALIB ||
+        (p->precision != IRB_PRECISION_INT8 && p->n_calib))
+        return irb_fail(err, IRB_CORRUPT, "%s: %d calibration tables with precision %d", name, p->n_calib,
+                        (int)p->precision);
+    for (int i = 0; i < p->n_calib; i++) {
+        if (!p->calib[i] || p->calib_size[i] < 0)
+            return irb_fail(err, IRB_CORRUPT, "%s: calibration table %d missing", name, i + 1);
+        for (int j = 0; j < i; j++)
+            if (p->calib_size[i] == p->calib_size[j])
+                return irb_fail(err, IRB_CORRUPT, "%s: two calibration tables for input size %d", name,
+                                p->calib_size[i]);
+    }
+    for (int k = 0; p->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
+        for (int j = 0; j < p->parts[k].n_inputs; j++)
+            if (!irb_pipeline_calib(p, p->parts[k].sizes[j]))
+                return irb_fail(err, IRB_CORRUPT, "%s: int8 without a calibration table for input size %d (part %d)",
+                                name, p->parts[k].sizes[j], k + 1);
+    return IRB_OK;
 }
 
 /* ---- checks shared by save and load ----------------------------------------------------------- */
@@ -95,7 +154,7 @@ static irb_status check(const irb_pipeline *p, const char *name, irb_error *err)
                !(nv->quantile > 0 && nv->quantile <= 1) || !(nv->threshold >= 0 && nv->threshold <= 2)))
         return irb_fail(err, IRB_CORRUPT, "%s: the novelty model (part %d, %d features, %zu rows, threshold %g) does "
                         "not fit the pipeline's parts", name, nv->part + 1, nv->dim, nv->n, nv->threshold);
-    return IRB_OK;
+    return check_precision(p, name, err);
 }
 
 /* ---- writing ---------------------------------------------------------------------------------- */
@@ -154,6 +213,32 @@ static void put_uncertain(irb_wbuf *b, const irb_pipeline *p)
     irb_free(c.p);
 }
 
+/* Section "precision" (written unless FP32, so fp32 files are as before): the features'
+ * precision and the calibration tables in their text form, one per input size. */
+static irb_status put_precision(irb_wbuf *b, const irb_pipeline *p, irb_error *err)
+{
+    if (p->precision == IRB_PRECISION_FP32)
+        return IRB_OK;
+    irb_wbuf c = {0};
+    irb_wbuf_u32(&c, (uint32_t)p->precision);
+    irb_wbuf_u32(&c, (uint32_t)p->n_calib);
+    irb_status s = IRB_OK;
+    for (int i = 0; s == IRB_OK && i < p->n_calib; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        s = irb_calib_to_text(p->calib[i], &text, &len, err);
+        if (s == IRB_OK) {
+            irb_wbuf_u32(&c, (uint32_t)p->calib_size[i]);
+            irb_wbuf_str(&c, text);
+        }
+        irb_calib_text_free(text);
+    }
+    if (s == IRB_OK)
+        put_section(b, "precision", &c);
+    irb_free(c.p);
+    return s;
+}
+
 irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err)
 {
     if (!p || !path)
@@ -175,8 +260,10 @@ irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error 
     for (int i = 0; i < p->n_parts; i++)
         put_part(&b, &p->parts[i]);
     put_uncertain(&b, p);
+    irb_status s = put_precision(&b, p, err);
     irb_envelope_end(&b);
-    irb_status s = irb_wbuf_save(&b, path, err);
+    if (s == IRB_OK)
+        s = irb_wbuf_save(&b, path, err);
     irb_free(b.p);
     return s;
 }
@@ -259,10 +346,51 @@ static irb_status get_uncertain(irb_rbuf *r, irb_pipeline *p)
     return has ? get_novelty(r, p) : IRB_OK;
 }
 
+static irb_status get_precision(irb_rbuf *r, irb_pipeline *p)
+{
+    uint32_t prec, n;
+    IRB_TRY(irb_rbuf_u32(r, &prec, "precision"));
+    IRB_TRY(irb_rbuf_u32(r, &n, "calibration table count"));
+    if (prec < IRB_PRECISION_BF16 || prec > IRB_PRECISION_INT8 || n > IRB_PIPELINE_MAX_CALIB)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: precision %u with %u calibration tables", r->name,
+                        r->off - 8, prec, n);
+    p->precision = (irb_precision)prec;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t size;
+        char *text = NULL, name[128];
+        IRB_TRY(irb_rbuf_u32(r, &size, "calibration input size"));
+        if (size > 16384)
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: calibration input size %u", r->name, r->off - 4, size);
+        size_t off = r->off;
+        IRB_TRY(irb_rbuf_str(r, &text, "calibration table"));
+        snprintf(name, sizeof name, "%.60s: offset %zu: calibration table", r->name, off);
+        irb_status s = irb_calib_parse(text, strlen(text), name, &p->calib[i], r->err);
+        irb_free(text);
+        IRB_TRY(s); /* IRB_CORRUPT naming the table's offset and line */
+        p->calib_size[i] = (int)size;
+        p->n_calib = (int)i + 1;
+    }
+    return IRB_OK;
+}
+
+/* Reads a known section (name, the bytes r->off .. r->off + len) in full, once. */
+static irb_status get_known(irb_rbuf *r, size_t len, const char *name, irb_status (*get)(irb_rbuf *, irb_pipeline *),
+                            int *seen, irb_pipeline *p)
+{
+    irb_rbuf c = {r->p, r->off + len, r->off, r->name, r->err}; /* offsets stay the file's */
+    if ((*seen)++)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: a second '%s' section", r->name, r->off, name);
+    IRB_TRY(get(&c, p));
+    if (c.off != c.len)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %zu unexpected bytes in the '%s' section", r->name,
+                        c.off, c.len - c.off, name);
+    return IRB_OK;
+}
+
 /* The optional sections up to the body's end; each known one is read in full, others skipped. */
 static irb_status get_sections(irb_rbuf *r, irb_pipeline *p)
 {
-    int seen = 0;
+    int seen = 0, seen_precision = 0;
     while (r->off < r->len) {
         char *name = NULL;
         uint64_t len;
@@ -270,16 +398,10 @@ static irb_status get_sections(irb_rbuf *r, irb_pipeline *p)
         irb_status s = irb_rbuf_u64(r, &len, "section length");
         if (s == IRB_OK)
             s = irb_rbuf_need(r, len, "section");
-        if (s == IRB_OK && !strcmp(name, "uncertain")) {
-            irb_rbuf c = {r->p, r->off + (size_t)len, r->off, r->name, r->err}; /* offsets stay the file's */
-            if (seen++)
-                s = irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: a second 'uncertain' section", r->name, r->off);
-            if (s == IRB_OK)
-                s = get_uncertain(&c, p);
-            if (s == IRB_OK && c.off != c.len)
-                s = irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %zu unexpected bytes in the 'uncertain' section",
-                             r->name, c.off, c.len - c.off);
-        }
+        if (s == IRB_OK && !strcmp(name, "uncertain"))
+            s = get_known(r, (size_t)len, name, get_uncertain, &seen, p);
+        else if (s == IRB_OK && !strcmp(name, "precision"))
+            s = get_known(r, (size_t)len, name, get_precision, &seen_precision, p);
         irb_free(name);
         IRB_TRY(s);
         r->off += (size_t)len;
@@ -315,6 +437,8 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
     IRB_TRY(irb_rbuf_u32(r, &pos, "positive class"));
     double nums[4];
     IRB_TRY(irb_rbuf_f64s(r, nums, 4, "decision rule"));
+    if (pos > K) /* before the subtraction: (int)0x80000000 - 1 overflows (fuzz_classifier) */
+        return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
     p->positive = (int)pos - 1;
     p->threshold = nums[0], p->gap = nums[1], p->ensemble = nums[2] != 0, p->cv_accuracy = nums[3];
     IRB_TRY(irb_rbuf_u32(r, &np, "part count"));
@@ -325,8 +449,6 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
         IRB_TRY(get_part(r, &p->parts[i]));
     }
     IRB_TRY(get_sections(r, p));
-    if (pos > K)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: positive class %u of %u", r->name, pos, K);
     return check(p, r->name, r->err);
 }
 

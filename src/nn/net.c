@@ -184,6 +184,12 @@ const char *irb_net_output_name(const irb_net_t *net)
     return net ? net->out_name : NULL;
 }
 
+const char *irb_precision_name(irb_precision p)
+{
+    static const char *const names[] = {"fp32", "bf16", "int8"};
+    return (unsigned)p < 3 ? names[p] : "?";
+}
+
 const char *irb_net_engine(const irb_net_t *net)
 {
     return net ? net->be->name : NULL;

@@ -557,6 +557,77 @@ static void test_pipeline_sections(const char *dir)
     irb_pipeline_free(plain);
 }
 
+/* Section 'precision': an int8 pipeline's tables round-trip byte for byte; an fp32 pipeline writes
+ * none (files as before); a pipeline written before the section (checked in) loads as fp32;
+ * int8 without a table for an input size is refused; a damaged table names its offset. */
+static void test_pipeline_precision(const char *dir)
+{
+    enum { D = 6 };
+    static const char table[] = "irbis-calib 1\nimages 3\n-1.5 2.25 /conv/Conv_output_0\n0 6 /relu 6/Relu_output_0\n";
+    char path[4096], plain_path[4096], old[4096];
+    snprintf(path, sizeof path, "%s/int8.irbis", dir);
+    snprintf(plain_path, sizeof plain_path, "%s/fp32.irbis", dir);
+    irb_pipeline *p = small_pipeline(D, 0), *plain = small_pipeline(D, 0), *r = NULL;
+    irb_calib_t *cal = NULL;
+    irb_error err = {0};
+    p->parts[0].sizes[0] = plain->parts[0].sizes[0] = 448;
+    CHECK(irb_calib_parse(table, strlen(table), "t", &cal, &err) == IRB_OK, "table: %s", err.message);
+    p->precision = IRB_PRECISION_INT8;
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT && strstr(err.message, "input size 448"),
+          "int8 without a table for its size is not saved: %s", err.message);
+    CHECK(irb_pipeline_set_calib(p, 224, cal, &err) == IRB_OK && irb_pipeline_set_calib(p, 448, cal, &err) == IRB_OK &&
+          irb_pipeline_set_calib(p, 448, cal, &err) == IRB_OK && p->n_calib == 2, "two tables (one replaced)");
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_OK && irb_pipeline_save(plain, plain_path, &err) == IRB_OK,
+          "saved: %s", err.message);
+    CHECK(irb_pipeline_load(path, &r, &err) == IRB_OK, "load: %s", err.message);
+    if (r) {
+        char *text = NULL;
+        size_t len = 0;
+        const irb_calib_t *c448 = irb_pipeline_calib(r, 448);
+        CHECK(r->precision == IRB_PRECISION_INT8 && r->n_calib == 2 && irb_pipeline_calib(r, 224) && c448 &&
+              !irb_pipeline_calib(r, 576), "precision and tables read back");
+        CHECK(c448 && irb_calib_to_text(c448, &text, &len, &err) == IRB_OK && len == strlen(table) &&
+              !memcmp(text, table, len), "the table byte for byte: %s", text ? text : "");
+        irb_calib_text_free(text);
+    }
+    irb_pipeline_free(r), r = NULL;
+    size_t n8, n32;
+    uint8_t *b = slurp_file(path, &n8), *o = slurp_file(plain_path, &n32);
+    size_t section = 4 + 9 + 8 + 4 + 4 + 2 * (4 + 4 + strlen(table));
+    CHECK(n8 == n32 + section, "the section's bytes: %zu - %zu, expected %zu", n8, n32, section);
+    CHECK(irb_pipeline_load(plain_path, &r, &err) == IRB_OK && r->precision == IRB_PRECISION_FP32 && !r->n_calib,
+          "fp32: no section, no tables: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* a damaged table: 'images' misspelt in the last table */
+    uint8_t *at = NULL;
+    for (size_t i = n8 - 4 - strlen(table); i + 6 < n8 && !at; i++)
+        if (!memcmp(b + i, "images", 6))
+            at = b + i;
+    if (at)
+        at[0] = 'I';
+    reseal(b, n8);
+    CHECK(parse_bytes(b, n8, &r, &err) == IRB_CORRUPT && strstr(err.message, "calibration table") &&
+          strstr(err.message, "offset"), "a damaged table is refused at its offset: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    /* files written before the section: a pipeline (with 'uncertain') and a version-1 classifier */
+    const char *src = getenv("IRBIS_SRC");
+    snprintf(old, sizeof old, "%s/tests/fuzz/corpus/fuzz_classifier/pipeline_uncertain.irbis", src ? src : ".");
+    CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && r->version == 2 && r->precision == IRB_PRECISION_FP32 &&
+          !r->n_calib && r->novelty, "an older version-2 pipeline loads as fp32: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    snprintf(old, sizeof old, "%s/tests/fuzz/corpus/fuzz_classifier/binary.irbis", src ? src : ".");
+    CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && r->version == 1 && r->precision == IRB_PRECISION_FP32,
+          "a version-1 classifier loads as an fp32 pipeline: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    p->calib_size[0] = 448; /* two tables for one size */
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT && strstr(err.message, "two calibration tables"),
+          "two tables for one input size are refused: %s", err.message);
+    free(b), free(o);
+    irb_calib_free(cal);
+    irb_pipeline_free(p);
+    irb_pipeline_free(plain);
+}
+
 int main(void)
 {
     const char *dir = test_tmpdir("learn_classifier");
@@ -571,5 +642,6 @@ int main(void)
     test_alloc_failures(dir);
     test_novelty_synthetic();
     test_pipeline_sections(dir);
+    test_pipeline_precision(dir);
     return CHECK_DONE();
 }

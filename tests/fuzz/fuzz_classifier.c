@@ -1,7 +1,8 @@
 /* Fuzz target: the .irbis parsers (classifier files, version 1, and pipelines, version 2 with
  * their optional sections). Whatever the bytes, parsing returns a status and a message (never
  * crashes, reads out of bounds or leaks); a parsed classifier must predict, a parsed pipeline's
- * parts too, and its novelty model must score rows of its part's width. */
+ * parts too, and its novelty model must score rows of its part's width; its int8 calibration
+ * tables (section 'precision') must print back. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +59,14 @@ static void parse_one(const uint8_t *data, size_t size)
             predict_one(p->parts[k].clf);
         if (p->novelty)
             score_one(p->novelty, irb_classifier_dim(p->parts[p->novelty->part].clf));
+        for (int i = 0; i < p->n_calib; i++) { /* a parsed table prints back and is found by its size */
+            char *text = NULL;
+            size_t len = 0;
+            if (irb_pipeline_calib(p, p->calib_size[i]) != p->calib[i] ||
+                irb_calib_to_text(p->calib[i], &text, &len, &err) != IRB_OK)
+                abort();
+            irb_calib_text_free(text);
+        }
     }
     irb_pipeline_free(p);
 }

@@ -38,6 +38,9 @@ static const char USAGE[] =
     "      --novelty-threshold D  with a pipeline: label images and sequences whose novelty (cosine\n"
     "                          distance to the nearest training image) is above D 'uncertain' too\n"
     "                          (novel; default: the pipeline's, set at training; 0: off)\n"
+    "      --precision fp32|bf16|int8  the CNN's precision (default: the pipeline's, as trained;\n"
+    "                          int8 needs a pipeline trained with --precision int8; another one\n"
+    "                          than the pipeline's feeds its classifiers other features: docs/int8.md)\n"
     "  -j, --threads N         decode and CNN threads (default: all CPUs)\n"
     "  -b, --batch N           images per CNN batch and per committed transaction (default 16)\n"
     "      --sort MODE         none|copy|hardlink|symlink: OUT/sorted/<label>/<relative path>\n"
@@ -100,7 +103,8 @@ static void on_progress(void *user, const irb_progress *p)
     fflush(stderr);
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_NOVELTY };
+enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_NOVELTY,
+       OPT_PRECISION };
 enum { OPT_DEPTH = 300 };
 
 static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
@@ -115,7 +119,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
         {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
         {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
         {"report-sequences", required_argument, 0, OPT_REPORT}, {"min-confidence", required_argument, 0, OPT_MINCONF},
-        {"novelty-threshold", required_argument, 0, OPT_NOVELTY},
+        {"novelty-threshold", required_argument, 0, OPT_NOVELTY}, {"precision", required_argument, 0, OPT_PRECISION},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *cmd = "classify";
@@ -160,6 +164,13 @@ static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
             if (!cli_double(cmd, "--novelty-threshold", optarg, &o->novelty_threshold) ||
                 !(o->novelty_threshold >= 0 && o->novelty_threshold <= 2))
                 return cli_error(cmd, "--novelty-threshold expects a distance in [0, 2], got '%s'", optarg), CLI_USAGE;
+            break;
+        case OPT_PRECISION:
+            for (v = 0; v < 3 && strcmp(optarg, irb_precision_name((irb_precision)v)) != 0; v++)
+                ;
+            if (v == 3)
+                return cli_error(cmd, "--precision expects fp32, bf16 or int8, got '%s'", optarg), CLI_USAGE;
+            o->precision = (int)v;
             break;
         case OPT_LIMIT: if (!cli_int(cmd, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
         case OPT_REPORT:

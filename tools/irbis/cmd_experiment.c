@@ -23,6 +23,7 @@ int irb_cmd_experiment(int argc, char **argv)
     {
         printf("pipeline: %s (row %s, trained on all %zu images)\n", r.saved_path, r.saved_row, r.n_images);
         experiment_print_uncertain(&r);
+        experiment_print_precision(&x.o);
     }
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }

@@ -34,6 +34,7 @@ static int train_images(int argc, char **argv)
     printf("pipeline: %s (trained on all %zu images); cross-validation outputs: %s/\n", r.saved_path, r.n_images,
            x.o.out_dir);
     experiment_print_uncertain(&r);
+    experiment_print_precision(&x.o);
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }
 

@@ -34,6 +34,8 @@ static void usage(FILE *f)
           "  --limit N               only the first N labelled images in path order\n"
           "  --threads N --batch B --precision fp32|bf16|int8 --engine auto|onednn|reference\n"
           "                    (int8: calibrated on 64 of the images first, docs/int8.md)\n"
+          "  --calib T[,T...]  int8: calibration tables (irbis calibrate), one per --size, used\n"
+          "                    instead of recording them; saved in the pipeline either way\n"
           "  --cache DIR             feature cache (default DIR/cache)\n"
           "  --cache-every SECONDS   checkpoint the cache this often while computing features, so a\n"
           "                          killed run keeps them (default 300; 0: only at the end)\n"
@@ -54,7 +56,9 @@ static void train_usage(FILE *f)
           "  --recipe ROW            RN1, RN2, RN2+A, RN2+A+E, M, RN2+A+M (default), RN2+A+M+E\n"
           "  --report DIR            the cross-validation's table, predictions and feature cache\n"
           "  defaults (the best recipe on the shared data): --size 224,448,576 --resize squash\n"
-          "  --crop auto --combine mean. Every `irbis experiment` option applies (see its --help).\n",
+          "  --crop auto --combine mean. Every `irbis experiment` option applies (see its --help).\n"
+          "  --precision int8: the features in int8; a calibration table per size (from 64 of the\n"
+          "  training images, or --calib) is stored in the pipeline, and classify runs int8 too.\n",
           f);
 }
 
@@ -137,6 +141,29 @@ void experiment_print_table(const irb_experiment_result *r)
     }
 }
 
+/* --calib T1,T2: one table per --size (the model's size when none), int8 only. */
+static int split_calib(const char *cmd, exp_cli *x)
+{
+    irb_experiment_opts *o = &x->o;
+    int n_sizes = 0, n = 0;
+    while (n_sizes < IRB_EXPERIMENT_MAX_SIZES && o->sizes[n_sizes] > 0)
+        n_sizes++;
+    n_sizes += n_sizes == 0;
+    if (o->precision != IRB_PRECISION_INT8)
+        return cli_error(cmd, "--calib goes with --precision int8"), 0;
+    for (char *t = x->calib, *next; t; t = next) {
+        next = strchr(t, ',');
+        if (next)
+            *next++ = '\0';
+        if (n == n_sizes || !*t)
+            return cli_error(cmd, "--calib needs one table per --size (%d)", n_sizes), 0;
+        o->calib[n++] = t;
+    }
+    if (n != n_sizes)
+        return cli_error(cmd, "--calib needs one table per --size (%d), got %d", n_sizes, n), 0;
+    return 1;
+}
+
 int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli *x)
 {
     irb_experiment_opts *o = &x->o;
@@ -162,7 +189,8 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'}, {"combine", 1, 0, 'M'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {"save", 1, 0, 'S'},   {"save-to", 1, 0, 'O'},
-        {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'}, {0, 0, 0, 0}};
+        {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'},
+        {"calib", 1, 0, 'K'},    {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const combines[] = {"choose", "mean"};
@@ -186,6 +214,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
                 return CLI_USAGE;
             o->camera_depth = (int)l;
             break;
+        case 'K': snprintf(x->calib, sizeof x->calib, "%s", optarg); break;
         case 'x': o->cache_dir = optarg; break;
         case 'E': {
             double sec;
@@ -293,7 +322,18 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         (train ? train_usage : usage)(stderr);
         return CLI_USAGE;
     }
+    if (x->calib[0] && !split_calib(cmd, x))
+        return CLI_USAGE;
     o->progress = progress;
     o->progress_ctx = &x->ps;
     return CLI_OK;
+}
+
+void experiment_print_precision(const irb_experiment_opts *o)
+{
+    if (o->precision == IRB_PRECISION_INT8)
+        printf("precision: int8, a calibration table per input size stored in the pipeline (%s); classify runs "
+               "int8\n", o->calib[0] ? "given with --calib" : "from 64 of the images");
+    else if (o->precision != IRB_PRECISION_FP32)
+        printf("precision: %s; classify runs it\n", irb_precision_name(o->precision));
 }

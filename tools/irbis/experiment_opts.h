@@ -14,6 +14,7 @@ typedef struct exp_cli {
     irb_experiment_opts o;
     exp_progress ps;
     char out_dir[4096];   /* train: the folder of the cross-validation's outputs */
+    char calib[8192];     /* --calib's list, cut at the commas (o.calib points into it) */
 } exp_cli;
 
 /* Parses argv into x. train = 1: `irbis train --images` (-o names the pipeline file, --recipe
@@ -24,5 +25,7 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
 void experiment_print_table(const irb_experiment_result *r);
 /* The saved pipeline's uncertain rule: its default min-confidence and novelty threshold. */
 void experiment_print_uncertain(const irb_experiment_result *r);
+/* The saved pipeline's CNN precision, unless fp32 (int8: its tables are stored in it). */
+void experiment_print_precision(const irb_experiment_opts *o);
 
 #endif

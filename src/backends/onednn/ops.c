@@ -215,14 +215,25 @@ static irb_status make_post_ops(odn_builder *b, int node, const conv_fusion *f, 
     return IRB_OK;
 }
 
+/* 1 if v is a signed activation (calibrated minimum below 0: no ReLU before it) whose side is
+ * more than 1/8 of the image's: MobileNetV2's linear bottlenecks at strides 2 and 4. */
+static int signed_high_res(const odn_builder *b, int v)
+{
+    const irb_value *x = &b->g->values[v], *img = &b->g->values[b->g->input];
+    return b->range && x->rank == 4 && img->rank == 4 && b->range[2 * v] < 0 && x->dims[2] * 8 > img->dims[2];
+}
+
 /* 1 if conv `node` may run int8: not the first conv (on the image: 3 channels, little to gain,
  * and the image's own 8 bits would be requantized; general evaluation, for conformance tests,
- * quantizes it too) and not a grouped (depthwise) conv, whose few taps per channel lose too much
- * at s8 (docs/int8.md: measured). */
+ * quantizes it too), not a grouped (depthwise) conv, whose few taps per channel lose too much
+ * at s8, and not a conv reading a signed activation at more than 1/8 of the image's side
+ * (MobileNetV2's first blocks: per-tensor s8 over their wide, heavy-tailed range cost the worst
+ * image 0.986 -> 0.99x at 448; docs/int8.md: measured). */
 static int conv_int8_able(const odn_builder *b, int node)
 {
     const irb_node *n = &b->g->nodes[node];
-    return n->op == IRB_OP_CONV && b->v->int8 && (n->in[0] != b->g->input || b->v->batch == 0) && n->a.group <= 1;
+    return n->op == IRB_OP_CONV && b->v->int8 && (n->in[0] != b->g->input || b->v->batch == 0) && n->a.group <= 1 &&
+           (b->v->batch == 0 || !signed_high_res(b, n->in[0]));
 }
 
 /* 1 if every node reading v keeps it int8: an int8 conv, a MaxPool, or the residual Add a conv
@@ -252,7 +263,7 @@ static void conv_quant_choose(const odn_builder *b, int node, const conv_fusion 
 {
     const irb_node *n = &b->g->nodes[node];
     memset(q, 0, sizeof *q);
-    if (!conv_int8_able(b, node))
+    if (!conv_int8_able(b, node) || (b->v->batch && signed_high_res(b, f->out)))
         return;
     const odn_act *x = &b->acts[n->in[0]];
     if (odn_is_int8(x->md.data_type))

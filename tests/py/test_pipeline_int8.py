@@ -1,0 +1,167 @@
+"""int8 through a pipeline file (issue 14 item 1): train --precision int8, classify --pipeline.
+
+1. Equivalence, as tests/py/test_pipeline.py does for fp32: `irbis experiment --precision int8`
+   runs RN2+A and RN2+A+M (two input sizes averaged, strips cropped, mirrors, motion) with 3
+   contiguous blocks as folds on the first 120 MLWIC frames; for each block, `irbis train --images
+   --precision int8` trains the recipe on the other two blocks and `irbis classify --pipeline`
+   classifies the held-out block. Both are given the same calibration tables (`--calib`, recorded
+   by `irbis calibrate`), so each image's probability must equal the experiment's out-of-fold
+   prediction to 1e-5: the pipeline runs int8 with the tables it stores, on every part and size.
+2. Calibration at train time: without --calib, the table the pipeline stores for each size is
+   the one `irbis calibrate` records on the same 64 of the training images (read from the file's
+   'precision' section as docs/pipeline.md lays it out, compared byte for byte).
+3. `classify --precision fp32` on that int8 pipeline runs fp32 (close to int8, not equal: the
+   classifiers were trained on int8 features; the difference is reported); `--precision int8` on
+   an fp32 pipeline is refused (no tables), naming the file.
+"""
+import csv
+import os
+import shutil
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import CT, MODEL, check, finish, tmpdir  # noqa: E402
+from test_pipeline import predictions, run, survey_of, write_labels  # noqa: E402  (fp32's helpers)
+
+TMP = tmpdir('pipeline_int8')
+N = 120
+SIZES = [160, 224]
+RECIPE = ['--size', ','.join(map(str, SIZES)), '--combine', 'mean', '--resize', 'squash', '--crop', 'auto',
+          '--precision', 'int8']
+
+
+def calib_section(path):
+    """The 'precision' section of a pipeline file (docs/pipeline.md): (precision, {size: table text})."""
+    data = open(path, 'rb').read()
+    tag = struct.pack('<I', 9) + b'precision'
+    at = data.rfind(tag)
+    if at < 0:
+        return None, {}
+    off = at + len(tag)
+    length, = struct.unpack_from('<Q', data, off)
+    off += 8
+    end = off + length
+    prec, n = struct.unpack_from('<II', data, off)
+    off += 8
+    tables = {}
+    for _ in range(n):
+        size, tl = struct.unpack_from('<II', data, off)
+        off += 8
+        tables[size] = data[off:off + tl].decode()
+        off += tl
+    check(off == end, 'the precision section is read to its last byte (%d of %d)' % (off - at, end - at))
+    return prec, tables
+
+
+def equivalence(rows, calib):
+    tmp = os.path.join(TMP, 'folds')
+    os.makedirs(tmp, exist_ok=True)
+    labels = os.path.join(tmp, 'labels.csv')
+    write_labels(labels, rows)
+    cache, exp = os.path.join(tmp, 'cache'), os.path.join(tmp, 'experiment')
+    recipes = ['RN2+A', 'RN2+A+M']
+    calib_args = ['--calib', ','.join(calib[s] for s in SIZES)]
+    r = run(['experiment', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--rows',
+             ','.join(recipes), '--cache', cache, '-o', exp, '--quiet', '--folds', '3'] + RECIPE + calib_args)
+    check(r.returncode == 0, 'experiment --precision int8 --calib ran (%s)' % r.stderr.strip()[-300:])
+    oof, fold = {}, {}
+    for recipe in recipes:
+        f = os.path.join(exp, 'predictions_%s.csv' % recipe.replace('+', '_'))
+        oof[recipe] = {os.path.basename(p['path']): float(p['p_animal']) for p in csv.DictReader(open(f))}
+        fold.update({p['path']: p['fold'] for p in csv.DictReader(open(f))})
+    for f in sorted(set(fold.values())):
+        test = [r for r in rows if fold[r['path']] == f]
+        lab = os.path.join(tmp, 'train_%s.csv' % f)
+        write_labels(lab, [r for r in rows if fold[r['path']] != f])
+        survey = survey_of(os.path.join(tmp, 'survey%s' % f), test)
+        for recipe in recipes:
+            pipe = os.path.join(tmp, '%s_fold%s.irbis' % (recipe.replace('+', '_'), f))
+            r = run(['train', '--images', CT, '--labels', lab, '--model', MODEL, '--task', 'empty', '--recipe', recipe,
+                     '--cache', cache, '-o', pipe, '--quiet'] + RECIPE + calib_args)
+            check(r.returncode == 0, 'fold %s: train --images --precision int8 --recipe %s (%s)' %
+                  (f, recipe, r.stderr.strip()[-300:]))
+            prec, tables = calib_section(pipe)
+            check(prec == 2 and tables == {s: open(calib[s]).read() for s in SIZES},
+                  'fold %s %s: the pipeline holds int8 and the given tables byte for byte' % (f, recipe))
+            out = os.path.join(tmp, 'out_%s_%s' % (recipe.replace('+', '_'), f))
+            shutil.rmtree(out, ignore_errors=True)
+            r = run(['classify', '--pipeline', pipe, survey, '-o', out, '--quiet'])
+            check(r.returncode == 0, 'fold %s: classify --pipeline %s (%s)' % (f, recipe, r.stderr.strip()[-300:]))
+            got = predictions(os.path.join(out, 'predictions.csv'))
+            d, k = max((abs(got[k] - oof[recipe][k]), k) for k in got) if got else (1, '-')
+            check(len(got) == len(test) and d < 1e-5, 'fold %s: classify --pipeline %s (int8) = the experiment\'s '
+                  'int8 out-of-fold %s (max |dp| %.2g at %s over %d of %d images)' % (f, recipe, recipe, d, k,
+                                                                                    len(got), len(test)))
+
+
+def train_time_calibration(rows):
+    tmp = os.path.join(TMP, 'default')
+    os.makedirs(tmp, exist_ok=True)
+    labels = os.path.join(tmp, 'labels.csv')
+    write_labels(labels, rows)
+    pipe = os.path.join(tmp, 'p8.irbis')
+    r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--recipe', 'RN2+A',
+             '--size', '224', '--resize', 'squash', '--crop', 'none', '--precision', 'int8', '--folds', '3',
+             '-o', pipe, '--quiet'])
+    check(r.returncode == 0 and 'precision: int8' in r.stdout and 'from 64 of the images' in r.stdout,
+          'train --images --precision int8, tables recorded and said so (%s)' % r.stderr.strip()[-300:])
+    prec, tables = calib_section(pipe)
+    table = os.path.join(tmp, 'ref.calib')
+    paths = sorted(os.path.join(CT, r['path']) for r in rows)
+    r = run(['calibrate', '--model', MODEL, '--size', '224', '--resize', 'squash', '--count', '64', '-o', table]
+            + paths)
+    check(r.returncode == 0 and prec == 2 and list(tables) == [224] and tables[224] == open(table).read(),
+          'the stored table is irbis calibrate\'s on the same 64 training images, byte for byte (%d tensors)' %
+          (tables.get(224, '').count('\n') - 2))
+    survey = survey_of(os.path.join(tmp, 'survey'), rows[:40])
+    outs = {}
+    for prec_arg in ([], ['--precision', 'fp32'], ['--precision', 'int8']):
+        out = os.path.join(tmp, 'out' + ''.join(prec_arg))
+        r = run(['classify', '--pipeline', pipe, survey, '-o', out, '--quiet'] + prec_arg)
+        check(r.returncode == 0, 'classify --pipeline %s (%s)' % (' '.join(prec_arg), r.stderr.strip()[-200:]))
+        outs[' '.join(prec_arg)] = predictions(os.path.join(out, 'predictions.csv'))
+        by = open(os.path.join(out, 'megadetector.json')).read()
+        check(('int8' in by) == (prec_arg != ['--precision', 'fp32']),
+              'the outputs name the precision run (%s)' % (' '.join(prec_arg) or 'default: int8'))
+    a, b, c = outs[''], outs['--precision fp32'], outs['--precision int8']
+    check(a == c, 'default = --precision int8 on an int8 pipeline')
+    d = max(abs(a[k] - b[k]) for k in a)
+    agree = sum((a[k] >= 0.5) == (b[k] >= 0.5) for k in a)
+    check(0 < d < 0.2 and agree >= len(a) - 1, '--precision fp32 on an int8 pipeline runs fp32: max |dp| %.3g, '
+          'labels agree on %d of %d images' % (d, agree, len(a)))
+    # an fp32 pipeline cannot run int8: it has no tables
+    fp = os.path.join(tmp, 'p32.irbis')
+    r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--recipe', 'RN2',
+             '--size', '224', '--resize', 'squash', '--crop', 'none', '--folds', '3', '-o', fp, '--quiet'])
+    check(r.returncode == 0 and calib_section(fp) == (None, {}), 'an fp32 pipeline has no precision section')
+    r = run(['classify', '--pipeline', fp, survey, '-o', os.path.join(tmp, 'refused'), '--quiet', '--precision',
+             'int8'], ok=(2,))
+    check(r.returncode == 2 and 'p32.irbis' in r.stderr and 'calibration' in r.stderr,
+          '--precision int8 on an fp32 pipeline is refused (usage error): %s' % r.stderr.strip())
+    r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--calib', table, '-o', fp], ok=(2,))
+    check(r.returncode == 2 and '--precision int8' in r.stderr, '--calib without int8 is a usage error: %s' %
+          r.stderr.strip())
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP, exist_ok=True)
+    manifest = list(csv.DictReader(open(os.path.join(CT, 'manifest.csv'))))
+    mlwic = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
+    for r in mlwic:
+        r['camera'], r['timestamp'] = '', ''  # plain path,label: blocks of path order, one camera
+    calib = {}
+    for s in SIZES:  # tables from other MLWIC frames than the ones classified
+        calib[s] = os.path.join(TMP, 'mlwic_%d.calib' % s)
+        r = run(['calibrate', '--model', MODEL, '--size', str(s), '--resize', 'squash', '--count', '12', '-o',
+                 calib[s]] + [os.path.join(CT, r['path']) for r in
+                              sorted(manifest, key=lambda r: r['path'])[-400:] if r['path'].startswith('mlwic')])
+        check(r.returncode == 0, 'irbis calibrate at %d (%s)' % (s, r.stderr.strip()[-200:]))
+    equivalence(mlwic, calib)
+    train_time_calibration(mlwic)
+    finish()
+
+
+if __name__ == '__main__':
+    main()
