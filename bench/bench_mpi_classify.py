@@ -15,23 +15,11 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_mpi import make_survey  # noqa: E402
-
-
-def timed(cmd, env=None):
-    e = dict(os.environ, **(env or {}))
-    t = time.monotonic()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=e)
-    dt = time.monotonic() - t
-    if r.returncode not in (0, 1):
-        sys.exit("failed: %s\n%s" % (" ".join(cmd), r.stderr[-2000:]))
-    return dt, r.stderr
+from bench_mpi import make_survey, timed  # noqa: E402
 
 
 def main():

@@ -9,19 +9,8 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn_check.h"
 #include "irbis/nn.h"
-
-static float *read_floats(const char *path, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    float *b = malloc(n * sizeof(float));
-    if (!f || !b || fread(b, sizeof(float), n, f) != n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    return b;
-}
 
 static void one(const char *tmp, const char *flags, const char *tag)
 {
@@ -50,7 +39,7 @@ static void one(const char *tmp, const char *flags, const char *tag)
     const irb_preprocess *pp = irb_model_preprocess(m);
     CHECK(strcmp(pp->source, "metadata") == 0 && fabsf(pp->mean[0] - 123.675f) < 1e-3f && fabsf(pp->std[2] - 57.375f) < 1e-3f,
           "%s preprocessing from metadata", tag);
-    float *x = read_floats(xin, 3 * 224 * 224), *want = read_floats(yout, 1000);
+    float *x = test_read_floats(xin, 3 * 224 * 224), *want = test_read_floats(yout, 1000);
     float *y = malloc(2048 * 49 * sizeof(float)), *c1 = malloc(2048 * sizeof(float));
     irb_net_t *net = NULL, *n1 = NULL, *n2 = NULL;
     irb_net_opts o = {.engine = IRB_ENGINE_REFERENCE};
