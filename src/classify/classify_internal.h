@@ -119,9 +119,6 @@ int irb_cls_label(const double *p, int n, int pos, double threshold, double min_
  * (a NaN score, i.e. none, never is): the image is unlike the training images. */
 int irb_cls_label_novel(const double *p, int n, int pos, double threshold, double min_conf, double novelty,
                         double novelty_threshold);
-/* The status column's token for a failed image: "io", "corrupt", "unsupported", "too_large",
- * "not_found", "nomem", ... */
-const char *irb_cls_status_token(irb_status s);
 
 /* ---- the results store (store.c) -------------------------------------------------------- */
 

@@ -387,7 +387,7 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error 
     sqlite3_bind_int(q, 7, row->height);
     int bad = row->status != IRB_OK;
     sqlite3_bind_int(q, 8, bad ? IRB_IMG_FAILED : IRB_IMG_PENDING);
-    sqlite3_bind_text(q, 9, bad ? irb_cls_status_token(row->status) : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 9, bad ? irb_status_token(row->status) : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 10, bad && row->message ? row->message : "", -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_DONE)
         return irb_store_fail(st, err, "add image");
@@ -463,7 +463,7 @@ irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_er
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err)
 {
     IRB_TRY(irb_store_prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
-    sqlite3_bind_text(st->failed, 1, irb_cls_status_token(status), -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->failed, 1, irb_status_token(status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st->failed, 2, message ? message : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->failed, 3, id);
     if (sqlite3_step(st->failed) != SQLITE_DONE)
@@ -497,16 +497,6 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
 }
 
 /* ---- sequences -------------------------------------------------------------------------- */
-
-const char *irb_cls_status_token(irb_status s)
-{
-    static const char *const t[IRB_STATUS_COUNT] = {
-        [IRB_OK] = "ok", [IRB_INVALID_ARG] = "invalid", [IRB_IO] = "io", [IRB_CORRUPT] = "corrupt",
-        [IRB_UNSUPPORTED] = "unsupported", [IRB_NOMEM] = "nomem", [IRB_TOO_LARGE] = "too_large",
-        [IRB_NOT_FOUND] = "not_found", [IRB_MISMATCH] = "mismatch", [IRB_BUSY] = "busy", [IRB_INTERNAL] = "internal",
-    };
-    return (unsigned)s < IRB_STATUS_COUNT && t[s] ? t[s] : "error";
-}
 
 int irb_cls_label(const double *p, int n, int pos, double threshold, double min_conf)
 {
