@@ -92,38 +92,33 @@ static int relabels_push(relabels *r, int64_t id, int from, int to)
     return 1;
 }
 
-/* Images with a review, or that had one: their label is the human one, else the machine's. */
-static irb_status image_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+/* An image or sequence with a review, or that had one: its label is the human one, else the
+ * machine's; a change is pushed to out. 0 when out of memory. */
+static int relabel_one(const irb_outputs_opts *o, relabels *out, int64_t id, const char *human_label,
+                       const double *probs, int label)
 {
-    irb_store_iter *it;
-    IRB_TRY(irb_store_images_begin(st, IRB_IMAGES_REVIEWED, o->n_classes, &it, err));
-    irb_status s = IRB_OK;
-    irb_img_row r;
-    while (s == IRB_OK && irb_store_images_next(it, &r)) {
-        int human = class_index(o, r.human);
-        int want = human >= 0 ? human : machine_label(o, r.probs);
-        if (want != -1 && want != r.label && !relabels_push(out, r.id, r.label, want))
-            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
-    }
-    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
-    return s == IRB_OK ? end : s;
+    int human = class_index(o, human_label);
+    int want = human >= 0 ? human : machine_label(o, probs);
+    return want == -1 || want == label || relabels_push(out, id, label, want);
 }
 
-/* Sequences holding an image that has or had a review. */
-static irb_status seq_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+/* The images (seqs = 0) or sequences (seqs = 1) that have or had a review, relabelled into out. */
+static irb_status relabel_all(irb_store *st, const irb_outputs_opts *o, int seqs, relabels *out, irb_error *err)
 {
     irb_store_iter *it;
-    IRB_TRY(irb_store_seqs_begin(st, IRB_SEQS_REVIEWED, o->n_classes, &it, err));
-    irb_status s = IRB_OK;
-    irb_seq_row r;
-    while (s == IRB_OK && irb_store_seqs_next(it, &r)) {
-        int human = class_index(o, r.human);
-        int want = human >= 0 ? human : machine_label(o, r.probs);
-        if (want != -1 && want != r.label && !relabels_push(out, r.id, r.label, want))
-            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
-    }
-    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
-    return s == IRB_OK ? end : s;
+    IRB_TRY(seqs ? irb_store_seqs_begin(st, IRB_SEQS_REVIEWED, o->n_classes, &it, err)
+                 : irb_store_images_begin(st, IRB_IMAGES_REVIEWED, o->n_classes, &it, err));
+    int ok = 1;
+    irb_img_row image;
+    irb_seq_row seq;
+    if (seqs)
+        while (ok && irb_store_seqs_next(it, &seq))
+            ok = relabel_one(o, out, seq.id, seq.human, seq.probs, seq.label);
+    else
+        while (ok && irb_store_images_next(it, &image))
+            ok = relabel_one(o, out, image.id, image.human, image.probs, image.label);
+    irb_status end = irb_store_iter_end(it, ok ? err : NULL);
+    return ok ? end : irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
 }
 
 /* The images of sequence seq leave OUT/sorted/<label>/. */
@@ -156,9 +151,9 @@ irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error
 {
     relabels img = {0}, seq = {0};
     IRB_TRY(irb_store_begin(st, err));
-    irb_status s = image_relabels(st, o, &img, err);
+    irb_status s = relabel_all(st, o, 0, &img, err);
     if (s == IRB_OK)
-        s = seq_relabels(st, o, &seq, err);
+        s = relabel_all(st, o, 1, &seq, err);
     if (s == IRB_OK)
         s = write_relabels(st, o, &img, &seq, err);
     if (s == IRB_OK)
