@@ -147,24 +147,16 @@ static int camera_done(run *r, const camera *c)
     return k == c->n;
 }
 
+static int camera_done_at(void *user, size_t c)
+{
+    run *r = user;
+    return camera_done(r, &r->cs.v[c]);
+}
+
 /* Rank 0 checks which cameras are done; everyone learns it. */
 static int share_done(run *r)
 {
-    size_t n = r->cs.n;
-    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
-     * this one could not be allocated) */
-    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
-    if (comm_rank() == 0) {
-        if (part_mkdirs(r->parts) != 0)
-            cli_error(CMD, "%s: cannot create the parts folder", r->parts);
-        for (size_t c = 0; done && c < n; c++)
-            done[c] = (unsigned char)camera_done(r, &r->cs.v[c]);
-    }
-    int rc = comm_bcast_bytes((void **)&done, &n, 0);
-    for (size_t c = 0; rc == 0 && c < n; c++)
-        r->cs.v[c].done = done[c];
-    free(done);
-    return rc == 0 ? CLI_OK : CLI_FATAL;
+    return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r);
 }
 
 /* Writes each image's result into the camera's part as the worker delivers it. */

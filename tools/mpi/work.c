@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "parts.h"
 
 /* ---- cameras ------------------------------------------------------------------------------- */
 
@@ -180,6 +181,26 @@ void cameras_free(camera_set *cs)
         free(cs->v[k].name), free(cs->v[k].idx);
     free(cs->v), free(cs->order), free(cs->of);
     memset(cs, 0, sizeof *cs);
+}
+
+int cameras_share_done(camera_set *cs, const char *parts, const char *cmd, int (*is_done)(void *user, size_t c),
+                       void *user)
+{
+    size_t n = cs->n;
+    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
+     * this one could not be allocated) */
+    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
+    if (comm_rank() == 0) {
+        if (part_mkdirs(parts) != 0)
+            cli_error(cmd, "%s: cannot create the parts folder", parts);
+        for (size_t c = 0; done && c < n; c++)
+            done[c] = (unsigned char)is_done(user, c);
+    }
+    int rc = comm_bcast_bytes((void **)&done, &n, 0);
+    for (size_t c = 0; rc == 0 && c < n; c++)
+        cs->v[c].done = done[c];
+    free(done);
+    return rc == 0 ? CLI_OK : CLI_FATAL;
 }
 
 void units_dump(const camera_set *cs, const char *const *paths)
