@@ -49,4 +49,35 @@ static inline irb_net_t *test_net(const irb_model_t *m, const irb_net_opts *o, c
     return net;
 }
 
+/* The model at path; a failure is recorded and gives NULL. */
+static inline irb_model_t *test_load_model(const char *path)
+{
+    irb_error err = {0};
+    irb_model_t *m = NULL;
+    CHECK(irb_model_load(path, NULL, &m, &err) == IRB_OK, "load %s: %s", path, err.message);
+    return m;
+}
+
+/* The shared MobileNetV2. */
+static inline irb_model_t *test_load_mobilenet(void)
+{
+    return test_load_model(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"));
+}
+
+/* The seeded ResNet-50 of tools/export_resnet50.py (--seed 3 and `args`, e.g. --no-fold and where
+ * to write a random input and PyTorch's output) exported to onnx and loaded; a failed export or
+ * load is recorded and gives NULL. */
+static inline irb_model_t *test_export_resnet50(const char *onnx, const char *args)
+{
+    char cmd[20000];
+    const char *src = getenv("IRBIS_SRC");
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py --seed 3 -o %s %s", src ? src : "..", onnx,
+             args);
+    if (system(cmd) != 0) {
+        CHECK(0, "export failed: %s", cmd);
+        return NULL;
+    }
+    return test_load_model(onnx);
+}
+
 #endif

@@ -179,12 +179,10 @@ static void text_round_trip(const irb_calib_t *cal)
 
 static void mobilenet(void)
 {
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
-          "load: %s", err.message);
+    irb_model_t *m = test_load_mobilenet();
     if (!m)
         return;
+    irb_error err = {0};
     irb_calib_t *cal = calibrate(m, 224);
     text_round_trip(cal);
     float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
@@ -244,17 +242,9 @@ static void mobilenet(void)
 static void resnet50(void)
 {
     const char *tmp = test_tmpdir("int8");
-    char cmd[9000], onnx[4200];
+    char onnx[4200];
     snprintf(onnx, sizeof onnx, "%s/r50.onnx", tmp);
-    const char *src = getenv("IRBIS_SRC");
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py --seed 3 -o %s", src ? src : "..", onnx);
-    if (system(cmd) != 0) {
-        CHECK(0, "export failed: %s", cmd);
-        return;
-    }
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(onnx, NULL, &m, &err) == IRB_OK, "load %s: %s", onnx, err.message);
+    irb_model_t *m = test_export_resnet50(onnx, "");
     if (!m)
         return;
     irb_calib_t *cal = calibrate(m, 224);

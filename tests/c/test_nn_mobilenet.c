@@ -21,13 +21,9 @@ static irb_net_t *net(const irb_model_t *m, const char *layer, int cut, irb_pool
 
 int main(void)
 {
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    const char *path = test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx");
-    if (irb_model_load(path, NULL, &m, &err) != IRB_OK) {
-        fprintf(stderr, "load: %s\n", err.message);
-        return 1;
-    }
+    irb_model_t *m = test_load_mobilenet();
+    if (!m)
+        return CHECK_DONE();
     const irb_model_info *info = irb_model_info_get(m);
     CHECK(info->n_outputs == 3 && strcmp(info->outputs[2].name, "probs") == 0, "outputs");
     CHECK(info->inputs[0].dims[1] == 3 && info->inputs[0].dims[2] == 224, "input shape");

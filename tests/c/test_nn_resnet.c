@@ -14,22 +14,15 @@
 
 static void one(const char *tmp, const char *flags, const char *tag)
 {
-    char cmd[20000], onnx[4200], xin[4200], yout[4200];
+    char args[13000], onnx[4200], xin[4200], yout[4200];
     snprintf(onnx, sizeof onnx, "%s/r50_%s.onnx", tmp, tag);
     snprintf(xin, sizeof xin, "%s/r50_%s_x.bin", tmp, tag);
     snprintf(yout, sizeof yout, "%s/r50_%s_y.bin", tmp, tag);
-    const char *src = getenv("IRBIS_SRC");
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py %s --seed 3 -o %s --input-out %s --output-out %s",
-             src ? src : "..", flags, onnx, xin, yout);
-    if (system(cmd) != 0) {
-        CHECK(0, "export failed: %s", cmd);
-        return;
-    }
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(onnx, NULL, &m, &err) == IRB_OK, "load %s: %s", onnx, err.message);
+    snprintf(args, sizeof args, "%s --input-out %s --output-out %s", flags, xin, yout);
+    irb_model_t *m = test_export_resnet50(onnx, args);
     if (!m)
         return;
+    irb_error err = {0};
     const irb_model_info *info = irb_model_info_get(m);
     CHECK(info->n_cuts >= 2 && info->cuts[0].tensor.rank == 2 && info->cuts[0].tensor.dims[1] == 2048,
           "%s cut 1 is 2048-d", tag);

@@ -43,12 +43,10 @@ static irb_net_t *onednn_net(const irb_model_t *m, const char *layer, int cut, i
 static void test_mobilenet(void)
 {
     static const char *names[4] = {"dog", "eagle", "giraffe", "horses"};
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
-          "load: %s", err.message);
+    irb_model_t *m = test_load_mobilenet();
     if (!m)
         return;
+    irb_error err = {0};
     enum { IN = 3 * 224 * 224, F = 1280, P = 1001 };
     float *in = malloc(4 * IN * sizeof *in), *feat = malloc(4 * F * sizeof *feat), *prob = malloc(4 * P * sizeof *prob);
     for (int i = 0; i < 4; i++) {
