@@ -454,13 +454,5 @@ int mpi_classify(int argc, char **argv)
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
     free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed), free(r.offset), free(r.next);
-    int out = rc;
-    size_t n = sizeof out;
-    void *p = &out;
-    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
-    if (comm_rank() != 0) {
-        out = *(int *)p;
-        free(p);
-    }
-    return out;
+    return comm_root_int(rc); /* every rank exits with rank 0's status */
 }

@@ -367,13 +367,5 @@ int mpi_featurize(int argc, char **argv)
                     "work %.3f s, merge %.3f s\n", total, comm_size(), t1 - t0, t2 - t1, comm_wtime() - t3);
     }
     cleanup(&r);
-    int out = rc;
-    size_t n = sizeof out;
-    void *p = &out;
-    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
-    if (comm_rank() != 0) {
-        out = *(int *)p;
-        free(p);
-    }
-    return out;
+    return comm_root_int(rc); /* every rank exits with rank 0's status */
 }
