@@ -48,15 +48,23 @@ def timed(cmd, env=None):
     return dt, r.stderr
 
 
-def main():
+def arguments(build, images, repeat, tmp):
+    """The options both MPI benchmarks take, with their defaults."""
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build-mpi"))
+    ap.add_argument("--build", default=os.path.join(HERE, "..", build))
     ap.add_argument("--shared", default=os.environ.get("IRBIS_SHARED", os.path.join(HERE, "..", "..", "shared")))
-    ap.add_argument("--images", type=int, default=150)
+    ap.add_argument("--images", type=int, default=images)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--tmp", default="/tmp/irbis_bench_mpi")
-    a = ap.parse_args()
+    ap.add_argument("--repeat", type=int, default=repeat)
+    ap.add_argument("--tmp", default=tmp)
+    return ap
+
+
+def run_variants(a, command, outputs, fresh, what):
+    """Runs `irbis COMMAND...` as single, mpi1xT and mpiTx1 over a survey of a.images images
+    (command(model) gives the subcommand and its options), interleaved over a.repeat rounds,
+    each into a.tmp/<variant> (emptied first when fresh); prints the medians and the MPI
+    variants' summaries, and whether outputs(out) equals single's. Returns (images, logs)."""
     irbis = os.path.join(a.build, "irbis")
     mpibin = os.path.join(a.build, "tools/mpi/irbis-mpi")
     mpirun = shutil.which("mpirun")
@@ -67,7 +75,7 @@ def main():
     n = make_survey(survey, a.shared, a.images)
     cams = sum(1 for _, _, f in os.walk(survey) if f)
     T = a.threads
-    common = ["featurize", "--model", model, "--cut", "2"]
+    common = command(model)
     mpi = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
     variants = {
         "single": lambda o: [irbis, *common, "--threads", str(T), "-o", o, survey],
@@ -79,26 +87,36 @@ def main():
     for _ in range(a.repeat):
         for k, cmd in variants.items():
             out = os.path.join(a.tmp, k)
+            if fresh:
+                shutil.rmtree(out, ignore_errors=True)
             dt, err = timed(cmd(out), env={"IRBIS_MPI_TIMING": "1"})
             times[k].append(dt)
             logs[k] = err
-    ref = [open(os.path.join(a.tmp, "single") + e, "rb").read() for e in (".npy", ".csv", ".json")]
+    ref = outputs(os.path.join(a.tmp, "single"))
     print("survey: %d images in %d camera folders; %d CPUs; %d threads per variant" % (n, cams, os.cpu_count(), T))
     base = statistics.median(times["single"])
     for k in variants:
         med = statistics.median(times[k])
-        same = [open(os.path.join(a.tmp, k) + e, "rb").read() for e in (".npy", ".csv", ".json")] == ref
-        print("%-8s median %.2f s  (%s)  %.1f img/s  overhead vs single %+.1f %%  identical=%s"
-              % (k, med, ", ".join("%.2f" % t for t in times[k]), n / med, 100 * (med / base - 1), same))
+        same = outputs(os.path.join(a.tmp, k)) == ref
+        print("%-8s median %.2f s  (%s)  %.1f img/s  overhead vs single %+.1f %%  %s=%s"
+              % (k, med, ", ".join("%.2f" % t for t in times[k]), n / med, 100 * (med / base - 1), what, same))
     for k in list(variants)[1:]:
         for line in logs[k].splitlines():
             if line.startswith("irbis-mpi"):
                 print("  %s: %s" % (k, line))
-    m = re.search(r"setup ([0-9.]+) s, work ([0-9.]+) s, merge ([0-9.]+) s", logs["mpi%dx1" % T])
+    return n, logs
+
+
+def main():
+    a = arguments("build-mpi", 150, 3, "/tmp/irbis_bench_mpi").parse_args()
+    n, logs = run_variants(a, lambda model: ["featurize", "--model", model, "--cut", "2"],
+                           lambda base: [open(base + e, "rb").read() for e in (".npy", ".csv", ".json")], False,
+                           "identical")
+    m = re.search(r"setup ([0-9.]+) s, work ([0-9.]+) s, merge ([0-9.]+) s", logs["mpi%dx1" % a.threads])
     if m:
         setup, work, merge = map(float, m.groups())
         print("projection input: per-rank work rate %.2f img/s (1 thread), merge %.3f s for %d images "
-              "(%.2f ms/image), setup %.2f s" % (n / work / T, merge, n, 1000 * merge / n, setup))
+              "(%.2f ms/image), setup %.2f s" % (n / work / a.threads, merge, n, 1000 * merge / n, setup))
 
 
 if __name__ == "__main__":

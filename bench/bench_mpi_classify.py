@@ -11,77 +11,21 @@ replay of the parts into the store. predictions.csv is checked to be byte-identi
 usage: bench/bench_mpi_classify.py --build build-mpic --classifier C.irbis [--images 600] [--repeat 2]
 (C.irbis: e.g. BUILD/testtmp/classify_fixture/clf.irbis, made by the classify tests)
 """
-import argparse
 import os
-import shutil
-import statistics
-import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from bench_mpi import make_survey  # noqa: E402
-
-
-def timed(cmd, env=None):
-    e = dict(os.environ, **(env or {}))
-    t = time.monotonic()
-    r = subprocess.run(cmd, capture_output=True, text=True, env=e)
-    dt = time.monotonic() - t
-    if r.returncode not in (0, 1):
-        sys.exit("failed: %s\n%s" % (" ".join(cmd), r.stderr[-2000:]))
-    return dt, r.stderr
+from bench_mpi import arguments, run_variants  # noqa: E402
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default=os.path.join(HERE, "..", "build-mpic"))
-    ap.add_argument("--shared", default=os.environ.get("IRBIS_SHARED", os.path.join(HERE, "..", "..", "shared")))
+    ap = arguments("build-mpic", 600, 2, "/tmp/irbis_bench_mpi_classify")
     ap.add_argument("--classifier", required=True)
-    ap.add_argument("--images", type=int, default=600)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--tmp", default="/tmp/irbis_bench_mpi_classify")
     a = ap.parse_args()
-    irbis = os.path.join(a.build, "irbis")
-    mpibin = os.path.join(a.build, "tools/mpi/irbis-mpi")
-    mpirun = shutil.which("mpirun")
-    if not mpirun or not os.path.exists(mpibin):
-        sys.exit("needs mpirun and %s" % mpibin)
-    model = os.path.join(a.shared, "models/mobilenet_v2/mobilenet_v2_1.0_224.onnx")
-    survey = os.path.join(a.tmp, "survey")
-    n = make_survey(survey, a.shared, a.images)
-    cams = sum(1 for _, _, f in os.walk(survey) if f)
-    T = a.threads
-    common = ["classify", "--model", model, "--classifier", a.classifier, "--quiet"]
-    mpi = [mpirun, "--allow-run-as-root", "--oversubscribe", "--bind-to", "none"]
-    variants = {
-        "single": lambda o: [irbis, *common, "--threads", str(T), "-o", o, survey],
-        "mpi1x%d" % T: lambda o: [*mpi, "-np", "1", mpibin, *common, "--threads", str(T), "-o", o, survey],
-        "mpi%dx1" % T: lambda o: [*mpi, "-np", str(T), mpibin, *common, "--threads", "1", "-o", o, survey],
-    }
-    times = {k: [] for k in variants}
-    logs = {k: "" for k in variants}
-    for _ in range(a.repeat):
-        for k, cmd in variants.items():
-            out = os.path.join(a.tmp, k)
-            shutil.rmtree(out, ignore_errors=True)
-            dt, err = timed(cmd(out), env={"IRBIS_MPI_TIMING": "1"})
-            times[k].append(dt)
-            logs[k] = err
-    ref = open(os.path.join(a.tmp, "single", "predictions.csv"), "rb").read()
-    print("survey: %d images in %d camera folders; %d CPUs; %d threads per variant" % (n, cams, os.cpu_count(), T))
-    base = statistics.median(times["single"])
-    for k in variants:
-        med = statistics.median(times[k])
-        same = open(os.path.join(a.tmp, k, "predictions.csv"), "rb").read() == ref
-        print("%-8s median %.2f s  (%s)  %.1f img/s  overhead vs single %+.1f %%  identical predictions.csv=%s"
-              % (k, med, ", ".join("%.2f" % t for t in times[k]), n / med, 100 * (med / base - 1), same))
-    for k in list(variants)[1:]:
-        for line in logs[k].splitlines():
-            if line.startswith("irbis-mpi"):
-                print("  %s: %s" % (k, line))
+    run_variants(a, lambda model: ["classify", "--model", model, "--classifier", a.classifier, "--quiet"],
+                 lambda out: open(os.path.join(out, "predictions.csv"), "rb").read(), True,
+                 "identical predictions.csv")
 
 
 if __name__ == "__main__":

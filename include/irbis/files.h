@@ -1,6 +1,7 @@
 /* irbis/files.h: checksums (SHA-256, CRC-32) and CSV tables, for the data files the other
  * headers read and write (feature sets record their model's SHA-256, classifier files end in a
- * CRC-32, labels are CSV). Included by irbis.h and irbis/learn.h.
+ * CRC-32, labels are CSV), and the string map their rows are matched by (paths, class names,
+ * cameras). Included by irbis.h and irbis/learn.h.
  *
  * Example (a file's SHA-256, a labels table, a CRC-32):
  *
@@ -26,6 +27,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "irbis/core.h"
 
@@ -57,10 +59,41 @@ IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *
 IRB_API int irb_table_column(const irb_table *t, const char *name);
 IRB_API void irb_table_free(irb_table *t);
 
+/* Writes s (NULL: "") to f as one CSV field (RFC 4180): in quotes, with its quotes doubled, when
+ * it holds a comma, a quote, CR or LF; as it is otherwise. */
+IRB_API void irb_csv_put(FILE *f, const char *s);
+
 /* ---- CRC-32 ------------------------------------------------------------------------------- */
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of a buffer, continuing from crc (start with 0). */
 IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
+
+/* ---- string map ---------------------------------------------------------------------------- */
+
+/* A hash table from byte strings to int64 values (a class name -> its index, a path -> its row,
+ * a camera -> its number). Keys are copied with their length, so they may hold NUL bytes (give
+ * strlen(s) for a C string); lookups cost O(1) on average and the table grows as needed. */
+typedef struct irb_strmap irb_strmap;
+
+/* A new empty map sized for `expected` keys (it grows past them) into *out (irb_strmap_free).
+ * IRB_NOMEM when out of memory. */
+IRB_API irb_status irb_strmap_new(size_t expected, irb_strmap **out, irb_error *err);
+/* Frees m and its copies of the keys; m may be NULL. */
+IRB_API void irb_strmap_free(irb_strmap *m);
+/* Adds key (len bytes, copied) -> value unless key is there; *stored (may be NULL) receives the
+ * value now under key: value, or the one it already had. IRB_NOMEM leaves m as it was. */
+IRB_API irb_status irb_strmap_add(irb_strmap *m, const char *key, size_t len, int64_t value, int64_t *stored,
+                                  irb_error *err);
+/* Puts key (len bytes, copied) -> value, replacing the value key had. IRB_NOMEM leaves m as it was. */
+IRB_API irb_status irb_strmap_set(irb_strmap *m, const char *key, size_t len, int64_t value, irb_error *err);
+/* 1 with *value (may be NULL) set when key (len bytes) is in m, else 0. key is borrowed. */
+IRB_API int irb_strmap_get(const irb_strmap *m, const char *key, size_t len, int64_t *value);
+/* The number of keys in m. */
+IRB_API size_t irb_strmap_count(const irb_strmap *m);
+/* The hash the map places key by, the same on every machine (irbis-mpi cuts cameras into units
+ * of work by it): 64-bit FNV-1a of the len bytes, started from 1469598103934665603 (one digit
+ * short of the published offset basis, as irbis has always hashed). */
+IRB_API uint64_t irb_strmap_hash(const char *key, size_t len);
 
 #ifdef __cplusplus
 }

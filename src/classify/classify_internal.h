@@ -119,9 +119,6 @@ int irb_cls_label(const double *p, int n, int pos, double threshold, double min_
  * (a NaN score, i.e. none, never is): the image is unlike the training images. */
 int irb_cls_label_novel(const double *p, int n, int pos, double threshold, double min_conf, double novelty,
                         double novelty_threshold);
-/* The status column's token for a failed image: "io", "corrupt", "unsupported", "too_large",
- * "not_found", "nomem", ... */
-const char *irb_cls_status_token(irb_status s);
 
 /* ---- the results store (store.c) -------------------------------------------------------- */
 
@@ -133,8 +130,6 @@ enum { IRB_IMG_PENDING = 0, IRB_IMG_OK = 1, IRB_IMG_FAILED = 2 };
 irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err);
 /* Closes the database and releases the lock. st may be NULL. */
 void irb_store_close(irb_store *st);
-/* The sqlite3 handle (for the output writers' queries). */
-void *irb_store_db(irb_store *st);
 const char *irb_store_dir(const irb_store *st);
 
 /* Compares the recorded parameters with keys/values (n pairs). No recorded run: records them.
@@ -201,6 +196,115 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
  * invalid (the image is then untimed, a sequence of one). */
 int irb_cls_parse_time(const char *text, int64_t *sec, double *frac);
 
+/* ---- reading the store (store_query.c) ------------------------------------------------------
+ * The store is the only code that knows SQL (tests/py/test_store_sql.py): the writers read it
+ * through the cursors below, one row struct per kind of row. A cursor is opened by a _begin
+ * call, read with the matching _next (1: *row filled, 0: the end or a failure) and closed by
+ * irb_store_iter_end, which returns the failure, if any, with its message. Strings and
+ * probabilities in a row are owned by the cursor and valid until the next _next or the end;
+ * probs are NULL unless the store holds exactly n_classes of them. */
+typedef struct irb_store_iter irb_store_iter;
+irb_status irb_store_iter_end(irb_store_iter *it, irb_error *err); /* it may be NULL */
+
+/* Which images, in which order. */
+typedef enum irb_img_query {
+    IRB_IMAGES_ALL,           /* every image by path, with its sequence and review (predictions.csv) */
+    IRB_IMAGES_CLASSIFIED,    /* classified images (IRB_IMG_OK) by path, with their sequences */
+    IRB_IMAGES_FRAMES,        /* the same, and each one's frame number in its sequence */
+    IRB_IMAGES_DONE,          /* classified or failed images by path, with their reviews */
+    IRB_IMAGES_TIMED,         /* classified images with a time, by path, with their sequences */
+    IRB_IMAGES_FAILED,        /* failed images by path */
+    IRB_IMAGES_REVIEWED,      /* classified images that have or had a review, with their reviews */
+    IRB_IMAGES_PENDING,       /* pending images by id */
+    IRB_IMAGES_PENDING_SHOTS, /* pending images in shooting order (after irb_store_rank_shots) */
+} irb_img_query;
+
+/* One image (with its sequence's columns when the query joins them, else seq_name NULL). */
+typedef struct irb_img_row {
+    int64_t id;
+    const char *path, *camera, *timestamp; /* never NULL ("" when unknown) */
+    int timed;                             /* tsec, tfrac hold the parsed time */
+    int64_t tsec;
+    double tfrac;
+    int has_size, width, height;
+    int state;                             /* IRB_IMG_* */
+    const char *status, *message;          /* never NULL */
+    const double *probs;
+    int has_label, label;                  /* label 0 when !has_label */
+    double novelty;                        /* NaN: none */
+    const char *human;                     /* its review's label, or NULL */
+    const char *seq_name;                  /* its sequence, or NULL */
+    long long seq_n;                       /* the sequence's images */
+    int frame;                             /* its place in the sequence from 0 (IRB_IMAGES_FRAMES) */
+    const double *seq_probs;
+    int has_seq_label, seq_label;
+    double seq_novelty;                    /* NaN: none */
+} irb_img_row;
+
+irb_status irb_store_images_begin(irb_store *st, irb_img_query q, int n_classes, irb_store_iter **it,
+                                  irb_error *err);
+/* The images of sequence seq in (time, path) order (untimed last), without sequence columns. */
+irb_status irb_store_members_begin(irb_store *st, int64_t seq, int n_classes, irb_store_iter **it, irb_error *err);
+int irb_store_images_next(irb_store_iter *it, irb_img_row *row);
+
+typedef enum irb_seq_query {
+    IRB_SEQS_ALL,      /* every sequence by id, without human labels */
+    IRB_SEQS_HUMAN,    /* every sequence by id, with human labels */
+    IRB_SEQS_EVENTS,   /* sequences of timed images (start != "") by id, with human labels */
+    IRB_SEQS_REVIEWED, /* sequences holding an image that has or had a review, by id, with human labels */
+} irb_seq_query;
+
+typedef struct irb_seq_row {
+    int64_t id;
+    const char *name, *camera, *start, *end; /* never NULL */
+    long long n;
+    const double *probs;
+    int label;
+    double novelty;          /* NaN: none */
+    /* with human labels, else NULL: the most common review label among its images (ties: the
+     * first name; compare it with the run's classes), the latest review with that label, and
+     * the latest review of any of its images */
+    const char *human, *human_time, *review_time;
+} irb_seq_row;
+
+irb_status irb_store_seqs_begin(irb_store *st, irb_seq_query q, int n_classes, irb_store_iter **it, irb_error *err);
+/* The one sequence id (no row when there is none), without human labels. */
+irb_status irb_store_seq_begin(irb_store *st, int64_t id, int n_classes, irb_store_iter **it, irb_error *err);
+int irb_store_seqs_next(irb_store_iter *it, irb_seq_row *row);
+
+/* Per camera, in camera order: its images, failed and classified ones, and the classified
+ * ones with a time and their earliest and latest (whole) second. */
+typedef struct irb_camera_row {
+    const char *camera;
+    long long images, failed, classified, timed;
+    int64_t tmin, tmax;
+} irb_camera_row;
+irb_status irb_store_cameras_begin(irb_store *st, irb_store_iter **it, irb_error *err);
+int irb_store_cameras_next(irb_store_iter *it, irb_camera_row *row);
+
+/* The human labels (table reviews) by path. */
+typedef struct irb_review_row {
+    const char *path, *label, *time, *method;
+} irb_review_row;
+irb_status irb_store_reviews_begin(irb_store *st, irb_store_iter **it, irb_error *err);
+int irb_store_reviews_next(irb_store_iter *it, irb_review_row *row);
+
+/* Labels counted into images[0..n_classes] (classified images) and seqs[0..n_classes]
+ * (sequences, of `camera` when not NULL): index k for class k, n_classes for uncertain. images
+ * may be NULL. */
+irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_classes, long long *images,
+                                  long long *seqs, irb_error *err);
+/* Classified images that have a review. */
+irb_status irb_store_count_reviewed(irb_store *st, long long *n, irb_error *err);
+/* The id of the classified image at path, -1 when there is none. */
+irb_status irb_store_classified_id(irb_store *st, const char *path, int64_t *id, irb_error *err);
+
+/* Writes of irb_reviews_apply and the review handle: an image's or sequence's label, and a
+ * review of every image of sequence seq (label "" removes it), kept in the history too. */
+irb_status irb_store_set_image_label(irb_store *st, int64_t id, int label, irb_error *err);
+irb_status irb_store_set_seq_label(irb_store *st, int64_t id, int label, irb_error *err);
+irb_status irb_store_review_seq(irb_store *st, int64_t seq, const char *label, const char *time, irb_error *err);
+
 /* ---- outputs (outputs*.c) ---------------------------------------------------------------- */
 
 typedef struct irb_outputs_opts {
@@ -260,17 +364,6 @@ void irb_outputs_recalled_free(irb_outputs_recalled *r);
  * irb_write_sorted places them anew. One transaction. */
 irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error *err);
 
-/* SQL expressions of the writers' queries: the human label of the sequence aliased `s` (the most
- * common among its reviewed images, as irb_reviews_apply gives it) and its latest review time,
- * NULL when none of its images was reviewed. The label is the sequence's label only when it is
- * one of the run's classes: compare it with irb_label_name of s.label. */
-#define IRB_SQL_SEQ_HUMAN                                                                                   \
-    "(SELECT r.label FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path" \
-    " WHERE hm.seq_id = s.id GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1)"
-#define IRB_SQL_SEQ_HUMAN_TIME                                                                                 \
-    "(SELECT max(r.time) FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path" \
-    " WHERE hm.seq_id = s.id)"
-
 /* Removes OUT/sorted/<label's folder>/<rel> if it is there (outputs.c). */
 irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int label, const char *rel, irb_error *err);
 
@@ -281,7 +374,6 @@ int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, con
 void irb_utc_now(char *buf, size_t size); /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 int irb_uncertain_on(const irb_outputs_opts *o); /* the run can label uncertain (min-confidence or novelty) */
-irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what);
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */
 

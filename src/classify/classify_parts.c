@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "core/alloc.h"
 #include "core/error.h"
 #include "classify/classify_internal.h"
@@ -195,33 +193,24 @@ static int pending_grow(pending_list *l)
 /* The pending images with their cameras and times, in id order, or in shooting order. */
 static irb_status list_pending(irb_store *st, int shots, pending_list *l, irb_error *err)
 {
-    sqlite3 *db = irb_store_db(st);
-    sqlite3_stmt *q = NULL;
-    const char *sql = shots ? "SELECT i.path, i.camera, i.tsec, i.tfrac FROM shots s JOIN images i ON i.id = s.image_id"
-                              " WHERE i.state = 0 ORDER BY s.k"
-                            : "SELECT path, camera, tsec, tfrac FROM images WHERE state = 0 ORDER BY id";
-    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare pending images");
+    irb_store_iter *it;
+    IRB_TRY(irb_store_images_begin(st, shots ? IRB_IMAGES_PENDING_SHOTS : IRB_IMAGES_PENDING, 0, &it, err));
     irb_status s = IRB_OK;
-    int rc;
-    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    irb_img_row r;
+    while (s == IRB_OK && irb_store_images_next(it, &r)) {
         if (!pending_grow(l)) {
             s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
             break;
         }
         long long n = l->n++;
-        l->paths[n] = irb_strdup((const char *)sqlite3_column_text(q, 0));
-        l->cams[n] = irb_strdup((const char *)sqlite3_column_text(q, 1));
-        l->times[n] = sqlite3_column_type(q, 2) == SQLITE_NULL
-                          ? NAN
-                          : (double)sqlite3_column_int64(q, 2) + sqlite3_column_double(q, 3);
+        l->paths[n] = irb_strdup(r.path);
+        l->cams[n] = irb_strdup(r.camera);
+        l->times[n] = r.timed ? (double)r.tsec + r.tfrac : NAN;
         if (!l->paths[n] || !l->cams[n])
             s = irb_fail(err, IRB_NOMEM, "out of memory listing pending images");
     }
-    if (s == IRB_OK && rc != SQLITE_DONE)
-        s = irb_db_fail(st, err, "read pending images");
-    sqlite3_finalize(q);
-    return s;
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    return s == IRB_OK ? end : s;
 }
 
 /* Each pending image's neighbours, from the store's shooting order (the same pages the run

@@ -7,7 +7,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
-#include <sqlite3.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +46,6 @@ char *irb_out_path(irb_store *st, const char *name, irb_error *err)
     if (!p)
         irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
     return p;
-}
-
-irb_status irb_db_fail(irb_store *st, irb_error *err, const char *what)
-{
-    sqlite3 *db = irb_store_db(st);
-    return irb_fail(err, sqlite3_errcode(db) == SQLITE_NOMEM ? IRB_NOMEM : IRB_IO, "%s/irbis.sqlite: %s: %s",
-                    irb_store_dir(st), what, sqlite3_errmsg(db));
 }
 
 /* ---- text helpers ------------------------------------------------------------------------- */
@@ -122,24 +115,56 @@ static void safe_name(const char *s, char *buf, size_t size)
 
 /* ---- predictions.csv -------------------------------------------------------------------- */
 
-static void put_probs(FILE *f, const void *blob, int bytes, int nc)
+static void put_probs(FILE *f, const double *p, int nc)
 {
-    const double *p = blob;
-    int ok = p && bytes == (int)(sizeof(double) * (size_t)nc);
     for (int k = 0; k < nc; k++) {
-        if (ok)
+        if (p)
             fprintf(f, ",%.6f", p[k]);
         else
             fputc(',', f);
     }
 }
 
-static void put_label(FILE *f, const irb_outputs_opts *o, sqlite3_stmt *q, int col)
+static void put_label(FILE *f, const irb_outputs_opts *o, int has, int label)
 {
     fputc(',', f);
-    const char *name = irb_label_name(o, sqlite3_column_int(q, col));
-    if (sqlite3_column_type(q, col) != SQLITE_NULL && name)
+    const char *name = irb_label_name(o, label);
+    if (has && name)
         irb_csv_put(f, name);
+}
+
+/* A novelty score (6 decimals) and its flag; empty without a score. */
+static void put_novelty(FILE *f, const irb_outputs_opts *o, double score)
+{
+    if (isnan(score))
+        fputs(",,", f);
+    else
+        fprintf(f, ",%.6f,%d", score, score > o->novelty_threshold);
+}
+
+static void put_prediction(FILE *f, const irb_outputs_opts *o, const irb_img_row *r)
+{
+    const char *cols[4] = {r->path, r->camera, r->timestamp, r->seq_name ? r->seq_name : ""};
+    for (int c = 0; c < 4; c++) {
+        if (c)
+            fputc(',', f);
+        irb_csv_put(f, cols[c]);
+    }
+    put_probs(f, r->probs, o->n_classes);
+    put_label(f, o, r->has_label, r->label);
+    put_probs(f, r->seq_probs, o->n_classes);
+    put_label(f, o, r->has_seq_label, r->seq_label);
+    if (o->novelty_threshold > 0)
+        put_novelty(f, o, r->novelty), put_novelty(f, o, r->seq_novelty);
+    fputc(',', f);
+    fputs(r->state == IRB_IMG_OK ? "ok" : r->state == IRB_IMG_PENDING ? "pending" : r->status, f);
+    fputc(',', f);
+    irb_csv_put(f, r->message);
+    const char *lname = irb_label_name(o, r->label);
+    fputs(r->state != IRB_IMG_OK                              ? ",\n"
+          : r->human && lname && !strcmp(r->human, lname) ? ",human\n"
+                                                          : ",machine\n",
+          f);
 }
 
 irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err)
@@ -168,46 +193,16 @@ irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_e
     if (nov)
         fputs(",novelty,novel,seq_novelty,seq_novel", f);
     fputs(",status,message,method\n", f);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.path, i.camera, i.timestamp, s.name, i.probs, i.label, s.probs, s.label,"
-                           " i.state, i.status, i.message, i.novelty, s.novelty, r.label FROM images i"
-                           " LEFT JOIN reviews r ON r.path = i.path"
-                           " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
-                           " ORDER BY i.path",
-                           -1, &q, NULL) != SQLITE_OK) {
+    irb_store_iter *it;
+    irb_status s = irb_store_images_begin(st, IRB_IMAGES_ALL, o->n_classes, &it, err);
+    irb_img_row r;
+    while (s == IRB_OK && irb_store_images_next(it, &r))
+        put_prediction(f, o, &r);
+    if (s == IRB_OK)
+        s = irb_store_iter_end(it, err);
+    if (s != IRB_OK) {
         irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "prepare predictions");
-    }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        for (int c = 0; c < 4; c++) {
-            if (c)
-                fputc(',', f);
-            irb_csv_put(f, (const char *)sqlite3_column_text(q, c) ? (const char *)sqlite3_column_text(q, c) : "");
-        }
-        put_probs(f, sqlite3_column_blob(q, 4), sqlite3_column_bytes(q, 4), o->n_classes);
-        put_label(f, o, q, 5);
-        put_probs(f, sqlite3_column_blob(q, 6), sqlite3_column_bytes(q, 6), o->n_classes);
-        put_label(f, o, q, 7);
-        for (int c = 11; nov && c <= 12; c++) /* score (6 decimals) and flag; empty without a score */
-            if (sqlite3_column_type(q, c) == SQLITE_NULL)
-                fputs(",,", f);
-            else
-                fprintf(f, ",%.6f,%d", sqlite3_column_double(q, c), sqlite3_column_double(q, c) > o->novelty_threshold);
-        int state = sqlite3_column_int(q, 8);
-        fputc(',', f);
-        fputs(state == IRB_IMG_OK ? "ok" : state == IRB_IMG_PENDING ? "pending" : (const char *)sqlite3_column_text(q, 9),
-              f);
-        fputc(',', f);
-        irb_csv_put(f, (const char *)sqlite3_column_text(q, 10));
-        const char *human = (const char *)sqlite3_column_text(q, 13), *lname = irb_label_name(o, sqlite3_column_int(q, 5));
-        fputs(state != IRB_IMG_OK ? ",\n" : human && lname && !strcmp(human, lname) ? ",human\n" : ",machine\n", f);
-    }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "read predictions");
+        return s;
     }
     return irb_atomic_close(&af, err);
 }
@@ -286,22 +281,13 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
     char *sorted = irb_out_path(st, "sorted", err);
     if (!sorted)
         return IRB_NOMEM;
-    sqlite3_stmt *q = NULL;
-    irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.path, coalesce(s.label, i.label) FROM images i"
-                           " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
-                           " WHERE i.state = 1 ORDER BY i.path",
-                           -1, &q, NULL) != SQLITE_OK) {
-        irb_free(sorted);
-        return irb_db_fail(st, err, "prepare sorting");
-    }
-    int rc;
+    irb_store_iter *it;
+    irb_status s = irb_store_images_begin(st, IRB_IMAGES_CLASSIFIED, o->n_classes, &it, err);
+    irb_img_row r;
     char name[256];
-    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        const char *rel = (const char *)sqlite3_column_text(q, 0);
-        int label = sqlite3_column_int(q, 1);
-        const char *lname = irb_label_name(o, label);
+    while (s == IRB_OK && irb_store_images_next(it, &r)) {
+        const char *rel = r.path;
+        const char *lname = irb_label_name(o, r.has_seq_label ? r.seq_label : r.label);
         safe_name(lname ? lname : "unknown", name, sizeof name);
         size_t need = strlen(sorted) + strlen(name) + strlen(rel) + 3;
         char *dst = irb_malloc(need), *src = irb_path_join(root, rel);
@@ -314,9 +300,8 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
         irb_free(dst);
         irb_free(src);
     }
-    if (s == IRB_OK && rc != SQLITE_DONE)
-        s = irb_db_fail(st, err, "read sorting");
-    sqlite3_finalize(q);
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    s = s == IRB_OK ? end : s;
     irb_free(sorted);
     return s;
 }

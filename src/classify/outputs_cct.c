@@ -1,6 +1,5 @@
 /* OUT/coco-camera-traps.json: the run's labels in the COCO Camera Traps format (the format of
  * the LILA camera-trap datasets and of MegaDetector's training data; docs/classify.md). */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +52,34 @@ static void put_datetime(FILE *f, const char *ts)
     irb_json_put(f, buf);
 }
 
+/* frame_num: the image's place in its sequence in (time, path) order, as the sequences were built */
+static void put_image(FILE *f, const irb_img_row *r)
+{
+    irb_json_put_member(f, "", "id", r->path);
+    irb_json_put_member(f, ", ", "file_name", r->path);
+    irb_json_put_member(f, ", ", "location", r->camera);
+    if (r->timestamp[0])
+        fputs(", \"datetime\": ", f), put_datetime(f, r->timestamp);
+    if (r->has_size)
+        fprintf(f, ", \"width\": %d, \"height\": %d", r->width, r->height);
+    if (r->seq_name) {
+        irb_json_put_member(f, ", ", "seq_id", r->seq_name);
+        fprintf(f, ", \"seq_num_frames\": %d, \"frame_num\": %d", (int)r->seq_n, r->frame);
+    }
+}
+
+static void put_annotation(FILE *f, const irb_outputs_opts *o, int empty, const irb_img_row *r)
+{
+    int k = r->label;
+    double conf = 0;
+    for (int j = 0; r->probs && j < o->n_classes; j++) /* p(label); uncertain: the top p */
+        conf = j == k || (k == IRB_LABEL_UNCERTAIN && r->probs[j] > conf) ? r->probs[j] : conf;
+    irb_json_put_member(f, "", "id", r->path);
+    irb_json_put_member(f, ", ", "image_id", r->path);
+    fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
+            category_id(o, empty, k), conf);
+}
+
 irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     irb_atomic_file af;
@@ -63,69 +90,25 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
           f);
     int empty = empty_class(o);
     put_categories(f, o, empty);
-    /* frame_num: the image's place in its sequence in (time, path) order, as the sequences were built */
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.path, i.camera, i.timestamp, i.width, i.height, s.name, s.n,"
-                           " ROW_NUMBER() OVER (PARTITION BY m.seq_id ORDER BY i.tsec, i.tfrac, i.path) - 1,"
-                           " i.label, i.probs FROM images i"
-                           " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
-                           " WHERE i.state = 1 ORDER BY i.path",
-                           -1, &q, NULL) != SQLITE_OK) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, "prepare coco-camera-traps");
-    }
     /* images and annotations are two arrays: the rows are read twice */
     irb_status out = IRB_OK;
     for (int pass = 0; pass < 2 && out == IRB_OK; pass++) {
         fputs(pass ? "  \"annotations\": [" : "  \"images\": [", f);
-        int rc, first = 1;
-        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-            const char *p = (const char *)sqlite3_column_text(q, 0);
+        irb_store_iter *it;
+        out = irb_store_images_begin(st, IRB_IMAGES_FRAMES, o->n_classes, &it, err);
+        irb_img_row r;
+        for (int first = 1; out == IRB_OK && irb_store_images_next(it, &r); first = 0) {
             fputs(first ? "\n    {" : ",\n    {", f);
-            first = 0;
-            if (!pass) {
-                fputs("\"id\": ", f);
-                irb_json_put(f, p);
-                fputs(", \"file_name\": ", f);
-                irb_json_put(f, p);
-                fputs(", \"location\": ", f);
-                irb_json_put(f, (const char *)sqlite3_column_text(q, 1));
-                const char *ts = (const char *)sqlite3_column_text(q, 2);
-                if (ts && *ts)
-                    fputs(", \"datetime\": ", f), put_datetime(f, ts);
-                if (sqlite3_column_type(q, 3) != SQLITE_NULL)
-                    fprintf(f, ", \"width\": %d, \"height\": %d", sqlite3_column_int(q, 3), sqlite3_column_int(q, 4));
-                if (sqlite3_column_type(q, 5) != SQLITE_NULL) {
-                    fputs(", \"seq_id\": ", f);
-                    irb_json_put(f, (const char *)sqlite3_column_text(q, 5));
-                    fprintf(f, ", \"seq_num_frames\": %d, \"frame_num\": %d", sqlite3_column_int(q, 6),
-                            sqlite3_column_int(q, 7));
-                }
-            } else {
-                int k = sqlite3_column_int(q, 8);
-                double conf = 0, pk;
-                const char *blob = sqlite3_column_blob(q, 9);
-                int ok = blob && sqlite3_column_bytes(q, 9) == (int)(sizeof(double) * (size_t)o->n_classes);
-                for (int j = 0; ok && j < o->n_classes; j++) { /* p(label); uncertain: the top p */
-                    memcpy(&pk, blob + (size_t)j * sizeof pk, sizeof pk);
-                    conf = j == k || (k == IRB_LABEL_UNCERTAIN && pk > conf) ? pk : conf;
-                }
-                fputs("\"id\": ", f);
-                irb_json_put(f, p);
-                fputs(", \"image_id\": ", f);
-                irb_json_put(f, p);
-                fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
-                        category_id(o, empty, k), conf);
-            }
+            if (!pass)
+                put_image(f, &r);
+            else
+                put_annotation(f, o, empty, &r);
             fputc('}', f);
         }
-        if (rc != SQLITE_DONE)
-            out = irb_db_fail(st, err, "read coco-camera-traps");
+        if (out == IRB_OK)
+            out = irb_store_iter_end(it, err);
         fputs(pass ? "\n  ]\n" : "\n  ],\n", f);
-        sqlite3_reset(q);
     }
-    sqlite3_finalize(q);
     if (out != IRB_OK) {
         irb_atomic_abort(&af);
         return out;

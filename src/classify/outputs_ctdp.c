@@ -5,7 +5,6 @@
 #define _XOPEN_SOURCE 700
 #include <errno.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,14 +280,12 @@ typedef struct ctdp_state {
     char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
 } ctdp_state;
 
-/* One table: its schema's columns, the query whose rows become its rows, and the function
- * writing a row (called once more with q = NULL after the last). */
+/* One table: its schema's columns and the function writing its rows. */
 typedef struct ctdp_table {
     const char *file;
     const char *const *cols;
     int n_cols;
-    const char *sql;
-    void (*row)(FILE *f, ctdp_state *c, sqlite3_stmt *q);
+    irb_status (*rows)(irb_store *st, FILE *f, ctdp_state *c, irb_error *err);
 } ctdp_table;
 
 static irb_status write_table(irb_store *st, ctdp_state *c, const ctdp_table *t, irb_error *err)
@@ -296,20 +293,11 @@ static irb_status write_table(irb_store *st, ctdp_state *c, const ctdp_table *t,
     irb_atomic_file af;
     IRB_TRY(open_in(c->dir, t->file, &af, err));
     put_header(af.f, t->cols, t->n_cols);
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st), t->sql, -1, &q, NULL) != SQLITE_OK) {
+    irb_status s = t->rows(st, af.f, c, err);
+    if (s != IRB_OK) {
         irb_atomic_abort(&af);
-        return irb_db_fail(st, err, t->file);
+        return s;
     }
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-        t->row(af.f, c, q);
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
-        irb_atomic_abort(&af);
-        return irb_db_fail(st, err, t->file);
-    }
-    t->row(af.f, c, NULL);
     return irb_atomic_close(&af, err);
 }
 
@@ -347,59 +335,63 @@ static void put_deployment(FILE *f, ctdp_state *c, const char *camera, const cha
     c->lat0 = fmin(c->lat0, la), c->lat1 = fmax(c->lat1, la), c->lon0 = fmin(c->lon0, lo), c->lon1 = fmax(c->lon1, lo);
 }
 
-/* Deployments: one per camera with classified timed images (period from the deployments file
- * when it gives one, else the first and last image), then (q = NULL) the file's cameras that
- * give a full period even without images. */
-static void deployment_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
+/* A camera's deployment: from its classified timed images (period from the deployments file
+ * when it gives one, else the first and last image). */
+static void deployment_row(FILE *f, ctdp_state *c, const irb_camera_row *r)
 {
-    if (!q) {
-        for (int k = 0; k < c->file.n; k++)
-            if (!c->file.rows[k].used && c->file.rows[k].start[0] && c->file.rows[k].end[0])
-                put_deployment(f, c, c->file.rows[k].camera, "", "", "period from the deployments file; no images");
-        return;
-    }
-    const char *cam = (const char *)sqlite3_column_text(q, 0);
-    long long timed = sqlite3_column_int64(q, 3);
-    int k = dep_find(&c->file, cam);
+    int k = dep_find(&c->file, r->camera);
     int full = k >= 0 && c->file.rows[k].start[0] && c->file.rows[k].end[0];
-    if (!timed && !full)
+    if (!r->timed && !full)
         return; /* no time to give the deployment a period: its images are untimed */
     char t0[40] = "", t1[40] = "", comment[160];
-    irb_time a = {sqlite3_column_int64(q, 1), 0}, z = {sqlite3_column_int64(q, 2), 0};
-    if (timed)
+    irb_time a = {r->tmin, 0}, z = {r->tmax, 0};
+    if (r->timed)
         irb_time_format(a, t0, sizeof t0), irb_time_format(z, t1, sizeof t1);
     snprintf(comment, sizeof comment, "%s; %lld timed classified images",
-             full ? "period from the deployments file" : "period: first and last classified image", timed);
-    put_deployment(f, c, cam, t0, t1, comment);
+             full ? "period from the deployments file" : "period: first and last classified image", r->timed);
+    put_deployment(f, c, r->camera, t0, t1, comment);
+}
+
+/* Deployments: one per camera with classified timed images, then the file's cameras that give
+ * a full period even without images. */
+static irb_status deployment_rows(irb_store *st, FILE *f, ctdp_state *c, irb_error *err)
+{
+    irb_store_iter *it;
+    IRB_TRY(irb_store_cameras_begin(st, &it, err));
+    irb_camera_row r;
+    while (irb_store_cameras_next(it, &r))
+        if (r.classified)
+            deployment_row(f, c, &r);
+    IRB_TRY(irb_store_iter_end(it, err));
+    for (int k = 0; k < c->file.n; k++)
+        if (!c->file.rows[k].used && c->file.rows[k].start[0] && c->file.rows[k].end[0])
+            put_deployment(f, c, c->file.rows[k].camera, "", "", "period from the deployments file; no images");
+    return IRB_OK;
 }
 
 /* ---- media.csv ---------------------------------------------------------------------------- */
 
-static void media_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
+static void media_row(FILE *f, ctdp_state *c, const irb_img_row *r)
 {
-    if (!q)
-        return;
     char t[48], id[32], comment[600];
-    const char *path = (const char *)sqlite3_column_text(q, 3);
-    const char *seq = (const char *)sqlite3_column_text(q, 4);
-    const char *base = strrchr(path, '/');
-    ctdp_time((const char *)sqlite3_column_text(q, 2), c->o->utc_offset, t, sizeof t);
-    snprintf(id, sizeof id, "m%lld", (long long)sqlite3_column_int64(q, 0));
-    snprintf(comment, sizeof comment, "eventID %s", seq ? seq : "");
-    const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key((const char *)sqlite3_column_text(q, 1)),
-                          [M_TIME] = t, [M_PATH] = path, [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : path,
-                          [M_TYPE] = media_type(path), [M_COMMENTS] = seq ? comment : NULL};
+    const char *base = strrchr(r->path, '/');
+    ctdp_time(r->timestamp, c->o->utc_offset, t, sizeof t);
+    snprintf(id, sizeof id, "m%lld", (long long)r->id);
+    snprintf(comment, sizeof comment, "eventID %s", r->seq_name ? r->seq_name : "");
+    const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key(r->camera), [M_TIME] = t, [M_PATH] = r->path,
+                          [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : r->path, [M_TYPE] = media_type(r->path),
+                          [M_COMMENTS] = r->seq_name ? comment : NULL};
     put_row(f, v, M_N);
 }
 
 /* ---- observations.csv --------------------------------------------------------------------- */
 
 /* One event-level observation per sequence of timed images. */
-static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
+static void observation_row(FILE *f, ctdp_state *c, const irb_seq_row *q)
 {
     const irb_outputs_opts *o = c->o;
-    const double *p = q ? sqlite3_column_blob(q, 6) : NULL;
-    int label = q ? sqlite3_column_int(q, 7) : 0, top = 0;
+    const double *p = q->probs;
+    int label = q->label, top = 0;
     const char *cls = irb_label_name(o, label);
     if (!p || !cls)
         return;
@@ -409,48 +401,67 @@ static void observation_row(FILE *f, ctdp_state *c, sqlite3_stmt *q)
     const char *type = uncertain ? "unknown" : irb_obs_type(cls);
     char id[32], t0[48], t1[48], prob[32], taxon[256], comment[600];
     irb_taxon(o->taxa, cls, taxon, sizeof taxon);
-    ctdp_time((const char *)sqlite3_column_text(q, 3), o->utc_offset, t0, sizeof t0);
-    ctdp_time((const char *)sqlite3_column_text(q, 4), o->utc_offset, t1, sizeof t1);
-    snprintf(id, sizeof id, "obs%lld", (long long)sqlite3_column_int64(q, 0));
+    ctdp_time(q->start, o->utc_offset, t0, sizeof t0);
+    ctdp_time(q->end, o->utc_offset, t1, sizeof t1);
+    snprintf(id, sizeof id, "obs%lld", (long long)q->id);
     snprintf(prob, sizeof prob, "%.4f", p[uncertain ? top : label]);
-    double nov = sqlite3_column_type(q, 8) == SQLITE_NULL ? NAN : sqlite3_column_double(q, 8);
-    const char *human = (const char *)sqlite3_column_text(q, 9); /* the sequence's human label */
+    double nov = q->novelty;
+    const char *human = q->human; /* the sequence's human label */
     int by_human = human && !strcmp(human, cls);
     if (by_human)
         snprintf(comment, sizeof comment, "class %s (human review; the machine's top class %s, p %.4f); %lld images",
-                 cls, o->classes[top], p[top], (long long)sqlite3_column_int64(q, 5));
+                 cls, o->classes[top], p[top], q->n);
     else if (uncertain && o->novelty_threshold > 0 && nov > o->novelty_threshold)
         snprintf(comment, sizeof comment, "novel: unlike the training images (novelty %.4f above %g); top class %s; "
-                 "%lld images", nov, o->novelty_threshold, o->classes[top], (long long)sqlite3_column_int64(q, 5));
+                 "%lld images", nov, o->novelty_threshold, o->classes[top], q->n);
     else if (uncertain)
         snprintf(comment, sizeof comment, "uncertain: top class %s below %g; %lld images", o->classes[top],
-                 o->min_confidence, (long long)sqlite3_column_int64(q, 5));
+                 o->min_confidence, q->n);
     else
-        snprintf(comment, sizeof comment, "class %s; %lld images", cls, (long long)sqlite3_column_int64(q, 5));
-    const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key((const char *)sqlite3_column_text(q, 2)),
-                          [O_EVENT] = (const char *)sqlite3_column_text(q, 1), [O_START] = t0, [O_END] = t1,
+        snprintf(comment, sizeof comment, "class %s; %lld images", cls, q->n);
+    const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key(q->camera),
+                          [O_EVENT] = q->name, [O_START] = t0, [O_END] = t1,
                           [O_LEVEL] = "event", [O_TYPE] = type,
                           [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL,
                           [O_METHOD] = by_human ? "human" : "machine",
                           [O_BY] = by_human ? "irbis review (person)" : o->classified_by,
-                          [O_WHEN] = by_human ? (const char *)sqlite3_column_text(q, 10) : c->now,
+                          [O_WHEN] = by_human ? q->review_time : c->now,
                           [O_PROB] = by_human ? NULL : prob, [O_COMMENTS] = comment};
     put_row(f, v, O_N);
 }
 
+/* Media (the classified images that have a time) or observations (the sequences of timed images). */
+static irb_status event_rows(irb_store *st, FILE *f, ctdp_state *c, int observations, irb_error *err)
+{
+    irb_store_iter *it;
+    int nc = c->o->n_classes;
+    IRB_TRY(observations ? irb_store_seqs_begin(st, IRB_SEQS_EVENTS, nc, &it, err)
+                         : irb_store_images_begin(st, IRB_IMAGES_TIMED, nc, &it, err));
+    irb_img_row image;
+    irb_seq_row seq;
+    if (observations)
+        while (irb_store_seqs_next(it, &seq))
+            observation_row(f, c, &seq);
+    else
+        while (irb_store_images_next(it, &image))
+            media_row(f, c, &image);
+    return irb_store_iter_end(it, err);
+}
+
+static irb_status media_rows(irb_store *st, FILE *f, ctdp_state *c, irb_error *err)
+{
+    return event_rows(st, f, c, 0, err);
+}
+
+static irb_status observation_rows(irb_store *st, FILE *f, ctdp_state *c, irb_error *err)
+{
+    return event_rows(st, f, c, 1, err);
+}
+
 static const ctdp_table TABLES[] = {
-    {"deployments.csv", DEP_COLS, D_N,
-     "SELECT camera, min(tsec), max(tsec), count(tsec) FROM images WHERE state = 1 GROUP BY camera ORDER BY camera",
-     deployment_row},
-    {"media.csv", MEDIA_COLS, M_N,
-     "SELECT i.id, i.camera, i.timestamp, i.path, s.name FROM images i"
-     " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
-     " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
-     media_row},
-    {"observations.csv", OBS_COLS, O_N,
-     "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, s.novelty, " IRB_SQL_SEQ_HUMAN ", "
-     IRB_SQL_SEQ_HUMAN_TIME " FROM sequences s WHERE s.start != '' ORDER BY s.id",
-     observation_row},
+    {"deployments.csv", DEP_COLS, D_N, deployment_rows},
+    {"media.csv", MEDIA_COLS, M_N, media_rows},
+    {"observations.csv", OBS_COLS, O_N, observation_rows},
 };
 
 /* ---- datapackage.json --------------------------------------------------------------------- */

@@ -3,7 +3,6 @@
  * the convention of SpeciesNet's converter: a non-empty image gets one detection covering the
  * whole image (bbox [0, 0, 1, 1]) with the classifier's probabilities as its classifications.
  * Details: docs/classify.md. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,51 +130,51 @@ static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, i
     fputs("]}]", f);
 }
 
+/* A failed image (or one whose label or probabilities are unusable): its failure, no detections. */
+static void put_failure(FILE *f, const irb_img_row *r)
+{
+    size_t n = strlen(r->status) + strlen(r->message) + 3;
+    char *text = irb_malloc(n);
+    if (text)
+        snprintf(text, n, "%s: %s", r->status, r->message);
+    fputs(", \"failure\": ", f);
+    irb_json_put(f, text ? text : "error");
+    fputs(", \"detections\": null}", f);
+    irb_free(text);
+}
+
+static void put_image(FILE *f, const irb_outputs_opts *o, const irb_img_row *r, int *order)
+{
+    irb_json_put(f, r->path);
+    const double *p = r->probs;
+    int label = r->label;
+    if (r->state != IRB_IMG_OK || !p || !irb_label_name(o, label)) {
+        put_failure(f, r);
+        return;
+    }
+    fputs(", \"detections\": ", f);
+    if (label >= 0 && r->human && !strcmp(r->human, o->classes[label])) /* a person's label (irbis review) */
+        p = NULL;
+    if (!p)
+        md_category(o->classes[label]) ? put_detection(f, o, NULL, label, order) : (void)fputs("[]", f);
+    else if (label == IRB_LABEL_UNCERTAIN ? top_nonblank(o, p) >= 0 : md_category(o->classes[label]) != 0)
+        put_detection(f, o, p, label, order);
+    else
+        fputs("[]", f);
+    fputc('}', f);
+}
+
 static irb_status put_images(irb_store *st, const irb_outputs_opts *o, FILE *f, int *order, irb_error *err)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.path, i.state, i.status, i.message, i.label, i.probs, r.label FROM images i"
-                           " LEFT JOIN reviews r ON r.path = i.path WHERE i.state != 0 ORDER BY i.path",
-                           -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare megadetector");
+    irb_store_iter *it;
+    IRB_TRY(irb_store_images_begin(st, IRB_IMAGES_DONE, o->n_classes, &it, err));
     fputs("  \"images\": [", f);
-    int rc, first = 1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    irb_img_row r;
+    for (int first = 1; irb_store_images_next(it, &r); first = 0) {
         fputs(first ? "\n    {\"file\": " : ",\n    {\"file\": ", f);
-        first = 0;
-        irb_json_put(f, (const char *)sqlite3_column_text(q, 0));
-        const double *p = sqlite3_column_blob(q, 5);
-        int label = sqlite3_column_int(q, 4);
-        int ok = sqlite3_column_int(q, 1) == IRB_IMG_OK && p && irb_label_name(o, label) &&
-                 sqlite3_column_bytes(q, 5) == (int)(sizeof(double) * (size_t)o->n_classes);
-        if (!ok) {
-            const char *tok = (const char *)sqlite3_column_text(q, 2), *msg = (const char *)sqlite3_column_text(q, 3);
-            size_t n = strlen(tok ? tok : "") + strlen(msg ? msg : "") + 3;
-            char *text = irb_malloc(n);
-            if (text)
-                snprintf(text, n, "%s: %s", tok ? tok : "error", msg ? msg : "");
-            fputs(", \"failure\": ", f);
-            irb_json_put(f, text ? text : "error");
-            fputs(", \"detections\": null}", f);
-            irb_free(text);
-            continue;
-        }
-        fputs(", \"detections\": ", f);
-        const char *human = (const char *)sqlite3_column_text(q, 6);
-        if (human && !strcmp(human, o->classes[label])) /* a person's label (irbis review) */
-            p = NULL;
-        if (!p)
-            md_category(o->classes[label]) ? put_detection(f, o, NULL, label, order) : (void)fputs("[]", f);
-        else if (label == IRB_LABEL_UNCERTAIN ? top_nonblank(o, p) >= 0 : md_category(o->classes[label]) != 0)
-            put_detection(f, o, p, label, order);
-        else
-            fputs("[]", f);
-        fputc('}', f);
+        put_image(f, o, &r, order);
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE)
-        return irb_db_fail(st, err, "read megadetector");
+    IRB_TRY(irb_store_iter_end(it, err));
     fputs("\n  ]\n}\n", f);
     return IRB_OK;
 }

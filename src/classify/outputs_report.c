@@ -3,7 +3,6 @@
  * thumbnails (OUT/thumbs/<image id>.jpg, small JPEGs written with TurboJPEG), and the images
  * that failed with their cause. */
 #include <errno.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,31 +72,36 @@ typedef struct ranked {
 static int n_labels(const irb_outputs_opts *o) { return o->n_classes + irb_uncertain_on(o); }
 static int label_of(const irb_outputs_opts *o, int k) { return k < o->n_classes ? k : IRB_LABEL_UNCERTAIN; }
 
-static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE *f, irb_error *err)
+/* One camera's row: its images, failures, sequences and sequences per label. */
+static irb_status camera_row(irb_store *st, const irb_outputs_opts *o, const irb_camera_row *c, long long *per,
+                             FILE *f, irb_error *err)
 {
-    sqlite3 *db = irb_store_db(st);
-    sqlite3_stmt *q = NULL;
+    IRB_TRY(irb_store_label_counts(st, c->camera, o->n_classes, NULL, per, err));
+    long long total = 0;
+    for (int k = 0; k < n_labels(o); k++)
+        total += per[k];
+    fputs("<tr><td>", f);
+    irb_html_put(f, c->camera[0] ? c->camera : "(unknown)");
+    fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>", c->images,
+            c->failed, total);
+    for (int k = 0; k < n_labels(o); k++)
+        fprintf(f, "<td class=\"n\">%lld</td>", per[k]);
+    fputs("</tr>\n", f);
+    return IRB_OK;
+}
+
+static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, long long *images, long long *seqs,
+                                 FILE *f, irb_error *err)
+{
     fputs("<h2>Counts per class</h2>\n<table id=\"classes\"><tr><th>class</th><th>images (image label)</th>"
           "<th>sequences (sequence label)</th></tr>\n",
           f);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT ?1, (SELECT count(*) FROM images WHERE state = 1 AND label = ?1),"
-                           " (SELECT count(*) FROM sequences WHERE label = ?1)",
-                           -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare report counts");
+    IRB_TRY(irb_store_label_counts(st, NULL, o->n_classes, images, seqs, err));
     for (int k = 0; k < n_labels(o); k++) {
-        sqlite3_reset(q);
-        sqlite3_bind_int(q, 1, label_of(o, k));
-        if (sqlite3_step(q) != SQLITE_ROW) {
-            sqlite3_finalize(q);
-            return irb_db_fail(st, err, "report counts");
-        }
         fputs("<tr><td>", f);
         irb_html_put(f, irb_label_name(o, label_of(o, k)));
-        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n",
-                (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2));
+        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td></tr>\n", images[k], seqs[k]);
     }
-    sqlite3_finalize(q);
     fputs("</table>\n<h2>Counts per camera</h2>\n<table id=\"cameras\"><tr><th>camera</th><th>images</th>"
           "<th>failed</th><th>sequences</th>",
           f);
@@ -107,58 +111,28 @@ static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, FILE 
         fputs("</th>", f);
     }
     fputs("</tr>\n", f);
-    if (sqlite3_prepare_v2(db,
-                           "SELECT camera, count(*), sum(state = 2) FROM images GROUP BY camera ORDER BY camera",
-                           -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare report cameras");
-    sqlite3_stmt *qs = NULL;
-    if (sqlite3_prepare_v2(db, "SELECT label, count(*) FROM sequences WHERE camera = ? GROUP BY label", -1, &qs,
-                           NULL) != SQLITE_OK) {
-        sqlite3_finalize(q);
-        return irb_db_fail(st, err, "prepare report cameras");
-    }
-    long long *per = irb_calloc((size_t)n_labels(o), sizeof *per);
-    while (per && sqlite3_step(q) == SQLITE_ROW) {
-        const char *cam = (const char *)sqlite3_column_text(q, 0);
-        memset(per, 0, sizeof *per * (size_t)n_labels(o));
-        long long total = 0;
-        sqlite3_reset(qs);
-        sqlite3_bind_text(qs, 1, cam, -1, SQLITE_STATIC);
-        while (sqlite3_step(qs) == SQLITE_ROW) {
-            int k = sqlite3_column_int(qs, 0);
-            k = k == IRB_LABEL_UNCERTAIN ? o->n_classes : k;
-            if (k >= 0 && k < n_labels(o))
-                per[k] = sqlite3_column_int64(qs, 1), total += per[k];
-        }
-        fputs("<tr><td>", f);
-        irb_html_put(f, cam[0] ? cam : "(unknown)");
-        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>",
-                (long long)sqlite3_column_int64(q, 1), (long long)sqlite3_column_int64(q, 2), total);
-        for (int k = 0; k < n_labels(o); k++)
-            fprintf(f, "<td class=\"n\">%lld</td>", per[k]);
-        fputs("</tr>\n", f);
-    }
-    sqlite3_finalize(q);
-    sqlite3_finalize(qs);
+    irb_store_iter *it;
+    IRB_TRY(irb_store_cameras_begin(st, &it, err));
+    irb_camera_row c;
+    irb_status s = IRB_OK;
+    while (s == IRB_OK && irb_store_cameras_next(it, &c))
+        s = camera_row(st, o, &c, seqs, f, err);
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
     fputs("</table>\n", f);
-    if (!per)
-        return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
-    irb_free(per);
-    return IRB_OK;
+    return s == IRB_OK ? end : s;
 }
 
 /* The report_sequences sequences with the highest p(target), streamed with a small sorted array. */
 static irb_status top_sequences(irb_store *st, int target, int nc, ranked *top, int cap, int *n, irb_error *err)
 {
-    sqlite3_stmt *q = NULL;
+    irb_store_iter *it;
     *n = 0;
-    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT id, probs FROM sequences ORDER BY id", -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare report ranking");
-    while (sqlite3_step(q) == SQLITE_ROW) {
-        const double *p = sqlite3_column_blob(q, 1);
-        if (!p || sqlite3_column_bytes(q, 1) != (int)(sizeof(double) * (size_t)nc))
+    IRB_TRY(irb_store_seqs_begin(st, IRB_SEQS_ALL, nc, &it, err));
+    irb_seq_row q;
+    while (irb_store_seqs_next(it, &q)) {
+        if (!q.probs)
             continue;
-        ranked r = {sqlite3_column_int64(q, 0), p[target]};
+        ranked r = {q.id, q.probs[target]};
         if (*n == cap && r.p <= top[cap - 1].p)
             continue;
         int i = *n < cap ? (*n)++ : cap - 1;
@@ -166,8 +140,65 @@ static irb_status top_sequences(irb_store *st, int target, int nc, ranked *top, 
             top[i] = top[i - 1], i--;
         top[i] = r;
     }
-    sqlite3_finalize(q);
-    return IRB_OK;
+    return irb_store_iter_end(it, err);
+}
+
+/* A sequence's first images as thumbnails (OUT/thumbs/<image id>.jpg, made when missing), or
+ * their names where a thumbnail cannot be made. */
+static irb_status put_thumbs(irb_store *st, const irb_outputs_opts *o, int64_t seq, const char *thumbs,
+                             irb_decoder_t *dec, tjhandle enc, FILE *f, irb_error *err)
+{
+    irb_store_iter *it;
+    IRB_TRY(irb_store_members_begin(st, seq, o->n_classes, &it, err));
+    int max = o->max_sequence_images > 0 ? o->max_sequence_images : 6;
+    irb_img_row m;
+    for (int i = 0; i < max && irb_store_images_next(it, &m); i++) {
+        char name[64], *dst = NULL, *src = irb_path_join(o->survey_dir, m.path);
+        snprintf(name, sizeof name, "%lld.jpg", (long long)m.id);
+        dst = irb_path_join(thumbs, name);
+        struct stat sb;
+        int have = dst && src && (stat(dst, &sb) == 0 || irb_thumb_write(dec, enc, src, dst));
+        if (have) {
+            fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
+            irb_html_put(f, m.path);
+            fputs("\" title=\"", f);
+            irb_html_put(f, m.path);
+            fputs("\">", f);
+        } else {
+            fputs("<span class=\"miss\">", f);
+            irb_html_put(f, m.path);
+            fputs("</span>", f);
+        }
+        irb_free(src);
+        irb_free(dst);
+    }
+    return irb_store_iter_end(it, err);
+}
+
+/* The sequence of rank r (from 1) with probability p, when it is still there. */
+static irb_status sequence_row(irb_store *st, const irb_outputs_opts *o, int r, const ranked *top,
+                               const char *thumbs, irb_decoder_t *dec, tjhandle enc, FILE *f, irb_error *err)
+{
+    irb_store_iter *it;
+    IRB_TRY(irb_store_seq_begin(st, top->id, o->n_classes, &it, err));
+    irb_seq_row q;
+    irb_status s = IRB_OK;
+    if (irb_store_seqs_next(it, &q)) {
+        fprintf(f, "<tr><td class=\"n\">%d</td><td>", r);
+        irb_html_put(f, q.name);
+        const char *cols[3] = {q.camera, q.start, q.end};
+        for (int c = 0; c < 3; c++) {
+            fputs("</td><td>", f);
+            irb_html_put(f, cols[c]);
+        }
+        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%.3f</td><td>", q.n, top->p);
+        irb_html_put(f, irb_label_name(o, q.label) ? irb_label_name(o, q.label) : "");
+        fputs("</td><td>", f);
+        s = put_thumbs(st, o, top->id, thumbs, dec, enc, f, err);
+        fputs("</td></tr>\n", f);
+    }
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    return s == IRB_OK ? end : s;
 }
 
 static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, int target, FILE *f, irb_error *err)
@@ -178,7 +209,6 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
         return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
     irb_status s = top_sequences(st, target, o->n_classes, top, cap, &n, err);
     char *thumbs = irb_path_join(irb_store_dir(st), "thumbs");
-    sqlite3_stmt *qs = NULL, *qm = NULL;
     tjhandle enc = tjInitCompress();
     irb_decoder_t *dec = NULL;
     if (irb_decoder_new(&dec) != IRB_OK)
@@ -187,65 +217,14 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
         s = irb_fail(err, IRB_NOMEM, "out of memory writing the report");
     if (s == IRB_OK)
         s = irb_mkdirs(thumbs, err);
-    if (s == IRB_OK &&
-        (sqlite3_prepare_v2(irb_store_db(st), "SELECT name, camera, start, end, n, probs, label FROM sequences WHERE id = ?",
-                            -1, &qs, NULL) != SQLITE_OK ||
-         sqlite3_prepare_v2(irb_store_db(st),
-                            "SELECT i.id, i.path FROM image_seq m JOIN images i ON i.id = m.image_id"
-                            " WHERE m.seq_id = ? ORDER BY i.tsec, i.tfrac, i.path LIMIT ?",
-                            -1, &qm, NULL) != SQLITE_OK))
-        s = irb_db_fail(st, err, "prepare report sequences");
     fputs("<h2>Sequences ranked by p(", f);
     irb_html_put(f, o->classes[target]);
     fputs(")</h2>\n<table id=\"sequences\"><tr><th>#</th><th>sequence</th><th>camera</th><th>start</th><th>end</th>"
           "<th>images</th><th>p</th><th>label</th><th>images</th></tr>\n",
           f);
-    for (int r = 0; s == IRB_OK && r < n; r++) {
-        sqlite3_reset(qs);
-        sqlite3_bind_int64(qs, 1, top[r].id);
-        if (sqlite3_step(qs) != SQLITE_ROW)
-            continue;
-        int label = sqlite3_column_int(qs, 6);
-        fprintf(f, "<tr><td class=\"n\">%d</td><td>", r + 1);
-        irb_html_put(f, (const char *)sqlite3_column_text(qs, 0));
-        for (int c = 1; c <= 3; c++) {
-            fputs("</td><td>", f);
-            irb_html_put(f, (const char *)sqlite3_column_text(qs, c));
-        }
-        fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%.3f</td><td>", (long long)sqlite3_column_int64(qs, 4),
-                top[r].p);
-        irb_html_put(f, irb_label_name(o, label) ? irb_label_name(o, label) : "");
-        fputs("</td><td>", f);
-        sqlite3_reset(qm);
-        sqlite3_bind_int64(qm, 1, top[r].id);
-        sqlite3_bind_int(qm, 2, o->max_sequence_images > 0 ? o->max_sequence_images : 6);
-        while (sqlite3_step(qm) == SQLITE_ROW) {
-            long long id = sqlite3_column_int64(qm, 0);
-            const char *rel = (const char *)sqlite3_column_text(qm, 1);
-            char name[64], *dst = NULL, *src = irb_path_join(o->survey_dir, rel);
-            snprintf(name, sizeof name, "%lld.jpg", id);
-            dst = irb_path_join(thumbs, name);
-            struct stat sb;
-            int have = dst && src && (stat(dst, &sb) == 0 || irb_thumb_write(dec, enc, src, dst));
-            if (have) {
-                fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
-                irb_html_put(f, rel);
-                fputs("\" title=\"", f);
-                irb_html_put(f, rel);
-                fputs("\">", f);
-            } else {
-                fputs("<span class=\"miss\">", f);
-                irb_html_put(f, rel);
-                fputs("</span>", f);
-            }
-            irb_free(src);
-            irb_free(dst);
-        }
-        fputs("</td></tr>\n", f);
-    }
+    for (int r = 0; s == IRB_OK && r < n; r++)
+        s = sequence_row(st, o, r + 1, &top[r], thumbs, dec, enc, f, err);
     fputs("</table>\n", f);
-    sqlite3_finalize(qs);
-    sqlite3_finalize(qm);
     irb_decoder_free(dec);
     if (enc)
         tjDestroy(enc);
@@ -256,23 +235,20 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
 
 static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT path, status, message FROM images WHERE state = 2 ORDER BY path LIMIT ?", -1, &q,
-                           NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare report failures");
-    sqlite3_bind_int(q, 1, FAILED_SHOWN);
+    irb_store_iter *it;
+    IRB_TRY(irb_store_images_begin(st, IRB_IMAGES_FAILED, 0, &it, err));
     fputs("<h2>Images that failed</h2>\n<table id=\"failed\"><tr><th>path</th><th>status</th><th>cause</th></tr>\n", f);
     int n = 0;
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    irb_img_row r;
+    for (; n < FAILED_SHOWN && irb_store_images_next(it, &r); n++) {
+        const char *cols[3] = {r.path, r.status, r.message};
         for (int c = 0; c < 3; c++) {
             fputs(c ? "</td><td>" : "<tr><td>", f);
-            irb_html_put(f, (const char *)sqlite3_column_text(q, c));
+            irb_html_put(f, cols[c]);
         }
         fputs("</td></tr>\n", f);
-        n++;
     }
-    sqlite3_finalize(q);
+    IRB_TRY(irb_store_iter_end(it, err));
     fputs("</table>\n", f);
     if (n == FAILED_SHOWN)
         fprintf(f, "<p>Only the first %d are listed; predictions.csv has them all.</p>\n", FAILED_SHOWN);
@@ -319,15 +295,21 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
                "<tr><th>sequences</th><td>%lld</td></tr>"
                "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr>",
             c.total, c.ok, c.failed, c.pending, c.sequences, c.untimed);
-    sqlite3_stmt *qr = NULL; /* human labels (irbis review, docs/review.md) */
-    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT count(*) FROM images i JOIN reviews r ON r.path = i.path"
-                           " WHERE i.state = 1", -1, &qr, NULL) == SQLITE_OK && sqlite3_step(qr) == SQLITE_ROW &&
-        sqlite3_column_int64(qr, 0) > 0)
+    long long reviewed = 0; /* human labels (irbis review, docs/review.md) */
+    if ((s = irb_store_count_reviewed(st, &reviewed, err)) != IRB_OK) {
+        irb_atomic_abort(&af);
+        return s;
+    }
+    if (reviewed > 0)
         fprintf(f, "<tr><th>labelled by a person (irbis review)</th><td id=\"reviewed\">%lld images</td></tr>",
-                (long long)sqlite3_column_int64(qr, 0));
-    sqlite3_finalize(qr);
+                reviewed);
     fputs("</table>\n", f);
-    s = counts_section(st, o, f, err);
+    long long *images = irb_calloc((size_t)o->n_classes + 1, sizeof *images);
+    long long *seqs = irb_calloc((size_t)o->n_classes + 1, sizeof *seqs);
+    s = images && seqs ? counts_section(st, o, images, seqs, f, err)
+                       : irb_fail(err, IRB_NOMEM, "out of memory writing the report");
+    irb_free(images);
+    irb_free(seqs);
     if (s == IRB_OK)
         s = sequences_section(st, o, target, f, err);
     if (s == IRB_OK)

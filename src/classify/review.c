@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,33 +62,9 @@ static int class_index(const irb_outputs_opts *o, const char *name)
     return -1;
 }
 
-static const char HUMAN_OF_SEQ[] =
-    "SELECT r.label, count(*) AS c, max(r.time) FROM image_seq m JOIN images i ON i.id = m.image_id"
-    " JOIN reviews r ON r.path = i.path WHERE m.seq_id = ? GROUP BY r.label ORDER BY c DESC, r.label LIMIT 1";
-
-/* The human label of a sequence: the most common among its reviewed members (ties: the first
- * name), -1 when none is one of o's classes. time (may be NULL) receives the latest review. */
-static irb_status human_of_seq(irb_store *st, sqlite3_stmt *q, const irb_outputs_opts *o, int64_t seq, int *label,
-                               char *time, size_t tsize, irb_error *err)
+static int machine_label(const irb_outputs_opts *o, const double *probs)
 {
-    sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, seq);
-    *label = -1;
-    int rc = sqlite3_step(q);
-    if (rc == SQLITE_ROW) {
-        *label = class_index(o, (const char *)sqlite3_column_text(q, 0));
-        if (time)
-            snprintf(time, tsize, "%s", (const char *)sqlite3_column_text(q, 2));
-    }
-    sqlite3_reset(q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? IRB_OK : irb_db_fail(st, err, "read human labels");
-}
-
-static int machine_label(const irb_outputs_opts *o, const void *blob, int bytes)
-{
-    if (!blob || bytes != (int)(sizeof(double) * (size_t)o->n_classes))
-        return -1;
-    return irb_cls_label(blob, o->n_classes, o->pos, o->threshold, o->min_confidence);
+    return probs ? irb_cls_label(probs, o->n_classes, o->pos, o->threshold, o->min_confidence) : -1;
 }
 
 /* ---- applying reviews to the outputs' labels -------------------------------------------- */
@@ -117,110 +92,68 @@ static int relabels_push(relabels *r, int64_t id, int from, int to)
     return 1;
 }
 
-/* Images with a review, or that had one: their label is the human one, else the machine's. */
-static irb_status image_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+/* An image or sequence with a review, or that had one: its label is the human one, else the
+ * machine's; a change is pushed to out. 0 when out of memory. */
+static int relabel_one(const irb_outputs_opts *o, relabels *out, int64_t id, const char *human_label,
+                       const double *probs, int label)
 {
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT i.id, i.probs, i.label, r.label FROM images i LEFT JOIN reviews r ON r.path = i.path"
-                           " WHERE i.state = 1 AND (r.path IS NOT NULL OR i.path IN (SELECT path FROM review_log))",
-                           -1, &q, NULL) != SQLITE_OK)
-        return irb_db_fail(st, err, "prepare human labels");
-    irb_status s = IRB_OK;
-    int rc;
-    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int human = class_index(o, (const char *)sqlite3_column_text(q, 3));
-        int want = human >= 0 ? human : machine_label(o, sqlite3_column_blob(q, 1), sqlite3_column_bytes(q, 1));
-        int have = sqlite3_column_int(q, 2);
-        if (want != -1 && want != have && !relabels_push(out, sqlite3_column_int64(q, 0), have, want))
-            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
-    }
-    if (s == IRB_OK && rc != SQLITE_DONE)
-        s = irb_db_fail(st, err, "read human labels");
-    sqlite3_finalize(q);
-    return s;
+    int human = class_index(o, human_label);
+    int want = human >= 0 ? human : machine_label(o, probs);
+    return want == -1 || want == label || relabels_push(out, id, label, want);
 }
 
-/* Sequences holding an image that has or had a review. */
-static irb_status seq_relabels(irb_store *st, const irb_outputs_opts *o, relabels *out, irb_error *err)
+/* The images (seqs = 0) or sequences (seqs = 1) that have or had a review, relabelled into out. */
+static irb_status relabel_all(irb_store *st, const irb_outputs_opts *o, int seqs, relabels *out, irb_error *err)
 {
-    sqlite3_stmt *q = NULL, *h = NULL;
+    irb_store_iter *it;
+    IRB_TRY(seqs ? irb_store_seqs_begin(st, IRB_SEQS_REVIEWED, o->n_classes, &it, err)
+                 : irb_store_images_begin(st, IRB_IMAGES_REVIEWED, o->n_classes, &it, err));
+    int ok = 1;
+    irb_img_row image;
+    irb_seq_row seq;
+    if (seqs)
+        while (ok && irb_store_seqs_next(it, &seq))
+            ok = relabel_one(o, out, seq.id, seq.human, seq.probs, seq.label);
+    else
+        while (ok && irb_store_images_next(it, &image))
+            ok = relabel_one(o, out, image.id, image.human, image.probs, image.label);
+    irb_status end = irb_store_iter_end(it, ok ? err : NULL);
+    return ok ? end : irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
+}
+
+/* The images of sequence seq leave OUT/sorted/<label>/. */
+static irb_status unplace_members(irb_store *st, const irb_outputs_opts *o, int64_t seq, int label, irb_error *err)
+{
+    irb_store_iter *it;
+    IRB_TRY(irb_store_members_begin(st, seq, o->n_classes, &it, err));
     irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(irb_store_db(st),
-                           "SELECT s.id, s.probs, s.label FROM sequences s WHERE s.id IN (SELECT m.seq_id FROM"
-                           " image_seq m JOIN images i ON i.id = m.image_id JOIN review_log l ON l.path = i.path)",
-                           -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(irb_store_db(st), HUMAN_OF_SEQ, -1, &h, NULL) != SQLITE_OK) {
-        s = irb_db_fail(st, err, "prepare human labels");
-        goto done;
-    }
-    int rc;
-    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(q, 0);
-        int human;
-        if ((s = human_of_seq(st, h, o, id, &human, NULL, 0, err)) != IRB_OK)
-            break;
-        int want = human >= 0 ? human : machine_label(o, sqlite3_column_blob(q, 1), sqlite3_column_bytes(q, 1));
-        int have = sqlite3_column_int(q, 2);
-        if (want != -1 && want != have && !relabels_push(out, id, have, want))
-            s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
-    }
-    if (s == IRB_OK && rc != SQLITE_DONE)
-        s = irb_db_fail(st, err, "read human labels");
-done:
-    sqlite3_finalize(q);
-    sqlite3_finalize(h);
-    return s;
+    irb_img_row m;
+    while (s == IRB_OK && irb_store_images_next(it, &m))
+        s = irb_sorted_unplace(st, o, label, m.path, err);
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    return s == IRB_OK ? end : s;
 }
 
 /* Writes the new labels; a sequence's images leave their old sorted/ folder. */
 static irb_status write_relabels(irb_store *st, const irb_outputs_opts *o, const relabels *img, const relabels *seq,
                                  irb_error *err)
 {
-    sqlite3 *db = irb_store_db(st);
-    sqlite3_stmt *ui = NULL, *us = NULL, *mem = NULL;
-    irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(db, "UPDATE images SET label = ? WHERE id = ?", -1, &ui, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "UPDATE sequences SET label = ? WHERE id = ?", -1, &us, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?",
-                           -1, &mem, NULL) != SQLITE_OK) {
-        s = irb_db_fail(st, err, "prepare human labels");
-        goto done;
+    for (size_t i = 0; i < img->n; i++)
+        IRB_TRY(irb_store_set_image_label(st, img->v[i].id, img->v[i].to, err));
+    for (size_t i = 0; i < seq->n; i++) {
+        IRB_TRY(irb_store_set_seq_label(st, seq->v[i].id, seq->v[i].to, err));
+        IRB_TRY(unplace_members(st, o, seq->v[i].id, seq->v[i].from, err));
     }
-    for (size_t i = 0; s == IRB_OK && i < img->n; i++) {
-        sqlite3_reset(ui);
-        sqlite3_bind_int(ui, 1, img->v[i].to);
-        sqlite3_bind_int64(ui, 2, img->v[i].id);
-        if (sqlite3_step(ui) != SQLITE_DONE)
-            s = irb_db_fail(st, err, "store human label");
-    }
-    for (size_t i = 0; s == IRB_OK && i < seq->n; i++) {
-        sqlite3_reset(us);
-        sqlite3_bind_int(us, 1, seq->v[i].to);
-        sqlite3_bind_int64(us, 2, seq->v[i].id);
-        if (sqlite3_step(us) != SQLITE_DONE) {
-            s = irb_db_fail(st, err, "store human label");
-            break;
-        }
-        sqlite3_reset(mem);
-        sqlite3_bind_int64(mem, 1, seq->v[i].id);
-        while (s == IRB_OK && sqlite3_step(mem) == SQLITE_ROW)
-            s = irb_sorted_unplace(st, o, seq->v[i].from, (const char *)sqlite3_column_text(mem, 0), err);
-    }
-done:
-    sqlite3_finalize(ui);
-    sqlite3_finalize(us);
-    sqlite3_finalize(mem);
-    return s;
+    return IRB_OK;
 }
 
 irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     relabels img = {0}, seq = {0};
     IRB_TRY(irb_store_begin(st, err));
-    irb_status s = image_relabels(st, o, &img, err);
+    irb_status s = relabel_all(st, o, 0, &img, err);
     if (s == IRB_OK)
-        s = seq_relabels(st, o, &seq, err);
+        s = relabel_all(st, o, 1, &seq, err);
     if (s == IRB_OK)
         s = write_relabels(st, o, &img, &seq, err);
     if (s == IRB_OK)
@@ -242,60 +175,45 @@ static int by_name_cmp(const void *a, const void *b)
 static irb_status load_sequences(irb_review_t *rv, irb_error *err)
 {
     irb_store *st = rv->st;
-    long long n = 0;
-    sqlite3_stmt *q = NULL, *h = NULL;
-    irb_status s = IRB_OK;
-    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT count(*) FROM sequences", -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_step(q) != SQLITE_ROW)
-        s = irb_db_fail(st, err, "count sequences");
-    else
-        n = sqlite3_column_int64(q, 0);
-    sqlite3_finalize(q), q = NULL;
-    IRB_TRY(s);
+    irb_store_counts c;
+    IRB_TRY(irb_store_counts_get(st, &c, err));
+    long long n = c.sequences;
     size_t nc = (size_t)rv->o.n_classes;
     rv->seq = irb_calloc(n ? (size_t)n : 1, sizeof *rv->seq);
     rv->by_name = irb_calloc(n ? (size_t)n : 1, sizeof *rv->by_name);
     rv->probs = irb_calloc(n ? (size_t)n * nc : 1, sizeof *rv->probs);
     if (!rv->seq || !rv->by_name || !rv->probs)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory for %lld sequences", rv->out_dir, n);
-    if (sqlite3_prepare_v2(irb_store_db(st), "SELECT id, name, camera, start, end, n, probs FROM sequences ORDER BY id",
-                           -1, &q, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(irb_store_db(st), HUMAN_OF_SEQ, -1, &h, NULL) != SQLITE_OK) {
-        s = irb_db_fail(st, err, "prepare sequences");
-        goto done;
-    }
-    int rc = SQLITE_DONE;
-    while (s == IRB_OK && rv->n_seq < (size_t)n && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+    irb_store_iter *it;
+    IRB_TRY(irb_store_seqs_begin(st, IRB_SEQS_HUMAN, (int)nc, &it, err));
+    irb_status s = IRB_OK;
+    irb_seq_row q;
+    while (s == IRB_OK && rv->n_seq < (size_t)n && irb_store_seqs_next(it, &q)) {
         rseq *r = &rv->seq[rv->n_seq];
         double *p = rv->probs + rv->n_seq * nc;
-        const void *blob = sqlite3_column_blob(q, 6);
-        if (blob && sqlite3_column_bytes(q, 6) == (int)(sizeof(double) * nc))
-            memcpy(p, blob, sizeof(double) * nc);
-        r->id = sqlite3_column_int64(q, 0);
-        r->n = sqlite3_column_int64(q, 5);
+        if (q.probs)
+            memcpy(p, q.probs, sizeof(double) * nc);
+        r->id = q.id;
+        r->n = q.n;
         r->probs = p;
         for (size_t k = 0; k < nc; k++)
             r->top = p[k] > r->top ? p[k] : r->top;
         r->machine = irb_cls_label(p, (int)nc, rv->o.pos, rv->o.threshold, rv->o.min_confidence);
-        if (!(r->name = irb_strdup((const char *)sqlite3_column_text(q, 1))) ||
-            !(r->camera = irb_strdup((const char *)sqlite3_column_text(q, 2))) ||
-            !(r->start = irb_strdup((const char *)sqlite3_column_text(q, 3))) ||
-            !(r->end = irb_strdup((const char *)sqlite3_column_text(q, 4))))
+        r->human = class_index(&rv->o, q.human);
+        if (q.human_time)
+            snprintf(r->time, sizeof r->time, "%s", q.human_time);
+        if (!(r->name = irb_strdup(q.name)) || !(r->camera = irb_strdup(q.camera)) ||
+            !(r->start = irb_strdup(q.start)) || !(r->end = irb_strdup(q.end)))
             s = irb_fail(err, IRB_NOMEM, "%s: out of memory", rv->out_dir);
         rv->by_name[rv->n_seq] = r;
         rv->n_seq++;
-        if (s == IRB_OK)
-            s = human_of_seq(st, h, &rv->o, r->id, &r->human, r->time, sizeof r->time, err);
     }
-    if (s == IRB_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
-        s = irb_db_fail(st, err, "read sequences");
+    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    s = s == IRB_OK ? end : s;
     for (size_t i = 0; i < rv->n_seq; i++) /* a name failed to copy: not searchable */
         if (!rv->seq[i].name)
             rv->n_seq = i;
     qsort(rv->by_name, rv->n_seq, sizeof *rv->by_name, by_name_cmp);
-done:
-    sqlite3_finalize(q);
-    sqlite3_finalize(h);
     return s;
 }
 
@@ -416,32 +334,26 @@ static const char *effective_name(const irb_review_t *rv, const rseq *r)
     return n ? n : "";
 }
 
-static irb_status put_members(irb_review_t *rv, sqlite3_stmt *q, const rseq *r, FILE *f, irb_error *err)
+static irb_status put_members(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
 {
-    sqlite3_reset(q);
-    sqlite3_bind_int64(q, 1, r->id);
+    irb_store_iter *it;
+    IRB_TRY(irb_store_members_begin(rv->st, r->id, rv->o.n_classes, &it, err));
     fputs("[", f);
-    int rc, first = 1;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    irb_img_row m;
+    for (int first = 1; irb_store_images_next(it, &m); first = 0) {
         fputs(first ? "" : ", ", f);
-        first = 0;
-        irb_json_put(f, (const char *)sqlite3_column_text(q, 0));
+        irb_json_put(f, m.path);
     }
     fputs("]", f);
-    sqlite3_reset(q);
-    return rc == SQLITE_DONE ? IRB_OK : irb_db_fail(rv->st, err, "read sequence members");
+    return irb_store_iter_end(it, err);
 }
 
-static irb_status put_seq(irb_review_t *rv, sqlite3_stmt *q, const rseq *r, FILE *f, irb_error *err)
+static irb_status put_seq(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
 {
-    fputs("{\"name\": ", f);
-    irb_json_put(f, r->name);
-    fputs(", \"camera\": ", f);
-    irb_json_put(f, r->camera);
-    fputs(", \"start\": ", f);
-    irb_json_put(f, r->start);
-    fputs(", \"end\": ", f);
-    irb_json_put(f, r->end);
+    irb_json_put_member(f, "{", "name", r->name);
+    irb_json_put_member(f, ", ", "camera", r->camera);
+    irb_json_put_member(f, ", ", "start", r->start);
+    irb_json_put_member(f, ", ", "end", r->end);
     fprintf(f, ", \"n\": %lld, \"probs\": [", r->n);
     for (int k = 0; k < rv->o.n_classes; k++)
         fprintf(f, "%s%.6f", k ? ", " : "", r->probs[k]);
@@ -456,7 +368,7 @@ static irb_status put_seq(irb_review_t *rv, sqlite3_stmt *q, const rseq *r, FILE
         fputs("null, \"time\": null", f);
     }
     fputs(", \"images\": ", f);
-    IRB_TRY(put_members(rv, q, r, f, err));
+    IRB_TRY(put_members(rv, r, f, err));
     fputs("}", f);
     return IRB_OK;
 }
@@ -533,24 +445,17 @@ irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, cha
     size_t off = q->offset > 0 ? (size_t)q->offset : 0;
     size_t lim = q->limit > 0 ? (size_t)(q->limit < PAGE_MAX ? q->limit : PAGE_MAX) : PAGE_DEFAULT;
     membuf m;
-    sqlite3_stmt *mem = NULL;
     irb_status s = mem_open(&m, err);
     if (s != IRB_OK) {
         irb_free(idx);
         return s;
     }
-    if (sqlite3_prepare_v2(irb_store_db(rv->st),
-                           "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?"
-                           " ORDER BY i.tsec IS NULL, i.tsec, i.tfrac, i.path",
-                           -1, &mem, NULL) != SQLITE_OK)
-        s = irb_db_fail(rv->st, err, "prepare sequence members");
     fprintf(m.f, "{\"total\": %zu, \"offset\": %zu, \"sequences\": [", n, off);
     for (size_t j = off; s == IRB_OK && j < n && j < off + lim; j++) {
         fputs(j > off ? ",\n" : "\n", m.f);
-        s = put_seq(rv, mem, &rv->seq[idx[j].i], m.f, err);
+        s = put_seq(rv, &rv->seq[idx[j].i], m.f, err);
     }
     fputs("]}\n", m.f);
-    sqlite3_finalize(mem);
     irb_free(idx);
     return mem_close(&m, s, json, err);
 }
@@ -560,10 +465,8 @@ irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
     membuf m;
     IRB_TRY(mem_open(&m, err));
     FILE *f = m.f;
-    fputs("{\"survey\": ", f);
-    irb_json_put(f, rv->survey);
-    fputs(", \"out\": ", f);
-    irb_json_put(f, rv->out_dir);
+    irb_json_put_member(f, "{", "survey", rv->survey);
+    irb_json_put_member(f, ", ", "out", rv->out_dir);
     fputs(", \"classes\": [", f);
     const char *blank = NULL;
     for (int k = 0; k < rv->o.n_classes; k++) {
@@ -595,39 +498,9 @@ irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
 static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *const *labels, int n,
                                const char *now, irb_error *err)
 {
-    sqlite3 *db = irb_store_db(rv->st);
-    sqlite3_stmt *put = NULL, *del = NULL, *log = NULL;
-    irb_status s = IRB_OK;
-#define MEMBERS "SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE m.seq_id = ?3"
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO reviews(path, label, time, method) SELECT path, ?1, ?2, 'human'"
-                               " FROM (" MEMBERS ")", -1, &put, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM reviews WHERE path IN (" MEMBERS ")", -1, &del, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO review_log(path, label, time, method) SELECT path, ?1, ?2, 'human'"
-                               " FROM (" MEMBERS ")", -1, &log, NULL) != SQLITE_OK) {
-        s = irb_db_fail(rv->st, err, "prepare review");
-        goto done;
-    }
-#undef MEMBERS
-    /* ?1 label (NULL in the log: removed), ?2 time, ?3 sequence; a statement binds the numbers it
-     * does not use harmlessly (its parameter count is the highest number) */
-    for (int i = 0; s == IRB_OK && i < n; i++) {
-        sqlite3_stmt *w = labels[i][0] ? put : del;
-        sqlite3_stmt *both[2] = {w, log};
-        for (int j = 0; j < 2 && s == IRB_OK; j++) {
-            sqlite3_reset(both[j]);
-            if (labels[i][0])
-                sqlite3_bind_text(both[j], 1, labels[i], -1, SQLITE_STATIC);
-            sqlite3_bind_text(both[j], 2, now, -1, SQLITE_STATIC);
-            sqlite3_bind_int64(both[j], 3, seqs[i]->id);
-            if (sqlite3_step(both[j]) != SQLITE_DONE)
-                s = irb_db_fail(rv->st, err, "store review");
-        }
-    }
-done:
-    sqlite3_finalize(put);
-    sqlite3_finalize(del);
-    sqlite3_finalize(log);
-    return s;
+    for (int i = 0; i < n; i++)
+        IRB_TRY(irb_store_review_seq(rv->st, seqs[i]->id, labels[i], now, err));
+    return IRB_OK;
 }
 
 irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n,
@@ -686,16 +559,7 @@ static irb_status find_image(irb_review_t *rv, const char *rel, int64_t *id, cha
     *path = NULL;
     if (!plain_relative(rel))
         return irb_fail(err, IRB_NOT_FOUND, "not an image of the survey");
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(rv->st), "SELECT id FROM images WHERE path = ? AND state = 1", -1, &q, NULL) !=
-        SQLITE_OK)
-        return irb_db_fail(rv->st, err, "prepare image");
-    sqlite3_bind_text(q, 1, rel, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(q);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(q, 0) : -1;
-    sqlite3_finalize(q);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return irb_db_fail(rv->st, err, "read image");
+    IRB_TRY(irb_store_classified_id(rv->st, rel, id, err));
     if (*id < 0)
         return irb_fail(err, IRB_NOT_FOUND, "not an image of the survey");
     if (!(*path = irb_path_join(rv->survey, rel)))
@@ -777,27 +641,27 @@ irb_status irb_review_write_labels(irb_review_t *rv, const char *csv_path, long 
     *n = 0;
     irb_atomic_file af;
     IRB_TRY(irb_atomic_open(&af, csv_path, err));
-    sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(irb_store_db(rv->st), "SELECT path, label, time, method FROM reviews ORDER BY path", -1, &q,
-                           NULL) != SQLITE_OK) {
+    irb_store_iter *it;
+    irb_status s = irb_store_reviews_begin(rv->st, &it, err);
+    if (s != IRB_OK) {
         irb_atomic_abort(&af);
-        return irb_db_fail(rv->st, err, "prepare labels");
+        return s;
     }
     FILE *f = af.f;
     fputs("path,label,time,method\n", f);
-    int rc;
-    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    irb_review_row r;
+    while (irb_store_reviews_next(it, &r)) {
+        const char *cols[4] = {r.path, r.label, r.time, r.method};
         for (int c = 0; c < 4; c++) {
             fputs(c ? "," : "", f);
-            irb_csv_put(f, (const char *)sqlite3_column_text(q, c));
+            irb_csv_put(f, cols[c]);
         }
         fputc('\n', f);
         (*n)++;
     }
-    sqlite3_finalize(q);
-    if (rc != SQLITE_DONE) {
+    if ((s = irb_store_iter_end(it, err)) != IRB_OK) {
         irb_atomic_abort(&af);
-        return irb_db_fail(rv->st, err, "read labels");
+        return s;
     }
     return irb_atomic_close(&af, err);
 }

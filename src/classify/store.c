@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -15,19 +14,8 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/survey.h"
-#include "classify/classify_internal.h"
+#include "classify/store_db.h"
 
-struct irb_store {
-    sqlite3 *db;
-    char *dir, *dbpath;
-    int lock_fd;
-    sqlite3_stmt *add, *pending, *result, *failed;
-    sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
-    sqlite3_stmt *novelty;
-    int64_t *ids;
-    char **paths;
-    int cap, n;
-};
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS params(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -51,7 +39,7 @@ static const char SCHEMA[] =
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static irb_status db_fail(irb_store *st, irb_error *err, const char *what)
+irb_status irb_store_fail(irb_store *st, irb_error *err, const char *what)
 {
     int code = sqlite3_errcode(st->db);
     irb_status s = (code == SQLITE_NOMEM) ? IRB_NOMEM
@@ -71,12 +59,12 @@ static irb_status exec(irb_store *st, const char *sql, irb_error *err)
         char what[48];
         size_t n = strcspn(sql, "(;");
         snprintf(what, sizeof what, "%.*s%s", (int)(n < 40 ? n : 40), sql, sql[n] || n >= 40 ? " ..." : "");
-        return db_fail(st, err, what);
+        return irb_store_fail(st, err, what);
     }
     return IRB_OK;
 }
 
-static irb_status prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, irb_error *err)
+irb_status irb_store_prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, irb_error *err)
 {
     if (*stmt) {
         sqlite3_reset(*stmt);
@@ -84,7 +72,7 @@ static irb_status prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, i
         return IRB_OK;
     }
     if (sqlite3_prepare_v2(st->db, sql, -1, stmt, NULL) != SQLITE_OK)
-        return db_fail(st, err, "prepare");
+        return irb_store_fail(st, err, "prepare");
     return IRB_OK;
 }
 
@@ -231,6 +219,11 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->shot_prev);
     sqlite3_finalize(st->shot_next);
     sqlite3_finalize(st->novelty);
+    sqlite3_finalize(st->img_label);
+    sqlite3_finalize(st->seq_label);
+    sqlite3_finalize(st->rv_put);
+    sqlite3_finalize(st->rv_del);
+    sqlite3_finalize(st->rv_log);
     if (st->db)
         sqlite3_close(st->db);
     for (int i = 0; i < st->n; i++)
@@ -244,7 +237,6 @@ void irb_store_close(irb_store *st)
     irb_free(st);
 }
 
-void *irb_store_db(irb_store *st) { return st->db; }
 const char *irb_store_dir(const irb_store *st) { return st->dir; }
 
 irb_status irb_store_begin(irb_store *st, irb_error *err) { return exec(st, "BEGIN IMMEDIATE", err); }
@@ -264,7 +256,7 @@ static irb_status get_kv(irb_store *st, const char *table, const char *key, char
     snprintf(sql, sizeof sql, "SELECT value FROM %s WHERE key = ?", table);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_fail(st, err, "prepare");
+        return irb_store_fail(st, err, "prepare");
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     irb_status s = IRB_OK;
     int rc = sqlite3_step(q);
@@ -272,7 +264,7 @@ static irb_status get_kv(irb_store *st, const char *table, const char *key, char
         if (!(*value = irb_strdup((const char *)sqlite3_column_text(q, 0))))
             s = irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
     } else if (rc != SQLITE_DONE) {
-        s = db_fail(st, err, "read");
+        s = irb_store_fail(st, err, "read");
     }
     sqlite3_finalize(q);
     return s;
@@ -284,10 +276,10 @@ static irb_status set_kv(irb_store *st, const char *table, const char *key, cons
     snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s(key, value) VALUES(?, ?)", table);
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_fail(st, err, "prepare");
+        return irb_store_fail(st, err, "prepare");
     sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, value, -1, SQLITE_STATIC);
-    irb_status s = sqlite3_step(q) == SQLITE_DONE ? IRB_OK : db_fail(st, err, "write");
+    irb_status s = sqlite3_step(q) == SQLITE_DONE ? IRB_OK : irb_store_fail(st, err, "write");
     sqlite3_finalize(q);
     return s;
 }
@@ -377,7 +369,7 @@ int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
 
 irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err)
 {
-    IRB_TRY(prepare(st,
+    IRB_TRY(irb_store_prepare(st,
                     "INSERT OR IGNORE INTO images(path, camera, timestamp, tsec, tfrac, width, height, state,"
                     " status, message) VALUES(?,?,?,?,?,?,?,?,?,?)",
                     &st->add, err));
@@ -395,10 +387,10 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error 
     sqlite3_bind_int(q, 7, row->height);
     int bad = row->status != IRB_OK;
     sqlite3_bind_int(q, 8, bad ? IRB_IMG_FAILED : IRB_IMG_PENDING);
-    sqlite3_bind_text(q, 9, bad ? irb_cls_status_token(row->status) : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 9, bad ? irb_status_token(row->status) : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 10, bad && row->message ? row->message : "", -1, SQLITE_STATIC);
     if (sqlite3_step(q) != SQLITE_DONE)
-        return db_fail(st, err, "add image");
+        return irb_store_fail(st, err, "add image");
     return IRB_OK;
 }
 
@@ -420,7 +412,7 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
         st->cap = max;
     }
-    IRB_TRY(prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?", &st->pending,
+    IRB_TRY(irb_store_prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?", &st->pending,
                     err));
     sqlite3_bind_int64(st->pending, 1, after);
     sqlite3_bind_int(st->pending, 2, max);
@@ -435,7 +427,7 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
     }
     sqlite3_reset(st->pending);
     if (rc != SQLITE_DONE)
-        return db_fail(st, err, "read pending images");
+        return irb_store_fail(st, err, "read pending images");
     *ids = st->ids;
     *paths = st->paths;
     *n = st->n;
@@ -445,50 +437,50 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
                                 irb_error *err)
 {
-    IRB_TRY(prepare(st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?",
+    IRB_TRY(irb_store_prepare(st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?",
                     &st->result, err));
     sqlite3_bind_blob(st->result, 1, probs, (int)(sizeof *probs * (size_t)n_classes), SQLITE_STATIC);
     sqlite3_bind_int(st->result, 2, label);
     sqlite3_bind_int64(st->result, 3, id);
     if (sqlite3_step(st->result) != SQLITE_DONE)
-        return db_fail(st, err, "store result");
+        return irb_store_fail(st, err, "store result");
     return IRB_OK;
 }
 
 irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_error *err)
 {
-    IRB_TRY(prepare(st, "UPDATE images SET novelty = ? WHERE id = ?", &st->novelty, err));
+    IRB_TRY(irb_store_prepare(st, "UPDATE images SET novelty = ? WHERE id = ?", &st->novelty, err));
     if (isfinite(score))
         sqlite3_bind_double(st->novelty, 1, score);
     else
         sqlite3_bind_null(st->novelty, 1);
     sqlite3_bind_int64(st->novelty, 2, id);
     if (sqlite3_step(st->novelty) != SQLITE_DONE)
-        return db_fail(st, err, "store novelty");
+        return irb_store_fail(st, err, "store novelty");
     return IRB_OK;
 }
 
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err)
 {
-    IRB_TRY(prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
-    sqlite3_bind_text(st->failed, 1, irb_cls_status_token(status), -1, SQLITE_STATIC);
+    IRB_TRY(irb_store_prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
+    sqlite3_bind_text(st->failed, 1, irb_status_token(status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st->failed, 2, message ? message : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->failed, 3, id);
     if (sqlite3_step(st->failed) != SQLITE_DONE)
-        return db_fail(st, err, "store failure");
+        return irb_store_fail(st, err, "store failure");
     return IRB_OK;
 }
 
-static irb_status count(irb_store *st, const char *sql, long long *out, irb_error *err)
+irb_status irb_store_count(irb_store *st, const char *sql, long long *out, irb_error *err)
 {
     sqlite3_stmt *q = NULL;
     if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
-        return db_fail(st, err, "prepare");
+        return irb_store_fail(st, err, "prepare");
     irb_status s = IRB_OK;
     if (sqlite3_step(q) == SQLITE_ROW)
         *out = sqlite3_column_int64(q, 0);
     else
-        s = db_fail(st, err, "count");
+        s = irb_store_fail(st, err, "count");
     sqlite3_finalize(q);
     return s;
 }
@@ -496,25 +488,15 @@ static irb_status count(irb_store *st, const char *sql, long long *out, irb_erro
 irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err)
 {
     memset(c, 0, sizeof *c);
-    IRB_TRY(count(st, "SELECT count(*) FROM images", &c->total, err));
-    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 0", &c->pending, err));
-    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
-    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
-    IRB_TRY(count(st, "SELECT count(*) FROM images WHERE state = 1 AND tsec IS NULL", &c->untimed, err));
-    return count(st, "SELECT count(*) FROM sequences", &c->sequences, err);
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images", &c->total, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 0", &c->pending, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1 AND tsec IS NULL", &c->untimed, err));
+    return irb_store_count(st, "SELECT count(*) FROM sequences", &c->sequences, err);
 }
 
 /* ---- sequences -------------------------------------------------------------------------- */
-
-const char *irb_cls_status_token(irb_status s)
-{
-    static const char *const t[IRB_STATUS_COUNT] = {
-        [IRB_OK] = "ok", [IRB_INVALID_ARG] = "invalid", [IRB_IO] = "io", [IRB_CORRUPT] = "corrupt",
-        [IRB_UNSUPPORTED] = "unsupported", [IRB_NOMEM] = "nomem", [IRB_TOO_LARGE] = "too_large",
-        [IRB_NOT_FOUND] = "not_found", [IRB_MISMATCH] = "mismatch", [IRB_BUSY] = "busy", [IRB_INTERNAL] = "internal",
-    };
-    return (unsigned)s < IRB_STATUS_COUNT && t[s] ? t[s] : "error";
-}
 
 int irb_cls_label(const double *p, int n, int pos, double threshold, double min_conf)
 {
@@ -575,7 +557,7 @@ static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc
     else
         sqlite3_bind_null(ins, 9);
     if (sqlite3_step(ins) != SQLITE_DONE)
-        return db_fail(st, err, "store sequence");
+        return irb_store_fail(st, err, "store sequence");
     a->n = 0;
     return IRB_OK;
 }
@@ -628,10 +610,10 @@ static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, se
         sqlite3_bind_int64(map, 1, img);
         sqlite3_bind_int64(map, 2, a->id);
         if (sqlite3_step(map) != SQLITE_DONE)
-            return db_fail(st, err, "store sequence member");
+            return irb_store_fail(st, err, "store sequence member");
     }
     if (rc != SQLITE_DONE)
-        return db_fail(st, err, "read images for sequences");
+        return irb_store_fail(st, err, "read images for sequences");
     return seq_flush(st, ins, a, nc, pos, thr, err);
 }
 
@@ -663,7 +645,7 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
                            -1, &ins, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db, "INSERT INTO image_seq(image_id, seq_id) VALUES(?,?)", -1, &map, NULL) !=
             SQLITE_OK) {
-        s = db_fail(st, err, "prepare");
+        s = irb_store_fail(st, err, "prepare");
         goto done;
     }
     if ((s = build_sequences(st, n_classes, pos, threshold, &a, sel, ins, map, err)) != IRB_OK)
@@ -717,7 +699,7 @@ static irb_status shot_neighbour(irb_store *st, const char *camera, int64_t k, i
         " AND i.width > 0 ORDER BY s.k LIMIT 1"};
     sqlite3_stmt **q = dir < 0 ? &st->shot_prev : &st->shot_next;
     *path = NULL;
-    IRB_TRY(prepare(st, sql[dir > 0], q, err));
+    IRB_TRY(irb_store_prepare(st, sql[dir > 0], q, err));
     sqlite3_bind_text(*q, 1, camera, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(*q, 2, k);
     int rc = sqlite3_step(*q);
@@ -726,13 +708,13 @@ static irb_status shot_neighbour(irb_store *st, const char *camera, int64_t k, i
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
     }
     sqlite3_reset(*q);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? IRB_OK : db_fail(st, err, "read neighbours");
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? IRB_OK : irb_store_fail(st, err, "read neighbours");
 }
 
 irb_status irb_store_pending_shots(irb_store *st, int64_t after, int max, irb_shot *out, int *n, irb_error *err)
 {
     *n = 0;
-    IRB_TRY(prepare(st,
+    IRB_TRY(irb_store_prepare(st,
                     "SELECT i.id, i.path, s.camera, s.k FROM shots s JOIN images i ON i.id = s.image_id"
                     " WHERE s.k > ? AND i.state = 0 ORDER BY s.k LIMIT ?",
                     &st->shot_pending, err));
@@ -752,7 +734,7 @@ irb_status irb_store_pending_shots(irb_store *st, int64_t after, int max, irb_sh
     }
     sqlite3_reset(st->shot_pending);
     if (s == IRB_OK && rc != SQLITE_DONE)
-        s = db_fail(st, err, "read pending images");
+        s = irb_store_fail(st, err, "read pending images");
     for (int i = 0; s == IRB_OK && i < *n; i++)
         if ((s = shot_neighbour(st, out[i].camera, out[i].k, -1, &out[i].prev, err)) == IRB_OK)
             s = shot_neighbour(st, out[i].camera, out[i].k, 1, &out[i].next, err);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "irbis/core.h"
+#include "irbis/files.h"
 
 typedef struct irb_csv_reader {
     FILE *f;             /* borrowed */
@@ -30,8 +31,7 @@ int irb_csv_column(const irb_csv_reader *r, const char *name);
 /* Field i of the current record, or "" when the record is shorter. */
 const char *irb_csv_field(const irb_csv_reader *r, int i);
 
-/* Writes one field, quoted when it contains a comma, quote, CR or LF. */
-void irb_csv_put(FILE *f, const char *s);
+/* irb_csv_put (irbis/files.h) writes one field. */
 /* Writes prefix followed by s as one field (a header "p_<class>"), quoted as irb_csv_put does. */
 void irb_csv_put_prefixed(FILE *f, const char *prefix, const char *s);
 

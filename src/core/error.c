@@ -6,25 +6,32 @@
 
 #include "core/alloc.h"
 
-static const char *const status_names[IRB_STATUS_COUNT] = {
-    [IRB_OK] = "ok",
-    [IRB_INVALID_ARG] = "invalid argument",
-    [IRB_IO] = "i/o error",
-    [IRB_CORRUPT] = "corrupt input",
-    [IRB_UNSUPPORTED] = "unsupported",
-    [IRB_NOMEM] = "out of memory",
-    [IRB_TOO_LARGE] = "too large",
-    [IRB_NOT_FOUND] = "not found",
-    [IRB_MISMATCH] = "mismatch",
-    [IRB_BUSY] = "busy",
-    [IRB_INTERNAL] = "internal error",
+/* The one table of the statuses: the name of messages (irb_status_name, as core.h's comments
+ * give it) and the token of the outputs' status columns (irb_status_token). */
+static const struct {
+    const char *name, *token;
+} STATUS[IRB_STATUS_COUNT] = {
+    [IRB_OK] = {"ok", "ok"},
+    [IRB_INVALID_ARG] = {"invalid argument", "invalid"},
+    [IRB_IO] = {"i/o error", "io"},
+    [IRB_CORRUPT] = {"corrupt input", "corrupt"},
+    [IRB_UNSUPPORTED] = {"unsupported", "unsupported"},
+    [IRB_NOMEM] = {"out of memory", "nomem"},
+    [IRB_TOO_LARGE] = {"too large", "too_large"},
+    [IRB_NOT_FOUND] = {"not found", "not_found"},
+    [IRB_MISMATCH] = {"mismatch", "mismatch"},
+    [IRB_BUSY] = {"busy", "busy"},
+    [IRB_INTERNAL] = {"internal error", "internal"},
 };
 
 const char *irb_status_name(irb_status s)
 {
-    if ((unsigned)s >= IRB_STATUS_COUNT)
-        return "unknown status";
-    return status_names[s];
+    return (unsigned)s < IRB_STATUS_COUNT && STATUS[s].name ? STATUS[s].name : "unknown status";
+}
+
+const char *irb_status_token(irb_status s)
+{
+    return (unsigned)s < IRB_STATUS_COUNT && STATUS[s].token ? STATUS[s].token : "error";
 }
 
 const char *irb_version(void) { return IRB_VERSION_STRING; }

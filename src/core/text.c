@@ -57,6 +57,12 @@ void irb_json_put(FILE *f, const char *s)
     fputc('"', f);
 }
 
+void irb_json_put_member(FILE *f, const char *sep, const char *key, const char *value)
+{
+    fprintf(f, "%s\"%s\": ", sep, key);
+    irb_json_put(f, value);
+}
+
 static void html_char(FILE *f, const char *c, int n)
 {
     unsigned char b = (unsigned char)c[0];

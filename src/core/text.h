@@ -10,6 +10,9 @@
 int irb_utf8_len(const char *p);
 /* A JSON string literal of s (NULL: ""), with its quotes. */
 void irb_json_put(FILE *f, const char *s);
+/* One member of a JSON object: sep (e.g. "{" or ", "), the quoted key (a plain name, written as
+ * it is), ": " and value as irb_json_put writes it. */
+void irb_json_put_member(FILE *f, const char *sep, const char *key, const char *value);
 /* s as HTML/XML text or attribute value (<>&" escaped; C0 controls other than tab and newline,
  * which XML forbids, dropped). NULL writes nothing. */
 void irb_html_put(FILE *f, const char *s);

@@ -5,6 +5,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "irbis/eval.h"
+#include "irbis/files.h"
 
 void irb_joined_release(irb_joined *j)
 {
@@ -26,36 +27,44 @@ void irb_joined_release(irb_joined *j)
     memset(j, 0, sizeof *j);
 }
 
-static long class_index(const irb_joined *j, const char *name)
+/* The class list: prediction classes, then labels not among them; cls[i] receives the class of
+ * prediction row i's label (-1: unlabelled). */
+static irb_status build_classes(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j,
+                                int *cls)
 {
-    for (size_t c = 0; c < j->n_classes; c++)
-        if (strcmp(j->classes[c], name) == 0)
-            return (long)c;
-    return -1;
-}
-
-/* The class list: prediction classes, then labels not among them. */
-static irb_status build_classes(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
-{
+    irb_strmap *ix = NULL; /* class name -> index */
     j->classes = irb_calloc(p->n_classes + l->n + 1, sizeof *j->classes);
-    if (!j->classes)
-        return IRB_NOMEM;
-    for (size_t c = 0; c < p->n_classes; c++) {
+    irb_status st = j->classes ? irb_strmap_new(p->n_classes + 16, &ix, NULL) : IRB_NOMEM;
+    for (size_t c = 0; st == IRB_OK && c < p->n_classes; c++) {
         if (!(j->classes[c] = irb_strdup(p->classes[c])))
-            return IRB_NOMEM;
-        j->n_classes++;
+            st = IRB_NOMEM;
+        else
+            st = irb_strmap_add(ix, p->classes[c], strlen(p->classes[c]), (int64_t)c, NULL, NULL);
+        j->n_classes += st == IRB_OK;
     }
-    for (size_t i = 0; i < p->n; i++)
-        if (match[i] >= 0 && class_index(j, l->label[match[i]]) < 0) {
-            if (!(j->classes[j->n_classes] = irb_strdup(l->label[match[i]])))
-                return IRB_NOMEM;
+    for (size_t i = 0; st == IRB_OK && i < p->n; i++) {
+        cls[i] = -1;
+        if (match[i] < 0)
+            continue;
+        const char *name = l->label[match[i]];
+        int64_t k;
+        if ((st = irb_strmap_add(ix, name, strlen(name), (int64_t)j->n_classes, &k, NULL)) != IRB_OK)
+            break;
+        if ((size_t)k == j->n_classes) {
+            if (!(j->classes[j->n_classes] = irb_strdup(name))) {
+                st = IRB_NOMEM;
+                break;
+            }
             j->n_classes++;
             j->n_extra_classes++;
         }
-    return IRB_OK;
+        cls[i] = (int)k;
+    }
+    irb_strmap_free(ix);
+    return st;
 }
 
-static irb_status image_level(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
+static irb_status image_level(const irb_predictions *p, const int *cls, irb_joined *j)
 {
     size_t k = j->n_classes;
     j->row = irb_malloc_array(p->n, sizeof *j->row);
@@ -64,12 +73,12 @@ static irb_status image_level(const irb_predictions *p, const irb_labels *l, con
     if (!j->row || !j->truth || !j->probs)
         return IRB_NOMEM;
     for (size_t i = 0; i < p->n; i++) {
-        if (match[i] < 0) {
+        if (cls[i] < 0) {
             j->n_unlabelled++;
             continue;
         }
         j->row[j->n] = (long)i;
-        j->truth[j->n] = (int)class_index(j, l->label[match[i]]);
+        j->truth[j->n] = cls[i];
         memcpy(j->probs + j->n * k, p->probs + i * p->n_classes, p->n_classes * sizeof *p->probs);
         j->n++;
     }
@@ -89,15 +98,15 @@ static int cmp_srow(const void *pa, const void *pb)
 }
 
 /* One sequence = the run [a, b) of key-sorted rows. */
-static irb_status one_sequence(const irb_predictions *p, const irb_labels *l, const long *match, const srow *r,
-                               size_t a, size_t b, size_t *votes, irb_joined *j)
+static irb_status one_sequence(const irb_predictions *p, const int *cls, const srow *r, size_t a, size_t b,
+                               size_t *votes, irb_joined *j)
 {
     size_t k = j->n_classes, pk = p->n_classes;
     memset(votes, 0, k * sizeof *votes);
     size_t labelled = 0;
     for (size_t t = a; t < b; t++)
-        if (match[r[t].row] >= 0) {
-            votes[class_index(j, l->label[match[r[t].row]])]++;
+        if (cls[r[t].row] >= 0) {
+            votes[cls[r[t].row]]++;
             labelled++;
         }
     if (!labelled)
@@ -126,7 +135,7 @@ static irb_status one_sequence(const irb_predictions *p, const irb_labels *l, co
     return IRB_OK;
 }
 
-static irb_status sequence_level(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j)
+static irb_status sequence_level(const irb_predictions *p, const int *cls, irb_joined *j)
 {
     size_t k = j->n_classes;
     srow *r = irb_malloc_array(p->n, sizeof *r);
@@ -147,7 +156,7 @@ static irb_status sequence_level(const irb_predictions *p, const irb_labels *l, 
         if (r[a].key[0])
             while (b < p->n && strcmp(r[b].key, r[a].key) == 0)
                 b++;
-        st = one_sequence(p, l, match, r, a, b, votes, j);
+        st = one_sequence(p, cls, r, a, b, votes, j);
         a = b;
     }
 done:
@@ -162,13 +171,17 @@ irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_jo
         return irb_fail(err, IRB_INVALID_ARG, "irb_join_labels: NULL argument");
     memset(out, 0, sizeof *out);
     long *match = irb_malloc_array(p->n ? p->n : 1, sizeof *match);
-    if (!match)
+    int *cls = irb_malloc_array(p->n ? p->n : 1, sizeof *cls);
+    if (!match || !cls) {
+        irb_free(match), irb_free(cls);
         return irb_fail(err, IRB_NOMEM, "join: out of memory");
+    }
     irb_status st = irb_labels_match(l, (const char *const *)p->path, p->n, match, err);
-    if (st == IRB_OK && (st = build_classes(p, l, match, out)) == IRB_OK && (st = image_level(p, l, match, out)) == IRB_OK &&
+    if (st == IRB_OK && (st = build_classes(p, l, match, out, cls)) == IRB_OK && (st = image_level(p, cls, out)) == IRB_OK &&
         p->sequence)
-        st = sequence_level(p, l, match, out);
+        st = sequence_level(p, cls, out);
     irb_free(match);
+    irb_free(cls);
     if (st == IRB_NOMEM)
         irb_fail(err, st, "join: out of memory joining %zu predictions with %zu labels", p->n, l->n);
     if (st != IRB_OK)

@@ -355,22 +355,17 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
         s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
         goto cleanup;
     }
-    /* first[q]: the first image of camera q (the distinct cameras are few) */
-    size_t *first = irb_malloc_array(d->n ? d->n : 1, sizeof *first);
-    if (!first) {
-        s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
+    irb_strmap *cams = NULL; /* camera -> its number, in order of first image */
+    if ((s = irb_strmap_new(16, &cams, err)) != IRB_OK)
         goto cleanup;
+    for (size_t i = 0; s == IRB_OK && i < d->n; i++) {
+        int64_t q = 0;
+        if ((s = irb_strmap_add(cams, d->camera[i], strlen(d->camera[i]), n_cameras, &q, err)) == IRB_OK)
+            n_cameras += q == n_cameras, d->cam_id[i] = (int)q;
     }
-    for (size_t i = 0; i < d->n; i++) {
-        int q = i > 0 && !strcmp(d->camera[i - 1], d->camera[i]) ? d->cam_id[i - 1] : -1;
-        for (int j = 0; q < 0 && j < n_cameras; j++)
-            if (!strcmp(d->camera[first[j]], d->camera[i]))
-                q = j;
-        if (q < 0)
-            first[q = n_cameras++] = i;
-        d->cam_id[i] = q;
-    }
-    irb_free(first);
+    irb_strmap_free(cams);
+    if (s != IRB_OK)
+        goto cleanup;
     /* training a pipeline (--save) on fewer cameras than folds: the estimate's folds fall back
      * to sequences (the inner folds that make the choices group by camera where they can) */
     d->inner_camera = fo.unit == IRB_FOLD_CAMERA;

@@ -36,39 +36,23 @@ static void file_stamp(const char *path, char *buf, size_t size)
                  st.st_mtim.tv_nsec);
 }
 
-/* ---- a small string -> row hash map ---------------------------------------------------- */
+/* ---- rows by (path, tag): the library's string map ------------------------------------- */
 
 typedef struct {
+    irb_strmap *map; /* key: the path, a NUL, the tag's bytes */
+    char *key;
     size_t cap;
-    const char **key; /* borrowed path */
-    int *flip;
-    size_t *row;
 } rowmap;
-
-static uint64_t hash_str(const char *s, int flip)
-{
-    uint64_t h = 1469598103934665603ull ^ (uint64_t)flip;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 static int rowmap_init(rowmap *m, size_t n)
 {
-    m->cap = 16;
-    while (m->cap < 2 * n + 16)
-        m->cap *= 2;
-    m->key = irb_calloc(m->cap, sizeof *m->key);
-    m->flip = irb_calloc(m->cap, sizeof *m->flip);
-    m->row = irb_calloc(m->cap, sizeof *m->row);
-    return m->key && m->flip && m->row;
+    return irb_strmap_new(n, &m->map, NULL) == IRB_OK;
 }
 
 static void rowmap_free(rowmap *m)
 {
+    irb_strmap_free(m->map);
     irb_free(m->key);
-    irb_free(m->flip);
-    irb_free(m->row);
 }
 
 /* The second half of a row's key: its flip, or for motion rows (whose value depends on the
@@ -76,26 +60,36 @@ static void rowmap_free(rowmap *m)
  * neighbours (the experiment's outer folds) are kept side by side. */
 static int row_tag(int by_stamp, int flipped, const char *stamp)
 {
-    return by_stamp ? 2 + (int)(hash_str(stamp, 0) & 0x3fffffff) : flipped;
+    return by_stamp ? 2 + (int)(irb_strmap_hash(stamp, strlen(stamp)) & 0x3fffffff) : flipped;
 }
 
-static void rowmap_put(rowmap *m, const char *key, int flip, size_t row)
+/* The map's key of (path, tag) in m->key; its length, 0 when out of memory. */
+static size_t row_key(rowmap *m, const char *path, int tag)
 {
-    size_t i = hash_str(key, flip) & (m->cap - 1);
-    while (m->key[i] && !(m->flip[i] == flip && !strcmp(m->key[i], key)))
-        i = (i + 1) & (m->cap - 1);
-    m->key[i] = key;
-    m->flip[i] = flip;
-    m->row[i] = row;
+    size_t n = strlen(path), len = n + 1 + sizeof tag;
+    if (len > m->cap) {
+        char *k = irb_realloc(m->key, len);
+        if (!k)
+            return 0;
+        m->key = k, m->cap = len;
+    }
+    memcpy(m->key, path, n + 1);
+    memcpy(m->key + n + 1, &tag, sizeof tag);
+    return len;
 }
 
-static long rowmap_get(const rowmap *m, const char *key, int flip)
+/* 0 when out of memory. */
+static int rowmap_put(rowmap *m, const char *path, int tag, size_t row)
 {
-    size_t i = hash_str(key, flip) & (m->cap - 1);
-    for (; m->key[i]; i = (i + 1) & (m->cap - 1))
-        if (m->flip[i] == flip && !strcmp(m->key[i], key))
-            return (long)m->row[i];
-    return -1;
+    size_t len = row_key(m, path, tag);
+    return len && irb_strmap_set(m->map, m->key, len, (int64_t)row, NULL) == IRB_OK;
+}
+
+static long rowmap_get(rowmap *m, const char *path, int tag)
+{
+    int64_t row;
+    size_t len = row_key(m, path, tag);
+    return len && irb_strmap_get(m->map, m->key, len, &row) ? (long)row : -1;
 }
 
 /* ---- computing the missing rows --------------------------------------------------------- */
@@ -222,7 +216,10 @@ static irb_status write_cache(const featcache_req *rq, const char *base, const c
         s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
     int by_stamp = rq->motion != NULL;
     for (size_t i = 0; s == IRB_OK && i < m->n; i++) {
-        rowmap_put(&cur, paths[i], row_tag(by_stamp, 0, stamps[i]), i);
+        if (!rowmap_put(&cur, paths[i], row_tag(by_stamp, 0, stamps[i]), i)) {
+            s = irb_fail(err, IRB_NOMEM, "feature cache: out of memory");
+            break;
+        }
         if (!m->ok[i])
             continue;
         const char *ev[] = {stamps[i]};
@@ -274,7 +271,10 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
         return;
     }
     for (size_t r = 0; r < old->n; r++)
-        rowmap_put(&map, old->path[r], row_tag(by_stamp, old->flipped[r], old_stamp[r]), r);
+        if (!rowmap_put(&map, old->path[r], row_tag(by_stamp, old->flipped[r], old_stamp[r]), r)) {
+            rowmap_free(&map); /* out of memory: nothing is taken from the cache, all is computed */
+            return;
+        }
     for (size_t i = 0; i < m->n; i++) {
         if (have[i])
             continue;

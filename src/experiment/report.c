@@ -85,10 +85,12 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
     irb_atomic_file af;
     IRB_TRY(open_out(o, "results.json", &af, err));
     FILE *f = af.f;
-    fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": \"%s\",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
+    fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": ", task_name(o->task));
+    irb_json_put(f, r->positive); /* a class name: any text */
+    fprintf(f, ",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
                "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
                "  \"C\": %s,\n  \"combine\": \"%s\",\n  \"rows\": [\n",
-            task_name(o->task), r->positive, r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds,
+            r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds,
             r->unit, o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"",
             o->combine == IRB_COMBINE_MEAN ? "mean" : "choose");
     for (int i = 0; i < r->n_rows; i++) {

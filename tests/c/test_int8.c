@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn_check.h"
 #include "irbis.h"
 
 #define N_CAL_MAX 64
@@ -55,16 +56,6 @@ static int pick_images(void)
     return nc >= 32 && ne == N_EVAL;
 }
 
-static float *read_floats(const char *path, size_t n)
-{
-    size_t len = 0;
-    float *b = test_slurp(path, &len); /* the size check keeps the cast honest */
-    CHECK(b && len == n * sizeof(float), "%s: %zu bytes, expected %zu floats", path, len, n);
-    if (!b || len != n * sizeof(float))
-        exit(1);
-    return b;
-}
-
 /* n preprocessed images (squashed whole frame at `size`, the model's normalisation) */
 static float *load_inputs(const irb_model_t *m, char **list, int n, int size)
 {
@@ -85,24 +76,14 @@ static float *load_inputs(const irb_model_t *m, char **list, int n, int size)
     return x;
 }
 
-static double cosine(const float *a, const float *b, size_t n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++)
-        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
-    return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1 : 0);
-}
-
 static irb_net_t *make_net(const irb_model_t *m, int cut, int size, irb_precision p, const irb_calib_t *cal,
                            irb_calib_t *rec)
 {
     irb_net_opts o = {.cut = cut, .pool = IRB_POOL_AVG, .precision = p, .calib = cal, .record = rec,
                       .threads = 2, .max_batch = 8, .input_size = size};
-    irb_error err = {0};
-    irb_net_t *net = NULL;
-    irb_status s = irb_net_new(m, &o, &net, &err);
-    CHECK(s == IRB_OK, "net cut %d size %d precision %d: %s", cut, size, (int)p, err.message);
-    return net;
+    char what[64];
+    snprintf(what, sizeof what, "cut %d size %d precision %d", cut, size, (int)p);
+    return test_net(m, &o, what);
 }
 
 static void run(irb_net_t *net, const float *x, int n, size_t per, float *y)
@@ -150,7 +131,7 @@ static void compare(const irb_model_t *m, const irb_calib_t *cal, int cut, int s
     double lo = 1, sum = 0;
     int differ = 0;
     for (int i = 0; i < n; i++) {
-        double c = cosine(yf + k * i, yq + k * i, k);
+        double c = test_cosine(yf + k * i, yq + k * i, k);
         lo = c < lo ? c : lo;
         sum += c;
         differ |= memcmp(yf + k * i, yq + k * i, k * sizeof(float)) != 0;
@@ -198,12 +179,10 @@ static void text_round_trip(const irb_calib_t *cal)
 
 static void mobilenet(void)
 {
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
-          "load: %s", err.message);
+    irb_model_t *m = test_load_mobilenet();
     if (!m)
         return;
+    irb_error err = {0};
     irb_calib_t *cal = calibrate(m, 224);
     text_round_trip(cal);
     float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
@@ -220,7 +199,7 @@ static void mobilenet(void)
     for (int i = 0; i < 4; i++) {
         char p[256];
         snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i]);
-        float *r = read_floats(test_shared(p), 3 * 224 * 224);
+        float *r = test_read_floats(test_shared(p), 3 * 224 * 224);
         memcpy(x + i * 3 * 224 * 224, r, 3 * 224 * 224 * sizeof *x);
         free(r);
     }
@@ -233,8 +212,8 @@ static void mobilenet(void)
     for (int i = 0; q && i < 4; i++) {
         char p[256];
         snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i]);
-        float *r = read_floats(test_shared(p), 1280);
-        double c = cosine(r, y + 1280 * i, 1280);
+        float *r = test_read_floats(test_shared(p), 1280);
+        double c = test_cosine(r, y + 1280 * i, 1280);
         printf("mobilenet_v2 int8 vs reference features %s: cosine %.5f\n", names[i], c);
         CHECK(c >= 0.99, "%s: cosine to the reference features %.5f", names[i], c);
         free(r);
@@ -263,17 +242,9 @@ static void mobilenet(void)
 static void resnet50(void)
 {
     const char *tmp = test_tmpdir("int8");
-    char cmd[9000], onnx[4200];
+    char onnx[4200];
     snprintf(onnx, sizeof onnx, "%s/r50.onnx", tmp);
-    const char *src = getenv("IRBIS_SRC");
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py --seed 3 -o %s", src ? src : "..", onnx);
-    if (system(cmd) != 0) {
-        CHECK(0, "export failed: %s", cmd);
-        return;
-    }
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(onnx, NULL, &m, &err) == IRB_OK, "load %s: %s", onnx, err.message);
+    irb_model_t *m = test_export_resnet50(onnx, "");
     if (!m)
         return;
     irb_calib_t *cal = calibrate(m, 224);

@@ -8,47 +8,22 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn_check.h"
 #include "irbis/nn.h"
-
-static float *read_floats(const char *path, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    float *b = malloc(n * sizeof(float));
-    if (!f || !b || fread(b, sizeof(float), n, f) != n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    return b;
-}
-
-static double max_abs_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
 
 static irb_net_t *net(const irb_model_t *m, const char *layer, int cut, irb_pool_mode pool)
 {
-    irb_error err = {0};
-    irb_net_t *n = NULL;
     irb_net_opts o = {.layer = layer, .cut = cut, .pool = pool, .engine = IRB_ENGINE_REFERENCE, .max_batch = 2};
-    irb_status s = irb_net_new(m, &o, &n, &err);
-    CHECK(s == IRB_OK, "irb_net_new(layer %s, cut %d): %s", layer ? layer : "-", cut, err.message);
-    return n;
+    char what[96];
+    snprintf(what, sizeof what, "layer %s, cut %d", layer ? layer : "-", cut);
+    return test_net(m, &o, what);
 }
 
 int main(void)
 {
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    const char *path = test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx");
-    if (irb_model_load(path, NULL, &m, &err) != IRB_OK) {
-        fprintf(stderr, "load: %s\n", err.message);
-        return 1;
-    }
+    irb_model_t *m = test_load_mobilenet();
+    if (!m)
+        return CHECK_DONE();
     const irb_model_info *info = irb_model_info_get(m);
     CHECK(info->n_outputs == 3 && strcmp(info->outputs[2].name, "probs") == 0, "outputs");
     CHECK(info->inputs[0].dims[1] == 3 && info->inputs[0].dims[2] == 224, "input shape");
@@ -71,21 +46,21 @@ int main(void)
         char p[256];
         for (int j = 0; j < 2; j++) {
             snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i + j]);
-            float *x = read_floats(test_shared(p), 3 * 224 * 224);
+            float *x = test_read_floats(test_shared(p), 3 * 224 * 224);
             memcpy(in + j * 3 * 224 * 224, x, 3 * 224 * 224 * sizeof(float));
             free(x);
         }
         for (int j = 0; j < 2; j++) { /* batch of 2: image j of the batch */
             snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_probs_f32.bin", names[i + j]);
-            float *rp = read_floats(test_shared(p), 1001);
+            float *rp = test_read_floats(test_shared(p), 1001);
             snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i + j]);
-            float *rf = read_floats(test_shared(p), 1280);
+            float *rf = test_read_floats(test_shared(p), 1280);
             CHECK(irb_net_run(probs, in, 2, out) == IRB_OK, "run: %s", irb_net_error(probs)->message);
-            double dp = max_abs_diff(out + j * 1001, rp, 1001);
+            double dp = test_max_abs_diff(out + j * 1001, rp, 1001);
             CHECK(irb_net_run(feat, in, 2, out) == IRB_OK, "run: %s", irb_net_error(feat)->message);
-            double df = max_abs_diff(out + j * 1280, rf, 1280);
+            double df = test_max_abs_diff(out + j * 1280, rf, 1280);
             CHECK(irb_net_run(cut2, in, 2, out) == IRB_OK, "run: %s", irb_net_error(cut2)->message);
-            double dc2 = max_abs_diff(out + j * 1280, rf, 1280);
+            double dc2 = test_max_abs_diff(out + j * 1280, rf, 1280);
             CHECK(irb_net_run(cut1, in, 2, out) == IRB_OK, "run: %s", irb_net_error(cut1)->message);
             double mx = -1e30, sum = 0;
             for (int k = 0; k < 1001; k++)

@@ -9,38 +9,20 @@
 #include <string.h>
 
 #include "check.h"
+#include "nn_check.h"
 #include "irbis/nn.h"
-
-static float *read_floats(const char *path, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    float *b = malloc(n * sizeof(float));
-    if (!f || !b || fread(b, sizeof(float), n, f) != n) {
-        fprintf(stderr, "cannot read %s\n", path);
-        exit(1);
-    }
-    fclose(f);
-    return b;
-}
 
 static void one(const char *tmp, const char *flags, const char *tag)
 {
-    char cmd[20000], onnx[4200], xin[4200], yout[4200];
+    char args[13000], onnx[4200], xin[4200], yout[4200];
     snprintf(onnx, sizeof onnx, "%s/r50_%s.onnx", tmp, tag);
     snprintf(xin, sizeof xin, "%s/r50_%s_x.bin", tmp, tag);
     snprintf(yout, sizeof yout, "%s/r50_%s_y.bin", tmp, tag);
-    const char *src = getenv("IRBIS_SRC");
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/tools/export_resnet50.py %s --seed 3 -o %s --input-out %s --output-out %s",
-             src ? src : "..", flags, onnx, xin, yout);
-    if (system(cmd) != 0) {
-        CHECK(0, "export failed: %s", cmd);
-        return;
-    }
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(onnx, NULL, &m, &err) == IRB_OK, "load %s: %s", onnx, err.message);
+    snprintf(args, sizeof args, "%s --input-out %s --output-out %s", flags, xin, yout);
+    irb_model_t *m = test_export_resnet50(onnx, args);
     if (!m)
         return;
+    irb_error err = {0};
     const irb_model_info *info = irb_model_info_get(m);
     CHECK(info->n_cuts >= 2 && info->cuts[0].tensor.rank == 2 && info->cuts[0].tensor.dims[1] == 2048,
           "%s cut 1 is 2048-d", tag);
@@ -50,7 +32,7 @@ static void one(const char *tmp, const char *flags, const char *tag)
     const irb_preprocess *pp = irb_model_preprocess(m);
     CHECK(strcmp(pp->source, "metadata") == 0 && fabsf(pp->mean[0] - 123.675f) < 1e-3f && fabsf(pp->std[2] - 57.375f) < 1e-3f,
           "%s preprocessing from metadata", tag);
-    float *x = read_floats(xin, 3 * 224 * 224), *want = read_floats(yout, 1000);
+    float *x = test_read_floats(xin, 3 * 224 * 224), *want = test_read_floats(yout, 1000);
     float *y = malloc(2048 * 49 * sizeof(float)), *c1 = malloc(2048 * sizeof(float));
     irb_net_t *net = NULL, *n1 = NULL, *n2 = NULL;
     irb_net_opts o = {.engine = IRB_ENGINE_REFERENCE};

@@ -17,37 +17,7 @@
 
 #include "backends/onednn/onednn.h"
 #include "check.h"
-
-static float *read_floats(const char *path, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    float *d = malloc(n * sizeof *d);
-    size_t got = f && d ? fread(d, sizeof *d, n, f) : 0;
-    if (f)
-        fclose(f);
-    if (got != n) {
-        fprintf(stderr, "%s: expected %zu floats, read %zu\n", path, n, got);
-        free(d);
-        return NULL;
-    }
-    return d;
-}
-
-static double max_abs_diff(const float *a, const float *b, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs((double)a[i] - b[i]));
-    return m;
-}
-
-static double cosine(const float *a, const float *b, size_t n)
-{
-    double ab = 0, aa = 0, bb = 0;
-    for (size_t i = 0; i < n; i++)
-        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
-    return ab / sqrt(aa * bb + 1e-30);
-}
+#include "nn_check.h"
 
 static size_t argmax(const float *a, size_t n)
 {
@@ -61,12 +31,11 @@ static size_t argmax(const float *a, size_t n)
 static irb_net_t *onednn_net(const irb_model_t *m, const char *layer, int cut, irb_precision prec, int max_batch,
                              int threads)
 {
-    irb_error err = {0};
-    irb_net_t *net = NULL;
     irb_net_opts o = {.layer = layer, .cut = cut, .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE,
                       .engine = IRB_ENGINE_ONEDNN, .precision = prec, .threads = threads, .max_batch = max_batch};
-    irb_status s = irb_net_new(m, &o, &net, &err);
-    CHECK(s == IRB_OK, "irb_net_new(cut %d, %s): %s", cut, prec ? "bf16" : "fp32", err.message);
+    char what[64];
+    snprintf(what, sizeof what, "cut %d, %s", cut, prec ? "bf16" : "fp32");
+    irb_net_t *net = test_net(m, &o, what);
     CHECK(!net || strcmp(irb_net_engine(net), "onednn") == 0, "engine %s", net ? irb_net_engine(net) : "-");
     return net;
 }
@@ -74,22 +43,20 @@ static irb_net_t *onednn_net(const irb_model_t *m, const char *layer, int cut, i
 static void test_mobilenet(void)
 {
     static const char *names[4] = {"dog", "eagle", "giraffe", "horses"};
-    irb_error err = {0};
-    irb_model_t *m = NULL;
-    CHECK(irb_model_load(test_shared("models/mobilenet_v2/mobilenet_v2_1.0_224.onnx"), NULL, &m, &err) == IRB_OK,
-          "load: %s", err.message);
+    irb_model_t *m = test_load_mobilenet();
     if (!m)
         return;
+    irb_error err = {0};
     enum { IN = 3 * 224 * 224, F = 1280, P = 1001 };
     float *in = malloc(4 * IN * sizeof *in), *feat = malloc(4 * F * sizeof *feat), *prob = malloc(4 * P * sizeof *prob);
     for (int i = 0; i < 4; i++) {
         char p[256];
         snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_input_f32_nchw.bin", names[i]);
-        float *x = read_floats(test_shared(p), IN);
+        float *x = test_read_floats(test_shared(p), IN);
         snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_features_f32.bin", names[i]);
-        float *f = read_floats(test_shared(p), F);
+        float *f = test_read_floats(test_shared(p), F);
         snprintf(p, sizeof p, "models/mobilenet_v2/reference/%s_probs_f32.bin", names[i]);
-        float *q = read_floats(test_shared(p), P);
+        float *q = test_read_floats(test_shared(p), P);
         CHECK(x && f && q, "reference files for %s", names[i]);
         if (!x || !f || !q)
             return;
@@ -121,12 +88,12 @@ static void test_mobilenet(void)
                 for (int i = 0; i < 4; i++) {
                     const float *o = out + (size_t)i * d, *r = ref + (size_t)i * d;
                     if (prec == IRB_PRECISION_FP32) {
-                        double e = max_abs_diff(o, r, d);
+                        double e = test_max_abs_diff(o, r, d);
                         printf("fp32 %-8s %-8s batch %d: max abs error %.2e\n", names[i], cut ? "features" : "probs",
                                mode ? 1 : 4, e);
                         CHECK(e <= 1e-4, "fp32 %s cut %d: max abs error %g", names[i], cut, e);
                     } else {
-                        double c = cosine(o, r, d);
+                        double c = test_cosine(o, r, d);
                         printf("bf16 %-8s %-8s batch %d: cosine %.6f\n", names[i], cut ? "features" : "probs",
                                mode ? 1 : 4, c);
                         CHECK(c >= (cut ? 0.999 : 0.997), "bf16 %s cut %d: cosine %f", names[i], cut, c);
@@ -199,7 +166,7 @@ static int helper_run(char **argv)
     const irb_tensor_info *x = irb_model_info_get(m)->inputs;
     int64_t h = helper_size ? helper_size : x->dims[2], w = helper_size ? helper_size : x->dims[3];
     size_t n = (size_t)batch * x->dims[1] * h * w;
-    float *in = read_floats(argv[4], n);
+    float *in = test_read_floats(argv[4], n);
     char path[4096];
     if (in) {
         snprintf(path, sizeof path, "%s.fp32", argv[5]);

@@ -692,6 +692,95 @@ static void test_reviews(const char *dir)
     CHECK(n > 0, "after --restart: %d members still ibex by a person", n);
 }
 
+/* The store's cursors and counts (store_query.c) on the run of test_full_run (120 images), against
+ * what fake_row says of each image and against predictions.csv: per camera its images, failures,
+ * classified and timed images; labels per class; every sequence's members name it; a cursor read
+ * as another kind of row fails with IRB_INTERNAL. */
+static void test_cursors(const char *out)
+{
+    irb_store *st = NULL;
+    irb_error err = {0};
+    CHECK(irb_store_open(out, &st, &err) == IRB_OK, "open %s: %s", out, err.message);
+    char *csv = slurp(pj(out, "predictions.csv"));
+    if (!st || !csv) {
+        irb_store_close(st);
+        free(csv);
+        return;
+    }
+    long long want[3][4] = {{0}}; /* per camera: images, failed, classified, timed */
+    for (int i = 0; i < 120; i++) {
+        int ht, sb, pb;
+        char p[64], c[16], t[32];
+        fake_row(i, p, c, t, &ht, &sb, &pb);
+        long long *w = want[i % 3];
+        w[0]++, w[1] += sb || pb, w[2] += !(sb || pb), w[3] += ht && !(sb || pb);
+    }
+    irb_store_iter *it = NULL;
+    CHECK(irb_store_cameras_begin(st, &it, &err) == IRB_OK, "cameras: %s", err.message);
+    irb_camera_row cr;
+    int nc = 0;
+    while (irb_store_cameras_next(it, &cr)) {
+        char name[16];
+        snprintf(name, sizeof name, "cam%d", nc);
+        const long long *w = want[nc < 3 ? nc : 0];
+        CHECK(!strcmp(cr.camera, name) && cr.images == w[0] && cr.failed == w[1] && cr.classified == w[2] &&
+                  cr.timed == w[3] && cr.tmin <= cr.tmax,
+              "camera %s: %lld images %lld failed %lld classified %lld timed, want %s %lld %lld %lld %lld", cr.camera,
+              cr.images, cr.failed, cr.classified, cr.timed, name, w[0], w[1], w[2], w[3]);
+        nc++;
+    }
+    CHECK(irb_store_iter_end(it, &err) == IRB_OK && nc == 3, "3 cameras, got %d: %s", nc, err.message);
+    /* labels per class (index 3: uncertain) against predictions.csv's label column */
+    long long images[NC + 1], seqs[NC + 1], csv_images[NC + 1] = {0};
+    for (const char *l = strchr(csv, '\n'); l && l[1]; l = strchr(l + 1, '\n')) {
+        char lab[32], status[16];
+        field(l + 1, 7, lab, sizeof lab), field(l + 1, 12, status, sizeof status);
+        for (int k = 0; k < NC && !strcmp(status, "ok"); k++)
+            csv_images[k] += !strcmp(lab, CLASSES[k]);
+    }
+    CHECK(irb_store_label_counts(st, NULL, NC, images, seqs, &err) == IRB_OK, "label counts: %s", err.message);
+    for (int k = 0; k < NC; k++)
+        CHECK(images[k] == csv_images[k], "class %s: %lld images, predictions.csv %lld", CLASSES[k], images[k],
+              csv_images[k]);
+    CHECK(images[NC] == 0 && seqs[NC] == 0, "no uncertain labels without a min-confidence");
+    /* every sequence's members name it in predictions.csv, and they number s.n */
+    long long members = 0, in_seqs = 0, seq_total = 0;
+    CHECK(irb_store_seqs_begin(st, IRB_SEQS_ALL, NC, &it, &err) == IRB_OK, "sequences: %s", err.message);
+    irb_seq_row sr;
+    while (irb_store_seqs_next(it, &sr)) {
+        irb_store_iter *m = NULL;
+        CHECK(irb_store_members_begin(st, sr.id, NC, &m, &err) == IRB_OK, "members: %s", err.message);
+        irb_img_row ir;
+        long long n = 0;
+        while (irb_store_images_next(m, &ir)) {
+            char *line = line_of(csv, ir.path), seq[64] = "";
+            if (line)
+                field(line, 3, seq, sizeof seq);
+            CHECK(line && !strcmp(seq, sr.name) && ir.state == IRB_IMG_OK && ir.probs, "%s in sequence %s (csv: %s)",
+                  ir.path, sr.name, seq);
+            free(line);
+            n++;
+        }
+        CHECK(irb_store_iter_end(m, &err) == IRB_OK && n == sr.n, "sequence %s: %lld members, n %lld", sr.name, n,
+              sr.n);
+        members += n, in_seqs += sr.n, seq_total += sr.label >= 0 && sr.label < NC;
+    }
+    CHECK(irb_store_iter_end(it, &err) == IRB_OK, "sequences read: %s", err.message);
+    long long csv_seqs = 0;
+    for (int k = 0; k < NC; k++)
+        csv_seqs += seqs[k];
+    CHECK(members == want[0][2] + want[1][2] + want[2][2] && members == in_seqs && seq_total == csv_seqs,
+          "every classified image in one sequence: %lld members, %lld classified; %lld sequences, counted %lld",
+          members, want[0][2] + want[1][2] + want[2][2], seq_total, csv_seqs);
+    /* a cursor read as another kind of row */
+    CHECK(irb_store_cameras_begin(st, &it, &err) == IRB_OK, "cameras again");
+    CHECK(!irb_store_images_next(it, &(irb_img_row){0}), "a camera cursor gives no image rows");
+    CHECK(irb_store_iter_end(it, &err) == IRB_INTERNAL, "and ends with IRB_INTERNAL: %s", err.message);
+    CHECK(irb_store_iter_end(NULL, &err) == IRB_OK, "ending no cursor");
+    irb_store_close(st);
+    free(csv);
+}
+
 int main(void)
 {
     const char *tmp = test_tmpdir("store");
@@ -704,6 +793,7 @@ int main(void)
     test_time();
     test_lock(pj(tmp, "lock"));
     test_full_run(pj(tmp, "full"));
+    test_cursors(pj(tmp, "full"));
     char ref[8192], killed[8192];
     snprintf(ref, sizeof ref, "%s", pj(tmp, "ref"));
     snprintf(killed, sizeof killed, "%s", pj(tmp, "killed"));

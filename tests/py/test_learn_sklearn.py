@@ -5,11 +5,9 @@ via PIL), with and without class_weight='balanced'. Checks: objective C*sum(s_i*
 and that `irbis predict` reproduces the model's probabilities. The classifier file is parsed here
 from its documented layout (docs/classifier.md)."""
 import csv
-import json
 import os
 import struct
 import subprocess
-import sys
 import zlib
 
 import numpy as np
@@ -17,28 +15,16 @@ from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+import testlib
+from testlib import check, finish
+
 BIN, TMP, SHARED = os.environ['IRBIS_BIN'], os.environ['IRBIS_TMP'], os.environ['IRBIS_SHARED']
 D = os.path.join(TMP, 'py_learn_sklearn')
 os.makedirs(D, exist_ok=True)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        fails += 1
 
 
 def write_features(base, x, paths):
-    np.save(base + '.npy', x.astype('<f4'))
-    with open(base + '.csv', 'w', newline='') as f:
-        w = csv.writer(f)
-        w.writerow(['row', 'path', 'flipped'])
-        for i, p in enumerate(paths):
-            w.writerow([i, p, 0])
-    json.dump({'format': 'irbis-features', 'version': 1, 'dim': x.shape[1], 'model_sha256': 'ab' * 32,
-               'layer': 'test'}, open(base + '.json', 'w'))
+    testlib.write_features(base, x, paths, {'model_sha256': 'ab' * 32, 'layer': 'test'})
 
 
 def read_classifier(path):
@@ -151,5 +137,4 @@ lab = ['empty' if r['label'] == 'empty' else 'animal' for r in rows]
 print('camera-trap rows', len(x), 'empty', lab.count('empty'))
 compare('cam_C0.01', x, lab, 0.01, False)
 compare('cam_bal_C0.003', x, lab, 0.003, True)
-print('failures:', fails)
-sys.exit(1 if fails else 0)
+finish()

@@ -28,63 +28,30 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import require_test_hooks  # noqa: E402
+from mpilib import MPI_BIN, link_survey, mpirun_or_skip, run  # noqa: E402
+from testlib import check, finish, require_test_hooks  # noqa: E402
 
 SHARED = os.environ["IRBIS_SHARED"]
 BIN = os.environ["IRBIS_BIN"]
 BUILD = os.environ["IRBIS_BUILD"]
 TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_classify")
-MPI_BIN = os.path.join(BUILD, "tools/mpi/irbis-mpi")
 DATA = os.path.join(SHARED, "data/camera-traps")
 CAMERAS = ["camtrapR/StationA/PBE", "camtrapR/StationB/MNE", "wakhan_snowleopard/C1_Avgarch_SL",
            "uruguay_curso_camtrapR/edita/camara1", "uruguay_curso_camtrapR/edita/camara2",
            "uruguay_curso_camtrapR/henry/camara1"]
 BROKEN_CAM = CAMERAS[1]
 
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
-
-
-def mpirun_or_skip():
-    mpirun = shutil.which("mpirun")
-    if not mpirun or not os.path.exists(MPI_BIN):
-        print("SKIPPED: %s" % ("mpirun not found" if not mpirun else "irbis-mpi not built (IRBIS_MPI=OFF or no MPI)"))
-        sys.exit(0)
-    return mpirun
-
-
 PER_CAMERA = 5
 
 
 def make_survey(root, per_camera=PER_CAMERA):
-    shutil.rmtree(root, ignore_errors=True)
-    for cam in CAMERAS:
-        d = os.path.join(root, cam)
-        os.makedirs(d)
-        names = sorted(n for n in os.listdir(os.path.join(DATA, cam)) if n.lower().endswith((".jpg", ".jpeg")))
-        for n in names[:per_camera]:
-            os.symlink(os.path.join(DATA, cam, n), os.path.join(d, n))
+    link_survey(root, CAMERAS, per_camera)
     d = os.path.join(root, BROKEN_CAM)
     open(os.path.join(d, "zero_bytes.jpg"), "wb").close()
     src = sorted(glob.glob(os.path.join(DATA, BROKEN_CAM, "*.JPG")))[0]
     with open(os.path.join(d, "truncated.jpg"), "wb") as f:
         f.write(open(src, "rb").read()[:300])  # cut inside its headers
     return root
-
-
-def run(cmd, env=None, timeout=240):
-    e = dict(os.environ)
-    e.update(env or {})
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
-    # sanitizer builds: a report exits 1, which is also "some files failed"; look at the text
-    check("Sanitizer" not in r.stderr and "runtime error:" not in r.stderr,
-          "no sanitizer report from %s" % os.path.basename(cmd[0]))
-    return r
 
 
 def read(path):
@@ -286,10 +253,7 @@ def main():
     if os.path.exists(os.path.join(out, "predictions.csv")):
         compare(ref, out, "resumed")
 
-    if failures:
-        print("%d FAILED" % len(failures))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 if __name__ == "__main__":

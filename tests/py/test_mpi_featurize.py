@@ -13,49 +13,24 @@ import glob
 import os
 import re
 import shutil
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import require_test_hooks  # noqa: E402
+from mpilib import link_survey, mpi, mpirun_or_skip, run  # noqa: E402
+from testlib import check, finish, require_test_hooks  # noqa: E402
 
 SHARED = os.environ["IRBIS_SHARED"]
 BIN = os.environ["IRBIS_BIN"]
-BUILD = os.environ["IRBIS_BUILD"]
 TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_featurize")
 MODEL = os.path.join(SHARED, "models/mobilenet_v2/mobilenet_v2_1.0_224.onnx")
-MPI_BIN = os.path.join(BUILD, "tools/mpi/irbis-mpi")
 CAMERAS = ["camtrapR/StationA/PBE", "camtrapR/StationB/MNE", "camtrapR/StationC/TRA",
            "wakhan_snowleopard/C1_Avgarch_SL", "uruguay_curso_camtrapR/edita/camara1"]
 
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
-
-
-def mpirun_or_skip():
-    mpirun = shutil.which("mpirun")
-    if not mpirun or not os.path.exists(MPI_BIN):
-        print("SKIPPED: %s" % ("mpirun not found" if not mpirun else "irbis-mpi not built (IRBIS_MPI=OFF or no MPI)"))
-        sys.exit(0)
-    return mpirun
-
-
 def make_survey(root, per_camera=8, broken=True):
     """Symlinks to the first `per_camera` images of each camera; broken files in the 2nd camera."""
-    shutil.rmtree(root, ignore_errors=True)
-    cams = os.path.join(SHARED, "data/camera-traps")
-    for cam in CAMERAS:
-        d = os.path.join(root, cam)
-        os.makedirs(d)
-        names = sorted(n for n in os.listdir(os.path.join(cams, cam)) if n.lower().endswith((".jpg", ".jpeg")))
-        for n in names[:per_camera]:
-            os.symlink(os.path.join(cams, cam, n), os.path.join(d, n))
+    link_survey(root, CAMERAS, per_camera)
     if broken:
+        cams = os.path.join(SHARED, "data/camera-traps")
         d = os.path.join(root, CAMERAS[1])
         with open(os.path.join(d, "broken.jpg"), "wb") as f:
             f.write(b"not a JPEG, only text " * 20)
@@ -64,16 +39,6 @@ def make_survey(root, per_camera=8, broken=True):
         with open(os.path.join(d, "truncated.jpg"), "wb") as f:
             f.write(data[: len(data) // 3])
     return root
-
-
-def run(cmd, env=None, timeout=120):
-    e = dict(os.environ)
-    e.update(env or {})
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=e)
-
-
-def mpi(mpirun, np, *args, env=None):
-    return run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", str(np), MPI_BIN, *args], env=env)
 
 
 def messages(stderr, cmd):
@@ -168,10 +133,7 @@ def main():
     check(0 <= done < total, "resumed run featurized %d of %d images (the committed cameras skipped)" % (done, total))
     check(os.path.exists(out + ".npy") and same_files(single, out, exts), "resumed output byte-identical to single run")
 
-    if failures:
-        print("%d FAILED" % len(failures))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 if __name__ == "__main__":

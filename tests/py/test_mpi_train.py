@@ -11,26 +11,15 @@ same probabilities. Fewer groups than folds is the same error as irbis train's.
 Skips (exit 0) when mpirun or irbis-mpi is absent.
 """
 import csv
-import json
 import os
 import re
-import sys
 
 import numpy as np
 
-from test_mpi_featurize import BIN, mpirun_or_skip, mpi, run, check, failures
+from mpilib import mpi, mpirun_or_skip, run  # noqa: E402
+from testlib import BIN, check, finish, write_features  # noqa: E402
 
 TMP = os.path.join(os.environ["IRBIS_TMP"], "mpi_train")
-
-
-def write_features(base, x, paths):
-    np.save(base + ".npy", x.astype("<f4"))
-    with open(base + ".csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["row", "path", "flipped"])
-        for i, p in enumerate(paths):
-            w.writerow([i, p, 0])
-    json.dump({"format": "irbis-features", "version": 1, "dim": x.shape[1]}, open(base + ".json", "w"))
 
 
 def predict(model, feats, out):
@@ -125,10 +114,7 @@ def main():
           "fewer groups than folds: exit %d like irbis train (%d), its message once: %r %r"
           % (r.returncode, r1.returncode, msg[:1], r.stderr[-300:]))
 
-    if failures:
-        print("%d FAILED" % len(failures))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 if __name__ == "__main__":

@@ -1,12 +1,10 @@
 /* irbis classify: the production run over a survey folder (a thin layer over irb_classify_run).
  * Draws the progress the library reports: a live \r line on a terminal, plain lines otherwise. */
-#include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "classify_opts.h"
 
 const char irb_cmd_classify_summary[] = "classify a survey: resumable, writes CSV, Camtrap DP, report, sorted folders";
 
@@ -103,105 +101,14 @@ static void on_progress(void *user, const irb_progress *p)
     fflush(stderr);
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_NOVELTY,
-       OPT_PRECISION };
-enum { OPT_DEPTH = 300 };
-
-static int parse(int argc, char **argv, irb_classify_opts *o, draw *d)
-{
-    static const struct option longs[] = {
-        {"model", required_argument, 0, 'm'},       {"classifier", required_argument, 0, 'c'},
-        {"pipeline", required_argument, 0, 'P'},   {"camera-depth", required_argument, 0, OPT_DEPTH},
-        {"out", required_argument, 0, 'o'},         {"gap", required_argument, 0, 'g'},
-        {"positive", required_argument, 0, 'p'},    {"threshold", required_argument, 0, 't'},
-        {"threads", required_argument, 0, 'j'},     {"batch", required_argument, 0, 'b'},
-        {"sort", required_argument, 0, OPT_SORT},   {"taxa", required_argument, 0, OPT_TAXA},
-        {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
-        {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
-        {"report-sequences", required_argument, 0, OPT_REPORT}, {"min-confidence", required_argument, 0, OPT_MINCONF},
-        {"novelty-threshold", required_argument, 0, OPT_NOVELTY}, {"precision", required_argument, 0, OPT_PRECISION},
-        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
-    const char *cmd = "classify";
-    long v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:c:P:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->model_path = optarg; break;
-        case 'c': o->classifier_path = optarg; break;
-        case 'P': o->pipeline_path = optarg; break;
-        case OPT_DEPTH: {
-            long k;
-            if (!cli_int(cmd, "--camera-depth", optarg, 0, 64, &k))
-                return CLI_USAGE;
-            o->camera_depth = (int)k;
-            break;
-        }
-        case 'o': o->out_dir = optarg; break;
-        case 'g': if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->sequence_gap)) return CLI_USAGE; break;
-        case 'p': o->positive = optarg; break;
-        case 't': if (!cli_double_in(cmd, "--threshold", optarg, 0, 1, &o->threshold)) return CLI_USAGE; break;
-        case 'j': if (!cli_int(cmd, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
-        case 'b': if (!cli_int(cmd, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
-        case OPT_SORT:
-            if ((v = irb_sort_mode_parse(optarg)) < 0) {
-                cli_error(cmd, "--sort expects none, copy, hardlink or symlink, got '%s'", optarg);
-                return CLI_USAGE;
-            }
-            o->sort = (irb_sort_mode)v;
-            break;
-        case OPT_TAXA: o->taxa = optarg; break;
-        case OPT_DEPLOY: o->deployments = optarg; break;
-        case OPT_UTC: o->utc_offset = optarg; break;
-        case OPT_RESTART: o->restart = 1; break;
-        case OPT_MINCONF:
-            if (!cli_double(cmd, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
-                o->min_confidence > 1)
-                return cli_error(cmd, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
-            break;
-        case OPT_NOVELTY:
-            if (!cli_double(cmd, "--novelty-threshold", optarg, &o->novelty_threshold) ||
-                !(o->novelty_threshold >= 0 && o->novelty_threshold <= 2))
-                return cli_error(cmd, "--novelty-threshold expects a distance in [0, 2], got '%s'", optarg), CLI_USAGE;
-            break;
-        case OPT_PRECISION:
-            for (v = 0; v < 3 && strcmp(optarg, irb_precision_name((irb_precision)v)) != 0; v++)
-                ;
-            if (v == 3)
-                return cli_error(cmd, "--precision expects fp32, bf16 or int8, got '%s'", optarg), CLI_USAGE;
-            o->precision = (int)v;
-            break;
-        case OPT_LIMIT: if (!cli_int(cmd, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
-        case OPT_REPORT:
-            if (!cli_int(cmd, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
-            o->report_sequences = (int)v;
-            break;
-        case 'q': d->quiet = 1; break;
-        case 'h': fputs(USAGE, stdout); return -1;
-        default: fputs(USAGE, stderr); return CLI_USAGE;
-        }
-    }
-    int engine_ok = o->pipeline_path ? !o->classifier_path : o->model_path && o->classifier_path;
-    if (optind + 1 != argc || !engine_ok || !o->out_dir) {
-        cli_error(cmd, "needs --pipeline (or --model and --classifier), -o OUT and one SURVEY_DIR (see --help)");
-        return CLI_USAGE;
-    }
-    o->survey_dir = argv[optind];
-    irb_error err = {0};
-    if (irb_camtrapdp_check(o->deployments, o->utc_offset, &err) != IRB_OK) {
-        cli_error(cmd, "%s", err.message);
-        return CLI_USAGE;
-    }
-    return CLI_OK;
-}
+static void usage(FILE *out) { fputs(USAGE, out); }
 
 int irb_cmd_classify(int argc, char **argv)
 {
     irb_classify_opts o;
     irb_classify_opts_default(&o);
     draw d = {.tty = isatty(2)};
-    int rc = parse(argc, argv, &o, &d);
+    int rc = classify_parse(argc, argv, "classify", usage, &o, &d.quiet);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     o.progress = on_progress;

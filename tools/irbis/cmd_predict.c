@@ -16,21 +16,6 @@ static const char usage[] =
     "Refuses features whose dim or backbone provenance (model_sha256, layer, cut, pool,\n"
     "preprocessing) differs from the classifier's.\n";
 
-static void put_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_csv(const char *out, const irb_classifier_t *clf, const irb_features *fs, const double *prob)
 {
     FILE *f = strcmp(out, "-") ? fopen(out, "w") : stdout;
@@ -44,7 +29,7 @@ static int write_csv(const char *out, const irb_classifier_t *clf, const irb_fea
         char name[600];
         snprintf(name, sizeof name, "p_%s", irb_classifier_class_name(clf, k));
         fputc(',', f);
-        put_field(f, name);
+        irb_csv_put(f, name);
     }
     fputs(",label\n", f);
     size_t skipped = 0;
@@ -58,14 +43,14 @@ static int write_csv(const char *out, const irb_classifier_t *clf, const irb_fea
             skipped++;
             continue;
         }
-        put_field(f, fs->path[i]);
+        irb_csv_put(f, fs->path[i]);
         fprintf(f, ",%d", fs->flipped[i]);
         for (int k = 0; k < K; k++) {
             fprintf(f, ",%.9g", p[k]);
             arg = p[k] > p[arg] ? k : arg;
         }
         fputc(',', f);
-        put_field(f, irb_classifier_class_name(clf, arg));
+        irb_csv_put(f, irb_classifier_class_name(clf, arg));
         fputc('\n', f);
     }
     int bad = ferror(f);

@@ -33,63 +33,24 @@ const char train_usage[] =
     "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored; two labels\n"
     "matching one image equally well are an error). Flipped rows take their image's label.\n";
 
-/* ---- a string -> int table ------------------------------------------------------------------ */
+/* ---- a string -> int table (the library's irb_strmap, made on first use) ------------------- */
 
-static size_t hash(const char *s)
+/* Adds k -> v unless present; returns the stored value or -2 on no memory. */
+static int map_put(irb_strmap **m, const char *k, int v)
 {
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int map_get(const strmap *m, const char *k)
-{
-    if (!m->cap)
-        return -1;
-    for (size_t i = hash(k) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->key[i])
-            return -1;
-        if (!strcmp(m->key[i], k))
-            return m->val[i];
-    }
-}
-
-/* Inserts k (copied) -> v unless present; returns the stored value or -2 on no memory. */
-static int map_put(strmap *m, const char *k, int v)
-{
-    if (2 * (m->n + 1) > m->cap) {
-        strmap g = {calloc(m->cap ? 2 * m->cap : 64, sizeof(char *)), calloc(m->cap ? 2 * m->cap : 64, sizeof(int)),
-                    m->cap ? 2 * m->cap : 64, 0};
-        if (!g.key || !g.val)
-            return free(g.key), free(g.val), -2;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->key[i]) {
-                size_t j = hash(m->key[i]) & (g.cap - 1);
-                while (g.key[j])
-                    j = (j + 1) & (g.cap - 1);
-                g.key[j] = m->key[i], g.val[j] = m->val[i], g.n++;
-            }
-        free(m->key), free(m->val);
-        *m = g;
-    }
-    size_t i = hash(k) & (m->cap - 1);
-    for (; m->key[i]; i = (i + 1) & (m->cap - 1))
-        if (!strcmp(m->key[i], k))
-            return m->val[i];
-    if (!(m->key[i] = strdup(k)))
+    int64_t stored;
+    if ((!*m && irb_strmap_new(0, m, NULL) != IRB_OK) || irb_strmap_add(*m, k, strlen(k), v, &stored, NULL) != IRB_OK)
         return -2;
-    m->val[i] = v;
-    m->n++;
-    return v;
+    return (int)stored;
 }
 
-static void map_free(strmap *m)
+static int map_get(const irb_strmap *m, const char *k)
 {
-    for (size_t i = 0; i < m->cap; i++)
-        free(m->key[i]);
-    free(m->key), free(m->val);
+    int64_t v;
+    return m && irb_strmap_get(m, k, strlen(k), &v) ? (int)v : -1;
 }
+
+static size_t map_n(const irb_strmap *m) { return m ? irb_strmap_count(m) : 0; }
 
 /* ---- options -------------------------------------------------------------------------------- */
 
@@ -162,7 +123,7 @@ void train_job_free(train_job *j)
     irb_table_free(j->t);
     irb_labels_release(&j->lab);
     free(j->match);
-    map_free(&j->class_ix);
+    irb_strmap_free(j->class_ix);
     for (int k = 0; k < j->nclass; k++)
         free(j->class_name[k]);
     free(j->class_name);
@@ -213,22 +174,23 @@ static int set_classes(train_job *j, const train_opts *o)
         return add_class(j, "other") < 0 || add_class(j, o->positive) < 0 ? -1 : 0;
     if (o->negative)
         return add_class(j, o->negative) < 0 || add_class(j, mapped(o, "", buf, sizeof buf)) < 0 ? -1 : 0;
-    strmap seen = {0};
-    for (size_t i = 0; i < j->lab.n; i++)
-        if (map_put(&seen, j->lab.label[i], 0) == -2)
-            return map_free(&seen), -1;
-    char **names = calloc(seen.n ? seen.n : 1, sizeof *names);
+    irb_strmap *seen = NULL;
+    char **names = calloc(j->lab.n ? j->lab.n : 1, sizeof *names);
     size_t n = 0;
-    for (size_t i = 0; names && i < seen.cap; i++)
-        if (seen.key[i])
-            names[n++] = seen.key[i];
-    if (names)
-        qsort(names, n, sizeof *names, cmp_str);
     int rc = names ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < j->lab.n; i++) {
+        int k = map_put(&seen, j->lab.label[i], (int)n);
+        if (k < 0)
+            rc = -1;
+        else if (k == (int)n)
+            names[n++] = j->lab.label[i];
+    }
+    if (rc == 0)
+        qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n && rc == 0; i++)
         rc = add_class(j, names[i]) < 0 ? -1 : 0;
     free(names);
-    map_free(&seen);
+    irb_strmap_free(seen);
     return rc;
 }
 
@@ -290,11 +252,11 @@ static long image_units(train_job *j, const train_opts *o, const size_t *first_r
     }
     int unit = o->group >= 0 ? o->group : timed ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK;
     if (unit == IRB_FOLD_CAMERA) {
-        strmap ids = {0};
-        for (size_t m = 0; m < n_img && (unit_out[m] = map_put(&ids, cam[m], (int)ids.n)) >= 0; m++)
+        irb_strmap *ids = NULL;
+        for (size_t m = 0; m < n_img && (unit_out[m] = map_put(&ids, cam[m], (int)map_n(ids))) >= 0; m++)
             ;
-        n_units = n_img && unit_out[n_img - 1] < 0 ? -1 : (long)ids.n;
-        map_free(&ids);
+        n_units = n_img && unit_out[n_img - 1] < 0 ? -1 : (long)map_n(ids);
+        irb_strmap_free(ids);
         *what = "cameras";
         if (n_units >= 0 && n_units < 2) {
             j->group_note = "one camera only: grouped by sequences instead";
@@ -341,18 +303,18 @@ done:
  * units of image_units. Returns 0, -1 (out of memory). */
 static int set_groups(train_job *j, const train_opts *o)
 {
-    strmap ids = {0};
+    irb_strmap *ids = NULL;
     if (o->group_col || o->C > 0) {
         int gc = o->group_col ? irb_table_column(j->t, o->group_col) : -1;
         char *const *fc = o->group_col ? irb_features_column(j->fs, o->group_col) : NULL;
         for (size_t s = 0; s < j->n; s++) {
             const char *g = !o->group_col ? "" : gc >= 0 ? j->t->cell[j->lab.row[j->match[j->row[s]]]][gc] : fc[j->row[s]];
-            if ((j->group[s] = map_put(&ids, g, (int)ids.n)) < 0)
-                return map_free(&ids), -1;
+            if ((j->group[s] = map_put(&ids, g, (int)map_n(ids))) < 0)
+                return irb_strmap_free(ids), -1;
         }
-        j->n_groups = ids.n;
+        j->n_groups = map_n(ids);
         j->group_what = o->group_col ? "values of --group-column" : "none (--C given)";
-        map_free(&ids);
+        irb_strmap_free(ids);
         return 0;
     }
     size_t *first_row = malloc((j->n ? j->n : 1) * sizeof *first_row), n_img = 0;
@@ -370,7 +332,7 @@ static int set_groups(train_job *j, const train_opts *o)
     for (size_t s = 0; nu >= 0 && s < j->n; s++)
         j->group[s] = unit[img[s]];
     j->n_groups = nu >= 0 ? (size_t)nu : 0;
-    map_free(&ids);
+    irb_strmap_free(ids);
     free(first_row), free(img), free(unit);
     return nu >= 0 ? 0 : -1;
 }
@@ -390,7 +352,7 @@ static int select_rows(train_job *j, const train_opts *o)
             j->skipped_unlabelled++;
             continue;
         }
-        int k = map_get(&j->class_ix, mapped(o, j->lab.label[r], buf, sizeof buf));
+        int k = map_get(j->class_ix, mapped(o, j->lab.label[r], buf, sizeof buf));
         if (k < 0) {
             j->skipped_class++;
             continue;

@@ -8,12 +8,6 @@
 
 #include "cli.h"
 
-typedef struct strmap {
-    char **key;
-    int *val;
-    size_t cap, n;
-} strmap;
-
 typedef struct train_opts {
     const char *features, *labels, *label_col, *path_col, *root, *group_col, *classes, *positive, *negative, *out;
     double C, gap;     /* gap < 0: the default */
@@ -27,7 +21,7 @@ typedef struct train_job {
     irb_table *t;
     irb_labels lab;    /* the labels (irb_labels_from_table) */
     long *match;       /* [fs->n]: the label of each feature row (irb_labels_match), or -1 */
-    strmap class_ix;   /* class name -> index */
+    irb_strmap *class_ix; /* class name -> index (or NULL before the first) */
     char **class_name; /* nclass */
     int nclass;
     size_t *row;       /* n: the feature row of each selected row */

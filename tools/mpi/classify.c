@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classify_opts.h"
 #include "comm.h"
 #include "parts.h"
 #include "work.h"
@@ -34,72 +35,11 @@ static void usage(FILE *out)
             "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
 }
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_PIPE,
-       OPT_DEPTH };
-
-/* The options of `irbis classify`. Returns CLI_OK, CLI_USAGE, or -1 after --help. */
+/* The options of `irbis classify` (tools/irbis/classify_opts.c, shared with the CLI). Returns
+ * CLI_OK, CLI_USAGE, or -1 after --help. */
 static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
 {
-    static const struct option longs[] = {
-        {"model", 1, 0, 'm'},       {"classifier", 1, 0, 'c'},  {"out", 1, 0, 'o'},
-        {"gap", 1, 0, 'g'},         {"positive", 1, 0, 'p'},    {"threshold", 1, 0, 't'},
-        {"threads", 1, 0, 'j'},     {"batch", 1, 0, 'b'},       {"sort", 1, 0, OPT_SORT},
-        {"taxa", 1, 0, OPT_TAXA},   {"deployments", 1, 0, OPT_DEPLOY}, {"utc-offset", 1, 0, OPT_UTC},
-        {"restart", 0, 0, OPT_RESTART}, {"limit", 1, 0, OPT_LIMIT}, {"report-sequences", 1, 0, OPT_REPORT},
-        {"min-confidence", 1, 0, OPT_MINCONF}, {"pipeline", 1, 0, OPT_PIPE}, {"camera-depth", 1, 0, OPT_DEPTH},
-        {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
-    long v;
-    int c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:c:o:g:p:t:j:b:qh", longs, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->model_path = optarg; break;
-        case 'c': o->classifier_path = optarg; break;
-        case 'o': o->out_dir = optarg; break;
-        case 'g': if (!cli_double_in(CMD, "--gap", optarg, 0, INFINITY, &o->sequence_gap)) return CLI_USAGE; break;
-        case 'p': o->positive = optarg; break;
-        case 't': if (!cli_double_in(CMD, "--threshold", optarg, 0, 1, &o->threshold)) return CLI_USAGE; break;
-        case 'j': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &v)) return CLI_USAGE; o->threads = (int)v; break;
-        case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 256, &v)) return CLI_USAGE; o->batch = (int)v; break;
-        case OPT_SORT:
-            if ((v = irb_sort_mode_parse(optarg)) < 0)
-                return cli_error(CMD, "--sort expects none, copy, hardlink or symlink, got '%s'", optarg), CLI_USAGE;
-            o->sort = (irb_sort_mode)v;
-            break;
-        case OPT_TAXA: o->taxa = optarg; break;
-        case OPT_DEPLOY: o->deployments = optarg; break;
-        case OPT_UTC: o->utc_offset = optarg; break;
-        case OPT_RESTART: o->restart = 1; break;
-        case OPT_PIPE: o->pipeline_path = optarg; break;
-        case OPT_DEPTH:
-            if (!cli_int(CMD, "--camera-depth", optarg, 1, 64, &v)) return CLI_USAGE;
-            o->camera_depth = (int)v;
-            break;
-        case OPT_MINCONF:
-            if (!cli_double(CMD, "--min-confidence", optarg, &o->min_confidence) || !(o->min_confidence >= 0) ||
-                o->min_confidence > 1)
-                return cli_error(CMD, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
-            break;
-        case OPT_LIMIT: if (!cli_int(CMD, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
-        case OPT_REPORT:
-            if (!cli_int(CMD, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
-            o->report_sequences = (int)v;
-            break;
-        case 'q': *quiet = 1; break;
-        case 'h': usage(stdout); return -1;
-        default: usage(stderr); return CLI_USAGE;
-        }
-    }
-    if (optind + 1 != argc || !o->out_dir || (!o->pipeline_path && (!o->model_path || !o->classifier_path)))
-        return cli_error(CMD, "needs --pipeline (or --model and --classifier), -o OUT and one SURVEY_DIR (see --help)"),
-               CLI_USAGE;
-    if (o->pipeline_path && o->classifier_path)
-        return cli_error(CMD, "give --pipeline or --classifier, not both"), CLI_USAGE;
-    o->survey_dir = argv[optind];
-    irb_error err = {0};
-    if (irb_camtrapdp_check(o->deployments, o->utc_offset, &err) != IRB_OK)
-        return cli_error(CMD, "%s", err.message), CLI_USAGE;
-    return CLI_OK;
+    return classify_parse(argc, argv, CMD, usage, o, quiet);
 }
 
 /* ==== state of a run */
@@ -207,24 +147,16 @@ static int camera_done(run *r, const camera *c)
     return k == c->n;
 }
 
+static int camera_done_at(void *user, size_t c)
+{
+    run *r = user;
+    return camera_done(r, &r->cs.v[c]);
+}
+
 /* Rank 0 checks which cameras are done; everyone learns it. */
 static int share_done(run *r)
 {
-    size_t n = r->cs.n;
-    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
-     * this one could not be allocated) */
-    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
-    if (comm_rank() == 0) {
-        if (part_mkdirs(r->parts) != 0)
-            cli_error(CMD, "%s: cannot create the parts folder", r->parts);
-        for (size_t c = 0; done && c < n; c++)
-            done[c] = (unsigned char)camera_done(r, &r->cs.v[c]);
-    }
-    int rc = comm_bcast_bytes((void **)&done, &n, 0);
-    for (size_t c = 0; rc == 0 && c < n; c++)
-        r->cs.v[c].done = done[c];
-    free(done);
-    return rc == 0 ? CLI_OK : CLI_FATAL;
+    return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r);
 }
 
 /* Writes each image's result into the camera's part as the worker delivers it. */
@@ -522,13 +454,5 @@ int mpi_classify(int argc, char **argv)
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
     free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed), free(r.offset), free(r.next);
-    int out = rc;
-    size_t n = sizeof out;
-    void *p = &out;
-    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
-    if (comm_rank() != 0) {
-        out = *(int *)p;
-        free(p);
-    }
-    return out;
+    return comm_root_int(rc); /* every rank exits with rank 0's status */
 }

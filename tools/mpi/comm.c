@@ -52,6 +52,12 @@ int comm_bcast_bytes(void **buf, size_t *n, int root)
     return 0;
 }
 
+int comm_root_int(int v)
+{
+    MPI_Bcast(&v, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return v;
+}
+
 int comm_max_int(int v)
 {
     int r;

@@ -21,6 +21,8 @@ void comm_barrier(void);
 /* Broadcasts a byte buffer from root: on root *buf and *n are read; on the others *buf receives a
  * malloc'ed copy (caller frees) and *n its size. Returns 0 on success. */
 int comm_bcast_bytes(void **buf, size_t *n, int root);
+/* Rank 0's v, on every rank (e.g. the exit status all ranks share). */
+int comm_root_int(int v);
 /* The maximum / sum of v over all ranks. */
 int comm_max_int(int v);
 long long comm_sum_ll(long long v);

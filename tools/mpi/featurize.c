@@ -130,29 +130,19 @@ static int share_inputs(run *r, int argc, char **argv)
     return CLI_OK;
 }
 
+/* 1 when camera c's part is complete. */
+static int camera_done_at(void *user, size_t c)
+{
+    run *r = user;
+    char path[8192];
+    part_path(r->parts, r->cs.v[c].name, path, sizeof path);
+    return part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * (r->o.flip ? 2 : 1), (long long)r->cs.v[c].n);
+}
+
 /* Rank 0 marks the cameras whose part is complete; everyone learns which. */
 static int share_done(run *r)
 {
-    size_t n = r->cs.n;
-    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
-     * this one could not be allocated) */
-    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
-    int k = r->o.flip ? 2 : 1;
-    if (comm_rank() == 0) {
-        if (part_mkdirs(r->parts) != 0)
-            cli_error(CMD, "%s: cannot create the parts folder", r->parts);
-        for (size_t c = 0; done && c < n; c++) {
-            char path[8192];
-            part_path(r->parts, r->cs.v[c].name, path, sizeof path);
-            done[c] = (unsigned char)part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * k,
-                                                   (long long)r->cs.v[c].n);
-        }
-    }
-    int rc = comm_bcast_bytes((void **)&done, &n, 0);
-    for (size_t c = 0; rc == 0 && c < n; c++)
-        r->cs.v[c].done = done[c];
-    free(done);
-    return rc == 0 ? CLI_OK : CLI_FATAL;
+    return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r);
 }
 
 /* The featurizer's rows of one unit into its part: an image's rows are added once its last row
@@ -377,13 +367,5 @@ int mpi_featurize(int argc, char **argv)
                     "work %.3f s, merge %.3f s\n", total, comm_size(), t1 - t0, t2 - t1, comm_wtime() - t3);
     }
     cleanup(&r);
-    int out = rc;
-    size_t n = sizeof out;
-    void *p = &out;
-    comm_bcast_bytes(&p, &n, 0); /* every rank exits with rank 0's status */
-    if (comm_rank() != 0) {
-        out = *(int *)p;
-        free(p);
-    }
-    return out;
+    return comm_root_int(rc); /* every rank exits with rank 0's status */
 }

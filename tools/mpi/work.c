@@ -8,16 +8,9 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "parts.h"
 
 /* ---- cameras ------------------------------------------------------------------------------- */
-
-static size_t str_hash(const char *s)
-{
-    size_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
 
 static const camera_set *sort_cs;
 
@@ -73,7 +66,8 @@ static size_t *sequence_reach(const camera *c, const unit_rule *u, void *user)
 /* 1 when a piece of camera c may start at its p-th input (see unit_rule and sequence_reach). */
 static int may_cut(const camera *c, size_t p, const unit_rule *u, void *user, const size_t *reach)
 {
-    return str_hash(u->path(user, c->idx[p])) % u->target == 0 && reach[p - 1] < p;
+    const char *path = u->path(user, c->idx[p]);
+    return irb_strmap_hash(path, strlen(path)) % u->target == 0 && reach[p - 1] < p;
 }
 
 /* Appends unit {name, idx[0..n)} to v (of capacity *cap). Returns 0 on success. */
@@ -145,38 +139,31 @@ int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, c
                   const unit_rule *rule)
 {
     memset(cs, 0, sizeof *cs);
-    size_t tcap = 64;
-    while (tcap < 2 * n)
-        tcap *= 2;
-    size_t *table = malloc(tcap * sizeof *table); /* camera index + 1, 0 = empty */
+    irb_strmap *table = NULL; /* camera name -> camera index */
     cs->of = malloc((n ? n : 1) * sizeof *cs->of);
     cs->v = calloc(n ? n : 1, sizeof *cs->v);
-    if (!table || !cs->of || !cs->v)
-        return free(table), -1;
-    memset(table, 0, tcap * sizeof *table);
+    if (irb_strmap_new(64, &table, NULL) != IRB_OK || !cs->of || !cs->v)
+        return irb_strmap_free(table), -1;
     char buf[4096];
     for (size_t i = 0; i < n; i++) {
         const char *name = cam(user, i, buf, sizeof buf);
-        size_t h = str_hash(name) & (tcap - 1);
-        while (table[h] && strcmp(cs->v[table[h] - 1].name, name))
-            h = (h + 1) & (tcap - 1);
-        if (!table[h]) {
-            if (!(cs->v[cs->n].name = strdup(name)))
-                return free(table), -1;
-            table[h] = ++cs->n;
-        }
-        camera *c = &cs->v[table[h] - 1];
+        int64_t k;
+        if (irb_strmap_add(table, name, strlen(name), (int64_t)cs->n, &k, NULL) != IRB_OK)
+            return irb_strmap_free(table), -1;
+        if ((size_t)k == cs->n && !(cs->v[cs->n++].name = strdup(name)))
+            return irb_strmap_free(table), -1;
+        camera *c = &cs->v[k];
         if (c->n == c->cap) {
             size_t cap = c->cap ? 2 * c->cap : 16;
             size_t *v = realloc(c->idx, cap * sizeof *v);
             if (!v)
-                return free(table), -1;
+                return irb_strmap_free(table), -1;
             c->idx = v, c->cap = cap;
         }
         c->idx[c->n++] = i;
-        cs->of[i] = table[h] - 1;
+        cs->of[i] = (size_t)k;
     }
-    free(table);
+    irb_strmap_free(table);
     if (rule && rule->target > 0 && split_units(cs, n, rule, user) != 0)
         return -1;
     if (!(cs->order = malloc((cs->n ? cs->n : 1) * sizeof *cs->order)))
@@ -194,6 +181,26 @@ void cameras_free(camera_set *cs)
         free(cs->v[k].name), free(cs->v[k].idx);
     free(cs->v), free(cs->order), free(cs->of);
     memset(cs, 0, sizeof *cs);
+}
+
+int cameras_share_done(camera_set *cs, const char *parts, const char *cmd, int (*is_done)(void *user, size_t c),
+                       void *user)
+{
+    size_t n = cs->n;
+    /* the other ranks receive a fresh buffer from the broadcast (which fails on every rank when
+     * this one could not be allocated) */
+    unsigned char *done = comm_rank() == 0 ? calloc(n ? n : 1, 1) : NULL;
+    if (comm_rank() == 0) {
+        if (part_mkdirs(parts) != 0)
+            cli_error(cmd, "%s: cannot create the parts folder", parts);
+        for (size_t c = 0; done && c < n; c++)
+            done[c] = (unsigned char)is_done(user, c);
+    }
+    int rc = comm_bcast_bytes((void **)&done, &n, 0);
+    for (size_t c = 0; rc == 0 && c < n; c++)
+        cs->v[c].done = done[c];
+    free(done);
+    return rc == 0 ? CLI_OK : CLI_FATAL;
 }
 
 void units_dump(const camera_set *cs, const char *const *paths)

@@ -46,6 +46,10 @@ size_t unit_target(void);
 int cameras_group(camera_set *cs, size_t n, const char *(*cam)(void *, size_t, char *, size_t), void *user,
                   const unit_rule *rule);
 void cameras_free(camera_set *cs);
+/* Rank 0 makes the parts folder and asks is_done(user, c) of every camera c; every rank then
+ * learns each camera's `done` from one broadcast. Returns CLI_OK or CLI_FATAL (on every rank). */
+int cameras_share_done(camera_set *cs, const char *parts, const char *cmd, int (*is_done)(void *user, size_t c),
+                       void *user);
 
 /* Test hook (builds with IRBIS_TEST_HOOKS only; a no-op otherwise): IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
  * so a test can check that no sequence is split across units. */

@@ -1,0 +1,31 @@
+/* The results store's handle, shared by store.c (opening, the run's writes, sequences, shooting
+ * order) and store_query.c (the cursors the writers read and the review writes): the only files
+ * that know SQL or include sqlite3.h (tests/py/test_store_sql.py). */
+#ifndef IRB_CLASSIFY_STORE_DB_H
+#define IRB_CLASSIFY_STORE_DB_H
+
+#include <sqlite3.h>
+
+#include "classify/classify_internal.h"
+
+struct irb_store {
+    sqlite3 *db;
+    char *dir, *dbpath;
+    int lock_fd;
+    sqlite3_stmt *add, *pending, *result, *failed;
+    sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
+    sqlite3_stmt *novelty;
+    sqlite3_stmt *img_label, *seq_label, *rv_put, *rv_del, *rv_log; /* store_query.c */
+    int64_t *ids;
+    char **paths;
+    int cap, n;
+};
+
+/* The failure of the last call on st->db as an irb_status with "DB: what: sqlite's message". */
+irb_status irb_store_fail(irb_store *st, irb_error *err, const char *what);
+/* The one integer sql's first row gives (a count) into *out. */
+irb_status irb_store_count(irb_store *st, const char *sql, long long *out, irb_error *err);
+/* Prepares sql into *stmt once (later calls reset it and clear its bindings). */
+irb_status irb_store_prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, irb_error *err);
+
+#endif
