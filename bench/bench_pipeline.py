@@ -17,7 +17,12 @@ run adds (N / (t(2N) - t(N))), so the run's fixed costs (loading the model, comp
 the outputs' setup) are left out. Peak RSS of the whole run is measured on N and on 2N images
 (memory flat in survey size: the two should be about equal).
 
-  /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE]
+Each pipeline's line says its CNN passes per image (an input's net on the image, and on its
+mirror): a pipeline whose appearance parts share the motion parts' inputs runs one pass per
+size for both (and one per mirror). --best takes several files, comma-separated (e.g. a
+pipeline saved before and after a recipe change), all measured in the same rounds.
+
+  /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE[,FILE...]]
 """
 import argparse
 import csv
@@ -69,7 +74,8 @@ def main():
     ap.add_argument('--n', type=int, default=300)
     ap.add_argument('--threads', default='2')
     ap.add_argument('--rounds', type=int, default=2)
-    ap.add_argument('--best', default=os.path.join(ROOT, 'out', 'pipeline.irbis'))
+    ap.add_argument('--best', default=os.path.join(ROOT, 'out', 'pipeline.irbis'),
+                    help='pipeline file(s), comma-separated')
     ap.add_argument('--best-n', type=int, default=0, help='images for the best pipeline (default --n / 4)')
     a = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='bench_pipeline')
@@ -84,8 +90,9 @@ def main():
                     '--size', '224', '--crop', 'none', '--resize', 'squash', '--folds', '3', '-o', rn2, '--quiet'],
                    check=True, capture_output=True)
     pipes = [('RN2 at 224', rn2, a.n)]
-    if os.path.exists(a.best):
-        pipes.append(('demo best (%s)' % os.path.basename(a.best), a.best, a.best_n or max(a.n // 4, 16)))
+    for best in a.best.split(','):
+        if os.path.exists(best):
+            pipes.append(('%s' % best, best, a.best_n or max(a.n // 4, 16)))
     res, rss = {}, {}
     for name, pipe, n in pipes:
         # N survey images and 2N (for the peak RSS), from the frames the pipeline did not train on
@@ -113,7 +120,7 @@ def main():
     print('MLWIC frames, --threads %s, %d interleaved rounds: images/s, each round'
           % (a.threads, a.rounds))
     for name, pipe, n in pipes:
-        print('%s, %d images:' % (name, n))
+        print('%s, %d images, %d CNN passes per image:' % (name, n, res[(name, 'passes')][0]))
         for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole', 'whole, marginal'):
             v = res.get((name, stage), [])
             print('  %-16s %s' % (stage, '  '.join('%8.1f' % x for x in v)))

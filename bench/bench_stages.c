@@ -1,5 +1,6 @@
 /* Benchmark (not a test): the stages of `irbis classify --pipeline` alone, on a pipeline's own
- * inputs (its sizes, preprocessings, cuts and mirrors, built as the classify engine builds them):
+ * inputs (its sizes, preprocessings, cuts and mirrors: the classify engine's featurizer inputs,
+ * an appearance part served by a motion input's pass included, as classify runs them):
  *   decode      the featurizer with no nets: every image read, decoded and preprocessed for
  *               every input (the preprocessed tensors are the rows)
  *   cnn         each input's net on batches of preprocessed tensors already in memory, the
@@ -8,10 +9,11 @@
  *   featurizer  decode and CNN together, as classify runs them (decode of the next chunk
  *               overlapped with the nets)
  *   bench_stages PIPELINE MODEL THREADS LIST_FILE [REPEATS [ROUNDS [STAGES]]]
- * prints "stage images/s" lines, the four stages per round (REPEATS: CNN
- * batches per input, default 4; ROUNDS default 1; STAGES: letters of the stages to run, d n c f,
- * default all). The survey run itself (scan, store, outputs) is timed by
- * bench/bench_pipeline.py, which drives this. */
+ * prints "passes P" (CNN passes per image), then "stage images/s" lines, the four stages per
+ * round (REPEATS: CNN batches per input, default 4; ROUNDS default 1; STAGES: letters of the
+ * stages to run, d n c f, default all; with i, the CNN stage also prints each input's rate).
+ * The survey run itself (scan, store, outputs) is timed by bench/bench_pipeline.py, which
+ * drives this. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,7 @@
 #include "irbis.h"
 #include "irbis/experiment.h"
 #include "irbis/pipeline.h"
+#include "classify/classify_internal.h"
 
 #define MAX_IN (IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS)
 #define BATCH 16
@@ -49,7 +52,9 @@ static void report(const char *stage, const span *t)
 
 typedef struct bench {
     irb_pipeline *p;
-    irb_model_t *model;
+    irb_classify_opts o;
+    irb_cls_real *real;
+    irb_cls_engine engine;
     irb_feat_input in[MAX_IN];
     int n_in, threads;
     char **paths;
@@ -62,41 +67,19 @@ static int fail(const char *what, const irb_error *e)
     return 1;
 }
 
-/* Input j of part q as the classify engine makes it (src/classify/classify_pipeline.c build_input). */
-static int make_input(bench *b, const irb_pipeline_part *q, int j, irb_feat_input *in)
-{
-    irb_error err = {0};
-    const irb_preprocess *mp = irb_model_preprocess(b->model);
-    if (q->preprocessing[j] && *q->preprocessing[j]) {
-        if (irb_preproc_from_json(q->preprocessing[j], &in->pp, &err) != IRB_OK)
-            return fail("preprocessing", &err);
-    } else {
-        in->pp = irb_preproc_default(q->sizes[j] > 0 ? q->sizes[j] : mp->input_size > 0 ? mp->input_size : 224);
-        for (int k = 0; k < 3; k++)
-            in->pp.mean[k] = mp->mean[k], in->pp.scale[k] = mp->std[k];
-    }
-    in->flip = q->kind == IRB_PART_APPEARANCE && q->mirror;
-    in->all = 1;
-    irb_net_opts no = {.threads = b->threads, .max_batch = 2 * BATCH, .input_size = in->pp.size,
-                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE, .cut = q->cut};
-    if (q->layer && *q->layer)
-        no.layer = q->layer;
-    if (irb_net_new(b->model, &no, &in->net, &err) != IRB_OK)
-        return fail("net", &err);
-    return 0;
-}
-
 static int load(bench *b, const char *pipe, const char *model, const char *list)
 {
     irb_error err = {0};
     if (irb_pipeline_load(pipe, &b->p, &err) != IRB_OK)
         return fail(pipe, &err);
-    if (irb_model_load(model, NULL, &b->model, &err) != IRB_OK)
-        return fail(model, &err);
-    for (int k = 0; k < b->p->n_parts; k++)
-        for (int j = 0; j < b->p->parts[k].n_inputs; j++)
-            if (make_input(b, &b->p->parts[k], j, &b->in[b->n_in++]))
-                return 1;
+    irb_classify_opts_default(&b->o);
+    b->o.pipeline_path = pipe, b->o.model_path = model;
+    b->o.threads = b->threads, b->o.batch = BATCH;
+    const irb_feat_input *in = NULL;
+    if (irb_cls_real_new(&b->o, &b->real, &err) != IRB_OK || irb_cls_real_engine(b->real, &b->engine, &err) != IRB_OK)
+        return fail("the classify engine", &err);
+    b->n_in = irb_cls_real_inputs(b->engine.ctx, &in);
+    memcpy(b->in, in, (size_t)b->n_in * sizeof *in);
     FILE *f = fopen(list, "r");
     char line[8192];
     size_t cap = 0;
@@ -145,8 +128,9 @@ static void featurize(bench *b, int nets, span *t)
 }
 
 /* Every input's net on `reps` batches of BATCH images (mirrors doubling the rows): an image
- * has gone through the CNN when it has gone through every input's net. */
-static void cnn(bench *b, int reps, span *t)
+ * has gone through the CNN when it has gone through every input's net. With each = 1, also
+ * prints each input's own rate: "input J SIZE PASSES images/s". */
+static void cnn(bench *b, int reps, int each, span *t)
 {
     for (int j = 0; j < b->n_in; j++) {
         int rows = BATCH * (b->in[j].flip == 1 ? 2 : 1);
@@ -160,10 +144,13 @@ static void cnn(bench *b, int reps, span *t)
         for (size_t i = 0; i < (size_t)rows * in_dim; i++)
             x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
         irb_net_run(b->in[j].net, x, rows, y); /* warm-up */
+        double w = t->wall;
         span_start(t);
         for (int r = 0; r < reps; r++)
             irb_net_run(b->in[j].net, x, rows, y);
         span_stop(t);
+        if (each)
+            printf("input %d %d %d %.3f\n", j, b->in[j].pp.size, rows / BATCH, reps * BATCH / (t->wall - w));
         free(x), free(y);
     }
     t->images += (double)reps * BATCH;
@@ -203,13 +190,18 @@ int main(int argc, char **argv)
     int reps = argc > 5 ? atoi(argv[5]) : 4, rounds = argc > 6 ? atoi(argv[6]) : 1;
     const char *which = argc > 7 ? argv[7] : "dncf";
     int rc = load(&b, argv[1], argv[2], argv[4]);
+    int passes = 0; /* CNN passes per image: an input's net on the image, and on its mirror */
+    for (int j = 0; rc == 0 && j < b.n_in; j++)
+        passes += b.in[j].net ? 1 + (b.in[j].flip == 1) : 0;
+    if (rc == 0)
+        printf("passes %d\n", passes);
     for (int r = 0; rc == 0 && r < rounds; r++) { /* stages interleaved, round by round */
         span t[4] = {{0}};
         static const char *const name[4] = {"decode", "cnn", "classifier", "featurizer"};
         if (strchr(which, 'd'))
             featurize(&b, 0, &t[0]);
         if (strchr(which, 'n'))
-            cnn(&b, reps, &t[1]);
+            cnn(&b, reps, strchr(which, 'i') != NULL, &t[1]);
         if (strchr(which, 'c'))
             classifier(&b, reps, &t[2]);
         if (strchr(which, 'f'))
@@ -218,12 +210,12 @@ int main(int argc, char **argv)
             if (t[k].images > 0)
                 report(name[k], &t[k]);
     }
-    for (int j = 0; j < b.n_in; j++)
-        irb_net_free(b.in[j].net);
+    if (b.engine.free)
+        b.engine.free(b.engine.ctx);
+    irb_cls_real_free(b.real);
     for (size_t i = 0; i < b.n; i++)
         free(b.paths[i]);
     free(b.paths);
-    irb_model_free(b.model);
     irb_pipeline_free(b.p);
     return rc;
 }

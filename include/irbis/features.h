@@ -64,6 +64,9 @@ typedef struct irb_feat_input {
     irb_preproc pp;  /* pp.flip is ignored: see flip */
     int flip;        /* 0: the image's row; 1: the image's and its mirror's; 2: the mirror's only */
     int all;         /* 1: every image; 0: only the images marked in irb_featurizer_run's mark */
+    int mirror_marked; /* with all = 1 and flip = 1: mirrors for the marked images only (the
+                        * others get their own row alone), e.g. a pipeline's shared pass, whose
+                        * maps serve every image's neighbours and whose mirrors only the batch */
 } irb_feat_input;
 
 typedef struct irb_featurizer_opts {

@@ -102,6 +102,10 @@ irb_status irb_cls_real_engine(void *user, irb_cls_engine *engine, irb_error *er
 void irb_cls_real_resolve(const irb_cls_real *c, irb_classify_opts *opts);
 /* 1 when the engine needs each image's neighbours (a motion part). */
 int irb_cls_real_neighbours(const irb_cls_real *c);
+/* The featurizer inputs of an engine made by irb_cls_real_engine (its ctx), as it runs them
+ * (bench/bench_stages.c times them): *inputs (owned by the engine) and the count. */
+struct irb_feat_input;
+int irb_cls_real_inputs(void *engine_ctx, const struct irb_feat_input **inputs);
 
 /* The scanner of o->survey_dir (irb_scan_*, o->camera_depth), as irb_classify_run uses it. */
 irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err);

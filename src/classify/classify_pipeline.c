@@ -1,7 +1,10 @@
 /* The engine of `irbis classify --pipeline` (docs/pipeline.md): a pipeline's parts run on a
  * batch through the one featurizer (irb_extract for appearance parts, with mirrors; the motion
  * statistics of features/motion.c for motion parts, with each image's neighbours in shooting
- * order), their classifiers applied and the parts' probabilities combined. */
+ * order), their classifiers applied and the parts' probabilities combined. An appearance part
+ * whose input is a motion input's (same size and preprocessing) and whose features are the
+ * spatial mean of that input's map takes them from the motion net's pass: one CNN pass per
+ * image, size and mirror. */
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,10 +22,13 @@
 #include "classify/classify_internal.h"
 
 typedef struct pipe_input {
-    irb_net_t *net;
+    irb_net_t *net;          /* NULL for an appearance input served by a motion input's pass */
     irb_extract_opts eo;
-    int channels;            /* motion: channels of the net's map */
+    int channels;            /* motion, or served appearance: channels of the map */
     motion_stream *motion;   /* motion: the statistics of the maps streamed in neighbour order */
+    int pool_part;           /* motion: the appearance part whose rows are this map's spatial
+                              * mean (its mirrors included), or -1 */
+    int served;              /* appearance: its rows come from a motion input's pass */
 } pipe_input;
 
 /* The batch with its neighbours as one list in shooting order (each path once), and each
@@ -47,6 +53,7 @@ struct irb_cls_real {
     pipe_input in[IRB_PIPELINE_MAX_PARTS][IRB_PIPELINE_MAX_INPUTS];
     int batch;
     irb_featurizer *fz;      /* every input of every part, one pass per batch */
+    irb_feat_input fin[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS]; /* its inputs */
     int n_fin;
     int fin_part[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS], fin_input[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
     motion_list *l;
@@ -99,10 +106,10 @@ static irb_status find_model(pipe_engine *c, irb_error *err)
     return IRB_OK;
 }
 
-static irb_status build_input(pipe_engine *c, const irb_model_t *model, const irb_pipeline_part *q, int j,
-                              pipe_input *in, irb_error *err)
+/* Input j of part q: its preprocessing as recorded (the model's own for a classifier file). */
+static irb_status input_preproc(const pipe_engine *c, const irb_model_t *model, const irb_pipeline_part *q, int j,
+                                pipe_input *in, irb_error *err)
 {
-    const irb_classify_opts *o = c->o;
     const irb_preprocess *mp = irb_model_preprocess(model);
     const char *ppj = q->preprocessing[j];
     if (ppj && *ppj) {
@@ -112,9 +119,74 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
         for (int k = 0; k < 3; k++)
             in->eo.pp.mean[k] = mp->mean[k], in->eo.pp.scale[k] = mp->std[k];
     }
-    in->eo.threads = o->threads;
+    in->eo.threads = c->o->threads;
     in->eo.batch = c->batch;
     in->eo.flip = q->kind == IRB_PART_APPEARANCE && q->mirror;
+    in->pool_part = -1;
+    in->served = 0;
+    return IRB_OK;
+}
+
+/* Whether appearance part q's row is the spatial mean of the map at cut `map`: q cut at that
+ * map and pooled, or cut at the global average pooling of it (MobileNetV2's cut 2 of cut 3). */
+static int pools_map(const irb_model_info *mi, const irb_pipeline_part *q, int map)
+{
+    if ((q->layer && *q->layer) || q->cut < 1 || q->cut > mi->n_cuts || map < 1 || map > mi->n_cuts)
+        return 0;
+    const irb_cut_info *a = &mi->cuts[q->cut - 1], *m = &mi->cuts[map - 1];
+    if (m->tensor.rank != 4)
+        return 0;
+    if (q->cut == map)
+        return q->pool;
+    return q->cut + 1 == map && a->op && !strcmp(a->op, "GlobalAveragePool") && a->tensor.rank == 4 &&
+           a->tensor.dims[1] == m->tensor.dims[1] && a->tensor.dims[2] * a->tensor.dims[3] == 1;
+}
+
+static int same_preproc(const irb_preproc *a, const irb_preproc *b)
+{
+    char ja[512], jb[512];
+    irb_preproc_to_json(a, ja, sizeof ja);
+    irb_preproc_to_json(b, jb, sizeof jb);
+    return !strcmp(ja, jb) && a->full_decode == b->full_decode && a->max_pixels == b->max_pixels;
+}
+
+/* Each appearance part whose input a motion input shares (size and preprocessing) and whose row
+ * is the spatial mean of that input's map is served by the motion net's pass: the map's mean is
+ * its row, and the motion net runs its mirrors too. fp32 only: at bf16 / int8 the net's own
+ * pooling rounds otherwise than the mean of a rounded map, and the experiment pools in the net. */
+static void plan_shared(pipe_engine *c, const irb_model_info *mi)
+{
+    const irb_pipeline *p = c->p;
+    for (int a = 0; c->precision == IRB_PRECISION_FP32 && a < p->n_parts; a++) {
+        const irb_pipeline_part *qa = &p->parts[a];
+        pipe_input *ia = &c->in[a][0];
+        for (int m = 0; qa->kind == IRB_PART_APPEARANCE && qa->n_inputs == 1 && !ia->served && m < p->n_parts; m++) {
+            const irb_pipeline_part *qm = &p->parts[m];
+            if (qm->kind != IRB_PART_MOTION || (qm->layer && *qm->layer) || !pools_map(mi, qa, qm->cut))
+                continue;
+            for (int j = 0; j < qm->n_inputs && !ia->served; j++) {
+                pipe_input *im = &c->in[m][j];
+                if (im->pool_part < 0 && same_preproc(&im->eo.pp, &ia->eo.pp)) {
+                    im->pool_part = a;
+                    im->eo.flip = ia->eo.flip;
+                    ia->served = 1;
+                    ia->channels = (int)mi->cuts[qm->cut - 1].tensor.dims[1];
+                }
+            }
+        }
+    }
+}
+
+static irb_status build_input(pipe_engine *c, const irb_model_t *model, const irb_pipeline_part *q, int j,
+                              pipe_input *in, irb_error *err)
+{
+    const irb_classify_opts *o = c->o;
+    if (in->served) {
+        if (in->channels != irb_classifier_dim(q->clf))
+            return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %d at cut %d",
+                            c->file, irb_classifier_dim(q->clf), c->model_path, in->channels, q->cut);
+        return IRB_OK;
+    }
     irb_net_opts no = {.threads = o->threads, .max_batch = c->batch * 2, .input_size = in->eo.pp.size,
                        .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE, .precision = c->precision,
                        .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL};
@@ -195,18 +267,13 @@ static void on_motion(void *ctx, size_t i, int flipped, const float *row, size_t
            MOTION_DIM * sizeof(float));
 }
 
-/* Every row of the featurizer: an appearance part's row (and mirror) into its features, a motion
- * input's map into its stream. */
-static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+/* A row of part k for batch image `index` (flipped: its mirror's) into the part's features:
+ * the row itself, or with pool = 1 its spatial mean (a C x H x W map whose mean is the part's
+ * row, from the motion input that serves it). A neighbour that is not in the batch is skipped;
+ * a failed image is recorded. */
+static void part_row(pipe_engine *c, int k, size_t index, int flipped, const float *row, size_t dim, int pool,
+                     const irb_error *e)
 {
-    pipe_engine *c = ctx;
-    int k = c->fin_part[input], j = c->fin_input[input];
-    pipe_input *in = &c->in[k][j];
-    if (in->motion) {
-        c->motion_part = k, c->motion_input = j;
-        motion_stream_feed(in->motion, index, row, dim, e);
-        return;
-    }
     long i = c->l->want_k[index];
     if (i < 0)
         return;
@@ -214,7 +281,37 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
         image_failed(c, (size_t)i, e);
         return;
     }
-    memcpy(c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * dim, row, dim * sizeof(float));
+    size_t width = pool ? (size_t)c->in[k][0].channels : dim, positions = dim / width;
+    float *out = c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * width;
+    if (!pool) {
+        memcpy(out, row, dim * sizeof(float));
+        return;
+    }
+    for (size_t ch = 0; ch < width; ch++) {
+        double sum = 0;
+        for (size_t p = 0; p < positions; p++)
+            sum += row[ch * positions + p];
+        out[ch] = (float)(sum / (double)positions);
+    }
+}
+
+/* Every row of the featurizer: an appearance part's row (and mirror) into its features, a motion
+ * input's map into its stream (and its mean into the appearance part it serves). */
+static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    pipe_engine *c = ctx;
+    int k = c->fin_part[input], j = c->fin_input[input];
+    pipe_input *in = &c->in[k][j];
+    if (!in->motion) {
+        part_row(c, k, index, flipped, row, dim, 0, e);
+        return;
+    }
+    if (in->pool_part >= 0)
+        part_row(c, in->pool_part, index, flipped, row, dim, 1, e);
+    if (!flipped) {
+        c->motion_part = k, c->motion_input = j;
+        motion_stream_feed(in->motion, index, row, dim, e);
+    }
 }
 
 static long list_add(motion_list *l, const char *path)
@@ -312,21 +409,26 @@ static irb_status pipe_run(void *ctx, const irb_cls_item *items, int n, double *
 /* One featurizer over every input of every part, and each part's row buffer. */
 static irb_status make_featurizer(pipe_engine *c, irb_error *err)
 {
-    irb_feat_input fin[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    irb_feat_input *fin = c->fin;
     int K = c->p->n_classes;
     c->n_fin = 0;
     for (int k = 0; k < c->p->n_parts; k++) {
         const irb_pipeline_part *q = &c->p->parts[k];
+        const pipe_input *first = &c->in[k][0];
+        size_t row = first->served ? (size_t)first->channels : first->net ? irb_net_output_size(first->net) : 0;
         c->width[k] = q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs
-                                                 : irb_net_output_size(c->in[k][0].net) * (size_t)(1 + q->mirror);
+                                                 : row * (size_t)(1 + q->mirror);
         if (!(c->feat[k] = irb_malloc_array(IRB_CLS_RUN_MAX, c->width[k] * sizeof(float))) ||
             !(c->part_probs[k] = irb_malloc_array(IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
-        for (int j = 0; j < q->n_inputs; j++, c->n_fin++) {
+        for (int j = 0; j < q->n_inputs; j++) {
             const pipe_input *in = &c->in[k][j];
+            if (in->served)
+                continue; /* its rows come from the motion input's pass */
             fin[c->n_fin] = (irb_feat_input){.net = in->net, .pp = in->eo.pp, .flip = in->eo.flip,
-                                             .all = q->kind == IRB_PART_MOTION};
+                                             .all = q->kind == IRB_PART_MOTION, .mirror_marked = 1};
             c->fin_part[c->n_fin] = k, c->fin_input[c->n_fin] = j;
+            c->n_fin++;
         }
     }
     if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
@@ -346,8 +448,13 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
         const irb_pipeline_part *q = &c->p->parts[k];
         motion |= q->kind == IRB_PART_MOTION;
         for (int j = 0; s == IRB_OK && j < q->n_inputs; j++)
-            s = build_input(c, model, q, j, &c->in[k][j], err);
+            s = input_preproc(c, model, q, j, &c->in[k][j], err);
     }
+    if (s == IRB_OK)
+        plan_shared(c, irb_model_info_get(model));
+    for (int k = 0; s == IRB_OK && k < c->p->n_parts; k++)
+        for (int j = 0; s == IRB_OK && j < c->p->parts[k].n_inputs; j++)
+            s = build_input(c, model, &c->p->parts[k], j, &c->in[k][j], err);
     irb_model_free(model);
     if (s == IRB_OK)
         s = make_featurizer(c, err);
@@ -487,4 +594,11 @@ irb_status irb_classify_run(const irb_classify_opts *o, irb_classify_summary *su
     irb_status s = irb_classify_run_sources(&resolved, &src, sum, err);
     irb_cls_real_free(c);
     return s;
+}
+
+int irb_cls_real_inputs(void *engine_ctx, const irb_feat_input **inputs)
+{
+    const pipe_engine *c = engine_ctx;
+    *inputs = c->fin;
+    return c->n_fin;
 }

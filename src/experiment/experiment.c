@@ -388,6 +388,9 @@ cleanup:
 /* ---- features ------------------------------------------------------------------------------- */
 
 #define N_VARIANTS (2 * IRB_EXPERIMENT_MAX_SIZES)
+/* features: mats[MAT(fixed, kind, variant)]; fixed 1: the cropped variants at the fixed crop */
+#define MAT(fixed, kind, v) (((fixed) * N_KINDS + (kind)) * N_VARIANTS + (v))
+#define N_MATS (2 * N_KINDS * N_VARIANTS)
 enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS, KIND_NONE = -1 };
 
 /* ---- the rows -------------------------------------------------------------------------------- */
@@ -404,20 +407,25 @@ typedef struct exp_row_def {
     const char *from[2];  /* the rows it is the mean of (NULL: unused) */
     int ensemble;         /* averaged over each sequence */
     int deployable;       /* may be saved as a pipeline */
+    int fixed_crop;       /* with the strips cropped, the motion rows' one fixed crop (per fold)
+                           * instead of each frame's own: its pipeline part then shares the
+                           * motion part's input, so classify runs one CNN pass for both */
+    int internal;         /* a part of other rows: computed for them, shown only when asked */
 } exp_row_def;
 
 static const exp_row_def row_defs[] = {
-    {"L120", "logistic regression on raw pixels", KIND_RAW, 0, {NULL}, 0, 0},
-    {"RN1", "CNN cut 1 (one layer before the output)", KIND_CUT1, 0, {NULL}, 0, 1},
-    {"RN2", "CNN cut 2 (two layers before the output)", KIND_CUT2, 0, {NULL}, 0, 1},
-    {"RN2+A", "cut 2 + horizontal-flip augmentation", KIND_CUT2, 1, {NULL}, 0, 1},
-    {"RN2+A+E", "cut 2 + flips + mean over each sequence", KIND_NONE, 0, {"RN2+A"}, 1, 1},
-    {"M", "motion: change from the camera's previous and next frames", KIND_MOTION, 0, {NULL}, 0, 1},
-    {"RN2+A+M", "mean of RN2+A's and M's probabilities", KIND_NONE, 0, {"RN2+A", "M"}, 0, 1},
-    {"RN2+A+M+E", "RN2+A+M + mean over each sequence", KIND_NONE, 0, {"RN2+A+M"}, 1, 1},
+    {"L120", "logistic regression on raw pixels", KIND_RAW, 0, {NULL}, 0, 0, 0, 0},
+    {"RN1", "CNN cut 1 (one layer before the output)", KIND_CUT1, 0, {NULL}, 0, 1, 0, 0},
+    {"RN2", "CNN cut 2 (two layers before the output)", KIND_CUT2, 0, {NULL}, 0, 1, 0, 0},
+    {"RN2+A", "cut 2 + horizontal-flip augmentation", KIND_CUT2, 1, {NULL}, 0, 1, 0, 0},
+    {"RN2+A+E", "cut 2 + flips + mean over each sequence", KIND_NONE, 0, {"RN2+A"}, 1, 1, 0, 0},
+    {"M", "motion: change from the camera's previous and next frames", KIND_MOTION, 0, {NULL}, 0, 1, 0, 0},
+    {"RN2+A@M", "RN2+A on the motion rows' fixed strip crop", KIND_CUT2, 1, {NULL}, 0, 0, 1, 1},
+    {"RN2+A+M", "mean of RN2+A@M's and M's probabilities", KIND_NONE, 0, {"RN2+A@M", "M"}, 0, 1, 0, 0},
+    {"RN2+A+M+E", "RN2+A+M + mean over each sequence", KIND_NONE, 0, {"RN2+A+M"}, 1, 1, 0, 0},
 };
 #define N_ROWS ((int)(sizeof row_defs / sizeof row_defs[0]))
-_Static_assert(N_ROWS <= IRB_EXPERIMENT_MAX_ROWS, "more rows than irb_experiment_result holds");
+_Static_assert(N_ROWS <= IRB_EXPERIMENT_MAX_ROWS + 1, "more rows than irb_experiment_result holds");
 
 /* The index of the row called name (len bytes; (size_t)-1: NUL-terminated), or -1. */
 static int row_index_n(const char *name, size_t len)
@@ -455,16 +463,22 @@ static const char *row_list(int deployable, char *buf, size_t size)
     return buf;
 }
 
+/* The CNN rows' features at one fixed strip crop (the crop of some outer folds' training images). */
+typedef struct crop_set {
+    double top, bottom;
+    featmat mats[N_KINDS * N_VARIANTS];
+} crop_set;
+
 typedef struct exp_ctx {
     const irb_experiment_opts *o;
     exp_data d;
     irb_model_t *model;
     char model_sha[65];
     char cache_dir[4096];
-    /* features: mats[kind * N_VARIANTS + variant], kind 0 raw pixels, 1 cut 1, 2 cut 2, 3 motion;
-     * variant = 2 * size index + crop (0 none, 1 auto strips); raw pixels have no size (index 0
-     * only) */
-    featmat mats[N_KINDS * N_VARIANTS];
+    /* features: mats[MAT(fixed, kind, variant)], kind 0 raw pixels, 1 cut 1, 2 cut 2, 3 motion;
+     * variant = 2 * size index + crop (0 none, 1 strips: each frame's own, or with fixed = 1
+     * the fixed crop of all the images); raw pixels have no size (index 0 only) */
+    featmat mats[N_MATS];
     featmat motion;                     /* the motion variants' features side by side (row M),
                                          * every labelled image a neighbour (the final fit) */
     featmat *motion_fold;               /* [k]: the same for outer fold f, where a training
@@ -474,6 +488,10 @@ typedef struct exp_ctx {
     int motion_variants[N_VARIANTS], n_motion;
     motion_plan plan;                   /* neighbours in shooting order */
     double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
+    double all_top, all_bottom;         /* the fixed crop of all the images (mats, the final fit) */
+    crop_set *crops;                    /* fixed-crop rows: the other crops of the outer folds */
+    int n_crops;
+    int *fold_crop;                     /* per outer fold: its crop in crops, -1: all_top/bottom */
     int variants[2];                    /* which crop variants are used */
     int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
     irb_calib_t *calib[IRB_EXPERIMENT_MAX_SIZES]; /* INT8: the table of each input size */
@@ -482,6 +500,8 @@ typedef struct exp_ctx {
     int need[N_ROWS];                   /* rows computed: those, and the ones they are made of */
     int need_kind[N_KINDS];             /* features needed by a computed row */
     int flip_kind[N_KINDS];             /* ... with their mirrors (an augmented row) */
+    int need_fixed[N_KINDS];            /* the same for the fixed-crop rows */
+    int flip_fixed[N_KINDS];
 } exp_ctx;
 
 static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
@@ -551,7 +571,8 @@ static irb_status size_calib(exp_ctx *c, int k, irb_error *err)
     return s;
 }
 
-static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, featmat *out, irb_error *err)
+/* The features of kind at variant (fixed: a cropped variant at c->motion_top/bottom). */
+static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int fixed, featmat *out, irb_error *err)
 {
     int strips = variant & 1, size = c->sizes[variant / 2];
     int motion = kind == KIND_MOTION, cut = kind;
@@ -580,7 +601,7 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
         snprintf(stage, sizeof stage, "raw %dx%d pixels%s", n, n, strips ? ", strips cropped" : "");
     } else {
         rq.eo.pp = cnn_preproc(c, strips, size);
-        if (motion && strips) {
+        if ((motion || fixed) && strips) {
             /* one crop for every frame: a frame and its neighbours must line up */
             rq.eo.pp.strips = IRB_STRIPS_FIXED;
             rq.eo.pp.strip_top = c->motion_top;
@@ -610,7 +631,7 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, feat
         snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d%s %s", motion ? "motion=1 " : "",
                  c->model_sha, cut, (int)no.pool, (int)o->precision, calib_key, ppd);
         snprintf(stage, sizeof stage, "%s %d at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", cut, size,
-                 flip ? " + flips" : "", strips ? ", strips cropped" : "");
+                 flip ? " + flips" : "", !strips ? "" : fixed ? ", fixed crop" : ", strips cropped");
         if (motion) {
             c->plan.channels = (int)mi->cuts[cut - 1].tensor.dims[1];
             rq.motion = &c->plan;
@@ -636,6 +657,7 @@ typedef struct row_spec {
     int n_mats;
     int mean;                  /* average one classifier per variant instead of choosing one */
     int augment;        /* train on originals + mirrors, predict as the mean over both */
+    int fixed;          /* the cropped variants at the fixed crop (each fold at its own) */
 } row_spec;
 
 static const double c_grid[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
@@ -888,6 +910,9 @@ static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, 
             row_spec one = member_spec(rs, mb);
             if (rs->kind == KIND_MOTION)
                 one.mats[0] = &c->motion_fold[f];
+            for (int v = 0; rs->fixed && c->fold_crop && c->fold_crop[f] >= 0 && v < one.n_mats; v++)
+                if (one.vid[v] & 1) /* the fold's own fixed crop */
+                    one.mats[v] = &c->crops[c->fold_crop[f]].mats[rs->kind * N_VARIANTS + one.vid[v]];
             fold_fit fit = {0};
             s = fit_fold(c, &one, f, &fit, &row->train_seconds, err);
             if (s != IRB_OK) {
@@ -1002,8 +1027,9 @@ static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double
  * name is refused. */
 static irb_status parse_rows(const char *rows, int *want, irb_error *err)
 {
+    int n = 0;
     for (int r = 0; r < N_ROWS; r++)
-        want[r] = !rows || !*rows;
+        want[r] = (!rows || !*rows) && !row_defs[r].internal;
     for (const char *p = rows; p && *p;) {
         const char *e = strchr(p, ',');
         size_t len = e ? (size_t)(e - p) : strlen(p);
@@ -1015,6 +1041,10 @@ static irb_status parse_rows(const char *rows, int *want, irb_error *err)
         want[r] = 1;
         p += len + (e ? 1 : 0);
     }
+    for (int r = 0; r < N_ROWS; r++)
+        n += want[r];
+    if (n > IRB_EXPERIMENT_MAX_ROWS)
+        return irb_fail(err, IRB_INVALID_ARG, "at most %d rows at once (%d asked)", IRB_EXPERIMENT_MAX_ROWS, n);
     return IRB_OK;
 }
 
@@ -1195,32 +1225,42 @@ static irb_status motion_strips(exp_ctx *c, irb_error *err)
 
 static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
 {
-    const int *need = c->need_kind, *flip = c->flip_kind;
+    const int *need = c->need_kind, *flip = c->flip_kind, *fixed = c->need_fixed;
     /* motion: the strips cropped unless they are kept (--crop none): the burned-in clock and
      * burst counter change from frame to frame, and that is not motion */
-    int motion_crop = c->o->crop != IRB_CROP_NONE;
+    int motion_crop = c->o->crop != IRB_CROP_NONE, any_fixed = 0;
+    for (int k = KIND_CUT1; k <= KIND_CUT2; k++)
+        any_fixed |= fixed[k];
     if (need[KIND_MOTION])
         IRB_TRY(neighbour_plan(c, -1, err));
-    if (need[KIND_MOTION] && motion_crop) {
+    if ((need[KIND_MOTION] || any_fixed) && motion_crop) {
         IRB_TRY(motion_strips(c, err));
-        c->motion_top = crop_p95(c, c->strip_top, -1);
-        c->motion_bottom = crop_p95(c, c->strip_bottom, -1);
+        c->all_top = c->motion_top = crop_p95(c, c->strip_top, -1);
+        c->all_bottom = c->motion_bottom = crop_p95(c, c->strip_bottom, -1);
     }
     for (int v = 0; v < 2 * c->n_sizes; v++) {
         if (!c->variants[v & 1])
             continue;
-        for (int k = KIND_RAW; k <= KIND_CUT2; k++)
-            if (need[k] && (k != KIND_RAW || v < 2)) /* raw pixels: one size */
-                IRB_TRY(features_for(c, k, v, flip[k], &c->mats[k * N_VARIANTS + v], err));
+        for (int k = KIND_RAW; k <= KIND_CUT2; k++) {
+            if (k == KIND_RAW && v >= 2) /* raw pixels: one size */
+                continue;
+            /* uncropped, the fixed-crop rows' features are the others' */
+            int shared = !(v & 1) && fixed[k];
+            if (need[k] || shared)
+                IRB_TRY(features_for(c, k, v, flip[k] | (shared ? c->flip_fixed[k] : 0), 0, &c->mats[MAT(0, k, v)],
+                                     err));
+            if (fixed[k] && (v & 1))
+                IRB_TRY(features_for(c, k, v, c->flip_fixed[k], 1, &c->mats[MAT(1, k, v)], err));
+        }
         if (need[KIND_MOTION] && (v & 1) == motion_crop) {
-            IRB_TRY(features_for(c, KIND_MOTION, v, 0, &c->mats[KIND_MOTION * N_VARIANTS + v], err));
+            IRB_TRY(features_for(c, KIND_MOTION, v, 0, 0, &c->mats[MAT(0, KIND_MOTION, v)], err));
             c->motion_variants[c->n_motion++] = v;
         }
     }
     const featmat *all = c->mats;
     for (size_t i = 0; i < c->d.n; i++) {
         ok[i] = 1;
-        for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
+        for (int m = 0; m < N_MATS; m++)
             if (all[m].ok && !all[m].ok[i])
                 ok[i] = 0;
     }
@@ -1240,7 +1280,7 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
             continue;
         const char *why = "could not be decoded";
         const featmat *all = c->mats;
-        for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
+        for (int m = 0; m < N_MATS; m++)
             if (all[m].why && all[m].why[i])
                 why = all[m].why[i];
         irb_csv_put(f, rel[i]);
@@ -1292,7 +1332,7 @@ static irb_status motion_matrix(exp_ctx *c, featmat *dst, double *seconds, size_
         return irb_fail(err, IRB_NOMEM, "out of memory for the motion features");
     for (int k = 0; k < c->n_motion; k++) {
         featmat src;
-        IRB_TRY(features_for(c, KIND_MOTION, c->motion_variants[k], 0, &src, err));
+        IRB_TRY(features_for(c, KIND_MOTION, c->motion_variants[k], 0, 0, &src, err));
         for (size_t i = 0; i < dst->n; i++)
             if (src.ok[i])
                 memcpy(dst->x + i * dst->dim + (size_t)k * MOTION_DIM, src.x + i * MOTION_DIM,
@@ -1327,6 +1367,37 @@ static irb_status motion_features(exp_ctx *c, irb_error *err)
     }
     c->motion.seconds = seconds, c->motion.computed = computed;
     return IRB_OK;
+}
+
+/* The fixed-crop rows' cropped variants of every outer fold at the fold's fixed crop (its
+ * training images' 95th percentile, as its motion rows): c->mats where that is all the images'
+ * crop, else a crop_set, one per distinct crop (the cache holds one feature set per crop). */
+static irb_status fold_crop_features(exp_ctx *c, irb_error *err)
+{
+    int k = c->o->folds > 0 ? c->o->folds : 5;
+    if (!(c->fold_crop = irb_malloc_array((size_t)k, sizeof *c->fold_crop)) ||
+        !(c->crops = irb_calloc((size_t)k, sizeof *c->crops)))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    irb_status s = IRB_OK;
+    for (int f = 0; f < k && s == IRB_OK; f++) {
+        double top = crop_p95(c, c->strip_top, f), bottom = crop_p95(c, c->strip_bottom, f);
+        c->fold_crop[f] = -1;
+        if (top == c->all_top && bottom == c->all_bottom)
+            continue;
+        for (int q = 0; q < c->n_crops; q++)
+            if (c->crops[q].top == top && c->crops[q].bottom == bottom)
+                c->fold_crop[f] = q;
+        if (c->fold_crop[f] >= 0)
+            continue;
+        crop_set *cs = &c->crops[c->fold_crop[f] = c->n_crops++];
+        cs->top = c->motion_top = top, cs->bottom = c->motion_bottom = bottom;
+        for (int v = 1; v < 2 * c->n_sizes && s == IRB_OK; v += 2)
+            for (int kind = KIND_CUT1; kind <= KIND_CUT2 && s == IRB_OK; kind++)
+                if (c->need_fixed[kind])
+                    s = features_for(c, kind, v, c->flip_fixed[kind], 1, &cs->mats[kind * N_VARIANTS + v], err);
+    }
+    c->motion_top = c->all_top, c->motion_bottom = c->all_bottom; /* the pipeline's crop */
+    return s;
 }
 
 /* Averages row r's probabilities over each sequence (the E rows). */
@@ -1375,11 +1446,11 @@ static void row_spec_of(exp_ctx *c, int r, row_spec *rs)
         rs->mean = 0;
         return;
     }
-    featmat *mats = c->mats + rs->kind * N_VARIANTS;
+    rs->fixed = row_defs[r].fixed_crop && c->variants[1];
     for (int v = 0; v < (rs->kind == KIND_RAW ? 2 : 2 * c->n_sizes); v++)
         if (c->variants[v & 1]) {
             rs->vid[rs->n_mats] = v;
-            rs->mats[rs->n_mats++] = &mats[v];
+            rs->mats[rs->n_mats++] = &c->mats[MAT(rs->fixed && (v & 1), rs->kind, v)];
         }
 }
 
@@ -1455,6 +1526,9 @@ static irb_status run_rows(exp_ctx *c, irb_experiment_result *res, irb_error *er
     memset(rocs, 0, sizeof rocs);
     memset(info, 0, sizeof info);
     irb_status s = c->need_kind[KIND_MOTION] ? motion_features(c, err) : IRB_OK;
+    int any_fixed = c->need_fixed[KIND_CUT1] || c->need_fixed[KIND_CUT2];
+    if (s == IRB_OK && any_fixed && c->variants[1])
+        s = fold_crop_features(c, err);
     for (int r = 0; r < N_ROWS && s == IRB_OK; r++) {
         if (!c->need[r])
             continue;
@@ -1514,7 +1588,7 @@ static irb_status part_meta(irb_classifier_t *clf, const char *sha, int cut, int
 }
 
 /* The part's inputs: one per appearance classifier (its variant), one per motion size. */
-static irb_status part_inputs(exp_ctx *c, irb_pipeline_part *q, int vid, irb_error *err)
+static irb_status part_inputs(exp_ctx *c, irb_pipeline_part *q, int vid, int fixed, irb_error *err)
 {
     const irb_model_info *mi = irb_model_info_get(c->model);
     int motion = q->kind == IRB_PART_MOTION;
@@ -1525,7 +1599,7 @@ static irb_status part_inputs(exp_ctx *c, irb_pipeline_part *q, int vid, irb_err
     for (int k = 0; k < q->n_inputs; k++) {
         int v = motion ? c->motion_variants[k] : vid;
         irb_preproc pp = cnn_preproc(c, v & 1, c->sizes[v / 2]);
-        if (motion && (v & 1)) {
+        if ((motion || fixed) && (v & 1)) {
             pp.strips = IRB_STRIPS_FIXED;
             pp.strip_top = c->motion_top;
             pp.strip_bottom = c->motion_bottom;
@@ -1610,7 +1684,7 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
             q->weight = weight / members;
             q->mirror = rs->augment;
             q->cut = rs->kind == KIND_CUT1 ? 1 : 2;
-            s = part_inputs(c, q, one.vid[fit.variant], err);
+            s = part_inputs(c, q, one.vid[fit.variant], rs->fixed, err);
         }
         if (s == IRB_OK && !p->novelty && q->kind == IRB_PART_APPEARANCE)
             s = fit_novelty(c, one.mats[fit.variant], p->n_parts - 1, p, err);
@@ -1717,7 +1791,10 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         for (int k = 0; c.need[r] && k < n; k++)
             c.need[from[k]] = 1;
         int kind = row_defs[r].kind;
-        if (c.need[r] && kind != KIND_NONE) {
+        if (c.need[r] && kind != KIND_NONE && row_defs[r].fixed_crop && o->crop != IRB_CROP_NONE) {
+            c.need_fixed[kind] = 1;
+            c.flip_fixed[kind] |= row_defs[r].augment;
+        } else if (c.need[r] && kind != KIND_NONE) {
             c.need_kind[kind] = 1;
             c.flip_kind[kind] |= row_defs[r].augment;
         }
@@ -1753,7 +1830,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     if (s == IRB_OK)
         s = write_failed(&c, ok, n_all, rel_all, err);
     if (s == IRB_OK) {
-        keep_ok(&c.d, ok, c.mats, N_KINDS * N_VARIANTS, c.strip_top, c.strip_bottom);
+        keep_ok(&c.d, ok, c.mats, N_MATS, c.strip_top, c.strip_bottom);
         res->n_failed = n_all - c.d.n;
         if (c.d.n < 10)
             s = irb_fail(err, IRB_INVALID_ARG,
@@ -1775,12 +1852,17 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         irb_free(rel_all[i]);
     irb_free(rel_all);
     irb_free(ok);
-    for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
+    for (int m = 0; m < N_MATS; m++)
         featmat_release(&c.mats[m]);
     featmat_release(&c.motion);
     for (int f = 0; c.motion_fold && f < (o->folds > 0 ? o->folds : 5); f++)
         featmat_release(&c.motion_fold[f]);
     irb_free(c.motion_fold);
+    for (int q = 0; q < c.n_crops; q++)
+        for (int m = 0; m < N_KINDS * N_VARIANTS; m++)
+            featmat_release(&c.crops[q].mats[m]);
+    irb_free(c.crops);
+    irb_free(c.fold_crop);
     irb_free(c.strip_top);
     irb_free(c.strip_bottom);
     irb_free((void *)c.plan.prev);

@@ -17,7 +17,7 @@
 typedef struct in_state {
     irb_feat_input in;
     size_t in_dim, out_dim;
-    int per_image;        /* rows per image: 2 with flip = 1, else 1 */
+    int per_image;        /* rows per image at most: 2 with flip = 1, else 1 */
 } in_state;
 
 /* One chunk of images: their inputs decoded into rows, ready for the nets. */
@@ -25,6 +25,7 @@ typedef struct chunk {
     size_t first, count;
     float **rows;         /* per input: count x per_image x in_dim */
     long **slot;          /* per input: image -> its first row, -1 when the input skips it */
+    unsigned char **mirrored; /* per input: image -> 1 when its mirror's row follows its own */
     int *n_rows;          /* per input */
     irb_error *status;    /* per image */
 } chunk;
@@ -49,6 +50,13 @@ struct irb_featurizer {
 static int wants(const irb_featurizer *f, int j, size_t image)
 {
     return f->in[j].in.all || !f->mark || f->mark[image];
+}
+
+/* Whether input j mirrors the image (flip = 1: its mirror's row follows its own). */
+static int mirrors(const irb_featurizer *f, int j, size_t image)
+{
+    const irb_feat_input *in = &f->in[j].in;
+    return in->flip == 1 && (!in->mirror_marked || !f->mark || f->mark[image]);
 }
 
 /* Mirrors a 3 x size x size tensor left-right into dst (dst != src), or in place (dst == src). */
@@ -109,8 +117,8 @@ static void decode_part(void *ctx, int ith, int nth)
         for (int k = 0; k < n; k++) {
             const in_state *is = &f->in[which[k]];
             if (s != IRB_OK) { /* the nets still run on the slot: give them zeros */
-                memset(outs[k], 0, is->in_dim * (size_t)is->per_image * sizeof(float));
-            } else if (is->in.flip == 1) {
+                memset(outs[k], 0, is->in_dim * (size_t)(1 + c->mirrored[which[k]][i]) * sizeof(float));
+            } else if (c->mirrored[which[k]][i]) {
                 flip_chw(outs[k], outs[k] + is->in_dim, is->in.pp.size);
             } else if (is->in.flip == 2) {
                 flip_chw(outs[k], outs[k], is->in.pp.size);
@@ -133,8 +141,10 @@ static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
     for (int j = 0; j < f->n_in; j++) {
         int r = 0;
         for (size_t i = 0; i < count; i++) {
-            c->slot[j][i] = wants(f, j, first + i) ? r : -1;
-            r += c->slot[j][i] >= 0 ? f->in[j].per_image : 0;
+            int w = wants(f, j, first + i);
+            c->slot[j][i] = w ? r : -1;
+            c->mirrored[j][i] = (unsigned char)(w && mirrors(f, j, first + i));
+            r += w ? 1 + c->mirrored[j][i] : 0;
         }
         c->n_rows[j] = r;
     }
@@ -180,7 +190,7 @@ static irb_status emit(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *
             const float *row = result + (size_t)c->slot[j][i] * dim;
             if (is->in.flip != 2)
                 fn(ctx, c->first + i, j, 0, row, dim, &c->status[i]);
-            if (is->in.flip)
+            if (is->in.flip == 2 || c->mirrored[j][i])
                 fn(ctx, c->first + i, j, 1, row + (is->in.flip == 1 ? dim : 0), dim, &c->status[i]);
         }
     }
@@ -224,8 +234,9 @@ static void chunk_free(chunk *c, int n_in)
     for (int j = 0; j < n_in; j++) {
         irb_free(c->rows ? c->rows[j] : NULL);
         irb_free(c->slot ? c->slot[j] : NULL);
+        irb_free(c->mirrored ? c->mirrored[j] : NULL);
     }
-    irb_free(c->rows), irb_free(c->slot), irb_free(c->n_rows), irb_free(c->status);
+    irb_free(c->rows), irb_free(c->slot), irb_free(c->mirrored), irb_free(c->n_rows), irb_free(c->status);
 }
 
 void irb_featurizer_free(irb_featurizer *f)
@@ -271,14 +282,16 @@ static irb_status chunk_alloc(irb_featurizer *f, chunk *c, irb_error *err)
     size_t m = (size_t)f->chunk_max;
     c->rows = irb_calloc((size_t)f->n_in, sizeof *c->rows);
     c->slot = irb_calloc((size_t)f->n_in, sizeof *c->slot);
+    c->mirrored = irb_calloc((size_t)f->n_in, sizeof *c->mirrored);
     c->n_rows = irb_calloc((size_t)f->n_in, sizeof *c->n_rows);
     c->status = irb_calloc(m, sizeof *c->status);
-    if (!c->rows || !c->slot || !c->n_rows || !c->status)
+    if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status)
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     for (int j = 0; j < f->n_in; j++) {
         c->rows[j] = irb_malloc_array(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
         c->slot[j] = irb_malloc_array(m, sizeof(long));
-        if (!c->rows[j] || !c->slot[j])
+        c->mirrored[j] = irb_malloc_array(m, 1);
+        if (!c->rows[j] || !c->slot[j] || !c->mirrored[j])
             return irb_fail(err, IRB_NOMEM, "featurizer: out of memory for %zu images of input %d", m, j);
     }
     return IRB_OK;

@@ -19,7 +19,9 @@ so the shooting order is not the path order; plus one file that is not an image.
 so is a labels file none of whose images decodes.
 With --crop auto the motion rows use one fixed strip crop for all frames (a frame and its
 neighbours must line up): the cache records IRB_STRIPS_FIXED with the bars' height (5-6 rows
-of 256), and the features differ from the uncropped ones.
+of 256), and the features differ from the uncropped ones. RN2+A+M's appearance half (row
+RN2+A@M) is cut 2 at those same fixed crops (so a pipeline runs one CNN pass for both parts),
+and RN2+A+M is the mean of RN2+A@M and M.
 """
 import csv
 import glob
@@ -208,7 +210,7 @@ def main():
                        timeout=60)
     check(r.returncode == 3 and 'only 0 of the 12 labelled images could be decoded' in r.stderr,
           'no decodable image: exit 3 and why (%d, %s)' % (r.returncode, r.stderr.strip()))
-    run('auto', 'auto', 'M')
+    run('auto', 'auto', 'M,RN2+A@M,RN2+A+M')
     meta, got_auto = motion_cache('auto')
     key = (meta or {}).get('irbis_cache_key', '')
     check('"strips":"fixed"' in key, 'crop auto: the motion rows use one fixed crop (%s)' % key[-160:])
@@ -218,6 +220,16 @@ def main():
           'the fixed crop is the bars\' height: top %.1f, bottom %.1f rows of 256' % (top * 256, bottom * 256))
     diff = np.mean([np.abs(got_auto[p][0] - got[p][0]).max() > 1e-3 for p in got if p in got_auto]) if got_auto else 0
     check(diff > 0.9, 'and the cropped features differ from the uncropped (%.0f %% of images)' % (100 * diff))
+    crops = {}  # the cache's feature sets: (motion?, crop) for each cut
+    for j in glob.glob(os.path.join(TMP, 'cache_auto', '*.json')):
+        k = json.load(open(j)).get('irbis_cache_key', '')
+        crop = k.split('"strips":')[1].split('}')[0]  # "fixed","strip_top":T,"strip_bottom":B
+        crops.setdefault('motion' if 'motion=1' in k else k.split(' cut=')[1].split(' ')[0], set()).add(crop)
+    check(crops.get('2') and crops.get('2') == crops.get('motion') and all('fixed' in c for c in crops['2']),
+          'RN2+A@M: cut 2 at the motion rows\' fixed crops, fold by fold (%s)' % crops)
+    pm, pf, pam = (preds('auto', k) for k in ('M', 'RN2+A@M', 'RN2+A+M'))
+    d = max(abs(float(pam[p]['p_animal']) - (float(pm[p]['p_animal']) + float(pf[p]['p_animal'])) / 2) for p in pm)
+    check(d <= 2e-6, 'crop auto: RN2+A+M = mean of RN2+A@M and M (max diff %.1e)' % d)
     finish()
 
 
