@@ -31,11 +31,23 @@ static void usage(FILE *out)
             "results are kept in OUT/mpi-parts/ until the outputs are written, so a killed run resumes.\n"
             "A pipeline with motion features sends each image with its neighbours (the previous and next\n"
             "image of its camera in shooting order), so the results equal one process's.\n"
-            "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
+            "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n"
+            "      --precision fp32|bf16|int8  the CNN's precision on every rank (default: the pipeline's;\n"
+            "                    int8 needs a pipeline trained with --precision int8)\n");
 }
 
 enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_PIPE,
-       OPT_DEPTH };
+       OPT_DEPTH, OPT_PRECISION };
+
+/* --precision: as `irbis classify` (irb_classify_opts.precision; an int8 run of a pipeline
+ * without tables is refused by the run, on rank 0, before any work is handed out). */
+static int parse_precision(const char *text, irb_classify_opts *o)
+{
+    for (int v = 0; v < 3; v++)
+        if (!strcmp(text, irb_precision_name((irb_precision)v)))
+            return o->precision = v, CLI_OK;
+    return cli_error(CMD, "--precision expects fp32, bf16 or int8, got '%s'", text), CLI_USAGE;
+}
 
 /* The options of `irbis classify`. Returns CLI_OK, CLI_USAGE, or -1 after --help. */
 static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
@@ -47,6 +59,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
         {"taxa", 1, 0, OPT_TAXA},   {"deployments", 1, 0, OPT_DEPLOY}, {"utc-offset", 1, 0, OPT_UTC},
         {"restart", 0, 0, OPT_RESTART}, {"limit", 1, 0, OPT_LIMIT}, {"report-sequences", 1, 0, OPT_REPORT},
         {"min-confidence", 1, 0, OPT_MINCONF}, {"pipeline", 1, 0, OPT_PIPE}, {"camera-depth", 1, 0, OPT_DEPTH},
+        {"precision", 1, 0, OPT_PRECISION},
         {"quiet", 0, 0, 'q'},       {"help", 0, 0, 'h'},        {0, 0, 0, 0}};
     long v;
     int c;
@@ -80,6 +93,7 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
                 o->min_confidence > 1)
                 return cli_error(CMD, "--min-confidence expects a probability in [0, 1], got '%s'", optarg), CLI_USAGE;
             break;
+        case OPT_PRECISION: if (parse_precision(optarg, o) != CLI_OK) return CLI_USAGE; break;
         case OPT_LIMIT: if (!cli_int(CMD, "--limit", optarg, 1, 1L << 40, &v)) return CLI_USAGE; o->limit = v; break;
         case OPT_REPORT:
             if (!cli_int(CMD, "--report-sequences", optarg, 1, 100000, &v)) return CLI_USAGE;
