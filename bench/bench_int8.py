@@ -86,12 +86,17 @@ def make_qdq(fp32_path, table, path):
         s = shape.get(t, [])
         return t in table and table[t][0] < 0 and len(s) == 4 and s[2] * 16 > shape[graph_in][2]
 
+    order = {o: i for i, nd in enumerate(g.node) for o in nd.output}
+
     def fused_out(n):
-        """The value a conv's fused chain (Relu/Clip, one residual Add) writes, as irbis fuses it."""
+        """The value a conv's fused chain (Relu/Clip, one residual Add whose other operand was
+        computed before the conv) writes, as irbis fuses it."""
         y, added = n.output[0], False
         while len(consumers.get(y, [])) == 1 and y not in graph_out:
             r = consumers[y][0]
-            if r.op_type in ("Relu", "Clip") or (r.op_type == "Add" and not added):
+            other = [x for x in r.input if x != y]
+            early = r.op_type == "Add" and not added and other and order.get(other[0], -1) < order[n.output[0]]
+            if r.op_type in ("Relu", "Clip") or early:
                 added |= r.op_type == "Add"
                 y = r.output[0]
             else:
