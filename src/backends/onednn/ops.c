@@ -223,7 +223,8 @@ static irb_status make_post_ops(odn_builder *b, int node, const conv_fusion *f, 
 
 /* 1 if v is a signed activation (calibrated minimum below 0: no ReLU before it) whose side is
  * more than 1/ODN_SIGNED_FP32_SIDE of the image's: MobileNetV2's linear bottlenecks at strides
- * 2, 4 and 8; ResNet-50's first two downsample shortcuts. */
+ * 2, 4 and 8; in ResNet-50 the outputs of layers 1 and 2's first blocks' last convs, which
+ * their downsample convs add. */
 static int signed_high_res(const odn_builder *b, int v)
 {
     const irb_value *x = &b->g->values[v], *img = &b->g->values[b->g->input];
