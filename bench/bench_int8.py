@@ -62,7 +62,8 @@ def qparams(rng):
 
 
 def make_qdq(fp32_path, table, path):
-    """QDQ copy: the convs irbis runs int8 (not the first, not grouped, calibrated) get Q/DQ on
+    """QDQ copy: the convs irbis runs int8 (not the first, not grouped, calibrated, no signed tensor
+    wider than 1/16 of the image in or out: docs/int8.md) get Q/DQ on
     their input, per-channel s8 weights and int32 bias behind DequantizeLinear; a conv chain's
     output (after Relu/Clip) gets Q/DQ when every reader keeps int8 (a quantized conv, MaxPool,
     Add), as irbis writes it int8 only then."""
@@ -75,11 +76,38 @@ def make_qdq(fp32_path, table, path):
             consumers.setdefault(x, []).append(n)
     graph_in = g.input[0].name
     graph_out = {o.name for o in g.output}
+    inferred = onnx.shape_inference.infer_shapes(m).graph
+    shape = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+             for v in list(inferred.value_info) + list(inferred.input) + list(inferred.output)}
+
+    def signed_high_res(t):
+        """irbis keeps fp32 the convs reading or writing a signed tensor wider than 1/16 of the image
+        (ODN_SIGNED_FP32_SIDE in src/backends/onednn/ops.c)."""
+        s = shape.get(t, [])
+        return t in table and table[t][0] < 0 and len(s) == 4 and s[2] * 16 > shape[graph_in][2]
+
+    order = {o: i for i, nd in enumerate(g.node) for o in nd.output}
+
+    def fused_out(n):
+        """The value a conv's fused chain (Relu/Clip, one residual Add whose other operand was
+        computed before the conv) writes, as irbis fuses it."""
+        y, added = n.output[0], False
+        while len(consumers.get(y, [])) == 1 and y not in graph_out:
+            r = consumers[y][0]
+            other = [x for x in r.input if x != y]
+            early = r.op_type == "Add" and not added and other and order.get(other[0], -1) < order[n.output[0]]
+            if r.op_type in ("Relu", "Clip") or early:
+                added |= r.op_type == "Add"
+                y = r.output[0]
+            else:
+                break
+        return y
 
     def is_q(n):
         group = [a.i for a in n.attribute if a.name == "group"]
         return (n.op_type == "Conv" and n.input[0] != graph_in and (not group or group[0] == 1)
-                and n.input[0] in table and n.input[1] in inits)
+                and n.input[0] in table and n.input[1] in inits
+                and not signed_high_res(n.input[0]) and not signed_high_res(fused_out(n)))
 
     qconvs = [n for n in g.node if is_q(n)]
     qtensors = set(n.input[0] for n in qconvs)

@@ -537,6 +537,29 @@ static int motion_cut(const irb_model_info *mi)
 }
 
 
+/* The table of input size k recorded from up to 64 of the images, or the one an earlier run
+ * recorded from the same images (file stamps), model, size and preprocessing: the feature
+ * cache's folder keeps it (featcache_calib_path), so a re-run records nothing. "calib v1" names
+ * the recorder (min/max through the whole fp32 net): a change to it must change the name. */
+static irb_status recorded_calib(exp_ctx *c, int k, irb_error *err)
+{
+    irb_net_opts no = {.threads = c->o->threads, .input_size = c->sizes[k]};
+    irb_preproc pp = cnn_preproc(c, c->variants[1], c->sizes[k]);
+    const char *const *paths = (const char *const *)c->d.abs;
+    char desc[1024], ppd[512], file[4200];
+    irb_preproc_to_json(&pp, ppd, sizeof ppd);
+    snprintf(desc, sizeof desc, "calib v1 model=%s size=%d count=64 %s%s", c->model_sha, c->sizes[k], ppd,
+             c->variants[1] ? STRIPS_KEY : "");
+    IRB_TRY(featcache_calib_path(c->cache_dir, desc, paths, c->d.n, file, sizeof file, err));
+    if (irb_calib_load(file, &c->calib[k], NULL) == IRB_OK)
+        return IRB_OK;
+    IRB_TRY(irb_calib_new(&c->calib[k], err));
+    irb_status s = irb_calibrate_files(c->model, &no, &pp, paths, c->d.n, 64, c->calib[k], NULL, NULL, err);
+    if (s == IRB_OK)
+        irb_calib_save(c->calib[k], file, NULL); /* a cache that cannot be written costs time later */
+    return s;
+}
+
 /* int8 (docs/int8.md): one calibration table per input size, shared by every feature kind, crop
  * and mirror at that size and saved in the pipeline, so a pipeline runs the tables its features
  * were made with. The file given for the size, else recorded from up to 64 of the experiment's
@@ -547,16 +570,7 @@ static irb_status size_calib(exp_ctx *c, int k, irb_error *err)
     const irb_experiment_opts *o = c->o;
     if (c->calib[k])
         return IRB_OK;
-    irb_status s;
-    if (o->calib[k]) {
-        s = irb_calib_load(o->calib[k], &c->calib[k], err);
-    } else {
-        irb_net_opts no = {.threads = o->threads, .input_size = c->sizes[k]};
-        irb_preproc pp = cnn_preproc(c, c->variants[1], c->sizes[k]);
-        IRB_TRY(irb_calib_new(&c->calib[k], err));
-        s = irb_calibrate_files(c->model, &no, &pp, (const char *const *)c->d.abs, c->d.n, 64, c->calib[k], NULL,
-                                NULL, err);
-    }
+    irb_status s = o->calib[k] ? irb_calib_load(o->calib[k], &c->calib[k], err) : recorded_calib(c, k, err);
     char *text = NULL;
     size_t len = 0;
     if (s == IRB_OK)

@@ -37,6 +37,12 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
                          irb_error *err);
 void featmat_release(featmat *m);
 
+/* The cache file of the int8 calibration table recorded for desc (model, input size,
+ * preprocessing, sample count, recorder) over paths[0..n): cache_dir/calib-<hash>.calib, the
+ * hash covering desc and each path with its file stamp (size, mtime). Creates cache_dir. */
+irb_status featcache_calib_path(const char *cache_dir, const char *desc, const char *const *paths, size_t n,
+                                char *out, size_t size, irb_error *err);
+
 /* Writes table.csv, table.md, results.json, roc.csv, roc.svg and report.html (report.c).
  * rocs[r] is row r's ROC curve (empty when AUC is undefined). */
 irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_experiment_result *res,

@@ -409,3 +409,33 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
         featmat_release(out);
     return s;
 }
+
+/* ---- int8 calibration tables ----------------------------------------------------------- */
+
+/* A table is recorded from a sample spread over the whole list, so its name hashes the
+ * description with every path and file stamp, in order: another list, order or file records a
+ * new table. 128 bits of sha256 name the file; the table's own text has no room for the key. */
+irb_status featcache_calib_path(const char *cache_dir, const char *desc, const char *const *paths, size_t n,
+                                char *out, size_t size, irb_error *err)
+{
+    size_t len = strlen(desc) + 2;
+    for (size_t i = 0; i < n; i++)
+        len += strlen(paths[i]) + 100;
+    char *all = irb_malloc(len);
+    if (!all)
+        return irb_fail(err, IRB_NOMEM, "calibration cache: out of memory");
+    size_t k = (size_t)snprintf(all, len, "%s\n", desc);
+    for (size_t i = 0; i < n; i++) {
+        char st[96];
+        file_stamp(paths[i], st, sizeof st);
+        k += (size_t)snprintf(all + k, len - k, "%s\t%s\n", paths[i], st);
+    }
+    char hex[65];
+    irb_sha256_buffer(all, k, hex);
+    irb_free(all);
+    hex[32] = '\0';
+    mkdir(cache_dir, 0777);
+    if ((size_t)snprintf(out, size, "%s/calib-%s.calib", cache_dir, hex) >= size)
+        return irb_fail(err, IRB_INVALID_ARG, "calibration cache: folder name too long: %s", cache_dir);
+    return IRB_OK;
+}

@@ -116,9 +116,9 @@ static irb_calib_t *calibrate(const irb_model_t *m, int size)
     return cal;
 }
 
-/* int8 vs fp32 features on inputs x (n images): min cosine must be >= min_cos, the mean >= 0.99. */
+/* int8 vs fp32 features on inputs x (n images): min cosine must be >= min_cos, the mean >= mean_cos. */
 static void compare(const irb_model_t *m, const irb_calib_t *cal, int cut, int size, const float *x, int n,
-                    const char *what, double min_cos)
+                    const char *what, double min_cos, double mean_cos)
 {
     irb_net_t *f = make_net(m, cut, size, IRB_PRECISION_FP32, NULL, NULL);
     irb_net_t *q = make_net(m, cut, size, IRB_PRECISION_INT8, cal, NULL);
@@ -139,7 +139,7 @@ static void compare(const irb_model_t *m, const irb_calib_t *cal, int cut, int s
     printf("%s cut %d size %d: cosine int8 vs fp32 min %.5f mean %.5f over %d images\n", what, cut, size, lo,
            sum / n, n);
     CHECK(lo >= min_cos, "%s cut %d size %d: min cosine %.5f < %.3f", what, cut, size, lo, min_cos);
-    CHECK(sum / n >= 0.99, "%s cut %d size %d: mean cosine %.5f < 0.99", what, cut, size, sum / n);
+    CHECK(sum / n >= mean_cos, "%s cut %d size %d: mean cosine %.5f < %.3f", what, cut, size, sum / n, mean_cos);
     CHECK(differ, "%s cut %d: int8 output identical to fp32 (int8 did not run)", what, cut);
     free(yf);
     free(yq);
@@ -186,12 +186,14 @@ static void mobilenet(void)
     irb_calib_t *cal = calibrate(m, 224);
     text_round_trip(cal);
     float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
-    compare(m, cal, 2, 224, x, N_EVAL, "mobilenet_v2", 0.99);
-    compare(m, cal, 1, 224, x, N_EVAL, "mobilenet_v2", 0.99);
+    /* mean 0.997: the signed rule at 1/16 of the side (docs/int8.md); with it at 1/8 the means were
+     * 0.9962 (cut 2) and 0.9966 (cut 1, the logits: 0.7 point below fp32 in the demo experiment) */
+    compare(m, cal, 2, 224, x, N_EVAL, "mobilenet_v2", 0.99, 0.997);
+    compare(m, cal, 1, 224, x, N_EVAL, "mobilenet_v2", 0.99, 0.997);
     free(x);
     irb_calib_t *cal448 = calibrate(m, 448); /* each input size its own table (docs/int8.md) */
     x = load_inputs(m, paths + N_CAL, N_EVAL, 448);
-    compare(m, cal448, 2, 448, x, N_EVAL, "mobilenet_v2", 0.99);
+    compare(m, cal448, 2, 448, x, N_EVAL, "mobilenet_v2", 0.99, 0.99);
     irb_calib_free(cal448);
     free(x);
     static const char *const names[] = {"dog", "eagle", "giraffe", "horses"};
@@ -203,7 +205,7 @@ static void mobilenet(void)
         memcpy(x + i * 3 * 224 * 224, r, 3 * 224 * 224 * sizeof *x);
         free(r);
     }
-    compare(m, cal, 2, 224, x, 4, "mobilenet_v2 reference inputs", 0.99);
+    compare(m, cal, 2, 224, x, 4, "mobilenet_v2 reference inputs", 0.99, 0.99);
     /* the reference features themselves: int8 against the independent fp32 vectors */
     irb_net_t *q = make_net(m, 2, 224, IRB_PRECISION_INT8, cal, NULL);
     float y[4 * 1280];
@@ -249,7 +251,7 @@ static void resnet50(void)
         return;
     irb_calib_t *cal = calibrate(m, 224);
     float *x = load_inputs(m, paths + N_CAL, N_EVAL, 224);
-    compare(m, cal, 1, 224, x, N_EVAL, "resnet50 (seeded)", 0.99);
+    compare(m, cal, 1, 224, x, N_EVAL, "resnet50 (seeded)", 0.99, 0.99);
     free(x);
     irb_calib_free(cal);
     irb_model_free(m);

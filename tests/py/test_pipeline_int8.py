@@ -13,11 +13,20 @@
 3. `classify --precision fp32` on that int8 pipeline runs fp32 (close to int8, not equal: the
    classifiers were trained on int8 features; the difference is reported); `--precision int8` on
    an fp32 pipeline is refused (no tables), naming the file.
+4. `irbis-mpi classify --precision` (when mpirun and irbis-mpi exist): np 2 with the images split
+   over both ranks gives the single-process predictions of the same precision, for int8 (the
+   pipeline's) and fp32 (the override); int8 on the fp32 pipeline is refused the same way.
+5. The recorded tables are cached in the feature cache's folder: a second training run on the
+   same images uses the cached table (a table edited in the cache ends up in the pipeline, so it
+   was read, not recorded again); training on other images records a new one.
 """
 import csv
+import glob
 import os
+import re
 import shutil
 import struct
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -142,6 +151,74 @@ def train_time_calibration(rows):
     r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--calib', table, '-o', fp], ok=(2,))
     check(r.returncode == 2 and '--precision int8' in r.stderr, '--calib without int8 is a usage error: %s' %
           r.stderr.strip())
+    mpi_precision(pipe, fp, survey, outs, tmp)
+
+
+def mpi_precision(pipe, fp, survey, outs, tmp):
+    """irbis-mpi classify --precision: np 2 equals the single process at the same precision."""
+    mpirun, mpi_bin = shutil.which('mpirun'), os.path.join(os.environ.get('IRBIS_BUILD', '.'), 'tools/mpi/irbis-mpi')
+    if not mpirun or not os.path.exists(mpi_bin):
+        print('SKIPPED irbis-mpi classify --precision: %s' % ('no mpirun' if not mpirun else 'no irbis-mpi'))
+        return
+    mpi = [mpirun, '--allow-run-as-root', '--oversubscribe', '-np', '2', mpi_bin, 'classify']
+    env = dict(os.environ, IRBIS_MPI_UNIT_IMAGES='8', IRBIS_MPI_TIMING='1')  # one camera: split it over the ranks
+    for prec_arg, ref in ((['--precision', 'int8'], outs['']), (['--precision', 'fp32'], outs['--precision fp32'])):
+        out = os.path.join(tmp, 'mpi' + ''.join(prec_arg))
+        shutil.rmtree(out, ignore_errors=True)
+        r = subprocess.run(mpi + ['--pipeline', pipe, survey, '-o', out, '--threads', '1'] + prec_arg,
+                           capture_output=True, text=True, env=env, timeout=600)
+        per_rank = [int(x) for x in re.findall(r'rank \d+: (\d+) images in', r.stderr)]
+        got = predictions(os.path.join(out, 'predictions.csv')) if r.returncode == 0 else {}
+        check(r.returncode == 0 and len(per_rank) == 2 and all(per_rank) and got == ref,
+              'irbis-mpi classify -np 2 %s: the single process\'s predictions (%d images, ranks %s, exit %d) %s'
+              % (' '.join(prec_arg), len(got), per_rank, r.returncode, r.stderr.strip()[-300:] if r.returncode else ''))
+        by = open(os.path.join(out, 'megadetector.json')).read() if got else ''
+        check(('int8' in by) == (prec_arg[1] == 'int8'), 'irbis-mpi %s: the outputs name the precision run'
+              % ' '.join(prec_arg))
+    r = subprocess.run(mpi + ['--pipeline', fp, survey, '-o', os.path.join(tmp, 'mpi_refused'), '--precision', 'int8'],
+                       capture_output=True, text=True, timeout=600)
+    check(r.returncode == 2 and 'p32.irbis' in r.stderr and 'calibration' in r.stderr,
+          'irbis-mpi classify --precision int8 on an fp32 pipeline is refused (usage error): %s' % r.stderr.strip())
+    r = subprocess.run(mpi + ['--pipeline', pipe, survey, '-o', os.path.join(tmp, 'mpi_bad'), '--precision', 'int4'],
+                       capture_output=True, text=True, timeout=600)
+    check(r.returncode == 2 and "got 'int4'" in r.stderr, 'irbis-mpi --precision int4: usage error: %s' %
+          r.stderr.strip()[-200:])
+
+
+def calibration_cache(rows):
+    """Tables recorded by train --precision int8 are kept in the cache folder and reused."""
+    tmp = os.path.join(TMP, 'calib_cache')
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    cache = os.path.join(tmp, 'cache')
+
+    def train(name, rows_used):
+        labels = os.path.join(tmp, name + '.csv')
+        write_labels(labels, rows_used)
+        pipe = os.path.join(tmp, name + '.irbis')
+        r = run(['train', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--recipe', 'RN2',
+                 '--size', '224', '--resize', 'squash', '--crop', 'none', '--precision', 'int8', '--folds', '3',
+                 '--cache', cache, '-o', pipe, '--quiet'])
+        check(r.returncode == 0, 'train %s --precision int8 --cache (%s)' % (name, r.stderr.strip()[-300:]))
+        return calib_section(pipe)[1].get(224, '')
+
+    first = train('a', rows)
+    files = glob.glob(os.path.join(cache, 'calib-*.calib'))
+    check(len(files) == 1 and open(files[0]).read() == first and first.count('\n') > 60,
+          'the recorded table is in the cache folder, byte for byte the one the pipeline stores (%d files)' %
+          len(files))
+    if len(files) != 1:
+        return
+    lines = first.splitlines()
+    lo, hi, name = lines[2].split(' ', 2)
+    lines[2] = '%s 100 %s' % (lo, name)  # a range no recording gives (ReLU6, or far wider than seen)
+    edited = '\n'.join(lines) + '\n'
+    open(files[0], 'w').write(edited)
+    check(train('b', rows) == edited, 'a second train on the same images uses the cached table (the edited one '
+          'is stored: %s)' % lines[2])
+    third = train('c', rows[:100])
+    check(len(glob.glob(os.path.join(cache, 'calib-*.calib'))) == 2 and third != edited and third.count('\n') > 60,
+          'train on other images records a new table beside it')
 
 
 def main():
@@ -160,6 +237,7 @@ def main():
         check(r.returncode == 0, 'irbis calibrate at %d (%s)' % (s, r.stderr.strip()[-200:]))
     equivalence(mlwic, calib)
     train_time_calibration(mlwic)
+    calibration_cache(mlwic)
     finish()
 
 

@@ -32,7 +32,9 @@ static void usage(FILE *out)
             "results are kept in OUT/mpi-parts/ until the outputs are written, so a killed run resumes.\n"
             "A pipeline with motion features sends each image with its neighbours (the previous and next\n"
             "image of its camera in shooting order), so the results equal one process's.\n"
-            "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
+            "  -j, --threads N   threads per rank (default: the node's CPUs / its ranks)\n"
+            "      --precision fp32|bf16|int8  the CNN's precision on every rank (default: the pipeline's;\n"
+            "                    int8 needs a pipeline trained with --precision int8)\n");
 }
 
 /* The options of `irbis classify` (tools/irbis/classify_opts.c, shared with the CLI). Returns
