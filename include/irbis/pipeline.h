@@ -62,6 +62,10 @@ typedef struct irb_pipeline_part {
     int sizes[IRB_PIPELINE_MAX_INPUTS];          /* CNN input side of each input (0: the model's) */
     char *preprocessing[IRB_PIPELINE_MAX_INPUTS]; /* irb_preproc_to_json text ("": the model's) */
     irb_classifier_t *clf;                        /* owned */
+    int map_mean;        /* appearance, bf16 / int8: 1 = trained on the spatial mean of the map
+                          * this cut pools, taken after the net (as classify's shared pass takes
+                          * it from the motion input of the same preprocessing), not on the net's
+                          * own pooling; 0 (files before the 'map-mean' section): the net's */
 } irb_pipeline_part;
 
 /* Novelty: the cosine distance from an image's features to the nearest training image's,

@@ -4,7 +4,7 @@
  * order), their classifiers applied and the parts' probabilities combined. An appearance part
  * whose input is a motion input's (same size and preprocessing) and whose features are the
  * spatial mean of that input's map takes them from the motion net's pass: one CNN pass per
- * image, size and mirror. */
+ * image, size and mirror (in fp32, and at bf16 / int8 for the parts trained on that mean). */
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -127,19 +127,10 @@ static irb_status input_preproc(const pipe_engine *c, const irb_model_t *model, 
     return IRB_OK;
 }
 
-/* Whether appearance part q's row is the spatial mean of the map at cut `map`: q cut at that
- * map and pooled, or cut at the global average pooling of it (MobileNetV2's cut 2 of cut 3). */
+/* Whether appearance part q's row is the spatial mean of the map at cut `map`. */
 static int pools_map(const irb_model_info *mi, const irb_pipeline_part *q, int map)
 {
-    if ((q->layer && *q->layer) || q->cut < 1 || q->cut > mi->n_cuts || map < 1 || map > mi->n_cuts)
-        return 0;
-    const irb_cut_info *a = &mi->cuts[q->cut - 1], *m = &mi->cuts[map - 1];
-    if (m->tensor.rank != 4)
-        return 0;
-    if (q->cut == map)
-        return q->pool;
-    return q->cut + 1 == map && a->op && !strcmp(a->op, "GlobalAveragePool") && a->tensor.rank == 4 &&
-           a->tensor.dims[1] == m->tensor.dims[1] && a->tensor.dims[2] * a->tensor.dims[3] == 1;
+    return !(q->layer && *q->layer) && irb_cut_pools_map(mi, q->cut, q->pool, map);
 }
 
 static int same_preproc(const irb_preproc *a, const irb_preproc *b)
@@ -152,14 +143,19 @@ static int same_preproc(const irb_preproc *a, const irb_preproc *b)
 
 /* Each appearance part whose input a motion input shares (size and preprocessing) and whose row
  * is the spatial mean of that input's map is served by the motion net's pass: the map's mean is
- * its row, and the motion net runs its mirrors too. fp32 only: at bf16 / int8 the net's own
- * pooling rounds otherwise than the mean of a rounded map, and the experiment pools in the net. */
+ * its row, and the motion net runs its mirrors too. In fp32 every such part (the net's own
+ * pooling, which the experiment trained on, equals the mean to float rounding); at bf16 / int8
+ * the parts the pipeline marks map_mean (trained on that mean, as the experiment now makes them
+ * at these precisions): the net's pooling may round otherwise there, so an unmarked part (saved
+ * before) keeps its own net. */
 static void plan_shared(pipe_engine *c, const irb_model_info *mi)
 {
     const irb_pipeline *p = c->p;
-    for (int a = 0; c->precision == IRB_PRECISION_FP32 && a < p->n_parts; a++) {
+    for (int a = 0; a < p->n_parts; a++) {
         const irb_pipeline_part *qa = &p->parts[a];
         pipe_input *ia = &c->in[a][0];
+        if (c->precision != IRB_PRECISION_FP32 && !qa->map_mean)
+            continue;
         for (int m = 0; qa->kind == IRB_PART_APPEARANCE && qa->n_inputs == 1 && !ia->served && m < p->n_parts; m++) {
             const irb_pipeline_part *qm = &p->parts[m];
             if (qm->kind != IRB_PART_MOTION || (qm->layer && *qm->layer) || !pools_map(mi, qa, qm->cut))
@@ -283,16 +279,10 @@ static void part_row(pipe_engine *c, int k, size_t index, int flipped, const flo
     }
     size_t width = pool ? (size_t)c->in[k][0].channels : dim, positions = dim / width;
     float *out = c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * width;
-    if (!pool) {
+    if (pool)
+        irb_map_mean(row, width, positions, out);
+    else
         memcpy(out, row, dim * sizeof(float));
-        return;
-    }
-    for (size_t ch = 0; ch < width; ch++) {
-        double sum = 0;
-        for (size_t p = 0; p < positions; p++)
-            sum += row[ch * positions + p];
-        out[ch] = (float)(sum / (double)positions);
-    }
 }
 
 /* Every row of the featurizer: an appearance part's row (and mirror) into its features, a motion

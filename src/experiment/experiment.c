@@ -502,6 +502,11 @@ typedef struct exp_ctx {
     int flip_kind[N_KINDS];             /* ... with their mirrors (an augmented row) */
     int need_fixed[N_KINDS];            /* the same for the fixed-crop rows */
     int flip_fixed[N_KINDS];
+    int map_mean;                       /* bf16 / int8: the fixed-crop rows' features are the
+                                         * spatial mean of the motion map, taken after the net as
+                                         * classify's shared pass takes it (the net's own pooling
+                                         * may round otherwise at these precisions), at every
+                                         * variant: so they are never the other rows' */
 } exp_ctx;
 
 static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
@@ -536,6 +541,17 @@ static int motion_cut(const irb_model_info *mi)
     return 0;
 }
 
+
+/* The map whose spatial mean a fixed-crop row's features at `cut` are (c->map_mean: bf16 /
+ * int8), the motion rows' map when the cut pools it; 0: the net's own features. */
+static int mean_map_cut(const exp_ctx *c, int cut)
+{
+    const irb_model_info *mi = irb_model_info_get(c->model);
+    int map = motion_cut(mi);
+    if (!c->map_mean || !map || cut < 1 || cut > mi->n_cuts)
+        return 0;
+    return irb_cut_pools_map(mi, cut, mi->cuts[cut - 1].tensor.rank == 4, map) ? map : 0;
+}
 
 /* The table of input size k recorded from up to 64 of the images, or the one an earlier run
  * recorded from the same images (file stamps), model, size and preprocessing: the feature
@@ -585,7 +601,8 @@ static irb_status size_calib(exp_ctx *c, int k, irb_error *err)
     return s;
 }
 
-/* The features of kind at variant (fixed: a cropped variant at c->motion_top/bottom). */
+/* The features of kind at variant (fixed: a fixed-crop row's, its cropped variants at
+ * c->motion_top/bottom; at bf16 / int8 the motion map's spatial mean, mean_map_cut). */
 static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int fixed, featmat *out, irb_error *err)
 {
     int strips = variant & 1, size = c->sizes[variant / 2];
@@ -626,9 +643,10 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int 
             return irb_fail(err, IRB_UNSUPPORTED, "%s: the motion rows need a spatial map at cut 2 or below", o->model);
         if (cut > mi->n_cuts)
             return irb_fail(err, IRB_INVALID_ARG, "%s has only %d cut points", o->model, mi->n_cuts);
+        int map = fixed && !motion ? mean_map_cut(c, cut) : 0;
         irb_net_opts no = {0};
-        no.cut = cut;
-        no.pool = mi->cuts[cut - 1].tensor.rank == 4 && !motion ? IRB_POOL_AVG : IRB_POOL_NONE;
+        no.cut = map ? map : cut;
+        no.pool = mi->cuts[cut - 1].tensor.rank == 4 && !motion && !map ? IRB_POOL_AVG : IRB_POOL_NONE;
         no.engine = o->engine;
         no.precision = o->precision;
         no.threads = o->threads;
@@ -642,10 +660,13 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int 
         }
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d precision=%d%s %s", motion ? "motion=1 " : "",
-                 c->model_sha, cut, (int)no.pool, (int)o->precision, calib_key, ppd);
-        snprintf(stage, sizeof stage, "%s %d at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", cut, size,
-                 flip ? " + flips" : "", !strips ? "" : fixed ? ", fixed crop" : ", strips cropped");
+        /* map-mean rows: the map's cut, "mean=1", so never the net-pooled rows of another key */
+        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d%s precision=%d%s %s", motion ? "motion=1 " : "",
+                 c->model_sha, no.cut, (int)no.pool, map ? " mean=1" : "", (int)o->precision, calib_key, ppd);
+        snprintf(stage, sizeof stage, "%s %d%s at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", no.cut,
+                 map ? " mean" : "", size, flip ? " + flips" : "", !strips ? "" : fixed ? ", fixed crop" : ", strips cropped");
+        if (map)
+            rq.mean_channels = (int)mi->cuts[map - 1].tensor.dims[1];
         if (motion) {
             c->plan.channels = (int)mi->cuts[cut - 1].tensor.dims[1];
             rq.motion = &c->plan;
@@ -672,6 +693,7 @@ typedef struct row_spec {
     int mean;                  /* average one classifier per variant instead of choosing one */
     int augment;        /* train on originals + mirrors, predict as the mean over both */
     int fixed;          /* the cropped variants at the fixed crop (each fold at its own) */
+    int map_mean;       /* a fixed-crop row's features are the motion map's mean (exp_ctx) */
 } row_spec;
 
 static const double c_grid[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
@@ -1258,12 +1280,12 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
         for (int k = KIND_RAW; k <= KIND_CUT2; k++) {
             if (k == KIND_RAW && v >= 2) /* raw pixels: one size */
                 continue;
-            /* uncropped, the fixed-crop rows' features are the others' */
-            int shared = !(v & 1) && fixed[k];
+            /* uncropped, the fixed-crop rows' features are the others' (not the map's mean) */
+            int own = fixed[k] && ((v & 1) || c->map_mean), shared = fixed[k] && !own;
             if (need[k] || shared)
                 IRB_TRY(features_for(c, k, v, flip[k] | (shared ? c->flip_fixed[k] : 0), 0, &c->mats[MAT(0, k, v)],
                                      err));
-            if (fixed[k] && (v & 1))
+            if (own)
                 IRB_TRY(features_for(c, k, v, c->flip_fixed[k], 1, &c->mats[MAT(1, k, v)], err));
         }
         if (need[KIND_MOTION] && (v & 1) == motion_crop) {
@@ -1461,10 +1483,12 @@ static void row_spec_of(exp_ctx *c, int r, row_spec *rs)
         return;
     }
     rs->fixed = row_defs[r].fixed_crop && c->variants[1];
+    rs->map_mean = row_defs[r].fixed_crop && mean_map_cut(c, rs->kind) > 0;
     for (int v = 0; v < (rs->kind == KIND_RAW ? 2 : 2 * c->n_sizes); v++)
         if (c->variants[v & 1]) {
+            int own = row_defs[r].fixed_crop && ((v & 1) || c->map_mean); /* load_features */
             rs->vid[rs->n_mats] = v;
-            rs->mats[rs->n_mats++] = &c->mats[MAT(rs->fixed && (v & 1), rs->kind, v)];
+            rs->mats[rs->n_mats++] = &c->mats[MAT(own, rs->kind, v)];
         }
 }
 
@@ -1699,6 +1723,7 @@ static irb_status save_parts(exp_ctx *c, const row_spec *rs, double weight, irb_
             q->mirror = rs->augment;
             q->cut = rs->kind == KIND_CUT1 ? 1 : 2;
             s = part_inputs(c, q, one.vid[fit.variant], rs->fixed, err);
+            q->map_mean = rs->map_mean;
         }
         if (s == IRB_OK && !p->novelty && q->kind == IRB_PART_APPEARANCE)
             s = fit_novelty(c, one.mats[fit.variant], p->n_parts - 1, p, err);
@@ -1781,6 +1806,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     exp_ctx c;
     memset(&c, 0, sizeof c);
     c.o = o;
+    c.map_mean = o->precision != IRB_PRECISION_FP32;
     uint8_t *ok = NULL;
     char **rel_all = NULL;
     size_t n_all = 0;
@@ -1805,7 +1831,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         for (int k = 0; c.need[r] && k < n; k++)
             c.need[from[k]] = 1;
         int kind = row_defs[r].kind;
-        if (c.need[r] && kind != KIND_NONE && row_defs[r].fixed_crop && o->crop != IRB_CROP_NONE) {
+        if (c.need[r] && kind != KIND_NONE && row_defs[r].fixed_crop && (o->crop != IRB_CROP_NONE || c.map_mean)) {
             c.need_fixed[kind] = 1;
             c.flip_fixed[kind] |= row_defs[r].augment;
         } else if (c.need[r] && kind != KIND_NONE) {

@@ -31,6 +31,9 @@ typedef struct featcache_req {
                                  * flips takes its rows and computes only the mirrors (NULL: none) */
     const motion_plan *motion;  /* motion features (rows of MOTION_DIM) from the net's map: an
                                  * image's cached row is valid while it and its neighbours are */
+    int mean_channels;          /* > 0: the net's output is a map of this many channels and each
+                                 * row is its spatial mean (irb_map_mean, as classify's shared
+                                 * pass takes it); the key must say so */
 } featcache_req;
 
 irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,

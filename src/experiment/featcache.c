@@ -112,7 +112,11 @@ static void fill_row(void *ctx, size_t k, int flipped, const float *row, size_t 
         irb_free(c->m->why[i]);
         c->m->why[i] = irb_strdup(e && e->message[0] ? e->message : "could not be decoded");
     } else {
-        memcpy((flipped ? c->m->xf : c->m->x) + i * dim, row, dim * sizeof(float));
+        float *out = (flipped ? c->m->xf : c->m->x) + i * c->m->dim;
+        if (c->rq->mean_channels > 0)
+            irb_map_mean(row, c->m->dim, dim / c->m->dim, out);
+        else
+            memcpy(out, row, dim * sizeof(float));
         c->m->ok[i] = 1;
     }
     if ((!row || flipped == c->only_mirrors) && ++c->done % 64 == 0 && c->rq->progress)
@@ -372,7 +376,9 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
     cache_base(rq, rq->key, base, sizeof base);
     mkdir(rq->cache_dir, 0777);
 
-    irb_status s = alloc_mat(out, n, rq->motion ? MOTION_DIM : irb_extract_dim(rq->net, &rq->eo), rq->eo.flip, err);
+    size_t dim = rq->motion ? MOTION_DIM : rq->mean_channels > 0 ? (size_t)rq->mean_channels
+                                                                  : irb_extract_dim(rq->net, &rq->eo);
+    irb_status s = alloc_mat(out, n, dim, rq->eo.flip, err);
     uint8_t *have = irb_calloc(n ? n : 1, 1);
     char **stamps = irb_calloc(n ? n : 1, sizeof *stamps);
     if (s == IRB_OK && (!have || !stamps))

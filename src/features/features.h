@@ -45,4 +45,13 @@ void motion_stream_feed(motion_stream *r, size_t k, const float *row, size_t dim
 void motion_stream_end(motion_stream *r);
 void motion_stream_free(motion_stream *r);
 
+/* The spatial mean of a C x H x W map (positions = H * W) into out[0..channels): summed in
+ * double, in position order (features/mapmean.c). classify's shared pass and the experiment's
+ * bf16 / int8 RN2+A@M rows take an appearance row from a map this way. */
+void irb_map_mean(const float *map, size_t channels, size_t positions, float *out);
+/* 1 when the features at `cut` (pooled when pool) are the spatial mean of the map at cut `map`:
+ * the same cut, pooled, or a cut that is the global average pooling of it (MobileNetV2's cut 2
+ * of cut 3). */
+int irb_cut_pools_map(const irb_model_info *mi, int cut, int pool, int map);
+
 #endif

@@ -142,6 +142,9 @@ static irb_status check(const irb_pipeline *p, const char *name, irb_error *err)
             if (strcmp(irb_classifier_class_name(q->clf, k), p->classes[k]) != 0)
                 return irb_fail(err, IRB_CORRUPT, "%s: part %d's class %d is '%s', the pipeline's '%s'", name, i + 1,
                                 k + 1, irb_classifier_class_name(q->clf, k), p->classes[k]);
+        if ((q->map_mean != 0 && q->map_mean != 1) || (q->map_mean && q->kind != IRB_PART_APPEARANCE))
+            return irb_fail(err, IRB_CORRUPT, "%s: part %d: map-mean %d on a %s part", name, i + 1, q->map_mean,
+                            q->kind == IRB_PART_APPEARANCE ? "appearance" : "motion");
         wsum += q->weight;
     }
     if (fabs(wsum - 1) > 1e-9)
@@ -239,6 +242,24 @@ static irb_status put_precision(irb_wbuf *b, const irb_pipeline *p, irb_error *e
     return s;
 }
 
+/* Section "map-mean" (written when a part is marked: bf16 / int8 pipelines from the experiment's
+ * RN2+A@M row): a u32 per part, 1 when its rows are the spatial mean of the map taken after the
+ * net. Builds before it skip the section and pool in the net. */
+static void put_map_mean(irb_wbuf *b, const irb_pipeline *p)
+{
+    int any = 0;
+    for (int i = 0; i < p->n_parts; i++)
+        any |= p->parts[i].map_mean;
+    if (!any)
+        return;
+    irb_wbuf c = {0};
+    irb_wbuf_u32(&c, (uint32_t)p->n_parts);
+    for (int i = 0; i < p->n_parts; i++)
+        irb_wbuf_u32(&c, (uint32_t)p->parts[i].map_mean);
+    put_section(b, "map-mean", &c);
+    irb_free(c.p);
+}
+
 irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err)
 {
     if (!p || !path)
@@ -261,6 +282,7 @@ irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error 
         put_part(&b, &p->parts[i]);
     put_uncertain(&b, p);
     irb_status s = put_precision(&b, p, err);
+    put_map_mean(&b, p);
     irb_envelope_end(&b);
     if (s == IRB_OK)
         s = irb_wbuf_save(&b, path, err);
@@ -373,6 +395,24 @@ static irb_status get_precision(irb_rbuf *r, irb_pipeline *p)
     return IRB_OK;
 }
 
+static irb_status get_map_mean(irb_rbuf *r, irb_pipeline *p)
+{
+    uint32_t n;
+    IRB_TRY(irb_rbuf_u32(r, &n, "map-mean part count"));
+    if (n != (uint32_t)p->n_parts)
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: map-mean for %u parts, the pipeline has %d", r->name,
+                        r->off - 4, n, p->n_parts);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t v;
+        IRB_TRY(irb_rbuf_u32(r, &v, "map-mean"));
+        if (v > 1 || (v && p->parts[i].kind != IRB_PART_APPEARANCE))
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: map-mean %u for part %u (%s)", r->name, r->off - 4,
+                            v, i + 1, p->parts[i].kind == IRB_PART_APPEARANCE ? "appearance" : "motion");
+        p->parts[i].map_mean = (int)v;
+    }
+    return IRB_OK;
+}
+
 /* Reads a known section (name, the bytes r->off .. r->off + len) in full, once. */
 static irb_status get_known(irb_rbuf *r, size_t len, const char *name, irb_status (*get)(irb_rbuf *, irb_pipeline *),
                             int *seen, irb_pipeline *p)
@@ -390,7 +430,7 @@ static irb_status get_known(irb_rbuf *r, size_t len, const char *name, irb_statu
 /* The optional sections up to the body's end; each known one is read in full, others skipped. */
 static irb_status get_sections(irb_rbuf *r, irb_pipeline *p)
 {
-    int seen = 0, seen_precision = 0;
+    int seen = 0, seen_precision = 0, seen_map_mean = 0;
     while (r->off < r->len) {
         char *name = NULL;
         uint64_t len;
@@ -402,6 +442,8 @@ static irb_status get_sections(irb_rbuf *r, irb_pipeline *p)
             s = get_known(r, (size_t)len, name, get_uncertain, &seen, p);
         else if (s == IRB_OK && !strcmp(name, "precision"))
             s = get_known(r, (size_t)len, name, get_precision, &seen_precision, p);
+        else if (s == IRB_OK && !strcmp(name, "map-mean"))
+            s = get_known(r, (size_t)len, name, get_map_mean, &seen_map_mean, p);
         irb_free(name);
         IRB_TRY(s);
         r->off += (size_t)len;

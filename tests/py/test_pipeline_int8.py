@@ -7,6 +7,16 @@
    classifies the held-out block. Both are given the same calibration tables (`--calib`, recorded
    by `irbis calibrate`), so each image's probability must equal the experiment's out-of-fold
    prediction to 1e-5: the pipeline runs int8 with the tables it stores, on every part and size.
+   RN2+A+M's appearance parts are marked in the file's 'map-mean' section (trained on the spatial
+   mean of the motion map, taken after the net, as the experiment makes them at bf16 / int8), so
+   classify serves them from the motion inputs' pass: 4 CNN passes per image (2 sizes x image and
+   mirror, build/bench_stages counts them) instead of 6. The same file without that section (as
+   files saved before it) runs its appearance parts on their own nets again: 6 passes.
+1b. The same at bf16 (when the CPU has AVX512-BF16), --crop none, RN2+A beside RN2+A+M in one
+   experiment and cache: at bf16 the net's own pooling rounds otherwise than the map's mean (by
+   far more than 1e-5, checked on the file without the section), so this is the check that
+   classify pools as the experiment does, and that the feature cache keeps the map-mean rows
+   apart from RN2+A's net-pooled ones (uncropped, they have the same input).
 2. Calibration at train time: without --calib, the table the pipeline stores for each size is
    the one `irbis calibrate` records on the same 64 of the training images (read from the file's
    'precision' section as docs/pipeline.md lays it out, compared byte for byte).
@@ -28,6 +38,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import CT, MODEL, check, finish, tmpdir  # noqa: E402
@@ -38,6 +49,43 @@ N = 120
 SIZES = [160, 224]
 RECIPE = ['--size', ','.join(map(str, SIZES)), '--combine', 'mean', '--resize', 'squash', '--crop', 'auto',
           '--precision', 'int8']
+STAGES = os.path.join(os.environ.get('IRBIS_BUILD', '.'), 'bench_stages')
+
+
+def map_mean_marks(path):
+    """The 'map-mean' section of a pipeline file (docs/pipeline.md): a flag per part, or None."""
+    data = open(path, 'rb').read()
+    tag = struct.pack('<I', 8) + b'map-mean'
+    at = data.rfind(tag)
+    if at < 0:
+        return None
+    length, n = struct.unpack_from('<QI', data, at + len(tag))
+    check(length == 4 + 4 * n, 'the map-mean section holds a u32 per part (%d bytes, %d parts)' % (length, n))
+    return list(struct.unpack_from('<%dI' % n, data, at + len(tag) + 12))
+
+
+def without_map_mean(path, out):
+    """A copy of the pipeline file without its 'map-mean' section (a file as saved before it):
+    the section cut out of the body, the body length and the CRC-32 of the envelope fixed."""
+    data = open(path, 'rb').read()
+    at = data.rfind(struct.pack('<I', 8) + b'map-mean')
+    length, = struct.unpack_from('<Q', data, at + 12)
+    body = data[:at] + data[at + 12 + 8 + length:-4]
+    body = body[:16] + struct.pack('<Q', len(body) - 24) + body[24:]
+    open(out, 'wb').write(body + struct.pack('<I', zlib.crc32(body)))
+    return out
+
+
+def cnn_passes(pipe, image):
+    """CNN passes per image that classify --pipeline runs (bench_stages' count from the classify
+    engine's own featurizer inputs), or None when bench_stages is not built."""
+    if not os.path.exists(STAGES):
+        return None
+    lst = pipe + '.list'
+    open(lst, 'w').write(image + '\n')
+    r = subprocess.run([STAGES, pipe, MODEL, '1', lst, '1', '1', '-'], capture_output=True, text=True)
+    m = re.search(r'passes (\d+)', r.stdout)
+    return int(m.group(1)) if r.returncode == 0 and m else -1
 
 
 def calib_section(path):
@@ -63,17 +111,24 @@ def calib_section(path):
     return prec, tables
 
 
-def equivalence(rows, calib):
-    tmp = os.path.join(TMP, 'folds')
+def equivalence(rows, calib, name='folds', prec='int8', recipe_args=RECIPE, recipes=('RN2+A', 'RN2+A+M'),
+                trained=('RN2+A', 'RN2+A+M')):
+    """The experiment's out-of-fold predictions of each recipe in `recipes` at precision prec
+    (int8: with the tables calib) = classify --pipeline's of the recipes in `trained`, each trained
+    on the other folds. RN2+A+M's pipeline must run the shared pass."""
+    tmp = os.path.join(TMP, name)
     os.makedirs(tmp, exist_ok=True)
     labels = os.path.join(tmp, 'labels.csv')
     write_labels(labels, rows)
     cache, exp = os.path.join(tmp, 'cache'), os.path.join(tmp, 'experiment')
-    recipes = ['RN2+A', 'RN2+A+M']
-    calib_args = ['--calib', ','.join(calib[s] for s in SIZES)]
+    calib_args = ['--calib', ','.join(calib[s] for s in SIZES)] if calib else []
     r = run(['experiment', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty', '--rows',
-             ','.join(recipes), '--cache', cache, '-o', exp, '--quiet', '--folds', '3'] + RECIPE + calib_args)
-    check(r.returncode == 0, 'experiment --precision int8 --calib ran (%s)' % r.stderr.strip()[-300:])
+             ','.join(recipes), '--cache', cache, '-o', exp, '--quiet', '--folds', '3'] + recipe_args + calib_args,
+            ok=(0, 3))
+    if prec == 'bf16' and r.returncode == 3 and 'bf16' in r.stderr:
+        print('SKIPPED bf16 equivalence: %s' % r.stderr.strip()[-200:])
+        return
+    check(r.returncode == 0, 'experiment --precision %s ran (%s)' % (prec, r.stderr.strip()[-300:]))
     oof, fold = {}, {}
     for recipe in recipes:
         f = os.path.join(exp, 'predictions_%s.csv' % recipe.replace('+', '_'))
@@ -84,24 +139,61 @@ def equivalence(rows, calib):
         lab = os.path.join(tmp, 'train_%s.csv' % f)
         write_labels(lab, [r for r in rows if fold[r['path']] != f])
         survey = survey_of(os.path.join(tmp, 'survey%s' % f), test)
-        for recipe in recipes:
+        for recipe in trained:
             pipe = os.path.join(tmp, '%s_fold%s.irbis' % (recipe.replace('+', '_'), f))
             r = run(['train', '--images', CT, '--labels', lab, '--model', MODEL, '--task', 'empty', '--recipe', recipe,
-                     '--cache', cache, '-o', pipe, '--quiet'] + RECIPE + calib_args)
-            check(r.returncode == 0, 'fold %s: train --images --precision int8 --recipe %s (%s)' %
-                  (f, recipe, r.stderr.strip()[-300:]))
-            prec, tables = calib_section(pipe)
-            check(prec == 2 and tables == {s: open(calib[s]).read() for s in SIZES},
-                  'fold %s %s: the pipeline holds int8 and the given tables byte for byte' % (f, recipe))
-            out = os.path.join(tmp, 'out_%s_%s' % (recipe.replace('+', '_'), f))
-            shutil.rmtree(out, ignore_errors=True)
-            r = run(['classify', '--pipeline', pipe, survey, '-o', out, '--quiet'])
-            check(r.returncode == 0, 'fold %s: classify --pipeline %s (%s)' % (f, recipe, r.stderr.strip()[-300:]))
-            got = predictions(os.path.join(out, 'predictions.csv'))
-            d, k = max((abs(got[k] - oof[recipe][k]), k) for k in got) if got else (1, '-')
-            check(len(got) == len(test) and d < 1e-5, 'fold %s: classify --pipeline %s (int8) = the experiment\'s '
-                  'int8 out-of-fold %s (max |dp| %.2g at %s over %d of %d images)' % (f, recipe, recipe, d, k,
-                                                                                    len(got), len(test)))
+                     '--cache', cache, '-o', pipe, '--quiet'] + recipe_args + calib_args)
+            check(r.returncode == 0, 'fold %s: train --images --precision %s --recipe %s (%s)' %
+                  (f, prec, recipe, r.stderr.strip()[-300:]))
+            code, tables = calib_section(pipe)
+            check(code == {'int8': 2, 'bf16': 1}[prec] and tables == ({s: open(calib[s]).read() for s in SIZES}
+                                                                     if calib else {}),
+                  'fold %s %s: the pipeline holds %s and the given tables byte for byte' % (f, recipe, prec))
+            d, k, n = classified(pipe, survey, os.path.join(tmp, 'out_%s_%s' % (recipe.replace('+', '_'), f)),
+                                 oof[recipe])
+            check(n == len(test) and d < 1e-5, 'fold %s: classify --pipeline %s (%s) = the experiment\'s %s '
+                  'out-of-fold %s (max |dp| %.2g at %s over %d of %d images)' % (f, recipe, prec, prec, recipe, d,
+                                                                               k, n, len(test)))
+            if recipe == 'RN2+A+M':
+                shared_pass(pipe, prec, f, test, survey, oof[recipe], tmp)
+
+
+def classified(pipe, survey, out, ref):
+    """classify --pipeline pipe on survey into out: (max |dp| against ref, its image, images)."""
+    shutil.rmtree(out, ignore_errors=True)
+    r = run(['classify', '--pipeline', pipe, survey, '-o', out, '--quiet'])
+    check(r.returncode == 0, 'classify --pipeline %s (%s)' % (os.path.basename(pipe), r.stderr.strip()[-300:]))
+    got = predictions(os.path.join(out, 'predictions.csv')) if r.returncode == 0 else {}
+    d, k = max((abs(got[k] - ref[k]), k) for k in got) if got else (1, '-')
+    return d, k, len(got)
+
+
+def shared_pass(pipe, prec, f, test, survey, ref, tmp):
+    """RN2+A+M at bf16 / int8: its appearance parts are marked map-mean and served by the motion
+    inputs' pass; the same file without the mark (as saved before) runs them on their own nets."""
+    marks = map_mean_marks(pipe)
+    check(marks == [1] * len(SIZES) + [0], 'fold %s RN2+A+M (%s): the appearance parts (one per size) are marked '
+          'map-mean, the motion part not: %s' % (f, prec, marks))
+    image = os.path.join(CT, test[0]['path'])
+    passes = cnn_passes(pipe, image)
+    if passes is None:
+        print('SKIPPED CNN passes: bench_stages is not built')
+    else:
+        check(passes == 2 * len(SIZES), 'fold %s RN2+A+M (%s): %d CNN passes per image (want %d: one per size and '
+              'mirror, the shared pass; %d without it)' % (f, prec, passes, 2 * len(SIZES), 3 * len(SIZES)))
+    if f != '0':
+        return
+    old = without_map_mean(pipe, os.path.join(tmp, 'old_style_%s.irbis' % prec))
+    passes = cnn_passes(old, image)
+    check(map_mean_marks(old) is None and passes in (None, 3 * len(SIZES)), 'the file without the map-mean '
+          'section (as saved before it) runs its appearance parts on their own nets: %s passes' % passes)
+    d, k, n = classified(old, survey, os.path.join(tmp, 'out_old_style'), ref)
+    if prec == 'int8':  # the net's own pooling equals the map's mean to float rounding at int8 (measured)
+        check(n == len(test) and d < 1e-5, 'the old-style int8 file runs: max |dp| %.2g from the experiment (the '
+              'net pooling its int8 map against the mean of it, %d images)' % (d, n))
+    else:  # bf16: the net's pooling rounds otherwise, so the mark is what makes classify the experiment
+        check(n == len(test) and d > 1e-5, 'without the mark, bf16 pools in the net: max |dp| %.2g at %s from the '
+              'experiment (the mark is what keeps it to 1e-5)' % (d, k))
 
 
 def train_time_calibration(rows):
@@ -236,6 +328,9 @@ def main():
                               sorted(manifest, key=lambda r: r['path'])[-400:] if r['path'].startswith('mlwic')])
         check(r.returncode == 0, 'irbis calibrate at %d (%s)' % (s, r.stderr.strip()[-200:]))
     equivalence(mlwic, calib)
+    equivalence(mlwic, None, name='folds_bf16', prec='bf16', recipes=('RN2+A', 'RN2+A+M'), trained=('RN2+A+M',),
+                recipe_args=['--size', ','.join(map(str, SIZES)), '--combine', 'mean', '--resize', 'squash', '--crop',
+                             'none', '--precision', 'bf16'])
     train_time_calibration(mlwic)
     calibration_cache(mlwic)
     finish()
