@@ -628,6 +628,49 @@ static void test_pipeline_precision(const char *dir)
     irb_pipeline_free(plain);
 }
 
+/* Section 'map-mean': the marks round-trip; a pipeline without marks writes none (files as
+ * before, which load unmarked); a mark on a motion part, a count that is not the parts' or a
+ * value other than 0/1 is refused, naming the file. */
+static void test_pipeline_map_mean(const char *dir)
+{
+    enum { D = 6 };
+    char path[4096], plain_path[4096];
+    snprintf(path, sizeof path, "%s/map_mean.irbis", dir);
+    snprintf(plain_path, sizeof plain_path, "%s/unmarked.irbis", dir);
+    irb_pipeline *p = small_pipeline(D, 0), *r = NULL;
+    irb_error err = {0};
+    CHECK(irb_pipeline_save(p, plain_path, &err) == IRB_OK, "saved unmarked: %s", err.message);
+    p->parts[0].map_mean = 1;
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_OK, "saved marked: %s", err.message);
+    CHECK(irb_pipeline_load(path, &r, &err) == IRB_OK && r->parts[0].map_mean == 1, "the mark reads back: %s",
+          err.message);
+    irb_pipeline_free(r), r = NULL;
+    CHECK(irb_pipeline_load(plain_path, &r, &err) == IRB_OK && r->parts[0].map_mean == 0,
+          "unmarked: read back unmarked: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    size_t n, n0;
+    uint8_t *b = slurp_file(path, &n), *o = slurp_file(plain_path, &n0);
+    size_t section = 4 + 8 + 8 + 4 + 4; /* name, length, part count, one flag */
+    CHECK(n == n0 + section && !memcmp(b + 24, o + 24, n0 - 28), "the section's bytes (%zu - %zu) after the "
+          "body, which is the unmarked file's", n, n0);
+    uint8_t *flag = b + n - 8, *count = b + n - 12;
+    flag[0] = 2;
+    reseal(b, n);
+    CHECK(parse_bytes(b, n, &r, &err) == IRB_CORRUPT && strstr(err.message, "edited.irbis") &&
+          strstr(err.message, "map-mean 2"), "a mark of 2 is refused: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    flag[0] = 1, count[0] = 2;
+    reseal(b, n);
+    CHECK(parse_bytes(b, n, &r, &err) == IRB_CORRUPT && strstr(err.message, "map-mean for 2 parts"),
+          "a count other than the parts' is refused: %s", err.message);
+    irb_pipeline_free(r), r = NULL;
+    p->parts[0].kind = IRB_PART_MOTION;
+    CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT && strstr(err.message, "motion"),
+          "a mark on a motion part is not saved: %s", err.message);
+    free(b), free(o);
+    irb_pipeline_free(p);
+}
+
 int main(void)
 {
     const char *dir = test_tmpdir("learn_classifier");
@@ -643,5 +686,6 @@ int main(void)
     test_novelty_synthetic();
     test_pipeline_sections(dir);
     test_pipeline_precision(dir);
+    test_pipeline_map_mean(dir);
     return CHECK_DONE();
 }
