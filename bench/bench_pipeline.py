@@ -23,6 +23,16 @@ size for both (and one per mirror). --best takes several files, comma-separated 
 pipeline saved before and after a recipe change), all measured in the same rounds.
 
   /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE[,FILE...]]
+                                           [--demo fp32,int8]
+
+--demo PRECISIONS adds, for each precision, the demo's recipe (RN2+A+M, 224/448/576 averaged,
+squashed, info strips cropped: scripts/demo.sh) trained at that precision on the first 300 MLWIC
+frames of the manifest: out/demo300_PREC.irbis, trained once (irbis train --images, feature cache
+out/cache_demo300) and reused by later runs. An int8 pipeline runs int8 (its own tables), with
+the shared pass when its appearance parts are marked map-mean (docs/pipeline.md). E.g. the int8
+measurement of docs/int8.md:
+
+  /usr/bin/python3 bench/bench_pipeline.py --n 200 --best-n 32 --rounds 3 --best none --demo fp32,int8
 """
 import argparse
 import csv
@@ -61,6 +71,25 @@ def stages(pipe, lst, threads):
     return {w[0]: float(w[1]) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 2}
 
 
+def demo_pipeline(prec):
+    """out/demo300_PREC.irbis: the demo's recipe at precision prec on the first 300 MLWIC frames."""
+    out = os.path.join(ROOT, 'out')
+    pipe = os.path.join(out, 'demo300_%s.irbis' % prec)
+    if os.path.exists(pipe):
+        return pipe
+    os.makedirs(out, exist_ok=True)
+    lines = open(os.path.join(CT, 'manifest.csv')).read().splitlines(True)  # the manifest's rows as they are
+    labels = os.path.join(out, 'labels_demo300.csv')
+    with open(labels, 'w') as f:
+        f.write(lines[0] + ''.join([l for l in lines[1:] if l.startswith('mlwic_examples/')][:300]))
+    print('training %s (demo recipe at %s, 300 MLWIC frames) ...' % (pipe, prec), flush=True)
+    subprocess.run([BIN, 'train', '--images', CT, '--labels', labels, '--model', MODEL, '--recipe', 'RN2+A+M',
+                    '--task', 'empty', '--size', '224,448,576', '--combine', 'mean', '--resize', 'squash',
+                    '--crop', 'auto', '--precision', prec, '--cache', os.path.join(out, 'cache_demo300'),
+                    '-o', pipe, '--quiet'], check=True)
+    return pipe
+
+
 def survey_dir(tmp, name, rows):
     d = os.path.join(tmp, name, 'cam')
     os.makedirs(d)
@@ -77,7 +106,10 @@ def main():
     ap.add_argument('--best', default=os.path.join(ROOT, 'out', 'pipeline.irbis'),
                     help='pipeline file(s), comma-separated')
     ap.add_argument('--best-n', type=int, default=0, help='images for the best pipeline (default --n / 4)')
+    ap.add_argument('--demo', default='', help='precisions (fp32,bf16,int8): the demo recipe trained at each on '
+                    '300 MLWIC frames (out/demo300_PREC.irbis, trained once), measured beside --best')
     a = ap.parse_args()
+    demos = [demo_pipeline(p) for p in a.demo.split(',') if p]
     tmp = tempfile.mkdtemp(prefix='bench_pipeline')
     rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
                    if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
@@ -90,7 +122,7 @@ def main():
                     '--size', '224', '--crop', 'none', '--resize', 'squash', '--folds', '3', '-o', rn2, '--quiet'],
                    check=True, capture_output=True)
     pipes = [('RN2 at 224', rn2, a.n)]
-    for best in a.best.split(','):
+    for best in a.best.split(',') + demos:
         if os.path.exists(best):
             pipes.append(('%s' % best, best, a.best_n or max(a.n // 4, 16)))
     res, rss = {}, {}
