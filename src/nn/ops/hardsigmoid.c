@@ -1,29 +1,18 @@
-/* HardSigmoid: elementwise over float tensors of any rank. */
+/* HardSigmoid: clamp(alpha x + beta, 0, 1), elementwise over float tensors of any rank. */
 #include <math.h>
 
 #include "nn/ops/ops.h"
 
-static irb_status infer(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err)
+static float hardsigmoid(const irb_node *n, float v)
 {
-    IRB_TRY(irb_op_need(n, in, 0, IRB_DT_FLOAT, err));
-    irb_same_shape(in[0], out);
-    return IRB_OK;
+    return fmaxf(0.0f, fminf(1.0f, n->a.alpha * v + n->a.beta));
 }
 
 static irb_status exec(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, void *s, irb_error *err)
 {
-    (void)s;
-    (void)err;
-    (void)n;
-    const float *x = in[0]->data;
-    float *y = out->data;
-    int64_t count = irb_numel(out->rank, out->dims);
-    float alpha = n->a.alpha, beta = n->a.beta;
-    for (int64_t i = 0; i < count; i++) {
-        float v = x[i];
-        y[i] = fmaxf(0.0f, fminf(1.0f, alpha * v + beta));
-    }
+    (void)s, (void)err;
+    irb_unary_map(n, in[0], out, hardsigmoid);
     return IRB_OK;
 }
 
-const irb_op_impl irb_op_hardsigmoid = {infer, NULL, exec};
+const irb_op_impl irb_op_hardsigmoid = {irb_unary_infer, NULL, exec};

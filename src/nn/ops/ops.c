@@ -81,6 +81,13 @@ void irb_same_shape(const irb_tensor *in, irb_tensor *out)
         out->dims[i] = in->dims[i];
 }
 
+irb_status irb_unary_infer(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err)
+{
+    IRB_TRY(irb_op_need(n, in, 0, IRB_DT_FLOAT, err));
+    irb_same_shape(in[0], out);
+    return IRB_OK;
+}
+
 irb_status irb_window(const irb_node *n, int axis, int64_t in, int64_t k, int64_t stride, int64_t dil,
                       int ceil_mode, int64_t *out, int64_t *pad0, int64_t *pad1, irb_error *err)
 {

@@ -37,6 +37,20 @@ int64_t irb_tensor_int(const irb_tensor *t, int64_t k);
 /* out = in's dtype and shape. */
 void irb_same_shape(const irb_tensor *in, irb_tensor *out);
 
+/* The float elementwise ops (Relu, Sigmoid, HardSigmoid, HardSwish): each file gives its scalar
+ * function f and takes irb_unary_infer (input 0 float, out its shape) and an exec calling
+ * irb_unary_map, which is inline so that f is inlined into the loop. */
+irb_status irb_unary_infer(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err);
+static inline void irb_unary_map(const irb_node *n, const irb_tensor *x, irb_tensor *y,
+                                 float (*f)(const irb_node *n, float v))
+{
+    const float *src = x->data;
+    float *dst = y->data;
+    int64_t count = irb_numel(y->rank, y->dims);
+    for (int64_t i = 0; i < count; i++)
+        dst[i] = f(n, src[i]);
+}
+
 extern const irb_op_impl irb_op_conv, irb_op_relu, irb_op_clip, irb_op_sigmoid, irb_op_hardsigmoid,
     irb_op_hardswish, irb_op_add, irb_op_mul, irb_op_maxpool, irb_op_avgpool, irb_op_globalavgpool,
     irb_op_batchnorm, irb_op_gemm, irb_op_matmul, irb_op_softmax, irb_op_flatten, irb_op_reshape,
