@@ -63,3 +63,14 @@ char *irb_strdup(const char *s)
         memcpy(d, s, n);
     return d;
 }
+
+char *irb_strconcat(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    char *d = irb_malloc(na + nb + 1);
+    if (d) {
+        memcpy(d, a, na);
+        memcpy(d + na, b, nb + 1);
+    }
+    return d;
+}

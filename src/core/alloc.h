@@ -13,6 +13,8 @@ void *irb_malloc_array(size_t count, size_t size);
 void *irb_realloc_array(void *p, size_t count, size_t size);
 void irb_free(void *p);
 char *irb_strdup(const char *s);
+/* a followed by b, one irb_malloc'd string (NULL when out of memory): a path with a suffix. */
+char *irb_strconcat(const char *a, const char *b);
 
 /* a*b into *out; returns 0 on overflow. */
 int irb_mul_size(size_t a, size_t b, size_t *out);

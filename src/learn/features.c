@@ -56,15 +56,6 @@ const char *irb_features_meta(const irb_features *fs, const char *key)
     return NULL;
 }
 
-static char *path_with(const char *base, const char *suf)
-{
-    size_t n = strlen(base) + strlen(suf) + 1;
-    char *p = irb_malloc(n);
-    if (p)
-        snprintf(p, n, "%s%s", base, suf);
-    return p;
-}
-
 /* ---- CSV ------------------------------------------------------------------------------------ */
 
 static irb_status csv_header(irb_csv_reader *r, irb_features *fs, const char *path, irb_error *err)
@@ -275,7 +266,7 @@ static irb_status load(const char *base, int with_x, irb_features **out, irb_err
     if (!base)
         return irb_fail(err, IRB_INVALID_ARG, "features_load: NULL base path");
     irb_features *fs = irb_calloc(1, sizeof *fs);
-    char *npy = path_with(base, ".npy"), *csv = path_with(base, ".csv"), *json = path_with(base, ".json");
+    char *npy = irb_strconcat(base, ".npy"), *csv = irb_strconcat(base, ".csv"), *json = irb_strconcat(base, ".json");
     irb_status s;
     if (!fs || !npy || !csv || !json) {
         s = irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
@@ -313,7 +304,7 @@ irb_status irb_features_read_rows(const char *base, const irb_features *fs, cons
 {
     if (!base || !fs || (n && (!rows || !out)))
         return irb_fail(err, IRB_INVALID_ARG, "features_read_rows: NULL argument");
-    char *npy = path_with(base, ".npy");
+    char *npy = irb_strconcat(base, ".npy");
     if (!npy)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
     irb_status s = irb_npy_read_rows(npy, fs->n, fs->dim, rows, n, out, err);

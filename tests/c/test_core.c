@@ -31,6 +31,13 @@ static void test_alloc(void)
     irb_alloc_fail_after(0);
     CHECK(a && !b && !c, "second and later allocations fail");
     irb_free(a);
+    char *s = irb_strconcat("feat", ".npy"), *e = irb_strconcat("", "");
+    CHECK(s && !strcmp(s, "feat.npy") && e && !*e, "strconcat: '%s'", s ? s : "(null)");
+    irb_free(s), irb_free(e);
+    irb_alloc_fail_after(1);
+    s = irb_strconcat("a", "b");
+    irb_alloc_fail_after(0);
+    CHECK(!s, "strconcat out of memory: NULL");
 }
 
 static void test_csv(void)
