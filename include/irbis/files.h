@@ -95,6 +95,34 @@ IRB_API size_t irb_strmap_count(const irb_strmap *m);
  * short of the published offset basis, as irbis has always hashed). */
 IRB_API uint64_t irb_strmap_hash(const char *key, size_t len);
 
+/* ---- files replaced atomically ------------------------------------------------------------ */
+
+/* A file written under a temporary name beside PATH, then flushed, fsynced, renamed to PATH and
+ * its folder fsynced, so that a kill or a full disk never leaves a half-written file under PATH
+ * (PATH keeps its old content until the rename). Fill it through f: it is opened for update
+ * ("w+b"), so the writer may patch a header or read back what it wrote. */
+typedef struct irb_atomic_file {
+    FILE *f;
+    char *path, *tmp; /* owned: PATH and the temporary name */
+} irb_atomic_file;
+
+/* Creates PATH.tmp (a name of 252..255 bytes has no room for the suffix: its temporary is the
+ * name cut so that it fits). path is copied. IRB_NOMEM / IRB_IO naming the file. */
+IRB_API irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
+/* The same with the temporary PATH<suffix> (cut likewise), e.g. ".tmp<PID>" where two runs may
+ * write the same PATH at once. */
+IRB_API irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char *suffix, irb_error *err);
+/* Flushes, fsyncs and closes f (af->f becomes NULL): the data is durable under the temporary
+ * name, not yet under PATH; for a set of files that are all renamed only once all are written.
+ * On a failure the temporary is removed and af released (IRB_IO naming PATH and the cause). */
+IRB_API irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err);
+/* irb_atomic_sync unless done, then renames the temporary to PATH and fsyncs the folder. Always
+ * releases af; on a failure the temporary is removed and PATH left as it was (IRB_IO naming
+ * PATH and the cause). */
+IRB_API irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err);
+/* Drops the temporary (af may be zeroed or already released). */
+IRB_API void irb_atomic_abort(irb_atomic_file *af);
+
 #ifdef __cplusplus
 }
 #endif

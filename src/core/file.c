@@ -43,27 +43,49 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
 
 /* ---- atomic replacement ------------------------------------------------------------------ */
 
-/* The file is written as NAME.tmp beside NAME, then renamed. A legal name of 252..255 bytes has
- * no room for the suffix: its tmp name is the name cut so that it fits (one run writes at a
+/* The file is written as NAME<suffix> beside NAME, then renamed. A legal name with no room for
+ * the suffix within NAME_MAX has its temporary name cut so that it fits (one run writes at a
  * time, so two long names sharing a prefix never collide). */
-irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err)
+irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char *suffix, irb_error *err)
 {
     memset(af, 0, sizeof *af);
-    size_t n = strlen(path);
+    size_t n = strlen(path), sl = strlen(suffix);
     const char *slash = strrchr(path, '/');
     size_t base = n - (slash ? (size_t)(slash + 1 - path) : 0);
-    if (base + 4 > NAME_MAX)
-        n -= base + 4 - NAME_MAX;
+    if (base + sl > NAME_MAX)
+        n -= base + sl - NAME_MAX;
     af->path = irb_strdup(path);
-    af->tmp = irb_malloc(n + 5);
+    af->tmp = irb_malloc(n + sl + 1);
     if (!af->path || !af->tmp) {
         irb_atomic_abort(af);
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
     }
     memcpy(af->tmp, path, n);
-    memcpy(af->tmp + n, ".tmp", 5);
-    if (!(af->f = fopen(af->tmp, "w"))) {
+    memcpy(af->tmp + n, suffix, sl + 1);
+    if (!(af->f = fopen(af->tmp, "w+b"))) {
         irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
+        irb_atomic_abort(af);
+        return s;
+    }
+    return IRB_OK;
+}
+
+irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err)
+{
+    return irb_atomic_open_as(af, path, ".tmp", err);
+}
+
+irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
+{
+    FILE *f = af->f;
+    if (!f)
+        return IRB_OK;
+    af->f = NULL;
+    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(e));
         irb_atomic_abort(af);
         return s;
     }
@@ -72,13 +94,9 @@ irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err
 
 irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
 {
-    FILE *f = af->f;
-    af->f = NULL;
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad || rename(af->tmp, af->path) != 0) {
-        irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(bad ? e : errno));
+    IRB_TRY(irb_atomic_sync(af, err));
+    if (rename(af->tmp, af->path) != 0) {
+        irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(errno));
         irb_atomic_abort(af);
         return s;
     }

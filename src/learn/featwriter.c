@@ -1,5 +1,6 @@
 /* Streaming feature-set writer: base.npy (rows streamed, N patched at close), base.csv,
- * base.json; all three go to temporary names and are renamed into place at close. */
+ * base.json; all three are atomic files (core/file.h) under the temporary names
+ * base<suffix>.tmp<PID>, synced at close and only then renamed into place, the .json last. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -28,20 +29,17 @@ struct irb_featwriter {
     char **extra;
     int n_meta;
     char **meta_key, **meta_val;
-    FILE *f[F_COUNT];
-    char *final[F_COUNT], *tmp[F_COUNT];
+    irb_atomic_file af[F_COUNT]; /* the .json's is opened at close */
+    char *final[F_COUNT];
 };
 
-static char *path_with(const char *base, const char *suf, const char *tmp)
+/* The temporary of base<suffix> is base<suffix>.tmp<PID>: two runs writing one base do not
+ * share it, and a later run knows a killed one's (remove_stale_tmp). */
+static irb_status open_tmp(irb_featwriter_t *w, int i, irb_error *err)
 {
-    char pid[32] = "";
-    if (tmp)
-        snprintf(pid, sizeof pid, ".tmp%ld", (long)getpid());
-    size_t n = strlen(base) + strlen(suf) + strlen(pid) + 1;
-    char *p = irb_malloc(n);
-    if (p)
-        snprintf(p, n, "%s%s%s", base, suf, pid);
-    return p;
+    char suf[32];
+    snprintf(suf, sizeof suf, ".tmp%ld", (long)getpid());
+    return irb_atomic_open_as(&w->af[i], w->final[i], suf, err);
 }
 
 void irb_featwriter_free(irb_featwriter_t *w)
@@ -49,11 +47,7 @@ void irb_featwriter_free(irb_featwriter_t *w)
     if (!w)
         return;
     for (int i = 0; i < F_COUNT; i++) {
-        if (w->f[i])
-            fclose(w->f[i]);
-        if (w->tmp[i])
-            remove(w->tmp[i]);
-        irb_free(w->tmp[i]);
+        irb_atomic_abort(&w->af[i]);
         irb_free(w->final[i]);
     }
     for (int i = 0; i < w->n_extra; i++)
@@ -108,18 +102,10 @@ static irb_status open_files(irb_featwriter_t *w, const char *base, irb_error *e
 {
     remove_stale_tmp(base);
     for (int i = 0; i < F_COUNT; i++) {
-        w->final[i] = path_with(base, suffix[i], NULL);
-        w->tmp[i] = path_with(base, suffix[i], "tmp");
-        if (!w->final[i] || !w->tmp[i])
+        if (!(w->final[i] = irb_strconcat(base, suffix[i])))
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);
-        if (i == F_JSON)
-            continue; /* written in one go at close */
-        if (!(w->f[i] = fopen(w->tmp[i], "wb"))) {
-            irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", w->tmp[i], strerror(errno));
-            irb_free(w->tmp[i]); /* nothing to remove */
-            w->tmp[i] = NULL;
-            return s;
-        }
+        if (i != F_JSON) /* the .json is written in one go at close */
+            IRB_TRY(open_tmp(w, i, err));
     }
     return IRB_OK;
 }
@@ -155,14 +141,15 @@ irb_status irb_featwriter_open(const char *base, int dim, const char *const *ext
     }
     if ((s = open_files(w, base, err)) != IRB_OK)
         goto cleanup;
-    if ((s = irb_npy_write_header(w->f[F_NPY], 0, dim, w->tmp[F_NPY], err)) != IRB_OK)
+    if ((s = irb_npy_write_header(w->af[F_NPY].f, 0, dim, w->af[F_NPY].tmp, err)) != IRB_OK)
         goto cleanup;
-    fputs("row,path,flipped", w->f[F_CSV]);
+    FILE *csv = w->af[F_CSV].f;
+    fputs("row,path,flipped", csv);
     for (int i = 0; i < w->n_extra; i++) {
-        fputc(',', w->f[F_CSV]);
-        irb_csv_put(w->f[F_CSV], w->extra[i]);
+        fputc(',', csv);
+        irb_csv_put(csv, w->extra[i]);
     }
-    fputc('\n', w->f[F_CSV]);
+    fputc('\n', csv);
     *out = w;
     return IRB_OK;
 cleanup:
@@ -177,8 +164,8 @@ irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped
         return irb_fail(err, IRB_INVALID_ARG, "featwriter_add: NULL writer, path or row");
     if (w->n_extra && !extra_values)
         return irb_fail(err, IRB_INVALID_ARG, "%s: row %zu needs %d extra values", w->final[F_CSV], w->rows, w->n_extra);
-    IRB_TRY(irb_npy_write_rows(w->f[F_NPY], row, 1, w->dim, w->tmp[F_NPY], err));
-    FILE *f = w->f[F_CSV];
+    IRB_TRY(irb_npy_write_rows(w->af[F_NPY].f, row, 1, w->dim, w->af[F_NPY].tmp, err));
+    FILE *f = w->af[F_CSV].f;
     fprintf(f, "%zu,", w->rows);
     irb_csv_put(f, path);
     fprintf(f, ",%d", flipped ? 1 : 0);
@@ -188,7 +175,7 @@ irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped
     }
     fputc('\n', f);
     if (ferror(f))
-        return irb_fail(err, IRB_IO, "%s: write failed: %s", w->tmp[F_CSV], strerror(errno));
+        return irb_fail(err, IRB_IO, "%s: write failed: %s", w->af[F_CSV].tmp, strerror(errno));
     w->rows++;
     return IRB_OK;
 }
@@ -253,10 +240,8 @@ irb_status irb_featwriter_set_meta_str(irb_featwriter_t *w, const char *key, con
 
 static irb_status write_json(irb_featwriter_t *w, irb_error *err)
 {
-    FILE *f = fopen(w->tmp[F_JSON], "wb");
-    if (!f)
-        return irb_fail(err, IRB_IO, "%s: cannot create: %s", w->tmp[F_JSON], strerror(errno));
-    w->f[F_JSON] = f;
+    IRB_TRY(open_tmp(w, F_JSON, err));
+    FILE *f = w->af[F_JSON].f;
     fprintf(f, "{\n  \"format\": \"irbis-features\",\n  \"version\": 1,\n  \"dim\": %d,\n  \"rows\": %zu",
             w->dim, w->rows);
     for (int i = 0; i < w->n_meta; i++) {
@@ -268,43 +253,22 @@ static irb_status write_json(irb_featwriter_t *w, irb_error *err)
     return IRB_OK;
 }
 
-static irb_status sync_close(FILE **fp, const char *path, irb_error *err)
-{
-    FILE *f = *fp;
-    *fp = NULL;
-    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
-    int e = errno;
-    bad |= fclose(f) != 0;
-    if (bad)
-        return irb_fail(err, IRB_IO, "%s: write/fsync failed: %s", path, strerror(e ? e : errno));
-    return IRB_OK;
-}
-
 irb_status irb_featwriter_close(irb_featwriter_t *w, irb_error *err)
 {
     if (!w)
         return irb_fail(err, IRB_INVALID_ARG, "featwriter_close: NULL writer");
     irb_status s;
-    if ((s = irb_npy_patch_rows(w->f[F_NPY], w->rows, w->dim, w->tmp[F_NPY], err)) != IRB_OK)
+    if ((s = irb_npy_patch_rows(w->af[F_NPY].f, w->rows, w->dim, w->af[F_NPY].tmp, err)) != IRB_OK)
         goto cleanup;
     if ((s = write_json(w, err)) != IRB_OK)
         goto cleanup;
-    for (int i = 0; i < F_COUNT; i++)
-        if ((s = sync_close(&w->f[i], w->tmp[i], err)) != IRB_OK)
+    for (int i = 0; i < F_COUNT; i++) /* all three durable before any is renamed */
+        if ((s = irb_atomic_sync(&w->af[i], err)) != IRB_OK)
             goto cleanup;
     /* The .json goes last: a reader that sees it sees a complete set. */
-    for (int i = 0; i < F_COUNT; i++) {
-        if (rename(w->tmp[i], w->final[i]) != 0) {
-            s = irb_fail(err, IRB_IO, "%s: cannot rename into place: %s", w->final[i], strerror(errno));
+    for (int i = 0; i < F_COUNT; i++)
+        if ((s = irb_atomic_close(&w->af[i], err)) != IRB_OK)
             goto cleanup;
-        }
-        irb_free(w->tmp[i]);
-        w->tmp[i] = NULL;
-    }
-    s = IRB_OK;
-    if (irb_sync_parent_dir(w->final[F_JSON]) != 0)
-        s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s", w->final[F_JSON],
-                     strerror(errno));
 cleanup:
     irb_featwriter_free(w);
     return s;

@@ -181,9 +181,48 @@ static void test_atomic_file(void)
           e.message);
 }
 
+/* A streamed file under a temporary of the caller's naming, read back before the rename (the parts
+ * of tools/irbis/parts.c patch a header and checksum what they wrote), synced apart from the
+ * rename (the feature writer syncs its three files before renaming any). */
+static void test_atomic_stream(void)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/set.npy", test_tmpdir("core_atomic"));
+    snprintf(tmp, sizeof tmp, "%s.tmp.77", path);
+    remove(path);
+    irb_error e = {0};
+    irb_atomic_file af;
+    struct stat st;
+    CHECK(irb_atomic_open_as(&af, path, ".tmp.77", &e) == IRB_OK && !strcmp(af.tmp, tmp), "%s", e.message);
+    fputs("N=0 rows", af.f);
+    char back[16] = "";
+    CHECK(fseek(af.f, 0, SEEK_SET) == 0 && fputs("N=2", af.f) >= 0 && fseek(af.f, 0, SEEK_SET) == 0 &&
+              fread(back, 1, 8, af.f) == 8 && !strcmp(back, "N=2 rows"),
+          "the file can be patched and read back: '%s'", back);
+    CHECK(irb_atomic_sync(&af, &e) == IRB_OK && !af.f, "%s", e.message);
+    CHECK(stat(tmp, &st) == 0 && st.st_size == 8 && stat(path, &st) != 0, "synced: still under %s only", tmp);
+    CHECK(irb_atomic_sync(&af, &e) == IRB_OK, "a second sync is a no-op: %s", e.message);
+    CHECK(irb_atomic_close(&af, &e) == IRB_OK && !af.path && !af.tmp, "%s", e.message);
+    size_t n;
+    char *b = test_slurp(path, &n);
+    CHECK(b && !strcmp(b, "N=2 rows") && stat(tmp, &st) != 0, "renamed into place: '%s'", b ? b : "?");
+    free(b);
+    /* a name with no room for the suffix: the temporary is cut to fit NAME_MAX */
+    char longp[4400], name[256];
+    memset(name, 'a', 250);
+    name[250] = 0;
+    snprintf(longp, sizeof longp, "%s/%s", test_tmpdir("core_atomic"), name);
+    CHECK(irb_atomic_open_as(&af, longp, ".tmp12345", &e) == IRB_OK, "long name: %s", e.message);
+    const char *base = strrchr(af.tmp, '/') + 1;
+    CHECK(strlen(base) == 255 && !strcmp(base + 246, ".tmp12345"), "cut temporary name: %zu bytes", strlen(base));
+    CHECK(irb_atomic_close(&af, &e) == IRB_OK && stat(longp, &st) == 0, "long name written: %s", e.message);
+    remove(longp);
+}
+
 int main(void)
 {
     test_atomic_file();
+    test_atomic_stream();
     test_error();
     test_alloc();
     test_csv();

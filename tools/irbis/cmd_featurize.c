@@ -62,7 +62,7 @@ typedef struct run {
     /* segments: committed parts of SEGMENT inputs each */
     char *parts, *key;
     size_t segment;      /* inputs per segment */
-    part_writer pw;      /* the segment being written (pw.f != NULL) */
+    part_writer pw;      /* the segment being written (pw.af.f != NULL) */
     size_t resumed;      /* inputs replayed from an earlier run's segments */
     int tty;             /* stderr is a terminal: a live progress line */
     size_t done;         /* inputs handled so far */
@@ -152,7 +152,7 @@ static void image_done(run *r, size_t i, const irb_error *e, int ok)
     } else if (warn) {
         cli_file_message(CMD, path, e->message, 1);
     }
-    if (r->pw.f && part_add(&r->pw, !ok ? PART_FAIL : warn ? PART_WARN : PART_OK, ok ? IRB_OK : IRB_CORRUPT, path,
+    if (r->pw.af.f && part_add(&r->pw, !ok ? PART_FAIL : warn ? PART_WARN : PART_OK, ok ? IRB_OK : IRB_CORRUPT, path,
                             !ok || warn ? e->message : "", ok ? r->rows : NULL, &err) != IRB_OK) {
         r->cb_rc = cli_fail(CMD, &err);
         return;
@@ -277,7 +277,7 @@ static int run_all(run *r)
 
 static void cleanup(run *r)
 {
-    if (r->pw.f)
+    if (r->pw.af.f)
         part_abort(&r->pw);
     free(r->parts);
     free(r->key);

@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +31,7 @@ void part_path(const char *dir, const char *camera, char *buf, size_t cap)
 
 static int put(part_writer *w, const void *p, size_t n)
 {
-    if (w->failed || fwrite(p, 1, n, w->f) != n)
+    if (w->failed || fwrite(p, 1, n, w->af.f) != n)
         return w->failed = 1, 0;
     return 1;
 }
@@ -47,28 +46,19 @@ irb_status part_create(part_writer *w, const char *path, const char *key, const 
                        irb_error *err)
 {
     memset(w, 0, sizeof *w);
-    size_t n = strlen(path) + 32;
-    w->path = strdup(path);
-    w->tmp = malloc(n);
-    if (!w->path || !w->tmp) {
-        free(w->path), free(w->tmp);
-        errno = ENOMEM;
-        return io_fail(err, path, "out of memory");
-    }
-    snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    if (!(w->f = fopen(w->tmp, "w+b"))) {
-        irb_status s = io_fail(err, w->tmp, "cannot create");
-        free(w->path), free(w->tmp);
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, ".tmp.%ld", (long)getpid());
+    irb_status s = irb_atomic_open_as(&w->af, path, suffix, err);
+    if (s != IRB_OK)
         return s;
-    }
     uint32_t d = (uint32_t)dim;
     uint64_t zero = 0;
     w->dim = dim;
     put(w, MAGIC, 8), put_str(w, key), put_str(w, camera), put(w, &d, 4);
-    w->rows_at = ftell(w->f);
+    w->rows_at = ftell(w->af.f);
     put(w, &zero, 8);
     if (w->failed) {
-        irb_status s = io_fail(err, w->tmp, "cannot write");
+        s = io_fail(err, w->af.tmp, "cannot write");
         part_abort(w);
         return s;
     }
@@ -83,56 +73,39 @@ irb_status part_add(part_writer *w, int kind, irb_status status, const char *pat
     if (kind != PART_FAIL)
         put(w, row, sizeof(float) * (size_t)w->dim);
     if (w->failed)
-        return io_fail(err, w->tmp, "cannot write");
+        return io_fail(err, w->af.tmp, "cannot write");
     w->rows++;
     return IRB_OK;
 }
 
 void part_abort(part_writer *w)
 {
-    if (w->f) {
-        fclose(w->f);
-        unlink(w->tmp);
-    }
-    free(w->path), free(w->tmp);
+    irb_atomic_abort(&w->af);
     memset(w, 0, sizeof *w);
 }
 
 irb_status part_commit(part_writer *w, irb_error *err)
 {
     /* the row count sits in the header: patch it, then recompute the CRC over the whole file */
-    if (!w->failed && (fseek(w->f, w->rows_at, SEEK_SET) != 0 || fwrite(&w->rows, 8, 1, w->f) != 1 ||
-                       fflush(w->f) != 0 || fseek(w->f, 0, SEEK_SET) != 0))
+    FILE *f = w->af.f;
+    if (!w->failed && (fseek(f, w->rows_at, SEEK_SET) != 0 || fwrite(&w->rows, 8, 1, f) != 1 || fflush(f) != 0 ||
+                       fseek(f, 0, SEEK_SET) != 0))
         w->failed = 1;
     uint32_t crc = 0;
     char buf[1 << 16];
     size_t got;
-    while (!w->failed && (got = fread(buf, 1, sizeof buf, w->f)) > 0)
+    while (!w->failed && (got = fread(buf, 1, sizeof buf, f)) > 0)
         crc = irb_crc32(crc, buf, got);
-    if (!w->failed && (fseek(w->f, 0, SEEK_END) != 0 || fwrite(&crc, 4, 1, w->f) != 1 || fwrite(END, 8, 1, w->f) != 1 ||
-                       fflush(w->f) != 0 || fsync(fileno(w->f)) != 0))
+    if (!w->failed && (fseek(f, 0, SEEK_END) != 0 || fwrite(&crc, 4, 1, f) != 1 || fwrite(END, 8, 1, f) != 1))
         w->failed = 1;
     if (w->failed) {
-        irb_status s = io_fail(err, w->tmp, "cannot write");
+        irb_status s = io_fail(err, w->af.tmp, "cannot write");
         part_abort(w);
         return s;
     }
-    fclose(w->f);
-    w->f = NULL;
-    if (rename(w->tmp, w->path) != 0) {
-        irb_status s = io_fail(err, w->path, "cannot rename into place");
-        unlink(w->tmp);
-        free(w->path), free(w->tmp);
-        return s;
-    }
-    char *slash = strrchr(w->path, '/');
-    if (slash) {
-        *slash = 0;
-        part_sync_dir(w->path);
-    }
-    free(w->path), free(w->tmp);
+    irb_status s = irb_atomic_close(&w->af, err); /* fsync, rename into place, fsync of the folder */
     memset(w, 0, sizeof *w);
-    return IRB_OK;
+    return s;
 }
 
 /* ---- reading ------------------------------------------------------------------------------- */
@@ -251,15 +224,6 @@ void part_close(part_reader *r)
 }
 
 /* ---- folders ------------------------------------------------------------------------------- */
-
-void part_sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 int part_mkdirs(const char *dir)
 {

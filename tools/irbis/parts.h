@@ -1,7 +1,8 @@
 /* Partial results ("parts"): per unit of work of a distributed run (tools/mpi), per segment of
  * a single `irbis featurize` run; one file per unit under a parts
- * folder, committed durably (temporary name, fsync, rename, fsync of the folder) so that a
- * killed run restarted with the same options skips every camera whose part is complete.
+ * folder, committed durably (an irb_atomic_file: temporary name, fsync, rename, fsync of the
+ * folder) so that a killed run restarted with the same options skips every camera whose part
+ * is complete.
  *
  * Format (host byte order; all ranks of a run share one architecture):
  *   "IRBPART1"  u32 len + key (a fingerprint of the options that shape the rows)
@@ -24,8 +25,7 @@ enum { PART_OK = 0, PART_WARN = 1, PART_FAIL = 2 };
 void part_path(const char *dir, const char *camera, char *buf, size_t cap);
 
 typedef struct part_writer {
-    FILE *f;
-    char *path, *tmp;
+    irb_atomic_file af; /* af.f != NULL while the part is being written */
     uint64_t rows;
     long rows_at;
     int dim;
@@ -63,8 +63,6 @@ irb_status part_open(part_reader *r, const char *path, irb_error *err);
 irb_status part_next(part_reader *r, irb_error *err);
 void part_close(part_reader *r);
 
-/* fsync of a folder (after renames in it). */
-void part_sync_dir(const char *dir);
 /* mkdir -p. 0 on success. */
 int part_mkdirs(const char *dir);
 /* Removes every *.part / *.tmp.* file in dir and dir itself (best effort). */
