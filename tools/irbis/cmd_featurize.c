@@ -51,12 +51,8 @@ static void usage(FILE *out)
 typedef struct run {
     fopts o;
     paths in;
-    irb_model_t *model;
-    irb_net_t *net;
+    featurize_engine e;
     irb_featwriter_t *w;
-    irb_preproc pp;
-    irb_featurizer *fz;
-    float *rows;         /* one image's rows (flip: image and mirror), as a part holds them */
     int cb_rc;           /* a failure inside the featurizer's callback */
     int failed;
     /* segments: committed parts of SEGMENT inputs each */
@@ -98,43 +94,24 @@ static void segment_name(size_t first, char *buf, size_t cap) { snprintf(buf, ca
 
 static int setup(run *r)
 {
-    irb_error err = {0};
     const fopts *o = &r->o;
-    if (irb_model_load(o->model, NULL, &r->model, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
     int threads = o->threads ? (int)o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
     r->o.threads = threads;
-    int rows_per_image = o->flip ? 2 : 1;
-    if (featurize_net(o, r->model, threads, &r->net, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    r->pp = featurize_preproc(o, r->model, r->net);
-    irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
-    irb_featurizer_opts fo = {.threads = threads, .batch = (int)o->batch};
-    if (irb_featurizer_new(&in, 1, &fo, &r->fz, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    if (!(r->rows = malloc((size_t)rows_per_image * irb_net_output_size(r->net) * sizeof *r->rows))) {
-        cli_error(CMD, "out of memory");
-        return CLI_FATAL;
-    }
-    char sha[65];
-    if (irb_sha256_file(o->model, sha, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
+    int rc = featurize_engine_new(&r->e, o, threads, CMD);
+    if (rc == CLI_OK)
+        rc = featurize_engine_key(&r->e, o, &r->key, CMD);
+    if (rc != CLI_OK)
+        return rc;
     size_t plen = strlen(o->out) + 8;
-    if (!(r->key = featurize_key(o, sha, r->net, &r->pp)) || !(r->parts = malloc(plen))) {
+    if (!(r->parts = malloc(plen))) {
         cli_error(CMD, "out of memory");
         return CLI_FATAL;
     }
     snprintf(r->parts, plen, "%s.parts", o->out);
     r->segment = segment_size();
-    if (irb_featwriter_open(o->out, (int)irb_net_output_size(r->net), NULL, &r->w, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    if (featurize_write_meta(r->w, o, sha, r->net, &r->pp) != IRB_OK) {
-        cli_error(CMD, "%s", irb_featwriter_error(r->w)->message);
-        return CLI_FATAL;
-    }
-    return CLI_OK;
+    return featurize_open_set(&r->w, o, &r->e, CMD);
 }
 
 /* One image's rows (or its failure) into the segment's part and the feature set. */
@@ -142,8 +119,8 @@ static void image_done(run *r, size_t i, const irb_error *e, int ok)
 {
     const char *path = r->in.v[i];
     int warn = ok && e && e->warning;
-    int k = r->o.flip ? 2 : 1;
-    size_t d = irb_net_output_size(r->net);
+    int k = r->e.k;
+    size_t d = r->e.dim;
     irb_error err = {0};
     erase_progress(r);
     if (!ok) {
@@ -153,12 +130,12 @@ static void image_done(run *r, size_t i, const irb_error *e, int ok)
         cli_file_message(CMD, path, e->message, 1);
     }
     if (r->pw.af.f && part_add(&r->pw, !ok ? PART_FAIL : warn ? PART_WARN : PART_OK, ok ? IRB_OK : IRB_CORRUPT, path,
-                            !ok || warn ? e->message : "", ok ? r->rows : NULL, &err) != IRB_OK) {
+                            !ok || warn ? e->message : "", ok ? r->e.rows : NULL, &err) != IRB_OK) {
         r->cb_rc = cli_fail(CMD, &err);
         return;
     }
     for (int f = 0; ok && f < k; f++)
-        if (irb_featwriter_add(r->w, path, f, NULL, r->rows + (size_t)f * d, &err) != IRB_OK) {
+        if (irb_featwriter_add(r->w, path, f, NULL, r->e.rows + (size_t)f * d, &err) != IRB_OK) {
             r->cb_rc = cli_fail(CMD, &err);
             return;
         }
@@ -182,7 +159,7 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
         image_done(r, sc->first + index, e, 0);
         return;
     }
-    memcpy(r->rows + (size_t)flipped * dim, row, dim * sizeof *row);
+    memcpy(r->e.rows + (size_t)flipped * dim, row, dim * sizeof *row);
     if (!r->o.flip || flipped)
         image_done(r, sc->first + index, e, 1);
 }
@@ -192,7 +169,7 @@ static int do_images(run *r, size_t i0, size_t n)
 {
     irb_error err = {0};
     segment_ctx sc = {r, i0};
-    if (irb_featurizer_run(r->fz, (const char *const *)r->in.v + i0, n, NULL, on_row, &sc, &err) != IRB_OK)
+    if (irb_featurizer_run(r->e.fz, (const char *const *)r->in.v + i0, n, NULL, on_row, &sc, &err) != IRB_OK)
         return cli_fail(CMD, &err);
     return r->cb_rc;
 }
@@ -206,9 +183,7 @@ static int replay_segment(run *r, size_t first, size_t n)
     char name[64], path[8192];
     segment_name(first, name, sizeof name);
     part_path(r->parts, name, path, sizeof path);
-    int k = r->o.flip ? 2 : 1;
-    size_t d = irb_net_output_size(r->net);
-    if (!part_complete(path, r->key, name, (int)d * k, (long long)n))
+    if (!part_complete(path, r->key, name, (int)r->e.dim * r->e.k, (long long)n))
         return 0;
     erase_progress(r);
     part_reader rd;
@@ -222,18 +197,9 @@ static int replay_segment(run *r, size_t first, size_t n)
     if (!same || part_open(&rd, path, &err) != IRB_OK)
         return 0;
     int rc = 1;
-    for (size_t i = 0; rc == 1 && i < n && part_next(&rd, &err) == IRB_OK; i++) {
-        if (rd.kind == PART_FAIL) {
-            cli_file_message(CMD, rd.path, rd.message, 0);
-            r->failed++;
-            continue;
-        }
-        if (rd.kind == PART_WARN)
-            cli_file_message(CMD, rd.path, rd.message, 1);
-        for (int f = 0; rc == 1 && f < k; f++)
-            if (irb_featwriter_add(r->w, rd.path, f, NULL, rd.row + (size_t)f * d, &err) != IRB_OK)
-                rc = (cli_fail(CMD, &err), -1);
-    }
+    for (size_t i = 0; rc == 1 && i < n && part_next(&rd, &err) == IRB_OK; i++)
+        if (featurize_replay_row(r->w, &rd, &r->e, &r->failed, CMD) != CLI_OK)
+            rc = -1;
     part_close(&rd);
     return rc;
 }
@@ -242,7 +208,7 @@ static int replay_segment(run *r, size_t first, size_t n)
  * and committed. */
 static int run_all(run *r)
 {
-    int rc = CLI_OK, replaying = 1, k = r->o.flip ? 2 : 1;
+    int rc = CLI_OK, replaying = 1;
     irb_error err = {0};
     if (part_mkdirs(r->parts) != 0)
         return cli_error(CMD, "%s: cannot create the folder of partial results", r->parts), CLI_FATAL;
@@ -263,7 +229,7 @@ static int run_all(run *r)
         char name[64], path[8192];
         segment_name(s0, name, sizeof name);
         part_path(r->parts, name, path, sizeof path);
-        if (part_create(&r->pw, path, r->key, name, (int)irb_net_output_size(r->net) * k, &err) != IRB_OK)
+        if (part_create(&r->pw, path, r->key, name, (int)r->e.dim * r->e.k, &err) != IRB_OK)
             return cli_fail(CMD, &err);
         rc = do_images(r, s0, n);
         if (rc != CLI_OK)
@@ -282,10 +248,7 @@ static void cleanup(run *r)
     free(r->parts);
     free(r->key);
     irb_featwriter_free(r->w);
-    irb_featurizer_free(r->fz);
-    free(r->rows);
-    irb_net_free(r->net);
-    irb_model_free(r->model);
+    featurize_engine_free(&r->e);
     paths_free(&r->in);
 }
 
@@ -320,8 +283,7 @@ int irb_cmd_featurize(int argc, char **argv)
         fprintf(stderr, "irbis %s: %zu images taken from the committed segments of an earlier run\n", CMD,
                 r.resumed);
     if (rc == CLI_OK)
-        fprintf(stderr, "irbis %s: %zu images, %d failed, %zu rows of %zu floats -> %s.npy\n", CMD, r.in.n,
-                r.failed, (r.in.n - (size_t)r.failed) * (r.o.flip ? 2 : 1), irb_net_output_size(r.net), r.o.out);
+        featurize_summary(CMD, r.in.n, r.failed, &r.e, r.o.out);
     if (rc == CLI_OK && r.failed)
         rc = CLI_PARTIAL;
     cleanup(&r);

@@ -1,4 +1,4 @@
-/* Options, input listing and feature-set metadata shared by irbis featurize and
+/* Options, input listing, engine and feature set shared by irbis featurize and
  * irbis-mpi featurize (featurize_opts.h). */
 #include <dirent.h>
 #include <getopt.h>
@@ -271,4 +271,75 @@ char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net,
     if (o->int8) /* appended, so fp32/bf16 keys stay as they were */
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "|int8=%s", o->calib);
     return strdup(buf);
+}
+
+int featurize_engine_new(featurize_engine *e, const fopts *o, int threads, const char *cmd)
+{
+    irb_error err = {0};
+    memset(e, 0, sizeof *e);
+    if (irb_model_load(o->model, NULL, &e->model, &err) != IRB_OK ||
+        featurize_net(o, e->model, threads, &e->net, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    e->pp = featurize_preproc(o, e->model, e->net);
+    e->dim = irb_net_output_size(e->net);
+    e->k = o->flip ? 2 : 1;
+    irb_feat_input in = {.net = e->net, .pp = e->pp, .flip = o->flip, .all = 1};
+    irb_featurizer_opts fo = {.threads = threads, .batch = (int)o->batch};
+    if (irb_featurizer_new(&in, 1, &fo, &e->fz, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    if (!(e->rows = malloc((size_t)e->k * e->dim * sizeof *e->rows)))
+        return cli_error(cmd, "out of memory"), CLI_FATAL;
+    return CLI_OK;
+}
+
+int featurize_engine_key(featurize_engine *e, const fopts *o, char **key, const char *cmd)
+{
+    irb_error err = {0};
+    if (irb_sha256_file(o->model, e->sha, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    if (!(*key = featurize_key(o, e->sha, e->net, &e->pp)))
+        return cli_error(cmd, "out of memory"), CLI_FATAL;
+    return CLI_OK;
+}
+
+void featurize_engine_free(featurize_engine *e)
+{
+    irb_featurizer_free(e->fz);
+    free(e->rows);
+    irb_net_free(e->net);
+    irb_model_free(e->model);
+    memset(e, 0, sizeof *e);
+}
+
+int featurize_open_set(irb_featwriter_t **w, const fopts *o, const featurize_engine *e, const char *cmd)
+{
+    irb_error err = {0};
+    if (irb_featwriter_open(o->out, (int)e->dim, NULL, w, &err) != IRB_OK)
+        return cli_fail(cmd, &err);
+    if (featurize_write_meta(*w, o, e->sha, e->net, &e->pp) != IRB_OK)
+        return cli_error(cmd, "%s", irb_featwriter_error(*w)->message), CLI_FATAL;
+    return CLI_OK;
+}
+
+int featurize_replay_row(irb_featwriter_t *w, const part_reader *rd, const featurize_engine *e, int *failed,
+                         const char *cmd)
+{
+    if (rd->kind == PART_FAIL) {
+        cli_file_message(cmd, rd->path, rd->message, 0);
+        ++*failed;
+        return CLI_OK;
+    }
+    if (rd->kind == PART_WARN)
+        cli_file_message(cmd, rd->path, rd->message, 1);
+    irb_error err = {0};
+    for (int f = 0; f < e->k; f++)
+        if (irb_featwriter_add(w, rd->path, f, NULL, rd->row + (size_t)f * e->dim, &err) != IRB_OK)
+            return cli_fail(cmd, &err);
+    return CLI_OK;
+}
+
+void featurize_summary(const char *cmd, size_t images, int failed, const featurize_engine *e, const char *out)
+{
+    fprintf(stderr, "irbis %s: %zu images, %d failed, %zu rows of %zu floats -> %s.npy\n", cmd, images, failed,
+            (images - (size_t)failed) * (size_t)e->k, e->dim, out);
 }

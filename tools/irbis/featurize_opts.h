@@ -1,12 +1,14 @@
 /* What `irbis featurize` and `irbis-mpi featurize` share: the options, the input listing (files,
- * folders in sorted order, --list files) and the metadata written into the feature set, so the
- * two cannot drift apart (the MPI run must produce the single run's bytes). */
+ * folders in sorted order, --list files), the engine the options describe, and the feature set
+ * (its metadata, rows replayed from parts, the closing line), so the two cannot drift apart (the
+ * MPI run must produce the single run's bytes and messages). */
 #ifndef IRBIS_FEATURIZE_OPTS_H
 #define IRBIS_FEATURIZE_OPTS_H
 
 #include <stdio.h>
 
 #include "cli.h"
+#include "parts.h"
 
 typedef struct paths {
     char **v;
@@ -54,5 +56,35 @@ irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char 
  * precision, engine, preprocessing, flip), so that partial results of a run with other options
  * are never reused. Returns a malloc'ed string, NULL when out of memory. */
 char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net, const irb_preproc *pp);
+
+/* The engine of a featurize run: the model, the net and preprocessing the options describe, a
+ * featurizer over them, and a buffer for one image's rows as a part holds them. */
+typedef struct featurize_engine {
+    irb_model_t *model;
+    irb_net_t *net;
+    irb_preproc pp;
+    irb_featurizer *fz;
+    size_t dim;       /* floats per feature row */
+    int k;            /* rows per image: 2 with --flip (the image, then its mirror) */
+    float *rows;      /* k x dim */
+    char sha[65];     /* the model's sha256 (featurize_engine_key) */
+} featurize_engine;
+
+/* Builds e from o with `threads` decode and CNN workers. CLI_OK, or CLI_FATAL (message printed;
+ * featurize_engine_free releases what was built). */
+int featurize_engine_new(featurize_engine *e, const fopts *o, int threads, const char *cmd);
+/* The model's sha256 into e->sha and featurize_key into *key (malloc'ed). CLI_OK or CLI_FATAL. */
+int featurize_engine_key(featurize_engine *e, const fopts *o, char **key, const char *cmd);
+void featurize_engine_free(featurize_engine *e);
+
+/* Opens the feature set o->out with its metadata into *w (irb_featwriter_free it, also after a
+ * failure). CLI_OK or CLI_FATAL (message printed). */
+int featurize_open_set(irb_featwriter_t **w, const fopts *o, const featurize_engine *e, const char *cmd);
+/* A part's current row into the feature set as computing it would: a failed image's message
+ * (counted in *failed), a warning's, then its k rows. CLI_OK or CLI_FATAL (message printed). */
+int featurize_replay_row(irb_featwriter_t *w, const part_reader *rd, const featurize_engine *e, int *failed,
+                         const char *cmd);
+/* The closing line on stderr: "irbis CMD: N images, F failed, R rows of D floats -> OUT.npy". */
+void featurize_summary(const char *cmd, size_t images, int failed, const featurize_engine *e, const char *out);
 
 #endif

@@ -223,6 +223,46 @@ void part_close(part_reader *r)
     memset(r, 0, sizeof *r);
 }
 
+/* ---- reading units in input order ------------------------------------------------------- */
+
+int part_cursor_init(part_cursor *c, const char *dir, size_t units)
+{
+    *c = (part_cursor){.dir = dir, .offset = calloc(units ? units : 1, sizeof(long)),
+                       .next = calloc(units ? units : 1, sizeof(uint64_t))};
+    if (!c->offset || !c->next)
+        return part_cursor_free(c), -1;
+    return 0;
+}
+
+irb_status part_cursor_seek(part_cursor *c, size_t u, const char *name, irb_error *err)
+{
+    if (c->rd.f && c->open == u)
+        return IRB_OK;
+    if (c->rd.f) {
+        c->offset[c->open] = ftell(c->rd.f);
+        c->next[c->open] = c->rd.next;
+        part_close(&c->rd);
+    }
+    char path[8192];
+    part_path(c->dir, name, path, sizeof path);
+    irb_status s = part_open(&c->rd, path, err);
+    if (s != IRB_OK)
+        return s;
+    c->open = u;
+    if (c->offset[u]) {
+        fseek(c->rd.f, c->offset[u], SEEK_SET);
+        c->rd.next = c->next[u];
+    }
+    return IRB_OK;
+}
+
+void part_cursor_free(part_cursor *c)
+{
+    part_close(&c->rd);
+    free(c->offset), free(c->next);
+    memset(c, 0, sizeof *c);
+}
+
 /* ---- folders ------------------------------------------------------------------------------- */
 
 int part_mkdirs(const char *dir)

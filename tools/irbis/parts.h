@@ -63,6 +63,23 @@ irb_status part_open(part_reader *r, const char *path, irb_error *err);
 irb_status part_next(part_reader *r, irb_error *err);
 void part_close(part_reader *r);
 
+/* The parts of a run's units read in input order: a merge moves between units row by row, so
+ * one reader is open at a time and each unit's position is remembered. */
+typedef struct part_cursor {
+    part_reader rd;   /* the reader of unit `open` (rd.f != NULL once a unit was opened) */
+    const char *dir;  /* borrowed */
+    size_t open;
+    long *offset;     /* per unit: byte offset of its next row, 0 = not opened yet */
+    uint64_t *next;   /* per unit: rows read */
+} part_cursor;
+
+/* A cursor over `units` parts in dir (borrowed, outlives c). 0, or -1 when out of memory. */
+int part_cursor_init(part_cursor *c, const char *dir, size_t units);
+/* Makes c->rd read unit u's part (part_path(dir, name)) where the last read of u stopped. */
+irb_status part_cursor_seek(part_cursor *c, size_t u, const char *name, irb_error *err);
+/* Releases c (zeroed or initialised). */
+void part_cursor_free(part_cursor *c);
+
 /* mkdir -p. 0 on success. */
 int part_mkdirs(const char *dir);
 /* Removes every *.part / *.tmp.* file in dir and dir itself (best effort). */

@@ -10,7 +10,6 @@
  * part is complete. */
 #include <math.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -64,11 +63,10 @@ typedef struct run {
     int planned;               /* rank 0: the plan hook ran (the other ranks were told to work) */
     long long computed;        /* images classified this run, all ranks (rank 0) */
     double t_work, t_plan;     /* this rank's work; rank 0's whole plan hook (list, work, checks) */
+    double t0, shown;          /* start of this rank's work, last progress line */
     /* rank 0 replaying the parts in store order */
-    part_reader rd;
-    size_t open_cam, cursor;
-    long *offset;
-    uint64_t *next;
+    part_cursor parts_in;
+    size_t cursor;
 } run;
 
 static int rank_fail(const irb_error *err)
@@ -185,8 +183,9 @@ static void on_result(void *user, size_t i, irb_status st, const double *probs, 
 }
 
 /* Classifies one camera and commits its part. */
-static int do_camera(run *r, const camera *cam)
+static int do_camera(void *user, const camera *cam)
 {
+    run *r = user;
     char path[8192];
     part_path(r->parts, cam->name, path, sizeof path);
     camera_job j = {.r = r, .cam = cam};
@@ -210,31 +209,16 @@ static int do_camera(run *r, const camera *cam)
     return part_commit(&j.pw, &j.err) == IRB_OK ? CLI_OK : rank_fail(&j.err);
 }
 
-static int work(run *r, long long *images)
+/* Rank 0's progress line, every 5 s. */
+static void on_unit(void *user, long t, long long images)
 {
-    comm_counter *ctr = NULL;
-    if (comm_counter_new(&ctr) != 0)
-        return cli_error(CMD, "cannot create the MPI work counter"), CLI_FATAL;
-    int rc = CLI_OK;
-    long committed = 0, kill_after = kill_after_parts();
-    double t0 = comm_wtime(), shown = t0;
-    for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)r->cs.n;) {
-        const camera *cam = &r->cs.v[r->cs.order[t]];
-        if (cam->done)
-            continue;
-        rc = do_camera(r, cam);
-        *images += (long long)cam->n;
-        if (rc == CLI_OK && ++committed == kill_after)
-            raise(SIGKILL);
-        if (comm_rank() == 0 && !r->quiet && comm_wtime() - shown >= 5) {
-            shown = comm_wtime();
-            fprintf(stderr, "classify: %ld of %zu cameras handed out to %d ranks; rank 0 did %lld images "
-                    "(%.1f img/s)  elapsed %.0fs\n", t + 1, r->cs.n, comm_size(), *images,
-                    *images / (shown - t0 > 0 ? shown - t0 : 1), shown - t0);
-        }
-    }
-    comm_counter_free(ctr);
-    return rc;
+    run *r = user;
+    if (comm_rank() != 0 || r->quiet || comm_wtime() - r->shown < 5)
+        return;
+    r->shown = comm_wtime();
+    fprintf(stderr, "classify: %ld of %zu cameras handed out to %d ranks; rank 0 did %lld images "
+            "(%.1f img/s)  elapsed %.0fs\n", t + 1, r->cs.n, comm_size(), images,
+            images / (r->shown - r->t0 > 0 ? r->shown - r->t0 : 1), r->shown - r->t0);
 }
 
 /* Every rank: build the worker, agree it works, classify cameras until none is left. */
@@ -261,9 +245,9 @@ static int compute(run *r, irb_error *err0)
     if ((rc = share_done(r)) != CLI_OK)
         return rc;
     long long images = 0;
-    double t0 = comm_wtime();
-    rc = work(r, &images);
-    r->t_work = comm_wtime() - t0;
+    r->t0 = r->shown = comm_wtime();
+    rc = work_units(&r->cs, CMD, do_camera, on_unit, r, &images);
+    r->t_work = comm_wtime() - r->t0;
     if (getenv("IRBIS_MPI_TIMING"))
         fprintf(stderr, "irbis-mpi classify: rank %d: %lld images in %.3f s (%.2f img/s)\n", comm_rank(), images,
                 r->t_work, images / (r->t_work > 0 ? r->t_work : 1));
@@ -311,8 +295,7 @@ static irb_status plan(void *user, long long n, const char *const *paths, const 
     r->packed = buf, r->packed_len = len;
     irb_error_clear(err);
     int rc = compute(r, err);
-    if (rc == CLI_OK && (!(r->offset = calloc(r->cs.n, sizeof *r->offset)) ||
-                         !(r->next = calloc(r->cs.n, sizeof *r->next)))) {
+    if (rc == CLI_OK && part_cursor_init(&r->parts_in, r->parts, r->cs.n) != 0) {
         err->status = IRB_NOMEM;
         snprintf(err->message, sizeof err->message, "out of memory");
         return IRB_NOMEM;
@@ -342,42 +325,29 @@ static int replay_fail(irb_error *err, const char *msg, const char *arg)
     return -1;
 }
 
-/* The next pending image's row from its camera's part (parts are read in order, one cursor per
- * camera, as the featurize merge does). */
+/* The next pending image's row from its camera's part (read in order, as the featurize merge
+ * does). */
 static int result(void *user, const char *path, double *probs, irb_error *err)
 {
     run *r = user;
     if (r->cursor >= r->n || strcmp(r->path[r->cursor], path))
         return replay_fail(err, "%s: not the next image of the distributed plan", path);
     size_t c = r->cs.of[r->cursor++];
-    if (!r->rd.f || r->open_cam != c) {
-        if (r->rd.f) {
-            r->offset[r->open_cam] = ftell(r->rd.f);
-            r->next[r->open_cam] = r->rd.next;
-            part_close(&r->rd);
-        }
-        char pp[8192];
-        part_path(r->parts, r->cs.v[c].name, pp, sizeof pp);
-        if (part_open(&r->rd, pp, err) != IRB_OK)
-            return -1;
-        r->open_cam = c;
-        if (r->offset[c]) {
-            fseek(r->rd.f, r->offset[c], SEEK_SET);
-            r->rd.next = r->next[c];
-        }
-    }
+    if (part_cursor_seek(&r->parts_in, c, r->cs.v[c].name, err) != IRB_OK)
+        return -1;
+    part_reader *rd = &r->parts_in.rd;
     irb_status s;
-    while ((s = part_next(&r->rd, err)) == IRB_OK && strcmp(r->rd.path, path))
+    while ((s = part_next(rd, err)) == IRB_OK && strcmp(rd->path, path))
         ; /* rows of images an earlier run already stored */
     if (s != IRB_OK)
         return replay_fail(err, "%s: missing from its camera's part", path);
-    if (r->rd.kind == PART_FAIL) {
-        err->status = r->rd.status;
+    if (rd->kind == PART_FAIL) {
+        err->status = rd->status;
         err->warning = 0;
-        snprintf(err->message, sizeof err->message, "%s", r->rd.message);
+        snprintf(err->message, sizeof err->message, "%s", rd->message);
         return 0;
     }
-    memcpy(probs, r->rd.row, sizeof(double) * (size_t)r->nc);
+    memcpy(probs, rd->row, sizeof(double) * (size_t)r->nc);
     return 1;
 }
 
@@ -411,7 +381,7 @@ static int root_run(run *r)
         size_t n = 1;
         comm_bcast_bytes(&p, &n, 0);
     }
-    part_close(&r->rd);
+    part_cursor_free(&r->parts_in);
     if (s != IRB_OK)
         return cli_fail_options(CMD, &err);
     if (sum.pending == 0) /* with --limit, the next run still needs them */
@@ -455,6 +425,7 @@ int mpi_classify(int argc, char **argv)
     rc = comm_rank() == 0 ? root_run(&r) : other_run(&r);
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
-    free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed), free(r.offset), free(r.next);
+    free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed);
+    part_cursor_free(&r.parts_in);
     return comm_root_int(rc); /* every rank exits with rank 0's status */
 }

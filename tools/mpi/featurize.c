@@ -7,7 +7,6 @@
  * the same rows, order, bytes and messages as a single `irbis featurize` run. A killed run
  * started again skips the cameras whose part is complete. */
 #include <dirent.h>
-#include <signal.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,44 +40,14 @@ typedef struct run {
     camera_set cs;
     char *key;          /* parts fingerprint */
     char parts[4096];   /* OUT_BASE.parts */
-    irb_model_t *model;
-    irb_net_t *net;
-    irb_preproc pp;
-    irb_featurizer *fz;
-    float *rows;        /* one image's rows (flip: image and mirror), as a part holds them */
-    size_t dim;         /* floats per feature row */
-    char model_sha[65];
+    featurize_engine e;
 } run;
 
 static int setup_net(run *r)
 {
-    irb_error err = {0};
-    fopts *o = &r->o;
-    if (irb_model_load(o->model, NULL, &r->model, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    if (!o->threads)
-        o->threads = default_threads();
-    int k = o->flip ? 2 : 1;
-    if (featurize_net(o, r->model, (int)o->threads, &r->net, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    r->pp = featurize_preproc(o, r->model, r->net);
-    r->dim = irb_net_output_size(r->net);
-    irb_feat_input in = {.net = r->net, .pp = r->pp, .flip = o->flip, .all = 1};
-    irb_featurizer_opts fo = {.threads = (int)o->threads, .batch = (int)o->batch};
-    if (irb_featurizer_new(&in, 1, &fo, &r->fz, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    if (!(r->rows = malloc((size_t)k * r->dim * sizeof *r->rows)))
-        return cli_error(CMD, "out of memory"), CLI_FATAL;
-    return CLI_OK;
-}
-
-/* The options that shape the rows, so a part from a run with other options is never reused. */
-static int make_key(run *r)
-{
-    irb_error err = {0};
-    if (irb_sha256_file(r->o.model, r->model_sha, &err) != IRB_OK)
-        return cli_fail(CMD, &err);
-    return (r->key = featurize_key(&r->o, r->model_sha, r->net, &r->pp)) ? CLI_OK : CLI_FATAL;
+    if (!r->o.threads)
+        r->o.threads = default_threads();
+    return featurize_engine_new(&r->e, &r->o, (int)r->o.threads, CMD);
 }
 
 static const char *camera_of(void *user, size_t i, char *buf, size_t cap)
@@ -136,7 +105,7 @@ static int camera_done_at(void *user, size_t c)
     run *r = user;
     char path[8192];
     part_path(r->parts, r->cs.v[c].name, path, sizeof path);
-    return part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * (r->o.flip ? 2 : 1), (long long)r->cs.v[c].n);
+    return part_complete(path, r->key, r->cs.v[c].name, (int)r->e.dim * r->e.k, (long long)r->cs.v[c].n);
 }
 
 /* Rank 0 marks the cameras whose part is complete; everyone learns which. */
@@ -162,7 +131,7 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
     if (u->rc != CLI_OK)
         return;
     if (row) {
-        memcpy(r->rows + (size_t)flipped * dim, row, dim * sizeof *row);
+        memcpy(r->e.rows + (size_t)flipped * dim, row, dim * sizeof *row);
         if (r->o.flip && !flipped)
             return;
     }
@@ -170,17 +139,17 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
     const char *msg = kind == PART_OK ? "" : e && e->message[0] ? e->message : "cannot be decoded";
     irb_status st = row ? IRB_OK : e && e->status != IRB_OK ? e->status : IRB_CORRUPT;
     irb_error err = {0};
-    if (part_add(u->w, kind, st, u->paths[index], msg, row ? r->rows : NULL, &err) != IRB_OK)
+    if (part_add(u->w, kind, st, u->paths[index], msg, row ? r->e.rows : NULL, &err) != IRB_OK)
         u->rc = cli_fail(CMD, &err);
     comm_poke();
 }
 
 /* Decodes, runs and commits one camera. */
-static int do_camera(run *r, const camera *cam)
+static int do_camera(void *user, const camera *cam)
 {
+    run *r = user;
     char path[8192];
     part_path(r->parts, cam->name, path, sizeof path);
-    int k = r->o.flip ? 2 : 1;
     part_writer w;
     irb_error err = {0};
     const char **unit_paths = malloc((cam->n ? cam->n : 1) * sizeof *unit_paths);
@@ -188,10 +157,10 @@ static int do_camera(run *r, const camera *cam)
         return cli_error(CMD, "out of memory"), CLI_FATAL;
     for (size_t i = 0; i < cam->n; i++)
         unit_paths[i] = r->in.v[cam->idx[i]];
-    if (part_create(&w, path, r->key, cam->name, (int)r->dim * k, &err) != IRB_OK)
+    if (part_create(&w, path, r->key, cam->name, (int)r->e.dim * r->e.k, &err) != IRB_OK)
         return free(unit_paths), cli_fail(CMD, &err);
     unit_ctx u = {r, &w, unit_paths, CLI_OK};
-    if (irb_featurizer_run(r->fz, unit_paths, cam->n, NULL, on_row, &u, &err) != IRB_OK)
+    if (irb_featurizer_run(r->e.fz, unit_paths, cam->n, NULL, on_row, &u, &err) != IRB_OK)
         u.rc = cli_fail(CMD, &err);
     free(unit_paths);
     if (u.rc != CLI_OK)
@@ -199,61 +168,15 @@ static int do_camera(run *r, const camera *cam)
     return part_commit(&w, &err) == IRB_OK ? CLI_OK : cli_fail(CMD, &err);
 }
 
-static int work(run *r, long long *images)
-{
-    comm_counter *ctr = NULL;
-    if (comm_counter_new(&ctr) != 0)
-        return cli_error(CMD, "cannot create the MPI work counter"), CLI_FATAL;
-    int rc = CLI_OK;
-    long committed = 0, kill_after = kill_after_parts();
-    for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)r->cs.n;) {
-        const camera *cam = &r->cs.v[r->cs.order[t]];
-        if (cam->done)
-            continue;
-        rc = do_camera(r, cam);
-        *images += (long long)cam->n;
-        if (rc == CLI_OK && ++committed == kill_after)
-            raise(SIGKILL);
-    }
-    comm_counter_free(ctr);
-    return rc;
-}
-
 /* ==== merge (rank 0) */
 
 #define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
 
-static irb_status write_meta(irb_featwriter_t *w, const run *r)
-{
-    return featurize_write_meta(w, &r->o, r->model_sha, r->net, &r->pp);
-}
-
-/* Reads input i's row from its camera's part; cursors remember where each camera stopped. */
-typedef struct merger {
-    part_reader rd;
-    size_t open_cam;
-    long *offset;   /* per camera: byte offset of its next row, 0 = not opened yet */
-    uint64_t *next; /* per camera: rows consumed */
-} merger;
-
-static irb_status merge_row(run *r, merger *m, size_t i, irb_error *err)
+/* Input i's row from its camera's part into m->rd. */
+static irb_status merge_row(run *r, part_cursor *m, size_t i, irb_error *err)
 {
     size_t c = r->cs.of[i];
-    if (!m->rd.f || m->open_cam != c) {
-        if (m->rd.f) {
-            m->offset[m->open_cam] = ftell(m->rd.f);
-            m->next[m->open_cam] = m->rd.next;
-            part_close(&m->rd);
-        }
-        char path[8192];
-        part_path(r->parts, r->cs.v[c].name, path, sizeof path);
-        TRY(part_open(&m->rd, path, err));
-        m->open_cam = c;
-        if (m->offset[c]) {
-            fseek(m->rd.f, m->offset[c], SEEK_SET);
-            m->rd.next = m->next[c];
-        }
-    }
+    TRY(part_cursor_seek(m, c, r->cs.v[c].name, err));
     TRY(part_next(&m->rd, err));
     if (strcmp(m->rd.path, r->in.v[i])) {
         err->status = IRB_CORRUPT;
@@ -268,40 +191,25 @@ static int merge(run *r)
 {
     irb_error err = {0};
     irb_featwriter_t *w = NULL;
-    int k = r->o.flip ? 2 : 1, failed = 0;
+    int failed = 0;
     for (size_t c = 0; c < r->cs.n; c++) {
         char path[8192];
         part_path(r->parts, r->cs.v[c].name, path, sizeof path);
-        if (!part_complete(path, r->key, r->cs.v[c].name, (int)r->dim * k, (long long)r->cs.v[c].n))
+        if (!part_complete(path, r->key, r->cs.v[c].name, (int)r->e.dim * r->e.k, (long long)r->cs.v[c].n))
             return cli_error(CMD, "%s: the part of camera '%s' is missing or incomplete", path, r->cs.v[c].name),
                    CLI_FATAL;
     }
-    merger m = {.offset = calloc(r->cs.n, sizeof(long)), .next = calloc(r->cs.n, sizeof(uint64_t))};
-    if (!m.offset || !m.next)
-        return free(m.offset), free(m.next), cli_error(CMD, "out of memory"), CLI_FATAL;
-    int rc = CLI_OK;
-    if (irb_featwriter_open(r->o.out, (int)r->dim, NULL, &w, &err) != IRB_OK)
-        rc = cli_fail(CMD, &err);
-    else if (write_meta(w, r) != IRB_OK)
-        rc = (cli_error(CMD, "%s", irb_featwriter_error(w)->message), CLI_FATAL);
+    part_cursor m;
+    if (part_cursor_init(&m, r->parts, r->cs.n) != 0)
+        return cli_error(CMD, "out of memory"), CLI_FATAL;
+    int rc = featurize_open_set(&w, &r->o, &r->e, CMD);
     for (size_t i = 0; rc == CLI_OK && i < r->in.n; i++) {
-        if (merge_row(r, &m, i, &err) != IRB_OK) {
+        if (merge_row(r, &m, i, &err) != IRB_OK)
             rc = cli_fail(CMD, &err);
-            break;
-        }
-        if (m.rd.kind == PART_FAIL) {
-            cli_file_message(CMD, r->in.v[i], m.rd.message, 0);
-            failed++;
-            continue;
-        }
-        if (m.rd.kind == PART_WARN)
-            cli_file_message(CMD, r->in.v[i], m.rd.message, 1);
-        for (int f = 0; f < k && rc == CLI_OK; f++)
-            if (irb_featwriter_add(w, r->in.v[i], f, NULL, m.rd.row + (size_t)f * r->dim, &err) != IRB_OK)
-                rc = cli_fail(CMD, &err);
+        else
+            rc = featurize_replay_row(w, &m.rd, &r->e, &failed, CMD);
     }
-    part_close(&m.rd);
-    free(m.offset), free(m.next);
+    part_cursor_free(&m);
     if (rc == CLI_OK) {
         irb_featwriter_t *ww = w;
         w = NULL;
@@ -310,8 +218,7 @@ static int merge(run *r)
     }
     irb_featwriter_free(w);
     if (rc == CLI_OK) {
-        fprintf(stderr, "irbis %s: %zu images, %d failed, %zu rows of %zu floats -> %s.npy\n", CMD, r->in.n, failed,
-                (r->in.n - (size_t)failed) * (size_t)k, r->dim, r->o.out);
+        featurize_summary(CMD, r->in.n, failed, &r->e, r->o.out);
         part_remove_all(r->parts);
     }
     return rc == CLI_OK && failed ? CLI_PARTIAL : rc;
@@ -319,11 +226,8 @@ static int merge(run *r)
 
 static void cleanup(run *r)
 {
-    irb_featurizer_free(r->fz);
-    free(r->rows);
+    featurize_engine_free(&r->e);
     free(r->key);
-    irb_net_free(r->net);
-    irb_model_free(r->model);
     cameras_free(&r->cs);
     paths_free(&r->in);
 }
@@ -339,8 +243,8 @@ int mpi_featurize(int argc, char **argv)
     rc = share_inputs(&r, argc, argv);
     if (rc == CLI_OK)
         rc = comm_max_int(setup_net(&r));
-    if (rc == CLI_OK && comm_rank() == 0)
-        rc = make_key(&r);
+    if (rc == CLI_OK && comm_rank() == 0) /* the options that shape the rows: parts of other runs are not reused */
+        rc = featurize_engine_key(&r.e, &r.o, &r.key, CMD);
     char *key = r.key;
     size_t klen = key ? strlen(key) + 1 : 0;
     if (comm_max_int(rc) == CLI_OK && comm_bcast_bytes((void **)&key, &klen, 0) == 0)
@@ -352,7 +256,7 @@ int mpi_featurize(int argc, char **argv)
     long long images = 0;
     double t1 = comm_wtime();
     if (rc == CLI_OK)
-        rc = work(&r, &images);
+        rc = work_units(&r.cs, CMD, do_camera, NULL, &r, &images);
     double t2 = comm_wtime();
     rc = comm_max_int(rc);
     long long total = comm_sum_ll(images);

@@ -1,6 +1,7 @@
 #include "work.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +239,7 @@ void root_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
-long kill_after_parts(void)
+static long kill_after_parts(void)
 {
 #ifdef IRBIS_TEST_HOOKS
     const char *v = getenv("IRBIS_MPI_KILL_AFTER_PARTS");
@@ -246,4 +247,27 @@ long kill_after_parts(void)
 #else
     return 0;
 #endif
+}
+
+int work_units(const camera_set *cs, const char *cmd, int (*do_unit)(void *user, const camera *c),
+               void (*progress)(void *user, long t, long long images), void *user, long long *images)
+{
+    comm_counter *ctr = NULL;
+    if (comm_counter_new(&ctr) != 0)
+        return cli_error(cmd, "cannot create the MPI work counter"), CLI_FATAL;
+    int rc = CLI_OK;
+    long committed = 0, kill_after = kill_after_parts();
+    for (long t; rc == CLI_OK && (t = comm_counter_next(ctr)) < (long)cs->n;) {
+        const camera *cam = &cs->v[cs->order[t]];
+        if (cam->done)
+            continue;
+        rc = do_unit(user, cam);
+        *images += (long long)cam->n;
+        if (rc == CLI_OK && ++committed == kill_after)
+            raise(SIGKILL);
+        if (progress)
+            progress(user, t, *images);
+    }
+    comm_counter_free(ctr);
+    return rc;
 }

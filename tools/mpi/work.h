@@ -61,10 +61,15 @@ int default_threads(void);
 /* "<prefix>: message" on stderr, from rank 0 only (errors every rank would print alike). */
 void root_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Test hook (builds with IRBIS_TEST_HOOKS only; always 0 otherwise): IRBIS_MPI_KILL_AFTER_PARTS=k
- * makes a rank SIGKILL itself right after committing its k-th part (a deterministic stand-in for
- * a node dying mid-run); 0 when unset. */
-long kill_after_parts(void);
+/* This rank's share of the work: takes units from the shared counter until none is left and
+ * runs do_unit(user, unit) on each one not done by an earlier run, adding its inputs to *images;
+ * after each, progress(user, t, *images) (may be NULL) with t the counter's value. Stops at the
+ * first status other than CLI_OK and returns it.
+ * Test hook (builds with IRBIS_TEST_HOOKS only): IRBIS_MPI_KILL_AFTER_PARTS=k makes the rank
+ * SIGKILL itself right after committing its k-th part (a deterministic stand-in for a node dying
+ * mid-run). */
+int work_units(const camera_set *cs, const char *cmd, int (*do_unit)(void *user, const camera *c),
+               void (*progress)(void *user, long t, long long images), void *user, long long *images);
 
 int mpi_featurize(int argc, char **argv);
 int mpi_classify(int argc, char **argv);
