@@ -37,6 +37,17 @@ def main():
     check(len(rows) > 60 and all(float(a) <= float(b) for a, b, _ in rows), "%d tensor lines, min <= max" % len(rows))
     relu6 = [(float(a), float(b)) for a, b, n in rows if n == "t168"]  # the last Clip(0, 6)
     check(len(relu6) == 1 and relu6[0][0] >= 0 and relu6[0][1] <= 6, "Clip(0,6) output range %s" % relu6)
+    # calibrate's command line (parsed with featurize's option code): usage errors exit 2 with
+    # their message, featurize's options it does not take are unknown, --help goes to stdout
+    for args, want in ((["--model", MODEL, bad], "--model and -o are required"),
+                       (["--model", MODEL, "-o", table, "--count", "0", bad], "--count"),
+                       (["--model", MODEL, "-o", table, "--size", "4", bad], "--size"),
+                       (["--model", MODEL, "-o", table, "--cut", "2", bad], "usage: irbis calibrate")):
+        r = subprocess.run([BIN, "calibrate"] + args, capture_output=True, text=True, timeout=60)
+        check(r.returncode == 2 and want in r.stderr, "calibrate %s: exit 2 saying '%s' (exit %d: %s)"
+              % (" ".join(args[2:]), want, r.returncode, r.stderr.strip()[-200:]))
+    r = subprocess.run([BIN, "calibrate", "--help"], capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0 and "--count N" in r.stdout, "calibrate --help: usage on stdout, exit 0")
 
     def featurize(out, *extra):
         return subprocess.run([BIN, "featurize", "--model", MODEL, "--cut", "2", "--resize", "squash", "--threads",

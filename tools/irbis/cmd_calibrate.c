@@ -22,9 +22,8 @@ static void usage(FILE *f)
 }
 
 typedef struct copts {
-    const char *model, *out, *list;
-    long size, count, threads;
-    irb_resize_mode resize;
+    fopts f; /* featurize's: --model, -o, --list, --size, --threads, --resize */
+    long count;
 } copts;
 
 static int parse(int argc, char **argv, copts *o)
@@ -32,25 +31,18 @@ static int parse(int argc, char **argv, copts *o)
     static const struct option longs[] = {{"model", 1, 0, 'm'}, {"size", 1, 0, 's'}, {"resize", 1, 0, 'r'},
                                           {"count", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"list", 1, 0, 'L'},
                                           {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
-    *o = (copts){.count = 64, .resize = IRB_RESIZE_CROP_FRACTION};
-    for (int c; (c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1;) {
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'L': o->list = optarg; break;
-        case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
-        case 'n': if (!cli_int(CMD, "--count", optarg, 1, 1000000, &o->count)) return -1; break;
-        case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
-        case 'r': if (!parse_resize(CMD, optarg, IRB_RESIZE_SHORT_CROP, &o->resize)) return -1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return -1;
-        }
+    *o = (copts){.f = featurize_defaults, .count = 64};
+    for (int c, took; (c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1;) {
+        if (c == 'h')
+            return usage(stdout), 0;
+        if (c == 'n')
+            took = cli_int(CMD, "--count", optarg, 1, 1000000, &o->count);
+        else if ((took = featurize_take(CMD, c, &o->f)) < 0)
+            usage(stderr);
+        if (took <= 0)
+            return -1;
     }
-    if (!o->model || !o->out) {
-        cli_error(CMD, "--model and -o are required");
-        return -1;
-    }
-    return 1;
+    return featurize_need_model_out(CMD, &o->f) ? 1 : -1;
 }
 
 static void on_bad(void *ctx, size_t index, const irb_error *e)
@@ -63,12 +55,8 @@ static void on_bad(void *ctx, size_t index, const irb_error *e)
 static int record(const copts *o, irb_model_t *m, const paths *in, irb_calib_t *cal)
 {
     irb_error err = {0};
-    irb_net_opts no = {.threads = (int)o->threads, .input_size = (int)o->size};
-    const irb_preprocess *mp = irb_model_preprocess(m);
-    irb_preproc pp = irb_preproc_default(o->size ? (int)o->size : mp->input_size);
-    pp.mode = o->resize;
-    for (int k = 0; k < 3; k++)
-        pp.mean[k] = mp->mean[k], pp.scale[k] = mp->std[k];
+    irb_net_opts no = {.threads = (int)o->f.threads, .input_size = (int)o->f.size};
+    irb_preproc pp = featurize_preproc(&o->f, m, irb_model_preprocess(m)->input_size);
     if (irb_calibrate_files(m, &no, &pp, (const char *const *)in->v, in->n, (size_t)o->count, cal, on_bad, (void *)in,
                             &err) != IRB_OK)
         return cli_fail(CMD, &err);
@@ -82,7 +70,7 @@ int irb_cmd_calibrate(int argc, char **argv)
     if (p <= 0)
         return p == 0 ? CLI_OK : CLI_USAGE;
     paths in = {0};
-    int ok = collect_inputs(&in, CMD, o.list, argc - optind, argv + optind);
+    int ok = collect_inputs(&in, CMD, o.f.list, argc - optind, argv + optind);
     if (ok <= 0) {
         paths_free(&in);
         return ok < 0 ? CLI_USAGE : CLI_FATAL;
@@ -91,14 +79,14 @@ int irb_cmd_calibrate(int argc, char **argv)
     irb_model_t *m = NULL;
     irb_calib_t *cal = NULL;
     int rc = CLI_OK;
-    if (irb_model_load(o.model, NULL, &m, &err) != IRB_OK || irb_calib_new(&cal, &err) != IRB_OK)
+    if (irb_model_load(o.f.model, NULL, &m, &err) != IRB_OK || irb_calib_new(&cal, &err) != IRB_OK)
         rc = cli_fail(CMD, &err);
     if (rc == CLI_OK)
         rc = record(&o, m, &in, cal);
-    if (rc == CLI_OK && irb_calib_save(cal, o.out, &err) != IRB_OK)
+    if (rc == CLI_OK && irb_calib_save(cal, o.f.out, &err) != IRB_OK)
         rc = cli_fail(CMD, &err);
     if (rc == CLI_OK)
-        printf("%s: %d tensors from %ld images\n", o.out, irb_calib_tensors(cal), irb_calib_images(cal));
+        printf("%s: %d tensors from %ld images\n", o.f.out, irb_calib_tensors(cal), irb_calib_images(cal));
     irb_calib_free(cal);
     irb_model_free(m);
     paths_free(&in);

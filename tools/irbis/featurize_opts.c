@@ -139,6 +139,54 @@ int parse_resize(const char *cmd, const char *text, irb_resize_mode old_crop, ir
     return 0;
 }
 
+const fopts featurize_defaults = {.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION,
+                                  .engine = "auto"};
+
+int featurize_take(const char *CMD, int c, fopts *o)
+{
+    switch (c) {
+    case 'm': o->model = optarg; break;
+    case 'l': o->layer = optarg; break;
+    case 'o': o->out = optarg; break;
+    case 'L': o->list = optarg; break;
+    case 'C': o->calib = optarg; break;
+    case 'e': o->engine = optarg; break;
+    case 'f': o->flip = 1; break;
+    case 'c': return cli_int(CMD, "--cut", optarg, 0, 100000, &o->cut);
+    case 't': return cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads);
+    case 'b': return cli_int(CMD, "--batch", optarg, 1, 4096, &o->batch);
+    case 's': return cli_int(CMD, "--size", optarg, 8, 4096, &o->size);
+    case 'S': return cli_int(CMD, "--short-side", optarg, 8, 8192, &o->short_side);
+    case 'F':
+        if (!cli_double(CMD, "--crop-fraction", optarg, &o->crop_fraction) || o->crop_fraction <= 0 ||
+            o->crop_fraction > 1)
+            return cli_error(CMD, "--crop-fraction expects a number in (0, 1]"), 0;
+        break;
+    case 'p':
+        o->pool_set = 1;
+        if (!strcmp(optarg, "avg")) o->pool = 1;
+        else if (!strcmp(optarg, "none")) o->pool = 0;
+        else return cli_error(CMD, "--pool expects avg or none, got '%s'", optarg), 0;
+        break;
+    case 'P':
+        o->bf16 = !strcmp(optarg, "bf16");
+        o->int8 = !strcmp(optarg, "int8");
+        if (!o->bf16 && !o->int8 && strcmp(optarg, "fp32"))
+            return cli_error(CMD, "--precision expects fp32, bf16 or int8"), 0;
+        break;
+    case 'r': return parse_resize(CMD, optarg, IRB_RESIZE_SHORT_CROP, &o->resize);
+    default: return -1;
+    }
+    return 1;
+}
+
+int featurize_need_model_out(const char *CMD, const fopts *o)
+{
+    if (!o->model || !o->out)
+        return cli_error(CMD, "--model and -o are required"), 0;
+    return 1;
+}
+
 int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *), fopts *o)
 {
     static const struct option longs[] = {
@@ -147,53 +195,19 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
         {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
         {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {"calib", 1, 0, 'C'},
         {0, 0, 0, 0}};
-    *o = (fopts){.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION, .engine = "auto"};
-    int c;
+    *o = featurize_defaults;
+    int c, took;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
-        switch (c) {
-        case 'm': o->model = optarg; break;
-        case 'l': o->layer = optarg; break;
-        case 'o': o->out = optarg; break;
-        case 'L': o->list = optarg; break;
-        case 'C': o->calib = optarg; break;
-        case 'e': o->engine = optarg; break;
-        case 'f': o->flip = 1; break;
-        case 'c': if (!cli_int(CMD, "--cut", optarg, 0, 100000, &o->cut)) return -1; break;
-        case 't': if (!cli_int(CMD, "--threads", optarg, 1, 1024, &o->threads)) return -1; break;
-        case 'b': if (!cli_int(CMD, "--batch", optarg, 1, 4096, &o->batch)) return -1; break;
-        case 's': if (!cli_int(CMD, "--size", optarg, 8, 4096, &o->size)) return -1; break;
-        case 'S': if (!cli_int(CMD, "--short-side", optarg, 8, 8192, &o->short_side)) return -1; break;
-        case 'F':
-            if (!cli_double(CMD, "--crop-fraction", optarg, &o->crop_fraction) || o->crop_fraction <= 0 ||
-                o->crop_fraction > 1) {
-                cli_error(CMD, "--crop-fraction expects a number in (0, 1]");
-                return -1;
-            }
-            break;
-        case 'p':
-            o->pool_set = 1;
-            if (!strcmp(optarg, "avg")) o->pool = 1;
-            else if (!strcmp(optarg, "none")) o->pool = 0;
-            else { cli_error(CMD, "--pool expects avg or none, got '%s'", optarg); return -1; }
-            break;
-        case 'P':
-            o->bf16 = !strcmp(optarg, "bf16");
-            o->int8 = !strcmp(optarg, "int8");
-            if (!o->bf16 && !o->int8 && strcmp(optarg, "fp32")) {
-                cli_error(CMD, "--precision expects fp32, bf16 or int8");
-                return -1;
-            }
-            break;
-        case 'r': if (!parse_resize(CMD, optarg, IRB_RESIZE_SHORT_CROP, &o->resize)) return -1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return -1;
-        }
+        if (c == 'h')
+            return usage(stdout), 0;
+        if ((took = featurize_take(CMD, c, o)) < 0)
+            usage(stderr);
+        if (took <= 0)
+            return -1;
     }
-    if (!o->model || !o->out) {
-        cli_error(CMD, "--model and -o are required");
+    if (!featurize_need_model_out(CMD, o))
         return -1;
-    }
     if (o->int8 != (o->calib != NULL)) {
         cli_error(CMD, "--precision int8 needs --calib TABLE (irbis calibrate), and --calib needs int8");
         return -1;
@@ -207,12 +221,10 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
     return 1;
 }
 
-irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, const irb_net_t *net)
+irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, int input_size)
 {
-    int c, h, w;
-    irb_net_input_shape(net, &c, &h, &w);
     const irb_preprocess *mp = irb_model_preprocess(m);
-    irb_preproc pp = irb_preproc_default(o->size ? (int)o->size : h);
+    irb_preproc pp = irb_preproc_default(o->size ? (int)o->size : input_size);
     pp.mode = o->resize;
     pp.crop_fraction = o->crop_fraction;
     if (o->short_side > 0)
@@ -280,7 +292,9 @@ int featurize_engine_new(featurize_engine *e, const fopts *o, int threads, const
     if (irb_model_load(o->model, NULL, &e->model, &err) != IRB_OK ||
         featurize_net(o, e->model, threads, &e->net, &err) != IRB_OK)
         return cli_fail(cmd, &err);
-    e->pp = featurize_preproc(o, e->model, e->net);
+    int c, h, w;
+    irb_net_input_shape(e->net, &c, &h, &w);
+    e->pp = featurize_preproc(o, e->model, h);
     e->dim = irb_net_output_size(e->net);
     e->k = o->flip ? 2 : 1;
     irb_feat_input in = {.net = e->net, .pp = e->pp, .flip = o->flip, .all = 1};

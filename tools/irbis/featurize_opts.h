@@ -40,13 +40,21 @@ int parse_resize(const char *cmd, const char *text, irb_resize_mode old_crop, ir
  * --help (usage printed to stdout), -1 on a bad command line (message printed). */
 int featurize_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), fopts *o);
 
+/* For commands taking some of featurize's options (calibrate): the values before the command
+ * line; one option (getopt's c and optarg, with featurize's letters) into o: 1, 0 after a
+ * message, -1 when c is none of them; the check that --model and -o were given (0 after a
+ * message). */
+extern const fopts featurize_defaults;
+int featurize_take(const char *cmd, int c, fopts *o);
+int featurize_need_model_out(const char *cmd, const fopts *o);
+
 /* The net featurize's options describe (engine, precision with its --calib table, cut, pool,
  * size), batch x2 with --flip. */
 irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err);
 
-/* The preprocessing featurize's options describe for net (its input size unless --size), with
- * the model's normalisation. */
-irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, const irb_net_t *net);
+/* The preprocessing the options describe for a net of input_size (unless --size), with the
+ * model's normalisation. */
+irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, int input_size);
 
 /* The metadata of a feature set (docs/features.md), in featurize's order. */
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
