@@ -73,6 +73,15 @@ void irb_tensor_release(irb_tensor *t)
     memset(t, 0, sizeof *t);
 }
 
+void irb_value_view(const irb_value *v, irb_tensor *t)
+{
+    t->dtype = v->dtype;
+    t->rank = v->rank;
+    memcpy(t->dims, v->dims, sizeof t->dims);
+    t->data = v->data;
+    t->nbytes = v->nbytes;
+}
+
 /* ---------------------------------------------------------------- graphs */
 
 void irb_graph_release(irb_graph *g)

@@ -128,6 +128,8 @@ size_t irb_dtype_size(irb_dtype dt);
 int64_t irb_numel(int rank, const int64_t *dims);
 /* Frees t->data (irb_free) and zeroes t. NULL is fine. */
 void irb_tensor_release(irb_tensor *t);
+/* t = a view of v: its dtype, shape and data (borrowed: v keeps owning the data). */
+void irb_value_view(const irb_value *v, irb_tensor *t);
 
 /* ---- graph building and copying (src/nn/ir.c) */
 /* Frees everything the graph owns and zeroes it. NULL is fine. */

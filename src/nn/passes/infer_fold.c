@@ -5,15 +5,6 @@
 #include "nn/ops/ops.h"
 #include "nn/passes/passes.h"
 
-static void view(const irb_value *v, irb_tensor *t)
-{
-    t->dtype = v->dtype;
-    t->rank = v->rank;
-    memcpy(t->dims, v->dims, sizeof t->dims);
-    t->data = v->data;
-    t->nbytes = v->nbytes;
-}
-
 static int known(const irb_value *v)
 {
     if (v->rank < 0)
@@ -122,7 +113,7 @@ irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
             const irb_value *v = &g->values[n->in[i]];
             if (!known(v))
                 return irb_op_fail(err, n, IRB_MISMATCH, "the shape of input '%s' is not known", v->name);
-            view(v, &tin[i]);
+            irb_value_view(v, &tin[i]);
             in[i] = &tin[i];
             all_const &= v->data != NULL;
         }

@@ -8,15 +8,6 @@
 #include "nn/backend.h"
 #include "nn/ops/ops.h"
 
-static void view(const irb_value *v, irb_tensor *t)
-{
-    t->dtype = v->dtype;
-    t->rank = v->rank;
-    memcpy(t->dims, v->dims, sizeof t->dims);
-    t->data = v->data;
-    t->nbytes = v->nbytes;
-}
-
 static int supports(const irb_graph *g, int node)
 {
     irb_op op = g->nodes[node].op;
@@ -78,7 +69,7 @@ static irb_status eval(const irb_graph *g, const irb_tensor *in, irb_tensor *out
     }
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].data)
-            view(&g->values[v], &vals[v]);
+            irb_value_view(&g->values[v], &vals[v]);
     for (int i = 0; i < g->n_inputs; i++)
         vals[g->inputs[i]] = in[i];
     for (int k = 0; k < g->n_nodes && s == IRB_OK; k++)
@@ -134,7 +125,7 @@ static void destroy(void *p)
 static irb_status alloc_value(ref_plan *r, int v, irb_error *err)
 {
     irb_tensor *t = &r->vals[v];
-    view(&r->g.values[v], t);
+    irb_value_view(&r->g.values[v], t);
     size_t bytes;
     int64_t count = irb_numel(t->rank, t->dims);
     if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(t->dtype), &bytes) ||
@@ -158,7 +149,7 @@ static irb_status compile_plan(ref_plan *r, const irb_exec_opts *o, irb_error *e
         return irb_fail(err, IRB_NOMEM, "out of memory compiling the network");
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].data)
-            view(&g->values[v], &r->vals[v]);
+            irb_value_view(&g->values[v], &r->vals[v]);
     IRB_TRY(alloc_value(r, g->input, err));
     size_t scratch = 0;
     for (int k = 0; k < g->n_nodes; k++) {
