@@ -22,15 +22,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import store_progress  # noqa: E402
+from testlib import check, failures, store_progress  # noqa: E402
 
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 def seconds(ts):

@@ -12,16 +12,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 from sklearn import metrics as skm
 
+from testlib import check, failures
+
 BIN = os.environ["IRBIS_BIN"]
 TMP = os.path.join(os.environ.get("IRBIS_TMP", "/tmp/irbis-test"), "eval_sklearn")
 os.makedirs(TMP, exist_ok=True)
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
 
 
 def close(a, b, tol=1e-9):

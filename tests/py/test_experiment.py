@@ -12,19 +12,14 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
+from testlib import check, failures
+
 SHARED = os.environ.get('IRBIS_SHARED', '../shared')
 BIN = os.environ['IRBIS_BIN']
 TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp'), 'experiment')
 ROOT = os.path.join(SHARED, 'data/camera-traps')
 MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
 N = 400  # the first N MLWIC images in path order: 5 contiguous blocks of 80
-failures = []
-
-
-def check(cond, what):
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        failures.append(what)
 
 
 def run_irbis(out):

@@ -5,23 +5,16 @@ import csv
 import json
 import os
 import subprocess
-import sys
 
 import numpy as np
+
+from testlib import check, finish
 
 build, tmp = os.environ['IRBIS_BUILD'], os.environ['IRBIS_TMP']
 helper = os.path.join(build, 'tests', 'test_learn_features')
 d = os.path.join(tmp, 'py_features')
 os.makedirs(d, exist_ok=True)
 rng = np.random.default_rng(7)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    if not cond:
-        fails += 1
-        print('FAIL:', what)
 
 
 for n, dim in ((0, 3), (1, 1), (517, 1280)):
@@ -62,5 +55,4 @@ check(r.stdout.splitlines()[39] == 'p39.jpg\t0', 'paths')
 np.save(base + '.npy', x.astype('<f8'))
 r = subprocess.run([helper, '--read', base, out], capture_output=True, text=True)
 check(r.returncode != 0 and 'np.npy' in r.stderr and 'dtype' in r.stderr, 'f8 refused: ' + r.stderr)
-print('failures:', fails)
-sys.exit(1 if fails else 0)
+finish()

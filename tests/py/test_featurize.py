@@ -15,6 +15,8 @@ import sys
 import numpy as np
 from PIL import Image
 
+from testlib import check, failures
+
 SHARED = os.environ["IRBIS_SHARED"]
 TMP = os.path.join(os.environ["IRBIS_TMP"], "featurize")
 BIN = os.environ["IRBIS_BIN"]
@@ -22,13 +24,6 @@ MODEL = os.path.join(SHARED, "models/mobilenet_v2/mobilenet_v2_1.0_224.onnx")
 REF = os.path.join(SHARED, "models/mobilenet_v2/reference")
 NAMES = ["dog", "eagle", "giraffe", "horses"]
 
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
 
 
 def featurize(out, files, *extra):

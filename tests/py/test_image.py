@@ -23,6 +23,8 @@ import zlib
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
 
+from testlib import check, failures
+
 SHARED = os.environ.get('IRBIS_SHARED', '../shared')
 BUILD = os.environ['IRBIS_BUILD']
 TMP = os.path.join(os.environ.get('IRBIS_TMP', '/tmp/irbis-test'), 'image_py')
@@ -30,13 +32,6 @@ HELPER = os.path.join(BUILD, 'tests', 'test_image')
 CT = os.path.join(SHARED, 'data', 'camera-traps')
 ODD = os.path.join(SHARED, 'data', 'odd-images')
 os.makedirs(TMP, exist_ok=True)
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 def run(*args):

@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, MODEL, check, finish, make_tree, tmpdir  # noqa: E402
 
 TMP = tmpdir('label_match')
 SURVEY = os.path.join(TMP, 'survey')
@@ -43,9 +43,7 @@ def make_survey():
         files['%s/a%d.jpg' % (cam, i)] = animal[i]
     files['cam1/d.jpg'], files['cam2/d.jpg'] = empty[8], empty[9]
     files['cam2/unlabelled.jpg'] = animal[8]
-    for rel, src in files.items():
-        os.makedirs(os.path.dirname(os.path.join(SURVEY, rel)), exist_ok=True)
-        os.symlink(os.path.abspath(os.path.join(CT, src)), os.path.join(SURVEY, rel))
+    make_tree(SURVEY, {rel: os.path.abspath(os.path.join(CT, src)) for rel, src in files.items()})
     labels = [['cam1/e0.jpg', 'empty'], ['./cam1//e1.jpg', 'empty'], ['survey/cam1/a0.jpg', 'animal'],
               ['d.jpg', 'empty'], ['cam3/missing.jpg', 'animal']]
     named = {'cam1/e0.jpg', 'cam1/e1.jpg', 'cam1/a0.jpg'}

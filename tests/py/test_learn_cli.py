@@ -7,21 +7,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 
 import numpy as np
+
+from testlib import check, finish
 
 BIN, TMP = os.environ['IRBIS_BIN'], os.environ['IRBIS_TMP']
 D = os.path.join(TMP, 'py_learn_cli')
 os.makedirs(D, exist_ok=True)
-fails = 0
-
-
-def check(cond, what):
-    global fails
-    print(('ok   ' if cond else 'FAIL ') + what)
-    if not cond:
-        fails += 1
 
 
 def write_features(base, x, paths, flipped, meta, cameras):
@@ -138,5 +131,4 @@ rc, out, err = run('predict', model, other, '-o', pred)
 check(rc == 3 and 'dim' in err, 'dim mismatch: ' + err.strip())
 rc, out, err = run('train', base, '--labels', lab_csv, '--C', '1', '--cv', '3', '-o', model)
 check(rc == 2, '--C with --cv is a usage error')
-print('failures:', fails)
-sys.exit(1 if fails else 0)
+finish()

@@ -66,6 +66,25 @@ def predictions(path, key='p_animal'):
     return {os.path.basename(r['path']): float(r[key]) for r in csv.DictReader(open(path))}
 
 
+def out_of_fold(exp, recipes):
+    """The experiment's out-of-fold p_animal of each recipe (by file name) and each path's fold."""
+    oof, fold = {}, {}
+    for recipe in recipes:
+        f = os.path.join(exp, 'predictions_%s.csv' % recipe.replace('+', '_'))
+        oof[recipe] = {os.path.basename(p['path']): float(p['p_animal']) for p in csv.DictReader(open(f))}
+        fold.update({p['path']: p['fold'] for p in csv.DictReader(open(f))})
+    return oof, fold
+
+
+def fold_split(tmp, rows, fold, f):
+    """Fold f's test rows, the labels of the other folds' rows (tmp/train_F.csv) and a survey of
+    the test rows (tmp/surveyF)."""
+    test = [r for r in rows if fold[r['path']] == f]
+    lab = os.path.join(tmp, 'train_%s.csv' % f)
+    write_labels(lab, [r for r in rows if fold[r['path']] != f])
+    return test, lab, survey_of(os.path.join(tmp, 'survey%s' % f), test)
+
+
 def equivalence(name, rows, exp_args, exact, measured=()):
     """rows: the labelled images. The experiment's out-of-fold predictions of each row in exact
     must equal classify --pipeline's of that row trained on the other folds, to 1e-5; rows in
@@ -80,17 +99,10 @@ def equivalence(name, rows, exp_args, exact, measured=()):
     r = run(['experiment', '--images', CT, '--labels', labels, '--model', MODEL, '--task', 'empty',
              '--rows', ','.join(recipes), '--cache', cache, '-o', exp, '--quiet'] + exp_args)
     check(r.returncode == 0, '%s: experiment ran (%s)' % (name, r.stderr.strip()[-300:]))
-    oof, fold = {}, {}
-    for recipe in recipes:
-        f = os.path.join(exp, 'predictions_%s.csv' % recipe.replace('+', '_'))
-        oof[recipe] = {os.path.basename(p['path']): float(p['p_animal']) for p in csv.DictReader(open(f))}
-        fold.update({p['path']: p['fold'] for p in csv.DictReader(open(f))})
+    oof, fold = out_of_fold(exp, recipes)
     result = {}
     for f in sorted(set(fold.values())):
-        test = [r for r in rows if fold[r['path']] == f]
-        lab = os.path.join(tmp, 'train_%s.csv' % f)
-        write_labels(lab, [r for r in rows if fold[r['path']] != f])
-        survey = survey_of(os.path.join(tmp, 'survey%s' % f), test)
+        test, lab, survey = fold_split(tmp, rows, fold, f)
         for recipe in recipes:
             pipe = os.path.join(tmp, '%s_fold%s.irbis' % (recipe.replace('+', '_'), f))
             r = run(['train', '--images', CT, '--labels', lab, '--model', MODEL, '--task', 'empty',
@@ -236,13 +248,20 @@ def mpi_pipeline(pipe, survey, ref):
             check(sum(1 for x in worked if x) >= 2, 'units of work cut the camera: both ranks worked (%s)' % worked)
 
 
+def mlwic_rows(manifest, n):
+    """The first n MLWIC rows of the manifest in path order, as plain path,label rows (no camera,
+    no time: CV blocks of path order, one camera)."""
+    mlwic = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:n]
+    for r in mlwic:
+        r['camera'], r['timestamp'] = '', ''
+    return mlwic
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP, exist_ok=True)
     manifest = list(csv.DictReader(open(os.path.join(CT, 'manifest.csv'))))
-    mlwic = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
-    for r in mlwic:
-        r['camera'], r['timestamp'] = '', ''  # plain path,label: blocks of path order, one camera
+    mlwic = mlwic_rows(manifest, N)
     # contiguous blocks: in the experiment a fold's training frames see training neighbours only
     # and its test frames test neighbours only, as a pipeline trained on the other blocks and
     # deployed on this one does: every image matches, the blocks' edges too

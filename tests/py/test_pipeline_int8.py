@@ -42,7 +42,8 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import CT, MODEL, check, finish, tmpdir  # noqa: E402
-from test_pipeline import predictions, run, survey_of, write_labels  # noqa: E402  (fp32's helpers)
+# fp32's helpers
+from test_pipeline import fold_split, mlwic_rows, out_of_fold, predictions, run, survey_of, write_labels  # noqa: E402
 
 TMP = tmpdir('pipeline_int8')
 N = 120
@@ -129,16 +130,9 @@ def equivalence(rows, calib, name='folds', prec='int8', recipe_args=RECIPE, reci
         print('SKIPPED bf16 equivalence: %s' % r.stderr.strip()[-200:])
         return
     check(r.returncode == 0, 'experiment --precision %s ran (%s)' % (prec, r.stderr.strip()[-300:]))
-    oof, fold = {}, {}
-    for recipe in recipes:
-        f = os.path.join(exp, 'predictions_%s.csv' % recipe.replace('+', '_'))
-        oof[recipe] = {os.path.basename(p['path']): float(p['p_animal']) for p in csv.DictReader(open(f))}
-        fold.update({p['path']: p['fold'] for p in csv.DictReader(open(f))})
+    oof, fold = out_of_fold(exp, recipes)
     for f in sorted(set(fold.values())):
-        test = [r for r in rows if fold[r['path']] == f]
-        lab = os.path.join(tmp, 'train_%s.csv' % f)
-        write_labels(lab, [r for r in rows if fold[r['path']] != f])
-        survey = survey_of(os.path.join(tmp, 'survey%s' % f), test)
+        test, lab, survey = fold_split(tmp, rows, fold, f)
         for recipe in trained:
             pipe = os.path.join(tmp, '%s_fold%s.irbis' % (recipe.replace('+', '_'), f))
             r = run(['train', '--images', CT, '--labels', lab, '--model', MODEL, '--task', 'empty', '--recipe', recipe,
@@ -317,9 +311,7 @@ def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP, exist_ok=True)
     manifest = list(csv.DictReader(open(os.path.join(CT, 'manifest.csv'))))
-    mlwic = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])[:N]
-    for r in mlwic:
-        r['camera'], r['timestamp'] = '', ''  # plain path,label: blocks of path order, one camera
+    mlwic = mlwic_rows(manifest, N)
     calib = {}
     for s in SIZES:  # tables from other MLWIC frames than the ones classified
         calib[s] = os.path.join(TMP, 'mlwic_%d.calib' % s)

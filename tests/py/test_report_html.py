@@ -12,14 +12,8 @@ from html.parser import HTMLParser
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from testlib import check, failures  # noqa: E402
 
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 class Tables(HTMLParser):

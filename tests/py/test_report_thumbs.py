@@ -17,7 +17,7 @@ from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import BIN, CT, SHARED, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, SHARED, check, finish, make_tree, tmpdir  # noqa: E402
 
 TMP = tmpdir('report_thumbs')
 ODD = os.path.join(SHARED, "data/odd-images")
@@ -46,10 +46,7 @@ def main():
         "gray/g.jpg": os.path.join(ODD, "african_elephants_bw.jpg"),
         "plain/p.JPG": os.path.join(CT, "wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG"),
     }
-    for rel, src in files.items():
-        os.makedirs(os.path.dirname(os.path.join(survey, rel)), exist_ok=True)
-        if src:
-            os.symlink(src, os.path.join(survey, rel))
+    make_tree(survey, files)
     Image.open(os.path.join(CT, "mlwic_examples/images/CA-01_0006503.jpg")).save(os.path.join(survey, "png/frame.png"))
     os.makedirs(os.path.join(survey, "broken"))
     with open(os.path.join(survey, "broken/b.jpg"), "wb") as f:

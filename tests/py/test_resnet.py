@@ -20,15 +20,7 @@ TMP = os.path.join(os.environ["IRBIS_TMP"], "resnet")
 HELPER = os.path.join(os.environ["IRBIS_BUILD"], "tests", "test_onednn_models")
 sys.path.insert(0, os.path.join(SRC, "tools"))
 import export_resnet50  # noqa: E402
-
-failures = []
-
-
-def check(cond, msg):
-    print(("ok   " if cond else "FAIL ") + msg)
-    if not cond:
-        failures.append(msg)
-
+from testlib import check, failures  # noqa: E402
 
 def irbis(model, layer, x, threads=2):
     """fp32 batch, fp32 one image per run, fp32 logits, bf16 (None without AVX512-BF16)."""

@@ -6,17 +6,12 @@ import shutil
 import subprocess
 import sys
 
+from testlib import check, failures, make_tree
+
 SHARED = os.environ.get('IRBIS_SHARED', '../shared')
 BIN = os.environ['IRBIS_BIN']
 ROOT = os.path.join(os.environ.get('IRBIS_TMP', '/tmp/irbis-test'), 'scan_py', 'survey')
 CT = os.path.join(SHARED, 'data', 'camera-traps')
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print('FAIL:', msg)
 
 
 shutil.rmtree(os.path.dirname(ROOT), ignore_errors=True)
@@ -29,9 +24,7 @@ files = {
     'StationA/cut.jpg': os.path.join(SHARED, 'data/odd-images/african_elephants_truncated_file.jpg'),
     'top.jpg': os.path.join(wak, 'IMG_0043.JPG'),
 }
-for rel, src in files.items():
-    os.makedirs(os.path.dirname(os.path.join(ROOT, rel)), exist_ok=True)
-    shutil.copy(src, os.path.join(ROOT, rel))
+make_tree(ROOT, files, shutil.copy)
 with open(os.path.join(ROOT, 'StationA/notes.txt'), 'w') as f:
     f.write('field notes\n')
 open(os.path.join(ROOT, 'StationA/empty.jpg'), 'w').close()

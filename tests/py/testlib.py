@@ -69,6 +69,16 @@ def finish():
     print('all passed')
 
 
+def make_tree(root, files, place=os.symlink):
+    """root/REL for each REL -> SRC of files: SRC placed there by place(SRC, path) (a symlink, or
+    e.g. shutil.copy); a SRC of None makes only REL's folder."""
+    for rel, src in files.items():
+        path = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        if src:
+            place(src, path)
+
+
 def write_features(base, x, paths, meta=None):
     """A feature set (base.npy/.csv/.json, docs/features.md) of rows x, unflipped, at paths."""
     import json
