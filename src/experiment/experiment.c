@@ -1347,7 +1347,7 @@ static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
         }
         return;
     }
-    for (int k = 0; !c->o->decode_each && k < c->n_sizes; k++)
+    for (int k = 0; k < c->n_sizes; k++)
         used += row->size_folds[k] > 0;
     row->sizes[0] = 0;
     for (int k = 0; k < c->n_sizes && len < sizeof row->sizes; k++) {
