@@ -22,8 +22,18 @@ mirror): a pipeline whose appearance parts share the motion parts' inputs runs o
 size for both (and one per mirror). --best takes several files, comma-separated (e.g. a
 pipeline saved before and after a recipe change), all measured in the same rounds.
 
+Two builds in the same rounds (e.g. main before a change and the branch after it): --build
+NAME=DIR for each (DIR holds irbis and bench_stages; default: this tree's build/). Each round
+runs every build on every pipeline, so a ratio between builds is measured under the same load.
+--data hannaboe runs the surveys on the hannaboe frames (1280 x 720, where each input size picks
+its own DCT scale unless the pipeline decodes once) instead of MLWIC's (256 x 256).
+
+"cores bound" is what the whole could reach if every stage's work had to share the same cores:
+each stage alone keeps the --threads cores busy, so an image costs 1/rate core-time per
+stage, and 1 / sum(1 / rate) is the best the whole can do when nothing overlaps for free.
+
   /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE[,FILE...]]
-                                           [--demo fp32,int8]
+      [--best-n N] [--data mlwic|hannaboe] [--build NAME=DIR ...] [--demo fp32,int8]
 
 --demo PRECISIONS adds, for each precision, the demo's recipe (RN2+A+M, 224/448/576 averaged,
 squashed, info strips cropped: scripts/demo.sh) trained at that precision on the first 300 MLWIC
@@ -53,11 +63,11 @@ MODEL = os.path.join(SHARED, 'models/mobilenet_v2/mobilenet_v2_1.0_224.onnx')
 STAGES = os.environ.get('IRBIS_BENCH_STAGES', os.path.join(ROOT, 'build', 'bench_stages'))
 
 
-def timed(args):
+def timed(args, binary=None):
     """Wall seconds and peak RSS (MiB) of one irbis run."""
     t = time.time()
     with tempfile.TemporaryFile() as err:
-        p = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL, stderr=err)
+        p = subprocess.Popen([binary or BIN] + args, stdout=subprocess.DEVNULL, stderr=err)
         _, status, ru = os.wait4(p.pid, 0)
         if os.waitstatus_to_exitcode(status) != 0:
             err.seek(0)
@@ -65,9 +75,10 @@ def timed(args):
     return time.time() - t, ru.ru_maxrss / 1024.0
 
 
-def stages(pipe, lst, threads):
+def stages(pipe, lst, threads, binary=None):
     """{stage: images/s} of bench_stages on the images of list file lst."""
-    r = subprocess.run([STAGES, pipe, MODEL, threads, lst, '4', '1'], check=True, capture_output=True, text=True)
+    r = subprocess.run([binary or STAGES, pipe, MODEL, threads, lst, '4', '1'], check=True, capture_output=True,
+                       text=True)
     return {w[0]: float(w[1]) for w in (l.split() for l in r.stdout.splitlines()) if len(w) == 2}
 
 
@@ -98,6 +109,40 @@ def survey_dir(tmp, name, rows):
     return os.path.dirname(d)
 
 
+def builds(specs):
+    """[(name, irbis, bench_stages)] from NAME=DIR specs (default: this tree's build)."""
+    if not specs:
+        return [('', BIN, STAGES)]
+    out = []
+    for spec in specs:
+        name, _, d = spec.partition('=')
+        out.append((name, os.path.join(d, 'irbis'), os.path.join(d, 'bench_stages')))
+    return out
+
+
+def print_results(a, bs, pipes, res, rss):
+    print('%s frames, --threads %s, %d interleaved rounds: images/s, each round' % (a.data, a.threads, a.rounds))
+    for bname, _, _ in bs:
+        for name, pipe, n in pipes:
+            key = (bname, name)
+            print('%s%s, %d images, %d CNN passes per image:'
+                  % ('[%s] ' % bname if bname else '', name, n, res[key + ('passes',)][0]))
+            for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole', 'whole, marginal'):
+                v = res.get(key + (stage,), [])
+                print('  %-16s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
+            for r in range(a.rounds):
+                alone = [res[key + (s,)][r] for s in ('decode', 'cnn', 'classifier')]
+                slowest, bound = min(alone), 1.0 / sum(1.0 / x for x in alone)
+                w, wm, fz = res[key + ('whole',)][r], res[key + ('whole, marginal',)][r], res[key + ('featurizer',)][r]
+                print('  round %d: whole / slowest stage alone %.0f %% (marginal %.0f %%), whole / featurizer %.0f %% '
+                      '(marginal %.0f %%); cores bound %.1f: marginal / bound %.0f %%'
+                      % (r + 1, 100 * w / slowest, 100 * wm / slowest, 100 * w / fz, 100 * wm / fz, bound,
+                         100 * wm / bound))
+            print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
+                  % (n, '/'.join('%.0f' % x for x in rss[key + (n,)]), 2 * n,
+                     '/'.join('%.0f' % x for x in rss[key + (2 * n,)])))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--n', type=int, default=300)
@@ -106,65 +151,61 @@ def main():
     ap.add_argument('--best', default=os.path.join(ROOT, 'out', 'pipeline.irbis'),
                     help='pipeline file(s), comma-separated')
     ap.add_argument('--best-n', type=int, default=0, help='images for the best pipeline (default --n / 4)')
+    ap.add_argument('--data', choices=('mlwic', 'hannaboe'), default='mlwic', help='the survey frames')
+    ap.add_argument('--build', action='append', default=[], metavar='NAME=DIR',
+                    help='a build to time (irbis and bench_stages in DIR); repeat to compare builds')
     ap.add_argument('--demo', default='', help='precisions (fp32,bf16,int8): the demo recipe trained at each on '
                     '300 MLWIC frames (out/demo300_PREC.irbis, trained once), measured beside --best')
     a = ap.parse_args()
     demos = [demo_pipeline(p) for p in a.demo.split(',') if p]
+    bs = builds(a.build)
     tmp = tempfile.mkdtemp(prefix='bench_pipeline')
-    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
-                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    manifest = list(csv.DictReader(open(os.path.join(CT, 'manifest.csv'))))
+    rows = sorted((r for r in manifest if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
     train = rows[:200]
+    # the survey frames: MLWIC's after the 200 the RN2 pipeline trains on, or hannaboe's
+    frames = rows[200:] if a.data == 'mlwic' else sorted(
+        (r for r in manifest if r['path'].startswith('hannaboe_smallmammal/')), key=lambda r: r['path'])
     labels = os.path.join(tmp, 'labels.csv')
     with open(labels, 'w') as f:
         f.write('path,label\n' + ''.join('%s,%s\n' % (r['path'], r['label']) for r in train))
     rn2 = os.path.join(tmp, 'rn2.irbis')
-    subprocess.run([BIN, 'train', '--images', CT, '--labels', labels, '--model', MODEL, '--recipe', 'RN2',
+    subprocess.run([bs[0][1], 'train', '--images', CT, '--labels', labels, '--model', MODEL, '--recipe', 'RN2',
                     '--size', '224', '--crop', 'none', '--resize', 'squash', '--folds', '3', '-o', rn2, '--quiet'],
                    check=True, capture_output=True)
     pipes = [('RN2 at 224', rn2, a.n)]
     for best in a.best.split(',') + demos:
         if os.path.exists(best):
             pipes.append(('%s' % best, best, a.best_n or max(a.n // 4, 16)))
-    res, rss = {}, {}
-    for name, pipe, n in pipes:
+    for _, pipe, n in pipes:
+        if 2 * n > len(frames):
+            raise SystemExit('%d images asked for, %d %s frames' % (2 * n, len(frames), a.data))
         # N survey images and 2N (for the peak RSS), from the frames the pipeline did not train on
         for k, m in (('n', n), ('2n', 2 * n)):
-            survey_dir(tmp, '%s_%s' % (k, id(pipe)), rows[200:200 + m])
+            survey_dir(tmp, '%s_%s' % (k, id(pipe)), frames[:m])
+    res, rss = {}, {}
     for rnd in range(a.rounds):
-        for name, pipe, n in pipes:
-            survey = os.path.join(tmp, 'n_%s' % id(pipe))
-            lst = os.path.join(tmp, 'list_%s.txt' % id(pipe))
-            cam = os.path.join(survey, 'cam')
-            open(lst, 'w').write(''.join(os.path.join(cam, f) + '\n' for f in sorted(os.listdir(cam))))
-            for stage, v in stages(pipe, lst, a.threads).items():
-                res.setdefault((name, stage), []).append(v)
-            for k, m in (('n', n), ('2n', 2 * n)):
-                out = os.path.join(tmp, 'out')
-                shutil.rmtree(out, ignore_errors=True)
-                wall, peak = timed(['classify', '--pipeline', pipe, os.path.join(tmp, '%s_%s' % (k, id(pipe))),
-                                         '-o', out, '--threads', a.threads, '--quiet'])
-                if k == 'n':
-                    res.setdefault((name, 'whole'), []).append(m / wall)
-                    t_n = wall
-                else:  # the N more images' rate: the run's fixed costs (model, nets, outputs' setup) left out
-                    res.setdefault((name, 'whole, marginal'), []).append((m - n) / max(wall - t_n, 1e-9))
-                rss.setdefault((name, m), []).append(peak)
-    print('MLWIC frames, --threads %s, %d interleaved rounds: images/s, each round'
-          % (a.threads, a.rounds))
-    for name, pipe, n in pipes:
-        print('%s, %d images, %d CNN passes per image:' % (name, n, res[(name, 'passes')][0]))
-        for stage in ('decode', 'cnn', 'classifier', 'featurizer', 'whole', 'whole, marginal'):
-            v = res.get((name, stage), [])
-            print('  %-16s %s' % (stage, '  '.join('%8.1f' % x for x in v)))
-        for r in range(a.rounds):
-            slowest = min(res[(name, s)][r] for s in ('decode', 'cnn', 'classifier'))
-            w, wm = res[(name, 'whole')][r], res[(name, 'whole, marginal')][r]
-            print('  round %d: whole / slowest stage alone %.0f %% (marginal %.0f %%), whole / featurizer %.0f %% '
-                  '(marginal %.0f %%)' % (r + 1, 100 * w / slowest, 100 * wm / slowest,
-                                          100 * w / res[(name, 'featurizer')][r], 100 * wm / res[(name, 'featurizer')][r]))
-        print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
-              % (n, '/'.join('%.0f' % x for x in rss[(name, n)]), 2 * n,
-                 '/'.join('%.0f' % x for x in rss[(name, 2 * n)])))
+        for bname, binary, stages_bin in bs:
+            for name, pipe, n in pipes:
+                key = (bname, name)
+                survey = os.path.join(tmp, 'n_%s' % id(pipe))
+                lst = os.path.join(tmp, 'list_%s.txt' % id(pipe))
+                cam = os.path.join(survey, 'cam')
+                open(lst, 'w').write(''.join(os.path.join(cam, f) + '\n' for f in sorted(os.listdir(cam))))
+                for stage, v in stages(pipe, lst, a.threads, stages_bin).items():
+                    res.setdefault(key + (stage,), []).append(v)
+                for k, m in (('n', n), ('2n', 2 * n)):
+                    out = os.path.join(tmp, 'out')
+                    shutil.rmtree(out, ignore_errors=True)
+                    wall, peak = timed(['classify', '--pipeline', pipe, os.path.join(tmp, '%s_%s' % (k, id(pipe))),
+                                        '-o', out, '--threads', a.threads, '--quiet'], binary)
+                    if k == 'n':
+                        res.setdefault(key + ('whole',), []).append(m / wall)
+                        t_n = wall
+                    else:  # the N more images' rate: the run's fixed costs (model, nets, outputs' setup) left out
+                        res.setdefault(key + ('whole, marginal',), []).append((m - n) / max(wall - t_n, 1e-9))
+                    rss.setdefault(key + (m,), []).append(peak)
+    print_results(a, bs, pipes, res, rss)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -63,6 +63,9 @@ typedef struct irb_experiment_opts {
                                * the array's end; with more than one, each training fold chooses
                                * one (with the crop) or averages them, as `combine` says. All 0:
                                * the model's size */
+    int decode_each;          /* several sizes: 0 (default) every size resamples the decode the
+                               * largest one picks (irb_preproc.decode_size: one decode per image
+                               * in classify); 1 each size decodes at its own DCT scale (as before) */
     double crop_fraction;     /* for IRB_RESIZE_CROP_FRACTION (0: 0.875) */
     int raw_size;             /* L120's side (0: 120) */
     int threads, batch;       /* 0: all CPUs; 0: 16 */

@@ -178,6 +178,9 @@ typedef struct irb_preproc {
     int flip;                 /* 1: mirror left-right */
     irb_strip_mode strips;
     double strip_top, strip_bottom; /* IRB_STRIPS_FIXED: fractions of the height in [0, 0.5) */
+    int decode_size;          /* > size: decode at the DCT scale this preprocessing at size
+                               * decode_size picks (a multi-size pipeline's largest input: one
+                               * decode serves every size); 0 (or <= size): the scale size picks */
     int full_decode;          /* 1: never use DCT scaling (slow; for comparisons) */
     long long max_pixels;     /* 0: IRB_DEFAULT_MAX_PIXELS */
 } irb_preproc;

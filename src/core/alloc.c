@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static _Thread_local long fail_countdown; /* 0: injection off */
 
@@ -49,6 +50,23 @@ void *irb_realloc_array(void *p, size_t count, size_t size)
 {
     size_t n;
     return irb_mul_size(count, size, &n) ? irb_realloc(p, n) : NULL;
+}
+
+void *irb_malloc_large(size_t count, size_t size)
+{
+    enum { HUGE = 2 << 20 };
+    size_t n;
+    if (!irb_mul_size(count, size, &n))
+        return NULL;
+    if (n < HUGE)
+        return irb_malloc(n);
+    void *p = NULL;
+    if (inject_failure() || posix_memalign(&p, HUGE, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, n, MADV_HUGEPAGE); /* advice only: without huge pages the buffer works the same */
+#endif
+    return p;
 }
 
 void irb_free(void *p) { free(p); }

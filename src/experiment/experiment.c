@@ -521,6 +521,11 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
         pp.scale[k] = mp->std[k];
     }
     pp.strips = strips ? IRB_STRIPS_AUTO : IRB_STRIPS_NONE;
+    /* several sizes: every size resamples the decode the largest one picks (docs/pipeline.md,
+     * "Decoding once"), so a pipeline's classify decodes each image once, as featurized here */
+    for (int k = 0; !c->o->decode_each && k < c->n_sizes; k++)
+        if (c->sizes[k] > size && c->sizes[k] > pp.decode_size)
+            pp.decode_size = c->sizes[k];
     return pp;
 }
 

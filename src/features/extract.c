@@ -288,7 +288,7 @@ static irb_status chunk_alloc(irb_featurizer *f, chunk *c, irb_error *err)
     if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status)
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     for (int j = 0; j < f->n_in; j++) {
-        c->rows[j] = irb_malloc_array(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
+        c->rows[j] = irb_malloc_large(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
         c->slot[j] = irb_malloc_array(m, sizeof(long));
         c->mirrored[j] = irb_malloc_array(m, 1);
         if (!c->rows[j] || !c->slot[j] || !c->mirrored[j])
@@ -344,7 +344,7 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     for (int j = 0; s == IRB_OK && j < n; j++) {
         const in_state *is = &f->in[j];
         if (is->in.net &&
-            !(f->output[j] = irb_malloc_array((size_t)f->chunk_max * (size_t)is->per_image, is->out_dim * sizeof(float))))
+            !(f->output[j] = irb_malloc_large((size_t)f->chunk_max * (size_t)is->per_image, is->out_dim * sizeof(float))))
             s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory for the outputs of input %d", j);
     }
     if (s != IRB_OK) {

@@ -66,14 +66,28 @@ irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_err
     return IRB_OK;
 }
 
+/* Each channel's 256 values looked up (the same float expression as computed per pixel), RGB
+ * read in one pass. */
 void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
 {
     size_t plane = (size_t)img->width * (size_t)img->height;
+    float lut[3][256];
     for (int c = 0; c < 3; c++) {
         float m = mean ? mean[c] : 0.0f, inv = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
-        const uint8_t *p = img->data + (img->channels > c ? c : 0);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ((float)v - m) * inv;
+    }
+    float *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane;
+    const uint8_t *p = img->data;
+    if (img->channels == 3) {
+        for (size_t i = 0; i < plane; i++, p += 3)
+            o0[i] = lut[0][p[0]], o1[i] = lut[1][p[1]], o2[i] = lut[2][p[2]];
+        return;
+    }
+    for (int c = 0; c < 3; c++) {
+        const uint8_t *q = p + (img->channels > c ? c : 0);
         float *o = out + (size_t)c * plane;
-        for (size_t i = 0; i < plane; i++, p += img->channels)
-            o[i] = ((float)*p - m) * inv;
+        for (size_t i = 0; i < plane; i++, q += img->channels)
+            o[i] = lut[c][*q];
     }
 }

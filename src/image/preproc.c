@@ -142,6 +142,8 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
 {
     if (pp->size <= 0 || pp->size > 16384)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: output size %d out of range", path, pp->size);
+    if (pp->decode_size < 0 || pp->decode_size > 16384)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: decode size %d out of range", path, pp->decode_size);
     int W = dec->info.width, H = dec->info.height, t = 0, b = 0;
     if (pp->strips == IRB_STRIPS_FIXED) {
         IRB_TRY(strips_fixed(dec, path, pp, H, &t, &b));
@@ -156,7 +158,11 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
     if (t + b > H - 2)
         t = b = 0;
     box r = region(W, H, t, b, pp);
-    int tw = (int)ceil(pp->size * W / (r.x1 - r.x0)), th = (int)ceil(pp->size * H / (r.y1 - r.y0));
+    /* the decode's target: this output's, or decode_size's (the same geometry at that size) */
+    irb_preproc at = *pp;
+    at.size = pp->decode_size > pp->size ? pp->decode_size : pp->size;
+    box rd = at.size == pp->size ? r : region(W, H, t, b, &at);
+    int tw = (int)ceil(at.size * W / (rd.x1 - rd.x0)), th = (int)ceil(at.size * H / (rd.y1 - rd.y0));
     const irb_image *img = NULL;
     IRB_TRY(source(dec, path, pp, *o, tw, th, d, &img));
     double sx = (double)img->width / W, sy = (double)img->height / H;

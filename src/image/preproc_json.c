@@ -21,6 +21,11 @@ void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size)
              pp->short_side, pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1],
              pp->mean[2], pp->scale[0], pp->scale[1], pp->scale[2], strip_names[pp->strips], pp->strip_top,
              pp->strip_bottom);
+    if (size == 0)
+        return;
+    size_t n = strlen(buf);
+    if (pp->decode_size > pp->size && n > 0 && n + 1 < size) /* only then: older descriptions stay as they were */
+        snprintf(buf + n - 1, size - (n - 1), ",\"decode_size\":%d}", pp->decode_size);
 }
 
 /* The members of one description object (a well-formed JSON object, checked first). */
@@ -96,6 +101,11 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
         p.strip_top = v;
     if (number(&d, "strip_bottom", &v))
         p.strip_bottom = v;
+    if (number(&d, "decode_size", &v)) {
+        if (!(v >= 1 && v <= 4096) || v != (int)v)
+            return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad decode_size in %.200s", json);
+        p.decode_size = (int)v;
+    }
     *pp = p;
     return IRB_OK;
 }

@@ -77,7 +77,8 @@ static inline uint8_t clip8(int32_t v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* rows [y0, y0 + nrows) of src -> out (out_w wide) */
+/* rows [y0, y0 + nrows) of src -> out (out_w wide); RGB, the decoders' output, has a loop of
+ * its own that keeps the three sums in registers */
 static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, int out_w, uint8_t *out)
 {
     int c = src->channels;
@@ -87,32 +88,47 @@ static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, in
         for (int xx = 0; xx < out_w; xx++) {
             int xmin = kn->bounds[xx * 2], n = kn->bounds[xx * 2 + 1];
             const int32_t *k = kn->k + (size_t)xx * (size_t)kn->ksize;
+            const uint8_t *p = row + (size_t)xmin * (size_t)c;
+            if (c == 3) {
+                int32_t s0 = 1 << (PRECISION - 1), s1 = s0, s2 = s0;
+                for (int x = 0; x < n; x++, p += 3) {
+                    s0 += p[0] * k[x];
+                    s1 += p[1] * k[x];
+                    s2 += p[2] * k[x];
+                }
+                o[xx * 3] = clip8(s0), o[xx * 3 + 1] = clip8(s1), o[xx * 3 + 2] = clip8(s2);
+                continue;
+            }
             for (int ch = 0; ch < c; ch++) {
                 int32_t ss = 1 << (PRECISION - 1);
-                const uint8_t *p = row + (size_t)xmin * (size_t)c + (size_t)ch;
                 for (int x = 0; x < n; x++)
-                    ss += p[(size_t)x * (size_t)c] * k[x];
+                    ss += p[(size_t)x * (size_t)c + (size_t)ch] * k[x];
                 o[(size_t)xx * (size_t)c + (size_t)ch] = clip8(ss);
             }
         }
     }
 }
 
-/* in (w x in_h rows, c channels) -> out (w x out_h); bounds are relative to in's first row */
-static void pass_v(const uint8_t *in, int w, int c, const kernel *kn, int out_h, uint8_t *out)
+/* in (w x in_h rows, c channels) -> out (w x out_h); bounds are relative to in's first row.
+ * Row by row into acc (w * c sums): the inner loop runs along a row, which the compiler
+ * vectorises (integer sums: the order does not change them). */
+static void pass_v(const uint8_t *in, int w, int c, const kernel *kn, int out_h, uint8_t *out, int32_t *acc)
 {
     size_t stride = (size_t)w * (size_t)c;
     for (int yy = 0; yy < out_h; yy++) {
         int ymin = kn->bounds[yy * 2], n = kn->bounds[yy * 2 + 1];
         const int32_t *k = kn->k + (size_t)yy * (size_t)kn->ksize;
         uint8_t *o = out + (size_t)yy * stride;
-        for (size_t i = 0; i < stride; i++) {
-            int32_t ss = 1 << (PRECISION - 1);
-            const uint8_t *p = in + (size_t)ymin * stride + i;
-            for (int y = 0; y < n; y++)
-                ss += p[(size_t)y * stride] * k[y];
-            o[i] = clip8(ss);
+        for (size_t i = 0; i < stride; i++)
+            acc[i] = 1 << (PRECISION - 1);
+        for (int y = 0; y < n; y++) {
+            const uint8_t *p = in + (size_t)(ymin + y) * stride;
+            int32_t ky = k[y];
+            for (size_t i = 0; i < stride; i++)
+                acc[i] += p[i] * ky;
         }
+        for (size_t i = 0; i < stride; i++)
+            o[i] = clip8(acc[i]);
     }
 }
 
@@ -138,6 +154,7 @@ irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, doubl
     int need_v = out_h != src->height || y0 != 0 || y1 != src->height;
     kernel kh = {0}, kv = {0};
     irb_image tmp = {0};
+    int32_t *acc = NULL;
     irb_status s = IRB_OK;
     /* clamp: kernels stay inside the box's whole pixels, as if the box had been cropped first */
     int lx = clamp ? (int)floor(x0) : 0, hx = clamp ? (int)ceil(x1) : src->width;
@@ -152,24 +169,29 @@ irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, doubl
     int last = need_v ? kv.bounds[(out_h - 1) * 2] + kv.bounds[(out_h - 1) * 2 + 1] : src->height;
     if ((s = irb__image_alloc(dst, out_w, out_h, c, "resize", err)) != IRB_OK)
         goto cleanup;
+    if (need_v && !(acc = irb_malloc_array((size_t)(need_h ? out_w : src->width), (size_t)c * sizeof *acc))) {
+        s = irb_fail(err, IRB_NOMEM, "resize: cannot allocate a row of sums");
+        goto cleanup;
+    }
     if (!need_h && !need_v) {
         memcpy(dst->data, src->data, (size_t)out_w * (size_t)out_h * (size_t)c);
     } else if (!need_v) {
         pass_h(src, 0, out_h, &kh, out_w, dst->data);
     } else if (!need_h) {
-        pass_v(src->data, src->width, c, &kv, out_h, dst->data);
+        pass_v(src->data, src->width, c, &kv, out_h, dst->data, acc);
     } else {
         if ((s = irb__image_alloc(&tmp, out_w, last - first, c, "resize", err)) != IRB_OK)
             goto cleanup;
         pass_h(src, first, last - first, &kh, out_w, tmp.data);
         for (int i = 0; i < out_h; i++)
             kv.bounds[i * 2] -= first;
-        pass_v(tmp.data, out_w, c, &kv, out_h, dst->data);
+        pass_v(tmp.data, out_w, c, &kv, out_h, dst->data, acc);
     }
 cleanup:
     if (s != IRB_OK)
         irb_image_release(dst);
     irb_image_release(&tmp);
+    irb_free(acc);
     kernel_free(&kh);
     kernel_free(&kv);
     return s;

@@ -4,7 +4,9 @@
  * With arguments it is also the helper tests/py/test_image.py drives (so Python can compare
  * our pixels with PIL's):
  *   test_image decode IN OUT.raw [target]          -> prints "status w h num/denom warning|-" + message
- *   test_image prep IN OUT.raw MODE N ARG FILTER FULL  MODE squash|short|fraction, FILTER bilinear|box
+ *   test_image prep IN OUT.raw MODE N ARG FILTER FULL [STRIPS [DECODE_SIZE]]
+ *                                                  MODE squash|short|fraction, FILTER bilinear|box,
+ *                                                  STRIPS auto|none
  *   test_image strips IN                           -> prints "top bottom" (full decode)
  */
 #include <math.h>
@@ -60,6 +62,7 @@ static int helper(int argc, char **argv)
         pp.full_decode = atoi(argv[8]);
         if (argc > 9 && !strcmp(argv[9], "auto"))
             pp.strips = IRB_STRIPS_AUTO;
+        pp.decode_size = argc > 10 ? atoi(argv[10]) : 0;
         irb_status s = irb_preprocess_image(dec, argv[2], &pp, &img, NULL);
         print_result(dec, s, &img);
         if (s == IRB_OK)
@@ -368,7 +371,7 @@ static void test_preprocess_multi(irb_decoder_t *dec)
         "data/odd-images/african_elephants_cmyk.jpg",
         "data/odd-images/african_elephants_truncated_file.jpg",
     };
-    irb_preproc pps[6];
+    irb_preproc pps[7];
     pps[0] = irb_preproc_default(224);
     pps[1] = irb_preproc_default(448);
     pps[1].mode = IRB_RESIZE_SQUASH, pps[1].strips = IRB_STRIPS_AUTO;
@@ -376,19 +379,23 @@ static void test_preprocess_multi(irb_decoder_t *dec)
     pps[3] = pps[1], pps[3].strips = IRB_STRIPS_FIXED, pps[3].strip_top = 0.03, pps[3].strip_bottom = 0.02;
     pps[4] = irb_preproc_default(160), pps[4].mode = IRB_RESIZE_SHORT_CROP, pps[4].flip = 1;
     pps[5] = pps[1], pps[5].size = 576;
-    float *multi[6], *one = NULL;
+    pps[6] = pps[1], pps[6].size = 224, pps[6].decode_size = 576; /* resampled from 576's decode */
+    float *multi[7], *one = NULL;
     size_t most = (size_t)3 * 576 * 576;
-    for (int j = 0; j < 6; j++)
+    for (int j = 0; j < 7; j++)
         multi[j] = calloc(most, sizeof(float));
     one = calloc(most, sizeof(float));
     for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
         const char *path = test_shared(files[f]);
-        irb_status s = irb_preprocess_multi(dec, path, pps, 6, multi, NULL);
+        irb_status s = irb_preprocess_multi(dec, path, pps, 7, multi, NULL);
         int warned = irb_decoder_error(dec)->warning;
         CHECK(s == IRB_OK, "multi %s: %s", files[f], irb_decoder_error(dec)->message);
         int any_warning = 0;
-        for (int j = 0; s == IRB_OK && j < 6; j++) {
-            CHECK(irb_preprocess_file(dec, path, &pps[j], one, NULL) == IRB_OK, "one %s", files[f]);
+        int scale[7][2] = {{0}};
+        for (int j = 0; s == IRB_OK && j < 7; j++) {
+            irb_image_info info;
+            CHECK(irb_preprocess_file(dec, path, &pps[j], one, &info) == IRB_OK, "one %s", files[f]);
+            scale[j][0] = info.scale_num, scale[j][1] = info.scale_denom;
             any_warning |= irb_decoder_error(dec)->warning;
             size_t n = (size_t)3 * pps[j].size * pps[j].size, diff = 0;
             for (size_t i = 0; i < n; i++)
@@ -397,13 +404,17 @@ static void test_preprocess_multi(irb_decoder_t *dec)
                   diff, n);
         }
         CHECK(warned == any_warning, "%s: warning %d (alone: %d)", files[f], warned, any_warning);
+        /* decode_size: the 224 input is resampled from the decode the 576 one picks */
+        CHECK(s != IRB_OK || (scale[6][0] * scale[5][1] == scale[5][0] * scale[6][1]),
+              "%s: decode_size 576 decodes at %d/%d, the 576 input at %d/%d", files[f], scale[6][0], scale[6][1],
+              scale[5][0], scale[5][1]);
     }
     float *outs1[1] = {NULL};
     CHECK(irb_preprocess_multi(dec, test_shared(files[0]), pps, 1, outs1, NULL) == IRB_INVALID_ARG, "NULL output");
     CHECK(irb_preprocess_multi(dec, test_shared("data/nope.jpg"), pps, 6, multi, NULL) != IRB_OK &&
               strstr(irb_decoder_error(dec)->message, "nope.jpg"),
           "a missing file is named");
-    for (int j = 0; j < 6; j++)
+    for (int j = 0; j < 7; j++)
         free(multi[j]);
     free(one);
 }

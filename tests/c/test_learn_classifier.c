@@ -63,6 +63,21 @@ static void test_crc(void)
 {
     CHECK(irb_crc32(0, "123456789", 9) == 0xCBF43926u, "crc32 check value %08x", irb_crc32(0, "123456789", 9));
     CHECK(irb_crc32(irb_crc32(0, "1234", 4), "56789", 5) == 0xCBF43926u, "crc32 continued");
+    /* the table path (4096 bytes and more) against the definition, bit by bit; odd lengths and
+     * a split inside it */
+    static unsigned char big[20011];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 2654435761u >> 13);
+    uint32_t ref = 0xFFFFFFFFu;
+    for (size_t i = 0; i < sizeof big; i++) {
+        ref ^= big[i];
+        for (int k = 0; k < 8; k++)
+            ref = (ref >> 1) ^ (0xEDB88320u & (0u - (ref & 1u)));
+    }
+    ref = ~ref;
+    CHECK(irb_crc32(0, big, sizeof big) == ref, "crc32 of %zu bytes %08x, bit by bit %08x", sizeof big,
+          irb_crc32(0, big, sizeof big), ref);
+    CHECK(irb_crc32(irb_crc32(0, big, 5003), big + 5003, sizeof big - 5003) == ref, "crc32 continued at 5003");
 }
 
 static void test_file(const char *dir)

@@ -29,6 +29,21 @@ int main(void)
     irb_preproc_to_json(&a, buf, sizeof buf);
     CHECK(irb_preproc_from_json(buf, &b, &err) == IRB_OK && b.crop_fraction == 0.8 && b.strips == IRB_STRIPS_NONE,
           "crop fraction: %s", buf);
+    /* decode_size is written only above the size (an older record's text stays as it was) and
+     * reads back; a record without it decodes at its own size's scale */
+    CHECK(!strstr(buf, "decode_size") && b.decode_size == 0, "no decode_size: %s", buf);
+    a.decode_size = 224;
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    CHECK(!strstr(buf, "decode_size"), "decode_size = size is not written: %s", buf);
+    a.decode_size = 576;
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    CHECK(strstr(buf, "\"decode_size\":576}") && irb_preproc_from_json(buf, &b, &err) == IRB_OK &&
+              b.decode_size == 576 && b.size == 224 && b.crop_fraction == 0.8,
+          "decode_size round trip: %s (%s)", buf, err.message);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6],"
+                                "\"decode_size\":0.5}",
+                                &b, &err) == IRB_CORRUPT && strstr(err.message, "decode_size"),
+          "a bad decode_size is refused: %s", err.message);
     /* a record from before strips were written still reads (strips none) */
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
                   IRB_OK && b.mode == IRB_RESIZE_SQUASH && b.mean[2] == 3 && b.scale[0] == 4,

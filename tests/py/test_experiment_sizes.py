@@ -6,11 +6,15 @@ crop, RN2 only):
   standardised, same blocks) on features from `irbis featurize --size 160 --cut 2` (independent
   of the experiment's own cache and training): at least 99.5 % of the predicted labels agree and
   the mean |dp| is small; the table says 160.
-- `--size 160,224`: every fold's predictions are those of the single-size run at the size that
-  fold chose, and the input_sizes column counts exactly those choices (5 in all).
+- `--size 160,224 --decode each`: every fold's predictions are those of the single-size run at
+  the size that fold chose, and the input_sizes column counts exactly those choices (5 in all).
 - The cache keeps one feature set per size: a re-run of `--size 160,224` computes nothing.
-- `--size 160,224 --combine mean`: every probability is the mean of the two single-size runs';
-  with `--crop auto` the table counts all 5 folds as cropped.
+- `--size 160,224 --combine mean --decode each`: every probability is the mean of the two
+  single-size runs'; with `--crop auto` the table counts all 5 folds as cropped.
+- `--size 160,224 --combine mean` (decode once, the default): the 160 input is resampled from the
+  decode 224 picks (7/8 of these 256 px frames, against 5/8 for 160 alone): the probabilities are
+  the mean of the 224 run's and scikit-learn's on `irbis featurize --size 160 --decode-size 224`
+  features (which differ from --size 160's).
 - RN2 after an RN2+A run (a fresh cache) takes its features from the flipped set: nothing
   computed, the same predictions.
 - RN2+A after an RN2 run (another fresh cache) takes the originals from the unflipped set and
@@ -92,7 +96,7 @@ def main():
 
     t224, p224, _ = experiment('s224', '224')
     check(t224['input_sizes'] == '224', 'table records input size 224 (%r)' % t224['input_sizes'])
-    both, pb, _ = experiment('both', '160,224')
+    both, pb, _ = experiment('both', '160,224', '--decode', 'each')
     fold = np.array([int(p['fold']) for p in pb])
     pb_ = np.array([float(p['p_animal']) for p in pb])
     a160 = got
@@ -111,7 +115,7 @@ def main():
     check(both['input_sizes'] == want, 'input_sizes %r counts the folds\' choices (%r)' % (both['input_sizes'], want))
     check(float(both['feature_seconds']) == 0, 'both sizes came from the cache (%s s)' % both['feature_seconds'])
 
-    mean, pm, _ = experiment('mean', '160,224', '--combine', 'mean')
+    mean, pm, _ = experiment('mean', '160,224', '--combine', 'mean', '--decode', 'each')
     check(mean['input_sizes'] == 'mean 160/224', 'table says the sizes are averaged (%r)' % mean['input_sizes'])
     pm_ = np.array([float(p['p_animal']) for p in pm])
     d = np.abs(pm_ - (a160 + a224) / 2).max()
@@ -119,6 +123,24 @@ def main():
     res = json.load(open(os.path.join(TMP, 'mean', 'results.json')))
     check(res['combine'] == 'mean' and res['rows'][0]['input_sizes'] == 'mean 160/224',
           'results.json records the combination (%s, %s)' % (res['combine'], res['rows'][0]['input_sizes']))
+    # decode once (the default): 160 resampled from 224's decode, as featurize --decode-size 224
+    r = subprocess.run([BIN, 'featurize', '--model', MODEL, '--cut', '2', '--size', '160', '--decode-size', '224',
+                        '--list', lst, '-o', base + 'once'], capture_output=True, text=True, timeout=600)
+    check(r.returncode == 0, 'featurize --size 160 --decode-size 224 (%s)' % r.stderr.strip()[-200:])
+    Xo = np.load(base + 'once.npy').astype(np.float64)
+    pp = json.load(open(base + 'once.json')).get('preprocessing')
+    pp = json.loads(pp) if isinstance(pp, str) else pp
+    check(pp.get('decode_size') == 224, 'the feature set records decode_size 224 (%s)' % pp)
+    dx = np.abs(Xo - X).max() if Xo.shape == X.shape else -1
+    check(dx > 1e-3, 'decode-size 224 changes the 160 features (max |dx| %.3g)' % dx)
+    _, po, _ = experiment('mean_once', '160,224', '--combine', 'mean')
+    po_ = np.array([float(p['p_animal']) for p in po])
+    want_once, want_each = (sklearn_oof(Xo, y, 0.1) + a224) / 2, (a160 + a224) / 2
+    d_once, d_each = np.abs(po_ - want_once).mean(), np.abs(po_ - want_each).mean()
+    check(d_once <= 1e-3 and d_once < d_each / 2,
+          'decode once: p = mean of 224 and scikit-learn on decode-size-224 160 features (mean |dp| %.1e; '
+          'against each size\'s own decode %.1e)' % (d_once, d_each))
+
     # --combine mean with the strips always cropped: every fold's classifiers cropped
     ma, _, _ = experiment('mean_auto', '160,224', '--combine', 'mean', '--crop', 'auto')
     check(ma['crop_auto_folds'] == '5', 'mean with --crop auto: 5 of 5 folds cropped (%s)' % ma['crop_auto_folds'])

@@ -298,6 +298,31 @@ def test_resize_vs_pil():
                   '%s %s %s: DCT-scaled mean %.2f p99 %d' % (p, mode, filt, dfast.mean(), np.percentile(dfast, 99)))
 
 
+def test_decode_size():
+    """decode_size (a multi-size pipeline's one decode, docs/images.md): the 224 input is PIL's
+    resize of the decode the 576 input picks (the helper's decode at that target; PIL resizes it),
+    on frames large enough that the two sizes pick different DCT scales."""
+    for rel, big_scale in (('hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG', '7/8'),
+                           ('wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG', '3/8')):
+        p = os.path.join(CT, rel)
+        own = run('prep', p, 'squash', 224, 0, 'bilinear', 0)
+        once = run('prep', p, 'squash', 224, 0, 'bilinear', 0, 'none', 576)
+        big = run('decode', p, 576)
+        if 'px' not in own or 'px' not in once or 'px' not in big:
+            check(False, '%s: %s / %s / %s' % (rel, own['msg'], once['msg'], big['msg']))
+            continue
+        ref = np.asarray(Image.fromarray(big['px']).resize((224, 224), Image.BILINEAR, reducing_gap=None))
+        d = np.abs(once['px'].astype(int) - ref.astype(int))
+        d_own = np.abs(own['px'].astype(int) - ref.astype(int))
+        print('%-32s decode_size 576: scale %s (own %s), max |diff| to PIL on that decode %d (own scale: mean %.2f)'
+              % (os.path.basename(p), once['scale'], own['scale'], d.max(), d_own.mean()))
+        check(once['scale'] == big['scale'] == big_scale and own['scale'] != big_scale,
+              '%s: scales %s / %s / %s' % (rel, once['scale'], big['scale'], own['scale']))
+        check(d.max() <= 1, '%s: decode_size 576 vs PIL on the 576 decode: max |diff| %d' % (rel, d.max()))
+        check(d_own.mean() > 0.05, '%s: its own scale should differ from the 576 decode (mean %.3f)'
+              % (rel, d_own.mean()))
+
+
 def jpeg_segments(data):
     """(offset, marker, length) of each segment before SOS."""
     i, out = 2, []
@@ -406,7 +431,8 @@ def test_exif_timestamps():
     check(n >= 390, 'only %d manifest timestamps' % n)
 
 
-for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_bad_inputs, test_exif_timestamps):
+for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_decode_size, test_bad_inputs,
+          test_exif_timestamps):
     print('==', t.__name__)
     t()
 print('%d failures' % len(failures))

@@ -39,6 +39,8 @@ static void usage(FILE *out)
             "                      short: short side to S, then centre crop; squash: whole frame\n"
             "  --crop-fraction F   for center (default 0.875)\n"
             "  --short-side S      for short (default size * 8 / 7: 256 for 224)\n"
+            "  --decode-size M     decode at the DCT scale size M would pick and resample from it (a\n"
+            "                      multi-size pipeline's smaller inputs: its largest size)\n"
             "  --list FILE         read image paths from FILE, one per line\n"
             "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n"
             "A killed run started again with the same command carries on: rows are committed in\n"

@@ -28,6 +28,9 @@ static void usage(FILE *f)
           "                          fold chooses one (with the crop) by inner cross-validation\n"
           "  --combine choose|mean   with several variants (--crop choose, several sizes): pick one\n"
           "                          per training fold (default), or average one classifier per variant\n"
+          "  --decode once|each      with several sizes: every size resampled from the one decode the\n"
+          "                          largest picks (default; a pipeline's classify decodes each image\n"
+          "                          once), or each size at its own DCT scale (before; older caches)\n"
           "  --raw-size N            side of the raw-pixel row (default 120)\n"
           "  --rows LIST             subset of L120,RN1,RN2,RN2+A,RN2+A+E,M,RN2+A+M,RN2+A+M+E (default\n"
           "                          all; M: the change from the camera's previous and next frames;\n"
@@ -189,12 +192,14 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
         {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
         {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'}, {"combine", 1, 0, 'M'},
+        {"decode", 1, 0, 'd'},
         {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {"save", 1, 0, 'S'},   {"save-to", 1, 0, 'O'},
         {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'},
         {"calib", 1, 0, 'K'},    {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const combines[] = {"choose", "mean"};
+    static const char *const decodes[] = {"once", "each"};
     static const char *const precisions[] = {"fp32", "bf16", "int8"};
     static const char *const engines[] = {"auto", "reference", "onednn"};
     int c, v, task_set = 0;
@@ -283,6 +288,11 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
             if (!parse_choice(cmd, "--combine", optarg, combines, 2, &v))
                 return CLI_USAGE;
             o->combine = (irb_combine)v;
+            break;
+        case 'd':
+            if (!parse_choice(cmd, "--decode", optarg, decodes, 2, &v))
+                return CLI_USAGE;
+            o->decode_each = v;
             break;
         case 'z':
             memset(o->sizes, 0, sizeof o->sizes); /* replaces the defaults */

@@ -157,6 +157,7 @@ int featurize_take(const char *CMD, int c, fopts *o)
     case 'b': return cli_int(CMD, "--batch", optarg, 1, 4096, &o->batch);
     case 's': return cli_int(CMD, "--size", optarg, 8, 4096, &o->size);
     case 'S': return cli_int(CMD, "--short-side", optarg, 8, 8192, &o->short_side);
+    case 'D': return cli_int(CMD, "--decode-size", optarg, 8, 4096, &o->decode_size);
     case 'F':
         if (!cli_double(CMD, "--crop-fraction", optarg, &o->crop_fraction) || o->crop_fraction <= 0 ||
             o->crop_fraction > 1)
@@ -194,7 +195,7 @@ int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *
         {"flip", 0, 0, 'f'},       {"precision", 1, 0, 'P'}, {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},
         {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
         {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {"calib", 1, 0, 'C'},
-        {0, 0, 0, 0}};
+        {"decode-size", 1, 0, 'D'}, {0, 0, 0, 0}};
     *o = featurize_defaults;
     int c, took;
     optind = 1;
@@ -229,6 +230,7 @@ irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, int input_si
     pp.crop_fraction = o->crop_fraction;
     if (o->short_side > 0)
         pp.short_side = (int)o->short_side;
+    pp.decode_size = (int)o->decode_size;
     for (int k = 0; k < 3; k++)
         pp.mean[k] = mp->mean[k], pp.scale[k] = mp->std[k];
     return pp;

@@ -25,7 +25,7 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
 typedef struct fopts {
     const char *model, *layer, *out, *list, *engine;
     const char *calib; /* --calib TABLE: with --precision int8 */
-    long cut, threads, batch, size, short_side;
+    long cut, threads, batch, size, short_side, decode_size;
     int flip, pool, pool_set, bf16, int8;
     double crop_fraction;
     irb_resize_mode resize;
