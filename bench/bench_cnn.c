@@ -33,10 +33,17 @@ int main(int argc, char **argv)
 {
     const char *model = NULL, *layer = NULL, *threading = "auto", *calib = NULL, *prec = "fp32";
     int cut = 0, pool = 0, batch = 16, threads = 2, images = 64;
-    static const struct option longs[] = {{"model", 1, 0, 'm'},     {"layer", 1, 0, 'l'},   {"cut", 1, 0, 'c'},
-                                          {"pool", 0, 0, 'p'},      {"precision", 1, 0, 'P'}, {"batch", 1, 0, 'b'},
-                                          {"threads", 1, 0, 't'},   {"threading", 1, 0, 'T'}, {"images", 1, 0, 'n'},
-                                          {"calib", 1, 0, 'C'},     {0, 0, 0, 0}};
+    static const struct option longs[] = {{"model", 1, 0, 'm'},
+                                          {"layer", 1, 0, 'l'},
+                                          {"cut", 1, 0, 'c'},
+                                          {"pool", 0, 0, 'p'},
+                                          {"precision", 1, 0, 'P'},
+                                          {"batch", 1, 0, 'b'},
+                                          {"threads", 1, 0, 't'},
+                                          {"threading", 1, 0, 'T'},
+                                          {"images", 1, 0, 'n'},
+                                          {"calib", 1, 0, 'C'},
+                                          {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -69,17 +76,22 @@ int main(int argc, char **argv)
     int rc = 1;
     if (irb_model_load(model, NULL, &m, &err) != IRB_OK || irb_graph_copy(&m->g, &g, &err) != IRB_OK ||
         irb_pass_cut(&g, layer, cut, &err) || irb_pass_prune(&g, &err) || irb_pass_infer_fold(&g, &err) ||
-        irb_pass_simplify(&g, &err) || irb_pass_fold_batchnorm(&g, &err) ||
-        (pool && irb_pass_pool_avg(&g, &err)) || irb_pass_prune(&g, &err)) {
+        irb_pass_simplify(&g, &err) || irb_pass_fold_batchnorm(&g, &err) || (pool && irb_pass_pool_avg(&g, &err)) ||
+        irb_pass_prune(&g, &err)) {
         fprintf(stderr, "%s\n", err.message);
         goto done;
     }
-    if (int8 && (irb_calib_load(calib, &cal, &err) != IRB_OK || irb_calib_value_ranges(&g, cal, &range, &err) != IRB_OK)) {
+    if (int8 &&
+        (irb_calib_load(calib, &cal, &err) != IRB_OK || irb_calib_value_ranges(&g, cal, &range, &err) != IRB_OK)) {
         fprintf(stderr, "%s\n", err.message);
         goto done;
     }
-    irb_exec_opts o = {.precision = bf16 ? IRB_EXEC_BF16 : int8 ? IRB_EXEC_INT8 : IRB_EXEC_FP32, .threads = threads,
-                       .max_batch = batch, .range = range};
+    irb_exec_opts o = {.precision = bf16   ? IRB_EXEC_BF16
+                                    : int8 ? IRB_EXEC_INT8
+                                           : IRB_EXEC_FP32,
+                       .threads = threads,
+                       .max_batch = batch,
+                       .range = range};
     double t0 = now();
     if (irb_onednn_compile(&g, &o, th, &plan, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);
@@ -113,11 +125,12 @@ int main(int argc, char **argv)
         done_n += b;
     }
     double t = now() - t0;
-    printf("irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs), arena %.1f MB (%.1f MB "
-           "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
-           model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra",
-           info.steps, info.reorders, info.int8_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6, info.weight_bytes / 1e6,
-           t_compile, images, t, images / t);
+    printf(
+        "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs), arena %.1f MB (%.1f MB "
+        "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
+        model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra", info.steps,
+        info.reorders, info.int8_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6, info.weight_bytes / 1e6,
+        t_compile, images, t, images / t);
     free(in);
     free(out);
     rc = 0;

@@ -25,7 +25,7 @@
 #include "classify/classify_internal.h"
 
 #define MAX_IN (IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS)
-#define BATCH 16
+#define BATCH  16
 
 static double now(void)
 {

@@ -10,7 +10,7 @@ build=${1:-$here/build}
 shift || true
 
 packages=(
-  build-essential cmake pkg-config clang binutils python3 man-db
+  build-essential cmake pkg-config clang clang-format binutils python3 man-db
   libturbojpeg0-dev libpng-dev libexif-dev libdnnl-dev libopenblas-dev liblbfgs-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev libsqlite3-dev libmicrohttpd-dev
   libopenmpi-dev openmpi-bin libonnx-testdata

@@ -1,6 +1,7 @@
 /* irbis/classify.h: the production run. A survey folder goes in; a results store, per-image
  * and per-sequence predictions, a Camtrap DP package, MegaDetector and COCO Camera Traps JSON,
- * sorted folders and an HTML report come out. Included by irbis.h. Formats, exit statuses and resume semantics: docs/classify.md.
+ * sorted folders and an HTML report come out. Included by irbis.h. Formats, exit statuses and resume semantics:
+ * docs/classify.md.
  *
  * Overview
  *   - irb_classify_run scans the survey, decodes images on worker threads while the previous
@@ -115,21 +116,21 @@ typedef struct irb_classify_opts {
                                   * limit; for tests of resumption) */
     irb_progress_fn progress;    /* called from the calling thread, or NULL */
     void *progress_user;
-    double progress_interval;    /* seconds between reports (default 0.5) */
+    double progress_interval; /* seconds between reports (default 0.5) */
 } irb_classify_opts;
 
 /* Fills *o with the defaults above (all paths NULL). */
 IRB_API void irb_classify_opts_default(irb_classify_opts *o);
 
 typedef struct irb_classify_summary {
-    long long images;     /* images in the survey (every file scanned) */
-    long long classified; /* images with probabilities */
-    long long failed;     /* images that could not be read/decoded (listed with their cause) */
-    long long resumed;    /* images done by an earlier run and skipped by this one */
-    long long sequences;  /* sequences of classified images */
-    long long pending;    /* images left unclassified (only with opts.limit) */
-    long long untimed;    /* classified images without a time: not in the Camtrap DP package */
-    double seconds;       /* wall time of this run */
+    long long images;        /* images in the survey (every file scanned) */
+    long long classified;    /* images with probabilities */
+    long long failed;        /* images that could not be read/decoded (listed with their cause) */
+    long long resumed;       /* images done by an earlier run and skipped by this one */
+    long long sequences;     /* sequences of classified images */
+    long long pending;       /* images left unclassified (only with opts.limit) */
+    long long untimed;       /* classified images without a time: not in the Camtrap DP package */
+    double seconds;          /* wall time of this run */
     double classify_seconds; /* of which decode + CNN + classifier */
 } irb_classify_summary;
 
@@ -146,7 +147,6 @@ IRB_API irb_status irb_camtrapdp_check(const char *deployments, const char *utc_
  * with different parameters (or the classifier does not fit the model); IRB_INVALID_ARG,
  * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file. */
 IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
-
 
 /* ==== outputs again, without classifying (irbis export; src/classify/export.c) ================= */
 
@@ -179,8 +179,7 @@ typedef struct irb_classify_worker_t irb_classify_worker_t;
 /* Loads the classifier and the model (checked against each other as irb_classify_run does) and
  * builds the engine for opts (borrowed; must outlive the worker): model_path, classifier_path,
  * survey_dir, threads, batch are used. Free with irb_classify_worker_free. */
-IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *opts, irb_classify_worker_t **out,
-                                           irb_error *err);
+IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *opts, irb_classify_worker_t **out, irb_error *err);
 IRB_API void irb_classify_worker_free(irb_classify_worker_t *w); /* w may be NULL */
 IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w);
 /* A fingerprint of what shapes the results (model and classifier sha256, class count, survey),
@@ -203,9 +202,9 @@ IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w);
  * needs none), in runs of a few batches, decoding the next images on the worker threads while
  * the CNN runs, as irb_classify_run does. fn is called on the calling thread for every image,
  * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why). */
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths,
-                                           const char *const *prev, const char *const *next, size_t n,
-                                           irb_classify_result_fn fn, void *user, irb_error *err);
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
+                                           const char *const *next, size_t n, irb_classify_result_fn fn, void *user,
+                                           irb_error *err);
 
 /* Hooks of irb_classify_run_dist, called on the calling thread. */
 typedef struct irb_classify_dist {

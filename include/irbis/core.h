@@ -17,31 +17,31 @@ extern "C" {
 #define IRB_API
 #endif
 
-#define IRB_VERSION_MAJOR 0
-#define IRB_VERSION_MINOR 1
-#define IRB_VERSION_PATCH 0
+#define IRB_VERSION_MAJOR  0
+#define IRB_VERSION_MINOR  1
+#define IRB_VERSION_PATCH  0
 #define IRB_VERSION_STRING "0.1.0"
 
 /* The one status enum. New values are only ever appended. Each comment starts with the name
  * irb_status_name returns for the value (tests/py/test_status_names.py holds them to it). */
 typedef enum irb_status {
-    IRB_OK = 0,       /* "ok" */
-    IRB_INVALID_ARG,  /* "invalid argument": a caller error: bad option, NULL where not allowed,
-                       * wrong shape */
-    IRB_IO,           /* "i/o error": open/read/write/fsync failed (errno text in the message) */
-    IRB_CORRUPT,      /* "corrupt input": the input is malformed: not a JPEG, broken ONNX, bad
-                       * checksum */
-    IRB_UNSUPPORTED,  /* "unsupported": well-formed but not handled: an ONNX op, a pixel format,
-                       * bf16 here */
-    IRB_NOMEM,        /* "out of memory": an allocation failed */
-    IRB_TOO_LARGE,    /* "too large": refused before allocating: dimensions or sizes above a set
-                       * limit */
-    IRB_NOT_FOUND,    /* "not found": a named thing is missing: file, tensor, class, column */
-    IRB_MISMATCH,     /* "mismatch": inputs that must agree do not: model vs classifier, feature
-                       * sizes */
-    IRB_BUSY,         /* "busy": a resource is held by someone else (another run on the same
-                       * output) */
-    IRB_INTERNAL,     /* "internal error": a bug in irbis; the message says where */
+    IRB_OK = 0,      /* "ok" */
+    IRB_INVALID_ARG, /* "invalid argument": a caller error: bad option, NULL where not allowed,
+                      * wrong shape */
+    IRB_IO,          /* "i/o error": open/read/write/fsync failed (errno text in the message) */
+    IRB_CORRUPT,     /* "corrupt input": the input is malformed: not a JPEG, broken ONNX, bad
+                      * checksum */
+    IRB_UNSUPPORTED, /* "unsupported": well-formed but not handled: an ONNX op, a pixel format,
+                      * bf16 here */
+    IRB_NOMEM,       /* "out of memory": an allocation failed */
+    IRB_TOO_LARGE,   /* "too large": refused before allocating: dimensions or sizes above a set
+                      * limit */
+    IRB_NOT_FOUND,   /* "not found": a named thing is missing: file, tensor, class, column */
+    IRB_MISMATCH,    /* "mismatch": inputs that must agree do not: model vs classifier, feature
+                      * sizes */
+    IRB_BUSY,        /* "busy": a resource is held by someone else (another run on the same
+                      * output) */
+    IRB_INTERNAL,    /* "internal error": a bug in irbis; the message says where */
     IRB_STATUS_COUNT
 } irb_status;
 

@@ -57,8 +57,8 @@ typedef struct irb_metrics {
 } irb_metrics;
 
 /* truth[i], pred[i] in [0, n_classes). Errors: IRB_INVALID_ARG (a value out of range), NOMEM. */
-IRB_API irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size_t n_classes,
-                                       irb_metrics *out, irb_error *err);
+IRB_API irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size_t n_classes, irb_metrics *out,
+                                       irb_error *err);
 IRB_API void irb_metrics_release(irb_metrics *m);
 
 /* Precision and recall of the positive class when "score >= threshold" is predicted positive
@@ -69,10 +69,10 @@ IRB_API void irb_precision_recall_at(const double *score, const int *is_pos, siz
 /* ---- ROC ------------------------------------------------------------------------------- */
 
 typedef struct irb_roc {
-    size_t n;           /* points */
-    double *fpr, *tpr;  /* [n], non-decreasing */
-    double *threshold;  /* [n], decreasing; threshold[0] = +inf */
-    double auc;         /* trapezoid area; NaN when undefined */
+    size_t n;          /* points */
+    double *fpr, *tpr; /* [n], non-decreasing */
+    double *threshold; /* [n], decreasing; threshold[0] = +inf */
+    double auc;        /* trapezoid area; NaN when undefined */
     size_t n_pos, n_neg;
 } irb_roc;
 
@@ -88,11 +88,11 @@ IRB_API void irb_roc_release(irb_roc *r);
  * `seq_p_<class>` (same classes). Other columns are ignored. Owned; irb_predictions_release. */
 typedef struct irb_predictions {
     size_t n, n_classes;
-    char **path;        /* [n] */
-    char **classes;     /* [n_classes], the <class> part of the p_<class> columns, in file order */
-    double *probs;      /* [n * n_classes] */
-    char **sequence;    /* [n] or NULL when there is no `sequence` column */
-    double *seq_probs;  /* [n * n_classes] or NULL when there are no seq_p_ columns */
+    char **path;       /* [n] */
+    char **classes;    /* [n_classes], the <class> part of the p_<class> columns, in file order */
+    double *probs;     /* [n * n_classes] */
+    char **sequence;   /* [n] or NULL when there is no `sequence` column */
+    double *seq_probs; /* [n * n_classes] or NULL when there are no seq_p_ columns */
 } irb_predictions;
 
 /* Errors: IRB_IO, IRB_CORRUPT (bad number, missing columns: names the file, line and column),
@@ -107,9 +107,9 @@ IRB_API void irb_predictions_release(irb_predictions *p);
 typedef struct irb_labels {
     size_t n;
     char **path, **label;
-    size_t *row;      /* [n]: the row of each label in its file (0 = the first after the header);
-                       * may be NULL in hand-made label sets */
-    char *source;     /* the file's name for messages; may be NULL */
+    size_t *row;  /* [n]: the row of each label in its file (0 = the first after the header);
+                   * may be NULL in hand-made label sets */
+    char *source; /* the file's name for messages; may be NULL */
 } irb_labels;
 
 /* A labels CSV with `path` and `label` columns. Errors: IRB_NOT_FOUND (no file, no column),
@@ -154,16 +154,16 @@ IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match,
  * to the class that comes first. */
 typedef struct irb_joined {
     size_t n_classes, n_extra_classes;
-    char **classes;     /* [n_classes] */
-    size_t n;           /* labelled images */
-    long *row;          /* [n]: the predictions row of each sample */
-    double *probs;      /* [n * n_classes] */
-    int *truth;         /* [n] */
-    size_t n_unlabelled;/* prediction rows without a matching label (skipped) */
-    size_t n_seq;       /* 0 when there is no sequence column */
-    char **seq_ids;     /* [n_seq] */
-    double *seq_probs;  /* [n_seq * n_classes] */
-    int *seq_truth;     /* [n_seq] */
+    char **classes;      /* [n_classes] */
+    size_t n;            /* labelled images */
+    long *row;           /* [n]: the predictions row of each sample */
+    double *probs;       /* [n * n_classes] */
+    int *truth;          /* [n] */
+    size_t n_unlabelled; /* prediction rows without a matching label (skipped) */
+    size_t n_seq;        /* 0 when there is no sequence column */
+    char **seq_ids;      /* [n_seq] */
+    double *seq_probs;   /* [n_seq * n_classes] */
+    int *seq_truth;      /* [n_seq] */
 } irb_joined;
 
 IRB_API irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_joined *out, irb_error *err);
@@ -172,29 +172,29 @@ IRB_API void irb_joined_release(irb_joined *j);
 /* ---- one evaluation (image or sequence level) ------------------------------------------- */
 
 typedef struct irb_evaluation {
-    size_t n;            /* samples (images, or sequences) */
+    size_t n; /* samples (images, or sequences) */
     size_t n_classes;
-    char **classes;      /* [n_classes], owned copies */
-    int positive;        /* the ROC's positive class */
+    char **classes; /* [n_classes], owned copies */
+    int positive;   /* the ROC's positive class */
     double threshold;
-    irb_metrics metrics; /* argmax prediction vs truth */
-    irb_roc roc;         /* positive vs rest on probs[:, positive] */
+    irb_metrics metrics;            /* argmax prediction vs truth */
+    irb_roc roc;                    /* positive vs rest on probs[:, positive] */
     double precision_at, recall_at; /* positive class at threshold */
 } irb_evaluation;
 
 /* probs [n * n_classes] (borrowed), truth [n] in [0, n_classes), classes borrowed (copied).
  * The prediction is the argmax (first on ties). Warnings (one-class ROC) go to err. */
 IRB_API irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t n_classes,
-                                const char *const *classes, int positive, double threshold,
-                                irb_evaluation *out, irb_error *err);
+                                const char *const *classes, int positive, double threshold, irb_evaluation *out,
+                                irb_error *err);
 IRB_API void irb_evaluation_release(irb_evaluation *e);
 
 /* ---- writers --------------------------------------------------------------------------- */
 
 /* metrics.json: {"image": {...}, "sequence": {...}} (seq may be NULL: key omitted). NaN and
  * infinities are written as null. */
-IRB_API irb_status irb_write_metrics_json(const char *path, const irb_evaluation *image,
-                                          const irb_evaluation *seq, irb_error *err);
+IRB_API irb_status irb_write_metrics_json(const char *path, const irb_evaluation *image, const irb_evaluation *seq,
+                                          irb_error *err);
 /* Per-class CSV: class,precision,recall,f1,support; then rows "accuracy", "balanced_accuracy",
  * "macro_f1" with the value in the precision column. */
 IRB_API irb_status irb_write_metrics_csv(const char *path, const irb_evaluation *e, irb_error *err);

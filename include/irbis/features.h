@@ -15,11 +15,11 @@ extern "C" {
 /* ---- feature extraction ------------------------------------------------------------------ */
 
 typedef struct irb_extract_opts {
-    irb_preproc pp;  /* preprocessing of each image (pp.flip is ignored: see flip) */
-    int flip;        /* 1: also emit the horizontally mirrored image's row (flipped = 1);
-                      * 2: emit only the mirrored image's row (its original is known already) */
-    int threads;     /* decoding workers (0: all CPUs) */
-    int batch;       /* images per net run (0: 16); with flip the net sees 2 x batch rows */
+    irb_preproc pp; /* preprocessing of each image (pp.flip is ignored: see flip) */
+    int flip;       /* 1: also emit the horizontally mirrored image's row (flipped = 1);
+                     * 2: emit only the mirrored image's row (its original is known already) */
+    int threads;    /* decoding workers (0: all CPUs) */
+    int batch;      /* images per net run (0: 16); with flip the net sees 2 x batch rows */
 } irb_extract_opts;
 
 /* Called once per output row, in input order (original before flipped; with flip = 2 only the
@@ -27,8 +27,7 @@ typedef struct irb_extract_opts {
  * is called once with row = NULL and e describing the failure (file and cause); a decoded image
  * with a warning (e.g. truncated JPEG) gets rows and e->warning set. Pointers are valid for the
  * call only. */
-typedef void (*irb_extract_fn)(void *ctx, size_t index, int flipped, const float *row, size_t dim,
-                               const irb_error *e);
+typedef void (*irb_extract_fn)(void *ctx, size_t index, int flipped, const float *row, size_t dim, const irb_error *e);
 
 /* The length of one row: irb_net_output_size(net), or with net = NULL the preprocessed pixels
  * themselves (3 * pp.size^2, "raw pixel" features such as L120). */
@@ -59,20 +58,20 @@ IRB_API irb_status irb_calibrate_files(const irb_model_t *m, const irb_net_opts 
 
 /* One input of a featurizer: a preprocessing and the net that turns it into rows. */
 typedef struct irb_feat_input {
-    irb_net_t *net;  /* borrowed (must outlive the featurizer); NULL: the preprocessed pixels are
-                      * the row. Created with max_batch >= batch, x2 with flip = 1 */
-    irb_preproc pp;  /* pp.flip is ignored: see flip */
-    int flip;        /* 0: the image's row; 1: the image's and its mirror's; 2: the mirror's only */
-    int all;         /* 1: every image; 0: only the images marked in irb_featurizer_run's mark */
+    irb_net_t *net;    /* borrowed (must outlive the featurizer); NULL: the preprocessed pixels are
+                        * the row. Created with max_batch >= batch, x2 with flip = 1 */
+    irb_preproc pp;    /* pp.flip is ignored: see flip */
+    int flip;          /* 0: the image's row; 1: the image's and its mirror's; 2: the mirror's only */
+    int all;           /* 1: every image; 0: only the images marked in irb_featurizer_run's mark */
     int mirror_marked; /* with all = 1 and flip = 1: mirrors for the marked images only (the
                         * others get their own row alone), e.g. a pipeline's shared pass, whose
                         * maps serve every image's neighbours and whose mirrors only the batch */
 } irb_feat_input;
 
 typedef struct irb_featurizer_opts {
-    int threads;     /* decoding workers (0: all CPUs) */
-    int batch;       /* images per net run (0: 16; fewer when a batch of large inputs would
-                      * hold more than 32 Mi floats) */
+    int threads; /* decoding workers (0: all CPUs) */
+    int batch;   /* images per net run (0: 16; fewer when a batch of large inputs would
+                  * hold more than 32 Mi floats) */
 } irb_featurizer_opts;
 typedef struct irb_featurizer irb_featurizer;
 
@@ -89,8 +88,8 @@ IRB_API irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const
  * input.all; mark may be NULL: all), runs the nets while the next images decode, and hands
  * every row to fn. A bad image gets fn once per input with row = NULL; it never stops the run.
  * Returns IRB_OK unless the run itself failed (a net failed): then err says why. */
-IRB_API irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n,
-                                      const unsigned char *mark, irb_feat_fn fn, void *ctx, irb_error *err);
+IRB_API irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
+                                      irb_feat_fn fn, void *ctx, irb_error *err);
 IRB_API void irb_featurizer_free(irb_featurizer *f);
 
 #ifdef __cplusplus

@@ -48,9 +48,9 @@ IRB_API void irb_sha256_buffer(const void *data, size_t n, char hex[65]);
 /* A whole CSV file (RFC 4180, first record = header) in memory, e.g. a labels file. */
 typedef struct irb_table {
     int ncol;
-    char **name;      /* ncol header names (a UTF-8 BOM is dropped) */
+    char **name; /* ncol header names (a UTF-8 BOM is dropped) */
     size_t nrow;
-    char ***cell;     /* cell[i][j]: row i, column j ("" when the row is short) */
+    char ***cell; /* cell[i][j]: row i, column j ("" when the row is short) */
 } irb_table;
 
 /* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file. */

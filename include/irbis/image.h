@@ -63,13 +63,13 @@ typedef enum irb_format { IRB_FORMAT_UNKNOWN = 0, IRB_FORMAT_JPEG, IRB_FORMAT_PN
 /* What is known about an image: filled by every decode, header read and preprocess call. */
 typedef struct irb_image_info {
     irb_format format;
-    int stored_width, stored_height; /* as stored in the file, before orientation */
-    int width, height;               /* full-scale size after EXIF orientation */
-    int components;                  /* colour components in the file (1 gray, 3, 4 CMYK) */
-    int orientation;                 /* EXIF orientation 1..8 (1 when absent or invalid) */
-    int scale_num, scale_denom;      /* DCT scale used by the last decode (1/1 for PNG) */
-    int crop_top, crop_bottom;       /* info-strip rows cropped (full-scale, oriented rows) */
-    char datetime[40];               /* DateTimeOriginal (+ .SubSec) as ISO 8601, or "" */
+    int stored_width, stored_height;      /* as stored in the file, before orientation */
+    int width, height;                    /* full-scale size after EXIF orientation */
+    int components;                       /* colour components in the file (1 gray, 3, 4 CMYK) */
+    int orientation;                      /* EXIF orientation 1..8 (1 when absent or invalid) */
+    int scale_num, scale_denom;           /* DCT scale used by the last decode (1/1 for PNG) */
+    int crop_top, crop_bottom;            /* info-strip rows cropped (full-scale, oriented rows) */
+    char datetime[40];                    /* DateTimeOriginal (+ .SubSec) as ISO 8601, or "" */
     char make[64], model[64], serial[64]; /* EXIF Make, Model, body serial number, or "" */
 } irb_image_info;
 
@@ -101,8 +101,7 @@ IRB_API const irb_image_info *irb_decoder_info(const irb_decoder_t *dec);
 
 /* Decodes the file at `path` into *img (which must be zeroed or released; on success the caller
  * owns img->data). opts may be NULL. On failure *img stays empty. */
-IRB_API irb_status irb_decode_file(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts,
-                                   irb_image *img);
+IRB_API irb_status irb_decode_file(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts, irb_image *img);
 /* The same from memory: `data` (size bytes) is borrowed for the call; `name` is used in
  * messages (may be NULL). */
 IRB_API irb_status irb_decode_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
@@ -127,8 +126,8 @@ typedef enum irb_filter {
  * Same arithmetic as PIL's Image.resize(size, filter, box) on 8-bit images (fixed point, 22
  * fractional bits, horizontal pass then vertical). src->channels may be 1..4.
  * Returns IRB_INVALID_ARG for an empty or out-of-range box, IRB_NOMEM. err may be NULL. */
-IRB_API irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, double y1, int out_w,
-                              int out_h, irb_filter filter, irb_image *dst, irb_error *err);
+IRB_API irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, double y1, int out_w, int out_h,
+                              irb_filter filter, irb_image *dst, irb_error *err);
 /* Copies the w x h rectangle at (x, y) of src into *dst (caller owns). IRB_INVALID_ARG if it
  * does not lie inside src. */
 IRB_API irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_image *dst, irb_error *err);
@@ -169,20 +168,20 @@ typedef enum irb_strip_mode {
 } irb_strip_mode;
 
 typedef struct irb_preproc {
-    int size;                 /* N: the output is 3 x N x N */
+    int size; /* N: the output is 3 x N x N */
     irb_resize_mode mode;
-    int short_side;           /* IRB_RESIZE_SHORT_CROP: S (default N * 8 / 7: 256 for 224); 0 means N */
-    double crop_fraction;     /* IRB_RESIZE_CROP_FRACTION: f in (0, 1] (e.g. 0.875); 0 means 1 */
+    int short_side;       /* IRB_RESIZE_SHORT_CROP: S (default N * 8 / 7: 256 for 224); 0 means N */
+    double crop_fraction; /* IRB_RESIZE_CROP_FRACTION: f in (0, 1] (e.g. 0.875); 0 means 1 */
     irb_filter filter;
-    float mean[3], scale[3];  /* out = (pixel - mean[c]) / scale[c]; scale 0 is treated as 1 */
-    int flip;                 /* 1: mirror left-right */
+    float mean[3], scale[3]; /* out = (pixel - mean[c]) / scale[c]; scale 0 is treated as 1 */
+    int flip;                /* 1: mirror left-right */
     irb_strip_mode strips;
     double strip_top, strip_bottom; /* IRB_STRIPS_FIXED: fractions of the height in [0, 0.5) */
-    int decode_size;          /* > size: decode at the DCT scale this preprocessing at size
-                               * decode_size picks (a multi-size pipeline's largest input: one
-                               * decode serves every size); 0 (or <= size): the scale size picks */
-    int full_decode;          /* 1: never use DCT scaling (slow; for comparisons) */
-    long long max_pixels;     /* 0: IRB_DEFAULT_MAX_PIXELS */
+    int decode_size;                /* > size: decode at the DCT scale this preprocessing at size
+                                     * decode_size picks (a multi-size pipeline's largest input: one
+                                     * decode serves every size); 0 (or <= size): the scale size picks */
+    int full_decode;                /* 1: never use DCT scaling (slow; for comparisons) */
+    long long max_pixels;           /* 0: IRB_DEFAULT_MAX_PIXELS */
 } irb_preproc;
 
 /* The MobileNetV2 reference preprocessing at size n: centre crop 0.875, bilinear to n x n,
@@ -210,8 +209,8 @@ IRB_API irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, con
 IRB_API irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n,
                                         float *const *outs, irb_image_info *info);
 /* The same, stopping before normalisation: *img (caller owns) is the size x size RGB image. */
-IRB_API irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_preproc *pp,
-                                        irb_image *img, irb_image_info *info);
+IRB_API irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_preproc *pp, irb_image *img,
+                                        irb_image_info *info);
 
 #ifdef __cplusplus
 }

@@ -88,14 +88,13 @@ typedef struct irb_featwriter irb_featwriter_t;
 /* Starts a feature set at base path `base` (files base.npy/.csv/.json, written under temporary
  * names until close). dim: the row length D (> 0). extra: NULL-terminated list of extra CSV
  * column names after row,path,flipped (NULL for none); copied. On success *out owns the writer. */
-IRB_API irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra,
-                                       irb_featwriter_t **out, irb_error *err);
+IRB_API irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra, irb_featwriter_t **out,
+                                       irb_error *err);
 /* Appends one row. path: the image path (CSV-quoted as needed). flipped: 0/1. extra_values:
  * one string per extra column (NULL allowed when there are none; a NULL entry writes "").
  * row: dim floats. All borrowed. Non-finite values are written as they are. */
 IRB_API irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped,
-                                      const char *const *extra_values, const float *row,
-                                      irb_error *err);
+                                      const char *const *extra_values, const float *row, irb_error *err);
 /* Sets metadata key to a JSON value given as text (e.g. "\"relu\"", "7", "{\"a\":1}"); the text
  * is checked to be one well-formed JSON value. Setting a key twice replaces it. The keys
  * format, version, dim and rows are written by the writer and cannot be set. Errors go to
@@ -116,18 +115,18 @@ IRB_API void irb_featwriter_free(irb_featwriter_t *w);
 /* ---- feature reader ----------------------------------------------------------------------- */
 
 typedef struct irb_features {
-    size_t n;              /* rows N */
-    int dim;               /* row length D */
-    float *x;              /* N x D, row-major */
-    char **path;           /* N paths */
-    uint8_t *flipped;      /* N flags 0/1 */
-    int n_extra;           /* extra CSV columns */
-    char **extra_name;     /* n_extra names */
-    char ***extra;         /* extra[j][i]: column j, row i */
-    int n_meta;            /* metadata entries, in file order */
+    size_t n;          /* rows N */
+    int dim;           /* row length D */
+    float *x;          /* N x D, row-major */
+    char **path;       /* N paths */
+    uint8_t *flipped;  /* N flags 0/1 */
+    int n_extra;       /* extra CSV columns */
+    char **extra_name; /* n_extra names */
+    char ***extra;     /* extra[j][i]: column j, row i */
+    int n_meta;        /* metadata entries, in file order */
     char **meta_key;
-    char **meta_json;      /* the raw JSON text of each value */
-    char **meta_text;      /* a string value decoded; other values as their JSON text */
+    char **meta_json; /* the raw JSON text of each value */
+    char **meta_text; /* a string value decoded; other values as their JSON text */
 } irb_features;
 
 /* Loads base.npy, base.csv and base.json. All memory belongs to *out, freed with
@@ -197,16 +196,16 @@ typedef struct irb_train_opts {
 } irb_train_opts;
 
 typedef struct irb_train_report {
-    double C;                   /* the C used */
-    int iterations;             /* L-BFGS iterations of the final fit */
-    int lbfgs_status;           /* liblbfgs's return code of the final fit */
-    double objective;           /* C * sum s_i logloss_i + 0.5 ||W||^2 at the solution */
-    double train_accuracy;      /* fraction of training rows whose argmax is the label */
-    int grid_n;                 /* CV: candidates tried (0 when C was given) */
+    double C;              /* the C used */
+    int iterations;        /* L-BFGS iterations of the final fit */
+    int lbfgs_status;      /* liblbfgs's return code of the final fit */
+    double objective;      /* C * sum s_i logloss_i + 0.5 ||W||^2 at the solution */
+    double train_accuracy; /* fraction of training rows whose argmax is the label */
+    int grid_n;            /* CV: candidates tried (0 when C was given) */
     double grid[IRB_CV_GRID_MAX];
     double cv_logloss[IRB_CV_GRID_MAX]; /* CV: mean held-out log-loss per candidate; NaN: not
                                          * fitted (past the minimum, cv_patience) */
-    double seconds;             /* wall time of the whole call */
+    double seconds;                     /* wall time of the whole call */
 } irb_train_report;
 
 /* Trains a classifier on n rows x of length dim (row-major floats, borrowed) with labels
@@ -225,8 +224,8 @@ typedef struct irb_train_report {
  * the sums. Arguments are checked before the first allreduce; a participant that fails later
  * (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
 IRB_API irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int n_classes,
-                                    const char *const *class_names, const irb_train_opts *opts,
-                                    irb_classifier_t **out, irb_train_report *rep, irb_error *err);
+                                    const char *const *class_names, const irb_train_opts *opts, irb_classifier_t **out,
+                                    irb_train_report *rep, irb_error *err);
 
 /* ---- classifiers ---------------------------------------------------------------------------- */
 
@@ -238,9 +237,8 @@ IRB_API double irb_classifier_C(const irb_classifier_t *clf);
 /* Read-only views of the parameters (owned by clf): outputs is 1 for a binary classifier (one
  * logit for class 1) and the class count otherwise; weights outputs x dim (standardised space),
  * intercepts outputs, mean/std dim each, class_weight classes entries. Any pointer may be NULL. */
-IRB_API int irb_classifier_params(const irb_classifier_t *clf, const double **weights,
-                                  const double **intercepts, const double **mean,
-                                  const double **std, const double **class_weight);
+IRB_API int irb_classifier_params(const irb_classifier_t *clf, const double **weights, const double **intercepts,
+                                  const double **mean, const double **std, const double **class_weight);
 
 /* Provenance strings (key/value, both copied; setting a key again replaces it). Train records
  * e.g. model, model_sha256, layer, cut, pool, precision, preprocessing, flip_augmentation,
@@ -253,13 +251,12 @@ IRB_API irb_status irb_classifier_set_provenance(irb_classifier_t *clf, const ir
 /* Checks that features fit the classifier: same dim, and equal values for every provenance key
  * in model_sha256, layer, cut, pool, preprocessing present on both sides. IRB_MISMATCH names
  * the field and both values. A key missing on one side is a warning. */
-IRB_API irb_status irb_classifier_check_features(const irb_classifier_t *clf, const irb_features *fs,
-                                                 irb_error *err);
+IRB_API irb_status irb_classifier_check_features(const irb_classifier_t *clf, const irb_features *fs, irb_error *err);
 
 /* Class probabilities for n rows x (n x dim floats, raw, unstandardised; borrowed) into prob
  * (n x classes doubles, caller-owned). Batched through BLAS. */
-IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const float *x, size_t n, int dim,
-                                          double *prob, irb_error *err);
+IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const float *x, size_t n, int dim, double *prob,
+                                          irb_error *err);
 
 /* Classifier files (docs/classifier.md): written to a temporary name, fsynced, renamed.
  * Load errors: IRB_NOT_FOUND/IRB_IO, IRB_CORRUPT (bad magic, checksum, truncation, bad
@@ -267,8 +264,8 @@ IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const flo
 IRB_API irb_status irb_classifier_save(const irb_classifier_t *clf, const char *path, irb_error *err);
 IRB_API irb_status irb_classifier_load(const char *path, irb_classifier_t **out, irb_error *err);
 /* Parses a classifier from memory (what load does after reading the file); name is for messages. */
-IRB_API irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
-                                        irb_classifier_t **out, irb_error *err);
+IRB_API irb_status irb_classifier_parse(const void *data, size_t size, const char *name, irb_classifier_t **out,
+                                        irb_error *err);
 
 #ifdef __cplusplus
 }

@@ -68,35 +68,35 @@ typedef struct irb_model_opts {
  * IRB_TOO_LARGE, IRB_MISMATCH (wrong input rank), IRB_IO/IRB_NOT_FOUND. */
 IRB_API irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_model_t **out, irb_error *err);
 /* The same from bytes in memory (borrowed for the call); `name` is used in messages. */
-IRB_API irb_status irb_model_load_buffer(const void *data, size_t size, const char *name,
-                                         const irb_model_opts *opts, irb_model_t **out, irb_error *err);
+IRB_API irb_status irb_model_load_buffer(const void *data, size_t size, const char *name, const irb_model_opts *opts,
+                                         irb_model_t **out, irb_error *err);
 IRB_API void irb_model_free(irb_model_t *m);
 
 typedef struct irb_tensor_info {
-    const char *name;  /* owned by the model */
+    const char *name; /* owned by the model */
     int rank;
     int64_t dims[IRB_NN_MAX_RANK]; /* batch (dims[0]) shown as 1 */
 } irb_tensor_info;
 
 typedef struct irb_cut_info {
-    int cut;              /* 1, 2, ...: the value irb_net_opts.cut = this number selects */
-    const char *op;       /* ONNX op type of the node producing it ("Conv", "Relu", ...) */
+    int cut;        /* 1, 2, ...: the value irb_net_opts.cut = this number selects */
+    const char *op; /* ONNX op type of the node producing it ("Conv", "Relu", ...) */
     irb_tensor_info tensor;
 } irb_cut_info;
 
 typedef struct irb_op_count {
-    const char *op;       /* ONNX op type */
+    const char *op; /* ONNX op type */
     int count;
 } irb_op_count;
 
 typedef struct irb_model_info {
     int n_inputs, n_outputs, n_cuts, n_ops;
-    const irb_tensor_info *inputs;   /* the network input (n_inputs = 1) */
-    const irb_tensor_info *outputs;  /* the graph outputs, file order; the last is the default */
-    const irb_cut_info *cuts;        /* cut points 1..n_cuts, walking back from the output */
-    const irb_op_count *ops;         /* nodes per op type in the file (Constant nodes included) */
+    const irb_tensor_info *inputs;  /* the network input (n_inputs = 1) */
+    const irb_tensor_info *outputs; /* the graph outputs, file order; the last is the default */
+    const irb_cut_info *cuts;       /* cut points 1..n_cuts, walking back from the output */
+    const irb_op_count *ops;        /* nodes per op type in the file (Constant nodes included) */
     int opset;
-    const char *producer;            /* producer_name, "" if none */
+    const char *producer; /* producer_name, "" if none */
 } irb_model_info;
 
 /* Facts about the model; owned by the model, valid until irb_model_free. */
@@ -110,7 +110,7 @@ IRB_API const irb_model_info *irb_model_info_get(const irb_model_t *m);
 typedef struct irb_preprocess {
     float mean[3], std[3];
     int input_size;
-    const char *source;   /* "metadata", "torchvision" or "tflite"; static string */
+    const char *source; /* "metadata", "torchvision" or "tflite"; static string */
 } irb_preprocess;
 
 IRB_API const irb_preprocess *irb_model_preprocess(const irb_model_t *m);
@@ -130,18 +130,18 @@ typedef enum irb_pool_mode { IRB_POOL_NONE = 0, IRB_POOL_AVG } irb_pool_mode;
 #define IRB_NET_MAX_INPUT_SIZE 4096
 
 typedef struct irb_net_opts {
-    const char *layer;     /* a tensor name to cut at (borrowed for the call), or NULL/"" */
-    int cut;               /* with no layer: cut point number (0 = the model's output) */
-    irb_pool_mode pool;    /* IRB_POOL_AVG: global average pooling of an N x C x H x W cut */
-    irb_engine engine;     /* AUTO: oneDNN when built in (falling back to reference if it
-                              cannot run every node), else reference */
+    const char *layer;       /* a tensor name to cut at (borrowed for the call), or NULL/"" */
+    int cut;                 /* with no layer: cut point number (0 = the model's output) */
+    irb_pool_mode pool;      /* IRB_POOL_AVG: global average pooling of an N x C x H x W cut */
+    irb_engine engine;       /* AUTO: oneDNN when built in (falling back to reference if it
+                                cannot run every node), else reference */
     irb_precision precision; /* BF16, INT8: oneDNN only (docs/int8.md) */
-    int threads;           /* 0: all CPUs */
-    int max_batch;         /* 0: 32 */
-    int input_size;        /* > 0: run at input_size x input_size instead of the model's input
-                              size (shapes are inferred again: fully convolutional nets, such as
-                              those ending in global pooling, take any size; a net whose shapes
-                              do not fit fails with IRB_MISMATCH). 0: the model's size */
+    int threads;             /* 0: all CPUs */
+    int max_batch;           /* 0: 32 */
+    int input_size;          /* > 0: run at input_size x input_size instead of the model's input
+                                size (shapes are inferred again: fully convolutional nets, such as
+                                those ending in global pooling, take any size; a net whose shapes
+                                do not fit fails with IRB_MISMATCH). 0: the model's size */
     /* INT8: the activation ranges to quantize with (required; borrowed for irb_net_new). A
      * layer whose tensors the table does not name runs in fp32. */
     const irb_calib_t *calib;

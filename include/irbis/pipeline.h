@@ -42,9 +42,9 @@
 extern "C" {
 #endif
 
-#define IRB_PIPELINE_MAX_PARTS 16
+#define IRB_PIPELINE_MAX_PARTS  16
 #define IRB_PIPELINE_MAX_INPUTS 4
-#define IRB_PIPELINE_MAX_CALIB 16 /* calibration tables: one per input size */
+#define IRB_PIPELINE_MAX_CALIB  16 /* calibration tables: one per input size */
 
 typedef enum irb_part_kind {
     IRB_PART_APPEARANCE = 0, /* a classifier on the CNN's features of the image (and its mirror) */
@@ -53,19 +53,19 @@ typedef enum irb_part_kind {
 
 typedef struct irb_pipeline_part {
     irb_part_kind kind;
-    double weight;       /* the part's share of the pipeline's probabilities */
-    int cut;             /* the net's cut point (irb_net_opts.cut; 0 when layer names it) */
-    char *layer;         /* or the output tensor by name ("" when cut is used) */
-    int pool;            /* 1: global average pooling of a spatial cut (irb_net_opts.pool) */
-    int mirror;          /* appearance: the mean over the image and its left-right mirror */
-    int n_inputs;        /* appearance: 1; motion: one per input size */
-    int sizes[IRB_PIPELINE_MAX_INPUTS];          /* CNN input side of each input (0: the model's) */
+    double weight;                                /* the part's share of the pipeline's probabilities */
+    int cut;                                      /* the net's cut point (irb_net_opts.cut; 0 when layer names it) */
+    char *layer;                                  /* or the output tensor by name ("" when cut is used) */
+    int pool;                                     /* 1: global average pooling of a spatial cut (irb_net_opts.pool) */
+    int mirror;                                   /* appearance: the mean over the image and its left-right mirror */
+    int n_inputs;                                 /* appearance: 1; motion: one per input size */
+    int sizes[IRB_PIPELINE_MAX_INPUTS];           /* CNN input side of each input (0: the model's) */
     char *preprocessing[IRB_PIPELINE_MAX_INPUTS]; /* irb_preproc_to_json text ("": the model's) */
     irb_classifier_t *clf;                        /* owned */
-    int map_mean;        /* appearance, bf16 / int8: 1 = trained on the spatial mean of the map
-                          * this cut pools, taken after the net (as classify's shared pass takes
-                          * it from the motion input of the same preprocessing), not on the net's
-                          * own pooling; 0 (files before the 'map-mean' section): the net's */
+    int map_mean;                                 /* appearance, bf16 / int8: 1 = trained on the spatial mean of the map
+                                                   * this cut pools, taken after the net (as classify's shared pass takes
+                                                   * it from the motion input of the same preprocessing), not on the net's
+                                                   * own pooling; 0 (files before the 'map-mean' section): the net's */
 } irb_pipeline_part;
 
 /* Novelty: the cosine distance from an image's features to the nearest training image's,
@@ -76,12 +76,12 @@ typedef struct irb_pipeline_part {
  * folds' images, so a burst's frames do not vouch for each other). docs/pipeline.md says why
  * the nearest neighbour and what it separates. */
 typedef struct irb_novelty {
-    int part;          /* the pipeline part whose features are scored (an appearance part) */
-    int dim;           /* features per row */
-    size_t n;          /* training rows */
-    float *rows;       /* n x dim, each of norm 1 (or all zero for a zero row); owned */
-    double quantile;   /* of the held-out scores the threshold was set at, in (0, 1] */
-    double threshold;  /* score > threshold: novel */
+    int part;         /* the pipeline part whose features are scored (an appearance part) */
+    int dim;          /* features per row */
+    size_t n;         /* training rows */
+    float *rows;      /* n x dim, each of norm 1 (or all zero for a zero row); owned */
+    double quantile;  /* of the held-out scores the threshold was set at, in (0, 1] */
+    double threshold; /* score > threshold: novel */
 } irb_novelty;
 
 /* Fits a novelty model on n rows of x (n x dim, borrowed): stores the rows normalised, scores
@@ -97,18 +97,18 @@ IRB_API irb_status irb_novelty_score(const irb_novelty *nv, const float *x, size
 IRB_API void irb_novelty_free(irb_novelty *nv); /* nv may be NULL */
 
 typedef struct irb_pipeline {
-    char *model_name;        /* the backbone's file name at training (a path relative to the
-                              * pipeline file's folder, or absolute) */
-    char model_sha256[65];   /* "" when unknown (version-1 files without provenance) */
-    char *row;               /* the recipe, e.g. "RN2+A+M" */
+    char *model_name;      /* the backbone's file name at training (a path relative to the
+                            * pipeline file's folder, or absolute) */
+    char model_sha256[65]; /* "" when unknown (version-1 files without provenance) */
+    char *row;             /* the recipe, e.g. "RN2+A+M" */
     int n_classes;
     char **classes;
-    int positive;            /* the class the threshold applies to, or -1 (argmax) */
-    double threshold;        /* label = positive iff p >= threshold */
-    double gap;              /* sequence gap in seconds */
-    int ensemble;            /* 1: the recipe averages each sequence (RN2+A+E): labels come from
-                              * the sequence means */
-    double cv_accuracy;      /* the recipe's cross-validated accuracy on its training images, or -1 */
+    int positive;       /* the class the threshold applies to, or -1 (argmax) */
+    double threshold;   /* label = positive iff p >= threshold */
+    double gap;         /* sequence gap in seconds */
+    int ensemble;       /* 1: the recipe averages each sequence (RN2+A+E): labels come from
+                         * the sequence means */
+    double cv_accuracy; /* the recipe's cross-validated accuracy on its training images, or -1 */
     int n_parts;
     irb_pipeline_part parts[IRB_PIPELINE_MAX_PARTS];
     int version;             /* the file's format version (1: a single classifier) */

@@ -48,13 +48,13 @@ typedef enum irb_scan_status { IRB_ROW_OK = 0, IRB_ROW_WARNING, IRB_ROW_ERROR } 
 
 /* One file. All strings are owned by the scan and valid until the next irb_scan_next/close. */
 typedef struct irb_scan_row {
-    const char *path;       /* relative to the root, '/'-separated */
+    const char *path; /* relative to the root, '/'-separated */
     const char *camera;
-    const char *timestamp;  /* ISO 8601 from EXIF DateTimeOriginal, or "" */
-    int width, height;      /* upright size (EXIF orientation applied); 0 when unknown */
+    const char *timestamp; /* ISO 8601 from EXIF DateTimeOriginal, or "" */
+    int width, height;     /* upright size (EXIF orientation applied); 0 when unknown */
     irb_scan_status status;
-    const char *message;    /* "" for ok rows; the warning or error otherwise */
-    irb_status error;       /* the decoder status for error rows (IRB_OK otherwise) */
+    const char *message;        /* "" for ok rows; the warning or error otherwise */
+    irb_status error;           /* the decoder status for error rows (IRB_OK otherwise) */
     const irb_image_info *info; /* everything read from the header (owned by the scan) */
 } irb_scan_row;
 

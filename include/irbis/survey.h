@@ -89,9 +89,9 @@ IRB_API char *irb_time_format(irb_time t, char *buf, size_t size);
 
 /* One image as input to sequence grouping. All strings are borrowed for the call. */
 typedef struct irb_seq_item {
-    const char *path;     /* required; the tie-breaker within equal times */
-    const char *camera;   /* NULL or "" = unknown camera (all such images are one camera) */
-    int has_time;         /* 0 = no time known: the image is a sequence of its own */
+    const char *path;   /* required; the tie-breaker within equal times */
+    const char *camera; /* NULL or "" = unknown camera (all such images are one camera) */
+    int has_time;       /* 0 = no time known: the image is a sequence of its own */
     irb_time time;
     const char *sequence; /* explicit sequence/event id, NULL or "" = none */
 } irb_seq_item;
@@ -184,8 +184,8 @@ IRB_API const char *irb_ensemble_name(irb_ensemble e);
  *   image_label [seq->n_images] out: each image's sequence label, or NULL
  * Errors: IRB_INVALID_ARG (n_classes 0, unknown method, a negative or NaN probability). */
 IRB_API irb_status irb_ensemble_sequences(const irb_sequences *seq, const double *probs, size_t n_classes,
-                                          irb_ensemble method, double *seq_probs, int *seq_label,
-                                          double *image_probs, int *image_label, irb_error *err);
+                                          irb_ensemble method, double *seq_probs, int *seq_label, double *image_probs,
+                                          int *image_label, irb_error *err);
 
 /* Index of the largest of v[0..n) (the first on ties); -1 when n is 0. */
 IRB_API int irb_argmax(const double *v, size_t n);
@@ -211,10 +211,10 @@ typedef struct irb_fold_item {
 } irb_fold_item;
 
 typedef struct irb_fold_opts {
-    int k;              /* number of folds, >= 2 */
+    int k; /* number of folds, >= 2 */
     irb_fold_unit unit;
-    int stratify;       /* 1 = balance each unit's majority label across folds (units are never
-                         * split); ignored for IRB_FOLD_BLOCK */
+    int stratify; /* 1 = balance each unit's majority label across folds (units are never
+                   * split); ignored for IRB_FOLD_BLOCK */
 } irb_fold_opts;
 
 /* k = 5, IRB_FOLD_SEQUENCE, stratify = 1. */
@@ -230,8 +230,8 @@ IRB_API irb_fold_opts irb_fold_opts_default(void);
  *     fewer images first, within a label largest unit first; each to the fold with the fewest
  *     images of that label (ties: fewest images, then lowest fold).
  * Errors: IRB_INVALID_ARG (k < 2, fewer units than k, NULL path), IRB_NOMEM. */
-IRB_API irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold_opts *opts,
-                                    int *fold, irb_error *err);
+IRB_API irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold_opts *opts, int *fold,
+                                    irb_error *err);
 
 /* ---- results store and survey classification (classify) ---- */
 

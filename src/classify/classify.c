@@ -26,9 +26,9 @@ void irb_classify_opts_default(irb_classify_opts *o)
     o->report_sequences = 50;
     o->max_sequence_images = 6;
     o->progress_interval = 0.5;
-    o->min_confidence = -1;     /* the pipeline's default, else off */
-    o->novelty_threshold = -1;  /* the pipeline's, else off */
-    o->precision = -1;          /* the pipeline's */
+    o->min_confidence = -1;    /* the pipeline's default, else off */
+    o->novelty_threshold = -1; /* the pipeline's, else off */
+    o->precision = -1;         /* the pipeline's */
 }
 
 int irb_sort_mode_parse(const char *name)
@@ -45,9 +45,9 @@ int irb_sort_mode_parse(const char *name)
 typedef struct batch {
     int n;
     int64_t ids[IRB_CLS_RUN_MAX];
-    char *paths[IRB_CLS_RUN_MAX];   /* absolute paths, owned */
+    char *paths[IRB_CLS_RUN_MAX]; /* absolute paths, owned */
     irb_status st[IRB_CLS_RUN_MAX];
-    irb_error *errs;                /* [IRB_CLS_RUN_MAX] */
+    irb_error *errs; /* [IRB_CLS_RUN_MAX] */
 } batch;
 
 static void batch_clear(batch *b)
@@ -267,11 +267,21 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
 {
     const irb_classify_opts *o = r->o;
     irb_outputs_opts oo = {
-        .survey_dir = o->survey_dir, .n_classes = r->nc, .classes = classes, .pos = r->pos,
-        .threshold = o->threshold, .min_confidence = o->min_confidence, .novelty_threshold = o->novelty_threshold,
-        .gap = o->sequence_gap, .classified_by = classified_by,
-        .taxa = o->taxa, .deployments = o->deployments, .utc_offset = o->utc_offset ? o->utc_offset : "Z",
-        .sort = o->sort, .report_sequences = o->report_sequences, .max_sequence_images = o->max_sequence_images,
+        .survey_dir = o->survey_dir,
+        .n_classes = r->nc,
+        .classes = classes,
+        .pos = r->pos,
+        .threshold = o->threshold,
+        .min_confidence = o->min_confidence,
+        .novelty_threshold = o->novelty_threshold,
+        .gap = o->sequence_gap,
+        .classified_by = classified_by,
+        .taxa = o->taxa,
+        .deployments = o->deployments,
+        .utc_offset = o->utc_offset ? o->utc_offset : "Z",
+        .sort = o->sort,
+        .report_sequences = o->report_sequences,
+        .max_sequence_images = o->max_sequence_images,
     };
     irb_progress_phase(r->pt, IRB_PHASE_SEQUENCES, 0, 1);
     IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, o->min_confidence,
@@ -298,7 +308,8 @@ static irb_status check_opts(const irb_classify_opts *o, const irb_cls_sources *
     if (!(o->novelty_threshold >= 0 && o->novelty_threshold <= 2))
         return irb_fail(err, IRB_INVALID_ARG, "novelty threshold must be in [0, 2], got %g", o->novelty_threshold);
     if (o->novelty_threshold > 0 && !src->has_novelty)
-        return irb_fail(err, IRB_INVALID_ARG, "a novelty threshold needs a pipeline with a novelty model "
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "a novelty threshold needs a pipeline with a novelty model "
                         "(irbis train --images)");
     if (o->batch < 1 || o->batch > 256)
         return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
@@ -324,8 +335,8 @@ static irb_status canonical_survey(const char *dir, char canon[PATH_MAX], irb_er
 {
     struct stat st;
     if (!realpath(dir, canon) || stat(canon, &st) != 0)
-        return irb_fail(err, errno == ENOENT || errno == ENOTDIR ? IRB_NOT_FOUND : IRB_IO,
-                        "survey folder %s: %s", dir, strerror(errno));
+        return irb_fail(err, errno == ENOENT || errno == ENOTDIR ? IRB_NOT_FOUND : IRB_IO, "survey folder %s: %s", dir,
+                        strerror(errno));
     if (!S_ISDIR(st.st_mode))
         return irb_fail(err, IRB_INVALID_ARG, "survey folder %s: not a folder", dir);
     return IRB_OK;
@@ -372,8 +383,8 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
         size_t l = strlen(cls);
         snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
     }
-    const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap", "positive", "threshold", "classes",
-                          "survey", "min_confidence", "novelty_threshold"};
+    const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap",     "positive", "threshold", "classes",
+                          "survey",       "min_confidence",    "novelty_threshold"};
     const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
     return irb_store_check_params(st, keys, vals, 9, o->restart, err);
 }
@@ -383,14 +394,19 @@ irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_i
                                  irb_cls_make_scanner make_scanner, irb_cls_make_engine make_engine, void *user,
                                  irb_classify_summary *sum, irb_error *err)
 {
-    irb_cls_sources src = {.model_id = model_id, .classifier_id = classifier_id, .n_classes = n_classes,
-                           .classes = classes, .classified_by = classified_by, .make_scanner = make_scanner,
-                           .make_engine = make_engine, .user = user};
+    irb_cls_sources src = {.model_id = model_id,
+                           .classifier_id = classifier_id,
+                           .n_classes = n_classes,
+                           .classes = classes,
+                           .classified_by = classified_by,
+                           .make_scanner = make_scanner,
+                           .make_engine = make_engine,
+                           .user = user};
     return irb_classify_run_sources(o, &src, sum, err);
 }
 
-irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_sources *src,
-                                    irb_classify_summary *sum, irb_error *err)
+irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_sources *src, irb_classify_summary *sum,
+                                    irb_error *err)
 {
     int n_classes = src->n_classes;
     const char *const *classes = src->classes;

@@ -43,7 +43,7 @@ typedef struct irb_cls_item {
 #define IRB_CLS_RUN_MAX 256
 typedef struct irb_cls_engine {
     void *ctx;
-    int workers;          /* unused (the engine has its own threads) */
+    int workers; /* unused (the engine has its own threads) */
     int n_classes;
     const char *const *classes; /* n_classes names, owned by ctx */
     const char *classified_by;  /* "irbis 0.1.0 (mobilenet_v2_1.0_224.onnx + c.irbis)" */
@@ -52,7 +52,7 @@ typedef struct irb_cls_engine {
      * returned failure is fatal (the batch is not stored). */
     irb_status (*run)(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
                       irb_error *err);
-    int neighbours;       /* run() needs each image's neighbours: images come in shooting order */
+    int neighbours;        /* run() needs each image's neighbours: images come in shooting order */
     const double *novelty; /* or NULL: after run(), novelty[i] is image i's novelty score (NaN: none;
                             * docs/pipeline.md), owned by ctx */
     void (*free)(void *ctx);
@@ -82,7 +82,7 @@ typedef struct irb_cls_sources {
     irb_cls_make_engine make_engine;
     irb_status (*plan)(void *user, irb_store *st, irb_error *err); /* or NULL */
     void *user;
-    int has_novelty;      /* the engine scores novelty (a pipeline with a novelty model) */
+    int has_novelty; /* the engine scores novelty (a pipeline with a novelty model) */
 } irb_cls_sources;
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
@@ -110,7 +110,6 @@ int irb_cls_real_inputs(void *engine_ctx, const struct irb_feat_input **inputs);
 /* The scanner of o->survey_dir (irb_scan_*, o->camera_depth), as irb_classify_run uses it. */
 irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err);
 
-
 /* ---- labels ------------------------------------------------------------------------------- */
 
 /* The label rule for images and sequences: with a positive class (pos >= 0) the label is pos
@@ -126,7 +125,6 @@ int irb_cls_label_novel(const double *p, int n, int pos, double threshold, doubl
 
 /* ---- the results store (store.c) -------------------------------------------------------- */
 
-
 enum { IRB_IMG_PENDING = 0, IRB_IMG_OK = 1, IRB_IMG_FAILED = 2 };
 
 /* Creates dir if needed, takes the exclusive lock dir/.lock (IRB_BUSY when another process or
@@ -139,8 +137,8 @@ const char *irb_store_dir(const irb_store *st);
 /* Compares the recorded parameters with keys/values (n pairs). No recorded run: records them.
  * Different: IRB_MISMATCH naming the first difference, unless restart, which wipes the store
  * (and OUT/sorted, OUT/thumbs) and records the new ones. */
-irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
-                                  int restart, irb_error *err);
+irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,
+                                  irb_error *err);
 /* One recorded parameter (*value a copy the caller frees with irb_free, NULL when unset), and
  * overwriting one (e.g. a legacy spelling of the same value). */
 irb_status irb_store_get_param(irb_store *st, const char *key, char **value, irb_error *err);
@@ -175,7 +173,7 @@ irb_status irb_store_rank_shots(irb_store *st, irb_error *err);
 /* A pending image in shooting order with the previous and next readable image (width > 0) of
  * its camera, whatever their state (NULL at a camera's ends). Strings are owned: irb_shot_release. */
 typedef struct irb_shot {
-    int64_t id, k;      /* store id, shooting rank */
+    int64_t id, k; /* store id, shooting rank */
     char *path, *camera, *prev, *next;
 } irb_shot;
 /* Up to max pending images with rank > after, in rank order, into out[0..*n). */
@@ -231,22 +229,21 @@ typedef struct irb_img_row {
     int64_t tsec;
     double tfrac;
     int has_size, width, height;
-    int state;                             /* IRB_IMG_* */
-    const char *status, *message;          /* never NULL */
+    int state;                    /* IRB_IMG_* */
+    const char *status, *message; /* never NULL */
     const double *probs;
-    int has_label, label;                  /* label 0 when !has_label */
-    double novelty;                        /* NaN: none */
-    const char *human;                     /* its review's label, or NULL */
-    const char *seq_name;                  /* its sequence, or NULL */
-    long long seq_n;                       /* the sequence's images */
-    int frame;                             /* its place in the sequence from 0 (IRB_IMAGES_FRAMES) */
+    int has_label, label; /* label 0 when !has_label */
+    double novelty;       /* NaN: none */
+    const char *human;    /* its review's label, or NULL */
+    const char *seq_name; /* its sequence, or NULL */
+    long long seq_n;      /* the sequence's images */
+    int frame;            /* its place in the sequence from 0 (IRB_IMAGES_FRAMES) */
     const double *seq_probs;
     int has_seq_label, seq_label;
-    double seq_novelty;                    /* NaN: none */
+    double seq_novelty; /* NaN: none */
 } irb_img_row;
 
-irb_status irb_store_images_begin(irb_store *st, irb_img_query q, int n_classes, irb_store_iter **it,
-                                  irb_error *err);
+irb_status irb_store_images_begin(irb_store *st, irb_img_query q, int n_classes, irb_store_iter **it, irb_error *err);
 /* The images of sequence seq in (time, path) order (untimed last), without sequence columns. */
 irb_status irb_store_members_begin(irb_store *st, int64_t seq, int n_classes, irb_store_iter **it, irb_error *err);
 int irb_store_images_next(irb_store_iter *it, irb_img_row *row);
@@ -264,7 +261,7 @@ typedef struct irb_seq_row {
     long long n;
     const double *probs;
     int label;
-    double novelty;          /* NaN: none */
+    double novelty; /* NaN: none */
     /* with human labels, else NULL: the most common review label among its images (ties: the
      * first name; compare it with the run's classes), the latest review with that label, and
      * the latest review of any of its images */
@@ -296,8 +293,8 @@ int irb_store_reviews_next(irb_store_iter *it, irb_review_row *row);
 /* Labels counted into images[0..n_classes] (classified images) and seqs[0..n_classes]
  * (sequences, of `camera` when not NULL): index k for class k, n_classes for uncertain. images
  * may be NULL. */
-irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_classes, long long *images,
-                                  long long *seqs, irb_error *err);
+irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_classes, long long *images, long long *seqs,
+                                  irb_error *err);
 /* Classified images that have a review. */
 irb_status irb_store_count_reviewed(irb_store *st, long long *n, irb_error *err);
 /* The id of the classified image at path, -1 when there is none. */
@@ -315,7 +312,7 @@ typedef struct irb_outputs_opts {
     const char *survey_dir;
     int n_classes;
     const char *const *classes;
-    int pos;                  /* positive class index or -1 */
+    int pos; /* positive class index or -1 */
     double threshold;
     double min_confidence;    /* labels below it are IRB_LABEL_UNCERTAIN (0: off) */
     double novelty_threshold; /* images and sequences whose novelty is above it are IRB_LABEL_UNCERTAIN
@@ -323,9 +320,9 @@ typedef struct irb_outputs_opts {
     double gap;
     const char *classified_by;
     const char *model_name;
-    const char *taxa;         /* "class=Name;..." or NULL */
-    const char *deployments;  /* CSV camera,latitude,longitude[,locationName] or NULL */
-    const char *utc_offset;   /* "Z" or "+hh:mm" */
+    const char *taxa;        /* "class=Name;..." or NULL */
+    const char *deployments; /* CSV camera,latitude,longitude[,locationName] or NULL */
+    const char *utc_offset;  /* "Z" or "+hh:mm" */
     irb_sort_mode sort;
     int report_sequences, max_sequence_images;
 } irb_outputs_opts;
@@ -375,7 +372,7 @@ irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int labe
 int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, const char *dst);
 
 /* Helpers shared by the writers. */
-void irb_utc_now(char *buf, size_t size); /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */
+void irb_utc_now(char *buf, size_t size);                         /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */
 const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "uncertain" or NULL */
 int irb_uncertain_on(const irb_outputs_opts *o); /* the run can label uncertain (min-confidence or novelty) */
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
@@ -397,8 +394,8 @@ typedef struct irb_progress_tracker {
     irb_progress_fn fn;
     void *user;
     double interval, t0, phase_t0, last_report;
-    long long phase_done0;     /* done at the start of this run's phase */
-    double win_t[8];           /* recent (time, done) samples for the rate */
+    long long phase_done0; /* done at the start of this run's phase */
+    double win_t[8];       /* recent (time, done) samples for the rate */
     long long win_done[8];
     int win_n;
     irb_progress p;

@@ -18,11 +18,11 @@ struct irb_classify_worker_t {
     irb_cls_engine e;
     int per_run;
     irb_cls_item items[IRB_CLS_RUN_MAX];
-    char *abs[3 * IRB_CLS_RUN_MAX];  /* the run's absolute paths (image, prev, next) */
-    double *probs;                   /* per_run x classes */
-    double *row;                     /* one result's values: classes probabilities (+ novelty) */
+    char *abs[3 * IRB_CLS_RUN_MAX]; /* the run's absolute paths (image, prev, next) */
+    double *probs;                  /* per_run x classes */
+    double *row;                    /* one result's values: classes probabilities (+ novelty) */
     irb_status st[IRB_CLS_RUN_MAX];
-    irb_error *errs;                 /* [per_run] */
+    irb_error *errs; /* [per_run] */
     char key[512];
 };
 
@@ -44,8 +44,7 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
     irb_free(w);
 }
 
-IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out,
-                                           irb_error *err)
+IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out, irb_error *err)
 {
     *out = NULL;
     if (!o || !o->survey_dir)
@@ -79,22 +78,13 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
     return IRB_OK;
 }
 
-IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w)
-{
-    return w->e.n_classes;
-}
-IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w)
-{
-    return w->key;
-}
+IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return w->e.n_classes; }
+IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w->key; }
 IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w)
 {
     return w->e.n_classes + (w->e.novelty != NULL);
 }
-IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w)
-{
-    return w->e.neighbours;
-}
+IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w) { return w->e.neighbours; }
 
 /* One run of images first.. of paths: absolute paths, the engine, every result to fn. */
 static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
@@ -127,9 +117,9 @@ static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths
     return IRB_OK;
 }
 
-IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths,
-                                           const char *const *prev, const char *const *next, size_t n,
-                                           irb_classify_result_fn fn, void *user, irb_error *err)
+IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
+                                           const char *const *next, size_t n, irb_classify_result_fn fn, void *user,
+                                           irb_error *err)
 {
     for (size_t first = 0; first < n; first += (size_t)w->per_run) {
         int k = n - first < (size_t)w->per_run ? (int)(n - first) : w->per_run;
@@ -148,8 +138,8 @@ typedef struct dist_ctx {
     int has_novelty; /* results carry a novelty score after the probabilities */
     double *row;     /* one result: nc probabilities (+ the novelty) */
     double novelty[IRB_CLS_RUN_MAX];
-    int neighbours;  /* the pipeline has a motion part: images go in shooting order */
-    size_t prefix;   /* length of "survey_dir/" as irb_path_join writes it */
+    int neighbours; /* the pipeline has a motion part: images go in shooting order */
+    size_t prefix;  /* length of "survey_dir/" as irb_path_join writes it */
 } dist_ctx;
 
 /* The pending images as the run will ask for them: paths, cameras, times, and with neighbours
@@ -311,8 +301,7 @@ IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_c
         return irb_fail(err, IRB_INVALID_ARG, "a distributed run needs plan and result hooks");
     dist_ctx c = {.o = o, .d = d};
     IRB_TRY(irb_cls_real_new(o, &c.real, err));
-    irb_cls_sources src = {
-        .make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
+    irb_cls_sources src = {.make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
     irb_cls_real_ids(c.real, &src);
     c.nc = src.n_classes;
     c.has_novelty = src.has_novelty;

@@ -22,13 +22,13 @@
 #include "classify/classify_internal.h"
 
 typedef struct pipe_input {
-    irb_net_t *net;          /* NULL for an appearance input served by a motion input's pass */
+    irb_net_t *net; /* NULL for an appearance input served by a motion input's pass */
     irb_extract_opts eo;
-    int channels;            /* motion, or served appearance: channels of the map */
-    motion_stream *motion;   /* motion: the statistics of the maps streamed in neighbour order */
-    int pool_part;           /* motion: the appearance part whose rows are this map's spatial
-                              * mean (its mirrors included), or -1 */
-    int served;              /* appearance: its rows come from a motion input's pass */
+    int channels;          /* motion, or served appearance: channels of the map */
+    motion_stream *motion; /* motion: the statistics of the maps streamed in neighbour order */
+    int pool_part;         /* motion: the appearance part whose rows are this map's spatial
+                            * mean (its mirrors included), or -1 */
+    int served;            /* appearance: its rows come from a motion input's pass */
 } pipe_input;
 
 /* The batch with its neighbours as one list in shooting order (each path once), and each
@@ -44,37 +44,35 @@ typedef struct motion_list {
 
 struct irb_cls_real {
     const irb_classify_opts *o;
-    const char *file;        /* the pipeline (or version-1 classifier) file */
+    const char *file; /* the pipeline (or version-1 classifier) file */
     irb_pipeline *p;
     char model_path[4096];
     char model_sha[65], pipe_sha[80]; /* pipe_sha: "+fp32"... appended when run at another precision */
-    irb_precision precision;  /* the run's: o->precision, else the pipeline's */
+    irb_precision precision;          /* the run's: o->precision, else the pipeline's */
     char classified_by[512];
     pipe_input in[IRB_PIPELINE_MAX_PARTS][IRB_PIPELINE_MAX_INPUTS];
     int batch;
-    irb_featurizer *fz;      /* every input of every part, one pass per batch */
+    irb_featurizer *fz; /* every input of every part, one pass per batch */
     irb_feat_input fin[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS]; /* its inputs */
     int n_fin;
-    int fin_part[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS], fin_input[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    int fin_part[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS],
+        fin_input[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
     motion_list *l;
     /* per-batch scratch */
     float *feat[IRB_PIPELINE_MAX_PARTS]; /* part k's rows: batch x its width */
     size_t width[IRB_PIPELINE_MAX_PARTS];
     double *part_probs[IRB_PIPELINE_MAX_PARTS];
-    double *tmp;                          /* batch x 2 x classes */
-    double *novelty;                      /* batch: each image's novelty score (NaN: none) */
+    double *tmp;     /* batch x 2 x classes */
+    double *novelty; /* batch: each image's novelty score (NaN: none) */
     irb_status *st;
     irb_error *errs;
-    int motion_part, motion_input;        /* the motion stream being fed (its callback) */
+    int motion_part, motion_input; /* the motion stream being fed (its callback) */
 };
 typedef struct irb_cls_real pipe_engine;
 
 /* ---- building ------------------------------------------------------------------------------ */
 
-static int file_exists(const char *p)
-{
-    return p && *p && access(p, R_OK) == 0;
-}
+static int file_exists(const char *p) { return p && *p && access(p, R_OK) == 0; }
 
 /* The backbone: --model, else the path the pipeline recorded, else its file name beside the
  * pipeline file. Its sha256 must be the pipeline's. */
@@ -96,13 +94,13 @@ static irb_status find_model(pipe_engine *c, irb_error *err)
         irb_free(a), irb_free(b);
         if (!file_exists(c->model_path))
             return irb_fail(err, IRB_NOT_FOUND,
-                            "%s: its model %s is not there (nor %s): give the ONNX file with --model",
-                            c->file, p->model_name, c->model_path);
+                            "%s: its model %s is not there (nor %s): give the ONNX file with --model", c->file,
+                            p->model_name, c->model_path);
     }
     IRB_TRY(irb_sha256_file(c->model_path, c->model_sha, err));
     if (p->model_sha256[0] && strcmp(p->model_sha256, c->model_sha) != 0)
-        return irb_fail(err, IRB_MISMATCH, "%s was trained on the model with sha256 %s, but %s has sha256 %s",
-                        c->file, p->model_sha256, c->model_path, c->model_sha);
+        return irb_fail(err, IRB_MISMATCH, "%s was trained on the model with sha256 %s, but %s has sha256 %s", c->file,
+                        p->model_sha256, c->model_path, c->model_sha);
     return IRB_OK;
 }
 
@@ -183,8 +181,11 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
                             c->file, irb_classifier_dim(q->clf), c->model_path, in->channels, q->cut);
         return IRB_OK;
     }
-    irb_net_opts no = {.threads = o->threads, .max_batch = c->batch * 2, .input_size = in->eo.pp.size,
-                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE, .precision = c->precision,
+    irb_net_opts no = {.threads = o->threads,
+                       .max_batch = c->batch * 2,
+                       .input_size = in->eo.pp.size,
+                       .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
+                       .precision = c->precision,
                        .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL};
     if (q->layer && *q->layer)
         no.layer = q->layer;
@@ -206,19 +207,19 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
     if (q->kind == IRB_PART_MOTION) {
         const irb_model_info *mi = irb_model_info_get(model);
         if (q->cut < 1 || q->cut > mi->n_cuts || mi->cuts[q->cut - 1].tensor.rank != 4)
-            return irb_fail(err, IRB_MISMATCH, "%s: the motion part's cut %d of %s is not a spatial map",
-                            c->file, q->cut, c->model_path);
+            return irb_fail(err, IRB_MISMATCH, "%s: the motion part's cut %d of %s is not a spatial map", c->file,
+                            q->cut, c->model_path);
         in->channels = (int)mi->cuts[q->cut - 1].tensor.dims[1];
         dim = MOTION_DIM;
     }
     if (q->kind == IRB_PART_MOTION)
         IRB_TRY(motion_stream_new(irb_net_output_size(in->net), in->channels, &in->motion, err));
     if (q->kind == IRB_PART_APPEARANCE && (int)dim != irb_classifier_dim(q->clf))
-        return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d",
-                        c->file, irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
+        return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d", c->file,
+                        irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
     if (q->kind == IRB_PART_MOTION && MOTION_DIM * q->n_inputs != irb_classifier_dim(q->clf))
-        return irb_fail(err, IRB_MISMATCH, "%s: the motion classifier expects %d features, not %d",
-                        c->file, irb_classifier_dim(q->clf), MOTION_DIM * q->n_inputs);
+        return irb_fail(err, IRB_MISMATCH, "%s: the motion classifier expects %d features, not %d", c->file,
+                        irb_classifier_dim(q->clf), MOTION_DIM * q->n_inputs);
     return IRB_OK;
 }
 
@@ -406,8 +407,8 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
         const irb_pipeline_part *q = &c->p->parts[k];
         const pipe_input *first = &c->in[k][0];
         size_t row = first->served ? (size_t)first->channels : first->net ? irb_net_output_size(first->net) : 0;
-        c->width[k] = q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs
-                                                 : row * (size_t)(1 + q->mirror);
+        c->width[k] =
+            q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs : row * (size_t)(1 + q->mirror);
         if (!(c->feat[k] = irb_malloc_array(IRB_CLS_RUN_MAX, c->width[k] * sizeof(float))) ||
             !(c->part_probs[k] = irb_malloc_array(IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
@@ -415,13 +416,17 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
             const pipe_input *in = &c->in[k][j];
             if (in->served)
                 continue; /* its rows come from the motion input's pass */
-            fin[c->n_fin] = (irb_feat_input){.net = in->net, .pp = in->eo.pp, .flip = in->eo.flip,
-                                             .all = q->kind == IRB_PART_MOTION, .mirror_marked = 1};
+            fin[c->n_fin] = (irb_feat_input){.net = in->net,
+                                             .pp = in->eo.pp,
+                                             .flip = in->eo.flip,
+                                             .all = q->kind == IRB_PART_MOTION,
+                                             .mirror_marked = 1};
             c->fin_part[c->n_fin] = k, c->fin_input[c->n_fin] = j;
             c->n_fin++;
         }
     }
-    if (!(c->l = irb_malloc(sizeof *c->l)) || !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
+    if (!(c->l = irb_malloc(sizeof *c->l)) ||
+        !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
         !(c->novelty = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double))))
         return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
@@ -490,9 +495,10 @@ static irb_status run_precision(pipe_engine *c, irb_error *err)
     for (int k = 0; c->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
         for (int j = 0; j < p->parts[k].n_inputs; j++)
             if (!irb_pipeline_calib(p, p->parts[k].sizes[j])) /* docs/int8.md: tables are made at training */
-                return irb_fail(err, IRB_INVALID_ARG, "%s has no int8 calibration table for input size %d: train it "
-                                "with --precision int8 (it was trained at %s)", c->file, p->parts[k].sizes[j],
-                                irb_precision_name(p->precision));
+                return irb_fail(err, IRB_INVALID_ARG,
+                                "%s has no int8 calibration table for input size %d: train it "
+                                "with --precision int8 (it was trained at %s)",
+                                c->file, p->parts[k].sizes[j], irb_precision_name(p->precision));
     return IRB_OK;
 }
 

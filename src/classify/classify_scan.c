@@ -31,10 +31,7 @@ static irb_status scan_next(void *ctx, irb_cls_row *row, irb_error *err)
     return IRB_OK;
 }
 
-static void scan_close(void *ctx)
-{
-    irb_scan_close(ctx);
-}
+static void scan_close(void *ctx) { irb_scan_close(ctx); }
 
 irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc, irb_error *err)
 {
@@ -44,4 +41,3 @@ irb_status irb_cls_scanner_open(const irb_classify_opts *o, irb_cls_scanner *sc,
     sc->ctx = scan, sc->next = scan_next, sc->close = scan_close;
     return IRB_OK;
 }
-

@@ -16,9 +16,18 @@
 
 /* ---- the recorded output options ---------------------------------------------------------- */
 
-static const char *const KEYS[] = {"out.survey", "out.classes", "out.classified_by", "out.positive", "out.threshold",
-                                   "out.gap", "out.taxa", "out.deployments", "out.utc_offset", "out.report_sequences",
-                                   "out.max_sequence_images", "out.min_confidence"};
+static const char *const KEYS[] = {"out.survey",
+                                   "out.classes",
+                                   "out.classified_by",
+                                   "out.positive",
+                                   "out.threshold",
+                                   "out.gap",
+                                   "out.taxa",
+                                   "out.deployments",
+                                   "out.utc_offset",
+                                   "out.report_sequences",
+                                   "out.max_sequence_images",
+                                   "out.min_confidence"};
 enum { K_SURVEY, K_CLASSES, K_BY, K_POS, K_THR, K_GAP, K_TAXA, K_DEPLOY, K_UTC, K_REPORT, K_MAXIMG, K_MINC, K_N };
 
 /* An absolute path when it resolves (so a later export works from any folder), else a copy. */
@@ -48,8 +57,9 @@ static irb_status record(irb_store *st, const irb_outputs_opts *o, irb_error *er
         classes[0] = '\0';
         for (int k = 0; k < o->n_classes; k++) /* '\n'-separated: class names may hold commas */
             strcat(strcat(classes, k ? "\n" : ""), o->classes[k]);
-        const char *vals[K_N] = {survey, classes, o->classified_by, pos, thr, gap, o->taxa ? o->taxa : "",
-                                 deploy, o->utc_offset, rep, maxi, minc};
+        const char *vals[K_N] = {
+            survey, classes, o->classified_by, pos, thr, gap, o->taxa ? o->taxa : "", deploy, o->utc_offset, rep,
+            maxi,   minc};
         s = irb_store_begin(st, err);
         for (int i = 0; i < K_N && s == IRB_OK; i++)
             s = irb_store_set_state(st, KEYS[i], vals[i], err);
@@ -101,11 +111,19 @@ irb_status irb_outputs_recall(irb_store *st, irb_outputs_recalled *r, irb_output
             *nl = '\0', p = nl + 1;
     }
     *o = (irb_outputs_opts){
-        .survey_dir = r->v[K_SURVEY], .n_classes = r->n, .classes = (const char *const *)r->classes,
-        .pos = atoi(r->v[K_POS]), .threshold = strtod(r->v[K_THR], NULL), .gap = strtod(r->v[K_GAP], NULL),
-        .classified_by = r->v[K_BY], .taxa = r->v[K_TAXA][0] ? r->v[K_TAXA] : NULL,
-        .deployments = r->v[K_DEPLOY][0] ? r->v[K_DEPLOY] : NULL, .utc_offset = r->v[K_UTC],
-        .sort = IRB_SORT_NONE, .report_sequences = atoi(r->v[K_REPORT]), .max_sequence_images = atoi(r->v[K_MAXIMG]),
+        .survey_dir = r->v[K_SURVEY],
+        .n_classes = r->n,
+        .classes = (const char *const *)r->classes,
+        .pos = atoi(r->v[K_POS]),
+        .threshold = strtod(r->v[K_THR], NULL),
+        .gap = strtod(r->v[K_GAP], NULL),
+        .classified_by = r->v[K_BY],
+        .taxa = r->v[K_TAXA][0] ? r->v[K_TAXA] : NULL,
+        .deployments = r->v[K_DEPLOY][0] ? r->v[K_DEPLOY] : NULL,
+        .utc_offset = r->v[K_UTC],
+        .sort = IRB_SORT_NONE,
+        .report_sequences = atoi(r->v[K_REPORT]),
+        .max_sequence_images = atoi(r->v[K_MAXIMG]),
         .min_confidence = strtod(r->v[K_MINC], NULL),
     };
     char *nov = NULL;
@@ -189,7 +207,12 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
         s = irb_store_counts_get(st, &c, err);
     irb_store_close(st);
     irb_outputs_recalled_free(&r);
-    *sum = (irb_classify_summary){.images = c.total, .classified = c.ok, .failed = c.failed, .sequences = c.sequences,
-                                  .pending = c.pending, .untimed = c.untimed, .seconds = irb_now() - t0};
+    *sum = (irb_classify_summary){.images = c.total,
+                                  .classified = c.ok,
+                                  .failed = c.failed,
+                                  .sequences = c.sequences,
+                                  .pending = c.pending,
+                                  .untimed = c.untimed,
+                                  .seconds = irb_now() - t0};
     return s;
 }

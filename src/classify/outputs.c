@@ -161,7 +161,7 @@ static void put_prediction(FILE *f, const irb_outputs_opts *o, const irb_img_row
     fputc(',', f);
     irb_csv_put(f, r->message);
     const char *lname = irb_label_name(o, r->label);
-    fputs(r->state != IRB_IMG_OK                              ? ",\n"
+    fputs(r->state != IRB_IMG_OK                          ? ",\n"
           : r->human && lname && !strcmp(r->human, lname) ? ",human\n"
                                                           : ",machine\n",
           f);
@@ -247,8 +247,8 @@ static irb_status place(irb_sort_mode mode, const char *src, const char *dst, ir
     /* a survey file that is a symlink is linked by its target (link() would link the symlink) */
     int rc = mode == IRB_SORT_HARDLINK ? linkat(AT_FDCWD, src, AT_FDCWD, dst, AT_SYMLINK_FOLLOW) : symlink(src, dst);
     if (rc != 0)
-        return irb_fail(err, IRB_IO, "%s: cannot %s to %s: %s", dst, mode == IRB_SORT_HARDLINK ? "hard-link" : "symlink",
-                        src, strerror(errno));
+        return irb_fail(err, IRB_IO, "%s: cannot %s to %s: %s", dst,
+                        mode == IRB_SORT_HARDLINK ? "hard-link" : "symlink", src, strerror(errno));
     return IRB_OK;
 }
 

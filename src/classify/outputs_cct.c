@@ -76,8 +76,8 @@ static void put_annotation(FILE *f, const irb_outputs_opts *o, int empty, const 
         conf = j == k || (k == IRB_LABEL_UNCERTAIN && r->probs[j] > conf) ? r->probs[j] : conf;
     irb_json_put_member(f, "", "id", r->path);
     irb_json_put_member(f, ", ", "image_id", r->path);
-    fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f",
-            category_id(o, empty, k), conf);
+    fprintf(f, ", \"category_id\": %d, \"sequence_level_annotation\": false, \"conf\": %.6f", category_id(o, empty, k),
+            conf);
 }
 
 irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err)

@@ -18,33 +18,83 @@
 #include "irbis/survey.h"
 #include "classify/classify_internal.h"
 
-#define CTDP "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/"
-#define ROOT_ID "." /* deploymentID of images at the survey root: no folder can be named "." */
+#define CTDP        "https://raw.githubusercontent.com/tdwg/camtrap-dp/1.0.2/"
+#define ROOT_ID     "." /* deploymentID of images at the survey root: no folder can be named "." */
 #define NAMES_SHOWN 10
 
 /* ---- table columns (the 1.0.2 table schemas, in order) ---------------------------------- */
 
-static const char *const DEP_COLS[] = {
-    "deploymentID", "locationID", "locationName", "latitude", "longitude", "coordinateUncertainty",
-    "deploymentStart", "deploymentEnd", "setupBy", "cameraID", "cameraModel", "cameraDelay", "cameraHeight",
-    "cameraDepth", "cameraTilt", "cameraHeading", "detectionDistance", "timestampIssues", "baitUse", "featureType",
-    "habitat", "deploymentGroups", "deploymentTags", "deploymentComments"};
-enum { D_ID, D_LOCID, D_LOCNAME, D_LAT, D_LON, D_START = 6, D_END, D_CAMERA = 9, D_TSISSUES = 17, D_COMMENTS = 23,
-       D_N };
+static const char *const DEP_COLS[] = {"deploymentID",     "locationID",        "locationName",
+                                       "latitude",         "longitude",         "coordinateUncertainty",
+                                       "deploymentStart",  "deploymentEnd",     "setupBy",
+                                       "cameraID",         "cameraModel",       "cameraDelay",
+                                       "cameraHeight",     "cameraDepth",       "cameraTilt",
+                                       "cameraHeading",    "detectionDistance", "timestampIssues",
+                                       "baitUse",          "featureType",       "habitat",
+                                       "deploymentGroups", "deploymentTags",    "deploymentComments"};
+enum {
+    D_ID,
+    D_LOCID,
+    D_LOCNAME,
+    D_LAT,
+    D_LON,
+    D_START = 6,
+    D_END,
+    D_CAMERA = 9,
+    D_TSISSUES = 17,
+    D_COMMENTS = 23,
+    D_N
+};
 
-static const char *const MEDIA_COLS[] = {"mediaID", "deploymentID", "captureMethod", "timestamp", "filePath",
-                                         "filePublic", "fileName", "fileMediatype", "exifData", "favorite",
-                                         "mediaComments"};
+static const char *const MEDIA_COLS[] = {"mediaID",  "deploymentID", "captureMethod", "timestamp",
+                                         "filePath", "filePublic",   "fileName",      "fileMediatype",
+                                         "exifData", "favorite",     "mediaComments"};
 enum { M_ID, M_DEP, M_CAPTURE, M_TIME, M_PATH, M_PUBLIC, M_NAME, M_TYPE, M_COMMENTS = 10, M_N };
 
-static const char *const OBS_COLS[] = {
-    "observationID", "deploymentID", "mediaID", "eventID", "eventStart", "eventEnd", "observationLevel",
-    "observationType", "cameraSetupType", "scientificName", "count", "lifeStage", "sex", "behavior", "individualID",
-    "individualPositionRadius", "individualPositionAngle", "individualSpeed", "bboxX", "bboxY", "bboxWidth",
-    "bboxHeight", "classificationMethod", "classifiedBy", "classificationTimestamp", "classificationProbability",
-    "observationTags", "observationComments"};
-enum { O_ID, O_DEP, O_EVENT = 3, O_START, O_END, O_LEVEL, O_TYPE, O_SCI = 9, O_METHOD = 22, O_BY, O_WHEN, O_PROB,
-       O_COMMENTS = 27, O_N };
+static const char *const OBS_COLS[] = {"observationID",
+                                       "deploymentID",
+                                       "mediaID",
+                                       "eventID",
+                                       "eventStart",
+                                       "eventEnd",
+                                       "observationLevel",
+                                       "observationType",
+                                       "cameraSetupType",
+                                       "scientificName",
+                                       "count",
+                                       "lifeStage",
+                                       "sex",
+                                       "behavior",
+                                       "individualID",
+                                       "individualPositionRadius",
+                                       "individualPositionAngle",
+                                       "individualSpeed",
+                                       "bboxX",
+                                       "bboxY",
+                                       "bboxWidth",
+                                       "bboxHeight",
+                                       "classificationMethod",
+                                       "classifiedBy",
+                                       "classificationTimestamp",
+                                       "classificationProbability",
+                                       "observationTags",
+                                       "observationComments"};
+enum {
+    O_ID,
+    O_DEP,
+    O_EVENT = 3,
+    O_START,
+    O_END,
+    O_LEVEL,
+    O_TYPE,
+    O_SCI = 9,
+    O_METHOD = 22,
+    O_BY,
+    O_WHEN,
+    O_PROB,
+    O_COMMENTS = 27,
+    O_N
+};
 
 _Static_assert(sizeof DEP_COLS / sizeof *DEP_COLS == D_N, "deployments columns");
 _Static_assert(sizeof MEDIA_COLS / sizeof *MEDIA_COLS == M_N, "media columns");
@@ -196,9 +246,9 @@ static irb_status dep_file_load(const char *path, dep_file *d, irb_error *err)
     irb_csv_reader r;
     irb_csv_init(&r, f, path);
     irb_status s = irb_csv_read_header(&r, err);
-    int c[6] = {irb_csv_column(&r, "camera"), irb_csv_column(&r, "latitude"), irb_csv_column(&r, "longitude"),
-                irb_csv_column(&r, "locationName"), col_of(&r, "deploymentStart", "start"),
-                col_of(&r, "deploymentEnd", "end")};
+    int c[6] = {irb_csv_column(&r, "camera"),           irb_csv_column(&r, "latitude"),
+                irb_csv_column(&r, "longitude"),        irb_csv_column(&r, "locationName"),
+                col_of(&r, "deploymentStart", "start"), col_of(&r, "deploymentEnd", "end")};
     if (s == IRB_OK && (c[0] < 0 || c[1] < 0 || c[2] < 0))
         s = irb_fail(err, IRB_INVALID_ARG, "%s: expected the columns camera,latitude,longitude", path);
     int cap = 0;
@@ -314,9 +364,16 @@ static void put_deployment(FILE *f, ctdp_state *c, const char *camera, const cha
     char start[48], end[48];
     ctdp_time(r && r->start[0] ? r->start : t0, c->o->utc_offset, start, sizeof start);
     ctdp_time(r && r->end[0] ? r->end : t1, c->o->utc_offset, end, sizeof end);
-    const char *v[D_N] = {[D_ID] = id, [D_LOCID] = id, [D_LOCNAME] = r && r->name[0] ? r->name : id,
-                          [D_LAT] = r ? r->lat : NULL, [D_LON] = r ? r->lon : NULL, [D_START] = start,
-                          [D_END] = end, [D_CAMERA] = id, [D_TSISSUES] = "false", [D_COMMENTS] = comment};
+    const char *v[D_N] = {[D_ID] = id,
+                          [D_LOCID] = id,
+                          [D_LOCNAME] = r && r->name[0] ? r->name : id,
+                          [D_LAT] = r ? r->lat : NULL,
+                          [D_LON] = r ? r->lon : NULL,
+                          [D_START] = start,
+                          [D_END] = end,
+                          [D_CAMERA] = id,
+                          [D_TSISSUES] = "false",
+                          [D_COMMENTS] = comment};
     put_row(f, v, D_N);
     if (!c->first[0] || strcmp(start, c->first) < 0)
         snprintf(c->first, sizeof c->first, "%s", start);
@@ -378,8 +435,13 @@ static void media_row(FILE *f, ctdp_state *c, const irb_img_row *r)
     ctdp_time(r->timestamp, c->o->utc_offset, t, sizeof t);
     snprintf(id, sizeof id, "m%lld", (long long)r->id);
     snprintf(comment, sizeof comment, "eventID %s", r->seq_name ? r->seq_name : "");
-    const char *v[M_N] = {[M_ID] = id, [M_DEP] = camera_key(r->camera), [M_TIME] = t, [M_PATH] = r->path,
-                          [M_PUBLIC] = "false", [M_NAME] = base ? base + 1 : r->path, [M_TYPE] = media_type(r->path),
+    const char *v[M_N] = {[M_ID] = id,
+                          [M_DEP] = camera_key(r->camera),
+                          [M_TIME] = t,
+                          [M_PATH] = r->path,
+                          [M_PUBLIC] = "false",
+                          [M_NAME] = base ? base + 1 : r->path,
+                          [M_TYPE] = media_type(r->path),
                           [M_COMMENTS] = r->seq_name ? comment : NULL};
     put_row(f, v, M_N);
 }
@@ -412,21 +474,28 @@ static void observation_row(FILE *f, ctdp_state *c, const irb_seq_row *q)
         snprintf(comment, sizeof comment, "class %s (human review; the machine's top class %s, p %.4f); %lld images",
                  cls, o->classes[top], p[top], q->n);
     else if (uncertain && o->novelty_threshold > 0 && nov > o->novelty_threshold)
-        snprintf(comment, sizeof comment, "novel: unlike the training images (novelty %.4f above %g); top class %s; "
-                 "%lld images", nov, o->novelty_threshold, o->classes[top], q->n);
+        snprintf(comment, sizeof comment,
+                 "novel: unlike the training images (novelty %.4f above %g); top class %s; "
+                 "%lld images",
+                 nov, o->novelty_threshold, o->classes[top], q->n);
     else if (uncertain)
         snprintf(comment, sizeof comment, "uncertain: top class %s below %g; %lld images", o->classes[top],
                  o->min_confidence, q->n);
     else
         snprintf(comment, sizeof comment, "class %s; %lld images", cls, q->n);
-    const char *v[O_N] = {[O_ID] = id, [O_DEP] = camera_key(q->camera),
-                          [O_EVENT] = q->name, [O_START] = t0, [O_END] = t1,
-                          [O_LEVEL] = "event", [O_TYPE] = type,
+    const char *v[O_N] = {[O_ID] = id,
+                          [O_DEP] = camera_key(q->camera),
+                          [O_EVENT] = q->name,
+                          [O_START] = t0,
+                          [O_END] = t1,
+                          [O_LEVEL] = "event",
+                          [O_TYPE] = type,
                           [O_SCI] = !strcmp(type, "animal") && taxon[0] ? taxon : NULL,
                           [O_METHOD] = by_human ? "human" : "machine",
                           [O_BY] = by_human ? "irbis review (person)" : o->classified_by,
                           [O_WHEN] = by_human ? q->review_time : c->now,
-                          [O_PROB] = by_human ? NULL : prob, [O_COMMENTS] = comment};
+                          [O_PROB] = by_human ? NULL : prob,
+                          [O_COMMENTS] = comment};
     put_row(f, v, O_N);
 }
 
@@ -493,8 +562,9 @@ static void write_taxonomic(FILE *f, const irb_outputs_opts *o)
 static void write_coverage(FILE *f, const ctdp_state *c)
 {
     if (c->n_coords)
-        fprintf(f, "  \"spatial\": {\"type\": \"Polygon\", \"bbox\": [%.6f, %.6f, %.6f, %.6f], \"coordinates\": "
-                   "[[[%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f]]]},\n",
+        fprintf(f,
+                "  \"spatial\": {\"type\": \"Polygon\", \"bbox\": [%.6f, %.6f, %.6f, %.6f], \"coordinates\": "
+                "[[[%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f], [%.6f, %.6f]]]},\n",
                 c->lon0, c->lat0, c->lon1, c->lat1, c->lon0, c->lat0, c->lon1, c->lat0, c->lon1, c->lat1, c->lon0,
                 c->lat1, c->lon0, c->lat0);
     if (c->n_deployments)
@@ -529,9 +599,10 @@ static irb_status write_package(const ctdp_state *c, irb_error *err)
     FILE *f = af.f;
     fprintf(f, "{\n  \"profile\": \"" CTDP "camtrap-dp-profile.json\",\n  \"name\": \"irbis-classify\",\n");
     fprintf(f, "  \"created\": \"%s\",\n  \"title\": \"Machine classification of a camera-trap survey\",\n", c->now);
-    fprintf(f, "  \"description\": \"Labels by irbis (transfer learning: ImageNet CNN features + logistic regression),"
-               " averaged over sequences. A sequence (event) is a run of images from one camera with no gap longer"
-               " than %g s between consecutive images.\",\n",
+    fprintf(f,
+            "  \"description\": \"Labels by irbis (transfer learning: ImageNet CNN features + logistic regression),"
+            " averaged over sequences. A sequence (event) is a run of images from one camera with no gap longer"
+            " than %g s between consecutive images.\",\n",
             c->o->gap);
     fputs("  \"contributors\": [{\"title\": \"irbis\", \"role\": \"contributor\"}],\n", f);
     fputs("  \"project\": {\"title\": \"Camera-trap survey\", \"samplingDesign\": \"opportunistic\","
@@ -564,13 +635,15 @@ static void warn_incomplete(const ctdp_state *c, irb_error *err)
         snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", c->missing[i]);
     }
     if (!c->n_deployments)
-        irb_warn(err, "%s is not a valid Camtrap DP package: no classified image has a time, so there are no "
-                      "deployments, media or observations (give the deployment periods in a deployments file)",
+        irb_warn(err,
+                 "%s is not a valid Camtrap DP package: no classified image has a time, so there are no "
+                 "deployments, media or observations (give the deployment periods in a deployments file)",
                  c->dir);
     else
-        irb_warn(err, "%s is not a valid Camtrap DP package yet: %d camera(s) have no coordinates: %s%s (give "
-                      "camera,latitude,longitude in a deployments file; `irbis export OUT --deployments FILE` "
-                      "completes the package without classifying again)",
+        irb_warn(err,
+                 "%s is not a valid Camtrap DP package yet: %d camera(s) have no coordinates: %s%s (give "
+                 "camera,latitude,longitude in a deployments file; `irbis export OUT --deployments FILE` "
+                 "completes the package without classifying again)",
                  c->dir, c->n_missing, names, c->n_missing > NAMES_SHOWN ? ", ..." : "");
 }
 

@@ -40,8 +40,9 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
           "\"classifier\": ",
           f);
     irb_json_put(f, o->classified_by);
-    fprintf(f, ", \"classification_completion_time\": \"%s\",\n    \"detector_metadata\": "
-               "{\"typical_detection_threshold\": %.6f, \"conservative_detection_threshold\": %.6f},\n",
+    fprintf(f,
+            ", \"classification_completion_time\": \"%s\",\n    \"detector_metadata\": "
+            "{\"typical_detection_threshold\": %.6f, \"conservative_detection_threshold\": %.6f},\n",
             now, md_threshold(o), md_threshold(o));
     fprintf(f, "    \"classifier_metadata\": {\"typical_classification_threshold\": %.6f, \"classes\": [",
             o->pos >= 0 ? o->threshold : 0.5);
@@ -56,8 +57,9 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
         fprintf(f, ", \"uncertain_below\": %g", o->min_confidence);
     if (o->novelty_threshold > 0)
         fprintf(f, ", \"novel_above\": %g", o->novelty_threshold);
-    fprintf(f, ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
-               "predictions.csv); a label a person gave (irbis review) has conf 1 and its class alone\"}},\n",
+    fprintf(f,
+            ", \"sequence_gap_seconds\": %g, \"labels\": \"each image's own label (sequence labels are in "
+            "predictions.csv); a label a person gave (irbis review) has conf 1 and its class alone\"}},\n",
             o->gap);
     fputs("  \"detection_categories\": {\"1\": \"animal\", \"2\": \"person\", \"3\": \"vehicle\"},\n", f);
     fputs("  \"classification_categories\": {", f);
@@ -74,8 +76,8 @@ static void put_info(FILE *f, const irb_outputs_opts *o)
             fprintf(f, "%s\"%d\": ", k ? ", " : "", k), irb_json_put(f, taxon[0] ? taxon : o->classes[k]);
         }
         if (o->min_confidence > 0 && o->novelty_threshold > 0)
-            fprintf(f, ", \"%d\": \"uncertain: top probability below %g, or novel (novelty above %g)\"",
-                    o->n_classes, o->min_confidence, o->novelty_threshold);
+            fprintf(f, ", \"%d\": \"uncertain: top probability below %g, or novel (novelty above %g)\"", o->n_classes,
+                    o->min_confidence, o->novelty_threshold);
         else if (o->min_confidence > 0)
             fprintf(f, ", \"%d\": \"uncertain: top probability below %g\"", o->n_classes, o->min_confidence);
         else if (o->novelty_threshold > 0)
@@ -101,8 +103,9 @@ static int top_nonblank(const irb_outputs_opts *o, const double *p)
 static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, int label, int *order)
 {
     if (!p) { /* a human label: certain, its class alone */
-        fprintf(f, "[{\"category\": \"%d\", \"conf\": 1.0, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": "
-                   "[[\"%d\", 1.0]]}]",
+        fprintf(f,
+                "[{\"category\": \"%d\", \"conf\": 1.0, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": "
+                "[[\"%d\", 1.0]]}]",
                 md_category(o->classes[label]), label);
         return;
     }
@@ -121,8 +124,8 @@ static void put_detection(FILE *f, const irb_outputs_opts *o, const double *p, i
         }
     }
     conf = conf > 1 ? 1 : conf;
-    fprintf(f, "[{\"category\": \"%d\", \"conf\": %.6f, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": [",
-            cat, conf);
+    fprintf(f, "[{\"category\": \"%d\", \"conf\": %.6f, \"bbox\": [0.0, 0.0, 1.0, 1.0], \"classifications\": [", cat,
+            conf);
     if (uncertain)
         fprintf(f, "[\"%d\", %.6f]%s", o->n_classes, top, n ? ", " : "");
     for (int j = 0; j < n; j++)

@@ -16,8 +16,8 @@
 #include "irbis/image.h"
 #include "classify/classify_internal.h"
 
-#define THUMB_W 160         /* thumbnail width (smaller images keep theirs) */
-#define FAILED_SHOWN 2000   /* failed images listed in the page (all are in predictions.csv) */
+#define THUMB_W      160  /* thumbnail width (smaller images keep theirs) */
+#define FAILED_SHOWN 2000 /* failed images listed in the page (all are in predictions.csv) */
 
 /* ---- thumbnails --------------------------------------------------------------------------- */
 
@@ -73,8 +73,8 @@ static int n_labels(const irb_outputs_opts *o) { return o->n_classes + irb_uncer
 static int label_of(const irb_outputs_opts *o, int k) { return k < o->n_classes ? k : IRB_LABEL_UNCERTAIN; }
 
 /* One camera's row: its images, failures, sequences and sequences per label. */
-static irb_status camera_row(irb_store *st, const irb_outputs_opts *o, const irb_camera_row *c, long long *per,
-                             FILE *f, irb_error *err)
+static irb_status camera_row(irb_store *st, const irb_outputs_opts *o, const irb_camera_row *c, long long *per, FILE *f,
+                             irb_error *err)
 {
     IRB_TRY(irb_store_label_counts(st, c->camera, o->n_classes, NULL, per, err));
     long long total = 0;
@@ -82,16 +82,16 @@ static irb_status camera_row(irb_store *st, const irb_outputs_opts *o, const irb
         total += per[k];
     fputs("<tr><td>", f);
     irb_html_put(f, c->camera[0] ? c->camera : "(unknown)");
-    fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>", c->images,
-            c->failed, total);
+    fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%lld</td>", c->images, c->failed,
+            total);
     for (int k = 0; k < n_labels(o); k++)
         fprintf(f, "<td class=\"n\">%lld</td>", per[k]);
     fputs("</tr>\n", f);
     return IRB_OK;
 }
 
-static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, long long *images, long long *seqs,
-                                 FILE *f, irb_error *err)
+static irb_status counts_section(irb_store *st, const irb_outputs_opts *o, long long *images, long long *seqs, FILE *f,
+                                 irb_error *err)
 {
     fputs("<h2>Counts per class</h2>\n<table id=\"classes\"><tr><th>class</th><th>images (image label)</th>"
           "<th>sequences (sequence label)</th></tr>\n",
@@ -176,8 +176,8 @@ static irb_status put_thumbs(irb_store *st, const irb_outputs_opts *o, int64_t s
 }
 
 /* The sequence of rank r (from 1) with probability p, when it is still there. */
-static irb_status sequence_row(irb_store *st, const irb_outputs_opts *o, int r, const ranked *top,
-                               const char *thumbs, irb_decoder_t *dec, tjhandle enc, FILE *f, irb_error *err)
+static irb_status sequence_row(irb_store *st, const irb_outputs_opts *o, int r, const ranked *top, const char *thumbs,
+                               irb_decoder_t *dec, tjhandle enc, FILE *f, irb_error *err)
 {
     irb_store_iter *it;
     IRB_TRY(irb_store_seq_begin(st, top->id, o->n_classes, &it, err));
@@ -272,8 +272,9 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
             target = k;
     if (target < 0)
         target = 0;
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>irbis classify report</title>"
-               "<style>%s</style></head><body>\n<h1>Survey classification</h1>\n",
+    fprintf(f,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>irbis classify report</title>"
+            "<style>%s</style></head><body>\n<h1>Survey classification</h1>\n",
             CSS);
     fputs("<table id=\"summary\"><tr><th>classified by</th><td>", f);
     irb_html_put(f, o->classified_by);
@@ -288,12 +289,15 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     if (o->min_confidence > 0)
         fprintf(f, "<tr><th>uncertain below</th><td>%g (top probability)</td></tr>", o->min_confidence);
     if (o->novelty_threshold > 0)
-        fprintf(f, "<tr><th>uncertain (novel) above</th><td>%g (novelty: distance to the nearest training image)"
-                   "</td></tr>", o->novelty_threshold);
-    fprintf(f, "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
-               "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
-               "<tr><th>sequences</th><td>%lld</td></tr>"
-               "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr>",
+        fprintf(f,
+                "<tr><th>uncertain (novel) above</th><td>%g (novelty: distance to the nearest training image)"
+                "</td></tr>",
+                o->novelty_threshold);
+    fprintf(f,
+            "<tr><th>images</th><td>%lld</td></tr><tr><th>classified</th><td>%lld</td></tr>"
+            "<tr><th>failed</th><td>%lld</td></tr><tr><th>not yet classified</th><td>%lld</td></tr>"
+            "<tr><th>sequences</th><td>%lld</td></tr>"
+            "<tr><th>classified without a time (not in camtrap-dp/)</th><td id=\"untimed\">%lld</td></tr>",
             c.total, c.ok, c.failed, c.pending, c.sequences, c.untimed);
     long long reviewed = 0; /* human labels (irbis review, docs/review.md) */
     if ((s = irb_store_count_reviewed(st, &reviewed, err)) != IRB_OK) {

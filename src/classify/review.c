@@ -397,16 +397,13 @@ static int wanted(const irb_review_t *rv, const rseq *r, const irb_review_query 
 static double queue_key(const rseq *r, int queue, int cls, size_t i)
 {
     switch (queue) {
-    case 1:
-        return -r->probs[cls];
-    case 2:
-        return (double)i;
+    case 1: return -r->probs[cls];
+    case 2: return (double)i;
     case 3: {
         int l = r->human >= 0 ? r->human : r->machine;
         return (double)(l + 2) * 2.0 + r->top;
     }
-    default:
-        return r->top;
+    default: return r->top;
     }
 }
 
@@ -495,16 +492,15 @@ irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
 
 /* ---- corrections -------------------------------------------------------------------------- */
 
-static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *const *labels, int n,
-                               const char *now, irb_error *err)
+static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *const *labels, int n, const char *now,
+                               irb_error *err)
 {
     for (int i = 0; i < n; i++)
         IRB_TRY(irb_store_review_seq(rv->st, seqs[i]->id, labels[i], now, err));
     return IRB_OK;
 }
 
-irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n,
-                          irb_error *err)
+irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n, irb_error *err)
 {
     if (n < 0 || (n > 0 && (!seqs || !labels)))
         return irb_fail(err, IRB_INVALID_ARG, "review: no sequences given");
@@ -574,7 +570,8 @@ static irb_status open_picture(const char *path, int *fd, irb_error *err)
     *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     unsigned char m[8] = {0};
     struct stat sb;
-    int ok = *fd >= 0 && fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode) && pread(*fd, m, sizeof m, 0) == (ssize_t)sizeof m &&
+    int ok = *fd >= 0 && fstat(*fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+             pread(*fd, m, sizeof m, 0) == (ssize_t)sizeof m &&
              ((m[0] == 0xFF && m[1] == 0xD8 && m[2] == 0xFF) || !memcmp(m, "\x89PNG\r\n\x1a\n", 8));
     if (ok)
         return IRB_OK;
@@ -629,10 +626,7 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
 
 /* ---- outputs -------------------------------------------------------------------------------- */
 
-irb_status irb_review_export(irb_review_t *rv, irb_error *err)
-{
-    return irb_write_outputs(rv->st, &rv->o, NULL, err);
-}
+irb_status irb_review_export(irb_review_t *rv, irb_error *err) { return irb_write_outputs(rv->st, &rv->o, NULL, err); }
 
 irb_status irb_review_write_labels(irb_review_t *rv, const char *csv_path, long long *n, irb_error *err)
 {

@@ -16,7 +16,6 @@
 #include "irbis/survey.h"
 #include "classify/store_db.h"
 
-
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS params(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS state(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -42,13 +41,15 @@ static const char SCHEMA[] =
 irb_status irb_store_fail(irb_store *st, irb_error *err, const char *what)
 {
     int code = sqlite3_errcode(st->db);
-    irb_status s = (code == SQLITE_NOMEM) ? IRB_NOMEM
+    irb_status s = (code == SQLITE_NOMEM)                              ? IRB_NOMEM
                    : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? IRB_CORRUPT
-                   : (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? IRB_BUSY
-                                                                    : IRB_IO;
+                   : (code == SQLITE_BUSY || code == SQLITE_LOCKED)    ? IRB_BUSY
+                                                                       : IRB_IO;
     if (code == SQLITE_FULL) /* say what to do: a run started again carries on */
-        return irb_fail(err, s, "%s: %s: %s (free space on its file system and run the same command again: "
-                        "what was stored is kept)", st->dbpath, what, sqlite3_errmsg(st->db));
+        return irb_fail(err, s,
+                        "%s: %s: %s (free space on its file system and run the same command again: "
+                        "what was stored is kept)",
+                        st->dbpath, what, sqlite3_errmsg(st->db));
     return irb_fail(err, s, "%s: %s: %s", st->dbpath, what, sqlite3_errmsg(st->db));
 }
 
@@ -187,8 +188,8 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
     }
     if ((s = take_lock(st, err)) != IRB_OK)
         goto fail;
-    if (sqlite3_open_v2(st->dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(st->dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         s = irb_fail(err, IRB_IO, "%s: cannot open the results store: %s", st->dbpath,
                      st->db ? sqlite3_errmsg(st->db) : "out of memory");
         goto fail;
@@ -306,8 +307,10 @@ irb_status irb_store_set_state(irb_store *st, const char *key, const char *value
 
 static irb_status wipe(irb_store *st, irb_error *err)
 {
-    IRB_TRY(exec(st, "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
-                     "DELETE FROM sequences; DELETE FROM image_seq; COMMIT;", err));
+    IRB_TRY(exec(st,
+                 "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
+                 "DELETE FROM sequences; DELETE FROM image_seq; COMMIT;",
+                 err));
     static const char *const dirs[] = {"sorted", "thumbs", "camtrap-dp"};
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char *p = irb_path_join(st->dir, dirs[i]);
@@ -320,8 +323,8 @@ static irb_status wipe(irb_store *st, irb_error *err)
     return IRB_OK;
 }
 
-irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n,
-                                  int restart, irb_error *err)
+irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,
+                                  irb_error *err)
 {
     char *have = NULL;
     IRB_TRY(get_kv(st, "params", keys[0], &have, err));
@@ -370,9 +373,9 @@ int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
 irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err)
 {
     IRB_TRY(irb_store_prepare(st,
-                    "INSERT OR IGNORE INTO images(path, camera, timestamp, tsec, tfrac, width, height, state,"
-                    " status, message) VALUES(?,?,?,?,?,?,?,?,?,?)",
-                    &st->add, err));
+                              "INSERT OR IGNORE INTO images(path, camera, timestamp, tsec, tfrac, width, height, state,"
+                              " status, message) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                              &st->add, err));
     sqlite3_stmt *q = st->add;
     sqlite3_bind_text(q, 1, row->path, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, row->camera ? row->camera : "", -1, SQLITE_STATIC);
@@ -412,8 +415,8 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
         st->cap = max;
     }
-    IRB_TRY(irb_store_prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?", &st->pending,
-                    err));
+    IRB_TRY(irb_store_prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?",
+                              &st->pending, err));
     sqlite3_bind_int64(st->pending, 1, after);
     sqlite3_bind_int(st->pending, 2, max);
     int rc;
@@ -437,8 +440,9 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
                                 irb_error *err)
 {
-    IRB_TRY(irb_store_prepare(st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?",
-                    &st->result, err));
+    IRB_TRY(irb_store_prepare(
+        st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?", &st->result,
+        err));
     sqlite3_bind_blob(st->result, 1, probs, (int)(sizeof *probs * (size_t)n_classes), SQLITE_STATIC);
     sqlite3_bind_int(st->result, 2, label);
     sqlite3_bind_int64(st->result, 3, id);
@@ -462,7 +466,8 @@ irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_er
 
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err)
 {
-    IRB_TRY(irb_store_prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
+    IRB_TRY(
+        irb_store_prepare(st, "UPDATE images SET state = 2, status = ?, message = ? WHERE id = ?", &st->failed, err));
     sqlite3_bind_text(st->failed, 1, irb_status_token(status), -1, SQLITE_STATIC);
     sqlite3_bind_text(st->failed, 2, message ? message : "", -1, SQLITE_STATIC);
     sqlite3_bind_int64(st->failed, 3, id);
@@ -526,17 +531,16 @@ int irb_cls_label_novel(const double *p, int n, int pos, double threshold, doubl
 typedef struct seq_acc {
     int64_t id;
     char *camera, *name, *start, *end; /* of the sequence being summed */
-    long long n;    /* members */
+    long long n;                       /* members */
     double *sum, *mean;
-    double min_conf; /* of the label rule */
+    double min_conf;   /* of the label rule */
     irb_seq_stream bs; /* the burst rule (survey.h) */
-    double nov_thr;  /* a mean novelty above it: uncertain (0: off) */
-    double nov_sum;  /* of the members with a novelty score */
+    double nov_thr;    /* a mean novelty above it: uncertain (0: off) */
+    double nov_sum;    /* of the members with a novelty score */
     long long nov_n;
 } seq_acc;
 
-static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr,
-                            irb_error *err)
+static irb_status seq_flush(irb_store *st, sqlite3_stmt *ins, seq_acc *a, int nc, int pos, double thr, irb_error *err)
 {
     if (a->n == 0)
         return IRB_OK;
@@ -592,8 +596,7 @@ static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, se
         IRB_TRY(irb_seq_stream_next(&a->bs, cam, timed, t, &starts, err));
         if (starts) {
             IRB_TRY(seq_flush(st, ins, a, nc, pos, thr, err)); /* the sequence before */
-            if (!set_str(&a->camera, cam) || !set_str(&a->name, irb_seq_stream_name(&a->bs)) ||
-                !set_str(&a->start, ts))
+            if (!set_str(&a->camera, cam) || !set_str(&a->name, irb_seq_stream_name(&a->bs)) || !set_str(&a->start, ts))
                 return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
             a->id = next_id++;
             memset(a->sum, 0, sizeof(double) * (size_t)nc);
@@ -715,9 +718,9 @@ irb_status irb_store_pending_shots(irb_store *st, int64_t after, int max, irb_sh
 {
     *n = 0;
     IRB_TRY(irb_store_prepare(st,
-                    "SELECT i.id, i.path, s.camera, s.k FROM shots s JOIN images i ON i.id = s.image_id"
-                    " WHERE s.k > ? AND i.state = 0 ORDER BY s.k LIMIT ?",
-                    &st->shot_pending, err));
+                              "SELECT i.id, i.path, s.camera, s.k FROM shots s JOIN images i ON i.id = s.image_id"
+                              " WHERE s.k > ? AND i.state = 0 ORDER BY s.k LIMIT ?",
+                              &st->shot_pending, err));
     sqlite3_bind_int64(st->shot_pending, 1, after);
     sqlite3_bind_int(st->shot_pending, 2, max);
     int rc;

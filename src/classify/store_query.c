@@ -15,8 +15,8 @@ struct irb_store_iter {
     irb_store *st;
     sqlite3_stmt *q;
     int kind, nc, done;
-    const char *what;            /* names the query in a failure */
-    double *probs, *seq_probs;   /* aligned copies of the rows' probabilities (nc each) */
+    const char *what;          /* names the query in a failure */
+    double *probs, *seq_probs; /* aligned copies of the rows' probabilities (nc each) */
     irb_status s;
     irb_error e;
 };
@@ -125,34 +125,34 @@ static const double *probs_of(sqlite3_stmt *q, int c, int nc, double *buf)
 
 /* Every image query selects these columns in this order: the image (0-13), its review (14) and
  * its sequence (15-20), NULL where the query does not join them. */
-#define IMG_COLS                                                                                                     \
-    "SELECT i.id, i.path, i.camera, i.timestamp, i.tsec, i.tfrac, i.width, i.height, i.state, i.status, i.message," \
+#define IMG_COLS                                                                                                       \
+    "SELECT i.id, i.path, i.camera, i.timestamp, i.tsec, i.tfrac, i.width, i.height, i.state, i.status, i.message,"    \
     " i.probs, i.label, i.novelty"
-#define NO_REVIEW ", NULL"
-#define REVIEW ", r.label"
-#define NO_SEQ ", NULL, NULL, NULL, NULL, NULL, NULL"
-#define SEQ ", s.name, s.n, NULL, s.probs, s.label, s.novelty"
+#define NO_REVIEW   ", NULL"
+#define REVIEW      ", r.label"
+#define NO_SEQ      ", NULL, NULL, NULL, NULL, NULL, NULL"
+#define SEQ         ", s.name, s.n, NULL, s.probs, s.label, s.novelty"
 #define JOIN_REVIEW " LEFT JOIN reviews r ON r.path = i.path"
-#define JOIN_SEQ " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
+#define JOIN_SEQ    " LEFT JOIN image_seq m ON m.image_id = i.id LEFT JOIN sequences s ON s.id = m.seq_id"
 
 static const char *const IMAGE_SQL[] = {
     [IRB_IMAGES_ALL] = IMG_COLS REVIEW SEQ " FROM images i" JOIN_REVIEW JOIN_SEQ " ORDER BY i.path",
     [IRB_IMAGES_CLASSIFIED] = IMG_COLS NO_REVIEW SEQ " FROM images i" JOIN_SEQ " WHERE i.state = 1 ORDER BY i.path",
     /* frame: the place in the sequence in (time, path) order, as the sequences were built */
-    [IRB_IMAGES_FRAMES] = IMG_COLS NO_REVIEW ", s.name, s.n,"
-                                             " ROW_NUMBER() OVER (PARTITION BY m.seq_id ORDER BY i.tsec, i.tfrac, i.path) - 1,"
-                                             " s.probs, s.label, s.novelty FROM images i" JOIN_SEQ
-                                             " WHERE i.state = 1 ORDER BY i.path",
+    [IRB_IMAGES_FRAMES] =
+        IMG_COLS NO_REVIEW ", s.name, s.n,"
+                           " ROW_NUMBER() OVER (PARTITION BY m.seq_id ORDER BY i.tsec, i.tfrac, i.path) - 1,"
+                           " s.probs, s.label, s.novelty FROM images i" JOIN_SEQ " WHERE i.state = 1 ORDER BY i.path",
     [IRB_IMAGES_DONE] = IMG_COLS REVIEW NO_SEQ " FROM images i" JOIN_REVIEW " WHERE i.state != 0 ORDER BY i.path",
-    [IRB_IMAGES_TIMED] = IMG_COLS NO_REVIEW SEQ " FROM images i" JOIN_SEQ
-                                               " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
+    [IRB_IMAGES_TIMED] =
+        IMG_COLS NO_REVIEW SEQ " FROM images i" JOIN_SEQ " WHERE i.state = 1 AND i.tsec IS NOT NULL ORDER BY i.path",
     [IRB_IMAGES_FAILED] = IMG_COLS NO_REVIEW NO_SEQ " FROM images i WHERE i.state = 2 ORDER BY i.path",
-    [IRB_IMAGES_REVIEWED] = IMG_COLS REVIEW NO_SEQ " FROM images i" JOIN_REVIEW
-                                                   " WHERE i.state = 1 AND (r.path IS NOT NULL OR i.path IN"
-                                                   " (SELECT path FROM review_log)) ORDER BY i.id",
+    [IRB_IMAGES_REVIEWED] =
+        IMG_COLS REVIEW NO_SEQ " FROM images i" JOIN_REVIEW " WHERE i.state = 1 AND (r.path IS NOT NULL OR i.path IN"
+                               " (SELECT path FROM review_log)) ORDER BY i.id",
     [IRB_IMAGES_PENDING] = IMG_COLS NO_REVIEW NO_SEQ " FROM images i WHERE i.state = 0 ORDER BY i.id",
     [IRB_IMAGES_PENDING_SHOTS] = IMG_COLS NO_REVIEW NO_SEQ " FROM shots sh JOIN images i ON i.id = sh.image_id"
-                                                          " WHERE i.state = 0 ORDER BY sh.k",
+                                                           " WHERE i.state = 0 ORDER BY sh.k",
 };
 
 /* A sequence holds only timed images or one untimed image, so (untimed last, time, path) is the
@@ -161,8 +161,7 @@ static const char MEMBERS_SQL[] = IMG_COLS NO_REVIEW NO_SEQ " FROM image_seq m J
                                                             " WHERE m.seq_id = ? ORDER BY i.tsec IS NULL, i.tsec,"
                                                             " i.tfrac, i.path";
 
-irb_status irb_store_images_begin(irb_store *st, irb_img_query q, int n_classes, irb_store_iter **it,
-                                  irb_error *err)
+irb_status irb_store_images_begin(irb_store *st, irb_img_query q, int n_classes, irb_store_iter **it, irb_error *err)
 {
     *it = NULL;
     if ((unsigned)q >= sizeof IMAGE_SQL / sizeof *IMAGE_SQL)
@@ -204,12 +203,12 @@ int irb_store_images_next(irb_store_iter *it, irb_img_row *r)
 /* ---- sequences ------------------------------------------------------------------------------ */
 
 #define SEQ_COLS "SELECT s.id, s.name, s.camera, s.start, s.end, s.n, s.probs, s.label, s.novelty"
-#define SEQ_REVIEWS                                                                                              \
-    " FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path"               \
+#define SEQ_REVIEWS                                                                                                    \
+    " FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path"                      \
     " WHERE hm.seq_id = s.id"
-#define SEQ_HUMAN                                                                                                \
-    ", (SELECT r.label" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"               \
-    " (SELECT max(r.time)" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"            \
+#define SEQ_HUMAN                                                                                                      \
+    ", (SELECT r.label" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"                      \
+    " (SELECT max(r.time)" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"                   \
     " (SELECT max(r.time)" SEQ_REVIEWS ")"
 #define NO_HUMAN ", NULL, NULL, NULL"
 
@@ -232,8 +231,8 @@ irb_status irb_store_seqs_begin(irb_store *st, irb_seq_query q, int n_classes, i
 
 irb_status irb_store_seq_begin(irb_store *st, int64_t id, int n_classes, irb_store_iter **it, irb_error *err)
 {
-    return iter_open_id(st, IT_SEQS, n_classes, SEQ_COLS NO_HUMAN " FROM sequences s WHERE s.id = ?", "read sequence", id,
-                        it, err);
+    return iter_open_id(st, IT_SEQS, n_classes, SEQ_COLS NO_HUMAN " FROM sequences s WHERE s.id = ?", "read sequence",
+                        id, it, err);
 }
 
 int irb_store_seqs_next(irb_store_iter *it, irb_seq_row *r)
@@ -255,11 +254,12 @@ int irb_store_seqs_next(irb_store_iter *it, irb_seq_row *r)
 
 irb_status irb_store_cameras_begin(irb_store *st, irb_store_iter **it, irb_error *err)
 {
-    return iter_open(st, IT_CAMERAS, 0,
-                     "SELECT camera, count(*), sum(state = 2), sum(state = 1), count(CASE WHEN state = 1 THEN tsec END),"
-                     " min(CASE WHEN state = 1 THEN tsec END), max(CASE WHEN state = 1 THEN tsec END)"
-                     " FROM images GROUP BY camera ORDER BY camera",
-                     "read cameras", it, err);
+    return iter_open(
+        st, IT_CAMERAS, 0,
+        "SELECT camera, count(*), sum(state = 2), sum(state = 1), count(CASE WHEN state = 1 THEN tsec END),"
+        " min(CASE WHEN state = 1 THEN tsec END), max(CASE WHEN state = 1 THEN tsec END)"
+        " FROM images GROUP BY camera ORDER BY camera",
+        "read cameras", it, err);
 }
 
 int irb_store_cameras_next(irb_store_iter *it, irb_camera_row *r)
@@ -276,8 +276,8 @@ int irb_store_cameras_next(irb_store_iter *it, irb_camera_row *r)
 
 irb_status irb_store_reviews_begin(irb_store *st, irb_store_iter **it, irb_error *err)
 {
-    return iter_open(st, IT_REVIEWS, 0, "SELECT path, label, time, method FROM reviews ORDER BY path", "read labels", it,
-                     err);
+    return iter_open(st, IT_REVIEWS, 0, "SELECT path, label, time, method FROM reviews ORDER BY path", "read labels",
+                     it, err);
 }
 
 int irb_store_reviews_next(irb_store_iter *it, irb_review_row *r)
@@ -312,8 +312,8 @@ static irb_status add_label_counts(irb_store *st, const char *sql, const char *c
     return s;
 }
 
-irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_classes, long long *images,
-                                  long long *seqs, irb_error *err)
+irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_classes, long long *images, long long *seqs,
+                                  irb_error *err)
 {
     memset(seqs, 0, sizeof *seqs * ((size_t)n_classes + 1));
     if (images) {

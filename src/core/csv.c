@@ -147,10 +147,7 @@ int irb_csv_column(const irb_csv_reader *r, const char *name)
     return -1;
 }
 
-const char *irb_csv_field(const irb_csv_reader *r, int i)
-{
-    return (i >= 0 && i < r->nfields) ? r->fields[i] : "";
-}
+const char *irb_csv_field(const irb_csv_reader *r, int i) { return (i >= 0 && i < r->nfields) ? r->fields[i] : ""; }
 
 void irb_csv_put_prefixed(FILE *f, const char *prefix, const char *s)
 {

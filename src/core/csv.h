@@ -8,14 +8,14 @@
 #include "irbis/files.h"
 
 typedef struct irb_csv_reader {
-    FILE *f;             /* borrowed */
-    const char *path;    /* borrowed, for messages */
-    long line;           /* 1-based line number of the record last read */
-    char *buf;           /* the record's text, fields point into it */
+    FILE *f;          /* borrowed */
+    const char *path; /* borrowed, for messages */
+    long line;        /* 1-based line number of the record last read */
+    char *buf;        /* the record's text, fields point into it */
     size_t cap;
     char **fields;
     int nfields, fields_cap;
-    char **header;       /* owned copy of the first record, when read with irb_csv_read_header */
+    char **header; /* owned copy of the first record, when read with irb_csv_read_header */
     int nheader;
 } irb_csv_reader;
 

@@ -26,6 +26,11 @@ void irb_error_copy(irb_error *dst, const irb_error *src);
 void irb_message_format(char *dst, size_t cap, const char *fmt, ...) IRB_PRINTF(3, 4);
 
 /* Propagate a non-OK status: `IRB_TRY(call);` inside a function returning irb_status. */
-#define IRB_TRY(expr) do { irb_status irb__s = (expr); if (irb__s != IRB_OK) return irb__s; } while (0)
+#define IRB_TRY(expr)                                                                                                  \
+    do {                                                                                                               \
+        irb_status irb__s = (expr);                                                                                    \
+        if (irb__s != IRB_OK)                                                                                          \
+            return irb__s;                                                                                             \
+    } while (0)
 
 #endif

@@ -17,9 +17,12 @@ const char *irb_json_ws(const char *p, const char *end)
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -54,7 +57,8 @@ static long string_walk(const char *p, const char *end, char *out, const char **
         if (c < 0x20)
             return -1;
         if (c != '\\') {
-            if (out) out[n] = (char)c;
+            if (out)
+                out[n] = (char)c;
             n++;
             continue;
         }
@@ -86,21 +90,38 @@ static long string_walk(const char *p, const char *end, char *out, const char **
             }
             unsigned char b[4];
             int k;
-            if (u < 0x80) { b[0] = (unsigned char)u; k = 1; }
-            else if (u < 0x800) { b[0] = (unsigned char)(0xC0 | u >> 6); b[1] = (unsigned char)(0x80 | (u & 63)); k = 2; }
-            else if (u < 0x10000) { b[0] = (unsigned char)(0xE0 | u >> 12); b[1] = (unsigned char)(0x80 | ((u >> 6) & 63)); b[2] = (unsigned char)(0x80 | (u & 63)); k = 3; }
-            else { b[0] = (unsigned char)(0xF0 | u >> 18); b[1] = (unsigned char)(0x80 | ((u >> 12) & 63)); b[2] = (unsigned char)(0x80 | ((u >> 6) & 63)); b[3] = (unsigned char)(0x80 | (u & 63)); k = 4; }
+            if (u < 0x80) {
+                b[0] = (unsigned char)u;
+                k = 1;
+            } else if (u < 0x800) {
+                b[0] = (unsigned char)(0xC0 | u >> 6);
+                b[1] = (unsigned char)(0x80 | (u & 63));
+                k = 2;
+            } else if (u < 0x10000) {
+                b[0] = (unsigned char)(0xE0 | u >> 12);
+                b[1] = (unsigned char)(0x80 | ((u >> 6) & 63));
+                b[2] = (unsigned char)(0x80 | (u & 63));
+                k = 3;
+            } else {
+                b[0] = (unsigned char)(0xF0 | u >> 18);
+                b[1] = (unsigned char)(0x80 | ((u >> 12) & 63));
+                b[2] = (unsigned char)(0x80 | ((u >> 6) & 63));
+                b[3] = (unsigned char)(0x80 | (u & 63));
+                k = 4;
+            }
             if (u == 0)
                 return -1; /* an embedded NUL would silently truncate the C string */
             for (int i = 0; i < k; i++) {
-                if (out) out[n] = (char)b[i];
+                if (out)
+                    out[n] = (char)b[i];
                 n++;
             }
             continue;
         }
         default: return -1;
         }
-        if (out) out[n] = ch;
+        if (out)
+            out[n] = ch;
         n++;
     }
     return -1;
@@ -124,20 +145,30 @@ char *irb_json_string(const char *p, const char *end, const char **next, int *no
 
 static const char *skip_number(const char *p, const char *end)
 {
-    if (p < end && *p == '-') p++;
-    if (p >= end || *p < '0' || *p > '9') return NULL;
-    if (*p == '0') p++;
-    else while (p < end && *p >= '0' && *p <= '9') p++;
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end || *p < '0' || *p > '9')
+        return NULL;
+    if (*p == '0')
+        p++;
+    else
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     if (p < end && *p == '.') {
         p++;
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        if (p < end && (*p == '+' || *p == '-')) p++;
-        if (p >= end || *p < '0' || *p > '9') return NULL;
-        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
     }
     return p;
 }
@@ -159,16 +190,22 @@ static const char *skip_value(const char *p, const char *end, int depth)
         for (;;) {
             if (obj) {
                 p = irb_json_ws(p, end);
-                if (string_walk(p, end, NULL, &next) < 0) return NULL;
+                if (string_walk(p, end, NULL, &next) < 0)
+                    return NULL;
                 p = irb_json_ws(next, end);
-                if (p >= end || *p != ':') return NULL;
+                if (p >= end || *p != ':')
+                    return NULL;
                 p++;
             }
-            if (!(p = skip_value(p, end, depth + 1))) return NULL;
+            if (!(p = skip_value(p, end, depth + 1)))
+                return NULL;
             p = irb_json_ws(p, end);
-            if (p >= end) return NULL;
-            if (*p == close) return p + 1;
-            if (*p != ',') return NULL;
+            if (p >= end)
+                return NULL;
+            if (*p == close)
+                return p + 1;
+            if (*p != ',')
+                return NULL;
             p++;
         }
     }
@@ -182,7 +219,6 @@ static const char *skip_value(const char *p, const char *end, int depth)
 }
 
 const char *irb_json_skip(const char *p, const char *end) { return skip_value(p, end, 0); }
-
 
 /* ---- lookups ------------------------------------------------------------------------------ */
 

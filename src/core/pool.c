@@ -17,7 +17,10 @@ struct irb_pool {
     int quit;
 };
 
-typedef struct { irb_pool *p; int ith; } worker_arg;
+typedef struct {
+    irb_pool *p;
+    int ith;
+} worker_arg;
 
 int irb_cpu_count(void)
 {

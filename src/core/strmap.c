@@ -8,8 +8,8 @@
 #include "irbis/files.h"
 
 struct irb_strmap {
-    size_t cap, n;  /* slots (a power of two, or 0), keys */
-    char **key;     /* owned copies (len bytes + a NUL), NULL: an empty slot */
+    size_t cap, n; /* slots (a power of two, or 0), keys */
+    char **key;    /* owned copies (len bytes + a NUL), NULL: an empty slot */
     size_t *len;
     int64_t *val;
 };

@@ -3,14 +3,16 @@
 
 #include <string.h>
 
-
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 int irb_utf8_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
-    int n = p[0] < 0x80 ? 1 : p[0] >= 0xC2 && p[0] <= 0xDF ? 2 : p[0] >= 0xE0 && p[0] <= 0xEF ? 3 :
-            p[0] >= 0xF0 && p[0] <= 0xF4 ? 4 : 0;
+    int n = p[0] < 0x80                    ? 1
+            : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
+            : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
+            : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4
+                                           : 0;
     for (int i = 1; i < n; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;

@@ -19,9 +19,8 @@ void irb_evaluation_release(irb_evaluation *e)
     memset(e, 0, sizeof *e);
 }
 
-irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t n_classes,
-                        const char *const *classes, int positive, double threshold, irb_evaluation *out,
-                        irb_error *err)
+irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t n_classes, const char *const *classes,
+                        int positive, double threshold, irb_evaluation *out, irb_error *err)
 {
     if (!out || !classes || (n && (!probs || !truth)))
         return irb_fail(err, IRB_INVALID_ARG, "evaluate: NULL argument");

@@ -55,8 +55,8 @@ static irb_status parse_prob(const irb_csv_reader *r, int col, double *out, irb_
     while (*end == ' ')
         end++;
     if (!t[0] || *end || errno == ERANGE || isnan(v))
-        return irb_fail(err, IRB_CORRUPT, "%s:%ld: column %s: '%s' is not a number", r->path, r->line,
-                        r->header[col], t);
+        return irb_fail(err, IRB_CORRUPT, "%s:%ld: column %s: '%s' is not a number", r->path, r->line, r->header[col],
+                        t);
     *out = v;
     return IRB_OK;
 }

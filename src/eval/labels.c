@@ -125,7 +125,8 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
         return irb_fail(err, IRB_INVALID_ARG, "irb_labels_from_table: NULL argument");
     memset(out, 0, sizeof *out);
     source = source ? source : "labels";
-    int cp = irb_table_column(t, path_col ? path_col : "path"), cl = irb_table_column(t, label_col ? label_col : "label");
+    int cp = irb_table_column(t, path_col ? path_col : "path"),
+        cl = irb_table_column(t, label_col ? label_col : "label");
     if (cp < 0 || cl < 0)
         return irb_fail(err, IRB_NOT_FOUND, "%s: no column '%s'", source,
                         cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"));
@@ -176,7 +177,7 @@ irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err)
 typedef struct suffix {
     const char *s; /* a label path (normalised), or one of its tails starting right after a '/' */
     size_t row;
-    int full;      /* the whole path */
+    int full; /* the whole path */
 } suffix;
 
 static int cmp_suffix(const void *pa, const void *pb)
@@ -206,7 +207,7 @@ static size_t lower(const suffix *t, size_t nt, const char *s)
 
 typedef struct label_index {
     const irb_labels *l;
-    char **norm;   /* [l->n] normalised label paths */
+    char **norm; /* [l->n] normalised label paths */
     suffix *t;
     size_t nt;
     const char *source;
@@ -225,8 +226,8 @@ static int lookup(const label_index *x, const char *s, int full, const char *q, 
         if (found < 0)
             found = (long)r;
         else if (strcmp(x->l->label[found], x->l->label[r]) != 0) {
-            irb_fail(err, IRB_MISMATCH, "%s: image '%s' matches both '%s' (%s) and '%s' (%s) equally well",
-                     x->source, q, x->l->path[found], x->l->label[found], x->l->path[r], x->l->label[r]);
+            irb_fail(err, IRB_MISMATCH, "%s: image '%s' matches both '%s' (%s) and '%s' (%s) equally well", x->source,
+                     q, x->l->path[found], x->l->label[found], x->l->path[r], x->l->label[r]);
             return -1;
         }
     }
@@ -273,8 +274,9 @@ static void warn_shared(const label_index *x, const char *const *q, size_t n, co
         }
     }
     if (rows)
-        irb_warn(err, "%s: %zu label path(s) match images in several folders, e.g. '%s' matches '%s' and '%s' "
-                      "(each gets that label; give the folder in the labels file if they differ)",
+        irb_warn(err,
+                 "%s: %zu label path(s) match images in several folders, e.g. '%s' matches '%s' and '%s' "
+                 "(each gets that label; give the folder in the labels file if they differ)",
                  x->source, rows, x->l->path[ex_row], q[ex_a], q[ex_b]);
     irb_free(first);
 }

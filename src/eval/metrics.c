@@ -18,10 +18,7 @@ void irb_metrics_release(irb_metrics *m)
     memset(m, 0, sizeof *m);
 }
 
-static double ratio(size_t a, size_t b)
-{
-    return b ? (double)a / (double)b : 0.0;
-}
+static double ratio(size_t a, size_t b) { return b ? (double)a / (double)b : 0.0; }
 
 irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size_t n_classes, irb_metrics *out,
                                irb_error *err)

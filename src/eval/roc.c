@@ -108,8 +108,8 @@ irb_status irb_roc_compute(const double *score, const int *is_pos, size_t n, int
     out->threshold = thr;
     if (P == 0 || N == 0) {
         out->auc = NAN;
-        irb_warn(err, "roc: only one class in the truth (%zu positive, %zu negative): ROC AUC is undefined",
-                 out->n_pos, out->n_neg);
+        irb_warn(err, "roc: only one class in the truth (%zu positive, %zu negative): ROC AUC is undefined", out->n_pos,
+                 out->n_neg);
         return IRB_OK;
     }
     double area = 0;

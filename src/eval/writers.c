@@ -39,8 +39,8 @@ static void json_eval(FILE *f, const irb_evaluation *e)
     irb_json_put(f, e->classes[e->positive]);
     fputs(",\n    \"threshold\": ", f);
     json_num(f, e->threshold);
-    const char *names[] = {"accuracy", "balanced_accuracy", "macro_f1", "auc", "precision_at_threshold",
-                           "recall_at_threshold"};
+    const char *names[] = {"accuracy", "balanced_accuracy",      "macro_f1",
+                           "auc",      "precision_at_threshold", "recall_at_threshold"};
     double vals[] = {m->accuracy, m->balanced_accuracy, m->macro_f1, e->roc.auc, e->precision_at, e->recall_at};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         fprintf(f, ",\n    \"%s\": ", names[i]);
@@ -149,8 +149,8 @@ irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, ir
     return irb_atomic_close(&af, err);
 }
 
-irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names,
-                             size_t n_curves, irb_error *err)
+irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names, size_t n_curves,
+                             irb_error *err)
 {
     if (n_curves && (!curves || !names))
         return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
@@ -175,15 +175,9 @@ irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, con
 
 enum { SVG_W = 640, SVG_H = 520, PLOT_X = 80, PLOT_Y = 50, PLOT_S = 400 };
 
-static double px(double fpr)
-{
-    return PLOT_X + (isfinite(fpr) ? fpr : 0) * PLOT_S;
-}
+static double px(double fpr) { return PLOT_X + (isfinite(fpr) ? fpr : 0) * PLOT_S; }
 
-static double py(double tpr)
-{
-    return PLOT_Y + PLOT_S - (isfinite(tpr) ? tpr : 0) * PLOT_S;
-}
+static double py(double tpr) { return PLOT_Y + PLOT_S - (isfinite(tpr) ? tpr : 0) * PLOT_S; }
 
 static void svg_axes(FILE *f)
 {
@@ -205,24 +199,29 @@ static void svg_axes(FILE *f)
     }
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">False positive rate</text>\n", PLOT_X + PLOT_S / 2,
             PLOT_Y + PLOT_S + 46);
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 %d %d)\">True positive rate</text>\n",
-            PLOT_X - 50, PLOT_Y + PLOT_S / 2, PLOT_X - 50, PLOT_Y + PLOT_S / 2);
-    fprintf(f, "<line class=\"chance\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
-               "stroke-dasharray=\"6 4\"/>\n", px(0), py(0), px(1), py(1));
+    fprintf(
+        f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 %d %d)\">True positive rate</text>\n",
+        PLOT_X - 50, PLOT_Y + PLOT_S / 2, PLOT_X - 50, PLOT_Y + PLOT_S / 2);
+    fprintf(f,
+            "<line class=\"chance\" x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\" "
+            "stroke-dasharray=\"6 4\"/>\n",
+            px(0), py(0), px(1), py(1));
 }
 
-irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, const char *const *names,
-                             size_t n_curves, const char *title, irb_error *err)
+irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, const char *const *names, size_t n_curves,
+                             const char *title, irb_error *err)
 {
-    static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"};
+    static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                   "#9467bd", "#8c564b", "#e377c2", "#17becf"};
     if (n_curves && (!curves || !names))
         return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
     irb_atomic_file af;
     IRB_TRY(open_out(path, &af, err));
     FILE *f = af.f;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-               "font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
+    fprintf(f,
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
+            "font-family=\"sans-serif\" font-size=\"13\">\n<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n",
             SVG_W, SVG_H, SVG_W, SVG_H);
     fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" font-size=\"16\">", PLOT_X + PLOT_S / 2, PLOT_Y - 18);
     irb_html_put(f, title ? title : "ROC");
@@ -240,8 +239,10 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
     /* legend: lower right inside the plot, where ROC curves rarely are */
     int lh = 20, ly = PLOT_Y + PLOT_S - 10 - lh * (int)n_curves, lx = PLOT_X + PLOT_S / 2 - 40;
     if (n_curves)
-        fprintf(f, "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fff\" "
-                   "fill-opacity=\"0.85\" stroke=\"#999\"/>\n", lx - 8, ly - 6, PLOT_S / 2 + 40, lh * (int)n_curves + 4);
+        fprintf(f,
+                "<rect class=\"legend\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"#fff\" "
+                "fill-opacity=\"0.85\" stroke=\"#999\"/>\n",
+                lx - 8, ly - 6, PLOT_S / 2 + 40, lh * (int)n_curves + 4);
     for (size_t k = 0; k < n_curves; k++) {
         int y = ly + lh * (int)k + 8;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>\n", lx, y, lx + 24,

@@ -28,16 +28,16 @@
 typedef struct exp_data {
     size_t n;
     char **rel, **abs, **camera, **stamp, **seqid;
-    int *label;               /* class index per image */
+    int *label; /* class index per image */
     char **classes;
     int n_classes, positive;
     int has_time, has_seq;
     irb_sequences seq;
     int *fold;
-    int unit;                 /* the outer folds' unit */
-    int inner_camera;         /* inner folds by camera where a training fold holds two or more
-                               * (--group camera, even when the outer folds fell back) */
-    int *cam_id;              /* camera index per image (group_images) */
+    int unit;         /* the outer folds' unit */
+    int inner_camera; /* inner folds by camera where a training fold holds two or more
+                       * (--group camera, even when the outer folds fell back) */
+    int *cam_id;      /* camera index per image (group_images) */
 } exp_data;
 
 static void data_release(exp_data *d)
@@ -233,8 +233,8 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         if (err && err->warning)
             snprintf(prior, sizeof prior, "%s; ", err->message);
         irb_error_clear(err);
-        irb_warn(err, "%s%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", prior, o->labels,
-                 unmatched, o->images, lab.path[ex], lab.row[ex] + 1);
+        irb_warn(err, "%s%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", prior, o->labels, unmatched,
+                 o->images, lab.path[ex], lab.row[ex] + 1);
     }
     for (size_t i = 0; i < nf; i++)
         m += match[i] >= 0;
@@ -348,8 +348,7 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
         goto cleanup;
     irb_fold_opts fo = irb_fold_opts_default();
     fo.k = o->folds > 0 ? o->folds : 5;
-    fo.unit = o->unit >= 0 ? (irb_fold_unit)o->unit
-                           : (d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK);
+    fo.unit = o->unit >= 0 ? (irb_fold_unit)o->unit : (d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK);
     int n_cameras = 0;
     if (!(d->cam_id = irb_calloc(d->n ? d->n : 1, sizeof *d->cam_id))) {
         s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
@@ -389,8 +388,8 @@ cleanup:
 
 #define N_VARIANTS (2 * IRB_EXPERIMENT_MAX_SIZES)
 /* features: mats[MAT(fixed, kind, variant)]; fixed 1: the cropped variants at the fixed crop */
-#define MAT(fixed, kind, v) (((fixed) * N_KINDS + (kind)) * N_VARIANTS + (v))
-#define N_MATS (2 * N_KINDS * N_VARIANTS)
+#define MAT(fixed, kind, v) (((fixed)*N_KINDS + (kind)) * N_VARIANTS + (v))
+#define N_MATS              (2 * N_KINDS * N_VARIANTS)
 enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS, KIND_NONE = -1 };
 
 /* ---- the rows -------------------------------------------------------------------------------- */
@@ -402,15 +401,15 @@ enum { KIND_RAW, KIND_CUT1, KIND_CUT2, KIND_MOTION, N_KINDS, KIND_NONE = -1 };
  * one entry of this table. */
 typedef struct exp_row_def {
     const char *name, *what;
-    int kind;             /* KIND_*: the features it is trained on; KIND_NONE: made of rows */
-    int augment;          /* trained on originals + mirrors, predicts the mean over both */
-    const char *from[2];  /* the rows it is the mean of (NULL: unused) */
-    int ensemble;         /* averaged over each sequence */
-    int deployable;       /* may be saved as a pipeline */
-    int fixed_crop;       /* with the strips cropped, the motion rows' one fixed crop (per fold)
-                           * instead of each frame's own: its pipeline part then shares the
-                           * motion part's input, so classify runs one CNN pass for both */
-    int internal;         /* a part of other rows: computed for them, shown only when asked */
+    int kind;            /* KIND_*: the features it is trained on; KIND_NONE: made of rows */
+    int augment;         /* trained on originals + mirrors, predicts the mean over both */
+    const char *from[2]; /* the rows it is the mean of (NULL: unused) */
+    int ensemble;        /* averaged over each sequence */
+    int deployable;      /* may be saved as a pipeline */
+    int fixed_crop;      /* with the strips cropped, the motion rows' one fixed crop (per fold)
+                          * instead of each frame's own: its pipeline part then shares the
+                          * motion part's input, so classify runs one CNN pass for both */
+    int internal;        /* a part of other rows: computed for them, shown only when asked */
 } exp_row_def;
 
 static const exp_row_def row_defs[] = {
@@ -479,34 +478,34 @@ typedef struct exp_ctx {
      * variant = 2 * size index + crop (0 none, 1 strips: each frame's own, or with fixed = 1
      * the fixed crop of all the images); raw pixels have no size (index 0 only) */
     featmat mats[N_MATS];
-    featmat motion;                     /* the motion variants' features side by side (row M),
-                                         * every labelled image a neighbour (the final fit) */
-    featmat *motion_fold;               /* [k]: the same for outer fold f, where a training
-                                         * image's neighbours are training images and a test
-                                         * image's test images (as in a deployment) */
-    float *strip_top, *strip_bottom;    /* per image: detected info strips (motion crop) */
+    featmat motion;                  /* the motion variants' features side by side (row M),
+                                      * every labelled image a neighbour (the final fit) */
+    featmat *motion_fold;            /* [k]: the same for outer fold f, where a training
+                                      * image's neighbours are training images and a test
+                                      * image's test images (as in a deployment) */
+    float *strip_top, *strip_bottom; /* per image: detected info strips (motion crop) */
     int motion_variants[N_VARIANTS], n_motion;
-    motion_plan plan;                   /* neighbours in shooting order */
-    double motion_top, motion_bottom;   /* the motion rows' fixed strip crop (fractions) */
-    double all_top, all_bottom;         /* the fixed crop of all the images (mats, the final fit) */
-    crop_set *crops;                    /* fixed-crop rows: the other crops of the outer folds */
+    motion_plan plan;                 /* neighbours in shooting order */
+    double motion_top, motion_bottom; /* the motion rows' fixed strip crop (fractions) */
+    double all_top, all_bottom;       /* the fixed crop of all the images (mats, the final fit) */
+    crop_set *crops;                  /* fixed-crop rows: the other crops of the outer folds */
     int n_crops;
-    int *fold_crop;                     /* per outer fold: its crop in crops, -1: all_top/bottom */
-    int variants[2];                    /* which crop variants are used */
-    int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes; /* CNN input sizes, the model's when none given */
-    irb_calib_t *calib[IRB_EXPERIMENT_MAX_SIZES]; /* INT8: the table of each input size */
+    int *fold_crop;                                          /* per outer fold: its crop in crops, -1: all_top/bottom */
+    int variants[2];                                         /* which crop variants are used */
+    int sizes[IRB_EXPERIMENT_MAX_SIZES], n_sizes;            /* CNN input sizes, the model's when none given */
+    irb_calib_t *calib[IRB_EXPERIMENT_MAX_SIZES];            /* INT8: the table of each input size */
     unsigned long long calib_hash[IRB_EXPERIMENT_MAX_SIZES]; /* of its text: in the cache keys */
-    int want[N_ROWS];                   /* rows asked for */
-    int need[N_ROWS];                   /* rows computed: those, and the ones they are made of */
-    int need_kind[N_KINDS];             /* features needed by a computed row */
-    int flip_kind[N_KINDS];             /* ... with their mirrors (an augmented row) */
-    int need_fixed[N_KINDS];            /* the same for the fixed-crop rows */
+    int want[N_ROWS];                                        /* rows asked for */
+    int need[N_ROWS];                                        /* rows computed: those, and the ones they are made of */
+    int need_kind[N_KINDS];                                  /* features needed by a computed row */
+    int flip_kind[N_KINDS];                                  /* ... with their mirrors (an augmented row) */
+    int need_fixed[N_KINDS];                                 /* the same for the fixed-crop rows */
     int flip_fixed[N_KINDS];
-    int map_mean;                       /* bf16 / int8: the fixed-crop rows' features are the
-                                         * spatial mean of the motion map, taken after the net as
-                                         * classify's shared pass takes it (the net's own pooling
-                                         * may round otherwise at these precisions), at every
-                                         * variant: so they are never the other rows' */
+    int map_mean; /* bf16 / int8: the fixed-crop rows' features are the
+                   * spatial mean of the motion map, taken after the net as
+                   * classify's shared pass takes it (the net's own pooling
+                   * may round otherwise at these precisions), at every
+                   * variant: so they are never the other rows' */
 } exp_ctx;
 
 static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
@@ -529,7 +528,6 @@ static irb_preproc cnn_preproc(const exp_ctx *c, int strips, int size)
     return pp;
 }
 
-
 /* cached features made with detected strips name the detector's revision: features cached by
  * an older detector are not reused (2: rows off the bar's solid background end it) */
 #define STRIPS_KEY " strips-detector=2"
@@ -545,7 +543,6 @@ static int motion_cut(const irb_model_info *mi)
     }
     return 0;
 }
-
 
 /* The map whose spatial mean a fixed-crop row's features at `cut` are (c->map_mean: bf16 /
  * int8), the motion rows' map when the cut pools it; 0: the net's own features. */
@@ -669,7 +666,10 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int 
         snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d%s precision=%d%s %s", motion ? "motion=1 " : "",
                  c->model_sha, no.cut, (int)no.pool, map ? " mean=1" : "", (int)o->precision, calib_key, ppd);
         snprintf(stage, sizeof stage, "%s %d%s at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", no.cut,
-                 map ? " mean" : "", size, flip ? " + flips" : "", !strips ? "" : fixed ? ", fixed crop" : ", strips cropped");
+                 map ? " mean" : "", size, flip ? " + flips" : "",
+                 !strips ? ""
+                 : fixed ? ", fixed crop"
+                         : ", strips cropped");
         if (map)
             rq.mean_channels = (int)mi->cuts[map - 1].tensor.dims[1];
         if (motion) {
@@ -695,10 +695,10 @@ typedef struct row_spec {
     featmat *mats[N_VARIANTS]; /* the variants (crop x size) to choose between */
     int vid[N_VARIANTS];       /* their variant numbers (2 * size index + crop) */
     int n_mats;
-    int mean;                  /* average one classifier per variant instead of choosing one */
-    int augment;        /* train on originals + mirrors, predict as the mean over both */
-    int fixed;          /* the cropped variants at the fixed crop (each fold at its own) */
-    int map_mean;       /* a fixed-crop row's features are the motion map's mean (exp_ctx) */
+    int mean;     /* average one classifier per variant instead of choosing one */
+    int augment;  /* train on originals + mirrors, predict as the mean over both */
+    int fixed;    /* the cropped variants at the fixed crop (each fold at its own) */
+    int map_mean; /* a fixed-crop row's features are the motion map's mean (exp_ctx) */
 } row_spec;
 
 static const double c_grid[] = {1e-4, 1e-3, 1e-2, 1e-1, 1.0};
@@ -707,16 +707,15 @@ typedef struct fold_fit {
     irb_classifier_t *clf;
     int variant;
     double C;
-    int reduced;       /* more features than rows: trained on the exact reduction red */
+    int reduced; /* more features than rows: trained on the exact reduction red */
     irb_reduce red;
-    int n_local;       /* classes present in the training fold (rare classes may be absent) */
+    int n_local; /* classes present in the training fold (rare classes may be absent) */
     int local_to_global[IRB_EXPERIMENT_MAX_CLASSES];
 } fold_fit;
 
 /* Renumbers the training labels y[0..n) to the classes present, filling the map; returns the
  * number of classes present. */
-static int localise_classes(int *y, size_t n, int K, int *local_to_global, const char **names,
-                            char *const *classes)
+static int localise_classes(int *y, size_t n, int K, int *local_to_global, const char **names, char *const *classes)
 {
     int g2l[IRB_EXPERIMENT_MAX_CLASSES];
     for (int k = 0; k < K; k++)
@@ -745,8 +744,8 @@ static void fold_fit_release(fold_fit *f)
 /* Gathers the training rows of fold f (and their mirrors) with inner CV groups: contiguous
  * chunks for block folds; whole cameras for camera folds when the training fold holds two
  * cameras or more (*inner_folds: 3, or 2 with two cameras), else whole sequences. */
-static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int augment, float **x, int **y,
-                               int **groups, size_t *n_out, int *inner_folds, irb_error *err)
+static irb_status gather_train(const exp_ctx *c, const featmat *m, int f, int augment, float **x, int **y, int **groups,
+                               size_t *n_out, int *inner_folds, irb_error *err)
 {
     const exp_data *d = &c->d;
     size_t n = 0;
@@ -844,12 +843,11 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
         if (s == IRB_OK) {
             cand.n_local = localise_classes(y, n, c->d.n_classes, cand.local_to_global, names, c->d.classes);
             if (cand.n_local < 2)
-                s = irb_fail(err, IRB_INVALID_ARG, "training fold %d holds a single class (%s): use fewer folds",
-                             f + 1, names[0]);
+                s = irb_fail(err, IRB_INVALID_ARG, "training fold %d holds a single class (%s): use fewer folds", f + 1,
+                             names[0]);
         }
         if (s == IRB_OK)
-            s = irb_logreg_train(cand.reduced ? z : x, n, (int)dim, y, cand.n_local, names, &to, &cand.clf, &rep,
-                                 err);
+            s = irb_logreg_train(cand.reduced ? z : x, n, (int)dim, y, cand.n_local, names, &to, &cand.clf, &rep, err);
         irb_free(x);
         irb_free(z);
         irb_free(y);
@@ -873,8 +871,8 @@ static irb_status fit_fold(exp_ctx *c, const row_spec *rs, int f, fold_fit *fit,
 }
 
 /* Probabilities of the test rows idx[0..nt) of m (mirrored when a = 1) under fit. */
-static irb_status predict_rows(const fold_fit *fit, const featmat *m, const size_t *idx, size_t nt, int a,
-                               float *xt, float *zt, double *out, irb_error *err)
+static irb_status predict_rows(const fold_fit *fit, const featmat *m, const size_t *idx, size_t nt, int a, float *xt,
+                               float *zt, double *out, irb_error *err)
 {
     size_t dim = m->dim;
     for (size_t j = 0; j < nt; j++)
@@ -922,8 +920,7 @@ static row_spec member_spec(const row_spec *rs, int mb)
 }
 
 /* Out-of-fold probabilities of one row into probs (n x K). */
-static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, irb_experiment_row *row,
-                                 irb_error *err)
+static irb_status cross_validate(exp_ctx *c, const row_spec *rs, double *probs, irb_experiment_row *row, irb_error *err)
 {
     const exp_data *d = &c->d;
     int k = c->o->folds > 0 ? c->o->folds : 5, K = d->n_classes;
@@ -1045,14 +1042,13 @@ static irb_status write_predictions(const exp_ctx *c, const char *name, const do
     return irb_atomic_close(&af, err);
 }
 
-static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double *probs, irb_roc *roc,
-                               irb_error *err)
+static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double *probs, irb_roc *roc, irb_error *err)
 {
     const exp_data *d = &c->d;
     irb_evaluation ev;
     int pos = d->positive >= 0 ? d->positive : 0;
-    IRB_TRY(irb_evaluate(probs, d->label, d->n, (size_t)d->n_classes, (const char *const *)d->classes, pos, 0.5,
-                         &ev, NULL));
+    IRB_TRY(irb_evaluate(probs, d->label, d->n, (size_t)d->n_classes, (const char *const *)d->classes, pos, 0.5, &ev,
+                         NULL));
     row->accuracy = ev.metrics.accuracy;
     row->balanced_accuracy = ev.metrics.balanced_accuracy;
     row->auc = d->positive >= 0 ? ev.roc.auc : NAN;
@@ -1114,7 +1110,7 @@ static int cmp_shots(const void *a, const void *b)
         double dt = irb_time_diff(y->t, x->t); /* x's time - y's time */
         if (dt != 0)
             return dt > 0 ? 1 : -1; /* earlier first (this was reversed: frames shot in the same
-                                      * second then took a wrong neighbour) */
+                                     * second then took a wrong neighbour) */
     }
     return strcmp(x->rel, y->rel);
 }
@@ -1184,7 +1180,7 @@ static irb_status neighbour_plan(exp_ctx *c, int f, irb_error *err)
 typedef struct {
     const exp_data *d;
     irb_decoder_t **dec;
-    float *top, *bottom;  /* per image: detected strip rows / height (-1: not decoded) */
+    float *top, *bottom; /* per image: detected strip rows / height (-1: not decoded) */
 } strip_job;
 
 static void detect_part(void *ctx, int ith, int nth)
@@ -1288,8 +1284,8 @@ static irb_status load_features(exp_ctx *c, uint8_t *ok, irb_error *err)
             /* uncropped, the fixed-crop rows' features are the others' (not the map's mean) */
             int own = fixed[k] && ((v & 1) || c->map_mean), shared = fixed[k] && !own;
             if (need[k] || shared)
-                IRB_TRY(features_for(c, k, v, flip[k] | (shared ? c->flip_fixed[k] : 0), 0, &c->mats[MAT(0, k, v)],
-                                     err));
+                IRB_TRY(
+                    features_for(c, k, v, flip[k] | (shared ? c->flip_fixed[k] : 0), 0, &c->mats[MAT(0, k, v)], err));
             if (own)
                 IRB_TRY(features_for(c, k, v, c->flip_fixed[k], 1, &c->mats[MAT(1, k, v)], err));
         }
@@ -1332,7 +1328,6 @@ static irb_status write_failed(const exp_ctx *c, const uint8_t *ok, size_t n_all
     return irb_atomic_close(&af, err);
 }
 
-
 /* row->sizes: "576" when every fold chose one size, else "224:2 576:3"; "mean 224/576" when
  * the classifiers of every size are averaged */
 static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
@@ -1353,8 +1348,8 @@ static void sizes_chosen(const exp_ctx *c, irb_experiment_row *row, int mean)
     for (int k = 0; k < c->n_sizes && len < sizeof row->sizes; k++) {
         if (!row->size_folds[k])
             continue;
-        int w = used > 1 ? snprintf(row->sizes + len, sizeof row->sizes - len, "%s%d:%d", len ? " " : "",
-                                    c->sizes[k], row->size_folds[k])
+        int w = used > 1 ? snprintf(row->sizes + len, sizeof row->sizes - len, "%s%d:%d", len ? " " : "", c->sizes[k],
+                                    row->size_folds[k])
                          : snprintf(row->sizes + len, sizeof row->sizes - len, "%d", c->sizes[k]);
         len += w > 0 ? (size_t)w : 0;
     }
@@ -1762,7 +1757,8 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
     const exp_data *d = &c->d;
     irb_pipeline *p = irb_pipeline_new();
     char path[4096], model[4096];
-    if (!p || !(p->row = irb_strdup(row_defs[r].name)) || !(p->classes = irb_calloc((size_t)d->n_classes, sizeof(char *))))
+    if (!p || !(p->row = irb_strdup(row_defs[r].name)) ||
+        !(p->classes = irb_calloc((size_t)d->n_classes, sizeof(char *))))
         return irb_pipeline_free(p), irb_fail(err, IRB_NOMEM, "out of memory");
     irb_status s = IRB_OK;
     p->n_classes = d->n_classes;
@@ -1880,7 +1876,8 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
         if (c.d.n < 10)
             s = irb_fail(err, IRB_INVALID_ARG,
                          "only %zu of the %zu labelled images could be decoded (%s/failed.csv says why); the "
-                         "experiment needs at least 10", c.d.n, n_all, o->out_dir);
+                         "experiment needs at least 10",
+                         c.d.n, n_all, o->out_dir);
         if (s == IRB_OK)
             s = group_images(o, &c.d, err);
     }

@@ -32,8 +32,7 @@ static void file_stamp(const char *path, char *buf, size_t size)
     if (stat(path, &st) != 0)
         snprintf(buf, size, "missing");
     else
-        snprintf(buf, size, "%lld:%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
-                 st.st_mtim.tv_nsec);
+        snprintf(buf, size, "%lld:%lld.%09ld", (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
 }
 
 /* ---- rows by (path, tag): the library's string map ------------------------------------- */
@@ -44,10 +43,7 @@ typedef struct {
     size_t cap;
 } rowmap;
 
-static int rowmap_init(rowmap *m, size_t n)
-{
-    return irb_strmap_new(n, &m->map, NULL) == IRB_OK;
-}
+static int rowmap_init(rowmap *m, size_t n) { return irb_strmap_new(n, &m->map, NULL) == IRB_OK; }
 
 static void rowmap_free(rowmap *m)
 {
@@ -96,10 +92,10 @@ static long rowmap_get(rowmap *m, const char *path, int tag)
 
 typedef struct {
     featmat *m;
-    const size_t *index;   /* extract index -> image index */
+    const size_t *index; /* extract index -> image index */
     const featcache_req *rq;
     const char *stage;
-    int only_mirrors;      /* extract with flip = 2: the rows are the mirrors */
+    int only_mirrors; /* extract with flip = 2: the rows are the mirrors */
     size_t done, total;
 } fill_ctx;
 
@@ -123,8 +119,8 @@ static void fill_row(void *ctx, size_t k, int flipped, const float *row, size_t 
         c->rq->progress(c->rq->progress_ctx, c->stage, c->done, c->total);
 }
 
-static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths,
-                              char **stamps, const featmat *m, const irb_features *old, irb_error *err);
+static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths, char **stamps,
+                              const featmat *m, const irb_features *old, irb_error *err);
 
 static double now_s(void)
 {
@@ -141,9 +137,9 @@ static double now_s(void)
 /* Computes the rows of the images whose have[i] == want, in chunks: want 0 all their rows,
  * want HAVE_ORIGINAL only their mirrors (extract flip = 2). Every rq->checkpoint_seconds the rows
  * so far are written to the cache (base), so a run killed later keeps them. */
-static irb_status compute_group(const featcache_req *rq, const char *base, const char *const *paths,
-                                char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
-                                uint8_t want, double *saved, irb_error *err)
+static irb_status compute_group(const featcache_req *rq, const char *base, const char *const *paths, char **stamps,
+                                const irb_features *old, featmat *m, const uint8_t *have, uint8_t want, double *saved,
+                                irb_error *err)
 {
     size_t missing = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -192,9 +188,8 @@ static irb_status compute_group(const featcache_req *rq, const char *base, const
     return s;
 }
 
-static irb_status compute_missing(const featcache_req *rq, const char *base, const char *const *paths,
-                                  char **stamps, const irb_features *old, featmat *m, const uint8_t *have,
-                                  irb_error *err)
+static irb_status compute_missing(const featcache_req *rq, const char *base, const char *const *paths, char **stamps,
+                                  const irb_features *old, featmat *m, const uint8_t *have, irb_error *err)
 {
     double t0 = now_s(), saved = t0;
     m->computed = 0;
@@ -207,8 +202,8 @@ static irb_status compute_missing(const featcache_req *rq, const char *base, con
 
 /* ---- writing the cache back -------------------------------------------------------------- */
 
-static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths,
-                              char **stamps, const featmat *m, const irb_features *old, irb_error *err)
+static irb_status write_cache(const featcache_req *rq, const char *base, const char *const *paths, char **stamps,
+                              const featmat *m, const irb_features *old, irb_error *err)
 {
     const char *extra[] = {"stamp", NULL};
     irb_featwriter_t *w = NULL;
@@ -265,8 +260,8 @@ static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_erro
 /* Copies the cached rows of the requested images not had yet into m; have[i] = 1 for each found.
  * originals_only (old holds unflipped features, m wants flips too): only the originals are
  * copied and have[i] = HAVE_ORIGINAL, so that only the mirrors are computed. */
-static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m,
-                        uint8_t *have, int originals_only, int by_stamp)
+static void take_cached(const irb_features *old, const char *const *paths, char **stamps, featmat *m, uint8_t *have,
+                        int originals_only, int by_stamp)
 {
     char *const *old_stamp = irb_features_column(old, "stamp");
     rowmap map = {0};
@@ -309,8 +304,7 @@ static void cache_base(const featcache_req *rq, const char *key, char *base, siz
 /* Rows of the same features cached with the other flip setting: an unflipped request takes the
  * unflipped rows of the set with flips (RN2 after RN2+A); a request with flips takes the rows
  * of the set without as its originals, and only the mirrors are computed (RN2+A after RN2). */
-static void take_from_other(const featcache_req *rq, const char *const *paths, char **stamps, featmat *m,
-                            uint8_t *have)
+static void take_from_other(const featcache_req *rq, const char *const *paths, char **stamps, featmat *m, uint8_t *have)
 {
     size_t missing = 0;
     for (size_t i = 0; i < m->n; i++)
@@ -369,15 +363,15 @@ static irb_status add_neighbours(const motion_plan *mp, const char *const *paths
     return s;
 }
 
-irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out,
-                         irb_error *err)
+irb_status featcache_get(const featcache_req *rq, const char *const *paths, size_t n, featmat *out, irb_error *err)
 {
     char base[4096];
     cache_base(rq, rq->key, base, sizeof base);
     mkdir(rq->cache_dir, 0777);
 
-    size_t dim = rq->motion ? MOTION_DIM : rq->mean_channels > 0 ? (size_t)rq->mean_channels
-                                                                  : irb_extract_dim(rq->net, &rq->eo);
+    size_t dim = rq->motion              ? MOTION_DIM
+                 : rq->mean_channels > 0 ? (size_t)rq->mean_channels
+                                         : irb_extract_dim(rq->net, &rq->eo);
     irb_status s = alloc_mat(out, n, dim, rq->eo.flip, err);
     uint8_t *have = irb_calloc(n ? n : 1, 1);
     char **stamps = irb_calloc(n ? n : 1, sizeof *stamps);
@@ -421,8 +415,8 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
 /* A table is recorded from a sample spread over the whole list, so its name hashes the
  * description with every path and file stamp, in order: another list, order or file records a
  * new table. 128 bits of sha256 name the file; the table's own text has no room for the key. */
-irb_status featcache_calib_path(const char *cache_dir, const char *desc, const char *const *paths, size_t n,
-                                char *out, size_t size, irb_error *err)
+irb_status featcache_calib_path(const char *cache_dir, const char *desc, const char *const *paths, size_t n, char *out,
+                                size_t size, irb_error *err)
 {
     size_t len = strlen(desc) + 2;
     for (size_t i = 0; i < n; i++)

@@ -14,8 +14,8 @@
 #include "experiment/reduce.h"
 
 /* LAPACK (in OpenBLAS) symmetric eigen-decomposition. */
-extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w,
-                   double *work, const int *lwork, int *info);
+extern void dsyev_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda, double *w, double *work,
+                   const int *lwork, int *info);
 
 void irb_reduce_release(irb_reduce *r)
 {
@@ -93,8 +93,8 @@ irb_status irb_reduce_fit(float *x, size_t n, size_t d, irb_reduce *r, float **z
     column_stats(x, n, d, r->mean, r->std);
     standardise_rows(x, n, d, r->mean, r->std);
     r->xs = x; /* taken over */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)d, 1.0f, x, (int)d, x, (int)d, 0.0f,
-                gf, (int)n);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)n, (int)d, 1.0f, x, (int)d, x, (int)d, 0.0f, gf,
+                (int)n);
     for (size_t i = 0; i < n * n; i++)
         g[i] = gf[i];
     if ((s = eigen(g, (int)n, w, err)) != IRB_OK)
@@ -137,8 +137,8 @@ irb_status irb_reduce_apply(const irb_reduce *r, float *x, size_t m, float *z, i
     standardise_rows(x, m, r->d, r->mean, r->std);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m, (int)r->n, (int)r->d, 1.0f, x, (int)r->d, r->xs,
                 (int)r->d, 0.0f, k, (int)r->n);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)r->r, (int)r->n, 1.0f, k, (int)r->n,
-                r->proj, (int)r->r, 0.0f, z, (int)r->r);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)r->r, (int)r->n, 1.0f, k, (int)r->n, r->proj,
+                (int)r->r, 0.0f, z, (int)r->r);
     irb_free(k);
     return IRB_OK;
 }

@@ -8,10 +8,10 @@
 #include "learn/classifier.h"
 
 typedef struct irb_reduce {
-    size_t n, d, r;   /* training rows, features, rank kept */
+    size_t n, d, r; /* training rows, features, rank kept */
     double *mean, *std;
-    float *xs;        /* n x d standardised training rows (owned) */
-    float *proj;      /* n x r: U S^-1 */
+    float *xs;   /* n x d standardised training rows (owned) */
+    float *proj; /* n x r: U S^-1 */
 } irb_reduce;
 
 /* Standardises x (n x d, taken over: freed by irb_reduce_release) and returns in *z (owned by

@@ -52,10 +52,10 @@ static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experi
                "sequence_accuracy,mean_log10_C,crop_auto_folds,input_sizes,train_seconds,feature_seconds\n");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "%s,%d,%s,%s,%s,%s,%s,%s,%.3f,%d,%s,%.2f,%.2f\n", w->name, w->features,
-                jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32),
-                jnum(w->fold_acc_min, d, 32), jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32),
-                w->mean_log10_C, w->crop_auto_folds, w->sizes, w->train_seconds, w->feature_seconds);
+        fprintf(f, "%s,%d,%s,%s,%s,%s,%s,%s,%.3f,%d,%s,%.2f,%.2f\n", w->name, w->features, jnum(w->accuracy, a, 32),
+                jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32), jnum(w->fold_acc_min, d, 32),
+                jnum(w->fold_acc_max, e, 32), jnum(w->seq_accuracy, f2, 32), w->mean_log10_C, w->crop_auto_folds,
+                w->sizes, w->train_seconds, w->feature_seconds);
     }
     return irb_atomic_close(&af, err);
 }
@@ -66,15 +66,16 @@ static irb_status write_table_md(const irb_experiment_opts *o, const irb_experim
     irb_atomic_file af;
     IRB_TRY(open_out(o, "table.md", &af, err));
     FILE *f = af.f;
-    fprintf(f, "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped "
-               "| input size | train s |\n");
+    fprintf(f,
+            "| row | features | accuracy %% | balanced %% | AUC | folds min-max %% | sequences %% | C | strips cropped "
+            "| input size | train s |\n");
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %s | %.1f |\n", w->name,
-                w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
-                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
-                w->mean_log10_C, w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-", w->train_seconds);
+        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %s | %.1f |\n", w->name, w->features,
+                pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc, pct(w->fold_acc_min, c, 16),
+                pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C, w->crop_auto_folds, r->folds,
+                w->sizes[0] ? w->sizes : "-", w->train_seconds);
     }
     return irb_atomic_close(&af, err);
 }
@@ -87,20 +88,22 @@ static irb_status write_json(const irb_experiment_opts *o, const irb_experiment_
     FILE *f = af.f;
     fprintf(f, "{\n  \"task\": \"%s\",\n  \"positive\": ", task_name(o->task));
     irb_json_put(f, r->positive); /* a class name: any text */
-    fprintf(f, ",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
-               "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
-               "  \"C\": %s,\n  \"combine\": \"%s\",\n  \"rows\": [\n",
-            r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds,
-            r->unit, o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"",
+    fprintf(f,
+            ",\n  \"images\": %zu,\n  \"failed\": %zu,\n"
+            "  \"sequences\": %zu,\n  \"classes\": %d,\n  \"folds\": %d,\n  \"fold_unit\": \"%s\",\n"
+            "  \"C\": %s,\n  \"combine\": \"%s\",\n  \"rows\": [\n",
+            r->n_images, r->n_failed, r->n_sequences, r->n_classes, r->folds, r->unit,
+            o->C > 0 ? jnum(o->C, d, 32) : "\"chosen by inner cross-validation\"",
             o->combine == IRB_COMBINE_MEAN ? "mean" : "choose");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "    {\"row\": \"%s\", \"features\": %d, \"accuracy\": %s, \"balanced_accuracy\": %s, "
-                   "\"auc\": %s, \"sequence_accuracy\": %s, \"mean_log10_C\": %.3f, \"crop_auto_folds\": %d, "
-                   "\"input_sizes\": \"%s\", \"train_seconds\": %.2f, \"feature_seconds\": %.2f}%s\n",
-                w->name, w->features, jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32),
-                jnum(w->auc, c, 32), jnum(w->seq_accuracy, d, 32), w->mean_log10_C, w->crop_auto_folds,
-                w->sizes, w->train_seconds, w->feature_seconds, i + 1 < r->n_rows ? "," : "");
+        fprintf(f,
+                "    {\"row\": \"%s\", \"features\": %d, \"accuracy\": %s, \"balanced_accuracy\": %s, "
+                "\"auc\": %s, \"sequence_accuracy\": %s, \"mean_log10_C\": %.3f, \"crop_auto_folds\": %d, "
+                "\"input_sizes\": \"%s\", \"train_seconds\": %.2f, \"feature_seconds\": %.2f}%s\n",
+                w->name, w->features, jnum(w->accuracy, a, 32), jnum(w->balanced_accuracy, b, 32), jnum(w->auc, c, 32),
+                jnum(w->seq_accuracy, d, 32), w->mean_log10_C, w->crop_auto_folds, w->sizes, w->train_seconds,
+                w->feature_seconds, i + 1 < r->n_rows ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     return irb_atomic_close(&af, err);
@@ -141,20 +144,23 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
           "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#222}"
           "table{border-collapse:collapse}th,td{border:1px solid #bbb;padding:.3em .6em;text-align:right}"
           "th:first-child,td:first-child{text-align:left}caption{text-align:left;font-weight:bold;margin:.5em 0}"
-          "</style></head><body>\n<h1>irbis: transfer-learning experiment</h1>\n<p>", f);
+          "</style></head><body>\n<h1>irbis: transfer-learning experiment</h1>\n<p>",
+          f);
     fprintf(f, "Task: <b>%s</b>", task_name(o->task));
     if (r->positive[0]) {
         fputs(" (positive class <b>", f);
         irb_html_put(f, r->positive);
         fputs("</b>)", f);
     }
-    fprintf(f, ". Images: %zu (%zu could not be decoded and are listed in failed.csv), sequences: %zu, "
-               "classes: %d. Backbone: ",
+    fprintf(f,
+            ". Images: %zu (%zu could not be decoded and are listed in failed.csv), sequences: %zu, "
+            "classes: %d. Backbone: ",
             r->n_images, r->n_failed, r->n_sequences, r->n_classes);
     irb_html_put(f, o->model);
-    fprintf(f, ".</p>\n<p>Evaluation: %d-fold cross-validation over <b>%s</b> units, so no %s is split between "
-               "training and test. Every image is predicted by the model of the fold that did not see it; the "
-               "figures pool those out-of-fold predictions. C%s chosen inside each training fold.</p>\n",
+    fprintf(f,
+            ".</p>\n<p>Evaluation: %d-fold cross-validation over <b>%s</b> units, so no %s is split between "
+            "training and test. Every image is predicted by the model of the fold that did not see it; the "
+            "figures pool those out-of-fold predictions. C%s chosen inside each training fold.</p>\n",
             r->folds, r->unit, r->unit, o->crop == IRB_CROP_CHOOSE ? " and the info-strip crop are" : " is");
     if (o->sizes[0] > 0 && o->sizes[1] > 0)
         fprintf(f, "<p>The CNN rows ran at several input sizes (see the table's last column): %s.</p>\n",
@@ -162,14 +168,16 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
                                                : "each training fold chose one by inner cross-validation");
     fputs("<table id=\"results\"><caption>Results</caption>\n<tr><th>row</th><th>what</th><th>features</th>"
           "<th>accuracy %</th><th>balanced %</th><th>AUC</th><th>fold range %</th><th>sequences %</th>"
-          "<th>log10 C</th><th>strips cropped</th><th>input size</th></tr>\n", f);
+          "<th>log10 C</th><th>strips cropped</th><th>input size</th></tr>\n",
+          f);
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "<tr><td>%s</td><td style=\"text-align:left\">%s</td><td>%d</td><td>%s</td><td>%s</td>"
-                   "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%s</td></tr>\n",
+        fprintf(f,
+                "<tr><td>%s</td><td style=\"text-align:left\">%s</td><td>%d</td><td>%s</td><td>%s</td>"
+                "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%s</td></tr>\n",
                 w->name, w->what, w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
-                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16),
-                w->mean_log10_C, w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-");
+                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C,
+                w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-");
     }
     fputs("</table>\n<p>Reference system (ResNet-50 on snow-leopard surveys): L120 63.4 %, RN1 83 %, RN2 and "
           "RN2+A 89.5 %, RN2+A+E 90 %.</p>\n<h2>ROC curves</h2>\n",

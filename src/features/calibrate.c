@@ -9,7 +9,7 @@
 
 typedef struct record_ctx {
     irb_net_t *net;
-    const size_t *at;     /* sample -> index into the caller's paths */
+    const size_t *at; /* sample -> index into the caller's paths */
     float *y;
     irb_calib_fn fn;
     void *ctx;

@@ -17,17 +17,17 @@
 typedef struct in_state {
     irb_feat_input in;
     size_t in_dim, out_dim;
-    int per_image;        /* rows per image at most: 2 with flip = 1, else 1 */
+    int per_image; /* rows per image at most: 2 with flip = 1, else 1 */
 } in_state;
 
 /* One chunk of images: their inputs decoded into rows, ready for the nets. */
 typedef struct chunk {
     size_t first, count;
-    float **rows;         /* per input: count x per_image x in_dim */
-    long **slot;          /* per input: image -> its first row, -1 when the input skips it */
+    float **rows;             /* per input: count x per_image x in_dim */
+    long **slot;              /* per input: image -> its first row, -1 when the input skips it */
     unsigned char **mirrored; /* per input: image -> 1 when its mirror's row follows its own */
-    int *n_rows;          /* per input */
-    irb_error *status;    /* per image */
+    int *n_rows;              /* per input */
+    irb_error *status;        /* per image */
 } chunk;
 
 struct irb_featurizer {
@@ -38,19 +38,16 @@ struct irb_featurizer {
     irb_decoder_t **dec;
     int workers;
     chunk set[2];
-    float **output;       /* per input: chunk_max x per_image x out_dim */
-    irb_preproc *pps;     /* per worker: n_in preprocessings of one image */
-    float ***outs;        /* per worker: n_in output pointers */
-    int *which;           /* per worker: input index of each preprocessing */
+    float **output;   /* per input: chunk_max x per_image x out_dim */
+    irb_preproc *pps; /* per worker: n_in preprocessings of one image */
+    float ***outs;    /* per worker: n_in output pointers */
+    int *which;       /* per worker: input index of each preprocessing */
     /* the run */
     const char *const *paths;
     const unsigned char *mark;
 };
 
-static int wants(const irb_featurizer *f, int j, size_t image)
-{
-    return f->in[j].in.all || !f->mark || f->mark[image];
-}
+static int wants(const irb_featurizer *f, int j, size_t image) { return f->in[j].in.all || !f->mark || f->mark[image]; }
 
 /* Whether input j mirrors the image (flip = 1: its mirror's row follows its own). */
 static int mirrors(const irb_featurizer *f, int j, size_t image)
@@ -270,8 +267,8 @@ static irb_status check_input(const irb_feat_input *in, int j, size_t *in_dim, s
         int c, h, w;
         irb_net_input_shape(in->net, &c, &h, &w);
         if ((size_t)c * h * w != *in_dim)
-            return irb_fail(err, IRB_MISMATCH, "the net takes %dx%dx%d inputs but preprocessing makes 3x%dx%d", c, h,
-                            w, in->pp.size, in->pp.size);
+            return irb_fail(err, IRB_MISMATCH, "the net takes %dx%dx%d inputs but preprocessing makes 3x%dx%d", c, h, w,
+                            in->pp.size, in->pp.size);
         *out_dim = irb_net_output_size(in->net);
     }
     return IRB_OK;
@@ -343,8 +340,8 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
         s = chunk_alloc(f, &f->set[k], err);
     for (int j = 0; s == IRB_OK && j < n; j++) {
         const in_state *is = &f->in[j];
-        if (is->in.net &&
-            !(f->output[j] = irb_malloc_large((size_t)f->chunk_max * (size_t)is->per_image, is->out_dim * sizeof(float))))
+        if (is->in.net && !(f->output[j] = irb_malloc_large((size_t)f->chunk_max * (size_t)is->per_image,
+                                                            is->out_dim * sizeof(float))))
             s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory for the outputs of input %d", j);
     }
     if (s != IRB_OK) {
@@ -375,8 +372,8 @@ static void extract_row(void *ctx, size_t index, int input, int flipped, const f
     x->fn(x->ctx, index, flipped, row, dim, e);
 }
 
-irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o,
-                       irb_extract_fn fn, void *ctx, irb_error *err)
+irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o, irb_extract_fn fn,
+                       void *ctx, irb_error *err)
 {
     if (!paths || !o || !fn || o->pp.size <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "irb_extract: missing paths, options, callback or size");

@@ -11,9 +11,9 @@
 /* Motion features (features/motion.c): the images' neighbours in shooting order. */
 #define MOTION_DIM 7
 typedef struct motion_plan {
-    const long *prev, *next;   /* per image: the previous / next image of the same camera (-1 none) */
-    const size_t *order;       /* the images in neighbour order (camera, time, path) */
-    int channels;              /* of the net's output map (C of C x H x W) */
+    const long *prev, *next; /* per image: the previous / next image of the same camera (-1 none) */
+    const size_t *order;     /* the images in neighbour order (camera, time, path) */
+    int channels;            /* of the net's output map (C of C x H x W) */
 } motion_plan;
 
 /* Ascending sort, and numpy's default (linear) percentile q in [0, 1] of sorted v[0..n), n > 0. */
@@ -23,8 +23,8 @@ float irb_percentile_sorted(const float *v, size_t n, double q);
 /* out = the MOTION_DIM statistics of image map's change from prev / next (either may be NULL).
  * Maps are C x H x W (positions = H * W); acc (positions doubles) and m (positions floats) are
  * scratch. */
-void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions,
-                  double *acc, float *m, float out[MOTION_DIM]);
+void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions, double *acc,
+                  float *m, float out[MOTION_DIM]);
 
 /* Runs net (its output a spatial map) over the images want[0..n_want) (in neighbour order) and
  * their neighbours, and calls fn(ctx, k, 0, row, MOTION_DIM, e) for want[k] (row NULL when the

@@ -18,10 +18,7 @@ static int cmp_float_asc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-void irb_sort_floats(float *v, size_t n)
-{
-    qsort(v, n, sizeof *v, cmp_float_asc);
-}
+void irb_sort_floats(float *v, size_t n) { qsort(v, n, sizeof *v, cmp_float_asc); }
 
 float irb_percentile_sorted(const float *v, size_t n, double q)
 {
@@ -31,8 +28,8 @@ float irb_percentile_sorted(const float *v, size_t n, double q)
     return lo + 1 < n ? (float)(v[lo] + (v[lo + 1] - v[lo]) * frac) : v[lo];
 }
 
-void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions,
-                  double *acc, float *m, float out[MOTION_DIM])
+void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions, double *acc,
+                  float *m, float out[MOTION_DIM])
 {
     const float *nb[2] = {prev, next};
     int have = 0;
@@ -121,8 +118,7 @@ irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_
 {
     *out = NULL;
     if (channels <= 0 || dim % (size_t)channels)
-        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim,
-                        channels);
+        return irb_fail(err, IRB_INVALID_ARG, "motion features: a %zu-value map is not %d channels", dim, channels);
     motion_stream *r = irb_calloc(1, sizeof *r);
     if (!r)
         return irb_fail(err, IRB_NOMEM, "motion features: out of memory");

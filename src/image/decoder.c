@@ -102,9 +102,11 @@ static int grow_file(irb_decoder_t *dec, size_t n, const char *path)
 
 static const char *not_regular(mode_t m)
 {
-    return S_ISDIR(m) ? "is a directory" : S_ISFIFO(m) ? "is a FIFO, not a regular file" :
-           S_ISSOCK(m) ? "is a socket, not a regular file" :
-           S_ISCHR(m) || S_ISBLK(m) ? "is a device, not a regular file" : "not a regular file";
+    return S_ISDIR(m)                 ? "is a directory"
+           : S_ISFIFO(m)              ? "is a FIFO, not a regular file"
+           : S_ISSOCK(m)              ? "is a socket, not a regular file"
+           : S_ISCHR(m) || S_ISBLK(m) ? "is a device, not a regular file"
+                                      : "not a regular file";
 }
 
 /* Only regular files are opened: the type is checked before open() (opening a FIFO waits for a
@@ -127,7 +129,8 @@ static irb_status open_file(irb_decoder_t *dec, const char *path, int *fd, size_
         int e = errno;
         close(*fd);
         *fd = -1;
-        return irb_fail(&dec->err, IRB_IO, "%s: %s", path, !S_ISREG(st.st_mode) ? not_regular(st.st_mode) : strerror(e));
+        return irb_fail(&dec->err, IRB_IO, "%s: %s", path,
+                        !S_ISREG(st.st_mode) ? not_regular(st.st_mode) : strerror(e));
     }
     *size = (size_t)st.st_size;
     return IRB_OK;
@@ -192,13 +195,13 @@ static irb_status check_size(irb_decoder_t *dec, const char *name, const irb_dec
 {
     irb_image_info *in = &dec->info;
     if (in->stored_width <= 0 || in->stored_height <= 0)
-        return irb_fail(&dec->err, IRB_CORRUPT, "%s: invalid image size %dx%d in the header", name,
-                        in->stored_width, in->stored_height);
+        return irb_fail(&dec->err, IRB_CORRUPT, "%s: invalid image size %dx%d in the header", name, in->stored_width,
+                        in->stored_height);
     long long limit = opts && opts->max_pixels > 0 ? opts->max_pixels : IRB_DEFAULT_MAX_PIXELS;
     if ((long long)in->stored_width * in->stored_height > limit)
         return irb_fail(&dec->err, IRB_TOO_LARGE, "%s: image is %dx%d (%lld pixels), above the limit of %lld pixels",
-                        name, in->stored_width, in->stored_height,
-                        (long long)in->stored_width * in->stored_height, limit);
+                        name, in->stored_width, in->stored_height, (long long)in->stored_width * in->stored_height,
+                        limit);
     int swap = in->orientation >= 5 && !(opts && opts->keep_orientation);
     in->width = swap ? in->stored_height : in->stored_width;
     in->height = swap ? in->stored_width : in->stored_height;
@@ -234,8 +237,8 @@ static irb_status header_pass(irb_decoder_t *dec, const uint8_t *p, size_t n, co
 
 /* ---- decoding ------------------------------------------------------------------------------------ */
 
-static irb_status decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
-                         const irb_decode_opts *opts, irb_image *img)
+static irb_status decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, const irb_decode_opts *opts,
+                         irb_image *img)
 {
     static const irb_decode_opts defaults = {0};
     if (!opts)
@@ -317,8 +320,7 @@ irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, size_t s
 }
 
 /* Reads a growing prefix of the file until the JPEG header (up to SOS) is inside it. */
-irb_status irb_read_header(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts,
-                           irb_image_info *info)
+irb_status irb_read_header(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts, irb_image_info *info)
 {
     IRB_TRY(start(dec, path, NULL));
     int fd = -1;

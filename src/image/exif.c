@@ -64,8 +64,8 @@ static void iso_time(const char *exif, const char *subsec, char *out, size_t cap
 {
     out[0] = '\0';
     if (strlen(exif) < 19 || !digits(exif, 4) || exif[4] != ':' || !digits(exif + 5, 2) || exif[7] != ':' ||
-        !digits(exif + 8, 2) || (exif[10] != ' ' && exif[10] != 'T') || !digits(exif + 11, 2) ||
-        exif[13] != ':' || !digits(exif + 14, 2) || exif[16] != ':' || !digits(exif + 17, 2))
+        !digits(exif + 8, 2) || (exif[10] != ' ' && exif[10] != 'T') || !digits(exif + 11, 2) || exif[13] != ':' ||
+        !digits(exif + 14, 2) || exif[16] != ':' || !digits(exif + 17, 2))
         return;
     if (!strncmp(exif, "0000", 4))
         return;

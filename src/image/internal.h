@@ -11,10 +11,10 @@
 struct irb_decoder {
     irb_error err;
     irb_image_info info;
-    void *tj;                   /* tjhandle, created lazily */
-    uint8_t *file;              /* the whole file of the current image (reused) */
+    void *tj;      /* tjhandle, created lazily */
+    uint8_t *file; /* the whole file of the current image (reused) */
     size_t file_cap, file_len;
-    uint8_t *scratch;           /* CMYK pixels / pre-orientation pixels (reused) */
+    uint8_t *scratch; /* CMYK pixels / pre-orientation pixels (reused) */
     size_t scratch_cap;
 };
 
@@ -26,8 +26,8 @@ int irb__scratch(irb_decoder_t *dec, size_t n, const char *name);
 
 /* ---- JPEG marker walk (jpeg_markers.c) */
 typedef struct irb_jpeg_header {
-    int width, height, components, precision, sof;  /* sof: marker (0xC0..0xCF) or 0 if none */
-    const uint8_t *exif;        /* APP1 payload starting with "Exif\0\0", or NULL */
+    int width, height, components, precision, sof; /* sof: marker (0xC0..0xCF) or 0 if none */
+    const uint8_t *exif;                           /* APP1 payload starting with "Exif\0\0", or NULL */
     size_t exif_len;
     int adobe, adobe_transform; /* an APP14 "Adobe" segment (CMYK stored inverted) */
     int complete;               /* 1 if SOS was reached inside the buffer */
@@ -46,8 +46,8 @@ void irb__png_exif(const uint8_t *p, size_t n, const char *name, irb_image_info 
 
 /* ---- format decoders; `opts` is never NULL, img is empty on entry. info has the header
  * fields filled by the caller's header pass. */
-irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
-                            const irb_jpeg_header *h, const irb_decode_opts *opts, irb_image *img);
+irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, const irb_jpeg_header *h,
+                            const irb_decode_opts *opts, irb_image *img);
 /* The DCT scale num/denom a decode of a w x h JPEG (stored orientation; EXIF orientation
  * `orientation`) with opts picks: the rule of irb__jpeg_decode. */
 void irb__jpeg_scale(int w, int h, int orientation, const irb_decode_opts *opts, int *num, int *denom);
@@ -56,8 +56,8 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
 
 /* irb_resize with clamp = 1: kernels limited to [floor(x0), ceil(x1)) x [floor(y0), ceil(y1)),
  * i.e. PIL's crop(box).resize() for a whole-pixel box. */
-irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp,
-                               int out_w, int out_h, irb_filter filter, irb_image *dst, irb_error *err);
+irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp, int out_w,
+                               int out_h, irb_filter filter, irb_image *dst, irb_error *err);
 
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);

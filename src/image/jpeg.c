@@ -27,8 +27,7 @@ static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort)
     for (int i = 0; f && i < n; i++) {
         if (f[i].num > f[i].denom || f[i].num <= 0)
             continue;
-        if (covers(w, h, f[i], tw, th, tshort) &&
-            (long long)f[i].num * best.denom < (long long)best.num * f[i].denom)
+        if (covers(w, h, f[i], tw, th, tshort) && (long long)f[i].num * best.denom < (long long)best.num * f[i].denom)
             best = f[i];
     }
     return best;
@@ -72,8 +71,8 @@ static irb_status tj_error(irb_decoder_t *dec, const char *name, const char *wha
     return s;
 }
 
-irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name,
-                            const irb_jpeg_header *h, const irb_decode_opts *opts, irb_image *img)
+irb_status irb__jpeg_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, const irb_jpeg_header *h,
+                            const irb_decode_opts *opts, irb_image *img)
 {
     (void)h;
     if (!dec->tj && !(dec->tj = tjInitDecompress()))

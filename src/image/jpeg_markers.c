@@ -19,8 +19,8 @@ static irb_status segment(const uint8_t *s, size_t len, int m, size_t off, const
 {
     if (is_sof(m) && !h->sof) {
         if (len < 6)
-            return irb_fail(err, IRB_CORRUPT, "%s: JPEG frame header at offset %zu is %zu bytes, too short", name,
-                            off, len);
+            return irb_fail(err, IRB_CORRUPT, "%s: JPEG frame header at offset %zu is %zu bytes, too short", name, off,
+                            len);
         h->sof = m;
         h->precision = s[0];
         h->height = (int)be16(s + 1);
@@ -56,14 +56,13 @@ irb_status irb__jpeg_markers(const uint8_t *p, size_t n, const char *name, irb_j
         if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8))
             continue; /* stand-alone markers */
         if (m == 0xD9)
-            return irb_fail(err, IRB_CORRUPT, "%s: JPEG ends (EOI at offset %zu) before any image data", name,
-                            i - 2);
+            return irb_fail(err, IRB_CORRUPT, "%s: JPEG ends (EOI at offset %zu) before any image data", name, i - 2);
         if (i + 2 > n)
             break;
         size_t len = be16(p + i);
         if (len < 2)
-            return irb_fail(err, IRB_CORRUPT, "%s: JPEG segment 0x%02X at offset %zu has length %zu", name, m,
-                            i - 2, len);
+            return irb_fail(err, IRB_CORRUPT, "%s: JPEG segment 0x%02X at offset %zu has length %zu", name, m, i - 2,
+                            len);
         if (m == 0xDA) {
             h->complete = 1;
             break;

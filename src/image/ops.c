@@ -6,8 +6,7 @@
 
 irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_image *dst, irb_error *err)
 {
-    if (!src || !dst || !src->data || x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->width - w ||
-        y > src->height - h)
+    if (!src || !dst || !src->data || x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->width - w || y > src->height - h)
         return irb_fail(err, IRB_INVALID_ARG, "crop %dx%d at (%d,%d) does not fit a %dx%d image", w, h, x, y,
                         src ? src->width : 0, src ? src->height : 0);
     IRB_TRY(irb__image_alloc(dst, w, h, src->channels, "crop", err));
@@ -47,13 +46,48 @@ irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_err
     IRB_TRY(irb__image_alloc(dst, swap ? (int)H : (int)W, swap ? (int)W : (int)H, src->channels, "orient", err));
     long x0 = 0, y0 = 0, xdx = 1, ydx = 0, xdy = 0, ydy = 1; /* src(x0 + x*xdx + y*xdy, y0 + x*ydx + y*ydy) */
     switch (o) {
-    case 2: x0 = W - 1; xdx = -1; break;                                     /* mirror */
-    case 3: x0 = W - 1; y0 = H - 1; xdx = -1; ydy = -1; break;               /* 180 */
-    case 4: y0 = H - 1; ydy = -1; break;                                     /* flip */
-    case 5: xdx = 0; ydx = 1; xdy = 1; ydy = 0; break;                       /* transpose */
-    case 6: y0 = H - 1; xdx = 0; ydx = -1; xdy = 1; ydy = 0; break;          /* rotate 90 cw */
-    case 7: x0 = W - 1; y0 = H - 1; xdx = 0; ydx = -1; xdy = -1; ydy = 0; break; /* transverse */
-    case 8: x0 = W - 1; xdx = 0; ydx = 1; xdy = -1; ydy = 0; break;          /* rotate 90 ccw */
+    case 2:
+        x0 = W - 1;
+        xdx = -1;
+        break; /* mirror */
+    case 3:
+        x0 = W - 1;
+        y0 = H - 1;
+        xdx = -1;
+        ydy = -1;
+        break; /* 180 */
+    case 4:
+        y0 = H - 1;
+        ydy = -1;
+        break; /* flip */
+    case 5:
+        xdx = 0;
+        ydx = 1;
+        xdy = 1;
+        ydy = 0;
+        break; /* transpose */
+    case 6:
+        y0 = H - 1;
+        xdx = 0;
+        ydx = -1;
+        xdy = 1;
+        ydy = 0;
+        break; /* rotate 90 cw */
+    case 7:
+        x0 = W - 1;
+        y0 = H - 1;
+        xdx = 0;
+        ydx = -1;
+        xdy = -1;
+        ydy = 0;
+        break; /* transverse */
+    case 8:
+        x0 = W - 1;
+        xdx = 0;
+        ydx = 1;
+        xdy = -1;
+        ydy = 0;
+        break; /* rotate 90 ccw */
     default: break;
     }
     long c = src->channels, step = (ydx * W + xdx) * c;

@@ -10,7 +10,10 @@
 #include "core/error.h"
 #include "image/internal.h"
 
-static unsigned be32(const uint8_t *p) { return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3]; }
+static unsigned be32(const uint8_t *p)
+{
+    return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 | p[3];
+}
 
 irb_status irb__png_header(const uint8_t *p, size_t n, const char *name, irb_image_info *info, irb_error *err)
 {
@@ -59,7 +62,7 @@ typedef struct {
     size_t n, pos;
     const char *name;
     volatile int pixels_done;
-    volatile int rows_done;  /* rows fully decoded so far (of an interlaced image: in its first pass) */
+    volatile int rows_done;   /* rows fully decoded so far (of an interlaced image: in its first pass) */
     volatile int passes_done; /* interlace passes complete (each a whole, coarser image) */
     int passes;
     char msg[200];
@@ -90,8 +93,16 @@ static void on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
-static png_voidp on_malloc(png_structp png, png_alloc_size_t n) { (void)png; return irb_malloc(n); }
-static void on_free(png_structp png, png_voidp p) { (void)png; irb_free(p); }
+static png_voidp on_malloc(png_structp png, png_alloc_size_t n)
+{
+    (void)png;
+    return irb_malloc(n);
+}
+static void on_free(png_structp png, png_voidp p)
+{
+    (void)png;
+    irb_free(p);
+}
 
 /* Sets PIL's convert("RGB") conversions; returns the number of interlace passes (1 if none). */
 static int set_transforms(png_structp png, png_infop info)
@@ -116,8 +127,8 @@ static int set_transforms(png_structp png, png_infop info)
 irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name, irb_image *img)
 {
     png_src src = {.p = p, .n = n, .name = name};
-    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning, NULL,
-                                               on_malloc, on_free);
+    png_structp png =
+        png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &src, on_error, on_warning, NULL, on_malloc, on_free);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     png_bytep *volatile rows = NULL;
     irb_status s = IRB_OK;
@@ -133,7 +144,8 @@ irb_status irb__png_decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const
         if (src.passes_done > 0 && img->data) { /* an interlaced image cut after a pass: keep it */
             irb_warn(&dec->err,
                      "%s: truncated or damaged interlaced PNG: %d of %d passes decoded, the finer detail "
-                     "filled in from them (%s)", name, src.passes_done, src.passes, src.msg);
+                     "filled in from them (%s)",
+                     name, src.passes_done, src.passes, src.msg);
             goto cleanup;
         }
         if (src.rows_done > 0 && img->data) { /* truncated or damaged inside the pixels: keep the top */

@@ -14,8 +14,11 @@ typedef struct {
 
 irb_preproc irb_preproc_default(int n)
 {
-    irb_preproc pp = {.size = n, .mode = IRB_RESIZE_CROP_FRACTION, .crop_fraction = 0.875,
-                      .short_side = n * 8 / 7, .filter = IRB_FILTER_BILINEAR};
+    irb_preproc pp = {.size = n,
+                      .mode = IRB_RESIZE_CROP_FRACTION,
+                      .crop_fraction = 0.875,
+                      .short_side = n * 8 / 7,
+                      .filter = IRB_FILTER_BILINEAR};
     for (int c = 0; c < 3; c++) {
         pp.mean[c] = 128.0f;
         pp.scale[c] = 128.0f;
@@ -53,8 +56,8 @@ static box region(int W, int H, int top, int bottom, const irb_preproc *pp)
 static irb_status strips_fixed(irb_decoder_t *dec, const char *path, const irb_preproc *pp, int H, int *t, int *b)
 {
     if (!(pp->strip_top >= 0 && pp->strip_top < 0.5 && pp->strip_bottom >= 0 && pp->strip_bottom < 0.5))
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: strip fractions %g/%g outside [0, 0.5)", path,
-                        pp->strip_top, pp->strip_bottom);
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: strip fractions %g/%g outside [0, 0.5)", path, pp->strip_top,
+                        pp->strip_bottom);
     *t = (int)round_even(H * pp->strip_top);
     *b = (int)round_even(H * pp->strip_bottom);
     return IRB_OK;
@@ -82,8 +85,8 @@ static int covers(const irb_image *img, int tw, int th) { return img->width >= t
  * pixels, so each gets exactly what a call of its own would have). */
 #define MAX_DECODES 8
 typedef struct {
-    irb_image small;        /* IRB_STRIPS_AUTO's decode of about 256 rows, when made */
-    irb_error small_err;    /* its decode's warning */
+    irb_image small;     /* IRB_STRIPS_AUTO's decode of about 256 rows, when made */
+    irb_error small_err; /* its decode's warning */
     int small_top, small_bottom, small_num, small_den;
     irb_image img[MAX_DECODES];
     int num[MAX_DECODES], den[MAX_DECODES];
@@ -108,8 +111,8 @@ static void decode_scale(const irb_decoder_t *dec, const irb_decode_opts *o, int
 
 /* The decoded image pp resizes from: the strip-detection decode when it covers the target (as
  * a call of its own would reuse it), else the decode at the target's DCT scale (made once). */
-static irb_status source(irb_decoder_t *dec, const char *path, const irb_preproc *pp, irb_decode_opts o, int tw,
-                         int th, decodes *d, const irb_image **src)
+static irb_status source(irb_decoder_t *dec, const char *path, const irb_preproc *pp, irb_decode_opts o, int tw, int th,
+                         decodes *d, const irb_image **src)
 {
     if (pp->strips == IRB_STRIPS_AUTO && d->small.data && !pp->full_decode && covers(&d->small, tw, th)) {
         dec->err = d->small_err;
@@ -169,8 +172,8 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
     box s = {r.x0 * sx, r.y0 * sy, fmin(r.x1 * sx, img->width), fmin(r.y1 * sy, img->height)};
     irb_error keep = dec->err; /* a decode warning survives the resize */
     /* crop-fraction: kernels clamped to the crop, like PIL's crop().resize() */
-    IRB_TRY(irb__resize_clamped(img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION, pp->size,
-                                pp->size, pp->filter, out, &dec->err));
+    IRB_TRY(irb__resize_clamped(img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION, pp->size, pp->size,
+                                pp->filter, out, &dec->err));
     dec->err = keep;
     if (pp->flip)
         irb_image_flip(out);
@@ -231,8 +234,8 @@ irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, const irb_p
     return irb_preprocess_multi(dec, path, pp, 1, &out, info);
 }
 
-irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n,
-                                float *const *outs, irb_image_info *info)
+irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n, float *const *outs,
+                                irb_image_info *info)
 {
     if (!dec)
         return IRB_INVALID_ARG;

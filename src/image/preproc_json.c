@@ -18,9 +18,8 @@ void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size)
              "\"mean\":[%.6g,%.6g,%.6g],\"std\":[%.6g,%.6g,%.6g],\"strips\":\"%s\",\"strip_top\":%.6g,"
              "\"strip_bottom\":%.6g}",
              pp->size, mode_names[pp->mode], pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0,
-             pp->short_side, pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1],
-             pp->mean[2], pp->scale[0], pp->scale[1], pp->scale[2], strip_names[pp->strips], pp->strip_top,
-             pp->strip_bottom);
+             pp->short_side, pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1], pp->mean[2],
+             pp->scale[0], pp->scale[1], pp->scale[2], strip_names[pp->strips], pp->strip_top, pp->strip_bottom);
     if (size == 0)
         return;
     size_t n = strlen(buf);

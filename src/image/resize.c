@@ -14,8 +14,8 @@
 
 typedef struct {
     int ksize;
-    int *bounds;   /* per output pixel: first source index, count */
-    int32_t *k;    /* per output pixel: ksize fixed-point weights */
+    int *bounds; /* per output pixel: first source index, count */
+    int32_t *k;  /* per output pixel: ksize fixed-point weights */
 } kernel;
 
 static double triangle(double x)
@@ -138,8 +138,8 @@ irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, dou
     return irb__resize_clamped(src, x0, y0, x1, y1, 0, out_w, out_h, filter, dst, err);
 }
 
-irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp,
-                               int out_w, int out_h, irb_filter filter, irb_image *dst, irb_error *err)
+irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp, int out_w,
+                               int out_h, irb_filter filter, irb_image *dst, irb_error *err)
 {
     if (!src || !src->data || !dst || src->channels < 1 || src->channels > 4 || out_w <= 0 || out_h <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "resize: bad arguments (output %dx%d)", out_w, out_h);

@@ -17,10 +17,7 @@
 
 enum { ROW_PICTURE, ROW_BACKGROUND, ROW_TEXT };
 
-static int luma(const uint8_t *p, int c)
-{
-    return c >= 3 ? (p[0] * 299 + p[1] * 587 + p[2] * 114 + 500) / 1000 : p[0];
-}
+static int luma(const uint8_t *p, int c) { return c >= 3 ? (p[0] * 299 + p[1] * 587 + p[2] * 114 + 500) / 1000 : p[0]; }
 
 static int row_median(const irb_image *img, int y)
 {

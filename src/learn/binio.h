@@ -41,8 +41,8 @@ irb_status irb_rbuf_need(irb_rbuf *r, size_t n, const char *what);
 irb_status irb_rbuf_u32(irb_rbuf *r, uint32_t *v, const char *what);
 irb_status irb_rbuf_u64(irb_rbuf *r, uint64_t *v, const char *what);
 irb_status irb_rbuf_f64s(irb_rbuf *r, double *v, size_t n, const char *what); /* finite values only */
-irb_status irb_rbuf_f32s(irb_rbuf *r, float *v, size_t n, const char *what); /* finite values only */
-irb_status irb_rbuf_str(irb_rbuf *r, char **s, const char *what); /* irb_malloc'd; no NUL inside */
+irb_status irb_rbuf_f32s(irb_rbuf *r, float *v, size_t n, const char *what);  /* finite values only */
+irb_status irb_rbuf_str(irb_rbuf *r, char **s, const char *what);             /* irb_malloc'd; no NUL inside */
 
 /* Checks magic, length, checksum and version (1 .. max_version) of r's whole buffer; on
  * success *version is the file's, r->off is at the body and r->len at its end. */

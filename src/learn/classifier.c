@@ -11,9 +11,8 @@
 #include "core/file.h"
 #include "learn/binio.h"
 
-
-static const char *const provenance_keys[] = {"model", "model_sha256", "layer", "cut", "pool", "precision",
-                                              "preprocessing"};
+static const char *const provenance_keys[] = {"model", "model_sha256", "layer",        "cut",
+                                              "pool",  "precision",    "preprocessing"};
 static const char *const checked_keys[] = {"model_sha256", "layer", "cut", "pool", "preprocessing"};
 
 /* ---- object --------------------------------------------------------------------------------- */
@@ -76,11 +75,16 @@ double irb_classifier_C(const irb_classifier_t *c) { return c->C; }
 int irb_classifier_params(const irb_classifier_t *c, const double **w, const double **b, const double **mean,
                           const double **std, const double **cw)
 {
-    if (w) *w = c->W;
-    if (b) *b = c->b;
-    if (mean) *mean = c->mean;
-    if (std) *std = c->std;
-    if (cw) *cw = c->class_weight;
+    if (w)
+        *w = c->W;
+    if (b)
+        *b = c->b;
+    if (mean)
+        *mean = c->mean;
+    if (std)
+        *std = c->std;
+    if (cw)
+        *cw = c->class_weight;
     return c->M;
 }
 
@@ -99,9 +103,11 @@ irb_status irb_classifier_set_meta(irb_classifier_t *c, const char *key, const c
         }
     char *k = irb_strdup(key);
     char **nk = irb_realloc_array(c->meta_key, (size_t)c->n_meta + 1, sizeof *nk);
-    if (nk) c->meta_key = nk;
+    if (nk)
+        c->meta_key = nk;
     char **nv = nk ? irb_realloc_array(c->meta_val, (size_t)c->n_meta + 1, sizeof *nv) : NULL;
-    if (nv) c->meta_val = nv;
+    if (nv)
+        c->meta_val = nv;
     if (!k || !nv) {
         irb_free(k);
         irb_free(v);
@@ -225,8 +231,8 @@ irb_status irb_classifier_predict(const irb_classifier_t *c, const float *x, siz
             for (size_t m = 0; m < M; m++)
                 L[i * M + m] = c->b[m];
         }
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)M, (int)D, 1.0, Z, (int)D, c->W,
-                    (int)D, 1.0, L, (int)M);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)M, (int)D, 1.0, Z, (int)D, c->W, (int)D,
+                    1.0, L, (int)M);
         probs_from_logits(c, L, rows, prob + i0 * (size_t)c->K);
     }
     irb_free(Z);
@@ -278,8 +284,7 @@ irb_status irb_classifier_parse_body(irb_rbuf *r, irb_classifier_t **out)
     IRB_TRY(irb_rbuf_u32(r, &D, "dim"));
     IRB_TRY(irb_rbuf_u32(r, &M, "output count"));
     IRB_TRY(irb_rbuf_u32(r, &nm, "metadata count"));
-    if (K < 2 || K > IRB_CLF_MAX_CLASSES || D < 1 || D > IRB_CLF_MAX_DIM || M != (K == 2 ? 1u : K) ||
-        nm > (1u << 16))
+    if (K < 2 || K > IRB_CLF_MAX_CLASSES || D < 1 || D > IRB_CLF_MAX_DIM || M != (K == 2 ? 1u : K) || nm > (1u << 16))
         return irb_fail(r->err, IRB_CORRUPT, "%s: bad sizes: classes %u, dim %u, outputs %u, metadata %u", r->name, K,
                         D, M, nm);
     /* every stored double needs 8 bytes: refuse before allocating for sizes the file cannot hold */
@@ -306,8 +311,8 @@ irb_status irb_classifier_parse_body(irb_rbuf *r, irb_classifier_t **out)
         }
     for (uint32_t i = 0; i < nm; i++) {
         char *k = NULL, *v = NULL;
-        if ((s = irb_rbuf_str(r, &k, "metadata key")) == IRB_OK && (s = irb_rbuf_str(r, &v, "metadata value")) == IRB_OK &&
-            (s = irb_classifier_set_meta(c, k, v)) != IRB_OK)
+        if ((s = irb_rbuf_str(r, &k, "metadata key")) == IRB_OK &&
+            (s = irb_rbuf_str(r, &v, "metadata value")) == IRB_OK && (s = irb_classifier_set_meta(c, k, v)) != IRB_OK)
             s = irb_fail(r->err, s, "%s: out of memory", r->name);
         irb_free(k);
         irb_free(v);
@@ -325,8 +330,7 @@ fail:
     return s;
 }
 
-irb_status irb_classifier_parse(const void *data, size_t size, const char *name, irb_classifier_t **out,
-                                irb_error *err)
+irb_status irb_classifier_parse(const void *data, size_t size, const char *name, irb_classifier_t **out, irb_error *err)
 {
     *out = NULL;
     irb_rbuf r = {data, size, 0, name ? name : "(classifier)", err};
@@ -335,8 +339,10 @@ irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
     uint32_t version;
     IRB_TRY(irb_envelope_check(&r, IRB_PIPELINE_VERSION, &version));
     if (version != IRB_CLF_VERSION)
-        return irb_fail(err, IRB_UNSUPPORTED, "%s: a pipeline (format version %u), not a single classifier: use it "
-                        "with irb_pipeline_load (irbis classify --pipeline)", r.name, version);
+        return irb_fail(err, IRB_UNSUPPORTED,
+                        "%s: a pipeline (format version %u), not a single classifier: use it "
+                        "with irb_pipeline_load (irbis classify --pipeline)",
+                        r.name, version);
     return irb_classifier_parse_body(&r, out);
 }
 

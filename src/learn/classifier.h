@@ -7,10 +7,10 @@
 #include "irbis/learn.h"
 #include "learn/binio.h"
 
-#define IRB_CLF_VERSION 1
+#define IRB_CLF_VERSION      1
 #define IRB_PIPELINE_VERSION 2 /* the newest envelope version (pipeline.c) */
-#define IRB_CLF_MAX_CLASSES 65536
-#define IRB_CLF_MAX_DIM (1 << 24)
+#define IRB_CLF_MAX_CLASSES  65536
+#define IRB_CLF_MAX_DIM      (1 << 24)
 
 /* The C grid of cross-validation when none is given: 10^-4 .. 10^2 in half-decades. */
 #define IRB_LOGREG_DEFAULT_GRID_N 13
@@ -24,15 +24,15 @@ irb_status irb_logreg_grid(const irb_train_opts *o, const double **grid, int *n,
 void irb_logreg_lbfgs_params(lbfgs_parameter_t *prm, double tol, int max_iter);
 
 struct irb_classifier {
-    int K;              /* classes */
-    int D;              /* feature dim */
-    int M;              /* outputs: 1 when K == 2 (logit of class 1), else K */
+    int K; /* classes */
+    int D; /* feature dim */
+    int M; /* outputs: 1 when K == 2 (logit of class 1), else K */
     double C;
-    char **class_name;  /* K */
+    char **class_name;    /* K */
     double *class_weight; /* K */
-    double *mean, *std; /* D each */
-    double *W;          /* M x D, on standardised features */
-    double *b;          /* M */
+    double *mean, *std;   /* D each */
+    double *W;            /* M x D, on standardised features */
+    double *b;            /* M */
     int n_meta;
     char **meta_key, **meta_val;
 };

@@ -61,7 +61,8 @@ const char *irb_features_meta(const irb_features *fs, const char *key)
 static irb_status csv_header(irb_csv_reader *r, irb_features *fs, const char *path, irb_error *err)
 {
     IRB_TRY(irb_csv_read_header(r, err));
-    if (r->nheader < 3 || strcmp(r->header[0], "row") || strcmp(r->header[1], "path") || strcmp(r->header[2], "flipped"))
+    if (r->nheader < 3 || strcmp(r->header[0], "row") || strcmp(r->header[1], "path") ||
+        strcmp(r->header[2], "flipped"))
         return irb_fail(err, IRB_CORRUPT, "%s: header must start with row,path,flipped", path);
     fs->n_extra = r->nheader - 3;
     if (!fs->n_extra)
@@ -91,7 +92,8 @@ static irb_status csv_row(irb_csv_reader *r, irb_features *fs, size_t i, const c
     if (strcmp(fl, "0") && strcmp(fl, "1"))
         return irb_fail(err, IRB_CORRUPT, "%s:%ld: flipped must be 0 or 1, got '%s'", path, r->line, fl);
     if (r->nfields != 3 + fs->n_extra)
-        return irb_fail(err, IRB_CORRUPT, "%s:%ld: %d fields, header has %d", path, r->line, r->nfields, 3 + fs->n_extra);
+        return irb_fail(err, IRB_CORRUPT, "%s:%ld: %d fields, header has %d", path, r->line, r->nfields,
+                        3 + fs->n_extra);
     fs->flipped[i] = (uint8_t)(fl[0] == '1');
     if (!(fs->path[i] = irb_strdup(irb_csv_field(r, 1))))
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
@@ -141,15 +143,19 @@ cleanup:
 
 /* ---- JSON ----------------------------------------------------------------------------------- */
 
-static irb_status meta_push(irb_features *fs, char *key, const char *v0, const char *v1, const char *path, irb_error *err)
+static irb_status meta_push(irb_features *fs, char *key, const char *v0, const char *v1, const char *path,
+                            irb_error *err)
 {
     size_t m = (size_t)fs->n_meta + 1;
     char **k = irb_realloc_array(fs->meta_key, m, sizeof *k);
-    if (k) fs->meta_key = k;
+    if (k)
+        fs->meta_key = k;
     char **j = k ? irb_realloc_array(fs->meta_json, m, sizeof *j) : NULL;
-    if (j) fs->meta_json = j;
+    if (j)
+        fs->meta_json = j;
     char **t = j ? irb_realloc_array(fs->meta_text, m, sizeof *t) : NULL;
-    if (t) fs->meta_text = t;
+    if (t)
+        fs->meta_text = t;
     char *json = t ? irb_malloc((size_t)(v1 - v0) + 1) : NULL;
     char *text = NULL;
     int nomem = 0;
@@ -183,7 +189,8 @@ static irb_status parse_json(const char *buf, size_t len, const char *path, irb_
         const char *next;
         char *key = irb_json_string(p, end, &next, &nomem);
         if (!key)
-            return irb_fail(err, nomem ? IRB_NOMEM : IRB_CORRUPT, "%s: offset %ld: expected a key string", path, (long)(p - buf));
+            return irb_fail(err, nomem ? IRB_NOMEM : IRB_CORRUPT, "%s: offset %ld: expected a key string", path,
+                            (long)(p - buf));
         p = irb_json_ws(next, end);
         if (p >= end || *p != ':') {
             irb_free(key);
@@ -211,7 +218,8 @@ static irb_status check_json(const char *path, const char *npy_path, irb_feature
 {
     const char *fmt = irb_features_meta(fs, "format");
     if (!fmt || strcmp(fmt, "irbis-features"))
-        return irb_fail(err, IRB_CORRUPT, "%s: \"format\" is '%s', expected 'irbis-features'", path, fmt ? fmt : "(missing)");
+        return irb_fail(err, IRB_CORRUPT, "%s: \"format\" is '%s', expected 'irbis-features'", path,
+                        fmt ? fmt : "(missing)");
     const char *ver = irb_features_meta(fs, "version");
     char *e;
     long v = ver ? strtol(ver, &e, 10) : 0;
@@ -289,10 +297,7 @@ cleanup:
     return s;
 }
 
-irb_status irb_features_load(const char *base, irb_features **out, irb_error *err)
-{
-    return load(base, 1, out, err);
-}
+irb_status irb_features_load(const char *base, irb_features **out, irb_error *err) { return load(base, 1, out, err); }
 
 irb_status irb_features_load_index(const char *base, irb_features **out, irb_error *err)
 {

@@ -110,8 +110,8 @@ static irb_status open_files(irb_featwriter_t *w, const char *base, irb_error *e
     return IRB_OK;
 }
 
-irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra,
-                               irb_featwriter_t **out, irb_error *err)
+irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra, irb_featwriter_t **out,
+                               irb_error *err)
 {
     *out = NULL;
     if (!base || !*base || dim <= 0)
@@ -157,13 +157,14 @@ cleanup:
     return s;
 }
 
-irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped,
-                              const char *const *extra_values, const float *row, irb_error *err)
+irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped, const char *const *extra_values,
+                              const float *row, irb_error *err)
 {
     if (!w || !path || !row)
         return irb_fail(err, IRB_INVALID_ARG, "featwriter_add: NULL writer, path or row");
     if (w->n_extra && !extra_values)
-        return irb_fail(err, IRB_INVALID_ARG, "%s: row %zu needs %d extra values", w->final[F_CSV], w->rows, w->n_extra);
+        return irb_fail(err, IRB_INVALID_ARG, "%s: row %zu needs %d extra values", w->final[F_CSV], w->rows,
+                        w->n_extra);
     IRB_TRY(irb_npy_write_rows(w->af[F_NPY].f, row, 1, w->dim, w->af[F_NPY].tmp, err));
     FILE *f = w->af[F_CSV].f;
     fprintf(f, "%zu,", w->rows);
@@ -191,11 +192,13 @@ irb_status irb_featwriter_set_meta(irb_featwriter_t *w, const char *key, const c
     static const char *const reserved[] = {"format", "version", "dim", "rows"};
     for (int i = 0; i < 4; i++)
         if (!strcmp(key, reserved[i]))
-            return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata key '%s' is written by irbis", w->final[F_JSON], key);
+            return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata key '%s' is written by irbis", w->final[F_JSON],
+                            key);
     const char *end = json + strlen(json);
     const char *after = irb_json_skip(json, end);
     if (!after || irb_json_ws(after, end) != end)
-        return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata '%s': not one JSON value: %.80s", w->final[F_JSON], key, json);
+        return irb_fail(&w->err, IRB_INVALID_ARG, "%s: metadata '%s': not one JSON value: %.80s", w->final[F_JSON], key,
+                        json);
     char *v = irb_strdup(json);
     if (!v)
         return irb_fail(&w->err, IRB_NOMEM, "%s: out of memory", w->final[F_JSON]);
@@ -242,8 +245,8 @@ static irb_status write_json(irb_featwriter_t *w, irb_error *err)
 {
     IRB_TRY(open_tmp(w, F_JSON, err));
     FILE *f = w->af[F_JSON].f;
-    fprintf(f, "{\n  \"format\": \"irbis-features\",\n  \"version\": 1,\n  \"dim\": %d,\n  \"rows\": %zu",
-            w->dim, w->rows);
+    fprintf(f, "{\n  \"format\": \"irbis-features\",\n  \"version\": 1,\n  \"dim\": %d,\n  \"rows\": %zu", w->dim,
+            w->rows);
     for (int i = 0; i < w->n_meta; i++) {
         fputs(",\n  ", f);
         irb_json_put(f, w->meta_key[i]);

@@ -53,7 +53,7 @@ static irb_status allsum(const sums *r, double *buf, size_t n, irb_error *err)
 typedef struct mat {
     const double *d; /* one of d, f */
     const float *f;
-    float *s1, *s2;  /* f: M x D and n x M scratch */
+    float *s1, *s2; /* f: M x D and n x M scratch */
 } mat;
 
 /* L (n x M) += Z W^T for W M x D. */
@@ -94,8 +94,7 @@ static void mat_rt_times(const mat *Z, size_t n, int D, int M, const double *R, 
         if (M == 1)
             cblas_sgemv(CblasRowMajor, CblasTrans, (int)n, D, 1.0f, Z->f, D, Z->s2, 1, 0.0f, Z->s1, 1);
         else
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, D, (int)n, 1.0f, Z->s2, M, Z->f, D, 0.0f, Z->s1,
-                        D);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, D, (int)n, 1.0f, Z->s2, M, Z->f, D, 0.0f, Z->s1, D);
         for (size_t j = 0; j < (size_t)M * D; j++)
             G[j] = Z->s1[j];
     }
@@ -108,10 +107,10 @@ typedef struct problem {
     size_t n;
     int D, K, M;
     double C;
-    double *sq;       /* M * (D + 1): the optimiser's variable j is sq[j] * w[j] */
-    double *L;        /* n x M logits, then residuals */
-    double *w;        /* M * (D + 1) scratch: the parameters being evaluated */
-    double *buf;      /* M * (D + 1) + 1: gradient and data loss, summed over participants */
+    double *sq;  /* M * (D + 1): the optimiser's variable j is sq[j] * w[j] */
+    double *L;   /* n x M logits, then residuals */
+    double *w;   /* M * (D + 1) scratch: the parameters being evaluated */
+    double *buf; /* M * (D + 1) + 1: gradient and data loss, summed over participants */
     const sums *red;
     irb_error *err;
     irb_status failed; /* a failed reduction: every participant stops alike */
@@ -151,8 +150,8 @@ static double residual_row(double *z, int y, double s, int K, int M)
 }
 
 /* The local weighted log-loss sum of the n rows Z under w; L is left holding the residuals. */
-static double local_loss(const mat *Z, const int *y, const double *sw, size_t n, int D, int K, int M,
-                         const double *w, double *L)
+static double local_loss(const mat *Z, const int *y, const double *sw, size_t n, int D, int K, int M, const double *w,
+                         double *L)
 {
     logits(Z, n, D, M, w, L);
     double data = 0;
@@ -221,11 +220,11 @@ typedef struct ws {
     size_t *tr, *va;
     int *ytr, *yva;
     double *swtr, *swva;
-    double *Ztr, *Zva, *tmp; /* rows x D in double: training rows in the fit's basis, held-out
-                              * rows standardised; standardised rows */
-    float *Ftr, *Fva, *ftmp; /* the same for a fold in float */
-    float *s1, *s2;          /* float products' scratch (mat) */
-    double *L;               /* rows x M */
+    double *Ztr, *Zva, *tmp;  /* rows x D in double: training rows in the fit's basis, held-out
+                               * rows standardised; standardised rows */
+    float *Ftr, *Fva, *ftmp;  /* the same for a fold in float */
+    float *s1, *s2;           /* float products' scratch (mat) */
+    double *L;                /* rows x M */
     double *w, *sq, *x, *buf; /* M * (D + 1) (+ 1 for buf) */
     size_t ntr, nva;          /* a fold's training and held-out rows */
 } ws;
@@ -264,14 +263,14 @@ static int ws_alloc(ws *b, size_t n, size_t nva, int D, int M, int f32)
     b->x = irb_malloc_array(nvar, sizeof(double));
     b->buf = irb_malloc_array(nvar > d ? nvar + 1 : d + 1, sizeof(double));
     int rows = f32 ? b->Ftr && b->Fva && b->ftmp && b->s1 && b->s2 : b->Ztr && b->Zva && b->tmp;
-    return b->sp.mean && b->sp.std && b->sp.lam && b->tr && b->va && b->ytr && b->yva && b->swtr && b->swva &&
-           rows && b->L && b->w && b->sq && b->x && b->buf;
+    return b->sp.mean && b->sp.std && b->sp.lam && b->tr && b->va && b->ytr && b->yva && b->swtr && b->swva && rows &&
+           b->L && b->w && b->sq && b->x && b->buf;
 }
 
 /* Mean and population std over all participants' rows idx (as sklearn's StandardScaler; std 0
  * -> 1), two passes; the identity when no_std. sp->N gets the row count. */
-static irb_status fit_scaler(const float *x, int D, const size_t *idx, size_t n, int no_std, const sums *r,
-                             space *sp, double *acc, irb_error *err)
+static irb_status fit_scaler(const float *x, int D, const size_t *idx, size_t n, int no_std, const sums *r, space *sp,
+                             double *acc, irb_error *err)
 {
     memset(acc, 0, ((size_t)D + 1) * sizeof *acc);
     for (size_t i = 0; i < n; i++) {
@@ -343,8 +342,7 @@ static irb_status same_everywhere(const sums *r, const double *E, size_t n, int 
 /* The rotation of every fit: the eigenvectors of the summed Gram matrix Z'Z of the standardised
  * rows Z (n local) into E (row k = eigenvector k). *used = 0 (and E unused) when D is too large,
  * LAPACK fails, or the participants did not all compute bitwise the same E. */
-static irb_status fit_rotation(const double *Z, size_t n, int D, const sums *r, double *E, int *used,
-                               irb_error *err)
+static irb_status fit_rotation(const double *Z, size_t n, int D, const sums *r, double *E, int *used, irb_error *err)
 {
     size_t d = (size_t)D;
     *used = 0;
@@ -580,22 +578,22 @@ cleanup:
 
 /* ---- cross-validation over C ---------------------------------------------------------------- */
 
-const double irb_logreg_default_grid[IRB_LOGREG_DEFAULT_GRID_N] = {1e-4, 3.1622776601683795e-4, 1e-3, 3.1622776601683795e-3, 1e-2,
-                                      3.1622776601683795e-2, 1e-1, 3.1622776601683795e-1, 1.0, 3.1622776601683795,
-                                      10.0, 31.622776601683795, 100.0};
+const double irb_logreg_default_grid[IRB_LOGREG_DEFAULT_GRID_N] = {
+    1e-4, 3.1622776601683795e-4, 1e-3, 3.1622776601683795e-3, 1e-2, 3.1622776601683795e-2, 1e-1, 3.1622776601683795e-1,
+    1.0,  3.1622776601683795,    10.0, 31.622776601683795,    100.0};
 
 typedef struct data {
     const float *x;
     const int *y;
-    size_t n;           /* local rows */
+    size_t n; /* local rows */
     int D, K, M;
     const double *cw;
     int max_iter;
     double tol, cv_tol;
-    int no_std;         /* identity scaler (irb_train_opts.no_standardize) */
+    int no_std; /* identity scaler (irb_train_opts.no_standardize) */
     sums red;
-    const double *E;    /* the rotation of every fit (NULL: none) */
-    const float *Ef;    /* E in float (the grid search's folds) */
+    const double *E; /* the rotation of every fit (NULL: none) */
+    const float *Ef; /* E in float (the grid search's folds) */
 } data;
 
 irb_status irb_logreg_grid(const irb_train_opts *o, const double **grid, int *n, irb_error *err)
@@ -612,7 +610,7 @@ irb_status irb_logreg_grid(const irb_train_opts *o, const double **grid, int *n,
 
 typedef struct cv_job {
     const data *d;
-    const int *fold;    /* n local rows' folds */
+    const int *fold; /* n local rows' folds */
     int k, ng;
     const double *grid;
     int c;              /* the grid index every fold fits next; -1: prepare the folds */
@@ -664,8 +662,8 @@ static irb_status fit_fold(const cv_job *j, int f, ws *b, int c, irb_error *err)
 {
     const data *d = j->d;
     mat Ztr = {b->Ztr, b->Ftr, b->s1, b->s2}, Zva = {b->Zva, b->Fva, b->s1, b->s2};
-    problem p = {Ztr, b->ytr, b->swtr, b->ntr, d->D, d->K, d->M, j->grid[c], b->sq, b->L, b->w, b->buf,
-                 &d->red, err, IRB_OK, 0};
+    problem p = {Ztr,   b->ytr, b->swtr, b->ntr, d->D,    d->K, d->M,   j->grid[c],
+                 b->sq, b->L,   b->w,    b->buf, &d->red, err,  IRB_OK, 0};
     fit_out fo;
     IRB_TRY(fit(&p, &b->sp, b->x, d->max_iter, d->cv_tol, &fo, err));
     size_t nvar = (size_t)d->M * d->D + (size_t)d->M;
@@ -734,17 +732,24 @@ static irb_status assign_folds(const irb_train_opts *o, size_t n, int k, int *fo
  * so the pooled held-out loss is known after each C: the path stops once it has not improved on
  * its best for o->cv_patience values (the held-out loss rises past its minimum; the larger Cs are
  * the slowest fits); those Cs get NaN. */
-static irb_status choose_C(const data *d, const irb_train_opts *o, irb_train_report *rep, double *bestC,
-                           irb_error *err)
+static irb_status choose_C(const data *d, const irb_train_opts *o, irb_train_report *rep, double *bestC, irb_error *err)
 {
     const double *grid;
     int ng, k = o->cv_folds > 0 ? o->cv_folds : 5, patience = o->cv_patience ? o->cv_patience : 2;
     IRB_TRY(irb_logreg_grid(o, &grid, &ng, err));
     size_t n = d->n;
     int nt = fold_threads(d, o, k), blas = -1;
-    cv_job j = {d, NULL, k, ng, grid, -1, irb_calloc((size_t)k, sizeof(ws)),
-                irb_calloc((size_t)k * ng + ng + 1, sizeof(double)), irb_calloc((size_t)k, sizeof(double)),
-                irb_calloc((size_t)k, sizeof(irb_status)), irb_calloc((size_t)k, sizeof(irb_error))};
+    cv_job j = {d,
+                NULL,
+                k,
+                ng,
+                grid,
+                -1,
+                irb_calloc((size_t)k, sizeof(ws)),
+                irb_calloc((size_t)k * ng + ng + 1, sizeof(double)),
+                irb_calloc((size_t)k, sizeof(double)),
+                irb_calloc((size_t)k, sizeof(irb_status)),
+                irb_calloc((size_t)k, sizeof(irb_error))};
     int *fold = irb_malloc_array(n ? n : 1, sizeof *fold);
     size_t *cnt = irb_calloc((size_t)k, sizeof *cnt);
     irb_pool *pool = NULL;
@@ -829,13 +834,17 @@ static irb_status check_args(const float *x, size_t n, int dim, const int *y, in
     int dist = o->allreduce != NULL;
     if ((n && (!x || !y)) || (!dist && n == 0) || !names || dim < 1 || dim > IRB_CLF_MAX_DIM || K < 2 ||
         K > IRB_CLF_MAX_CLASSES)
-        return irb_fail(err, IRB_INVALID_ARG, "logistic regression: need rows (none only with an allreduce), "
-                        "labels, names, dim >= 1 and >= 2 classes (n %zu, dim %d, classes %d)", n, dim, K);
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "logistic regression: need rows (none only with an allreduce), "
+                        "labels, names, dim >= 1 and >= 2 classes (n %zu, dim %d, classes %d)",
+                        n, dim, K);
     if (n > (size_t)INT32_MAX)
         return irb_fail(err, IRB_TOO_LARGE, "logistic regression: %zu rows is more than BLAS indexes", n);
     if (o->C < 0 || !isfinite(o->C) || (o->balanced && o->class_weight))
-        return irb_fail(err, IRB_INVALID_ARG, "logistic regression: C must be > 0 (or 0 for CV), got %g; "
-                        "balanced and explicit class weights exclude each other", o->C);
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "logistic regression: C must be > 0 (or 0 for CV), got %g; "
+                        "balanced and explicit class weights exclude each other",
+                        o->C);
     for (int k = 0; k < K; k++)
         if (!names[k])
             return irb_fail(err, IRB_INVALID_ARG, "logistic regression: class name %d is NULL", k);
@@ -848,8 +857,8 @@ static irb_status check_args(const float *x, size_t n, int dim, const int *y, in
             return irb_fail(err, IRB_INVALID_ARG, "distributed cross-validation needs the rows' folds");
         for (size_t i = 0; o->folds && i < n; i++)
             if (o->folds[i] < 0 || o->folds[i] >= k)
-                return irb_fail(err, IRB_INVALID_ARG, "cross-validation: fold %d of row %zu outside 0..%d",
-                                o->folds[i], i, k - 1);
+                return irb_fail(err, IRB_INVALID_ARG, "cross-validation: fold %d of row %zu outside 0..%d", o->folds[i],
+                                i, k - 1);
     }
     for (size_t i = 0; i < n; i++)
         if (y[i] < 0 || y[i] >= K)
@@ -911,8 +920,7 @@ static irb_status prepare_all(data *d, ws *b, double *E, irb_error *err)
 
 /* The model on all rows (prepared in b) at C, from zero: it depends on the rows and C only, not
  * on how C was found (the experiment compares fits across runs bitwise). */
-static irb_status final_fit(const data *d, ws *b, double C, irb_classifier_t *c, irb_train_report *rep,
-                            irb_error *err)
+static irb_status final_fit(const data *d, ws *b, double C, irb_classifier_t *c, irb_train_report *rep, irb_error *err)
 {
     size_t n = d->n, D = (size_t)d->D, M = (size_t)d->M, nvar = M * (D + 1);
     double *w = b->x;
@@ -971,8 +979,20 @@ irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int
     sums red = {o.allreduce, o.allreduce_user};
     if (s == IRB_OK)
         s = class_weights(y, n, K, names, &o, &red, c->class_weight, err);
-    data d = {x, y, n, dim, K, c->M, c->class_weight, o.max_iter > 0 ? o.max_iter : 5000, o.tol > 0 ? o.tol : 1e-7,
-              o.cv_tol > 0 ? o.cv_tol : 1e-4, o.no_standardize, red, NULL, NULL};
+    data d = {x,
+              y,
+              n,
+              dim,
+              K,
+              c->M,
+              c->class_weight,
+              o.max_iter > 0 ? o.max_iter : 5000,
+              o.tol > 0 ? o.tol : 1e-7,
+              o.cv_tol > 0 ? o.cv_tol : 1e-4,
+              o.no_standardize,
+              red,
+              NULL,
+              NULL};
     ws all = {0};
     size_t d2 = (size_t)dim * (size_t)dim;
     double C = o.C, *E = dim <= ROTATE_MAX_DIM ? irb_malloc_array(d2, sizeof *E) : NULL;

@@ -73,8 +73,10 @@ irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups,
 {
     *out = NULL;
     if (!x || n < 2 || dim < 1 || folds < 2 || !(q > 0 && q <= 1) || part < 0)
-        return irb_fail(err, IRB_INVALID_ARG, "novelty: need 2 rows or more, 2 folds or more and a quantile in (0, 1] "
-                        "(%zu rows, %d folds, quantile %g)", n, folds, q);
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "novelty: need 2 rows or more, 2 folds or more and a quantile in (0, 1] "
+                        "(%zu rows, %d folds, quantile %g)",
+                        n, folds, q);
     irb_novelty *nv = irb_calloc(1, sizeof *nv);
     int *fold = irb_malloc_array(n, sizeof *fold), *own = groups ? NULL : irb_malloc_array(n, sizeof *own);
     double *sc = irb_malloc_array(n, sizeof *sc);

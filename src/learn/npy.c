@@ -73,10 +73,13 @@ static const char *dict_value(const char *h, const char *key)
         const char *p = strstr(h, q);
         if (p) {
             p += strlen(q);
-            while (*p == ' ') p++;
-            if (*p != ':') return NULL;
+            while (*p == ' ')
+                p++;
+            if (*p != ':')
+                return NULL;
             p++;
-            while (*p == ' ') p++;
+            while (*p == ' ')
+                p++;
             return p;
         }
     }
@@ -99,17 +102,24 @@ static irb_status parse_header(const char *h, const char *path, size_t *rows, in
     unsigned long long n = strtoull(s + 1, &end, 10);
     if (errno || end == s + 1 || s[1] == '-')
         return irb_fail(err, IRB_CORRUPT, "%s: bad shape %.40s", path, s);
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     if (*end != ',')
         return irb_fail(err, IRB_CORRUPT, "%s: shape must be 2-d (N, D), got %.40s", path, s);
     const char *p = end + 1;
-    while (*p == ' ') p++;
+    while (*p == ' ')
+        p++;
     errno = 0;
     unsigned long long dd = strtoull(p, &end, 10);
     if (errno || end == p || *p == '-' || dd == 0 || dd > INT_MAX)
         return irb_fail(err, IRB_CORRUPT, "%s: shape must be 2-d (N, D) with D > 0, got %.40s", path, s);
-    while (*end == ' ') end++;
-    if (*end == ',') { end++; while (*end == ' ') end++; }
+    while (*end == ' ')
+        end++;
+    if (*end == ',') {
+        end++;
+        while (*end == ' ')
+            end++;
+    }
     if (*end != ')')
         return irb_fail(err, IRB_CORRUPT, "%s: shape must be 2-d (N, D), got %.40s", path, s);
     if (n > SIZE_MAX / 4 / dd)

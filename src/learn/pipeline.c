@@ -95,8 +95,7 @@ static irb_status check_precision(const irb_pipeline *p, const char *name, irb_e
 {
     if (p->precision != IRB_PRECISION_FP32 && p->precision != IRB_PRECISION_BF16 && p->precision != IRB_PRECISION_INT8)
         return irb_fail(err, IRB_CORRUPT, "%s: precision %d", name, (int)p->precision);
-    if (p->n_calib < 0 || p->n_calib > IRB_PIPELINE_MAX_CALIB ||
-        (p->precision != IRB_PRECISION_INT8 && p->n_calib))
+    if (p->n_calib < 0 || p->n_calib > IRB_PIPELINE_MAX_CALIB || (p->precision != IRB_PRECISION_INT8 && p->n_calib))
         return irb_fail(err, IRB_CORRUPT, "%s: %d calibration tables with precision %d", name, p->n_calib,
                         (int)p->precision);
     for (int i = 0; i < p->n_calib; i++) {
@@ -155,8 +154,10 @@ static irb_status check(const irb_pipeline *p, const char *name, irb_error *err)
     if (nv && (nv->part < 0 || nv->part >= p->n_parts || p->parts[nv->part].kind != IRB_PART_APPEARANCE ||
                nv->dim != irb_classifier_dim(p->parts[nv->part].clf) || nv->n < 1 || !nv->rows ||
                !(nv->quantile > 0 && nv->quantile <= 1) || !(nv->threshold >= 0 && nv->threshold <= 2)))
-        return irb_fail(err, IRB_CORRUPT, "%s: the novelty model (part %d, %d features, %zu rows, threshold %g) does "
-                        "not fit the pipeline's parts", name, nv->part + 1, nv->dim, nv->n, nv->threshold);
+        return irb_fail(err, IRB_CORRUPT,
+                        "%s: the novelty model (part %d, %d features, %zu rows, threshold %g) does "
+                        "not fit the pipeline's parts",
+                        name, nv->part + 1, nv->dim, nv->n, nv->threshold);
     return check_precision(p, name, err);
 }
 
@@ -303,8 +304,9 @@ static irb_status get_part(irb_rbuf *r, irb_pipeline_part *q)
     IRB_TRY(irb_rbuf_u32(r, &mirror, "mirror"));
     IRB_TRY(irb_rbuf_u32(r, &n_in, "input count"));
     if (kind > IRB_PART_MOTION || cut > 1024 || pool > 1 || mirror > 1 || n_in < 1 || n_in > IRB_PIPELINE_MAX_INPUTS)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: bad part (kind %u, cut %u, pool %u, mirror %u, %u inputs)",
-                        r->name, r->off, kind, cut, pool, mirror, n_in);
+        return irb_fail(r->err, IRB_CORRUPT,
+                        "%s: offset %zu: bad part (kind %u, cut %u, pool %u, mirror %u, %u inputs)", r->name, r->off,
+                        kind, cut, pool, mirror, n_in);
     q->kind = (irb_part_kind)kind, q->cut = (int)cut, q->pool = (int)pool, q->mirror = (int)mirror;
     q->n_inputs = (int)n_in;
     for (uint32_t j = 0; j < n_in; j++) {
@@ -382,7 +384,8 @@ static irb_status get_precision(irb_rbuf *r, irb_pipeline *p)
         char *text = NULL, name[128];
         IRB_TRY(irb_rbuf_u32(r, &size, "calibration input size"));
         if (size > 16384)
-            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: calibration input size %u", r->name, r->off - 4, size);
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: calibration input size %u", r->name, r->off - 4,
+                            size);
         size_t off = r->off;
         IRB_TRY(irb_rbuf_str(r, &text, "calibration table"));
         snprintf(name, sizeof name, "%.60s: offset %zu: calibration table", r->name, off);
@@ -406,8 +409,8 @@ static irb_status get_map_mean(irb_rbuf *r, irb_pipeline *p)
         uint32_t v;
         IRB_TRY(irb_rbuf_u32(r, &v, "map-mean"));
         if (v > 1 || (v && p->parts[i].kind != IRB_PART_APPEARANCE))
-            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: map-mean %u for part %u (%s)", r->name, r->off - 4,
-                            v, i + 1, p->parts[i].kind == IRB_PART_APPEARANCE ? "appearance" : "motion");
+            return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: map-mean %u for part %u (%s)", r->name, r->off - 4, v,
+                            i + 1, p->parts[i].kind == IRB_PART_APPEARANCE ? "appearance" : "motion");
         p->parts[i].map_mean = (int)v;
     }
     return IRB_OK;
@@ -422,8 +425,8 @@ static irb_status get_known(irb_rbuf *r, size_t len, const char *name, irb_statu
         return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: a second '%s' section", r->name, r->off, name);
     IRB_TRY(get(&c, p));
     if (c.off != c.len)
-        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %zu unexpected bytes in the '%s' section", r->name,
-                        c.off, c.len - c.off, name);
+        return irb_fail(r->err, IRB_CORRUPT, "%s: offset %zu: %zu unexpected bytes in the '%s' section", r->name, c.off,
+                        c.len - c.off, name);
     return IRB_OK;
 }
 
@@ -462,7 +465,7 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
     IRB_TRY(irb_rbuf_str(r, &p->model_name, "model name"));
     IRB_TRY(irb_rbuf_str(r, &sha, "model sha256"));
     s = strlen(sha) == 0 || strlen(sha) == 64 ? IRB_OK
-                                             : irb_fail(r->err, IRB_CORRUPT, "%s: model sha256 '%.80s'", r->name, sha);
+                                              : irb_fail(r->err, IRB_CORRUPT, "%s: model sha256 '%.80s'", r->name, sha);
     snprintf(p->model_sha256, sizeof p->model_sha256, "%s", sha);
     irb_free(sha);
     IRB_TRY(s);
@@ -494,10 +497,7 @@ static irb_status parse_v2(irb_rbuf *r, irb_pipeline *p)
     return check(p, r->name, r->err);
 }
 
-static char *dup_or_empty(const char *s)
-{
-    return irb_strdup(s ? s : "");
-}
+static char *dup_or_empty(const char *s) { return irb_strdup(s ? s : ""); }
 
 /* A version-1 classifier as a one-part pipeline, from its provenance. */
 static irb_status from_classifier(irb_pipeline *p, irb_classifier_t *clf, irb_error *err)

@@ -13,8 +13,8 @@ typedef enum irb_precision_internal { IRB_EXEC_FP32 = 0, IRB_EXEC_BF16 = 1, IRB_
 
 typedef struct irb_exec_opts {
     irb_exec_precision precision;
-    int threads;     /* worker threads (>= 1) */
-    int max_batch;   /* largest batch run() will be given */
+    int threads;   /* worker threads (>= 1) */
+    int max_batch; /* largest batch run() will be given */
     /* INT8: per value v of the graph, range[2v] = min and range[2v+1] = max seen in calibration;
      * NaN for a value without one (its producer runs in fp32). Borrowed for compile(). */
     const float *range;

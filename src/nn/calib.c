@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "nn/calib.h"
 
-#define CALIB_MAGIC "irbis-calib 1"
+#define CALIB_MAGIC       "irbis-calib 1"
 #define CALIB_MAX_TENSORS 100000
 
 struct irb_calib_t {

@@ -33,10 +33,7 @@ static const char *const op_names[IRB_OP_COUNT] = {
     [IRB_OP_CONSTANT] = "Constant",
 };
 
-const char *irb_op_name(irb_op op)
-{
-    return (unsigned)op < IRB_OP_COUNT ? op_names[op] : "?";
-}
+const char *irb_op_name(irb_op op) { return (unsigned)op < IRB_OP_COUNT ? op_names[op] : "?"; }
 
 irb_op irb_op_from_name(const char *s)
 {
@@ -172,9 +169,13 @@ int irb_graph_metadata(const irb_graph *g, const char *key, char *buf, size_t n)
 
 static void *dup_bytes(const void *p, size_t n, int *ok)
 {
-    if (!p) return NULL;
+    if (!p)
+        return NULL;
     void *d = irb_malloc(n ? n : 1);
-    if (!d) { *ok = 0; return NULL; }
+    if (!d) {
+        *ok = 0;
+        return NULL;
+    }
     memcpy(d, p, n);
     return d;
 }

@@ -14,7 +14,7 @@
 
 #include "irbis/core.h"
 
-#define IRB_MAX_RANK 8
+#define IRB_MAX_RANK        8
 #define IRB_MAX_NODE_INPUTS 16
 
 typedef enum irb_op {
@@ -49,13 +49,13 @@ typedef enum irb_op {
 typedef enum irb_dtype { IRB_DT_FLOAT = 1, IRB_DT_INT64 = 7, IRB_DT_INT32 = 6 } irb_dtype; /* ONNX codes */
 
 typedef struct irb_value {
-    char *name;               /* owned */
+    char *name; /* owned */
     irb_dtype dtype;
     int rank;
     int64_t dims[IRB_MAX_RANK];
-    void *data;               /* owned; non-NULL for constants (row-major, dtype) */
+    void *data; /* owned; non-NULL for constants (row-major, dtype) */
     size_t nbytes;
-    int producer;             /* node index, or -1 for graph inputs and constants */
+    int producer; /* node index, or -1 for graph inputs and constants */
 } irb_value;
 
 /* Parsed attributes: each op reads only the fields that apply to it; defaults are the ONNX
@@ -64,29 +64,29 @@ typedef struct irb_value {
 typedef struct irb_attrs {
     int64_t kernel[2], strides[2], dilations[2], pads[4];
     int64_t group;
-    int auto_pad;             /* 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
+    int auto_pad; /* 0 NOTSET, 1 SAME_UPPER, 2 SAME_LOWER, 3 VALID */
     int ceil_mode, count_include_pad;
-    float alpha, beta;        /* Gemm alpha/beta; HardSigmoid alpha/beta */
+    float alpha, beta; /* Gemm alpha/beta; HardSigmoid alpha/beta */
     int trans_a, trans_b;
     float epsilon;            /* BatchNormalization */
     float clip_min, clip_max; /* Clip (from attributes, opset < 11, or constant inputs) */
     int has_clip_min, has_clip_max;
-    int64_t axis;             /* Flatten, Softmax, Concat, Gather */
-    int n_axes;               /* Squeeze/Unsqueeze axes (attribute or constant input) */
+    int64_t axis; /* Flatten, Softmax, Concat, Gather */
+    int n_axes;   /* Squeeze/Unsqueeze axes (attribute or constant input) */
     int64_t axes[IRB_MAX_RANK];
     /* ---- appended (docs/nn.md) */
-    int allowzero;            /* Reshape (opset 14): a 0 in the shape means 0, not "copy" */
-    int softmax_legacy;       /* Softmax opset < 13: coerce to 2-D at `axis`, normalise the rest */
+    int allowzero;                  /* Reshape (opset 14): a 0 in the shape means 0, not "copy" */
+    int softmax_legacy;             /* Softmax opset < 13: coerce to 2-D at `axis`, normalise the rest */
     int64_t shape_start, shape_end; /* Shape (opset 15) start/end; has_shape_end = 0: to the end */
     int has_shape_end;
-    int has_axes;             /* n_axes came from an attribute or a folded constant input */
+    int has_axes; /* n_axes came from an attribute or a folded constant input */
 } irb_attrs;
 
 typedef struct irb_node {
     irb_op op;
-    char *name;               /* owned; "" when the ONNX node had none */
+    char *name; /* owned; "" when the ONNX node had none */
     int n_in, n_out;
-    int in[IRB_MAX_NODE_INPUTS];  /* value indices; -1 for an omitted optional input */
+    int in[IRB_MAX_NODE_INPUTS]; /* value indices; -1 for an omitted optional input */
     int out[2];
     irb_attrs a;
 } irb_node;
@@ -94,16 +94,16 @@ typedef struct irb_node {
 typedef struct irb_graph {
     irb_value *values;
     int n_values, cap_values;
-    irb_node *nodes;          /* topologically sorted */
+    irb_node *nodes; /* topologically sorted */
     int n_nodes, cap_nodes;
-    int input;                /* the image input value (rank 4, NCHW) */
-    int output;               /* the value the graph is evaluated to (after a cut) */
-    char *metadata;           /* owned; ONNX metadata_props as "key=value\n" lines, may be NULL */
+    int input;      /* the image input value (rank 4, NCHW) */
+    int output;     /* the value the graph is evaluated to (after a cut) */
+    char *metadata; /* owned; ONNX metadata_props as "key=value\n" lines, may be NULL */
     /* ---- appended (docs/nn.md) */
-    int *inputs, n_inputs;    /* owned; all graph inputs that are not initializers, file order */
-    int *outputs, n_outputs;  /* owned; all graph outputs, file order */
-    int opset;                /* opset of the default ONNX domain */
-    char *producer;           /* owned; producer_name, may be NULL */
+    int *inputs, n_inputs;   /* owned; all graph inputs that are not initializers, file order */
+    int *outputs, n_outputs; /* owned; all graph outputs, file order */
+    int opset;               /* opset of the default ONNX domain */
+    char *producer;          /* owned; producer_name, may be NULL */
 } irb_graph;
 
 /* The ONNX op_type of op ("Conv", "Relu", ...). */
@@ -117,7 +117,7 @@ typedef struct irb_tensor {
     irb_dtype dtype;
     int rank;
     int64_t dims[IRB_MAX_RANK];
-    void *data;               /* owned by whoever made the tensor, see the function */
+    void *data; /* owned by whoever made the tensor, see the function */
     size_t nbytes;
 } irb_tensor;
 

@@ -72,12 +72,14 @@ static irb_status check_input(irb_model_t *m, const char *name, irb_error *err)
     if (g->n_inputs == 0)
         return irb_fail(err, IRB_CORRUPT, "%s: the graph has no input (every input is an initializer)", name);
     if (g->n_inputs > 1)
-        return irb_fail(err, IRB_UNSUPPORTED, "%s: the graph has %d inputs ('%s', '%s', ...); irbis needs one "
-                        "image input", name, g->n_inputs, g->values[g->inputs[0]].name, g->values[g->inputs[1]].name);
+        return irb_fail(err, IRB_UNSUPPORTED,
+                        "%s: the graph has %d inputs ('%s', '%s', ...); irbis needs one "
+                        "image input",
+                        name, g->n_inputs, g->values[g->inputs[0]].name, g->values[g->inputs[1]].name);
     irb_value *x = &g->values[g->input];
     if (x->rank != 4)
-        return irb_fail(err, IRB_MISMATCH, "%s: input '%s' has rank %d; a network input must be N x C x H x W",
-                        name, x->name, x->rank);
+        return irb_fail(err, IRB_MISMATCH, "%s: input '%s' has rank %d; a network input must be N x C x H x W", name,
+                        x->name, x->rank);
     if (x->dtype != IRB_DT_FLOAT)
         return irb_fail(err, IRB_UNSUPPORTED, "%s: input '%s' is not float", name, x->name);
     if (x->dims[1] <= 0)
@@ -194,15 +196,9 @@ void irb_model_free(irb_model_t *m)
     irb_free(m);
 }
 
-const irb_model_info *irb_model_info_get(const irb_model_t *m)
-{
-    return m ? &m->info : NULL;
-}
+const irb_model_info *irb_model_info_get(const irb_model_t *m) { return m ? &m->info : NULL; }
 
-const irb_preprocess *irb_model_preprocess(const irb_model_t *m)
-{
-    return m ? &m->pre : NULL;
-}
+const irb_preprocess *irb_model_preprocess(const irb_model_t *m) { return m ? &m->pre : NULL; }
 
 const char *irb_model_metadata(const irb_model_t *m, const char *key)
 {

@@ -6,8 +6,8 @@
 #include "nn/ir.h"
 
 struct irb_model_t {
-    irb_graph g;          /* as imported, input dims resolved (batch 1) */
-    irb_graph shaped;     /* g after shape inference + constant folding, for the facts */
+    irb_graph g;      /* as imported, input dims resolved (batch 1) */
+    irb_graph shaped; /* g after shape inference + constant folding, for the facts */
     irb_model_info info;
     irb_tensor_info in, *outs;
     irb_cut_info *cuts;

@@ -120,7 +120,9 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
     IRB_TRY(irb_graph_copy(&m->g, &g, err));
     float *range = NULL;
     irb_status s = optimise(&g, o, &net->out_name, err);
-    irb_engine eng = o->record ? IRB_ENGINE_REFERENCE : o->precision == IRB_PRECISION_INT8 ? IRB_ENGINE_ONEDNN : o->engine;
+    irb_engine eng = o->record                            ? IRB_ENGINE_REFERENCE
+                     : o->precision == IRB_PRECISION_INT8 ? IRB_ENGINE_ONEDNN
+                                                          : o->engine;
     if (s == IRB_OK)
         s = choose_engine(eng, &g, &net->be, err);
     if (s == IRB_OK && o->precision == IRB_PRECISION_INT8)
@@ -133,7 +135,11 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
         irb_exec_opts eo = {o->precision == IRB_PRECISION_BF16   ? IRB_EXEC_BF16
                             : o->precision == IRB_PRECISION_INT8 ? IRB_EXEC_INT8
                                                                  : IRB_EXEC_FP32,
-                            o->threads > 0 ? o->threads : irb_cpu_count(), net->max_batch, range, NULL, NULL};
+                            o->threads > 0 ? o->threads : irb_cpu_count(),
+                            net->max_batch,
+                            range,
+                            NULL,
+                            NULL};
         net->record = o->record;
         if (o->record)
             s = setup_record(net, &g, &eo, err);
@@ -169,20 +175,17 @@ irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t
 
 void irb_net_input_shape(const irb_net_t *net, int *c, int *h, int *w)
 {
-    if (c) *c = net ? net->c : 0;
-    if (h) *h = net ? net->h : 0;
-    if (w) *w = net ? net->w : 0;
+    if (c)
+        *c = net ? net->c : 0;
+    if (h)
+        *h = net ? net->h : 0;
+    if (w)
+        *w = net ? net->w : 0;
 }
 
-size_t irb_net_output_size(const irb_net_t *net)
-{
-    return net ? net->out_size : 0;
-}
+size_t irb_net_output_size(const irb_net_t *net) { return net ? net->out_size : 0; }
 
-const char *irb_net_output_name(const irb_net_t *net)
-{
-    return net ? net->out_name : NULL;
-}
+const char *irb_net_output_name(const irb_net_t *net) { return net ? net->out_name : NULL; }
 
 const char *irb_precision_name(irb_precision p)
 {
@@ -190,10 +193,7 @@ const char *irb_precision_name(irb_precision p)
     return (unsigned)p < 3 ? names[p] : "?";
 }
 
-const char *irb_net_engine(const irb_net_t *net)
-{
-    return net ? net->be->name : NULL;
-}
+const char *irb_net_engine(const irb_net_t *net) { return net ? net->be->name : NULL; }
 
 irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output)
 {
@@ -209,10 +209,7 @@ irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *out
     return s;
 }
 
-const irb_error *irb_net_error(const irb_net_t *net)
-{
-    return net ? &net->err : NULL;
-}
+const irb_error *irb_net_error(const irb_net_t *net) { return net ? &net->err : NULL; }
 
 void irb_net_free(irb_net_t *net)
 {

@@ -43,8 +43,7 @@ int irb_argmax(const double *v, size_t n)
 }
 
 /* One sequence's combined probabilities into acc[k]. */
-static void combine(const irb_sequences *seq, size_t s, const double *probs, size_t k, irb_ensemble method,
-                    double *acc)
+static void combine(const irb_sequences *seq, size_t s, const double *probs, size_t k, irb_ensemble method, double *acc)
 {
     size_t m = seq->start[s + 1] - seq->start[s];
     for (size_t c = 0; c < k; c++)
@@ -73,9 +72,9 @@ static void combine(const irb_sequences *seq, size_t s, const double *probs, siz
             acc[c] /= sum;
 }
 
-irb_status irb_ensemble_sequences(const irb_sequences *seq, const double *probs, size_t n_classes,
-                                  irb_ensemble method, double *seq_probs, int *seq_label,
-                                  double *image_probs, int *image_label, irb_error *err)
+irb_status irb_ensemble_sequences(const irb_sequences *seq, const double *probs, size_t n_classes, irb_ensemble method,
+                                  double *seq_probs, int *seq_label, double *image_probs, int *image_label,
+                                  irb_error *err)
 {
     if (!seq || (!probs && seq->n_images))
         return irb_fail(err, IRB_INVALID_ARG, "ensemble: NULL argument");

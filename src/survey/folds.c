@@ -15,14 +15,11 @@ typedef struct fref {
 typedef struct unit {
     size_t first, count; /* a run [first, first+count) of the sorted refs */
     const char *name;
-    int label;           /* majority label, -1 when none known */
-    size_t label_total;  /* images of that label in the whole data set (stratified order) */
+    int label;          /* majority label, -1 when none known */
+    size_t label_total; /* images of that label in the whole data set (stratified order) */
 } unit;
 
-static const char *nz(const char *s)
-{
-    return s ? s : "";
-}
+static const char *nz(const char *s) { return s ? s : ""; }
 
 static int cmp_key_path(const void *pa, const void *pb)
 {
@@ -42,10 +39,7 @@ static int cmp_size_name(const unit *a, const unit *b)
     return strcmp(a->name, b->name);
 }
 
-static int cmp_unit_plain(const void *pa, const void *pb)
-{
-    return cmp_size_name(pa, pb);
-}
+static int cmp_unit_plain(const void *pa, const void *pb) { return cmp_size_name(pa, pb); }
 
 /* rarest label first (unknown label last), then the largest unit first */
 static int cmp_unit_strat(const void *pa, const void *pb)
@@ -83,10 +77,7 @@ const char *irb_fold_unit_name(irb_fold_unit u)
     return "?";
 }
 
-irb_fold_opts irb_fold_opts_default(void)
-{
-    return (irb_fold_opts){.k = 5, .unit = IRB_FOLD_SEQUENCE, .stratify = 1};
-}
+irb_fold_opts irb_fold_opts_default(void) { return (irb_fold_opts){.k = 5, .unit = IRB_FOLD_SEQUENCE, .stratify = 1}; }
 
 /* Splits the key-sorted refs into units; returns the count. counts[] is scratch of nl+1. */
 static size_t make_units(const fref *r, size_t n, unit *u, size_t *counts, int nl)
@@ -151,8 +142,7 @@ static void assign_units(const fref *r, unit *u, size_t nu, const irb_fold_opts 
     }
 }
 
-irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold_opts *opts, int *fold,
-                            irb_error *err)
+irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold_opts *opts, int *fold, irb_error *err)
 {
     irb_fold_opts o = opts ? *opts : irb_fold_opts_default();
     if ((n && (!items || !fold)))
@@ -181,8 +171,9 @@ irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++) {
-        const char *key = o.unit == IRB_FOLD_CAMERA ? nz(items[i].camera)
-                          : o.unit == IRB_FOLD_SEQUENCE ? nz(items[i].unit) : "";
+        const char *key = o.unit == IRB_FOLD_CAMERA     ? nz(items[i].camera)
+                          : o.unit == IRB_FOLD_SEQUENCE ? nz(items[i].unit)
+                                                        : "";
         /* one unknown camera is one unit, not one unit per image */
         r[i] = (fref){&items[i], o.unit == IRB_FOLD_CAMERA && !key[0] ? "\x01" : key, i};
     }

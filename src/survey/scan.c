@@ -135,7 +135,10 @@ irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t
     if (!read_names(s->root, &l)) {
         int e = errno;
         irb_scan_close(s);
-        return irb_fail(err, e == ENOENT ? IRB_NOT_FOUND : e == ENOMEM ? IRB_NOMEM : IRB_IO,
+        return irb_fail(err,
+                        e == ENOENT   ? IRB_NOT_FOUND
+                        : e == ENOMEM ? IRB_NOMEM
+                                      : IRB_IO,
                         "scan %s: cannot open the folder: %s", root, strerror(e));
     }
     irb_status st = push(s, &l);

@@ -14,15 +14,9 @@ typedef struct ref {
     size_t idx;
 } ref;
 
-static const char *str_or_empty(const char *s)
-{
-    return s ? s : "";
-}
+static const char *str_or_empty(const char *s) { return s ? s : ""; }
 
-static int has_seq(const irb_seq_item *it)
-{
-    return it->sequence && it->sequence[0];
-}
+static int has_seq(const irb_seq_item *it) { return it->sequence && it->sequence[0]; }
 
 static int cmp_time(irb_time a, irb_time b)
 {
@@ -106,10 +100,7 @@ static int cmp_value_camera(const void *pa, const void *pb)
     return (a->idx > b->idx) - (a->idx < b->idx);
 }
 
-irb_seq_opts irb_seq_opts_default(void)
-{
-    return (irb_seq_opts){.gap = IRB_SEQ_GAP_DEFAULT};
-}
+irb_seq_opts irb_seq_opts_default(void) { return (irb_seq_opts){.gap = IRB_SEQ_GAP_DEFAULT}; }
 
 void irb_sequences_release(irb_sequences *s)
 {
@@ -163,8 +154,8 @@ static char *make_id(const irb_seq_item *it, int shared)
     return id;
 }
 
-irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, const irb_seq_opts *opts,
-                                irb_sequences *out, irb_error *err)
+irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, const irb_seq_opts *opts, irb_sequences *out,
+                                irb_error *err)
 {
     if (!out || (n && !items))
         return irb_fail(err, IRB_INVALID_ARG, "irb_sequences_assign: NULL argument");

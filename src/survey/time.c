@@ -116,14 +116,11 @@ irb_status irb_time_parse(const char *text, irb_time *out, irb_error *err)
     out->frac = frac;
     return IRB_OK;
 bad:
-    return irb_fail(err, IRB_CORRUPT,
-                    "time '%s': expected YYYY-MM-DDTHH:MM:SS[.fff] or EXIF YYYY:MM:DD HH:MM:SS", text);
+    return irb_fail(err, IRB_CORRUPT, "time '%s': expected YYYY-MM-DDTHH:MM:SS[.fff] or EXIF YYYY:MM:DD HH:MM:SS",
+                    text);
 }
 
-double irb_time_diff(irb_time a, irb_time b)
-{
-    return (double)(b.seconds - a.seconds) + (b.frac - a.frac);
-}
+double irb_time_diff(irb_time a, irb_time b) { return (double)(b.seconds - a.seconds) + (b.frac - a.frac); }
 
 char *irb_time_format(irb_time t, char *buf, size_t size)
 {

@@ -11,21 +11,20 @@
 
 static int check_passed, check_failed;
 
-#define CHECK(cond, ...)                                                            \
-    do {                                                                            \
-        if (cond) {                                                                 \
-            check_passed++;                                                         \
-        } else {                                                                    \
-            check_failed++;                                                         \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                           \
-            fputc('\n', stderr);                                                    \
-        }                                                                           \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
-#define CHECK_DONE()                                                       \
-    (printf("%d passed, %d failed\n", check_passed, check_failed),         \
-     (check_failed || !check_passed) ? 1 : 0)
+#define CHECK_DONE()                                                                                                   \
+    (printf("%d passed, %d failed\n", check_passed, check_failed), (check_failed || !check_passed) ? 1 : 0)
 
 /* $IRBIS_SHARED/<rel> (default ../shared relative to the source tree). */
 static inline const char *test_shared(const char *rel)
@@ -63,7 +62,7 @@ static inline void *test_slurp(const char *path, size_t *n)
     long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
     rewind(f);
     if (len >= 0 && (b = malloc((size_t)len + 1)))
-        b[*n = fread(b, 1, (size_t)len, f)] = 0;
+        b[ *n = fread(b, 1, (size_t)len, f)] = 0;
     fclose(f);
     return b;
 }

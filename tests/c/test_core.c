@@ -59,7 +59,8 @@ static void test_csv(void)
     CHECK(irb_csv_next(&r, &e) == IRB_OK && r.nfields == 2, "record 1");
     CHECK(!strcmp(irb_csv_field(&r, 0), "a,b.jpg") && !strcmp(irb_csv_field(&r, 1), "say \"hi\"\nthere"),
           "quoted fields round trip: '%s' '%s'", irb_csv_field(&r, 0), irb_csv_field(&r, 1));
-    CHECK(irb_csv_next(&r, &e) == IRB_OK && r.nfields == 2 && !strcmp(irb_csv_field(&r, 1), ""), "blank line skipped, empty last field");
+    CHECK(irb_csv_next(&r, &e) == IRB_OK && r.nfields == 2 && !strcmp(irb_csv_field(&r, 1), ""),
+          "blank line skipped, empty last field");
     CHECK(!strcmp(irb_csv_field(&r, 7), ""), "out-of-range field is empty");
     CHECK(irb_csv_next(&r, &e) == IRB_NOT_FOUND, "EOF");
     irb_csv_release(&r);
@@ -74,7 +75,9 @@ static void test_csv(void)
     fclose(f);
 }
 
-typedef struct { long sum[8]; } pool_ctx;
+typedef struct {
+    long sum[8];
+} pool_ctx;
 static void add_part(void *ctx, int ith, int nth)
 {
     pool_ctx *c = ctx;
@@ -122,8 +125,8 @@ static void test_long_message(void)
     irb_error e = {0};
     irb_fail(&e, IRB_IO, "%s: cannot open: %s", path, "Permission denied");
     size_t n = strlen(e.message);
-    CHECK(n < sizeof e.message && !strncmp(e.message, "/aaa", 4) && strstr(e.message, " ... ") &&
-              n > 17 && !strcmp(e.message + n - 17, "Permission denied"),
+    CHECK(n < sizeof e.message && !strncmp(e.message, "/aaa", 4) && strstr(e.message, " ... ") && n > 17 &&
+              !strcmp(e.message + n - 17, "Permission denied"),
           "long message keeps start and cause: %zu bytes, ends '%s'", n, n > 40 ? e.message + n - 40 : e.message);
     irb_fail(&e, IRB_IO, "%s", "short");
     CHECK(!strcmp(e.message, "short"), "short message as is");
@@ -134,9 +137,9 @@ static void test_text(void)
     static const struct {
         const char *s;
         int len;
-    } seqs[] = {{"a", 1}, {"\xC3\xA9", 2}, {"\xE2\x82\xAC", 3}, {"\xF0\x9F\x98\x80", 4}, {"\x80", 0},
-                {"\xC0\xAF", 0}, {"\xE0\x80\xAF", 0}, {"\xED\xA0\x80", 0}, {"\xF4\x90\x80\x80", 0},
-                {"\xE2\x82", 0}, {"\xFF", 0}, {"\xC3(", 0}};
+    } seqs[] = {{"a", 1},        {"\xC3\xA9", 2},     {"\xE2\x82\xAC", 3}, {"\xF0\x9F\x98\x80", 4}, {"\x80", 0},
+                {"\xC0\xAF", 0}, {"\xE0\x80\xAF", 0}, {"\xED\xA0\x80", 0}, {"\xF4\x90\x80\x80", 0}, {"\xE2\x82", 0},
+                {"\xFF", 0},     {"\xC3(", 0}};
     for (size_t i = 0; i < sizeof seqs / sizeof *seqs; i++)
         CHECK(irb_utf8_len(seqs[i].s) == seqs[i].len, "utf8 len case %zu: %d", i, irb_utf8_len(seqs[i].s));
     CHECK(!strcmp(written(irb_json_put, "caf\xE9 \"x\"\\\n\x01\xC3\xA9"),

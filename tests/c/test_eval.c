@@ -18,7 +18,8 @@ static void test_metrics(void)
     CHECK(NEAR(m.accuracy, 4.0 / 6), "accuracy %g", m.accuracy);
     /* recall: 2/3, 1, 0 (class 3 absent from the truth: not averaged) */
     CHECK(NEAR(m.balanced_accuracy, (2.0 / 3 + 1 + 0) / 3), "balanced %g", m.balanced_accuracy);
-    CHECK(NEAR(m.precision[0], 1) && NEAR(m.precision[1], 0.5) && m.precision[2] == 0 && m.precision[3] == 0, "precision");
+    CHECK(NEAR(m.precision[0], 1) && NEAR(m.precision[1], 0.5) && m.precision[2] == 0 && m.precision[3] == 0,
+          "precision");
     CHECK(NEAR(m.f1[0], 0.8) && NEAR(m.f1[1], 2 * 0.5 / 1.5), "f1 %g %g", m.f1[0], m.f1[1]);
     CHECK(m.support[0] == 3 && m.support[2] == 1 && m.support[3] == 0, "support");
     CHECK(m.confusion[0 * 4 + 1] == 1 && m.confusion[2 * 4 + 1] == 1 && m.confusion[1 * 4 + 1] == 2, "confusion");
@@ -46,7 +47,8 @@ static void test_roc(void)
            thr[] = {INFINITY, 0.9, 0.8, 0.4, 0.3, 0.1};
     CHECK(r.n == 6, "points %zu", r.n);
     for (size_t i = 0; i < r.n && i < 6; i++)
-        CHECK(NEAR(r.fpr[i], fpr[i]) && NEAR(r.tpr[i], tpr[i]) && (i == 0 ? isinf(r.threshold[0]) : r.threshold[i] == thr[i]),
+        CHECK(NEAR(r.fpr[i], fpr[i]) && NEAR(r.tpr[i], tpr[i]) &&
+                  (i == 0 ? isinf(r.threshold[0]) : r.threshold[i] == thr[i]),
               "point %zu: %g %g %g", i, r.fpr[i], r.tpr[i], r.threshold[i]);
     CHECK(NEAR(r.auc, 13.0 / 18), "auc %g", r.auc);
     irb_roc_release(&r);
@@ -60,7 +62,8 @@ static void test_roc(void)
     /* one class: OK with a warning, AUC NaN */
     irb_error_clear(&err);
     CHECK(irb_roc_compute(s2, p2, 3, 1, &r, &err) == IRB_OK && isnan(r.auc) && err.warning &&
-              strstr(err.message, "undefined"), "one class");
+              strstr(err.message, "undefined"),
+          "one class");
     irb_roc_release(&r);
     double nanv[] = {NAN};
     CHECK(irb_roc_compute(nanv, p2, 1, 1, &r, &err) == IRB_INVALID_ARG, "NaN refused");
@@ -71,8 +74,8 @@ static void test_match(void)
     char *lp[] = {"cam1/a.jpg", "./cam2/a.jpg", "/abs/root/cam3/b.jpg", "x/dup.jpg", "y/dup.jpg"};
     char *ll[] = {"deer", "empty", "fox", "same", "same"};
     irb_labels l = {.n = 5, .path = lp, .label = ll};
-    const char *q[] = {"cam1/a.jpg", "/data/s/cam2/a.jpg", "cam3/b.jpg", "a.jpg", "dup.jpg", "cam4/a.jpg",
-                       "xcam1/a.jpg"};
+    const char *q[] = {"cam1/a.jpg", "/data/s/cam2/a.jpg", "cam3/b.jpg", "a.jpg",
+                       "dup.jpg",    "cam4/a.jpg",         "xcam1/a.jpg"};
     long m[7];
     irb_error err = {0};
     /* "a.jpg" matches cam1/a.jpg and cam2/a.jpg with different labels: ambiguous */
@@ -109,7 +112,8 @@ static void test_svg(void)
     for (int i = 0; i < 3; i++)
         irb_roc_release(&r[i]);
     CHECK(irb_write_roc_svg("/nonexistent-dir/x.svg", c, names, 0, NULL, &err) == IRB_IO &&
-              strstr(err.message, "/nonexistent-dir/x.svg"), "unwritable path named");
+              strstr(err.message, "/nonexistent-dir/x.svg"),
+          "unwritable path named");
 }
 
 /* irb_extract on raw pixels (no net): flip = 1 gives each image's row then its mirror's, which
@@ -119,7 +123,7 @@ typedef struct {
     int calls, bad;
     size_t index[8];
     int flipped[8];
-    float line[8][32];    /* channel 0, row 16 (size 32) */
+    float line[8][32]; /* channel 0, row 16 (size 32) */
     char why[1100];
 } extract_log;
 
@@ -174,8 +178,8 @@ static void test_extract_flip(void)
 static void test_motion_stats(void)
 {
     const float map[10] = {0, 0, 0, 0, 3, /* channel 0 */ 0, 0, 0, 0, 4}; /* position 4 differs */
-    const float prev[10] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0};              /* position 3: 1 off */
-    const float next[10] = {0, 0, 0, 0, 0, 0, 6, 0, 0, 0};              /* position 1: 6 off */
+    const float prev[10] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0};                /* position 3: 1 off */
+    const float next[10] = {0, 0, 0, 0, 0, 0, 6, 0, 0, 0};                /* position 1: 6 off */
     double acc[5];
     float m[5], out[MOTION_DIM];
     /* distances to prev: 0 0 0 1 5; to next: 0 6 0 0 5; the smaller: 0 0 0 0 5 */

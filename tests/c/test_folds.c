@@ -124,8 +124,8 @@ static void test_hand(void)
     int fold[16];
     irb_fold_opts o = {.k = 2, .unit = IRB_FOLD_SEQUENCE, .stratify = 0};
     CHECK(irb_folds_assign(it, 16, &o, fold, NULL) == IRB_OK, "hand");
-    CHECK(fold[0] == 0 && fold[5] == 1 && fold[9] == 1 && fold[12] == 0 && fold[15] == 1,
-          "hand folds %d %d %d %d %d", fold[0], fold[5], fold[9], fold[12], fold[15]);
+    CHECK(fold[0] == 0 && fold[5] == 1 && fold[9] == 1 && fold[12] == 0 && fold[15] == 1, "hand folds %d %d %d %d %d",
+          fold[0], fold[5], fold[9], fold[12], fold[15]);
     /* empty unit names: each image is its own unit */
     for (int i = 0; i < 16; i++)
         it[i].unit = NULL;

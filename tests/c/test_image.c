@@ -35,8 +35,8 @@ static void print_result(irb_decoder_t *dec, irb_status s, const irb_image *img)
     snprintf(name, sizeof name, "%s", irb_status_name(s));
     for (char *c = name; *c; c++)
         *c = *c == ' ' ? '_' : *c;
-    printf("%s %d %d %d/%d %s %d %d\n%s\n", name, img->width, img->height, in->scale_num,
-           in->scale_denom, e->warning ? "warning" : "-", in->crop_top, in->crop_bottom, e->message);
+    printf("%s %d %d %d/%d %s %d %d\n%s\n", name, img->width, img->height, in->scale_num, in->scale_denom,
+           e->warning ? "warning" : "-", in->crop_top, in->crop_bottom, e->message);
 }
 
 static int helper(int argc, char **argv)
@@ -54,8 +54,9 @@ static int helper(int argc, char **argv)
             rc = write_raw(argv[3], &img);
     } else if (!strcmp(argv[1], "prep") && argc >= 9) {
         irb_preproc pp = irb_preproc_default(atoi(argv[5]));
-        pp.mode = !strcmp(argv[4], "squash") ? IRB_RESIZE_SQUASH
-                  : !strcmp(argv[4], "short") ? IRB_RESIZE_SHORT_CROP : IRB_RESIZE_CROP_FRACTION;
+        pp.mode = !strcmp(argv[4], "squash")  ? IRB_RESIZE_SQUASH
+                  : !strcmp(argv[4], "short") ? IRB_RESIZE_SHORT_CROP
+                                              : IRB_RESIZE_CROP_FRACTION;
         pp.short_side = atoi(argv[6]);
         pp.crop_fraction = atof(argv[6]);
         pp.filter = !strcmp(argv[7], "box") ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
@@ -130,11 +131,15 @@ static void test_orient(void)
     /* stored 3x2 (values = index):  0 1 2 / 3 4 5 ; expected upright images by orientation */
     uint8_t px[6] = {0, 1, 2, 3, 4, 5};
     static const uint8_t want[9][6] = {
-        {0}, {0, 1, 2, 3, 4, 5}, {2, 1, 0, 5, 4, 3}, {5, 4, 3, 2, 1, 0}, {3, 4, 5, 0, 1, 2},
-        {0, 3, 1, 4, 2, 5},  /* 5 transpose: 2 wide, 3 tall */
-        {3, 0, 4, 1, 5, 2},  /* 6 rotate 90 clockwise */
-        {5, 2, 4, 1, 3, 0},  /* 7 transverse */
-        {2, 5, 1, 4, 0, 3},  /* 8 rotate 90 counter-clockwise */
+        {0},
+        {0, 1, 2, 3, 4, 5},
+        {2, 1, 0, 5, 4, 3},
+        {5, 4, 3, 2, 1, 0},
+        {3, 4, 5, 0, 1, 2},
+        {0, 3, 1, 4, 2, 5}, /* 5 transpose: 2 wide, 3 tall */
+        {3, 0, 4, 1, 5, 2}, /* 6 rotate 90 clockwise */
+        {5, 2, 4, 1, 3, 0}, /* 7 transverse */
+        {2, 5, 1, 4, 0, 3}, /* 8 rotate 90 counter-clockwise */
     };
     irb_image a = make(3, 2, 1, px);
     for (int o = 1; o <= 8; o++) {
@@ -161,8 +166,8 @@ static void test_crop_flip_chw(void)
     float out[12], mean[3] = {1, 2, 3}, scale[3] = {2, 2, 0.5f};
     irb_image_to_chw(&a, mean, scale, out);
     /* flipped pixels: (4,5,6) (1,2,3) / (10,11,12) (7,8,9); plane R = (4-1)/2, (1-1)/2, ... */
-    CHECK(out[0] == 1.5f && out[1] == 0.0f && out[2] == 4.5f && out[3] == 3.0f, "chw R %g %g %g %g", out[0],
-          out[1], out[2], out[3]);
+    CHECK(out[0] == 1.5f && out[1] == 0.0f && out[2] == 4.5f && out[3] == 3.0f, "chw R %g %g %g %g", out[0], out[1],
+          out[2], out[3]);
     CHECK(out[8] == 6.0f && out[11] == 12.0f, "chw B %g %g", out[8], out[11]);
     irb_image_release(&a);
 }
@@ -249,13 +254,13 @@ static void test_limits_and_errors(irb_decoder_t *dec)
     CHECK(irb_decode_memory(dec, "", 0, "empty", NULL, &im) == IRB_CORRUPT, "zero bytes");
     CHECK(irb_decode_file(NULL, wak, NULL, &im) == IRB_INVALID_ARG, "NULL decoder");
     /* regression: no target (NULL options) must decode at full scale, not at 1/8 */
-    CHECK(irb_decode_file(dec, wak, NULL, &im) == IRB_OK && im.width == 2048 && im.height == 1536,
-          "full decode %dx%d", im.width, im.height);
+    CHECK(irb_decode_file(dec, wak, NULL, &im) == IRB_OK && im.width == 2048 && im.height == 1536, "full decode %dx%d",
+          im.width, im.height);
     irb_image_release(&im);
     /* DCT scale: 2048x1536 with target 224 -> 2/8 (512x384 has short side >= 224, 1/8 has 192) */
     irb_decode_opts t = {.target = 224};
-    CHECK(irb_decode_file(dec, wak, &t, &im) == IRB_OK && im.width == 512 && im.height == 384,
-          "scaled decode %dx%d", im.width, im.height);
+    CHECK(irb_decode_file(dec, wak, &t, &im) == IRB_OK && im.width == 512 && im.height == 384, "scaled decode %dx%d",
+          im.width, im.height);
     irb_image_release(&im);
     /* allocation failure injection: every point fails cleanly */
     int ok_at = 0;
@@ -323,8 +328,8 @@ static void test_decoder_state(irb_decoder_t *dec)
             s = irb_decode_memory(dec, good, n, "good.jpg", &opts[o], &im);
             int want_w = o ? 512 : 2048, want_h = o ? 384 : 1536;
             CHECK(s == IRB_OK && im.width == want_w && im.height == want_h,
-                  "good frame after %s (target %d): %s %dx%d: %s", names[c], opts[o].target,
-                  irb_status_name(s), im.width, im.height, irb_decoder_error(dec)->message);
+                  "good frame after %s (target %d): %s %dx%d: %s", names[c], opts[o].target, irb_status_name(s),
+                  im.width, im.height, irb_decoder_error(dec)->message);
             irb_image_release(&im);
             irb_image_info info;
             s = irb_read_header_memory(dec, good, n, "good.jpg", NULL, &info);
@@ -400,8 +405,8 @@ static void test_preprocess_multi(irb_decoder_t *dec)
             size_t n = (size_t)3 * pps[j].size * pps[j].size, diff = 0;
             for (size_t i = 0; i < n; i++)
                 diff += multi[j][i] != one[i];
-            CHECK(diff == 0, "%s, preprocessing %d: %zu of %zu values differ from a call of its own", files[f], j,
-                  diff, n);
+            CHECK(diff == 0, "%s, preprocessing %d: %zu of %zu values differ from a call of its own", files[f], j, diff,
+                  n);
         }
         CHECK(warned == any_warning, "%s: warning %d (alone: %d)", files[f], warned, any_warning);
         /* decode_size: the 224 input is resampled from the decode the 576 one picks */

@@ -17,7 +17,7 @@
 #include "irbis.h"
 
 #define N_CAL_MAX 64
-#define N_EVAL 24
+#define N_EVAL    24
 #define EVAL_FROM 850
 
 static char *paths[N_CAL_MAX + N_EVAL];
@@ -79,8 +79,14 @@ static float *load_inputs(const irb_model_t *m, char **list, int n, int size)
 static irb_net_t *make_net(const irb_model_t *m, int cut, int size, irb_precision p, const irb_calib_t *cal,
                            irb_calib_t *rec)
 {
-    irb_net_opts o = {.cut = cut, .pool = IRB_POOL_AVG, .precision = p, .calib = cal, .record = rec,
-                      .threads = 2, .max_batch = 8, .input_size = size};
+    irb_net_opts o = {.cut = cut,
+                      .pool = IRB_POOL_AVG,
+                      .precision = p,
+                      .calib = cal,
+                      .record = rec,
+                      .threads = 2,
+                      .max_batch = 8,
+                      .input_size = size};
     char what[64];
     snprintf(what, sizeof what, "cut %d size %d precision %d", cut, size, (int)p);
     return test_net(m, &o, what);
@@ -136,8 +142,8 @@ static void compare(const irb_model_t *m, const irb_calib_t *cal, int cut, int s
         sum += c;
         differ |= memcmp(yf + k * i, yq + k * i, k * sizeof(float)) != 0;
     }
-    printf("%s cut %d size %d: cosine int8 vs fp32 min %.5f mean %.5f over %d images\n", what, cut, size, lo,
-           sum / n, n);
+    printf("%s cut %d size %d: cosine int8 vs fp32 min %.5f mean %.5f over %d images\n", what, cut, size, lo, sum / n,
+           n);
     CHECK(lo >= min_cos, "%s cut %d size %d: min cosine %.5f < %.3f", what, cut, size, lo, min_cos);
     CHECK(sum / n >= mean_cos, "%s cut %d size %d: mean cosine %.5f < %.3f", what, cut, size, sum / n, mean_cos);
     CHECK(differ, "%s cut %d: int8 output identical to fp32 (int8 did not run)", what, cut);
@@ -165,8 +171,8 @@ static void text_round_trip(const irb_calib_t *cal)
     irb_calib_text_free(t2);
     irb_calib_free(back);
     /* damaged forms are refused with a line number */
-    static const char *const bad[] = {"irbis-calib 2\nimages 1\n", "irbis-calib 1\nimages x\n",
-                                      "irbis-calib 1\nimages 1\n1 0 a\n", "irbis-calib 1\nimages 1\n0 1 a\n0 1 a\n",
+    static const char *const bad[] = {"irbis-calib 2\nimages 1\n",          "irbis-calib 1\nimages x\n",
+                                      "irbis-calib 1\nimages 1\n1 0 a\n",   "irbis-calib 1\nimages 1\n0 1 a\n0 1 a\n",
                                       "irbis-calib 1\nimages 1\nnan 1 a\n", "irbis-calib 1\nimages 1\n0 1\n",
                                       "irbis-calib 1\nimages 1\n0 1 a"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {

@@ -14,12 +14,10 @@
 #include "core/alloc.h"
 #include "nn/onnx/onnx.h"
 
-static const char *const cases[] = {"test_basic_conv_with_padding",
-                                    "test_basic_conv_without_padding",
-                                    "test_conv_with_autopad_same",
-                                    "test_conv_with_strides_and_asymmetric_padding",
-                                    "test_conv_with_strides_no_padding",
-                                    "test_conv_with_strides_padding"};
+static const char *const cases[] = {
+    "test_basic_conv_with_padding",      "test_basic_conv_without_padding",
+    "test_conv_with_autopad_same",       "test_conv_with_strides_and_asymmetric_padding",
+    "test_conv_with_strides_no_padding", "test_conv_with_strides_padding"};
 
 static void range_of(const irb_tensor *t, float *lo, float *hi, float *amax)
 {

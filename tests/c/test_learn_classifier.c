@@ -95,7 +95,8 @@ static void test_file(const char *dir)
     int M = irb_classifier_params(c, &w1, &b1, &m1, &s1, NULL);
     CHECK(M == 3 && irb_classifier_params(d, &w2, &b2, &m2, &s2, NULL) == 3, "outputs");
     CHECK(!memcmp(w1, w2, 12 * sizeof(double)) && !memcmp(b1, b2, 3 * sizeof(double)) &&
-              !memcmp(m1, m2, 4 * sizeof(double)) && !memcmp(s1, s2, 4 * sizeof(double)), "parameters differ");
+              !memcmp(m1, m2, 4 * sizeof(double)) && !memcmp(s1, s2, 4 * sizeof(double)),
+          "parameters differ");
     CHECK(!strcmp(irb_classifier_class_name(d, 2), "ibex, \"wild\""), "class name");
     CHECK(irb_classifier_C(d) == 0.5 && irb_classifier_dim(d) == 4, "C/dim");
     CHECK(irb_classifier_meta(d, "layer") && !strcmp(irb_classifier_meta(d, "layer"), "pool"), "meta");
@@ -157,7 +158,8 @@ static void test_provenance(const char *dir)
         return;
     irb_error_clear(&err);
     CHECK(irb_classifier_check_features(c, fs, &err) == IRB_MISMATCH && strstr(err.message, "layer") &&
-              strstr(err.message, "pool") && strstr(err.message, "conv_last"), "layer mismatch: %s", err.message);
+              strstr(err.message, "pool") && strstr(err.message, "conv_last"),
+          "layer mismatch: %s", err.message);
     irb_classifier_set_meta(c, "layer", "conv_last");
     irb_error_clear(&err);
     CHECK(irb_classifier_check_features(c, fs, &err) == IRB_OK && err.warning && strstr(err.message, "preprocessing"),
@@ -189,7 +191,7 @@ static void test_predict_hand(const char *dir)
     PUT("IRBISCLF", 8);
     u = 1, PUT(&u, 4);
     u = 0, PUT(&u, 4);
-    PUT(&q, 8); /* body length, set below */
+    PUT(&q, 8);                     /* body length, set below */
     uint32_t hdr[4] = {2, 2, 1, 0}; /* K=2, D=2, M=1, no metadata */
     PUT(hdr, 16);
     v = 1.0, PUT(&v, 8);
@@ -236,7 +238,8 @@ static void test_group_kfold(void)
      * 5(1)->f0 [6,6,6]; 6(1)->f0 [7,6,6]; 8(1)->f1 [7,7,6]. */
     CHECK(size[0] == 7 && size[1] == 7 && size[2] == 6, "sizes %d %d %d", size[0], size[1], size[2]);
     CHECK(fold[0] == 0 && fold[1] == 1 && fold[3] == 2 && fold[5] == 2 && fold[9] == 1 && fold[16] == 0 &&
-              fold[17] == 0 && fold[18] == 1, "assignment");
+              fold[17] == 0 && fold[18] == 1,
+          "assignment");
     int two[4] = {1, 1, 2, 2};
     CHECK(irb_group_kfold(two, 4, 3, fold, &err) == IRB_INVALID_ARG, "fewer groups than folds");
 }
@@ -289,8 +292,7 @@ static void test_choose_C(void)
         CHECK(!isnan(all.cv_logloss[k]), "cv_patience -1: C %g fitted", all.grid[k]);
     }
     CHECK(fitted_same && all.C == r.C, "early stop: same losses and C (%g, every C: %g)", r.C, all.C);
-    CHECK(nan_from < r.grid_n && r.grid[nan_from - 3] == r.C, "stopped 2 past the minimum (first NaN at %d)",
-          nan_from);
+    CHECK(nan_from < r.grid_n && r.grid[nan_from - 3] == r.C, "stopped 2 past the minimum (first NaN at %d)", nan_from);
 }
 
 static void test_deterministic(const char *dir)
@@ -321,7 +323,8 @@ static void test_bad_args(void)
     irb_classifier_t *c = NULL;
     irb_error err = {0};
     CHECK(irb_logreg_train(x, 2, 2, y, 2, names, NULL, &c, NULL, &err) == IRB_INVALID_ARG &&
-              strstr(err.message, "class 1"), "empty class: %s", err.message);
+              strstr(err.message, "class 1"),
+          "empty class: %s", err.message);
     CHECK(irb_logreg_train(x, 2, 2, y3, 2, names, NULL, &c, NULL, &err) == IRB_INVALID_ARG, "label range");
     x[1] = NAN;
     int y2[2] = {0, 1};
@@ -448,8 +451,9 @@ static void test_novelty_synthetic(void)
     double h = 0.95 * (N - 1), want = sorted[(int)h] + (h - floor(h)) * (sorted[(int)h + 1] - sorted[(int)h]);
     CHECK(fabs(nv->threshold - want) < 1e-12, "threshold %g = the 0.95 quantile of the held-out scores %g",
           nv->threshold, want);
-    CHECK(irb_novelty_score(nv, seen, Q, D, sc, &err) == IRB_OK && irb_novelty_score(nv, unseen, Q, D, su, &err) ==
-          IRB_OK, "score: %s", err.message);
+    CHECK(irb_novelty_score(nv, seen, Q, D, sc, &err) == IRB_OK &&
+              irb_novelty_score(nv, unseen, Q, D, su, &err) == IRB_OK,
+          "score: %s", err.message);
     double worst = 0;
     for (int i = 0; i < Q; i++) {
         double best = -2, nx = 0;
@@ -543,7 +547,7 @@ static void test_pipeline_sections(const char *dir)
     if (r && p->novelty) {
         const irb_novelty *a = p->novelty, *b = r->novelty;
         CHECK(b && b->part == 0 && b->dim == D && b->n == 30 && b->quantile == 0.9 && b->threshold == a->threshold &&
-              !memcmp(a->rows, b->rows, 30 * D * sizeof(float)) && r->min_confidence == 0.625,
+                  !memcmp(a->rows, b->rows, 30 * D * sizeof(float)) && r->min_confidence == 0.625,
               "the section reads back as written");
     }
     irb_pipeline_free(r), r = NULL;
@@ -606,7 +610,8 @@ static void test_pipeline_precision(const char *dir)
     CHECK(irb_pipeline_save(p, path, &err) == IRB_CORRUPT && strstr(err.message, "input size 448"),
           "int8 without a table for its size is not saved: %s", err.message);
     CHECK(irb_pipeline_set_calib(p, 224, cal, &err) == IRB_OK && irb_pipeline_set_calib(p, 448, cal, &err) == IRB_OK &&
-          irb_pipeline_set_calib(p, 448, cal, &err) == IRB_OK && p->n_calib == 2, "two tables (one replaced)");
+              irb_pipeline_set_calib(p, 448, cal, &err) == IRB_OK && p->n_calib == 2,
+          "two tables (one replaced)");
     CHECK(irb_pipeline_save(p, path, &err) == IRB_OK && irb_pipeline_save(plain, plain_path, &err) == IRB_OK,
           "saved: %s", err.message);
     CHECK(irb_pipeline_load(path, &r, &err) == IRB_OK, "load: %s", err.message);
@@ -615,9 +620,11 @@ static void test_pipeline_precision(const char *dir)
         size_t len = 0;
         const irb_calib_t *c448 = irb_pipeline_calib(r, 448);
         CHECK(r->precision == IRB_PRECISION_INT8 && r->n_calib == 2 && irb_pipeline_calib(r, 224) && c448 &&
-              !irb_pipeline_calib(r, 576), "precision and tables read back");
+                  !irb_pipeline_calib(r, 576),
+              "precision and tables read back");
         CHECK(c448 && irb_calib_to_text(c448, &text, &len, &err) == IRB_OK && len == strlen(table) &&
-              !memcmp(text, table, len), "the table byte for byte: %s", text ? text : "");
+                  !memcmp(text, table, len),
+              "the table byte for byte: %s", text ? text : "");
         irb_calib_text_free(text);
     }
     irb_pipeline_free(r), r = NULL;
@@ -637,13 +644,15 @@ static void test_pipeline_precision(const char *dir)
         at[0] = 'I';
     reseal(b, n8);
     CHECK(parse_bytes(b, n8, &r, &err) == IRB_CORRUPT && strstr(err.message, "calibration table") &&
-          strstr(err.message, "offset"), "a damaged table is refused at its offset: %s", err.message);
+              strstr(err.message, "offset"),
+          "a damaged table is refused at its offset: %s", err.message);
     irb_pipeline_free(r), r = NULL;
     /* files written before the section: a pipeline (with 'uncertain') and a version-1 classifier */
     const char *src = getenv("IRBIS_SRC");
     snprintf(old, sizeof old, "%s/tests/fuzz/corpus/fuzz_classifier/pipeline_uncertain.irbis", src ? src : ".");
     CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && r->version == 2 && r->precision == IRB_PRECISION_FP32 &&
-          !r->n_calib && r->novelty, "an older version-2 pipeline loads as fp32: %s", err.message);
+              !r->n_calib && r->novelty,
+          "an older version-2 pipeline loads as fp32: %s", err.message);
     irb_pipeline_free(r), r = NULL;
     snprintf(old, sizeof old, "%s/tests/fuzz/corpus/fuzz_classifier/binary.irbis", src ? src : ".");
     CHECK(irb_pipeline_load(old, &r, &err) == IRB_OK && r->version == 1 && r->precision == IRB_PRECISION_FP32,
@@ -681,13 +690,16 @@ static void test_pipeline_map_mean(const char *dir)
     size_t n, n0;
     uint8_t *b = slurp_file(path, &n), *o = slurp_file(plain_path, &n0);
     size_t section = 4 + 8 + 8 + 4 + 4; /* name, length, part count, one flag */
-    CHECK(n == n0 + section && !memcmp(b + 24, o + 24, n0 - 28), "the section's bytes (%zu - %zu) after the "
-          "body, which is the unmarked file's", n, n0);
+    CHECK(n == n0 + section && !memcmp(b + 24, o + 24, n0 - 28),
+          "the section's bytes (%zu - %zu) after the "
+          "body, which is the unmarked file's",
+          n, n0);
     uint8_t *flag = b + n - 8, *count = b + n - 12;
     flag[0] = 2;
     reseal(b, n);
     CHECK(parse_bytes(b, n, &r, &err) == IRB_CORRUPT && strstr(err.message, "edited.irbis") &&
-          strstr(err.message, "map-mean 2"), "a mark of 2 is refused: %s", err.message);
+              strstr(err.message, "map-mean 2"),
+          "a mark of 2 is refused: %s", err.message);
     irb_pipeline_free(r), r = NULL;
     flag[0] = 1, count[0] = 2;
     reseal(b, n);

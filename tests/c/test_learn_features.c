@@ -189,7 +189,8 @@ static void test_errors(const char *dir)
     size_t cn;
     char *csv = test_slurp(p, &cn);
     char *last = csv + cn - 2;
-    while (*last != '\n') last--;
+    while (*last != '\n')
+        last--;
     put_file(p, csv, (size_t)(last - csv + 1));
     CHECK(load_status(base, &err) == IRB_MISMATCH && strstr(err.message, "bad.csv") && strstr(err.message, "bad.npy"),
           "csv short: %s", err.message);

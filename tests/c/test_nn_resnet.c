@@ -30,7 +30,8 @@ static void one(const char *tmp, const char *flags, const char *tag)
               info->cuts[1].tensor.dims[1] == 2048 && info->cuts[1].tensor.dims[2] == 7,
           "%s cut 2 is the 2048x7x7 Relu", tag);
     const irb_preprocess *pp = irb_model_preprocess(m);
-    CHECK(strcmp(pp->source, "metadata") == 0 && fabsf(pp->mean[0] - 123.675f) < 1e-3f && fabsf(pp->std[2] - 57.375f) < 1e-3f,
+    CHECK(strcmp(pp->source, "metadata") == 0 && fabsf(pp->mean[0] - 123.675f) < 1e-3f &&
+              fabsf(pp->std[2] - 57.375f) < 1e-3f,
           "%s preprocessing from metadata", tag);
     float *x = test_read_floats(xin, 3 * 224 * 224), *want = test_read_floats(yout, 1000);
     float *y = malloc(2048 * 49 * sizeof(float)), *c1 = malloc(2048 * sizeof(float));

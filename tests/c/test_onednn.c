@@ -83,8 +83,8 @@ static void gb_free(gb *b)
 
 /* ==== naive references (NCHW, one image) */
 
-static void ref_conv(const float *x, int C, int H, int W, const irb_node *n, const irb_value *w,
-                     const float *bias, float *y, int OH, int OW)
+static void ref_conv(const float *x, int C, int H, int W, const irb_node *n, const irb_value *w, const float *bias,
+                     float *y, int OH, int OW)
 {
     int OC = (int)w->dims[0], ICg = (int)w->dims[1], KH = (int)w->dims[2], KW = (int)w->dims[3];
     int G = (int)n->a.group, OCg = OC / G;
@@ -295,7 +295,11 @@ static void test_net1(void)
             x[i][q] = 2 * frand(&n.b);
         run_ref1(&n, x[i], &r[i]);
     }
-    struct { int v; size_t size; size_t off; } cuts[] = {
+    struct {
+        int v;
+        size_t size;
+        size_t off;
+    } cuts[] = {
         {n.a, 8 * 81, offsetof(ref1, a)}, {n.bv, 8 * 16, offsetof(ref1, b)}, {n.e, 8 * 16, offsetof(ref1, e)},
         {n.f, 8 * 4, offsetof(ref1, f)},  {n.i, 8, offsetof(ref1, i)},       {n.j, 5, offsetof(ref1, j)},
         {n.k, 5, offsetof(ref1, k)},
@@ -322,8 +326,7 @@ static void test_net1(void)
     static float o3[3 * 5], o1[5];
     CHECK(run_engine(&n.b.g, IRB_EXEC_FP32, IRB_ONEDNN_INTRA_OP, 2, 3, &x[1][0], 3, o3, &err) == IRB_OK, "%s",
           err.message);
-    CHECK(run_engine(&n.b.g, IRB_EXEC_FP32, IRB_ONEDNN_AUTO, 1, 1, &x[3][0], 1, o1, &err) == IRB_OK, "%s",
-          err.message);
+    CHECK(run_engine(&n.b.g, IRB_EXEC_FP32, IRB_ONEDNN_AUTO, 1, 1, &x[3][0], 1, o1, &err) == IRB_OK, "%s", err.message);
     for (int i = 0; i < 3; i++)
         CHECK(max_abs_diff(o3 + i * 5, r[1 + i].k, 5, NULL) <= 1e-5, "batch-3 row %d", i);
     CHECK(max_abs_diff(o1, r[3].k, 5, NULL) <= 1e-5, "batch-1");

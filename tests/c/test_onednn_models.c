@@ -31,8 +31,13 @@ static size_t argmax(const float *a, size_t n)
 static irb_net_t *onednn_net(const irb_model_t *m, const char *layer, int cut, irb_precision prec, int max_batch,
                              int threads)
 {
-    irb_net_opts o = {.layer = layer, .cut = cut, .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE,
-                      .engine = IRB_ENGINE_ONEDNN, .precision = prec, .threads = threads, .max_batch = max_batch};
+    irb_net_opts o = {.layer = layer,
+                      .cut = cut,
+                      .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE,
+                      .engine = IRB_ENGINE_ONEDNN,
+                      .precision = prec,
+                      .threads = threads,
+                      .max_batch = max_batch};
     char what[64];
     snprintf(what, sizeof what, "cut %d, %s", cut, prec ? "bf16" : "fp32");
     irb_net_t *net = test_net(m, &o, what);
@@ -119,8 +124,12 @@ static int helper_net(const irb_model_t *m, const char *layer, irb_precision pre
                       const float *in, int batch, const char *path)
 {
     irb_error err = {0};
-    irb_net_opts o = {.layer = layer, .engine = helper_engine, .precision = prec, .threads = threads,
-                      .max_batch = max_batch, .input_size = helper_size};
+    irb_net_opts o = {.layer = layer,
+                      .engine = helper_engine,
+                      .precision = prec,
+                      .threads = threads,
+                      .max_batch = max_batch,
+                      .input_size = helper_size};
     irb_net_t *net = NULL;
     if (irb_net_new(m, &o, &net, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);

@@ -135,7 +135,8 @@ static const char *supported_ops(const char *model, char *first, size_t n)
     snprintf(first, n, "%s", mp->graph->n_node ? mp->graph->node[0]->op_type : "(none)");
     for (size_t i = 0; i < mp->graph->n_node; i++) {
         const Onnx__NodeProto *np = mp->graph->node[i];
-        if ((np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx")) || irb_op_from_name(np->op_type) == IRB_OP_COUNT)
+        if ((np->domain && np->domain[0] && strcmp(np->domain, "ai.onnx")) ||
+            irb_op_from_name(np->op_type) == IRB_OP_COUNT)
             res = NULL;
     }
     onnx__model_proto__free_unpacked(mp, NULL);
@@ -170,10 +171,7 @@ static void run_test(const irb_backend *be, const char *root, const char *name)
     irb_graph_release(&g);
 }
 
-static int by_name(const struct dirent **a, const struct dirent **b)
-{
-    return strcmp((*a)->d_name, (*b)->d_name);
-}
+static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
 
 int main(int argc, char **argv)
 {

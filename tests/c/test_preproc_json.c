@@ -42,14 +42,17 @@ int main(void)
           "decode_size round trip: %s (%s)", buf, err.message);
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6],"
                                 "\"decode_size\":0.5}",
-                                &b, &err) == IRB_CORRUPT && strstr(err.message, "decode_size"),
+                                &b, &err) == IRB_CORRUPT &&
+              strstr(err.message, "decode_size"),
           "a bad decode_size is refused: %s", err.message);
     /* a record from before strips were written still reads (strips none) */
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
-                  IRB_OK && b.mode == IRB_RESIZE_SQUASH && b.mean[2] == 3 && b.scale[0] == 4,
+                  IRB_OK &&
+              b.mode == IRB_RESIZE_SQUASH && b.mean[2] == 3 && b.scale[0] == 4,
           "older record: %s", err.message);
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"zoom\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
-                  IRB_UNSUPPORTED && strstr(err.message, "zoom"),
+                  IRB_UNSUPPORTED &&
+              strstr(err.message, "zoom"),
           "unknown mode: %s", err.message);
     CHECK(irb_preproc_from_json("{\"resize\":\"squash\"}", &b, &err) == IRB_CORRUPT, "no size");
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2],\"std\":[4,5,6]}", &b, &err) ==
@@ -68,7 +71,8 @@ int main(void)
               b.size == 224 && b.strips == IRB_STRIPS_NONE,
           "a nested object's keys are not members: size %d strips %d", b.size, (int)b.strips);
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]", &b, &err) ==
-              IRB_CORRUPT && strstr(err.message, "not one JSON object"),
+                  IRB_CORRUPT &&
+              strstr(err.message, "not one JSON object"),
           "unterminated object refused: %s", err.message);
     CHECK(irb_preproc_from_json("{\"size\":\"224\",\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b,
                                 &err) == IRB_CORRUPT,

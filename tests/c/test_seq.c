@@ -11,7 +11,11 @@
 static void test_time(void)
 {
     /* expected seconds from Python: calendar.timegm(datetime.fromisoformat(s).timetuple()) */
-    struct { const char *text; int64_t secs; double frac; } ok[] = {
+    struct {
+        const char *text;
+        int64_t secs;
+        double frac;
+    } ok[] = {
         {"2012-11-24T16:59:05", 1353776345, 0},
         {"2012:11:24 16:59:05", 1353776345, 0},
         {"2012-11-24 16:59:05", 1353776345, 0},
@@ -29,25 +33,35 @@ static void test_time(void)
         irb_time t = {0};
         irb_error err = {0};
         irb_status s = irb_time_parse(ok[i].text, &t, &err);
-        CHECK(s == IRB_OK && t.seconds == ok[i].secs && fabs(t.frac - ok[i].frac) < 1e-12,
-              "'%s' -> %d %lld %.3f (%s)", ok[i].text, s, (long long)t.seconds, t.frac, err.message);
+        CHECK(s == IRB_OK && t.seconds == ok[i].secs && fabs(t.frac - ok[i].frac) < 1e-12, "'%s' -> %d %lld %.3f (%s)",
+              ok[i].text, s, (long long)t.seconds, t.frac, err.message);
     }
-    struct { const char *text; irb_status st; } bad[] = {
-        {"2001-02-29T00:00:00", IRB_CORRUPT}, {"1900-02-29T00:00:00", IRB_CORRUPT},
-        {"2012-13-01T00:00:00", IRB_CORRUPT}, {"2012-11-24T24:00:00", IRB_CORRUPT},
-        {"2012-11-24T16:60:00", IRB_CORRUPT}, {"garbage", IRB_CORRUPT},
-        {"2012-11-24", IRB_CORRUPT},          {"2012-11:24T16:59:05", IRB_CORRUPT},
-        {"2012-11-24T16:59:05x", IRB_CORRUPT}, {"2012-11-24T16:59:05.", IRB_CORRUPT},
-        {"", IRB_NOT_FOUND},                  {"0000:00:00 00:00:00", IRB_NOT_FOUND},
-        {"    :  :     :  :  ", IRB_NOT_FOUND}, {"2012-11-24T16:59:05Z", IRB_UNSUPPORTED},
+    struct {
+        const char *text;
+        irb_status st;
+    } bad[] = {
+        {"2001-02-29T00:00:00", IRB_CORRUPT},
+        {"1900-02-29T00:00:00", IRB_CORRUPT},
+        {"2012-13-01T00:00:00", IRB_CORRUPT},
+        {"2012-11-24T24:00:00", IRB_CORRUPT},
+        {"2012-11-24T16:60:00", IRB_CORRUPT},
+        {"garbage", IRB_CORRUPT},
+        {"2012-11-24", IRB_CORRUPT},
+        {"2012-11:24T16:59:05", IRB_CORRUPT},
+        {"2012-11-24T16:59:05x", IRB_CORRUPT},
+        {"2012-11-24T16:59:05.", IRB_CORRUPT},
+        {"", IRB_NOT_FOUND},
+        {"0000:00:00 00:00:00", IRB_NOT_FOUND},
+        {"    :  :     :  :  ", IRB_NOT_FOUND},
+        {"2012-11-24T16:59:05Z", IRB_UNSUPPORTED},
         {"2012-11-24T16:59:05+02:00", IRB_UNSUPPORTED},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         irb_time t = {0};
         irb_error err = {0};
         irb_status s = irb_time_parse(bad[i].text, &t, &err);
-        CHECK(s == bad[i].st && err.status == bad[i].st && strstr(err.message, bad[i].text),
-              "'%s' -> %s, want %s (%s)", bad[i].text, irb_status_name(s), irb_status_name(bad[i].st), err.message);
+        CHECK(s == bad[i].st && err.status == bad[i].st && strstr(err.message, bad[i].text), "'%s' -> %s, want %s (%s)",
+              bad[i].text, irb_status_name(s), irb_status_name(bad[i].st), err.message);
     }
     char buf[64];
     irb_time t;
@@ -78,19 +92,16 @@ static irb_status group(const row *rows, size_t n, double gap, irb_sequences *ou
 }
 
 /* The id of row i's sequence. */
-static const char *id_of(const irb_sequences *s, size_t i)
-{
-    return s->ids[s->image_seq[i]];
-}
+static const char *id_of(const irb_sequences *s, size_t i) { return s->ids[s->image_seq[i]]; }
 
 static void test_gap_boundary(void)
 {
     const row r[] = {
         {"a/1.jpg", "A", "2020-01-01T00:00:00", NULL},
-        {"a/2.jpg", "A", "2020-01-01T00:01:00", NULL},    /* +60 s: same sequence */
-        {"a/3.jpg", "A", "2020-01-01T00:02:01", NULL},    /* +61 s: new */
-        {"a/4.jpg", "A", "2020-01-01T00:03:01.5", NULL},  /* +60.5 s: new */
-        {"a/5.jpg", "A", "2020-01-01T00:04:01.5", NULL},  /* +60 s exactly with fractions: same */
+        {"a/2.jpg", "A", "2020-01-01T00:01:00", NULL},   /* +60 s: same sequence */
+        {"a/3.jpg", "A", "2020-01-01T00:02:01", NULL},   /* +61 s: new */
+        {"a/4.jpg", "A", "2020-01-01T00:03:01.5", NULL}, /* +60.5 s: new */
+        {"a/5.jpg", "A", "2020-01-01T00:04:01.5", NULL}, /* +60 s exactly with fractions: same */
     };
     irb_sequences s = {0};
     if (group(r, 5, 60, &s) != IRB_OK)
@@ -103,7 +114,8 @@ static void test_gap_boundary(void)
     CHECK(s.member[0] == 0 && s.member[1] == 1 && s.member[2] == 2 && s.member[3] == 3 && s.member[4] == 4, "member");
     irb_sequences_release(&s);
     /* gap 0: only equal times group */
-    const row z[] = {{"b", "A", "2020-01-01T00:00:00", NULL}, {"a", "A", "2020-01-01T00:00:00", NULL},
+    const row z[] = {{"b", "A", "2020-01-01T00:00:00", NULL},
+                     {"a", "A", "2020-01-01T00:00:00", NULL},
                      {"c", "A", "2020-01-01T00:00:01", NULL}};
     if (group(z, 3, 0, &s) != IRB_OK)
         return;
@@ -121,20 +133,20 @@ static void test_mixed(void)
         {"A/2.jpg", "A", "2021-05-05T10:00:20", NULL},
         {"A/1.jpg", "A", "2021-05-05T10:00:00", NULL},
         {"B/1.jpg", "B", "2021-05-05T09:59:00", NULL},
-        {"A/9.jpg", "A", NULL, NULL},                        /* no time: alone */
+        {"A/9.jpg", "A", NULL, NULL}, /* no time: alone */
         {"A/3.jpg", "A", "2021-05-05T10:05:00", NULL},
-        {"B/2.jpg", "B", "2021-05-05T10:00:00", NULL},       /* 60 s after B/1: same */
-        {"A/0.jpg", "A", NULL, NULL},                        /* no time: alone */
-        {"C/x.jpg", "C", "2021-05-05T10:00:00", "ev7"},      /* explicit: with C/y despite an hour */
+        {"B/2.jpg", "B", "2021-05-05T10:00:00", NULL},  /* 60 s after B/1: same */
+        {"A/0.jpg", "A", NULL, NULL},                   /* no time: alone */
+        {"C/x.jpg", "C", "2021-05-05T10:00:00", "ev7"}, /* explicit: with C/y despite an hour */
         {"C/y.jpg", "C", "2021-05-05T11:00:00", "ev7"},
-        {"C/z.jpg", "C", "2021-05-05T10:00:10", "ev8"},      /* explicit, close in time to C/x */
-        {"D/x.jpg", "D", "2021-05-05T10:00:00", "ev7"},      /* same value on another camera */
-        {"C/w.jpg", "C", "2021-05-05T10:00:05", NULL},       /* grouped by time, ignores explicit rows */
+        {"C/z.jpg", "C", "2021-05-05T10:00:10", "ev8"}, /* explicit, close in time to C/x */
+        {"D/x.jpg", "D", "2021-05-05T10:00:00", "ev7"}, /* same value on another camera */
+        {"C/w.jpg", "C", "2021-05-05T10:00:05", NULL},  /* grouped by time, ignores explicit rows */
         {"C/v.jpg", "C", "2021-05-05T10:00:50", NULL},
-        {"E/1.jpg", NULL, "2021-05-05T10:00:00", NULL},      /* unknown camera */
+        {"E/1.jpg", NULL, "2021-05-05T10:00:00", NULL}, /* unknown camera */
     };
-    const char *want[] = {"B#1", "A#1", "A#1", "B#1", "A#4", "A#2", "B#1", "A#3", "C:ev7", "C:ev7",
-                          "ev8", "D:ev7", "C#1", "C#1", "#1"};
+    const char *want[] = {"B#1",   "A#1",   "A#1", "B#1",   "A#4", "A#2", "B#1", "A#3",
+                          "C:ev7", "C:ev7", "ev8", "D:ev7", "C#1", "C#1", "#1"};
     size_t n = sizeof r / sizeof r[0];
     irb_sequences s = {0};
     if (group(r, n, 60, &s) != IRB_OK)
@@ -275,8 +287,8 @@ static void test_hannaboe(void)
             j++;
         nsrc += j == i;
     }
-    printf("hannaboe: %zu images, %zu sequences (source: %zu events), pair agreement %zu/%zu\n", m.n,
-           s.n_sequences, nsrc, agree, pairs);
+    printf("hannaboe: %zu images, %zu sequences (source: %zu events), pair agreement %zu/%zu\n", m.n, s.n_sequences,
+           nsrc, agree, pairs);
     CHECK(s.n_sequences == nsrc && agree == pairs, "grouping differs from the source's event ids");
     CHECK(same_ours == same_src && same_src > 0, "same-sequence pairs %zu vs %zu", same_ours, same_src);
     irb_sequences_release(&s);
@@ -294,7 +306,8 @@ static void test_hannaboe(void)
 
 static void test_ensemble(void)
 {
-    const row r[] = {{"1", "A", "2020-01-01T00:00:00", NULL}, {"2", "A", "2020-01-01T00:00:10", NULL},
+    const row r[] = {{"1", "A", "2020-01-01T00:00:00", NULL},
+                     {"2", "A", "2020-01-01T00:00:10", NULL},
                      {"3", "A", "2020-01-01T05:00:00", NULL}};
     double p[] = {0.9, 0.1, 0.0, /**/ 0.2, 0.4, 0.4, /**/ 0.1, 0.3, 0.6};
     irb_sequences s = {0};
@@ -326,7 +339,9 @@ static void test_ensemble(void)
 /* Every allocation failing in turn: NOMEM with a message, nothing leaked (ASan build). */
 static void test_alloc_failures(void)
 {
-    irb_seq_item it[4] = {{"b", "A", 1, {10, 0}, NULL}, {"a", "A", 1, {0, 0}, NULL}, {"c", "B", 0, {0, 0}, "e1"},
+    irb_seq_item it[4] = {{"b", "A", 1, {10, 0}, NULL},
+                          {"a", "A", 1, {0, 0}, NULL},
+                          {"c", "B", 0, {0, 0}, "e1"},
                           {"d", "C", 0, {0, 0}, "e1"}};
     int ok_seen = 0;
     for (long k = 1; k < 40 && !ok_seen; k++) {
@@ -335,8 +350,8 @@ static void test_alloc_failures(void)
         irb_alloc_fail_after(k);
         irb_status st = irb_sequences_assign(it, 4, NULL, &s, &err);
         irb_alloc_fail_after(0);
-        CHECK(st == IRB_OK || (st == IRB_NOMEM && strstr(err.message, "memory") && s.ids == NULL),
-              "alloc %ld: %s", k, err.message);
+        CHECK(st == IRB_OK || (st == IRB_NOMEM && strstr(err.message, "memory") && s.ids == NULL), "alloc %ld: %s", k,
+              err.message);
         ok_seen = st == IRB_OK;
         irb_sequences_release(&s);
     }

@@ -28,9 +28,9 @@
 static const char *const CLASSES[NC] = {"empty", "snow_leopard", "ibex"};
 
 typedef struct fake {
-    int n;            /* images to scan */
-    int scan_sleep_us;   /* per scanned row */
-    int score_sleep_us;  /* per image (engines take runs of several batches) */
+    int n;              /* images to scan */
+    int scan_sleep_us;  /* per scanned row */
+    int score_sleep_us; /* per image (engines take runs of several batches) */
     int i;
     char path[64], cam[16], ts[32];
 } fake;
@@ -150,8 +150,8 @@ static irb_status run(fake *f, const char *out, double gap, int restart, irb_cla
     o.batch = 8;
     o.restart = restart;
     o.taxa = "snow_leopard=Panthera uncia;ibex=Capra sibirica";
-    return irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", make_scanner, make_engine, f,
-                                 sum, err);
+    return irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", make_scanner, make_engine, f, sum,
+                                 err);
 }
 
 /* ---- helpers ------------------------------------------------------------------------------ */
@@ -209,10 +209,7 @@ static const char *pj(const char *dir, const char *name)
     return b;
 }
 
-static void rm_rf(const char *dir)
-{
-    irb_rmtree(dir, NULL);
-}
+static void rm_rf(const char *dir) { irb_rmtree(dir, NULL); }
 
 /* ---- tests -------------------------------------------------------------------------------- */
 
@@ -257,8 +254,8 @@ static void test_lock(const char *dir)
     irb_error err = {0};
     CHECK(irb_store_open(dir, &a, &err) == IRB_OK, "open: %s", err.message);
     irb_status s = irb_store_open(dir, &b, &err);
-    CHECK(s == IRB_BUSY && strstr(err.message, ".lock") && strstr(err.message, "another"),
-          "second open refused: %s %s", irb_status_name(s), err.message);
+    CHECK(s == IRB_BUSY && strstr(err.message, ".lock") && strstr(err.message, "another"), "second open refused: %s %s",
+          irb_status_name(s), err.message);
     irb_store_close(a);
     CHECK(irb_store_open(dir, &b, &err) == IRB_OK, "open after release: %s", err.message);
     irb_store_close(b);
@@ -286,8 +283,9 @@ static void test_full_run(const char *out)
     CHECK(csv != NULL, "predictions.csv written");
     if (!csv)
         return;
-    CHECK(!strncmp(csv, "path,camera,timestamp,sequence,p_empty,p_snow_leopard,p_ibex,label,seq_p_empty,"
-                        "seq_p_snow_leopard,seq_p_ibex,seq_label,status,message,method\n",
+    CHECK(!strncmp(csv,
+                   "path,camera,timestamp,sequence,p_empty,p_snow_leopard,p_ibex,label,seq_p_empty,"
+                   "seq_p_snow_leopard,seq_p_ibex,seq_label,status,message,method\n",
                    141),
           "header");
     /* cam0 holds images 0,3,6,...: k = i/3, t = 20k + 120*(k/7): steps 20 s, every 7th step a
@@ -407,7 +405,8 @@ static void test_kill_resume(const char *ref, const char *out)
     irb_status s = run(&f, out, 60, 0, &sum, &err);
     CHECK(s == IRB_OK && sum.images == f.n, "final resume: %s (%lld images, %lld resumed)", err.message, sum.images,
           sum.resumed);
-    printf("kill/resume: %d kills (%d mid-classification), final run resumed %lld of %lld images\n", kills, partial, sum.resumed, sum.images);
+    printf("kill/resume: %d kills (%d mid-classification), final run resumed %lld of %lld images\n", kills, partial,
+           sum.resumed, sum.images);
     char *x = slurp(pj(ref, "predictions.csv")), *y = slurp(pj(out, "predictions.csv"));
     CHECK(x && y && !strcmp(x, y), "predictions identical to the uninterrupted run");
     int lines = 0;
@@ -497,11 +496,14 @@ static void test_survey_spelling(const char *tmp)
 /* Two cameras interleaved in scan order, a camera of root-level files (""), ties in time, a gap
  * of exactly 60 s (with and without fractions), 60.5 s, untimed images between timed ones. */
 static const char *const SEQ_ROWS[][2] = {
-    {"camA", "2021-06-01T00:00:00"},   {"camB", "2021-06-01T00:00:30"}, {"camA", "2021-06-01T00:00:00"},
-    {"camB", ""},                      {"camA", "2021-06-01T00:01:00"}, {"camB", "2021-06-01T00:01:31"},
-    {"camA", "2021-06-01T00:02:00.5"}, {"camA", ""},                    {"camB", "2021-06-01T00:00:30"},
-    {"camA", ""},                      {"camA", "2021-06-01T00:03:00.5"}, {"", "2021-06-01T00:00:00"},
-    {"", "2021-06-01T00:00:59"},       {"camB", "2021-06-01T00:02:31"}, {"camA", "2021-06-01T00:04:01"},
+    {"camA", "2021-06-01T00:00:00"},   {"camB", "2021-06-01T00:00:30"},
+    {"camA", "2021-06-01T00:00:00"},   {"camB", ""},
+    {"camA", "2021-06-01T00:01:00"},   {"camB", "2021-06-01T00:01:31"},
+    {"camA", "2021-06-01T00:02:00.5"}, {"camA", ""},
+    {"camB", "2021-06-01T00:00:30"},   {"camA", ""},
+    {"camA", "2021-06-01T00:03:00.5"}, {"", "2021-06-01T00:00:00"},
+    {"", "2021-06-01T00:00:59"},       {"camB", "2021-06-01T00:02:31"},
+    {"camA", "2021-06-01T00:04:01"},
 };
 #define SEQ_N (int)(sizeof SEQ_ROWS / sizeof SEQ_ROWS[0])
 
@@ -537,8 +539,8 @@ static irb_status table_scanner(void *user, irb_cls_scanner *s, irb_error *err)
 }
 
 /* The table's images all classify (the fake's every-13th failure would drop image 13). */
-static irb_status table_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st,
-                            irb_error *errs, irb_error *err)
+static irb_status table_run(void *ctx, const irb_cls_item *items, int n, double *probs, irb_status *st, irb_error *errs,
+                            irb_error *err)
 {
     (void)ctx, (void)err;
     for (int j = 0; j < n; j++) {
@@ -591,8 +593,9 @@ static void test_store_sequences(const char *out)
     /* the hand-made expectation, so that both cannot be wrong alike: camA 0,2 (tie),4 (== 60 s)
      * | 6,10 (60 s with fractions) | 14 (60.5 s) | 7 | 9; camB 1,8 (tie) | 5 (61 s),13 (60 s) | 3;
      * "" 11,12 (59 s) */
-    static const char *const want[SEQ_N] = {"camA#1", "camB#1", "camA#1", "camB#3", "camA#1", "camB#2", "camA#2",
-                                            "camA#4", "camB#1", "camA#5", "camA#2", "#1", "#1", "camB#2", "camA#3"};
+    static const char *const want[SEQ_N] = {"camA#1", "camB#1", "camA#1", "camB#3", "camA#1",
+                                            "camB#2", "camA#2", "camA#4", "camB#1", "camA#5",
+                                            "camA#2", "#1",     "#1",     "camB#2", "camA#3"};
     for (int i = 0; seq.ids && i < SEQ_N; i++)
         CHECK(strcmp(seq.ids[seq.image_seq[i]], want[i]) == 0, "%s: sequence %s, want %s", paths[i],
               seq.ids[seq.image_seq[i]], want[i]);
@@ -629,8 +632,8 @@ static void member_labels(const char *out, const char *seq, const char *want, co
             for (int k = 0; k < NC; k++)
                 field(line, 4 + k, pr[k], sizeof pr[k]), p[k] = atof(pr[k]);
             const char *w = want ? want : CLASSES[irb_cls_label(p, NC, 1, 0.4, 0)];
-            CHECK(!strcmp(lab, w) && (!want || !strcmp(slab, w)) && !strcmp(m, method), "%s: label %s seq %s %s, want %s %s",
-                  line, lab, slab, m, w, method);
+            CHECK(!strcmp(lab, w) && (!want || !strcmp(slab, w)) && !strcmp(m, method),
+                  "%s: label %s seq %s %s, want %s %s", line, lab, slab, m, w, method);
             (*n)++;
         }
         free(line);

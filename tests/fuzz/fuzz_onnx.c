@@ -14,8 +14,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     for (int cut = 0; cut < 2; cut++) {
         irb_net_t *net = NULL;
-        irb_net_opts o = {.cut = cut, .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE, .engine = IRB_ENGINE_REFERENCE,
-                          .max_batch = 1};
+        irb_net_opts o = {
+            .cut = cut, .pool = cut ? IRB_POOL_AVG : IRB_POOL_NONE, .engine = IRB_ENGINE_REFERENCE, .max_batch = 1};
         if (irb_net_new(m, &o, &net, &err) == IRB_OK) {
             int c, h, w;
             irb_net_input_shape(net, &c, &h, &w);

@@ -58,9 +58,9 @@ def main():
     m = re.search(r'\(SONAME\)\s+Library soname: \[(.*?)\]',
                   subprocess.run(['readelf', '-d', so], capture_output=True, text=True).stdout)
     version = open(os.path.join(SRC, 'include/irbis/core.h')).read()
-    major = re.search(r'#define IRB_VERSION_MAJOR (\d+)', version).group(1)
+    major = re.search(r'#define\s+IRB_VERSION_MAJOR\s+(\d+)', version).group(1)
     check(m and m.group(1) == 'libirbis.so.' + major, 'soname %s, want libirbis.so.%s' % (m and m.group(1), major))
-    check(os.path.realpath(so).endswith('libirbis.so.' + re.search(r'#define IRB_VERSION_STRING "(.*)"', version).group(1)),
+    check(os.path.realpath(so).endswith('libirbis.so.' + re.search(r'#define\s+IRB_VERSION_STRING\s+"(.*)"', version).group(1)),
           'libirbis.so -> %s carries the full version' % os.path.basename(os.path.realpath(so)))
     # the static archive that is installed: internal symbols local
     a = os.path.join(BUILD, 'install/libirbis.a')

@@ -5,22 +5,43 @@
 #include <math.h>
 #include <string.h>
 
-enum { OPT_SORT = 256, OPT_TAXA, OPT_DEPLOY, OPT_UTC, OPT_RESTART, OPT_LIMIT, OPT_REPORT, OPT_MINCONF, OPT_NOVELTY,
-       OPT_PRECISION, OPT_DEPTH };
+enum {
+    OPT_SORT = 256,
+    OPT_TAXA,
+    OPT_DEPLOY,
+    OPT_UTC,
+    OPT_RESTART,
+    OPT_LIMIT,
+    OPT_REPORT,
+    OPT_MINCONF,
+    OPT_NOVELTY,
+    OPT_PRECISION,
+    OPT_DEPTH
+};
 
-static const struct option LONGS[] = {
-    {"model", required_argument, 0, 'm'},       {"classifier", required_argument, 0, 'c'},
-    {"pipeline", required_argument, 0, 'P'},   {"camera-depth", required_argument, 0, OPT_DEPTH},
-    {"out", required_argument, 0, 'o'},         {"gap", required_argument, 0, 'g'},
-    {"positive", required_argument, 0, 'p'},    {"threshold", required_argument, 0, 't'},
-    {"threads", required_argument, 0, 'j'},     {"batch", required_argument, 0, 'b'},
-    {"sort", required_argument, 0, OPT_SORT},   {"taxa", required_argument, 0, OPT_TAXA},
-    {"deployments", required_argument, 0, OPT_DEPLOY}, {"utc-offset", required_argument, 0, OPT_UTC},
-    {"restart", no_argument, 0, OPT_RESTART},   {"limit", required_argument, 0, OPT_LIMIT},
-    {"report-sequences", required_argument, 0, OPT_REPORT}, {"min-confidence", required_argument, 0, OPT_MINCONF},
-    {"novelty-threshold", required_argument, 0, OPT_NOVELTY}, {"precision", required_argument, 0, OPT_PRECISION},
-    {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-    {0, 0, 0, 0}};
+static const struct option LONGS[] = {{"model", required_argument, 0, 'm'},
+                                      {"classifier", required_argument, 0, 'c'},
+                                      {"pipeline", required_argument, 0, 'P'},
+                                      {"camera-depth", required_argument, 0, OPT_DEPTH},
+                                      {"out", required_argument, 0, 'o'},
+                                      {"gap", required_argument, 0, 'g'},
+                                      {"positive", required_argument, 0, 'p'},
+                                      {"threshold", required_argument, 0, 't'},
+                                      {"threads", required_argument, 0, 'j'},
+                                      {"batch", required_argument, 0, 'b'},
+                                      {"sort", required_argument, 0, OPT_SORT},
+                                      {"taxa", required_argument, 0, OPT_TAXA},
+                                      {"deployments", required_argument, 0, OPT_DEPLOY},
+                                      {"utc-offset", required_argument, 0, OPT_UTC},
+                                      {"restart", no_argument, 0, OPT_RESTART},
+                                      {"limit", required_argument, 0, OPT_LIMIT},
+                                      {"report-sequences", required_argument, 0, OPT_REPORT},
+                                      {"min-confidence", required_argument, 0, OPT_MINCONF},
+                                      {"novelty-threshold", required_argument, 0, OPT_NOVELTY},
+                                      {"precision", required_argument, 0, OPT_PRECISION},
+                                      {"quiet", no_argument, 0, 'q'},
+                                      {"help", no_argument, 0, 'h'},
+                                      {0, 0, 0, 0}};
 
 /* One option's value into o: 1, or 0 after a message. */
 static int take(const char *cmd, int c, irb_classify_opts *o)

@@ -82,8 +82,10 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
     if (err->warning)
         cli_error(cmd, "warning: %s", err->message); /* file names in it: escapes made safe */
     if (untimed)
-        cli_error(cmd, "%lld classified image(s) have no time: they are in predictions.csv but not in camtrap-dp/ "
-                       "(Camtrap DP needs a timestamp)", untimed);
+        cli_error(cmd,
+                  "%lld classified image(s) have no time: they are in predictions.csv but not in camtrap-dp/ "
+                  "(Camtrap DP needs a timestamp)",
+                  untimed);
 }
 
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)

@@ -15,10 +15,10 @@
 
 /* Exit statuses, the same for every subcommand (documented in README). */
 enum {
-    CLI_OK = 0,        /* everything done, no input failed */
-    CLI_PARTIAL = 1,   /* the run completed but some inputs failed (listed in the output) */
-    CLI_USAGE = 2,     /* bad command line */
-    CLI_FATAL = 3,     /* could not run: missing model, unwritable output, ... */
+    CLI_OK = 0,      /* everything done, no input failed */
+    CLI_PARTIAL = 1, /* the run completed but some inputs failed (listed in the output) */
+    CLI_USAGE = 2,   /* bad command line */
+    CLI_FATAL = 3,   /* could not run: missing model, unwritable output, ... */
 };
 
 /* 1: cli_error and cli_fail print nothing (the MPI driver's ranks other than 0, whose messages

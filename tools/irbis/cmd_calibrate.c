@@ -28,9 +28,9 @@ typedef struct copts {
 
 static int parse(int argc, char **argv, copts *o)
 {
-    static const struct option longs[] = {{"model", 1, 0, 'm'}, {"size", 1, 0, 's'}, {"resize", 1, 0, 'r'},
-                                          {"count", 1, 0, 'n'}, {"threads", 1, 0, 't'}, {"list", 1, 0, 'L'},
-                                          {"help", 0, 0, 'h'},  {0, 0, 0, 0}};
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'},   {"size", 1, 0, 's'}, {"resize", 1, 0, 'r'}, {"count", 1, 0, 'n'},
+        {"threads", 1, 0, 't'}, {"list", 1, 0, 'L'}, {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
     *o = (copts){.f = featurize_defaults, .count = 64};
     for (int c, took; (c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1;) {
         if (c == 'h')

@@ -29,9 +29,12 @@ typedef struct opts {
 
 static int parse(int argc, char **argv, opts *o)
 {
-    static const struct option lo[] = {{"labels", required_argument, 0, 'l'}, {"positive", required_argument, 0, 'p'},
-                                       {"threshold", required_argument, 0, 't'}, {"output", required_argument, 0, 'o'},
-                                       {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"labels", required_argument, 0, 'l'},
+                                       {"positive", required_argument, 0, 'p'},
+                                       {"threshold", required_argument, 0, 't'},
+                                       {"output", required_argument, 0, 'o'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:p:t:o:h", lo, NULL)) != -1) {
@@ -56,10 +59,7 @@ static int parse(int argc, char **argv, opts *o)
     return CLI_OK;
 }
 
-static int is_empty_name(const char *s)
-{
-    return strcmp(s, "empty") == 0 || strcmp(s, "blank") == 0;
-}
+static int is_empty_name(const char *s) { return strcmp(s, "empty") == 0 || strcmp(s, "blank") == 0; }
 
 static int pick_positive(const irb_joined *j, const char *name)
 {
@@ -103,11 +103,11 @@ static int write_outputs(const char *dir, const irb_evaluation *img, const irb_e
     irb_error err = {0};
     const irb_roc *curves[2] = {&img->roc, seq ? &seq->roc : NULL};
     const char *names[2] = {"image", "sequence"};
-#define OUT(name, call)                                            \
-    do {                                                           \
-        snprintf(p, sizeof p, "%s/%s", dir, name);                 \
-        if ((call) != IRB_OK)                                      \
-            return cli_fail("evaluate", &err);                     \
+#define OUT(name, call)                                                                                                \
+    do {                                                                                                               \
+        snprintf(p, sizeof p, "%s/%s", dir, name);                                                                     \
+        if ((call) != IRB_OK)                                                                                          \
+            return cli_fail("evaluate", &err);                                                                         \
     } while (0)
     OUT("metrics.json", irb_write_metrics_json(p, img, seq, &err));
     OUT("metrics.csv", irb_write_metrics_csv(p, img, &err));
@@ -130,8 +130,8 @@ static int run(const opts *o, const irb_joined *j)
     irb_error err = {0};
     irb_evaluation img = {0}, seq = {0};
     int rc = CLI_OK, has_seq = j->n_seq > 0;
-    if (irb_evaluate(j->probs, j->truth, j->n, j->n_classes, (const char *const *)j->classes, pos, o->threshold,
-                     &img, &err) != IRB_OK)
+    if (irb_evaluate(j->probs, j->truth, j->n, j->n_classes, (const char *const *)j->classes, pos, o->threshold, &img,
+                     &err) != IRB_OK)
         return cli_fail("evaluate", &err);
     print_eval("image", &img);
     if (has_seq) {

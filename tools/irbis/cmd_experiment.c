@@ -1,7 +1,8 @@
 /* irbis experiment: the reference transfer-learning experiment (docs/experiment.md). */
 #include "experiment_opts.h"
 
-const char irb_cmd_experiment_summary[] = "run L120 / RN1 / RN2 / RN2+A / RN2+A+E (+ motion rows) with cross-validation";
+const char irb_cmd_experiment_summary[] =
+    "run L120 / RN1 / RN2 / RN2+A / RN2+A+E (+ motion rows) with cross-validation";
 
 int irb_cmd_experiment(int argc, char **argv)
 {
@@ -19,8 +20,7 @@ int irb_cmd_experiment(int argc, char **argv)
     experiment_print_table(&r);
     printf("\nwritten: %s/{table.csv,table.md,results.json,roc.svg,report.html,predictions_*.csv,failed.csv}\n",
            x.o.out_dir);
-    if (r.saved_row[0])
-    {
+    if (r.saved_row[0]) {
         printf("pipeline: %s (row %s, trained on all %zu images)\n", r.saved_path, r.saved_row, r.n_images);
         experiment_print_uncertain(&r);
         experiment_print_precision(&x.o);

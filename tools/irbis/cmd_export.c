@@ -75,8 +75,9 @@ int irb_cmd_export(int argc, char **argv)
         return cli_fail("export", &err);
     cli_outputs_notes("export", &err, sum.untimed);
     if (!quiet)
-        fprintf(stderr, "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences: "
-                        "outputs rewritten in %s\n",
+        fprintf(stderr,
+                "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences: "
+                "outputs rewritten in %s\n",
                 sum.images, sum.classified, sum.failed, sum.pending, sum.sequences, o.out_dir);
     return CLI_OK;
 }

@@ -1,10 +1,9 @@
 /* irbis featurize: images -> CNN feature set (OUT.npy / OUT.csv / OUT.json, docs/features.md).
  * Images go through the library's featurizer (irb_featurizer: decoding on `threads` worker
- * threads while the net runs the previous batch, mirrors from the preprocessed tensor). A file that fails to decode is reported on
- * stderr and skipped; the exit status is then CLI_PARTIAL. Rows are also committed durably in
- * segments of SEGMENT inputs to OUT.parts/ (tools/irbis/parts.h), so a killed run started again
- * with the same command and inputs replays the committed segments instead of computing them;
- * the folder is removed once the feature set is complete. */
+ * threads while the net runs the previous batch, mirrors from the preprocessed tensor). A file that fails to decode is
+ * reported on stderr and skipped; the exit status is then CLI_PARTIAL. Rows are also committed durably in segments of
+ * SEGMENT inputs to OUT.parts/ (tools/irbis/parts.h), so a killed run started again with the same command and inputs
+ * replays the committed segments instead of computing them; the folder is removed once the feature set is complete. */
 #include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -22,31 +21,29 @@ static const char *const CMD = "featurize";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: irbis featurize --model M.onnx [options] -o OUT_BASE IMAGES...|DIR...|--list FILE\n"
-            "  --layer NAME        cut the net at this tensor\n"
-            "  --cut N             or at cut point N (1, 2, ... back from the output; 0 = output)\n"
-            "  --pool avg|none     global average pooling of a 4-D cut (default avg with a cut)\n"
-            "  --flip              also a row for the horizontally flipped image (flipped=1)\n"
-            "  --precision fp32|bf16|int8   (bf16 needs AVX512-BF16; int8 needs --calib)\n"
-            "  --calib TABLE       int8 activation ranges (irbis calibrate; docs/int8.md)\n"
-            "  --engine auto|onednn|reference\n"
-            "  --threads N         decode workers and CNN workers (default: all CPUs)\n"
-            "  --batch B           images per CNN run (default 16)\n"
-            "  --size S            run the network at SxS inputs (default: the model's size; a net\n"
-            "                      ending in global pooling takes any size)\n"
-            "  --resize center|short|squash   center: centre crop F of each side (default);\n"
-            "                      short: short side to S, then centre crop; squash: whole frame\n"
-            "  --crop-fraction F   for center (default 0.875)\n"
-            "  --short-side S      for short (default size * 8 / 7: 256 for 224)\n"
-            "  --decode-size M     decode at the DCT scale size M would pick and resample from it (a\n"
-            "                      multi-size pipeline's smaller inputs: its largest size)\n"
-            "  --list FILE         read image paths from FILE, one per line\n"
-            "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n"
-            "A killed run started again with the same command carries on: rows are committed in\n"
-            "segments of 1024 images to OUT_BASE.parts/, removed when the feature set is complete.\n");
+    fprintf(out, "usage: irbis featurize --model M.onnx [options] -o OUT_BASE IMAGES...|DIR...|--list FILE\n"
+                 "  --layer NAME        cut the net at this tensor\n"
+                 "  --cut N             or at cut point N (1, 2, ... back from the output; 0 = output)\n"
+                 "  --pool avg|none     global average pooling of a 4-D cut (default avg with a cut)\n"
+                 "  --flip              also a row for the horizontally flipped image (flipped=1)\n"
+                 "  --precision fp32|bf16|int8   (bf16 needs AVX512-BF16; int8 needs --calib)\n"
+                 "  --calib TABLE       int8 activation ranges (irbis calibrate; docs/int8.md)\n"
+                 "  --engine auto|onednn|reference\n"
+                 "  --threads N         decode workers and CNN workers (default: all CPUs)\n"
+                 "  --batch B           images per CNN run (default 16)\n"
+                 "  --size S            run the network at SxS inputs (default: the model's size; a net\n"
+                 "                      ending in global pooling takes any size)\n"
+                 "  --resize center|short|squash   center: centre crop F of each side (default);\n"
+                 "                      short: short side to S, then centre crop; squash: whole frame\n"
+                 "  --crop-fraction F   for center (default 0.875)\n"
+                 "  --short-side S      for short (default size * 8 / 7: 256 for 224)\n"
+                 "  --decode-size M     decode at the DCT scale size M would pick and resample from it (a\n"
+                 "                      multi-size pipeline's smaller inputs: its largest size)\n"
+                 "  --list FILE         read image paths from FILE, one per line\n"
+                 "  -o OUT_BASE         writes OUT_BASE.npy, OUT_BASE.csv, OUT_BASE.json\n"
+                 "A killed run started again with the same command carries on: rows are committed in\n"
+                 "segments of 1024 images to OUT_BASE.parts/, removed when the feature set is complete.\n");
 }
-
 
 /* ==== the run */
 
@@ -55,15 +52,15 @@ typedef struct run {
     paths in;
     featurize_engine e;
     irb_featwriter_t *w;
-    int cb_rc;           /* a failure inside the featurizer's callback */
+    int cb_rc; /* a failure inside the featurizer's callback */
     int failed;
     /* segments: committed parts of SEGMENT inputs each */
     char *parts, *key;
-    size_t segment;      /* inputs per segment */
-    part_writer pw;      /* the segment being written (pw.af.f != NULL) */
-    size_t resumed;      /* inputs replayed from an earlier run's segments */
-    int tty;             /* stderr is a terminal: a live progress line */
-    size_t done;         /* inputs handled so far */
+    size_t segment; /* inputs per segment */
+    part_writer pw; /* the segment being written (pw.af.f != NULL) */
+    size_t resumed; /* inputs replayed from an earlier run's segments */
+    int tty;        /* stderr is a terminal: a live progress line */
+    size_t done;    /* inputs handled so far */
 } run;
 
 /* The live "\r" progress line on a terminal; erase_progress clears it before other output. */
@@ -131,8 +128,12 @@ static void image_done(run *r, size_t i, const irb_error *e, int ok)
     } else if (warn) {
         cli_file_message(CMD, path, e->message, 1);
     }
-    if (r->pw.af.f && part_add(&r->pw, !ok ? PART_FAIL : warn ? PART_WARN : PART_OK, ok ? IRB_OK : IRB_CORRUPT, path,
-                            !ok || warn ? e->message : "", ok ? r->e.rows : NULL, &err) != IRB_OK) {
+    if (r->pw.af.f && part_add(&r->pw,
+                               !ok    ? PART_FAIL
+                               : warn ? PART_WARN
+                                      : PART_OK,
+                               ok ? IRB_OK : IRB_CORRUPT, path, !ok || warn ? e->message : "", ok ? r->e.rows : NULL,
+                               &err) != IRB_OK) {
         r->cb_rc = cli_fail(CMD, &err);
         return;
     }
@@ -282,8 +283,7 @@ int irb_cmd_featurize(int argc, char **argv)
     if (rc != CLI_OK && r.parts)
         rmdir(r.parts); /* only when no segment was committed: committed ones are kept for a rerun */
     if (rc == CLI_OK && r.resumed)
-        fprintf(stderr, "irbis %s: %zu images taken from the committed segments of an earlier run\n", CMD,
-                r.resumed);
+        fprintf(stderr, "irbis %s: %zu images taken from the committed segments of an earlier run\n", CMD, r.resumed);
     if (rc == CLI_OK)
         featurize_summary(CMD, r.in.n, r.failed, &r.e, r.o.out);
     if (rc == CLI_OK && r.failed)

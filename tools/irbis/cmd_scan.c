@@ -19,7 +19,8 @@ static void usage(FILE *f)
           "status is ok, warning or error (unreadable, not an image, damaged...).\n\n"
           "  -o, --output FILE     write the CSV to FILE instead of standard output\n"
           "  -k, --camera-depth K  camera = the first K folders of the path\n"
-          "exit status: 0 all ok or warnings, 1 some files are errors, 2 usage, 3 could not run\n", f);
+          "exit status: 0 all ok or warnings, 1 some files are errors, 2 usage, 3 could not run\n",
+          f);
 }
 
 static double now(void)
@@ -78,7 +79,8 @@ int irb_cmd_scan(int argc, char **argv)
         irb_scan_write_csv_row(out, &row);
         counts[row.status]++;
     }
-    int rc = s == IRB_NOT_FOUND ? (counts[IRB_ROW_ERROR] ? CLI_PARTIAL : CLI_OK) : cli_fail("scan", irb_scan_error(scan));
+    int rc =
+        s == IRB_NOT_FOUND ? (counts[IRB_ROW_ERROR] ? CLI_PARTIAL : CLI_OK) : cli_fail("scan", irb_scan_error(scan));
     irb_scan_close(scan);
     if ((out != stdout && fclose(out) != 0) || (out == stdout && fflush(out) != 0)) {
         cli_error("scan", "cannot write %s: %s", out_path ? out_path : "standard output", strerror(errno));

@@ -43,8 +43,7 @@ static int train_images(int argc, char **argv)
 /* When --labels names the output folder of a classify run (it holds irbis.sqlite), its human
  * labels are written to OUT/review-labels.csv and argv (copied to *av) names that file instead;
  * --images defaults to the run's survey. 0: not such a folder; 1: done; -1: failed (said). */
-static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, size_t size, char *survey,
-                         size_t ssize)
+static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, size_t size, char *survey, size_t ssize)
 {
     int at = -1, eq = 0, images = 0;
     for (int i = 1; i < argc; i++) {
@@ -114,8 +113,8 @@ int irb_cmd_train(int argc, char **argv)
     irb_error err = {0};
     if ((rc = train_prepare(&j, &o, "train")) != CLI_OK || (rc = train_load_rows(&j, &o, 0, j.n, "train")) != CLI_OK)
         goto done;
-    irb_train_opts to = {.C = o.C, .cv_folds = j.cv, .groups = j.group, .balanced = o.balanced,
-                         .max_iter = (int)o.max_iter};
+    irb_train_opts to = {
+        .C = o.C, .cv_folds = j.cv, .groups = j.group, .balanced = o.balanced, .max_iter = (int)o.max_iter};
     irb_train_report rep;
     if (irb_logreg_train(j.x, j.n, j.fs->dim, j.y, j.nclass, (const char *const *)j.class_name, &to, &clf, &rep,
                          &err) != IRB_OK) {

@@ -66,7 +66,6 @@ static void train_usage(FILE *f)
           f);
 }
 
-
 static void progress(void *ctx, const char *stage, size_t done, size_t total)
 {
     exp_progress *p = ctx;
@@ -140,8 +139,8 @@ void experiment_print_table(const irb_experiment_result *r)
         if (!isnan(w->seq_accuracy))
             snprintf(seq, sizeof seq, "%.1f%%", 100 * w->seq_accuracy);
         printf("%-9s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
-               100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max,
-               seq, w->mean_log10_C, w->train_seconds, w->sizes[0] ? w->sizes : "-");
+               100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max, seq,
+               w->mean_log10_C, w->train_seconds, w->sizes[0] ? w->sizes : "-");
     }
 }
 
@@ -186,16 +185,17 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         o->combine = IRB_COMBINE_MEAN;
     }
     static const struct option opts[] = {
-        {"images", 1, 0, 'i'}, {"labels", 1, 0, 'l'}, {"model", 1, 0, 'm'},   {"task", 1, 0, 't'},
-        {"positive", 1, 0, 'p'}, {"folds", 1, 0, 'k'}, {"group", 1, 0, 'g'},  {"gap", 1, 0, 'G'},
-        {"C", 1, 0, 'C'},        {"crop", 1, 0, 'c'},  {"resize", 1, 0, 'r'}, {"raw-size", 1, 0, 'R'},
-        {"rows", 1, 0, 'w'},     {"limit", 1, 0, 'L'}, {"threads", 1, 0, 'T'}, {"batch", 1, 0, 'b'},
-        {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'}, {"quiet", 0, 0, 'q'},
-        {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'}, {"combine", 1, 0, 'M'},
-        {"decode", 1, 0, 'd'},
-        {"output", 1, 0, 'o'},   {"help", 0, 0, 'h'},  {"save", 1, 0, 'S'},   {"save-to", 1, 0, 'O'},
-        {"recipe", 1, 0, 'y'},   {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'},
-        {"calib", 1, 0, 'K'},    {0, 0, 0, 0}};
+        {"images", 1, 0, 'i'},       {"labels", 1, 0, 'l'},    {"model", 1, 0, 'm'},
+        {"task", 1, 0, 't'},         {"positive", 1, 0, 'p'},  {"folds", 1, 0, 'k'},
+        {"group", 1, 0, 'g'},        {"gap", 1, 0, 'G'},       {"C", 1, 0, 'C'},
+        {"crop", 1, 0, 'c'},         {"resize", 1, 0, 'r'},    {"raw-size", 1, 0, 'R'},
+        {"rows", 1, 0, 'w'},         {"limit", 1, 0, 'L'},     {"threads", 1, 0, 'T'},
+        {"batch", 1, 0, 'b'},        {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'},
+        {"cache", 1, 0, 'x'},        {"quiet", 0, 0, 'q'},     {"cache-every", 1, 0, 'E'},
+        {"size", 1, 0, 'z'},         {"combine", 1, 0, 'M'},   {"decode", 1, 0, 'd'},
+        {"output", 1, 0, 'o'},       {"help", 0, 0, 'h'},      {"save", 1, 0, 'S'},
+        {"save-to", 1, 0, 'O'},      {"recipe", 1, 0, 'y'},    {"report", 1, 0, 'Y'},
+        {"camera-depth", 1, 0, 'D'}, {"calib", 1, 0, 'K'},     {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const combines[] = {"choose", "mean"};
@@ -344,7 +344,8 @@ void experiment_print_precision(const irb_experiment_opts *o)
 {
     if (o->precision == IRB_PRECISION_INT8)
         printf("precision: int8, a calibration table per input size stored in the pipeline (%s); classify runs "
-               "int8\n", o->calib[0] ? "given with --calib" : "from 64 of the images");
+               "int8\n",
+               o->calib[0] ? "given with --calib" : "from 64 of the images");
     else if (o->precision != IRB_PRECISION_FP32)
         printf("precision: %s; classify runs it\n", irb_precision_name(o->precision));
 }

@@ -13,8 +13,8 @@ typedef struct {
 typedef struct exp_cli {
     irb_experiment_opts o;
     exp_progress ps;
-    char out_dir[4096];   /* train: the folder of the cross-validation's outputs */
-    char calib[8192];     /* --calib's list, cut at the commas (o.calib points into it) */
+    char out_dir[4096]; /* train: the folder of the cross-validation's outputs */
+    char calib[8192];   /* --calib's list, cut at the commas (o.calib points into it) */
 } exp_cli;
 
 /* Parses argv into x. train = 1: `irbis train --images` (-o names the pipeline file, --recipe

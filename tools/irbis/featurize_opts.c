@@ -106,7 +106,8 @@ int collect_inputs(paths *p, const char *cmd, const char *list, int n, char **op
         ok = add_list(p, cmd, list);
     for (int i = 0; ok && i < n; i++) {
         struct stat st;
-        ok = stat(operands[i], &st) == 0 && S_ISDIR(st.st_mode) ? add_dir(p, cmd, operands[i]) : paths_add(p, operands[i]);
+        ok = stat(operands[i], &st) == 0 && S_ISDIR(st.st_mode) ? add_dir(p, cmd, operands[i])
+                                                                : paths_add(p, operands[i]);
     }
     if (!ok)
         cli_error(cmd, "could not list the inputs");
@@ -139,8 +140,8 @@ int parse_resize(const char *cmd, const char *text, irb_resize_mode old_crop, ir
     return 0;
 }
 
-const fopts featurize_defaults = {.batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION,
-                                  .engine = "auto"};
+const fopts featurize_defaults = {
+    .batch = 16, .crop_fraction = 0.875, .resize = IRB_RESIZE_CROP_FRACTION, .engine = "auto"};
 
 int featurize_take(const char *CMD, int c, fopts *o)
 {
@@ -165,9 +166,12 @@ int featurize_take(const char *CMD, int c, fopts *o)
         break;
     case 'p':
         o->pool_set = 1;
-        if (!strcmp(optarg, "avg")) o->pool = 1;
-        else if (!strcmp(optarg, "none")) o->pool = 0;
-        else return cli_error(CMD, "--pool expects avg or none, got '%s'", optarg), 0;
+        if (!strcmp(optarg, "avg"))
+            o->pool = 1;
+        else if (!strcmp(optarg, "none"))
+            o->pool = 0;
+        else
+            return cli_error(CMD, "--pool expects avg or none, got '%s'", optarg), 0;
         break;
     case 'P':
         o->bf16 = !strcmp(optarg, "bf16");
@@ -191,11 +195,12 @@ int featurize_need_model_out(const char *CMD, const fopts *o)
 int featurize_parse(int argc, char **argv, const char *CMD, void (*usage)(FILE *), fopts *o)
 {
     static const struct option longs[] = {
-        {"model", 1, 0, 'm'},      {"layer", 1, 0, 'l'},  {"cut", 1, 0, 'c'},        {"pool", 1, 0, 'p'},
-        {"flip", 0, 0, 'f'},       {"precision", 1, 0, 'P'}, {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},
-        {"size", 1, 0, 's'},       {"resize", 1, 0, 'r'}, {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
-        {"list", 1, 0, 'L'},       {"engine", 1, 0, 'e'}, {"help", 0, 0, 'h'},       {"calib", 1, 0, 'C'},
-        {"decode-size", 1, 0, 'D'}, {0, 0, 0, 0}};
+        {"model", 1, 0, 'm'},   {"layer", 1, 0, 'l'},         {"cut", 1, 0, 'c'},
+        {"pool", 1, 0, 'p'},    {"flip", 0, 0, 'f'},          {"precision", 1, 0, 'P'},
+        {"threads", 1, 0, 't'}, {"batch", 1, 0, 'b'},         {"size", 1, 0, 's'},
+        {"resize", 1, 0, 'r'},  {"crop-fraction", 1, 0, 'F'}, {"short-side", 1, 0, 'S'},
+        {"list", 1, 0, 'L'},    {"engine", 1, 0, 'e'},        {"help", 0, 0, 'h'},
+        {"calib", 1, 0, 'C'},   {"decode-size", 1, 0, 'D'},   {0, 0, 0, 0}};
     *o = featurize_defaults;
     int c, took;
     optind = 1;
@@ -238,7 +243,7 @@ irb_preproc featurize_preproc(const fopts *o, const irb_model_t *m, int input_si
 
 irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_net_t **net, irb_error *err)
 {
-    irb_engine eng = !strcmp(o->engine, "onednn") ? IRB_ENGINE_ONEDNN
+    irb_engine eng = !strcmp(o->engine, "onednn")      ? IRB_ENGINE_ONEDNN
                      : !strcmp(o->engine, "reference") ? IRB_ENGINE_REFERENCE
                                                        : IRB_ENGINE_AUTO;
     irb_calib_t *cal = NULL;
@@ -247,17 +252,28 @@ irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_
         if (s != IRB_OK)
             return s;
     }
-    irb_net_opts no = {.layer = o->layer, .cut = (int)o->cut, .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
+    irb_net_opts no = {.layer = o->layer,
+                       .cut = (int)o->cut,
+                       .pool = o->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
                        .engine = eng,
-                       .precision = o->bf16 ? IRB_PRECISION_BF16 : o->int8 ? IRB_PRECISION_INT8 : IRB_PRECISION_FP32,
-                       .threads = threads, .max_batch = (int)o->batch * (o->flip ? 2 : 1),
-                       .input_size = (int)o->size, .calib = cal};
+                       .precision = o->bf16   ? IRB_PRECISION_BF16
+                                    : o->int8 ? IRB_PRECISION_INT8
+                                              : IRB_PRECISION_FP32,
+                       .threads = threads,
+                       .max_batch = (int)o->batch * (o->flip ? 2 : 1),
+                       .input_size = (int)o->size,
+                       .calib = cal};
     irb_status s = irb_net_new(m, &no, net, err);
     irb_calib_free(cal);
     return s;
 }
 
-#define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        irb_status s_ = (x);                                                                                           \
+        if (s_ != IRB_OK)                                                                                              \
+            return s_;                                                                                                 \
+    } while (0)
 
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
                                 const irb_preproc *pp)
@@ -280,8 +296,8 @@ char *featurize_key(const fopts *o, const char *model_sha, const irb_net_t *net,
     char buf[8192], ppj[2048];
     irb_preproc_to_json(pp, ppj, sizeof ppj);
     snprintf(buf, sizeof buf, "featurize|model=%s|layer=%s|cut=%ld|pool=%d|bf16=%d|engine=%s|pp=%s|crop=%.17g|flip=%d",
-             model_sha, irb_net_output_name(net), o->cut, o->pool, o->bf16, irb_net_engine(net), ppj,
-             pp->crop_fraction, o->flip);
+             model_sha, irb_net_output_name(net), o->cut, o->pool, o->bf16, irb_net_engine(net), ppj, pp->crop_fraction,
+             o->flip);
     if (o->int8) /* appended, so fp32/bf16 keys stay as they were */
         snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "|int8=%s", o->calib);
     return strdup(buf);

@@ -72,10 +72,10 @@ typedef struct featurize_engine {
     irb_net_t *net;
     irb_preproc pp;
     irb_featurizer *fz;
-    size_t dim;       /* floats per feature row */
-    int k;            /* rows per image: 2 with --flip (the image, then its mirror) */
-    float *rows;      /* k x dim */
-    char sha[65];     /* the model's sha256 (featurize_engine_key) */
+    size_t dim;   /* floats per feature row */
+    int k;        /* rows per image: 2 with --flip (the image, then its mirror) */
+    float *rows;  /* k x dim */
+    char sha[65]; /* the model's sha256 (featurize_engine_key) */
 } featurize_engine;
 
 /* Builds e from o with `threads` decode and CNN workers. CLI_OK, or CLI_FATAL (message printed;

@@ -5,7 +5,9 @@
 
 #include "cli.h"
 
-#define IRB_CMD(n) int irb_cmd_##n(int argc, char **argv); extern const char irb_cmd_##n##_summary[];
+#define IRB_CMD(n)                                                                                                     \
+    int irb_cmd_##n(int argc, char **argv);                                                                            \
+    extern const char irb_cmd_##n##_summary[];
 #include "cmd_table.inc"
 #undef IRB_CMD
 
@@ -40,11 +42,11 @@ static void print_name(FILE *out, const char *name)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "irbis %s: camera-trap images to labelled data by transfer learning\n\n"
-                 "usage: irbis <command> [options]   (irbis <command> --help for details)\n\ncommands:\n",
+    fprintf(out,
+            "irbis %s: camera-trap images to labelled data by transfer learning\n\n"
+            "usage: irbis <command> [options]   (irbis <command> --help for details)\n\ncommands:\n",
             irb_version());
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    {
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         fputs("  ", out);
         print_name(out, commands[i].name);
         fprintf(out, "%s\n", commands[i].summary);

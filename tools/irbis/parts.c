@@ -42,8 +42,7 @@ static int put_str(part_writer *w, const char *s)
     return put(w, &n, 4) && put(w, s ? s : "", n);
 }
 
-irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim,
-                       irb_error *err)
+irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim, irb_error *err)
 {
     memset(w, 0, sizeof *w);
     char suffix[32];
@@ -140,9 +139,9 @@ int part_complete(const char *path, const char *key, const char *camera, int dim
     size_t cap = 0;
     uint32_t d;
     uint64_t n;
-    if (get(f, head, 8) && !memcmp(head, MAGIC, 8) && get_str(f, &s, &cap) && !strcmp(s, key) &&
-        get_str(f, &s, &cap) && !strcmp(s, camera) && get(f, &d, 4) && (int)d == dim && get(f, &n, 8) &&
-        (rows < 0 || n == (uint64_t)rows) && fseek(f, 0, SEEK_END) == 0) {
+    if (get(f, head, 8) && !memcmp(head, MAGIC, 8) && get_str(f, &s, &cap) && !strcmp(s, key) && get_str(f, &s, &cap) &&
+        !strcmp(s, camera) && get(f, &d, 4) && (int)d == dim && get(f, &n, 8) && (rows < 0 || n == (uint64_t)rows) &&
+        fseek(f, 0, SEEK_END) == 0) {
         long size = ftell(f);
         char tail[12];
         if (size >= 12 && fseek(f, size - 12, SEEK_SET) == 0 && get(f, tail, 12) && !memcmp(tail + 4, END, 8) &&
@@ -227,7 +226,8 @@ void part_close(part_reader *r)
 
 int part_cursor_init(part_cursor *c, const char *dir, size_t units)
 {
-    *c = (part_cursor){.dir = dir, .offset = calloc(units ? units : 1, sizeof(long)),
+    *c = (part_cursor){.dir = dir,
+                       .offset = calloc(units ? units : 1, sizeof(long)),
                        .next = calloc(units ? units : 1, sizeof(uint64_t))};
     if (!c->offset || !c->next)
         return part_cursor_free(c), -1;

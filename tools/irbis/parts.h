@@ -33,8 +33,7 @@ typedef struct part_writer {
 } part_writer;
 
 /* Opens `path`.tmp.<pid> for writing. Returns IRB_OK or IRB_IO (message in err). */
-irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim,
-                       irb_error *err);
+irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim, irb_error *err);
 irb_status part_add(part_writer *w, int kind, irb_status status, const char *path, const char *message,
                     const float *row, irb_error *err);
 /* Writes the trailer, fsyncs and renames into place. Always releases w. */
@@ -66,11 +65,11 @@ void part_close(part_reader *r);
 /* The parts of a run's units read in input order: a merge moves between units row by row, so
  * one reader is open at a time and each unit's position is remembered. */
 typedef struct part_cursor {
-    part_reader rd;   /* the reader of unit `open` (rd.f != NULL once a unit was opened) */
-    const char *dir;  /* borrowed */
+    part_reader rd;  /* the reader of unit `open` (rd.f != NULL once a unit was opened) */
+    const char *dir; /* borrowed */
     size_t open;
-    long *offset;     /* per unit: byte offset of its next row, 0 = not opened yet */
-    uint64_t *next;   /* per unit: rows read */
+    long *offset;   /* per unit: byte offset of its next row, 0 = not opened yet */
+    uint64_t *next; /* per unit: rows read */
 } part_cursor;
 
 /* A cursor over `units` parts in dir (borrowed, outlives c). 0, or -1 when out of memory. */

@@ -163,9 +163,15 @@ static int arg_int(struct MHD_Connection *c, const char *name)
 static enum MHD_Result api_sequences(review_server *s, struct MHD_Connection *c)
 {
     const char *rev = arg(c, "reviewed");
-    irb_review_query q = {.queue = arg(c, "queue"), .cls = arg(c, "cls"), .camera = arg(c, "camera"),
-                          .label = arg(c, "label"), .offset = arg_int(c, "offset"), .limit = arg_int(c, "limit"),
-                          .reviewed = rev && !strcmp(rev, "yes") ? 1 : rev && !strcmp(rev, "no") ? -1 : 0};
+    irb_review_query q = {.queue = arg(c, "queue"),
+                          .cls = arg(c, "cls"),
+                          .camera = arg(c, "camera"),
+                          .label = arg(c, "label"),
+                          .offset = arg_int(c, "offset"),
+                          .limit = arg_int(c, "limit"),
+                          .reviewed = rev && !strcmp(rev, "yes")  ? 1
+                                      : rev && !strcmp(rev, "no") ? -1
+                                                                  : 0};
     char *json = NULL;
     irb_error err = {0};
     pthread_mutex_lock(&s->lock);
@@ -218,8 +224,9 @@ static enum MHD_Result api_label(review_server *s, struct MHD_Connection *c, req
     bad |= n < LABELS_MAX && seqs && seqs[n]; /* a seq without its label */
     enum MHD_Result r;
     if (bad || n == 0) {
-        r = send_text(c, MHD_HTTP_BAD_REQUEST, "expected a form body seq=NAME&label=CLASS[&seq=...&label=...], at "
-                                               "most 2000 pairs");
+        r = send_text(c, MHD_HTTP_BAD_REQUEST,
+                      "expected a form body seq=NAME&label=CLASS[&seq=...&label=...], at "
+                      "most 2000 pairs");
     } else {
         irb_error err = {0};
         pthread_mutex_lock(&s->lock);
@@ -399,8 +406,7 @@ review_server *review_server_start(irb_review_t *rv, const review_server_opts *o
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->d) {
-        snprintf(err->message, sizeof err->message, "cannot listen on %s port %u: %s", bind, o->port,
-                 strerror(errno));
+        snprintf(err->message, sizeof err->message, "cannot listen on %s port %u: %s", bind, o->port, strerror(errno));
         err->status = IRB_IO;
         pthread_mutex_destroy(&s->lock);
         free(s);

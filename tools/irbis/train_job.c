@@ -54,15 +54,25 @@ static size_t map_n(const irb_strmap *m) { return m ? irb_strmap_count(m) : 0; }
 
 /* ---- options -------------------------------------------------------------------------------- */
 
-
 int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
 {
-    static const struct option lo[] = {
-        {"labels", 1, 0, 'l'}, {"label-column", 1, 0, 'L'}, {"path-column", 1, 0, 'P'}, {"root", 1, 0, 'r'},
-        {"C", 1, 0, 'C'}, {"cv", 1, 0, 'k'}, {"group-column", 1, 0, 'g'},
-        {"group", 1, 0, 'G'}, {"gap", 1, 0, 'a'}, {"camera-depth", 1, 0, 'd'}, {"class-weight", 1, 0, 'w'},
-        {"classes", 1, 0, 'c'}, {"positive", 1, 0, 'p'}, {"negative", 1, 0, 'n'}, {"max-iter", 1, 0, 'm'},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    static const struct option lo[] = {{"labels", 1, 0, 'l'},
+                                       {"label-column", 1, 0, 'L'},
+                                       {"path-column", 1, 0, 'P'},
+                                       {"root", 1, 0, 'r'},
+                                       {"C", 1, 0, 'C'},
+                                       {"cv", 1, 0, 'k'},
+                                       {"group-column", 1, 0, 'g'},
+                                       {"group", 1, 0, 'G'},
+                                       {"gap", 1, 0, 'a'},
+                                       {"camera-depth", 1, 0, 'd'},
+                                       {"class-weight", 1, 0, 'w'},
+                                       {"classes", 1, 0, 'c'},
+                                       {"positive", 1, 0, 'p'},
+                                       {"negative", 1, 0, 'n'},
+                                       {"max-iter", 1, 0, 'm'},
+                                       {"help", 0, 0, 'h'},
+                                       {0, 0, 0, 0}};
     *o = (train_opts){.label_col = "label", .path_col = "path", .group = -1, .gap = -1};
     int c;
     optind = 1;
@@ -73,20 +83,35 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
         case 'P': o->path_col = optarg; break;
         case 'r': o->root = optarg; break;
         case 'C':
-            if (!cli_double(cmd, "--C", optarg, &o->C)) return CLI_USAGE;
-            if (!(o->C > 0)) return cli_error(cmd, "--C must be > 0"), CLI_USAGE;
+            if (!cli_double(cmd, "--C", optarg, &o->C))
+                return CLI_USAGE;
+            if (!(o->C > 0))
+                return cli_error(cmd, "--C must be > 0"), CLI_USAGE;
             break;
-        case 'k': if (!cli_int(cmd, "--cv", optarg, 2, 100, &o->cv)) return CLI_USAGE; break;
-        case 'm': if (!cli_int(cmd, "--max-iter", optarg, 1, 1000000, &o->max_iter)) return CLI_USAGE; break;
+        case 'k':
+            if (!cli_int(cmd, "--cv", optarg, 2, 100, &o->cv))
+                return CLI_USAGE;
+            break;
+        case 'm':
+            if (!cli_int(cmd, "--max-iter", optarg, 1, 1000000, &o->max_iter))
+                return CLI_USAGE;
+            break;
         case 'g': o->group_col = optarg; break;
         case 'G':
             if ((o->group = irb_fold_unit_parse(optarg)) < 0)
                 return cli_error(cmd, "--group takes sequence, camera or block, got '%s'", optarg), CLI_USAGE;
             break;
-        case 'a': if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->gap)) return CLI_USAGE; break;
-        case 'd': if (!cli_int(cmd, "--camera-depth", optarg, 0, 100, &o->camera_depth)) return CLI_USAGE; break;
+        case 'a':
+            if (!cli_double_in(cmd, "--gap", optarg, 0, INFINITY, &o->gap))
+                return CLI_USAGE;
+            break;
+        case 'd':
+            if (!cli_int(cmd, "--camera-depth", optarg, 0, 100, &o->camera_depth))
+                return CLI_USAGE;
+            break;
         case 'w':
-            if (strcmp(optarg, "balanced")) return cli_error(cmd, "--class-weight takes 'balanced'"), CLI_USAGE;
+            if (strcmp(optarg, "balanced"))
+                return cli_error(cmd, "--class-weight takes 'balanced'"), CLI_USAGE;
             o->balanced = 1;
             break;
         case 'c': o->classes = optarg; break;
@@ -115,7 +140,6 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
 }
 
 /* ---- joining labels to feature rows ------------------------------------------------------- */
-
 
 void train_job_free(train_job *j)
 {
@@ -226,8 +250,8 @@ static long image_units(train_job *j, const train_opts *o, const size_t *first_r
                         const char **what)
 {
     irb_seq_item *it = calloc(n_img ? n_img : 1, sizeof *it);
-    char (*cam)[512] = malloc((n_img ? n_img : 1) * sizeof *cam);
-    char (*stamp)[64] = malloc((n_img ? n_img : 1) * sizeof *stamp);
+    char(*cam)[512] = malloc((n_img ? n_img : 1) * sizeof *cam);
+    char(*stamp)[64] = malloc((n_img ? n_img : 1) * sizeof *stamp);
     irb_decoder_t *dec = NULL;
     long n_units = -1;
     int timed = 0;
@@ -308,7 +332,9 @@ static int set_groups(train_job *j, const train_opts *o)
         int gc = o->group_col ? irb_table_column(j->t, o->group_col) : -1;
         char *const *fc = o->group_col ? irb_features_column(j->fs, o->group_col) : NULL;
         for (size_t s = 0; s < j->n; s++) {
-            const char *g = !o->group_col ? "" : gc >= 0 ? j->t->cell[j->lab.row[j->match[j->row[s]]]][gc] : fc[j->row[s]];
+            const char *g = !o->group_col ? ""
+                            : gc >= 0     ? j->t->cell[j->lab.row[j->match[j->row[s]]]][gc]
+                                          : fc[j->row[s]];
             if ((j->group[s] = map_put(&ids, g, (int)map_n(ids))) < 0)
                 return irb_strmap_free(ids), -1;
         }
@@ -450,11 +476,15 @@ int train_provenance(irb_classifier_t *c, const train_job *j, const train_opts *
         flipped |= j->fs->flipped[i];
     snprintf(buf, sizeof buf, "%zu", j->n);
     irb_status s = irb_classifier_set_provenance(c, j->fs);
-    if (s == IRB_OK) s = irb_classifier_set_meta(c, "flip_augmentation", flipped ? "yes" : "no");
-    if (s == IRB_OK) s = irb_classifier_set_meta(c, "train_rows", buf);
-    if (s == IRB_OK) s = irb_classifier_set_meta(c, "features", o->features);
-    if (s == IRB_OK) s = irb_classifier_set_meta(c, "labels", o->labels);
-    if (s == IRB_OK && o->balanced) s = irb_classifier_set_meta(c, "class_weight", "balanced");
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(c, "flip_augmentation", flipped ? "yes" : "no");
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(c, "train_rows", buf);
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(c, "features", o->features);
+    if (s == IRB_OK)
+        s = irb_classifier_set_meta(c, "labels", o->labels);
+    if (s == IRB_OK && o->balanced)
+        s = irb_classifier_set_meta(c, "class_weight", "balanced");
     return s == IRB_OK ? 0 : -1;
 }
-

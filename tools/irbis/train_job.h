@@ -10,30 +10,30 @@
 
 typedef struct train_opts {
     const char *features, *labels, *label_col, *path_col, *root, *group_col, *classes, *positive, *negative, *out;
-    double C, gap;     /* gap < 0: the default */
+    double C, gap; /* gap < 0: the default */
     long cv, max_iter, camera_depth;
-    int group;         /* irb_fold_unit, or -1: sequence when timed, else block */
+    int group; /* irb_fold_unit, or -1: sequence when timed, else block */
     int balanced;
 } train_opts;
 
 typedef struct train_job {
     irb_features *fs;
     irb_table *t;
-    irb_labels lab;    /* the labels (irb_labels_from_table) */
-    long *match;       /* [fs->n]: the label of each feature row (irb_labels_match), or -1 */
+    irb_labels lab;       /* the labels (irb_labels_from_table) */
+    long *match;          /* [fs->n]: the label of each feature row (irb_labels_match), or -1 */
     irb_strmap *class_ix; /* class name -> index (or NULL before the first) */
-    char **class_name; /* nclass */
+    char **class_name;    /* nclass */
     int nclass;
-    size_t *row;       /* n: the feature row of each selected row */
-    float *x;          /* selected rows [x_first, x_first + x_n), read by train_load_rows */
+    size_t *row; /* n: the feature row of each selected row */
+    float *x;    /* selected rows [x_first, x_first + x_n), read by train_load_rows */
     size_t x_first, x_n;
     int *y, *group;
     size_t n, skipped_unlabelled, skipped_class;
-    size_t n_groups;          /* distinct CV groups */
-    const char *group_what;   /* what the groups are, for the summary */
-    const char *group_note;   /* a fallback taken, or NULL */
-    int cv;                   /* CV folds to use */
-    size_t labels_unmatched;  /* label rows that match no feature row */
+    size_t n_groups;         /* distinct CV groups */
+    const char *group_what;  /* what the groups are, for the summary */
+    const char *group_note;  /* a fallback taken, or NULL */
+    int cv;                  /* CV folds to use */
+    size_t labels_unmatched; /* label rows that match no feature row */
     const char *unmatched_example;
 } train_job;
 

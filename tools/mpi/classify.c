@@ -48,22 +48,22 @@ static int parse(int argc, char **argv, irb_classify_opts *o, int *quiet)
 typedef struct run {
     irb_classify_opts o;
     int quiet;
-    char parts[4096];          /* OUT/mpi-parts */
+    char parts[4096]; /* OUT/mpi-parts */
     /* the pending images, as rank 0's store listed them */
-    char *packed;              /* "G" then path\0camera\0time\0prev\0next\0 per image (time: %.17g or
-                                * empty; prev/next empty when none) */
+    char *packed; /* "G" then path\0camera\0time\0prev\0next\0 per image (time: %.17g or
+                   * empty; prev/next empty when none) */
     size_t packed_len;
     const char **path, **cam, **nb_prev, **nb_next; /* neighbours of image i: NULL when none */
-    double *time;              /* per image, seconds, NaN: unknown */
+    double *time;                                   /* per image, seconds, NaN: unknown */
     size_t n;
     camera_set cs;
     irb_classify_worker_t *w;
     const char *key;
     int nc;
-    int planned;               /* rank 0: the plan hook ran (the other ranks were told to work) */
-    long long computed;        /* images classified this run, all ranks (rank 0) */
-    double t_work, t_plan;     /* this rank's work; rank 0's whole plan hook (list, work, checks) */
-    double t0, shown;          /* start of this rank's work, last progress line */
+    int planned;           /* rank 0: the plan hook ran (the other ranks were told to work) */
+    long long computed;    /* images classified this run, all ranks (rank 0) */
+    double t_work, t_plan; /* this rank's work; rank 0's whole plan hook (list, work, checks) */
+    double t0, shown;      /* start of this rank's work, last progress line */
     /* rank 0 replaying the parts in store order */
     part_cursor parts_in;
     size_t cursor;
@@ -154,10 +154,7 @@ static int camera_done_at(void *user, size_t c)
 }
 
 /* Rank 0 checks which cameras are done; everyone learns it. */
-static int share_done(run *r)
-{
-    return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r);
-}
+static int share_done(run *r) { return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r); }
 
 /* Writes each image's result into the camera's part as the worker delivers it. */
 typedef struct camera_job {
@@ -216,9 +213,11 @@ static void on_unit(void *user, long t, long long images)
     if (comm_rank() != 0 || r->quiet || comm_wtime() - r->shown < 5)
         return;
     r->shown = comm_wtime();
-    fprintf(stderr, "classify: %ld of %zu cameras handed out to %d ranks; rank 0 did %lld images "
-            "(%.1f img/s)  elapsed %.0fs\n", t + 1, r->cs.n, comm_size(), images,
-            images / (r->shown - r->t0 > 0 ? r->shown - r->t0 : 1), r->shown - r->t0);
+    fprintf(stderr,
+            "classify: %ld of %zu cameras handed out to %d ranks; rank 0 did %lld images "
+            "(%.1f img/s)  elapsed %.0fs\n",
+            t + 1, r->cs.n, comm_size(), images, images / (r->shown - r->t0 > 0 ? r->shown - r->t0 : 1),
+            r->shown - r->t0);
 }
 
 /* Every rank: build the worker, agree it works, classify cameras until none is left. */
@@ -258,8 +257,8 @@ static int compute(run *r, irb_error *err0)
 
 /* ==== rank 0: hooks of irb_classify_run_dist */
 
-static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams,
-                       const double *times, const char *const *prev, const char *const *next, irb_error *err)
+static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams, const double *times,
+                       const char *const *prev, const char *const *next, irb_error *err)
 {
     run *r = user;
     double t0 = comm_wtime();
@@ -388,9 +387,10 @@ static int root_run(run *r)
         part_remove_all(r->parts);
     cli_outputs_notes(CMD, &err, sum.untimed);
     if (getenv("IRBIS_MPI_TIMING"))
-        fprintf(stderr, "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "
-                "replay into the store %.3f s, total %.3f s\n", r->computed, comm_size(), r->t_plan,
-                sum.classify_seconds - r->t_plan, comm_wtime() - t0);
+        fprintf(stderr,
+                "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "
+                "replay into the store %.3f s, total %.3f s\n",
+                r->computed, comm_size(), r->t_plan, sum.classify_seconds - r->t_plan, comm_wtime() - t0);
     if (!r->quiet)
         fprintf(stderr,
                 "irbis %s: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "

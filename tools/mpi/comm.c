@@ -77,8 +77,8 @@ irb_status comm_allreduce_sum(void *user, double *buf, size_t n, irb_error *err)
     (void)user;
     for (size_t off = 0; off < n;) {
         int k = n - off > (1u << 28) ? (1 << 28) : (int)(n - off);
-        int rc = MPI_Reduce(g_rank == 0 ? MPI_IN_PLACE : buf + off, buf + off, k, MPI_DOUBLE, MPI_SUM, 0,
-                            MPI_COMM_WORLD);
+        int rc =
+            MPI_Reduce(g_rank == 0 ? MPI_IN_PLACE : buf + off, buf + off, k, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
         if (rc == MPI_SUCCESS)
             rc = MPI_Bcast(buf + off, k, MPI_DOUBLE, 0, MPI_COMM_WORLD);
         if (rc != MPI_SUCCESS) {

@@ -23,14 +23,14 @@ static const char *const CMD = "featurize";
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: mpirun -np N irbis-mpi featurize --model M.onnx [options] -o OUT_BASE IMAGES...|DIR...|--list FILE\n"
-            "Options as `irbis featurize`; the work is split by camera (the images' folder) over the ranks,\n"
-            "and the merged OUT_BASE.npy/.csv/.json equal a single-process run's. Partial results are kept\n"
-            "in OUT_BASE.parts/ until the merge, so a killed run resumes where it stopped.\n"
-            "  --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
+    fprintf(
+        out,
+        "usage: mpirun -np N irbis-mpi featurize --model M.onnx [options] -o OUT_BASE IMAGES...|DIR...|--list FILE\n"
+        "Options as `irbis featurize`; the work is split by camera (the images' folder) over the ranks,\n"
+        "and the merged OUT_BASE.npy/.csv/.json equal a single-process run's. Partial results are kept\n"
+        "in OUT_BASE.parts/ until the merge, so a killed run resumes where it stopped.\n"
+        "  --threads N   threads per rank (default: the node's CPUs / its ranks)\n");
 }
-
 
 /* ==== the run */
 
@@ -38,8 +38,8 @@ typedef struct run {
     fopts o;
     paths in;
     camera_set cs;
-    char *key;          /* parts fingerprint */
-    char parts[4096];   /* OUT_BASE.parts */
+    char *key;        /* parts fingerprint */
+    char parts[4096]; /* OUT_BASE.parts */
     featurize_engine e;
 } run;
 
@@ -109,10 +109,7 @@ static int camera_done_at(void *user, size_t c)
 }
 
 /* Rank 0 marks the cameras whose part is complete; everyone learns which. */
-static int share_done(run *r)
-{
-    return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r);
-}
+static int share_done(run *r) { return cameras_share_done(&r->cs, r->parts, CMD, camera_done_at, r); }
 
 /* The featurizer's rows of one unit into its part: an image's rows are added once its last row
  * (its mirror's with --flip) arrives; a failed image is added as such. */
@@ -170,7 +167,12 @@ static int do_camera(void *user, const camera *cam)
 
 /* ==== merge (rank 0) */
 
-#define TRY(x) do { irb_status s_ = (x); if (s_ != IRB_OK) return s_; } while (0)
+#define TRY(x)                                                                                                         \
+    do {                                                                                                               \
+        irb_status s_ = (x);                                                                                           \
+        if (s_ != IRB_OK)                                                                                              \
+            return s_;                                                                                                 \
+    } while (0)
 
 /* Input i's row from its camera's part into m->rd. */
 static irb_status merge_row(run *r, part_cursor *m, size_t i, irb_error *err)
@@ -267,8 +269,10 @@ int mpi_featurize(int argc, char **argv)
         double t3 = comm_wtime();
         rc = merge(&r);
         if (getenv("IRBIS_MPI_TIMING"))
-            fprintf(stderr, "irbis-mpi featurize: %lld images featurized this run by %d ranks; setup %.3f s, "
-                    "work %.3f s, merge %.3f s\n", total, comm_size(), t1 - t0, t2 - t1, comm_wtime() - t3);
+            fprintf(stderr,
+                    "irbis-mpi featurize: %lld images featurized this run by %d ranks; setup %.3f s, "
+                    "work %.3f s, merge %.3f s\n",
+                    total, comm_size(), t1 - t0, t2 - t1, comm_wtime() - t3);
     }
     cleanup(&r);
     return comm_root_int(rc); /* every rank exits with rank 0's status */

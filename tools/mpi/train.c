@@ -38,12 +38,16 @@ int mpi_train(int argc, char **argv)
     if (rc == CLI_OK) /* this rank's rows only */
         rc = comm_max_int(train_load_rows(&j, &o, lo, hi - lo, CMD));
     if (rc == CLI_OK) {
-        irb_train_opts to = {.C = o.C, .cv_folds = j.cv, .balanced = o.balanced, .max_iter = (int)o.max_iter,
-                             .folds = fold ? fold + lo : NULL, .allreduce = comm_allreduce_sum};
+        irb_train_opts to = {.C = o.C,
+                             .cv_folds = j.cv,
+                             .balanced = o.balanced,
+                             .max_iter = (int)o.max_iter,
+                             .folds = fold ? fold + lo : NULL,
+                             .allreduce = comm_allreduce_sum};
         irb_train_report rep;
         double t0 = comm_wtime();
-        irb_status s = irb_logreg_train(j.x, hi - lo, j.fs->dim, j.y + lo, j.nclass,
-                                        (const char *const *)j.class_name, &to, &clf, &rep, &err);
+        irb_status s = irb_logreg_train(j.x, hi - lo, j.fs->dim, j.y + lo, j.nclass, (const char *const *)j.class_name,
+                                        &to, &clf, &rep, &err);
         if (s != IRB_OK) {
             fprintf(stderr, "irbis %s (rank %d): %s\n", CMD, comm_rank(), err.message);
             rc = CLI_FATAL;

@@ -12,17 +12,17 @@
 /* A unit of work: a camera, or a piece of a large one (indices into the run's input list, in
  * input order). Ranks take units from the shared counter; each unit is one part file. */
 typedef struct camera {
-    char *name;      /* the camera, or "<camera> @ <first path>" for a later piece */
+    char *name; /* the camera, or "<camera> @ <first path>" for a later piece */
     size_t *idx;
     size_t n, cap;
-    int done;        /* its part is complete (from an earlier run) */
+    int done; /* its part is complete (from an earlier run) */
 } camera;
 
 typedef struct camera_set {
     camera *v;
     size_t n;
-    size_t *order;   /* work order: most images first (ties: first input first) */
-    size_t *of;      /* [inputs]: camera of each input */
+    size_t *order; /* work order: most images first (ties: first input first) */
+    size_t *of;    /* [inputs]: camera of each input */
 } camera_set;
 
 /* How large cameras are split into units, so one camera holding most of a survey does not leave
@@ -32,9 +32,9 @@ typedef struct camera_set {
  * spans the cut (sequences by the library's burst rule, irb_sequences_assign with `gap`, over the
  * camera's inputs; untimed images are sequences of one). */
 typedef struct unit_rule {
-    size_t target;                              /* mean images per piece; 0: whole cameras */
-    const char *(*path)(void *user, size_t i);  /* input i's path (borrowed) */
-    const double *times;                        /* per input, seconds, NaN: unknown; NULL: none */
+    size_t target;                             /* mean images per piece; 0: whole cameras */
+    const char *(*path)(void *user, size_t i); /* input i's path (borrowed) */
+    const double *times;                       /* per input, seconds, NaN: unknown; NULL: none */
     double gap;
 } unit_rule;
 
@@ -51,8 +51,8 @@ void cameras_free(camera_set *cs);
 int cameras_share_done(camera_set *cs, const char *parts, const char *cmd, int (*is_done)(void *user, size_t c),
                        void *user);
 
-/* Test hook (builds with IRBIS_TEST_HOOKS only; a no-op otherwise): IRBIS_MPI_UNITS_FILE=F makes rank 0 write each input as "unit<TAB>path" lines to F,
- * so a test can check that no sequence is split across units. */
+/* Test hook (builds with IRBIS_TEST_HOOKS only; a no-op otherwise): IRBIS_MPI_UNITS_FILE=F makes rank 0 write each
+ * input as "unit<TAB>path" lines to F, so a test can check that no sequence is split across units. */
 void units_dump(const camera_set *cs, const char *const *paths);
 
 /* Threads per rank when --threads is not given: the CPUs of the node shared by its ranks. */

@@ -151,9 +151,8 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
 
 /* Lowers g for `batch` images (0: dims as in the IR) with primitives created for `nthreads`
  * OpenMP threads (the creating thread's setting is what oneDNN bakes into a primitive). */
-static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads,
-                              dnnl_data_type_t dt, const float *range, dnnl_engine_t eng, irb_error *err,
-                              odn_variant **out)
+static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads, dnnl_data_type_t dt,
+                              const float *range, dnnl_engine_t eng, irb_error *err, odn_variant **out)
 {
     odn_variant *v = irb_calloc(1, sizeof *v);
     if (!v)
@@ -283,7 +282,8 @@ static irb_status ctx_run(odn_ctx *c, const float *const *in, float *const *out,
     }
     const odn_variant *v = c->v;
     for (int i = 0; i < v->n_steps; i++) {
-        dnnl_status_t st = dnnl_primitive_execute(v->steps[i].prim, c->stream, v->steps[i].nargs, c->args + c->arg_at[i]);
+        dnnl_status_t st =
+            dnnl_primitive_execute(v->steps[i].prim, c->stream, v->steps[i].nargs, c->args + c->arg_at[i]);
         if (st != dnnl_success)
             return irb_fail(err, IRB_INTERNAL, "onednn: step %d failed: %s", i, dnnl_status2str(st));
     }
@@ -299,9 +299,9 @@ typedef struct odn_plan {
     dnnl_engine_t eng;
     irb_onednn_threading threading;
     int threads, max_batch;
-    odn_variant *one;   /* batch 1 */
-    odn_variant *many;  /* batch max_batch (intra-op with max_batch > 1 only) */
-    odn_ctx *ctx;       /* per-image: one per worker; intra-op: [0] for `one`, [1] for `many` */
+    odn_variant *one;  /* batch 1 */
+    odn_variant *many; /* batch max_batch (intra-op with max_batch > 1 only) */
+    odn_ctx *ctx;      /* per-image: one per worker; intra-op: [0] for `one`, [1] for `many` */
     int n_ctx;
     irb_pool *pool;
     size_t in_elems, out_elems; /* per image */
@@ -337,8 +337,8 @@ static irb_status check_graph(const irb_graph *g, const irb_exec_opts *o, irb_er
     if (!g || !o || g->input < 0 || g->input >= g->n_values || g->output < 0 || g->output >= g->n_values)
         return irb_fail(err, IRB_INVALID_ARG, "onednn: graph without an input/output value");
     if (g->values[g->input].rank != 4)
-        return irb_fail(err, IRB_UNSUPPORTED, "onednn: input '%s' has rank %d, expected NCHW",
-                        g->values[g->input].name, g->values[g->input].rank);
+        return irb_fail(err, IRB_UNSUPPORTED, "onednn: input '%s' has rank %d, expected NCHW", g->values[g->input].name,
+                        g->values[g->input].rank);
     if (o->threads < 1 || o->max_batch < 1)
         return irb_fail(err, IRB_INVALID_ARG, "onednn: threads (%d) and max_batch (%d) must be >= 1", o->threads,
                         o->max_batch);
@@ -518,7 +518,8 @@ static int parameter_only(const irb_graph *g, int v)
             if (n->in[i] != v)
                 continue;
             uses++;
-            int param = (n->op == IRB_OP_CONV && i >= 1) || ((n->op == IRB_OP_GEMM || n->op == IRB_OP_MATMUL) && i >= 1) ||
+            int param = (n->op == IRB_OP_CONV && i >= 1) ||
+                        ((n->op == IRB_OP_GEMM || n->op == IRB_OP_MATMUL) && i >= 1) ||
                         (n->op == IRB_OP_BATCHNORM && i >= 1) || (n->op == IRB_OP_CLIP && i >= 1) ||
                         ((n->op == IRB_OP_RESHAPE || n->op == IRB_OP_SQUEEZE || n->op == IRB_OP_UNSQUEEZE) && i == 1);
             if (!param)
@@ -558,8 +559,8 @@ static irb_status eval_prepare(irb_graph *c, const irb_tensor *in, irb_error *er
         for (int i = 0; i < n->n_in + n->n_out; i++) {
             int v = i < n->n_in ? n->in[i] : n->out[i - n->n_in];
             if (v >= 0 && (c->values[v].rank < 1 || c->values[v].rank > 6))
-                return irb_fail(err, IRB_UNSUPPORTED, "onednn: node '%s': tensor '%s' of rank %d",
-                                odn_node_label(c, k), c->values[v].name, c->values[v].rank);
+                return irb_fail(err, IRB_UNSUPPORTED, "onednn: node '%s': tensor '%s' of rank %d", odn_node_label(c, k),
+                                c->values[v].name, c->values[v].rank);
         }
     }
     return IRB_OK;
@@ -568,7 +569,8 @@ static irb_status eval_prepare(irb_graph *c, const irb_tensor *in, irb_error *er
 static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor *out, const float *range,
                            int *int8_steps, irb_error *err)
 {
-    int *ins = irb_calloc((size_t)c->n_inputs + 1, sizeof *ins), *outs = irb_calloc((size_t)c->n_outputs + 1, sizeof *outs);
+    int *ins = irb_calloc((size_t)c->n_inputs + 1, sizeof *ins),
+        *outs = irb_calloc((size_t)c->n_outputs + 1, sizeof *outs);
     const float **inp = irb_calloc((size_t)c->n_inputs + 1, sizeof *inp);
     float **outp = irb_calloc((size_t)c->n_outputs + 1, sizeof *outp);
     odn_variant *v = NULL;

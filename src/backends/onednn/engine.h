@@ -16,7 +16,7 @@
 #include "nn/backend.h"
 
 #define ODN_MAX_ARGS 10
-#define ODN_ALIGN 64
+#define ODN_ALIGN    64
 
 /* Where an argument's memory lives. */
 enum { ODN_ARG_BUF, ODN_ARG_CONST, ODN_ARG_SCRATCH };
@@ -61,8 +61,8 @@ typedef struct odn_const {
 } odn_const;
 
 typedef struct odn_variant {
-    int batch;    /* images per run; 0: the IR's dims are used as they are (general evaluation) */
-    int nthreads; /* OpenMP threads the primitives were created for */
+    int batch;           /* images per run; 0: the IR's dims are used as they are (general evaluation) */
+    int nthreads;        /* OpenMP threads the primitives were created for */
     dnnl_data_type_t dt; /* activation type: f32 or bf16 (int8 variants: of the layers that fall back) */
     int int8;            /* convolutions run s8/u8 where the calibration covers them */
     int int8_steps;      /* of the steps, int8 convolutions */
@@ -82,10 +82,10 @@ typedef struct odn_builder {
     dnnl_engine_t eng;
     dnnl_stream_t stream; /* for packing weights at compile time */
     irb_error *err;
-    odn_act *acts;  /* per IR value */
-    int *n_cons;    /* consumers per IR value (+1 for the graph output) */
-    char *needed;   /* per node: contributes to g->output */
-    char *done;     /* per node: already lowered (fused into an earlier node) */
+    odn_act *acts;      /* per IR value */
+    int *n_cons;        /* consumers per IR value (+1 for the graph output) */
+    char *needed;       /* per node: contributes to g->output */
+    char *done;         /* per node: already lowered (fused into an earlier node) */
     const float *range; /* int8: per value [min, max] or NaN (irb_exec_opts.range) */
 } odn_builder;
 
@@ -109,8 +109,8 @@ irb_status odn_act_as(odn_builder *b, int v, const dnnl_memory_desc_t *md, int n
 irb_status odn_act_copy(odn_builder *b, int v, const dnnl_memory_desc_t *md, int node, int force, odn_act *out);
 /* Appends a reorder of src into buffer buf with layout md, whose values are real * dst_scale
  * (1 for f32/bf16): src's scale is divided out, dst_scale applied. */
-irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md,
-                            float dst_scale, int node);
+irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md, float dst_scale,
+                            int node);
 /* int8 variants: 1 and the s8/u8 type and scale for IR value v when it is calibrated (u8 when
  * its minimum is >= 0), else 0. */
 int odn_quant(const odn_builder *b, int v, dnnl_data_type_t *dt, float *scale);

@@ -9,9 +9,9 @@
 #include "nn/backend.h"
 
 typedef enum irb_onednn_threading {
-    IRB_ONEDNN_AUTO = 0,   /* per-image workers when max_batch > 1, else intra-op */
-    IRB_ONEDNN_INTRA_OP,   /* one stream; every primitive runs on `threads` OpenMP threads */
-    IRB_ONEDNN_PER_IMAGE,  /* `threads` workers, one image each, single-threaded primitives */
+    IRB_ONEDNN_AUTO = 0,  /* per-image workers when max_batch > 1, else intra-op */
+    IRB_ONEDNN_INTRA_OP,  /* one stream; every primitive runs on `threads` OpenMP threads */
+    IRB_ONEDNN_PER_IMAGE, /* `threads` workers, one image each, single-threaded primitives */
 } irb_onednn_threading;
 
 /* compile() with an explicit threading scheme. Same contract as irb_backend.compile. */

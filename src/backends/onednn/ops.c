@@ -32,17 +32,13 @@ static int same_dims(const irb_value *a, const irb_value *b)
 static int eltwise_of(const irb_node *n, dnnl_alg_kind_t alg[2], float al[2], float be[2])
 {
     switch (n->op) {
-    case IRB_OP_RELU:
-        alg[0] = dnnl_eltwise_relu, al[0] = 0, be[0] = 0;
-        return 1;
+    case IRB_OP_RELU: alg[0] = dnnl_eltwise_relu, al[0] = 0, be[0] = 0; return 1;
     case IRB_OP_CLIP:
         alg[0] = dnnl_eltwise_clip;
         al[0] = n->a.has_clip_min ? n->a.clip_min : -FLT_MAX;
         be[0] = n->a.has_clip_max ? n->a.clip_max : FLT_MAX;
         return 1;
-    case IRB_OP_SIGMOID:
-        alg[0] = dnnl_eltwise_logistic, al[0] = 0, be[0] = 0;
-        return 1;
+    case IRB_OP_SIGMOID: alg[0] = dnnl_eltwise_logistic, al[0] = 0, be[0] = 0; return 1;
     case IRB_OP_HARDSWISH: /* oneDNN 2.6: x * relu6(x + 3) / 6, the ONNX definition */
         alg[0] = dnnl_eltwise_hardswish, al[0] = 0, be[0] = 0;
         return 1;
@@ -50,8 +46,7 @@ static int eltwise_of(const irb_node *n, dnnl_alg_kind_t alg[2], float al[2], fl
         alg[0] = dnnl_eltwise_linear, al[0] = n->a.alpha, be[0] = n->a.beta;
         alg[1] = dnnl_eltwise_clip, al[1] = 0, be[1] = 1;
         return 2;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -73,8 +68,8 @@ static int sole_consumer(const odn_builder *b, int v)
 
 /* Explicit pads [top, left, bottom, right] for a window op, resolving auto_pad, and with the
  * bottom/right pads grown so that the output size matches (ceil_mode). */
-static void window_pads(const irb_node *n, const int64_t *in, const int64_t *out, const int64_t *k,
-                        const int64_t *s, const int64_t *d, dnnl_dims_t pl, dnnl_dims_t pr)
+static void window_pads(const irb_node *n, const int64_t *in, const int64_t *out, const int64_t *k, const int64_t *s,
+                        const int64_t *d, dnnl_dims_t pl, dnnl_dims_t pr)
 {
     for (int i = 0; i < 2; i++) {
         int64_t keff = (k[i] - 1) * d[i] + 1;
@@ -99,8 +94,7 @@ static void window_pads(const irb_node *n, const int64_t *in, const int64_t *out
 static irb_status attr_new(odn_builder *b, int node, dnnl_primitive_attr_t *attr)
 {
     IRB_TRY(odn_check(b, dnnl_primitive_attr_create(attr), node, "attributes"));
-    return odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), node,
-                     "attributes");
+    return odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user), node, "attributes");
 }
 
 /* Gives IR value `out` a new arena buffer of layout md. */
@@ -390,10 +384,9 @@ static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const 
         s = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, OC, 1 << 1, oscale), node, "output scales");
     if (s == IRB_OK)
         s = odn_check(b,
-                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                                 dnnl_convolution_direct, &m->src, &m->wei,
-                                                                 bias >= 0 ? &m->bias : NULL, &m->dst, st, dil, pl,
-                                                                 pr),
+                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
+                                                                 &m->src, &m->wei, bias >= 0 ? &m->bias : NULL, &m->dst,
+                                                                 st, dil, pl, pr),
                       node, "convolution descriptor");
     if (s == IRB_OK)
         s = odn_check(b, dnnl_primitive_desc_create(pd, &cd, attr, b->eng, NULL), node,
@@ -527,10 +520,9 @@ static irb_status lower_pool(odn_builder *b, int node)
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     odn_step *step;
-    irb_status s = odn_check(b,
-                             dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &x->md,
-                                                               &dst_any, sd, kd, dd, pl, pr),
-                             node, "pooling descriptor");
+    irb_status s = odn_check(
+        b, dnnl_pooling_v2_forward_desc_init(&pdsc, dnnl_forward_inference, alg, &x->md, &dst_any, sd, kd, dd, pl, pr),
+        node, "pooling descriptor");
     if (s == IRB_OK)
         s = attr_new(b, node, &attr);
     if (s == IRB_OK)
@@ -563,8 +555,8 @@ static irb_status lower_eltwise(odn_builder *b, int node)
         dnnl_primitive_attr_t attr = NULL;
         dnnl_primitive_desc_t pd = NULL;
         odn_step *step;
-        s = odn_check(b, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg[i], &x.md, al[i], be[i]),
-                      node, "eltwise descriptor");
+        s = odn_check(b, dnnl_eltwise_forward_desc_init(&ed, dnnl_forward_inference, alg[i], &x.md, al[i], be[i]), node,
+                      "eltwise descriptor");
         if (s == IRB_OK)
             s = attr_new(b, node, &attr);
         if (s == IRB_OK)
@@ -727,8 +719,7 @@ static irb_status lower_gemm(odn_builder *b, int node)
     if (s == IRB_OK)
         s = attr_new(b, node, &attr);
     if (s == IRB_OK)
-        s = odn_check(b, dnnl_primitive_desc_create(&pd, &ipd, attr, b->eng, NULL), node,
-                      "no oneDNN inner product");
+        s = odn_check(b, dnnl_primitive_desc_create(&pd, &ipd, attr, b->eng, NULL), node, "no oneDNN inner product");
     const dnnl_memory_desc_t *wq = pd ? dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0) : NULL;
     if (s == IRB_OK)
         s = odn_const_from(b, wdata, &wei_plain, wq, node, &wmem);
@@ -817,12 +808,11 @@ static irb_status lower_batchnorm(odn_builder *b, int node)
     dnnl_primitive_desc_t pd = NULL;
     odn_step *step;
     if (s == IRB_OK)
-        s = odn_check(b,
-                      dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &x->md,
-                                                                 n->a.epsilon,
-                                                                 dnnl_use_global_stats | dnnl_use_scale |
-                                                                     dnnl_use_shift),
-                      node, "batch norm descriptor");
+        s = odn_check(
+            b,
+            dnnl_batch_normalization_forward_desc_init(&bd, dnnl_forward_inference, &x->md, n->a.epsilon,
+                                                       dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift),
+            node, "batch norm descriptor");
     if (s == IRB_OK)
         s = attr_new(b, node, &attr);
     if (s == IRB_OK)
@@ -913,8 +903,7 @@ int odn_supports_general(const irb_graph *g, int node, int general)
     case IRB_OP_CLIP:
     case IRB_OP_SIGMOID:
     case IRB_OP_HARDSIGMOID:
-    case IRB_OP_HARDSWISH:
-        return x_act && x->rank >= 1;
+    case IRB_OP_HARDSWISH: return x_act && x->rank >= 1;
     case IRB_OP_ADD:
     case IRB_OP_MUL: {
         if (n->n_in != 2 || n->in[1] < 0)
@@ -945,8 +934,7 @@ int odn_supports_general(const irb_graph *g, int node, int general)
         if (n->op == IRB_OP_AVGPOOL && n->a.count_include_pad && n->a.ceil_mode)
             return 0;
         return x_act && x->rank == 4;
-    case IRB_OP_GLOBALAVGPOOL:
-        return x_act && x->rank == 4;
+    case IRB_OP_GLOBALAVGPOOL: return x_act && x->rank == 4;
     case IRB_OP_BATCHNORM:
         if (!x_act || x->rank < 2 || x->rank > 5 || n->n_in < 5)
             return 0;
@@ -986,8 +974,7 @@ int odn_supports_general(const irb_graph *g, int node, int general)
         return x_act && x->rank >= 1 && y->rank >= 1 && x->rank <= 6 && y->rank <= 6 && numel(x) == numel(y) &&
                (general || (x->dims[0] == 1 && y->dims[0] == 1));
     case IRB_OP_IDENTITY:
-    case IRB_OP_DROPOUT:
-        return x_act;
+    case IRB_OP_DROPOUT: return x_act;
     case IRB_OP_CONCAT:
         if (n->n_in > ODN_MAX_ARGS - 2) /* sources + destination + scratchpad per step */
             return 0;
@@ -995,8 +982,7 @@ int odn_supports_general(const irb_graph *g, int node, int general)
             if (n->in[i] < 0 || odn_is_const(g, n->in[i]) || g->values[n->in[i]].rank != y->rank)
                 return 0;
         return y->rank >= 1 && y->rank <= 6;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -1038,8 +1024,8 @@ irb_status odn_lower_node(odn_builder *b, int node)
     const irb_graph *g = b->g;
     const irb_node *n = &g->nodes[node];
     if (!odn_supports_general(g, node, b->v->batch == 0))
-        return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: node %d '%s': op %s with these inputs is not supported",
-                        node, odn_node_label(g, node), irb_op_name(n->op));
+        return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: node %d '%s': op %s with these inputs is not supported", node,
+                        odn_node_label(g, node), irb_op_name(n->op));
     /* int8 layers: Conv (lower_conv decides) and MaxPool; identity views pass an act through */
     if (!b->v->int8 || n->op == IRB_OP_CONV || n->op == IRB_OP_MAXPOOL || n->op == IRB_OP_IDENTITY ||
         n->op == IRB_OP_DROPOUT)
@@ -1056,31 +1042,22 @@ static irb_status lower_any(odn_builder *b, int node)
 {
     const irb_node *n = &b->g->nodes[node];
     switch (n->op) {
-    case IRB_OP_CONV:
-        return lower_conv(b, node);
+    case IRB_OP_CONV: return lower_conv(b, node);
     case IRB_OP_MAXPOOL:
     case IRB_OP_AVGPOOL:
-    case IRB_OP_GLOBALAVGPOOL:
-        return lower_pool(b, node);
+    case IRB_OP_GLOBALAVGPOOL: return lower_pool(b, node);
     case IRB_OP_RELU:
     case IRB_OP_CLIP:
     case IRB_OP_SIGMOID:
     case IRB_OP_HARDSIGMOID:
-    case IRB_OP_HARDSWISH:
-        return lower_eltwise(b, node);
+    case IRB_OP_HARDSWISH: return lower_eltwise(b, node);
     case IRB_OP_ADD:
-    case IRB_OP_MUL:
-        return lower_binary(b, node);
+    case IRB_OP_MUL: return lower_binary(b, node);
     case IRB_OP_GEMM:
-    case IRB_OP_MATMUL:
-        return lower_gemm(b, node);
-    case IRB_OP_SOFTMAX:
-        return lower_softmax(b, node);
-    case IRB_OP_BATCHNORM:
-        return lower_batchnorm(b, node);
-    case IRB_OP_CONCAT:
-        return lower_concat(b, node);
-    default:
-        return lower_view(b, node);
+    case IRB_OP_MATMUL: return lower_gemm(b, node);
+    case IRB_OP_SOFTMAX: return lower_softmax(b, node);
+    case IRB_OP_BATCHNORM: return lower_batchnorm(b, node);
+    case IRB_OP_CONCAT: return lower_concat(b, node);
+    default: return lower_view(b, node);
     }
 }

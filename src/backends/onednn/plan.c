@@ -20,9 +20,7 @@ irb_status odn_check(odn_builder *b, dnnl_status_t s, int node, const char *what
 {
     if (s == dnnl_success)
         return IRB_OK;
-    irb_status st = s == dnnl_out_of_memory ? IRB_NOMEM
-                    : s == dnnl_unimplemented ? IRB_UNSUPPORTED
-                                              : IRB_INTERNAL;
+    irb_status st = s == dnnl_out_of_memory ? IRB_NOMEM : s == dnnl_unimplemented ? IRB_UNSUPPORTED : IRB_INTERNAL;
     return irb_fail(b->err, st, "onednn: node %d '%s' (%s): %s: %s", node, odn_node_label(b->g, node),
                     node >= 0 ? irb_op_name(b->g->nodes[node].op) : "reorder", what, dnnl_status2str(s));
 }
@@ -140,8 +138,7 @@ irb_status odn_const_scaled(odn_builder *b, const float *data, const dnnl_memory
     if (st == IRB_OK && scales) {
         st = odn_check(b, dnnl_primitive_attr_create(&attr), node, "attributes");
         if (st == IRB_OK)
-            st = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, count, mask, scales), node,
-                           "weight scales");
+            st = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, count, mask, scales), node, "weight scales");
     }
     if (st == IRB_OK)
         st = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, src_md, b->eng, md, b->eng, attr), node,
@@ -165,8 +162,7 @@ irb_status odn_const_scaled(odn_builder *b, const float *data, const dnnl_memory
 
 void odn_plain_md(dnnl_memory_desc_t *md, int rank, const int64_t *dims, dnnl_data_type_t dt)
 {
-    static const dnnl_format_tag_t tags[] = {dnnl_a,    dnnl_a,     dnnl_ab,     dnnl_abc,
-                                             dnnl_abcd, dnnl_abcde, dnnl_abcdef};
+    static const dnnl_format_tag_t tags[] = {dnnl_a, dnnl_a, dnnl_ab, dnnl_abc, dnnl_abcd, dnnl_abcde, dnnl_abcdef};
     dnnl_dims_t d;
     for (int i = 0; i < rank; i++)
         d[i] = dims[i];
@@ -202,8 +198,8 @@ irb_status odn_act_copy(odn_builder *b, int v, const dnnl_memory_desc_t *md, int
         return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning buffers");
     b->v->bufs[buf].nvals = 1;
     /* a layout change of an int8 activation keeps its scale (lossless); else the value's own */
-    float scale = odn_is_int8(md->data_type) && md->data_type == a->md.data_type ? a->scale
-                                                                                 : odn_scale_for(b, v, md->data_type);
+    float scale =
+        odn_is_int8(md->data_type) && md->data_type == a->md.data_type ? a->scale : odn_scale_for(b, v, md->data_type);
     IRB_TRY(odn_reorder_step(b, a, buf, md, scale, node));
     out->buf = buf;
     out->md = *md;
@@ -233,16 +229,15 @@ float odn_scale_for(const odn_builder *b, int v, dnnl_data_type_t dt)
     return odn_is_int8(dt) && odn_quant(b, v, &q, &s) ? s : 1.0f;
 }
 
-irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md,
-                            float dst_scale, int node)
+irb_status odn_reorder_step(odn_builder *b, const odn_act *src, int buf, const dnnl_memory_desc_t *md, float dst_scale,
+                            int node)
 {
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     odn_act a = *src; /* src may point into b->acts, which stays put, but copy for clarity */
     irb_status st = odn_check(b, dnnl_primitive_attr_create(&attr), node, "attributes");
     if (st == IRB_OK)
-        st = odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), node,
-                       "attributes");
+        st = odn_check(b, dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), node, "attributes");
     float ratio = dst_scale / (odn_is_int8(a.md.data_type) ? a.scale : 1.0f);
     if (st == IRB_OK && ratio != 1.0f) /* a precision boundary: quantize, dequantize or rescale */
         st = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, 1, 0, &ratio), node, "reorder scale");

@@ -48,8 +48,8 @@ static irb_status ints(ctx *c, const char *name, size_t want, int64_t *out)
         return IRB_OK;
     if (a->n_ints != want) {
         char msg[128];
-        snprintf(msg, sizeof msg, "attribute %s has %zu values; only 2-D (%zu values) is supported", name,
-                 a->n_ints, want);
+        snprintf(msg, sizeof msg, "attribute %s has %zu values; only 2-D (%zu values) is supported", name, a->n_ints,
+                 want);
         return bad(c, IRB_UNSUPPORTED, msg);
     }
     memcpy(out, a->ints, want * sizeof *out);
@@ -90,12 +90,9 @@ irb_status irb_onnx_attrs(const Onnx__NodeProto *np, int opset, irb_node *node, 
     const Onnx__AttributeProto *ax;
     memset(a, 0, sizeof *a);
     switch (node->op) {
-    case IRB_OP_CONV:
-        a->group = get_i(np, "group", 1);
-        return spatial(&c, 0);
+    case IRB_OP_CONV: a->group = get_i(np, "group", 1); return spatial(&c, 0);
     case IRB_OP_MAXPOOL:
-    case IRB_OP_AVGPOOL:
-        return spatial(&c, 1);
+    case IRB_OP_AVGPOOL: return spatial(&c, 1);
     case IRB_OP_HARDSIGMOID:
         a->alpha = get_f(np, "alpha", 0.2f, NULL);
         a->beta = get_f(np, "beta", 0.5f, NULL);
@@ -119,12 +116,8 @@ irb_status irb_onnx_attrs(const Onnx__NodeProto *np, int opset, irb_node *node, 
         a->softmax_legacy = opset < 13;
         a->axis = get_i(np, "axis", opset < 13 ? 1 : -1);
         return IRB_OK;
-    case IRB_OP_FLATTEN:
-        a->axis = get_i(np, "axis", 1);
-        return IRB_OK;
-    case IRB_OP_GATHER:
-        a->axis = get_i(np, "axis", 0);
-        return IRB_OK;
+    case IRB_OP_FLATTEN: a->axis = get_i(np, "axis", 1); return IRB_OK;
+    case IRB_OP_GATHER: a->axis = get_i(np, "axis", 0); return IRB_OK;
     case IRB_OP_CONCAT:
         if (!find(np, "axis"))
             return bad(&c, IRB_CORRUPT, "attribute axis is required");
@@ -141,15 +134,12 @@ irb_status irb_onnx_attrs(const Onnx__NodeProto *np, int opset, irb_node *node, 
             memcpy(a->axes, ax->ints, ax->n_ints * sizeof(int64_t));
         }
         return IRB_OK;
-    case IRB_OP_RESHAPE:
-        a->allowzero = get_i(np, "allowzero", 0) != 0;
-        return IRB_OK;
+    case IRB_OP_RESHAPE: a->allowzero = get_i(np, "allowzero", 0) != 0; return IRB_OK;
     case IRB_OP_SHAPE:
         a->shape_start = get_i(np, "start", 0);
         a->has_shape_end = find(np, "end") != NULL;
         a->shape_end = get_i(np, "end", 0);
         return IRB_OK;
-    default:
-        return IRB_OK;
+    default: return IRB_OK;
     }
 }

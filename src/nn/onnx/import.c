@@ -35,10 +35,7 @@ typedef struct imp {
     int opset;
 } imp;
 
-static irb_status nomem(imp *m)
-{
-    return irb_fail(m->err, IRB_NOMEM, "%s: out of memory while importing", m->where);
-}
+static irb_status nomem(imp *m) { return irb_fail(m->err, IRB_NOMEM, "%s: out of memory while importing", m->where); }
 
 /* A new constant value from a decoded tensor (takes t's data). */
 static irb_status add_constant(imp *m, const char *name, irb_tensor *t)
@@ -65,8 +62,8 @@ static irb_status add_constant(imp *m, const char *name, irb_tensor *t)
 static irb_status constant_node(imp *m, const Onnx__NodeProto *np)
 {
     if (np->n_output != 1 || np->n_attribute != 1)
-        return irb_fail(m->err, IRB_CORRUPT, "%s: Constant node '%s' needs one output and one attribute",
-                        m->where, S(np->name));
+        return irb_fail(m->err, IRB_CORRUPT, "%s: Constant node '%s' needs one output and one attribute", m->where,
+                        S(np->name));
     const Onnx__AttributeProto *a = np->attribute[0];
     const char *an = S(a->name);
     irb_tensor t = {0};
@@ -74,8 +71,8 @@ static irb_status constant_node(imp *m, const Onnx__NodeProto *np)
     snprintf(where, sizeof where, "%s: Constant node '%s'", m->where, S(np->name));
     if (strcmp(an, "value") == 0 && a->t) {
         IRB_TRY(irb_onnx_tensor(a->t, where, m->max_bytes, &t, m->err));
-    } else if (strcmp(an, "value_float") == 0 || strcmp(an, "value_int") == 0 ||
-               strcmp(an, "value_floats") == 0 || strcmp(an, "value_ints") == 0) {
+    } else if (strcmp(an, "value_float") == 0 || strcmp(an, "value_int") == 0 || strcmp(an, "value_floats") == 0 ||
+               strcmp(an, "value_ints") == 0) {
         int is_f = an[6] == 'f', list = an[strlen(an) - 1] == 's';
         size_t count = list ? (is_f ? a->n_floats : a->n_ints) : 1;
         t.dtype = is_f ? IRB_DT_FLOAT : IRB_DT_INT64;
@@ -107,8 +104,10 @@ static irb_status graph_input(imp *m, const Onnx__ValueInfoProto *vi)
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     int dt = tt->has_elem_type ? tt->elem_type : 0;
     if (dt != IRB_DT_FLOAT && dt != IRB_DT_INT64 && dt != IRB_DT_INT32)
-        return irb_fail(m->err, IRB_UNSUPPORTED, "%s: graph input '%s' has ONNX data type %d (only float, "
-                        "int64, int32 are supported)", m->where, name, dt);
+        return irb_fail(m->err, IRB_UNSUPPORTED,
+                        "%s: graph input '%s' has ONNX data type %d (only float, "
+                        "int64, int32 are supported)",
+                        m->where, name, dt);
     int v = irb_graph_add_value(m->g, name);
     if (v < 0)
         return nomem(m);
@@ -123,8 +122,8 @@ static irb_status graph_input(imp *m, const Onnx__ValueInfoProto *vi)
             const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
             int known = d->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
             if (known && d->dim_value < 0)
-                return irb_fail(m->err, IRB_CORRUPT, "%s: graph input '%s' has dim %d = %lld", m->where, name,
-                                i, (long long)d->dim_value);
+                return irb_fail(m->err, IRB_CORRUPT, "%s: graph input '%s' has dim %d = %lld", m->where, name, i,
+                                (long long)d->dim_value);
             val->dims[i] = known ? d->dim_value : -1;
         }
     } else {
@@ -143,12 +142,14 @@ static irb_status add_node(imp *m, const Onnx__NodeProto *np)
 {
     const char *type = S(np->op_type), *name = S(np->name), *dom = S(np->domain);
     if (dom[0] && strcmp(dom, "ai.onnx") != 0)
-        return irb_fail(m->err, IRB_UNSUPPORTED, "%s: node '%s' uses op %s from domain '%s' (only the "
-                        "default ONNX domain is supported)", m->where, name, type, dom);
+        return irb_fail(m->err, IRB_UNSUPPORTED,
+                        "%s: node '%s' uses op %s from domain '%s' (only the "
+                        "default ONNX domain is supported)",
+                        m->where, name, type, dom);
     irb_op op = irb_op_from_name(type);
     if (op == IRB_OP_COUNT)
-        return irb_fail(m->err, IRB_UNSUPPORTED, "%s: node '%s' uses op %s, which irbis does not support",
-                        m->where, name, type);
+        return irb_fail(m->err, IRB_UNSUPPORTED, "%s: node '%s' uses op %s, which irbis does not support", m->where,
+                        name, type);
     if (op == IRB_OP_CONSTANT)
         return constant_node(m, np);
     if (np->n_input > IRB_MAX_NODE_INPUTS || np->n_output < 1 || np->n_output > 2)
@@ -169,8 +170,8 @@ static irb_status add_node(imp *m, const Onnx__NodeProto *np)
             break;
         }
         if (irb_graph_find_value(m->g, on) >= 0)
-            return irb_fail(m->err, IRB_CORRUPT, "%s: %s node '%s' output '%s' is already defined", m->where,
-                            type, name, on);
+            return irb_fail(m->err, IRB_CORRUPT, "%s: %s node '%s' output '%s' is already defined", m->where, type,
+                            name, on);
         int v = irb_graph_add_value(m->g, on);
         if (v < 0)
             return nomem(m);
@@ -191,8 +192,10 @@ static irb_status resolve_inputs(imp *m, const Onnx__GraphProto *gp)
             const char *in = S(np->input[i]);
             n->in[i] = in[0] ? irb_graph_find_value(m->g, in) : -1;
             if (in[0] && n->in[i] < 0)
-                return irb_fail(m->err, IRB_CORRUPT, "%s: %s node '%s' input '%s' is not produced by any node, "
-                                "initializer or graph input", m->where, irb_op_name(n->op), n->name, in);
+                return irb_fail(m->err, IRB_CORRUPT,
+                                "%s: %s node '%s' input '%s' is not produced by any node, "
+                                "initializer or graph input",
+                                m->where, irb_op_name(n->op), n->name, in);
         }
     }
     return IRB_OK;
@@ -326,15 +329,16 @@ static irb_status import_graph(imp *m, const Onnx__ModelProto *mp)
     return IRB_OK;
 }
 
-irb_status irb_onnx_parse(const void *buf, size_t n, const char *name, size_t max_bytes, irb_graph *g,
-                          irb_error *err)
+irb_status irb_onnx_parse(const void *buf, size_t n, const char *name, size_t max_bytes, irb_graph *g, irb_error *err)
 {
     memset(g, 0, sizeof *g);
     ProtobufCAllocator al = irb_onnx_allocator();
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&al, n, buf);
     if (!mp)
-        return irb_fail(err, IRB_CORRUPT, "%s: not a valid ONNX model (protobuf decoding failed: truncated "
-                        "or not ONNX)", name);
+        return irb_fail(err, IRB_CORRUPT,
+                        "%s: not a valid ONNX model (protobuf decoding failed: truncated "
+                        "or not ONNX)",
+                        name);
     imp m = {name, max_bytes ? max_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES, g, err, 0};
     g->input = g->output = -1;
     irb_status s = import_graph(&m, mp);

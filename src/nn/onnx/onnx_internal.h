@@ -11,7 +11,6 @@ ProtobufCAllocator irb_onnx_allocator(void);
 irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_t max_bytes, irb_tensor *t,
                            irb_error *err);
 /* Fills node->a from the ONNX attributes with the ONNX defaults for node->op at `opset`. */
-irb_status irb_onnx_attrs(const Onnx__NodeProto *np, int opset, irb_node *node, const char *where,
-                          irb_error *err);
+irb_status irb_onnx_attrs(const Onnx__NodeProto *np, int opset, irb_node *node, const char *where, irb_error *err);
 
 #endif

@@ -13,12 +13,16 @@ irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_
     const char *name = tp->name ? tp->name : "";
     memset(t, 0, sizeof *t);
     if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return irb_fail(err, IRB_UNSUPPORTED, "%s: tensor '%s' keeps its data in an external file; "
-                        "save the model with its weights inside", where, name);
+        return irb_fail(err, IRB_UNSUPPORTED,
+                        "%s: tensor '%s' keeps its data in an external file; "
+                        "save the model with its weights inside",
+                        where, name);
     int dt = tp->has_data_type ? tp->data_type : 0;
     if (dt != IRB_DT_FLOAT && dt != IRB_DT_INT64 && dt != IRB_DT_INT32)
-        return irb_fail(err, IRB_UNSUPPORTED, "%s: tensor '%s' has ONNX data type %d (only float, int64, "
-                        "int32 are supported)", where, name, dt);
+        return irb_fail(err, IRB_UNSUPPORTED,
+                        "%s: tensor '%s' has ONNX data type %d (only float, int64, "
+                        "int32 are supported)",
+                        where, name, dt);
     if (tp->n_dims > IRB_MAX_RANK)
         return irb_fail(err, IRB_UNSUPPORTED, "%s: tensor '%s' has rank %zu > %d", where, name, tp->n_dims,
                         IRB_MAX_RANK);
@@ -28,13 +32,15 @@ irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_
             return irb_fail(err, IRB_CORRUPT, "%s: tensor '%s' has dim %zu = %lld", where, name, i,
                             (long long)tp->dims[i]);
         if (!irb_mul_size(count, (size_t)tp->dims[i], &count) || count > ((size_t)1 << 62))
-            return irb_fail(err, IRB_TOO_LARGE, "%s: tensor '%s' declares more elements than fit in memory",
-                            where, name);
+            return irb_fail(err, IRB_TOO_LARGE, "%s: tensor '%s' declares more elements than fit in memory", where,
+                            name);
         t->dims[i] = tp->dims[i];
     }
     if (!irb_mul_size(count, es, &bytes) || bytes > max_bytes)
-        return irb_fail(err, IRB_TOO_LARGE, "%s: tensor '%s' declares %zu elements (%zu bytes each), above "
-                        "the limit of %zu bytes", where, name, count, es, max_bytes);
+        return irb_fail(err, IRB_TOO_LARGE,
+                        "%s: tensor '%s' declares %zu elements (%zu bytes each), above "
+                        "the limit of %zu bytes",
+                        where, name, count, es, max_bytes);
     size_t have;
     const void *src;
     if (tp->has_raw_data) {
@@ -47,8 +53,10 @@ irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_
         have = tp->n_int32_data * 4, src = tp->int32_data;
     }
     if (have != bytes)
-        return irb_fail(err, IRB_CORRUPT, "%s: tensor '%s' declares %zu elements (%zu bytes) but holds %zu "
-                        "bytes", where, name, count, bytes, have);
+        return irb_fail(err, IRB_CORRUPT,
+                        "%s: tensor '%s' declares %zu elements (%zu bytes) but holds %zu "
+                        "bytes",
+                        where, name, count, bytes, have);
     t->dtype = (irb_dtype)dt;
     t->rank = (int)tp->n_dims;
     t->nbytes = bytes;

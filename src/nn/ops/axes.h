@@ -5,8 +5,8 @@
 #include "nn/ops/ops.h"
 
 /* Fills axes (normalised against rank r) and *count; *count = -1 when none are given. */
-static inline irb_status irb_read_axes(const irb_node *n, const irb_tensor *const *in, int r, int *axes,
-                                       int *count, irb_error *err)
+static inline irb_status irb_read_axes(const irb_node *n, const irb_tensor *const *in, int r, int *axes, int *count,
+                                       irb_error *err)
 {
     int64_t raw[IRB_MAX_RANK];
     int k = -1;

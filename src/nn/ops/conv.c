@@ -17,15 +17,18 @@ static irb_status geometry(const irb_node *n, const irb_tensor *const *in, geo *
     IRB_TRY(irb_op_need(n, in, 1, IRB_DT_FLOAT, err));
     const irb_tensor *x = in[0], *w = in[1];
     if (x->rank != 4 || w->rank != 4)
-        return irb_op_fail(err, n, IRB_UNSUPPORTED, "only 2-D convolution (rank-4 input and weights) is "
-                           "supported, got input rank %d, weight rank %d", x->rank, w->rank);
+        return irb_op_fail(err, n, IRB_UNSUPPORTED,
+                           "only 2-D convolution (rank-4 input and weights) is "
+                           "supported, got input rank %d, weight rank %d",
+                           x->rank, w->rank);
     const irb_attrs *a = &n->a;
     q->n = x->dims[0], q->c = x->dims[1], q->h = x->dims[2], q->w = x->dims[3];
     q->m = w->dims[0], q->kh = w->dims[2], q->kw = w->dims[3], q->g = a->group;
     if (q->g < 1 || q->c % q->g || q->m % q->g || w->dims[1] != q->c / q->g)
-        return irb_op_fail(err, n, IRB_MISMATCH, "%lld input channels, group %lld and weights %lldx%lld "
-                           "do not agree", (long long)q->c, (long long)q->g, (long long)w->dims[0],
-                           (long long)w->dims[1]);
+        return irb_op_fail(err, n, IRB_MISMATCH,
+                           "%lld input channels, group %lld and weights %lldx%lld "
+                           "do not agree",
+                           (long long)q->c, (long long)q->g, (long long)w->dims[0], (long long)w->dims[1]);
     if ((a->kernel[0] && a->kernel[0] != q->kh) || (a->kernel[1] && a->kernel[1] != q->kw))
         return irb_op_fail(err, n, IRB_MISMATCH, "kernel_shape does not match the weights");
     if (n->n_in > 2 && in[2] && (in[2]->dtype != IRB_DT_FLOAT || irb_numel(in[2]->rank, in[2]->dims) != q->m))
@@ -47,14 +50,11 @@ static irb_status infer(const irb_node *n, const irb_tensor *const *in, irb_tens
 
 static int direct_1x1(const irb_node *n, const geo *q)
 {
-    return q->kh == 1 && q->kw == 1 && n->a.strides[0] == 1 && n->a.strides[1] == 1 && !q->pt && !q->pl &&
-           !q->pb && !q->pr;
+    return q->kh == 1 && q->kw == 1 && n->a.strides[0] == 1 && n->a.strides[1] == 1 && !q->pt && !q->pl && !q->pb &&
+           !q->pr;
 }
 
-static int depthwise(const geo *q)
-{
-    return q->g == q->c && q->m == q->c && q->g > 1;
-}
+static int depthwise(const geo *q) { return q->g == q->c && q->m == q->c && q->g > 1; }
 
 static size_t scratch(const irb_node *n, const irb_tensor *const *in, const irb_tensor *out)
 {
@@ -133,8 +133,8 @@ static irb_status exec(const irb_node *n, const irb_tensor *const *in, irb_tenso
                     im2col(n, &q, xg, cin, s);
                     col = s;
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)sp, (int)kk, 1.0f,
-                            w + g * mg * kk, (int)kk, col, (int)sp, 0.0f, y + g * mg * sp, (int)sp);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)sp, (int)kk, 1.0f, w + g * mg * kk,
+                            (int)kk, col, (int)sp, 0.0f, y + g * mg * sp, (int)sp);
             }
         }
         if (bias)

@@ -18,8 +18,7 @@ static irb_status dims(const irb_node *n, const irb_tensor *const *in, int64_t *
     int64_t kb = n->a.trans_b ? b->dims[1] : b->dims[0];
     *nn = n->a.trans_b ? b->dims[0] : b->dims[1];
     if (kb != *k)
-        return irb_op_fail(err, n, IRB_MISMATCH, "inner dimensions %lld and %lld differ", (long long)*k,
-                           (long long)kb);
+        return irb_op_fail(err, n, IRB_MISMATCH, "inner dimensions %lld and %lld differ", (long long)*k, (long long)kb);
     if (n->n_in > 2 && in[2]) {
         const irb_tensor *c = in[2];
         int64_t cm = c->rank >= 2 ? c->dims[c->rank - 2] : 1, cn = c->rank >= 1 ? c->dims[c->rank - 1] : 1;
@@ -65,8 +64,8 @@ static irb_status exec(const irb_node *n, const irb_tensor *const *in, irb_tenso
         return IRB_OK;
     }
     cblas_sgemm(CblasRowMajor, n->a.trans_a ? CblasTrans : CblasNoTrans, n->a.trans_b ? CblasTrans : CblasNoTrans,
-                (int)m, (int)nn, (int)k, n->a.alpha, in[0]->data, (int)in[0]->dims[1], in[1]->data,
-                (int)in[1]->dims[1], beta, y, (int)nn);
+                (int)m, (int)nn, (int)k, n->a.alpha, in[0]->data, (int)in[0]->dims[1], in[1]->data, (int)in[1]->dims[1],
+                beta, y, (int)nn);
     return IRB_OK;
 }
 

@@ -3,10 +3,7 @@
 
 #include "nn/ops/ops.h"
 
-static float hardsigmoid(const irb_node *n, float v)
-{
-    return fmaxf(0.0f, fminf(1.0f, n->a.alpha * v + n->a.beta));
-}
+static float hardsigmoid(const irb_node *n, float v) { return fmaxf(0.0f, fminf(1.0f, n->a.alpha * v + n->a.beta)); }
 
 static irb_status exec(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, void *s, irb_error *err)
 {

@@ -7,7 +7,7 @@
 
 typedef struct mm {
     int64_t m, k, n, batch;
-    int rank;                          /* rank of the broadcast batch part */
+    int rank; /* rank of the broadcast batch part */
     int64_t bdims[IRB_MAX_RANK], sa[IRB_MAX_RANK], sb[IRB_MAX_RANK];
 } mm;
 
@@ -32,8 +32,8 @@ static irb_status plan(const irb_node *nd, const irb_tensor *const *in, mm *p, i
         int ia = i - (p->rank - ra), ib = i - (p->rank - rb);
         int64_t da = ia >= 0 ? a->dims[ia] : 1, db = ib >= 0 ? b->dims[ib] : 1;
         if (da != db && da != 1 && db != 1)
-            return irb_op_fail(err, nd, IRB_MISMATCH, "batch dimensions %lld and %lld do not broadcast",
-                               (long long)da, (long long)db);
+            return irb_op_fail(err, nd, IRB_MISMATCH, "batch dimensions %lld and %lld do not broadcast", (long long)da,
+                               (long long)db);
         p->bdims[i] = da == 1 ? db : da;
         p->sa[i] = da == 1 ? 0 : stra;
         p->sb[i] = db == 1 ? 0 : strb;

@@ -32,10 +32,7 @@ static const irb_op_impl *const table[IRB_OP_COUNT] = {
     [IRB_OP_CONSTANT] = &irb_op_constant,
 };
 
-const irb_op_impl *irb_op_impl_get(irb_op op)
-{
-    return (unsigned)op < IRB_OP_COUNT ? table[op] : NULL;
-}
+const irb_op_impl *irb_op_impl_get(irb_op op) { return (unsigned)op < IRB_OP_COUNT ? table[op] : NULL; }
 
 irb_status irb_op_fail(irb_error *err, const irb_node *n, irb_status s, const char *fmt, ...)
 {
@@ -63,8 +60,8 @@ irb_status irb_op_need(const irb_node *n, const irb_tensor *const *in, int i, ir
     if (i >= n->n_in || !in[i])
         return irb_op_fail(err, n, IRB_CORRUPT, "input %d is missing", i);
     if (dt && in[i]->dtype != dt)
-        return irb_op_fail(err, n, IRB_UNSUPPORTED, "input %d has data type %d, expected %d", i,
-                           (int)in[i]->dtype, (int)dt);
+        return irb_op_fail(err, n, IRB_UNSUPPORTED, "input %d has data type %d, expected %d", i, (int)in[i]->dtype,
+                           (int)dt);
     return IRB_OK;
 }
 
@@ -88,13 +85,13 @@ irb_status irb_unary_infer(const irb_node *n, const irb_tensor *const *in, irb_t
     return IRB_OK;
 }
 
-irb_status irb_window(const irb_node *n, int axis, int64_t in, int64_t k, int64_t stride, int64_t dil,
-                      int ceil_mode, int64_t *out, int64_t *pad0, int64_t *pad1, irb_error *err)
+irb_status irb_window(const irb_node *n, int axis, int64_t in, int64_t k, int64_t stride, int64_t dil, int ceil_mode,
+                      int64_t *out, int64_t *pad0, int64_t *pad1, irb_error *err)
 {
     const irb_attrs *a = &n->a;
     if (k < 1 || stride < 1 || dil < 1)
-        return irb_op_fail(err, n, IRB_CORRUPT, "kernel %lld, stride %lld, dilation %lld must be >= 1",
-                           (long long)k, (long long)stride, (long long)dil);
+        return irb_op_fail(err, n, IRB_CORRUPT, "kernel %lld, stride %lld, dilation %lld must be >= 1", (long long)k,
+                           (long long)stride, (long long)dil);
     int64_t span = dil * (k - 1) + 1;
     if (a->auto_pad == 1 || a->auto_pad == 2) {
         int64_t o = (in + stride - 1) / stride;

@@ -18,8 +18,7 @@
 typedef struct irb_op_impl {
     irb_status (*infer)(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err);
     size_t (*scratch)(const irb_node *n, const irb_tensor *const *in, const irb_tensor *out);
-    irb_status (*exec)(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, void *scratch,
-                       irb_error *err);
+    irb_status (*exec)(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, void *scratch, irb_error *err);
 } irb_op_impl;
 
 /* The implementation of op (never NULL for op < IRB_OP_COUNT; Constant has no exec because the
@@ -51,15 +50,14 @@ static inline void irb_unary_map(const irb_node *n, const irb_tensor *x, irb_ten
         dst[i] = f(n, src[i]);
 }
 
-extern const irb_op_impl irb_op_conv, irb_op_relu, irb_op_clip, irb_op_sigmoid, irb_op_hardsigmoid,
-    irb_op_hardswish, irb_op_add, irb_op_mul, irb_op_maxpool, irb_op_avgpool, irb_op_globalavgpool,
-    irb_op_batchnorm, irb_op_gemm, irb_op_matmul, irb_op_softmax, irb_op_flatten, irb_op_reshape,
-    irb_op_squeeze, irb_op_unsqueeze, irb_op_identity, irb_op_dropout, irb_op_shape, irb_op_gather,
-    irb_op_concat, irb_op_constant;
+extern const irb_op_impl irb_op_conv, irb_op_relu, irb_op_clip, irb_op_sigmoid, irb_op_hardsigmoid, irb_op_hardswish,
+    irb_op_add, irb_op_mul, irb_op_maxpool, irb_op_avgpool, irb_op_globalavgpool, irb_op_batchnorm, irb_op_gemm,
+    irb_op_matmul, irb_op_softmax, irb_op_flatten, irb_op_reshape, irb_op_squeeze, irb_op_unsqueeze, irb_op_identity,
+    irb_op_dropout, irb_op_shape, irb_op_gather, irb_op_concat, irb_op_constant;
 
 /* Shared by Conv and the pools: output size and begin/end pads of one spatial axis. */
-irb_status irb_window(const irb_node *n, int axis, int64_t in, int64_t k, int64_t stride, int64_t dil,
-                      int ceil_mode, int64_t *out, int64_t *pad0, int64_t *pad1, irb_error *err);
+irb_status irb_window(const irb_node *n, int axis, int64_t in, int64_t k, int64_t stride, int64_t dil, int ceil_mode,
+                      int64_t *out, int64_t *pad0, int64_t *pad1, irb_error *err);
 
 /* Numpy (multidirectional) broadcasting for binary elementwise ops (broadcast.c). */
 irb_status irb_broadcast_infer(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err);

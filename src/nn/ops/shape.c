@@ -6,8 +6,10 @@ static void range(const irb_node *n, int r, int64_t *s, int64_t *e)
 {
     *s = n->a.shape_start;
     *e = n->a.has_shape_end ? n->a.shape_end : r;
-    if (*s < 0) *s += r;
-    if (*e < 0) *e += r;
+    if (*s < 0)
+        *s += r;
+    if (*e < 0)
+        *e += r;
     *s = *s < 0 ? 0 : *s > r ? r : *s;
     *e = *e < 0 ? 0 : *e > r ? r : *e;
     if (*e < *s)

@@ -42,8 +42,7 @@ irb_status irb_pass_cut(irb_graph *g, const char *layer, int cut, irb_error *err
         if (v < 0)
             return irb_fail(err, IRB_NOT_FOUND, "layer '%s': no tensor of that name in the model", layer);
         if (g->values[v].data || g->values[v].producer < 0)
-            return irb_fail(err, IRB_INVALID_ARG, "layer '%s' is a constant or the graph input, not a layer",
-                            layer);
+            return irb_fail(err, IRB_INVALID_ARG, "layer '%s' is a constant or the graph input, not a layer", layer);
         g->output = v;
         return IRB_OK;
     }

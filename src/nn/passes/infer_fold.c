@@ -46,7 +46,7 @@ static void lift_attrs(irb_graph *g, irb_node *n)
 
 /* Limits of shape inference: any value (for the IR's batch) and a folded constant. */
 #define IRB_MAX_VALUE_BYTES ((size_t)1 << 34)
-#define IRB_MAX_FOLD_BYTES ((size_t)256 << 20)
+#define IRB_MAX_FOLD_BYTES  ((size_t)256 << 20)
 
 /* A compute op whose weight has a zero dimension (a model that cannot be run: it passed shape
  * inference and failed later inside the engine with the engine's message). Zero-size values
@@ -61,8 +61,8 @@ static irb_status check_weights(const irb_node *n, const irb_tensor *const *in, 
     return IRB_OK;
 }
 
-static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in,
-                       irb_tensor *out, irb_error *err)
+static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in, irb_tensor *out,
+                       irb_error *err)
 {
     irb_node *n = &g->nodes[k];
     void *scratch = NULL;
@@ -125,8 +125,10 @@ irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
             size_t bytes;
             if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(out[o].dtype), &bytes) ||
                 bytes > IRB_MAX_VALUE_BYTES)
-                return irb_op_fail(err, n, IRB_TOO_LARGE, "output %d would hold %s%lld elements (at most %llu bytes "
-                                   "per tensor)", o, count < 0 ? "more than " : "",
+                return irb_op_fail(err, n, IRB_TOO_LARGE,
+                                   "output %d would hold %s%lld elements (at most %llu bytes "
+                                   "per tensor)",
+                                   o, count < 0 ? "more than " : "",
                                    count < 0 ? (long long)INT64_MAX : (long long)count,
                                    (unsigned long long)IRB_MAX_VALUE_BYTES);
             biggest = bytes > biggest ? bytes : biggest;

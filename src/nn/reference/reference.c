@@ -98,8 +98,8 @@ cleanup:
 /* ------------------------------------------------------------------ compiled plan */
 
 typedef struct ref_plan {
-    irb_graph g;         /* own copy */
-    irb_tensor *vals;    /* per value: constants borrow g's data, activations own a buffer */
+    irb_graph g;      /* own copy */
+    irb_tensor *vals; /* per value: constants borrow g's data, activations own a buffer */
     char *owned;
     void *scratch;
     size_t in_count, out_count;
