@@ -10,7 +10,7 @@ import sys
 from testlib import check, finish, tmpdir  # noqa: E402
 
 SRC = os.environ['IRBIS_SRC']
-FOLDERS = ('src', 'include', 'tools', 'tests', 'bench', 'fuzz')
+FOLDERS = ('src', 'include', 'tools', 'tests', 'bench')
 
 
 def formatter():
