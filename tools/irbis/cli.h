@@ -39,6 +39,14 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
 /* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
  * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
 int cli_fail_options(const char *cmd, const irb_error *err);
+/* Returns from the calling function with x's status unless it is IRB_OK (the CLI's own: the
+ * library's IRB_TRY is internal). */
+#define CLI_TRY(x)                                                                                                     \
+    do {                                                                                                               \
+        irb_status cli_s_ = (x);                                                                                       \
+        if (cli_s_ != IRB_OK)                                                                                          \
+            return cli_s_;                                                                                             \
+    } while (0)
 /* Parses a positive int / double option value; prints an error and returns 0 on failure. */
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out);
 int cli_double(const char *cmd, const char *opt, const char *text, double *out);

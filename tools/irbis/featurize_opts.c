@@ -268,25 +268,18 @@ irb_status featurize_net(const fopts *o, const irb_model_t *m, int threads, irb_
     return s;
 }
 
-#define TRY(x)                                                                                                         \
-    do {                                                                                                               \
-        irb_status s_ = (x);                                                                                           \
-        if (s_ != IRB_OK)                                                                                              \
-            return s_;                                                                                                 \
-    } while (0)
-
 irb_status featurize_write_meta(irb_featwriter_t *w, const fopts *o, const char *model_sha, const irb_net_t *net,
                                 const irb_preproc *pp)
 {
     char buf[2048];
-    TRY(irb_featwriter_set_meta_str(w, "model", o->model));
-    TRY(irb_featwriter_set_meta_str(w, "model_sha256", model_sha));
-    TRY(irb_featwriter_set_meta_str(w, "layer", irb_net_output_name(net)));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "model", o->model));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "model_sha256", model_sha));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "layer", irb_net_output_name(net)));
     snprintf(buf, sizeof buf, "%ld", o->cut);
-    TRY(irb_featwriter_set_meta(w, "cut", buf));
-    TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
-    TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : o->int8 ? "int8" : "fp32"));
-    TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(net)));
+    CLI_TRY(irb_featwriter_set_meta(w, "cut", buf));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "pool", o->pool ? "avg" : "none"));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "precision", o->bf16 ? "bf16" : o->int8 ? "int8" : "fp32"));
+    CLI_TRY(irb_featwriter_set_meta_str(w, "engine", irb_net_engine(net)));
     irb_preproc_to_json(pp, buf, sizeof buf);
     return irb_featwriter_set_meta(w, "preprocessing", buf);
 }

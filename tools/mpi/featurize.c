@@ -167,19 +167,12 @@ static int do_camera(void *user, const camera *cam)
 
 /* ==== merge (rank 0) */
 
-#define TRY(x)                                                                                                         \
-    do {                                                                                                               \
-        irb_status s_ = (x);                                                                                           \
-        if (s_ != IRB_OK)                                                                                              \
-            return s_;                                                                                                 \
-    } while (0)
-
 /* Input i's row from its camera's part into m->rd. */
 static irb_status merge_row(run *r, part_cursor *m, size_t i, irb_error *err)
 {
     size_t c = r->cs.of[i];
-    TRY(part_cursor_seek(m, c, r->cs.v[c].name, err));
-    TRY(part_next(&m->rd, err));
+    CLI_TRY(part_cursor_seek(m, c, r->cs.v[c].name, err));
+    CLI_TRY(part_next(&m->rd, err));
     if (strcmp(m->rd.path, r->in.v[i])) {
         err->status = IRB_CORRUPT;
         snprintf(err->message, sizeof err->message, "part of camera '%s' has '%s' where '%s' was expected",
