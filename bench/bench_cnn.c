@@ -5,6 +5,7 @@
  *
  *   bench_cnn --model M.onnx [--layer NAME | --cut N] [--pool] [--precision fp32|bf16|int8]
  *             [--calib TABLE] [--batch B] [--threads T] [--threading auto|intra|per-image] [--images N]
+ *             [--direct-conv]
  * int8 needs --calib (a table from `irbis calibrate`); the input is then random too, which does
  * not change the speed of a dense CNN.
  */
@@ -32,18 +33,11 @@ static double now(void)
 int main(int argc, char **argv)
 {
     const char *model = NULL, *layer = NULL, *threading = "auto", *calib = NULL, *prec = "fp32";
-    int cut = 0, pool = 0, batch = 16, threads = 2, images = 64;
-    static const struct option longs[] = {{"model", 1, 0, 'm'},
-                                          {"layer", 1, 0, 'l'},
-                                          {"cut", 1, 0, 'c'},
-                                          {"pool", 0, 0, 'p'},
-                                          {"precision", 1, 0, 'P'},
-                                          {"batch", 1, 0, 'b'},
-                                          {"threads", 1, 0, 't'},
-                                          {"threading", 1, 0, 'T'},
-                                          {"images", 1, 0, 'n'},
-                                          {"calib", 1, 0, 'C'},
-                                          {0, 0, 0, 0}};
+    int cut = 0, pool = 0, batch = 16, threads = 2, images = 64, direct = 0;
+    static const struct option longs[] = {{"model", 1, 0, 'm'},   {"layer", 1, 0, 'l'},       {"cut", 1, 0, 'c'},
+                                          {"pool", 0, 0, 'p'},    {"precision", 1, 0, 'P'},   {"batch", 1, 0, 'b'},
+                                          {"threads", 1, 0, 't'}, {"threading", 1, 0, 'T'},   {"images", 1, 0, 'n'},
+                                          {"calib", 1, 0, 'C'},   {"direct-conv", 0, 0, 'D'}, {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -56,6 +50,7 @@ int main(int argc, char **argv)
         case 't': threads = atoi(optarg); break;
         case 'T': threading = optarg; break;
         case 'n': images = atoi(optarg); break;
+        case 'D': direct = 1; break;
         default: return 2;
         }
     }
@@ -64,9 +59,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_cnn --model M.onnx [options]\n");
         return 2;
     }
-    irb_onednn_threading th = !strcmp(threading, "intra")       ? IRB_ONEDNN_INTRA_OP
-                              : !strcmp(threading, "per-image") ? IRB_ONEDNN_PER_IMAGE
-                                                                : IRB_ONEDNN_AUTO;
+    irb_onednn_opts eo = {.threading = !strcmp(threading, "intra")       ? IRB_ONEDNN_INTRA_OP
+                                       : !strcmp(threading, "per-image") ? IRB_ONEDNN_PER_IMAGE
+                                                                         : IRB_ONEDNN_AUTO,
+                          .direct_conv = direct};
     irb_error err = {0};
     irb_model_t *m = NULL;
     irb_graph g = {0};
@@ -93,7 +89,7 @@ int main(int argc, char **argv)
                        .max_batch = batch,
                        .range = range};
     double t0 = now();
-    if (irb_onednn_compile(&g, &o, th, &plan, &err) != IRB_OK) {
+    if (irb_onednn_compile(&g, &o, &eo, &plan, &err) != IRB_OK) {
         fprintf(stderr, "%s\n", err.message);
         goto done;
     }
@@ -126,11 +122,11 @@ int main(int argc, char **argv)
     }
     double t = now() - t0;
     printf(
-        "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs), arena %.1f MB (%.1f MB "
+        "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs, %d Winograd), arena %.1f MB (%.1f MB "
         "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
         model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra", info.steps,
-        info.reorders, info.int8_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6, info.weight_bytes / 1e6,
-        t_compile, images, t, images / t);
+        info.reorders, info.int8_steps, info.winograd_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6,
+        info.weight_bytes / 1e6, t_compile, images, t, images / t);
     free(in);
     free(out);
     rc = 0;

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <oneapi/dnnl/dnnl.h>
+
 #include "backends/onednn/onednn.h"
 #include "check.h"
 #include "core/alloc.h"
@@ -276,7 +278,8 @@ static irb_status run_engine(const irb_graph *g, irb_exec_precision prec, irb_on
 {
     irb_exec_opts o = {.precision = prec, .threads = threads, .max_batch = max_batch};
     void *plan = NULL;
-    irb_status s = irb_onednn_compile(g, &o, t, &plan, err);
+    irb_onednn_opts eo = {.threading = t};
+    irb_status s = irb_onednn_compile(g, &o, &eo, &plan, err);
     if (s == IRB_OK)
         s = irb_backend_onednn.run(plan, in, batch, out, err);
     irb_backend_onednn.destroy(plan);
@@ -463,6 +466,72 @@ static void test_net2(void)
     gb_free(b);
 }
 
+/* Winograd: a ResNet-style 3x3 stride-1 convolution (32 -> 32 channels, pad 1, bias, fused Relu
+ * and residual Add) runs on oneDNN's Winograd kernel by default where the CPU has one (AVX-512),
+ * and direct with direct_conv; both against the naive loops, a stride-2 conv never Winograd. */
+static void test_winograd(void)
+{
+    gb bb, *b = &bb;
+    gb_init(b, 23);
+    enum { C = 32, H = 14, B = 2, N = C * H * H };
+    int64_t dx[4] = {1, C, H, H}, wd[4] = {C, C, 3, 3}, dc[1] = {C};
+    int x = value(b, "x", 4, dx, 0, 0), w = value(b, "w", 4, wd, 1, 0.2f), bias = value(b, "b", 1, dc, 1, 0.5f);
+    int c = value(b, "c", 4, dx, 0, 0), r = value(b, "r", 4, dx, 0, 0), y = value(b, "y", 4, dx, 0, 0);
+    irb_node *cv = node(b, IRB_OP_CONV, 3, (int[]){x, w, bias}, c);
+    for (int k = 0; k < 4; k++)
+        cv->a.pads[k] = 1;
+    cv->a.kernel[0] = cv->a.kernel[1] = 3;
+    node(b, IRB_OP_RELU, 1, &c, r);
+    node(b, IRB_OP_ADD, 2, (int[]){r, x}, y);
+    b->g.input = x;
+    b->g.output = y;
+    static float in[B][N], ref[B][N], out[B * N];
+    for (int i = 0; i < B; i++) {
+        for (int q = 0; q < N; q++)
+            in[i][q] = 2 * frand(b);
+        ref_conv(in[i], C, H, H, cv, &b->vals[w], b->vals[bias].data, ref[i], H, H);
+        for (int q = 0; q < N; q++)
+            ref[i][q] = relu(ref[i][q]) + in[i][q];
+    }
+    unsigned isa = (unsigned)dnnl_get_effective_cpu_isa(), core = (unsigned)dnnl_cpu_isa_avx512_core;
+    int avx512 = (isa & core) == core;
+    for (int direct = 0; direct <= 1; direct++)
+        for (int t = IRB_ONEDNN_INTRA_OP; t <= IRB_ONEDNN_PER_IMAGE; t++) {
+            irb_exec_opts o = {.precision = IRB_EXEC_FP32, .threads = 2, .max_batch = B};
+            irb_onednn_opts eo = {.threading = t, .direct_conv = direct};
+            irb_error err = {0};
+            void *plan = NULL;
+            irb_status s = irb_onednn_compile(&b->g, &o, &eo, &plan, &err);
+            CHECK(s == IRB_OK, "winograd net direct %d threading %d: %s", direct, t, err.message);
+            if (s != IRB_OK)
+                continue;
+            irb_onednn_info info;
+            irb_onednn_plan_info(plan, &info);
+            CHECK(info.winograd_steps == (!direct && avx512), "direct %d threading %d: %d Winograd steps (avx512 %d)",
+                  direct, t, info.winograd_steps, avx512);
+            s = irb_backend_onednn.run(plan, &in[0][0], B, out, &err);
+            CHECK(s == IRB_OK, "%s", err.message);
+            double d = max_abs_diff(out, &ref[0][0], (size_t)B * N, NULL);
+            CHECK(d <= 1e-4, "direct %d threading %d: max abs diff %g", direct, t, d);
+            irb_backend_onednn.destroy(plan);
+        }
+    cv->a.strides[0] = cv->a.strides[1] = 2; /* stride 2: direct only */
+    int64_t dh[4] = {1, C, H / 2, H / 2};
+    memcpy(b->vals[c].dims, dh, sizeof dh);
+    memcpy(b->vals[r].dims, dh, sizeof dh);
+    b->g.output = r;
+    irb_exec_opts o = {.precision = IRB_EXEC_FP32, .threads = 1, .max_batch = 1};
+    irb_error err = {0};
+    void *plan = NULL;
+    CHECK(irb_onednn_compile(&b->g, &o, NULL, &plan, &err) == IRB_OK, "stride 2: %s", err.message);
+    irb_onednn_info info = {0};
+    if (plan)
+        irb_onednn_plan_info(plan, &info);
+    CHECK(plan && info.winograd_steps == 0, "stride 2: %d Winograd steps", info.winograd_steps);
+    irb_backend_onednn.destroy(plan);
+    gb_free(b);
+}
+
 /* Regression: irb_pool_new used to fill a worker's argument after starting its thread, so a
  * fast-starting worker read garbage (segfault in the per-image engine). Many short-lived pools. */
 static void count_fn(void *ctx, int ith, int nth)
@@ -489,5 +558,6 @@ int main(void)
     test_pool_start();
     test_net1();
     test_net2();
+    test_winograd();
     return CHECK_DONE();
 }

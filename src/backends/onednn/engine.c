@@ -152,7 +152,7 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
 /* Lowers g for `batch` images (0: dims as in the IR) with primitives created for `nthreads`
  * OpenMP threads (the creating thread's setting is what oneDNN bakes into a primitive). */
 static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads, dnnl_data_type_t dt,
-                              const float *range, dnnl_engine_t eng, irb_error *err, odn_variant **out)
+                              const float *range, int winograd, dnnl_engine_t eng, irb_error *err, odn_variant **out)
 {
     odn_variant *v = irb_calloc(1, sizeof *v);
     if (!v)
@@ -161,6 +161,7 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
     v->nthreads = nthreads;
     v->dt = dt;
     v->int8 = range != NULL;
+    v->winograd = winograd;
     odn_builder b = {.g = g, .v = v, .eng = eng, .err = err, .range = range};
     int saved = odn_omp_get();
     odn_omp_set(nthreads);
@@ -351,10 +352,12 @@ static irb_status check_graph(const irb_graph *g, const irb_exec_opts *o, irb_er
     return IRB_OK;
 }
 
-irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_onednn_threading t, void **plan,
+irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const irb_onednn_opts *eo, void **plan,
                               irb_error *err)
 {
     IRB_TRY(check_graph(g, o, err));
+    irb_onednn_threading t = eo ? eo->threading : IRB_ONEDNN_AUTO;
+    int winograd = !(eo && eo->direct_conv);
     odn_plan *p = irb_calloc(1, sizeof *p);
     if (!p)
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
@@ -379,9 +382,9 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_on
     if (ds != dnnl_success)
         s = irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine: %s", dnnl_status2str(ds));
     if (s == IRB_OK)
-        s = variant_new(g, &io, 1, kernel_threads, dt, range, p->eng, err, &p->one);
+        s = variant_new(g, &io, 1, kernel_threads, dt, range, winograd, p->eng, err, &p->one);
     if (s == IRB_OK && !per_image && o->max_batch > 1)
-        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, p->eng, err, &p->many);
+        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, winograd, p->eng, err, &p->many);
     int n_ctx = per_image ? o->threads : (p->many ? 2 : 1);
     if (s == IRB_OK) {
         p->ctx = irb_calloc((size_t)n_ctx, sizeof *p->ctx);
@@ -409,7 +412,7 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_on
 
 static irb_status onednn_compile(const irb_graph *g, const irb_exec_opts *o, void **plan, irb_error *err)
 {
-    return irb_onednn_compile(g, o, IRB_ONEDNN_AUTO, plan, err);
+    return irb_onednn_compile(g, o, NULL, plan, err);
 }
 
 static irb_status run_one(odn_plan *p, odn_ctx *c, int i, irb_error *err)
@@ -492,6 +495,7 @@ void irb_onednn_plan_info(const void *plan, irb_onednn_info *info)
     const odn_variant *v = p->one;
     info->steps = v->n_steps;
     info->int8_steps = v->int8_steps;
+    info->winograd_steps = v->winograd_steps;
     for (int i = 0; i < v->n_steps; i++)
         info->reorders += v->steps[i].node < 0;
     info->arena_bytes = v->arena_size;
@@ -602,7 +606,7 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
         dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
         s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
         if (s == IRB_OK)
-            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, eng, err, &v);
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, 1, eng, err, &v);
         if (s == IRB_OK && int8_steps)
             *int8_steps = v->int8_steps;
         if (s == IRB_OK)

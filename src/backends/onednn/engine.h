@@ -66,6 +66,8 @@ typedef struct odn_variant {
     dnnl_data_type_t dt; /* activation type: f32 or bf16 (int8 variants: of the layers that fall back) */
     int int8;            /* convolutions run s8/u8 where the calibration covers them */
     int int8_steps;      /* of the steps, int8 convolutions */
+    int winograd;        /* fp32 3x3 stride-1 convolutions may use oneDNN's Winograd kernels */
+    int winograd_steps;  /* of the steps, Winograd convolutions */
     odn_step *steps;
     int n_steps, cap_steps;
     odn_buf *bufs;

@@ -14,8 +14,14 @@ typedef enum irb_onednn_threading {
     IRB_ONEDNN_PER_IMAGE, /* `threads` workers, one image each, single-threaded primitives */
 } irb_onednn_threading;
 
-/* compile() with an explicit threading scheme. Same contract as irb_backend.compile. */
-irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, irb_onednn_threading t, void **plan,
+/* Engine choices beyond irb_exec_opts; zeroed = the defaults the library's engine uses. */
+typedef struct irb_onednn_opts {
+    irb_onednn_threading threading;
+    int direct_conv; /* 1: never Winograd (fp32 3x3 stride-1 convolutions use it where oneDNN has it) */
+} irb_onednn_opts;
+
+/* compile() with explicit engine choices (NULL: the defaults). Same contract as irb_backend.compile. */
+irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const irb_onednn_opts *eo, void **plan,
                               irb_error *err);
 
 /* 1 if this CPU runs bf16 natively (AVX512-BF16 or newer, as oneDNN reports it). */
@@ -27,6 +33,7 @@ typedef struct irb_onednn_info {
     int steps;           /* primitives per image (batch-1 variant) */
     int reorders;        /* of which layout reorders (input/output included) */
     int int8_steps;      /* of which int8 convolutions (int8 plans) */
+    int winograd_steps;  /* of which Winograd convolutions (fp32) */
     size_t arena_bytes;  /* activation memory per context (batch-1 variant) */
     size_t naive_bytes;  /* the same without buffer reuse */
     size_t weight_bytes; /* packed constants (all variants) */

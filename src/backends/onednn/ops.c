@@ -382,15 +382,28 @@ static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const 
         s = odn_check(b, dnnl_primitive_attr_set_post_ops(attr, po), node, "post-ops");
     if (s == IRB_OK && q->on)
         s = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, OC, 1 << 1, oscale), node, "output scales");
-    if (s == IRB_OK)
+    /* Winograd (fp32, 3x3, stride 1, not grouped or dilated) where oneDNN has a kernel for the
+     * shapes and post-ops; else, or when it has none, direct. docs/engine.md has the measurements. */
+    int wino = b->v->winograd && !q->on && b->v->dt == dnnl_f32 && G == 1 && wv->dims[2] == 3 && wv->dims[3] == 3 &&
+               st[0] == 1 && st[1] == 1 && dil[0] == 0 && dil[1] == 0;
+    for (int pass = wino ? 0 : 1; s == IRB_OK && pass < 2; pass++) {
+        dnnl_alg_kind_t alg = pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct;
         s = odn_check(b,
-                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_direct,
-                                                                 &m->src, &m->wei, bias >= 0 ? &m->bias : NULL, &m->dst,
-                                                                 st, dil, pl, pr),
+                      dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference, alg, &m->src, &m->wei,
+                                                                 bias >= 0 ? &m->bias : NULL, &m->dst, st, dil, pl, pr),
                       node, "convolution descriptor");
-    if (s == IRB_OK)
-        s = odn_check(b, dnnl_primitive_desc_create(pd, &cd, attr, b->eng, NULL), node,
-                      "no oneDNN convolution for these shapes/post-ops");
+        if (s == IRB_OK && pass == 0) {
+            if (dnnl_primitive_desc_create(pd, &cd, attr, b->eng, NULL) == dnnl_success) {
+                b->v->winograd_steps++;
+                break;
+            }
+            *pd = NULL;
+            continue;
+        }
+        if (s == IRB_OK)
+            s = odn_check(b, dnnl_primitive_desc_create(pd, &cd, attr, b->eng, NULL), node,
+                          "no oneDNN convolution for these shapes/post-ops");
+    }
     dnnl_primitive_attr_destroy(attr);
     dnnl_post_ops_destroy(po);
     return s;
