@@ -58,6 +58,9 @@ typedef struct irb_model_opts {
     /* Any tensor (initializer, constant) declaring more bytes than this is refused with
      * IRB_TOO_LARGE before it is allocated. 0: 1 GiB. */
     size_t max_tensor_bytes;
+    /* When set (64 hex digits): the bytes read must have this SHA-256, else IRB_MISMATCH before
+     * they are parsed, the message naming the file and both digests. */
+    const char *sha256;
 } irb_model_opts;
 
 /* Loads an ONNX file. opts may be NULL (defaults). The model has exactly one float graph input
@@ -97,6 +100,7 @@ typedef struct irb_model_info {
     const irb_op_count *ops;        /* nodes per op type in the file (Constant nodes included) */
     int opset;
     const char *producer; /* producer_name, "" if none */
+    const char *sha256;   /* SHA-256 of the file's (or buffer's) bytes, 64 lowercase hex digits */
 } irb_model_info;
 
 /* Facts about the model; owned by the model, valid until irb_model_free. */

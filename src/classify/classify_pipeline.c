@@ -47,6 +47,7 @@ struct irb_cls_real {
     const char *file; /* the pipeline (or version-1 classifier) file */
     irb_pipeline *p;
     char model_path[4096];
+    irb_model_t *model; /* loaded (and its sha256 checked) when the run is set up; freed once its nets are built */
     char model_sha[65], pipe_sha[80]; /* pipe_sha: "+fp32"... appended when run at another precision */
     irb_precision precision;          /* the run's: o->precision, else the pipeline's */
     char classified_by[512];
@@ -75,7 +76,8 @@ typedef struct irb_cls_real pipe_engine;
 static int file_exists(const char *p) { return p && *p && access(p, R_OK) == 0; }
 
 /* The backbone: --model, else the path the pipeline recorded, else its file name beside the
- * pipeline file. Its sha256 must be the pipeline's. */
+ * pipeline file. Its sha256 must be the pipeline's. It is loaded here, once: the load hashes
+ * the bytes it parses. */
 static irb_status find_model(pipe_engine *c, irb_error *err)
 {
     const irb_classify_opts *o = c->o;
@@ -97,11 +99,16 @@ static irb_status find_model(pipe_engine *c, irb_error *err)
                             "%s: its model %s is not there (nor %s): give the ONNX file with --model", c->file,
                             p->model_name, c->model_path);
     }
-    IRB_TRY(irb_sha256_file(c->model_path, c->model_sha, err));
-    if (p->model_sha256[0] && strcmp(p->model_sha256, c->model_sha) != 0)
-        return irb_fail(err, IRB_MISMATCH, "%s was trained on the model with sha256 %s, but %s has sha256 %s", c->file,
-                        p->model_sha256, c->model_path, c->model_sha);
-    return IRB_OK;
+    irb_model_opts mo = {.sha256 = p->model_sha256};
+    irb_status s = irb_model_load(c->model_path, &mo, &c->model, err);
+    if (s == IRB_MISMATCH) { /* "<model> has sha256 X, not Y" */
+        char msg[IRB_MESSAGE_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return irb_fail(err, s, "%s was trained on the model with sha256 %s, but %s", c->file, p->model_sha256, msg);
+    }
+    if (s == IRB_OK)
+        snprintf(c->model_sha, sizeof c->model_sha, "%s", irb_model_info_get(c->model)->sha256);
+    return s;
 }
 
 /* Input j of part q: its preprocessing as recorded (the model's own for a classifier file). */
@@ -436,8 +443,10 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
 static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
 {
     pipe_engine *c = user;
-    irb_model_t *model = NULL;
-    irb_status s = irb_model_load(c->model_path, NULL, &model, err);
+    irb_model_t *model = c->model;
+    c->model = NULL;
+    irb_model_opts mo = {.sha256 = c->model_sha}; /* a second engine: the same model as the first */
+    irb_status s = model ? IRB_OK : irb_model_load(c->model_path, &mo, &model, err);
     int motion = 0;
     for (int k = 0; s == IRB_OK && k < c->p->n_parts; k++) {
         const irb_pipeline_part *q = &c->p->parts[k];
@@ -549,6 +558,7 @@ void irb_cls_real_free(irb_cls_real *c)
     if (!c)
         return;
     pipe_release(c);
+    irb_model_free(c->model);
     irb_pipeline_free(c->p);
     irb_free(c);
 }

@@ -26,7 +26,7 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
         s = irb_fail(err, IRB_IO, "%s: cannot determine the file size", path);
     } else if ((size_t)len > max_bytes) {
         s = irb_fail(err, IRB_TOO_LARGE, "%s: %ld bytes, above the limit of %zu", path, len, max_bytes);
-    } else if (!(*buf = irb_malloc((size_t)len + 1))) {
+    } else if (!(*buf = irb_malloc_large(1, (size_t)len + 1))) { /* a model: one fault per 2 MiB */
         s = irb_fail(err, IRB_NOMEM, "%s: out of memory reading %ld bytes", path, len);
     } else if (fread(*buf, 1, (size_t)len, f) != (size_t)len) {
         s = irb_fail(err, IRB_IO, "%s: read failed", path);

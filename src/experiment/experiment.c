@@ -1847,9 +1847,9 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
 
     irb_status s = load_labels(o, &c.d, err);
     if (s == IRB_OK)
-        s = irb_sha256_file(o->model, c.model_sha, err);
-    if (s == IRB_OK)
         s = irb_model_load(o->model, NULL, &c.model, err);
+    if (s == IRB_OK)
+        snprintf(c.model_sha, sizeof c.model_sha, "%s", irb_model_info_get(c.model)->sha256);
     if (s == IRB_OK && !c.n_sizes) {
         const irb_preprocess *mp = irb_model_preprocess(c.model);
         c.sizes[c.n_sizes++] = mp->input_size > 0 ? mp->input_size : 224;

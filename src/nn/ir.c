@@ -87,7 +87,8 @@ void irb_graph_release(irb_graph *g)
         return;
     for (int i = 0; i < g->n_values; i++) {
         irb_free(g->values[i].name);
-        irb_free(g->values[i].data);
+        if (!g->values[i].borrowed)
+            irb_free(g->values[i].data);
     }
     for (int i = 0; i < g->n_nodes; i++)
         irb_free(g->nodes[i].name);
@@ -180,7 +181,7 @@ static void *dup_bytes(const void *p, size_t n, int *ok)
     return d;
 }
 
-irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err)
+static irb_status graph_copy(const irb_graph *src, irb_graph *dst, int share, irb_error *err)
 {
     int ok = 1;
     memset(dst, 0, sizeof *dst);
@@ -198,7 +199,9 @@ irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err)
         irb_value *v = &dst->values[i];
         *v = src->values[i];
         v->name = irb_strdup(src->values[i].name);
-        v->data = dup_bytes(src->values[i].data, src->values[i].nbytes, &ok);
+        v->borrowed = share && v->data;
+        if (!v->borrowed)
+            v->data = dup_bytes(src->values[i].data, src->values[i].nbytes, &ok);
         if (!v->name || !ok)
             goto nomem;
     }
@@ -218,4 +221,11 @@ irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err)
 nomem:
     irb_graph_release(dst);
     return irb_fail(err, IRB_NOMEM, "out of memory copying a network graph");
+}
+
+irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err) { return graph_copy(src, dst, 0, err); }
+
+irb_status irb_graph_share(const irb_graph *src, irb_graph *dst, irb_error *err)
+{
+    return graph_copy(src, dst, 1, err);
 }

@@ -53,8 +53,9 @@ typedef struct irb_value {
     irb_dtype dtype;
     int rank;
     int64_t dims[IRB_MAX_RANK];
-    void *data; /* owned; non-NULL for constants (row-major, dtype) */
+    void *data; /* owned unless borrowed; non-NULL for constants (row-major, dtype) */
     size_t nbytes;
+    int borrowed; /* data belongs to another graph (irb_graph_share): never freed or written here */
     int producer; /* node index, or -1 for graph inputs and constants */
 } irb_value;
 
@@ -136,6 +137,10 @@ void irb_value_view(const irb_value *v, irb_tensor *t);
 void irb_graph_release(irb_graph *g);
 /* A deep copy of src into *dst (constants' data included). */
 irb_status irb_graph_copy(const irb_graph *src, irb_graph *dst, irb_error *err);
+/* irb_graph_copy whose constants borrow src's bytes instead of copying them (a model's shape
+ * facts: no second copy of the weights). src must outlive dst and keep its constants as they
+ * are; passes on dst replace a borrowed value's data, never write into it. */
+irb_status irb_graph_share(const irb_graph *src, irb_graph *dst, irb_error *err);
 /* Appends a value named `name` (copied); returns its index or -1 when out of memory. */
 int irb_graph_add_value(irb_graph *g, const char *name);
 /* Appends a node (name copied, attrs zeroed); returns its index or -1 when out of memory. */

@@ -6,6 +6,8 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/file.h"
+#include "irbis/files.h"
 #include "irbis/nn.h"
 #include "nn/model_internal.h"
 #include "nn/onnx/onnx.h"
@@ -128,6 +130,7 @@ static irb_status build_info(irb_model_t *m, irb_error *err)
     in->ops = m->ops;
     in->opset = g->opset;
     in->producer = g->producer ? g->producer : "";
+    in->sha256 = m->sha256;
     return IRB_OK;
 }
 
@@ -135,7 +138,7 @@ static irb_status finish_load(irb_model_t *m, const char *name, irb_error *err)
 {
     IRB_TRY(check_input(m, name, err));
     /* shapes of every value (and a check that the whole graph is consistent) on a copy */
-    IRB_TRY(irb_graph_copy(&m->g, &m->shaped, err));
+    IRB_TRY(irb_graph_share(&m->g, &m->shaped, err));
     irb_status s = irb_pass_infer_fold(&m->shaped, err);
     if (s != IRB_OK) {
         char msg[IRB_MESSAGE_MAX];
@@ -154,6 +157,7 @@ irb_status irb_model_load_buffer(const void *data, size_t size, const char *name
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", name);
+    irb_sha256_buffer(data, size, m->sha256);
     irb_status s = irb_onnx_parse(data, size, name, opts ? opts->max_tensor_bytes : 0, &m->g, err);
     if (s == IRB_OK)
         s = finish_load(m, name, err);
@@ -173,7 +177,19 @@ irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_mode
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", path);
-    irb_status s = irb_onnx_load(path, opts ? opts->max_tensor_bytes : 0, &m->g, err);
+    /* the file is read once: hashed (the pipeline's check of its model) and parsed from memory */
+    size_t cap = opts && opts->max_tensor_bytes ? opts->max_tensor_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES;
+    void *buf = NULL;
+    size_t n = 0;
+    irb_status s = irb_read_file(path, cap > ((size_t)1 << 32) ? cap : ((size_t)4 << 30), &buf, &n, err);
+    if (s == IRB_OK) {
+        irb_sha256_buffer(buf, n, m->sha256);
+        if (opts && opts->sha256 && *opts->sha256 && strcmp(opts->sha256, m->sha256) != 0)
+            s = irb_fail(err, IRB_MISMATCH, "%s has sha256 %s, not %s", path, m->sha256, opts->sha256);
+    }
+    if (s == IRB_OK)
+        s = irb_onnx_parse(buf, n, path, opts ? opts->max_tensor_bytes : 0, &m->g, err);
+    irb_free(buf);
     if (s == IRB_OK)
         s = finish_load(m, path, err);
     if (s != IRB_OK) {

@@ -14,6 +14,7 @@ struct irb_model_t {
     irb_op_count ops[IRB_OP_COUNT];
     irb_preprocess pre;
     char *meta_value;
+    char sha256[65];
 };
 
 #endif

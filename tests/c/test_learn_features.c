@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "core/alloc.h"
+#include "core/sha256.h"
 #include "irbis/learn.h"
 
 static void put_file(const char *path, const char *text, size_t n)
@@ -222,19 +223,74 @@ static void test_errors(const char *dir)
     irb_featwriter_free(w);
 }
 
-static void test_sha256(const char *dir)
+static void sha256_known(const char *dir, const char *path_tag)
 {
     char hex[65], p[4200];
     irb_sha256_buffer("abc", 3, hex);
-    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "abc: %s", hex);
+    CHECK(!strcmp(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"), "%s abc: %s", path_tag,
+          hex);
     irb_sha256_buffer("", 0, hex);
-    CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "empty: %s", hex);
+    CHECK(!strcmp(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), "%s empty: %s", path_tag,
+          hex);
     const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
     snprintf(p, sizeof p, "%s/sha.txt", dir);
     put_file(p, m, strlen(m));
     irb_error err = {0};
     CHECK(irb_sha256_file(p, hex, &err) == IRB_OK, "file");
-    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "448 bits: %s", hex);
+    CHECK(!strcmp(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"), "%s 448 bits: %s", path_tag,
+          hex);
+    /* FIPS 180-2's long message: a million 'a' (many whole blocks straight from the buffer) */
+    char *a = irb_malloc(1000000);
+    memset(a, 'a', 1000000);
+    irb_sha256_buffer(a, 1000000, hex);
+    CHECK(!strcmp(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"), "%s million a: %s",
+          path_tag, hex);
+    /* 896-bit two-block message of FIPS 180-2 */
+    const char *m2 =
+        "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmn"
+        "opqrstnopqrstu";
+    irb_sha256_buffer(m2, strlen(m2), hex);
+    CHECK(!strcmp(hex, "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"), "%s 896 bits: %s", path_tag,
+          hex);
+    irb_free(a);
+}
+
+static void test_sha256(const char *dir)
+{
+    char hex[65], p[4200];
+    int had = irb_sha256_use_ni(0);
+    sha256_known(dir, "portable");
+    /* the SHA-extension blocks (where the CPU has them) against the portable ones, every length
+     * 0..300 and a few large ones, from random bytes at odd offsets */
+    if (irb_sha256_has_ni()) {
+        irb_sha256_use_ni(1);
+        sha256_known(dir, "sha-ni");
+        enum { N = 70001 };
+        unsigned char *buf = irb_malloc(N + 1);
+        uint32_t x = 12345;
+        for (int i = 0; i <= N; i++)
+            buf[i] = (unsigned char)((x = x * 1664525u + 1013904223u) >> 24);
+        int bad = 0;
+        for (int len = 0; len <= 300 || len == 4095 || len == 65536 || len == N; len = len < 300     ? len + 1
+                                                                                       : len < 4095  ? 4095
+                                                                                       : len < 65536 ? 65536
+                                                                                                     : N) {
+            char h1[65], h2[65];
+            irb_sha256_use_ni(0);
+            irb_sha256_buffer(buf + 1, (size_t)len, h1);
+            irb_sha256_use_ni(1);
+            irb_sha256_buffer(buf + 1, (size_t)len, h2);
+            bad += strcmp(h1, h2) != 0;
+            if (len == N)
+                break;
+        }
+        CHECK(bad == 0, "sha-ni and portable differ on %d lengths", bad);
+        irb_free(buf);
+    } else {
+        printf("no SHA extensions on this CPU: the portable code only\n");
+    }
+    irb_sha256_use_ni(had);
+    irb_error err = {0};
     snprintf(p, sizeof p, "%s/missing.bin", dir);
     CHECK(irb_sha256_file(p, hex, &err) == IRB_NOT_FOUND && strstr(err.message, "missing.bin"), "missing");
 }

@@ -40,7 +40,7 @@ int irb_cmd_model_info(int argc, char **argv)
         return cli_fail("model-info", &err);
     const irb_model_info *in = irb_model_info_get(m);
     const irb_preprocess *p = irb_model_preprocess(m);
-    printf("model: %s\nopset: %d\nproducer: %s\n", argv[optind], in->opset, in->producer);
+    printf("model: %s\nsha256: %s\nopset: %d\nproducer: %s\n", argv[optind], in->sha256, in->opset, in->producer);
     for (int i = 0; i < in->n_inputs; i++) {
         printf("input: %s ", in->inputs[i].name);
         shape(&in->inputs[i]);

@@ -319,9 +319,7 @@ int featurize_engine_new(featurize_engine *e, const fopts *o, int threads, const
 
 int featurize_engine_key(featurize_engine *e, const fopts *o, char **key, const char *cmd)
 {
-    irb_error err = {0};
-    if (irb_sha256_file(o->model, e->sha, &err) != IRB_OK)
-        return cli_fail(cmd, &err);
+    snprintf(e->sha, sizeof e->sha, "%s", irb_model_info_get(e->model)->sha256);
     if (!(*key = featurize_key(o, e->sha, e->net, &e->pp)))
         return cli_error(cmd, "out of memory"), CLI_FATAL;
     return CLI_OK;

@@ -10,7 +10,7 @@
 static void *pb_alloc(void *d, size_t n)
 {
     (void)d;
-    return irb_malloc(n ? n : 1);
+    return irb_malloc_large(1, n ? n : 1); /* a large tensor's bytes on huge pages (alloc.h) */
 }
 
 static void pb_free(void *d, void *p)

@@ -7,8 +7,7 @@
 #include "core/error.h"
 #include "nn/onnx/onnx_internal.h"
 
-irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_t max_bytes, irb_tensor *t,
-                           irb_error *err)
+irb_status irb_onnx_tensor(Onnx__TensorProto *tp, const char *where, size_t max_bytes, irb_tensor *t, irb_error *err)
 {
     const char *name = tp->name ? tp->name : "";
     memset(t, 0, sizeof *t);
@@ -60,6 +59,12 @@ irb_status irb_onnx_tensor(const Onnx__TensorProto *tp, const char *where, size_
     t->dtype = (irb_dtype)dt;
     t->rank = (int)tp->n_dims;
     t->nbytes = bytes;
+    if (tp->has_raw_data && bytes) { /* moved: the bytes protobuf-c allocated become the tensor's */
+        t->data = tp->raw_data.data;
+        tp->raw_data.data = NULL;
+        tp->raw_data.len = 0;
+        return IRB_OK;
+    }
     t->data = irb_malloc(bytes ? bytes : 1);
     if (!t->data)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory for tensor '%s' (%zu bytes)", where, name, bytes);

@@ -84,7 +84,9 @@ static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_t
             continue;
         }
         irb_value *v = &g->values[n->out[o]];
-        irb_free(v->data);
+        if (!v->borrowed)
+            irb_free(v->data);
+        v->borrowed = 0;
         v->data = out[o].data;
         v->nbytes = out[o].nbytes;
         v->producer = -1;

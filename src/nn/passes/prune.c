@@ -42,7 +42,9 @@ irb_status irb_pass_prune(irb_graph *g, irb_error *err)
         if (val->producer >= 0)
             val->producer = remap[val->producer];
         if (!need[v] && val->data) { /* an unused constant: drop its bytes */
-            irb_free(val->data);
+            if (!val->borrowed)
+                irb_free(val->data);
+            val->borrowed = 0;
             val->data = NULL;
             val->nbytes = 0;
         }
