@@ -28,6 +28,23 @@ static void normalise(const float *src, int dim, float *dst)
         dst[j] = (float)(src[j] * inv);
 }
 
+/* The dot products of x with up to 8 rows r[0..k-1], each summed in double in index order
+ * (the same sums as one row at a time), interleaved so the 8 chains of additions overlap. */
+static void dots8(const float *x, int dim, const float *const *r, int k, double *dot)
+{
+    double a[8] = {0};
+    const float *rr[8];
+    for (int q = 0; q < 8; q++)
+        rr[q] = r[q < k ? q : 0];
+    for (int j = 0; j < dim; j++) {
+        double xj = x[j];
+        for (int q = 0; q < 8; q++)
+            a[q] += xj * rr[q][j];
+    }
+    for (int q = 0; q < k; q++)
+        dot[q] = a[q];
+}
+
 /* 1 - the largest cosine between x (any norm) and the rows t[i] for which use(i) (all when
  * fold is NULL, else fold[i] != skip), kept in [0, 2] against rounding. 1 when there is no such
  * row or x is zero. */
@@ -38,15 +55,18 @@ static double nearest(const float *x, int dim, const float *t, size_t n, const i
         ss += (double)x[j] * x[j];
     if (!(ss > 0))
         return 1;
-    double best = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        if (fold && fold[i] == skip)
-            continue;
-        const float *r = t + i * (size_t)dim;
-        double dot = 0;
-        for (int j = 0; j < dim; j++)
-            dot += (double)x[j] * r[j];
-        best = dot > best ? dot : best;
+    double best = -INFINITY, dot[8];
+    const float *r[8];
+    int k = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && !(fold && fold[i] == skip))
+            r[k++] = t + i * (size_t)dim;
+        if (k == 8 || (i == n && k > 0)) {
+            dots8(x, dim, r, k, dot);
+            for (int q = 0; q < k; q++)
+                best = dot[q] > best ? dot[q] : best;
+            k = 0;
+        }
     }
     double d = best == -INFINITY ? 1 : 1 - best / sqrt(ss);
     return d < 0 ? 0 : d > 2 ? 2 : d;

@@ -116,8 +116,8 @@ static irb_status check_precision(const irb_net_opts *o, irb_error *err)
 static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts *o, irb_error *err)
 {
     IRB_TRY(check_precision(o, err));
-    irb_graph g;
-    IRB_TRY(irb_graph_copy(&m->g, &g, err));
+    irb_graph g; /* the model's graph, its weights borrowed: the engines copy (pack) what they keep */
+    IRB_TRY(irb_graph_share(&m->g, &g, err));
     float *range = NULL;
     irb_status s = optimise(&g, o, &net->out_name, err);
     irb_engine eng = o->record                            ? IRB_ENGINE_REFERENCE

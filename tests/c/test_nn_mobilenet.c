@@ -3,6 +3,7 @@
  * `features` (layer by name) within 1e-4 max abs error; cut 1 = the 1001 logits (softmax of
  * them equals probs), cut 2 = 1280 values equal to `features`. Also the model facts. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,21 @@
 #include "check.h"
 #include "nn_check.h"
 #include "irbis/nn.h"
+#include "nn/model_internal.h"
+
+/* FNV-1a over every constant's bytes: the model's weights must not change while nets borrow them. */
+static uint64_t weights_hash(const irb_graph *g, int *n_const)
+{
+    uint64_t h = 1469598103934665603ull;
+    *n_const = 0;
+    for (int v = 0; v < g->n_values; v++) {
+        const unsigned char *d = g->values[v].data;
+        for (size_t i = 0; d && i < g->values[v].nbytes; i++)
+            h = (h ^ d[i]) * 1099511628211ull;
+        *n_const += d != NULL;
+    }
+    return h;
+}
 
 static irb_net_t *net(const irb_model_t *m, const char *layer, int cut, irb_pool_mode pool)
 {
@@ -32,6 +48,25 @@ int main(void)
     CHECK(info->n_cuts >= 2 && info->cuts[1].tensor.dims[1] == 1280, "cut 2 has 1280 channels");
     const irb_preprocess *pp = irb_model_preprocess(m);
     CHECK(pp->mean[0] == 128.0f && pp->std[2] == 128.0f && pp->input_size == 224, "MobileNetV2 preprocessing");
+
+    /* the shape-facts graph and every net's working graph borrow the model's weights
+     * (irb_graph_share): the facts graph's constants are the model's bytes, not copies, and
+     * building (passes that drop or replace constants) and freeing nets leaves them intact */
+    int n_const = 0, n_after = 0, aliased = 0, owned = 0;
+    uint64_t before = weights_hash(&m->g, &n_const);
+    for (int v = 0; v < m->g.n_values && v < m->shaped.n_values; v++)
+        if (m->g.values[v].data) {
+            aliased += m->shaped.values[v].data == m->g.values[v].data && m->shaped.values[v].borrowed;
+            owned += !m->g.values[v].borrowed;
+        }
+    CHECK(n_const > 100 && aliased == n_const && owned == n_const,
+          "%d constants: %d borrowed by the facts graph, %d owned", n_const, aliased, owned);
+    for (int k = 0; k < 3; k++) {
+        irb_net_opts o = {.cut = 2, .pool = IRB_POOL_AVG, .engine = k ? IRB_ENGINE_ONEDNN : IRB_ENGINE_REFERENCE};
+        irb_net_t *t = test_net(m, &o, "borrowing net");
+        irb_net_free(t);
+    }
+    CHECK(weights_hash(&m->g, &n_after) == before && n_after == n_const, "model weights unchanged by 3 nets");
 
     irb_net_t *probs = net(m, NULL, 0, IRB_POOL_NONE), *feat = net(m, "features", 0, IRB_POOL_NONE);
     irb_net_t *cut1 = net(m, NULL, 1, IRB_POOL_NONE), *cut2 = net(m, NULL, 2, IRB_POOL_AVG);
