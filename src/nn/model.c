@@ -6,7 +6,6 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/file.h"
 #include "irbis/files.h"
 #include "irbis/nn.h"
 #include "nn/model_internal.h"
@@ -148,6 +147,17 @@ static irb_status finish_load(irb_model_t *m, const char *name, irb_error *err)
     return build_info(m, err);
 }
 
+/* The bytes' sha256 (checked against opts->sha256 before anything is parsed), then the graph. */
+static irb_status hash_and_parse(irb_model_t *m, const void *data, size_t size, const char *name,
+                                 const irb_model_opts *opts, irb_error *err)
+{
+    irb_sha256_buffer(data, size, m->sha256);
+    if (opts && opts->sha256 && *opts->sha256 && strcmp(opts->sha256, m->sha256) != 0)
+        return irb_fail(err, IRB_MISMATCH, "%s has sha256 %s, not %s", name, m->sha256, opts->sha256);
+    IRB_TRY(irb_onnx_parse(data, size, name, opts ? opts->max_tensor_bytes : 0, &m->g, err));
+    return finish_load(m, name, err);
+}
+
 irb_status irb_model_load_buffer(const void *data, size_t size, const char *name, const irb_model_opts *opts,
                                  irb_model_t **out, irb_error *err)
 {
@@ -157,10 +167,7 @@ irb_status irb_model_load_buffer(const void *data, size_t size, const char *name
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", name);
-    irb_sha256_buffer(data, size, m->sha256);
-    irb_status s = irb_onnx_parse(data, size, name, opts ? opts->max_tensor_bytes : 0, &m->g, err);
-    if (s == IRB_OK)
-        s = finish_load(m, name, err);
+    irb_status s = hash_and_parse(m, data, size, name, opts, err);
     if (s != IRB_OK) {
         irb_model_free(m);
         return s;
@@ -178,20 +185,12 @@ irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_mode
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", path);
     /* the file is read once: hashed (the pipeline's check of its model) and parsed from memory */
-    size_t cap = opts && opts->max_tensor_bytes ? opts->max_tensor_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES;
     void *buf = NULL;
     size_t n = 0;
-    irb_status s = irb_read_file(path, cap > ((size_t)1 << 32) ? cap : ((size_t)4 << 30), &buf, &n, err);
-    if (s == IRB_OK) {
-        irb_sha256_buffer(buf, n, m->sha256);
-        if (opts && opts->sha256 && *opts->sha256 && strcmp(opts->sha256, m->sha256) != 0)
-            s = irb_fail(err, IRB_MISMATCH, "%s has sha256 %s, not %s", path, m->sha256, opts->sha256);
-    }
+    irb_status s = irb_onnx_read_file(path, opts ? opts->max_tensor_bytes : 0, &buf, &n, err);
     if (s == IRB_OK)
-        s = irb_onnx_parse(buf, n, path, opts ? opts->max_tensor_bytes : 0, &m->g, err);
+        s = hash_and_parse(m, buf, n, path, opts, err);
     irb_free(buf);
-    if (s == IRB_OK)
-        s = finish_load(m, path, err);
     if (s != IRB_OK) {
         irb_model_free(m);
         return s;

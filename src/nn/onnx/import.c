@@ -348,14 +348,19 @@ irb_status irb_onnx_parse(const void *buf, size_t n, const char *name, size_t ma
     return s;
 }
 
+irb_status irb_onnx_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err)
+{
+    /* the file holds every tensor, so no file above a few times the tensor cap is plausible */
+    size_t cap = max_bytes ? max_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES;
+    return irb_read_file(path, cap > ((size_t)1 << 32) ? cap : ((size_t)4 << 30), buf, n, err);
+}
+
 irb_status irb_onnx_load(const char *path, size_t max_bytes, irb_graph *g, irb_error *err)
 {
     void *buf;
     size_t n;
     memset(g, 0, sizeof *g);
-    /* the file holds every tensor, so no file above a few times the tensor cap is plausible */
-    size_t cap = max_bytes ? max_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES;
-    IRB_TRY(irb_read_file(path, cap > ((size_t)1 << 32) ? cap : ((size_t)4 << 30), &buf, &n, err));
+    IRB_TRY(irb_onnx_read_file(path, max_bytes, &buf, &n, err));
     irb_status s = irb_onnx_parse(buf, n, path, max_bytes, g, err);
     irb_free(buf);
     return s;

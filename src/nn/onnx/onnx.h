@@ -14,6 +14,9 @@
  * are stored as -1. Does not infer shapes (see nn/passes/passes.h). */
 irb_status irb_onnx_parse(const void *buf, size_t n, const char *name, size_t max_tensor_bytes, irb_graph *g,
                           irb_error *err);
+/* Reads a model file's bytes into *buf (irb_free it): refused above a size no model with
+ * tensors of at most max_tensor_bytes (0: the default) plausibly has. */
+irb_status irb_onnx_read_file(const char *path, size_t max_tensor_bytes, void **buf, size_t *n, irb_error *err);
 /* Reads a file and parses it as above. */
 irb_status irb_onnx_load(const char *path, size_t max_tensor_bytes, irb_graph *g, irb_error *err);
 /* Reads a serialized TensorProto file (the ONNX test data format) into *t (t->data is
