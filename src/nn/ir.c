@@ -98,6 +98,7 @@ void irb_graph_release(irb_graph *g)
     irb_free(g->inputs);
     irb_free(g->outputs);
     irb_free(g->producer);
+    irb_free(g->slab);
     memset(g, 0, sizeof *g);
 }
 
@@ -193,6 +194,7 @@ static irb_status graph_copy(const irb_graph *src, irb_graph *dst, int share, ir
     dst->cap_nodes = src->n_nodes ? src->n_nodes : 1;
     dst->metadata = dst->producer = NULL;
     dst->inputs = dst->outputs = NULL;
+    dst->slab = NULL; /* src's: its constants are copied (or, shared, borrowed from src) */
     if (!dst->values || !dst->nodes)
         goto nomem;
     for (int i = 0; i < src->n_values; i++, dst->n_values++) {

@@ -55,7 +55,8 @@ typedef struct irb_value {
     int64_t dims[IRB_MAX_RANK];
     void *data; /* owned unless borrowed; non-NULL for constants (row-major, dtype) */
     size_t nbytes;
-    int borrowed; /* data belongs to another graph (irb_graph_share): never freed or written here */
+    int borrowed; /* data is not this value's: another graph's (irb_graph_share) or in this graph's slab; never
+                     freed or written through this value */
     int producer; /* node index, or -1 for graph inputs and constants */
 } irb_value;
 
@@ -105,6 +106,7 @@ typedef struct irb_graph {
     int *outputs, n_outputs; /* owned; all graph outputs, file order */
     int opset;               /* opset of the default ONNX domain */
     char *producer;          /* owned; producer_name, may be NULL */
+    void *slab; /* owned, may be NULL: the importer's arena the borrowed constants of this graph point into */
 } irb_graph;
 
 /* The ONNX op_type of op ("Conv", "Relu", ...). */

@@ -17,6 +17,7 @@
 
 #define ODN_MAX_ARGS 10
 #define ODN_ALIGN    64
+#define ODN_SLAB     ((size_t)16 << 20)
 
 /* Where an argument's memory lives. */
 enum { ODN_ARG_BUF, ODN_ARG_CONST, ODN_ARG_SCRATCH };
@@ -56,8 +57,7 @@ typedef struct odn_step {
 
 typedef struct odn_const {
     dnnl_memory_t mem;
-    void *raw; /* irb_malloc'd storage behind mem */
-    size_t size;
+    size_t size; /* bytes behind mem, in one of the variant's slabs */
 } odn_const;
 
 typedef struct odn_variant {
@@ -74,6 +74,12 @@ typedef struct odn_variant {
     int n_bufs, cap_bufs;
     odn_const *consts;
     int n_consts, cap_consts;
+    /* the packed constants' storage: slabs of >= ODN_SLAB bytes on transparent huge pages
+     * (alloc.h), filled in order, freed with the variant: one page fault per 2 MiB while the
+     * weights are packed instead of one per 4 KiB (docs/engine.md) */
+    void **slabs;
+    int n_slabs;
+    size_t slab_used, slab_cap;
     size_t arena_size, scratch_size;
 } odn_variant;
 

@@ -91,6 +91,27 @@ void odn_arg_scratch(odn_builder *b, odn_step *s, const_dnnl_primitive_desc_t pd
 
 /* ---- constants */
 
+/* n bytes, ODN_ALIGN-aligned, from the variant's last slab (a new one when they do not fit). */
+static void *slab_take(odn_variant *v, size_t n)
+{
+    size_t need = (n + ODN_ALIGN - 1) / ODN_ALIGN * ODN_ALIGN;
+    if (!v->n_slabs || v->slab_used + need > v->slab_cap) {
+        size_t cap = need > ODN_SLAB ? need : ODN_SLAB;
+        void **ns = irb_realloc_array(v->slabs, (size_t)v->n_slabs + 1, sizeof *ns);
+        if (!ns)
+            return NULL;
+        v->slabs = ns;
+        if (!(ns[v->n_slabs] = irb_malloc_large(1, cap))) /* 2 MiB-aligned, so ODN_ALIGN-aligned too */
+            return NULL;
+        v->n_slabs++;
+        v->slab_used = 0;
+        v->slab_cap = cap;
+    }
+    void *p = (char *)v->slabs[v->n_slabs - 1] + v->slab_used;
+    v->slab_used += need;
+    return p;
+}
+
 static irb_status new_const(odn_builder *b, const dnnl_memory_desc_t *md, int node, odn_const **out)
 {
     odn_variant *v = b->v;
@@ -106,12 +127,11 @@ static irb_status new_const(odn_builder *b, const dnnl_memory_desc_t *md, int no
     odn_const *c = &v->consts[v->n_consts];
     c->mem = NULL;
     c->size = n;
-    c->raw = irb_malloc(n + ODN_ALIGN);
-    if (!c->raw)
+    void *p = slab_take(v, n ? n : 1);
+    if (!p)
         return irb_fail(b->err, IRB_NOMEM, "onednn: node '%s': out of memory for %zu bytes of weights",
                         odn_node_label(b->g, node), n);
     v->n_consts++;
-    void *p = (void *)(((uintptr_t)c->raw + ODN_ALIGN - 1) & ~(uintptr_t)(ODN_ALIGN - 1));
     IRB_TRY(odn_check(b, dnnl_memory_create(&c->mem, md, b->eng, p), node, "creating a weights memory"));
     *out = c;
     return IRB_OK;
@@ -306,10 +326,11 @@ void odn_variant_free(odn_variant *v)
         return;
     for (int i = 0; i < v->n_steps; i++)
         dnnl_primitive_destroy(v->steps[i].prim);
-    for (int i = 0; i < v->n_consts; i++) {
+    for (int i = 0; i < v->n_consts; i++)
         dnnl_memory_destroy(v->consts[i].mem);
-        irb_free(v->consts[i].raw);
-    }
+    for (int i = 0; i < v->n_slabs; i++)
+        irb_free(v->slabs[i]);
+    irb_free(v->slabs);
     irb_free(v->steps);
     irb_free(v->bufs);
     irb_free(v->consts);

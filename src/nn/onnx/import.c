@@ -7,16 +7,39 @@
 #include "core/error.h"
 #include "nn/onnx/onnx_internal.h"
 
+/* A model's tensor bytes, which protobuf-c copies out of the file one allocation each, go into
+ * one arena on transparent huge pages (a page fault per 2 MiB, not per 4 KiB: docs/nn.md); the
+ * graph keeps the arena (irb_graph.slab) and its constants point into it. The arena holds at
+ * most the file's size; anything else (and any small allocation) is an ordinary one. */
+typedef struct pb_arena {
+    char *base;
+    size_t used, cap;
+    int kept; /* a constant of the graph points into it */
+} pb_arena;
+
+enum { PB_ARENA_MIN = 4096, PB_ARENA_ALIGN = 64 };
+
 static void *pb_alloc(void *d, size_t n)
 {
-    (void)d;
+    pb_arena *a = d;
+    size_t need = (n + PB_ARENA_ALIGN - 1) / PB_ARENA_ALIGN * PB_ARENA_ALIGN;
+    if (a && a->base && n >= PB_ARENA_MIN && need <= a->cap - a->used) {
+        void *p = a->base + a->used;
+        a->used += need;
+        return p;
+    }
     return irb_malloc_large(1, n ? n : 1); /* a large tensor's bytes on huge pages (alloc.h) */
+}
+
+static int in_arena(const pb_arena *a, const void *p)
+{
+    return a && a->base && (const char *)p >= a->base && (const char *)p < a->base + a->cap;
 }
 
 static void pb_free(void *d, void *p)
 {
-    (void)d;
-    irb_free(p);
+    if (!in_arena(d, p)) /* the arena is freed as a whole, by whoever keeps it */
+        irb_free(p);
 }
 
 ProtobufCAllocator irb_onnx_allocator(void)
@@ -33,20 +56,30 @@ typedef struct imp {
     irb_graph *g;
     irb_error *err;
     int opset;
+    pb_arena *arena; /* where protobuf-c put the tensors' bytes (may be NULL) */
 } imp;
 
 static irb_status nomem(imp *m) { return irb_fail(m->err, IRB_NOMEM, "%s: out of memory while importing", m->where); }
 
 /* A new constant value from a decoded tensor (takes t's data). */
+/* A tensor not taken into the graph: its bytes freed unless they are the arena's. */
+static void drop_tensor(imp *m, irb_tensor *t)
+{
+    if (in_arena(m->arena, t->data))
+        memset(t, 0, sizeof *t);
+    else
+        irb_tensor_release(t);
+}
+
 static irb_status add_constant(imp *m, const char *name, irb_tensor *t)
 {
     if (irb_graph_find_value(m->g, name) >= 0) {
-        irb_tensor_release(t);
+        drop_tensor(m, t);
         return irb_fail(m->err, IRB_CORRUPT, "%s: tensor '%s' is defined twice", m->where, name);
     }
     int v = irb_graph_add_value(m->g, name);
     if (v < 0) {
-        irb_tensor_release(t);
+        drop_tensor(m, t);
         return nomem(m);
     }
     irb_value *val = &m->g->values[v];
@@ -55,6 +88,9 @@ static irb_status add_constant(imp *m, const char *name, irb_tensor *t)
     memcpy(val->dims, t->dims, sizeof val->dims);
     val->data = t->data;
     val->nbytes = t->nbytes;
+    val->borrowed = in_arena(m->arena, t->data); /* the graph keeps the arena (irb_onnx_parse) */
+    if (val->borrowed)
+        m->arena->kept = 1;
     return IRB_OK;
 }
 
@@ -332,19 +368,27 @@ static irb_status import_graph(imp *m, const Onnx__ModelProto *mp)
 irb_status irb_onnx_parse(const void *buf, size_t n, const char *name, size_t max_bytes, irb_graph *g, irb_error *err)
 {
     memset(g, 0, sizeof *g);
+    pb_arena arena = {irb_malloc_large(1, n ? n : 1), 0, n, 0}; /* without it, ordinary allocations */
     ProtobufCAllocator al = irb_onnx_allocator();
+    al.allocator_data = &arena;
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&al, n, buf);
+    if (!mp)
+        irb_free(arena.base);
     if (!mp)
         return irb_fail(err, IRB_CORRUPT,
                         "%s: not a valid ONNX model (protobuf decoding failed: truncated "
                         "or not ONNX)",
                         name);
-    imp m = {name, max_bytes ? max_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES, g, err, 0};
+    imp m = {name, max_bytes ? max_bytes : IRB_ONNX_DEFAULT_MAX_TENSOR_BYTES, g, err, 0, &arena};
     g->input = g->output = -1;
     irb_status s = import_graph(&m, mp);
     onnx__model_proto__free_unpacked(mp, &al);
     if (s != IRB_OK)
-        irb_graph_release(g);
+        irb_graph_release(g); /* its constants in the arena are borrowed: not freed one by one */
+    if (s == IRB_OK && arena.kept)
+        g->slab = arena.base; /* the constants in it borrow it (add_constant) */
+    else
+        irb_free(arena.base);
     return s;
 }
 
