@@ -120,6 +120,7 @@ typedef struct irb_pipeline {
     int n_calib;             /* INT8: a calibration table per CNN input size (docs/int8.md) */
     int calib_size[IRB_PIPELINE_MAX_CALIB];
     irb_calib_t *calib[IRB_PIPELINE_MAX_CALIB]; /* owned */
+    char file_sha256[65]; /* SHA-256 of the bytes it was loaded or parsed from ("" when built in memory) */
 } irb_pipeline;
 
 /* A new empty pipeline (threshold 0.5, gap 60, positive -1, cv_accuracy -1), or NULL. */

@@ -532,8 +532,8 @@ irb_status irb_cls_real_new(const irb_classify_opts *o, irb_cls_real **out, irb_
     c->file = file;
     c->batch = o->batch > 0 ? o->batch : 16;
     irb_status s = irb_pipeline_load(file, &c->p, err);
-    if (s == IRB_OK)
-        s = irb_sha256_file(file, c->pipe_sha, err);
+    if (s == IRB_OK) /* the file is read once: the load hashes the bytes it parses */
+        snprintf(c->pipe_sha, sizeof c->pipe_sha, "%s", c->p->file_sha256);
     if (s == IRB_OK)
         s = find_model(c, err);
     if (s == IRB_OK)

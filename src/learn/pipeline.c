@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/file.h"
+#include "irbis/files.h"
 #include "irbis/pipeline.h"
 #include "learn/binio.h"
 #include "learn/classifier.h"
@@ -553,6 +554,7 @@ irb_status irb_pipeline_parse(const void *data, size_t size, const char *name, i
         irb_pipeline_free(p);
         return s;
     }
+    irb_sha256_buffer(data, size, p->file_sha256);
     *out = p;
     return IRB_OK;
 }

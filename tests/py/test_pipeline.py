@@ -135,6 +135,14 @@ def file_checks(exp):
     data = open(pipe, 'rb').read()
     check(data[:8] == b'IRBISCLF' and int.from_bytes(data[8:12], 'little') == 2 and sha.encode() in data,
           'pipeline file: envelope version 2 holding the model sha256')
+    # the run's store records both files' sha256 (what a resume checks), as hashlib computes them
+    import sqlite3
+    db = sqlite3.connect(os.path.join(TMP, 'mlwic', 'out_RN2_A_0', 'irbis.sqlite'))
+    params = dict(db.execute('SELECT key, value FROM params'))
+    db.close()
+    check(params.get('model_sha256') == sha and params.get('classifier_sha256') == hashlib.sha256(data).hexdigest(),
+          'the store records the model and pipeline sha256: %s' % {k: params.get(k) for k in
+                                                                   ('model_sha256', 'classifier_sha256')})
     # another model: a copy with one metadata byte changed is refused, both files named
     other = os.path.join(TMP, 'other.onnx')
     b = bytearray(open(MODEL, 'rb').read())
