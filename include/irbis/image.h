@@ -174,7 +174,8 @@ typedef struct irb_preproc {
     double crop_fraction; /* IRB_RESIZE_CROP_FRACTION: f in (0, 1] (e.g. 0.875); 0 means 1 */
     irb_filter filter;
     float mean[3], scale[3]; /* out = (pixel - mean[c]) / scale[c]; scale 0 is treated as 1 */
-    int flip;                /* 1: mirror left-right */
+    int flip;                /* 1: mirror left-right; 2 (tensor outputs only): the tensor, then
+                              * its mirror right after it (2 x 3 x N x N floats) */
     irb_strip_mode strips;
     double strip_top, strip_bottom; /* IRB_STRIPS_FIXED: fractions of the height in [0, 0.5) */
     int decode_size;                /* > size: decode at the DCT scale this preprocessing at size
@@ -203,9 +204,9 @@ IRB_API irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_
 IRB_API irb_status irb_preprocess_file(irb_decoder_t *dec, const char *path, const irb_preproc *pp, float *out,
                                        irb_image_info *info);
 /* The file read and decoded once for several preprocessings (e.g. the input sizes of a
- * pipeline): outs[j] receives 3 * pps[j].size^2 floats, exactly what irb_preprocess_file with
- * pps[j] writes (a decode is shared where both would pick the same DCT scale). The pixel limit
- * must be the same in all. A warning of any of them is on the decoder. */
+ * pipeline): outs[j] receives 3 * pps[j].size^2 floats (twice that with flip = 2), exactly what
+ * irb_preprocess_file with pps[j] writes (a decode is shared where both would pick the same DCT
+ * scale). The pixel limit must be the same in all. A warning of any of them is on the decoder. */
 IRB_API irb_status irb_preprocess_multi(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n,
                                         float *const *outs, irb_image_info *info);
 /* The same, stopping before normalisation: *img (caller owns) is the size x size RGB image. */

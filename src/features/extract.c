@@ -1,8 +1,8 @@
 /* The one featurizer (docs/design.md): decode -> preprocess -> CNN -> rows, for one or several
  * inputs at once (a pipeline's sizes, cuts and mirrors). Each image file is read and decoded
- * once for all its inputs (irb_preprocess_multi); mirrors are the preprocessed tensor flipped;
- * decoding of the next chunk of images runs on the worker threads while the nets run on this
- * one. Buffers live as long as the featurizer, so a long run allocates nothing per batch. */
+ * once for all its inputs (irb_preprocess_multi), a mirror beside its tensor in the same pass
+ * (irb_preproc.flip = 2); decoding of the next chunk of images runs on the worker threads while
+ * the nets run on this one. Buffers live as long as the featurizer, so a long run allocates nothing per batch. */
 #include <pthread.h>
 #include <string.h>
 
@@ -11,8 +11,10 @@
 #include "core/pool.h"
 #include "irbis/features.h"
 
-/* Preprocessed floats held per buffer set: bounds a chunk of large multi-input images. */
-#define CHUNK_FLOATS ((size_t)32 << 20)
+/* Preprocessed floats held per buffer set (32 MiB): bounds a chunk of large multi-input images
+ * (the demo pipeline: 2 images, 3 sizes, mirrored). Smaller chunks cost no speed (measured: 2,
+ * 4 and 9 images per chunk alike) and each new page costs its first touch (docs/pipeline.md). */
+#define CHUNK_FLOATS ((size_t)8 << 20)
 
 typedef struct in_state {
     irb_feat_input in;
@@ -56,26 +58,6 @@ static int mirrors(const irb_featurizer *f, int j, size_t image)
     return in->flip == 1 && (!in->mirror_marked || !f->mark || f->mark[image]);
 }
 
-/* Mirrors a 3 x size x size tensor left-right into dst (dst != src), or in place (dst == src). */
-static void flip_chw(const float *src, float *dst, int size)
-{
-    for (int c = 0; c < 3; c++)
-        for (int y = 0; y < size; y++) {
-            const float *s = src + ((size_t)c * size + y) * size;
-            float *d = dst + ((size_t)c * size + y) * size;
-            if (s == d) {
-                for (int x = 0; x < size / 2; x++) {
-                    float t = d[x];
-                    d[x] = d[size - 1 - x];
-                    d[size - 1 - x] = t;
-                }
-            } else {
-                for (int x = 0; x < size; x++)
-                    d[x] = s[size - 1 - x];
-            }
-        }
-}
-
 typedef struct decode_job {
     irb_featurizer *f;
     chunk *c;
@@ -98,8 +80,9 @@ static void decode_part(void *ctx, int ith, int nth)
         for (int j = 0; j < f->n_in; j++) {
             if (c->slot[j][i] < 0)
                 continue;
+            /* a mirror follows its image's row (flip 2); flip = 2 inputs see only the mirror */
             pps[n] = f->in[j].in.pp;
-            pps[n].flip = 0;
+            pps[n].flip = c->mirrored[j][i] ? 2 : f->in[j].in.flip == 2;
             outs[n] = c->rows[j] + (size_t)c->slot[j][i] * f->in[j].in_dim;
             which[n++] = j;
         }
@@ -111,15 +94,9 @@ static void decode_part(void *ctx, int ith, int nth)
         irb_status s = irb_preprocess_multi(d, f->paths[image], pps, n, outs, NULL);
         irb_error_copy(&c->status[i], irb_decoder_error(d));
         c->status[i].status = s;
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < n && s != IRB_OK; k++) { /* the nets still run on the slot: give them zeros */
             const in_state *is = &f->in[which[k]];
-            if (s != IRB_OK) { /* the nets still run on the slot: give them zeros */
-                memset(outs[k], 0, is->in_dim * (size_t)(1 + c->mirrored[which[k]][i]) * sizeof(float));
-            } else if (c->mirrored[which[k]][i]) {
-                flip_chw(outs[k], outs[k] + is->in_dim, is->in.pp.size);
-            } else if (is->in.flip == 2) {
-                flip_chw(outs[k], outs[k], is->in.pp.size);
-            }
+            memset(outs[k], 0, is->in_dim * (size_t)(1 + c->mirrored[which[k]][i]) * sizeof(float));
         }
     }
 }

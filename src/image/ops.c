@@ -101,27 +101,40 @@ irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_err
 }
 
 /* Each channel's 256 values looked up (the same float expression as computed per pixel), RGB
- * read in one pass. */
-void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
+ * read in one pass; with mirror, each row is also written right to left there. */
+void irb__image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror)
 {
-    size_t plane = (size_t)img->width * (size_t)img->height;
+    size_t w = (size_t)img->width, h = (size_t)img->height, plane = w * h;
     float lut[3][256];
     for (int c = 0; c < 3; c++) {
         float m = mean ? mean[c] : 0.0f, inv = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
         for (int v = 0; v < 256; v++)
             lut[c][v] = ((float)v - m) * inv;
     }
-    float *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane;
-    const uint8_t *p = img->data;
-    if (img->channels == 3) {
+    if (img->channels == 3 && !mirror) {
+        const uint8_t *p = img->data;
+        float *o0 = out, *o1 = out + plane, *o2 = out + 2 * plane;
         for (size_t i = 0; i < plane; i++, p += 3)
             o0[i] = lut[0][p[0]], o1[i] = lut[1][p[1]], o2[i] = lut[2][p[2]];
         return;
     }
     for (int c = 0; c < 3; c++) {
-        const uint8_t *q = p + (img->channels > c ? c : 0);
-        float *o = out + (size_t)c * plane;
-        for (size_t i = 0; i < plane; i++, q += img->channels)
-            o[i] = lut[c][*q];
+        const uint8_t *q = img->data + (img->channels > c ? c : 0);
+        float *o = out + (size_t)c * plane, *m = mirror ? mirror + (size_t)c * plane : NULL;
+        for (size_t y = 0; y < h; y++) {
+            float *orow = o + y * w;
+            for (size_t x = 0; x < w; x++, q += img->channels)
+                orow[x] = lut[c][*q];
+            if (m) {
+                float *mrow = m + y * w;
+                for (size_t x = 0; x < w; x++)
+                    mrow[x] = orow[w - 1 - x];
+            }
+        }
     }
+}
+
+void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
+{
+    irb__image_to_chw(img, mean, scale, out, NULL);
 }

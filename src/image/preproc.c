@@ -147,6 +147,8 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: output size %d out of range", path, pp->size);
     if (pp->decode_size < 0 || pp->decode_size > 16384)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: decode size %d out of range", path, pp->decode_size);
+    if (pp->flip < 0 || pp->flip > 2)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: flip must be 0, 1 or 2 (got %d)", path, pp->flip);
     int W = dec->info.width, H = dec->info.height, t = 0, b = 0;
     if (pp->strips == IRB_STRIPS_FIXED) {
         IRB_TRY(strips_fixed(dec, path, pp, H, &t, &b));
@@ -175,7 +177,7 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
     IRB_TRY(irb__resize_clamped(img, s.x0, s.y0, s.x1, s.y1, pp->mode == IRB_RESIZE_CROP_FRACTION, pp->size, pp->size,
                                 pp->filter, out, &dec->err));
     dec->err = keep;
-    if (pp->flip)
+    if (pp->flip == 1)
         irb_image_flip(out);
     dec->info.crop_top = t;
     dec->info.crop_bottom = b;
@@ -198,7 +200,8 @@ static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *p
     for (int j = 0; j < n && s == IRB_OK; j++) {
         irb_image one = {0}, *img = outs ? &outs[j] : &one;
         if ((s = run_one(dec, path, &pps[j], &o, &d, img)) == IRB_OK && chw)
-            irb_image_to_chw(img, pps[j].mean, pps[j].scale, chw[j]);
+            irb__image_to_chw(img, pps[j].mean, pps[j].scale, chw[j],
+                              pps[j].flip == 2 ? chw[j] + (size_t)3 * img->width * img->height : NULL);
         irb_image_release(&one);
         if (s == IRB_OK && dec->err.warning && !warning.warning)
             warning = dec->err;
@@ -221,6 +224,8 @@ irb_status irb_preprocess_image(irb_decoder_t *dec, const char *path, const irb_
     irb_error_clear(&dec->err);
     if (!path || !pp || !img)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "preprocess: NULL argument");
+    if (pp->flip == 2)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: flip 2 (a tensor and its mirror) needs tensor outputs", path);
     memset(img, 0, sizeof *img);
     irb_status s = run(dec, path, pp, 1, img, NULL, info);
     if (s != IRB_OK)
