@@ -35,6 +35,7 @@ typedef struct chunk {
 struct irb_featurizer {
     in_state *in;
     int n_in;
+    int *order; /* inputs by decreasing size: the order their nets run in */
     int chunk_max;
     irb_pool *pool;
     irb_decoder_t **dec;
@@ -139,21 +140,24 @@ static void decode_wait(decode_job *job)
     job->running = 0;
 }
 
-/* Runs each input's net on the chunk and hands the rows out, input by input, in image order. */
+/* Runs each input's net on the chunk, the largest inputs first (a net's activation memory is then
+ * reused by the smaller ones: src/backends/onednn/engine.c), then hands the rows out, input by
+ * input, in image order. */
 static irb_status emit(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *ctx, irb_error *err)
 {
+    for (int k = 0; k < f->n_in; k++) {
+        int j = f->order[k];
+        const in_state *is = &f->in[j];
+        if (is->in.net && c->n_rows[j] > 0 &&
+            irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
+            irb_error_copy(err, irb_net_error(is->in.net));
+            return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
+        }
+    }
     for (int j = 0; j < f->n_in; j++) {
         const in_state *is = &f->in[j];
-        const float *result = c->rows[j];
-        size_t dim = is->in_dim;
-        if (is->in.net && c->n_rows[j] > 0) {
-            if (irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
-                irb_error_copy(err, irb_net_error(is->in.net));
-                return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
-            }
-            result = f->output[j];
-            dim = is->out_dim;
-        }
+        const float *result = is->in.net ? f->output[j] : c->rows[j];
+        size_t dim = is->in.net ? is->out_dim : is->in_dim;
         for (size_t i = 0; i < c->count; i++) {
             if (c->slot[j][i] < 0)
                 continue;
@@ -228,6 +232,7 @@ void irb_featurizer_free(irb_featurizer *f)
     for (int j = 0; f->output && j < f->n_in; j++)
         irb_free(f->output[j]);
     irb_free(f->output);
+    irb_free(f->order);
     irb_free(f->in);
     irb_free(f);
 }
@@ -285,6 +290,11 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     }
     f->n_in = n;
+    if (!(f->order = irb_malloc_array((size_t)n, sizeof *f->order))) {
+        irb_free(f->in);
+        irb_free(f);
+        return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
+    }
     irb_status s = IRB_OK;
     size_t per_image = 0;
     for (int j = 0; j < n && s == IRB_OK; j++) {
@@ -293,6 +303,10 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
         is->per_image = inputs[j].flip == 1 ? 2 : 1;
         s = check_input(&inputs[j], j, &is->in_dim, &is->out_dim, err);
         per_image += is->in_dim * (size_t)is->per_image;
+        int k = j; /* insertion by decreasing input size, stable */
+        for (; k > 0 && f->in[f->order[k - 1]].in_dim < is->in_dim; k--)
+            f->order[k] = f->order[k - 1];
+        f->order[k] = j;
     }
     int batch = o->batch > 0 ? o->batch : 16;
     size_t fit = per_image ? CHUNK_FLOATS / per_image : (size_t)batch;

@@ -534,6 +534,97 @@ static void test_winograd(void)
 
 /* Regression: irb_pool_new used to fill a worker's argument after starting its thread, so a
  * fast-starting worker read garbage (segfault in the per-image engine). Many short-lived pools. */
+/* Activation blocks shared across plans: a large and a small net (conv 3x3 + Relu, conv 3x3 +
+ * residual: the Relu's output lives in the arena) at 56 and 28 pixels. One thread, small, large,
+ * small, large: the large net drops the small one's block for a bigger one, the small net then
+ * runs in that block (its memory objects rebound to it; the outputs check the offsets), and
+ * one free block of the large one's size stays. Two threads (per-image workers and intra-op), the
+ * nets in turn: contexts that get another context's block rebind to it. Every run against the
+ * naive loops; the blocks go with the last plan. */
+static void test_shared_blocks(void)
+{
+    enum { C = 16, B = 4, NET = 2 };
+    static const int side[NET] = {56, 28};
+    gb g[NET];
+    float *in[NET], *ref[NET], *tmp = malloc(sizeof(float) * C * 56 * 56),
+                               *out = malloc(sizeof(float) * B * C * 56 * 56);
+    void *plan[NET][3] = {{NULL}}; /* one thread; two, per-image; two, intra-op */
+    size_t n[NET];
+    for (int k = 0; k < NET; k++) {
+        gb *b = &g[k];
+        gb_init(b, 31 + (unsigned)k);
+        int H = side[k];
+        n[k] = (size_t)C * H * H;
+        int64_t dx[4] = {1, C, H, H}, wd[4] = {C, C, 3, 3}, dc[1] = {C};
+        int x = value(b, "x", 4, dx, 0, 0), w1 = value(b, "w1", 4, wd, 1, 0.2f), b1 = value(b, "b1", 1, dc, 1, 0.5f);
+        int w2 = value(b, "w2", 4, wd, 1, 0.2f), b2 = value(b, "b2", 1, dc, 1, 0.5f);
+        int c = value(b, "c", 4, dx, 0, 0), r = value(b, "r", 4, dx, 0, 0), d = value(b, "d", 4, dx, 0, 0);
+        int y = value(b, "y", 4, dx, 0, 0);
+        irb_node *cv1 = node(b, IRB_OP_CONV, 3, (int[]){x, w1, b1}, c);
+        node(b, IRB_OP_RELU, 1, &c, r);
+        irb_node *cv2 = node(b, IRB_OP_CONV, 3, (int[]){r, w2, b2}, d);
+        node(b, IRB_OP_ADD, 2, (int[]){d, x}, y);
+        for (int q = 0; q < 4; q++)
+            cv1->a.pads[q] = cv2->a.pads[q] = 1;
+        cv1->a.kernel[0] = cv1->a.kernel[1] = cv2->a.kernel[0] = cv2->a.kernel[1] = 3;
+        b->g.input = x;
+        b->g.output = y;
+        in[k] = malloc(sizeof(float) * B * n[k]);
+        ref[k] = malloc(sizeof(float) * B * n[k]);
+        for (int i = 0; i < B; i++) {
+            float *xi = in[k] + (size_t)i * n[k], *ri = ref[k] + (size_t)i * n[k];
+            for (size_t q = 0; q < n[k]; q++)
+                xi[q] = 2 * frand(b);
+            ref_conv(xi, C, H, H, cv1, &b->vals[w1], b->vals[b1].data, tmp, H, H);
+            for (size_t q = 0; q < n[k]; q++)
+                tmp[q] = relu(tmp[q]);
+            ref_conv(tmp, C, H, H, cv2, &b->vals[w2], b->vals[b2].data, ri, H, H);
+            for (size_t q = 0; q < n[k]; q++)
+                ri[q] += xi[q];
+        }
+        for (int t = 0; t < 3; t++) {
+            irb_exec_opts o = {.precision = IRB_EXEC_FP32, .threads = t ? 2 : 1, .max_batch = B};
+            irb_onednn_opts eo = {.threading = t == 1 ? IRB_ONEDNN_PER_IMAGE : IRB_ONEDNN_INTRA_OP};
+            irb_error err = {0};
+            CHECK(irb_onednn_compile(&b->g, &o, &eo, &plan[k][t], &err) == IRB_OK, "net %d plan %d: %s", k, t,
+                  err.message);
+        }
+    }
+    int bad = 0, blocks[4] = {0};
+    size_t bytes[4] = {0};
+    for (int round = 0; round < 16; round++) {
+        /* rounds 0-3: one thread, small, large, small, large; then two threads, the nets and
+         * the schemes in turn */
+        int k = round < 4 ? 1 - round % 2 : round % NET, t = round < 4 ? 0 : 1 + (round / NET) % 2;
+        int imgs = round % 3 == 2 ? 1 : B;
+        if (!plan[k][t])
+            continue;
+        irb_error err = {0};
+        memset(out, 0, sizeof(float) * B * n[k]);
+        irb_status s = irb_backend_onednn.run(plan[k][t], in[k], imgs, out, &err);
+        double dd = s == IRB_OK ? max_abs_diff(out, ref[k], (size_t)imgs * n[k], NULL) : 1e9;
+        if (dd > 1e-4) {
+            bad++;
+            fprintf(stderr, "  round %d (net %d, plan %d): %s max abs diff %g\n", round, k, t, err.message, dd);
+        }
+        if (round < 4)
+            blocks[round] = irb_onednn_free_blocks(&bytes[round]);
+    }
+    CHECK(bad == 0, "shared blocks: %d runs differ from the naive loops", bad);
+    CHECK(blocks[0] == 1 && blocks[1] == 1 && blocks[2] == 1 && blocks[3] == 1 && bytes[1] > bytes[0] &&
+              bytes[2] == bytes[1] && bytes[3] == bytes[1],
+          "one thread: the small net runs in the large one's block: blocks %d %d %d %d, bytes %zu %zu %zu %zu",
+          blocks[0], blocks[1], blocks[2], blocks[3], bytes[0], bytes[1], bytes[2], bytes[3]);
+    for (int k = 0; k < NET; k++) {
+        for (int t = 0; t < 3; t++)
+            irb_backend_onednn.destroy(plan[k][t]);
+        free(in[k]), free(ref[k]);
+        gb_free(&g[k]);
+    }
+    CHECK(irb_onednn_free_blocks(NULL) == 0, "blocks freed with the last plan: %d left", irb_onednn_free_blocks(NULL));
+    free(out), free(tmp);
+}
+
 static void count_fn(void *ctx, int ith, int nth)
 {
     (void)nth;
@@ -559,5 +650,6 @@ int main(void)
     test_net1();
     test_net2();
     test_winograd();
+    test_shared_blocks();
     return CHECK_DONE();
 }

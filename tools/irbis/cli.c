@@ -140,3 +140,12 @@ void cli_file_message(const char *cmd, const char *path, const char *msg, int wa
     else
         cli_error(cmd, "%s: %s%s", path, warning ? "warning: " : "", msg);
 }
+
+/* OpenBLAS (pthreads build): joins its server threads; the next threaded BLAS call starts them */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+void cli_process_setup(void)
+{
+    if (blas_thread_shutdown_)
+        blas_thread_shutdown_();
+}

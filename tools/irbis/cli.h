@@ -26,6 +26,13 @@ enum {
 extern int cli_quiet;
 
 /* "irbis <cmd>: message\n" on stderr. */
+/* Process set-up for the tools' main(): stops OpenBLAS's worker threads, which its library
+ * constructor starts and which then spin (sched_yield) for their time-out, about 0.1 s of a core,
+ * beside the run's own threads. OpenBLAS starts them again for the first BLAS call that splits
+ * over threads (training's large fits), so nothing else changes. Does nothing with a BLAS that
+ * has no such function. */
+void cli_process_setup(void);
+
 void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A per-file failure (or warning) line naming the file once: "path: [warning: ]cause" when msg
  * is "path: cause" or does not name the file, else msg as it is. */

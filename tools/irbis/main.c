@@ -55,6 +55,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cli_process_setup();
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;

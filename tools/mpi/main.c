@@ -16,6 +16,7 @@ static const char USAGE[] =
 
 int main(int argc, char **argv)
 {
+    cli_process_setup();
     /* keep Open MPI's plugins loaded to the end, so sanitizer reports can name them */
     setenv("OMPI_MCA_mca_base_component_disable_dlclose", "1", 0);
     if (comm_init(&argc, &argv) != 0) {

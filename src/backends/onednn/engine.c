@@ -183,12 +183,100 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
     return IRB_OK;
 }
 
-/* ==== contexts: a variant with its own stream, arena, scratchpad and memory objects */
+/* ==== activation memory: blocks shared by every context of the process
+ * A context takes a block (its arena, then its scratchpad) for each run and gives it back after,
+ * so nets that run one after the other (a pipeline's sizes) use the same memory: each new page
+ * costs its first touch, several ms per MB on a paravirtualised host. A context takes back the
+ * block it had when that one is free (its memory objects then need no rebinding), else the
+ * smallest free one that fits; when none fits, the largest free one is dropped for a new block.
+ * The blocks live while a plan (or an eval) does. */
+
+typedef struct odn_block {
+    void *p;
+    size_t size;
+} odn_block;
+
+static pthread_mutex_t blocks_mu = PTHREAD_MUTEX_INITIALIZER;
+static odn_block *blocks;
+static int n_blocks, cap_blocks, block_users;
+
+static void blocks_use(int delta)
+{
+    pthread_mutex_lock(&blocks_mu);
+    block_users += delta;
+    if (block_users == 0) {
+        for (int i = 0; i < n_blocks; i++)
+            irb_free(blocks[i].p);
+        irb_free(blocks);
+        blocks = NULL, n_blocks = cap_blocks = 0;
+    }
+    pthread_mutex_unlock(&blocks_mu);
+}
+
+static void *block_get(size_t need, const void *prefer, size_t *size)
+{
+    pthread_mutex_lock(&blocks_mu);
+    int best = -1, largest = -1;
+    for (int i = 0; i < n_blocks; i++) {
+        if (blocks[i].size >= need && (blocks[i].p == prefer || best < 0 || blocks[i].size < blocks[best].size)) {
+            best = i;
+            if (blocks[i].p == prefer)
+                break;
+        }
+        if (largest < 0 || blocks[i].size > blocks[largest].size)
+            largest = i;
+    }
+    void *p = NULL;
+    int drop = best < 0 ? largest : -1;
+    if (best >= 0)
+        p = blocks[best].p, *size = blocks[best].size;
+    else if (drop >= 0)
+        irb_free(blocks[drop].p);
+    if (best >= 0 || drop >= 0)
+        blocks[best >= 0 ? best : drop] = blocks[--n_blocks];
+    pthread_mutex_unlock(&blocks_mu);
+    if (!p && (p = irb_malloc_large(1, need)))
+        *size = need;
+    return p;
+}
+
+static void block_put(void *p, size_t size)
+{
+    pthread_mutex_lock(&blocks_mu);
+    if (n_blocks == cap_blocks) {
+        int cap = cap_blocks ? 2 * cap_blocks : 8;
+        odn_block *nb = irb_realloc_array(blocks, (size_t)cap, sizeof *nb);
+        if (nb)
+            blocks = nb, cap_blocks = cap;
+    }
+    if (n_blocks < cap_blocks)
+        blocks[n_blocks++] = (odn_block){p, size};
+    else
+        irb_free(p);
+    pthread_mutex_unlock(&blocks_mu);
+}
+
+int irb_onednn_free_blocks(size_t *bytes)
+{
+    pthread_mutex_lock(&blocks_mu);
+    int n = n_blocks;
+    size_t total = 0;
+    for (int i = 0; i < n_blocks; i++)
+        total += blocks[i].size;
+    pthread_mutex_unlock(&blocks_mu);
+    if (bytes)
+        *bytes = total;
+    return n;
+}
+
+/* ==== contexts: a variant with its own stream, memory objects, and a block per run */
 
 typedef struct odn_ctx {
     const odn_variant *v;
     dnnl_stream_t stream;
-    void *arena_raw, *scratch_raw;
+    size_t need;           /* bytes of block: arena, then scratchpad (aligned) */
+    const void *last;      /* the block of the previous run (given back since) */
+    char *bound;           /* the aligned block base the memory objects point into */
     dnnl_exec_arg_t *args; /* all steps' arguments, step i at args + arg_at[i] */
     int *arg_at;
     dnnl_memory_t *owned;
@@ -196,9 +284,14 @@ typedef struct odn_ctx {
     dnnl_memory_t *io_mem; /* memory objects bound to the run's inputs/outputs */
     int *io_idx;           /* >= 0: input i; < 0: output -1 - j */
     int n_io;
+    dnnl_memory_t *blk_mem; /* memory objects in the block, at blk_off from its aligned base */
+    size_t *blk_off;
+    int n_blk;
 } odn_ctx;
 
 static void *align_ptr(void *p) { return (void *)(((uintptr_t)p + ODN_ALIGN - 1) & ~(uintptr_t)(ODN_ALIGN - 1)); }
+
+static size_t align_size(size_t n) { return (n + ODN_ALIGN - 1) & ~(size_t)(ODN_ALIGN - 1); }
 
 static void ctx_release(odn_ctx *c)
 {
@@ -211,24 +304,22 @@ static void ctx_release(odn_ctx *c)
     irb_free(c->arg_at);
     irb_free(c->io_mem);
     irb_free(c->io_idx);
-    irb_free(c->arena_raw);
-    irb_free(c->scratch_raw);
+    irb_free(c->blk_mem);
+    irb_free(c->blk_off);
     memset(c, 0, sizeof *c);
 }
 
-static irb_status ctx_bind_arg(odn_ctx *c, const odn_arg *a, dnnl_engine_t eng, char *arena, char *scratch,
-                               dnnl_exec_arg_t *x, irb_error *err)
+static irb_status ctx_bind_arg(odn_ctx *c, const odn_arg *a, dnnl_engine_t eng, dnnl_exec_arg_t *x, irb_error *err)
 {
     x->arg = a->arg;
     if (a->kind == ODN_ARG_CONST) {
         x->memory = a->mem;
         return IRB_OK;
     }
-    void *h = scratch;
+    /* every other argument's memory is bound at run time: to the run's inputs and outputs, or
+     * into the block (the arena at the buffer's offset, the scratchpad after the arena) */
     const odn_buf *bf = a->kind == ODN_ARG_BUF ? &c->v->bufs[a->buf] : NULL;
-    if (bf)
-        h = bf->where == ODN_BUF_ARENA ? (void *)(arena + bf->offset) : DNNL_MEMORY_NONE;
-    dnnl_status_t st = dnnl_memory_create(&x->memory, &a->md, eng, h);
+    dnnl_status_t st = dnnl_memory_create(&x->memory, &a->md, eng, DNNL_MEMORY_NONE);
     if (st != dnnl_success)
         return irb_fail(err, st == dnnl_out_of_memory ? IRB_NOMEM : IRB_INTERNAL,
                         "onednn: creating a memory object: %s", dnnl_status2str(st));
@@ -236,6 +327,9 @@ static irb_status ctx_bind_arg(odn_ctx *c, const odn_arg *a, dnnl_engine_t eng, 
     if (bf && bf->where != ODN_BUF_ARENA) {
         c->io_mem[c->n_io] = x->memory;
         c->io_idx[c->n_io++] = bf->where == ODN_BUF_INPUT ? bf->io : -1 - bf->io;
+    } else {
+        c->blk_mem[c->n_blk] = x->memory;
+        c->blk_off[c->n_blk++] = bf ? bf->offset : align_size(c->v->arena_size);
     }
     return IRB_OK;
 }
@@ -244,6 +338,7 @@ static irb_status ctx_init(odn_ctx *c, const odn_variant *v, dnnl_engine_t eng, 
 {
     memset(c, 0, sizeof *c);
     c->v = v;
+    c->need = align_size(v->arena_size) + v->scratch_size + ODN_ALIGN;
     size_t total = 0;
     for (int i = 0; i < v->n_steps; i++)
         total += (size_t)v->steps[i].nargs;
@@ -252,13 +347,12 @@ static irb_status ctx_init(odn_ctx *c, const odn_variant *v, dnnl_engine_t eng, 
     c->owned = irb_malloc_array(total + 1, sizeof *c->owned);
     c->io_mem = irb_malloc_array(total + 1, sizeof *c->io_mem);
     c->io_idx = irb_malloc_array(total + 1, sizeof *c->io_idx);
-    c->arena_raw = irb_malloc(v->arena_size + ODN_ALIGN);
-    c->scratch_raw = irb_malloc(v->scratch_size + ODN_ALIGN);
-    if (!c->args || !c->arg_at || !c->owned || !c->io_mem || !c->io_idx || !c->arena_raw || !c->scratch_raw) {
+    c->blk_mem = irb_malloc_array(total + 1, sizeof *c->blk_mem);
+    c->blk_off = irb_malloc_array(total + 1, sizeof *c->blk_off);
+    if (!c->args || !c->arg_at || !c->owned || !c->io_mem || !c->io_idx || !c->blk_mem || !c->blk_off) {
         ctx_release(c);
-        return irb_fail(err, IRB_NOMEM, "onednn: out of memory for %zu bytes of activations", v->arena_size);
+        return irb_fail(err, IRB_NOMEM, "onednn: out of memory for a context of %d steps", v->n_steps);
     }
-    char *arena = align_ptr(c->arena_raw), *scratch = align_ptr(c->scratch_raw);
     irb_status s = IRB_OK;
     dnnl_status_t ds = dnnl_stream_create(&c->stream, eng, dnnl_stream_default_flags);
     if (ds != dnnl_success)
@@ -267,31 +361,45 @@ static irb_status ctx_init(odn_ctx *c, const odn_variant *v, dnnl_engine_t eng, 
     for (int i = 0; s == IRB_OK && i < v->n_steps; i++) {
         c->arg_at[i] = (int)k;
         for (int j = 0; s == IRB_OK && j < v->steps[i].nargs; j++)
-            s = ctx_bind_arg(c, &v->steps[i].args[j], eng, arena, scratch, &c->args[k++], err);
+            s = ctx_bind_arg(c, &v->steps[i].args[j], eng, &c->args[k++], err);
     }
     if (s != IRB_OK)
         ctx_release(c);
     return s;
 }
 
-/* Runs the context's variant on inputs `in` and writes `out` (one pointer per graph input/output). */
+/* Runs the context's variant on inputs `in` and writes `out` (one pointer per graph input/output),
+ * in a block taken for the run and given back after. */
 static irb_status ctx_run(odn_ctx *c, const float *const *in, float *const *out, irb_error *err)
 {
+    size_t size = 0;
+    void *block = block_get(c->need, c->last, &size);
+    if (!block)
+        return irb_fail(err, IRB_NOMEM, "onednn: out of memory for %zu bytes of activations", c->need);
+    char *base = align_ptr(block);
+    if (base != c->bound) {
+        for (int i = 0; i < c->n_blk; i++)
+            dnnl_memory_set_data_handle(c->blk_mem[i], base + c->blk_off[i]);
+        c->bound = base;
+    }
     for (int i = 0; i < c->n_io; i++) {
         int k = c->io_idx[i];
         dnnl_memory_set_data_handle(c->io_mem[i], k >= 0 ? (void *)in[k] : (void *)out[-1 - k]);
     }
     const odn_variant *v = c->v;
-    for (int i = 0; i < v->n_steps; i++) {
+    irb_status s = IRB_OK;
+    for (int i = 0; s == IRB_OK && i < v->n_steps; i++) {
         dnnl_status_t st =
             dnnl_primitive_execute(v->steps[i].prim, c->stream, v->steps[i].nargs, c->args + c->arg_at[i]);
         if (st != dnnl_success)
-            return irb_fail(err, IRB_INTERNAL, "onednn: step %d failed: %s", i, dnnl_status2str(st));
+            s = irb_fail(err, IRB_INTERNAL, "onednn: step %d failed: %s", i, dnnl_status2str(st));
     }
     dnnl_status_t st = dnnl_stream_wait(c->stream);
-    if (st != dnnl_success)
-        return irb_fail(err, IRB_INTERNAL, "onednn: stream wait: %s", dnnl_status2str(st));
-    return IRB_OK;
+    if (st != dnnl_success && s == IRB_OK)
+        s = irb_fail(err, IRB_INTERNAL, "onednn: stream wait: %s", dnnl_status2str(st));
+    block_put(block, size);
+    c->last = block;
+    return s;
 }
 
 /* ==== plans */
@@ -313,6 +421,7 @@ typedef struct odn_plan {
     atomic_int next, failed;
     irb_status *wstatus;
     irb_error *werr;
+    int uses_blocks; /* counted in block_users */
 } odn_plan;
 
 static void plan_free(void *vp)
@@ -323,6 +432,8 @@ static void plan_free(void *vp)
     irb_pool_free(p->pool);
     for (int i = 0; i < p->n_ctx; i++)
         ctx_release(&p->ctx[i]);
+    if (p->uses_blocks)
+        blocks_use(-1);
     irb_free(p->ctx);
     odn_variant_free(p->one);
     odn_variant_free(p->many);
@@ -361,6 +472,8 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
     odn_plan *p = irb_calloc(1, sizeof *p);
     if (!p)
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
+    blocks_use(1);
+    p->uses_blocks = 1;
     if (t == IRB_ONEDNN_AUTO)
         t = o->max_batch > 1 ? IRB_ONEDNN_PER_IMAGE : IRB_ONEDNN_INTRA_OP;
     p->threading = t;
@@ -609,11 +722,13 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
             s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, 1, eng, err, &v);
         if (s == IRB_OK && int8_steps)
             *int8_steps = v->int8_steps;
+        blocks_use(1);
         if (s == IRB_OK)
             s = ctx_init(&ctx, v, eng, err);
         if (s == IRB_OK)
             s = ctx_run(&ctx, inp, outp, err);
         ctx_release(&ctx);
+        blocks_use(-1);
     }
     for (int j = 0; s != IRB_OK && j < c->n_outputs; j++)
         irb_tensor_release(&out[j]);

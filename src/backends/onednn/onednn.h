@@ -41,6 +41,10 @@ typedef struct irb_onednn_info {
 
 void irb_onednn_plan_info(const void *plan, irb_onednn_info *info);
 
+/* The activation blocks the process's contexts share (docs/engine.md, "Activation memory"):
+ * how many are free now (every run has given its block back) and their bytes. For tests. */
+int irb_onednn_free_blocks(size_t *bytes);
+
 /* irb_backend.eval with int8 convolutions (conformance tests, docs/int8.md): range as
  * irb_exec_opts.range for g's values; every conv whose input and output have a range runs int8,
  * the one reading a graph input too. *int8_steps (may be NULL) gets how many did. */
