@@ -85,9 +85,10 @@ typedef void (*irb_feat_fn)(void *ctx, size_t index, int input, int flipped, con
 IRB_API irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_featurizer_opts *o,
                                       irb_featurizer **out, irb_error *err);
 /* Reads and decodes each of paths[0..n) once for all the inputs that want it (mark[i] != 0 or
- * input.all; mark may be NULL: all), runs the nets while the next images decode, and hands
- * every row to fn. A bad image gets fn once per input with row = NULL; it never stops the run.
- * Returns IRB_OK unless the run itself failed (a net failed): then err says why. */
+ * input.all; mark may be NULL: all), runs the nets while the next images decode (nets with
+ * per-image slots, irb_net_slots, share one queue with the decoding), and hands every row to fn. A bad image gets fn
+ * once per input with row = NULL; it never stops the run. Returns IRB_OK unless the run itself failed (a net failed):
+ * then err says why. */
 IRB_API irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
                                       irb_feat_fn fn, void *ctx, irb_error *err);
 IRB_API void irb_featurizer_free(irb_featurizer *f);

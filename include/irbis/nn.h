@@ -171,6 +171,14 @@ IRB_API const char *irb_net_engine(const irb_net_t *net);
 IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output);
 /* The last run's error record (owned by the net). */
 IRB_API const irb_error *irb_net_error(const irb_net_t *net);
+/* Images the net can run at once from threads of the caller's own (the engine's per-image
+ * workers, one per slot): 0 when it cannot (the reference engine, batch-1 nets, a recording
+ * net). irb_net_run_slot runs one image on slot k (0 <= k < slots) in the calling thread, with
+ * the same output as irb_net_run; one thread at a time per slot, different slots at once (and
+ * not during an irb_net_run of the same net). Errors go to err, not to the net's record. A
+ * caller's pool can so mix several nets' images, and other work, in one queue. */
+IRB_API int irb_net_slots(const irb_net_t *net);
+IRB_API irb_status irb_net_run_slot(irb_net_t *net, int slot, const float *input, float *output, irb_error *err);
 IRB_API void irb_net_free(irb_net_t *net);
 
 /* ------------------------------------------------------------------ int8 calibration tables

@@ -1,15 +1,24 @@
 /* The one featurizer (docs/design.md): decode -> preprocess -> CNN -> rows, for one or several
  * inputs at once (a pipeline's sizes, cuts and mirrors). Each image file is read and decoded
  * once for all its inputs (irb_preprocess_multi), a mirror beside its tensor in the same pass
- * (irb_preproc.flip = 2); decoding of the next chunk of images runs on the worker threads while
- * the nets run on this one. Buffers live as long as the featurizer, so a long run allocates nothing per batch. */
+ * (irb_preproc.flip = 2). Images go in chunks; while one chunk's rows go through the nets, the
+ * next chunk decodes:
+ *   - one queue (every net with a per-image slot per worker, irb_net_slots): the pool's workers
+ *     take the chunk's CNN rows, largest input first, then the next chunk's images to decode;
+ *   - otherwise the next chunk decodes on the pool while this thread runs the nets (irb_net_run).
+ * Rows are handed out after each chunk, input by input, in image order. Buffers live as long as
+ * the featurizer, so a long run allocates nothing per chunk. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
 #include "irbis/features.h"
+
+/* Inputs the mixed queue takes (a pipeline has a few: sizes x parts). */
+#define IRB_FEAT_MAX_INPUTS 64
 
 /* Preprocessed floats held per buffer set (32 MiB): bounds a chunk of large multi-input images
  * (the demo pipeline: 2 images, 3 sizes, mirrored). Smaller chunks cost no speed (measured: 2,
@@ -66,40 +75,42 @@ typedef struct decode_job {
     int running;
 } decode_job;
 
-/* Worker ith decodes images ith, ith + nth, ... of the chunk, every input that wants it at once. */
-static void decode_part(void *ctx, int ith, int nth)
+/* Worker ith decodes image i of the chunk, every input that wants it at once. */
+static void decode_one(irb_featurizer *f, chunk *c, size_t i, int ith)
 {
-    decode_job *job = ctx;
-    irb_featurizer *f = job->f;
-    chunk *c = job->c;
     irb_preproc *pps = f->pps + (size_t)ith * f->n_in;
     float **outs = f->outs[ith];
     int *which = f->which + (size_t)ith * f->n_in;
-    for (size_t i = (size_t)ith; i < c->count; i += (size_t)nth) {
-        size_t image = c->first + i;
-        int n = 0;
-        for (int j = 0; j < f->n_in; j++) {
-            if (c->slot[j][i] < 0)
-                continue;
-            /* a mirror follows its image's row (flip 2); flip = 2 inputs see only the mirror */
-            pps[n] = f->in[j].in.pp;
-            pps[n].flip = c->mirrored[j][i] ? 2 : f->in[j].in.flip == 2;
-            outs[n] = c->rows[j] + (size_t)c->slot[j][i] * f->in[j].in_dim;
-            which[n++] = j;
-        }
-        if (n == 0) {
-            irb_error_clear(&c->status[i]);
+    int n = 0;
+    for (int j = 0; j < f->n_in; j++) {
+        if (c->slot[j][i] < 0)
             continue;
-        }
-        irb_decoder_t *d = f->dec[ith];
-        irb_status s = irb_preprocess_multi(d, f->paths[image], pps, n, outs, NULL);
-        irb_error_copy(&c->status[i], irb_decoder_error(d));
-        c->status[i].status = s;
-        for (int k = 0; k < n && s != IRB_OK; k++) { /* the nets still run on the slot: give them zeros */
-            const in_state *is = &f->in[which[k]];
-            memset(outs[k], 0, is->in_dim * (size_t)(1 + c->mirrored[which[k]][i]) * sizeof(float));
-        }
+        /* a mirror follows its image's row (flip 2); flip = 2 inputs see only the mirror */
+        pps[n] = f->in[j].in.pp;
+        pps[n].flip = c->mirrored[j][i] ? 2 : f->in[j].in.flip == 2;
+        outs[n] = c->rows[j] + (size_t)c->slot[j][i] * f->in[j].in_dim;
+        which[n++] = j;
     }
+    if (n == 0) {
+        irb_error_clear(&c->status[i]);
+        return;
+    }
+    irb_decoder_t *d = f->dec[ith];
+    irb_status s = irb_preprocess_multi(d, f->paths[c->first + i], pps, n, outs, NULL);
+    irb_error_copy(&c->status[i], irb_decoder_error(d));
+    c->status[i].status = s;
+    for (int k = 0; k < n && s != IRB_OK; k++) { /* the nets still run on the slot: give them zeros */
+        const in_state *is = &f->in[which[k]];
+        memset(outs[k], 0, is->in_dim * (size_t)(1 + c->mirrored[which[k]][i]) * sizeof(float));
+    }
+}
+
+/* Worker ith decodes images ith, ith + nth, ... of the chunk. */
+static void decode_part(void *ctx, int ith, int nth)
+{
+    decode_job *job = ctx;
+    for (size_t i = (size_t)ith; i < job->c->count; i += (size_t)nth)
+        decode_one(job->f, job->c, i, ith);
 }
 
 static void *decode_thread(void *arg)
@@ -140,20 +151,9 @@ static void decode_wait(decode_job *job)
     job->running = 0;
 }
 
-/* Runs each input's net on the chunk, the largest inputs first (a net's activation memory is then
- * reused by the smaller ones: src/backends/onednn/engine.c), then hands the rows out, input by
- * input, in image order. */
-static irb_status emit(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *ctx, irb_error *err)
+/* Hands the chunk's rows out, input by input, in image order. */
+static void deliver(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *ctx)
 {
-    for (int k = 0; k < f->n_in; k++) {
-        int j = f->order[k];
-        const in_state *is = &f->in[j];
-        if (is->in.net && c->n_rows[j] > 0 &&
-            irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
-            irb_error_copy(err, irb_net_error(is->in.net));
-            return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
-        }
-    }
     for (int j = 0; j < f->n_in; j++) {
         const in_state *is = &f->in[j];
         const float *result = is->in.net ? f->output[j] : c->rows[j];
@@ -172,7 +172,93 @@ static irb_status emit(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *
                 fn(ctx, c->first + i, j, 1, row + (is->in.flip == 1 ? dim : 0), dim, &c->status[i]);
         }
     }
+}
+
+/* Runs each input's net on the chunk, the largest inputs first (a net's activation memory is then
+ * reused by the smaller ones: src/backends/onednn/engine.c). */
+static irb_status run_nets(irb_featurizer *f, const chunk *c, irb_error *err)
+{
+    for (int k = 0; k < f->n_in; k++) {
+        const in_state *is = &f->in[f->order[k]];
+        int j = f->order[k];
+        if (is->in.net && c->n_rows[j] > 0 &&
+            irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
+            irb_error_copy(err, irb_net_error(is->in.net));
+            return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
+        }
+    }
     return IRB_OK;
+}
+
+/* One queue for the pool's workers: every CNN row of the current chunk (inputs largest first, on
+ * the nets' per-image slots, worker ith on slot ith), then every image of the next chunk to
+ * decode. No worker waits at the end of a net while another finishes its row, decoding fills
+ * the cores the nets leave, and the queue's short decode tasks come last. */
+typedef struct mixed_job {
+    irb_featurizer *f;
+    const chunk *cur;
+    chunk *next;                        /* count 0: nothing to decode */
+    size_t at[IRB_FEAT_MAX_INPUTS + 1]; /* at[k]: the first task of input order[k]; at[n_in]: of decoding */
+    atomic_size_t task;
+    atomic_int failed;
+    irb_error err; /* the first failure's */
+} mixed_job;
+
+static void mixed_worker(void *ctx, int ith, int nth)
+{
+    (void)nth;
+    mixed_job *job = ctx;
+    irb_featurizer *f = job->f;
+    size_t cnn = job->at[f->n_in], n = cnn + job->next->count;
+    for (size_t t; (t = atomic_fetch_add(&job->task, 1)) < n;) {
+        if (t >= cnn) {
+            decode_one(f, job->next, t - cnn, ith);
+            continue;
+        }
+        if (atomic_load(&job->failed))
+            continue;
+        int k = 0;
+        while (t >= job->at[k + 1])
+            k++;
+        int j = f->order[k];
+        const in_state *is = &f->in[j];
+        size_t r = t - job->at[k];
+        irb_error e = {0};
+        if (irb_net_run_slot(is->in.net, ith, job->cur->rows[j] + r * is->in_dim, f->output[j] + r * is->out_dim, &e) !=
+                IRB_OK &&
+            !atomic_exchange(&job->failed, 1))
+            job->err = e;
+    }
+}
+
+/* Whether the mixed queue can serve: a pool, and every net with a slot per worker. */
+static int mixed_ok(const irb_featurizer *f)
+{
+    if (!f->pool || f->n_in > IRB_FEAT_MAX_INPUTS)
+        return 0;
+    int nets = 0;
+    for (int j = 0; j < f->n_in; j++) {
+        if (f->in[j].in.net && irb_net_slots(f->in[j].in.net) < f->workers)
+            return 0;
+        nets += f->in[j].in.net != NULL;
+    }
+    return nets > 0;
+}
+
+static irb_status run_mixed(irb_featurizer *f, const chunk *cur, chunk *next, irb_error *err)
+{
+    mixed_job job = {.f = f, .cur = cur, .next = next};
+    for (int k = 0; k < f->n_in; k++) {
+        int j = f->order[k];
+        job.at[k + 1] = job.at[k] + (f->in[j].in.net ? (size_t)cur->n_rows[j] : 0);
+    }
+    atomic_init(&job.task, 0);
+    atomic_init(&job.failed, 0);
+    irb_pool_run(f->pool, mixed_worker, &job);
+    if (!atomic_load(&job.failed))
+        return IRB_OK;
+    irb_error_copy(err, &job.err);
+    return job.err.status != IRB_OK ? job.err.status : IRB_INTERNAL;
 }
 
 irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
@@ -190,17 +276,23 @@ irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_
     job.f = f, job.c = cur;
     irb_pool_run(f->pool, decode_part, &job);
     irb_status s = IRB_OK;
+    int mixed = mixed_ok(f);
     while (cur->count > 0) {
         size_t after = cur->first + cur->count;
         next->count = 0;
-        if (after < n) {
+        if (after < n)
             chunk_plan(f, next, after, n - after < step ? n - after : step);
-            decode_start(f, next, &job);
+        if (mixed) {
+            s = run_mixed(f, cur, next, err);
+        } else { /* the next chunk decodes on the pool while this thread runs the nets */
+            if (next->count > 0)
+                decode_start(f, next, &job);
+            s = run_nets(f, cur, err);
+            decode_wait(&job);
         }
-        s = emit(f, cur, fn, ctx, err);
-        decode_wait(&job);
         if (s != IRB_OK)
             break;
+        deliver(f, cur, fn, ctx);
         chunk *t = cur;
         cur = next, next = t;
     }

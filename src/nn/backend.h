@@ -41,6 +41,11 @@ typedef struct irb_backend {
      * g->outputs[i]; out[i].data is irb_malloc'd, the caller frees it with irb_tensor_release.
      * May be NULL for an engine that offers no general evaluation. */
     irb_status (*eval)(const irb_graph *g, const irb_tensor *in, irb_tensor *out, irb_error *err);
+    /* Per-image workers a caller can drive itself (NULL, or 0: none): slots(plan) is how many,
+     * and run_slot(plan, k, in, out, err) runs one image on slot k in the calling thread, with
+     * the same results as run(). One thread at a time per slot; different slots concurrently. */
+    int (*slots)(const void *plan);
+    irb_status (*run_slot)(void *plan, int slot, const float *input, float *output, irb_error *err);
 } irb_backend;
 
 extern const irb_backend irb_backend_reference;

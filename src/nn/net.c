@@ -211,6 +211,19 @@ irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *out
 
 const irb_error *irb_net_error(const irb_net_t *net) { return net ? &net->err : NULL; }
 
+int irb_net_slots(const irb_net_t *net)
+{
+    return net && !net->record && net->be->slots ? net->be->slots(net->plan) : 0;
+}
+
+irb_status irb_net_run_slot(irb_net_t *net, int slot, const float *input, float *output, irb_error *err)
+{
+    if (!net || !input || !output || slot < 0 || slot >= irb_net_slots(net))
+        return irb_fail(err, IRB_INVALID_ARG, "irb_net_run_slot: slot %d of %d, or NULL buffers", slot,
+                        irb_net_slots(net));
+    return net->be->run_slot(net->plan, slot, input, output, err);
+}
+
 void irb_net_free(irb_net_t *net)
 {
     if (!net)

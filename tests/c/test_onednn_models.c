@@ -193,10 +193,118 @@ static int helper_run(char **argv)
     return rc;
 }
 
+/* The featurizer's mixed queue (CNN rows of several nets on their per-image slots, and the next
+ * chunk's decoding, in one pool): a 224 input with mirrors and a 160 input, real frames in chunks
+ * (batch 2, so several chunks), a missing file among them. Every row equals the same tensor
+ * preprocessed alone (irb_preprocess_file, the mirror flipped by hand) through irb_net_run
+ * byte for byte (the same single-threaded primitives). irb_net_slots: 2 for the per-image nets,
+ * 0 for a batch-1 (intra-op) one, and a slot out of range is refused. */
+typedef struct feat_rows {
+    float *rows; /* [image][input][flipped] x 1280 */
+    int got[8][2][2];
+    int bad[8][2];
+} feat_rows;
+
+static void keep_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    feat_rows *r = ctx;
+    if (!row) {
+        r->bad[index][input] += e && e->status != IRB_OK;
+        return;
+    }
+    memcpy(r->rows + ((index * 2 + (size_t)input) * 2 + (size_t)flipped) * 1280, row, dim * sizeof(float));
+    r->got[index][input][flipped]++;
+}
+
+static void test_featurizer_mixed(const irb_model_t *m)
+{
+    static const char *files[8] = {
+        "data/camera-traps/mlwic_examples/images/CA-01_0006501.jpg",
+        "data/camera-traps/mlwic_examples/images/CA-01_0006613.jpg",
+        "data/camera-traps/wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG",
+        "data/nope.jpg",
+        "data/camera-traps/uruguay_curso_camtrapR/henry/camara1/e69.JPG",
+        "data/odd-images/african_elephants_with_exif_orientation.jpg",
+        "data/camera-traps/mlwic_examples/images/CA-01_0006502.jpg",
+        "data/camera-traps/mlwic_examples/images/CA-01_0006503.jpg",
+    };
+    static const int sizes[2] = {224, 160};
+    char paths[8][1024];
+    const char *pp[8];
+    for (int i = 0; i < 8; i++)
+        snprintf(paths[i], sizeof paths[i], "%s", test_shared(files[i])), pp[i] = paths[i];
+    irb_net_t *nets[2] = {NULL, NULL};
+    irb_feat_input in[2];
+    for (int k = 0; k < 2; k++) {
+        irb_net_opts o = {.cut = 2,
+                          .pool = IRB_POOL_AVG,
+                          .engine = IRB_ENGINE_ONEDNN,
+                          .threads = 2,
+                          .max_batch = 4,
+                          .input_size = sizes[k]};
+        nets[k] = test_net(m, &o, "featurizer net");
+        in[k] = (irb_feat_input){.net = nets[k], .pp = irb_preproc_default(sizes[k]), .flip = k == 0, .all = 1};
+        in[k].pp.mode = IRB_RESIZE_SQUASH;
+    }
+    if (!nets[0] || !nets[1]) {
+        irb_net_free(nets[0]), irb_net_free(nets[1]);
+        return;
+    }
+    CHECK(irb_net_slots(nets[0]) == 2 && irb_net_slots(nets[1]) == 2, "slots %d %d", irb_net_slots(nets[0]),
+          irb_net_slots(nets[1]));
+    irb_error err = {0};
+    float scratch[1280];
+    CHECK(irb_net_run_slot(nets[0], 2, scratch, scratch, &err) == IRB_INVALID_ARG && strstr(err.message, "slot"),
+          "slot 2 of 2 refused: %s", err.message);
+    feat_rows r = {.rows = calloc((size_t)8 * 2 * 2 * 1280, sizeof(float))};
+    irb_featurizer_opts fo = {.threads = 2, .batch = 2};
+    irb_featurizer *f = NULL;
+    CHECK(irb_featurizer_new(in, 2, &fo, &f, &err) == IRB_OK, "featurizer: %s", err.message);
+    if (f)
+        CHECK(irb_featurizer_run(f, pp, 8, NULL, keep_row, &r, &err) == IRB_OK, "run: %s", err.message);
+    irb_featurizer_free(f);
+    irb_decoder_t *dec = NULL;
+    CHECK(irb_decoder_new(&dec) == IRB_OK, "decoder");
+    float *x = malloc(sizeof(float) * 3 * 224 * 224), *y = malloc(sizeof(float) * 3 * 224 * 224);
+    size_t differ = 0, rows = 0;
+    for (int i = 0; i < 8 && dec; i++)
+        for (int k = 0; k < 2; k++) {
+            if (i == 3) {
+                CHECK(r.bad[i][k] == 1 && !r.got[i][k][0], "the missing file: one error row per input");
+                continue;
+            }
+            for (int fl = 0; fl <= in[k].flip; fl++) {
+                int n = sizes[k];
+                CHECK(irb_preprocess_file(dec, pp[i], &in[k].pp, x, NULL) == IRB_OK, "%s", files[i]);
+                for (int c = 0; c < 3 * n; c++) /* the mirror: each row right to left */
+                    for (int q = 0; q < n; q++)
+                        y[(size_t)c * n + q] = fl ? x[(size_t)c * n + n - 1 - q] : x[(size_t)c * n + q];
+                float want[1280];
+                CHECK(irb_net_run(nets[k], y, 1, want) == IRB_OK, "%s", irb_net_error(nets[k])->message);
+                const float *got = r.rows + (((size_t)i * 2 + (size_t)k) * 2 + (size_t)fl) * 1280;
+                CHECK(r.got[i][k][fl] == 1, "%s input %d flipped %d: %d rows", files[i], k, fl, r.got[i][k][fl]);
+                differ += memcmp(got, want, sizeof want) != 0;
+                rows++;
+            }
+        }
+    CHECK(rows == 21 && differ == 0, "featurizer rows vs one image at a time: %zu of %zu differ", differ, rows);
+    irb_decoder_free(dec);
+    free(x), free(y), free(r.rows);
+    irb_net_free(nets[0]), irb_net_free(nets[1]);
+    irb_net_opts o1 = {.cut = 2, .pool = IRB_POOL_AVG, .engine = IRB_ENGINE_ONEDNN, .threads = 2, .max_batch = 1};
+    irb_net_t *one = test_net(m, &o1, "batch-1 net");
+    CHECK(!one || irb_net_slots(one) == 0, "a batch-1 (intra-op) net has no slots: %d", irb_net_slots(one));
+    irb_net_free(one);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 8 && strcmp(argv[1], "run") == 0)
         return helper_run(argv + 2);
     test_mobilenet();
+    irb_model_t *m = test_load_mobilenet();
+    if (m)
+        test_featurizer_mixed(m);
+    irb_model_free(m);
     return CHECK_DONE();
 }

@@ -598,6 +598,26 @@ static irb_status onednn_run(void *plan, const float *input, int batch, float *o
     return p->threading == IRB_ONEDNN_PER_IMAGE ? run_per_image(p, err) : run_intra_op(p, err);
 }
 
+static int onednn_slots(const void *plan)
+{
+    const odn_plan *p = plan;
+    return p && p->threading == IRB_ONEDNN_PER_IMAGE ? p->n_ctx : 0;
+}
+
+/* One image on per-image context `slot`, in the calling thread (single-threaded primitives, as
+ * the plan's own workers run them). */
+static irb_status onednn_run_slot(void *plan, int slot, const float *input, float *output, irb_error *err)
+{
+    odn_plan *p = plan;
+    if (!p || !input || !output || slot < 0 || slot >= onednn_slots(p))
+        return irb_fail(err, IRB_INVALID_ARG, "onednn: run on slot %d of %d", slot, onednn_slots(p));
+    int saved = odn_omp_get();
+    odn_omp_set(1);
+    irb_status s = ctx_run(&p->ctx[slot], &input, &output, err);
+    odn_omp_set(saved);
+    return s;
+}
+
 void irb_onednn_plan_info(const void *plan, irb_onednn_info *info)
 {
     const odn_plan *p = plan;
@@ -769,4 +789,6 @@ const irb_backend irb_backend_onednn = {
     .run = onednn_run,
     .destroy = plan_free,
     .eval = onednn_eval,
+    .slots = onednn_slots,
+    .run_slot = onednn_run_slot,
 };

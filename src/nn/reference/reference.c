@@ -224,7 +224,8 @@ static irb_status run(void *plan, const float *input, int batch, float *output, 
     return IRB_OK;
 }
 
-const irb_backend irb_backend_reference = {"reference", supports, compile, run, destroy, eval};
+const irb_backend irb_backend_reference = {
+    .name = "reference", .supports = supports, .compile = compile, .run = run, .destroy = destroy, .eval = eval};
 
 irb_status irb_reference_eval(const irb_graph *g, const irb_tensor *in, irb_tensor *out, irb_error *err)
 {
