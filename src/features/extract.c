@@ -39,6 +39,7 @@ typedef struct chunk {
     unsigned char **mirrored; /* per input: image -> 1 when its mirror's row follows its own */
     int *n_rows;              /* per input */
     irb_error *status;        /* per image */
+    float **output;           /* per input with a net: its rows through the net (count x per_image x out_dim) */
 } chunk;
 
 struct irb_featurizer {
@@ -49,8 +50,8 @@ struct irb_featurizer {
     irb_pool *pool;
     irb_decoder_t **dec;
     int workers;
-    chunk set[2];
-    float **output;   /* per input: chunk_max x per_image x out_dim */
+    chunk set[3]; /* the mixed queue: one delivered, one through the nets, one decoding */
+    int n_sets, mixed;
     irb_preproc *pps; /* per worker: n_in preprocessings of one image */
     float ***outs;    /* per worker: n_in output pointers */
     int *which;       /* per worker: input index of each preprocessing */
@@ -156,7 +157,7 @@ static void deliver(irb_featurizer *f, const chunk *c, irb_feat_fn fn, void *ctx
 {
     for (int j = 0; j < f->n_in; j++) {
         const in_state *is = &f->in[j];
-        const float *result = is->in.net ? f->output[j] : c->rows[j];
+        const float *result = is->in.net ? c->output[j] : c->rows[j];
         size_t dim = is->in.net ? is->out_dim : is->in_dim;
         for (size_t i = 0; i < c->count; i++) {
             if (c->slot[j][i] < 0)
@@ -182,7 +183,7 @@ static irb_status run_nets(irb_featurizer *f, const chunk *c, irb_error *err)
         const in_state *is = &f->in[f->order[k]];
         int j = f->order[k];
         if (is->in.net && c->n_rows[j] > 0 &&
-            irb_net_run(is->in.net, c->rows[j], c->n_rows[j], f->output[j]) != IRB_OK) {
+            irb_net_run(is->in.net, c->rows[j], c->n_rows[j], c->output[j]) != IRB_OK) {
             irb_error_copy(err, irb_net_error(is->in.net));
             return err && err->status != IRB_OK ? err->status : IRB_INTERNAL;
         }
@@ -224,8 +225,8 @@ static void mixed_worker(void *ctx, int ith, int nth)
         const in_state *is = &f->in[j];
         size_t r = t - job->at[k];
         irb_error e = {0};
-        if (irb_net_run_slot(is->in.net, ith, job->cur->rows[j] + r * is->in_dim, f->output[j] + r * is->out_dim, &e) !=
-                IRB_OK &&
+        if (irb_net_run_slot(is->in.net, ith, job->cur->rows[j] + r * is->in_dim, job->cur->output[j] + r * is->out_dim,
+                             &e) != IRB_OK &&
             !atomic_exchange(&job->failed, 1))
             job->err = e;
     }
@@ -245,20 +246,72 @@ static int mixed_ok(const irb_featurizer *f)
     return nets > 0;
 }
 
-static irb_status run_mixed(irb_featurizer *f, const chunk *cur, chunk *next, irb_error *err)
+static void *mixed_thread(void *arg)
 {
-    mixed_job job = {.f = f, .cur = cur, .next = next};
+    mixed_job *job = arg;
+    irb_pool_run(job->f->pool, mixed_worker, job);
+    return NULL;
+}
+
+/* Starts cur's CNN rows and next's decoding on the pool, from a thread of its own so the caller
+ * can hand the previous chunk's rows out meanwhile (in line when no thread can start). */
+static void mixed_start(irb_featurizer *f, chunk *cur, chunk *next, mixed_job *job, pthread_t *thread, int *running)
+{
+    *job = (mixed_job){.f = f, .cur = cur, .next = next};
     for (int k = 0; k < f->n_in; k++) {
         int j = f->order[k];
-        job.at[k + 1] = job.at[k] + (f->in[j].in.net ? (size_t)cur->n_rows[j] : 0);
+        job->at[k + 1] = job->at[k] + (f->in[j].in.net ? (size_t)cur->n_rows[j] : 0);
     }
-    atomic_init(&job.task, 0);
-    atomic_init(&job.failed, 0);
-    irb_pool_run(f->pool, mixed_worker, &job);
-    if (!atomic_load(&job.failed))
+    atomic_init(&job->task, 0);
+    atomic_init(&job->failed, 0);
+    *running = pthread_create(thread, NULL, mixed_thread, job) == 0;
+    if (!*running)
+        irb_pool_run(f->pool, mixed_worker, job);
+}
+
+static irb_status mixed_wait(mixed_job *job, pthread_t thread, int running, irb_error *err)
+{
+    if (running)
+        pthread_join(thread, NULL);
+    if (!atomic_load(&job->failed))
         return IRB_OK;
-    irb_error_copy(err, &job.err);
-    return job.err.status != IRB_OK ? job.err.status : IRB_INTERNAL;
+    irb_error_copy(err, &job->err);
+    return job->err.status != IRB_OK ? job->err.status : IRB_INTERNAL;
+}
+
+/* Plans c as the chunk after `prev` (count 0 past the end). */
+static void chunk_next(irb_featurizer *f, const chunk *prev, chunk *c, size_t n)
+{
+    size_t after = prev->first + prev->count, step = (size_t)f->chunk_max;
+    c->count = 0;
+    if (after < n)
+        chunk_plan(f, c, after, n - after < step ? n - after : step);
+    else
+        c->first = n;
+}
+
+/* The mixed queue over three chunk sets: while the pool runs chunk k's rows through the nets and
+ * decodes chunk k + 1, this thread hands chunk k - 1's rows out. */
+static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, void *ctx, irb_error *err)
+{
+    chunk *prev = NULL, *cur = &f->set[0], *next = &f->set[1], *spare = &f->set[2];
+    mixed_job job;
+    pthread_t thread;
+    int running = 0;
+    irb_status s = IRB_OK;
+    while (cur->count > 0) {
+        chunk_next(f, cur, next, n);
+        mixed_start(f, cur, next, &job, &thread, &running);
+        if (prev)
+            deliver(f, prev, fn, ctx);
+        if ((s = mixed_wait(&job, thread, running, err)) != IRB_OK)
+            return s;
+        chunk *t = prev ? prev : spare;
+        prev = cur, cur = next, next = t;
+    }
+    if (prev)
+        deliver(f, prev, fn, ctx);
+    return s;
 }
 
 irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
@@ -275,21 +328,15 @@ irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_
     chunk_plan(f, cur, 0, n < step ? n : step);
     job.f = f, job.c = cur;
     irb_pool_run(f->pool, decode_part, &job);
+    if (f->mixed)
+        return run_all_mixed(f, n, fn, ctx, err);
     irb_status s = IRB_OK;
-    int mixed = mixed_ok(f);
-    while (cur->count > 0) {
-        size_t after = cur->first + cur->count;
-        next->count = 0;
-        if (after < n)
-            chunk_plan(f, next, after, n - after < step ? n - after : step);
-        if (mixed) {
-            s = run_mixed(f, cur, next, err);
-        } else { /* the next chunk decodes on the pool while this thread runs the nets */
-            if (next->count > 0)
-                decode_start(f, next, &job);
-            s = run_nets(f, cur, err);
-            decode_wait(&job);
-        }
+    while (cur->count > 0) { /* the next chunk decodes on the pool while this thread runs the nets */
+        chunk_next(f, cur, next, n);
+        if (next->count > 0)
+            decode_start(f, next, &job);
+        s = run_nets(f, cur, err);
+        decode_wait(&job);
         if (s != IRB_OK)
             break;
         deliver(f, cur, fn, ctx);
@@ -302,11 +349,13 @@ irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_
 static void chunk_free(chunk *c, int n_in)
 {
     for (int j = 0; j < n_in; j++) {
+        irb_free(c->output ? c->output[j] : NULL);
         irb_free(c->rows ? c->rows[j] : NULL);
         irb_free(c->slot ? c->slot[j] : NULL);
         irb_free(c->mirrored ? c->mirrored[j] : NULL);
     }
     irb_free(c->rows), irb_free(c->slot), irb_free(c->mirrored), irb_free(c->n_rows), irb_free(c->status);
+    irb_free(c->output);
 }
 
 void irb_featurizer_free(irb_featurizer *f)
@@ -319,11 +368,8 @@ void irb_featurizer_free(irb_featurizer *f)
         irb_free(f->outs[i]);
     irb_free(f->dec), irb_free(f->outs), irb_free(f->pps), irb_free(f->which);
     irb_pool_free(f->pool);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         chunk_free(&f->set[k], f->n_in);
-    for (int j = 0; f->output && j < f->n_in; j++)
-        irb_free(f->output[j]);
-    irb_free(f->output);
     irb_free(f->order);
     irb_free(f->in);
     irb_free(f);
@@ -356,13 +402,16 @@ static irb_status chunk_alloc(irb_featurizer *f, chunk *c, irb_error *err)
     c->mirrored = irb_calloc((size_t)f->n_in, sizeof *c->mirrored);
     c->n_rows = irb_calloc((size_t)f->n_in, sizeof *c->n_rows);
     c->status = irb_calloc(m, sizeof *c->status);
-    if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status)
+    c->output = irb_calloc((size_t)f->n_in, sizeof *c->output);
+    if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status || !c->output)
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     for (int j = 0; j < f->n_in; j++) {
         c->rows[j] = irb_malloc_large(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
         c->slot[j] = irb_malloc_array(m, sizeof(long));
         c->mirrored[j] = irb_malloc_array(m, 1);
-        if (!c->rows[j] || !c->slot[j] || !c->mirrored[j])
+        if (f->in[j].in.net)
+            c->output[j] = irb_malloc_large(m * (size_t)f->in[j].per_image, f->in[j].out_dim * sizeof(float));
+        if (!c->rows[j] || !c->slot[j] || !c->mirrored[j] || (f->in[j].in.net && !c->output[j]))
             return irb_fail(err, IRB_NOMEM, "featurizer: out of memory for %zu images of input %d", m, j);
     }
     return IRB_OK;
@@ -411,22 +460,18 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
         f->outs = irb_calloc((size_t)f->workers, sizeof *f->outs);
         f->pps = irb_malloc_array((size_t)f->workers * (size_t)n, sizeof *f->pps);
         f->which = irb_malloc_array((size_t)f->workers * (size_t)n, sizeof *f->which);
-        f->output = irb_calloc((size_t)n, sizeof *f->output);
-        if (!f->pool || !f->dec || !f->outs || !f->pps || !f->which || !f->output)
+        if (!f->pool || !f->dec || !f->outs || !f->pps || !f->which)
             s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     }
     for (int i = 0; s == IRB_OK && i < f->workers; i++) {
         if (irb_decoder_new(&f->dec[i]) != IRB_OK || !(f->outs[i] = irb_calloc((size_t)n, sizeof(float *))))
             s = irb_fail(err, IRB_NOMEM, "featurizer: cannot create a decoder");
     }
-    for (int k = 0; s == IRB_OK && k < 2; k++)
+    if (s == IRB_OK)
+        f->mixed = mixed_ok(f);
+    f->n_sets = f->mixed ? 3 : 2;
+    for (int k = 0; s == IRB_OK && k < f->n_sets; k++)
         s = chunk_alloc(f, &f->set[k], err);
-    for (int j = 0; s == IRB_OK && j < n; j++) {
-        const in_state *is = &f->in[j];
-        if (is->in.net && !(f->output[j] = irb_malloc_large((size_t)f->chunk_max * (size_t)is->per_image,
-                                                            is->out_dim * sizeof(float))))
-            s = irb_fail(err, IRB_NOMEM, "featurizer: out of memory for the outputs of input %d", j);
-    }
     if (s != IRB_OK) {
         irb_featurizer_free(f);
         return s;
