@@ -17,9 +17,6 @@
 #include "core/pool.h"
 #include "irbis/features.h"
 
-/* Inputs the mixed queue takes (a pipeline has a few: sizes x parts). */
-#define IRB_FEAT_MAX_INPUTS 64
-
 /* Preprocessed floats held per buffer set (32 MiB): bounds a chunk of large multi-input images
  * (the demo pipeline: 2 images, 3 sizes, mirrored). Smaller chunks cost no speed (measured: 2,
  * 4 and 9 images per chunk alike) and each new page costs its first touch (docs/pipeline.md). */
@@ -46,12 +43,13 @@ struct irb_featurizer {
     in_state *in;
     int n_in;
     int *order; /* inputs by decreasing size: the order their nets run in */
+    size_t *at; /* the mixed queue's task offsets (mixed_job.at) */
     int chunk_max;
     irb_pool *pool;
     irb_decoder_t **dec;
     int workers;
-    chunk set[3]; /* the mixed queue: one delivered, one through the nets, one decoding */
-    int n_sets, mixed;
+    chunk set[3]; /* the mixed queue: one delivered, one through the nets, one decoding (else 2) */
+    int mixed;
     irb_preproc *pps; /* per worker: n_in preprocessings of one image */
     float ***outs;    /* per worker: n_in output pointers */
     int *which;       /* per worker: input index of each preprocessing */
@@ -72,9 +70,39 @@ static int mirrors(const irb_featurizer *f, int j, size_t image)
 typedef struct decode_job {
     irb_featurizer *f;
     chunk *c;
+} decode_job;
+
+/* A job on the pool run from a thread of its own, so the caller works meanwhile (in line, before
+ * bg_start returns, when no thread can start). */
+typedef struct bg_run {
+    irb_pool *pool;
+    void (*fn)(void *ctx, int ith, int nth);
+    void *ctx;
     pthread_t thread;
     int running;
-} decode_job;
+} bg_run;
+
+static void *bg_main(void *arg)
+{
+    bg_run *b = arg;
+    irb_pool_run(b->pool, b->fn, b->ctx);
+    return NULL;
+}
+
+static void bg_start(bg_run *b, irb_pool *pool, void (*fn)(void *ctx, int ith, int nth), void *ctx)
+{
+    *b = (bg_run){.pool = pool, .fn = fn, .ctx = ctx};
+    b->running = pthread_create(&b->thread, NULL, bg_main, b) == 0;
+    if (!b->running)
+        irb_pool_run(pool, fn, ctx);
+}
+
+static void bg_wait(bg_run *b)
+{
+    if (b->running)
+        pthread_join(b->thread, NULL);
+    b->running = 0;
+}
 
 /* Worker ith decodes image i of the chunk, every input that wants it at once. */
 static void decode_one(irb_featurizer *f, chunk *c, size_t i, int ith)
@@ -114,13 +142,6 @@ static void decode_part(void *ctx, int ith, int nth)
         decode_one(job->f, job->c, i, ith);
 }
 
-static void *decode_thread(void *arg)
-{
-    decode_job *job = arg;
-    irb_pool_run(job->f->pool, decode_part, job);
-    return NULL;
-}
-
 /* Lays out the chunk of images [first, first + count): each input's rows for the images it wants. */
 static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
 {
@@ -135,21 +156,6 @@ static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
         }
         c->n_rows[j] = r;
     }
-}
-
-static void decode_start(irb_featurizer *f, chunk *c, decode_job *job)
-{
-    job->f = f, job->c = c;
-    job->running = pthread_create(&job->thread, NULL, decode_thread, job) == 0;
-    if (!job->running)
-        irb_pool_run(f->pool, decode_part, job); /* no thread: decode in line */
-}
-
-static void decode_wait(decode_job *job)
-{
-    if (job->running)
-        pthread_join(job->thread, NULL);
-    job->running = 0;
 }
 
 /* Hands the chunk's rows out, input by input, in image order. */
@@ -198,8 +204,8 @@ static irb_status run_nets(irb_featurizer *f, const chunk *c, irb_error *err)
 typedef struct mixed_job {
     irb_featurizer *f;
     const chunk *cur;
-    chunk *next;                        /* count 0: nothing to decode */
-    size_t at[IRB_FEAT_MAX_INPUTS + 1]; /* at[k]: the first task of input order[k]; at[n_in]: of decoding */
+    chunk *next; /* count 0: nothing to decode */
+    size_t *at;  /* f->at: at[k], the first task of input order[k]; at[n_in], of decoding */
     atomic_size_t task;
     atomic_int failed;
     irb_error err; /* the first failure's */
@@ -235,7 +241,7 @@ static void mixed_worker(void *ctx, int ith, int nth)
 /* Whether the mixed queue can serve: a pool, and every net with a slot per worker. */
 static int mixed_ok(const irb_featurizer *f)
 {
-    if (!f->pool || f->n_in > IRB_FEAT_MAX_INPUTS)
+    if (!f->pool)
         return 0;
     int nets = 0;
     for (int j = 0; j < f->n_in; j++) {
@@ -246,33 +252,22 @@ static int mixed_ok(const irb_featurizer *f)
     return nets > 0;
 }
 
-static void *mixed_thread(void *arg)
+/* Starts cur's CNN rows and next's decoding on the pool in the background (bg_run). */
+static void mixed_start(irb_featurizer *f, chunk *cur, chunk *next, mixed_job *job, bg_run *bg)
 {
-    mixed_job *job = arg;
-    irb_pool_run(job->f->pool, mixed_worker, job);
-    return NULL;
-}
-
-/* Starts cur's CNN rows and next's decoding on the pool, from a thread of its own so the caller
- * can hand the previous chunk's rows out meanwhile (in line when no thread can start). */
-static void mixed_start(irb_featurizer *f, chunk *cur, chunk *next, mixed_job *job, pthread_t *thread, int *running)
-{
-    *job = (mixed_job){.f = f, .cur = cur, .next = next};
+    *job = (mixed_job){.f = f, .cur = cur, .next = next, .at = f->at};
     for (int k = 0; k < f->n_in; k++) {
         int j = f->order[k];
         job->at[k + 1] = job->at[k] + (f->in[j].in.net ? (size_t)cur->n_rows[j] : 0);
     }
     atomic_init(&job->task, 0);
     atomic_init(&job->failed, 0);
-    *running = pthread_create(thread, NULL, mixed_thread, job) == 0;
-    if (!*running)
-        irb_pool_run(f->pool, mixed_worker, job);
+    bg_start(bg, f->pool, mixed_worker, job);
 }
 
-static irb_status mixed_wait(mixed_job *job, pthread_t thread, int running, irb_error *err)
+static irb_status mixed_wait(mixed_job *job, bg_run *bg, irb_error *err)
 {
-    if (running)
-        pthread_join(thread, NULL);
+    bg_wait(bg);
     if (!atomic_load(&job->failed))
         return IRB_OK;
     irb_error_copy(err, &job->err);
@@ -296,15 +291,14 @@ static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, voi
 {
     chunk *prev = NULL, *cur = &f->set[0], *next = &f->set[1], *spare = &f->set[2];
     mixed_job job;
-    pthread_t thread;
-    int running = 0;
+    bg_run bg;
     irb_status s = IRB_OK;
     while (cur->count > 0) {
         chunk_next(f, cur, next, n);
-        mixed_start(f, cur, next, &job, &thread, &running);
+        mixed_start(f, cur, next, &job, &bg);
         if (prev)
             deliver(f, prev, fn, ctx);
-        if ((s = mixed_wait(&job, thread, running, err)) != IRB_OK)
+        if ((s = mixed_wait(&job, &bg, err)) != IRB_OK)
             return s;
         chunk *t = prev ? prev : spare;
         prev = cur, cur = next, next = t;
@@ -323,20 +317,21 @@ irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_
     size_t step = (size_t)f->chunk_max;
     if (n == 0)
         return IRB_OK;
-    decode_job job = {0};
     chunk *cur = &f->set[0], *next = &f->set[1];
     chunk_plan(f, cur, 0, n < step ? n : step);
-    job.f = f, job.c = cur;
+    decode_job job = {f, cur};
     irb_pool_run(f->pool, decode_part, &job);
     if (f->mixed)
         return run_all_mixed(f, n, fn, ctx, err);
     irb_status s = IRB_OK;
+    bg_run bg = {0};
     while (cur->count > 0) { /* the next chunk decodes on the pool while this thread runs the nets */
         chunk_next(f, cur, next, n);
+        job = (decode_job){f, next};
         if (next->count > 0)
-            decode_start(f, next, &job);
+            bg_start(&bg, f->pool, decode_part, &job);
         s = run_nets(f, cur, err);
-        decode_wait(&job);
+        bg_wait(&bg);
         if (s != IRB_OK)
             break;
         deliver(f, cur, fn, ctx);
@@ -371,6 +366,7 @@ void irb_featurizer_free(irb_featurizer *f)
     for (int k = 0; k < 3; k++)
         chunk_free(&f->set[k], f->n_in);
     irb_free(f->order);
+    irb_free(f->at);
     irb_free(f->in);
     irb_free(f);
 }
@@ -431,7 +427,10 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     }
     f->n_in = n;
-    if (!(f->order = irb_malloc_array((size_t)n, sizeof *f->order))) {
+    f->order = irb_malloc_array((size_t)n, sizeof *f->order);
+    f->at = irb_calloc((size_t)n + 1, sizeof *f->at);
+    if (!f->order || !f->at) {
+        irb_free(f->order), irb_free(f->at);
         irb_free(f->in);
         irb_free(f);
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
@@ -469,8 +468,7 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     }
     if (s == IRB_OK)
         f->mixed = mixed_ok(f);
-    f->n_sets = f->mixed ? 3 : 2;
-    for (int k = 0; s == IRB_OK && k < f->n_sets; k++)
+    for (int k = 0; s == IRB_OK && k < (f->mixed ? 3 : 2); k++)
         s = chunk_alloc(f, &f->set[k], err);
     if (s != IRB_OK) {
         irb_featurizer_free(f);

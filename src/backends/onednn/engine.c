@@ -421,7 +421,6 @@ typedef struct odn_plan {
     atomic_int next, failed;
     irb_status *wstatus;
     irb_error *werr;
-    int uses_blocks; /* counted in block_users */
 } odn_plan;
 
 static void plan_free(void *vp)
@@ -432,8 +431,7 @@ static void plan_free(void *vp)
     irb_pool_free(p->pool);
     for (int i = 0; i < p->n_ctx; i++)
         ctx_release(&p->ctx[i]);
-    if (p->uses_blocks)
-        blocks_use(-1);
+    blocks_use(-1); /* every plan counts from its compile on */
     irb_free(p->ctx);
     odn_variant_free(p->one);
     odn_variant_free(p->many);
@@ -473,7 +471,6 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
     if (!p)
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
     blocks_use(1);
-    p->uses_blocks = 1;
     if (t == IRB_ONEDNN_AUTO)
         t = o->max_batch > 1 ? IRB_ONEDNN_PER_IMAGE : IRB_ONEDNN_INTRA_OP;
     p->threading = t;
