@@ -65,6 +65,7 @@ struct irb_cls_real {
     double *part_probs[IRB_PIPELINE_MAX_PARTS];
     double *tmp;     /* batch x 2 x classes */
     double *novelty; /* batch: each image's novelty score (NaN: none) */
+    float *nov_rows; /* batch x the novelty part's width: the rows it scores, contiguous */
     irb_status *st;
     irb_error *errs;
     int motion_part, motion_input; /* the motion stream being fed (its callback) */
@@ -245,6 +246,7 @@ static void pipe_release(void *ctx)
     irb_free(c->l), c->l = NULL;
     irb_free(c->tmp), c->tmp = NULL;
     irb_free(c->novelty), c->novelty = NULL;
+    irb_free(c->nov_rows), c->nov_rows = NULL;
 }
 
 /* ---- running a batch ----------------------------------------------------------------------- */
@@ -340,15 +342,17 @@ static void build_list(motion_list *l, const irb_cls_item *items, int n)
 }
 
 /* The novelty score of each image of the batch from its own row (not its mirror's) of part k,
- * the novelty model's; NaN for an image that failed. */
+ * the novelty model's; NaN for an image that failed. The images that did not fail are scored
+ * in one call (a score does not depend on which rows are scored together: src/learn/novelty.c). */
 static irb_status score_novelty(pipe_engine *c, int k, int n, size_t dim, irb_error *err)
 {
-    for (int i = 0; i < n; i++) {
-        c->novelty[i] = NAN;
+    int m = 0;
+    for (int i = 0; i < n; i++)
         if (c->st[i] == IRB_OK)
-            IRB_TRY(irb_novelty_score(c->p->novelty, c->feat[k] + (size_t)i * c->width[k], 1, (int)dim, &c->novelty[i],
-                                      err));
-    }
+            memcpy(c->nov_rows + (size_t)m++ * dim, c->feat[k] + (size_t)i * c->width[k], dim * sizeof(float));
+    IRB_TRY(irb_novelty_score(c->p->novelty, c->nov_rows, (size_t)m, (int)dim, c->novelty, err));
+    for (int i = n; i-- > 0;) /* spread the m scores out, from the end (the j-th scored image is at i >= j) */
+        c->novelty[i] = c->st[i] == IRB_OK ? c->novelty[--m] : NAN;
     return IRB_OK;
 }
 
@@ -434,7 +438,9 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
     }
     if (!(c->l = irb_malloc(sizeof *c->l)) ||
         !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
-        !(c->novelty = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double))))
+        !(c->novelty = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double))) ||
+        (c->p->novelty &&
+         !(c->nov_rows = irb_malloc_array(IRB_CLS_RUN_MAX, (size_t)c->p->novelty->dim * sizeof(float)))))
         return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
     return irb_featurizer_new(fin, c->n_fin, &fo, &c->fz, err);

@@ -9,6 +9,7 @@
 #include "core/alloc.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
+#include "learn/classifier.h"
 
 static uint64_t rng_state = 42;
 static double urand(void) /* xorshift64*, uniform in [0, 1) */
@@ -480,6 +481,74 @@ static void test_novelty_synthetic(void)
     irb_novelty_free(nv);
 }
 
+/* 1 - the largest cosine between q and the rows of x whose fold is not skip (every row when
+ * fold is NULL), in long double, one pair at a time; 1 for a zero q or no row. */
+static double brute_distance(const float *q, const float *x, int n, int D, const int *fold, int skip)
+{
+    long double nq = 0, best = -2;
+    int any = 0;
+    for (int j = 0; j < D; j++)
+        nq += (long double)q[j] * q[j];
+    for (int t = 0; t < n; t++) {
+        if (fold && fold[t] == skip)
+            continue;
+        long double dot = 0, nt = 0;
+        for (int j = 0; j < D; j++)
+            dot += (long double)q[j] * x[t * D + j], nt += (long double)x[t * D + j] * x[t * D + j];
+        long double c = dot / sqrtl(nq * nt);
+        best = c > best ? c : best, any = 1;
+    }
+    return nq > 0 && any ? (double)(1 - best) : 1;
+}
+
+/* The blocked scoring (src/learn/novelty.c): features not a multiple of its lanes and queries
+ * not a multiple of its block give the brute-force distances; a score is the same bits whatever
+ * rows are scored with it (one at a time, all at once, split unevenly), and the vector and the
+ * portable loops agree bit for bit; held-out scores leave out exactly the row's own fold. */
+static void test_novelty_blocks(void)
+{
+    enum { N = 37, D = 1301, Q = 21, F = 4 };
+    static float x[N * D], qs[Q * D];
+    for (int i = 0; i < N; i++)
+        cluster_point(x + i * D, D, i % 5);
+    for (int i = 0; i < Q; i++)
+        cluster_point(qs + i * D, D, i % 7);
+    memset(qs + 3 * D, 0, D * sizeof(float)); /* a zero query scores 1 */
+    irb_novelty *nv = NULL;
+    irb_error err = {0};
+    double held[N];
+    int groups[N], fold[N];
+    for (int i = 0; i < N; i++)
+        groups[i] = i / 3;
+    CHECK(irb_novelty_fit(x, N, D, groups, F, 0.9, 0, held, &nv, &err) == IRB_OK, "fit: %s", err.message);
+    CHECK(irb_group_kfold(groups, N, F, fold, &err) == IRB_OK, "folds: %s", err.message);
+    if (!nv)
+        return;
+    double worst = 0;
+    for (int i = 0; i < N; i++)
+        worst = fmax(worst, fabs(held[i] - brute_distance(x + i * D, x, N, D, fold, fold[i])));
+    CHECK(worst < 1e-7,
+          "held-out scores = brute force over the other folds (max error %g; the rows are stored as floats)", worst);
+    double all[Q], one[Q], split[Q], portable[Q];
+    CHECK(irb_novelty_score(nv, qs, Q, D, all, &err) == IRB_OK, "score: %s", err.message);
+    worst = 0;
+    for (int i = 0; i < Q; i++)
+        worst = fmax(worst, fabs(all[i] - brute_distance(qs + i * D, x, N, D, NULL, 0)));
+    CHECK(worst < 1e-7, "scores = brute force (max error %g)", worst);
+    CHECK(all[3] == 1, "a zero query scores 1 (%g)", all[3]);
+    for (int i = 0; i < Q; i++)
+        irb_novelty_score(nv, qs + i * D, 1, D, one + i, &err);
+    irb_novelty_score(nv, qs, 5, D, split, &err);
+    irb_novelty_score(nv, qs + 5 * D, Q - 5, D, split + 5, &err);
+    int was = irb__novelty_simd(0);
+    irb_novelty_score(nv, qs, Q, D, portable, &err);
+    irb__novelty_simd(was);
+    CHECK(!memcmp(all, one, sizeof all) && !memcmp(all, split, sizeof all),
+          "the same bits scored all at once, one at a time and split 5 + 16");
+    CHECK(!memcmp(all, portable, sizeof all), "the vector and the portable loops give the same bits");
+    irb_novelty_free(nv);
+}
+
 /* The file's bytes with the body length and CRC made consistent after an edit. */
 static void reseal(uint8_t *b, size_t n)
 {
@@ -726,6 +795,7 @@ int main(void)
     test_bad_args();
     test_alloc_failures(dir);
     test_novelty_synthetic();
+    test_novelty_blocks();
     test_pipeline_sections(dir);
     test_pipeline_precision(dir);
     test_pipeline_map_mean(dir);
