@@ -26,38 +26,27 @@ typedef struct job {
     float sink;
 } job;
 
-__attribute__((target("avx512f"))) static float run512(long iters)
-{
-    __m512 a[CHAINS], m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        a[i] = _mm512_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            a[i] = _mm512_fmadd_ps(a[i], m, c);
-    float s = 0;
-    for (int i = 0; i < CHAINS; i++)
-        s += _mm512_reduce_add_ps(a[i]);
-    return s;
-}
-
-__attribute__((target("avx2,fma"))) static float run256(long iters)
-{
-    __m256 a[CHAINS], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-    for (int i = 0; i < CHAINS; i++)
-        a[i] = _mm256_set1_ps((float)i);
-    for (long k = 0; k < iters; k++)
-#pragma GCC unroll 12
-        for (int i = 0; i < CHAINS; i++)
-            a[i] = _mm256_fmadd_ps(a[i], m, c);
-    float s[8] = {0}, t = 0;
-    for (int i = 0; i < CHAINS; i++) {
-        _mm256_storeu_ps(s, a[i]);
-        for (int l = 0; l < 8; l++)
-            t += s[l];
+/* One function per ISA from one body: CHAINS accumulators, each a * m + c per iteration, summed
+ * at the end so the work is kept. */
+#define PEAK_FN(name, isa, vec, lanes, set1, fmadd, storeu)                                                            \
+    __attribute__((target(isa))) static float name(long iters)                                                         \
+    {                                                                                                                  \
+        vec a[CHAINS], m = set1(0.999999f), c = set1(1e-7f);                                                           \
+        for (int i = 0; i < CHAINS; i++)                                                                               \
+            a[i] = set1((float)i);                                                                                     \
+        for (long k = 0; k < iters; k++)                                                                               \
+            _Pragma("GCC unroll 12") for (int i = 0; i < CHAINS; i++) a[i] = fmadd(a[i], m, c);                        \
+        float s[lanes], t = 0;                                                                                         \
+        for (int i = 0; i < CHAINS; i++) {                                                                             \
+            storeu(s, a[i]);                                                                                           \
+            for (int l = 0; l < lanes; l++)                                                                            \
+                t += s[l];                                                                                             \
+        }                                                                                                              \
+        return t;                                                                                                      \
     }
-    return t;
-}
+
+PEAK_FN(run512, "avx512f", __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_storeu_ps)
+PEAK_FN(run256, "avx2,fma", __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_storeu_ps)
 
 static void *thread_main(void *arg)
 {
