@@ -91,7 +91,9 @@ typedef struct irb_novelty {
  * held-out scores. part is recorded as given. *out is owned: irb_novelty_free. */
 IRB_API irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups, int folds, double quantile,
                                    int part, double *held_out, irb_novelty **out, irb_error *err);
-/* Scores n rows of x (n x dim) into score[0..n): distance to the nearest training row. */
+/* Scores n rows of x (n x dim) into score[0..n): distance to the nearest training row. A row's
+ * score is the same whatever other rows are scored with it (score a batch in one call: the
+ * training rows are read once per call). IRB_NOMEM when its scratch (8 rows) does not fit. */
 IRB_API irb_status irb_novelty_score(const irb_novelty *nv, const float *x, size_t n, int dim, double *score,
                                      irb_error *err);
 IRB_API void irb_novelty_free(irb_novelty *nv); /* nv may be NULL */
