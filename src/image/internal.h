@@ -60,10 +60,6 @@ irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, doubl
                                int out_h, irb_filter filter, irb_image *dst, irb_error *err);
 /* irb_image_to_chw, and with mirror (may be NULL) the same tensor mirrored left-right there. */
 void irb__image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror);
-/* Which resize loops run: 1 the widest vector ISA this CPU has (AVX-512 or AVX2, x86-64), 0 the
- * portable build. Returns the previous setting. For tests that check both against a reference;
- * the default is the widest. */
-int irb__resize_simd(int on);
 
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);

@@ -4,20 +4,14 @@
  * rounding bias of 1/2, shifted and clamped. Horizontal pass first (only over the rows the
  * vertical pass needs), then vertical, each rounding to 8 bits in between like PIL. */
 #include <math.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "image/internal.h"
 
 #define PRECISION 22
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define IRB_RESIZE_X86 1
-#else
-#define IRB_RESIZE_X86 0
-#endif
 
 typedef struct {
     int ksize;
@@ -84,7 +78,7 @@ static inline uint8_t clip8(int32_t v)
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-#if IRB_RESIZE_X86
+#if IRB_X86
 #include <immintrin.h>
 
 /* One RGB row of the horizontal pass with a pixel's three sums in one vector (the fourth lane
@@ -116,26 +110,13 @@ __attribute__((target("sse4.1"))) static void hrow3_sse41(const uint8_t *row, co
 }
 #endif
 
-static int cpu_level(void);
-static atomic_int simd_level = -1; /* -1: not decided yet; 0 portable, 1 SSE4.1, 2 AVX2, 3 AVX-512 */
-
-static int simd(void)
-{
-    int level = atomic_load_explicit(&simd_level, memory_order_relaxed);
-    if (level < 0) {
-        level = cpu_level();
-        atomic_store(&simd_level, level);
-    }
-    return level;
-}
-
 /* rows [y0, y0 + nrows) of src -> out (out_w wide); RGB, the decoders' output, has loops of its
  * own that keep the three sums together */
 static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, int out_w, uint8_t *out)
 {
     int c = src->channels;
-#if IRB_RESIZE_X86
-    if (c == 3 && simd() >= 1) {
+#if IRB_X86
+    if (c == 3 && irb_cpu_simd() >= IRB_SIMD_SSE41) {
         const uint8_t *end = src->data + (size_t)src->width * (size_t)src->height * 3;
         for (int y = 0; y < nrows; y++)
             hrow3_sse41(src->data + (size_t)(y0 + y) * (size_t)src->width * 3, end, kn, out_w,
@@ -206,7 +187,7 @@ static void vrow_base(const uint8_t *in, size_t stride, int n, const int32_t *k,
     vrow_body(in, stride, n, k, len, out);
 }
 
-#if IRB_RESIZE_X86
+#if IRB_X86
 __attribute__((target("avx2"))) static void vrow_avx2(const uint8_t *in, size_t stride, int n, const int32_t *k,
                                                       size_t len, uint8_t *out)
 {
@@ -220,34 +201,13 @@ __attribute__((target("avx512f,avx512bw"))) static void vrow_avx512(const uint8_
 }
 #endif
 
-static int cpu_level(void)
-{
-#if IRB_RESIZE_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-        return 3;
-    if (__builtin_cpu_supports("avx2"))
-        return 2;
-    if (__builtin_cpu_supports("sse4.1"))
-        return 1;
-#endif
-    return 0;
-}
-
-int irb__resize_simd(int on)
-{
-    int was = atomic_load(&simd_level);
-    atomic_store(&simd_level, on ? cpu_level() : 0);
-    return was < 0 ? cpu_level() : was;
-}
-
 static vrow_fn *vrow_pick(void)
 {
-#if IRB_RESIZE_X86
-    int level = simd();
-    if (level == 3)
+#if IRB_X86
+    int level = irb_cpu_simd();
+    if (level == IRB_SIMD_AVX512)
         return vrow_avx512;
-    if (level == 2)
+    if (level == IRB_SIMD_AVX2)
         return vrow_avx2;
 #endif
     return vrow_base;

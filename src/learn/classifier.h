@@ -37,11 +37,6 @@ struct irb_classifier {
     char **meta_key, **meta_val;
 };
 
-/* Which loop scores novelty (src/learn/novelty.c): 1 the widest vector ISA this CPU has (AVX-512
- * or AVX2, x86-64), 0 the portable build; they give the same bits. Returns the previous setting.
- * For tests; the default is 1. */
-int irb__novelty_simd(int on);
-
 /* A whole version-1 classifier file (envelope included) appended to b. */
 void irb_classifier_serialise(const irb_classifier_t *c, irb_wbuf *b);
 /* Parses a version-1 body at r->off .. r->len (the envelope checked by the caller). */

@@ -1,15 +1,14 @@
 /* The novelty model of a pipeline (include/irbis/pipeline.h, docs/pipeline.md): cosine
  * distance to the nearest training image, with a threshold from held-out scores. */
 #include <math.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
-#include "learn/classifier.h"
 
 void irb_novelty_free(irb_novelty *nv)
 {
@@ -42,12 +41,6 @@ static void normalise(const float *src, int dim, float *dst)
 
 #define NV_L 16 /* lanes */
 #define NV_Q 8  /* queries per block */
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define IRB_NOVELTY_X86 1
-#else
-#define IRB_NOVELTY_X86 0
-#endif
 
 typedef struct nv_block {
     const float *xq; /* NV_Q queries x dim; unused slots are zero */
@@ -101,24 +94,18 @@ typedef void nv_fn(const nv_block *b);
 
 static void nv_base(const nv_block *b) { nv_body(b); }
 
-#if IRB_NOVELTY_X86
+#if IRB_X86
 __attribute__((target("avx2"))) static void nv_avx2(const nv_block *b) { nv_body(b); }
 __attribute__((target("avx512f"))) static void nv_avx512(const nv_block *b) { nv_body(b); }
 #endif
 
-static atomic_int nv_simd = 1;
-
-int irb__novelty_simd(int on) { return atomic_exchange(&nv_simd, on); }
-
 static nv_fn *nv_pick(void)
 {
-#if IRB_NOVELTY_X86
-    if (!atomic_load(&nv_simd))
-        return nv_base;
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
+#if IRB_X86
+    int level = irb_cpu_simd();
+    if (level == IRB_SIMD_AVX512)
         return nv_avx512;
-    if (__builtin_cpu_supports("avx2"))
+    if (level == IRB_SIMD_AVX2)
         return nv_avx2;
 #endif
     return nv_base;

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "core/alloc.h"
+#include "core/cpu.h"
 #include "image/internal.h"
 #include "irbis.h"
 
@@ -192,7 +193,7 @@ static void test_resize_simd(void)
     static const int sizes[][4] = {{256, 256, 576, 576}, {256, 256, 448, 448}, {256, 256, 224, 224}, {37, 23, 61, 50},
                                    {100, 7, 33, 90},     {5, 300, 1, 17},      {640, 360, 97, 131},  {3, 3, 1000, 2}};
     uint32_t seed = 12345;
-    int was = irb__resize_simd(1), mismatches = 0, cases = 0;
+    int was = irb__simd(1), mismatches = 0, cases = 0;
     for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
         for (int c = 1; c <= 4; c++) {
             irb_image src = {sizes[z][0], sizes[z][1], c, malloc((size_t)sizes[z][0] * sizes[z][1] * c)};
@@ -205,7 +206,7 @@ static void test_resize_simd(void)
                 double x0 = variant & 2 ? 0.75 : 0, x1 = variant & 2 ? src.width - 0.5 : src.width;
                 ref_resize(&src, x0, x1, ow, oh, box, ref);
                 for (int simd = 0; simd < 2; simd++) {
-                    irb__resize_simd(simd);
+                    irb__simd(simd);
                     irb_image out = {0};
                     irb_status s = irb_resize(&src, x0, 0, x1, src.height, ow, oh,
                                               box ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR, &out, NULL);
@@ -225,7 +226,7 @@ static void test_resize_simd(void)
             free(ref);
             free(src.data);
         }
-    irb__resize_simd(was);
+    irb__simd(was);
     CHECK(mismatches == 0, "resize: %d of %d cases differ from PIL's arithmetic written out", mismatches, cases);
 }
 

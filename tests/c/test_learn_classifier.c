@@ -9,7 +9,7 @@
 #include "core/alloc.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
-#include "learn/classifier.h"
+#include "core/cpu.h"
 
 static uint64_t rng_state = 42;
 static double urand(void) /* xorshift64*, uniform in [0, 1) */
@@ -502,12 +502,12 @@ static double brute_distance(const float *q, const float *x, int n, int D, const
 }
 
 /* The blocked scoring (src/learn/novelty.c): features not a multiple of its lanes and queries
- * not a multiple of its block give the brute-force distances; a score is the same bits whatever
- * rows are scored with it (one at a time, all at once, split unevenly), and the vector and the
- * portable loops agree bit for bit; held-out scores leave out exactly the row's own fold. */
+ * not a multiple of its block, training rows over several tiles, give the brute-force distances; a score is the same
+ * bits whatever rows are scored with it (one at a time, all at once, split unevenly), and the vector and the portable
+ * loops agree bit for bit; held-out scores leave out exactly the row's own fold. */
 static void test_novelty_blocks(void)
 {
-    enum { N = 37, D = 1301, Q = 21, F = 4 };
+    enum { N = 150, D = 1301, Q = 21, F = 4 }; /* N: two tiles of 64 training rows and part of a third */
     static float x[N * D], qs[Q * D];
     for (int i = 0; i < N; i++)
         cluster_point(x + i * D, D, i % 5);
@@ -540,9 +540,10 @@ static void test_novelty_blocks(void)
         irb_novelty_score(nv, qs + i * D, 1, D, one + i, &err);
     irb_novelty_score(nv, qs, 5, D, split, &err);
     irb_novelty_score(nv, qs + 5 * D, Q - 5, D, split + 5, &err);
-    int was = irb__novelty_simd(0);
+    int was = irb__simd(0);
+    CHECK(irb_cpu_simd() == IRB_SIMD_NONE, "irb__simd(0) selects the portable builds");
     irb_novelty_score(nv, qs, Q, D, portable, &err);
-    irb__novelty_simd(was);
+    irb__simd(was);
     CHECK(!memcmp(all, one, sizeof all) && !memcmp(all, split, sizeof all),
           "the same bits scored all at once, one at a time and split 5 + 16");
     CHECK(!memcmp(all, portable, sizeof all), "the vector and the portable loops give the same bits");

@@ -1,0 +1,35 @@
+/* The CPU's vector level (core/cpu.h). */
+#include "core/cpu.h"
+
+#include <stdatomic.h>
+
+static atomic_int level = -1; /* -1: not decided yet */
+static atomic_int enabled = 1;
+
+static int detect(void)
+{
+#if IRB_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
+        return IRB_SIMD_AVX512;
+    if (__builtin_cpu_supports("avx2"))
+        return IRB_SIMD_AVX2;
+    if (__builtin_cpu_supports("sse4.1"))
+        return IRB_SIMD_SSE41;
+#endif
+    return IRB_SIMD_NONE;
+}
+
+int irb_cpu_simd(void)
+{
+    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
+        return IRB_SIMD_NONE;
+    int l = atomic_load_explicit(&level, memory_order_relaxed);
+    if (l < 0) {
+        l = detect();
+        atomic_store(&level, l);
+    }
+    return l;
+}
+
+int irb__simd(int on) { return atomic_exchange(&enabled, on != 0); }
