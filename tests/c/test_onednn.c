@@ -1,7 +1,7 @@
 /* The oneDNN engine on hand-built graphs, against naive loops written here: convolutions
  * (groups, asymmetric pads, stride, dilation) with fused Relu/Clip/residual Add, pooling, Gemm,
  * Softmax, standalone eltwise and broadcast Mul; batch 1 vs batch > 1; both threading schemes;
- * bf16 (cosine); unsupported input; allocation failures. */
+ * bf16 (cosine); conv chains in bands vs whole layers; unsupported input; allocation failures. */
 #include <math.h>
 #include <stdint.h>
 
@@ -532,6 +532,149 @@ static void test_winograd(void)
     gb_free(b);
 }
 
+/* ==== conv chains in bands of rows (docs/engine.md, "Bands")
+ * Three MobileNetV2-style chains on a map large enough to run in bands:
+ *   A: x[3,322,322] -conv(3->64,k3,s2,p1)+Clip-> [64,161,161] -dw(k3,p1)+Clip-> -conv1x1(64->16)-> a[16,161,161]
+ *   B: a -conv1x1(16->64)+Clip-> -dw(k3,p1)+Clip-> -conv1x1(64->16), Add(a) -> c  (residual, in place)
+ *   C: c -conv1x1(16->64)+Clip-> -dw(k3,s2,p1)+Clip-> [64,81,81] -conv1x1(64->24)-> y[24,81,81]
+ * 161 rows are 20 bands of 8 and a last band of 1; the first chain's E is a strided 3x3 conv
+ * whose bands read overlapping rows of the image. Against the naive loops (fp32), and banded
+ * against whole layers (fp32: the same bits; bf16: cosine), batch 1 and 2, both threadings. */
+
+typedef struct chain_net {
+    gb b;
+    int x, y;
+    irb_node *conv[9];
+    int w[9], bias[9], clip[9], res; /* clip: 1 when a Clip(0, 6) follows conv i */
+} chain_net;
+
+static int chain_conv(chain_net *n, int i, int in, int ic, int oc, int k, int s, int group, int64_t h, int clip)
+{
+    gb *b = &n->b;
+    int64_t oh = (h + 2 * (k / 2) - k) / s + 1;
+    int64_t wd[4] = {oc, ic / group, k, k}, bd[1] = {oc}, od[4] = {1, oc, oh, oh};
+    n->w[i] = value(b, "w", 4, wd, 1, 1.5f / sqrtf((float)(ic / group * k * k)));
+    n->bias[i] = value(b, "b", 1, bd, 1, 0.2f);
+    int out = value(b, "c", 4, od, 0, 0);
+    irb_node *c = node(b, IRB_OP_CONV, 3, (int[]){in, n->w[i], n->bias[i]}, out);
+    c->a.kernel[0] = c->a.kernel[1] = k;
+    c->a.strides[0] = c->a.strides[1] = s;
+    c->a.group = group;
+    for (int q = 0; q < 4; q++)
+        c->a.pads[q] = k / 2;
+    n->conv[i] = c;
+    n->clip[i] = clip;
+    if (!clip)
+        return out;
+    int r = value(b, "r", 4, od, 0, 0);
+    irb_node *cl = node(b, IRB_OP_CLIP, 1, &out, r);
+    cl->a.has_clip_min = cl->a.has_clip_max = 1;
+    cl->a.clip_min = 0, cl->a.clip_max = 6;
+    return r;
+}
+
+static void build_chains(chain_net *n)
+{
+    gb *b = &n->b;
+    gb_init(b, 41);
+    int64_t dx[4] = {1, 3, 322, 322};
+    n->x = value(b, "x", 4, dx, 0, 0);
+    int v = chain_conv(n, 0, n->x, 3, 64, 3, 2, 1, 322, 1);
+    v = chain_conv(n, 1, v, 64, 64, 3, 1, 64, 161, 1);
+    int a = chain_conv(n, 2, v, 64, 16, 1, 1, 1, 161, 0);
+    v = chain_conv(n, 3, a, 16, 64, 1, 1, 1, 161, 1);
+    v = chain_conv(n, 4, v, 64, 64, 3, 1, 64, 161, 1);
+    int p = chain_conv(n, 5, v, 64, 16, 1, 1, 1, 161, 0);
+    int64_t da[4] = {1, 16, 161, 161};
+    n->res = value(b, "s", 4, da, 0, 0);
+    node(b, IRB_OP_ADD, 2, (int[]){p, a}, n->res);
+    v = chain_conv(n, 6, n->res, 16, 64, 1, 1, 1, 161, 1);
+    v = chain_conv(n, 7, v, 64, 64, 3, 2, 64, 161, 1);
+    n->y = chain_conv(n, 8, v, 64, 24, 1, 1, 1, 81, 0);
+    b->g.input = n->x;
+    b->g.output = n->y;
+}
+
+/* The chains by the naive loops, one image (NCHW). */
+static void ref_chains(const chain_net *n, const float *x, float *y)
+{
+    static float t[2][64 * 161 * 161], a[16 * 161 * 161];
+    const gb *b = &n->b;
+    const float *in = x;
+    int64_t c = 3, h = 322;
+    float *out = NULL;
+    for (int i = 0; i < 9; i++) {
+        const irb_node *cv = n->conv[i];
+        const irb_value *w = &b->vals[n->w[i]];
+        int64_t oc = w->dims[0], oh = (h + 2 * (w->dims[2] / 2) - w->dims[2]) / cv->a.strides[0] + 1;
+        out = i == 8 ? y : i == 2 ? a : t[i & 1];
+        ref_conv(in, (int)c, (int)h, (int)h, cv, w, b->vals[n->bias[i]].data, out, (int)oh, (int)oh);
+        size_t m = (size_t)(oc * oh * oh);
+        for (size_t q = 0; n->clip[i] && q < m; q++)
+            out[q] = clip6(out[q]);
+        if (i == 5)
+            for (size_t q = 0; q < m; q++)
+                out[q] += a[q];
+        in = out, c = oc, h = oh;
+    }
+}
+
+static void test_bands(void)
+{
+    static chain_net net;
+    chain_net *n = &net;
+    build_chains(n);
+    enum { B = 2, IN = 3 * 322 * 322, OUT = 24 * 81 * 81 };
+    static float x[B * IN], ref[B * OUT], out[2][B * OUT];
+    for (int q = 0; q < B * IN; q++)
+        x[q] = 1.5f * frand(&n->b);
+    for (int i = 0; i < B; i++)
+        ref_chains(n, x + (size_t)i * IN, ref + (size_t)i * OUT);
+    double maxref = 0;
+    max_abs_diff(ref, ref, (size_t)B * OUT, &maxref);
+    for (int prec = 0; prec < 2; prec++) {
+        if (prec == 1 && !irb_onednn_has_bf16())
+            continue;
+        for (int t = IRB_ONEDNN_INTRA_OP; t <= IRB_ONEDNN_PER_IMAGE; t++)
+            for (int batch = 1; batch <= B; batch++) {
+                for (int no_bands = 0; no_bands <= 1; no_bands++) {
+                    irb_exec_opts o = {.precision = prec ? IRB_EXEC_BF16 : IRB_EXEC_FP32, .threads = 2, .max_batch = B};
+                    irb_onednn_opts eo = {.threading = t, .no_bands = no_bands};
+                    irb_error err = {0};
+                    void *plan = NULL;
+                    irb_status s = irb_onednn_compile(&n->b.g, &o, &eo, &plan, &err);
+                    CHECK(s == IRB_OK, "bands %d prec %d threading %d: %s", !no_bands, prec, t, err.message);
+                    if (s != IRB_OK)
+                        continue;
+                    irb_onednn_info info;
+                    irb_onednn_plan_info(plan, &info);
+                    CHECK(info.band_chains == (no_bands ? 0 : 3), "no_bands %d: %d chains in bands", no_bands,
+                          info.band_chains);
+                    memset(out[no_bands], 0, sizeof out[no_bands]);
+                    s = irb_backend_onednn.run(plan, x, batch, out[no_bands], &err);
+                    CHECK(s == IRB_OK, "%s", err.message);
+                    irb_backend_onednn.destroy(plan);
+                    size_t m = (size_t)batch * OUT;
+                    double d = max_abs_diff(out[no_bands], ref, m, NULL), cs = cosine(out[no_bands], ref, m);
+                    if (prec == 0)
+                        CHECK(d <= 1e-4 * maxref, "fp32 bands %d threading %d batch %d: max abs diff %g of %g",
+                              !no_bands, t, batch, d, maxref);
+                    else
+                        CHECK(cs >= 0.999, "bf16 bands %d threading %d batch %d: cosine %.6f", !no_bands, t, batch, cs);
+                }
+                size_t m = (size_t)batch * OUT;
+                if (prec == 0)
+                    CHECK(memcmp(out[0], out[1], m * sizeof(float)) == 0,
+                          "fp32 threading %d batch %d: bands and whole layers differ by %g", t, batch,
+                          max_abs_diff(out[0], out[1], m, NULL));
+                else
+                    CHECK(cosine(out[0], out[1], m) >= 0.9999, "bf16 threading %d batch %d: bands vs whole cosine %.6f",
+                          t, batch, cosine(out[0], out[1], m));
+            }
+    }
+    gb_free(&n->b);
+}
+
 /* Regression: irb_pool_new used to fill a worker's argument after starting its thread, so a
  * fast-starting worker read garbage (segfault in the per-image engine). Many short-lived pools. */
 /* Activation blocks shared across plans: a large and a small net (conv 3x3 + Relu, conv 3x3 +
@@ -650,6 +793,7 @@ int main(void)
     test_net1();
     test_net2();
     test_winograd();
+    test_bands();
     test_shared_blocks();
     return CHECK_DONE();
 }

@@ -152,7 +152,8 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
 /* Lowers g for `batch` images (0: dims as in the IR) with primitives created for `nthreads`
  * OpenMP threads (the creating thread's setting is what oneDNN bakes into a primitive). */
 static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads, dnnl_data_type_t dt,
-                              const float *range, int winograd, dnnl_engine_t eng, irb_error *err, odn_variant **out)
+                              const float *range, int winograd, int bands, dnnl_engine_t eng, irb_error *err,
+                              odn_variant **out)
 {
     odn_variant *v = irb_calloc(1, sizeof *v);
     if (!v)
@@ -162,6 +163,7 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
     v->dt = dt;
     v->int8 = range != NULL;
     v->winograd = winograd;
+    v->bands = bands;
     odn_builder b = {.g = g, .v = v, .eng = eng, .err = err, .range = range};
     int saved = odn_omp_get();
     odn_omp_set(nthreads);
@@ -329,7 +331,7 @@ static irb_status ctx_bind_arg(odn_ctx *c, const odn_arg *a, dnnl_engine_t eng, 
         c->io_idx[c->n_io++] = bf->where == ODN_BUF_INPUT ? bf->io : -1 - bf->io;
     } else {
         c->blk_mem[c->n_blk] = x->memory;
-        c->blk_off[c->n_blk++] = bf ? bf->offset : align_size(c->v->arena_size);
+        c->blk_off[c->n_blk++] = bf ? bf->offset + a->off : align_size(c->v->arena_size);
     }
     return IRB_OK;
 }
@@ -466,7 +468,7 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
 {
     IRB_TRY(check_graph(g, o, err));
     irb_onednn_threading t = eo ? eo->threading : IRB_ONEDNN_AUTO;
-    int winograd = !(eo && eo->direct_conv);
+    int winograd = !(eo && eo->direct_conv), bands = !(eo && eo->no_bands);
     odn_plan *p = irb_calloc(1, sizeof *p);
     if (!p)
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
@@ -492,9 +494,9 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
     if (ds != dnnl_success)
         s = irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine: %s", dnnl_status2str(ds));
     if (s == IRB_OK)
-        s = variant_new(g, &io, 1, kernel_threads, dt, range, winograd, p->eng, err, &p->one);
+        s = variant_new(g, &io, 1, kernel_threads, dt, range, winograd, bands, p->eng, err, &p->one);
     if (s == IRB_OK && !per_image && o->max_batch > 1)
-        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, winograd, p->eng, err, &p->many);
+        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, winograd, bands, p->eng, err, &p->many);
     int n_ctx = per_image ? o->threads : (p->many ? 2 : 1);
     if (s == IRB_OK) {
         p->ctx = irb_calloc((size_t)n_ctx, sizeof *p->ctx);
@@ -626,6 +628,7 @@ void irb_onednn_plan_info(const void *plan, irb_onednn_info *info)
     info->steps = v->n_steps;
     info->int8_steps = v->int8_steps;
     info->winograd_steps = v->winograd_steps;
+    info->band_chains = v->band_chains;
     for (int i = 0; i < v->n_steps; i++)
         info->reorders += v->steps[i].node < 0;
     info->arena_bytes = v->arena_size;
@@ -736,7 +739,7 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
         dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
         s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
         if (s == IRB_OK)
-            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, 1, eng, err, &v);
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, 1, 0, eng, err, &v);
         if (s == IRB_OK && int8_steps)
             *int8_steps = v->int8_steps;
         blocks_use(1);

@@ -45,12 +45,14 @@ typedef struct odn_arg {
     int kind; /* ODN_ARG_* */
     int buf;  /* ODN_ARG_BUF */
     dnnl_memory_desc_t md;
+    size_t off;        /* ODN_ARG_BUF: bytes into the buffer (a band of rows; docs/engine.md) */
     dnnl_memory_t mem; /* ODN_ARG_CONST: shared, read-only; owned by the variant */
 } odn_arg;
 
 typedef struct odn_step {
     dnnl_primitive_t prim;
-    int node; /* IR node for messages, -1 for inserted reorders */
+    int borrowed; /* prim belongs to an earlier step (bands of one shape share a primitive) */
+    int node;     /* IR node for messages, -1 for inserted reorders */
     int nargs;
     odn_arg args[ODN_MAX_ARGS];
 } odn_step;
@@ -68,6 +70,8 @@ typedef struct odn_variant {
     int int8_steps;      /* of the steps, int8 convolutions */
     int winograd;        /* fp32 3x3 stride-1 convolutions may use oneDNN's Winograd kernels */
     int winograd_steps;  /* of the steps, Winograd convolutions */
+    int bands;           /* large-map conv chains may run in bands of rows (docs/engine.md) */
+    int band_chains;     /* of the conv chains, how many run in bands */
     odn_step *steps;
     int n_steps, cap_steps;
     odn_buf *bufs;
@@ -103,7 +107,11 @@ irb_status odn_check(odn_builder *b, dnnl_status_t s, int node, const char *what
 int odn_new_buf(odn_builder *b, size_t size, int where);
 /* Appends a step running pd's primitive; args are filled by the caller through odn_arg_*. */
 irb_status odn_add_step(odn_builder *b, const_dnnl_primitive_desc_t pd, int node, odn_step **out);
+/* Appends a step running step `owner`'s primitive again (with its own arguments). */
+irb_status odn_add_step_again(odn_builder *b, int owner, int node, odn_step **out);
 void odn_arg_buf(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memory_desc_t *md, int write);
+/* The same for md at `off` bytes into the buffer. */
+void odn_arg_buf_at(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memory_desc_t *md, int write, size_t off);
 void odn_arg_const(odn_step *s, int arg, dnnl_memory_t mem, const dnnl_memory_desc_t *md);
 /* Adds the scratchpad argument when pd needs one and grows the variant's scratchpad size. */
 void odn_arg_scratch(odn_builder *b, odn_step *s, const_dnnl_primitive_desc_t pd);

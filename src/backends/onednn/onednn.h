@@ -18,6 +18,7 @@ typedef enum irb_onednn_threading {
 typedef struct irb_onednn_opts {
     irb_onednn_threading threading;
     int direct_conv; /* 1: never Winograd (fp32 3x3 stride-1 convolutions use it where oneDNN has it) */
+    int no_bands;    /* 1: every layer whole (large-map conv chains run in bands of rows by default) */
 } irb_onednn_opts;
 
 /* compile() with explicit engine choices (NULL: the defaults). Same contract as irb_backend.compile. */
@@ -34,6 +35,7 @@ typedef struct irb_onednn_info {
     int reorders;        /* of which layout reorders (input/output included) */
     int int8_steps;      /* of which int8 convolutions (int8 plans) */
     int winograd_steps;  /* of which Winograd convolutions (fp32) */
+    int band_chains;     /* conv chains run in bands of rows (docs/engine.md, "Bands") */
     size_t arena_bytes;  /* activation memory per context (batch-1 variant) */
     size_t naive_bytes;  /* the same without buffer reuse */
     size_t weight_bytes; /* packed constants (all variants) */

@@ -341,8 +341,17 @@ typedef struct conv_mds {
     dnnl_memory_desc_t src, wei, wei_plain, bias, dst;
 } conv_mds;
 
+/* A band of a conv's rows (docs/engine.md, "Bands"): one image, hin input rows (the
+ * image's rows inside the band's window) to hout output rows, with the band's own top and bottom
+ * pads; the columns as the whole layer's. */
+typedef struct band_geom {
+    int64_t hin, hout, pt, pb;
+} band_geom;
+
+/* The conv's primitive descriptor: for the whole layer (geo NULL: any layout), or for a band
+ * (NHWC, which makes a band of rows one contiguous block). */
 static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const conv_quant *q, const float *oscale,
-                          conv_mds *m, dnnl_primitive_desc_t *pd)
+                          const band_geom *geo, conv_mds *m, dnnl_primitive_desc_t *pd)
 {
     const irb_graph *g = b->g;
     const irb_node *n = &g->nodes[node];
@@ -354,12 +363,18 @@ static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const 
     dnnl_dims_t st = {n->a.strides[0], n->a.strides[1]}, dil = {n->a.dilations[0] - 1, n->a.dilations[1] - 1};
     dnnl_dims_t pl, pr, d;
     window_pads(n, xd + 2, yd + 2, wv->dims + 2, n->a.strides, n->a.dilations, pl, pr);
+    if (geo) {
+        xd[0] = yd[0] = 1;
+        xd[2] = geo->hin, yd[2] = geo->hout;
+        pl[0] = geo->pt, pr[0] = geo->pb;
+    }
+    dnnl_format_tag_t tag = geo ? dnnl_acdb : dnnl_format_tag_any;
     dnnl_data_type_t sdt = q->on ? q->src_dt : b->v->dt, wdt = q->on ? dnnl_s8 : b->v->dt;
     dnnl_data_type_t ddt = q->on ? q->dst_dt : b->v->dt;
     memcpy(d, xd, sizeof xd);
-    dnnl_memory_desc_init_by_tag(&m->src, 4, d, sdt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&m->src, 4, d, sdt, tag);
     memcpy(d, yd, sizeof yd);
-    dnnl_memory_desc_init_by_tag(&m->dst, 4, d, ddt, dnnl_format_tag_any);
+    dnnl_memory_desc_init_by_tag(&m->dst, 4, d, ddt, tag);
     if (G > 1) {
         dnnl_dims_t wd = {G, OC / G, wv->dims[1], wv->dims[2], wv->dims[3]};
         dnnl_memory_desc_init_by_tag(&m->wei, 5, wd, wdt, dnnl_format_tag_any);
@@ -384,8 +399,8 @@ static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const 
         s = odn_check(b, dnnl_primitive_attr_set_output_scales(attr, OC, 1 << 1, oscale), node, "output scales");
     /* Winograd (fp32, 3x3, stride 1, not grouped or dilated) where oneDNN has a kernel for the
      * shapes and post-ops; else, or when it has none, direct. docs/engine.md has the measurements. */
-    int wino = b->v->winograd && !q->on && b->v->dt == dnnl_f32 && G == 1 && wv->dims[2] == 3 && wv->dims[3] == 3 &&
-               st[0] == 1 && st[1] == 1 && dil[0] == 0 && dil[1] == 0;
+    int wino = b->v->winograd && !geo && !q->on && b->v->dt == dnnl_f32 && G == 1 && wv->dims[2] == 3 &&
+               wv->dims[3] == 3 && st[0] == 1 && st[1] == 1 && dil[0] == 0 && dil[1] == 0;
     for (int pass = wino ? 0 : 1; s == IRB_OK && pass < 2; pass++) {
         dnnl_alg_kind_t alg = pass == 0 ? dnnl_convolution_winograd : dnnl_convolution_direct;
         s = odn_check(b,
@@ -438,6 +453,251 @@ static irb_status conv_dst(odn_builder *b, int node, const conv_fusion *f, const
     return IRB_OK;
 }
 
+/* ==== Conv chains in bands of rows (docs/engine.md, "Bands")
+ * A chain conv E -> conv D -> 1x1 conv P on a large map (MobileNetV2's inverted residual blocks:
+ * expansion, depthwise, projection; its first block: the image's conv, depthwise, projection)
+ * runs band by band: E writes a few rows of its output into a small buffer, D reads them there
+ * while they are still in cache, and P writes the band's rows of the chain's output. The rows
+ * that D's windows share with the band before are copied over, not computed again. Each output
+ * value is computed by the same kernels from the same inputs as with the whole layers. */
+
+/* E's output per image at or above which a chain runs in bands (elements): measured faster from
+ * 112 x 112 x 144 up, and no faster at 72 x 72 x 192 (docs/engine.md). */
+#define BAND_MIN_ELEMS ((int64_t)1500000)
+#define BAND_ROWS      8 /* D's output rows per band: 4 to 24 measured alike (docs/engine.md) */
+#define BAND_MAX_PRIMS 6 /* shapes per conv: first, middle and last bands, and a spare */
+
+typedef struct band_prim {
+    band_geom g;
+    int owner; /* the step that owns the primitive, -1 before the first */
+    dnnl_primitive_desc_t pd;
+    dnnl_memory_t wmem;
+} band_prim;
+
+typedef struct band_conv {
+    int node;
+    conv_fusion f;
+    conv_quant q;
+    int64_t h, k, s, dl, pt;       /* along rows: input rows, kernel, stride, dilation, top pad */
+    int64_t hout, row_in, row_out; /* output rows; elements per input and output row */
+    dnnl_memory_t bmem;
+    band_prim p[BAND_MAX_PRIMS];
+    int n;
+} band_conv;
+
+/* 1 if node is a 2-D conv with constant weights (and bias); fills c's geometry. */
+static int band_conv_init(const odn_builder *b, int node, band_conv *c)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[node];
+    if (n->op != IRB_OP_CONV || n->n_in < 2 || g->values[n->in[0]].rank != 4 || !odn_is_const(g, n->in[1]) ||
+        (n->n_in > 2 && n->in[2] >= 0 && !odn_is_const(g, n->in[2])))
+        return 0;
+    const irb_value *wv = &g->values[n->in[1]];
+    int64_t xd[4], yd[4];
+    dnnl_dims_t pl, pr;
+    odn_value_dims(b, n->in[0], xd);
+    odn_value_dims(b, n->out[0], yd);
+    window_pads(n, xd + 2, yd + 2, wv->dims + 2, n->a.strides, n->a.dilations, pl, pr);
+    c->node = node;
+    c->h = xd[2], c->k = wv->dims[2], c->s = n->a.strides[0], c->dl = n->a.dilations[0], c->pt = pl[0];
+    c->hout = yd[2], c->row_in = xd[1] * xd[3], c->row_out = yd[1] * yd[3];
+    return 1;
+}
+
+/* The band of c's output rows [a, e): its geometry, and in *lo its first input row. */
+static band_geom band_rows(const band_conv *c, int64_t a, int64_t e, int64_t *lo)
+{
+    int64_t l = a * c->s - c->pt, h = (e - 1) * c->s - c->pt + (c->k - 1) * c->dl;
+    band_geom g = {.hout = e - a, .pt = l < 0 ? -l : 0, .pb = h > c->h - 1 ? h - (c->h - 1) : 0};
+    l = l < 0 ? 0 : l;
+    h = h > c->h - 1 ? c->h - 1 : h;
+    g.hin = h - l + 1;
+    *lo = l;
+    return g;
+}
+
+/* Appends a step of conv c over one band: src at soff bytes into buffer sbuf, dst at doff into
+ * dbuf. Bands of one shape share a primitive and its packed weights. */
+static irb_status band_step(odn_builder *b, band_conv *c, band_geom geo, int sbuf, size_t soff, int dbuf, size_t doff)
+{
+    const irb_graph *g = b->g;
+    const irb_node *n = &g->nodes[c->node];
+    int i = 0;
+    while (i < c->n && memcmp(&c->p[i].g, &geo, sizeof geo) != 0)
+        i++;
+    conv_mds m;
+    if (i == c->n) {
+        if (c->n == BAND_MAX_PRIMS)
+            return irb_fail(b->err, IRB_INTERNAL, "onednn: node '%s': too many band shapes",
+                            odn_node_label(g, c->node));
+        band_prim *p = &c->p[c->n];
+        *p = (band_prim){.g = geo, .owner = -1};
+        IRB_TRY(conv_pd(b, c->node, &c->f, &c->q, NULL, &geo, &m, &p->pd));
+        c->n++;
+        const dnnl_memory_desc_t *wq = dnnl_primitive_desc_query_md(p->pd, dnnl_query_weights_md, 0);
+        for (int j = 0; j < i && !p->wmem; j++)
+            if (dnnl_memory_desc_equal(wq, dnnl_primitive_desc_query_md(c->p[j].pd, dnnl_query_weights_md, 0)))
+                p->wmem = c->p[j].wmem;
+        if (!p->wmem)
+            IRB_TRY(odn_const_from(b, g->values[n->in[1]].data, &m.wei_plain, wq, c->node, &p->wmem));
+        if (n->n_in > 2 && n->in[2] >= 0 && !c->bmem)
+            IRB_TRY(odn_const_from(b, g->values[n->in[2]].data, &m.bias, &m.bias, c->node, &c->bmem));
+    }
+    band_prim *p = &c->p[i];
+    odn_step *st;
+    if (p->owner < 0) {
+        IRB_TRY(odn_add_step(b, p->pd, c->node, &st));
+        p->owner = (int)(st - b->v->steps);
+    } else {
+        IRB_TRY(odn_add_step_again(b, p->owner, c->node, &st));
+    }
+    odn_arg_buf_at(b, st, DNNL_ARG_SRC, sbuf, dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0), 0, soff);
+    odn_arg_const(st, DNNL_ARG_WEIGHTS, p->wmem, dnnl_primitive_desc_query_md(p->pd, dnnl_query_weights_md, 0));
+    if (c->bmem) {
+        dnnl_memory_desc_t bmd;
+        dnnl_dims_t bd = {g->values[n->in[1]].dims[0]};
+        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
+        odn_arg_const(st, DNNL_ARG_BIAS, c->bmem, &bmd);
+    }
+    odn_arg_buf_at(b, st, DNNL_ARG_DST, dbuf, dnnl_primitive_desc_query_md(p->pd, dnnl_query_dst_md, 0), 1, doff);
+    odn_arg_scratch(b, st, p->pd);
+    return IRB_OK;
+}
+
+/* Appends a copy of `rows` rows of E's output from `from` bytes into buffer buf to its start. */
+static irb_status band_carry(odn_builder *b, int node, int *owner, int64_t rows, int64_t row, int buf, size_t from)
+{
+    odn_step *st;
+    dnnl_memory_desc_t md;
+    dnnl_dims_t d = {1, 1, rows, row};
+    dnnl_memory_desc_init_by_tag(&md, 4, d, b->v->dt, dnnl_abcd);
+    if (*owner < 0) {
+        dnnl_primitive_attr_t attr = NULL;
+        dnnl_primitive_desc_t pd = NULL;
+        irb_status s = attr_new(b, node, &attr);
+        if (s == IRB_OK)
+            s = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, &md, b->eng, &md, b->eng, attr), node,
+                          "band copy");
+        if (s == IRB_OK)
+            s = odn_add_step(b, pd, node, &st);
+        dnnl_primitive_desc_destroy(pd);
+        dnnl_primitive_attr_destroy(attr);
+        IRB_TRY(s);
+        *owner = (int)(st - b->v->steps);
+    } else {
+        IRB_TRY(odn_add_step_again(b, *owner, node, &st));
+    }
+    odn_arg_buf_at(b, st, DNNL_ARG_FROM, buf, &md, 0, from);
+    odn_arg_buf_at(b, st, DNNL_ARG_TO, buf, &md, 1, 0);
+    return IRB_OK;
+}
+
+/* Finds the chain E -> D -> P starting at node E; 1 if it is one to run in bands (its nodes'
+ * fusions in c[0..2], the fused nodes marked done), else 0 with b->done as it was. */
+static int band_find(odn_builder *b, int node, band_conv c[3])
+{
+    const irb_graph *g = b->g;
+    size_t nn = (size_t)g->n_nodes;
+    char *saved = irb_malloc(nn + 1);
+    if (!saved)
+        return 0;
+    memcpy(saved, b->done, nn);
+    int ok = 1, cur = node;
+    for (int i = 0; ok && i < 3; i++) {
+        if (i > 0) {
+            cur = sole_consumer(b, c[i - 1].f.out);
+            ok = cur >= 0 && g->nodes[cur].in[0] == c[i - 1].f.out;
+        }
+        ok = ok && band_conv_init(b, cur, &c[i]) && fuse_chain(b, cur, &c[i].f) == IRB_OK;
+        if (ok)
+            conv_quant_choose(b, cur, &c[i].f, &c[i].q);
+        ok = ok && !c[i].q.on && (i == 2 || c[i].f.sum_other < 0);
+    }
+    if (ok) {
+        const irb_node *p = &g->nodes[c[2].node];
+        ok = c[2].k == 1 && c[2].s == 1 && c[2].pt == 0 && p->a.group <= 1 && p->a.kernel[1] <= 1 &&
+             g->values[p->in[1]].dims[3] == 1 && p->a.strides[1] == 1 && c[2].h == c[1].hout &&
+             c[0].hout * c[0].row_out >= BAND_MIN_ELEMS && c[1].hout >= 2 * BAND_ROWS &&
+             BAND_ROWS * c[1].s >= (c[1].k - 1) * c[1].dl + 1; /* a carry never overlaps its target */
+    }
+    if (!ok)
+        memcpy(b->done, saved, nn);
+    irb_free(saved);
+    return ok;
+}
+
+/* Lowers the chain starting at conv `node` in bands when it is one (*done = 1). */
+static irb_status band_chain(odn_builder *b, int node, int *done)
+{
+    *done = 0;
+    band_conv c[3];
+    memset(c, 0, sizeof c);
+    if (!b->v->bands || b->v->batch < 1 || !band_find(b, node, c))
+        return IRB_OK;
+    const irb_graph *g = b->g;
+    band_conv *E = &c[0], *D = &c[1], *P = &c[2];
+    int x = g->nodes[node].in[0];
+    size_t elt = dnnl_data_type_size(b->v->dt);
+    int64_t batch = b->v->batch;
+    dnnl_dims_t xd, yd;
+    odn_value_dims(b, x, xd);
+    odn_value_dims(b, P->f.out, yd);
+    dnnl_memory_desc_t xmd, ymd;
+    dnnl_memory_desc_init_by_tag(&xmd, 4, xd, b->v->dt, dnnl_acdb);
+    dnnl_memory_desc_init_by_tag(&ymd, 4, yd, b->v->dt, dnnl_acdb);
+    odn_act xa, ya;
+    irb_status s = odn_act_as(b, x, &xmd, node, &xa);
+    /* P may sum into the residual's buffer in place when that is X itself only if no later band
+     * reads the rows P overwrites: E 1x1 (its band reads X's rows past those D has used) */
+    odn_act alias = xa;
+    if (E->k == 1 && E->s == 1 && E->pt == 0)
+        alias.buf = -1;
+    if (s == IRB_OK)
+        s = conv_dst(b, P->node, &P->f, &P->q, &alias, &ymd, &ya);
+    if (s == IRB_OK && (b->v->bufs[xa.buf].where != ODN_BUF_ARENA || b->v->bufs[ya.buf].where != ODN_BUF_ARENA))
+        s = irb_fail(b->err, IRB_INTERNAL, "onednn: node '%s': a band outside the arena", odn_node_label(g, node));
+    int64_t erows = (BAND_ROWS - 1) * D->s + (D->k - 1) * D->dl + 1;
+    int ebuf = -1, dbuf = -1, copy = -1;
+    if (s == IRB_OK) {
+        ebuf = odn_new_buf(b, (size_t)(erows * E->row_out) * elt, ODN_BUF_ARENA);
+        dbuf = odn_new_buf(b, (size_t)(BAND_ROWS * D->row_out) * elt, ODN_BUF_ARENA);
+        if (ebuf < 0 || dbuf < 0)
+            s = irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning buffers");
+    }
+    for (int64_t n = 0; s == IRB_OK && n < batch; n++) {
+        int64_t plo = 0, phi = -1; /* E's output rows in ebuf */
+        for (int64_t r0 = 0; s == IRB_OK && r0 < D->hout; r0 += BAND_ROWS) {
+            int64_t r1 = r0 + BAND_ROWS < D->hout ? r0 + BAND_ROWS : D->hout, dlo, elo;
+            band_geom gd = band_rows(D, r0, r1, &dlo);
+            int64_t dhi = dlo + gd.hin - 1, keep = phi >= dlo ? phi - dlo + 1 : 0;
+            if (keep > 0)
+                s = band_carry(b, E->node, &copy, keep, E->row_out, ebuf, (size_t)((dlo - plo) * E->row_out) * elt);
+            if (s == IRB_OK && dlo + keep <= dhi) {
+                band_geom ge = band_rows(E, dlo + keep, dhi + 1, &elo);
+                s = band_step(b, E, ge, xa.buf, (size_t)((n * E->h + elo) * E->row_in) * elt, ebuf,
+                              (size_t)(keep * E->row_out) * elt);
+            }
+            if (s == IRB_OK)
+                s = band_step(b, D, gd, ebuf, 0, dbuf, 0);
+            if (s == IRB_OK) {
+                band_geom gp = {.hin = r1 - r0, .hout = r1 - r0};
+                s = band_step(b, P, gp, dbuf, 0, ya.buf, (size_t)((n * P->hout + r0) * P->row_out) * elt);
+            }
+            plo = dlo, phi = dhi;
+        }
+    }
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < c[i].n; j++)
+            dnnl_primitive_desc_destroy(c[i].p[j].pd);
+    if (s == IRB_OK) {
+        b->done[D->node] = b->done[P->node] = 1;
+        b->v->band_chains++;
+        *done = 1;
+    }
+    return s;
+}
+
 static irb_status lower_conv(odn_builder *b, int node)
 {
     const irb_graph *g = b->g;
@@ -450,6 +710,10 @@ static irb_status lower_conv(odn_builder *b, int node)
     conv_mds m;
     float *wscale = NULL, *oscale = NULL, *qbias = NULL;
     dnnl_primitive_desc_t pd = NULL;
+    int banded = 0;
+    IRB_TRY(band_chain(b, node, &banded));
+    if (banded)
+        return IRB_OK;
     irb_status s = fuse_chain(b, node, &f);
     conv_quant_choose(b, node, &f, &q);
     if (s == IRB_OK && q.on) {
@@ -461,10 +725,10 @@ static irb_status lower_conv(odn_builder *b, int node)
             oscale[o] *= q.dst_s;
     }
     if (s == IRB_OK)
-        s = conv_pd(b, node, &f, &q, oscale, &m, &pd);
+        s = conv_pd(b, node, &f, &q, oscale, NULL, &m, &pd);
     if (s == IRB_UNSUPPORTED && q.on) { /* no int8 kernel for this one: it falls back to fp32 */
         q.on = 0;
-        s = conv_pd(b, node, &f, &q, oscale, &m, &pd);
+        s = conv_pd(b, node, &f, &q, oscale, NULL, &m, &pd);
     }
     odn_act src = {0}, dst = {0};
     dnnl_memory_t wmem = NULL, bmem = NULL;

@@ -42,27 +42,55 @@ int odn_new_buf(odn_builder *b, size_t size, int where)
     return v->n_bufs++;
 }
 
-irb_status odn_add_step(odn_builder *b, const_dnnl_primitive_desc_t pd, int node, odn_step **out)
+/* A zeroed step at the end of the list (not counted until the caller commits it). */
+static odn_step *step_slot(odn_builder *b, int node)
 {
     odn_variant *v = b->v;
     if (v->n_steps == v->cap_steps) {
         int cap = v->cap_steps ? 2 * v->cap_steps : 64;
         odn_step *ns = irb_realloc_array(v->steps, (size_t)cap, sizeof *ns);
-        if (!ns)
-            return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning %d steps", cap);
+        if (!ns) {
+            irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning %d steps", cap);
+            return NULL;
+        }
         v->steps = ns;
         v->cap_steps = cap;
     }
     odn_step *s = &v->steps[v->n_steps];
     memset(s, 0, sizeof *s);
     s->node = node;
+    return s;
+}
+
+irb_status odn_add_step(odn_builder *b, const_dnnl_primitive_desc_t pd, int node, odn_step **out)
+{
+    odn_step *s = step_slot(b, node);
+    if (!s)
+        return IRB_NOMEM;
     IRB_TRY(odn_check(b, dnnl_primitive_create(&s->prim, pd), node, "creating the primitive"));
-    v->n_steps++;
+    b->v->n_steps++;
+    *out = s;
+    return IRB_OK;
+}
+
+irb_status odn_add_step_again(odn_builder *b, int owner, int node, odn_step **out)
+{
+    odn_step *s = step_slot(b, node);
+    if (!s)
+        return IRB_NOMEM;
+    s->prim = b->v->steps[owner].prim;
+    s->borrowed = 1;
+    b->v->n_steps++;
     *out = s;
     return IRB_OK;
 }
 
 void odn_arg_buf(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memory_desc_t *md, int write)
+{
+    odn_arg_buf_at(b, s, arg, buf, md, write, 0);
+}
+
+void odn_arg_buf_at(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memory_desc_t *md, int write, size_t off)
 {
     odn_buf *bf = &b->v->bufs[buf];
     int at = (int)(s - b->v->steps);
@@ -70,7 +98,7 @@ void odn_arg_buf(odn_builder *b, odn_step *s, int arg, int buf, const dnnl_memor
         bf->first = at;
     if (bf->last < at)
         bf->last = at;
-    s->args[s->nargs++] = (odn_arg){.arg = arg, .kind = ODN_ARG_BUF, .buf = buf, .md = *md};
+    s->args[s->nargs++] = (odn_arg){.arg = arg, .kind = ODN_ARG_BUF, .buf = buf, .md = *md, .off = off};
 }
 
 void odn_arg_const(odn_step *s, int arg, dnnl_memory_t mem, const dnnl_memory_desc_t *md)
@@ -325,7 +353,8 @@ void odn_variant_free(odn_variant *v)
     if (!v)
         return;
     for (int i = 0; i < v->n_steps; i++)
-        dnnl_primitive_destroy(v->steps[i].prim);
+        if (!v->steps[i].borrowed)
+            dnnl_primitive_destroy(v->steps[i].prim);
     for (int i = 0; i < v->n_consts; i++)
         dnnl_memory_destroy(v->consts[i].mem);
     for (int i = 0; i < v->n_slabs; i++)
