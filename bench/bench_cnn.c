@@ -5,9 +5,9 @@
  *
  *   bench_cnn --model M.onnx [--layer NAME | --cut N] [--pool] [--precision fp32|bf16|int8]
  *             [--calib TABLE] [--batch B] [--threads T] [--threading auto|intra|per-image] [--images N]
- *             [--direct-conv]
- * int8 needs --calib (a table from `irbis calibrate`); the input is then random too, which does
- * not change the speed of a dense CNN.
+ *             [--direct-conv] [--no-bands] [--size S]
+ * --size runs the net at S x S inputs (as a pipeline's sizes do). int8 needs --calib (a table from `irbis calibrate`);
+ * the input is then random too, which does not change the speed of a dense CNN.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -33,11 +33,12 @@ static double now(void)
 int main(int argc, char **argv)
 {
     const char *model = NULL, *layer = NULL, *threading = "auto", *calib = NULL, *prec = "fp32";
-    int cut = 0, pool = 0, batch = 16, threads = 2, images = 64, direct = 0;
-    static const struct option longs[] = {{"model", 1, 0, 'm'},   {"layer", 1, 0, 'l'},       {"cut", 1, 0, 'c'},
-                                          {"pool", 0, 0, 'p'},    {"precision", 1, 0, 'P'},   {"batch", 1, 0, 'b'},
-                                          {"threads", 1, 0, 't'}, {"threading", 1, 0, 'T'},   {"images", 1, 0, 'n'},
-                                          {"calib", 1, 0, 'C'},   {"direct-conv", 0, 0, 'D'}, {0, 0, 0, 0}};
+    int cut = 0, pool = 0, batch = 16, threads = 2, images = 64, direct = 0, no_bands = 0, size = 0;
+    static const struct option longs[] = {
+        {"model", 1, 0, 'm'},     {"layer", 1, 0, 'l'}, {"cut", 1, 0, 'c'},         {"pool", 0, 0, 'p'},
+        {"precision", 1, 0, 'P'}, {"batch", 1, 0, 'b'}, {"threads", 1, 0, 't'},     {"threading", 1, 0, 'T'},
+        {"images", 1, 0, 'n'},    {"calib", 1, 0, 'C'}, {"direct-conv", 0, 0, 'D'}, {"no-bands", 0, 0, 'B'},
+        {"size", 1, 0, 's'},      {0, 0, 0, 0}};
     for (int c; (c = getopt_long(argc, argv, "", longs, NULL)) != -1;) {
         switch (c) {
         case 'm': model = optarg; break;
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         case 'T': threading = optarg; break;
         case 'n': images = atoi(optarg); break;
         case 'D': direct = 1; break;
+        case 'B': no_bands = 1; break;
+        case 's': size = atoi(optarg); break;
         default: return 2;
         }
     }
@@ -62,7 +65,8 @@ int main(int argc, char **argv)
     irb_onednn_opts eo = {.threading = !strcmp(threading, "intra")       ? IRB_ONEDNN_INTRA_OP
                                        : !strcmp(threading, "per-image") ? IRB_ONEDNN_PER_IMAGE
                                                                          : IRB_ONEDNN_AUTO,
-                          .direct_conv = direct};
+                          .direct_conv = direct,
+                          .no_bands = no_bands};
     irb_error err = {0};
     irb_model_t *m = NULL;
     irb_graph g = {0};
@@ -70,8 +74,13 @@ int main(int argc, char **argv)
     irb_calib_t *cal = NULL;
     float *range = NULL;
     int rc = 1;
-    if (irb_model_load(model, NULL, &m, &err) != IRB_OK || irb_graph_copy(&m->g, &g, &err) != IRB_OK ||
-        irb_pass_cut(&g, layer, cut, &err) || irb_pass_prune(&g, &err) || irb_pass_infer_fold(&g, &err) ||
+    if (irb_model_load(model, NULL, &m, &err) != IRB_OK || irb_graph_copy(&m->g, &g, &err) != IRB_OK) {
+        fprintf(stderr, "%s\n", err.message);
+        goto done;
+    }
+    if (size > 0 && g.values[g.input].rank == 4) /* every other shape follows from the input's */
+        g.values[g.input].dims[2] = g.values[g.input].dims[3] = size;
+    if (irb_pass_cut(&g, layer, cut, &err) || irb_pass_prune(&g, &err) || irb_pass_infer_fold(&g, &err) ||
         irb_pass_simplify(&g, &err) || irb_pass_fold_batchnorm(&g, &err) || (pool && irb_pass_pool_avg(&g, &err)) ||
         irb_pass_prune(&g, &err)) {
         fprintf(stderr, "%s\n", err.message);
@@ -122,11 +131,11 @@ int main(int argc, char **argv)
     }
     double t = now() - t0;
     printf(
-        "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs, %d Winograd), arena %.1f MB (%.1f MB "
+        "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs, %d Winograd, %d chains in bands), arena %.1f MB (%.1f MB "
         "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
         model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra", info.steps,
-        info.reorders, info.int8_steps, info.winograd_steps, info.arena_bytes / 1e6, info.naive_bytes / 1e6,
-        info.weight_bytes / 1e6, t_compile, images, t, images / t);
+        info.reorders, info.int8_steps, info.winograd_steps, info.band_chains, info.arena_bytes / 1e6,
+        info.naive_bytes / 1e6, info.weight_bytes / 1e6, t_compile, images, t, images / t);
     free(in);
     free(out);
     rc = 0;
