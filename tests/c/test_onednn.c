@@ -539,7 +539,8 @@ static void test_winograd(void)
  *   C: c -conv1x1(16->64)+Clip-> -dw(k3,s2,p1)+Clip-> [64,81,81] -conv1x1(64->24)-> y[24,81,81]
  * 161 rows are 20 bands of 8 and a last band of 1; the first chain's E is a strided 3x3 conv
  * whose bands read overlapping rows of the image. Against the naive loops (fp32), and banded
- * against whole layers (fp32: the same bits; bf16: cosine), batch 1 and 2, both threadings. */
+ * against whole layers (fp32: the same bits; bf16: cosine), both threadings, batch 1 and 2 (per-image
+ * workers run each image in bands; an intra-op batch of 2 runs whole layers). */
 
 typedef struct chain_net {
     gb b;

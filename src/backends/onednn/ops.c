@@ -633,13 +633,15 @@ static irb_status band_chain(odn_builder *b, int node, int *done)
     *done = 0;
     band_conv c[3];
     memset(c, 0, sizeof c);
-    if (!b->v->bands || b->v->batch < 1 || !band_find(b, node, c))
+    /* batch-1 variants only: per-image workers, and intra-op runs of one image. An intra-op
+     * batch splits each whole layer over the threads well, and in bands it ran 6 % slower
+     * (docs/engine.md). */
+    if (!b->v->bands || b->v->batch != 1 || !band_find(b, node, c))
         return IRB_OK;
     const irb_graph *g = b->g;
     band_conv *E = &c[0], *D = &c[1], *P = &c[2];
     int x = g->nodes[node].in[0];
     size_t elt = dnnl_data_type_size(b->v->dt);
-    int64_t batch = b->v->batch;
     dnnl_dims_t xd, yd;
     odn_value_dims(b, x, xd);
     odn_value_dims(b, P->f.out, yd);
@@ -665,27 +667,24 @@ static irb_status band_chain(odn_builder *b, int node, int *done)
         if (ebuf < 0 || dbuf < 0)
             s = irb_fail(b->err, IRB_NOMEM, "onednn: out of memory planning buffers");
     }
-    for (int64_t n = 0; s == IRB_OK && n < batch; n++) {
-        int64_t plo = 0, phi = -1; /* E's output rows in ebuf */
-        for (int64_t r0 = 0; s == IRB_OK && r0 < D->hout; r0 += BAND_ROWS) {
-            int64_t r1 = r0 + BAND_ROWS < D->hout ? r0 + BAND_ROWS : D->hout, dlo, elo;
-            band_geom gd = band_rows(D, r0, r1, &dlo);
-            int64_t dhi = dlo + gd.hin - 1, keep = phi >= dlo ? phi - dlo + 1 : 0;
-            if (keep > 0)
-                s = band_carry(b, E->node, &copy, keep, E->row_out, ebuf, (size_t)((dlo - plo) * E->row_out) * elt);
-            if (s == IRB_OK && dlo + keep <= dhi) {
-                band_geom ge = band_rows(E, dlo + keep, dhi + 1, &elo);
-                s = band_step(b, E, ge, xa.buf, (size_t)((n * E->h + elo) * E->row_in) * elt, ebuf,
-                              (size_t)(keep * E->row_out) * elt);
-            }
-            if (s == IRB_OK)
-                s = band_step(b, D, gd, ebuf, 0, dbuf, 0);
-            if (s == IRB_OK) {
-                band_geom gp = {.hin = r1 - r0, .hout = r1 - r0};
-                s = band_step(b, P, gp, dbuf, 0, ya.buf, (size_t)((n * P->hout + r0) * P->row_out) * elt);
-            }
-            plo = dlo, phi = dhi;
+    int64_t plo = 0, phi = -1; /* E's output rows in ebuf */
+    for (int64_t r0 = 0; s == IRB_OK && r0 < D->hout; r0 += BAND_ROWS) {
+        int64_t r1 = r0 + BAND_ROWS < D->hout ? r0 + BAND_ROWS : D->hout, dlo, elo;
+        band_geom gd = band_rows(D, r0, r1, &dlo);
+        int64_t dhi = dlo + gd.hin - 1, keep = phi >= dlo ? phi - dlo + 1 : 0;
+        if (keep > 0)
+            s = band_carry(b, E->node, &copy, keep, E->row_out, ebuf, (size_t)((dlo - plo) * E->row_out) * elt);
+        if (s == IRB_OK && dlo + keep <= dhi) {
+            band_geom ge = band_rows(E, dlo + keep, dhi + 1, &elo);
+            s = band_step(b, E, ge, xa.buf, (size_t)(elo * E->row_in) * elt, ebuf, (size_t)(keep * E->row_out) * elt);
         }
+        if (s == IRB_OK)
+            s = band_step(b, D, gd, ebuf, 0, dbuf, 0);
+        if (s == IRB_OK) {
+            band_geom gp = {.hin = r1 - r0, .hout = r1 - r0};
+            s = band_step(b, P, gp, dbuf, 0, ya.buf, (size_t)(r0 * P->row_out) * elt);
+        }
+        plo = dlo, phi = dhi;
     }
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < c[i].n; j++)
