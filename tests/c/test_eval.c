@@ -202,8 +202,46 @@ static void test_motion_stats(void)
     CHECK(zero, "no neighbour: zeros");
 }
 
+/* irb_map_mean: each channel's mean summed in double in position order, whatever the channel
+ * count (19: two blocks of 8 side by side and 3 alone). Hand-made maps with exact means: 1e8 * (c
+ * + 1) then four small values that depend on the channel, so a channel read at another's place,
+ * or left out, shows. */
+static void test_map_mean(void)
+{
+    enum { C = 19, P = 5 };
+    float map[C * P], out[C];
+    for (int c = 0; c < C; c++) {
+        map[c * P] = 1e8f * (float)(c + 1);
+        for (int p = 1; p < P; p++)
+            map[c * P + p] = (float)(c % 3 + 1);
+    }
+    irb_map_mean(map, C, P, out);
+    int same = 1;
+    for (int c = 0; c < C; c++) {
+        double want = (1e8 * (c + 1) + 4.0 * (c % 3 + 1)) / P; /* exact in double */
+        same &= out[c] == (float)want;
+    }
+    CHECK(same, "channel means: out[0] %.9g out[8] %.9g out[18] %.9g", out[0], out[8], out[18]);
+    /* the same bits as one channel at a time, on a map with no structure */
+    enum { C2 = 1285, P2 = 49 };
+    static float big[C2 * P2], one[C2];
+    unsigned r = 7;
+    for (int i = 0; i < C2 * P2; i++)
+        big[i] = (float)((r = r * 1103515245u + 12345u) >> 9) / 8388608.0f * 12.0f - 2.0f;
+    irb_map_mean(big, C2, P2, one);
+    int bits = 1;
+    for (int c = 0; c < C2; c++) {
+        double sum = 0;
+        for (int p = 0; p < P2; p++)
+            sum += big[c * P2 + p];
+        bits &= one[c] == (float)(sum / P2);
+    }
+    CHECK(bits, "1285 channels: the same bits as summed one channel at a time");
+}
+
 int main(void)
 {
+    test_map_mean();
     test_motion_stats();
     test_extract_flip();
     test_metrics();
