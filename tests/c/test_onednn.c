@@ -535,10 +535,11 @@ static void test_winograd(void)
 /* ==== conv chains in bands of rows (docs/engine.md, "Bands")
  * Three MobileNetV2-style chains on a map large enough to run in bands:
  *   A: x[3,322,322] -conv(3->64,k3,s2,p1)+Clip-> [64,161,161] -dw(k3,p1)+Clip-> -conv1x1(64->16)-> a[16,161,161]
- *   B: a -conv1x1(16->64)+Clip-> -dw(k3,p1)+Clip-> -conv1x1(64->16), Add(a) -> c  (residual, in place)
- *   C: c -conv1x1(16->64)+Clip-> -dw(k3,s2,p1)+Clip-> [64,81,81] -conv1x1(64->24)-> y[24,81,81]
+ *   B: a -conv1x1(16->64)+Clip-> -dw(k3,dil2,p2)+Clip-> -conv1x1(64->16), Add(a) -> c  (residual, in place)
+ *   C: c -conv1x1(16->64)+Clip-> -dw(k3,s2,pads 0,0,1,1)+Clip-> [64,80,80] -conv1x1(64->24)-> y[24,80,80]
  * 161 rows are 20 bands of 8 and a last band of 1; the first chain's E is a strided 3x3 conv
- * whose bands read overlapping rows of the image. Against the naive loops (fp32), and banded
+ * whose bands read overlapping rows of the image; B's depthwise conv is dilated (4 rows carried),
+ * C's padded at the bottom only (TensorFlow's SAME). Against the naive loops (fp32), and banded
  * against whole layers (fp32: the same bits; bf16: cosine), both threadings, batch 1 and 2 (per-image
  * workers run each image in bands; an intra-op batch of 2 runs whole layers). */
 
@@ -549,10 +550,12 @@ typedef struct chain_net {
     int w[9], bias[9], clip[9], res; /* clip: 1 when a Clip(0, 6) follows conv i */
 } chain_net;
 
-static int chain_conv(chain_net *n, int i, int in, int ic, int oc, int k, int s, int group, int64_t h, int clip)
+/* Conv i of the chains: pads pt (top, left) and pb (bottom, right), dilation dil. */
+static int chain_conv(chain_net *n, int i, int in, int ic, int oc, int k, int s, int group, int64_t h, int clip, int pt,
+                      int pb, int dil)
 {
     gb *b = &n->b;
-    int64_t oh = (h + 2 * (k / 2) - k) / s + 1;
+    int64_t oh = (h + pt + pb - ((k - 1) * dil + 1)) / s + 1;
     int64_t wd[4] = {oc, ic / group, k, k}, bd[1] = {oc}, od[4] = {1, oc, oh, oh};
     n->w[i] = value(b, "w", 4, wd, 1, 1.5f / sqrtf((float)(ic / group * k * k)));
     n->bias[i] = value(b, "b", 1, bd, 1, 0.2f);
@@ -560,9 +563,10 @@ static int chain_conv(chain_net *n, int i, int in, int ic, int oc, int k, int s,
     irb_node *c = node(b, IRB_OP_CONV, 3, (int[]){in, n->w[i], n->bias[i]}, out);
     c->a.kernel[0] = c->a.kernel[1] = k;
     c->a.strides[0] = c->a.strides[1] = s;
+    c->a.dilations[0] = c->a.dilations[1] = dil;
     c->a.group = group;
-    for (int q = 0; q < 4; q++)
-        c->a.pads[q] = k / 2;
+    c->a.pads[0] = c->a.pads[1] = pt;
+    c->a.pads[2] = c->a.pads[3] = pb;
     n->conv[i] = c;
     n->clip[i] = clip;
     if (!clip)
@@ -580,18 +584,18 @@ static void build_chains(chain_net *n)
     gb_init(b, 41);
     int64_t dx[4] = {1, 3, 322, 322};
     n->x = value(b, "x", 4, dx, 0, 0);
-    int v = chain_conv(n, 0, n->x, 3, 64, 3, 2, 1, 322, 1);
-    v = chain_conv(n, 1, v, 64, 64, 3, 1, 64, 161, 1);
-    int a = chain_conv(n, 2, v, 64, 16, 1, 1, 1, 161, 0);
-    v = chain_conv(n, 3, a, 16, 64, 1, 1, 1, 161, 1);
-    v = chain_conv(n, 4, v, 64, 64, 3, 1, 64, 161, 1);
-    int p = chain_conv(n, 5, v, 64, 16, 1, 1, 1, 161, 0);
+    int v = chain_conv(n, 0, n->x, 3, 64, 3, 2, 1, 322, 1, 1, 1, 1);
+    v = chain_conv(n, 1, v, 64, 64, 3, 1, 64, 161, 1, 1, 1, 1);
+    int a = chain_conv(n, 2, v, 64, 16, 1, 1, 1, 161, 0, 0, 0, 1);
+    v = chain_conv(n, 3, a, 16, 64, 1, 1, 1, 161, 1, 0, 0, 1);
+    v = chain_conv(n, 4, v, 64, 64, 3, 1, 64, 161, 1, 2, 2, 2);
+    int p = chain_conv(n, 5, v, 64, 16, 1, 1, 1, 161, 0, 0, 0, 1);
     int64_t da[4] = {1, 16, 161, 161};
     n->res = value(b, "s", 4, da, 0, 0);
     node(b, IRB_OP_ADD, 2, (int[]){p, a}, n->res);
-    v = chain_conv(n, 6, n->res, 16, 64, 1, 1, 1, 161, 1);
-    v = chain_conv(n, 7, v, 64, 64, 3, 2, 64, 161, 1);
-    n->y = chain_conv(n, 8, v, 64, 24, 1, 1, 1, 81, 0);
+    v = chain_conv(n, 6, n->res, 16, 64, 1, 1, 1, 161, 1, 0, 0, 1);
+    v = chain_conv(n, 7, v, 64, 64, 3, 2, 64, 161, 1, 0, 1, 1);
+    n->y = chain_conv(n, 8, v, 64, 24, 1, 1, 1, 80, 0, 0, 0, 1);
     b->g.input = n->x;
     b->g.output = n->y;
 }
@@ -607,7 +611,8 @@ static void ref_chains(const chain_net *n, const float *x, float *y)
     for (int i = 0; i < 9; i++) {
         const irb_node *cv = n->conv[i];
         const irb_value *w = &b->vals[n->w[i]];
-        int64_t oc = w->dims[0], oh = (h + 2 * (w->dims[2] / 2) - w->dims[2]) / cv->a.strides[0] + 1;
+        int64_t oc = w->dims[0], keff = (w->dims[2] - 1) * cv->a.dilations[0] + 1;
+        int64_t oh = (h + cv->a.pads[0] + cv->a.pads[2] - keff) / cv->a.strides[0] + 1;
         out = i == 8 ? y : i == 2 ? a : t[i & 1];
         ref_conv(in, (int)c, (int)h, (int)h, cv, w, b->vals[n->bias[i]].data, out, (int)oh, (int)oh);
         size_t m = (size_t)(oc * oh * oh);
@@ -625,7 +630,7 @@ static void test_bands(void)
     static chain_net net;
     chain_net *n = &net;
     build_chains(n);
-    enum { B = 2, IN = 3 * 322 * 322, OUT = 24 * 81 * 81 };
+    enum { B = 2, IN = 3 * 322 * 322, OUT = 24 * 80 * 80 };
     static float x[B * IN], ref[B * OUT], out[2][B * OUT];
     for (int q = 0; q < B * IN; q++)
         x[q] = 1.5f * frand(&n->b);
