@@ -485,7 +485,8 @@ typedef struct band_conv {
     int n;
 } band_conv;
 
-/* 1 if node is a 2-D conv with constant weights (and bias); fills c's geometry. */
+/* 1 if node is a 2-D conv with constant weights (and bias) whose rows can run in bands; fills c's
+ * geometry. */
 static int band_conv_init(const odn_builder *b, int node, band_conv *c)
 {
     const irb_graph *g = b->g;
@@ -502,7 +503,10 @@ static int band_conv_init(const odn_builder *b, int node, band_conv *c)
     c->node = node;
     c->h = xd[2], c->k = wv->dims[2], c->s = n->a.strides[0], c->dl = n->a.dilations[0], c->pt = pl[0];
     c->hout = yd[2], c->row_in = xd[1] * xd[3], c->row_out = yd[1] * yd[3];
-    return 1;
+    /* every band's window then holds at least one row of the input: pads within the kernel's
+     * reach, and a stride no longer than it (a band never skips its rows) */
+    int64_t reach = (c->k - 1) * c->dl;
+    return c->dl >= 1 && c->s >= 1 && c->s <= reach + 1 && pl[0] <= reach && pr[0] <= reach;
 }
 
 /* The band of c's output rows [a, e): its geometry, and in *lo its first input row. */
