@@ -465,7 +465,7 @@ static irb_status conv_dst(odn_builder *b, int node, const conv_fusion *f, const
  * 112 x 112 x 144 up, and no faster at 72 x 72 x 192 (docs/engine.md). */
 #define BAND_MIN_ELEMS ((int64_t)1500000)
 #define BAND_ROWS      8 /* D's output rows per band: 4 to 24 measured alike (docs/engine.md) */
-#define BAND_MAX_PRIMS 6 /* shapes per conv: first, middle and last bands, and a spare */
+#define BAND_MAX_PRIMS 8 /* shapes per conv: the first, middle and last bands, and the ones near a pad */
 
 typedef struct band_prim {
     band_geom g;
