@@ -230,6 +230,53 @@ static void test_resize_simd(void)
     CHECK(mismatches == 0, "resize: %d of %d cases differ from PIL's arithmetic written out", mismatches, cases);
 }
 
+/* The CHW conversion's vector row (SSE4.1: 16 RGB pixels deinterleaved at a time) and its
+ * portable loop against the formula written out here, (v - mean) / scale as float ops, and the
+ * mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15),
+ * with and without a mirror, 1 and 3 channels. */
+static void test_chw_simd(void)
+{
+    static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250};
+    const float mean[3] = {123.675f, 116.28f, 103.53f}, scale[3] = {58.395f, 57.12f, 57.375f};
+    uint32_t seed = 777;
+    int was = irb__simd(1), bad = 0, cases = 0;
+    for (size_t z = 0; z < sizeof widths / sizeof *widths; z++)
+        for (int c = 1; c <= 3; c += 2) {
+            int w = widths[z], h = 3;
+            size_t plane = (size_t)w * h;
+            irb_image img = {w, h, c, malloc(plane * c)};
+            for (size_t i = 0; i < plane * c; i++)
+                img.data[i] = (uint8_t)((seed = seed * 1664525u + 1013904223u) >> 24);
+            float *out = malloc(plane * 3 * sizeof *out), *mir = malloc(plane * 3 * sizeof *mir);
+            for (int simd = 0; simd < 2; simd++)
+                for (int with_mirror = 0; with_mirror < 2; with_mirror++) {
+                    irb__simd(simd);
+                    memset(out, 0, plane * 3 * sizeof *out);
+                    memset(mir, 0, plane * 3 * sizeof *mir);
+                    irb__image_to_chw(&img, mean, scale, out, with_mirror ? mir : NULL);
+                    size_t diff = 0;
+                    for (int k = 0; k < 3; k++)
+                        for (int y = 0; y < h; y++)
+                            for (int x = 0; x < w; x++) {
+                                uint8_t v = img.data[((size_t)y * w + x) * c + (c == 3 ? k : 0)];
+                                float want = ((float)v - mean[k]) * (1.0f / scale[k]);
+                                size_t at = (size_t)k * plane + (size_t)y * w;
+                                diff += memcmp(&out[at + x], &want, sizeof want) != 0;
+                                diff += with_mirror && memcmp(&mir[at + (w - 1 - x)], &want, sizeof want) != 0;
+                            }
+                    cases++;
+                    if (diff) {
+                        bad++;
+                        fprintf(stderr, "  chw %dx%dx%d, mirror %d, %s: %zu values differ\n", w, h, c, with_mirror,
+                                simd ? "vector" : "portable", diff);
+                    }
+                }
+            free(out), free(mir), free(img.data);
+        }
+    irb__simd(was);
+    CHECK(bad == 0, "CHW conversion: %d of %d cases differ from (v - mean) / scale", bad, cases);
+}
+
 static void test_orient(void)
 {
     /* stored 3x2 (values = index):  0 1 2 / 3 4 5 ; expected upright images by orientation */
@@ -563,6 +610,7 @@ int main(int argc, char **argv)
     CHECK(irb_decoder_new(&dec) == IRB_OK, "decoder");
     test_resize();
     test_resize_simd();
+    test_chw_simd();
     test_orient();
     test_crop_flip_chw();
     test_strips_synthetic();
