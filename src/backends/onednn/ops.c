@@ -480,7 +480,8 @@ typedef struct band_conv {
     conv_quant q;
     int64_t h, k, s, dl, pt;       /* along rows: input rows, kernel, stride, dilation, top pad */
     int64_t hout, row_in, row_out; /* output rows; elements per input and output row */
-    dnnl_memory_t bmem;
+    dnnl_memory_t bmem;            /* the bias (NULL: none), of layout bias_md */
+    dnnl_memory_desc_t bias_md;
     band_prim p[BAND_MAX_PRIMS];
     int n;
 } band_conv;
@@ -521,6 +522,17 @@ static band_geom band_rows(const band_conv *c, int64_t a, int64_t e, int64_t *lo
     return g;
 }
 
+/* Appends a step running pd's primitive: the first such step (*owner < 0) creates it and
+ * becomes its owner, later ones borrow it. */
+static irb_status band_add_step(odn_builder *b, const_dnnl_primitive_desc_t pd, int *owner, int node, odn_step **st)
+{
+    if (*owner >= 0)
+        return odn_add_step_again(b, *owner, node, st);
+    IRB_TRY(odn_add_step(b, pd, node, st));
+    *owner = (int)(*st - b->v->steps);
+    return IRB_OK;
+}
+
 /* Appends a step of conv c over one band: src at soff bytes into buffer sbuf, dst at doff into
  * dbuf. Bands of one shape share a primitive and its packed weights. */
 static irb_status band_step(odn_builder *b, band_conv *c, band_geom geo, int sbuf, size_t soff, int dbuf, size_t doff)
@@ -545,53 +557,53 @@ static irb_status band_step(odn_builder *b, band_conv *c, band_geom geo, int sbu
                 p->wmem = c->p[j].wmem;
         if (!p->wmem)
             IRB_TRY(odn_const_from(b, g->values[n->in[1]].data, &m.wei_plain, wq, c->node, &p->wmem));
-        if (n->n_in > 2 && n->in[2] >= 0 && !c->bmem)
+        if (n->n_in > 2 && n->in[2] >= 0 && !c->bmem) {
+            c->bias_md = m.bias;
             IRB_TRY(odn_const_from(b, g->values[n->in[2]].data, &m.bias, &m.bias, c->node, &c->bmem));
+        }
     }
     band_prim *p = &c->p[i];
     odn_step *st;
-    if (p->owner < 0) {
-        IRB_TRY(odn_add_step(b, p->pd, c->node, &st));
-        p->owner = (int)(st - b->v->steps);
-    } else {
-        IRB_TRY(odn_add_step_again(b, p->owner, c->node, &st));
-    }
+    IRB_TRY(band_add_step(b, p->pd, &p->owner, c->node, &st));
     odn_arg_buf_at(b, st, DNNL_ARG_SRC, sbuf, dnnl_primitive_desc_query_md(p->pd, dnnl_query_src_md, 0), 0, soff);
     odn_arg_const(st, DNNL_ARG_WEIGHTS, p->wmem, dnnl_primitive_desc_query_md(p->pd, dnnl_query_weights_md, 0));
-    if (c->bmem) {
-        dnnl_memory_desc_t bmd;
-        dnnl_dims_t bd = {g->values[n->in[1]].dims[0]};
-        dnnl_memory_desc_init_by_tag(&bmd, 1, bd, dnnl_f32, dnnl_a);
-        odn_arg_const(st, DNNL_ARG_BIAS, c->bmem, &bmd);
-    }
+    if (c->bmem)
+        odn_arg_const(st, DNNL_ARG_BIAS, c->bmem, &c->bias_md);
     odn_arg_buf_at(b, st, DNNL_ARG_DST, dbuf, dnnl_primitive_desc_query_md(p->pd, dnnl_query_dst_md, 0), 1, doff);
     odn_arg_scratch(b, st, p->pd);
     return IRB_OK;
 }
 
-/* Appends a copy of `rows` rows of E's output from `from` bytes into buffer buf to its start. */
-static irb_status band_carry(odn_builder *b, int node, int *owner, int64_t rows, int64_t row, int buf, size_t from)
+/* The band copy's primitive, for one count of rows. */
+typedef struct band_copy {
+    int64_t rows;
+    int owner; /* -1: none yet */
+} band_copy;
+
+/* Appends a copy of `rows` rows of E's output from `from` bytes into buffer buf to its start;
+ * copies of the same count share a primitive (a new count makes a new one). */
+static irb_status band_carry(odn_builder *b, int node, band_copy *cp, int64_t rows, int64_t row, int buf, size_t from)
 {
-    odn_step *st;
     dnnl_memory_desc_t md;
     dnnl_dims_t d = {1, 1, rows, row};
     dnnl_memory_desc_init_by_tag(&md, 4, d, b->v->dt, dnnl_abcd);
-    if (*owner < 0) {
-        dnnl_primitive_attr_t attr = NULL;
-        dnnl_primitive_desc_t pd = NULL;
-        irb_status s = attr_new(b, node, &attr);
+    if (cp->rows != rows)
+        *cp = (band_copy){.rows = rows, .owner = -1};
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_primitive_desc_t pd = NULL;
+    irb_status s = IRB_OK;
+    if (cp->owner < 0) {
+        s = attr_new(b, node, &attr);
         if (s == IRB_OK)
             s = odn_check(b, dnnl_reorder_primitive_desc_create(&pd, &md, b->eng, &md, b->eng, attr), node,
                           "band copy");
-        if (s == IRB_OK)
-            s = odn_add_step(b, pd, node, &st);
-        dnnl_primitive_desc_destroy(pd);
-        dnnl_primitive_attr_destroy(attr);
-        IRB_TRY(s);
-        *owner = (int)(st - b->v->steps);
-    } else {
-        IRB_TRY(odn_add_step_again(b, *owner, node, &st));
     }
+    odn_step *st = NULL;
+    if (s == IRB_OK)
+        s = band_add_step(b, pd, &cp->owner, node, &st);
+    dnnl_primitive_desc_destroy(pd);
+    dnnl_primitive_attr_destroy(attr);
+    IRB_TRY(s);
     odn_arg_buf_at(b, st, DNNL_ARG_FROM, buf, &md, 0, from);
     odn_arg_buf_at(b, st, DNNL_ARG_TO, buf, &md, 1, 0);
     return IRB_OK;
@@ -620,9 +632,9 @@ static int band_find(odn_builder *b, int node, band_conv c[3])
     }
     if (ok) {
         const irb_node *p = &g->nodes[c[2].node];
-        ok = c[2].k == 1 && c[2].s == 1 && c[2].pt == 0 && p->a.group <= 1 && p->a.kernel[1] <= 1 &&
-             g->values[p->in[1]].dims[3] == 1 && p->a.strides[1] == 1 && c[2].h == c[1].hout &&
-             c[0].hout * c[0].row_out >= BAND_MIN_ELEMS && c[1].hout >= 2 * BAND_ROWS &&
+        ok = c[2].k == 1 && c[2].s == 1 && c[2].pt == 0 && p->a.group <= 1 && g->values[p->in[1]].dims[3] == 1 &&
+             p->a.strides[1] == 1 && c[2].h == c[1].hout && c[0].hout * c[0].row_out >= BAND_MIN_ELEMS &&
+             c[1].hout >= 2 * BAND_ROWS &&
              BAND_ROWS * c[1].s >= (c[1].k - 1) * c[1].dl + 1; /* a carry never overlaps its target */
     }
     if (!ok)
@@ -664,7 +676,8 @@ static irb_status band_chain(odn_builder *b, int node, int *done)
     if (s == IRB_OK && (b->v->bufs[xa.buf].where != ODN_BUF_ARENA || b->v->bufs[ya.buf].where != ODN_BUF_ARENA))
         s = irb_fail(b->err, IRB_INTERNAL, "onednn: node '%s': a band outside the arena", odn_node_label(g, node));
     int64_t erows = (BAND_ROWS - 1) * D->s + (D->k - 1) * D->dl + 1;
-    int ebuf = -1, dbuf = -1, copy = -1;
+    int ebuf = -1, dbuf = -1;
+    band_copy copy = {.owner = -1};
     if (s == IRB_OK) {
         ebuf = odn_new_buf(b, (size_t)(erows * E->row_out) * elt, ODN_BUF_ARENA);
         dbuf = odn_new_buf(b, (size_t)(BAND_ROWS * D->row_out) * elt, ODN_BUF_ARENA);
