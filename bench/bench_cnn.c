@@ -17,6 +17,8 @@
 
 #include <irbis.h>
 
+#include "cli.h"
+
 #include "backends/onednn/onednn.h"
 #include "core/alloc.h"
 #include "nn/calib.h"
@@ -32,6 +34,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
+    cli_process_setup(); /* as the CLI: OpenBLAS's idle threads stopped */
     const char *model = NULL, *layer = NULL, *threading = "auto", *calib = NULL, *prec = "fp32";
     int cut = 0, pool = 0, batch = 16, threads = 2, images = 64, direct = 0, no_bands = 0, size = 0;
     static const struct option longs[] = {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli.h"
 #include "irbis.h"
 #include "irbis/experiment.h"
 #include "irbis/pipeline.h"
@@ -182,6 +183,7 @@ static void classifier(bench *b, int reps, span *t)
 
 int main(int argc, char **argv)
 {
+    cli_process_setup(); /* as the CLI: OpenBLAS's idle threads stopped */
     if (argc < 5) {
         fprintf(stderr, "usage: bench_stages PIPELINE MODEL THREADS LIST_FILE [REPEATS [ROUNDS [STAGES]]]\n");
         return 2;

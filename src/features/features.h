@@ -21,10 +21,16 @@ void irb_sort_floats(float *v, size_t n);
 float irb_percentile_sorted(const float *v, size_t n, double q);
 
 /* out = the MOTION_DIM statistics of image map's change from prev / next (either may be NULL).
- * Maps are C x H x W (positions = H * W); acc (positions doubles) and m (positions floats) are
- * scratch. */
+ * Maps are C x H x W (positions = H * W); acc (positions doubles), m (positions floats) and
+ * dist (2 x positions floats) are scratch. The same as motion_dist to each neighbour, then
+ * motion_from_dist. */
 void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions, double *acc,
-                  float *m, float out[MOTION_DIM]);
+                  float *m, float *dist, float out[MOTION_DIM]);
+/* dist[p] = the Euclidean distance over the C channels between maps a and b at position p
+ * (summed in double in channel order: the same bits with a and b swapped); acc is scratch. */
+void motion_dist(const float *a, const float *b, int channels, size_t positions, double *acc, float *dist);
+/* The statistics from the distances to the previous and next neighbour (either NULL: none). */
+void motion_from_dist(const float *dprev, const float *dnext, size_t positions, float *m, float out[MOTION_DIM]);
 
 /* Runs net (its output a spatial map) over the images want[0..n_want) (in neighbour order) and
  * their neighbours, and calls fn(ctx, k, 0, row, MOTION_DIM, e) for want[k] (row NULL when the

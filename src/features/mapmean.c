@@ -1,18 +1,19 @@
 /* An appearance row taken from a spatial map after the net (docs/pipeline.md, the shared pass):
  * classify's shared pass and the experiment's RN2+A@M rows at bf16 / int8 both compute it here,
- * so the two give the same row to the bit. */
+ * so the two give the same row to the bit. Each channel's mean is one double sum in position
+ * order, whichever build runs: the vector build only changes which channels are summed side by
+ * side, never the order of a channel's terms. */
 #include <string.h>
 
+#include "core/cpu.h"
 #include "features/features.h"
 
-/* Channels summed side by side: each channel's sum is still one chain in position order (the
- * same bits as channel by channel), but 8 independent chains keep the adder busy instead of
- * waiting on one (a 576 net's 1280 x 324 map: about 4x faster on the calling thread). */
+/* Channels summed side by side in the portable build: 8 independent chains keep the adder busy
+ * instead of waiting on one. */
 #define MAP_MEAN_LANES 8
 
-void irb_map_mean(const float *map, size_t channels, size_t positions, float *out)
+static void map_mean_portable(const float *map, size_t ch, size_t channels, size_t positions, float *out)
 {
-    size_t ch = 0;
     for (; ch + MAP_MEAN_LANES <= channels; ch += MAP_MEAN_LANES) {
         double sum[MAP_MEAN_LANES] = {0};
         const float *m = map + ch * positions;
@@ -28,6 +29,76 @@ void irb_map_mean(const float *map, size_t channels, size_t positions, float *ou
             sum += map[ch * positions + p];
         out[ch] = (float)(sum / (double)positions);
     }
+}
+
+#if IRB_X86
+#include <immintrin.h>
+
+/* r[k] = values 0..7 of channel k  ->  r[j] = value j of channels 0..7. */
+__attribute__((target("avx512f"))) static inline void transpose8(__m256 r[8])
+{
+    __m256 t[8], s[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        s[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
+        s[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
+        s[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
+        s[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
+    }
+}
+
+/* 16 channels at a time: 8 positions of each loaded as rows, turned into 8 vectors of 8
+ * channels, each added in double to its lane's sum (position order kept); the last positions
+ * (fewer than 8) one by one. Returns the channels done (a multiple of 16). */
+__attribute__((target("avx512f"))) static size_t map_mean_avx512(const float *map, size_t channels, size_t positions,
+                                                                 float *out)
+{
+    size_t ch = 0;
+    for (; ch + 16 <= channels; ch += 16) {
+        const float *m = map + ch * positions;
+        __m512d a = _mm512_setzero_pd(), b = _mm512_setzero_pd();
+        size_t p = 0;
+        for (; p + 8 <= positions; p += 8) {
+            __m256 r[8], q[8];
+            for (int k = 0; k < 8; k++) {
+                r[k] = _mm256_loadu_ps(m + (size_t)k * positions + p);
+                q[k] = _mm256_loadu_ps(m + (size_t)(8 + k) * positions + p);
+            }
+            transpose8(r);
+            transpose8(q);
+            for (int k = 0; k < 8; k++) {
+                a = _mm512_add_pd(a, _mm512_cvtps_pd(r[k]));
+                b = _mm512_add_pd(b, _mm512_cvtps_pd(q[k]));
+            }
+        }
+        double sum[16];
+        _mm512_storeu_pd(sum, a);
+        _mm512_storeu_pd(sum + 8, b);
+        for (; p < positions; p++)
+            for (int k = 0; k < 16; k++)
+                sum[k] += m[(size_t)k * positions + p];
+        for (int k = 0; k < 16; k++)
+            out[ch + (size_t)k] = (float)(sum[k] / (double)positions);
+    }
+    return ch;
+}
+#endif
+
+void irb_map_mean(const float *map, size_t channels, size_t positions, float *out)
+{
+    size_t ch = 0;
+#if IRB_X86
+    if (irb_cpu_simd() >= IRB_SIMD_AVX512)
+        ch = map_mean_avx512(map, channels, positions, out);
+#endif
+    map_mean_portable(map, ch, channels, positions, out);
 }
 
 int irb_cut_pools_map(const irb_model_info *mi, int cut, int pool, int map)

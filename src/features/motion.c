@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/cpu.h"
 #include "core/error.h"
 #include "features/features.h"
 
@@ -28,31 +29,55 @@ float irb_percentile_sorted(const float *v, size_t n, double q)
     return lo + 1 < n ? (float)(v[lo] + (v[lo + 1] - v[lo]) * frac) : v[lo];
 }
 
-void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions, double *acc,
-                  float *m, float out[MOTION_DIM])
+/* acc[p] += (a[c][p] - b[c][p])^2 over the channels, in channel order; each position's sum is
+ * its own, so the vector builds (several positions per instruction) give the same bits. */
+#define MOTION_DIST_BODY                                                                                               \
+    memset(acc, 0, positions * sizeof *acc);                                                                           \
+    for (int c = 0; c < channels; c++) {                                                                               \
+        const float *x = a + (size_t)c * positions, *y = b + (size_t)c * positions;                                    \
+        for (size_t p = 0; p < positions; p++) {                                                                       \
+            double d = (double)x[p] - (double)y[p];                                                                    \
+            acc[p] += d * d;                                                                                           \
+        }                                                                                                              \
+    }                                                                                                                  \
+    for (size_t p = 0; p < positions; p++)                                                                             \
+        dist[p] = (float)sqrt(acc[p]);
+
+static void dist_portable(const float *a, const float *b, int channels, size_t positions, double *acc, float *dist)
 {
-    const float *nb[2] = {prev, next};
-    int have = 0;
+    MOTION_DIST_BODY
+}
+
+#if IRB_X86
+__attribute__((target("avx512f"))) static void dist_avx512(const float *a, const float *b, int channels,
+                                                           size_t positions, double *acc, float *dist)
+{
+    MOTION_DIST_BODY
+}
+#endif
+
+void motion_dist(const float *a, const float *b, int channels, size_t positions, double *acc, float *dist)
+{
+#if IRB_X86
+    if (irb_cpu_simd() >= IRB_SIMD_AVX512) {
+        dist_avx512(a, b, channels, positions, acc, dist);
+        return;
+    }
+#endif
+    dist_portable(a, b, channels, positions, acc, dist);
+}
+
+void motion_from_dist(const float *dprev, const float *dnext, size_t positions, float *m, float out[MOTION_DIM])
+{
+    const float *d[2] = {dprev, dnext};
     for (size_t p = 0; p < positions; p++)
         m[p] = INFINITY;
-    for (int j = 0; j < 2; j++) {
-        if (!nb[j])
-            continue;
-        have = 1;
-        memset(acc, 0, positions * sizeof *acc);
-        for (int c = 0; c < channels; c++) {
-            const float *a = map + (size_t)c * positions, *b = nb[j] + (size_t)c * positions;
-            for (size_t p = 0; p < positions; p++) {
-                double d = (double)a[p] - (double)b[p];
-                acc[p] += d * d;
-            }
-        }
-        for (size_t p = 0; p < positions; p++)
-            m[p] = fminf(m[p], (float)sqrt(acc[p]));
-    }
+    for (int j = 0; j < 2; j++)
+        for (size_t p = 0; d[j] && p < positions; p++)
+            m[p] = fminf(m[p], d[j][p]);
     double sum = 0;
     for (size_t p = 0; p < positions; p++) {
-        if (!have)
+        if (!dprev && !dnext)
             m[p] = 0; /* no neighbour: no change seen */
         sum += m[p];
     }
@@ -61,6 +86,16 @@ void motion_stats(const float *map, const float *prev, const float *next, int ch
     for (int k = 0; k < MOTION_DIM - 1; k++)
         out[k] = irb_percentile_sorted(m, positions, q[k]);
     out[MOTION_DIM - 1] = (float)(sum / (double)positions);
+}
+
+void motion_stats(const float *map, const float *prev, const float *next, int channels, size_t positions, double *acc,
+                  float *m, float *dist, float out[MOTION_DIM])
+{
+    if (prev)
+        motion_dist(map, prev, channels, positions, acc, dist);
+    if (next)
+        motion_dist(map, next, channels, positions, acc, dist + positions);
+    motion_from_dist(prev ? dist : NULL, next ? dist + positions : NULL, positions, m, out);
 }
 
 /* ---- streaming the maps in neighbour order ------------------------------------------------- */
@@ -81,6 +116,11 @@ struct motion_stream {
     void *ctx;
     double *acc;
     float *m;
+    /* distances from an image to its previous and next neighbour; the next one's is kept as
+     * `carry` for the image after, whose previous neighbour is this image (the distance is the
+     * same both ways, bit for bit: (x - y)^2 = (y - x)^2), so each pair is computed once */
+    float *dist[2], *carry;
+    long carry_from, carry_to; /* carry: the distance between these two images; -1 none */
 };
 
 static void finish(motion_stream *r, int s)
@@ -98,8 +138,24 @@ static void finish(motion_stream *r, int s)
         for (int t = 0; t < 3; t++)
             if (want_nb[j] >= 0 && r->who[t] == want_nb[j] && r->valid[t])
                 nb[j] = r->buf[t];
-    float out[MOTION_DIM];
-    motion_stats(r->buf[s], nb[0], nb[1], r->channels, r->positions, r->acc, r->m, out);
+    float out[MOTION_DIM], *d[2] = {NULL, NULL};
+    if (nb[0] && r->carry_from == want_nb[0] && r->carry_to == w) {
+        d[0] = r->carry;
+    } else if (nb[0]) {
+        d[0] = r->dist[0];
+        motion_dist(r->buf[s], nb[0], r->channels, r->positions, r->acc, d[0]);
+    }
+    if (nb[1]) {
+        d[1] = r->dist[1];
+        motion_dist(r->buf[s], nb[1], r->channels, r->positions, r->acc, d[1]);
+    }
+    motion_from_dist(d[0], d[1], r->positions, r->m, out);
+    r->carry_from = r->carry_to = -1;
+    if (d[1]) { /* the next image's distance to its previous one */
+        float *t = r->carry;
+        r->carry = r->dist[1], r->dist[1] = t;
+        r->carry_from = w, r->carry_to = want_nb[1];
+    }
     r->fn(r->ctx, (size_t)r->want_k[w], 0, out, MOTION_DIM, &r->why[s]);
 }
 
@@ -109,6 +165,7 @@ void motion_stream_free(motion_stream *r)
         return;
     irb_free(r->acc);
     irb_free(r->m);
+    irb_free(r->dist[0]), irb_free(r->dist[1]), irb_free(r->carry);
     for (int t = 0; t < 3; t++)
         irb_free(r->buf[t]);
     irb_free(r);
@@ -127,9 +184,13 @@ irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_
     r->positions = dim / (size_t)channels;
     r->acc = irb_malloc_array(r->positions, sizeof *r->acc);
     r->m = irb_malloc_array(r->positions, sizeof *r->m);
+    r->dist[0] = irb_malloc_array(r->positions, sizeof(float));
+    r->dist[1] = irb_malloc_array(r->positions, sizeof(float));
+    r->carry = irb_malloc_array(r->positions, sizeof(float));
+    r->carry_from = r->carry_to = -1;
     for (int t = 0; t < 3; t++)
         r->buf[t] = irb_malloc_array(dim, sizeof(float));
-    if (!r->acc || !r->m || !r->buf[0] || !r->buf[1] || !r->buf[2]) {
+    if (!r->acc || !r->m || !r->dist[0] || !r->dist[1] || !r->carry || !r->buf[0] || !r->buf[1] || !r->buf[2]) {
         motion_stream_free(r);
         return irb_fail(err, IRB_NOMEM, "motion features: out of memory");
     }
@@ -143,6 +204,7 @@ void motion_stream_begin(motion_stream *r, const long *prev, const long *next, c
     r->prev = prev, r->next = next, r->want_k = want_k, r->list = list;
     r->fn = fn, r->ctx = ctx;
     r->seen = 0;
+    r->carry_from = r->carry_to = -1;
     for (int t = 0; t < 3; t++)
         r->who[t] = -1, r->valid[t] = 0;
 }

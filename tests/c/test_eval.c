@@ -1,8 +1,10 @@
 /* Metrics, ROC and path matching on hand-computed cases (the sklearn comparison is in
  * tests/py/test_eval_sklearn.py), plus writer failures and a three-curve SVG. */
 #include <math.h>
+#include <string.h>
 
 #include "check.h"
+#include "core/cpu.h"
 #include "features/features.h"
 #include "irbis.h"
 
@@ -181,9 +183,9 @@ static void test_motion_stats(void)
     const float prev[10] = {0, 0, 0, 1, 0, 0, 0, 0, 0, 0};                /* position 3: 1 off */
     const float next[10] = {0, 0, 0, 0, 0, 0, 6, 0, 0, 0};                /* position 1: 6 off */
     double acc[5];
-    float m[5], out[MOTION_DIM];
+    float m[5], dist[10], out[MOTION_DIM];
     /* distances to prev: 0 0 0 1 5; to next: 0 6 0 0 5; the smaller: 0 0 0 0 5 */
-    motion_stats(map, prev, next, 2, 5, acc, m, out);
+    motion_stats(map, prev, next, 2, 5, acc, m, dist, out);
     /* numpy percentiles of {0,0,0,0,5}: 100 -> 5, 99 -> 4.8, 95 -> 4, 90 -> 3, 75 -> 0, 50 -> 0 */
     const float want[MOTION_DIM] = {5, 4.8f, 4, 3, 0, 0, 1};
     int same = 1;
@@ -191,15 +193,85 @@ static void test_motion_stats(void)
         same &= fabsf(out[k] - want[k]) < 1e-5f;
     CHECK(same, "two neighbours: %g %g %g %g %g %g %g", out[0], out[1], out[2], out[3], out[4], out[5], out[6]);
     /* one neighbour: its distances (0 0 0 1 5) */
-    motion_stats(map, prev, NULL, 2, 5, acc, m, out);
+    motion_stats(map, prev, NULL, 2, 5, acc, m, dist, out);
     CHECK(fabsf(out[0] - 5) < 1e-5f && fabsf(out[3] - 3.4f) < 1e-5f && fabsf(out[6] - 1.2f) < 1e-5f,
           "one neighbour: max %g, p90 %g, mean %g", out[0], out[3], out[6]);
     /* none: no change seen */
-    motion_stats(map, NULL, NULL, 2, 5, acc, m, out);
+    motion_stats(map, NULL, NULL, 2, 5, acc, m, dist, out);
     int zero = 1;
     for (int k = 0; k < MOTION_DIM; k++)
         zero &= out[k] == 0;
     CHECK(zero, "no neighbour: zeros");
+}
+
+/* The motion stream (classify and the experiment): each pair of neighbours' distance is computed
+ * once and kept for the second image of the pair. Its outputs must be those of motion_stats on
+ * each image and its neighbours, bit for bit (the portable build as the reference), across a
+ * camera change (no neighbour there), an image whose map failed (its neighbours lose it), an
+ * image fed only as a neighbour (not wanted) and a camera of one image. */
+typedef struct stream_out {
+    float row[8][MOTION_DIM];
+    int got[8], failed[8];
+} stream_out;
+
+static void on_stream(void *ctx, size_t k, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    (void)flipped, (void)e;
+    stream_out *o = ctx;
+    if (row && dim == MOTION_DIM)
+        memcpy(o->row[k], row, sizeof o->row[k]), o->got[k]++;
+    else
+        o->failed[k]++;
+}
+
+static void test_motion_stream(void)
+{
+    enum { N = 8, C = 19, P = 13 };
+    static float maps[N][C * P];
+    unsigned r = 11;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < C * P; j++) {
+            r = r * 1103515245u + 12345u;
+            maps[i][j] = ldexpf((float)(r >> 9) / 8388608.0f - 0.5f, (int)((r >> 4) % 9));
+        }
+    /* cameras: images 0-4, 5-6, 7; image 1 is fed only as a neighbour (image 0's distance to it is
+     * kept but is not image 2's); image 3's map fails */
+    const long prev[N] = {-1, 0, 1, 2, 3, -1, 5, -1}, next[N] = {1, 2, 3, 4, -1, 6, -1, -1};
+    const int failed = 3, unwanted = 1;
+    long want_k[N];
+    size_t list[N];
+    for (int i = 0; i < N; i++)
+        want_k[i] = i == unwanted ? -1 : i, list[i] = (size_t)i;
+    motion_stream *ms = NULL;
+    irb_error err = {0};
+    CHECK(motion_stream_new(C * P, C, &ms, &err) == IRB_OK, "stream: %s", err.message);
+    if (!ms)
+        return;
+    stream_out o = {0};
+    motion_stream_begin(ms, prev, next, want_k, list, on_stream, &o);
+    irb_error bad = {.status = IRB_CORRUPT};
+    for (int i = 0; i < N; i++)
+        motion_stream_feed(ms, (size_t)i, i == failed ? NULL : maps[i], C * P, i == failed ? &bad : NULL);
+    motion_stream_end(ms);
+    motion_stream_free(ms);
+    int same = 1, calls = 1;
+    int was = irb__simd(0);
+    for (int i = 0; i < N; i++) {
+        if (i == unwanted || i == failed) {
+            calls &= o.got[i] == 0 && o.failed[i] == (i == failed);
+            continue;
+        }
+        calls &= o.got[i] == 1 && o.failed[i] == 0;
+        const float *pv = prev[i] >= 0 && prev[i] != failed ? maps[prev[i]] : NULL;
+        const float *nx = next[i] >= 0 && next[i] != failed ? maps[next[i]] : NULL;
+        double acc[P];
+        float m[P], dist[2 * P], want[MOTION_DIM];
+        motion_stats(maps[i], pv, nx, C, P, acc, m, dist, want);
+        same &= !memcmp(want, o.row[i], sizeof want);
+    }
+    irb__simd(was);
+    CHECK(calls, "stream: one row per wanted image, a failure for the failed one, none for the unwanted");
+    CHECK(same, "stream: the same bits as motion_stats on each image and its neighbours");
 }
 
 /* irb_map_mean: each channel's mean summed in double in position order, whatever the channel
@@ -222,27 +294,46 @@ static void test_map_mean(void)
         same &= out[c] == (float)want;
     }
     CHECK(same, "channel means: out[0] %.9g out[8] %.9g out[18] %.9g", out[0], out[8], out[18]);
-    /* the same bits as one channel at a time, on a map with no structure */
-    enum { C2 = 1285, P2 = 49 };
+    /* the same bits as one channel at a time (the same order of terms): the vector build (16
+     * channels, 8 positions at a time, the rest one by one) and the portable one, at channel and
+     * position counts around those blocks */
+    enum { C2 = 1285, P2 = 324 };
     static float big[C2 * P2], one[C2];
     unsigned r = 7;
-    for (int i = 0; i < C2 * P2; i++)
-        big[i] = (float)((r = r * 1103515245u + 12345u) >> 9) / 8388608.0f * 12.0f - 2.0f;
-    irb_map_mean(big, C2, P2, one);
-    int bits = 1;
-    for (int c = 0; c < C2; c++) {
-        double sum = 0;
-        for (int p = 0; p < P2; p++)
-            sum += big[c * P2 + p];
-        bits &= one[c] == (float)(sum / P2);
+    for (int i = 0; i < C2 * P2; i++) {
+        /* +2^50 and -2^50 at every other odd index, values in [1, 13) between: each term's
+         * share of the small values left in the sum depends on which side of a +2^50 it comes,
+         * so a change in the order of terms changes the float mean */
+        r = r * 1103515245u + 12345u;
+        big[i] = i % 2 ? (i % 4 == 1 ? 0x1p50f : -0x1p50f) : 1.0f + (float)(r >> 9) / 8388608.0f * 12.0f;
     }
-    CHECK(bits, "1285 channels: the same bits as summed one channel at a time");
+    static const int chans[] = {C2, 16, 15, 33}, poss[] = {49, 324, 1, 7, 8, 9};
+    int bits = 1, builds = 0;
+    for (int simd = 1; simd >= 0; simd--) {
+        int was = irb__simd(simd);
+        for (size_t a = 0; a < sizeof chans / sizeof *chans; a++)
+            for (size_t b = 0; b < sizeof poss / sizeof *poss; b++) {
+                int nc = chans[a], np = poss[b];
+                memset(one, 0, sizeof one);
+                irb_map_mean(big, (size_t)nc, (size_t)np, one);
+                for (int c = 0; c < nc; c++) {
+                    double sum = 0;
+                    for (int p = 0; p < np; p++)
+                        sum += big[c * np + p];
+                    bits &= one[c] == (float)(sum / np);
+                }
+                builds++;
+            }
+        irb__simd(was);
+    }
+    CHECK(bits && builds == 48, "%d maps, both builds: the same bits as summed one channel at a time", builds);
 }
 
 int main(void)
 {
     test_map_mean();
     test_motion_stats();
+    test_motion_stream();
     test_extract_flip();
     test_metrics();
     test_roc();
