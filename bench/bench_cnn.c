@@ -135,7 +135,7 @@ int main(int argc, char **argv)
     double t = now() - t0;
     printf(
         "irbis %s %s batch %d threads %d threading %s: %d steps (%d reorders, %d int8 convs, %d Winograd, %d chains in bands), arena %.1f MB (%.1f MB "
-        "without reuse), weights %.1f MB, compile %.2f s; %d images in %.2f s  cnn %.2f img/s\n",
+        "without reuse), weights %.1f MB, compile %.3f s; %d images in %.2f s  cnn %.2f img/s\n",
         model, prec, batch, threads, info.threading == IRB_ONEDNN_PER_IMAGE ? "per-image" : "intra", info.steps,
         info.reorders, info.int8_steps, info.winograd_steps, info.band_chains, info.arena_bytes / 1e6,
         info.naive_bytes / 1e6, info.weight_bytes / 1e6, t_compile, images, t, images / t);

@@ -10,7 +10,13 @@
 #define IRB_X86 0
 #endif
 
-enum { IRB_SIMD_NONE, IRB_SIMD_SSE41, IRB_SIMD_AVX2, IRB_SIMD_AVX512 /* F and BW */ };
+enum {
+    IRB_SIMD_NONE,
+    IRB_SIMD_SSE41,
+    IRB_SIMD_AVX2,
+    IRB_SIMD_AVX512,     /* F and BW */
+    IRB_SIMD_AVX512_VBMI /* and VBMI (byte permutes across the register) */
+};
 
 /* The widest level this CPU has (IRB_SIMD_NONE off x86), decided once; IRB_SIMD_NONE while a
  * test has set irb__simd(0). */

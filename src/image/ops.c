@@ -106,6 +106,30 @@ irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_err
 #if IRB_X86
 #include <immintrin.h>
 
+/* Byte shuffles that gather one channel of 16 RGB pixels (48 bytes in three 16-byte loads):
+ * channel ch is the OR of load k shuffled by RGB_SEL[ch][k]. */
+static const int8_t RGB_SEL[3][3][16] = {
+    {{0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13}},
+    {{1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14}},
+    {{2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1},
+     {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15}},
+};
+
+/* The 16 bytes of channel ch of the 16 RGB pixels at q. */
+__attribute__((target("sse4.1"))) static inline __m128i rgb_channel16(const uint8_t *q, int ch)
+{
+    __m128i v = _mm_setzero_si128();
+    for (int k = 0; k < 3; k++)
+        v = _mm_or_si128(v, _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(q + 16 * k)),
+                                             _mm_loadu_si128((const __m128i *)RGB_SEL[ch][k])));
+    return v;
+}
+
 /* One RGB row of w pixels into three float rows o[c] (and their mirrors mr[c], NULL for none), 16
  * pixels at a time: the 48 bytes deinterleaved by shuffles, each value (v - m) * inv in float
  * as the scalar table's entries are, so the same bits. Returns the pixels done (a multiple of
@@ -113,25 +137,10 @@ irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_err
 __attribute__((target("sse4.1"))) static size_t
 chw_row3_sse41(const uint8_t *p, size_t w, const float m[3], const float inv[3], float *const o[3], float *const mr[3])
 {
-    const __m128i sel[3][3] = {
-        {_mm_setr_epi8(0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 1, 4, 7, 10, 13)},
-        {_mm_setr_epi8(1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 2, 5, 8, 11, 14)},
-        {_mm_setr_epi8(2, 5, 8, 11, 14, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, 1, 4, 7, 10, 13, -1, -1, -1, -1, -1, -1),
-         _mm_setr_epi8(-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 3, 6, 9, 12, 15)},
-    };
     size_t x = 0;
     for (; x + 16 <= w; x += 16) {
-        const uint8_t *q = p + 3 * x;
-        __m128i a = _mm_loadu_si128((const __m128i *)q), b = _mm_loadu_si128((const __m128i *)(q + 16)),
-                c = _mm_loadu_si128((const __m128i *)(q + 32));
         for (int ch = 0; ch < 3; ch++) {
-            __m128i v = _mm_or_si128(_mm_or_si128(_mm_shuffle_epi8(a, sel[ch][0]), _mm_shuffle_epi8(b, sel[ch][1])),
-                                     _mm_shuffle_epi8(c, sel[ch][2]));
+            __m128i v = rgb_channel16(p + 3 * x, ch);
             __m128 mv = _mm_set1_ps(m[ch]), iv = _mm_set1_ps(inv[ch]);
             for (int k = 0; k < 4; k++, v = _mm_srli_si128(v, 4)) {
                 __m128 f = _mm_mul_ps(_mm_sub_ps(_mm_cvtepi32_ps(_mm_cvtepu8_epi32(v)), mv), iv);
@@ -141,6 +150,25 @@ chw_row3_sse41(const uint8_t *p, size_t w, const float m[3], const float inv[3],
             }
         }
     }
+    return x;
+}
+
+/* The same with each channel's 16 values converted, stored and (reversed) mirrored as one
+ * 512-bit vector: the same float operations per value, so the same bits. */
+__attribute__((target("avx512f,avx512bw"))) static size_t
+chw_row3_avx512(const uint8_t *p, size_t w, const float m[3], const float inv[3], float *const o[3], float *const mr[3])
+{
+    const __m512i rev = _mm512_setr_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    size_t x = 0;
+    for (; x + 16 <= w; x += 16)
+        for (int ch = 0; ch < 3; ch++) {
+            __m512i v = _mm512_cvtepu8_epi32(rgb_channel16(p + 3 * x, ch));
+            __m512 f =
+                _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(v), _mm512_set1_ps(m[ch])), _mm512_set1_ps(inv[ch]));
+            _mm512_storeu_ps(o[ch] + x, f);
+            if (mr)
+                _mm512_storeu_ps(mr[ch] + (w - x - 16), _mm512_permutexvar_ps(rev, f));
+        }
     return x;
 }
 #endif
@@ -156,7 +184,7 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
     }
     if (img->channels == 3) { /* the decoders' RGB: a row of the three planes (and mirrors) at a time */
 #if IRB_X86
-        int vec = irb_cpu_simd() >= IRB_SIMD_SSE41;
+        int vec = irb_cpu_simd();
 #endif
         for (size_t y = 0; y < h; y++) {
             const uint8_t *p = img->data + y * w * 3;
@@ -165,7 +193,9 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
                             mirror ? mirror + 2 * plane + y * w : NULL};
             size_t x = 0;
 #if IRB_X86
-            if (vec)
+            if (vec >= IRB_SIMD_AVX512)
+                x = chw_row3_avx512(p, w, m, inv, o, mirror ? mr : NULL);
+            else if (vec >= IRB_SIMD_SSE41)
                 x = chw_row3_sse41(p, w, m, inv, o, mirror ? mr : NULL);
 #endif
             for (; x < w; x++)

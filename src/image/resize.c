@@ -81,14 +81,14 @@ static inline uint8_t clip8(int32_t v)
 #if IRB_X86
 #include <immintrin.h>
 
-/* One RGB row of the horizontal pass with a pixel's three sums in one vector (the fourth lane
- * reads the next pixel's first byte and is dropped; the image's very last pixel, which has no next
- * byte, is read byte by byte). end: the end of the source image's bytes. */
+/* Output pixels [from, to) of one RGB row of the horizontal pass with a pixel's three sums in one
+ * vector (the fourth lane reads the next pixel's first byte and is dropped; the image's very last
+ * pixel, which has no next byte, is read byte by byte). end: the end of the source image's bytes. */
 __attribute__((target("sse4.1"))) static void hrow3_sse41(const uint8_t *row, const uint8_t *end, const kernel *kn,
-                                                          int out_w, uint8_t *o)
+                                                          int from, int to, uint8_t *o)
 {
     const __m128i bias = _mm_set1_epi32(1 << (PRECISION - 1));
-    for (int xx = 0; xx < out_w; xx++) {
+    for (int xx = from; xx < to; xx++) {
         int xmin = kn->bounds[xx * 2], n = kn->bounds[xx * 2 + 1];
         const int32_t *k = kn->k + (size_t)xx * (size_t)kn->ksize;
         const uint8_t *p = row + (size_t)xmin * 3;
@@ -110,17 +110,125 @@ __attribute__((target("sse4.1"))) static void hrow3_sse41(const uint8_t *row, co
 }
 #endif
 
+/* The RGB horizontal pass 16 output pixels (48 values) at a time, for groups of 16 whose source
+ * pixels lie within 64 bytes (upscales, mild downscales): the group's source bytes are one
+ * register, and for each tap a byte permute puts every value's source byte in its place; the
+ * 48 sums are 32-bit lanes. Each value's sum is the same integer as hrow3's (a tap past a
+ * pixel's count has weight 0), so the same bytes. The tables depend only on the kernel, so they
+ * are made once per pass and used for every row. */
+#if IRB_X86
+enum { HG = 16 };
+
+typedef struct hgroup {
+    int off;  /* first source byte of the group in a row; -1: the group runs on hrow3 */
+    int taps; /* the most taps of its pixels */
+    int at;   /* its first tap's entry in hplan.idx / hplan.w */
+} hgroup;
+
+typedef struct hplan {
+    int n;
+    hgroup *g;
+    uint8_t (*idx)[64];   /* per tap: the source byte of each of the 48 values (64 for the permute) */
+    int32_t (*w)[3 * HG]; /* per tap: each value's weight */
+} hplan;
+
+static void hplan_free(hplan *hp)
+{
+    irb_free(hp->g), irb_free(hp->idx), irb_free(hp->w);
+    memset(hp, 0, sizeof *hp);
+}
+
+/* 0 when out of memory (the caller then runs hrow3 on every pixel). */
+static int hplan_make(const kernel *kn, int out_w, hplan *hp)
+{
+    memset(hp, 0, sizeof *hp);
+    hp->n = out_w / HG;
+    size_t taps = (size_t)hp->n * (size_t)kn->ksize;
+    hp->g = irb_malloc_array((size_t)hp->n + 1, sizeof *hp->g);
+    hp->idx = irb_calloc(taps + 1, sizeof *hp->idx);
+    hp->w = irb_calloc(taps + 1, sizeof *hp->w);
+    if (!hp->g || !hp->idx || !hp->w) {
+        hplan_free(hp);
+        return 0;
+    }
+    int at = 0;
+    for (int gi = 0; gi < hp->n; gi++) {
+        hgroup *g = &hp->g[gi];
+        int x0 = gi * HG, base = kn->bounds[x0 * 2], end = base, taps_g = 0;
+        for (int j = 0; j < HG; j++) {
+            int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
+            base = xmin < base ? xmin : base;
+            end = xmin + n > end ? xmin + n : end;
+            taps_g = n > taps_g ? n : taps_g;
+        }
+        g->off = (end - base) * 3 <= 64 ? base * 3 : -1;
+        g->taps = taps_g, g->at = at;
+        if (g->off < 0)
+            continue;
+        for (int t = 0; t < taps_g; t++, at++)
+            for (int j = 0; j < HG; j++) {
+                int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
+                for (int c = 0; c < 3; c++) {
+                    hp->idx[at][j * 3 + c] = (uint8_t)(t < n ? (xmin + t - base) * 3 + c : 0);
+                    hp->w[at][j * 3 + c] = t < n ? kn->k[(size_t)(x0 + j) * (size_t)kn->ksize + (size_t)t] : 0;
+                }
+            }
+    }
+    return 1;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
+hrow3_vbmi(const uint8_t *row, const uint8_t *end, const kernel *kn, const hplan *hp, int out_w, uint8_t *o)
+{
+    const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
+    for (int gi = 0; gi < hp->n; gi++) {
+        const hgroup *g = &hp->g[gi];
+        if (g->off < 0) {
+            hrow3_sse41(row, end, kn, gi * HG, (gi + 1) * HG, o);
+            continue;
+        }
+        const uint8_t *p = row + g->off;
+        size_t left = (size_t)(end - p);
+        __m512i src = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64)((1ULL << left) - 1), p);
+        __m512i acc[3] = {bias, bias, bias};
+        for (int t = 0; t < g->taps; t++) {
+            __m512i v = _mm512_permutexvar_epi8(_mm512_loadu_si512(hp->idx[g->at + t]), src);
+            const int32_t *w = hp->w[g->at + t];
+            __m512i px[3] = {_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 0)),
+                             _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 1)),
+                             _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 2))};
+            for (int q = 0; q < 3; q++)
+                acc[q] = _mm512_add_epi32(acc[q], _mm512_mullo_epi32(px[q], _mm512_loadu_si512(w + 16 * q)));
+        }
+        uint8_t *out = o + (size_t)gi * HG * 3;
+        for (int q = 0; q < 3; q++) /* >> PRECISION, then clamp to 0..255 as clip8 */
+            _mm_storeu_si128((__m128i *)(out + 16 * q),
+                             _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(acc[q], PRECISION), zero)));
+    }
+    hrow3_sse41(row, end, kn, hp->n * HG, out_w, o);
+}
+#endif
+
 /* rows [y0, y0 + nrows) of src -> out (out_w wide); RGB, the decoders' output, has loops of its
  * own that keep the three sums together */
 static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, int out_w, uint8_t *out)
 {
     int c = src->channels;
 #if IRB_X86
-    if (c == 3 && irb_cpu_simd() >= IRB_SIMD_SSE41) {
+    int level = irb_cpu_simd();
+    if (c == 3 && level >= IRB_SIMD_SSE41) {
         const uint8_t *end = src->data + (size_t)src->width * (size_t)src->height * 3;
-        for (int y = 0; y < nrows; y++)
-            hrow3_sse41(src->data + (size_t)(y0 + y) * (size_t)src->width * 3, end, kn, out_w,
-                        out + (size_t)y * (size_t)out_w * 3);
+        hplan hp = {0};
+        int vbmi = level >= IRB_SIMD_AVX512_VBMI && hplan_make(kn, out_w, &hp);
+        for (int y = 0; y < nrows; y++) {
+            const uint8_t *row = src->data + (size_t)(y0 + y) * (size_t)src->width * 3;
+            uint8_t *o = out + (size_t)y * (size_t)out_w * 3;
+            if (vbmi)
+                hrow3_vbmi(row, end, kn, &hp, out_w, o);
+            else
+                hrow3_sse41(row, end, kn, 0, out_w, o);
+        }
+        hplan_free(&hp);
         return;
     }
 #endif
@@ -205,7 +313,7 @@ static vrow_fn *vrow_pick(void)
 {
 #if IRB_X86
     int level = irb_cpu_simd();
-    if (level == IRB_SIMD_AVX512)
+    if (level >= IRB_SIMD_AVX512)
         return vrow_avx512;
     if (level == IRB_SIMD_AVX2)
         return vrow_avx2;

@@ -103,7 +103,7 @@ static nv_fn *nv_pick(void)
 {
 #if IRB_X86
     int level = irb_cpu_simd();
-    if (level == IRB_SIMD_AVX512)
+    if (level >= IRB_SIMD_AVX512)
         return nv_avx512;
     if (level == IRB_SIMD_AVX2)
         return nv_avx2;
