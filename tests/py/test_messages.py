@@ -7,11 +7,17 @@
 - featurize shows a live progress line when stderr is a terminal (run here on a pty), and a
   per-file failure line is not glued to it;
 - a scan error on a path beyond PATH_MAX keeps its cause (the message was cut at 1,023 bytes,
-  inside the path)."""
+  inside the path);
+- each message line reaches stderr in one write (stderr is unbuffered: the line went out a byte
+  at a time, one system call each, and lines of irbis-mpi's ranks could mix within a line):
+  stderr is a SOCK_SEQPACKET socket here, so each write arrives as one packet; a terminal
+  escape in a file name still comes out as '?'."""
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import BIN, CT, MODEL, check, finish, tmpdir  # noqa: E402
@@ -97,6 +103,38 @@ def featurize_progress_on_tty():
           'the failure line starts a line of its own: %r' % fail)
 
 
+def stderr_one_write_per_line():
+    d = os.path.join(TMP, 'writes')
+    os.makedirs(d)
+    names = ['notes.jpg', 'bad\033[2J.jpg', 'short.png']
+    for n in names:
+        open(os.path.join(d, n), 'w').write('not a picture\n')
+    mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    packets = []
+
+    def read():
+        while True:
+            b = mine.recv(1 << 16)
+            if not b:
+                return
+            packets.append(b)
+    t = threading.Thread(target=read)
+    t.start()
+    r = subprocess.run([BIN, 'featurize', '--model', MODEL, '-o', os.path.join(TMP, 'fw'),
+                        *[os.path.join(d, n) for n in names]], stderr=theirs.fileno(), stdout=subprocess.DEVNULL)
+    theirs.close()
+    t.join(60)
+    mine.close()
+    text = b''.join(packets).decode('utf-8', 'replace')
+    lines = text.splitlines(keepends=True)
+    named = [ln for ln in lines if any(n.replace('\033', '?') in ln for n in names)]
+    check(r.returncode == 1 and len(named) == 3, 'featurize: a line for each of the 3 bad files: %r' % text[:400])
+    check(all(p.endswith(b'\n') and p.count(b'\n') == 1 for p in packets) and len(packets) == len(lines),
+          'stderr: %d writes for %d lines, each a whole line (first writes: %r)' % (len(packets), len(lines),
+                                                                                     packets[:4]))
+    check('\033' not in text and 'bad?[2J.jpg' in text, 'the escape in a file name printed as ?: %r' % named)
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -104,6 +142,7 @@ def main():
     big_app_segments()
     deep_path()
     featurize_progress_on_tty()
+    stderr_one_write_per_line()
     finish()
 
 

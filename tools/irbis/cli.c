@@ -23,26 +23,33 @@ static int utf8_seq(const unsigned char *p)
     return n;
 }
 
-/* Writes s with the bytes a terminal would act on (C0 controls but tab, DEL, and the UTF-8 form
- * of the C1 controls) and bytes that are not UTF-8 shown as '?': a file named "\033[2J.jpg"
- * must not clear the screen. */
-static void put_safe(FILE *f, const char *s)
+/* Copies s to d with the bytes a terminal would act on (C0 controls but tab, DEL, and the UTF-8
+ * form of the C1 controls) and bytes that are not UTF-8 shown as '?': a file named
+ * "\033[2J.jpg" must not clear the screen. d has room for strlen(s) + 1 bytes (nothing grows);
+ * returns the bytes written, not counting the terminating 0. */
+static size_t copy_safe(char *d, const char *s)
 {
+    char *o = d;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int n = *p >= 0x80 ? utf8_seq(p) : 1;
         if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
-            fputc('?', f), p++;
+            *o++ = '?', p++;
         else if (n == 0)
-            fputc('?', f);
+            *o++ = '?';
         else if (n > 1)
-            fwrite(p, 1, (size_t)n, f), p += n - 1;
+            memcpy(o, p, (size_t)n), o += n, p += n - 1;
         else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
-            fputc('?', f);
+            *o++ = '?';
         else
-            fputc(*p, f);
+            *o++ = (char)*p;
     }
+    *o = 0;
+    return (size_t)(o - d);
 }
 
+/* The whole line goes out in one fwrite: stderr is unbuffered, so a byte at a time was one
+ * write(2) each (a survey of many bad files paid hundreds of system calls per message), and
+ * lines from several processes on one stderr (irbis-mpi's ranks) could mix within a line. */
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     if (cli_quiet)
@@ -54,9 +61,20 @@ void cli_error(const char *cmd, const char *fmt, ...)
     int n = vsnprintf(small, sizeof small, fmt, ap);
     if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
         vsnprintf(msg, (size_t)n + 1, fmt, again);
-    fprintf(stderr, "irbis %s: ", cmd);
-    put_safe(stderr, msg ? msg : small);
-    fputc('\n', stderr);
+    const char *text = msg ? msg : small;
+    size_t head = strlen("irbis : ") + strlen(cmd), cap = head + strlen(text) + 2;
+    char line_small[4096], *line = cap <= sizeof line_small ? line_small : malloc(cap);
+    if (line) {
+        snprintf(line, cap, "irbis %s: ", cmd);
+        size_t len = strlen(line);
+        len += copy_safe(line + len, text);
+        line[len++] = '\n';
+        fwrite(line, 1, len, stderr);
+        if (line != line_small)
+            free(line);
+    } else { /* out of memory for a long line: at least the cause, unfiltered but bounded */
+        fprintf(stderr, "irbis %s: (a message of %zu bytes; out of memory to print it)\n", cmd, strlen(text));
+    }
     if (msg != small)
         free(msg);
     va_end(again);
