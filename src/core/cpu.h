@@ -1,6 +1,7 @@
 /* The vector instruction sets of this CPU, for the loops the library compiles several ways
- * (src/image/resize.c and ops.c, src/learn/novelty.c): each builds one body for each level with
- * __attribute__((target(...))) and picks the build from irb_cpu_simd() at run time. */
+ * (src/image/resize.c and ops.c, src/features/mapmean.c and motion.c, src/learn/novelty.c):
+ * each builds one body for each level with __attribute__((target(...))) and picks the build
+ * from irb_cpu_simd() at run time. */
 #ifndef IRB_CORE_CPU_H
 #define IRB_CORE_CPU_H
 

@@ -23,13 +23,12 @@ static int utf8_seq(const unsigned char *p)
     return n;
 }
 
-/* Copies s to d with the bytes a terminal would act on (C0 controls but tab, DEL, and the UTF-8
- * form of the C1 controls) and bytes that are not UTF-8 shown as '?': a file named
- * "\033[2J.jpg" must not clear the screen. d has room for strlen(s) + 1 bytes (nothing grows);
- * returns the bytes written, not counting the terminating 0. */
-static size_t copy_safe(char *d, const char *s)
+/* Rewrites s in place with the bytes a terminal would act on (C0 controls but tab, DEL, and the
+ * UTF-8 form of the C1 controls) and bytes that are not UTF-8 shown as '?': a file named
+ * "\033[2J.jpg" must not clear the screen. Nothing grows, so the text never overtakes itself. */
+static void make_safe(char *s)
 {
-    char *o = d;
+    char *o = s;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         int n = *p >= 0x80 ? utf8_seq(p) : 1;
         if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F)
@@ -37,19 +36,19 @@ static size_t copy_safe(char *d, const char *s)
         else if (n == 0)
             *o++ = '?';
         else if (n > 1)
-            memcpy(o, p, (size_t)n), o += n, p += n - 1;
+            memmove(o, p, (size_t)n), o += n, p += n - 1;
         else if ((*p < 0x20 && *p != '\t') || *p == 0x7F)
             *o++ = '?';
         else
             *o++ = (char)*p;
     }
     *o = 0;
-    return (size_t)(o - d);
 }
 
-/* The whole line goes out in one fwrite: stderr is unbuffered, so a byte at a time was one
- * write(2) each (a survey of many bad files paid hundreds of system calls per message), and
- * lines from several processes on one stderr (irbis-mpi's ranks) could mix within a line. */
+/* The line goes out as one fprintf, which glibc writes in one write(2) on the unbuffered
+ * stderr: a byte at a time was one system call each (hundreds per message on a survey of many
+ * bad files), and lines from several processes on one stderr (irbis-mpi's ranks) could mix
+ * within a line. */
 void cli_error(const char *cmd, const char *fmt, ...)
 {
     if (cli_quiet)
@@ -61,20 +60,9 @@ void cli_error(const char *cmd, const char *fmt, ...)
     int n = vsnprintf(small, sizeof small, fmt, ap);
     if (n >= (int)sizeof small && (msg = malloc((size_t)n + 1)) != NULL)
         vsnprintf(msg, (size_t)n + 1, fmt, again);
-    const char *text = msg ? msg : small;
-    size_t head = strlen("irbis : ") + strlen(cmd), cap = head + strlen(text) + 2;
-    char line_small[4096], *line = cap <= sizeof line_small ? line_small : malloc(cap);
-    if (line) {
-        snprintf(line, cap, "irbis %s: ", cmd);
-        size_t len = strlen(line);
-        len += copy_safe(line + len, text);
-        line[len++] = '\n';
-        fwrite(line, 1, len, stderr);
-        if (line != line_small)
-            free(line);
-    } else { /* out of memory for a long line: at least the cause, unfiltered but bounded */
-        fprintf(stderr, "irbis %s: (a message of %zu bytes; out of memory to print it)\n", cmd, strlen(text));
-    }
+    char *text = msg ? msg : small;
+    make_safe(text);
+    fprintf(stderr, "irbis %s: %s\n", cmd, text);
     if (msg != small)
         free(msg);
     va_end(again);
