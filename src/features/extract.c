@@ -4,12 +4,12 @@
  * (irb_preproc.flip = 2). Images go in chunks; while one chunk's rows go through the nets, the
  * next chunk decodes:
  *   - one queue (every net with a per-image slot per worker, irb_net_slots): the pool's workers
- *     take the chunk's CNN rows, largest input first, then the next chunk's images to decode;
+ *     take CNN rows (a decoded image's, oldest chunk first, largest input first), else images to
+ *     decode, with no barrier between chunks (sched_take);
  *   - otherwise the next chunk decodes on the pool while this thread runs the nets (irb_net_run).
- * Rows are handed out after each chunk, input by input, in image order. Buffers live as long as
- * the featurizer, so a long run allocates nothing per chunk. */
+ * Rows are handed out on the calling thread after each chunk, input by input, in image order.
+ * Buffers live as long as the featurizer, so a long run allocates nothing per chunk. */
 #include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -37,13 +37,18 @@ typedef struct chunk {
     int *n_rows;              /* per input */
     irb_error *status;        /* per image */
     float **output;           /* per input with a net: its rows through the net (count x per_image x out_dim) */
+    /* the mixed queue's tasks: the CNN rows, inputs largest first (order), then in image order */
+    size_t *at;                  /* at[k]: the first task of input order[k]; at[n_in]: the tasks */
+    size_t *row_image;           /* task -> its image */
+    unsigned char *ready;        /* image -> 1 once decoded */
+    size_t decode_next, decoded; /* images taken to decode, and decoded */
+    size_t cnn_next, cnn_done;   /* tasks taken, and done */
 } chunk;
 
 struct irb_featurizer {
     in_state *in;
     int n_in;
     int *order; /* inputs by decreasing size: the order their nets run in */
-    size_t *at; /* the mixed queue's task offsets (mixed_job.at) */
     int chunk_max;
     irb_pool *pool;
     irb_decoder_t **dec;
@@ -142,10 +147,13 @@ static void decode_part(void *ctx, int ith, int nth)
         decode_one(job->f, job->c, i, ith);
 }
 
-/* Lays out the chunk of images [first, first + count): each input's rows for the images it wants. */
+/* Lays out the chunk of images [first, first + count): each input's rows for the images it wants,
+ * and the mixed queue's tasks. */
 static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
 {
     c->first = first, c->count = count;
+    c->decode_next = c->decoded = c->cnn_next = c->cnn_done = 0;
+    memset(c->ready, 0, count);
     for (int j = 0; j < f->n_in; j++) {
         int r = 0;
         for (size_t i = 0; i < count; i++) {
@@ -156,6 +164,15 @@ static void chunk_plan(irb_featurizer *f, chunk *c, size_t first, size_t count)
         }
         c->n_rows[j] = r;
     }
+    size_t t = 0;
+    for (int k = 0; k < f->n_in; k++) {
+        int j = f->order[k];
+        c->at[k] = t;
+        for (size_t i = 0; f->in[j].in.net && i < count; i++)
+            for (long r = 0; c->slot[j][i] >= 0 && r < 1 + c->mirrored[j][i]; r++)
+                c->row_image[t++] = i;
+    }
+    c->at[f->n_in] = t;
 }
 
 /* Hands the chunk's rows out, input by input, in image order. */
@@ -197,45 +214,133 @@ static irb_status run_nets(irb_featurizer *f, const chunk *c, irb_error *err)
     return IRB_OK;
 }
 
-/* One queue for the pool's workers: every CNN row of the current chunk (inputs largest first, on
- * the nets' per-image slots, worker ith on slot ith), then every image of the next chunk to
- * decode. No worker waits at the end of a net while another finishes its row, decoding fills
- * the cores the nets leave, and the queue's short decode tasks come last. */
-typedef struct mixed_job {
+/* The mixed queue, without a barrier between chunks. Chunk k lives in set k % 3; the pool's
+ * workers take, in this order: the oldest chunk's next CNN row whose image is decoded (inputs
+ * largest first, rows in image order, worker ith on the nets' slot ith), the next image to decode
+ * of the oldest chunk with one left, or the first image of a new chunk when its set is free (the
+ * chunk three before it delivered). So a worker that ends one chunk's last row goes on with the
+ * next chunk's rows or images while the other finishes, and decoding fills the cores the nets
+ * leave. This thread hands each chunk's rows out as soon as all of them are done, in order. */
+typedef struct sched {
     irb_featurizer *f;
-    const chunk *cur;
-    chunk *next; /* count 0: nothing to decode */
-    size_t *at;  /* f->at: at[k], the first task of input order[k]; at[n_in], of decoding */
-    atomic_size_t task;
-    atomic_int failed;
+    size_t n;      /* images in the run */
+    long chunks;   /* chunks in the run */
+    long planned;  /* chunks laid out so far (0, 1, ...) */
+    long oldest;   /* the oldest chunk with a CNN row or a decode not yet taken */
+    long finished; /* chunks whose rows are all done (in order) */
+    long given;    /* chunks delivered */
+    int failed;
     irb_error err; /* the first failure's */
-} mixed_job;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* workers: a row's image decoded, a set freed, the run failed */
+    pthread_cond_t done; /* this thread: a chunk finished, the run failed */
+} sched;
 
-static void mixed_worker(void *ctx, int ith, int nth)
+enum { TASK_NONE, TASK_DECODE, TASK_CNN, TASK_STOP };
+
+/* Under the lock: the next task for a worker (its chunk's set in *c, image or row in *t). */
+static int sched_take(sched *q, chunk **c, size_t *t)
+{
+    irb_featurizer *f = q->f;
+    if (q->failed)
+        return TASK_STOP;
+    for (long k = q->oldest; k < q->planned; k++) { /* CNN rows first */
+        chunk *h = &f->set[k % 3];
+        if (h->cnn_next < h->at[f->n_in] && h->ready[h->row_image[h->cnn_next]]) {
+            *c = h, *t = h->cnn_next++;
+            return TASK_CNN;
+        }
+    }
+    for (long k = q->oldest; k < q->planned; k++) {
+        chunk *h = &f->set[k % 3];
+        if (h->decode_next < h->count) {
+            *c = h, *t = h->decode_next++;
+            return TASK_DECODE;
+        }
+    }
+    size_t step = (size_t)f->chunk_max, first = (size_t)q->planned * step;
+    if (q->planned < q->chunks && q->planned - q->given < 3) { /* a new chunk in a free set */
+        chunk *h = &f->set[q->planned % 3];
+        chunk_plan(f, h, first, q->n - first < step ? q->n - first : step);
+        q->planned++;
+        *c = h, *t = h->decode_next++;
+        return TASK_DECODE;
+    }
+    while (q->oldest < q->planned) { /* chunks with nothing left to take */
+        const chunk *h = &f->set[q->oldest % 3];
+        if (h->cnn_next < h->at[f->n_in] || h->decode_next < h->count)
+            break;
+        q->oldest++;
+    }
+    return q->oldest == q->chunks ? TASK_STOP : TASK_NONE;
+}
+
+/* Under the lock: marks a task of chunk c done, and the chunks it finishes. */
+static void sched_done(sched *q, chunk *c, int kind, size_t t)
+{
+    irb_featurizer *f = q->f;
+    if (kind == TASK_DECODE) {
+        c->ready[t] = 1;
+        c->decoded++;
+        pthread_cond_broadcast(&q->work);
+    } else {
+        c->cnn_done++;
+    }
+    int any = 0;
+    while (q->finished < q->planned) {
+        const chunk *h = &f->set[q->finished % 3];
+        if (h->decoded < h->count || h->cnn_done < h->at[f->n_in])
+            break;
+        q->finished++, any = 1;
+    }
+    if (any)
+        pthread_cond_signal(&q->done);
+}
+
+/* One CNN row: task t of chunk c, on the nets' slot ith. */
+static irb_status sched_row(irb_featurizer *f, const chunk *c, size_t t, int ith, irb_error *e)
+{
+    int k = 0;
+    while (t >= c->at[k + 1])
+        k++;
+    int j = f->order[k];
+    const in_state *is = &f->in[j];
+    size_t r = t - c->at[k];
+    return irb_net_run_slot(is->in.net, ith, c->rows[j] + r * is->in_dim, c->output[j] + r * is->out_dim, e);
+}
+
+static void sched_worker(void *ctx, int ith, int nth)
 {
     (void)nth;
-    mixed_job *job = ctx;
-    irb_featurizer *f = job->f;
-    size_t cnn = job->at[f->n_in], n = cnn + job->next->count;
-    for (size_t t; (t = atomic_fetch_add(&job->task, 1)) < n;) {
-        if (t >= cnn) {
-            decode_one(f, job->next, t - cnn, ith);
+    sched *q = ctx;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        chunk *c = NULL;
+        size_t t = 0;
+        int kind = sched_take(q, &c, &t);
+        if (kind == TASK_STOP)
+            break;
+        if (kind == TASK_NONE) {
+            pthread_cond_wait(&q->work, &q->mu);
             continue;
         }
-        if (atomic_load(&job->failed))
-            continue;
-        int k = 0;
-        while (t >= job->at[k + 1])
-            k++;
-        int j = f->order[k];
-        const in_state *is = &f->in[j];
-        size_t r = t - job->at[k];
+        pthread_mutex_unlock(&q->mu);
         irb_error e = {0};
-        if (irb_net_run_slot(is->in.net, ith, job->cur->rows[j] + r * is->in_dim, job->cur->output[j] + r * is->out_dim,
-                             &e) != IRB_OK &&
-            !atomic_exchange(&job->failed, 1))
-            job->err = e;
+        irb_status s = IRB_OK;
+        if (kind == TASK_DECODE)
+            decode_one(q->f, c, t, ith);
+        else
+            s = sched_row(q->f, c, t, ith, &e);
+        pthread_mutex_lock(&q->mu);
+        if (s != IRB_OK && !q->failed) {
+            q->failed = 1;
+            q->err = e;
+            pthread_cond_broadcast(&q->work);
+            pthread_cond_signal(&q->done);
+        }
+        sched_done(q, c, kind, t);
     }
+    pthread_mutex_unlock(&q->mu);
 }
 
 /* Whether the mixed queue can serve: a pool, and every net with a slot per worker. */
@@ -252,26 +357,45 @@ static int mixed_ok(const irb_featurizer *f)
     return nets > 0;
 }
 
-/* Starts cur's CNN rows and next's decoding on the pool in the background (bg_run). */
-static void mixed_start(irb_featurizer *f, chunk *cur, chunk *next, mixed_job *job, bg_run *bg)
+static void *sched_main(void *arg)
 {
-    *job = (mixed_job){.f = f, .cur = cur, .next = next, .at = f->at};
-    for (int k = 0; k < f->n_in; k++) {
-        int j = f->order[k];
-        job->at[k + 1] = job->at[k] + (f->in[j].in.net ? (size_t)cur->n_rows[j] : 0);
-    }
-    atomic_init(&job->task, 0);
-    atomic_init(&job->failed, 0);
-    bg_start(bg, f->pool, mixed_worker, job);
+    sched *q = arg;
+    irb_pool_run(q->f->pool, sched_worker, q);
+    return NULL;
 }
 
-static irb_status mixed_wait(mixed_job *job, bg_run *bg, irb_error *err)
+/* The run on the mixed queue; *started = 0 when its workers' thread cannot start (nothing done). */
+static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, void *ctx, irb_error *err, int *started)
 {
-    bg_wait(bg);
-    if (!atomic_load(&job->failed))
+    size_t step = (size_t)f->chunk_max;
+    sched q = {.f = f, .n = n, .chunks = (long)((n + step - 1) / step)};
+    pthread_mutex_init(&q.mu, NULL);
+    pthread_cond_init(&q.work, NULL);
+    pthread_cond_init(&q.done, NULL);
+    pthread_t th;
+    *started = pthread_create(&th, NULL, sched_main, &q) == 0;
+    pthread_mutex_lock(&q.mu);
+    while (*started && q.given < q.chunks) {
+        while (!q.failed && q.finished == q.given)
+            pthread_cond_wait(&q.done, &q.mu);
+        if (q.failed)
+            break;
+        pthread_mutex_unlock(&q.mu);
+        deliver(f, &f->set[q.given % 3], fn, ctx);
+        pthread_mutex_lock(&q.mu);
+        q.given++;
+        pthread_cond_broadcast(&q.work);
+    }
+    pthread_mutex_unlock(&q.mu);
+    if (*started)
+        pthread_join(th, NULL);
+    pthread_mutex_destroy(&q.mu);
+    pthread_cond_destroy(&q.work);
+    pthread_cond_destroy(&q.done);
+    if (!q.failed)
         return IRB_OK;
-    irb_error_copy(err, &job->err);
-    return job->err.status != IRB_OK ? job->err.status : IRB_INTERNAL;
+    irb_error_copy(err, &q.err);
+    return q.err.status != IRB_OK ? q.err.status : IRB_INTERNAL;
 }
 
 /* Plans c as the chunk after `prev` (count 0 past the end). */
@@ -285,29 +409,6 @@ static void chunk_next(irb_featurizer *f, const chunk *prev, chunk *c, size_t n)
         c->first = n;
 }
 
-/* The mixed queue over three chunk sets: while the pool runs chunk k's rows through the nets and
- * decodes chunk k + 1, this thread hands chunk k - 1's rows out. */
-static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, void *ctx, irb_error *err)
-{
-    chunk *prev = NULL, *cur = &f->set[0], *next = &f->set[1], *spare = &f->set[2];
-    mixed_job job;
-    bg_run bg;
-    irb_status s = IRB_OK;
-    while (cur->count > 0) {
-        chunk_next(f, cur, next, n);
-        mixed_start(f, cur, next, &job, &bg);
-        if (prev)
-            deliver(f, prev, fn, ctx);
-        if ((s = mixed_wait(&job, &bg, err)) != IRB_OK)
-            return s;
-        chunk *t = prev ? prev : spare;
-        prev = cur, cur = next, next = t;
-    }
-    if (prev)
-        deliver(f, prev, fn, ctx);
-    return s;
-}
-
 irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_t n, const unsigned char *mark,
                               irb_feat_fn fn, void *ctx, irb_error *err)
 {
@@ -317,12 +418,16 @@ irb_status irb_featurizer_run(irb_featurizer *f, const char *const *paths, size_
     size_t step = (size_t)f->chunk_max;
     if (n == 0)
         return IRB_OK;
+    if (f->mixed) {
+        int started = 0;
+        irb_status s = run_all_mixed(f, n, fn, ctx, err, &started);
+        if (started)
+            return s;
+    }
     chunk *cur = &f->set[0], *next = &f->set[1];
     chunk_plan(f, cur, 0, n < step ? n : step);
     decode_job job = {f, cur};
     irb_pool_run(f->pool, decode_part, &job);
-    if (f->mixed)
-        return run_all_mixed(f, n, fn, ctx, err);
     irb_status s = IRB_OK;
     bg_run bg = {0};
     while (cur->count > 0) { /* the next chunk decodes on the pool while this thread runs the nets */
@@ -350,7 +455,7 @@ static void chunk_free(chunk *c, int n_in)
         irb_free(c->mirrored ? c->mirrored[j] : NULL);
     }
     irb_free(c->rows), irb_free(c->slot), irb_free(c->mirrored), irb_free(c->n_rows), irb_free(c->status);
-    irb_free(c->output);
+    irb_free(c->output), irb_free(c->at), irb_free(c->row_image), irb_free(c->ready);
 }
 
 void irb_featurizer_free(irb_featurizer *f)
@@ -366,7 +471,6 @@ void irb_featurizer_free(irb_featurizer *f)
     for (int k = 0; k < 3; k++)
         chunk_free(&f->set[k], f->n_in);
     irb_free(f->order);
-    irb_free(f->at);
     irb_free(f->in);
     irb_free(f);
 }
@@ -399,7 +503,14 @@ static irb_status chunk_alloc(irb_featurizer *f, chunk *c, irb_error *err)
     c->n_rows = irb_calloc((size_t)f->n_in, sizeof *c->n_rows);
     c->status = irb_calloc(m, sizeof *c->status);
     c->output = irb_calloc((size_t)f->n_in, sizeof *c->output);
-    if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status || !c->output)
+    size_t tasks = 0;
+    for (int j = 0; j < f->n_in; j++)
+        tasks += f->in[j].in.net ? m * (size_t)f->in[j].per_image : 0;
+    c->at = irb_calloc((size_t)f->n_in + 1, sizeof *c->at);
+    c->row_image = irb_malloc_array(tasks ? tasks : 1, sizeof *c->row_image);
+    c->ready = irb_malloc(m);
+    if (!c->rows || !c->slot || !c->mirrored || !c->n_rows || !c->status || !c->output || !c->at || !c->row_image ||
+        !c->ready)
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");
     for (int j = 0; j < f->n_in; j++) {
         c->rows[j] = irb_malloc_large(m * (size_t)f->in[j].per_image, f->in[j].in_dim * sizeof(float));
@@ -428,9 +539,7 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     }
     f->n_in = n;
     f->order = irb_malloc_array((size_t)n, sizeof *f->order);
-    f->at = irb_calloc((size_t)n + 1, sizeof *f->at);
-    if (!f->order || !f->at) {
-        irb_free(f->order), irb_free(f->at);
+    if (!f->order) {
         irb_free(f->in);
         irb_free(f);
         return irb_fail(err, IRB_NOMEM, "featurizer: out of memory");

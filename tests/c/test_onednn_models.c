@@ -11,7 +11,9 @@
  *   test_onednn_models run MODEL LAYER BATCH THREADS IN.bin OUT
  * runs BATCH images of raw float32 NCHW from IN.bin through the oneDNN engine cut at LAYER and
  * writes raw float32 outputs to OUT.fp32, OUT.fp32b1, OUT.logits, OUT.bf16 (see helper_run). */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <unistd.h>
 
 #include <irbis.h>
 
@@ -195,7 +197,8 @@ static int helper_run(char **argv)
 
 /* The featurizer's mixed queue (CNN rows of several nets on their per-image slots, and the next
  * chunk's decoding, in one pool): a 224 input with mirrors and a 160 input, real frames in chunks
- * (batch 2, so several chunks), a missing file among them. Every row equals the same tensor
+ * (batch 2, so 4 chunks in the 3 chunk sets, the first delivered slowly so that the workers wait
+ * for a free set; and batch 1, 8 chunks), a missing file among them. Every row equals the same tensor
  * preprocessed alone (irb_preprocess_file, the mirror flipped by hand) through irb_net_run
  * byte for byte (the same single-threaded primitives). irb_net_slots: 2 for the per-image nets,
  * 0 for a batch-1 (intra-op) one, and a slot out of range is refused. */
@@ -203,11 +206,14 @@ typedef struct feat_rows {
     float *rows; /* [image][input][flipped] x 1280 */
     int got[8][2][2];
     int bad[8][2];
+    int slow; /* 1: the first row's delivery takes 0.2 s, so the workers run out of free chunk sets */
 } feat_rows;
 
 static void keep_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
 {
     feat_rows *r = ctx;
+    if (r->slow && index == 0 && input == 0 && !flipped)
+        usleep(200000);
     if (!row) {
         r->bad[index][input] += e && e->status != IRB_OK;
         return;
@@ -256,13 +262,17 @@ static void test_featurizer_mixed(const irb_model_t *m)
     float scratch[1280];
     CHECK(irb_net_run_slot(nets[0], 2, scratch, scratch, &err) == IRB_INVALID_ARG && strstr(err.message, "slot"),
           "slot 2 of 2 refused: %s", err.message);
-    feat_rows r = {.rows = calloc((size_t)8 * 2 * 2 * 1280, sizeof(float))};
-    irb_featurizer_opts fo = {.threads = 2, .batch = 2};
-    irb_featurizer *f = NULL;
-    CHECK(irb_featurizer_new(in, 2, &fo, &f, &err) == IRB_OK, "featurizer: %s", err.message);
-    if (f)
-        CHECK(irb_featurizer_run(f, pp, 8, NULL, keep_row, &r, &err) == IRB_OK, "run: %s", err.message);
-    irb_featurizer_free(f);
+    /* batch 2 (4 chunks in 3 sets) with a slow first delivery, and batch 1 (8 chunks) */
+    feat_rows runs[2] = {{.rows = calloc((size_t)8 * 2 * 2 * 1280, sizeof(float)), .slow = 1},
+                         {.rows = calloc((size_t)8 * 2 * 2 * 1280, sizeof(float))}};
+    for (int v = 0; v < 2; v++) {
+        irb_featurizer_opts fo = {.threads = 2, .batch = 2 - v};
+        irb_featurizer *f = NULL;
+        CHECK(irb_featurizer_new(in, 2, &fo, &f, &err) == IRB_OK, "featurizer: %s", err.message);
+        if (f)
+            CHECK(irb_featurizer_run(f, pp, 8, NULL, keep_row, &runs[v], &err) == IRB_OK, "run: %s", err.message);
+        irb_featurizer_free(f);
+    }
     irb_decoder_t *dec = NULL;
     CHECK(irb_decoder_new(&dec) == IRB_OK, "decoder");
     float *x = malloc(sizeof(float) * 3 * 224 * 224), *y = malloc(sizeof(float) * 3 * 224 * 224);
@@ -270,7 +280,8 @@ static void test_featurizer_mixed(const irb_model_t *m)
     for (int i = 0; i < 8 && dec; i++)
         for (int k = 0; k < 2; k++) {
             if (i == 3) {
-                CHECK(r.bad[i][k] == 1 && !r.got[i][k][0], "the missing file: one error row per input");
+                for (int v = 0; v < 2; v++)
+                    CHECK(runs[v].bad[i][k] == 1 && !runs[v].got[i][k][0], "the missing file: one error row per input");
                 continue;
             }
             for (int fl = 0; fl <= in[k].flip; fl++) {
@@ -281,15 +292,18 @@ static void test_featurizer_mixed(const irb_model_t *m)
                         y[(size_t)c * n + q] = fl ? x[(size_t)c * n + n - 1 - q] : x[(size_t)c * n + q];
                 float want[1280];
                 CHECK(irb_net_run(nets[k], y, 1, want) == IRB_OK, "%s", irb_net_error(nets[k])->message);
-                const float *got = r.rows + (((size_t)i * 2 + (size_t)k) * 2 + (size_t)fl) * 1280;
-                CHECK(r.got[i][k][fl] == 1, "%s input %d flipped %d: %d rows", files[i], k, fl, r.got[i][k][fl]);
-                differ += memcmp(got, want, sizeof want) != 0;
-                rows++;
+                for (int v = 0; v < 2; v++) {
+                    const feat_rows *r = &runs[v];
+                    const float *got = r->rows + (((size_t)i * 2 + (size_t)k) * 2 + (size_t)fl) * 1280;
+                    CHECK(r->got[i][k][fl] == 1, "%s input %d flipped %d: %d rows", files[i], k, fl, r->got[i][k][fl]);
+                    differ += memcmp(got, want, sizeof want) != 0;
+                    rows++;
+                }
             }
         }
-    CHECK(rows == 21 && differ == 0, "featurizer rows vs one image at a time: %zu of %zu differ", differ, rows);
+    CHECK(rows == 42 && differ == 0, "featurizer rows vs one image at a time: %zu of %zu differ", differ, rows);
     irb_decoder_free(dec);
-    free(x), free(y), free(r.rows);
+    free(x), free(y), free(runs[0].rows), free(runs[1].rows);
     irb_net_free(nets[0]), irb_net_free(nets[1]);
     irb_net_opts o1 = {.cut = 2, .pool = IRB_POOL_AVG, .engine = IRB_ENGINE_ONEDNN, .threads = 2, .max_batch = 1};
     irb_net_t *one = test_net(m, &o1, "batch-1 net");
