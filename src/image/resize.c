@@ -110,31 +110,40 @@ __attribute__((target("sse4.1"))) static void hrow3_sse41(const uint8_t *row, co
 }
 #endif
 
-/* The RGB horizontal pass 16 output pixels (48 values) at a time, for groups of 16 whose source
+/* The RGB horizontal pass 16 output pixels (48 values) at a time. Groups of 16 whose source
  * pixels lie within 64 bytes (upscales, mild downscales): the group's source bytes are one
  * register, and for each tap a byte permute puts every value's source byte in its place; the
- * 48 sums are 32-bit lanes. Each value's sum is the same integer as hrow3's (a tap past a
- * pixel's count has weight 0), so the same bytes. The tables depend only on the kernel, so they
- * are made once per pass and used for every row. */
+ * 48 sums are 32-bit lanes. Wider groups (downscales): for each tap one gather reads each
+ * pixel's 3 bytes (and the next one) from its own source pixel, and the three channels' sums are
+ * 16 lanes each. Each value's sum is the same integer as hrow3's (a tap past a pixel's count has
+ * weight 0), so the same bytes. The tables depend only on the kernel, so they are made once per
+ * pass and used for every row. */
 #if IRB_X86
 enum { HG = 16 };
 
 typedef struct hgroup {
-    int off;  /* first source byte of the group in a row; -1: the group runs on hrow3 */
+    int off;  /* first source byte of the group in a row; -1: the group gathers */
+    int need; /* gathering: the bytes of a row (from its start) its gathers read */
     int taps; /* the most taps of its pixels */
-    int at;   /* its first tap's entry in hplan.idx / hplan.w */
+    int at;   /* its first tap's entry in hplan.idx / hplan.w, or (gathering) hplan.gat */
 } hgroup;
+
+typedef struct htap {
+    int32_t off[HG]; /* each pixel's source byte in the row for this tap */
+    int32_t w[HG];   /* its weight (0 past the pixel's count) */
+} htap;
 
 typedef struct hplan {
     int n;
     hgroup *g;
     uint8_t (*idx)[64];   /* per tap: the source byte of each of the 48 values (64 for the permute) */
     int32_t (*w)[3 * HG]; /* per tap: each value's weight */
+    htap *gat;            /* per tap of a gathering group */
 } hplan;
 
 static void hplan_free(hplan *hp)
 {
-    irb_free(hp->g), irb_free(hp->idx), irb_free(hp->w);
+    irb_free(hp->g), irb_free(hp->idx), irb_free(hp->w), irb_free(hp->gat);
     memset(hp, 0, sizeof *hp);
 }
 
@@ -147,11 +156,12 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
     hp->g = irb_malloc_array((size_t)hp->n + 1, sizeof *hp->g);
     hp->idx = irb_calloc(taps + 1, sizeof *hp->idx);
     hp->w = irb_calloc(taps + 1, sizeof *hp->w);
-    if (!hp->g || !hp->idx || !hp->w) {
+    hp->gat = irb_calloc(taps + 1, sizeof *hp->gat);
+    if (!hp->g || !hp->idx || !hp->w || !hp->gat) {
         hplan_free(hp);
         return 0;
     }
-    int at = 0;
+    int at = 0, gat = 0;
     for (int gi = 0; gi < hp->n; gi++) {
         hgroup *g = &hp->g[gi];
         int x0 = gi * HG, base = kn->bounds[x0 * 2], end = base, taps_g = 0;
@@ -163,8 +173,18 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
         }
         g->off = (end - base) * 3 <= 64 ? base * 3 : -1;
         g->taps = taps_g, g->at = at;
-        if (g->off < 0)
+        if (g->off < 0) {
+            g->at = gat, g->need = 0;
+            for (int t = 0; t < taps_g; t++, gat++)
+                for (int j = 0; j < HG; j++) {
+                    int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
+                    htap *h = &hp->gat[gat];
+                    h->off[j] = (t < n ? xmin + t : xmin) * 3;
+                    h->w[j] = t < n ? kn->k[(size_t)(x0 + j) * (size_t)kn->ksize + (size_t)t] : 0;
+                    g->need = h->off[j] + 4 > g->need ? h->off[j] + 4 : g->need;
+                }
             continue;
+        }
         for (int t = 0; t < taps_g; t++, at++)
             for (int j = 0; j < HG; j++) {
                 int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
@@ -177,6 +197,32 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
     return 1;
 }
 
+/* One gathering group: 16 pixels' sums over `taps` taps, written as 48 interleaved bytes. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void hgather(const uint8_t *row, const htap *tap,
+                                                                           int taps, uint8_t *out)
+{
+    const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
+    const __m512i byte = _mm512_set1_epi32(0xff);
+    __m512i r = bias, g = bias, b = bias;
+    for (int t = 0; t < taps; t++) {
+        __m512i v = _mm512_i32gather_epi32(_mm512_loadu_si512(tap[t].off), (const void *)row, 1);
+        __m512i w = _mm512_loadu_si512(tap[t].w);
+        r = _mm512_add_epi32(r, _mm512_mullo_epi32(_mm512_and_si512(v, byte), w));
+        g = _mm512_add_epi32(g, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 8), byte), w));
+        b = _mm512_add_epi32(b, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 16), byte), w));
+    }
+    /* >> PRECISION, clamp to 0..255 as clip8; then R0 G0 B0 R1 ... from the three 16-byte rows */
+    __m128i r8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(r, PRECISION), zero));
+    __m128i g8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(g, PRECISION), zero));
+    __m128i b8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(b, PRECISION), zero));
+    __m512i all = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(r8), g8, 1), b8, 2);
+    static const uint8_t inter[64] = {0,  16, 32, 1,  17, 33, 2,  18, 34, 3,  19, 35, 4,  20, 36, 5,
+                                      21, 37, 6,  22, 38, 7,  23, 39, 8,  24, 40, 9,  25, 41, 10, 26,
+                                      42, 11, 27, 43, 12, 28, 44, 13, 29, 45, 14, 30, 46, 15, 31, 47};
+    __m512i x = _mm512_permutexvar_epi8(_mm512_loadu_si512(inter), all);
+    _mm512_mask_storeu_epi8(out, (__mmask64)0xffffffffffffULL, x);
+}
+
 __attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
 hrow3_vbmi(const uint8_t *row, const uint8_t *end, const kernel *kn, const hplan *hp, int out_w, uint8_t *o)
 {
@@ -184,7 +230,10 @@ hrow3_vbmi(const uint8_t *row, const uint8_t *end, const kernel *kn, const hplan
     for (int gi = 0; gi < hp->n; gi++) {
         const hgroup *g = &hp->g[gi];
         if (g->off < 0) {
-            hrow3_sse41(row, end, kn, gi * HG, (gi + 1) * HG, o);
+            if (end - row < g->need) /* the image's last pixel: its 4-byte read would pass the end */
+                hrow3_sse41(row, end, kn, gi * HG, (gi + 1) * HG, o);
+            else
+                hgather(row, &hp->gat[g->at], g->taps, o + (size_t)gi * HG * 3);
             continue;
         }
         const uint8_t *p = row + g->off;

@@ -191,7 +191,9 @@ static void ref_resize(const irb_image *src, double x0, double x1, int ow, int o
 static void test_resize_simd(void)
 {
     static const int sizes[][4] = {{256, 256, 576, 576}, {256, 256, 448, 448}, {256, 256, 224, 224}, {37, 23, 61, 50},
-                                   {100, 7, 33, 90},     {5, 300, 1, 17},      {640, 360, 97, 131},  {3, 3, 1000, 2}};
+                                   {100, 7, 33, 90},     {5, 300, 1, 17},      {640, 360, 97, 131},  {3, 3, 1000, 2},
+                                   {1120, 9, 576, 5},    {1120, 9, 448, 5},    {1120, 9, 224, 5},    {480, 6, 224, 4},
+                                   {200, 3, 150, 2}};
     uint32_t seed = 12345;
     int was = irb__simd(1), mismatches = 0, cases = 0;
     for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
