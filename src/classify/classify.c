@@ -282,6 +282,7 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
         .sort = o->sort,
         .report_sequences = o->report_sequences,
         .max_sequence_images = o->max_sequence_images,
+        .threads = o->threads,
     };
     irb_progress_phase(r->pt, IRB_PHASE_SEQUENCES, 0, 1);
     IRB_TRY(irb_store_build_sequences(r->st, o->sequence_gap, r->nc, r->pos, o->threshold, o->min_confidence,

@@ -325,6 +325,7 @@ typedef struct irb_outputs_opts {
     const char *utc_offset;  /* "Z" or "+hh:mm" */
     irb_sort_mode sort;
     int report_sequences, max_sequence_images;
+    int threads; /* for the report's thumbnails (0: every CPU) */
 } irb_outputs_opts;
 
 /* OUT/predictions.csv, one row per image in path order (docs/classify.md). */

@@ -3,6 +3,7 @@
  * thumbnails (OUT/thumbs/<image id>.jpg, small JPEGs written with TurboJPEG), and the images
  * that failed with their cause. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "core/pool.h"
 #include "core/text.h"
 #include "irbis/image.h"
 #include "classify/classify_internal.h"
@@ -201,6 +203,81 @@ static irb_status sequence_row(irb_store *st, const irb_outputs_opts *o, int r, 
     return s == IRB_OK ? end : s;
 }
 
+/* The thumbnails the ranked sequences show (each one's first images), made before the page is
+ * written, on the run's threads: a survey of large frames spends most of its report on decoding
+ * them. The store is read here, on the calling thread; the workers only decode and write files.
+ * One that fails here fails again when the page is written, and shows the file name. */
+typedef struct thumb_job {
+    char **src, **dst;
+    size_t n;
+    atomic_size_t next;
+    irb_decoder_t **dec;
+    tjhandle *enc;
+} thumb_job;
+
+static void thumb_worker(void *ctx, int ith, int nth)
+{
+    (void)nth;
+    thumb_job *j = ctx;
+    struct stat sb;
+    for (size_t i; (i = atomic_fetch_add(&j->next, 1)) < j->n;)
+        if (j->dec[ith] && j->enc[ith] && stat(j->dst[i], &sb) != 0)
+            irb_thumb_write(j->dec[ith], j->enc[ith], j->src[i], j->dst[i]);
+}
+
+static irb_status make_thumbs(irb_store *st, const irb_outputs_opts *o, const ranked *top, int n, const char *thumbs,
+                              irb_error *err)
+{
+    int max = o->max_sequence_images > 0 ? o->max_sequence_images : 6;
+    size_t cap = (size_t)n * (size_t)max;
+    thumb_job j = {.src = irb_calloc(cap + 1, sizeof(char *)), .dst = irb_calloc(cap + 1, sizeof(char *))};
+    if (!j.src || !j.dst) {
+        irb_free(j.src), irb_free(j.dst);
+        return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
+    }
+    irb_status s = IRB_OK;
+    for (int r = 0; s == IRB_OK && r < n; r++) {
+        irb_store_iter *it;
+        if ((s = irb_store_members_begin(st, top[r].id, o->n_classes, &it, err)) != IRB_OK)
+            break;
+        irb_img_row m;
+        for (int i = 0; i < max && irb_store_images_next(it, &m); i++) {
+            char name[64];
+            snprintf(name, sizeof name, "%lld.jpg", (long long)m.id);
+            char *a = irb_path_join(o->survey_dir, m.path), *b = irb_path_join(thumbs, name);
+            if (a && b)
+                j.src[j.n] = a, j.dst[j.n++] = b;
+            else
+                irb_free(a), irb_free(b);
+        }
+        s = irb_store_iter_end(it, err);
+    }
+    int threads = o->threads > 0 ? o->threads : irb_cpu_count();
+    irb_pool *pool = s == IRB_OK && j.n > 1 && threads > 1 ? irb_pool_new(threads < 8 ? threads : 8) : NULL;
+    int nw = irb_pool_size(pool);
+    j.dec = irb_calloc((size_t)nw, sizeof *j.dec);
+    j.enc = irb_calloc((size_t)nw, sizeof *j.enc);
+    if (s == IRB_OK && j.dec && j.enc) {
+        for (int w = 0; w < nw; w++) {
+            if (irb_decoder_new(&j.dec[w]) != IRB_OK)
+                j.dec[w] = NULL;
+            j.enc[w] = tjInitCompress();
+        }
+        atomic_init(&j.next, 0);
+        irb_pool_run(pool, thumb_worker, &j);
+        for (int w = 0; w < nw; w++) {
+            irb_decoder_free(j.dec[w]);
+            if (j.enc[w])
+                tjDestroy(j.enc[w]);
+        }
+    }
+    irb_pool_free(pool);
+    for (size_t i = 0; i < j.n; i++)
+        irb_free(j.src[i]), irb_free(j.dst[i]);
+    irb_free(j.src), irb_free(j.dst), irb_free(j.dec), irb_free(j.enc);
+    return s;
+}
+
 static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, int target, FILE *f, irb_error *err)
 {
     int cap = o->report_sequences > 0 ? o->report_sequences : 50, n = 0;
@@ -217,6 +294,8 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
         s = irb_fail(err, IRB_NOMEM, "out of memory writing the report");
     if (s == IRB_OK)
         s = irb_mkdirs(thumbs, err);
+    if (s == IRB_OK)
+        s = make_thumbs(st, o, top, n, thumbs, err);
     fputs("<h2>Sequences ranked by p(", f);
     irb_html_put(f, o->classes[target]);
     fputs(")</h2>\n<table id=\"sequences\"><tr><th>#</th><th>sequence</th><th>camera</th><th>start</th><th>end</th>"
