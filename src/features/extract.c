@@ -94,11 +94,17 @@ static void *bg_main(void *arg)
     return NULL;
 }
 
-static void bg_start(bg_run *b, irb_pool *pool, void (*fn)(void *ctx, int ith, int nth), void *ctx)
+/* Starts the job on a thread of its own; 0 when no thread can start (nothing run). */
+static int bg_try(bg_run *b, irb_pool *pool, void (*fn)(void *ctx, int ith, int nth), void *ctx)
 {
     *b = (bg_run){.pool = pool, .fn = fn, .ctx = ctx};
     b->running = pthread_create(&b->thread, NULL, bg_main, b) == 0;
-    if (!b->running)
+    return b->running;
+}
+
+static void bg_start(bg_run *b, irb_pool *pool, void (*fn)(void *ctx, int ith, int nth), void *ctx)
+{
+    if (!bg_try(b, pool, fn, ctx))
         irb_pool_run(pool, fn, ctx);
 }
 
@@ -226,7 +232,6 @@ typedef struct sched {
     size_t n;      /* images in the run */
     long chunks;   /* chunks in the run */
     long planned;  /* chunks laid out so far (0, 1, ...) */
-    long oldest;   /* the oldest chunk with a CNN row or a decode not yet taken */
     long finished; /* chunks whose rows are all done (in order) */
     long given;    /* chunks delivered */
     int failed;
@@ -244,14 +249,14 @@ static int sched_take(sched *q, chunk **c, size_t *t)
     irb_featurizer *f = q->f;
     if (q->failed)
         return TASK_STOP;
-    for (long k = q->oldest; k < q->planned; k++) { /* CNN rows first */
+    for (long k = q->given; k < q->planned; k++) { /* CNN rows first (delivered chunks have none) */
         chunk *h = &f->set[k % 3];
         if (h->cnn_next < h->at[f->n_in] && h->ready[h->row_image[h->cnn_next]]) {
             *c = h, *t = h->cnn_next++;
             return TASK_CNN;
         }
     }
-    for (long k = q->oldest; k < q->planned; k++) {
+    for (long k = q->given; k < q->planned; k++) {
         chunk *h = &f->set[k % 3];
         if (h->decode_next < h->count) {
             *c = h, *t = h->decode_next++;
@@ -266,13 +271,14 @@ static int sched_take(sched *q, chunk **c, size_t *t)
         *c = h, *t = h->decode_next++;
         return TASK_DECODE;
     }
-    while (q->oldest < q->planned) { /* chunks with nothing left to take */
-        const chunk *h = &f->set[q->oldest % 3];
-        if (h->cnn_next < h->at[f->n_in] || h->decode_next < h->count)
-            break;
-        q->oldest++;
+    /* nothing to take now: wait for an image to decode or a set to free, unless every task of the
+     * run is taken (a row whose image another worker is decoding is not) */
+    for (long k = q->given; k < q->planned; k++) {
+        const chunk *h = &f->set[k % 3];
+        if (h->cnn_next < h->at[f->n_in])
+            return TASK_NONE;
     }
-    return q->oldest == q->chunks ? TASK_STOP : TASK_NONE;
+    return q->planned == q->chunks ? TASK_STOP : TASK_NONE;
 }
 
 /* Under the lock: marks a task of chunk c done, and the chunks it finishes. */
@@ -357,13 +363,6 @@ static int mixed_ok(const irb_featurizer *f)
     return nets > 0;
 }
 
-static void *sched_main(void *arg)
-{
-    sched *q = arg;
-    irb_pool_run(q->f->pool, sched_worker, q);
-    return NULL;
-}
-
 /* The run on the mixed queue; *started = 0 when its workers' thread cannot start (nothing done). */
 static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, void *ctx, irb_error *err, int *started)
 {
@@ -372,8 +371,8 @@ static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, voi
     pthread_mutex_init(&q.mu, NULL);
     pthread_cond_init(&q.work, NULL);
     pthread_cond_init(&q.done, NULL);
-    pthread_t th;
-    *started = pthread_create(&th, NULL, sched_main, &q) == 0;
+    bg_run bg;
+    *started = bg_try(&bg, f->pool, sched_worker, &q);
     pthread_mutex_lock(&q.mu);
     while (*started && q.given < q.chunks) {
         while (!q.failed && q.finished == q.given)
@@ -387,8 +386,7 @@ static irb_status run_all_mixed(irb_featurizer *f, size_t n, irb_feat_fn fn, voi
         pthread_cond_broadcast(&q.work);
     }
     pthread_mutex_unlock(&q.mu);
-    if (*started)
-        pthread_join(th, NULL);
+    bg_wait(&bg);
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.work);
     pthread_cond_destroy(&q.done);
