@@ -12,6 +12,8 @@
  * prints "passes P" (CNN passes per image), then "stage images/s" lines, the four stages per
  * round (REPEATS: CNN batches per input, default 4; ROUNDS default 1; STAGES: letters of the
  * stages to run, d n c f, default all; with i, the CNN stage also prints each input's rate).
+ * BENCH_SIMD=L in the environment caps the library's vector level at L (0 portable, 1 SSE4.1,
+ * 2 AVX2, 3 AVX-512, 4 AVX-512 VBMI: src/core/cpu.h), to time an AVX2 machine's builds here.
  * The survey run itself (scan, store, outputs) is timed by bench/bench_pipeline.py, which
  * drives this. */
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "irbis/experiment.h"
 #include "irbis/pipeline.h"
 #include "classify/classify_internal.h"
+#include "core/cpu.h"
 
 #define MAX_IN (IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS)
 #define BATCH  16
@@ -184,6 +187,8 @@ static void classifier(bench *b, int reps, span *t)
 int main(int argc, char **argv)
 {
     cli_process_setup(); /* as the CLI: OpenBLAS's idle threads stopped */
+    if (getenv("BENCH_SIMD"))
+        irb__simd_cap(atoi(getenv("BENCH_SIMD")));
     if (argc < 5) {
         fprintf(stderr, "usage: bench_stages PIPELINE MODEL THREADS LIST_FILE [REPEATS [ROUNDS [STAGES]]]\n");
         return 2;

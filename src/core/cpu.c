@@ -4,7 +4,7 @@
 #include <stdatomic.h>
 
 static atomic_int level = -1; /* -1: not decided yet */
-static atomic_int enabled = 1;
+static atomic_int cap = IRB_SIMD_AVX512_VBMI;
 
 static int detect(void)
 {
@@ -22,14 +22,15 @@ static int detect(void)
 
 int irb_cpu_simd(void)
 {
-    if (!atomic_load_explicit(&enabled, memory_order_relaxed))
-        return IRB_SIMD_NONE;
     int l = atomic_load_explicit(&level, memory_order_relaxed);
     if (l < 0) {
         l = detect();
         atomic_store(&level, l);
     }
-    return l;
+    int c = atomic_load_explicit(&cap, memory_order_relaxed);
+    return l < c ? l : c;
 }
 
-int irb__simd(int on) { return atomic_exchange(&enabled, on != 0); }
+int irb__simd(int on) { return atomic_exchange(&cap, on ? IRB_SIMD_AVX512_VBMI : IRB_SIMD_NONE) != IRB_SIMD_NONE; }
+
+int irb__simd_cap(int max_level) { return atomic_exchange(&cap, max_level); }

@@ -19,11 +19,15 @@ enum {
     IRB_SIMD_AVX512_VBMI /* and VBMI (byte permutes across the register) */
 };
 
-/* The widest level this CPU has (IRB_SIMD_NONE off x86), decided once; IRB_SIMD_NONE while a
- * test has set irb__simd(0). */
+/* The widest level this CPU has (IRB_SIMD_NONE off x86), decided once, and no wider than the
+ * cap a test or benchmark set (irb__simd, irb__simd_cap). */
 int irb_cpu_simd(void);
 /* For tests that check the vector builds against the portable one: 0, every caller takes its
- * portable build; 1, the widest again (the default). Returns the previous setting. */
+ * portable build; 1, the widest again (the default). Returns the previous setting (1 unless
+ * the cap was IRB_SIMD_NONE). */
 int irb__simd(int on);
+/* For tests and benchmarks of the builds below the CPU's widest (an AVX2 machine's on an AVX-512
+ * one): irb_cpu_simd() returns at most max_level until the next call. Returns the previous cap. */
+int irb__simd_cap(int max_level);
 
 #endif

@@ -147,8 +147,9 @@ static void hplan_free(hplan *hp)
     memset(hp, 0, sizeof *hp);
 }
 
-/* 0 when out of memory (the caller then runs hrow3 on every pixel). */
-static int hplan_make(const kernel *kn, int out_w, hplan *hp)
+/* 0 when out of memory (the caller then runs hrow3 on every pixel). all_gather: every group
+ * gathers (the AVX2 build, which has no byte permute across a register). */
+static int hplan_make(const kernel *kn, int out_w, int all_gather, hplan *hp)
 {
     memset(hp, 0, sizeof *hp);
     hp->n = out_w / HG;
@@ -171,7 +172,7 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
             end = xmin + n > end ? xmin + n : end;
             taps_g = n > taps_g ? n : taps_g;
         }
-        g->off = (end - base) * 3 <= 64 ? base * 3 : -1;
+        g->off = !all_gather && (end - base) * 3 <= 64 ? base * 3 : -1;
         g->taps = taps_g, g->at = at;
         if (g->off < 0) {
             g->at = gat, g->need = 0;
@@ -256,6 +257,65 @@ hrow3_vbmi(const uint8_t *row, const uint8_t *end, const kernel *kn, const hplan
     }
     hrow3_sse41(row, end, kn, hp->n * HG, out_w, o);
 }
+
+/* The gathering pass for CPUs with AVX2 but not AVX-512 VBMI: every group of 16 gathers, 8
+ * pixels per gather; the sums are the same integers as hrow3's, so the same bytes. */
+__attribute__((target("avx2"))) static __m128i hsum8_avx2(__m256i lo, __m256i hi)
+{
+    /* >> PRECISION, then the saturating packs do clip8's clamp; pixels 0..15 in order */
+    lo = _mm256_srai_epi32(lo, PRECISION), hi = _mm256_srai_epi32(hi, PRECISION);
+    __m128i a = _mm_packs_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+    __m128i b = _mm_packs_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    return _mm_packus_epi16(a, b);
+}
+
+__attribute__((target("avx2"))) static void hgather_avx2(const uint8_t *row, const htap *tap, int taps, uint8_t *out)
+{
+    const __m256i bias = _mm256_set1_epi32(1 << (PRECISION - 1)), byte = _mm256_set1_epi32(0xff);
+    __m256i s[2][3] = {{bias, bias, bias}, {bias, bias, bias}};
+    for (int t = 0; t < taps; t++)
+        for (int h = 0; h < 2; h++) {
+            __m256i v = _mm256_i32gather_epi32((const int *)(const void *)row,
+                                               _mm256_loadu_si256((const __m256i *)(tap[t].off + 8 * h)), 1);
+            __m256i w = _mm256_loadu_si256((const __m256i *)(tap[t].w + 8 * h));
+            s[h][0] = _mm256_add_epi32(s[h][0], _mm256_mullo_epi32(_mm256_and_si256(v, byte), w));
+            s[h][1] = _mm256_add_epi32(s[h][1], _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(v, 8), byte), w));
+            s[h][2] =
+                _mm256_add_epi32(s[h][2], _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(v, 16), byte), w));
+        }
+    __m128i r = hsum8_avx2(s[0][0], s[1][0]), g = hsum8_avx2(s[0][1], s[1][1]), b = hsum8_avx2(s[0][2], s[1][2]);
+    /* R0 G0 B0 R1 ...: output chunk k takes its bytes from r, g and b by put[k][channel] */
+    static const int8_t put[3][3][16] = {
+        {{0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1, 5},
+         {-1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1, -1},
+         {-1, -1, 0, -1, -1, 1, -1, -1, 2, -1, -1, 3, -1, -1, 4, -1}},
+        {{-1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10, -1},
+         {5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1, 10},
+         {-1, 5, -1, -1, 6, -1, -1, 7, -1, -1, 8, -1, -1, 9, -1, -1}},
+        {{-1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1, -1},
+         {-1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15, -1},
+         {10, -1, -1, 11, -1, -1, 12, -1, -1, 13, -1, -1, 14, -1, -1, 15}},
+    };
+    for (int k = 0; k < 3; k++) {
+        __m128i o = _mm_or_si128(_mm_shuffle_epi8(r, _mm_loadu_si128((const __m128i *)put[k][0])),
+                                 _mm_or_si128(_mm_shuffle_epi8(g, _mm_loadu_si128((const __m128i *)put[k][1])),
+                                              _mm_shuffle_epi8(b, _mm_loadu_si128((const __m128i *)put[k][2]))));
+        _mm_storeu_si128((__m128i *)(out + 16 * k), o);
+    }
+}
+
+__attribute__((target("avx2"))) static void hrow3_avx2(const uint8_t *row, const uint8_t *end, const kernel *kn,
+                                                       const hplan *hp, int out_w, uint8_t *o)
+{
+    for (int gi = 0; gi < hp->n; gi++) {
+        const hgroup *g = &hp->g[gi];
+        if (end - row < g->need) /* the image's last pixel: its 4-byte read would pass the end */
+            hrow3_sse41(row, end, kn, gi * HG, (gi + 1) * HG, o);
+        else
+            hgather_avx2(row, &hp->gat[g->at], g->taps, o + (size_t)gi * HG * 3);
+    }
+    hrow3_sse41(row, end, kn, hp->n * HG, out_w, o);
+}
 #endif
 
 /* rows [y0, y0 + nrows) of src -> out (out_w wide); RGB, the decoders' output, has loops of its
@@ -268,12 +328,14 @@ static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, in
     if (c == 3 && level >= IRB_SIMD_SSE41) {
         const uint8_t *end = src->data + (size_t)src->width * (size_t)src->height * 3;
         hplan hp = {0};
-        int vbmi = level >= IRB_SIMD_AVX512_VBMI && hplan_make(kn, out_w, &hp);
+        int vbmi = level >= IRB_SIMD_AVX512_VBMI, plan = level >= IRB_SIMD_AVX2 && hplan_make(kn, out_w, !vbmi, &hp);
         for (int y = 0; y < nrows; y++) {
             const uint8_t *row = src->data + (size_t)(y0 + y) * (size_t)src->width * 3;
             uint8_t *o = out + (size_t)y * (size_t)out_w * 3;
-            if (vbmi)
+            if (plan && vbmi)
                 hrow3_vbmi(row, end, kn, &hp, out_w, o);
+            else if (plan)
+                hrow3_avx2(row, end, kn, &hp, out_w, o);
             else
                 hrow3_sse41(row, end, kn, 0, out_w, o);
         }

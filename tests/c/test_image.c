@@ -184,10 +184,13 @@ static void ref_resize(const irb_image *src, double x0, double x1, int ow, int o
     free(lx), free(nx), free(ly), free(ny), free(kx), free(ky), free(mid);
 }
 
-/* The resize's vector loops (AVX-512 / AVX2 vertical pass, SSE4.1 RGB horizontal pass) and its
- * portable build give exactly the reference's bytes: random images of 1..4 channels, up and
- * down (the demo's 256 -> 224, 448, 576 among them), widths that leave vector tails, both
- * filters, a fractional box. */
+static const char *const LEVEL_NAME[] = {"portable", "SSE4.1", "AVX2", "AVX-512", "AVX-512 VBMI"};
+
+/* The resize's builds at every vector level this CPU has (capped with irb__simd_cap: AVX-512
+ * VBMI's permuting and gathering RGB horizontal pass, AVX2's gathering one, SSE4.1's per pixel;
+ * the AVX-512 / AVX2 vertical pass) and its portable build give exactly the reference's bytes:
+ * random images of 1..4 channels, up and down (the demo's 256 -> 224, 448, 576 among them),
+ * widths that leave vector tails, both filters, a fractional box. */
 static void test_resize_simd(void)
 {
     static const int sizes[][4] = {{256, 256, 576, 576}, {256, 256, 448, 448}, {256, 256, 224, 224}, {37, 23, 61, 50},
@@ -195,7 +198,7 @@ static void test_resize_simd(void)
                                    {1120, 9, 576, 5},    {1120, 9, 448, 5},    {1120, 9, 224, 5},    {480, 6, 224, 4},
                                    {200, 3, 150, 2}};
     uint32_t seed = 12345;
-    int was = irb__simd(1), mismatches = 0, cases = 0;
+    int was = irb__simd_cap(IRB_SIMD_AVX512_VBMI), top = irb_cpu_simd(), mismatches = 0, cases = 0;
     for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
         for (int c = 1; c <= 4; c++) {
             irb_image src = {sizes[z][0], sizes[z][1], c, malloc((size_t)sizes[z][0] * sizes[z][1] * c)};
@@ -207,8 +210,8 @@ static void test_resize_simd(void)
                 int box = variant & 1;
                 double x0 = variant & 2 ? 0.75 : 0, x1 = variant & 2 ? src.width - 0.5 : src.width;
                 ref_resize(&src, x0, x1, ow, oh, box, ref);
-                for (int simd = 0; simd < 2; simd++) {
-                    irb__simd(simd);
+                for (int level = IRB_SIMD_NONE; level <= top; level++) {
+                    irb__simd_cap(level);
                     irb_image out = {0};
                     irb_status s = irb_resize(&src, x0, 0, x1, src.height, ow, oh,
                                               box ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR, &out, NULL);
@@ -219,8 +222,7 @@ static void test_resize_simd(void)
                     if (s != IRB_OK || diff) {
                         mismatches++;
                         fprintf(stderr, "  %dx%dx%d -> %dx%d, %s, box %.2f..%.2f, %s: %zu bytes differ\n", src.width,
-                                src.height, c, ow, oh, box ? "box" : "bilinear", x0, x1, simd ? "vector" : "portable",
-                                diff);
+                                src.height, c, ow, oh, box ? "box" : "bilinear", x0, x1, LEVEL_NAME[level], diff);
                     }
                     irb_image_release(&out);
                 }
@@ -228,20 +230,21 @@ static void test_resize_simd(void)
             free(ref);
             free(src.data);
         }
-    irb__simd(was);
-    CHECK(mismatches == 0, "resize: %d of %d cases differ from PIL's arithmetic written out", mismatches, cases);
+    irb__simd_cap(was);
+    CHECK(mismatches == 0, "resize: %d of %d cases differ from PIL's arithmetic written out (levels up to %s)",
+          mismatches, cases, LEVEL_NAME[top]);
 }
 
-/* The CHW conversion's vector row (SSE4.1: 16 RGB pixels deinterleaved at a time) and its
- * portable loop against the formula written out here, (v - mean) / scale as float ops, and the
- * mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15),
- * with and without a mirror, 1 and 3 channels. */
+/* The CHW conversion at every vector level this CPU has (AVX-512, SSE4.1: 16 RGB pixels
+ * deinterleaved at a time) and its portable loop against the formula written out here, (v - mean) / scale as float ops,
+ * and the mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15), with and without
+ * a mirror, 1 and 3 channels. */
 static void test_chw_simd(void)
 {
     static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250};
     const float mean[3] = {123.675f, 116.28f, 103.53f}, scale[3] = {58.395f, 57.12f, 57.375f};
     uint32_t seed = 777;
-    int was = irb__simd(1), bad = 0, cases = 0;
+    int was = irb__simd_cap(IRB_SIMD_AVX512_VBMI), top = irb_cpu_simd(), bad = 0, cases = 0;
     for (size_t z = 0; z < sizeof widths / sizeof *widths; z++)
         for (int c = 1; c <= 3; c += 2) {
             int w = widths[z], h = 3;
@@ -250,9 +253,9 @@ static void test_chw_simd(void)
             for (size_t i = 0; i < plane * c; i++)
                 img.data[i] = (uint8_t)((seed = seed * 1664525u + 1013904223u) >> 24);
             float *out = malloc(plane * 3 * sizeof *out), *mir = malloc(plane * 3 * sizeof *mir);
-            for (int simd = 0; simd < 2; simd++)
+            for (int level = IRB_SIMD_NONE; level <= top; level++)
                 for (int with_mirror = 0; with_mirror < 2; with_mirror++) {
-                    irb__simd(simd);
+                    irb__simd_cap(level);
                     memset(out, 0, plane * 3 * sizeof *out);
                     memset(mir, 0, plane * 3 * sizeof *mir);
                     irb__image_to_chw(&img, mean, scale, out, with_mirror ? mir : NULL);
@@ -270,12 +273,12 @@ static void test_chw_simd(void)
                     if (diff) {
                         bad++;
                         fprintf(stderr, "  chw %dx%dx%d, mirror %d, %s: %zu values differ\n", w, h, c, with_mirror,
-                                simd ? "vector" : "portable", diff);
+                                LEVEL_NAME[level], diff);
                     }
                 }
             free(out), free(mir), free(img.data);
         }
-    irb__simd(was);
+    irb__simd_cap(was);
     CHECK(bad == 0, "CHW conversion: %d of %d cases differ from (v - mean) / scale", bad, cases);
 }
 

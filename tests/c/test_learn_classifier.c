@@ -529,7 +529,7 @@ static void test_novelty_blocks(void)
         worst = fmax(worst, fabs(held[i] - brute_distance(x + i * D, x, N, D, fold, fold[i])));
     CHECK(worst < 1e-7,
           "held-out scores = brute force over the other folds (max error %g; the rows are stored as floats)", worst);
-    double all[Q], one[Q], split[Q], portable[Q];
+    double all[Q], one[Q], split[Q], portable[Q], avx2[Q];
     CHECK(irb_novelty_score(nv, qs, Q, D, all, &err) == IRB_OK, "score: %s", err.message);
     worst = 0;
     for (int i = 0; i < Q; i++)
@@ -544,9 +544,13 @@ static void test_novelty_blocks(void)
     CHECK(irb_cpu_simd() == IRB_SIMD_NONE, "irb__simd(0) selects the portable builds");
     irb_novelty_score(nv, qs, Q, D, portable, &err);
     irb__simd(was);
+    int top = irb_cpu_simd(), cap = irb__simd_cap(IRB_SIMD_AVX2); /* an AVX2 machine's build */
+    irb_novelty_score(nv, qs, Q, D, avx2, &err);
+    irb__simd_cap(cap);
     CHECK(!memcmp(all, one, sizeof all) && !memcmp(all, split, sizeof all),
           "the same bits scored all at once, one at a time and split 5 + 16");
     CHECK(!memcmp(all, portable, sizeof all), "the vector and the portable loops give the same bits");
+    CHECK(top < IRB_SIMD_AVX2 || !memcmp(all, avx2, sizeof all), "the AVX2 build gives the same bits");
     irb_novelty_free(nv);
 }
 
