@@ -1,6 +1,5 @@
 /* Options, input listing, engine and feature set shared by irbis featurize and
  * irbis-mpi featurize (featurize_opts.h). */
-#include <dirent.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "featurize_opts.h"
+#include "irbis/scan.h"
 
 int paths_add(paths *p, const char *s)
 {
@@ -28,44 +28,41 @@ static int is_image_name(const char *name)
     return dot && (!strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg") || !strcasecmp(dot, ".png"));
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Image files under dir, recursively, in sorted order. */
+/* Image files under dir in the survey scanner's order (irbis/scan.h: depth first, each folder's
+ * entries sorted, hidden entries, classify output folders and links to folders skipped, so a
+ * link cycle cannot recurse). A folder that cannot be read is reported and skipped. */
 static int add_dir(paths *p, const char *cmd, const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) {
-        cli_error(cmd, "%s: cannot open folder", dir);
+    irb_scan_opts so = {.names_only = 1};
+    irb_scan_t *scan = NULL;
+    irb_error err = {0};
+    if (irb_scan_open(dir, &so, &scan, &err) != IRB_OK) {
+        cli_error(cmd, "%s", err.message);
         return 0;
     }
-    paths here = {0};
-    struct dirent *e;
+    irb_scan_row row;
     int ok = 1;
-    while (ok && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
+    size_t dl = strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/')
+        dl--;
+    while (ok && irb_scan_next(scan, &row) == IRB_OK) {
+        if (row.status == IRB_ROW_ERROR) {
+            cli_error(cmd, "%s (skipped)", row.message);
             continue;
-        size_t n = strlen(dir) + strlen(e->d_name) + 2;
+        }
+        const char *base = strrchr(row.path, '/');
+        if (!is_image_name(base ? base + 1 : row.path))
+            continue;
+        size_t n = dl + strlen(row.path) + 2;
         char *full = malloc(n);
-        if (!full)
-            break;
-        snprintf(full, n, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(full, &st) == 0 && (S_ISDIR(st.st_mode) || is_image_name(e->d_name)))
-            ok = paths_add(&here, full);
+        ok = full && snprintf(full, n, "%.*s/%s", (int)dl, dir, row.path) > 0 && paths_add(p, full);
         free(full);
     }
-    closedir(d);
-    if (here.n > 1) /* here.v is NULL for a folder without images: qsort(NULL, 0) is undefined */
-        qsort(here.v, here.n, sizeof *here.v, cmp_str);
-    for (size_t i = 0; i < here.n; i++) {
-        struct stat st;
-        if (ok && stat(here.v[i], &st) == 0 && S_ISDIR(st.st_mode))
-            ok = add_dir(p, cmd, here.v[i]);
-        else if (ok)
-            ok = paths_add(p, here.v[i]);
-        free(here.v[i]);
+    if (ok && irb_scan_error(scan)->status != IRB_OK) {
+        cli_error(cmd, "%s", irb_scan_error(scan)->message);
+        ok = 0;
     }
-    free(here.v);
+    irb_scan_close(scan);
     return ok;
 }
 
