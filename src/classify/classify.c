@@ -228,64 +228,7 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
     return s;
 }
 
-/* The engine made on a thread of its own while the scan runs: loading the nets (oneDNN's
- * primitives, the packed weights) and scanning the survey (file system, EXIF) each keep about one
- * core busy, and neither needs the other (docs/pipeline.md, "The engine beside the scan"). */
-typedef struct engine_job {
-    const irb_cls_sources *src;
-    pthread_t thread;
-    int started;
-    irb_cls_engine e;
-    irb_status s;
-    irb_error err;
-} engine_job;
-
-static void *engine_main(void *arg)
-{
-    engine_job *j = arg;
-    j->s = j->src->make_engine(j->src->user, &j->e, &j->err);
-    return NULL;
-}
-
-/* Starts the job when the run will likely need the engine: nothing was pending or done before
- * (a new run; an empty survey fails after its scan anyway) or images were left pending. A run
- * that had finished (re-emitting its outputs) makes the engine only if its scan finds new files,
- * and a distributed run (plan) makes it after its plan, as before. */
-static void engine_job_start(engine_job *j, const irb_cls_sources *src, const irb_store_counts *before)
-{
-    memset(j, 0, sizeof *j);
-    j->src = src;
-    if (src->plan || (before->total > 0 && before->pending == 0))
-        return;
-    j->started = pthread_create(&j->thread, NULL, engine_main, j) == 0;
-}
-
-/* The job's engine (made here when the job was not started); IRB_OK with e->run NULL when there
- * is none. */
-static irb_status engine_job_take(engine_job *j, irb_cls_engine *e, irb_error *err)
-{
-    if (!j->started)
-        return j->src->make_engine(j->src->user, e, err);
-    pthread_join(j->thread, NULL);
-    j->started = 0;
-    *e = j->e;
-    if (j->s != IRB_OK && err)
-        *err = j->err;
-    return j->s;
-}
-
-/* Joins a started job and frees its engine (a run that needed none, or failed before). */
-static void engine_job_drop(engine_job *j)
-{
-    if (!j->started)
-        return;
-    pthread_join(j->thread, NULL);
-    j->started = 0;
-    if (j->s == IRB_OK && j->e.free)
-        j->e.free(j->e.ctx);
-}
-
-static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, engine_job *job, irb_error *err)
+static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_error *err)
 {
     if (r->c.pending == 0)
         return IRB_OK;
@@ -293,7 +236,7 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, engine_
     if (src->plan)
         IRB_TRY(src->plan(src->user, r->st, err));
     irb_cls_engine e = {0};
-    IRB_TRY(engine_job_take(job, &e, err));
+    IRB_TRY(src->make_engine(src->user, &e, err));
     irb_status s = IRB_OK;
     batch b = {0};
     double *probs = NULL;
@@ -489,9 +432,6 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_store_counts before = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &before, err);
-    engine_job job = {.src = src};
-    if (s == IRB_OK)
-        engine_job_start(&job, src, &before);
     if (s == IRB_OK)
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, err);
     if (s == IRB_OK)
@@ -504,8 +444,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     pt.p.failed = r.c.failed;
     double t_cls = irb_now();
     if (s == IRB_OK)
-        s = classify_phase(&r, src, &job, err);
-    engine_job_drop(&job);
+        s = classify_phase(&r, src, err);
     sum->classify_seconds = irb_now() - t_cls;
     if (s == IRB_OK)
         s = outputs_phase(&r, src->classified_by, classes, err);

@@ -59,10 +59,8 @@ typedef struct irb_cls_engine {
 } irb_cls_engine;
 
 /* The run with explicit sources (irb_classify_run builds the real ones). The driver takes
- * ownership of neither; `make_engine` is called only when there may be work for it: on a thread
- * of its own beside the scan when the store had images pending or nothing yet (its engine freed
- * unused if the scan leaves nothing pending), else after the scan if it found new files, so a
- * finished run can be re-emitted without loading the model. Parameters recorded in the store come from
+ * ownership of neither; `make_engine` is called only when there is work for it, so a finished
+ * run can be re-emitted without loading the model. Parameters recorded in the store come from
  * opts plus `model_id` and `classifier_id` (e.g. sha256 hex strings). */
 typedef irb_status (*irb_cls_make_engine)(void *user, irb_cls_engine *engine, irb_error *err);
 typedef irb_status (*irb_cls_make_scanner)(void *user, irb_cls_scanner *scanner, irb_error *err);

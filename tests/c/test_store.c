@@ -20,7 +20,6 @@
 #include "irbis/survey.h"
 #include "classify/classify_internal.h"
 #include "irbis/review.h"
-#include <pthread.h>
 #include <sqlite3.h>
 
 /* ---- the fakes ---------------------------------------------------------------------------- */
@@ -615,71 +614,6 @@ static void test_empty_survey(const char *out)
           "empty survey refused: %s %s", irb_status_name(s), err.message);
 }
 
-/* The engine beside the scan (classify.c's engine_job): a counting fake whose make_engine notes
- * its thread and can fail. */
-typedef struct counted {
-    fake f; /* first: the fake scanner's user */
-    int made, freed, fail;
-    pthread_t caller, maker;
-} counted;
-
-static void counted_free(void *ctx) { ((counted *)ctx)->freed++; }
-
-static irb_status counted_engine(void *user, irb_cls_engine *e, irb_error *err)
-{
-    counted *c = user;
-    c->maker = pthread_self();
-    if (c->fail)
-        return irb_fail(err, IRB_MISMATCH, "model.onnx: sha256 differs from the pipeline's");
-    c->made++;
-    irb_status s = make_engine(user, e, err);
-    e->run = table_run, e->free = counted_free;
-    return s;
-}
-
-static irb_status counted_run(counted *c, const char *out, irb_classify_summary *sum, irb_error *err)
-{
-    irb_classify_opts o;
-    irb_classify_opts_default(&o);
-    o.survey_dir = survey_dir;
-    o.out_dir = out;
-    c->caller = pthread_self();
-    return irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", make_scanner, counted_engine, c,
-                                 sum, err);
-}
-
-/* A new run makes its engine on a thread of its own while it scans; the engine's failure is
- * the run's error after the scan, whose rows stay in the store for the next run; a finished run
- * re-emits its outputs without an engine; an empty survey's engine is freed. */
-static void test_engine_beside_scan(const char *out)
-{
-    rm_rf(out);
-    counted c = {.f = {.n = 20, .scan_sleep_us = 2000}, .fail = 1};
-    irb_classify_summary sum;
-    irb_error err = {0};
-    irb_status s = counted_run(&c, out, &sum, &err);
-    CHECK(s == IRB_MISMATCH && strstr(err.message, "sha256 differs"), "the engine's failure is the run's: %s %s",
-          irb_status_name(s), err.message);
-    CHECK(!pthread_equal(c.maker, c.caller), "a new run makes its engine on a thread of its own");
-    c.fail = 0;
-    irb_error_clear(&err);
-    s = counted_run(&c, out, &sum, &err);
-    CHECK(s == IRB_OK && sum.images == 20 && sum.pending == 0 && c.made == 1 && c.freed == 1,
-          "the scanned rows kept, classified by the next run: %s (%lld images, %lld pending, made %d, freed %d)",
-          err.message, sum.images, sum.pending, c.made, c.freed);
-    CHECK(!pthread_equal(c.maker, c.caller), "a resumed run with images pending makes its engine beside the scan");
-    s = counted_run(&c, out, &sum, &err);
-    CHECK(s == IRB_OK && c.made == 1 && sum.resumed == 20 && sum.classified + sum.failed == 20,
-          "a finished run makes no engine (%s, made %d, %lld resumed)", irb_status_name(s), c.made, sum.resumed);
-    char empty[8192];
-    snprintf(empty, sizeof empty, "%s_empty", out);
-    rm_rf(empty);
-    counted e = {.f = {.n = 0}};
-    s = counted_run(&e, empty, &sum, &err);
-    CHECK(s == IRB_NOT_FOUND && e.made == e.freed, "an empty survey's engine freed (made %d, freed %d)", e.made,
-          e.freed);
-}
-
 /* Human labels (irbis/review.h) over a fake run: the uncertain queue starts at the sequence with
  * the lowest top probability (computed here from the store's sequence probabilities), a label
  * reaches predictions.csv (label, seq_label, method human) for every member, bad labels and
@@ -870,7 +804,6 @@ int main(void)
     test_new_images(pj(tmp, "grow_ref"), pj(tmp, "grow"));
     test_survey_spelling(tmp);
     test_empty_survey(pj(tmp, "empty"));
-    test_engine_beside_scan(pj(tmp, "beside"));
     rm_rf(pj(tmp, "seqtable"));
     test_store_sequences(pj(tmp, "seqtable"));
     test_reviews(pj(tmp, "reviews"));
