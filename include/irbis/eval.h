@@ -93,10 +93,13 @@ typedef struct irb_predictions {
     double *probs;     /* [n * n_classes] */
     char **sequence;   /* [n] or NULL when there is no `sequence` column */
     double *seq_probs; /* [n * n_classes] or NULL when there are no seq_p_ columns */
+    size_t n_unscored; /* rows skipped: a `status` column other than "ok" (classify's failed or
+                        * pending images, which have no probabilities) */
 } irb_predictions;
 
-/* Errors: IRB_IO, IRB_CORRUPT (bad number, missing columns: names the file, line and column),
- * IRB_NOT_FOUND (no `path` or no p_ column), IRB_NOMEM. */
+/* Rows with a `status` column other than "ok" (or empty) are skipped and counted in n_unscored.
+ * Errors: IRB_IO, IRB_CORRUPT (bad number, missing columns: names the file, line and column; no
+ * scored row), IRB_NOT_FOUND (no `path` or no p_ column), IRB_NOMEM. */
 IRB_API irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_error *err);
 IRB_API void irb_predictions_release(irb_predictions *p);
 

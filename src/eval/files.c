@@ -136,6 +136,7 @@ irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_erro
         goto cleanup;
     }
     int cpath = irb_csv_column(&r, "path"), cseq = irb_csv_column(&r, "sequence"), nseqp = 0;
+    int cstatus = irb_csv_column(&r, "status");
     size_t cap = 0, k;
     if (cpath < 0) {
         st = irb_fail(err, IRB_NOT_FOUND, "%s: no 'path' column in the header", path);
@@ -145,6 +146,11 @@ irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_erro
         goto cleanup;
     k = out->n_classes;
     while ((st = irb_csv_next(&r, err)) == IRB_OK) {
+        const char *status = cstatus >= 0 ? irb_csv_field(&r, cstatus) : "";
+        if (status[0] && strcmp(status, "ok") != 0) {
+            out->n_unscored++;
+            continue;
+        }
         if (!grow(out, &cap, out->n + 1, cseq >= 0, nseqp > 0)) {
             st = irb_fail(err, IRB_NOMEM, "%s:%ld: out of memory", path, r.line);
             goto cleanup;
@@ -171,7 +177,10 @@ irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_erro
             goto cleanup;
     }
     if (st == IRB_NOT_FOUND)
-        st = out->n ? IRB_OK : irb_fail(err, IRB_CORRUPT, "%s: no rows after the header", path);
+        st = out->n            ? IRB_OK
+             : out->n_unscored ? irb_fail(err, IRB_CORRUPT, "%s: no row with status ok (%zu failed or pending)", path,
+                                          out->n_unscored)
+                               : irb_fail(err, IRB_CORRUPT, "%s: no rows after the header", path);
 cleanup:
     irb_free(pc);
     irb_free(sc);

@@ -181,6 +181,54 @@ def binary_case():
         ET.parse(os.path.join(out, "roc.svg"))
 
 
+def failed_rows_case():
+    """classify's predictions.csv: failed and pending images have a status other than ok and no
+    probabilities; they are skipped and counted (regression: evaluate refused the whole file at
+    the first empty p_ cell), and the metrics are sklearn's over the scored rows."""
+    rng = np.random.default_rng(5)
+    n = 60
+    y = rng.integers(0, 2, n)
+    pa = np.round(np.clip(0.5 + 0.35 * (y - 0.5) + rng.normal(0, 0.2, n), 0, 1), 2)
+    classes = ["empty", "animal"]
+    status = ["ok"] * n
+    for i, st in ((4, "corrupt"), (17, "io"), (30, "pending"), (41, "too_large")):
+        status[i] = st
+    pred = os.path.join(TMP, "failed_pred.csv")
+    lab = os.path.join(TMP, "failed_labels.csv")
+    with open(pred, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "camera", "timestamp", "sequence", "p_empty", "p_animal", "label", "seq_p_empty",
+                    "seq_p_animal", "seq_label", "status", "message", "method"])
+        for i in range(n):
+            path = f"cam{i % 3}/IMG_{i:04d}.JPG"
+            if status[i] == "ok":
+                p = [f"{1 - pa[i]:.6f}", f"{pa[i]:.6f}"]
+                lbl = classes[int(pa[i] >= 1 - pa[i])]
+                w.writerow([path, f"cam{i % 3}", "", f"cam{i % 3}#{i}"] + p + [lbl] + p + [lbl, "ok", "", "machine"])
+            else:
+                w.writerow([path, f"cam{i % 3}", "", "", "", "", "", "", "", "", status[i],
+                            f"{path}: {status[i]}", "machine"])
+    with open(lab, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "label"])
+        for i in range(n):
+            w.writerow([f"cam{i % 3}/IMG_{i:04d}.JPG", classes[y[i]]])
+    out = os.path.join(TMP, "failed_out")
+    r = run(pred, lab, out)
+    check(r.returncode == 0 and "4 row(s)" in r.stderr and "failed_pred.csv" in r.stderr,
+          f"failed and pending rows skipped with a warning (exit {r.returncode})")
+    if r.returncode == 0:
+        keep = np.array([s == "ok" for s in status])
+        m = json.load(open(os.path.join(out, "metrics.json")))
+        probs = np.stack([1 - pa, pa], axis=1)[keep]
+        compare_level("scored rows", m["image"], classes, y[keep], probs, 1, 0.5)
+    only = os.path.join(TMP, "allfailed_pred.csv")
+    with open(only, "w") as f:
+        f.write("path,p_empty,p_animal,status\nx.jpg,,,corrupt\n")
+    r = run(only, lab, os.path.join(TMP, "failed_out2"))
+    check(r.returncode == 3 and "no row with status ok" in r.stderr, "a file of failed rows only is refused")
+
+
 def error_cases():
     bad = os.path.join(TMP, "bad_pred.csv")
     with open(bad, "w") as f:
@@ -206,6 +254,7 @@ def error_cases():
 
 multiclass_case()
 binary_case()
+failed_rows_case()
 error_cases()
 print(f"{len(failures)} failures")
 sys.exit(1 if failures else 0)

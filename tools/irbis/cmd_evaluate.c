@@ -171,6 +171,11 @@ int irb_cmd_evaluate(int argc, char **argv)
     }
     if (err.warning)
         cli_error("evaluate", "warning: %s", err.message);
+    if (p.n_unscored)
+        fprintf(stderr,
+                "irbis evaluate: warning: %zu row(s) of %s have no probabilities (status not ok: failed or "
+                "pending images) and were skipped\n",
+                p.n_unscored, o.pred);
     if (j.n_unlabelled)
         fprintf(stderr, "irbis evaluate: warning: %zu of %zu predictions have no label and were skipped\n",
                 j.n_unlabelled, p.n);
