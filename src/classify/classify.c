@@ -91,7 +91,8 @@ static irb_status store_batch_novel(irb_store *st, batch *b, const double *probs
             const double *p = probs + (size_t)g++ * (size_t)nc;
             double score = nov ? nov[i] : NAN;
             s = irb_store_set_result(st, b->ids[i], p, nc,
-                                     irb_cls_label_novel(p, nc, pos, thr, min_conf, score, nov_thr), err);
+                                     irb_cls_label_novel(p, nc, pos, thr, min_conf, score, nov_thr),
+                                     b->errs[i].warning ? b->errs[i].message : NULL, err);
             if (s == IRB_OK && nov)
                 s = irb_store_set_novelty(st, b->ids[i], score, err);
         } else {

@@ -160,8 +160,10 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error 
  * until the next call). *n receives the count (0: none left). */
 irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
                              irb_error *err);
+/* An image's result; warning: the decoder's warning about the file (a damaged JPEG decoded in
+ * part: its message column), or NULL. */
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
-                                irb_error *err);
+                                const char *warning, irb_error *err);
 irb_status irb_store_set_failed(irb_store *st, int64_t id, irb_status status, const char *message, irb_error *err);
 /* An image's novelty score (docs/pipeline.md); a NaN stores none. */
 irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_error *err);

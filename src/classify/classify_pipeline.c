@@ -287,6 +287,8 @@ static void part_row(pipe_engine *c, int k, size_t index, int flipped, const flo
         image_failed(c, (size_t)i, e);
         return;
     }
+    if (e && e->warning && c->st[i] == IRB_OK && !c->errs[i].warning)
+        irb_error_copy(&c->errs[i], e); /* a damaged file decoded in part: its result keeps the warning */
     size_t width = pool ? (size_t)c->in[k][0].channels : dim, positions = dim / width;
     float *out = c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * width;
     if (pool)

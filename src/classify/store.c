@@ -438,14 +438,15 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
 }
 
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
-                                irb_error *err)
+                                const char *warning, irb_error *err)
 {
     IRB_TRY(irb_store_prepare(
-        st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = '' WHERE id = ?", &st->result,
+        st, "UPDATE images SET state = 1, probs = ?, label = ?, status = 'ok', message = ? WHERE id = ?", &st->result,
         err));
     sqlite3_bind_blob(st->result, 1, probs, (int)(sizeof *probs * (size_t)n_classes), SQLITE_STATIC);
     sqlite3_bind_int(st->result, 2, label);
-    sqlite3_bind_int64(st->result, 3, id);
+    sqlite3_bind_text(st->result, 3, warning ? warning : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->result, 4, id);
     if (sqlite3_step(st->result) != SQLITE_DONE)
         return irb_store_fail(st, err, "store result");
     return IRB_OK;

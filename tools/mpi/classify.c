@@ -172,8 +172,9 @@ static void on_result(void *user, size_t i, irb_status st, const double *probs, 
     if (j->failed)
         return;
     int ok = st == IRB_OK;
-    if (part_add(&j->pw, ok ? PART_OK : PART_FAIL, st, j->paths[i], ok ? "" : image_err->message,
-                 ok ? (const float *)(const void *)probs : NULL, &j->err) != IRB_OK)
+    const char *msg = !ok || (image_err && image_err->warning) ? image_err->message : ""; /* a warning kept */
+    if (part_add(&j->pw, ok ? PART_OK : PART_FAIL, st, j->paths[i], msg, ok ? (const float *)(const void *)probs : NULL,
+                 &j->err) != IRB_OK)
         j->failed = 1;
     if (i % (size_t)j->r->o.batch == 0)
         comm_poke(); /* let the shared counter's requests progress */
@@ -347,6 +348,11 @@ static int result(void *user, const char *path, double *probs, irb_error *err)
         return 0;
     }
     memcpy(probs, rd->row, sizeof(double) * (size_t)r->nc);
+    if (rd->message && rd->message[0]) { /* the decoder's warning about the image */
+        err->status = IRB_OK;
+        err->warning = 1;
+        snprintf(err->message, sizeof err->message, "%s", rd->message);
+    }
     return 1;
 }
 
