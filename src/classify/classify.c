@@ -344,6 +344,37 @@ static irb_status canonical_survey(const char *dir, char canon[PATH_MAX], irb_er
     return IRB_OK;
 }
 
+static irb_status no_files(const char *survey, irb_error *err)
+{
+    return irb_fail(err, IRB_NOT_FOUND,
+                    "%s: no files in the survey folder (hidden files are skipped and links to folders are "
+                    "not followed: give the camera folders themselves)",
+                    survey);
+}
+
+/* A new run (no store in OUT yet) on a survey whose scanner lists no file is refused before
+ * OUT is touched: a store left there would name the empty folder as its survey and refuse the
+ * corrected command. (A store's own run goes on: its outputs name the files it has.) */
+static irb_status check_new_run(const char *out_dir, const char *survey, const irb_cls_sources *src, irb_error *err)
+{
+    char *db = irb_path_join(out_dir, "irbis.sqlite");
+    if (!db)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    struct stat st;
+    int exists = lstat(db, &st) == 0;
+    irb_free(db);
+    if (exists)
+        return IRB_OK;
+    irb_cls_scanner sc = {0};
+    IRB_TRY(src->make_scanner(src->user, &sc, err));
+    irb_cls_row row;
+    irb_status s = sc.next(sc.ctx, &row, err);
+    sc.close(sc.ctx);
+    if (s == IRB_NOT_FOUND)
+        return no_files(survey, err);
+    return s;
+}
+
 /* --sort hardlink needs the survey and OUT on one file system: said before classifying, not
  * after the whole run. */
 static irb_status check_hardlink(const char *survey, const char *out, irb_error *err)
@@ -426,6 +457,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     char survey[PATH_MAX];
     IRB_TRY(check_opts(o, src, &r.pos, err));
     IRB_TRY(canonical_survey(o->survey_dir, survey, err));
+    IRB_TRY(check_new_run(o->out_dir, o->survey_dir, src, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
     if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
@@ -438,10 +470,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
     if (s == IRB_OK && r.c.total == 0) /* a wrong folder, not a survey without pictures */
-        s = irb_fail(err, IRB_NOT_FOUND,
-                     "%s: no files in the survey folder (hidden files are skipped and links to folders are "
-                     "not followed: give the camera folders themselves)",
-                     o->survey_dir);
+        s = no_files(o->survey_dir, err);
     pt.p.failed = r.c.failed;
     double t_cls = irb_now();
     if (s == IRB_OK)

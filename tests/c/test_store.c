@@ -612,6 +612,23 @@ static void test_empty_survey(const char *out)
     irb_status s = run(&f, out, 60, 0, &sum, &err);
     CHECK(s == IRB_NOT_FOUND && strstr(err.message, "no files") && strstr(err.message, survey_dir),
           "empty survey refused: %s %s", irb_status_name(s), err.message);
+    /* regression: the refused run left a store naming the empty folder, which refused the
+     * corrected command (another survey folder, the same OUT) */
+    struct stat st;
+    CHECK(lstat(pj(out, "irbis.sqlite"), &st) != 0, "nothing left in OUT by the refused run");
+    char other[8192];
+    snprintf(other, sizeof other, "%s_other_survey", out);
+    mkdir(other, 0777);
+    fake g = {.n = 12};
+    irb_classify_opts o;
+    irb_classify_opts_default(&o);
+    o.survey_dir = other;
+    o.out_dir = out;
+    irb_error_clear(&err);
+    s = irb_classify_run_with(&o, "modelsha", "clfsha", NC, CLASSES, "irbis test", make_scanner, make_engine, &g, &sum,
+                              &err);
+    CHECK(s == IRB_OK && sum.images == 12, "the corrected command runs into the same OUT: %s %s (%lld images)",
+          irb_status_name(s), err.message, sum.images);
 }
 
 /* Human labels (irbis/review.h) over a fake run: the uncertain queue starts at the sequence with
