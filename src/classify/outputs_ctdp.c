@@ -326,8 +326,9 @@ typedef struct ctdp_state {
     char now[32];             /* created, classificationTimestamp */
     char first[40], last[40]; /* earliest start, latest end of the deployments */
     double lat0, lat1, lon0, lon1;
-    int n_deployments, n_coords, n_missing;
+    int n_deployments, n_coords, n_missing, n_badpath;
     char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
+    char badpath[3][160];           /* the first media paths outside the filePath pattern */
 } ctdp_state;
 
 /* One table: its schema's columns and the function writing its rows. */
@@ -428,8 +429,20 @@ static irb_status deployment_rows(irb_store *st, FILE *f, ctdp_state *c, irb_err
 
 /* ---- media.csv ---------------------------------------------------------------------------- */
 
+/* 1 if path fits media.filePath's pattern in the 1.0.2 schema, ^(?=^[^./~])(^((?!\.{2}).)*$).*$:
+ * no leading '.', '/' or '~', no "..", and no line terminator (ECMAScript's '.' matches none:
+ * \n, \r, U+2028, U+2029). Legal file names break it; the run then says so. */
+static int file_path_ok(const char *path)
+{
+    if (!path[0] || strchr("./~", path[0]) || strstr(path, "..") || strpbrk(path, "\n\r"))
+        return 0;
+    return !strstr(path, "\xe2\x80\xa8") && !strstr(path, "\xe2\x80\xa9");
+}
+
 static void media_row(FILE *f, ctdp_state *c, const irb_img_row *r)
 {
+    if (!file_path_ok(r->path) && c->n_badpath++ < 3)
+        snprintf(c->badpath[c->n_badpath - 1], sizeof c->badpath[0], "%s", r->path);
     char t[48], id[32], comment[600];
     const char *base = strrchr(r->path, '/');
     ctdp_time(r->timestamp, c->o->utc_offset, t, sizeof t);
@@ -627,24 +640,36 @@ static irb_status write_package(const ctdp_state *c, irb_error *err)
 /* The warning of an incomplete package: what is missing and how to complete it. */
 static void warn_incomplete(const ctdp_state *c, irb_error *err)
 {
-    if (!c->n_missing && c->n_deployments)
+    if (!c->n_missing && !c->n_badpath && c->n_deployments)
         return;
-    char names[NAMES_SHOWN * 130] = "";
-    for (int i = 0; i < c->n_missing && i < NAMES_SHOWN; i++) {
-        size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", c->missing[i]);
-    }
-    if (!c->n_deployments)
+    if (!c->n_deployments) {
         irb_warn(err,
                  "%s is not a valid Camtrap DP package: no classified image has a time, so there are no "
                  "deployments, media or observations (give the deployment periods in a deployments file)",
                  c->dir);
-    else
-        irb_warn(err,
-                 "%s is not a valid Camtrap DP package yet: %d camera(s) have no coordinates: %s%s (give "
-                 "camera,latitude,longitude in a deployments file; `irbis export OUT --deployments FILE` "
-                 "completes the package without classifying again)",
-                 c->dir, c->n_missing, names, c->n_missing > NAMES_SHOWN ? ", ..." : "");
+        return;
+    }
+    char names[NAMES_SHOWN * 130] = "", coords[NAMES_SHOWN * 130 + 300] = "", paths[3 * 170] = "", bad[800] = "";
+    for (int i = 0; i < c->n_missing && i < NAMES_SHOWN; i++) {
+        size_t l = strlen(names);
+        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", c->missing[i]);
+    }
+    if (c->n_missing)
+        snprintf(coords, sizeof coords,
+                 "%d camera(s) have no coordinates: %s%s (give camera,latitude,longitude in a deployments file; "
+                 "`irbis export OUT --deployments FILE` completes the package without classifying again)",
+                 c->n_missing, names, c->n_missing > NAMES_SHOWN ? ", ..." : "");
+    for (int i = 0; i < c->n_badpath && i < 3; i++) {
+        size_t l = strlen(paths);
+        snprintf(paths + l, sizeof paths - l, "%s'%s'", i ? ", " : "", c->badpath[i]);
+    }
+    if (c->n_badpath)
+        snprintf(bad, sizeof bad,
+                 "%d media path(s) break the schema's filePath pattern (no leading '.', '/' or '~', no '..', no "
+                 "line break): %s%s (rename those files or folders in the survey)",
+                 c->n_badpath, paths, c->n_badpath > 3 ? ", ..." : "");
+    irb_warn(err, "%s is not a valid Camtrap DP package%s: %s%s%s", c->dir, c->n_badpath ? "" : " yet", coords,
+             c->n_missing && c->n_badpath ? "; " : "", bad);
 }
 
 irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err)

@@ -202,6 +202,28 @@ def main():
                   [('camA', '2020-01-01T00:00:00Z', '2020-02-01T23:59:59Z'),
                    ('camB', '2020-01-05T10:00:00Z', '2020-01-20T12:00:00Z')], 'periods from the file: %s' % dep)
             check('3 classified image(s) have no time' in run('export', out3).stderr, 'export reports the untimed images')
+
+    # 6. legal names that break media.filePath's pattern (a folder starting with '~', '..' inside
+    # a name): the package is written and the run names them, the same paths the checker flags
+    # (regression: exit 0 and no word about them)
+    survey = os.path.join(root, 'camtrapdp_names_survey')
+    shutil.rmtree(survey, ignore_errors=True)
+    layout = [('~cam', 'a.jpg'), ('cam2', 'IMG..0001.JPG'), ('cam2', 'ok.jpg')]
+    for (cam, fname), src in zip(layout, timed_src):
+        os.makedirs(os.path.join(survey, cam), exist_ok=True)
+        os.symlink(os.path.realpath(src), os.path.join(survey, cam, fname))
+    write_deployments(bad, [['~cam', '37.5', '72.1', 'tilde', '', ''], ['cam2', '37.6', '72.2', 'two', '', '']])
+    out4 = os.path.join(root, 'camtrapdp_names')
+    shutil.rmtree(out4, ignore_errors=True)
+    r = run('classify', '--model', fx['model'], '--classifier', fx['clf'], survey, '-o', out4, '--threads', '2',
+            '--deployments', bad, '--quiet')
+    flagged = {'~cam/a.jpg', 'cam2/IMG..0001.JPG'}
+    check(r.returncode == 0 and 'filePath pattern' in r.stderr and all("'%s'" % p in r.stderr for p in flagged)
+          and 'ok.jpg' not in r.stderr, 'names outside the filePath pattern named: exit %d %s'
+          % (r.returncode, r.stderr.strip()))
+    text = validate(os.path.join(out4, 'camtrap-dp'), want_ok=False)
+    found = set(re.findall(r"filePath: pattern: '([^']*)'", text))
+    check(found == flagged, 'the checker flags the same paths: %s' % sorted(found))
     finish()
 
 
