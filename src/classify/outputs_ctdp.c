@@ -637,6 +637,21 @@ static irb_status write_package(const ctdp_state *c, irb_error *err)
     return irb_atomic_close(&af, err);
 }
 
+/* "a, b, c" from the first `shown` of n names (rows of `stride` bytes from names), each inside
+ * quote, with ", ..." when n is larger. */
+static void join_shown(char *buf, size_t size, const char *names, size_t stride, int n, int shown, const char *quote)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < n && i < shown; i++) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, size - l, "%s%s%s%s", i ? ", " : "", quote, names + (size_t)i * stride, quote);
+    }
+    if (n > shown) {
+        size_t l = strlen(buf);
+        snprintf(buf + l, size - l, ", ...");
+    }
+}
+
 /* The warning of an incomplete package: what is missing and how to complete it. */
 static void warn_incomplete(const ctdp_state *c, irb_error *err)
 {
@@ -649,25 +664,19 @@ static void warn_incomplete(const ctdp_state *c, irb_error *err)
                  c->dir);
         return;
     }
-    char names[NAMES_SHOWN * 130] = "", coords[NAMES_SHOWN * 130 + 300] = "", paths[3 * 170] = "", bad[800] = "";
-    for (int i = 0; i < c->n_missing && i < NAMES_SHOWN; i++) {
-        size_t l = strlen(names);
-        snprintf(names + l, sizeof names - l, "%s%s", i ? ", " : "", c->missing[i]);
-    }
+    char names[NAMES_SHOWN * 130 + 8], coords[NAMES_SHOWN * 130 + 300] = "", paths[3 * 170 + 8], bad[800] = "";
+    join_shown(names, sizeof names, c->missing[0], sizeof c->missing[0], c->n_missing, NAMES_SHOWN, "");
+    join_shown(paths, sizeof paths, c->badpath[0], sizeof c->badpath[0], c->n_badpath, 3, "'");
     if (c->n_missing)
         snprintf(coords, sizeof coords,
-                 "%d camera(s) have no coordinates: %s%s (give camera,latitude,longitude in a deployments file; "
+                 "%d camera(s) have no coordinates: %s (give camera,latitude,longitude in a deployments file; "
                  "`irbis export OUT --deployments FILE` completes the package without classifying again)",
-                 c->n_missing, names, c->n_missing > NAMES_SHOWN ? ", ..." : "");
-    for (int i = 0; i < c->n_badpath && i < 3; i++) {
-        size_t l = strlen(paths);
-        snprintf(paths + l, sizeof paths - l, "%s'%s'", i ? ", " : "", c->badpath[i]);
-    }
+                 c->n_missing, names);
     if (c->n_badpath)
         snprintf(bad, sizeof bad,
                  "%d media path(s) break the schema's filePath pattern (no leading '.', '/' or '~', no '..', no "
-                 "line break): %s%s (rename those files or folders in the survey)",
-                 c->n_badpath, paths, c->n_badpath > 3 ? ", ..." : "");
+                 "line break): %s (rename those files or folders in the survey)",
+                 c->n_badpath, paths);
     irb_warn(err, "%s is not a valid Camtrap DP package%s: %s%s%s", c->dir, c->n_badpath ? "" : " yet", coords,
              c->n_missing && c->n_badpath ? "; " : "", bad);
 }
