@@ -98,8 +98,9 @@ static irb_status drop_repeats(irb_labels *l, irb_error *err)
         if (strcmp(l->path[a], l->path[b]) != 0)
             continue;
         if (strcmp(l->label[a], l->label[b]) != 0)
-            st = irb_fail(err, IRB_CORRUPT, "%s: '%s' has two labels: '%s' and '%s' (rows %zu and %zu)", l->source,
-                          l->path[a], l->label[a], l->label[b], l->row[a] + 1, l->row[b] + 1);
+            st =
+                irb_fail(err, IRB_CORRUPT, "%s: '%s' has two labels: '%s' and '%s' (rows %zu and %zu below the header)",
+                         l->source, l->path[a], l->label[a], l->label[b], l->row[a] + 1, l->row[b] + 1);
         drop[b] = 1;
         ord[k] = ord[k - 1]; /* compare later repeats with the first */
     }
@@ -116,6 +117,23 @@ static irb_status drop_repeats(irb_labels *l, irb_error *err)
     irb_free(ord);
     irb_free(drop);
     return st;
+}
+
+/* A label cell without the spaces and tabs around it (a spreadsheet's "empty " is "empty"). */
+static char *label_dup(const char *l, size_t *len)
+{
+    while (*l == ' ' || *l == '\t')
+        l++;
+    size_t n = strlen(l);
+    while (n > 0 && (l[n - 1] == ' ' || l[n - 1] == '\t'))
+        n--;
+    *len = n;
+    char *d = irb_malloc(n + 1);
+    if (d) {
+        memcpy(d, l, n);
+        d[n] = '\0';
+    }
+    return d;
 }
 
 irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const char *label_col, const char *root,
@@ -137,16 +155,26 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
     out->source = irb_strdup(source);
     irb_status st = out->path && out->label && out->row && out->source ? IRB_OK : IRB_NOMEM;
     for (size_t i = 0; st == IRB_OK && i < t->nrow; i++) {
-        const char *p = t->cell[i][cp], *l = t->cell[i][cl];
-        if (!l[0])
+        const char *p = t->cell[i][cp];
+        size_t len;
+        char *l = label_dup(t->cell[i][cl], &len);
+        if (!l) {
+            st = IRB_NOMEM;
+            break;
+        }
+        if (!len) {
+            irb_free(l);
             continue; /* an empty label is no label (not a class named "") */
+        }
         if (!p[0]) {
+            irb_status e = irb_fail(err, IRB_CORRUPT, "%s: row %zu: label '%s' with an empty path", source, i + 1, l);
+            irb_free(l);
             irb_labels_release(out);
-            return irb_fail(err, IRB_CORRUPT, "%s: row %zu: label '%s' with an empty path", source, i + 1, l);
+            return e;
         }
         out->row[out->n] = i;
         out->path[out->n] = normalised(root, p);
-        out->label[out->n] = irb_strdup(l);
+        out->label[out->n] = l;
         out->n++;
         if (!out->path[out->n - 1] || !out->label[out->n - 1])
             st = IRB_NOMEM;

@@ -120,6 +120,11 @@ static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const 
     int seen[2] = {0, 0};
     for (size_t i = 0; i < d->n; i++)
         seen[d->label[i] != 0] = 1;
+    if ((!seen[0] || !seen[1]) && o->task == IRB_TASK_EMPTY)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "%s: the task 'empty' needs images labelled '%s' and images with other labels; all %zu "
+                        "labelled images are %s",
+                        o->labels, empty, d->n, seen[0] ? "empty" : "not empty (is the empty class named otherwise?)");
     if (!seen[0] || !seen[1] || d->n_classes < 2)
         return irb_fail(err, IRB_INVALID_ARG, "%s: the task needs at least two classes present in the labels",
                         o->labels);

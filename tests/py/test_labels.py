@@ -46,6 +46,29 @@ def evaluate_empty_label(clf, base, labels):
           % (classes, support, len(rows) - 1, r.returncode, r.stderr.strip()[-200:]))
 
 
+def evaluate_spaced_labels(clf, base, labels):
+    """Label cells with spaces or tabs around them (a spreadsheet's 'empty ') are the same labels
+    (regression: 'empty ' was a third class, and train/experiment --task empty saw no empty
+    image); a cell of spaces is no label."""
+    pred = os.path.join(TMP, 'pred.csv')
+    rows = list(csv.reader(open(labels, newline='')))[1:]
+    spaced = [[p, (' %s\t' if i % 2 else '%s ') % lab] for i, (p, lab) in enumerate(rows)]
+    spaced[0][1] = '  '
+    lab = os.path.join(TMP, 'labels_spaced.csv')
+    write_labels(lab, spaced)
+    out = os.path.join(TMP, 'ev_spaced')
+    r = subprocess.run([BIN, 'evaluate', pred, '--labels', lab, '-o', out], capture_output=True, text=True)
+    m = list(csv.DictReader(open(os.path.join(out, 'metrics.csv'), newline=''))) if r.returncode == 0 else []
+    classes = [x['class'] for x in m if x['class'] not in ('accuracy', 'balanced_accuracy', 'macro_f1', 'auc')]
+    support = sum(int(x['support']) for x in m if x['class'] in classes)
+    check(r.returncode == 0 and sorted(classes) == ['animal', 'empty'] and support == len(rows) - 1,
+          'evaluate: spaced labels are the same classes %s, support %d of %d (exit %d %s)'
+          % (classes, support, len(rows) - 1, r.returncode, r.stderr.strip()[-200:]))
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--negative', 'empty', '--C', '1', '-o',
+                        os.path.join(TMP, 'spaced.irbis')], capture_output=True, text=True)
+    check(r.returncode == 0, 'train --negative empty on spaced labels: exit %d %s' % (r.returncode, r.stderr.strip()))
+
+
 def train_conflict(base, labels):
     rows = list(csv.reader(open(labels, newline='')))[1:]
     lab = os.path.join(TMP, 'labels_twice.csv')
@@ -136,6 +159,7 @@ def main():
     os.makedirs(TMP)
     clf, base, paths, labels = small_classifier(TMP)
     evaluate_empty_label(clf, base, labels)
+    evaluate_spaced_labels(clf, base, labels)
     train_conflict(base, labels)
     train_negative_case(base, labels)
     bare_names(paths)
