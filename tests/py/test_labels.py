@@ -36,14 +36,18 @@ def evaluate_empty_label(clf, base, labels):
     rows[0][1] = ''
     lab = os.path.join(TMP, 'labels_empty.csv')
     write_labels(lab, rows)
-    out = os.path.join(TMP, 'ev')
+    evaluate_classes(pred, lab, os.path.join(TMP, 'ev'), len(rows) - 1, 'evaluate: an empty label is no label')
+
+
+def evaluate_classes(pred, lab, out, n_labelled, what):
+    """evaluate must see the classes animal and empty, with n_labelled images in all."""
     r = subprocess.run([BIN, 'evaluate', pred, '--labels', lab, '-o', out], capture_output=True, text=True)
     m = list(csv.DictReader(open(os.path.join(out, 'metrics.csv'), newline=''))) if r.returncode == 0 else []
     classes = [x['class'] for x in m if x['class'] not in ('accuracy', 'balanced_accuracy', 'macro_f1', 'auc')]
     support = sum(int(x['support']) for x in m if x['class'] in classes)
-    check(r.returncode == 0 and sorted(classes) == ['animal', 'empty'] and support == len(rows) - 1,
-          'evaluate: classes %s, support %d of %d labelled (exit %d %s)'
-          % (classes, support, len(rows) - 1, r.returncode, r.stderr.strip()[-200:]))
+    check(r.returncode == 0 and sorted(classes) == ['animal', 'empty'] and support == n_labelled,
+          '%s: classes %s, support %d of %d labelled (exit %d %s)'
+          % (what, classes, support, n_labelled, r.returncode, r.stderr.strip()[-200:]))
 
 
 def evaluate_spaced_labels(clf, base, labels):
@@ -56,14 +60,7 @@ def evaluate_spaced_labels(clf, base, labels):
     spaced[0][1] = '  '
     lab = os.path.join(TMP, 'labels_spaced.csv')
     write_labels(lab, spaced)
-    out = os.path.join(TMP, 'ev_spaced')
-    r = subprocess.run([BIN, 'evaluate', pred, '--labels', lab, '-o', out], capture_output=True, text=True)
-    m = list(csv.DictReader(open(os.path.join(out, 'metrics.csv'), newline=''))) if r.returncode == 0 else []
-    classes = [x['class'] for x in m if x['class'] not in ('accuracy', 'balanced_accuracy', 'macro_f1', 'auc')]
-    support = sum(int(x['support']) for x in m if x['class'] in classes)
-    check(r.returncode == 0 and sorted(classes) == ['animal', 'empty'] and support == len(rows) - 1,
-          'evaluate: spaced labels are the same classes %s, support %d of %d (exit %d %s)'
-          % (classes, support, len(rows) - 1, r.returncode, r.stderr.strip()[-200:]))
+    evaluate_classes(pred, lab, os.path.join(TMP, 'ev_spaced'), len(rows) - 1, 'evaluate: spaced labels')
     r = subprocess.run([BIN, 'train', base, '--labels', lab, '--negative', 'empty', '--C', '1', '-o',
                         os.path.join(TMP, 'spaced.irbis')], capture_output=True, text=True)
     check(r.returncode == 0, 'train --negative empty on spaced labels: exit %d %s' % (r.returncode, r.stderr.strip()))
