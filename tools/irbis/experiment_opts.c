@@ -58,6 +58,8 @@ static void train_usage(FILE *f)
           "  recipe's cross-validated accuracy is printed, and the cross-validation's outputs go to\n"
           "  --report (default PIPELINE.train/).\n"
           "  --recipe ROW            RN1, RN2, RN2+A, RN2+A+E, M, RN2+A+M (default), RN2+A+M+E\n"
+          "  --task empty|species    empty vs animal (default: every label but 'empty' is an animal)\n"
+          "                          or one class per label\n"
           "  --report DIR            the cross-validation's table, predictions and feature cache\n"
           "  defaults (the best recipe on the shared data): --size 224,448,576 --resize squash\n"
           "  --crop auto --combine mean. Every `irbis experiment` option applies (see its --help).\n"

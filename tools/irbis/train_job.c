@@ -8,7 +8,11 @@
 #include <strings.h>
 
 const char train_usage[] =
-    "usage: irbis train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
+    "usage: irbis train --images ROOT --labels LABELS.csv --model M.onnx -o PIPELINE.irbis [options]\n"
+    "       irbis train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
+    "  The first, the usual path, trains a pipeline for irbis classify on labelled images (its\n"
+    "  options: irbis train --images ROOT --help). The second trains a classifier on a feature set\n"
+    "  of irbis featurize, with these options:\n"
     "  --labels FILE         CSV with a path column and a label column\n"
     "  --label-column NAME   label column (default: label)\n"
     "  --path-column NAME    path column (default: path)\n"
