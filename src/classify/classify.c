@@ -184,6 +184,7 @@ typedef struct run_ctx {
     irb_progress_tracker *pt;
     irb_store_counts c;
     long long processed, failed;
+    int ranked; /* shooting order ranked in this run */
 } run_ctx;
 
 /* The engine's run() on the pending images, a run of images at a time (the engine overlaps its
@@ -191,7 +192,7 @@ typedef struct run_ctx {
 static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_error *err)
 {
     const irb_classify_opts *o = r->o;
-    if (e->neighbours)
+    if (e->neighbours && !r->ranked)
         IRB_TRY(irb_store_rank_shots(r->st, err));
     int64_t after = 0;
     irb_cls_item items[IRB_CLS_RUN_MAX];
@@ -469,6 +470,15 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, err);
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
+    if (s == IRB_OK && src->neighbours && r.c.pending > 0) { /* before a distributed plan lists them */
+        long long redo = 0;
+        s = irb_store_rank_shots(r.st, err);
+        r.ranked = s == IRB_OK;
+        if (s == IRB_OK)
+            s = irb_store_redo_neighbours(r.st, &redo, err);
+        if (s == IRB_OK && redo)
+            s = irb_store_counts_get(r.st, &r.c, err);
+    }
     if (s == IRB_OK && r.c.total == 0) /* a wrong folder, not a survey without pictures */
         s = no_files(o->survey_dir, err);
     pt.p.failed = r.c.failed;

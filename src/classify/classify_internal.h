@@ -83,6 +83,7 @@ typedef struct irb_cls_sources {
     irb_status (*plan)(void *user, irb_store *st, irb_error *err); /* or NULL */
     void *user;
     int has_novelty; /* the engine scores novelty (a pipeline with a novelty model) */
+    int neighbours;  /* the engine reads each image's neighbours (a motion part) */
 } irb_cls_sources;
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
@@ -172,6 +173,11 @@ irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_er
  * (camera, timed before untimed, time, path), as the experiment orders a camera's frames. Run
  * after the scan; recomputed on every run, so images added since are placed. */
 irb_status irb_store_rank_shots(irb_store *st, irb_error *err);
+/* After irb_store_rank_shots: the classified images whose previous or next readable image of
+ * their camera is pending are pending again, so an image whose neighbour arrived after it was
+ * classified (files added to a finished survey) gets the result one run over all the files
+ * gives it. *n: how many. */
+irb_status irb_store_redo_neighbours(irb_store *st, long long *n, irb_error *err);
 /* A pending image in shooting order with the previous and next readable image (width > 0) of
  * its camera, whatever their state (NULL at a camera's ends). Strings are owned: irb_shot_release. */
 typedef struct irb_shot {

@@ -579,6 +579,7 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src)
     src->classes = (const char *const *)c->p->classes;
     src->classified_by = c->classified_by;
     src->has_novelty = c->p->novelty != NULL;
+    src->neighbours = irb_cls_real_neighbours(c);
 }
 
 void irb_cls_real_resolve(const irb_cls_real *c, irb_classify_opts *o)

@@ -692,6 +692,27 @@ irb_status irb_store_rank_shots(irb_store *st, irb_error *err)
     return s;
 }
 
+irb_status irb_store_redo_neighbours(irb_store *st, long long *n, irb_error *err)
+{
+    *n = 0;
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s =
+        exec(st,
+             "WITH r AS (SELECT s.image_id AS id, i.state AS state, lag(s.image_id) OVER w AS prev,"
+             " lead(s.image_id) OVER w AS next FROM shots s JOIN images i ON i.id = s.image_id WHERE i.width > 0"
+             " WINDOW w AS (PARTITION BY s.camera ORDER BY s.k))"
+             " UPDATE images SET state = 0, status = '', message = '', probs = NULL, label = NULL WHERE state = 1"
+             " AND id IN (SELECT prev FROM r WHERE state = 0 UNION SELECT next FROM r WHERE state = 0);",
+             err);
+    if (s == IRB_OK)
+        *n = sqlite3_changes(st->db);
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    return s;
+}
+
 /* The readable image (width > 0: not refused by the scan) of `camera` just before (dir < 0) or
  * after shot k, or NULL. */
 static irb_status shot_neighbour(irb_store *st, const char *camera, int64_t k, int dir, char **path, irb_error *err)

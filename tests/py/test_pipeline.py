@@ -212,7 +212,29 @@ def kill_resume():
     check(same_rows and dp < 1e-5, 'killed %d times mid-run and resumed: the same predictions (max |dp| %.2g)'
           % (partial, dp))
     check(partial >= 1, 'a kill landed during classification')
+    grow(pipe, rows, base[4:], ref)
     return pipe, survey, ref
+
+
+def grow(pipe, rows, opts, ref):
+    """A survey classified in two parts (the first 30 frames, then all 60 in the same folder) gives
+    the single run's predictions: the frame whose next neighbour arrived with the second part is
+    classified again (regression: it kept the motion features it had without that neighbour)."""
+    survey = survey_of(os.path.join(TMP, 'grow_survey'), rows[:30])
+    out = os.path.join(TMP, 'grow_out')
+    shutil.rmtree(out, ignore_errors=True)
+    run(['classify', '--pipeline', pipe, survey, '-o', out] + opts)
+    first = predictions(os.path.join(out, 'predictions.csv'))
+    for r in rows[30:]:
+        cam = os.path.basename(os.path.dirname(r['path']))
+        os.makedirs(os.path.join(survey, cam), exist_ok=True)
+        os.symlink(os.path.join(CT, r['path']), os.path.join(survey, cam, os.path.basename(r['path'])))
+    run(['classify', '--pipeline', pipe, survey, '-o', out] + opts)
+    same, dp = same_predictions(ref, out)
+    edge = os.path.basename(rows[29]['path'])
+    moved = abs(first[edge] - predictions(os.path.join(ref, 'predictions.csv'))[edge])
+    check(same and dp < 1e-5, 'a survey grown by a second card: the single run\'s predictions (max |dp| %.2g; the '
+          'first part\'s last frame moved by %.2g)' % (dp, moved))
 
 
 def same_predictions(ref, out):
