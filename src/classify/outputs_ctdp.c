@@ -664,14 +664,25 @@ static void warn_incomplete(const ctdp_state *c, irb_error *err)
                  c->dir);
         return;
     }
-    char names[NAMES_SHOWN * 130 + 8], coords[NAMES_SHOWN * 130 + 300] = "", paths[3 * 170 + 8], bad[800] = "";
+    char names[NAMES_SHOWN * 130 + 8], coords[NAMES_SHOWN * 130 + 700] = "", paths[3 * 170 + 8], bad[800] = "";
+    char unused[3][128], unused_list[3 * 140 + 8], unmatched[600] = "";
+    int n_unused = 0; /* rows of the deployments file that no camera matched (typos?) and give no period */
+    for (int k = 0; k < c->file.n; k++) {
+        const dep_row *d = &c->file.rows[k];
+        if (!d->used && !(d->start[0] && d->end[0]) && n_unused++ < 3)
+            snprintf(unused[n_unused - 1], sizeof unused[0], "%s", d->camera);
+    }
+    join_shown(unused_list, sizeof unused_list, unused[0], sizeof unused[0], n_unused, 3, "'");
+    if (n_unused)
+        snprintf(unmatched, sizeof unmatched, "; the deployments file's camera(s) %s match no camera of the survey",
+                 unused_list);
     join_shown(names, sizeof names, c->missing[0], sizeof c->missing[0], c->n_missing, NAMES_SHOWN, "");
     join_shown(paths, sizeof paths, c->badpath[0], sizeof c->badpath[0], c->n_badpath, 3, "'");
     if (c->n_missing)
         snprintf(coords, sizeof coords,
                  "%d camera(s) have no coordinates: %s (give camera,latitude,longitude in a deployments file; "
-                 "`irbis export OUT --deployments FILE` completes the package without classifying again)",
-                 c->n_missing, names);
+                 "`irbis export OUT --deployments FILE` completes the package without classifying again)%s",
+                 c->n_missing, names, unmatched);
     if (c->n_badpath)
         snprintf(bad, sizeof bad,
                  "%d media path(s) break the schema's filePath pattern (no leading '.', '/' or '~', no '..', no "

@@ -224,6 +224,12 @@ def main():
     text = validate(os.path.join(out4, 'camtrap-dp'), want_ok=False)
     found = set(re.findall(r"filePath: pattern: '([^']*)'", text))
     check(found == flagged, 'the checker flags the same paths: %s' % sorted(found))
+    # a camera name with a typo in the deployments file is named as matching no camera (it was
+    # ignored without a word; only the other camera's missing coordinates were said)
+    write_deployments(bad, [['~cam', '37.5', '72.1', 'tilde', '', ''], ['cam_2', '37.6', '72.2', 'two', '', '']])
+    r = run('export', out4, '--deployments', bad)
+    check("camera(s) have no coordinates: cam2" in r.stderr and "'cam_2' match no camera" in r.stderr,
+          'a deployments row matching no camera is named: %s' % r.stderr.strip())
     finish()
 
 
