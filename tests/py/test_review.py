@@ -294,11 +294,13 @@ def main():
           'review --write-labels: %d rows path,label,time,method' % len(rows))
     # the loop: a pipeline trained on the human labels alone (--labels OUT/, the survey by default)
     pipe = os.path.join(F.TMP, 'review_http', 'retrained.irbis')
-    r = subprocess.run([F.BIN, 'train', '--labels', out, '--model', fx['model'], '-o', pipe, '--recipe', 'RN2',
+    r = subprocess.run([F.BIN, 'train', '--labels', out + '/', '--model', fx['model'], '-o', pipe, '--recipe', 'RN2',
                         '--size', '224', '--resize', 'center', '--crop', 'none', '--folds', '2', '--threads', '2',
                         '--quiet'], capture_output=True, text=True)
-    check(r.returncode == 0 and ('on %d images' % len(rows)) in r.stdout,
-          'train --labels OUT/: a pipeline from the %d human labels (%s)' % (len(rows), (r.stdout + r.stderr)[-300:]))
+    check(r.returncode == 0 and ('on %d images' % len(rows)) in r.stdout and 'review-labels.csv' in r.stdout + r.stderr
+          and '//' not in r.stdout + r.stderr,
+          'train --labels OUT/: a pipeline from the %d human labels, OUT/review-labels.csv named without a doubled '
+          'slash (%s)' % (len(rows), (r.stdout + r.stderr)[-300:]))
     r = subprocess.run([F.BIN, 'classify', '--pipeline', pipe, sv, '-o', out, '--threads', '2', '--restart'],
                        capture_output=True, text=True)
     pred = {x['path']: x for x in F.read_predictions(out)}

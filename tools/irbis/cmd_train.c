@@ -61,7 +61,10 @@ static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, 
     irb_review_t *rv = NULL;
     irb_error err = {0};
     long long n = 0;
-    snprintf(csv, size, "%s/review-labels.csv", dir);
+    int dl = (int)strlen(dir);
+    while (dl > 1 && dir[dl - 1] == '/') /* OUT/ names OUT/review-labels.csv, not OUT//... */
+        dl--;
+    snprintf(csv, size, "%.*s/review-labels.csv", dl, dir);
     if (irb_review_open(dir, &rv, &err) != IRB_OK || irb_review_write_labels(rv, csv, &n, &err) != IRB_OK) {
         cli_fail("train", &err);
         irb_review_close(rv);
