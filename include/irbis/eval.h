@@ -110,9 +110,10 @@ IRB_API void irb_predictions_release(irb_predictions *p);
 typedef struct irb_labels {
     size_t n;
     char **path, **label;
-    size_t *row;  /* [n]: the row of each label in its file (0 = the first after the header);
-                   * may be NULL in hand-made label sets */
-    char *source; /* the file's name for messages; may be NULL */
+    size_t *row;                 /* [n]: the row of each label in its file (0 = the first after the header);
+                                  * may be NULL in hand-made label sets */
+    char *source;                /* the file's name for messages; may be NULL */
+    size_t n_empty, first_empty; /* rows skipped for an empty label cell, and the first (as row) */
 } irb_labels;
 
 /* A labels CSV with `path` and `label` columns. Errors: IRB_NOT_FOUND (no file, no column),

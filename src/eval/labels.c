@@ -164,7 +164,9 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
         }
         if (!len) {
             irb_free(l);
-            continue; /* an empty label is no label (not a class named "") */
+            if (!out->n_empty++)
+                out->first_empty = i;
+            continue; /* an empty label is no label (not a class named ""); counted for a warning */
         }
         if (!p[0]) {
             irb_status e = irb_fail(err, IRB_CORRUPT, "%s: row %zu: label '%s' with an empty path", source, i + 1, l);

@@ -36,7 +36,9 @@ def evaluate_empty_label(clf, base, labels):
     rows[0][1] = ''
     lab = os.path.join(TMP, 'labels_empty.csv')
     write_labels(lab, rows)
-    evaluate_classes(pred, lab, os.path.join(TMP, 'ev'), len(rows) - 1, 'evaluate: an empty label is no label')
+    r = evaluate_classes(pred, lab, os.path.join(TMP, 'ev'), len(rows) - 1, 'evaluate: an empty label is no label')
+    check('1 row(s) with an empty label skipped (the first: row 1)' in r.stderr,
+          'evaluate says it skipped the empty label: %s' % r.stderr.strip()[-300:])
 
 
 def evaluate_classes(pred, lab, out, n_labelled, what):
@@ -48,6 +50,7 @@ def evaluate_classes(pred, lab, out, n_labelled, what):
     check(r.returncode == 0 and sorted(classes) == ['animal', 'empty'] and support == n_labelled,
           '%s: classes %s, support %d of %d labelled (exit %d %s)'
           % (what, classes, support, n_labelled, r.returncode, r.stderr.strip()[-200:]))
+    return r
 
 
 def evaluate_spaced_labels(clf, base, labels):
@@ -63,7 +66,9 @@ def evaluate_spaced_labels(clf, base, labels):
     evaluate_classes(pred, lab, os.path.join(TMP, 'ev_spaced'), len(rows) - 1, 'evaluate: spaced labels')
     r = subprocess.run([BIN, 'train', base, '--labels', lab, '--negative', 'empty', '--C', '1', '-o',
                         os.path.join(TMP, 'spaced.irbis')], capture_output=True, text=True)
-    check(r.returncode == 0, 'train --negative empty on spaced labels: exit %d %s' % (r.returncode, r.stderr.strip()))
+    check(r.returncode == 0 and '1 row(s) with an empty label skipped' in r.stderr,
+          'train --negative empty on spaced labels (a cell of spaces said skipped): exit %d %s'
+          % (r.returncode, r.stderr.strip()))
 
 
 def train_conflict(base, labels):

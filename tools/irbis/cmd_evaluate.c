@@ -171,6 +171,9 @@ int irb_cmd_evaluate(int argc, char **argv)
     }
     if (err.warning)
         cli_error("evaluate", "warning: %s", err.message);
+    if (l.n_empty)
+        fprintf(stderr, "irbis evaluate: warning: %s: %zu row(s) with an empty label skipped (the first: row %zu)\n",
+                o.labels, l.n_empty, l.first_empty + 1);
     if (p.n_unscored)
         fprintf(stderr,
                 "irbis evaluate: warning: %zu row(s) of %s have no probabilities (status not ok: failed or "

@@ -408,6 +408,9 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
         return cli_fail(cmd, &err);
     if (err.warning)
         cli_error(cmd, "warning: %s", err.message);
+    if (j->lab.n_empty)
+        cli_error(cmd, "warning: %s: %zu row(s) with an empty label skipped (the first: row %zu)", o->labels,
+                  j->lab.n_empty, j->lab.first_empty + 1);
     j->cv = o->cv > 0 ? (int)o->cv : 5;
     if (ix || set_classes(j, o) || select_rows(j, o)) {
         cli_error(cmd, "out of memory");
