@@ -2,6 +2,7 @@
  * run of images through the engine (classify_pipeline.c: it decodes the next images while the
  * CNN runs), committing each run in one transaction, build sequences, write the outputs. Resume
  * semantics and formats: docs/classify.md. The real scanner is classify_scan.c's. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -345,6 +346,41 @@ static irb_status canonical_survey(const char *dir, char canon[PATH_MAX], irb_er
     return IRB_OK;
 }
 
+/* OUT inside the survey is skipped by the scan as an output folder once it holds the store, so
+ * it must not be the survey itself (the store and outputs would be scanned as images, and the
+ * next run's thumbnails classified) nor a folder of the survey's own files, such as a camera
+ * folder (the whole camera would be skipped). Refused before anything is written. */
+static irb_status check_out_dir(const char *out_dir, const char *survey, irb_error *err)
+{
+    char out[PATH_MAX];
+    if (!realpath(out_dir, out))
+        return IRB_OK; /* a new folder: only the run's outputs will be in it */
+    size_t n = strlen(survey);
+    if (!strcmp(out, survey))
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "output folder %s is the survey folder: its outputs would be scanned as images; give "
+                        "a new folder, beside the survey or inside it (e.g. its results/)",
+                        out_dir);
+    if (strncmp(out, survey, n) != 0 || out[n] != '/')
+        return IRB_OK;
+    char *db = irb_path_join(out, "irbis.sqlite");
+    struct stat st;
+    int store = db && lstat(db, &st) == 0;
+    irb_free(db);
+    DIR *d = store ? NULL : opendir(out);
+    int files = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        files += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    if (files)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "output folder %s is a folder of the survey with files in it (a camera folder?): the scan "
+                        "would skip them all; give a new folder, beside the survey or inside it (e.g. its results/)",
+                        out_dir);
+    return IRB_OK;
+}
+
 static irb_status no_files(const char *survey, irb_error *err)
 {
     return irb_fail(err, IRB_NOT_FOUND,
@@ -458,6 +494,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     char survey[PATH_MAX];
     IRB_TRY(check_opts(o, src, &r.pos, err));
     IRB_TRY(canonical_survey(o->survey_dir, survey, err));
+    IRB_TRY(check_out_dir(o->out_dir, survey, err));
     IRB_TRY(check_new_run(o->out_dir, o->survey_dir, src, err));
     IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);

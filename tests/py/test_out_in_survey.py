@@ -32,6 +32,14 @@ def main():
         check(sorted(x['path'] for x in rows) == images and all(x['status'] == 'ok' for x in rows),
               '%s: predictions.csv lists the survey images only: %s'
               % (os.path.relpath(out, s), [(x['path'], x['status']) for x in rows if x['path'] not in images]))
+    # OUT = the survey itself (its store and outputs were scanned as failed images, the next run
+    # classified its thumbnails) or a camera folder (the whole camera was skipped, exit 0): both
+    # refused before anything is written (regression)
+    for out in (s, s + '/', os.path.join(s, 'cam1')):
+        before = sorted(os.listdir(out))
+        r = F.classify(fx, out)
+        check(r.returncode == 2 and 'output folder' in r.stderr and sorted(os.listdir(out)) == before,
+              'OUT %s refused, nothing written: exit %d %s' % (out, r.returncode, r.stderr.strip()[-200:]))
     finish()
 
 
