@@ -33,7 +33,7 @@ typedef struct rseq {
     long long n;
     const double *probs; /* into irb_review_t.probs */
     double top;          /* the largest probability */
-    int machine;         /* irb_cls_label of probs */
+    int machine;         /* machine_label of probs and novelty */
     int human;           /* class index, or -1 when not reviewed */
     char time[32];       /* of the latest review of a member */
 } rseq;
@@ -62,9 +62,13 @@ static int class_index(const irb_outputs_opts *o, const char *name)
     return -1;
 }
 
-static int machine_label(const irb_outputs_opts *o, const double *probs)
+/* The label classify gave: the decision rule with --min-confidence and the novelty threshold
+ * (a novel image or sequence is uncertain), as the outputs have it. */
+static int machine_label(const irb_outputs_opts *o, const double *probs, double novelty)
 {
-    return probs ? irb_cls_label(probs, o->n_classes, o->pos, o->threshold, o->min_confidence) : -1;
+    return probs ? irb_cls_label_novel(probs, o->n_classes, o->pos, o->threshold, o->min_confidence, novelty,
+                                       o->novelty_threshold)
+                 : -1;
 }
 
 /* ---- applying reviews to the outputs' labels -------------------------------------------- */
@@ -95,10 +99,10 @@ static int relabels_push(relabels *r, int64_t id, int from, int to)
 /* An image or sequence with a review, or that had one: its label is the human one, else the
  * machine's; a change is pushed to out. 0 when out of memory. */
 static int relabel_one(const irb_outputs_opts *o, relabels *out, int64_t id, const char *human_label,
-                       const double *probs, int label)
+                       const double *probs, double novelty, int label)
 {
     int human = class_index(o, human_label);
-    int want = human >= 0 ? human : machine_label(o, probs);
+    int want = human >= 0 ? human : machine_label(o, probs, novelty);
     return want == -1 || want == label || relabels_push(out, id, label, want);
 }
 
@@ -113,10 +117,10 @@ static irb_status relabel_all(irb_store *st, const irb_outputs_opts *o, int seqs
     irb_seq_row seq;
     if (seqs)
         while (ok && irb_store_seqs_next(it, &seq))
-            ok = relabel_one(o, out, seq.id, seq.human, seq.probs, seq.label);
+            ok = relabel_one(o, out, seq.id, seq.human, seq.probs, seq.novelty, seq.label);
     else
         while (ok && irb_store_images_next(it, &image))
-            ok = relabel_one(o, out, image.id, image.human, image.probs, image.label);
+            ok = relabel_one(o, out, image.id, image.human, image.probs, image.novelty, image.label);
     irb_status end = irb_store_iter_end(it, ok ? err : NULL);
     return ok ? end : irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
 }
@@ -198,7 +202,7 @@ static irb_status load_sequences(irb_review_t *rv, irb_error *err)
         r->probs = p;
         for (size_t k = 0; k < nc; k++)
             r->top = p[k] > r->top ? p[k] : r->top;
-        r->machine = irb_cls_label(p, (int)nc, rv->o.pos, rv->o.threshold, rv->o.min_confidence);
+        r->machine = machine_label(&rv->o, p, q.novelty);
         r->human = class_index(&rv->o, q.human);
         if (q.human_time)
             snprintf(r->time, sizeof r->time, "%s", q.human_time);

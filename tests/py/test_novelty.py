@@ -310,6 +310,29 @@ def fixture_checks(pipe):
     r = run(['export', out, '-q'], ok=(0, 1))
     check(r.returncode in (0, 1) and open(os.path.join(out, 'predictions.csv'), 'rb').read() == before,
           'irbis export rewrites the same predictions.csv (%s)' % r.stderr.strip()[-200:])
+    review_keeps_uncertain(out, rows, before)
+
+
+def review_keeps_uncertain(out, rows, before):
+    """irbis review gives a novel sequence the machine label `uncertain`, as the outputs do, and a
+    label given then removed puts `uncertain` back (regression: review's machine label ignored the
+    novelty threshold, so the sequence became its argmax class in every output for good)."""
+    import urllib.parse
+    import review_lib as R
+    novel = sorted({x['sequence'] for x in rows if x['seq_novel'] == '1' and x['seq_label'] == 'uncertain'})
+    srv = R.Server(out)
+    got = {s['name']: s['machine'] for s in srv.get_json('/api/sequences?limit=500')['sequences']}
+    check(novel and all(got.get(n) == 'uncertain' for n in novel),
+          'review: novel sequences\' machine label is uncertain: %s' % [(n, got.get(n)) for n in novel[:3]])
+    form = {'Content-Type': 'application/x-www-form-urlencoded'}
+    for label in ('empty', ''):
+        st, body, _ = srv.request('POST', '/api/label', body=urllib.parse.urlencode({'seq': novel[0], 'label': label}),
+                                  headers=form)
+        check(st == 200, 'review: label %r on %s (%d %s)' % (label, novel[0], st, body[:100]))
+    code, err = srv.stop()
+    check(code == 0 and open(os.path.join(out, 'predictions.csv'), 'rb').read() == before,
+          'review: a label given and removed leaves predictions.csv as classify wrote it, uncertain kept (%d %s)'
+          % (code, err.strip()[-200:]))
 
 
 if __name__ == '__main__':
