@@ -379,10 +379,19 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
     if (s != IRB_OK)
         goto cleanup;
     /* training a pipeline (--save) on fewer cameras than folds: the estimate's folds fall back
-     * to sequences (the inner folds that make the choices group by camera where they can) */
+     * to the default unit, sequences, or contiguous blocks without times or sequence ids (one
+     * image per "sequence" would put a burst's frames on both sides); the inner folds that make
+     * the choices group by camera where they can */
     d->inner_camera = fo.unit == IRB_FOLD_CAMERA;
-    if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save)
-        fo.unit = IRB_FOLD_SEQUENCE;
+    if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save) {
+        fo.unit = d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK;
+        char prior[IRB_MESSAGE_MAX + 4] = "";
+        if (err && err->warning)
+            snprintf(prior, sizeof prior, "%s; ", err->message);
+        irb_error_clear(err);
+        irb_warn(err, "%s--group camera: %d camera(s) for %d folds; the accuracy estimate's folds are over %s", prior,
+                 n_cameras, fo.k, fo.unit == IRB_FOLD_SEQUENCE ? "sequences" : "contiguous blocks of images");
+    }
     d->unit = (int)fo.unit;
     for (size_t i = 0; i < d->n; i++) {
         fi[i].path = d->rel[i];

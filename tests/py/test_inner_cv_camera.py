@@ -14,8 +14,8 @@ Within the two cameras together the bar separates the classes (a linear classifi
 block and stripe areas), so inner folds grouped by sequence (every frame its own sequence here)
 choose not to crop the bar. Inner folds grouped by camera train on one camera and validate on
 the other, where the bar misleads: they choose to crop it. `irbis train --images --group camera`
-with two cameras (fewer than the folds: the estimate's outer folds fall back to sequences, the
-choices still group by camera) must crop in every fold and in the saved pipeline; the same run
+with two cameras (fewer than the folds: the estimate's outer folds fall back to sequences, or to
+blocks without times, with a warning; the choices still group by camera) must crop in every fold and in the saved pipeline; the same run
 with --group sequence must not (so the data does separate the two)."""
 import csv
 import json
@@ -91,21 +91,35 @@ def train(lab, group):
                         '-o', out], capture_output=True, text=True, timeout=900)
     res = json.load(open(os.path.join(report, 'results.json'))) if r.returncode == 0 else {}
     row = next((x for x in res.get('rows', []) if x.get('row') == 'RN2'), {})
-    return r, row.get('crop_auto_folds'), res.get('folds'), out
+    return r, row.get('crop_auto_folds'), res.get('folds'), out, res.get('fold_unit')
 
 
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     lab = make_data()
-    r, cropped, folds, pipe = train(lab, 'camera')
+    r, cropped, folds, pipe, unit = train(lab, 'camera')
     print(r.stdout[-1500:], r.stderr[-1500:])
     check(r.returncode == 0 and folds and cropped == folds,
           'inner folds by camera: every training fold crops the bar (%s of %s folds; exit %d %s)'
           % (cropped, folds, r.returncode, r.stderr.strip()[-300:]))
+    check(unit == 'sequence' and '2 camera(s) for 3 folds' in r.stderr,
+          'two cameras for three folds: the estimate over sequences, said in a warning (%s; %s)'
+          % (unit, r.stderr.strip()[-200:]))
     pp = open(pipe, 'rb').read() if os.path.exists(pipe) else b''
     check(b'"strips":"auto"' in pp and b'"strips":"none"' not in pp, 'the saved pipeline crops the bar')
-    r, cropped, folds, pipe = train(lab, 'sequence')
+    # without times (a plain path,label,camera file) each frame would be its own "sequence", and
+    # the estimate's fallback folds would split bursts: contiguous blocks instead (regression)
+    notime = os.path.join(TMP, 'labels_notime.csv')
+    with open(lab, newline='') as f, open(notime, 'w', newline='') as g:
+        w = csv.writer(g)
+        for row in csv.reader(f):
+            w.writerow(row[:3])
+    r, cropped, folds, pipe, unit = train(notime, 'camera')
+    check(r.returncode == 0 and unit == 'block' and 'contiguous blocks' in r.stderr,
+          'no times, two cameras for three folds: the estimate over blocks, said in a warning (%s; %s)'
+          % (unit, r.stderr.strip()[-200:]))
+    r, cropped, folds, pipe, unit = train(lab, 'sequence')
     print(r.stdout[-1500:], r.stderr[-1500:])
     check(r.returncode == 0 and folds and cropped == 0,
           'inner folds by sequence keep the bar, which predicts inside the cameras (%s of %s folds crop; exit %d)'
