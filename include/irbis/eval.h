@@ -158,16 +158,18 @@ IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match,
  * to the class that comes first. */
 typedef struct irb_joined {
     size_t n_classes, n_extra_classes;
-    char **classes;      /* [n_classes] */
-    size_t n;            /* labelled images */
-    long *row;           /* [n]: the predictions row of each sample */
-    double *probs;       /* [n * n_classes] */
-    int *truth;          /* [n] */
-    size_t n_unlabelled; /* prediction rows without a matching label (skipped) */
-    size_t n_seq;        /* 0 when there is no sequence column */
-    char **seq_ids;      /* [n_seq] */
-    double *seq_probs;   /* [n_seq * n_classes] */
-    int *seq_truth;      /* [n_seq] */
+    char **classes;            /* [n_classes] */
+    size_t n;                  /* labelled images */
+    long *row;                 /* [n]: the predictions row of each sample */
+    double *probs;             /* [n * n_classes] */
+    int *truth;                /* [n] */
+    size_t n_unlabelled;       /* prediction rows without a matching label (skipped) */
+    size_t n_labels_unmatched; /* label rows that match no prediction row */
+    long unmatched_example;    /* one of them (a label index), or -1 */
+    size_t n_seq;              /* 0 when there is no sequence column */
+    char **seq_ids;            /* [n_seq] */
+    double *seq_probs;         /* [n_seq * n_classes] */
+    int *seq_truth;            /* [n_seq] */
 } irb_joined;
 
 IRB_API irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_joined *out, irb_error *err);

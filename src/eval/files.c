@@ -120,6 +120,36 @@ static irb_status class_columns(const irb_csv_reader *r, irb_predictions *p, int
     return IRB_OK;
 }
 
+typedef struct path_at {
+    const char *path;
+    size_t i;
+} path_at;
+
+static int cmp_path(const void *a, const void *b)
+{
+    const path_at *x = a, *y = b;
+    int c = strcmp(x->path, y->path);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* A path listed twice would be scored twice: refused naming both rows (as a labels file's). */
+static irb_status no_repeats(const char *file, const irb_predictions *p, irb_error *err)
+{
+    path_at *ord = irb_malloc_array(p->n ? p->n : 1, sizeof *ord);
+    if (!ord)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", file);
+    for (size_t i = 0; i < p->n; i++)
+        ord[i] = (path_at){p->path[i], i};
+    qsort(ord, p->n, sizeof *ord, cmp_path);
+    irb_status st = IRB_OK;
+    for (size_t k = 1; k < p->n && st == IRB_OK; k++)
+        if (!strcmp(ord[k - 1].path, ord[k].path))
+            st = irb_fail(err, IRB_CORRUPT, "%s: '%s' is listed twice (scored rows %zu and %zu below the header)", file,
+                          ord[k].path, ord[k - 1].i + 1, ord[k].i + 1);
+    irb_free(ord);
+    return st;
+}
+
 irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_error *err)
 {
     if (!out)
@@ -176,7 +206,9 @@ irb_status irb_predictions_read(const char *path, irb_predictions *out, irb_erro
         if (st != IRB_OK)
             goto cleanup;
     }
-    if (st == IRB_NOT_FOUND)
+    if (st == IRB_NOT_FOUND && out->n)
+        st = no_repeats(path, out, err);
+    else if (st == IRB_NOT_FOUND)
         st = out->n            ? IRB_OK
              : out->n_unscored ? irb_fail(err, IRB_CORRUPT, "%s: no row with status ok (%zu failed or pending)", path,
                                           out->n_unscored)

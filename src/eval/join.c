@@ -177,6 +177,8 @@ irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_jo
         return irb_fail(err, IRB_NOMEM, "join: out of memory");
     }
     irb_status st = irb_labels_match(l, (const char *const *)p->path, p->n, match, err);
+    if (st == IRB_OK)
+        out->n_labels_unmatched = irb_labels_unmatched(l, match, p->n, &out->unmatched_example);
     if (st == IRB_OK && (st = build_classes(p, l, match, out, cls)) == IRB_OK &&
         (st = image_level(p, cls, out)) == IRB_OK && p->sequence)
         st = sequence_level(p, cls, out);

@@ -250,6 +250,20 @@ def error_cases():
     check(r.returncode == 3 and "matches both" in r.stderr, "ambiguous suffix match refused")
     r = subprocess.run([BIN, "evaluate", good], capture_output=True, text=True)
     check(r.returncode == 2, "missing --labels is a usage error")
+    # a prediction path listed twice was scored twice without a word (regression); a label row
+    # matching no prediction is counted
+    twice = os.path.join(TMP, "twice_pred.csv")
+    with open(twice, "w") as f:
+        f.write("path,p_a,p_b\nx.jpg,0.2,0.8\ny.jpg,0.5,0.5\nx.jpg,0.9,0.1\n")
+    lab2 = os.path.join(TMP, "xz_labels.csv")
+    with open(lab2, "w") as f:
+        f.write("path,label\nx.jpg,a\nz.jpg,b\n")
+    r = run(twice, lab2, os.path.join(TMP, "bad_out"))
+    check(r.returncode == 3 and "'x.jpg' is listed twice" in r.stderr and "rows 1 and 3" in r.stderr,
+          "a prediction path listed twice is refused naming both rows")
+    r = run(good, lab2, os.path.join(TMP, "xz_out"))
+    check(r.returncode == 0 and "1 label row(s)" in r.stderr and "'z.jpg'" in r.stderr,
+          "a label row matching no prediction is counted with an example")
 
 
 multiclass_case()

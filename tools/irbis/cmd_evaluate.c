@@ -182,6 +182,9 @@ int irb_cmd_evaluate(int argc, char **argv)
     if (j.n_unlabelled)
         fprintf(stderr, "irbis evaluate: warning: %zu of %zu predictions have no label and were skipped\n",
                 j.n_unlabelled, p.n);
+    if (j.n_labels_unmatched)
+        fprintf(stderr, "irbis evaluate: warning: %zu label row(s) of %s match no prediction, e.g. '%s'\n",
+                j.n_labels_unmatched, o.labels, j.unmatched_example >= 0 ? l.path[j.unmatched_example] : "");
     if (j.n_extra_classes)
         fprintf(stderr, "irbis evaluate: warning: %zu label(s) have no p_ column; those images count as errors\n",
                 j.n_extra_classes);
