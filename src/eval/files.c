@@ -8,6 +8,7 @@
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "eval/eval_internal.h"
 #include "irbis/eval.h"
 
 static void free_strings(char **v, size_t n)
@@ -120,27 +121,12 @@ static irb_status class_columns(const irb_csv_reader *r, irb_predictions *p, int
     return IRB_OK;
 }
 
-typedef struct path_at {
-    const char *path;
-    size_t i;
-} path_at;
-
-static int cmp_path(const void *a, const void *b)
-{
-    const path_at *x = a, *y = b;
-    int c = strcmp(x->path, y->path);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
 /* A path listed twice would be scored twice: refused naming both rows (as a labels file's). */
 static irb_status no_repeats(const char *file, const irb_predictions *p, irb_error *err)
 {
-    path_at *ord = irb_malloc_array(p->n ? p->n : 1, sizeof *ord);
+    irb_path_row *ord = irb_paths_sorted(p->path, p->n);
     if (!ord)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", file);
-    for (size_t i = 0; i < p->n; i++)
-        ord[i] = (path_at){p->path[i], i};
-    qsort(ord, p->n, sizeof *ord, cmp_path);
     irb_status st = IRB_OK;
     for (size_t k = 1; k < p->n && st == IRB_OK; k++)
         if (!strcmp(ord[k - 1].path, ord[k].path))

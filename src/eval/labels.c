@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
+#include "eval/eval_internal.h"
 #include "irbis/eval.h"
 #include "irbis/learn.h"
 
@@ -66,32 +67,35 @@ void irb_labels_release(irb_labels *l)
     memset(l, 0, sizeof *l);
 }
 
-/* A row to sort: its path with its index, so the comparator needs no state. */
-typedef struct {
-    const char *path;
-    size_t i;
-} path_row;
-
+/* A row to sort is its path with its index, so the comparator needs no state. */
 static int cmp_by_path(const void *a, const void *b)
 {
-    const path_row *x = a, *y = b;
+    const irb_path_row *x = a, *y = b;
     int c = strcmp(x->path, y->path);
     return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+irb_path_row *irb_paths_sorted(char *const *paths, size_t n)
+{
+    irb_path_row *ord = irb_malloc_array(n ? n : 1, sizeof *ord);
+    if (!ord)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        ord[i] = (irb_path_row){paths[i], i};
+    qsort(ord, n, sizeof *ord, cmp_by_path);
+    return ord;
 }
 
 /* One path listed twice: with two labels it is refused naming both rows; with the same label
  * the later row is dropped (it is the same image, listed twice). */
 static irb_status drop_repeats(irb_labels *l, irb_error *err)
 {
-    path_row *ord = irb_malloc_array(l->n ? l->n : 1, sizeof *ord);
+    irb_path_row *ord = irb_paths_sorted(l->path, l->n);
     unsigned char *drop = irb_calloc(l->n ? l->n : 1, 1);
     if (!ord || !drop) {
         irb_free(ord), irb_free(drop);
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", l->source);
     }
-    for (size_t i = 0; i < l->n; i++)
-        ord[i] = (path_row){l->path[i], i};
-    qsort(ord, l->n, sizeof *ord, cmp_by_path);
     irb_status st = IRB_OK;
     for (size_t k = 1; k < l->n && st == IRB_OK; k++) {
         size_t a = ord[k - 1].i, b = ord[k].i;
