@@ -119,6 +119,25 @@ irb_status irb_mkdirs(const char *path, irb_error *err)
 
 /* ---- open / lock ---------------------------------------------------------------------- */
 
+/* "irbis review" (say) from the holder's command line in /proc, else "irbis". */
+static void lock_holder(const char *pid, char *who, size_t size)
+{
+    snprintf(who, size, "irbis");
+    char path[64], cmd[256];
+    snprintf(path, sizeof path, "/proc/%.20s/cmdline", pid);
+    FILE *f = pid[0] ? fopen(path, "rb") : NULL;
+    size_t n = f ? fread(cmd, 1, sizeof cmd - 1, f) : 0;
+    if (f)
+        fclose(f);
+    cmd[n] = '\0';
+    if (!n)
+        return;
+    const char *arg0 = cmd, *base = strrchr(arg0, '/');
+    size_t l0 = strlen(arg0);
+    const char *arg1 = l0 + 1 < n ? arg0 + l0 + 1 : "";
+    snprintf(who, size, "%.40s%s%.40s", base ? base + 1 : arg0, arg1[0] ? " " : "", arg1);
+}
+
 static irb_status take_lock(irb_store *st, irb_error *err)
 {
     char *lp = irb_path_join(st->dir, ".lock");
@@ -136,11 +155,13 @@ static irb_status take_lock(irb_store *st, irb_error *err)
         ssize_t k = pread(st->lock_fd, pid, sizeof pid - 1, 0);
         pid[k > 0 ? k : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        char who[96];
+        lock_holder(pid, who, sizeof who);
         irb_status s = (e == EWOULDBLOCK)
                            ? irb_fail(err, IRB_BUSY,
-                                      "%s: another irbis classify run (pid %s) is using this output folder "
-                                      "(lock %s); wait for it to finish or choose another output folder",
-                                      st->dir, pid[0] ? pid : "?", lp)
+                                      "%s: another irbis process (%s, pid %s) is using this output folder "
+                                      "(lock %s); wait for it to finish (or stop it) or choose another output folder",
+                                      st->dir, who, pid[0] ? pid : "?", lp)
                            : irb_fail(err, IRB_IO, "%s: cannot lock: %s", lp, strerror(e));
         irb_free(lp);
         return s;

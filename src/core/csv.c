@@ -1,5 +1,6 @@
 #include "core/csv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -120,7 +121,11 @@ irb_status irb_csv_next(irb_csv_reader *r, irb_error *err)
 
 irb_status irb_csv_read_header(irb_csv_reader *r, irb_error *err)
 {
+    errno = 0;
     irb_status s = irb_csv_next(r, err);
+    if (s == IRB_NOT_FOUND && ferror(r->f)) /* a folder opens, and its first read fails */
+        return irb_fail(err, IRB_IO, "%s: cannot read: %s", r->path,
+                        errno == EISDIR ? "a folder, not a CSV file" : strerror(errno ? errno : EIO));
     if (s == IRB_NOT_FOUND)
         return irb_fail(err, IRB_CORRUPT, "%s: empty file, expected a CSV header", r->path);
     if (s != IRB_OK)

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -15,14 +16,26 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
 {
     *buf = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
+    /* O_NONBLOCK: a FIFO named as a model opens at once (and is refused below) instead of
+     * waiting for a writer; it changes nothing for a regular file */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
         return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int dir = S_ISDIR(st.st_mode);
+        close(fd);
+        return irb_fail(err, IRB_IO, "%s: %s", path,
+                        dir ? "a folder, not a file" : "not a regular file (a FIFO, socket or device)");
+    }
+    FILE *f = fdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return irb_fail(err, IRB_IO, "%s: %s", path, strerror(errno));
+    }
     irb_status s = IRB_OK;
-    long len = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        len = ftell(f);
-    if (len < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    long len = st.st_size > LONG_MAX ? -1 : (long)st.st_size;
+    if (len < 0) {
         s = irb_fail(err, IRB_IO, "%s: cannot determine the file size", path);
     } else if ((size_t)len > max_bytes) {
         s = irb_fail(err, IRB_TOO_LARGE, "%s: %ld bytes, above the limit of %zu", path, len, max_bytes);

@@ -58,6 +58,19 @@ def main():
     r = F.classify(fx, os.path.join(TMP, 'out_links'))
     check(r.returncode == 3 and 'no files' in r.stderr, 'survey of folder links: exit %d (want 3): %s'
           % (r.returncode, r.stderr.strip()))
+    # a folder or a FIFO where a file is expected (regression: a folder was "9223372036854775807
+    # bytes" or an "empty file", and a FIFO as --model waited for a writer for ever)
+    fifo = os.path.join(TMP, 'model_fifo.onnx')
+    os.mkfifo(fifo)
+    for args, want in ((['model-info', TMP], 'a folder, not a file'), (['model-info', fifo], 'not a regular file'),
+                       (['evaluate', os.path.join(TMP, 'out', 'predictions.csv'), '--labels', TMP],
+                        'a folder, not a CSV file')):
+        try:
+            r = subprocess.run([BIN] + args, capture_output=True, text=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            r = subprocess.CompletedProcess(args, -1, '', 'timed out')
+        check(r.returncode == 3 and want in r.stderr, '%s: exit %d (want 3) %s' % (' '.join(args[:1]), r.returncode,
+                                                                                  r.stderr.strip()[-200:]))
     finish()
 
 

@@ -19,6 +19,7 @@ import os
 import random
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -231,7 +232,6 @@ def outputs(out, want, members):
     report = open(os.path.join(out, 'report.html'), encoding='utf-8').read()
     check('<td id="reviewed">%d images</td>' % len(imgs) in report, 'report.html: %d images labelled by a person'
           % len(imgs))
-    import subprocess
     for args in ([os.path.join(STD, 'validators', 'md_validate.py'), os.path.join(out, 'megadetector.json')],
                  [os.path.join(STD, 'validators', 'camtrapdp_validate.py'), os.path.join(out, 'camtrap-dp'),
                   os.path.join(STD, 'camtrap-dp-1.0.2')],
@@ -254,6 +254,10 @@ def main():
     check(srv.url.startswith('http://127.0.0.1:'), 'listens on 127.0.0.1 with the token in the URL: %s' % srv.url)
     security(srv, sv)
     hostile(srv, out)
+    r = subprocess.run([F.BIN, 'export', out], capture_output=True, text=True)
+    check(r.returncode == 3 and 'another irbis process (irbis review, pid' in r.stderr,
+          'export while review runs: exit 3 naming irbis review as the holder (it said "irbis classify run"): %s'
+          % r.stderr.strip()[-200:])
     info = srv.get_json('/api/info')
     seqs = [s['name'] for s in srv.get_json('/api/sequences?queue=camera&limit=500')['sequences']]
     check(len(seqs) == info['sequences'] >= 20, '%d sequences listed' % len(seqs))
@@ -287,7 +291,6 @@ def main():
               'classify %s after the review: human labels kept' % (' '.join(extra) or '(resume)'))
     # the labels for training
     lab_csv = os.path.join(F.TMP, 'review_http', 'labels.csv')
-    import subprocess
     r = subprocess.run([F.BIN, 'review', out, '--write-labels', lab_csv], capture_output=True, text=True)
     rows = list(csv.DictReader(open(lab_csv))) if r.returncode == 0 else []
     check(len(rows) == sum(len(mem[s]) for s in last) and all(x['method'] == 'human' and x['time'] for x in rows),
