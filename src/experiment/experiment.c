@@ -1082,6 +1082,30 @@ static irb_status evaluate_row(exp_ctx *c, irb_experiment_row *row, const double
 
 /* ---- the driver ------------------------------------------------------------------------------ */
 
+static irb_status parse_rows(const char *rows, int *want, irb_error *err);
+
+/* The rows to run (want[]) from --rows and the row to save; an unknown or undeployable name is
+ * refused. */
+static irb_status check_rows(const irb_experiment_opts *o, int *want, irb_error *err)
+{
+    IRB_TRY(parse_rows(o->rows, want, err));
+    if (o->save && strcmp(o->save, "best") != 0) {
+        int r = row_index(o->save);
+        char names[256];
+        if (r < 0 || !row_defs[r].deployable)
+            return irb_fail(err, IRB_INVALID_ARG, "%s: not a row that can be deployed (%s or best)", o->save,
+                            row_list(1, names, sizeof names));
+        want[r] = 1;
+    }
+    return IRB_OK;
+}
+
+irb_status irb_experiment_check(const irb_experiment_opts *o, irb_error *err)
+{
+    int want[N_ROWS];
+    return check_rows(o, want, err);
+}
+
 /* want[r] = 1 for each row named in rows (comma-separated; NULL or "": every row); an unknown
  * name is refused. */
 static irb_status parse_rows(const char *rows, int *want, irb_error *err)
@@ -1833,15 +1857,7 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     uint8_t *ok = NULL;
     char **rel_all = NULL;
     size_t n_all = 0;
-    IRB_TRY(parse_rows(o->rows, c.want, err));
-    if (o->save && strcmp(o->save, "best") != 0) {
-        int r = row_index(o->save);
-        char names[256];
-        if (r < 0 || !row_defs[r].deployable)
-            return irb_fail(err, IRB_INVALID_ARG, "--save %s: not a row that can be deployed (%s or best)", o->save,
-                            row_list(1, names, sizeof names));
-        c.want[r] = 1;
-    }
+    IRB_TRY(check_rows(o, c.want, err));
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
         return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");

@@ -38,6 +38,13 @@ def main():
     r = subprocess.run([BIN, 'experiment', '--images', CT, '--labels', 'x.csv', '--model', MODEL, '-o', out,
                         '--gap', '-5'], capture_output=True, text=True)
     check(r.returncode == 2, 'experiment --gap -5: exit %d (want 2)' % r.returncode)
+    # row names (regression: exit 3, after the labels were read)
+    for cmd, bad in ((['experiment'], ['--save', 'bogus']), (['experiment'], ['--save', 'L120']),
+                     (['experiment'], ['--rows', 'BOGUS']), (['train'], ['--recipe', 'bogus'])):
+        r = subprocess.run([BIN] + cmd + ['--images', CT, '--labels', 'x.csv', '--model', MODEL, '-o',
+                                          os.path.join(TMP, 'rows.irbis')] + bad, capture_output=True, text=True)
+        check(r.returncode == 2 and bad[1] in r.stderr and 'row' in r.stderr,
+              '%s %s: exit %d (want 2) %s' % (cmd[0], ' '.join(bad), r.returncode, r.stderr.strip()[-200:]))
     r = subprocess.run([BIN, 'evaluate', 'p.csv', '--labels', 'x.csv', '--threshold', '1.5'],
                        capture_output=True, text=True)
     check(r.returncode == 2, 'evaluate --threshold 1.5: exit %d (want 2)' % r.returncode)

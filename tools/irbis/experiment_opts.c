@@ -337,6 +337,9 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
     }
     if (x->calib[0] && !split_calib(cmd, x))
         return CLI_USAGE;
+    irb_error err = {0};
+    if (irb_experiment_check(o, &err) != IRB_OK) /* --rows, --save / --recipe: bad values exit 2 */
+        return cli_fail_options(cmd, &err);
     o->progress = progress;
     o->progress_ctx = &x->ps;
     return CLI_OK;
