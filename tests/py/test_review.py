@@ -279,6 +279,17 @@ def main():
     # the signal may land on any thread (BLAS starts some before main): it still stops the server
     codes = [R.Server(out, '--no-export').stop(sig)[0] for sig in [signal.SIGINT, signal.SIGTERM] * 4]
     check(codes == [0] * 8, 'SIGINT/SIGTERM right after the URL: exit 0 every time (%s)' % codes)
+    # --bind 0.0.0.0: reachable by the machine's name and addresses, as the printed URL says
+    # (regression: every Host but 127.0.0.1's was refused, and the URL said http://0.0.0.0:PORT/)
+    import socket as socketmod
+    wild = R.Server(out, '--bind', '0.0.0.0', '--no-export')
+    name = socketmod.gethostname()
+    check(wild.hostport == '%s:%d' % (name, wild.port), 'the printed URL names the machine: %s' % wild.url)
+    got = {h: wild.request('GET', '/api/info', headers={'Host': h})[0]
+           for h in ('%s:%d' % (name, wild.port), '127.0.0.1:%d' % wild.port, 'evil.example:%d' % wild.port)}
+    check(list(got.values()) == [200, 200, 403], '--bind 0.0.0.0: its name and 127.0.0.1 allowed, another Host '
+          'refused (%s)' % got)
+    wild.stop()
     outputs(out, last, mem)
     check(tree(sv) == before_survey, 'the survey is untouched')
     check(set(os.listdir(os.path.join(F.TMP, 'review_http'))) == before_tmp, 'nothing written beside OUT/')

@@ -126,6 +126,11 @@ static int serve(irb_review_t *rv, const review_cli *o)
         return err.status == IRB_INVALID_ARG ? (cli_error("review", "%s", err.message), CLI_USAGE)
                                              : cli_fail("review", &err);
     const char *host = o->bind && *o->bind ? o->bind : "127.0.0.1";
+    char name[256];
+    if ((!strcmp(host, "0.0.0.0") || !strcmp(host, "::")) && gethostname(name, sizeof name) == 0 && name[0]) {
+        name[sizeof name - 1] = '\0';
+        host = name; /* every interface: the machine's name, which the server accepts as Host */
+    }
     int v6 = strchr(host, ':') != NULL;
     printf("irbis review: %s (survey %s)\n", o->out, irb_review_survey(rv));
     printf("    http://%s%s%s:%u/?token=%s\n", v6 ? "[" : "", host, v6 ? "]" : "", review_server_port(s), token);

@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -36,7 +37,7 @@ struct review_server {
     irb_review_t *rv;
     pthread_mutex_t lock;
     char token[128];
-    char hosts[4][320]; /* allowed Host header values */
+    char hosts[40][320]; /* allowed Host header values */
     int n_hosts;
     unsigned port;
     atomic_llong served, refused;
@@ -368,6 +369,27 @@ static void allow_hosts(review_server *s, const char *bind, int v6)
     snprintf(s->hosts[s->n_hosts++], sizeof s->hosts[0], "[::1]:%u", s->port);
     if (strcmp(bind, "127.0.0.1") && strcmp(bind, "::1"))
         snprintf(s->hosts[s->n_hosts++], sizeof s->hosts[0], v6 ? "[%s]:%u" : "%s:%u", bind, s->port);
+    if (strcmp(bind, "0.0.0.0") && strcmp(bind, "::"))
+        return;
+    /* every interface: the machine's own addresses and its name, as another machine types them */
+    char name[256];
+    if (gethostname(name, sizeof name) == 0 && name[0]) {
+        name[sizeof name - 1] = '\0';
+        snprintf(s->hosts[s->n_hosts++], sizeof s->hosts[0], "%s:%u", name, s->port);
+    }
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i && s->n_hosts < (int)(sizeof s->hosts / sizeof *s->hosts); i = i->ifa_next) {
+        char ip[INET6_ADDRSTRLEN];
+        int fam = i->ifa_addr ? i->ifa_addr->sa_family : AF_UNSPEC;
+        if (fam == AF_INET && inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr, ip, sizeof ip))
+            snprintf(s->hosts[s->n_hosts++], sizeof s->hosts[0], "%s:%u", ip, s->port);
+        else if (fam == AF_INET6 &&
+                 inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)i->ifa_addr)->sin6_addr, ip, sizeof ip))
+            snprintf(s->hosts[s->n_hosts++], sizeof s->hosts[0], "[%s]:%u", ip, s->port);
+    }
+    freeifaddrs(ifs);
 }
 
 review_server *review_server_start(irb_review_t *rv, const review_server_opts *o, irb_error *err)
