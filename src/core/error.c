@@ -99,6 +99,26 @@ void irb_warn(irb_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
+void irb_warn_more(irb_error *err, const char *fmt, ...)
+{
+    if (!err || (err->status != IRB_OK && !err->warning))
+        return;
+    char more[IRB_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(more, sizeof more, fmt, ap);
+    va_end(ap);
+    if (!err->warning) {
+        err->status = IRB_OK;
+        err->warning = 1;
+        snprintf(err->message, sizeof err->message, "%s", more);
+        return;
+    }
+    char prior[IRB_MESSAGE_MAX];
+    snprintf(prior, sizeof prior, "%s", err->message);
+    irb_message_format(err->message, sizeof err->message, "%s; %s", prior, more);
+}
+
 void irb_error_copy(irb_error *dst, const irb_error *src)
 {
     if (!dst)

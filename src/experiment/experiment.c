@@ -232,22 +232,14 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     if (s != IRB_OK)
         goto cleanup;
     if (lab.n_empty) {
-        char prior[IRB_MESSAGE_MAX + 4] = "";
-        if (err && err->warning)
-            snprintf(prior, sizeof prior, "%s; ", err->message);
-        irb_error_clear(err);
-        irb_warn(err, "%s%s: %zu row(s) with an empty label skipped (the first: row %zu)", prior, o->labels,
-                 lab.n_empty, lab.first_empty + 1);
+        irb_warn_more(err, "%s: %zu row(s) with an empty label skipped (the first: row %zu)", o->labels, lab.n_empty,
+                      lab.first_empty + 1);
     }
     long ex;
     size_t unmatched = irb_labels_unmatched(&lab, match, nf, &ex);
     if (unmatched) {
-        char prior[IRB_MESSAGE_MAX + 4] = "";
-        if (err && err->warning)
-            snprintf(prior, sizeof prior, "%s; ", err->message);
-        irb_error_clear(err);
-        irb_warn(err, "%s%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", prior, o->labels, unmatched,
-                 o->images, lab.path[ex], lab.row[ex] + 1);
+        irb_warn_more(err, "%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", o->labels, unmatched,
+                      o->images, lab.path[ex], lab.row[ex] + 1);
     }
     for (size_t i = 0; i < nf; i++)
         m += match[i] >= 0;
@@ -348,12 +340,18 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
         s = irb_fail(err, IRB_NOMEM, "out of memory grouping images");
         goto cleanup;
     }
+    size_t bad_time = 0, first_bad = 0;
     for (size_t i = 0; i < d->n; i++) {
         items[i].path = d->rel[i];
         items[i].camera = d->camera[i];
         items[i].sequence = d->seqid[i];
         items[i].has_time = d->stamp[i][0] && irb_time_parse(d->stamp[i], &items[i].time, NULL) == IRB_OK;
+        if (d->stamp[i][0] && !items[i].has_time && !bad_time++)
+            first_bad = i;
     }
+    if (bad_time) /* a label column's: EXIF times are parsed when read */
+        irb_warn_more(err, "%zu image(s) have a timestamp that is not a time, taken as untimed (e.g. '%s' for %s)",
+                      bad_time, d->stamp[first_bad], d->rel[first_bad]);
     irb_seq_opts so = irb_seq_opts_default();
     if (o->gap > 0)
         so.gap = o->gap;
@@ -385,12 +383,8 @@ static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_er
     d->inner_camera = fo.unit == IRB_FOLD_CAMERA;
     if (fo.unit == IRB_FOLD_CAMERA && n_cameras < fo.k && o->save) {
         fo.unit = d->has_time || d->has_seq ? IRB_FOLD_SEQUENCE : IRB_FOLD_BLOCK;
-        char prior[IRB_MESSAGE_MAX + 4] = "";
-        if (err && err->warning)
-            snprintf(prior, sizeof prior, "%s; ", err->message);
-        irb_error_clear(err);
-        irb_warn(err, "%s--group camera: %d camera(s) for %d folds; the accuracy estimate's folds are over %s", prior,
-                 n_cameras, fo.k, fo.unit == IRB_FOLD_SEQUENCE ? "sequences" : "contiguous blocks of images");
+        irb_warn_more(err, "--group camera: %d camera(s) for %d folds; the accuracy estimate's folds are over %s",
+                      n_cameras, fo.k, fo.unit == IRB_FOLD_SEQUENCE ? "sequences" : "contiguous blocks of images");
     }
     d->unit = (int)fo.unit;
     for (size_t i = 0; i < d->n; i++) {

@@ -116,6 +116,16 @@ def experiment_twice():
     got = {x['path']: x['label'] for x in csv.DictReader(open(os.path.join(out, 'predictions_RN2.csv'), newline=''))} \
         if r.returncode == 0 else {}
     check(got.get(rows[0][0]) == 'empty', "experiment --task empty: 'Empty' is empty: %s" % got.get(rows[0][0]))
+    # a timestamp column whose values are not times: said, not silently untimed (regression)
+    stamps = ['2019-07-08T%02d:%02d:00' % (8 + 2 * i // 60, 2 * i % 60) for i in range(len(rows))]  # 2 min apart
+    stamps[3], stamps[7] = 'yesterday', '2019-13-45T99:00:00'
+    with open(lab, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'label', 'camera', 'timestamp'])
+        w.writerows([p, l, 'CA', t] for (p, l), t in zip(rows, stamps))
+    r = subprocess.run(cmd + ['-o', os.path.join(TMP, 'exp4')], capture_output=True, text=True)
+    check(r.returncode == 0 and '2 image(s) have a timestamp that is not a time' in r.stderr and 'yesterday' in r.stderr,
+          'experiment: unparseable label timestamps are said: exit %d %s' % (r.returncode, r.stderr.strip()[-300:]))
 
 
 def train_negative_case(base, labels):
