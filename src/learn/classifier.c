@@ -340,8 +340,8 @@ irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
     IRB_TRY(irb_envelope_check(&r, IRB_PIPELINE_VERSION, &version));
     if (version != IRB_CLF_VERSION)
         return irb_fail(err, IRB_UNSUPPORTED,
-                        "%s: a pipeline (format version %u), not a single classifier: use it "
-                        "with irb_pipeline_load (irbis classify --pipeline)",
+                        "%s: a pipeline (format version %u), not a single classifier: it classifies images "
+                        "(irbis classify --pipeline; in C, irb_pipeline_load), not a feature set",
                         r.name, version);
     return irb_classifier_parse_body(&r, out);
 }

@@ -71,6 +71,18 @@ def evaluate_spaced_labels(clf, base, labels):
           % (r.returncode, r.stderr.strip()))
 
 
+def train_one_class(base, labels):
+    """Labels of one class: said in words (it was the regression's internals: 'need rows (none
+    only with an allreduce), labels, names, dim >= 1 and >= 2 classes')."""
+    rows = [[p, 'animal'] for p, _ in list(csv.reader(open(labels, newline='')))[1:]]
+    lab = os.path.join(TMP, 'labels_one.csv')
+    write_labels(lab, rows)
+    r = subprocess.run([BIN, 'train', base, '--labels', lab, '--C', '1', '-o', os.path.join(TMP, 'one.irbis')],
+                       capture_output=True, text=True)
+    check(r.returncode == 3 and 'all of one class (animal)' in r.stderr and 'allreduce' not in r.stderr,
+          'train on one class: exit %d %s' % (r.returncode, r.stderr.strip()[-200:]))
+
+
 def train_conflict(base, labels):
     rows = list(csv.reader(open(labels, newline='')))[1:]
     lab = os.path.join(TMP, 'labels_twice.csv')
@@ -173,6 +185,7 @@ def main():
     evaluate_empty_label(clf, base, labels)
     evaluate_spaced_labels(clf, base, labels)
     train_conflict(base, labels)
+    train_one_class(base, labels)
     train_negative_case(base, labels)
     bare_names(paths)
     experiment_twice()

@@ -423,6 +423,19 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
         cli_error(cmd, "no feature row of %s matched a label in %s (check --root)", o->features, o->labels);
         return CLI_FATAL;
     }
+    int present = 0, one = -1;
+    for (int k = 0; k < j->nclass; k++) {
+        int any = 0;
+        for (size_t i = 0; i < j->n && !any; i++)
+            any = j->y[i] == k;
+        present += any;
+        one = any && one < 0 ? k : one;
+    }
+    if (present < 2) {
+        cli_error(cmd, "the %zu labelled rows are all of one class (%s): training needs two classes or more", j->n,
+                  one >= 0 ? j->class_name[one] : "?");
+        return CLI_FATAL;
+    }
     return CLI_OK;
 }
 
