@@ -320,6 +320,7 @@ static irb_status check_opts(const irb_classify_opts *o, const irb_cls_sources *
     if (nc < 1)
         return irb_fail(err, IRB_INVALID_ARG, "the classifier has no classes");
     IRB_TRY(irb_camtrapdp_check(o->deployments, o->utc_offset, err));
+    IRB_TRY(irb_taxa_check(o->taxa, classes, nc, err));
     *pos = -1;
     if (o->positive) {
         for (int k = 0; k < nc; k++)

@@ -386,6 +386,9 @@ const char *irb_label_name(const irb_outputs_opts *o, int label); /* class, "unc
 int irb_uncertain_on(const irb_outputs_opts *o); /* the run can label uncertain (min-confidence or novelty) */
 const char *irb_obs_type(const char *cls);       /* Camtrap DP observationType of a class name */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size); /* "" if unmapped */
+/* --taxa checked against the classes: each entry CLASS=NAME with a class of the classifier, a
+ * non-empty name, each class once. IRB_INVALID_ARG names the entry. */
+irb_status irb_taxa_check(const char *taxa, const char *const *classes, int n_classes, irb_error *err);
 
 /* irb_atomic_open (core/file.h) of OUT/name */
 irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, irb_error *err);

@@ -200,7 +200,9 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
         o.deployments = e->deployments ? e->deployments : o.deployments;
         o.utc_offset = e->utc_offset ? e->utc_offset : o.utc_offset;
         o.taxa = e->taxa ? e->taxa : o.taxa;
-        s = irb_write_outputs(st, &o, NULL, err);
+        s = irb_taxa_check(o.taxa, o.classes, o.n_classes, err);
+        if (s == IRB_OK)
+            s = irb_write_outputs(st, &o, NULL, err);
     }
     irb_store_counts c = {0};
     if (s == IRB_OK)

@@ -96,6 +96,32 @@ const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size)
     return buf;
 }
 
+irb_status irb_taxa_check(const char *taxa, const char *const *classes, int n_classes, irb_error *err)
+{
+    for (const char *p = taxa; p && *p;) {
+        const char *end = strchr(p, ';');
+        int len = (int)(end ? (size_t)(end - p) : strlen(p));
+        const char *eq = memchr(p, '=', (size_t)len);
+        int k = -1, lc = eq ? (int)(eq - p) : len;
+        for (int i = 0; eq && i < n_classes; i++)
+            if ((int)strlen(classes[i]) == lc && !strncmp(p, classes[i], (size_t)lc))
+                k = i;
+        if (!eq || lc == 0 || eq + 1 == p + len)
+            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': want CLASS=SCIENTIFIC NAME", len, p);
+        if (k < 0)
+            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': '%.*s' is not a class of the classifier", len, p, lc,
+                            p);
+        for (const char *q = taxa; q < p;) { /* the same class earlier: which name would win? */
+            const char *qe = strchr(q, ';');
+            if (!strncmp(q, p, (size_t)lc + 1))
+                return irb_fail(err, IRB_INVALID_ARG, "--taxa: class '%.*s' mapped twice", lc, p);
+            q = qe ? qe + 1 : p;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return IRB_OK;
+}
+
 /* A class name as a folder name: '/', NUL-ish and leading dots replaced. */
 /* A class name as one folder name, injectively ('x/y' and 'x_y' stay apart): '/', '\\' and '%',
  * and a leading '.', are written %XX; the empty name is "%". */

@@ -171,6 +171,13 @@ def main():
         r = run('export', out2, '--deployments', bad)
         check(r.returncode == 2, 'export with coordinates %r,%r: exit %d' % (lat, lon, r.returncode))
     check(not os.path.exists(os.path.join(root, 'camtrapdp_badcoord')), 'nothing written for a bad command line')
+    # --taxa entries that name no class, lack a name or map a class twice (regression: accepted,
+    # and "taxonomic": [] or the first name written without a word)
+    for taxa in ('zebra=Equus', 'animal', '=;=', 'animal=', 'animal=Panthera;animal=Lynx'):
+        r = F.classify(fx, os.path.join(root, 'camtrapdp_badtaxa'), '--taxa', taxa)
+        check(r.returncode == 2 and '--taxa' in r.stderr, '--taxa %r: exit %d (want 2) %s'
+              % (taxa, r.returncode, r.stderr.strip()[-200:]))
+    check(not os.path.exists(os.path.join(root, 'camtrapdp_badtaxa')), 'nothing written for a bad --taxa')
 
     # 4. images at the survey root and a camera folder named "unknown"; 5. no timed image
     timed_src = [os.path.join(fx['survey'], p['path']) for p in preds if p['timestamp']][:4]
