@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/file.h"
@@ -31,6 +32,16 @@ static const char *pct(double v, char *buf, size_t n)
         snprintf(buf, n, "-");
     else
         snprintf(buf, n, "%.1f", 100 * v);
+    return buf;
+}
+
+/* An AUC as the tables print it; "-" when undefined (no positive class, one class present). */
+static const char *auc_text(double v, char *buf, size_t n)
+{
+    if (isnan(v))
+        snprintf(buf, n, "-");
+    else
+        snprintf(buf, n, "%.3f", v);
     return buf;
 }
 
@@ -62,7 +73,7 @@ static irb_status write_table_csv(const irb_experiment_opts *o, const irb_experi
 
 static irb_status write_table_md(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char a[16], b[16], c[16], d[16], e[16];
+    char a[16], b[16], c[16], d[16], e[16], u[16];
     irb_atomic_file af;
     IRB_TRY(open_out(o, "table.md", &af, err));
     FILE *f = af.f;
@@ -72,10 +83,10 @@ static irb_status write_table_md(const irb_experiment_opts *o, const irb_experim
     fprintf(f, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        fprintf(f, "| %s | %d | %s | %s | %.3f | %s-%s | %s | 10^%.1f | %d/%d | %s | %.1f |\n", w->name, w->features,
-                pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc, pct(w->fold_acc_min, c, 16),
-                pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C, w->crop_auto_folds, r->folds,
-                w->sizes[0] ? w->sizes : "-", w->train_seconds);
+        fprintf(f, "| %s | %d | %s | %s | %s | %s-%s | %s | 10^%.1f | %d/%d | %s | %.1f |\n", w->name, w->features,
+                pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), auc_text(w->auc, u, 16),
+                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C,
+                w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-", w->train_seconds);
     }
     return irb_atomic_close(&af, err);
 }
@@ -136,7 +147,7 @@ static void inline_svg(FILE *f, const char *dir)
 
 static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_result *r, irb_error *err)
 {
-    char a[16], b[16], c[16], d[16], e[16];
+    char a[16], b[16], c[16], d[16], e[16], u[16];
     irb_atomic_file af;
     IRB_TRY(open_out(o, "report.html", &af, err));
     FILE *f = af.f;
@@ -174,10 +185,11 @@ static irb_status write_html(const irb_experiment_opts *o, const irb_experiment_
         const irb_experiment_row *w = &r->rows[i];
         fprintf(f,
                 "<tr><td>%s</td><td style=\"text-align:left\">%s</td><td>%d</td><td>%s</td><td>%s</td>"
-                "<td>%.3f</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%s</td></tr>\n",
-                w->name, w->what, w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16), w->auc,
-                pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16), pct(w->seq_accuracy, e, 16), w->mean_log10_C,
-                w->crop_auto_folds, r->folds, w->sizes[0] ? w->sizes : "-");
+                "<td>%s</td><td>%s&ndash;%s</td><td>%s</td><td>%.1f</td><td>%d/%d</td><td>%s</td></tr>\n",
+                w->name, w->what, w->features, pct(w->accuracy, a, 16), pct(w->balanced_accuracy, b, 16),
+                auc_text(w->auc, u, 16), pct(w->fold_acc_min, c, 16), pct(w->fold_acc_max, d, 16),
+                pct(w->seq_accuracy, e, 16), w->mean_log10_C, w->crop_auto_folds, r->folds,
+                w->sizes[0] ? w->sizes : "-");
     }
     fputs("</table>\n<p>Reference system (ResNet-50 on snow-leopard surveys): L120 63.4 %, RN1 83 %, RN2 and "
           "RN2+A 89.5 %, RN2+A+E 90 %.</p>\n<h2>ROC curves</h2>\n",
@@ -195,8 +207,8 @@ irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_
     const irb_roc *curves[IRB_EXPERIMENT_MAX_ROWS];
     const char *names[IRB_EXPERIMENT_MAX_ROWS];
     size_t nc = 0;
-    for (int i = 0; i < r->n_rows; i++)
-        if (rocs[i].n > 0 && !isnan(rocs[i].auc)) {
+    for (int i = 0; i < r->n_rows; i++) /* the rows whose tables give an AUC: a positive class */
+        if (rocs[i].n > 0 && !isnan(rocs[i].auc) && !isnan(r->rows[i].auc)) {
             curves[nc] = &rocs[i];
             names[nc++] = r->rows[i].name;
         }
@@ -209,6 +221,11 @@ irb_status irb_experiment_write_outputs(const irb_experiment_opts *o, const irb_
         IRB_TRY(irb_write_roc_csv(path, curves, names, nc, err));
         snprintf(path, sizeof path, "%s/roc.svg", o->out_dir);
         IRB_TRY(irb_write_roc_svg(path, curves, names, nc, "ROC, out-of-fold predictions", err));
+    } else { /* no curve: an earlier run's into this folder must not stand for this one's */
+        snprintf(path, sizeof path, "%s/roc.csv", o->out_dir);
+        unlink(path);
+        snprintf(path, sizeof path, "%s/roc.svg", o->out_dir);
+        unlink(path);
     }
     return write_html(o, r, err);
 }

@@ -45,6 +45,14 @@ def main():
         rare_fold = {r['fold'] for r in pred if r['label'] == 'rare'}
         if any(float(r['p_rare']) != 0 for r in pred if r['fold'] in rare_fold):
             failures.append('a fold without rare training rows gave p_rare > 0')
+        # no positive class: no AUC anywhere, said alike (regression: table.md printed "nan",
+        # results.json null, and roc.svg / report.html an AUC of the first class vs the rest)
+        md = open(os.path.join(out, 'table.md')).read()
+        row = next((l for l in md.splitlines() if l.startswith('| RN2 ')), '')
+        if row.split('|')[5].strip() != '-' or 'nan' in md:
+            failures.append('table.md AUC of a species run without --positive: %r' % row)
+        if os.path.exists(os.path.join(out, 'roc.svg')) or 'AUC 0.' in open(os.path.join(out, 'report.html')).read():
+            failures.append('an ROC figure for a run without a positive class')
     for f in failures:
         print('FAIL ' + f)
     print('%d passed, %d failed' % (0 if failures else 1, len(failures)))
