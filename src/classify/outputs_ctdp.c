@@ -129,7 +129,7 @@ static int is_utc_offset(const char *s)
     char sign, tail;
     return strlen(s) == 6 && sscanf(s, "%c%2d:%2d%c", &sign, &h, &m, &tail) == 3 && (sign == '+' || sign == '-') &&
            s[1] >= '0' && s[1] <= '9' && s[2] >= '0' && s[2] <= '9' && s[4] >= '0' && s[4] <= '9' && s[5] >= '0' &&
-           s[5] <= '9' && h <= 14 && m <= 59;
+           s[5] <= '9' && m <= 59 && h * 60 + m <= (sign == '+' ? 14 * 60 : 12 * 60); /* the world's: -12:00..+14:00 */
 }
 
 /* A camera's row of the deployments file; start/end are local "YYYY-MM-DDTHH:MM:SS" or "". */
@@ -276,7 +276,9 @@ irb_status irb_camtrapdp_check(const char *deployments, const char *utc_offset, 
 {
     if (utc_offset && !is_utc_offset(utc_offset))
         return irb_fail(err, IRB_INVALID_ARG,
-                        "--utc-offset '%s' is not a UTC offset: give Z or +HH:MM / -HH:MM (e.g. +05:00)", utc_offset);
+                        "--utc-offset '%s' is not a UTC offset: give Z or +HH:MM / -HH:MM from -12:00 to +14:00 (e.g. "
+                        "+05:00)",
+                        utc_offset);
     dep_file d;
     IRB_TRY(dep_file_load(deployments, &d, err));
     dep_file_free(&d);

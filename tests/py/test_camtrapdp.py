@@ -156,7 +156,7 @@ def main():
 
     # 3. bad zone and coordinates: exit 2, for classify and export
     bad = os.path.join(root, 'ctdp_bad.csv')
-    for off in ('05:00', '+5', 'Asia/Kabul', '+05:60', '+5:00'):
+    for off in ('05:00', '+5', 'Asia/Kabul', '+05:60', '+5:00', '+14:01', '-12:30', '+15:00'):
         r = F.classify(fx, os.path.join(root, 'camtrapdp_badoff'), '--utc-offset', off)
         check(r.returncode == 2 and off in r.stderr and 'UTC offset' in r.stderr, 'classify --utc-offset %s: exit %d %s'
               % (off, r.returncode, r.stderr.strip()))
