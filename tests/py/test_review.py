@@ -158,6 +158,12 @@ def hostile(srv, out):
           % (len(reqs), answered))
     st, _, _ = srv.request('GET', '/api/info')
     check(st == 200, 'and answers afterwards (%d)' % st)
+    # PUT / PATCH with a body: 405 after the body (regression: the connection was dropped)
+    for method in (b'PUT', b'PATCH'):
+        body = b'seq=x&label=empty'
+        resp = raw(srv.port, method + b' /api/label HTTP/1.1\r\n' + hdr + b'Content-Length: ' + str(len(body)).encode()
+                   + b'\r\nConnection: close\r\n\r\n' + body)
+        check(status_of(resp) == 405, '%s with a body: 405 (got %d)' % (method.decode(), status_of(resp)))
     check(R.reviews(out) == {}, 'no hostile request stored a label')
 
 

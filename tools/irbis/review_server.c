@@ -320,10 +320,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return MHD_YES;
     }
     request *rq = *req_cls;
-    if (post && *upload_size) {
-        if (rq->len + *upload_size > BODY_MAX)
+    if (*upload_size) { /* another method's body (PUT, PATCH) is read and dropped: its 405 comes after it */
+        if (post && rq->len + *upload_size > BODY_MAX)
             rq->too_big = 1;
-        else {
+        else if (post) {
             char *b = realloc(rq->body, rq->len + *upload_size + 1);
             if (!b)
                 return MHD_NO;
