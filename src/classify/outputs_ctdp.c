@@ -329,6 +329,8 @@ typedef struct ctdp_state {
     char first[40], last[40]; /* earliest start, latest end of the deployments */
     double lat0, lat1, lon0, lon1;
     int n_deployments, n_coords, n_missing, n_badpath;
+    long long n_outside;            /* timed images outside their camera's period from the deployments file */
+    char outside[3][200];           /* the first: "path (time)" */
     char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
     char badpath[3][160];           /* the first media paths outside the filePath pattern */
 } ctdp_state;
@@ -443,6 +445,11 @@ static int file_path_ok(const char *path)
 
 static void media_row(FILE *f, ctdp_state *c, const irb_img_row *r)
 {
+    int k = dep_find(&c->file, r->camera);
+    const dep_row *d = k >= 0 ? &c->file.rows[k] : NULL; /* periods: local "YYYY-MM-DDTHH:MM:SS", as times */
+    if (d && d->start[0] && d->end[0] &&
+        (strncmp(r->timestamp, d->start, 19) < 0 || strncmp(r->timestamp, d->end, 19) > 0) && c->n_outside++ < 3)
+        snprintf(c->outside[c->n_outside - 1], sizeof c->outside[0], "%.150s at %.30s", r->path, r->timestamp);
     if (!file_path_ok(r->path) && c->n_badpath++ < 3)
         snprintf(c->badpath[c->n_badpath - 1], sizeof c->badpath[0], "%s", r->path);
     char t[48], id[32], comment[600];
@@ -655,7 +662,7 @@ static void join_shown(char *buf, size_t size, const char *names, size_t stride,
 }
 
 /* The warning of an incomplete package: what is missing and how to complete it. */
-static void warn_incomplete(const ctdp_state *c, irb_error *err)
+static void warn_invalid(const ctdp_state *c, irb_error *err)
 {
     if (!c->n_missing && !c->n_badpath && c->n_deployments)
         return;
@@ -692,6 +699,20 @@ static void warn_incomplete(const ctdp_state *c, irb_error *err)
                  c->n_badpath, paths);
     irb_warn(err, "%s is not a valid Camtrap DP package%s: %s%s%s", c->dir, c->n_badpath ? "" : " yet", coords,
              c->n_missing && c->n_badpath ? "; " : "", bad);
+}
+
+static void warn_incomplete(const ctdp_state *c, irb_error *err)
+{
+    warn_invalid(c, err);
+    if (c->n_outside) { /* the checker warns; the package stays valid */
+        char list[3 * 210 + 8];
+        join_shown(list, sizeof list, c->outside[0], sizeof c->outside[0], c->n_outside > 3 ? 4 : (int)c->n_outside, 3,
+                   "");
+        irb_warn_more(err,
+                      "%s: %lld image(s) lie outside their camera's deployment period from the deployments file: %s "
+                      "(is the period or the camera's clock wrong?)",
+                      c->dir, c->n_outside, list);
+    }
 }
 
 irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err)

@@ -237,6 +237,17 @@ def main():
     r = run('export', out4, '--deployments', bad)
     check("camera(s) have no coordinates: cam2" in r.stderr and "'cam_2' match no camera" in r.stderr,
           'a deployments row matching no camera is named: %s' % r.stderr.strip())
+    # a deployment period that leaves out the camera's images: said, as the checker's warnings
+    # (regression: exit 0 and no word)
+    write_deployments(bad, [['~cam', '37.5', '72.1', 'tilde', '', ''],
+                            ['cam2', '37.6', '72.2', 'two', '2000-01-01', '2000-01-02']])
+    r = run('export', out4, '--deployments', bad)
+    text = validate(os.path.join(out4, 'camtrap-dp'), want_ok=False)
+    n_checker = len(re.findall(r'media.csv:\d+: timestamp is outside its deployment', text))
+    m = re.search(r"(\d+) image\(s\) lie outside their camera's deployment period", r.stderr)
+    check(m and int(m.group(1)) == n_checker == 2 and 'IMG..0001.JPG at ' in r.stderr,
+          'images outside their deployment period are counted as the checker warns (%s vs %d): %s'
+          % (m.group(1) if m else None, n_checker, r.stderr.strip()[-300:]))
     finish()
 
 
