@@ -364,11 +364,7 @@ static irb_status check_out_dir(const char *out_dir, const char *survey, irb_err
                         out_dir);
     if (strncmp(out, survey, n) != 0 || out[n] != '/')
         return IRB_OK;
-    char *db = irb_path_join(out, "irbis.sqlite");
-    struct stat st;
-    int store = db && lstat(db, &st) == 0;
-    irb_free(db);
-    DIR *d = store ? NULL : opendir(out);
+    DIR *d = irb_store_exists(out) ? NULL : opendir(out);
     int files = 0;
     for (struct dirent *e; d && (e = readdir(d));)
         files += e->d_name[0] != '.';
@@ -395,13 +391,7 @@ static irb_status no_files(const char *survey, irb_error *err)
  * corrected command. (A store's own run goes on: its outputs name the files it has.) */
 static irb_status check_new_run(const char *out_dir, const char *survey, const irb_cls_sources *src, irb_error *err)
 {
-    char *db = irb_path_join(out_dir, "irbis.sqlite");
-    if (!db)
-        return irb_fail(err, IRB_NOMEM, "out of memory");
-    struct stat st;
-    int exists = lstat(db, &st) == 0;
-    irb_free(db);
-    if (exists)
+    if (irb_store_exists(out_dir))
         return IRB_OK;
     irb_cls_scanner sc = {0};
     IRB_TRY(src->make_scanner(src->user, &sc, err));

@@ -173,6 +173,8 @@ irb_status irb_store_set_novelty(irb_store *st, int64_t id, double score, irb_er
  * (camera, timed before untimed, time, path), as the experiment orders a camera's frames. Run
  * after the scan; recomputed on every run, so images added since are placed. */
 irb_status irb_store_rank_shots(irb_store *st, irb_error *err);
+/* 1 if dir holds a store (dir/irbis.sqlite): the output folder of an irbis classify run. */
+int irb_store_exists(const char *dir);
 /* After irb_store_rank_shots: the classified images whose previous or next readable image of
  * their camera is pending are pending again, so an image whose neighbour arrived after it was
  * classified (files added to a finished survey) gets the result one run over all the files

@@ -183,11 +183,7 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
     if (!e || !e->out_dir)
         return irb_fail(err, IRB_INVALID_ARG, "export needs the output folder of an irbis classify run");
     IRB_TRY(irb_camtrapdp_check(e->deployments, e->utc_offset, err));
-    char *db = irb_path_join(e->out_dir, "irbis.sqlite");
-    struct stat sb;
-    int there = db && stat(db, &sb) == 0;
-    irb_free(db);
-    if (!there)
+    if (!irb_store_exists(e->out_dir))
         return irb_fail(err, IRB_NOT_FOUND, "%s: no irbis.sqlite here: not the output folder of irbis classify",
                         e->out_dir);
     double t0 = irb_now();

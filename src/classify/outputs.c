@@ -74,50 +74,62 @@ const char *irb_obs_type(const char *cls)
     return "animal";
 }
 
+/* One entry of a --taxa mapping "CLASS=NAME;CLASS=NAME...": the entry at *p (len bytes), its
+ * class part (lc bytes; the whole entry when it has no '='), and *p moved to the next entry
+ * (NULL after the last). 0 when there is none left. */
+typedef struct taxa_entry {
+    const char *at, *name; /* name: after the '=', or NULL */
+    size_t len, lc;
+} taxa_entry;
+
+static int taxa_next(const char **p, taxa_entry *e)
+{
+    if (!*p || !**p)
+        return 0;
+    const char *end = strchr(*p, ';');
+    e->at = *p;
+    e->len = end ? (size_t)(end - *p) : strlen(*p);
+    const char *eq = memchr(*p, '=', e->len);
+    e->lc = eq ? (size_t)(eq - *p) : e->len;
+    e->name = eq ? eq + 1 : NULL;
+    *p = end ? end + 1 : NULL;
+    return 1;
+}
+
 /* The scientific name the --taxa mapping gives cls, copied into buf; "" when unmapped. */
 const char *irb_taxon(const char *taxa, const char *cls, char *buf, size_t size)
 {
     buf[0] = '\0';
     size_t lc = strlen(cls);
-    for (const char *p = taxa; p && *p;) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (eq && (size_t)(eq - p) == lc && !strncmp(p, cls, lc)) {
-            size_t n = len - lc - 1;
+    taxa_entry e;
+    for (const char *p = taxa; taxa_next(&p, &e);)
+        if (e.name && e.lc == lc && !strncmp(e.at, cls, lc)) {
+            size_t n = e.len - lc - 1;
             if (n >= size)
                 n = size - 1;
-            memcpy(buf, eq + 1, n);
+            memcpy(buf, e.name, n);
             buf[n] = '\0';
             break;
         }
-        p = end ? end + 1 : NULL;
-    }
     return buf;
 }
 
 irb_status irb_taxa_check(const char *taxa, const char *const *classes, int n_classes, irb_error *err)
 {
-    for (const char *p = taxa; p && *p;) {
-        const char *end = strchr(p, ';');
-        int len = (int)(end ? (size_t)(end - p) : strlen(p));
-        const char *eq = memchr(p, '=', (size_t)len);
-        int k = -1, lc = eq ? (int)(eq - p) : len;
-        for (int i = 0; eq && i < n_classes; i++)
-            if ((int)strlen(classes[i]) == lc && !strncmp(p, classes[i], (size_t)lc))
+    taxa_entry e, f;
+    for (const char *p = taxa; taxa_next(&p, &e);) {
+        int len = (int)e.len, lc = (int)e.lc, k = -1;
+        if (!e.name || lc == 0 || e.name == e.at + e.len)
+            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': want CLASS=SCIENTIFIC NAME", len, e.at);
+        for (int i = 0; i < n_classes; i++)
+            if (strlen(classes[i]) == e.lc && !strncmp(e.at, classes[i], e.lc))
                 k = i;
-        if (!eq || lc == 0 || eq + 1 == p + len)
-            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': want CLASS=SCIENTIFIC NAME", len, p);
         if (k < 0)
-            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': '%.*s' is not a class of the classifier", len, p, lc,
-                            p);
-        for (const char *q = taxa; q < p;) { /* the same class earlier: which name would win? */
-            const char *qe = strchr(q, ';');
-            if (!strncmp(q, p, (size_t)lc + 1))
-                return irb_fail(err, IRB_INVALID_ARG, "--taxa: class '%.*s' mapped twice", lc, p);
-            q = qe ? qe + 1 : p;
-        }
-        p = end ? end + 1 : NULL;
+            return irb_fail(err, IRB_INVALID_ARG, "--taxa '%.*s': '%.*s' is not a class of the classifier", len, e.at,
+                            lc, e.at);
+        for (const char *q = taxa; q != e.at && taxa_next(&q, &f);) /* the same class earlier: which name wins? */
+            if (f.lc == e.lc && !strncmp(f.at, e.at, e.lc))
+                return irb_fail(err, IRB_INVALID_ARG, "--taxa: class '%.*s' mapped twice", lc, e.at);
     }
     return IRB_OK;
 }

@@ -661,7 +661,7 @@ static void join_shown(char *buf, size_t size, const char *names, size_t stride,
     }
 }
 
-/* The warning of an incomplete package: what is missing and how to complete it. */
+/* The warning of a package the schemas would refuse: what is missing and how to complete it. */
 static void warn_invalid(const ctdp_state *c, irb_error *err)
 {
     if (!c->n_missing && !c->n_badpath && c->n_deployments)
@@ -701,6 +701,7 @@ static void warn_invalid(const ctdp_state *c, irb_error *err)
              c->n_missing && c->n_badpath ? "; " : "", bad);
 }
 
+/* warn_invalid's warning, then what the checker only warns of (images outside their periods). */
 static void warn_incomplete(const ctdp_state *c, irb_error *err)
 {
     warn_invalid(c, err);

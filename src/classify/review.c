@@ -226,11 +226,7 @@ irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_error *e
     *out = NULL;
     if (!out_dir || !*out_dir)
         return irb_fail(err, IRB_INVALID_ARG, "review needs the output folder of an irbis classify run");
-    char *db = irb_path_join(out_dir, "irbis.sqlite");
-    struct stat sb;
-    int there = db && stat(db, &sb) == 0;
-    irb_free(db);
-    if (!there)
+    if (!irb_store_exists(out_dir))
         return irb_fail(err, IRB_NOT_FOUND, "%s: no irbis.sqlite here: not the output folder of irbis classify",
                         out_dir);
     irb_review_t *rv = irb_calloc(1, sizeof *rv);

@@ -119,6 +119,15 @@ irb_status irb_mkdirs(const char *path, irb_error *err)
 
 /* ---- open / lock ---------------------------------------------------------------------- */
 
+int irb_store_exists(const char *dir)
+{
+    char *db = irb_path_join(dir, "irbis.sqlite");
+    struct stat sb;
+    int there = db && stat(db, &sb) == 0;
+    irb_free(db);
+    return there;
+}
+
 /* "irbis review" (say) from the holder's command line in /proc, else "irbis". */
 static void lock_holder(const char *pid, char *who, size_t size)
 {

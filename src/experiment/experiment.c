@@ -231,10 +231,9 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         s = irb_labels_match(&lab, (const char *const *)files, nf, match, err);
     if (s != IRB_OK)
         goto cleanup;
-    if (lab.n_empty) {
+    if (lab.n_empty)
         irb_warn_more(err, "%s: %zu row(s) with an empty label skipped (the first: row %zu)", o->labels, lab.n_empty,
                       lab.first_empty + 1);
-    }
     long ex;
     size_t unmatched = irb_labels_unmatched(&lab, match, nf, &ex);
     if (unmatched) {

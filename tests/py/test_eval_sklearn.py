@@ -23,6 +23,13 @@ def close(a, b, tol=1e-9):
     return (a is None and b is None) or (a is not None and b is not None and abs(a - b) <= tol)
 
 
+def write_file(name, text):
+    path = os.path.join(TMP, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
 def write_case(name, classes, probs, labels, seqs=None, prefix="/data/survey/"):
     pred = os.path.join(TMP, name + "_pred.csv")
     lab = os.path.join(TMP, name + "_labels.csv")
@@ -222,42 +229,28 @@ def failed_rows_case():
         m = json.load(open(os.path.join(out, "metrics.json")))
         probs = np.stack([1 - pa, pa], axis=1)[keep]
         compare_level("scored rows", m["image"], classes, y[keep], probs, 1, 0.5)
-    only = os.path.join(TMP, "allfailed_pred.csv")
-    with open(only, "w") as f:
-        f.write("path,p_empty,p_animal,status\nx.jpg,,,corrupt\n")
+    only = write_file("allfailed_pred.csv", "path,p_empty,p_animal,status\nx.jpg,,,corrupt\n")
     r = run(only, lab, os.path.join(TMP, "failed_out2"))
     check(r.returncode == 3 and "no row with status ok" in r.stderr, "a file of failed rows only is refused")
 
 
 def error_cases():
-    bad = os.path.join(TMP, "bad_pred.csv")
-    with open(bad, "w") as f:
-        f.write("path,p_a,p_b\nx.jpg,0.5,zero\n")
-    lab = os.path.join(TMP, "bad_labels.csv")
-    with open(lab, "w") as f:
-        f.write("path,label\nx.jpg,a\n")
+    bad = write_file("bad_pred.csv", "path,p_a,p_b\nx.jpg,0.5,zero\n")
+    lab = write_file("bad_labels.csv", "path,label\nx.jpg,a\n")
     r = run(bad, lab, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "bad_pred.csv:2" in r.stderr and "p_b" in r.stderr, "bad number names file:line, column")
     r = run(os.path.join(TMP, "missing.csv"), lab, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "missing.csv" in r.stderr, "missing file named")
-    amb = os.path.join(TMP, "amb_labels.csv")
-    with open(amb, "w") as f:
-        f.write("path,label\n/a/x.jpg,a\n/b/x.jpg,b\n")
-    good = os.path.join(TMP, "good_pred.csv")
-    with open(good, "w") as f:
-        f.write("path,p_a,p_b\nx.jpg,0.5,0.5\n")
+    amb = write_file("amb_labels.csv", "path,label\n/a/x.jpg,a\n/b/x.jpg,b\n")
+    good = write_file("good_pred.csv", "path,p_a,p_b\nx.jpg,0.5,0.5\n")
     r = run(good, amb, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "matches both" in r.stderr, "ambiguous suffix match refused")
     r = subprocess.run([BIN, "evaluate", good], capture_output=True, text=True)
     check(r.returncode == 2, "missing --labels is a usage error")
     # a prediction path listed twice was scored twice without a word (regression); a label row
     # matching no prediction is counted
-    twice = os.path.join(TMP, "twice_pred.csv")
-    with open(twice, "w") as f:
-        f.write("path,p_a,p_b\nx.jpg,0.2,0.8\ny.jpg,0.5,0.5\nx.jpg,0.9,0.1\n")
-    lab2 = os.path.join(TMP, "xz_labels.csv")
-    with open(lab2, "w") as f:
-        f.write("path,label\nx.jpg,a\nz.jpg,b\n")
+    twice = write_file("twice_pred.csv", "path,p_a,p_b\nx.jpg,0.2,0.8\ny.jpg,0.5,0.5\nx.jpg,0.9,0.1\n")
+    lab2 = write_file("xz_labels.csv", "path,label\nx.jpg,a\nz.jpg,b\n")
     r = run(twice, lab2, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "'x.jpg' is listed twice" in r.stderr and "rows 1 and 3" in r.stderr,
           "a prediction path listed twice is refused naming both rows")
