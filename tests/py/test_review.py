@@ -164,6 +164,16 @@ def hostile(srv, out):
         resp = raw(srv.port, method + b' /api/label HTTP/1.1\r\n' + hdr + b'Content-Length: ' + str(len(body)).encode()
                    + b'\r\nConnection: close\r\n\r\n' + body)
         check(status_of(resp) == 405, '%s with a body: 405 (got %d)' % (method.decode(), status_of(resp)))
+    # a NUL byte cuts a C string short: "C1_Avgarch_SL%00x" was read as the camera C1_Avgarch_SL,
+    # "animal%00x" stored as animal and "TOKEN%00x" let in (regression: all three were taken)
+    st, body, _ = srv.request('GET', '/api/sequences?queue=camera&camera=C1_Avgarch_SL%00x')
+    check(st == 400 and b'NUL' in body, 'a camera with %%00: 400 (got %d %r)' % (st, body[:60]))
+    st, _, _ = srv.request('GET', '/api/info?token=' + srv.token + '%00x', token=False)
+    check(st in (400, 403), 'the token with %%00 after it: refused (got %d)' % st)
+    body = b'seq=C1_Avgarch_SL%231&label=animal%00x'
+    resp = raw(srv.port, b'POST /api/label HTTP/1.1\r\n' + hdr + b'Content-Type: application/x-www-form-urlencoded\r\n'
+               b'Content-Length: ' + str(len(body)).encode() + b'\r\n\r\n' + body)
+    check(status_of(resp) == 400, 'a label with %%00: 400 (got %d)' % status_of(resp))
     check(R.reviews(out) == {}, 'no hostile request stored a label')
 
 

@@ -191,13 +191,24 @@ static enum MHD_Result api_info(review_server *s, struct MHD_Connection *c)
     return st == IRB_OK ? send_owned(c, "application/json", json) : send_error(c, st, &err);
 }
 
-/* Decodes one application/x-www-form-urlencoded field in place ('+' is a space). */
-static void form_decode(char *v)
+/* Decodes one application/x-www-form-urlencoded field in place ('+' is a space); 0 when it holds
+   a NUL byte (%00), which would cut the value short unseen. */
+static int form_decode(char *v)
 {
     for (char *p = v; *p; p++)
         if (*p == '+')
             *p = ' ';
-    MHD_http_unescape(v);
+    size_t n = MHD_http_unescape(v);
+    return strlen(v) == n;
+}
+
+/* An iterator over the query's arguments: counts those whose name or value holds a NUL byte. */
+static enum MHD_Result count_nul(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                 const char *value, size_t value_size)
+{
+    (void)kind;
+    *(int *)cls += (key && strlen(key) != key_size) || (value && strlen(value) != value_size);
+    return MHD_YES;
 }
 
 /* Body "seq=A&label=x&seq=B&label=" (form-encoded, pairs in order): one transaction. */
@@ -213,8 +224,10 @@ static enum MHD_Result api_label(review_server *s, struct MHD_Connection *c, req
             break;
         }
         *eq = '\0';
-        form_decode(f);
-        form_decode(eq + 1);
+        if (!form_decode(f) || !form_decode(eq + 1)) {
+            bad = 1;
+            break;
+        }
         if (!strcmp(f, "seq") && n < LABELS_MAX && !seqs[n])
             seqs[n] = eq + 1;
         else if (!strcmp(f, "label") && n < LABELS_MAX && seqs[n])
@@ -337,6 +350,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (!host_ok(s, c))
         return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
+    int nul = 0;
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, count_nul, &nul);
+    if (nul) /* "cam%00x" would be read as "cam": refused, not shortened */
+        return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
     int tok = token_ok(s, c);
     if (!tok)
         return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
