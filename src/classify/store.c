@@ -622,8 +622,8 @@ static irb_status build_sequences(irb_store *st, int nc, int pos, double thr, se
         const char *ts = (const char *)sqlite3_column_text(sel, 4);
         const double *p = sqlite3_column_blob(sel, 5);
         if (!p || sqlite3_column_bytes(sel, 5) != (int)(sizeof(double) * (size_t)nc))
-            return irb_fail(err, IRB_CORRUPT, "%s: image %lld has no probabilities of %d classes", st->dbpath,
-                            (long long)img, nc);
+            return irb_fail(err, IRB_CORRUPT, "%s: image %s: it has no probabilities (or not one per class): %s",
+                            st->dbpath, (const char *)sqlite3_column_text(sel, 7), IRB_STORE_DAMAGED);
         IRB_TRY(irb_seq_stream_next(&a->bs, cam, timed, t, &starts, err));
         if (starts) {
             IRB_TRY(seq_flush(st, ins, a, nc, pos, thr, err)); /* the sequence before */
@@ -670,7 +670,7 @@ irb_status irb_store_build_sequences(irb_store *st, double gap, int n_classes, i
     /* burst order (irb_seq_order): untimed images after the timed ones of their camera, by path;
      * SQLite compares text byte-wise (BINARY), as strcmp */
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, camera, tsec, tfrac, timestamp, probs, novelty FROM images WHERE state = 1"
+                           "SELECT id, camera, tsec, tfrac, timestamp, probs, novelty, path FROM images WHERE state = 1"
                            " ORDER BY camera, tsec IS NULL, tsec, tfrac, path",
                            -1, &sel, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(st->db,

@@ -8,6 +8,10 @@
 
 #include "classify/classify_internal.h"
 
+/* The end of every message about a row that classify cannot have written. */
+#define IRB_STORE_DAMAGED                                                                                              \
+    "the store was edited or is damaged (irbis classify --restart redoes the survey and keeps the reviews)"
+
 struct irb_store {
     sqlite3 *db;
     char *dir, *dbpath;

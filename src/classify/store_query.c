@@ -121,6 +121,35 @@ static const double *probs_of(sqlite3_stmt *q, int c, int nc, double *buf)
     return buf;
 }
 
+/* A classified row's probabilities, label and novelty as classify writes them: nc finite values
+ * in [0, 1] that sum to 1, a class index or IRB_LABEL_UNCERTAIN, a finite novelty or none. A store
+ * edited by hand or damaged fails the cursor naming the row, instead of outputs written from it. */
+static int row_ok(irb_store_iter *it, const char *kind, const char *name, const double *p, int label, double novelty)
+{
+    const char *why = NULL;
+    char buf[96];
+    double sum = 0;
+    for (int k = 0; p && k < it->nc && !why; k++) {
+        if (!(p[k] >= 0 && p[k] <= 1)) /* NaN too */
+            why = "its probabilities are not numbers in [0, 1]";
+        sum += p[k];
+    }
+    if (!p)
+        why = "it has no probabilities (or not one per class)";
+    else if (!why && fabs(sum - 1) > 1e-4)
+        why = "its probabilities do not sum to 1";
+    else if (!why && (label < 0 || label >= it->nc) && label != IRB_LABEL_UNCERTAIN) {
+        snprintf(buf, sizeof buf, "its label %d is not a class (0-%d) nor uncertain", label, it->nc - 1);
+        why = buf;
+    } else if (!why && isinf(novelty))
+        why = "its novelty is not a number";
+    if (!why)
+        return 1;
+    it->s = irb_fail(&it->e, IRB_CORRUPT, "%s: %s %s: %s: %s", it->st->dbpath, kind, name, why, IRB_STORE_DAMAGED);
+    it->done = 1;
+    return 0;
+}
+
 /* ---- images --------------------------------------------------------------------------------- */
 
 /* Every image query selects these columns in this order: the image (0-13), its review (14) and
@@ -197,7 +226,10 @@ int irb_store_images_next(irb_store_iter *it, irb_img_row *r)
     r->seq_probs = probs_of(q, 18, it->nc, it->seq_probs);
     r->has_seq_label = sqlite3_column_type(q, 19) != SQLITE_NULL, r->seq_label = sqlite3_column_int(q, 19);
     r->seq_novelty = real_or_nan(q, 20);
-    return 1;
+    if (r->state == 1 && !row_ok(it, "image", r->path, r->probs, r->has_label ? r->label : -1, r->novelty))
+        return 0;
+    return !r->seq_name ||
+           row_ok(it, "sequence", r->seq_name, r->seq_probs, r->has_seq_label ? r->seq_label : -1, r->seq_novelty);
 }
 
 /* ---- sequences ------------------------------------------------------------------------------ */
@@ -247,7 +279,7 @@ int irb_store_seqs_next(irb_store_iter *it, irb_seq_row *r)
     r->label = sqlite3_column_int(q, 7);
     r->novelty = real_or_nan(q, 8);
     r->human = text_or_null(q, 9), r->human_time = text_or_null(q, 10), r->review_time = text_or_null(q, 11);
-    return 1;
+    return row_ok(it, "sequence", r->name, r->probs, r->label, r->novelty);
 }
 
 /* ---- cameras and reviews ---------------------------------------------------------------------- */
