@@ -3,6 +3,7 @@
  * that description, keyed inside by image path + a stamp (size and mtime). A re-run, another
  * task or another labels file over the same images costs no CNN time; changed images are
  * recomputed. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -257,6 +258,16 @@ static irb_status alloc_mat(featmat *m, size_t n, size_t dim, int flip, irb_erro
     return IRB_OK;
 }
 
+/* 1 when the cached row holds only finite values: a row poisoned by a damaged or hand-edited cache
+ * file is computed again, not fed to the trainer. */
+static int row_finite(const float *x, size_t dim)
+{
+    for (size_t j = 0; j < dim; j++)
+        if (!isfinite(x[j]))
+            return 0;
+    return 1;
+}
+
 /* Copies the cached rows of the requested images not had yet into m; have[i] = 1 for each found.
  * originals_only (old holds unflipped features, m wants flips too): only the originals are
  * copied and have[i] = HAVE_ORIGINAL, so that only the mirrors are computed. */
@@ -279,7 +290,9 @@ static void take_cached(const irb_features *old, const char *const *paths, char 
             continue;
         long a = rowmap_get(&map, paths[i], row_tag(by_stamp, 0, stamps[i]));
         long b = m->xf && !originals_only ? rowmap_get(&map, paths[i], 1) : 0;
-        if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0)
+        if (a < 0 || b < 0 || strcmp(old_stamp[a], stamps[i]) != 0 ||
+            !row_finite(old->x + (size_t)a * m->dim, m->dim) ||
+            (m->xf && !originals_only && !row_finite(old->x + (size_t)b * m->dim, m->dim)))
             continue;
         memcpy(m->x + i * m->dim, old->x + (size_t)a * m->dim, m->dim * sizeof(float));
         if (originals_only) {
