@@ -153,13 +153,17 @@ irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progr
     enum { STEPS = 6 };
     IRB_TRY(record(st, o, err));
     IRB_TRY(irb_reviews_apply(st, o, err));
+    irb_error keep = *err; /* the warnings of the reviews and of Camtrap DP survive the later steps */
+    irb_error_clear(err);
     if (pt)
         irb_progress_phase(pt, IRB_PHASE_OUTPUTS, 0, STEPS);
     IRB_TRY(irb_write_predictions(st, o, err));
     step(pt, 1, STEPS);
     IRB_TRY(irb_write_camtrapdp(st, o, err));
     step(pt, 2, STEPS);
-    irb_error keep = *err; /* a Camtrap DP warning survives the later steps */
+    if (err->warning)
+        irb_warn_more(&keep, "%s", err->message);
+    irb_error_clear(err);
     IRB_TRY(irb_write_cct(st, o, err));
     step(pt, 3, STEPS);
     IRB_TRY(irb_write_md(st, o, err));
@@ -170,8 +174,9 @@ irb_status irb_write_outputs(irb_store *st, const irb_outputs_opts *o, irb_progr
     step(pt, 6, STEPS);
     if (pt)
         irb_progress_end_phase(pt);
-    if (keep.warning && !err->warning)
-        *err = keep;
+    if (err->warning)
+        irb_warn_more(&keep, "%s", err->message);
+    *err = keep;
     return IRB_OK;
 }
 

@@ -81,6 +81,8 @@ typedef struct relabel {
 typedef struct relabels {
     relabel *v;
     size_t n, cap;
+    long long unknown;       /* human labels that are no class of this run's classifier */
+    char unknown_first[256]; /* the first of them: 'label' on the image or sequence */
 } relabels;
 
 static int relabels_push(relabels *r, int64_t id, int from, int to)
@@ -98,10 +100,12 @@ static int relabels_push(relabels *r, int64_t id, int from, int to)
 
 /* An image or sequence with a review, or that had one: its label is the human one, else the
  * machine's; a change is pushed to out. 0 when out of memory. */
-static int relabel_one(const irb_outputs_opts *o, relabels *out, int64_t id, const char *human_label,
+static int relabel_one(const irb_outputs_opts *o, relabels *out, int64_t id, const char *name, const char *human_label,
                        const double *probs, double novelty, int label)
 {
     int human = class_index(o, human_label);
+    if (human < 0 && human_label && out->unknown++ == 0)
+        snprintf(out->unknown_first, sizeof out->unknown_first, "'%s' on %s", human_label, name);
     int want = human >= 0 ? human : machine_label(o, probs, novelty);
     return want == -1 || want == label || relabels_push(out, id, label, want);
 }
@@ -117,10 +121,10 @@ static irb_status relabel_all(irb_store *st, const irb_outputs_opts *o, int seqs
     irb_seq_row seq;
     if (seqs)
         while (ok && irb_store_seqs_next(it, &seq))
-            ok = relabel_one(o, out, seq.id, seq.human, seq.probs, seq.novelty, seq.label);
+            ok = relabel_one(o, out, seq.id, seq.name, seq.human, seq.probs, seq.novelty, seq.label);
     else
         while (ok && irb_store_images_next(it, &image))
-            ok = relabel_one(o, out, image.id, image.human, image.probs, image.novelty, image.label);
+            ok = relabel_one(o, out, image.id, image.path, image.human, image.probs, image.novelty, image.label);
     irb_status end = irb_store_iter_end(it, ok ? err : NULL);
     return ok ? end : irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
 }
@@ -164,6 +168,11 @@ irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error
         s = irb_store_commit(st, err);
     if (s != IRB_OK)
         irb_store_rollback(st);
+    else if (img.unknown) /* a review made under other classes (a --restart with another pipeline) */
+        irb_warn(err,
+                 "%lld reviewed image(s) have a human label that is no class of this run (the first: %s): kept in "
+                 "the store, not used in the outputs",
+                 img.unknown, img.unknown_first);
     irb_free(img.v);
     irb_free(seq.v);
     return s;

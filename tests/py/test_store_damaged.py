@@ -6,7 +6,8 @@ read back without a word, and `irbis export` (and a classify resume, and review'
 classified row it reads as classify writes it: the run stops with exit 3 and one message naming
 the store, the image or sequence and the cause; the outputs already written are left as they
 were (byte-identical); and `irbis classify --restart` redoes the survey to the same outputs as
-the first run. Rows are damaged through Python's sqlite3 module, as a user's editor would."""
+the first run. A human label that is no class of the run is kept and said. Rows are damaged
+through Python's sqlite3 module, as a user's editor would."""
 import os
 import shutil
 import sqlite3
@@ -104,6 +105,21 @@ def main():
             r = F.classify(fx, out, '--restart')
             check(r.returncode == 1 and outputs(out, SAME_RUN) == outputs(ref, SAME_RUN),
                   '%s: classify --restart redoes it to the first run\'s outputs (exit %d)' % (what, r.returncode))
+    # a human label that is no class of this run (a review made before a --restart with another
+    # pipeline, or an edit): kept, not used, and said (regression: dropped without a word)
+    out = os.path.join(TMP, 'out')
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(ref, out, symlinks=True)
+    db = os.path.join(out, 'irbis.sqlite')
+    name = row_name(db, 'image')
+    c = sqlite3.connect(db)
+    c.execute("INSERT INTO reviews(path, label, time) VALUES(?, 'zebra', '2026-12-05T10:00:00Z')", (name,))
+    c.commit()
+    c.close()
+    r = subprocess.run([BIN, 'export', out], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and "'zebra' on " + name in r.stderr and 'no class of this run' in r.stderr,
+          'a human label that is no class: export warns naming it (exit %d: %s)' % (r.returncode, r.stderr.strip()))
+    check(outputs(out, SAME_RUN) == outputs(ref, SAME_RUN), 'and writes the machine labels')
     finish()
 
 
