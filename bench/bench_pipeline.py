@@ -26,7 +26,8 @@ Two builds in the same rounds (e.g. main before a change and the branch after it
 NAME=DIR for each (DIR holds irbis and bench_stages; default: this tree's build/). Each round
 runs every build on every pipeline, so a ratio between builds is measured under the same load.
 --data hannaboe runs the surveys on the hannaboe frames (1280 x 720, where each input size picks
-its own DCT scale unless the pipeline decodes once) instead of MLWIC's (256 x 256).
+its own DCT scale unless the pipeline decodes once) instead of MLWIC's (256 x 256); there are 200,
+so a longer survey repeats them under new names (the same work per image).
 
 "cores bound" is what the whole could reach if every stage's work had to share the same cores:
 each stage alone keeps the --threads cores busy, so an image costs 1/rate core-time per
@@ -101,11 +102,16 @@ def demo_pipeline(prec):
     return pipe
 
 
-def survey_dir(tmp, name, rows):
+def survey_dir(tmp, name, frames, m):
+    """A survey of m frames: the first m, or (--data hannaboe holds 200) all of them again and again
+    under new names (r1_NAME, r2_NAME, ...: the same pixels and EXIF times, so the same work)."""
     d = os.path.join(tmp, name, 'cam')
     os.makedirs(d)
-    for r in rows:
-        os.symlink(os.path.join(CT, r['path']), os.path.join(d, os.path.basename(r['path'])))
+    for i in range(m):
+        r = frames[i % len(frames)]
+        base = os.path.basename(r['path'])
+        os.symlink(os.path.join(CT, r['path']), os.path.join(d, base if i < len(frames) else
+                                                             'r%d_%s' % (i // len(frames), base)))
     return os.path.dirname(d)
 
 
@@ -178,11 +184,11 @@ def main():
         if os.path.exists(best):
             pipes.append(('%s' % best, best, a.best_n or max(a.n // 4, 16)))
     for _, pipe, n in pipes:
-        if 2 * n > len(frames):
+        if 2 * n > len(frames) and a.data == 'mlwic':
             raise SystemExit('%d images asked for, %d %s frames' % (2 * n, len(frames), a.data))
         # N survey images and 2N (for the peak RSS), from the frames the pipeline did not train on
         for k, m in (('n', n), ('2n', 2 * n)):
-            survey_dir(tmp, '%s_%s' % (k, id(pipe)), frames[:m])
+            survey_dir(tmp, '%s_%s' % (k, id(pipe)), frames, m)
     res, rss = {}, {}
     for rnd in range(a.rounds):
         for bname, binary, stages_bin in bs:

@@ -104,6 +104,9 @@ IRB_API uint64_t irb_strmap_hash(const char *key, size_t len);
 typedef struct irb_atomic_file {
     FILE *f;
     char *path, *tmp; /* owned: PATH and the temporary name */
+    int no_sync;      /* set after opening for a file that can be made again (a thumbnail): flushed
+                       * and renamed without the two fsyncs; a kill still never leaves it half
+                       * written, a power cut may leave it empty */
 } irb_atomic_file;
 
 /* Creates PATH.tmp (a name of 252..255 bytes has no room for the suffix: its temporary is the

@@ -381,6 +381,9 @@ irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int labe
 
 /* Writes a small JPEG thumbnail of src to dst (outputs_report.c); 0 when src cannot be read. */
 int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, const char *dst);
+/* 1 when the thumbnail dst is there to be shown: a file that is not empty (thumbnails are written
+ * without fsync, so a power cut may leave one empty: it is then made again). */
+int irb_thumb_ok(const char *dst);
 
 /* Helpers shared by the writers. */
 void irb_utc_now(char *buf, size_t size);                         /* "YYYY-MM-DDTHH:MM:SSZ", the current UTC time */

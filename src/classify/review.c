@@ -611,8 +611,7 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
     snprintf(name, sizeof name, "thumbs/%lld.jpg", (long long)id);
     char *dst = irb_out_path(rv->st, name, err), *dir = irb_out_path(rv->st, "thumbs", err);
     irb_status s = dst && dir ? IRB_OK : IRB_NOMEM;
-    struct stat sb;
-    if (s == IRB_OK && stat(dst, &sb) != 0) {
+    if (s == IRB_OK && !irb_thumb_ok(dst)) {
         int sfd = -1; /* the source must pass the same check as a full-size image */
         if ((s = open_picture(src, &sfd, err)) == IRB_OK)
             close(sfd);

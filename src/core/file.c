@@ -94,7 +94,7 @@ irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
     if (!f)
         return IRB_OK;
     af->f = NULL;
-    int bad = ferror(f) || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int bad = ferror(f) || fflush(f) != 0 || (!af->no_sync && fsync(fileno(f)) != 0);
     int e = errno;
     bad |= fclose(f) != 0;
     if (bad) {
@@ -113,7 +113,7 @@ irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
         irb_atomic_abort(af);
         return s;
     }
-    if (irb_sync_parent_dir(af->path) != 0) {
+    if (!af->no_sync && irb_sync_parent_dir(af->path) != 0) {
         irb_status s = irb_fail(err, errno == ENOMEM ? IRB_NOMEM : IRB_IO, "%s: cannot sync its directory: %s",
                                 af->path, strerror(errno));
         irb_atomic_abort(af);

@@ -5,7 +5,8 @@ plain camera-trap JPEG. Each thumbnail must exist, be 160 px wide (the image's u
 +-1 px) and look like PIL's exif_transpose + convert("RGB") + BOX resize of the same file (mean
 |diff| <= 10 levels: JPEG quality 75 and DCT-scaled decoding differ a little, measured 3-8; a
 wrongly converted thumbnail differs by far more). A file irbis cannot read keeps the file name
-in the report instead of a thumbnail (it is listed as failed)."""
+in the report instead of a thumbnail (it is listed as failed). An empty thumbnail (what a power cut
+may leave of one, as they are not fsynced) is made again."""
 import os
 import shutil
 import subprocess
@@ -77,6 +78,15 @@ def main():
             check(m <= 10.0, "%s: looks like PIL's upright thumbnail (mean |diff| %.2f)" % (rel, m))
     html = open(os.path.join(out, "report.html")).read()
     check("broken/b.jpg" not in p.imgs and "broken/b.jpg" in html, "the broken file has no thumbnail, its name is shown")
+    # thumbnails are written without fsync: a power cut may leave one empty; the next export makes
+    # it again (regression: an empty file counted as made, and the report showed a broken image)
+    th = os.path.join(out, p.imgs["plain/p.JPG"])
+    want = open(th, "rb").read()
+    open(th, "wb").close()
+    r = subprocess.run([BIN, "export", out], capture_output=True, text=True, timeout=300)
+    check(r.returncode == 0 and open(th, "rb").read() == want,
+          "an empty thumbnail is made again by export, the same bytes (exit %d, %d bytes)" % (r.returncode,
+                                                                                             os.path.getsize(th)))
     finish()
 
 
