@@ -132,6 +132,12 @@ typedef struct irb_classify_summary {
     long long untimed;       /* classified images without a time: not in the Camtrap DP package */
     double seconds;          /* wall time of this run */
     double classify_seconds; /* of which decode + CNN + classifier */
+    /* what the scan found against an earlier run's results: files that changed since (size or
+     * modification time: classified again), failures that may have passed (unreadable or
+     * missing: tried again), files no longer in the survey (dropped from the results), with
+     * the first path of the first and last */
+    long long changed, retried, dropped;
+    char first_changed[256], first_dropped[256];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

@@ -56,6 +56,8 @@ typedef struct irb_scan_row {
     const char *message;        /* "" for ok rows; the warning or error otherwise */
     irb_status error;           /* the decoder status for error rows (IRB_OK otherwise) */
     const irb_image_info *info; /* everything read from the header (owned by the scan) */
+    long long size, mtime_ns;   /* the file's size and modification time (of a link's target);
+                                 * 0 when it cannot be stat'ed: what a resume compares */
 } irb_scan_row;
 
 /* The short name of a row status: "ok", "warning", "error". */

@@ -147,16 +147,18 @@ static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char
 /* Every run scans the whole survey (header reads only): files added since the last run become
  * pending rows, the ones already stored are kept as they are (INSERT OR IGNORE by path). */
 static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *user, irb_progress_tracker *pt,
-                             irb_error *err)
+                             irb_scan_tally *t, irb_error *err)
 {
     irb_cls_scanner sc = {0};
     IRB_TRY(make(user, &sc, err));
     irb_progress_phase(pt, IRB_PHASE_SCAN, 0, 0);
     irb_status s = irb_store_begin(st, err);
+    if (s == IRB_OK)
+        s = irb_store_scan_begin(st, err);
     long long n = 0;
     irb_cls_row row;
     while (s == IRB_OK && (s = sc.next(sc.ctx, &row, err)) == IRB_OK) {
-        if ((s = irb_store_add_image(st, &row, err)) != IRB_OK)
+        if ((s = irb_store_add_image(st, &row, t, err)) != IRB_OK)
             break;
         if (++n % 256 == 0) {
             if ((s = irb_store_commit(st, err)) != IRB_OK || (s = irb_store_begin(st, err)) != IRB_OK)
@@ -166,7 +168,9 @@ static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *use
     }
     if (s == IRB_NOT_FOUND) {
         irb_error_clear(err);
-        s = irb_store_commit(st, err);
+        s = irb_store_scan_end(st, t, err);
+        if (s == IRB_OK)
+            s = irb_store_commit(st, err);
     }
     if (s != IRB_OK)
         irb_store_rollback(st);
@@ -491,13 +495,13 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
     if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
         s = check_hardlink(survey, o->out_dir, err);
+    irb_scan_tally tally = {0};
+    if (s == IRB_OK)
+        s = scan_phase(r.st, src->make_scanner, src->user, &pt, &tally, err);
     irb_store_counts before = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &before, err);
-    if (s == IRB_OK)
-        s = scan_phase(r.st, src->make_scanner, src->user, &pt, err);
-    if (s == IRB_OK)
-        s = irb_store_counts_get(r.st, &r.c, err);
+    r.c = before;
     if (s == IRB_OK && src->neighbours && r.c.pending > 0) { /* before a distributed plan lists them */
         long long redo = 0;
         s = irb_store_rank_shots(r.st, err);
@@ -523,7 +527,10 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     sum->images = c.total;
     sum->classified = c.ok;
     sum->failed = c.failed;
-    sum->resumed = before.ok + before.failed;
+    sum->resumed = tally.resumed;
+    sum->changed = tally.changed, sum->retried = tally.retried, sum->dropped = tally.dropped;
+    snprintf(sum->first_changed, sizeof sum->first_changed, "%s", tally.first_changed);
+    snprintf(sum->first_dropped, sizeof sum->first_dropped, "%s", tally.first_dropped);
     sum->sequences = c.sequences;
     sum->pending = c.pending;
     sum->untimed = c.untimed;

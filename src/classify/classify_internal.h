@@ -18,13 +18,23 @@
 
 /* One scanned file. Strings are borrowed until the next call to next(). */
 typedef struct irb_cls_row {
-    const char *path;      /* relative to the survey root, '/'-separated */
-    const char *camera;    /* "" when unknown */
-    const char *timestamp; /* local camera time "YYYY-MM-DDTHH:MM:SS[.fff]" or "" */
-    int width, height;     /* 0 when unknown */
-    irb_status status;     /* not IRB_OK: the file is already known to be bad */
-    const char *message;   /* the cause when status != IRB_OK */
+    const char *path;         /* relative to the survey root, '/'-separated */
+    const char *camera;       /* "" when unknown */
+    const char *timestamp;    /* local camera time "YYYY-MM-DDTHH:MM:SS[.fff]" or "" */
+    int width, height;        /* 0 when unknown */
+    irb_status status;        /* not IRB_OK: the file is already known to be bad */
+    const char *message;      /* the cause when status != IRB_OK */
+    long long size, mtime_ns; /* the file's stamp (0: unknown): a file whose stamp changed is done again */
 } irb_cls_row;
+
+/* What a scan found against the store: files that changed since they were done (size or time)
+ * or whose failure may have passed (unreadable, missing) are done again; files no longer in the
+ * survey are dropped from the results. */
+typedef struct irb_scan_tally {
+    long long changed, retried, dropped;
+    long long resumed; /* images done by an earlier run and kept as they are */
+    char first_changed[256], first_dropped[256];
+} irb_scan_tally;
 
 typedef struct irb_cls_scanner {
     void *ctx;
@@ -155,7 +165,14 @@ void irb_store_rollback(irb_store *st);
 
 /* Adds a scanned file unless its path is already there (then nothing changes). A row with
  * status != IRB_OK is recorded as failed with its message. */
-irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err);
+irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, irb_error *err);
+/* The scan in a run: irb_store_scan_begin (in its first transaction) marks every stored image
+ * unseen (seen 0); irb_store_add_image marks the ones the scan lists (1: kept, 2: new or done
+ * again); irb_store_scan_end (in its last)
+ * drops those it did not list (a folder it could not open keeps its images), or refuses when it
+ * listed none but the store has some (IRB_NOT_FOUND: an unmounted drive). */
+irb_status irb_store_scan_begin(irb_store *st, irb_error *err);
+irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err);
 
 /* Up to max pending images with id > after, in id order: ids[i], paths[i] (owned by st, valid
  * until the next call). *n receives the count (0: none left). */
@@ -309,6 +326,12 @@ irb_status irb_store_label_counts(irb_store *st, const char *camera, int n_class
 irb_status irb_store_count_reviewed(irb_store *st, long long *n, irb_error *err);
 /* The id of the classified image at path, -1 when there is none. */
 irb_status irb_store_classified_id(irb_store *st, const char *path, int64_t *id, irb_error *err);
+/* The paths whose sorted/ entries must go (images that left the survey or changed since they
+ * were sorted): fn on each, in path order, until it fails; irb_store_gone_clear empties the list
+ * once the sorted/ writer has placed every image. */
+irb_status irb_store_gone_each(irb_store *st, irb_status (*fn)(void *ctx, const char *path, irb_error *err), void *ctx,
+                               irb_error *err);
+irb_status irb_store_gone_clear(irb_store *st, irb_error *err);
 
 /* Writes of irb_reviews_apply and the review handle: an image's or sequence's label, and a
  * review of every image of sequence seq (label "" removes it), kept in the history too. */
@@ -375,9 +398,6 @@ void irb_outputs_recalled_free(irb_outputs_recalled *r);
  * probabilities). Entries of OUT/sorted/ under a label that changed are removed, so
  * irb_write_sorted places them anew. One transaction. */
 irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error *err);
-
-/* Removes OUT/sorted/<label's folder>/<rel> if it is there (outputs.c). */
-irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int label, const char *rel, irb_error *err);
 
 /* Writes a small JPEG thumbnail of src to dst (outputs_report.c); 0 when src cannot be read. */
 int irb_thumb_write(irb_decoder_t *dec, void *tjcompressor, const char *src, const char *dst);

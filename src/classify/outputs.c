@@ -274,7 +274,7 @@ static irb_status place(irb_sort_mode mode, const char *src, const char *dst, ir
 {
     struct stat sb;
     if (lstat(dst, &sb) == 0)
-        return IRB_OK; /* placed by an earlier (interrupted) run: labels do not change on resume */
+        return IRB_OK; /* placed by an earlier run (a changed image's entry went first: irb_write_sorted) */
     char *slash = strrchr(dst, '/');
     *slash = '\0';
     irb_status s = irb_mkdirs(dst, err);
@@ -290,25 +290,39 @@ static irb_status place(irb_sort_mode mode, const char *src, const char *dst, ir
     return IRB_OK;
 }
 
-irb_status irb_sorted_unplace(irb_store *st, const irb_outputs_opts *o, int label, const char *rel, irb_error *err)
+/* The folders of sorted/: one per class, "uncertain" and "unknown" (a label no class has). */
+typedef struct label_dirs {
+    const char *sorted; /* OUT/sorted */
+    int n;
+    char (*name)[256];
+} label_dirs;
+
+/* Removes sorted/<each label's folder but skip>/<rel> where it is (skip < 0: every one). */
+static irb_status unplace_except(const label_dirs *d, int skip, const char *rel, irb_error *err)
 {
-    if (o->sort == IRB_SORT_NONE)
-        return IRB_OK;
-    char name[256];
-    const char *lname = irb_label_name(o, label);
-    safe_name(lname ? lname : "unknown", name, sizeof name);
-    size_t need = strlen(irb_store_dir(st)) + strlen(name) + strlen(rel) + 10;
-    char *dst = irb_malloc(need);
-    if (!dst)
-        return irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
-    snprintf(dst, need, "%s/sorted/%s/%s", irb_store_dir(st), name, rel);
-    irb_status s = unlink(dst) == 0 || errno == ENOENT || errno == ENOTDIR
-                       ? IRB_OK
-                       : irb_fail(err, IRB_IO, "%s: cannot remove: %s", dst, strerror(errno));
-    irb_free(dst);
-    return s;
+    for (int k = 0; k < d->n; k++) {
+        if (k == skip || (skip >= 0 && !strcmp(d->name[k], d->name[skip]))) /* a class named "unknown" */
+            continue;
+        size_t need = strlen(d->sorted) + strlen(d->name[k]) + strlen(rel) + 3;
+        char *dst = irb_malloc(need);
+        if (!dst)
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", d->sorted);
+        snprintf(dst, need, "%s/%s/%s", d->sorted, d->name[k], rel);
+        irb_status s = unlink(dst) == 0 || errno == ENOENT || errno == ENOTDIR || errno == EISDIR
+                           ? IRB_OK
+                           : irb_fail(err, IRB_IO, "%s: cannot remove: %s", dst, strerror(errno));
+        irb_free(dst);
+        IRB_TRY(s);
+    }
+    return IRB_OK;
 }
 
+static irb_status unplace_gone(void *ctx, const char *rel, irb_error *err) { return unplace_except(ctx, -1, rel, err); }
+
+/* sorted/<label>/<path> for every classified image. The entries of images that left the survey
+ * or changed go first; then each image is placed under its label before it leaves any other
+ * label's folder, so a run killed in between leaves it in two folders, never in none (a review
+ * that relabels sequences, a sequence that grew with a second card). */
 irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     if (o->sort == IRB_SORT_NONE)
@@ -316,30 +330,45 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
     char root[PATH_MAX];
     if (!realpath(o->survey_dir, root))
         return irb_fail(err, IRB_IO, "%s: %s", o->survey_dir, strerror(errno));
+    label_dirs dirs = {.name = irb_calloc((size_t)o->n_classes + 2, sizeof *dirs.name)}, *d = &dirs;
     char *sorted = irb_out_path(st, "sorted", err);
-    if (!sorted)
-        return IRB_NOMEM;
-    irb_store_iter *it;
-    irb_status s = irb_store_images_begin(st, IRB_IMAGES_CLASSIFIED, o->n_classes, &it, err);
+    if (!d->name || !sorted) {
+        irb_free(d->name), irb_free(sorted);
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    }
+    d->sorted = sorted;
+    for (int k = 0; k < o->n_classes; k++)
+        safe_name(o->classes[k], d->name[d->n++], sizeof d->name[0]);
+    safe_name("uncertain", d->name[d->n++], sizeof d->name[0]);
+    safe_name("unknown", d->name[d->n++], sizeof d->name[0]);
+    irb_status s = irb_store_gone_each(st, unplace_gone, d, err);
+    irb_store_iter *it = NULL;
+    if (s == IRB_OK)
+        s = irb_store_images_begin(st, IRB_IMAGES_CLASSIFIED, o->n_classes, &it, err);
     irb_img_row r;
-    char name[256];
     while (s == IRB_OK && irb_store_images_next(it, &r)) {
         const char *rel = r.path;
-        const char *lname = irb_label_name(o, r.has_seq_label ? r.seq_label : r.label);
-        safe_name(lname ? lname : "unknown", name, sizeof name);
-        size_t need = strlen(sorted) + strlen(name) + strlen(rel) + 3;
+        int label = r.has_seq_label ? r.seq_label : r.label;
+        const char *lname = irb_label_name(o, label);
+        int k = label >= 0 && label < o->n_classes ? label : lname ? o->n_classes : o->n_classes + 1;
+        size_t need = strlen(sorted) + strlen(d->name[k]) + strlen(rel) + 3;
         char *dst = irb_malloc(need), *src = irb_path_join(root, rel);
         if (!dst || !src) {
             s = irb_fail(err, IRB_NOMEM, "%s: out of memory", sorted);
         } else {
-            snprintf(dst, need, "%s/%s/%s", sorted, name, rel);
+            snprintf(dst, need, "%s/%s/%s", sorted, d->name[k], rel);
             s = place(o->sort, src, dst, err);
+            if (s == IRB_OK)
+                s = unplace_except(d, k, rel, err);
         }
         irb_free(dst);
         irb_free(src);
     }
-    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
+    irb_status end = it ? irb_store_iter_end(it, s == IRB_OK ? err : NULL) : IRB_OK;
     s = s == IRB_OK ? end : s;
+    if (s == IRB_OK)
+        s = irb_store_gone_clear(st, err);
     irb_free(sorted);
+    irb_free(d->name);
     return s;
 }

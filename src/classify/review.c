@@ -129,29 +129,13 @@ static irb_status relabel_all(irb_store *st, const irb_outputs_opts *o, int seqs
     return ok ? end : irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(st));
 }
 
-/* The images of sequence seq leave OUT/sorted/<label>/. */
-static irb_status unplace_members(irb_store *st, const irb_outputs_opts *o, int64_t seq, int label, irb_error *err)
-{
-    irb_store_iter *it;
-    IRB_TRY(irb_store_members_begin(st, seq, o->n_classes, &it, err));
-    irb_status s = IRB_OK;
-    irb_img_row m;
-    while (s == IRB_OK && irb_store_images_next(it, &m))
-        s = irb_sorted_unplace(st, o, label, m.path, err);
-    irb_status end = irb_store_iter_end(it, s == IRB_OK ? err : NULL);
-    return s == IRB_OK ? end : s;
-}
-
-/* Writes the new labels; a sequence's images leave their old sorted/ folder. */
-static irb_status write_relabels(irb_store *st, const irb_outputs_opts *o, const relabels *img, const relabels *seq,
-                                 irb_error *err)
+/* Writes the new labels (the sorted/ writer then moves the images: outputs.c). */
+static irb_status write_relabels(irb_store *st, const relabels *img, const relabels *seq, irb_error *err)
 {
     for (size_t i = 0; i < img->n; i++)
         IRB_TRY(irb_store_set_image_label(st, img->v[i].id, img->v[i].to, err));
-    for (size_t i = 0; i < seq->n; i++) {
+    for (size_t i = 0; i < seq->n; i++)
         IRB_TRY(irb_store_set_seq_label(st, seq->v[i].id, seq->v[i].to, err));
-        IRB_TRY(unplace_members(st, o, seq->v[i].id, seq->v[i].from, err));
-    }
     return IRB_OK;
 }
 
@@ -163,7 +147,7 @@ irb_status irb_reviews_apply(irb_store *st, const irb_outputs_opts *o, irb_error
     if (s == IRB_OK)
         s = relabel_all(st, o, 1, &seq, err);
     if (s == IRB_OK)
-        s = write_relabels(st, o, &img, &seq, err);
+        s = write_relabels(st, &img, &seq, err);
     if (s == IRB_OK)
         s = irb_store_commit(st, err);
     if (s != IRB_OK)

@@ -34,7 +34,9 @@ static const char SCHEMA[] =
     " method TEXT NOT NULL DEFAULT 'human');"
     "CREATE TABLE IF NOT EXISTS review_log(id INTEGER PRIMARY KEY, path TEXT NOT NULL, label TEXT,"
     " time TEXT NOT NULL, method TEXT NOT NULL);"
-    "CREATE INDEX IF NOT EXISTS review_log_path ON review_log(path);";
+    "CREATE INDEX IF NOT EXISTS review_log_path ON review_log(path);"
+    /* paths whose sorted/ entries must go: images that left the survey or changed (outputs.c) */
+    "CREATE TABLE IF NOT EXISTS gone(path TEXT PRIMARY KEY);";
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
@@ -184,17 +186,23 @@ static irb_status take_lock(irb_store *st, irb_error *err)
     return IRB_OK;
 }
 
-/* The novelty score of images and sequences (NULL: none), added to stores of earlier versions. */
-static irb_status add_novelty_columns(irb_store *st, irb_error *err)
+/* Columns added to stores of earlier versions: the novelty score of images and sequences (NULL:
+ * none); each image file's size and modification time when it was scanned (NULL in older stores:
+ * recorded by the next scan) and whether this run's scan saw it. */
+static irb_status add_columns(irb_store *st, irb_error *err)
 {
-    static const char *const table[2] = {"images", "sequences"};
-    for (int t = 0; t < 2; t++) {
-        char sql[96];
+    static const char *const col[][3] = {{"images", "novelty", "REAL"},
+                                         {"sequences", "novelty", "REAL"},
+                                         {"images", "fsize", "INTEGER"},
+                                         {"images", "fmtime", "INTEGER"},
+                                         {"images", "seen", "INTEGER NOT NULL DEFAULT 1"}};
+    for (size_t t = 0; t < sizeof col / sizeof *col; t++) {
+        char sql[128];
         sqlite3_stmt *q = NULL;
-        snprintf(sql, sizeof sql, "SELECT novelty FROM %s LIMIT 0", table[t]);
+        snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", col[t][1], col[t][0]);
         int have = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
         sqlite3_finalize(q);
-        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN novelty REAL", table[t]);
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", col[t][0], col[t][1], col[t][2]);
         if (!have)
             IRB_TRY(exec(st, sql, err));
     }
@@ -229,7 +237,7 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
      * a half-written batch. */
     if ((s = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;", err)) != IRB_OK)
         goto fail;
-    if ((s = exec(st, SCHEMA, err)) != IRB_OK || (s = add_novelty_columns(st, err)) != IRB_OK)
+    if ((s = exec(st, SCHEMA, err)) != IRB_OK || (s = add_columns(st, err)) != IRB_OK)
         goto fail;
     *out = st;
     return IRB_OK;
@@ -243,6 +251,8 @@ void irb_store_close(irb_store *st)
     if (!st)
         return;
     sqlite3_finalize(st->add);
+    sqlite3_finalize(st->keep);
+    sqlite3_finalize(st->find);
     sqlite3_finalize(st->pending);
     sqlite3_finalize(st->result);
     sqlite3_finalize(st->failed);
@@ -400,11 +410,72 @@ int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
     return 1;
 }
 
-irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error *err)
+irb_status irb_store_scan_begin(irb_store *st, irb_error *err) { return exec(st, "UPDATE images SET seen = 0", err); }
+
+/* A failure whose cause may be gone at the next run: the file could not be read or was missing
+ * (a card reader unplugged, a share dropped, permissions fixed). */
+#define TRANSIENT "(state = 2 AND status IN ('io', 'not_found'))"
+
+static void note_first(char *buf, size_t size, long long n, const char *path)
 {
+    if (n == 1)
+        snprintf(buf, size, "%s", path);
+}
+
+/* The stored row of row->path, when it must be done again: its file changed (size or time) or
+ * its failure may have passed. Its sorted/ entries go (table gone); it is deleted, so the new
+ * row gets a new id (and a new thumbnail). 1 when it was there and is kept, 0 otherwise. */
+static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, int *kept, irb_error *err)
+{
+    *kept = 0;
+    IRB_TRY(irb_store_prepare(st,
+                              "UPDATE images SET seen = 1, fsize = ?1, fmtime = ?2 WHERE path = ?3 AND NOT ("
+                              "(fsize IS NOT NULL AND (fsize != ?1 OR fmtime != ?2)) OR " TRANSIENT ")",
+                              &st->keep, err));
+    sqlite3_bind_int64(st->keep, 1, row->size);
+    sqlite3_bind_int64(st->keep, 2, row->mtime_ns);
+    sqlite3_bind_text(st->keep, 3, row->path, -1, SQLITE_STATIC);
+    if (sqlite3_step(st->keep) != SQLITE_DONE)
+        return irb_store_fail(st, err, "scan image");
+    if (sqlite3_changes(st->db) > 0) {
+        *kept = 1;
+        return IRB_OK;
+    }
+    IRB_TRY(irb_store_prepare(
+        st, "SELECT id, " TRANSIENT " AND fsize IS ?2 AND fmtime IS ?3 FROM images WHERE path = ?1", &st->find, err));
+    sqlite3_bind_text(st->find, 1, row->path, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->find, 2, row->size);
+    sqlite3_bind_int64(st->find, 3, row->mtime_ns);
+    int rc = sqlite3_step(st->find);
+    if (rc == SQLITE_DONE)
+        return IRB_OK; /* a new file */
+    if (rc != SQLITE_ROW)
+        return irb_store_fail(st, err, "scan image");
+    int64_t id = sqlite3_column_int64(st->find, 0);
+    int retry = sqlite3_column_int(st->find, 1);
+    sqlite3_reset(st->find);
+    if (retry)
+        t->retried++;
+    else
+        note_first(t->first_changed, sizeof t->first_changed, ++t->changed, row->path);
+    char sql[224];
+    snprintf(
+        sql, sizeof sql,
+        "INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE id = %lld AND state = 1; DELETE FROM image_seq WHERE"
+        " image_id = %lld; DELETE FROM images WHERE id = %lld;",
+        (long long)id, (long long)id, (long long)id);
+    return exec(st, sql, err);
+}
+
+irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, irb_error *err)
+{
+    int kept;
+    IRB_TRY(keep_or_drop(st, row, t, &kept, err));
+    if (kept)
+        return IRB_OK;
     IRB_TRY(irb_store_prepare(st,
                               "INSERT OR IGNORE INTO images(path, camera, timestamp, tsec, tfrac, width, height, state,"
-                              " status, message) VALUES(?,?,?,?,?,?,?,?,?,?)",
+                              " status, message, fsize, fmtime, seen) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,2)",
                               &st->add, err));
     sqlite3_stmt *q = st->add;
     sqlite3_bind_text(q, 1, row->path, -1, SQLITE_STATIC);
@@ -422,9 +493,49 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_error 
     sqlite3_bind_int(q, 8, bad ? IRB_IMG_FAILED : IRB_IMG_PENDING);
     sqlite3_bind_text(q, 9, bad ? irb_status_token(row->status) : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 10, bad && row->message ? row->message : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 11, row->size);
+    sqlite3_bind_int64(q, 12, row->mtime_ns);
     if (sqlite3_step(q) != SQLITE_DONE)
         return irb_store_fail(st, err, "add image");
     return IRB_OK;
+}
+
+irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
+{
+    long long seen = 0, unseen = 0;
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = 1 AND state != 0", &t->resumed, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen > 0", &seen, err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = 0", &unseen, err));
+    if (unseen && !seen) /* an unmounted drive's empty mount point, not a survey emptied on purpose */
+        return irb_fail(err, IRB_NOT_FOUND,
+                        "the survey folder lists no files now, but this output folder holds %lld images of it: is "
+                        "its drive mounted? (--restart starts over on what the folder holds now)",
+                        unseen);
+    if (!unseen)
+        return IRB_OK;
+    /* images no longer in the survey go, except under a folder this scan could not open (their
+     * results come back with the folder) */
+    static const char GONE[] = " FROM images i WHERE i.seen = 0 AND NOT EXISTS (SELECT 1 FROM images f WHERE"
+                               " f.seen > 0 AND f.state = 2 AND substr(f.path, -1) = '/' AND"
+                               " substr(i.path, 1, length(f.path)) = f.path)";
+    char sql[1024];
+    snprintf(sql, sizeof sql, "SELECT count(*)%s", GONE);
+    IRB_TRY(irb_store_count(st, sql, &t->dropped, err));
+    if (!t->dropped)
+        return IRB_OK;
+    sqlite3_stmt *q = NULL;
+    snprintf(sql, sizeof sql, "SELECT min(i.path)%s", GONE);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        return irb_store_fail(st, err, "prepare");
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+        snprintf(t->first_dropped, sizeof t->first_dropped, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    snprintf(sql, sizeof sql,
+             "INSERT OR IGNORE INTO gone(path) SELECT i.path%s AND i.state = 1; DELETE FROM image_seq WHERE image_id IN"
+             " (SELECT i.id%s);"
+             " UPDATE images SET seen = -1 WHERE id IN (SELECT i.id%s); DELETE FROM images WHERE seen = -1;",
+             GONE, GONE, GONE);
+    return exec(st, sql, err);
 }
 
 irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,

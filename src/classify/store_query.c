@@ -366,6 +366,29 @@ irb_status irb_store_count_reviewed(irb_store *st, long long *n, irb_error *err)
                            err);
 }
 
+irb_status irb_store_gone_each(irb_store *st, irb_status (*fn)(void *ctx, const char *path, irb_error *err), void *ctx,
+                               irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT path FROM gone ORDER BY path", -1, &q, NULL) != SQLITE_OK)
+        return irb_store_fail(st, err, "prepare gone");
+    irb_status s = IRB_OK;
+    int rc;
+    while (s == IRB_OK && (rc = sqlite3_step(q)) == SQLITE_ROW)
+        s = fn(ctx, text(q, 0), err);
+    if (s == IRB_OK && rc != SQLITE_DONE)
+        s = irb_store_fail(st, err, "read gone");
+    sqlite3_finalize(q);
+    return s;
+}
+
+irb_status irb_store_gone_clear(irb_store *st, irb_error *err)
+{
+    if (sqlite3_exec(st->db, "DELETE FROM gone", NULL, NULL, NULL) != SQLITE_OK)
+        return irb_store_fail(st, err, "clear gone");
+    return IRB_OK;
+}
+
 irb_status irb_store_classified_id(irb_store *st, const char *path, int64_t *id, irb_error *err)
 {
     sqlite3_stmt *q = NULL;

@@ -253,7 +253,9 @@ irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
             return IRB_OK;
         }
         if (S_ISLNK(st.st_mode) && stat(s->full, &st) == 0 && S_ISDIR(st.st_mode))
-            continue; /* links to folders are not followed (no cycles) */
+            continue;                      /* links to folders are not followed (no cycles) */
+        row->size = (long long)st.st_size; /* a link's target's, when it has one */
+        row->mtime_ns = (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
         if (S_ISDIR(st.st_mode) && is_output_folder(s))
             continue;
         if (S_ISDIR(st.st_mode)) {

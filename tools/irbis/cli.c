@@ -81,10 +81,23 @@ int cli_fail_options(const char *cmd, const irb_error *err)
     return err->status == IRB_INVALID_ARG ? CLI_USAGE : rc;
 }
 
-void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed)
+void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify_summary *sum)
 {
+    static const irb_classify_summary none;
+    sum = sum ? sum : &none;
     if (cli_quiet)
         return;
+    if (sum->changed)
+        cli_error(cmd,
+                  "%lld image(s) changed since they were classified (size or time) and were classified again "
+                  "(the first: %s)",
+                  sum->changed, sum->first_changed);
+    if (sum->retried)
+        cli_error(cmd, "%lld image(s) that an earlier run could not read were tried again", sum->retried);
+    if (sum->dropped)
+        cli_error(cmd, "%lld image(s) are no longer in the survey and were dropped from the results (the first: %s)",
+                  sum->dropped, sum->first_dropped);
+    long long untimed = sum->untimed;
     if (err->warning)
         cli_error(cmd, "warning: %s", err->message); /* file names in it: escapes made safe */
     if (untimed)

@@ -39,10 +39,11 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
 void cli_file_message(const char *cmd, const char *path, const char *msg, int warning);
 /* Prints err's message (or its status name) and returns CLI_FATAL. */
 int cli_fail(const char *cmd, const irb_error *err);
-/* After a run that wrote the survey outputs: err's warning (e.g. an incomplete Camtrap DP
- * package) and, when some classified images have no time, how many were left out of
- * camtrap-dp/. */
-void cli_outputs_notes(const char *cmd, const irb_error *err, long long untimed);
+/* After a run that wrote the survey outputs: what its scan found against the earlier results
+ * (changed, retried, dropped images), err's warning (e.g. an incomplete Camtrap DP package) and,
+ * when some classified images have no time, how many were left out of camtrap-dp/. sum may be
+ * NULL (a review's export). */
+void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify_summary *sum);
 /* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
  * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
 int cli_fail_options(const char *cmd, const irb_error *err);

@@ -121,7 +121,7 @@ int irb_cmd_classify(int argc, char **argv)
         fputc('\n', stderr);
     if (s != IRB_OK)
         return cli_fail_options("classify", &err);
-    cli_outputs_notes("classify", &err, sum.untimed);
+    cli_outputs_notes("classify", &err, &sum);
     if (!d.quiet)
         fprintf(stderr,
                 "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences; %lld done by an earlier "

@@ -73,7 +73,7 @@ int irb_cmd_export(int argc, char **argv)
     irb_error err = {0};
     if (irb_export(&o, &sum, &err) != IRB_OK)
         return cli_fail("export", &err);
-    cli_outputs_notes("export", &err, sum.untimed);
+    cli_outputs_notes("export", &err, &sum);
     if (!quiet)
         fprintf(stderr,
                 "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences: "

@@ -148,7 +148,7 @@ static int serve(irb_review_t *rv, const review_cli *o)
         return CLI_OK;
     if (irb_review_export(rv, &err) != IRB_OK)
         return cli_fail("review", &err);
-    cli_outputs_notes("review", &err, 0);
+    cli_outputs_notes("review", &err, NULL);
     fprintf(stderr, "irbis review: outputs rewritten in %s\n", o->out);
     return CLI_OK;
 }

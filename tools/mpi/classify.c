@@ -391,7 +391,7 @@ static int root_run(run *r)
         return cli_fail_options(CMD, &err);
     if (sum.pending == 0) /* with --limit, the next run still needs them */
         part_remove_all(r->parts);
-    cli_outputs_notes(CMD, &err, sum.untimed);
+    cli_outputs_notes(CMD, &err, &sum);
     if (getenv("IRBIS_MPI_TIMING"))
         fprintf(stderr,
                 "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "

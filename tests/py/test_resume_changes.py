@@ -1,0 +1,157 @@
+#!/usr/bin/python3
+"""A survey that changed between two runs on the same output folder (regressions from a hostile
+test): the store kept one row per path and never looked again, so a resume left a file replaced
+by another picture with the old picture's label and time, kept deleted files in every output,
+listed a renamed camera folder's images twice, and never retried an image that failed because
+the card reader or share had dropped out for a moment. Now each image's size and modification
+time are stored and compared by the next scan:
+  - a replaced file is classified again; a file that left the survey (deleted, or its folder
+    renamed) is dropped, the renamed folder's images are new ones; the run says so, naming the
+    first of each; predictions.csv and sorted/ then equal those of a fresh run on the survey as
+    it is now (sorted/ entries of dropped images removed, a replaced image's copy renewed);
+  - an image that failed as unreadable or missing is tried again, and a failed row for a folder
+    the scan now opens goes;
+  - a survey folder that lists no file (an unmounted drive's mount point) while the store holds
+    images is refused (exit 3) with nothing changed;
+  - a sequence whose label changes (here by a review) moves its images to the new label's folder
+    of sorted/ and out of the old one.
+"""
+import csv
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_classify_fixture as F  # noqa: E402
+from testlib import BIN, CT, check, finish, tmpdir  # noqa: E402
+
+TMP = tmpdir('resume_changes')
+
+
+def classify(fx, survey, out, *extra):
+    return subprocess.run([BIN, 'classify', '--model', fx['model'], '--classifier', fx['clf'], survey, '-o', out,
+                           '--threads', '2', '--sort', 'copy', '--gap', '60'] + list(extra),
+                          capture_output=True, text=True, timeout=300)
+
+
+def tree(d):
+    """Every file under d (relative path -> bytes)."""
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            out[os.path.relpath(p, d)] = open(p, 'rb').read()
+    return out
+
+
+def predictions(out):
+    return open(os.path.join(out, 'predictions.csv'), 'rb').read()
+
+
+def rows(out):
+    with open(os.path.join(out, 'predictions.csv'), newline='') as f:
+        return {r['path']: r for r in csv.DictReader(f)}
+
+
+def same_as_fresh(fx, survey, out, what):
+    fresh = os.path.join(TMP, 'fresh')
+    shutil.rmtree(fresh, ignore_errors=True)
+    r = classify(fx, survey, fresh)
+    check(r.returncode == 0, '%s: a fresh run (exit %d: %s)' % (what, r.returncode, r.stderr[-200:]))
+    check(predictions(out) == predictions(fresh), '%s: predictions.csv equals a fresh run\'s' % what)
+    a, b = tree(os.path.join(out, 'sorted')), tree(os.path.join(fresh, 'sorted'))
+    check(a == b, '%s: sorted/ equals a fresh run\'s (only here: %s; only there: %s; differing: %s)'
+          % (what, sorted(set(a) - set(b))[:3], sorted(set(b) - set(a))[:3],
+             sorted(k for k in set(a) & set(b) if a[k] != b[k])[:3]))
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    fx = F.fixture()
+    survey = os.path.join(TMP, 'survey')
+    src = sorted(p for p in os.listdir(os.path.join(CT, 'wakhan_snowleopard', 'C1_Avgarch_SL')))[:6]
+    blanks = ['blank.jpg', 'blank2.jpg', 'blank3.jpg']
+    for cam, names, folder in (('camA', src[:3], 'wakhan_snowleopard/C1_Avgarch_SL'),
+                               ('camB', src[3:6], 'wakhan_snowleopard/C1_Avgarch_SL'),
+                               ('camC', blanks, 'speciesnet_testdata')):
+        os.makedirs(os.path.join(survey, cam))
+        for n in names:
+            shutil.copy2(os.path.join(CT, folder, n), os.path.join(survey, cam, n))
+    out = os.path.join(TMP, 'out')
+    r = classify(fx, survey, out)
+    check(r.returncode == 0, 'first run (exit %d: %s)' % (r.returncode, r.stderr[-300:]))
+
+    # a file replaced by another picture, a file deleted, a camera folder renamed
+    replaced = 'camA/' + src[0]
+    shutil.copyfile(os.path.join(CT, 'speciesnet_testdata', 'blank.jpg'), os.path.join(survey, replaced))
+    os.utime(os.path.join(survey, replaced), (time.time() + 5, time.time() + 5))
+    os.remove(os.path.join(survey, 'camB', src[4]))
+    os.rename(os.path.join(survey, 'camC'), os.path.join(survey, 'camD'))
+    before = rows(out)
+    r = classify(fx, survey, out)
+    check(r.returncode == 0, 'resume after the changes (exit %d: %s)' % (r.returncode, r.stderr[-300:]))
+    check('1 image(s) changed' in r.stderr and replaced in r.stderr,
+          'the run says an image changed, naming it: %s' % r.stderr.strip()[-400:])
+    check('4 image(s) are no longer in the survey' in r.stderr and 'camB/' + src[4] in r.stderr,
+          'and that 4 left the survey (the deleted one, the renamed folder\'s 3), naming the first')
+    after = rows(out)
+    check(after[replaced]['p_animal'] != before[replaced]['p_animal'] and
+          after[replaced]['timestamp'] != before[replaced]['timestamp'],
+          'the replaced file has the new picture\'s probabilities and time (%s %s -> %s %s)'
+          % (before[replaced]['p_animal'], before[replaced]['timestamp'], after[replaced]['p_animal'],
+             after[replaced]['timestamp']))
+    check(not any(p.startswith('camC/') for p in after) and sum(p.startswith('camD/') for p in after) == 3 and
+          'camB/' + src[4] not in after, 'the deleted and renamed files are gone, the renamed folder\'s are in')
+    same_as_fresh(fx, survey, out, 'after the changes')
+
+    # failures that may pass: an image recorded as unreadable (with its stamp, as a run that lost
+    # its card reader leaves it) and a folder the scan could not open are tried again
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    flaky = 'camB/' + src[3]
+    db.execute("UPDATE images SET state = 2, status = 'io', message = 'Input/output error', probs = NULL,"
+               " label = NULL WHERE path = ?", (flaky,))
+    db.execute("INSERT INTO images(path, camera, timestamp, state, status, message, seen) VALUES('camD/', 'camD',"
+               " '', 2, 'io', 'cannot open the folder: Permission denied', 1)")
+    db.commit()
+    db.close()
+    r = classify(fx, survey, out)
+    check(r.returncode == 0 and '1 image(s) that an earlier run could not read were tried again' in r.stderr,
+          'an unreadable image is tried again (exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
+    got = rows(out)
+    check(got[flaky]['status'] == 'ok' and 'camD/' not in got, 'it is classified; the folder\'s failed row is gone')
+    same_as_fresh(fx, survey, out, 'after the retry')
+
+    # a sequence relabelled (a review): its images move to the new label's folder of sorted/
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    for table in ('reviews', 'review_log'):  # as the review handle writes a label
+        db.execute("INSERT INTO %s(path, label, time, method) VALUES(?, 'empty', '2026-12-05T10:00:00Z', 'human')"
+                   % table, ('camB/' + src[5],))
+    db.commit()
+    db.close()
+    old = rows(out)['camB/' + src[5]]['seq_label']
+    r = subprocess.run([BIN, 'export', out], capture_output=True, text=True, timeout=300)
+    s = tree(os.path.join(out, 'sorted'))
+    check(r.returncode == 0 and 'empty/camB/' + src[5] in s and '%s/camB/%s' % (old, src[5]) not in s,
+          'a relabelled image is in the new label\'s folder only (was %s): %s' % (old, sorted(s)))
+
+    # an empty survey folder (a drive not mounted) is refused, nothing changed
+    keep = predictions(out)
+    away = os.path.join(TMP, 'away')
+    os.rename(survey, away)
+    os.makedirs(survey)
+    r = classify(fx, survey, out)
+    check(r.returncode == 3 and 'drive mounted' in r.stderr and predictions(out) == keep,
+          'a survey folder that lists no file: refused, outputs kept (exit %d: %s)' % (r.returncode,
+                                                                                      r.stderr.strip()[-300:]))
+    os.rmdir(survey)
+    os.rename(away, survey)
+    r = classify(fx, survey, out)
+    check(r.returncode == 0 and 'no longer in the survey' not in r.stderr, 'and the drive back, nothing dropped')
+    finish()
+
+
+if __name__ == '__main__':
+    main()
