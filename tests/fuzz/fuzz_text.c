@@ -50,6 +50,8 @@ static void preproc(const char *json)
     failed_with_message(s, &err);
     if (s != IRB_OK)
         return;
+    if (pp.short_side < 0 || pp.short_side > 8192)
+        abort(); /* refused as the size is (a huge one overflowed int in the resize geometry) */
     char text[1024];
     irb_preproc_to_json(&pp, text, sizeof text);
     if (pp.size > 32 || pp.decode_size > 32)
