@@ -72,8 +72,9 @@ typedef struct irb_time {
  * "YYYY:MM:DD HH:MM:SS[.fff]". Leading/trailing spaces are ignored; a trailing "Z" or a UTC
  * offset is refused (IRB_UNSUPPORTED), since camera times are local. Fields are range-checked
  * (month 1-12, day within the month incl. leap years, hour 0-23, minute 0-59, second 0-60;
- * a leap second 60 is taken as 59 + 1 s). EXIF's "unknown" pattern ("0000:00:00 00:00:00" or
- * blanks) gives IRB_NOT_FOUND. Other bad text gives IRB_CORRUPT with the text in err. */
+ * a leap second 60 is taken as 59 + 1 s, but 9999-12-31T23:59:60, which would be year 10000,
+ * is refused). EXIF's "unknown" pattern ("0000:00:00 00:00:00" or blanks) gives IRB_NOT_FOUND.
+ * Other bad text gives IRB_CORRUPT with the text in err. */
 IRB_API irb_status irb_time_parse(const char *text, irb_time *out, irb_error *err);
 
 /* Seconds from a to b (b - a), as a double. */

@@ -89,7 +89,12 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
     p.mode = (irb_resize_mode)mode;
     if (number(&d, "crop_fraction", &v))
         p.crop_fraction = v;
-    p.short_side = number(&d, "short_side", &v) ? (int)v : 0; /* older records: 0, meaning N */
+    p.short_side = 0; /* older records: 0, meaning N */
+    if (number(&d, "short_side", &v)) {
+        if (!(v >= 0 && v <= 8192) || v != (int)v) /* irbis featurize --short-side: 8..8192 */
+            return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad short_side in %.200s", json);
+        p.short_side = (int)v;
+    }
     p.filter = name_of(&d, "filter", (const char *const[]){"box"}, 1) == 0 ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
     if (!read_triple(&d, "mean", p.mean) || !read_triple(&d, "std", p.scale))
         return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad mean/std in %.200s", json);

@@ -112,7 +112,10 @@ irb_status irb_time_parse(const char *text, irb_time *out, irb_error *err)
         goto bad;
     if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 || mi > 59 || s > 60)
         return irb_fail(err, IRB_CORRUPT, "time '%s': a field is out of range", text);
-    out->seconds = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    if (t >= days_from_civil(10000, 1, 1) * 86400) /* 9999-12-31T23:59:60: year 10000 has no 4-digit form */
+        return irb_fail(err, IRB_CORRUPT, "time '%s': a leap second past the end of year 9999", text);
+    out->seconds = t;
     out->frac = frac;
     return IRB_OK;
 bad:
