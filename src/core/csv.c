@@ -38,13 +38,16 @@ static int push_char(irb_csv_reader *r, size_t *len, char c)
 }
 
 /* Reads one record into r->buf as NUL-separated fields; returns field count, 0 at EOF, -1 on
- * unterminated quote, -2 on no memory. */
+ * unterminated quote, -2 on no memory, -3 on a NUL byte (it would end the field unseen and shift
+ * every later column: "a.jpg<NUL>junk,deer" read as label "junk"). */
 static int read_record(irb_csv_reader *r, size_t *len)
 {
     int c, quoted = 0, nf = 0, any = 0;
     *len = 0;
     while ((c = fgetc(r->f)) != EOF) {
         any = 1;
+        if (c == '\0')
+            return -3;
         if (quoted) {
             if (c == '"') {
                 int d = fgetc(r->f);
@@ -100,6 +103,9 @@ irb_status irb_csv_next(irb_csv_reader *r, irb_error *err)
             return irb_fail(err, IRB_CORRUPT, "%s:%ld: unterminated quoted field", r->path, r->line);
         if (nf == -2)
             return irb_fail(err, IRB_NOMEM, "%s:%ld: out of memory reading CSV", r->path, r->line);
+        if (nf == -3)
+            return irb_fail(err, IRB_CORRUPT, "%s:%ld: a NUL byte: not a text CSV file (saved as UTF-16, or damaged?)",
+                            r->path, r->line);
         if (nf == 1 && r->buf[0] == '\0')
             continue; /* blank line */
         if (nf > r->fields_cap) {

@@ -73,6 +73,18 @@ static void test_csv(void)
     CHECK(irb_csv_next(&r, &e) == IRB_CORRUPT && strstr(e.message, "t.csv"), "unterminated quote: %s", e.message);
     irb_csv_release(&r);
     fclose(f);
+
+    /* a NUL byte (regression, fuzz_labels): "a.jpg<NUL>junk,deer" was the record a.jpg,junk */
+    static const char nul[] = "path,label\ncam/a.jpg\0junk,deer\n";
+    f = fopen(path, "w+");
+    fwrite(nul, 1, sizeof nul - 1, f);
+    rewind(f);
+    irb_csv_init(&r, f, path);
+    CHECK(irb_csv_read_header(&r, &e) == IRB_OK, "%s", e.message);
+    CHECK(irb_csv_next(&r, &e) == IRB_CORRUPT && strstr(e.message, "t.csv:2") && strstr(e.message, "NUL"),
+          "a NUL byte: refused naming the file and line: %s", e.message);
+    irb_csv_release(&r);
+    fclose(f);
 }
 
 typedef struct {
