@@ -138,6 +138,7 @@ typedef struct irb_classify_summary {
      * the first path of the first and last */
     long long changed, retried, dropped;
     char first_changed[256], first_dropped[256];
+    char store_aside[4096]; /* with opts.restart: where a damaged store was moved, or "" */
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

@@ -57,6 +57,11 @@ IRB_API void irb_image_release(irb_image *img);
 
 /* Default pixel limit (width * height as stored) above which decoding is refused. */
 #define IRB_DEFAULT_MAX_PIXELS 100000000LL
+/* The largest file the decoder reads whole (512 MiB: a 100-megapixel JPEG at the highest quality
+ * is a tenth of it). A larger one is IRB_TOO_LARGE before anything is read: a damaged card's
+ * file of gigabytes would otherwise be read into memory, once per thread and again for its
+ * thumbnail. */
+#define IRB_MAX_FILE_BYTES (512LL << 20)
 
 typedef enum irb_format { IRB_FORMAT_UNKNOWN = 0, IRB_FORMAT_JPEG, IRB_FORMAT_PNG } irb_format;
 

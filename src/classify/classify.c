@@ -397,6 +397,22 @@ static irb_status check_new_run(const char *out_dir, const char *survey, const i
 {
     if (irb_store_exists(out_dir))
         return IRB_OK;
+    /* a folder of the user's that holds files of these names would see them overwritten, and a
+     * later --restart would empty its sorted/, thumbs/ and camtrap-dp/ */
+    static const char *const ours[] = {
+        "predictions.csv", "report.html", "megadetector.json", "coco-camera-traps.json", "camtrap-dp",
+        "sorted",          "thumbs"};
+    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
+        char *p = irb_path_join(out_dir, ours[i]);
+        struct stat sb;
+        int there = p && lstat(p, &sb) == 0;
+        irb_free(p);
+        if (there)
+            return irb_fail(err, IRB_INVALID_ARG,
+                            "%s holds %s but no irbis.sqlite: not the output folder of an irbis run, and this run "
+                            "would overwrite it; give a new or empty folder",
+                            out_dir, ours[i]);
+    }
     irb_cls_scanner sc = {0};
     IRB_TRY(src->make_scanner(src->user, &sc, err));
     irb_cls_row row;
@@ -491,7 +507,13 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     IRB_TRY(canonical_survey(o->survey_dir, survey, err));
     IRB_TRY(check_out_dir(o->out_dir, survey, err));
     IRB_TRY(check_new_run(o->out_dir, o->survey_dir, src, err));
-    IRB_TRY(irb_store_open(o->out_dir, &r.st, err));
+    irb_status open = irb_store_open(o->out_dir, &r.st, err);
+    char aside[PATH_MAX] = "";
+    if (open == IRB_CORRUPT && o->restart) { /* a damaged store: kept aside, the run starts over */
+        IRB_TRY(irb_store_set_aside(o->out_dir, aside, sizeof aside, err));
+        open = irb_store_open(o->out_dir, &r.st, err);
+    }
+    IRB_TRY(open);
     irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
     if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
         s = check_hardlink(survey, o->out_dir, err);
@@ -531,6 +553,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     sum->changed = tally.changed, sum->retried = tally.retried, sum->dropped = tally.dropped;
     snprintf(sum->first_changed, sizeof sum->first_changed, "%s", tally.first_changed);
     snprintf(sum->first_dropped, sizeof sum->first_dropped, "%s", tally.first_dropped);
+    snprintf(sum->store_aside, sizeof sum->store_aside, "%s", aside);
     sum->sequences = c.sequences;
     sum->pending = c.pending;
     sum->untimed = c.untimed;

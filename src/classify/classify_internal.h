@@ -172,6 +172,9 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_t
  * drops those it did not list (a folder it could not open keeps its images), or refuses when it
  * listed none but the store has some (IRB_NOT_FOUND: an unmounted drive). */
 irb_status irb_store_scan_begin(irb_store *st, irb_error *err);
+/* Renames a damaged OUT/irbis.sqlite (and its -wal, -shm) to irbis.sqlite.damaged-TIME, named
+ * in aside, so that a --restart can start over without destroying it. */
+irb_status irb_store_set_aside(const char *dir, char *aside, size_t size, irb_error *err);
 irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err);
 
 /* Up to max pending images with id > after, in id order: ids[i], paths[i] (owned by st, valid
@@ -422,6 +425,9 @@ irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, ir
 irb_status irb_mkdirs(const char *path, irb_error *err);
 /* Removes a folder tree (no error when it does not exist). */
 irb_status irb_rmtree(const char *path, irb_error *err);
+/* Removes the files under root that is_ours(ctx, rel) claims (rel relative to root), then every
+ * folder left empty, root too: a user's own files there stay, with their folders. */
+irb_status irb_prune_tree(const char *root, int (*is_ours)(void *ctx, const char *rel), void *ctx, irb_error *err);
 /* "a" + "/" + "b" into a new string (irb_free), NULL when out of memory. */
 char *irb_path_join(const char *a, const char *b);
 

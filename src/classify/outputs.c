@@ -40,6 +40,36 @@ irb_status irb_rmtree(const char *path, irb_error *err)
     return IRB_OK;
 }
 
+/* nftw has no context argument: irb_prune_tree's, for its one walk on this thread */
+static _Thread_local struct {
+    size_t root_len;
+    int (*is_ours)(void *ctx, const char *rel);
+    void *ctx;
+} prune;
+
+static int prune_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)ftw;
+    if (flag == FTW_DP) /* a folder: removed once empty (a user's file keeps it) */
+        return rmdir(path) != 0 && errno != ENOENT && errno != ENOTEMPTY && errno != EEXIST ? -1 : 0;
+    const char *rel = path + prune.root_len;
+    rel += *rel == '/';
+    if (flag == FTW_D || flag == FTW_DNR || !prune.is_ours(prune.ctx, rel))
+        return 0;
+    return unlink(path) != 0 && errno != ENOENT ? -1 : 0;
+}
+
+irb_status irb_prune_tree(const char *root, int (*is_ours)(void *ctx, const char *rel), void *ctx, irb_error *err)
+{
+    struct stat sb;
+    if (lstat(root, &sb) != 0)
+        return IRB_OK;
+    prune.root_len = strlen(root), prune.is_ours = is_ours, prune.ctx = ctx;
+    if (nftw(root, prune_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+        return irb_fail(err, IRB_IO, "%s: cannot remove: %s", root, strerror(errno));
+    return IRB_OK;
+}
+
 char *irb_out_path(irb_store *st, const char *name, irb_error *err)
 {
     char *p = irb_path_join(irb_store_dir(st), name);

@@ -4,11 +4,13 @@
  * at most the batch in flight. Schema and semantics: docs/classify.md. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -242,8 +244,31 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
     *out = st;
     return IRB_OK;
 fail:
+    if (s == IRB_CORRUPT) { /* say the way out: the store cannot be repaired here */
+        char prior[IRB_MESSAGE_MAX];
+        snprintf(prior, sizeof prior, "%s", err->message);
+        irb_message_format(err->message, sizeof err->message,
+                           "%s (the results store is damaged: `irbis classify ... --restart` sets it aside as "
+                           "irbis.sqlite.damaged-TIME and starts over)",
+                           prior);
+    }
     irb_store_close(st);
     return s;
+}
+
+irb_status irb_store_set_aside(const char *dir, char *aside, size_t size, irb_error *err)
+{
+    static const char *const part[] = {"", "-wal", "-shm"};
+    long long t = (long long)time(NULL);
+    snprintf(aside, size, "%s/irbis.sqlite.damaged-%lld", dir, t);
+    for (size_t i = 0; i < sizeof part / sizeof *part; i++) {
+        char from[PATH_MAX], to[PATH_MAX];
+        snprintf(from, sizeof from, "%s/irbis.sqlite%s", dir, part[i]);
+        snprintf(to, sizeof to, "%s%s", aside, part[i]);
+        if (rename(from, to) != 0 && errno != ENOENT)
+            return irb_fail(err, IRB_IO, "%s: cannot move the damaged store aside: %s", from, strerror(errno));
+    }
+    return IRB_OK;
 }
 
 void irb_store_close(irb_store *st)
@@ -253,6 +278,7 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->add);
     sqlite3_finalize(st->keep);
     sqlite3_finalize(st->find);
+    sqlite3_finalize(st->find_path);
     sqlite3_finalize(st->pending);
     sqlite3_finalize(st->result);
     sqlite3_finalize(st->failed);
@@ -345,22 +371,56 @@ irb_status irb_store_set_state(irb_store *st, const char *key, const char *value
     return set_kv(st, "state", key, value, err);
 }
 
+/* The files of OUT's folders that a run wrote, for --restart (a user's own files there stay):
+ * sorted/LABEL/PATH of an image of the store, thumbs/ID.jpg, the package's four files (and
+ * their temporaries). */
+static int sorted_ours(void *ctx, const char *rel)
+{
+    irb_store *st = ctx;
+    const char *slash = strchr(rel, '/');
+    if (!slash || irb_store_prepare(st, "SELECT 1 FROM images WHERE path = ?", &st->find_path, NULL) != IRB_OK)
+        return 0;
+    sqlite3_bind_text(st->find_path, 1, slash + 1, -1, SQLITE_STATIC);
+    int yes = sqlite3_step(st->find_path) == SQLITE_ROW;
+    sqlite3_reset(st->find_path);
+    return yes;
+}
+
+static int thumbs_ours(void *ctx, const char *rel)
+{
+    (void)ctx;
+    size_t n = strspn(rel, "0123456789");
+    return n > 0 && !strncmp(rel + n, ".jpg", 4) && (!rel[n + 4] || !strncmp(rel + n + 4, ".tmp", 4));
+}
+
+static int ctdp_ours(void *ctx, const char *rel)
+{
+    (void)ctx;
+    static const char *const files[] = {"datapackage.json", "deployments.csv", "media.csv", "observations.csv"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        size_t n = strlen(files[i]);
+        if (!strncmp(rel, files[i], n) && (!rel[n] || !strncmp(rel + n, ".tmp", 4)))
+            return 1;
+    }
+    return 0;
+}
+
 static irb_status wipe(irb_store *st, irb_error *err)
 {
-    IRB_TRY(exec(st,
-                 "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
-                 "DELETE FROM sequences; DELETE FROM image_seq; COMMIT;",
-                 err));
     static const char *const dirs[] = {"sorted", "thumbs", "camtrap-dp"};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+    int (*const ours[])(void *, const char *) = {sorted_ours, thumbs_ours, ctdp_ours};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) { /* before the images they name go */
         char *p = irb_path_join(st->dir, dirs[i]);
         if (!p)
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
-        irb_status s = irb_rmtree(p, err);
+        irb_status s = irb_prune_tree(p, ours[i], st, err);
         irb_free(p);
         IRB_TRY(s);
     }
-    return IRB_OK;
+    return exec(st,
+                "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
+                "DELETE FROM sequences; DELETE FROM image_seq; DELETE FROM gone; COMMIT;",
+                err);
 }
 
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,

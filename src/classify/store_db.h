@@ -16,7 +16,7 @@ struct irb_store {
     sqlite3 *db;
     char *dir, *dbpath;
     int lock_fd;
-    sqlite3_stmt *add, *keep, *find, *pending, *result, *failed;
+    sqlite3_stmt *add, *keep, *find, *find_path, *pending, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
     sqlite3_stmt *novelty;
     sqlite3_stmt *img_label, *seq_label, *rv_put, *rv_del, *rv_log; /* store_query.c */

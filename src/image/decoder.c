@@ -290,6 +290,11 @@ irb_status irb__load_file(irb_decoder_t *dec, const char *path)
     size_t size;
     dec->file_len = 0;
     IRB_TRY(open_file(dec, path, &fd, &size));
+    if ((long long)size > IRB_MAX_FILE_BYTES) {
+        close(fd);
+        return irb_fail(&dec->err, IRB_TOO_LARGE, "%s: a file of %.1f GB, larger than any image irbis reads (%lld MB)",
+                        path, (double)size / 1e9, IRB_MAX_FILE_BYTES >> 20);
+    }
     irb_status s = read_more(dec, fd, path, 0, size, &dec->file_len);
     close(fd);
     return s;

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A hostile survey (issue 15): beside real images it holds a FIFO, a socket and a device link
 named *.jpg, a dangling symlink, a directory named x.jpg (with an image inside) and non-UTF-8
-file and folder names. `irbis scan` and `irbis classify` must finish (a FIFO used to hang them:
+file and folder names, and a 600 MB file that starts as a JPEG (refused as too large, not read
+into memory). `irbis scan` and `irbis classify` must finish (a FIFO used to hang them:
 the runs have a generous timeout as a hang guard), list each file exactly once (compared with
 the listing made here), and every output must parse: the CSVs with Python's csv module, the
 JSON files with json, report.html with html.parser, and the files that declare UTF-8
@@ -40,6 +41,10 @@ def build(s):
     sock.bind(os.path.join(s, 'cam1', 'sock.jpg'))
     os.symlink('/dev/null', os.path.join(sb, b'cam1', b'null.jpg'))
     os.symlink(os.path.join(s, 'nowhere.jpg'), os.path.join(sb, b'cam1', b'dangling.jpg'))
+    # a damaged card's file: a real JPEG, then zeros to 600 MB (sparse: no disk used)
+    with open(os.path.join(sb, b'cam1', b'huge.jpg'), 'wb') as f:
+        f.write(open(os.path.join(SRC, imgs[0]), 'rb').read())
+        f.truncate(600 << 20)
     expected = set()
     for root, dirs, files in os.walk(sb):
         for f in files + [d for d in dirs if os.path.islink(os.path.join(root, d))]:
@@ -115,6 +120,11 @@ def main():
         r = F.classify(fx, out, '--sort', 'symlink')
         check(r.returncode in (0, 1), 'classify finishes (%d: %s)' % (r.returncode, r.stderr[-300:]))
         check_outputs(out, expected)
+        with open(os.path.join(out, 'predictions.csv'), newline='', errors='replace') as f:
+            huge = [row for row in csv.DictReader(f) if row['path'] == 'cam1/huge.jpg']
+        check(len(huge) == 1 and huge[0]['status'] == 'too_large' and '512 MB' in huge[0]['message'],
+              'a 600 MB file is refused as too large, not read whole (regression: 6.3 GB of memory for a 6 GB one): '
+              '%s' % huge)
     except subprocess.TimeoutExpired as e:
         check(False, 'no hang: %s' % e)
     finally:

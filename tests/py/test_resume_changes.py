@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
-from testlib import BIN, CT, check, finish, tmpdir  # noqa: E402
+from testlib import BIN, CT, check, files_under, finish, tmpdir  # noqa: E402
 
 TMP = tmpdir('resume_changes')
 
@@ -35,16 +35,6 @@ def classify(fx, survey, out, *extra):
     return subprocess.run([BIN, 'classify', '--model', fx['model'], '--classifier', fx['clf'], survey, '-o', out,
                            '--threads', '2', '--sort', 'copy', '--gap', '60'] + list(extra),
                           capture_output=True, text=True, timeout=300)
-
-
-def tree(d):
-    """Every file under d (relative path -> bytes)."""
-    out = {}
-    for root, _, files in os.walk(d):
-        for f in files:
-            p = os.path.join(root, f)
-            out[os.path.relpath(p, d)] = open(p, 'rb').read()
-    return out
 
 
 def predictions(out):
@@ -62,7 +52,7 @@ def same_as_fresh(fx, survey, out, what):
     r = classify(fx, survey, fresh)
     check(r.returncode == 0, '%s: a fresh run (exit %d: %s)' % (what, r.returncode, r.stderr[-200:]))
     check(predictions(out) == predictions(fresh), '%s: predictions.csv equals a fresh run\'s' % what)
-    a, b = tree(os.path.join(out, 'sorted')), tree(os.path.join(fresh, 'sorted'))
+    a, b = files_under(os.path.join(out, 'sorted')), files_under(os.path.join(fresh, 'sorted'))
     check(a == b, '%s: sorted/ equals a fresh run\'s (only here: %s; only there: %s; differing: %s)'
           % (what, sorted(set(a) - set(b))[:3], sorted(set(b) - set(a))[:3],
              sorted(k for k in set(a) & set(b) if a[k] != b[k])[:3]))
@@ -133,7 +123,7 @@ def main():
     db.close()
     old = rows(out)['camB/' + src[5]]['seq_label']
     r = subprocess.run([BIN, 'export', out], capture_output=True, text=True, timeout=300)
-    s = tree(os.path.join(out, 'sorted'))
+    s = files_under(os.path.join(out, 'sorted'))
     check(r.returncode == 0 and 'empty/camB/' + src[5] in s and '%s/camB/%s' % (old, src[5]) not in s,
           'a relabelled image is in the new label\'s folder only (was %s): %s' % (old, sorted(s)))
 

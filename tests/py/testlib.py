@@ -141,3 +141,14 @@ def store_progress(out):
         return d or 0, t or 0
     except sqlite3.Error:
         return 0, 0
+
+
+def files_under(d):
+    """Every file under d: relative path -> its bytes."""
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            p = os.path.join(root, f)
+            with open(p, 'rb') as fh:
+                out[os.path.relpath(p, d)] = fh.read()
+    return out

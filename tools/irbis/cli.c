@@ -85,6 +85,9 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
 {
     static const irb_classify_summary none;
     sum = sum ? sum : &none;
+    if (sum->store_aside[0]) /* said even with --quiet: the old results are no longer read */
+        cli_error(cmd, "warning: the results store was damaged: moved to %s, and the run started over",
+                  sum->store_aside);
     if (cli_quiet)
         return;
     if (sum->changed)
