@@ -105,6 +105,9 @@ typedef struct irb_classify_opts {
     int threads;                 /* decode and CNN threads (0: all CPUs) */
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */
+    int survey_moved;            /* 1: out_dir holds a run on a survey whose folder is now
+                                  * survey_dir (a drive mounted elsewhere): its record is updated
+                                  * and the run goes on (the scan redoes changed files) */
     irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
     const char *taxa;            /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
     const char *deployments;     /* CSV camera,latitude,longitude[,locationName][,deploymentStart,

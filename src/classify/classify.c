@@ -437,13 +437,14 @@ static irb_status check_hardlink(const char *survey, const char *out, irb_error 
 }
 
 /* Stores written before the survey was canonicalised hold it as typed: when that spelling is
- * the same folder (seen from here), the record is updated instead of refusing the run. */
-static irb_status upgrade_survey_param(irb_store *st, const char *canon, irb_error *err)
+ * the same folder (seen from here), the record is updated instead of refusing the run; so is
+ * the record of a survey whose folder moved, when the caller says so (survey_moved). */
+static irb_status upgrade_survey_param(irb_store *st, const char *canon, int moved, irb_error *err)
 {
     char *have = NULL, again[PATH_MAX];
     IRB_TRY(irb_store_get_param(st, "survey", &have, err));
     irb_status s = IRB_OK;
-    if (have && strcmp(have, canon) != 0 && realpath(have, again) && !strcmp(again, canon))
+    if (have && strcmp(have, canon) != 0 && (moved || (realpath(have, again) && !strcmp(again, canon))))
         s = irb_store_set_param(st, "survey", canon, err);
     irb_free(have);
     return s;
@@ -452,7 +453,7 @@ static irb_status upgrade_survey_param(irb_store *st, const char *canon, irb_err
 static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *survey, const char *model_id,
                                 const char *classifier_id, int nc, const char *const *classes, irb_error *err)
 {
-    IRB_TRY(upgrade_survey_param(st, survey, err));
+    IRB_TRY(upgrade_survey_param(st, survey, o->survey_moved && !o->restart, err));
     char gap[64], thr[64], minc[64] = "", nov[64] = "", cls[4096] = "";
     if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
         snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
@@ -467,7 +468,11 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
     const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap",     "positive", "threshold", "classes",
                           "survey",       "min_confidence",    "novelty_threshold"};
     const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
-    return irb_store_check_params(st, keys, vals, 9, o->restart, err);
+    irb_status s = irb_store_check_params(st, keys, vals, 9, o->restart, err);
+    if (s == IRB_MISMATCH && strstr(err->message, " with survey = '")) /* the way on, not only over */
+        irb_error_append(err, " (when the same survey's folder moved, e.g. its drive is mounted elsewhere: "
+                              "--survey-moved)");
+    return s;
 }
 
 irb_status irb_classify_run_with(const irb_classify_opts *o, const char *model_id, const char *classifier_id,

@@ -49,11 +49,14 @@ irb_status irb_store_fail(irb_store *st, irb_error *err, const char *what)
                    : (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) ? IRB_CORRUPT
                    : (code == SQLITE_BUSY || code == SQLITE_LOCKED)    ? IRB_BUSY
                                                                        : IRB_IO;
-    if (code == SQLITE_FULL) /* say what to do: a run started again carries on */
+    /* say what to do: a run started again carries on. A disk already full when the store opens
+     * is an I/O error to SQLite, with ENOSPC underneath. */
+    int enospc = (code & 0xff) == SQLITE_IOERR && sqlite3_system_errno(st->db) == ENOSPC;
+    if (code == SQLITE_FULL || enospc)
         return irb_fail(err, s,
                         "%s: %s: %s (free space on its file system and run the same command again: "
                         "what was stored is kept)",
-                        st->dbpath, what, sqlite3_errmsg(st->db));
+                        st->dbpath, what, enospc ? "disk I/O error: the disk is full" : sqlite3_errmsg(st->db));
     return irb_fail(err, s, "%s: %s: %s", st->dbpath, what, sqlite3_errmsg(st->db));
 }
 
@@ -244,14 +247,9 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
     *out = st;
     return IRB_OK;
 fail:
-    if (s == IRB_CORRUPT) { /* say the way out: the store cannot be repaired here */
-        char prior[IRB_MESSAGE_MAX];
-        snprintf(prior, sizeof prior, "%s", err->message);
-        irb_message_format(err->message, sizeof err->message,
-                           "%s (the results store is damaged: `irbis classify ... --restart` sets it aside as "
-                           "irbis.sqlite.damaged-TIME and starts over)",
-                           prior);
-    }
+    if (s == IRB_CORRUPT) /* say the way out: the store cannot be repaired here */
+        irb_error_append(err, " (the results store is damaged: `irbis classify ... --restart` sets it aside as "
+                              "irbis.sqlite.damaged-TIME and starts over)");
     irb_store_close(st);
     return s;
 }

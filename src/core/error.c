@@ -119,6 +119,19 @@ void irb_warn_more(irb_error *err, const char *fmt, ...)
     irb_message_format(err->message, sizeof err->message, "%s; %s", prior, more);
 }
 
+void irb_error_append(irb_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    char more[IRB_MESSAGE_MAX], prior[IRB_MESSAGE_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat(more, sizeof more, fmt, ap);
+    va_end(ap);
+    snprintf(prior, sizeof prior, "%s", err->message);
+    irb_message_format(err->message, sizeof err->message, "%s%s", prior, more);
+}
+
 void irb_error_copy(irb_error *dst, const irb_error *src)
 {
     if (!dst)

@@ -18,6 +18,9 @@ irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...) IRB_PRIN
 void irb_warn(irb_error *err, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* Add a warning after an earlier one ("first; second"), or set it when there is none. */
 void irb_warn_more(irb_error *err, const char *fmt, ...) IRB_PRINTF(2, 3);
+/* Appends text (after fmt) to err's message as it is (a failure or a warning): the way out after
+ * the cause, e.g. " (use --restart)". */
+void irb_error_append(irb_error *err, const char *fmt, ...) IRB_PRINTF(2, 3);
 /* The status as one token for the status column of outputs ("ok", "io", "corrupt", "too_large",
  * "not_found", "nomem", ...; "error" outside the enum): irb_status_name's table. */
 const char *irb_status_token(irb_status s);

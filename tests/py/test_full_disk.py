@@ -119,6 +119,26 @@ def body():
           % sorted(phases))
     check(len(phases) >= 2, "the disk filled in more than one phase: %s" % sorted(phases))
 
+    # a disk that filled up after a run, then export and classify again (regression: "disk I/O
+    # error" only, SQLite's word for ENOSPC when it opens the store's WAL there)
+    sh("umount", MNT)
+    sh("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", MNT)
+    r = run([BIN, "classify", *args, survey, "-o", os.path.join(MNT, "out")])
+    check(r.returncode in (0, 1), "a run on a roomy disk (exit %d)" % r.returncode)
+    fd = os.open(os.path.join(MNT, "filler"), os.O_WRONLY | os.O_CREAT)
+    try:
+        while os.write(fd, b"\0" * 4096) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+    for cmd in ([BIN, "export", os.path.join(MNT, "out")], [BIN, "classify", *args, survey, "-o",
+                                                            os.path.join(MNT, "out")]):
+        r = run(cmd)
+        last = ([l for l in r.stderr.splitlines() if l.startswith("irbis ")] or [""])[-1]
+        check(r.returncode == 3 and ("disk is full" in last or "No space left on device" in last),
+              "%s, the disk full since the run: exit %d, it says the disk is full: %r" % (cmd[1], r.returncode, last))
+
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,9 @@ time are stored and compared by the next scan:
   - a survey folder that lists no file (an unmounted drive's mount point) while the store holds
     images is refused (exit 3) with nothing changed;
   - a sequence whose label changes (here by a review) moves its images to the new label's folder
-    of sorted/ and out of the old one.
+    of sorted/ and out of the old one;
+  - the survey's folder moved (its drive mounted elsewhere): refused saying --survey-moved, which
+    then goes on with every image kept.
 """
 import csv
 import os
@@ -140,6 +142,20 @@ def main():
     os.rename(away, survey)
     r = classify(fx, survey, out)
     check(r.returncode == 0 and 'no longer in the survey' not in r.stderr, 'and the drive back, nothing dropped')
+
+    # the same survey mounted elsewhere: refused with the way on; --survey-moved goes on from it
+    keep = predictions(out)
+    moved = os.path.join(TMP, 'mnt', 'survey')
+    os.makedirs(os.path.dirname(moved))
+    os.rename(survey, moved)
+    r = classify(fx, moved, out)
+    check(r.returncode == 3 and '--survey-moved' in r.stderr, 'a moved survey: refused naming --survey-moved '
+                                                             '(exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
+    r = classify(fx, moved, out, '--survey-moved')
+    n = len(rows(out))
+    check(r.returncode == 0 and '%d done by an earlier run' % n in r.stderr and 'changed' not in r.stderr and
+          predictions(out) == keep, '--survey-moved: every image kept, nothing classified again, the same '
+                                    'predictions.csv (exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
     finish()
 
 

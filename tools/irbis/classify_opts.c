@@ -16,7 +16,8 @@ enum {
     OPT_MINCONF,
     OPT_NOVELTY,
     OPT_PRECISION,
-    OPT_DEPTH
+    OPT_DEPTH,
+    OPT_MOVED
 };
 
 static const struct option LONGS[] = {{"model", required_argument, 0, 'm'},
@@ -34,6 +35,7 @@ static const struct option LONGS[] = {{"model", required_argument, 0, 'm'},
                                       {"deployments", required_argument, 0, OPT_DEPLOY},
                                       {"utc-offset", required_argument, 0, OPT_UTC},
                                       {"restart", no_argument, 0, OPT_RESTART},
+                                      {"survey-moved", no_argument, 0, OPT_MOVED},
                                       {"limit", required_argument, 0, OPT_LIMIT},
                                       {"report-sequences", required_argument, 0, OPT_REPORT},
                                       {"min-confidence", required_argument, 0, OPT_MINCONF},
@@ -57,6 +59,7 @@ static int take(const char *cmd, int c, irb_classify_opts *o)
     case OPT_DEPLOY: o->deployments = optarg; return 1;
     case OPT_UTC: o->utc_offset = optarg; return 1;
     case OPT_RESTART: o->restart = 1; return 1;
+    case OPT_MOVED: o->survey_moved = 1; return 1;
     case OPT_DEPTH:
         if (!cli_int(cmd, "--camera-depth", optarg, 0, 64, &v))
             return 0;
