@@ -261,6 +261,34 @@ def main():
     if os.path.exists(os.path.join(out, "predictions.csv")):
         compare(ref, out, "resumed")
 
+    # a camera's image replaced while its part waits (kept by --limit, as a killed rank 0 leaves
+    # it): the part is stale, the camera is classified again (regression: its old row was
+    # replayed for the new picture)
+    out = os.path.join(TMP, "mpi_stale")
+    args = mpi + ["-np", "2", MPI_BIN, "classify", *opts, "--threads", "1", survey, "-o", out]
+    r = run(args + ["--limit", "3"], env={"IRBIS_MPI_TIMING": "1", **whole})
+    with open(os.path.join(out, "predictions.csv"), newline="") as f:
+        pending = [row["path"] for row in csv.DictReader(f) if row["status"] == "pending" and
+                   row["path"].startswith(CAMERAS[3] + "/")]
+    check(r.returncode == 1 and pending, "--limit 3 leaves %s images pending (exit %d)" % (CAMERAS[3], r.returncode))
+    victim = os.path.join(survey, pending[-1])  # the last: its new id keeps the part's order
+    other = sorted(glob.glob(os.path.join(DATA, CAMERAS[0], "*.JPG")))[-1]
+    os.remove(victim)
+    shutil.copyfile(other, victim)
+    r = run(args, env={"IRBIS_MPI_TIMING": "1", **whole})
+    m = re.search(r"(\d+) images classified this run", r.stderr)
+    check(r.returncode == 1 and m and int(m.group(1)) >= 1, "the changed camera is classified again (%s images, "
+                                                           "exit %d)" % (m and m.group(1), r.returncode))
+    fresh = os.path.join(TMP, "single_stale")
+    run([BIN, "classify", *opts, "--threads", "2", survey, "-o", fresh])
+    with open(os.path.join(out, "predictions.csv"), newline="") as f:
+        a = {row["path"]: row for row in csv.DictReader(f)}
+    with open(os.path.join(fresh, "predictions.csv"), newline="") as f:
+        b = {row["path"]: row for row in csv.DictReader(f)}
+    key = pending[-1]
+    check(a.get(key, {}).get("p_animal") == b.get(key, {}).get("p_animal"),
+          "the replaced image has the new picture's result: %s, one process %s" % (a.get(key, {}).get("p_animal"),
+                                                                                 b.get(key, {}).get("p_animal")))
     finish()
 
 

@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "classify_opts.h"
@@ -127,13 +128,31 @@ static int unpack(run *r)
 
 static int part_dim(const run *r) { return (int)(sizeof(double) / sizeof(float)) * r->nc; }
 
-/* 1 when the camera's part is complete under this key and holds its pending images in order
- * (a superset is fine: images done by an earlier finish of rank 0 are no longer pending). */
+/* 1 when an image of the camera changed after its part was written (its inode's change time,
+ * which no copy can set back, is later than the part's time): the part's row is stale. */
+static int changed_since(run *r, const camera *c, const struct stat *part)
+{
+    for (size_t k = 0; k < c->n; k++) {
+        char img[8192];
+        struct stat sb;
+        snprintf(img, sizeof img, "%s/%s", r->o.survey_dir, r->path[c->idx[k]]);
+        if (stat(img, &sb) == 0 &&
+            (sb.st_ctim.tv_sec > part->st_mtim.tv_sec ||
+             (sb.st_ctim.tv_sec == part->st_mtim.tv_sec && sb.st_ctim.tv_nsec > part->st_mtim.tv_nsec)))
+            return 1;
+    }
+    return 0;
+}
+
+/* 1 when the camera's part is complete under this key, holds its pending images in order (a
+ * superset is fine: images done by an earlier finish of rank 0 are no longer pending) and none of
+ * them changed since it was written. */
 static int camera_done(run *r, const camera *c)
 {
     char path[8192];
+    struct stat ps;
     part_path(r->parts, c->name, path, sizeof path);
-    if (!part_complete(path, r->key, c->name, part_dim(r), -1))
+    if (!part_complete(path, r->key, c->name, part_dim(r), -1) || stat(path, &ps) != 0 || changed_since(r, c, &ps))
         return 0;
     part_reader rd;
     irb_error err = {0};
