@@ -410,8 +410,10 @@ irb_status featcache_get(const featcache_req *rq, const char *const *paths, size
         s = compute_missing(rq, base, paths, stamps, old, out, have, err);
     if (s == IRB_OK && out->computed > 0) {
         irb_error werr = {0};
-        /* a cache that cannot be written costs time later, not results now */
-        write_cache(rq, base, paths, stamps, out, old, &werr);
+        /* a cache that cannot be written costs time later, not results now: said, not fatal */
+        if (write_cache(rq, base, paths, stamps, out, old, &werr) != IRB_OK)
+            irb_warn_more(err, "the feature cache was not written (%s): the next run computes these features again",
+                          werr.message);
     }
     irb_features_free(old);
     for (size_t i = 0; stamps && i < n; i++)

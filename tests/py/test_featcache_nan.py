@@ -2,7 +2,7 @@
 or hand-edited cache .npy that still loads) was fed to the trainer, and the run died with a
 LAPACK error. A cached row that is not all finite is now computed again: the second run over the
 poisoned cache exits 0 with the same out-of-fold predictions as the first, and the cache it
-leaves holds finite rows only."""
+leaves holds finite rows only. A cache that cannot be written is said."""
 import csv
 import glob
 import os
@@ -61,6 +61,11 @@ def main():
                   '%s: the same out-of-fold predictions as the first run' % row)
     check(all(np.isfinite(np.load(n)).all() for n in glob.glob(os.path.join(cache, '*.npy'))),
           'the cache holds finite rows only afterwards')
+    # a cache that cannot be written (a full disk, a folder that is a file): the run's results
+    # stand, and it says the cache was not kept (regression: said nothing)
+    r = run(os.path.join(TMP, 'nocache'), '/dev/null/cache', labels)
+    check(r.returncode == 0 and 'feature cache was not written' in r.stderr,
+          'an unwritable cache: exit 0 with a warning (exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
     finish()
 
 
