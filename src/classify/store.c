@@ -154,18 +154,23 @@ static void lock_holder(const char *pid, char *who, size_t size)
     snprintf(who, size, "%.40s%s%.40s", base ? base + 1 : arg0, arg1[0] ? " " : "", arg1);
 }
 
+/* The run's lock: flock on OUT itself, which a user cannot delete from under a run (a lock on
+ * OUT/.lock alone was lost with the file: a second run then made a new one and ran beside the
+ * first), and on OUT/.lock, which holds the holder's pid for the message. */
 static irb_status take_lock(irb_store *st, irb_error *err)
 {
     char *lp = irb_path_join(st->dir, ".lock");
     if (!lp)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
+    st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (st->lock_fd < 0) {
-        irb_status s = irb_fail(err, IRB_IO, "%s: cannot open lock file: %s", lp, strerror(errno));
+    if (st->lock_fd < 0 || st->dir_fd < 0) {
+        irb_status s =
+            irb_fail(err, IRB_IO, "%s: cannot open lock file: %s", st->dir_fd < 0 ? st->dir : lp, strerror(errno));
         irb_free(lp);
         return s;
     }
-    if (flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (flock(st->dir_fd, LOCK_EX | LOCK_NB) != 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         char pid[32] = "";
         ssize_t k = pread(st->lock_fd, pid, sizeof pid - 1, 0);
@@ -223,7 +228,7 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
     irb_store *st = irb_calloc(1, sizeof *st);
     if (!st)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", dir);
-    st->lock_fd = -1;
+    st->lock_fd = st->dir_fd = -1;
     irb_status s = IRB_NOMEM;
     if (!(st->dir = irb_strdup(dir)) || !(st->dbpath = irb_path_join(dir, "irbis.sqlite"))) {
         irb_fail(err, s, "%s: out of memory", dir);
@@ -296,7 +301,9 @@ void irb_store_close(irb_store *st)
     irb_free(st->paths);
     irb_free(st->ids);
     if (st->lock_fd >= 0)
-        close(st->lock_fd); /* releases the flock */
+        close(st->lock_fd); /* releases the flocks */
+    if (st->dir_fd >= 0)
+        close(st->dir_fd);
     irb_free(st->dir);
     irb_free(st->dbpath);
     irb_free(st);

@@ -15,7 +15,7 @@
 struct irb_store {
     sqlite3 *db;
     char *dir, *dbpath;
-    int lock_fd;
+    int lock_fd, dir_fd; /* the run's flocks: OUT/.lock and OUT */
     sqlite3_stmt *add, *keep, *find, *find_path, *pending, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
     sqlite3_stmt *novelty;

@@ -6,6 +6,7 @@ test):
   - `--restart` emptied sorted/, thumbs/ and camtrap-dp/ whole, the user's files in them too; now
     it removes only what the run wrote (the store's images under sorted/, thumbs/ID.jpg, the
     package's four files): the user's files stay, and the new run's files equal a fresh run's;
+  - a run beside a review whose OUT/.lock a user deleted is refused (it ran);
   - a damaged irbis.sqlite (truncated, as a half-copied folder or a power cut on exFAT leaves it)
     refused every command, --restart too, with SQLite's words only; now the message says the way
     out, and `--restart` moves the store aside (irbis.sqlite.damaged-TIME, kept) and starts over.
@@ -60,6 +61,16 @@ def main():
         b = {k: v for k, v in want.items() if k.startswith(d)}
         check(a == b, '%s: the run\'s files equal a fresh run\'s (%d and %d files)' % (d, len(a), len(b)))
     check(got['predictions.csv'] == want['predictions.csv'], 'predictions.csv equals a fresh run\'s')
+
+    # the lock file deleted while review holds the folder: a classify run is still refused
+    # (regression: it made a new OUT/.lock, locked it and ran beside the review)
+    import review_lib as R
+    srv = R.Server(out)
+    os.remove(os.path.join(out, '.lock'))
+    r = F.classify(fx, out, '--sort', 'copy')
+    check(r.returncode == 3 and 'another irbis process' in r.stderr,
+          'OUT/.lock deleted under a review: classify refused (exit %d: %s)' % (r.returncode, r.stderr.strip()[-200:]))
+    srv.stop()
 
     # a damaged store
     db = os.path.join(out, 'irbis.sqlite')
