@@ -46,7 +46,8 @@ static box region(int W, int H, int top, int bottom, const irb_preproc *pp)
         /* PIL: resize to (max(N, round(W*s)), max(N, round(hc*s))), then crop N x N centred */
         double S = pp->short_side > 0 ? pp->short_side : N, s = S / (W < hc ? W : hc);
         double rw = fmax(N, round_even(W * s)), rh = fmax(N, round_even(hc * s));
-        int left = ((int)rw - N) / 2, up = ((int)rh - N) / 2;
+        /* in doubles: an image 300000 x 1 at short side 8192 is 2.5e9 wide here, beyond int */
+        double left = floor((rw - N) / 2), up = floor((rh - N) / 2);
         double sx = W / rw, sy = hc / rh;
         b = (box){left * sx, top + up * sy, (left + N) * sx, top + (up + N) * sy};
     }
@@ -167,7 +168,9 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
     irb_preproc at = *pp;
     at.size = pp->decode_size > pp->size ? pp->decode_size : pp->size;
     box rd = at.size == pp->size ? r : region(W, H, t, b, &at);
-    int tw = (int)ceil(at.size * W / (rd.x1 - rd.x0)), th = (int)ceil(at.size * H / (rd.y1 - rd.y0));
+    /* the decode's target; beyond the image it means full scale (and beyond int for a sliver) */
+    int tw = (int)fmin(ceil(at.size * W / (rd.x1 - rd.x0)), 2.0 * W + at.size),
+        th = (int)fmin(ceil(at.size * H / (rd.y1 - rd.y0)), 2.0 * H + at.size);
     const irb_image *img = NULL;
     IRB_TRY(source(dec, path, pp, *o, tw, th, d, &img));
     double sx = (double)img->width / W, sy = (double)img->height / H;

@@ -298,6 +298,27 @@ def test_resize_vs_pil():
                   '%s %s %s: DCT-scaled mean %.2f p99 %d' % (p, mode, filt, dfast.mean(), np.percentile(dfast, 99)))
 
 
+def test_extreme_aspect():
+    """A 300000 x 1 PNG with the short side taken to 8192 (regression: the resized width, 2.5e9,
+    overflowed int in the crop's geometry: garbage geometry, UBSan's signed-overflow report): the
+    224 x 224 centre crop equals PIL's resize of the same box of the source."""
+    row = (np.random.RandomState(3).rand(1, 300000, 3) * 255).astype(np.uint8)
+    for name, a in (('wide', row), ('tall', row.transpose(1, 0, 2))):
+        p = os.path.join(TMP, name + '.png')
+        Image.fromarray(a).save(p)
+        h, w = a.shape[:2]
+        s = 8192 / min(w, h)
+        rw, rh = max(224, round(w * s)), max(224, round(h * s))
+        left, top = (rw - 224) // 2, (rh - 224) // 2
+        box = (left * w / rw, top * h / rh, (left + 224) * w / rw, (top + 224) * h / rh)
+        ref = np.asarray(Image.fromarray(a).resize((224, 224), Image.BILINEAR, box=box, reducing_gap=None))
+        got = run('prep', p, 'short', 224, 8192, 'bilinear', 1)
+        check(got['status'] == 'ok' and 'runtime error' not in got['msg'], '%s: ok (%s)' % (name, got['msg']))
+        if got['status'] == 'ok':
+            d = np.abs(got['px'].astype(int) - ref.astype(int))
+            check(d.max() <= 2, '%s 300000 px at short side 8192: PIL\'s box, max diff %d' % (name, d.max()))
+
+
 def test_decode_size():
     """decode_size (a multi-size pipeline's one decode, docs/images.md): the 224 input is PIL's
     resize of the decode the 576 input picks (the helper's decode at that target; PIL resizes it),
@@ -431,8 +452,8 @@ def test_exif_timestamps():
     check(n >= 390, 'only %d manifest timestamps' % n)
 
 
-for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_decode_size, test_bad_inputs,
-          test_exif_timestamps):
+for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_extreme_aspect, test_decode_size,
+          test_bad_inputs, test_exif_timestamps):
     print('==', t.__name__)
     t()
 print('%d failures' % len(failures))
