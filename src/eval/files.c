@@ -55,9 +55,13 @@ static irb_status parse_prob(const irb_csv_reader *r, int col, double *out, irb_
     double v = strtod(t, &end);
     while (*end == ' ')
         end++;
-    if (!t[0] || *end || errno == ERANGE || isnan(v))
+    /* ERANGE for a value too small for a double is 0 (1e-320: a probability a tool may write) */
+    if (!t[0] || *end || (errno == ERANGE && fabs(v) > 1) || isnan(v))
         return irb_fail(err, IRB_CORRUPT, "%s:%ld: column %s: '%s' is not a number", r->path, r->line, r->header[col],
                         t);
+    if (!(v >= -1e-6 && v <= 1 + 1e-6)) /* inf, -0.5: not what a probability column holds */
+        return irb_fail(err, IRB_CORRUPT, "%s:%ld: column %s: %s is not a probability (0 to 1)", r->path, r->line,
+                        r->header[col], t);
     *out = v;
     return IRB_OK;
 }

@@ -239,6 +239,13 @@ def error_cases():
     lab = write_file("bad_labels.csv", "path,label\nx.jpg,a\n")
     r = run(bad, lab, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "bad_pred.csv:2" in r.stderr and "p_b" in r.stderr, "bad number names file:line, column")
+    for v in ("-0.5", "inf", "1.5"):  # not probabilities (regression: inf and -0.5 were taken)
+        r = run(write_file("range_pred.csv", "path,p_a,p_b\nx.jpg,0.5,%s\n" % v), lab, os.path.join(TMP, "bad_out"))
+        check(r.returncode == 3 and "range_pred.csv:2" in r.stderr and "not a probability" in r.stderr,
+              "p_b = %s: refused naming file:line (exit %d: %s)" % (v, r.returncode, r.stderr.strip()[-200:]))
+    # a probability too small for a double (1e-320) is 0 (regression: "is not a number")
+    r = run(write_file("tiny_pred.csv", "path,p_a,p_b\nx.jpg,1,1e-320\n"), lab, os.path.join(TMP, "tiny_out"))
+    check(r.returncode == 0, "p_b = 1e-320 is read (exit %d: %s)" % (r.returncode, r.stderr.strip()[-200:]))
     r = run(os.path.join(TMP, "missing.csv"), lab, os.path.join(TMP, "bad_out"))
     check(r.returncode == 3 and "missing.csv" in r.stderr, "missing file named")
     amb = write_file("amb_labels.csv", "path,label\n/a/x.jpg,a\n/b/x.jpg,b\n")
