@@ -130,7 +130,8 @@ typedef enum irb_filter {
  * for the whole image) to out_w x out_h into *dst (zeroed or released; caller owns the result).
  * Same arithmetic as PIL's Image.resize(size, filter, box) on 8-bit images (fixed point, 22
  * fractional bits, horizontal pass then vertical). src->channels may be 1..4.
- * Returns IRB_INVALID_ARG for an empty or out-of-range box, IRB_NOMEM. err may be NULL. */
+ * Returns IRB_INVALID_ARG for an empty or out-of-range box or an unknown filter, IRB_TOO_LARGE for
+ * an output above IRB_DEFAULT_MAX_PIXELS (or 2^20 on a side), IRB_NOMEM. err may be NULL. */
 IRB_API irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, double y1, int out_w, int out_h,
                               irb_filter filter, irb_image *dst, irb_error *err);
 /* Copies the w x h rectangle at (x, y) of src into *dst (caller owns). IRB_INVALID_ARG if it

@@ -150,6 +150,13 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: decode size %d out of range", path, pp->decode_size);
     if (pp->flip < 0 || pp->flip > 2)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: flip must be 0, 1 or 2 (got %d)", path, pp->flip);
+    if ((unsigned)pp->mode > IRB_RESIZE_SQUASH || (unsigned)pp->filter > IRB_FILTER_BOX ||
+        (unsigned)pp->strips > IRB_STRIPS_AUTO)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: resize mode %d, filter %d or strips %d is not one irbis has",
+                        path, (int)pp->mode, (int)pp->filter, (int)pp->strips);
+    if (pp->mode == IRB_RESIZE_CROP_FRACTION && !(pp->crop_fraction >= 0 && pp->crop_fraction <= 1))
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: crop fraction %g outside [0, 1] (0: the whole frame)", path,
+                        pp->crop_fraction);
     int W = dec->info.width, H = dec->info.height, t = 0, b = 0;
     if (pp->strips == IRB_STRIPS_FIXED) {
         IRB_TRY(strips_fixed(dec, path, pp, H, &t, &b));

@@ -1,6 +1,7 @@
 /* The preprocessing description recorded in feature sets and classifiers (docs/features.md):
  * one JSON object, written by featurize and read back by classify so a classifier is always
  * applied to images prepared exactly as its training images were. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -11,17 +12,34 @@
 static const char *const mode_names[] = {"center-fraction", "crop", "squash"};
 static const char *const strip_names[] = {"none", "fixed", "auto"};
 
+/* A number as JSON: "null" for NaN and infinities (which "%g" writes as nan/inf, not JSON). */
+static const char *num(char *b, size_t n, double v)
+{
+    if (isfinite(v))
+        snprintf(b, n, "%.6g", v);
+    else
+        snprintf(b, n, "null");
+    return b;
+}
+
 void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size)
 {
-    snprintf(buf, size,
-             "{\"size\":%d,\"resize\":\"%s\",\"crop_fraction\":%.6g,\"short_side\":%d,\"filter\":\"%s\","
-             "\"mean\":[%.6g,%.6g,%.6g],\"std\":[%.6g,%.6g,%.6g],\"strips\":\"%s\",\"strip_top\":%.6g,"
-             "\"strip_bottom\":%.6g}",
-             pp->size, mode_names[pp->mode], pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0,
-             pp->short_side, pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", pp->mean[0], pp->mean[1], pp->mean[2],
-             pp->scale[0], pp->scale[1], pp->scale[2], strip_names[pp->strips], pp->strip_top, pp->strip_bottom);
-    if (size == 0)
+    if (!buf || size == 0)
         return;
+    buf[0] = '\0';
+    if (!pp)
+        return;
+    char v[9][32];
+    int mode = (unsigned)pp->mode < 3 ? (int)pp->mode : -1, strips = (unsigned)pp->strips < 3 ? (int)pp->strips : -1;
+    snprintf(buf, size,
+             "{\"size\":%d,\"resize\":\"%s\",\"crop_fraction\":%s,\"short_side\":%d,\"filter\":\"%s\","
+             "\"mean\":[%s,%s,%s],\"std\":[%s,%s,%s],\"strips\":\"%s\",\"strip_top\":%s,\"strip_bottom\":%s}",
+             pp->size, mode < 0 ? "unknown" : mode_names[mode],
+             num(v[0], 32, pp->mode == IRB_RESIZE_CROP_FRACTION ? pp->crop_fraction : 1.0), pp->short_side,
+             pp->filter == IRB_FILTER_BOX ? "box" : "bilinear", num(v[1], 32, pp->mean[0]), num(v[2], 32, pp->mean[1]),
+             num(v[3], 32, pp->mean[2]), num(v[4], 32, pp->scale[0]), num(v[5], 32, pp->scale[1]),
+             num(v[6], 32, pp->scale[2]), strips < 0 ? "unknown" : strip_names[strips], num(v[7], 32, pp->strip_top),
+             num(v[8], 32, pp->strip_bottom));
     size_t n = strlen(buf);
     if (pp->decode_size > pp->size && n > 0 && n + 1 < size) /* only then: older descriptions stay as they were */
         snprintf(buf + n - 1, size - (n - 1), ",\"decode_size\":%d}", pp->decode_size);
@@ -84,9 +102,10 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
         return irb_fail(err, IRB_CORRUPT, "preprocessing description without a valid size: %.200s", json);
     irb_preproc p = irb_preproc_default((int)size);
     int mode = name_of(&d, "resize", mode_names, 3);
-    if (mode < 0)
+    if (mode < 0 && member(&d, "resize")) /* missing: the default's */
         return irb_fail(err, IRB_UNSUPPORTED, "preprocessing description: unknown resize mode in %.200s", json);
-    p.mode = (irb_resize_mode)mode;
+    if (mode >= 0)
+        p.mode = (irb_resize_mode)mode;
     if (number(&d, "crop_fraction", &v))
         p.crop_fraction = v;
     p.short_side = 0; /* older records: 0, meaning N */
@@ -96,8 +115,12 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
         p.short_side = (int)v;
     }
     p.filter = name_of(&d, "filter", (const char *const[]){"box"}, 1) == 0 ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
-    if (!read_triple(&d, "mean", p.mean) || !read_triple(&d, "std", p.scale))
+    if ((member(&d, "mean") && !read_triple(&d, "mean", p.mean)) ||
+        (member(&d, "std") && !read_triple(&d, "std", p.scale)))
         return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad mean/std in %.200s", json);
+    for (int k = 0; k < 3; k++)
+        if (!isfinite(p.mean[k]) || !(p.scale[k] > 0) || !isfinite(p.scale[k]))
+            return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad mean/std in %.200s", json);
     int strips = name_of(&d, "strips", strip_names, 3);
     if (strips >= 0)
         p.strips = (irb_strip_mode)strips;

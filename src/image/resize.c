@@ -453,8 +453,14 @@ irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, dou
 irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp, int out_w,
                                int out_h, irb_filter filter, irb_image *dst, irb_error *err)
 {
-    if (!src || !src->data || !dst || src->channels < 1 || src->channels > 4 || out_w <= 0 || out_h <= 0)
-        return irb_fail(err, IRB_INVALID_ARG, "resize: bad arguments (output %dx%d)", out_w, out_h);
+    if (!src || !src->data || !dst || src->channels < 1 || src->channels > 4 || out_w <= 0 || out_h <= 0 ||
+        (filter != IRB_FILTER_BILINEAR && filter != IRB_FILTER_BOX))
+        return irb_fail(err, IRB_INVALID_ARG, "resize: bad arguments (output %dx%d, filter %d)", out_w, out_h,
+                        (int)filter);
+    /* the decoder's own limit: its kernels are made per output row and column before the image */
+    if ((long long)out_w * out_h > IRB_DEFAULT_MAX_PIXELS || out_w > 1 << 20 || out_h > 1 << 20)
+        return irb_fail(err, IRB_TOO_LARGE, "resize: output %dx%d above %lld pixels", out_w, out_h,
+                        IRB_DEFAULT_MAX_PIXELS);
     if (x0 == 0 && y0 == 0 && x1 == 0 && y1 == 0) {
         x1 = src->width;
         y1 = src->height;

@@ -431,6 +431,25 @@ static void test_limits_and_errors(irb_decoder_t *dec)
         irb_image_release(&im);
     }
     CHECK(ok_at > 0, "decode succeeds once allocations stop failing");
+    /* API hostile test (regressions): a resize to 2^30 x 2^30 made its kernels for minutes
+     * before the image could fail; options out of range were taken as some default */
+    irb_image four = {0}, out = {0};
+    irb_error e = {0};
+    CHECK(irb__image_alloc(&four, 4, 4, 3, "four", &e) == IRB_OK, "a 4x4 image");
+    memset(four.data, 7, 48);
+    CHECK(irb_resize(&four, 0, 0, 0, 0, 1 << 30, 1 << 30, IRB_FILTER_BILINEAR, &out, &e) == IRB_TOO_LARGE && !out.data,
+          "a resize to 2^30 x 2^30: too large at once (%s)", e.message);
+    CHECK(irb_resize(&four, 0, 0, 0, 0, 2, 2, (irb_filter)77, &out, &e) == IRB_INVALID_ARG, "filter 77 refused");
+    irb_image_release(&four);
+    irb_preproc pp = irb_preproc_default(32);
+    float chw[3 * 32 * 32];
+    pp.mode = (irb_resize_mode)99;
+    CHECK(irb_preprocess_file(dec, wak, &pp, chw, NULL) == IRB_INVALID_ARG, "resize mode 99 refused");
+    pp = irb_preproc_default(32), pp.crop_fraction = NAN;
+    CHECK(irb_preprocess_file(dec, wak, &pp, chw, NULL) == IRB_INVALID_ARG, "crop fraction NaN refused: %s",
+          irb_decoder_error(dec)->message);
+    pp = irb_preproc_default(32), pp.strips = (irb_strip_mode)99;
+    CHECK(irb_preprocess_file(dec, wak, &pp, chw, NULL) == IRB_INVALID_ARG, "strips 99 refused");
 }
 
 /* ---- one decoder, a sequence of files ------------------------------------------------------ */

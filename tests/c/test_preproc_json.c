@@ -1,5 +1,7 @@
 /* The preprocessing record (irb_preproc_to_json / irb_preproc_from_json) round-trips every
  * field, and bad records are refused with a message. */
+#include <math.h>
+
 #include "check.h"
 #include "irbis/image.h"
 
@@ -77,5 +79,24 @@ int main(void)
     CHECK(irb_preproc_from_json("{\"size\":\"224\",\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b,
                                 &err) == IRB_CORRUPT,
           "a size that is a string is not a size");
+    /* API hostile test (regressions): fields missing keep the defaults, as the header says (a
+     * description without "resize" was IRB_UNSUPPORTED); a std of 0 is refused; an enum out of
+     * range is written as "unknown" (mode_names[7] was read out of bounds) and a NaN as null
+     * ("nan" is not JSON) */
+    irb_preproc d = irb_preproc_default(224);
+    CHECK(irb_preproc_from_json("{\"size\":224}", &b, &err) == IRB_OK && b.mode == d.mode && b.mean[1] == d.mean[1] &&
+              b.scale[2] == d.scale[2] && b.strips == d.strips,
+          "only a size: the defaults (%s)", err.message);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"mean\":[1,2,3],\"std\":[4,0,6]}", &b, &err) == IRB_CORRUPT,
+          "a std of 0 refused");
+    irb_preproc bad = d;
+    bad.mode = (irb_resize_mode)7, bad.strips = (irb_strip_mode)44, bad.mean[0] = NAN;
+    irb_preproc_to_json(&bad, buf, sizeof buf);
+    CHECK(strstr(buf, "\"resize\":\"unknown\"") && strstr(buf, "\"strips\":\"unknown\"") &&
+              strstr(buf, "\"mean\":[null,") && !strstr(buf, "nan"),
+          "out-of-range enums and NaN written as JSON: %s", buf);
+    CHECK(irb_preproc_from_json(buf, &b, &err) != IRB_OK, "and not read back as a description");
+    irb_preproc_to_json(NULL, buf, sizeof buf);
+    CHECK(buf[0] == '\0', "NULL description: empty text");
     return CHECK_DONE();
 }
