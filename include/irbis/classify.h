@@ -122,7 +122,7 @@ typedef struct irb_classify_opts {
     double progress_interval; /* seconds between reports (default 0.5) */
 } irb_classify_opts;
 
-/* Fills *o with the defaults above (all paths NULL). */
+/* Fills *o with the defaults above (all paths NULL); does nothing when o is NULL. */
 IRB_API void irb_classify_opts_default(irb_classify_opts *o);
 
 typedef struct irb_classify_summary {
@@ -193,7 +193,8 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *opts, irb_cl
 IRB_API void irb_classify_worker_free(irb_classify_worker_t *w); /* w may be NULL */
 IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w);
 /* A fingerprint of what shapes the results (model and classifier sha256, class count, survey),
- * owned by w: results computed under another key must not be reused. */
+ * owned by w: results computed under another key must not be reused. NULL for w = NULL (and the
+ * counts above and below are 0). */
 IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
 /* The values of one image's result: the classes' probabilities, then, when the pipeline has a
  * novelty model, the image's novelty score (classes + 1). */
@@ -211,7 +212,8 @@ IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w);
  * neighbours prev[i] / next[i] (relative paths or NULL; the arrays may be NULL when the worker
  * needs none), in runs of a few batches, decoding the next images on the worker threads while
  * the CNN runs, as irb_classify_run does. fn is called on the calling thread for every image,
- * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why). */
+ * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why);
+ * IRB_INVALID_ARG for a NULL w, or a NULL paths or fn with n > 0. */
 IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
                                            const char *const *next, size_t n, irb_classify_result_fn fn, void *user,
                                            irb_error *err);

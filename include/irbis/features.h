@@ -30,7 +30,7 @@ typedef struct irb_extract_opts {
 typedef void (*irb_extract_fn)(void *ctx, size_t index, int flipped, const float *row, size_t dim, const irb_error *e);
 
 /* The length of one row: irb_net_output_size(net), or with net = NULL the preprocessed pixels
- * themselves (3 * pp.size^2, "raw pixel" features such as L120). */
+ * themselves (3 * pp.size^2, "raw pixel" features such as L120); 0 when both are NULL. */
 IRB_API size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o);
 
 /* irb_featurizer with one input (all images): decodes paths[0..n) on worker threads (one decoder

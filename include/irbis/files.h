@@ -38,7 +38,8 @@ extern "C" {
 /* ---- SHA-256 ------------------------------------------------------------------------------ */
 
 /* SHA-256 of a file's bytes as 64 lowercase hex digits + NUL into hex[65]. path borrowed.
- * Returns IRB_OK, IRB_NOT_FOUND / IRB_IO (message names the file). */
+ * Returns IRB_OK, IRB_NOT_FOUND / IRB_IO (message names the file), IRB_INVALID_ARG for a NULL
+ * path or hex. */
 IRB_API irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err);
 /* SHA-256 of a memory buffer, same output format. */
 IRB_API void irb_sha256_buffer(const void *data, size_t n, char hex[65]);
@@ -53,14 +54,15 @@ typedef struct irb_table {
     char ***cell; /* cell[i][j]: row i, column j ("" when the row is short) */
 } irb_table;
 
-/* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file. */
+/* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file;
+ * IRB_INVALID_ARG for a NULL path or out. */
 IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *err);
-/* Index of column `name`, or -1. */
+/* Index of column `name`, or -1 (also when t or name is NULL). */
 IRB_API int irb_table_column(const irb_table *t, const char *name);
 IRB_API void irb_table_free(irb_table *t);
 
 /* Writes s (NULL: "") to f as one CSV field (RFC 4180): in quotes, with its quotes doubled, when
- * it holds a comma, a quote, CR or LF; as it is otherwise. */
+ * it holds a comma, a quote, CR or LF; as it is otherwise. Does nothing when f is NULL. */
 IRB_API void irb_csv_put(FILE *f, const char *s);
 
 /* ---- CRC-32 ------------------------------------------------------------------------------- */
@@ -76,12 +78,13 @@ IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
 typedef struct irb_strmap irb_strmap;
 
 /* A new empty map sized for `expected` keys (it grows past them) into *out (irb_strmap_free).
- * IRB_NOMEM when out of memory. */
+ * IRB_NOMEM when out of memory, IRB_INVALID_ARG when out is NULL. */
 IRB_API irb_status irb_strmap_new(size_t expected, irb_strmap **out, irb_error *err);
 /* Frees m and its copies of the keys; m may be NULL. */
 IRB_API void irb_strmap_free(irb_strmap *m);
 /* Adds key (len bytes, copied) -> value unless key is there; *stored (may be NULL) receives the
- * value now under key: value, or the one it already had. IRB_NOMEM leaves m as it was. */
+ * value now under key: value, or the one it already had. IRB_NOMEM leaves m as it was.
+ * IRB_INVALID_ARG when m or key is NULL (here and in irb_strmap_set). */
 IRB_API irb_status irb_strmap_add(irb_strmap *m, const char *key, size_t len, int64_t value, int64_t *stored,
                                   irb_error *err);
 /* Puts key (len bytes, copied) -> value, replacing the value key had. IRB_NOMEM leaves m as it was. */

@@ -143,7 +143,7 @@ IRB_API void irb_image_flip(irb_image *img);
  * src is left as is. Orientation 1 (or an invalid value) copies. */
 IRB_API irb_status irb_image_orient(const irb_image *src, int orientation, irb_image *dst, irb_error *err);
 /* Writes img (3 channels) as planar float32 CHW to out (3 * width * height floats, borrowed):
- * out[c][y][x] = (pixel - mean[c]) / scale[c]. */
+ * out[c][y][x] = (pixel - mean[c]) / scale[c]. Does nothing when img, its data or out is NULL. */
 IRB_API void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out);
 
 /* ---- info strips ------------------------------------------------------------------------ */

@@ -87,7 +87,8 @@ typedef struct irb_featwriter irb_featwriter_t;
 
 /* Starts a feature set at base path `base` (files base.npy/.csv/.json, written under temporary
  * names until close). dim: the row length D (> 0). extra: NULL-terminated list of extra CSV
- * column names after row,path,flipped (NULL for none); copied. On success *out owns the writer. */
+ * column names after row,path,flipped (NULL for none); copied. On success *out owns the writer.
+ * IRB_INVALID_ARG for a NULL or empty base, dim <= 0 or a NULL out. */
 IRB_API irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra, irb_featwriter_t **out,
                                        irb_error *err);
 /* Appends one row. path: the image path (CSV-quoted as needed). flipped: 0/1. extra_values:
@@ -104,7 +105,7 @@ IRB_API irb_status irb_featwriter_set_meta(irb_featwriter_t *w, const char *key,
 IRB_API irb_status irb_featwriter_set_meta_str(irb_featwriter_t *w, const char *key, const char *value);
 /* Rows added so far. */
 IRB_API size_t irb_featwriter_rows(const irb_featwriter_t *w);
-/* The writer's last error (never NULL for a non-NULL w). */
+/* The writer's last error (never NULL for a non-NULL w; NULL for w = NULL). */
 IRB_API const irb_error *irb_featwriter_error(const irb_featwriter_t *w);
 /* Finishes: patches N into the .npy header, writes .csv/.json, fsyncs, renames the three files
  * into place. Always frees w (also on failure, when the temporary files are removed). */
@@ -132,7 +133,8 @@ typedef struct irb_features {
 /* Loads base.npy, base.csv and base.json. All memory belongs to *out, freed with
  * irb_features_free. Errors name the file: IRB_NOT_FOUND/IRB_IO (missing/unreadable),
  * IRB_CORRUPT (bad .npy header, wrong dtype/order/shape, short data, bad CSV/JSON),
- * IRB_MISMATCH (row counts or dims disagree between the three files). */
+ * IRB_MISMATCH (row counts or dims disagree between the three files); IRB_INVALID_ARG for a NULL
+ * base or out (also in irb_features_load_index). */
 IRB_API irb_status irb_features_load(const char *base, irb_features **out, irb_error *err);
 /* The same without the values (x = NULL): paths, flags, extra columns and metadata, the .npy's
  * header and size checked. Rows are then read with irb_features_read_rows, so a caller holds
@@ -222,13 +224,15 @@ typedef struct irb_train_report {
  * and the held-out losses are summed through allreduce, so all participants return the same
  * classifier, equal to the one-process result on the union of the rows up to the rounding of
  * the sums. Arguments are checked before the first allreduce; a participant that fails later
- * (e.g. out of memory) may leave the others waiting, so drivers abort the job then. */
+ * (e.g. out of memory) may leave the others waiting, so drivers abort the job then.
+ * IRB_INVALID_ARG (before anything else) for a NULL out. */
 IRB_API irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int n_classes,
                                     const char *const *class_names, const irb_train_opts *opts, irb_classifier_t **out,
                                     irb_train_report *rep, irb_error *err);
 
 /* ---- classifiers ---------------------------------------------------------------------------- */
 
+/* clf may be NULL in the getters below: 0 classes, dim and C, a NULL class name. */
 IRB_API void irb_classifier_free(irb_classifier_t *clf);
 IRB_API int irb_classifier_classes(const irb_classifier_t *clf);
 IRB_API const char *irb_classifier_class_name(const irb_classifier_t *clf, int k);
@@ -236,7 +240,8 @@ IRB_API int irb_classifier_dim(const irb_classifier_t *clf);
 IRB_API double irb_classifier_C(const irb_classifier_t *clf);
 /* Read-only views of the parameters (owned by clf): outputs is 1 for a binary classifier (one
  * logit for class 1) and the class count otherwise; weights outputs x dim (standardised space),
- * intercepts outputs, mean/std dim each, class_weight classes entries. Any pointer may be NULL. */
+ * intercepts outputs, mean/std dim each, class_weight classes entries. Any pointer may be NULL;
+ * with clf NULL the views are NULL and the result 0. */
 IRB_API int irb_classifier_params(const irb_classifier_t *clf, const double **weights, const double **intercepts,
                                   const double **mean, const double **std, const double **class_weight);
 
@@ -250,7 +255,8 @@ IRB_API const char *irb_classifier_meta(const irb_classifier_t *clf, const char 
 IRB_API irb_status irb_classifier_set_provenance(irb_classifier_t *clf, const irb_features *fs);
 /* Checks that features fit the classifier: same dim, and equal values for every provenance key
  * in model_sha256, layer, cut, pool, preprocessing present on both sides. IRB_MISMATCH names
- * the field and both values. A key missing on one side is a warning. */
+ * the field and both values. A key missing on one side is a warning. IRB_INVALID_ARG when clf
+ * or fs is NULL. */
 IRB_API irb_status irb_classifier_check_features(const irb_classifier_t *clf, const irb_features *fs, irb_error *err);
 
 /* Class probabilities for n rows x (n x dim floats, raw, unstandardised; borrowed) into prob
@@ -263,7 +269,8 @@ IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const flo
  * fields), IRB_UNSUPPORTED (a newer format version). */
 IRB_API irb_status irb_classifier_save(const irb_classifier_t *clf, const char *path, irb_error *err);
 IRB_API irb_status irb_classifier_load(const char *path, irb_classifier_t **out, irb_error *err);
-/* Parses a classifier from memory (what load does after reading the file); name is for messages. */
+/* Parses a classifier from memory (what load does after reading the file); name is for messages.
+ * Both return IRB_INVALID_ARG for a NULL out or path, or NULL data with size > 0. */
 IRB_API irb_status irb_classifier_parse(const void *data, size_t size, const char *name, irb_classifier_t **out,
                                         irb_error *err);
 

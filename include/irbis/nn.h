@@ -70,7 +70,8 @@ typedef struct irb_model_opts {
  * cycle, size mismatch), IRB_UNSUPPORTED (op type and node named, external data, dtype),
  * IRB_TOO_LARGE, IRB_MISMATCH (wrong input rank), IRB_IO/IRB_NOT_FOUND. */
 IRB_API irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_model_t **out, irb_error *err);
-/* The same from bytes in memory (borrowed for the call); `name` is used in messages. */
+/* The same from bytes in memory (borrowed for the call); `name` is used in messages.
+ * IRB_INVALID_ARG for NULL data with size > 0. */
 IRB_API irb_status irb_model_load_buffer(const void *data, size_t size, const char *name, const irb_model_opts *opts,
                                          irb_model_t **out, irb_error *err);
 IRB_API void irb_model_free(irb_model_t *m);

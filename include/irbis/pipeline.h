@@ -88,7 +88,8 @@ typedef struct irb_novelty {
  * each row against the rows of the other folds of a grouped k-fold (irb_group_kfold of groups,
  * n ids, borrowed; NULL: every row its own group) and sets the threshold at `quantile` of those
  * scores (linear interpolation, as numpy.quantile). held_out, when not NULL, receives the n
- * held-out scores. part is recorded as given. *out is owned: irb_novelty_free. */
+ * held-out scores. part is recorded as given. *out is owned: irb_novelty_free. IRB_INVALID_ARG
+ * for a NULL x or out. */
 IRB_API irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups, int folds, double quantile,
                                    int part, double *held_out, irb_novelty **out, irb_error *err);
 /* Scores n rows of x (n x dim) into score[0..n): distance to the nearest training row. A row's
@@ -142,13 +143,15 @@ IRB_API irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, ir
 /* Loads a pipeline (version 2) or a classifier (version 1: one appearance part from its
  * provenance keys model, model_sha256, layer, cut, pool, preprocessing). Errors as
  * irb_classifier_load's: IRB_NOT_FOUND/IRB_IO, IRB_CORRUPT naming the offset and the field,
- * IRB_UNSUPPORTED for a newer version. */
+ * IRB_UNSUPPORTED for a newer version; IRB_INVALID_ARG for a NULL path or out (parse: a NULL out,
+ * or NULL data with size > 0). */
 IRB_API irb_status irb_pipeline_load(const char *path, irb_pipeline **out, irb_error *err);
 IRB_API irb_status irb_pipeline_parse(const void *data, size_t size, const char *name, irb_pipeline **out,
                                       irb_error *err);
 
 /* The pipeline's probabilities from its parts' (part_probs[k]: n x n_classes of part k, in the
- * pipeline's class order) into out (n x n_classes). */
+ * pipeline's class order) into out (n x n_classes). Does nothing when p or out is NULL; a NULL
+ * part_probs (or a NULL part_probs[k]) adds nothing (out is then zeros). */
 IRB_API void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out);
 
 #ifdef __cplusplus

@@ -68,7 +68,8 @@ IRB_API const char *irb_scan_status_name(irb_scan_status s);
 IRB_API irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err);
 /* The camera irb_scan gives a file at rel_path (relative to the survey root, '/'-separated) with
  * irb_scan_opts.camera_depth = depth, into buf (truncated to size): its folder, or the first
- * depth folder components ("" for a file in the root). */
+ * depth folder components ("" for a file in the root). A NULL rel_path gives ""; a NULL buf (or
+ * size 0) is left alone. */
 IRB_API void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size);
 
 /* The next file into *row: IRB_OK, or IRB_NOT_FOUND when the walk is over. Problems with single
@@ -78,7 +79,8 @@ IRB_API irb_status irb_scan_next(irb_scan_t *scan, irb_scan_row *row);
 /* The error record of the scan (owned by it). */
 IRB_API const irb_error *irb_scan_error(const irb_scan_t *scan);
 /* The CSV form of the rows (RFC 4180): the header line
- * "path,camera,timestamp,width,height,status,message" and one line per row. f is borrowed. */
+ * "path,camera,timestamp,width,height,status,message" and one line per row. f is borrowed. Both
+ * do nothing when f or row is NULL. */
 IRB_API void irb_scan_write_csv_header(FILE *f);
 IRB_API void irb_scan_write_csv_row(FILE *f, const irb_scan_row *row);
 

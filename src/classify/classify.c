@@ -19,6 +19,8 @@
 
 void irb_classify_opts_default(irb_classify_opts *o)
 {
+    if (!o)
+        return;
     memset(o, 0, sizeof *o);
     o->sequence_gap = 60.0;
     o->threshold = 0.5;

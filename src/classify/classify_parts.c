@@ -78,13 +78,13 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
     return IRB_OK;
 }
 
-IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return w->e.n_classes; }
-IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w->key; }
+IRB_API int irb_classify_worker_classes(const irb_classify_worker_t *w) { return w ? w->e.n_classes : 0; }
+IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w) { return w ? w->key : NULL; }
 IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w)
 {
-    return w->e.n_classes + (w->e.novelty != NULL);
+    return w ? w->e.n_classes + (w->e.novelty != NULL) : 0;
 }
-IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w) { return w->e.neighbours; }
+IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w) { return w ? w->e.neighbours : 0; }
 
 /* One run of images first.. of paths: absolute paths, the engine, every result to fn. */
 static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
@@ -121,6 +121,11 @@ IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char 
                                            const char *const *next, size_t n, irb_classify_result_fn fn, void *user,
                                            irb_error *err)
 {
+    if (!w || (n && (!paths || !fn)))
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classify_worker_run: NULL %s",
+                        !w       ? "worker"
+                        : !paths ? "paths"
+                                 : "fn");
     for (size_t first = 0; first < n; first += (size_t)w->per_run) {
         int k = n - first < (size_t)w->per_run ? (int)(n - first) : w->per_run;
         IRB_TRY(worker_step(w, paths, prev, next, first, k, fn, user, err));

@@ -179,4 +179,8 @@ void irb_csv_put_prefixed(FILE *f, const char *prefix, const char *s)
     fputc('"', f);
 }
 
-void irb_csv_put(FILE *f, const char *s) { irb_csv_put_prefixed(f, "", s); }
+void irb_csv_put(FILE *f, const char *s)
+{
+    if (f)
+        irb_csv_put_prefixed(f, "", s);
+}

@@ -14,6 +14,8 @@
 
 irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err)
 {
+    if (!path)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_read_file: NULL path");
     *buf = NULL;
     *n = 0;
     /* O_NONBLOCK: a FIFO named as a model opens at once (and is refused below) instead of

@@ -9,7 +9,8 @@
 #include "irbis/files.h"
 
 /* Reads a whole file of at most max_bytes into *buf (irb_malloc'd, one spare byte after the
- * data), *n bytes. IRB_NOT_FOUND / IRB_IO / IRB_TOO_LARGE / IRB_NOMEM name the file. */
+ * data), *n bytes. IRB_NOT_FOUND / IRB_IO / IRB_TOO_LARGE / IRB_NOMEM name the file;
+ * IRB_INVALID_ARG for a NULL path. */
 irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err);
 
 /* irb_atomic_file (irb_atomic_open, _open_as, _sync, _close, _abort) is public: irbis/files.h. */

@@ -203,6 +203,8 @@ void irb_sha256_buffer(const void *data, size_t n, char hex[65])
 
 irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err)
 {
+    if (!path || !hex)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_sha256_file: NULL %s", path ? "hex" : "path");
     FILE *f = fopen(path, "rb");
     if (!f)
         return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));

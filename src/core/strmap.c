@@ -53,6 +53,8 @@ static int rehash(irb_strmap *m, size_t cap)
 
 irb_status irb_strmap_new(size_t expected, irb_strmap **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_strmap_new: NULL out");
     *out = NULL;
     irb_strmap *m = irb_calloc(1, sizeof *m);
     size_t cap = 16;
@@ -114,6 +116,8 @@ static irb_status find_or_add(irb_strmap *m, const char *key, size_t len, int64_
 
 irb_status irb_strmap_add(irb_strmap *m, const char *key, size_t len, int64_t value, int64_t *stored, irb_error *err)
 {
+    if (!m || !key)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_strmap_add: NULL %s", m ? "key" : "map");
     size_t i;
     int added;
     IRB_TRY(find_or_add(m, key, len, value, &i, &added, err));
@@ -124,6 +128,8 @@ irb_status irb_strmap_add(irb_strmap *m, const char *key, size_t len, int64_t va
 
 irb_status irb_strmap_set(irb_strmap *m, const char *key, size_t len, int64_t value, irb_error *err)
 {
+    if (!m || !key)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_strmap_set: NULL %s", m ? "key" : "map");
     size_t i;
     int added;
     IRB_TRY(find_or_add(m, key, len, value, &i, &added, err));

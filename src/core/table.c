@@ -25,7 +25,7 @@ void irb_table_free(irb_table *t)
 
 int irb_table_column(const irb_table *t, const char *name)
 {
-    for (int j = 0; t && j < t->ncol; j++)
+    for (int j = 0; t && name && j < t->ncol; j++)
         if (!strcmp(t->name[j], name))
             return j;
     return -1;
@@ -53,7 +53,11 @@ static irb_status add_row(irb_table *t, const irb_csv_reader *r, size_t *cap, ir
 
 irb_status irb_table_load(const char *path, irb_table **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_table_load: NULL out");
     *out = NULL;
+    if (!path)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_table_load: NULL path");
     FILE *f = fopen(path, "rb");
     if (!f)
         return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));

@@ -589,7 +589,7 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
 
 size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o)
 {
-    return net ? irb_net_output_size(net) : (size_t)3 * o->pp.size * o->pp.size;
+    return net ? irb_net_output_size(net) : o ? (size_t)3 * o->pp.size * o->pp.size : 0;
 }
 
 typedef struct {

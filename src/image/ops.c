@@ -226,5 +226,7 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
 
 void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
 {
+    if (!img || !img->data || !out)
+        return;
     irb__image_to_chw(img, mean, scale, out, NULL);
 }

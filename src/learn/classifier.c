@@ -64,28 +64,28 @@ void irb_classifier_free(irb_classifier_t *c)
     irb_free(c);
 }
 
-int irb_classifier_classes(const irb_classifier_t *c) { return c->K; }
+int irb_classifier_classes(const irb_classifier_t *c) { return c ? c->K : 0; }
 const char *irb_classifier_class_name(const irb_classifier_t *c, int k)
 {
-    return k >= 0 && k < c->K ? c->class_name[k] : NULL;
+    return c && k >= 0 && k < c->K ? c->class_name[k] : NULL;
 }
-int irb_classifier_dim(const irb_classifier_t *c) { return c->D; }
-double irb_classifier_C(const irb_classifier_t *c) { return c->C; }
+int irb_classifier_dim(const irb_classifier_t *c) { return c ? c->D : 0; }
+double irb_classifier_C(const irb_classifier_t *c) { return c ? c->C : 0; }
 
 int irb_classifier_params(const irb_classifier_t *c, const double **w, const double **b, const double **mean,
                           const double **std, const double **cw)
 {
     if (w)
-        *w = c->W;
+        *w = c ? c->W : NULL;
     if (b)
-        *b = c->b;
+        *b = c ? c->b : NULL;
     if (mean)
-        *mean = c->mean;
+        *mean = c ? c->mean : NULL;
     if (std)
-        *std = c->std;
+        *std = c ? c->std : NULL;
     if (cw)
-        *cw = c->class_weight;
-    return c->M;
+        *cw = c ? c->class_weight : NULL;
+    return c ? c->M : 0;
 }
 
 irb_status irb_classifier_set_meta(irb_classifier_t *c, const char *key, const char *value)
@@ -120,7 +120,7 @@ irb_status irb_classifier_set_meta(irb_classifier_t *c, const char *key, const c
 
 const char *irb_classifier_meta(const irb_classifier_t *c, const char *key)
 {
-    for (int i = 0; c && i < c->n_meta; i++)
+    for (int i = 0; c && key && i < c->n_meta; i++)
         if (!strcmp(c->meta_key[i], key))
             return c->meta_val[i];
     return NULL;
@@ -168,6 +168,8 @@ static int same_value(const char *a, const char *b)
 
 irb_status irb_classifier_check_features(const irb_classifier_t *c, const irb_features *fs, irb_error *err)
 {
+    if (!c || !fs)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classifier_check_features: NULL %s", c ? "fs" : "clf");
     if (fs->dim != c->D)
         return irb_fail(err, IRB_MISMATCH, "feature dim: classifier expects %d, features have %d", c->D, fs->dim);
     for (size_t i = 0; i < sizeof checked_keys / sizeof *checked_keys; i++) {
@@ -332,6 +334,8 @@ fail:
 
 irb_status irb_classifier_parse(const void *data, size_t size, const char *name, irb_classifier_t **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classifier_parse: NULL out");
     *out = NULL;
     irb_rbuf r = {data, size, 0, name ? name : "(classifier)", err};
     if (!data && size)
@@ -348,7 +352,11 @@ irb_status irb_classifier_parse(const void *data, size_t size, const char *name,
 
 irb_status irb_classifier_load(const char *path, irb_classifier_t **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classifier_load: NULL out");
     *out = NULL;
+    if (!path)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classifier_load: NULL path");
     void *data = NULL;
     size_t size = 0;
     IRB_TRY(irb_read_file(path, IRB_IRBIS_MAX_BYTES, &data, &size, err));

@@ -270,6 +270,8 @@ cleanup:
 
 static irb_status load(const char *base, int with_x, irb_features **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "features_load: NULL out");
     *out = NULL;
     if (!base)
         return irb_fail(err, IRB_INVALID_ARG, "features_load: NULL base path");

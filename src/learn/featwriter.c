@@ -113,6 +113,8 @@ static irb_status open_files(irb_featwriter_t *w, const char *base, irb_error *e
 irb_status irb_featwriter_open(const char *base, int dim, const char *const *extra, irb_featwriter_t **out,
                                irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_featwriter_open: NULL out");
     *out = NULL;
     if (!base || !*base || dim <= 0)
         return irb_fail(err, IRB_INVALID_ARG, "featwriter: need a base path and dim > 0 (got %d)", dim);
@@ -183,7 +185,7 @@ irb_status irb_featwriter_add(irb_featwriter_t *w, const char *path, int flipped
 
 size_t irb_featwriter_rows(const irb_featwriter_t *w) { return w ? w->rows : 0; }
 
-const irb_error *irb_featwriter_error(const irb_featwriter_t *w) { return &w->err; }
+const irb_error *irb_featwriter_error(const irb_featwriter_t *w) { return w ? &w->err : NULL; }
 
 irb_status irb_featwriter_set_meta(irb_featwriter_t *w, const char *key, const char *json)
 {

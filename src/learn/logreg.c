@@ -962,6 +962,8 @@ irb_status irb_logreg_train(const float *x, size_t n, int dim, const int *y, int
                             const irb_train_opts *opts, irb_classifier_t **out, irb_train_report *rep_out,
                             irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_logreg_train: NULL out");
     *out = NULL;
     double t0 = now();
     irb_train_opts o = opts ? *opts : (irb_train_opts){.C = 1.0};

@@ -174,6 +174,8 @@ static double quantile(double *v, size_t n, double q)
 irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups, int folds, double q, int part,
                            double *held_out, irb_novelty **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_novelty_fit: NULL out");
     *out = NULL;
     if (!x || n < 2 || dim < 1 || folds < 2 || !(q > 0 && q <= 1) || part < 0)
         return irb_fail(err, IRB_INVALID_ARG,

@@ -84,10 +84,12 @@ irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *
 
 void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out)
 {
+    if (!p || !out)
+        return;
     size_t nk = n * (size_t)p->n_classes;
     memset(out, 0, nk * sizeof *out);
-    for (int k = 0; k < p->n_parts; k++)
-        for (size_t j = 0; j < nk; j++)
+    for (int k = 0; part_probs && k < p->n_parts; k++)
+        for (size_t j = 0; part_probs[k] && j < nk; j++)
             out[j] += p->parts[k].weight * part_probs[k][j];
 }
 
@@ -531,6 +533,8 @@ static irb_status from_classifier(irb_pipeline *p, irb_classifier_t *clf, irb_er
 
 irb_status irb_pipeline_parse(const void *data, size_t size, const char *name, irb_pipeline **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_pipeline_parse: NULL out");
     *out = NULL;
     name = name ? name : "(pipeline)";
     if (!data && size)
@@ -561,7 +565,11 @@ irb_status irb_pipeline_parse(const void *data, size_t size, const char *name, i
 
 irb_status irb_pipeline_load(const char *path, irb_pipeline **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_pipeline_load: NULL out");
     *out = NULL;
+    if (!path)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_pipeline_load: NULL path");
     void *data = NULL;
     size_t size = 0;
     IRB_TRY(irb_read_file(path, IRB_IRBIS_MAX_BYTES, &data, &size, err));

@@ -164,6 +164,8 @@ irb_status irb_model_load_buffer(const void *data, size_t size, const char *name
     if (!out)
         return irb_fail(err, IRB_INVALID_ARG, "irb_model_load: out is NULL");
     *out = NULL;
+    if (!data && size)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_model_load_buffer: NULL data");
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", name);

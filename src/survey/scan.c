@@ -172,6 +172,12 @@ static void camera_of(irb_scan_t *s, const char *dir, size_t len)
 
 void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size)
 {
+    if (!buf || !size)
+        return;
+    if (!rel_path) {
+        buf[0] = '\0';
+        return;
+    }
     const char *slash = strrchr(rel_path, '/');
     size_t end = camera_len(rel_path, slash ? (size_t)(slash - rel_path) : 0, depth);
     snprintf(buf, size, "%.*s", (int)end, rel_path);
@@ -301,10 +307,16 @@ void irb_scan_close(irb_scan_t *s)
     irb_free(s);
 }
 
-void irb_scan_write_csv_header(FILE *f) { fputs("path,camera,timestamp,width,height,status,message\n", f); }
+void irb_scan_write_csv_header(FILE *f)
+{
+    if (f)
+        fputs("path,camera,timestamp,width,height,status,message\n", f);
+}
 
 void irb_scan_write_csv_row(FILE *f, const irb_scan_row *r)
 {
+    if (!f || !r)
+        return;
     irb_csv_put(f, r->path);
     fputc(',', f);
     irb_csv_put(f, r->camera);
