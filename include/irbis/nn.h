@@ -97,7 +97,9 @@ typedef struct irb_model_info {
     int n_inputs, n_outputs, n_cuts, n_ops;
     const irb_tensor_info *inputs;  /* the network input (n_inputs = 1) */
     const irb_tensor_info *outputs; /* the graph outputs, file order; the last is the default */
-    const irb_cut_info *cuts;       /* cut points 1..n_cuts, walking back from the output */
+    const irb_cut_info *cuts;       /* cut points 1..n_cuts, walking back from the output (the
+                                     * first 16 listed; irb_net_opts.cut takes deeper ones too:
+                                     * every compute layer is a cut point) */
     const irb_op_count *ops;        /* nodes per op type in the file (Constant nodes included) */
     int opset;
     const char *producer; /* producer_name, "" if none */

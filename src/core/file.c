@@ -63,10 +63,14 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
  * time, so two long names sharing a prefix never collide). */
 irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char *suffix, irb_error *err)
 {
+    if (!af || !path || !suffix)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_open: NULL %s", !af ? "file" : !path ? "path" : "suffix");
     memset(af, 0, sizeof *af);
     size_t n = strlen(path), sl = strlen(suffix);
     const char *slash = strrchr(path, '/');
     size_t base = n - (slash ? (size_t)(slash + 1 - path) : 0);
+    if (base > NAME_MAX) /* no file can have that name: refused before a cut temporary is made */
+        return irb_fail(err, IRB_IO, "%.200s...: cannot create: %s", path, strerror(ENAMETOOLONG));
     if (base + sl > NAME_MAX)
         n -= base + sl - NAME_MAX;
     af->path = irb_strdup(path);
@@ -92,6 +96,8 @@ irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err
 
 irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
 {
+    if (!af)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_sync: NULL file");
     FILE *f = af->f;
     if (!f)
         return IRB_OK;
@@ -109,6 +115,8 @@ irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
 
 irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
 {
+    if (!af)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_close: NULL file");
     IRB_TRY(irb_atomic_sync(af, err));
     if (rename(af->tmp, af->path) != 0) {
         irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(errno));
@@ -129,6 +137,8 @@ irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
 
 void irb_atomic_abort(irb_atomic_file *af)
 {
+    if (!af)
+        return;
     if (af->f)
         fclose(af->f);
     if (af->tmp)

@@ -161,6 +161,13 @@ irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t
         o = *opts;
     if (o.input_size < 0 || o.input_size > IRB_NET_MAX_INPUT_SIZE)
         return irb_fail(err, IRB_INVALID_ARG, "input size %d is outside 1..%d", o.input_size, IRB_NET_MAX_INPUT_SIZE);
+    if ((unsigned)o.pool > IRB_POOL_AVG || (unsigned)o.engine > IRB_ENGINE_ONEDNN ||
+        (unsigned)o.precision > IRB_PRECISION_INT8) /* an enum from elsewhere: not taken as some default */
+        return irb_fail(err, IRB_INVALID_ARG, "net options: pool %d, engine %d or precision %d is not one irbis has",
+                        (int)o.pool, (int)o.engine, (int)o.precision);
+    if (o.threads < 0 || o.max_batch < 0)
+        return irb_fail(err, IRB_INVALID_ARG, "net options: threads %d and max_batch %d must be >= 0 (0: the default)",
+                        o.threads, o.max_batch);
     irb_net_t *net = irb_calloc(1, sizeof *net);
     if (!net)
         return irb_fail(err, IRB_NOMEM, "out of memory creating a net");

@@ -171,6 +171,17 @@ static void test_atomic_file(void)
     snprintf(path, sizeof path, "%s/out.txt", test_tmpdir("core_atomic"));
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     irb_error e = {0};
+    /* API hostile test (regressions): NULL crashed; a name longer than NAME_MAX opened "fine" as a
+     * cut name (and could truncate a file that has it), failing only at the rename */
+    irb_atomic_file na;
+    CHECK(irb_atomic_open(NULL, path, &e) == IRB_INVALID_ARG && irb_atomic_open(&na, NULL, &e) == IRB_INVALID_ARG &&
+              irb_atomic_sync(NULL, &e) == IRB_INVALID_ARG && irb_atomic_close(NULL, &e) == IRB_INVALID_ARG,
+          "NULL refused");
+    irb_atomic_abort(NULL);
+    char longp[4400];
+    snprintf(longp, sizeof longp, "%s/%0300d.txt", test_tmpdir("core_atomic"), 7);
+    CHECK(irb_atomic_open(&na, longp, &e) == IRB_IO && strstr(e.message, "too long") && !na.f,
+          "a name over NAME_MAX refused at open: %s", e.message);
     CHECK(irb_atomic_write(path, "old\n", 4, &e) == IRB_OK, "%s", e.message);
     irb_atomic_file af;
     CHECK(irb_atomic_open(&af, path, &e) == IRB_OK, "%s", e.message);

@@ -48,6 +48,19 @@ int main(void)
     CHECK(info->n_cuts >= 2 && info->cuts[1].tensor.dims[1] == 1280, "cut 2 has 1280 channels");
     const irb_preprocess *pp = irb_model_preprocess(m);
     CHECK(pp->mean[0] == 128.0f && pp->std[2] == 128.0f && pp->input_size == 224, "MobileNetV2 preprocessing");
+    /* API hostile test (regressions): option values irbis has no meaning for were taken as some
+     * default (pool 7, engine 9, precision 9 ran fp32, threads -5, max_batch -1) */
+    const irb_net_opts bad[] = {{.cut = 2, .pool = (irb_pool_mode)7},
+                                {.cut = 2, .engine = (irb_engine)9},
+                                {.cut = 2, .precision = (irb_precision)9},
+                                {.cut = 2, .threads = -5},
+                                {.cut = 2, .max_batch = -1}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        irb_net_t *n = NULL;
+        irb_error e = {0};
+        CHECK(irb_net_new(m, &bad[i], &n, &e) == IRB_INVALID_ARG && !n && e.message[0], "bad net option %zu: %s", i,
+              e.message);
+    }
 
     /* the imported weights live in the importer's arena, which the model's graph keeps (its
      * constants borrow it; the small ones are owned); the shape-facts graph and every net's
