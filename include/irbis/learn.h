@@ -260,7 +260,10 @@ IRB_API irb_status irb_classifier_set_provenance(irb_classifier_t *clf, const ir
 IRB_API irb_status irb_classifier_check_features(const irb_classifier_t *clf, const irb_features *fs, irb_error *err);
 
 /* Class probabilities for n rows x (n x dim floats, raw, unstandardised; borrowed) into prob
- * (n x classes doubles, caller-owned). Batched through BLAS. */
+ * (n x classes doubles, caller-owned). Batched through BLAS. Rows are not checked: a row holding a
+ * NaN or an infinity gets probabilities that are not finite (irbis predict checks them and leaves
+ * the row out, naming it), and so may a row against a classifier whose weights are extreme
+ * (finite, as the parser checks, but overflowing the logits). */
 IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const float *x, size_t n, int dim, double *prob,
                                           irb_error *err);
 

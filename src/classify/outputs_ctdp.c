@@ -381,9 +381,9 @@ static void put_deployment(FILE *f, ctdp_state *c, const char *camera, const cha
                           [D_COMMENTS] = comment};
     put_row(f, v, D_N);
     if (!c->first[0] || strcmp(start, c->first) < 0)
-        snprintf(c->first, sizeof c->first, "%s", start);
+        snprintf(c->first, sizeof c->first, "%.*s", (int)sizeof c->first - 1, start);
     if (!c->last[0] || strcmp(end, c->last) > 0)
-        snprintf(c->last, sizeof c->last, "%s", end);
+        snprintf(c->last, sizeof c->last, "%.*s", (int)sizeof c->last - 1, end);
     c->n_deployments++;
     if (!r) {
         if (c->n_missing < NAMES_SHOWN)
@@ -688,10 +688,11 @@ static void warn_invalid(const ctdp_state *c, irb_error *err)
     join_shown(names, sizeof names, c->missing[0], sizeof c->missing[0], c->n_missing, NAMES_SHOWN, "");
     join_shown(paths, sizeof paths, c->badpath[0], sizeof c->badpath[0], c->n_badpath, 3, "'");
     if (c->n_missing)
-        snprintf(coords, sizeof coords,
-                 "%d camera(s) have no coordinates: %s (give camera,latitude,longitude in a deployments file; "
-                 "`irbis export OUT --deployments FILE` completes the package without classifying again)%s",
-                 c->n_missing, names, unmatched);
+        irb_message_format(coords, sizeof coords,
+                           "%d camera(s) have no coordinates: %s (give camera,latitude,longitude in a deployments "
+                           "file; `irbis export OUT --deployments FILE` completes the package without classifying "
+                           "again)%s",
+                           c->n_missing, names, unmatched);
     if (c->n_badpath)
         snprintf(bad, sizeof bad,
                  "%d media path(s) break the schema's filePath pattern (no leading '.', '/' or '~', no '..', no "
