@@ -848,6 +848,8 @@ static irb_status check_args(const float *x, size_t n, int dim, const int *y, in
     for (int k = 0; k < K; k++)
         if (!names[k])
             return irb_fail(err, IRB_INVALID_ARG, "logistic regression: class name %d is NULL", k);
+    if (o->cv_folds < 0) /* 0: the default; a negative count was taken as it */
+        return irb_fail(err, IRB_INVALID_ARG, "logistic regression: cv_folds %d must be >= 0 (0: 5)", o->cv_folds);
     int k = o->cv_folds > 0 ? o->cv_folds : 5;
     if (o->C == 0) {
         const double *grid;

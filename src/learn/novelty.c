@@ -182,6 +182,9 @@ irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups,
                         "novelty: need 2 rows or more, 2 folds or more and a quantile in (0, 1] "
                         "(%zu rows, %d folds, quantile %g)",
                         n, folds, q);
+    for (size_t i = 0; i < n * (size_t)dim; i++) /* as training refuses them (a threshold of 1 came out) */
+        if (!isfinite(x[i]))
+            return irb_fail(err, IRB_INVALID_ARG, "novelty: row %zu has a non-finite value", i / (size_t)dim);
     irb_novelty *nv = irb_calloc(1, sizeof *nv);
     int *fold = irb_malloc_array(n, sizeof *fold), *own = groups ? NULL : irb_malloc_array(n, sizeof *own);
     double *sc = irb_malloc_array(n, sizeof *sc);

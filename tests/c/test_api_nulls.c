@@ -62,6 +62,14 @@ static void test_out_params(const char *dir)
     CHECK_INVALID(irb_pipeline_load(csv, NULL, ERR));
     /* a NULL err is allowed as well */
     CHECK(irb_table_load(csv, NULL, NULL) == IRB_INVALID_ARG, "irb_table_load(csv, NULL, NULL)");
+    /* values out of range were taken as defaults: cv_folds -3 as 5; a NaN row gave the novelty
+     * model a threshold of 1 (training refuses such rows) */
+    irb_train_opts to = {.cv_folds = -3};
+    irb_classifier_t *c3 = NULL;
+    CHECK_INVALID(irb_logreg_train(x, 4, 2, y, 2, names, &to, &c3, NULL, ERR));
+    const float xn[8] = {0, 0, 0, NAN, 1, 0, 1, 1};
+    irb_novelty *nv = NULL;
+    CHECK_INVALID(irb_novelty_fit(xn, 4, 2, NULL, 2, 0.9, 0, NULL, &nv, ERR));
 }
 
 static void test_paths(void)
