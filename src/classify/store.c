@@ -480,6 +480,12 @@ irb_status irb_store_scan_begin(irb_store *st, irb_error *err) { return exec(st,
 /* A failure whose cause may be gone at the next run: the file could not be read or was missing
  * (a card reader unplugged, a share dropped, permissions fixed). */
 #define TRANSIENT "(state = 2 AND status IN ('io', 'not_found'))"
+/* A file changed since its row was made: another size, or another time that is not the same time
+ * shifted by whole quarter hours up to a day (a FAT or exFAT card keeps local times, which read
+ * shifted on a machine in another time zone: that is no reason to classify a survey again). */
+#define CHANGED                                                                                                        \
+    "(fsize IS NOT NULL AND (fsize != ?1 OR (fmtime != ?2 AND NOT (abs(fmtime - ?2) % 900000000000 = 0 AND"            \
+    " abs(fmtime - ?2) <= 86400000000000))))"
 
 static void note_first(char *buf, size_t size, long long n, const char *path)
 {
@@ -494,8 +500,8 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
 {
     *kept = 0;
     IRB_TRY(irb_store_prepare(st,
-                              "UPDATE images SET seen = 1, fsize = ?1, fmtime = ?2 WHERE path = ?3 AND NOT ("
-                              "(fsize IS NOT NULL AND (fsize != ?1 OR fmtime != ?2)) OR " TRANSIENT ")",
+                              "UPDATE images SET seen = 1, fsize = ?1, fmtime = ?2 WHERE path = ?3 AND NOT (" CHANGED
+                              " OR " TRANSIENT ")",
                               &st->keep, err));
     sqlite3_bind_int64(st->keep, 1, row->size);
     sqlite3_bind_int64(st->keep, 2, row->mtime_ns);
@@ -506,11 +512,11 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         *kept = 1;
         return IRB_OK;
     }
-    IRB_TRY(irb_store_prepare(
-        st, "SELECT id, " TRANSIENT " AND fsize IS ?2 AND fmtime IS ?3 FROM images WHERE path = ?1", &st->find, err));
-    sqlite3_bind_text(st->find, 1, row->path, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st->find, 2, row->size);
-    sqlite3_bind_int64(st->find, 3, row->mtime_ns);
+    IRB_TRY(irb_store_prepare(st, "SELECT id, " TRANSIENT " AND NOT " CHANGED " FROM images WHERE path = ?3", &st->find,
+                              err));
+    sqlite3_bind_int64(st->find, 1, row->size);
+    sqlite3_bind_int64(st->find, 2, row->mtime_ns);
+    sqlite3_bind_text(st->find, 3, row->path, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st->find);
     if (rc == SQLITE_DONE)
         return IRB_OK; /* a new file */

@@ -156,6 +156,23 @@ def main():
     check(r.returncode == 0 and '%d done by an earlier run' % n in r.stderr and 'changed' not in r.stderr and
           predictions(out) == keep, '--survey-moved: every image kept, nothing classified again, the same '
                                     'predictions.csv (exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
+
+    # the card read in another time zone (FAT keeps local times): every time shifted by an hour is
+    # no change; a time moved by 7 s is
+    for root, _, files in os.walk(moved):
+        for f in files:
+            p = os.path.join(root, f)
+            st = os.stat(p)
+            os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 3600 * 10**9))
+    r = classify(fx, moved, out)
+    check(r.returncode == 0 and 'changed' not in r.stderr and '%d done by an earlier run' % n in r.stderr,
+          'times shifted by an hour: nothing classified again (%s)' % r.stderr.strip()[-200:])
+    p = os.path.join(moved, replaced)
+    st = os.stat(p)
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 7 * 10**9))
+    r = classify(fx, moved, out)
+    check(r.returncode == 0 and '1 image(s) changed' in r.stderr and predictions(out) == keep,
+          'a time moved by 7 s: that image classified again, the same result (%s)' % r.stderr.strip()[-200:])
     finish()
 
 
