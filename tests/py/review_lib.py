@@ -41,6 +41,7 @@ class Server:
     """irbis review OUT --port 0, its URL parsed from what it prints."""
 
     def __init__(self, out, *extra):
+        self.out = out
         self.p = subprocess.Popen([F.BIN, 'review', out, '--port', '0'] + list(extra), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
         atexit.register(lambda p=self.p: p.poll() is None and p.kill())  # a failed test leaves no server

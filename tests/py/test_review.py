@@ -117,6 +117,15 @@ def security(srv, sv):
           'its thumbnail: the one made from the image, or 404 (got %d)' % st)
     os.unlink(victim)
     os.symlink(target, victim)
+    # a thumbnail that cannot be made (its folder is a file here; a full disk alike): 500 saying why
+    # (regression: 404 "not an image of the survey", as for a refused path)
+    thumbs = os.path.join(srv.out, 'thumbs')
+    os.rename(thumbs, thumbs + '.away')
+    open(thumbs, 'w').close()
+    st, body, _ = srv.request('GET', '/thumb?p=' + urllib.parse.quote('C1_Avgarch_SL/IMG_0041.JPG'))
+    os.remove(thumbs)
+    os.rename(thumbs + '.away', thumbs)
+    check(st == 500 and b'thumbs' in body, 'a thumbnail that cannot be made: 500 with the cause (%d %r)' % (st, body[:120]))
 
 
 def hostile(srv, out):

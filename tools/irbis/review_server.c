@@ -275,10 +275,12 @@ static enum MHD_Result get_image(review_server *s, struct MHD_Connection *c, int
     pthread_mutex_lock(&s->lock);
     irb_status st = rel ? (thumb ? irb_review_thumb : irb_review_image)(s->rv, rel, &fd, &err) : IRB_NOT_FOUND;
     pthread_mutex_unlock(&s->lock);
-    if (st != IRB_OK) {
+    if (st == IRB_NOT_FOUND || (st != IRB_OK && !thumb)) { /* a refusal: no more said */
         atomic_fetch_add(&s->refused, 1);
         return send_text(c, MHD_HTTP_NOT_FOUND, "not an image of the survey");
     }
+    if (st != IRB_OK) /* a thumbnail of a survey image that could not be made: why (a full disk...) */
+        return send_error(c, st, &err);
     unsigned char m[2] = {0};
     int png = pread(fd, m, 1, 0) == 1 && m[0] == 0x89;
     return send_fd(c, fd, png);
