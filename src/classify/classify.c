@@ -147,7 +147,8 @@ static irb_status fetch_items(irb_store *st, const irb_cls_engine *e, const char
 /* ---- phases ------------------------------------------------------------------------------- */
 
 /* Every run scans the whole survey (header reads only): files added since the last run become
- * pending rows, the ones already stored are kept as they are (INSERT OR IGNORE by path). */
+ * pending rows, the ones already stored are kept unless their file changed or their failure may
+ * have passed, and those no longer listed are dropped (irb_store_add_image, irb_store_scan_end). */
 static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *user, irb_progress_tracker *pt,
                              irb_scan_tally *t, irb_error *err)
 {
@@ -527,10 +528,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_scan_tally tally = {0};
     if (s == IRB_OK)
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, &tally, err);
-    irb_store_counts before = {0};
     if (s == IRB_OK)
-        s = irb_store_counts_get(r.st, &before, err);
-    r.c = before;
+        s = irb_store_counts_get(r.st, &r.c, err);
     if (s == IRB_OK && src->neighbours && r.c.pending > 0) { /* before a distributed plan lists them */
         long long redo = 0;
         s = irb_store_rank_shots(r.st, err);

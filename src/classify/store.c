@@ -584,29 +584,29 @@ irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
                         unseen);
     if (!unseen)
         return IRB_OK;
-    /* images no longer in the survey go, except under a folder this scan could not open (their
-     * results come back with the folder) */
-    static const char GONE[] = " FROM images i WHERE i.seen = 0 AND NOT EXISTS (SELECT 1 FROM images f WHERE"
-                               " f.seen > 0 AND f.state = 2 AND substr(f.path, -1) = '/' AND"
-                               " substr(i.path, 1, length(f.path)) = f.path)";
-    char sql[1024];
-    snprintf(sql, sizeof sql, "SELECT count(*)%s", GONE);
-    IRB_TRY(irb_store_count(st, sql, &t->dropped, err));
+    /* images no longer in the survey (marked -1) go, except under a folder this scan could not
+     * open (their results come back with the folder): those few folders are listed once */
+    IRB_TRY(exec(st,
+                 "CREATE TEMP TABLE shut AS SELECT path FROM images WHERE seen > 0 AND state = 2 AND"
+                 " substr(path, -1) = '/';"
+                 " UPDATE images SET seen = -1 WHERE seen = 0 AND NOT EXISTS (SELECT 1 FROM temp.shut f WHERE"
+                 " substr(images.path, 1, length(f.path)) = f.path);"
+                 " DROP TABLE temp.shut;",
+                 err));
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = -1", &t->dropped, err));
     if (!t->dropped)
         return IRB_OK;
     sqlite3_stmt *q = NULL;
-    snprintf(sql, sizeof sql, "SELECT min(i.path)%s", GONE);
-    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT min(path) FROM images WHERE seen = -1", -1, &q, NULL) != SQLITE_OK)
         return irb_store_fail(st, err, "prepare");
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
         snprintf(t->first_dropped, sizeof t->first_dropped, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
-    snprintf(sql, sizeof sql,
-             "INSERT OR IGNORE INTO gone(path) SELECT i.path%s AND i.state = 1; DELETE FROM image_seq WHERE image_id IN"
-             " (SELECT i.id%s);"
-             " UPDATE images SET seen = -1 WHERE id IN (SELECT i.id%s); DELETE FROM images WHERE seen = -1;",
-             GONE, GONE, GONE);
-    return exec(st, sql, err);
+    return exec(st,
+                "INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE seen = -1 AND state = 1;"
+                " DELETE FROM image_seq WHERE image_id IN (SELECT id FROM images WHERE seen = -1);"
+                " DELETE FROM images WHERE seen = -1;",
+                err);
 }
 
 irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
