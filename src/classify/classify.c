@@ -402,11 +402,8 @@ static irb_status check_new_run(const char *out_dir, const char *survey, const i
         return IRB_OK;
     /* a folder of the user's that holds files of these names would see them overwritten, and a
      * later --restart would empty its sorted/, thumbs/ and camtrap-dp/ */
-    static const char *const ours[] = {
-        "predictions.csv", "report.html", "megadetector.json", "coco-camera-traps.json", "camtrap-dp",
-        "sorted",          "thumbs"};
-    for (size_t i = 0; i < sizeof ours / sizeof *ours; i++) {
-        char *p = irb_path_join(out_dir, ours[i]);
+    for (const char *const *name = irb_out_names; *name; name++) {
+        char *p = irb_path_join(out_dir, *name);
         struct stat sb;
         int there = p && lstat(p, &sb) == 0;
         irb_free(p);
@@ -414,7 +411,7 @@ static irb_status check_new_run(const char *out_dir, const char *survey, const i
             return irb_fail(err, IRB_INVALID_ARG,
                             "%s holds %s but no irbis.sqlite: not the output folder of an irbis run, and this run "
                             "would overwrite it; give a new or empty folder",
-                            out_dir, ours[i]);
+                            out_dir, *name);
     }
     irb_cls_scanner sc = {0};
     IRB_TRY(src->make_scanner(src->user, &sc, err));
@@ -471,6 +468,8 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
     const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap",     "positive", "threshold", "classes",
                           "survey",       "min_confidence",    "novelty_threshold"};
     const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
+    if (o->restart) /* what the run being discarded wrote, while the store still names its images */
+        IRB_TRY(irb_outputs_prune(st, err));
     irb_status s = irb_store_check_params(st, keys, vals, 9, o->restart, err);
     if (s == IRB_MISMATCH && strstr(err->message, " with survey = '")) /* the way on, not only over */
         irb_error_append(err, " (when the same survey's folder moved, e.g. its drive is mounted elsewhere: "

@@ -144,6 +144,8 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err);
 /* Closes the database and releases the lock. st may be NULL. */
 void irb_store_close(irb_store *st);
 const char *irb_store_dir(const irb_store *st);
+/* 1 when the store holds an image of this survey-relative path (0 also on an error). */
+int irb_store_has_path(irb_store *st, const char *path);
 
 /* Compares the recorded parameters with keys/values (n pairs). No recorded run: records them.
  * Different: IRB_MISMATCH naming the first difference, unless restart, which wipes the store
@@ -363,6 +365,27 @@ typedef struct irb_outputs_opts {
     int report_sequences, max_sequence_images;
     int threads; /* for the report's thumbnails (0: every CPU) */
 } irb_outputs_opts;
+
+/* ---- what a run writes in OUT: one list, read by the writers below, by the check that a new
+ * run's folder holds none of it (classify.c) and by --restart's pruning (irb_outputs_prune) ---- */
+#define IRB_OUT_PREDICTIONS "predictions.csv"
+#define IRB_OUT_REPORT      "report.html"
+#define IRB_OUT_MD          "megadetector.json"
+#define IRB_OUT_CCT         "coco-camera-traps.json"
+#define IRB_OUT_CTDP        "camtrap-dp"
+#define IRB_OUT_SORTED      "sorted"
+#define IRB_OUT_THUMBS      "thumbs"
+/* The names above, NULL-terminated (outputs.c). */
+extern const char *const irb_out_names[];
+/* The name of image id's thumbnail in OUT/thumbs/: "ID.jpg" (size >= 24). */
+void irb_out_thumb_name(int64_t id, char *buf, size_t size);
+/* 1 when name (relative to OUT/camtrap-dp/) is one of the package's files or its temporary
+ * (outputs_ctdp.c). */
+int irb_ctdp_owns(const char *name);
+/* Removes what runs wrote in OUT's folders, for --restart, before the store's rows go:
+ * sorted/LABEL/PATH of an image of the store, thumbs/ID.jpg, the Camtrap DP package's files (and
+ * their temporaries); a user's own files there stay, with their folders. */
+irb_status irb_outputs_prune(irb_store *st, irb_error *err);
 
 /* OUT/predictions.csv, one row per image in path order (docs/classify.md). */
 irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err);

@@ -70,6 +70,47 @@ irb_status irb_prune_tree(const char *root, int (*is_ours)(void *ctx, const char
     return IRB_OK;
 }
 
+const char *const irb_out_names[] = {IRB_OUT_PREDICTIONS, IRB_OUT_REPORT, IRB_OUT_MD,     IRB_OUT_CCT,
+                                     IRB_OUT_CTDP,        IRB_OUT_SORTED, IRB_OUT_THUMBS, NULL};
+
+void irb_out_thumb_name(int64_t id, char *buf, size_t size) { snprintf(buf, size, "%lld.jpg", (long long)id); }
+
+/* What irb_outputs_prune takes from each folder: a path under sorted/ is LABEL/PATH of an image
+ * of the store; a thumbnail is ID.jpg (irb_out_thumb_name), or its temporary. */
+static int sorted_ours(void *ctx, const char *rel)
+{
+    const char *slash = strchr(rel, '/');
+    return slash && irb_store_has_path(ctx, slash + 1);
+}
+
+static int thumbs_ours(void *ctx, const char *rel)
+{
+    (void)ctx;
+    size_t n = strspn(rel, "0123456789");
+    return n > 0 && !strncmp(rel + n, ".jpg", 4) && (!rel[n + 4] || !strcmp(rel + n + 4, ".tmp"));
+}
+
+static int ctdp_ours(void *ctx, const char *rel)
+{
+    (void)ctx;
+    return irb_ctdp_owns(rel);
+}
+
+irb_status irb_outputs_prune(irb_store *st, irb_error *err)
+{
+    static const char *const dirs[] = {IRB_OUT_SORTED, IRB_OUT_THUMBS, IRB_OUT_CTDP};
+    int (*const ours[])(void *, const char *) = {sorted_ours, thumbs_ours, ctdp_ours};
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        char *p = irb_out_path(st, dirs[i], err);
+        if (!p)
+            return IRB_NOMEM;
+        irb_status s = irb_prune_tree(p, ours[i], st, err);
+        irb_free(p);
+        IRB_TRY(s);
+    }
+    return IRB_OK;
+}
+
 char *irb_out_path(irb_store *st, const char *name, irb_error *err)
 {
     char *p = irb_path_join(irb_store_dir(st), name);
@@ -248,7 +289,7 @@ irb_status irb_out_open(irb_store *st, const char *name, irb_atomic_file *af, ir
 irb_status irb_write_predictions(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     irb_atomic_file af;
-    IRB_TRY(irb_out_open(st, "predictions.csv", &af, err));
+    IRB_TRY(irb_out_open(st, IRB_OUT_PREDICTIONS, &af, err));
     FILE *f = af.f;
     fputs("path,camera,timestamp,sequence", f);
     for (int k = 0; k < o->n_classes; k++)
@@ -361,7 +402,7 @@ irb_status irb_write_sorted(irb_store *st, const irb_outputs_opts *o, irb_error 
     if (!realpath(o->survey_dir, root))
         return irb_fail(err, IRB_IO, "%s: %s", o->survey_dir, strerror(errno));
     label_dirs dirs = {.name = irb_calloc((size_t)o->n_classes + 2, sizeof *dirs.name)}, *d = &dirs;
-    char *sorted = irb_out_path(st, "sorted", err);
+    char *sorted = irb_out_path(st, IRB_OUT_SORTED, err);
     if (!d->name || !sorted) {
         irb_free(d->name), irb_free(sorted);
         return irb_fail(err, IRB_NOMEM, "out of memory");

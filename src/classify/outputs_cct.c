@@ -83,7 +83,7 @@ static void put_annotation(FILE *f, const irb_outputs_opts *o, int empty, const 
 irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     irb_atomic_file af;
-    IRB_TRY(irb_out_open(st, "coco-camera-traps.json", &af, err));
+    IRB_TRY(irb_out_open(st, IRB_OUT_CCT, &af, err));
     FILE *f = af.f;
     fputs("{\n  \"info\": {\"version\": \"1.0\", \"description\": \"irbis classify: one label per classified "
           "image (the image's own label; the sequence's is in predictions.csv)\", \"contributor\": \"irbis\"},\n",

@@ -555,6 +555,20 @@ static const ctdp_table TABLES[] = {
     {"observations.csv", OBS_COLS, O_N, observation_rows},
 };
 
+#define PACKAGE "datapackage.json"
+
+int irb_ctdp_owns(const char *name)
+{
+    size_t n = strlen(name), t = strlen(".tmp");
+    size_t base = n > t && !strcmp(name + n - t, ".tmp") ? n - t : n; /* a temporary of the file */
+    if (base == strlen(PACKAGE) && !strncmp(name, PACKAGE, base))
+        return 1;
+    for (size_t i = 0; i < sizeof TABLES / sizeof *TABLES; i++)
+        if (base == strlen(TABLES[i].file) && !strncmp(name, TABLES[i].file, base))
+            return 1;
+    return 0;
+}
+
 /* ---- datapackage.json --------------------------------------------------------------------- */
 
 /* package.taxonomic: the mapped scientific names of the animal classes ([] when none). */
@@ -617,7 +631,7 @@ static void write_irbis(FILE *f, const irb_outputs_opts *o)
 static irb_status write_package(const ctdp_state *c, irb_error *err)
 {
     irb_atomic_file af;
-    IRB_TRY(open_in(c->dir, "datapackage.json", &af, err));
+    IRB_TRY(open_in(c->dir, PACKAGE, &af, err));
     FILE *f = af.f;
     fprintf(f, "{\n  \"profile\": \"" CTDP "camtrap-dp-profile.json\",\n  \"name\": \"irbis-classify\",\n");
     fprintf(f, "  \"created\": \"%s\",\n  \"title\": \"Machine classification of a camera-trap survey\",\n", c->now);
@@ -722,7 +736,7 @@ irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_err
     IRB_TRY(irb_camtrapdp_check(NULL, o->utc_offset, err));
     ctdp_state c = {.o = o};
     IRB_TRY(dep_file_load(o->deployments, &c.file, err));
-    char *dir = irb_out_path(st, "camtrap-dp", err);
+    char *dir = irb_out_path(st, IRB_OUT_CTDP, err);
     irb_status s = dir ? irb_mkdirs(dir, err) : IRB_NOMEM;
     c.dir = dir;
     irb_utc_now(c.now, sizeof c.now);

@@ -188,7 +188,7 @@ irb_status irb_write_md(irb_store *st, const irb_outputs_opts *o, irb_error *err
     if (!order)
         return irb_fail(err, IRB_NOMEM, "%s/megadetector.json: out of memory", irb_store_dir(st));
     irb_atomic_file af;
-    irb_status s = irb_out_open(st, "megadetector.json", &af, err);
+    irb_status s = irb_out_open(st, IRB_OUT_MD, &af, err);
     if (s == IRB_OK) {
         put_info(af.f, o);
         s = put_images(st, o, af.f, order, err);

@@ -163,11 +163,11 @@ static irb_status put_thumbs(irb_store *st, const irb_outputs_opts *o, int64_t s
     irb_img_row m;
     for (int i = 0; i < max && irb_store_images_next(it, &m); i++) {
         char name[64], *dst = NULL, *src = irb_path_join(o->survey_dir, m.path);
-        snprintf(name, sizeof name, "%lld.jpg", (long long)m.id);
+        irb_out_thumb_name(m.id, name, sizeof name);
         dst = irb_path_join(thumbs, name);
         int have = dst && src && (irb_thumb_ok(dst) || irb_thumb_write(dec, enc, src, dst));
         if (have) {
-            fprintf(f, "<img src=\"thumbs/%s\" alt=\"", name);
+            fprintf(f, "<img src=\"" IRB_OUT_THUMBS "/%s\" alt=\"", name);
             irb_html_put(f, m.path);
             fputs("\" title=\"", f);
             irb_html_put(f, m.path);
@@ -248,7 +248,7 @@ static irb_status make_thumbs(irb_store *st, const irb_outputs_opts *o, const ra
         irb_img_row m;
         for (int i = 0; i < max && irb_store_images_next(it, &m); i++) {
             char name[64];
-            snprintf(name, sizeof name, "%lld.jpg", (long long)m.id);
+            irb_out_thumb_name(m.id, name, sizeof name);
             char *a = irb_path_join(o->survey_dir, m.path), *b = irb_path_join(thumbs, name);
             if (a && b)
                 j.src[j.n] = a, j.dst[j.n++] = b;
@@ -290,7 +290,7 @@ static irb_status sequences_section(irb_store *st, const irb_outputs_opts *o, in
     if (!top)
         return irb_fail(err, IRB_NOMEM, "out of memory writing the report");
     irb_status s = top_sequences(st, target, o->n_classes, top, cap, &n, err);
-    char *thumbs = irb_path_join(irb_store_dir(st), "thumbs");
+    char *thumbs = irb_path_join(irb_store_dir(st), IRB_OUT_THUMBS);
     tjhandle enc = tjInitCompress();
     irb_decoder_t *dec = NULL;
     if (irb_decoder_new(&dec) != IRB_OK)
@@ -342,7 +342,7 @@ static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
 irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     irb_atomic_file af;
-    IRB_TRY(irb_out_open(st, "report.html", &af, err));
+    IRB_TRY(irb_out_open(st, IRB_OUT_REPORT, &af, err));
     irb_status s;
     FILE *f = af.f;
     irb_store_counts c;

@@ -591,9 +591,9 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
     char *src = NULL;
     *fd = -1;
     IRB_TRY(find_image(rv, rel, &id, &src, err));
-    char name[48];
-    snprintf(name, sizeof name, "thumbs/%lld.jpg", (long long)id);
-    char *dst = irb_out_path(rv->st, name, err), *dir = irb_out_path(rv->st, "thumbs", err);
+    char name[64] = IRB_OUT_THUMBS "/";
+    irb_out_thumb_name(id, name + strlen(name), sizeof name - strlen(name));
+    char *dst = irb_out_path(rv->st, name, err), *dir = irb_out_path(rv->st, IRB_OUT_THUMBS, err);
     irb_status s = dst && dir ? IRB_OK : IRB_NOMEM;
     if (s == IRB_OK && !irb_thumb_ok(dst)) {
         int sfd = -1; /* the source must pass the same check as a full-size image */

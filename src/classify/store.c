@@ -376,52 +376,19 @@ irb_status irb_store_set_state(irb_store *st, const char *key, const char *value
     return set_kv(st, "state", key, value, err);
 }
 
-/* The files of OUT's folders that a run wrote, for --restart (a user's own files there stay):
- * sorted/LABEL/PATH of an image of the store, thumbs/ID.jpg, the package's four files (and
- * their temporaries). */
-static int sorted_ours(void *ctx, const char *rel)
+int irb_store_has_path(irb_store *st, const char *path)
 {
-    irb_store *st = ctx;
-    const char *slash = strchr(rel, '/');
-    if (!slash || irb_store_prepare(st, "SELECT 1 FROM images WHERE path = ?", &st->find_path, NULL) != IRB_OK)
+    if (irb_store_prepare(st, "SELECT 1 FROM images WHERE path = ?", &st->find_path, NULL) != IRB_OK)
         return 0;
-    sqlite3_bind_text(st->find_path, 1, slash + 1, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->find_path, 1, path, -1, SQLITE_STATIC);
     int yes = sqlite3_step(st->find_path) == SQLITE_ROW;
     sqlite3_reset(st->find_path);
     return yes;
 }
 
-static int thumbs_ours(void *ctx, const char *rel)
-{
-    (void)ctx;
-    size_t n = strspn(rel, "0123456789");
-    return n > 0 && !strncmp(rel + n, ".jpg", 4) && (!rel[n + 4] || !strncmp(rel + n + 4, ".tmp", 4));
-}
-
-static int ctdp_ours(void *ctx, const char *rel)
-{
-    (void)ctx;
-    static const char *const files[] = {"datapackage.json", "deployments.csv", "media.csv", "observations.csv"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        size_t n = strlen(files[i]);
-        if (!strncmp(rel, files[i], n) && (!rel[n] || !strncmp(rel + n, ".tmp", 4)))
-            return 1;
-    }
-    return 0;
-}
-
+/* The rows of the run recorded (the files it wrote are irb_outputs_prune's). */
 static irb_status wipe(irb_store *st, irb_error *err)
 {
-    static const char *const dirs[] = {"sorted", "thumbs", "camtrap-dp"};
-    int (*const ours[])(void *, const char *) = {sorted_ours, thumbs_ours, ctdp_ours};
-    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) { /* before the images they name go */
-        char *p = irb_path_join(st->dir, dirs[i]);
-        if (!p)
-            return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
-        irb_status s = irb_prune_tree(p, ours[i], st, err);
-        irb_free(p);
-        IRB_TRY(s);
-    }
     return exec(st,
                 "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
                 "DELETE FROM sequences; DELETE FROM image_seq; DELETE FROM gone; COMMIT;",
@@ -482,15 +449,28 @@ irb_status irb_store_scan_begin(irb_store *st, irb_error *err) { return exec(st,
 #define TRANSIENT "(state = 2 AND status IN ('io', 'not_found'))"
 /* A file changed since its row was made: another size, or another time that is not the same time
  * shifted by whole quarter hours up to a day (a FAT or exFAT card keeps local times, which read
- * shifted on a machine in another time zone: that is no reason to classify a survey again). */
+ * shifted on a machine in another time zone: that is no reason to classify a survey again), or
+ * another EXIF time or size in its header (a camera clock put right with an EXIF editor that keeps
+ * the file's size and modification time, as `exiftool -AllDates+=1 -P` does). */
 #define CHANGED                                                                                                        \
     "(fsize IS NOT NULL AND (fsize != ?1 OR (fmtime != ?2 AND NOT (abs(fmtime - ?2) % 900000000000 = 0 AND"            \
-    " abs(fmtime - ?2) <= 86400000000000))))"
+    " abs(fmtime - ?2) <= 86400000000000)) OR timestamp IS NOT ?4 OR width IS NOT ?5 OR height IS NOT ?6))"
 
 static void note_first(char *buf, size_t size, long long n, const char *path)
 {
     if (n == 1)
         snprintf(buf, size, "%s", path);
+}
+
+/* CHANGED's parameters: the file's stamp as this scan saw it, and its path (?3). */
+static void bind_stamp(sqlite3_stmt *q, const irb_cls_row *row)
+{
+    sqlite3_bind_int64(q, 1, row->size);
+    sqlite3_bind_int64(q, 2, row->mtime_ns);
+    sqlite3_bind_text(q, 3, row->path, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 4, row->timestamp ? row->timestamp : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int(q, 5, row->width);
+    sqlite3_bind_int(q, 6, row->height);
 }
 
 /* The stored row of row->path, when it must be done again: its file changed (size or time) or
@@ -503,9 +483,7 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
                               "UPDATE images SET seen = 1, fsize = ?1, fmtime = ?2 WHERE path = ?3 AND NOT (" CHANGED
                               " OR " TRANSIENT ")",
                               &st->keep, err));
-    sqlite3_bind_int64(st->keep, 1, row->size);
-    sqlite3_bind_int64(st->keep, 2, row->mtime_ns);
-    sqlite3_bind_text(st->keep, 3, row->path, -1, SQLITE_STATIC);
+    bind_stamp(st->keep, row);
     if (sqlite3_step(st->keep) != SQLITE_DONE)
         return irb_store_fail(st, err, "scan image");
     if (sqlite3_changes(st->db) > 0) {
@@ -514,9 +492,7 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
     }
     IRB_TRY(irb_store_prepare(st, "SELECT id, " TRANSIENT " AND NOT " CHANGED " FROM images WHERE path = ?3", &st->find,
                               err));
-    sqlite3_bind_int64(st->find, 1, row->size);
-    sqlite3_bind_int64(st->find, 2, row->mtime_ns);
-    sqlite3_bind_text(st->find, 3, row->path, -1, SQLITE_STATIC);
+    bind_stamp(st->find, row);
     int rc = sqlite3_step(st->find);
     if (rc == SQLITE_DONE)
         return IRB_OK; /* a new file */

@@ -16,7 +16,9 @@ time are stored and compared by the next scan:
   - a sequence whose label changes (here by a review) moves its images to the new label's folder
     of sorted/ and out of the old one;
   - the survey's folder moved (its drive mounted elsewhere): refused saying --survey-moved, which
-    then goes on with every image kept.
+    then goes on with every image kept;
+  - an EXIF time edited in place with the file's size and time kept (a camera clock put right):
+    the image is classified again with its new time (the header's time and size are compared too).
 """
 import csv
 import os
@@ -173,6 +175,31 @@ def main():
     r = classify(fx, moved, out)
     check(r.returncode == 0 and '1 image(s) changed' in r.stderr and predictions(out) == keep,
           'a time moved by 7 s: that image classified again, the same result (%s)' % r.stderr.strip()[-200:])
+
+    # a camera's clock put right with an EXIF editor that keeps the file's size and time (as
+    # `exiftool -AllDates+=... -P` does): the image is classified again with its new time
+    fixed = 'camA/' + src[1]
+    p = os.path.join(moved, fixed)
+    st = os.stat(p)
+    data = open(p, 'rb').read()
+    before = rows(out)
+    old_ts = before[fixed]['timestamp']
+    exif_old = old_ts[:19].replace('-', ':').replace('T', ' ').encode()
+    exif_new = b'%04d' % (int(exif_old[:4]) + 1) + exif_old[4:]
+    check(data.count(exif_old) >= 1, 'the EXIF time %s is in %s' % (exif_old, fixed))
+    with open(p, 'wb') as f:
+        f.write(data.replace(exif_old, exif_new))
+    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+    check(os.stat(p).st_size == st.st_size, 'the edit kept the size')
+    r = classify(fx, moved, out)
+    new_ts = rows(out)[fixed]['timestamp']
+    check(r.returncode == 0 and '1 image(s) changed' in r.stderr and fixed in r.stderr and
+          new_ts.startswith(exif_new[:4].decode()) and new_ts[4:] == old_ts[4:],
+          'an EXIF time changed in place: the image classified again, its time %s -> %s (%s)'
+          % (old_ts, new_ts, r.stderr.strip()[-200:]))
+    after = rows(out)
+    check(all(after[k] == v for k, v in before.items() if not k.startswith('camA/')),
+          'the other cameras\' rows are unchanged')
     finish()
 
 
