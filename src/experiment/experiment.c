@@ -19,6 +19,7 @@
 #include "experiment/experiment_internal.h"
 #include "experiment/reduce.h"
 #include "irbis/eval.h"
+#include "irbis/files.h"
 #include "irbis/learn.h"
 #include "irbis/pipeline.h"
 #include "irbis/scan.h"
@@ -208,6 +209,99 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     return s;
 }
 
+/* ---- copies of one picture ------------------------------------------------------------------- */
+
+typedef struct copy_key {
+    long long size;
+    char hex[65]; /* the content's SHA-256, "" when not read */
+    size_t i;     /* the image, in path order */
+} copy_key;
+
+static int cmp_copy(const void *a, const void *b)
+{
+    const copy_key *x = a, *y = b;
+    if (x->size != y->size)
+        return x->size < y->size ? -1 : 1;
+    int c = strcmp(x->hex, y->hex);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Labelled images that are byte-identical copies of another (a card copied twice, a picture kept
+ * in a species folder and in its camera's, links to one file) are left out but the first in path
+ * order: copies on both sides of a fold would inflate the accuracy estimate and choose C and the
+ * crop on pictures the model has seen, and they would set the novelty threshold at zero (every
+ * image's nearest other is its copy), making every new picture novel. Copies with different
+ * labels all go. Only files of equal size are read (SHA-256). drop[i] set for those left out. */
+static irb_status find_copies(const irb_experiment_opts *o, const exp_data *d, const char *const *labels, uint8_t *drop,
+                              irb_error *err)
+{
+    copy_key *k = irb_calloc(d->n ? d->n : 1, sizeof *k);
+    if (!k)
+        return irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+    for (size_t i = 0; i < d->n; i++) {
+        struct stat sb;
+        k[i].i = i;
+        k[i].size = stat(d->abs[i], &sb) == 0 ? (long long)sb.st_size : -1 - (long long)i; /* unread: unique */
+    }
+    qsort(k, d->n, sizeof *k, cmp_copy);
+    for (size_t a = 0; a + 1 < d->n; a++) /* the contents of files that share a size */
+        for (size_t b = a; b <= a + 1; b++)
+            if (k[a].size == k[a + 1].size && !k[b].hex[0] && irb_sha256_file(d->abs[k[b].i], k[b].hex, NULL) != IRB_OK)
+                snprintf(k[b].hex, sizeof k[b].hex, "unread %zu", k[b].i);
+    qsort(k, d->n, sizeof *k, cmp_copy);
+    size_t copies = 0, clash = 0, ex_copy = 0, ex_of = 0, ex_clash = 0, ex_with = 0;
+    for (size_t a = 0, b; a < d->n; a = b) {
+        int differ = 0;
+        for (b = a + 1; b < d->n && k[b].size == k[a].size && k[a].hex[0] && !strcmp(k[b].hex, k[a].hex); b++)
+            differ |= strcasecmp(labels[k[b].i], labels[k[a].i]) != 0;
+        for (size_t c = a + 1; c < b; c++) {
+            drop[k[c].i] = 1;
+            if (!differ && !copies++)
+                ex_copy = k[c].i, ex_of = k[a].i;
+        }
+        if (differ) {
+            drop[k[a].i] = 1;
+            for (size_t c = a + 1; !clash && c < b; c++) /* the first group's pair that differs, to name */
+                if (strcasecmp(labels[k[c].i], labels[k[a].i])) {
+                    ex_clash = k[a].i, ex_with = k[c].i;
+                    break;
+                }
+            clash += b - a;
+        }
+    }
+    if (copies)
+        irb_warn_more(err,
+                      "%zu labelled image(s) are copies of another labelled image (the same bytes) and are left out, "
+                      "so that no picture is on both sides of a fold (e.g. %s, a copy of %s)",
+                      copies, d->rel[ex_copy], d->rel[ex_of]);
+    if (clash)
+        irb_warn_more(err,
+                      "%zu labelled image(s) are copies of one picture under different labels and are left out "
+                      "(e.g. %s labelled '%s' and %s labelled '%s')",
+                      clash, d->rel[ex_clash], labels[ex_clash], d->rel[ex_with], labels[ex_with]);
+    irb_free(k);
+    return IRB_OK;
+}
+
+/* Keeps the images whose drop[i] is clear (load_labels' arrays, labels among them). */
+static void drop_images(exp_data *d, const char **labels, const uint8_t *drop)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (drop[i]) {
+            irb_free(d->rel[i]), irb_free(d->abs[i]), irb_free(d->camera[i]);
+            irb_free(d->stamp[i]), irb_free(d->seqid[i]);
+            continue;
+        }
+        d->rel[w] = d->rel[i], d->abs[w] = d->abs[i], d->camera[w] = d->camera[i];
+        d->stamp[w] = d->stamp[i], d->seqid[w] = d->seqid[i], labels[w] = labels[i];
+        w++;
+    }
+    for (size_t i = w; i < d->n; i++)
+        d->rel[i] = d->abs[i] = d->camera[i] = d->stamp[i] = d->seqid[i] = NULL;
+    d->n = w;
+}
+
 /* The labelled images: the files under --images that the labels match (irb_labels_match, the
  * rule train and evaluate use), in path order, with the labels' camera, timestamp and sequence
  * columns. Label rows that match no file are counted and said in a warning. */
@@ -272,7 +366,14 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
             goto cleanup;
         }
     }
-    s = scan_missing(o, d, err);
+    uint8_t *drop = irb_calloc(d->n ? d->n : 1, 1);
+    s = drop ? find_copies(o, d, labels, drop, err) : irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+    if (s == IRB_OK)
+        drop_images(d, labels, drop);
+    irb_free(drop);
+    m = d->n;
+    if (s == IRB_OK)
+        s = scan_missing(o, d, err);
     for (size_t i = 0; s == IRB_OK && i < m; i++) {
         d->has_time |= d->stamp[i][0] != 0;
         d->has_seq |= d->seqid[i][0] != 0;

@@ -199,9 +199,10 @@ def main():
     check(r.returncode != 0 and "unknown row 'RN2+A+F'" in r.stderr, 'an unknown row is refused (%d, %s)'
           % (r.returncode, r.stderr.strip()))
     # labelled images that all fail to decode: a clear refusal, not a folds error
-    # (12 distinct broken files: one path listed 12 times is one image since issue 15, item 11)
+    # (12 distinct broken files: one path listed 12 times is one image since issue 15, item 11, and
+    # files of the same bytes are one picture)
     for k in range(12):
-        open(os.path.join(root, 'mlwic_examples/images/allbad_%02d.jpg' % k), 'wb').write(b'not a jpeg')
+        open(os.path.join(root, 'mlwic_examples/images/allbad_%02d.jpg' % k), 'wb').write(b'not a jpeg %d' % k)
     with open(os.path.join(TMP, 'allbad.csv'), 'w') as f:
         f.write('path,label\n' + ''.join('mlwic_examples/images/allbad_%02d.jpg,%s\n' % (k, 'empty' if k % 2 else 'animal')
                                          for k in range(12)))
