@@ -4,6 +4,9 @@
  * Overview
  *   - A review handle opens the output folder of a finished classify run: its results store
  *     (OUT/irbis.sqlite) under the folder's lock, so no classify or export runs meanwhile.
+ *     A folder this process may not write (a read-only share, a DVD, another user's folder) is
+ *     opened read-only, for browsing and irb_review_write_labels: nothing in it is changed, and
+ *     storing labels or rewriting the outputs is refused (irb_review_readonly).
  *   - A person's label ("human" label) is given to a sequence (burst) and recorded, with the
  *     time and the method "human", for every image of it, in the store's `reviews` table, in one
  *     committed transaction: it is on disk when irb_review_set returns. A label of "" removes
@@ -60,7 +63,10 @@ extern "C" {
 typedef struct irb_review_t irb_review_t;
 
 /* Opens out_dir (borrowed) for review. IRB_NOT_FOUND when it holds no finished classify run,
- * IRB_BUSY when a run or another review holds its lock. */
+ * IRB_BUSY when a run or another review holds its lock. A folder that may not be written is
+ * opened read-only (irb_review_readonly); there IRB_IO when its irbis.sqlite-wal holds changes
+ * not merged into the store (they could not be read: open it once where it is writable), and
+ * IRB_UNSUPPORTED when the store, of an earlier version, lacks a table or column. */
 IRB_API irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_error *err);
 /* Closes the store and releases the lock. rv may be NULL. */
 IRB_API void irb_review_close(irb_review_t *rv);
@@ -69,6 +75,9 @@ IRB_API void irb_review_close(irb_review_t *rv);
 IRB_API int irb_review_classes(const irb_review_t *rv, const char *const **names);
 /* The survey folder the run classified (absolute; owned by rv). */
 IRB_API const char *irb_review_survey(const irb_review_t *rv);
+/* 1 when rv was opened read-only (its folder may not be written): irb_review_set and
+ * irb_review_export then fail with IRB_IO, "OUT is read-only: ...". 0 otherwise, and for NULL. */
+IRB_API int irb_review_readonly(const irb_review_t *rv);
 
 /* Which sequences a page lists. Strings are borrowed for the call. */
 typedef struct irb_review_query {
@@ -92,12 +101,13 @@ typedef struct irb_review_query {
 IRB_API irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, char **json, irb_error *err);
 
 /* The run as JSON for the page: {"survey", "out", "classes": [...], "blank": class or null,
- * "positive": class or null, "cameras": [...], "sequences": N, "reviewed": N}. */
+ * "positive": class or null, "cameras": [...], "sequences": N, "reviewed": N, "readonly": bool}. */
 IRB_API irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err);
 
 /* Gives n sequences (their names, e.g. "cam1#4") human labels, in one transaction: labels[i]
  * must be one of the run's classes, or "" to remove the human label. All or nothing:
- * IRB_INVALID_ARG (unknown sequence or label; nothing stored), IRB_IO/IRB_BUSY from the store. */
+ * IRB_INVALID_ARG (unknown sequence or label; nothing stored), IRB_IO/IRB_BUSY from the store;
+ * IRB_IO "OUT is read-only: labels cannot be saved" on a read-only handle. */
 IRB_API irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n,
                                   irb_error *err);
 
@@ -110,12 +120,13 @@ IRB_API irb_status irb_review_image(irb_review_t *rv, const char *rel, int *fd, 
 
 /* Opens a small JPEG thumbnail (160 pixels wide) of the survey image rel, made on first use as
  * OUT/thumbs/<image id>.jpg (the report's thumbnails); *fd as irb_review_image. IRB_NOT_FOUND as
- * irb_review_image; IRB_CORRUPT when the image cannot be decoded. */
+ * irb_review_image; IRB_CORRUPT when the image cannot be decoded. On a read-only handle a
+ * thumbnail that is not there cannot be made: the image itself is opened, as irb_review_image. */
 IRB_API irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_error *err);
 
 /* Rewrites the run's outputs with the human labels (predictions.csv, camtrap-dp/, megadetector.json,
  * coco-camera-traps.json, report.html, and sorted/ when the run made it), as irb_export does.
- * A Camtrap DP warning is left in err with IRB_OK. */
+ * A Camtrap DP warning is left in err with IRB_OK. IRB_IO on a read-only handle (nothing written). */
 IRB_API irb_status irb_review_export(irb_review_t *rv, irb_error *err);
 
 /* Writes every human label as CSV "path,label,time,method" (paths relative to the survey) to

@@ -141,6 +141,16 @@ enum { IRB_IMG_PENDING = 0, IRB_IMG_OK = 1, IRB_IMG_FAILED = 2 };
 /* Creates dir if needed, takes the exclusive lock dir/.lock (IRB_BUSY when another process or
  * handle holds it) and opens dir/irbis.sqlite in WAL mode. */
 irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err);
+/* Where dir may be written: irb_store_open (a store of an earlier version is brought up to date).
+ * Where it may not (a read-only file system, another user's folder: the folder, its .lock or
+ * irbis.sqlite denied), irb_store_open refuses with IRB_IO ("... is read-only") and this opens
+ * the store read-only for a command that only reads: no lock file, no schema change (a store
+ * lacking a table or column of this version is refused, IRB_UNSUPPORTED), a shared flock on dir
+ * (IRB_BUSY while a run holds it), and a non-empty irbis.sqlite-wal in a folder that cannot be
+ * written is refused (IRB_IO): its commits could not be read. Every write then fails. */
+irb_status irb_store_open_reader(const char *dir, irb_store **out, irb_error *err);
+/* 1 when st was opened read-only (irb_store_open_reader in a folder it may not write). */
+int irb_store_readonly(const irb_store *st);
 /* Closes the database and releases the lock. st may be NULL. */
 void irb_store_close(irb_store *st);
 const char *irb_store_dir(const irb_store *st);

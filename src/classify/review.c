@@ -227,7 +227,7 @@ irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_error *e
         irb_free(rv);
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", out_dir);
     }
-    irb_status s = irb_store_open(out_dir, &rv->st, err);
+    irb_status s = irb_store_open_reader(out_dir, &rv->st, err);
     if (s == IRB_OK)
         s = irb_outputs_recall(rv->st, &rv->rec, &rv->o, err);
     if (s == IRB_OK && !realpath(rv->o.survey_dir, rv->survey))
@@ -274,6 +274,14 @@ int irb_review_classes(const irb_review_t *rv, const char *const **names)
 }
 
 const char *irb_review_survey(const irb_review_t *rv) { return rv->survey; }
+
+int irb_review_readonly(const irb_review_t *rv) { return rv && irb_store_readonly(rv->st); }
+
+/* IRB_IO saying that nothing can be stored in a read-only folder: `what` cannot be done. */
+static irb_status readonly_fail(const irb_review_t *rv, const char *what, irb_error *err)
+{
+    return irb_fail(err, IRB_IO, "%s is read-only: %s", rv->out_dir, what);
+}
 
 static rseq *find_seq(irb_review_t *rv, const char *name)
 {
@@ -479,7 +487,8 @@ irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
         first = 0;
         irb_json_put(f, rv->seq[i].camera);
     }
-    fprintf(f, "], \"sequences\": %zu, \"reviewed\": %zu}\n", rv->n_seq, reviewed);
+    fprintf(f, "], \"sequences\": %zu, \"reviewed\": %zu, \"readonly\": %s}\n", rv->n_seq, reviewed,
+            irb_review_readonly(rv) ? "true" : "false");
     return mem_close(&m, IRB_OK, json, err);
 }
 
@@ -497,6 +506,8 @@ irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char 
 {
     if (n < 0 || (n > 0 && (!seqs || !labels)))
         return irb_fail(err, IRB_INVALID_ARG, "review: no sequences given");
+    if (irb_review_readonly(rv))
+        return readonly_fail(rv, "labels cannot be saved", err);
     rseq **found = irb_malloc_array(n ? (size_t)n : 1, sizeof *found);
     if (!found)
         return irb_fail(err, IRB_NOMEM, "out of memory");
@@ -585,6 +596,23 @@ irb_status irb_review_image(irb_review_t *rv, const char *rel, int *fd, irb_erro
     return s;
 }
 
+/* Makes OUT/thumbs/ID.jpg (dst, in dir) from the survey image src. */
+static irb_status make_thumb(irb_review_t *rv, const char *rel, const char *src, const char *dir, const char *dst,
+                             irb_error *err)
+{
+    int sfd = -1; /* the source must pass the same check as a full-size image */
+    IRB_TRY(open_picture(src, &sfd, err));
+    close(sfd);
+    if (!rv->dec && irb_decoder_new(&rv->dec) != IRB_OK)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    if (!rv->enc && !(rv->enc = tjInitCompress()))
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    IRB_TRY(irb_mkdirs(dir, err));
+    if (!irb_thumb_write(rv->dec, rv->enc, src, dst))
+        return irb_fail(err, IRB_CORRUPT, "%s: cannot make a thumbnail", rel);
+    return IRB_OK;
+}
+
 irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_error *err)
 {
     int64_t id;
@@ -595,21 +623,15 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
     irb_out_thumb_name(id, name + strlen(name), sizeof name - strlen(name));
     char *dst = irb_out_path(rv->st, name, err), *dir = irb_out_path(rv->st, IRB_OUT_THUMBS, err);
     irb_status s = dst && dir ? IRB_OK : IRB_NOMEM;
+    const char *serve = dst;
     if (s == IRB_OK && !irb_thumb_ok(dst)) {
-        int sfd = -1; /* the source must pass the same check as a full-size image */
-        if ((s = open_picture(src, &sfd, err)) == IRB_OK)
-            close(sfd);
-        if (s == IRB_OK && !rv->dec && irb_decoder_new(&rv->dec) != IRB_OK)
-            s = irb_fail(err, IRB_NOMEM, "out of memory");
-        if (s == IRB_OK && !rv->enc && !(rv->enc = tjInitCompress()))
-            s = irb_fail(err, IRB_NOMEM, "out of memory");
-        if (s == IRB_OK)
-            s = irb_mkdirs(dir, err);
-        if (s == IRB_OK && !irb_thumb_write(rv->dec, rv->enc, src, dst))
-            s = irb_fail(err, IRB_CORRUPT, "%s: cannot make a thumbnail", rel);
+        if (irb_review_readonly(rv)) /* none can be made in a read-only folder: the image itself */
+            serve = src;
+        else
+            s = make_thumb(rv, rel, src, dir, dst, err);
     }
     if (s == IRB_OK)
-        s = open_picture(dst, fd, err);
+        s = open_picture(serve, fd, err);
     irb_free(src);
     irb_free(dir);
     irb_free(dst);
@@ -618,7 +640,12 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
 
 /* ---- outputs -------------------------------------------------------------------------------- */
 
-irb_status irb_review_export(irb_review_t *rv, irb_error *err) { return irb_write_outputs(rv->st, &rv->o, NULL, err); }
+irb_status irb_review_export(irb_review_t *rv, irb_error *err)
+{
+    if (irb_review_readonly(rv))
+        return readonly_fail(rv, "the outputs cannot be rewritten", err);
+    return irb_write_outputs(rv->st, &rv->o, NULL, err);
+}
 
 irb_status irb_review_write_labels(irb_review_t *rv, const char *csv_path, long long *n, irb_error *err)
 {

@@ -154,36 +154,54 @@ static void lock_holder(const char *pid, char *who, size_t size)
     snprintf(who, size, "%.40s%s%.40s", base ? base + 1 : arg0, arg1[0] ? " " : "", arg1);
 }
 
+/* The message for a folder another irbis process holds: its holder named from OUT/.lock's pid. */
+static irb_status held_fail(irb_store *st, const char *lp, irb_error *err)
+{
+    char pid[32] = "";
+    int fd = open(lp, O_RDONLY | O_CLOEXEC);
+    ssize_t k = fd >= 0 ? pread(fd, pid, sizeof pid - 1, 0) : -1;
+    if (fd >= 0)
+        close(fd);
+    pid[k > 0 ? k : 0] = '\0';
+    pid[strcspn(pid, "\n")] = '\0';
+    char who[96];
+    lock_holder(pid, who, sizeof who);
+    return irb_fail(err, IRB_BUSY,
+                    "%s: another irbis process (%s, pid %s) is using this output folder "
+                    "(lock %s); wait for it to finish (or stop it) or choose another output folder",
+                    st->dir, who, pid[0] ? pid : "?", lp);
+}
+
+/* errno values that mean "this process may not write here": a read-only file system (a DVD, a
+ * share mounted read-only) or permissions (another user's folder, an archive made read-only). */
+static int denied(int e) { return e == EROFS || e == EACCES || e == EPERM; }
+
 /* The run's lock: flock on OUT itself, which a user cannot delete from under a run (a lock on
  * OUT/.lock alone was lost with the file: a second run then made a new one and ran beside the
- * first), and on OUT/.lock, which holds the holder's pid for the message. */
-static irb_status take_lock(irb_store *st, irb_error *err)
+ * first), and on OUT/.lock, which holds the holder's pid for the message. When OUT/.lock cannot
+ * be opened for writing because the folder may not be written (denied()), *ro receives the errno
+ * and nothing is said in err: the caller decides. */
+static irb_status take_lock(irb_store *st, int *ro, irb_error *err)
 {
     char *lp = irb_path_join(st->dir, ".lock");
     if (!lp)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
     st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    st->lock_fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    st->lock_fd = st->dir_fd < 0 ? -1 : open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (st->lock_fd < 0 || st->dir_fd < 0) {
-        irb_status s =
-            irb_fail(err, IRB_IO, "%s: cannot open lock file: %s", st->dir_fd < 0 ? st->dir : lp, strerror(errno));
+        int e = errno;
+        irb_status s = IRB_IO;
+        if (st->dir_fd >= 0 && denied(e))
+            *ro = e;
+        else
+            s = irb_fail(err, IRB_IO, "%s: cannot open lock file: %s", st->dir_fd < 0 ? st->dir : lp, strerror(e));
         irb_free(lp);
         return s;
     }
     if (flock(st->dir_fd, LOCK_EX | LOCK_NB) != 0 || flock(st->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
-        char pid[32] = "";
-        ssize_t k = pread(st->lock_fd, pid, sizeof pid - 1, 0);
-        pid[k > 0 ? k : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        char who[96];
-        lock_holder(pid, who, sizeof who);
-        irb_status s = (e == EWOULDBLOCK)
-                           ? irb_fail(err, IRB_BUSY,
-                                      "%s: another irbis process (%s, pid %s) is using this output folder "
-                                      "(lock %s); wait for it to finish (or stop it) or choose another output folder",
-                                      st->dir, who, pid[0] ? pid : "?", lp)
-                           : irb_fail(err, IRB_IO, "%s: cannot lock: %s", lp, strerror(e));
+        irb_status s =
+            (e == EWOULDBLOCK) ? held_fail(st, lp, err) : irb_fail(err, IRB_IO, "%s: cannot lock: %s", lp, strerror(e));
         irb_free(lp);
         return s;
     }
@@ -199,32 +217,164 @@ static irb_status take_lock(irb_store *st, irb_error *err)
 /* Columns added to stores of earlier versions: the novelty score of images and sequences (NULL:
  * none); each image file's size and modification time when it was scanned (NULL in older stores:
  * recorded by the next scan) and whether this run's scan saw it. */
+static const char *const ADDED[][3] = {{"images", "novelty", "REAL"},
+                                       {"sequences", "novelty", "REAL"},
+                                       {"images", "fsize", "INTEGER"},
+                                       {"images", "fmtime", "INTEGER"},
+                                       {"images", "seen", "INTEGER NOT NULL DEFAULT 1"}};
+/* The tables SCHEMA makes, for a store that cannot be brought up to date (read-only). */
+static const char *const TABLES[] = {"params",    "state",   "images",     "sequences",
+                                     "image_seq", "reviews", "review_log", "gone"};
+
+/* 1 when column col of table can be read ("1": the table exists). */
+static int has_column(irb_store *st, const char *table, const char *col)
+{
+    char sql[128];
+    sqlite3_stmt *q = NULL;
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", col, table);
+    int have = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
+    sqlite3_finalize(q);
+    return have;
+}
+
 static irb_status add_columns(irb_store *st, irb_error *err)
 {
-    static const char *const col[][3] = {{"images", "novelty", "REAL"},
-                                         {"sequences", "novelty", "REAL"},
-                                         {"images", "fsize", "INTEGER"},
-                                         {"images", "fmtime", "INTEGER"},
-                                         {"images", "seen", "INTEGER NOT NULL DEFAULT 1"}};
-    for (size_t t = 0; t < sizeof col / sizeof *col; t++) {
+    for (size_t t = 0; t < sizeof ADDED / sizeof *ADDED; t++) {
         char sql[128];
-        sqlite3_stmt *q = NULL;
-        snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", col[t][1], col[t][0]);
-        int have = sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK;
-        sqlite3_finalize(q);
-        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", col[t][0], col[t][1], col[t][2]);
-        if (!have)
+        snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", ADDED[t][0], ADDED[t][1], ADDED[t][2]);
+        if (!has_column(st, ADDED[t][0], ADDED[t][1]))
             IRB_TRY(exec(st, sql, err));
     }
     return IRB_OK;
 }
 
-irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
+/* A read-only store is read as it is (no CREATE, no ALTER): one that lacks a table or column of
+ * this version is refused, naming it, instead of failing later in some query. */
+static irb_status check_schema(irb_store *st, irb_error *err)
+{
+    const char *table = NULL, *col = NULL;
+    /* a file that is no database fails here (SQLITE_NOTADB), said as such */
+    IRB_TRY(exec(st, "SELECT count(*) FROM sqlite_schema", err));
+    for (size_t t = 0; !table && t < sizeof TABLES / sizeof *TABLES; t++)
+        if (!has_column(st, TABLES[t], "1"))
+            table = TABLES[t];
+    for (size_t t = 0; !table && t < sizeof ADDED / sizeof *ADDED; t++)
+        if (!has_column(st, ADDED[t][0], ADDED[t][1]))
+            table = ADDED[t][0], col = ADDED[t][1];
+    if (!table)
+        return IRB_OK;
+    return irb_fail(err, IRB_UNSUPPORTED,
+                    "%s: written by an earlier irbis (it has no %s %s%s%s), and the folder is read-only, so it "
+                    "cannot be brought up to date: open it once where it is writable (e.g. irbis export on a "
+                    "writable copy)",
+                    st->dbpath, col ? "column" : "table", table, col ? "." : "", col ? col : "");
+}
+
+/* 0 when this process may not write path (denied()), its errno in *why; 1 otherwise (also when
+ * path does not exist yet). */
+static int writable(const char *path, int *why)
+{
+    if (faccessat(AT_FDCWD, path, W_OK, AT_EACCESS) == 0 || !denied(errno))
+        return 1;
+    *why = errno;
+    return 0;
+}
+
+/* A leftover OUT/irbis.sqlite-wal that is not empty holds commits not yet merged into the
+ * database file (a run or review killed, on a folder then made read-only or copied as it was).
+ * An immutable open ignores the -wal file: refused, instead of showing stale results. */
+static irb_status check_wal(irb_store *st, irb_error *err)
+{
+    char wal[PATH_MAX];
+    snprintf(wal, sizeof wal, "%s-wal", st->dbpath);
+    struct stat sb;
+    if (stat(wal, &sb) != 0 || sb.st_size == 0)
+        return IRB_OK;
+    return irb_fail(err, IRB_IO,
+                    "%s: the store has changes not yet merged into it (%lld bytes: its last run or review was "
+                    "stopped before closing it) and the folder is read-only, so they cannot be read: open it "
+                    "once where it is writable (e.g. irbis export on a writable copy of the folder, -wal included)",
+                    wal, (long long)sb.st_size);
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded (a '?', '#' or '%' in a folder's name). */
+static char *immutable_uri(const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF", tail[] = "?immutable=1";
+    size_t n = strlen(path);
+    char *u = irb_malloc(5 + 3 * n + sizeof tail), *o = u;
+    if (!u)
+        return NULL;
+    o += sprintf(o, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-~", *p)) {
+            *o++ = (char)*p;
+        } else {
+            *o++ = '%', *o++ = hex[*p >> 4], *o++ = hex[*p & 15];
+        }
+    }
+    memcpy(o, tail, sizeof tail);
+    return u;
+}
+
+/* Opens the store of a folder this process may not write, for a command that only reads. A
+ * shared flock on OUT keeps writers out: every run, export and writable review takes it
+ * exclusive, so this is refused while one holds the folder (a classify started before the folder
+ * was made read-only, its owner's review of a folder others may only read), and none can start
+ * while it is held. Where the folder itself cannot be written, SQLite could not create the -shm
+ * file a WAL reader needs: immutable=1 (no locks, no -shm, the database file alone) is safe there
+ * because no writer can hold the lock in a folder nobody may write, and the shared flock covers
+ * the one who may (its owner). A non-empty -wal is refused first (check_wal). Where only
+ * OUT/.lock or irbis.sqlite is denied, SQLite reads as usual, read-only. */
+static irb_status open_readonly(irb_store *st, int immutable, irb_error *err)
+{
+    st->readonly = 1;
+    st->dir_fd = open(st->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (st->dir_fd < 0)
+        return irb_fail(err, IRB_IO, "%s: cannot open: %s", st->dir, strerror(errno));
+    if (flock(st->dir_fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+        char *lp = irb_path_join(st->dir, ".lock");
+        irb_status s = lp ? held_fail(st, lp, err) : irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
+        irb_free(lp);
+        return s;
+    } /* another failure (a share without locks): nothing to wait for */
+    if (immutable)
+        IRB_TRY(check_wal(st, err));
+    char *uri = immutable ? immutable_uri(st->dbpath) : NULL;
+    if (immutable && !uri)
+        return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dir);
+    int rc = sqlite3_open_v2(uri ? uri : st->dbpath, &st->db,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0), NULL);
+    irb_free(uri);
+    if (rc != SQLITE_OK)
+        return irb_fail(err, IRB_IO, "%s: cannot open the results store: %s", st->dbpath,
+                        st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    sqlite3_busy_timeout(st->db, 5000);
+    return check_schema(st, err);
+}
+
+static irb_status open_readwrite(irb_store *st, irb_error *err)
+{
+    if (sqlite3_open_v2(st->dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        return irb_fail(err, IRB_IO, "%s: cannot open the results store: %s", st->dbpath,
+                        st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    sqlite3_busy_timeout(st->db, 5000);
+    /* WAL + synchronous=FULL: each commit is on disk when it returns, and a reader never sees
+     * a half-written batch. */
+    IRB_TRY(exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;", err));
+    IRB_TRY(exec(st, SCHEMA, err));
+    return add_columns(st, err);
+}
+
+/* reader: the caller only reads (opened read-only where the folder may not be written). */
+static irb_status store_open(const char *dir, int reader, irb_store **out, irb_error *err)
 {
     *out = NULL;
     if (!dir || !*dir)
         return irb_fail(err, IRB_INVALID_ARG, "no output folder given");
-    IRB_TRY(irb_mkdirs(dir, err));
+    if (!reader)
+        IRB_TRY(irb_mkdirs(dir, err));
     irb_store *st = irb_calloc(1, sizeof *st);
     if (!st)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", dir);
@@ -234,30 +384,42 @@ irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err)
         irb_fail(err, s, "%s: out of memory", dir);
         goto fail;
     }
-    if ((s = take_lock(st, err)) != IRB_OK)
-        goto fail;
-    if (sqlite3_open_v2(st->dbpath, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        s = irb_fail(err, IRB_IO, "%s: cannot open the results store: %s", st->dbpath,
-                     st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    int why = 0, dir_ok = writable(st->dir, &why), ro = !dir_ok || !writable(st->dbpath, &why);
+    const char *what = !dir_ok ? "" : "irbis.sqlite: "; /* denied: the folder, the store or its lock */
+    if (!ro && (s = take_lock(st, &why, err)) != IRB_OK) {
+        if (!why)
+            goto fail;
+        ro = 1, what = ".lock: ";
+        close(st->dir_fd);
+        st->dir_fd = -1;
+    }
+    if (ro && !reader) {
+        s = irb_fail(err, IRB_IO,
+                     "%s: the output folder is read-only (%s%s): results cannot be written there; make it "
+                     "writable or use a writable copy (irbis review can browse it as it is)",
+                     st->dir, what, strerror(why));
         goto fail;
     }
-    sqlite3_busy_timeout(st->db, 5000);
-    /* WAL + synchronous=FULL: each commit is on disk when it returns, and a reader never sees
-     * a half-written batch. */
-    if ((s = exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;", err)) != IRB_OK)
-        goto fail;
-    if ((s = exec(st, SCHEMA, err)) != IRB_OK || (s = add_columns(st, err)) != IRB_OK)
+    if ((s = ro ? open_readonly(st, !dir_ok, err) : open_readwrite(st, err)) != IRB_OK)
         goto fail;
     *out = st;
     return IRB_OK;
 fail:
-    if (s == IRB_CORRUPT) /* say the way out: the store cannot be repaired here */
+    if (s == IRB_CORRUPT && !st->readonly) /* say the way out: the store cannot be repaired here */
         irb_error_append(err, " (the results store is damaged: `irbis classify ... --restart` sets it aside as "
                               "irbis.sqlite.damaged-TIME and starts over)");
     irb_store_close(st);
     return s;
 }
+
+irb_status irb_store_open(const char *dir, irb_store **out, irb_error *err) { return store_open(dir, 0, out, err); }
+
+irb_status irb_store_open_reader(const char *dir, irb_store **out, irb_error *err)
+{
+    return store_open(dir, 1, out, err);
+}
+
+int irb_store_readonly(const irb_store *st) { return st->readonly; }
 
 irb_status irb_store_set_aside(const char *dir, char *aside, size_t size, irb_error *err)
 {

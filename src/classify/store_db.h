@@ -15,7 +15,8 @@
 struct irb_store {
     sqlite3 *db;
     char *dir, *dbpath;
-    int lock_fd, dir_fd; /* the run's flocks: OUT/.lock and OUT */
+    int lock_fd, dir_fd; /* the run's flocks: OUT/.lock and OUT (a reader's: OUT, shared) */
+    int readonly;        /* opened by irb_store_open_reader in a folder it may not write */
     sqlite3_stmt *add, *keep, *find, *find_path, *pending, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
     sqlite3_stmt *novelty;

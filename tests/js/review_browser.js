@@ -5,6 +5,7 @@
 //           showed before and after the reload
 //   show:   prints the labels the page shows (after a server restart)
 //   accept: presses a (accept the page), prints the labels shown
+//   readonly: a read-only OUT: what the page says on load, then after a class key (refused)
 // Output: one JSON object on stdout.
 'use strict';
 const puppeteer = require('puppeteer-core');
@@ -80,6 +81,18 @@ async function main() {
       out.after_reload = await shown(page);
     } else if (step === 'show') {
       out.after_reload = await shown(page);
+    } else if (step === 'readonly') {
+      const text = () => page.$eval('#status', (e) => ({text: e.textContent, error: e.className === 'error'}));
+      out.flag = await page.$eval('body', (b) => b.dataset.readonly || '');
+      out.export_disabled = await page.$eval('#export', (b) => b.disabled);
+      out.on_load = await text();
+      out.before = await shown(page);
+      await page.keyboard.press('1');
+      await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('not stored'),
+        {timeout: 10000});
+      out.after_key = await text();
+      out.after = await shown(page);
+      out.thumbs_loaded = await page.$$eval('.card img', (is) => is.filter((i) => i.naturalWidth > 0).length);
     } else if (step === 'accept') {
       out.before = await shown(page);
       await page.keyboard.press('a');

@@ -38,12 +38,13 @@ def classify(fx, sv, out, *extra):
 
 
 class Server:
-    """irbis review OUT --port 0, its URL parsed from what it prints."""
+    """irbis review OUT --port 0, its URL parsed from what it prints; prefix: a command that runs it
+    (one that ends by exec'ing its arguments, so signals reach irbis)."""
 
-    def __init__(self, out, *extra):
+    def __init__(self, out, *extra, prefix=()):
         self.out = out
-        self.p = subprocess.Popen([F.BIN, 'review', out, '--port', '0'] + list(extra), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True)
+        self.p = subprocess.Popen(list(prefix) + [F.BIN, 'review', out, '--port', '0'] + list(extra),
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         atexit.register(lambda p=self.p: p.poll() is None and p.kill())  # a failed test leaves no server
         self.url = None
         for line in self.p.stdout:

@@ -23,7 +23,9 @@ static const char USAGE[] =
     "of OUT/ (the output folder of `irbis classify`) sequence by sequence and correct them. Every\n"
     "correction is stored in OUT/irbis.sqlite the moment it is made (method human). On exit\n"
     "(Ctrl-C) the outputs (predictions.csv, camtrap-dp/, megadetector.json, ..., sorted/) are\n"
-    "rewritten with them; `irbis export OUT/` does the same at any time.\n"
+    "rewritten with them; `irbis export OUT/` does the same at any time. A read-only OUT/ (a\n"
+    "read-only share, a DVD, another user's folder) is served for browsing: labels cannot be saved\n"
+    "there, and the outputs are not rewritten; --write-labels works on it.\n"
     "\n"
     "options:\n"
     "      --port N            port (default 0: any free port)\n"
@@ -134,8 +136,11 @@ static int serve(irb_review_t *rv, const review_cli *o)
     int v6 = strchr(host, ':') != NULL;
     printf("irbis review: %s (survey %s)\n", o->out, irb_review_survey(rv));
     printf("    http://%s%s%s:%u/?token=%s\n", v6 ? "[" : "", host, v6 ? "]" : "", review_server_port(s), token);
+    int ro = irb_review_readonly(rv);
+    if (ro)
+        printf("%s is read-only: browsing only, labels cannot be saved.\n", o->out);
     printf("Open the URL above in a browser; Ctrl-C stops%s.\n",
-           o->no_export ? "" : " and rewrites the outputs with the corrections");
+           o->no_export || ro ? "" : " and rewrites the outputs with the corrections");
     fflush(stdout);
     char byte;
     while (read(stop_pipe[0], &byte, 1) < 0 && errno == EINTR)
@@ -146,6 +151,11 @@ static int serve(irb_review_t *rv, const review_cli *o)
     fprintf(stderr, "irbis review: stopped (%lld requests served, %lld refused)\n", served, refused);
     if (o->no_export)
         return CLI_OK;
+    if (ro) {
+        fprintf(stderr, "irbis review: %s is read-only: the outputs were not rewritten (nothing was changed)\n",
+                o->out);
+        return CLI_OK;
+    }
     if (irb_review_export(rv, &err) != IRB_OK)
         return cli_fail("review", &err);
     cli_outputs_notes("review", &err, NULL);

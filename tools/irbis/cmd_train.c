@@ -65,7 +65,15 @@ static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, 
     while (dl > 1 && dir[dl - 1] == '/') /* OUT/ names OUT/review-labels.csv, not OUT//... */
         dl--;
     snprintf(csv, size, "%.*s/review-labels.csv", dl, dir);
-    if (irb_review_open(dir, &rv, &err) != IRB_OK || irb_review_write_labels(rv, csv, &n, &err) != IRB_OK) {
+    if (irb_review_open(dir, &rv, &err) == IRB_OK && irb_review_readonly(rv)) { /* csv cannot be written there */
+        cli_error("train",
+                  "%s is read-only: its human labels cannot be written to %s; write them elsewhere first "
+                  "(irbis review %s --write-labels FILE.csv) and give --labels FILE.csv",
+                  dir, csv, dir);
+        irb_review_close(rv);
+        return -1;
+    }
+    if (!rv || irb_review_write_labels(rv, csv, &n, &err) != IRB_OK) {
         cli_fail("train", &err);
         irb_review_close(rv);
         return -1;

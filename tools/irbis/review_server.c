@@ -99,6 +99,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c, irb_status st, const
     return send_text(c, code, err->message[0] ? err->message : irb_status_name(st));
 }
 
+/* A failure to store (a label, the outputs): 403 with the cause on a read-only folder, where
+ * nothing can be stored ("OUT is read-only: labels cannot be saved"), else as send_error. */
+static enum MHD_Result send_store_error(review_server *s, struct MHD_Connection *c, irb_status st, const irb_error *err)
+{
+    if (!irb_review_readonly(s->rv))
+        return send_error(c, st, err);
+    atomic_fetch_add(&s->refused, 1);
+    return send_text(c, MHD_HTTP_FORBIDDEN, err->message);
+}
+
 static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, int png)
 {
     struct stat sb;
@@ -249,7 +259,7 @@ static enum MHD_Result api_label(review_server *s, struct MHD_Connection *c, req
         char ok[64];
         snprintf(ok, sizeof ok, "{\"stored\": %d}\n", n);
         r = st == IRB_OK ? send_buf(c, MHD_HTTP_OK, "application/json", ok, strlen(ok), MHD_RESPMEM_MUST_COPY, NULL)
-                         : send_error(c, st, &err);
+                         : send_store_error(s, c, st, &err);
     }
     free(seqs);
     free(labels);
@@ -263,7 +273,7 @@ static enum MHD_Result api_export(review_server *s, struct MHD_Connection *c)
     irb_status st = irb_review_export(s->rv, &err);
     pthread_mutex_unlock(&s->lock);
     if (st != IRB_OK)
-        return send_error(c, st, &err);
+        return send_store_error(s, c, st, &err);
     return send_text(c, MHD_HTTP_OK, err.warning ? err.message : "outputs rewritten");
 }
 

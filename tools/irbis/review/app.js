@@ -243,6 +243,11 @@
     });
     document.addEventListener('keydown', onKey);
     await load(false);
+    if (info.readonly) { /* browsing only: a label sent is refused (403) with the same words */
+      document.body.dataset.readonly = '1';
+      $('export').disabled = true;
+      status(info.out + ' is read-only: browsing only, labels cannot be saved', true);
+    }
     document.body.dataset.ready = '1';
   }
   start();
