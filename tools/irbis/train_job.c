@@ -315,9 +315,11 @@ static long image_units(train_job *j, const train_opts *o, const size_t *first_r
             fi[m] = (irb_fold_item){.path = it[m].path, .label = -1};
         if (fi && irb_folds_assign(fi, n_img, &fo, unit_out, NULL) == IRB_OK)
             n_units = fo.k;
-        else if (fi && n_img < (size_t)fo.k) /* too few images: said by the training's CV */
+        else if (fi && n_img < (size_t)fo.k) { /* too few images (or none): said by the caller or the CV */
             for (size_t m = 0; m < n_img; m++)
-                unit_out[m] = (int)m, n_units = (long)n_img;
+                unit_out[m] = (int)m;
+            n_units = (long)n_img;
+        }
         free(fi);
         *what = "blocks of path order (no times or sequence ids)";
     }
