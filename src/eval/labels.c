@@ -14,9 +14,14 @@
 /* ---- paths ----------------------------------------------------------------------------------- */
 
 /* Removes "./" components and repeated '/' in place ("./a//./b" -> "a/b"); a trailing "/." goes
- * too. Case, extensions and ".." stay as they are: paths are compared byte for byte. */
+ * too. A backslash is a '/': labels written on Windows (Timelapse, Excel) separate folders with
+ * it (CAM01, backslash, IMG_0001.JPG; or a drive letter in front), and no camera puts one in a
+ * file name. Case, extensions and ".." stay as they are: paths are otherwise compared byte for
+ * byte. */
 static void normalise(char *p)
 {
+    for (char *s = strchr(p, '\\'); s; s = strchr(s + 1, '\\'))
+        *s = '/';
     char *w = p;
     const char *r = p;
     while (*r) {

@@ -1,7 +1,11 @@
 #!/usr/bin/python3
 """The training side fed as real users feed it (the hostile training test):
 - `irbis train FEATURES` with a labels file none of whose rows match a feature row said 'out of
-  memory' (the CV units of zero images failed); it names the cause now."""
+  memory' (the CV units of zero images failed); it names the cause now;
+- labels written on Windows (Timelapse, Excel): `CAM01\\IMG_0001.JPG`, or a drive letter and the
+  folders of another machine in front, matched no image (train --images stopped with '0
+  labelled images', and a file half of whose rows were so lost trained on the rest); a backslash
+  is a '/' now."""
 import csv
 import os
 import shutil
@@ -12,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from testlib import BIN, CT, MODEL, check, finish, make_tree, tmpdir, write_features  # noqa: E402
 
 TMP = tmpdir('hostile_training')
+SURVEY = os.path.join(TMP, 'survey')
 
 
 def run(*args):
@@ -23,6 +28,46 @@ def write_rows(path, rows, header=('path', 'label')):
         w = csv.writer(f)
         w.writerow(header)
         w.writerows(rows)
+
+
+def make_survey():
+    """12 MLWIC frames (6 empty, 6 animal) as SURVEY/CAM01 and CAM02/IMG_000N.JPG (links); returns
+    the rows (relative path, label)."""
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    empty = [r for r in rows if r['label'] == 'empty'][:6]
+    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:6]
+    files, out = {}, []
+    for i, r in enumerate(x for pair in zip(empty, animal) for x in pair):
+        rel = 'CAM%02d/IMG_%04d.JPG' % (1 + i // 6, i)
+        files[rel] = os.path.abspath(os.path.join(CT, r['path']))
+        out.append((rel, r['label']))
+    make_tree(SURVEY, files)
+    return out
+
+
+def train_images(name, labels, *extra):
+    """irbis train --images SURVEY, the smallest recipe; returns (result, the out-of-fold predictions'
+    paths or None)."""
+    out = os.path.join(TMP, name + '.irbis')
+    r = run('train', '--images', SURVEY, '--labels', labels, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '-o', out, *extra)
+    pred = os.path.join(TMP, name + '.train', 'predictions_RN2.csv')
+    paths = sorted(row['path'] for row in csv.DictReader(open(pred))) if r.returncode in (0, 1) else None
+    return r, paths
+
+
+def backslash_paths(rows):
+    """Windows separators select the same images as '/' (counted here from the labels)."""
+    lab = os.path.join(TMP, 'windows.csv')
+    win = [[p.replace('/', '\\'), l] for p, l in rows[:6]]
+    win += [['C:\\Users\\jane\\Survey 2023\\' + p.replace('/', '\\'), l] for p, l in rows[6:]]
+    write_rows(lab, win)
+    r, paths = train_images('windows', lab)
+    want = sorted(p for p, _ in rows)
+    check(r.returncode == 0 and paths == want,
+          'train --images, backslash label paths: all %d images selected (rc %d, %s; %s)' %
+          (len(want), r.returncode, paths and len(paths), r.stderr.strip()[-300:]))
 
 
 def train_features_unmatched():
@@ -42,6 +87,8 @@ def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     train_features_unmatched()
+    rows = make_survey()
+    backslash_paths(rows)
     finish()
 
 

@@ -34,8 +34,8 @@ const char train_usage[] =
     "  --max-iter N          L-BFGS iteration cap (default 5000)\n"
     "  -o FILE               the classifier file to write\n"
     "Labels match feature rows as in evaluate and experiment (docs/evaluation.md): the same path, else\n"
-    "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored; two labels\n"
-    "matching one image equally well are an error). Flipped rows take their image's label.\n";
+    "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored, '\\' is '/';\n"
+    "two labels matching one image equally well are an error). Flipped rows take their image's label.\n";
 
 /* ---- a string -> int table (the library's irb_strmap, made on first use) ------------------- */
 
