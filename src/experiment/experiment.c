@@ -1787,6 +1787,33 @@ static irb_status save_row_parts(exp_ctx *c, int r, double weight, irb_pipeline 
     return IRB_OK;
 }
 
+/* Where --save writes the pipeline: --save-to, else DIR/pipeline.irbis. */
+static void save_path_of(const irb_experiment_opts *o, char *path, size_t size)
+{
+    if (o->save_path)
+        snprintf(path, size, "%s", o->save_path);
+    else
+        snprintf(path, size, "%s/pipeline.irbis", o->out_dir);
+}
+
+/* The pipeline's file is tried before the features are computed: a folder of that name, or a
+ * folder that cannot take the file, used to stop the run only after its hours of work. */
+static irb_status check_save_path(const irb_experiment_opts *o, irb_error *err)
+{
+    char path[4096];
+    struct stat st;
+    irb_atomic_file af;
+    if (!o->save)
+        return IRB_OK;
+    save_path_of(o, path, sizeof path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return irb_fail(err, IRB_IO, "%s: a folder, not a pipeline file: name the file to write (e.g. %s.irbis)", path,
+                        path);
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    irb_atomic_abort(&af);
+    return IRB_OK;
+}
+
 static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *const *probs, irb_error *err)
 {
     const irb_experiment_opts *o = c->o;
@@ -1822,10 +1849,7 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
             p->cv_accuracy = res->rows[i].accuracy;
     if (s == IRB_OK)
         s = save_row_parts(c, r, 1.0, p, err);
-    if (o->save_path)
-        snprintf(path, sizeof path, "%s", o->save_path);
-    else
-        snprintf(path, sizeof path, "%s/pipeline.irbis", o->out_dir);
+    save_path_of(o, path, sizeof path);
     if (s == IRB_OK)
         s = irb_pipeline_save(p, path, err);
     if (s == IRB_OK) {
@@ -1852,7 +1876,8 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     size_t n_all = 0;
     IRB_TRY(check_rows(o, c.want, err));
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
+        return irb_fail(err, IRB_IO, "%s: cannot create the output folder: %s", o->out_dir, strerror(errno));
+    IRB_TRY(check_save_path(o, err));
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
     if (!o->cache_dir)
         snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);

@@ -5,7 +5,10 @@
 - labels written on Windows (Timelapse, Excel): `CAM01\\IMG_0001.JPG`, or a drive letter and the
   folders of another machine in front, matched no image (train --images stopped with '0
   labelled images', and a file half of whose rows were so lost trained on the rest); a backslash
-  is a '/' now."""
+  is a '/' now;
+- train --images -o naming an existing folder, or a file in a folder that does not exist (with
+  --report elsewhere), ran the whole cross-validation and training and failed only at the save;
+  it stops before computing anything now, naming the path."""
 import csv
 import os
 import shutil
@@ -70,6 +73,22 @@ def backslash_paths(rows):
           (len(want), r.returncode, paths and len(paths), r.stderr.strip()[-300:]))
 
 
+def save_path_first(lab):
+    """An unusable -o stops train --images before any feature is computed."""
+    folder = os.path.join(TMP, 'a_folder')
+    os.makedirs(folder)
+    r = run('train', '--images', SURVEY, '--labels', lab, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '-o', folder)
+    table = os.path.join(folder + '.train', 'table.csv')
+    check(r.returncode == 3 and 'a folder' in r.stderr and not os.path.exists(table),
+          'train --images -o FOLDER: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+    report = os.path.join(TMP, 'elsewhere.train')
+    r = run('train', '--images', SURVEY, '--labels', lab, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '--report', report, '-o', os.path.join(TMP, 'no', 'such', 'p.irbis'))
+    check(r.returncode == 3 and 'no/such/p.irbis' in r.stderr and not os.path.exists(os.path.join(report, 'table.csv')),
+          'train --images -o MISSING/p.irbis: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+
+
 def train_features_unmatched():
     """Labels that match no feature row: said as such, not 'out of memory'."""
     import numpy as np
@@ -89,6 +108,9 @@ def main():
     train_features_unmatched()
     rows = make_survey()
     backslash_paths(rows)
+    lab = os.path.join(TMP, 'labels.csv')
+    write_rows(lab, rows)
+    save_path_first(lab)
     finish()
 
 
