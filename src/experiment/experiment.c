@@ -180,9 +180,11 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     irb_scan_opts so = {.names_only = 1};
     irb_scan_t *scan = NULL;
     irb_scan_row row;
-    irb_status s = irb_scan_open(o->images && *o->images ? o->images : ".", &so, &scan, err);
     size_t cap = 0;
     *out = NULL, *n = 0;
+    /* a missing folder is said (its IRB_NOT_FOUND is not the end of a scan: "0 labelled images") */
+    IRB_TRY(irb_scan_open(o->images && *o->images ? o->images : ".", &so, &scan, err));
+    irb_status s = IRB_OK;
     while (s == IRB_OK && (s = irb_scan_next(scan, &row)) == IRB_OK) {
         if (row.status == IRB_ROW_ERROR)
             continue; /* an unreadable folder: its labelled images are reported as unmatched */
@@ -277,7 +279,12 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         d->has_time |= d->stamp[i][0] != 0;
         d->has_seq |= d->seqid[i][0] != 0;
     }
-    if (s == IRB_OK && m < 10)
+    if (s == IRB_OK && m < 10 && unmatched) /* the warning it overwrites is the cause */
+        s = irb_fail(err, IRB_INVALID_ARG,
+                     "%s: %zu labelled images under %s (the experiment needs at least 10): %zu of its %zu label "
+                     "row(s) match no file there, e.g. '%s' (row %zu; case counts, docs/evaluation.md)",
+                     o->labels, m, o->images, unmatched, lab.n, lab.path[ex], lab.row[ex] + 1);
+    else if (s == IRB_OK && m < 10)
         s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images under %s; the experiment needs at least 10",
                      o->labels, m, o->images);
     if (s == IRB_OK)

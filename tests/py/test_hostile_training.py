@@ -8,7 +8,11 @@
   is a '/' now;
 - train --images -o naming an existing folder, or a file in a folder that does not exist (with
   --report elsewhere), ran the whole cross-validation and training and failed only at the save;
-  it stops before computing anything now, naming the path."""
+  it stops before computing anything now, naming the path;
+- train --images with a missing --images folder said '0 labelled images under FOLDER' (the scan's
+  'not found' was taken for its end); it says the folder cannot be opened now. A labels file none
+  of whose rows matched (paths in another case) said only '0 labelled images': it names an
+  unmatched row now."""
 import csv
 import os
 import shutil
@@ -89,6 +93,20 @@ def save_path_first(lab):
           'train --images -o MISSING/p.irbis: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
 
 
+def nothing_selected(rows, lab):
+    """A missing images folder, and labels whose paths differ in case from the files: the cause."""
+    r = run('train', '--images', os.path.join(TMP, 'nosuch'), '--labels', lab, '--model', MODEL, '--size', '64',
+            '--quiet', '-o', os.path.join(TMP, 'nosuch.irbis'))
+    check(r.returncode == 3 and 'nosuch: cannot open the folder' in r.stderr,
+          'train --images MISSING: the folder is named (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+    lower = os.path.join(TMP, 'lower.csv')
+    write_rows(lower, [[p.lower(), l] for p, l in rows])
+    r, _ = train_images('lower', lower)
+    check(r.returncode == 3 and "e.g. 'cam01/img_0000.jpg' (row 1" in r.stderr,
+          'train --images, labels in another case: an unmatched row is named (rc %d: %s)' %
+          (r.returncode, r.stderr.strip()))
+
+
 def train_features_unmatched():
     """Labels that match no feature row: said as such, not 'out of memory'."""
     import numpy as np
@@ -111,6 +129,7 @@ def main():
     lab = os.path.join(TMP, 'labels.csv')
     write_rows(lab, rows)
     save_path_first(lab)
+    nothing_selected(rows, lab)
     finish()
 
 
