@@ -12,7 +12,10 @@
 - train --images with a missing --images folder said '0 labelled images under FOLDER' (the scan's
   'not found' was taken for its end); it says the folder cannot be opened now. A labels file none
   of whose rows matched (paths in another case) said only '0 labelled images': it names an
-  unmatched row now."""
+  unmatched row now;
+- evaluate of an empty-vs-animal classifier's predictions against the species labels it was
+  trained from (the README's loop: the same labels.csv) counted every animal as an error (a
+  'bobcat' is no p_ column): accuracy = the share of empties. The task's rule applies now."""
 import csv
 import os
 import shutil
@@ -107,6 +110,24 @@ def nothing_selected(rows, lab):
           (r.returncode, r.stderr.strip()))
 
 
+def evaluate_empty_task():
+    """Species labels against p_empty/p_animal: every label but empty is an animal."""
+    pred = os.path.join(TMP, 'pred.csv')
+    truth = [('c/%d.jpg' % i, ['empty', 'bobcat', 'Empty', 'Snow leopard'][i % 4]) for i in range(8)]
+    with open(pred, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'p_empty', 'p_animal'])
+        for p, l in truth:
+            e = 0.9 if l.lower() == 'empty' else 0.1
+            w.writerow([p, e, 1 - e])
+    lab = os.path.join(TMP, 'species.csv')
+    write_rows(lab, truth)
+    r = run('evaluate', pred, '--labels', lab)
+    check(r.returncode == 0 and 'accuracy           1.0000' in r.stdout and "e.g. 'bobcat'" in r.stderr,
+          'evaluate empty/animal predictions with species labels: the task rule (%s %s)' %
+          (r.stdout.strip()[:200], r.stderr.strip()))
+
+
 def train_features_unmatched():
     """Labels that match no feature row: said as such, not 'out of memory'."""
     import numpy as np
@@ -124,6 +145,7 @@ def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     train_features_unmatched()
+    evaluate_empty_task()
     rows = make_survey()
     backslash_paths(rows)
     lab = os.path.join(TMP, 'labels.csv')
