@@ -15,7 +15,9 @@
   unmatched row now;
 - evaluate of an empty-vs-animal classifier's predictions against the species labels it was
   trained from (the README's loop: the same labels.csv) counted every animal as an error (a
-  'bobcat' is no p_ column): accuracy = the share of empties. The task's rule applies now."""
+  'bobcat' is no p_ column): accuracy = the share of empties. The task's rule applies now;
+- a labels file saved by a European Excel ('path;label') or with 'Path,Label' said only "no
+  column 'path'"; the message shows the header read and the rule."""
 import csv
 import os
 import shutil
@@ -128,6 +130,16 @@ def evaluate_empty_task():
           (r.stdout.strip()[:200], r.stderr.strip()))
 
 
+def header_said(rows):
+    """A ';'-separated labels file: the refusal shows what the header was read as."""
+    semi = os.path.join(TMP, 'semicolon.csv')
+    with open(semi, 'w', newline='') as f:
+        csv.writer(f, delimiter=';', lineterminator='\r\n').writerows([('path', 'label')] + rows)
+    r, _ = train_images('semicolon', semi)
+    check(r.returncode == 3 and "the first 'path;label'" in r.stderr,
+          "train --images, labels 'path;label': the header read is shown (rc %d: %s)" % (r.returncode, r.stderr.strip()))
+
+
 def train_features_unmatched():
     """Labels that match no feature row: said as such, not 'out of memory'."""
     import numpy as np
@@ -152,6 +164,7 @@ def main():
     write_rows(lab, rows)
     save_path_first(lab)
     nothing_selected(rows, lab)
+    header_said(rows)
     finish()
 
 
