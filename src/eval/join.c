@@ -1,6 +1,7 @@
 /* Joining predictions with labels: image-level and sequence-level samples for irb_evaluate. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -27,11 +28,36 @@ void irb_joined_release(irb_joined *j)
     memset(j, 0, sizeof *j);
 }
 
+/* The index of class `name` among the predictions' classes, or -1. */
+static int pred_class(const irb_predictions *p, const char *name)
+{
+    for (size_t c = 0; c < p->n_classes; c++)
+        if (!strcmp(p->classes[c], name))
+            return (int)c;
+    return -1;
+}
+
+/* An empty-vs-animal classifier (classes exactly empty and animal, as train and experiment name
+ * them) is judged by the task's rule: a label that is no class is an animal unless it is 'empty'
+ * in any case. The labels it was trained from say 'bobcat', and each counted as an error. */
+static int empty_task_class(const irb_predictions *p, const char *label, size_t *mapped, const char **example)
+{
+    int e = pred_class(p, "empty"), a = pred_class(p, "animal");
+    if (p->n_classes != 2 || e < 0 || a < 0 || pred_class(p, label) >= 0)
+        return -1;
+    ++*mapped;
+    if (!*example && strcasecmp(label, "empty") != 0)
+        *example = label;
+    return strcasecmp(label, "empty") ? a : e;
+}
+
 /* The class list: prediction classes, then labels not among them; cls[i] receives the class of
  * prediction row i's label (-1: unlabelled). */
 static irb_status build_classes(const irb_predictions *p, const irb_labels *l, const long *match, irb_joined *j,
-                                int *cls)
+                                int *cls, irb_error *err)
 {
+    size_t mapped = 0;
+    const char *example = NULL;
     irb_strmap *ix = NULL; /* class name -> index */
     j->classes = irb_calloc(p->n_classes + l->n + 1, sizeof *j->classes);
     irb_status st = j->classes ? irb_strmap_new(p->n_classes + 16, &ix, NULL) : IRB_NOMEM;
@@ -47,7 +73,11 @@ static irb_status build_classes(const irb_predictions *p, const irb_labels *l, c
         if (match[i] < 0)
             continue;
         const char *name = l->label[match[i]];
-        int64_t k;
+        int64_t k = empty_task_class(p, name, &mapped, &example);
+        if (k >= 0) {
+            cls[i] = (int)k;
+            continue;
+        }
         if ((st = irb_strmap_add(ix, name, strlen(name), (int64_t)j->n_classes, &k, NULL)) != IRB_OK)
             break;
         if ((size_t)k == j->n_classes) {
@@ -61,6 +91,11 @@ static irb_status build_classes(const irb_predictions *p, const irb_labels *l, c
         cls[i] = (int)k;
     }
     irb_strmap_free(ix);
+    if (st == IRB_OK && mapped)
+        irb_warn_more(err,
+                      "%zu label(s) that are not the classifier's classes judged by its task, empty vs animal "
+                      "(every label but 'empty' is an animal), e.g. '%s'",
+                      mapped, example ? example : "Empty");
     return st;
 }
 
@@ -179,7 +214,7 @@ irb_status irb_join_labels(const irb_predictions *p, const irb_labels *l, irb_jo
     irb_status st = irb_labels_match(l, (const char *const *)p->path, p->n, match, err);
     if (st == IRB_OK)
         out->n_labels_unmatched = irb_labels_unmatched(l, match, p->n, &out->unmatched_example);
-    if (st == IRB_OK && (st = build_classes(p, l, match, out, cls)) == IRB_OK &&
+    if (st == IRB_OK && (st = build_classes(p, l, match, out, cls, err)) == IRB_OK &&
         (st = image_level(p, cls, out)) == IRB_OK && p->sequence)
         st = sequence_level(p, cls, out);
     irb_free(match);

@@ -14,9 +14,14 @@
 /* ---- paths ----------------------------------------------------------------------------------- */
 
 /* Removes "./" components and repeated '/' in place ("./a//./b" -> "a/b"); a trailing "/." goes
- * too. Case, extensions and ".." stay as they are: paths are compared byte for byte. */
+ * too. A backslash is a '/': labels written on Windows (Timelapse, Excel) separate folders with
+ * it (CAM01, backslash, IMG_0001.JPG; or a drive letter in front), and no camera puts one in a
+ * file name. Case, extensions and ".." stay as they are: paths are otherwise compared byte for
+ * byte. */
 static void normalise(char *p)
 {
+    for (char *s = strchr(p, '\\'); s; s = strchr(s + 1, '\\'))
+        *s = '/';
     char *w = p;
     const char *r = p;
     while (*r) {
@@ -149,9 +154,12 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
     source = source ? source : "labels";
     int cp = irb_table_column(t, path_col ? path_col : "path"),
         cl = irb_table_column(t, label_col ? label_col : "label");
-    if (cp < 0 || cl < 0)
-        return irb_fail(err, IRB_NOT_FOUND, "%s: no column '%s'", source,
-                        cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"));
+    if (cp < 0 || cl < 0) /* the header as read: "path;label" (European Excel), "Path", "label " */
+        return irb_fail(err, IRB_NOT_FOUND,
+                        "%s: no column '%s': its header has %d column(s), the first '%s' (names are exact, "
+                        "in lower case; columns are separated by commas, not ';' or tabs)",
+                        source, cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"), t->ncol,
+                        t->ncol ? t->name[0] : "");
     size_t cap = t->nrow ? t->nrow : 1;
     out->path = irb_calloc(cap, sizeof *out->path);
     out->label = irb_calloc(cap, sizeof *out->label);

@@ -181,9 +181,11 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     irb_scan_opts so = {.names_only = 1};
     irb_scan_t *scan = NULL;
     irb_scan_row row;
-    irb_status s = irb_scan_open(o->images && *o->images ? o->images : ".", &so, &scan, err);
     size_t cap = 0;
     *out = NULL, *n = 0;
+    /* a missing folder is said (its IRB_NOT_FOUND is not the end of a scan: "0 labelled images") */
+    IRB_TRY(irb_scan_open(o->images && *o->images ? o->images : ".", &so, &scan, err));
+    irb_status s = IRB_OK;
     while (s == IRB_OK && (s = irb_scan_next(scan, &row)) == IRB_OK) {
         if (row.status == IRB_ROW_ERROR)
             continue; /* an unreadable folder: its labelled images are reported as unmatched */
@@ -378,7 +380,12 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         d->has_time |= d->stamp[i][0] != 0;
         d->has_seq |= d->seqid[i][0] != 0;
     }
-    if (s == IRB_OK && m < 10)
+    if (s == IRB_OK && m < 10 && unmatched) /* the warning it overwrites is the cause */
+        s = irb_fail(err, IRB_INVALID_ARG,
+                     "%s: %zu labelled images under %s (the experiment needs at least 10): %zu of its %zu label "
+                     "row(s) match no file there, e.g. '%s' (row %zu; case counts, docs/evaluation.md)",
+                     o->labels, m, o->images, unmatched, lab.n, lab.path[ex], lab.row[ex] + 1);
+    else if (s == IRB_OK && m < 10)
         s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images under %s; the experiment needs at least 10",
                      o->labels, m, o->images);
     if (s == IRB_OK)
@@ -1888,6 +1895,33 @@ static irb_status save_row_parts(exp_ctx *c, int r, double weight, irb_pipeline 
     return IRB_OK;
 }
 
+/* Where --save writes the pipeline: --save-to, else DIR/pipeline.irbis. */
+static void save_path_of(const irb_experiment_opts *o, char *path, size_t size)
+{
+    if (o->save_path)
+        snprintf(path, size, "%s", o->save_path);
+    else
+        snprintf(path, size, "%s/pipeline.irbis", o->out_dir);
+}
+
+/* The pipeline's file is tried before the features are computed: a folder of that name, or a
+ * folder that cannot take the file, used to stop the run only after its hours of work. */
+static irb_status check_save_path(const irb_experiment_opts *o, irb_error *err)
+{
+    char path[4096];
+    struct stat st;
+    irb_atomic_file af;
+    if (!o->save)
+        return IRB_OK;
+    save_path_of(o, path, sizeof path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return irb_fail(err, IRB_IO, "%s: a folder, not a pipeline file: name the file to write (e.g. %s.irbis)", path,
+                        path);
+    IRB_TRY(irb_atomic_open(&af, path, err));
+    irb_atomic_abort(&af);
+    return IRB_OK;
+}
+
 static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *const *probs, irb_error *err)
 {
     const irb_experiment_opts *o = c->o;
@@ -1923,10 +1957,7 @@ static irb_status save_pipeline(exp_ctx *c, irb_experiment_result *res, double *
             p->cv_accuracy = res->rows[i].accuracy;
     if (s == IRB_OK)
         s = save_row_parts(c, r, 1.0, p, err);
-    if (o->save_path)
-        snprintf(path, sizeof path, "%s", o->save_path);
-    else
-        snprintf(path, sizeof path, "%s/pipeline.irbis", o->out_dir);
+    save_path_of(o, path, sizeof path);
     if (s == IRB_OK)
         s = irb_pipeline_save(p, path, err);
     if (s == IRB_OK) {
@@ -1953,7 +1984,8 @@ irb_status irb_experiment_run(const irb_experiment_opts *o, irb_experiment_resul
     size_t n_all = 0;
     IRB_TRY(check_rows(o, c.want, err));
     if (mkdir(o->out_dir, 0777) != 0 && errno != EEXIST)
-        return irb_fail(err, IRB_IO, "%s: cannot create the output folder", o->out_dir);
+        return irb_fail(err, IRB_IO, "%s: cannot create the output folder: %s", o->out_dir, strerror(errno));
+    IRB_TRY(check_save_path(o, err));
     snprintf(c.cache_dir, sizeof c.cache_dir, "%s", o->cache_dir ? o->cache_dir : "");
     if (!o->cache_dir)
         snprintf(c.cache_dir, sizeof c.cache_dir, "%s/cache", o->out_dir);

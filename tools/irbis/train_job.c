@@ -34,8 +34,8 @@ const char train_usage[] =
     "  --max-iter N          L-BFGS iteration cap (default 5000)\n"
     "  -o FILE               the classifier file to write\n"
     "Labels match feature rows as in evaluate and experiment (docs/evaluation.md): the same path, else\n"
-    "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored; two labels\n"
-    "matching one image equally well are an error). Flipped rows take their image's label.\n";
+    "one path is a tail of the other after a '/' (the longest wins; './' and '//' ignored, '\\' is '/';\n"
+    "two labels matching one image equally well are an error). Flipped rows take their image's label.\n";
 
 /* ---- a string -> int table (the library's irb_strmap, made on first use) ------------------- */
 
@@ -315,9 +315,11 @@ static long image_units(train_job *j, const train_opts *o, const size_t *first_r
             fi[m] = (irb_fold_item){.path = it[m].path, .label = -1};
         if (fi && irb_folds_assign(fi, n_img, &fo, unit_out, NULL) == IRB_OK)
             n_units = fo.k;
-        else if (fi && n_img < (size_t)fo.k) /* too few images: said by the training's CV */
+        else if (fi && n_img < (size_t)fo.k) { /* too few images (or none): said by the caller or the CV */
             for (size_t m = 0; m < n_img; m++)
-                unit_out[m] = (int)m, n_units = (long)n_img;
+                unit_out[m] = (int)m;
+            n_units = (long)n_img;
+        }
         free(fi);
         *what = "blocks of path order (no times or sequence ids)";
     }

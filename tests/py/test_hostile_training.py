@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""The training side fed as real users feed it (the hostile training test):
+- `irbis train FEATURES` with a labels file none of whose rows match a feature row said 'out of
+  memory' (the CV units of zero images failed); it names the cause now;
+- labels written on Windows (Timelapse, Excel): `CAM01\\IMG_0001.JPG`, or a drive letter and the
+  folders of another machine in front, matched no image (train --images stopped with '0
+  labelled images', and a file half of whose rows were so lost trained on the rest); a backslash
+  is a '/' now;
+- train --images -o naming an existing folder, or a file in a folder that does not exist (with
+  --report elsewhere), ran the whole cross-validation and training and failed only at the save;
+  it stops before computing anything now, naming the path;
+- train --images with a missing --images folder said '0 labelled images under FOLDER' (the scan's
+  'not found' was taken for its end); it says the folder cannot be opened now. A labels file none
+  of whose rows matched (paths in another case) said only '0 labelled images': it names an
+  unmatched row now;
+- evaluate of an empty-vs-animal classifier's predictions against the species labels it was
+  trained from (the README's loop: the same labels.csv) counted every animal as an error (a
+  'bobcat' is no p_ column): accuracy = the share of empties. The task's rule applies now;
+- a labels file saved by a European Excel ('path;label') or with 'Path,Label' said only "no
+  column 'path'"; the message shows the header read and the rule."""
+import csv
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import BIN, CT, MODEL, check, finish, make_tree, tmpdir, write_features  # noqa: E402
+
+TMP = tmpdir('hostile_training')
+SURVEY = os.path.join(TMP, 'survey')
+
+
+def run(*args):
+    return subprocess.run([BIN] + list(args), capture_output=True, text=True)
+
+
+def write_rows(path, rows, header=('path', 'label')):
+    with open(path, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+def make_survey():
+    """12 MLWIC frames (6 empty, 6 animal) as SURVEY/CAM01 and CAM02/IMG_000N.JPG (links); returns
+    the rows (relative path, label)."""
+    rows = sorted((r for r in csv.DictReader(open(os.path.join(CT, 'manifest.csv')))
+                   if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+    empty = [r for r in rows if r['label'] == 'empty'][:6]
+    animal = [r for r in rows if r['label'] not in ('empty', 'human', 'vehicle')][:6]
+    files, out = {}, []
+    for i, r in enumerate(x for pair in zip(empty, animal) for x in pair):
+        rel = 'CAM%02d/IMG_%04d.JPG' % (1 + i // 6, i)
+        files[rel] = os.path.abspath(os.path.join(CT, r['path']))
+        out.append((rel, r['label']))
+    make_tree(SURVEY, files)
+    return out
+
+
+def train_images(name, labels, *extra):
+    """irbis train --images SURVEY, the smallest recipe; returns (result, the out-of-fold predictions'
+    paths or None)."""
+    out = os.path.join(TMP, name + '.irbis')
+    r = run('train', '--images', SURVEY, '--labels', labels, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '-o', out, *extra)
+    pred = os.path.join(TMP, name + '.train', 'predictions_RN2.csv')
+    paths = sorted(row['path'] for row in csv.DictReader(open(pred))) if r.returncode in (0, 1) else None
+    return r, paths
+
+
+def backslash_paths(rows):
+    """Windows separators select the same images as '/' (counted here from the labels)."""
+    lab = os.path.join(TMP, 'windows.csv')
+    win = [[p.replace('/', '\\'), l] for p, l in rows[:6]]
+    win += [['C:\\Users\\jane\\Survey 2023\\' + p.replace('/', '\\'), l] for p, l in rows[6:]]
+    write_rows(lab, win)
+    r, paths = train_images('windows', lab)
+    want = sorted(p for p, _ in rows)
+    check(r.returncode == 0 and paths == want,
+          'train --images, backslash label paths: all %d images selected (rc %d, %s; %s)' %
+          (len(want), r.returncode, paths and len(paths), r.stderr.strip()[-300:]))
+
+
+def save_path_first(lab):
+    """An unusable -o stops train --images before any feature is computed."""
+    folder = os.path.join(TMP, 'a_folder')
+    os.makedirs(folder)
+    r = run('train', '--images', SURVEY, '--labels', lab, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '-o', folder)
+    table = os.path.join(folder + '.train', 'table.csv')
+    check(r.returncode == 3 and 'a folder' in r.stderr and not os.path.exists(table),
+          'train --images -o FOLDER: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+    report = os.path.join(TMP, 'elsewhere.train')
+    r = run('train', '--images', SURVEY, '--labels', lab, '--model', MODEL, '--size', '64', '--recipe', 'RN2',
+            '--quiet', '--report', report, '-o', os.path.join(TMP, 'no', 'such', 'p.irbis'))
+    check(r.returncode == 3 and 'no/such/p.irbis' in r.stderr and not os.path.exists(os.path.join(report, 'table.csv')),
+          'train --images -o MISSING/p.irbis: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+
+
+def nothing_selected(rows, lab):
+    """A missing images folder, and labels whose paths differ in case from the files: the cause."""
+    r = run('train', '--images', os.path.join(TMP, 'nosuch'), '--labels', lab, '--model', MODEL, '--size', '64',
+            '--quiet', '-o', os.path.join(TMP, 'nosuch.irbis'))
+    check(r.returncode == 3 and 'nosuch: cannot open the folder' in r.stderr,
+          'train --images MISSING: the folder is named (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+    lower = os.path.join(TMP, 'lower.csv')
+    write_rows(lower, [[p.lower(), l] for p, l in rows])
+    r, _ = train_images('lower', lower)
+    check(r.returncode == 3 and "e.g. 'cam01/img_0000.jpg' (row 1" in r.stderr,
+          'train --images, labels in another case: an unmatched row is named (rc %d: %s)' %
+          (r.returncode, r.stderr.strip()))
+
+
+def evaluate_empty_task():
+    """Species labels against p_empty/p_animal: every label but empty is an animal."""
+    pred = os.path.join(TMP, 'pred.csv')
+    truth = [('c/%d.jpg' % i, ['empty', 'bobcat', 'Empty', 'Snow leopard'][i % 4]) for i in range(8)]
+    with open(pred, 'w', newline='') as f:
+        w = csv.writer(f)
+        w.writerow(['path', 'p_empty', 'p_animal'])
+        for p, l in truth:
+            e = 0.9 if l.lower() == 'empty' else 0.1
+            w.writerow([p, e, 1 - e])
+    lab = os.path.join(TMP, 'species.csv')
+    write_rows(lab, truth)
+    r = run('evaluate', pred, '--labels', lab)
+    check(r.returncode == 0 and 'accuracy           1.0000' in r.stdout and "e.g. 'bobcat'" in r.stderr,
+          'evaluate empty/animal predictions with species labels: the task rule (%s %s)' %
+          (r.stdout.strip()[:200], r.stderr.strip()))
+
+
+def header_said(rows):
+    """A ';'-separated labels file: the refusal shows what the header was read as."""
+    semi = os.path.join(TMP, 'semicolon.csv')
+    with open(semi, 'w', newline='') as f:
+        csv.writer(f, delimiter=';', lineterminator='\r\n').writerows([('path', 'label')] + rows)
+    r, _ = train_images('semicolon', semi)
+    check(r.returncode == 3 and "the first 'path;label'" in r.stderr,
+          "train --images, labels 'path;label': the header read is shown (rc %d: %s)" % (r.returncode, r.stderr.strip()))
+
+
+def train_features_unmatched():
+    """Labels that match no feature row: said as such, not 'out of memory'."""
+    import numpy as np
+    base = os.path.join(TMP, 'feats')
+    paths = ['/data/cam1/IMG_%04d.JPG' % i for i in range(8)]
+    write_features(base, np.random.default_rng(0).normal(size=(8, 4)), paths)
+    lab = os.path.join(TMP, 'elsewhere.csv')
+    write_rows(lab, [['other/IMG_9%03d.JPG' % i, 'empty' if i % 2 else 'deer'] for i in range(8)])
+    r = run('train', base, '--labels', lab, '-o', os.path.join(TMP, 'x.irbis'))
+    check(r.returncode == 3 and 'matched a label' in r.stderr and 'out of memory' not in r.stderr,
+          'train FEATURES, no label matches: says so (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP)
+    train_features_unmatched()
+    evaluate_empty_task()
+    rows = make_survey()
+    backslash_paths(rows)
+    lab = os.path.join(TMP, 'labels.csv')
+    write_rows(lab, rows)
+    save_path_first(lab)
+    nothing_selected(rows, lab)
+    header_said(rows)
+    finish()
+
+
+if __name__ == '__main__':
+    main()
