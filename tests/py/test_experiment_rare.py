@@ -51,6 +51,9 @@ def main():
         row = next((l for l in md.splitlines() if l.startswith('| RN2 ')), '')
         if row.split('|')[5].strip() != '-' or 'nan' in md:
             failures.append('table.md AUC of a species run without --positive: %r' % row)
+        line = next((l for l in p.stdout.splitlines() if l.startswith('RN2 ')), '')
+        if len(line.split()) < 5 or line.split()[4] != '-' or 'nan' in p.stdout:
+            failures.append('the printed table\'s AUC of a species run without --positive: %r' % line)
         if os.path.exists(os.path.join(out, 'roc.svg')) or 'AUC 0.' in open(os.path.join(out, 'report.html')).read():
             failures.append('an ROC figure for a run without a positive class')
     for f in failures:

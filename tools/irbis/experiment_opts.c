@@ -137,11 +137,13 @@ void experiment_print_table(const irb_experiment_result *r)
            "folds min-max", "seq acc", "log10C", "train s", "input size");
     for (int i = 0; i < r->n_rows; i++) {
         const irb_experiment_row *w = &r->rows[i];
-        char seq[16] = "-";
+        char seq[16] = "-", auc[16] = "-"; /* undefined (a species task has no positive class): "-" */
         if (!isnan(w->seq_accuracy))
             snprintf(seq, sizeof seq, "%.1f%%", 100 * w->seq_accuracy);
-        printf("%-9s %8d %8.1f%% %8.1f%% %7.3f %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
-               100 * w->accuracy, 100 * w->balanced_accuracy, w->auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max, seq,
+        if (!isnan(w->auc))
+            snprintf(auc, sizeof auc, "%.3f", w->auc);
+        printf("%-9s %8d %8.1f%% %8.1f%% %7s %5.1f-%5.1f%% %7s %7.1f %8.1f  %s\n", w->name, w->features,
+               100 * w->accuracy, 100 * w->balanced_accuracy, auc, 100 * w->fold_acc_min, 100 * w->fold_acc_max, seq,
                w->mean_log10_C, w->train_seconds, w->sizes[0] ? w->sizes : "-");
     }
 }
