@@ -146,6 +146,11 @@ IRB_API irb_status irb_labels_match(const irb_labels *labels, const char *const 
 /* How many label rows no image matched (match[0..n) as irb_labels_match wrote it); *example
  * (may be NULL) is the first such row, or -1. */
 IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t n, long *example);
+/* 1 when two of the class names look alike: different strings that are equal once case is
+ * folded, leading and trailing blanks dropped and runs of spaces, '_' and '-' taken as one
+ * ("Snow leopard", "snow_leopard", "snow-leopard "): a species task would train them as two
+ * classes. *a and *b (may be NULL) receive the first such pair's indices. */
+IRB_API int irb_labels_lookalike(const char *const *names, size_t n, size_t *a, size_t *b);
 
 /* Predictions joined with labels, ready for irb_evaluate. Owned; irb_joined_release.
  * Classes are the prediction classes in file order, then any label not among them (such images

@@ -2,6 +2,7 @@
  * (feature rows), `irbis evaluate` (prediction rows) and `irbis experiment` / `train --images`
  * (the files under the images folder). The rule is written down in docs/evaluation.md
  * ("Matching labels to images"). */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -404,4 +405,44 @@ size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t 
             *example = (long)r;
     irb_free(hit);
     return count;
+}
+
+/* name folded for irb_labels_lookalike: lower case, blanks at the ends dropped, each run of
+ * spaces, '_' and '-' one '_' */
+static void fold_name(const char *name, char *out, size_t size)
+{
+    size_t w = 0;
+    int sep = 0;
+    for (const unsigned char *p = (const unsigned char *)name; *p && w + 2 < size; p++) {
+        if (*p == ' ' || *p == '_' || *p == '-' || *p == '\t') {
+            sep = w > 0;
+            continue;
+        }
+        if (sep)
+            out[w++] = '_', sep = 0;
+        out[w++] = (char)tolower(*p);
+    }
+    out[w] = '\0';
+}
+
+int irb_labels_lookalike(const char *const *names, size_t n, size_t *a, size_t *b)
+{
+    if (!names)
+        return 0;
+    for (size_t i = 0; i < n; i++) /* classes are few: pairs */
+        for (size_t j = i + 1; j < n; j++) {
+            char x[256], y[256];
+            if (!names[i] || !names[j] || !strcmp(names[i], names[j]))
+                continue;
+            fold_name(names[i], x, sizeof x);
+            fold_name(names[j], y, sizeof y);
+            if (!strcmp(x, y)) {
+                if (a)
+                    *a = i;
+                if (b)
+                    *b = j;
+                return 1;
+            }
+        }
+    return 0;
 }

@@ -114,6 +114,12 @@ static irb_status make_classes(const irb_experiment_opts *o, exp_data *d, const 
         for (size_t i = 0; i < d->n; i++)
             d->label[i] = class_index(d, labels[i]);
         d->positive = o->positive ? class_index(d, o->positive) : -1;
+        size_t a, b;
+        if (irb_labels_lookalike((const char *const *)d->classes, (size_t)d->n_classes, &a, &b))
+            irb_warn_more(err,
+                          "%s: the labels '%s' and '%s' differ only in case, spaces, '_' or '-': they are two "
+                          "classes here (write them alike if they are one)",
+                          o->labels, d->classes[a], d->classes[b]);
     }
     if (d->n_classes > IRB_EXPERIMENT_MAX_CLASSES)
         return irb_fail(err, IRB_UNSUPPORTED, "%s: %d classes; the experiment handles at most %d", o->labels,

@@ -86,6 +86,15 @@ static void test_match(void)
     CHECK(irb_labels_match(&l, q + 3, 1, m, &err) == IRB_MISMATCH && strstr(err.message, "a.jpg"), "ambiguous");
     CHECK(irb_labels_match(&l, q + 4, 3, m, &err) == IRB_OK && m[0] == 3 && m[1] == -1 && m[2] == -1,
           "same label is fine; no match across a partial name: %ld %ld %ld", m[0], m[1], m[2]);
+    /* class names that look alike: a species task would train them as two classes */
+    const char *alike[] = {"empty", "Snow leopard", "ibex", " snow__leopard-", "snow_leopard"};
+    size_t a = 9, b = 9;
+    CHECK(irb_labels_lookalike(alike, 5, &a, &b) == 1 && a == 1 && b == 3, "look-alike names: %zu %zu", a, b);
+    const char *apart[] = {"snow_leopard", "snowleopard", "snow_leopards", "snow_leopard", "Ibex", "ibex1"};
+    CHECK(irb_labels_lookalike(apart, 3, NULL, NULL) == 0, "other spellings are not alike (a missing '_', a plural)");
+    CHECK(irb_labels_lookalike(apart + 3, 1, NULL, NULL) == 0 && irb_labels_lookalike(apart + 4, 2, NULL, NULL) == 0,
+          "one name, a digit");
+    CHECK(irb_labels_lookalike(apart, 4, &a, &b) == 0, "the same name twice is one class, not a look-alike");
 }
 
 static void test_svg(void)

@@ -153,6 +153,30 @@ def train_features_unmatched():
           'train FEATURES, no label matches: says so (rc %d: %s)' % (r.returncode, r.stderr.strip()))
 
 
+def lookalike_labels(rows):
+    """Species labels spelt two ways ('Snow leopard', 'snow_leopard'): two classes, said in a warning
+    (train FEATURES and train --images alike)."""
+    import numpy as np
+    names = ['Snow leopard', 'snow_leopard', 'empty']
+    base = os.path.join(TMP, 'feats_alike')
+    paths = ['/data/cam1/IMG_%04d.JPG' % i for i in range(12)]
+    write_features(base, np.random.default_rng(1).normal(size=(12, 4)), paths)
+    lab = os.path.join(TMP, 'alike_feats.csv')
+    write_rows(lab, [[p, names[i % 3]] for i, p in enumerate(paths)])
+    r = run('train', base, '--labels', lab, '--cv', '2', '-o', os.path.join(TMP, 'alike.irbis'))
+    check(r.returncode == 0 and "'Snow leopard' and 'snow_leopard' differ only in case" in r.stderr,
+          'train FEATURES, look-alike labels: a warning names both (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+    lab = os.path.join(TMP, 'alike.csv')
+    write_rows(lab, [[p, names[i % 3]] for i, (p, _) in enumerate(rows)])
+    r, _ = train_images('alike', lab, '--task', 'species', '--folds', '2')
+    check(r.returncode == 0 and "'Snow leopard' and 'snow_leopard' differ only in case" in r.stderr,
+          'train --images --task species, look-alike labels: a warning names both (rc %d: %s)'
+          % (r.returncode, r.stderr.strip()[-300:]))
+    r = run('train', base, '--labels', os.path.join(TMP, 'alike_feats.csv'), '--negative', 'empty', '--cv', '2',
+            '-o', os.path.join(TMP, 'alike2.irbis'))
+    check(r.returncode == 0 and 'differ only' not in r.stderr, 'no warning when the labels map to empty/animal')
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -165,6 +189,7 @@ def main():
     save_path_first(lab)
     nothing_selected(rows, lab)
     header_said(rows)
+    lookalike_labels(rows)
     finish()
 
 

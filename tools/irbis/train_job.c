@@ -433,6 +433,13 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
         present += any;
         one = any && one < 0 ? k : one;
     }
+    size_t a, b;
+    if (!o->classes && !o->positive && !o->negative &&
+        irb_labels_lookalike((const char *const *)j->class_name, (size_t)j->nclass, &a, &b))
+        cli_error(cmd,
+                  "warning: %s: the labels '%s' and '%s' differ only in case, spaces, '_' or '-': they are two "
+                  "classes here (write them alike if they are one)",
+                  o->labels, j->class_name[a], j->class_name[b]);
     if (present < 2) {
         cli_error(cmd, "the %zu labelled rows are all of one class (%s): training needs two classes or more", j->n,
                   one >= 0 ? j->class_name[one] : "?");
