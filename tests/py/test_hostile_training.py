@@ -177,6 +177,21 @@ def lookalike_labels(rows):
     check(r.returncode == 0 and 'differ only' not in r.stderr, 'no warning when the labels map to empty/animal')
 
 
+def failed_said(rows):
+    """A labelled image that cannot be read: train goes on without it (exit 1) and says where the
+    failures are listed (it said only '(1 failed)' in the table's heading)."""
+    bad = 'CAM02/IMG_9999.JPG'
+    open(os.path.join(SURVEY, bad), 'wb').write(b'\xff\xd8\xff\xe0 truncated')
+    lab = os.path.join(TMP, 'with_bad.csv')
+    write_rows(lab, list(rows) + [(bad, 'empty')])
+    r, paths = train_images('with_bad', lab)
+    listed = open(os.path.join(TMP, 'with_bad.train', 'failed.csv')).read() if r.returncode == 1 else ''
+    check(r.returncode == 1 and 'failed.csv' in r.stderr and bad in listed and paths is not None and
+          bad not in paths, 'an unreadable labelled image: left out, exit 1, failed.csv named (rc %d: %s)'
+          % (r.returncode, r.stderr.strip()[-300:]))
+    os.remove(os.path.join(SURVEY, bad))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -190,6 +205,7 @@ def main():
     nothing_selected(rows, lab)
     header_said(rows)
     lookalike_labels(rows)
+    failed_said(rows)
     finish()
 
 

@@ -35,6 +35,9 @@ static int train_images(int argc, char **argv)
            x.o.out_dir);
     experiment_print_uncertain(&r);
     experiment_print_precision(&x.o);
+    if (r.n_failed)
+        cli_error("train", "%zu image(s) could not be read and were left out; each with its cause in %s/failed.csv",
+                  r.n_failed, x.o.out_dir);
     return r.n_failed ? CLI_PARTIAL : CLI_OK;
 }
 
