@@ -81,8 +81,11 @@ irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char 
     }
     memcpy(af->tmp, path, n);
     memcpy(af->tmp + n, suffix, sl + 1);
-    if (!(af->f = fopen(af->tmp, "w+b"))) {
-        irb_status s = irb_fail(err, IRB_IO, "%s: cannot create: %s", af->tmp, strerror(errno));
+    if (!(af->f = fopen(af->tmp, "w+b"))) { /* said of the file asked for (its temporary is ours) */
+        int e = errno;
+        irb_status s = e == ENOENT && slash ? irb_fail(err, IRB_IO, "%s: cannot create: its folder %.*s does not exist",
+                                                       path, (int)(slash - path) ? (int)(slash - path) : 1, path)
+                                            : irb_fail(err, IRB_IO, "%s: cannot create: %s", path, strerror(e));
         irb_atomic_abort(af);
         return s;
     }

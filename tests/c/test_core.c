@@ -182,6 +182,12 @@ static void test_atomic_file(void)
     snprintf(longp, sizeof longp, "%s/%0300d.txt", test_tmpdir("core_atomic"), 7);
     CHECK(irb_atomic_open(&na, longp, &e) == IRB_IO && strstr(e.message, "too long") && !na.f,
           "a name over NAME_MAX refused at open: %s", e.message);
+    char nodir[4400]; /* a file in a folder that does not exist: said of it, not of its temporary */
+    snprintf(nodir, sizeof nodir, "%s/missing/p.irbis", test_tmpdir("core_atomic"));
+    CHECK(irb_atomic_open(&na, nodir, &e) == IRB_IO &&
+              strstr(e.message, "missing/p.irbis: cannot create: its folder") &&
+              strstr(e.message, "/missing does not exist") && !strstr(e.message, ".tmp"),
+          "a missing folder: %s", e.message);
     CHECK(irb_atomic_write(path, "old\n", 4, &e) == IRB_OK, "%s", e.message);
     irb_atomic_file af;
     CHECK(irb_atomic_open(&af, path, &e) == IRB_OK, "%s", e.message);
