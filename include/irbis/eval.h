@@ -146,6 +146,10 @@ IRB_API irb_status irb_labels_match(const irb_labels *labels, const char *const 
 /* How many label rows no image matched (match[0..n) as irb_labels_match wrote it); *example
  * (may be NULL) is the first such row, or -1. */
 IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t n, long *example);
+/* For a label row that matched nothing: the first of q[0..n) that it would match but for case
+ * (the same rule, letters compared without case: 'cam01/img_0001.jpg' for CAM01/IMG_0001.JPG), or
+ * -1. For the hint in the "match no file" message. */
+IRB_API long irb_labels_case_twin(const irb_labels *labels, long row, const char *const *q, size_t n);
 /* 1 when two of the class names look alike: different strings that are equal once case is
  * folded, leading and trailing blanks dropped and runs of spaces, '_' and '-' taken as one
  * ("Snow leopard", "snow_leopard", "snow-leopard "): a species task would train them as two

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -445,4 +446,33 @@ int irb_labels_lookalike(const char *const *names, size_t n, size_t *a, size_t *
             }
         }
     return 0;
+}
+
+/* 1 when a and b (normalised) are equal but for case, or one is a tail of the other after a '/' */
+static int tail_nocase(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    if (na < nb) {
+        const char *t = a;
+        a = b, b = t;
+        size_t m = na;
+        na = nb, nb = m;
+    }
+    return !strcasecmp(a + na - nb, b) && (na == nb || a[na - nb - 1] == '/');
+}
+
+long irb_labels_case_twin(const irb_labels *l, long row, const char *const *q, size_t n)
+{
+    if (!l || row < 0 || (size_t)row >= l->n || !q)
+        return -1;
+    char *want = normalised(NULL, l->path[row]);
+    long hit = -1;
+    for (size_t i = 0; want && hit < 0 && i < n; i++) {
+        char *have = q[i] ? normalised(NULL, q[i]) : NULL;
+        if (have && tail_nocase(want, have))
+            hit = (long)i;
+        irb_free(have);
+    }
+    irb_free(want);
+    return hit;
 }

@@ -338,9 +338,13 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
                       lab.first_empty + 1);
     long ex;
     size_t unmatched = irb_labels_unmatched(&lab, match, nf, &ex);
+    char twin[320] = ""; /* a file the example would match but for case */
+    long tw = unmatched ? irb_labels_case_twin(&lab, ex, (const char *const *)files, nf) : -1;
+    if (tw >= 0)
+        snprintf(twin, sizeof twin, "; the file '%.280s' differs only in case", files[tw]);
     if (unmatched) {
-        irb_warn_more(err, "%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu)", o->labels, unmatched,
-                      o->images, lab.path[ex], lab.row[ex] + 1);
+        irb_warn_more(err, "%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu%s)", o->labels, unmatched,
+                      o->images, lab.path[ex], lab.row[ex] + 1, twin);
     }
     for (size_t i = 0; i < nf; i++)
         m += match[i] >= 0;
@@ -389,8 +393,8 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     if (s == IRB_OK && m < 10 && unmatched) /* the warning it overwrites is the cause */
         s = irb_fail(err, IRB_INVALID_ARG,
                      "%s: %zu labelled images under %s (the experiment needs at least 10): %zu of its %zu label "
-                     "row(s) match no file there, e.g. '%s' (row %zu; case counts, docs/evaluation.md)",
-                     o->labels, m, o->images, unmatched, lab.n, lab.path[ex], lab.row[ex] + 1);
+                     "row(s) match no file there, e.g. '%s' (row %zu; case counts, docs/evaluation.md%s)",
+                     o->labels, m, o->images, unmatched, lab.n, lab.path[ex], lab.row[ex] + 1, twin);
     else if (s == IRB_OK && m < 10)
         s = irb_fail(err, IRB_INVALID_ARG, "%s: %zu labelled images under %s; the experiment needs at least 10",
                      o->labels, m, o->images);

@@ -86,6 +86,13 @@ static void test_match(void)
     CHECK(irb_labels_match(&l, q + 3, 1, m, &err) == IRB_MISMATCH && strstr(err.message, "a.jpg"), "ambiguous");
     CHECK(irb_labels_match(&l, q + 4, 3, m, &err) == IRB_OK && m[0] == 3 && m[1] == -1 && m[2] == -1,
           "same label is fine; no match across a partial name: %ld %ld %ld", m[0], m[1], m[2]);
+    /* a row that matched nothing: the file it misses only by case */
+    const char *files[] = {"CAM1/B.JPG", "x/CAM1/A.JPG", "cam1/a.jpg.bak"};
+    char *cp[] = {"cam1/a.jpg", "a.JPG", "zz/a.jpg"};
+    irb_labels lc = {.n = 3, .path = cp, .label = ll};
+    CHECK(irb_labels_case_twin(&lc, 0, files, 3) == 1 && irb_labels_case_twin(&lc, 1, files, 3) == 1 &&
+              irb_labels_case_twin(&lc, 2, files, 3) == -1 && irb_labels_case_twin(&lc, 5, files, 3) == -1,
+          "case twins");
     /* class names that look alike: a species task would train them as two classes */
     const char *alike[] = {"empty", "Snow leopard", "ibex", " snow__leopard-", "snow_leopard"};
     size_t a = 9, b = 9;

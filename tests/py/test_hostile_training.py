@@ -107,9 +107,10 @@ def nothing_selected(rows, lab):
     lower = os.path.join(TMP, 'lower.csv')
     write_rows(lower, [[p.lower(), l] for p, l in rows])
     r, _ = train_images('lower', lower)
-    check(r.returncode == 3 and "e.g. 'cam01/img_0000.jpg' (row 1" in r.stderr,
-          'train --images, labels in another case: an unmatched row is named (rc %d: %s)' %
-          (r.returncode, r.stderr.strip()))
+    check(r.returncode == 3 and "e.g. 'cam01/img_0000.jpg' (row 1" in r.stderr and
+          "the file 'CAM01/IMG_0000.JPG' differs only in case" in r.stderr,
+          'train --images, labels in another case: an unmatched row is named, and the file it misses by case '
+          '(rc %d: %s)' % (r.returncode, r.stderr.strip()))
 
 
 def evaluate_empty_task():
