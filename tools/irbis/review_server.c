@@ -47,6 +47,7 @@ typedef struct request {
     char *body;
     size_t len;
     int too_big;
+    int tok; /* token_ok's answer */
 } request;
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -321,18 +322,34 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
     return send_text(c, MHD_HTTP_NOT_FOUND, "no such page");
 }
 
+/* The checks a request's headers must pass before any of its body is read: an unknown Host,
+ * a NUL byte or a missing token is refused at once (MHD then drops the body and closes), so
+ * nobody without the token makes the server hold a body. MHD_YES: go on. */
+static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request *rq)
+{
+    if (!host_ok(s, c))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
+    int nul = 0;
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, count_nul, &nul);
+    if (nul) /* "cam%00x" would be read as "cam": refused, not shortened */
+        return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
+    if (!(rq->tok = token_ok(s, c)))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
     (void)version;
     review_server *s = cls;
     int post = !strcmp(method, MHD_HTTP_METHOD_POST);
-    if (!*req_cls) { /* the headers are in: check before reading any body */
+    if (!*req_cls) { /* the headers are in: check them before reading any body */
         request *rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
         *req_cls = rq;
-        return MHD_YES;
+        return gate(s, c, rq);
     }
     request *rq = *req_cls;
     if (*upload_size) { /* another method's body (PUT, PATCH) is read and dropped: its 405 comes after it */
@@ -350,21 +367,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (!host_ok(s, c))
-        return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
-    int nul = 0;
-    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, count_nul, &nul);
-    if (nul) /* "cam%00x" would be read as "cam": refused, not shortened */
-        return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
-    int tok = token_ok(s, c);
-    if (!tok)
-        return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
     if (!post && strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
         return refuse(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     if (rq->too_big)
         return refuse(s, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
     atomic_fetch_add(&s->served, 1);
-    return route(s, c, url, post, rq, tok == 1);
+    return route(s, c, url, post, rq, rq->tok == 1);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
