@@ -2,16 +2,28 @@
 """irbis review attacked as a hostile client would (test_review.py has the token, Host and path
 checks; this file the attacks found in the security review of session sec17):
 - a request without the token (or with another Host) is refused when its headers are in: the
-  server does not wait for, nor hold, its body (it held up to 1 MB per connection for anyone)."""
+  server does not wait for, nor hold, its body (it held up to 1 MB per connection for anyone);
+- CSRF from a page of another port of 127.0.0.1 (the same site, so the SameSite=Strict cookie
+  goes with its requests): its fetch (no-cors, text/plain) and its form post store nothing, in
+  real chromium; a POST whose Origin or Sec-Fetch-Site names another origin is refused (403).
+  The page's own posts still work."""
+import http.server
+import json
 import os
 import socket
+import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import review_lib as R  # noqa: E402
 import test_classify_fixture as F  # noqa: E402
 from testlib import check, finish  # noqa: E402
+
+SRC = os.environ.get('IRBIS_SRC', os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+DRIVER = os.path.join(SRC, 'tests', 'js', 'review_security.js')
 
 
 def first_answer(port, head, wait=5.0):
@@ -43,6 +55,78 @@ def body_gate(srv):
     check(st == 200, 'the server still answers (%d)' % st)
 
 
+def browser(*args):
+    """tests/js/review_security.js in headless chromium: its JSON answer."""
+    env = dict(os.environ, NODE_PATH=os.path.join(SRC, 'node_modules'))
+    r = subprocess.run(['node', DRIVER] + list(args), capture_output=True, text=True, env=env, timeout=120)
+    try:
+        out = json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise AssertionError('the chromium driver failed: %s %s' % (r.stdout[-500:], r.stderr[-2000:]))
+    check('error' not in out, 'chromium step %s ran (%s)' % (args[0], out.get('error')))
+    return out
+
+
+def serve_page(html):
+    """A page of another origin: http://127.0.0.1:PORT/ (another port of the same site) serving
+    html. Returns its base URL."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header('Content-Type', 'text/html; charset=utf-8')
+            self.end_headers()
+            self.wfile.write(html.encode())
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.HTTPServer(('127.0.0.1', 0), Page)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return 'http://127.0.0.1:%d' % httpd.server_address[1]
+
+
+EVIL = """<!DOCTYPE html><html><body>
+<iframe name="sink"></iframe>
+<form id="f" method="post" action="%(target)s/api/label" target="sink">
+<input name="seq" value="%(form_seq)s"><input name="label" value="empty"></form>
+<script>
+fetch('%(target)s/api/label', {method: 'POST', mode: 'no-cors', credentials: 'include',
+  headers: {'Content-Type': 'text/plain'}, body: 'seq=%(fetch_seq)s&label=empty'})
+  .catch((e) => console.log('fetch: ' + e))
+  .finally(() => { document.getElementById('f').submit(); document.title = 'sent'; });
+</script></body></html>"""
+
+
+def csrf(srv, out):
+    """Another origin's page posts labels with the user's cookie: nothing is stored (regression:
+    a page on another port of 127.0.0.1 stored both)."""
+    seqs = [s['name'] for s in srv.get_json('/api/sequences?queue=camera&limit=3')['sequences']]
+    mem = R.members(out)
+    target = srv.url.split('/?')[0]
+    q = urllib.parse.quote
+    evil = serve_page(EVIL % {'target': target, 'fetch_seq': q(seqs[0], safe=''), 'form_seq': seqs[1]})
+    if os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
+        got = browser('csrf', srv.url, evil + '/', seqs[2])
+        rev = R.reviews(out)
+        check(not any(p in rev for s in seqs[:2] for p in mem[s]),
+              'chromium: a page of %s (same site, other port) posted labels by fetch and by a form: none stored '
+              '(stored: %s)' % (evil, sorted(rev.values())))
+        check(got['own_post'] == 200 and all(rev.get(p) == 'empty' for p in mem[seqs[2]]),
+              'the review page\'s own post is stored (%s)' % got['own_post'])
+    else:
+        check(False, 'puppeteer-core is not installed: run scripts/setup.sh (npm install)')
+    # the same as a browser sends it, by hand: with the cookie, from another origin
+    st, _, r = srv.request('GET', '/?token=' + srv.token, token=False)
+    cookie = {'Cookie': r.getheader('Set-Cookie').split(';')[0], 'Content-Type': 'application/x-www-form-urlencoded'}
+    body = urllib.parse.urlencode([('seq', seqs[0]), ('label', 'empty')])
+    for extra, want in (({'Origin': 'http://127.0.0.1:1'}, 403), ({'Origin': 'null'}, 403),
+                        ({'Origin': 'http://evil.example'}, 403), ({'Sec-Fetch-Site': 'same-site'}, 403),
+                        ({'Sec-Fetch-Site': 'cross-site'}, 403),
+                        ({'Origin': target, 'Sec-Fetch-Site': 'same-origin'}, 200), ({}, 200)):
+        st, _, _ = srv.request('POST', '/api/label', body=body, headers=dict(cookie, **extra), token=False)
+        check(st == want, 'POST with the cookie and %s: %d (got %d)' % (extra or 'no Origin (a program)', want, st))
+
+
 def main():
     t0 = time.time()
     fx, sv = R.survey('review_security')
@@ -50,6 +134,7 @@ def main():
     R.classify(fx, sv, out)
     srv = R.Server(out, '--no-export')
     body_gate(srv)
+    csrf(srv, out)
     srv.stop()
     print('%.1f s' % (time.time() - t0))
     finish()

@@ -5,7 +5,8 @@
  *      localhost:PORT, [::1]:PORT, the --bind address): a DNS-rebinding page gets 403.
  *   2. Token: every request carries the secret of the printed URL, as ?token=, as the cookie
  *      set on the first page load (HttpOnly, SameSite=Strict), or as the X-Irbis-Token header.
- *      Compared in constant time. 403 without it.
+ *      Compared in constant time. 403 without it. A POST from a page of another origin: 403.
+ *      Both are checked when the headers are in, before any body is read.
  *   3. Routes are exact names; images are served only through irb_review_image/irb_review_thumb,
  *      which accept nothing but paths of the store's classified images inside the survey.
  * The library handle is used by one request at a time (a mutex); request bodies are capped. */
@@ -135,6 +136,20 @@ static int host_ok(const review_server *s, struct MHD_Connection *c)
         if (!strcasecmp(h, s->hosts[i]))
             return 1;
     return 0;
+}
+
+/* A POST must come from the page itself, not from a page of another origin: another port of
+ * 127.0.0.1 is the same site, so the SameSite cookie goes with its form or fetch (CSRF). A
+ * browser says where the request comes from (Origin, Sec-Fetch-Site); a program says nothing and
+ * needs the token anyway. */
+static int origin_ok(struct MHD_Connection *c)
+{
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
+        return 0;
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    return !origin || (host && !strncasecmp(origin, "http://", 7) && !strcasecmp(origin + 7, host));
 }
 
 /* 1: the token came as ?token= (the page then sets the cookie), 2: by cookie or header, 0: none. */
@@ -325,7 +340,7 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
 /* The checks a request's headers must pass before any of its body is read: an unknown Host,
  * a NUL byte or a missing token is refused at once (MHD then drops the body and closes), so
  * nobody without the token makes the server hold a body. MHD_YES: go on. */
-static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request *rq)
+static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request *rq, int post)
 {
     if (!host_ok(s, c))
         return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
@@ -335,6 +350,8 @@ static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request 
         return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
     if (!(rq->tok = token_ok(s, c)))
         return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
+    if (post && !origin_ok(c))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "a change sent by a page of another origin is refused (CSRF)");
     return MHD_YES;
 }
 
@@ -349,7 +366,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (!rq)
             return MHD_NO;
         *req_cls = rq;
-        return gate(s, c, rq);
+        return gate(s, c, rq, post);
     }
     request *rq = *req_cls;
     if (*upload_size) { /* another method's body (PUT, PATCH) is read and dropped: its 405 comes after it */
