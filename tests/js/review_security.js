@@ -3,6 +3,8 @@
 //   csrf REVIEW_URL EVIL_URL SEQ: opens the review page (the cookie is set), then EVIL_URL, a page
 //        of another origin that posts labels to the server (fetch no-cors, a form); then labels SEQ
 //        from the review page itself, as app.js does
+//   two URL_A URL_B: opens the page of one irbis review, then another's (another OUT/, another
+//        port) in the same browser, then loads data and labels SEQ_A from the first page again
 // Output: one JSON object on stdout.
 'use strict';
 const puppeteer = require('puppeteer-core');
@@ -31,6 +33,20 @@ async function csrf(browser, out, [url, evil, seq]) {
   out.own_post = await post(page, seq, 'empty');
 }
 
+async function two(browser, out, [a, b, seq]) {
+  const pa = await browser.newPage();
+  await pa.goto(a, {waitUntil: 'networkidle0'});
+  await ready(pa);
+  const pb = await browser.newPage();
+  await pb.goto(b, {waitUntil: 'networkidle0'});
+  await ready(pb);
+  out.a_info = await pa.evaluate(async () => (await fetch('/api/info')).status);
+  out.a_post = await post(pa, seq, 'empty');
+  out.b_info = await pb.evaluate(async () => (await fetch('/api/info')).status);
+  await pa.reload({waitUntil: 'networkidle0'});
+  out.a_reload = await pa.evaluate(() => document.body.dataset.ready === '1');
+}
+
 async function main() {
   const [step, ...args] = process.argv.slice(2);
   const browser = await puppeteer.launch({executablePath: '/usr/bin/chromium', headless: true,
@@ -38,6 +54,7 @@ async function main() {
   const out = {step: step, evil_console: []};
   try {
     if (step === 'csrf') await csrf(browser, out, args);
+    else if (step === 'two') await two(browser, out, args);
     else throw new Error('unknown step ' + step);
   } catch (e) {
     out.error = String(e);

@@ -6,10 +6,14 @@ checks; this file the attacks found in the security review of session sec17):
 - CSRF from a page of another port of 127.0.0.1 (the same site, so the SameSite=Strict cookie
   goes with its requests): its fetch (no-cors, text/plain) and its form post store nothing, in
   real chromium; a POST whose Origin or Sec-Fetch-Site names another origin is refused (403).
-  The page's own posts still work."""
+  The page's own posts still work;
+- two irbis review servers (two OUT/ folders) open in one browser both keep working: the cookie
+  is named after the port (regression: both were `irbis_token`, the second replaced the first,
+  whose page then got 403 on every request)."""
 import http.server
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -127,14 +131,34 @@ def csrf(srv, out):
         check(st == want, 'POST with the cookie and %s: %d (got %d)' % (extra or 'no Origin (a program)', want, st))
 
 
+def two_servers(srv, out2):
+    """The page of a second irbis review opened in the same browser: the first page still works."""
+    srv2 = R.Server(out2, '--no-export')
+    st, _, r = srv2.request('GET', '/?token=' + srv2.token, token=False)
+    name = (r.getheader('Set-Cookie') or '=').split('=')[0]
+    check(name == 'irbis_token_%d' % srv2.port, 'the cookie is named after the port: %s' % name)
+    seq = srv.get_json('/api/sequences?queue=camera&limit=1')['sequences'][0]['name']
+    got = browser('two', srv.url, srv2.url, seq)
+    check(got['a_info'] == 200 and got['a_post'] == 200 and got['a_reload'],
+          'the first page after the second server\'s page was opened: loads %d, posts %d, reloads %s'
+          % (got['a_info'], got['a_post'], got['a_reload']))
+    check(got['b_info'] == 200, 'and the second page works too (%d)' % got['b_info'])
+    srv2.stop()
+
+
 def main():
     t0 = time.time()
     fx, sv = R.survey('review_security')
     out = os.path.join(F.TMP, 'review_security', 'out')
     R.classify(fx, sv, out)
+    out2 = out + '2'  # a second run's folder, for a second server
+    shutil.rmtree(out2, ignore_errors=True)
+    shutil.copytree(out, out2)
     srv = R.Server(out, '--no-export')
     body_gate(srv)
     csrf(srv, out)
+    if os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
+        two_servers(srv, out2)
     srv.stop()
     print('%.1f s' % (time.time() - t0))
     finish()

@@ -38,6 +38,7 @@ struct review_server {
     irb_review_t *rv;
     pthread_mutex_t lock;
     char token[128];
+    char cookie[48];     /* the cookie's name: irbis_token_PORT (cookies do not keep ports apart) */
     char hosts[40][320]; /* allowed Host header values */
     int n_hosts;
     unsigned port;
@@ -158,7 +159,7 @@ static int token_ok(const review_server *s, struct MHD_Connection *c)
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
     if (q && same_secret(q, s->token))
         return 1;
-    const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "irbis_token");
+    const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie);
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Irbis-Token");
     return (k && same_secret(k, s->token)) || (h && same_secret(h, s->token)) ? 2 : 0;
 }
@@ -316,7 +317,7 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
         return send_buf(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, NULL);
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
         char cookie[256];
-        snprintf(cookie, sizeof cookie, "irbis_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
+        snprintf(cookie, sizeof cookie, "%s=%s; HttpOnly; SameSite=Strict; Path=/", s->cookie, s->token);
         return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", review_index_html, review_index_html_len,
                         MHD_RESPMEM_PERSISTENT, by_query ? cookie : NULL);
     }
@@ -480,6 +481,9 @@ review_server *review_server_start(irb_review_t *rv, const review_server_opts *o
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : o->port;
+    /* a browser sends a cookie of 127.0.0.1 to every port of it: one name per server, or a
+     * second irbis review's token replaces the first's, whose page then gets 403 */
+    snprintf(s->cookie, sizeof s->cookie, "irbis_token_%u", s->port);
     allow_hosts(s, bind, v6);
     return s;
 }
