@@ -9,7 +9,11 @@ checks; this file the attacks found in the security review of session sec17):
   The page's own posts still work;
 - two irbis review servers (two OUT/ folders) open in one browser both keep working: the cookie
   is named after the port (regression: both were `irbis_token`, the second replaced the first,
-  whose page then got 403 on every request)."""
+  whose page then got 403 on every request);
+- one address holding 600 trickling connections (slowloris) neither stops the server nor locks
+  out another address: past 64 its connections are closed at once, and a request from another
+  address is answered (regression: the server stopped accepting at 512 and every other client
+  hung until the flood ended)."""
 import http.server
 import json
 import os
@@ -146,6 +150,42 @@ def two_servers(srv, out2):
     srv2.stop()
 
 
+def flood(srv):
+    """600 connections from 127.0.0.1 that send a header line now and then and never end it; a
+    request from 127.0.0.2 meanwhile (another machine, as --bind lets in)."""
+    held, closed = [], 0
+    for _ in range(600):
+        s = socket.create_connection(('127.0.0.1', srv.port), timeout=5)
+        s.sendall(b'GET / HTTP/1.1\r\nHost: ' + srv.hostport.encode() + b'\r\n')
+        held.append(s)
+    time.sleep(1)
+    for s in held:  # a trickle: one more header line each (it resets the idle timeout)
+        try:
+            s.settimeout(0.01)
+            s.sendall(b'X-A: b\r\n')
+            closed += s.recv(1) == b''
+        except socket.timeout:
+            pass  # still held by the server
+        except OSError:
+            closed += 1
+    check(closed >= 600 - 64, '600 connections of one address: %d closed by the server (at most 64 held)' % closed)
+    t0 = time.time()
+    try:
+        c = socket.create_connection(('127.0.0.1', srv.port), timeout=5, source_address=('127.0.0.2', 0))
+        c.sendall(b'GET /api/info HTTP/1.1\r\nHost: ' + srv.hostport.encode() + b'\r\nX-Irbis-Token: ' +
+                  srv.token.encode() + b'\r\nConnection: close\r\n\r\n')
+        got = c.recv(100)
+        c.close()
+    except OSError as e:
+        got = repr(e).encode()
+    check(got.startswith(b'HTTP/1.1 200'), 'meanwhile another address is answered: %r in %.1f s' % (got[:20], time.time() - t0))
+    for s in held:
+        s.close()
+    check(srv.alive(), 'the server is still running')
+    st, _, _ = srv.request('GET', '/api/info')
+    check(st == 200, 'and answers 127.0.0.1 once the flood ends (%d)' % st)
+
+
 def main():
     t0 = time.time()
     fx, sv = R.survey('review_security')
@@ -159,6 +199,7 @@ def main():
     csrf(srv, out)
     if os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
         two_servers(srv, out2)
+    flood(srv)
     srv.stop()
     print('%.1f s' % (time.time() - t0))
     finish()

@@ -31,7 +31,10 @@
 extern const unsigned char review_index_html[], review_app_js[], review_app_css[];
 extern const size_t review_index_html_len, review_app_js_len, review_app_css_len;
 
-enum { BODY_MAX = 1 << 20, LABELS_MAX = 2000 };
+/* PER_IP: connections one address may hold (a browser opens 6 per server); the rest of the
+ * CONNECTIONS stay for the others, so a host that opens hundreds of idle or trickling
+ * connections (slowloris) cannot lock the page's browser out. */
+enum { BODY_MAX = 1 << 20, LABELS_MAX = 2000, CONNECTIONS = 512, PER_IP = 64 };
 
 struct review_server {
     struct MHD_Daemon *d;
@@ -467,11 +470,11 @@ review_server *review_server_start(irb_review_t *rv, const review_server_opts *o
     snprintf(s->token, sizeof s->token, "%s", o->token);
     pthread_mutex_init(&s->lock, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | (v6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)(o->threads > 0 ? o->threads : 4), MHD_OPTION_CONNECTION_LIMIT, 512u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err->message, sizeof err->message, "cannot listen on %s port %u: %s", bind, o->port, strerror(errno));
         err->status = IRB_IO;
