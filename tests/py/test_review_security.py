@@ -182,8 +182,17 @@ def flood(srv):
     for s in held:
         s.close()
     check(srv.alive(), 'the server is still running')
-    st, _, _ = srv.request('GET', '/api/info')
-    check(st == 200, 'and answers 127.0.0.1 once the flood ends (%d)' % st)
+    t0 = time.time()
+    while True:  # the server sees the 64 closes in a moment; until then 127.0.0.1 is still at its limit
+        try:
+            st = srv.request('GET', '/api/info')[0]
+            break
+        except OSError as e:
+            st = repr(e)
+            if time.time() - t0 > 10:
+                break
+            time.sleep(0.2)
+    check(st == 200, 'and answers 127.0.0.1 once the flood ends (%s after %.1f s)' % (st, time.time() - t0))
 
 
 def main():
