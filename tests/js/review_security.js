@@ -1,14 +1,17 @@
 // Attacks on irbis review from a real browser (Debian's headless chromium, puppeteer-core), for
-// tests/py/test_review_security.py. usage: node review_security.js STEP ARGS...
+// tests/py/test_review_security.py. usage: node review_security.js JSON, a list of steps
+// [[STEP, ARGS...], ...] run in order in one browser:
 //   csrf REVIEW_URL EVIL_URL SEQ: opens the review page (the cookie is set), then EVIL_URL, a page
 //        of another origin that posts labels to the server (fetch no-cors, a form); then labels SEQ
 //        from the review page itself, as app.js does
-//   two URL_A URL_B: opens the page of one irbis review, then another's (another OUT/, another
-//        port) in the same browser, then loads data and labels SEQ_A from the first page again
+//   embed REVIEW_URL EVIL_URL: opens the review page, then EVIL_URL, a page of another origin that
+//        shows the server's images in <img>; prints their sizes as loaded
+//   two URL_A URL_B SEQ_A: opens the page of one irbis review, then another's (another OUT/,
+//        another port) in the same browser, then loads data and labels SEQ_A from the first page
 //   xss URL [review]: opens URL (the review page, or report.html from disk) of a survey whose
 //        names hold HTML and script; on the review page walks the queues, the full-size view and
 //        a label key; prints the dialogs that opened, the scripts and on* attributes in the DOM
-// Output: one JSON object on stdout.
+// Output: one JSON list on stdout, an object per step.
 'use strict';
 const puppeteer = require('puppeteer-core');
 
@@ -34,6 +37,15 @@ async function csrf(browser, out, [url, evil, seq]) {
   await other.waitForFunction(() => document.title === 'sent', {timeout: 10000});
   await sleep(1500); // the form's post lands in its frame
   out.own_post = await post(page, seq, 'empty');
+}
+
+async function embed(browser, out, [url, evil]) {
+  const page = await browser.newPage();
+  await page.goto(url, {waitUntil: 'networkidle0'});
+  await ready(page);
+  const other = await browser.newPage();
+  await other.goto(evil, {waitUntil: 'networkidle0'});
+  out.sizes = await other.$$eval('img', (is) => is.map((i) => i.naturalWidth + 'x' + i.naturalHeight));
 }
 
 async function two(browser, out, [a, b, seq]) {
@@ -81,21 +93,26 @@ async function xss(browser, out, [url, review]) {
 }
 
 async function main() {
-  const [step, ...args] = process.argv.slice(2);
+  const steps = JSON.parse(process.argv[2]);
+  const fns = {csrf: csrf, embed: embed, two: two, xss: xss};
   const browser = await puppeteer.launch({executablePath: '/usr/bin/chromium', headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run']});
-  const out = {step: step, evil_console: []};
+  const outs = [];
   try {
-    if (step === 'csrf') await csrf(browser, out, args);
-    else if (step === 'two') await two(browser, out, args);
-    else if (step === 'xss') await xss(browser, out, args);
-    else throw new Error('unknown step ' + step);
-  } catch (e) {
-    out.error = String(e);
+    for (const [step, ...args] of steps) {
+      const out = {step: step, evil_console: []};
+      outs.push(out);
+      try {
+        if (!fns[step]) throw new Error('unknown step ' + step);
+        await fns[step](browser, out, args);
+      } catch (e) {
+        out.error = String(e);
+      }
+    }
   } finally {
     await browser.close();
   }
-  console.log(JSON.stringify(out));
+  console.log(JSON.stringify(outs));
 }
 
 main();

@@ -7,6 +7,9 @@ checks; this file the attacks found in the security review of session sec17):
   goes with its requests): its fetch (no-cors, text/plain) and its form post store nothing, in
   real chromium; a POST whose Origin or Sec-Fetch-Site names another origin is refused (403).
   The page's own posts still work;
+- such a page shows the survey's images in <img> (the cookie goes with them): they do not load
+  for it (Cross-Origin-Resource-Policy: same-origin), so it learns neither which paths exist
+  nor their sizes (regression: both loaded, naturalWidth and all);
 - two irbis review servers (two OUT/ folders) open in one browser both keep working: the cookie
   is named after the port (regression: both were `irbis_token`, the second replaced the first,
   whose page then got 403 on every request);
@@ -69,16 +72,18 @@ def body_gate(srv):
     check(st == 200, 'the server still answers (%d)' % st)
 
 
-def browser(*args):
-    """tests/js/review_security.js in headless chromium: its JSON answer."""
+def browser(*steps):
+    """tests/js/review_security.js in headless chromium, steps [STEP, ARGS...] in one browser: the
+    answer of each."""
     env = dict(os.environ, NODE_PATH=os.path.join(SRC, 'node_modules'))
-    r = subprocess.run(['node', DRIVER] + list(args), capture_output=True, text=True, env=env, timeout=120)
+    r = subprocess.run(['node', DRIVER, json.dumps(steps)], capture_output=True, text=True, env=env, timeout=150)
     try:
-        out = json.loads(r.stdout.strip().splitlines()[-1])
+        outs = json.loads(r.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         raise AssertionError('the chromium driver failed: %s %s' % (r.stdout[-500:], r.stderr[-2000:]))
-    check('error' not in out, 'chromium step %s ran (%s)' % (args[0], out.get('error')))
-    return out
+    for out in outs:
+        check('error' not in out, 'chromium step %s ran (%s)' % (out['step'], out.get('error')))
+    return outs
 
 
 def serve_page(html):
@@ -113,47 +118,81 @@ fetch('%(target)s/api/label', {method: 'POST', mode: 'no-cors', credentials: 'in
 
 def csrf(srv, out):
     """Another origin's page posts labels with the user's cookie: nothing is stored (regression:
-    a page on another port of 127.0.0.1 stored both)."""
+    a page on another port of 127.0.0.1 stored both). Returns (browser step, its check)."""
     seqs = [s['name'] for s in srv.get_json('/api/sequences?queue=camera&limit=3')['sequences']]
     mem = R.members(out)
     target = srv.url.split('/?')[0]
     q = urllib.parse.quote
     evil = serve_page(EVIL % {'target': target, 'fetch_seq': q(seqs[0], safe=''), 'form_seq': seqs[1]})
-    if os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
-        got = browser('csrf', srv.url, evil + '/', seqs[2])
+
+    def verify(got):
         rev = R.reviews(out)
         check(not any(p in rev for s in seqs[:2] for p in mem[s]),
               'chromium: a page of %s (same site, other port) posted labels by fetch and by a form: none stored '
               '(stored: %s)' % (evil, sorted(rev.values())))
-        check(got['own_post'] == 200 and all(rev.get(p) == 'empty' for p in mem[seqs[2]]),
-              'the review page\'s own post is stored (%s)' % got['own_post'])
-    else:
-        check(False, 'puppeteer-core is not installed: run scripts/setup.sh (npm install)')
-    # the same as a browser sends it, by hand: with the cookie, from another origin
+        check(got.get('own_post') == 200 and all(rev.get(p) == 'empty' for p in mem[seqs[2]]),
+              'the review page\'s own post is stored (%s)' % got.get('own_post'))
+    return ['csrf', srv.url, evil + '/', seqs[2]], verify
+
+
+def csrf_by_hand(srv):
+    """What a browser sends from another origin, by hand: with the cookie, Origin or Sec-Fetch-Site
+    naming another origin."""
+    seq = srv.get_json('/api/sequences?queue=camera&limit=1')['sequences'][0]['name']
     st, _, r = srv.request('GET', '/?token=' + srv.token, token=False)
     cookie = {'Cookie': r.getheader('Set-Cookie').split(';')[0], 'Content-Type': 'application/x-www-form-urlencoded'}
-    body = urllib.parse.urlencode([('seq', seqs[0]), ('label', 'empty')])
+    body = urllib.parse.urlencode([('seq', seq), ('label', 'empty')])
     for extra, want in (({'Origin': 'http://127.0.0.1:1'}, 403), ({'Origin': 'null'}, 403),
                         ({'Origin': 'http://evil.example'}, 403), ({'Sec-Fetch-Site': 'same-site'}, 403),
                         ({'Sec-Fetch-Site': 'cross-site'}, 403),
-                        ({'Origin': target, 'Sec-Fetch-Site': 'same-origin'}, 200), ({}, 200)):
+                        ({'Origin': srv.url.split('/?')[0], 'Sec-Fetch-Site': 'same-origin'}, 200), ({}, 200)):
         st, _, _ = srv.request('POST', '/api/label', body=body, headers=dict(cookie, **extra), token=False)
         check(st == want, 'POST with the cookie and %s: %d (got %d)' % (extra or 'no Origin (a program)', want, st))
 
 
-def two_servers(srv, out2):
-    """The page of a second irbis review opened in the same browser: the first page still works."""
-    srv2 = R.Server(out2, '--no-export')
+def embed(srv):
+    """Another origin's page embeds /img and /thumb of a survey image, and a path that is not one.
+    Returns (browser step, its check)."""
+    p = srv.get_json('/api/sequences?queue=camera&limit=1')['sequences'][0]['images'][0]
+    q = urllib.parse.quote(p, safe='')
+    target = srv.url.split('/?')[0]
+    evil = serve_page('<!DOCTYPE html><html><body><img src="%s/img?p=%s"><img src="%s/thumb?p=%s">'
+                      '<img src="%s/img?p=nope.jpg"></body></html>' % (target, q, target, q, target))
+    for path in ('/img?p=' + q, '/thumb?p=' + q, '/api/info', '/'):
+        st, _, r = srv.request('GET', path)
+        check(st == 200 and r.getheader('Cross-Origin-Resource-Policy') == 'same-origin',
+              '%s: Cross-Origin-Resource-Policy: same-origin (%d %s)'
+              % (path, st, r.getheader('Cross-Origin-Resource-Policy')))
+
+    def verify(got):
+        check(got.get('sizes') == ['0x0'] * 3, 'chromium: a page of %s (same site, other port) embedding /img, /thumb '
+              'of %s: nothing loads, so an image and a missing path look alike (sizes %s)' % (evil, p, got.get('sizes')))
+    return ['embed', srv.url, evil + '/'], verify
+
+
+def two_servers(srv, srv2):
+    """The page of a second irbis review opened in the same browser: the first page still works.
+    Returns (browser step, its check)."""
     st, _, r = srv2.request('GET', '/?token=' + srv2.token, token=False)
     name = (r.getheader('Set-Cookie') or '=').split('=')[0]
     check(name == 'irbis_token_%d' % srv2.port, 'the cookie is named after the port: %s' % name)
-    seq = srv.get_json('/api/sequences?queue=camera&limit=1')['sequences'][0]['name']
-    got = browser('two', srv.url, srv2.url, seq)
-    check(got['a_info'] == 200 and got['a_post'] == 200 and got['a_reload'],
-          'the first page after the second server\'s page was opened: loads %d, posts %d, reloads %s'
-          % (got['a_info'], got['a_post'], got['a_reload']))
-    check(got['b_info'] == 200, 'and the second page works too (%d)' % got['b_info'])
-    srv2.stop()
+    seq = srv.get_json('/api/sequences?queue=camera&limit=4')['sequences'][3]['name']  # not one csrf() watches
+
+    def verify(got):
+        check(got.get('a_info') == 200 and got.get('a_post') == 200 and got.get('a_reload'),
+              'the first page after the second server\'s page was opened: loads %s, posts %s, reloads %s'
+              % (got.get('a_info'), got.get('a_post'), got.get('a_reload')))
+        check(got.get('b_info') == 200, 'and the second page works too (%s)' % got.get('b_info'))
+    return ['two', srv.url, srv2.url, seq], verify
+
+
+def in_browser(*plans):
+    """Runs the plans' steps in one chromium and checks each; fails when puppeteer is missing."""
+    if not os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
+        check(False, 'puppeteer-core is not installed: run scripts/setup.sh (npm install)')
+        return
+    for (_, verify), got in zip(plans, browser(*[step for step, _ in plans])):
+        verify(got)
 
 
 def flood(srv):
@@ -263,18 +302,21 @@ def hostile_names():
         bad = [x for x in lines if x.startswith('FAIL ') and x.split()[1].endswith(':')  # one violation a line
                and not ('filePath: pattern' in x and '\\n' in x)]
         check(not bad and 'violations' in lines[-1], '%s on the hostile names: %s %s' % (args[0], lines[-1], bad[:2]))
-    if not os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
-        return
     srv = R.Server(out, '--no-export')
+    plans = []
     for url, review in ((srv.url, 'review'), ('file://' + urllib.parse.quote(os.path.join(out, 'report.html')), '')):
-        got = browser('xss', url, review) if review else browser('xss', url)
-        what = 'the review page' if review else 'report.html (file://)'
-        check(not got['dialogs'] and not got['handlers'] and not got['js_urls'] and not got['errors'],
-              '%s: no script ran, no on* attribute or javascript: URL in the DOM (%s %s %s %s)'
-              % (what, got['dialogs'], got['handlers'][:2], got['js_urls'][:2], got['errors'][:2]))
-        check(all(x.endswith('/app.js') for x in got['scripts']) if review else not got['scripts'],
-              '%s: no script element but its own (%s)' % (what, got['scripts']))
-        check(CAMERAS[0] in got['text'] and ANIMAL in got['text'], '%s: the names shown as text' % what)
+        def verify(got, review=review):
+            what = 'the review page' if review else 'report.html (file://)'
+            check(not got.get('dialogs') and not got.get('handlers') and not got.get('js_urls') and not got.get('errors'),
+                  '%s: no script ran, no on* attribute or javascript: URL in the DOM (%s %s %s %s)'
+                  % (what, got.get('dialogs'), got.get('handlers'), got.get('js_urls'), got.get('errors')))
+            scripts = got.get('scripts', [''])
+            check(all(x.endswith('/app.js') for x in scripts) if review else not scripts,
+                  '%s: no script element but its own (%s)' % (what, scripts))
+            text = got.get('text', '')
+            check(CAMERAS[0] in text and ANIMAL in text, '%s: the names shown as text' % what)
+        plans.append((['xss', url] + ([review] if review else []), verify))
+    in_browser(*plans)
     srv.stop()
 
 
@@ -286,11 +328,11 @@ def main():
     out2 = out + '2'  # a second run's folder, for a second server
     shutil.rmtree(out2, ignore_errors=True)
     shutil.copytree(out, out2)
-    srv = R.Server(out, '--no-export')
+    srv, srv2 = R.Server(out, '--no-export'), R.Server(out2, '--no-export')
     body_gate(srv)
-    csrf(srv, out)
-    if os.path.exists(os.path.join(SRC, 'node_modules', 'puppeteer-core')):
-        two_servers(srv, out2)
+    in_browser(csrf(srv, out), embed(srv), two_servers(srv, srv2))
+    srv2.stop()
+    csrf_by_hand(srv)
     flood(srv)
     srv.stop()
     hostile_names()

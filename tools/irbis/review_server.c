@@ -68,6 +68,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer"); /* the token never leaves */
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                             "connect-src 'self'; frame-ancestors 'none'");
@@ -117,6 +118,9 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, int png)
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "private, max-age=3600");
     MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'");
+    /* another origin's <img> gets nothing: 127.0.0.1's other ports are the same site, so the
+     * cookie goes with it, and a loaded image would tell the page the path exists, and its size */
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ok;
