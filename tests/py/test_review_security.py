@@ -9,7 +9,8 @@ checks; this file the attacks found in the security review of session sec17):
   The page's own posts still work;
 - such a page shows the survey's images in <img> (the cookie goes with them): they do not load
   for it (Cross-Origin-Resource-Policy: same-origin), so it learns neither which paths exist
-  nor their sizes (regression: both loaded, naturalWidth and all);
+  nor their sizes (regression: both loaded, naturalWidth and all); and its requests are refused
+  before any work, so their time tells nothing either (regression: a thumbnail was made);
 - two irbis review servers (two OUT/ folders) open in one browser both keep working: the cookie
   is named after the port (regression: both were `irbis_token`, the second replaced the first,
   whose page then got 403 on every request);
@@ -148,16 +149,34 @@ def csrf_by_hand(srv):
                         ({'Origin': srv.url.split('/?')[0], 'Sec-Fetch-Site': 'same-origin'}, 200), ({}, 200)):
         st, _, _ = srv.request('POST', '/api/label', body=body, headers=dict(cookie, **extra), token=False)
         check(st == want, 'POST with the cookie and %s: %d (got %d)' % (extra or 'no Origin (a program)', want, st))
+    for extra, want in (({'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'no-cors', 'Sec-Fetch-Dest': 'image'}, 403),
+                        ({'Sec-Fetch-Site': 'cross-site', 'Sec-Fetch-Mode': 'cors'}, 403),
+                        ({'Sec-Fetch-Site': 'same-site', 'Sec-Fetch-Mode': 'navigate'}, 200),
+                        ({'Sec-Fetch-Site': 'same-origin', 'Sec-Fetch-Mode': 'cors'}, 200)):
+        st, _, _ = srv.request('GET', '/api/info', headers=dict(cookie, **extra), token=False)
+        check(st == want, 'GET with the cookie and %s: %d (got %d)' % (extra, want, st))
+
+
+def no_thumb_yet(out):
+    """A classified image with no thumbnail made yet (past a card's first six): (path, thumb file)."""
+    import sqlite3
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'), timeout=10)
+    rows = db.execute('SELECT id, path FROM images WHERE state = 1 ORDER BY path').fetchall()
+    db.close()
+    return next((p, os.path.join(out, 'thumbs', '%d.jpg' % i)) for i, p in rows
+                if not os.path.exists(os.path.join(out, 'thumbs', '%d.jpg' % i)))
 
 
 def embed(srv):
-    """Another origin's page embeds /img and /thumb of a survey image, and a path that is not one.
-    Returns (browser step, its check)."""
+    """Another origin's page embeds /img and /thumb of a survey image, a path that is not one, and
+    the thumbnail of an image that has none yet. Returns (browser step, its check)."""
     p = srv.get_json('/api/sequences?queue=camera&limit=1')['sequences'][0]['images'][0]
     q = urllib.parse.quote(p, safe='')
+    fresh, thumb = no_thumb_yet(srv.out)
     target = srv.url.split('/?')[0]
     evil = serve_page('<!DOCTYPE html><html><body><img src="%s/img?p=%s"><img src="%s/thumb?p=%s">'
-                      '<img src="%s/img?p=nope.jpg"></body></html>' % (target, q, target, q, target))
+                      '<img src="%s/img?p=nope.jpg"><img src="%s/thumb?p=%s"></body></html>'
+                      % (target, q, target, q, target, target, urllib.parse.quote(fresh, safe='')))
     for path in ('/img?p=' + q, '/thumb?p=' + q, '/api/info', '/'):
         st, _, r = srv.request('GET', path)
         check(st == 200 and r.getheader('Cross-Origin-Resource-Policy') == 'same-origin',
@@ -165,8 +184,10 @@ def embed(srv):
               % (path, st, r.getheader('Cross-Origin-Resource-Policy')))
 
     def verify(got):
-        check(got.get('sizes') == ['0x0'] * 3, 'chromium: a page of %s (same site, other port) embedding /img, /thumb '
+        check(got.get('sizes') == ['0x0'] * 4, 'chromium: a page of %s (same site, other port) embedding /img, /thumb '
               'of %s: nothing loads, so an image and a missing path look alike (sizes %s)' % (evil, p, got.get('sizes')))
+        check(not os.path.exists(thumb), 'and its request is refused before any work: no thumbnail of %s made (its '
+              'time would tell the path exists)' % fresh)
     return ['embed', srv.url, evil + '/'], verify
 
 

@@ -5,7 +5,8 @@
  *      localhost:PORT, [::1]:PORT, the --bind address): a DNS-rebinding page gets 403.
  *   2. Token: every request carries the secret of the printed URL, as ?token=, as the cookie
  *      set on the first page load (HttpOnly, SameSite=Strict), or as the X-Irbis-Token header.
- *      Compared in constant time. 403 without it. A POST from a page of another origin: 403.
+ *      Compared in constant time. 403 without it. A POST, or a GET other than a navigation,
+ *      from a page of another origin: 403.
  *      Both are checked when the headers are in, before any body is read.
  *   3. Routes are exact names; images are served only through irb_review_image/irb_review_thumb,
  *      which accept nothing but paths of the store's classified images inside the survey.
@@ -146,18 +147,22 @@ static int host_ok(const review_server *s, struct MHD_Connection *c)
     return 0;
 }
 
-/* A POST must come from the page itself, not from a page of another origin: another port of
- * 127.0.0.1 is the same site, so the SameSite cookie goes with its form or fetch (CSRF). A
- * browser says where the request comes from (Origin, Sec-Fetch-Site); a program says nothing and
- * needs the token anyway. */
-static int origin_ok(struct MHD_Connection *c)
+/* Only the page itself may change labels or load what the server serves: another port of
+ * 127.0.0.1 is the same site, so the SameSite cookie goes with its form posts and fetches (CSRF),
+ * and with its <img> and fetch GETs, whose time alone tells a path that exists (a thumbnail
+ * made) from one that does not. A browser says where a request comes from (Sec-Fetch-Site,
+ * Origin); a program says nothing and needs the token anyway. A link or typed URL from elsewhere
+ * (a navigation) still opens the page. */
+static int origin_ok(struct MHD_Connection *c, int post)
 {
     const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
-    if (site && strcmp(site, "same-origin") && strcmp(site, "none"))
-        return 0;
+    if (site && strcmp(site, "same-origin") && strcmp(site, "none")) {
+        const char *mode = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Mode");
+        return !post && mode && !strcmp(mode, "navigate");
+    }
     const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
     const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    return !origin || (host && !strncasecmp(origin, "http://", 7) && !strcasecmp(origin + 7, host));
+    return !post || !origin || (host && !strncasecmp(origin, "http://", 7) && !strcasecmp(origin + 7, host));
 }
 
 /* 1: the token came as ?token= (the page then sets the cookie), 2: by cookie or header, 0: none. */
@@ -358,8 +363,8 @@ static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request 
         return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
     if (!(rq->tok = token_ok(s, c)))
         return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
-    if (post && !origin_ok(c))
-        return refuse(s, c, MHD_HTTP_FORBIDDEN, "a change sent by a page of another origin is refused (CSRF)");
+    if (!origin_ok(c, post))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "a request from a page of another origin is refused");
     return MHD_YES;
 }
 
