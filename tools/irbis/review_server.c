@@ -5,7 +5,9 @@
  *      localhost:PORT, [::1]:PORT, the --bind address): a DNS-rebinding page gets 403.
  *   2. Token: every request carries the secret of the printed URL, as ?token=, as the cookie
  *      set on the first page load (HttpOnly, SameSite=Strict), or as the X-Irbis-Token header.
- *      Compared in constant time. 403 without it.
+ *      Compared in constant time. 403 without it. A POST, or a GET other than a navigation,
+ *      from a page of another origin: 403.
+ *      Both are checked when the headers are in, before any body is read.
  *   3. Routes are exact names; images are served only through irb_review_image/irb_review_thumb,
  *      which accept nothing but paths of the store's classified images inside the survey.
  * The library handle is used by one request at a time (a mutex); request bodies are capped. */
@@ -30,13 +32,17 @@
 extern const unsigned char review_index_html[], review_app_js[], review_app_css[];
 extern const size_t review_index_html_len, review_app_js_len, review_app_css_len;
 
-enum { BODY_MAX = 1 << 20, LABELS_MAX = 2000 };
+/* PER_IP: connections one address may hold (a browser opens 6 per server); the rest of the
+ * CONNECTIONS stay for the others, so a host that opens hundreds of idle or trickling
+ * connections (slowloris) cannot lock the page's browser out. */
+enum { BODY_MAX = 1 << 20, LABELS_MAX = 2000, CONNECTIONS = 512, PER_IP = 64 };
 
 struct review_server {
     struct MHD_Daemon *d;
     irb_review_t *rv;
     pthread_mutex_t lock;
     char token[128];
+    char cookie[48];     /* the cookie's name: irbis_token_PORT (cookies do not keep ports apart) */
     char hosts[40][320]; /* allowed Host header values */
     int n_hosts;
     unsigned port;
@@ -47,6 +53,7 @@ typedef struct request {
     char *body;
     size_t len;
     int too_big;
+    int tok; /* token_ok's answer */
 } request;
 
 /* ---- responses ---------------------------------------------------------------------------- */
@@ -62,6 +69,7 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, const
     MHD_add_response_header(r, "Referrer-Policy", "no-referrer"); /* the token never leaves */
     MHD_add_response_header(r, "Cache-Control", "no-store");
     MHD_add_response_header(r, "X-Frame-Options", "DENY");
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     MHD_add_response_header(r, "Content-Security-Policy",
                             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
                             "connect-src 'self'; frame-ancestors 'none'");
@@ -121,6 +129,9 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd, int png)
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, "Cache-Control", "private, max-age=3600");
     MHD_add_response_header(r, "Content-Security-Policy", "default-src 'none'");
+    /* another origin's <img> gets nothing: 127.0.0.1's other ports are the same site, so the
+     * cookie goes with it, and a loaded image would tell the page the path exists, and its size */
+    MHD_add_response_header(r, "Cross-Origin-Resource-Policy", "same-origin");
     enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ok;
@@ -146,13 +157,31 @@ static int host_ok(const review_server *s, struct MHD_Connection *c)
     return 0;
 }
 
+/* Only the page itself may change labels or load what the server serves: another port of
+ * 127.0.0.1 is the same site, so the SameSite cookie goes with its form posts and fetches (CSRF),
+ * and with its <img> and fetch GETs, whose time alone tells a path that exists (a thumbnail
+ * made) from one that does not. A browser says where a request comes from (Sec-Fetch-Site,
+ * Origin); a program says nothing and needs the token anyway. A link or typed URL from elsewhere
+ * (a navigation) still opens the page. */
+static int origin_ok(struct MHD_Connection *c, int post)
+{
+    const char *site = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Site");
+    if (site && strcmp(site, "same-origin") && strcmp(site, "none")) {
+        const char *mode = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Sec-Fetch-Mode");
+        return !post && mode && !strcmp(mode, "navigate");
+    }
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    return !post || !origin || (host && !strncasecmp(origin, "http://", 7) && !strcasecmp(origin + 7, host));
+}
+
 /* 1: the token came as ?token= (the page then sets the cookie), 2: by cookie or header, 0: none. */
 static int token_ok(const review_server *s, struct MHD_Connection *c)
 {
     const char *q = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
     if (q && same_secret(q, s->token))
         return 1;
-    const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, "irbis_token");
+    const char *k = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, s->cookie);
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Irbis-Token");
     return (k && same_secret(k, s->token)) || (h && same_secret(h, s->token)) ? 2 : 0;
 }
@@ -310,7 +339,7 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
         return send_buf(c, MHD_HTTP_NO_CONTENT, "image/x-icon", "", 0, MHD_RESPMEM_PERSISTENT, NULL);
     if (!strcmp(url, "/") || !strcmp(url, "/index.html")) {
         char cookie[256];
-        snprintf(cookie, sizeof cookie, "irbis_token=%s; HttpOnly; SameSite=Strict; Path=/", s->token);
+        snprintf(cookie, sizeof cookie, "%s=%s; HttpOnly; SameSite=Strict; Path=/", s->cookie, s->token);
         return send_buf(c, MHD_HTTP_OK, "text/html; charset=utf-8", review_index_html, review_index_html_len,
                         MHD_RESPMEM_PERSISTENT, by_query ? cookie : NULL);
     }
@@ -331,18 +360,36 @@ static enum MHD_Result route(review_server *s, struct MHD_Connection *c, const c
     return send_text(c, MHD_HTTP_NOT_FOUND, "no such page");
 }
 
+/* The checks a request's headers must pass before any of its body is read: an unknown Host,
+ * a NUL byte or a missing token is refused at once (MHD then drops the body and closes), so
+ * nobody without the token makes the server hold a body. MHD_YES: go on. */
+static enum MHD_Result gate(review_server *s, struct MHD_Connection *c, request *rq, int post)
+{
+    if (!host_ok(s, c))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
+    int nul = 0;
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, count_nul, &nul);
+    if (nul) /* "cam%00x" would be read as "cam": refused, not shortened */
+        return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
+    if (!(rq->tok = token_ok(s, c)))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
+    if (!origin_ok(c, post))
+        return refuse(s, c, MHD_HTTP_FORBIDDEN, "a request from a page of another origin is refused");
+    return MHD_YES;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **req_cls)
 {
     (void)version;
     review_server *s = cls;
     int post = !strcmp(method, MHD_HTTP_METHOD_POST);
-    if (!*req_cls) { /* the headers are in: check before reading any body */
+    if (!*req_cls) { /* the headers are in: check them before reading any body */
         request *rq = calloc(1, sizeof *rq);
         if (!rq)
             return MHD_NO;
         *req_cls = rq;
-        return MHD_YES;
+        return gate(s, c, rq, post);
     }
     request *rq = *req_cls;
     if (*upload_size) { /* another method's body (PUT, PATCH) is read and dropped: its 405 comes after it */
@@ -360,21 +407,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (!host_ok(s, c))
-        return refuse(s, c, MHD_HTTP_FORBIDDEN, "Host not allowed (irbis review answers only the address it printed)");
-    int nul = 0;
-    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, count_nul, &nul);
-    if (nul) /* "cam%00x" would be read as "cam": refused, not shortened */
-        return refuse(s, c, MHD_HTTP_BAD_REQUEST, "a query parameter holds a NUL byte (%00)");
-    int tok = token_ok(s, c);
-    if (!tok)
-        return refuse(s, c, MHD_HTTP_FORBIDDEN, "missing or wrong token: open the URL irbis review printed");
     if (!post && strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
         return refuse(s, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed");
     if (rq->too_big)
         return refuse(s, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body too large");
     atomic_fetch_add(&s->served, 1);
-    return route(s, c, url, post, rq, tok == 1);
+    return route(s, c, url, post, rq, rq->tok == 1);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
@@ -451,11 +489,11 @@ review_server *review_server_start(irb_review_t *rv, const review_server_opts *o
     snprintf(s->token, sizeof s->token, "%s", o->token);
     pthread_mutex_init(&s->lock, NULL);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | (v6 ? MHD_USE_IPv6 : 0);
-    s->d = MHD_start_daemon(flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
-                            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned)(o->threads > 0 ? o->threads : 4), MHD_OPTION_CONNECTION_LIMIT, 512u,
-                            MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536,
-                            MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
+    s->d = MHD_start_daemon(
+        flags, (uint16_t)o->port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(o->threads > 0 ? o->threads : 4), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)PER_IP, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)65536, MHD_OPTION_NOTIFY_COMPLETED, completed, s, MHD_OPTION_END);
     if (!s->d) {
         snprintf(err->message, sizeof err->message, "cannot listen on %s port %u: %s", bind, o->port, strerror(errno));
         err->status = IRB_IO;
@@ -465,6 +503,9 @@ review_server *review_server_start(irb_review_t *rv, const review_server_opts *o
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : o->port;
+    /* a browser sends a cookie of 127.0.0.1 to every port of it: one name per server, or a
+     * second irbis review's token replaces the first's, whose page then gets 403 */
+    snprintf(s->cookie, sizeof s->cookie, "irbis_token_%u", s->port);
     allow_hosts(s, bind, v6);
     return s;
 }
