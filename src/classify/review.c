@@ -335,7 +335,9 @@ static const char *effective_name(const irb_review_t *rv, const rseq *r)
     return n ? n : "";
 }
 
-static irb_status put_members(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
+/* The sequence's image paths as text to show, or (keys) percent-encoded, the bytes the page
+ * sends back in /img and /thumb requests (a name that is not UTF-8 would come back as U+FFFD). */
+static irb_status put_members(irb_review_t *rv, const rseq *r, int keys, FILE *f, irb_error *err)
 {
     irb_store_iter *it;
     IRB_TRY(irb_store_members_begin(rv->st, r->id, rv->o.n_classes, &it, err));
@@ -343,7 +345,7 @@ static irb_status put_members(irb_review_t *rv, const rseq *r, FILE *f, irb_erro
     irb_img_row m;
     for (int first = 1; irb_store_images_next(it, &m); first = 0) {
         fputs(first ? "" : ", ", f);
-        irb_json_put(f, m.path);
+        (keys ? irb_json_put_pct : irb_json_put)(f, m.path);
     }
     fputs("]", f);
     return irb_store_iter_end(it, err);
@@ -352,6 +354,8 @@ static irb_status put_members(irb_review_t *rv, const rseq *r, FILE *f, irb_erro
 static irb_status put_seq(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
 {
     irb_json_put_member(f, "{", "name", r->name);
+    fputs(", \"key\": ", f); /* the name's bytes, percent-encoded: what the page posts as seq */
+    irb_json_put_pct(f, r->name);
     irb_json_put_member(f, ", ", "camera", r->camera);
     irb_json_put_member(f, ", ", "start", r->start);
     irb_json_put_member(f, ", ", "end", r->end);
@@ -369,7 +373,9 @@ static irb_status put_seq(irb_review_t *rv, const rseq *r, FILE *f, irb_error *e
         fputs("null, \"time\": null", f);
     }
     fputs(", \"images\": ", f);
-    IRB_TRY(put_members(rv, r, f, err));
+    IRB_TRY(put_members(rv, r, 0, f, err));
+    fputs(", \"keys\": ", f);
+    IRB_TRY(put_members(rv, r, 1, f, err));
     fputs("}", f);
     return IRB_OK;
 }
@@ -477,15 +483,18 @@ irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
     blank ? irb_json_put(f, blank) : (void)fputs("null", f);
     fputs(", \"positive\": ", f);
     rv->o.pos >= 0 ? irb_json_put(f, rv->o.classes[rv->o.pos]) : (void)fputs("null", f);
-    fputs(", \"cameras\": [", f);
     size_t reviewed = 0;
-    for (size_t i = 0, first = 1; i < rv->n_seq; i++) {
+    for (size_t i = 0; i < rv->n_seq; i++)
         reviewed += rv->seq[i].human >= 0;
-        if (i && !strcmp(rv->seq[i].camera, rv->seq[i - 1].camera))
-            continue; /* sequences are in camera order */
-        fputs(first ? "" : ", ", f);
-        first = 0;
-        irb_json_put(f, rv->seq[i].camera);
+    for (int keys = 0; keys < 2; keys++) { /* names to show; their bytes percent-encoded, to filter by */
+        fputs(keys ? "], \"camera_keys\": [" : ", \"cameras\": [", f);
+        for (size_t i = 0, first = 1; i < rv->n_seq; i++) {
+            if (i && !strcmp(rv->seq[i].camera, rv->seq[i - 1].camera))
+                continue; /* sequences are in camera order */
+            fputs(first ? "" : ", ", f);
+            first = 0;
+            (keys ? irb_json_put_pct : irb_json_put)(f, rv->seq[i].camera);
+        }
     }
     fprintf(f, "], \"sequences\": %zu, \"reviewed\": %zu, \"readonly\": %s}\n", rv->n_seq, reviewed,
             irb_review_readonly(rv) ? "true" : "false");

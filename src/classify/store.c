@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 #include "core/error.h"
 #include "irbis/survey.h"
 #include "classify/store_db.h"
@@ -300,20 +301,11 @@ static irb_status check_wal(irb_store *st, irb_error *err)
 /* "file:PATH?immutable=1" with PATH percent-encoded (a '?', '#' or '%' in a folder's name). */
 static char *immutable_uri(const char *path)
 {
-    static const char hex[] = "0123456789ABCDEF", tail[] = "?immutable=1";
-    size_t n = strlen(path);
-    char *u = irb_malloc(5 + 3 * n + sizeof tail), *o = u;
-    if (!u)
-        return NULL;
-    o += sprintf(o, "file:");
-    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-~", *p)) {
-            *o++ = (char)*p;
-        } else {
-            *o++ = '%', *o++ = hex[*p >> 4], *o++ = hex[*p & 15];
-        }
-    }
-    memcpy(o, tail, sizeof tail);
+    static const char head[] = "file:", tail[] = "?immutable=1";
+    char *p = irb_pct_encode(path), *u = p ? irb_malloc(sizeof head + strlen(p) + sizeof tail) : NULL;
+    if (u)
+        sprintf(u, "%s%s%s", head, p, tail);
+    irb_free(p);
     return u;
 }
 

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "core/alloc.h"
+
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
 int irb_utf8_len(const char *s)
@@ -102,4 +104,28 @@ void irb_csv_put_utf8(FILE *f, const char *s)
     each_char(f, s, quote ? quoted_char : raw_char);
     if (quote)
         fputc('"', f);
+}
+
+char *irb_pct_encode(const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    s = s ? s : "";
+    char *u = irb_malloc(3 * strlen(s) + 1), *o = u;
+    if (!u)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("/._-~", *p))
+            *o++ = (char)*p;
+        else
+            *o++ = '%', *o++ = hex[*p >> 4], *o++ = hex[*p & 15];
+    }
+    *o = '\0';
+    return u;
+}
+
+void irb_json_put_pct(FILE *f, const char *s)
+{
+    char *u = irb_pct_encode(s);
+    irb_json_put(f, u ? u : "");
+    irb_free(u);
 }

@@ -18,5 +18,11 @@ void irb_json_put_member(FILE *f, const char *sep, const char *key, const char *
 void irb_html_put(FILE *f, const char *s);
 /* One CSV field as irb_csv_put writes it, invalid UTF-8 bytes written as U+FFFD. */
 void irb_csv_put_utf8(FILE *f, const char *s);
+/* s percent-encoded: every byte but A-Z a-z 0-9 - . _ ~ / as %XX, in a new string (irb_free);
+ * NULL when out of memory. Bytes, not characters: a name that is not UTF-8 goes into a URL (or a
+ * JSON string, which could not carry it) and back unchanged. */
+char *irb_pct_encode(const char *s);
+/* irb_json_put of irb_pct_encode(s) ("" when out of memory). */
+void irb_json_put_pct(FILE *f, const char *s);
 
 #endif

@@ -33,8 +33,9 @@
   function query() {
     const p = new URLSearchParams({queue: $('queue').value, offset: state.offset, limit: state.limit});
     if ($('queue').value === 'class') p.set('cls', $('cls').value);
-    for (const k of ['camera', 'label', 'reviewed']) if ($(k).value) p.set(k, $(k).value);
-    return p;
+    for (const k of ['label', 'reviewed']) if ($(k).value) p.set(k, $(k).value);
+    /* the camera's key is its name's bytes already percent-encoded (a name need not be UTF-8) */
+    return p + ($('camera').value ? '&camera=' + $('camera').value : '');
   }
 
   async function load(keepSel) {
@@ -64,7 +65,7 @@
     thumbs.className = 'thumbs';
     s.images.slice(0, 6).forEach((p, k) => {
       const im = document.createElement('img');
-      im.src = '/thumb?p=' + encodeURIComponent(p);
+      im.src = '/thumb?p=' + s.keys[k];
       im.alt = p;
       im.title = p;
       im.addEventListener('click', (ev) => { ev.stopPropagation(); select(i); openFull(k); });
@@ -116,19 +117,19 @@
     cards[i].scrollIntoView({block: 'nearest'});
   }
 
+  /* pairs: [sequence key, label]; a key is the name's bytes percent-encoded, sent as it is */
   async function send(pairs) {
-    const body = new URLSearchParams();
-    for (const [seq, label] of pairs) { body.append('seq', seq); body.append('label', label); }
+    const body = pairs.map(([key, label]) => 'seq=' + key + '&label=' + encodeURIComponent(label)).join('&');
     await api('/api/label', body);
-    for (const [seq, label] of pairs) {
-      const s = state.page.sequences.find((x) => x.name === seq);
+    for (const [key, label] of pairs) {
+      const s = state.page.sequences.find((x) => x.key === key);
       if (s) s.human = label === '' ? null : label;
     }
   }
 
   async function change(pairs, what) {
     const before = pairs.map(([seq]) => {
-      const s = state.page.sequences.find((x) => x.name === seq);
+      const s = state.page.sequences.find((x) => x.key === seq);
       return [seq, s && s.human !== null ? s.human : ''];
     });
     try {
@@ -143,13 +144,13 @@
   async function setLabel(label) {
     const s = state.page && state.page.sequences[state.sel];
     if (!s || !label) return;
-    if (await change([[s.name, label]], s.name + ' \u2192 ' + label)) select(state.sel + 1);
+    if (await change([[s.key, label]], s.name + ' \u2192 ' + label)) select(state.sel + 1);
   }
 
   async function acceptPage() {
     const classes = state.info.classes;
     const pairs = state.page.sequences.filter((s) => s.human === null && classes.indexOf(s.machine) >= 0)
-      .map((s) => [s.name, s.machine]);
+      .map((s) => [s.key, s.machine]);
     if (!pairs.length) { status('nothing to accept on this page'); return; }
     await change(pairs, 'accepted ' + pairs.length + ' sequences');
   }
@@ -175,7 +176,7 @@
     const s = state.page.sequences[state.sel];
     if (!s) return;
     state.full = {s: s, k: Math.max(0, Math.min(s.images.length - 1, k))};
-    $('full-img').src = '/img?p=' + encodeURIComponent(s.images[state.full.k]);
+    $('full-img').src = '/img?p=' + s.keys[state.full.k];
     $('full-title').textContent = s.name + ': ' + s.images[state.full.k] + ' (' + (state.full.k + 1) + '/' +
       s.images.length + ') ' + labelOf(s);
     $('full').hidden = false;
@@ -226,7 +227,7 @@
     info.classes.forEach((c) => { option($('cls'), c); option($('label'), c); });
     option($('label'), 'uncertain');
     if (info.positive) $('cls').value = info.positive;
-    info.cameras.forEach((c) => option($('camera'), c));
+    info.cameras.forEach((c, i) => option($('camera'), info.camera_keys[i], c));
     $('keys').textContent = 'keys: ' + info.classes.slice(0, 9).map((c, i) => (i + 1) + ' ' + c).join(', ') +
       (info.blank ? ', e ' + info.blank : '') + ', arrows move, Enter full size, u undo, a accept page, [ ] pages. ' +
       info.sequences + ' sequences, ' + info.reviewed + ' reviewed; survey ' + info.survey;
