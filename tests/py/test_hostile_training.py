@@ -19,6 +19,7 @@
 - a labels file saved by a European Excel ('path;label') or with 'Path,Label' said only "no
   column 'path'"; the message shows the header read and the rule."""
 import csv
+import re
 import os
 import shutil
 import subprocess
@@ -193,10 +194,37 @@ def failed_said(rows):
     os.remove(os.path.join(SURVEY, bad))
 
 
+def feature_copies():
+    """train FEATURES on a feature set of 20 pictures each featurized twice (a card copied into two
+    camera folders): each copy was its own sequence, so the cross-validation held out a picture
+    whose copy it trained on. The copies' groups are merged (20 groups, not 40), said in a warning."""
+    import numpy as np
+    rng = np.random.default_rng(7)
+    pics = rng.normal(size=(20, 16))
+    labels = rng.permutation(['empty', 'deer'] * 10)
+    base = os.path.join(TMP, 'feats_copies')
+    paths, x, rows = [], [], []
+    for cam in ('camA', 'camB'):
+        for i in range(20):
+            p = '/survey/%s/IMG_%04d.JPG' % (cam, i)
+            paths.append(p)
+            x.append(pics[i])
+            t = 600 * i + (0 if cam == 'camA' else 300)
+            rows.append([p, labels[i], cam, '2024-05-01T%02d:%02d:%02d' % (t // 3600, t // 60 % 60, t % 60)])
+    write_features(base, np.asarray(x), paths)
+    lab = os.path.join(TMP, 'copies_feats.csv')
+    write_rows(lab, rows, header=('path', 'label', 'camera', 'timestamp'))
+    r = run('train', base, '--labels', lab, '--cv', '5', '-o', os.path.join(TMP, 'copies.irbis'))
+    check(r.returncode == 0 and '20 feature row(s) are the same values as a row of another CV group' in r.stderr and
+          'cv groups: 20 ' in r.stdout, 'train FEATURES, copies in two folders: their CV groups merged, said '
+          '(rc %d: %s; %s)' % (r.returncode, r.stderr.strip()[-300:], re.findall(r'cv groups: .*', r.stdout)))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     train_features_unmatched()
+    feature_copies()
     evaluate_empty_task()
     rows = make_survey()
     backslash_paths(rows)

@@ -469,6 +469,70 @@ int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, c
     return CLI_OK;
 }
 
+/* ---- copies of one picture ------------------------------------------------------------------- */
+
+static const float *copy_rows; /* qsort has no context: the rows cmp_rows compares (one call at a time) */
+static size_t copy_dim;
+
+static int cmp_rows(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, k = *(const size_t *)b;
+    int c = memcmp(copy_rows + i * copy_dim, copy_rows + k * copy_dim, copy_dim * sizeof *copy_rows);
+    return c ? c : (i > k) - (i < k);
+}
+
+static int root_of(int *parent, int g)
+{
+    while (parent[g] != g)
+        g = parent[g] = parent[parent[g]];
+    return g;
+}
+
+int train_merge_copies(train_job *j, const char *cmd)
+{
+    if (j->x_first != 0 || j->x_n != j->n || j->n < 2 || !j->n_groups)
+        return CLI_OK;
+    size_t *ord = malloc(j->n * sizeof *ord);
+    int *parent = malloc(j->n_groups * sizeof *parent), *seen = calloc(j->n_groups, sizeof *seen);
+    if (!ord || !parent || !seen) {
+        free(ord), free(parent), free(seen);
+        cli_error(cmd, "out of memory");
+        return CLI_FATAL;
+    }
+    for (size_t s = 0; s < j->n; s++)
+        ord[s] = s;
+    for (size_t g = 0; g < j->n_groups; g++)
+        parent[g] = (int)g;
+    copy_rows = j->x, copy_dim = (size_t)j->fs->dim;
+    qsort(ord, j->n, sizeof *ord, cmp_rows);
+    size_t merged = 0, ex_a = 0, ex_b = 0;
+    for (size_t t = 1; t < j->n; t++) {
+        size_t a = ord[t - 1], b = ord[t];
+        if (memcmp(j->x + a * copy_dim, j->x + b * copy_dim, copy_dim * sizeof *j->x))
+            continue;
+        int ga = root_of(parent, j->group[a]), gb = root_of(parent, j->group[b]);
+        if (ga == gb)
+            continue;
+        parent[gb > ga ? gb : ga] = gb > ga ? ga : gb;
+        if (!merged++)
+            ex_a = a, ex_b = b;
+    }
+    size_t n_groups = 0;
+    for (size_t s = 0; s < j->n; s++) {
+        j->group[s] = root_of(parent, j->group[s]);
+        n_groups += !seen[j->group[s]]++;
+    }
+    if (merged) {
+        j->n_groups = n_groups;
+        cli_error(cmd,
+                  "warning: %zu feature row(s) are the same values as a row of another CV group (one picture under "
+                  "two paths, e.g. '%s' and '%s'): their groups were merged, so no picture is on both sides of a fold",
+                  merged, j->fs->path[j->row[ex_a]], j->fs->path[j->row[ex_b]]);
+    }
+    free(ord), free(parent), free(seen);
+    return CLI_OK;
+}
+
 /* ---- training and the summary --------------------------------------------------------------- */
 
 void train_summary(const train_job *j, const irb_train_report *r, const char *out)

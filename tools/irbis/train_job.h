@@ -50,6 +50,10 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd);
  * or CLI_FATAL (message printed). */
 int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, const char *cmd);
 void train_job_free(train_job *j);
+/* With every selected row loaded (x_first 0, x_n n): rows of different CV groups whose values are
+ * the same bytes (one picture under two paths: a card copied twice) get one group, so no picture
+ * sits on both sides of a fold; said in a warning. Returns CLI_OK or CLI_FATAL (out of memory). */
+int train_merge_copies(train_job *j, const char *cmd);
 
 /* Records the features' provenance, flips, row count, inputs and weighting in the classifier.
  * Returns 0, or -1 when out of memory. */
