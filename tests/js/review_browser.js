@@ -6,6 +6,9 @@
 //   show:   prints the labels the page shows (after a server restart)
 //   accept: presses a (accept the page), prints the labels shown
 //   readonly: a read-only OUT: what the page says on load, then after a class key (refused)
+//   names:  picks the camera whose name is not UTF-8 (shown with U+FFFD) in the camera filter,
+//           waits for its cards' thumbnails, opens the full-size view, labels the first card with a
+//           class key (a class other than its label)
 // Output: one JSON object on stdout.
 'use strict';
 const puppeteer = require('puppeteer-core');
@@ -93,6 +96,27 @@ async function main() {
       out.after_key = await text();
       out.after = await shown(page);
       out.thumbs_loaded = await page.$$eval('.card img', (is) => is.filter((i) => i.naturalWidth > 0).length);
+    } else if (step === 'names') {
+      const value = await page.$$eval('#camera option', (os) => (os.find((o) => o.textContent.indexOf('\ufffd') >= 0)
+                                                                   || {}).value);
+      out.camera_value = value || '';
+      await page.select('#camera', out.camera_value);
+      await page.waitForFunction(() => { const c = document.querySelectorAll('.card'); return c.length &&
+        [...c].every((x) => x.querySelector('.head span').textContent.indexOf('\ufffd') >= 0); }, {timeout: 10000});
+      await page.waitForFunction(() => [...document.querySelectorAll('.card img')].every((i) => i.complete),
+        {timeout: 10000});
+      out.thumbs = await page.$$eval('.card img', (is) => is.map((i) => i.naturalWidth));
+      const first = (await shown(page))[0];
+      await page.keyboard.press('Enter');
+      await page.waitForFunction(() => { const i = document.getElementById('full-img'); return i.complete &&
+        i.naturalWidth > 0; }, {timeout: 10000});
+      out.full_width = await page.$eval('#full-img', (i) => i.naturalWidth);
+      await page.keyboard.press('Escape');
+      const info = await page.evaluate(async () => (await fetch('/api/info')).json());
+      out.want = info.classes.find((c) => c !== first.human);
+      await page.keyboard.press(String(info.classes.indexOf(out.want) + 1));
+      await settle(page, first.seq, out.want);
+      out.labelled = first.seq;
     } else if (step === 'accept') {
       out.before = await shown(page);
       await page.keyboard.press('a');

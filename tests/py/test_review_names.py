@@ -13,6 +13,8 @@ import shutil
 import sqlite3
 import sys
 
+import test_review_browser as B
+
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import review_lib as R  # noqa: E402
 from testlib import CT, check, finish  # noqa: E402
@@ -62,6 +64,22 @@ def main():
     again = srv.get_json('/api/sequences?limit=100&camera=C%E1mara')['sequences']
     check(any(x['name'] == s['name'] and x['human'] == 'empty' for x in again), 'and the page sees it')
     json.dumps(again)  # the answer is plain JSON
+
+    # the page itself in chromium: the camera picked in the filter, its thumbnails and full image
+    # shown, a label stored by a key press
+    if not os.path.exists(os.path.join(B.SRC, 'node_modules', 'puppeteer-core')):
+        check(False, 'puppeteer-core is not installed: run scripts/setup.sh (npm install)')
+    else:
+        d = B.drive(srv, 'names')
+        check(d.get('camera_value') == 'C%E1mara' and len(d.get('thumbs', [])) == 2 and min(d['thumbs']) > 0 and
+              d.get('full_width', 0) > 160, 'chromium: the camera filter, 2 thumbnails and the full image shown (%s)'
+              % {k: d.get(k) for k in ('camera_value', 'thumbs', 'full_width')})
+        db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'), timeout=10)
+        db.text_factory = bytes
+        labels = {lab for p, lab in db.execute('SELECT path, label FROM reviews') if p.startswith(CAM + b'/')}
+        db.close()
+        check(d.get('labelled') and d.get('want') and d['want'].encode() in labels,
+              'chromium: a class key stored %s for the camera\'s images (%s)' % (d.get('want'), labels))
     srv.stop()
     finish()
 
