@@ -330,6 +330,8 @@ typedef struct ctdp_state {
     double lat0, lat1, lon0, lon1;
     int n_deployments, n_coords, n_missing, n_badpath;
     long long n_outside;            /* timed images outside their camera's period from the deployments file */
+    long long n_notutf8;            /* media paths that are not UTF-8 (written with U+FFFD) */
+    char notutf8[160];              /* the first */
     char outside[3][200];           /* the first: "path (time)" */
     char missing[NAMES_SHOWN][128]; /* the first cameras lacking coordinates */
     char badpath[3][160];           /* the first media paths outside the filePath pattern */
@@ -450,6 +452,8 @@ static void media_row(FILE *f, ctdp_state *c, const irb_img_row *r)
     if (d && d->start[0] && d->end[0] &&
         (strncmp(r->timestamp, d->start, 19) < 0 || strncmp(r->timestamp, d->end, 19) > 0) && c->n_outside++ < 3)
         snprintf(c->outside[c->n_outside - 1], sizeof c->outside[0], "%.150s at %.30s", r->path, r->timestamp);
+    if (!irb_utf8_valid(r->path) && !c->n_notutf8++)
+        snprintf(c->notutf8, sizeof c->notutf8, "%s", r->path);
     if (!file_path_ok(r->path) && c->n_badpath++ < 3)
         snprintf(c->badpath[c->n_badpath - 1], sizeof c->badpath[0], "%s", r->path);
     char t[48], id[32], comment[600];
@@ -729,6 +733,12 @@ static void warn_incomplete(const ctdp_state *c, irb_error *err)
                       "(is the period or the camera's clock wrong?)",
                       c->dir, c->n_outside, list);
     }
+    if (c->n_notutf8) /* the package is UTF-8: such a path is written with U+FFFD and names no file */
+        irb_warn_more(err,
+                      "%s: %lld media path(s) are not UTF-8, e.g. '%s': written with U+FFFD for those bytes, so their "
+                      "filePath names no file (rename them in UTF-8, e.g. convmv -f latin1 -t utf8 -r --notest "
+                      "SURVEY, then classify again)",
+                      c->dir, c->n_notutf8, c->notutf8);
 }
 
 irb_status irb_write_camtrapdp(irb_store *st, const irb_outputs_opts *o, irb_error *err)

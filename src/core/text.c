@@ -129,3 +129,11 @@ void irb_json_put_pct(FILE *f, const char *s)
     irb_json_put(f, u ? u : "");
     irb_free(u);
 }
+
+int irb_utf8_valid(const char *s)
+{
+    for (int n; s && *s; s += n)
+        if (!(n = irb_utf8_len(s)))
+            return 0;
+    return 1;
+}

@@ -8,6 +8,8 @@
 /* Length (1..4) of the valid UTF-8 sequence at p (not at its NUL), or 0 if p starts an invalid
  * one (bad lead byte, bad continuation, overlong, surrogate, above U+10FFFF). */
 int irb_utf8_len(const char *p);
+/* 1 when s (NULL: "") is valid UTF-8 throughout. */
+int irb_utf8_valid(const char *s);
 /* A JSON string literal of s (NULL: ""), with its quotes. */
 void irb_json_put(FILE *f, const char *s);
 /* One member of a JSON object: sep (e.g. "{" or ", "), the quoted key (a plain name, written as

@@ -33,6 +33,8 @@ def main():
     out = os.path.join(os.path.dirname(sv), 'out')
     r = R.classify(fx, sv, out)
     check(r.returncode in (0, 1), 'classify (exit %d: %s)' % (r.returncode, r.stderr[-300:]))
+    check('2 media path(s) are not UTF-8' in r.stderr, 'classify says that camtrap-dp/ cannot name the files whose '
+          'paths are not UTF-8: %s' % r.stderr.strip()[-600:])
     srv = R.Server(out)
     info = srv.get_json('/api/info')
     keys = dict(zip(info.get('cameras', []), info.get('camera_keys', [])))
