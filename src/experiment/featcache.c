@@ -130,8 +130,12 @@ static double now_s(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-/* Images per irb_extract call while computing, so the cache can be checkpointed between them. */
-#define CHUNK 1024
+/* Images per irb_extract call while computing, so the cache can be checkpointed between them:
+ * CHUNK at most; the first call takes FIRST_CHUNK, and each next as many as the rate so far
+ * computes in a third of the checkpoint interval (at least FIRST_CHUNK / 4), so a slow model
+ * (ResNet-50 at 576: about 1 image/s) is checkpointed about as often as asked, not every 1,024. */
+#define CHUNK       1024
+#define FIRST_CHUNK 64
 /* have[i]: 0 nothing, 1 every row, HAVE_ORIGINAL the original only (the mirror is to compute) */
 #define HAVE_ORIGINAL 2
 
@@ -168,8 +172,10 @@ static irb_status compute_group(const featcache_req *rq, const char *base, const
         eo.flip = 2;
     fill_ctx c = {m, index, rq, stage, want != 0, 0, missing};
     irb_status s = IRB_OK;
-    for (size_t k0 = 0; s == IRB_OK && k0 < missing; k0 += CHUNK) {
-        size_t k = missing - k0 < CHUNK ? missing - k0 : CHUNK;
+    size_t chunk = rq->checkpoint_seconds > 0 ? FIRST_CHUNK : CHUNK;
+    double t0 = now_s();
+    for (size_t k0 = 0, k = 0; s == IRB_OK && k0 < missing; k0 += k) {
+        k = missing - k0 < chunk ? missing - k0 : chunk;
         c.index = index + k0;
         s = rq->motion ? motion_extract(rq->net, &eo, paths, m->n, rq->motion->prev, rq->motion->next,
                                         rq->motion->channels, index + k0, k, fill_row, &c, err)
@@ -180,6 +186,9 @@ static irb_status compute_group(const featcache_req *rq, const char *base, const
             write_cache(rq, base, paths, stamps, m, old, &werr);
             *saved = now_s();
         }
+        double spent = now_s() - t0, next = spent > 0 ? (double)(k0 + k) / spent * rq->checkpoint_seconds / 3 : CHUNK;
+        if (rq->checkpoint_seconds > 0)
+            chunk = next >= CHUNK ? CHUNK : next <= FIRST_CHUNK / 4 ? FIRST_CHUNK / 4 : (size_t)next;
     }
     m->computed += missing;
     if (rq->progress)

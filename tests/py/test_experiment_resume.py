@@ -1,10 +1,11 @@
 """A killed experiment keeps the features it had computed: `--cache-every` checkpoints the
-feature cache between chunks of 1,024 images. The first 1,100 MLWIC images are featurized for
-the RN2 row with checkpoints after every chunk; the run is SIGKILLed as soon as the first
-checkpoint is on disk. Started again with the same command, it computes only the 76 images
-the checkpoint lacked (read from its progress line "CNN cut 2 at 224: done / total"), and its table and
-out-of-fold predictions are identical to those of an uninterrupted run with its own cache.
-The uninterrupted reference runs with --cache-every 0 (write only at the end) and computes all."""
+feature cache between chunks (the first of 64 images, then sized by the rate so far). The first
+1,100 MLWIC images are featurized for the RN2 row with checkpoints after every chunk; the run is
+SIGKILLed as soon as the first checkpoint is on disk. Started again with the same command, it
+computes only the images the cache on disk lacked (its rows counted here; read from the progress
+line "CNN cut 2 at 224: done / total"), and its table and out-of-fold predictions are identical
+to those of an uninterrupted run with its own cache. The uninterrupted reference runs with
+--cache-every 0 (write only at the end) and computes all."""
 import glob
 import os
 import re
@@ -45,10 +46,13 @@ def main():
         p.send_signal(signal.SIGKILL)
     p.communicate()
     check(killed, 'the run was killed after its first checkpoint (it had not finished)')
+    kept = sum(max(0, len(open(f).read().splitlines()) - 1) for f in glob.glob(os.path.join(cache, '*.csv')))
+    check(64 <= kept < 1024, 'the checkpoint on disk holds %d of the %d images: 64 or more (the first chunk) and '
+          'fewer than 1,024 (chunks of 1,024 checkpointed a slow model every 1,024 images)' % (kept, N))
     r = subprocess.run(args(out, cache, '0.001'), capture_output=True, text=True, timeout=600)
     check(r.returncode == 0, 'the same command again: exit %d %s' % (r.returncode, r.stderr[-300:]))
-    check(computed(r.stderr) == N - 1024,
-          'the resumed run computed %d images (want %d: the checkpoint kept 1,024)' % (computed(r.stderr), N - 1024))
+    check(computed(r.stderr) == N - kept,
+          'the resumed run computed %d images (want %d: the checkpoint kept %d)' % (computed(r.stderr), N - kept, kept))
     ref = os.path.join(TMP, 'clean')
     r2 = subprocess.run(args(ref, os.path.join(TMP, 'cache_clean'), '0'), capture_output=True, text=True,
                         timeout=600)
