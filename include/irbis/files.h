@@ -55,9 +55,12 @@ typedef struct irb_table {
 } irb_table;
 
 /* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file;
- * IRB_INVALID_ARG for a NULL path or out. */
+ * IRB_INVALID_ARG for a NULL path or out. Fields are separated by ',', or by ';' or a tab when the
+ * header is one field holding it and no ',' (a spreadsheet saved in a European locale, tab-separated
+ * text); lines end in LF, CRLF or a lone CR. */
 IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *err);
-/* Index of column `name`, or -1 (also when t or name is NULL). */
+/* Index of column `name`: the exact name, else the one column equal to it but for case and blanks
+ * around it ("Path", "label "); -1 when none or several (also when t or name is NULL). */
 IRB_API int irb_table_column(const irb_table *t, const char *name);
 IRB_API void irb_table_free(irb_table *t);
 

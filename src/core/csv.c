@@ -1,7 +1,9 @@
 #include "core/csv.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -70,13 +72,18 @@ static int read_record(irb_csv_reader *r, size_t *len)
         }
         if (c == '"') {
             quoted = 1;
-        } else if (c == ',') {
+        } else if (c == (r->sep ? r->sep : ',')) {
             if (!push_char(r, len, '\0'))
                 return -2;
             nf++;
         } else if (c == '\n') {
             break;
-        } else if (c != '\r') {
+        } else if (c == '\r') { /* CRLF, or a lone CR: the line ends of old Mac spreadsheets */
+            int d = fgetc(r->f);
+            if (d != '\n' && d != EOF)
+                ungetc(d, r->f);
+            break;
+        } else {
             if (!push_char(r, len, (char)c))
                 return -2;
         }
@@ -136,6 +143,23 @@ irb_status irb_csv_read_header(irb_csv_reader *r, irb_error *err)
         return irb_fail(err, IRB_CORRUPT, "%s: empty file, expected a CSV header", r->path);
     if (s != IRB_OK)
         return s;
+    char *one = r->fields[0], *alt = r->nfields == 1 ? strpbrk(one, ";\t") : NULL;
+    if (alt) { /* "path;label": the record's separator is the header's */
+        r->sep = *alt;
+        int nf = 1;
+        for (char *p = one; *p; p++)
+            if (*p == r->sep)
+                *p = '\0', nf++;
+        if (nf > r->fields_cap) {
+            char **f = irb_realloc_array(r->fields, (size_t)nf, sizeof *f);
+            if (!f)
+                return irb_fail(err, IRB_NOMEM, "%s: out of memory", r->path);
+            r->fields = f, r->fields_cap = nf;
+        }
+        for (int i = 0; i < nf; i++, one += strlen(one) + 1)
+            r->fields[i] = one;
+        r->nfields = nf;
+    }
     r->header = irb_calloc((size_t)r->nfields, sizeof *r->header);
     if (!r->header)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", r->path);
@@ -150,13 +174,34 @@ irb_status irb_csv_read_header(irb_csv_reader *r, irb_error *err)
     return IRB_OK;
 }
 
-int irb_csv_column(const irb_csv_reader *r, const char *name)
+/* a and b equal but for case and blanks around either */
+static int loosely_equal(const char *a, const char *b)
 {
-    for (int i = 0; i < r->nheader; i++)
-        if (strcmp(r->header[i], name) == 0)
-            return i;
-    return -1;
+    while (isspace((unsigned char)*a))
+        a++;
+    while (isspace((unsigned char)*b))
+        b++;
+    size_t na = strlen(a), nb = strlen(b);
+    while (na && isspace((unsigned char)a[na - 1]))
+        na--;
+    while (nb && isspace((unsigned char)b[nb - 1]))
+        nb--;
+    return na == nb && !strncasecmp(a, b, na);
 }
+
+int irb_header_find(char *const *names, int n, const char *name)
+{
+    int found = -1, loose = 0;
+    for (int i = 0; names && name && i < n; i++) {
+        if (!strcmp(names[i], name))
+            return i;
+        if (loosely_equal(names[i], name) && !loose++)
+            found = i;
+    }
+    return loose == 1 ? found : -1;
+}
+
+int irb_csv_column(const irb_csv_reader *r, const char *name) { return irb_header_find(r->header, r->nheader, name); }
 
 const char *irb_csv_field(const irb_csv_reader *r, int i) { return (i >= 0 && i < r->nfields) ? r->fields[i] : ""; }
 

@@ -23,13 +23,7 @@ void irb_table_free(irb_table *t)
     irb_free(t);
 }
 
-int irb_table_column(const irb_table *t, const char *name)
-{
-    for (int j = 0; t && name && j < t->ncol; j++)
-        if (!strcmp(t->name[j], name))
-            return j;
-    return -1;
-}
+int irb_table_column(const irb_table *t, const char *name) { return t ? irb_header_find(t->name, t->ncol, name) : -1; }
 
 static irb_status add_row(irb_table *t, const irb_csv_reader *r, size_t *cap, irb_error *err)
 {

@@ -158,8 +158,8 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
         cl = irb_table_column(t, label_col ? label_col : "label");
     if (cp < 0 || cl < 0) /* the header as read: "path;label" (European Excel), "Path", "label " */
         return irb_fail(err, IRB_NOT_FOUND,
-                        "%s: no column '%s': its header has %d column(s), the first '%s' (names are exact, "
-                        "in lower case; columns are separated by commas, not ';' or tabs)",
+                        "%s: no column '%s': its header has %d column(s), the first '%s' (columns separated by "
+                        "',', or ';' or tabs throughout)",
                         source, cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"), t->ncol,
                         t->ncol ? t->name[0] : "");
     size_t cap = t->nrow ? t->nrow : 1;

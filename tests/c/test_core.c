@@ -85,6 +85,29 @@ static void test_csv(void)
           "a NUL byte: refused naming the file and line: %s", e.message);
     irb_csv_release(&r);
     fclose(f);
+
+    /* as spreadsheets save them: ';' or tab separators (the header's), lone-CR line ends, a header
+     * in another case with blanks; a ',' inside a ';' file's field is the field's */
+    static const char *const saved[] = {"Path ; Label\r\ncam1/a,1.jpg;deer\r\ncam1/b.jpg;\"em;pty\"\r\n",
+                                        "path\tlabel\ncam1/a,1.jpg\tdeer\ncam1/b.jpg\tem;pty\n",
+                                        "path,LABEL\r\"cam1/a,1.jpg\",deer\rcam1/b.jpg,em;pty\r"};
+    for (int k = 0; k < 3; k++) {
+        f = fopen(path, "w+");
+        fputs(saved[k], f);
+        fclose(f);
+        irb_table *t = NULL;
+        CHECK(irb_table_load(path, &t, &e) == IRB_OK, "saved %d: %s", k, e.message);
+        int cp = irb_table_column(t, "path"), cl = irb_table_column(t, "label");
+        CHECK(t && t->ncol == 2 && t->nrow == 2 && cp == 0 && cl == 1 && !strcmp(t->cell[0][0], "cam1/a,1.jpg") &&
+                  !strcmp(t->cell[0][1], "deer") && !strcmp(t->cell[1][0], "cam1/b.jpg") &&
+                  !strcmp(t->cell[1][1], "em;pty"),
+              "saved %d: 2 columns, 2 rows, the fields whole", k);
+        irb_table_free(t);
+    }
+    char *names[] = {"Label", "LABEL ", "path"};
+    CHECK(irb_header_find(names, 3, "label") == -1 && irb_header_find(names, 3, "Label") == 0 &&
+              irb_header_find(names, 3, "PATH") == 2,
+          "loose names: exact first, else the one alike, none when two are alike");
 }
 
 typedef struct {

@@ -133,13 +133,24 @@ def evaluate_empty_task():
 
 
 def header_said(rows):
-    """A ';'-separated labels file: the refusal shows what the header was read as."""
-    semi = os.path.join(TMP, 'semicolon.csv')
-    with open(semi, 'w', newline='') as f:
-        csv.writer(f, delimiter=';', lineterminator='\r\n').writerows([('path', 'label')] + rows)
-    r, _ = train_images('semicolon', semi)
-    check(r.returncode == 3 and "the first 'path;label'" in r.stderr,
-          "train --images, labels 'path;label': the header read is shown (rc %d: %s)" % (r.returncode, r.stderr.strip()))
+    """Labels files as spreadsheets save them: ';'-separated (a European locale), tab-separated, a
+    header in another case with blanks ('Path', ' Label '), old Mac line ends (a lone CR): each
+    selects all 12 images (they were refused: "no column 'path'", or read as one line); a header
+    that really lacks the column shows what was read."""
+    for name, sep, head, end in (('semicolon', ';', ('path', 'label'), '\r\n'), ('tabs', '\t', ('path', 'label'), '\n'),
+                                 ('capital', ',', ('Path', ' Label '), '\r\n'), ('mac', ',', ('path', 'label'), '\r')):
+        lab = os.path.join(TMP, name + '.csv')
+        with open(lab, 'w', newline='') as f:
+            csv.writer(f, delimiter=sep, lineterminator=end).writerows([head] + rows)
+        r, paths = train_images(name, lab)
+        check(r.returncode == 0 and paths is not None and len(paths) == len(rows),
+              'train --images, a %s labels file: all %d images selected (rc %d, %s; %s)'
+              % (name, len(rows), r.returncode, len(paths or []), r.stderr.strip()[-300:]))
+    bad = os.path.join(TMP, 'nolabel.csv')
+    write_rows(bad, rows, header=('path', 'species'))
+    r, _ = train_images('nolabel', bad)
+    check(r.returncode == 3 and "no column 'label': its header has 2 column(s), the first 'path'" in r.stderr,
+          "train --images, no label column: the header read is shown (rc %d: %s)" % (r.returncode, r.stderr.strip()))
 
 
 def train_features_unmatched():
