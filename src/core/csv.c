@@ -110,6 +110,12 @@ irb_status irb_csv_next(irb_csv_reader *r, irb_error *err)
             return irb_fail(err, IRB_CORRUPT, "%s:%ld: unterminated quoted field", r->path, r->line);
         if (nf == -2)
             return irb_fail(err, IRB_NOMEM, "%s:%ld: out of memory reading CSV", r->path, r->line);
+        if (nf == -3 && r->line == 1 && len >= 4 &&
+            (!memcmp(r->buf, "PK\x03\x04", 4) || !memcmp(r->buf, "\xD0\xCF\x11\xE0", 4)))
+            return irb_fail(err, IRB_CORRUPT,
+                            "%s: a spreadsheet workbook (.xlsx or .xls), not a CSV file: save it as CSV (in Excel: "
+                            "Save As, CSV UTF-8)",
+                            r->path);
         if (nf == -3)
             return irb_fail(err, IRB_CORRUPT, "%s:%ld: a NUL byte: not a text CSV file (saved as UTF-16, or damaged?)",
                             r->path, r->line);

@@ -104,6 +104,17 @@ static void test_csv(void)
               "saved %d: 2 columns, 2 rows, the fields whole", k);
         irb_table_free(t);
     }
+    /* a workbook saved as .xlsx (a zip) or .xls (OLE2) instead of CSV: said as such */
+    static const char xlsx[] = "PK\x03\x04\x14\x00\x06\x00[Content_Types].xml",
+                      xls[] = "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1\0\0";
+    for (int k = 0; k < 2; k++) {
+        f = fopen(path, "w+");
+        fwrite(k ? xls : xlsx, 1, k ? sizeof xls - 1 : sizeof xlsx - 1, f);
+        fclose(f);
+        irb_table *t = NULL;
+        CHECK(irb_table_load(path, &t, &e) == IRB_CORRUPT && strstr(e.message, "t.csv: a spreadsheet workbook") && !t,
+              "a workbook %d: %s", k, e.message);
+    }
     char *names[] = {"Label", "LABEL ", "path"};
     CHECK(irb_header_find(names, 3, "label") == -1 && irb_header_find(names, 3, "Label") == 0 &&
               irb_header_find(names, 3, "PATH") == 2,

@@ -146,6 +146,14 @@ def header_said(rows):
         check(r.returncode == 0 and paths is not None and len(paths) == len(rows),
               'train --images, a %s labels file: all %d images selected (rc %d, %s; %s)'
               % (name, len(rows), r.returncode, len(paths or []), r.stderr.strip()[-300:]))
+    import zipfile
+    book = os.path.join(TMP, 'labels.xlsx')
+    with zipfile.ZipFile(book, 'w') as z:  # the shape of an Excel workbook: a zip of XML parts
+        z.writestr('[Content_Types].xml', '<Types/>')
+        z.writestr('xl/worksheets/sheet1.xml', '<worksheet/>')
+    r, _ = train_images('book', book)
+    check(r.returncode == 3 and 'a spreadsheet workbook (.xlsx or .xls), not a CSV file' in r.stderr,
+          'train --images, labels.xlsx: said to be a workbook (rc %d: %s)' % (r.returncode, r.stderr.strip()))
     bad = os.path.join(TMP, 'nolabel.csv')
     write_rows(bad, rows, header=('path', 'species'))
     r, _ = train_images('nolabel', bad)
