@@ -142,6 +142,12 @@ typedef struct irb_classify_summary {
     long long changed, retried, dropped;
     char first_changed[256], first_dropped[256];
     char store_aside[4096]; /* with opts.restart: where a damaged store was moved, or "" */
+    /* human labels (irbis review) of images no longer at their path: moved with the picture to
+     * its new path in the survey (the same file name, size, time and dimensions under another
+     * folder: a camera folder renamed), or, when it is nowhere or ambiguous, kept in the store
+     * under the old path and counted among the dropped; first_review_moved: "old -> new" */
+    long long reviews_moved, reviews_dropped;
+    char first_review_moved[520];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

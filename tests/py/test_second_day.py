@@ -1,0 +1,103 @@
+#!/usr/bin/python3
+"""A field season with one classifier and a survey that keeps changing (regressions from a hostile
+review of the second day):
+  - a camera folder renamed after its sequences were reviewed: the human labels follow their
+    images to the new folder (same file name, size, time and dimensions) and the run says so
+    (they were kept in the store under the old paths and silently left out of every output);
+  - a reviewed image deleted, and a reviewed image whose picture is now in two new folders
+    (ambiguous): not given to any image, kept in the store, and the run warns, even with --quiet;
+    the file put back at its path gets its human label again."""
+import os
+import shutil
+import subprocess
+import sys
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import review_lib as R  # noqa: E402
+import test_classify_fixture as F  # noqa: E402
+from testlib import CT, MODEL, check, finish, small_classifier, tmpdir  # noqa: E402
+
+TMP = tmpdir('second_day')
+WAKHAN = os.path.join(CT, 'wakhan_snowleopard', 'C1_Avgarch_SL')
+HANNA = os.path.join(CT, 'hannaboe_smallmammal', 'vj_ga_hu_1', '2020')
+
+
+def classify(clf, sv, out, *extra):
+    r = subprocess.run([F.BIN, 'classify', '--model', MODEL, '--classifier', clf, sv, '-o', out, '--threads', '2']
+                       + list(extra), capture_output=True, text=True)
+    return r, {x['path']: x for x in F.read_predictions(out)} if os.path.exists(os.path.join(out, 'predictions.csv')) \
+        else {}
+
+
+def label_all(out, labels):
+    """Gives each sequence of OUT the next label of labels (cycled) through the review API."""
+    srv = R.Server(out, '--no-export')
+    seqs = [s['name'] for s in srv.get_json('/api/sequences?queue=camera&limit=500')['sequences']]
+    for i, s in enumerate(seqs):
+        st, body, _ = srv.request('POST', '/api/label', body=urllib.parse.urlencode([('seq', s), ('label', labels[
+            i % len(labels)])]), headers={'Content-Type': 'application/x-www-form-urlencoded'})
+        assert st == 200, (st, body)
+    srv.stop()
+
+
+def renamed_camera_folder(clf):
+    sv, out = os.path.join(TMP, 'survey'), os.path.join(TMP, 'out')
+    for cam, src, names in (('camA', WAKHAN, sorted(os.listdir(WAKHAN))[:4]),
+                            ('camB', HANNA, sorted(os.listdir(HANNA))[:4])):
+        os.makedirs(os.path.join(sv, cam))
+        for n in names:
+            os.symlink(os.path.join(src, n), os.path.join(sv, cam, n))
+    r, _ = classify(clf, sv, out)
+    check(r.returncode == 0, 'the first card classified (%s)' % r.stderr[-200:])
+    label_all(out, ['empty', 'animal'])
+    human = R.reviews(out)
+    check(len(human) == 8 and set(human.values()) == {'empty', 'animal'}, 'every image reviewed: %s' % human)
+    # the camera folder renamed (the field team names folders by station now)
+    os.rename(os.path.join(sv, 'camB'), os.path.join(sv, 'station_B'))
+    r, pred = classify(clf, sv, out)
+    moved = {'station_B/' + p.split('/', 1)[1]: lab for p, lab in human.items() if p.startswith('camB/')}
+    got = {p: (pred[p]['label'], pred[p]['method']) for p in moved if p in pred}
+    check(r.returncode == 0 and got == {p: (lab, 'human') for p, lab in moved.items()},
+          'a renamed camera folder: its images keep their human labels in predictions.csv (%s)' % got)
+    check(R.reviews(out) == dict({p: lab for p, lab in human.items() if p.startswith('camA/')}, **moved),
+          'the store\'s reviews follow the images to their new paths, none twice')
+    check('4 human label(s) followed their image to its new path (the first: camB/' in r.stderr,
+          'the run says the labels followed their images: %s' % r.stderr.strip()[-300:])
+    r = subprocess.run([F.BIN, 'review', out, '--write-labels', os.path.join(TMP, 'labels.csv')], capture_output=True,
+                       text=True)
+    rows = open(os.path.join(TMP, 'labels.csv')).read()
+    check(r.returncode == 0 and rows.count('station_B/') == 4 and 'camB/' not in rows,
+          '--write-labels gives the new paths for training: %s' % rows.replace('\n', ' ')[:300])
+    # a reviewed image deleted; another's picture now in two new folders (which one is it?)
+    gone = sorted(p for p in moved)[0]
+    two = sorted(p for p in human if p.startswith('camA/'))[0]
+    os.remove(os.path.join(sv, gone))
+    target = os.readlink(os.path.join(sv, two))
+    os.remove(os.path.join(sv, two))
+    for d in ('copy1', 'copy2'):
+        os.makedirs(os.path.join(sv, d))
+        os.symlink(target, os.path.join(sv, d, os.path.basename(two)))
+    r, pred = classify(clf, sv, out, '--quiet')
+    rv = R.reviews(out)
+    check(r.returncode == 0 and rv.get(gone) == moved[gone] and rv.get(two) == human[two] and
+          all(pred[d + '/' + os.path.basename(two)]['method'] == 'machine' for d in ('copy1', 'copy2')),
+          'a deleted image and an ambiguous one: their labels stay in the store, given to no other image')
+    check('warning: 2 image(s) with a human label (irbis review) are no longer in the survey' in r.stderr,
+          'and the run warns about them, even with --quiet: %s' % r.stderr.strip()[-300:])
+    os.symlink(target, os.path.join(sv, two))  # the file is back
+    r, pred = classify(clf, sv, out)
+    check(r.returncode == 0 and (pred[two]['label'], pred[two]['method']) == (human[two], 'human'),
+          'the file back at its path: its human label again (%s)' % (pred.get(two, {}).get('method'),))
+
+
+def main():
+    shutil.rmtree(TMP, ignore_errors=True)
+    os.makedirs(TMP)
+    clf = small_classifier(TMP)[0]
+    renamed_camera_folder(clf)
+    finish()
+
+
+if __name__ == '__main__':
+    main()
