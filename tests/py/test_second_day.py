@@ -6,7 +6,13 @@ review of the second day):
     (they were kept in the store under the old paths and silently left out of every output);
   - a reviewed image deleted, and a reviewed image whose picture is now in two new folders
     (ambiguous): not given to any image, kept in the store, and the run warns, even with --quiet;
-    the file put back at its path gets its human label again."""
+    the file put back at its path gets its human label again;
+  - a second card that adds frames to a burst already reviewed: the burst is no longer labelled by
+    the person, who never saw the new frames (it was: Camtrap DP's event said classificationMethod
+    human, "blank", for 12 images of which the person had seen 5, and the review queue never
+    offered it again); the reviewed frames keep their own human labels, the review page offers
+    the sequence, and labelling it labels all its frames."""
+import csv
 import os
 import shutil
 import subprocess
@@ -91,11 +97,47 @@ def renamed_camera_folder(clf):
           'the file back at its path: its human label again (%s)' % (pred.get(two, {}).get('method'),))
 
 
+def second_card(clf):
+    sv, out = os.path.join(TMP, 'survey2'), os.path.join(TMP, 'out2')
+    names = sorted(os.listdir(WAKHAN))
+    os.makedirs(os.path.join(sv, 'camA'))
+    for n in names[:6]:  # IMG_0041-0045 are the start of a burst that goes on to IMG_0052
+        os.symlink(os.path.join(WAKHAN, n), os.path.join(sv, 'camA', n))
+    classify(clf, sv, out)
+    label_all(out, ['empty'])
+    seen = R.reviews(out)
+    for n in names[6:12]:  # the second card: the rest of the burst
+        os.symlink(os.path.join(WAKHAN, n), os.path.join(sv, 'camA', n))
+    r, pred = classify(clf, sv, out)
+    burst = pred['camA/IMG_0041.JPG']['sequence']
+    members = sorted(p for p, x in pred.items() if x['sequence'] == burst)
+    new = [p for p in members if p not in seen]
+    check(r.returncode == 0 and len(new) >= 5 and len(members) > len(new), 'the second card adds %d frames to the '
+          'reviewed burst %s of %d' % (len(new), burst, len(members)))
+    check(all(pred[p]['method'] == 'human' and pred[p]['label'] == 'empty' for p in seen) and
+          all(pred[p]['method'] == 'machine' for p in new), 'the reviewed frames keep their human label, the new '
+          'ones are the machine\'s')
+    with open(os.path.join(out, 'camtrap-dp', 'observations.csv'), newline='') as f:
+        obs = {x['eventID']: x for x in csv.DictReader(f)}
+    check(obs[burst]['classificationMethod'] == 'machine',
+          'the burst\'s event is no longer the person\'s (%s): they saw %d of its %d frames' % (
+              obs[burst]['classificationMethod'], len(members) - len(new), len(members)))
+    srv = R.Server(out, '--no-export')
+    listed = {x['name']: x['human'] for x in srv.get_json('/api/sequences?queue=camera&limit=500')['sequences']}
+    check(listed.get(burst) is None, 'the review page offers the burst again (human: %s)' % listed.get(burst))
+    srv.stop()
+    label_all(out, ['animal'])
+    r, pred = classify(clf, sv, out)
+    check(all((pred[p]['label'], pred[p]['seq_label'], pred[p]['method']) == ('animal', 'animal', 'human')
+              for p in members), 'labelled again, the whole burst is the person\'s')
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     clf = small_classifier(TMP)[0]
     renamed_camera_folder(clf)
+    second_card(clf)
     finish()
 
 
