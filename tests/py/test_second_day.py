@@ -11,7 +11,11 @@ review of the second day):
     the person, who never saw the new frames (it was: Camtrap DP's event said classificationMethod
     human, "blank", for 12 images of which the person had seen 5, and the review queue never
     offered it again); the reviewed frames keep their own human labels, the review page offers
-    the sequence, and labelling it labels all its frames."""
+    the sequence, and labelling it labels all its frames;
+  - irbis-mpi classify killed after its first parts (IRBIS_MPI_KILL_AFTER_PARTS), a survey of links
+    whose last link of each camera then points at another picture: the next irbis-mpi run
+    classifies the new pictures (it replayed the killed run's results of the old ones: a link
+    re-pointed keeps its old target's times), and its results equal `irbis classify`'s."""
 import csv
 import os
 import shutil
@@ -132,12 +136,44 @@ def second_card(clf):
               for p in members), 'labelled again, the whole burst is the person\'s')
 
 
+def mpi_killed_then_relinked(clf):
+    mpirun = shutil.which('mpirun')
+    mpi_bin = os.path.join(os.environ.get('IRBIS_BUILD', '.'), 'tools/mpi/irbis-mpi')
+    if not mpirun or not os.path.exists(mpi_bin) or os.environ.get('IRBIS_TEST_HOOKS') != '1':
+        print('SKIP the irbis-mpi part: needs mpirun, irbis-mpi and the test hooks')
+        return
+    sv, out, ref = (os.path.join(TMP, n) for n in ('survey3', 'out3', 'ref3'))
+    hanna = sorted(os.listdir(HANNA))
+    for cam, src, names in (('camA', WAKHAN, sorted(os.listdir(WAKHAN))[:4]), ('camB', HANNA, hanna[:4])):
+        os.makedirs(os.path.join(sv, cam))
+        for n in names:
+            os.symlink(os.path.join(src, n), os.path.join(sv, cam, n))
+    mpi = [mpirun, '--allow-run-as-root', '--oversubscribe', '-np', '2', mpi_bin, 'classify', '--model', MODEL,
+           '--classifier', clf, sv, '-o', out, '--threads', '1']
+    env = dict(os.environ, IRBIS_MPI_KILL_AFTER_PARTS='1', IRBIS_MPI_UNIT_IMAGES='0')
+    r = subprocess.run(mpi, capture_output=True, text=True, env=env, timeout=240)
+    parts = os.listdir(os.path.join(out, 'mpi-parts'))
+    check(r.returncode != 0 and parts, 'irbis-mpi killed after its first parts (%d parts kept)' % len(parts))
+    for cam in ('camA', 'camB'):  # the last picture of each camera re-linked to another one
+        last = os.path.join(sv, cam, sorted(os.listdir(os.path.join(sv, cam)))[-1])
+        os.remove(last)
+        os.symlink(os.path.join(HANNA, hanna[20]), last)
+    r = subprocess.run(mpi, capture_output=True, text=True, timeout=240)
+    got = {x['path']: x['p_animal'] for x in F.read_predictions(out)} if r.returncode == 0 else {}
+    _, want = classify(clf, sv, ref)
+    bad = {p: (got.get(p), x['p_animal']) for p, x in want.items() if got.get(p) != x['p_animal']}
+    check(r.returncode == 0 and len(got) == 8 and not bad,
+          'started again: the re-linked pictures are classified, the results equal irbis classify\'s (differ: %s) %s'
+          % (bad, r.stderr[-200:]))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
     clf = small_classifier(TMP)[0]
     renamed_camera_folder(clf)
     second_card(clf)
+    mpi_killed_then_relinked(clf)
     finish()
 
 
