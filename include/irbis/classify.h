@@ -109,15 +109,18 @@ typedef struct irb_classify_opts {
                                   * survey_dir (a drive mounted elsewhere): its record is updated
                                   * and the run goes on (the scan redoes changed files) */
     irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
-    const char *taxa;            /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
-    const char *deployments;     /* CSV camera,latitude,longitude[,locationName][,deploymentStart,
-                                  * deploymentEnd] or NULL (irb_camtrapdp_check) */
-    const char *utc_offset;      /* camera clocks' zone for Camtrap DP: "Z" (default), "+05:00" */
-    int report_sequences;        /* sequences shown with thumbnails in report.html (default 50) */
-    int max_sequence_images;     /* images shown per sequence in the report (default 6) */
-    long long limit;             /* stop classifying after this many images this run (0: no
-                                  * limit; for tests of resumption) */
-    irb_progress_fn progress;    /* called from the calling thread, or NULL */
+    /* The Camtrap DP options. NULL: the one the outputs of out_dir were last written with (by a
+     * run, --restart included, or irb_export), when it still holds (the deployments file is still
+     * there and valid, the taxa name this run's classes), else none ("Z" for utc_offset). */
+    const char *taxa;         /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
+    const char *deployments;  /* CSV camera,latitude,longitude[,locationName][,deploymentStart,
+                               * deploymentEnd] or NULL (irb_camtrapdp_check) */
+    const char *utc_offset;   /* camera clocks' zone for Camtrap DP: "Z", "+05:00", or NULL */
+    int report_sequences;     /* sequences shown with thumbnails in report.html (default 50) */
+    int max_sequence_images;  /* images shown per sequence in the report (default 6) */
+    long long limit;          /* stop classifying after this many images this run (0: no
+                               * limit; for tests of resumption) */
+    irb_progress_fn progress; /* called from the calling thread, or NULL */
     void *progress_user;
     double progress_interval; /* seconds between reports (default 0.5) */
 } irb_classify_opts;

@@ -15,7 +15,11 @@ review of the second day):
   - irbis-mpi classify killed after its first parts (IRBIS_MPI_KILL_AFTER_PARTS), a survey of links
     whose last link of each camera then points at another picture: the next irbis-mpi run
     classifies the new pictures (it replayed the killed run's results of the old ones: a link
-    re-pointed keeps its old target's times), and its results equal `irbis classify`'s."""
+    re-pointed keeps its old target's times), and its results equal `irbis classify`'s;
+  - coordinates, time zone and taxa given once by `irbis export --deployments --utc-offset --taxa`:
+    the run that adds the next card (and a --restart) keeps them (it wrote the Camtrap DP package
+    with no coordinates, no taxa, and every time shifted to UTC); an option given wins; a
+    deployments file gone since is not used, and the run goes on."""
 import csv
 import os
 import shutil
@@ -167,6 +171,45 @@ def mpi_killed_then_relinked(clf):
           % (bad, r.stderr[-200:]))
 
 
+def camtrapdp_kept(clf):
+    sv, out = os.path.join(TMP, 'survey4'), os.path.join(TMP, 'out4')
+    names = sorted(os.listdir(WAKHAN))
+    os.makedirs(os.path.join(sv, 'camA'))
+    for n in names[:4]:
+        os.symlink(os.path.join(WAKHAN, n), os.path.join(sv, 'camA', n))
+    classify(clf, sv, out)
+    cams = os.path.join(TMP, 'cams.csv')
+    with open(cams, 'w') as f:
+        f.write('camera,latitude,longitude\ncamA,37.05,73.41\n')
+    r = subprocess.run([F.BIN, 'export', out, '--deployments', cams, '--utc-offset', '+05:00', '--taxa',
+                        'animal=Panthera uncia'], capture_output=True, text=True)
+    check(r.returncode == 0, 'export with coordinates, time zone and taxa (%s)' % r.stderr[-200:])
+
+    def package():
+        d = os.path.join(out, 'camtrap-dp')
+        with open(os.path.join(d, 'media.csv'), newline='') as f:
+            times = [x['timestamp'] for x in csv.DictReader(f)]
+        with open(os.path.join(d, 'deployments.csv'), newline='') as f:
+            lat = [x['latitude'] for x in csv.DictReader(f)]
+        taxa = 'Panthera uncia' in open(os.path.join(d, 'datapackage.json')).read()
+        return len(times), {t[19:] for t in times}, lat, taxa
+
+    for n in names[4:8]:  # the next card
+        os.symlink(os.path.join(WAKHAN, n), os.path.join(sv, 'camA', n))
+    for extra in ([], ['--restart']):
+        r, _ = classify(clf, sv, out, *extra)
+        got = package()
+        check(r.returncode == 0 and got == (8, {'+05:00'}, ['37.05'], True) and 'no coordinates' not in r.stderr,
+              'classify %s after the export: the package keeps the coordinates, the +05:00 clocks and the taxa '
+              '(%s)' % (' '.join(extra) or 'with the next card', got))
+    os.remove(cams)
+    r, _ = classify(clf, sv, out, '--utc-offset', '-03:00')
+    got = package()
+    check(r.returncode == 0 and got[1] == {'-03:00'} and got[2] == [''] and 'no coordinates' in r.stderr,
+          'an option given wins; a deployments file gone since is not used, the run goes on (%s, %s)'
+          % (got, r.stderr[-160:]))
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -174,6 +217,7 @@ def main():
     renamed_camera_folder(clf)
     second_card(clf)
     mpi_killed_then_relinked(clf)
+    camtrapdp_kept(clf)
     finish()
 
 
