@@ -151,6 +151,11 @@ typedef struct irb_classify_summary {
      * under the old path and counted among the dropped; first_review_moved: "old -> new" */
     long long reviews_moved, reviews_dropped;
     char first_review_moved[520];
+    /* human labels of images whose file is now another picture (another byte or pixel size: a
+     * card refilled; a time put right is the same picture): taken off the image, which is the
+     * machine's again (the history keeps them); the first such path */
+    long long reviews_retired;
+    char first_review_retired[256];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

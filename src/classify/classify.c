@@ -595,6 +595,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     snprintf(sum->first_dropped, sizeof sum->first_dropped, "%s", tally.first_dropped);
     sum->reviews_moved = tally.reviews_moved, sum->reviews_dropped = tally.reviews_dropped;
     snprintf(sum->first_review_moved, sizeof sum->first_review_moved, "%s", tally.first_review_moved);
+    sum->reviews_retired = tally.reviews_retired;
+    snprintf(sum->first_review_retired, sizeof sum->first_review_retired, "%s", tally.first_review_retired);
     snprintf(sum->store_aside, sizeof sum->store_aside, "%s", aside);
     sum->sequences = c.sequences;
     sum->pending = c.pending;

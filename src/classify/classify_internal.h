@@ -37,6 +37,8 @@ typedef struct irb_scan_tally {
     long long reviews_moved;      /* human labels that followed their image to its new path */
     long long reviews_dropped;    /* dropped images with a human label (kept in the store) */
     char first_review_moved[520]; /* "old -> new" */
+    long long reviews_retired;    /* human labels of files now another picture: no longer applied */
+    char first_review_retired[256];
 } irb_scan_tally;
 
 typedef struct irb_cls_scanner {

@@ -652,8 +652,13 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         *kept = 1;
         return IRB_OK;
     }
-    IRB_TRY(irb_store_prepare(st, "SELECT id, " TRANSIENT " AND NOT " CHANGED " FROM images WHERE path = ?3", &st->find,
-                              err));
+    /* column 2: a human label on a file that is now another picture (another byte or pixel size:
+     * a card re-formatted and refilled from IMG_0001), not the same one with its time put right */
+    IRB_TRY(irb_store_prepare(st,
+                              "SELECT id, " TRANSIENT " AND NOT " CHANGED ", (fsize IS NOT ?1 OR width IS NOT ?5 OR"
+                              " height IS NOT ?6) AND EXISTS (SELECT 1 FROM reviews r WHERE r.path = ?3) FROM images"
+                              " WHERE path = ?3",
+                              &st->find, err));
     bind_stamp(st->find, row);
     int rc = sqlite3_step(st->find);
     if (rc == SQLITE_DONE)
@@ -661,12 +666,22 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
     if (rc != SQLITE_ROW)
         return irb_store_fail(st, err, "scan image");
     int64_t id = sqlite3_column_int64(st->find, 0);
-    int retry = sqlite3_column_int(st->find, 1);
+    int retry = sqlite3_column_int(st->find, 1), replaced = sqlite3_column_int(st->find, 2);
     sqlite3_reset(st->find);
     if (retry)
         t->retried++;
     else
         note_first(t->first_changed, sizeof t->first_changed, ++t->changed, row->path);
+    if (!retry && replaced) { /* the person saw the old picture: the label leaves, its history stays */
+        char rsql[400];
+        snprintf(rsql, sizeof rsql,
+                 "INSERT INTO review_log(path, label, time, method) SELECT path, NULL,"
+                 " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'), 'file replaced' FROM images WHERE id = %lld;"
+                 " DELETE FROM reviews WHERE path = (SELECT path FROM images WHERE id = %lld);",
+                 (long long)id, (long long)id);
+        IRB_TRY(exec(st, rsql, err));
+        note_first(t->first_review_retired, sizeof t->first_review_retired, ++t->reviews_retired, row->path);
+    }
     char sql[224];
     snprintf(
         sql, sizeof sql,

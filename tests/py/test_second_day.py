@@ -19,7 +19,11 @@ review of the second day):
   - coordinates, time zone and taxa given once by `irbis export --deployments --utc-offset --taxa`:
     the run that adds the next card (and a --restart) keeps them (it wrote the Camtrap DP package
     with no coordinates, no taxa, and every time shifted to UTC); an option given wins; a
-    deployments file gone since is not used, and the run goes on."""
+    deployments file gone since is not used, and the run goes on;
+  - a card re-formatted and refilled from IMG_0001 into the same folder: a reviewed file that is
+    now another picture loses its human label (it kept the old picture's label, method human, in
+    every output and in --write-labels for training), the run warns, the history keeps it; a
+    file whose time only changed (a clock put right) keeps its label."""
 import csv
 import os
 import shutil
@@ -210,6 +214,32 @@ def camtrapdp_kept(clf):
           % (got, r.stderr[-160:]))
 
 
+def card_refilled(clf):
+    sv, out = os.path.join(TMP, 'survey5'), os.path.join(TMP, 'out5')
+    names = sorted(os.listdir(WAKHAN))
+    os.makedirs(os.path.join(sv, 'camA'))
+    for n in names[:4]:  # copies: their times are changed below
+        shutil.copy2(os.path.join(WAKHAN, n), os.path.join(sv, 'camA', n))
+    classify(clf, sv, out)
+    label_all(out, ['animal'])
+    refilled, fixed = 'camA/' + names[1], 'camA/' + names[2]
+    shutil.copy2(os.path.join(HANNA, sorted(os.listdir(HANNA))[30]), os.path.join(sv, refilled))
+    st = os.stat(os.path.join(sv, fixed))
+    os.utime(os.path.join(sv, fixed), ns=(st.st_atime_ns, st.st_mtime_ns + 7 * 10**9))
+    r, pred = classify(clf, sv, out, '--quiet')
+    check(r.returncode == 0 and pred[refilled]['method'] == 'machine' and refilled not in R.reviews(out),
+          'a reviewed file now another picture: the machine\'s, its human label taken off (%s)' % pred[refilled]['method'])
+    check('warning: 1 reviewed image(s) are now another picture' in r.stderr and refilled in r.stderr,
+          'the run warns, naming it, even with --quiet: %s' % r.stderr.strip()[-250:])
+    check(pred[fixed]['method'] == 'human' and R.reviews(out).get(fixed) == 'animal',
+          'a file whose time only changed keeps its human label')
+    import sqlite3
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    log = db.execute('SELECT label, method FROM review_log WHERE path = ? ORDER BY id', (refilled,)).fetchall()
+    db.close()
+    check(log == [('animal', 'human'), (None, 'file replaced')], 'the history keeps the old label: %s' % log)
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -218,6 +248,7 @@ def main():
     second_card(clf)
     mpi_killed_then_relinked(clf)
     camtrapdp_kept(clf)
+    card_refilled(clf)
     finish()
 
 

@@ -93,6 +93,12 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
                   "warning: %lld image(s) with a human label (irbis review) are no longer in the survey: their labels "
                   "are kept in the store and used again if the files come back to their paths",
                   sum->reviews_dropped);
+    if (sum->reviews_retired)
+        cli_error(cmd,
+                  "warning: %lld reviewed image(s) are now another picture (the file's size or pixel size changed: "
+                  "a card refilled?), so their human labels no longer apply: they are the machine's again, the old "
+                  "labels stay in the review history (the first: %s)",
+                  sum->reviews_retired, sum->first_review_retired);
     if (cli_quiet)
         return;
     if (sum->changed)
