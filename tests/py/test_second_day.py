@@ -23,7 +23,10 @@ review of the second day):
   - a card re-formatted and refilled from IMG_0001 into the same folder: a reviewed file that is
     now another picture loses its human label (it kept the old picture's label, method human, in
     every output and in --write-labels for training), the run warns, the history keeps it; a
-    file whose time only changed (a clock put right) keeps its label."""
+    file whose time only changed (a clock put right) keeps its label;
+  - a store of an earlier irbis (no novelty, file stamps or seen columns): the next run brings it up
+    to date and keeps its human labels; a camera folder renamed in that same run cannot be
+    followed (no stamps recorded yet), so the run warns that the reviewed images left."""
 import csv
 import os
 import shutil
@@ -240,6 +243,36 @@ def card_refilled(clf):
     check(log == [('animal', 'human'), (None, 'file replaced')], 'the history keeps the old label: %s' % log)
 
 
+def older_store(clf):
+    import sqlite3
+    sv, out = os.path.join(TMP, 'survey6'), os.path.join(TMP, 'out6')
+    names = sorted(os.listdir(WAKHAN))
+    for cam in ('camA', 'camB'):
+        os.makedirs(os.path.join(sv, cam))
+    for i, n in enumerate(names[:6]):
+        os.symlink(os.path.join(WAKHAN, n), os.path.join(sv, 'camA' if i < 3 else 'camB', n))
+    classify(clf, sv, out)
+    label_all(out, ['animal'])
+    human = R.reviews(out)
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    old = 'id, path, camera, timestamp, tsec, tfrac, width, height, state, status, message, probs, label'
+    db.executescript('CREATE TABLE o AS SELECT %s FROM images; DROP TABLE images; CREATE TABLE images(id INTEGER'
+                     ' PRIMARY KEY, path TEXT NOT NULL UNIQUE, camera TEXT NOT NULL, timestamp TEXT NOT NULL, tsec'
+                     ' INTEGER, tfrac REAL, width INTEGER, height INTEGER, state INTEGER NOT NULL, status TEXT NOT NULL'
+                     " DEFAULT '', message TEXT NOT NULL DEFAULT '', probs BLOB, label INTEGER); INSERT INTO images"
+                     ' SELECT * FROM o; DROP TABLE o; CREATE TABLE q AS SELECT id, name, camera, start, end, n, probs,'
+                     ' label FROM sequences; DROP TABLE sequences; ALTER TABLE q RENAME TO sequences;'
+                     " DELETE FROM params WHERE key IN ('min_confidence', 'novelty_threshold');" % old)
+    db.commit()
+    db.close()
+    os.rename(os.path.join(sv, 'camB'), os.path.join(sv, 'station_B'))
+    r, pred = classify(clf, sv, out)
+    check(r.returncode == 0 and all(pred[p]['method'] == 'human' for p in human if p.startswith('camA/')),
+          'a store of an earlier irbis resumes and keeps its human labels (%s)' % r.stderr.strip()[-200:])
+    check('warning: 3 image(s) with a human label (irbis review) are no longer in the survey' in r.stderr and
+          R.reviews(out) == human, 'a folder renamed in the upgrading run: said, the labels kept in the store')
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     os.makedirs(TMP)
@@ -249,6 +282,7 @@ def main():
     mpi_killed_then_relinked(clf)
     camtrapdp_kept(clf)
     card_refilled(clf)
+    older_store(clf)
     finish()
 
 
