@@ -109,15 +109,18 @@ typedef struct irb_classify_opts {
                                   * survey_dir (a drive mounted elsewhere): its record is updated
                                   * and the run goes on (the scan redoes changed files) */
     irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
-    const char *taxa;            /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
-    const char *deployments;     /* CSV camera,latitude,longitude[,locationName][,deploymentStart,
-                                  * deploymentEnd] or NULL (irb_camtrapdp_check) */
-    const char *utc_offset;      /* camera clocks' zone for Camtrap DP: "Z" (default), "+05:00" */
-    int report_sequences;        /* sequences shown with thumbnails in report.html (default 50) */
-    int max_sequence_images;     /* images shown per sequence in the report (default 6) */
-    long long limit;             /* stop classifying after this many images this run (0: no
-                                  * limit; for tests of resumption) */
-    irb_progress_fn progress;    /* called from the calling thread, or NULL */
+    /* The Camtrap DP options. NULL: the one the outputs of out_dir were last written with (by a
+     * run, --restart included, or irb_export), when it still holds (the deployments file is still
+     * there and valid, the taxa name this run's classes), else none ("Z" for utc_offset). */
+    const char *taxa;         /* "class=Scientific name;class2=Name2" for Camtrap DP, or NULL */
+    const char *deployments;  /* CSV camera,latitude,longitude[,locationName][,deploymentStart,
+                               * deploymentEnd] or NULL (irb_camtrapdp_check) */
+    const char *utc_offset;   /* camera clocks' zone for Camtrap DP: "Z", "+05:00", or NULL */
+    int report_sequences;     /* sequences shown with thumbnails in report.html (default 50) */
+    int max_sequence_images;  /* images shown per sequence in the report (default 6) */
+    long long limit;          /* stop classifying after this many images this run (0: no
+                               * limit; for tests of resumption) */
+    irb_progress_fn progress; /* called from the calling thread, or NULL */
     void *progress_user;
     double progress_interval; /* seconds between reports (default 0.5) */
 } irb_classify_opts;
@@ -142,6 +145,17 @@ typedef struct irb_classify_summary {
     long long changed, retried, dropped;
     char first_changed[256], first_dropped[256];
     char store_aside[4096]; /* with opts.restart: where a damaged store was moved, or "" */
+    /* human labels (irbis review) of images no longer at their path: moved with the picture to
+     * its new path in the survey (the same file name, size, time and dimensions under another
+     * folder: a camera folder renamed), or, when it is nowhere or ambiguous, kept in the store
+     * under the old path and counted among the dropped; first_review_moved: "old -> new" */
+    long long reviews_moved, reviews_dropped;
+    char first_review_moved[520];
+    /* human labels of images whose file is now another picture (another byte or pixel size: a
+     * card refilled; a time put right is the same picture): taken off the image, which is the
+     * machine's again (the history keeps them); the first such path */
+    long long reviews_retired;
+    char first_review_retired[256];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

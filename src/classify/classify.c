@@ -25,7 +25,6 @@ void irb_classify_opts_default(irb_classify_opts *o)
     o->sequence_gap = 60.0;
     o->threshold = 0.5;
     o->batch = 16;
-    o->utc_offset = "Z";
     o->report_sequences = 50;
     o->max_sequence_images = 6;
     o->progress_interval = 0.5;
@@ -193,6 +192,8 @@ typedef struct run_ctx {
     irb_store_counts c;
     long long processed, failed;
     int ranked; /* shooting order ranked in this run */
+    /* the Camtrap DP options the last run or export of OUT wrote its outputs with (NULL: none) */
+    char *was_deployments, *was_taxa, *was_utc;
 } run_ctx;
 
 /* The engine's run() on the pending images, a run of images at a time (the engine overlaps its
@@ -273,9 +274,40 @@ done:
     return s;
 }
 
+/* The Camtrap DP options the outputs of OUT were last written with (by a run or an `irbis
+ * export`), read before record_params (a --restart empties the state): the coordinates, time
+ * zone and taxa a team gave once are not lost by the run that adds the next card. */
+static irb_status recall_camtrapdp(run_ctx *r, irb_error *err)
+{
+    char **v[] = {&r->was_deployments, &r->was_taxa, &r->was_utc};
+    static const char *const key[] = {"out.deployments", "out.taxa", "out.utc_offset"};
+    for (int i = 0; i < 3; i++) {
+        IRB_TRY(irb_store_get_state(r->st, key[i], v[i], err));
+        if (*v[i] && !**v[i]) {
+            irb_free(*v[i]);
+            *v[i] = NULL;
+        }
+    }
+    return IRB_OK;
+}
+
+/* An option the run was not given: the recorded one when it still holds (a deployments file
+ * still there and valid, taxa of this run's classes), else none. */
+static const char *recalled(const char *given, const char *was, int ok)
+{
+    return given ? given : was && ok ? was : NULL;
+}
+
 static irb_status outputs_phase(run_ctx *r, const char *classified_by, const char *const *classes, irb_error *err)
 {
     const irb_classify_opts *o = r->o;
+    irb_error quiet = {0};
+    const char *deployments =
+        recalled(o->deployments, r->was_deployments,
+                 r->was_deployments && irb_camtrapdp_check(r->was_deployments, NULL, &quiet) == IRB_OK);
+    const char *taxa =
+        recalled(o->taxa, r->was_taxa, r->was_taxa && irb_taxa_check(r->was_taxa, classes, r->nc, &quiet) == IRB_OK);
+    const char *utc = recalled(o->utc_offset, r->was_utc, 1);
     irb_outputs_opts oo = {
         .survey_dir = o->survey_dir,
         .n_classes = r->nc,
@@ -286,9 +318,9 @@ static irb_status outputs_phase(run_ctx *r, const char *classified_by, const cha
         .novelty_threshold = o->novelty_threshold,
         .gap = o->sequence_gap,
         .classified_by = classified_by,
-        .taxa = o->taxa,
-        .deployments = o->deployments,
-        .utc_offset = o->utc_offset ? o->utc_offset : "Z",
+        .taxa = taxa,
+        .deployments = deployments,
+        .utc_offset = utc ? utc : "Z",
         .sort = o->sort,
         .report_sequences = o->report_sequences,
         .max_sequence_images = o->max_sequence_images,
@@ -521,7 +553,9 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
         open = irb_store_open(o->out_dir, &r.st, err);
     }
     IRB_TRY(open);
-    irb_status s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
+    irb_status s = recall_camtrapdp(&r, err);
+    if (s == IRB_OK)
+        s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
     if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
         s = check_hardlink(survey, o->out_dir, err);
     irb_scan_tally tally = {0};
@@ -551,6 +585,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &c, err);
     irb_store_close(r.st);
+    irb_free(r.was_deployments), irb_free(r.was_taxa), irb_free(r.was_utc);
     sum->images = c.total;
     sum->classified = c.ok;
     sum->failed = c.failed;
@@ -558,6 +593,10 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     sum->changed = tally.changed, sum->retried = tally.retried, sum->dropped = tally.dropped;
     snprintf(sum->first_changed, sizeof sum->first_changed, "%s", tally.first_changed);
     snprintf(sum->first_dropped, sizeof sum->first_dropped, "%s", tally.first_dropped);
+    sum->reviews_moved = tally.reviews_moved, sum->reviews_dropped = tally.reviews_dropped;
+    snprintf(sum->first_review_moved, sizeof sum->first_review_moved, "%s", tally.first_review_moved);
+    sum->reviews_retired = tally.reviews_retired;
+    snprintf(sum->first_review_retired, sizeof sum->first_review_retired, "%s", tally.first_review_retired);
     snprintf(sum->store_aside, sizeof sum->store_aside, "%s", aside);
     sum->sequences = c.sequences;
     sum->pending = c.pending;

@@ -34,6 +34,11 @@ typedef struct irb_scan_tally {
     long long changed, retried, dropped;
     long long resumed; /* images done by an earlier run and kept as they are */
     char first_changed[256], first_dropped[256];
+    long long reviews_moved;      /* human labels that followed their image to its new path */
+    long long reviews_dropped;    /* dropped images with a human label (kept in the store) */
+    char first_review_moved[520]; /* "old -> new" */
+    long long reviews_retired;    /* human labels of files now another picture: no longer applied */
+    char first_review_retired[256];
 } irb_scan_tally;
 
 typedef struct irb_cls_scanner {

@@ -644,8 +644,13 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         *kept = 1;
         return IRB_OK;
     }
-    IRB_TRY(irb_store_prepare(st, "SELECT id, " TRANSIENT " AND NOT " CHANGED " FROM images WHERE path = ?3", &st->find,
-                              err));
+    /* column 2: a human label on a file that is now another picture (another byte or pixel size:
+     * a card re-formatted and refilled from IMG_0001), not the same one with its time put right */
+    IRB_TRY(irb_store_prepare(st,
+                              "SELECT id, " TRANSIENT " AND NOT " CHANGED ", (fsize IS NOT ?1 OR width IS NOT ?5 OR"
+                              " height IS NOT ?6) AND EXISTS (SELECT 1 FROM reviews r WHERE r.path = ?3) FROM images"
+                              " WHERE path = ?3",
+                              &st->find, err));
     bind_stamp(st->find, row);
     int rc = sqlite3_step(st->find);
     if (rc == SQLITE_DONE)
@@ -653,12 +658,22 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
     if (rc != SQLITE_ROW)
         return irb_store_fail(st, err, "scan image");
     int64_t id = sqlite3_column_int64(st->find, 0);
-    int retry = sqlite3_column_int(st->find, 1);
+    int retry = sqlite3_column_int(st->find, 1), replaced = sqlite3_column_int(st->find, 2);
     sqlite3_reset(st->find);
     if (retry)
         t->retried++;
     else
         note_first(t->first_changed, sizeof t->first_changed, ++t->changed, row->path);
+    if (!retry && replaced) { /* the person saw the old picture: the label leaves, its history stays */
+        char rsql[400];
+        snprintf(rsql, sizeof rsql,
+                 "INSERT INTO review_log(path, label, time, method) SELECT path, NULL,"
+                 " strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', 'now'), 'file replaced' FROM images WHERE id = %lld;"
+                 " DELETE FROM reviews WHERE path = (SELECT path FROM images WHERE id = %lld);",
+                 (long long)id, (long long)id);
+        IRB_TRY(exec(st, rsql, err));
+        note_first(t->first_review_retired, sizeof t->first_review_retired, ++t->reviews_retired, row->path);
+    }
     char sql[224];
     snprintf(
         sql, sizeof sql,
@@ -701,6 +716,45 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_t
     return IRB_OK;
 }
 
+/* The file name of a path column: what is left after its last '/'. */
+#define BASE(p) "substr(" p ", length(rtrim(" p ", replace(" p ", '/', ''))) + 1)"
+
+/* Human labels of images that left the survey (marked -1) follow their pictures when these are
+ * still in it under another folder (a camera folder renamed, cards sorted into sub-folders): the
+ * one image of the survey with the same file name, size, time and dimensions and no label of its
+ * own takes the review and its history. A person's decision is not dropped with a path; one that
+ * matches no image or more than one stays in the store under its old path (it comes back if the
+ * file does) and is counted in t->reviews_dropped. */
+static irb_status follow_reviews(irb_store *st, irb_scan_tally *t, irb_error *err)
+{
+    IRB_TRY(exec(
+        st,
+        "CREATE TEMP TABLE moved AS SELECT o.path AS old, n.path AS new FROM images o JOIN reviews r ON"
+        " r.path = o.path JOIN images n ON n.seen > 0 AND n.fsize = o.fsize AND n.timestamp = o.timestamp"
+        " AND n.width IS o.width AND n.height IS o.height AND " BASE("n.path") " = " BASE(
+            "o.path") " WHERE o.seen = -1 AND NOT EXISTS (SELECT 1 FROM reviews x WHERE x.path = n.path);"
+                      " DELETE FROM temp.moved WHERE old IN (SELECT old FROM temp.moved GROUP BY old HAVING count(*) > 1)"
+                      " OR new IN (SELECT new FROM temp.moved GROUP BY new HAVING count(*) > 1);"
+                      " UPDATE reviews SET path = (SELECT new FROM temp.moved WHERE old = reviews.path) WHERE path IN"
+                      " (SELECT old FROM temp.moved);"
+                      " UPDATE review_log SET path = (SELECT new FROM temp.moved WHERE old = review_log.path) WHERE path IN"
+                      " (SELECT old FROM temp.moved);",
+        err));
+    irb_status s = irb_store_count(st, "SELECT count(*) FROM temp.moved", &t->reviews_moved, err);
+    sqlite3_stmt *q = NULL;
+    if (s == IRB_OK && t->reviews_moved &&
+        sqlite3_prepare_v2(st->db, "SELECT old, new FROM temp.moved ORDER BY old LIMIT 1", -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW)
+        snprintf(t->first_review_moved, sizeof t->first_review_moved, "%s -> %s",
+                 (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    if (s == IRB_OK)
+        s = irb_store_count(st, "SELECT count(*) FROM images i JOIN reviews r ON r.path = i.path WHERE i.seen = -1",
+                            &t->reviews_dropped, err);
+    irb_status d = exec(st, "DROP TABLE temp.moved", err);
+    return s != IRB_OK ? s : d;
+}
+
 irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
 {
     long long seen = 0, unseen = 0;
@@ -732,6 +786,7 @@ irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
         snprintf(t->first_dropped, sizeof t->first_dropped, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
+    IRB_TRY(follow_reviews(st, t, err));
     return exec(st,
                 "INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE seen = -1 AND state = 1;"
                 " DELETE FROM image_seq WHERE image_id IN (SELECT id FROM images WHERE seen = -1);"

@@ -238,9 +238,15 @@ int irb_store_images_next(irb_store_iter *it, irb_img_row *r)
 #define SEQ_REVIEWS                                                                                                    \
     " FROM image_seq hm JOIN images hi ON hi.id = hm.image_id JOIN reviews r ON r.path = hi.path"                      \
     " WHERE hm.seq_id = s.id"
+/* A sequence has a human label only while a person has seen every member: frames added to a
+ * reviewed burst later (a second card, a longer --gap) were never seen, so the sequence is the
+ * machine's again, and the review queue offers it, until it is labelled whole. */
+#define SEQ_ALL_REVIEWED                                                                                               \
+    " AND (SELECT count(*) FROM image_seq am JOIN images ai ON ai.id = am.image_id JOIN reviews ar ON"                 \
+    " ar.path = ai.path WHERE am.seq_id = s.id) = s.n"
 #define SEQ_HUMAN                                                                                                      \
-    ", (SELECT r.label" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"                      \
-    " (SELECT max(r.time)" SEQ_REVIEWS " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"                   \
+    ", (SELECT r.label" SEQ_REVIEWS SEQ_ALL_REVIEWED " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"     \
+    " (SELECT max(r.time)" SEQ_REVIEWS SEQ_ALL_REVIEWED " GROUP BY r.label ORDER BY count(*) DESC, r.label LIMIT 1),"  \
     " (SELECT max(r.time)" SEQ_REVIEWS ")"
 #define NO_HUMAN ", NULL, NULL, NULL"
 

@@ -120,9 +120,12 @@ def main():
 
     # a sequence relabelled (a review): its images move to the new label's folder of sorted/
     db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
-    for table in ('reviews', 'review_log'):  # as the review handle writes a label
-        db.execute("INSERT INTO %s(path, label, time, method) VALUES(?, 'empty', '2026-12-05T10:00:00Z', 'human')"
-                   % table, ('camB/' + src[5],))
+    members = [p for (p,) in db.execute('SELECT i.path FROM image_seq m JOIN images i ON i.id = m.image_id WHERE'
+                                        ' m.seq_id = (SELECT x.seq_id FROM image_seq x JOIN images j ON j.id ='
+                                        ' x.image_id WHERE j.path = ?)', ('camB/' + src[5],))]
+    for table in ('reviews', 'review_log'):  # as the review handle writes a label: on every member
+        db.executemany("INSERT INTO %s(path, label, time, method) VALUES(?, 'empty', '2026-12-05T10:00:00Z', 'human')"
+                       % table, [(p,) for p in members])
     db.commit()
     db.close()
     old = rows(out)['camB/' + src[5]]['seq_label']

@@ -88,6 +88,17 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
     if (sum->store_aside[0]) /* said even with --quiet: the old results are no longer read */
         cli_error(cmd, "warning: the results store was damaged: moved to %s, and the run started over",
                   sum->store_aside);
+    if (sum->reviews_dropped) /* a person's work: said even with --quiet */
+        cli_error(cmd,
+                  "warning: %lld image(s) with a human label (irbis review) are no longer in the survey: their labels "
+                  "are kept in the store and used again if the files come back to their paths",
+                  sum->reviews_dropped);
+    if (sum->reviews_retired)
+        cli_error(cmd,
+                  "warning: %lld reviewed image(s) are now another picture (the file's size or pixel size changed: "
+                  "a card refilled?), so their human labels no longer apply: they are the machine's again, the old "
+                  "labels stay in the review history (the first: %s)",
+                  sum->reviews_retired, sum->first_review_retired);
     if (cli_quiet)
         return;
     if (sum->changed)
@@ -100,6 +111,9 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
     if (sum->dropped)
         cli_error(cmd, "%lld image(s) are no longer in the survey and were dropped from the results (the first: %s)",
                   sum->dropped, sum->first_dropped);
+    if (sum->reviews_moved)
+        cli_error(cmd, "%lld human label(s) followed their image to its new path (the first: %s)", sum->reviews_moved,
+                  sum->first_review_moved);
     long long untimed = sum->untimed;
     if (err->warning)
         cli_error(cmd, "warning: %s", err->message); /* file names in it: escapes made safe */

@@ -47,6 +47,8 @@ static const char USAGE[] =
     "      --deployments FILE  CSV camera,latitude,longitude[,locationName][,deploymentStart,\n"
     "                          deploymentEnd] for Camtrap DP (start/end: local camera times or dates)\n"
     "      --utc-offset OFF    camera clock zone for Camtrap DP times: Z (default), +05:00, -03:30\n"
+    "                          (these three, when not given: what OUT/'s outputs were last written\n"
+    "                          with, by a run or irbis export, while it still fits)\n"
     "      --report-sequences N  sequences with thumbnails in report.html (default 50)\n"
     "      --restart           discard the results already in OUT/ and start over\n"
     "      --survey-moved      OUT/ holds a run on a survey whose folder is now SURVEY (a drive\n"

@@ -128,17 +128,23 @@ static int unpack(run *r)
 
 static int part_dim(const run *r) { return (int)(sizeof(double) / sizeof(float)) * r->nc; }
 
+static int later(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
 /* 1 when an image of the camera changed after its part was written (its inode's change time,
- * which no copy can set back, is later than the part's time): the part's row is stale. */
+ * which no copy can set back, is later than the part's time): the part's row is stale. A link
+ * (a survey of links to a share) counts its own change time too: one pointed at another picture
+ * since keeps the old target's times. */
 static int changed_since(run *r, const camera *c, const struct stat *part)
 {
     for (size_t k = 0; k < c->n; k++) {
         char img[8192];
-        struct stat sb;
+        struct stat sb, lb;
         snprintf(img, sizeof img, "%s/%s", r->o.survey_dir, r->path[c->idx[k]]);
-        if (stat(img, &sb) == 0 &&
-            (sb.st_ctim.tv_sec > part->st_mtim.tv_sec ||
-             (sb.st_ctim.tv_sec == part->st_mtim.tv_sec && sb.st_ctim.tv_nsec > part->st_mtim.tv_nsec)))
+        if ((stat(img, &sb) == 0 && later(&sb.st_ctim, &part->st_mtim)) ||
+            (lstat(img, &lb) == 0 && later(&lb.st_ctim, &part->st_mtim)))
             return 1;
     }
     return 0;
