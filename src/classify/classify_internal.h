@@ -309,9 +309,9 @@ typedef struct irb_seq_row {
     const double *probs;
     int label;
     double novelty; /* NaN: none */
-    /* with human labels, else NULL: the most common review label among its images (ties: the
-     * first name; compare it with the run's classes), the latest review with that label, and
-     * the latest review of any of its images */
+    /* when every image of it has a human label, else NULL: the most common of those labels (ties:
+     * the first name; compare it with the run's classes), the latest review with that label; and
+     * the latest review of any of its images (also when only some are reviewed) */
     const char *human, *human_time, *review_time;
 } irb_seq_row;
 
@@ -434,7 +434,7 @@ irb_status irb_outputs_recall(irb_store *st, irb_outputs_recalled *r, irb_output
 void irb_outputs_recalled_free(irb_outputs_recalled *r);
 
 /* Human labels (review.c): every image with a review gets its human label (when it is one of
- * o's classes), every sequence holding reviewed images the most common of their labels; images
+ * o's classes), every sequence whose images are all reviewed the most common of their labels; images
  * and sequences whose review was removed get the machine label again (irb_cls_label of their
  * probabilities). Entries of OUT/sorted/ under a label that changed are removed, so
  * irb_write_sorted places them anew. One transaction. */
