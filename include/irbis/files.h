@@ -116,7 +116,11 @@ typedef struct irb_atomic_file {
 } irb_atomic_file;
 
 /* Creates PATH.tmp (a name of 252..255 bytes has no room for the suffix: its temporary is the
- * name cut so that it fits). path is copied. IRB_NOMEM / IRB_IO naming the file. */
+ * name cut so that it fits). path is copied. IRB_NOMEM / IRB_IO naming the file. A PATH that is
+ * there and is neither a regular file nor a folder (a device such as /dev/null or /dev/stdout, a
+ * FIFO; links followed) is written as it is, opened "wb", with no temporary, rename or fsync (tmp
+ * is then NULL): renaming over /dev/null replaced the device with a file, for every program on a
+ * machine where irbis ran as root. */
 IRB_API irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
 /* The same with the temporary PATH<suffix> (cut likewise), e.g. ".tmp<PID>" where two runs may
  * write the same PATH at once. */

@@ -73,6 +73,17 @@ irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char 
         return irb_fail(err, IRB_IO, "%.200s...: cannot create: %s", path, strerror(ENAMETOOLONG));
     if (base + sl > NAME_MAX)
         n -= base + sl - NAME_MAX;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) { /* /dev/null, a FIFO */
+        if (!(af->path = irb_strdup(path)))
+            return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
+        if (!(af->f = fopen(path, "wb"))) {
+            irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", path, strerror(errno));
+            irb_atomic_abort(af);
+            return s;
+        }
+        return IRB_OK;
+    }
     af->path = irb_strdup(path);
     af->tmp = irb_malloc(n + sl + 1);
     if (!af->path || !af->tmp) {
@@ -105,7 +116,7 @@ irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
     if (!f)
         return IRB_OK;
     af->f = NULL;
-    int bad = ferror(f) || fflush(f) != 0 || (!af->no_sync && fsync(fileno(f)) != 0);
+    int bad = ferror(f) || fflush(f) != 0 || (!af->no_sync && af->tmp && fsync(fileno(f)) != 0);
     int e = errno;
     bad |= fclose(f) != 0;
     if (bad) {
@@ -121,6 +132,11 @@ irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
     if (!af)
         return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_close: NULL file");
     IRB_TRY(irb_atomic_sync(af, err));
+    if (!af->tmp) { /* a device or FIFO, written as it is */
+        irb_free(af->path);
+        memset(af, 0, sizeof *af);
+        return IRB_OK;
+    }
     if (rename(af->tmp, af->path) != 0) {
         irb_status s = irb_fail(err, IRB_IO, "%s: cannot write: %s", af->path, strerror(errno));
         irb_atomic_abort(af);

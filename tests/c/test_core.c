@@ -1,5 +1,10 @@
 /* Core utilities: error records, allocation-failure injection, CSV round trip, thread pool,
  * UTF-8 repair in JSON/HTML/CSV text (hand-written expected bytes), atomic file replacement. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "check.h"
 #include "core/alloc.h"
 #include "core/csv.h"
@@ -119,6 +124,51 @@ static void test_csv(void)
     CHECK(irb_header_find(names, 3, "label") == -1 && irb_header_find(names, 3, "Label") == 0 &&
               irb_header_find(names, 3, "PATH") == 2,
           "loose names: exact first, else the one alike, none when two are alike");
+}
+
+/* Regression: an output given as a device or FIFO (-o /dev/null, /dev/stdout) was written to
+ * PATH.tmp and renamed over it: as root, /dev/null became a regular file for every program on the
+ * machine. Such a target is written as it is and stays what it was. Checked on a FIFO (no root
+ * needed; a child reads it), named directly and through a link. */
+static void test_atomic_special(void)
+{
+    char fifo[4200], link[4300], got[4300];
+    snprintf(fifo, sizeof fifo, "%s/out.fifo", test_tmpdir("core_special"));
+    snprintf(link, sizeof link, "%s/link.csv", test_tmpdir("core_special"));
+    snprintf(got, sizeof got, "%s/got.txt", test_tmpdir("core_special"));
+    for (int k = 0; k < 2; k++) {
+        unlink(fifo), unlink(link), unlink(got);
+        CHECK(mkfifo(fifo, 0600) == 0 && (!k || symlink(fifo, link) == 0), "make a FIFO (and a link to it)");
+        pid_t child = fork();
+        if (child == 0) { /* the reader: what comes through the FIFO into got */
+            char buf[64];
+            FILE *in = fopen(fifo, "rb"), *out = fopen(got, "wb");
+            size_t n = in && out ? fread(buf, 1, sizeof buf, in) : 0;
+            if (out)
+                fwrite(buf, 1, n, out), fclose(out);
+            _exit(in && out ? 0 : 1);
+        }
+        irb_error e = {0};
+        CHECK(irb_atomic_write(k ? link : fifo, "row,1\n", 6, &e) == IRB_OK, "write to a FIFO %d: %s", k, e.message);
+        int st = -1; /* a reader still waiting after 10 s had the FIFO replaced under it: stopped */
+        for (int t = 0; t < 1000 && waitpid(child, &st, WNOHANG) == 0; t++)
+            usleep(10000);
+        if (!WIFEXITED(st) && !WIFSIGNALED(st)) {
+            kill(child, SIGKILL);
+            waitpid(child, &st, 0);
+        }
+        struct stat sb;
+        char buf[16] = "";
+        FILE *g = fopen(got, "rb");
+        size_t n = g ? fread(buf, 1, sizeof buf - 1, g) : 0;
+        if (g)
+            fclose(g);
+        CHECK(lstat(fifo, &sb) == 0 && S_ISFIFO(sb.st_mode) && (!k || (lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode))),
+              "the FIFO is still a FIFO (and the link a link) after the write %d", k);
+        CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0 && n == 6 && !memcmp(buf, "row,1\n", 6),
+              "the reader got the rows %d", k);
+    }
+    unlink(fifo), unlink(link), unlink(got);
 }
 
 typedef struct {
@@ -292,6 +342,7 @@ int main(void)
     test_error();
     test_alloc();
     test_csv();
+    test_atomic_special();
     test_pool();
     test_text();
     test_long_message();
