@@ -335,20 +335,41 @@ static const char *effective_name(const irb_review_t *rv, const rseq *r)
     return n ? n : "";
 }
 
-/* The sequence's image paths as text to show, or (keys) percent-encoded, the bytes the page
- * sends back in /img and /thumb requests (a name that is not UTF-8 would come back as U+FFFD). */
-static irb_status put_members(irb_review_t *rv, const rseq *r, int keys, FILE *f, irb_error *err)
+/* "images": the sequence's image paths as text to show, and "keys": the same percent-encoded, the
+ * bytes the page sends back in /img and /thumb requests (a name that is not UTF-8 would come back
+ * as U+FFFD). One read of the members. */
+static irb_status put_members(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
 {
     irb_store_iter *it;
     IRB_TRY(irb_store_members_begin(rv->st, r->id, rv->o.n_classes, &it, err));
-    fputs("[", f);
+    char **path = NULL;
+    size_t n = 0, cap = 0;
+    int ok = 1;
     irb_img_row m;
-    for (int first = 1; irb_store_images_next(it, &m); first = 0) {
-        fputs(first ? "" : ", ", f);
-        (keys ? irb_json_put_pct : irb_json_put)(f, m.path);
+    while (ok && irb_store_images_next(it, &m)) {
+        if (n == cap) {
+            char **p = irb_realloc_array(path, cap ? 2 * cap : 8, sizeof *p);
+            ok = p != NULL;
+            path = p ? p : path, cap = p ? (cap ? 2 * cap : 8) : cap;
+        }
+        if (ok && (ok = (path[n] = irb_strdup(m.path)) != NULL))
+            n++;
     }
-    fputs("]", f);
-    return irb_store_iter_end(it, err);
+    irb_status s = irb_store_iter_end(it, ok ? err : NULL);
+    if (!ok)
+        s = irb_fail(err, IRB_NOMEM, "%s: out of memory", irb_store_dir(rv->st));
+    for (int keys = 0; s == IRB_OK && keys < 2; keys++) {
+        fputs(keys ? ", \"keys\": [" : ", \"images\": [", f);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i ? ", " : "", f);
+            (keys ? irb_json_put_pct : irb_json_put)(f, path[i]);
+        }
+        fputs("]", f);
+    }
+    for (size_t i = 0; i < n; i++)
+        irb_free(path[i]);
+    irb_free(path);
+    return s;
 }
 
 static irb_status put_seq(irb_review_t *rv, const rseq *r, FILE *f, irb_error *err)
@@ -372,10 +393,7 @@ static irb_status put_seq(irb_review_t *rv, const rseq *r, FILE *f, irb_error *e
     } else {
         fputs("null, \"time\": null", f);
     }
-    fputs(", \"images\": ", f);
-    IRB_TRY(put_members(rv, r, 0, f, err));
-    fputs(", \"keys\": ", f);
-    IRB_TRY(put_members(rv, r, 1, f, err));
+    IRB_TRY(put_members(rv, r, f, err));
     fputs("}", f);
     return IRB_OK;
 }

@@ -217,6 +217,43 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     return s;
 }
 
+/* Keeps only the images for which ok[i] is set (decoded in every feature set; not a copy of
+ * another, find_copies, with no feature sets yet). */
+static void keep_ok(exp_data *d, const uint8_t *ok, featmat *mats, int n_mats, float *strip_top, float *strip_bottom)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (ok[i] && strip_top && strip_bottom) {
+            strip_top[w] = strip_top[i];
+            strip_bottom[w] = strip_bottom[i];
+        }
+        if (!ok[i]) {
+            irb_free(d->rel[i]);
+            irb_free(d->abs[i]);
+            irb_free(d->camera[i]);
+            irb_free(d->stamp[i]);
+            irb_free(d->seqid[i]);
+            continue;
+        }
+        d->rel[w] = d->rel[i];
+        d->abs[w] = d->abs[i];
+        d->camera[w] = d->camera[i];
+        d->stamp[w] = d->stamp[i];
+        d->seqid[w] = d->seqid[i];
+        d->label[w] = d->label[i];
+        for (int m = 0; m < n_mats; m++) {
+            featmat *f = &mats[m];
+            if (!f->x)
+                continue;
+            memmove(f->x + w * f->dim, f->x + i * f->dim, f->dim * sizeof(float));
+            if (f->xf)
+                memmove(f->xf + w * f->dim, f->xf + i * f->dim, f->dim * sizeof(float));
+        }
+        w++;
+    }
+    d->n = w; /* the matrices keep their n (it sizes their failure list); rows past w are unused */
+}
+
 /* ---- copies of one picture ------------------------------------------------------------------- */
 
 typedef struct copy_key {
@@ -239,8 +276,8 @@ static int cmp_copy(const void *a, const void *b)
  * order: copies on both sides of a fold would inflate the accuracy estimate and choose C and the
  * crop on pictures the model has seen, and they would set the novelty threshold at zero (every
  * image's nearest other is its copy), making every new picture novel. Copies with different
- * labels all go. Only files of equal size are read (SHA-256). drop[i] set for those left out. */
-static irb_status find_copies(const irb_experiment_opts *o, const exp_data *d, const char *const *labels, uint8_t *drop,
+ * labels all go. Only files of equal size are read (SHA-256). ok[i] cleared for those left out. */
+static irb_status find_copies(const irb_experiment_opts *o, const exp_data *d, const char *const *labels, uint8_t *ok,
                               irb_error *err)
 {
     copy_key *k = irb_calloc(d->n ? d->n : 1, sizeof *k);
@@ -263,12 +300,12 @@ static irb_status find_copies(const irb_experiment_opts *o, const exp_data *d, c
         for (b = a + 1; b < d->n && k[b].size == k[a].size && k[a].hex[0] && !strcmp(k[b].hex, k[a].hex); b++)
             differ |= strcasecmp(labels[k[b].i], labels[k[a].i]) != 0;
         for (size_t c = a + 1; c < b; c++) {
-            drop[k[c].i] = 1;
+            ok[k[c].i] = 0;
             if (!differ && !copies++)
                 ex_copy = k[c].i, ex_of = k[a].i;
         }
         if (differ) {
-            drop[k[a].i] = 1;
+            ok[k[a].i] = 0;
             for (size_t c = a + 1; !clash && c < b; c++) /* the first group's pair that differs, to name */
                 if (strcasecmp(labels[k[c].i], labels[k[a].i])) {
                     ex_clash = k[a].i, ex_with = k[c].i;
@@ -289,25 +326,6 @@ static irb_status find_copies(const irb_experiment_opts *o, const exp_data *d, c
                       clash, d->rel[ex_clash], labels[ex_clash], d->rel[ex_with], labels[ex_with]);
     irb_free(k);
     return IRB_OK;
-}
-
-/* Keeps the images whose drop[i] is clear (load_labels' arrays, labels among them). */
-static void drop_images(exp_data *d, const char **labels, const uint8_t *drop)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        if (drop[i]) {
-            irb_free(d->rel[i]), irb_free(d->abs[i]), irb_free(d->camera[i]);
-            irb_free(d->stamp[i]), irb_free(d->seqid[i]);
-            continue;
-        }
-        d->rel[w] = d->rel[i], d->abs[w] = d->abs[i], d->camera[w] = d->camera[i];
-        d->stamp[w] = d->stamp[i], d->seqid[w] = d->seqid[i], labels[w] = labels[i];
-        w++;
-    }
-    for (size_t i = w; i < d->n; i++)
-        d->rel[i] = d->abs[i] = d->camera[i] = d->stamp[i] = d->seqid[i] = NULL;
-    d->n = w;
 }
 
 /* The labelled images: the files under --images that the labels match (irb_labels_match, the
@@ -378,11 +396,16 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
             goto cleanup;
         }
     }
-    uint8_t *drop = irb_calloc(d->n ? d->n : 1, 1);
-    s = drop ? find_copies(o, d, labels, drop, err) : irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+    uint8_t *ok = irb_malloc(d->n ? d->n : 1);
+    if (ok)
+        memset(ok, 1, d->n);
+    s = ok ? find_copies(o, d, labels, ok, err) : irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
+    for (size_t i = 0, w = 0; s == IRB_OK && i < d->n; i++) /* the labels beside the images keep_ok keeps */
+        if (ok[i])
+            labels[w++] = labels[i];
     if (s == IRB_OK)
-        drop_images(d, labels, drop);
-    irb_free(drop);
+        keep_ok(d, ok, NULL, 0, NULL, NULL);
+    irb_free(ok);
     m = d->n;
     if (s == IRB_OK)
         s = scan_missing(o, d, err);
@@ -409,42 +432,6 @@ cleanup:
     irb_labels_release(&lab);
     irb_table_free(t);
     return s;
-}
-
-/* Keeps only the images for which ok[i] is set (decoded in every feature set). */
-static void keep_ok(exp_data *d, const uint8_t *ok, featmat *mats, int n_mats, float *strip_top, float *strip_bottom)
-{
-    size_t w = 0;
-    for (size_t i = 0; i < d->n; i++) {
-        if (ok[i] && strip_top && strip_bottom) {
-            strip_top[w] = strip_top[i];
-            strip_bottom[w] = strip_bottom[i];
-        }
-        if (!ok[i]) {
-            irb_free(d->rel[i]);
-            irb_free(d->abs[i]);
-            irb_free(d->camera[i]);
-            irb_free(d->stamp[i]);
-            irb_free(d->seqid[i]);
-            continue;
-        }
-        d->rel[w] = d->rel[i];
-        d->abs[w] = d->abs[i];
-        d->camera[w] = d->camera[i];
-        d->stamp[w] = d->stamp[i];
-        d->seqid[w] = d->seqid[i];
-        d->label[w] = d->label[i];
-        for (int m = 0; m < n_mats; m++) {
-            featmat *f = &mats[m];
-            if (!f->x)
-                continue;
-            memmove(f->x + w * f->dim, f->x + i * f->dim, f->dim * sizeof(float));
-            if (f->xf)
-                memmove(f->xf + w * f->dim, f->xf + i * f->dim, f->dim * sizeof(float));
-        }
-        w++;
-    }
-    d->n = w; /* the matrices keep their n (it sizes their failure list); rows past w are unused */
 }
 
 static irb_status group_images(const irb_experiment_opts *o, exp_data *d, irb_error *err)
