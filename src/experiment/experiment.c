@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/csv.h"
@@ -1911,9 +1912,15 @@ static irb_status check_save_path(const irb_experiment_opts *o, irb_error *err)
     if (!o->save)
         return IRB_OK;
     save_path_of(o, path, sizeof path);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+    int found = stat(path, &st) == 0;
+    if (found && S_ISDIR(st.st_mode))
         return irb_fail(err, IRB_IO, "%s: a folder, not a pipeline file: name the file to write (e.g. %s.irbis)", path,
                         path);
+    if (found && !S_ISREG(st.st_mode)) { /* a FIFO or device: opening it would wait for a reader, then end its read */
+        if (access(path, W_OK) != 0)
+            return irb_fail(err, IRB_IO, "%s: cannot write: %s", path, strerror(errno));
+        return IRB_OK;
+    }
     IRB_TRY(irb_atomic_open(&af, path, err));
     irb_atomic_abort(&af);
     return IRB_OK;

@@ -8,7 +8,9 @@
   is a '/' now;
 - train --images -o naming an existing folder, or a file in a folder that does not exist (with
   --report elsewhere), ran the whole cross-validation and training and failed only at the save;
-  it stops before computing anything now, naming the path;
+  it stops before computing anything now, naming the path; -o naming a FIFO (a pipe to another
+  program) hung: that early check opened the FIFO and closed it, ending the reader's input, and
+  the save then waited for a reader for ever;
 - train --images with a missing --images folder said '0 labelled images under FOLDER' (the scan's
   'not found' was taken for its end); it says the folder cannot be opened now. A labels file none
   of whose rows matched (paths in another case) said only '0 labelled images': it names an
@@ -97,6 +99,35 @@ def save_path_first(lab):
             '--quiet', '--report', report, '-o', os.path.join(TMP, 'no', 'such', 'p.irbis'))
     check(r.returncode == 3 and 'no/such/p.irbis' in r.stderr and not os.path.exists(os.path.join(report, 'table.csv')),
           'train --images -o MISSING/p.irbis: refused before the work (rc %d: %s)' % (r.returncode, r.stderr.strip()))
+
+
+def save_to_fifo(lab):
+    """-o naming a FIFO (a pipe to another program): the early check of the save path opened it,
+    which waited for the reader and then closed it, so the reader saw an empty file and the real
+    save waited for ever. Now the pipeline arrives through the FIFO whole: the same bytes as -o
+    FILE would hold (training is deterministic)."""
+    fifo = os.path.join(TMP, 'pipe.irbis')
+    os.mkfifo(fifo)
+    got = os.path.join(TMP, 'from_pipe.irbis')
+    with open(got, 'wb') as sink:
+        reader = subprocess.Popen(['cat', fifo], stdout=sink)
+        try:
+            r = subprocess.run([BIN, 'train', '--images', SURVEY, '--labels', lab, '--model', MODEL, '--size', '64',
+                                '--recipe', 'RN2', '--quiet', '--report', os.path.join(TMP, 'pipe.train'), '-o', fifo],
+                               capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            r = None
+        finally:
+            try:
+                reader.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                reader.kill()
+    ref, _ = train_images('to_file', lab)
+    want = open(os.path.join(TMP, 'to_file.irbis'), 'rb').read() if ref.returncode == 0 else None
+    check(r is not None and r.returncode == 0 and want and open(got, 'rb').read() == want,
+          'train --images -o FIFO: the pipeline written through the pipe whole (%s; %d of %d bytes)' %
+          ('timed out' if r is None else 'rc %d: %s' % (r.returncode, r.stderr.strip()[-300:]),
+           os.path.getsize(got), len(want or b'')))
 
 
 def nothing_selected(rows, lab):
@@ -250,6 +281,7 @@ def main():
     lab = os.path.join(TMP, 'labels.csv')
     write_rows(lab, rows)
     save_path_first(lab)
+    save_to_fifo(lab)
     nothing_selected(rows, lab)
     header_said(rows)
     lookalike_labels(rows)
