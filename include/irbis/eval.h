@@ -116,14 +116,28 @@ typedef struct irb_labels {
     size_t n_empty, first_empty; /* rows skipped for an empty label cell, and the first (as row) */
 } irb_labels;
 
-/* A labels CSV with `path` and `label` columns. Errors: IRB_NOT_FOUND (no file, no column),
- * IRB_IO, IRB_CORRUPT (an empty path with a label, one path with two labels), IRB_NOMEM; the
+/* A labels CSV with `path` and `label` columns, or a Camtrap DP package (irb_labels_table_load). Errors: IRB_NOT_FOUND
+ * (no file, no column), IRB_IO, IRB_CORRUPT (an empty path with a label, one path with two labels), IRB_NOMEM; the
  * message names the file. */
 IRB_API irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err);
+/* A labels source as a table (owned; irb_table_free) with at least `path` and `label` columns:
+ * a CSV (irb_table_load), or a Camtrap DP package (its folder or its datapackage.json), whose
+ * media files get the labels of the observations people made (docs/evaluation.md, "Labels from a
+ * Camtrap DP package"): an observation of the file itself, else the observations of its
+ * deployment's events whose span holds its time; an animal's label is its scientificName
+ * ("animal" without one), a blank is "empty", "human" and "vehicle" are theirs; observations by a
+ * machine and of unknown or unclassified type give none, and a file given two different labels
+ * is left out. The package's table also has `camera` (deploymentID), `timestamp` (the file's
+ * local time, its zone cut), `sequence` (the eventID) and `mediaID`; `path` is the media's
+ * filePath, or its fileName when filePath is a URL. What was left out is said in err's warning.
+ * Errors: those of irb_table_load; IRB_NOT_FOUND (a folder without datapackage.json, no file
+ * labelled), IRB_CORRUPT (a table without a column the standard requires, not JSON),
+ * IRB_UNSUPPORTED (a resource at a URL). */
+struct irb_table;
+IRB_API irb_status irb_labels_table_load(const char *path, struct irb_table **out, irb_error *err);
 /* The same from a loaded table (irb_table_load, include/irbis/learn.h; borrowed): path_col and
  * label_col name the columns (NULL: "path", "label"); root (may be NULL) is joined in front of
  * every relative path; source names the file in messages. */
-struct irb_table;
 IRB_API irb_status irb_labels_from_table(const struct irb_table *t, const char *path_col, const char *label_col,
                                          const char *root, const char *source, irb_labels *out, irb_error *err);
 IRB_API void irb_labels_release(irb_labels *l);

@@ -210,7 +210,7 @@ irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err)
         return irb_fail(err, IRB_INVALID_ARG, "irb_labels_read: NULL argument");
     memset(out, 0, sizeof *out);
     irb_table *t = NULL;
-    IRB_TRY(irb_table_load(path, &t, err));
+    IRB_TRY(irb_labels_table_load(path, &t, err));
     irb_status st = irb_labels_from_table(t, "path", "label", NULL, path, out, err);
     irb_table_free(t);
     return st;

@@ -13,7 +13,9 @@ static char fuzz_dir[64];
 
 static void fuzz_dir_remove(void)
 {
-    static const char *const names[] = {"in.csv", "set.npy", "set.csv", "set.json", "deployments.csv", "tiny.png"};
+    static const char *const names[] = {"in.csv",           "set.npy",         "set.csv",
+                                        "set.json",         "deployments.csv", "tiny.png",
+                                        "datapackage.json", "media.csv",       "observations.csv"};
     char p[128];
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         snprintf(p, sizeof p, "%s/%s", fuzz_dir, names[i]);

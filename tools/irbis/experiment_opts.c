@@ -10,6 +10,8 @@
 static void usage(FILE *f)
 {
     fputs("usage: irbis experiment --images ROOT --labels CSV --model M.onnx -o DIR [options]\n"
+          "  --labels CSV            path,label[,camera,timestamp,sequence], or a Camtrap DP package's\n"
+          "                          folder (the labels people observed; irbis labels PACKAGE shows them)\n"
           "  --task empty|species    empty vs animal (default) or one class per label\n"
           "  --positive CLASS        CLASS vs everything else (with --task empty: the empty label)\n"
           "  --folds K               outer cross-validation folds (default 5)\n"
@@ -57,6 +59,8 @@ static void train_usage(FILE *f)
           "  the info-strip crop are chosen by the experiment's inner cross-validation; the\n"
           "  recipe's cross-validated accuracy is printed, and the cross-validation's outputs go to\n"
           "  --report (default PIPELINE.train/).\n"
+          "  --labels CSV            path,label[,camera,timestamp,sequence], or a Camtrap DP package's\n"
+          "                          folder (the labels people observed; irbis labels PACKAGE shows them)\n"
           "  --recipe ROW            RN1, RN2, RN2+A, RN2+A+E, M, RN2+A+M (default), RN2+A+M+E\n"
           "  --task empty|species    empty vs animal (default: every label but 'empty' is an animal)\n"
           "                          or one class per label\n"

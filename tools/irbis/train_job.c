@@ -13,7 +13,8 @@ const char train_usage[] =
     "  The first, the usual path, trains a pipeline for irbis classify on labelled images (its\n"
     "  options: irbis train --images ROOT --help). The second trains a classifier on a feature set\n"
     "  of irbis featurize, with these options:\n"
-    "  --labels FILE         CSV with a path column and a label column\n"
+    "  --labels FILE         CSV with a path column and a label column, or a Camtrap DP package's\n"
+    "                        folder (irbis labels PACKAGE shows the labels read from it)\n"
     "  --label-column NAME   label column (default: label)\n"
     "  --path-column NAME    path column (default: path)\n"
     "  --root DIR            labels' paths are relative to DIR (joined as DIR/path before matching)\n"
@@ -399,7 +400,7 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
 {
     irb_error err = {0};
     if (irb_features_load_index(o->features, &j->fs, &err) != IRB_OK ||
-        irb_table_load(o->labels, &j->t, &err) != IRB_OK)
+        irb_labels_table_load(o->labels, &j->t, &err) != IRB_OK)
         return cli_fail(cmd, &err);
     if (o->group_col && irb_table_column(j->t, o->group_col) < 0 && !irb_features_column(j->fs, o->group_col)) {
         cli_error(cmd, "--group-column %s: neither %s nor %s.csv has it", o->group_col, o->labels, o->features);
