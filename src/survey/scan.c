@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "core/alloc.h"
@@ -45,7 +46,21 @@ static void level_free(level *l)
     memset(l, 0, sizeof *l);
 }
 
-/* Reads and sorts the visible entries of dir. Returns 0 and sets errno on failure. */
+/* 1 for the files and folders an operating system leaves on a card or drive, which no camera
+ * wrote: Windows' thumbnail caches and folder settings, and the folders it makes at a drive's
+ * root (a card formatted or opened on Windows holds "System Volume Information"). */
+static int os_litter(const char *name)
+{
+    static const char *const names[] = {"Thumbs.db",    "ehthumbs.db", "desktop.ini", "System Volume Information",
+                                        "$RECYCLE.BIN", "RECYCLER"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (!strcasecmp(name, names[i]))
+            return 1;
+    return 0;
+}
+
+/* Reads and sorts the visible entries of dir (hidden names and os_litter skipped). Returns 0
+ * and sets errno on failure. */
 static int read_names(const char *dir, level *l)
 {
     DIR *d = opendir(dir);
@@ -55,7 +70,7 @@ static int read_names(const char *dir, level *l)
     struct dirent *e;
     errno = 0;
     while (ok && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || os_litter(e->d_name))
             continue;
         if (l->n == cap) {
             char **p = irb_realloc_array(l->names, cap ? (size_t)cap * 2 : 32, sizeof *p);

@@ -30,6 +30,12 @@ with open(os.path.join(ROOT, 'StationA/notes.txt'), 'w') as f:
 open(os.path.join(ROOT, 'StationA/empty.jpg'), 'w').close()
 with open(os.path.join(ROOT, 'StationA/.hidden.jpg'), 'w') as f:
     f.write('x')
+# what Windows leaves on a card: skipped like hidden files (they were error rows, exit 1)
+for litter in ('StationA/Thumbs.db', 'StationB/LEO/desktop.ini', 'System Volume Information/IndexerVolumeGuid',
+               '$RECYCLE.BIN/S-1-5-21/desktop.ini'):
+    os.makedirs(os.path.dirname(os.path.join(ROOT, litter)), exist_ok=True)
+    with open(os.path.join(ROOT, litter), 'w') as f:
+        f.write('x')
 os.makedirs(os.path.join(ROOT, '.git'))
 with open(os.path.join(ROOT, '.git/config'), 'w') as f:
     f.write('x')

@@ -11,8 +11,9 @@ const char irb_cmd_scan_summary[] = "list a survey's images with camera, EXIF ti
 static void usage(FILE *f)
 {
     fputs("usage: irbis scan SURVEY_DIR [--camera-depth K] [-o out.csv]\n\n"
-          "Walks SURVEY_DIR (sorted, depth-first, hidden files and irbis classify output folders\n"
-          "skipped) and writes one CSV row per file:\n"
+          "Walks SURVEY_DIR (sorted, depth-first; hidden files, irbis classify output folders and\n"
+          "what Windows leaves on a card, Thumbs.db, desktop.ini, System Volume Information/,\n"
+          "$RECYCLE.BIN/, skipped) and writes one CSV row per file:\n"
           "  path,camera,timestamp,width,height,status,message\n"
           "Only image headers are read. camera is the file's folder relative to SURVEY_DIR, or with\n"
           "--camera-depth K its first K folder components (camtrapR's Station/Species/ layout: K = 1).\n"
