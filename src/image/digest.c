@@ -28,8 +28,7 @@ static void segment(digest_walk *w)
 {
     int m = w->hdr[1];
     size_t len = (size_t)w->hdr[2] << 8 | w->hdr[3];
-    if (w->hdr[0] != 0xFF || m == 0xDA || m == 0xFF || m == 0xD9 || (m >= 0xD0 && m <= 0xD8) || m == 0x01 ||
-        len < 2) {
+    if (w->hdr[0] != 0xFF || m == 0xDA || m == 0xFF || m == 0xD9 || (m >= 0xD0 && m <= 0xD8) || m == 0x01 || len < 2) {
         irb_sha256_update(&w->data, w->hdr, 4);
         w->phase = W_REST;
         return;
