@@ -106,8 +106,9 @@ typedef struct irb_classify_opts {
     int batch;                   /* images per CNN batch and per store transaction (0: 16) */
     int restart;                 /* 1: discard earlier results in out_dir and start over */
     int survey_moved;            /* 1: out_dir holds a run on a survey whose folder is now
-                                  * survey_dir (a drive mounted elsewhere): its record is updated
-                                  * and the run goes on (the scan redoes changed files) */
+                                  * survey_dir (a drive mounted elsewhere, a copy): its record is
+                                  * updated and the run goes on (the scan redoes files of other
+                                  * bytes, docs/classify.md) */
     irb_sort_mode sort;          /* OUT/sorted/ by sequence label (default none) */
     /* The Camtrap DP options. NULL: the one the outputs of out_dir were last written with (by a
      * run, --restart included, or irb_export), when it still holds (the deployments file is still
@@ -138,24 +139,30 @@ typedef struct irb_classify_summary {
     long long untimed;       /* classified images without a time: not in the Camtrap DP package */
     double seconds;          /* wall time of this run */
     double classify_seconds; /* of which decode + CNN + classifier */
-    /* what the scan found against an earlier run's results: files that changed since (size or
-     * modification time: classified again), failures that may have passed (unreadable or
-     * missing: tried again), files no longer in the survey (dropped from the results), with
-     * the first path of the first and last */
+    /* what the scan found against an earlier run's results: files that changed since (other
+     * bytes, or another stamp for an image classified by an earlier version: classified again),
+     * failures that may have passed (unreadable or missing: tried again), files no longer in the
+     * survey whose picture is nowhere else (dropped from the results), with the first path of the
+     * first and last */
     long long changed, retried, dropped;
     char first_changed[256], first_dropped[256];
     char store_aside[4096]; /* with opts.restart: where a damaged store was moved, or "" */
     /* human labels (irbis review) of images no longer at their path: moved with the picture to
-     * its new path in the survey (the same file name, size, time and dimensions under another
-     * folder: a camera folder renamed), or, when it is nowhere or ambiguous, kept in the store
-     * under the old path and counted among the dropped; first_review_moved: "old -> new" */
+     * the images that hold it now (its content: docs/review.md), or, when it is nowhere or
+     * ambiguous, kept in the store under the old path and counted among the dropped;
+     * first_review_moved: "old -> new" */
     long long reviews_moved, reviews_dropped;
     char first_review_moved[520];
-    /* human labels of images whose file is now another picture (another byte or pixel size: a
-     * card refilled; a time put right is the same picture): taken off the image, which is the
-     * machine's again (the history keeps them); the first such path */
+    /* human labels of images whose file is now another picture (a card refilled; a time or EXIF
+     * time put right is the same picture): taken off the image, which is the machine's again
+     * (the history keeps them); the first such path */
     long long reviews_retired;
     char first_review_retired[256];
+    /* images found under another path with the same bytes (files renamed, a survey copied with
+     * its folders renamed): their results kept, not classified again, and counted in resumed; the
+     * first as "old -> new" */
+    long long found;
+    char first_found[520];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

@@ -119,6 +119,15 @@ IRB_API irb_status irb_read_header(irb_decoder_t *dec, const char *path, const i
 IRB_API irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
                                           const irb_decode_opts *opts, irb_image_info *info);
 
+/* The content of an image file, read whole in one pass (no decoder needed): into head the SHA-256
+ * (64 lowercase hex digits + NUL) of its metadata, a JPEG's APPn and COM segments before its
+ * first SOS (EXIF, XMP, thumbnails, comments; not APP14, whose colour transform the decode reads),
+ * and into data the SHA-256 of every other byte (the tables and the compressed picture; the whole
+ * file when it is not a JPEG: head is then the digest of no bytes). Two files with both digests
+ * equal hold the same bytes; with data equal, the same picture (an EXIF time put right, say).
+ * IRB_NOT_FOUND / IRB_IO name the file. */
+IRB_API irb_status irb_image_digest(const char *path, char head[65], char data[65], irb_error *err);
+
 /* ---- pixel operations (no decoder needed) ------------------------------------------------ */
 
 typedef enum irb_filter {

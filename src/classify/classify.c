@@ -49,8 +49,29 @@ typedef struct batch {
     int64_t ids[IRB_CLS_RUN_MAX];
     char *paths[IRB_CLS_RUN_MAX]; /* absolute paths, owned */
     irb_status st[IRB_CLS_RUN_MAX];
-    irb_error *errs; /* [IRB_CLS_RUN_MAX] */
+    irb_error *errs;       /* [IRB_CLS_RUN_MAX] */
+    char (*digest)[2][65]; /* [IRB_CLS_RUN_MAX]: each file's irb_image_digest ("" when unread) */
 } batch;
+
+/* Worker ith of nth: the content digests of every nth file of the batch from the ith. */
+static void digest_part(void *ctx, int ith, int nth)
+{
+    batch *b = ctx;
+    for (int i = ith; i < b->n; i += nth)
+        if (irb_image_digest(b->paths[i], b->digest[i][0], b->digest[i][1], NULL) != IRB_OK)
+            b->digest[i][0][0] = b->digest[i][1][0] = '\0';
+}
+
+/* Each file's content digests, read on the pool (or this thread) just before the engine decodes
+ * it (so its bytes are then in the page cache): the store knows the picture again under another
+ * path or time. */
+static void digest_batch(batch *b, irb_pool *pool)
+{
+    if (pool)
+        irb_pool_run(pool, digest_part, b);
+    else
+        digest_part(b, 0, 1);
+}
 
 static void batch_clear(batch *b)
 {
@@ -101,6 +122,8 @@ static irb_status store_batch_novel(irb_store *st, batch *b, const double *probs
             (*failed)++;
             s = irb_store_set_failed(st, b->ids[i], b->st[i], b->errs[i].message, err);
         }
+        if (s == IRB_OK && b->digest[i][1][0])
+            s = irb_store_set_digest(st, b->ids[i], b->digest[i][0], b->digest[i][1], err);
     }
     if (s == IRB_OK)
         s = irb_store_commit(st, err);
@@ -184,6 +207,50 @@ static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *use
     return s;
 }
 
+/* The pictures that the scan saw leave their path or change their file's stamp found again: the
+ * pending images that may hold one (the same size or path) are read for their digests on the
+ * run's threads, then the store gives them their results and human labels
+ * (irb_store_follow_content). A file that cannot be read has none: it is done again. */
+static irb_status follow_phase(irb_store *st, const irb_classify_opts *o, int same_camera, irb_scan_tally *t,
+                               irb_error *err)
+{
+    batch b = {0};
+    b.digest = irb_calloc(IRB_CLS_RUN_MAX, sizeof *b.digest);
+    irb_pool *pool = NULL;
+    irb_status s = b.digest ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
+    int64_t after = 0, *ids;
+    char **paths;
+    int n = 0;
+    do {
+        if (s == IRB_OK)
+            s = irb_store_undigested(st, after, IRB_CLS_RUN_MAX, &ids, &paths, &n, err);
+        if (s != IRB_OK || n == 0)
+            break;
+        if (!pool)
+            pool = irb_pool_new(o->threads); /* none: read on this thread */
+        batch_clear(&b);
+        for (b.n = 0; b.n < n && s == IRB_OK; b.n++)
+            if (!(b.paths[b.n] = irb_path_join(o->survey_dir, paths[b.n])))
+                s = irb_fail(err, IRB_NOMEM, "out of memory");
+        if (s == IRB_OK) {
+            digest_batch(&b, pool);
+            s = irb_store_begin(st, err);
+        }
+        for (int i = 0; i < n && s == IRB_OK; i++)
+            if (b.digest[i][1][0])
+                s = irb_store_set_digest(st, ids[i], b.digest[i][0], b.digest[i][1], err);
+        if (s == IRB_OK)
+            s = irb_store_commit(st, err);
+        if (s != IRB_OK)
+            irb_store_rollback(st);
+        after = ids[n - 1];
+    } while (s == IRB_OK && n == IRB_CLS_RUN_MAX);
+    batch_clear(&b);
+    irb_free(b.digest);
+    irb_pool_free(pool);
+    return s == IRB_OK ? irb_store_follow_content(st, same_camera, t, err) : s;
+}
+
 typedef struct run_ctx {
     const irb_classify_opts *o;
     irb_store *st;
@@ -198,7 +265,7 @@ typedef struct run_ctx {
 
 /* The engine's run() on the pending images, a run of images at a time (the engine overlaps its
  * own decoding with its CNN inside a run), each run's results committed in one transaction. */
-static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_error *err)
+static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_pool *pool, irb_error *err)
 {
     const irb_classify_opts *o = r->o;
     if (e->neighbours && !r->ranked)
@@ -217,6 +284,7 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
             break;
         if ((s = fetch_items(r->st, e, o->survey_dir, take, &after, b, items, nb, err)) != IRB_OK || b->n == 0)
             break;
+        digest_batch(b, pool);
         if ((s = e->run(e->ctx, items, b->n, probs, b->st, b->errs, err)) != IRB_OK)
             break;
         int good = 0;
@@ -251,24 +319,28 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     irb_status s = IRB_OK;
     batch b = {0};
     double *probs = NULL;
+    irb_pool *pool = NULL;
     if (e.n_classes != r->nc || !e.run) {
         s = irb_fail(err, IRB_MISMATCH, "the engine gives %d classes, the classifier %d", e.n_classes, r->nc);
         goto done;
     }
     b.errs = irb_calloc(IRB_CLS_RUN_MAX, sizeof(irb_error));
+    b.digest = irb_calloc(IRB_CLS_RUN_MAX, sizeof *b.digest);
     probs = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double) * (size_t)r->nc);
-    if (!b.errs || !probs) {
+    if (!b.errs || !b.digest || !probs) {
         s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
         goto done;
     }
     irb_progress_phase(r->pt, IRB_PHASE_CLASSIFY, r->c.ok + r->c.failed, r->c.total);
     r->pt->p.resumed = r->c.ok + r->c.failed;
-    s = run_loop(r, &e, &b, probs, err);
+    pool = irb_pool_new(o->threads); /* none: the digests are read on this thread */
+    s = run_loop(r, &e, &b, probs, pool, err);
     if (s == IRB_OK)
         irb_progress_end_phase(r->pt);
 done:
     batch_clear(&b);
-    irb_free(b.errs), irb_free(probs);
+    irb_free(b.errs), irb_free(b.digest), irb_free(probs);
+    irb_pool_free(pool);
     if (e.free)
         e.free(e.ctx);
     return s;
@@ -562,6 +634,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     if (s == IRB_OK)
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, &tally, err);
     if (s == IRB_OK)
+        s = follow_phase(r.st, o, src->neighbours, &tally, err);
+    if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
     if (s == IRB_OK && src->neighbours && r.c.pending > 0) { /* before a distributed plan lists them */
         long long redo = 0;
@@ -597,6 +671,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     snprintf(sum->first_review_moved, sizeof sum->first_review_moved, "%s", tally.first_review_moved);
     sum->reviews_retired = tally.reviews_retired;
     snprintf(sum->first_review_retired, sizeof sum->first_review_retired, "%s", tally.first_review_retired);
+    sum->found = tally.found;
+    snprintf(sum->first_found, sizeof sum->first_found, "%s", tally.first_found);
     snprintf(sum->store_aside, sizeof sum->store_aside, "%s", aside);
     sum->sequences = c.sequences;
     sum->pending = c.pending;

@@ -24,12 +24,13 @@ typedef struct irb_cls_row {
     int width, height;        /* 0 when unknown */
     irb_status status;        /* not IRB_OK: the file is already known to be bad */
     const char *message;      /* the cause when status != IRB_OK */
-    long long size, mtime_ns; /* the file's stamp (0: unknown): a file whose stamp changed is done again */
+    long long size, mtime_ns; /* the file's stamp (0: unknown): a file whose stamp changed is read again */
 } irb_cls_row;
 
-/* What a scan found against the store: files that changed since they were done (size or time)
- * or whose failure may have passed (unreadable, missing) are done again; files no longer in the
- * survey are dropped from the results. */
+/* What a scan found against the store: files that changed since they were done (other bytes,
+ * or another stamp where the content is not known) or whose failure may have passed (unreadable,
+ * missing) are done again; files no longer in the survey whose picture is nowhere else are
+ * dropped from the results. */
 typedef struct irb_scan_tally {
     long long changed, retried, dropped;
     long long resumed; /* images done by an earlier run and kept as they are */
@@ -39,6 +40,8 @@ typedef struct irb_scan_tally {
     char first_review_moved[520]; /* "old -> new" */
     long long reviews_retired;    /* human labels of files now another picture: no longer applied */
     char first_review_retired[256];
+    long long found;       /* images found under another path with the same bytes: their results kept */
+    char first_found[520]; /* "old -> new" */
 } irb_scan_tally;
 
 typedef struct irb_cls_scanner {
@@ -193,6 +196,21 @@ irb_status irb_store_scan_begin(irb_store *st, irb_error *err);
  * in aside, so that a --restart can start over without destroying it. */
 irb_status irb_store_set_aside(const char *dir, char *aside, size_t size, irb_error *err);
 irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err);
+
+/* Pictures found again (after the scan, before classifying): the scan keeps in table former the
+ * classified images whose content is known (their digests) that left their path or whose file's
+ * stamp changed (a copy with new times, a file renamed or replaced). irb_store_undigested lists,
+ * as irb_store_pending does, the pending images that may hold one of them (the same size, or the
+ * same path), whose digests the caller computes (irb_image_digest) and records with
+ * irb_store_set_digest; irb_store_follow_content then, in one transaction, gives each pending
+ * image of the same bytes the results of its former image (with same_camera, only one of its own
+ * camera) and each human label of a picture no longer at its path to the images that hold that
+ * picture now (the same data digest, so an EXIF edit is the same picture), and takes off the
+ * labels of paths that hold another picture now (kept in the history); the tally counts them. */
+irb_status irb_store_undigested(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                                irb_error *err);
+irb_status irb_store_set_digest(irb_store *st, int64_t id, const char *head, const char *data, irb_error *err);
+irb_status irb_store_follow_content(irb_store *st, int same_camera, irb_scan_tally *t, irb_error *err);
 
 /* Up to max pending images with id > after, in id order: ids[i], paths[i] (owned by st, valid
  * until the next call). *n receives the count (0: none left). */

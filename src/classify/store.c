@@ -1,7 +1,9 @@
 /* The results store of `irbis classify`: OUT/irbis.sqlite in WAL mode plus the run lock
  * OUT/.lock. Every image is one row keyed by its relative path, so a rescan after a crash adds
- * nothing twice, and results are committed one transaction per batch, so a killed run loses
- * at most the batch in flight. Schema and semantics: docs/classify.md. */
+ * nothing twice, and known by its content (its file's digests), so a file copied with a new time
+ * or renamed keeps its results and human label (table former); results are committed one
+ * transaction per batch, so a killed run loses at most the batch in flight. Schema and semantics:
+ * docs/classify.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -39,7 +41,13 @@ static const char SCHEMA[] =
     " time TEXT NOT NULL, method TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS review_log_path ON review_log(path);"
     /* paths whose sorted/ entries must go: images that left the survey or changed (outputs.c) */
-    "CREATE TABLE IF NOT EXISTS gone(path TEXT PRIMARY KEY);";
+    "CREATE TABLE IF NOT EXISTS gone(path TEXT PRIMARY KEY);"
+    /* classified images that left their path or whose file's stamp changed, with their content
+     * and results, until the scan's end finds their pictures again (irb_store_follow_content) */
+    "CREATE TABLE IF NOT EXISTS former(path TEXT PRIMARY KEY, camera TEXT NOT NULL, fsize INTEGER,"
+    " sha_head TEXT NOT NULL, sha_data TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, probs BLOB,"
+    " label INTEGER, novelty REAL);"
+    "CREATE INDEX IF NOT EXISTS former_sha ON former(sha_data);";
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
@@ -217,12 +225,16 @@ static irb_status take_lock(irb_store *st, int *ro, irb_error *err)
 
 /* Columns added to stores of earlier versions: the novelty score of images and sequences (NULL:
  * none); each image file's size and modification time when it was scanned (NULL in older stores:
- * recorded by the next scan) and whether this run's scan saw it. */
-static const char *const ADDED[][3] = {{"images", "novelty", "REAL"},
-                                       {"sequences", "novelty", "REAL"},
-                                       {"images", "fsize", "INTEGER"},
-                                       {"images", "fmtime", "INTEGER"},
-                                       {"images", "seen", "INTEGER NOT NULL DEFAULT 1"}};
+ * recorded by the next scan) and whether this run's scan saw it; its content digests
+ * (irb_image_digest: NULL until it is classified by this version), which only a run reads, so a
+ * read-only store without them is read as it is (the fourth field: "run"). */
+static const char *const ADDED[][4] = {{"images", "novelty", "REAL", ""},
+                                       {"sequences", "novelty", "REAL", ""},
+                                       {"images", "fsize", "INTEGER", ""},
+                                       {"images", "fmtime", "INTEGER", ""},
+                                       {"images", "seen", "INTEGER NOT NULL DEFAULT 1", ""},
+                                       {"images", "sha_head", "TEXT", "run"},
+                                       {"images", "sha_data", "TEXT", "run"}};
 /* The tables SCHEMA makes, for a store that cannot be brought up to date (read-only). */
 static const char *const TABLES[] = {"params",    "state",   "images",     "sequences",
                                      "image_seq", "reviews", "review_log", "gone"};
@@ -246,7 +258,8 @@ static irb_status add_columns(irb_store *st, irb_error *err)
         if (!has_column(st, ADDED[t][0], ADDED[t][1]))
             IRB_TRY(exec(st, sql, err));
     }
-    return IRB_OK;
+    /* the images that hold a picture (irb_store_follow_content), once the column is there */
+    return exec(st, "CREATE INDEX IF NOT EXISTS images_sha ON images(sha_data)", err);
 }
 
 /* A read-only store is read as it is (no CREATE, no ALTER): one that lacks a table or column of
@@ -260,7 +273,7 @@ static irb_status check_schema(irb_store *st, irb_error *err)
         if (!has_column(st, TABLES[t], "1"))
             table = TABLES[t];
     for (size_t t = 0; !table && t < sizeof ADDED / sizeof *ADDED; t++)
-        if (!has_column(st, ADDED[t][0], ADDED[t][1]))
+        if (!ADDED[t][3][0] && !has_column(st, ADDED[t][0], ADDED[t][1]))
             table = ADDED[t][0], col = ADDED[t][1];
     if (!table)
         return IRB_OK;
@@ -437,6 +450,8 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->find);
     sqlite3_finalize(st->find_path);
     sqlite3_finalize(st->pending);
+    sqlite3_finalize(st->undigested);
+    sqlite3_finalize(st->digest);
     sqlite3_finalize(st->result);
     sqlite3_finalize(st->failed);
     sqlite3_finalize(st->shot_pending);
@@ -471,6 +486,17 @@ void irb_store_rollback(irb_store *st)
 {
     if (!sqlite3_get_autocommit(st->db))
         sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* The end of a transaction whose work returned s: committed when s is IRB_OK, else (or when the
+ * commit fails) rolled back; the status. */
+static irb_status end_tx(irb_store *st, irb_status s, irb_error *err)
+{
+    if (s == IRB_OK)
+        s = irb_store_commit(st, err);
+    if (s != IRB_OK)
+        irb_store_rollback(st);
+    return s;
 }
 
 /* ---- parameters and state ------------------------------------------------------------- */
@@ -545,7 +571,7 @@ static irb_status wipe(irb_store *st, irb_error *err)
 {
     return exec(st,
                 "BEGIN IMMEDIATE; DELETE FROM params; DELETE FROM state; DELETE FROM images;"
-                "DELETE FROM sequences; DELETE FROM image_seq; DELETE FROM gone; COMMIT;",
+                "DELETE FROM sequences; DELETE FROM image_seq; DELETE FROM gone; DELETE FROM former; COMMIT;",
                 err);
 }
 
@@ -610,6 +636,14 @@ irb_status irb_store_scan_begin(irb_store *st, irb_error *err) { return exec(st,
     "(fsize IS NOT NULL AND (fsize != ?1 OR (fmtime != ?2 AND NOT (abs(fmtime - ?2) % 900000000000 = 0 AND"            \
     " abs(fmtime - ?2) <= 86400000000000)) OR timestamp IS NOT ?4 OR width IS NOT ?5 OR height IS NOT ?6))"
 
+/* A classified image whose content is known (its digests, irb_image_digest): when its path
+ * leaves the survey or its file's stamp changes, its picture may be found again (the same bytes
+ * under another path or with another time), so it waits in table former until the scan's end. */
+#define KNOWN "(state = 1 AND sha_data IS NOT NULL)"
+#define TO_FORMER                                                                                                      \
+    "INSERT OR IGNORE INTO former(path, camera, fsize, sha_head, sha_data, status, message, probs, label, novelty)"    \
+    " SELECT path, camera, fsize, sha_head, sha_data, status, message, probs, label, novelty FROM images WHERE "
+
 static void note_first(char *buf, size_t size, long long n, const char *path)
 {
     if (n == 1)
@@ -629,7 +663,8 @@ static void bind_stamp(sqlite3_stmt *q, const irb_cls_row *row)
 
 /* The stored row of row->path, when it must be done again: its file changed (size or time) or
  * its failure may have passed. Its sorted/ entries go (table gone); it is deleted, so the new
- * row gets a new id (and a new thumbnail). 1 when it was there and is kept, 0 otherwise. */
+ * row gets a new id (and a new thumbnail); a classified image whose content is known waits in
+ * former for irb_store_follow_content. 1 when it was there and is kept, 0 otherwise. */
 static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, int *kept, irb_error *err)
 {
     *kept = 0;
@@ -645,11 +680,12 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         return IRB_OK;
     }
     /* column 2: a human label on a file that is now another picture (another byte or pixel size:
-     * a card re-formatted and refilled from IMG_0001), not the same one with its time put right */
+     * a card re-formatted and refilled from IMG_0001), not the same one with its time put right;
+     * column 3: a classified image whose content is known, whose fate waits for the scan's end */
     IRB_TRY(irb_store_prepare(st,
                               "SELECT id, " TRANSIENT " AND NOT " CHANGED ", (fsize IS NOT ?1 OR width IS NOT ?5 OR"
-                              " height IS NOT ?6) AND EXISTS (SELECT 1 FROM reviews r WHERE r.path = ?3) FROM images"
-                              " WHERE path = ?3",
+                              " height IS NOT ?6) AND EXISTS (SELECT 1 FROM reviews r WHERE r.path = ?3), " KNOWN
+                              " FROM images WHERE path = ?3",
                               &st->find, err));
     bind_stamp(st->find, row);
     int rc = sqlite3_step(st->find);
@@ -659,12 +695,17 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         return irb_store_fail(st, err, "scan image");
     int64_t id = sqlite3_column_int64(st->find, 0);
     int retry = sqlite3_column_int(st->find, 1), replaced = sqlite3_column_int(st->find, 2);
+    int known = sqlite3_column_int(st->find, 3);
     sqlite3_reset(st->find);
-    if (retry)
+    if (known) { /* the same bytes (a copy's new time) or another picture: irb_store_follow_content */
+        char fsql[320];
+        snprintf(fsql, sizeof fsql, TO_FORMER "id = %lld;", (long long)id);
+        IRB_TRY(exec(st, fsql, err));
+    } else if (retry)
         t->retried++;
     else
         note_first(t->first_changed, sizeof t->first_changed, ++t->changed, row->path);
-    if (!retry && replaced) { /* the person saw the old picture: the label leaves, its history stays */
+    if (!known && !retry && replaced) { /* the person saw the old picture: the label leaves, its history stays */
         char rsql[400];
         snprintf(rsql, sizeof rsql,
                  "INSERT INTO review_log(path, label, time, method) SELECT path, NULL,"
@@ -719,7 +760,11 @@ irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_t
 /* The file name of a path column: what is left after its last '/'. */
 #define BASE(p) "substr(" p ", length(rtrim(" p ", replace(" p ", '/', ''))) + 1)"
 
-/* Human labels of images that left the survey (marked -1) follow their pictures when these are
+/* KNOWN of the images row o. */
+#define KNOWN_O "(o.state = 1 AND o.sha_data IS NOT NULL)"
+
+/* Human labels of images that left the survey (marked -1) and whose content is not known (rows of
+ * an earlier version: irb_store_follow_content follows the others) follow their pictures when these are
  * still in it under another folder (a camera folder renamed, cards sorted into sub-folders): the
  * one image of the survey with the same file name, size, time and dimensions and no label of its
  * own takes the review and its history. A person's decision is not dropped with a path; one that
@@ -732,7 +777,8 @@ static irb_status follow_reviews(irb_store *st, irb_scan_tally *t, irb_error *er
         "CREATE TEMP TABLE moved AS SELECT o.path AS old, n.path AS new FROM images o JOIN reviews r ON"
         " r.path = o.path JOIN images n ON n.seen > 0 AND n.fsize = o.fsize AND n.timestamp = o.timestamp"
         " AND n.width IS o.width AND n.height IS o.height AND " BASE("n.path") " = " BASE(
-            "o.path") " WHERE o.seen = -1 AND NOT EXISTS (SELECT 1 FROM reviews x WHERE x.path = n.path);"
+            "o.path") " WHERE o.seen = -1 AND NOT " KNOWN_O
+                      " AND NOT EXISTS (SELECT 1 FROM reviews x WHERE x.path = n.path);"
                       " DELETE FROM temp.moved WHERE old IN (SELECT old FROM temp.moved GROUP BY old HAVING count(*) > 1)"
                       " OR new IN (SELECT new FROM temp.moved GROUP BY new HAVING count(*) > 1);"
                       " UPDATE reviews SET path = (SELECT new FROM temp.moved WHERE old = reviews.path) WHERE path IN"
@@ -749,7 +795,9 @@ static irb_status follow_reviews(irb_store *st, irb_scan_tally *t, irb_error *er
                  (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
     sqlite3_finalize(q);
     if (s == IRB_OK)
-        s = irb_store_count(st, "SELECT count(*) FROM images i JOIN reviews r ON r.path = i.path WHERE i.seen = -1",
+        s = irb_store_count(st,
+                            "SELECT count(*) FROM images o JOIN reviews r ON r.path = o.path WHERE o.seen = -1 AND"
+                            " NOT " KNOWN_O,
                             &t->reviews_dropped, err);
     irb_status d = exec(st, "DROP TABLE temp.moved", err);
     return s != IRB_OK ? s : d;
@@ -777,25 +825,31 @@ irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
                  " substr(images.path, 1, length(f.path)) = f.path);"
                  " DROP TABLE temp.shut;",
                  err));
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = -1", &t->dropped, err));
-    if (!t->dropped)
+    long long left = 0;
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = -1", &left, err));
+    if (!left)
         return IRB_OK;
+    /* those whose content is known are counted by irb_store_follow_content, unless found again */
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = -1 AND NOT " KNOWN, &t->dropped, err));
     sqlite3_stmt *q = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT min(path) FROM images WHERE seen = -1", -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT min(path) FROM images WHERE seen = -1 AND NOT " KNOWN, -1, &q, NULL) !=
+        SQLITE_OK)
         return irb_store_fail(st, err, "prepare");
     if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
         snprintf(t->first_dropped, sizeof t->first_dropped, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     IRB_TRY(follow_reviews(st, t, err));
     return exec(st,
-                "INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE seen = -1 AND state = 1;"
-                " DELETE FROM image_seq WHERE image_id IN (SELECT id FROM images WHERE seen = -1);"
-                " DELETE FROM images WHERE seen = -1;",
+                TO_FORMER "seen = -1 AND " KNOWN ";"
+                          " INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE seen = -1 AND state = 1;"
+                          " DELETE FROM image_seq WHERE image_id IN (SELECT id FROM images WHERE seen = -1);"
+                          " DELETE FROM images WHERE seen = -1;",
                 err);
 }
 
-irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
-                             irb_error *err)
+/* Up to max rows of the statement sql (id > ?1 in id order, LIMIT ?2) into st's id and path list. */
+static irb_status list_rows(irb_store *st, const char *sql, sqlite3_stmt **q, int64_t after, int max, int64_t **ids,
+                            char ***paths, int *n, irb_error *err)
 {
     *n = 0;
     for (int i = 0; i < st->n; i++)
@@ -812,26 +866,184 @@ irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **id
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
         st->cap = max;
     }
-    IRB_TRY(irb_store_prepare(st, "SELECT id, path FROM images WHERE id > ? AND state = 0 ORDER BY id LIMIT ?",
-                              &st->pending, err));
-    sqlite3_bind_int64(st->pending, 1, after);
-    sqlite3_bind_int(st->pending, 2, max);
+    IRB_TRY(irb_store_prepare(st, sql, q, err));
+    sqlite3_bind_int64(*q, 1, after);
+    sqlite3_bind_int(*q, 2, max);
     int rc;
-    while ((rc = sqlite3_step(st->pending)) == SQLITE_ROW) {
-        st->ids[st->n] = sqlite3_column_int64(st->pending, 0);
-        if (!(st->paths[st->n] = irb_strdup((const char *)sqlite3_column_text(st->pending, 1)))) {
-            sqlite3_reset(st->pending);
+    while ((rc = sqlite3_step(*q)) == SQLITE_ROW) {
+        st->ids[st->n] = sqlite3_column_int64(*q, 0);
+        if (!(st->paths[st->n] = irb_strdup((const char *)sqlite3_column_text(*q, 1)))) {
+            sqlite3_reset(*q);
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", st->dbpath);
         }
         st->n++;
     }
-    sqlite3_reset(st->pending);
+    sqlite3_reset(*q);
     if (rc != SQLITE_DONE)
-        return irb_store_fail(st, err, "read pending images");
+        return irb_store_fail(st, err, "read images");
     *ids = st->ids;
     *paths = st->paths;
     *n = st->n;
     return IRB_OK;
+}
+
+irb_status irb_store_pending(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                             irb_error *err)
+{
+    return list_rows(st, "SELECT id, path FROM images WHERE id > ?1 AND state = 0 ORDER BY id LIMIT ?2", &st->pending,
+                     after, max, ids, paths, n, err);
+}
+
+irb_status irb_store_undigested(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                                irb_error *err)
+{
+    return list_rows(st,
+                     "SELECT id, path FROM images WHERE id > ?1 AND state = 0 AND sha_data IS NULL AND (fsize IN"
+                     " (SELECT fsize FROM former) OR path IN (SELECT path FROM former)) ORDER BY id LIMIT ?2",
+                     &st->undigested, after, max, ids, paths, n, err);
+}
+
+irb_status irb_store_set_digest(irb_store *st, int64_t id, const char *head, const char *data, irb_error *err)
+{
+    IRB_TRY(irb_store_prepare(st, "UPDATE images SET sha_head = ?, sha_data = ? WHERE id = ?", &st->digest, err));
+    sqlite3_bind_text(st->digest, 1, head, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st->digest, 2, data, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st->digest, 3, id);
+    if (sqlite3_step(st->digest) != SQLITE_DONE)
+        return irb_store_fail(st, err, "store digest");
+    return IRB_OK;
+}
+
+/* An image n whose file's content is not known yet: the scan refused it (a copy still running) or
+ * it could not be read for its digests. A former image at its path waits for it. */
+#define UNREAD "n.sha_data IS NULL"
+
+/* Counts the rows of `from` ("FROM ... WHERE ...") into *total; the first of them, when there are
+ * some and *total was 0, into first: the columns cols ("a" or "a, b", shown "a -> b") of the row
+ * that comes first in their order. */
+static irb_status tally(irb_store *st, const char *cols, const char *from, long long *total, char *first, size_t size,
+                        irb_error *err)
+{
+    char sql[512];
+    long long n = 0;
+    snprintf(sql, sizeof sql, "SELECT count(*) %s", from);
+    IRB_TRY(irb_store_count(st, sql, &n, err));
+    sqlite3_stmt *q = NULL;
+    snprintf(sql, sizeof sql, "SELECT %s %s ORDER BY 1%s LIMIT 1", cols, from, strchr(cols, ',') ? ", 2" : "");
+    if (n && !*total && first && sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK &&
+        sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0)) {
+        const char *a = (const char *)sqlite3_column_text(q, 0);
+        const char *b = sqlite3_column_count(q) > 1 ? (const char *)sqlite3_column_text(q, 1) : NULL;
+        snprintf(first, size, "%s%s%s", a, b ? " -> " : "", b ? b : "");
+    }
+    sqlite3_finalize(q);
+    *total += n;
+    return IRB_OK;
+}
+
+/* The results of images of former (classified ones that left their path or whose file's stamp
+ * changed) go to the pending images of the same bytes (with same_camera, of the same camera: an
+ * engine that reads each image's neighbours gives another result elsewhere): a survey copied
+ * with new times (cp -r, a Windows copy, exFAT's 2-second times) or files renamed are not
+ * classified again. temp.carry: each such image and the former row it takes, the one at its own
+ * path first. */
+static irb_status carry_results(irb_store *st, int same_camera, irb_scan_tally *t, irb_error *err)
+{
+#define SAME "f.sha_data = n.sha_data AND f.sha_head = n.sha_head AND (%d = 0 OR f.camera = n.camera)"
+    char sql[1400];
+    snprintf(sql, sizeof sql,
+             "CREATE TEMP TABLE carry(id INTEGER PRIMARY KEY, path TEXT NOT NULL, old TEXT);"
+             " INSERT INTO temp.carry SELECT n.id, n.path, coalesce((SELECT f.path FROM former f WHERE f.path = n.path"
+             " AND " SAME "), (SELECT min(f.path) FROM former f WHERE " SAME ")) FROM images n WHERE n.state = 0 AND"
+             " n.sha_data IS NOT NULL;"
+             " DELETE FROM temp.carry WHERE old IS NULL;"
+             " UPDATE images SET (state, status, message, probs, label, novelty) = (SELECT 1, f.status, f.message,"
+             " f.probs, f.label, f.novelty FROM temp.carry c JOIN former f ON f.path = c.old WHERE c.id = images.id)"
+             " WHERE id IN (SELECT id FROM temp.carry);",
+             same_camera != 0, same_camera != 0);
+    IRB_TRY(exec(st, sql, err));
+    long long same = 0;
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM temp.carry", &same, err));
+    t->resumed += same;
+    IRB_TRY(tally(st, "old, path", "FROM temp.carry WHERE path NOT IN (SELECT path FROM former)", &t->found,
+                  t->first_found, sizeof t->first_found, err));
+    /* what the scan could not tell: paths that hold another file now (their results classified
+     * again, or those of a copy of its picture found elsewhere), pictures found nowhere */
+    IRB_TRY(tally(st, "f.path",
+                  "FROM former f JOIN images n ON n.path = f.path WHERE NOT " UNREAD
+                  " AND (n.sha_data != f.sha_data OR n.sha_head != f.sha_head)",
+                  &t->changed, t->first_changed, sizeof t->first_changed, err));
+    IRB_TRY(tally(st, "f.path",
+                  "FROM former f WHERE NOT EXISTS (SELECT 1 FROM images n WHERE n.path = f.path) AND NOT EXISTS"
+                  " (SELECT 1 FROM images n WHERE n.sha_data = f.sha_data)",
+                  &t->dropped, t->first_dropped, sizeof t->first_dropped, err));
+    return exec(st, "DROP TABLE temp.carry", err);
+#undef SAME
+}
+
+/* Human labels of former's images whose picture (the same data digest: metadata aside) is no
+ * longer at their path leave it (temp.leaving) and go to every image of the survey with that
+ * picture and no label of its own: a file renamed, copies of one picture (each keeps the label of
+ * its own camera's copy when those were labelled apart; copies labelled apart and found elsewhere
+ * get none). A label that goes nowhere stays in the store under its path when no file is there
+ * (used again if it comes back), and leaves it, kept in the history, when the path holds another
+ * picture now: the person never saw that one. A swap of two names is a move of both. */
+static irb_status follow_labels(irb_store *st, irb_scan_tally *t, irb_error *err)
+{
+    long long log_max = 0;
+    IRB_TRY(irb_store_count(st, "SELECT coalesce(max(id), 0) FROM review_log", &log_max, err));
+    char sql[2600];
+    snprintf(
+        sql, sizeof sql,
+        "CREATE TEMP TABLE leaving AS SELECT r.path AS path, r.label AS label, r.time AS time, r.method AS method,"
+        " f.sha_data AS sha, f.camera AS camera FROM reviews r JOIN former f ON f.path = r.path WHERE NOT EXISTS"
+        " (SELECT 1 FROM images n WHERE n.path = r.path AND (n.sha_data = f.sha_data OR " UNREAD "));"
+        " DELETE FROM reviews WHERE path IN (SELECT path FROM temp.leaving);"
+        " CREATE TEMP TABLE target AS SELECT n.path AS new, l.path AS old, l.label AS label, l.camera = n.camera AS"
+        " here FROM images n JOIN temp.leaving l ON l.sha = n.sha_data WHERE NOT EXISTS (SELECT 1 FROM reviews x"
+        " WHERE x.path = n.path);"
+        " DELETE FROM temp.target WHERE new IN (SELECT new FROM temp.target GROUP BY new HAVING count(DISTINCT"
+        " label) > 1) AND NOT (here AND new IN (SELECT new FROM temp.target WHERE here GROUP BY new HAVING"
+        " count(DISTINCT label) = 1));"
+        " CREATE TEMP TABLE follow AS SELECT new, min(old) AS old FROM temp.target GROUP BY new;"
+        " INSERT INTO reviews(path, label, time, method) SELECT m.new, l.label, l.time, l.method FROM temp.follow m"
+        " JOIN temp.leaving l ON l.path = m.old;"
+        " INSERT INTO review_log(path, label, time, method) SELECT m.new, g.label, g.time, g.method FROM"
+        " temp.follow m JOIN review_log g ON g.path = m.old ORDER BY m.new, g.id;"
+        " DELETE FROM review_log WHERE id <= %lld AND path IN (SELECT old FROM temp.follow);"
+        " CREATE TEMP TABLE stay AS SELECT * FROM temp.leaving WHERE path NOT IN (SELECT old FROM temp.follow);"
+        " INSERT INTO review_log(path, label, time, method) SELECT path, NULL, strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ',"
+        " 'now'), 'file replaced' FROM temp.stay WHERE path IN (SELECT path FROM images);"
+        " INSERT INTO reviews(path, label, time, method) SELECT path, label, time, method FROM temp.stay WHERE path"
+        " NOT IN (SELECT path FROM images);",
+        log_max);
+    IRB_TRY(exec(st, sql, err));
+    IRB_TRY(tally(st, "old, new", "FROM temp.follow", &t->reviews_moved, t->first_review_moved,
+                  sizeof t->first_review_moved, err));
+    IRB_TRY(tally(st, "path", "FROM temp.stay WHERE path IN (SELECT path FROM images)", &t->reviews_retired,
+                  t->first_review_retired, sizeof t->first_review_retired, err));
+    IRB_TRY(tally(st, "path", "FROM temp.stay WHERE path NOT IN (SELECT path FROM images)", &t->reviews_dropped, NULL,
+                  0, err));
+    return exec(st, "DROP TABLE temp.leaving; DROP TABLE temp.target; DROP TABLE temp.follow; DROP TABLE temp.stay;",
+                err);
+}
+
+irb_status irb_store_follow_content(irb_store *st, int same_camera, irb_scan_tally *t, irb_error *err)
+{
+    long long n = 0;
+    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM former", &n, err));
+    if (!n)
+        return IRB_OK;
+    IRB_TRY(irb_store_begin(st, err));
+    irb_status s = carry_results(st, same_camera, t, err);
+    if (s == IRB_OK)
+        s = follow_labels(st, t, err);
+    if (s == IRB_OK) /* a path whose file could not be read yet is decided when it is */
+        s = exec(st,
+                 "DELETE FROM former WHERE NOT EXISTS (SELECT 1 FROM images n WHERE n.path = former.path AND " UNREAD
+                 ")",
+                 err);
+    return end_tx(st, s, err);
 }
 
 irb_status irb_store_set_result(irb_store *st, int64_t id, const double *probs, int n_classes, int label,
@@ -1082,11 +1294,7 @@ irb_status irb_store_rank_shots(irb_store *st, irb_error *err)
                         "INSERT INTO shots(image_id, camera, k) SELECT id, camera, row_number() OVER"
                         " (ORDER BY camera, tsec IS NULL, tsec, tfrac, path) FROM images;",
                         err);
-    if (s == IRB_OK)
-        s = irb_store_commit(st, err);
-    if (s != IRB_OK)
-        irb_store_rollback(st);
-    return s;
+    return end_tx(st, s, err);
 }
 
 irb_status irb_store_redo_neighbours(irb_store *st, long long *n, irb_error *err)
@@ -1103,11 +1311,7 @@ irb_status irb_store_redo_neighbours(irb_store *st, long long *n, irb_error *err
              err);
     if (s == IRB_OK)
         *n = sqlite3_changes(st->db);
-    if (s == IRB_OK)
-        s = irb_store_commit(st, err);
-    if (s != IRB_OK)
-        irb_store_rollback(st);
-    return s;
+    return end_tx(st, s, err);
 }
 
 /* The readable image (width > 0: not refused by the scan) of `camera` just before (dir < 0) or

@@ -12,24 +12,56 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
+/* Opens path for reading, a regular file only. O_NONBLOCK: a FIFO named as a model opens at once
+ * (and is refused) instead of waiting for a writer; it changes nothing for a regular file. */
+static irb_status open_regular(const char *path, int *fd, struct stat *st, irb_error *err)
+{
+    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (*fd < 0)
+        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: %s", path, strerror(errno));
+    if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        int dir = S_ISDIR(st->st_mode);
+        close(*fd);
+        *fd = -1;
+        return irb_fail(err, IRB_IO, "%s: %s", path,
+                        dir ? "a folder, not a file" : "not a regular file (a FIFO, socket or device)");
+    }
+    return IRB_OK;
+}
+
+irb_status irb_read_chunks(const char *path, void (*fn)(void *ctx, const void *data, size_t n), void *ctx,
+                           irb_error *err)
+{
+    if (!path || !fn)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_read_chunks: NULL %s", path ? "function" : "path");
+    int fd;
+    struct stat st;
+    IRB_TRY(open_regular(path, &fd, &st, err));
+    unsigned char buf[65536];
+    ssize_t got;
+    while ((got = read(fd, buf, sizeof buf)) != 0) {
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            irb_status s = irb_fail(err, IRB_IO, "%s: read error: %s", path, strerror(errno));
+            close(fd);
+            return s;
+        }
+        fn(ctx, buf, (size_t)got);
+    }
+    close(fd);
+    return IRB_OK;
+}
+
 irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err)
 {
     if (!path)
         return irb_fail(err, IRB_INVALID_ARG, "irb_read_file: NULL path");
     *buf = NULL;
     *n = 0;
-    /* O_NONBLOCK: a FIFO named as a model opens at once (and is refused below) instead of
-     * waiting for a writer; it changes nothing for a regular file */
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        int dir = S_ISDIR(st.st_mode);
-        close(fd);
-        return irb_fail(err, IRB_IO, "%s: %s", path,
-                        dir ? "a folder, not a file" : "not a regular file (a FIFO, socket or device)");
-    }
+    IRB_TRY(open_regular(path, &fd, &st, err));
     FILE *f = fdopen(fd, "rb");
     if (!f) {
         close(fd);

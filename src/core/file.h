@@ -12,6 +12,11 @@
  * data), *n bytes. IRB_NOT_FOUND / IRB_IO / IRB_TOO_LARGE / IRB_NOMEM name the file;
  * IRB_INVALID_ARG for a NULL path. */
 irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err);
+/* Reads a regular file in order, a 64 KiB piece at a time: fn(ctx, data, n) for each (data valid
+ * for the call). A FIFO, device or folder is refused (IRB_IO) without waiting; IRB_NOT_FOUND /
+ * IRB_IO name the file; IRB_INVALID_ARG for a NULL path or fn. */
+irb_status irb_read_chunks(const char *path, void (*fn)(void *ctx, const void *data, size_t n), void *ctx,
+                           irb_error *err);
 
 /* irb_atomic_file (irb_atomic_open, _open_as, _sync, _close, _abort) is public: irbis/files.h. */
 

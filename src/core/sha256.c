@@ -4,12 +4,12 @@
  * portable code: a 14 MB model in ~7 ms instead of ~55), else on the portable FIPS code. */
 #include "core/sha256.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "irbis/files.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -17,13 +17,6 @@
 #include <cpuid.h>
 #include <immintrin.h>
 #endif
-
-typedef struct sha256_ctx {
-    uint32_t h[8];
-    uint64_t bytes;
-    uint8_t block[64];
-    size_t fill;
-} sha256_ctx;
 
 static const uint32_t K256[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -148,7 +141,7 @@ static void sha256_blocks(uint32_t h[8], const uint8_t *p, size_t n)
     blocks_portable(h, p, n);
 }
 
-static void sha256_init(sha256_ctx *c)
+void irb_sha256_init(irb_sha256_ctx *c)
 {
     static const uint32_t h0[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                                    0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
@@ -157,8 +150,9 @@ static void sha256_init(sha256_ctx *c)
     c->fill = 0;
 }
 
-static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
+void irb_sha256_update(irb_sha256_ctx *c, const void *data, size_t n)
 {
+    const uint8_t *p = data;
     c->bytes += n;
     while (n > 0) {
         if (c->fill == 0 && n >= 64) { /* whole blocks straight from the input */
@@ -179,45 +173,37 @@ static void sha256_update(sha256_ctx *c, const uint8_t *p, size_t n)
     }
 }
 
-static void sha256_final(sha256_ctx *c, char hex[65])
+void irb_sha256_final(irb_sha256_ctx *c, char hex[65])
 {
     uint64_t bits = c->bytes * 8;
     uint8_t pad = 0x80, zero = 0, len[8];
-    sha256_update(c, &pad, 1);
+    irb_sha256_update(c, &pad, 1);
     while (c->fill != 56)
-        sha256_update(c, &zero, 1);
+        irb_sha256_update(c, &zero, 1);
     for (int i = 0; i < 8; i++)
         len[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha256_update(c, len, 8);
+    irb_sha256_update(c, len, 8);
     for (int i = 0; i < 8; i++)
         snprintf(hex + 8 * i, 9, "%08x", c->h[i]);
 }
 
 void irb_sha256_buffer(const void *data, size_t n, char hex[65])
 {
-    sha256_ctx c;
-    sha256_init(&c);
-    sha256_update(&c, data, n);
-    sha256_final(&c, hex);
+    irb_sha256_ctx c;
+    irb_sha256_init(&c);
+    irb_sha256_update(&c, data, n);
+    irb_sha256_final(&c, hex);
 }
+
+static void feed(void *ctx, const void *data, size_t n) { irb_sha256_update(ctx, data, n); }
 
 irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err)
 {
     if (!path || !hex)
         return irb_fail(err, IRB_INVALID_ARG, "irb_sha256_file: NULL %s", path ? "hex" : "path");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
-    sha256_ctx c;
-    sha256_init(&c);
-    uint8_t buf[65536];
-    size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
-        sha256_update(&c, buf, got);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad)
-        return irb_fail(err, IRB_IO, "%s: read error while hashing", path);
-    sha256_final(&c, hex);
+    irb_sha256_ctx c;
+    irb_sha256_init(&c);
+    IRB_TRY(irb_read_chunks(path, feed, &c, err));
+    irb_sha256_final(&c, hex);
     return IRB_OK;
 }

@@ -86,6 +86,7 @@ static void test_paths(void)
     CHECK(p == NULL, "irb_pipeline_load(NULL): *out is NULL");
     CHECK_INVALID(irb_read_file(NULL, 1024, &buf, &n, ERR));
     CHECK_INVALID(irb_sha256_file(NULL, hex, ERR));
+    CHECK_INVALID(irb_image_digest(NULL, hex, hex, ERR));
     CHECK_INVALID(irb_table_load(NULL, &t, ERR));
     CHECK(t == NULL, "irb_table_load(NULL): *out is NULL");
 }
@@ -120,6 +121,8 @@ static void test_data(const char *dir)
     CHECK_INVALID(irb_model_load_buffer(NULL, 100, "x", NULL, &model, ERR));
     CHECK(model == NULL, "irb_model_load_buffer(NULL, 100): *out is NULL");
     CHECK_INVALID(irb_sha256_file(path, NULL, ERR));
+    CHECK_INVALID(irb_image_digest(path, NULL, hex, ERR));
+    CHECK_INVALID(irb_image_digest(path, hex, NULL, ERR));
     /* the working calls still work */
     irb_error err;
     CHECK(irb_sha256_file(path, hex, &err) == IRB_OK && strlen(hex) == 64, "sha256 of t.csv");

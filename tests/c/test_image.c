@@ -626,6 +626,54 @@ static void test_preprocess_multi(irb_decoder_t *dec)
     free(one);
 }
 
+/* irb_image_digest against SHA-256 of the parts written by hand: a JPEG whose APP1 and COM
+ * segments (one longer than the reader's 64 KiB buffer, so a segment and a header cross it) go to
+ * head, its tables, APP14 and everything from SOS on to data; a text file is all data. */
+static void test_digest(void)
+{
+    static uint8_t file[200000], meta[200000], rest[200000];
+    size_t nf = 0, nm = 0, nr = 0;
+#define PUT(dst, n, ...)                                                                                               \
+    do {                                                                                                               \
+        const uint8_t b_[] = {__VA_ARGS__};                                                                            \
+        memcpy(dst + n, b_, sizeof b_), n += sizeof b_;                                                                \
+    } while (0)
+    PUT(file, nf, 0xFF, 0xD8);
+    PUT(rest, nr, 0xFF, 0xD8);
+    size_t lens[] = {20000, 65533, 7, 30}; /* APP1, COM crossing 64 KiB, APP14, DQT */
+    int marks[] = {0xE1, 0xFE, 0xEE, 0xDB};
+    for (int k = 0; k < 4; k++) {
+        uint8_t hdr[4] = {0xFF, (uint8_t)marks[k], (uint8_t)((lens[k] + 2) >> 8), (uint8_t)(lens[k] + 2)};
+        int is_meta = marks[k] == 0xE1 || marks[k] == 0xFE;
+        uint8_t *d = is_meta ? meta : rest;
+        size_t *n = is_meta ? &nm : &nr;
+        memcpy(file + nf, hdr, 4), memcpy(d + *n, hdr, 4), nf += 4, *n += 4;
+        for (size_t i = 0; i < lens[k]; i++)
+            file[nf++] = d[(*n)++] = (uint8_t)(i * 7 + (size_t)k);
+    }
+    for (size_t i = 0; i < 40000; i++) /* SOS and the "entropy-coded data": data, whatever its bytes */
+        file[nf++] = rest[nr++] = i < 2 ? (uint8_t)(i ? 0xDA : 0xFF) : (uint8_t)(i % 5 ? 0xE1 : 0xFF);
+#undef PUT
+    char path[4096], head[65], data[65], want_h[65], want_d[65];
+    snprintf(path, sizeof path, "%s/digest.jpg", test_tmpdir("image_digest"));
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(file, 1, nf, f) == nf && fclose(f) == 0, "write %s", path);
+    irb_sha256_buffer(meta, nm, want_h);
+    irb_sha256_buffer(rest, nr, want_d);
+    CHECK(irb_image_digest(path, head, data, NULL) == IRB_OK && !strcmp(head, want_h) && !strcmp(data, want_d),
+          "a JPEG's metadata segments apart from the rest: %s %s", head, data);
+    f = fopen(path, "wb");
+    CHECK(f && fwrite("not a picture", 1, 13, f) == 13 && fclose(f) == 0, "write %s", path);
+    irb_sha256_buffer("", 0, want_h);
+    irb_sha256_buffer("not a picture", 13, want_d);
+    CHECK(irb_image_digest(path, head, data, NULL) == IRB_OK && !strcmp(head, want_h) && !strcmp(data, want_d),
+          "another file is all data");
+    irb_error e = {0};
+    CHECK(irb_image_digest(test_shared("data/nope.jpg"), head, data, &e) == IRB_NOT_FOUND &&
+              strstr(e.message, "nope.jpg"),
+          "a missing file is named: %s", e.message);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1)
@@ -643,6 +691,7 @@ int main(int argc, char **argv)
     test_decoder_state(dec);
     test_special_files(dec);
     test_preprocess_multi(dec);
+    test_digest();
     irb_decoder_free(dec);
     return CHECK_DONE();
 }

@@ -13,7 +13,9 @@ who ignores permissions; as root, "another user's folder" is run too, as nobody 
 - nothing in OUT changed (every path's size and modification time, the folders' too);
 - refused with a clear message: a leftover irbis.sqlite-wal holding commits (immutable mode would
   not see them), a store of an earlier version lacking a column (no migration on a read-only
-  store), and a folder a run holds (the reader's shared lock on OUT)."""
+  store), and a folder a run holds (the reader's shared lock on OUT); a store of the version
+  before content digests (no images.sha_head, sha_data, table former: only a run needs them) is
+  read as it is."""
 import json
 import os
 import shutil
@@ -241,6 +243,25 @@ def old_store(prefix_for, base, name):
           % (r.returncode, r.stderr.strip()[-200:]))
 
 
+def previous_store(prefix_for, base, name):
+    """A copy of base as a store of the version before content digests (no images.sha_head,
+    sha_data, no table former): read as it is, read-only (only a run needs them)."""
+    out = os.path.join(os.path.dirname(base), name)
+    copy(base, out)
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    db.executescript('DROP INDEX images_sha; ALTER TABLE images DROP COLUMN sha_head; ALTER TABLE images DROP COLUMN'
+                     ' sha_data; DROP TABLE former;')
+    db.close()
+    prefix, _ = prefix_for(out)
+    csv = os.path.join(scratch('prev_csv'), 'labels.csv')
+    want = os.path.join(scratch('prev_want'), 'labels.csv')
+    r0 = run([], 'review', base, '--write-labels', want)
+    r = run(prefix, 'review', out, '--write-labels', csv)
+    check(r0.returncode == 0 and r.returncode == 0 and open(csv).read() == open(want).read(),
+          'a store without content digests, read-only: read as it is (rc %d: %s)' % (r.returncode,
+                                                                                    r.stderr.strip()[-200:]))
+
+
 def held(prefix_for, base, name, nobody):
     """A copy of base that a writable review holds: a read-only reader is refused (a run could be
     writing what an immutable open would read)."""
@@ -323,6 +344,7 @@ def main():
             set_writable(out, True)
     stale_wal(readonly_prefix, base, 'stale_wal')
     old_store(readonly_prefix, base, 'old_store')
+    previous_store(readonly_prefix, base, 'previous_store')
     held(readonly_prefix, base, 'held', nobody)
     finish()
 

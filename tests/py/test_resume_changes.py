@@ -5,10 +5,11 @@ by another picture with the old picture's label and time, kept deleted files in 
 listed a renamed camera folder's images twice, and never retried an image that failed because
 the card reader or share had dropped out for a moment. Now each image's size and modification
 time are stored and compared by the next scan:
-  - a replaced file is classified again; a file that left the survey (deleted, or its folder
-    renamed) is dropped, the renamed folder's images are new ones; the run says so, naming the
-    first of each; predictions.csv and sorted/ then equal those of a fresh run on the survey as
-    it is now (sorted/ entries of dropped images removed, a replaced image's copy renewed);
+  - a replaced file gets the new picture's results; a file that left the survey (deleted) is
+    dropped; a renamed folder's images are found under their new paths with the same bytes
+    (docs/classify.md: their results are kept, tests/py/test_survey_moved.py); the run says so,
+    naming the first of each; predictions.csv and sorted/ then equal those of a fresh run on the
+    survey as it is now (sorted/ entries of dropped images removed, a replaced image's copy renewed);
   - an image that failed as unreadable or missing is tried again, and a failed row for a folder
     the scan now opens goes;
   - a survey folder that lists no file (an unmounted drive's mount point) while the store holds
@@ -89,8 +90,11 @@ def main():
     check(r.returncode == 0, 'resume after the changes (exit %d: %s)' % (r.returncode, r.stderr[-300:]))
     check('1 image(s) changed' in r.stderr and replaced in r.stderr,
           'the run says an image changed, naming it: %s' % r.stderr.strip()[-400:])
-    check('4 image(s) are no longer in the survey' in r.stderr and 'camB/' + src[4] in r.stderr,
-          'and that 4 left the survey (the deleted one, the renamed folder\'s 3), naming the first')
+    check('1 image(s) are no longer in the survey' in r.stderr and 'camB/' + src[4] in r.stderr,
+          'and that 1 left the survey (the deleted one), naming it')
+    check('3 image(s) were found under another path with the same bytes' in r.stderr and
+          'camC/blank.jpg -> camD/blank.jpg' in r.stderr,
+          'and that the renamed folder\'s 3 were found under their new paths, naming the first')
     after = rows(out)
     check(after[replaced]['p_animal'] != before[replaced]['p_animal'] and
           after[replaced]['timestamp'] != before[replaced]['timestamp'],
@@ -163,7 +167,7 @@ def main():
                                     'predictions.csv (exit %d: %s)' % (r.returncode, r.stderr.strip()[-300:]))
 
     # the card read in another time zone (FAT keeps local times): every time shifted by an hour is
-    # no change; a time moved by 7 s is
+    # no change; a time moved by 7 s is, but the file's bytes are the same: nothing is done again
     for root, _, files in os.walk(moved):
         for f in files:
             p = os.path.join(root, f)
@@ -176,8 +180,10 @@ def main():
     st = os.stat(p)
     os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns + 7 * 10**9))
     r = classify(fx, moved, out)
-    check(r.returncode == 0 and '1 image(s) changed' in r.stderr and predictions(out) == keep,
-          'a time moved by 7 s: that image classified again, the same result (%s)' % r.stderr.strip()[-200:])
+    check(r.returncode == 0 and 'changed' not in r.stderr and '%d done by an earlier run' % n in r.stderr and
+          predictions(out) == keep,
+          'a time moved by 7 s, the same bytes: nothing classified again, the same result (%s)'
+          % r.stderr.strip()[-200:])
 
     # a camera's clock put right with an EXIF editor that keeps the file's size and time (as
     # `exiftool -AllDates+=... -P` does): the image is classified again with its new time

@@ -4,9 +4,10 @@ review of the second day):
   - a camera folder renamed after its sequences were reviewed: the human labels follow their
     images to the new folder (same file name, size, time and dimensions) and the run says so
     (they were kept in the store under the old paths and silently left out of every output);
-  - a reviewed image deleted, and a reviewed image whose picture is now in two new folders
-    (ambiguous): not given to any image, kept in the store, and the run warns, even with --quiet;
-    the file put back at its path gets its human label again;
+  - a reviewed image deleted: its label is given to no other image, kept in the store, and the
+    run warns, even with --quiet; the file put back at its path gets its human label again; a
+    reviewed image whose picture (the same bytes) is now in two new folders: both copies get its
+    label (docs/review.md; tests/py/test_survey_moved.py);
   - a second card that adds frames to a burst already reviewed: the burst is no longer labelled by
     the person, who never saw the new frames (it was: Camtrap DP's event said classificationMethod
     human, "blank", for 12 images of which the person had seen 5, and the review queue never
@@ -101,15 +102,17 @@ def renamed_camera_folder(clf):
         os.symlink(target, os.path.join(sv, d, os.path.basename(two)))
     r, pred = classify(clf, sv, out, '--quiet')
     rv = R.reviews(out)
-    check(r.returncode == 0 and rv.get(gone) == moved[gone] and rv.get(two) == human[two] and
-          all(pred[d + '/' + os.path.basename(two)]['method'] == 'machine' for d in ('copy1', 'copy2')),
-          'a deleted image and an ambiguous one: their labels stay in the store, given to no other image')
-    check('warning: 2 image(s) with a human label (irbis review) are no longer in the survey' in r.stderr,
-          'and the run warns about them, even with --quiet: %s' % r.stderr.strip()[-300:])
-    os.symlink(target, os.path.join(sv, two))  # the file is back
+    copies = [d + '/' + os.path.basename(two) for d in ('copy1', 'copy2')]
+    check(r.returncode == 0 and rv.get(gone) == moved[gone] and gone not in pred,
+          'a deleted image: its label stays in the store under its path (%s)' % rv.get(gone))
+    check(two not in rv and all((pred[c]['label'], pred[c]['method']) == (human[two], 'human') for c in copies),
+          'a picture now in two folders: both copies have its label (%s)' % [pred[c]['method'] for c in copies])
+    check('warning: 1 image(s) with a human label (irbis review) are no longer in the survey' in r.stderr,
+          'and the run warns about the deleted one, even with --quiet: %s' % r.stderr.strip()[-300:])
+    os.symlink(os.path.join(HANNA, os.path.basename(gone)), os.path.join(sv, gone))  # the file is back
     r, pred = classify(clf, sv, out)
-    check(r.returncode == 0 and (pred[two]['label'], pred[two]['method']) == (human[two], 'human'),
-          'the file back at its path: its human label again (%s)' % (pred.get(two, {}).get('method'),))
+    check(r.returncode == 0 and (pred[gone]['label'], pred[gone]['method']) == (moved[gone], 'human'),
+          'the file back at its path: its human label again (%s)' % (pred.get(gone, {}).get('method'),))
 
 
 def second_card(clf):

@@ -95,15 +95,15 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
                   sum->reviews_dropped);
     if (sum->reviews_retired)
         cli_error(cmd,
-                  "warning: %lld reviewed image(s) are now another picture (the file's size or pixel size changed: "
-                  "a card refilled?), so their human labels no longer apply: they are the machine's again, the old "
-                  "labels stay in the review history (the first: %s)",
+                  "warning: %lld reviewed image(s) are now another picture (the file's picture changed: a card "
+                  "refilled?), so their human labels no longer apply: they are the machine's again, the old labels "
+                  "stay in the review history (the first: %s)",
                   sum->reviews_retired, sum->first_review_retired);
     if (cli_quiet)
         return;
     if (sum->changed)
         cli_error(cmd,
-                  "%lld image(s) changed since they were classified (size or time) and were classified again "
+                  "%lld image(s) changed since they were classified: the new files' results replace the old "
                   "(the first: %s)",
                   sum->changed, sum->first_changed);
     if (sum->retried)
@@ -111,6 +111,11 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
     if (sum->dropped)
         cli_error(cmd, "%lld image(s) are no longer in the survey and were dropped from the results (the first: %s)",
                   sum->dropped, sum->first_dropped);
+    if (sum->found)
+        cli_error(cmd,
+                  "%lld image(s) were found under another path with the same bytes (renamed or moved): their "
+                  "results were kept (the first: %s)",
+                  sum->found, sum->first_found);
     if (sum->reviews_moved)
         cli_error(cmd, "%lld human label(s) followed their image to its new path (the first: %s)", sum->reviews_moved,
                   sum->first_review_moved);
