@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/file.h"
 #include "irbis/files.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -195,6 +196,12 @@ static void sha256_final(sha256_ctx *c, char hex[65])
 
 void irb_sha256_buffer(const void *data, size_t n, char hex[65])
 {
+    if (!hex)
+        return;
+    if (!data && n) { /* no bytes to hash: no digest, rather than one of memory at address 0 */
+        hex[0] = '\0';
+        return;
+    }
     sha256_ctx c;
     sha256_init(&c);
     sha256_update(&c, data, n);
@@ -205,9 +212,13 @@ irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err)
 {
     if (!path || !hex)
         return irb_fail(err, IRB_INVALID_ARG, "irb_sha256_file: NULL %s", path ? "hex" : "path");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    struct stat st;
+    IRB_TRY(irb_open_read(path, "file", &f, &st, err));
+    if (!S_ISREG(st.st_mode)) { /* a checksum of bytes that cannot be read again names nothing */
+        fclose(f);
+        return irb_fail(err, IRB_IO, "%s: not a regular file (a FIFO, socket or device)", path);
+    }
     sha256_ctx c;
     sha256_init(&c);
     uint8_t buf[65536];
