@@ -29,6 +29,13 @@
  *    that still decoded) are reported through irb_error.warning with status IRB_OK.
  *  - Pointer parameters are borrowed for the duration of the call unless the function says
  *    otherwise. Returned pointers are owned by the object they came from unless stated.
+ *  - Bad arguments are refused, never guessed at: a NULL the function does not call optional, a
+ *    negative count or size, an enum value the header does not list, NaN where a number is wanted,
+ *    or rows whose byte count no buffer can hold (n * width overflowing) are IRB_INVALID_ARG with
+ *    a message; getters and void calls given NULL return their neutral value or do nothing; a
+ *    failed create leaves *out NULL. tests/c/test_api_hostile.c holds every public call to it.
+ *  - Files are opened without waiting: a FIFO is read as it is (one no program writes to reads
+ *    as empty, at once); a folder where a file is wanted is IRB_IO.
  *  - Every "Example" block in these headers is the body of a main() that
  *    tests/py/test_header_examples.py compiles against the library (with <stdio.h>, <stdlib.h>,
  *    <string.h> and <irbis.h> included) and runs in a folder holding the files it names.

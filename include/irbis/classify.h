@@ -176,7 +176,10 @@ IRB_API irb_status irb_camtrapdp_check(const char *deployments, const char *utc_
  * counts. Returns IRB_OK when the run completed, even if some images failed (sum->failed);
  * IRB_BUSY when another run holds the output folder; IRB_MISMATCH when the folder holds a run
  * with different parameters (or the classifier does not fit the model); IRB_INVALID_ARG,
- * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file. */
+ * IRB_IO, IRB_NOT_FOUND, IRB_CORRUPT, IRB_NOMEM otherwise. The message names the file.
+ * IRB_INVALID_ARG (before the survey is touched) for options out of range: a negative count
+ * (camera_depth, threads, limit, report_sequences, max_sequence_images), NaN, or a sort mode or
+ * precision irbis does not have. */
 IRB_API irb_status irb_classify_run(const irb_classify_opts *opts, irb_classify_summary *sum, irb_error *err);
 
 /* ==== outputs again, without classifying (irbis export; src/classify/export.c) ================= */
@@ -234,7 +237,7 @@ IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w);
  * needs none), in runs of a few batches, decoding the next images on the worker threads while
  * the CNN runs, as irb_classify_run does. fn is called on the calling thread for every image,
  * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why);
- * IRB_INVALID_ARG for a NULL w, or a NULL paths or fn with n > 0. */
+ * IRB_INVALID_ARG for a NULL w, or a NULL paths, paths[i] or fn with n > 0. */
 IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
                                            const char *const *next, size_t n, irb_classify_result_fn fn, void *user,
                                            irb_error *err);

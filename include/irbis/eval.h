@@ -56,13 +56,14 @@ typedef struct irb_metrics {
     size_t *confusion;        /* [n_classes * n_classes]: row = true class, column = predicted */
 } irb_metrics;
 
-/* truth[i], pred[i] in [0, n_classes). Errors: IRB_INVALID_ARG (a value out of range), NOMEM. */
+/* truth[i], pred[i] in [0, n_classes). Errors: IRB_INVALID_ARG (a value out of range, a
+ * confusion matrix of n_classes^2 that no buffer can hold), NOMEM. */
 IRB_API irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size_t n_classes, irb_metrics *out,
                                        irb_error *err);
 IRB_API void irb_metrics_release(irb_metrics *m);
 
 /* Precision and recall of the positive class when "score >= threshold" is predicted positive
- * (0 when undefined). */
+ * (0 when undefined, and when score or is_pos is NULL). */
 IRB_API void irb_precision_recall_at(const double *score, const int *is_pos, size_t n, double threshold,
                                      double *precision, double *recall);
 
@@ -130,9 +131,9 @@ IRB_API irb_status irb_labels_read(const char *path, irb_labels *out, irb_error 
  * is left out. The package's table also has `camera` (deploymentID), `timestamp` (the file's
  * local time, its zone cut), `sequence` (the eventID) and `mediaID`; `path` is the media's
  * filePath, or its fileName when filePath is a URL. What was left out is said in err's warning.
- * Errors: those of irb_table_load; IRB_NOT_FOUND (a folder without datapackage.json, no file
- * labelled), IRB_CORRUPT (a table without a column the standard requires, not JSON),
- * IRB_UNSUPPORTED (a resource at a URL). */
+ * Errors: those of irb_table_load; IRB_IO (a folder without datapackage.json, as a folder given
+ * for a file), IRB_NOT_FOUND (no file labelled), IRB_CORRUPT (a table without a column the standard requires, not
+ * JSON), IRB_UNSUPPORTED (a resource at a URL). */
 struct irb_table;
 IRB_API irb_status irb_labels_table_load(const char *path, struct irb_table **out, irb_error *err);
 /* The same from a loaded table (irb_table_load, include/irbis/learn.h; borrowed): path_col and
@@ -154,11 +155,11 @@ IRB_API void irb_labels_release(irb_labels *l);
  * Two label rows that match equally well with different labels are an error: IRB_MISMATCH
  * naming the image and both rows (with the same label, the first row is taken). One label row
  * matched by images of different paths (a bare "IMG_1.JPG" in every camera folder) labels them
- * all and sets a warning in err naming one example. */
+ * all and sets a warning in err naming one example. A NULL q[i] is IRB_INVALID_ARG. */
 IRB_API irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size_t n, long *match,
                                     irb_error *err);
-/* How many label rows no image matched (match[0..n) as irb_labels_match wrote it); *example
- * (may be NULL) is the first such row, or -1. */
+/* How many label rows no image matched (match[0..n) as irb_labels_match wrote it; NULL: none
+ * matched); *example (may be NULL) is the first such row, or -1. */
 IRB_API size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t n, long *example);
 /* For a label row that matched nothing: the first of q[0..n) that it would match but for case
  * (the same rule, letters compared without case: 'cam01/img_0001.jpg' for CAM01/IMG_0001.JPG), or
@@ -212,7 +213,9 @@ typedef struct irb_evaluation {
 } irb_evaluation;
 
 /* probs [n * n_classes] (borrowed), truth [n] in [0, n_classes), classes borrowed (copied).
- * The prediction is the argmax (first on ties). Warnings (one-class ROC) go to err. */
+ * The prediction is the argmax (first on ties). Warnings (one-class ROC) go to err.
+ * IRB_INVALID_ARG for a NULL class name, a NaN threshold, a positive outside the classes or
+ * n x n_classes overflowing. */
 IRB_API irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t n_classes,
                                 const char *const *classes, int positive, double threshold, irb_evaluation *out,
                                 irb_error *err);
@@ -229,7 +232,8 @@ IRB_API irb_status irb_write_metrics_json(const char *path, const irb_evaluation
 IRB_API irb_status irb_write_metrics_csv(const char *path, const irb_evaluation *e, irb_error *err);
 /* Confusion matrix CSV: header "true\predicted,<class>...", one row per true class. */
 IRB_API irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, irb_error *err);
-/* ROC points of several curves: curve,threshold,fpr,tpr (threshold "inf" for the first point). */
+/* ROC points of several curves: curve,threshold,fpr,tpr (threshold "inf" for the first point).
+ * IRB_INVALID_ARG when one of the n_curves curves or names is NULL (also in irb_write_roc_svg). */
 IRB_API irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names,
                                      size_t n_curves, irb_error *err);
 /* An SVG figure: one polyline path per curve (class "roc-curve"), a dashed chance diagonal,

@@ -129,8 +129,9 @@ typedef struct irb_experiment_result {
  * predictions_<row>.csv (out-of-fold), roc.csv, roc.svg, failed.csv and report.html
  * (docs/experiment.md). Images that fail to decode are excluded and listed. */
 IRB_API irb_status irb_experiment_run(const irb_experiment_opts *opts, irb_experiment_result *out, irb_error *err);
-/* The checks irb_experiment_run makes of opts before any work (the row names of rows and save),
- * for a command line to refuse them as usage errors. IRB_INVALID_ARG names the bad value. */
+/* The checks irb_experiment_run makes of opts before any work (the row names of rows and save;
+ * enums, counts and numbers in range: no negative count, NaN, or folds of 1), for a command line
+ * to refuse them as usage errors. IRB_INVALID_ARG names the bad value. */
 IRB_API irb_status irb_experiment_check(const irb_experiment_opts *opts, irb_error *err);
 
 #ifdef __cplusplus

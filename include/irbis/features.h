@@ -30,14 +30,16 @@ typedef struct irb_extract_opts {
 typedef void (*irb_extract_fn)(void *ctx, size_t index, int flipped, const float *row, size_t dim, const irb_error *e);
 
 /* The length of one row: irb_net_output_size(net), or with net = NULL the preprocessed pixels
- * themselves (3 * pp.size^2, "raw pixel" features such as L120); 0 when both are NULL. */
+ * themselves (3 * pp.size^2, "raw pixel" features such as L120); 0 when both are NULL or pp.size
+ * is not positive. */
 IRB_API size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o);
 
 /* irb_featurizer with one input (all images): decodes paths[0..n) on worker threads (one decoder
  * each), runs them through net in batches
  * (net may be NULL: raw pixels), and hands every row to fn. Bad images never stop the run.
  * net must have been created with max_batch >= batch (x2 with flip). Returns IRB_OK unless the
- * run itself failed (no memory, the net failed): then err says why. */
+ * run itself failed (no memory, the net failed): then err says why. Options are checked first,
+ * as irb_featurizer_new checks them (paths may be NULL when n is 0). */
 IRB_API irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o,
                                irb_extract_fn fn, void *ctx, irb_error *err);
 
@@ -81,7 +83,9 @@ typedef void (*irb_feat_fn)(void *ctx, size_t index, int input, int flipped, con
                             const irb_error *e);
 
 /* A featurizer over inputs[0..n) (copied; the nets are borrowed), with its buffers, decoders and
- * threads made once. Free with irb_featurizer_free. */
+ * threads made once. Free with irb_featurizer_free. IRB_INVALID_ARG for a preprocessing that
+ * irb_preprocess_file would refuse, a flip outside 0..2 or negative threads or batch: once here,
+ * rather than for every image of the run. */
 IRB_API irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_featurizer_opts *o,
                                       irb_featurizer **out, irb_error *err);
 /* Reads and decodes each of paths[0..n) once for all the inputs that want it (mark[i] != 0 or

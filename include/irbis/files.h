@@ -38,10 +38,12 @@ extern "C" {
 /* ---- SHA-256 ------------------------------------------------------------------------------ */
 
 /* SHA-256 of a file's bytes as 64 lowercase hex digits + NUL into hex[65]. path borrowed.
- * Returns IRB_OK, IRB_NOT_FOUND / IRB_IO (message names the file), IRB_INVALID_ARG for a NULL
+ * Returns IRB_OK, IRB_NOT_FOUND / IRB_IO (message names the file; IRB_IO also for a folder, FIFO,
+ * socket or device: bytes that cannot be read again have no checksum), IRB_INVALID_ARG for a NULL
  * path or hex. */
 IRB_API irb_status irb_sha256_file(const char *path, char hex[65], irb_error *err);
-/* SHA-256 of a memory buffer, same output format. */
+/* SHA-256 of a memory buffer, same output format. NULL data with n > 0 writes "" (no digest);
+ * a NULL hex is left alone. */
 IRB_API void irb_sha256_buffer(const void *data, size_t n, char hex[65]);
 
 /* ---- CSV tables --------------------------------------------------------------------------- */
@@ -70,7 +72,8 @@ IRB_API void irb_csv_put(FILE *f, const char *s);
 
 /* ---- CRC-32 ------------------------------------------------------------------------------- */
 
-/* CRC-32 (IEEE 802.3, as zlib's crc32) of a buffer, continuing from crc (start with 0). */
+/* CRC-32 (IEEE 802.3, as zlib's crc32) of a buffer, continuing from crc (start with 0). NULL data
+ * adds nothing: crc is returned as it is. */
 IRB_API uint32_t irb_crc32(uint32_t crc, const void *data, size_t n);
 
 /* ---- string map ---------------------------------------------------------------------------- */
@@ -92,13 +95,14 @@ IRB_API irb_status irb_strmap_add(irb_strmap *m, const char *key, size_t len, in
                                   irb_error *err);
 /* Puts key (len bytes, copied) -> value, replacing the value key had. IRB_NOMEM leaves m as it was. */
 IRB_API irb_status irb_strmap_set(irb_strmap *m, const char *key, size_t len, int64_t value, irb_error *err);
-/* 1 with *value (may be NULL) set when key (len bytes) is in m, else 0. key is borrowed. */
+/* 1 with *value (may be NULL) set when key (len bytes) is in m, else 0 (also for a NULL m or key).
+ * key is borrowed. */
 IRB_API int irb_strmap_get(const irb_strmap *m, const char *key, size_t len, int64_t *value);
-/* The number of keys in m. */
+/* The number of keys in m (0 for NULL). */
 IRB_API size_t irb_strmap_count(const irb_strmap *m);
 /* The hash the map places key by, the same on every machine (irbis-mpi cuts cameras into units
  * of work by it): 64-bit FNV-1a of the len bytes, started from 1469598103934665603 (one digit
- * short of the published offset basis, as irbis has always hashed). */
+ * short of the published offset basis, as irbis has always hashed). A NULL key hashes as no bytes. */
 IRB_API uint64_t irb_strmap_hash(const char *key, size_t len);
 
 /* ---- files replaced atomically ------------------------------------------------------------ */
@@ -120,14 +124,17 @@ typedef struct irb_atomic_file {
  * there and is neither a regular file nor a folder (a device such as /dev/null or /dev/stdout, a
  * FIFO; links followed) is written as it is, opened "wb", with no temporary, rename or fsync (tmp
  * is then NULL): renaming over /dev/null replaced the device with a file, for every program on a
- * machine where irbis ran as root. */
+ * machine where irbis ran as root. A PATH that is a folder is IRB_IO; an empty PATH (or suffix
+ * below) IRB_INVALID_ARG. */
 IRB_API irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err);
 /* The same with the temporary PATH<suffix> (cut likewise), e.g. ".tmp<PID>" where two runs may
  * write the same PATH at once. */
 IRB_API irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char *suffix, irb_error *err);
 /* Flushes, fsyncs and closes f (af->f becomes NULL): the data is durable under the temporary
  * name, not yet under PATH; for a set of files that are all renamed only once all are written.
- * On a failure the temporary is removed and af released (IRB_IO naming PATH and the cause). */
+ * On a failure the temporary is removed and af released (IRB_IO naming PATH and the cause).
+ * IRB_INVALID_ARG for a record that is not open (zeroed, or released by a close or an abort), here
+ * and in irb_atomic_close. */
 IRB_API irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err);
 /* irb_atomic_sync unless done, then renames the temporary to PATH and fsyncs the folder. Always
  * releases af; on a failure the temporary is removed and PATH left as it was (IRB_IO naming

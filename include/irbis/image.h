@@ -46,7 +46,9 @@ extern "C" {
 /* ---- images ---------------------------------------------------------------------------- */
 
 /* An 8-bit interleaved image; `data` holds height rows of width*channels bytes, no padding.
- * Images returned by irbis own their buffer: release it with irb_image_release. */
+ * Images returned by irbis own their buffer: release it with irb_image_release. The pixel calls
+ * below refuse an image without data, with a side <= 0, channels outside 1..4 or more bytes than
+ * one buffer can hold (IRB_INVALID_ARG; the void ones leave it and their outputs alone). */
 typedef struct irb_image {
     int width, height, channels; /* channels is 3 (RGB) for decoded images */
     uint8_t *data;
@@ -92,7 +94,7 @@ typedef struct irb_decode_opts {
     int target_width, target_height;
     long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; refused with IRB_TOO_LARGE above it */
     int keep_orientation; /* 1: do not apply the EXIF orientation */
-} irb_decode_opts;
+} irb_decode_opts;        /* a negative target or max_pixels is IRB_INVALID_ARG */
 
 /* Creates a decoder into *out. Returns IRB_NOMEM (or IRB_INTERNAL if TurboJPEG fails to start). */
 IRB_API irb_status irb_decoder_new(irb_decoder_t **out);
@@ -198,7 +200,8 @@ typedef struct irb_preproc {
                                      * decode serves every size); 0 (or <= size): the scale size picks */
     int full_decode;                /* 1: never use DCT scaling (slow; for comparisons) */
     long long max_pixels;           /* 0: IRB_DEFAULT_MAX_PIXELS */
-} irb_preproc;
+} irb_preproc; /* values outside these ranges (sizes up to 16384; negative short_side, decode_size or
+                * max_pixels; fractions of the mode in use) are IRB_INVALID_ARG before the file is read */
 
 /* The MobileNetV2 reference preprocessing at size n: centre crop 0.875, bilinear to n x n,
  * (x - 128) / 128, no flip, no strip crop; for the short mode, short side n * 8 / 7. */
@@ -209,7 +212,8 @@ IRB_API irb_preproc irb_preproc_default(int n);
  * Written into buf (truncated to size). */
 IRB_API void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size);
 /* Parses such a description (fields missing from older files keep irb_preproc_default's values).
- * IRB_CORRUPT / IRB_UNSUPPORTED with the text in the message when it cannot be used. */
+ * IRB_CORRUPT / IRB_UNSUPPORTED with the text in the message when it cannot be used (also a value
+ * irb_preprocess_file would refuse, such as a crop fraction of 7). */
 IRB_API irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *err);
 
 /* Decodes `path` at the DCT scale the final size allows, crops info strips, applies the resize

@@ -146,7 +146,8 @@ IRB_API irb_status irb_features_load_index(const char *base, irb_features **out,
 IRB_API irb_status irb_features_read_rows(const char *base, const irb_features *fs, const size_t *rows, size_t n,
                                           float *out, irb_error *err);
 IRB_API void irb_features_free(irb_features *fs);
-/* The N values of extra column `name`, or NULL when there is no such column. Owned by fs. */
+/* The N values of extra column `name`, or NULL when there is no such column (or fs or name is
+ * NULL, here and in irb_features_meta). Owned by fs. */
 IRB_API char *const *irb_features_column(const irb_features *fs, const char *name);
 /* Metadata value of `key` (decoded string, or JSON text for non-strings), or NULL. Owned by fs. */
 IRB_API const char *irb_features_meta(const irb_features *fs, const char *key);
@@ -217,6 +218,8 @@ typedef struct irb_train_report {
  * is chosen by grouped cross-validation over the grid (folds on worker threads). opts may be
  * NULL (C = 1). rep may be NULL. On success *out owns a new classifier with no provenance set
  * (add it with irb_classifier_set_meta). Deterministic: same input and threads, same bytes.
+ * Two classes of one name, or a negative (or NaN) threads, max_iter, tol or cv_tol in opts, are
+ * IRB_INVALID_ARG.
  *
  * Distributed (opts->allreduce set): every participant calls this with its own n rows (n may
  * be 0) and the same dim, n_classes, class_names and opts (with opts->folds for its rows when
@@ -251,7 +254,7 @@ IRB_API int irb_classifier_params(const irb_classifier_t *clf, const double **we
 IRB_API irb_status irb_classifier_set_meta(irb_classifier_t *clf, const char *key, const char *value);
 IRB_API const char *irb_classifier_meta(const irb_classifier_t *clf, const char *key);
 /* Copies the provenance keys (model, model_sha256, layer, cut, pool, precision, preprocessing)
- * present in a feature set's metadata into the classifier. */
+ * present in a feature set's metadata into the classifier. IRB_INVALID_ARG for a NULL clf or fs. */
 IRB_API irb_status irb_classifier_set_provenance(irb_classifier_t *clf, const irb_features *fs);
 /* Checks that features fit the classifier: same dim, and equal values for every provenance key
  * in model_sha256, layer, cut, pool, preprocessing present on both sides. IRB_MISMATCH names
@@ -263,7 +266,9 @@ IRB_API irb_status irb_classifier_check_features(const irb_classifier_t *clf, co
  * (n x classes doubles, caller-owned). Batched through BLAS. Rows are not checked: a row holding a
  * NaN or an infinity gets probabilities that are not finite (irbis predict checks them and leaves
  * the row out, naming it), and so may a row against a classifier whose weights are extreme
- * (finite, as the parser checks, but overflowing the logits). */
+ * (finite, as the parser checks, but overflowing the logits). IRB_MISMATCH for a dim other than
+ * the classifier's; IRB_INVALID_ARG for NULL x or prob with n > 0, or an n whose rows no buffer can
+ * hold (n x dim floats or n x classes doubles overflowing). */
 IRB_API irb_status irb_classifier_predict(const irb_classifier_t *clf, const float *x, size_t n, int dim, double *prob,
                                           irb_error *err);
 

@@ -58,8 +58,9 @@ typedef struct irb_model_opts {
     /* Any tensor (initializer, constant) declaring more bytes than this is refused with
      * IRB_TOO_LARGE before it is allocated. 0: 1 GiB. */
     size_t max_tensor_bytes;
-    /* When set (64 hex digits): the bytes read must have this SHA-256, else IRB_MISMATCH before
-     * they are parsed, the message naming the file and both digests. */
+    /* When set (64 hex digits, either case; NULL or "": none): the bytes read must have this
+     * SHA-256, else IRB_MISMATCH before they are parsed, the message naming the file and both
+     * digests. Anything but 64 hex digits is IRB_INVALID_ARG before the file is read. */
     const char *sha256;
 } irb_model_opts;
 
@@ -172,7 +173,7 @@ IRB_API const char *irb_net_engine(const irb_net_t *net);
 /* input: batch x C x H x W floats (borrowed); output: batch x irb_net_output_size floats
  * (written). batch in 1..max_batch. Not reentrant on one net: one run at a time. */
 IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output);
-/* The last run's error record (owned by the net). */
+/* The last run's error record (owned by the net); a static "no net" record for NULL. */
 IRB_API const irb_error *irb_net_error(const irb_net_t *net);
 /* Images the net can run at once from threads of the caller's own (the engine's per-image
  * workers, one per slot): 0 when it cannot (the reference engine, batch-1 nets, a recording

@@ -89,7 +89,7 @@ typedef struct irb_novelty {
  * n ids, borrowed; NULL: every row its own group) and sets the threshold at `quantile` of those
  * scores (linear interpolation, as numpy.quantile). held_out, when not NULL, receives the n
  * held-out scores. part is recorded as given. *out is owned: irb_novelty_free. IRB_INVALID_ARG
- * for a NULL x or out. */
+ * for a NULL x or out, or an n whose n x dim floats no buffer can hold (also in irb_novelty_score). */
 IRB_API irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups, int folds, double quantile,
                                    int part, double *held_out, irb_novelty **out, irb_error *err);
 /* Scores n rows of x (n x dim) into score[0..n): distance to the nearest training row. A row's
@@ -133,12 +133,15 @@ IRB_API void irb_pipeline_free(irb_pipeline *p); /* p may be NULL; frees the par
 
 /* The calibration table for CNN input side `size`, or NULL (borrowed: valid while p lives). */
 IRB_API const irb_calib_t *irb_pipeline_calib(const irb_pipeline *p, int size);
-/* Adds a copy of cal (borrowed for the call) as the table for `size`, replacing one there. */
+/* Adds a copy of cal (borrowed for the call) as the table for `size`, replacing one there.
+ * IRB_INVALID_ARG for a NULL p or cal, a size outside 0..IRB_NET_MAX_INPUT_SIZE, or a table past
+ * IRB_PIPELINE_MAX_CALIB. */
 IRB_API irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *cal, irb_error *err);
 
 /* Checks p (classes, parts, weights, each classifier's classes equal to p's, the novelty model's
  * part and width; an INT8 pipeline's table for every input size of every part), then writes it
- * durably (temporary name, fsync, rename). */
+ * durably (temporary name, fsync, rename). A pipeline that fails the checks is IRB_CORRUPT (as the
+ * same fields read from a file would be) naming what does not hold. */
 IRB_API irb_status irb_pipeline_save(const irb_pipeline *p, const char *path, irb_error *err);
 /* Loads a pipeline (version 2) or a classifier (version 1: one appearance part from its
  * provenance keys model, model_sha256, layer, cut, pool, preprocessing). Errors as
@@ -150,8 +153,9 @@ IRB_API irb_status irb_pipeline_parse(const void *data, size_t size, const char 
                                       irb_error *err);
 
 /* The pipeline's probabilities from its parts' (part_probs[k]: n x n_classes of part k, in the
- * pipeline's class order) into out (n x n_classes). Does nothing when p or out is NULL; a NULL
- * part_probs (or a NULL part_probs[k]) adds nothing (out is then zeros). */
+ * pipeline's class order) into out (n x n_classes). Does nothing when p or out is NULL, or p's
+ * counts are out of range (n_parts outside 0..IRB_PIPELINE_MAX_PARTS, n x n_classes overflowing);
+ * a NULL part_probs (or a NULL part_probs[k]) adds nothing (out is then zeros). */
 IRB_API void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out);
 
 #ifdef __cplusplus

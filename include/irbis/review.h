@@ -71,7 +71,8 @@ IRB_API irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_
 /* Closes the store and releases the lock. rv may be NULL. */
 IRB_API void irb_review_close(irb_review_t *rv);
 
-/* The run's classes (owned by rv) and their count. */
+/* The run's classes (owned by rv) and their count. Every call below given a NULL rv (or a NULL
+ * json or fd) is IRB_INVALID_ARG; the getters give 0 / NULL. names may be NULL. */
 IRB_API int irb_review_classes(const irb_review_t *rv, const char *const **names);
 /* The survey folder the run classified (absolute; owned by rv). */
 IRB_API const char *irb_review_survey(const irb_review_t *rv);
@@ -91,7 +92,7 @@ typedef struct irb_review_query {
                          * NULL/""; "uncertain" is the machine's uncertain label */
     int reviewed;       /* 0: all, 1: only reviewed, -1: only not reviewed */
     int offset, limit;  /* page; limit 0 = 24, at most 500 */
-} irb_review_query;
+} irb_review_query;     /* a NULL query: all zero (the first page of the uncertain queue) */
 
 /* A page of sequences as a JSON object (UTF-8; *json malloc'd, free with irb_free_string):
  *   {"total": N, "offset": k, "sequences": [{"name", "camera", "start", "end", "n",

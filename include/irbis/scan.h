@@ -64,7 +64,8 @@ typedef struct irb_scan_row {
 IRB_API const char *irb_scan_status_name(irb_scan_status s);
 
 /* Starts a walk of `root` (copied). opts may be NULL. Fails with IRB_NOT_FOUND / IRB_IO when
- * root is not a readable folder (message in err, which may be NULL). */
+ * root is not a readable folder (message in err, which may be NULL); IRB_INVALID_ARG for a negative
+ * camera_depth or max_pixels. */
 IRB_API irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err);
 /* The camera irb_scan gives a file at rel_path (relative to the survey root, '/'-separated) with
  * irb_scan_opts.camera_depth = depth, into buf (truncated to size): its folder, or the first
@@ -74,7 +75,8 @@ IRB_API void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t 
 
 /* The next file into *row: IRB_OK, or IRB_NOT_FOUND when the walk is over. Problems with single
  * files or folders (unreadable, not an image) are rows with status IRB_ROW_ERROR, not failures;
- * only running out of memory fails (IRB_NOMEM, message in irb_scan_error). */
+ * only running out of memory fails (IRB_NOMEM, message in irb_scan_error), and a NULL scan or row
+ * (IRB_INVALID_ARG). */
 IRB_API irb_status irb_scan_next(irb_scan_t *scan, irb_scan_row *row);
 /* The error record of the scan (owned by it). */
 IRB_API const irb_error *irb_scan_error(const irb_scan_t *scan);

@@ -77,11 +77,12 @@ typedef struct irb_time {
  * Other bad text gives IRB_CORRUPT with the text in err. */
 IRB_API irb_status irb_time_parse(const char *text, irb_time *out, irb_error *err);
 
-/* Seconds from a to b (b - a), as a double. */
+/* Seconds from a to b (b - a), as a double (any two times: no overflow). */
 IRB_API double irb_time_diff(irb_time a, irb_time b);
 
 /* Formats t as "YYYY-MM-DDTHH:MM:SS" (plus ".ffffff" when frac is not zero) into buf, which
- * must hold at least 32 bytes. Returns buf. */
+ * must hold at least 32 bytes (a shorter one gets the string cut). Any t formats (a year beyond
+ * 9999 in more digits; a frac outside [0, 1) is left out). Returns buf. */
 IRB_API char *irb_time_format(irb_time t, char *buf, size_t size);
 
 /* ---- burst sequences ------------------------------------------------------------------- */
@@ -151,13 +152,13 @@ typedef struct irb_seq_stream {
     char name[600]; /* "<camera>#<k>" of the current sequence (a longer camera is cut) */
 } irb_seq_stream;
 
-/* Errors: IRB_INVALID_ARG (gap negative or NaN). */
+/* Errors: IRB_INVALID_ARG (a NULL s; gap negative or NaN). */
 IRB_API irb_status irb_seq_stream_init(irb_seq_stream *s, double gap, irb_error *err);
 /* One image (camera NULL = ""; t is read when has_time). *starts: 1 when it starts a sequence.
- * Errors: IRB_NOMEM. */
+ * Errors: IRB_NOMEM; IRB_INVALID_ARG for a NULL s or starts. */
 IRB_API irb_status irb_seq_stream_next(irb_seq_stream *s, const char *camera, int has_time, irb_time t, int *starts,
                                        irb_error *err);
-/* The current sequence's name (owned by s, valid until the next call). */
+/* The current sequence's name (owned by s, valid until the next call; "" for NULL). */
 IRB_API const char *irb_seq_stream_name(const irb_seq_stream *s);
 IRB_API void irb_seq_stream_release(irb_seq_stream *s);
 /* Burst order: camera (bytes), timed before untimed, time, path (bytes); <0, 0, >0. The store's
@@ -188,7 +189,8 @@ IRB_API irb_status irb_ensemble_sequences(const irb_sequences *seq, const double
                                           irb_ensemble method, double *seq_probs, int *seq_label, double *image_probs,
                                           int *image_label, irb_error *err);
 
-/* Index of the largest of v[0..n) (the first on ties); -1 when n is 0. */
+/* Index of the largest of v[0..n) (the first on ties; a NaN is never the largest unless all are);
+ * -1 when n is 0 or v is NULL. */
 IRB_API int irb_argmax(const double *v, size_t n);
 
 /* ---- cross-validation folds ------------------------------------------------------------- */
@@ -208,7 +210,8 @@ typedef struct irb_fold_item {
     const char *path;   /* required (the order for IRB_FOLD_BLOCK and for tie-breaks) */
     const char *camera; /* for IRB_FOLD_CAMERA; NULL/"" = one unknown camera */
     const char *unit;   /* the sequence id for IRB_FOLD_SEQUENCE; NULL/"" = the image alone */
-    int label;          /* class index for stratification, or -1 when unknown */
+    int label;          /* class index for stratification, or -1 (any negative) when unknown;
+                         * any int: labels count by their rank among those given */
 } irb_fold_item;
 
 typedef struct irb_fold_opts {

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/pool.h"
 #include "classify/classify_internal.h"
+#include "irbis/nn.h"
 
 void irb_classify_opts_default(irb_classify_opts *o)
 {
@@ -428,6 +429,18 @@ static irb_status check_opts(const irb_classify_opts *o, const irb_cls_sources *
                         "(irbis train --images)");
     if (o->batch < 1 || o->batch > 256)
         return irb_fail(err, IRB_INVALID_ARG, "batch must be 1..256, got %d", o->batch);
+    /* counts and enums from elsewhere: a negative count was taken as 0, a sort mode past the
+     * names read beyond them */
+    if (o->camera_depth < 0 || o->threads < 0 || o->limit < 0 || o->report_sequences < 0 ||
+        o->max_sequence_images < 0 || !(o->progress_interval >= 0))
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "camera depth %d, threads %d, limit %lld, report sequences %d, images per sequence %d and "
+                        "progress interval %g must be >= 0",
+                        o->camera_depth, o->threads, o->limit, o->report_sequences, o->max_sequence_images,
+                        o->progress_interval);
+    if ((unsigned)o->sort > IRB_SORT_SYMLINK || o->precision > (int)IRB_PRECISION_INT8)
+        return irb_fail(err, IRB_INVALID_ARG, "sort mode %d or precision %d is not one irbis has", (int)o->sort,
+                        o->precision);
     if (nc < 1)
         return irb_fail(err, IRB_INVALID_ARG, "the classifier has no classes");
     IRB_TRY(irb_camtrapdp_check(o->deployments, o->utc_offset, err));

@@ -46,6 +46,8 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
 
 IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_classify_worker_t **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_classify_worker_new: NULL out");
     *out = NULL;
     if (!o || !o->survey_dir)
         return irb_fail(err, IRB_INVALID_ARG, "classify needs a survey folder");
@@ -126,6 +128,9 @@ IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char 
                         !w       ? "worker"
                         : !paths ? "paths"
                                  : "fn");
+    for (size_t i = 0; i < n; i++)
+        if (!paths[i])
+            return irb_fail(err, IRB_INVALID_ARG, "irb_classify_worker_run: image %zu has no path", i);
     for (size_t first = 0; first < n; first += (size_t)w->per_run) {
         int k = n - first < (size_t)w->per_run ? (int)(n - first) : w->per_run;
         IRB_TRY(worker_step(w, paths, prev, next, first, k, fn, user, err));

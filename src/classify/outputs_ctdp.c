@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "core/text.h"
@@ -240,9 +241,8 @@ static irb_status dep_file_load(const char *path, dep_file *d, irb_error *err)
     memset(d, 0, sizeof *d);
     if (!path)
         return IRB_OK;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    IRB_TRY(irb_open_read(path, "CSV file", &f, NULL, err));
     irb_csv_reader r;
     irb_csv_init(&r, f, path);
     irb_status s = irb_csv_read_header(&r, err);

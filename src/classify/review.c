@@ -214,8 +214,18 @@ static irb_status load_sequences(irb_review_t *rv, irb_error *err)
     return s;
 }
 
+/* The check of every entry point: a handle, and the pointers it must have (fd, json, ...). */
+static irb_status need(const irb_review_t *rv, const void *arg, const char *fn, irb_error *err)
+{
+    if (!rv || !arg)
+        return irb_fail(err, IRB_INVALID_ARG, "%s: NULL %s", fn, rv ? "argument" : "review handle");
+    return IRB_OK;
+}
+
 irb_status irb_review_open(const char *out_dir, irb_review_t **out, irb_error *err)
 {
+    if (!out)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_review_open: NULL out");
     *out = NULL;
     if (!out_dir || !*out_dir)
         return irb_fail(err, IRB_INVALID_ARG, "review needs the output folder of an irbis classify run");
@@ -269,11 +279,12 @@ void irb_free_string(char *s) { irb_free(s); }
 
 int irb_review_classes(const irb_review_t *rv, const char *const **names)
 {
-    *names = rv->o.classes;
-    return rv->o.n_classes;
+    if (names)
+        *names = rv ? (const char *const *)rv->o.classes : NULL;
+    return rv ? rv->o.n_classes : 0;
 }
 
-const char *irb_review_survey(const irb_review_t *rv) { return rv->survey; }
+const char *irb_review_survey(const irb_review_t *rv) { return rv ? rv->survey : NULL; }
 
 int irb_review_readonly(const irb_review_t *rv) { return rv && irb_store_readonly(rv->st); }
 
@@ -453,7 +464,11 @@ static irb_status parse_query(const irb_review_t *rv, const irb_review_query *q,
 
 irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, char **json, irb_error *err)
 {
-    *json = NULL;
+    static const irb_review_query none = {0};
+    if (json)
+        *json = NULL;
+    IRB_TRY(need(rv, json, "irb_review_list_json", err));
+    q = q ? q : &none;
     int queue, cls;
     IRB_TRY(parse_query(rv, q, &queue, &cls, err));
     keyed *idx = irb_malloc_array(rv->n_seq ? rv->n_seq : 1, sizeof *idx);
@@ -484,6 +499,9 @@ irb_status irb_review_list_json(irb_review_t *rv, const irb_review_query *q, cha
 
 irb_status irb_review_info_json(irb_review_t *rv, char **json, irb_error *err)
 {
+    if (json)
+        *json = NULL;
+    IRB_TRY(need(rv, json, "irb_review_info_json", err));
     membuf m;
     IRB_TRY(mem_open(&m, err));
     FILE *f = m.f;
@@ -531,6 +549,7 @@ static irb_status store_labels(irb_review_t *rv, rseq *const *seqs, const char *
 
 irb_status irb_review_set(irb_review_t *rv, const char *const *seqs, const char *const *labels, int n, irb_error *err)
 {
+    IRB_TRY(need(rv, rv, "irb_review_set", err));
     if (n < 0 || (n > 0 && (!seqs || !labels)))
         return irb_fail(err, IRB_INVALID_ARG, "review: no sequences given");
     if (irb_review_readonly(rv))
@@ -616,7 +635,9 @@ irb_status irb_review_image(irb_review_t *rv, const char *rel, int *fd, irb_erro
 {
     int64_t id;
     char *path = NULL;
-    *fd = -1;
+    if (fd)
+        *fd = -1;
+    IRB_TRY(need(rv, fd, "irb_review_image", err));
     IRB_TRY(find_image(rv, rel, &id, &path, err));
     irb_status s = open_picture(path, fd, err);
     irb_free(path);
@@ -644,7 +665,9 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
 {
     int64_t id;
     char *src = NULL;
-    *fd = -1;
+    if (fd)
+        *fd = -1;
+    IRB_TRY(need(rv, fd, "irb_review_thumb", err));
     IRB_TRY(find_image(rv, rel, &id, &src, err));
     char name[64] = IRB_OUT_THUMBS "/";
     irb_out_thumb_name(id, name + strlen(name), sizeof name - strlen(name));
@@ -669,6 +692,7 @@ irb_status irb_review_thumb(irb_review_t *rv, const char *rel, int *fd, irb_erro
 
 irb_status irb_review_export(irb_review_t *rv, irb_error *err)
 {
+    IRB_TRY(need(rv, rv, "irb_review_export", err));
     if (irb_review_readonly(rv))
         return readonly_fail(rv, "the outputs cannot be rewritten", err);
     return irb_write_outputs(rv->st, &rv->o, NULL, err);
@@ -679,6 +703,7 @@ irb_status irb_review_write_labels(irb_review_t *rv, const char *csv_path, long 
     long long dummy;
     n = n ? n : &dummy;
     *n = 0;
+    IRB_TRY(need(rv, rv, "irb_review_write_labels", err));
     irb_atomic_file af;
     IRB_TRY(irb_atomic_open(&af, csv_path, err));
     irb_store_iter *it;

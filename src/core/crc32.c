@@ -16,6 +16,8 @@ static uint32_t crc_bits(uint32_t crc)
 uint32_t irb_crc32(uint32_t crc, const void *data, size_t n)
 {
     const uint8_t *p = data;
+    if (!p)
+        return crc;
     crc = ~crc;
     if (n >= 4096) {
         uint32_t t[8][256];

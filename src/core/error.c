@@ -1,6 +1,7 @@
 #include "core/error.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -86,6 +87,15 @@ irb_status irb_fail(irb_error *err, irb_status s, const char *fmt, ...)
     vformat(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
     return s;
+}
+
+irb_status irb_check_rows(size_t n, size_t width, size_t size, const char *what, irb_error *err)
+{
+    size_t cells, bytes;
+    if (!irb_mul_size(n, width, &cells) || !irb_mul_size(cells, size, &bytes) || bytes > PTRDIFF_MAX)
+        return irb_fail(err, IRB_INVALID_ARG, "%s: %zu rows of %zu values are more than memory can hold", what, n,
+                        width);
+    return IRB_OK;
 }
 
 void irb_warn(irb_error *err, const char *fmt, ...)

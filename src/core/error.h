@@ -30,6 +30,11 @@ void irb_error_copy(irb_error *dst, const irb_error *src);
  * cause is) around " ... " instead of losing the end. irb_fail and irb_warn format this way. */
 void irb_message_format(char *dst, size_t cap, const char *fmt, ...) IRB_PRINTF(3, 4);
 
+/* The check of a caller's table of n rows of `width` elements of `size` bytes (a public call's
+ * x[n][width], prob[n][classes]): IRB_INVALID_ARG naming `what` and the sizes when no buffer can
+ * hold it (the byte count overflows size_t or passes PTRDIFF_MAX), else IRB_OK. */
+irb_status irb_check_rows(size_t n, size_t width, size_t size, const char *what, irb_error *err);
+
 /* Propagate a non-OK status: `IRB_TRY(call);` inside a function returning irb_status. */
 #define IRB_TRY(expr)                                                                                                  \
     do {                                                                                                               \

@@ -12,21 +12,40 @@
 #include "core/alloc.h"
 #include "core/error.h"
 
-/* Opens path for reading, a regular file only. O_NONBLOCK: a FIFO named as a model opens at once
- * (and is refused) instead of waiting for a writer; it changes nothing for a regular file. */
-static irb_status open_regular(const char *path, int *fd, struct stat *st, irb_error *err)
+irb_status irb_open_read(const char *path, const char *what, FILE **f, struct stat *st, irb_error *err)
 {
-    *fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    if (*fd < 0)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: %s", path, strerror(errno));
-    if (fstat(*fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        int dir = S_ISDIR(st->st_mode);
-        close(*fd);
-        *fd = -1;
-        return irb_fail(err, IRB_IO, "%s: %s", path,
-                        dir ? "a folder, not a file" : "not a regular file (a FIFO, socket or device)");
+    *f = NULL;
+    if (!path)
+        return irb_fail(err, IRB_INVALID_ARG, "NULL file name");
+    /* O_NONBLOCK: a FIFO opens at once instead of waiting for a writer; it changes nothing for a
+     * regular file, and is cleared again so that reads wait for a writer's data as usual */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb = {0};
+    int flags = fcntl(fd, F_GETFL);
+    if (fstat(fd, &sb) != 0 || S_ISDIR(sb.st_mode) || flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0 ||
+        !(*f = fdopen(fd, "rb"))) {
+        int e = S_ISDIR(sb.st_mode) ? EISDIR : errno;
+        close(fd);
+        if (e == EISDIR)
+            return irb_fail(err, IRB_IO, "%s: a folder, not a %s", path, what);
+        return irb_fail(err, IRB_IO, "%s: %s", path, strerror(e));
     }
+    if (st)
+        *st = sb;
     return IRB_OK;
+}
+
+/* irb_open_read for a regular file only: bytes a FIFO or device gives cannot be read again. */
+static irb_status open_regular(const char *path, FILE **f, struct stat *st, irb_error *err)
+{
+    IRB_TRY(irb_open_read(path, "file", f, st, err));
+    if (S_ISREG(st->st_mode))
+        return IRB_OK;
+    fclose(*f);
+    *f = NULL;
+    return irb_fail(err, IRB_IO, "%s: not a regular file (a FIFO, socket or device)", path);
 }
 
 irb_status irb_read_chunks(const char *path, void (*fn)(void *ctx, const void *data, size_t n), void *ctx,
@@ -34,39 +53,25 @@ irb_status irb_read_chunks(const char *path, void (*fn)(void *ctx, const void *d
 {
     if (!path || !fn)
         return irb_fail(err, IRB_INVALID_ARG, "irb_read_chunks: NULL %s", path ? "function" : "path");
-    int fd;
+    FILE *f;
     struct stat st;
-    IRB_TRY(open_regular(path, &fd, &st, err));
+    IRB_TRY(open_regular(path, &f, &st, err));
     unsigned char buf[65536];
-    ssize_t got;
-    while ((got = read(fd, buf, sizeof buf)) != 0) {
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got < 0) {
-            irb_status s = irb_fail(err, IRB_IO, "%s: read error: %s", path, strerror(errno));
-            close(fd);
-            return s;
-        }
-        fn(ctx, buf, (size_t)got);
-    }
-    close(fd);
-    return IRB_OK;
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0)
+        fn(ctx, buf, got);
+    irb_status s = ferror(f) ? irb_fail(err, IRB_IO, "%s: read error: %s", path, strerror(errno)) : IRB_OK;
+    fclose(f);
+    return s;
 }
 
 irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t *n, irb_error *err)
 {
-    if (!path)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_read_file: NULL path");
     *buf = NULL;
     *n = 0;
-    int fd;
+    FILE *f;
     struct stat st;
-    IRB_TRY(open_regular(path, &fd, &st, err));
-    FILE *f = fdopen(fd, "rb");
-    if (!f) {
-        close(fd);
-        return irb_fail(err, IRB_IO, "%s: %s", path, strerror(errno));
-    }
+    IRB_TRY(open_regular(path, &f, &st, err));
     irb_status s = IRB_OK;
     long len = st.st_size > LONG_MAX ? -1 : (long)st.st_size;
     if (len < 0) {
@@ -95,8 +100,11 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
  * time, so two long names sharing a prefix never collide). */
 irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char *suffix, irb_error *err)
 {
-    if (!af || !path || !suffix)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_open: NULL %s", !af ? "file" : !path ? "path" : "suffix");
+    if (!af || !path || !suffix || !*path || !*suffix) /* "": a ".tmp" in the working folder; no suffix: no temporary */
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_open: %s %s", af && path && suffix ? "empty" : "NULL",
+                        !af               ? "file"
+                        : !path || !*path ? "path"
+                                          : "suffix");
     memset(af, 0, sizeof *af);
     size_t n = strlen(path), sl = strlen(suffix);
     const char *slash = strrchr(path, '/');
@@ -106,7 +114,10 @@ irb_status irb_atomic_open_as(irb_atomic_file *af, const char *path, const char 
     if (base + sl > NAME_MAX)
         n -= base + sl - NAME_MAX;
     struct stat sb;
-    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode) && !S_ISDIR(sb.st_mode)) { /* /dev/null, a FIFO */
+    int there = stat(path, &sb) == 0;
+    if (there && S_ISDIR(sb.st_mode)) /* the rename at close would fail: said now */
+        return irb_fail(err, IRB_IO, "%s: cannot write: a folder, not a file", path);
+    if (there && !S_ISREG(sb.st_mode)) { /* /dev/null, a FIFO */
         if (!(af->path = irb_strdup(path)))
             return irb_fail(err, IRB_NOMEM, "%s: out of memory", path);
         if (!(af->f = fopen(path, "wb"))) {
@@ -142,8 +153,8 @@ irb_status irb_atomic_open(irb_atomic_file *af, const char *path, irb_error *err
 
 irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
 {
-    if (!af)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_sync: NULL file");
+    if (!af || !af->path) /* released by a close or an abort, or never opened */
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_sync: %s", af ? "a file not open" : "NULL file");
     FILE *f = af->f;
     if (!f)
         return IRB_OK;
@@ -161,8 +172,8 @@ irb_status irb_atomic_sync(irb_atomic_file *af, irb_error *err)
 
 irb_status irb_atomic_close(irb_atomic_file *af, irb_error *err)
 {
-    if (!af)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_close: NULL file");
+    if (!af || !af->path)
+        return irb_fail(err, IRB_INVALID_ARG, "irb_atomic_close: %s", af ? "a file not open" : "NULL file");
     IRB_TRY(irb_atomic_sync(af, err));
     if (!af->tmp) { /* a device or FIFO, written as it is */
         irb_free(af->path);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 #include "irbis/files.h"
 
@@ -17,6 +18,14 @@ irb_status irb_read_file(const char *path, size_t max_bytes, void **buf, size_t 
  * IRB_IO name the file; IRB_INVALID_ARG for a NULL path or fn. */
 irb_status irb_read_chunks(const char *path, void (*fn)(void *ctx, const void *data, size_t n), void *ctx,
                            irb_error *err);
+
+/* fopen(path, "rb") for the files irbis reads as streams (CSV, .npy, JSON, checksums), without
+ * ever waiting: a FIFO is opened without waiting for a writer and then read as usual (a shell's
+ * <(...) reads; one that no program writes to reads as empty, at once: it hung the caller).
+ * *st (may be NULL) receives its stat. IRB_NOT_FOUND for a missing file, IRB_IO "a folder, not a
+ * <what>" ("file", "CSV file") for a folder, IRB_INVALID_ARG for a NULL path; the message names
+ * the file. */
+irb_status irb_open_read(const char *path, const char *what, FILE **f, struct stat *st, irb_error *err);
 
 /* irb_atomic_file (irb_atomic_open, _open_as, _sync, _close, _abort) is public: irbis/files.h. */
 

@@ -189,6 +189,12 @@ void irb_sha256_final(irb_sha256_ctx *c, char hex[65])
 
 void irb_sha256_buffer(const void *data, size_t n, char hex[65])
 {
+    if (!hex)
+        return;
+    if (!data && n) { /* no bytes to hash: no digest, rather than one of memory at address 0 */
+        hex[0] = '\0';
+        return;
+    }
     irb_sha256_ctx c;
     irb_sha256_init(&c);
     irb_sha256_update(&c, data, n);

@@ -17,7 +17,7 @@ struct irb_strmap {
 uint64_t irb_strmap_hash(const char *key, size_t len)
 {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++)
+    for (size_t i = 0; key && i < len; i++)
         h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
     return h;
 }
@@ -78,10 +78,12 @@ void irb_strmap_free(irb_strmap *m)
     irb_free(m);
 }
 
-size_t irb_strmap_count(const irb_strmap *m) { return m->n; }
+size_t irb_strmap_count(const irb_strmap *m) { return m ? m->n : 0; }
 
 int irb_strmap_get(const irb_strmap *m, const char *key, size_t len, int64_t *value)
 {
+    if (!m || !key)
+        return 0;
     size_t i = slot_of(m, key, len);
     if (!m->key[i])
         return 0;

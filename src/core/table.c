@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "irbis/files.h"
@@ -52,9 +53,8 @@ irb_status irb_table_load(const char *path, irb_table **out, irb_error *err)
     *out = NULL;
     if (!path)
         return irb_fail(err, IRB_INVALID_ARG, "irb_table_load: NULL path");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    IRB_TRY(irb_open_read(path, "CSV file", &f, NULL, err));
     irb_csv_reader r;
     irb_csv_init(&r, f, path);
     irb_table *t = irb_calloc(1, sizeof *t);

@@ -358,7 +358,7 @@ static irb_status read_package(const char *dir, irb_table **out, irb_error *err)
     snprintf(json, sizeof json, "%s/datapackage.json", dir);
     irb_status s = irb_read_file(json, PACKAGE_JSON_MAX, &js, &n, err);
     if (s == IRB_NOT_FOUND)
-        return irb_fail(err, IRB_NOT_FOUND,
+        return irb_fail(err, IRB_IO,
                         "%s: a folder, not a CSV file nor a Camtrap DP package (it has no datapackage.json)", dir);
     IRB_TRY(s);
     if (!irb_json_skip(js, (const char *)js + n))

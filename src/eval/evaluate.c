@@ -1,4 +1,5 @@
 /* One evaluation: argmax metrics, the positive class's ROC, precision/recall at a threshold. */
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -27,6 +28,12 @@ irb_status irb_evaluate(const double *probs, const int *truth, size_t n, size_t 
     memset(out, 0, sizeof *out);
     if (positive < 0 || (size_t)positive >= n_classes)
         return irb_fail(err, IRB_INVALID_ARG, "evaluate: positive class %d outside [0, %zu)", positive, n_classes);
+    IRB_TRY(irb_check_rows(n, n_classes, sizeof *probs, "evaluate", err));
+    for (size_t c = 0; c < n_classes; c++)
+        if (!classes[c])
+            return irb_fail(err, IRB_INVALID_ARG, "evaluate: class %zu has no name", c);
+    if (isnan(threshold))
+        return irb_fail(err, IRB_INVALID_ARG, "evaluate: the threshold is not a number");
     out->n = n;
     out->n_classes = n_classes;
     out->positive = positive;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "eval/eval_internal.h"
@@ -33,11 +34,7 @@ void irb_predictions_release(irb_predictions *p)
 
 static irb_status open_csv(const char *path, FILE **f, irb_csv_reader *r, irb_error *err)
 {
-    if (!path)
-        return irb_fail(err, IRB_INVALID_ARG, "NULL file name");
-    *f = fopen(path, "rb");
-    if (!*f)
-        return irb_fail(err, IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    IRB_TRY(irb_open_read(path, "CSV file", f, NULL, err));
     irb_csv_init(r, *f, path);
     irb_status s = irb_csv_read_header(r, err);
     if (s != IRB_OK) {

@@ -367,6 +367,10 @@ irb_status irb_labels_match(const irb_labels *labels, const char *const *q, size
 {
     if (!labels || (n && (!q || !match)))
         return irb_fail(err, IRB_INVALID_ARG, "irb_labels_match: NULL argument");
+    IRB_TRY(irb_check_rows(n, 1, sizeof *match, "irb_labels_match", err));
+    for (size_t i = 0; i < n; i++)
+        if (!q[i])
+            return irb_fail(err, IRB_INVALID_ARG, "irb_labels_match: image %zu has no path", i);
     label_index x;
     IRB_TRY(index_build(labels, &x, err));
     irb_status st = IRB_OK;
@@ -397,7 +401,7 @@ size_t irb_labels_unmatched(const irb_labels *labels, const long *match, size_t 
     unsigned char *hit = irb_calloc(labels->n, 1);
     if (!hit)
         return 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; match && i < n; i++) /* no match array: nothing matched */
         if (match[i] >= 0 && (size_t)match[i] < labels->n)
             hit[match[i]] = 1;
     size_t count = 0;

@@ -28,6 +28,8 @@ irb_status irb_metrics_compute(const int *truth, const int *pred, size_t n, size
     memset(out, 0, sizeof *out);
     if (!n_classes)
         return irb_fail(err, IRB_INVALID_ARG, "metrics: no classes");
+    IRB_TRY(irb_check_rows(n_classes, n_classes, sizeof *out->confusion, "metrics: the confusion matrix", err));
+    IRB_TRY(irb_check_rows(n, 1, sizeof *truth, "metrics", err));
     for (size_t i = 0; i < n; i++)
         if (truth[i] < 0 || (size_t)truth[i] >= n_classes || pred[i] < 0 || (size_t)pred[i] >= n_classes)
             return irb_fail(err, IRB_INVALID_ARG, "metrics: sample %zu has class %d/%d outside [0, %zu)", i, truth[i],
@@ -79,7 +81,7 @@ void irb_precision_recall_at(const double *score, const int *is_pos, size_t n, d
                              double *recall)
 {
     size_t tp = 0, pp = 0, ap = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; score && is_pos && i < n; i++) {
         int p = score[i] >= threshold;
         pp += p;
         ap += is_pos[i] != 0;

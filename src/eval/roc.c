@@ -37,6 +37,7 @@ irb_status irb_roc_compute(const double *score, const int *is_pos, size_t n, int
     memset(out, 0, sizeof *out);
     if (!n)
         return irb_fail(err, IRB_INVALID_ARG, "roc: no samples");
+    IRB_TRY(irb_check_rows(n, 1, sizeof *score, "roc", err));
     for (size_t i = 0; i < n; i++)
         if (isnan(score[i]))
             return irb_fail(err, IRB_INVALID_ARG, "roc: sample %zu has a NaN score", i);

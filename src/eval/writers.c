@@ -149,11 +149,21 @@ irb_status irb_write_confusion_csv(const char *path, const irb_evaluation *e, ir
     return irb_atomic_close(&af, err);
 }
 
+/* Every one of n curves and names is there. */
+static irb_status check_curves(const irb_roc *const *curves, const char *const *names, size_t n, irb_error *err)
+{
+    if (n && (!curves || !names))
+        return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
+    for (size_t k = 0; k < n; k++)
+        if (!curves[k] || !names[k])
+            return irb_fail(err, IRB_INVALID_ARG, "ROC curve %zu: NULL curve or name", k);
+    return IRB_OK;
+}
+
 irb_status irb_write_roc_csv(const char *path, const irb_roc *const *curves, const char *const *names, size_t n_curves,
                              irb_error *err)
 {
-    if (n_curves && (!curves || !names))
-        return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
+    IRB_TRY(check_curves(curves, names, n_curves, err));
     irb_atomic_file af;
     IRB_TRY(open_out(path, &af, err));
     FILE *f = af.f;
@@ -213,8 +223,7 @@ irb_status irb_write_roc_svg(const char *path, const irb_roc *const *curves, con
 {
     static const char *colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                    "#9467bd", "#8c564b", "#e377c2", "#17becf"};
-    if (n_curves && (!curves || !names))
-        return irb_fail(err, IRB_INVALID_ARG, "NULL curves");
+    IRB_TRY(check_curves(curves, names, n_curves, err));
     irb_atomic_file af;
     IRB_TRY(open_out(path, &af, err));
     FILE *f = af.f;

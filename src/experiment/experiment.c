@@ -1185,8 +1185,42 @@ static irb_status parse_rows(const char *rows, int *want, irb_error *err);
 
 /* The rows to run (want[]) from --rows and the row to save; an unknown or undeployable name is
  * refused. */
+/* The options' ranges: a value outside them (a negative count, NaN, an enum from elsewhere) is
+ * refused, not taken as the default that 0 means. */
+static irb_status check_values(const irb_experiment_opts *o, irb_error *err)
+{
+    if ((unsigned)o->task > IRB_TASK_POSITIVE || (unsigned)o->crop > IRB_CROP_CHOOSE ||
+        (unsigned)o->combine > IRB_COMBINE_MEAN || (unsigned)o->resize > IRB_RESIZE_SQUASH ||
+        (unsigned)o->engine > IRB_ENGINE_ONEDNN || (unsigned)o->precision > IRB_PRECISION_INT8 || o->unit < -1 ||
+        o->unit > IRB_FOLD_BLOCK)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "experiment: task %d, crop %d, combine %d, resize %d, engine %d, precision %d or unit %d is "
+                        "not one irbis has",
+                        (int)o->task, (int)o->crop, (int)o->combine, (int)o->resize, (int)o->engine, (int)o->precision,
+                        o->unit);
+    if (o->folds < 0 || o->folds == 1 || o->threads < 0 || o->batch < 0 || o->raw_size < 0 || o->camera_depth < 0)
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "experiment: folds %d (0 or >= 2), threads %d, batch %d, raw size %d and camera depth %d must "
+                        "be >= 0",
+                        o->folds, o->threads, o->batch, o->raw_size, o->camera_depth);
+    if (!(o->C >= 0 && isfinite(o->C)) || isnan(o->gap) || isnan(o->cache_every) ||
+        !(o->crop_fraction >= 0 && o->crop_fraction <= 1))
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "experiment: C %g (>= 0), gap %g, cache interval %g or crop fraction %g "
+                        "(0..1) out of range",
+                        o->C, o->gap, o->cache_every, o->crop_fraction);
+    for (int k = 0; k < IRB_EXPERIMENT_MAX_SIZES; k++)
+        if (o->sizes[k] < 0 || o->sizes[k] > IRB_NET_MAX_INPUT_SIZE)
+            return irb_fail(err, IRB_INVALID_ARG, "experiment: input size %d outside 0..%d", o->sizes[k],
+                            IRB_NET_MAX_INPUT_SIZE);
+    return IRB_OK;
+}
+
 static irb_status check_rows(const irb_experiment_opts *o, int *want, irb_error *err)
 {
+    if (!o)
+        return irb_fail(err, IRB_INVALID_ARG, "experiment: no options");
+    IRB_TRY(check_values(o, err));
     IRB_TRY(parse_rows(o->rows, want, err));
     if (o->save && strcmp(o->save, "best") != 0) {
         int r = row_index(o->save);

@@ -10,11 +10,13 @@
  * Rows are handed out on the calling thread after each chunk, input by input, in image order.
  * Buffers live as long as the featurizer, so a long run allocates nothing per chunk. */
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
 #include "core/pool.h"
+#include "image/internal.h"
 #include "irbis/features.h"
 
 /* Preprocessed floats held per buffer set (32 MiB): bounds a chunk of large multi-input images
@@ -475,8 +477,12 @@ void irb_featurizer_free(irb_featurizer *f)
 
 static irb_status check_input(const irb_feat_input *in, int j, size_t *in_dim, size_t *out_dim, irb_error *err)
 {
-    if (in->pp.size <= 0 || in->pp.size > 16384)
-        return irb_fail(err, IRB_INVALID_ARG, "featurizer input %d: size %d out of range", j, in->pp.size);
+    char name[32];
+    snprintf(name, sizeof name, "featurizer input %d", j);
+    irb_preproc pp = in->pp;
+    pp.flip = 0; /* ignored: the input's own flip says */
+    /* checked once here: a bad one would otherwise fail every image of the run, one by one */
+    IRB_TRY(irb__preproc_check(&pp, name, IRB_INVALID_ARG, err));
     if (in->flip < 0 || in->flip > 2)
         return irb_fail(err, IRB_INVALID_ARG, "featurizer input %d: flip must be 0, 1 or 2 (got %d)", j, in->flip);
     *in_dim = (size_t)3 * in->pp.size * in->pp.size;
@@ -530,6 +536,8 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     *out = NULL;
     if (!inputs || n < 1 || !o)
         return irb_fail(err, IRB_INVALID_ARG, "irb_featurizer_new: no inputs or options");
+    if (o->threads < 0 || o->batch < 0) /* not taken as 0: the defaults */
+        return irb_fail(err, IRB_INVALID_ARG, "featurizer: threads %d and batch %d must be >= 0", o->threads, o->batch);
     irb_featurizer *f = irb_calloc(1, sizeof *f);
     if (!f || !(f->in = irb_calloc((size_t)n, sizeof *f->in))) {
         irb_free(f);
@@ -589,7 +597,9 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
 
 size_t irb_extract_dim(const irb_net_t *net, const irb_extract_opts *o)
 {
-    return net ? irb_net_output_size(net) : o ? (size_t)3 * o->pp.size * o->pp.size : 0;
+    return net                   ? irb_net_output_size(net)
+           : o && o->pp.size > 0 ? (size_t)3 * (size_t)o->pp.size * (size_t)o->pp.size
+                                 : 0;
 }
 
 typedef struct {
@@ -608,7 +618,7 @@ static void extract_row(void *ctx, size_t index, int input, int flipped, const f
 irb_status irb_extract(irb_net_t *net, const char *const *paths, size_t n, const irb_extract_opts *o, irb_extract_fn fn,
                        void *ctx, irb_error *err)
 {
-    if (!paths || !o || !fn || o->pp.size <= 0)
+    if ((!paths && n) || !o || !fn)
         return irb_fail(err, IRB_INVALID_ARG, "irb_extract: missing paths, options, callback or size");
     irb_feat_input in = {.net = net, .pp = o->pp, .flip = o->flip, .all = 1};
     irb_featurizer_opts fo = {.threads = o->threads, .batch = o->batch};

@@ -57,6 +57,13 @@ void irb_image_release(irb_image *img)
     memset(img, 0, sizeof *img);
 }
 
+int irb__image_ok(const irb_image *img)
+{
+    size_t n;
+    return img && img->data && img->width > 0 && img->height > 0 && img->channels >= 1 && img->channels <= 4 &&
+           irb_mul_size((size_t)img->width * (size_t)img->channels, (size_t)img->height, &n) && n <= PTRDIFF_MAX;
+}
+
 irb_status irb__image_alloc(irb_image *img, int w, int h, int c, const char *name, irb_error *err)
 {
     size_t n;
@@ -260,13 +267,16 @@ static irb_status decode(irb_decoder_t *dec, const uint8_t *p, size_t n, const c
     return IRB_OK;
 }
 
-static irb_status start(irb_decoder_t *dec, const void *arg, irb_image *img)
+static irb_status start(irb_decoder_t *dec, const void *arg, const irb_decode_opts *o, irb_image *img)
 {
     if (!dec)
         return IRB_INVALID_ARG;
     irb_error_clear(&dec->err);
     if (!arg)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: NULL path or data");
+    if (o && (o->target < 0 || o->target_width < 0 || o->target_height < 0 || o->max_pixels < 0))
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: a negative target (%d, %d x %d) or pixel limit (%lld)",
+                        o->target, o->target_width, o->target_height, o->max_pixels);
     if (img)
         memset(img, 0, sizeof *img);
     return IRB_OK;
@@ -275,7 +285,7 @@ static irb_status start(irb_decoder_t *dec, const void *arg, irb_image *img)
 irb_status irb_decode_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
                              const irb_decode_opts *opts, irb_image *img)
 {
-    IRB_TRY(start(dec, data, img));
+    IRB_TRY(start(dec, data, opts, img));
     if (!img)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: NULL image");
     irb_status s = decode(dec, data, size, name ? name : "(memory)", opts, img);
@@ -302,7 +312,7 @@ irb_status irb__load_file(irb_decoder_t *dec, const char *path)
 
 irb_status irb_decode_file(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts, irb_image *img)
 {
-    IRB_TRY(start(dec, path, img));
+    IRB_TRY(start(dec, path, opts, img));
     if (!img)
         return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: NULL image");
     irb_status s = irb__load_file(dec, path);
@@ -316,7 +326,7 @@ irb_status irb_decode_file(irb_decoder_t *dec, const char *path, const irb_decod
 irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, size_t size, const char *name,
                                   const irb_decode_opts *opts, irb_image_info *info)
 {
-    IRB_TRY(start(dec, data, NULL));
+    IRB_TRY(start(dec, data, opts, NULL));
     irb_jpeg_header jh;
     irb_status s = header_pass(dec, data, size, name ? name : "(memory)", opts, &jh);
     if (info)
@@ -327,7 +337,7 @@ irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, size_t s
 /* Reads a growing prefix of the file until the JPEG header (up to SOS) is inside it. */
 irb_status irb_read_header(irb_decoder_t *dec, const char *path, const irb_decode_opts *opts, irb_image_info *info)
 {
-    IRB_TRY(start(dec, path, NULL));
+    IRB_TRY(start(dec, path, opts, NULL));
     int fd = -1;
     size_t size = 0, got = 0, want = 64 * 1024;
     irb_jpeg_header jh;

@@ -64,6 +64,16 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);
 
+/* The checks of a preprocessing's values (size, modes, flip, fractions, sizes, pixel limit) that
+ * every use makes: `bad` (IRB_INVALID_ARG for a caller's struct, IRB_CORRUPT for a file's) with
+ * name and the field in err otherwise. */
+irb_status irb__preproc_check(const irb_preproc *pp, const char *name, irb_status bad, irb_error *err);
+
+/* 1 when img describes pixels that can be walked: data, width and height > 0, 1..4 channels, and
+ * width * height * channels bytes that one object can hold. The public pixel calls refuse (or leave
+ * alone) any other image. */
+int irb__image_ok(const irb_image *img);
+
 /* Allocates a w x h x c image (zeroed buffer not guaranteed). */
 irb_status irb__image_alloc(irb_image *img, int w, int h, int c, const char *name, irb_error *err);
 

@@ -7,7 +7,7 @@
 
 irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_image *dst, irb_error *err)
 {
-    if (!src || !dst || !src->data || x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->width - w || y > src->height - h)
+    if (!irb__image_ok(src) || !dst || x < 0 || y < 0 || w <= 0 || h <= 0 || x > src->width - w || y > src->height - h)
         return irb_fail(err, IRB_INVALID_ARG, "crop %dx%d at (%d,%d) does not fit a %dx%d image", w, h, x, y,
                         src ? src->width : 0, src ? src->height : 0);
     IRB_TRY(irb__image_alloc(dst, w, h, src->channels, "crop", err));
@@ -19,7 +19,7 @@ irb_status irb_image_crop(const irb_image *src, int x, int y, int w, int h, irb_
 
 void irb_image_flip(irb_image *img)
 {
-    if (!img || !img->data)
+    if (!irb__image_ok(img))
         return;
     int c = img->channels;
     for (int y = 0; y < img->height; y++) {
@@ -38,8 +38,9 @@ void irb_image_flip(irb_image *img)
  * source pixels), with the stored image W x H. */
 irb_status irb_image_orient(const irb_image *src, int o, irb_image *dst, irb_error *err)
 {
-    if (!src || !src->data || !dst)
-        return irb_fail(err, IRB_INVALID_ARG, "orient: no image");
+    if (!irb__image_ok(src) || !dst)
+        return irb_fail(err, IRB_INVALID_ARG, "orient: no image (or a %dx%dx%d one)", src ? src->width : 0,
+                        src ? src->height : 0, src ? src->channels : 0);
     if (o < 1 || o > 8)
         o = 1;
     long W = src->width, H = src->height;
@@ -226,7 +227,7 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
 
 void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
 {
-    if (!img || !img->data || !out)
+    if (!irb__image_ok(img) || !out)
         return;
     irb__image_to_chw(img, mean, scale, out, NULL);
 }

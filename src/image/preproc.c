@@ -54,14 +54,34 @@ static box region(int W, int H, int top, int bottom, const irb_preproc *pp)
     return b;
 }
 
-static irb_status strips_fixed(irb_decoder_t *dec, const char *path, const irb_preproc *pp, int H, int *t, int *b)
+irb_status irb__preproc_check(const irb_preproc *pp, const char *name, irb_status bad, irb_error *err)
 {
-    if (!(pp->strip_top >= 0 && pp->strip_top < 0.5 && pp->strip_bottom >= 0 && pp->strip_bottom < 0.5))
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: strip fractions %g/%g outside [0, 0.5)", path, pp->strip_top,
-                        pp->strip_bottom);
+    if (pp->size <= 0 || pp->size > 16384)
+        return irb_fail(err, bad, "%s: output size %d out of range", name, pp->size);
+    if (pp->decode_size < 0 || pp->decode_size > 16384)
+        return irb_fail(err, bad, "%s: decode size %d out of range", name, pp->decode_size);
+    if (pp->flip < 0 || pp->flip > 2)
+        return irb_fail(err, bad, "%s: flip must be 0, 1 or 2 (got %d)", name, pp->flip);
+    if ((unsigned)pp->mode > IRB_RESIZE_SQUASH || (unsigned)pp->filter > IRB_FILTER_BOX ||
+        (unsigned)pp->strips > IRB_STRIPS_AUTO)
+        return irb_fail(err, bad, "%s: resize mode %d, filter %d or strips %d is not one irbis has", name,
+                        (int)pp->mode, (int)pp->filter, (int)pp->strips);
+    if (pp->mode == IRB_RESIZE_CROP_FRACTION && !(pp->crop_fraction >= 0 && pp->crop_fraction <= 1))
+        return irb_fail(err, bad, "%s: crop fraction %g outside [0, 1] (0: the whole frame)", name, pp->crop_fraction);
+    if (pp->mode == IRB_RESIZE_SHORT_CROP && (pp->short_side < 0 || pp->short_side > 16384))
+        return irb_fail(err, bad, "%s: short side %d out of range (0: the output size)", name, pp->short_side);
+    if (pp->strips == IRB_STRIPS_FIXED &&
+        !(pp->strip_top >= 0 && pp->strip_top < 0.5 && pp->strip_bottom >= 0 && pp->strip_bottom < 0.5))
+        return irb_fail(err, bad, "%s: strip fractions %g/%g outside [0, 0.5)", name, pp->strip_top, pp->strip_bottom);
+    if (pp->max_pixels < 0)
+        return irb_fail(err, bad, "%s: a negative pixel limit (%lld)", name, pp->max_pixels);
+    return IRB_OK;
+}
+
+static void strips_fixed(const irb_preproc *pp, int H, int *t, int *b)
+{
     *t = (int)round_even(H * pp->strip_top);
     *b = (int)round_even(H * pp->strip_bottom);
-    return IRB_OK;
 }
 
 /* Detects strips on a decode of about 256 rows (kept in *small) and scales them to full rows,
@@ -144,22 +164,9 @@ static irb_status source(irb_decoder_t *dec, const char *path, const irb_preproc
 static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_preproc *pp, const irb_decode_opts *o,
                           decodes *d, irb_image *out)
 {
-    if (pp->size <= 0 || pp->size > 16384)
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: output size %d out of range", path, pp->size);
-    if (pp->decode_size < 0 || pp->decode_size > 16384)
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: decode size %d out of range", path, pp->decode_size);
-    if (pp->flip < 0 || pp->flip > 2)
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: flip must be 0, 1 or 2 (got %d)", path, pp->flip);
-    if ((unsigned)pp->mode > IRB_RESIZE_SQUASH || (unsigned)pp->filter > IRB_FILTER_BOX ||
-        (unsigned)pp->strips > IRB_STRIPS_AUTO)
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: resize mode %d, filter %d or strips %d is not one irbis has",
-                        path, (int)pp->mode, (int)pp->filter, (int)pp->strips);
-    if (pp->mode == IRB_RESIZE_CROP_FRACTION && !(pp->crop_fraction >= 0 && pp->crop_fraction <= 1))
-        return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: crop fraction %g outside [0, 1] (0: the whole frame)", path,
-                        pp->crop_fraction);
     int W = dec->info.width, H = dec->info.height, t = 0, b = 0;
     if (pp->strips == IRB_STRIPS_FIXED) {
-        IRB_TRY(strips_fixed(dec, path, pp, H, &t, &b));
+        strips_fixed(pp, H, &t, &b);
     } else if (pp->strips == IRB_STRIPS_AUTO) {
         if (!d->small.data) {
             IRB_TRY(strips_auto(dec, path, o, H, &d->small, &d->small_top, &d->small_bottom));
@@ -199,9 +206,11 @@ static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *p
                       float *const *chw, irb_image_info *info)
 {
     irb_decode_opts o = {.max_pixels = pps[0].max_pixels};
-    for (int j = 1; j < n; j++)
+    for (int j = 0; j < n; j++) {
+        IRB_TRY(irb__preproc_check(&pps[j], path, IRB_INVALID_ARG, &dec->err));
         if (pps[j].max_pixels != pps[0].max_pixels)
             return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: preprocessings with different pixel limits", path);
+    }
     IRB_TRY(irb__load_file(dec, path));
     IRB_TRY(irb_read_header_memory(dec, dec->file, dec->file_len, path, &o, NULL));
     decodes d = {0};

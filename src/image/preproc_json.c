@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/json.h"
+#include "image/internal.h"
 #include "irbis/image.h"
 
 static const char *const mode_names[] = {"center-fraction", "crop", "squash"};
@@ -133,6 +134,7 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
             return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad decode_size in %.200s", json);
         p.decode_size = (int)v;
     }
+    IRB_TRY(irb__preproc_check(&p, "preprocessing description", IRB_CORRUPT, err));
     *pp = p;
     return IRB_OK;
 }

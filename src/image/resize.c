@@ -453,7 +453,7 @@ irb_status irb_resize(const irb_image *src, double x0, double y0, double x1, dou
 irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, double x1, double y1, int clamp, int out_w,
                                int out_h, irb_filter filter, irb_image *dst, irb_error *err)
 {
-    if (!src || !src->data || !dst || src->channels < 1 || src->channels > 4 || out_w <= 0 || out_h <= 0 ||
+    if (!irb__image_ok(src) || !dst || out_w <= 0 || out_h <= 0 ||
         (filter != IRB_FILTER_BILINEAR && filter != IRB_FILTER_BOX))
         return irb_fail(err, IRB_INVALID_ARG, "resize: bad arguments (output %dx%d, filter %d)", out_w, out_h,
                         (int)filter);

@@ -84,7 +84,7 @@ static int bar_rows(const irb_image *img, int edge, int dir)
 void irb_detect_info_strips(const irb_image *img, int *top, int *bottom)
 {
     int t = 0, b = 0;
-    if (img && img->data && img->width > 0 && img->height >= 10) {
+    if (irb__image_ok(img) && img->height >= 10) {
         t = bar_rows(img, 0, 1);
         b = bar_rows(img, img->height - 1, -1);
     }

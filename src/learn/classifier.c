@@ -128,6 +128,8 @@ const char *irb_classifier_meta(const irb_classifier_t *c, const char *key)
 
 irb_status irb_classifier_set_provenance(irb_classifier_t *c, const irb_features *fs)
 {
+    if (!c || !fs)
+        return IRB_INVALID_ARG;
     for (size_t i = 0; i < sizeof provenance_keys / sizeof *provenance_keys; i++) {
         const char *v = irb_features_meta(fs, provenance_keys[i]);
         if (v)
@@ -216,6 +218,8 @@ irb_status irb_classifier_predict(const irb_classifier_t *c, const float *x, siz
         return irb_fail(err, IRB_INVALID_ARG, "classifier_predict: NULL argument");
     if (dim != c->D)
         return irb_fail(err, IRB_MISMATCH, "feature dim: classifier expects %d, rows have %d", c->D, dim);
+    IRB_TRY(irb_check_rows(n, (size_t)dim, sizeof(float), "classifier_predict", err));
+    IRB_TRY(irb_check_rows(n, (size_t)c->K, sizeof(double), "classifier_predict", err));
     size_t D = (size_t)c->D, M = (size_t)c->M;
     double *Z = irb_malloc_array(PREDICT_BLOCK * D, sizeof(double));
     double *L = irb_malloc_array(PREDICT_BLOCK * M, sizeof(double));

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/csv.h"
 #include "core/error.h"
 #include "irbis/learn.h"
@@ -42,7 +43,7 @@ void irb_features_free(irb_features *fs)
 
 char *const *irb_features_column(const irb_features *fs, const char *name)
 {
-    for (int j = 0; fs && j < fs->n_extra; j++)
+    for (int j = 0; fs && name && j < fs->n_extra; j++)
         if (!strcmp(fs->extra_name[j], name))
             return fs->extra[j];
     return NULL;
@@ -50,7 +51,7 @@ char *const *irb_features_column(const irb_features *fs, const char *name)
 
 const char *irb_features_meta(const irb_features *fs, const char *key)
 {
-    for (int i = 0; fs && i < fs->n_meta; i++)
+    for (int i = 0; fs && key && i < fs->n_meta; i++)
         if (!strcmp(fs->meta_key[i], key))
             return fs->meta_text[i];
     return NULL;
@@ -105,9 +106,8 @@ static irb_status csv_row(irb_csv_reader *r, irb_features *fs, size_t i, const c
 
 static irb_status load_csv(const char *path, const char *npy_path, irb_features *fs, irb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    IRB_TRY(irb_open_read(path, "CSV file", &f, NULL, err));
     irb_csv_reader r;
     irb_csv_init(&r, f, path);
     size_t n = fs->n ? fs->n : 1;
@@ -238,9 +238,8 @@ static irb_status check_json(const char *path, const char *npy_path, irb_feature
 
 static irb_status load_json(const char *path, const char *npy_path, irb_features *fs, irb_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    IRB_TRY(irb_open_read(path, "file", &f, NULL, err));
     char *buf = NULL;
     irb_status s = IRB_OK;
     long size = -1;
@@ -311,6 +310,7 @@ irb_status irb_features_read_rows(const char *base, const irb_features *fs, cons
 {
     if (!base || !fs || (n && (!rows || !out)))
         return irb_fail(err, IRB_INVALID_ARG, "features_read_rows: NULL argument");
+    IRB_TRY(irb_check_rows(n, fs->dim > 0 ? (size_t)fs->dim : 0, sizeof *out, base, err));
     char *npy = irb_strconcat(base, ".npy");
     if (!npy)
         return irb_fail(err, IRB_NOMEM, "%s: out of memory", base);

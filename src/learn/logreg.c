@@ -525,6 +525,8 @@ irb_status irb_group_kfold(const int *groups, size_t n, int k, int *fold, irb_er
 {
     if (k < 2 || !groups || !fold)
         return irb_fail(err, IRB_INVALID_ARG, "group k-fold: need k >= 2 and groups (k = %d)", k);
+    if ((size_t)k > n) /* before k counters are allocated: k = 2^31 - 1 took 16 GB */
+        return irb_fail(err, IRB_INVALID_ARG, "group k-fold: %zu rows, fewer than %d folds", n, k);
     group_info *g = irb_malloc_array(n ? n : 1, sizeof *g);
     size_t *load = irb_calloc((size_t)k, sizeof *load);
     int *gfold = irb_malloc_array(n ? n : 1, sizeof *gfold);
@@ -850,6 +852,16 @@ static irb_status check_args(const float *x, size_t n, int dim, const int *y, in
             return irb_fail(err, IRB_INVALID_ARG, "logistic regression: class name %d is NULL", k);
     if (o->cv_folds < 0) /* 0: the default; a negative count was taken as it */
         return irb_fail(err, IRB_INVALID_ARG, "logistic regression: cv_folds %d must be >= 0 (0: 5)", o->cv_folds);
+    if (o->threads < 0 || o->max_iter < 0 || !(o->tol >= 0) || !(o->cv_tol >= 0)) /* likewise */
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "logistic regression: threads %d, max_iter %d, tol %g and cv_tol %g must be >= 0 (0: the "
+                        "default)",
+                        o->threads, o->max_iter, o->tol, o->cv_tol);
+    for (int k = 0; k < K; k++)
+        for (int j = 0; j < k; j++)
+            if (!strcmp(names[j], names[k]))
+                return irb_fail(err, IRB_INVALID_ARG, "logistic regression: classes %d and %d are both named '%s'", j,
+                                k, names[k]);
     int k = o->cv_folds > 0 ? o->cv_folds : 5;
     if (o->C == 0) {
         const double *grid;

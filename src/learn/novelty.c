@@ -182,6 +182,7 @@ irb_status irb_novelty_fit(const float *x, size_t n, int dim, const int *groups,
                         "novelty: need 2 rows or more, 2 folds or more and a quantile in (0, 1] "
                         "(%zu rows, %d folds, quantile %g)",
                         n, folds, q);
+    IRB_TRY(irb_check_rows(n, (size_t)dim, sizeof(float), "novelty", err));
     for (size_t i = 0; i < n * (size_t)dim; i++) /* as training refuses them (a threshold of 1 came out) */
         if (!isfinite(x[i]))
             return irb_fail(err, IRB_INVALID_ARG, "novelty: row %zu has a non-finite value", i / (size_t)dim);
@@ -222,6 +223,7 @@ irb_status irb_novelty_score(const irb_novelty *nv, const float *x, size_t n, in
         return irb_fail(err, IRB_INVALID_ARG, "novelty_score: NULL argument");
     if (dim != nv->dim)
         return irb_fail(err, IRB_MISMATCH, "novelty: rows of %d features, the model's have %d", dim, nv->dim);
+    IRB_TRY(irb_check_rows(n, (size_t)dim, sizeof(float), "novelty", err));
     if (!n)
         return IRB_OK;
     if (!nearest(x, n, dim, nv->rows, nv->n, NULL, NULL, score))

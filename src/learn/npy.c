@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/file.h"
 #include "core/error.h"
 
 static const char magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
@@ -177,10 +178,9 @@ static void fix_endian(float *x, size_t n)
 /* Opens path and checks its header and that the data is exactly rows x dim floats. */
 static irb_status open_checked(const char *path, FILE **fp, size_t *rows, int *dim, long *off, irb_error *err)
 {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     *fp = NULL;
-    if (!f)
-        return irb_fail(err, errno == ENOENT ? IRB_NOT_FOUND : IRB_IO, "%s: cannot open: %s", path, strerror(errno));
+    IRB_TRY(irb_open_read(path, "file", &f, NULL, err));
     irb_status s = read_header(f, path, rows, dim, off, err);
     if (s == IRB_OK && fseek(f, 0, SEEK_END) != 0)
         s = irb_fail(err, IRB_IO, "%s: seek failed", path);

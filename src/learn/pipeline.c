@@ -60,8 +60,9 @@ const irb_calib_t *irb_pipeline_calib(const irb_pipeline *p, int size)
 
 irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *cal, irb_error *err)
 {
-    if (!p || !cal || size < 0)
-        return irb_fail(err, IRB_INVALID_ARG, "pipeline_set_calib: NULL argument or negative size");
+    if (!p || !cal || size < 0 || size > IRB_NET_MAX_INPUT_SIZE)
+        return irb_fail(err, IRB_INVALID_ARG, "pipeline_set_calib: NULL argument or input size %d outside 0..%d", size,
+                        IRB_NET_MAX_INPUT_SIZE);
     int i = 0;
     while (i < p->n_calib && p->calib_size[i] != size)
         i++;
@@ -84,9 +85,11 @@ irb_status irb_pipeline_set_calib(irb_pipeline *p, int size, const irb_calib_t *
 
 void irb_pipeline_combine(const irb_pipeline *p, const double *const *part_probs, size_t n, double *out)
 {
-    if (!p || !out)
+    size_t nk;
+    if (!p || !out || p->n_parts < 0 || p->n_parts > IRB_PIPELINE_MAX_PARTS || p->n_classes < 0 ||
+        irb_check_rows(n, (size_t)p->n_classes, sizeof *out, "combine", NULL) != IRB_OK)
         return;
-    size_t nk = n * (size_t)p->n_classes;
+    nk = n * (size_t)p->n_classes;
     memset(out, 0, nk * sizeof *out);
     for (int k = 0; part_probs && k < p->n_parts; k++)
         for (size_t j = 0; part_probs[k] && j < nk; j++)

@@ -225,9 +225,10 @@ static irb_status parse_body(irb_calib_t *c, const char *text, size_t len, const
 
 irb_status irb_calib_parse(const char *text, size_t len, const char *name, irb_calib_t **out, irb_error *err)
 {
+    if (out)
+        *out = NULL;
     if (!out || (!text && len))
         return irb_fail(err, IRB_INVALID_ARG, "calib_parse: NULL argument");
-    *out = NULL;
     name = name ? name : "(calibration)";
     irb_calib_t *c = NULL;
     IRB_TRY(irb_calib_new(&c, err));

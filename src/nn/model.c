@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "core/error.h"
@@ -148,11 +149,22 @@ static irb_status finish_load(irb_model_t *m, const char *name, irb_error *err)
 }
 
 /* The bytes' sha256 (checked against opts->sha256 before anything is parsed), then the graph. */
+/* The options' own checks, before anything is read: a digest that is not 64 hex digits could
+ * never match (it was read as a mismatch with the file). */
+static irb_status check_opts(const irb_model_opts *opts, irb_error *err)
+{
+    const char *h = opts ? opts->sha256 : NULL;
+    size_t n = h ? strspn(h, "0123456789abcdefABCDEF") : 0;
+    if (h && *h && (n != 64 || h[n]))
+        return irb_fail(err, IRB_INVALID_ARG, "model sha256 '%.80s' is not 64 hex digits", h);
+    return IRB_OK;
+}
+
 static irb_status hash_and_parse(irb_model_t *m, const void *data, size_t size, const char *name,
                                  const irb_model_opts *opts, irb_error *err)
 {
     irb_sha256_buffer(data, size, m->sha256);
-    if (opts && opts->sha256 && *opts->sha256 && strcmp(opts->sha256, m->sha256) != 0)
+    if (opts && opts->sha256 && *opts->sha256 && strcasecmp(opts->sha256, m->sha256) != 0)
         return irb_fail(err, IRB_MISMATCH, "%s has sha256 %s, not %s", name, m->sha256, opts->sha256);
     IRB_TRY(irb_onnx_parse(data, size, name, opts ? opts->max_tensor_bytes : 0, &m->g, err));
     return finish_load(m, name, err);
@@ -166,6 +178,7 @@ irb_status irb_model_load_buffer(const void *data, size_t size, const char *name
     *out = NULL;
     if (!data && size)
         return irb_fail(err, IRB_INVALID_ARG, "irb_model_load_buffer: NULL data");
+    IRB_TRY(check_opts(opts, err));
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", name);
@@ -180,9 +193,11 @@ irb_status irb_model_load_buffer(const void *data, size_t size, const char *name
 
 irb_status irb_model_load(const char *path, const irb_model_opts *opts, irb_model_t **out, irb_error *err)
 {
+    if (out)
+        *out = NULL;
     if (!out || !path)
         return irb_fail(err, IRB_INVALID_ARG, "irb_model_load: path or out is NULL");
-    *out = NULL;
+    IRB_TRY(check_opts(opts, err));
     irb_model_t *m = irb_calloc(1, sizeof *m);
     if (!m)
         return irb_fail(err, IRB_NOMEM, "out of memory loading %s", path);

@@ -153,9 +153,10 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
 
 irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t **out, irb_error *err)
 {
+    if (out)
+        *out = NULL;
     if (!m || !out)
         return irb_fail(err, IRB_INVALID_ARG, "irb_net_new: model or out is NULL");
-    *out = NULL;
     irb_net_opts o = {0};
     if (opts)
         o = *opts;
@@ -216,7 +217,11 @@ irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *out
     return s;
 }
 
-const irb_error *irb_net_error(const irb_net_t *net) { return net ? &net->err : NULL; }
+const irb_error *irb_net_error(const irb_net_t *net)
+{
+    static const irb_error none = {IRB_INVALID_ARG, 0, "no net (NULL)"};
+    return net ? &net->err : &none;
+}
 
 int irb_net_slots(const irb_net_t *net)
 {

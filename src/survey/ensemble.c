@@ -33,11 +33,11 @@ const char *irb_ensemble_name(irb_ensemble e)
 
 int irb_argmax(const double *v, size_t n)
 {
-    if (!n)
+    if (!n || !v)
         return -1;
     size_t best = 0;
     for (size_t i = 1; i < n; i++)
-        if (v[i] > v[best])
+        if (v[i] > v[best] || (isnan(v[best]) && !isnan(v[i]))) /* a NaN is never the largest */
             best = i;
     return (int)best;
 }
@@ -82,9 +82,8 @@ irb_status irb_ensemble_sequences(const irb_sequences *seq, const double *probs,
         return irb_fail(err, IRB_INVALID_ARG, "ensemble: no classes");
     if (method != IRB_ENSEMBLE_MEAN && method != IRB_ENSEMBLE_MAX && method != IRB_ENSEMBLE_GEOMEAN)
         return irb_fail(err, IRB_INVALID_ARG, "ensemble: unknown method %d", (int)method);
-    size_t total;
-    if (!irb_mul_size(seq->n_images, n_classes, &total))
-        return irb_fail(err, IRB_TOO_LARGE, "ensemble: %zu images x %zu classes overflows", seq->n_images, n_classes);
+    IRB_TRY(irb_check_rows(seq->n_images, n_classes, sizeof *probs, "ensemble", err));
+    size_t total = seq->n_images * n_classes;
     for (size_t i = 0; i < total; i++)
         if (!(probs[i] >= 0))
             return irb_fail(err, IRB_INVALID_ARG, "ensemble: image %zu, class %zu: probability %g is not >= 0",

@@ -10,6 +10,7 @@ typedef struct fref {
     const irb_fold_item *it;
     const char *key; /* the unit name ("" = a unit of its own) */
     size_t idx;
+    int label; /* the item's label as its rank among the known labels (-1: unknown) */
 } fref;
 
 typedef struct unit {
@@ -40,6 +41,27 @@ static int cmp_size_name(const unit *a, const unit *b)
 }
 
 static int cmp_unit_plain(const void *pa, const void *pb) { return cmp_size_name(pa, pb); }
+
+static int cmp_int(const void *pa, const void *pb)
+{
+    int a = *(const int *)pa, b = *(const int *)pb;
+    return (a > b) - (a < b);
+}
+
+/* The distinct labels >= 0 of the items, ascending, into known[]; returns their count. Labels are
+ * counted by their rank in it, so that a label of 2^31 - 1 costs no more than a label of 1. */
+static int known_labels(const irb_fold_item *items, size_t n, int *known)
+{
+    size_t nk = 0, nl = 0;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].label >= 0)
+            known[nk++] = items[i].label;
+    qsort(known, nk, sizeof *known, cmp_int);
+    for (size_t i = 0; i < nk; i++)
+        if (!nl || known[i] != known[nl - 1])
+            known[nl++] = known[i];
+    return (int)nl;
+}
 
 /* rarest label first (unknown label last), then the largest unit first */
 static int cmp_unit_strat(const void *pa, const void *pb)
@@ -90,8 +112,8 @@ static size_t make_units(const fref *r, size_t n, unit *u, size_t *counts, int n
                 j++;
         memset(counts, 0, (size_t)(nl + 1) * sizeof *counts);
         for (size_t t = i; t < j; t++)
-            if (r[t].it->label >= 0)
-                counts[r[t].it->label]++;
+            if (r[t].label >= 0)
+                counts[r[t].label]++;
         int best = -1;
         for (int l = 0; l < nl; l++)
             if (counts[l] && (best < 0 || counts[l] > counts[best]))
@@ -147,26 +169,24 @@ irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold
     irb_fold_opts o = opts ? *opts : irb_fold_opts_default();
     if ((n && (!items || !fold)))
         return irb_fail(err, IRB_INVALID_ARG, "folds: NULL argument");
+    IRB_TRY(irb_check_rows(n, 1, sizeof *items, "folds", err));
     if (o.k < 2)
         return irb_fail(err, IRB_INVALID_ARG, "folds: k must be at least 2, got %d", o.k);
     if (o.unit != IRB_FOLD_SEQUENCE && o.unit != IRB_FOLD_CAMERA && o.unit != IRB_FOLD_BLOCK)
         return irb_fail(err, IRB_INVALID_ARG, "folds: unknown unit %d", (int)o.unit);
-    int nl = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (!items[i].path)
             return irb_fail(err, IRB_INVALID_ARG, "folds: image %zu has no path", i);
-        if (items[i].label >= nl)
-            nl = items[i].label + 1;
-    }
     if (o.unit == IRB_FOLD_BLOCK)
         o.stratify = 0;
+    int *known = irb_malloc_array(n ? n : 1, sizeof *known), nl = known ? known_labels(items, n, known) : 0;
     fref *r = irb_malloc_array(n ? n : 1, sizeof *r);
     unit *u = irb_malloc_array(n ? n : 1, sizeof *u);
     size_t *counts = irb_malloc_array((size_t)nl + 1, sizeof *counts);
     size_t *fold_n = irb_malloc_array((size_t)o.k, sizeof *fold_n);
     size_t *fold_label = irb_malloc_array(((size_t)o.k + 1) * (size_t)nl + 1, sizeof *fold_label);
     irb_status st = IRB_OK;
-    if (!r || !u || !counts || !fold_n || !fold_label) {
+    if (!known || !r || !u || !counts || !fold_n || !fold_label) {
         st = irb_fail(err, IRB_NOMEM, "folds: out of memory for %zu images", n);
         goto cleanup;
     }
@@ -175,7 +195,10 @@ irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold
                           : o.unit == IRB_FOLD_SEQUENCE ? nz(items[i].unit)
                                                         : "";
         /* one unknown camera is one unit, not one unit per image */
-        r[i] = (fref){&items[i], o.unit == IRB_FOLD_CAMERA && !key[0] ? "\x01" : key, i};
+        const int *rank =
+            items[i].label >= 0 ? bsearch(&items[i].label, known, (size_t)nl, sizeof *known, cmp_int) : NULL;
+        r[i] =
+            (fref){&items[i], o.unit == IRB_FOLD_CAMERA && !key[0] ? "\x01" : key, i, rank ? (int)(rank - known) : -1};
     }
     qsort(r, n, sizeof *r, cmp_key_path);
     if (o.unit == IRB_FOLD_BLOCK) {
@@ -195,6 +218,7 @@ irb_status irb_folds_assign(const irb_fold_item *items, size_t n, const irb_fold
     }
     assign_units(r, u, nu, &o, nl, fold_n, fold_label, fold);
 cleanup:
+    irb_free(known);
     irb_free(r);
     irb_free(u);
     irb_free(counts);

@@ -132,9 +132,13 @@ static irb_status push(irb_scan_t *s, level *l)
 
 irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, irb_scan_t **out, irb_error *err)
 {
+    if (out)
+        *out = NULL;
     if (!root || !out)
         return irb_fail(err, IRB_INVALID_ARG, "scan: NULL root or result");
-    *out = NULL;
+    if (opts && (opts->camera_depth < 0 || opts->max_pixels < 0)) /* not taken as 0: the defaults */
+        return irb_fail(err, IRB_INVALID_ARG, "scan: camera depth %d and pixel limit %lld must be >= 0",
+                        opts->camera_depth, opts->max_pixels);
     irb_scan_t *s = irb_calloc(1, sizeof *s);
     if (!s || !(s->root = irb_strdup(root)) || !fit(s, strlen(root) + 256) || irb_decoder_new(&s->dec) != IRB_OK) {
         irb_scan_close(s);
@@ -243,8 +247,10 @@ static int is_output_folder(irb_scan_t *s)
 
 irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
 {
-    if (!s || !row)
+    if (!s)
         return IRB_INVALID_ARG;
+    if (!row)
+        return irb_fail(&s->err, IRB_INVALID_ARG, "scan %s: NULL row", s->root);
     while (s->depth > 0) {
         level *top = &s->stack[s->depth - 1];
         if (top->next >= top->n) {

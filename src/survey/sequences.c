@@ -49,6 +49,8 @@ static int cmp_camera_time(const void *pa, const void *pb)
 
 irb_status irb_seq_stream_init(irb_seq_stream *s, double gap, irb_error *err)
 {
+    if (!s)
+        return irb_fail(err, IRB_INVALID_ARG, "sequences: NULL stream");
     memset(s, 0, sizeof *s);
     if (!(gap >= 0))
         return irb_fail(err, IRB_INVALID_ARG, "sequences: the gap must be a number >= 0 seconds, got %g", gap);
@@ -59,6 +61,8 @@ irb_status irb_seq_stream_init(irb_seq_stream *s, double gap, irb_error *err)
 irb_status irb_seq_stream_next(irb_seq_stream *s, const char *camera, int has_time, irb_time t, int *starts,
                                irb_error *err)
 {
+    if (!s || !starts)
+        return irb_fail(err, IRB_INVALID_ARG, "sequences: NULL stream or result");
     camera = str_or_empty(camera);
     int same_cam = s->camera && strcmp(s->camera, camera) == 0;
     *starts = !(same_cam && has_time && s->prev_timed && irb_time_diff(s->prev, t) <= s->gap);
@@ -79,7 +83,7 @@ irb_status irb_seq_stream_next(irb_seq_stream *s, const char *camera, int has_ti
     return IRB_OK;
 }
 
-const char *irb_seq_stream_name(const irb_seq_stream *s) { return s->name; }
+const char *irb_seq_stream_name(const irb_seq_stream *s) { return s ? s->name : ""; }
 
 void irb_seq_stream_release(irb_seq_stream *s)
 {
@@ -160,6 +164,7 @@ irb_status irb_sequences_assign(const irb_seq_item *items, size_t n, const irb_s
     if (!out || (n && !items))
         return irb_fail(err, IRB_INVALID_ARG, "irb_sequences_assign: NULL argument");
     memset(out, 0, sizeof *out);
+    IRB_TRY(irb_check_rows(n, 1, sizeof *items, "sequences", err));
     double gap = opts ? opts->gap : IRB_SEQ_GAP_DEFAULT;
     if (!(gap >= 0))
         return irb_fail(err, IRB_INVALID_ARG, "sequences: the gap must be a number >= 0 seconds, got %g", gap);

@@ -123,18 +123,21 @@ bad:
                     text);
 }
 
-double irb_time_diff(irb_time a, irb_time b) { return (double)(b.seconds - a.seconds) + (b.frac - a.frac); }
+/* In doubles: b.seconds - a.seconds overflows int64 for times 2^63 s apart (exact below 2^53 s). */
+double irb_time_diff(irb_time a, irb_time b) { return ((double)b.seconds - (double)a.seconds) + (b.frac - a.frac); }
 
 char *irb_time_format(irb_time t, char *buf, size_t size)
 {
-    int64_t days = t.seconds >= 0 ? t.seconds / 86400 : -((-t.seconds + 86399) / 86400);
-    int64_t sod = t.seconds - days * 86400;
+    /* floor division without negating (-INT64_MIN overflows) */
+    int64_t days = t.seconds / 86400, sod = t.seconds % 86400;
+    if (sod < 0)
+        days--, sod += 86400;
     int64_t y;
     int m, d;
     civil_from_days(days, &y, &m, &d);
     int n = snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)y, m, d, (int)(sod / 3600),
                      (int)(sod / 60 % 60), (int)(sod % 60));
-    if (t.frac > 0 && n > 0 && (size_t)n < size) {
+    if (t.frac > 0 && t.frac < 1 && n > 0 && (size_t)n < size) {
         long us = lround(t.frac * 1e6);
         if (us > 999999)
             us = 999999;
