@@ -550,7 +550,7 @@ static irb_status wipe(irb_store *st, irb_error *err)
 }
 
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,
-                                  irb_error *err)
+                                  int *which, irb_error *err)
 {
     char *have = NULL;
     IRB_TRY(get_kv(st, "params", keys[0], &have, err));
@@ -565,6 +565,8 @@ irb_status irb_store_check_params(irb_store *st, const char *const *keys, const 
                                         "use the same options to resume, or --restart to discard it",
                                         st->dir, keys[i], have ? have : "(none)", values[i]);
                 irb_free(have);
+                if (which)
+                    *which = i;
                 return s;
             }
             irb_free(have);
