@@ -449,7 +449,9 @@ int mpi_classify(int argc, char **argv)
 {
     run r = {0};
     irb_classify_opts_default(&r.o);
+    parse_silent(1);
     int rc = parse(argc, argv, &r.o, &r.quiet);
+    parse_silent(0);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     snprintf(r.parts, sizeof r.parts, "%s/mpi-parts", r.o.out_dir);

@@ -230,7 +230,9 @@ static void cleanup(run *r)
 int mpi_featurize(int argc, char **argv)
 {
     run r = {0};
+    parse_silent(1);
     int rc = featurize_parse(argc, argv, CMD, usage, &r.o);
+    parse_silent(0);
     if (rc <= 0)
         return rc == 0 ? CLI_OK : CLI_USAGE;
     snprintf(r.parts, sizeof r.parts, "%s.parts", r.o.out);

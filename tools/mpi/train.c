@@ -34,8 +34,17 @@ static int merge_copies(train_job *j)
 int mpi_train(int argc, char **argv)
 {
     cli_quiet = comm_rank() != 0; /* every rank parses and joins alike: rank 0 speaks for all */
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9)) { /* irbis train's first form */
+            cli_error(CMD, "--images: irbis-mpi train trains a classifier on a feature set (irbis-mpi train "
+                           "FEATURES_BASE --labels LABELS.csv -o MODEL.irbis); a pipeline on labelled images is "
+                           "trained by `irbis train --images` in one process");
+            return CLI_USAGE;
+        }
     train_opts o;
+    parse_silent(1);
     int rc = train_parse(argc, argv, CMD, &o);
+    parse_silent(0);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     train_job j = {0};
