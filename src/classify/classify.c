@@ -528,13 +528,15 @@ static void differ_files(differ *d, int model, const char *have, const char *wan
     snprintf(d->keep, sizeof d->keep, "give the %s of that run", model ? "model" : what);
 }
 
-/* The options recorded as numbers ("%.17g"; "" when off). */
+/* The options recorded as numbers ("%.17g"; "" when off or the default). */
 static const struct {
     const char *key, *option, *off; /* off: what an unset value says */
-} NUMBERS[] = {{"sequence_gap", "--gap", NULL},
-               {"threshold", "--threshold", NULL},
-               {"min_confidence", "--min-confidence", "0"},
-               {"novelty_threshold", "--novelty-threshold", "0"}};
+    const char *unset;              /* what this run's option may be when not given */
+} NUMBERS[] = {{"sequence_gap", "--gap", NULL, ""},
+               {"threshold", "--threshold", NULL, ""},
+               {"min_confidence", "--min-confidence", "0", " (given, or the pipeline's default)"},
+               {"novelty_threshold", "--novelty-threshold", "0", " (given, or the pipeline's default)"},
+               {"camera_depth", "--camera-depth", "0", ""}};
 
 /* v as the fewest digits that read back as the recorded value (so an option given so resumes). */
 static void number(const char *v, const char *off, char *buf, size_t size)
@@ -565,8 +567,7 @@ static int differ_key(differ *d, const char *key, const char *have, const char *
             char a[64], b[64];
             number(have, NUMBERS[i].off, a, sizeof a), number(want, NUMBERS[i].off, b, sizeof b);
             snprintf(d->was, sizeof d->was, "with %s %s", NUMBERS[i].option, a);
-            snprintf(d->now, sizeof d->now, "has %s %s%s", NUMBERS[i].option, b,
-                     NUMBERS[i].off ? " (given, or the pipeline's default)" : "");
+            snprintf(d->now, sizeof d->now, "has %s %s%s", NUMBERS[i].option, b, NUMBERS[i].unset);
             snprintf(d->keep, sizeof d->keep, "use %s %s", NUMBERS[i].option, a);
             return 1;
         }
@@ -593,7 +594,9 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
                                 const irb_cls_sources *src, int nc, const char *const *classes, irb_error *err)
 {
     IRB_TRY(upgrade_survey_param(st, survey, o->survey_moved && !o->restart, err));
-    char gap[64], thr[64], minc[64] = "", nov[64] = "", cls[4096] = "";
+    char gap[64], thr[64], minc[64] = "", nov[64] = "", depth[32] = "", cls[4096] = "";
+    if (o->camera_depth > 0) /* the folder: "" (stores of earlier versions were made so) */
+        snprintf(depth, sizeof depth, "%d", o->camera_depth);
     if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
         snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
     if (o->novelty_threshold > 0)
@@ -604,14 +607,15 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
         size_t l = strlen(cls);
         snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
     }
-    const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap",     "positive", "threshold", "classes",
-                          "survey",       "min_confidence",    "novelty_threshold"};
+    const char *keys[] = {"model_sha256",      "classifier_sha256", "sequence_gap", "positive",
+                          "threshold",         "classes",           "survey",       "min_confidence",
+                          "novelty_threshold", "camera_depth"};
     const char *vals[] = {
-        src->model_id, src->classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
+        src->model_id, src->classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov, depth};
     if (o->restart) /* what the run being discarded wrote, while the store still names its images */
         IRB_TRY(irb_outputs_prune(st, err));
     int which = -1;
-    irb_status s = irb_store_check_params(st, keys, vals, 9, o->restart, &which, err);
+    irb_status s = irb_store_check_params(st, keys, vals, (int)(sizeof keys / sizeof *keys), o->restart, &which, err);
     if (s == IRB_MISMATCH && which >= 0)
         explain_mismatch(st, o, src, keys[which], vals[which], err);
     if (s == IRB_MISMATCH && strstr(err->message, " with survey = '")) /* the way on, not only over */

@@ -8,7 +8,10 @@ same for another pipeline, another --gap or --min-confidence (as internal key na
 numbers). Now: 'this folder was classified at int8; this run is fp32: add --restart ..., or use
 --precision int8 to resume it', both ways round; another pipeline names the file of this run and
 the files of the recorded one; an option names its flag and both values. The advice works: the
-run with the option it names resumes (every image done by the earlier run). --precision int8 on a
+run with the option it names resumes (every image done by the earlier run). --camera-depth was
+not recorded at all: a resume with another depth kept the cameras and sequences of the first
+(predictions.csv unlike a fresh run's, nothing said); it is a parameter of the run now (a store
+without it, of an earlier version, was made at the default and resumes so). --precision int8 on a
 classifier of `irbis train FEATURES` said 'no int8 calibration table for input size 0'; now it
 says what the file is and what int8 needs.
 
@@ -17,6 +20,7 @@ A tiny int8 pipeline (RN2, 24 MLWIC frames, --precision int8) and another one (-
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -89,9 +93,15 @@ def words(tool, classify, p8, other):
     r = classify(p8, out8, *(advice.group(1).split() if advice else []))
     check(advice and r.returncode == 0 and '6 done by an earlier run' in r.stderr,
           '%s: %s resumes as the message said (exit %d)' % (tool, advice.group(1) if advice else '?', r.returncode))
+    refused('%s: another --camera-depth' % tool, classify(p8, out8, '--camera-depth', '1'),
+            'classified with --camera-depth 0; this run has --camera-depth 1', 'use --camera-depth 0 to resume')
     refused('%s: --positive' % tool, classify(p8, out8, '--positive', 'human'),
             'classified without --positive; this run has --positive human', 'leave out --positive')
-    # the advice works
+    # the advice works; a store of an earlier version (no camera_depth) resumes at the default
+    db = sqlite3.connect(os.path.join(out8, 'irbis.sqlite'))
+    db.execute("DELETE FROM params WHERE key = 'camera_depth'")
+    db.commit()
+    db.close()
     for out, extra in ((out8, ['--precision', 'int8']), (out32, ['--precision', 'fp32'])):
         r = classify(p8, out, *extra)
         check(r.returncode == 0 and '6 done by an earlier run' in r.stderr,
