@@ -16,6 +16,8 @@ compare).
   changed (a camera added, an image removed, one replaced by another picture, a camera renamed),
   the command again: the outputs of one process run, the survey changed, run again (thumbnails
   too: test_resume_changes has the stale thumbnail this found).
+- irbis-mpi featurize killed, then images swapped and replaced in cameras whose parts were
+  committed: the feature set of irbis featurize (it failed for ever, or kept the old rows).
 - A full disk (a small tmpfs, when it can be mounted: needs root): exit 3 with the cause, also
   when a rank's part cannot be written; enlarged, the same command completes to the same outputs.
 - A read-only OUT (a read-only bind mount in a private mount namespace, as root): exit 3, one
@@ -138,6 +140,39 @@ def change(survey):
               os.path.join(survey, 'uruguay_curso_camtrapR/edita/camara2b'))
 
 
+def featurize_changed(mpirun):
+    """irbis-mpi featurize killed, then one image of a camera with a committed part swapped for
+    another file (the camera's count kept) and one replaced by another picture: the part was
+    taken as it was (exit 3 for ever: 'part of camera ... has X where Y was expected'; or the old
+    picture's rows). Now both parts are computed again: irbis featurize's feature set."""
+    sv = T.make_survey(os.path.join(TMP, 'fsurvey'), per_camera=40)
+    out, fresh = os.path.join(TMP, 'feats'), os.path.join(TMP, 'feats_fresh')
+    cmd = [mpirun, '--allow-run-as-root', '--oversubscribe', '-np', '3', MPI_BIN, 'featurize', '--model',
+           T.F.MODEL, '--threads', '1', '-o', out, sv]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t0 = time.time()
+    while p.poll() is None and time.time() - t0 < 120 and len(glob.glob(out + '.parts/*.part')) < 3:
+        time.sleep(0.01)
+    p.send_signal(signal.SIGKILL)  # mpirun: its ranks die with it
+    p.wait()
+    done = sorted(glob.glob(out + '.parts/*.part'))
+    cams = [c for c in T.CAMERAS if any((sv + '/' + c).encode() in open(f, 'rb').read() for f in done)]
+    check(len(cams) >= 2, 'featurize killed with committed parts of cameras %s' % cams)
+    a, b = (os.path.join(sv, c) for c in cams[:2])
+    os.remove(os.path.join(a, sorted(os.listdir(a))[0]))  # one swapped for another file
+    os.symlink(sorted(glob.glob(os.path.join(CT, 'hannaboe_smallmammal', '**', '*.JPG'), recursive=True))[0],
+               os.path.join(a, 'zzz.JPG'))
+    victim = os.path.join(b, sorted(os.listdir(b))[-1])  # one replaced by another picture
+    os.remove(victim)
+    os.symlink(sorted(glob.glob(os.path.join(CT, 'speciesnet_testdata', '*.jpg')))[0], victim)
+    r = run(cmd)
+    run([BIN, 'featurize', '--model', T.F.MODEL, '-o', fresh, sv])
+    same = all(os.path.exists(out + e) and open(out + e, 'rb').read() == open(fresh + e, 'rb').read()
+               for e in ('.npy', '.csv', '.json'))
+    check(r.returncode == 1 and same, 'featurize after a kill and changed images: irbis featurize\'s feature set '
+          '(exit %d: %s)' % (r.returncode, said(r)[-300:]))
+
+
 def full_disk(R, survey, ref):
     mnt = os.path.join(TMP, 'mnt')
     os.makedirs(mnt, exist_ok=True)
@@ -234,6 +269,8 @@ def main():
           'no longer in the survey' in said(r), 'the changed survey: the same command completes, saying what '
           'changed (exit %d: %s)' % (r.returncode, said(r)[-400:]))
     T.compare(ref, out, 'killed, survey changed, run again')
+
+    featurize_changed(mpirun)
 
     ref = os.path.join(TMP, 'fresh_ref')
     R.one(big, ref)
