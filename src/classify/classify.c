@@ -567,11 +567,121 @@ static irb_status upgrade_survey_param(irb_store *st, const char *canon, int mov
     return s;
 }
 
-static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *survey, const char *model_id,
-                                const char *classifier_id, int nc, const char *const *classes, irb_error *err)
+/* ---- a run that cannot resume: what differs, in words ------------------------------------- */
+
+/* What the recorded run did (was), what this run does (now) and what resumes it (keep), e.g.
+ * "at fp32" / "is int8" / "use --precision fp32". */
+typedef struct differ {
+    char was[640], now[640], keep[640];
+} differ;
+
+/* The first 12 hex digits of a model or classifier id (its "+precision" cut). */
+static int sha_len(const char *id)
+{
+    int n = (int)strcspn(id, "+");
+    return n < 12 ? n : 12;
+}
+
+/* The precision a classifier id names ("SHA+int8"), else the file's own. */
+static const char *id_precision(const char *id, const char *own)
+{
+    const char *plus = strchr(id, '+');
+    return plus ? plus + 1 : own ? own : "the file's own precision";
+}
+
+/* model_sha256 / classifier_sha256: another file, or the same pipeline at another precision.
+ * by: the recorded run's "classified by" (its files' names), or NULL. */
+static void differ_files(differ *d, int model, const char *have, const char *want, const irb_classify_opts *o,
+                         const irb_cls_sources *src, const char *by)
+{
+    size_t n = strcspn(want, "+");
+    if (!model && n == strcspn(have, "+") && !strncmp(have, want, n)) {
+        const char *p = id_precision(have, src->file_precision), *q = id_precision(want, src->file_precision);
+        snprintf(d->was, sizeof d->was, "at %s", p);
+        snprintf(d->now, sizeof d->now, "is %s", q);
+        snprintf(d->keep, sizeof d->keep, "use --precision %s", p);
+        return;
+    }
+    const char *what = model ? "CNN model" : o->pipeline_path ? "pipeline" : "classifier";
+    const char *file = model ? o->model_path : o->pipeline_path ? o->pipeline_path : o->classifier_path;
+    snprintf(d->was, sizeof d->was, "with another %s (sha256 %.*s...%s%.300s)", what, sha_len(have), have,
+             by ? ", by " : "", by ? by : "");
+    if (file)
+        snprintf(d->now, sizeof d->now, "has the %s %.300s (sha256 %.*s...)", what, file, sha_len(want), want);
+    else /* a pipeline's model, found beside it */
+        snprintf(d->now, sizeof d->now, "has a %s with sha256 %.*s...", what, sha_len(want), want);
+    snprintf(d->keep, sizeof d->keep, "give the %s of that run", model ? "model" : what);
+}
+
+/* The options recorded as numbers ("%.17g"; "" when off or the default). */
+static const struct {
+    const char *key, *option, *off; /* off: what an unset value says */
+    const char *unset;              /* what this run's option may be when not given */
+} NUMBERS[] = {{"sequence_gap", "--gap", NULL, ""},
+               {"threshold", "--threshold", NULL, ""},
+               {"min_confidence", "--min-confidence", "0", " (given, or the pipeline's default)"},
+               {"novelty_threshold", "--novelty-threshold", "0", " (given, or the pipeline's default)"},
+               {"camera_depth", "--camera-depth", "0", ""}};
+
+/* v as the fewest digits that read back as the recorded value (so an option given so resumes). */
+static void number(const char *v, const char *off, char *buf, size_t size)
+{
+    double x = strtod(v, NULL);
+    for (int digits = 1; v[0] && digits <= 17; digits++)
+        if (snprintf(buf, size, "%.*g", digits, x) > 0 && strtod(buf, NULL) == x && (!strchr(buf, 'e') || digits > 16))
+            return;
+    snprintf(buf, size, "%s", v[0] ? v : off ? off : "?");
+}
+
+/* Fills d for key; 0 when the key has no words here (the generic message stays). */
+static int differ_key(differ *d, const char *key, const char *have, const char *want, const irb_classify_opts *o,
+                      const irb_cls_sources *src, const char *by)
+{
+    if (!strcmp(key, "model_sha256") || !strcmp(key, "classifier_sha256")) {
+        differ_files(d, key[0] == 'm', have, want, o, src, by);
+        return 1;
+    }
+    if (!strcmp(key, "positive")) {
+        snprintf(d->was, sizeof d->was, "%s%.300s", have[0] ? "with --positive " : "without --positive", have);
+        snprintf(d->now, sizeof d->now, "%s%.300s", want[0] ? "has --positive " : "has no --positive", want);
+        snprintf(d->keep, sizeof d->keep, "%s%.300s", have[0] ? "use --positive " : "leave out --positive", have);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof NUMBERS / sizeof *NUMBERS; i++)
+        if (!strcmp(key, NUMBERS[i].key)) {
+            char a[64], b[64];
+            number(have, NUMBERS[i].off, a, sizeof a), number(want, NUMBERS[i].off, b, sizeof b);
+            snprintf(d->was, sizeof d->was, "with %s %s", NUMBERS[i].option, a);
+            snprintf(d->now, sizeof d->now, "has %s %s%s", NUMBERS[i].option, b, NUMBERS[i].unset);
+            snprintf(d->keep, sizeof d->keep, "use %s %s", NUMBERS[i].option, a);
+            return 1;
+        }
+    return 0;
+}
+
+/* Rewords the IRB_MISMATCH of irb_store_check_params on key (this run's value: want). */
+static void explain_mismatch(irb_store *st, const irb_classify_opts *o, const irb_cls_sources *src, const char *key,
+                             const char *want, irb_error *err)
+{
+    char *have = NULL, *by = NULL;
+    differ d;
+    if (irb_store_get_param(st, key, &have, NULL) == IRB_OK && have &&
+        irb_store_get_state(st, "out.classified_by", &by, NULL) == IRB_OK && /* by: NULL before a run's end */
+        differ_key(&d, key, have, want, o, src, by))
+        irb_fail(err, IRB_MISMATCH,
+                 "%s: this folder was classified %s; this run %s: add --restart to discard those results and "
+                 "classify again, or %s to resume it",
+                 o->out_dir, d.was, d.now, d.keep);
+    irb_free(have), irb_free(by);
+}
+
+static irb_status record_params(irb_store *st, const irb_classify_opts *o, const char *survey,
+                                const irb_cls_sources *src, int nc, const char *const *classes, irb_error *err)
 {
     IRB_TRY(upgrade_survey_param(st, survey, o->survey_moved && !o->restart, err));
-    char gap[64], thr[64], minc[64] = "", nov[64] = "", cls[4096] = "";
+    char gap[64], thr[64], minc[64] = "", nov[64] = "", depth[32] = "", cls[4096] = "";
+    if (o->camera_depth > 0) /* the folder: "" (stores of earlier versions were made so) */
+        snprintf(depth, sizeof depth, "%d", o->camera_depth);
     if (o->min_confidence > 0) /* unset: "" (so stores of earlier versions resume) */
         snprintf(minc, sizeof minc, "%.17g", o->min_confidence);
     if (o->novelty_threshold > 0)
@@ -582,12 +692,17 @@ static irb_status record_params(irb_store *st, const irb_classify_opts *o, const
         size_t l = strlen(cls);
         snprintf(cls + l, sizeof cls - l, "%s%s", k ? "," : "", classes[k]);
     }
-    const char *keys[] = {"model_sha256", "classifier_sha256", "sequence_gap",     "positive", "threshold", "classes",
-                          "survey",       "min_confidence",    "novelty_threshold"};
-    const char *vals[] = {model_id, classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov};
+    const char *keys[] = {"model_sha256",      "classifier_sha256", "sequence_gap", "positive",
+                          "threshold",         "classes",           "survey",       "min_confidence",
+                          "novelty_threshold", "camera_depth"};
+    const char *vals[] = {
+        src->model_id, src->classifier_id, gap, o->positive ? o->positive : "", thr, cls, survey, minc, nov, depth};
     if (o->restart) /* what the run being discarded wrote, while the store still names its images */
         IRB_TRY(irb_outputs_prune(st, err));
-    irb_status s = irb_store_check_params(st, keys, vals, 9, o->restart, err);
+    int which = -1;
+    irb_status s = irb_store_check_params(st, keys, vals, (int)(sizeof keys / sizeof *keys), o->restart, &which, err);
+    if (s == IRB_MISMATCH && which >= 0)
+        explain_mismatch(st, o, src, keys[which], vals[which], err);
     if (s == IRB_MISMATCH && strstr(err->message, " with survey = '")) /* the way on, not only over */
         irb_error_append(err, " (when the same survey's folder moved, e.g. its drive is mounted elsewhere: "
                               "--survey-moved)");
@@ -640,7 +755,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     IRB_TRY(open);
     irb_status s = recall_camtrapdp(&r, err);
     if (s == IRB_OK)
-        s = record_params(r.st, o, survey, src->model_id, src->classifier_id, n_classes, classes, err);
+        s = record_params(r.st, o, survey, src, n_classes, classes, err);
     if (s == IRB_OK && o->sort == IRB_SORT_HARDLINK)
         s = check_hardlink(survey, o->out_dir, err);
     irb_scan_tally tally = {0};

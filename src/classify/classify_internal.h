@@ -100,8 +100,10 @@ typedef struct irb_cls_sources {
     irb_cls_make_engine make_engine;
     irb_status (*plan)(void *user, irb_store *st, irb_error *err); /* or NULL */
     void *user;
-    int has_novelty; /* the engine scores novelty (a pipeline with a novelty model) */
-    int neighbours;  /* the engine reads each image's neighbours (a motion part) */
+    const char *file_precision; /* the precision the pipeline or classifier was trained at (its
+                                 * classifier_id has "+PRECISION" when run at another), or NULL */
+    int has_novelty;            /* the engine scores novelty (a pipeline with a novelty model) */
+    int neighbours;             /* the engine reads each image's neighbours (a motion part) */
 } irb_cls_sources;
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
@@ -166,10 +168,11 @@ const char *irb_store_dir(const irb_store *st);
 int irb_store_has_path(irb_store *st, const char *path);
 
 /* Compares the recorded parameters with keys/values (n pairs). No recorded run: records them.
- * Different: IRB_MISMATCH naming the first difference, unless restart, which wipes the store
- * (and OUT/sorted, OUT/thumbs) and records the new ones. */
+ * Different: IRB_MISMATCH naming the first difference (its index in *which when which is not
+ * NULL), unless restart, which wipes the store (and OUT/sorted, OUT/thumbs) and records the new
+ * ones. */
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,
-                                  irb_error *err);
+                                  int *which, irb_error *err);
 /* One recorded parameter (*value a copy the caller frees with irb_free, NULL when unset), and
  * overwriting one (e.g. a legacy spelling of the same value). */
 irb_status irb_store_get_param(irb_store *st, const char *key, char **value, irb_error *err);

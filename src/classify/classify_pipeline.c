@@ -509,6 +509,12 @@ static irb_status run_precision(pipe_engine *c, irb_error *err)
         size_t l = strlen(c->pipe_sha);
         snprintf(c->pipe_sha + l, sizeof c->pipe_sha - l, "+%s", irb_precision_name(c->precision));
     }
+    if (c->precision == IRB_PRECISION_INT8 && p->version == 1) /* its size reads 0: say what the file is */
+        return irb_fail(err, IRB_INVALID_ARG,
+                        "%s is a classifier of irbis train FEATURES, which has no int8 calibration table: int8 "
+                        "needs a pipeline trained with --precision int8 (irbis train --images); use --precision "
+                        "fp32 or bf16 with this file",
+                        c->file);
     for (int k = 0; c->precision == IRB_PRECISION_INT8 && k < p->n_parts; k++)
         for (int j = 0; j < p->parts[k].n_inputs; j++)
             if (!irb_pipeline_calib(p, p->parts[k].sizes[j])) /* docs/int8.md: tables are made at training */
@@ -578,6 +584,7 @@ void irb_cls_real_ids(const irb_cls_real *c, irb_cls_sources *src)
     src->n_classes = c->p->n_classes;
     src->classes = (const char *const *)c->p->classes;
     src->classified_by = c->classified_by;
+    src->file_precision = irb_precision_name(c->p->precision);
     src->has_novelty = c->p->novelty != NULL;
     src->neighbours = irb_cls_real_neighbours(c);
 }

@@ -576,7 +576,7 @@ static irb_status wipe(irb_store *st, irb_error *err)
 }
 
 irb_status irb_store_check_params(irb_store *st, const char *const *keys, const char *const *values, int n, int restart,
-                                  irb_error *err)
+                                  int *which, irb_error *err)
 {
     char *have = NULL;
     IRB_TRY(get_kv(st, "params", keys[0], &have, err));
@@ -591,6 +591,8 @@ irb_status irb_store_check_params(irb_store *st, const char *const *keys, const 
                                         "use the same options to resume, or --restart to discard it",
                                         st->dir, keys[i], have ? have : "(none)", values[i]);
                 irb_free(have);
+                if (which)
+                    *which = i;
                 return s;
             }
             irb_free(have);
@@ -620,6 +622,20 @@ int irb_cls_parse_time(const char *t, int64_t *sec, double *frac)
     *sec = tm.seconds;
     *frac = tm.frac;
     return 1;
+}
+
+/* Removes the thumbnail of an image row that goes (OUT/thumbs/ID.jpg): a thumbnail there is
+ * used as it is, and the id comes back for the next new row when it was the largest (SQLite's
+ * max + 1), so a picture changed at its path (deleted and added again) showed the old one in the
+ * report and the review. Best effort: a missing thumbnail is made again. */
+static void drop_thumb(irb_store *st, int64_t id)
+{
+    char name[32], *dir = irb_path_join(st->dir, IRB_OUT_THUMBS);
+    irb_out_thumb_name(id, name, sizeof name);
+    char *p = dir ? irb_path_join(dir, name) : NULL;
+    if (p)
+        unlink(p);
+    irb_free(dir), irb_free(p);
 }
 
 irb_status irb_store_scan_begin(irb_store *st, irb_error *err) { return exec(st, "UPDATE images SET seen = 0", err); }
@@ -715,6 +731,7 @@ static irb_status keep_or_drop(irb_store *st, const irb_cls_row *row, irb_scan_t
         IRB_TRY(exec(st, rsql, err));
         note_first(t->first_review_retired, sizeof t->first_review_retired, ++t->reviews_retired, row->path);
     }
+    drop_thumb(st, id);
     char sql[224];
     snprintf(
         sql, sizeof sql,
@@ -839,6 +856,11 @@ irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
         snprintf(t->first_dropped, sizeof t->first_dropped, "%s", (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     IRB_TRY(follow_reviews(st, t, err));
+    if (sqlite3_prepare_v2(st->db, "SELECT id FROM images WHERE seen = -1", -1, &q, NULL) != SQLITE_OK)
+        return irb_store_fail(st, err, "prepare");
+    while (sqlite3_step(q) == SQLITE_ROW)
+        drop_thumb(st, sqlite3_column_int64(q, 0));
+    sqlite3_finalize(q);
     return exec(st,
                 TO_FORMER "seen = -1 AND " KNOWN ";"
                           " INSERT OR IGNORE INTO gone(path) SELECT path FROM images WHERE seen = -1 AND state = 1;"

@@ -355,7 +355,8 @@ static void test_full_run(const char *out)
 
     /* different parameters are refused, --restart accepts them */
     s = run(&f, out, 30, 0, &sum, &err);
-    CHECK(s == IRB_MISMATCH && strstr(err.message, "sequence_gap") && strstr(err.message, "--restart"),
+    CHECK(s == IRB_MISMATCH && strstr(err.message, "classified with --gap 60; this run has --gap 30") &&
+              strstr(err.message, "--restart"),
           "gap change refused: %s", err.message);
     s = run(&f, out, 30, 1, &sum, &err);
     CHECK(s == IRB_OK && sum.resumed == 0 && sum.images == f.n, "restart: %s", err.message);

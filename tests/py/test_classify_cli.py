@@ -136,7 +136,7 @@ def main():
 
     # 4. other parameters refused until --restart; a same-parameter rerun changes nothing
     r = F.classify(fx, ref, '--gap', '30')
-    check(r.returncode == 3 and 'sequence_gap' in r.stderr and '--restart' in r.stderr,
+    check(r.returncode == 3 and 'with --gap 60; this run has --gap 30' in r.stderr and '--restart' in r.stderr,
           'gap change: exit %d %s' % (r.returncode, r.stderr))
     r = F.classify(fx, ref, check=1)
     check(key(F.read_predictions(ref)) == key(ref_rows), 'rerun changed predictions')

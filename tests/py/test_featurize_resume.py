@@ -5,7 +5,11 @@ SIGKILLed after its second segment is committed. Started again with the same com
 replays the committed segments (it says how many images it took from them), computes the
 rest, prints every per-file message of an uninterrupted run in the same order, exits 1 (the
 two bad files) and writes .npy/.csv/.json byte-identical to an uninterrupted run's; the parts
-folder is gone afterwards. A rerun with other options (no --flip) reuses nothing."""
+folder is gone afterwards. A rerun with other options (no --flip) reuses nothing.
+An input replaced by another picture after its segment was committed (a link pointed elsewhere):
+the segment was replayed with the old picture's rows; now a segment whose images changed since
+(inode change time, the link's own too) is computed again, so the feature set equals a fresh run's
+(parts.c part_current, shared with irbis-mpi featurize: test_mpi_hostile)."""
 import glob
 import os
 import shutil
@@ -79,7 +83,38 @@ def main():
     r = subprocess.run(cmd(out), capture_output=True, text=True, env=env, timeout=300)
     check(r.returncode == 1 and 'taken from' not in r.stderr,
           'a run with other options (no --flip) reuses no segment (exit %d)' % r.returncode)
+    changed_input(env)
     finish()
+
+
+def changed_input(env):
+    """80 links (2 segments); killed after the first; its 5th link pointed at another picture."""
+    d = os.path.join(TMP, 'links')
+    os.makedirs(d)
+    for f in sorted(os.listdir(IMAGES))[:80]:
+        os.symlink(os.path.join(IMAGES, f), os.path.join(d, f))
+
+    def cmd(out):
+        return [BIN, 'featurize', '--model', MODEL, '--cut', '2', '--threads', '1', '-o', out, d]
+    out, fresh = os.path.join(TMP, 'changed'), os.path.join(TMP, 'changed_fresh')
+    p = subprocess.Popen(cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    t0 = time.monotonic()
+    while p.poll() is None and not glob.glob(os.path.join(out + '.parts', '*.part')) and time.monotonic() - t0 < 300:
+        time.sleep(0.01)
+    killed = p.poll() is None
+    if killed:
+        p.send_signal(signal.SIGKILL)
+    p.wait()
+    fifth = os.path.join(d, sorted(os.listdir(d))[4])
+    os.remove(fifth)
+    os.symlink(os.path.join(IMAGES, sorted(os.listdir(IMAGES))[200]), fifth)
+    r = subprocess.run(cmd(out), capture_output=True, text=True, env=env, timeout=300)
+    subprocess.run(cmd(fresh), capture_output=True, env=env, timeout=300)
+    same = all(os.path.exists(out + e) and open(out + e, 'rb').read() == open(fresh + e, 'rb').read()
+               for e in ('.npy', '.csv', '.json'))
+    check(killed and r.returncode == 0 and 'taken from' not in r.stderr and same,
+          'a link changed after its segment was committed: the segment computed again, the feature set a fresh '
+          'run\'s (killed %s, exit %d, %s)' % (killed, r.returncode, r.stderr.strip()[-200:]))
 
 
 if __name__ == '__main__':

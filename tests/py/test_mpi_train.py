@@ -8,6 +8,11 @@ model, a balanced binary one (--classes) and a different C; train accuracy lines
 Without --C both choose C by grouped cross-validation (--cv, --group-column, --negative as
 irbis train): the same C, the same held-out log-loss per candidate (within 1e-4 relative), the
 same probabilities. Fewer groups than folds is the same error as irbis train's.
+A feature set holding every picture twice (a card copied into two camera folders, the copies on
+different ranks): irbis train merges the copies' CV groups (train_merge_copies); irbis-mpi train
+merged nothing (each rank holds part of the rows), so its folds held out pictures it trained on
+and it chose C=100 where irbis train chose 1e-4. Now the same warning, groups, folds, C and
+probabilities.
 Skips (exit 0) when mpirun or irbis-mpi is absent.
 """
 import csv
@@ -114,7 +119,49 @@ def main():
           "fewer groups than folds: exit %d like irbis train (%d), its message once: %r %r"
           % (r.returncode, r1.returncode, msg[:1], r.stderr[-300:]))
 
+    copies(mpirun)
     finish()
+
+
+def copies(mpirun):
+    """23 pictures featurized twice, under camA/ and camB/ (each copy its own sequence), labels at
+    random: only folds that hold out a picture its copy trained on reward a large C."""
+    rng = np.random.default_rng(3)
+    pics = rng.normal(size=(23, 16))
+    species = rng.permutation((["empty", "deer"] * 12)[:23])
+    feats, labels = os.path.join(TMP, "copies"), os.path.join(TMP, "copies_labels.csv")
+    paths, rows = [], []
+    for cam, t0 in (("camA", 0), ("camB", 300)):
+        for i in range(23):
+            paths.append("/survey/%s/IMG_%04d.JPG" % (cam, i))
+            t = 600 * i + t0
+            rows.append([paths[-1], species[i], cam, "2024-05-01T%02d:%02d:%02d" % (t // 3600, t // 60 % 60, t % 60)])
+    write_features(feats, np.concatenate([pics, pics]), paths)
+    with open(labels, "w", newline="") as f:
+        csv.writer(f).writerows([["path", "label", "camera", "timestamp"]] + rows)
+    single = os.path.join(TMP, "copies1.irbis")
+    r1 = run([BIN, "train", feats, "--labels", labels, "--cv", "5", "-o", single])
+    warn = [l for l in r1.stderr.splitlines() if "same values as a row of another CV group" in l]
+    groups = re.findall(r"cv groups: .*", r1.stdout)
+    check(r1.returncode == 0 and warn and groups == ["cv groups: 23 sequences (camera and time), 5 folds"],
+          "copies: irbis train merges their groups (%s %s)" % (groups, r1.stderr[-300:]))
+    p1 = predict(single, feats, os.path.join(TMP, "c1.csv"))
+    for np_ in (2, 3):
+        model = os.path.join(TMP, "copies%d.irbis" % np_)
+        r = mpi(mpirun, np_, "train", feats, "--labels", labels, "--cv", "5", "-o", model)
+        check(r.returncode == 0 and warn and r.stderr.count(warn[0]) == 1 and re.findall(r"cv groups: .*", r.stdout)
+              == groups, "copies np %d: irbis-mpi train merges the same groups, says it once (%s; %s)"
+              % (np_, re.findall(r"cv groups: .*", r.stdout), r.stderr[-300:]))
+        a, b = cv_table(r1.stdout), cv_table(r.stdout)
+        same = len(a) == len(b) == 13 and all(x[0] == z[0] and (x[1] is None) == (z[1] is None) and
+                                              (x[1] is None or abs(x[1] - z[1]) <= 1e-3 * abs(x[1]))
+                                              for x, z in zip(a, b))
+        check(same and chosen(r.stdout) == chosen(r1.stdout) is not None,
+              "copies np %d: the same CV estimate and C as irbis train (%s vs %s)" % (np_, chosen(r.stdout),
+                                                                                     chosen(r1.stdout)))
+        p = predict(model, feats, os.path.join(TMP, "c%d.csv" % np_))
+        err = float(np.abs(p - p1).max()) if p is not None and p1 is not None and p.shape == p1.shape else 1
+        check(err <= 1e-5, "copies np %d: the classifier's probabilities equal irbis train's (%.2e)" % (np_, err))
 
 
 if __name__ == "__main__":

@@ -243,7 +243,7 @@ def main():
     check(r.returncode == 0 and 'novelty' not in rows[0] and all(x['label'] != 'uncertain' for x in rows),
           'overridden to 0: no novelty columns, no uncertain label')
     r = run(['classify', '--pipeline', pipe, survey, '-o', out, '--quiet', '--novelty-threshold', '0.5'], ok=(3,))
-    check(r.returncode == 3 and 'novelty_threshold' in r.stderr, 'another threshold on the same OUT/ needs --restart')
+    check(r.returncode == 3 and 'this run has --novelty-threshold 0.5' in r.stderr, 'another threshold on the same OUT/ needs --restart')
 
     # an earlier pipeline (no section): loads, classifies with neither
     old = os.path.join(TMP, 'old.irbis')

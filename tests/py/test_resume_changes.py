@@ -19,7 +19,12 @@ time are stored and compared by the next scan:
   - the survey's folder moved (its drive mounted elsewhere): refused saying --survey-moved, which
     then goes on with every image kept;
   - an EXIF time edited in place with the file's size and time kept (a camera clock put right):
-    the image is classified again with its new time (the header's time and size are compared too).
+    the image is classified again with its new time (the header's time and size are compared too);
+  - thumbnails (OUT/thumbs/ID.jpg) follow: a replaced image's row is made again, and when its id
+    was the largest the new row got the same id, so the report and the review showed the old
+    picture's thumbnail for it (a thumbnail there is used as it is); the thumbnails of rows that
+    went stayed. Now each is removed with its row: every thumbnail is that of the image its id
+    names now, byte for byte a fresh run's.
 """
 import csv
 import os
@@ -63,6 +68,40 @@ def same_as_fresh(fx, survey, out, what):
              sorted(k for k in set(a) & set(b) if a[k] != b[k])[:3]))
 
 
+def thumbs_follow(out, fresh, what):
+    """Every OUT/thumbs/ID.jpg is the thumbnail of the image with that id in OUT's store now: the
+    same bytes as the fresh run's thumbnail of that path."""
+    def by_path(d):
+        db = sqlite3.connect('file:%s?mode=ro' % os.path.join(d, 'irbis.sqlite'), uri=True)
+        ids = dict(db.execute('SELECT id, path FROM images'))
+        db.close()
+        thumbs = os.path.join(d, 'thumbs')
+        return {ids.get(int(n[:-4]), 'no image %s' % n): open(os.path.join(thumbs, n), 'rb').read()
+                for n in os.listdir(thumbs) if n.endswith('.jpg')}
+    a, b = by_path(out), by_path(fresh)
+    check(a and all(b.get(k) == v for k, v in a.items()),
+          '%s: each thumbnail is its image\'s now (stale or orphaned: %s)'
+          % (what, sorted(k for k, v in a.items() if b.get(k) != v)[:3]))
+
+
+def replaced_last(fx):
+    """The image with the largest id replaced by another picture: its new row gets the same id."""
+    survey, out = os.path.join(TMP, 'last'), os.path.join(TMP, 'last_out')
+    os.makedirs(os.path.join(survey, 'cam'))
+    src = sorted(os.listdir(os.path.join(CT, 'wakhan_snowleopard', 'C1_Avgarch_SL')))[:2]
+    for n in src:
+        shutil.copy2(os.path.join(CT, 'wakhan_snowleopard', 'C1_Avgarch_SL', n), os.path.join(survey, 'cam', n))
+    r = classify(fx, survey, out)
+    last = os.path.join(survey, 'cam', src[1])
+    shutil.copyfile(os.path.join(CT, 'speciesnet_testdata', 'blank.jpg'), last)
+    os.utime(last, (time.time() + 5, time.time() + 5))
+    r = classify(fx, survey, out)
+    check(r.returncode == 0 and '1 image(s) changed' in r.stderr, 'the last image replaced: classified again')
+    fresh = os.path.join(TMP, 'last_fresh')
+    classify(fx, survey, fresh)
+    thumbs_follow(out, fresh, 'the image with the largest id replaced')
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     fx = F.fixture()
@@ -104,6 +143,8 @@ def main():
     check(not any(p.startswith('camC/') for p in after) and sum(p.startswith('camD/') for p in after) == 3 and
           'camB/' + src[4] not in after, 'the deleted and renamed files are gone, the renamed folder\'s are in')
     same_as_fresh(fx, survey, out, 'after the changes')
+    thumbs_follow(out, os.path.join(TMP, 'fresh'), 'after the changes')
+    replaced_last(fx)
 
     # failures that may pass: an image recorded as unreadable (with its stamp, as a run that lost
     # its card reader leaves it) and a folder the scan could not open are tried again

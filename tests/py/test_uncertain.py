@@ -112,7 +112,7 @@ def main():
 
     # the option is part of the run's parameters; bad values are refused
     r = F.classify(fx, out, '--min-confidence', '0.7')
-    check(r.returncode == 3 and 'min_confidence' in r.stderr, 'another --min-confidence needs --restart: exit %d %s'
+    check(r.returncode == 3 and 'this run has --min-confidence 0.7' in r.stderr, 'another --min-confidence needs --restart: exit %d %s'
           % (r.returncode, r.stderr.strip()[-200:]))
     r = F.classify(fx, out)
     check(r.returncode == 3, 'leaving --min-confidence out on its OUT/ needs --restart: exit %d' % r.returncode)

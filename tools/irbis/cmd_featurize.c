@@ -186,18 +186,13 @@ static int replay_segment(run *r, size_t first, size_t n)
     char name[64], path[8192];
     segment_name(first, name, sizeof name);
     part_path(r->parts, name, path, sizeof path);
-    if (!part_complete(path, r->key, name, (int)r->e.dim * r->e.k, (long long)n))
+    if (!part_complete(path, r->key, name, (int)r->e.dim * r->e.k, (long long)n) ||
+        !part_current(path, NULL, (const char *const *)r->in.v + first, NULL, n, 0)) /* the same inputs, unchanged */
         return 0;
     erase_progress(r);
     part_reader rd;
     irb_error err = {0};
     if (part_open(&rd, path, &err) != IRB_OK)
-        return 0;
-    int same = 1;
-    for (size_t i = 0; same && i < n; i++) /* first pass: the same inputs, in order */
-        same = part_next(&rd, &err) == IRB_OK && !strcmp(rd.path, r->in.v[first + i]);
-    part_close(&rd);
-    if (!same || part_open(&rd, path, &err) != IRB_OK)
         return 0;
     int rc = 1;
     for (size_t i = 0; rc == 1 && i < n && part_next(&rd, &err) == IRB_OK; i++)

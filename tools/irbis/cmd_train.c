@@ -126,7 +126,7 @@ int irb_cmd_train(int argc, char **argv)
     irb_classifier_t *clf = NULL;
     irb_error err = {0};
     if ((rc = train_prepare(&j, &o, "train")) != CLI_OK || (rc = train_load_rows(&j, &o, 0, j.n, "train")) != CLI_OK ||
-        (rc = train_merge_copies(&j, "train")) != CLI_OK)
+        (rc = train_merge_copies(&j, NULL, "train")) != CLI_OK)
         goto done;
     irb_train_opts to = {
         .C = o.C, .cv_folds = j.cv, .groups = j.group, .balanced = o.balanced, .max_iter = (int)o.max_iter};

@@ -222,6 +222,49 @@ void part_close(part_reader *r)
     memset(r, 0, sizeof *r);
 }
 
+/* ---- is a part still current? -------------------------------------------------------------- */
+
+static int later(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
+}
+
+static const char *image_at(const char *const *paths, const size_t *idx, size_t k) { return paths[idx ? idx[k] : k]; }
+
+/* 1 when an image changed after the part was written (its time: part). */
+static int changed_since(const struct stat *part, const char *root, const char *const *paths, const size_t *idx,
+                         size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        char img[8192];
+        struct stat sb, lb;
+        snprintf(img, sizeof img, "%s%s%s", root ? root : "", root ? "/" : "", image_at(paths, idx, k));
+        if ((stat(img, &sb) == 0 && later(&sb.st_ctim, &part->st_mtim)) ||
+            (lstat(img, &lb) == 0 && later(&lb.st_ctim, &part->st_mtim)))
+            return 1;
+    }
+    return 0;
+}
+
+int part_current(const char *path, const char *root, const char *const *paths, const size_t *idx, size_t n,
+                 int superset)
+{
+    struct stat ps;
+    part_reader rd;
+    if (stat(path, &ps) != 0 || changed_since(&ps, root, paths, idx, n) || part_open(&rd, path, NULL) != IRB_OK)
+        return 0;
+    size_t k = 0;
+    int ok = 1;
+    while (ok && k < n && part_next(&rd, NULL) == IRB_OK)
+        if (!strcmp(rd.path, image_at(paths, idx, k)))
+            k++;
+        else
+            ok = superset;
+    ok = ok && k == n && (superset || rd.next == rd.rows);
+    part_close(&rd);
+    return ok;
+}
+
 /* ---- reading units in input order ------------------------------------------------------- */
 
 int part_cursor_init(part_cursor *c, const char *dir, size_t units)

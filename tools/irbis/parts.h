@@ -43,6 +43,15 @@ void part_abort(part_writer *w);
 /* 1 when `path` is a complete part with this key, camera, dim and row count (rows < 0: any). */
 int part_complete(const char *path, const char *key, const char *camera, int dim, long long rows);
 
+/* 1 when the complete part at `path` (part_complete) still stands for images paths[idx[0]], ...,
+ * paths[idx[n - 1]] (idx NULL: paths[0], ..., paths[n - 1]): it holds their rows in that order
+ * (exactly those rows, or with `superset` other rows between them) and none of them changed since
+ * it was written: the image's inode change time, which no copy sets back, or a link's own (a link
+ * pointed at another picture keeps the old target's times), later than the part's modification
+ * time. An image is looked up at root/path (root NULL: at path). Else 0: compute it again. */
+int part_current(const char *path, const char *root, const char *const *paths, const size_t *idx, size_t n,
+                 int superset);
+
 typedef struct part_reader {
     FILE *f;
     int dim;

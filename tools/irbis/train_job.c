@@ -472,14 +472,17 @@ int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, c
 
 /* ---- copies of one picture ------------------------------------------------------------------- */
 
-static const float *copy_rows; /* qsort has no context: the rows cmp_rows compares (one call at a time) */
-static size_t copy_dim;
+/* A row's digest and its index: sorted, equal digests sit side by side. */
+typedef struct row_key {
+    const char *digest;
+    size_t row;
+} row_key;
 
-static int cmp_rows(const void *a, const void *b)
+static int cmp_keys(const void *a, const void *b)
 {
-    size_t i = *(const size_t *)a, k = *(const size_t *)b;
-    int c = memcmp(copy_rows + i * copy_dim, copy_rows + k * copy_dim, copy_dim * sizeof *copy_rows);
-    return c ? c : (i > k) - (i < k);
+    const row_key *x = a, *y = b;
+    int c = memcmp(x->digest, y->digest, TRAIN_DIGEST);
+    return c ? c : (x->row > y->row) - (x->row < y->row);
 }
 
 static int root_of(int *parent, int g)
@@ -489,27 +492,36 @@ static int root_of(int *parent, int g)
     return g;
 }
 
-int train_merge_copies(train_job *j, const char *cmd)
+void train_row_digests(const train_job *j, char *out)
 {
-    if (j->x_first != 0 || j->x_n != j->n || j->n < 2 || !j->n_groups)
+    size_t bytes = (size_t)j->fs->dim * sizeof *j->x;
+    for (size_t i = 0; i < j->x_n; i++)
+        irb_sha256_buffer(j->x + i * (size_t)j->fs->dim, bytes, out + i * TRAIN_DIGEST);
+}
+
+int train_merge_copies(train_job *j, const char *digests, const char *cmd)
+{
+    if (j->n < 2 || !j->n_groups || (!digests && (j->x_first != 0 || j->x_n != j->n)))
         return CLI_OK;
-    size_t *ord = malloc(j->n * sizeof *ord);
+    char *own = digests ? NULL : malloc(j->n * TRAIN_DIGEST);
+    row_key *ord = malloc(j->n * sizeof *ord);
     int *parent = malloc(j->n_groups * sizeof *parent), *seen = calloc(j->n_groups, sizeof *seen);
-    if (!ord || !parent || !seen) {
-        free(ord), free(parent), free(seen);
+    if ((!digests && !own) || !ord || !parent || !seen) {
+        free(own), free(ord), free(parent), free(seen);
         cli_error(cmd, "out of memory");
         return CLI_FATAL;
     }
+    if (own)
+        train_row_digests(j, own), digests = own;
     for (size_t s = 0; s < j->n; s++)
-        ord[s] = s;
+        ord[s] = (row_key){digests + s * TRAIN_DIGEST, s};
     for (size_t g = 0; g < j->n_groups; g++)
         parent[g] = (int)g;
-    copy_rows = j->x, copy_dim = (size_t)j->fs->dim;
-    qsort(ord, j->n, sizeof *ord, cmp_rows);
+    qsort(ord, j->n, sizeof *ord, cmp_keys);
     size_t merged = 0, ex_a = 0, ex_b = 0;
     for (size_t t = 1; t < j->n; t++) {
-        size_t a = ord[t - 1], b = ord[t];
-        if (memcmp(j->x + a * copy_dim, j->x + b * copy_dim, copy_dim * sizeof *j->x))
+        size_t a = ord[t - 1].row, b = ord[t].row;
+        if (memcmp(ord[t - 1].digest, ord[t].digest, TRAIN_DIGEST))
             continue;
         int ga = root_of(parent, j->group[a]), gb = root_of(parent, j->group[b]);
         if (ga == gb)
@@ -530,7 +542,7 @@ int train_merge_copies(train_job *j, const char *cmd)
                   "two paths, e.g. '%s' and '%s'): their groups were merged, so no picture is on both sides of a fold",
                   merged, j->fs->path[j->row[ex_a]], j->fs->path[j->row[ex_b]]);
     }
-    free(ord), free(parent), free(seen);
+    free(own), free(ord), free(parent), free(seen);
     return CLI_OK;
 }
 

@@ -50,10 +50,17 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd);
  * or CLI_FATAL (message printed). */
 int train_load_rows(train_job *j, const train_opts *o, size_t first, size_t n, const char *cmd);
 void train_job_free(train_job *j);
-/* With every selected row loaded (x_first 0, x_n n): rows of different CV groups whose values are
- * the same bytes (one picture under two paths: a card copied twice) get one group, so no picture
- * sits on both sides of a fold; said in a warning. Returns CLI_OK or CLI_FATAL (out of memory). */
-int train_merge_copies(train_job *j, const char *cmd);
+/* Copies of one picture: rows whose values are the same bytes, found by a digest of each row
+ * (SHA-256 of its floats, hex), so that ranks holding parts of the rows find them alike. */
+enum { TRAIN_DIGEST = 65 };
+/* The digests of the loaded rows [x_first, x_first + x_n) into out ([x_n][TRAIN_DIGEST]). */
+void train_row_digests(const train_job *j, char *out);
+/* Rows of different CV groups with the same digest (one picture under two paths: a card copied
+ * twice) get one group, so no picture sits on both sides of a fold; said in a warning. digests:
+ * [n][TRAIN_DIGEST] of every selected row in order (borrowed), or NULL to digest the loaded rows
+ * when they are all loaded (x_first 0, x_n n; else nothing is done). The groups are numbered
+ * alike whatever the order rows were compared in. Returns CLI_OK or CLI_FATAL (out of memory). */
+int train_merge_copies(train_job *j, const char *digests, const char *cmd);
 
 /* Records the features' provenance, flips, row count, inputs and weighting in the classifier.
  * Returns 0, or -1 when out of memory. */

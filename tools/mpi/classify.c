@@ -128,48 +128,15 @@ static int unpack(run *r)
 
 static int part_dim(const run *r) { return (int)(sizeof(double) / sizeof(float)) * r->nc; }
 
-static int later(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec > b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec > b->tv_nsec);
-}
-
-/* 1 when an image of the camera changed after its part was written (its inode's change time,
- * which no copy can set back, is later than the part's time): the part's row is stale. A link
- * (a survey of links to a share) counts its own change time too: one pointed at another picture
- * since keeps the old target's times. */
-static int changed_since(run *r, const camera *c, const struct stat *part)
-{
-    for (size_t k = 0; k < c->n; k++) {
-        char img[8192];
-        struct stat sb, lb;
-        snprintf(img, sizeof img, "%s/%s", r->o.survey_dir, r->path[c->idx[k]]);
-        if ((stat(img, &sb) == 0 && later(&sb.st_ctim, &part->st_mtim)) ||
-            (lstat(img, &lb) == 0 && later(&lb.st_ctim, &part->st_mtim)))
-            return 1;
-    }
-    return 0;
-}
-
 /* 1 when the camera's part is complete under this key, holds its pending images in order (a
  * superset is fine: images done by an earlier finish of rank 0 are no longer pending) and none of
  * them changed since it was written. */
 static int camera_done(run *r, const camera *c)
 {
     char path[8192];
-    struct stat ps;
     part_path(r->parts, c->name, path, sizeof path);
-    if (!part_complete(path, r->key, c->name, part_dim(r), -1) || stat(path, &ps) != 0 || changed_since(r, c, &ps))
-        return 0;
-    part_reader rd;
-    irb_error err = {0};
-    if (part_open(&rd, path, &err) != IRB_OK)
-        return 0;
-    size_t k = 0;
-    while (k < c->n && part_next(&rd, &err) == IRB_OK)
-        if (!strcmp(rd.path, r->path[c->idx[k]]))
-            k++;
-    part_close(&rd);
-    return k == c->n;
+    return part_complete(path, r->key, c->name, part_dim(r), -1) &&
+           part_current(path, r->o.survey_dir, r->path, c->idx, c->n, 1);
 }
 
 static int camera_done_at(void *user, size_t c)
@@ -449,7 +416,9 @@ int mpi_classify(int argc, char **argv)
 {
     run r = {0};
     irb_classify_opts_default(&r.o);
+    parse_silent(1);
     int rc = parse(argc, argv, &r.o, &r.quiet);
+    parse_silent(0);
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     snprintf(r.parts, sizeof r.parts, "%s/mpi-parts", r.o.out_dir);

@@ -1,6 +1,7 @@
 /* The only file of irbis that includes mpi.h. */
 #include "comm.h"
 
+#include <limits.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +51,38 @@ int comm_bcast_bytes(void **buf, size_t *n, int root)
         off += k;
     }
     return 0;
+}
+
+/* 1 when ok on every rank. */
+static int all_ok(int ok)
+{
+    int all;
+    MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all;
+}
+
+int comm_allgather_bytes(const void *mine, size_t n, void **all, size_t *total)
+{
+    *all = NULL, *total = 0;
+    unsigned long long len = n, sum = 0;
+    unsigned long long *lens = malloc((size_t)g_size * sizeof *lens);
+    int *count = malloc((size_t)g_size * sizeof *count), *at = malloc((size_t)g_size * sizeof *at);
+    int ok = all_ok(lens && count && at);
+    if (ok) {
+        MPI_Allgather(&len, 1, MPI_UNSIGNED_LONG_LONG, lens, 1, MPI_UNSIGNED_LONG_LONG, MPI_COMM_WORLD);
+        for (int r = 0; r < g_size; r++)
+            sum += lens[r];
+        for (int r = 0, off = 0; sum <= INT_MAX && r < g_size; off += count[r++])
+            at[r] = off, count[r] = (int)lens[r];
+        ok = all_ok(sum <= INT_MAX && (*all = malloc(sum ? sum : 1)) != NULL);
+    }
+    if (ok) {
+        MPI_Allgatherv(mine, (int)n, MPI_BYTE, *all, count, at, MPI_BYTE, MPI_COMM_WORLD);
+        *total = (size_t)sum;
+    } else
+        free(*all), *all = NULL;
+    free(lens), free(count), free(at);
+    return ok ? 0 : -1;
 }
 
 int comm_root_int(int v)

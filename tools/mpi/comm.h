@@ -21,6 +21,10 @@ void comm_barrier(void);
 /* Broadcasts a byte buffer from root: on root *buf and *n are read; on the others *buf receives a
  * malloc'ed copy (caller frees) and *n its size. Returns 0 on success. */
 int comm_bcast_bytes(void **buf, size_t *n, int root);
+/* Concatenates every rank's n bytes (n may differ between ranks) in rank order, on every rank:
+ * *all receives a malloc'ed buffer (caller frees) of *total bytes. Returns 0 on success, -1 when
+ * out of memory on some rank or the total exceeds MPI's int counts (on every rank alike). */
+int comm_allgather_bytes(const void *mine, size_t n, void **all, size_t *total);
 /* Rank 0's v, on every rank (e.g. the exit status all ranks share). */
 int comm_root_int(int v);
 /* The maximum / sum of v over all ranks. */

@@ -99,13 +99,15 @@ static int share_inputs(run *r, int argc, char **argv)
     return CLI_OK;
 }
 
-/* 1 when camera c's part is complete. */
+/* 1 when camera c's part is complete and holds the rows of its images as they are now. */
 static int camera_done_at(void *user, size_t c)
 {
     run *r = user;
+    const camera *cam = &r->cs.v[c];
     char path[8192];
-    part_path(r->parts, r->cs.v[c].name, path, sizeof path);
-    return part_complete(path, r->key, r->cs.v[c].name, (int)r->e.dim * r->e.k, (long long)r->cs.v[c].n);
+    part_path(r->parts, cam->name, path, sizeof path);
+    return part_complete(path, r->key, cam->name, (int)r->e.dim * r->e.k, (long long)cam->n) &&
+           part_current(path, NULL, (const char *const *)r->in.v, cam->idx, cam->n, 0);
 }
 
 /* Rank 0 marks the cameras whose part is complete; everyone learns which. */
@@ -230,7 +232,9 @@ static void cleanup(run *r)
 int mpi_featurize(int argc, char **argv)
 {
     run r = {0};
+    parse_silent(1);
     int rc = featurize_parse(argc, argv, CMD, usage, &r.o);
+    parse_silent(0);
     if (rc <= 0)
         return rc == 0 ? CLI_OK : CLI_USAGE;
     snprintf(r.parts, sizeof r.parts, "%s.parts", r.o.out);

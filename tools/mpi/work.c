@@ -1,5 +1,6 @@
 #include "work.h"
 
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -237,6 +238,28 @@ void root_error(const char *cmd, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+/* The saved stdout and stderr of a rank > 0 while it parses (-1: not silenced). */
+static int parse_out = -1, parse_err = -1;
+
+void parse_silent(int on)
+{
+    if (comm_rank() == 0 || (on ? parse_out >= 0 : parse_out < 0))
+        return;
+    fflush(stdout), fflush(stderr);
+    if (on) {
+        int null = open("/dev/null", O_WRONLY);
+        if (null < 0)
+            return;
+        parse_out = dup(1), parse_err = dup(2);
+        dup2(null, 1), dup2(null, 2);
+        close(null);
+    } else {
+        dup2(parse_out, 1), dup2(parse_err, 2);
+        close(parse_out), close(parse_err);
+        parse_out = parse_err = -1;
+    }
 }
 
 static long kill_after_parts(void)

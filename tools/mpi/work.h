@@ -61,6 +61,11 @@ int default_threads(void);
 /* "<prefix>: message" on stderr, from rank 0 only (errors every rank would print alike). */
 void root_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Every rank parses the command line alike; rank 0 speaks for all: on ranks > 0, parse_silent(1)
+ * points stdout and stderr at /dev/null (getopt's messages, --help, usage errors) until
+ * parse_silent(0). A no-op on rank 0. */
+void parse_silent(int on);
+
 /* This rank's share of the work: takes units from the shared counter until none is left and
  * runs do_unit(user, unit) on each one not done by an earlier run, adding its inputs to *images;
  * after each, progress(user, t, *images) (may be NULL) with t the counter's value. Stops at the
