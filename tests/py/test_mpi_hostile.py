@@ -25,6 +25,7 @@ compare).
 Skips (exit 0) when mpirun or irbis-mpi is absent."""
 import glob
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -42,10 +43,16 @@ MPI_NOISE = ('Primary job', 'a non-zero exit code', 'mpirun ', 'the job to be', 
              'process rank')
 
 
+# LeakSanitizer's report of the suppressions it used (the ASan build; MPI's own allocations):
+# "Suppressions used:", "  count      bytes template", "     14       9632 libmpi.so"
+LSAN_NOISE = re.compile(r'^\s*(Suppressions used:|count\s+bytes\s+template|\d+\s+\d+\s+\S+\)?)\s*$')
+
+
 def said(r):
-    """stderr without mpirun's own lines."""
+    """stderr without mpirun's own lines (nor the sanitizer's report of its suppressions)."""
     return '\n'.join(l for l in r.stderr.splitlines()
-                     if l.strip() and not l.startswith('---') and not any(n in l for n in MPI_NOISE))
+                     if l.strip() and not l.startswith('---') and not any(n in l for n in MPI_NOISE)
+                     and not LSAN_NOISE.match(l))
 
 
 class Runs:
