@@ -98,6 +98,10 @@ def official_example():
           'the example: camera is the deploymentID, timestamp the local time without its zone')
     check('22 by a machine' in r.stderr and 'more than one kind left out' in r.stderr,
           'the example: what gave no label is said (%s)' % r.stderr.strip()[-400:])
+    # a labels CSV is written as read (every column), so `irbis labels` shows any --labels source
+    r3 = run('labels', out)
+    check(r3.returncode == 0 and list(csv.DictReader(r3.stdout.splitlines())) == rows_of(out),
+          'irbis labels CSV: the same rows and columns (rc %d: %s)' % (r3.returncode, r3.stderr.strip()[-200:]))
     r2 = run('labels', os.path.join(EXAMPLE, 'datapackage.json'))
     check(r2.returncode == 0 and r2.stdout == open(out).read(), 'the package named by its datapackage.json: the same')
     # irbis evaluate reads a package as labels
