@@ -4,6 +4,8 @@
 
 #include "nn/ops/ops.h"
 
+#include "core/alloc.h"
+
 static const irb_op_impl *const table[IRB_OP_COUNT] = {
     [IRB_OP_CONV] = &irb_op_conv,
     [IRB_OP_RELU] = &irb_op_relu,
@@ -42,6 +44,34 @@ irb_status irb_op_fail(irb_error *err, const irb_node *n, irb_status s, const ch
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     return irb_fail(err, s, "%s node '%s': %s", irb_op_name(n->op), n->name, msg);
+}
+
+irb_status irb_op_run(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err)
+{
+    const irb_op_impl *impl = irb_op_impl_get(n->op);
+    if (!impl || !impl->exec)
+        return irb_op_fail(err, n, IRB_INTERNAL, "no reference implementation");
+    irb_status s = IRB_OK;
+    for (int o = 0; o < n->n_out; o++)
+        out[o].data = NULL;
+    for (int o = 0; o < n->n_out && s == IRB_OK; o++) {
+        size_t bytes = 0;
+        int64_t count = irb_numel(out[o].rank, out[o].dims);
+        if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(out[o].dtype), &bytes) ||
+            !(out[o].data = irb_malloc(bytes ? bytes : 1)))
+            s = irb_op_fail(err, n, IRB_NOMEM, "out of memory for the output");
+        out[o].nbytes = bytes;
+    }
+    size_t ss = (s == IRB_OK && impl->scratch) ? impl->scratch(n, in, out) : 0;
+    void *scratch = ss ? irb_malloc(ss) : NULL;
+    if (ss && !scratch)
+        s = irb_op_fail(err, n, IRB_NOMEM, "out of memory for scratch");
+    if (s == IRB_OK)
+        s = impl->exec(n, in, out, scratch, err);
+    irb_free(scratch);
+    for (int o = 0; s != IRB_OK && o < n->n_out; o++)
+        irb_tensor_release(&out[o]);
+    return s;
 }
 
 int irb_axis(int64_t axis, int rank, int inclusive, int *out)

@@ -27,6 +27,11 @@ const irb_op_impl *irb_op_impl_get(irb_op op);
 
 /* A failure naming the node: "Conv node 'conv1': <message>". */
 irb_status irb_op_fail(irb_error *err, const irb_node *n, irb_status s, const char *fmt, ...) IRB_PRINTF(4, 5);
+/* Runs n once, the reference way: out[k] hold the shapes infer() gave; allocates out[k].data
+ * (sizes checked), the scratch, and calls exec. The caller owns out[k].data after IRB_OK; on
+ * failure every output is released. The constant folder and the reference engine both run
+ * nodes through here. */
+irb_status irb_op_run(const irb_node *n, const irb_tensor *const *in, irb_tensor *out, irb_error *err);
 /* Normalises axis into [0, rank) (or [0, rank] with inclusive); 0 if out of range. */
 int irb_axis(int64_t axis, int rank, int inclusive, int *out);
 /* Checks that input i is present with dtype dt (dt 0: float or int64 or int32). */

@@ -61,28 +61,11 @@ static irb_status check_weights(const irb_node *n, const irb_tensor *const *in, 
     return IRB_OK;
 }
 
-static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_tensor *const *in, irb_tensor *out,
-                       irb_error *err)
+static irb_status fold(irb_graph *g, int k, const irb_tensor *const *in, irb_tensor *out, irb_error *err)
 {
     irb_node *n = &g->nodes[k];
-    void *scratch = NULL;
-    size_t ss = impl->scratch ? impl->scratch(n, in, out) : 0;
-    irb_status s = IRB_OK;
+    IRB_TRY(irb_op_run(n, in, out, err));
     for (int o = 0; o < n->n_out; o++) {
-        out[o].nbytes = (size_t)irb_numel(out[o].rank, out[o].dims) * irb_dtype_size(out[o].dtype);
-        if (!(out[o].data = irb_malloc(out[o].nbytes ? out[o].nbytes : 1)))
-            s = irb_fail(err, IRB_NOMEM, "out of memory folding constants");
-    }
-    if (s == IRB_OK && ss && !(scratch = irb_malloc(ss)))
-        s = irb_fail(err, IRB_NOMEM, "out of memory folding constants");
-    if (s == IRB_OK)
-        s = impl->exec(n, in, out, scratch, err);
-    irb_free(scratch);
-    for (int o = 0; o < n->n_out; o++) {
-        if (s != IRB_OK) {
-            irb_tensor_release(&out[o]);
-            continue;
-        }
         irb_value *v = &g->values[n->out[o]];
         if (!v->borrowed)
             irb_free(v->data);
@@ -91,9 +74,8 @@ static irb_status fold(irb_graph *g, int k, const irb_op_impl *impl, const irb_t
         v->nbytes = out[o].nbytes;
         v->producer = -1;
     }
-    if (s == IRB_OK)
-        n->n_out = 0; /* folded: prune drops it */
-    return s;
+    n->n_out = 0; /* folded: prune drops it */
+    return IRB_OK;
 }
 
 irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
@@ -143,7 +125,7 @@ irb_status irb_pass_infer_fold(irb_graph *g, irb_error *err)
         }
         /* constant subgraphs are folded unless their result is huge (left to run, like any node) */
         if (impl->exec && (all_const || n->op == IRB_OP_SHAPE) && biggest <= IRB_MAX_FOLD_BYTES)
-            IRB_TRY(fold(g, k, impl, in, out, err));
+            IRB_TRY(fold(g, k, in, out, err));
     }
     return IRB_OK;
 }

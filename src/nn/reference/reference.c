@@ -31,27 +31,8 @@ static irb_status eval_node(const irb_graph *g, int k, irb_tensor *vals, char *o
     if (!impl->exec)
         return irb_op_fail(err, n, IRB_INTERNAL, "no reference implementation");
     IRB_TRY(impl->infer(n, in, out, err));
-    irb_status s = IRB_OK;
+    irb_status s = irb_op_run(n, in, out, err);
     for (int o = 0; o < n->n_out && s == IRB_OK; o++) {
-        size_t bytes = 0;
-        int64_t count = irb_numel(out[o].rank, out[o].dims);
-        if (count < 0 || !irb_mul_size((size_t)count, irb_dtype_size(out[o].dtype), &bytes) ||
-            !(out[o].data = irb_malloc(bytes ? bytes : 1)))
-            s = irb_op_fail(err, n, IRB_NOMEM, "out of memory for the output");
-        out[o].nbytes = bytes;
-    }
-    size_t ss = (s == IRB_OK && impl->scratch) ? impl->scratch(n, in, out) : 0;
-    void *scratch = ss ? irb_malloc(ss) : NULL;
-    if (ss && !scratch)
-        s = irb_op_fail(err, n, IRB_NOMEM, "out of memory for scratch");
-    if (s == IRB_OK)
-        s = impl->exec(n, in, out, scratch, err);
-    irb_free(scratch);
-    for (int o = 0; o < n->n_out; o++) {
-        if (s != IRB_OK) {
-            irb_tensor_release(&out[o]);
-            continue;
-        }
         vals[n->out[o]] = out[o];
         owned[n->out[o]] = 1;
     }
