@@ -3,7 +3,10 @@
 # each naming only folders above it). A folder's include path is a generated tree,
 # BUILD/layers/<folder>/, of symbolic links to its own folder, the folders it sees (and what
 # they see in turn) and the public headers of all of them: a header of a folder not reachable
-# that way is not there, so an upward #include fails to compile (tests/py/test_layers.py).
+# that way is not there, so an upward #include fails to compile (tests/py/test_layers.py). A
+# public header the folder may not see is there as a header that stops the build with #error:
+# the include path is searched before the system's, so a copy installed in /usr/local/include
+# (cmake --install) cannot stand in for it, stale and unchecked.
 #
 # Sets IRBIS_LAYER_TARGETS (the object libraries, in table order) and, per folder F (with "/"
 # as "_" in target names), the object library irbis_F.
@@ -13,6 +16,7 @@ set(IRBIS_LAYER_TARGETS "")
 set(IRBIS_LAYER_ASSIGNED "")
 set(IRBIS_LAYER_ROOT ${CMAKE_BINARY_DIR}/layers)
 file(REMOVE_RECURSE ${IRBIS_LAYER_ROOT})
+file(GLOB IRBIS_PUBLIC_HEADERS CONFIGURE_DEPENDS RELATIVE ${CMAKE_SOURCE_DIR}/include/irbis ${CMAKE_SOURCE_DIR}/include/irbis/*.h)
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/docs/design.md)
 
 foreach(row ${IRBIS_LAYER_ROWS})
@@ -54,6 +58,14 @@ foreach(row ${IRBIS_LAYER_ROWS})
     endif()
     file(CREATE_LINK ${CMAKE_SOURCE_DIR}/include/irbis/${h}.h ${tree}/irbis/${h}.h SYMBOLIC)
   endforeach()
+  foreach(hh ${IRBIS_PUBLIC_HEADERS})
+    string(REGEX REPLACE "\\.h$" "" h ${hh})
+    if(NOT h IN_LIST headers)
+      file(WRITE ${tree}/irbis/${hh}
+           "#error \"src/${folder}/ may not include irbis/${hh}: not a header of a folder it sees (docs/design.md)\"\n")
+    endif()
+  endforeach()
+  file(WRITE ${tree}/irbis.h "#error \"src/${folder}/ may not include irbis.h, which includes every folder's header\"\n")
   # its object library
   file(GLOB_RECURSE sources CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/src/${folder}/*.c)
   if(NOT sources)

@@ -3,8 +3,10 @@ src/ is compiled with an include path that holds only the folders it may see. Fo
 F of the table, a probe file compiled with exactly the flags the build uses for F's sources
 (build/compile_commands.json) includes, in turn, an internal header of every folder G and every
 public header; it must compile when G (the header's owner) is F or reachable from F's row, and
-must fail with "No such file" otherwise: a deliberate upward include (core including
-classify/classify_internal.h) does not build. The expected answers come from the table, read
+must fail otherwise, with "No such file" (an internal header) or the #error that stands for a
+public header it may not see, even when irbis's headers are installed in a system folder (they
+were found there, and the upward includes compiled, before that #error). A deliberate upward
+include (core including classify/classify_internal.h) does not build. The expected answers come from the table, read
 here independently of cmake/layers.cmake."""
 import json
 import os
@@ -101,6 +103,7 @@ def main():
                 jobs.append((f, h, g))
         for h in public:
             jobs.append((f, 'irbis/%s.h' % h, owner.get(h)))
+        jobs.append((f, 'irbis.h', None))  # the umbrella: no folder sees every folder
 
     def run(k):
         f, inc, g = jobs[k]
@@ -113,7 +116,10 @@ def main():
         allowed = g in seen[f]
         if allowed and rc != 0:
             wrong.append('src/%s/ cannot include %s, which it may: %s' % (f, inc, err.strip()[:300]))
-        if not allowed and not (rc != 0 and 'No such file' in err and inc in err):
+        # an internal header is not on the path; a public one is there as an #error naming the
+        # folder, whatever copy of it is installed on the system (/usr/local/include/irbis)
+        refused = ('No such file' in err and inc in err) or ('src/%s/ may not include %s' % (f, inc)) in err
+        if not allowed and not (rc != 0 and refused):
             wrong.append('src/%s/ includes %s (of src/%s/, not below it): %s' % (f, inc, g, 'compiles' if rc == 0
                                                                                        else err.strip()[:300]))
     check(not wrong, '%d includes, each compiles exactly when the folder graph allows it%s'
@@ -122,6 +128,10 @@ def main():
     check(results[k][0] != 0 and 'No such file' in results[k][1],
           'the deliberate upward include (src/core/ including classify/classify_internal.h) fails to build: %s'
           % results[k][1].strip()[:200])
+    k = jobs.index(('core', 'irbis/classify.h', 'classify'))
+    check(results[k][0] != 0 and 'src/core/ may not include irbis/classify.h' in results[k][1],
+          'an upward public header (src/core/ including irbis/classify.h) stops the build with a message, even '
+          'with irbis installed in a system folder: %s' % results[k][1].strip()[:200])
     k = jobs.index(('classify', 'core/alloc.h', 'core'))
     check(results[k][0] == 0, 'and a downward one (src/classify/ including core/alloc.h) builds')
     finish()
