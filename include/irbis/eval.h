@@ -117,25 +117,54 @@ typedef struct irb_labels {
     size_t n_empty, first_empty; /* rows skipped for an empty label cell, and the first (as row) */
 } irb_labels;
 
-/* A labels CSV with `path` and `label` columns, or a Camtrap DP package (irb_labels_table_load). Errors: IRB_NOT_FOUND
- * (no file, no column), IRB_IO, IRB_CORRUPT (an empty path with a label, one path with two labels), IRB_NOMEM; the
+/* How a labels source is read (irb_labels_table_load, irb_labels_read): a NULL opts, or NULL
+ * members, take the defaults. The strings are borrowed for the call. */
+typedef struct irb_labels_opts {
+    const char *path_column;  /* the column of image paths (NULL: "path"; a Timelapse export, which
+                               * has File and RelativePath columns and no path column:
+                               * RelativePath/File) */
+    const char *label_column; /* the column of labels (NULL: "label"; a Timelapse export has no
+                               * standard one, so without a label column it must be named) */
+    const char *blank_label;  /* a blank label cell (spaces only) on a row with a path becomes this
+                               * label ("empty": tagging sheets often leave an empty frame's species
+                               * blank); NULL or "": such rows have no label (skipped, counted) */
+} irb_labels_opts;
+
+/* A labels source read as irb_labels_table_load reads it (opts may be NULL), then as
+ * irb_labels_from_table reads its `path` and `label` columns. Errors: those two functions'; the
  * message names the file. */
-IRB_API irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err);
-/* A labels source as a table (owned; irb_table_free) with at least `path` and `label` columns:
- * a CSV (irb_table_load), or a Camtrap DP package (its folder or its datapackage.json), whose
- * media files get the labels of the observations people made (docs/evaluation.md, "Labels from a
- * Camtrap DP package"): an observation of the file itself, else the observations of its
- * deployment's events whose span holds its time; an animal's label is its scientificName
- * ("animal" without one), a blank is "empty", "human" and "vehicle" are theirs; observations by a
- * machine and of unknown or unclassified type give none, and a file given two different labels
- * is left out. The package's table also has `camera` (deploymentID), `timestamp` (the file's
- * local time, its zone cut), `sequence` (the eventID) and `mediaID`; `path` is the media's
- * filePath, or its fileName when filePath is a URL. What was left out is said in err's warning.
- * Errors: those of irb_table_load; IRB_IO (a folder without datapackage.json, as a folder given
- * for a file), IRB_NOT_FOUND (no file labelled), IRB_CORRUPT (a table without a column the standard requires, not
- * JSON), IRB_UNSUPPORTED (a resource at a URL). */
+IRB_API irb_status irb_labels_read(const char *path, const irb_labels_opts *opts, irb_labels *out, irb_error *err);
+/* A labels source as a table (owned; irb_table_free) whose columns `path` and `label` hold each
+ * row's image path and label (docs/evaluation.md, "Where labels come from"):
+ *   - a CSV (irb_table_load). opts names its path and label columns (default `path`, `label`);
+ *     when they are named otherwise the table is rebuilt as `path`, `label`, then the other
+ *     columns as read (one named like `path` or `label` that was not chosen is left out). A
+ *     column that does not exist: IRB_NOT_FOUND naming the file, the column asked for and the
+ *     columns the file has.
+ *   - a Timelapse export (columns File and RelativePath, no path column, no opts->path_column):
+ *     path is RelativePath/File (RelativePath's '\' separators read as '/'); rows whose
+ *     DeleteFlag is true are left out (counted in a warning); `timestamp` (when the file has no
+ *     such column) is the DateTime ("2021-04-05 18:05:01", "2021-04-05T18:05:01", blanks around
+ *     it) or the older Date ("05-Apr-2021") and Time ("18:05:01") as "YYYY-MM-DDTHH:MM:SS" ("" when
+ *     unreadable, counted in the warning). Its label column must be named by opts unless it has a
+ *     `label` column: IRB_NOT_FOUND listing its columns other than Timelapse's own.
+ *   - a Camtrap DP package (its folder or its datapackage.json), whose media files get the
+ *     labels of the observations people made ("Labels from a Camtrap DP package"): an
+ *     observation of the file itself, else the observations of its deployment's events whose span
+ *     holds its time; an animal's label is its scientificName ("animal" without one), a blank is
+ *     "empty", "human" and "vehicle" are theirs; observations by a machine and of unknown or
+ *     unclassified type give none, and a file given two different labels is left out. The
+ *     package's table also has `camera` (deploymentID), `timestamp` (the file's local time, its
+ *     zone cut), `sequence` (the eventID) and `mediaID`; `path` is the media's filePath, or its
+ *     fileName when filePath is a URL. What was left out is said in err's warning.
+ * Then opts->blank_label fills blank label cells of rows with a path. Errors: those of
+ * irb_table_load; IRB_NOT_FOUND (a missing column; a package with no file labelled), IRB_IO (a
+ * folder without datapackage.json, as a folder given for a file), IRB_CORRUPT (a package's
+ * table without a column the standard requires, not JSON), IRB_UNSUPPORTED (a resource at a
+ * URL), IRB_NOMEM. */
 struct irb_table;
-IRB_API irb_status irb_labels_table_load(const char *path, struct irb_table **out, irb_error *err);
+IRB_API irb_status irb_labels_table_load(const char *path, const irb_labels_opts *opts, struct irb_table **out,
+                                         irb_error *err);
 /* The same from a loaded table (irb_table_load, include/irbis/learn.h; borrowed): path_col and
  * label_col name the columns (NULL: "path", "label"); root (may be NULL) is joined in front of
  * every relative path; source names the file in messages. */

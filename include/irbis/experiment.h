@@ -4,6 +4,7 @@
 #define IRBIS_EXPERIMENT_H
 
 #include "irbis/core.h"
+#include "irbis/eval.h"
 #include "irbis/features.h"
 #include "irbis/survey.h"
 
@@ -36,17 +37,20 @@ typedef enum irb_combine {
 } irb_combine;
 
 typedef struct irb_experiment_opts {
-    const char *images;    /* root folder the labels' paths are relative to (borrowed) */
-    const char *labels;    /* CSV with path,label and optionally camera,timestamp,sequence;
-                            * a missing camera or timestamp (column or cell) is taken as
-                            * irbis classify's scan takes it: the image's folder (see
-                            * camera_depth) and its EXIF DateTimeOriginal */
-    int camera_depth;      /* cameras from folders: irb_scan_opts.camera_depth (0: the folder) */
-    const char *model;     /* ONNX model (the backbone) */
-    const char *out_dir;   /* created if missing */
-    const char *cache_dir; /* feature cache; NULL: <out_dir>/cache */
-    double cache_every;    /* seconds between checkpoints of the cache while features are
-                            * computed, so a killed run keeps them (0: 300; < 0: only at the end) */
+    const char *images;          /* root folder the labels' paths are relative to (borrowed) */
+    const char *labels;          /* CSV with path,label and optionally camera,timestamp,sequence;
+                                  * a missing camera or timestamp (column or cell) is taken as
+                                  * irbis classify's scan takes it: the image's folder (see
+                                  * camera_depth) and its EXIF DateTimeOriginal */
+    irb_labels_opts labels_opts; /* how `labels` is read: its path and label columns, the label of a
+                                  * blank label cell (irb_labels_table_load; {0}: path, label, none);
+                                  * a Timelapse export or a Camtrap DP package goes too */
+    int camera_depth;            /* cameras from folders: irb_scan_opts.camera_depth (0: the folder) */
+    const char *model;           /* ONNX model (the backbone) */
+    const char *out_dir;         /* created if missing */
+    const char *cache_dir;       /* feature cache; NULL: <out_dir>/cache */
+    double cache_every;          /* seconds between checkpoints of the cache while features are
+                                  * computed, so a killed run keeps them (0: 300; < 0: only at the end) */
     irb_task task;
     const char *positive; /* IRB_TASK_POSITIVE: the class; IRB_TASK_EMPTY: the empty label
                            * (NULL: "empty") */

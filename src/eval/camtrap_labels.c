@@ -3,7 +3,7 @@
  * media.csv (one row per file) and observations.csv (what was seen, on one file or over an
  * event: a deployment's time span). Each media file gets the label of the observations people
  * made of it; the result is a labels table like a CSV's, so train, evaluate and the experiment
- * read a package as they read a labels file. */
+ * read a package as they read a labels file (irb_labels_table_load, labels_source.c). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/file.h"
 #include "core/json.h"
+#include "eval/eval_internal.h"
 #include "irbis/eval.h"
 #include "irbis/files.h"
 #include "irbis/survey.h"
@@ -22,8 +23,7 @@
 
 /* ---- the package's files ---------------------------------------------------------------------- */
 
-/* 1 with dir set when path is a package: a folder holding datapackage.json, or that file. */
-static int package_dir(const char *path, char *dir, size_t size)
+int irb_camtrap_package_dir(const char *path, char *dir, size_t size)
 {
     struct stat st;
     size_t n = strlen(path);
@@ -345,7 +345,7 @@ static void say(const package *k, irb_error *err)
     }
 }
 
-static irb_status read_package(const char *dir, irb_table **out, irb_error *err)
+irb_status irb_camtrap_labels_read(const char *dir, irb_table **out, irb_error *err)
 {
     static const char *const MEDIA_NAMES[M_N] = {"mediaID", "deploymentID", "timestamp", "filePath", "fileName"};
     static const char *const OBS_NAMES[O_N] = {"deploymentID",    "mediaID",        "eventID",
@@ -399,15 +399,4 @@ static irb_status read_package(const char *dir, irb_table **out, irb_error *err)
     irb_table_free(k.media);
     irb_table_free(k.obs);
     return s;
-}
-
-irb_status irb_labels_table_load(const char *path, irb_table **out, irb_error *err)
-{
-    if (!out || !path)
-        return irb_fail(err, IRB_INVALID_ARG, "irb_labels_table_load: NULL %s", out ? "path" : "out");
-    *out = NULL;
-    char dir[4096];
-    if (!package_dir(path, dir, sizeof dir))
-        return irb_table_load(path, out, err);
-    return read_package(dir, out, err);
 }

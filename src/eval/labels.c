@@ -157,11 +157,8 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
     int cp = irb_table_column(t, path_col ? path_col : "path"),
         cl = irb_table_column(t, label_col ? label_col : "label");
     if (cp < 0 || cl < 0) /* the header as read: "path;label" (European Excel), "Path", "label " */
-        return irb_fail(err, IRB_NOT_FOUND,
-                        "%s: no column '%s': its header has %d column(s), the first '%s' (columns separated by "
-                        "',', or ';' or tabs throughout)",
-                        source, cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"), t->ncol,
-                        t->ncol ? t->name[0] : "");
+        return irb_labels_no_column(t, source,
+                                    cp < 0 ? (path_col ? path_col : "path") : (label_col ? label_col : "label"), err);
     size_t cap = t->nrow ? t->nrow : 1;
     out->path = irb_calloc(cap, sizeof *out->path);
     out->label = irb_calloc(cap, sizeof *out->label);
@@ -204,13 +201,13 @@ irb_status irb_labels_from_table(const irb_table *t, const char *path_col, const
     return st;
 }
 
-irb_status irb_labels_read(const char *path, irb_labels *out, irb_error *err)
+irb_status irb_labels_read(const char *path, const irb_labels_opts *opts, irb_labels *out, irb_error *err)
 {
     if (!path || !out)
         return irb_fail(err, IRB_INVALID_ARG, "irb_labels_read: NULL argument");
     memset(out, 0, sizeof *out);
     irb_table *t = NULL;
-    IRB_TRY(irb_labels_table_load(path, &t, err));
+    IRB_TRY(irb_labels_table_load(path, opts, &t, err));
     irb_status st = irb_labels_from_table(t, "path", "label", NULL, path, out, err);
     irb_table_free(t);
     return st;

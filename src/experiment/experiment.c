@@ -340,7 +340,7 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     size_t nf = 0, m = 0;
     long *match = NULL;
     const char **labels = NULL;
-    IRB_TRY(irb_labels_table_load(o->labels, &t, err));
+    IRB_TRY(irb_labels_table_load(o->labels, &o->labels_opts, &t, err));
     int cc = irb_table_column(t, "camera"), ct = irb_table_column(t, "timestamp");
     int cs = irb_table_column(t, "sequence");
     irb_status s = irb_labels_from_table(t, "path", "label", NULL, o->labels, &lab, err);

@@ -1195,12 +1195,19 @@ static void test_eval(void)
     EXPECT(IRB_CORRUPT, irb_predictions_read(g_fifo, &pd, ERR));
     EXPECT(IRB_NOT_FOUND, irb_predictions_read(g_csv, &pd, ERR)); /* no p_ column */
     QUIET((irb_predictions_release(NULL), 1));
-    EXPECT(IRB_INVALID_ARG, irb_labels_read(NULL, &lb, ERR));
-    EXPECT(IRB_INVALID_ARG, irb_labels_read(g_csv, NULL, ERR));
-    EXPECT(IRB_NOT_FOUND, irb_labels_read("", &lb, ERR));
-    EXPECT(IRB_NOT_FOUND, irb_labels_read(g_missing, &lb, ERR));
-    EXPECT(IRB_IO, irb_labels_read(g_sub, &lb, ERR));
-    EXPECT(IRB_CORRUPT, irb_labels_read(g_fifo, &lb, ERR));
+    EXPECT(IRB_INVALID_ARG, irb_labels_read(NULL, NULL, &lb, ERR));
+    EXPECT(IRB_INVALID_ARG, irb_labels_read(g_csv, NULL, NULL, ERR));
+    EXPECT(IRB_NOT_FOUND, irb_labels_read("", NULL, &lb, ERR));
+    EXPECT(IRB_NOT_FOUND, irb_labels_read(g_missing, NULL, &lb, ERR));
+    EXPECT(IRB_IO, irb_labels_read(g_sub, NULL, &lb, ERR));
+    EXPECT(IRB_CORRUPT, irb_labels_read(g_fifo, NULL, &lb, ERR));
+    {
+        irb_labels_opts lo = {.path_column = "nope", .label_column = "", .blank_label = ""};
+        irb_table *t0 = NULL;
+        EXPECT(IRB_NOT_FOUND, irb_labels_read(g_csv, &lo, &lb, ERR));
+        EXPECT(IRB_INVALID_ARG, irb_labels_table_load(NULL, &lo, &t0, ERR));
+        EXPECT(IRB_INVALID_ARG, irb_labels_table_load(g_csv, &lo, NULL, ERR));
+    }
     QUIET((irb_labels_release(NULL), irb_joined_release(NULL), irb_evaluation_release(NULL), 1));
     EXPECT(IRB_INVALID_ARG, irb_labels_from_table(NULL, NULL, NULL, NULL, NULL, &lb, ERR));
     irb_table *t = NULL;

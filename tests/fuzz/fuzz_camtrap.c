@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_path("", path, sizeof path); /* the scratch folder is the package */
     irb_table *t = NULL;
     irb_error err = {0};
-    irb_status s = irb_labels_table_load(path, &t, &err);
+    irb_status s = irb_labels_table_load(path, NULL, &t, &err);
     if (getenv("FUZZ_VERBOSE"))
         fprintf(stderr, "status %d: %s\n", (int)s, err.message);
     if (s != IRB_OK && !err.message[0])

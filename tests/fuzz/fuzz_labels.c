@@ -1,5 +1,7 @@
 /* Fuzz target: the labels and predictions CSV readers and what `irbis evaluate` does with them.
- * The input is one file read both as a labels file (irb_labels_read) and as a predictions file
+ * The input is one file read both as a labels file (irb_labels_read: as it is, and as a
+ * Timelapse export would be read, with --label-column Species --blank-label empty, which reaches
+ * its RelativePath/File paths, DeleteFlag and DateTime or Date + Time) and as a predictions file
  * (irb_predictions_read): a header such as path,label,p_deer,p_fox,sequence,seq_p_deer,
  * seq_p_fox,status serves both. Then labels are matched to fixed paths and to their own paths,
  * and predictions are joined with labels and evaluated. Whatever the bytes: a status with a
@@ -80,7 +82,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     irb_labels l = {0};
     irb_predictions p = {0};
     irb_error err = {0};
-    irb_status sl = irb_labels_read(path, &l, &err);
+    static const irb_labels_opts timelapse = {.label_column = "Species", .blank_label = "empty"};
+    irb_status sl = irb_labels_read(path, &timelapse, &l, &err);
+    failed_with_message(sl, &err);
+    if (sl == IRB_OK)
+        match_self(&l);
+    irb_labels_release(&l);
+    irb_error_clear(&err);
+    sl = irb_labels_read(path, NULL, &l, &err);
     failed_with_message(sl, &err);
     if (sl == IRB_OK) {
         match_fixed(&l);

@@ -188,7 +188,7 @@ def header_said(rows):
     bad = os.path.join(TMP, 'nolabel.csv')
     write_rows(bad, rows, header=('path', 'species'))
     r, _ = train_images('nolabel', bad)
-    check(r.returncode == 3 and "no column 'label': its header has 2 column(s), the first 'path'" in r.stderr,
+    check(r.returncode == 3 and "no column 'label': its header has 2 column(s): 'path', 'species'" in r.stderr,
           "train --images, no label column: the header read is shown (rc %d: %s)" % (r.returncode, r.stderr.strip()))
 
 

@@ -190,3 +190,13 @@ void cli_process_setup(void)
     if (blas_thread_shutdown_)
         blas_thread_shutdown_();
 }
+
+int cli_labels_opt(int c, const char *arg, irb_labels_opts *o)
+{
+    switch (c) {
+    case CLI_OPT_PATH_COLUMN: o->path_column = arg; return 1;
+    case CLI_OPT_LABEL_COLUMN: o->label_column = arg; return 1;
+    case CLI_OPT_BLANK_LABEL: o->blank_label = arg; return 1;
+    default: return 0;
+    }
+}

@@ -61,4 +61,22 @@ int cli_double(const char *cmd, const char *opt, const char *text, double *out);
 /* The same for a finite number in [lo, hi] (hi may be INFINITY: any finite number >= lo). */
 int cli_double_in(const char *cmd, const char *opt, const char *text, double lo, double hi, double *out);
 
+/* How --labels is read (irb_labels_opts), the same options in every command that takes --labels:
+ * their getopt_long entries, their lines of --help, and their parse (1 when c was one of them,
+ * its value stored in o; 0 otherwise). */
+enum { CLI_OPT_PATH_COLUMN = 0x1001, CLI_OPT_LABEL_COLUMN, CLI_OPT_BLANK_LABEL };
+/* clang-format off */
+#define CLI_LABELS_LONGOPTS \
+    {"path-column", 1, 0, CLI_OPT_PATH_COLUMN}, {"label-column", 1, 0, CLI_OPT_LABEL_COLUMN}, \
+    {"blank-label", 1, 0, CLI_OPT_BLANK_LABEL}
+/* clang-format on */
+#define CLI_LABELS_HELP                                                                                                \
+    "  --path-column NAME    the labels' column of image paths (default: path; a Timelapse export:\n"                  \
+    "                        RelativePath/File)\n"                                                                     \
+    "  --label-column NAME   the labels' column of labels (default: label; a Timelapse export has\n"                   \
+    "                        none: name the data field, e.g. --label-column Species)\n"                                \
+    "  --blank-label VALUE   a blank label cell is the label VALUE (e.g. empty: a sheet that leaves\n"                 \
+    "                        an empty frame's species blank), not a row without a label\n"
+int cli_labels_opt(int c, const char *arg, irb_labels_opts *o);
+
 #endif

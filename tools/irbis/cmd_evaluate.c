@@ -13,8 +13,9 @@ static void usage(FILE *f)
     fputs("usage: irbis evaluate PREDICTIONS.csv --labels LABELS.csv [--positive CLASS] [--threshold T] [-o DIR]\n"
           "\n"
           "PREDICTIONS.csv: path, p_<class>... [, sequence, seq_p_<class>...]\n"
-          "LABELS.csv:      path, label (paths match exactly or by a suffix after '/'), or a Camtrap DP\n"
-          "                 package's folder (irbis labels PACKAGE shows the labels read from it)\n"
+          "LABELS.csv:      path, label (paths match exactly or by a suffix after '/'), a Timelapse\n"
+          "                 export, or a Camtrap DP package's folder (irbis labels LABELS shows the\n"
+          "                 labels read from it)\n" CLI_LABELS_HELP
           "  --positive CLASS  the ROC's positive class (default: the class that is not 'empty' when there\n"
           "                    are two, else the first class other than 'empty'/'blank')\n"
           "  --threshold T     precision/recall of the positive class at score >= T (default 0.5)\n"
@@ -25,6 +26,7 @@ static void usage(FILE *f)
 
 typedef struct opts {
     const char *pred, *labels, *positive, *out;
+    irb_labels_opts lo;
     double threshold;
 } opts;
 
@@ -35,10 +37,13 @@ static int parse(int argc, char **argv, opts *o)
                                        {"threshold", required_argument, 0, 't'},
                                        {"output", required_argument, 0, 'o'},
                                        {"help", no_argument, 0, 'h'},
+                                       CLI_LABELS_LONGOPTS,
                                        {0, 0, 0, 0}};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:p:t:o:h", lo, NULL)) != -1) {
+        if (cli_labels_opt(c, optarg, &o->lo))
+            continue;
         switch (c) {
         case 'l': o->labels = optarg; break;
         case 'p': o->positive = optarg; break;
@@ -160,7 +165,7 @@ int irb_cmd_evaluate(int argc, char **argv)
     irb_predictions p = {0};
     irb_labels l = {0};
     irb_joined j = {0};
-    if (irb_predictions_read(o.pred, &p, &err) != IRB_OK || irb_labels_read(o.labels, &l, &err) != IRB_OK ||
+    if (irb_predictions_read(o.pred, &p, &err) != IRB_OK || irb_labels_read(o.labels, &o.lo, &l, &err) != IRB_OK ||
         irb_join_labels(&p, &l, &j, &err) != IRB_OK) {
         rc = cli_fail("evaluate", &err);
         goto done;

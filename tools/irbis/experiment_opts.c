@@ -10,8 +10,9 @@
 static void usage(FILE *f)
 {
     fputs("usage: irbis experiment --images ROOT --labels CSV --model M.onnx -o DIR [options]\n"
-          "  --labels CSV            path,label[,camera,timestamp,sequence], or a Camtrap DP package's\n"
-          "                          folder (the labels people observed; irbis labels PACKAGE shows them)\n"
+          "  --labels CSV            path,label[,camera,timestamp,sequence], a Timelapse export, or a\n"
+          "                          Camtrap DP package's folder (the labels people observed); irbis\n"
+          "                          labels CSV shows the labels as read\n" CLI_LABELS_HELP
           "  --task empty|species    empty vs animal (default) or one class per label\n"
           "  --positive CLASS        CLASS vs everything else (with --task empty: the empty label)\n"
           "  --folds K               outer cross-validation folds (default 5)\n"
@@ -59,8 +60,9 @@ static void train_usage(FILE *f)
           "  the info-strip crop are chosen by the experiment's inner cross-validation; the\n"
           "  recipe's cross-validated accuracy is printed, and the cross-validation's outputs go to\n"
           "  --report (default PIPELINE.train/).\n"
-          "  --labels CSV            path,label[,camera,timestamp,sequence], or a Camtrap DP package's\n"
-          "                          folder (the labels people observed; irbis labels PACKAGE shows them)\n"
+          "  --labels CSV            path,label[,camera,timestamp,sequence], a Timelapse export, or a\n"
+          "                          Camtrap DP package's folder (the labels people observed); irbis\n"
+          "                          labels CSV shows the labels as read\n" CLI_LABELS_HELP
           "  --recipe ROW            RN1, RN2, RN2+A, RN2+A+E, M, RN2+A+M (default), RN2+A+M+E\n"
           "  --task empty|species    empty vs animal (default: every label but 'empty' is an animal)\n"
           "                          or one class per label\n"
@@ -193,17 +195,15 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
         o->combine = IRB_COMBINE_MEAN;
     }
     static const struct option opts[] = {
-        {"images", 1, 0, 'i'},       {"labels", 1, 0, 'l'},    {"model", 1, 0, 'm'},
-        {"task", 1, 0, 't'},         {"positive", 1, 0, 'p'},  {"folds", 1, 0, 'k'},
-        {"group", 1, 0, 'g'},        {"gap", 1, 0, 'G'},       {"C", 1, 0, 'C'},
-        {"crop", 1, 0, 'c'},         {"resize", 1, 0, 'r'},    {"raw-size", 1, 0, 'R'},
-        {"rows", 1, 0, 'w'},         {"limit", 1, 0, 'L'},     {"threads", 1, 0, 'T'},
-        {"batch", 1, 0, 'b'},        {"precision", 1, 0, 'P'}, {"engine", 1, 0, 'e'},
-        {"cache", 1, 0, 'x'},        {"quiet", 0, 0, 'q'},     {"cache-every", 1, 0, 'E'},
-        {"size", 1, 0, 'z'},         {"combine", 1, 0, 'M'},   {"decode", 1, 0, 'd'},
-        {"output", 1, 0, 'o'},       {"help", 0, 0, 'h'},      {"save", 1, 0, 'S'},
-        {"save-to", 1, 0, 'O'},      {"recipe", 1, 0, 'y'},    {"report", 1, 0, 'Y'},
-        {"camera-depth", 1, 0, 'D'}, {"calib", 1, 0, 'K'},     {0, 0, 0, 0}};
+        {"images", 1, 0, 'i'},      {"labels", 1, 0, 'l'}, {"model", 1, 0, 'm'},        {"task", 1, 0, 't'},
+        {"positive", 1, 0, 'p'},    {"folds", 1, 0, 'k'},  {"group", 1, 0, 'g'},        {"gap", 1, 0, 'G'},
+        {"C", 1, 0, 'C'},           {"crop", 1, 0, 'c'},   {"resize", 1, 0, 'r'},       {"raw-size", 1, 0, 'R'},
+        {"rows", 1, 0, 'w'},        {"limit", 1, 0, 'L'},  {"threads", 1, 0, 'T'},      {"batch", 1, 0, 'b'},
+        {"precision", 1, 0, 'P'},   {"engine", 1, 0, 'e'}, {"cache", 1, 0, 'x'},        {"quiet", 0, 0, 'q'},
+        {"cache-every", 1, 0, 'E'}, {"size", 1, 0, 'z'},   {"combine", 1, 0, 'M'},      {"decode", 1, 0, 'd'},
+        {"output", 1, 0, 'o'},      {"help", 0, 0, 'h'},   {"save", 1, 0, 'S'},         {"save-to", 1, 0, 'O'},
+        {"recipe", 1, 0, 'y'},      {"report", 1, 0, 'Y'}, {"camera-depth", 1, 0, 'D'}, {"calib", 1, 0, 'K'},
+        CLI_LABELS_LONGOPTS,        {0, 0, 0, 0}};
     static const char *const tasks[] = {"empty", "species", "positive"};
     static const char *const crops[] = {"none", "auto", "choose"};
     static const char *const combines[] = {"choose", "mean"};
@@ -214,6 +214,8 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
     long l;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
+        if (cli_labels_opt(c, optarg, &o->labels_opts))
+            continue;
         switch (c) {
         case 'i': o->images = optarg; break;
         case 'l': o->labels = optarg; break;

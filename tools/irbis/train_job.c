@@ -13,10 +13,8 @@ const char train_usage[] =
     "  The first, the usual path, trains a pipeline for irbis classify on labelled images (its\n"
     "  options: irbis train --images ROOT --help). The second trains a classifier on a feature set\n"
     "  of irbis featurize, with these options:\n"
-    "  --labels FILE         CSV with a path column and a label column, or a Camtrap DP package's\n"
-    "                        folder (irbis labels PACKAGE shows the labels read from it)\n"
-    "  --label-column NAME   label column (default: label)\n"
-    "  --path-column NAME    path column (default: path)\n"
+    "  --labels FILE         CSV with a path column and a label column, a Timelapse export, or a\n"
+    "                        Camtrap DP package's folder (irbis labels FILE shows the labels read)\n" CLI_LABELS_HELP
     "  --root DIR            labels' paths are relative to DIR (joined as DIR/path before matching)\n"
     "  --C X                 regularisation (objective C*sum(logloss) + 0.5*||W||^2); default: choose by CV\n"
     "  --cv K                folds for choosing C (default 5); groups never split across folds\n"
@@ -61,31 +59,19 @@ static size_t map_n(const irb_strmap *m) { return m ? irb_strmap_count(m) : 0; }
 
 int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
 {
-    static const struct option lo[] = {{"labels", 1, 0, 'l'},
-                                       {"label-column", 1, 0, 'L'},
-                                       {"path-column", 1, 0, 'P'},
-                                       {"root", 1, 0, 'r'},
-                                       {"C", 1, 0, 'C'},
-                                       {"cv", 1, 0, 'k'},
-                                       {"group-column", 1, 0, 'g'},
-                                       {"group", 1, 0, 'G'},
-                                       {"gap", 1, 0, 'a'},
-                                       {"camera-depth", 1, 0, 'd'},
-                                       {"class-weight", 1, 0, 'w'},
-                                       {"classes", 1, 0, 'c'},
-                                       {"positive", 1, 0, 'p'},
-                                       {"negative", 1, 0, 'n'},
-                                       {"max-iter", 1, 0, 'm'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    *o = (train_opts){.label_col = "label", .path_col = "path", .group = -1, .gap = -1};
+    static const struct option lo[] = {
+        {"labels", 1, 0, 'l'},       CLI_LABELS_LONGOPTS,         {"root", 1, 0, 'r'},    {"C", 1, 0, 'C'},
+        {"cv", 1, 0, 'k'},           {"group-column", 1, 0, 'g'}, {"group", 1, 0, 'G'},   {"gap", 1, 0, 'a'},
+        {"camera-depth", 1, 0, 'd'}, {"class-weight", 1, 0, 'w'}, {"classes", 1, 0, 'c'}, {"positive", 1, 0, 'p'},
+        {"negative", 1, 0, 'n'},     {"max-iter", 1, 0, 'm'},     {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
+    *o = (train_opts){.group = -1, .gap = -1};
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
+        if (cli_labels_opt(c, optarg, &o->lo))
+            continue;
         switch (c) {
         case 'l': o->labels = optarg; break;
-        case 'L': o->label_col = optarg; break;
-        case 'P': o->path_col = optarg; break;
         case 'r': o->root = optarg; break;
         case 'C':
             if (!cli_double(cmd, "--C", optarg, &o->C))
@@ -226,7 +212,7 @@ static int set_classes(train_job *j, const train_opts *o)
 /* Labels joined to feature rows by the library's one rule (irb_labels_match). */
 static int match_labels(train_job *j, const train_opts *o, irb_error *err)
 {
-    if (irb_labels_from_table(j->t, o->path_col, o->label_col, o->root, o->labels, &j->lab, err) != IRB_OK)
+    if (irb_labels_from_table(j->t, "path", "label", o->root, o->labels, &j->lab, err) != IRB_OK)
         return -1;
     if (!(j->match = malloc((j->fs->n ? j->fs->n : 1) * sizeof *j->match)))
         return irb_error_clear(err), -2;
@@ -400,7 +386,7 @@ int train_prepare(train_job *j, const train_opts *o, const char *cmd)
 {
     irb_error err = {0};
     if (irb_features_load_index(o->features, &j->fs, &err) != IRB_OK ||
-        irb_labels_table_load(o->labels, &j->t, &err) != IRB_OK)
+        irb_labels_table_load(o->labels, &o->lo, &j->t, &err) != IRB_OK)
         return cli_fail(cmd, &err);
     if (o->group_col && irb_table_column(j->t, o->group_col) < 0 && !irb_features_column(j->fs, o->group_col)) {
         cli_error(cmd, "--group-column %s: neither %s nor %s.csv has it", o->group_col, o->labels, o->features);

@@ -9,8 +9,9 @@
 #include "cli.h"
 
 typedef struct train_opts {
-    const char *features, *labels, *label_col, *path_col, *root, *group_col, *classes, *positive, *negative, *out;
-    double C, gap; /* gap < 0: the default */
+    const char *features, *labels, *root, *group_col, *classes, *positive, *negative, *out;
+    irb_labels_opts lo; /* how --labels is read (--path-column, --label-column, --blank-label) */
+    double C, gap;      /* gap < 0: the default */
     long cv, max_iter, camera_depth;
     int group; /* irb_fold_unit, or -1: sequence when timed, else block */
     int balanced;
