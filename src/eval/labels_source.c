@@ -18,9 +18,8 @@
 /* ---- columns ---------------------------------------------------------------------------------- */
 
 /* Timelapse's own columns; the others are the user's data fields (Species, Count, ...). */
-static const char *const TIMELAPSE_OWN[] = {"File",      "RelativePath", "Folder",       "RootFolder", "DateTime",
-                                            "Date",      "Time",         "UTCOffset",    "ImageQuality",
-                                            "DeleteFlag"};
+static const char *const TIMELAPSE_OWN[] = {"File", "RelativePath", "Folder",    "RootFolder",   "DateTime",
+                                            "Date", "Time",         "UTCOffset", "ImageQuality", "DeleteFlag"};
 
 static int named(const char *name, const char *want) { return irb_header_find((char *const *)&name, 1, want) == 0; }
 
@@ -59,9 +58,9 @@ typedef struct source {
     const char *file; /* for messages */
     const irb_labels_opts *o;
     irb_table *t;
-    int path, label;                         /* columns (path -1: a Timelapse export's RelativePath/File) */
+    int path, label;                          /* columns (path -1: a Timelapse export's RelativePath/File) */
     int file_col, rel, when, date, hour, del; /* a Timelapse export's columns, or -1 */
-    int add_time;                            /* a `timestamp` column is made from Timelapse's times */
+    int add_time;                             /* a `timestamp` column is made from Timelapse's times */
     size_t deleted, bad_time, ex_bad_time;
 } source;
 
@@ -306,8 +305,8 @@ irb_status irb_labels_table_load(const char *path, const irb_labels_opts *opts, 
     else
         IRB_TRY(irb_table_load(path, &k.t, err));
     irb_status s = find_columns(&k, err);
-    if (s == IRB_OK && (k.path < 0 || k.path != irb_table_column(k.t, "path") ||
-                        k.label != irb_table_column(k.t, "label"))) {
+    if (s == IRB_OK &&
+        (k.path < 0 || k.path != irb_table_column(k.t, "path") || k.label != irb_table_column(k.t, "label"))) {
         s = rebuild(&k, out, err);
         irb_table_free(k.t);
     } else if (s == IRB_OK) {

@@ -8,8 +8,8 @@
   species is `empty`, the path RelativePath/File, the timestamp the DateTime); the older export
   with Date (dd-MMM-yyyy) and Time columns gives the same times;
 - `train --images` with the Timelapse file gives byte-identical out-of-fold predictions to the
-  same training from the equivalent plain path,label,timestamp CSV; `train FEATURES` and
-  `evaluate` read it alike too;
+  same training from the equivalent plain path,label,timestamp CSV; `train FEATURES`, `irbis-mpi
+  train` (when built) and `evaluate` read it alike too;
 - any column names: --path-column/--label-column on a CSV with Image,Species columns;
 - refusals naming their cause: a named column that does not exist (the file, the column asked
   for and the columns it has), a Timelapse file without --label-column (its candidate columns)."""
@@ -23,6 +23,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mpilib  # noqa: E402
 from testlib import BIN, CT, MODEL, check, finish, make_tree, tmpdir, write_features  # noqa: E402
 
 TMP = tmpdir('timelapse_labels')
@@ -163,6 +164,13 @@ def features_and_evaluate(files, tl, plain, want):
         check(r.returncode == 0, 'train FEATURES --labels %s (rc %d: %s)' % (name, r.returncode, r.stderr[-300:]))
     check(outs[0] and outs[0] == outs[1], 'train FEATURES: the same rows, groups and fit from both (%s | %s)' %
           (outs[0][-300:], outs[1][-300:]))
+    mpirun = shutil.which('mpirun')
+    if mpirun and os.path.exists(mpilib.MPI_BIN):  # irbis-mpi train: train's options and label join
+        r = mpilib.mpi(mpirun, 2, 'train', base, '--labels', tl, '--label-column', 'Species', '--blank-label',
+                       'empty', '--negative', 'empty', '--C', '1', '-o', os.path.join(TMP, 'mpi_f.irbis'))
+        check(r.returncode == 0 and outs[0].split('\nC 1')[0] in r.stdout,
+              'irbis-mpi train: the same rows and classes (rc %d: %s%s)' % (r.returncode, r.stdout[-300:],
+                                                                           r.stderr[-300:]))
     pred = os.path.join(TMP, 'pred.csv')
     with open(pred, 'w', newline='') as f:
         w = csv.writer(f)
