@@ -106,6 +106,10 @@ def said_once():
             check(r.returncode == (0 if arg == '--help' else 2) and text.count(want) == 1,
                   'irbis-mpi %s %s on 3 ranks: said once (%d times, exit %d)' % (sub, arg, text.count(want),
                                                                                 r.returncode))
+            if arg == '--help':  # regression: irbis-mpi train --help printed irbis train's usage
+                first = text.split('usage:', 1)[-1].splitlines()[0]
+                check('irbis-mpi %s' % sub in first and ' irbis %s' % sub not in first,
+                      'irbis-mpi %s --help names irbis-mpi and its own command line: %s' % (sub, first))
     r = run([shutil.which('mpirun'), '--allow-run-as-root', '--oversubscribe', '-np', '2', MPI_BIN, 'train',
              '--images', CT, '--labels', 'l.csv', '-o', os.path.join(TMP, 'x.irbis')])
     check(r.returncode == 2 and said(r).count('irbis-mpi train trains a classifier on a feature set') == 1 and

@@ -103,6 +103,17 @@ static int review_labels(int argc, char **argv, char ***av, int *ac, char *csv, 
     return 1;
 }
 
+static void usage(FILE *out)
+{
+    fputs("usage: irbis train --images ROOT --labels LABELS.csv --model M.onnx -o PIPELINE.irbis [options]\n"
+          "       irbis train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
+          "  The first, the usual path, trains a pipeline for irbis classify on labelled images (its\n"
+          "  options: irbis train --images ROOT --help). The second trains a classifier on a feature set\n"
+          "  of irbis featurize, with these options:\n",
+          out);
+    fputs(train_options, out);
+}
+
 int irb_cmd_train(int argc, char **argv)
 {
     char csv[4200], survey[4096];
@@ -119,7 +130,7 @@ int irb_cmd_train(int argc, char **argv)
         if (!strcmp(argv[i], "--images") || !strncmp(argv[i], "--images=", 9))
             return train_images(argc, argv);
     train_opts o;
-    int rc = train_parse(argc, argv, "train", &o);
+    int rc = train_parse(argc, argv, "train", usage, &o);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
     train_job j = {0};

@@ -7,12 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-const char train_usage[] =
-    "usage: irbis train --images ROOT --labels LABELS.csv --model M.onnx -o PIPELINE.irbis [options]\n"
-    "       irbis train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
-    "  The first, the usual path, trains a pipeline for irbis classify on labelled images (its\n"
-    "  options: irbis train --images ROOT --help). The second trains a classifier on a feature set\n"
-    "  of irbis featurize, with these options:\n"
+const char train_options[] =
     "  --labels FILE         CSV with a path column and a label column, a Timelapse export, or a\n"
     "                        Camtrap DP package's folder (irbis labels FILE shows the labels read)\n" CLI_LABELS_HELP
     "  --root DIR            labels' paths are relative to DIR (joined as DIR/path before matching)\n"
@@ -57,7 +52,7 @@ static size_t map_n(const irb_strmap *m) { return m ? irb_strmap_count(m) : 0; }
 
 /* ---- options -------------------------------------------------------------------------------- */
 
-int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
+int train_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), train_opts *o)
 {
     static const struct option lo[] = {
         {"labels", 1, 0, 'l'},       CLI_LABELS_LONGOPTS,         {"root", 1, 0, 'r'},    {"C", 1, 0, 'C'},
@@ -109,13 +104,13 @@ int train_parse(int argc, char **argv, const char *cmd, train_opts *o)
         case 'p': o->positive = optarg; break;
         case 'n': o->negative = optarg; break;
         case 'o': o->out = optarg; break;
-        case 'h': fputs(train_usage, stdout); return -1;
-        default: fputs(train_usage, stderr); return CLI_USAGE;
+        case 'h': usage(stdout); return -1;
+        default: usage(stderr); return CLI_USAGE;
         }
     }
     if (optind + 1 != argc || !o->labels || !o->out) {
         cli_error(cmd, "need FEATURES_BASE, --labels and -o");
-        fputs(train_usage, stderr);
+        usage(stderr);
         return CLI_USAGE;
     }
     if (o->group_col && o->group >= 0) {

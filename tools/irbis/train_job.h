@@ -38,11 +38,14 @@ typedef struct train_job {
     const char *unmatched_example;
 } train_job;
 
-extern const char train_usage[];
+/* The options of training a classifier on a feature set, one a line, for the usage texts of
+ * irbis train and irbis-mpi train (each says its own command line above them). */
+extern const char train_options[];
 
-/* Parses train's options (cmd names the command in messages). Returns CLI_OK to run, -1 after
- * --help (usage printed to stdout), CLI_USAGE on a bad command line (message printed). */
-int train_parse(int argc, char **argv, const char *cmd, train_opts *o);
+/* Parses train's options (cmd names the command in messages; usage prints the command's usage
+ * text). Returns CLI_OK to run, -1 after --help (usage printed to stdout), CLI_USAGE on a bad
+ * command line (message and usage printed). */
+int train_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), train_opts *o);
 
 /* Loads the feature set's index (not its values) and the labels and selects the labelled rows
  * (row, y, group). Returns CLI_OK or CLI_FATAL (message printed). */

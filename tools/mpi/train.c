@@ -31,6 +31,17 @@ static int merge_copies(train_job *j)
     return comm_max_int(rc);
 }
 
+static void usage(FILE *out)
+{
+    fputs("usage: mpirun -np N irbis-mpi train FEATURES_BASE --labels LABELS.csv -o MODEL.irbis [options]\n"
+          "  `irbis train FEATURES_BASE` over MPI ranks: each rank reads a share of the feature set's rows;\n"
+          "  the loss and gradient are summed over the ranks (MPI_Allreduce), so the classifier is the one\n"
+          "  process's up to the rounding of those sums. A pipeline on labelled images (irbis train\n"
+          "  --images) is trained by `irbis train` in one process. Options:\n",
+          out);
+    fputs(train_options, out);
+}
+
 int mpi_train(int argc, char **argv)
 {
     cli_quiet = comm_rank() != 0; /* every rank parses and joins alike: rank 0 speaks for all */
@@ -43,7 +54,7 @@ int mpi_train(int argc, char **argv)
         }
     train_opts o;
     parse_silent(1);
-    int rc = train_parse(argc, argv, CMD, &o);
+    int rc = train_parse(argc, argv, CMD, usage, &o);
     parse_silent(0);
     if (rc)
         return rc < 0 ? CLI_OK : rc;
