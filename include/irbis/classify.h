@@ -48,12 +48,14 @@ typedef enum irb_phase {
     IRB_PHASE_CLASSIFY,  /* decode + CNN + classifier; done/total are images */
     IRB_PHASE_SEQUENCES, /* grouping and ensembling (from the store) */
     IRB_PHASE_OUTPUTS,   /* writing CSV, Camtrap DP, report, sorted folders */
+    IRB_PHASE_DIGESTS,   /* reading the content digests of images an earlier irbis classified without
+                          * them (once, before classifying); done/total are images */
 } irb_phase;
 
 /* A progress snapshot, passed to the callback (borrowed for the call). */
 typedef struct irb_progress {
     irb_phase phase;
-    const char *phase_name; /* "scan", "classify", "sequences", "outputs" */
+    const char *phase_name; /* "scan", "classify", "sequences", "outputs", "digests" */
     long long done;         /* items finished in this phase, including earlier runs */
     long long total;        /* items in this phase (scan: found so far) */
     long long failed;       /* images that could not be classified so far */
@@ -163,6 +165,10 @@ typedef struct irb_classify_summary {
      * first as "old -> new" */
     long long found;
     char first_found[520];
+    /* images classified by an earlier irbis that recorded no content digests, given theirs by
+     * this run (read once from their unchanged files: a later move or rename keeps their results
+     * and human labels) */
+    long long digested;
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or
@@ -225,17 +231,20 @@ IRB_API const char *irb_classify_worker_key(const irb_classify_worker_t *w);
 IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w);
 /* One image's result, passed to the callback of irb_classify_worker_run (borrowed for the call):
  * index i into the paths given, status IRB_OK with probs (irb_classify_worker_values doubles), or the image's failure
- * status with image_err->message naming the file and the cause (as the store records it). */
+ * status with image_err->message naming the file and the cause (as the store records it); digest:
+ * the file's content digests (irb_image_digest: digest[0] its head, digest[1] its data; both ""
+ * when it could not be read), read by the worker just before its decode, for the store. */
 typedef void (*irb_classify_result_fn)(void *user, size_t i, irb_status status, const double *probs,
-                                       const irb_error *image_err);
+                                       const char (*digest)[65], const irb_error *image_err);
 
 /* 1 when the worker's pipeline has a motion part: then every image needs its neighbours (the
  * previous and next image of its camera in shooting order, as irb_classify_dist's plan gives them). */
 IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w);
 /* Classifies n images (paths relative to opts->survey_dir, borrowed for the call), with their
  * neighbours prev[i] / next[i] (relative paths or NULL; the arrays may be NULL when the worker
- * needs none), in runs of a few batches, decoding the next images on the worker threads while
- * the CNN runs, as irb_classify_run does. fn is called on the calling thread for every image,
+ * needs none), in runs of a few batches, reading each run's content digests on opts->threads
+ * threads and then decoding the next images on the worker threads while the CNN runs, as
+ * irb_classify_run does. fn is called on the calling thread for every image,
  * in order, a run at a time. Returns IRB_OK unless the engine itself failed (err says why);
  * IRB_INVALID_ARG for a NULL w, or a NULL paths, paths[i] or fn with n > 0. */
 IRB_API irb_status irb_classify_worker_run(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
@@ -259,8 +268,18 @@ typedef struct irb_classify_dist {
      * the pipeline has a novelty model); 0 when the image failed (err->status and err->message are the image's, as the
      * store records them); -1 when the result cannot be had (err says why: the run stops with
      * err->status and stores nothing of the batch in flight). May be called from another thread
-     * than plan, never concurrently. */
-    int (*result)(void *user, const char *path, double *probs, irb_error *err);
+     * than plan, never concurrently. digest: the image's content digests as the worker that
+     * computed the result read them (irb_classify_result_fn's), to fill (both "" when unknown):
+     * the run records them instead of reading the file again. */
+    int (*result)(void *user, const char *path, double *probs, char (*digest)[65], irb_error *err);
+    /* Or NULL (the run reads them on opts->threads threads): the content digests of n images
+     * (paths relative to the survey, borrowed for the call) into digests[i] (head, data; both ""
+     * when a file cannot be read), as irb_image_digests gives them, e.g. read on other
+     * processes. The run asks, before plan and before it has anything to classify, for those of
+     * pending images that may be pictures it knew under another path or time (a survey moved or
+     * renamed) and of classified images whose content an earlier irbis did not record (read
+     * once). Not IRB_OK (message in err) ends the run with that status. */
+    irb_status (*digests)(void *user, int n, const char *const *paths, char (*digests)[2][65], irb_error *err);
 } irb_classify_dist;
 
 /* irb_classify_run with results from dist (borrowed for the call) instead of its own engine:

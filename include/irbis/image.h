@@ -129,6 +129,14 @@ IRB_API irb_status irb_read_header_memory(irb_decoder_t *dec, const void *data, 
  * equal hold the same bytes; with data equal, the same picture (an EXIF time put right, say).
  * IRB_NOT_FOUND / IRB_IO name the file. */
 IRB_API irb_status irb_image_digest(const char *path, char head[65], char data[65], irb_error *err);
+/* irb_image_digest of n files at once on `threads` threads (<= 0: the online CPUs; 1: the calling
+ * thread only), each thread reading every nth file: paths[i] (borrowed for the call) is relative to
+ * root, or a path as given when root is NULL. digests[i][0] receives file i's head, digests[i][1]
+ * its data, both "" when the file cannot be read or its path cannot be made (out of memory): no
+ * failure, its content is unknown. Without threads to be had, the calling thread reads them all.
+ * IRB_INVALID_ARG for a NULL paths, paths[i] or digests with n > 0. */
+IRB_API irb_status irb_image_digests(const char *root, const char *const *paths, size_t n, int threads,
+                                     char (*digests)[2][65], irb_error *err);
 
 /* ---- pixel operations (no decoder needed) ------------------------------------------------ */
 

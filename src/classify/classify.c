@@ -14,7 +14,6 @@
 
 #include "core/alloc.h"
 #include "core/error.h"
-#include "core/pool.h"
 #include "classify/classify_internal.h"
 #include "irbis/nn.h"
 
@@ -54,24 +53,12 @@ typedef struct batch {
     char (*digest)[2][65]; /* [IRB_CLS_RUN_MAX]: each file's irb_image_digest ("" when unread) */
 } batch;
 
-/* Worker ith of nth: the content digests of every nth file of the batch from the ith. */
-static void digest_part(void *ctx, int ith, int nth)
+/* Each file's content digests, read on the run's threads just before the engine decodes it (so
+ * its bytes are then in the page cache): the store knows the picture again under another path or
+ * time. The same pass a distributed run's workers make (irb_classify_worker_run). */
+static void digest_batch(batch *b, int threads)
 {
-    batch *b = ctx;
-    for (int i = ith; i < b->n; i += nth)
-        if (irb_image_digest(b->paths[i], b->digest[i][0], b->digest[i][1], NULL) != IRB_OK)
-            b->digest[i][0][0] = b->digest[i][1][0] = '\0';
-}
-
-/* Each file's content digests, read on the pool (or this thread) just before the engine decodes
- * it (so its bytes are then in the page cache): the store knows the picture again under another
- * path or time. */
-static void digest_batch(batch *b, irb_pool *pool)
-{
-    if (pool)
-        irb_pool_run(pool, digest_part, b);
-    else
-        digest_part(b, 0, 1);
+    irb_image_digests(NULL, (const char *const *)b->paths, (size_t)b->n, threads, b->digest, NULL);
 }
 
 static void batch_clear(batch *b)
@@ -208,48 +195,78 @@ static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *use
     return s;
 }
 
-/* The pictures that the scan saw leave their path or change their file's stamp found again: the
- * pending images that may hold one (the same size or path) are read for their digests on the
- * run's threads, then the store gives them their results and human labels
- * (irb_store_follow_content). A file that cannot be read has none: it is done again. */
-static irb_status follow_phase(irb_store *st, const irb_classify_opts *o, int same_camera, irb_scan_tally *t,
-                               irb_error *err)
+/* The content digests of n images of the store (paths relative to the survey): read where the
+ * run's sources read them (a distributed run: on its workers, src->digests), else on this run's
+ * threads. */
+static irb_status read_digests(const irb_classify_opts *o, const irb_cls_sources *src, int n, char **paths,
+                               char (*digest)[2][65], irb_error *err)
 {
-    batch b = {0};
-    b.digest = irb_calloc(IRB_CLS_RUN_MAX, sizeof *b.digest);
-    irb_pool *pool = NULL;
-    irb_status s = b.digest ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
+    if (src->digests)
+        return src->digests(src->user, n, (const char *const *)paths, digest, err);
+    return irb_image_digests(o->survey_dir, (const char *const *)paths, (size_t)n, o->threads, digest, err);
+}
+
+typedef irb_status (*list_fn)(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                              irb_error *err);
+
+/* Records the digests of the images `list` gives (irb_store_undigested, irb_store_unknown), a page
+ * at a time, each page in one transaction; the count of images listed so far to pt (or NULL). */
+static irb_status digest_rows(irb_store *st, const irb_classify_opts *o, const irb_cls_sources *src, list_fn list,
+                              irb_progress_tracker *pt, long long total, irb_error *err)
+{
+    char(*digest)[2][65] = irb_calloc(IRB_CLS_RUN_MAX, sizeof *digest);
+    irb_status s = digest ? IRB_OK : irb_fail(err, IRB_NOMEM, "out of memory");
     int64_t after = 0, *ids;
     char **paths;
-    int n = 0;
-    do {
-        if (s == IRB_OK)
-            s = irb_store_undigested(st, after, IRB_CLS_RUN_MAX, &ids, &paths, &n, err);
-        if (s != IRB_OK || n == 0)
+    long long done = 0;
+    for (int n = IRB_CLS_RUN_MAX; s == IRB_OK && n == IRB_CLS_RUN_MAX;) {
+        if ((s = list(st, after, IRB_CLS_RUN_MAX, &ids, &paths, &n, err)) != IRB_OK || n == 0)
             break;
-        if (!pool)
-            pool = irb_pool_new(o->threads); /* none: read on this thread */
-        batch_clear(&b);
-        for (b.n = 0; b.n < n && s == IRB_OK; b.n++)
-            if (!(b.paths[b.n] = irb_path_join(o->survey_dir, paths[b.n])))
-                s = irb_fail(err, IRB_NOMEM, "out of memory");
-        if (s == IRB_OK) {
-            digest_batch(&b, pool);
-            s = irb_store_begin(st, err);
-        }
+        if ((s = read_digests(o, src, n, paths, digest, err)) != IRB_OK || (s = irb_store_begin(st, err)) != IRB_OK)
+            break;
         for (int i = 0; i < n && s == IRB_OK; i++)
-            if (b.digest[i][1][0])
-                s = irb_store_set_digest(st, ids[i], b.digest[i][0], b.digest[i][1], err);
+            if (digest[i][1][0])
+                s = irb_store_set_digest(st, ids[i], digest[i][0], digest[i][1], err);
         if (s == IRB_OK)
             s = irb_store_commit(st, err);
         if (s != IRB_OK)
             irb_store_rollback(st);
         after = ids[n - 1];
-    } while (s == IRB_OK && n == IRB_CLS_RUN_MAX);
-    batch_clear(&b);
-    irb_free(b.digest);
-    irb_pool_free(pool);
-    return s == IRB_OK ? irb_store_follow_content(st, same_camera, t, err) : s;
+        if (pt)
+            irb_progress_update(pt, done += n, total, pt->p.failed, 0);
+    }
+    irb_free(digest);
+    return s;
+}
+
+/* The pictures that the scan saw leave their path or change their file's stamp found again: the
+ * pending images that may hold one (the same size or path) are read for their digests, then the
+ * store gives them their results and human labels (irb_store_follow_content). A file that cannot
+ * be read has none: it is done again. */
+static irb_status follow_phase(irb_store *st, const irb_classify_opts *o, const irb_cls_sources *src, irb_scan_tally *t,
+                               irb_error *err)
+{
+    IRB_TRY(digest_rows(st, o, src, irb_store_undigested, NULL, 0, err));
+    return irb_store_follow_content(st, src->neighbours, t, err);
+}
+
+/* Images classified by an irbis that recorded no digests (a store from before them) are given
+ * theirs once, read from their unchanged files, so that a later move or rename of the survey
+ * keeps their results and human labels instead of classifying them again. */
+static irb_status backfill_phase(irb_store *st, const irb_classify_opts *o, const irb_cls_sources *src,
+                                 irb_progress_tracker *pt, irb_scan_tally *t, irb_error *err)
+{
+    long long total = 0, left = 0;
+    IRB_TRY(irb_store_count_unknown(st, &total, err));
+    if (!total)
+        return IRB_OK;
+    irb_progress_phase(pt, IRB_PHASE_DIGESTS, 0, total);
+    IRB_TRY(digest_rows(st, o, src, irb_store_unknown, pt, total, err));
+    IRB_TRY(irb_store_count_unknown(st, &left, err));
+    t->digested = total - left; /* those that could not be read are tried again by the next run */
+    irb_progress_update(pt, total, total, pt->p.failed, 1);
+    irb_progress_end_phase(pt);
+    return IRB_OK;
 }
 
 typedef struct run_ctx {
@@ -266,7 +283,7 @@ typedef struct run_ctx {
 
 /* The engine's run() on the pending images, a run of images at a time (the engine overlaps its
  * own decoding with its CNN inside a run), each run's results committed in one transaction. */
-static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_pool *pool, irb_error *err)
+static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *probs, irb_error *err)
 {
     const irb_classify_opts *o = r->o;
     if (e->neighbours && !r->ranked)
@@ -285,9 +302,12 @@ static irb_status run_loop(run_ctx *r, irb_cls_engine *e, batch *b, double *prob
             break;
         if ((s = fetch_items(r->st, e, o->survey_dir, take, &after, b, items, nb, err)) != IRB_OK || b->n == 0)
             break;
-        digest_batch(b, pool);
+        if (!e->digest)
+            digest_batch(b, o->threads);
         if ((s = e->run(e->ctx, items, b->n, probs, b->st, b->errs, err)) != IRB_OK)
             break;
+        if (e->digest) /* read by the workers that made the results */
+            memcpy(b->digest, e->digest, (size_t)b->n * sizeof *b->digest);
         int good = 0;
         for (int i = 0; i < b->n; i++)
             if (b->st[i] == IRB_OK) {
@@ -320,7 +340,6 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     irb_status s = IRB_OK;
     batch b = {0};
     double *probs = NULL;
-    irb_pool *pool = NULL;
     if (e.n_classes != r->nc || !e.run) {
         s = irb_fail(err, IRB_MISMATCH, "the engine gives %d classes, the classifier %d", e.n_classes, r->nc);
         goto done;
@@ -334,14 +353,12 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     }
     irb_progress_phase(r->pt, IRB_PHASE_CLASSIFY, r->c.ok + r->c.failed, r->c.total);
     r->pt->p.resumed = r->c.ok + r->c.failed;
-    pool = irb_pool_new(o->threads); /* none: the digests are read on this thread */
-    s = run_loop(r, &e, &b, probs, pool, err);
+    s = run_loop(r, &e, &b, probs, err);
     if (s == IRB_OK)
         irb_progress_end_phase(r->pt);
 done:
     batch_clear(&b);
     irb_free(b.errs), irb_free(b.digest), irb_free(probs);
-    irb_pool_free(pool);
     if (e.free)
         e.free(e.ctx);
     return s;
@@ -762,7 +779,9 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     if (s == IRB_OK)
         s = scan_phase(r.st, src->make_scanner, src->user, &pt, &tally, err);
     if (s == IRB_OK)
-        s = follow_phase(r.st, o, src->neighbours, &tally, err);
+        s = follow_phase(r.st, o, src, &tally, err);
+    if (s == IRB_OK)
+        s = backfill_phase(r.st, o, src, &pt, &tally, err);
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &r.c, err);
     if (s == IRB_OK && src->neighbours && r.c.pending > 0) { /* before a distributed plan lists them */
@@ -801,6 +820,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     snprintf(sum->first_review_retired, sizeof sum->first_review_retired, "%s", tally.first_review_retired);
     sum->found = tally.found;
     snprintf(sum->first_found, sizeof sum->first_found, "%s", tally.first_found);
+    sum->digested = tally.digested;
     snprintf(sum->store_aside, sizeof sum->store_aside, "%s", aside);
     sum->sequences = c.sequences;
     sum->pending = c.pending;

@@ -42,6 +42,7 @@ typedef struct irb_scan_tally {
     char first_review_retired[256];
     long long found;       /* images found under another path with the same bytes: their results kept */
     char first_found[520]; /* "old -> new" */
+    long long digested;    /* classified images of an earlier irbis whose content this run recorded */
 } irb_scan_tally;
 
 typedef struct irb_cls_scanner {
@@ -73,6 +74,10 @@ typedef struct irb_cls_engine {
     int neighbours;        /* run() needs each image's neighbours: images come in shooting order */
     const double *novelty; /* or NULL: after run(), novelty[i] is image i's novelty score (NaN: none;
                             * docs/pipeline.md), owned by ctx */
+    /* or NULL: after run(), digest[i] is image i's content digests (irb_image_digest: head, data;
+     * "" when unknown) as its results' maker read them (a distributed run's workers), owned by
+     * ctx; NULL: the run reads them on its own threads just before run() */
+    char (*digest)[2][65];
     void (*free)(void *ctx);
 } irb_cls_engine;
 
@@ -104,6 +109,10 @@ typedef struct irb_cls_sources {
                                  * classifier_id has "+PRECISION" when run at another), or NULL */
     int has_novelty;            /* the engine scores novelty (a pipeline with a novelty model) */
     int neighbours;             /* the engine reads each image's neighbours (a motion part) */
+    /* or NULL: the content digests of n images (paths relative to the survey) into digests, as
+     * irb_image_digests gives them (a distributed run reads them on its workers); NULL: read on
+     * the run's threads */
+    irb_status (*digests)(void *user, int n, const char *const *paths, char (*digests)[2][65], irb_error *err);
 } irb_cls_sources;
 irb_status irb_classify_run_sources(const irb_classify_opts *opts, const irb_cls_sources *src,
                                     irb_classify_summary *sum, irb_error *err);
@@ -214,6 +223,13 @@ irb_status irb_store_undigested(irb_store *st, int64_t after, int max, int64_t *
                                 irb_error *err);
 irb_status irb_store_set_digest(irb_store *st, int64_t id, const char *head, const char *data, irb_error *err);
 irb_status irb_store_follow_content(irb_store *st, int same_camera, irb_scan_tally *t, irb_error *err);
+/* Classified images whose content is not known (irbis before digests: NULL digests) and whose
+ * files the scan found unchanged, listed as irb_store_pending does, and their count: a run reads
+ * their digests once (irb_store_set_digest), so a later move or rename keeps their results and
+ * labels. A file that cannot be read stays unknown (tried again by the next run). */
+irb_status irb_store_unknown(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                             irb_error *err);
+irb_status irb_store_count_unknown(irb_store *st, long long *n, irb_error *err);
 
 /* Up to max pending images with id > after, in id order: ids[i], paths[i] (owned by st, valid
  * until the next call). *n receives the count (0: none left). */

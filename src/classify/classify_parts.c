@@ -22,7 +22,8 @@ struct irb_classify_worker_t {
     double *probs;                  /* per_run x classes */
     double *row;                    /* one result's values: classes probabilities (+ novelty) */
     irb_status st[IRB_CLS_RUN_MAX];
-    irb_error *errs; /* [per_run] */
+    irb_error *errs;       /* [per_run] */
+    char (*digest)[2][65]; /* [per_run]: each file's content digests, read before its decode */
     char key[512];
 };
 
@@ -40,7 +41,7 @@ IRB_API void irb_classify_worker_free(irb_classify_worker_t *w)
         w->e.free(w->e.ctx);
     irb_cls_real_free(w->real);
     worker_clear(w);
-    irb_free(w->probs), irb_free(w->errs), irb_free(w->row);
+    irb_free(w->probs), irb_free(w->errs), irb_free(w->row), irb_free(w->digest);
     irb_free(w);
 }
 
@@ -65,7 +66,8 @@ IRB_API irb_status irb_classify_worker_new(const irb_classify_opts *o, irb_class
         w->probs = irb_malloc_array((size_t)w->per_run, sizeof(double) * (size_t)w->e.n_classes);
         w->errs = irb_calloc((size_t)w->per_run, sizeof *w->errs);
         w->row = irb_malloc_array((size_t)w->e.n_classes + 1, sizeof(double));
-        if (!w->probs || !w->errs || !w->row)
+        w->digest = irb_calloc((size_t)w->per_run, sizeof *w->digest);
+        if (!w->probs || !w->errs || !w->row || !w->digest)
             s = irb_fail(err, IRB_NOMEM, "out of memory for a batch of %d images", o->batch);
     }
     if (s != IRB_OK) {
@@ -88,7 +90,9 @@ IRB_API int irb_classify_worker_values(const irb_classify_worker_t *w)
 }
 IRB_API int irb_classify_worker_neighbours(const irb_classify_worker_t *w) { return w ? w->e.neighbours : 0; }
 
-/* One run of images first.. of paths: absolute paths, the engine, every result to fn. */
+/* One run of images first.. of paths: absolute paths, their content digests (the pass of
+ * irb_classify_run, just before the decode: the files are then in the page cache), the engine,
+ * every result to fn. */
 static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths, const char *const *prev,
                               const char *const *next, size_t first, int k, irb_classify_result_fn fn, void *user,
                               irb_error *err)
@@ -105,6 +109,10 @@ static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths
             return irb_fail(err, IRB_NOMEM, "out of memory");
         w->items[i] = (irb_cls_item){w->abs[3 * i], w->abs[3 * i + 1], w->abs[3 * i + 2]};
     }
+    const char *files[IRB_CLS_RUN_MAX];
+    for (int i = 0; i < k; i++)
+        files[i] = w->items[i].path;
+    irb_image_digests(NULL, files, (size_t)k, w->o->threads, w->digest, NULL);
     IRB_TRY(w->e.run(w->e.ctx, w->items, k, w->probs, w->st, w->errs, err));
     size_t nc = (size_t)w->e.n_classes;
     for (int i = 0; i < k; i++) {
@@ -114,7 +122,8 @@ static irb_status worker_step(irb_classify_worker_t *w, const char *const *paths
             w->row[nc] = w->e.novelty[i];
             row = w->row;
         }
-        fn(user, first + (size_t)i, w->st[i], w->st[i] == IRB_OK ? row : NULL, &w->errs[i]);
+        fn(user, first + (size_t)i, w->st[i], w->st[i] == IRB_OK ? row : NULL, (const char(*)[65])w->digest[i],
+           &w->errs[i]);
     }
     return IRB_OK;
 }
@@ -148,8 +157,9 @@ typedef struct dist_ctx {
     int has_novelty; /* results carry a novelty score after the probabilities */
     double *row;     /* one result: nc probabilities (+ the novelty) */
     double novelty[IRB_CLS_RUN_MAX];
-    int neighbours; /* the pipeline has a motion part: images go in shooting order */
-    size_t prefix;  /* length of "survey_dir/" as irb_path_join writes it */
+    char digest[IRB_CLS_RUN_MAX][2][65]; /* the results' digests, as their workers read them */
+    int neighbours;                      /* the pipeline has a motion part: images go in shooting order */
+    size_t prefix;                       /* length of "survey_dir/" as irb_path_join writes it */
 } dist_ctx;
 
 /* The pending images as the run will ask for them: paths, cameras, times, and with neighbours
@@ -268,7 +278,9 @@ static irb_status replay_run(void *ctx, const irb_cls_item *items, int n, double
         size_t l = strlen(items[i].path);
         const char *rel = l > c->prefix ? items[i].path + c->prefix : items[i].path;
         irb_error_clear(&errs[i]);
-        int got = c->d->result(c->d->user, rel, c->row, &errs[i]);
+        c->digest[i][0][0] = c->digest[i][1][0] = '\0';
+        int got = c->d->result(c->d->user, rel, c->row, c->digest[i], &errs[i]);
+        c->digest[i][0][64] = c->digest[i][1][64] = '\0'; /* whatever the hook wrote */
         memcpy(probs + (size_t)i * (size_t)c->nc, c->row, sizeof(double) * (size_t)c->nc);
         c->novelty[i] = c->has_novelty && got == 1 ? c->row[c->nc] : NAN;
         st[i] = IRB_OK;
@@ -296,6 +308,18 @@ static irb_status dist_engine(void *user, irb_cls_engine *e, irb_error *err)
     e->run = replay_run;
     e->novelty = c->has_novelty ? c->novelty : NULL;
     e->neighbours = c->neighbours;
+    e->digest = c->digest;
+    return IRB_OK;
+}
+
+static irb_status dist_digests(void *user, int n, const char *const *paths, char (*digests)[2][65], irb_error *err)
+{
+    const irb_classify_dist *d = ((dist_ctx *)user)->d;
+    for (int i = 0; i < n; i++)
+        digests[i][0][0] = digests[i][1][0] = '\0';
+    IRB_TRY(d->digests(d->user, n, paths, digests, err));
+    for (int i = 0; i < n; i++)
+        digests[i][0][64] = digests[i][1][64] = '\0';
     return IRB_OK;
 }
 
@@ -311,7 +335,11 @@ IRB_API irb_status irb_classify_run_dist(const irb_classify_opts *o, const irb_c
         return irb_fail(err, IRB_INVALID_ARG, "a distributed run needs plan and result hooks");
     dist_ctx c = {.o = o, .d = d};
     IRB_TRY(irb_cls_real_new(o, &c.real, err));
-    irb_cls_sources src = {.make_scanner = dist_scanner, .make_engine = dist_engine, .plan = dist_plan, .user = &c};
+    irb_cls_sources src = {.make_scanner = dist_scanner,
+                           .make_engine = dist_engine,
+                           .plan = dist_plan,
+                           .digests = d->digests ? dist_digests : NULL,
+                           .user = &c};
     irb_cls_real_ids(c.real, &src);
     c.nc = src.n_classes;
     c.has_novelty = src.has_novelty;

@@ -5,7 +5,7 @@
 
 #include "classify/classify_internal.h"
 
-static const char *const PHASE_NAMES[] = {"scan", "classify", "sequences", "outputs"};
+static const char *const PHASE_NAMES[] = {"scan", "classify", "sequences", "outputs", "digests"};
 
 double irb_now(void)
 {

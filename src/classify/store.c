@@ -451,6 +451,7 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->find_path);
     sqlite3_finalize(st->pending);
     sqlite3_finalize(st->undigested);
+    sqlite3_finalize(st->unknown);
     sqlite3_finalize(st->digest);
     sqlite3_finalize(st->result);
     sqlite3_finalize(st->failed);
@@ -923,6 +924,22 @@ irb_status irb_store_undigested(irb_store *st, int64_t after, int max, int64_t *
                      "SELECT id, path FROM images WHERE id > ?1 AND state = 0 AND sha_data IS NULL AND (fsize IN"
                      " (SELECT fsize FROM former) OR path IN (SELECT path FROM former)) ORDER BY id LIMIT ?2",
                      &st->undigested, after, max, ids, paths, n, err);
+}
+
+/* Classified images the scan kept as they were (seen = 1: their files unchanged) whose content
+ * is not known: classified by an earlier irbis, before digests were recorded. */
+#define UNKNOWN_CONTENT "state = 1 AND sha_data IS NULL AND seen = 1"
+
+irb_status irb_store_unknown(irb_store *st, int64_t after, int max, int64_t **ids, char ***paths, int *n,
+                             irb_error *err)
+{
+    return list_rows(st, "SELECT id, path FROM images WHERE id > ?1 AND " UNKNOWN_CONTENT " ORDER BY id LIMIT ?2",
+                     &st->unknown, after, max, ids, paths, n, err);
+}
+
+irb_status irb_store_count_unknown(irb_store *st, long long *n, irb_error *err)
+{
+    return irb_store_count(st, "SELECT count(*) FROM images WHERE " UNKNOWN_CONTENT, n, err);
 }
 
 irb_status irb_store_set_digest(irb_store *st, int64_t id, const char *head, const char *data, irb_error *err)

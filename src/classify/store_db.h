@@ -17,7 +17,7 @@ struct irb_store {
     char *dir, *dbpath;
     int lock_fd, dir_fd; /* the run's flocks: OUT/.lock and OUT (a reader's: OUT, shared) */
     int readonly;        /* opened by irb_store_open_reader in a folder it may not write */
-    sqlite3_stmt *add, *keep, *find, *find_path, *pending, *undigested, *digest, *result, *failed;
+    sqlite3_stmt *add, *keep, *find, *find_path, *pending, *undigested, *unknown, *digest, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
     sqlite3_stmt *novelty;
     sqlite3_stmt *img_label, *seq_label, *rv_put, *rv_del, *rv_log; /* store_query.c */

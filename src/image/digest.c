@@ -4,8 +4,11 @@
  * another picture, whatever the file's name or time. */
 #include <string.h>
 
+#include "core/alloc.h"
+
 #include "core/error.h"
 #include "core/file.h"
+#include "core/pool.h"
 #include "core/sha256.h"
 #include "irbis/image.h"
 
@@ -83,5 +86,47 @@ irb_status irb_image_digest(const char *path, char head[65], char data[65], irb_
         irb_sha256_update(&w.data, w.hdr, w.have);
     irb_sha256_final(&w.head, head);
     irb_sha256_final(&w.data, data);
+    return IRB_OK;
+}
+
+/* ---- many files on a pool ---------------------------------------------------------------- */
+
+typedef struct digest_job {
+    const char *root;
+    const char *const *paths;
+    size_t n;
+    char (*out)[2][65];
+} digest_job;
+
+/* Worker ith of nth: every nth file from the ith. */
+static void digest_part(void *ctx, int ith, int nth)
+{
+    const digest_job *j = ctx;
+    for (size_t i = (size_t)ith; i < j->n; i += (size_t)nth) {
+        char *joined = NULL;
+        if (j->root && (joined = irb_malloc(strlen(j->root) + strlen(j->paths[i]) + 2)))
+            strcat(strcat(strcpy(joined, j->root), "/"), j->paths[i]);
+        const char *path = j->root ? joined : j->paths[i];
+        if (!path || irb_image_digest(path, j->out[i][0], j->out[i][1], NULL) != IRB_OK)
+            j->out[i][0][0] = j->out[i][1][0] = '\0';
+        irb_free(joined);
+    }
+}
+
+irb_status irb_image_digests(const char *root, const char *const *paths, size_t n, int threads, char (*digests)[2][65],
+                             irb_error *err)
+{
+    if (n && (!paths || !digests))
+        return irb_fail(err, IRB_INVALID_ARG, "irb_image_digests: NULL %s", !paths ? "paths" : "digests");
+    for (size_t i = 0; i < n; i++)
+        if (!paths[i])
+            return irb_fail(err, IRB_INVALID_ARG, "irb_image_digests: file %zu has no path", i);
+    digest_job j = {root, paths, n, digests};
+    irb_pool *pool = threads != 1 && n > 1 ? irb_pool_new(threads) : NULL; /* none: this thread */
+    if (pool)
+        irb_pool_run(pool, digest_part, &j);
+    else
+        digest_part(&j, 0, 1);
+    irb_pool_free(pool);
     return IRB_OK;
 }

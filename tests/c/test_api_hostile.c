@@ -1578,9 +1578,10 @@ static void test_classify_args(void)
 
 /* ---- irbis/classify.h and irbis/review.h on a real run ---------------------------------------- */
 
-static void on_result(void *user, size_t i, irb_status status, const double *probs, const irb_error *e)
+static void on_result(void *user, size_t i, irb_status status, const double *probs, const char (*digest)[65],
+                      const irb_error *e)
 {
-    (void)i, (void)probs, (void)e;
+    (void)i, (void)probs, (void)digest, (void)e;
     *(irb_status *)user = status;
 }
 

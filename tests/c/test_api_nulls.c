@@ -123,6 +123,11 @@ static void test_data(const char *dir)
     CHECK_INVALID(irb_sha256_file(path, NULL, ERR));
     CHECK_INVALID(irb_image_digest(path, NULL, hex, ERR));
     CHECK_INVALID(irb_image_digest(path, hex, NULL, ERR));
+    const char *one[] = {path}, *none[] = {NULL};
+    char two[1][2][65];
+    CHECK_INVALID(irb_image_digests(NULL, NULL, 1, 1, two, ERR));
+    CHECK_INVALID(irb_image_digests(NULL, one, 1, 1, NULL, ERR));
+    CHECK_INVALID(irb_image_digests(NULL, none, 1, 1, two, ERR));
     /* the working calls still work */
     irb_error err;
     CHECK(irb_sha256_file(path, hex, &err) == IRB_OK && strlen(hex) == 64, "sha256 of t.csv");

@@ -672,6 +672,27 @@ static void test_digest(void)
     CHECK(irb_image_digest(test_shared("data/nope.jpg"), head, data, &e) == IRB_NOT_FOUND &&
               strstr(e.message, "nope.jpg"),
           "a missing file is named: %s", e.message);
+    /* many files at once: each file's irb_image_digest, relative to a root or as given, on 1 or 3
+     * threads; a file that cannot be read has "" */
+    const char *dir = test_tmpdir("image_digest");
+    const char *rel[] = {"digest.jpg", "nope.jpg", "digest.jpg", "nope.jpg", "digest.jpg"};
+    char abs_[5][4200];
+    const char *absp[5];
+    for (int i = 0; i < 5; i++)
+        snprintf(abs_[i], sizeof abs_[i], "%s/%s", dir, rel[i]), absp[i] = abs_[i];
+    for (int threads = 1; threads <= 3; threads += 2)
+        for (int rooted = 0; rooted < 2; rooted++) {
+            char many[5][2][65];
+            memset(many, 'x', sizeof many);
+            CHECK(irb_image_digests(rooted ? dir : NULL, rooted ? rel : absp, 5, threads, many, NULL) == IRB_OK,
+                  "irb_image_digests");
+            int ok = 1;
+            for (int i = 0; i < 5; i++)
+                ok &= i % 2 ? !many[i][0][0] && !many[i][1][0]
+                            : !strcmp(many[i][0], want_h) && !strcmp(many[i][1], want_d);
+            CHECK(ok, "irb_image_digests on %d thread(s)%s: each file's digests, \"\" for a missing one", threads,
+                  rooted ? ", paths under a root" : "");
+        }
 }
 
 int main(int argc, char **argv)

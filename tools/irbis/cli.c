@@ -119,6 +119,11 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
     if (sum->reviews_moved)
         cli_error(cmd, "%lld human label(s) followed their image to its new path (the first: %s)", sum->reviews_moved,
                   sum->first_review_moved);
+    if (sum->digested)
+        cli_error(cmd,
+                  "recorded the content digests of %lld image(s) classified by an earlier irbis (read once): moved "
+                  "or renamed, they keep their results and human labels",
+                  sum->digested);
     long long untimed = sum->untimed;
     if (err->warning)
         cli_error(cmd, "warning: %s", err->message); /* file names in it: escapes made safe */
@@ -127,6 +132,17 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
                   "%lld classified image(s) have no time: they are in predictions.csv but not in camtrap-dp/ "
                   "(Camtrap DP needs a timestamp)",
                   untimed);
+}
+
+int cli_digests_line(const irb_progress *p, char *line, size_t size)
+{
+    if (p->phase != IRB_PHASE_DIGESTS)
+        return 0;
+    snprintf(line, size,
+             "recording content digests of %lld images classified by an earlier irbis: %lld read  "
+             "elapsed %.0fs",
+             p->total, p->done, p->elapsed);
+    return 1;
 }
 
 int cli_int(const char *cmd, const char *opt, const char *text, long lo, long hi, long *out)

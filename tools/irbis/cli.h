@@ -44,6 +44,9 @@ int cli_fail(const char *cmd, const irb_error *err);
  * when some classified images have no time, how many were left out of camtrap-dp/. sum may be
  * NULL (a review's export). */
 void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify_summary *sum);
+/* The progress line of a run's digests phase (IRB_PHASE_DIGESTS) into line: 1, else 0 (another
+ * phase: nothing written). Shared by irbis classify and irbis-mpi classify. */
+int cli_digests_line(const irb_progress *p, char *line, size_t size);
 /* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
  * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
 int cli_fail_options(const char *cmd, const irb_error *err);

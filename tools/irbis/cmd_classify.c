@@ -91,6 +91,8 @@ static void on_progress(void *user, const irb_progress *p)
     if (p->phase == IRB_PHASE_CLASSIFY)
         snprintf(line, sizeof line, "classify %lld/%lld images  %.1f img/s  failed %lld  elapsed %s  ETA %s", p->done,
                  p->total, p->rate, p->failed, el, eta);
+    else if (cli_digests_line(p, line, sizeof line))
+        ;
     else if (p->phase == IRB_PHASE_SCAN)
         snprintf(line, sizeof line, "scan %lld files  elapsed %s", p->done, el);
     else
@@ -101,7 +103,7 @@ static void on_progress(void *user, const irb_progress *p)
         d->last_len = len;
         if (p->final)
             fputc('\n', stderr), d->last_len = 0;
-    } else if (p->final || p->phase == IRB_PHASE_CLASSIFY) {
+    } else if (p->final || p->phase == IRB_PHASE_CLASSIFY || p->phase == IRB_PHASE_DIGESTS) {
         fprintf(stderr, "%s\n", line);
     }
     fflush(stderr);

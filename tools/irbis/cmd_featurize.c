@@ -132,8 +132,8 @@ static void image_done(run *r, size_t i, const irb_error *e, int ok)
                                !ok    ? PART_FAIL
                                : warn ? PART_WARN
                                       : PART_OK,
-                               ok ? IRB_OK : IRB_CORRUPT, path, !ok || warn ? e->message : "", ok ? r->e.rows : NULL,
-                               &err) != IRB_OK) {
+                               ok ? IRB_OK : IRB_CORRUPT, path, !ok || warn ? e->message : "", NULL,
+                               ok ? r->e.rows : NULL, &err) != IRB_OK) {
         r->cb_rc = cli_fail(CMD, &err);
         return;
     }

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char MAGIC[8] = {'I', 'R', 'B', 'P', 'A', 'R', 'T', '1'};
+static const char MAGIC[8] = {'I', 'R', 'B', 'P', 'A', 'R', 'T', '2'};
 static const char END[8] = {'I', 'R', 'B', 'P', 'E', 'N', 'D', '\n'};
 
 static irb_status io_fail(irb_error *err, const char *path, const char *what)
@@ -65,10 +65,13 @@ irb_status part_create(part_writer *w, const char *path, const char *key, const 
 }
 
 irb_status part_add(part_writer *w, int kind, irb_status status, const char *path, const char *message,
-                    const float *row, irb_error *err)
+                    const char (*digest)[65], const float *row, irb_error *err)
 {
     int32_t k = kind, st = (int32_t)status;
-    put(w, &k, 4), put(w, &st, 4), put_str(w, path), put_str(w, message);
+    char both[129] = "";
+    if (digest && strlen(digest[0]) == 64 && strlen(digest[1]) == 64)
+        snprintf(both, sizeof both, "%s%s", digest[0], digest[1]);
+    put(w, &k, 4), put(w, &st, 4), put_str(w, path), put_str(w, message), put_str(w, both);
     if (kind != PART_FAIL)
         put(w, row, sizeof(float) * (size_t)w->dim);
     if (w->failed)
@@ -197,9 +200,12 @@ irb_status part_next(part_reader *r, irb_error *err)
     if (r->next >= r->rows)
         return IRB_NOT_FOUND;
     int32_t k, st;
+    uint32_t dn = 0;
     int ok = get(r->f, &k, 4) && get(r->f, &st, 4) && get_str(r->f, &r->path, &r->path_cap) &&
-             get_str(r->f, &r->message, &r->msg_cap) && k >= PART_OK && k <= PART_FAIL &&
+             get_str(r->f, &r->message, &r->msg_cap) && get(r->f, &dn, 4) && (dn == 0 || dn == 128) &&
+             get(r->f, r->digest[0], dn / 2) && get(r->f, r->digest[1], dn / 2) && k >= PART_OK && k <= PART_FAIL &&
              (k == PART_FAIL || get(r->f, r->row, sizeof(float) * (size_t)r->dim));
+    r->digest[0][dn / 2] = r->digest[1][dn / 2] = '\0';
     if (!ok) {
         if (err) {
             err->status = IRB_CORRUPT;

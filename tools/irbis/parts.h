@@ -5,10 +5,13 @@
  * is complete.
  *
  * Format (host byte order; all ranks of a run share one architecture):
- *   "IRBPART1"  u32 len + key (a fingerprint of the options that shape the rows)
+ *   "IRBPART2"  u32 len + key (a fingerprint of the options that shape the rows)
  *   u32 len + camera   u32 dim (floats per good row)   u64 rows
  *   rows: i32 kind (PART_OK, PART_WARN, PART_FAIL)  i32 status  u32 len + path  u32 len + message
- *         [dim floats unless PART_FAIL]
+ *         u32 len + digest (the file's irb_image_digest, head then data: 128 hex digits, or ""
+ *         when not read)   [dim floats unless PART_FAIL]
+ * (IRBPART1, of irbis before digests, had no digest: such a part is not complete, so it is
+ * computed again.)
  *   u32 CRC-32 of everything before   "IRBPEND\n"
  * A part without the trailer, with a bad CRC, or with another key or camera is not complete. */
 #ifndef IRBIS_MPI_PARTS_H
@@ -34,8 +37,9 @@ typedef struct part_writer {
 
 /* Opens `path`.tmp.<pid> for writing. Returns IRB_OK or IRB_IO (message in err). */
 irb_status part_create(part_writer *w, const char *path, const char *key, const char *camera, int dim, irb_error *err);
+/* digest: the file's content digests (head, data) or NULL when not read. */
 irb_status part_add(part_writer *w, int kind, irb_status status, const char *path, const char *message,
-                    const float *row, irb_error *err);
+                    const char (*digest)[65], const float *row, irb_error *err);
 /* Writes the trailer, fsyncs and renames into place. Always releases w. */
 irb_status part_commit(part_writer *w, irb_error *err);
 void part_abort(part_writer *w);
@@ -61,6 +65,7 @@ typedef struct part_reader {
     int kind;
     irb_status status;
     char *path, *message;
+    char digest[2][65]; /* the file's content digests (head, data), both "" when not read */
     float *row;
     size_t path_cap, msg_cap;
 } part_reader;

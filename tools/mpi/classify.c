@@ -61,7 +61,8 @@ typedef struct run {
     irb_classify_worker_t *w;
     const char *key;
     int nc;
-    int planned;           /* rank 0: the plan hook ran (the other ranks were told to work) */
+    int planned;           /* rank 0: the others wait for no more broadcasts (told to work, or gone) */
+    long long digested;    /* files this rank read for their content digests before the plan */
     long long computed;    /* images classified this run, all ranks (rank 0) */
     double t_work, t_plan; /* this rank's work; rank 0's whole plan hook (list, work, checks) */
     double t0, shown;      /* start of this rank's work, last progress line */
@@ -158,15 +159,16 @@ typedef struct camera_job {
     int failed;
 } camera_job;
 
-static void on_result(void *user, size_t i, irb_status st, const double *probs, const irb_error *image_err)
+static void on_result(void *user, size_t i, irb_status st, const double *probs, const char (*digest)[65],
+                      const irb_error *image_err)
 {
     camera_job *j = user;
     if (j->failed)
         return;
     int ok = st == IRB_OK;
     const char *msg = !ok || (image_err && image_err->warning) ? image_err->message : ""; /* a warning kept */
-    if (part_add(&j->pw, ok ? PART_OK : PART_FAIL, st, j->paths[i], msg, ok ? (const float *)(const void *)probs : NULL,
-                 &j->err) != IRB_OK)
+    if (part_add(&j->pw, ok ? PART_OK : PART_FAIL, st, j->paths[i], msg, digest,
+                 ok ? (const float *)(const void *)probs : NULL, &j->err) != IRB_OK)
         j->failed = 1;
     if (i % (size_t)j->r->o.batch == 0)
         comm_poke(); /* let the shared counter's requests progress */
@@ -219,8 +221,6 @@ static int compute(run *r, irb_error *err0)
     int rc = unpack(r);
     irb_error err = {0};
     if (rc == CLI_OK) {
-        if (!r->o.threads)
-            r->o.threads = default_threads();
         if (irb_classify_worker_new(&r->o, &r->w, &err) != IRB_OK) {
             rc = CLI_FATAL;
             if (comm_rank() != 0)
@@ -248,7 +248,92 @@ static int compute(run *r, irb_error *err0)
     return rc;
 }
 
+/* ==== content digests asked for before the plan
+ *
+ * The run reads the digests of pending images that may be pictures it knew under another path or
+ * time (a survey moved, copied or renamed: then every image is one, and nothing is left to
+ * classify) and, once, of images an earlier irbis classified without them. Those reads are the
+ * whole work of such a run, so they are distributed as the classifying is, not left to rank 0
+ * (which would read the whole survey through its own file-system client): rank 0 broadcasts the
+ * list ('D' then the paths), every rank reads every size-th file from its rank on its threads, and
+ * the digests are gathered back in order. The store's decisions (which pictures are found again)
+ * stay on rank 0, which alone holds the store. */
+
+static size_t share_of(size_t n, int rank)
+{
+    return n > (size_t)rank ? (n - (size_t)rank - 1) / (size_t)comm_size() + 1 : 0;
+}
+
+/* Every rank: its share of the broadcast list (after its 'D'); rank 0 receives the digests of all
+ * n in out (other ranks: NULL). 0, or -1 on every rank when one of them ran out of memory. */
+static int share_digests(run *r, const char *packed, size_t len, size_t n, char (*out)[2][65])
+{
+    int size = comm_size(), rank = comm_rank();
+    size_t mine_n = share_of(n, rank), k = 0;
+    const char **mine = malloc((mine_n ? mine_n : 1) * sizeof *mine);
+    char(*dig)[2][65] = malloc((mine_n ? mine_n : 1) * sizeof *dig);
+    size_t i = 0;
+    for (size_t off = 1; mine && off < len; off += strlen(packed + off) + 1, i++)
+        if (i % (size_t)size == (size_t)rank)
+            mine[k++] = packed + off;
+    int ok = comm_max_int(!mine || !dig) == 0;
+    if (ok) {
+        irb_image_digests(r->o.survey_dir, mine, mine_n, r->o.threads, dig, NULL);
+        r->digested += (long long)mine_n;
+    }
+    void *all = NULL;
+    size_t total = 0;
+    ok = ok && comm_allgather_bytes(dig, mine_n * sizeof *dig, &all, &total) == 0 && total == n * sizeof *dig;
+    for (size_t j = 0; ok && out && j < n; j++) { /* file j: rank j % size's (j / size)-th */
+        size_t at = j / (size_t)size;
+        for (int q = 0; q < (int)(j % (size_t)size); q++)
+            at += share_of(n, q);
+        memcpy(out[j], (char *)all + at * sizeof *dig, sizeof *dig);
+    }
+    free(mine), free(dig), free(all);
+    return ok ? 0 : -1;
+}
+
 /* ==== rank 0: hooks of irb_classify_run_dist */
+
+static irb_status no_memory(irb_error *err, const char *what, int n)
+{
+    err->status = IRB_NOMEM;
+    err->warning = 0;
+    snprintf(err->message, sizeof err->message, "out of memory for %s of %d files to read", what, n);
+    return IRB_NOMEM;
+}
+
+/* The digests the run asks for, read by every rank (share_digests). */
+static irb_status digests(void *user, int n, const char *const *paths, char (*out)[2][65], irb_error *err)
+{
+    run *r = user;
+    size_t len = 1;
+    for (int i = 0; i < n; i++)
+        len += strlen(paths[i]) + 1;
+    char *buf = malloc(len);
+    if (!buf) { /* the others wait for a broadcast: told to stop */
+        char stop = 'S';
+        void *p = &stop;
+        size_t one = 1;
+        comm_bcast_bytes(&p, &one, 0);
+        r->planned = 1;
+        return no_memory(err, "the list", n);
+    }
+    char *w = buf;
+    *w++ = 'D';
+    for (int i = 0; i < n; i++)
+        w = stpcpy(w, paths[i]) + 1;
+    void *p = buf;
+    if (comm_bcast_bytes(&p, &len, 0) != 0) { /* the others stopped */
+        free(buf);
+        r->planned = 1;
+        return no_memory(err, "the list", n);
+    }
+    int rc = share_digests(r, buf, len, (size_t)n, out);
+    free(buf);
+    return rc == 0 ? IRB_OK : no_memory(err, "the digests", n);
+}
 
 static irb_status plan(void *user, long long n, const char *const *paths, const char *const *cams, const double *times,
                        const char *const *prev, const char *const *next, irb_error *err)
@@ -318,8 +403,8 @@ static int replay_fail(irb_error *err, const char *msg, const char *arg)
 }
 
 /* The next pending image's row from its camera's part (read in order, as the featurize merge
- * does). */
-static int result(void *user, const char *path, double *probs, irb_error *err)
+ * does), with its content digests as the rank that decoded it read them. */
+static int result(void *user, const char *path, double *probs, char (*digest)[65], irb_error *err)
 {
     run *r = user;
     if (r->cursor >= r->n || strcmp(r->path[r->cursor], path))
@@ -333,6 +418,7 @@ static int result(void *user, const char *path, double *probs, irb_error *err)
         ; /* rows of images an earlier run already stored */
     if (s != IRB_OK)
         return replay_fail(err, "%s: missing from its camera's part", path);
+    memcpy(digest, rd->digest, sizeof rd->digest);
     if (rd->kind == PART_FAIL) {
         err->status = rd->status;
         err->warning = 0;
@@ -351,9 +437,12 @@ static int result(void *user, const char *path, double *probs, irb_error *err)
 /* Same progress lines as `irbis classify` without a terminal. */
 static void on_progress(void *user, const irb_progress *p)
 {
-    if (((run *)user)->quiet || !(p->final || p->phase == IRB_PHASE_CLASSIFY))
+    char line[256];
+    if (((run *)user)->quiet || !(p->final || p->phase == IRB_PHASE_CLASSIFY || p->phase == IRB_PHASE_DIGESTS))
         return;
-    if (p->phase == IRB_PHASE_CLASSIFY)
+    if (cli_digests_line(p, line, sizeof line))
+        fprintf(stderr, "%s (on %d ranks)\n", line, comm_size());
+    else if (p->phase == IRB_PHASE_CLASSIFY)
         fprintf(stderr, "classify %lld/%lld images (from the ranks' parts)  failed %lld  elapsed %.0fs\n", p->done,
                 p->total, p->failed, p->elapsed);
     else
@@ -367,7 +456,7 @@ static int root_run(run *r)
     r->o.progress = on_progress;
     r->o.progress_user = r;
     r->o.progress_interval = 5.0;
-    irb_classify_dist d = {.user = r, .plan = plan, .result = result};
+    irb_classify_dist d = {.user = r, .plan = plan, .result = result, .digests = digests};
     irb_classify_summary sum;
     irb_error err = {0};
     double t0 = comm_wtime();
@@ -399,13 +488,23 @@ static int root_run(run *r)
     return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }
 
-/* Ranks > 0: wait for rank 0's list, then work (or stop). */
+/* Ranks > 0: read their share of the files rank 0 asks digests of, wait for its list, then work
+ * (or stop). */
 static int other_run(run *r)
 {
     void *p = NULL;
     size_t n = 0;
-    if (comm_bcast_bytes(&p, &n, 0) != 0)
-        return CLI_FATAL;
+    for (;;) {
+        if (comm_bcast_bytes(&p, &n, 0) != 0)
+            return CLI_FATAL;
+        if (n == 0 || ((char *)p)[0] != 'D')
+            break;
+        size_t files = 0;
+        for (size_t off = 1; off < n; off += strlen((char *)p + off) + 1)
+            files++;
+        share_digests(r, p, n, files, NULL); /* a failure: rank 0 says it and stops the others */
+        free(p);
+    }
     r->packed = p, r->packed_len = n;
     if (n == 0 || r->packed[0] != 'G')
         return CLI_OK; /* nothing to do: rank 0's status decides */
@@ -422,7 +521,12 @@ int mpi_classify(int argc, char **argv)
     if (rc != CLI_OK)
         return rc < 0 ? CLI_OK : rc;
     snprintf(r.parts, sizeof r.parts, "%s/mpi-parts", r.o.out_dir);
+    if (!r.o.threads)
+        r.o.threads = default_threads();
     rc = comm_rank() == 0 ? root_run(&r) : other_run(&r);
+    if (getenv("IRBIS_MPI_TIMING"))
+        fprintf(stderr, "irbis-mpi classify: rank %d: content digests of %lld files read before the plan\n",
+                comm_rank(), r.digested);
     irb_classify_worker_free(r.w);
     cameras_free(&r.cs);
     free(r.path), free(r.cam), free(r.nb_prev), free(r.nb_next), free(r.time), free(r.packed);

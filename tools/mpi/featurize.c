@@ -138,7 +138,7 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
     const char *msg = kind == PART_OK ? "" : e && e->message[0] ? e->message : "cannot be decoded";
     irb_status st = row ? IRB_OK : e && e->status != IRB_OK ? e->status : IRB_CORRUPT;
     irb_error err = {0};
-    if (part_add(u->w, kind, st, u->paths[index], msg, row ? r->e.rows : NULL, &err) != IRB_OK)
+    if (part_add(u->w, kind, st, u->paths[index], msg, NULL, row ? r->e.rows : NULL, &err) != IRB_OK)
         u->rc = cli_fail(CMD, &err);
     comm_poke();
 }
