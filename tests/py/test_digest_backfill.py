@@ -22,6 +22,7 @@ TMP = tmpdir('digest_backfill')
 
 
 def digests(out):
+    """{path: (sha_head, sha_data)} of OUT's store."""
     db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
     rows = {p: (h, d) for p, h, d in db.execute('SELECT path, sha_head, sha_data FROM images')}
     db.close()

@@ -11,7 +11,8 @@ links as `irbis classify`; the broken files are reported with their causes. A ru
 die after committing their first camera (IRBIS_MPI_KILL_AFTER_PARTS=1) leaves complete parts;
 started again (with a damaged part, and --limit so that rank 0 stores only some images) it
 classifies only the cameras without an intact part; a last run stores the rest from the kept
-parts without classifying anything, and the outputs are identical. With small units of work
+parts without classifying anything, and the outputs are identical; so are the content digests
+in the store, which the ranks that decode the images read and send in their parts. With small units of work
 (IRBIS_MPI_UNIT_IMAGES=2) cameras are split, never inside a sequence, with the same outputs, and
 after --limit the next run recomputes at most one unit. Skips
 (exit 0) when mpirun or irbis-mpi is absent.
@@ -28,6 +29,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_classify_fixture as F  # noqa: E402
+from test_digest_backfill import digests  # noqa: E402
 from mpilib import MPI_BIN, link_survey, mpirun_or_skip, run  # noqa: E402
 from testlib import check, finish, require_test_hooks  # noqa: E402
 
@@ -110,6 +112,10 @@ def compare(ref, out, tag):
     check(tree(os.path.join(ref, "sorted")) == tree(os.path.join(out, "sorted")) != {},
           "%s: same sorted/ links" % tag)
     check(not os.path.exists(os.path.join(out, "mpi-parts")), "%s: parts removed after the outputs" % tag)
+    dig = [digests(d) for d in (ref, out)]
+    check(dig[0] == dig[1] and sum(1 for h, d in dig[0].values() if h and d) >= len(dig[0]) - 2,
+          "%s: the store's content digests equal one process's (read by the ranks that decode the images; "
+          "%d of %d images have them)" % (tag, sum(1 for h, d in dig[1].values() if h and d), len(dig[1])))
 
 
 def main():

@@ -4,7 +4,8 @@
  * the store, exactly as `irbis classify`. When images are pending, its plan hook broadcasts them
  * (paths and cameras, in store order); every rank, rank 0 included, takes cameras from the shared
  * counter, classifies them with its own threads (irb_classify_worker_*, the engine of `irbis
- * classify`) and commits each camera's results to OUT/mpi-parts/<sha256(camera)>.part. Rank 0
+ * classify`, which reads each image's content digests just before its decode) and commits each
+ * camera's results and digests to OUT/mpi-parts/<sha256(camera)>.part. Rank 0
  * then feeds the parts, in store order, through the normal store, sequence and output path, so
  * the outputs equal a single-process run's. A killed run started again skips every camera whose
  * part is complete. */
