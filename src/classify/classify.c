@@ -264,8 +264,7 @@ static irb_status backfill_phase(irb_store *st, const irb_classify_opts *o, cons
     IRB_TRY(digest_rows(st, o, src, irb_store_unknown, pt, total, err));
     IRB_TRY(irb_store_count_unknown(st, &left, err));
     t->digested = total - left; /* those that could not be read are tried again by the next run */
-    irb_progress_update(pt, total, total, pt->p.failed, 1);
-    irb_progress_end_phase(pt);
+    irb_progress_end_phase(pt); /* done: the last page's count */
     return IRB_OK;
 }
 

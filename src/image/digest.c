@@ -122,7 +122,8 @@ irb_status irb_image_digests(const char *root, const char *const *paths, size_t 
         if (!paths[i])
             return irb_fail(err, IRB_INVALID_ARG, "irb_image_digests: file %zu has no path", i);
     digest_job j = {root, paths, n, digests};
-    irb_pool *pool = threads != 1 && n > 1 ? irb_pool_new(threads) : NULL; /* none: this thread */
+    size_t t = threads > 0 ? (size_t)threads : (size_t)irb_cpu_count();
+    irb_pool *pool = t > 1 && n > 1 ? irb_pool_new((int)(t < n ? t : n)) : NULL; /* none: this thread */
     if (pool)
         irb_pool_run(pool, digest_part, &j);
     else
