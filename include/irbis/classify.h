@@ -169,6 +169,10 @@ typedef struct irb_classify_summary {
      * this run (read once from their unchanged files: a later move or rename keeps their results
      * and human labels) */
     long long digested;
+    /* files of the survey that are not still images (irbis/scan.h, IRB_ROW_SKIPPED: video clips,
+     * notes, logs): not classified, not failures, in no output file (report.html counts them);
+     * skipped_videos of them are videos */
+    long long skipped, skipped_videos;
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

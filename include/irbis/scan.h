@@ -3,7 +3,8 @@
  * The walk is depth-first with each folder's entries sorted by byte value (strcmp), so the
  * order is the same on every machine. Hidden entries (names starting with '.') are skipped;
  * symbolic links to folders are not followed. Only the headers of images are read (size and
- * EXIF, no pixel decode). Memory is bounded by the open folder stack, not the survey size.
+ * EXIF, no pixel decode); of a file that is not one, its first few hundred bytes (is it a video?). Memory is bounded by
+ * the open folder stack, not the survey size.
  *
  * Example (one line per file of a survey folder):
  *
@@ -44,7 +45,12 @@ typedef struct irb_scan_opts {
                            * status ok; unreadable folders are still error rows) */
 } irb_scan_opts;
 
-typedef enum irb_scan_status { IRB_ROW_OK = 0, IRB_ROW_WARNING, IRB_ROW_ERROR } irb_scan_status;
+/* IRB_ROW_SKIPPED: a file that is not a still image (a camera's video clip, a log, a field
+ * team's notes): its content is neither JPEG nor PNG and its name does not claim an image (its
+ * extension is none of jpg, jpeg, jpe, jfif, png, tif, tiff, bmp, gif, webp, heic, heif, dng, cr2,
+ * nef, arw, in any case). Not a failure: nothing irbis could read is missing. A file that claims to
+ * be an image and cannot be read (damaged, truncated, a format irbis does not read) is an error. */
+typedef enum irb_scan_status { IRB_ROW_OK = 0, IRB_ROW_WARNING, IRB_ROW_ERROR, IRB_ROW_SKIPPED } irb_scan_status;
 
 /* One file. All strings are owned by the scan and valid until the next irb_scan_next/close. */
 typedef struct irb_scan_row {
@@ -58,9 +64,11 @@ typedef struct irb_scan_row {
     const irb_image_info *info; /* everything read from the header (owned by the scan) */
     long long size, mtime_ns;   /* the file's size and modification time (of a link's target);
                                  * 0 when it cannot be stat'ed: what a resume compares */
+    int video;                  /* skipped rows: 1 when the file is a video (its container's magic
+                                 * bytes, or a video extension such as .mp4, .avi, .mov) */
 } irb_scan_row;
 
-/* The short name of a row status: "ok", "warning", "error". */
+/* The short name of a row status: "ok", "warning", "error", "skipped". */
 IRB_API const char *irb_scan_status_name(irb_scan_status s);
 
 /* Starts a walk of `root` (copied). opts may be NULL. Fails with IRB_NOT_FOUND / IRB_IO when
@@ -74,7 +82,9 @@ IRB_API irb_status irb_scan_open(const char *root, const irb_scan_opts *opts, ir
 IRB_API void irb_scan_camera(const char *rel_path, int depth, char *buf, size_t size);
 
 /* The next file into *row: IRB_OK, or IRB_NOT_FOUND when the walk is over. Problems with single
- * files or folders (unreadable, not an image) are rows with status IRB_ROW_ERROR, not failures;
+ * files or folders (unreadable, a damaged image) are rows with status IRB_ROW_ERROR, and files
+ * that are not still images rows with IRB_ROW_SKIPPED (message: "PATH: a video (irbis classifies
+ * still images)" or "PATH: not an image"), not failures;
  * only running out of memory fails (IRB_NOMEM, message in irb_scan_error), and a NULL scan or row
  * (IRB_INVALID_ARG). */
 IRB_API irb_status irb_scan_next(irb_scan_t *scan, irb_scan_row *row);

@@ -171,7 +171,7 @@ static irb_status scan_phase(irb_store *st, irb_cls_make_scanner make, void *use
     long long n = 0;
     irb_cls_row row;
     while (s == IRB_OK && (s = sc.next(sc.ctx, &row, err)) == IRB_OK) {
-        if ((s = irb_store_add_image(st, &row, t, err)) != IRB_OK)
+        if ((s = row.skipped ? irb_store_skip_file(st, &row, t, err) : irb_store_add_image(st, &row, t, err)) != IRB_OK)
             break;
         if (++n % 256 == 0) {
             if ((s = irb_store_commit(st, err)) != IRB_OK || (s = irb_store_begin(st, err)) != IRB_OK)
@@ -792,6 +792,11 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
         if (s == IRB_OK && redo)
             s = irb_store_counts_get(r.st, &r.c, err);
     }
+    if (s == IRB_OK && r.c.total == 0 && tally.skipped) /* a folder of videos (or notes) only */
+        s = irb_fail(err, IRB_NOT_FOUND,
+                     "%s: no still images in the survey folder, only %lld files that are not (%lld videos): irbis "
+                     "classifies still images (irbis scan lists the files)",
+                     o->survey_dir, tally.skipped, tally.skipped_videos);
     if (s == IRB_OK && r.c.total == 0) /* a wrong folder, not a survey without pictures */
         s = no_files(o->survey_dir, err);
     pt.p.failed = r.c.failed;
@@ -824,6 +829,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     sum->sequences = c.sequences;
     sum->pending = c.pending;
     sum->untimed = c.untimed;
+    sum->skipped = c.skipped, sum->skipped_videos = c.skipped_videos;
     sum->seconds = irb_now() - pt.t0;
     return s;
 }

@@ -25,6 +25,8 @@ typedef struct irb_cls_row {
     irb_status status;        /* not IRB_OK: the file is already known to be bad */
     const char *message;      /* the cause when status != IRB_OK */
     long long size, mtime_ns; /* the file's stamp (0: unknown): a file whose stamp changed is read again */
+    int skipped;              /* 1: not a still image (irbis/scan.h IRB_ROW_SKIPPED): counted, not stored */
+    int video;                /* skipped: 1 when the file is a video */
 } irb_cls_row;
 
 /* What a scan found against the store: files that changed since they were done (other bytes,
@@ -43,6 +45,9 @@ typedef struct irb_scan_tally {
     long long found;       /* images found under another path with the same bytes: their results kept */
     char first_found[520]; /* "old -> new" */
     long long digested;    /* classified images of an earlier irbis whose content this run recorded */
+    long long found;                   /* images found under another path with the same bytes: their results kept */
+    char first_found[520];             /* "old -> new" */
+    long long skipped, skipped_videos; /* files that are not still images (irb_store_skip_file) */
 } irb_scan_tally;
 
 typedef struct irb_cls_scanner {
@@ -198,6 +203,11 @@ void irb_store_rollback(irb_store *st);
 /* Adds a scanned file unless its path is already there (then nothing changes). A row with
  * status != IRB_OK is recorded as failed with its message. */
 irb_status irb_store_add_image(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, irb_error *err);
+/* A scanned file that is not a still image (row->skipped): counted in t (and t->skipped_videos),
+ * not stored; a failed row of its path (an earlier version listed such files as failures) is
+ * deleted without being counted as dropped. irb_store_scan_end records the counts (state
+ * "scan.skipped": "N VIDEOS") for irb_store_counts_get. */
+irb_status irb_store_skip_file(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, irb_error *err);
 /* The scan in a run: irb_store_scan_begin (in its first transaction) marks every stored image
  * unseen (seen 0); irb_store_add_image marks the ones the scan lists (1: kept, 2: new or done
  * again); irb_store_scan_end (in its last)
@@ -266,7 +276,8 @@ void irb_shot_release(irb_shot *s);
 
 typedef struct irb_store_counts {
     long long total, pending, ok, failed, sequences;
-    long long untimed; /* classified images without a time (not in the Camtrap DP package) */
+    long long untimed;                 /* classified images without a time (not in the Camtrap DP package) */
+    long long skipped, skipped_videos; /* files of the last scan that are not still images (not in images) */
 } irb_store_counts;
 irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err);
 

@@ -25,6 +25,8 @@ static irb_status scan_next(void *ctx, irb_cls_row *row, irb_error *err)
     row->timestamp = r.timestamp;
     row->width = r.width, row->height = r.height;
     row->size = r.size, row->mtime_ns = r.mtime_ns;
+    row->skipped = r.status == IRB_ROW_SKIPPED;
+    row->video = r.video;
     if (r.status == IRB_ROW_ERROR) {
         row->status = r.error != IRB_OK ? r.error : IRB_CORRUPT;
         row->message = r.message;

@@ -216,6 +216,8 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
                                   .sequences = c.sequences,
                                   .pending = c.pending,
                                   .untimed = c.untimed,
+                                  .skipped = c.skipped,
+                                  .skipped_videos = c.skipped_videos,
                                   .seconds = irb_now() - t0};
     return s;
 }

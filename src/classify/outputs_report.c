@@ -391,6 +391,11 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     if (reviewed > 0)
         fprintf(f, "<tr><th>labelled by a person (irbis review)</th><td id=\"reviewed\">%lld images</td></tr>",
                 reviewed);
+    if (c.skipped > 0) /* videos, notes, logs: not classified, not failures (irbis scan lists them) */
+        fprintf(f,
+                "<tr><th>skipped: not still images (irbis scan lists them)</th><td id=\"skipped\">%lld files (%lld "
+                "videos)</td></tr>",
+                c.skipped, c.skipped_videos);
     fputs("</table>\n", f);
     long long *images = irb_calloc((size_t)o->n_classes + 1, sizeof *images);
     long long *seqs = irb_calloc((size_t)o->n_classes + 1, sizeof *seqs);

@@ -459,6 +459,7 @@ void irb_store_close(irb_store *st)
     sqlite3_finalize(st->shot_prev);
     sqlite3_finalize(st->shot_next);
     sqlite3_finalize(st->novelty);
+    sqlite3_finalize(st->skip);
     sqlite3_finalize(st->img_label);
     sqlite3_finalize(st->seq_label);
     sqlite3_finalize(st->rv_put);
@@ -821,7 +822,29 @@ static irb_status follow_reviews(irb_store *st, irb_scan_tally *t, irb_error *er
     return s != IRB_OK ? s : d;
 }
 
-irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
+irb_status irb_store_skip_file(irb_store *st, const irb_cls_row *row, irb_scan_tally *t, irb_error *err)
+{
+    t->skipped++;
+    t->skipped_videos += row->video != 0;
+    IRB_TRY(irb_store_prepare(st, "DELETE FROM images WHERE path = ? AND state = 2", &st->skip, err));
+    sqlite3_bind_text(st->skip, 1, row->path, -1, SQLITE_STATIC);
+    if (sqlite3_step(st->skip) != SQLITE_DONE)
+        return irb_store_fail(st, err, "skip file");
+    return IRB_OK;
+}
+
+/* The state key of the last scan's skipped files ("N VIDEOS"). */
+#define SKIPPED_KEY "scan.skipped"
+
+static irb_status record_skipped(irb_store *st, const irb_scan_tally *t, irb_error *err)
+{
+    char v[64];
+    snprintf(v, sizeof v, "%lld %lld", t->skipped, t->skipped_videos);
+    return irb_store_set_state(st, SKIPPED_KEY, v, err);
+}
+
+/* irb_store_scan_end but for the skipped files: the images the scan did not list. */
+static irb_status drop_unseen(irb_store *st, irb_scan_tally *t, irb_error *err)
 {
     long long seen = 0, unseen = 0;
     IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE seen = 1 AND state != 0", &t->resumed, err));
@@ -868,6 +891,12 @@ irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
                           " DELETE FROM image_seq WHERE image_id IN (SELECT id FROM images WHERE seen = -1);"
                           " DELETE FROM images WHERE seen = -1;",
                 err);
+}
+
+irb_status irb_store_scan_end(irb_store *st, irb_scan_tally *t, irb_error *err)
+{
+    IRB_TRY(record_skipped(st, t, err));
+    return drop_unseen(st, t, err);
 }
 
 /* Up to max rows of the statement sql (id > ?1 in id order, LIMIT ?2) into st's id and path list. */
@@ -1147,6 +1176,11 @@ irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *e
     IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
     IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
     IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1 AND tsec IS NULL", &c->untimed, err));
+    char *skipped = NULL; /* NULL: a store of an earlier version, or no scan yet */
+    IRB_TRY(irb_store_get_state(st, SKIPPED_KEY, &skipped, err));
+    if (skipped && sscanf(skipped, "%lld %lld", &c->skipped, &c->skipped_videos) != 2)
+        c->skipped = c->skipped_videos = 0;
+    irb_free(skipped);
     return irb_store_count(st, "SELECT count(*) FROM sequences", &c->sequences, err);
 }
 

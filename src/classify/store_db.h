@@ -19,7 +19,7 @@ struct irb_store {
     int readonly;        /* opened by irb_store_open_reader in a folder it may not write */
     sqlite3_stmt *add, *keep, *find, *find_path, *pending, *undigested, *unknown, *digest, *result, *failed;
     sqlite3_stmt *shot_pending, *shot_prev, *shot_next;
-    sqlite3_stmt *novelty;
+    sqlite3_stmt *novelty, *skip;
     sqlite3_stmt *img_label, *seq_label, *rv_put, *rv_del, *rv_log; /* store_query.c */
     int64_t *ids;
     char **paths;

@@ -188,6 +188,41 @@ static const char *other_format(const uint8_t *p, size_t n)
     return NULL;
 }
 
+/* The still-image brands of an ISO BMFF `ftyp` box (HEIF, AVIF, Canon CR3): every other brand is a
+ * movie (isom, mp41, mp42, qt, 3gp4, avc1, M4V...). */
+static int still_brand(const uint8_t *b)
+{
+    static const char brands[][5] = {"heic", "heix", "heim", "heis", "hevc", "hevx",
+                                     "mif1", "msf1", "avif", "avis", "crx ", "jpeg"};
+    for (size_t i = 0; i < sizeof brands / sizeof *brands; i++)
+        if (!memcmp(b, brands[i], 4))
+            return 1;
+    return 0;
+}
+
+int irb__video_sniff(const uint8_t *p, size_t n)
+{
+    if (!p)
+        return 0;
+    if (n >= 12 && !memcmp(p + 4, "ftyp", 4)) /* ISO BMFF: MP4, MOV, 3GP (HEIF and AVIF are stills) */
+        return !still_brand(p + 8);
+    if (n >= 8 && (!memcmp(p + 4, "moov", 4) || !memcmp(p + 4, "mdat", 4) || !memcmp(p + 4, "wide", 4)))
+        return 1; /* QuickTime without an ftyp box */
+    if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "AVI ", 4))
+        return 1;
+    if (n >= 4 && !memcmp(p, "\x1a\x45\xdf\xa3", 4)) /* EBML: Matroska, WebM */
+        return 1;
+    if (n >= 4 && !memcmp(p, "\0\0\x01", 3) && (p[3] == 0xBA || p[3] == 0xB3)) /* MPEG-PS, MPEG video */
+        return 1;
+    if (n >= 16 && !memcmp(p, "\x30\x26\xb2\x75\x8e\x66\xcf\x11", 8)) /* ASF: WMV */
+        return 1;
+    if (n >= 4 && !memcmp(p, "FLV\x01", 4))
+        return 1;
+    if (n > 188 && p[0] == 0x47 && p[188] == 0x47) /* MPEG-TS: a sync byte every 188 */
+        return 1;
+    return n > 196 && p[4] == 0x47 && p[196] == 0x47; /* M2TS (AVCHD .MTS): 4-byte stamps, then TS */
+}
+
 static irb_status unknown_format(irb_decoder_t *dec, const uint8_t *p, size_t n, const char *name)
 {
     if (n == 0)

@@ -63,6 +63,12 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
 
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);
+/* 1 when p[0..n) begins as a video container does: ISO BMFF with a movie brand (MP4, MOV, 3GP;
+ * not HEIF/AVIF), QuickTime atoms, RIFF AVI, Matroska/WebM, MPEG program or elementary stream,
+ * ASF (WMV), FLV, MPEG transport stream (TS, M2TS: needs IRB_VIDEO_SNIFF_BYTES). Compares a few
+ * magic bytes only; p may be NULL (0). */
+#define IRB_VIDEO_SNIFF_BYTES 200
+int irb__video_sniff(const uint8_t *p, size_t n);
 
 /* The checks of a preprocessing's values (size, modes, flip, fractions, sizes, pixel limit) that
  * every use makes: `bad` (IRB_INVALID_ARG for a caller's struct, IRB_CORRUPT for a file's) with

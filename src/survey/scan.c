@@ -3,14 +3,17 @@
  * buffers; nothing grows with the number of files already seen. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/csv.h"
 #include "core/error.h"
+#include "image/internal.h"
 #include "irbis/scan.h"
 
 typedef struct {
@@ -33,7 +36,7 @@ struct irb_scan {
 
 const char *irb_scan_status_name(irb_scan_status s)
 {
-    return s == IRB_ROW_OK ? "ok" : s == IRB_ROW_WARNING ? "warning" : "error";
+    return s == IRB_ROW_OK ? "ok" : s == IRB_ROW_WARNING ? "warning" : s == IRB_ROW_SKIPPED ? "skipped" : "error";
 }
 
 static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -211,11 +214,65 @@ static void row_error(irb_scan_t *s, irb_scan_row *row, irb_status st, const cha
     row->message = s->err.message;
 }
 
+/* 1 when the extension of path (any case) is one of names[0..n). */
+static int has_extension(const char *path, const char *const *names, size_t n)
+{
+    const char *slash = strrchr(path, '/'), *dot = strrchr(slash ? slash : path, '.');
+    for (size_t i = 0; dot && i < n; i++)
+        if (!strcasecmp(dot + 1, names[i]))
+            return 1;
+    return 0;
+}
+
+/* The names that claim a still image (irbis/scan.h, IRB_ROW_SKIPPED): such a file that cannot be
+ * read is an error, never skipped. */
+static int image_name(const char *path)
+{
+    static const char *const ext[] = {"jpg", "jpeg", "jpe",  "jfif", "png", "tif", "tiff", "bmp",
+                                      "gif", "webp", "heic", "heif", "dng", "cr2", "nef",  "arw"};
+    return has_extension(path, ext, sizeof ext / sizeof *ext);
+}
+
+/* The videos a camera or a phone writes, by name (an empty or cut clip has no magic bytes). */
+static int video_name(const char *path)
+{
+    static const char *const ext[] = {"mp4",  "m4v", "mov", "qt",   "avi", "mkv", "webm", "mts",
+                                      "m2ts", "ts",  "mpg", "mpeg", "wmv", "asf", "3gp",  "flv"};
+    return has_extension(path, ext, sizeof ext / sizeof *ext);
+}
+
+/* After a failed header read of s->full: a regular file whose name does not claim an image and
+ * whose first bytes are neither JPEG nor PNG is not a still image: 1 (*video set), else 0 (an
+ * error row: unreadable, or a damaged image). */
+static int not_still_image(irb_scan_t *s, int *video)
+{
+    if (image_name(s->rel))
+        return 0;
+    int fd = open(s->full, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0;
+    uint8_t head[IRB_VIDEO_SNIFF_BYTES];
+    struct stat st;
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? pread(fd, head, sizeof head, 0) : -1;
+    close(fd);
+    if (n < 0 || irb__sniff(head, (size_t)n) != IRB_FORMAT_UNKNOWN)
+        return 0;
+    *video = irb__video_sniff(head, (size_t)n) || video_name(s->rel);
+    return 1;
+}
+
 static void file_row(irb_scan_t *s, irb_scan_row *row)
 {
     irb_decode_opts o = {.max_pixels = s->opts.max_pixels};
     irb_status st = irb_read_header(s->dec, s->full, &o, &s->info);
     const irb_error *e = irb_decoder_error(s->dec);
+    if (st != IRB_OK && st != IRB_NOMEM && not_still_image(s, &row->video)) {
+        irb_message_format(s->err.message, sizeof s->err.message, "%s: %s", s->full,
+                           row->video ? "a video (irbis classifies still images)" : "not an image");
+        row->status = IRB_ROW_SKIPPED;
+        row->message = s->err.message;
+        return;
+    }
     if (st != IRB_OK) {
         row_error(s, row, st, "%s%s", e->message, "");
         return;

@@ -1,8 +1,11 @@
-/* Fuzz target: decoding from memory (JPEG/PNG, scaled and full, EXIF parsing, orientation) and
- * the header-only read. Any crash, leak or sanitizer report is a bug; statuses are not checked. */
+/* Fuzz target: decoding from memory (JPEG/PNG, scaled and full, EXIF parsing, orientation), the
+ * header-only read, and the scan's sniff of video containers (irb__video_sniff, on the first
+ * IRB_VIDEO_SNIFF_BYTES as the scan reads them, and on the whole input). Any crash, leak or
+ * sanitizer report is a bug; statuses are not checked. */
 #include <stddef.h>
 #include <stdint.h>
 
+#include "image/internal.h"
 #include "irbis.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -13,6 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     irb_decode_opts o = {.max_pixels = 4000000, .target = size & 1 ? 32 : 0};
     irb_image_info info;
     irb_read_header_memory(dec, data, size, "fuzz", &o, &info);
+    irb__video_sniff(data, size < IRB_VIDEO_SNIFF_BYTES ? size : IRB_VIDEO_SNIFF_BYTES);
+    irb__video_sniff(data, size);
     irb_image img = {0};
     if (irb_decode_memory(dec, data, size, "fuzz", &o, &img) == IRB_OK) {
         int t, b;

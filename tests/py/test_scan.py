@@ -70,7 +70,8 @@ r = by.get('StationA/empty.jpg', {})
 check(r.get('status') == 'error' and 'empty' in r.get('message', '') and 'empty.jpg' in r.get('message', ''),
       'empty row %s' % r)
 r = by.get('StationA/notes.txt', {})
-check(r.get('status') == 'error' and 'not an image' in r.get('message', ''), 'text file row %s' % r)
+check(r.get('status') == 'skipped' and r.get('message', '').endswith('notes.txt: not an image'),
+      'a text file is skipped (not a still image), not an error: %s' % r)
 check(by.get('StationB/LEO/B1.JPG', {}).get('timestamp') == '2012-12-29T23:33:48', 'B1 timestamp')
 if enforced:
     r = by.get('StationC/', {})

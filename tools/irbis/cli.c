@@ -81,6 +81,19 @@ int cli_fail_options(const char *cmd, const irb_error *err)
     return err->status == IRB_INVALID_ARG ? CLI_USAGE : rc;
 }
 
+const char *cli_skipped_clause(const irb_classify_summary *sum, char *buf, size_t size)
+{
+    long long n = sum->skipped, v = sum->skipped_videos;
+    char videos[64] = "";
+    if (v > 0)
+        snprintf(videos, sizeof videos, " (%lld %s)", v, v == 1 ? "video" : "videos");
+    buf[0] = '\0';
+    if (n > 0)
+        snprintf(buf, size, "; skipped %lld %s%s", n,
+                 n == 1 ? "file that is not a still image" : "files that are not still images", videos);
+    return buf;
+}
+
 void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify_summary *sum)
 {
     static const irb_classify_summary none;

@@ -47,6 +47,9 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
 /* The progress line of a run's digests phase (IRB_PHASE_DIGESTS) into line: 1, else 0 (another
  * phase: nothing written). Shared by irbis classify and irbis-mpi classify. */
 int cli_digests_line(const irb_progress *p, char *line, size_t size);
+/* The summary line's clause on the files that are not still images (sum->skipped), into buf:
+ * "; skipped 12 files that are not still images (10 videos)", or "" when there are none. */
+const char *cli_skipped_clause(const irb_classify_summary *sum, char *buf, size_t size);
 /* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
  * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
 int cli_fail_options(const char *cmd, const irb_error *err);

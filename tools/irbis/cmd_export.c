@@ -74,10 +74,12 @@ int irb_cmd_export(int argc, char **argv)
     if (irb_export(&o, &sum, &err) != IRB_OK)
         return cli_fail("export", &err);
     cli_outputs_notes("export", &err, &sum);
+    char skipped[160];
     if (!quiet)
         fprintf(stderr,
-                "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences: "
+                "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences%s: "
                 "outputs rewritten in %s\n",
-                sum.images, sum.classified, sum.failed, sum.pending, sum.sequences, o.out_dir);
+                sum.images, sum.classified, sum.failed, sum.pending, sum.sequences,
+                cli_skipped_clause(&sum, skipped, sizeof skipped), o.out_dir);
     return CLI_OK;
 }

@@ -17,10 +17,13 @@ static void usage(FILE *f)
           "  path,camera,timestamp,width,height,status,message\n"
           "Only image headers are read. camera is the file's folder relative to SURVEY_DIR, or with\n"
           "--camera-depth K its first K folder components (camtrapR's Station/Species/ layout: K = 1).\n"
-          "status is ok, warning or error (unreadable, not an image, damaged...).\n\n"
+          "status is ok, warning, error (unreadable, damaged, a format irbis does not read...) or\n"
+          "skipped: not a still image (content neither JPEG nor PNG, and a name that claims no image:\n"
+          "a video clip, notes, logs); message says \"a video (irbis classifies still images)\" or\n"
+          "\"not an image\".\n\n"
           "  -o, --output FILE     write the CSV to FILE instead of standard output\n"
           "  -k, --camera-depth K  camera = the first K folders of the path\n"
-          "exit status: 0 all ok or warnings, 1 some files are errors, 2 usage, 3 could not run\n",
+          "exit status: 0 all ok, warnings or skipped, 1 some files are errors, 2 usage, 3 could not run\n",
           f);
 }
 
@@ -72,7 +75,7 @@ int irb_cmd_scan(int argc, char **argv)
         return CLI_FATAL;
     }
     double t0 = now();
-    long counts[3] = {0};
+    long counts[4] = {0}; /* by irb_scan_status */
     irb_scan_row row;
     irb_status s;
     irb_scan_write_csv_header(out);
@@ -88,8 +91,11 @@ int irb_cmd_scan(int argc, char **argv)
         return CLI_FATAL;
     }
     double dt = now() - t0;
-    long total = counts[0] + counts[1] + counts[2];
-    fprintf(stderr, "irbis scan: %ld files in %.2f s (%.0f files/s): %ld ok, %ld warnings, %ld errors\n", total, dt,
-            dt > 0 ? total / dt : 0.0, counts[0], counts[1], counts[2]);
+    long total = counts[0] + counts[1] + counts[2] + counts[3];
+    fprintf(stderr,
+            "irbis scan: %ld files in %.2f s (%.0f files/s): %ld ok, %ld warnings, %ld errors, %ld skipped (not still "
+            "images)\n",
+            total, dt, dt > 0 ? total / dt : 0.0, counts[IRB_ROW_OK], counts[IRB_ROW_WARNING], counts[IRB_ROW_ERROR],
+            counts[IRB_ROW_SKIPPED]);
     return rc;
 }
