@@ -9,13 +9,15 @@ line ("skipped 4 files that are not still images (2 videos)") and in report.html
 card from a camera that also films is not a failed run. The official checkers pass on the
 outputs. A second run reclassifies nothing and says the same. A truncated .JPG and a .JPG that is
 really text still are failures (rows of predictions.csv, exit 1). A folder of videos only is
-refused with words that say so. Before the fix every such file was a failed image and the run
+refused with words that say so. A store of an earlier version that holds a video as a failed
+image forgets it quietly. Before the fix every such file was a failed image and the run
 exited 1."""
 import csv
 import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 
@@ -141,6 +143,20 @@ def main():
     check(open(os.path.join(out, 'predictions.csv'), 'rb').read() == before, 'predictions.csv unchanged')
     r = subprocess.run([F.BIN, 'export', out], capture_output=True, text=True)
     check(r.returncode == 0 and CLAUSE in r.stderr, 'irbis export says them too: %s' % r.stderr.strip()[-300:])
+    check_outputs(survey, out, PHOTOS, {})
+
+    # a store of an earlier version, which stored a video as a failed image: the row goes quietly
+    # (not "no longer in the survey"), and the run is complete
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    db.execute("INSERT INTO images(path, camera, timestamp, state, status, message, seen) VALUES(?, ?, '', 2,"
+               " 'unsupported', 'unsupported image format (HEIF/MP4)', 1)", ('%s/CLIP0001.MP4' % CAM, CAM))
+    db.commit()
+    db.close()
+    r = classify(fx, survey, out)
+    line = summary(r.stderr)
+    check(r.returncode == 0 and line.startswith('irbis classify: 2 images: 2 classified, 0 failed') and CLAUSE in line
+          and 'no longer in the survey' not in r.stderr, 'an earlier version\'s failed video row is forgotten (%d): %s'
+          % (r.returncode, r.stderr.strip()[-400:]))
     check_outputs(survey, out, PHOTOS, {})
 
     # images that cannot be read still fail the run, next to the skipped files
