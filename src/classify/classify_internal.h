@@ -42,11 +42,9 @@ typedef struct irb_scan_tally {
     char first_review_moved[520]; /* "old -> new" */
     long long reviews_retired;    /* human labels of files now another picture: no longer applied */
     char first_review_retired[256];
-    long long found;       /* images found under another path with the same bytes: their results kept */
-    char first_found[520]; /* "old -> new" */
-    long long digested;    /* classified images of an earlier irbis whose content this run recorded */
     long long found;                   /* images found under another path with the same bytes: their results kept */
     char first_found[520];             /* "old -> new" */
+    long long digested;                /* classified images of an earlier irbis whose content this run recorded */
     long long skipped, skipped_videos; /* files that are not still images (irb_store_skip_file) */
 } irb_scan_tally;
 
