@@ -41,8 +41,10 @@ typedef struct irb_scan_opts {
      * layout needs k = 1). */
     int camera_depth;
     long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; larger images become error rows */
-    int names_only;       /* 1: list files without reading them (rows have path and camera only,
-                           * status ok; unreadable folders are still error rows) */
+    int names_only;       /* 1: list files without reading their images (rows have path and camera
+                           * only, status ok; unreadable folders are still error rows; a file
+                           * whose name claims no image is still skipped when its first bytes
+                           * are neither JPEG nor PNG: IRB_ROW_SKIPPED below) */
 } irb_scan_opts;
 
 /* IRB_ROW_SKIPPED: a file that is not a still image (a camera's video clip, a log, a field

@@ -150,6 +150,18 @@ static int delete_flag(const char *s)
 
 /* ---- the columns asked for -------------------------------------------------------------------- */
 
+/* A column the loader reads that the header names twice is refused: which of the two holds the
+ * paths, labels or times cannot be known (a spreadsheet's pasted column, a sheet joined twice). */
+static irb_status named_once(const source *k, int col, irb_error *err)
+{
+    const irb_table *t = k->t;
+    for (int j = 0; col >= 0 && j < t->ncol; j++)
+        if (j != col && named(t->name[j], t->name[col]))
+            return irb_fail(err, IRB_INVALID_ARG, "%s: column '%s' is named twice (columns %d and %d): rename one",
+                            k->file, t->name[col], (col < j ? col : j) + 1, (col < j ? j : col) + 1);
+    return IRB_OK;
+}
+
 static irb_status find_columns(source *k, irb_error *err)
 {
     const irb_table *t = k->t;
@@ -181,6 +193,10 @@ static irb_status find_columns(source *k, irb_error *err)
         k->del = irb_table_column(t, "DeleteFlag");
         k->add_time = (k->when >= 0 || k->date >= 0) && irb_table_column(t, "timestamp") < 0;
     }
+    const int read[] = {k->path, k->label, timelapse ? k->file_col : -1, timelapse ? k->rel : -1, k->when, k->date,
+                        k->hour, k->del};
+    for (size_t i = 0; i < sizeof read / sizeof *read; i++)
+        IRB_TRY(named_once(k, read[i], err));
     return IRB_OK;
 }
 

@@ -181,9 +181,60 @@ static irb_status scan_missing(const irb_experiment_opts *o, exp_data *d, irb_er
     return IRB_OK;
 }
 
-/* The files under the images folder (relative paths, sorted byte-wise), listed without being
- * read: the candidates the labels are matched to. */
-static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t *n, irb_error *err)
+/* The files under the images folder that are not still images (irbis/scan.h, IRB_ROW_SKIPPED:
+ * videos, notes), sorted by path: labelled, they are left out and said, not failed images. */
+typedef struct not_still {
+    char *path;
+    int video;
+} not_still;
+
+typedef struct not_stills {
+    not_still *f;
+    size_t n, cap, labelled, labelled_videos;
+    const char *example; /* the first labelled one */
+} not_stills;
+
+static int cmp_not_still(const void *a, const void *b)
+{
+    return strcmp(((const not_still *)a)->path, ((const not_still *)b)->path);
+}
+
+static int add_not_still(not_stills *ns, const irb_scan_row *row)
+{
+    if (ns->n == ns->cap) {
+        not_still *p = irb_realloc_array(ns->f, ns->cap ? 2 * ns->cap : 16, sizeof *p);
+        if (!p)
+            return 0;
+        ns->f = p, ns->cap = ns->cap ? 2 * ns->cap : 16;
+    }
+    ns->f[ns->n] = (not_still){irb_strdup(row->path), row->video};
+    return ns->f[ns->n].path && ++ns->n;
+}
+
+static void not_stills_free(not_stills *ns)
+{
+    for (size_t i = 0; i < ns->n; i++)
+        irb_free(ns->f[i].path);
+    irb_free(ns->f);
+}
+
+/* 1 when rel is one of ns's, counting it as labelled. */
+static int labelled_not_still(not_stills *ns, const char *rel)
+{
+    not_still key = {(char *)rel, 0};
+    const not_still *hit = ns->n ? bsearch(&key, ns->f, ns->n, sizeof *ns->f, cmp_not_still) : NULL;
+    if (!hit)
+        return 0;
+    if (!ns->labelled++)
+        ns->example = hit->path;
+    ns->labelled_videos += hit->video != 0;
+    return 1;
+}
+
+/* The files under the images folder (relative paths, sorted byte-wise), listed without reading
+ * their images: the candidates the labels are matched to (those that are not still images into
+ * ns). */
+static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t *n, not_stills *ns, irb_error *err)
 {
     irb_scan_opts so = {.names_only = 1};
     irb_scan_t *scan = NULL;
@@ -196,6 +247,8 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     while (s == IRB_OK && (s = irb_scan_next(scan, &row)) == IRB_OK) {
         if (row.status == IRB_ROW_ERROR)
             continue; /* an unreadable folder: its labelled images are reported as unmatched */
+        if (row.status == IRB_ROW_SKIPPED && !add_not_still(ns, &row))
+            break;
         if (*n == cap) {
             char **p = irb_realloc_array(*out, cap ? 2 * cap : 256, sizeof *p);
             if (!p)
@@ -215,6 +268,8 @@ static irb_status list_images(const irb_experiment_opts *o, char ***out, size_t 
     irb_scan_close(scan);
     if (s == IRB_OK && *n > 1)
         qsort(*out, *n, sizeof **out, cmp_str);
+    if (s == IRB_OK && ns->n > 1)
+        qsort(ns->f, ns->n, sizeof *ns->f, cmp_not_still);
     return s;
 }
 
@@ -340,12 +395,13 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
     size_t nf = 0, m = 0;
     long *match = NULL;
     const char **labels = NULL;
+    not_stills ns = {0};
     IRB_TRY(irb_labels_table_load(o->labels, &o->labels_opts, &t, err));
     int cc = irb_table_column(t, "camera"), ct = irb_table_column(t, "timestamp");
     int cs = irb_table_column(t, "sequence");
     irb_status s = irb_labels_from_table(t, "path", "label", NULL, o->labels, &lab, err);
     if (s == IRB_OK)
-        s = list_images(o, &files, &nf, err);
+        s = list_images(o, &files, &nf, &ns, err);
     if (s == IRB_OK && !(match = irb_malloc_array(nf ? nf : 1, sizeof *match)))
         s = irb_fail(err, IRB_NOMEM, "out of memory reading %s", o->labels);
     if (s == IRB_OK)
@@ -365,6 +421,13 @@ static irb_status load_labels(const irb_experiment_opts *o, exp_data *d, irb_err
         irb_warn_more(err, "%s: %zu label row(s) match no file under %s, e.g. '%s' (row %zu%s)", o->labels, unmatched,
                       o->images, lab.path[ex], lab.row[ex] + 1, twin);
     }
+    for (size_t i = 0; i < nf; i++)
+        if (match[i] >= 0 && labelled_not_still(&ns, files[i]))
+            match[i] = -1;
+    if (ns.labelled)
+        irb_warn_more(err,
+                      "%zu labelled file(s) under %s are not still images (%zu videos) and were left out, e.g. '%s'",
+                      ns.labelled, o->images, ns.labelled_videos, ns.example);
     for (size_t i = 0; i < nf; i++)
         m += match[i] >= 0;
     if (o->limit && m > o->limit)
@@ -430,6 +493,7 @@ cleanup:
     irb_free(files);
     irb_free(match);
     irb_free(labels);
+    not_stills_free(&ns);
     irb_labels_release(&lab);
     irb_table_free(t);
     return s;

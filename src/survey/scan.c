@@ -241,9 +241,9 @@ static int video_name(const char *path)
     return has_extension(path, ext, sizeof ext / sizeof *ext);
 }
 
-/* After a failed header read of s->full: a regular file whose name does not claim an image and
- * whose first bytes are neither JPEG nor PNG is not a still image: 1 (*video set), else 0 (an
- * error row: unreadable, or a damaged image). */
+/* After a failed header read of s->full (or instead of one: names_only): a regular file whose name does not claim an
+ * image and whose first bytes are neither JPEG nor PNG is not a still image: 1 (*video set), else 0 (an error row:
+ * unreadable, or a damaged image). */
 static int not_still_image(irb_scan_t *s, int *video)
 {
     if (image_name(s->rel))
@@ -261,16 +261,21 @@ static int not_still_image(irb_scan_t *s, int *video)
     return 1;
 }
 
+static void skipped_row(irb_scan_t *s, irb_scan_row *row)
+{
+    irb_message_format(s->err.message, sizeof s->err.message, "%s: %s", s->full,
+                       row->video ? "a video (irbis classifies still images)" : "not an image");
+    row->status = IRB_ROW_SKIPPED;
+    row->message = s->err.message;
+}
+
 static void file_row(irb_scan_t *s, irb_scan_row *row)
 {
     irb_decode_opts o = {.max_pixels = s->opts.max_pixels};
     irb_status st = irb_read_header(s->dec, s->full, &o, &s->info);
     const irb_error *e = irb_decoder_error(s->dec);
     if (st != IRB_OK && st != IRB_NOMEM && not_still_image(s, &row->video)) {
-        irb_message_format(s->err.message, sizeof s->err.message, "%s: %s", s->full,
-                           row->video ? "a video (irbis classifies still images)" : "not an image");
-        row->status = IRB_ROW_SKIPPED;
-        row->message = s->err.message;
+        skipped_row(s, row);
         return;
     }
     if (st != IRB_OK) {
@@ -359,6 +364,8 @@ irb_status irb_scan_next(irb_scan_t *s, irb_scan_row *row)
         }
         if (!s->opts.names_only)
             file_row(s, row);
+        else if (not_still_image(s, &row->video)) /* its first bytes only, and only when its name claims no image */
+            skipped_row(s, row);
         return IRB_OK;
     }
     return IRB_NOT_FOUND;
