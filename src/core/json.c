@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/text.h"
 
 #define JSON_MAX_DEPTH 64
 
@@ -88,32 +89,13 @@ static long string_walk(const char *p, const char *end, char *out, const char **
             } else if (u >= 0xDC00 && u <= 0xDFFF) {
                 return -1;
             }
-            unsigned char b[4];
-            int k;
-            if (u < 0x80) {
-                b[0] = (unsigned char)u;
-                k = 1;
-            } else if (u < 0x800) {
-                b[0] = (unsigned char)(0xC0 | u >> 6);
-                b[1] = (unsigned char)(0x80 | (u & 63));
-                k = 2;
-            } else if (u < 0x10000) {
-                b[0] = (unsigned char)(0xE0 | u >> 12);
-                b[1] = (unsigned char)(0x80 | ((u >> 6) & 63));
-                b[2] = (unsigned char)(0x80 | (u & 63));
-                k = 3;
-            } else {
-                b[0] = (unsigned char)(0xF0 | u >> 18);
-                b[1] = (unsigned char)(0x80 | ((u >> 12) & 63));
-                b[2] = (unsigned char)(0x80 | ((u >> 6) & 63));
-                b[3] = (unsigned char)(0x80 | (u & 63));
-                k = 4;
-            }
+            char b[4];
+            int k = irb_utf8_encode(u, b);
             if (u == 0)
                 return -1; /* an embedded NUL would silently truncate the C string */
             for (int i = 0; i < k; i++) {
                 if (out)
-                    out[n] = (char)b[i];
+                    out[n] = b[i];
                 n++;
             }
             continue;

@@ -7,14 +7,15 @@
 
 static const char REPLACEMENT[] = "\xEF\xBF\xBD"; /* U+FFFD */
 
+int irb_utf8_lead(unsigned char b)
+{
+    return b < 0x80 ? 1 : b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+}
+
 int irb_utf8_len(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
-    int n = p[0] < 0x80                    ? 1
-            : p[0] >= 0xC2 && p[0] <= 0xDF ? 2
-            : p[0] >= 0xE0 && p[0] <= 0xEF ? 3
-            : p[0] >= 0xF0 && p[0] <= 0xF4 ? 4
-                                           : 0;
+    int n = irb_utf8_lead(p[0]);
     for (int i = 1; i < n; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
@@ -22,6 +23,31 @@ int irb_utf8_len(const char *s)
         (p[0] == 0xF4 && p[1] >= 0x90))
         return 0; /* overlong, surrogate, above U+10FFFF */
     return n;
+}
+
+int irb_utf8_encode(unsigned u, char out[4])
+{
+    unsigned char *b = (unsigned char *)out;
+    if (u < 0x80) {
+        b[0] = (unsigned char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        b[0] = (unsigned char)(0xC0 | u >> 6);
+        b[1] = (unsigned char)(0x80 | (u & 63));
+        return 2;
+    }
+    if (u < 0x10000) {
+        b[0] = (unsigned char)(0xE0 | u >> 12);
+        b[1] = (unsigned char)(0x80 | ((u >> 6) & 63));
+        b[2] = (unsigned char)(0x80 | (u & 63));
+        return 3;
+    }
+    b[0] = (unsigned char)(0xF0 | u >> 18);
+    b[1] = (unsigned char)(0x80 | ((u >> 12) & 63));
+    b[2] = (unsigned char)(0x80 | ((u >> 6) & 63));
+    b[3] = (unsigned char)(0x80 | (u & 63));
+    return 4;
 }
 
 /* Calls put(f, piece, len) for each valid sequence or ASCII byte, and for each invalid byte

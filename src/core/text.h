@@ -8,6 +8,11 @@
 /* Length (1..4) of the valid UTF-8 sequence at p (not at its NUL), or 0 if p starts an invalid
  * one (bad lead byte, bad continuation, overlong, surrogate, above U+10FFFF). */
 int irb_utf8_len(const char *p);
+/* Length (1..4) of the sequence a UTF-8 lead byte b starts, 0 when b starts none (a continuation
+ * byte, 0xC0, 0xC1, 0xF5..0xFF). irb_utf8_len checks the bytes after it. */
+int irb_utf8_lead(unsigned char b);
+/* Code point u (below 0x110000) as UTF-8 into out; returns its length (1..4). */
+int irb_utf8_encode(unsigned u, char out[4]);
 /* 1 when s (NULL: "") is valid UTF-8 throughout. */
 int irb_utf8_valid(const char *s);
 /* A JSON string literal of s (NULL: ""), with its quotes. */

@@ -126,6 +126,124 @@ static void test_csv(void)
           "loose names: exact first, else the one alike, none when two are alike");
 }
 
+/* Loads the n bytes of text as a table; the status, the table in *t (NULL on failure). */
+static irb_status load_bytes(const char *path, const char *text, size_t n, irb_table **t, irb_error *e)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(text, 1, n, f);
+    fclose(f);
+    irb_error_clear(e);
+    *t = NULL;
+    return irb_table_load(path, t, e);
+}
+
+static int count_of(const char *s, const char *what)
+{
+    int n = 0;
+    for (const char *p = s; (p = strstr(p, what)); p++)
+        n++;
+    return n;
+}
+
+/* Excel's "CSV (Comma delimited)" on Windows saves Windows-1252: a file that is not UTF-8 is read
+ * as that, transcoded to UTF-8, with one warning naming the file and line (csv.h). Expected bytes
+ * written by hand from the Windows-1252 table (0x80-0x9F) and UTF-8. */
+static void test_csv_encoding(void)
+{
+    char path[4200], text[256];
+    snprintf(path, sizeof path, "%s/enc.csv", test_tmpdir("core"));
+    irb_table *t;
+    irb_error e = {0};
+    static const char *const c1[32] = {
+        "\xE2\x82\xAC", NULL,           "\xE2\x80\x9A", "\xC6\x92",     "\xE2\x80\x9E", "\xE2\x80\xA6", "\xE2\x80\xA0",
+        "\xE2\x80\xA1", "\xCB\x86",     "\xE2\x80\xB0", "\xC5\xA0",     "\xE2\x80\xB9", "\xC5\x92",     NULL,
+        "\xC5\xBD",     NULL,           NULL,           "\xE2\x80\x98", "\xE2\x80\x99", "\xE2\x80\x9C", "\xE2\x80\x9D",
+        "\xE2\x80\xA2", "\xE2\x80\x93", "\xE2\x80\x94", "\xCB\x9C",     "\xE2\x84\xA2", "\xC5\xA1",     "\xE2\x80\xBA",
+        "\xC5\x93",     NULL,           "\xC5\xBE",     "\xC5\xB8"};
+    for (int b = 0x80; b < 0xA0; b++) {
+        int n = snprintf(text, sizeof text, "path,label\ncam/a.jpg,x%cy\n", b);
+        irb_status s = load_bytes(path, text, (size_t)n, &t, &e);
+        char want[16];
+        snprintf(want, sizeof want, "x%sy", c1[b - 0x80] ? c1[b - 0x80] : "");
+        if (c1[b - 0x80])
+            CHECK(s == IRB_OK && t->nrow == 1 && !strcmp(t->cell[0][1], want) && e.warning &&
+                      strstr(e.message, "enc.csv: not UTF-8") && strstr(e.message, "line 2") &&
+                      strstr(e.message, "Windows-1252"),
+                  "byte 0x%02X read as Windows-1252: %s", b, e.message);
+        else
+            CHECK(s == IRB_CORRUPT && !t && strstr(e.message, "enc.csv:2") && strstr(e.message, "byte 0x") &&
+                      strstr(e.message, "neither in UTF-8 nor in Windows-1252"),
+                  "byte 0x%02X (undefined in Windows-1252) refused: %s", b, e.message);
+        irb_table_free(t);
+    }
+    /* Latin-1's half: the folder and label names of a Spanish or Portuguese survey; the warning
+     * once for the file, at its first such byte; a lone CR before a Windows-1252 byte */
+    static const char latin[] = "path,label\r\nC\xE1mara 1/IMG_0001.JPG,Tat\xFA\r\n\xD1"
+                                "and\xFA/b.jpg,\"S\xE3o\nPaulo\"\r"
+                                "\xFF.jpg,\xE9\r";
+    CHECK(load_bytes(path, latin, sizeof latin - 1, &t, &e) == IRB_OK && t->nrow == 3 &&
+              !strcmp(t->cell[0][0], "C\xC3\xA1mara 1/IMG_0001.JPG") && !strcmp(t->cell[0][1], "Tat\xC3\xBA") &&
+              !strcmp(t->cell[1][0], "\xC3\x91"
+                                     "and\xC3\xBA/b.jpg") &&
+              !strcmp(t->cell[1][1], "S\xC3\xA3o\nPaulo") && !strcmp(t->cell[2][0], "\xC3\xBF.jpg") &&
+              !strcmp(t->cell[2][1], "\xC3\xA9"),
+          "Latin-1 letters as UTF-8");
+    CHECK(e.warning && count_of(e.message, "Windows-1252") == 1 && strstr(e.message, "byte 0xE1 on line 2"),
+          "one warning, at the first byte: %s", e.message);
+    irb_table_free(t);
+    /* not UTF-8, read as Windows-1252 byte by byte: overlong forms (C0 AF, E0 80 AF), a surrogate
+     * (ED A0 80), above U+10FFFF (F4 90 80 80), a lead byte F5, a sequence cut by the end of the
+     * file, after ASCII lines */
+    static const char *const bad[][2] = {
+        {"\xC0\xAF", "\xC3\x80\xC2\xAF"},
+        {"\xE0\x80\xAF", "\xC3\xA0\xE2\x82\xAC\xC2\xAF"},
+        {"\xED\xA0\x80", "\xC3\xAD\xC2\xA0\xE2\x82\xAC"},
+        {"\xF4\x90\x80\x80", "\xC3\xB4\xC2\x90"}, /* 0x90 undefined: refused below */
+        {"\xF5", "\xC3\xB5"},
+        {"\xC3", "\xC3\x83"},
+    };
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        int n = snprintf(text, sizeof text, "path,label\na.jpg,deer\nb.jpg,x%s", bad[k][0]);
+        irb_status s = load_bytes(path, text, (size_t)n, &t, &e);
+        char want[32];
+        snprintf(want, sizeof want, "x%s", bad[k][1]);
+        if (k == 3)
+            CHECK(s == IRB_CORRUPT && strstr(e.message, "enc.csv:3: byte 0x90"), "above U+10FFFF: %s", e.message);
+        else
+            CHECK(s == IRB_OK && t->nrow == 2 && !strcmp(t->cell[1][1], want) && e.warning &&
+                      strstr(e.message, "line 3"),
+                  "invalid UTF-8 %zu read as Windows-1252: '%s' %s", k, s == IRB_OK ? t->cell[1][1] : "", e.message);
+        irb_table_free(t);
+    }
+    /* UTF-8 (with a BOM, without, four-byte sequences, pure ASCII): as it is, no warning */
+    static const char *const utf8[] = {"\xEF\xBB\xBFpath,label\nC\xC3\xA1mara 1/a.jpg,\xF0\x9F\xA6\x8A\n",
+                                       "path,label\nC\xC3\xA1mara 1/a.jpg,\xF0\x9F\xA6\x8A\n", "path,label\na.jpg,x\n"};
+    for (int k = 0; k < 3; k++) {
+        CHECK(load_bytes(path, utf8[k], strlen(utf8[k]), &t, &e) == IRB_OK && !e.warning && t->nrow == 1 &&
+                  !strcmp(t->name[0], "path") && !strcmp(t->cell[0][1], k < 2 ? "\xF0\x9F\xA6\x8A" : "x"),
+              "UTF-8 %d as it is, no warning: %s", k, e.message);
+        irb_table_free(t);
+    }
+    /* UTF-8 and then, in the last line, a byte that is not: two encodings in one file, refused
+     * naming both lines (read either way, some names would change silently) */
+    static const char mixed[] = "path,label\nC\xC3\xA1mara 1/a.jpg,deer\nb.jpg,x\nc.jpg,Tat\xFA\n";
+    CHECK(load_bytes(path, mixed, sizeof mixed - 1, &t, &e) == IRB_CORRUPT && !t &&
+              strstr(e.message, "enc.csv:4: byte 0xFA is not UTF-8, yet line 2 is UTF-8") &&
+              strstr(e.message, "CSV UTF-8"),
+          "mixed encodings refused: %s", e.message);
+    static const char bom_then[] = "\xEF\xBB\xBFpath,label\nb.jpg,Tat\xFA\n";
+    CHECK(load_bytes(path, bom_then, sizeof bom_then - 1, &t, &e) == IRB_CORRUPT &&
+              strstr(e.message, "enc.csv:2: byte 0xFA is not UTF-8, yet line 1 is UTF-8"),
+          "a UTF-8 byte-order mark, then Windows-1252: %s", e.message);
+    /* UTF-16 (Excel's "Unicode Text") with its byte-order mark, either byte order */
+    static const char le[] = "\xFF\xFEp\0a\0t\0h\0\t\0l\0\n\0", be[] = "\xFE\xFF\0p\0a\0t\0h\0\t\0l\0\n";
+    for (int k = 0; k < 2; k++) {
+        CHECK(load_bytes(path, k ? be : le, k ? sizeof be - 1 : sizeof le - 1, &t, &e) == IRB_CORRUPT && !t &&
+                  strstr(e.message, "enc.csv: saved as UTF-16") && strstr(e.message, "\"CSV UTF-8\""),
+              "UTF-16 %s: %s", k ? "BE" : "LE", e.message);
+    }
+}
+
 /* Regression: an output given as a device or FIFO (-o /dev/null, /dev/stdout) was written to
  * PATH.tmp and renamed over it: as root, /dev/null became a regular file for every program on the
  * machine. Such a target is written as it is and stays what it was. Checked on a FIFO (no root
@@ -342,6 +460,7 @@ int main(void)
     test_error();
     test_alloc();
     test_csv();
+    test_csv_encoding();
     test_atomic_special();
     test_pool();
     test_text();
