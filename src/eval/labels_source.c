@@ -61,7 +61,8 @@ typedef struct source {
     int path, label;                          /* columns (path -1: a Timelapse export's RelativePath/File) */
     int file_col, rel, when, date, hour, del; /* a Timelapse export's columns, or -1 */
     int add_time;                             /* a `timestamp` column is made from Timelapse's times */
-    size_t deleted, bad_time, ex_bad_time;
+    size_t deleted, bad_time, ex_bad_time, ex_deleted;
+    char ex_deleted_path[256]; /* the first row left out (DeleteFlag): its RelativePath/File */
 } source;
 
 /* s without the blanks around it, into out[size]; "" when it does not fit. */
@@ -141,11 +142,16 @@ static char *timelapse_path(const char *rel, const char *file)
     return p;
 }
 
+/* A DeleteFlag cell that says true as spreadsheets write it: true, 1, yes, y, x (any case). */
 static int delete_flag(const char *s)
 {
+    static const char *const yes[] = {"true", "1", "yes", "y", "x"};
     char v[16];
     trimmed(s, v, sizeof v);
-    return !strcasecmp(v, "true");
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!strcasecmp(v, yes[i]))
+            return 1;
+    return 0;
 }
 
 /* ---- the columns asked for -------------------------------------------------------------------- */
@@ -237,7 +243,11 @@ static irb_status move_row(source *k, size_t i, irb_table *t, irb_error *err)
 {
     char **src = k->t->cell[i], stamp[32];
     if (k->del >= 0 && delete_flag(src[k->del])) {
-        k->deleted++;
+        if (!k->deleted++) {
+            k->ex_deleted = i;
+            snprintf(k->ex_deleted_path, sizeof k->ex_deleted_path, "%s%s%s", src[k->rel], src[k->rel][0] ? "/" : "",
+                     src[k->file_col]);
+        }
         return IRB_OK;
     }
     char **row = irb_calloc((size_t)t->ncol, sizeof *row);
@@ -300,7 +310,10 @@ static irb_status fill_blanks(const source *k, irb_table *t, irb_error *err)
 static void say(const source *k, irb_error *err)
 {
     if (k->deleted)
-        irb_warn_more(err, "%s: %zu row(s) marked DeleteFlag true (Timelapse) left out", k->file, k->deleted);
+        irb_warn_more(err,
+                      "%s: %zu row(s) marked DeleteFlag (true, 1, yes, y or x: Timelapse's deleted images) left out, "
+                      "e.g. row %zu (%s)",
+                      k->file, k->deleted, k->ex_deleted + 1, k->ex_deleted_path);
     if (k->bad_time)
         irb_warn_more(err,
                       "%s: %zu row(s) with a date and time that could not be read (e.g. row %zu); their images' "

@@ -220,12 +220,18 @@ void cli_process_setup(void)
         blas_thread_shutdown_();
 }
 
-int cli_labels_opt(int c, const char *arg, irb_labels_opts *o)
+int cli_labels_opt(const char *cmd, int c, const char *arg, irb_labels_opts *o)
 {
     switch (c) {
     case CLI_OPT_PATH_COLUMN: o->path_column = arg; return 1;
     case CLI_OPT_LABEL_COLUMN: o->label_column = arg; return 1;
-    case CLI_OPT_BLANK_LABEL: o->blank_label = arg; return 1;
+    case CLI_OPT_BLANK_LABEL:
+        if (!arg[0]) { /* it read as no option: blank cells stayed rows without a label */
+            cli_error(cmd, "--blank-label needs a label (e.g. --blank-label empty), not an empty value");
+            return -1;
+        }
+        o->blank_label = arg;
+        return 1;
     default: return 0;
     }
 }

@@ -69,7 +69,8 @@ int cli_double_in(const char *cmd, const char *opt, const char *text, double lo,
 
 /* How --labels is read (irb_labels_opts), the same options in every command that takes --labels:
  * their getopt_long entries, their lines of --help, and their parse (1 when c was one of them,
- * its value stored in o; 0 otherwise). */
+ * its value stored in o; 0 otherwise; -1, said to stderr as cmd's, for a value that is no value:
+ * --blank-label "", the caller then returns CLI_USAGE). */
 enum { CLI_OPT_PATH_COLUMN = 0x1001, CLI_OPT_LABEL_COLUMN, CLI_OPT_BLANK_LABEL };
 /* clang-format off */
 #define CLI_LABELS_LONGOPTS \
@@ -83,6 +84,6 @@ enum { CLI_OPT_PATH_COLUMN = 0x1001, CLI_OPT_LABEL_COLUMN, CLI_OPT_BLANK_LABEL }
     "                        none: name the data field, e.g. --label-column Species)\n"                                \
     "  --blank-label VALUE   a blank label cell is the label VALUE (e.g. empty: a sheet that leaves\n"                 \
     "                        an empty frame's species blank), not a row without a label\n"
-int cli_labels_opt(int c, const char *arg, irb_labels_opts *o);
+int cli_labels_opt(const char *cmd, int c, const char *arg, irb_labels_opts *o);
 
 #endif

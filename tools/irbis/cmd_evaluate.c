@@ -42,7 +42,10 @@ static int parse(int argc, char **argv, opts *o)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:p:t:o:h", lo, NULL)) != -1) {
-        if (cli_labels_opt(c, optarg, &o->lo))
+        int lab = cli_labels_opt("evaluate", c, optarg, &o->lo);
+        if (lab < 0)
+            return CLI_USAGE;
+        if (lab)
             continue;
         switch (c) {
         case 'l': o->labels = optarg; break;

@@ -59,7 +59,10 @@ int irb_cmd_labels(int argc, char **argv)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", longs, NULL)) != -1) {
-        if (cli_labels_opt(c, optarg, &lo))
+        int lab = cli_labels_opt("labels", c, optarg, &lo);
+        if (lab < 0)
+            return CLI_USAGE;
+        if (lab)
             continue;
         switch (c) {
         case 'o': out = optarg; break;

@@ -214,7 +214,10 @@ int experiment_parse(int argc, char **argv, const char *cmd, int train, exp_cli 
     long l;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
-        if (cli_labels_opt(c, optarg, &o->labels_opts))
+        int lab = cli_labels_opt(cmd, c, optarg, &o->labels_opts);
+        if (lab < 0)
+            return CLI_USAGE;
+        if (lab)
             continue;
         switch (c) {
         case 'i': o->images = optarg; break;

@@ -63,7 +63,10 @@ int train_parse(int argc, char **argv, const char *cmd, void (*usage)(FILE *), t
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:h", lo, NULL)) != -1) {
-        if (cli_labels_opt(c, optarg, &o->lo))
+        int lab = cli_labels_opt(cmd, c, optarg, &o->lo);
+        if (lab < 0)
+            return CLI_USAGE;
+        if (lab)
             continue;
         switch (c) {
         case 'l': o->labels = optarg; break;
