@@ -59,7 +59,10 @@ typedef struct irb_table {
 /* Loads path into *out (owned; irb_table_free). IRB_NOT_FOUND/IRB_IO/IRB_CORRUPT name the file;
  * IRB_INVALID_ARG for a NULL path or out. Fields are separated by ',', or by ';' or a tab when the
  * header is one field holding it and no ',' (a spreadsheet saved in a European locale, tab-separated
- * text); lines end in LF, CRLF or a lone CR. */
+ * text); lines end in LF, CRLF or a lone CR. Cells are UTF-8: a file that is not valid UTF-8 is
+ * read as Windows-1252 (Excel's "CSV (Comma delimited)" on Windows) and transcoded, with a warning
+ * in err (status IRB_OK) naming the file and line; UTF-16, bytes Windows-1252 does not define and
+ * files mixing UTF-8 with other bytes are IRB_CORRUPT. */
 IRB_API irb_status irb_table_load(const char *path, irb_table **out, irb_error *err);
 /* Index of column `name`: the exact name, else the one column equal to it but for case and blanks
  * around it ("Path", "label "); -1 when none or several (also when t or name is NULL). */
