@@ -132,6 +132,42 @@ def main():
     r, _ = labels_of(path, '--label-column', 'Species', '--blank-label', '')
     check(r.returncode == 2 and '--blank-label' in r.stderr, '--blank-label "": usage error, exit 2: %s' % r.stderr)
 
+    deployments(root)
+
+
+def deployments(root):
+    """A deployments file for `classify --deployments` in Windows-1252 (cameras are the accented
+    folders, names with curly quotes): the Camtrap DP package's deployments equal those of the
+    UTF-8 copy given to `irbis export`, and the official checker passes."""
+    pipeline = os.path.join(TMP, 'plain_ansi.csv.irbis')
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator='\r\n')
+    w.writerow(['camera', 'latitude', 'longitude', 'locationName', 'deploymentStart', 'deploymentEnd'])
+    for k, f in enumerate(FOLDERS):  # periods: the images have no times, and a deployment needs one
+        w.writerow([f, '-32.%d' % k, '-55.%d' % k, 'Río Negro “%s”' % f.split('/')[-1], '2021-03-01', '2021-04-30'])
+    ansi = write('deployments_ansi.csv', out.getvalue().encode('cp1252'))
+    utf8 = write('deployments_utf8.csv', out.getvalue().encode('utf-8'))
+    res = os.path.join(TMP, 'classified')
+    shutil.rmtree(res, ignore_errors=True)
+    r = run('classify', '--pipeline', pipeline, root, '-o', res, '--deployments', ansi, '--utc-offset', '-03:00',
+            '--quiet')
+    deps = os.path.join(res, 'camtrap-dp', 'deployments.csv')
+    got = open(deps, encoding='utf-8').read() if os.path.exists(deps) else ''
+    check(r.returncode == 0 and all('Río Negro “%s”' % f.split('/')[-1] in got for f in FOLDERS),
+          'classify --deployments in Windows-1252: the package names the places in UTF-8 (rc %d: %s)'
+          % (r.returncode, r.stderr[-300:]))
+    check(sum('Windows-1252' in x for x in r.stderr.splitlines()) == 1 and ansi in r.stderr,
+          'classify: one warning naming the deployments file: %s' % r.stderr.strip()[-300:])
+    r = run('export', res, '--deployments', utf8, '--utc-offset', '-03:00', '-q')
+    again = open(deps, encoding='utf-8').read() if os.path.exists(deps) else None
+    check(r.returncode == 0 and again == got, 'the UTF-8 copy gives the same deployments.csv (rc %d)' % r.returncode)
+    std = os.path.join(SHARED, 'standards')
+    v = subprocess.run(['/usr/bin/python3', os.path.join(std, 'validators', 'camtrapdp_validate.py'),
+                        os.path.join(res, 'camtrap-dp'), os.path.join(std, 'camtrap-dp-1.0.2')],
+                       capture_output=True, text=True)
+    check(v.returncode == 0 and '(0 violations' in v.stdout,
+          'the official Camtrap DP checker passes: %s' % (v.stdout + v.stderr).strip()[-300:])
+
 
 main()
 finish()
