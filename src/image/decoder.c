@@ -181,8 +181,8 @@ static const char *other_format(const uint8_t *p, size_t n)
         return "TIFF";
     if (n >= 12 && !memcmp(p, "RIFF", 4) && !memcmp(p + 8, "WEBP", 4))
         return "WebP";
-    if (n >= 12 && !memcmp(p + 4, "ftyp", 4))
-        return "HEIF/MP4";
+    if (n >= 12 && !memcmp(p + 4, "ftyp", 4)) /* a still's brand: irb__video_sniff took the movies */
+        return "HEIF";
     if (n >= 2 && p[0] == 'B' && p[1] == 'M')
         return "BMP";
     return NULL;
@@ -227,6 +227,9 @@ static irb_status unknown_format(irb_decoder_t *dec, const uint8_t *p, size_t n,
 {
     if (n == 0)
         return irb_fail(&dec->err, IRB_CORRUPT, "%s: empty file (0 bytes)", name);
+    if (irb__video_sniff(p, n)) /* e.g. a clip renamed .JPG: say what it is */
+        return irb_fail(&dec->err, IRB_UNSUPPORTED, "%s: a video, not a still image (irbis classifies still images)",
+                        name);
     const char *other = other_format(p, n);
     if (other)
         return irb_fail(&dec->err, IRB_UNSUPPORTED, "%s: unsupported image format (%s)", name, other);

@@ -56,6 +56,7 @@ def add_broken(root):
     data = open(os.path.join(F.DATA, PHOTOS[0]), 'rb').read()
     open(os.path.join(d, 'IMG_0900.JPG'), 'wb').write(data[:300])  # cut inside its headers
     open(os.path.join(d, 'IMG_0901.JPG'), 'w').write('not a picture: a text file named .JPG\n')
+    open(os.path.join(d, 'IMG_0902.JPG'), 'wb').write(OTHERS['CLIP0001.MP4'])  # a clip renamed as a photo
 
 
 def classify(fx, survey, out, *extra, cmd=None):
@@ -163,10 +164,15 @@ def main():
     add_broken(survey)
     r = classify(fx, survey, out)
     line = summary(r.stderr)
-    check(r.returncode == 1, 'a truncated .JPG and a text .JPG fail the run (exit %d): %s' % (r.returncode, line))
-    check(line.startswith('irbis classify: 4 images: 2 classified, 2 failed') and CLAUSE in line,
+    check(r.returncode == 1, 'a truncated .JPG, a text .JPG and a clip named .JPG fail the run (exit %d): %s'
+          % (r.returncode, line))
+    check(line.startswith('irbis classify: 5 images: 2 classified, 3 failed') and CLAUSE in line,
           'summary with failures: %s' % line)
-    check_outputs(survey, out, PHOTOS, {'%s/IMG_0900.JPG' % CAM: 'corrupt', '%s/IMG_0901.JPG' % CAM: 'unsupported'})
+    check_outputs(survey, out, PHOTOS, {'%s/IMG_0900.JPG' % CAM: 'corrupt', '%s/IMG_0901.JPG' % CAM: 'unsupported',
+                                        '%s/IMG_0902.JPG' % CAM: 'unsupported'})
+    msg = {r['path']: r['message'] for r in F.read_predictions(out)}.get('%s/IMG_0902.JPG' % CAM, '')
+    check('IMG_0902.JPG: a video, not a still image' in msg,
+          'the clip named .JPG is said to be a video (it was "unsupported image format (HEIF/MP4)"): %s' % msg)
 
     # irbis-mpi classify, when built: the same decision on the same survey
     mpirun = shutil.which('mpirun')
