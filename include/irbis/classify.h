@@ -173,6 +173,13 @@ typedef struct irb_classify_summary {
      * notes, logs): not classified, not failures, in no output file (report.html counts them);
      * skipped_videos of them are videos */
     long long skipped, skipped_videos;
+    /* classified images whose picture another classified image at another path also is (the same
+     * content digest, irb_image_digest's data: a card copied twice into the survey, a copy with
+     * only its metadata edited): copies images in copy_groups pictures; first_copy: two paths of
+     * the first such picture (in path order). Counted, not removed: every copy stays in every
+     * output (docs/classify.md). Images without digests (failed ones) are not counted. */
+    long long copies, copy_groups;
+    char first_copy[2][256];
 } irb_classify_summary;
 
 /* Checks the Camtrap DP options before a run: utc_offset (NULL: not checked) must be "Z" or

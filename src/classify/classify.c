@@ -809,6 +809,8 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     irb_store_counts c = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(r.st, &c, err);
+    if (s == IRB_OK)
+        s = irb_store_copies_count(r.st, sum, err);
     irb_store_close(r.st);
     irb_free(r.was_deployments), irb_free(r.was_taxa), irb_free(r.was_utc);
     sum->images = c.total;

@@ -383,6 +383,19 @@ typedef struct irb_review_row {
 irb_status irb_store_reviews_begin(irb_store *st, irb_store_iter **it, irb_error *err);
 int irb_store_reviews_next(irb_store_iter *it, irb_review_row *row);
 
+/* Pictures that more than one classified image holds (the same sha_data at two paths: a card
+ * copied twice), in the order of their first path: that path, the group's last path, its images.
+ * No rows from a store without digests. */
+typedef struct irb_copy_row {
+    const char *first, *last;
+    long long n;
+} irb_copy_row;
+irb_status irb_store_copies_begin(irb_store *st, irb_store_iter **it, irb_error *err);
+int irb_store_copies_next(irb_store_iter *it, irb_copy_row *row);
+/* Their totals into sum->copies and sum->copy_groups, the first group's two paths into
+ * sum->first_copy. */
+irb_status irb_store_copies_count(irb_store *st, irb_classify_summary *sum, irb_error *err);
+
 /* Labels counted into images[0..n_classes] (classified images) and seqs[0..n_classes]
  * (sequences, of `camera` when not NULL): index k for class k, n_classes for uncertain. images
  * may be NULL. */

@@ -208,8 +208,11 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
     irb_store_counts c = {0};
     if (s == IRB_OK)
         s = irb_store_counts_get(st, &c, err);
+    if (s == IRB_OK)
+        s = irb_store_copies_count(st, sum, err);
     irb_store_close(st);
     irb_outputs_recalled_free(&r);
+    irb_classify_summary copies = *sum;
     *sum = (irb_classify_summary){.images = c.total,
                                   .classified = c.ok,
                                   .failed = c.failed,
@@ -218,6 +221,9 @@ irb_status irb_export(const irb_export_opts *e, irb_classify_summary *sum, irb_e
                                   .untimed = c.untimed,
                                   .skipped = c.skipped,
                                   .skipped_videos = c.skipped_videos,
-                                  .seconds = irb_now() - t0};
+                                  .seconds = irb_now() - t0,
+                                  .copies = copies.copies,
+                                  .copy_groups = copies.copy_groups};
+    memcpy(sum->first_copy, copies.first_copy, sizeof sum->first_copy);
     return s;
 }

@@ -20,6 +20,7 @@
 
 #define THUMB_W      160  /* thumbnail width (smaller images keep theirs) */
 #define FAILED_SHOWN 2000 /* failed images listed in the page (all are in predictions.csv) */
+#define COPIES_SHOWN 10   /* pictures held by several images listed in the page */
 
 /* ---- thumbnails --------------------------------------------------------------------------- */
 
@@ -339,6 +340,31 @@ static irb_status failed_section(irb_store *st, FILE *f, irb_error *err)
     return IRB_OK;
 }
 
+/* The first COPIES_SHOWN pictures that several classified images hold (a card copied twice),
+ * after the summary said how many: two paths of each and its images. */
+static irb_status copies_section(irb_store *st, long long groups, FILE *f, irb_error *err)
+{
+    irb_store_iter *it;
+    IRB_TRY(irb_store_copies_begin(st, &it, err));
+    fputs("<h2>The same picture at several paths</h2>\n<p>Each copy is classified and counted in every output "
+          "(a card copied twice into the survey counts its detections twice).</p>\n<table id=\"copies-list\">"
+          "<tr><th>path</th><th>same picture</th><th>images</th></tr>\n",
+          f);
+    irb_copy_row r;
+    for (int n = 0; n < COPIES_SHOWN && irb_store_copies_next(it, &r); n++) {
+        fputs("<tr><td>", f);
+        irb_html_put(f, r.first);
+        fputs("</td><td>", f);
+        irb_html_put(f, r.last);
+        fprintf(f, "</td><td>%lld</td></tr>\n", r.n);
+    }
+    IRB_TRY(irb_store_iter_end(it, err));
+    fputs("</table>\n", f);
+    if (groups > COPIES_SHOWN)
+        fprintf(f, "<p>Only the first %d of %lld pictures are listed.</p>\n", COPIES_SHOWN, groups);
+    return IRB_OK;
+}
+
 irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error *err)
 {
     irb_atomic_file af;
@@ -346,7 +372,8 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     irb_status s;
     FILE *f = af.f;
     irb_store_counts c;
-    if ((s = irb_store_counts_get(st, &c, err)) != IRB_OK) {
+    irb_classify_summary copies = {0};
+    if ((s = irb_store_counts_get(st, &c, err)) != IRB_OK || (s = irb_store_copies_count(st, &copies, err)) != IRB_OK) {
         irb_atomic_abort(&af);
         return s;
     }
@@ -396,6 +423,11 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
                 "<tr><th>skipped: not still images (irbis scan lists them)</th><td id=\"skipped\">%lld files (%lld "
                 "videos)</td></tr>",
                 c.skipped, c.skipped_videos);
+    if (copies.copies > 0)
+        fprintf(f,
+                "<tr><th>the same picture as another image (a card copied twice?)</th><td id=\"copies\">%lld images "
+                "(%lld pictures)</td></tr>",
+                copies.copies, copies.copy_groups);
     fputs("</table>\n", f);
     long long *images = irb_calloc((size_t)o->n_classes + 1, sizeof *images);
     long long *seqs = irb_calloc((size_t)o->n_classes + 1, sizeof *seqs);
@@ -405,6 +437,8 @@ irb_status irb_write_report(irb_store *st, const irb_outputs_opts *o, irb_error 
     irb_free(seqs);
     if (s == IRB_OK)
         s = sequences_section(st, o, target, f, err);
+    if (s == IRB_OK && copies.copies > 0)
+        s = copies_section(st, copies.copy_groups, f, err);
     if (s == IRB_OK)
         s = failed_section(st, f, err);
     fputs("</body></html>\n", f);

@@ -239,8 +239,7 @@ static const char *const ADDED[][4] = {{"images", "novelty", "REAL", ""},
 static const char *const TABLES[] = {"params",    "state",   "images",     "sequences",
                                      "image_seq", "reviews", "review_log", "gone"};
 
-/* 1 when column col of table can be read ("1": the table exists). */
-static int has_column(irb_store *st, const char *table, const char *col)
+int irb_store_has_column(irb_store *st, const char *table, const char *col)
 {
     char sql[128];
     sqlite3_stmt *q = NULL;
@@ -255,7 +254,7 @@ static irb_status add_columns(irb_store *st, irb_error *err)
     for (size_t t = 0; t < sizeof ADDED / sizeof *ADDED; t++) {
         char sql[128];
         snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", ADDED[t][0], ADDED[t][1], ADDED[t][2]);
-        if (!has_column(st, ADDED[t][0], ADDED[t][1]))
+        if (!irb_store_has_column(st, ADDED[t][0], ADDED[t][1]))
             IRB_TRY(exec(st, sql, err));
     }
     /* the images that hold a picture (irb_store_follow_content), once the column is there */
@@ -270,10 +269,10 @@ static irb_status check_schema(irb_store *st, irb_error *err)
     /* a file that is no database fails here (SQLITE_NOTADB), said as such */
     IRB_TRY(exec(st, "SELECT count(*) FROM sqlite_schema", err));
     for (size_t t = 0; !table && t < sizeof TABLES / sizeof *TABLES; t++)
-        if (!has_column(st, TABLES[t], "1"))
+        if (!irb_store_has_column(st, TABLES[t], "1"))
             table = TABLES[t];
     for (size_t t = 0; !table && t < sizeof ADDED / sizeof *ADDED; t++)
-        if (!ADDED[t][3][0] && !has_column(st, ADDED[t][0], ADDED[t][1]))
+        if (!ADDED[t][3][0] && !irb_store_has_column(st, ADDED[t][0], ADDED[t][1]))
             table = ADDED[t][0], col = ADDED[t][1];
     if (!table)
         return IRB_OK;

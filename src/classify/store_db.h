@@ -32,5 +32,7 @@ irb_status irb_store_fail(irb_store *st, irb_error *err, const char *what);
 irb_status irb_store_count(irb_store *st, const char *sql, long long *out, irb_error *err);
 /* Prepares sql into *stmt once (later calls reset it and clear its bindings). */
 irb_status irb_store_prepare(irb_store *st, const char *sql, sqlite3_stmt **stmt, irb_error *err);
+/* 1 when column col of table can be read ("1": the table exists). */
+int irb_store_has_column(irb_store *st, const char *table, const char *col);
 
 #endif

@@ -81,16 +81,24 @@ int cli_fail_options(const char *cmd, const irb_error *err)
     return err->status == IRB_INVALID_ARG ? CLI_USAGE : rc;
 }
 
-const char *cli_skipped_clause(const irb_classify_summary *sum, char *buf, size_t size)
+const char *cli_summary_clauses(const irb_classify_summary *sum, char *buf, size_t size)
 {
     long long n = sum->skipped, v = sum->skipped_videos;
     char videos[64] = "";
     if (v > 0)
         snprintf(videos, sizeof videos, " (%lld %s)", v, v == 1 ? "video" : "videos");
+    int len = 0;
     buf[0] = '\0';
     if (n > 0)
-        snprintf(buf, size, "; skipped %lld %s%s", n,
-                 n == 1 ? "file that is not a still image" : "files that are not still images", videos);
+        len = snprintf(buf, size, "; skipped %lld %s%s", n,
+                       n == 1 ? "file that is not a still image" : "files that are not still images", videos);
+    if (sum->copies > 0 && len >= 0 && (size_t)len < size) /* said once: each copy still counts in every output */
+        snprintf(buf + len, size - (size_t)len,
+                 "; %lld images are the same picture as another (%lld %s, e.g. '%s' = '%s'): a card copied twice? "
+                 "every copy is in the outputs",
+                 sum->copies, sum->copy_groups, sum->copy_groups == 1 ? "picture" : "pictures", sum->first_copy[0],
+                 sum->first_copy[1]);
+    make_safe(buf); /* file names */
     return buf;
 }
 

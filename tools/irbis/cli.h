@@ -47,9 +47,13 @@ void cli_outputs_notes(const char *cmd, const irb_error *err, const irb_classify
 /* The progress line of a run's digests phase (IRB_PHASE_DIGESTS) into line: 1, else 0 (another
  * phase: nothing written). Shared by irbis classify and irbis-mpi classify. */
 int cli_digests_line(const irb_progress *p, char *line, size_t size);
-/* The summary line's clause on the files that are not still images (sum->skipped), into buf:
- * "; skipped 12 files that are not still images (10 videos)", or "" when there are none. */
-const char *cli_skipped_clause(const irb_classify_summary *sum, char *buf, size_t size);
+/* The summary line's clauses into buf (CLI_CLAUSES_SIZE bytes), "" when there are none: the
+ * files that are not still images (sum->skipped: "; skipped 12 files that are not still images
+ * (10 videos)") and the images that are the same picture as another (sum->copies: "; 24 images
+ * are the same picture as another (12 pictures, e.g. 'A/1.JPG' = 'A copy/1.JPG'): a card copied
+ * twice? ..."), with the bytes a terminal would act on shown as '?'. */
+#define CLI_CLAUSES_SIZE 1024
+const char *cli_summary_clauses(const irb_classify_summary *sum, char *buf, size_t size);
 /* The same for a call whose IRB_INVALID_ARG can only come from option values (irb_classify_run:
  * an unknown --positive, --sort hardlink across file systems): CLI_USAGE then. */
 int cli_fail_options(const char *cmd, const irb_error *err);

@@ -61,7 +61,8 @@ static const char USAGE[] =
     "\n"
     "Files that are not still images (video clips, notes, logs: content neither JPEG nor PNG and\n"
     "a name that claims no image) are skipped: not classified, not failures, in no output file;\n"
-    "the summary line counts them and irbis scan lists them.\n"
+    "the summary line counts them and irbis scan lists them. It also says when images are the same\n"
+    "picture as another at another path (a card copied twice?); every copy stays in the outputs.\n"
     "exit status: 0 all images classified; 1 some images failed (listed in predictions.csv and\n"
     "report.html) or, after --limit, are still pending; 2 bad command line (also a bad option\n"
     "value, an unknown --positive class, a bad --utc-offset or deployments file); 3 could not run (missing model, another run on OUT/,\n"
@@ -133,14 +134,14 @@ int irb_cmd_classify(int argc, char **argv)
     if (s != IRB_OK)
         return cli_fail_options("classify", &err);
     cli_outputs_notes("classify", &err, &sum);
-    char skipped[160];
+    char clauses[CLI_CLAUSES_SIZE];
     if (!d.quiet)
         fprintf(stderr,
                 "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences%s; %lld done by an "
                 "earlier run; %lld left; %.1f s (%.1f s classifying)\n"
                 "irbis classify: results in %s (predictions.csv, camtrap-dp/, megadetector.json, report.html)\n",
                 sum.images, sum.classified, sum.failed, sum.sequences,
-                cli_skipped_clause(&sum, skipped, sizeof skipped), sum.resumed, sum.pending, sum.seconds,
+                cli_summary_clauses(&sum, clauses, sizeof clauses), sum.resumed, sum.pending, sum.seconds,
                 sum.classify_seconds, o.out_dir);
     return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }

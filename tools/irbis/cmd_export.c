@@ -74,12 +74,12 @@ int irb_cmd_export(int argc, char **argv)
     if (irb_export(&o, &sum, &err) != IRB_OK)
         return cli_fail("export", &err);
     cli_outputs_notes("export", &err, &sum);
-    char skipped[160];
+    char clauses[CLI_CLAUSES_SIZE];
     if (!quiet)
         fprintf(stderr,
                 "irbis export: %lld images (%lld classified, %lld failed, %lld not yet), %lld sequences%s: "
                 "outputs rewritten in %s\n",
                 sum.images, sum.classified, sum.failed, sum.pending, sum.sequences,
-                cli_skipped_clause(&sum, skipped, sizeof skipped), o.out_dir);
+                cli_summary_clauses(&sum, clauses, sizeof clauses), o.out_dir);
     return CLI_OK;
 }

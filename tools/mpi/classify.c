@@ -479,14 +479,14 @@ static int root_run(run *r)
                 "irbis-mpi classify: %lld images classified this run by %d ranks; plan + work %.3f s, "
                 "replay into the store %.3f s, total %.3f s\n",
                 r->computed, comm_size(), r->t_plan, sum.classify_seconds - r->t_plan, comm_wtime() - t0);
-    char skipped[160];
+    char clauses[CLI_CLAUSES_SIZE];
     if (!r->quiet)
         fprintf(stderr,
                 "irbis %s: %lld images: %lld classified, %lld failed, %lld sequences%s; %lld done by an earlier "
                 "run; %lld left; %.1f s (%.1f s classifying on %d ranks)\n"
                 "irbis %s: results in %s (predictions.csv, camtrap-dp/, report.html)\n",
                 CMD, sum.images, sum.classified, sum.failed, sum.sequences,
-                cli_skipped_clause(&sum, skipped, sizeof skipped), sum.resumed, sum.pending, sum.seconds,
+                cli_summary_clauses(&sum, clauses, sizeof clauses), sum.resumed, sum.pending, sum.seconds,
                 sum.classify_seconds, comm_size(), CMD, r->o.out_dir);
     return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }
