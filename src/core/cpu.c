@@ -11,7 +11,8 @@ static int detect(void)
 #if IRB_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw"))
-        return __builtin_cpu_supports("avx512vbmi") ? IRB_SIMD_AVX512_VBMI : IRB_SIMD_AVX512;
+        return __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni") ? IRB_SIMD_AVX512_VBMI
+                                                                                            : IRB_SIMD_AVX512;
     if (__builtin_cpu_supports("avx2"))
         return IRB_SIMD_AVX2;
     if (__builtin_cpu_supports("sse4.1"))

@@ -16,7 +16,7 @@ enum {
     IRB_SIMD_SSE41,
     IRB_SIMD_AVX2,
     IRB_SIMD_AVX512,     /* F and BW */
-    IRB_SIMD_AVX512_VBMI /* and VBMI (byte permutes across the register) */
+    IRB_SIMD_AVX512_VBMI /* and VBMI (byte permutes across the register) and VNNI (u8 x s8 dot products) */
 };
 
 /* The widest level this CPU has (IRB_SIMD_NONE off x86), decided once, and no wider than the

@@ -3,6 +3,7 @@
  * downscale factor; weights normalised, turned into 22-bit fixed point, accumulated from a
  * rounding bias of 1/2, shifted and clamped. Horizontal pass first (only over the rows the
  * vertical pass needs), then vertical, each rounding to 8 bits in between like PIL. */
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -110,22 +111,18 @@ __attribute__((target("sse4.1"))) static void hrow3_sse41(const uint8_t *row, co
 }
 #endif
 
-/* The RGB horizontal pass 16 output pixels (48 values) at a time. Groups of 16 whose source
- * pixels lie within 64 bytes (upscales, mild downscales): the group's source bytes are one
- * register, and for each tap a byte permute puts every value's source byte in its place; the
- * 48 sums are 32-bit lanes. Wider groups (downscales): for each tap one gather reads each
- * pixel's 3 bytes (and the next one) from its own source pixel, and the three channels' sums are
- * 16 lanes each. Each value's sum is the same integer as hrow3's (a tap past a pixel's count has
- * weight 0), so the same bytes. The tables depend only on the kernel, so they are made once per
- * pass and used for every row. */
+/* The AVX2 RGB horizontal pass 16 output pixels (48 values) at a time: for each tap one gather
+ * reads each pixel's 3 bytes (and the next one) from its own source pixel, and the three
+ * channels' sums are 16 lanes each. Each value's sum is the same integer as hrow3's (a tap past a
+ * pixel's count has weight 0), so the same bytes. The tables depend only on the kernel, so they
+ * are made once per pass and used for every row. */
 #if IRB_X86
 enum { HG = 16 };
 
 typedef struct hgroup {
-    int off;  /* first source byte of the group in a row; -1: the group gathers */
-    int need; /* gathering: the bytes of a row (from its start) its gathers read */
+    int need; /* the bytes of a row (from its start) its gathers read */
     int taps; /* the most taps of its pixels */
-    int at;   /* its first tap's entry in hplan.idx / hplan.w, or (gathering) hplan.gat */
+    int at;   /* its first tap's entry in hplan.gat */
 } hgroup;
 
 typedef struct htap {
@@ -136,126 +133,272 @@ typedef struct htap {
 typedef struct hplan {
     int n;
     hgroup *g;
-    uint8_t (*idx)[64];   /* per tap: the source byte of each of the 48 values (64 for the permute) */
-    int32_t (*w)[3 * HG]; /* per tap: each value's weight */
-    htap *gat;            /* per tap of a gathering group */
+    htap *gat; /* per tap of a group */
 } hplan;
 
 static void hplan_free(hplan *hp)
 {
-    irb_free(hp->g), irb_free(hp->idx), irb_free(hp->w), irb_free(hp->gat);
+    irb_free(hp->g), irb_free(hp->gat);
     memset(hp, 0, sizeof *hp);
 }
 
-/* 0 when out of memory (the caller then runs hrow3 on every pixel). all_gather: every group
- * gathers (the AVX2 build, which has no byte permute across a register). */
-static int hplan_make(const kernel *kn, int out_w, int all_gather, hplan *hp)
+/* 0 when out of memory (the caller then runs hrow3 on every pixel). */
+static int hplan_make(const kernel *kn, int out_w, hplan *hp)
 {
     memset(hp, 0, sizeof *hp);
     hp->n = out_w / HG;
     size_t taps = (size_t)hp->n * (size_t)kn->ksize;
     hp->g = irb_malloc_array((size_t)hp->n + 1, sizeof *hp->g);
-    hp->idx = irb_calloc(taps + 1, sizeof *hp->idx);
-    hp->w = irb_calloc(taps + 1, sizeof *hp->w);
     hp->gat = irb_calloc(taps + 1, sizeof *hp->gat);
-    if (!hp->g || !hp->idx || !hp->w || !hp->gat) {
+    if (!hp->g || !hp->gat) {
         hplan_free(hp);
         return 0;
     }
-    int at = 0, gat = 0;
+    int gat = 0;
     for (int gi = 0; gi < hp->n; gi++) {
         hgroup *g = &hp->g[gi];
-        int x0 = gi * HG, base = kn->bounds[x0 * 2], end = base, taps_g = 0;
-        for (int j = 0; j < HG; j++) {
-            int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
-            base = xmin < base ? xmin : base;
-            end = xmin + n > end ? xmin + n : end;
-            taps_g = n > taps_g ? n : taps_g;
-        }
-        g->off = !all_gather && (end - base) * 3 <= 64 ? base * 3 : -1;
-        g->taps = taps_g, g->at = at;
-        if (g->off < 0) {
-            g->at = gat, g->need = 0;
-            for (int t = 0; t < taps_g; t++, gat++)
-                for (int j = 0; j < HG; j++) {
-                    int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
-                    htap *h = &hp->gat[gat];
-                    h->off[j] = (t < n ? xmin + t : xmin) * 3;
-                    h->w[j] = t < n ? kn->k[(size_t)(x0 + j) * (size_t)kn->ksize + (size_t)t] : 0;
-                    g->need = h->off[j] + 4 > g->need ? h->off[j] + 4 : g->need;
-                }
-            continue;
-        }
-        for (int t = 0; t < taps_g; t++, at++)
+        int x0 = gi * HG, taps_g = 0;
+        for (int j = 0; j < HG; j++)
+            taps_g = kn->bounds[(x0 + j) * 2 + 1] > taps_g ? kn->bounds[(x0 + j) * 2 + 1] : taps_g;
+        g->taps = taps_g, g->at = gat, g->need = 0;
+        for (int t = 0; t < taps_g; t++, gat++)
             for (int j = 0; j < HG; j++) {
                 int xmin = kn->bounds[(x0 + j) * 2], n = kn->bounds[(x0 + j) * 2 + 1];
-                for (int c = 0; c < 3; c++) {
-                    hp->idx[at][j * 3 + c] = (uint8_t)(t < n ? (xmin + t - base) * 3 + c : 0);
-                    hp->w[at][j * 3 + c] = t < n ? kn->k[(size_t)(x0 + j) * (size_t)kn->ksize + (size_t)t] : 0;
-                }
+                htap *h = &hp->gat[gat];
+                h->off[j] = (t < n ? xmin + t : xmin) * 3;
+                h->w[j] = t < n ? kn->k[(size_t)(x0 + j) * (size_t)kn->ksize + (size_t)t] : 0;
+                g->need = h->off[j] + 4 > g->need ? h->off[j] + 4 : g->need;
             }
     }
     return 1;
 }
 
-/* One gathering group: 16 pixels' sums over `taps` taps, written as 48 interleaved bytes. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void hgather(const uint8_t *row, const htap *tap,
-                                                                           int taps, uint8_t *out)
+/* The AVX-512 VBMI + VNNI horizontal pass, any channel count: an output row is blocks of 16
+ * values (pixel-major, channels interleaved as stored). A block's taps go four at a time: one
+ * byte permute (vpermi2b, from a 128-byte window of the source row; rarely two windows or more,
+ * where the four taps' bytes spread wider) puts each value's four source bytes in one 32-bit lane,
+ * and vpdpbusd multiplies them (unsigned) by four signed bytes and adds the four products to the
+ * lane. A weight w (0 <= w <= 2^22) is three signed base-256 digits, w = d0 + d1 2^8 + d2 2^16
+ * (-128 <= d < 128), so each lane keeps three sums S0, S1, S2 whose S0 + S1 2^8 + S2 2^16 is hrow3's
+ * integer modulo 2^32 (the instructions wrap, and that integer, below 2^31, is the only one in
+ * range), so the same bytes. The permute tables, windows and digits depend only on the kernel:
+ * they are made once per pass, and each is used for four rows at a time. */
+/* w (|w| < 2^23) = d0 + d1 2^8 + d2 2^16 with -128 <= d < 128: digit i to d[i * step] */
+static void wdigits(int32_t w, int8_t *d, int step)
 {
-    const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
-    const __m512i byte = _mm512_set1_epi32(0xff);
-    __m512i r = bias, g = bias, b = bias;
-    for (int t = 0; t < taps; t++) {
-        __m512i v = _mm512_i32gather_epi32(_mm512_loadu_si512(tap[t].off), (const void *)row, 1);
-        __m512i w = _mm512_loadu_si512(tap[t].w);
-        r = _mm512_add_epi32(r, _mm512_mullo_epi32(_mm512_and_si512(v, byte), w));
-        g = _mm512_add_epi32(g, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 8), byte), w));
-        b = _mm512_add_epi32(b, _mm512_mullo_epi32(_mm512_and_si512(_mm512_srli_epi32(v, 16), byte), w));
+    for (int i = 0, r = w; i < 3; i++) {
+        int di = ((r + 128) & 255) - 128;
+        d[i * step] = (int8_t)di, r = (r - di) / 256;
     }
-    /* >> PRECISION, clamp to 0..255 as clip8; then R0 G0 B0 R1 ... from the three 16-byte rows */
-    __m128i r8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(r, PRECISION), zero));
-    __m128i g8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(g, PRECISION), zero));
-    __m128i b8 = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(b, PRECISION), zero));
-    __m512i all = _mm512_inserti32x4(_mm512_inserti32x4(_mm512_castsi128_si512(r8), g8, 1), b8, 2);
-    static const uint8_t inter[64] = {0,  16, 32, 1,  17, 33, 2,  18, 34, 3,  19, 35, 4,  20, 36, 5,
-                                      21, 37, 6,  22, 38, 7,  23, 39, 8,  24, 40, 9,  25, 41, 10, 26,
-                                      42, 11, 27, 43, 12, 28, 44, 13, 29, 45, 14, 30, 46, 15, 31, 47};
-    __m512i x = _mm512_permutexvar_epi8(_mm512_loadu_si512(inter), all);
-    _mm512_mask_storeu_epi8(out, (__mmask64)0xffffffffffffULL, x);
 }
 
-__attribute__((target("avx512f,avx512bw,avx512vbmi"))) static void
-hrow3_vbmi(const uint8_t *row, const uint8_t *end, const kernel *kn, const hplan *hp, int out_w, uint8_t *o)
+enum { HV = 16, HT = 4, HWIN = 128 };
+
+typedef struct hwin {
+    int32_t off;     /* the window's first byte in a row (it is the HWIN bytes from there) */
+    int32_t wide;    /* 1: it reads past its first 64 bytes */
+    uint64_t lanes;  /* the byte lanes it fills */
+    uint8_t idx[64]; /* each filled lane's byte in the window */
+} hwin;
+
+typedef struct hquad {
+    int8_t d[3][HV * HT]; /* byte 4j + h: digit i of value j's weight of the quad's tap h */
+    hwin win;             /* its first window */
+    int more, nmore;      /* its further windows in wplan.more */
+} hquad;
+
+typedef struct wplan {
+    int nblock, nval, c; /* blocks of 16 values; values of an output row (out_w * c) */
+    int need;            /* the bytes from a row's start that its windows read */
+    int *first;          /* per block its first quad in q; first[nblock]: their end */
+    hquad *q;
+    hwin *more;
+    int nq, nmore, cap_more;
+} wplan;
+
+static void wplan_free(wplan *wp)
+{
+    irb_free(wp->first), irb_free(wp->q), irb_free(wp->more);
+    memset(wp, 0, sizeof *wp);
+}
+
+/* One window of a quad: the lanes left whose source byte is within HWIN of the lowest one.
+ * byte: each lane's source byte; returns the lanes not yet in a window. */
+static uint64_t wplan_window(wplan *wp, hwin *hw, const int *byte, uint64_t left)
+{
+    int off = INT_MAX, top = 0;
+    for (uint64_t m = left; m; m &= m - 1)
+        off = byte[__builtin_ctzll(m)] < off ? byte[__builtin_ctzll(m)] : off;
+    memset(hw, 0, sizeof *hw);
+    hw->off = off;
+    for (uint64_t m = left; m; m &= m - 1) {
+        int l = __builtin_ctzll(m);
+        if (byte[l] < off + HWIN) {
+            left &= ~(1ULL << l);
+            hw->idx[l] = (uint8_t)(byte[l] - off), hw->lanes |= 1ULL << l;
+            top = byte[l] - off > top ? byte[l] - off : top;
+        }
+    }
+    hw->wide = top >= 64;
+    wp->need = off + (hw->wide ? HWIN : 64) > wp->need ? off + (hw->wide ? HWIN : 64) : wp->need;
+    return left;
+}
+
+/* Block b's quads and windows. 0: out of memory, or a weight outside 0..2^22. */
+static int wplan_block(const kernel *kn, int b, wplan *wp)
+{
+    int c = wp->c, v0 = b * HV, v1 = v0 + HV < wp->nval ? v0 + HV : wp->nval, most = 0;
+    for (int v = v0; v < v1; v++)
+        most = kn->bounds[v / c * 2 + 1] > most ? kn->bounds[v / c * 2 + 1] : most;
+    for (int t0 = 0; t0 < most; t0 += HT) {
+        int byte[HV * HT] = {0};
+        int32_t w[HV * HT] = {0};
+        uint64_t left = 0; /* the lanes with a nonzero weight */
+        for (int v = v0; v < v1; v++) {
+            int x = v / c, xmin = kn->bounds[x * 2], n = kn->bounds[x * 2 + 1];
+            for (int h = 0; h < HT && t0 + h < n; h++) {
+                int l = (v - v0) * HT + h;
+                w[l] = kn->k[(size_t)x * (size_t)kn->ksize + (size_t)(t0 + h)];
+                byte[l] = (xmin + t0 + h) * c + v % c;
+                if (w[l] < 0 || w[l] > 1 << PRECISION)
+                    return 0;
+                left |= (uint64_t)(w[l] != 0) << l;
+            }
+        }
+        if (!left)
+            continue;
+        hquad *q = &wp->q[wp->nq++];
+        for (int l = 0; l < HV * HT; l++)
+            wdigits(w[l], q->d[0] + l, HV * HT);
+        left = wplan_window(wp, &q->win, byte, left);
+        q->more = wp->nmore, q->nmore = 0;
+        for (; left; q->nmore++) {
+            if (wp->nmore == wp->cap_more) {
+                int cap = wp->cap_more ? 2 * wp->cap_more : 16;
+                hwin *more = irb_realloc_array(wp->more, (size_t)cap, sizeof *more);
+                if (!more)
+                    return 0;
+                wp->more = more, wp->cap_more = cap;
+            }
+            left = wplan_window(wp, &wp->more[wp->nmore++], byte, left);
+        }
+    }
+    return 1;
+}
+
+/* 0 when out of memory or a weight is outside 0..2^22 (the caller then takes another loop). */
+static int wplan_make(const kernel *kn, int out_w, int c, wplan *wp)
+{
+    memset(wp, 0, sizeof *wp);
+    wp->c = c, wp->nval = out_w * c, wp->nblock = (wp->nval + HV - 1) / HV;
+    wp->first = irb_malloc_array((size_t)wp->nblock + 1, sizeof *wp->first);
+    wp->q = irb_malloc_array((size_t)wp->nblock * (size_t)((kn->ksize + HT - 1) / HT) + 1, sizeof *wp->q);
+    int ok = wp->first && wp->q;
+    for (int b = 0; ok && b < wp->nblock; b++) {
+        wp->first[b] = wp->nq;
+        ok = wplan_block(kn, b, wp);
+    }
+    if (!ok) {
+        wplan_free(wp);
+        return 0;
+    }
+    wp->first[wp->nblock] = wp->nq;
+    return 1;
+}
+
+#define VBMI __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vnni")))
+
+/* The first n (1..64) bytes at p; masked, so nothing past them is read */
+VBMI static inline __attribute__((always_inline)) __m512i hload(const uint8_t *p, size_t n)
+{
+    return n >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64)((1ULL << n) - 1), p);
+}
+
+/* A window's bytes of a row in its lanes (0 elsewhere). safe: the window may pass end, the
+ * source image's last byte; its loads then stop there. */
+VBMI static inline __attribute__((always_inline)) __m512i hwin_bytes(const hwin *w, __m512i idx, const uint8_t *row,
+                                                                     int safe, const uint8_t *end)
+{
+    const uint8_t *q = row + w->off;
+    size_t left = safe ? (size_t)(end - q) : HWIN; /* >= 1: a window starts at a byte it reads */
+    __m512i a = hload(q, left);
+    if (!w->wide)
+        return _mm512_maskz_permutexvar_epi8((__mmask64)w->lanes, idx, a);
+    __m512i z = left > 64 ? hload(q + 64, left - 64) : _mm512_setzero_si512();
+    return _mm512_maskz_permutex2var_epi8((__mmask64)w->lanes, a, idx, z);
+}
+
+/* nr rows (1..4) of the pass; safe as hwin_bytes */
+VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t *const *row, uint8_t *const *o, int nr,
+                                                                  int safe, const uint8_t *end, const wplan *wp)
 {
     const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
-    for (int gi = 0; gi < hp->n; gi++) {
-        const hgroup *g = &hp->g[gi];
-        if (g->off < 0) {
-            if (end - row < g->need) /* the image's last pixel: its 4-byte read would pass the end */
-                hrow3_sse41(row, end, kn, gi * HG, (gi + 1) * HG, o);
+    for (int b = 0; b < wp->nblock; b++) {
+        __m512i s0[4], s1[4], s2[4];
+        for (int r = 0; r < nr; r++)
+            s0[r] = s1[r] = s2[r] = zero;
+        for (int i = wp->first[b]; i < wp->first[b + 1]; i++) {
+            const hquad *q = &wp->q[i];
+            __m512i v[4], idx = _mm512_loadu_si512(q->win.idx);
+            for (int r = 0; r < nr; r++)
+                v[r] = hwin_bytes(&q->win, idx, row[r], safe, end);
+            for (int m = 0; m < q->nmore; m++) { /* a quad whose bytes spread wider than a window */
+                const hwin *w = &wp->more[q->more + m];
+                idx = _mm512_loadu_si512(w->idx);
+                for (int r = 0; r < nr; r++)
+                    v[r] = _mm512_or_si512(v[r], hwin_bytes(w, idx, row[r], safe, end));
+            }
+            __m512i d0 = _mm512_loadu_si512(q->d[0]), d1 = _mm512_loadu_si512(q->d[1]);
+            __m512i d2 = _mm512_loadu_si512(q->d[2]);
+            for (int r = 0; r < nr; r++) {
+                s0[r] = _mm512_dpbusd_epi32(s0[r], v[r], d0);
+                s1[r] = _mm512_dpbusd_epi32(s1[r], v[r], d1);
+                s2[r] = _mm512_dpbusd_epi32(s2[r], v[r], d2);
+            }
+        }
+        int n = wp->nval - b * HV;
+        for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION, clamped to 0..255 as clip8 */
+            __m512i s = _mm512_add_epi32(_mm512_add_epi32(s0[r], bias),
+                                         _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
+            __m128i x = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(s, PRECISION), zero));
+            if (n >= HV)
+                _mm_storeu_si128((__m128i *)(void *)(o[r] + (size_t)b * HV), x);
             else
-                hgather(row, &hp->gat[g->at], g->taps, o + (size_t)gi * HG * 3);
-            continue;
+                _mm512_mask_storeu_epi8(o[r] + (size_t)b * HV, (__mmask64)((1u << n) - 1), _mm512_castsi128_si512(x));
         }
-        const uint8_t *p = row + g->off;
-        size_t left = (size_t)(end - p);
-        __m512i src = left >= 64 ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8((__mmask64)((1ULL << left) - 1), p);
-        __m512i acc[3] = {bias, bias, bias};
-        for (int t = 0; t < g->taps; t++) {
-            __m512i v = _mm512_permutexvar_epi8(_mm512_loadu_si512(hp->idx[g->at + t]), src);
-            const int32_t *w = hp->w[g->at + t];
-            __m512i px[3] = {_mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 0)),
-                             _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 1)),
-                             _mm512_cvtepu8_epi32(_mm512_extracti32x4_epi32(v, 2))};
-            for (int q = 0; q < 3; q++)
-                acc[q] = _mm512_add_epi32(acc[q], _mm512_mullo_epi32(px[q], _mm512_loadu_si512(w + 16 * q)));
-        }
-        uint8_t *out = o + (size_t)gi * HG * 3;
-        for (int q = 0; q < 3; q++) /* >> PRECISION, then clamp to 0..255 as clip8 */
-            _mm_storeu_si128((__m128i *)(out + 16 * q),
-                             _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(acc[q], PRECISION), zero)));
     }
-    hrow3_sse41(row, end, kn, hp->n * HG, out_w, o);
+}
+
+VBMI static void hrows4(const uint8_t *const *row, uint8_t *const *o, const wplan *wp)
+{
+    hrows_body(row, o, 4, 0, NULL, wp);
+}
+
+VBMI static void hrows1(const uint8_t *row, uint8_t *o, const uint8_t *end, const wplan *wp)
+{
+    if ((size_t)(end - row) >= (size_t)wp->need)
+        hrows_body(&row, &o, 1, 0, end, wp);
+    else
+        hrows_body(&row, &o, 1, 1, end, wp);
+}
+
+/* rows [y0, y0 + nrows) of src -> out, four rows at a time while their windows stay in the image */
+static void pass_h_vbmi(const irb_image *src, int y0, int nrows, const wplan *wp, uint8_t *out)
+{
+    size_t in_stride = (size_t)src->width * (size_t)wp->c, out_stride = (size_t)wp->nval;
+    const uint8_t *end = src->data + in_stride * (size_t)src->height;
+    int y = 0;
+    for (; y + 4 <= nrows; y += 4) {
+        const uint8_t *row[4];
+        uint8_t *o[4];
+        for (int r = 0; r < 4; r++)
+            row[r] = src->data + (size_t)(y0 + y + r) * in_stride, o[r] = out + (size_t)(y + r) * out_stride;
+        if ((size_t)(end - row[3]) < (size_t)wp->need)
+            break;
+        hrows4(row, o, wp);
+    }
+    for (; y < nrows; y++)
+        hrows1(src->data + (size_t)(y0 + y) * in_stride, out + (size_t)y * out_stride, end, wp);
 }
 
 /* The gathering pass for CPUs with AVX2 but not AVX-512 VBMI: every group of 16 gathers, 8
@@ -325,16 +468,20 @@ static void pass_h(const irb_image *src, int y0, int nrows, const kernel *kn, in
     int c = src->channels;
 #if IRB_X86
     int level = irb_cpu_simd();
+    wplan wp;
+    if (level >= IRB_SIMD_AVX512_VBMI && wplan_make(kn, out_w, c, &wp)) {
+        pass_h_vbmi(src, y0, nrows, &wp, out);
+        wplan_free(&wp);
+        return;
+    }
     if (c == 3 && level >= IRB_SIMD_SSE41) {
         const uint8_t *end = src->data + (size_t)src->width * (size_t)src->height * 3;
         hplan hp = {0};
-        int vbmi = level >= IRB_SIMD_AVX512_VBMI, plan = level >= IRB_SIMD_AVX2 && hplan_make(kn, out_w, !vbmi, &hp);
+        int plan = level >= IRB_SIMD_AVX2 && hplan_make(kn, out_w, &hp);
         for (int y = 0; y < nrows; y++) {
             const uint8_t *row = src->data + (size_t)(y0 + y) * (size_t)src->width * 3;
             uint8_t *o = out + (size_t)y * (size_t)out_w * 3;
-            if (plan && vbmi)
-                hrow3_vbmi(row, end, kn, &hp, out_w, o);
-            else if (plan)
+            if (plan)
                 hrow3_avx2(row, end, kn, &hp, out_w, o);
             else
                 hrow3_sse41(row, end, kn, 0, out_w, o);
@@ -418,12 +565,77 @@ __attribute__((target("avx512f,avx512bw"))) static void vrow_avx512(const uint8_
 {
     vrow_body(in, stride, n, k, len, out);
 }
+
+/* The vertical pass with AVX-512 VNNI, as the horizontal one: a weight is three signed base-256
+ * digits (vdigits), four taps' bytes of a column are interleaved into one 32-bit lane (two
+ * unpacks per tap), and vpdpbusd adds the four products per digit; 64 columns at a time, the
+ * last ones with masked loads and stores. Kernels of more than VQ_MAX taps take vrow_avx512. */
+enum { VQ_MAX = 256 };
+
+/* digit i of taps 4q..4q+3 in the bytes of dq[q][i] (wdigits) */
+static void vdigits(const int32_t *k, int n, int32_t (*dq)[3])
+{
+    int8_t d[VQ_MAX][3];
+    for (int t = 0; t < n; t++)
+        wdigits(k[t], d[t], 1);
+    for (int q = 0; q < (n + 3) / 4; q++)
+        for (int i = 0; i < 3; i++) {
+            uint32_t v = 0;
+            for (int h = 0; h < 4 && 4 * q + h < n; h++)
+                v |= (uint32_t)(uint8_t)d[4 * q + h][i] << (8 * h);
+            dq[q][i] = (int32_t)v;
+        }
+}
+
+VBMI static void vrow_vnni(const uint8_t *in, size_t stride, int n, const int32_t *k, size_t len, uint8_t *out)
+{
+    int32_t dq[VQ_MAX / 4][3];
+    if (n > VQ_MAX) {
+        vrow_avx512(in, stride, n, k, len, out);
+        return;
+    }
+    vdigits(k, n, dq);
+    const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1));
+    for (size_t i = 0; i < len; i += 64) {
+        __mmask64 m = len - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (len - i)) - 1;
+        __m512i s[3][4];
+        for (int d = 0; d < 3; d++)
+            for (int j = 0; j < 4; j++)
+                s[d][j] = _mm512_setzero_si512();
+        for (int q = 0; q < n; q += 4) {
+            __m512i r[4]; /* the quad's rows; a tap past n reads row q again, with weight 0 */
+            for (int h = 0; h < 4; h++)
+                r[h] = _mm512_maskz_loadu_epi8(m, in + (size_t)(q + h < n ? q + h : q) * stride + i);
+            __m512i ab0 = _mm512_unpacklo_epi8(r[0], r[1]), ab1 = _mm512_unpackhi_epi8(r[0], r[1]);
+            __m512i cd0 = _mm512_unpacklo_epi8(r[2], r[3]), cd1 = _mm512_unpackhi_epi8(r[2], r[3]);
+            /* x[j]: in 128-bit lane L, columns 16 L + 4 j .. + 3, their four taps' bytes */
+            __m512i x[4] = {_mm512_unpacklo_epi16(ab0, cd0), _mm512_unpackhi_epi16(ab0, cd0),
+                            _mm512_unpacklo_epi16(ab1, cd1), _mm512_unpackhi_epi16(ab1, cd1)};
+            for (int d = 0; d < 3; d++) {
+                __m512i w = _mm512_set1_epi32(dq[q / 4][d]);
+                for (int j = 0; j < 4; j++)
+                    s[d][j] = _mm512_dpbusd_epi32(s[d][j], x[j], w);
+            }
+        }
+        __m512i t[4];
+        for (int j = 0; j < 4; j++) /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION */
+            t[j] = _mm512_srai_epi32(
+                _mm512_add_epi32(_mm512_add_epi32(s[0][j], bias),
+                                 _mm512_add_epi32(_mm512_slli_epi32(s[1][j], 8), _mm512_slli_epi32(s[2][j], 16))),
+                PRECISION);
+        /* the saturating packs do clip8's clamp and undo the unpacks' column order */
+        __m512i o = _mm512_packus_epi16(_mm512_packs_epi32(t[0], t[1]), _mm512_packs_epi32(t[2], t[3]));
+        _mm512_mask_storeu_epi8(out + i, m, o);
+    }
+}
 #endif
 
 static vrow_fn *vrow_pick(void)
 {
 #if IRB_X86
     int level = irb_cpu_simd();
+    if (level >= IRB_SIMD_AVX512_VBMI)
+        return vrow_vnni;
     if (level >= IRB_SIMD_AVX512)
         return vrow_avx512;
     if (level == IRB_SIMD_AVX2)

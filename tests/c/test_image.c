@@ -235,6 +235,61 @@ static void test_resize_simd(void)
           mismatches, cases, LEVEL_NAME[top]);
 }
 
+static uint32_t rnd(uint32_t *seed, uint32_t n) { return ((*seed = *seed * 1664525u + 1013904223u) >> 8) % n; }
+
+/* The resize's vector builds (capped with irb__simd_cap) give exactly the portable build's bytes
+ * on random shapes: widths 1..2000 in and out (up and down, by up to 2000x), heights 1..9 (rows
+ * in blocks of four and leftovers), 1..4 channels, both filters, boxes with fractional edges,
+ * kernels clamped to the box (irb__resize_clamped) or not; each source image is exactly its
+ * bytes, so a load past the last pixel is an ASan error in the sanitizer build. Plus kernels of
+ * more taps than the vertical VNNI loop keeps (a 1 x 700 column to 1 x 1). */
+static void test_resize_random(void)
+{
+    uint32_t seed = 2024;
+    int was = irb__simd_cap(IRB_SIMD_AVX512_VBMI), top = irb_cpu_simd(), bad = 0, cases = 0;
+    for (int z = 0; z < 700; z++) {
+        int big = rnd(&seed, 4) == 0, w = 1 + (int)rnd(&seed, big ? 2000 : 300), h = 1 + (int)rnd(&seed, 9);
+        int ow = 1 + (int)rnd(&seed, big ? 2000 : 300), oh = 1 + (int)rnd(&seed, 9), c = 1 + (int)rnd(&seed, 4);
+        int filter = rnd(&seed, 2) ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR, clamp = (int)rnd(&seed, 2);
+        if (z == 0)
+            w = 1, h = 700, ow = 1, oh = 1, c = 3;
+        double x0 = 0, x1 = w, y0 = 0, y1 = h;
+        if (rnd(&seed, 2)) { /* a box with fractional edges, at least a tenth of a pixel */
+            x0 = w * rnd(&seed, 1000) / 2000.0, x1 = x0 + (w - x0) * (1 + rnd(&seed, 1000)) / 1000.0;
+            y0 = h * rnd(&seed, 1000) / 2000.0, y1 = y0 + (h - y0) * (1 + rnd(&seed, 1000)) / 1000.0;
+        }
+        if (z == 1) /* the last pixel of the image: its bytes end the buffer */
+            w = 1999, h = 1, x0 = 1998.5, x1 = 1999, y0 = 0, y1 = 1, ow = 7, oh = 1;
+        irb_image src = {w, h, c, malloc((size_t)w * h * c)};
+        for (size_t i = 0; i < (size_t)w * h * c; i++)
+            src.data[i] = (uint8_t)rnd(&seed, 256);
+        irb_image ref = {0};
+        irb__simd_cap(IRB_SIMD_NONE);
+        irb_status s0 = irb__resize_clamped(&src, x0, y0, x1, y1, clamp, ow, oh, filter, &ref, NULL);
+        for (int level = IRB_SIMD_SSE41; level <= top; level++) {
+            irb__simd_cap(level);
+            irb_image out = {0};
+            irb_status s = irb__resize_clamped(&src, x0, y0, x1, y1, clamp, ow, oh, filter, &out, NULL);
+            size_t diff = 0;
+            for (size_t i = 0; s == IRB_OK && s0 == IRB_OK && i < (size_t)ow * oh * c; i++)
+                diff += out.data[i] != ref.data[i];
+            cases++;
+            if (s != IRB_OK || s0 != IRB_OK || diff) {
+                if (bad++ < 10)
+                    fprintf(stderr, "  %dx%dx%d (%.3f,%.3f)-(%.3f,%.3f) clamp %d -> %dx%d, %s, %s: %zu bytes differ\n",
+                            w, h, c, x0, y0, x1, y1, clamp, ow, oh, filter == IRB_FILTER_BOX ? "box" : "bilinear",
+                            LEVEL_NAME[level], diff);
+            }
+            irb_image_release(&out);
+        }
+        irb_image_release(&ref);
+        free(src.data);
+    }
+    irb__simd_cap(was);
+    CHECK(bad == 0, "resize: %d of %d random cases differ from the portable build (levels up to %s)", bad, cases,
+          LEVEL_NAME[top]);
+}
+
 /* The CHW conversion at every vector level this CPU has (AVX-512, SSE4.1: 16 RGB pixels
  * deinterleaved at a time) and its portable loop against the formula written out here, (v - mean) / scale as float ops,
  * and the mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15), with and without
@@ -703,6 +758,7 @@ int main(int argc, char **argv)
     CHECK(irb_decoder_new(&dec) == IRB_OK, "decoder");
     test_resize();
     test_resize_simd();
+    test_resize_random();
     test_chw_simd();
     test_orient();
     test_crop_flip_chw();
