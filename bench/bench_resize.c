@@ -36,9 +36,9 @@ static double best_ms(const irb_image *src, int ow, int oh, int reps)
 
 int main(int argc, char **argv)
 {
-    static const int pairs[][3] = {{1280, 720, 576}, {1280, 720, 448}, {1280, 720, 224}, {1920, 1080, 576},
-                                   {1920, 1080, 224}, {1120, 630, 576}, {256, 256, 224},  {256, 256, 448},
-                                   {256, 256, 576}};
+    static const int pairs[][3] = {{1280, 720, 576},  {1280, 720, 448},  {1280, 720, 224},
+                                   {1920, 1080, 576}, {1920, 1080, 224}, {1120, 630, 576},
+                                   {256, 256, 224},   {256, 256, 448},   {256, 256, 576}};
     int reps = argc > 1 ? atoi(argv[1]) : 20, c = argc > 2 ? atoi(argv[2]) : 3;
     if (getenv("BENCH_SIMD"))
         irb__simd_cap(atoi(getenv("BENCH_SIMD")));

@@ -188,7 +188,7 @@ static void wdigits(int32_t w, int8_t *d, int step)
 {
     for (int i = 0, r = w; i < 3; i++) {
         int di = ((r + 128) & 255) - 128;
-        d[i * step] = (int8_t)di, r = (r - di) / 256;
+        d[i * step] = (int8_t)di, r = (r - di) >> 8; /* (exact: r - di is a multiple of 256) */
     }
 }
 
@@ -211,6 +211,7 @@ typedef struct wplan {
     int nblock, nval, c; /* blocks of 16 values; values of an output row (out_w * c) */
     int need;            /* the bytes from a row's start that its windows read */
     int *first;          /* per block its first quad in q; first[nblock]: their end */
+    int simple;          /* 1: every block has one quad, with one window of 64 bytes (first[b] = b) */
     hquad *q;
     hwin *more;
     int nq, nmore, cap_more;
@@ -248,18 +249,18 @@ static uint64_t wplan_window(wplan *wp, hwin *hw, const int *byte, uint64_t left
 static int wplan_block(const kernel *kn, int b, wplan *wp)
 {
     int c = wp->c, v0 = b * HV, v1 = v0 + HV < wp->nval ? v0 + HV : wp->nval, most = 0;
-    for (int v = v0; v < v1; v++)
-        most = kn->bounds[v / c * 2 + 1] > most ? kn->bounds[v / c * 2 + 1] : most;
+    for (int x = v0 / c; x <= (v1 - 1) / c; x++)
+        most = kn->bounds[x * 2 + 1] > most ? kn->bounds[x * 2 + 1] : most;
     for (int t0 = 0; t0 < most; t0 += HT) {
-        int byte[HV * HT] = {0};
-        int32_t w[HV * HT] = {0};
-        uint64_t left = 0; /* the lanes with a nonzero weight */
-        for (int v = v0; v < v1; v++) {
-            int x = v / c, xmin = kn->bounds[x * 2], n = kn->bounds[x * 2 + 1];
+        int byte[HV * HT];
+        int32_t w[HV * HT];
+        uint64_t left = 0; /* the lanes with a nonzero weight (the only ones of byte and w set and read) */
+        for (int v = v0, x = v0 / c, ch = v0 % c; v < v1; v++, x += ++ch == c, ch %= c) {
+            int xmin = kn->bounds[x * 2], n = kn->bounds[x * 2 + 1];
             for (int h = 0; h < HT && t0 + h < n; h++) {
                 int l = (v - v0) * HT + h;
                 w[l] = kn->k[(size_t)x * (size_t)kn->ksize + (size_t)(t0 + h)];
-                byte[l] = (xmin + t0 + h) * c + v % c;
+                byte[l] = (xmin + t0 + h) * c + ch;
                 if (w[l] < 0 || w[l] > 1 << PRECISION)
                     return 0;
                 left |= (uint64_t)(w[l] != 0) << l;
@@ -268,8 +269,9 @@ static int wplan_block(const kernel *kn, int b, wplan *wp)
         if (!left)
             continue;
         hquad *q = &wp->q[wp->nq++];
-        for (int l = 0; l < HV * HT; l++)
-            wdigits(w[l], q->d[0] + l, HV * HT);
+        memset(q->d, 0, sizeof q->d);
+        for (uint64_t m = left; m; m &= m - 1)
+            wdigits(w[__builtin_ctzll(m)], q->d[0] + __builtin_ctzll(m), HV * HT);
         left = wplan_window(wp, &q->win, byte, left);
         q->more = wp->nmore, q->nmore = 0;
         for (; left; q->nmore++) {
@@ -303,6 +305,9 @@ static int wplan_make(const kernel *kn, int out_w, int c, wplan *wp)
         return 0;
     }
     wp->first[wp->nblock] = wp->nq;
+    wp->simple = wp->nq == wp->nblock && wp->nmore == 0;
+    for (int i = 0; wp->simple && i < wp->nq; i++)
+        wp->simple = wp->first[i] == i && !wp->q[i].win.wide;
     return 1;
 }
 
@@ -317,12 +322,12 @@ VBMI static inline __attribute__((always_inline)) __m512i hload(const uint8_t *p
 /* A window's bytes of a row in its lanes (0 elsewhere). safe: the window may pass end, the
  * source image's last byte; its loads then stop there. */
 VBMI static inline __attribute__((always_inline)) __m512i hwin_bytes(const hwin *w, __m512i idx, const uint8_t *row,
-                                                                     int safe, const uint8_t *end)
+                                                                     int safe, int narrow, const uint8_t *end)
 {
     const uint8_t *q = row + w->off;
     size_t left = safe ? (size_t)(end - q) : HWIN; /* >= 1: a window starts at a byte it reads */
     __m512i a = hload(q, left);
-    if (!w->wide)
+    if (narrow || !w->wide)
         return _mm512_maskz_permutexvar_epi8((__mmask64)w->lanes, idx, a);
     __m512i z = left > 64 ? hload(q + 64, left - 64) : _mm512_setzero_si512();
     return _mm512_maskz_permutex2var_epi8((__mmask64)w->lanes, a, idx, z);
@@ -330,23 +335,24 @@ VBMI static inline __attribute__((always_inline)) __m512i hwin_bytes(const hwin 
 
 /* nr rows (1..4) of the pass; safe as hwin_bytes */
 VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t *const *row, uint8_t *const *o, int nr,
-                                                                  int safe, const uint8_t *end, const wplan *wp)
+                                                                  int safe, int simple, const uint8_t *end,
+                                                                  const wplan *wp)
 {
     const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
     for (int b = 0; b < wp->nblock; b++) {
         __m512i s0[4], s1[4], s2[4];
         for (int r = 0; r < nr; r++)
-            s0[r] = s1[r] = s2[r] = zero;
-        for (int i = wp->first[b]; i < wp->first[b + 1]; i++) {
+            s0[r] = bias, s1[r] = s2[r] = zero;
+        for (int i = simple ? b : wp->first[b]; i < (simple ? b + 1 : wp->first[b + 1]); i++) {
             const hquad *q = &wp->q[i];
             __m512i v[4], idx = _mm512_loadu_si512(q->win.idx);
             for (int r = 0; r < nr; r++)
-                v[r] = hwin_bytes(&q->win, idx, row[r], safe, end);
-            for (int m = 0; m < q->nmore; m++) { /* a quad whose bytes spread wider than a window */
+                v[r] = hwin_bytes(&q->win, idx, row[r], safe, simple, end);
+            for (int m = 0; !simple && m < q->nmore; m++) { /* a quad whose bytes spread wider than a window */
                 const hwin *w = &wp->more[q->more + m];
                 idx = _mm512_loadu_si512(w->idx);
                 for (int r = 0; r < nr; r++)
-                    v[r] = _mm512_or_si512(v[r], hwin_bytes(w, idx, row[r], safe, end));
+                    v[r] = _mm512_or_si512(v[r], hwin_bytes(w, idx, row[r], safe, 0, end));
             }
             __m512i d0 = _mm512_loadu_si512(q->d[0]), d1 = _mm512_loadu_si512(q->d[1]);
             __m512i d2 = _mm512_loadu_si512(q->d[2]);
@@ -357,10 +363,11 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
             }
         }
         int n = wp->nval - b * HV;
-        for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION, clamped to 0..255 as clip8 */
-            __m512i s = _mm512_add_epi32(_mm512_add_epi32(s0[r], bias),
-                                         _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
-            __m128i x = _mm512_cvtusepi32_epi8(_mm512_max_epi32(_mm512_srai_epi32(s, PRECISION), zero));
+        for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION, clamped to 255 as clip8 */
+            __m512i s =
+                _mm512_add_epi32(s0[r], _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
+            /* (no clamp to 0: the weights are >= 0, wplan_block checks, so s >= 1/2) */
+            __m128i x = _mm512_cvtusepi32_epi8(_mm512_srli_epi32(s, PRECISION));
             if (n >= HV)
                 _mm_storeu_si128((__m128i *)(void *)(o[r] + (size_t)b * HV), x);
             else
@@ -371,15 +378,18 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
 
 VBMI static void hrows4(const uint8_t *const *row, uint8_t *const *o, const wplan *wp)
 {
-    hrows_body(row, o, 4, 0, NULL, wp);
+    if (wp->simple)
+        hrows_body(row, o, 4, 0, 1, NULL, wp);
+    else
+        hrows_body(row, o, 4, 0, 0, NULL, wp);
 }
 
 VBMI static void hrows1(const uint8_t *row, uint8_t *o, const uint8_t *end, const wplan *wp)
 {
     if ((size_t)(end - row) >= (size_t)wp->need)
-        hrows_body(&row, &o, 1, 0, end, wp);
+        hrows_body(&row, &o, 1, 0, 0, end, wp);
     else
-        hrows_body(&row, &o, 1, 1, end, wp);
+        hrows_body(&row, &o, 1, 1, 0, end, wp);
 }
 
 /* rows [y0, y0 + nrows) of src -> out, four rows at a time while their windows stay in the image */
