@@ -1,7 +1,9 @@
 /* Fuzz target: decoding from memory (JPEG/PNG, scaled and full, EXIF parsing, orientation), the
  * header-only read, and the scan's sniff of video containers (irb__video_sniff, on the first
- * IRB_VIDEO_SNIFF_BYTES as the scan reads them, and on the whole input). Any crash, leak or
- * sanitizer report is a bug; statuses are not checked. */
+ * IRB_VIDEO_SNIFF_BYTES as the scan reads them, and on the whole input), and the resize of what
+ * decodes (to 7 x 5, and to a size and filter taken from the input's last bytes: up and down,
+ * the vector passes' windows near the image's end). Any crash, leak or sanitizer report is a bug;
+ * statuses are not checked. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         irb_detect_info_strips(&img, &t, &b);
         irb_image small = {0};
         irb_resize(&img, 0, 0, 0, 0, 7, 5, IRB_FILTER_BILINEAR, &small, NULL);
+        irb_image_release(&small);
+        unsigned tail = data[size - 1] | (unsigned)data[size - 2] << 8; /* (an image is more than 2 bytes) */
+        irb_filter f = tail >> 15 ? IRB_FILTER_BOX : IRB_FILTER_BILINEAR;
+        irb_resize(&img, 0, 0, 0, 0, 1 + (int)(tail % 600), 1 + (int)(tail >> 9) % 64, f, &small, NULL);
         irb_image_release(&small);
     }
     irb_image_release(&img);
