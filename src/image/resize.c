@@ -202,7 +202,8 @@ typedef struct hwin {
 } hwin;
 
 typedef struct hquad {
-    int8_t d[3][HV * HT]; /* byte 4j + h: digit i of value j's weight of the quad's tap h */
+    int8_t d[3][HV * HT]; /* byte 4j + h: digit i of value j's weight of the quad's tap h (pairs: d[0], d[1]
+                             are int16 lo, hi at 2j + h) */
     hwin win;             /* its first window */
     int more, nmore;      /* its further windows in wplan.more */
 } hquad;
@@ -212,6 +213,8 @@ typedef struct wplan {
     int need;            /* the bytes from a row's start that its windows read */
     int *first;          /* per block its first quad in q; first[nblock]: their end */
     int simple;          /* 1: every block has one quad, with one window of 64 bytes (first[b] = b) */
+    int pairs;           /* 1: no pixel has more than two taps (upscales): a "quad" is two taps, each
+                            lane two 16-bit bytes (byte 4j + 2h), for vpdpwssd with w = hi 2^11 + lo */
     hquad *q;
     hwin *more;
     int nq, nmore, cap_more;
@@ -251,14 +254,15 @@ static int wplan_block(const kernel *kn, int b, wplan *wp)
     int c = wp->c, v0 = b * HV, v1 = v0 + HV < wp->nval ? v0 + HV : wp->nval, most = 0;
     for (int x = v0 / c; x <= (v1 - 1) / c; x++)
         most = kn->bounds[x * 2 + 1] > most ? kn->bounds[x * 2 + 1] : most;
-    for (int t0 = 0; t0 < most; t0 += HT) {
+    int taps = wp->pairs ? 2 : HT, step = wp->pairs ? 2 : 1;
+    for (int t0 = 0; t0 < most; t0 += taps) {
         int byte[HV * HT];
         int32_t w[HV * HT];
         uint64_t left = 0; /* the lanes with a nonzero weight (the only ones of byte and w set and read) */
         for (int v = v0, x = v0 / c, ch = v0 % c; v < v1; v++, x += ++ch == c, ch %= c) {
             int xmin = kn->bounds[x * 2], n = kn->bounds[x * 2 + 1];
-            for (int h = 0; h < HT && t0 + h < n; h++) {
-                int l = (v - v0) * HT + h;
+            for (int h = 0; h < taps && t0 + h < n; h++) {
+                int l = (v - v0) * HT + h * step;
                 w[l] = kn->k[(size_t)x * (size_t)kn->ksize + (size_t)(t0 + h)];
                 byte[l] = (xmin + t0 + h) * c + ch;
                 if (w[l] < 0 || w[l] > 1 << PRECISION)
@@ -270,8 +274,14 @@ static int wplan_block(const kernel *kn, int b, wplan *wp)
             continue;
         hquad *q = &wp->q[wp->nq++];
         memset(q->d, 0, sizeof q->d);
-        for (uint64_t m = left; m; m &= m - 1)
-            wdigits(w[__builtin_ctzll(m)], q->d[0] + __builtin_ctzll(m), HV * HT);
+        for (uint64_t m = left; m; m &= m - 1) {
+            int l = __builtin_ctzll(m);
+            int16_t lo = (int16_t)(w[l] & 2047), hi = (int16_t)(w[l] >> 11);
+            if (wp->pairs)
+                memcpy(q->d[0] + l, &lo, 2), memcpy(q->d[1] + l, &hi, 2);
+            else
+                wdigits(w[l], q->d[0] + l, HV * HT);
+        }
         left = wplan_window(wp, &q->win, byte, left);
         q->more = wp->nmore, q->nmore = 0;
         for (; left; q->nmore++) {
@@ -292,7 +302,9 @@ static int wplan_block(const kernel *kn, int b, wplan *wp)
 static int wplan_make(const kernel *kn, int out_w, int c, wplan *wp)
 {
     memset(wp, 0, sizeof *wp);
-    wp->c = c, wp->nval = out_w * c, wp->nblock = (wp->nval + HV - 1) / HV;
+    wp->c = c, wp->nval = out_w * c, wp->nblock = (wp->nval + HV - 1) / HV, wp->pairs = 1;
+    for (int x = 0; x < out_w; x++)
+        wp->pairs &= kn->bounds[x * 2 + 1] <= 2;
     wp->first = irb_malloc_array((size_t)wp->nblock + 1, sizeof *wp->first);
     wp->q = irb_malloc_array((size_t)wp->nblock * (size_t)((kn->ksize + HT - 1) / HT) + 1, sizeof *wp->q);
     int ok = wp->first && wp->q;
@@ -335,7 +347,7 @@ VBMI static inline __attribute__((always_inline)) __m512i hwin_bytes(const hwin 
 
 /* nr rows (1..4) of the pass; safe as hwin_bytes */
 VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t *const *row, uint8_t *const *o, int nr,
-                                                                  int safe, int simple, const uint8_t *end,
+                                                                  int safe, int simple, int pairs, const uint8_t *end,
                                                                   const wplan *wp)
 {
     const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1)), zero = _mm512_setzero_si512();
@@ -355,6 +367,11 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
                     v[r] = _mm512_or_si512(v[r], hwin_bytes(w, idx, row[r], safe, 0, end));
             }
             __m512i d0 = _mm512_loadu_si512(q->d[0]), d1 = _mm512_loadu_si512(q->d[1]);
+            if (pairs) {
+                for (int r = 0; r < nr; r++)
+                    s0[r] = _mm512_dpwssd_epi32(s0[r], v[r], d0), s1[r] = _mm512_dpwssd_epi32(s1[r], v[r], d1);
+                continue;
+            }
             __m512i d2 = _mm512_loadu_si512(q->d[2]);
             for (int r = 0; r < nr; r++) {
                 s0[r] = _mm512_dpbusd_epi32(s0[r], v[r], d0);
@@ -364,8 +381,9 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
         }
         int n = wp->nval - b * HV;
         for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION, clamped to 255 as clip8 */
-            __m512i s =
-                _mm512_add_epi32(s0[r], _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
+            __m512i s = pairs ? _mm512_add_epi32(s0[r], _mm512_slli_epi32(s1[r], 11))
+                              : _mm512_add_epi32(
+                                    s0[r], _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
             /* (no clamp to 0: the weights are >= 0, wplan_block checks, so s >= 1/2) */
             __m128i x = _mm512_cvtusepi32_epi8(_mm512_srli_epi32(s, PRECISION));
             if (n >= HV)
@@ -378,18 +396,20 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
 
 VBMI static void hrows4(const uint8_t *const *row, uint8_t *const *o, const wplan *wp)
 {
-    if (wp->simple)
-        hrows_body(row, o, 4, 0, 1, NULL, wp);
+    if (wp->simple && wp->pairs)
+        hrows_body(row, o, 4, 0, 1, 1, NULL, wp);
+    else if (wp->simple)
+        hrows_body(row, o, 4, 0, 1, 0, NULL, wp);
     else
-        hrows_body(row, o, 4, 0, 0, NULL, wp);
+        hrows_body(row, o, 4, 0, 0, wp->pairs, NULL, wp);
 }
 
 VBMI static void hrows1(const uint8_t *row, uint8_t *o, const uint8_t *end, const wplan *wp)
 {
     if ((size_t)(end - row) >= (size_t)wp->need)
-        hrows_body(&row, &o, 1, 0, 0, end, wp);
+        hrows_body(&row, &o, 1, 0, 0, wp->pairs, end, wp);
     else
-        hrows_body(&row, &o, 1, 1, 0, end, wp);
+        hrows_body(&row, &o, 1, 1, 0, wp->pairs, end, wp);
 }
 
 /* rows [y0, y0 + nrows) of src -> out, four rows at a time while their windows stay in the image */
@@ -597,11 +617,51 @@ static void vdigits(const int32_t *k, int n, int32_t (*dq)[3])
         }
 }
 
+/* Sums of 64 columns (masked by m) as four vectors in the unpacks' order -> 64 bytes in column
+ * order: >> PRECISION, and the saturating packs do clip8's clamp and undo the unpacks' order. */
+VBMI static inline __attribute__((always_inline)) void vstore64(__m512i t[4], __mmask64 m, uint8_t *out)
+{
+    for (int j = 0; j < 4; j++)
+        t[j] = _mm512_srai_epi32(t[j], PRECISION);
+    __m512i o = _mm512_packus_epi16(_mm512_packs_epi32(t[0], t[1]), _mm512_packs_epi32(t[2], t[3]));
+    _mm512_mask_storeu_epi8(out, m, o);
+}
+
+/* A kernel of one or two taps (every upscale): each 32-bit lane holds a column's two bytes as
+ * 16-bit numbers, and vpdpwssd adds their products with the weights split w = hi 2^11 + lo
+ * (|hi| <= 2^11, 0 <= lo < 2^11), two sums per lane instead of three digits for four taps. */
+VBMI static void vrow2_vnni(const uint8_t *in, size_t stride, int n, const int32_t *k, size_t len, uint8_t *out)
+{
+    int32_t w0 = k[0], w1 = n > 1 ? k[1] : 0;
+    const uint8_t *in1 = n > 1 ? in + stride : in;
+    __m512i hi = _mm512_set1_epi32((int32_t)((uint32_t)(w0 >> 11) & 0xffff) | (int32_t)((uint32_t)(w1 >> 11) << 16));
+    __m512i lo = _mm512_set1_epi32((w0 & 2047) | (w1 & 2047) << 16), zero = _mm512_setzero_si512();
+    const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1));
+    for (size_t i = 0; i < len; i += 64) {
+        __mmask64 m = len - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (len - i)) - 1;
+        __m512i a = _mm512_maskz_loadu_epi8(m, in + i), b = _mm512_maskz_loadu_epi8(m, in1 + i);
+        __m512i a0 = _mm512_unpacklo_epi8(a, zero), a1 = _mm512_unpackhi_epi8(a, zero);
+        __m512i b0 = _mm512_unpacklo_epi8(b, zero), b1 = _mm512_unpackhi_epi8(b, zero);
+        /* x[j]: in 128-bit lane L, columns 16 L + 4 j .. + 3 (as in vrow_vnni) */
+        __m512i x[4] = {_mm512_unpacklo_epi16(a0, b0), _mm512_unpackhi_epi16(a0, b0), _mm512_unpacklo_epi16(a1, b1),
+                        _mm512_unpackhi_epi16(a1, b1)};
+        __m512i t[4];
+        for (int j = 0; j < 4; j++)
+            t[j] = _mm512_add_epi32(_mm512_dpwssd_epi32(bias, x[j], lo),
+                                    _mm512_slli_epi32(_mm512_dpwssd_epi32(zero, x[j], hi), 11));
+        vstore64(t, m, out + i);
+    }
+}
+
 VBMI static void vrow_vnni(const uint8_t *in, size_t stride, int n, const int32_t *k, size_t len, uint8_t *out)
 {
     int32_t dq[VQ_MAX / 4][3];
     if (n > VQ_MAX) {
         vrow_avx512(in, stride, n, k, len, out);
+        return;
+    }
+    if (n <= 2) {
+        vrow2_vnni(in, stride, n, k, len, out);
         return;
     }
     vdigits(k, n, dq);
@@ -628,14 +688,10 @@ VBMI static void vrow_vnni(const uint8_t *in, size_t stride, int n, const int32_
             }
         }
         __m512i t[4];
-        for (int j = 0; j < 4; j++) /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION */
-            t[j] = _mm512_srai_epi32(
-                _mm512_add_epi32(_mm512_add_epi32(s[0][j], bias),
-                                 _mm512_add_epi32(_mm512_slli_epi32(s[1][j], 8), _mm512_slli_epi32(s[2][j], 16))),
-                PRECISION);
-        /* the saturating packs do clip8's clamp and undo the unpacks' column order */
-        __m512i o = _mm512_packus_epi16(_mm512_packs_epi32(t[0], t[1]), _mm512_packs_epi32(t[2], t[3]));
-        _mm512_mask_storeu_epi8(out + i, m, o);
+        for (int j = 0; j < 4; j++) /* S0 + S1 2^8 + S2 2^16 + 1/2 */
+            t[j] = _mm512_add_epi32(_mm512_add_epi32(s[0][j], bias),
+                                    _mm512_add_epi32(_mm512_slli_epi32(s[1][j], 8), _mm512_slli_epi32(s[2][j], 16)));
+        vstore64(t, m, out + i);
     }
 }
 #endif
