@@ -175,14 +175,17 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
 
 /* The AVX-512 VBMI + VNNI horizontal pass, any channel count: an output row is blocks of 16
  * values (pixel-major, channels interleaved as stored). A block's taps go four at a time: one
- * byte permute (vpermi2b, from a 128-byte window of the source row; rarely two windows or more,
- * where the four taps' bytes spread wider) puts each value's four source bytes in one 32-bit lane,
+ * byte permute (vpermb from a 64-byte window of the source row, vpermi2b from a 128-byte one;
+ * rarely two windows or more, where the four taps' bytes spread wider) puts each value's four
+ * source bytes in one 32-bit lane,
  * and vpdpbusd multiplies them (unsigned) by four signed bytes and adds the four products to the
  * lane. A weight w (0 <= w <= 2^22) is three signed base-256 digits, w = d0 + d1 2^8 + d2 2^16
  * (-128 <= d < 128), so each lane keeps three sums S0, S1, S2 whose S0 + S1 2^8 + S2 2^16 is hrow3's
  * integer modulo 2^32 (the instructions wrap, and that integer, below 2^31, is the only one in
- * range), so the same bytes. The permute tables, windows and digits depend only on the kernel:
- * they are made once per pass, and each is used for four rows at a time. */
+ * range), so the same bytes. Kernels of at most two taps (upscales) pair instead (wplan.pairs):
+ * a lane holds a value's two bytes as 16-bit numbers, for vpdpwssd with w = hi 2^11 + lo. The
+ * permute tables, windows and digits depend only on the kernel: they are made once per pass, and
+ * each is used for four rows at a time. */
 /* w (|w| < 2^23) = d0 + d1 2^8 + d2 2^16 with -128 <= d < 128: digit i to d[i * step] */
 static void wdigits(int32_t w, int8_t *d, int step)
 {
