@@ -383,7 +383,7 @@ VBMI static inline __attribute__((always_inline)) void hrows_body(const uint8_t 
             }
         }
         int n = wp->nval - b * HV;
-        for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 + 1/2, >> PRECISION, clamped to 255 as clip8 */
+        for (int r = 0; r < nr; r++) { /* S0 + S1 2^8 + S2 2^16 (pairs: S0 + S1 2^11) + 1/2, >> PRECISION, to 255 */
             __m512i s = pairs ? _mm512_add_epi32(s0[r], _mm512_slli_epi32(s1[r], 11))
                               : _mm512_add_epi32(
                                     s0[r], _mm512_add_epi32(_mm512_slli_epi32(s1[r], 8), _mm512_slli_epi32(s2[r], 16)));
