@@ -1,8 +1,14 @@
 /* Benchmark (not a test): ms per image to go from a JPEG file to the 224x224 network input
  * (short side 256, centre crop 224, bilinear), with DCT-scaled decoding and with a full decode.
- *   bench_decode REPEATS FILE...     prints "<file> dct_ms full_ms" per file */
+ *   bench_decode REPEATS FILE...     prints "<file> dct_ms full_ms" per file
+ *   bench_decode --scales REPEATS FILE...
+ *       the whole frame squashed to 224, 448 and 576 (a multi-size pipeline's inputs), with the
+ *       DCT scale picked from every scale (IRB_DCT_ANY) and from 1/8, 1/4, 1/2, 1/1
+ *       (IRB_DCT_FAST), interleaved: "<file> <size> any <scale> <ms> fast <scale> <ms>" */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "irbis.h"
@@ -14,16 +20,26 @@ static double now(void)
     return (double)t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
 }
 
+static double time_pp(irb_decoder_t *dec, const char *path, const irb_preproc *pp, int reps, float *out,
+                      irb_image_info *info);
+
 static double time_one(irb_decoder_t *dec, const char *path, int full, int reps, float *out)
 {
     irb_preproc pp = irb_preproc_default(224);
     pp.mode = IRB_RESIZE_SHORT_CROP;
     pp.short_side = 256;
     pp.full_decode = full;
+    return time_pp(dec, path, &pp, reps, out, NULL);
+}
+
+/* The best of reps runs of pp on path, in ms (-1 on failure); info: the last run's. */
+static double time_pp(irb_decoder_t *dec, const char *path, const irb_preproc *pp, int reps, float *out,
+                      irb_image_info *info)
+{
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
-        if (irb_preprocess_file(dec, path, &pp, out, NULL) != IRB_OK) {
+        if (irb_preprocess_file(dec, path, pp, out, info) != IRB_OK) {
             fprintf(stderr, "%s\n", irb_decoder_error(dec)->message);
             return -1;
         }
@@ -33,19 +49,53 @@ static double time_one(irb_decoder_t *dec, const char *path, int full, int reps,
     return best;
 }
 
+/* --scales: each size with either set of DCT scales, the two interleaved rep by rep */
+static void scales(irb_decoder_t *dec, const char *path, int reps, float *out)
+{
+    static const int sizes[] = {224, 448, 576};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        irb_preproc pp[2] = {irb_preproc_default(sizes[k]), irb_preproc_default(sizes[k])};
+        pp[0].mode = pp[1].mode = IRB_RESIZE_SQUASH;
+        pp[0].scales = IRB_DCT_ANY, pp[1].scales = IRB_DCT_FAST;
+        double best[2] = {1e30, 1e30};
+        irb_image_info info[2] = {{0}, {0}};
+        for (int r = 0; r < reps; r++)
+            for (int j = 0; j < 2; j++) {
+                double t = time_pp(dec, path, &pp[j], 1, out, &info[j]);
+                best[j] = t < best[j] ? t : best[j];
+            }
+        printf("%s %d any %d/%d %.2f fast %d/%d %.2f\n", path, sizes[k], info[0].scale_num, info[0].scale_denom,
+               best[0], info[1].scale_num, info[1].scale_denom, best[1]);
+    }
+}
+
 int main(int argc, char **argv)
 {
+    int by_scale = argc > 1 && !strcmp(argv[1], "--scales");
+    argv += by_scale, argc -= by_scale;
+    if (by_scale) {
+        /* one thread freeing and taking back the same few hundred KB in a loop: glibc returns the
+         * heap's top to the kernel at each free and faults it in again at the next call, which
+         * on this paravirtualised host cost up to 2.5 ms a 256 x 256 frame, depending on the heap's
+         * state (the featurizer's threads do not show it); measure the decode, not that */
+        mallopt(M_TRIM_THRESHOLD, 256 << 20);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    }
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_decode REPEATS FILE...\n");
+        fprintf(stderr, "usage: bench_decode [--scales] REPEATS FILE...\n");
         return 2;
     }
     int reps = atoi(argv[1]);
     irb_decoder_t *dec = NULL;
-    float *out = malloc(sizeof(float) * 3 * 224 * 224);
+    float *out = malloc(sizeof(float) * 3 * 576 * 576);
     if (!out || irb_decoder_new(&dec) != IRB_OK)
         return 3;
     for (int i = 2; i < argc; i++)
-        printf("%s %.2f %.2f\n", argv[i], time_one(dec, argv[i], 0, reps, out), time_one(dec, argv[i], 1, reps, out));
+        if (by_scale)
+            scales(dec, argv[i], reps, out);
+        else
+            printf("%s %.2f %.2f\n", argv[i], time_one(dec, argv[i], 0, reps, out),
+                   time_one(dec, argv[i], 1, reps, out));
     irb_decoder_free(dec);
     free(out);
     return 0;

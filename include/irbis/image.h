@@ -84,6 +84,16 @@ typedef struct irb_image_info {
 
 typedef struct irb_decoder irb_decoder_t;
 
+/* The DCT scales a JPEG decode may pick from. IRB_DCT_ANY: every scale libjpeg-turbo has (1/8,
+ * 2/8, ..., 8/8). IRB_DCT_FAST: 1/8, 1/4, 1/2 and 1/1 only, the scales libjpeg-turbo decodes with
+ * SIMD code: its 3/8, 5/8, 6/8 and 7/8 decodes run plain C and take longer than the next of
+ * those (a 1920 x 1080 frame: 7/8 10.3 ms, 1/1 4.8 ms; docs/images.md), so the smallest covering
+ * scale among all is often the slowest choice. */
+typedef enum irb_dct_scales {
+    IRB_DCT_ANY = 0,
+    IRB_DCT_FAST,
+} irb_dct_scales;
+
 /* Options for a decode. A zeroed struct (or NULL) means: full scale, default pixel limit,
  * apply orientation. */
 typedef struct irb_decode_opts {
@@ -92,9 +102,10 @@ typedef struct irb_decode_opts {
      * scale whose (oriented) result is at least that wide and that tall. 0 everywhere: 1/1. */
     int target;
     int target_width, target_height;
-    long long max_pixels; /* 0: IRB_DEFAULT_MAX_PIXELS; refused with IRB_TOO_LARGE above it */
-    int keep_orientation; /* 1: do not apply the EXIF orientation */
-} irb_decode_opts;        /* a negative target or max_pixels is IRB_INVALID_ARG */
+    long long max_pixels;  /* 0: IRB_DEFAULT_MAX_PIXELS; refused with IRB_TOO_LARGE above it */
+    int keep_orientation;  /* 1: do not apply the EXIF orientation */
+    irb_dct_scales scales; /* which DCT scales a target may pick (IRB_DCT_ANY: every one) */
+} irb_decode_opts;         /* a negative target or max_pixels is IRB_INVALID_ARG */
 
 /* Creates a decoder into *out. Returns IRB_NOMEM (or IRB_INTERNAL if TurboJPEG fails to start). */
 IRB_API irb_status irb_decoder_new(irb_decoder_t **out);
@@ -207,6 +218,8 @@ typedef struct irb_preproc {
                                      * decode_size picks (a multi-size pipeline's largest input: one
                                      * decode serves every size); 0 (or <= size): the scale size picks */
     int full_decode;                /* 1: never use DCT scaling (slow; for comparisons) */
+    irb_dct_scales scales;          /* the DCT scales the decode picks from (irb_preproc_default:
+                                     * IRB_DCT_FAST; records without "dct_scales": IRB_DCT_ANY) */
     long long max_pixels;           /* 0: IRB_DEFAULT_MAX_PIXELS */
 } irb_preproc; /* values outside these ranges (sizes up to 16384; negative short_side, decode_size or
                 * max_pixels; fractions of the mode in use) are IRB_INVALID_ARG before the file is read */
@@ -216,10 +229,12 @@ typedef struct irb_preproc {
 IRB_API irb_preproc irb_preproc_default(int n);
 
 /* The preprocessing as one JSON object (size, resize, crop_fraction, short_side, filter, mean, std,
- * strips, strip_top, strip_bottom), as feature sets and classifiers record it (docs/features.md).
- * Written into buf (truncated to size). */
+ * strips, strip_top, strip_bottom; decode_size when above size, dct_scales when IRB_DCT_FAST), as
+ * feature sets and classifiers record it (docs/features.md). Written into buf (truncated to size;
+ * 512 bytes hold any). */
 IRB_API void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size);
-/* Parses such a description (fields missing from older files keep irb_preproc_default's values).
+/* Parses such a description (fields missing from older files keep irb_preproc_default's values,
+ * but for dct_scales: a description without it is IRB_DCT_ANY, as files before it decoded).
  * IRB_CORRUPT / IRB_UNSUPPORTED with the text in the message when it cannot be used (also a value
  * irb_preprocess_file would refuse, such as a crop fraction of 7). */
 IRB_API irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *err);

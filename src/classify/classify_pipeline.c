@@ -122,6 +122,7 @@ static irb_status input_preproc(const pipe_engine *c, const irb_model_t *model, 
         IRB_TRY(irb_preproc_from_json(ppj, &in->eo.pp, err));
     } else {
         in->eo.pp = irb_preproc_default(q->sizes[j] > 0 ? q->sizes[j] : mp->input_size > 0 ? mp->input_size : 224);
+        in->eo.pp.scales = IRB_DCT_ANY; /* a file without a description is from before the fast scales */
         for (int k = 0; k < 3; k++)
             in->eo.pp.mean[k] = mp->mean[k], in->eo.pp.scale[k] = mp->std[k];
     }

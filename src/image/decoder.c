@@ -315,6 +315,8 @@ static irb_status start(irb_decoder_t *dec, const void *arg, const irb_decode_op
     if (o && (o->target < 0 || o->target_width < 0 || o->target_height < 0 || o->max_pixels < 0))
         return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: a negative target (%d, %d x %d) or pixel limit (%lld)",
                         o->target, o->target_width, o->target_height, o->max_pixels);
+    if (o && (unsigned)o->scales > IRB_DCT_FAST)
+        return irb_fail(&dec->err, IRB_INVALID_ARG, "decode: DCT scales %d is not one irbis has", (int)o->scales);
     if (img)
         memset(img, 0, sizeof *img);
     return IRB_OK;

@@ -16,8 +16,9 @@ static int covers(int w, int h, tjscalingfactor f, int tw, int th, int tshort)
     return sw >= tw && sh >= th && (sw < sh ? sw : sh) >= tshort;
 }
 
-/* The smallest factor <= 1 whose result covers the target (targets in stored orientation). */
-static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort)
+/* The smallest factor <= 1 whose result covers the target (targets in stored orientation); with
+ * IRB_DCT_FAST, of the factors 1/n only (libjpeg-turbo's SIMD ones). */
+static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort, irb_dct_scales scales)
 {
     tjscalingfactor best = {1, 1};
     if (tw <= 0 && th <= 0 && tshort <= 0)
@@ -25,7 +26,7 @@ static tjscalingfactor choose_scale(int w, int h, int tw, int th, int tshort)
     int n = 0;
     tjscalingfactor *f = tjGetScalingFactors(&n);
     for (int i = 0; f && i < n; i++) {
-        if (f[i].num > f[i].denom || f[i].num <= 0)
+        if (f[i].num > f[i].denom || f[i].num <= 0 || (scales == IRB_DCT_FAST && f[i].num != 1))
             continue;
         if (covers(w, h, f[i], tw, th, tshort) && (long long)f[i].num * best.denom < (long long)best.num * f[i].denom)
             best = f[i];
@@ -37,7 +38,7 @@ void irb__jpeg_scale(int w, int h, int orientation, const irb_decode_opts *opts,
 {
     int swap = orientation >= 5 && !opts->keep_orientation;
     int tw = swap ? opts->target_height : opts->target_width, th = swap ? opts->target_width : opts->target_height;
-    tjscalingfactor f = choose_scale(w, h, tw, th, opts->target);
+    tjscalingfactor f = choose_scale(w, h, tw, th, opts->target, opts->scales);
     *num = f.num;
     *denom = f.denom;
 }

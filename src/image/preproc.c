@@ -18,7 +18,8 @@ irb_preproc irb_preproc_default(int n)
                       .mode = IRB_RESIZE_CROP_FRACTION,
                       .crop_fraction = 0.875,
                       .short_side = n * 8 / 7,
-                      .filter = IRB_FILTER_BILINEAR};
+                      .filter = IRB_FILTER_BILINEAR,
+                      .scales = IRB_DCT_FAST};
     for (int c = 0; c < 3; c++) {
         pp.mean[c] = 128.0f;
         pp.scale[c] = 128.0f;
@@ -75,6 +76,8 @@ irb_status irb__preproc_check(const irb_preproc *pp, const char *name, irb_statu
         return irb_fail(err, bad, "%s: strip fractions %g/%g outside [0, 0.5)", name, pp->strip_top, pp->strip_bottom);
     if (pp->max_pixels < 0)
         return irb_fail(err, bad, "%s: a negative pixel limit (%lld)", name, pp->max_pixels);
+    if ((unsigned)pp->scales > IRB_DCT_FAST)
+        return irb_fail(err, bad, "%s: DCT scales %d is not one irbis has", name, (int)pp->scales);
     return IRB_OK;
 }
 
@@ -205,11 +208,12 @@ static irb_status run_one(irb_decoder_t *dec, const char *path, const irb_prepro
 static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *pps, int n, irb_image *outs,
                       float *const *chw, irb_image_info *info)
 {
-    irb_decode_opts o = {.max_pixels = pps[0].max_pixels};
+    irb_decode_opts o = {.max_pixels = pps[0].max_pixels, .scales = pps[0].scales};
     for (int j = 0; j < n; j++) {
         IRB_TRY(irb__preproc_check(&pps[j], path, IRB_INVALID_ARG, &dec->err));
-        if (pps[j].max_pixels != pps[0].max_pixels)
-            return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: preprocessings with different pixel limits", path);
+        if (pps[j].max_pixels != pps[0].max_pixels || pps[j].scales != pps[0].scales)
+            return irb_fail(&dec->err, IRB_INVALID_ARG, "%s: preprocessings with different pixel limits or DCT scales",
+                            path);
     }
     IRB_TRY(irb__load_file(dec, path));
     IRB_TRY(irb_read_header_memory(dec, dec->file, dec->file_len, path, &o, NULL));

@@ -44,6 +44,9 @@ void irb_preproc_to_json(const irb_preproc *pp, char *buf, size_t size)
     size_t n = strlen(buf);
     if (pp->decode_size > pp->size && n > 0 && n + 1 < size) /* only then: older descriptions stay as they were */
         snprintf(buf + n - 1, size - (n - 1), ",\"decode_size\":%d}", pp->decode_size);
+    n = strlen(buf);
+    if (pp->scales == IRB_DCT_FAST && n > 0 && n + 1 < size) /* likewise: without it, every scale (older files) */
+        snprintf(buf + n - 1, size - (n - 1), ",\"dct_scales\":\"fast\"}");
 }
 
 /* The members of one description object (a well-formed JSON object, checked first). */
@@ -133,6 +136,14 @@ irb_status irb_preproc_from_json(const char *json, irb_preproc *pp, irb_error *e
         if (!(v >= 1 && v <= 4096) || v != (int)v)
             return irb_fail(err, IRB_CORRUPT, "preprocessing description: bad decode_size in %.200s", json);
         p.decode_size = (int)v;
+    }
+    /* descriptions older than the member decoded at the smallest covering scale of all */
+    p.scales = IRB_DCT_ANY;
+    if (member(&d, "dct_scales")) {
+        int sc = name_of(&d, "dct_scales", (const char *const[]){"any", "fast"}, 2);
+        if (sc < 0)
+            return irb_fail(err, IRB_UNSUPPORTED, "preprocessing description: unknown dct_scales in %.200s", json);
+        p.scales = (irb_dct_scales)sc;
     }
     IRB_TRY(irb__preproc_check(&p, "preprocessing description", IRB_CORRUPT, err));
     *pp = p;

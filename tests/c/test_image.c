@@ -3,10 +3,11 @@
  *
  * With arguments it is also the helper tests/py/test_image.py drives (so Python can compare
  * our pixels with PIL's):
- *   test_image decode IN OUT.raw [target]          -> prints "status w h num/denom warning|-" + message
- *   test_image prep IN OUT.raw MODE N ARG FILTER FULL [STRIPS [DECODE_SIZE]]
+ *   test_image decode IN OUT.raw [target [SCALES]] -> prints "status w h num/denom warning|-" + message
+ *   test_image prep IN OUT.raw MODE N ARG FILTER FULL [STRIPS [DECODE_SIZE [SCALES]]]
  *                                                  MODE squash|short|fraction, FILTER bilinear|box,
- *                                                  STRIPS auto|none
+ *                                                  STRIPS auto|none, SCALES any|fast (DCT scales:
+ *                                                  decode's default any, prep's fast)
  *   test_image strips IN                           -> prints "top bottom" (full decode)
  */
 #include <math.h>
@@ -49,7 +50,8 @@ static int helper(int argc, char **argv)
     irb_image img = {0};
     int rc = 0;
     if (!strcmp(argv[1], "decode") && argc >= 4) {
-        irb_decode_opts o = {.target = argc > 4 ? atoi(argv[4]) : 0};
+        irb_decode_opts o = {.target = argc > 4 ? atoi(argv[4]) : 0,
+                             .scales = argc > 5 && !strcmp(argv[5], "fast") ? IRB_DCT_FAST : IRB_DCT_ANY};
         irb_status s = irb_decode_file(dec, argv[2], &o, &img);
         print_result(dec, s, &img);
         if (s == IRB_OK)
@@ -66,6 +68,8 @@ static int helper(int argc, char **argv)
         if (argc > 9 && !strcmp(argv[9], "auto"))
             pp.strips = IRB_STRIPS_AUTO;
         pp.decode_size = argc > 10 ? atoi(argv[10]) : 0;
+        if (argc > 11)
+            pp.scales = !strcmp(argv[11], "any") ? IRB_DCT_ANY : IRB_DCT_FAST;
         irb_status s = irb_preprocess_image(dec, argv[2], &pp, &img, NULL);
         print_result(dec, s, &img);
         if (s == IRB_OK)

@@ -39,7 +39,7 @@ int main(void)
     CHECK(!strstr(buf, "decode_size"), "decode_size = size is not written: %s", buf);
     a.decode_size = 576;
     irb_preproc_to_json(&a, buf, sizeof buf);
-    CHECK(strstr(buf, "\"decode_size\":576}") && irb_preproc_from_json(buf, &b, &err) == IRB_OK &&
+    CHECK(strstr(buf, "\"decode_size\":576") && irb_preproc_from_json(buf, &b, &err) == IRB_OK &&
               b.decode_size == 576 && b.size == 224 && b.crop_fraction == 0.8,
           "decode_size round trip: %s (%s)", buf, err.message);
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6],"
@@ -47,6 +47,25 @@ int main(void)
                                 &b, &err) == IRB_CORRUPT &&
               strstr(err.message, "decode_size"),
           "a bad decode_size is refused: %s", err.message);
+    /* dct_scales: irb_preproc_default's fast set is written and reads back; all eight scales (a
+     * zeroed field) write nothing, so a record from before the member keeps its text, and a record
+     * without it reads as all eight, as it was decoded; an unknown set is refused */
+    a = irb_preproc_default(224);
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    CHECK(a.scales == IRB_DCT_FAST && strstr(buf, ",\"dct_scales\":\"fast\"}") &&
+              irb_preproc_from_json(buf, &b, &err) == IRB_OK && b.scales == IRB_DCT_FAST,
+          "fast scales round trip: %s (%s)", buf, err.message);
+    a.scales = IRB_DCT_ANY;
+    irb_preproc_to_json(&a, buf, sizeof buf);
+    CHECK(!strstr(buf, "dct_scales") && irb_preproc_from_json(buf, &b, &err) == IRB_OK && b.scales == IRB_DCT_ANY,
+          "every scale: not written, read back as every scale: %s", buf);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"dct_scales\":\"any\"}", &b, &err) == IRB_OK && b.scales == IRB_DCT_ANY,
+          "\"any\" reads: %s", err.message);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"dct_scales\":\"slow\"}", &b, &err) == IRB_UNSUPPORTED &&
+              strstr(err.message, "dct_scales"),
+          "an unknown set is refused: %s", err.message);
+    CHECK(irb_preproc_from_json("{\"size\":224,\"dct_scales\":1}", &b, &err) == IRB_UNSUPPORTED,
+          "a number is not a set: %s", err.message);
     /* a record from before strips were written still reads (strips none) */
     CHECK(irb_preproc_from_json("{\"size\":224,\"resize\":\"squash\",\"mean\":[1,2,3],\"std\":[4,5,6]}", &b, &err) ==
                   IRB_OK &&

@@ -27,6 +27,7 @@ import csv
 import glob
 import json
 import os
+import re
 import random
 import shutil
 import subprocess
@@ -216,7 +217,7 @@ def main():
     key = (meta or {}).get('irbis_cache_key', '')
     check('"strips":"fixed"' in key, 'crop auto: the motion rows use one fixed crop (%s)' % key[-160:])
     top = float(key.split('"strip_top":')[1].split(',')[0]) if '"strip_top":' in key else 0
-    bottom = float(key.split('"strip_bottom":')[1].split('}')[0]) if '"strip_bottom":' in key else 0
+    bottom = float(re.split('[,}]', key.split('"strip_bottom":')[1])[0]) if '"strip_bottom":' in key else 0
     check(4 / 256 <= top <= 8 / 256 and 4 / 256 <= bottom <= 8 / 256,
           'the fixed crop is the bars\' height: top %.1f, bottom %.1f rows of 256' % (top * 256, bottom * 256))
     diff = np.mean([np.abs(got_auto[p][0] - got[p][0]).max() > 1e-3 for p in got if p in got_auto]) if got_auto else 0

@@ -322,13 +322,17 @@ def test_extreme_aspect():
 def test_decode_size():
     """decode_size (a multi-size pipeline's one decode, docs/images.md): the 224 input is PIL's
     resize of the decode the 576 input picks (the helper's decode at that target; PIL resizes it),
-    on frames large enough that the two sizes pick different DCT scales."""
-    for rel, big_scale in (('hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG', '7/8'),
-                           ('wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG', '3/8')):
+    on frames large enough that the two sizes pick different DCT scales, with either set of
+    scales (fast: the default since the set was added; any: preprocessings recorded before)."""
+    for rel, scales, big_scale in (
+            ('hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG', 'any', '7/8'),
+            ('wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG', 'any', '3/8'),
+            ('hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG', 'fast', '1/1'),
+            ('wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG', 'fast', '1/2')):
         p = os.path.join(CT, rel)
-        own = run('prep', p, 'squash', 224, 0, 'bilinear', 0)
-        once = run('prep', p, 'squash', 224, 0, 'bilinear', 0, 'none', 576)
-        big = run('decode', p, 576)
+        own = run('prep', p, 'squash', 224, 0, 'bilinear', 0, 'none', 0, scales)
+        once = run('prep', p, 'squash', 224, 0, 'bilinear', 0, 'none', 576, scales)
+        big = run('decode', p, 576, scales)
         if 'px' not in own or 'px' not in once or 'px' not in big:
             check(False, '%s: %s / %s / %s' % (rel, own['msg'], once['msg'], big['msg']))
             continue
@@ -355,6 +359,59 @@ def jpeg_segments(data):
             break
         i += 2 + ln
     return out
+
+
+def covering(w, h, target, nums):
+    """The smallest scale num/8 of nums whose decode (ceil(dim * num / 8)) keeps the short side >= target."""
+    for num in sorted(nums):
+        if min(-(-w * num // 8), -(-h * num // 8)) >= target:
+            return num
+    return 8
+
+
+def test_dct_scales():
+    """The DCT scale a decode picks: IRB_DCT_ANY the smallest covering k/8 of all eight, IRB_DCT_FAST
+    (every new preprocessing) the smallest covering of 1/8, 1/4, 1/2, 1/1 (libjpeg-turbo's SIMD
+    decodes; its 3/8, 5/8, 6/8, 7/8 run plain C and are slower than the next of these), checked
+    against the rule computed here for many targets on frames of five sizes; and a fast decode
+    below full scale is exactly PIL's: Image.draft at the same scale, then the same resize."""
+    frames = ['hannaboe_smallmammal/vj_ga_hu_1/2020/vj_ga_hu_1_2019-07-08_0001.JPG',
+              'wakhan_snowleopard/C1_Avgarch_SL/IMG_0021.JPG', 'uruguay_curso_camtrapR/edita/camara1/e152.JPG',
+              'speciesnet_testdata/african_elephants.jpg', 'mlwic_examples/images/CA-01_0006501.jpg']
+    for rel in frames:
+        p = os.path.join(CT, rel)
+        w, h = Image.open(p).size
+        for target in sorted({96, 160, 200, 224, 256, 300, 448, 500, 576, min(w, h) // 3, min(w, h) // 2 + 1}):
+            fast = run('decode', p, target, 'fast')
+            anys = run('decode', p, target, 'any')
+            want_fast = '%d/8' % covering(w, h, target, (1, 2, 4, 8))
+            want_any = '%d/8' % covering(w, h, target, range(1, 9))
+
+            def frac(s):
+                n, d = map(int, s.split('/'))
+                return '%d/8' % (n * 8 // d)
+            check(frac(fast['scale']) == want_fast and frac(anys['scale']) == want_any,
+                  '%s at %d: fast %s (want %s), any %s (want %s)' % (rel, target, fast['scale'], want_fast,
+                                                                     anys['scale'], want_any))
+            if fast['status'] != 'ok' or fast['scale'] == '1/1':
+                continue
+            den = int(fast['scale'].split('/')[1])
+            im = Image.open(p)
+            im.draft('RGB', (w // den, h // den))
+            ref = np.asarray(im.convert('RGB'))
+            check(ref.shape == fast['px'].shape and np.array_equal(ref, fast['px']),
+                  '%s at %d: the 1/%d decode differs from PIL\'s draft at 1/%d (%s vs %s)'
+                  % (rel, target, den, den, fast['px'].shape, ref.shape))
+    # the preprocessing: a squash to 224 of a fast decode at 1/2 is PIL's resize of its draft
+    p = os.path.join(CT, frames[0])
+    got = run('prep', p, 'squash', 224, 0, 'bilinear', 0, 'none', 0, 'fast')
+    im = Image.open(p)
+    im.draft('RGB', (im.size[0] // 2, im.size[1] // 2))
+    ref = np.asarray(im.convert('RGB').resize((224, 224), Image.BILINEAR, reducing_gap=None))
+    d = np.abs(got['px'].astype(int) - ref.astype(int)) if 'px' in got else None
+    check(got['scale'] == '1/2' and d is not None and d.max() <= 1,
+          'squash 224 of a 1280 x 720 frame: scale %s, max |diff| to PIL draft + resize %s'
+          % (got['scale'], None if d is None else d.max()))
 
 
 def test_bad_inputs():
@@ -453,6 +510,7 @@ def test_exif_timestamps():
 
 
 for t in (test_full_decode, test_orientations_and_png, test_resize_vs_pil, test_extreme_aspect, test_decode_size,
+          test_dct_scales,
           test_bad_inputs, test_exif_timestamps):
     print('==', t.__name__)
     t()
