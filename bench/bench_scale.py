@@ -1,0 +1,348 @@
+"""irbis at the scale of a real survey: `irbis classify` on 10,000 to 300,000 distinct pictures.
+
+A synthetic survey is built once and cached in --dir (default /tmp/irbis-scale, ~34 KB an image:
+10 GB for 300,000): the shared MLWIC frames (256 x 256; the first 200 of them train the pipeline,
+the others are the pictures), each file made distinct by a few bytes after its JPEG's end (EOI):
+the content digest's `sha_data` covers every byte but APPn/COM segments, trailing ones included,
+so no two files are the same picture to irbis (`irbis classify` says no copies), while the pixels
+and the decoding work stay those of the frame. Each file gets an EXIF APP1 with its
+DateTimeOriginal. Cameras are folders C001, C002, ... of 1,000-3,000 images each (2,000 on
+average; a survey of N has about N / 2,000 cameras: 150 for 300,000), shot in bursts of 3-5 a
+second apart, bursts minutes to days apart (a mean of 6 hours), so every burst is a sequence
+(gap 60 s) and Camtrap DP, COCO and the report have real timestamps. The pool holds every camera
+once with 1 % more images (a second card: later times); the survey of N is the first N of the
+pool's files in camera order, as hard links (no more disk).
+
+The pipeline's CNN is cheap, so a run measures irbis's own costs: RN2 on MobileNetV2 at 64 x 64
+(squash, no crop), trained on the first 200 MLWIC frames (--size 224 for a real one). For each N
+and each --build (interleaved: every build runs each N before the next N), the script measures:
+
+  fresh      `irbis classify --pipeline P SURVEY -o OUT --threads T` on an empty OUT: wall time by
+             phase (scan, classify, sequences, outputs: from the times the CLI prints each phase's
+             last line; each output file's own share from its modification time: predictions.csv,
+             camtrap-dp/, coco-camera-traps.json, megadetector.json, report.html), the rest after
+             the outputs (copies query, summary), peak RSS (ru_maxrss), output sizes
+  resume     the same command again with nothing new
+  grow       the same command after adding 1 % new images (the next card of each camera)
+  export     `irbis export OUT`
+  review     `irbis review OUT`: time to the printed URL, then the first page as the app loads it
+             (/, /api/info, /api/sequences?queue=uncertain&limit=24): time to first byte and size
+
+  /usr/bin/python3 bench/bench_scale.py [--n 10000,30000,100000] [--dir /tmp/irbis-scale]
+      [--threads 2] [--size 64] [--build NAME=DIR ...] [--context-n 2000] [--clean]
+
+--context-n N (0: none) also times the fresh run of a 224 RN2 pipeline on the first N images
+(the real rate, for context). The last run's OUT stays in --dir/out (for a profile: perf record
+irbis export DIR/out); --clean deletes --dir at the end.
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_pipeline as BP  # noqa: E402  (CT, MODEL, builds: one of each)
+
+OUTPUTS = ('predictions.csv', 'camtrap-dp', 'coco-camera-traps.json', 'megadetector.json', 'report.html')
+MEAN_EVENT_GAP = 6 * 3600.0
+
+
+# ---- the synthetic survey -----------------------------------------------------------------------
+
+def exif_app1(dt):
+    """A minimal EXIF APP1 segment: IFD0 holding only the Exif IFD pointer, which holds only
+    DateTimeOriginal (dt: 'YYYY:MM:DD HH:MM:SS')."""
+    ifd0 = struct.pack('<HHHII', 1, 0x8769, 4, 1, 26) + struct.pack('<I', 0)
+    exif_ifd = struct.pack('<HHHII', 1, 0x9003, 2, 20, 44) + struct.pack('<I', 0)
+    tiff = b'II*\0' + struct.pack('<I', 8) + ifd0 + exif_ifd + dt.encode() + b'\0'
+    payload = b'Exif\0\0' + tiff
+    return b'\xff\xe1' + struct.pack('>H', len(payload) + 2) + payload
+
+
+def frames():
+    """The MLWIC frames sorted by path: the first 200 train the pipeline, the others are the survey's."""
+    rows = list(csv.DictReader(open(os.path.join(BP.CT, 'manifest.csv'))))
+    return sorted((r for r in rows if r['path'].startswith('mlwic_examples/')), key=lambda r: r['path'])
+
+
+def camera_times(rng, n, t0):
+    """n EXIF times of one camera: bursts of 3-5 a second apart, bursts exponentially spaced."""
+    out, t = [], t0
+    while len(out) < n:
+        for k in range(rng.randint(3, 5)):
+            out.append(t + k)
+        t += max(120.0, rng.expovariate(1.0 / MEAN_EVENT_GAP))
+    return [time.strftime('%Y:%m:%d %H:%M:%S', time.gmtime(x)) for x in out[:n]]
+
+
+def build_pool(d, n_max):
+    """d/pool: cameras of 1,000-3,000 images (+1 % later ones) until n_max; cached (layout.json)."""
+    pool = os.path.join(d, 'pool')
+    layout_file = os.path.join(pool, 'layout.json')
+    if os.path.exists(layout_file):
+        layout = json.load(open(layout_file))
+        if sum(k for _, k, _ in layout) >= n_max:
+            return pool, layout
+    shutil.rmtree(pool, ignore_errors=True)
+    rng = random.Random(20261205)
+    srcs = [open(os.path.join(BP.CT, r['path']), 'rb').read() for r in frames()[200:]]
+    layout, total, serial = [], 0, 0
+    t_start = time.time()
+    while total < n_max:
+        cam = 'C%03d' % (len(layout) + 1)
+        n_main = rng.randint(1000, 3000)
+        n_all = n_main + math.ceil(n_main / 100)
+        os.makedirs(os.path.join(pool, cam))
+        t0 = time.mktime((2025, 4, 1, 0, 0, 0, 0, 0, 0)) + rng.uniform(0, 30 * 86400)
+        for i, dt in enumerate(camera_times(rng, n_all, t0)):
+            src = srcs[serial % len(srcs)]
+            # SOI, APP1 (EXIF), the frame's own segments (its JFIF APP0 ...), EOI, then unique bytes
+            body = src[:2] + exif_app1(dt) + src[2:] + b'irbis-scale %d' % serial
+            with open(os.path.join(pool, cam, 'IMG_%05d.JPG' % (i + 1)), 'wb') as f:
+                f.write(body)
+            serial += 1
+        layout.append([cam, n_main, n_all])
+        total += n_main
+    json.dump(layout, open(layout_file, 'w'))
+    print('pool: %d images (+%d for the second card) in %d cameras, %.0f s' %
+          (total, serial - total, len(layout), time.time() - t_start), flush=True)
+    return pool, layout
+
+
+def survey(d, pool, layout, n):
+    """d/survey_N: the first n pool images in camera order, hard-linked; and the 1 % a second card
+    adds (the next files of each camera), as [(pool file, survey file)]."""
+    sv = os.path.join(d, 'survey_%d' % n)
+    plan, grow, left = [], [], n
+    for cam, n_main, n_all in layout:
+        k = min(left, n_main)
+        if k <= 0:
+            break
+        names = ['IMG_%05d.JPG' % (i + 1) for i in range(n_all)]
+        plan += [(os.path.join(pool, cam, f), os.path.join(sv, cam, f)) for f in names[:k]]
+        grow += [(os.path.join(pool, cam, f), os.path.join(sv, cam, f)) for f in names[k:k + math.ceil(k / 100)]]
+        left -= k
+    if not os.path.exists(os.path.join(sv, '.complete')):
+        shutil.rmtree(sv, ignore_errors=True)
+        for src, dst in plan:
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
+            os.link(src, dst)
+        open(os.path.join(sv, '.complete'), 'w').close()
+    for _, dst in grow:  # a run killed while grown leaves them
+        if os.path.exists(dst):
+            os.unlink(dst)
+    return sv, grow
+
+
+# ---- runs ---------------------------------------------------------------------------------------
+
+def run(binary, args):
+    """One irbis run: (wall s, peak RSS MiB, [(first word of a stderr line, its time)], stderr tail).
+    The CLI prints each phase's last line when the phase ends (stderr not a terminal)."""
+    t0 = time.time()
+    p = subprocess.Popen([binary] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines, tail = [], []
+    for raw in p.stderr:
+        now = time.time()
+        line = raw.decode(errors='replace').rstrip()
+        lines.append((line.split(' ', 1)[0], now))
+        tail = (tail + [line])[-5:]
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.time() - t0
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise SystemExit('irbis %s failed: %s' % (' '.join(args[:3]), '\n'.join(tail)))
+    return wall, ru.ru_maxrss / 1024.0, [(w, t - t0) for w, t in lines], tail
+
+
+def phases(lines, wall):
+    """{phase: seconds}: each phase from the previous one's last line to its own last line."""
+    ends = {}
+    for w, t in lines:
+        if w in ('scan', 'digests', 'classify', 'sequences', 'outputs'):
+            ends[w] = t
+    out, prev = {}, 0.0
+    for w, t in sorted(ends.items(), key=lambda x: x[1]):
+        out[w] = t - prev
+        prev = t
+    out['after'] = wall - prev
+    return out
+
+
+def tree_size(p):
+    if os.path.isfile(p):
+        return os.path.getsize(p)
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(p) for f in fs)
+
+
+def tree_mtime(p):
+    if os.path.isfile(p):
+        return os.stat(p).st_mtime
+    return max(os.stat(os.path.join(d, f)).st_mtime for d, _, fs in os.walk(p) for f in fs)
+
+
+def output_times(out, t_start_outputs):
+    """{output: seconds}: from the end of the one written before (its file's mtime) to its own."""
+    res, prev = {}, t_start_outputs
+    for name in OUTPUTS:
+        p = os.path.join(out, name)
+        if os.path.exists(p):
+            m = tree_mtime(p)
+            res[name] = max(0.0, m - prev)
+            prev = m
+    return res
+
+
+def get(url, headers):
+    """(seconds to the first byte, seconds to the last, bytes) of one GET."""
+    t0 = time.time()
+    r = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=600)
+    first = r.read(1)
+    t1 = time.time()
+    body = first + r.read()
+    return t1 - t0, time.time() - t0, len(body)
+
+
+def review(binary, out):
+    """irbis review OUT: seconds to its URL, and the app's first page requests."""
+    import re
+    t0 = time.time()
+    p = subprocess.Popen([binary, 'review', out, '--port', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        m = None
+        for line in p.stdout:
+            m = re.search(r'http://([^/\s]+)/\?token=(\w+)', line)
+            if m:
+                break
+        if not m:
+            raise SystemExit('irbis review printed no URL: ' + p.stderr.read()[-500:])
+        res = {'start': time.time() - t0}
+        base, h = 'http://' + m.group(1), {'X-Irbis-Token': m.group(2)}
+        for name, path in (('/', '/'), ('/api/info', '/api/info'),
+                           ('/api/sequences', '/api/sequences?queue=uncertain&offset=0&limit=24'),
+                           ('/api/sequences page 100', '/api/sequences?queue=uncertain&offset=2400&limit=24'),
+                           ('/api/sequences camera', '/api/sequences?queue=camera&offset=0&limit=24')):
+            res[name] = get(base + path, h)
+        return res
+    finally:
+        p.send_signal(2)
+        try:
+            p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def measure(binary, pipe, sv, grow, out, threads):
+    r = {}
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = ['classify', '--pipeline', pipe, sv, '-o', out, '--threads', threads]
+    t_abs = time.time()
+    wall, rss, lines, tail = run(binary, cmd)
+    r['fresh'] = (wall, rss)
+    r['phases'] = phases(lines, wall)
+    seq_end = dict((w, t) for w, t in lines).get('sequences', 0)
+    r['outputs'] = output_times(out, t_abs + seq_end)
+    r['sizes'] = {name: tree_size(os.path.join(out, name)) for name in OUTPUTS + ('irbis.sqlite', 'thumbs')
+                  if os.path.exists(os.path.join(out, name))}
+    r['summary'] = next((l for l in tail if ' images' in l), tail[-1] if tail else '')
+    wall, rss, lines, _ = run(binary, cmd)
+    r['resume'] = (wall, rss)
+    r['resume_phases'] = phases(lines, wall)
+    for src, dst in grow:
+        os.link(src, dst)
+    try:
+        wall, rss, lines, _ = run(binary, cmd)
+    finally:
+        for _, dst in grow:
+            os.unlink(dst)
+    r['grow'] = (wall, rss)
+    r['grow_phases'] = phases(lines, wall)
+    r['export'] = run(binary, ['export', out])[:2]
+    r['review'] = review(binary, out)
+    return r
+
+
+def pipeline(d, binary, size, threads):
+    """d/rn2_SIZE.irbis: RN2 on MobileNetV2 at SIZE, squash, no crop, on the first 200 MLWIC frames."""
+    pipe = os.path.join(d, 'rn2_%d.irbis' % size)
+    if os.path.exists(pipe):
+        return pipe
+    labels = os.path.join(d, 'labels.csv')
+    with open(labels, 'w') as f:
+        f.write('path,label\n' + ''.join('%s,%s\n' % (r['path'], r['label']) for r in frames()[:200]))
+    subprocess.run([binary, 'train', '--images', BP.CT, '--labels', labels, '--model', BP.MODEL, '--recipe', 'RN2',
+                    '--size', str(size), '--crop', 'none', '--resize', 'squash', '--folds', '3', '--threads', threads,
+                    '-o', pipe, '--quiet'], check=True)
+    return pipe
+
+
+# ---- report -------------------------------------------------------------------------------------
+
+def mb(x):
+    return x / 1048576.0
+
+
+def print_result(bname, n, r):
+    w, rss = r['fresh']
+    print('%s%d images: fresh %.1f s (%.0f img/s, %.2f ms/img), peak RSS %.0f MiB'
+          % ('[%s] ' % bname if bname else '', n, w, n / w, 1000 * w / n, rss))
+    print('  phases: ' + ', '.join('%s %.1f s' % kv for kv in r['phases'].items()))
+    print('  outputs: ' + ', '.join('%s %.1f s' % kv for kv in r['outputs'].items()))
+    print('  sizes: ' + ', '.join('%s %.1f MB' % (k, mb(v)) for k, v in r['sizes'].items()))
+    print('  summary: ' + r['summary'])
+    for k in ('resume', 'grow'):
+        print('  %s: %.1f s, peak RSS %.0f MiB; %s' % (k, r[k][0], r[k][1],
+                                                     ', '.join('%s %.1f s' % kv for kv in r[k + '_phases'].items())))
+    print('  export: %.1f s, peak RSS %.0f MiB' % r['export'])
+    rv = r['review']
+    print('  review: URL after %.2f s; ' % rv['start'] +
+          '; '.join('%s first byte %.3f s, all %.3f s, %d bytes' % ((k,) + v) for k, v in rv.items() if k != 'start'))
+    sys.stdout.flush()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--n', default='10000,30000,100000', help='survey sizes, comma-separated')
+    ap.add_argument('--dir', default='/tmp/irbis-scale', help='the cached pool, surveys, pipelines and outputs')
+    ap.add_argument('--threads', default='2')
+    ap.add_argument('--size', type=int, default=64, help='the cheap pipeline\'s input size')
+    ap.add_argument('--build', action='append', default=[], metavar='NAME=DIR',
+                    help='a build to time (irbis in DIR); repeat to compare builds, interleaved')
+    ap.add_argument('--context-n', type=int, default=2000, help='images for the 224 pipeline\'s rate (0: none)')
+    ap.add_argument('--clean', action='store_true', help='delete --dir at the end')
+    a = ap.parse_args()
+    ns = [int(x) for x in a.n.split(',') if x]
+    bs = BP.builds(a.build)
+    os.makedirs(a.dir, exist_ok=True)
+    pool, layout = build_pool(a.dir, max(ns + [a.context_n]))
+    pipe = pipeline(a.dir, bs[0][1], a.size, a.threads)
+    out = os.path.join(a.dir, 'out')
+    print('RN2 at %d (%s), --threads %s; builds interleaved per N' % (a.size, pipe, a.threads), flush=True)
+    if a.context_n:
+        p224 = pipeline(a.dir, bs[0][1], 224, a.threads)
+        sv, _ = survey(a.dir, pool, layout, a.context_n)
+        for bname, binary, _ in bs:
+            shutil.rmtree(out, ignore_errors=True)
+            w, rss, _, _ = run(binary, ['classify', '--pipeline', p224, sv, '-o', out, '--threads', a.threads])
+            print('%sRN2 at 224, %d images: %.1f s, %.1f img/s, peak RSS %.0f MiB'
+                  % ('[%s] ' % bname if bname else '', a.context_n, w, a.context_n / w, rss), flush=True)
+    for n in ns:
+        sv, grow = survey(a.dir, pool, layout, n)
+        for bname, binary, _ in bs:
+            print_result(bname, n, measure(binary, pipe, sv, grow, out, a.threads))
+    if a.clean:
+        shutil.rmtree(a.dir, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
