@@ -90,12 +90,13 @@ irb_status irb_write_cct(irb_store *st, const irb_outputs_opts *o, irb_error *er
           f);
     int empty = empty_class(o);
     put_categories(f, o, empty);
-    /* images and annotations are two arrays: the rows are read twice */
+    /* images and annotations are two arrays: the rows are read twice, the frame numbers (a
+     * sort of every row) only for the images */
     irb_status out = IRB_OK;
     for (int pass = 0; pass < 2 && out == IRB_OK; pass++) {
         fputs(pass ? "  \"annotations\": [" : "  \"images\": [", f);
         irb_store_iter *it;
-        out = irb_store_images_begin(st, IRB_IMAGES_FRAMES, o->n_classes, &it, err);
+        out = irb_store_images_begin(st, pass ? IRB_IMAGES_CLASSIFIED : IRB_IMAGES_FRAMES, o->n_classes, &it, err);
         irb_img_row r;
         for (int first = 1; out == IRB_OK && irb_store_images_next(it, &r); first = 0) {
             fputs(first ? "\n    {" : ",\n    {", f);

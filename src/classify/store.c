@@ -34,6 +34,9 @@ static const char SCHEMA[] =
     " end TEXT NOT NULL, n INTEGER NOT NULL, probs BLOB NOT NULL, label INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS image_seq(image_id INTEGER PRIMARY KEY, seq_id INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS image_seq_seq ON image_seq(seq_id);"
+    /* the report's counts per camera (irb_store_label_counts): without it, one pass over every
+     * sequence per camera, 3 s of a 300,000-image survey's 150 cameras */
+    "CREATE INDEX IF NOT EXISTS sequences_camera ON sequences(camera, label);"
     /* human labels (review.c): kept by a --restart, keyed by the path as images are */
     "CREATE TABLE IF NOT EXISTS reviews(path TEXT PRIMARY KEY, label TEXT NOT NULL, time TEXT NOT NULL,"
     " method TEXT NOT NULL DEFAULT 'human');"
