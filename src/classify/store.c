@@ -1170,14 +1170,31 @@ irb_status irb_store_count(irb_store *st, const char *sql, long long *out, irb_e
     return s;
 }
 
+/* The counts of the images in one pass over the table (a pass per count read the store 4 times:
+ * 0.5 s of each run and export of 300,000 images). */
+static irb_status image_counts(irb_store *st, irb_store_counts *c, irb_error *err)
+{
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT count(*), total(state = 0), total(state = 1), total(state = 2), total(state = 1 AND"
+                           " tsec IS NULL) FROM images",
+                           -1, &q, NULL) != SQLITE_OK)
+        return irb_store_fail(st, err, "prepare");
+    irb_status s = IRB_OK;
+    if (sqlite3_step(q) == SQLITE_ROW) {
+        long long *out[] = {&c->total, &c->pending, &c->ok, &c->failed, &c->untimed};
+        for (int k = 0; k < 5; k++)
+            *out[k] = sqlite3_column_int64(q, k);
+    } else
+        s = irb_store_fail(st, err, "count");
+    sqlite3_finalize(q);
+    return s;
+}
+
 irb_status irb_store_counts_get(irb_store *st, irb_store_counts *c, irb_error *err)
 {
     memset(c, 0, sizeof *c);
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images", &c->total, err));
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 0", &c->pending, err));
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1", &c->ok, err));
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 2", &c->failed, err));
-    IRB_TRY(irb_store_count(st, "SELECT count(*) FROM images WHERE state = 1 AND tsec IS NULL", &c->untimed, err));
+    IRB_TRY(image_counts(st, c, err));
     char *skipped = NULL; /* NULL: a store of an earlier version, or no scan yet */
     IRB_TRY(irb_store_get_state(st, SKIPPED_KEY, &skipped, err));
     if (skipped && sscanf(skipped, "%lld %lld", &c->skipped, &c->skipped_videos) != 2)
