@@ -21,15 +21,19 @@ and each --build (interleaved: every build runs each N before the next N), the s
              phase (scan, classify, sequences, outputs: from the times the CLI prints each phase's
              last line; each output file's own share from its modification time: predictions.csv,
              camtrap-dp/, coco-camera-traps.json, megadetector.json, report.html), the rest after
-             the outputs (copies query, summary), peak RSS (ru_maxrss), output sizes
+             the outputs (copies query, summary), peak RSS (ru_maxrss), output sizes, and the
+             classify phase's rate over its first and last tenth of the images (from the CLI's
+             progress lines: a per-image cost that grows with the store shows as a drop);
+             --sort MODE adds sorted/ (its time and size)
   resume     the same command again with nothing new
   grow       the same command after adding 1 % new images (the next card of each camera)
   export     `irbis export OUT`
   review     `irbis review OUT`: time to the printed URL, then the first page as the app loads it
-             (/, /api/info, /api/sequences?queue=uncertain&limit=24): time to first byte and size
+             (/, /api/info, /api/sequences?queue=uncertain&limit=24, its 100th page, the camera
+             queue): time to first byte and size; the server's peak RSS
 
   /usr/bin/python3 bench/bench_scale.py [--n 10000,30000,100000] [--dir /tmp/irbis-scale]
-      [--threads 2] [--size 64] [--build NAME=DIR ...] [--context-n 2000] [--clean]
+      [--threads 2] [--size 64] [--build NAME=DIR ...] [--context-n 2000] [--sort MODE] [--clean]
 
 --context-n N (0: none) also times the fresh run of a 224 RN2 pipeline on the first N images
 (the real rate, for context). The last run's OUT stays in --dir/out (for a profile: perf record
@@ -41,6 +45,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -53,7 +58,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import bench_pipeline as BP  # noqa: E402  (CT, MODEL, builds: one of each)
 
-OUTPUTS = ('predictions.csv', 'camtrap-dp', 'coco-camera-traps.json', 'megadetector.json', 'report.html')
+OUTPUTS = ('predictions.csv', 'camtrap-dp', 'coco-camera-traps.json', 'megadetector.json', 'sorted', 'report.html')
 MEAN_EVENT_GAP = 6 * 3600.0
 
 
@@ -152,11 +157,15 @@ def run(binary, args):
     t0 = time.time()
     p = subprocess.Popen([binary] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lines, tail = [], []
+    run.rates = []  # (images done, img/s over the CLI's recent window) of each classify line
     for raw in p.stderr:
         now = time.time()
         line = raw.decode(errors='replace').rstrip()
         lines.append((line.split(' ', 1)[0], now))
         tail = (tail + [line])[-5:]
+        m = re.match(r'classify (\d+)/\d+ images +([\d.]+) img/s', line)
+        if m:
+            run.rates.append((int(m.group(1)), float(m.group(2))))
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.time() - t0
     if os.waitstatus_to_exitcode(status) not in (0, 1):
@@ -178,16 +187,17 @@ def phases(lines, wall):
     return out
 
 
+def tree_files(p):
+    """p, or every file under it (links as links: sorted/ may hold symlinks)."""
+    return [p] if not os.path.isdir(p) else [os.path.join(d, f) for d, _, fs in os.walk(p) for f in fs]
+
+
 def tree_size(p):
-    if os.path.isfile(p):
-        return os.path.getsize(p)
-    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(p) for f in fs)
+    return sum(os.lstat(f).st_size for f in tree_files(p))
 
 
 def tree_mtime(p):
-    if os.path.isfile(p):
-        return os.stat(p).st_mtime
-    return max(os.stat(os.path.join(d, f)).st_mtime for d, _, fs in os.walk(p) for f in fs)
+    return max([os.lstat(f).st_mtime for f in tree_files(p)] or [0])
 
 
 def output_times(out, t_start_outputs):
@@ -213,8 +223,7 @@ def get(url, headers):
 
 
 def review(binary, out):
-    """irbis review OUT: seconds to its URL, and the app's first page requests."""
-    import re
+    """irbis review OUT: seconds to its URL, the app's first page requests, and its peak RSS."""
     t0 = time.time()
     p = subprocess.Popen([binary, 'review', out, '--port', '0'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -233,6 +242,8 @@ def review(binary, out):
                            ('/api/sequences page 100', '/api/sequences?queue=uncertain&offset=2400&limit=24'),
                            ('/api/sequences camera', '/api/sequences?queue=camera&offset=0&limit=24')):
             res[name] = get(base + path, h)
+        with open('/proc/%d/status' % p.pid) as f:
+            res['peak RSS MiB'] = next(int(l.split()[1]) for l in f if l.startswith('VmHWM')) / 1024.0
         return res
     finally:
         p.send_signal(2)
@@ -242,19 +253,29 @@ def review(binary, out):
             p.kill()
 
 
-def measure(binary, pipe, sv, grow, out, threads):
+def drift(rates, n):
+    """The classify phase's rate over its first and last tenth of the images (img/s, the CLI's
+    recent-window rates there averaged): a per-image cost that grows with the store shows here."""
+    rates = [(d, r) for d, r in rates if r > 0]  # not the phase's first line (no rate yet)
+    first = [r for d, r in rates if d <= n / 10]
+    last = [r for d, r in rates if d >= n - n / 10]
+    return (sum(first) / len(first) if first else 0, sum(last) / len(last) if last else 0)
+
+
+def measure(binary, pipe, sv, grow, out, threads, sort):
     r = {}
     shutil.rmtree(out, ignore_errors=True)
-    cmd = ['classify', '--pipeline', pipe, sv, '-o', out, '--threads', threads]
+    cmd = ['classify', '--pipeline', pipe, sv, '-o', out, '--threads', threads] + (['--sort', sort] if sort else [])
     t_abs = time.time()
     wall, rss, lines, tail = run(binary, cmd)
+    r["drift"] = drift(run.rates, max((d for d, _ in run.rates), default=0))
     r['fresh'] = (wall, rss)
     r['phases'] = phases(lines, wall)
     seq_end = dict((w, t) for w, t in lines).get('sequences', 0)
     r['outputs'] = output_times(out, t_abs + seq_end)
     r['sizes'] = {name: tree_size(os.path.join(out, name)) for name in OUTPUTS + ('irbis.sqlite', 'thumbs')
                   if os.path.exists(os.path.join(out, name))}
-    r['summary'] = next((l for l in tail if ' images' in l), tail[-1] if tail else '')
+    r['summary'] = next((l for l in tail if re.match(r'irbis classify: \d+ images', l)), '')
     wall, rss, lines, _ = run(binary, cmd)
     r['resume'] = (wall, rss)
     r['resume_phases'] = phases(lines, wall)
@@ -297,6 +318,7 @@ def print_result(bname, n, r):
     print('%s%d images: fresh %.1f s (%.0f img/s, %.2f ms/img), peak RSS %.0f MiB'
           % ('[%s] ' % bname if bname else '', n, w, n / w, 1000 * w / n, rss))
     print('  phases: ' + ', '.join('%s %.1f s' % kv for kv in r['phases'].items()))
+    print('  classify rate: first tenth %.0f img/s, last tenth %.0f img/s' % r['drift'])
     print('  outputs: ' + ', '.join('%s %.1f s' % kv for kv in r['outputs'].items()))
     print('  sizes: ' + ', '.join('%s %.1f MB' % (k, mb(v)) for k, v in r['sizes'].items()))
     print('  summary: ' + r['summary'])
@@ -305,8 +327,9 @@ def print_result(bname, n, r):
                                                      ', '.join('%s %.1f s' % kv for kv in r[k + '_phases'].items())))
     print('  export: %.1f s, peak RSS %.0f MiB' % r['export'])
     rv = r['review']
-    print('  review: URL after %.2f s; ' % rv['start'] +
-          '; '.join('%s first byte %.3f s, all %.3f s, %d bytes' % ((k,) + v) for k, v in rv.items() if k != 'start'))
+    print('  review: URL after %.2f s, peak RSS %.0f MiB; ' % (rv['start'], rv['peak RSS MiB']) +
+          '; '.join('%s first byte %.3f s, all %.3f s, %d bytes' % ((k,) + v) for k, v in rv.items()
+                    if k not in ('start', 'peak RSS MiB')))
     sys.stdout.flush()
 
 
@@ -319,6 +342,7 @@ def main():
     ap.add_argument('--build', action='append', default=[], metavar='NAME=DIR',
                     help='a build to time (irbis in DIR); repeat to compare builds, interleaved')
     ap.add_argument('--context-n', type=int, default=2000, help='images for the 224 pipeline\'s rate (0: none)')
+    ap.add_argument('--sort', choices=('copy', 'hardlink', 'symlink'), help='classify --sort MODE (sorted/ timed too)')
     ap.add_argument('--clean', action='store_true', help='delete --dir at the end')
     a = ap.parse_args()
     ns = [int(x) for x in a.n.split(',') if x]
@@ -339,7 +363,7 @@ def main():
     for n in ns:
         sv, grow = survey(a.dir, pool, layout, n)
         for bname, binary, _ in bs:
-            print_result(bname, n, measure(binary, pipe, sv, grow, out, a.threads))
+            print_result(bname, n, measure(binary, pipe, sv, grow, out, a.threads, a.sort))
     if a.clean:
         shutil.rmtree(a.dir, ignore_errors=True)
 
