@@ -309,8 +309,8 @@ def pipeline(d, binary, size, threads):
 
 # ---- report -------------------------------------------------------------------------------------
 
-def mb(x):
-    return x / 1048576.0
+def size(x):
+    return '%.1f MB' % (x / 1048576.0) if x >= 1048576 else '%.0f KB' % (x / 1024.0)
 
 
 def print_result(bname, n, r):
@@ -320,7 +320,7 @@ def print_result(bname, n, r):
     print('  phases: ' + ', '.join('%s %.1f s' % kv for kv in r['phases'].items()))
     print('  classify rate: first tenth %.0f img/s, last tenth %.0f img/s' % r['drift'])
     print('  outputs: ' + ', '.join('%s %.1f s' % kv for kv in r['outputs'].items()))
-    print('  sizes: ' + ', '.join('%s %.1f MB' % (k, mb(v)) for k, v in r['sizes'].items()))
+    print('  sizes: ' + ', '.join('%s %s' % (k, size(v)) for k, v in r['sizes'].items()))
     print('  summary: ' + r['summary'])
     for k in ('resume', 'grow'):
         print('  %s: %.1f s, peak RSS %.0f MiB; %s' % (k, r[k][0], r[k][1],
