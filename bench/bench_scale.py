@@ -33,7 +33,13 @@ and each --build (interleaved: every build runs each N before the next N), the s
              queue): time to first byte and size; the server's peak RSS
 
   /usr/bin/python3 bench/bench_scale.py [--n 10000,30000,100000] [--dir /tmp/irbis-scale]
-      [--threads 2] [--size 64] [--build NAME=DIR ...] [--context-n 2000] [--sort MODE] [--clean]
+      [--threads 2] [--size 64] [--build NAME=DIR ...] [--context-n 2000] [--sort MODE] [--long K,...]
+      [--clean]
+
+--long K[,K...] times, for each K, `irbis export` and the start of `irbis review` on a survey of one
+camera whose K frames are 30 s apart (a timelapse camera, or cattle triggering one again and again:
+one sequence of K at the default gap), after its sequence was labelled in irbis review (--n ''
+runs only these).
 
 --context-n N (0: none) also times the fresh run of a 224 RN2 pipeline on the first N images
 (the real rate, for context). The last run's OUT stays in --dir/out (for a profile: perf record
@@ -149,6 +155,25 @@ def survey(d, pool, layout, n):
     return sv, grow
 
 
+def long_survey(d, k):
+    """d/long_K/T01: one camera of k distinct frames 30 s apart (a timelapse camera, or one that cattle
+    grazing in front of it trigger again and again): one sequence of k at the default gap of 60 s."""
+    sv = os.path.join(d, 'long_%d' % k)
+    if os.path.exists(os.path.join(sv, '.complete')):
+        return sv
+    shutil.rmtree(sv, ignore_errors=True)
+    os.makedirs(os.path.join(sv, 'T01'))
+    srcs = [open(os.path.join(BP.CT, r['path']), 'rb').read() for r in frames()[200:]]
+    t0 = time.mktime((2025, 6, 1, 6, 0, 0, 0, 0, 0))
+    for i in range(k):
+        dt = time.strftime('%Y:%m:%d %H:%M:%S', time.gmtime(t0 + 30 * i))
+        src = srcs[i % len(srcs)]
+        with open(os.path.join(sv, 'T01', 'IMG_%05d.JPG' % (i + 1)), 'wb') as f:
+            f.write(src[:2] + exif_app1(dt) + src[2:] + b'irbis-scale long %d' % i)
+    open(os.path.join(sv, '.complete'), 'w').close()
+    return sv
+
+
 # ---- runs ---------------------------------------------------------------------------------------
 
 def run(binary, args):
@@ -262,6 +287,43 @@ def drift(rates, n):
     return (sum(first) / len(first) if first else 0, sum(last) / len(last) if last else 0)
 
 
+def label_first_sequence(binary, out):
+    """Labels the camera queue's first sequence (every frame of it) through irbis review's API."""
+    import http.client
+    import urllib.parse
+    p = subprocess.Popen([binary, 'review', out, '--port', '0', '--no-export'], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        m = next(filter(None, (re.search(r'http://[^:/\s]+:(\d+)/\?token=(\w+)', l) for l in p.stdout)))
+        h = {'X-Irbis-Token': m.group(2)}
+        c = http.client.HTTPConnection('127.0.0.1', int(m.group(1)), timeout=600)
+        for path in ('/api/info', '/api/sequences?queue=camera&limit=1'):
+            c.request('GET', path, headers=h)
+            got = json.loads(c.getresponse().read())
+            info = got if path == '/api/info' else info
+        seq = got['sequences'][0]
+        c.request('POST', '/api/label', body=urllib.parse.urlencode([('seq', seq['name']),
+                                                                     ('label', info['classes'][0])]),
+                  headers=dict(h, **{'Content-Type': 'application/x-www-form-urlencoded'}))
+        r = c.getresponse()
+        r.read()
+        if r.status != 200:
+            raise SystemExit('irbis review refused the label: %d' % r.status)
+        return seq['n']
+    finally:
+        p.send_signal(2)
+        p.communicate(timeout=120)
+
+
+def measure_long(binary, pipe, sv, out, threads):
+    """(frames of the reviewed sequence, export s, review s to its URL) of a survey that is one long
+    sequence, every frame of it labelled by a person."""
+    shutil.rmtree(out, ignore_errors=True)
+    run(binary, ['classify', '--pipeline', pipe, sv, '-o', out, '--threads', threads])
+    n = label_first_sequence(binary, out)
+    return n, run(binary, ['export', out])[0], review(binary, out)['start']
+
+
 def measure(binary, pipe, sv, grow, out, threads, sort):
     r = {}
     shutil.rmtree(out, ignore_errors=True)
@@ -343,6 +405,8 @@ def main():
                     help='a build to time (irbis in DIR); repeat to compare builds, interleaved')
     ap.add_argument('--context-n', type=int, default=2000, help='images for the 224 pipeline\'s rate (0: none)')
     ap.add_argument('--sort', choices=('copy', 'hardlink', 'symlink'), help='classify --sort MODE (sorted/ timed too)')
+    ap.add_argument('--long', default='', help='frames, comma-separated: a one-camera survey whose frames are 30 s '
+                    'apart (one sequence), its sequence labelled in irbis review, then export and review timed')
     ap.add_argument('--clean', action='store_true', help='delete --dir at the end')
     a = ap.parse_args()
     ns = [int(x) for x in a.n.split(',') if x]
@@ -360,6 +424,12 @@ def main():
             w, rss, _, _ = run(binary, ['classify', '--pipeline', p224, sv, '-o', out, '--threads', a.threads])
             print('%sRN2 at 224, %d images: %.1f s, %.1f img/s, peak RSS %.0f MiB'
                   % ('[%s] ' % bname if bname else '', a.context_n, w, a.context_n / w, rss), flush=True)
+    for k in [int(x) for x in a.long.split(',') if x]:
+        sv = long_survey(a.dir, k)
+        for bname, binary, _ in bs:
+            n, t_export, t_review = measure_long(binary, pipe, sv, out, a.threads)
+            print('%sone reviewed sequence of %d frames: export %.2f s, review to its URL %.2f s'
+                  % ('[%s] ' % bname if bname else '', n, t_export, t_review), flush=True)
     for n in ns:
         sv, grow = survey(a.dir, pool, layout, n)
         for bname, binary, _ in bs:
