@@ -21,7 +21,7 @@ and each --build (interleaved: every build runs each N before the next N), the s
              phase (scan, classify, sequences, outputs: from the times the CLI prints each phase's
              last line; each output file's own share from its modification time: predictions.csv,
              camtrap-dp/, coco-camera-traps.json, megadetector.json, report.html), the rest after
-             the outputs (copies query, summary), peak RSS (ru_maxrss), output sizes, and the
+             the outputs (copies query, summary), peak RSS (/usr/bin/time), output sizes, and the
              classify phase's rate over its first and last tenth of the images (from the CLI's
              progress lines: a per-image cost that grows with the store shows as a drop);
              --sort MODE adds sorted/ (its time and size)
@@ -180,7 +180,12 @@ def run(binary, args):
     """One irbis run: (wall s, peak RSS MiB, [(first word of a stderr line, its time)], stderr tail).
     The CLI prints each phase's last line when the phase ends (stderr not a terminal)."""
     t0 = time.time()
-    p = subprocess.Popen([binary] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # peak RSS by /usr/bin/time: the child of a large Python (the survey's file lists) would count
+    # the forked interpreter's pages in its own ru_maxrss (100 MiB at 300,000 images)
+    rss_file = tempfile.NamedTemporaryFile(prefix='bench_scale_rss', delete=False)
+    rss_file.close()
+    p = subprocess.Popen(['/usr/bin/time', '-f', '%M', '-o', rss_file.name, binary] + args,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     lines, tail = [], []
     run.rates = []  # (images done, img/s over the CLI's recent window) of each classify line
     for raw in p.stderr:
@@ -191,11 +196,13 @@ def run(binary, args):
         m = re.match(r'classify (\d+)/\d+ images +([\d.]+) img/s', line)
         if m:
             run.rates.append((int(m.group(1)), float(m.group(2))))
-    _, status, ru = os.wait4(p.pid, 0)
+    status = p.wait()
     wall = time.time() - t0
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
+    rss = int(open(rss_file.name).read().split()[-1]) / 1024.0
+    os.unlink(rss_file.name)
+    if status not in (0, 1):
         raise SystemExit('irbis %s failed: %s' % (' '.join(args[:3]), '\n'.join(tail)))
-    return wall, ru.ru_maxrss / 1024.0, [(w, t - t0) for w, t in lines], tail
+    return wall, rss, [(w, t - t0) for w, t in lines], tail
 
 
 def phases(lines, wall):
