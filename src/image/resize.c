@@ -186,6 +186,14 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
  * a lane holds a value's two bytes as 16-bit numbers, for vpdpwssd with w = hi 2^11 + lo. The
  * permute tables, windows and digits depend only on the kernel: they are made once per pass, and
  * each is used for four rows at a time. */
+/* w (0 <= w <= 2^PRECISION) = hi 2^11 + lo with 0 <= lo < 2^11: the two 16-bit factors of the
+ * vpdpwssd paths (kernels of at most two taps) */
+static void wsplit(int32_t w, int16_t *lo, int16_t *hi)
+{
+    *lo = (int16_t)(w & 2047);
+    *hi = (int16_t)(w >> 11);
+}
+
 /* w (|w| < 2^23) = d0 + d1 2^8 + d2 2^16 with -128 <= d < 128: digit i to d[i * step] */
 static void wdigits(int32_t w, int8_t *d, int step)
 {
@@ -279,11 +287,13 @@ static int wplan_block(const kernel *kn, int b, wplan *wp)
         memset(q->d, 0, sizeof q->d);
         for (uint64_t m = left; m; m &= m - 1) {
             int l = __builtin_ctzll(m);
-            int16_t lo = (int16_t)(w[l] & 2047), hi = (int16_t)(w[l] >> 11);
-            if (wp->pairs)
+            if (wp->pairs) {
+                int16_t lo, hi;
+                wsplit(w[l], &lo, &hi);
                 memcpy(q->d[0] + l, &lo, 2), memcpy(q->d[1] + l, &hi, 2);
-            else
+            } else {
                 wdigits(w[l], q->d[0] + l, HV * HT);
+            }
         }
         left = wplan_window(wp, &q->win, byte, left);
         q->more = wp->nmore, q->nmore = 0;
@@ -635,10 +645,14 @@ VBMI static inline __attribute__((always_inline)) void vstore64(__m512i t[4], __
  * (|hi| <= 2^11, 0 <= lo < 2^11), two sums per lane instead of three digits for four taps. */
 VBMI static void vrow2_vnni(const uint8_t *in, size_t stride, int n, const int32_t *k, size_t len, uint8_t *out)
 {
-    int32_t w0 = k[0], w1 = n > 1 ? k[1] : 0;
+    int16_t lo0, hi0, lo1 = 0, hi1 = 0;
+    wsplit(k[0], &lo0, &hi0);
+    if (n > 1)
+        wsplit(k[1], &lo1, &hi1);
     const uint8_t *in1 = n > 1 ? in + stride : in;
-    __m512i hi = _mm512_set1_epi32((int32_t)((uint32_t)(w0 >> 11) & 0xffff) | (int32_t)((uint32_t)(w1 >> 11) << 16));
-    __m512i lo = _mm512_set1_epi32((w0 & 2047) | (w1 & 2047) << 16), zero = _mm512_setzero_si512();
+    __m512i hi = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)hi0 | (uint32_t)(uint16_t)hi1 << 16));
+    __m512i lo = _mm512_set1_epi32((int32_t)((uint32_t)(uint16_t)lo0 | (uint32_t)(uint16_t)lo1 << 16)),
+            zero = _mm512_setzero_si512();
     const __m512i bias = _mm512_set1_epi32(1 << (PRECISION - 1));
     for (size_t i = 0; i < len; i += 64) {
         __mmask64 m = len - i >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (len - i)) - 1;
