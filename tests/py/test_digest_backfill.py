@@ -11,12 +11,13 @@ classified them again and their human labels stayed under the old paths):
 import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import review_lib as R  # noqa: E402
 import test_survey_moved as M  # noqa: E402
-from testlib import check, finish, small_classifier, tmpdir  # noqa: E402
+from testlib import BIN, check, finish, small_classifier, tmpdir  # noqa: E402
 
 TMP = tmpdir('digest_backfill')
 
@@ -34,6 +35,40 @@ def make_old(out):
     db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
     db.executescript('DROP INDEX images_sha; ALTER TABLE images DROP COLUMN sha_head;'
                      ' ALTER TABLE images DROP COLUMN sha_data; DROP TABLE former;')
+    db.commit()
+    db.close()
+
+
+def schema(out):
+    """The store's tables and each one's columns, and its indexes."""
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    names = db.execute("SELECT type, name FROM sqlite_schema WHERE type IN ('table', 'index') ORDER BY name").fetchall()
+    cols = {n: [c[1] for c in db.execute('PRAGMA table_info(%s)' % n)] for t, n in names if t == 'table'}
+    db.close()
+    return names, cols
+
+
+def failed_upgrade(out):
+    """A store's upgrade that fails at its last step (a table in the way of the digests' index,
+    made after the digest columns are added) leaves the store as it was: the new tables and
+    columns come in one transaction (regression: each was its own commit, so the failure left
+    the columns added and the table former made, a store of no version)."""
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    db.execute('CREATE TABLE images_sha(x)')
+    db.commit()
+    db.close()
+    old = schema(out)
+    r = subprocess.run([BIN, 'export', out], capture_output=True, text=True)
+    check(r.returncode != 0 and 'irbis.sqlite' in r.stderr and 'images_sha' in r.stderr,
+          'an upgrade that cannot finish is refused, naming the store and the cause (%d: %s)'
+          % (r.returncode, r.stderr.strip()[-300:]))
+    now = schema(out)
+    check(now == old and 'sha_data' not in now[1]['images'] and 'former' not in now[1],
+          'the failed upgrade left the store as it was (added: %s)'
+          % sorted(set(map(tuple, now[0])) - set(map(tuple, old[0]))
+                   or [c for c in now[1].get('images', []) if c not in old[1]['images']]))
+    db = sqlite3.connect(os.path.join(out, 'irbis.sqlite'))
+    db.execute('DROP TABLE images_sha')
     db.commit()
     db.close()
 
@@ -57,6 +92,7 @@ def main():
     M.review(out, labels)
 
     make_old(out)
+    failed_upgrade(out)
     r, pred = M.classify(clf, sv, out)
     check(r.returncode == 0 and M.resumed(r) == 6 and M.results(pred) == M.results(before),
           'the store of an earlier irbis: nothing classified again (%d done by an earlier run; %s)'
