@@ -29,8 +29,8 @@ runs every build on every pipeline, so a ratio between builds is measured under 
 its own DCT scale unless the pipeline decodes once) instead of MLWIC's (256 x 256); there are 200
 (MLWIC: 1,733 the RN2 pipeline did not train on), so a longer survey repeats them under new names
 (the same work per image): a survey of thousands shows the production rate, where the run's fixed
-costs (about 0.1 s for RN2 at 224, 0.3 s for the demo recipe, and the report's thumbnails, at most
-300) no longer count.
+costs (about 0.2 s for RN2 at 224, 0.3 s for the demo recipe, and the report's thumbnails, at most
+300: docs/pipeline.md, "Session 22") no longer count.
 
 "cores busy" is the whole run's CPU time (user + system, every thread) over its wall time times
 --threads: near 100 %, no core waits, and only less work per image makes the run faster.

@@ -186,6 +186,7 @@ static int hplan_make(const kernel *kn, int out_w, hplan *hp)
  * a lane holds a value's two bytes as 16-bit numbers, for vpdpwssd with w = hi 2^11 + lo. The
  * permute tables, windows and digits depend only on the kernel: they are made once per pass, and
  * each is used for four rows at a time. */
+
 /* w (0 <= w <= 2^PRECISION) = hi 2^11 + lo with 0 <= lo < 2^11: the two 16-bit factors of the
  * vpdpwssd paths (kernels of at most two taps) */
 static void wsplit(int32_t w, int16_t *lo, int16_t *hi)
