@@ -221,6 +221,9 @@ typedef struct irb_preproc {
     irb_dct_scales scales;          /* the DCT scales the decode picks from (irb_preproc_default:
                                      * IRB_DCT_FAST; records without "dct_scales": IRB_DCT_ANY) */
     long long max_pixels;           /* 0: IRB_DEFAULT_MAX_PIXELS */
+    int channels_last;              /* tensor outputs: 0 planar, 3 x N x N (CHW); 1 interleaved, N x N x 3
+                                     * (HWC), for a net made with irb_net_opts.channels_last. How the
+                                     * tensor is laid out, not what it holds: not in the JSON */
 } irb_preproc; /* values outside these ranges (sizes up to 16384; negative short_side, decode_size or
                 * max_pixels; fractions of the mode in use) are IRB_INVALID_ARG before the file is read */
 

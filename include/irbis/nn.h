@@ -157,6 +157,12 @@ typedef struct irb_net_opts {
      * ranges with every activation it computes (calibration; see irb_calib_new). Must outlive
      * the net. */
     irb_calib_t *record;
+    /* 1: irb_net_run's input is batch x H x W x C (channels last: a pixel's C values side by
+     * side) instead of NCHW, and an unpooled rank-4 output is batch x H x W x C too (pooled and
+     * other outputs are as before). The oneDNN engine's convolutions work in this layout, so it
+     * saves a reorder at both ends (docs/engine.md); the reference engine transposes around its
+     * run. The values are the same, only their order in memory differs. */
+    int channels_last;
 } irb_net_opts;
 
 /* Cuts, optimises and compiles a copy of the model's graph. opts may be NULL (the model's
@@ -170,8 +176,10 @@ IRB_API size_t irb_net_output_size(const irb_net_t *net);
 IRB_API const char *irb_net_output_name(const irb_net_t *net);
 /* The engine that runs the net: "reference" or "onednn". */
 IRB_API const char *irb_net_engine(const irb_net_t *net);
-/* input: batch x C x H x W floats (borrowed); output: batch x irb_net_output_size floats
- * (written). batch in 1..max_batch. Not reentrant on one net: one run at a time. */
+/* 1 when the net was made with irb_net_opts.channels_last (its input and map output layout). */
+IRB_API int irb_net_channels_last(const irb_net_t *net);
+/* input: batch x C x H x W floats (borrowed; H x W x C with channels_last); output: batch x
+ * irb_net_output_size floats (written). batch in 1..max_batch. Not reentrant on one net: one run at a time. */
 IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output);
 /* The last run's error record (owned by the net); a static "no net" record for NULL. */
 IRB_API const irb_error *irb_net_error(const irb_net_t *net);

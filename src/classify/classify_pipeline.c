@@ -195,7 +195,9 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
                        .input_size = in->eo.pp.size,
                        .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
                        .precision = c->precision,
-                       .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL};
+                       .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL,
+                       /* a map, H x W x C as the engine computes it: no reorder (docs/engine.md) */
+                       .channels_last = q->kind == IRB_PART_MOTION};
     if (q->layer && *q->layer)
         no.layer = q->layer;
     else
@@ -222,7 +224,8 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
         dim = MOTION_DIM;
     }
     if (q->kind == IRB_PART_MOTION)
-        IRB_TRY(motion_stream_new(irb_net_output_size(in->net), in->channels, &in->motion, err));
+        IRB_TRY(motion_stream_new(irb_net_output_size(in->net), in->channels, irb_net_channels_last(in->net),
+                                  &in->motion, err));
     if (q->kind == IRB_PART_APPEARANCE && (int)dim != irb_classifier_dim(q->clf))
         return irb_fail(err, IRB_MISMATCH, "%s: part classifier expects %d features, %s gives %zu at cut %d", c->file,
                         irb_classifier_dim(q->clf), c->model_path, dim, q->cut);
@@ -275,9 +278,9 @@ static void on_motion(void *ctx, size_t i, int flipped, const float *row, size_t
 }
 
 /* A row of part k for batch image `index` (flipped: its mirror's) into the part's features:
- * the row itself, or with pool = 1 its spatial mean (a C x H x W map whose mean is the part's
- * row, from the motion input that serves it). A neighbour that is not in the batch is skipped;
- * a failed image is recorded. */
+ * the row itself, or with pool = 1 its spatial mean (a C x H x W map, H x W x C with pool = 2,
+ * whose mean is the part's row, from the motion input that serves it). A neighbour that is not
+ * in the batch is skipped; a failed image is recorded. */
 static void part_row(pipe_engine *c, int k, size_t index, int flipped, const float *row, size_t dim, int pool,
                      const irb_error *e)
 {
@@ -292,7 +295,9 @@ static void part_row(pipe_engine *c, int k, size_t index, int flipped, const flo
         irb_error_copy(&c->errs[i], e); /* a damaged file decoded in part: its result keeps the warning */
     size_t width = pool ? (size_t)c->in[k][0].channels : dim, positions = dim / width;
     float *out = c->feat[k] + (size_t)i * c->width[k] + (size_t)flipped * width;
-    if (pool)
+    if (pool == 2)
+        irb_map_mean_hwc(row, width, positions, out);
+    else if (pool)
         irb_map_mean(row, width, positions, out);
     else
         memcpy(out, row, dim * sizeof(float));
@@ -310,7 +315,7 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
         return;
     }
     if (in->pool_part >= 0)
-        part_row(c, in->pool_part, index, flipped, row, dim, 1, e);
+        part_row(c, in->pool_part, index, flipped, row, dim, irb_net_channels_last(in->net) ? 2 : 1, e);
     if (!flipped) {
         c->motion_part = k, c->motion_input = j;
         motion_stream_feed(in->motion, index, row, dim, e);

@@ -72,6 +72,7 @@ irb_status irb_calibrate_files(const irb_model_t *m, const irb_net_opts *no, con
     ro.engine = IRB_ENGINE_AUTO;
     ro.calib = NULL;
     ro.max_batch = 1;
+    ro.channels_last = 0; /* its rows are the CHW tensors irb_preprocess_file writes */
     irb_net_t *net = NULL;
     IRB_TRY(irb_net_new(m, &ro, &net, err));
     long before = irb_calib_images(cal);

@@ -555,6 +555,8 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     for (int j = 0; j < n && s == IRB_OK; j++) {
         in_state *is = &f->in[j];
         is->in = inputs[j];
+        if (is->in.net) /* the tensors in the layout the net takes */
+            is->in.pp.channels_last = irb_net_channels_last(is->in.net);
         is->per_image = inputs[j].flip == 1 ? 2 : 1;
         s = check_input(&inputs[j], j, &is->in_dim, &is->out_dim, err);
         per_image += is->in_dim * (size_t)is->per_image;

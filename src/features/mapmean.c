@@ -32,27 +32,7 @@ static void map_mean_portable(const float *map, size_t ch, size_t channels, size
 }
 
 #if IRB_X86
-#include <immintrin.h>
-
-/* r[k] = values 0..7 of channel k  ->  r[j] = value j of channels 0..7. */
-__attribute__((target("avx512f"))) static inline void transpose8(__m256 r[8])
-{
-    __m256 t[8], s[8];
-    for (int k = 0; k < 8; k += 2) {
-        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
-        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
-    }
-    for (int k = 0; k < 8; k += 4) {
-        s[k] = _mm256_shuffle_ps(t[k], t[k + 2], 0x44);
-        s[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], 0xEE);
-        s[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0x44);
-        s[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], 0xEE);
-    }
-    for (int k = 0; k < 4; k++) {
-        r[k] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x20);
-        r[k + 4] = _mm256_permute2f128_ps(s[k], s[k + 4], 0x31);
-    }
-}
+#include "features/simd.h"
 
 /* 16 channels at a time: 8 positions of each loaded as rows, turned into 8 vectors of 8
  * channels, each added in double to its lane's sum (position order kept); the last positions
@@ -71,8 +51,8 @@ __attribute__((target("avx512f"))) static size_t map_mean_avx512(const float *ma
                 r[k] = _mm256_loadu_ps(m + (size_t)k * positions + p);
                 q[k] = _mm256_loadu_ps(m + (size_t)(8 + k) * positions + p);
             }
-            transpose8(r);
-            transpose8(q);
+            irb_transpose8(r);
+            irb_transpose8(q);
             for (int k = 0; k < 8; k++) {
                 a = _mm512_add_pd(a, _mm512_cvtps_pd(r[k]));
                 b = _mm512_add_pd(b, _mm512_cvtps_pd(q[k]));
@@ -99,6 +79,45 @@ void irb_map_mean(const float *map, size_t channels, size_t positions, float *ou
         ch = map_mean_avx512(map, channels, positions, out);
 #endif
     map_mean_portable(map, ch, channels, positions, out);
+}
+
+/* An H x W x C map: each position's C values side by side, added to their channels' sums, so
+ * every channel's terms come in position order as above (the same bits as irb_map_mean of the
+ * transposed map); the channels in blocks whose sums stay in L1. */
+#define MAP_MEAN_HWC_BLOCK 512
+#define MAP_MEAN_HWC_BODY                                                                                              \
+    for (size_t c0 = 0; c0 < channels; c0 += MAP_MEAN_HWC_BLOCK) {                                                     \
+        size_t n = channels - c0 < MAP_MEAN_HWC_BLOCK ? channels - c0 : MAP_MEAN_HWC_BLOCK;                            \
+        double sum[MAP_MEAN_HWC_BLOCK];                                                                                \
+        memset(sum, 0, n * sizeof *sum);                                                                               \
+        for (size_t p = 0; p < positions; p++) {                                                                       \
+            const float *m = map + p * channels + c0;                                                                  \
+            for (size_t k = 0; k < n; k++)                                                                             \
+                sum[k] += m[k];                                                                                        \
+        }                                                                                                              \
+        for (size_t k = 0; k < n; k++)                                                                                 \
+            out[c0 + k] = (float)(sum[k] / (double)positions);                                                         \
+    }
+
+static void map_mean_hwc_portable(const float *map, size_t channels, size_t positions, float *out) { MAP_MEAN_HWC_BODY }
+
+#if IRB_X86
+__attribute__((target("avx512f"))) static void map_mean_hwc_avx512(const float *map, size_t channels, size_t positions,
+                                                                   float *out)
+{
+    MAP_MEAN_HWC_BODY
+}
+#endif
+
+void irb_map_mean_hwc(const float *map, size_t channels, size_t positions, float *out)
+{
+#if IRB_X86
+    if (irb_cpu_simd() >= IRB_SIMD_AVX512) {
+        map_mean_hwc_avx512(map, channels, positions, out);
+        return;
+    }
+#endif
+    map_mean_hwc_portable(map, channels, positions, out);
 }
 
 int irb_cut_pools_map(const irb_model_info *mi, int cut, int pool, int map)

@@ -12,6 +12,7 @@
 #include "core/cpu.h"
 #include "core/error.h"
 #include "features/features.h"
+#include "features/simd.h"
 
 static int cmp_float_asc(const void *a, const void *b)
 {
@@ -67,6 +68,70 @@ void motion_dist(const float *a, const float *b, int channels, size_t positions,
     dist_portable(a, b, channels, positions, acc, dist);
 }
 
+/* dist[p] for H x W x C maps: position p's channels are side by side, its sum taken over them
+ * in channel order as above (the same bits). */
+static void dist_hwc_portable(const float *a, const float *b, int channels, size_t positions, size_t p, float *dist)
+{
+    for (; p < positions; p++) {
+        const float *x = a + p * (size_t)channels, *y = b + p * (size_t)channels;
+        double sum = 0;
+        for (int c = 0; c < channels; c++) {
+            double d = (double)x[c] - (double)y[c];
+            sum += d * d;
+        }
+        dist[p] = (float)sqrt(sum);
+    }
+}
+
+#if IRB_X86
+/* 8 positions at a time: 8 channels of each loaded as rows and transposed (irb_transpose8), so
+ * that each channel's 8 values add to the 8 positions' sums in channel order. Returns the
+ * positions done (a multiple of 8). */
+__attribute__((target("avx512f"))) static size_t dist_hwc_avx512(const float *a, const float *b, int channels,
+                                                                 size_t positions, float *dist)
+{
+    size_t C = (size_t)channels, p = 0;
+    for (; p + 8 <= positions; p += 8) {
+        __m512d sum = _mm512_setzero_pd();
+        size_t c = 0;
+        for (; c + 8 <= C; c += 8) {
+            __m256 x[8], y[8];
+            for (int k = 0; k < 8; k++) {
+                x[k] = _mm256_loadu_ps(a + (p + (size_t)k) * C + c);
+                y[k] = _mm256_loadu_ps(b + (p + (size_t)k) * C + c);
+            }
+            irb_transpose8(x);
+            irb_transpose8(y);
+            for (int k = 0; k < 8; k++) {
+                __m512d d = _mm512_sub_pd(_mm512_cvtps_pd(x[k]), _mm512_cvtps_pd(y[k]));
+                sum = _mm512_add_pd(sum, _mm512_mul_pd(d, d));
+            }
+        }
+        double s[8];
+        _mm512_storeu_pd(s, sum);
+        for (int k = 0; k < 8; k++) {
+            const float *x = a + (p + (size_t)k) * C, *y = b + (p + (size_t)k) * C;
+            for (size_t t = c; t < C; t++) {
+                double d = (double)x[t] - (double)y[t];
+                s[k] += d * d;
+            }
+            dist[p + (size_t)k] = (float)sqrt(s[k]);
+        }
+    }
+    return p;
+}
+#endif
+
+void motion_dist_hwc(const float *a, const float *b, int channels, size_t positions, float *dist)
+{
+    size_t p = 0;
+#if IRB_X86
+    if (irb_cpu_simd() >= IRB_SIMD_AVX512)
+        p = dist_hwc_avx512(a, b, channels, positions, dist);
+#endif
+    dist_hwc_portable(a, b, channels, positions, p, dist);
+}
+
 void motion_from_dist(const float *dprev, const float *dnext, size_t positions, float *m, float out[MOTION_DIM])
 {
     const float *d[2] = {dprev, dnext};
@@ -104,6 +169,7 @@ void motion_stats(const float *map, const float *prev, const float *next, int ch
 struct motion_stream {
     size_t dim, positions;
     int channels;
+    int channels_last; /* maps are H x W x C */
     float *buf[3];
     long who[3]; /* image index held, -1 none */
     int valid[3];
@@ -122,6 +188,14 @@ struct motion_stream {
     float *dist[2], *carry;
     long carry_from, carry_to; /* carry: the distance between these two images; -1 none */
 };
+
+static void stream_dist(motion_stream *r, const float *a, const float *b, float *dist)
+{
+    if (r->channels_last)
+        motion_dist_hwc(a, b, r->channels, r->positions, dist);
+    else
+        motion_dist(a, b, r->channels, r->positions, r->acc, dist);
+}
 
 static void finish(motion_stream *r, int s)
 {
@@ -143,11 +217,11 @@ static void finish(motion_stream *r, int s)
         d[0] = r->carry;
     } else if (nb[0]) {
         d[0] = r->dist[0];
-        motion_dist(r->buf[s], nb[0], r->channels, r->positions, r->acc, d[0]);
+        stream_dist(r, r->buf[s], nb[0], d[0]);
     }
     if (nb[1]) {
         d[1] = r->dist[1];
-        motion_dist(r->buf[s], nb[1], r->channels, r->positions, r->acc, d[1]);
+        stream_dist(r, r->buf[s], nb[1], d[1]);
     }
     motion_from_dist(d[0], d[1], r->positions, r->m, out);
     r->carry_from = r->carry_to = -1;
@@ -171,7 +245,7 @@ void motion_stream_free(motion_stream *r)
     irb_free(r);
 }
 
-irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_error *err)
+irb_status motion_stream_new(size_t dim, int channels, int channels_last, motion_stream **out, irb_error *err)
 {
     *out = NULL;
     if (channels <= 0 || dim % (size_t)channels)
@@ -181,6 +255,7 @@ irb_status motion_stream_new(size_t dim, int channels, motion_stream **out, irb_
         return irb_fail(err, IRB_NOMEM, "motion features: out of memory");
     r->dim = dim;
     r->channels = channels;
+    r->channels_last = channels_last;
     r->positions = dim / (size_t)channels;
     r->acc = irb_malloc_array(r->positions, sizeof *r->acc);
     r->m = irb_malloc_array(r->positions, sizeof *r->m);
@@ -262,7 +337,7 @@ irb_status motion_extract(irb_net_t *net, const irb_extract_opts *eo, const char
                           irb_extract_fn fn, void *ctx, irb_error *err)
 {
     motion_stream *r = NULL;
-    IRB_TRY(motion_stream_new(irb_net_output_size(net), channels, &r, err));
+    IRB_TRY(motion_stream_new(irb_net_output_size(net), channels, irb_net_channels_last(net), &r, err));
     long *want_k = irb_malloc_array(n_all ? n_all : 1, sizeof *want_k);
     size_t *list = irb_malloc_array(3 * n_want + 1, sizeof *list);
     uint8_t *listed = irb_calloc(n_all ? n_all : 1, 1);

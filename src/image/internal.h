@@ -60,6 +60,9 @@ irb_status irb__resize_clamped(const irb_image *src, double x0, double y0, doubl
                                int out_h, irb_filter filter, irb_image *dst, irb_error *err);
 /* irb_image_to_chw, and with mirror (may be NULL) the same tensor mirrored left-right there. */
 void irb__image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror);
+/* The same tensor interleaved, H x W x 3 (channels last: irb_preproc.channels_last); the same
+ * values as irb__image_to_chw, only their order differs. */
+void irb__image_to_hwc(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror);
 
 /* Format sniffing on the first bytes. */
 irb_format irb__sniff(const uint8_t *p, size_t n);

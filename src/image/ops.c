@@ -245,6 +245,94 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
     }
 }
 
+#if IRB_X86
+/* One RGB row of w pixels into the interleaved float row o (and its mirror mr, NULL for none,
+ * pixels right to left, each pixel's channels in order), 16 pixels (48 values, three vectors)
+ * at a time: value i of vector k is channel (16k + i) % 3, so (v - m) * inv with the means and
+ * factors laid out in that pattern, the scalar table's float operations, the same bits. The
+ * mirror of vector k takes its values from two or three of the source vectors (a two-source
+ * permutation, then the third merged under a mask). Streams as chw_row3_avx512 does. */
+__attribute__((target("avx512f,avx512bw"))) static int
+hwc_row3_avx512(const uint8_t *p, size_t w, const float m[3], const float inv[3], float *o, float *mr, size_t *done)
+{
+    __m512 mv[3], iv[3];
+    __m512i lo[3], hi[3];
+    __mmask16 third[3];
+    int ilo[16], ihi[16];
+    float fm[16], fi[16];
+    for (int k = 0; k < 3; k++) {
+        __mmask16 mask = 0;
+        for (int i = 0; i < 16; i++) {
+            int j = 16 * k + i, s = (15 - j / 3) * 3 + j % 3; /* mirror value j is source value s */
+            fm[i] = m[j % 3], fi[i] = inv[j % 3];
+            ilo[i] = s & 31, ihi[i] = s & 15;
+            if (s >= 32)
+                mask |= (__mmask16)(1u << i);
+        }
+        mv[k] = _mm512_loadu_ps(fm), iv[k] = _mm512_loadu_ps(fi);
+        lo[k] = _mm512_loadu_si512(ilo), hi[k] = _mm512_loadu_si512(ihi);
+        third[k] = mask;
+    }
+    int stream = w % 16 == 0 && (uintptr_t)o % 64 == 0 && (!mr || (uintptr_t)mr % 64 == 0);
+    size_t x = 0;
+    for (; x + 16 <= w; x += 16) {
+        __m512 f[3];
+        for (int k = 0; k < 3; k++) {
+            __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(p + 3 * x + 16 * (size_t)k)));
+            f[k] = _mm512_mul_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(v), mv[k]), iv[k]);
+            if (stream)
+                _mm512_stream_ps(o + 3 * x + 16 * (size_t)k, f[k]);
+            else
+                _mm512_storeu_ps(o + 3 * x + 16 * (size_t)k, f[k]);
+        }
+        for (int k = 0; mr && k < 3; k++) {
+            __m512 r = _mm512_mask_permutexvar_ps(_mm512_permutex2var_ps(f[0], lo[k], f[1]), third[k], hi[k], f[2]);
+            float *at = mr + 3 * (w - 16 - x) + 16 * (size_t)k;
+            if (stream)
+                _mm512_stream_ps(at, r);
+            else
+                _mm512_storeu_ps(at, r);
+        }
+    }
+    *done = x;
+    return stream;
+}
+#endif
+
+void irb__image_to_hwc(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror)
+{
+    size_t w = (size_t)img->width, h = (size_t)img->height, ch = (size_t)img->channels;
+    float lut[3][256], m[3], inv[3];
+    for (int c = 0; c < 3; c++) {
+        m[c] = mean ? mean[c] : 0.0f, inv[c] = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
+        for (int v = 0; v < 256; v++)
+            lut[c][v] = ((float)v - m[c]) * inv[c];
+    }
+#if IRB_X86
+    int vec = ch == 3 && irb_cpu_simd() >= IRB_SIMD_AVX512, streamed = 0;
+#endif
+    for (size_t y = 0; y < h; y++) {
+        const uint8_t *q = img->data + y * w * ch;
+        float *o = out + y * w * 3, *mr = mirror ? mirror + y * w * 3 : NULL;
+        size_t x = 0;
+#if IRB_X86
+        if (vec)
+            streamed |= hwc_row3_avx512(q, w, m, inv, o, mr, &x);
+#endif
+        for (; x < w; x++)
+            for (int c = 0; c < 3; c++) {
+                float v = lut[c][q[x * ch + (ch > (size_t)c ? (size_t)c : 0)]];
+                o[3 * x + (size_t)c] = v;
+                if (mr)
+                    mr[3 * (w - 1 - x) + (size_t)c] = v;
+            }
+    }
+#if IRB_X86
+    if (streamed)
+        _mm_sfence();
+#endif
+}
+
 void irb_image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out)
 {
     if (!irb__image_ok(img) || !out)

@@ -63,6 +63,8 @@ irb_status irb__preproc_check(const irb_preproc *pp, const char *name, irb_statu
         return irb_fail(err, bad, "%s: decode size %d out of range", name, pp->decode_size);
     if (pp->flip < 0 || pp->flip > 2)
         return irb_fail(err, bad, "%s: flip must be 0, 1 or 2 (got %d)", name, pp->flip);
+    if (pp->channels_last < 0 || pp->channels_last > 1)
+        return irb_fail(err, bad, "%s: channels_last must be 0 or 1 (got %d)", name, pp->channels_last);
     if ((unsigned)pp->mode > IRB_RESIZE_SQUASH || (unsigned)pp->filter > IRB_FILTER_BOX ||
         (unsigned)pp->strips > IRB_STRIPS_AUTO)
         return irb_fail(err, bad, "%s: resize mode %d, filter %d or strips %d is not one irbis has", name,
@@ -223,8 +225,9 @@ static irb_status run(irb_decoder_t *dec, const char *path, const irb_preproc *p
     for (int j = 0; j < n && s == IRB_OK; j++) {
         irb_image one = {0}, *img = outs ? &outs[j] : &one;
         if ((s = run_one(dec, path, &pps[j], &o, &d, img)) == IRB_OK && chw)
-            irb__image_to_chw(img, pps[j].mean, pps[j].scale, chw[j],
-                              pps[j].flip == 2 ? chw[j] + (size_t)3 * img->width * img->height : NULL);
+            (pps[j].channels_last ? irb__image_to_hwc : irb__image_to_chw)(
+                img, pps[j].mean, pps[j].scale, chw[j],
+                pps[j].flip == 2 ? chw[j] + (size_t)3 * img->width * img->height : NULL);
         irb_image_release(&one);
         if (s == IRB_OK && dec->err.warning && !warning.warning)
             warning = dec->err;

@@ -22,6 +22,9 @@ typedef struct irb_exec_opts {
      * output v of every image, after computing it (calibration). */
     void (*observe)(void *ctx, int value, const float *data, size_t n);
     void *observe_ctx;
+    /* 1: run()'s input is batch x H x W x C, and a rank-4 output batch x H x W x C (channels
+     * last), for an engine with channels_last set; else NCHW (irb_net_opts.channels_last). */
+    int nhwc;
 } irb_exec_opts;
 
 typedef struct irb_backend {
@@ -46,6 +49,8 @@ typedef struct irb_backend {
      * the same results as run(). One thread at a time per slot; different slots concurrently. */
     int (*slots)(const void *plan);
     irb_status (*run_slot)(void *plan, int slot, const float *input, float *output, irb_error *err);
+    /* 1: compile() honours irb_exec_opts.nhwc; 0: the net transposes around run() instead. */
+    int channels_last;
 } irb_backend;
 
 extern const irb_backend irb_backend_reference;

@@ -20,7 +20,26 @@ struct irb_net_t {
     irb_error err;
     irb_calib_t *record; /* irb_net_opts.record, borrowed */
     int *entry;          /* recording: per graph value, its table entry or -1 */
+    int channels_last;   /* irb_net_opts.channels_last */
+    int oc, ohw;         /* a rank-4 output's C and H * W (0: another rank) */
+    float *tin, *tout;   /* channels last on an engine without it: the NCHW tensors it runs */
 };
+
+/* dst[n][c][p] = src[n][p][c] (to_nchw) or dst[n][p][c] = src[n][c][p], p < hw. */
+static void transpose_images(const float *src, float *dst, int batch, size_t c, size_t hw, int to_nchw)
+{
+    for (size_t n = 0; n < (size_t)batch; n++) {
+        const float *x = src + n * c * hw;
+        float *y = dst + n * c * hw;
+        for (size_t k = 0; k < c; k++)
+            for (size_t p = 0; p < hw; p++) {
+                if (to_nchw)
+                    y[k * hw + p] = x[p * c + k];
+                else
+                    y[p * c + k] = x[k * hw + p];
+            }
+    }
+}
 
 /* The pass pipeline (docs/nn.md). */
 /* *cut_name gets the name of the tensor the net was cut at (before pooling and simplification
@@ -132,6 +151,9 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
         net->c = (int)x->dims[1], net->h = (int)x->dims[2], net->w = (int)x->dims[3];
         net->out_size = (size_t)irb_numel(y->rank - 1, y->dims + 1);
         net->max_batch = o->max_batch > 0 ? o->max_batch : 32;
+        net->channels_last = o->channels_last;
+        if (y->rank == 4)
+            net->oc = (int)y->dims[1], net->ohw = (int)(y->dims[2] * y->dims[3]);
         irb_exec_opts eo = {o->precision == IRB_PRECISION_BF16   ? IRB_EXEC_BF16
                             : o->precision == IRB_PRECISION_INT8 ? IRB_EXEC_INT8
                                                                  : IRB_EXEC_FP32,
@@ -139,10 +161,19 @@ static irb_status build(irb_net_t *net, const irb_model_t *m, const irb_net_opts
                             net->max_batch,
                             range,
                             NULL,
-                            NULL};
+                            NULL,
+                            net->channels_last};
         net->record = o->record;
         if (o->record)
             s = setup_record(net, &g, &eo, err);
+        if (s == IRB_OK && net->channels_last && !net->be->channels_last) {
+            eo.nhwc = 0; /* this engine runs NCHW: irb_net_run transposes */
+            size_t in = (size_t)net->max_batch * (size_t)net->c * (size_t)net->h * (size_t)net->w;
+            net->tin = irb_malloc_array(in, sizeof *net->tin);
+            net->tout = irb_malloc_array((size_t)net->max_batch * net->out_size, sizeof *net->tout);
+            if (!net->tin || !net->tout)
+                s = irb_fail(err, IRB_NOMEM, "out of memory for a channels-last net's tensors");
+        }
         if (s == IRB_OK)
             s = net->be->compile(&g, &eo, &net->plan, err);
     }
@@ -166,6 +197,8 @@ irb_status irb_net_new(const irb_model_t *m, const irb_net_opts *opts, irb_net_t
         (unsigned)o.precision > IRB_PRECISION_INT8) /* an enum from elsewhere: not taken as some default */
         return irb_fail(err, IRB_INVALID_ARG, "net options: pool %d, engine %d or precision %d is not one irbis has",
                         (int)o.pool, (int)o.engine, (int)o.precision);
+    if (o.channels_last < 0 || o.channels_last > 1)
+        return irb_fail(err, IRB_INVALID_ARG, "net options: channels_last must be 0 or 1 (got %d)", o.channels_last);
     if (o.threads < 0 || o.max_batch < 0)
         return irb_fail(err, IRB_INVALID_ARG, "net options: threads %d and max_batch %d must be >= 0 (0: the default)",
                         o.threads, o.max_batch);
@@ -203,6 +236,8 @@ const char *irb_precision_name(irb_precision p)
 
 const char *irb_net_engine(const irb_net_t *net) { return net ? net->be->name : NULL; }
 
+int irb_net_channels_last(const irb_net_t *net) { return net ? net->channels_last : 0; }
+
 irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output)
 {
     if (!net)
@@ -211,7 +246,14 @@ irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *out
     if (!input || !output || batch < 1 || batch > net->max_batch)
         return irb_fail(&net->err, IRB_INVALID_ARG, "irb_net_run: batch %d outside 1..%d or NULL buffers", batch,
                         net->max_batch);
-    irb_status s = net->be->run(net->plan, input, batch, output, &net->err);
+    irb_status s;
+    if (net->tin) { /* channels last on an engine that runs NCHW */
+        transpose_images(input, net->tin, batch, (size_t)net->c, (size_t)net->h * (size_t)net->w, 1);
+        s = net->be->run(net->plan, net->tin, batch, net->oc ? net->tout : output, &net->err);
+        if (s == IRB_OK && net->oc)
+            transpose_images(net->tout, output, batch, (size_t)net->oc, (size_t)net->ohw, 0);
+    } else
+        s = net->be->run(net->plan, input, batch, output, &net->err);
     if (s == IRB_OK && net->record)
         irb_calib_add_images(net->record, batch);
     return s;
@@ -244,5 +286,7 @@ void irb_net_free(irb_net_t *net)
         net->be->destroy(net->plan);
     irb_free(net->out_name);
     irb_free(net->entry);
+    irb_free(net->tin);
+    irb_free(net->tout);
     irb_free(net);
 }

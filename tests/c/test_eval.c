@@ -240,9 +240,16 @@ static void on_stream(void *ctx, size_t k, int flipped, const float *row, size_t
         o->failed[k]++;
 }
 
+#define STREAM_N 8
+#define STREAM_C 19
+#define STREAM_P 13
+static void check_stream(float (*fed)[STREAM_C * STREAM_P], int channels_last, int simd,
+                         float (*maps)[STREAM_C * STREAM_P], const long *prev, const long *next, const long *want_k,
+                         const size_t *list, int failed, int unwanted);
+
 static void test_motion_stream(void)
 {
-    enum { N = 8, C = 19, P = 13 };
+    enum { N = STREAM_N, C = STREAM_C, P = STREAM_P };
     static float maps[N][C * P];
     unsigned r = 11;
     for (int i = 0; i < N; i++)
@@ -258,20 +265,36 @@ static void test_motion_stream(void)
     size_t list[N];
     for (int i = 0; i < N; i++)
         want_k[i] = i == unwanted ? -1 : i, list[i] = (size_t)i;
+    static float hwc[N][C * P]; /* the same maps channels last */
+    for (int i = 0; i < N; i++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < P; p++)
+                hwc[i][p * C + c] = maps[i][c * P + p];
+    for (int layout = 0; layout < 2; layout++)
+        for (int simd = 1; simd >= 0; simd--)
+            check_stream(layout ? hwc : maps, layout, simd, maps, prev, next, want_k, list, failed, unwanted);
+}
+
+static void check_stream(float (*fed)[STREAM_C * STREAM_P], int channels_last, int simd,
+                         float (*maps)[STREAM_C * STREAM_P], const long *prev, const long *next, const long *want_k,
+                         const size_t *list, int failed, int unwanted)
+{
+    enum { N = STREAM_N, C = STREAM_C, P = STREAM_P };
     motion_stream *ms = NULL;
     irb_error err = {0};
-    CHECK(motion_stream_new(C * P, C, &ms, &err) == IRB_OK, "stream: %s", err.message);
+    CHECK(motion_stream_new(C * P, C, channels_last, &ms, &err) == IRB_OK, "stream: %s", err.message);
     if (!ms)
         return;
     stream_out o = {0};
+    int was = irb__simd(simd);
     motion_stream_begin(ms, prev, next, want_k, list, on_stream, &o);
     irb_error bad = {.status = IRB_CORRUPT};
     for (int i = 0; i < N; i++)
-        motion_stream_feed(ms, (size_t)i, i == failed ? NULL : maps[i], C * P, i == failed ? &bad : NULL);
+        motion_stream_feed(ms, (size_t)i, i == failed ? NULL : fed[i], C * P, i == failed ? &bad : NULL);
     motion_stream_end(ms);
     motion_stream_free(ms);
     int same = 1, calls = 1;
-    int was = irb__simd(0);
+    irb__simd(0);
     for (int i = 0; i < N; i++) {
         if (i == unwanted || i == failed) {
             calls &= o.got[i] == 0 && o.failed[i] == (i == failed);
@@ -286,8 +309,49 @@ static void test_motion_stream(void)
         same &= !memcmp(want, o.row[i], sizeof want);
     }
     irb__simd(was);
-    CHECK(calls, "stream: one row per wanted image, a failure for the failed one, none for the unwanted");
-    CHECK(same, "stream: the same bits as motion_stats on each image and its neighbours");
+    CHECK(calls, "stream (%s, %s build): one row per wanted image, a failure for the failed one, none for the unwanted",
+          channels_last ? "H x W x C" : "C x H x W", simd ? "vector" : "portable");
+    CHECK(same, "stream (%s, %s build): the same bits as motion_stats on each image and its neighbours",
+          channels_last ? "H x W x C" : "C x H x W", simd ? "vector" : "portable");
+}
+
+/* motion_dist_hwc (classify's channels-last maps) against motion_dist on the same maps as
+ * C x H x W, the portable build as the reference: the same bits at channel and position counts
+ * around the vector build's blocks (8 channels by 8 positions) and at the demo recipe's 1280 x
+ * 18 x 18, in both builds. */
+static void test_motion_dist_hwc(void)
+{
+    static const int chans[] = {1, 7, 8, 9, 19, 1280}, poss[] = {1, 7, 8, 9, 13, 324};
+    enum { MAXN = 1280 * 324 };
+    static float a[MAXN], b[MAXN], ah[MAXN], bh[MAXN];
+    static double acc[324];
+    static float want[324], got[324];
+    unsigned r = 5;
+    for (int i = 0; i < MAXN; i++) {
+        r = r * 1103515245u + 12345u;
+        a[i] = ldexpf((float)(r >> 9) / 8388608.0f - 0.5f, (int)((r >> 4) % 13) - 4);
+        r = r * 1103515245u + 12345u;
+        b[i] = i % 5 ? ldexpf((float)(r >> 9) / 8388608.0f - 0.5f, (int)((r >> 4) % 13) - 4) : a[i];
+    }
+    int same = 1, cases = 0;
+    for (size_t x = 0; x < sizeof chans / sizeof *chans; x++)
+        for (size_t y = 0; y < sizeof poss / sizeof *poss; y++) {
+            int C = chans[x], P = poss[y];
+            for (int c = 0; c < C; c++)
+                for (int p = 0; p < P; p++)
+                    ah[p * C + c] = a[c * P + p], bh[p * C + c] = b[c * P + p];
+            int was = irb__simd(0);
+            motion_dist(a, b, C, (size_t)P, acc, want);
+            for (int simd = 1; simd >= 0; simd--) {
+                irb__simd(simd);
+                memset(got, 0, sizeof got);
+                motion_dist_hwc(ah, bh, C, (size_t)P, got);
+                same &= !memcmp(want, got, (size_t)P * sizeof *got);
+                cases++;
+            }
+            irb__simd(was);
+        }
+    CHECK(same && cases == 72, "motion_dist_hwc: the same bits as motion_dist in %d cases", cases);
 }
 
 /* irb_map_mean: each channel's mean summed in double in position order, whatever the channel
@@ -312,9 +376,10 @@ static void test_map_mean(void)
     CHECK(same, "channel means: out[0] %.9g out[8] %.9g out[18] %.9g", out[0], out[8], out[18]);
     /* the same bits as one channel at a time (the same order of terms): the vector build (16
      * channels, 8 positions at a time, the rest one by one) and the portable one, at channel and
-     * position counts around those blocks */
+     * position counts around those blocks; irb_map_mean_hwc on the map transposed (channels last,
+     * the way classify's shared pass gets it), the same bits again */
     enum { C2 = 1285, P2 = 324 };
-    static float big[C2 * P2], one[C2];
+    static float big[C2 * P2], hwc[C2 * P2], one[C2], two[C2];
     unsigned r = 7;
     for (int i = 0; i < C2 * P2; i++) {
         /* +2^50 and -2^50 at every other odd index, values in [1, 13) between: each term's
@@ -330,19 +395,25 @@ static void test_map_mean(void)
         for (size_t a = 0; a < sizeof chans / sizeof *chans; a++)
             for (size_t b = 0; b < sizeof poss / sizeof *poss; b++) {
                 int nc = chans[a], np = poss[b];
+                for (int c = 0; c < nc; c++)
+                    for (int p = 0; p < np; p++)
+                        hwc[p * nc + c] = big[c * np + p];
                 memset(one, 0, sizeof one);
+                memset(two, 0, sizeof two);
                 irb_map_mean(big, (size_t)nc, (size_t)np, one);
+                irb_map_mean_hwc(hwc, (size_t)nc, (size_t)np, two);
                 for (int c = 0; c < nc; c++) {
                     double sum = 0;
                     for (int p = 0; p < np; p++)
                         sum += big[c * np + p];
-                    bits &= one[c] == (float)(sum / np);
+                    bits &= one[c] == (float)(sum / np) && two[c] == one[c];
                 }
                 builds++;
             }
         irb__simd(was);
     }
-    CHECK(bits && builds == 48, "%d maps, both builds: the same bits as summed one channel at a time", builds);
+    CHECK(bits && builds == 48,
+          "%d maps, both builds, C x H x W and H x W x C: the same bits as summed one channel at a time", builds);
 }
 
 int main(void)
@@ -350,6 +421,7 @@ int main(void)
     test_map_mean();
     test_motion_stats();
     test_motion_stream();
+    test_motion_dist_hwc();
     test_extract_flip();
     test_metrics();
     test_roc();

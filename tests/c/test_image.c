@@ -297,7 +297,8 @@ static void test_resize_random(void)
 /* The CHW conversion at every vector level this CPU has (AVX-512, SSE4.1: 16 RGB pixels
  * deinterleaved at a time) and its portable loop against the formula written out here, (v - mean) / scale as float ops,
  * and the mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15), with and without
- * a mirror, 1 and 3 channels. */
+ * a mirror, 1, 3 and 4 channels, rows streamed or not. The same for the HWC (channels-last) conversion, each pixel's
+ * three values side by side (AVX-512: 16 pixels, three vectors, mirrored by permutations across them). */
 static void test_chw_simd(void)
 {
     static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250};
@@ -305,40 +306,46 @@ static void test_chw_simd(void)
     uint32_t seed = 777;
     int was = irb__simd_cap(IRB_SIMD_AVX512_VBMI), top = irb_cpu_simd(), bad = 0, cases = 0;
     for (size_t z = 0; z < sizeof widths / sizeof *widths; z++)
-        for (int c = 1; c <= 3; c += 2) {
+        for (int c = 1; c <= 4; c += c == 1 ? 2 : 1) {
             int w = widths[z], h = 3;
             size_t plane = (size_t)w * h;
             irb_image img = {w, h, c, malloc(plane * c)};
             for (size_t i = 0; i < plane * c; i++)
                 img.data[i] = (uint8_t)((seed = seed * 1664525u + 1013904223u) >> 24);
-            float *out = malloc(plane * 3 * sizeof *out), *mir = malloc(plane * 3 * sizeof *mir);
+            /* 64-byte aligned: whole rows of 16-pixel blocks are streamed */
+            size_t bytes = (plane * 3 * sizeof(float) + 63) / 64 * 64;
+            float *out = aligned_alloc(64, bytes), *mir = aligned_alloc(64, bytes);
             for (int level = IRB_SIMD_NONE; level <= top; level++)
-                for (int with_mirror = 0; with_mirror < 2; with_mirror++) {
-                    irb__simd_cap(level);
-                    memset(out, 0, plane * 3 * sizeof *out);
-                    memset(mir, 0, plane * 3 * sizeof *mir);
-                    irb__image_to_chw(&img, mean, scale, out, with_mirror ? mir : NULL);
-                    size_t diff = 0;
-                    for (int k = 0; k < 3; k++)
-                        for (int y = 0; y < h; y++)
-                            for (int x = 0; x < w; x++) {
-                                uint8_t v = img.data[((size_t)y * w + x) * c + (c == 3 ? k : 0)];
-                                float want = ((float)v - mean[k]) * (1.0f / scale[k]);
-                                size_t at = (size_t)k * plane + (size_t)y * w;
-                                diff += memcmp(&out[at + x], &want, sizeof want) != 0;
-                                diff += with_mirror && memcmp(&mir[at + (w - 1 - x)], &want, sizeof want) != 0;
-                            }
-                    cases++;
-                    if (diff) {
-                        bad++;
-                        fprintf(stderr, "  chw %dx%dx%d, mirror %d, %s: %zu values differ\n", w, h, c, with_mirror,
-                                LEVEL_NAME[level], diff);
+                for (int with_mirror = 0; with_mirror < 2; with_mirror++)
+                    for (int hwc = 0; hwc < 2; hwc++) {
+                        irb__simd_cap(level);
+                        memset(out, 0, plane * 3 * sizeof *out);
+                        memset(mir, 0, plane * 3 * sizeof *mir);
+                        (hwc ? irb__image_to_hwc : irb__image_to_chw)(&img, mean, scale, out, with_mirror ? mir : NULL);
+                        size_t diff = 0;
+                        for (int k = 0; k < 3; k++)
+                            for (int y = 0; y < h; y++)
+                                for (int x = 0; x < w; x++) {
+                                    uint8_t v = img.data[((size_t)y * w + x) * c + (c > k ? k : 0)];
+                                    float want = ((float)v - mean[k]) * (1.0f / scale[k]);
+                                    size_t at = hwc ? (size_t)y * w * 3 + (size_t)x * 3 + (size_t)k
+                                                    : (size_t)k * plane + (size_t)y * w + (size_t)x,
+                                           mat = hwc ? (size_t)y * w * 3 + (size_t)(w - 1 - x) * 3 + (size_t)k
+                                                     : (size_t)k * plane + (size_t)y * w + (size_t)(w - 1 - x);
+                                    diff += memcmp(&out[at], &want, sizeof want) != 0;
+                                    diff += with_mirror && memcmp(&mir[mat], &want, sizeof want) != 0;
+                                }
+                        cases++;
+                        if (diff) {
+                            bad++;
+                            fprintf(stderr, "  %s %dx%dx%d, mirror %d, %s: %zu values differ\n", hwc ? "hwc" : "chw", w,
+                                    h, c, with_mirror, LEVEL_NAME[level], diff);
+                        }
                     }
-                }
             free(out), free(mir), free(img.data);
         }
     irb__simd_cap(was);
-    CHECK(bad == 0, "CHW conversion: %d of %d cases differ from (v - mean) / scale", bad, cases);
+    CHECK(bad == 0, "CHW and HWC conversions: %d of %d cases differ from (v - mean) / scale", bad, cases);
 }
 
 static void test_orient(void)

@@ -311,6 +311,79 @@ static void test_featurizer_mixed(const irb_model_t *m)
     irb_net_free(one);
 }
 
+/* irb_net_opts.channels_last: the same net taking H x W x C inputs and giving an H x W x C map
+ * gives exactly the values of the NCHW net, transposed: on oneDNN (which then reads the input and
+ * writes the map in place of its reorders), fp32 and bf16, per-image workers (a batch of 2 and a
+ * slot of their own) and intra-op (batch 1); at 448, where the first conv chain runs in bands
+ * of rows read from the caller's input; pooled (cut 2) and a map (cut 3). On the reference
+ * engine (which transposes around its run) at 160. */
+static void transpose(const float *x, float *y, int n, int c, int hw, int to_hwc)
+{
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++)
+            for (int p = 0; p < hw; p++) {
+                size_t chw = ((size_t)i * c + k) * hw + p, hwc = ((size_t)i * hw + p) * c + k;
+                if (to_hwc)
+                    y[hwc] = x[chw];
+                else
+                    y[chw] = x[hwc];
+            }
+}
+
+static void test_channels_last(const irb_model_t *m)
+{
+    int cases = 0, same = 0;
+    for (int e = 0; e < 2; e++)
+        for (int prec = 0; prec < (e ? 1 : 2); prec++)
+            for (int mb = 2; mb >= 1; mb--)
+                for (int cut = 3; cut >= 2; cut--) {
+                    if ((prec == IRB_PRECISION_BF16 && !irb_onednn_has_bf16()) || (e && mb == 1))
+                        continue;
+                    int size = e ? 160 : 448, hw = size * size;
+                    irb_net_opts o = {.cut = cut,
+                                      .pool = cut == 2 ? IRB_POOL_AVG : IRB_POOL_NONE,
+                                      .engine = e ? IRB_ENGINE_REFERENCE : IRB_ENGINE_ONEDNN,
+                                      .precision = prec,
+                                      .threads = 2,
+                                      .max_batch = mb,
+                                      .input_size = size};
+                    irb_net_t *plain = test_net(m, &o, "NCHW net");
+                    o.channels_last = 1;
+                    irb_net_t *last = test_net(m, &o, "channels-last net");
+                    if (!plain || !last) {
+                        irb_net_free(plain), irb_net_free(last);
+                        continue;
+                    }
+                    CHECK(irb_net_channels_last(last) == 1 && irb_net_channels_last(plain) == 0, "channels_last flags");
+                    size_t dim = irb_net_output_size(plain), in = (size_t)3 * hw;
+                    int n = mb, oc = cut == 3 ? 1280 : (int)dim, ohw = (int)(dim / (size_t)oc);
+                    float *x = malloc(n * in * sizeof *x), *xh = malloc(n * in * sizeof *x),
+                          *y = malloc(n * dim * sizeof *y), *yh = malloc(n * dim * sizeof *y),
+                          *yt = malloc(n * dim * sizeof *y);
+                    unsigned r = 99;
+                    for (size_t i = 0; i < n * in; i++)
+                        x[i] = (float)((r = r * 1103515245u + 12345u) >> 9) / 4194304.0f - 1.0f;
+                    transpose(x, xh, n, 3, hw, 1);
+                    int ok = irb_net_run(plain, x, n, y) == IRB_OK && irb_net_run(last, xh, n, yh) == IRB_OK;
+                    CHECK(ok, "runs: %s %s", irb_net_error(plain)->message, irb_net_error(last)->message);
+                    transpose(yh, yt, n, oc, ohw, 0);
+                    int eq = ok && !memcmp(y, yt, n * dim * sizeof *y);
+                    if (ok && irb_net_slots(last) > 0) { /* a slot of the caller's: the same */
+                        irb_error err = {0};
+                        memset(yh, 0, dim * sizeof *yh);
+                        eq &= irb_net_run_slot(last, 1, xh + in, yh, &err) == IRB_OK;
+                        transpose(yh, yt, 1, oc, ohw, 0);
+                        eq &= !memcmp(y + dim, yt, dim * sizeof *y);
+                    }
+                    printf("channels last, %s %s, batch %d, cut %d (%d x %d): %s\n", irb_net_engine(last),
+                           irb_precision_name(prec), n, cut, oc, ohw, eq ? "the same values" : "DIFFERENT");
+                    cases++, same += eq;
+                    free(x), free(xh), free(y), free(yh), free(yt);
+                    irb_net_free(plain), irb_net_free(last);
+                }
+    CHECK(cases >= 6 && same == cases, "channels last: %d of %d nets give the NCHW net's values", same, cases);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 8 && strcmp(argv[1], "run") == 0)
@@ -319,6 +392,8 @@ int main(int argc, char **argv)
     irb_model_t *m = test_load_mobilenet();
     if (m)
         test_featurizer_mixed(m);
+    if (m)
+        test_channels_last(m);
     irb_model_free(m);
     return CHECK_DONE();
 }

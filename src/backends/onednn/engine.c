@@ -73,6 +73,17 @@ static void mark_needed(const irb_graph *g, const odn_io *io, char *live, char *
     }
 }
 
+/* The layout of a run's input or output: plain, or N x H x W x C for rank 4 when the variant is
+ * channels last (the convolutions' own layout: no reorder at either end). */
+static void io_md(const odn_builder *b, dnnl_memory_desc_t *md, int rank, const int64_t *d)
+{
+    odn_plain_md(md, rank, d, dnnl_f32);
+    if (b->v->nhwc && rank == 4) {
+        dnnl_dims_t dims = {d[0], d[1], d[2], d[3]};
+        dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, dnnl_acdb);
+    }
+}
+
 static irb_status bind_io(odn_builder *b, const odn_io *io)
 {
     const irb_graph *g = b->g;
@@ -83,7 +94,7 @@ static irb_status bind_io(odn_builder *b, const odn_io *io)
             return irb_fail(b->err, IRB_UNSUPPORTED, "onednn: input '%s' is not a float tensor", val->name);
         int64_t d[IRB_MAX_RANK];
         odn_value_dims(b, v, d);
-        odn_plain_md(&b->acts[v].md, val->rank, d, dnnl_f32);
+        io_md(b, &b->acts[v].md, val->rank, d);
         int buf = odn_new_buf(b, dnnl_memory_desc_get_size(&b->acts[v].md), ODN_BUF_INPUT);
         if (buf < 0)
             return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory");
@@ -104,8 +115,16 @@ static irb_status bind_outputs(odn_builder *b, const odn_io *io)
         int64_t d[IRB_MAX_RANK];
         odn_value_dims(b, v, d);
         dnnl_memory_desc_t md;
-        odn_plain_md(&md, val->rank, d, dnnl_f32);
-        int buf = odn_new_buf(b, dnnl_memory_desc_get_size(&md), ODN_BUF_OUTPUT);
+        io_md(b, &md, val->rank, d);
+        size_t size = dnnl_memory_desc_get_size(&md);
+        odn_buf *at = &b->v->bufs[b->acts[v].buf];
+        if (at->where == ODN_BUF_ARENA && at->nvals == 1 && at->size == size &&
+            dnnl_memory_desc_equal(&b->acts[v].md, &md)) {
+            at->where = ODN_BUF_OUTPUT; /* its producer writes the caller's output: no copy */
+            at->io = j;
+            continue;
+        }
+        int buf = odn_new_buf(b, size, ODN_BUF_OUTPUT);
         if (buf < 0)
             return irb_fail(b->err, IRB_NOMEM, "onednn: out of memory");
         b->v->bufs[buf].io = j;
@@ -152,7 +171,7 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
 /* Lowers g for `batch` images (0: dims as in the IR) with primitives created for `nthreads`
  * OpenMP threads (the creating thread's setting is what oneDNN bakes into a primitive). */
 static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, int nthreads, dnnl_data_type_t dt,
-                              const float *range, int winograd, int bands, dnnl_engine_t eng, irb_error *err,
+                              const float *range, const odn_variant *choices, dnnl_engine_t eng, irb_error *err,
                               odn_variant **out)
 {
     odn_variant *v = irb_calloc(1, sizeof *v);
@@ -162,8 +181,9 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
     v->nthreads = nthreads;
     v->dt = dt;
     v->int8 = range != NULL;
-    v->winograd = winograd;
-    v->bands = bands;
+    v->winograd = choices->winograd;
+    v->bands = choices->bands;
+    v->nhwc = choices->nhwc;
     odn_builder b = {.g = g, .v = v, .eng = eng, .err = err, .range = range};
     int saved = odn_omp_get();
     odn_omp_set(nthreads);
@@ -285,6 +305,7 @@ typedef struct odn_ctx {
     int n_owned;
     dnnl_memory_t *io_mem; /* memory objects bound to the run's inputs/outputs */
     int *io_idx;           /* >= 0: input i; < 0: output -1 - j */
+    size_t *io_off;        /* bytes into that input/output (a band of rows) */
     int n_io;
     dnnl_memory_t *blk_mem; /* memory objects in the block, at blk_off from its aligned base */
     size_t *blk_off;
@@ -306,6 +327,7 @@ static void ctx_release(odn_ctx *c)
     irb_free(c->arg_at);
     irb_free(c->io_mem);
     irb_free(c->io_idx);
+    irb_free(c->io_off);
     irb_free(c->blk_mem);
     irb_free(c->blk_off);
     memset(c, 0, sizeof *c);
@@ -328,6 +350,7 @@ static irb_status ctx_bind_arg(odn_ctx *c, const odn_arg *a, dnnl_engine_t eng, 
     c->owned[c->n_owned++] = x->memory;
     if (bf && bf->where != ODN_BUF_ARENA) {
         c->io_mem[c->n_io] = x->memory;
+        c->io_off[c->n_io] = a->off;
         c->io_idx[c->n_io++] = bf->where == ODN_BUF_INPUT ? bf->io : -1 - bf->io;
     } else {
         c->blk_mem[c->n_blk] = x->memory;
@@ -349,9 +372,10 @@ static irb_status ctx_init(odn_ctx *c, const odn_variant *v, dnnl_engine_t eng, 
     c->owned = irb_malloc_array(total + 1, sizeof *c->owned);
     c->io_mem = irb_malloc_array(total + 1, sizeof *c->io_mem);
     c->io_idx = irb_malloc_array(total + 1, sizeof *c->io_idx);
+    c->io_off = irb_malloc_array(total + 1, sizeof *c->io_off);
     c->blk_mem = irb_malloc_array(total + 1, sizeof *c->blk_mem);
     c->blk_off = irb_malloc_array(total + 1, sizeof *c->blk_off);
-    if (!c->args || !c->arg_at || !c->owned || !c->io_mem || !c->io_idx || !c->blk_mem || !c->blk_off) {
+    if (!c->args || !c->arg_at || !c->owned || !c->io_mem || !c->io_idx || !c->io_off || !c->blk_mem || !c->blk_off) {
         ctx_release(c);
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory for a context of %d steps", v->n_steps);
     }
@@ -386,7 +410,8 @@ static irb_status ctx_run(odn_ctx *c, const float *const *in, float *const *out,
     }
     for (int i = 0; i < c->n_io; i++) {
         int k = c->io_idx[i];
-        dnnl_memory_set_data_handle(c->io_mem[i], k >= 0 ? (void *)in[k] : (void *)out[-1 - k]);
+        char *at = k >= 0 ? (char *)(uintptr_t)in[k] : (char *)out[-1 - k];
+        dnnl_memory_set_data_handle(c->io_mem[i], at + c->io_off[i]);
     }
     const odn_variant *v = c->v;
     irb_status s = IRB_OK;
@@ -468,7 +493,7 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
 {
     IRB_TRY(check_graph(g, o, err));
     irb_onednn_threading t = eo ? eo->threading : IRB_ONEDNN_AUTO;
-    int winograd = !(eo && eo->direct_conv), bands = !(eo && eo->no_bands);
+    odn_variant choices = {.winograd = !(eo && eo->direct_conv), .bands = !(eo && eo->no_bands), .nhwc = o->nhwc};
     odn_plan *p = irb_calloc(1, sizeof *p);
     if (!p)
         return irb_fail(err, IRB_NOMEM, "onednn: out of memory");
@@ -494,9 +519,9 @@ irb_status irb_onednn_compile(const irb_graph *g, const irb_exec_opts *o, const 
     if (ds != dnnl_success)
         s = irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine: %s", dnnl_status2str(ds));
     if (s == IRB_OK)
-        s = variant_new(g, &io, 1, kernel_threads, dt, range, winograd, bands, p->eng, err, &p->one);
+        s = variant_new(g, &io, 1, kernel_threads, dt, range, &choices, p->eng, err, &p->one);
     if (s == IRB_OK && !per_image && o->max_batch > 1)
-        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, winograd, bands, p->eng, err, &p->many);
+        s = variant_new(g, &io, o->max_batch, kernel_threads, dt, range, &choices, p->eng, err, &p->many);
     int n_ctx = per_image ? o->threads : (p->many ? 2 : 1);
     if (s == IRB_OK) {
         p->ctx = irb_calloc((size_t)n_ctx, sizeof *p->ctx);
@@ -739,7 +764,7 @@ static irb_status eval_run(const irb_graph *c, const irb_tensor *in, irb_tensor 
         dnnl_status_t ds = dnnl_engine_create(&eng, dnnl_cpu, 0);
         s = ds == dnnl_success ? IRB_OK : irb_fail(err, IRB_INTERNAL, "onednn: no CPU engine");
         if (s == IRB_OK)
-            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, 1, 0, eng, err, &v);
+            s = variant_new(c, &io, 0, odn_omp_get(), dnnl_f32, range, &(odn_variant){.winograd = 1}, eng, err, &v);
         if (s == IRB_OK && int8_steps)
             *int8_steps = v->int8_steps;
         blocks_use(1);
@@ -791,4 +816,5 @@ const irb_backend irb_backend_onednn = {
     .eval = onednn_eval,
     .slots = onednn_slots,
     .run_slot = onednn_run_slot,
+    .channels_last = 1,
 };

@@ -71,6 +71,7 @@ typedef struct odn_variant {
     int winograd;        /* fp32 3x3 stride-1 convolutions may use oneDNN's Winograd kernels */
     int winograd_steps;  /* of the steps, Winograd convolutions */
     int bands;           /* large-map conv chains may run in bands of rows (docs/engine.md) */
+    int nhwc;            /* the run's input, and its rank-4 outputs, are N x H x W x C (channels last) */
     int band_chains;     /* of the conv chains, how many run in bands */
     odn_step *steps;
     int n_steps, cap_steps;

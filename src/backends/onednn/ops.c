@@ -669,11 +669,11 @@ static irb_status band_chain(odn_builder *b, int node, int *done)
     /* P may sum into the residual's buffer in place when that is X itself only if no later band
      * reads the rows P overwrites: E 1x1 (its band reads X's rows past those D has used) */
     odn_act alias = xa;
-    if (E->k == 1 && E->s == 1 && E->pt == 0)
-        alias.buf = -1;
+    if (s == IRB_OK && ((E->k == 1 && E->s == 1 && E->pt == 0) || b->v->bufs[xa.buf].where != ODN_BUF_ARENA))
+        alias.buf = -1; /* (nor into the run's input: the caller's, read-only) */
     if (s == IRB_OK)
         s = conv_dst(b, P->node, &P->f, &P->q, &alias, &ymd, &ya);
-    if (s == IRB_OK && (b->v->bufs[xa.buf].where != ODN_BUF_ARENA || b->v->bufs[ya.buf].where != ODN_BUF_ARENA))
+    if (s == IRB_OK && (b->v->bufs[xa.buf].where == ODN_BUF_OUTPUT || b->v->bufs[ya.buf].where != ODN_BUF_ARENA))
         s = irb_fail(b->err, IRB_INTERNAL, "onednn: node '%s': a band outside the arena", odn_node_label(g, node));
     int64_t erows = (BAND_ROWS - 1) * D->s + (D->k - 1) * D->dl + 1;
     int ebuf = -1, dbuf = -1;
