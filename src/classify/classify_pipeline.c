@@ -180,6 +180,21 @@ static void plan_shared(pipe_engine *c, const irb_model_info *mi)
     }
 }
 
+/* 1 when the part's net can take channels-last tensors (irb_net_opts.channels_last): its rows
+ * do not depend on the layout (a pooled cut, a global pool's output, a rank-2 cut), or they are
+ * motion maps, read as H x W x C. A classifier on a map's values flattened in NCHW order keeps
+ * NCHW. */
+static int takes_channels_last(const irb_model_t *model, const irb_pipeline_part *q)
+{
+    if (q->kind == IRB_PART_MOTION || q->pool)
+        return 1;
+    const irb_model_info *mi = irb_model_info_get(model);
+    if ((q->layer && *q->layer) || q->cut < 1 || q->cut > mi->n_cuts)
+        return 0;
+    const irb_cut_info *cut = &mi->cuts[q->cut - 1];
+    return cut->tensor.rank != 4 || (cut->op && !strcmp(cut->op, "GlobalAveragePool"));
+}
+
 static irb_status build_input(pipe_engine *c, const irb_model_t *model, const irb_pipeline_part *q, int j,
                               pipe_input *in, irb_error *err)
 {
@@ -196,8 +211,8 @@ static irb_status build_input(pipe_engine *c, const irb_model_t *model, const ir
                        .pool = q->pool ? IRB_POOL_AVG : IRB_POOL_NONE,
                        .precision = c->precision,
                        .calib = c->precision == IRB_PRECISION_INT8 ? irb_pipeline_calib(c->p, q->sizes[j]) : NULL,
-                       /* a map, H x W x C as the engine computes it: no reorder (docs/engine.md) */
-                       .channels_last = q->kind == IRB_PART_MOTION};
+                       /* tensors as the engine computes them: no reorders (docs/engine.md) */
+                       .channels_last = takes_channels_last(model, q)};
     if (q->layer && *q->layer)
         no.layer = q->layer;
     else

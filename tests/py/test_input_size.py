@@ -10,7 +10,8 @@
 - A net whose Reshape has a constant target (valid only at 224) is refused at another size with
   exit 3 and a message naming the size; --size 224 (the model's) still works.
 - `irbis classify` with a classifier trained on --size 320 features runs the net at 320: its
-  probabilities equal `irbis predict` on those features.
+  probabilities equal `irbis predict` on those features; the same for a classifier on an unpooled
+  map (cut 3 at 96), whose rows classify must keep in featurize's C x H x W order.
 """
 import csv
 import os
@@ -97,11 +98,11 @@ def images(n):
     return sorted(os.path.join(CT, p) for p in empty + animal)
 
 
-def featurize(model, out, *extra):
+def featurize(model, out, *extra, cut='2'):
     lst = os.path.join(TMP, 'list.txt')
     with open(lst, 'w') as f:
         f.write('\n'.join(images(24)) + '\n')
-    r = subprocess.run([BIN, 'featurize', '--model', model, '--cut', '2', '--list', lst, '-o', out] + list(extra),
+    r = subprocess.run([BIN, 'featurize', '--model', model, '--cut', cut, '--list', lst, '-o', out] + list(extra),
                        capture_output=True, text=True, timeout=600)
     return r
 
@@ -152,7 +153,9 @@ def fixed_reshape_refused():
     check(r.returncode == 0, '--size 224 (the model\'s) runs: %s' % r.stderr.strip()[-200:])
 
 
-def classify_at_320():
+def classify_matches_predict(feats, what):
+    """A classifier trained on feature set `feats` (24 frames), deployed by classify on the same
+    frames as a survey: p(animal) equals `irbis predict` on the feature set."""
     imgs = images(24)
     labels = os.path.join(TMP, 'labels.csv')
     lab = {}
@@ -162,13 +165,13 @@ def classify_at_320():
         f.write('path,label\n')
         for p in imgs:
             f.write('%s,%s\n' % (p, 'empty' if lab[os.path.basename(p)] == 'empty' else 'animal'))
-    clf = os.path.join(TMP, 'clf320.irbis')
-    r = subprocess.run([BIN, 'train', os.path.join(TMP, 'f320'), '--labels', labels, '--C', '0.1', '-o', clf],
+    clf = os.path.join(TMP, 'clf_%s.irbis' % feats)
+    r = subprocess.run([BIN, 'train', os.path.join(TMP, feats), '--labels', labels, '--C', '0.1', '-o', clf],
                        capture_output=True, text=True, timeout=300)
-    if not check(r.returncode == 0, 'train on the 320 features: %s' % r.stderr.strip()[-200:]):
+    if not check(r.returncode == 0, 'train on %s: %s' % (feats, r.stderr.strip()[-200:])):
         return
-    pred = os.path.join(TMP, 'pred.csv')
-    r = subprocess.run([BIN, 'predict', clf, os.path.join(TMP, 'f320'), '-o', pred],
+    pred = os.path.join(TMP, 'pred_%s.csv' % feats)
+    r = subprocess.run([BIN, 'predict', clf, os.path.join(TMP, feats), '-o', pred],
                        capture_output=True, text=True, timeout=300)
     check(r.returncode == 0, 'predict: %s' % r.stderr.strip()[-200:])
     survey = os.path.join(TMP, 'survey')
@@ -176,17 +179,30 @@ def classify_at_320():
     os.makedirs(survey)
     for p in imgs:
         os.symlink(p, os.path.join(survey, os.path.basename(p)))
-    out = os.path.join(TMP, 'cls')
+    out = os.path.join(TMP, 'cls_' + feats)
     shutil.rmtree(out, ignore_errors=True)
     r = subprocess.run([BIN, 'classify', '--model', MODEL, '--classifier', clf, survey, '-o', out, '-q'],
                        capture_output=True, text=True, timeout=600)
-    if not check(r.returncode == 0, 'classify with the 320 classifier: %s' % r.stderr.strip()[-300:]):
+    if not check(r.returncode == 0, 'classify with the %s classifier: %s' % (feats, r.stderr.strip()[-300:])):
         return
     want = {os.path.basename(row['path']): float(row['p_animal']) for row in csv.DictReader(open(pred))}
     got = {os.path.basename(row['path']): float(row['p_animal'])
            for row in csv.DictReader(open(os.path.join(out, 'predictions.csv')))}
     d = max(abs(want[k] - got[k]) for k in want) if set(want) == set(got) else 1
-    check(d <= 2e-6, 'classify ran at 320: p(animal) equals predict on the 320 features (max diff %.1e)' % d)
+    check(d <= 2e-6, '%s: p(animal) equals predict on the features (max diff %.1e)' % (what, d))
+
+
+def classify_at_320():
+    classify_matches_predict('f320', 'classify ran at 320')
+
+
+def classify_unpooled_map():
+    """A classifier on a map's values (cut 3, no pooling: 1280 x 3 x 3 at 96, flattened C x H x W
+    as featurize writes them) keeps that order in classify, whose pooled and motion nets take
+    channels-last tensors (docs/nn.md): its rows are not H x W x C."""
+    r = featurize(MODEL, os.path.join(TMP, 'm96'), '--pool', 'none', '--size', '96', cut='3')
+    if check(r.returncode == 0, 'featurize --cut 3 --pool none --size 96: %s' % r.stderr.strip()[-200:]):
+        classify_matches_predict('m96', 'an unpooled map\'s classifier')
 
 
 def main():
@@ -197,6 +213,7 @@ def main():
     mobilenet_redeclared()
     fixed_reshape_refused()
     classify_at_320()
+    classify_unpooled_map()
     finish()
 
 
