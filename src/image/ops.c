@@ -246,32 +246,43 @@ void irb__image_to_chw(const irb_image *img, const float mean[3], const float sc
 }
 
 #if IRB_X86
+/* The per-value constants of an interleaved row, 16 pixels (48 values, three vectors) at a time:
+ * value i of vector k is channel (16k + i) % 3, and the mirror's value i of vector k is the
+ * block's value s = (15 - (16k + i) / 3) * 3 + (16k + i) % 3 (the same channel of the pixel at
+ * the other end). Built once per image. */
+typedef struct hwc_consts {
+    float m[3][16], inv[3][16];
+    int lo[3][16], hi[3][16]; /* s among the first two vectors; s - 32 in the third */
+    uint16_t third[3];        /* the values whose s is in the third vector */
+} hwc_consts;
+
+static void hwc_consts_init(hwc_consts *k, const float m[3], const float inv[3])
+{
+    for (int v = 0; v < 3; v++) {
+        k->third[v] = 0;
+        for (int i = 0; i < 16; i++) {
+            int j = 16 * v + i, s = (15 - j / 3) * 3 + j % 3;
+            k->m[v][i] = m[j % 3], k->inv[v][i] = inv[j % 3];
+            k->lo[v][i] = s & 31, k->hi[v][i] = s & 15;
+            if (s >= 32)
+                k->third[v] |= (uint16_t)(1u << i);
+        }
+    }
+}
+
 /* One RGB row of w pixels into the interleaved float row o (and its mirror mr, NULL for none,
- * pixels right to left, each pixel's channels in order), 16 pixels (48 values, three vectors)
- * at a time: value i of vector k is channel (16k + i) % 3, so (v - m) * inv with the means and
- * factors laid out in that pattern, the scalar table's float operations, the same bits. The
- * mirror of vector k takes its values from two or three of the source vectors (a two-source
- * permutation, then the third merged under a mask). Streams as chw_row3_avx512 does. */
-__attribute__((target("avx512f,avx512bw"))) static int
-hwc_row3_avx512(const uint8_t *p, size_t w, const float m[3], const float inv[3], float *o, float *mr, size_t *done)
+ * pixels right to left, each pixel's channels in order): (v - m) * inv with the means and
+ * factors laid out in the channels' pattern, the scalar table's float operations, the same bits;
+ * each mirror vector is a two-source permutation of the block's first two vectors with the third
+ * merged under a mask. Streams as chw_row3_avx512 does. */
+__attribute__((target("avx512f,avx512bw"))) static int hwc_row3_avx512(const uint8_t *p, size_t w, const hwc_consts *kc,
+                                                                       float *o, float *mr, size_t *done)
 {
     __m512 mv[3], iv[3];
     __m512i lo[3], hi[3];
-    __mmask16 third[3];
-    int ilo[16], ihi[16];
-    float fm[16], fi[16];
     for (int k = 0; k < 3; k++) {
-        __mmask16 mask = 0;
-        for (int i = 0; i < 16; i++) {
-            int j = 16 * k + i, s = (15 - j / 3) * 3 + j % 3; /* mirror value j is source value s */
-            fm[i] = m[j % 3], fi[i] = inv[j % 3];
-            ilo[i] = s & 31, ihi[i] = s & 15;
-            if (s >= 32)
-                mask |= (__mmask16)(1u << i);
-        }
-        mv[k] = _mm512_loadu_ps(fm), iv[k] = _mm512_loadu_ps(fi);
-        lo[k] = _mm512_loadu_si512(ilo), hi[k] = _mm512_loadu_si512(ihi);
-        third[k] = mask;
+        mv[k] = _mm512_loadu_ps(kc->m[k]), iv[k] = _mm512_loadu_ps(kc->inv[k]);
+        lo[k] = _mm512_loadu_si512(kc->lo[k]), hi[k] = _mm512_loadu_si512(kc->hi[k]);
     }
     int stream = w % 16 == 0 && (uintptr_t)o % 64 == 0 && (!mr || (uintptr_t)mr % 64 == 0);
     size_t x = 0;
@@ -286,7 +297,7 @@ hwc_row3_avx512(const uint8_t *p, size_t w, const float m[3], const float inv[3]
                 _mm512_storeu_ps(o + 3 * x + 16 * (size_t)k, f[k]);
         }
         for (int k = 0; mr && k < 3; k++) {
-            __m512 r = _mm512_mask_permutexvar_ps(_mm512_permutex2var_ps(f[0], lo[k], f[1]), third[k], hi[k], f[2]);
+            __m512 r = _mm512_mask_permutexvar_ps(_mm512_permutex2var_ps(f[0], lo[k], f[1]), kc->third[k], hi[k], f[2]);
             float *at = mr + 3 * (w - 16 - x) + 16 * (size_t)k;
             if (stream)
                 _mm512_stream_ps(at, r);
@@ -310,6 +321,9 @@ void irb__image_to_hwc(const irb_image *img, const float mean[3], const float sc
     }
 #if IRB_X86
     int vec = ch == 3 && irb_cpu_simd() >= IRB_SIMD_AVX512, streamed = 0;
+    hwc_consts kc;
+    if (vec)
+        hwc_consts_init(&kc, m, inv);
 #endif
     for (size_t y = 0; y < h; y++) {
         const uint8_t *q = img->data + y * w * ch;
@@ -317,7 +331,7 @@ void irb__image_to_hwc(const irb_image *img, const float mean[3], const float sc
         size_t x = 0;
 #if IRB_X86
         if (vec)
-            streamed |= hwc_row3_avx512(q, w, m, inv, o, mr, &x);
+            streamed |= hwc_row3_avx512(q, w, &kc, o, mr, &x);
 #endif
         for (; x < w; x++)
             for (int c = 0; c < 3; c++) {
