@@ -270,13 +270,16 @@ static void hwc_consts_init(hwc_consts *k, const float m[3], const float inv[3])
     }
 }
 
+#define HWC_STREAM_BYTES ((size_t)1 << 20)
+
 /* One RGB row of w pixels into the interleaved float row o (and its mirror mr, NULL for none,
  * pixels right to left, each pixel's channels in order): (v - m) * inv with the means and
  * factors laid out in the channels' pattern, the scalar table's float operations, the same bits;
  * each mirror vector is a two-source permutation of the block's first two vectors with the third
- * merged under a mask. Streams as chw_row3_avx512 does. */
+ * merged under a mask. Streams as chw_row3_avx512 does when big (a tensor of at least
+ * HWC_STREAM_BYTES). */
 __attribute__((target("avx512f,avx512bw"))) static int hwc_row3_avx512(const uint8_t *p, size_t w, const hwc_consts *kc,
-                                                                       float *o, float *mr, size_t *done)
+                                                                       float *o, float *mr, int big, size_t *done)
 {
     __m512 mv[3], iv[3];
     __m512i lo[3], hi[3];
@@ -284,7 +287,7 @@ __attribute__((target("avx512f,avx512bw"))) static int hwc_row3_avx512(const uin
         mv[k] = _mm512_loadu_ps(kc->m[k]), iv[k] = _mm512_loadu_ps(kc->inv[k]);
         lo[k] = _mm512_loadu_si512(kc->lo[k]), hi[k] = _mm512_loadu_si512(kc->hi[k]);
     }
-    int stream = w % 16 == 0 && (uintptr_t)o % 64 == 0 && (!mr || (uintptr_t)mr % 64 == 0);
+    int stream = big && w % 16 == 0 && (uintptr_t)o % 64 == 0 && (!mr || (uintptr_t)mr % 64 == 0);
     size_t x = 0;
     for (; x + 16 <= w; x += 16) {
         __m512 f[3];
@@ -324,6 +327,10 @@ void irb__image_to_hwc(const irb_image *img, const float mean[3], const float sc
     hwc_consts kc;
     if (vec)
         hwc_consts_init(&kc, m, inv);
+    /* streamed only when the tensor outgrows a core's L2 (448 and 576, not 224): a 224 tensor,
+     * read by the CNN soon after, comes from the cache, and streaming it cost the featurizer 3 %
+     * (RN2 at 224, hannaboe and MLWIC frames alike) */
+    int big = w * h * 3 * sizeof(float) >= HWC_STREAM_BYTES;
 #endif
     for (size_t y = 0; y < h; y++) {
         const uint8_t *q = img->data + y * w * ch;
@@ -331,7 +338,7 @@ void irb__image_to_hwc(const irb_image *img, const float mean[3], const float sc
         size_t x = 0;
 #if IRB_X86
         if (vec)
-            streamed |= hwc_row3_avx512(q, w, &kc, o, mr, &x);
+            streamed |= hwc_row3_avx512(q, w, &kc, o, mr, big, &x);
 #endif
         for (; x < w; x++)
             for (int c = 0; c < 3; c++) {

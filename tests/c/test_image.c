@@ -297,17 +297,18 @@ static void test_resize_random(void)
 /* The CHW conversion at every vector level this CPU has (AVX-512, SSE4.1: 16 RGB pixels
  * deinterleaved at a time) and its portable loop against the formula written out here, (v - mean) / scale as float ops,
  * and the mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15), with and without
- * a mirror, 1, 3 and 4 channels, rows streamed or not. The same for the HWC (channels-last) conversion, each pixel's
+ * a mirror, 1, 3 and 4 channels, rows streamed (whole rows of 16-pixel blocks; HWC: tensors of 1 MiB and
+ * more) or not. The same for the HWC (channels-last) conversion, each pixel's
  * three values side by side (AVX-512: 16 pixels, three vectors, mirrored by permutations across them). */
 static void test_chw_simd(void)
 {
-    static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250};
+    static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250, 512};
     const float mean[3] = {123.675f, 116.28f, 103.53f}, scale[3] = {58.395f, 57.12f, 57.375f};
     uint32_t seed = 777;
     int was = irb__simd_cap(IRB_SIMD_AVX512_VBMI), top = irb_cpu_simd(), bad = 0, cases = 0;
     for (size_t z = 0; z < sizeof widths / sizeof *widths; z++)
         for (int c = 1; c <= 4; c += c == 1 ? 2 : 1) {
-            int w = widths[z], h = 3;
+            int w = widths[z], h = w == 512 ? 171 : 3; /* 512 x 171: a tensor of over 1 MiB, streamed */
             size_t plane = (size_t)w * h;
             irb_image img = {w, h, c, malloc(plane * c)};
             for (size_t i = 0; i < plane * c; i++)
