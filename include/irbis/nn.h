@@ -179,7 +179,8 @@ IRB_API const char *irb_net_engine(const irb_net_t *net);
 /* 1 when the net was made with irb_net_opts.channels_last (its input and map output layout). */
 IRB_API int irb_net_channels_last(const irb_net_t *net);
 /* input: batch x C x H x W floats (borrowed; H x W x C with channels_last); output: batch x
- * irb_net_output_size floats (written). batch in 1..max_batch. Not reentrant on one net: one run at a time. */
+ * irb_net_output_size floats (written). batch in 1..max_batch. Not reentrant on one net: one run
+ * at a time. */
 IRB_API irb_status irb_net_run(irb_net_t *net, const float *input, int batch, float *output);
 /* The last run's error record (owned by the net); a static "no net" record for NULL. */
 IRB_API const irb_error *irb_net_error(const irb_net_t *net);
