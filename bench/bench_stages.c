@@ -141,7 +141,7 @@ static void cnn(bench *b, int reps, int each, span *t)
         int rows = BATCH * (b->in[j].flip == 1 ? 2 : 1);
         size_t in_dim = (size_t)3 * b->in[j].pp.size * b->in[j].pp.size;
         /* allocated as the featurizer's tensors and rows are (huge pages where the kernel gives them:
-         * a map written position by position into 4 KiB pages ran 3x slower in its last conv) */
+         * a map written position by position into 4 KiB pages took its last conv 2.6x as long) */
         float *x = irb_malloc_large((size_t)rows * in_dim, sizeof *x);
         float *y = irb_malloc_large((size_t)rows * irb_net_output_size(b->in[j].net), sizeof *y);
         if (!x || !y) {

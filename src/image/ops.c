@@ -190,15 +190,22 @@ __attribute__((target("avx512f,avx512bw"))) static int chw_row3_avx512(const uin
 }
 #endif
 
-void irb__image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror)
+/* Each channel's mean and factor (scale 0 or none: 1) and its 256 normalised values, the
+ * scalar reference both tensor layouts' vector code reproduces bit for bit. */
+static void norm_table(const float mean[3], const float scale[3], float m[3], float inv[3], float lut[3][256])
 {
-    size_t w = (size_t)img->width, h = (size_t)img->height, plane = w * h;
-    float lut[3][256], m[3], inv[3];
     for (int c = 0; c < 3; c++) {
         m[c] = mean ? mean[c] : 0.0f, inv[c] = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
         for (int v = 0; v < 256; v++)
             lut[c][v] = ((float)v - m[c]) * inv[c];
     }
+}
+
+void irb__image_to_chw(const irb_image *img, const float mean[3], const float scale[3], float *out, float *mirror)
+{
+    size_t w = (size_t)img->width, h = (size_t)img->height, plane = w * h;
+    float lut[3][256], m[3], inv[3];
+    norm_table(mean, scale, m, inv, lut);
     if (img->channels == 3) { /* the decoders' RGB: a row of the three planes (and mirrors) at a time */
 #if IRB_X86
         int vec = irb_cpu_simd(), streamed = 0;
@@ -317,11 +324,7 @@ void irb__image_to_hwc(const irb_image *img, const float mean[3], const float sc
 {
     size_t w = (size_t)img->width, h = (size_t)img->height, ch = (size_t)img->channels;
     float lut[3][256], m[3], inv[3];
-    for (int c = 0; c < 3; c++) {
-        m[c] = mean ? mean[c] : 0.0f, inv[c] = 1.0f / (scale && scale[c] != 0.0f ? scale[c] : 1.0f);
-        for (int v = 0; v < 256; v++)
-            lut[c][v] = ((float)v - m[c]) * inv[c];
-    }
+    norm_table(mean, scale, m, inv, lut);
 #if IRB_X86
     int vec = ch == 3 && irb_cpu_simd() >= IRB_SIMD_AVX512, streamed = 0;
     hwc_consts kc;
