@@ -384,6 +384,55 @@ static void test_channels_last(const irb_model_t *m)
     CHECK(cases >= 6 && same == cases, "channels last: %d of %d nets give the NCHW net's values", same, cases);
 }
 
+/* A bf16 net whose output is a conv's map: the conv writes it in f32 from its accumulators
+ * (no rounding to bf16, no reorder after), in both layouts, as an int8 conv does. Rounded, every
+ * value would be a bf16 (its low 16 bits zero); written by the conv, most are not. The map stays
+ * within bf16's error of the fp32 net's (cosine >= 0.995 on a random image's unpooled map). */
+static void test_bf16_output(const irb_model_t *m)
+{
+    if (!irb_onednn_has_bf16()) {
+        printf("bf16 output: no AVX512-BF16, skipped\n");
+        return;
+    }
+    for (int last = 0; last < 2; last++) {
+        irb_net_opts o = {.cut = 3,
+                          .engine = IRB_ENGINE_ONEDNN,
+                          .precision = IRB_PRECISION_BF16,
+                          .threads = 1,
+                          .max_batch = 1,
+                          .input_size = 224,
+                          .channels_last = last};
+        irb_net_t *b = test_net(m, &o, "bf16 map net");
+        o.precision = IRB_PRECISION_FP32;
+        irb_net_t *f = test_net(m, &o, "fp32 map net");
+        if (!b || !f) {
+            irb_net_free(b), irb_net_free(f);
+            continue;
+        }
+        size_t in = (size_t)3 * 224 * 224, dim = irb_net_output_size(b);
+        float *x = malloc(in * sizeof *x), *yb = malloc(dim * sizeof *yb), *yf = malloc(dim * sizeof *yf);
+        unsigned r = 7;
+        for (size_t i = 0; i < in; i++)
+            x[i] = (float)((r = r * 1103515245u + 12345u) >> 9) / 4194304.0f - 1.0f;
+        int ok = irb_net_run(b, x, 1, yb) == IRB_OK && irb_net_run(f, x, 1, yf) == IRB_OK;
+        CHECK(ok, "bf16 / fp32 map runs: %s %s", irb_net_error(b)->message, irb_net_error(f)->message);
+        size_t nonzero = 0, beyond = 0;
+        for (size_t i = 0; ok && i < dim; i++) {
+            uint32_t bits;
+            memcpy(&bits, &yb[i], sizeof bits);
+            nonzero += yb[i] != 0.0f;
+            beyond += (bits & 0xFFFFu) != 0;
+        }
+        double c = ok ? test_cosine(yb, yf, dim) : 0;
+        printf("bf16 map (%s): %zu of %zu non-zero values beyond bf16's precision, cosine to fp32 %.6f\n",
+               last ? "H x W x C" : "C x H x W", beyond, nonzero, c);
+        CHECK(ok && nonzero > 1000 && beyond * 2 > nonzero, "bf16 map written in f32: %zu of %zu", beyond, nonzero);
+        CHECK(c >= 0.995, "bf16 map against fp32: cosine %f", c);
+        free(x), free(yb), free(yf);
+        irb_net_free(b), irb_net_free(f);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 8 && strcmp(argv[1], "run") == 0)
@@ -394,6 +443,8 @@ int main(int argc, char **argv)
         test_featurizer_mixed(m);
     if (m)
         test_channels_last(m);
+    if (m)
+        test_bf16_output(m);
     irb_model_free(m);
     return CHECK_DONE();
 }

@@ -140,10 +140,11 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
     char *live = irb_calloc(nv + 1, 1);
     b->acts = irb_malloc_array(nv + 1, sizeof *b->acts);
     b->n_cons = irb_calloc(nv + 1, sizeof *b->n_cons);
+    b->n_outs = irb_calloc(nv + 1, sizeof *b->n_outs);
     b->needed = irb_calloc(nn + 1, 1);
     b->done = irb_calloc(nn + 1, 1);
     irb_status s = IRB_OK;
-    if (!live || !b->acts || !b->n_cons || !b->needed || !b->done)
+    if (!live || !b->acts || !b->n_cons || !b->n_outs || !b->needed || !b->done)
         s = irb_fail(b->err, IRB_NOMEM, "onednn: out of memory compiling a graph of %d nodes", g->n_nodes);
     if (s == IRB_OK) {
         for (size_t v = 0; v < nv; v++)
@@ -154,7 +155,7 @@ static irb_status lower_all(odn_builder *b, const odn_io *io)
                 if (g->nodes[i].in[k] >= 0)
                     b->n_cons[g->nodes[i].in[k]]++;
         for (int j = 0; j < io->n_out; j++)
-            b->n_cons[io->outs[j]]++;
+            b->n_cons[io->outs[j]]++, b->n_outs[io->outs[j]]++;
         s = bind_io(b, io);
     }
     for (int i = 0; s == IRB_OK && i < g->n_nodes; i++)
@@ -195,6 +196,7 @@ static irb_status variant_new(const irb_graph *g, const odn_io *io, int batch, i
         dnnl_stream_destroy(b.stream);
     irb_free(b.acts);
     irb_free(b.n_cons);
+    irb_free(b.n_outs);
     irb_free(b.needed);
     irb_free(b.done);
     if (s != IRB_OK) {

@@ -96,7 +96,8 @@ typedef struct odn_builder {
     dnnl_stream_t stream; /* for packing weights at compile time */
     irb_error *err;
     odn_act *acts;      /* per IR value */
-    int *n_cons;        /* consumers per IR value (+1 for the graph output) */
+    int *n_cons;        /* consumers per IR value (+1 for each output it is bound to) */
+    int *n_outs;        /* per IR value: how many of the run's outputs it is */
     char *needed;       /* per node: contributes to g->output */
     char *done;         /* per node: already lowered (fused into an earlier node) */
     const float *range; /* int8: per value [min, max] or NaN (irb_exec_opts.range) */

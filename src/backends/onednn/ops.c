@@ -348,6 +348,16 @@ typedef struct band_geom {
     int64_t hin, hout, pt, pb;
 } band_geom;
 
+/* 1 when a bf16 conv's (fused) output is read by nothing but the run's outputs, which are f32:
+ * the conv writes it in f32 (from its f32 accumulators, no rounding to bf16 and no reorder after;
+ * with the output's layout, straight into the caller's buffer), as an int8 conv does. Not for
+ * a band (its rows go to the chain's buffer) or a residual sum (it accumulates in bf16). */
+static int f32_output(const odn_builder *b, const conv_fusion *f, const band_geom *geo)
+{
+    return b->v->dt == dnnl_bf16 && !geo && f->sum_other < 0 && b->n_outs[f->out] > 0 &&
+           b->n_cons[f->out] == b->n_outs[f->out];
+}
+
 /* The conv's primitive descriptor: for the whole layer (geo NULL: any layout), or for a band
  * (NHWC, which makes a band of rows one contiguous block). */
 static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const conv_quant *q, const float *oscale,
@@ -370,7 +380,7 @@ static irb_status conv_pd(odn_builder *b, int node, const conv_fusion *f, const 
     }
     dnnl_format_tag_t tag = geo ? dnnl_acdb : dnnl_format_tag_any;
     dnnl_data_type_t sdt = q->on ? q->src_dt : b->v->dt, wdt = q->on ? dnnl_s8 : b->v->dt;
-    dnnl_data_type_t ddt = q->on ? q->dst_dt : b->v->dt;
+    dnnl_data_type_t ddt = q->on ? q->dst_dt : f32_output(b, f, geo) ? dnnl_f32 : b->v->dt;
     memcpy(d, xd, sizeof xd);
     dnnl_memory_desc_init_by_tag(&m->src, 4, d, sdt, tag);
     memcpy(d, yd, sizeof yd);
