@@ -39,6 +39,11 @@ costs (about 0.2 s for RN2 at 224, 0.3 s for the demo recipe, and the report's t
 each stage alone keeps the --threads cores busy, so an image costs 1/rate core-time per
 stage, and 1 / sum(1 / rate) is the best the whole can do when nothing overlaps for free.
 
+"entropy floor" is what no decode of these frames can go below: libjpeg-turbo at 1/8, which only
+entropy-decodes (build/bench_decode --floor, one thread, on up to 200 of the frames); with the CNN
+alone at R images/s on T cores (T / R core-s an image), the whole is at most
+(T / R) / (T / R + floor) of the CNN alone, however the rest of the decode is made.
+
   /usr/bin/python3 bench/bench_pipeline.py [--n 300] [--threads 2] [--rounds 2] [--best FILE[,FILE...]]
       [--best-n N] [--data mlwic|hannaboe] [--build NAME=DIR ...] [--demo fp32,int8]
 
@@ -132,6 +137,18 @@ def builds(specs):
     return out
 
 
+def entropy_floor(frames, stages_bin):
+    """ms a frame of libjpeg-turbo's decode at 1/8 (entropy decoding, DC only), the mean over up
+    to 200 of the frames (bench_decode --floor beside bench_stages); None without it."""
+    dec = os.path.join(os.path.dirname(stages_bin), 'bench_decode')
+    if not os.path.exists(dec):
+        return None
+    out = subprocess.run([dec, '--floor', '5'] + [os.path.join(CT, r['path']) for r in frames[:200]],
+                         capture_output=True, text=True)
+    words = out.stdout.split()
+    return float(words[1]) if out.returncode == 0 and words[:1] == ['floor'] else None
+
+
 def print_results(a, bs, pipes, res, rss):
     print('%s frames, --threads %s, %d interleaved rounds: images/s, each round' % (a.data, a.threads, a.rounds))
     for bname, _, _ in bs:
@@ -150,6 +167,10 @@ def print_results(a, bs, pipes, res, rss):
                       '(marginal %.0f %%); cores bound %.1f: marginal / bound %.0f %%; cores busy in the whole run %.0f %%'
                       % (r + 1, 100 * w / slowest, 100 * wm / slowest, 100 * w / fz, 100 * wm / fz, bound,
                          100 * wm / bound, 100 * res[key + ('busy',)][r]))
+                if a.floor:  # the CNN's core-time per image against it plus the decode's floor
+                    c = int(a.threads) / res[key + ('cnn',)][r]
+                    print('           entropy floor %.3f ms a frame: whole / CNN alone at most %.0f %%'
+                          % (a.floor, 100 * c / (c + a.floor / 1000)))
             print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
                   % (n, '/'.join('%.0f' % x for x in rss[key + (n,)]), 2 * n,
                      '/'.join('%.0f' % x for x in rss[key + (2 * n,)])))
@@ -178,6 +199,7 @@ def main():
     # the survey frames: MLWIC's after the 200 the RN2 pipeline trains on, or hannaboe's
     frames = rows[200:] if a.data == 'mlwic' else sorted(
         (r for r in manifest if r['path'].startswith('hannaboe_smallmammal/')), key=lambda r: r['path'])
+    a.floor = entropy_floor(frames, bs[0][2])
     labels = os.path.join(tmp, 'labels.csv')
     with open(labels, 'w') as f:
         f.write('path,label\n' + ''.join('%s,%s\n' % (r['path'], r['label']) for r in train))
