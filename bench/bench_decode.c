@@ -88,10 +88,12 @@ static int floor_run(irb_decoder_t *dec, char **files, int n, int reps, float *o
     for (int i = 0; tj && i < n; i++) {
         FILE *f = fopen(files[i], "rb");
         long len = -1;
+        unsigned char *grown = NULL;
         if (f && fseek(f, 0, SEEK_END) == 0)
             len = ftell(f);
-        if (len <= 0 || fseek(f, 0, SEEK_SET) != 0 || !(buf = realloc(buf, (size_t)len)) ||
-            fread(buf, 1, (size_t)len, f) != (size_t)len) {
+        if (len > 0 && (grown = realloc(buf, (size_t)len)))
+            buf = grown;
+        if (!grown || fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, (size_t)len, f) != (size_t)len) {
             fprintf(stderr, "%s: cannot read\n", files[i]);
             if (f)
                 fclose(f);
@@ -111,8 +113,14 @@ static int floor_run(irb_decoder_t *dec, char **files, int n, int reps, float *o
         int sw[2] = {(w + 7) / 8, (w * info.scale_num + info.scale_denom - 1) / info.scale_denom};
         int sh[2] = {(h + 7) / 8, (h * info.scale_num + info.scale_denom - 1) / info.scale_denom};
         size_t need = (size_t)sw[1] * (size_t)sh[1] * 3;
-        if (need > px_cap && !(px = realloc(px, px_cap = need)))
-            return 3;
+        if (need > px_cap) {
+            unsigned char *p = realloc(px, need);
+            if (!p) {
+                fprintf(stderr, "%s: out of memory\n", files[i]);
+                break;
+            }
+            px = p, px_cap = need;
+        }
         double best[3] = {1e30, 1e30, 1e30};
         for (int r = 0; r < reps; r++) {
             for (int k = 0; k < 2; k++) {
