@@ -847,9 +847,12 @@ static irb_status features_for(exp_ctx *c, int kind, int variant, int flip, int 
         }
         IRB_TRY(irb_net_new(c->model, &no, &net, err));
         irb_preproc_to_json(&rq.eo.pp, ppd, sizeof ppd);
-        /* map-mean rows: the map's cut, "mean=1", so never the net-pooled rows of another key */
-        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d%s precision=%d%s %s", motion ? "motion=1 " : "",
-                 c->model_sha, no.cut, (int)no.pool, map ? " mean=1" : "", (int)o->precision, calib_key, ppd);
+        /* map-mean rows: the map's cut, "mean=1", so never the net-pooled rows of another key;
+         * bf16: "out=f32" since bf16 maps are written in f32 by their conv (docs/engine.md,
+         * "Precision"), so rows cached from the rounded maps before are not taken for them */
+        snprintf(head, sizeof head, "v1 %smodel=%s cut=%d pool=%d%s precision=%d%s%s %s", motion ? "motion=1 " : "",
+                 c->model_sha, no.cut, (int)no.pool, map ? " mean=1" : "", (int)o->precision,
+                 o->precision == IRB_PRECISION_BF16 ? " out=f32" : "", calib_key, ppd);
         snprintf(stage, sizeof stage, "%s %d%s at %d%s%s", motion ? "motion: CNN cut" : "CNN cut", no.cut,
                  map ? " mean" : "", size, flip ? " + flips" : "",
                  !strips ? ""

@@ -32,6 +32,7 @@
 """
 import csv
 import glob
+import json
 import os
 import re
 import shutil
@@ -130,6 +131,10 @@ def equivalence(rows, calib, name='folds', prec='int8', recipe_args=RECIPE, reci
         print('SKIPPED bf16 equivalence: %s' % r.stderr.strip()[-200:])
         return
     check(r.returncode == 0, 'experiment --precision %s ran (%s)' % (prec, r.stderr.strip()[-300:]))
+    if prec == 'bf16':  # its maps are written in f32 now: rows cached from rounded maps are another key
+        keys = [json.load(open(j)).get('irbis_cache_key', '') for j in glob.glob(os.path.join(cache, '*.json'))]
+        check(keys and all(' out=f32' in k for k in keys),
+              'bf16 feature cache keys say out=f32 (%d of %d)' % (sum(' out=f32' in k for k in keys), len(keys)))
     oof, fold = out_of_fold(exp, recipes)
     for f in sorted(set(fold.values())):
         test, lab, survey = fold_split(tmp, rows, fold, f)
