@@ -19,6 +19,8 @@
 
 #include <turbojpeg.h>
 
+#include "core/alloc.h"
+#include "core/file.h"
 #include "irbis.h"
 
 static double now(void)
@@ -81,25 +83,18 @@ static void scales(irb_decoder_t *dec, const char *path, int reps, float *out)
 static int floor_run(irb_decoder_t *dec, char **files, int n, int reps, float *out)
 {
     tjhandle tj = tjInitDecompress();
-    unsigned char *px = NULL, *buf = NULL;
+    unsigned char *px = NULL;
+    void *buf = NULL;
     size_t px_cap = 0;
     double sum[3] = {0, 0, 0};
     int done = 0, num = 0, den = 0;
-    for (int i = 0; tj && i < n; i++) {
-        FILE *f = fopen(files[i], "rb");
-        long len = -1;
-        unsigned char *grown = NULL;
-        if (f && fseek(f, 0, SEEK_END) == 0)
-            len = ftell(f);
-        if (len > 0 && (grown = realloc(buf, (size_t)len)))
-            buf = grown;
-        if (!grown || fseek(f, 0, SEEK_SET) != 0 || fread(buf, 1, (size_t)len, f) != (size_t)len) {
-            fprintf(stderr, "%s: cannot read\n", files[i]);
-            if (f)
-                fclose(f);
+    for (int i = 0; tj && i < n; i++, irb_free(buf), buf = NULL) {
+        size_t len = 0;
+        irb_error err = {0};
+        if (irb_read_file(files[i], (size_t)1 << 30, &buf, &len, &err) != IRB_OK) {
+            fprintf(stderr, "%s\n", err.message);
             continue;
         }
-        fclose(f);
         int w = 0, h = 0, sub = 0, cs = 0;
         irb_preproc pp = irb_preproc_default(224);
         pp.mode = IRB_RESIZE_SQUASH;
@@ -142,7 +137,7 @@ static int floor_run(irb_decoder_t *dec, char **files, int n, int reps, float *o
                sum[2] / done, done);
     if (tj)
         tjDestroy(tj);
-    free(px), free(buf);
+    free(px), irb_free(buf);
     return done ? 0 : 3;
 }
 

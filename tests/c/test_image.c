@@ -297,9 +297,9 @@ static void test_resize_random(void)
 /* The CHW conversion at every vector level this CPU has (AVX-512, SSE4.1: 16 RGB pixels
  * deinterleaved at a time) and its portable loop against the formula written out here, (v - mean) / scale as float ops,
  * and the mirror against the image's row reversed: widths around the 16-pixel block (tails of 0..15), with and without
- * a mirror, 1, 3 and 4 channels, rows streamed (whole rows of 16-pixel blocks; HWC: tensors of 1 MiB and
- * more) or not. The same for the HWC (channels-last) conversion, each pixel's
- * three values side by side (AVX-512: 16 pixels, three vectors, mirrored by permutations across them). */
+ * a mirror, 1, 3 and 4 channels, rows streamed (whole rows of 16-pixel blocks; HWC: tensors of 1 MiB and more)
+ * or not. The same for the HWC (channels-last) conversion, each pixel's three values side by side (AVX-512: 16
+ * pixels, three vectors, mirrored by permutations across them). */
 static void test_chw_simd(void)
 {
     static const int widths[] = {1, 5, 15, 16, 17, 37, 48, 64, 250, 512};
