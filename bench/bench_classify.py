@@ -55,7 +55,7 @@ def run_classify(irbis, engine, survey, out, threads):
     r = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.time() - t0
     rss = int(re.search(r'Maximum resident set size \(kbytes\): (\d+)', r.stderr).group(1))
-    m = re.search(r'(\d+) images: .*?([\d.]+) s \(([\d.]+) s classifying\)', r.stderr)
+    m = re.search(r'(\d+) images: .*?([\d.]+) s \(([\d.]+) s classifying[,)]', r.stderr)
     run_classify.stderr = r.stderr
     return wall, rss, int(m.group(1)) if m else 0, float(m.group(3)) if m else 0.0, r.returncode
 

@@ -275,7 +275,8 @@ typedef struct run_ctx {
     irb_progress_tracker *pt;
     irb_store_counts c;
     long long processed, failed;
-    int ranked; /* shooting order ranked in this run */
+    int ranked;        /* shooting order ranked in this run */
+    long long decoded; /* the engine's count */
     /* the Camtrap DP options the last run or export of OUT wrote its outputs with (NULL: none) */
     char *was_deployments, *was_taxa, *was_utc;
 } run_ctx;
@@ -356,6 +357,7 @@ static irb_status classify_phase(run_ctx *r, const irb_cls_sources *src, irb_err
     if (s == IRB_OK)
         irb_progress_end_phase(r->pt);
 done:
+    r->decoded = e.decoded ? *e.decoded : 0;
     batch_clear(&b);
     irb_free(b.errs), irb_free(b.digest), irb_free(probs);
     if (e.free)
@@ -804,6 +806,7 @@ irb_status irb_classify_run_sources(const irb_classify_opts *o, const irb_cls_so
     if (s == IRB_OK)
         s = classify_phase(&r, src, err);
     sum->classify_seconds = irb_now() - t_cls;
+    sum->decoded = r.decoded;
     if (s == IRB_OK)
         s = outputs_phase(&r, src->classified_by, classes, err);
     irb_store_counts c = {0};

@@ -81,6 +81,8 @@ typedef struct irb_cls_engine {
      * "" when unknown) as its results' maker read them (a distributed run's workers), owned by
      * ctx; NULL: the run reads them on its own threads just before run() */
     char (*digest)[2][65];
+    const long long *decoded; /* or NULL: images the engine has read and decoded so far (each
+                               * image once; a neighbour not kept from the run before once more) */
     void (*free)(void *ctx);
 } irb_cls_engine;
 

@@ -42,6 +42,26 @@ typedef struct motion_list {
     size_t n;
 } motion_list;
 
+/* A list entry's rows as the featurizer handed them out, kept for the next batch. In shooting
+ * order the next batch's first image is this batch's last image's next neighbour (so that one is
+ * run here in full, mirrors included) and its previous neighbour is this batch's last image:
+ * their rows are replayed there instead of decoded and run again. The same bits: an image's rows
+ * do not depend on the images run with it (each runs alone on a net's slot). */
+typedef struct kept_row {
+    int input, flipped;
+    size_t at, dim; /* its floats: data[at, at + dim) */
+} kept_row;
+
+typedef struct kept_entry {
+    char *path; /* owned; NULL: none */
+    int full;   /* it was marked: every input's rows and mirrors, not only the maps of every entry */
+    int ok;     /* every row came, without a failure or warning (else it is not replayed) */
+    int n;
+    kept_row row[2 * IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    float *data;
+    size_t used;
+} kept_entry;
+
 struct irb_cls_real {
     const irb_classify_opts *o;
     const char *file; /* the pipeline (or version-1 classifier) file */
@@ -69,6 +89,13 @@ struct irb_cls_real {
     irb_status *st;
     irb_error *errs;
     int motion_part, motion_input; /* the motion stream being fed (its callback) */
+    /* rows kept across batches: the last batch's last two list entries (kept), this batch's
+     * being recorded (rec: list entries rec_from, rec_from + 1), each data of kept_cap floats */
+    kept_entry kept[2], rec[2];
+    size_t kept_cap, rec_from;
+    int n_rec;
+    size_t skip;       /* list entries replayed: the featurizer's image 0 is list entry skip */
+    long long decoded; /* images the featurizer has read and decoded in this engine's runs */
 };
 typedef struct irb_cls_real pipe_engine;
 
@@ -262,6 +289,10 @@ static void pipe_release(void *ctx)
         irb_free(c->part_probs[k]), c->part_probs[k] = NULL;
         irb_free(c->feat[k]), c->feat[k] = NULL;
     }
+    for (int t = 0; t < 2; t++) {
+        irb_free(c->kept[t].path), irb_free(c->kept[t].data), irb_free(c->rec[t].data);
+        memset(&c->kept[t], 0, sizeof c->kept[t]), memset(&c->rec[t], 0, sizeof c->rec[t]);
+    }
     irb_free(c->l), c->l = NULL;
     irb_free(c->tmp), c->tmp = NULL;
     irb_free(c->novelty), c->novelty = NULL;
@@ -318,11 +349,11 @@ static void part_row(pipe_engine *c, int k, size_t index, int flipped, const flo
         memcpy(out, row, dim * sizeof(float));
 }
 
-/* Every row of the featurizer: an appearance part's row (and mirror) into its features, a motion
- * input's map into its stream (and its mean into the appearance part it serves). */
-static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+/* Every row of list entry `index`: an appearance part's row (and mirror) into its features, a
+ * motion input's map into its stream (and its mean into the appearance part it serves). */
+static void take_row(pipe_engine *c, size_t index, int input, int flipped, const float *row, size_t dim,
+                     const irb_error *e)
 {
-    pipe_engine *c = ctx;
     int k = c->fin_part[input], j = c->fin_input[input];
     pipe_input *in = &c->in[k][j];
     if (!in->motion) {
@@ -334,6 +365,86 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
     if (!flipped) {
         c->motion_part = k, c->motion_input = j;
         motion_stream_feed(in->motion, index, row, dim, e);
+    }
+}
+
+/* Keeps a row of list entry `index` when the entry is one of the batch's last two (rec). */
+static void record_row(pipe_engine *c, size_t index, int input, int flipped, const float *row, size_t dim,
+                       const irb_error *e)
+{
+    if (index < c->rec_from || index - c->rec_from >= (size_t)c->n_rec)
+        return;
+    kept_entry *k = &c->rec[index - c->rec_from];
+    if (!k->ok)
+        return;
+    if (!row || (e && (e->status != IRB_OK || e->warning)) || k->n == (int)(sizeof k->row / sizeof k->row[0]) ||
+        dim > c->kept_cap - k->used) {
+        k->ok = 0;
+        return;
+    }
+    memcpy(k->data + k->used, row, dim * sizeof(float));
+    k->row[k->n++] = (kept_row){input, flipped, k->used, dim};
+    k->used += dim;
+}
+
+/* The featurizer's rows: its image `index` is list entry skip + index. */
+static void on_row(void *ctx, size_t index, int input, int flipped, const float *row, size_t dim, const irb_error *e)
+{
+    pipe_engine *c = ctx;
+    index += c->skip;
+    record_row(c, index, input, flipped, row, dim, e);
+    take_row(c, index, input, flipped, row, dim, e);
+}
+
+/* Starts recording the list's last two entries; a marked one (a batch image, or the last
+ * image's next neighbour) is recorded with all its rows. */
+static void rec_begin(pipe_engine *c)
+{
+    const motion_list *l = c->l;
+    c->n_rec = l->n < 2 ? (int)l->n : 2;
+    c->rec_from = l->n - (size_t)c->n_rec;
+    for (int t = 0; t < c->n_rec; t++) {
+        kept_entry *k = &c->rec[t];
+        k->n = 0, k->used = 0, k->ok = 1;
+        k->full = l->mark[c->rec_from + (size_t)t];
+    }
+}
+
+/* After a batch: what it recorded is what the next batch may replay. After a failed batch
+ * (ok = 0) nothing is kept. */
+static void rec_keep(pipe_engine *c, int ok)
+{
+    const motion_list *l = c->l;
+    for (int t = 0; t < 2; t++) {
+        kept_entry was = c->kept[t];
+        irb_free(was.path);
+        c->kept[t] = c->rec[t];
+        c->kept[t].path = ok && t < c->n_rec ? irb_strdup(l->path[c->rec_from + (size_t)t]) : NULL;
+        c->rec[t] = (kept_entry){.data = was.data};
+    }
+}
+
+/* Replays the kept rows of the list's first entries (at most two: this batch's first image's
+ * previous neighbour and the first image itself), each while it was kept whole enough for its
+ * role here (a batch image needs every row, a neighbour only its maps); c->skip: how many. */
+static void replay_kept(pipe_engine *c)
+{
+    const motion_list *l = c->l;
+    c->skip = 0;
+    while (c->skip < l->n && c->skip < 2) {
+        const kept_entry *k = NULL;
+        for (int t = 0; t < 2 && !k; t++)
+            if (c->kept[t].path && c->kept[t].ok && (c->kept[t].full || !l->mark[c->skip]) &&
+                !strcmp(c->kept[t].path, l->path[c->skip]))
+                k = &c->kept[t];
+        if (!k)
+            return;
+        for (int r = 0; r < k->n; r++) {
+            const kept_row *kr = &k->row[r];
+            record_row(c, c->skip, kr->input, kr->flipped, k->data + kr->at, kr->dim, NULL);
+            take_row(c, c->skip, kr->input, kr->flipped, k->data + kr->at, kr->dim, NULL);
+        }
+        c->skip++;
     }
 }
 
@@ -350,18 +461,23 @@ static long list_add(motion_list *l, const char *path)
     return (long)l->n++;
 }
 
+/* The list; the last image's next neighbour is marked too (run with its mirrors): it is the
+ * next batch's first image, which replays its rows (rec_keep). */
 static void build_list(motion_list *l, const irb_cls_item *items, int n)
 {
     l->n = 0;
+    long x = -1;
     for (int i = 0; i < n; i++) {
         long p = items[i].prev ? list_add(l, items[i].prev) : -1;
         long s = list_add(l, items[i].path);
-        long x = items[i].next ? list_add(l, items[i].next) : -1;
+        x = items[i].next ? list_add(l, items[i].next) : -1;
         l->want_k[s] = i;
         l->mark[s] = 1;
         l->prev[s] = p;
         l->next[s] = x;
     }
+    if (x >= 0)
+        l->mark[x] = 1;
 }
 
 /* The novelty score of each image of the batch from its own row (not its mirror's) of part k,
@@ -418,7 +534,12 @@ static irb_status pipe_run(void *ctx, const irb_cls_item *items, int n, double *
             if (c->in[k][j].motion)
                 motion_stream_begin(c->in[k][j].motion, l->prev, l->next, l->want_k, l->list, on_motion, c);
     }
-    IRB_TRY(irb_featurizer_run(c->fz, l->path, l->n, l->mark, on_row, c, err));
+    rec_begin(c);
+    replay_kept(c);
+    irb_status s = irb_featurizer_run(c->fz, l->path + c->skip, l->n - c->skip, l->mark + c->skip, on_row, c, err);
+    rec_keep(c, s == IRB_OK);
+    IRB_TRY(s);
+    c->decoded += (long long)(l->n - c->skip);
     for (int k = 0; k < c->p->n_parts; k++)
         for (int j = 0; j < c->p->parts[k].n_inputs; j++)
             if (c->in[k][j].motion) {
@@ -459,6 +580,13 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
             c->n_fin++;
         }
     }
+    c->kept_cap = 0;
+    for (int j = 0; j < c->n_fin; j++)
+        c->kept_cap += irb_net_output_size(fin[j].net) * (size_t)(1 + (fin[j].flip == 1));
+    for (int t = 0; t < 2; t++)
+        if (!(c->kept[t].data = irb_malloc_array(c->kept_cap, sizeof(float))) ||
+            !(c->rec[t].data = irb_malloc_array(c->kept_cap, sizeof(float))))
+            return irb_fail(err, IRB_NOMEM, "out of memory");
     if (!(c->l = irb_malloc(sizeof *c->l)) ||
         !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
         !(c->novelty = irb_malloc_array(IRB_CLS_RUN_MAX, sizeof(double))) ||
@@ -502,6 +630,8 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
     e->classified_by = c->classified_by;
     e->run = pipe_run;
     e->neighbours = motion;
+    c->decoded = 0;
+    e->decoded = &c->decoded;
     e->novelty = c->p->novelty ? c->novelty : NULL;
     e->free = pipe_release;
     return IRB_OK;

@@ -180,7 +180,18 @@ def kill_resume():
     ref = os.path.join(TMP, 'kill_ref')
     shutil.rmtree(ref, ignore_errors=True)
     base = ['classify', '--pipeline', pipe, survey, '--batch', '4', '--threads', '2', '--quiet']
-    run(base + ['-o', ref])
+    r = run(base[:-1] + ['-o', ref])
+    # runs of 16 images: each run's first image and its previous neighbour come from the run
+    # before (kept rows), not decoded again; one run of all 60 gives the same bytes
+    m = re.search(r'(\d+) images decoded', r.stderr)
+    check(m is not None and int(m.group(1)) == len(rows), 'runs of 16 with motion parts decode each of the %d '
+          'images once: %s' % (len(rows), m.group(0) if m else r.stderr.strip()[-300:]))
+    one = os.path.join(TMP, 'kill_one_run')
+    shutil.rmtree(one, ignore_errors=True)
+    run(base[:4] + ['--batch', '64'] + base[6:] + ['-o', one])
+    a, b = (list(csv.DictReader(open(os.path.join(d, 'predictions.csv')))) for d in (ref, one))
+    check(len(a) == len(rows) and a == b, 'runs of 16 (rows kept across runs) = one run of %d: the same '
+          'predictions.csv rows (%d of %d equal)' % (len(rows), sum(x == y for x, y in zip(a, b)), len(a)))
     out = os.path.join(TMP, 'kill_out')
     shutil.rmtree(out, ignore_errors=True)
     run(base + ['-o', out, '--limit', '1'])

@@ -138,10 +138,10 @@ int irb_cmd_classify(int argc, char **argv)
     if (!d.quiet)
         fprintf(stderr,
                 "irbis classify: %lld images: %lld classified, %lld failed, %lld sequences%s; %lld done by an "
-                "earlier run; %lld left; %.1f s (%.1f s classifying)\n"
+                "earlier run; %lld left; %.1f s (%.1f s classifying, %lld images decoded)\n"
                 "irbis classify: results in %s (predictions.csv, camtrap-dp/, megadetector.json, report.html)\n",
                 sum.images, sum.classified, sum.failed, sum.sequences,
                 cli_summary_clauses(&sum, clauses, sizeof clauses), sum.resumed, sum.pending, sum.seconds,
-                sum.classify_seconds, o.out_dir);
+                sum.classify_seconds, sum.decoded, o.out_dir);
     return sum.failed || sum.pending ? CLI_PARTIAL : CLI_OK; /* pending: stopped by --limit */
 }
