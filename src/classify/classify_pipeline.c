@@ -401,7 +401,7 @@ static void on_row(void *ctx, size_t index, int input, int flipped, const float 
 static void rec_begin(pipe_engine *c)
 {
     const motion_list *l = c->l;
-    c->n_rec = l->n < 2 ? (int)l->n : 2;
+    c->n_rec = !c->kept_cap ? 0 : l->n < 2 ? (int)l->n : 2;
     c->rec_from = l->n - (size_t)c->n_rec;
     for (int t = 0; t < c->n_rec; t++) {
         kept_entry *k = &c->rec[t];
@@ -580,10 +580,10 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
             c->n_fin++;
         }
     }
-    c->kept_cap = 0;
-    for (int j = 0; j < c->n_fin; j++)
+    c->kept_cap = 0; /* rows are kept across batches for motion parts' neighbours only */
+    for (int j = 0; irb_cls_real_neighbours(c) && j < c->n_fin; j++)
         c->kept_cap += irb_net_output_size(fin[j].net) * (size_t)(1 + (fin[j].flip == 1));
-    for (int t = 0; t < 2; t++)
+    for (int t = 0; c->kept_cap && t < 2; t++)
         if (!(c->kept[t].data = irb_malloc_array(c->kept_cap, sizeof(float))) ||
             !(c->rec[t].data = irb_malloc_array(c->kept_cap, sizeof(float))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
