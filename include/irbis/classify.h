@@ -141,9 +141,10 @@ typedef struct irb_classify_summary {
     long long untimed;       /* classified images without a time: not in the Camtrap DP package */
     double seconds;          /* wall time of this run */
     double classify_seconds; /* of which decode + CNN + classifier */
-    long long decoded;       /* images this process read and decoded to classify them: each
-                              * once, and with motion parts a neighbour the run needed but had
-                              * not kept once more (0 when classified elsewhere: irbis-mpi) */
+    long long decoded;       /* images this process read to decode (failed ones included):
+                              * each image of the run once, and with motion parts the
+                              * neighbours outside them that it reads (0 when classified
+                              * elsewhere: irbis-mpi) */
     /* what the scan found against an earlier run's results: files that changed since (other
      * bytes, or another stamp for an image classified by an earlier version: classified again),
      * failures that may have passed (unreadable or missing: tried again), files no longer in the
