@@ -14,7 +14,9 @@ Rates are images/s of wall time (CPU clocks are no steadier here: on this paravi
 a live process's CPU time counts the time its vCPUs were stolen). whole/slowest is the whole
 run's rate over its slowest stage alone; "whole, marginal" is the rate of the N images the 2N
 run adds (N / (t(2N) - t(N))), so the run's fixed costs (loading the model, compiling the nets,
-the outputs' setup) are left out. Peak RSS of the whole run is measured on N and on 2N images
+the outputs' setup) are left out. With several rounds, the median of the rounds' ratios follows
+(a round's stages alone and its whole runs run one after the other, so a slow spell of the host
+that falls on one round moves that round only). Peak RSS of the whole run is measured on N and on 2N images
 (memory flat in survey size: the two should be about equal).
 
 Each pipeline's line says its CNN passes per image (an input's net on the image, and on its
@@ -60,6 +62,7 @@ import argparse
 import csv
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
@@ -171,6 +174,11 @@ def print_results(a, bs, pipes, res, rss):
                     c = int(a.threads) / res[key + ('cnn',)][r]
                     print('           entropy floor %.3f ms a frame: whole / CNN alone at most %.0f %%'
                           % (a.floor, 100 * c / (c + a.floor / 1000)))
+            if a.rounds > 1:  # a round is one slowest-stage run beside its whole runs: its ratio, the median
+                ratios = [[res[key + (w,)][r] / min(res[key + (s,)][r] for s in ('decode', 'cnn', 'classifier'))
+                           for r in range(a.rounds)] for w in ('whole', 'whole, marginal')]
+                print('  median of the %d rounds: whole / slowest stage alone %.0f %% (marginal %.0f %%)'
+                      % (a.rounds, 100 * statistics.median(ratios[0]), 100 * statistics.median(ratios[1])))
             print('  peak RSS of the whole run: %d images %s MiB, %d images %s MiB'
                   % (n, '/'.join('%.0f' % x for x in rss[key + (n,)]), 2 * n,
                      '/'.join('%.0f' % x for x in rss[key + (2 * n,)])))

@@ -7,12 +7,14 @@
  * image, size and mirror (in fp32, and at bf16 / int8 for the parts trained on that mean). */
 #include <libgen.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/pool.h"
 #include "core/error.h"
 #include "features/features.h"
 #include "irbis/image.h"
@@ -564,7 +566,7 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
         size_t row = first->served ? (size_t)first->channels : first->net ? irb_net_output_size(first->net) : 0;
         c->width[k] =
             q->kind == IRB_PART_MOTION ? (size_t)MOTION_DIM * (size_t)q->n_inputs : row * (size_t)(1 + q->mirror);
-        if (!(c->feat[k] = irb_malloc_array(IRB_CLS_RUN_MAX, c->width[k] * sizeof(float))) ||
+        if (!(c->feat[k] = irb_malloc_large(IRB_CLS_RUN_MAX, c->width[k] * sizeof(float))) ||
             !(c->part_probs[k] = irb_malloc_array(IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
         for (int j = 0; j < q->n_inputs; j++) {
@@ -584,8 +586,8 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
     for (int j = 0; irb_cls_real_neighbours(c) && j < c->n_fin; j++)
         c->kept_cap += irb_net_output_size(fin[j].net) * (size_t)(1 + (fin[j].flip == 1));
     for (int t = 0; c->kept_cap && t < 2; t++)
-        if (!(c->kept[t].data = irb_malloc_array(c->kept_cap, sizeof(float))) ||
-            !(c->rec[t].data = irb_malloc_array(c->kept_cap, sizeof(float))))
+        if (!(c->kept[t].data = irb_malloc_large(c->kept_cap, sizeof(float))) ||
+            !(c->rec[t].data = irb_malloc_large(c->kept_cap, sizeof(float))))
             return irb_fail(err, IRB_NOMEM, "out of memory");
     if (!(c->l = irb_malloc(sizeof *c->l)) ||
         !(c->tmp = irb_malloc_array(2 * IRB_CLS_RUN_MAX, (size_t)K * sizeof(double))) ||
@@ -595,6 +597,53 @@ static irb_status make_featurizer(pipe_engine *c, irb_error *err)
         return irb_fail(err, IRB_NOMEM, "out of memory");
     irb_featurizer_opts fo = {.threads = c->o->threads, .batch = c->batch};
     return irb_featurizer_new(fin, c->n_fin, &fo, &c->fz, err);
+}
+
+/* Every input's net, built on the run's threads at once: compiling one (its primitives, its packed
+ * weights) is single-threaded, and a pipeline of three sizes spent 0.2 s on its three in a row.
+ * The nets share nothing but the model, which they only read. The first failure, in input order,
+ * is the one reported. */
+typedef struct build_job {
+    pipe_engine *c;
+    const irb_model_t *model;
+    int n, k[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS], j[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    irb_status s[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    irb_error err[IRB_PIPELINE_MAX_PARTS * IRB_PIPELINE_MAX_INPUTS];
+    atomic_int next;
+} build_job;
+
+static void build_worker(void *ctx, int ith, int nth)
+{
+    (void)ith, (void)nth;
+    build_job *b = ctx;
+    for (int i; (i = atomic_fetch_add(&b->next, 1)) < b->n;)
+        b->s[i] =
+            build_input(b->c, b->model, &b->c->p->parts[b->k[i]], b->j[i], &b->c->in[b->k[i]][b->j[i]], &b->err[i]);
+}
+
+static irb_status build_inputs(pipe_engine *c, const irb_model_t *model, irb_error *err)
+{
+    build_job *b = irb_calloc(1, sizeof *b);
+    if (!b)
+        return irb_fail(err, IRB_NOMEM, "out of memory");
+    b->c = c, b->model = model;
+    for (int k = 0; k < c->p->n_parts; k++)
+        for (int j = 0; j < c->p->parts[k].n_inputs; j++)
+            b->k[b->n] = k, b->j[b->n++] = j;
+    atomic_init(&b->next, 0);
+    int nets = 0;
+    for (int i = 0; i < b->n; i++)
+        nets += !c->in[b->k[i]][b->j[i]].served;
+    int threads = c->o->threads > 0 ? c->o->threads : irb_cpu_count();
+    irb_pool *pool = nets > 1 && threads > 1 ? irb_pool_new(threads < nets ? threads : nets) : NULL;
+    irb_pool_run(pool, build_worker, b); /* without a pool (one thread, or none to start): in a row */
+    irb_pool_free(pool);
+    irb_status s = IRB_OK;
+    for (int i = 0; i < b->n && s == IRB_OK; i++)
+        if ((s = b->s[i]) != IRB_OK)
+            irb_error_copy(err, &b->err[i]);
+    irb_free(b);
+    return s;
 }
 
 static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
@@ -611,11 +660,10 @@ static irb_status make_engine(void *user, irb_cls_engine *e, irb_error *err)
         for (int j = 0; s == IRB_OK && j < q->n_inputs; j++)
             s = input_preproc(c, model, q, j, &c->in[k][j], err);
     }
-    if (s == IRB_OK)
+    if (s == IRB_OK) {
         plan_shared(c, irb_model_info_get(model));
-    for (int k = 0; s == IRB_OK && k < c->p->n_parts; k++)
-        for (int j = 0; s == IRB_OK && j < c->p->parts[k].n_inputs; j++)
-            s = build_input(c, model, &c->p->parts[k], j, &c->in[k][j], err);
+        s = build_inputs(c, model, err);
+    }
     irb_model_free(model);
     if (s == IRB_OK)
         s = make_featurizer(c, err);

@@ -19,10 +19,10 @@
 #include "image/internal.h"
 #include "irbis/features.h"
 
-/* Preprocessed floats held per buffer set (32 MiB): bounds a chunk of large multi-input images
- * (the demo pipeline: 2 images, 3 sizes, mirrored). Smaller chunks cost no speed (measured: 2,
+/* Preprocessed floats held per buffer set (16 MiB): bounds a chunk of large multi-input images
+ * (the demo pipeline: 1 image, 3 sizes, mirrored). Smaller chunks cost no speed (measured: 1, 2,
  * 4 and 9 images per chunk alike) and each new page costs its first touch (docs/pipeline.md). */
-#define CHUNK_FLOATS ((size_t)8 << 20)
+#define CHUNK_FLOATS ((size_t)4 << 20)
 
 typedef struct in_state {
     irb_feat_input in;
