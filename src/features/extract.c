@@ -585,6 +585,10 @@ irb_status irb_featurizer_new(const irb_feat_input *inputs, int n, const irb_fea
     }
     if (s == IRB_OK)
         f->mixed = mixed_ok(f);
+    /* without the mixed queue a chunk's images are split among the workers (decode_part): a chunk
+     * of fewer images than workers would leave some idle */
+    if (!f->mixed && f->chunk_max < f->workers)
+        f->chunk_max = f->workers < batch ? f->workers : batch;
     for (int k = 0; s == IRB_OK && k < (f->mixed ? 3 : 2); k++)
         s = chunk_alloc(f, &f->set[k], err);
     if (s != IRB_OK) {
