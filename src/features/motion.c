@@ -264,7 +264,7 @@ irb_status motion_stream_new(size_t dim, int channels, int channels_last, motion
     r->carry_from = r->carry_to = -1;
     /* the three maps in one block, on huge pages when it is large enough (alloc.h): a 576 map is
      * 1.7 MB, and first touching it 4 KiB at a time was a tenth of a short run's page faults */
-    if ((r->buf[0] = irb_malloc_large(3 * dim, sizeof(float))))
+    if ((r->buf[0] = irb_malloc_large(dim, 3 * sizeof(float))))
         r->buf[1] = r->buf[0] + dim, r->buf[2] = r->buf[1] + dim;
     if (!r->acc || !r->m || !r->dist[0] || !r->dist[1] || !r->carry || !r->buf[0]) {
         motion_stream_free(r);
