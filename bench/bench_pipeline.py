@@ -16,8 +16,8 @@ run's rate over its slowest stage alone; "whole, marginal" is the rate of the N 
 run adds (N / (t(2N) - t(N))), so the run's fixed costs (loading the model, compiling the nets,
 the outputs' setup) are left out. With several rounds, the median of the rounds' ratios follows
 (a round's stages alone and its whole runs run one after the other, so a slow spell of the host
-that falls on one round moves that round only). Peak RSS of the whole run is measured on N and on 2N images
-(memory flat in survey size: the two should be about equal).
+that falls on one round moves that round only). Peak RSS of the whole run is measured on N and
+on 2N images (memory flat in survey size: the two should be about equal).
 
 Each pipeline's line says its CNN passes per image (an input's net on the image, and on its
 mirror): a pipeline whose appearance parts share the motion parts' inputs runs one pass per
